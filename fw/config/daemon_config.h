@@ -1,0 +1,35 @@
+// muzzled.yaml: the daemon's own configuration, validated with file:line:field errors.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fw/common/status.h"
+#include "muzzle/v1/config.pb.h"
+
+namespace muzzle {
+
+enum class FailMode { kClosed, kOpen };
+
+struct DaemonSegment {
+  std::string name;
+  std::string ifname;
+};
+
+// The validated config with defaults filled in.
+struct DaemonConfig {
+  std::vector<DaemonSegment> segments;
+  std::vector<std::string> uplinks;
+  FailMode fail_mode = FailMode::kClosed;
+  uint16_t queue_first = 100;
+  uint16_t queue_count = 1;
+  std::string policy_path;  // absolute, or relative to the working directory
+  std::string state_dir = "/var/lib/muzzle";
+};
+
+Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_view file_label,
+                                       std::string_view config_dir);
+Result<DaemonConfig> loadDaemonConfig(const std::string& path);
+
+}  // namespace muzzle

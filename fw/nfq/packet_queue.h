@@ -1,0 +1,78 @@
+// The seam between the engine and the kernel's netfilter queues. NfqPacketQueue implements it
+// with libnetfilter_queue over libmnl; tests use a fake.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "fw/common/net.h"
+#include "fw/common/status.h"
+
+namespace muzzle {
+
+// One packet as the kernel queued it. `payload` points into the queue's receive buffer and is
+// valid only during PacketSink::onPacket.
+struct QueuedPacket {
+  uint16_t queue = 0;
+  uint32_t packet_id = 0;
+  uint8_t hook = 0;           // NF_INET_* hook number (NF_INET_FORWARD, NF_INET_LOCAL_IN, ...)
+  uint16_t l3_protocol = 0;   // ETH_P_IP or ETH_P_IPV6 (host order)
+  uint32_t indev = 0;         // ifindex the packet came in on (0 if none)
+  uint32_t outdev = 0;        // ifindex it goes out on (0 if none or not yet routed)
+  uint32_t physindev = 0;     // bridge port it came in on, when it crossed a bridge
+  uint32_t mark = 0;
+  std::optional<MacAddress> hwaddr;  // source Ethernet address, when the packet had one
+  std::span<const uint8_t> payload;  // starts at the IP header
+};
+
+// What to tell the kernel about a packet. NF_REPEAT re-runs the hook with the new mark, which is
+// how verdicts reach the conntrack mark (see fw/nft/marks.h).
+struct PacketVerdict {
+  uint32_t verdict = 0;  // NF_ACCEPT, NF_DROP or NF_REPEAT
+  std::optional<uint32_t> mark;
+};
+
+class PacketSink {
+ public:
+  virtual ~PacketSink() = default;
+  // Called on the engine thread for every queued packet, in arrival order. Must not block.
+  virtual PacketVerdict onPacket(const QueuedPacket& packet) = 0;
+};
+
+struct QueueCounters {
+  uint64_t received = 0;        // packets handed to the sink
+  uint64_t verdicts_sent = 0;
+  uint64_t send_batches = 0;    // sendmsg calls carrying verdicts
+  uint64_t malformed_messages = 0;  // netlink messages we could not read (counted, skipped)
+  uint64_t enobufs = 0;         // the kernel dropped messages because our socket was full
+};
+
+struct QueueOptions {
+  uint16_t first = 100;
+  uint16_t count = 1;
+  bool fail_open = false;        // NFQA_CFG_F_FAIL_OPEN: accept, not drop, when a queue is full
+  uint32_t max_len = 4096;       // packets the kernel may hold waiting for a verdict, per queue
+  uint32_t copy_range = 0xffff;  // bytes of each packet to copy to user space
+};
+
+class PacketQueue {
+ public:
+  virtual ~PacketQueue() = default;
+  // The descriptor to wait on for readability (non-blocking).
+  virtual int fd() const = 0;
+  // Reads every message available now without blocking, calls `sink` for each packet, and sends
+  // the verdicts, several per sendmsg. Returns the number of packets handled. A failure here is
+  // a broken socket, not a bad packet (bad packets are counted and dropped).
+  virtual Result<size_t> drain(PacketSink& sink) = 0;
+  virtual QueueCounters counters() const = 0;
+};
+
+// Binds queues [first, first+count) in the calling thread's network namespace.
+// Needs CAP_NET_ADMIN. Fails with a clear message if another process holds a queue.
+Result<std::unique_ptr<PacketQueue>> openNfqPacketQueue(const QueueOptions& options);
+
+}  // namespace muzzle

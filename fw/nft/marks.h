@@ -1,0 +1,29 @@
+// The contract between the kernel ruleset and the engine: what the 32-bit packet and conntrack
+// marks mean inside table `inet muzzle`.
+//
+//   bits 31..8  policy generation (1..2^24-1)     bits 7..0  verdict code
+//
+// The engine answers a queued packet with NF_REPEAT and a packet mark carrying the generation
+// and the verdict; the ruleset's first rules copy that mark to the conntrack mark and act on it.
+// Later packets of the flow match the conntrack mark in the kernel and never reach user space.
+// Only marks of the current generation are honoured, so a policy change re-judges every flow on
+// its next packet.
+//
+// Before queueing, the ruleset sets the packet mark to a hint (generation 0) that tells the
+// engine whether the packet travels in the connection's reply direction.
+#pragma once
+
+#include <cstdint>
+
+namespace muzzle {
+
+enum class VerdictCode : uint8_t { kAllow = 1, kReject = 2, kDrop = 3 };
+
+constexpr uint32_t kMaxGeneration = 0xFFFFFF;
+constexpr uint32_t kHintReplyDirection = 0x10;  // packet mark set by the ruleset before queueing
+
+constexpr uint32_t verdictMark(uint32_t generation, VerdictCode code) {
+  return (generation & kMaxGeneration) << 8 | static_cast<uint8_t>(code);
+}
+
+}  // namespace muzzle

@@ -1,0 +1,47 @@
+// The kernel half of Muzzle: table `inet muzzle`, written as one atomic netlink batch.
+// RulesetWriter is the seam; NftRulesetWriter talks to the kernel with libnftnl over libmnl.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fw/common/status.h"
+
+namespace muzzle {
+
+// How the ruleset hands packets to user space. Native is the nft `queue` expression
+// (CONFIG_NFT_QUEUE); compat is the xtables NFQUEUE target through nft_compat, as iptables-nft
+// builds it, for kernels without the native expression.
+enum class QueueMode { kNative, kCompat };
+const char* queueModeName(QueueMode mode);
+
+struct RulesetSpec {
+  uint32_t generation = 1;                  // see fw/nft/marks.h
+  std::vector<std::string> segment_ifnames;  // managed segments (interface names)
+  uint16_t queue_first = 100;
+  uint16_t queue_count = 1;
+  bool fail_open = false;  // queue bypass: with no daemon listening, packets are accepted
+  QueueMode queue_mode = QueueMode::kCompat;
+};
+
+// Renders the spec as nft(8) text. Used in logs and tests; the writer does not go through it.
+std::string describeRuleset(const RulesetSpec& spec);
+
+class RulesetWriter {
+ public:
+  virtual ~RulesetWriter() = default;
+  // Which queue action the running kernel supports. Probes without leaving anything behind.
+  virtual Result<QueueMode> probeQueueMode() = 0;
+  // Replaces table `inet muzzle` with the ruleset for `spec` in one transaction: either the whole
+  // new table is in place afterwards or the old one still is. Touches no other table.
+  virtual Status install(const RulesetSpec& spec) = 0;
+  // Deletes table `inet muzzle` if present.
+  virtual Status remove() = 0;
+};
+
+// Writes to the kernel of the calling thread's network namespace. Needs CAP_NET_ADMIN.
+std::unique_ptr<RulesetWriter> makeNftRulesetWriter();
+
+}  // namespace muzzle

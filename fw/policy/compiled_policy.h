@@ -1,0 +1,129 @@
+// CompiledPolicy: the immutable, lookup-ready form of a policy file, and decide(), the pure
+// function the data plane calls for every undecided packet.
+//
+// A CompiledPolicy is built off the hot path (compilePolicy in policy_loader.h), then shared as
+// shared_ptr<const CompiledPolicy>; nothing in it changes afterwards, so any thread may read it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "fw/common/net.h"
+#include "fw/packet/packet.h"
+
+namespace muzzle {
+
+enum class Action : uint8_t { kAllow, kReject, kDrop };
+enum class Direction : uint8_t { kEgress, kInbound };
+enum class ProtoMatch : uint8_t { kAny, kTcp, kUdp, kIcmp };  // kIcmp matches ICMP and ICMPv6
+
+const char* actionName(Action a);        // "allow", "reject", "drop"
+const char* directionName(Direction d);  // "egress", "inbound"
+
+// Built-in targets, resolved per segment at decision time.
+enum BuiltinTarget : uint8_t {
+  kTargetGateway = 1,   // the box's own addresses on the device's segment
+  kTargetLocal = 2,     // the device's segment subnets
+  kTargetInternet = 4,  // anything that is neither of the above nor another box address
+};
+
+struct PortRange {
+  uint16_t lo = 0;
+  uint16_t hi = 0;
+};
+
+struct CompiledRule {
+  Action action = Action::kAllow;  // a `deny` rule takes the profile's `otherwise` action
+  uint8_t builtins = 0;            // BuiltinTarget bits
+  AddressSet addresses;            // groups, literal IPs and CIDRs, merged
+  ProtoMatch proto = ProtoMatch::kAny;
+  std::vector<PortRange> ports;    // empty: every port
+  bool log = false;
+  std::string label;               // "profiles.camera.egress[0]", for logs and events
+};
+
+struct CompiledProfile {
+  std::string name;
+  std::vector<CompiledRule> egress;
+  std::vector<CompiledRule> inbound;
+  Action otherwise = Action::kReject;
+};
+
+struct CompiledDevice {
+  std::string name;
+  MacAddress mac;
+  uint32_t profile = 0;  // index into CompiledPolicy::profiles
+};
+
+// What the box knows about a managed segment when the policy is compiled: its interface and the
+// addresses behind `gateway` and `local`.
+struct SegmentFacts {
+  std::string name;
+  std::string ifname;
+  uint32_t ifindex = 0;
+  std::vector<IpAddress> gateway_addresses;
+  std::vector<Cidr> subnets;
+};
+
+struct SiteFacts {
+  std::vector<SegmentFacts> segments;
+  std::vector<IpAddress> box_addresses;  // every address of the box, on any interface
+};
+
+struct CompiledSegment {
+  std::string name;
+  uint32_t ifindex = 0;
+  AddressSet gateway;
+  AddressSet local;
+};
+
+struct CompiledPolicy {
+  uint32_t generation = 0;  // set by the engine when it installs the policy
+  std::string digest;       // hex digest of the policy text and site facts; same input, same digest
+  std::vector<CompiledProfile> profiles;
+  uint32_t default_profile = 0;
+  std::vector<CompiledDevice> devices;
+  std::unordered_map<uint64_t, uint32_t> device_by_mac;  // MacAddress::value -> devices index
+  std::vector<CompiledSegment> segments;
+  AddressSet box_addresses;
+
+  // Index into `segments` for an ifindex, or -1.
+  int segmentByIfindex(uint32_t ifindex) const;
+  // Index into `devices`, or -1 for a device the policy does not list.
+  int deviceByMac(MacAddress mac) const;
+};
+
+// One side of a flow as the engine resolved it.
+struct Endpoint {
+  int segment = -1;                 // managed segment the endpoint sits on, or -1
+  std::optional<MacAddress> mac;    // known for managed endpoints when learned
+  bool is_box = false;              // the address is the box itself
+};
+
+// A flow in its original direction (the side that opened it is `src`), plus what the engine
+// knows about each side.
+struct FlowView {
+  const PacketInfo* packet = nullptr;  // addresses/ports already in original direction
+  Endpoint src;
+  Endpoint dst;
+};
+
+struct Verdict {
+  Action action = Action::kAllow;
+  Direction direction = Direction::kEgress;  // the side whose rules decided
+  int profile = -1;   // deciding profile, -1 if no managed side was involved
+  int device = -1;    // deciding device (index into devices), -1 if not listed
+  const CompiledRule* rule = nullptr;  // nullptr: the profile's `otherwise` (or no managed side)
+  bool log = false;   // the deciding rule asked for logging (denials are always logged)
+};
+
+// Judges a flow. A flow from a managed device is checked against its profile's egress rules;
+// a flow to a managed device against its profile's inbound rules; when both ends are managed,
+// both must allow (the first denial wins). A flow with no managed end is allowed.
+Verdict decide(const CompiledPolicy& policy, const FlowView& flow);
+
+}  // namespace muzzle
