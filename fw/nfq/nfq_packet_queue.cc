@@ -1,1 +1,226 @@
-// placeholder
+// NfqPacketQueue: the kernel's netfilter queues through libnetfilter_queue's libmnl API.
+// One netlink socket serves every queue of the daemon; it is non-blocking and drained completely
+// on each wake-up, and verdicts are packed several to a sendmsg.
+// <arpa/inet.h> must come before the linux/ headers, or struct in_addr is defined twice.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "fw/nfq/packet_queue.h"
+
+namespace muzzle {
+namespace {
+
+// Room for one queued packet of the largest copy range plus its netlink attributes.
+constexpr size_t kReceiveBufferSize = 0xffff + 4096;
+// Verdict messages are ~40 bytes; flush before the buffer could overflow.
+constexpr size_t kSendBufferSize = 64 * 1024;
+constexpr size_t kVerdictRoom = 128;
+// Bound the work of one wake-up so signals and timers on the engine thread still get a turn.
+constexpr size_t kMaxPacketsPerDrain = 4096;
+constexpr int kSocketBufferBytes = 8 * 1024 * 1024;
+
+std::string errnoText(int err) { return std::strerror(err); }
+
+class NfqPacketQueue : public PacketQueue {
+ public:
+  NfqPacketQueue() : recv_buf_(kReceiveBufferSize), send_buf_(kSendBufferSize) {}
+  ~NfqPacketQueue() override {
+    if (nl_ != nullptr) mnl_socket_close(nl_);
+  }
+
+  Status open(const QueueOptions& options) {
+    options_ = options;
+    nl_ = mnl_socket_open(NETLINK_NETFILTER);
+    if (nl_ == nullptr) return Status::error("netfilter queue: cannot open netlink socket: " + errnoText(errno));
+    if (mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) {
+      return Status::error("netfilter queue: cannot bind netlink socket: " + errnoText(errno));
+    }
+    portid_ = mnl_socket_get_portid(nl_);
+    int fd = mnl_socket_get_fd(nl_);
+    // A burst of new flows must not overflow the socket; FORCE needs CAP_NET_ADMIN, which we have.
+    int size = kSocketBufferBytes;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
+    for (uint32_t q = options.first; q < uint32_t{options.first} + options.count; ++q) {
+      Status s = configure(static_cast<uint16_t>(q));
+      if (!s.ok()) return s;
+    }
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+      return Status::error("netfilter queue: cannot make the socket non-blocking: " + errnoText(errno));
+    }
+    return Status();
+  }
+
+  int fd() const override { return mnl_socket_get_fd(nl_); }
+
+  Result<size_t> drain(PacketSink& sink) override {
+    sink_ = &sink;
+    size_t handled = 0;
+    Status failure;
+    while (handled < kMaxPacketsPerDrain) {
+      ssize_t n = recv(fd(), recv_buf_.data(), recv_buf_.size(), MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        if (errno == ENOBUFS) {  // the kernel dropped messages for us; they are counted there too
+          ++counters_.enobufs;
+          continue;
+        }
+        failure = Status::error("netfilter queue: receive failed: " + errnoText(errno));
+        break;
+      }
+      size_t before = counters_.received;
+      int rc = mnl_cb_run(recv_buf_.data(), static_cast<size_t>(n), 0, portid_, &NfqPacketQueue::onMessage, this);
+      if (rc < 0) ++counters_.malformed_messages;
+      handled += counters_.received - before;
+    }
+    Status flushed = flush();
+    sink_ = nullptr;
+    if (!failure.ok()) return failure;
+    if (!flushed.ok()) return flushed;
+    return handled;
+  }
+
+  QueueCounters counters() const override { return counters_; }
+
+ private:
+  // Binds one queue and sets its parameters, waiting for the kernel's answer to each message so
+  // that "queue in use" is reported at start-up rather than discovered later.
+  Status configure(uint16_t queue) {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_CONFIG, queue);
+    nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
+    Status s = request(nlh, buf);
+    if (!s.ok()) {
+      return Status::error("netfilter queue " + std::to_string(queue) + ": cannot bind (" + s.message() +
+                           "); is another muzzled, or another queue program, using it?");
+    }
+    nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_CONFIG, queue);
+    nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, static_cast<int>(options_.copy_range));
+    nfq_nlmsg_cfg_put_qmaxlen(nlh, options_.max_len);
+    // GSO: take large segments whole instead of making the kernel split them for us.
+    uint32_t flags = NFQA_CFG_F_GSO | (options_.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0);
+    mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+    mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
+    s = request(nlh, buf);
+    if (!s.ok()) return Status::error("netfilter queue " + std::to_string(queue) + ": cannot configure: " + s.message());
+    return Status();
+  }
+
+  Status request(nlmsghdr* nlh, std::vector<char>& buf) {
+    nlh->nlmsg_flags |= NLM_F_ACK;
+    nlh->nlmsg_seq = ++config_seq_;
+    if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return Status::error(errnoText(errno));
+    for (;;) {
+      ssize_t n = mnl_socket_recvfrom(nl_, buf.data(), buf.size());
+      if (n < 0) return Status::error(errnoText(errno));
+      int rc = mnl_cb_run(buf.data(), static_cast<size_t>(n), config_seq_, portid_, nullptr, nullptr);
+      if (rc < 0) return Status::error(errnoText(errno));
+      if (rc == MNL_CB_STOP) return Status();  // the acknowledgement
+    }
+  }
+
+  static int onMessage(const nlmsghdr* nlh, void* data) {
+    return static_cast<NfqPacketQueue*>(data)->handle(nlh);
+  }
+
+  int handle(const nlmsghdr* nlh) {
+    nlattr* attr[NFQA_MAX + 1] = {};
+    if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == nullptr) {
+      ++counters_.malformed_messages;
+      return MNL_CB_OK;
+    }
+    auto* ph = static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
+    const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
+
+    QueuedPacket p;
+    p.queue = ntohs(nfg->res_id);
+    p.packet_id = ntohl(ph->packet_id);
+    p.hook = ph->hook;
+    p.l3_protocol = ntohs(ph->hw_protocol);
+    if (attr[NFQA_IFINDEX_INDEV]) p.indev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
+    if (attr[NFQA_IFINDEX_OUTDEV]) p.outdev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_OUTDEV]));
+    if (attr[NFQA_IFINDEX_PHYSINDEV]) p.physindev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_PHYSINDEV]));
+    if (attr[NFQA_MARK]) p.mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
+    if (attr[NFQA_HWADDR] && mnl_attr_get_payload_len(attr[NFQA_HWADDR]) >= sizeof(nfqnl_msg_packet_hw)) {
+      auto* hw = static_cast<const nfqnl_msg_packet_hw*>(mnl_attr_get_payload(attr[NFQA_HWADDR]));
+      if (ntohs(hw->hw_addrlen) == 6) p.hwaddr = MacAddress::fromBytes(hw->hw_addr);
+    }
+    if (attr[NFQA_PAYLOAD]) {
+      p.payload = std::span<const uint8_t>(static_cast<const uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
+                                           mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]));
+    }
+    ++counters_.received;
+    PacketVerdict v = sink_->onPacket(p);
+    appendVerdict(p.queue, p.packet_id, v);
+    return MNL_CB_OK;
+  }
+
+  void appendVerdict(uint16_t queue, uint32_t id, const PacketVerdict& v) {
+    if (send_used_ + kVerdictRoom > send_buf_.size()) {
+      Status s = flush();
+      if (!s.ok()) last_send_error_ = s;
+    }
+    nlmsghdr* nlh = nfq_nlmsg_put(send_buf_.data() + send_used_, NFQNL_MSG_VERDICT, queue);
+    nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), static_cast<int>(v.verdict));
+    if (v.mark) nfq_nlmsg_verdict_put_mark(nlh, *v.mark);
+    send_used_ += NLMSG_ALIGN(nlh->nlmsg_len);
+    ++pending_verdicts_;
+  }
+
+  // Several verdict messages in one datagram: the kernel processes them in order, so answering in
+  // arrival order keeps the queue's FIFO semantics.
+  Status flush() {
+    if (!last_send_error_.ok()) {
+      Status s = last_send_error_;
+      last_send_error_ = Status();
+      return s;
+    }
+    if (send_used_ == 0) return Status();
+    ssize_t n;
+    do {
+      n = mnl_socket_sendto(nl_, send_buf_.data(), send_used_);
+    } while (n < 0 && errno == EINTR);
+    size_t count = pending_verdicts_;
+    send_used_ = 0;
+    pending_verdicts_ = 0;
+    if (n < 0) return Status::error("netfilter queue: sending " + std::to_string(count) + " verdicts failed: " + errnoText(errno));
+    counters_.verdicts_sent += count;
+    ++counters_.send_batches;
+    return Status();
+  }
+
+  QueueOptions options_;
+  mnl_socket* nl_ = nullptr;
+  uint32_t portid_ = 0;
+  uint32_t config_seq_ = 0;
+  std::vector<char> recv_buf_;
+  std::vector<char> send_buf_;
+  size_t send_used_ = 0;
+  size_t pending_verdicts_ = 0;
+  Status last_send_error_;
+  PacketSink* sink_ = nullptr;
+  QueueCounters counters_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PacketQueue>> openNfqPacketQueue(const QueueOptions& options) {
+  auto queue = std::make_unique<NfqPacketQueue>();
+  Status s = queue->open(options);
+  if (!s.ok()) return s;
+  return std::unique_ptr<PacketQueue>(std::move(queue));
+}
+
+}  // namespace muzzle

@@ -1,1 +1,452 @@
-// placeholder
+// NftRulesetWriter: builds table `inet muzzle` with libnftnl and commits it in one netlink batch.
+//
+// The table it writes (describeRuleset() prints the same thing as nft text):
+//   forward/input base chains send traffic to or from a managed segment to `judge`;
+//   `judge` acts on a verdict mark of the current generation (fresh from user space, or saved in
+//   the conntrack mark), and queues everything else to muzzled;
+//   `deny` rejects with a TCP reset or an ICMP(v6) administratively-prohibited.
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "fw/nft/marks.h"
+#include "fw/nft/ruleset.h"
+
+namespace muzzle {
+namespace {
+
+constexpr const char* kTable = "muzzle";
+constexpr const char* kProbeTable = "muzzle-probe";
+constexpr int kFamily = NFPROTO_INET;
+// After conntrack (-200) and mangle (-150), at the filter priority: we need the ct entry.
+constexpr int kChainPriority = 0;
+
+// ICMPv6 messages IPv6 cannot live without on a link: MLD (130-132, 143) and neighbour
+// discovery (133-137). They have no conntrack entry, so judging them would queue every one.
+constexpr uint8_t kIcmpv6InfraFirst = 130;
+constexpr uint8_t kIcmpv6InfraLast = 137;
+constexpr uint8_t kIcmpv6Mld2Report = 143;
+// IP_CT_DIR_REPLY in the kernel's enum ip_conntrack_dir; not in every uapi header set.
+constexpr uint8_t kCtDirectionReply = 1;
+
+// Owns one nftnl_rule while expressions are appended to it.
+class RuleBuilder {
+ public:
+  RuleBuilder(const char* table, const char* chain) : rule_(nftnl_rule_alloc()) {
+    nftnl_rule_set_str(rule_, NFTNL_RULE_TABLE, table);
+    nftnl_rule_set_str(rule_, NFTNL_RULE_CHAIN, chain);
+    nftnl_rule_set_u32(rule_, NFTNL_RULE_FAMILY, kFamily);
+  }
+  ~RuleBuilder() {
+    if (rule_ != nullptr) nftnl_rule_free(rule_);
+  }
+  RuleBuilder(const RuleBuilder&) = delete;
+  RuleBuilder& operator=(const RuleBuilder&) = delete;
+
+  RuleBuilder& metaLoad(uint32_t key) {
+    auto* e = add("meta");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+    return *this;
+  }
+  RuleBuilder& metaSetFromReg(uint32_t key) {
+    auto* e = add("meta");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+    return *this;
+  }
+  RuleBuilder& ctLoad(uint32_t key) {
+    auto* e = add("ct");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+    return *this;
+  }
+  RuleBuilder& ctSetFromReg(uint32_t key) {
+    auto* e = add("ct");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+    return *this;
+  }
+  RuleBuilder& loadImmediate(uint32_t value) {
+    auto* e = add("immediate");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+    nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &value, sizeof(value));
+    return *this;
+  }
+  // Transport header byte at `offset` into register 1.
+  RuleBuilder& transportByte(uint32_t offset) {
+    auto* e = add("payload");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+    return *this;
+  }
+  RuleBuilder& cmp(uint32_t op, const void* data, size_t len) {
+    auto* e = add("cmp");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+    nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+    return *this;
+  }
+  RuleBuilder& cmpU32(uint32_t value) { return cmp(NFT_CMP_EQ, &value, sizeof(value)); }
+  RuleBuilder& cmpU8(uint8_t value) { return cmp(NFT_CMP_EQ, &value, sizeof(value)); }
+  RuleBuilder& cmpIfname(const std::string& name) {
+    char padded[IFNAMSIZ] = {};
+    std::memcpy(padded, name.data(), std::min(name.size(), sizeof(padded) - 1));
+    return cmp(NFT_CMP_EQ, padded, sizeof(padded));
+  }
+  RuleBuilder& rangeU8(uint8_t from, uint8_t to) {
+    auto* e = add("range");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, NFT_RANGE_EQ);
+    nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, &from, 1);
+    nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, &to, 1);
+    return *this;
+  }
+  // ct state is a bitmask: keep only `bits`, then require the result to be non-zero.
+  RuleBuilder& ctStateAny(uint32_t bits) {
+    ctLoad(NFT_CT_STATE);
+    auto* e = add("bitwise");
+    uint32_t zero = 0;
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
+    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &bits, sizeof(bits));
+    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
+    return cmp(NFT_CMP_NEQ, &zero, sizeof(zero));
+  }
+  RuleBuilder& counter() {
+    add("counter");
+    return *this;
+  }
+  RuleBuilder& verdict(int code, const char* chain = nullptr) {
+    auto* e = add("immediate");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, static_cast<uint32_t>(code));
+    if (chain != nullptr) nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+    return *this;
+  }
+  RuleBuilder& reject(uint32_t type, uint8_t code) {
+    auto* e = add("reject");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
+    nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+    return *this;
+  }
+  RuleBuilder& queue(const RulesetSpec& spec) {
+    uint16_t flags = spec.fail_open ? NFT_QUEUE_FLAG_BYPASS : 0;
+    if (spec.queue_count > 1) flags |= NFT_QUEUE_FLAG_CPU_FANOUT;
+    if (spec.queue_mode == QueueMode::kNative) {
+      auto* e = add("queue");
+      nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, spec.queue_first);
+      nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, spec.queue_count);
+      nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, flags);
+    } else {
+      // The xtables target, as iptables-nft builds it. The kernel wants the info padded to
+      // XT_ALIGN(sizeof), i.e. 8 bytes.
+      struct {
+        xt_NFQ_info_v3 info;
+        uint16_t pad;
+      } target{};
+      target.info.queuenum = spec.queue_first;
+      target.info.queues_total = spec.queue_count;
+      target.info.flags = flags;  // NFQ_FLAG_BYPASS/CPU_FANOUT share the nft flag values
+      auto* e = add("target");
+      nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
+      nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
+      // libnftnl keeps (and later frees) the pointer it is given for target info: hand it a
+      // heap copy.
+      void* info = std::malloc(sizeof(target));
+      std::memcpy(info, &target, sizeof(target));
+      nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, sizeof(target));
+    }
+    return *this;
+  }
+
+  nftnl_rule* get() { return rule_; }
+
+ private:
+  nftnl_expr* add(const char* name) {
+    nftnl_expr* e = nftnl_expr_alloc(name);
+    nftnl_rule_add_expr(rule_, e);  // the rule owns it from here
+    return e;
+  }
+  nftnl_rule* rule_;
+};
+
+// Accumulates the messages of one transaction and knows what each one was, so that a kernel
+// error can be reported as "rule 3 of chain judge (queue to user space): Operation not supported".
+class Batch {
+ public:
+  explicit Batch(uint32_t first_seq) : seq_(first_seq) {
+    buffer_.resize(1 << 20);
+    batch_ = mnl_nlmsg_batch_start(buffer_.data(), buffer_.size());
+    nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(batch_)), seq_++);
+    mnl_nlmsg_batch_next(batch_);
+  }
+  ~Batch() { mnl_nlmsg_batch_stop(batch_); }
+
+  void addTable(const char* name, uint16_t type) {
+    nftnl_table* t = nftnl_table_alloc();
+    nftnl_table_set_str(t, NFTNL_TABLE_NAME, name);
+    nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, kFamily);
+    uint16_t flags = type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0;
+    char* at = next(std::string(type == NFT_MSG_NEWTABLE ? "add" : "delete") + " table " + name);
+    nlmsghdr* nlh = nftnl_table_nlmsg_build_hdr(at, type, kFamily, flags | NLM_F_ACK, seq_++);
+    nftnl_table_nlmsg_build_payload(nlh, t);
+    nftnl_table_free(t);
+    mnl_nlmsg_batch_next(batch_);
+  }
+
+  void addBaseChain(const char* table, const char* name, uint32_t hook) {
+    nftnl_chain* c = chain(table, name);
+    nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
+    nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, kChainPriority);
+    nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+    nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+    emitChain(c, name);
+  }
+  void addChain(const char* table, const char* name) { emitChain(chain(table, name), name); }
+
+  void addRule(RuleBuilder& rule, const std::string& what) {
+    char* at = next(what);
+    nlmsghdr* nlh = nftnl_rule_nlmsg_build_hdr(at, NFT_MSG_NEWRULE, kFamily,
+                                               NLM_F_APPEND | NLM_F_CREATE | NLM_F_ACK, seq_++);
+    nftnl_rule_nlmsg_build_payload(nlh, rule.get());
+    mnl_nlmsg_batch_next(batch_);
+  }
+
+  // Sends the batch and waits for every acknowledgement. The kernel applies all or nothing.
+  Status commit() {
+    nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(batch_)), seq_++);
+    mnl_nlmsg_batch_next(batch_);
+
+    mnl_socket* nl = mnl_socket_open(NETLINK_NETFILTER);
+    if (nl == nullptr) return Status::error(std::string("nftables: cannot open netlink socket: ") + std::strerror(errno));
+    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+      int err = errno;
+      mnl_socket_close(nl);
+      return Status::error(std::string("nftables: cannot bind netlink socket: ") + std::strerror(err));
+    }
+    Status result = sendAndCollectAcks(nl);
+    mnl_socket_close(nl);
+    return result;
+  }
+
+ private:
+  static nftnl_chain* chain(const char* table, const char* name) {
+    nftnl_chain* c = nftnl_chain_alloc();
+    nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
+    nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+    nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, kFamily);
+    return c;
+  }
+  void emitChain(nftnl_chain* c, const char* name) {
+    char* at = next(std::string("add chain ") + name);
+    nlmsghdr* nlh =
+        nftnl_chain_nlmsg_build_hdr(at, NFT_MSG_NEWCHAIN, kFamily, NLM_F_CREATE | NLM_F_ACK, seq_++);
+    nftnl_chain_nlmsg_build_payload(nlh, c);
+    nftnl_chain_free(c);
+    mnl_nlmsg_batch_next(batch_);
+  }
+  char* next(std::string what) {
+    what_.emplace_back(seq_, std::move(what));
+    return static_cast<char*>(mnl_nlmsg_batch_current(batch_));
+  }
+  std::string describe(uint32_t seq) const {
+    for (const auto& [s, what] : what_) {
+      if (s == seq) return what;
+    }
+    return "message " + std::to_string(seq);
+  }
+
+  Status sendAndCollectAcks(mnl_socket* nl) {
+    if (mnl_socket_sendto(nl, mnl_nlmsg_batch_head(batch_), mnl_nlmsg_batch_size(batch_)) < 0) {
+      return Status::error(std::string("nftables: sending the batch failed: ") + std::strerror(errno));
+    }
+    size_t pending = what_.size();
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    std::string first_error;
+    while (pending > 0) {
+      ssize_t n = mnl_socket_recvfrom(nl, buf.data(), buf.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::error(std::string("nftables: reading acknowledgements failed: ") + std::strerror(errno));
+      }
+      int len = static_cast<int>(n);
+      for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, len);
+           nlh = mnl_nlmsg_next(nlh, &len)) {
+        if (nlh->nlmsg_type != NLMSG_ERROR) continue;
+        --pending;
+        auto* err = static_cast<nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+        if (err->error != 0 && first_error.empty()) {
+          first_error = describe(nlh->nlmsg_seq) + ": " + std::strerror(-err->error);
+        }
+      }
+      // The kernel stops acknowledging after the failing message of an aborted batch.
+      if (!first_error.empty()) break;
+    }
+    if (!first_error.empty()) return Status::error("nftables rejected the ruleset at " + first_error);
+    return Status();
+  }
+
+  std::vector<char> buffer_;
+  mnl_nlmsg_batch* batch_;
+  uint32_t seq_;
+  std::vector<std::pair<uint32_t, std::string>> what_;
+};
+
+void addJudgeChain(Batch& b, const RulesetSpec& spec) {
+  const uint32_t gen = spec.generation;
+  {
+    RuleBuilder r(kTable, "judge");
+    uint8_t icmpv6 = IPPROTO_ICMPV6;
+    r.metaLoad(NFT_META_L4PROTO).cmpU8(icmpv6).transportByte(0).rangeU8(kIcmpv6InfraFirst, kIcmpv6InfraLast).verdict(NF_ACCEPT);
+    b.addRule(r, "judge rule 1 (IPv6 neighbour discovery and MLD)");
+  }
+  {
+    RuleBuilder r(kTable, "judge");
+    r.metaLoad(NFT_META_L4PROTO).cmpU8(IPPROTO_ICMPV6).transportByte(0).cmpU8(kIcmpv6Mld2Report).verdict(NF_ACCEPT);
+    b.addRule(r, "judge rule 2 (MLDv2 reports)");
+  }
+  {
+    RuleBuilder r(kTable, "judge");
+    r.ctStateAny(NF_CT_STATE_INVALID_BIT).counter().verdict(NF_DROP);
+    b.addRule(r, "judge rule 3 (drop conntrack-invalid packets)");
+  }
+  struct Act {
+    VerdictCode code;
+    int verdict;
+    const char* chain;
+  };
+  const Act acts[] = {{VerdictCode::kAllow, NF_ACCEPT, nullptr},
+                      {VerdictCode::kReject, NFT_GOTO, "deny"},
+                      {VerdictCode::kDrop, NF_DROP, nullptr}};
+  // A fresh verdict from muzzled (NF_REPEAT with a packet mark): remember it in the conntrack.
+  for (const Act& a : acts) {
+    RuleBuilder r(kTable, "judge");
+    r.metaLoad(NFT_META_MARK).cmpU32(verdictMark(gen, a.code)).ctSetFromReg(NFT_CT_MARK).counter().verdict(a.verdict, a.chain);
+    b.addRule(r, "judge rule (verdict mark from muzzled)");
+  }
+  // A flow judged earlier under this generation: decided in the kernel.
+  for (const Act& a : acts) {
+    RuleBuilder r(kTable, "judge");
+    r.ctLoad(NFT_CT_MARK).cmpU32(verdictMark(gen, a.code)).counter().verdict(a.verdict, a.chain);
+    b.addRule(r, "judge rule (conntrack mark)");
+  }
+  // Undecided: clear our hint bits, say which direction the packet travels, ask muzzled.
+  {
+    RuleBuilder r(kTable, "judge");
+    r.loadImmediate(0).metaSetFromReg(NFT_META_MARK);
+    b.addRule(r, "judge rule (clear the packet mark)");
+  }
+  {
+    RuleBuilder r(kTable, "judge");
+    r.ctLoad(NFT_CT_DIRECTION).cmpU8(kCtDirectionReply).loadImmediate(kHintReplyDirection).metaSetFromReg(NFT_META_MARK);
+    b.addRule(r, "judge rule (mark reply-direction packets)");
+  }
+  {
+    RuleBuilder r(kTable, "judge");
+    r.counter().queue(spec);
+    b.addRule(r, std::string("judge rule (queue to muzzled, ") + queueModeName(spec.queue_mode) + ")");
+  }
+}
+
+void addDenyChain(Batch& b) {
+  {
+    RuleBuilder r(kTable, "deny");
+    r.metaLoad(NFT_META_L4PROTO).cmpU8(IPPROTO_TCP).reject(NFT_REJECT_TCP_RST, 0);
+    b.addRule(r, "deny rule 1 (TCP reset)");
+  }
+  {
+    RuleBuilder r(kTable, "deny");
+    r.reject(NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+    b.addRule(r, "deny rule 2 (ICMP administratively prohibited)");
+  }
+}
+
+class NftRulesetWriter : public RulesetWriter {
+ public:
+  Result<QueueMode> probeQueueMode() override {
+    // Build a throw-away table holding one native queue rule and delete it in the same
+    // transaction: the kernel validates the expression, and nothing is left behind.
+    Batch b(seq_);
+    seq_ += 1000;
+    b.addTable(kProbeTable, NFT_MSG_NEWTABLE);
+    b.addChain(kProbeTable, "probe");
+    RulesetSpec probe;
+    probe.queue_mode = QueueMode::kNative;
+    RuleBuilder r(kProbeTable, "probe");
+    r.queue(probe);
+    b.addRule(r, "probe rule (native queue expression)");
+    b.addTable(kProbeTable, NFT_MSG_DELTABLE);
+    Status s = b.commit();
+    if (s.ok()) return QueueMode::kNative;
+    if (s.message().find("queue expression") != std::string::npos) return QueueMode::kCompat;
+    return s;  // not about the queue at all: no netfilter, no permission
+  }
+
+  Status install(const RulesetSpec& spec) override {
+    if (spec.generation == 0 || spec.generation > kMaxGeneration) {
+      return Status::error("nftables: policy generation " + std::to_string(spec.generation) + " is out of range");
+    }
+    Batch b(seq_);
+    seq_ += 1000;
+    // add + delete + add: replaces the table whether or not it existed, in one transaction.
+    b.addTable(kTable, NFT_MSG_NEWTABLE);
+    b.addTable(kTable, NFT_MSG_DELTABLE);
+    b.addTable(kTable, NFT_MSG_NEWTABLE);
+    b.addChain(kTable, "judge");
+    b.addChain(kTable, "deny");
+    b.addBaseChain(kTable, "forward", NF_INET_FORWARD);
+    b.addBaseChain(kTable, "input", NF_INET_LOCAL_IN);
+    addDenyChain(b);
+    addJudgeChain(b, spec);
+    for (const std::string& ifname : spec.segment_ifnames) {
+      RuleBuilder in(kTable, "forward");
+      in.metaLoad(NFT_META_IIFNAME).cmpIfname(ifname).verdict(NFT_GOTO, "judge");
+      b.addRule(in, "forward rule (from segment " + ifname + ")");
+      RuleBuilder out(kTable, "forward");
+      out.metaLoad(NFT_META_OIFNAME).cmpIfname(ifname).verdict(NFT_GOTO, "judge");
+      b.addRule(out, "forward rule (to segment " + ifname + ")");
+      RuleBuilder local(kTable, "input");
+      local.metaLoad(NFT_META_IIFNAME).cmpIfname(ifname).verdict(NFT_GOTO, "judge");
+      b.addRule(local, "input rule (from segment " + ifname + ")");
+    }
+    return b.commit().withContext("installing table inet muzzle: ");
+  }
+
+  Status remove() override {
+    Batch b(seq_);
+    seq_ += 1000;
+    b.addTable(kTable, NFT_MSG_NEWTABLE);
+    b.addTable(kTable, NFT_MSG_DELTABLE);
+    return b.commit().withContext("removing table inet muzzle: ");
+  }
+
+ private:
+  uint32_t seq_ = 1;
+};
+
+}  // namespace
+
+std::unique_ptr<RulesetWriter> makeNftRulesetWriter() { return std::make_unique<NftRulesetWriter>(); }
+
+}  // namespace muzzle

@@ -121,7 +121,7 @@ struct Verdict {
   bool log = false;   // the deciding rule asked for logging (denials are always logged)
 };
 
-// Judges a flow. A flow from a managed device is checked against its profile's egress rules;
+// Judges a flow. A flow the box itself opened is allowed. A flow from a managed device is checked against its profile's egress rules;
 // a flow to a managed device against its profile's inbound rules; when both ends are managed,
 // both must allow (the first denial wins). A flow with no managed end is allowed.
 Verdict decide(const CompiledPolicy& policy, const FlowView& flow);

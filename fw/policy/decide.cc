@@ -1,1 +1,111 @@
-// placeholder
+// decide(): the verdict for one flow. Pure and allocation-free; called on the engine thread for
+// the first packet of every flow (and the next packet of every flow after a policy change).
+#include <algorithm>
+
+#include "fw/policy/compiled_policy.h"
+
+namespace muzzle {
+
+const char* actionName(Action a) {
+  switch (a) {
+    case Action::kAllow: return "allow";
+    case Action::kReject: return "reject";
+    case Action::kDrop: return "drop";
+  }
+  return "?";
+}
+
+const char* directionName(Direction d) { return d == Direction::kEgress ? "egress" : "inbound"; }
+
+int CompiledPolicy::segmentByIfindex(uint32_t ifindex) const {
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (segments[i].ifindex == ifindex) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int CompiledPolicy::deviceByMac(MacAddress mac) const {
+  auto it = device_by_mac.find(mac.value);
+  return it == device_by_mac.end() ? -1 : static_cast<int>(it->second);
+}
+
+namespace {
+
+bool protoMatches(ProtoMatch match, uint8_t protocol) {
+  switch (match) {
+    case ProtoMatch::kAny: return true;
+    case ProtoMatch::kTcp: return protocol == static_cast<uint8_t>(L4::kTcp);
+    case ProtoMatch::kUdp: return protocol == static_cast<uint8_t>(L4::kUdp);
+    case ProtoMatch::kIcmp:
+      return protocol == static_cast<uint8_t>(L4::kIcmp) || protocol == static_cast<uint8_t>(L4::kIcmpv6);
+  }
+  return false;
+}
+
+bool portMatches(const std::vector<PortRange>& ports, const PacketInfo& p, uint16_t port) {
+  if (ports.empty()) return true;
+  // A port rule needs a port: a later fragment has none (conntrack reassembles, so this is rare).
+  if (!p.has_ports) return false;
+  return std::any_of(ports.begin(), ports.end(),
+                     [port](const PortRange& r) { return port >= r.lo && port <= r.hi; });
+}
+
+// Does `peer` (the other end of the flow, seen from the device on `segment`) hit the rule's
+// targets?
+bool targetMatches(const CompiledPolicy& policy, const CompiledRule& rule, int segment,
+                   const IpAddress& peer) {
+  if (rule.addresses.contains(peer)) return true;
+  if (rule.builtins == 0) return false;
+  const bool gateway = segment >= 0 && policy.segments[segment].gateway.contains(peer);
+  const bool local = segment >= 0 && policy.segments[segment].local.contains(peer);
+  if ((rule.builtins & kTargetGateway) && gateway) return true;
+  if ((rule.builtins & kTargetLocal) && local && !gateway) return true;
+  if ((rule.builtins & kTargetInternet) && !gateway && !local && !policy.box_addresses.contains(peer)) {
+    return true;
+  }
+  return false;
+}
+
+// Judges one managed side of the flow with its profile's rules for `direction`.
+Verdict judgeSide(const CompiledPolicy& policy, const FlowView& flow, const Endpoint& side,
+                  Direction direction) {
+  const PacketInfo& p = *flow.packet;
+  Verdict v;
+  v.direction = direction;
+  v.device = side.mac ? policy.deviceByMac(*side.mac) : -1;
+  v.profile = v.device >= 0 ? static_cast<int>(policy.devices[v.device].profile)
+                            : static_cast<int>(policy.default_profile);
+  const CompiledProfile& profile = policy.profiles[v.profile];
+  const auto& rules = direction == Direction::kEgress ? profile.egress : profile.inbound;
+  // Egress rules name where the device goes (destination and its port); inbound rules name who
+  // comes in (the source) and which of the device's ports.
+  const IpAddress& peer = direction == Direction::kEgress ? p.dst : p.src;
+  for (const CompiledRule& rule : rules) {
+    if (!protoMatches(rule.proto, p.protocol)) continue;
+    if (!portMatches(rule.ports, p, p.dst_port)) continue;
+    if (!targetMatches(policy, rule, side.segment, peer)) continue;
+    v.action = rule.action;
+    v.rule = &rule;
+    v.log = rule.log;
+    return v;
+  }
+  v.action = profile.otherwise;
+  return v;
+}
+
+}  // namespace
+
+Verdict decide(const CompiledPolicy& policy, const FlowView& flow) {
+  // The box itself is trusted: what it opens towards a device (an admin's ping, say) is allowed.
+  if (flow.src.is_box) return Verdict{};
+  const bool src_managed = flow.src.segment >= 0;
+  const bool dst_managed = flow.dst.segment >= 0 && !flow.dst.is_box;
+  if (src_managed) {
+    Verdict egress = judgeSide(policy, flow, flow.src, Direction::kEgress);
+    if (egress.action != Action::kAllow || !dst_managed) return egress;
+  }
+  if (dst_managed) return judgeSide(policy, flow, flow.dst, Direction::kInbound);
+  return Verdict{};  // neither end is managed: not Muzzle's business
+}
+
+}  // namespace muzzle

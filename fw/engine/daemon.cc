@@ -1,0 +1,173 @@
+#include "fw/engine/daemon.h"
+
+#include <signal.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "fw/engine/generation_store.h"
+#include "fw/policy/policy_loader.h"
+
+namespace muzzle {
+
+struct Daemon::Loop {
+  boost::asio::io_context io;
+  boost::asio::posix::stream_descriptor queue_fd{io};
+  boost::asio::signal_set signals{io, SIGHUP, SIGTERM, SIGINT};
+  boost::asio::signal_set usr1{io, SIGUSR1};
+  int exit_code = 0;
+};
+
+Daemon::Daemon(DaemonConfig config, RulesetWriter& ruleset, HostInfo& host, QueueOpener open_queue,
+               EventLog& log, const Clock& clock)
+    : config_(std::move(config)),
+      ruleset_(ruleset),
+      host_(host),
+      open_queue_(open_queue),
+      log_(log),
+      clock_(clock),
+      judge_(log, clock, host),
+      loop_(std::make_unique<Loop>()) {}
+
+Daemon::~Daemon() {
+  // The queue object owns the descriptor; Asio must not close it too.
+  if (loop_->queue_fd.is_open()) loop_->queue_fd.release();
+}
+
+Status Daemon::start() {
+  auto mode = ruleset_.probeQueueMode();
+  if (!mode.ok()) return mode.status().withContext("probing nftables: ");
+  queue_mode_ = *mode;
+  log_.write(LogLine("queue-mode").add("mode", queueModeName(queue_mode_))
+                 .add("why", queue_mode_ == QueueMode::kNative ? "the kernel has the nft queue expression"
+                                                              : "no nft queue expression (CONFIG_NFT_QUEUE); using the xtables NFQUEUE target"));
+  QueueOptions qo;
+  qo.first = config_.queue_first;
+  qo.count = config_.queue_count;
+  qo.fail_open = config_.fail_mode == FailMode::kOpen;
+  auto queue = open_queue_(qo);
+  if (!queue.ok()) return queue.status();
+  queue_ = std::move(queue).value();
+  Status s = applyPolicy(/*initial=*/true);
+  if (!s.ok()) return s;
+  loop_->queue_fd.assign(queue_->fd());
+
+  std::string segments;
+  for (const auto& seg : config_.segments) segments += (segments.empty() ? "" : ",") + seg.name + ":" + seg.ifname;
+  log_.write(LogLine("ready")
+                 .add("generation", generation_)
+                 .add("queue_mode", queueModeName(queue_mode_))
+                 .add("queues", std::to_string(config_.queue_first) + "-" +
+                                    std::to_string(config_.queue_first + config_.queue_count - 1))
+                 .add("fail_mode", config_.fail_mode == FailMode::kOpen ? "open" : "closed")
+                 .add("segments", segments)
+                 .add("policy", config_.policy_path));
+  return Status();
+}
+
+Status Daemon::applyPolicy(bool initial) {
+  auto site = host_.siteFacts(config_.segments);
+  if (!site.ok()) return site.status();
+  auto compiled = compilePolicyFile(config_.policy_path, *site);
+  if (!compiled.ok()) return compiled.status();
+  GenerationStore store(config_.state_dir);
+  auto generation = store.generationFor((*compiled)->digest);
+  if (!generation.ok()) return generation.status();
+  if (!initial && *generation == generation_) {
+    judge_.setPolicy(*compiled, generation_);
+    log_.write(LogLine("policy-unchanged").add("generation", generation_));
+    return Status();
+  }
+  RulesetSpec spec;
+  spec.generation = *generation;
+  for (const auto& seg : config_.segments) spec.segment_ifnames.push_back(seg.ifname);
+  spec.queue_first = config_.queue_first;
+  spec.queue_count = config_.queue_count;
+  spec.fail_open = config_.fail_mode == FailMode::kOpen;
+  spec.queue_mode = queue_mode_;
+  Status s = ruleset_.install(spec);
+  if (!s.ok()) return s;
+  // The kernel now honours only marks of the new generation; every flow is judged again on its
+  // next packet, against the policy swapped in here.
+  judge_.setPolicy(*compiled, *generation);
+  const CompiledPolicy& p = **compiled;
+  log_.write(LogLine(initial ? "policy-loaded" : "policy-reloaded")
+                 .add("generation", *generation)
+                 .add("profiles", p.profiles.size())
+                 .add("devices", p.devices.size())
+                 .add("digest", p.digest.substr(0, 16)));
+  generation_ = *generation;
+  return Status();
+}
+
+Status Daemon::reload() {
+  Status s = applyPolicy(/*initial=*/false);
+  if (!s.ok()) {
+    log_.write(LogLine("policy-error").add("error", s.message()).add("kept_generation", generation_));
+  }
+  return s;
+}
+
+void Daemon::logCounters(const char* event) {
+  const JudgeCounters& j = judge_.counters();
+  QueueCounters q = queue_ ? queue_->counters() : QueueCounters{};
+  log_.write(LogLine(event)
+                 .add("packets", j.packets)
+                 .add("allowed", j.allowed)
+                 .add("rejected", j.rejected)
+                 .add("dropped", j.dropped)
+                 .add("malformed", j.malformed)
+                 .add("new_devices", j.new_devices)
+                 .add("devices_known", judge_.devices().deviceCount())
+                 .add("verdicts_sent", q.verdicts_sent)
+                 .add("verdict_batches", q.send_batches)
+                 .add("socket_overruns", q.enobufs)
+                 .add("log_suppressed", log_.suppressed()));
+}
+
+int Daemon::run() {
+  Loop& loop = *loop_;
+  std::function<void()> wait_queue = [&]() {
+    loop.queue_fd.async_wait(boost::asio::posix::stream_descriptor::wait_read, [&](boost::system::error_code ec) {
+      if (ec) return;
+      auto handled = queue_->drain(judge_);
+      if (!handled.ok()) {
+        // The socket itself failed: nothing more can be judged. Exit so the supervisor restarts
+        // us; fail_mode decides what passes meanwhile.
+        log_.write(LogLine("fatal").add("error", handled.status().message()));
+        loop.exit_code = 1;
+        loop.io.stop();
+        return;
+      }
+      wait_queue();
+    });
+  };
+  std::function<void()> wait_signal = [&]() {
+    loop.signals.async_wait([&](boost::system::error_code ec, int signo) {
+      if (ec) return;
+      if (signo == SIGHUP) {
+        reload();
+        wait_signal();
+        return;
+      }
+      log_.write(LogLine("stopping").add("signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"));
+      loop.io.stop();
+    });
+  };
+  std::function<void()> wait_usr1 = [&]() {
+    loop.usr1.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      logCounters("counters");
+      wait_usr1();
+    });
+  };
+  wait_queue();
+  wait_signal();
+  wait_usr1();
+  loop.io.run();
+  logCounters("stopped");
+  return loop.exit_code;
+}
+
+}  // namespace muzzle

@@ -1,0 +1,53 @@
+// EventLog: one structured line per event (logfmt: `ts=... event=deny device=lobby-cam ...`),
+// written to a FILE* (stderr under systemd, so the journal keeps it). Denials and new devices
+// are rate-limited so a chatty or hostile device cannot flood the log: past `max_per_second`
+// lines in a second, lines are counted instead and one `event=log-suppressed count=N` line says
+// how many were lost. Engine thread only.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "fw/common/clock.h"
+
+namespace muzzle {
+
+class LogLine {
+ public:
+  explicit LogLine(std::string_view event);
+  LogLine& add(std::string_view key, std::string_view value);  // quotes values with spaces
+  LogLine& add(std::string_view key, uint64_t value);
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+};
+
+class EventLog {
+ public:
+  // "*out" and "*clock" must outlive the EventLog.
+  EventLog(FILE* out, const Clock& clock, unsigned max_per_second = 200)
+      : out_(out), clock_(clock), max_per_second_(max_per_second) {}
+
+  // Always written: start-up, reloads, errors, counters.
+  void write(const LogLine& line);
+  // Subject to the rate limit: per-flow and per-device events.
+  void writeLimited(const LogLine& line);
+  uint64_t suppressed() const { return suppressed_total_; }
+
+ private:
+  void emit(const std::string& text);
+
+  FILE* out_;
+  const Clock& clock_;
+  unsigned max_per_second_;
+  std::chrono::steady_clock::time_point window_start_{};
+  unsigned in_window_ = 0;
+  uint64_t suppressed_in_window_ = 0;
+  uint64_t suppressed_total_ = 0;
+};
+
+}  // namespace muzzle

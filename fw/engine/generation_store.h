@@ -1,0 +1,24 @@
+// GenerationStore: the policy generation survives restarts. The generation is part of every
+// verdict mark (fw/nft/marks.h); restarting with the same policy must reuse it, or every flow
+// judged before the restart would be judged again. Kept in `<state_dir>/generation` as
+// "<generation> <policy digest>", written atomically (temp file, fsync, rename, fsync dir).
+#pragma once
+
+#include <string>
+
+#include "fw/common/status.h"
+
+namespace muzzle {
+
+class GenerationStore {
+ public:
+  explicit GenerationStore(std::string state_dir) : dir_(std::move(state_dir)) {}
+  // The generation to use for a policy with `digest`: the stored one if the digest is unchanged,
+  // else the next one (wrapping to 1), which is stored before it is returned.
+  Result<uint32_t> generationFor(const std::string& digest);
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace muzzle

@@ -1,0 +1,34 @@
+// HostInfo: the seam for what the engine reads about the box itself — interface addresses (for
+// the `gateway` and `local` targets) and the kernel's neighbour table (which Ethernet address
+// answers for an IP on a segment, so a device can be recognised by a flow towards it).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "fw/common/status.h"
+#include "fw/config/daemon_config.h"
+#include "fw/policy/compiled_policy.h"
+
+namespace muzzle {
+
+struct NeighbourEntry {
+  uint32_t ifindex = 0;
+  IpAddress ip;
+  MacAddress mac;
+};
+
+class HostInfo {
+ public:
+  virtual ~HostInfo() = default;
+  // Facts for the configured segments. Fails, naming the segment, if an interface is missing.
+  virtual Result<SiteFacts> siteFacts(const std::vector<DaemonSegment>& segments) = 0;
+  // The kernel neighbour table (ARP and NDP) entries that carry an Ethernet address.
+  virtual std::vector<NeighbourEntry> neighbours() = 0;
+};
+
+// Reads the calling thread's network namespace (getifaddrs, rtnetlink).
+std::unique_ptr<HostInfo> makeSystemHostInfo();
+
+}  // namespace muzzle
