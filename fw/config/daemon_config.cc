@@ -1,1 +1,146 @@
-// placeholder
+#include "fw/config/daemon_config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+
+#include "fw/config/yaml_proto.h"
+
+namespace muzzle {
+namespace {
+
+// IFNAMSIZ is 16 including the terminating NUL.
+constexpr size_t kMaxIfnameLength = 15;
+constexpr uint32_t kMaxQueueCount = 16;
+constexpr uint32_t kQueueNumbers = 65536;  // netfilter queue numbers are 16-bit
+
+std::string inQuotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+}  // namespace
+
+Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_view file_label,
+                                       std::string_view config_dir) {
+  v1::DaemonConfig proto;
+  SourceMap map;
+  YamlToProtoOptions options;
+  options.scalar_as_list = {"uplink"};
+  if (Status s = yamlToProto(yaml_text, file_label, &proto, &map, options); !s.ok()) return s;
+
+  std::vector<std::string> errors;
+  auto fail = [&](const std::string& path, const std::string& message) {
+    errors.push_back(located(file_label, map, path, message));
+  };
+
+  DaemonConfig config;
+
+  if (proto.segments().empty()) {
+    fail("segments", "at least one segment is required (segments: [{name: iot, interface: eth1}])");
+  }
+  std::unordered_map<std::string, int> segment_names;
+  std::unordered_map<std::string, int> interfaces;
+  for (int i = 0; i < proto.segments_size(); ++i) {
+    const v1::Segment& segment = proto.segments(i);
+    const std::string path = "segments[" + std::to_string(i) + "]";
+    if (segment.name().empty()) {
+      fail(path + ".name", "a segment needs a name");
+    } else if (auto [it, inserted] = segment_names.emplace(segment.name(), i); !inserted) {
+      fail(path + ".name", inQuotes(segment.name()) + " is already the name of segments[" +
+                               std::to_string(it->second) + "]");
+    }
+    const std::string& ifname = segment.interface();
+    if (ifname.empty()) {
+      fail(path + ".interface", "a segment needs an interface");
+    } else if (ifname.size() > kMaxIfnameLength) {
+      fail(path + ".interface", inQuotes(ifname) + " is longer than " +
+                                    std::to_string(kMaxIfnameLength) +
+                                    " characters, so it cannot be an interface name");
+    } else if (auto [it, inserted] = interfaces.emplace(ifname, i); !inserted) {
+      fail(path + ".interface", inQuotes(ifname) + " is already the interface of segments[" +
+                                    std::to_string(it->second) + "]");
+    }
+    config.segments.push_back(DaemonSegment{segment.name(), ifname});
+  }
+
+  std::unordered_map<std::string, int> uplinks;
+  for (int i = 0; i < proto.uplink_size(); ++i) {
+    const std::string& ifname = proto.uplink(i);
+    const std::string path = "uplink[" + std::to_string(i) + "]";
+    if (ifname.empty()) {
+      fail(path, "an uplink needs an interface name");
+    } else if (ifname.size() > kMaxIfnameLength) {
+      fail(path, inQuotes(ifname) + " is longer than " + std::to_string(kMaxIfnameLength) +
+                     " characters, so it cannot be an interface name");
+    } else if (auto seg = interfaces.find(ifname); seg != interfaces.end()) {
+      fail(path, inQuotes(ifname) + " is the interface of segments[" + std::to_string(seg->second) +
+                     "]; an uplink cannot also be a managed segment");
+    } else if (auto [it, inserted] = uplinks.emplace(ifname, i); !inserted) {
+      fail(path, inQuotes(ifname) + " is listed twice");
+    }
+    config.uplinks.push_back(ifname);
+  }
+
+  if (proto.fail_mode().empty() || proto.fail_mode() == "closed") {
+    config.fail_mode = FailMode::kClosed;
+  } else if (proto.fail_mode() == "open") {
+    config.fail_mode = FailMode::kOpen;
+  } else {
+    fail("fail_mode", inQuotes(proto.fail_mode()) + " is not a fail mode (closed or open)");
+  }
+
+  const uint32_t first = proto.queue().has_first() ? proto.queue().first() : 100;
+  const uint32_t count = proto.queue().has_count() ? proto.queue().count() : 1;
+  bool queue_ok = true;
+  if (count < 1 || count > kMaxQueueCount) {
+    fail("queue.count", std::to_string(count) + " is not a queue count (1.." +
+                            std::to_string(kMaxQueueCount) + ")");
+    queue_ok = false;
+  }
+  if (first >= kQueueNumbers) {
+    fail("queue.first", std::to_string(first) + " is not a queue number (0.." +
+                            std::to_string(kQueueNumbers - 1) + ")");
+    queue_ok = false;
+  } else if (queue_ok && uint64_t{first} + count > kQueueNumbers) {
+    fail("queue", "queues " + std::to_string(first) + ".." + std::to_string(first + count - 1) +
+                      " go past the last queue number " + std::to_string(kQueueNumbers - 1));
+    queue_ok = false;
+  }
+  if (queue_ok) {
+    config.queue_first = static_cast<uint16_t>(first);
+    config.queue_count = static_cast<uint16_t>(count);
+  }
+
+  if (proto.policy().empty()) {
+    fail("policy", "the policy file is required (policy: policy.yaml)");
+  } else {
+    std::filesystem::path policy(proto.policy());
+    if (policy.is_relative() && !config_dir.empty()) {
+      policy = std::filesystem::path(config_dir) / policy;
+    }
+    config.policy_path = policy.lexically_normal().string();
+  }
+
+  if (!proto.state_dir().empty()) config.state_dir = proto.state_dir();
+
+  if (!errors.empty()) {
+    std::string joined;
+    for (const std::string& e : errors) {
+      if (!joined.empty()) joined += '\n';
+      joined += e;
+    }
+    return Status::error(std::move(joined));
+  }
+  return config;
+}
+
+Result<DaemonConfig> loadDaemonConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::error(path + ": cannot read the daemon config (missing or unreadable)");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Status::error(path + ": error while reading the daemon config");
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  return parseDaemonConfig(text.str(), path, dir);
+}
+
+}  // namespace muzzle

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "fw/common/status.h"
 
@@ -29,8 +30,18 @@ class SourceMap {
 std::string located(std::string_view file_label, const SourceMap& map, std::string_view path,
                     std::string_view message);
 
-// Parses `yaml_text` into `*out`. Errors are "file:line: path: message", one per line.
+struct YamlToProtoOptions {
+  // Paths of repeated scalar fields ("uplink") where a single scalar means a one-element list,
+  // for keys people naturally write either way.
+  std::vector<std::string> scalar_as_list;
+};
+
+// Parses `yaml_text` into `*out`. Errors are "file:line: path: message", one per line; on error
+// `*out` is left unspecified. `map` may be null. Never throws.
 Status yamlToProto(std::string_view yaml_text, std::string_view file_label,
                    google::protobuf::Message* out, SourceMap* map);
+Status yamlToProto(std::string_view yaml_text, std::string_view file_label,
+                   google::protobuf::Message* out, SourceMap* map,
+                   const YamlToProtoOptions& options);
 
 }  // namespace muzzle

@@ -1,1 +1,490 @@
-// placeholder
+#include "fw/policy/policy_loader.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <unordered_map>
+
+#include "fw/config/yaml_proto.h"
+
+namespace muzzle {
+namespace {
+
+constexpr uint32_t kPolicyVersion = 1;
+constexpr char kDefaultProfile[] = "quarantine";
+
+// SHA-256 (FIPS 180-4), kept here so the data plane needs no crypto library just to tell two
+// policies apart.
+class Sha256 {
+ public:
+  void update(std::string_view data) {
+    for (const char c : data) {
+      block_[block_len_++] = static_cast<uint8_t>(c);
+      if (block_len_ == 64) {
+        compress();
+        block_len_ = 0;
+      }
+    }
+    total_bytes_ += data.size();
+  }
+
+  std::string hexDigest() {
+    const uint64_t bits = total_bytes_ * 8;
+    block_[block_len_++] = 0x80;
+    if (block_len_ > 56) {
+      while (block_len_ < 64) block_[block_len_++] = 0;
+      compress();
+      block_len_ = 0;
+    }
+    while (block_len_ < 56) block_[block_len_++] = 0;
+    for (int i = 7; i >= 0; --i) block_[block_len_++] = static_cast<uint8_t>(bits >> (i * 8));
+    compress();
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex;
+    for (const uint32_t word : h_) {
+      for (int shift = 28; shift >= 0; shift -= 4) hex.push_back(kHex[(word >> shift) & 0xf]);
+    }
+    return hex;
+  }
+
+ private:
+  static uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+  void compress() {
+    static constexpr std::array<uint32_t, 64> kK = {
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2};
+    std::array<uint32_t, 64> w{};
+    for (int i = 0; i < 16; ++i) {
+      w[i] = uint32_t{block_[i * 4]} << 24 | uint32_t{block_[i * 4 + 1]} << 16 |
+             uint32_t{block_[i * 4 + 2]} << 8 | uint32_t{block_[i * 4 + 3]};
+    }
+    for (int i = 16; i < 64; ++i) {
+      const uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+      const uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3];
+    uint32_t e = h_[4], f = h_[5], g = h_[6], h = h_[7];
+    for (int i = 0; i < 64; ++i) {
+      const uint32_t s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
+      const uint32_t ch = (e & f) ^ (~e & g);
+      const uint32_t t1 = h + s1 + ch + kK[i] + w[i];
+      const uint32_t s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
+      const uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
+      const uint32_t t2 = s0 + maj;
+      h = g;
+      g = f;
+      f = e;
+      e = d + t1;
+      d = c;
+      c = b;
+      b = a;
+      a = t1 + t2;
+    }
+    h_[0] += a;
+    h_[1] += b;
+    h_[2] += c;
+    h_[3] += d;
+    h_[4] += e;
+    h_[5] += f;
+    h_[6] += g;
+    h_[7] += h;
+  }
+
+  std::array<uint32_t, 8> h_ = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  std::array<uint8_t, 64> block_{};
+  size_t block_len_ = 0;
+  uint64_t total_bytes_ = 0;
+};
+
+// Length-prefixed, so no two different inputs render the same.
+void digestField(Sha256* sha, std::string_view text) {
+  sha->update(std::to_string(text.size()));
+  sha->update(":");
+  sha->update(text);
+}
+
+std::string policyDigest(std::string_view text, const SiteFacts& site) {
+  Sha256 sha;
+  digestField(&sha, "muzzle-policy-v1");
+  digestField(&sha, text);
+  digestField(&sha, "segments=" + std::to_string(site.segments.size()));
+  for (const SegmentFacts& segment : site.segments) {
+    digestField(&sha, segment.name);
+    digestField(&sha, segment.ifname);
+    digestField(&sha, std::to_string(segment.ifindex));
+    digestField(&sha, "gateway=" + std::to_string(segment.gateway_addresses.size()));
+    for (const IpAddress& ip : segment.gateway_addresses) digestField(&sha, ip.toString());
+    digestField(&sha, "subnets=" + std::to_string(segment.subnets.size()));
+    for (const Cidr& cidr : segment.subnets) digestField(&sha, cidr.toString());
+  }
+  digestField(&sha, "box=" + std::to_string(site.box_addresses.size()));
+  for (const IpAddress& ip : site.box_addresses) digestField(&sha, ip.toString());
+  return sha.hexDigest();
+}
+
+std::string inQuotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+bool isValidName(std::string_view name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+bool isReservedGroupName(std::string_view name) {
+  return name == "gateway" || name == "local" || name == "internet" || name == "any";
+}
+
+// Looks like a DNS name rather than a typo of a group: "*.vendor.com", "cloud.vendor.com".
+bool looksLikeDomain(std::string_view target) {
+  if (target.starts_with("*.")) return true;
+  const bool has_dot = target.find('.') != std::string_view::npos;
+  const bool has_letter = std::any_of(target.begin(), target.end(), [](char c) {
+    return std::isalpha(static_cast<unsigned char>(c));
+  });
+  return has_dot && has_letter;
+}
+
+std::optional<uint16_t> parsePort(std::string_view text) {
+  unsigned value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+  if (value < 1 || value > 65535) return std::nullopt;
+  return static_cast<uint16_t>(value);
+}
+
+struct ProfileRef {
+  std::string name;
+  const v1::Profile* proto;
+};
+
+class Compiler {
+ public:
+  Compiler(std::string_view file_label, const SourceMap& map, const SiteFacts& site)
+      : file_label_(file_label), map_(map), site_(site) {}
+
+  void fail(const std::string& path, const std::string& message) {
+    errors_.push_back({map_.lineOf(path), located(file_label_, map_, path, message)});
+  }
+
+  // In file order, so a user can fix them top to bottom; errors with no line (a missing key)
+  // come first.
+  std::vector<std::string> errors() const {
+    std::vector<std::pair<int, std::string>> sorted = errors_;
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::string> texts;
+    for (auto& [line, text] : sorted) texts.push_back(std::move(text));
+    return texts;
+  }
+
+  void compile(const v1::Policy& policy, CompiledPolicy* out) {
+    if (policy.version() != kPolicyVersion) {
+      if (policy.version() == 0 && map_.lineOf("version") == 0) {
+        fail("version", "missing; start the file with \"version: 1\"");
+      } else {
+        fail("version", std::to_string(policy.version()) + " is not a supported version (1)");
+      }
+    }
+    compileGroups(policy);
+
+    // Sorted, so profile indices are the same for the same file.
+    std::vector<std::string> names;
+    for (const auto& [name, profile] : policy.profiles()) names.push_back(name);
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+      if (!isValidName(name)) {
+        fail("profiles." + name,
+             inQuotes(name) + " is not a valid profile name (use letters, digits, _ . -)");
+      }
+      profile_index_.emplace(name, static_cast<uint32_t>(out->profiles.size()));
+      out->profiles.push_back(compileProfile(name, policy.profiles().at(name)));
+    }
+
+    const std::string default_name =
+        policy.defaults().profile().empty() ? kDefaultProfile : policy.defaults().profile();
+    if (auto it = profile_index_.find(default_name); it != profile_index_.end()) {
+      out->default_profile = it->second;
+    } else if (policy.defaults().profile().empty()) {
+      fail("defaults.profile",
+           "no profile \"" + default_name +
+               "\" (the default for devices not listed); define it or set defaults.profile");
+    } else {
+      fail("defaults.profile", inQuotes(default_name) + " is not a defined profile");
+    }
+
+    compileDevices(policy, out);
+    compileSite(out);
+  }
+
+ private:
+  void compileGroups(const v1::Policy& policy) {
+    // Sorted, so errors come out in the same order every run.
+    const std::map<std::string, google::protobuf::ListValue> sorted(policy.addresses().begin(),
+                                                                    policy.addresses().end());
+    for (const auto& [name, list] : sorted) {
+      const std::string path = "addresses." + name;
+      if (!isValidName(name)) {
+        fail(path,
+             inQuotes(name) + " is not a valid address group name (use letters, digits, _ . -)");
+        continue;
+      }
+      if (isReservedGroupName(name)) {
+        fail(path, inQuotes(name) +
+                       " is a built-in target and cannot name an address group; choose another "
+                       "name");
+        continue;
+      }
+      std::vector<Cidr>& cidrs = groups_[name];
+      for (int i = 0; i < list.values_size(); ++i) {
+        const std::string item_path = path + "[" + std::to_string(i) + "]";
+        const std::string& text = list.values(i).string_value();
+        if (auto cidr = Cidr::parse(text)) {
+          cidrs.push_back(*cidr);
+        } else {
+          fail(item_path, cidrProblem(text));
+        }
+      }
+    }
+  }
+
+  static std::string cidrProblem(const std::string& text) {
+    if (text.find('/') != std::string::npos) {
+      return inQuotes(text) +
+             " is not a valid CIDR (a network address with no host bits set, e.g. 198.18.1.0/24)";
+    }
+    return inQuotes(text) + " is not an IP address or CIDR";
+  }
+
+  CompiledProfile compileProfile(const std::string& name, const v1::Profile& profile) {
+    CompiledProfile compiled;
+    compiled.name = name;
+    const std::string path = "profiles." + name;
+    if (profile.otherwise().empty() || profile.otherwise() == "reject") {
+      compiled.otherwise = Action::kReject;
+    } else if (profile.otherwise() == "drop") {
+      compiled.otherwise = Action::kDrop;
+    } else {
+      fail(path + ".otherwise",
+           inQuotes(profile.otherwise()) + " is not an action (reject or drop)");
+    }
+    for (int i = 0; i < profile.egress_size(); ++i) {
+      compiled.egress.push_back(compileRule(
+          profile.egress(i), path + ".egress[" + std::to_string(i) + "]", compiled.otherwise));
+    }
+    for (int i = 0; i < profile.inbound_size(); ++i) {
+      compiled.inbound.push_back(compileRule(
+          profile.inbound(i), path + ".inbound[" + std::to_string(i) + "]", compiled.otherwise));
+    }
+    return compiled;
+  }
+
+  CompiledRule compileRule(const v1::Rule& rule, const std::string& path, Action otherwise) {
+    CompiledRule compiled;
+    compiled.label = path;
+    compiled.log = rule.log();
+
+    const bool has_allow = rule.allow_size() > 0;
+    const bool has_deny = rule.deny_size() > 0;
+    if (has_allow && has_deny) {
+      fail(path, "a rule has allow or deny, not both; split it into two rules");
+    } else if (!has_allow && !has_deny) {
+      fail(path, "a rule needs allow or deny (a list of targets)");
+    }
+    compiled.action = has_allow ? Action::kAllow : otherwise;
+    const char* key = has_allow ? "allow" : "deny";
+    const auto& targets = has_allow ? rule.allow() : rule.deny();
+    for (int i = 0; i < targets.size(); ++i) {
+      addTarget(targets[i], path + "." + key + "[" + std::to_string(i) + "]", &compiled);
+    }
+    compiled.addresses.finalize();
+
+    const std::string& proto = rule.proto();
+    if (proto.empty() || proto == "any") {
+      compiled.proto = ProtoMatch::kAny;
+    } else if (proto == "tcp") {
+      compiled.proto = ProtoMatch::kTcp;
+    } else if (proto == "udp") {
+      compiled.proto = ProtoMatch::kUdp;
+    } else if (proto == "icmp") {
+      compiled.proto = ProtoMatch::kIcmp;
+    } else {
+      fail(path + ".proto", inQuotes(proto) + " is not a protocol (tcp, udp, icmp or any)");
+    }
+
+    if (rule.ports_size() > 0 && compiled.proto != ProtoMatch::kTcp &&
+        compiled.proto != ProtoMatch::kUdp) {
+      fail(path + ".ports", "ports need proto: tcp or proto: udp");
+    }
+    for (int i = 0; i < rule.ports_size(); ++i) {
+      const std::string& text = rule.ports(i);
+      const std::string port_path = path + ".ports[" + std::to_string(i) + "]";
+      const size_t dash = text.find('-');
+      if (dash == std::string::npos) {
+        if (auto port = parsePort(text)) {
+          compiled.ports.push_back(PortRange{*port, *port});
+        } else {
+          fail(port_path, text + " is not a port");
+        }
+        continue;
+      }
+      const auto lo = parsePort(std::string_view(text).substr(0, dash));
+      const auto hi = parsePort(std::string_view(text).substr(dash + 1));
+      if (!lo || !hi) {
+        fail(port_path, text + " is not a port range (e.g. 8000-8010)");
+      } else if (*lo > *hi) {
+        fail(port_path, text + " is not a port range (the low port comes first)");
+      } else {
+        compiled.ports.push_back(PortRange{*lo, *hi});
+      }
+    }
+    return compiled;
+  }
+
+  void addTarget(const std::string& target, const std::string& path, CompiledRule* rule) {
+    if (target == "gateway") {
+      rule->builtins |= kTargetGateway;
+    } else if (target == "local") {
+      rule->builtins |= kTargetLocal;
+    } else if (target == "internet") {
+      rule->builtins |= kTargetInternet;
+    } else if (auto group = groups_.find(target); group != groups_.end()) {
+      for (const Cidr& cidr : group->second) rule->addresses.add(cidr);
+    } else if (auto cidr = Cidr::parse(target)) {
+      rule->addresses.add(*cidr);
+    } else if (target.find('/') != std::string::npos) {
+      fail(path, cidrProblem(target));
+    } else if (looksLikeDomain(target)) {
+      fail(path, inQuotes(target) +
+                     " looks like a domain name; domain targets are not supported yet (use an "
+                     "IP, CIDR or address group)");
+    } else {
+      fail(path, inQuotes(target) +
+                     " is not an address group, IP, CIDR or built-in (gateway, local, internet)");
+    }
+  }
+
+  void compileDevices(const v1::Policy& policy, CompiledPolicy* out) {
+    std::unordered_map<std::string, int> names;
+    for (int i = 0; i < policy.devices_size(); ++i) {
+      const v1::Device& device = policy.devices(i);
+      const std::string path = "devices[" + std::to_string(i) + "]";
+      bool ok = true;
+      if (device.name().empty()) {
+        fail(path + ".name", "a device needs a name");
+        ok = false;
+      } else if (auto [it, inserted] = names.emplace(device.name(), i); !inserted) {
+        fail(path + ".name", inQuotes(device.name()) + " is already the name of devices[" +
+                                 std::to_string(it->second) + "]");
+        ok = false;
+      }
+
+      std::optional<MacAddress> mac;
+      if (device.mac().empty()) {
+        fail(path + ".mac", "a device needs a mac (e.g. \"44:47:cc:12:34:56\")");
+        ok = false;
+      } else if (mac = MacAddress::parse(device.mac()); !mac) {
+        fail(path + ".mac",
+             inQuotes(device.mac()) + " is not an Ethernet address (e.g. \"44:47:cc:12:34:56\")");
+        ok = false;
+      } else if (auto it = out->device_by_mac.find(mac->value); it != out->device_by_mac.end()) {
+        fail(path + ".mac", inQuotes(device.mac()) + " is already the mac of devices[" +
+                                std::to_string(device_index_[it->second]) + "] (" +
+                                out->devices[it->second].name + ")");
+        ok = false;
+      }
+
+      // A listed device without a profile gets the default one, like an unlisted device.
+      uint32_t profile = out->default_profile;
+      if (!device.profile().empty()) {
+        if (auto it = profile_index_.find(device.profile()); it != profile_index_.end()) {
+          profile = it->second;
+        } else {
+          fail(path + ".profile", inQuotes(device.profile()) + " is not a defined profile");
+          ok = false;
+        }
+      }
+
+      if (!ok) continue;
+      const auto index = static_cast<uint32_t>(out->devices.size());
+      out->devices.push_back(CompiledDevice{device.name(), *mac, profile});
+      out->device_by_mac.emplace(mac->value, index);
+      device_index_.push_back(i);
+    }
+  }
+
+  void compileSite(CompiledPolicy* out) {
+    for (const SegmentFacts& facts : site_.segments) {
+      CompiledSegment segment;
+      segment.name = facts.name;
+      segment.ifindex = facts.ifindex;
+      for (const IpAddress& ip : facts.gateway_addresses) segment.gateway.add(Cidr::host(ip));
+      for (const Cidr& cidr : facts.subnets) segment.local.add(cidr);
+      segment.gateway.finalize();
+      segment.local.finalize();
+      out->segments.push_back(std::move(segment));
+    }
+    for (const IpAddress& ip : site_.box_addresses) out->box_addresses.add(Cidr::host(ip));
+    out->box_addresses.finalize();
+  }
+
+  std::string_view file_label_;
+  const SourceMap& map_;
+  const SiteFacts& site_;
+  std::vector<std::pair<int, std::string>> errors_;  // (line, message)
+  std::unordered_map<std::string, std::vector<Cidr>> groups_;
+  std::unordered_map<std::string, uint32_t> profile_index_;
+  std::vector<int> device_index_;  // compiled device -> index in the file's devices list
+};
+
+}  // namespace
+
+Result<std::shared_ptr<const CompiledPolicy>> compilePolicyText(std::string_view yaml_text,
+                                                                std::string_view file_label,
+                                                                const SiteFacts& site) {
+  v1::Policy proto;
+  SourceMap map;
+  if (Status s = yamlToProto(yaml_text, file_label, &proto, &map); !s.ok()) return s;
+
+  auto policy = std::make_shared<CompiledPolicy>();
+  Compiler compiler(file_label, map, site);
+  compiler.compile(proto, policy.get());
+  if (const std::vector<std::string> errors = compiler.errors(); !errors.empty()) {
+    std::string joined;
+    for (const std::string& e : errors) {
+      if (!joined.empty()) joined += '\n';
+      joined += e;
+    }
+    return Status::error(std::move(joined));
+  }
+  policy->digest = policyDigest(yaml_text, site);
+  return std::shared_ptr<const CompiledPolicy>(std::move(policy));
+}
+
+Result<std::shared_ptr<const CompiledPolicy>> compilePolicyFile(const std::string& path,
+                                                                const SiteFacts& site) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::error(path + ": cannot read the policy file (missing or unreadable)");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Status::error(path + ": error while reading the policy file");
+  return compilePolicyText(text.str(), path, site);
+}
+
+}  // namespace muzzle

@@ -1,0 +1,155 @@
+#include "fw/config/daemon_config.h"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace muzzle {
+namespace {
+
+Result<DaemonConfig> parse(std::string_view yaml) {
+  return parseDaemonConfig(yaml, "muzzled.yaml", "/etc/muzzle");
+}
+
+std::string errorOf(std::string_view yaml) {
+  const Result<DaemonConfig> config = parse(yaml);
+  return config.status().message();
+}
+
+TEST_CASE("a full daemon config") {
+  const Result<DaemonConfig> config = parse(R"(segments:
+  - {name: cameras, interface: br-cam}
+  - name: home
+    interface: eth1.20
+uplink: [eth0, wlan0]
+fail_mode: open
+queue: {first: 0, count: 4}
+policy: /srv/policy.yaml
+state_dir: /tmp/muzzle-state
+)");
+  REQUIRE_MESSAGE(config.ok(), config.status().message());
+  REQUIRE(config->segments.size() == 2);
+  CHECK(config->segments[0].name == "cameras");
+  CHECK(config->segments[0].ifname == "br-cam");
+  CHECK(config->segments[1].name == "home");
+  CHECK(config->segments[1].ifname == "eth1.20");
+  CHECK(config->uplinks == std::vector<std::string>{"eth0", "wlan0"});
+  CHECK(config->fail_mode == FailMode::kOpen);
+  CHECK(config->queue_first == 0);  // 0 is a real queue number, not "unset"
+  CHECK(config->queue_count == 4);
+  CHECK(config->policy_path == "/srv/policy.yaml");
+  CHECK(config->state_dir == "/tmp/muzzle-state");
+}
+
+TEST_CASE("defaults, a single uplink, and a relative policy path") {
+  const Result<DaemonConfig> config = parse(R"(segments: [{name: iot, interface: eth1}]
+uplink: eth0
+policy: policies/site.yaml
+)");
+  REQUIRE_MESSAGE(config.ok(), config.status().message());
+  CHECK(config->uplinks == std::vector<std::string>{"eth0"});
+  CHECK(config->fail_mode == FailMode::kClosed);
+  CHECK(config->queue_first == 100);
+  CHECK(config->queue_count == 1);
+  CHECK(config->policy_path == "/etc/muzzle/policies/site.yaml");
+  CHECK(config->state_dir == "/var/lib/muzzle");
+}
+
+TEST_CASE("queue limits") {
+  CHECK(parse("segments: [{name: a, interface: e}]\npolicy: p\nqueue: {first: 65520, count: 16}\n")
+            .ok());
+  CHECK(errorOf("segments: [{name: a, interface: e}]\npolicy: p\nqueue: {first: 65530, "
+                "count: 16}\n") ==
+        "muzzled.yaml:3: queue: queues 65530..65545 go past the last queue number 65535");
+  CHECK(errorOf("segments: [{name: a, interface: e}]\npolicy: p\nqueue:\n  count: 0\n") ==
+        "muzzled.yaml:4: queue.count: 0 is not a queue count (1..16)");
+  CHECK(errorOf("segments: [{name: a, interface: e}]\npolicy: p\nqueue:\n  count: 17\n") ==
+        "muzzled.yaml:4: queue.count: 17 is not a queue count (1..16)");
+  CHECK(errorOf("segments: [{name: a, interface: e}]\npolicy: p\nqueue: {first: 70000}\n") ==
+        "muzzled.yaml:3: queue.first: 70000 is not a queue number (0..65535)");
+}
+
+TEST_CASE("each config error names file, line and field") {
+  SUBCASE("no segment") {
+    CHECK(errorOf("policy: p.yaml\n") ==
+          "muzzled.yaml: segments: at least one segment is required (segments: [{name: iot, "
+          "interface: eth1}])");
+    CHECK(errorOf("policy: p.yaml\nsegments: []\n") ==
+          "muzzled.yaml:2: segments: at least one segment is required (segments: [{name: iot, "
+          "interface: eth1}])");
+  }
+  SUBCASE("segment names") {
+    CHECK(errorOf(R"(policy: p
+segments:
+  - {interface: eth1}
+  - {name: iot, interface: eth2}
+  - {name: iot, interface: eth3}
+)") == "muzzled.yaml:3: segments[0].name: a segment needs a name\n"
+       "muzzled.yaml:5: segments[2].name: \"iot\" is already the name of segments[1]");
+  }
+  SUBCASE("interfaces") {
+    CHECK(errorOf(R"(policy: p
+segments:
+  - {name: a}
+  - {name: b, interface: this-is-sixteen1}
+  - {name: c, interface: eth1}
+  - {name: d, interface: eth1}
+)") == "muzzled.yaml:3: segments[0].interface: a segment needs an interface\n"
+       "muzzled.yaml:4: segments[1].interface: \"this-is-sixteen1\" is longer than 15 "
+       "characters, so it cannot be an interface name\n"
+       "muzzled.yaml:6: segments[3].interface: \"eth1\" is already the interface of segments[2]");
+  }
+  SUBCASE("an uplink that is also a segment") {
+    CHECK(errorOf(R"(policy: p
+segments: [{name: a, interface: eth1}]
+uplink:
+  - eth0
+  - eth1
+)") == "muzzled.yaml:5: uplink[1]: \"eth1\" is the interface of segments[0]; an uplink cannot "
+       "also be a managed segment");
+  }
+  SUBCASE("fail mode") {
+    CHECK(errorOf("policy: p\nsegments: [{name: a, interface: e}]\nfail_mode: ajar\n") ==
+          "muzzled.yaml:3: fail_mode: \"ajar\" is not a fail mode (closed or open)");
+  }
+  SUBCASE("policy is required") {
+    CHECK(errorOf("segments: [{name: a, interface: e}]\n") ==
+          "muzzled.yaml: policy: the policy file is required (policy: policy.yaml)");
+  }
+  SUBCASE("unknown key") {
+    CHECK(errorOf("segments: [{name: a, interface: e}]\npolicy: p\nfailmode: open\n") ==
+          "muzzled.yaml:3: unknown field \"failmode\" (did you mean \"fail_mode\"?)");
+  }
+  SUBCASE("several errors at once") {
+    CHECK(errorOf("segments: [{name: a, interface: e}]\nfail_mode: x\nqueue: {count: 99}\n") ==
+          "muzzled.yaml:2: fail_mode: \"x\" is not a fail mode (closed or open)\n"
+          "muzzled.yaml:3: queue.count: 99 is not a queue count (1..16)\n"
+          "muzzled.yaml: policy: the policy file is required (policy: policy.yaml)");
+  }
+}
+
+TEST_CASE("loadDaemonConfig reads a file and resolves the policy next to it") {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("muzzle-config-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "muzzled.yaml").string();
+  {
+    std::ofstream out(path);
+    out << "segments: [{name: a, interface: eth1}]\npolicy: policy.yaml\n";
+  }
+  const Result<DaemonConfig> config = loadDaemonConfig(path);
+  REQUIRE_MESSAGE(config.ok(), config.status().message());
+  CHECK(config->policy_path == (dir / "policy.yaml").string());
+
+  const std::string missing = (dir / "nope.yaml").string();
+  CHECK(loadDaemonConfig(missing).status().message() ==
+        missing + ": cannot read the daemon config (missing or unreadable)");
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace muzzle
