@@ -82,7 +82,6 @@ struct CompiledSegment {
 };
 
 struct CompiledPolicy {
-  uint32_t generation = 0;  // set by the engine when it installs the policy
   std::string digest;       // hex digest of the policy text and site facts; same input, same digest
   std::vector<CompiledProfile> profiles;
   uint32_t default_profile = 0;
