@@ -70,7 +70,6 @@ TEST_CASE("the example policy compiles") {
   REQUIRE_MESSAGE(result.ok(), result.status().message());
   const CompiledPolicy& policy = **result;
 
-  CHECK(policy.generation == 0);
   REQUIRE(policy.profiles.size() == 2);
   // Sorted by name.
   CHECK(policy.profiles[0].name == "camera");
