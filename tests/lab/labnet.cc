@@ -1,0 +1,508 @@
+// labnet: the lab's traffic tool. Opens real TCP/UDP flows between lab namespaces and says, in
+// one greppable line, what the network did to them: `result=connected|refused|unreachable|...`.
+//
+//   labnet serve [--tcp 554,80] [--udp 53,123] [--ready-file F]   echo servers, until killed
+//   labnet tcp HOST PORT [--timeout-ms 2000]                       connect + echo check
+//   labnet udp HOST PORT [--timeout-ms 1000]                       datagram + echo check
+//   labnet hold HOST PORT [--interval-ms 100] [--max-ms 10000] [--echo-timeout-ms 1000]
+//                         [--ready-file F]                         long-lived flow, until cut
+//
+// Exit codes (the scripts branch on them): 0 success, 1 hold survived max-ms, 2 refused (TCP
+// reset), 3 unreachable (ICMP error or local policy), 4 timeout, 5 connected but no echo,
+// 64 usage error, 70 local failure (socket, bind).
+//
+// Plain POSIX sockets and poll(): the tool must behave the same on every box the lab runs on,
+// and a test tool with its own bugs would blur what the firewall did.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+enum Exit : int {
+  kOk = 0,
+  kHeld = 1,
+  kRefused = 2,
+  kUnreachable = 3,
+  kTimeout = 4,
+  kNoEcho = 5,
+  kUsage = 64,
+  kLocalFailure = 70,
+};
+
+using Clock = std::chrono::steady_clock;
+
+long msSince(Clock::time_point start) {
+  return static_cast<long>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+}
+
+int usage(const char* why) {
+  std::fprintf(stderr,
+               "labnet: %s\n"
+               "usage: labnet serve [--tcp P,P] [--udp P,P] [--ready-file F]\n"
+               "       labnet tcp HOST PORT [--timeout-ms N]\n"
+               "       labnet udp HOST PORT [--timeout-ms N]\n"
+               "       labnet hold HOST PORT [--interval-ms N] [--max-ms N] "
+               "[--echo-timeout-ms N] [--ready-file F]\n",
+               why);
+  return kUsage;
+}
+
+std::optional<long> parseNumber(std::string_view text) {
+  long value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
+  return value;
+}
+
+std::optional<std::vector<uint16_t>> parsePorts(std::string_view list) {
+  std::vector<uint16_t> ports;
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    const std::string_view item = list.substr(0, comma);
+    const auto port = parseNumber(item);
+    if (!port || *port < 1 || *port > 65535) return std::nullopt;
+    ports.push_back(static_cast<uint16_t>(*port));
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return ports;
+}
+
+// "--name value" options after the positional arguments. Unknown names are usage errors, so a
+// typo in a test script fails loudly instead of silently using a default.
+struct Options {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> named;
+
+  long number(const std::string& name, long fallback) const {
+    auto it = named.find(name);
+    if (it == named.end()) return fallback;
+    return parseNumber(it->second).value_or(-1);
+  }
+  std::string text(const std::string& name) const {
+    auto it = named.find(name);
+    return it == named.end() ? std::string() : it->second;
+  }
+};
+
+std::optional<Options> parseOptions(int argc, char** argv,
+                                    std::initializer_list<const char*> known) {
+  Options options;
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) {
+      options.positional.push_back(arg);
+      continue;
+    }
+    bool ok = false;
+    for (const char* name : known) ok = ok || arg == name;
+    if (!ok || i + 1 >= argc) return std::nullopt;
+    options.named[arg] = argv[++i];
+  }
+  return options;
+}
+
+void touchFile(const std::string& path, const std::string& content) {
+  if (path.empty()) return;
+  // Write to a temp name and rename, so a reader polling for the file never sees it empty.
+  const std::string tmp = path + ".tmp";
+  if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+    std::fputs(content.c_str(), f);
+    std::fclose(f);
+    std::rename(tmp.c_str(), path.c_str());
+  }
+}
+
+// A numeric address only: the lab has no DNS for its hosts, and a name lookup that leaves the
+// namespaces is exactly what the lab must never do.
+std::optional<sockaddr_storage> numericAddress(const std::string& host, uint16_t port,
+                                               socklen_t* len) {
+  addrinfo hints{};
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (getaddrinfo(host.c_str(), service.c_str(), &hints, &found) != 0 || found == nullptr) {
+    return std::nullopt;
+  }
+  sockaddr_storage address{};
+  std::memcpy(&address, found->ai_addr, found->ai_addrlen);
+  *len = found->ai_addrlen;
+  freeaddrinfo(found);
+  return address;
+}
+
+// How the network answered, from an errno of connect/send/recv.
+Exit classifyError(int error) {
+  switch (error) {
+    case ECONNREFUSED:
+      return kRefused;
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EACCES:
+    case EPERM:
+      return kUnreachable;
+    case ETIMEDOUT:
+      return kTimeout;
+    default:
+      return kUnreachable;
+  }
+}
+
+const char* resultName(Exit code) {
+  switch (code) {
+    case kOk:
+      return "connected";
+    case kRefused:
+      return "refused";
+    case kUnreachable:
+      return "unreachable";
+    case kTimeout:
+      return "timeout";
+    case kNoEcho:
+      return "no-echo";
+    default:
+      return "error";
+  }
+}
+
+// Waits for `events` on `fd` until `deadline`. Returns revents, 0 on timeout.
+short waitFor(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() < 0) return 0;
+    pollfd p{fd, events, 0};
+    const int n = poll(&p, 1, static_cast<int>(left.count()));
+    if (n > 0) return p.revents;
+    if (n == 0) return 0;
+    if (errno != EINTR) return POLLERR;
+  }
+}
+
+struct Connection {
+  int fd = -1;
+  Exit status = kTimeout;
+};
+
+// Non-blocking connect bounded by `timeout_ms`; the fd stays non-blocking.
+Connection connectTcp(const sockaddr_storage& address, socklen_t len, long timeout_ms) {
+  Connection c;
+  c.fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (c.fd < 0) {
+    std::perror("labnet: socket");
+    c.status = kLocalFailure;
+    return c;
+  }
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  if (connect(c.fd, reinterpret_cast<const sockaddr*>(&address), len) == 0) {
+    c.status = kOk;
+    return c;
+  }
+  if (errno != EINPROGRESS) {
+    c.status = classifyError(errno);
+    return c;
+  }
+  const short revents = waitFor(c.fd, POLLOUT, deadline);
+  if (revents == 0) {
+    c.status = kTimeout;
+    return c;
+  }
+  int error = 0;
+  socklen_t error_len = sizeof error;
+  getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &error_len);
+  c.status = error == 0 ? kOk : classifyError(error);
+  return c;
+}
+
+// Sends `line` and reads until the same bytes came back or `deadline` passes.
+// Returns kOk, kNoEcho (timeout or wrong bytes) or a classified error (reset, ICMP).
+Exit echoLine(int fd, const std::string& line, Clock::time_point deadline, bool* closed) {
+  *closed = false;
+  if (send(fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
+    return errno == EAGAIN ? kNoEcho : classifyError(errno);
+  }
+  std::string got;
+  char buffer[512];
+  while (got.size() < line.size()) {
+    const short revents = waitFor(fd, POLLIN, deadline);
+    if (revents == 0) return kNoEcho;
+    const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+    if (n == 0) {
+      *closed = true;
+      return kNoEcho;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      return errno == ECONNRESET ? kRefused : classifyError(errno);
+    }
+    got.append(buffer, static_cast<size_t>(n));
+  }
+  return got == line ? kOk : kNoEcho;
+}
+
+struct Target {
+  sockaddr_storage address{};
+  socklen_t len = 0;
+  uint16_t port = 0;
+};
+
+std::optional<Target> targetOf(const Options& options) {
+  if (options.positional.size() != 2) return std::nullopt;
+  const auto port = parseNumber(options.positional[1]);
+  if (!port || *port < 1 || *port > 65535) return std::nullopt;
+  Target t;
+  t.port = static_cast<uint16_t>(*port);
+  const auto address = numericAddress(options.positional[0], t.port, &t.len);
+  if (!address) return std::nullopt;
+  t.address = *address;
+  return t;
+}
+
+int runTcp(const Options& options) {
+  const auto target = targetOf(options);
+  const long timeout_ms = options.number("--timeout-ms", 2000);
+  if (!target || timeout_ms < 0) return usage("tcp needs a numeric HOST and a PORT");
+  const auto start = Clock::now();
+  Connection c = connectTcp(target->address, target->len, timeout_ms);
+  Exit result = c.status;
+  if (result == kOk) {
+    bool closed = false;
+    const Exit echo =
+        echoLine(c.fd, "muzzle\n", Clock::now() + std::chrono::milliseconds(timeout_ms), &closed);
+    // A reset right after the handshake still means "the connection did not work".
+    result = echo == kOk ? kOk : kNoEcho;
+  }
+  if (c.fd >= 0) close(c.fd);
+  if (result == kLocalFailure) return result;
+  std::printf("result=%s ms=%ld\n", resultName(result), msSince(start));
+  return result;
+}
+
+int runUdp(const Options& options) {
+  const auto target = targetOf(options);
+  const long timeout_ms = options.number("--timeout-ms", 1000);
+  if (!target || timeout_ms < 0) return usage("udp needs a numeric HOST and a PORT");
+  const auto start = Clock::now();
+  const int fd = socket(target->address.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    std::perror("labnet: socket");
+    return kLocalFailure;
+  }
+  // A connected UDP socket is told about ICMP errors (as ECONNREFUSED, EHOSTUNREACH, ...).
+  Exit result = kTimeout;
+  const std::string payload = "muzzle\n";
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&target->address), target->len) != 0 ||
+      send(fd, payload.data(), payload.size(), 0) < 0) {
+    result = kUnreachable;
+  } else {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    char buffer[512];
+    for (;;) {
+      if (waitFor(fd, POLLIN, deadline) == 0) {
+        result = kTimeout;
+        break;
+      }
+      const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+      if (n >= 0) {
+        result = std::string_view(buffer, static_cast<size_t>(n)) == payload ? kOk : kNoEcho;
+        break;
+      }
+      if (errno == EAGAIN || errno == EINTR) continue;
+      result = kUnreachable;  // every ICMP error counts as "unreachable" for UDP
+      break;
+    }
+  }
+  close(fd);
+  std::printf("result=%s ms=%ld\n", result == kOk ? "answered" : resultName(result),
+              msSince(start));
+  return result;
+}
+
+int runHold(const Options& options) {
+  const auto target = targetOf(options);
+  const long interval_ms = options.number("--interval-ms", 100);
+  const long max_ms = options.number("--max-ms", 10000);
+  const long echo_timeout_ms = options.number("--echo-timeout-ms", 1000);
+  if (!target || interval_ms < 0 || max_ms < 0 || echo_timeout_ms < 0) {
+    return usage("hold needs a numeric HOST and a PORT");
+  }
+  const std::string ready_file = options.text("--ready-file");
+  Connection c = connectTcp(target->address, target->len, 2000);
+  const auto start = Clock::now();
+  if (c.status != kOk) {
+    if (c.fd >= 0) close(c.fd);
+    if (c.status == kLocalFailure) return kLocalFailure;
+    std::printf("result=%s ms=0\n", resultName(c.status));
+    return c.status;
+  }
+  long echoes = 0;
+  auto next = Clock::now();
+  for (;;) {
+    bool closed = false;
+    const std::string line = "hold " + std::to_string(echoes) + "\n";
+    const Exit echo =
+        echoLine(c.fd, line, Clock::now() + std::chrono::milliseconds(echo_timeout_ms), &closed);
+    if (echo != kOk) {
+      const char* reason = closed             ? "closed"
+                           : echo == kNoEcho  ? "no-echo"
+                           : echo == kRefused ? "reset"
+                                              : resultName(echo);
+      std::printf("result=cut ms=%ld echoes=%ld reason=%s\n", msSince(start), echoes, reason);
+      close(c.fd);
+      return kOk;
+    }
+    ++echoes;
+    // The ready file holds the echo count, so a test can also tell how many exchanges passed.
+    touchFile(ready_file, std::to_string(echoes) + "\n");
+    if (msSince(start) >= max_ms) break;
+    next += std::chrono::milliseconds(interval_ms);
+    const auto now = Clock::now();
+    if (next > now) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - now);
+      poll(nullptr, 0, static_cast<int>(left.count()));
+    }
+  }
+  std::printf("result=held ms=%ld echoes=%ld\n", msSince(start), echoes);
+  close(c.fd);
+  return kHeld;
+}
+
+// One dual-stack listener per port: `::` with IPV6_V6ONLY off also takes IPv4 (as ::ffff:a.b.c.d).
+int listenOn(int type, uint16_t port) {
+  const int fd = socket(AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const int off = 0, on = 1;
+  setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  address.sin6_addr = in6addr_any;
+  address.sin6_port = htons(port);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      (type == SOCK_STREAM && listen(fd, 64) != 0)) {
+    std::fprintf(stderr, "labnet: %s port %u: %s\n", type == SOCK_STREAM ? "tcp" : "udp", port,
+                 std::strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int runServe(const Options& options) {
+  if (!options.positional.empty()) return usage("serve takes no positional arguments");
+  const auto tcp_ports = parsePorts(options.text("--tcp"));
+  const auto udp_ports = parsePorts(options.text("--udp"));
+  if (!tcp_ports || !udp_ports) return usage("ports are a comma-separated list of 1..65535");
+
+  enum class Kind { kTcpListener, kUdp, kTcpConnection };
+  std::vector<pollfd> fds;
+  std::vector<Kind> kinds;
+  for (uint16_t port : *tcp_ports) {
+    const int fd = listenOn(SOCK_STREAM, port);
+    if (fd < 0) return kLocalFailure;
+    fds.push_back({fd, POLLIN, 0});
+    kinds.push_back(Kind::kTcpListener);
+  }
+  for (uint16_t port : *udp_ports) {
+    const int fd = listenOn(SOCK_DGRAM, port);
+    if (fd < 0) return kLocalFailure;
+    fds.push_back({fd, POLLIN, 0});
+    kinds.push_back(Kind::kUdp);
+  }
+  touchFile(options.text("--ready-file"), "ready\n");
+
+  char buffer[4096];
+  for (;;) {
+    if (poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      std::perror("labnet: poll");
+      return kLocalFailure;
+    }
+    // Index loop: accept() appends to `fds` while we walk it.
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      const int fd = fds[i].fd;
+      switch (kinds[i]) {
+        case Kind::kTcpListener: {
+          const int client = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (client >= 0) {
+            fds.push_back({client, POLLIN, 0});
+            kinds.push_back(Kind::kTcpConnection);
+          }
+          break;
+        }
+        case Kind::kUdp: {
+          sockaddr_storage peer{};
+          socklen_t peer_len = sizeof peer;
+          const ssize_t n =
+              recvfrom(fd, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&peer), &peer_len);
+          if (n >= 0) {
+            sendto(fd, buffer, static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&peer),
+                   peer_len);
+          }
+          break;
+        }
+        case Kind::kTcpConnection: {
+          const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+          if (n > 0) {
+            // Lab messages are a few bytes; a short write only happens on a dying connection.
+            send(fd, buffer, static_cast<size_t>(n), MSG_NOSIGNAL);
+          } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            close(fd);
+            fds[i].fd = -1;  // poll ignores negative fds; compacted below
+          }
+          break;
+        }
+      }
+      fds[i].revents = 0;
+    }
+    for (size_t i = fds.size(); i-- > 0;) {
+      if (fds[i].fd < 0) {
+        fds.erase(fds.begin() + static_cast<long>(i));
+        kinds.erase(kinds.begin() + static_cast<long>(i));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage("missing subcommand");
+  // Output goes to log files that tests read while we run; never hold a line back.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  const std::string_view command = argv[1];
+  if (command == "serve") {
+    const auto options = parseOptions(argc - 2, argv + 2, {"--tcp", "--udp", "--ready-file"});
+    return options ? runServe(*options) : usage("bad serve options");
+  }
+  if (command == "tcp" || command == "udp") {
+    const auto options = parseOptions(argc - 2, argv + 2, {"--timeout-ms"});
+    if (!options) return usage("bad options");
+    return command == "tcp" ? runTcp(*options) : runUdp(*options);
+  }
+  if (command == "hold") {
+    const auto options = parseOptions(
+        argc - 2, argv + 2, {"--interval-ms", "--max-ms", "--echo-timeout-ms", "--ready-file"});
+    return options ? runHold(*options) : usage("bad hold options");
+  }
+  return usage("unknown subcommand");
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Prepares a Debian 12 box to build and test Muzzle, then builds it into build/.
+# Idempotent: packages already present are not fetched again, and the build is incremental.
+#
+#   tests/setup.sh            install what is missing (needs root), configure, build
+#   BUILD=/tmp/b tests/setup.sh   build somewhere else
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD:-$repo/build}"
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libmnl-dev libnetfilter-queue-dev libnftnl-dev libboost-dev
+  protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
+  doctest-dev libyaml-cpp-dev libcli11-dev
+  ieee-data                                        # OUI vendor table for device identification
+  nftables iproute2 iputils-ping dnsmasq-base procps  # the network-namespace lab
+)
+
+say() { printf 'setup: %s\n' "$*"; }
+
+missing_packages() {
+  local p
+  for p in "${packages[@]}"; do
+    # dpkg-query prints "install ok installed" only for a fully installed package.
+    if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]]; then
+      printf '%s\n' "$p"
+    fi
+  done
+}
+
+install_packages() {
+  local missing
+  mapfile -t missing < <(missing_packages)
+  if ((${#missing[@]} == 0)); then
+    say "all ${#packages[@]} packages present"
+    return
+  fi
+  if ((EUID != 0)); then
+    say "missing packages: ${missing[*]}; run this script as root to install them" >&2
+    exit 1
+  fi
+  say "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Only refresh the package lists when something has to be installed: keeps re-runs offline.
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build_tree() {
+  # Configure only once: re-running cmake on an existing tree is harmless but noisy, and
+  # ninja re-runs it by itself when a CMakeLists.txt changes.
+  if [[ ! -f "$build/build.ninja" ]]; then
+    say "configuring $build (Ninja, RelWithDebInfo)"
+    cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  fi
+  say "building $build"
+  cmake --build "$build"
+}
+
+install_packages
+build_tree
+say "done"
