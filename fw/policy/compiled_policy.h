@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fw/common/net.h"
+#include "fw/device/classifier.h"
 #include "fw/packet/packet.h"
 
 namespace muzzle {
@@ -89,6 +90,7 @@ struct CompiledPolicy {
   std::unordered_map<uint64_t, uint32_t> device_by_mac;  // MacAddress::value -> devices index
   std::vector<CompiledSegment> segments;
   AddressSet box_addresses;
+  std::vector<ClassifyRule> classify;  // for devices not listed; first match wins
 
   // Index into `segments` for an ifindex, or -1.
   int segmentByIfindex(uint32_t ifindex) const;

@@ -230,6 +230,7 @@ class Compiler {
     }
 
     compileDevices(policy, out);
+    compileClassify(policy, out);
     compileSite(out);
   }
 
@@ -426,6 +427,45 @@ class Compiler {
       out->devices.push_back(CompiledDevice{device.name(), *mac, profile});
       out->device_by_mac.emplace(mac->value, index);
       device_index_.push_back(i);
+    }
+  }
+
+  void compileClassify(const v1::Policy& policy, CompiledPolicy* out) {
+    using Field = ClassifyRule::Field;
+    for (int i = 0; i < policy.classify_size(); ++i) {
+      const v1::ClassifyRule& rule = policy.classify(i);
+      const std::string path = "classify[" + std::to_string(i) + "]";
+      const std::pair<Field, const std::string*> matchers[] = {
+          {Field::kVendor, &rule.vendor()},
+          {Field::kVendorPrefix, &rule.vendor_prefix()},
+          {Field::kDhcpHostname, &rule.dhcp_hostname()},
+          {Field::kDhcpVendorClass, &rule.dhcp_vendor_class()},
+          {Field::kMudUrl, &rule.mud_url()}};
+      ClassifyRule compiled;
+      compiled.label = path;
+      int set = 0;
+      for (const auto& [field, value] : matchers) {
+        if (value->empty()) continue;
+        ++set;
+        compiled.field = field;
+        compiled.pattern = *value;
+      }
+      bool ok = true;
+      if (set != 1) {
+        fail(path, "needs exactly one of vendor, vendor_prefix, dhcp_hostname, dhcp_vendor_class, mud_url (" +
+                       std::to_string(set) + " given)");
+        ok = false;
+      }
+      if (rule.profile().empty()) {
+        fail(path + ".profile", "missing; name the profile devices matching this rule get");
+        ok = false;
+      } else if (auto it = profile_index_.find(rule.profile()); it == profile_index_.end()) {
+        fail(path + ".profile", inQuotes(rule.profile()) + " is not a defined profile");
+        ok = false;
+      } else {
+        compiled.profile = it->second;
+      }
+      if (ok) out->classify.push_back(std::move(compiled));
     }
   }
 
