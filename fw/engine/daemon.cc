@@ -69,6 +69,15 @@ Status Daemon::start() {
 Status Daemon::applyPolicy(bool initial) {
   auto site = host_.siteFacts(config_.segments);
   if (!site.ok()) return site.status();
+  for (const SegmentFacts& seg : site->segments) {
+    if (initial && seg.is_bridge && !seg.bridged_traffic_filtered) {
+      log_.write(LogLine("warning")
+                     .add("segment", seg.name)
+                     .add("problem", "traffic between devices on bridge " + seg.ifname +
+                                         " is not judged (lateral movement passes)")
+                     .add("fix", "sysctl net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1, or isolate the bridge ports"));
+    }
+  }
   auto compiled = compilePolicyFile(config_.policy_path, *site);
   if (!compiled.ok()) return compiled.status();
   GenerationStore store(config_.state_dir);

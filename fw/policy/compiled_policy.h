@@ -68,6 +68,10 @@ struct SegmentFacts {
   uint32_t ifindex = 0;
   std::vector<IpAddress> gateway_addresses;
   std::vector<Cidr> subnets;
+  // A bridge whose ports are the devices: traffic between two ports is judged only when the
+  // kernel hands bridged IP traffic to the inet hooks (net.bridge.bridge-nf-call-ip*tables).
+  bool is_bridge = false;
+  bool bridged_traffic_filtered = false;
 };
 
 struct SiteFacts {
