@@ -14,7 +14,7 @@
 // another device: --devices N walks MAC and IPv4 source from the given bases). Every datagram is
 // a new flow (source port and destination host walk a 16-million-tuple sequence from
 // --tuple-base) unless --single-flow. At most --window datagrams are in flight; one that has not
-// arrived 200 ms after the last arrival is counted lost. tcp: --concurrency non-blocking
+// arrived 1 s after the last arrival is written off (lost, or late if it still comes). tcp: --concurrency non-blocking
 // connects at a time to the sink's listener; each closes with a reset once connected (no
 // TIME_WAIT), and its connect time is the latency.
 //
@@ -50,7 +50,11 @@ namespace {
 constexpr uint64_t kMagic = 0x6d757a7a6c656231;  // "muzzleb1": our datagrams, not stray ones
 constexpr uint32_t kHosts = 254;                  // destination hosts .1 .. .254 of --dst-net
 constexpr uint32_t kPorts = 64000;                // source ports 1024 .. 65023
-constexpr int64_t kStallNs = 200'000'000;         // no arrival for this long: in-flight is lost
+// No arrival for this long: the window is written off so sending goes on (a stalled gateway, e.g.
+// during a policy reload, must not stop the run). Written-off datagrams that arrive later, up to
+// kGraceNs after sending ends, count as late, not lost: lost means never arrived.
+constexpr int64_t kStallNs = 1'000'000'000;
+constexpr int64_t kGraceNs = 1'500'000'000;
 constexpr int kBurst = 64;
 
 int64_t nowNs() {
@@ -126,7 +130,7 @@ struct Stats {
         "{\"sent\":%llu,\"received\":%llu,\"lost\":%llu,\"late\":%llu,\"seconds\":%.3f,"
         "\"rate\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
         static_cast<unsigned long long>(sent), static_cast<unsigned long long>(received),
-        static_cast<unsigned long long>(lost), static_cast<unsigned long long>(late), seconds,
+        static_cast<unsigned long long>(lost - late), static_cast<unsigned long long>(late), seconds,
         seconds > 0 ? received / seconds : 0.0, pct(0.50), pct(0.99),
         latency_ns.empty() ? 0.0 : latency_ns.back() / 1000.0);
   }
@@ -232,13 +236,16 @@ int runUdp(const Args& a) {
   }
   st.first_send = nowNs();
   int64_t last_progress = st.first_send;
-  const int64_t hard_end = st.first_send + send_ns + 2'000'000'000L;
+  int64_t grace_end = 0;  // set when sending ends with written-off datagrams outstanding
   for (;;) {
     const int64_t now = nowNs();
     const bool sending = st.sent < max_flows && now - st.first_send < send_ns;
     const uint64_t in_flight = st.sent - st.received - st.lost;
-    if (!sending && in_flight == 0) break;
-    if (now > hard_end) break;
+    if (!sending && in_flight == 0) {
+      if (st.late == st.lost) break;
+      if (grace_end == 0) grace_end = now + kGraceNs;
+      if (now > grace_end) break;
+    }
     if (sending && in_flight < window) {
       int n = static_cast<int>(std::min<uint64_t>({window - in_flight, kBurst, max_flows - st.sent}));
       for (int i = 0; i < n; ++i) {
@@ -263,9 +270,11 @@ int runUdp(const Args& a) {
       const Payload& p = in[i];
       if (in_msg[i].msg_len != sizeof(Payload) || p.magic != kMagic || p.seq >= st.sent) continue;
       if (state[p.seq] == 1) continue;  // a duplicate: not ours to count twice
-      if (state[p.seq] == 2) {
+      if (state[p.seq] == 2) {  // written off, then arrived: late, and its latency counts
         ++st.late;
         state[p.seq] = 1;
+        st.latency_ns.push_back(static_cast<uint32_t>(std::min<int64_t>(arrived - p.sent_ns, UINT32_MAX)));
+        st.last_receive = arrived;
         continue;
       }
       state[p.seq] = 1;
