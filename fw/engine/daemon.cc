@@ -1,5 +1,6 @@
 #include "fw/engine/daemon.h"
 
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -125,6 +126,9 @@ Status Daemon::applyPolicy(bool initial) {
                  .add("compile_ms", millisText(install_start - compile_start))
                  .add("install_ms", millisText(swapped - install_start)));
   generation_ = *generation;
+  // Parsing a large policy churns the heap (YAML tree, JSON text, the old policy); glibc keeps
+  // freed memory mapped unless asked. A gateway has little RAM: give it back.
+  malloc_trim(0);
   return Status();
 }
 
