@@ -131,7 +131,10 @@ Verdict judgeSide(const CompiledPolicy& policy, const FlowView& flow, const Endp
     if (!targetMatches(policy, rule, side.segment, peer)) {
       if (rule.names.empty()) continue;
       if (names.empty()) {
-        name_rule_skipped = true;
+        // Only an internet destination can be a "hard-coded IP": the gateway and the local
+        // network are reached by address as a matter of course.
+        name_rule_skipped = name_rule_skipped ||
+                            builtinsMatch(policy, kTargetInternet, side.segment, peer);
         continue;
       }
       v.name = matchingName(rule, names);

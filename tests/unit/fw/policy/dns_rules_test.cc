@@ -127,6 +127,10 @@ TEST_CASE("an address the device never resolved is judged by address rules, reas
   CHECK(v.action == Action::kReject);
   CHECK(v.reason == Reason::kNoDns);
   CHECK(v.name.empty());
+  // The camera's name deny fits any flow, but the gateway is no hard-coded internet address.
+  v = egress(*policy, kCam, "198.18.10.1", L4::kTcp, 22);
+  CHECK(v.action == Action::kReject);
+  CHECK(v.reason == Reason::kNone);
   // No name rule fits udp/123 to the gateway: nothing about DNS to say.
   v = egress(*policy, kSpeaker, "198.18.10.1", L4::kUdp, 123);
   CHECK(v.action == Action::kAllow);
