@@ -104,9 +104,11 @@ DnsError parseDnsMessage(std::span<const uint8_t> m, DnsMessage* out) {
 
   // ANCOUNT is checked as we go: running out of bytes before the promised records ends the loop,
   // so a lying count of 65535 costs nothing more than the bytes actually there.
+  // Records past kDnsMaxRecords are still parsed (to validate the message) into one scratch
+  // record, built once rather than per record (it is ~550 bytes).
+  DnsRecord scratch;
   for (uint16_t i = 0; i < ancount; ++i) {
     if (pos >= m.size()) return out->truncated ? DnsError::kOk : DnsError::kCountMismatch;
-    DnsRecord scratch;
     DnsRecord& rec = out->record_count < kDnsMaxRecords ? out->records[out->record_count] : scratch;
     if (DnsError e = readName(m, &pos, &rec.owner); e != DnsError::kOk) {
       if (out->truncated && e == DnsError::kTruncatedName) return DnsError::kOk;
