@@ -109,6 +109,7 @@ Status Daemon::applyPolicy(bool initial) {
   spec.queue_count = config_.queue_count;
   spec.fail_open = config_.fail_mode == FailMode::kOpen;
   spec.queue_mode = queue_mode_;
+  spec.doh = (*compiled)->dns.doh_cidrs;
   Status s = ruleset_.install(spec);
   if (!s.ok()) return s;
   // The kernel now honours only marks of the new generation; every flow is judged again on its
@@ -151,6 +152,16 @@ void Daemon::logCounters(const char* event) {
                  .add("malformed", j.malformed)
                  .add("new_devices", j.new_devices)
                  .add("devices_known", judge_.devices().deviceCount())
+                 .add("dns_answers", j.dns_answers)
+                 .add("dns_learned", j.dns_learned)
+                 .add("dns_malformed", j.dns_malformed)
+                 .add("dns_answers_dropped", j.dns_answers_dropped)
+                 .add("dns_bypass", j.dns_bypass)
+                 .add("no_dns", j.no_dns)
+                 .add("name_cache_entries", judge_.names().entryCount())
+                 .add("name_cache_devices", judge_.names().deviceCount())
+                 .add("name_cache_evictions", judge_.names().evictions())
+                 .add("name_cache_bytes_approx", judge_.names().entryCount() * NameCache::approxBytesPerEntry())
                  .add("verdicts_sent", q.verdicts_sent)
                  .add("verdict_batches", q.send_batches)
                  .add("socket_overruns", q.enobufs)

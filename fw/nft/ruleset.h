@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "fw/common/net.h"
 #include "fw/common/status.h"
 
 namespace muzzle {
@@ -24,6 +25,8 @@ struct RulesetSpec {
   uint16_t queue_count = 1;
   bool fail_open = false;  // queue bypass: with no daemon listening, packets are accepted
   QueueMode queue_mode = QueueMode::kCompat;
+  // DoH resolver addresses for the interval sets @doh4 and @doh6 (merged; overlaps allowed).
+  std::vector<Cidr> doh;
 };
 
 // Renders the spec as nft(8) text. Used in logs and tests; the writer does not go through it.

@@ -234,12 +234,13 @@ TEST_CASE("targets: exact messages") {
   CHECK(errorOf(withEgressRule("{allow: [nvr, nvrr]}")) ==
         "policy.yaml:8: profiles.camera.egress[1].allow[1]: \"nvrr\" is not an address group, "
         "IP, CIDR or built-in (gateway, local, internet)");
-  CHECK(errorOf(withEgressRule("{deny: [cloud.vendor.com]}")) ==
-        "policy.yaml:8: profiles.camera.egress[1].deny[0]: \"cloud.vendor.com\" looks like a "
-        "domain name; domain targets are not supported yet (use an IP, CIDR or address group)");
-  CHECK(errorOf(withEgressRule("{deny: [\"*.vendor.com\"]}")) ==
-        "policy.yaml:8: profiles.camera.egress[1].deny[0]: \"*.vendor.com\" looks like a "
-        "domain name; domain targets are not supported yet (use an IP, CIDR or address group)");
+  CHECK(errorOf(withEgressRule("{deny: [cloud.vendor.com, \"*.vendor.com\"]}")).empty());
+  CHECK(errorOf(withEgressRule("{deny: [\"*.vendor..com\"]}")) ==
+        "policy.yaml:8: profiles.camera.egress[1].deny[0]: \"*.vendor..com\" is not a valid DNS "
+        "name target (host.example.com or *.example.com; letters, digits, - and _)");
+  CHECK(errorOf(withEgressRule("{deny: [\"a.*.vendor.com\"]}")) ==
+        "policy.yaml:8: profiles.camera.egress[1].deny[0]: \"a.*.vendor.com\" is not a valid DNS "
+        "name target (host.example.com or *.example.com; letters, digits, - and _)");
   CHECK(errorOf(withEgressRule("{allow: [198.18.1.5/24]}")) ==
         "policy.yaml:8: profiles.camera.egress[1].allow[0]: \"198.18.1.5/24\" is not a valid "
         "CIDR (a network address with no host bits set, e.g. 198.18.1.0/24)");
