@@ -28,6 +28,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,10 @@ constexpr uint32_t kNftTypeIpv4 = 7;
 constexpr uint32_t kNftTypeIpv6 = 8;
 constexpr uint32_t kDoh4SetId = 1;
 constexpr uint32_t kDoh6SetId = 2;
+
+// Inclusive address ranges as network-order byte strings: [lo, hi + 1), the second empty when
+// the range runs to the family's last address.
+using Ranges = std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>>;
 
 // Owns one nftnl_rule while expressions are appended to it.
 class RuleBuilder {
@@ -264,38 +269,62 @@ class Batch {
   // A named interval set of addresses; `ranges` are inclusive [lo, hi] pairs in network order,
   // sorted and disjoint. Each range is an element at lo and an interval-end element at hi + 1
   // (none when hi is the last address), which is how nft(8) writes intervals.
-  void addIntervalSet(const char* table, const char* name, uint32_t id, bool v6,
-                      const std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>>& ranges) {
-    const uint32_t key_len = v6 ? 16 : 4;
-    nftnl_set* s = nftnl_set_alloc();
-    nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
-    nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-    nftnl_set_set_u32(s, NFTNL_SET_FAMILY, kFamily);
+  void addIntervalSet(const char* table, const char* name, uint32_t id, bool v6, const Ranges& ranges) {
+    nftnl_set* s = set(table, name);
     nftnl_set_set_u32(s, NFTNL_SET_ID, id);
     nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL);
     nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, v6 ? kNftTypeIpv6 : kNftTypeIpv4);
-    nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
+    nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v6 ? 16 : 4);
     char* at = next(std::string("add set ") + name);
     nlmsghdr* nlh = nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSET, kFamily, NLM_F_CREATE | NLM_F_ACK, seq_++);
     nftnl_set_nlmsg_build_payload(nlh, s);
     mnl_nlmsg_batch_next(batch_);
-    if (!ranges.empty()) {
-      for (const auto& [lo, end] : ranges) {
-        nftnl_set_elem* e = nftnl_set_elem_alloc();
-        nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, lo.data(), key_len);
-        nftnl_set_elem_add(s, e);
-        if (end.empty()) continue;  // the range runs to the last address
-        nftnl_set_elem* e_end = nftnl_set_elem_alloc();
-        nftnl_set_elem_set(e_end, NFTNL_SET_ELEM_KEY, end.data(), key_len);
-        nftnl_set_elem_set_u32(e_end, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
-        nftnl_set_elem_add(s, e_end);
-      }
-      at = next(std::string("add elements to set ") + name);
-      nlh = nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSETELEM, kFamily, NLM_F_CREATE | NLM_F_ACK, seq_++);
-      nftnl_set_elems_nlmsg_build_payload(nlh, s);
-      mnl_nlmsg_batch_next(batch_);
-    }
     nftnl_set_free(s);
+    addSetElements(table, name, v6, ranges);
+  }
+
+  void addSetElements(const char* table, const char* name, bool v6, const Ranges& ranges) {
+    if (ranges.empty()) return;
+    const uint32_t key_len = v6 ? 16 : 4;
+    nftnl_set* s = set(table, name);
+    for (const auto& [lo, end] : ranges) {
+      nftnl_set_elem* e = nftnl_set_elem_alloc();
+      nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, lo.data(), key_len);
+      nftnl_set_elem_add(s, e);
+      if (end.empty()) continue;  // the range runs to the last address
+      nftnl_set_elem* e_end = nftnl_set_elem_alloc();
+      nftnl_set_elem_set(e_end, NFTNL_SET_ELEM_KEY, end.data(), key_len);
+      nftnl_set_elem_set_u32(e_end, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+      nftnl_set_elem_add(s, e_end);
+    }
+    char* at = next(std::string("add elements to set ") + name);
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSETELEM, kFamily, NLM_F_CREATE | NLM_F_ACK, seq_++);
+    nftnl_set_elems_nlmsg_build_payload(nlh, s);
+    mnl_nlmsg_batch_next(batch_);
+    nftnl_set_free(s);
+  }
+
+  // Deleting elements without naming any empties the set.
+  void flushSet(const char* table, const char* name) {
+    nftnl_set* s = set(table, name);
+    char* at = next(std::string("flush set ") + name);
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(at, NFT_MSG_DELSETELEM, kFamily, NLM_F_ACK, seq_++);
+    nftnl_set_elems_nlmsg_build_payload(nlh, s);
+    mnl_nlmsg_batch_next(batch_);
+    nftnl_set_free(s);
+  }
+
+  // Deleting rules without a handle empties the chain; the chain and what jumps to it stay.
+  void flushChain(const char* table, const char* name) {
+    nftnl_rule* r = nftnl_rule_alloc();
+    nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name);
+    nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, kFamily);
+    char* at = next(std::string("flush chain ") + name);
+    nlmsghdr* nlh = nftnl_rule_nlmsg_build_hdr(at, NFT_MSG_DELRULE, kFamily, NLM_F_ACK, seq_++);
+    nftnl_rule_nlmsg_build_payload(nlh, r);
+    mnl_nlmsg_batch_next(batch_);
+    nftnl_rule_free(r);
   }
 
   void addRule(RuleBuilder& rule, const std::string& what) {
@@ -324,6 +353,13 @@ class Batch {
   }
 
  private:
+  static nftnl_set* set(const char* table, const char* name) {
+    nftnl_set* s = nftnl_set_alloc();
+    nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+    nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+    nftnl_set_set_u32(s, NFTNL_SET_FAMILY, kFamily);
+    return s;
+  }
   static nftnl_chain* chain(const char* table, const char* name) {
     nftnl_chain* c = nftnl_chain_alloc();
     nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
@@ -496,7 +532,7 @@ void addDnsAnswerChain(Batch& b, const RulesetSpec& spec) {
 
 // Merged inclusive ranges of `cidrs` of one family, as network-order byte strings; the second of
 // each pair is hi + 1, or empty when hi is the family's last address.
-std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> intervalsOf(const std::vector<Cidr>& cidrs, bool v6) {
+Ranges intervalsOf(const std::vector<Cidr>& cidrs, bool v6) {
   std::vector<std::pair<Uint128, Uint128>> ranges;
   const int bits = v6 ? 128 : 32;
   const Uint128 last = v6 ? ~Uint128{0} : Uint128{0xFFFFFFFFu};
@@ -569,6 +605,35 @@ class NftRulesetWriter : public RulesetWriter {
     if (spec.generation == 0 || spec.generation > kMaxGeneration) {
       return Status::error("nftables: policy generation " + std::to_string(spec.generation) + " is out of range");
     }
+    Status s = installed_ && sameBaseChains(*installed_, spec) ? updateJudge(spec) : replaceTable(spec);
+    if (s.ok()) installed_ = spec;
+    return s;
+  }
+
+ private:
+  // Whether `next` keeps every base chain of `current` as it is.
+  static bool sameBaseChains(const RulesetSpec& current, const RulesetSpec& next) {
+    return current.segment_ifnames == next.segment_ifnames && current.queue_first == next.queue_first &&
+           current.queue_count == next.queue_count && current.fail_open == next.fail_open &&
+           current.queue_mode == next.queue_mode;
+  }
+
+  // A new generation (or DoH list) on a table this writer installed: rewrite chain `judge` and
+  // the sets in one transaction, leaving the base chains registered. Re-creating a base chain
+  // unregisters its hook, and the kernel then drops every packet waiting in our queues.
+  Status updateJudge(const RulesetSpec& spec) {
+    Batch b(seq_);
+    seq_ += 1000;
+    b.flushChain(kTable, "judge");
+    b.flushSet(kTable, "doh4");
+    b.flushSet(kTable, "doh6");
+    b.addSetElements(kTable, "doh4", false, intervalsOf(spec.doh, false));
+    b.addSetElements(kTable, "doh6", true, intervalsOf(spec.doh, true));
+    addJudgeChain(b, spec);
+    return b.commit().withContext("updating table inet muzzle: ");
+  }
+
+  Status replaceTable(const RulesetSpec& spec) {
     Batch b(seq_);
     seq_ += 1000;
     // add + delete + add: replaces the table whether or not it existed, in one transaction.
@@ -603,7 +668,9 @@ class NftRulesetWriter : public RulesetWriter {
     return b.commit().withContext("installing table inet muzzle: ");
   }
 
+ public:
   Status remove() override {
+    installed_.reset();
     Batch b(seq_);
     seq_ += 1000;
     b.addTable(kTable, NFT_MSG_NEWTABLE);
@@ -613,6 +680,7 @@ class NftRulesetWriter : public RulesetWriter {
 
  private:
   uint32_t seq_ = 1;
+  std::optional<RulesetSpec> installed_;  // what this writer last put in the kernel
 };
 
 }  // namespace
