@@ -89,6 +89,9 @@ bool isDnsBypass(const CompiledPolicy& policy, const FlowView& flow, int segment
 bool targetMatches(const CompiledPolicy& policy, const CompiledRule& rule, int segment,
                    const IpAddress& peer) {
   if (rule.addresses.contains(peer)) return true;
+  for (const auto& group : rule.groups) {
+    if (group->contains(peer)) return true;
+  }
   return builtinsMatch(policy, rule.builtins, segment, peer);
 }
 

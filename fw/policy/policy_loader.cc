@@ -466,6 +466,18 @@ class Compiler {
     return compiled;
   }
 
+  // The finalized set for address group `name`, built on first use and shared afterwards.
+  std::shared_ptr<const AddressSet> groupSet(const std::string& name, const std::vector<Cidr>& cidrs) {
+    auto& set = group_sets_[name];
+    if (!set) {
+      auto built = std::make_shared<AddressSet>();
+      for (const Cidr& cidr : cidrs) built->add(cidr);
+      built->finalize();
+      set = std::move(built);
+    }
+    return set;
+  }
+
   void addTarget(const std::string& target, const std::string& path, bool egress,
                  CompiledRule* rule) {
     if (target == "gateway") {
@@ -475,7 +487,10 @@ class Compiler {
     } else if (target == "internet") {
       rule->builtins |= kTargetInternet;
     } else if (auto group = groups_.find(target); group != groups_.end()) {
-      for (const Cidr& cidr : group->second) rule->addresses.add(cidr);
+      auto set = groupSet(target, group->second);
+      if (std::find(rule->groups.begin(), rule->groups.end(), set) == rule->groups.end()) {
+        rule->groups.push_back(std::move(set));
+      }
     } else if (auto cidr = Cidr::parse(target)) {
       rule->addresses.add(*cidr);
     } else if (target.find('/') != std::string::npos) {
@@ -607,6 +622,7 @@ class Compiler {
   const SiteFacts& site_;
   std::vector<std::pair<int, std::string>> errors_;  // (line, message)
   std::unordered_map<std::string, std::vector<Cidr>> groups_;
+  std::unordered_map<std::string, std::shared_ptr<const AddressSet>> group_sets_;
   std::unordered_map<std::string, uint32_t> profile_index_;
   std::vector<int> device_index_;  // compiled device -> index in the file's devices list
   std::string included_text_;
