@@ -4,7 +4,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "fw/engine/generation_store.h"
 #include "fw/policy/policy_loader.h"
@@ -17,6 +19,22 @@ struct Daemon::Loop {
   boost::asio::signal_set signals{io, SIGHUP, SIGTERM, SIGINT};
   boost::asio::signal_set usr1{io, SIGUSR1};
   int exit_code = 0;
+};
+
+struct Daemon::Ticker {
+  Ticker(boost::asio::io_context& io, std::chrono::milliseconds p, std::function<void()> f)
+      : timer(io), period(p), fn(std::move(f)) {}
+  void arm() {
+    timer.expires_after(period);
+    timer.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      fn();
+      arm();
+    });
+  }
+  boost::asio::steady_timer timer;
+  std::chrono::milliseconds period;
+  std::function<void()> fn;
 };
 
 Daemon::Daemon(DaemonConfig config, RulesetWriter& ruleset, HostInfo& host, QueueOpener open_queue,
@@ -33,6 +51,50 @@ Daemon::Daemon(DaemonConfig config, RulesetWriter& ruleset, HostInfo& host, Queu
 Daemon::~Daemon() {
   // The queue object owns the descriptor; Asio must not close it too.
   if (loop_->queue_fd.is_open()) loop_->queue_fd.release();
+  tickers_.clear();
+}
+
+void Daemon::setInitialPolicy(std::string text, std::string label) {
+  initial_policy_.emplace(std::move(text), std::move(label));
+}
+
+void Daemon::setReloadHandler(std::function<void()> handler) { reload_handler_ = std::move(handler); }
+
+void Daemon::addTicker(std::chrono::milliseconds period, std::function<void()> fn) {
+  tickers_.push_back(std::make_unique<Ticker>(loop_->io, period, std::move(fn)));
+}
+
+void Daemon::post(std::function<void()> fn) { boost::asio::post(loop_->io, std::move(fn)); }
+
+Result<std::shared_ptr<const CompiledPolicy>> Daemon::checkPolicyText(std::string_view text,
+                                                                      std::string_view label) {
+  auto site = host_.siteFacts(config_.segments);
+  if (!site.ok()) return site.status();
+  auto compiled = compilePolicyText(text, label, *site);
+  if (!compiled.ok()) return compiled.status().withCode(StatusCode::kInvalidArgument);
+  return compiled;
+}
+
+Result<uint32_t> Daemon::applyPolicyText(std::string_view text, std::string_view label) {
+  auto compiled = checkPolicyText(text, label);
+  if (!compiled.ok()) return compiled.status();
+  Status s = install(std::move(compiled).value(), /*initial=*/false);
+  if (!s.ok()) return s;
+  return generation_;
+}
+
+EngineStatus Daemon::engineStatus() const {
+  EngineStatus st;
+  st.generation = generation_;
+  st.queue_mode = queue_mode_;
+  st.fail_mode = config_.fail_mode;
+  st.queue_first = config_.queue_first;
+  st.queue_count = config_.queue_count;
+  st.judge = judge_.counters();
+  if (queue_) st.queue = queue_->counters();
+  st.log_suppressed = log_.suppressed();
+  if (judge_.policy()) st.policy_digest = judge_.policy()->digest;
+  return st;
 }
 
 Status Daemon::start() {
@@ -49,7 +111,7 @@ Status Daemon::start() {
   auto queue = open_queue_(qo);
   if (!queue.ok()) return queue.status();
   queue_ = std::move(queue).value();
-  Status s = applyPolicy(/*initial=*/true);
+  Status s = loadPolicy(/*initial=*/true);
   if (!s.ok()) return s;
   loop_->queue_fd.assign(queue_->fd());
 
@@ -66,16 +128,25 @@ Status Daemon::start() {
   return Status();
 }
 
-Status Daemon::applyPolicy(bool initial) {
+Status Daemon::loadPolicy(bool initial) {
+  if (initial && initial_policy_) {
+    auto compiled = checkPolicyText(initial_policy_->first, initial_policy_->second);
+    if (!compiled.ok()) return compiled.status();
+    return install(std::move(compiled).value(), initial);
+  }
   auto site = host_.siteFacts(config_.segments);
   if (!site.ok()) return site.status();
   auto compiled = compilePolicyFile(config_.policy_path, *site);
   if (!compiled.ok()) return compiled.status();
+  return install(std::move(compiled).value(), initial);
+}
+
+Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool initial) {
   GenerationStore store(config_.state_dir);
-  auto generation = store.generationFor((*compiled)->digest);
+  auto generation = store.generationFor(compiled->digest);
   if (!generation.ok()) return generation.status();
   if (!initial && *generation == generation_) {
-    judge_.setPolicy(*compiled, generation_);
+    judge_.setPolicy(compiled, generation_);
     log_.write(LogLine("policy-unchanged").add("generation", generation_));
     return Status();
   }
@@ -90,8 +161,8 @@ Status Daemon::applyPolicy(bool initial) {
   if (!s.ok()) return s;
   // The kernel now honours only marks of the new generation; every flow is judged again on its
   // next packet, against the policy swapped in here.
-  judge_.setPolicy(*compiled, *generation);
-  const CompiledPolicy& p = **compiled;
+  judge_.setPolicy(compiled, *generation);
+  const CompiledPolicy& p = *compiled;
   log_.write(LogLine(initial ? "policy-loaded" : "policy-reloaded")
                  .add("generation", *generation)
                  .add("profiles", p.profiles.size())
@@ -102,7 +173,7 @@ Status Daemon::applyPolicy(bool initial) {
 }
 
 Status Daemon::reload() {
-  Status s = applyPolicy(/*initial=*/false);
+  Status s = loadPolicy(/*initial=*/false);
   if (!s.ok()) {
     log_.write(LogLine("policy-error").add("error", s.message()).add("kept_generation", generation_));
   }
@@ -147,7 +218,11 @@ int Daemon::run() {
     loop.signals.async_wait([&](boost::system::error_code ec, int signo) {
       if (ec) return;
       if (signo == SIGHUP) {
-        reload();
+        if (reload_handler_) {
+          reload_handler_();
+        } else {
+          reload();
+        }
         wait_signal();
         return;
       }
@@ -165,9 +240,15 @@ int Daemon::run() {
   wait_queue();
   wait_signal();
   wait_usr1();
+  for (auto& ticker : tickers_) ticker->arm();
   loop.io.run();
   logCounters("stopped");
   return loop.exit_code;
+}
+
+void Daemon::runFor(std::chrono::milliseconds d) {
+  loop_->io.restart();
+  loop_->io.run_for(d);
 }
 
 }  // namespace muzzle

@@ -87,6 +87,10 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
     case Action::kReject: ++counters_.rejected; break;
     case Action::kDrop: ++counters_.dropped; break;
   }
+  // Per-device counts for the management plane's device view: the deciding side's device.
+  if (const Endpoint& side = v.direction == Direction::kEgress ? view.src : view.dst; side.mac) {
+    devices_.countFlow(*side.mac, v.action == Action::kAllow);
+  }
   if (v.action != Action::kAllow || v.log) logVerdict(v, flow, view);
   return PacketVerdict{NF_REPEAT, verdictMark(generation_, codeOf(v.action))};
 }
