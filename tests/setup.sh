@@ -17,6 +17,7 @@ packages=(
   ieee-data                                        # OUI vendor table for device identification
   nftables iproute2 iputils-ping dnsmasq-base procps  # the network-namespace lab
   clang-14 libclang-rt-14-dev                      # libFuzzer targets (tests/fuzz), CI smoke
+  libssl-dev openssl                               # mgmt: client-certificate checks; test certificates
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -45,9 +45,12 @@ Status writeFileAtomically(const std::string& dir, const std::string& name,
   return Status();
 }
 
-Result<std::string> readFile(const std::string& path) {
+Result<std::string> readWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error(path + ": cannot open: " + std::strerror(errno));
+  if (!in) {
+    if (errno == ENOENT) return Status::error(StatusCode::kNotFound, path + ": no such file");
+    return Status::error(path + ": cannot open: " + std::strerror(errno));
+  }
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return Status::error(path + ": read failed: " + std::strerror(errno));

@@ -13,7 +13,7 @@ namespace muzzle {
 Status writeFileAtomically(const std::string& dir, const std::string& name,
                            const std::string& content, int mode = 0640);
 
-// Reads a whole file. A missing file is an error whose message starts with the path.
-Result<std::string> readFile(const std::string& path);
+// Reads a whole file. A missing file is kNotFound; every error message starts with the path.
+Result<std::string> readWholeFile(const std::string& path);
 
 }  // namespace muzzle

@@ -1,6 +1,8 @@
 // Muzzle's one error type. A Status carries a message a person can act on: what was wrong,
-// where (file:line, field path, interface) and, where it helps, what to do. Result<T> is a
-// value or a Status. Neither throws; both are cheap to move.
+// where (file:line, field path, interface) and, where it helps, what to do, and a code saying
+// what kind of failure it is (the management plane maps codes to gRPC status codes in one
+// place, mgmt/server/convert.cc). Result<T> is a value or a Status. Neither throws; both are
+// cheap to move.
 #pragma once
 
 #include <cassert>
@@ -10,22 +12,44 @@
 
 namespace muzzle {
 
+// Kinds of failure, named after the gRPC codes they map to.
+enum class StatusCode {
+  kOk,
+  kUnknown,             // default for errors that did not say (I/O, kernel, internal)
+  kInvalidArgument,     // bad input: a policy, a config, a request field
+  kNotFound,
+  kAborted,             // a concurrent change won (stale expected revision)
+  kFailedPrecondition,  // not now: e.g. another commit awaits confirmation
+  kPermissionDenied,
+  kUnauthenticated,
+  kResourceExhausted,
+  kUnavailable,
+};
+
 class Status {
  public:
   Status() = default;  // OK
-  static Status error(std::string message) { return Status(std::move(message)); }
+  static Status error(std::string message) { return Status(StatusCode::kUnknown, std::move(message)); }
+  static Status error(StatusCode code, std::string message) {
+    assert(code != StatusCode::kOk);
+    return Status(code, std::move(message));
+  }
 
-  bool ok() const { return !failed_; }
+  bool ok() const { return code_ == StatusCode::kOk; }
+  StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
 
   // Prepends context ("loading policy.yaml: ") to the message of a failed status.
   Status withContext(const std::string& context) const {
-    return ok() ? *this : Status(context + message_);
+    return ok() ? *this : Status(code_, context + message_);
   }
+  // The same failure with another code (e.g. a policy compile error becomes kInvalidArgument
+  // when it came from a request).
+  Status withCode(StatusCode code) const { return ok() ? *this : Status(code, message_); }
 
  private:
-  explicit Status(std::string message) : failed_(true), message_(std::move(message)) {}
-  bool failed_ = false;
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  StatusCode code_ = StatusCode::kOk;
   std::string message_;
 };
 

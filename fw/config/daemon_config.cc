@@ -121,6 +121,8 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
   }
 
   if (!proto.state_dir().empty()) config.state_dir = proto.state_dir();
+  config.management = proto.management();
+  config.config_dir = std::string(config_dir);
 
   if (!errors.empty()) {
     std::string joined;

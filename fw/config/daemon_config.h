@@ -26,6 +26,9 @@ struct DaemonConfig {
   uint16_t queue_count = 1;
   std::string policy_path;  // absolute, or relative to the working directory
   std::string state_dir = "/var/lib/muzzle";
+  // Not interpreted by fw/: the management plane validates and uses it (mgmt/server/).
+  v1::Management management;
+  std::string config_dir;  // folder of the config file, for relative paths in `management`
 };
 
 Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_view file_label,

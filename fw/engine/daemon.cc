@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "fw/engine/generation_store.h"
 #include "fw/policy/policy_loader.h"
@@ -31,6 +33,22 @@ struct Daemon::Loop {
   int exit_code = 0;
 };
 
+struct Daemon::Ticker {
+  Ticker(boost::asio::io_context& io, std::chrono::milliseconds p, std::function<void()> f)
+      : timer(io), period(p), fn(std::move(f)) {}
+  void arm() {
+    timer.expires_after(period);
+    timer.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      fn();
+      arm();
+    });
+  }
+  boost::asio::steady_timer timer;
+  std::chrono::milliseconds period;
+  std::function<void()> fn;
+};
+
 Daemon::Daemon(DaemonConfig config, RulesetWriter& ruleset, HostInfo& host, QueueOpener open_queue,
                EventLog& log, const Clock& clock)
     : config_(std::move(config)),
@@ -45,6 +63,55 @@ Daemon::Daemon(DaemonConfig config, RulesetWriter& ruleset, HostInfo& host, Queu
 Daemon::~Daemon() {
   // The queue object owns the descriptor; Asio must not close it too.
   if (loop_->queue_fd.is_open()) loop_->queue_fd.release();
+  tickers_.clear();
+}
+
+void Daemon::setInitialPolicy(std::string text, std::string label) {
+  initial_policy_.emplace(std::move(text), std::move(label));
+}
+
+void Daemon::setReloadHandler(std::function<void()> handler) { reload_handler_ = std::move(handler); }
+
+void Daemon::addTicker(std::chrono::milliseconds period, std::function<void()> fn) {
+  tickers_.push_back(std::make_unique<Ticker>(loop_->io, period, std::move(fn)));
+}
+
+void Daemon::post(std::function<void()> fn) { boost::asio::post(loop_->io, std::move(fn)); }
+
+Result<std::shared_ptr<const CompiledPolicy>> Daemon::checkPolicyText(std::string_view text,
+                                                                      std::string_view label) {
+  auto site = host_.siteFacts(config_.segments);
+  if (!site.ok()) return site.status();
+  // Lists the policy names by a relative path live next to the configured policy file.
+  const std::string& path = config_.policy_path;
+  const size_t slash = path.rfind('/');
+  auto compiled = compilePolicyText(text, label, *site,
+                                    slash == std::string::npos ? "." : path.substr(0, slash));
+  if (!compiled.ok()) return compiled.status().withCode(StatusCode::kInvalidArgument);
+  return compiled;
+}
+
+Result<uint32_t> Daemon::applyPolicyText(std::string_view text, std::string_view label) {
+  const auto compile_start = clock_.now();
+  auto compiled = checkPolicyText(text, label);
+  if (!compiled.ok()) return compiled.status();
+  Status s = install(std::move(compiled).value(), /*initial=*/false, clock_.now() - compile_start);
+  if (!s.ok()) return s;
+  return generation_;
+}
+
+EngineStatus Daemon::engineStatus() const {
+  EngineStatus st;
+  st.generation = generation_;
+  st.queue_mode = queue_mode_;
+  st.fail_mode = config_.fail_mode;
+  st.queue_first = config_.queue_first;
+  st.queue_count = config_.queue_count;
+  st.judge = judge_.counters();
+  if (queue_) st.queue = queue_->counters();
+  st.log_suppressed = log_.suppressed();
+  if (judge_.policy()) st.policy_digest = judge_.policy()->digest;
+  return st;
 }
 
 Status Daemon::start() {
@@ -61,8 +128,9 @@ Status Daemon::start() {
   auto queue = open_queue_(qo);
   if (!queue.ok()) return queue.status();
   queue_ = std::move(queue).value();
-  Status s = applyPolicy(/*initial=*/true);
+  Status s = loadPolicy(/*initial=*/true);
   if (!s.ok()) return s;
+  warnIfBridgesBypass();
   loop_->queue_fd.assign(queue_->fd());
 
   std::string segments;
@@ -78,26 +146,42 @@ Status Daemon::start() {
   return Status();
 }
 
-Status Daemon::applyPolicy(bool initial) {
+// Devices on separate ports of a bridge talk without a router; their traffic reaches table
+// inet muzzle only when the kernel hands bridged IP traffic to the inet hooks.
+void Daemon::warnIfBridgesBypass() {
+  auto site = host_.siteFacts(config_.segments);
+  if (!site.ok()) return;
+  for (const SegmentFacts& seg : site->segments) {
+    if (!seg.is_bridge || seg.bridged_traffic_filtered) continue;
+    log_.write(LogLine("warning")
+                   .add("segment", seg.name)
+                   .add("problem", "traffic between devices on bridge " + seg.ifname +
+                                       " is not judged (lateral movement passes)")
+                   .add("fix", "sysctl net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1, or isolate the bridge ports"));
+  }
+}
+
+Status Daemon::loadPolicy(bool initial) {
   const auto compile_start = clock_.now();
+  if (initial && initial_policy_) {
+    auto compiled = checkPolicyText(initial_policy_->first, initial_policy_->second);
+    if (!compiled.ok()) return compiled.status();
+    return install(std::move(compiled).value(), initial, clock_.now() - compile_start);
+  }
   auto site = host_.siteFacts(config_.segments);
   if (!site.ok()) return site.status();
-  for (const SegmentFacts& seg : site->segments) {
-    if (initial && seg.is_bridge && !seg.bridged_traffic_filtered) {
-      log_.write(LogLine("warning")
-                     .add("segment", seg.name)
-                     .add("problem", "traffic between devices on bridge " + seg.ifname +
-                                         " is not judged (lateral movement passes)")
-                     .add("fix", "sysctl net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1, or isolate the bridge ports"));
-    }
-  }
   auto compiled = compilePolicyFile(config_.policy_path, *site);
   if (!compiled.ok()) return compiled.status();
+  return install(std::move(compiled).value(), initial, clock_.now() - compile_start);
+}
+
+Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool initial,
+                       std::chrono::steady_clock::duration compile_time) {
   GenerationStore store(config_.state_dir);
-  auto generation = store.generationFor((*compiled)->digest);
+  auto generation = store.generationFor(compiled->digest);
   if (!generation.ok()) return generation.status();
   if (!initial && *generation == generation_) {
-    judge_.setPolicy(*compiled, generation_);
+    judge_.setPolicy(compiled, generation_);
     log_.write(LogLine("policy-unchanged").add("generation", generation_));
     return Status();
   }
@@ -109,14 +193,14 @@ Status Daemon::applyPolicy(bool initial) {
   spec.queue_count = config_.queue_count;
   spec.fail_open = config_.fail_mode == FailMode::kOpen;
   spec.queue_mode = queue_mode_;
-  spec.doh = (*compiled)->dns.doh_cidrs;
+  spec.doh = compiled->dns.doh_cidrs;
   Status s = ruleset_.install(spec);
   if (!s.ok()) return s;
   // The kernel now honours only marks of the new generation; every flow is judged again on its
   // next packet, against the policy swapped in here.
-  judge_.setPolicy(*compiled, *generation);
+  judge_.setPolicy(compiled, *generation);
   const auto swapped = clock_.now();
-  const CompiledPolicy& p = **compiled;
+  const CompiledPolicy& p = *compiled;
   log_.write(LogLine(initial ? "policy-loaded" : "policy-reloaded")
                  .add("generation", *generation)
                  .add("profiles", p.profiles.size())
@@ -124,7 +208,7 @@ Status Daemon::applyPolicy(bool initial) {
                  .add("digest", p.digest.substr(0, 16))
                  // compile: read, validate, compile, pick the generation; install: the ruleset
                  // batch and the swap of the judge's policy (tests/bench measures both).
-                 .add("compile_ms", millisText(install_start - compile_start))
+                 .add("compile_ms", millisText(compile_time))
                  .add("install_ms", millisText(swapped - install_start)));
   generation_ = *generation;
   // Parsing a large policy churns the heap (YAML tree, JSON text, the old policy); glibc keeps
@@ -134,7 +218,7 @@ Status Daemon::applyPolicy(bool initial) {
 }
 
 Status Daemon::reload() {
-  Status s = applyPolicy(/*initial=*/false);
+  Status s = loadPolicy(/*initial=*/false);
   if (!s.ok()) {
     log_.write(LogLine("policy-error").add("error", s.message()).add("kept_generation", generation_));
   }
@@ -189,7 +273,11 @@ int Daemon::run() {
     loop.signals.async_wait([&](boost::system::error_code ec, int signo) {
       if (ec) return;
       if (signo == SIGHUP) {
-        reload();
+        if (reload_handler_) {
+          reload_handler_();
+        } else {
+          reload();
+        }
         wait_signal();
         return;
       }
@@ -207,9 +295,15 @@ int Daemon::run() {
   wait_queue();
   wait_signal();
   wait_usr1();
+  for (auto& ticker : tickers_) ticker->arm();
   loop.io.run();
   logCounters("stopped");
   return loop.exit_code;
+}
+
+void Daemon::runFor(std::chrono::milliseconds d) {
+  loop_->io.restart();
+  loop_->io.run_for(d);
 }
 
 }  // namespace muzzle

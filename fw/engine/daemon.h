@@ -2,17 +2,22 @@
 // socket and on signals, the Judge that answers packets, and the policy lifecycle:
 //   start:   probe the queue action, compile the policy, pick the generation, bind the queues,
 //            install the ruleset (in that order, so no packet is queued before someone listens);
-//   SIGHUP:  recompile; an invalid file is logged and the running policy stays;
+//   SIGHUP:  recompile; an invalid file is logged and the running policy stays (or, with a
+//            reload handler set, whatever the management plane decides);
 //   SIGTERM: stop. The ruleset stays installed, so fail_mode keeps applying while muzzled is
 //            down; `muzzled --remove-ruleset` takes it away.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "fw/common/clock.h"
 #include "fw/common/status.h"
 #include "fw/config/daemon_config.h"
+#include "fw/engine/engine_control.h"
 #include "fw/engine/event_log.h"
 #include "fw/engine/judge.h"
 #include "fw/engine/site_probe.h"
@@ -24,22 +29,48 @@ namespace muzzle {
 // Opens the packet queue; a seam so the daemon can be driven without the kernel.
 using QueueOpener = Result<std::unique_ptr<PacketQueue>> (*)(const QueueOptions&);
 
-class Daemon {
+class Daemon : public EngineControl {
  public:
   // All references must outlive the Daemon.
   Daemon(DaemonConfig config, RulesetWriter& ruleset, HostInfo& host, QueueOpener open_queue,
          EventLog& log, const Clock& clock);
-  ~Daemon();
+  ~Daemon() override;
+
+  // Before start(): start from this policy text instead of the config's policy file (the
+  // management plane starts the box from its last good revision).
+  void setInitialPolicy(std::string text, std::string label);
+  // Before run(): SIGHUP calls `handler` on the engine thread instead of reload().
+  void setReloadHandler(std::function<void()> handler);
+  // Before run(): calls `fn` on the engine thread every `period` while run() runs.
+  void addTicker(std::chrono::milliseconds period, std::function<void()> fn);
 
   Status start();
   // Runs until SIGTERM or SIGINT. Returns the process exit code.
   int run();
+  // After run() returned: keeps the engine loop (packets, posted work) running for `d` more, so
+  // work the management plane posts while it shuts down still completes.
+  void runFor(std::chrono::milliseconds d);
   // Re-reads the policy file and applies it if valid. Public for tests; SIGHUP calls it.
   Status reload();
 
+  // EngineControl.
+  void post(std::function<void()> fn) override;
+  Result<std::shared_ptr<const CompiledPolicy>> checkPolicyText(std::string_view text,
+                                                                std::string_view label) override;
+  Result<uint32_t> applyPolicyText(std::string_view text, std::string_view label) override;
+  std::shared_ptr<const CompiledPolicy> installedPolicy() const override { return judge_.policy(); }
+  EngineStatus engineStatus() const override;
+  std::vector<DeviceSeen> devicesSeen() const override { return judge_.devices().snapshot(); }
+  const DaemonConfig& config() const override { return config_; }
+
  private:
   struct Loop;
-  Status applyPolicy(bool initial);
+  struct Ticker;
+  Status loadPolicy(bool initial);
+  void warnIfBridgesBypass();
+  // `compile_time` is what reading and compiling took, for the log line.
+  Status install(std::shared_ptr<const CompiledPolicy> compiled, bool initial,
+                 std::chrono::steady_clock::duration compile_time);
   void logCounters(const char* event);
 
   DaemonConfig config_;
@@ -53,6 +84,9 @@ class Daemon {
   uint32_t generation_ = 0;
   std::unique_ptr<PacketQueue> queue_;
   std::unique_ptr<Loop> loop_;
+  std::optional<std::pair<std::string, std::string>> initial_policy_;  // text, label
+  std::function<void()> reload_handler_;
+  std::vector<std::unique_ptr<Ticker>> tickers_;
 };
 
 }  // namespace muzzle

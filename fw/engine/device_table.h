@@ -8,10 +8,22 @@
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "fw/common/net.h"
 
 namespace muzzle {
+
+// What the table knows about one device, copied out for the management plane.
+struct DeviceSeen {
+  MacAddress mac;
+  int segment = -1;
+  std::vector<IpAddress> ips;
+  std::chrono::steady_clock::time_point first_seen;
+  std::chrono::steady_clock::time_point last_seen;
+  uint64_t allowed = 0;  // flows the device took part in that were allowed / denied
+  uint64_t denied = 0;
+};
 
 class DeviceTable {
  public:
@@ -23,6 +35,10 @@ class DeviceTable {
   std::optional<MacAddress> macOf(const IpAddress& ip) const;
   size_t deviceCount() const { return devices_.size(); }
   size_t addressCount() const { return by_ip_.size(); }
+  // Counts one judged flow for a known device; unknown devices are not counted.
+  void countFlow(MacAddress mac, bool allowed);
+  // A copy of every device with its addresses. O(devices + addresses); not for the hot path.
+  std::vector<DeviceSeen> snapshot() const;
 
  private:
   struct AddressEntry {
@@ -33,6 +49,8 @@ class DeviceTable {
   struct DeviceEntry {
     Time first_seen;
     Time last_seen;
+    uint64_t allowed = 0;
+    uint64_t denied = 0;
   };
   template <typename Map>
   static void evictOldest(Map& map);

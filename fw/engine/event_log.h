@@ -3,6 +3,10 @@
 // are rate-limited so a chatty or hostile device cannot flood the log: past `max_per_second`
 // lines in a second, lines are counted instead and one `event=log-suppressed count=N` line says
 // how many were lost. Engine thread only.
+//
+// An EventSink (optional) sees every line that is written, after the rate limit: the management
+// plane keeps them in a bounded ring for WatchEvents. The sink runs on the engine thread inside
+// write(), so it must be quick and must never block.
 #pragma once
 
 #include <cstdio>
@@ -21,9 +25,21 @@ class LogLine {
   LogLine& add(std::string_view key, std::string_view value);  // quotes values with spaces
   LogLine& add(std::string_view key, uint64_t value);
   const std::string& text() const { return text_; }
+  const std::string& event() const { return event_; }
+  // The key/value pairs in the order they were added, unquoted.
+  const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
 
  private:
   std::string text_;
+  std::string event_;
+  std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  // Engine thread; must not block.
+  virtual void onEvent(const LogLine& line) = 0;
 };
 
 class EventLog {
@@ -37,9 +53,11 @@ class EventLog {
   // Subject to the rate limit: per-flow and per-device events.
   void writeLimited(const LogLine& line);
   uint64_t suppressed() const { return suppressed_total_; }
+  // "*sink" must outlive the EventLog, or be replaced by nullptr first.
+  void setSink(EventSink* sink) { sink_ = sink; }
 
  private:
-  void emit(const std::string& text);
+  void emit(const LogLine& line);
 
   FILE* out_;
   const Clock& clock_;
@@ -48,6 +66,7 @@ class EventLog {
   unsigned in_window_ = 0;
   uint64_t suppressed_in_window_ = 0;
   uint64_t suppressed_total_ = 0;
+  EventSink* sink_ = nullptr;
 };
 
 }  // namespace muzzle

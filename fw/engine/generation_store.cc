@@ -11,7 +11,6 @@
 #include "fw/nft/marks.h"
 
 namespace muzzle {
-
 Result<uint32_t> GenerationStore::generationFor(const std::string& digest) {
   if (::mkdir(dir_.c_str(), 0750) != 0 && errno != EEXIST) {
     return Status::error("state_dir " + dir_ + ": cannot create: " + std::strerror(errno));

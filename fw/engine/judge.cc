@@ -109,6 +109,10 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
   }
   if (v.reason == Reason::kDnsBypass) ++counters_.dns_bypass;
   if (v.reason == Reason::kNoDns) ++counters_.no_dns;
+  // Per-device counts for the management plane's device view: the deciding side's device.
+  if (const Endpoint& side = v.direction == Direction::kEgress ? view.src : view.dst; side.mac) {
+    devices_.countFlow(*side.mac, v.action == Action::kAllow);
+  }
   if (v.action != Action::kAllow || v.log) logVerdict(v, flow, view);
   return PacketVerdict{NF_REPEAT, verdictMark(generation_, codeOf(v.action))};
 }

@@ -24,7 +24,9 @@
 #   tests/lab/lab.sh down ID        kill everything in it, delete it
 #   tests/lab/lab.sh exec ID NODE cmd...
 #
-# Environment: BUILD (default <repo>/build) is where fw/muzzled and tests/lab/labnet are found;
+# Environment: BUILD (default <repo>/build) is where mgmt/muzzled and tests/lab/labnet are found;
+# LAB_MANAGEMENT (optional): extra lines, indented two spaces, for muzzled.yaml's `management:`
+# section (the socket is always $LAB_STATE/muzzled.sock);
 # FAIL_MODE (closed|open) goes into muzzled.yaml; LAB_STATE is set by lab_up (a mktemp dir with
 # logs, pids, muzzled.yaml and policy.yaml).
 
@@ -344,6 +346,9 @@ fail_mode: ${FAIL_MODE:-closed}
 queue: {first: 100, count: 1}
 policy: $LAB_STATE/policy.yaml
 state_dir: $LAB_STATE
+management:
+  socket: $LAB_STATE/muzzled.sock
+${LAB_MANAGEMENT:-}
 EOF
 }
 
@@ -357,7 +362,7 @@ _lab_ready_count() {
 # new `event=ready` line in $LAB_STATE/muzzled.log. The log is appended to across restarts.
 # shellcheck disable=SC2120  # extra muzzled arguments are optional
 lab_start_muzzled() {
-  local muzzled="$BUILD/fw/muzzled" before i
+  local muzzled="$BUILD/mgmt/muzzled" before i
   [[ -x "$muzzled" ]] || {
     lab_log "$muzzled not built"
     return 1

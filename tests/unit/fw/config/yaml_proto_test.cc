@@ -180,7 +180,7 @@ devices:
   CHECK(s.message() ==
         "p.yaml:1: version: expected a whole number, found \"x\"\n"
         "p.yaml:2: defaults: unknown field \"profil\" (did you mean \"profile\"?)\n"
-        "p.yaml:4: devices[0]: unknown field \"colour\" (expected one of: name, mac, profile)");
+        "p.yaml:4: devices[0]: unknown field \"colour\" (expected one of: name, mac, profile, quarantined_from)");
 }
 
 TEST_CASE("duplicate keys are errors naming both lines") {

@@ -1,0 +1,60 @@
+// EngineControl: what the management plane (mgmt/) may ask of the engine. The Daemon implements
+// it; mgmt/ tests use a fake. It is the only way into the engine from another thread: post()
+// is thread-safe and everything else runs on the engine thread, inside a posted function, so the
+// data plane never takes a lock and a slow management client never stalls a packet.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fw/common/status.h"
+#include "fw/config/daemon_config.h"
+#include "fw/engine/device_table.h"
+#include "fw/engine/judge.h"
+#include "fw/nfq/packet_queue.h"
+#include "fw/nft/ruleset.h"
+#include "fw/policy/compiled_policy.h"
+
+namespace muzzle {
+
+struct EngineStatus {
+  uint32_t generation = 0;
+  QueueMode queue_mode = QueueMode::kCompat;
+  FailMode fail_mode = FailMode::kClosed;
+  uint16_t queue_first = 0;
+  uint16_t queue_count = 0;
+  JudgeCounters judge;
+  QueueCounters queue;  // summed over the daemon's queues
+  uint64_t log_suppressed = 0;
+  std::string policy_digest;
+};
+
+class EngineControl {
+ public:
+  virtual ~EngineControl() = default;
+
+  // Any thread. Runs `fn` on the engine thread after the work already queued there. `fn` may
+  // never run if the daemon stops first; callers that wait for it must also handle shutdown.
+  virtual void post(std::function<void()> fn) = 0;
+
+  // The rest: engine thread only.
+
+  // Compiles `text` against this box's segments without installing it. Errors name `label`,
+  // the line and the field, one per line, with code kInvalidArgument.
+  virtual Result<std::shared_ptr<const CompiledPolicy>> checkPolicyText(std::string_view text,
+                                                                        std::string_view label) = 0;
+  // Compiles and installs `text` (ruleset first, then the Judge). Returns the policy generation.
+  // On failure the running policy stays.
+  virtual Result<uint32_t> applyPolicyText(std::string_view text, std::string_view label) = 0;
+  // The installed policy; never null after start.
+  virtual std::shared_ptr<const CompiledPolicy> installedPolicy() const = 0;
+  virtual EngineStatus engineStatus() const = 0;
+  virtual std::vector<DeviceSeen> devicesSeen() const = 0;
+  virtual const DaemonConfig& config() const = 0;
+};
+
+}  // namespace muzzle

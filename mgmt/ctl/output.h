@@ -1,0 +1,34 @@
+// muzzlectl's output: aligned tables for people, JSON for scripts, and the exit codes.
+#pragma once
+
+#include <google/protobuf/message.h>
+#include <grpcpp/support/status.h>
+
+#include <string>
+#include <vector>
+
+namespace muzzle::ctl {
+
+// Exit codes (documented in README.md, "Managing boxes").
+enum Exit : int {
+  kExitOk = 0,
+  kExitError = 1,          // anything not listed below
+  kExitUsage = 2,          // bad command line
+  kExitInvalid = 3,        // INVALID_ARGUMENT: bad policy or request
+  kExitConflict = 4,       // ABORTED / FAILED_PRECONDITION: stale revision, commit pending
+  kExitDenied = 5,         // UNAUTHENTICATED / PERMISSION_DENIED
+  kExitUnreachable = 6,    // UNAVAILABLE / DEADLINE_EXCEEDED
+  kExitNotFound = 7,       // NOT_FOUND
+  kExitTooLarge = 8,       // RESOURCE_EXHAUSTED
+  kExitAuditBroken = 9,    // audit --verify found a broken chain
+  kExitFleetFailed = 10,   // --targets: at least one box failed
+};
+int exitCodeOf(const grpc::Status& s);
+const char* codeName(grpc::StatusCode code);
+
+std::string toJson(const google::protobuf::Message& m, bool pretty = true);
+
+// Columns padded to their widest cell.
+std::string table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
+
+}  // namespace muzzle::ctl

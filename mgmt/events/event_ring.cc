@@ -1,0 +1,93 @@
+#include "mgmt/events/event_ring.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+
+namespace muzzle {
+
+v1::EventKind eventKindOf(std::string_view name) {
+  if (name == "deny") return v1::EVENT_KIND_DENY;
+  if (name == "allow") return v1::EVENT_KIND_ALLOW;
+  if (name == "new-device") return v1::EVENT_KIND_NEW_DEVICE;
+  if (name.substr(0, 7) == "policy-") return v1::EVENT_KIND_POLICY;
+  return v1::EVENT_KIND_OTHER;
+}
+
+void EventRing::onEvent(const LogLine& line) {
+  v1::Event e;
+  *e.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  e.set_kind(eventKindOf(line.event()));
+  e.set_name(line.event());
+  auto& fields = *e.mutable_fields();
+  for (const auto& [k, v] : line.fields()) fields[k] = v;
+  e.set_text(line.text());
+  push(std::move(e));
+}
+
+void EventRing::push(v1::Event event) {
+  std::vector<std::shared_ptr<Waker>> wake;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    event.set_sequence(++last_);
+    events_.push_back(std::move(event));
+    while (events_.size() > capacity_) events_.pop_front();
+    wake = wakers_;
+  }
+  for (const auto& w : wake) {
+    std::lock_guard<std::mutex> lock(w->mu);
+    if (w->fn) w->fn();
+  }
+}
+
+EventRing::Batch EventRing::after(uint64_t sequence, size_t max) const {
+  Batch batch;
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t first = events_.empty() ? last_ + 1 : events_.front().sequence();
+  if (sequence != 0 && sequence + 1 < first && sequence < last_) {
+    v1::Gap gap;
+    gap.set_first_missing(sequence + 1);
+    gap.set_first_available(first);
+    gap.set_reason("the event buffer (" + std::to_string(capacity_) + " events) no longer holds events " +
+                   std::to_string(sequence + 1) + ".." + std::to_string(first - 1));
+    batch.gap = gap;
+    sequence = first - 1;
+  }
+  if (sequence >= last_) return batch;
+  size_t skip = events_.empty() ? 0 : sequence + 1 - first;
+  for (size_t i = skip; i < events_.size() && batch.events.size() < max; ++i) {
+    batch.events.push_back(events_[i]);
+  }
+  return batch;
+}
+
+uint64_t EventRing::lastSequence() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_;
+}
+
+uint64_t EventRing::firstSequence() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return events_.empty() ? last_ + 1 : events_.front().sequence();
+}
+
+std::unique_ptr<EventRing::Subscription> EventRing::subscribe(std::function<void()> waker) {
+  auto w = std::make_shared<Waker>();
+  w->fn = std::move(waker);
+  std::lock_guard<std::mutex> lock(mu_);
+  wakers_.push_back(w);
+  return std::make_unique<Subscription>(*this, std::move(w));
+}
+
+EventRing::Subscription::~Subscription() {
+  {
+    std::lock_guard<std::mutex> lock(ring_.mu_);
+    auto& v = ring_.wakers_;
+    v.erase(std::remove(v.begin(), v.end(), waker_), v.end());
+  }
+  // Waits for a wake-up in progress, and stops any later one.
+  std::lock_guard<std::mutex> lock(waker_->mu);
+  waker_->fn = nullptr;
+}
+
+}  // namespace muzzle

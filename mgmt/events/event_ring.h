@@ -1,0 +1,72 @@
+// EventRing: the last `capacity` events (denials, new devices, policy changes, ...) with
+// sequence numbers, for WatchEvents. The engine thread pushes (as the EventLog's sink); gRPC
+// threads read. A reader that asks for events the ring has already dropped gets a Gap first.
+//
+// Thread-safe. The lock is held only to copy events in or out, so the engine thread never
+// waits on a watcher: watchers are woken after the lock is released, and a wake-up only
+// schedules a write (see mgmt/server/event_watch.cc).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "fw/engine/event_log.h"
+#include "muzzle/v1/management.pb.h"
+
+namespace muzzle {
+
+v1::EventKind eventKindOf(std::string_view event_name);
+
+class EventRing : public EventSink {
+ public:
+  explicit EventRing(size_t capacity = 4096) : capacity_(capacity) {}
+
+  // Engine thread (EventSink).
+  void onEvent(const LogLine& line) override;
+  // Any thread; for tests and for events that did not come from a log line.
+  void push(v1::Event event);
+
+  struct Batch {
+    std::optional<v1::Gap> gap;  // set when events after `sequence` were already dropped
+    std::vector<v1::Event> events;
+  };
+  // Up to `max` events with sequence > `sequence`.
+  Batch after(uint64_t sequence, size_t max) const;
+  uint64_t lastSequence() const;
+  uint64_t firstSequence() const;  // oldest still held; lastSequence()+1 when empty
+
+  // A wake-up called (outside the ring's lock) after each push until the returned handle is
+  // destroyed. Destroying the handle waits for no call in progress to still run, so the waker
+  // may reference its owner.
+  class Subscription;
+  std::unique_ptr<Subscription> subscribe(std::function<void()> waker);
+
+ private:
+  struct Waker {
+    std::mutex mu;
+    std::function<void()> fn;  // empty once unsubscribed
+  };
+  size_t capacity_;
+  mutable std::mutex mu_;
+  std::deque<v1::Event> events_;
+  uint64_t last_ = 0;
+  std::vector<std::shared_ptr<Waker>> wakers_;
+
+ public:
+  class Subscription {
+   public:
+    Subscription(EventRing& ring, std::shared_ptr<Waker> waker) : ring_(ring), waker_(std::move(waker)) {}
+    ~Subscription();
+
+   private:
+    EventRing& ring_;
+    std::shared_ptr<Waker> waker_;
+  };
+};
+
+}  // namespace muzzle

@@ -1,0 +1,161 @@
+// muzzled: both planes in one process. Wires the data plane (fw/engine Daemon) to the
+// management plane (revisions, commit-confirmed, audit, events, gRPC) and nothing else.
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "fw/common/atomic_file.h"
+#include "fw/config/daemon_config.h"
+#include "fw/engine/daemon.h"
+#include "fw/nft/ruleset.h"
+#include "fw/policy/policy_loader.h"
+#include "mgmt/events/event_ring.h"
+#include "mgmt/revisions/policy_committer.h"
+#include "mgmt/server/server.h"
+
+namespace {
+
+// How often the commit-confirmed deadline is checked: the rollback happens at most this late.
+constexpr auto kCommitTick = std::chrono::milliseconds(250);
+
+int checkPolicy(const std::string& path) {
+  auto compiled = muzzle::compilePolicyFile(path, muzzle::SiteFacts{});
+  if (!compiled.ok()) {
+    std::cerr << compiled.status().message() << "\n";
+    return 1;
+  }
+  const muzzle::CompiledPolicy& p = **compiled;
+  size_t rules = 0;
+  for (const auto& profile : p.profiles) rules += profile.egress.size() + profile.inbound.size();
+  std::cout << path << ": OK (" << p.profiles.size() << " profiles, " << rules << " rules, "
+            << p.devices.size() << " devices)\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "muzzled: enforces per-device egress policies for IoT network segments, and serves the\n"
+      "management API (gRPC) on a unix socket and optionally on TCP with mutual TLS.\n"
+      "Runs on the gateway in front of the segments named in its config; needs CAP_NET_ADMIN.\n"
+      "Signals: SIGHUP applies the config's policy file as a new revision (an invalid file is\n"
+      "refused, the running policy stays), SIGUSR1 logs counters, SIGTERM stops (the kernel\n"
+      "ruleset stays; fail_mode applies)."};
+  std::string config_path = "/etc/muzzle/muzzled.yaml";
+  std::string check_path;
+  bool remove_ruleset = false;
+  bool print_ruleset = false;
+  app.add_option("--config,-c", config_path, "daemon config file")->capture_default_str();
+  app.add_option("--check-policy", check_path,
+                 "validate a policy file and exit; touches no network state");
+  app.add_flag("--remove-ruleset", remove_ruleset,
+               "delete table inet muzzle (stop enforcing) and exit");
+  app.add_flag("--print-ruleset", print_ruleset,
+               "print the nft ruleset the config would install and exit");
+  app.set_version_flag("--version", "muzzled 0.1.0");
+  CLI11_PARSE(app, argc, argv);
+
+  if (!check_path.empty()) return checkPolicy(check_path);
+
+  if (remove_ruleset) {
+    muzzle::Status s = muzzle::makeNftRulesetWriter()->remove();
+    if (!s.ok()) {
+      std::cerr << "muzzled: " << s.message() << "\n";
+      return 1;
+    }
+    return 0;
+  }
+
+  auto config = muzzle::loadDaemonConfig(config_path);
+  if (!config.ok()) {
+    std::cerr << config.status().message() << "\n";
+    return 2;
+  }
+  if (print_ruleset) {
+    muzzle::RulesetSpec spec;
+    for (const auto& seg : config->segments) spec.segment_ifnames.push_back(seg.ifname);
+    spec.queue_first = config->queue_first;
+    spec.queue_count = config->queue_count;
+    spec.fail_open = config->fail_mode == muzzle::FailMode::kOpen;
+    // The DoH sets come from the policy; the site facts do not change them, so none are probed.
+    if (auto policy = muzzle::compilePolicyFile(config->policy_path, muzzle::SiteFacts{}); policy.ok()) {
+      spec.doh = (*policy)->dns.doh_cidrs;
+    }
+    std::cout << muzzle::describeRuleset(spec);
+    return 0;
+  }
+
+  muzzle::SystemClock clock;
+  const auto started = clock.now();
+  muzzle::EventLog log(stderr, clock);
+  const muzzle::v1::Management& mcfg = config->management;
+  muzzle::EventRing events(mcfg.has_event_buffer() ? mcfg.event_buffer() : 4096);
+  log.setSink(&events);
+  auto ruleset = muzzle::makeNftRulesetWriter();
+  auto host = muzzle::makeSystemHostInfo();
+  muzzle::Daemon daemon(*config, *ruleset, *host, &muzzle::openNfqPacketQueue, log, clock);
+
+  auto fail = [&](const muzzle::Status& s) {
+    log.write(muzzle::LogLine("start-failed").add("error", s.message()));
+    return 1;
+  };
+  muzzle::RevisionStore store(config->state_dir);
+  muzzle::AuditLog audit(config->state_dir);
+  muzzle::PolicyCommitter commits(daemon, store, audit, log, clock);
+  auto initial = commits.boot(config->policy_path);
+  if (!initial.ok()) return fail(initial.status());
+  daemon.setInitialPolicy(std::move(initial).value(), std::string(muzzle::PolicyCommitter::kLabel));
+
+  // SIGHUP: the policy file is applied as a new revision, so edits made the old way are
+  // versioned and audited too; an unchanged file re-applies the current revision (re-reading
+  // the segments' addresses).
+  const std::string policy_path = config->policy_path;
+  daemon.setReloadHandler([&, policy_path] {
+    auto text = muzzle::readWholeFile(policy_path);
+    muzzle::Status s = text.status();
+    if (text.ok()) {
+      auto c = commits.apply(*text, 0, 0, "SIGHUP: " + policy_path, muzzle::Caller{"local-file", "signal"});
+      s = c.status();
+      if (c.ok() && c->unchanged) s = daemon.applyPolicyText(*text, muzzle::PolicyCommitter::kLabel).status();
+    }
+    if (!s.ok()) {
+      log.write(muzzle::LogLine("policy-error").add("error", s.message()).add("kept_revision", commits.current()));
+    }
+  });
+  daemon.addTicker(std::chrono::duration_cast<std::chrono::milliseconds>(kCommitTick), [&] { commits.tick(); });
+
+  auto authorizer = muzzle::Authorizer::create(mcfg.tcp(), config->config_dir);
+  if (!authorizer.ok()) return fail(authorizer.status());
+  muzzle::ManagementServices services(muzzle::ServiceDeps{
+      daemon, commits, events, **authorizer, clock, started,
+      mcfg.has_max_watcher_lag() ? mcfg.max_watcher_lag() : 1024});
+  // Listening before the engine is ready is fine: calls are posted to the engine thread and run
+  // once it runs. It means a client never sees "ready" in the log and then a refused socket.
+  auto server = muzzle::ManagementServer::start(*config, services);
+  if (!server.ok()) return fail(server.status());
+
+  muzzle::Status s = daemon.start();
+  if (!s.ok()) {
+    (*server)->shutdown(std::chrono::milliseconds(0));
+    return fail(s);
+  }
+  log.write(muzzle::LogLine("management")
+                .add("socket", (*server)->socketPath())
+                .add("tcp", mcfg.tcp().listen().empty() ? "off" : mcfg.tcp().listen())
+                .add("revision", commits.current()));
+  int rc = daemon.run();
+  // Calls in flight wait for the engine thread: keep it turning while gRPC drains.
+  std::atomic<bool> drained{false};
+  std::thread stopper([&] {
+    (*server)->shutdown(std::chrono::milliseconds(2000));
+    drained = true;
+  });
+  while (!drained) daemon.runFor(std::chrono::milliseconds(20));
+  stopper.join();
+  log.setSink(nullptr);
+  return rc;
+}

@@ -1,0 +1,65 @@
+// Who is calling and what they may do. The unix socket is the local admin (file permissions
+// guard it). TCP callers must present a client certificate that chains to the configured client
+// CA; its subject CN or one of its SAN URIs maps to a role in muzzled.yaml.
+//
+// The TLS handshake requests a client certificate but does not itself verify it: verification
+// happens here, per call, so that a missing or foreign certificate is answered UNAUTHENTICATED
+// with a reason instead of a bare handshake failure. The handshake still proves the client owns
+// the certificate's key. The CA file is re-read when it changes.
+#pragma once
+
+#include <grpcpp/security/auth_context.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fw/common/status.h"
+#include "muzzle/v1/config.pb.h"
+
+namespace muzzle {
+
+enum class Role { kNone = 0, kViewer = 1, kOperator = 2, kAdmin = 3 };
+const char* roleName(Role role);
+Result<Role> parseRole(const std::string& name);
+
+struct Principal {
+  Role role = Role::kNone;
+  std::string who;   // "local" or the certificate identity that matched
+  std::string peer;  // "unix" or the TCP peer
+};
+
+// Checks PEM certificates against a CA file, re-reading it when its mtime changes.
+class ClientCertVerifier {
+ public:
+  explicit ClientCertVerifier(std::string ca_path);
+  ~ClientCertVerifier();
+  // Status kUnauthenticated with OpenSSL's reason when `pem` does not chain to the CA.
+  Status verify(const std::string& pem);
+
+ private:
+  std::string ca_path_;
+  std::mutex mu_;
+  long long loaded_mtime_ = -1;
+  void* store_ = nullptr;  // X509_STORE*, kept out of the header
+};
+
+class Authorizer {
+ public:
+  // Validates the role bindings of `tcp` (unknown role names are errors).
+  static Result<std::unique_ptr<Authorizer>> create(const v1::TcpListener& tcp, const std::string& config_dir);
+
+  // `peer` is ServerContext::peer(): "unix:..." for the socket.
+  Result<Principal> identify(const std::string& peer, const grpc::AuthContext* auth);
+
+ private:
+  std::map<std::string, Role> roles_;
+  std::unique_ptr<ClientCertVerifier> verifier_;
+};
+
+// The identities in a PEM certificate: subject CN first, then SAN URIs.
+std::vector<std::string> certificateIdentities(const std::string& pem);
+
+}  // namespace muzzle

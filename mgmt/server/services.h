@@ -1,0 +1,51 @@
+// The gRPC services: thin shells. Each handler authorizes the caller (on the gRPC thread: it
+// touches no engine state), then posts the work to the engine thread, where it calls the library
+// (PolicyCommitter, EngineControl, EventRing) and finishes the reactor with the translated
+// status. No handler blocks a gRPC thread or the engine thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "fw/common/clock.h"
+#include "fw/engine/engine_control.h"
+#include "mgmt/events/event_ring.h"
+#include "mgmt/revisions/policy_committer.h"
+#include "mgmt/server/auth.h"
+#include "muzzle/v1/management.grpc.pb.h"
+
+namespace muzzle {
+
+struct ServiceDeps {
+  EngineControl& engine;
+  PolicyCommitter& commits;  // engine thread only
+  EventRing& events;
+  Authorizer& auth;
+  const Clock& clock;
+  std::chrono::steady_clock::time_point started;
+  size_t max_watcher_lag = 1024;
+};
+
+class PolicyServiceImpl;
+class DeviceServiceImpl;
+class EventServiceImpl;
+class StatusServiceImpl;
+
+// Owns the four service objects; register them with a ServerBuilder.
+class ManagementServices {
+ public:
+  explicit ManagementServices(ServiceDeps deps);
+  ~ManagementServices();
+  std::vector<grpc::Service*> services();
+  // Ends every event stream (UNAVAILABLE, "muzzled is stopping"); for shutdown.
+  void stopWatchers();
+
+ private:
+  ServiceDeps deps_;
+  std::unique_ptr<PolicyServiceImpl> policy_;
+  std::unique_ptr<DeviceServiceImpl> device_;
+  std::unique_ptr<EventServiceImpl> event_;
+  std::unique_ptr<StatusServiceImpl> status_;
+};
+
+}  // namespace muzzle

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# TCP + mutual TLS and the role matrix, from the NVR's namespace to the gateway's lan-nvr address
+# (not a managed segment): admin reads and applies; viewer reads but may not apply
+# (PERMISSION_DENIED); no certificate and a foreign CA's certificate are UNAUTHENTICATED. All
+# certificates are made here with openssl and deleted afterwards.
+set -euo pipefail
+# shellcheck source=tests/scenario/common.sh
+source "$(dirname "$0")/common.sh"
+
+certs="$(mktemp -d /tmp/muzzle-mtls.XXXXXX)"
+trap 'lab_down; rm -rf "$certs"' EXIT
+key_opts=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+openssl req -x509 "${key_opts[@]}" -keyout "$certs/ca.key" -out "$certs/ca.pem" -days 1 -subj /CN=test-ca 2>/dev/null
+openssl req -x509 "${key_opts[@]}" -keyout "$certs/foreign.key" -out "$certs/foreign.pem" -days 1 -subj /CN=foreign 2>/dev/null
+issue() {  # issue NAME CN EXTENSION CA_NAME
+  openssl req "${key_opts[@]}" -keyout "$certs/$1.key" -out "$certs/$1.csr" -subj "/CN=$2" 2>/dev/null
+  printf '%s\n' "$3" >"$certs/$1.ext"
+  openssl x509 -req -in "$certs/$1.csr" -CA "$certs/$4.pem" -CAkey "$certs/$4.key" -CAcreateserial \
+    -out "$certs/$1.pem" -days 1 -extfile "$certs/$1.ext" 2>/dev/null
+}
+issue box box "subjectAltName=IP:198.18.1.1" ca
+issue admin alice "extendedKeyUsage=clientAuth" ca
+issue op noc "subjectAltName=URI:spiffe://site/noc" ca
+issue viewer dash "extendedKeyUsage=clientAuth" ca
+issue stranger alice "extendedKeyUsage=clientAuth" foreign
+
+export LAB_MANAGEMENT="  tcp:
+    listen: 198.18.1.1:7443
+    cert: $certs/box.pem
+    key: $certs/box.key
+    client_ca: $certs/ca.pem
+    roles:
+      - {identity: alice, role: admin}
+      - {identity: \"spiffe://site/noc\", role: operator}
+      - {identity: dash, role: viewer}"
+scenario_lab_up
+lab_start_muzzled
+
+remote() {  # remote WHO args...: muzzlectl from the NVR with WHO's certificate (none: no cert)
+  local who="$1"
+  shift
+  local creds=()
+  [[ "$who" != none ]] && creds=(--cert "$certs/$who.pem" --key "$certs/$who.key")
+  lab_exec nvr "$BUILD/mgmt/muzzlectl" --target 198.18.1.1:7443 --ca "$certs/ca.pem" --timeout 5 \
+    "${creds[@]}" "$@"
+}
+expect_exit() {
+  local want="$1" got=0
+  shift
+  "$@" >"$LAB_STATE/last.out" 2>&1 || got=$?
+  sed 's/^/    /' "$LAB_STATE/last.out" | tail -n 3
+  [[ "$got" == "$want" ]] || { echo "    exit $got, expected $want"; return 1; }
+}
+sed 's/ports: \[53, 123\]          # DNS, NTP/ports: [123]/' "$LAB_REPO/policies/site-example.yaml" >"$LAB_STATE/site.yaml"
+
+lab_check "admin: status" expect_exit 0 remote admin status
+lab_check "admin: apply" expect_exit 0 remote admin policy apply "$LAB_STATE/site.yaml"
+lab_check "operator (SAN URI): rollback" expect_exit 0 remote op policy rollback
+lab_check "operator: apply refused (exit 5)" expect_exit 5 remote op policy apply "$LAB_STATE/site.yaml"
+lab_check "  PERMISSION_DENIED, needs admin" grep -q 'PERMISSION_DENIED: role operator (spiffe://site/noc) may not apply policies; it needs admin' "$LAB_STATE/last.out"
+lab_check "viewer: history" expect_exit 0 remote viewer policy history
+lab_check "viewer: rollback refused (exit 5)" expect_exit 5 remote viewer policy rollback
+lab_check "  PERMISSION_DENIED" grep -q 'PERMISSION_DENIED: role viewer (dash) may not roll back' "$LAB_STATE/last.out"
+lab_check "no certificate refused (exit 5)" expect_exit 5 remote none status
+lab_check "  UNAUTHENTICATED" grep -q 'UNAUTHENTICATED: no client certificate' "$LAB_STATE/last.out"
+lab_check "foreign CA refused (exit 5)" expect_exit 5 remote stranger status
+lab_check "  UNAUTHENTICATED" grep -q 'UNAUTHENTICATED: client certificate rejected' "$LAB_STATE/last.out"
+lab_check "the audit names the certificate identities" \
+  bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' audit | grep -q 'spiffe://site/noc .*rollback'"
+
+lab_summary

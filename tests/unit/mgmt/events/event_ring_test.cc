@@ -1,0 +1,65 @@
+// EventRing: sequence numbers, resumption, the gap marker, wake-ups.
+#include <doctest/doctest.h>
+
+#include "mgmt/events/event_ring.h"
+
+namespace muzzle {
+namespace {
+
+void pushDeny(EventRing& ring, int n) {
+  for (int i = 0; i < n; ++i) ring.onEvent(LogLine("deny").add("device", "cam").add("n", static_cast<uint64_t>(i)));
+}
+
+TEST_CASE("events carry increasing sequence numbers, kind and fields") {
+  EventRing ring(8);
+  ring.onEvent(LogLine("new-device").add("mac", "44:47:cc:00:00:11"));
+  ring.onEvent(LogLine("policy-applied").add("revision", 2));
+  auto b = ring.after(0, 10);
+  CHECK_FALSE(b.gap);
+  REQUIRE(b.events.size() == 2);
+  CHECK(b.events[0].sequence() == 1);
+  CHECK(b.events[0].kind() == v1::EVENT_KIND_NEW_DEVICE);
+  CHECK(b.events[0].fields().at("mac") == "44:47:cc:00:00:11");
+  CHECK(b.events[1].kind() == v1::EVENT_KIND_POLICY);
+  CHECK(b.events[1].text() == "event=policy-applied revision=2");
+}
+
+TEST_CASE("resuming after a sequence returns exactly what was missed") {
+  EventRing ring(8);
+  pushDeny(ring, 5);
+  auto b = ring.after(3, 10);
+  CHECK_FALSE(b.gap);
+  REQUIRE(b.events.size() == 2);
+  CHECK(b.events[0].sequence() == 4);
+  CHECK(ring.after(5, 10).events.empty());
+  CHECK(ring.after(2, 1).events.size() == 1);
+}
+
+TEST_CASE("a reader the buffer moved past gets a gap marker, then the oldest held events") {
+  EventRing ring(4);
+  pushDeny(ring, 10);  // holds 7..10
+  CHECK(ring.firstSequence() == 7);
+  auto b = ring.after(2, 10);
+  REQUIRE(b.gap);
+  CHECK(b.gap->first_missing() == 3);
+  CHECK(b.gap->first_available() == 7);
+  CHECK(b.gap->reason() == "the event buffer (4 events) no longer holds events 3..6");
+  REQUIRE(b.events.size() == 4);
+  CHECK(b.events[0].sequence() == 7);
+  CHECK_FALSE(ring.after(6, 10).gap);
+  CHECK_FALSE(ring.after(0, 10).gap);  // "from the oldest" is not a gap
+}
+
+TEST_CASE("subscribers are woken on every push until their subscription ends") {
+  EventRing ring(4);
+  int woken = 0;
+  auto sub = ring.subscribe([&] { ++woken; });
+  pushDeny(ring, 3);
+  CHECK(woken == 3);
+  sub.reset();
+  pushDeny(ring, 1);
+  CHECK(woken == 3);
+}
+
+}  // namespace
+}  // namespace muzzle
