@@ -26,6 +26,12 @@ struct IpAddress {
   static std::optional<IpAddress> parse(std::string_view text);
 
   uint32_t v4HostOrder() const;
+  bool isUnspecified() const {  // 0.0.0.0 or ::, what a DHCP client sends from
+    for (uint8_t b : bytes) {
+      if (b != 0) return false;
+    }
+    return true;
+  }
   Uint128 v6HostOrder() const;
   std::string toString() const;
   auto operator<=>(const IpAddress&) const = default;

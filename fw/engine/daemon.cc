@@ -10,6 +10,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "fw/common/atomic_file.h"
 #include "fw/engine/generation_store.h"
 #include "fw/policy/policy_loader.h"
 
@@ -57,8 +58,66 @@ Daemon::Daemon(DaemonConfig config, RulesetWriter& ruleset, HostInfo& host, Queu
       open_queue_(open_queue),
       log_(log),
       clock_(clock),
-      judge_(log, clock, host),
-      loop_(std::make_unique<Loop>()) {}
+      oui_(loadOui()),
+      judge_(log, clock, host, &oui_),
+      loop_(std::make_unique<Loop>()) {
+  // Runs after the current drain: verdicts already batched keep their (old) generation and are
+  // simply judged once more.
+  judge_.onReassigned([this] {
+    if (rejudge_pending_) return;
+    rejudge_pending_ = true;
+    post([this] { rejudgeAll(); });
+  });
+}
+
+OuiDatabase Daemon::loadOui() {
+  auto db = OuiDatabase::load();
+  return db.ok() ? std::move(db).value() : OuiDatabase();
+}
+
+RulesetSpec Daemon::specFor(const CompiledPolicy& policy, uint32_t generation) const {
+  RulesetSpec spec;
+  spec.generation = generation;
+  for (const auto& seg : config_.segments) spec.segment_ifnames.push_back(seg.ifname);
+  spec.queue_first = config_.queue_first;
+  spec.queue_count = config_.queue_count;
+  spec.fail_open = config_.fail_mode == FailMode::kOpen;
+  spec.queue_mode = queue_mode_;
+  spec.doh = policy.dns.doh_cidrs;
+  return spec;
+}
+
+void Daemon::rejudgeAll() {
+  rejudge_pending_ = false;
+  auto policy = judge_.policy();
+  auto generation = GenerationStore(config_.state_dir).advance(policy->digest);
+  Status s = generation.ok() ? ruleset_.install(specFor(*policy, *generation)) : generation.status();
+  if (!s.ok()) {
+    log_.write(LogLine("rejudge-failed").add("error", s.message()).add("kept_generation", generation_));
+    return;
+  }
+  judge_.setPolicy(policy, *generation);
+  generation_ = *generation;
+  log_.write(LogLine("rejudge").add("generation", generation_).add("why", "a device moved to another profile"));
+}
+
+void Daemon::loadInventory() {
+  auto bytes = readWholeFile(config_.state_dir + "/inventory.pb");
+  if (!bytes.ok()) {
+    if (bytes.status().code() != StatusCode::kNotFound) {
+      log_.write(LogLine("warning").add("problem", bytes.status().message()).add("fix", "the inventory starts empty"));
+    }
+    return;
+  }
+  Status s = judge_.devices().load(*bytes);
+  if (!s.ok()) log_.write(LogLine("warning").add("problem", "inventory: " + s.message()));
+  log_.write(LogLine("inventory-loaded").add("devices", judge_.devices().size()).add("oui_blocks", oui_.size()));
+}
+
+void Daemon::saveInventory() {
+  Status s = writeFileAtomically(config_.state_dir, "inventory.pb", judge_.devices().serialize());
+  if (!s.ok()) log_.writeLimited(LogLine("warning").add("problem", "saving the inventory: " + s.message()));
+}
 
 Daemon::~Daemon() {
   // The queue object owns the descriptor; Asio must not close it too.
@@ -131,6 +190,8 @@ Status Daemon::start() {
   Status s = loadPolicy(/*initial=*/true);
   if (!s.ok()) return s;
   warnIfBridgesBypass();
+  loadInventory();
+  addTicker(std::chrono::seconds(60), [this] { saveInventory(); });
   loop_->queue_fd.assign(queue_->fd());
 
   std::string segments;
@@ -186,15 +247,7 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
     return Status();
   }
   const auto install_start = clock_.now();
-  RulesetSpec spec;
-  spec.generation = *generation;
-  for (const auto& seg : config_.segments) spec.segment_ifnames.push_back(seg.ifname);
-  spec.queue_first = config_.queue_first;
-  spec.queue_count = config_.queue_count;
-  spec.fail_open = config_.fail_mode == FailMode::kOpen;
-  spec.queue_mode = queue_mode_;
-  spec.doh = compiled->dns.doh_cidrs;
-  Status s = ruleset_.install(spec);
+  Status s = ruleset_.install(specFor(*compiled, *generation));
   if (!s.ok()) return s;
   // The kernel now honours only marks of the new generation; every flow is judged again on its
   // next packet, against the policy swapped in here.
@@ -235,7 +288,11 @@ void Daemon::logCounters(const char* event) {
                  .add("dropped", j.dropped)
                  .add("malformed", j.malformed)
                  .add("new_devices", j.new_devices)
-                 .add("devices_known", judge_.devices().deviceCount())
+                 .add("devices_known", judge_.devices().size())
+                 .add("device_evictions", judge_.devices().evictions())
+                 .add("dhcp_requests", j.dhcp_requests)
+                 .add("dhcp_malformed", j.dhcp_malformed)
+                 .add("reassigned", j.reassigned)
                  .add("dns_answers", j.dns_answers)
                  .add("dns_learned", j.dns_learned)
                  .add("dns_malformed", j.dns_malformed)
@@ -297,6 +354,7 @@ int Daemon::run() {
   wait_usr1();
   for (auto& ticker : tickers_) ticker->arm();
   loop.io.run();
+  saveInventory();
   logCounters("stopped");
   return loop.exit_code;
 }

@@ -60,18 +60,28 @@ class Daemon : public EngineControl {
   Result<uint32_t> applyPolicyText(std::string_view text, std::string_view label) override;
   std::shared_ptr<const CompiledPolicy> installedPolicy() const override { return judge_.policy(); }
   EngineStatus engineStatus() const override;
-  std::vector<DeviceSeen> devicesSeen() const override { return judge_.devices().snapshot(); }
+  std::vector<v1::DeviceRecord> devicesSeen() const override {
+    std::vector<v1::DeviceRecord> out;
+    judge_.devices().forEach([&](const v1::DeviceRecord& r) { out.push_back(r); });
+    return out;
+  }
   const DaemonConfig& config() const override { return config_; }
 
  private:
   struct Loop;
   struct Ticker;
+  static OuiDatabase loadOui();
   Status loadPolicy(bool initial);
   void warnIfBridgesBypass();
   // `compile_time` is what reading and compiling took, for the log line.
   Status install(std::shared_ptr<const CompiledPolicy> compiled, bool initial,
                  std::chrono::steady_clock::duration compile_time);
   void logCounters(const char* event);
+  RulesetSpec specFor(const CompiledPolicy& policy, uint32_t generation) const;
+  // A new generation for the running policy: every flow is judged again on its next packet.
+  void rejudgeAll();
+  void loadInventory();
+  void saveInventory();
 
   DaemonConfig config_;
   RulesetWriter& ruleset_;
@@ -79,7 +89,9 @@ class Daemon : public EngineControl {
   QueueOpener open_queue_;
   EventLog& log_;
   const Clock& clock_;
+  OuiDatabase oui_;  // before judge_, which keeps a pointer to it
   Judge judge_;
+  bool rejudge_pending_ = false;
   QueueMode queue_mode_ = QueueMode::kCompat;
   uint32_t generation_ = 0;
   std::unique_ptr<PacketQueue> queue_;

@@ -13,7 +13,7 @@
 
 #include "fw/common/status.h"
 #include "fw/config/daemon_config.h"
-#include "fw/engine/device_table.h"
+#include "muzzle/v1/inventory.pb.h"
 #include "fw/engine/judge.h"
 #include "fw/nfq/packet_queue.h"
 #include "fw/nft/ruleset.h"
@@ -53,7 +53,8 @@ class EngineControl {
   // The installed policy; never null after start.
   virtual std::shared_ptr<const CompiledPolicy> installedPolicy() const = 0;
   virtual EngineStatus engineStatus() const = 0;
-  virtual std::vector<DeviceSeen> devicesSeen() const = 0;
+  // The device inventory: every device seen on a managed segment, with what is known of it.
+  virtual std::vector<v1::DeviceRecord> devicesSeen() const = 0;
   virtual const DaemonConfig& config() const = 0;
 };
 

@@ -20,6 +20,17 @@ Result<uint32_t> GenerationStore::generationFor(const std::string& digest) {
   std::ifstream in(dir_ + "/generation");
   if (in) in >> stored >> stored_digest;
   if (stored >= 1 && stored <= kMaxGeneration && stored_digest == digest) return stored;
+  return store(stored, digest);
+}
+
+Result<uint32_t> GenerationStore::advance(const std::string& digest) {
+  uint32_t stored = 0;
+  std::ifstream in(dir_ + "/generation");
+  if (in) in >> stored;
+  return store(stored, digest);
+}
+
+Result<uint32_t> GenerationStore::store(uint32_t stored, const std::string& digest) {
   uint32_t next = stored >= kMaxGeneration ? 1 : stored + 1;
   Status s = writeFileAtomically(dir_, "generation", std::to_string(next) + " " + digest + "\n", 0644);
   if (!s.ok()) return s.withContext("state_dir: ");

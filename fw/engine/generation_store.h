@@ -16,8 +16,13 @@ class GenerationStore {
   // The generation to use for a policy with `digest`: the stored one if the digest is unchanged,
   // else the next one (wrapping to 1), which is stored before it is returned.
   Result<uint32_t> generationFor(const std::string& digest);
+  // Always the next generation (stored): for re-judging every flow under the same policy, as
+  // when a device is classified into another profile.
+  Result<uint32_t> advance(const std::string& digest);
 
  private:
+  Result<uint32_t> store(uint32_t after, const std::string& digest);
+
   std::string dir_;
 };
 

@@ -39,8 +39,74 @@ void Judge::setPolicy(std::shared_ptr<const CompiledPolicy> policy, uint32_t gen
   generation_ = generation;
 }
 
+void Judge::observe(MacAddress mac, const IpAddress& ip, int segment) {
+  auto [record, created] = inventory_.observe(mac, ip, policy_->segments[segment].name);
+  if (created) {
+    classifiedProfile(mac);  // fills in the profile and why, for the event
+    logNewDevice(*record);
+  }
+}
+
+int Judge::classifiedProfile(MacAddress mac) {
+  const CompiledPolicy& policy = *policy_;
+  v1::DeviceRecord* record = inventory_.find(mac);
+  if (record == nullptr) return -1;
+  int profile = -1;
+  const char* assignment = "default";
+  std::string_view by;
+  if (int listed = policy.deviceByMac(mac); listed >= 0) {
+    profile = static_cast<int>(policy.devices[listed].profile);
+    assignment = "listed";
+    by = policy.devices[listed].name;
+  } else if (auto rule = classify(policy.classify, *record)) {
+    profile = static_cast<int>(policy.classify[*rule].profile);
+    assignment = "classified";
+    by = policy.classify[*rule].label;
+  }
+  const std::string& name = policy.profiles[profile >= 0 ? profile : policy.default_profile].name;
+  // Only writes on change: this runs for the first packet of every flow of unlisted devices.
+  if (record->profile() != name) record->set_profile(name);
+  if (record->assignment() != assignment) record->set_assignment(assignment);
+  if (record->assigned_by() != by) record->set_assigned_by(std::string(by));
+  return std::string_view(assignment) == "classified" ? profile : -1;
+}
+
+PacketVerdict Judge::onDhcpRequest(const QueuedPacket& q, const PacketInfo& info, int segment) {
+  ++counters_.dhcp_requests;
+  DhcpInfo dhcp;
+  const size_t at = info.l4_offset + 8u;  // past the UDP header
+  DhcpError err = at <= q.payload.size() && info.has_ports && segment >= 0
+                      ? parseDhcp(q.payload.subspan(at), &dhcp)
+                      : DhcpError::kTruncated;
+  if (err != DhcpError::kOk) {
+    ++counters_.dhcp_malformed;
+    log_.writeLimited(LogLine("dhcp-malformed").add("error", dhcpErrorName(err)).add("bytes", q.payload.size()));
+    return PacketVerdict{NF_ACCEPT, std::nullopt};  // the lease server judges its own input
+  }
+  const v1::DeviceRecord* before = inventory_.find(dhcp.client_mac);
+  const std::string old_profile = before != nullptr ? before->profile() : std::string();
+  const bool changed = inventory_.observeDhcp(dhcp, policy_->segments[segment].name);
+  if (!changed) return PacketVerdict{NF_ACCEPT, std::nullopt};
+  classifiedProfile(dhcp.client_mac);
+  const v1::DeviceRecord& record = *inventory_.find(dhcp.client_mac);
+  if (old_profile.empty()) {
+    logNewDevice(record);
+  } else if (record.profile() != old_profile) {
+    // The device already has flows judged by its old profile: have them judged again.
+    ++counters_.reassigned;
+    log_.write(LogLine("device-reassigned")
+                   .add("mac", record.mac())
+                   .add("from", old_profile)
+                   .add("profile", record.profile())
+                   .add("assignment", record.assignment())
+                   .add("by", record.assigned_by()));
+    if (on_reassigned_) on_reassigned_();
+  }
+  return PacketVerdict{NF_ACCEPT, std::nullopt};
+}
+
 std::optional<MacAddress> Judge::macOf(const IpAddress& ip) {
-  if (auto mac = devices_.macOf(ip)) return mac;
+  if (auto mac = inventory_.macOf(ip)) return mac;
   auto now = clock_.now();
   if (now - last_neighbour_read_ < kNeighbourReadInterval) return std::nullopt;
   last_neighbour_read_ = now;
@@ -48,9 +114,9 @@ std::optional<MacAddress> Judge::macOf(const IpAddress& ip) {
   for (const NeighbourEntry& n : host_.neighbours()) {
     int segment = policy_->segmentByIfindex(n.ifindex);
     if (segment < 0) continue;
-    if (devices_.learn(n.ip, n.mac, segment, now)) logNewDevice(n.mac, n.ip, segment);
+    observe(n.mac, n.ip, segment);
   }
-  return devices_.macOf(ip);
+  return inventory_.macOf(ip);
 }
 
 PacketVerdict Judge::onPacket(const QueuedPacket& q) {
@@ -76,12 +142,15 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
   receiver.is_box = q.hook == NF_INET_LOCAL_IN;
   receiver.segment = receiver.is_box ? -1 : policy.segmentByIfindex(q.outdev);
 
-  auto now = clock_.now();
   if (sender.segment >= 0 && q.hwaddr) {
     sender.mac = q.hwaddr;
-    if (devices_.learn(info.src, *q.hwaddr, sender.segment, now)) logNewDevice(*q.hwaddr, info.src, sender.segment);
+    // A DHCP client has no address yet (0.0.0.0); its request teaches the MAC, not an IP.
+    if (!info.src.isUnspecified()) observe(*q.hwaddr, info.src, sender.segment);
   }
+  if ((q.mark & kHintDhcpRequest) != 0) return onDhcpRequest(q, info, sender.segment);
   if (receiver.segment >= 0) receiver.mac = macOf(info.dst);
+  if (sender.mac) sender.classified_profile = classifiedProfile(*sender.mac);
+  if (receiver.mac) receiver.classified_profile = classifiedProfile(*receiver.mac);
 
   // decide() wants the flow as it was opened.
   PacketInfo flow = info;
@@ -111,7 +180,13 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
   if (v.reason == Reason::kNoDns) ++counters_.no_dns;
   // Per-device counts for the management plane's device view: the deciding side's device.
   if (const Endpoint& side = v.direction == Direction::kEgress ? view.src : view.dst; side.mac) {
-    devices_.countFlow(*side.mac, v.action == Action::kAllow);
+    if (v1::DeviceRecord* record = inventory_.find(*side.mac)) {
+      if (v.action == Action::kAllow) {
+        record->set_allowed_flows(record->allowed_flows() + 1);
+      } else {
+        record->set_denied_flows(record->denied_flows() + 1);
+      }
+    }
   }
   if (v.action != Action::kAllow || v.log) logVerdict(v, flow, view);
   return PacketVerdict{NF_REPEAT, verdictMark(generation_, codeOf(v.action))};
@@ -177,17 +252,24 @@ void Judge::logVerdict(const Verdict& v, const PacketInfo& flow, const FlowView&
   log_.writeLimited(line);
 }
 
-void Judge::logNewDevice(MacAddress mac, const IpAddress& ip, int segment) {
+void Judge::logNewDevice(const v1::DeviceRecord& d) {
   const CompiledPolicy& policy = *policy_;
   ++counters_.new_devices;
-  int device = policy.deviceByMac(mac);
-  uint32_t profile = device >= 0 ? policy.devices[device].profile : policy.default_profile;
+  const int device = d.assignment() == "listed" ? policy.deviceByMac(*MacAddress::parse(d.mac())) : -1;
   LogLine line("new-device");
-  line.add("mac", mac.toString()).add("ip", ip.toString());
-  line.add("segment", policy.segments[segment].name);
+  line.add("mac", d.mac());
+  line.add("ip", d.addresses_size() > 0 ? std::string_view(d.addresses(0)) : std::string_view("none"));
+  line.add("segment", d.segment());
   line.add("device", device >= 0 ? std::string_view(policy.devices[device].name) : std::string_view("unlisted"));
-  line.add("profile", policy.profiles[profile].name);
-  line.add("randomised_mac", mac.locallyAdministered() ? "yes" : "no");
+  line.add("profile", d.profile());
+  line.add("assignment", d.assignment());
+  if (!d.assigned_by().empty()) line.add("by", d.assigned_by());
+  line.add("vendor", d.vendor().empty() ? std::string_view("unknown") : std::string_view(d.vendor()));
+  line.add("randomised_mac", d.randomised_mac() ? "yes" : "no");
+  if (!d.dhcp_hostname().empty()) line.add("dhcp_hostname", d.dhcp_hostname());
+  if (!d.dhcp_vendor_class().empty()) line.add("dhcp_vendor_class", d.dhcp_vendor_class());
+  if (!d.dhcp_parameter_list().empty()) line.add("dhcp_parameters", d.dhcp_parameter_list());
+  if (!d.mud_url().empty()) line.add("mud_url", d.mud_url());
   log_.writeLimited(line);
 }
 

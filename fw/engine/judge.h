@@ -9,12 +9,14 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "fw/common/clock.h"
 #include "fw/dns/dns_message.h"
 #include "fw/dns/name_cache.h"
-#include "fw/engine/device_table.h"
+#include "fw/device/inventory.h"
+#include "fw/device/oui_database.h"
 #include "fw/engine/event_log.h"
 #include "fw/engine/site_probe.h"
 #include "fw/nfq/packet_queue.h"
@@ -38,13 +40,28 @@ struct JudgeCounters {
   uint64_t dns_answers_dropped = 0; // answers on flows the policy does not allow
   uint64_t dns_bypass = 0;          // flows refused as dns-bypass
   uint64_t no_dns = 0;              // flows judged without a learned name where one could apply
+  uint64_t dhcp_requests = 0;       // DHCP requests from devices read (and accepted)
+  uint64_t dhcp_malformed = 0;      // DHCP requests that did not parse: accepted, not learned
+  uint64_t reassigned = 0;          // devices whose classification changed their profile
 };
 
 class Judge : public PacketSink {
  public:
-  // "*log", "*clock" and "*host" must outlive the Judge.
-  Judge(EventLog& log, const Clock& clock, HostInfo& host)
-      : log_(log), clock_(clock), host_(host), names_(clock), dns_(std::make_unique<DnsMessage>()) {}
+  static constexpr size_t kDefaultInventoryCapacity = 4096;
+
+  // "*log", "*clock", "*host" and "*oui" (may be null: no vendor names) must outlive the Judge.
+  Judge(EventLog& log, const Clock& clock, HostInfo& host, const OuiDatabase* oui = nullptr,
+        size_t inventory_capacity = kDefaultInventoryCapacity)
+      : log_(log),
+        clock_(clock),
+        host_(host),
+        inventory_(inventory_capacity, oui, clock),
+        names_(clock),
+        dns_(std::make_unique<DnsMessage>()) {}
+
+  // Called (engine thread) when what the engine learned moves a device that already has flows
+  // to another profile, so the owner can have every flow judged again (a new generation).
+  void onReassigned(std::function<void()> fn) { on_reassigned_ = std::move(fn); }
 
   // Swaps in a new policy. `generation` must already be installed in the kernel ruleset.
   // Learned names survive a policy change; the cache takes the policy's dns limits.
@@ -55,7 +72,8 @@ class Judge : public PacketSink {
   PacketVerdict onPacket(const QueuedPacket& packet) override;
 
   const JudgeCounters& counters() const { return counters_; }
-  const DeviceTable& devices() const { return devices_; }
+  const DeviceInventory& devices() const { return inventory_; }
+  DeviceInventory& devices() { return inventory_; }
   const NameCache& names() const { return names_; }
 
  private:
@@ -67,14 +85,22 @@ class Judge : public PacketSink {
   PacketVerdict onDnsAnswer(const QueuedPacket& q, const PacketInfo& info, const PacketInfo& flow,
                             const FlowView& view, const Verdict& v);
   void learnFrom(std::span<const uint8_t> payload, bool tcp, MacAddress device);
-  void logNewDevice(MacAddress mac, const IpAddress& ip, int segment);
+  void logNewDevice(const v1::DeviceRecord& device);
+  // Learns `ip` for `mac` on `segment`; logs the device if it is new.
+  void observe(MacAddress mac, const IpAddress& ip, int segment);
+  // The profile an unlisted device is classified into (-1: none), kept on its inventory record
+  // with why, so the management plane shows the same answer the data plane uses.
+  int classifiedProfile(MacAddress mac);
+  // A DHCP request from a device (kHintDhcpRequest): learn the fingerprint, then accept it.
+  PacketVerdict onDhcpRequest(const QueuedPacket& q, const PacketInfo& info, int segment);
 
   EventLog& log_;
   const Clock& clock_;
   HostInfo& host_;
   std::shared_ptr<const CompiledPolicy> policy_;
   uint32_t generation_ = 0;
-  DeviceTable devices_;
+  DeviceInventory inventory_;
+  std::function<void()> on_reassigned_;
   NameCache names_;
   // Reused for every answer: a DnsMessage is ~36 KB, too big for the stack of a hot path and
   // not worth an allocation per packet.

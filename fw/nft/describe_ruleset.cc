@@ -62,6 +62,10 @@ std::string describeRuleset(const RulesetSpec& spec) {
   out += "    icmpv6 type 130-137 accept\n    icmpv6 type 143 accept\n";
   out += "    ct state invalid counter drop\n";
   for (const auto& ifname : spec.segment_ifnames) out += dns_answers(ifname);
+  for (const auto& ifname : spec.segment_ifnames) {
+    out += "    iifname \"" + ifname + "\" udp dport 67 meta mark set " + hex(kHintDhcpRequest) +
+           " counter " + queue + "\n";
+  }
   out += "    meta mark " + hex(verdictMark(g, VerdictCode::kAllow)) + " ct mark set meta mark counter accept\n";
   out += "    meta mark " + hex(verdictMark(g, VerdictCode::kReject)) + " ct mark set meta mark counter goto deny\n";
   out += "    meta mark " + hex(verdictMark(g, VerdictCode::kDrop)) + " ct mark set meta mark counter drop\n";

@@ -26,6 +26,7 @@ constexpr uint32_t kMaxGeneration = 0xFFFFFF;
 constexpr uint32_t kHintReplyDirection = 0x10;  // packet mark set by the ruleset before queueing
 constexpr uint32_t kHintDohDestination = 0x20;
 constexpr uint32_t kHintDnsAnswer = 0x40;
+constexpr uint32_t kHintDhcpRequest = 0x80;  // a DHCP request from a device: read it, accept it
 
 constexpr uint32_t verdictMark(uint32_t generation, VerdictCode code) {
   return (generation & kMaxGeneration) << 8 | static_cast<uint8_t>(code);

@@ -52,6 +52,7 @@ constexpr uint8_t kIcmpv6Mld2Report = 143;
 // IP_CT_DIR_REPLY in the kernel's enum ip_conntrack_dir; not in every uapi header set.
 constexpr uint8_t kCtDirectionReply = 1;
 constexpr uint16_t kDnsPort = 53;
+constexpr uint16_t kDhcpServerPort = 67;
 // nft's datatype numbers for set keys (TYPE_IPADDR, TYPE_IP6ADDR in nftables' datatype.h):
 // they only affect how `nft list` prints the elements.
 constexpr uint32_t kNftTypeIpv4 = 7;
@@ -117,10 +118,12 @@ class RuleBuilder {
     return *this;
   }
   // Transport source port (2 bytes, network order) into register 1.
-  RuleBuilder& transportSourcePort() {
+  RuleBuilder& transportSourcePort() { return transportPort(0); }
+  RuleBuilder& transportDestinationPort() { return transportPort(2); }
+  RuleBuilder& transportPort(uint32_t offset) {
     auto* e = add("payload");
     nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 0);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
     nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 2);
     nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
     return *this;
@@ -446,6 +449,16 @@ void addJudgeChain(Batch& b, const RulesetSpec& spec) {
   // that would otherwise pass them in the kernel: the name must be learned before the device
   // sees the answer.
   addDnsAnswerRules(b, spec, "judge");
+  // DHCP requests from devices, every one of them: they say who the device is (hostname,
+  // vendor class, MUD URL). muzzled reads them and accepts them at once.
+  for (const std::string& ifname : spec.segment_ifnames) {
+    const uint16_t port = htons(kDhcpServerPort);
+    RuleBuilder r(kTable, "judge");
+    r.metaLoad(NFT_META_IIFNAME).cmpIfname(ifname).metaLoad(NFT_META_L4PROTO).cmpU8(IPPROTO_UDP)
+        .transportDestinationPort().cmp(NFT_CMP_EQ, &port, sizeof(port))
+        .loadImmediate(kHintDhcpRequest).metaSetFromReg(NFT_META_MARK).counter().queue(spec);
+    b.addRule(r, "judge rule (DHCP requests from segment " + ifname + ")");
+  }
   struct Act {
     VerdictCode code;
     int verdict;

@@ -137,6 +137,9 @@ struct Endpoint {
   int segment = -1;                 // managed segment the endpoint sits on, or -1
   std::optional<MacAddress> mac;    // known for managed endpoints when learned
   bool is_box = false;              // the address is the box itself
+  // The profile an unlisted device was classified into (a `classify` rule matched what the
+  // engine learned about it), or -1: a listed device gets its own, anything else the default.
+  int classified_profile = -1;
 };
 
 // A flow in its original direction (the side that opened it is `src`), plus what the engine

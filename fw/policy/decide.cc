@@ -112,8 +112,13 @@ Verdict judgeSide(const CompiledPolicy& policy, const FlowView& flow, const Endp
   Verdict v;
   v.direction = direction;
   v.device = side.mac ? policy.deviceByMac(*side.mac) : -1;
-  v.profile = v.device >= 0 ? static_cast<int>(policy.devices[v.device].profile)
-                            : static_cast<int>(policy.default_profile);
+  if (v.device >= 0) {
+    v.profile = static_cast<int>(policy.devices[v.device].profile);  // listed always wins
+  } else if (side.classified_profile >= 0) {
+    v.profile = side.classified_profile;
+  } else {
+    v.profile = static_cast<int>(policy.default_profile);
+  }
   const CompiledProfile& profile = policy.profiles[v.profile];
   const auto& rules = direction == Direction::kEgress ? profile.egress : profile.inbound;
   // Egress rules name where the device goes (destination and its port); inbound rules name who

@@ -40,8 +40,8 @@ StatusCode fromGrpc(grpc::StatusCode code) {
 
 const char* queueModeText(QueueMode mode) { return mode == QueueMode::kNative ? "native" : "compat"; }
 
-v1::DeviceInfo toDevice(const CompiledPolicy& policy, const DeviceSeen* seen, int policy_index,
-                    std::chrono::steady_clock::time_point steady_now) {
+v1::DeviceInfo toDevice(const CompiledPolicy& policy, const v1::DeviceRecord* seen, int policy_index,
+                        std::chrono::steady_clock::time_point) {
   using google::protobuf::util::TimeUtil;
   v1::DeviceInfo d;
   uint32_t profile = policy.default_profile;
@@ -53,24 +53,28 @@ v1::DeviceInfo toDevice(const CompiledPolicy& policy, const DeviceSeen* seen, in
     profile = pd.profile;
   }
   if (profile < policy.profiles.size()) d.set_profile(policy.profiles[profile].name);
-  d.set_quarantined(d.profile() == "quarantine");
+  d.set_assignment(policy_index >= 0 ? "listed" : "default");
   if (seen != nullptr) {
-    d.set_mac(seen->mac.toString());
-    for (const IpAddress& ip : seen->ips) d.add_ips(ip.toString());
-    if (seen->segment >= 0 && static_cast<size_t>(seen->segment) < policy.segments.size()) {
-      d.set_segment(policy.segments[seen->segment].name);
+    d.set_mac(seen->mac());
+    for (const std::string& ip : seen->addresses()) d.add_ips(ip);
+    d.set_segment(seen->segment());
+    *d.mutable_first_seen() = TimeUtil::SecondsToTimestamp(seen->first_seen_unix());
+    *d.mutable_last_seen() = TimeUtil::SecondsToTimestamp(seen->last_seen_unix());
+    d.set_allowed(seen->allowed_flows());
+    d.set_denied(seen->denied_flows());
+    d.set_vendor(seen->vendor());
+    d.set_randomised_mac(seen->randomised_mac());
+    d.set_dhcp_hostname(seen->dhcp_hostname());
+    d.set_dhcp_vendor_class(seen->dhcp_vendor_class());
+    d.set_mud_url(seen->mud_url());
+    // The data plane's own answer for unlisted devices: classified or default, and by what.
+    if (policy_index < 0 && !seen->profile().empty()) {
+      d.set_profile(seen->profile());
+      d.set_assignment(seen->assignment());
+      d.set_assigned_by(seen->assigned_by());
     }
-    // The table keeps steady-clock times; the API speaks wall time.
-    const auto wall_now = TimeUtil::GetCurrentTime();
-    auto ago = [&](std::chrono::steady_clock::time_point t) {
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(steady_now - t).count();
-      return wall_now - TimeUtil::MillisecondsToDuration(ms);
-    };
-    *d.mutable_first_seen() = ago(seen->first_seen);
-    *d.mutable_last_seen() = ago(seen->last_seen);
-    d.set_allowed(seen->allowed);
-    d.set_denied(seen->denied);
   }
+  d.set_quarantined(d.profile() == "quarantine");
   return d;
 }
 

@@ -164,9 +164,11 @@ class DeviceServiceImpl final : public v1::DeviceService::CallbackService {
       auto seen = deps_.engine.devicesSeen();
       const auto now = deps_.clock.now();
       std::set<uint64_t> done;
-      for (const DeviceSeen& d : seen) {
-        *resp->add_devices() = toDevice(*policy, &d, policy->deviceByMac(d.mac), now);
-        done.insert(d.mac.value);
+      for (const v1::DeviceRecord& d : seen) {
+        auto mac = MacAddress::parse(d.mac());
+        if (!mac) continue;
+        *resp->add_devices() = toDevice(*policy, &d, policy->deviceByMac(*mac), now);
+        done.insert(mac->value);
       }
       for (size_t i = 0; i < policy->devices.size(); ++i) {
         if (done.count(policy->devices[i].mac.value)) continue;
@@ -236,8 +238,8 @@ class DeviceServiceImpl final : public v1::DeviceService::CallbackService {
     if (!mac.ok()) return mac.status();
     auto policy = deps_.engine.installedPolicy();
     const int index = policy->deviceByMac(*mac);
-    for (const DeviceSeen& d : deps_.engine.devicesSeen()) {
-      if (d.mac == *mac) return toDevice(*policy, &d, index, deps_.clock.now());
+    for (const v1::DeviceRecord& d : deps_.engine.devicesSeen()) {
+      if (d.mac() == mac->toString()) return toDevice(*policy, &d, index, deps_.clock.now());
     }
     if (index >= 0) return toDevice(*policy, nullptr, index, deps_.clock.now());
     return Status::error(StatusCode::kNotFound, "no device " + mac->toString() + " is listed or was seen");

@@ -18,6 +18,8 @@
 // and a test tool with its own bugs would blur what the firewall did.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -67,7 +69,9 @@ int usage(const char* why) {
                "       labnet udp HOST PORT [--timeout-ms N]\n"
                "       labnet hold HOST PORT [--interval-ms N] [--max-ms N] "
                "[--echo-timeout-ms N] [--ready-file F]\n"
-               "       labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms N]\n",
+               "       labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms N]\n"
+               "       labnet dhcp IFACE [--hostname H] [--vendor-class V] [--mud-url U] "
+               "[--cut N]\n",
                why);
   return kUsage;
 }
@@ -597,6 +601,65 @@ int runDns(const Options& options) {
   return kOk;
 }
 
+// Broadcasts one DHCPDISCOVER from IFACE's Ethernet address with the given identifying options,
+// the way a device announces itself. No answer is awaited: the lab has no lease server, and the
+// point is what the gateway learns. --cut N sends only the first N bytes (a malformed request).
+int runDhcp(const Options& options) {
+  if (options.positional.size() != 1) return usage("dhcp needs IFACE");
+  const std::string& iface = options.positional[0];
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return kLocalFailure;
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", iface.c_str());
+  if (ioctl(fd, SIOCGIFHWADDR, &ifr) != 0) {
+    std::fprintf(stderr, "labnet: %s: %s\n", iface.c_str(), std::strerror(errno));
+    close(fd);
+    return kLocalFailure;
+  }
+  std::vector<uint8_t> m(240, 0);
+  m[0] = 1;  // BOOTREQUEST
+  m[1] = 1;  // Ethernet
+  m[2] = 6;
+  m[4] = 0x4d;  // transaction id
+  std::memcpy(&m[28], ifr.ifr_hwaddr.sa_data, 6);
+  const uint8_t cookie[4] = {99, 130, 83, 99};
+  std::memcpy(&m[236], cookie, 4);
+  auto option = [&m](uint8_t code, const std::string& value) {
+    if (value.empty()) return;
+    m.push_back(code);
+    m.push_back(static_cast<uint8_t>(std::min<size_t>(value.size(), 255)));
+    m.insert(m.end(), value.begin(), value.begin() + std::min<size_t>(value.size(), 255));
+  };
+  m.insert(m.end(), {53, 1, 1});                 // DHCPDISCOVER
+  m.insert(m.end(), {55, 4, 1, 3, 6, 15});       // subnet, router, DNS, domain
+  option(12, options.text("--hostname"));
+  option(60, options.text("--vendor-class"));
+  option(161, options.text("--mud-url"));
+  m.push_back(255);
+  const long cut = options.number("--cut", -1);
+  if (cut >= 0 && static_cast<size_t>(cut) < m.size()) m.resize(static_cast<size_t>(cut));
+
+  int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof(on));
+  setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, iface.c_str(), static_cast<socklen_t>(iface.size()));
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  src.sin_port = htons(68);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof(src)) != 0) {
+    std::fprintf(stderr, "labnet: bind :68: %s\n", std::strerror(errno));
+    close(fd);
+    return kLocalFailure;
+  }
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(67);
+  dst.sin_addr.s_addr = htonl(INADDR_BROADCAST);
+  ssize_t n = sendto(fd, m.data(), m.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst));
+  close(fd);
+  std::printf("result=%s bytes=%zu\n", n == static_cast<ssize_t>(m.size()) ? "sent" : "failed", m.size());
+  return n == static_cast<ssize_t>(m.size()) ? kOk : kLocalFailure;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -621,6 +684,11 @@ int main(int argc, char** argv) {
   if (command == "dns") {
     const auto options = parseOptions(argc - 2, argv + 2, {"--type", "--proto", "--timeout-ms"});
     return options ? runDns(*options) : usage("bad dns options");
+  }
+  if (command == "dhcp") {
+    const auto options =
+        parseOptions(argc - 2, argv + 2, {"--hostname", "--vendor-class", "--mud-url", "--cut"});
+    return options ? runDhcp(*options) : usage("bad dhcp options");
   }
   return usage("unknown subcommand");
 }

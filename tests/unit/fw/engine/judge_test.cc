@@ -144,7 +144,7 @@ TEST_CASE("inbound flows find the device through the neighbour table, at most on
   auto v = f.send(tcpPacket("198.18.1.10", "198.18.10.11", 40000, 554), NF_INET_FORWARD, kUplinkIf, kSegmentIf, nullptr);
   CHECK(*v.mark == verdictMark(kGeneration, VerdictCode::kAllow));
   CHECK(f.host.reads == 1);
-  CHECK(f.judge.devices().deviceCount() == 1);  // the uplink neighbour is not a device
+  CHECK(f.judge.devices().size() == 1);  // the uplink neighbour is not a device
   // An address nobody has: the default profile refuses; a scan does not read the table per packet.
   for (int i = 0; i < 10; ++i) {
     auto w = f.send(tcpPacket("198.18.1.10", "198.18.10.77", 40000, 554), NF_INET_FORWARD, kUplinkIf, kSegmentIf, nullptr);

@@ -1,0 +1,180 @@
+// Judge and the device inventory: classification decides unlisted devices' profiles, a DHCP
+// request is read and accepted at once, and a reclassification asks for a re-judge.
+#include <doctest/doctest.h>
+#include <linux/netfilter.h>
+
+#include <cstdio>
+#include <vector>
+
+#include "fw/engine/judge.h"
+#include "fw/nft/marks.h"
+#include "fw/policy/policy_loader.h"
+
+namespace muzzle {
+namespace {
+
+constexpr uint32_t kSegmentIf = 7;
+constexpr uint32_t kUplinkIf = 3;
+
+constexpr const char* kPolicy = R"(
+version: 1
+addresses: {nvr: [198.18.1.10]}
+profiles:
+  camera: {egress: [{allow: [nvr], proto: tcp, ports: [554]}]}
+  vacuum: {egress: [{allow: [203.0.113.20], proto: tcp, ports: [443]}]}
+  quarantine: {}
+classify:
+  - {dhcp_hostname: "ECOVACS*", profile: vacuum}
+  - {vendor: "Hangzhou Hikvision Digital Technology Co.,Ltd.", profile: camera}
+)";
+
+class NoHost : public HostInfo {
+ public:
+  Result<SiteFacts> siteFacts(const std::vector<DaemonSegment>&) override { return SiteFacts{}; }
+  std::vector<NeighbourEntry> neighbours() override { return {}; }
+};
+
+std::vector<uint8_t> ipv4Udp(const char* src, const char* dst, uint16_t sport, uint16_t dport,
+                             const std::vector<uint8_t>& payload) {
+  IpAddress s = *IpAddress::parse(src), d = *IpAddress::parse(dst);
+  const size_t total = 28 + payload.size();
+  std::vector<uint8_t> b = {0x45, 0, uint8_t(total >> 8), uint8_t(total), 0, 0, 0x40, 0, 64, 17, 0, 0};
+  b.insert(b.end(), s.bytes.begin(), s.bytes.begin() + 4);
+  b.insert(b.end(), d.bytes.begin(), d.bytes.begin() + 4);
+  const size_t udp_len = 8 + payload.size();
+  std::vector<uint8_t> udp = {uint8_t(sport >> 8), uint8_t(sport), uint8_t(dport >> 8), uint8_t(dport),
+                              uint8_t(udp_len >> 8), uint8_t(udp_len), 0, 0};
+  b.insert(b.end(), udp.begin(), udp.end());
+  b.insert(b.end(), payload.begin(), payload.end());
+  return b;
+}
+
+std::vector<uint8_t> tcpSyn(const char* src, const char* dst, uint16_t dport) {
+  IpAddress s = *IpAddress::parse(src), d = *IpAddress::parse(dst);
+  std::vector<uint8_t> b = {0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0};
+  b.insert(b.end(), s.bytes.begin(), s.bytes.begin() + 4);
+  b.insert(b.end(), d.bytes.begin(), d.bytes.begin() + 4);
+  std::vector<uint8_t> tcp = {0x9c, 0x40, uint8_t(dport >> 8), uint8_t(dport), 0, 0, 0, 1, 0, 0, 0, 0,
+                              0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0};
+  b.insert(b.end(), tcp.begin(), tcp.end());
+  return b;
+}
+
+std::vector<uint8_t> dhcpDiscover(const uint8_t mac[6], const std::string& hostname) {
+  std::vector<uint8_t> m(240, 0);
+  m[0] = 1;
+  m[1] = 1;
+  m[2] = 6;
+  for (int i = 0; i < 6; ++i) m[28 + i] = mac[i];
+  m[236] = 99, m[237] = 130, m[238] = 83, m[239] = 99;
+  m.push_back(53), m.push_back(1), m.push_back(1);
+  m.push_back(12), m.push_back(static_cast<uint8_t>(hostname.size()));
+  m.insert(m.end(), hostname.begin(), hostname.end());
+  m.push_back(255);
+  return m;
+}
+
+struct Fixture {
+  Fixture() : out(open_memstream(&buf, &len)), log(out, clock), judge(log, clock, host, &oui) {
+    oui.addCsv("MA-L,4447CC,\"Hangzhou Hikvision Digital Technology Co.,Ltd.\",x\n");
+    SiteFacts site;
+    SegmentFacts seg;
+    seg.name = "cameras";
+    seg.ifindex = kSegmentIf;
+    seg.gateway_addresses = {*IpAddress::parse("198.18.10.1")};
+    seg.subnets = {*Cidr::parse("198.18.10.0/24")};
+    site.segments.push_back(seg);
+    auto p = compilePolicyText(kPolicy, "policy.yaml", site);
+    REQUIRE_MESSAGE(p.ok(), p.status().message());
+    judge.setPolicy(*p, 5);
+    judge.onReassigned([this] { ++reassigned; });
+  }
+  ~Fixture() {
+    fclose(out);
+    free(buf);
+  }
+  PacketVerdict send(const std::vector<uint8_t>& bytes, const char* mac, uint32_t mark = 0,
+                     uint8_t hook = NF_INET_FORWARD) {
+    QueuedPacket q;
+    q.hook = hook;
+    q.indev = kSegmentIf;
+    q.outdev = hook == NF_INET_FORWARD ? kUplinkIf : 0;
+    q.mark = mark;
+    q.hwaddr = MacAddress::parse(mac);
+    q.payload = bytes;
+    return judge.onPacket(q);
+  }
+  std::string logText() {
+    fflush(out);
+    return std::string(buf, len);
+  }
+
+  char* buf = nullptr;
+  size_t len = 0;
+  FILE* out;
+  ManualClock clock;
+  NoHost host;
+  OuiDatabase oui;
+  EventLog log;
+  Judge judge;
+  int reassigned = 0;
+};
+
+TEST_CASE("an unlisted Hikvision camera is judged by the profile its vendor rule names") {
+  Fixture f;
+  auto v = f.send(tcpSyn("198.18.10.12", "198.18.1.10", 554), "44:47:cc:00:00:12");
+  CHECK(*v.mark == verdictMark(5, VerdictCode::kAllow));
+  const auto* rec = f.judge.devices().find(*MacAddress::parse("44:47:cc:00:00:12"));
+  REQUIRE(rec != nullptr);
+  CHECK(rec->profile() == "camera");
+  CHECK(rec->assignment() == "classified");
+  CHECK(rec->assigned_by() == "classify[1]");
+  CHECK(rec->allowed_flows() == 1);
+  // Any other vendor stays in the default profile.
+  auto w = f.send(tcpSyn("198.18.10.30", "198.18.1.10", 554), "00:11:22:33:44:55");
+  CHECK(*w.mark == verdictMark(5, VerdictCode::kReject));
+  CHECK(f.logText().find("event=new-device mac=00:11:22:33:44:55 ip=198.18.10.30 segment=cameras "
+                         "device=unlisted profile=quarantine assignment=default vendor=unknown") !=
+        std::string::npos);
+}
+
+TEST_CASE("a DHCP request is accepted at once, learned, and a profile change asks for a re-judge") {
+  Fixture f;
+  const uint8_t mac[6] = {0x44, 0x47, 0xcc, 0, 0, 0x12};
+  f.send(tcpSyn("198.18.10.12", "198.18.1.10", 554), "44:47:cc:00:00:12");  // camera by vendor
+  CHECK(f.reassigned == 0);
+  auto dhcp = ipv4Udp("0.0.0.0", "255.255.255.255", 68, 67, dhcpDiscover(mac, "ECOVACS-DEEBOT"));
+  auto v = f.send(dhcp, "44:47:cc:00:00:12", kHintDhcpRequest, NF_INET_LOCAL_IN);
+  CHECK(v.verdict == NF_ACCEPT);
+  CHECK_FALSE(v.mark.has_value());
+  CHECK(f.reassigned == 1);
+  CHECK(f.judge.counters().dhcp_requests == 1);
+  CHECK(f.judge.counters().reassigned == 1);
+  const auto* rec = f.judge.devices().find(*MacAddress::parse("44:47:cc:00:00:12"));
+  CHECK(rec->profile() == "vacuum");
+  CHECK(rec->dhcp_hostname() == "ECOVACS-DEEBOT");
+  CHECK(f.logText().find("event=device-reassigned mac=44:47:cc:00:00:12 from=camera profile=vacuum") !=
+        std::string::npos);
+  // The same request again changes nothing: no second re-judge.
+  f.send(dhcp, "44:47:cc:00:00:12", kHintDhcpRequest, NF_INET_LOCAL_IN);
+  CHECK(f.reassigned == 1);
+  // Its flows now follow the vacuum profile.
+  CHECK(*f.send(tcpSyn("198.18.10.12", "198.18.1.10", 554), "44:47:cc:00:00:12").mark ==
+        verdictMark(5, VerdictCode::kReject));
+}
+
+TEST_CASE("a malformed DHCP request is counted and still accepted") {
+  Fixture f;
+  const uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x99};
+  auto body = dhcpDiscover(mac, "x");
+  body.resize(241);  // a code byte without its length
+  body[240] = 12;
+  auto v = f.send(ipv4Udp("0.0.0.0", "255.255.255.255", 68, 67, body), "02:00:00:00:00:99",
+                  kHintDhcpRequest, NF_INET_LOCAL_IN);
+  CHECK(v.verdict == NF_ACCEPT);
+  CHECK(f.judge.counters().dhcp_malformed == 1);
+  CHECK(f.logText().find("event=dhcp-malformed error=option_overrun") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace muzzle
