@@ -3,7 +3,7 @@
 # sources. Needs root (mmdebstrap installs packages as root into a directory) and the tools
 # image/setup.sh installs.
 #
-#   image/build.sh            -> $BUILD/image/ (BUILD defaults to <repo>/build)
+#   image/build.sh            -> $BUILD/muzzle-image/ (BUILD defaults to <repo>/build)
 #
 # What comes out (sizes are printed at the end):
 #   muzzle_<version>_<arch>.deb       the package (also left in $BUILD by cpack)
@@ -18,7 +18,7 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD:-$repo/build}"
-out="$build/image"
+out="$build/muzzle-image"
 cache="${MUZZLE_IMAGE_CACHE:-/var/cache/muzzle-image}"
 suite=bookworm
 
@@ -74,11 +74,9 @@ packages=(
 )
 # No documentation, manuals, locales or translations in an appliance; and kernel modules for
 # hardware a headless firewall does not drive (sound, graphics, cameras, wireless, InfiniBand...).
-excludes=(
-  /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* /usr/share/i18n/*
-  /usr/share/lintian/* /usr/share/bash-completion/* /usr/share/zsh/* /usr/share/fish/*
-  /usr/share/bug/* /usr/share/common-licenses/*
-)
+# (Quoted: they are dpkg's patterns, not the build machine's files.)
+excludes=('/usr/share/doc/*' '/usr/share/man/*' '/usr/share/info/*' '/usr/share/locale/*'
+  '/usr/share/lintian/*' '/usr/share/bug/*' '/usr/share/bash-completion/*' '/usr/share/zsh/*')
 for dir in sound drivers/gpu drivers/media drivers/net/wireless drivers/infiniband \
   drivers/staging drivers/bluetooth net/bluetooth net/wireless net/mac80211 drivers/isdn \
   drivers/iio drivers/input/touchscreen drivers/input/joystick drivers/video/fbdev \
