@@ -70,7 +70,7 @@ packages=(
   linux-image-amd64 initramfs-tools zstd  # kernel; zstd compresses its initramfs
   systemd systemd-sysv udev dbus          # init; udev names the NICs, dbus serves systemctl
   nftables iproute2 iputils-ping procps   # to see the ruleset; the self-test's lab
-  kmod ca-certificates
+  kmod
 )
 # No documentation, manuals, locales or translations in an appliance; and kernel modules for
 # hardware a headless firewall does not drive (sound, graphics, cameras, wireless, InfiniBand...).
@@ -84,9 +84,19 @@ for dir in sound drivers/gpu drivers/media drivers/net/wireless drivers/infiniba
   drivers/scsi/mpt3sas drivers/scsi/megaraid drivers/target drivers/nfc net/nfc \
   drivers/mtd drivers/md drivers/w1 drivers/hwmon drivers/platform/x86 drivers/thunderbolt \
   fs/btrfs fs/xfs fs/ocfs2 fs/gfs2 fs/nfs fs/nfsd fs/cifs fs/smb fs/ceph fs/f2fs fs/jfs fs/reiserfs \
-  fs/bcachefs fs/ubifs fs/nilfs2 fs/udf fs/hfs fs/hfsplus net/ceph drivers/atm net/atm; do
+  fs/bcachefs fs/ubifs fs/nilfs2 fs/udf fs/hfs fs/hfsplus net/ceph drivers/atm net/atm \
+  'drivers/scsi/*' drivers/net/ethernet/mellanox drivers/net/ethernet/chelsio \
+  drivers/net/ethernet/qlogic drivers/net/ethernet/cavium drivers/net/ethernet/huawei \
+  drivers/net/ethernet/netronome drivers/net/ethernet/emulex drivers/net/ethernet/sfc \
+  drivers/net/ethernet/pensando drivers/net/ethernet/fungible drivers/net/ethernet/marvell \
+  drivers/net/ethernet/brocade drivers/net/ethernet/mscc drivers/net/ethernet/microsoft \
+  drivers/net/ethernet/intel/ice drivers/net/ethernet/broadcom/bnxt drivers/net/hyperv \
+  drivers/net/ethernet/amazon drivers/net/ethernet/google drivers/net/ethernet/cisco; do
+  # drivers/scsi/*/*: the HBA drivers in subfolders; sd_mod and friends (no slash) stay.
   excludes+=("/lib/modules/*/kernel/$dir/*" "/usr/lib/modules/*/kernel/$dir/*")
 done
+# udev's hardware database (descriptions of devices) is not needed to name or drive them.
+excludes+=('/usr/lib/udev/hwdb.d/*' '/lib/udev/hwdb.d/*')
 # Keep the one licence file each package must carry.
 mm_args=(--variant=minbase --mode=unshare --format=directory)
 mm_args+=(--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr)
@@ -98,6 +108,8 @@ for p in "${packages[@]}"; do mm_args+=(--include="$p"); done
 mm_args+=(--include="$deb")
 for e in "${excludes[@]}"; do mm_args+=(--dpkgopt="path-exclude=$e"); done
 mm_args+=(--dpkgopt='path-include=/usr/share/doc/*/copyright')
+# The initramfs: xz packs it a third smaller than the default zstd, and the kernel unpacks both.
+mm_args+=(--essential-hook='mkdir -p "$1/etc/initramfs-tools/conf.d" && printf "COMPRESS=xz\n" >"$1/etc/initramfs-tools/conf.d/muzzle.conf"')
 # Reuse downloaded packages between builds.
 mkdir -p "$cache/archives"
 mm_args+=(--skip=essential/unlink --skip=download/empty)
@@ -138,7 +150,7 @@ mkfs.ext4 -q -F -L muzzle-root -d "$work/root" -E root_owner=0:0 "$out/rootfs.ex
 
 version="$(dpkg-deb -f "$deb" Version)"
 artefact="muzzle-$version-amd64.tar.zst"
-tar -C "$out" --sparse -cf - rootfs.ext4 vmlinuz initrd.img | zstd -q -T0 -15 -o "$out/$artefact"
+tar -C "$out" --sparse -cf - rootfs.ext4 vmlinuz initrd.img | zstd -q -T0 -12 -o "$out/$artefact"
 
 say "built in $((SECONDS - start)) s (root tree $build_root_s s)"
 say "sizes (MiB): root tree $used_mib; rootfs.ext4 $(mib "$out/rootfs.ext4") ($(du -sm "$out/rootfs.ext4" | cut -f1) used on disk);" \
