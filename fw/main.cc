@@ -88,6 +88,10 @@ int main(int argc, char** argv) {
     spec.queue_first = config->queue_first;
     spec.queue_count = config->queue_count;
     spec.fail_open = config->fail_mode == muzzle::FailMode::kOpen;
+    // The DoH sets come from the policy; the site facts do not change them, so none are probed.
+    if (auto policy = muzzle::compilePolicyFile(config->policy_path, muzzle::SiteFacts{}); policy.ok()) {
+      spec.doh = (*policy)->dns.doh_cidrs;
+    }
     std::cout << muzzle::describeRuleset(spec);
     return 0;
   }

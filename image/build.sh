@@ -9,7 +9,8 @@
 #   muzzle_<version>_<arch>.deb       the package (also left in $BUILD by cpack)
 #   rootfs.ext4                       the root filesystem, label muzzle-root (sparse)
 #   vmlinuz, initrd.img               the image's kernel and initramfs, to boot it directly
-#   muzzle-<version>-amd64.tar.zst    the three above in one compressed artefact
+#   muzzle-<version>-amd64.ext4.zst   the compressed artefact: rootfs.ext4 (its /boot has the
+#                                     same kernel and initramfs)
 #
 # The disk is made with `mkfs.ext4 -d` from the unpacked tree: no mounts, no loop devices.
 # Downloaded packages are kept in $MUZZLE_IMAGE_CACHE (default /var/cache/muzzle-image), so a
@@ -70,6 +71,7 @@ packages=(
   linux-image-amd64 initramfs-tools zstd  # kernel; zstd compresses its initramfs
   systemd systemd-sysv udev dbus          # init; udev names the NICs, dbus serves systemctl
   nftables iproute2 iputils-ping procps   # to see the ruleset; the self-test's lab
+  dnsmasq-base                            # the lab's resolvers
   kmod
 )
 # No documentation, manuals, locales or translations in an appliance; and kernel modules for
@@ -149,8 +151,10 @@ truncate -s "${size_mib}M" "$out/rootfs.ext4"
 mkfs.ext4 -q -F -L muzzle-root -d "$work/root" -E root_owner=0:0 "$out/rootfs.ext4"
 
 version="$(dpkg-deb -f "$deb" Version)"
-artefact="muzzle-$version-amd64.tar.zst"
-tar -C "$out" --sparse -cf - rootfs.ext4 vmlinuz initrd.img | zstd -q -T0 -12 -o "$out/$artefact"
+# The root filesystem alone: its /boot holds the same kernel and initramfs, which do not
+# compress, so shipping them twice would cost ~25 MiB of download for nothing.
+artefact="muzzle-$version-amd64.ext4.zst"
+zstd -q -T0 -12 "$out/rootfs.ext4" -o "$out/$artefact"
 
 say "built in $((SECONDS - start)) s (root tree $build_root_s s)"
 say "sizes (MiB): root tree $used_mib; rootfs.ext4 $(mib "$out/rootfs.ext4") ($(du -sm "$out/rootfs.ext4" | cut -f1) used on disk);" \

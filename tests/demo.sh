@@ -13,7 +13,7 @@ export BUILD="${BUILD:-$repo/build}"
 source "$repo/tests/scenario/common.sh"
 
 echo
-echo "== Muzzle demo: two cameras, a vacuum, an unknown device, an NVR and a small internet"
+echo "== Muzzle demo: two cameras, a vacuum, a speaker, an unknown device, an NVR and a small internet"
 scenario_lab_up
 lab_start_muzzled
 echo "muzzled is enforcing policies/site-example.yaml in namespace $(lab_ns gw)"
@@ -22,5 +22,8 @@ site_example_rows
 echo
 echo "== what muzzled logged about denied flows"
 grep 'event=deny' "$LAB_STATE/muzzled.log" | sed 's/^/  /' || echo "  (no event=deny lines)"
+echo
+echo "== names: the speaker reaches its cloud by name, the camera's P2P relay is stopped by name"
+grep -E 'event=deny .*name=' "$LAB_STATE/muzzled.log" | sed 's/^/  /' || echo "  (no named denials)"
 echo
 lab_summary

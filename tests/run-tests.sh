@@ -20,6 +20,34 @@ fi
 cmake --build "$sanitized"
 ctest --test-dir "$sanitized" -L unit --output-on-failure -j"$jobs" || status=$?
 
+echo "== fuzz smoke: the parsers of untrusted input under libFuzzer, a few seconds each"
+fuzz="${BUILD_FUZZ:-$repo/build-fuzz}"
+if [[ ! -f "$fuzz/build.ninja" ]]; then
+  CC=clang-14 CXX=clang++-14 cmake -S "$repo" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DMUZZLE_FUZZ=ON >/dev/null
+fi
+cmake --build "$fuzz" --target dns_fuzz packet_fuzz dhcp_fuzz
+fuzz_corpus="$(mktemp -d /tmp/muzzle-fuzz.XXXXXX)"
+# fuzz_smoke TARGET SECONDS [CORPUS...]: a crash, a leak or a sanitizer report fails the suite.
+fuzz_smoke() {
+  local target="$1" seconds="$2" log="$fuzz_corpus/$1.log"
+  shift 2
+  if "$fuzz/tests/fuzz/$target" "$@" -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1; then
+    echo "$target: $(sed -n 's/^stat::number_of_executed_units: *//p' "$log") inputs in ${seconds} s" \
+      "($(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")/s), no failure"
+  else
+    echo "$target: FAILED"
+    tail -n 40 "$log"
+    status=1
+  fi
+}
+# The seed corpus is only read: inputs the fuzzer finds land in the temp dir.
+mkdir -p "$fuzz_corpus/dns"
+fuzz_smoke dns_fuzz 12 "$fuzz_corpus/dns" "$repo/tests/fuzz/corpus/dns"
+fuzz_smoke packet_fuzz 6
+fuzz_smoke dhcp_fuzz 6
+rm -rf "$fuzz_corpus"
+
 # The whole suite last, so its summary closes the output.
 ctest --test-dir "$BUILD" --output-on-failure -j"$jobs" "$@" || status=$?
 exit "$status"

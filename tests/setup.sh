@@ -16,6 +16,7 @@ packages=(
   doctest-dev libyaml-cpp-dev libcli11-dev
   ieee-data                                        # OUI vendor table for device identification
   nftables iproute2 iputils-ping dnsmasq-base procps  # the network-namespace lab
+  clang-14 libclang-rt-14-dev                      # libFuzzer targets (tests/fuzz), CI smoke
 )
 
 say() { printf 'setup: %s\n' "$*"; }

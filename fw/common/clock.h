@@ -9,7 +9,10 @@ namespace muzzle {
 class Clock {
  public:
   virtual ~Clock() = default;
+  // Monotonic time, for timeouts, TTLs and rate limits.
   virtual std::chrono::steady_clock::time_point now() const = 0;
+  // Calendar time, for what people read and what survives a restart (first/last seen).
+  virtual std::chrono::system_clock::time_point wallNow() const = 0;
 };
 
 class SystemClock : public Clock {
@@ -17,16 +20,24 @@ class SystemClock : public Clock {
   std::chrono::steady_clock::time_point now() const override {
     return std::chrono::steady_clock::now();
   }
+  std::chrono::system_clock::time_point wallNow() const override {
+    return std::chrono::system_clock::now();
+  }
 };
 
 // A clock that only moves when told to. For tests.
 class ManualClock : public Clock {
  public:
   std::chrono::steady_clock::time_point now() const override { return now_; }
-  void advance(std::chrono::steady_clock::duration d) { now_ += d; }
+  std::chrono::system_clock::time_point wallNow() const override { return wall_; }
+  void advance(std::chrono::steady_clock::duration d) {
+    now_ += d;
+    wall_ += std::chrono::duration_cast<std::chrono::system_clock::duration>(d);
+  }
 
  private:
   std::chrono::steady_clock::time_point now_{std::chrono::hours(1)};
+  std::chrono::system_clock::time_point wall_{std::chrono::seconds(1'790'000'000)};
 };
 
 }  // namespace muzzle

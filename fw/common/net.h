@@ -5,6 +5,7 @@
 
 #include <array>
 #include <compare>
+#include <functional>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,6 +29,16 @@ struct IpAddress {
   Uint128 v6HostOrder() const;
   std::string toString() const;
   auto operator<=>(const IpAddress&) const = default;
+};
+
+// For unordered containers keyed by address.
+struct IpAddressHash {
+  size_t operator()(const IpAddress& ip) const {
+    uint64_t a, b;
+    __builtin_memcpy(&a, ip.bytes.data(), 8);
+    __builtin_memcpy(&b, ip.bytes.data() + 8, 8);
+    return std::hash<uint64_t>()(a ^ (b * 0x9E3779B97F4A7C15ull) ^ ip.v6);
+  }
 };
 
 struct Cidr {

@@ -13,15 +13,6 @@
 
 namespace muzzle {
 
-struct IpAddressHash {
-  size_t operator()(const IpAddress& ip) const {
-    uint64_t a, b;
-    __builtin_memcpy(&a, ip.bytes.data(), 8);
-    __builtin_memcpy(&b, ip.bytes.data() + 8, 8);
-    return std::hash<uint64_t>()(a ^ (b * 0x9E3779B97F4A7C15ull) ^ ip.v6);
-  }
-};
-
 class DeviceTable {
  public:
   using Time = std::chrono::steady_clock::time_point;

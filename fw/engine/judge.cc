@@ -30,6 +30,15 @@ VerdictCode codeOf(Action a) {
 
 }  // namespace
 
+void Judge::setPolicy(std::shared_ptr<const CompiledPolicy> policy, uint32_t generation) {
+  NameCacheLimits limits = names_.limits();
+  limits.per_device = policy->dns.cache_per_device;
+  limits.grace = std::chrono::seconds(policy->dns.ttl_grace_seconds);
+  names_.setLimits(limits);
+  policy_ = std::move(policy);
+  generation_ = generation;
+}
+
 std::optional<MacAddress> Judge::macOf(const IpAddress& ip) {
   if (auto mac = devices_.macOf(ip)) return mac;
   auto now = clock_.now();
@@ -62,6 +71,7 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
   // The sender of this packet, and where it goes.
   Endpoint sender;
   sender.segment = policy.segmentByIfindex(q.indev);
+  sender.is_box = q.hook == NF_INET_LOCAL_OUT;  // an answer from a resolver on the box
   Endpoint receiver;
   receiver.is_box = q.hook == NF_INET_LOCAL_IN;
   receiver.segment = receiver.is_box ? -1 : policy.segmentByIfindex(q.outdev);
@@ -75,20 +85,74 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
 
   // decide() wants the flow as it was opened.
   PacketInfo flow = info;
-  FlowView view{&flow, sender, receiver};
+  FlowView view;
+  view.packet = &flow;
+  view.src = sender;
+  view.dst = receiver;
   if (reply) {
     std::swap(flow.src, flow.dst);
     std::swap(flow.src_port, flow.dst_port);
     std::swap(view.src, view.dst);
   }
+  if (view.src.segment >= 0 && view.src.mac) {
+    const size_t n = names_.lookup(*view.src.mac, flow.dst, dst_names_);
+    view.dst_names = std::span<const std::string_view>(dst_names_.data(), n);
+  }
+  // The kernel hints DoH destinations in the packet's own direction only (original).
+  view.dst_is_doh = !reply && (q.mark & kHintDohDestination) != 0;
   Verdict v = decide(policy, view);
+  if ((q.mark & kHintDnsAnswer) != 0) return onDnsAnswer(q, info, flow, view, v);
   switch (v.action) {
     case Action::kAllow: ++counters_.allowed; break;
     case Action::kReject: ++counters_.rejected; break;
     case Action::kDrop: ++counters_.dropped; break;
   }
+  if (v.reason == Reason::kDnsBypass) ++counters_.dns_bypass;
+  if (v.reason == Reason::kNoDns) ++counters_.no_dns;
   if (v.action != Action::kAllow || v.log) logVerdict(v, flow, view);
   return PacketVerdict{NF_REPEAT, verdictMark(generation_, codeOf(v.action))};
+}
+
+PacketVerdict Judge::onDnsAnswer(const QueuedPacket& q, const PacketInfo& info,
+                                 const PacketInfo& flow, const FlowView& view, const Verdict& v) {
+  ++counters_.dns_answers;
+  if (v.action != Action::kAllow) {
+    // An "answer" on a flow the device may not have: a denied resolver's late reply, or a
+    // packet from port 53 that opens a flow. It teaches nothing and does not pass.
+    ++counters_.dns_answers_dropped;
+    return PacketVerdict{NF_DROP, std::nullopt};
+  }
+  // Learn only from replies to the device's own query to port 53 (the policy allowed it).
+  const bool reply = (q.mark & kHintReplyDirection) != 0;
+  if (reply && flow.dst_port == 53 && view.src.segment >= 0 && view.src.mac && !info.later_fragment) {
+    const bool tcp = info.protocol == static_cast<uint8_t>(L4::kTcp);
+    const size_t header = tcp ? 20 : 8;
+    size_t at = info.l4_offset + header;
+    if (tcp && q.payload.size() >= info.l4_offset + 13u) {
+      at = info.l4_offset + ((q.payload[info.l4_offset + 12] >> 4) * 4u);
+    }
+    // A bare TCP segment (handshake, ACK, FIN) carries no answer.
+    if (at < q.payload.size()) learnFrom(q.payload.subspan(at), tcp, *view.src.mac);
+  }
+  return PacketVerdict{NF_ACCEPT, std::nullopt};
+}
+
+void Judge::learnFrom(std::span<const uint8_t> payload, bool tcp, MacAddress device) {
+  DnsMessage& m = *dns_;
+  const DnsError err = tcp ? parseDnsTcpPayload(payload, &m) : parseDnsMessage(payload, &m);
+  if (err != DnsError::kOk) {
+    // Passed unlearned (see README, "Names"): a connection to its addresses is then judged by
+    // address rules only (no-dns). Dropping would break devices on answers we merely fail to
+    // read, and would gain nothing: an unlearned address is never allowed by name.
+    ++counters_.dns_malformed;
+    ++counters_.dns_malformed_by_error[static_cast<size_t>(err)];
+    log_.writeLimited(LogLine("dns-malformed").add("error", dnsErrorName(err)).add("mac", device.toString()));
+    return;
+  }
+  forEachBinding(m, [&](const DnsBinding& b) {
+    names_.learn(device, b.address, b.name, b.ttl);
+    ++counters_.dns_learned;
+  });
 }
 
 void Judge::logVerdict(const Verdict& v, const PacketInfo& flow, const FlowView& view) {
@@ -103,6 +167,8 @@ void Judge::logVerdict(const Verdict& v, const PacketInfo& flow, const FlowView&
   line.add("src", endpointText(flow.src, flow.src_port, flow.has_ports));
   line.add("dst", endpointText(flow.dst, flow.dst_port, flow.has_ports));
   line.add("rule", v.rule != nullptr ? std::string_view(v.rule->label) : std::string_view("otherwise"));
+  if (!v.name.empty()) line.add("name", v.name);
+  if (v.reason != Reason::kNone) line.add("reason", reasonName(v.reason));
   line.add("action", actionName(v.action));
   log_.writeLimited(line);
 }

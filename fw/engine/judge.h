@@ -12,6 +12,8 @@
 #include <memory>
 
 #include "fw/common/clock.h"
+#include "fw/dns/dns_message.h"
+#include "fw/dns/name_cache.h"
 #include "fw/engine/device_table.h"
 #include "fw/engine/event_log.h"
 #include "fw/engine/site_probe.h"
@@ -29,18 +31,24 @@ struct JudgeCounters {
   std::array<uint64_t, 8> malformed_by_error{};  // indexed by ParseError
   uint64_t new_devices = 0;
   uint64_t neighbour_reads = 0;
+  uint64_t dns_answers = 0;         // DNS answers to devices seen (every packet, not flows)
+  uint64_t dns_learned = 0;         // (address, name) bindings recorded
+  uint64_t dns_malformed = 0;       // answers that failed to parse: passed unlearned
+  std::array<uint64_t, static_cast<size_t>(DnsError::kCount)> dns_malformed_by_error{};
+  uint64_t dns_answers_dropped = 0; // answers on flows the policy does not allow
+  uint64_t dns_bypass = 0;          // flows refused as dns-bypass
+  uint64_t no_dns = 0;              // flows judged without a learned name where one could apply
 };
 
 class Judge : public PacketSink {
  public:
   // "*log", "*clock" and "*host" must outlive the Judge.
-  Judge(EventLog& log, const Clock& clock, HostInfo& host) : log_(log), clock_(clock), host_(host) {}
+  Judge(EventLog& log, const Clock& clock, HostInfo& host)
+      : log_(log), clock_(clock), host_(host), names_(clock), dns_(std::make_unique<DnsMessage>()) {}
 
   // Swaps in a new policy. `generation` must already be installed in the kernel ruleset.
-  void setPolicy(std::shared_ptr<const CompiledPolicy> policy, uint32_t generation) {
-    policy_ = std::move(policy);
-    generation_ = generation;
-  }
+  // Learned names survive a policy change; the cache takes the policy's dns limits.
+  void setPolicy(std::shared_ptr<const CompiledPolicy> policy, uint32_t generation);
   uint32_t generation() const { return generation_; }
   const std::shared_ptr<const CompiledPolicy>& policy() const { return policy_; }
 
@@ -48,10 +56,17 @@ class Judge : public PacketSink {
 
   const JudgeCounters& counters() const { return counters_; }
   const DeviceTable& devices() const { return devices_; }
+  const NameCache& names() const { return names_; }
 
  private:
   std::optional<MacAddress> macOf(const IpAddress& ip);
   void logVerdict(const Verdict& v, const PacketInfo& flow, const FlowView& view);
+  // A DNS answer on its way to a device (kHintDnsAnswer): learn its names if the flow is one
+  // the device may use, then let it pass. Never NF_REPEAT: the answer rules come before the
+  // verdict-mark rules, so a repeat would queue the packet again.
+  PacketVerdict onDnsAnswer(const QueuedPacket& q, const PacketInfo& info, const PacketInfo& flow,
+                            const FlowView& view, const Verdict& v);
+  void learnFrom(std::span<const uint8_t> payload, bool tcp, MacAddress device);
   void logNewDevice(MacAddress mac, const IpAddress& ip, int segment);
 
   EventLog& log_;
@@ -60,6 +75,11 @@ class Judge : public PacketSink {
   std::shared_ptr<const CompiledPolicy> policy_;
   uint32_t generation_ = 0;
   DeviceTable devices_;
+  NameCache names_;
+  // Reused for every answer: a DnsMessage is ~36 KB, too big for the stack of a hot path and
+  // not worth an allocation per packet.
+  std::unique_ptr<DnsMessage> dns_;
+  std::array<std::string_view, 8> dst_names_{};  // names of the current flow's destination
   JudgeCounters counters_;
   std::chrono::steady_clock::time_point last_neighbour_read_{};
 };

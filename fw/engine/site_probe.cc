@@ -7,8 +7,10 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <ctime>
 #include <vector>
 
@@ -41,6 +43,12 @@ Cidr networkOf(const IpAddress& ip, int prefix) {
   return c;
 }
 
+bool readFlag(const std::string& path) {
+  std::ifstream in(path);
+  int value = 0;
+  return in >> value && value != 0;
+}
+
 class SystemHostInfo : public HostInfo {
  public:
   Result<SiteFacts> siteFacts(const std::vector<DaemonSegment>& segments) override {
@@ -54,6 +62,10 @@ class SystemHostInfo : public HostInfo {
         return Status::error("segment " + seg.name + ": interface " + seg.ifname +
                              " does not exist; create it or fix `segments` in the config");
       }
+      f.is_bridge = access(("/sys/class/net/" + seg.ifname + "/bridge").c_str(), F_OK) == 0;
+      // Per network namespace; both families must pass bridged traffic to our hooks.
+      f.bridged_traffic_filtered = readFlag("/proc/sys/net/bridge/bridge-nf-call-iptables") &&
+                                   readFlag("/proc/sys/net/bridge/bridge-nf-call-ip6tables");
       facts.segments.push_back(std::move(f));
     }
     ifaddrs* list = nullptr;

@@ -31,7 +31,24 @@ std::string describeRuleset(const RulesetSpec& spec) {
                           ? "queue num " + queue_range + queue_flags
                           : "xt target NFQUEUE --queue-num " + queue_range + queue_flags;
 
+  std::string doh4, doh6;
+  for (const Cidr& c : spec.doh) {
+    std::string& list = c.base.v6 ? doh6 : doh4;
+    list += (list.empty() ? "" : ", ") + c.toString();
+  }
+  auto set = [](const char* name, const char* type, const std::string& elements) {
+    std::string text = std::string("  set ") + name + " {\n    type " + type + "; flags interval;\n";
+    if (!elements.empty()) text += "    elements = { " + elements + " }\n";
+    return text + "  }\n";
+  };
+  auto dns_answers = [&](const std::string& ifname) {
+    return "    oifname \"" + ifname + "\" udp sport 53 goto dns-answer\n" + "    oifname \"" + ifname +
+           "\" tcp sport 53 goto dns-answer\n";
+  };
+
   std::string out = "table inet muzzle {\n";
+  out += set("doh4", "ipv4_addr", doh4);
+  out += set("doh6", "ipv6_addr", doh6);
   out += "  chain forward {\n    type filter hook forward priority 0; policy accept;\n";
   for (const auto& ifname : spec.segment_ifnames) {
     out += "    iifname \"" + ifname + "\" goto judge\n";
@@ -39,9 +56,12 @@ std::string describeRuleset(const RulesetSpec& spec) {
   }
   out += "  }\n  chain input {\n    type filter hook input priority 0; policy accept;\n";
   for (const auto& ifname : spec.segment_ifnames) out += "    iifname \"" + ifname + "\" goto judge\n";
+  out += "  }\n  chain output {\n    type filter hook output priority 0; policy accept;\n";
+  for (const auto& ifname : spec.segment_ifnames) out += dns_answers(ifname);
   out += "  }\n  chain judge {\n";
   out += "    icmpv6 type 130-137 accept\n    icmpv6 type 143 accept\n";
   out += "    ct state invalid counter drop\n";
+  for (const auto& ifname : spec.segment_ifnames) out += dns_answers(ifname);
   out += "    meta mark " + hex(verdictMark(g, VerdictCode::kAllow)) + " ct mark set meta mark counter accept\n";
   out += "    meta mark " + hex(verdictMark(g, VerdictCode::kReject)) + " ct mark set meta mark counter goto deny\n";
   out += "    meta mark " + hex(verdictMark(g, VerdictCode::kDrop)) + " ct mark set meta mark counter drop\n";
@@ -49,7 +69,12 @@ std::string describeRuleset(const RulesetSpec& spec) {
   out += "    ct mark " + hex(verdictMark(g, VerdictCode::kReject)) + " counter goto deny\n";
   out += "    ct mark " + hex(verdictMark(g, VerdictCode::kDrop)) + " counter drop\n";
   out += "    meta mark set 0x00000000\n";
+  out += "    ip daddr @doh4 meta mark set " + hex(kHintDohDestination) + "\n";
+  out += "    ip6 daddr @doh6 meta mark set " + hex(kHintDohDestination) + "\n";
   out += "    ct direction reply meta mark set " + hex(kHintReplyDirection) + "\n";
+  out += "    counter " + queue + "\n  }\n";
+  out += "  chain dns-answer {\n    meta mark set " + hex(kHintDnsAnswer) + "\n";
+  out += "    ct direction reply meta mark set " + hex(kHintDnsAnswer | kHintReplyDirection) + "\n";
   out += "    counter " + queue + "\n  }\n";
   out += "  chain deny {\n    meta l4proto tcp reject with tcp reset\n";
   out += "    reject with icmpx admin-prohibited\n  }\n}\n";

@@ -9,8 +9,11 @@
 // Only marks of the current generation are honoured, so a policy change re-judges every flow on
 // its next packet.
 //
-// Before queueing, the ruleset sets the packet mark to a hint (generation 0) that tells the
-// engine whether the packet travels in the connection's reply direction.
+// Before queueing, the ruleset sets the packet mark to a hint (generation 0, bits below) that
+// tells the engine whether the packet travels in the connection's reply direction, whether its
+// destination is in the DoH resolver set (@doh4/@doh6), and whether it is a DNS answer on its
+// way to a managed device (queued on every packet, not only a flow's first: the engine answers
+// those with NF_ACCEPT or NF_DROP, never NF_REPEAT, after learning the names in them).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +24,8 @@ enum class VerdictCode : uint8_t { kAllow = 1, kReject = 2, kDrop = 3 };
 
 constexpr uint32_t kMaxGeneration = 0xFFFFFF;
 constexpr uint32_t kHintReplyDirection = 0x10;  // packet mark set by the ruleset before queueing
+constexpr uint32_t kHintDohDestination = 0x20;
+constexpr uint32_t kHintDnsAnswer = 0x40;
 
 constexpr uint32_t verdictMark(uint32_t generation, VerdictCode code) {
   return (generation & kMaxGeneration) << 8 | static_cast<uint8_t>(code);

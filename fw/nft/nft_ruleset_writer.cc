@@ -2,15 +2,19 @@
 //
 // The table it writes (describeRuleset() prints the same thing as nft text):
 //   forward/input base chains send traffic to or from a managed segment to `judge`;
-//   `judge` acts on a verdict mark of the current generation (fresh from user space, or saved in
-//   the conntrack mark), and queues everything else to muzzled;
-//   `deny` rejects with a TCP reset or an ICMP(v6) administratively-prohibited.
+//   `judge` queues DNS answers going out to a segment (every packet: `dns-answer`), acts on a
+//   verdict mark of the current generation (fresh from user space, or saved in the conntrack
+//   mark), and queues everything else to muzzled, hinting destinations in the DoH sets;
+//   `output` sends DNS answers from a resolver on the box itself to `dns-answer`;
+//   `deny` rejects with a TCP reset or an ICMP(v6) administratively-prohibited;
+//   sets @doh4 and @doh6 hold the DoH resolver addresses (interval sets).
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -20,9 +24,11 @@
 #include <net/if.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +51,17 @@ constexpr uint8_t kIcmpv6InfraLast = 137;
 constexpr uint8_t kIcmpv6Mld2Report = 143;
 // IP_CT_DIR_REPLY in the kernel's enum ip_conntrack_dir; not in every uapi header set.
 constexpr uint8_t kCtDirectionReply = 1;
+constexpr uint16_t kDnsPort = 53;
+// nft's datatype numbers for set keys (TYPE_IPADDR, TYPE_IP6ADDR in nftables' datatype.h):
+// they only affect how `nft list` prints the elements.
+constexpr uint32_t kNftTypeIpv4 = 7;
+constexpr uint32_t kNftTypeIpv6 = 8;
+constexpr uint32_t kDoh4SetId = 1;
+constexpr uint32_t kDoh6SetId = 2;
+
+// Inclusive address ranges as network-order byte strings: [lo, hi + 1), the second empty when
+// the range runs to the family's last address.
+using Ranges = std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>>;
 
 // Owns one nftnl_rule while expressions are appended to it.
 class RuleBuilder {
@@ -97,6 +114,30 @@ class RuleBuilder {
     nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
     nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 1);
     nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+    return *this;
+  }
+  // Transport source port (2 bytes, network order) into register 1.
+  RuleBuilder& transportSourcePort() {
+    auto* e = add("payload");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 0);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 2);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+    return *this;
+  }
+  RuleBuilder& networkField(uint32_t offset, uint32_t len) {
+    auto* e = add("payload");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+    return *this;
+  }
+  RuleBuilder& lookup(const char* set, uint32_t set_id) {
+    auto* e = add("lookup");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+    nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
     return *this;
   }
   RuleBuilder& cmp(uint32_t op, const void* data, size_t len) {
@@ -225,6 +266,67 @@ class Batch {
   }
   void addChain(const char* table, const char* name) { emitChain(chain(table, name), name); }
 
+  // A named interval set of addresses; `ranges` are inclusive [lo, hi] pairs in network order,
+  // sorted and disjoint. Each range is an element at lo and an interval-end element at hi + 1
+  // (none when hi is the last address), which is how nft(8) writes intervals.
+  void addIntervalSet(const char* table, const char* name, uint32_t id, bool v6, const Ranges& ranges) {
+    nftnl_set* s = set(table, name);
+    nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+    nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL);
+    nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, v6 ? kNftTypeIpv6 : kNftTypeIpv4);
+    nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v6 ? 16 : 4);
+    char* at = next(std::string("add set ") + name);
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSET, kFamily, NLM_F_CREATE | NLM_F_ACK, seq_++);
+    nftnl_set_nlmsg_build_payload(nlh, s);
+    mnl_nlmsg_batch_next(batch_);
+    nftnl_set_free(s);
+    addSetElements(table, name, v6, ranges);
+  }
+
+  void addSetElements(const char* table, const char* name, bool v6, const Ranges& ranges) {
+    if (ranges.empty()) return;
+    const uint32_t key_len = v6 ? 16 : 4;
+    nftnl_set* s = set(table, name);
+    for (const auto& [lo, end] : ranges) {
+      nftnl_set_elem* e = nftnl_set_elem_alloc();
+      nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, lo.data(), key_len);
+      nftnl_set_elem_add(s, e);
+      if (end.empty()) continue;  // the range runs to the last address
+      nftnl_set_elem* e_end = nftnl_set_elem_alloc();
+      nftnl_set_elem_set(e_end, NFTNL_SET_ELEM_KEY, end.data(), key_len);
+      nftnl_set_elem_set_u32(e_end, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+      nftnl_set_elem_add(s, e_end);
+    }
+    char* at = next(std::string("add elements to set ") + name);
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSETELEM, kFamily, NLM_F_CREATE | NLM_F_ACK, seq_++);
+    nftnl_set_elems_nlmsg_build_payload(nlh, s);
+    mnl_nlmsg_batch_next(batch_);
+    nftnl_set_free(s);
+  }
+
+  // Deleting elements without naming any empties the set.
+  void flushSet(const char* table, const char* name) {
+    nftnl_set* s = set(table, name);
+    char* at = next(std::string("flush set ") + name);
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(at, NFT_MSG_DELSETELEM, kFamily, NLM_F_ACK, seq_++);
+    nftnl_set_elems_nlmsg_build_payload(nlh, s);
+    mnl_nlmsg_batch_next(batch_);
+    nftnl_set_free(s);
+  }
+
+  // Deleting rules without a handle empties the chain; the chain and what jumps to it stay.
+  void flushChain(const char* table, const char* name) {
+    nftnl_rule* r = nftnl_rule_alloc();
+    nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name);
+    nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, kFamily);
+    char* at = next(std::string("flush chain ") + name);
+    nlmsghdr* nlh = nftnl_rule_nlmsg_build_hdr(at, NFT_MSG_DELRULE, kFamily, NLM_F_ACK, seq_++);
+    nftnl_rule_nlmsg_build_payload(nlh, r);
+    mnl_nlmsg_batch_next(batch_);
+    nftnl_rule_free(r);
+  }
+
   void addRule(RuleBuilder& rule, const std::string& what) {
     char* at = next(what);
     nlmsghdr* nlh = nftnl_rule_nlmsg_build_hdr(at, NFT_MSG_NEWRULE, kFamily,
@@ -251,6 +353,13 @@ class Batch {
   }
 
  private:
+  static nftnl_set* set(const char* table, const char* name) {
+    nftnl_set* s = nftnl_set_alloc();
+    nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+    nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+    nftnl_set_set_u32(s, NFTNL_SET_FAMILY, kFamily);
+    return s;
+  }
   static nftnl_chain* chain(const char* table, const char* name) {
     nftnl_chain* c = nftnl_chain_alloc();
     nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
@@ -313,6 +422,8 @@ class Batch {
   std::vector<std::pair<uint32_t, std::string>> what_;
 };
 
+void addDnsAnswerRules(Batch& b, const RulesetSpec& spec, const char* chain);
+
 void addJudgeChain(Batch& b, const RulesetSpec& spec) {
   const uint32_t gen = spec.generation;
   {
@@ -331,6 +442,10 @@ void addJudgeChain(Batch& b, const RulesetSpec& spec) {
     r.ctStateAny(NF_CT_STATE_INVALID_BIT).counter().verdict(NF_DROP);
     b.addRule(r, "judge rule 3 (drop conntrack-invalid packets)");
   }
+  // DNS answers to devices reach muzzled on every packet, ahead of the conntrack-mark rules
+  // that would otherwise pass them in the kernel: the name must be learned before the device
+  // sees the answer.
+  addDnsAnswerRules(b, spec, "judge");
   struct Act {
     VerdictCode code;
     int verdict;
@@ -359,6 +474,19 @@ void addJudgeChain(Batch& b, const RulesetSpec& spec) {
   }
   {
     RuleBuilder r(kTable, "judge");
+    r.metaLoad(NFT_META_NFPROTO).cmpU8(NFPROTO_IPV4).networkField(16, 4).lookup("doh4", kDoh4SetId)
+        .loadImmediate(kHintDohDestination).metaSetFromReg(NFT_META_MARK);
+    b.addRule(r, "judge rule (hint IPv4 DoH destinations)");
+  }
+  {
+    RuleBuilder r(kTable, "judge");
+    r.metaLoad(NFT_META_NFPROTO).cmpU8(NFPROTO_IPV6).networkField(24, 16).lookup("doh6", kDoh6SetId)
+        .loadImmediate(kHintDohDestination).metaSetFromReg(NFT_META_MARK);
+    b.addRule(r, "judge rule (hint IPv6 DoH destinations)");
+  }
+  {
+    // In the reply direction the destination is the device, so the DoH hint cannot apply.
+    RuleBuilder r(kTable, "judge");
     r.ctLoad(NFT_CT_DIRECTION).cmpU8(kCtDirectionReply).loadImmediate(kHintReplyDirection).metaSetFromReg(NFT_META_MARK);
     b.addRule(r, "judge rule (mark reply-direction packets)");
   }
@@ -367,6 +495,76 @@ void addJudgeChain(Batch& b, const RulesetSpec& spec) {
     r.counter().queue(spec);
     b.addRule(r, std::string("judge rule (queue to muzzled, ") + queueModeName(spec.queue_mode) + ")");
   }
+}
+
+// `oifname SEG udp/tcp sport 53 goto dns-answer`, for every segment, in `chain`.
+void addDnsAnswerRules(Batch& b, const RulesetSpec& spec, const char* chain) {
+  const uint16_t port = htons(kDnsPort);
+  for (const std::string& ifname : spec.segment_ifnames) {
+    for (const uint8_t proto : {uint8_t{IPPROTO_UDP}, uint8_t{IPPROTO_TCP}}) {
+      RuleBuilder r(kTable, chain);
+      r.metaLoad(NFT_META_OIFNAME).cmpIfname(ifname).metaLoad(NFT_META_L4PROTO).cmpU8(proto)
+          .transportSourcePort().cmp(NFT_CMP_EQ, &port, sizeof(port)).verdict(NFT_GOTO, "dns-answer");
+      b.addRule(r, std::string(chain) + " rule (DNS answers over " +
+                       (proto == IPPROTO_UDP ? "udp" : "tcp") + " to segment " + ifname + ")");
+    }
+  }
+}
+
+void addDnsAnswerChain(Batch& b, const RulesetSpec& spec) {
+  {
+    RuleBuilder r(kTable, "dns-answer");
+    r.loadImmediate(kHintDnsAnswer).metaSetFromReg(NFT_META_MARK);
+    b.addRule(r, "dns-answer rule 1 (hint: a DNS answer)");
+  }
+  {
+    RuleBuilder r(kTable, "dns-answer");
+    r.ctLoad(NFT_CT_DIRECTION).cmpU8(kCtDirectionReply)
+        .loadImmediate(kHintDnsAnswer | kHintReplyDirection).metaSetFromReg(NFT_META_MARK);
+    b.addRule(r, "dns-answer rule 2 (hint: reply direction)");
+  }
+  {
+    RuleBuilder r(kTable, "dns-answer");
+    r.counter().queue(spec);
+    b.addRule(r, std::string("dns-answer rule 3 (queue to muzzled, ") + queueModeName(spec.queue_mode) + ")");
+  }
+}
+
+// Merged inclusive ranges of `cidrs` of one family, as network-order byte strings; the second of
+// each pair is hi + 1, or empty when hi is the family's last address.
+Ranges intervalsOf(const std::vector<Cidr>& cidrs, bool v6) {
+  std::vector<std::pair<Uint128, Uint128>> ranges;
+  const int bits = v6 ? 128 : 32;
+  const Uint128 last = v6 ? ~Uint128{0} : Uint128{0xFFFFFFFFu};
+  for (const Cidr& c : cidrs) {
+    if (c.base.v6 != v6) continue;
+    const Uint128 lo = v6 ? c.base.v6HostOrder() : Uint128{c.base.v4HostOrder()};
+    const int host_bits = bits - c.prefix_len;
+    const Uint128 span = host_bits >= 128 ? ~Uint128{0} : (host_bits == 0 ? 0 : (Uint128{1} << host_bits) - 1);
+    ranges.push_back({lo, lo + span > last ? last : lo + span});
+  }
+  std::sort(ranges.begin(), ranges.end());
+  std::vector<std::pair<Uint128, Uint128>> merged;
+  for (const auto& r : ranges) {
+    if (!merged.empty() && (merged.back().second == last || r.first <= merged.back().second + 1)) {
+      merged.back().second = std::max(merged.back().second, r.second);
+    } else {
+      merged.push_back(r);
+    }
+  }
+  auto bytes = [&](Uint128 v) {
+    std::vector<uint8_t> out(v6 ? 16 : 4);
+    for (size_t i = out.size(); i-- > 0;) {
+      out[i] = static_cast<uint8_t>(v);
+      v >>= 8;
+    }
+    return out;
+  };
+  std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> out;
+  for (const auto& [lo, hi] : merged) {
+    out.push_back({bytes(lo), hi == last ? std::vector<uint8_t>() : bytes(hi + 1)});
+  }
+  return out;
 }
 
 void addDenyChain(Batch& b) {
@@ -407,18 +605,55 @@ class NftRulesetWriter : public RulesetWriter {
     if (spec.generation == 0 || spec.generation > kMaxGeneration) {
       return Status::error("nftables: policy generation " + std::to_string(spec.generation) + " is out of range");
     }
+    Status s = installed_ && sameBaseChains(*installed_, spec) ? updateJudge(spec) : replaceTable(spec);
+    if (s.ok()) installed_ = spec;
+    return s;
+  }
+
+ private:
+  // Whether `next` keeps every base chain of `current` as it is.
+  static bool sameBaseChains(const RulesetSpec& current, const RulesetSpec& next) {
+    return current.segment_ifnames == next.segment_ifnames && current.queue_first == next.queue_first &&
+           current.queue_count == next.queue_count && current.fail_open == next.fail_open &&
+           current.queue_mode == next.queue_mode;
+  }
+
+  // A new generation (or DoH list) on a table this writer installed: rewrite chain `judge` and
+  // the sets in one transaction, leaving the base chains registered. Re-creating a base chain
+  // unregisters its hook, and the kernel then drops every packet waiting in our queues.
+  Status updateJudge(const RulesetSpec& spec) {
+    Batch b(seq_);
+    seq_ += 1000;
+    b.flushChain(kTable, "judge");
+    b.flushSet(kTable, "doh4");
+    b.flushSet(kTable, "doh6");
+    b.addSetElements(kTable, "doh4", false, intervalsOf(spec.doh, false));
+    b.addSetElements(kTable, "doh6", true, intervalsOf(spec.doh, true));
+    addJudgeChain(b, spec);
+    return b.commit().withContext("updating table inet muzzle: ");
+  }
+
+  Status replaceTable(const RulesetSpec& spec) {
     Batch b(seq_);
     seq_ += 1000;
     // add + delete + add: replaces the table whether or not it existed, in one transaction.
     b.addTable(kTable, NFT_MSG_NEWTABLE);
     b.addTable(kTable, NFT_MSG_DELTABLE);
     b.addTable(kTable, NFT_MSG_NEWTABLE);
+    // Sets before the rules that look them up, in the same transaction.
+    b.addIntervalSet(kTable, "doh4", kDoh4SetId, false, intervalsOf(spec.doh, false));
+    b.addIntervalSet(kTable, "doh6", kDoh6SetId, true, intervalsOf(spec.doh, true));
     b.addChain(kTable, "judge");
     b.addChain(kTable, "deny");
+    b.addChain(kTable, "dns-answer");
     b.addBaseChain(kTable, "forward", NF_INET_FORWARD);
     b.addBaseChain(kTable, "input", NF_INET_LOCAL_IN);
+    b.addBaseChain(kTable, "output", NF_INET_LOCAL_OUT);
     addDenyChain(b);
+    addDnsAnswerChain(b, spec);
     addJudgeChain(b, spec);
+    // Answers from a resolver on the box (dnsmasq on the gateway) leave through output.
+    addDnsAnswerRules(b, spec, "output");
     for (const std::string& ifname : spec.segment_ifnames) {
       RuleBuilder in(kTable, "forward");
       in.metaLoad(NFT_META_IIFNAME).cmpIfname(ifname).verdict(NFT_GOTO, "judge");
@@ -433,7 +668,9 @@ class NftRulesetWriter : public RulesetWriter {
     return b.commit().withContext("installing table inet muzzle: ");
   }
 
+ public:
   Status remove() override {
+    installed_.reset();
     Batch b(seq_);
     seq_ += 1000;
     b.addTable(kTable, NFT_MSG_NEWTABLE);
@@ -443,6 +680,7 @@ class NftRulesetWriter : public RulesetWriter {
 
  private:
   uint32_t seq_ = 1;
+  std::optional<RulesetSpec> installed_;  // what this writer last put in the kernel
 };
 
 }  // namespace

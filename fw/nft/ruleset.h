@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "fw/common/net.h"
 #include "fw/common/status.h"
 
 namespace muzzle {
@@ -24,6 +25,8 @@ struct RulesetSpec {
   uint16_t queue_count = 1;
   bool fail_open = false;  // queue bypass: with no daemon listening, packets are accepted
   QueueMode queue_mode = QueueMode::kCompat;
+  // DoH resolver addresses for the interval sets @doh4 and @doh6 (merged; overlaps allowed).
+  std::vector<Cidr> doh;
 };
 
 // Renders the spec as nft(8) text. Used in logs and tests; the writer does not go through it.
@@ -35,7 +38,10 @@ class RulesetWriter {
   // Which queue action the running kernel supports. Probes without leaving anything behind.
   virtual Result<QueueMode> probeQueueMode() = 0;
   // Replaces table `inet muzzle` with the ruleset for `spec` in one transaction: either the whole
-  // new table is in place afterwards or the old one still is. Touches no other table.
+  // new table is in place afterwards or the old one still is. Touches no other table. When this
+  // writer installed the table before and the base chains stay the same (a policy change), only
+  // chain `judge` and the sets are rewritten: re-creating a base chain would unregister its hook,
+  // and the kernel drops the packets waiting in the queues when that happens.
   virtual Status install(const RulesetSpec& spec) = 0;
   // Deletes table `inet muzzle` if present.
   virtual Status remove() = 0;

@@ -17,6 +17,15 @@ const char* actionName(Action a) {
 
 const char* directionName(Direction d) { return d == Direction::kEgress ? "egress" : "inbound"; }
 
+const char* reasonName(Reason r) {
+  switch (r) {
+    case Reason::kNone: return "";
+    case Reason::kNoDns: return "no-dns";
+    case Reason::kDnsBypass: return "dns-bypass";
+  }
+  return "";
+}
+
 int CompiledPolicy::segmentByIfindex(uint32_t ifindex) const {
   for (size_t i = 0; i < segments.size(); ++i) {
     if (segments[i].ifindex == ifindex) return static_cast<int>(i);
@@ -50,20 +59,50 @@ bool portMatches(const std::vector<PortRange>& ports, const PacketInfo& p, uint1
                      [port](const PortRange& r) { return port >= r.lo && port <= r.hi; });
 }
 
+bool builtinsMatch(const CompiledPolicy& policy, uint8_t builtins, int segment, const IpAddress& peer) {
+  if (builtins == 0) return false;
+  const bool gateway = segment >= 0 && policy.segments[segment].gateway.contains(peer);
+  const bool local = segment >= 0 && policy.segments[segment].local.contains(peer);
+  if ((builtins & kTargetGateway) && gateway) return true;
+  if ((builtins & kTargetLocal) && local && !gateway) return true;
+  return (builtins & kTargetInternet) && !gateway && !local && !policy.box_addresses.contains(peer);
+}
+
+constexpr uint16_t kDnsPort = 53;
+constexpr uint16_t kDnsOverTlsPort = 853;  // DoT (tcp) and DoQ (udp)
+constexpr uint16_t kHttpsPort = 443;       // DoH over HTTP/2 (tcp) and HTTP/3 (udp)
+
+// Does this egress flow dodge the resolvers the policy names?
+bool isDnsBypass(const CompiledPolicy& policy, const FlowView& flow, int segment) {
+  const PacketInfo& p = *flow.packet;
+  if (!policy.dns.enabled || !p.has_ports) return false;
+  if (p.protocol != static_cast<uint8_t>(L4::kTcp) && p.protocol != static_cast<uint8_t>(L4::kUdp)) return false;
+  if (p.dst_port == kDnsOverTlsPort) return true;
+  if (p.dst_port == kHttpsPort) return flow.dst_is_doh;
+  if (p.dst_port != kDnsPort) return false;
+  return !policy.dns.resolvers.contains(p.dst) &&
+         !builtinsMatch(policy, policy.dns.resolver_builtins, segment, p.dst);
+}
+
 // Does `peer` (the other end of the flow, seen from the device on `segment`) hit the rule's
 // targets?
 bool targetMatches(const CompiledPolicy& policy, const CompiledRule& rule, int segment,
                    const IpAddress& peer) {
   if (rule.addresses.contains(peer)) return true;
-  if (rule.builtins == 0) return false;
-  const bool gateway = segment >= 0 && policy.segments[segment].gateway.contains(peer);
-  const bool local = segment >= 0 && policy.segments[segment].local.contains(peer);
-  if ((rule.builtins & kTargetGateway) && gateway) return true;
-  if ((rule.builtins & kTargetLocal) && local && !gateway) return true;
-  if ((rule.builtins & kTargetInternet) && !gateway && !local && !policy.box_addresses.contains(peer)) {
-    return true;
+  for (const auto& group : rule.groups) {
+    if (group->contains(peer)) return true;
   }
-  return false;
+  return builtinsMatch(policy, rule.builtins, segment, peer);
+}
+
+// The first of `names` one of the rule's name patterns matches, or an empty view.
+std::string_view matchingName(const CompiledRule& rule, std::span<const std::string_view> names) {
+  for (const std::string_view name : names) {
+    for (const NamePattern& pattern : rule.names) {
+      if (pattern.matches(name)) return name;
+    }
+  }
+  return {};
 }
 
 // Judges one managed side of the flow with its profile's rules for `direction`.
@@ -80,16 +119,39 @@ Verdict judgeSide(const CompiledPolicy& policy, const FlowView& flow, const Endp
   // Egress rules name where the device goes (destination and its port); inbound rules name who
   // comes in (the source) and which of the device's ports.
   const IpAddress& peer = direction == Direction::kEgress ? p.dst : p.src;
+  if (direction == Direction::kEgress && isDnsBypass(policy, flow, side.segment)) {
+    v.action = profile.otherwise;
+    v.reason = Reason::kDnsBypass;
+    return v;
+  }
+  // Names only ever describe where a device goes: inbound rules carry none (the loader refuses).
+  const std::span<const std::string_view> names =
+      direction == Direction::kEgress ? flow.dst_names : std::span<const std::string_view>();
+  bool name_rule_skipped = false;  // a name rule fit by proto/port, but the device knows no name
   for (const CompiledRule& rule : rules) {
     if (!protoMatches(rule.proto, p.protocol)) continue;
     if (!portMatches(rule.ports, p, p.dst_port)) continue;
-    if (!targetMatches(policy, rule, side.segment, peer)) continue;
+    if (!targetMatches(policy, rule, side.segment, peer)) {
+      if (rule.names.empty()) continue;
+      if (names.empty()) {
+        // Only an internet destination can be a "hard-coded IP": the gateway and the local
+        // network are reached by address as a matter of course.
+        name_rule_skipped = name_rule_skipped ||
+                            builtinsMatch(policy, kTargetInternet, side.segment, peer);
+        continue;
+      }
+      v.name = matchingName(rule, names);
+      if (v.name.empty()) continue;
+    }
     v.action = rule.action;
     v.rule = &rule;
     v.log = rule.log;
+    if (v.name.empty() && name_rule_skipped) v.reason = Reason::kNoDns;
     return v;
   }
   v.action = profile.otherwise;
+  if (name_rule_skipped) v.reason = Reason::kNoDns;
+  if (!names.empty()) v.name = names[0];  // what the destination was called, for the log
   return v;
 }
 

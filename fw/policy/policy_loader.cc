@@ -119,10 +119,11 @@ void digestField(Sha256* sha, std::string_view text) {
   sha->update(text);
 }
 
-std::string policyDigest(std::string_view text, const SiteFacts& site) {
+std::string policyDigest(std::string_view text, std::string_view extra, const SiteFacts& site) {
   Sha256 sha;
   digestField(&sha, "muzzle-policy-v1");
   digestField(&sha, text);
+  if (!extra.empty()) digestField(&sha, extra);  // files the policy names (the DoH list)
   digestField(&sha, "segments=" + std::to_string(site.segments.size()));
   for (const SegmentFacts& segment : site.segments) {
     digestField(&sha, segment.name);
@@ -159,6 +160,39 @@ bool looksLikeDomain(std::string_view target) {
     return std::isalpha(static_cast<unsigned char>(c));
   });
   return has_dot && has_letter;
+}
+
+// A DNS name target as users write it: `host.example.com` or `*.example.com`. Labels of
+// letters, digits, '-' and '_' (1-63 characters), at most 253 characters; `*` only as the whole
+// first label of a wildcard.
+std::optional<NamePattern> parseNamePattern(std::string_view target) {
+  NamePattern pattern;
+  std::string_view rest = target;
+  if (rest.starts_with("*.")) {
+    pattern.wildcard = true;
+    rest.remove_prefix(2);
+  }
+  if (rest.empty() || rest.size() > 253 || rest.back() == '.') return std::nullopt;
+  std::string lower;
+  size_t label = 0;
+  for (const char c : rest) {
+    if (c == '.') {
+      if (label == 0) return std::nullopt;
+      label = 0;
+    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') {
+      if (++label > 63) return std::nullopt;
+    } else {
+      return std::nullopt;
+    }
+    lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  pattern.suffix = pattern.wildcard ? "." + lower : lower;
+  return pattern;
+}
+
+std::string directoryOf(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string() : std::string(path.substr(0, slash + 1));
 }
 
 std::optional<uint16_t> parsePort(std::string_view text) {
@@ -230,8 +264,13 @@ class Compiler {
     }
 
     compileDevices(policy, out);
+    compileClassify(policy, out);
     compileSite(out);
+    compileDns(policy, out);
   }
+
+  // Text of the files the policy pulled in, so the digest changes when they do.
+  const std::string& includedText() const { return included_text_; }
 
  private:
   void compileGroups(const v1::Policy& policy) {
@@ -272,6 +311,75 @@ class Compiler {
     return inQuotes(text) + " is not an IP address or CIDR";
   }
 
+  void compileDns(const v1::Policy& policy, CompiledPolicy* out) {
+    if (!policy.has_dns()) return;
+    const v1::Dns& dns = policy.dns();
+    CompiledDns& compiled = out->dns;
+    compiled.enabled = true;
+    if (dns.resolvers_size() == 0) {
+      fail("dns.resolvers", "list the resolvers devices may use, e.g. [gateway]");
+    }
+    for (int i = 0; i < dns.resolvers_size(); ++i) {
+      const std::string& target = dns.resolvers(i);
+      const std::string path = "dns.resolvers[" + std::to_string(i) + "]";
+      if (target == "gateway") {
+        compiled.resolver_builtins |= kTargetGateway;
+      } else if (target == "local" || target == "internet") {
+        fail(path, inQuotes(target) + " is too wide for a resolver; name gateway, a group or an IP");
+      } else if (auto group = groups_.find(target); group != groups_.end()) {
+        for (const Cidr& cidr : group->second) compiled.resolvers.add(cidr);
+      } else if (auto cidr = Cidr::parse(target)) {
+        compiled.resolvers.add(*cidr);
+      } else {
+        fail(path, inQuotes(target) + " is not gateway, an address group, an IP or a CIDR");
+      }
+    }
+    compiled.resolvers.finalize();
+    if (dns.has_cache_per_device()) {
+      if (dns.cache_per_device() < 16 || dns.cache_per_device() > 1000000) {
+        fail("dns.cache_per_device", std::to_string(dns.cache_per_device()) + " is not in 16..1000000");
+      }
+      compiled.cache_per_device = dns.cache_per_device();
+    }
+    if (dns.has_ttl_grace_seconds()) {
+      if (dns.ttl_grace_seconds() > 3600) {
+        fail("dns.ttl_grace_seconds", std::to_string(dns.ttl_grace_seconds()) + " is more than an hour");
+      }
+      compiled.ttl_grace_seconds = dns.ttl_grace_seconds();
+    }
+    if (!dns.doh_list().empty()) loadDohList(dns.doh_list(), &compiled);
+    compiled.doh.finalize();
+  }
+
+  // One IP or CIDR a line; `#` starts a comment. Errors name the list file and its line.
+  void loadDohList(const std::string& name, CompiledDns* dns) {
+    const std::string path = name.starts_with("/") ? name : directoryOf(file_label_) + name;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      fail("dns.doh_list", inQuotes(path) + " cannot be read (missing or unreadable)");
+      return;
+    }
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      included_text_ += line;
+      included_text_ += '\n';
+      std::string_view text = line;
+      if (const size_t hash = text.find('#'); hash != std::string_view::npos) text = text.substr(0, hash);
+      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+      if (text.empty()) continue;
+      if (auto cidr = Cidr::parse(text)) {
+        dns->doh.add(*cidr);
+        dns->doh_cidrs.push_back(*cidr);
+      } else {
+        errors_.push_back({map_.lineOf("dns.doh_list"),
+                           path + ":" + std::to_string(number) + ": " + cidrProblem(std::string(text))});
+      }
+    }
+  }
+
   CompiledProfile compileProfile(const std::string& name, const v1::Profile& profile) {
     CompiledProfile compiled;
     compiled.name = name;
@@ -286,16 +394,17 @@ class Compiler {
     }
     for (int i = 0; i < profile.egress_size(); ++i) {
       compiled.egress.push_back(compileRule(
-          profile.egress(i), path + ".egress[" + std::to_string(i) + "]", compiled.otherwise));
+          profile.egress(i), path + ".egress[" + std::to_string(i) + "]", compiled.otherwise, true));
     }
     for (int i = 0; i < profile.inbound_size(); ++i) {
       compiled.inbound.push_back(compileRule(
-          profile.inbound(i), path + ".inbound[" + std::to_string(i) + "]", compiled.otherwise));
+          profile.inbound(i), path + ".inbound[" + std::to_string(i) + "]", compiled.otherwise, false));
     }
     return compiled;
   }
 
-  CompiledRule compileRule(const v1::Rule& rule, const std::string& path, Action otherwise) {
+  CompiledRule compileRule(const v1::Rule& rule, const std::string& path, Action otherwise,
+                           bool egress) {
     CompiledRule compiled;
     compiled.label = path;
     compiled.log = rule.log();
@@ -311,7 +420,7 @@ class Compiler {
     const char* key = has_allow ? "allow" : "deny";
     const auto& targets = has_allow ? rule.allow() : rule.deny();
     for (int i = 0; i < targets.size(); ++i) {
-      addTarget(targets[i], path + "." + key + "[" + std::to_string(i) + "]", &compiled);
+      addTarget(targets[i], path + "." + key + "[" + std::to_string(i) + "]", egress, &compiled);
     }
     compiled.addresses.finalize();
 
@@ -357,7 +466,20 @@ class Compiler {
     return compiled;
   }
 
-  void addTarget(const std::string& target, const std::string& path, CompiledRule* rule) {
+  // The finalized set for address group `name`, built on first use and shared afterwards.
+  std::shared_ptr<const AddressSet> groupSet(const std::string& name, const std::vector<Cidr>& cidrs) {
+    auto& set = group_sets_[name];
+    if (!set) {
+      auto built = std::make_shared<AddressSet>();
+      for (const Cidr& cidr : cidrs) built->add(cidr);
+      built->finalize();
+      set = std::move(built);
+    }
+    return set;
+  }
+
+  void addTarget(const std::string& target, const std::string& path, bool egress,
+                 CompiledRule* rule) {
     if (target == "gateway") {
       rule->builtins |= kTargetGateway;
     } else if (target == "local") {
@@ -365,15 +487,27 @@ class Compiler {
     } else if (target == "internet") {
       rule->builtins |= kTargetInternet;
     } else if (auto group = groups_.find(target); group != groups_.end()) {
-      for (const Cidr& cidr : group->second) rule->addresses.add(cidr);
+      auto set = groupSet(target, group->second);
+      if (std::find(rule->groups.begin(), rule->groups.end(), set) == rule->groups.end()) {
+        rule->groups.push_back(std::move(set));
+      }
     } else if (auto cidr = Cidr::parse(target)) {
       rule->addresses.add(*cidr);
     } else if (target.find('/') != std::string::npos) {
       fail(path, cidrProblem(target));
     } else if (looksLikeDomain(target)) {
-      fail(path, inQuotes(target) +
-                     " looks like a domain name; domain targets are not supported yet (use an "
-                     "IP, CIDR or address group)");
+      auto pattern = parseNamePattern(target);
+      if (!pattern) {
+        fail(path, inQuotes(target) +
+                       " is not a valid DNS name target (host.example.com or *.example.com; "
+                       "letters, digits, - and _)");
+      } else if (!egress) {
+        fail(path, inQuotes(target) +
+                       " is a DNS name; names only apply to egress rules (where a device goes), "
+                       "use addresses for inbound");
+      } else {
+        rule->names.push_back(std::move(*pattern));
+      }
     } else {
       fail(path, inQuotes(target) +
                      " is not an address group, IP, CIDR or built-in (gateway, local, internet)");
@@ -429,6 +563,45 @@ class Compiler {
     }
   }
 
+  void compileClassify(const v1::Policy& policy, CompiledPolicy* out) {
+    using Field = ClassifyRule::Field;
+    for (int i = 0; i < policy.classify_size(); ++i) {
+      const v1::ClassifyRule& rule = policy.classify(i);
+      const std::string path = "classify[" + std::to_string(i) + "]";
+      const std::pair<Field, const std::string*> matchers[] = {
+          {Field::kVendor, &rule.vendor()},
+          {Field::kVendorPrefix, &rule.vendor_prefix()},
+          {Field::kDhcpHostname, &rule.dhcp_hostname()},
+          {Field::kDhcpVendorClass, &rule.dhcp_vendor_class()},
+          {Field::kMudUrl, &rule.mud_url()}};
+      ClassifyRule compiled;
+      compiled.label = path;
+      int set = 0;
+      for (const auto& [field, value] : matchers) {
+        if (value->empty()) continue;
+        ++set;
+        compiled.field = field;
+        compiled.pattern = *value;
+      }
+      bool ok = true;
+      if (set != 1) {
+        fail(path, "needs exactly one of vendor, vendor_prefix, dhcp_hostname, dhcp_vendor_class, mud_url (" +
+                       std::to_string(set) + " given)");
+        ok = false;
+      }
+      if (rule.profile().empty()) {
+        fail(path + ".profile", "missing; name the profile devices matching this rule get");
+        ok = false;
+      } else if (auto it = profile_index_.find(rule.profile()); it == profile_index_.end()) {
+        fail(path + ".profile", inQuotes(rule.profile()) + " is not a defined profile");
+        ok = false;
+      } else {
+        compiled.profile = it->second;
+      }
+      if (ok) out->classify.push_back(std::move(compiled));
+    }
+  }
+
   void compileSite(CompiledPolicy* out) {
     for (const SegmentFacts& facts : site_.segments) {
       CompiledSegment segment;
@@ -449,8 +622,10 @@ class Compiler {
   const SiteFacts& site_;
   std::vector<std::pair<int, std::string>> errors_;  // (line, message)
   std::unordered_map<std::string, std::vector<Cidr>> groups_;
+  std::unordered_map<std::string, std::shared_ptr<const AddressSet>> group_sets_;
   std::unordered_map<std::string, uint32_t> profile_index_;
   std::vector<int> device_index_;  // compiled device -> index in the file's devices list
+  std::string included_text_;
 };
 
 }  // namespace
@@ -473,7 +648,7 @@ Result<std::shared_ptr<const CompiledPolicy>> compilePolicyText(std::string_view
     }
     return Status::error(std::move(joined));
   }
-  policy->digest = policyDigest(yaml_text, site);
+  policy->digest = policyDigest(yaml_text, compiler.includedText(), site);
   return std::shared_ptr<const CompiledPolicy>(std::move(policy));
 }
 

@@ -4,9 +4,12 @@
 # namespaces: no interface is ever created in the root namespace, and muzzled runs only inside
 # the gateway's namespace.
 #
-#   cam1 cam2 vacuum unknown ──(br-cam 198.18.10.1/24, fd00:10::1/64)── gw ──(uplink0)── inet
-#                                                           │ (lan-nvr 198.18.1.1/24)     └ cloud
-#                                                           nvr 198.18.1.10                 hosts
+#   cam1 cam2 vacuum unknown speaker ──(br-cam 198.18.10.1/24, fd00:10::1/64)── gw ──(uplink0)── inet
+#                                                          │ (lan-nvr 198.18.1.1/24)           └ cloud
+#                                                          nvr 198.18.1.10                       hosts
+#
+# DNS: dnsmasq on gw (the devices' resolver, on 198.18.10.1 / fd00:10::1) forwards to dnsmasq in
+# inet (198.51.100.2 / 2001:db8:1::2), which answers the vendor names in LAB_DNS_RECORDS.
 #
 # As a library (what tests do):
 #   source tests/lab/lab.sh
@@ -29,25 +32,41 @@
 LAB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${BUILD:-$LAB_REPO/build}"
 LABNET="${LABNET:-$BUILD/tests/lab/labnet}"  # the image's self-test sets its own
-LAB_NODES=(gw cam1 cam2 vacuum unknown nvr inet)
+LAB_NODES=(gw cam1 cam2 vacuum unknown speaker nvr inet)
+LAB_DEVICES=(cam1 cam2 vacuum unknown speaker)
 
 # Where each node is reached from the camera segment (the gateway by its segment address).
 declare -gA LAB_V4=(
   [gw]=198.18.10.1 [cam1]=198.18.10.11 [cam2]=198.18.10.12 [vacuum]=198.18.10.21
-  [unknown]=198.18.10.99 [nvr]=198.18.1.10 [inet]=198.51.100.2
+  [unknown]=198.18.10.99 [speaker]=198.18.10.31 [nvr]=198.18.1.10 [inet]=198.51.100.2
   [cloud1]=203.0.113.10 [cloud2]=203.0.113.20
 )
 declare -gA LAB_V6=(
   [gw]=fd00:10::1 [cam1]=fd00:10::11 [cam2]=fd00:10::12 [vacuum]=fd00:10::21
-  [unknown]=fd00:10::99 [nvr]=fd00:1::10 [inet]=2001:db8:1::2
+  [unknown]=fd00:10::99 [speaker]=fd00:10::31 [nvr]=fd00:1::10 [inet]=2001:db8:1::2
   [cloud1]=2001:db8:cafe::10 [cloud2]=2001:db8:cafe::20
 )
 declare -gA LAB_MAC=(
   [cam1]=44:47:cc:00:00:11 [cam2]=44:47:cc:00:00:12 [vacuum]=50:ec:50:00:00:21
-  [unknown]=02:5a:00:00:00:99
+  [unknown]=02:5a:00:00:00:99 [speaker]=68:54:fd:00:00:31
 )
 # Gateway bridge port for each device.
-declare -gA LAB_PORT=([cam1]=p-cam1 [cam2]=p-cam2 [vacuum]=p-vac [unknown]=p-unk)
+declare -gA LAB_PORT=([cam1]=p-cam1 [cam2]=p-cam2 [vacuum]=p-vac [unknown]=p-unk [speaker]=p-spk)
+
+# The names inet's dnsmasq answers: NAME V4 V6 TTL. Short TTLs keep TTL tests short; the cloud
+# hosts behind them are addresses on inet's loopback.
+LAB_DNS_RECORDS=(
+  "avs.voice.example 203.0.113.30 2001:db8:cafe::30 60"
+  "time.vendor.example 203.0.113.31 2001:db8:cafe::31 60"
+  "telemetry.vendor.example 203.0.113.32 2001:db8:cafe::32 60"
+  "node7.cdnco.example 203.0.113.33 2001:db8:cafe::33 60"
+  "voice.example 203.0.113.34 2001:db8:cafe::34 60"
+  "short.voice.example 203.0.113.35 2001:db8:cafe::35 1"
+  "relay.p2p.example 203.0.113.40 2001:db8:cafe::40 60"
+  "dns.voice.example 203.0.113.53 2001:db8:cafe::53 60"
+)
+# CNAME chain: cdn.voice.example -> edge.cdnco.example -> node7.cdnco.example.
+LAB_DNS_CNAMES=("cdn.voice.example edge.cdnco.example" "edge.cdnco.example node7.cdnco.example")
 
 LAB_PASSED=0
 LAB_FAILED=0
@@ -171,7 +190,7 @@ lab_up() {
   ip -n "$(lab_ns gw)" link add br-cam type bridge forward_delay 0 mcast_snooping 0 || return 1
   ip -n "$(lab_ns gw)" link set br-cam up || return 1
 
-  for node in cam1 cam2 vacuum unknown; do
+  for node in "${LAB_DEVICES[@]}"; do
     dev="${LAB_PORT[$node]}"
     _lab_veth gw "$dev" "$node" eth0 || return 1
     ip -n "$(lab_ns gw)" link set "$dev" master br-cam || return 1
@@ -198,17 +217,24 @@ lab_up() {
   for cloud in 2001:db8:cafe::10/128 2001:db8:cafe::20/128; do
     ip -n "$(lab_ns inet)" -6 addr add "$cloud" dev lo nodad || return 1
   done
+  local record name v4 v6 ttl
+  for record in "${LAB_DNS_RECORDS[@]}"; do
+    read -r name v4 v6 ttl <<<"$record"
+    ip -n "$(lab_ns inet)" addr add "$v4/32" dev lo || return 1
+    ip -n "$(lab_ns inet)" -6 addr add "$v6/128" dev lo nodad || return 1
+  done
   ip -n "$(lab_ns inet)" route add 198.18.0.0/15 via 198.51.100.1 || return 1
   ip -n "$(lab_ns inet)" -6 route add fd00::/8 via 2001:db8:1::1 || return 1
 
   lab_serve nvr --tcp 554,8000 || return 1
   lab_serve cam1 --tcp 554,80,23 || return 1
   lab_serve cam2 --tcp 554,80,23 || return 1
-  lab_serve inet --tcp 443,80,554 --udp 123 || return 1
-  lab_serve gw --tcp 22 --udp 53,123 || return 1
+  lab_serve inet --tcp 443,80,554,853 --udp 123,853 || return 1
+  lab_serve gw --tcp 22 --udp 123 || return 1
+  _lab_start_dns || return 1
 
   # Let the gateway learn every device's MAC before muzzled starts, as on a live network.
-  for node in cam1 cam2 vacuum unknown; do
+  for node in "${LAB_DEVICES[@]}"; do
     lab_exec "$node" ping -q -c1 -W2 198.18.10.1 >/dev/null || {
       lab_log "$node cannot ping its gateway (v4)"
       return 1
@@ -223,6 +249,51 @@ lab_up() {
   lab_exec inet ping -q -c1 -W2 198.51.100.1 >/dev/null || return 1
   lab_exec inet ping -q -6 -c1 -W2 2001:db8:1::1 >/dev/null || return 1
   lab_log "lab $LAB_ID is up"
+}
+
+# dnsmasq in NODE with the config file CONF, in the foreground (so lab_down can kill it by pid);
+# waits until it answers on ADDRESS.
+_lab_dnsmasq() {
+  local node="$1" conf="$2" address="$3" i
+  lab_exec "$node" dnsmasq --conf-file="$conf" --keep-in-foreground \
+    --log-facility="$LAB_STATE/dnsmasq-$node.log" >>"$LAB_STATE/dnsmasq-$node.log" 2>&1 </dev/null &
+  _lab_remember_pid $!
+  for ((i = 0; i < 100; i++)); do
+    lab_exec "$node" "$LABNET" dns "$address" lab-ready.example --timeout-ms 200 2>/dev/null |
+      grep -q 'result=answered' && return 0
+    sleep 0.05
+  done
+  lab_log "dnsmasq in $node does not answer on $address:"
+  cat "$LAB_STATE/dnsmasq-$node.log" >&2
+  return 1
+}
+
+# The lab's DNS: the vendor names in inet, and the devices' resolver on gw forwarding to it.
+# Both configs say everything (no-resolv, no-hosts): dnsmasq never reads the host's resolv.conf
+# or hosts file, and binds only lab addresses.
+_lab_start_dns() {
+  local record name v4 v6 ttl cname
+  {
+    echo "# Written by tests/lab/lab.sh: the simulated internet's names."
+    printf '%s\n' no-resolv no-hosts bind-interfaces listen-address=198.51.100.2 \
+      listen-address=2001:db8:1::2 user=root log-queries
+    for record in "${LAB_DNS_RECORDS[@]}"; do
+      read -r name v4 v6 ttl <<<"$record"
+      echo "host-record=$name,$v4,$v6,$ttl"
+    done
+    for cname in "${LAB_DNS_CNAMES[@]}"; do
+      read -r name v4 <<<"$cname"
+      echo "cname=$name,$v4,60"
+    done
+  } >"$LAB_STATE/dnsmasq-inet.conf"
+  # The gateway forwards and does not cache (cache-size=0), so devices see the TTLs inet gives.
+  {
+    echo "# Written by tests/lab/lab.sh: the devices' resolver on the gateway."
+    printf '%s\n' no-resolv no-hosts bind-interfaces listen-address=198.18.10.1 \
+      listen-address=fd00:10::1 server=198.51.100.2 cache-size=0 user=root log-queries
+  } >"$LAB_STATE/dnsmasq-gw.conf"
+  _lab_dnsmasq inet "$LAB_STATE/dnsmasq-inet.conf" 198.51.100.2 &&
+    _lab_dnsmasq gw "$LAB_STATE/dnsmasq-gw.conf" 198.18.10.1
 }
 
 # Kills everything the lab started and deletes its namespaces. Safe to call twice, and on a
@@ -262,6 +333,8 @@ lab_down() {
 _lab_write_muzzled_config() {
   # A test may have written its own policy.yaml; otherwise the shipped example is the policy.
   [[ -f "$LAB_STATE/policy.yaml" ]] || cp "$LAB_REPO/policies/site-example.yaml" "$LAB_STATE/policy.yaml"
+  # The lists the example names (DoH resolvers), unless a test wrote its own.
+  [[ -d "$LAB_STATE/lists" ]] || cp -r "$LAB_REPO/policies/lists" "$LAB_STATE/lists"
   cat >"$LAB_STATE/muzzled.yaml" <<EOF
 # Written by tests/lab/lab.sh for lab $LAB_ID.
 segments:
@@ -440,7 +513,12 @@ lab_expect() {
   local host line got ms ok=0 timeout=2000
   host="$(lab_addr "$to" "$family")"
   [[ "$proto" == udp ]] && timeout=1000
-  line="$(lab_flow "$from" "$proto" "$host" "$port" --timeout-ms "$timeout")" || true
+  if [[ "$proto" == udp && "$port" == 53 ]]; then
+    # Port 53 is a real resolver (dnsmasq): ask it something instead of expecting an echo.
+    line="$(lab_exec "$from" "$LABNET" dns "$host" probe.lab.example --timeout-ms "$timeout" </dev/null)" || true
+  else
+    line="$(lab_flow "$from" "$proto" "$host" "$port" --timeout-ms "$timeout")" || true
+  fi
   got="$(sed -n 's/.*result=\([a-z-]*\).*/\1/p' <<<"$line")"
   ms="$(sed -n 's/.* ms=\([0-9]*\).*/\1/p' <<<"$line")"
   case "$expected" in
@@ -460,6 +538,44 @@ lab_expect() {
   printf '%-3s %-44s %-9s %-18s %s\n' "$LAB_ROW" "$from -> $to $host $proto/$port" "$expected" \
     "${got:-error} ${ms:+${ms}ms}" "$verdict"
   # Always success: a failed row is counted, and must not stop a `set -e` script mid-table.
+  return 0
+}
+
+# Resolves NAME from NODE through the gateway's resolver; prints the first address (A for
+# family 4, AAAA for 6), nothing when there is none. Extra args go to labnet dns (--proto tcp).
+lab_resolve() {
+  local node="$1" name="$2" family="${3:-4}" server type=a line
+  shift 3 2>/dev/null || shift $#
+  server="$(lab_addr gw "$family")"
+  [[ "$family" == 6 ]] && type=aaaa
+  line="$(lab_exec "$node" "$LABNET" dns "$server" "$name" --type "$type" "$@" </dev/null)" || true
+  sed -n 's/.* addrs=\([^, ]*\).*/\1/p' <<<"$line"
+}
+
+# One table row for a flow to a name: the device looks NAME up through the gateway first, as
+# firmware does, then connects to the first address.
+#   lab_expect_name EXPECTED FROM NAME PROTO PORT [4|6]
+lab_expect_name() {
+  local expected="$1" from="$2" name="$3" proto="$4" port="$5" family="${6:-4}"
+  local host line="" got ms ok=0
+  host="$(lab_resolve "$from" "$name" "$family")"
+  if [[ -n "$host" ]]; then
+    line="$(lab_flow "$from" "$proto" "$host" "$port" --timeout-ms 2000)" || true
+  fi
+  got="$(sed -n 's/.*result=\([a-z-]*\).*/\1/p' <<<"$line")"
+  ms="$(sed -n 's/.* ms=\([0-9]*\).*/\1/p' <<<"$line")"
+  case "$expected" in
+    allowed) [[ "$got" == connected ]] && ok=1 ;;
+    rejected) [[ "$got" == refused || "$got" == unreachable ]] && ok=1 ;;
+  esac
+  LAB_ROW=$((${LAB_ROW:-0} + 1))
+  local verdict=PASS
+  if ((ok)); then LAB_PASSED=$((LAB_PASSED + 1)); else
+    verdict=FAIL
+    LAB_FAILED=$((LAB_FAILED + 1))
+  fi
+  printf '%-3s %-44s %-9s %-18s %s\n' "$LAB_ROW" "$from -> $name ${host:-(no-address)} $proto/$port" \
+    "$expected" "${got:-error} ${ms:+${ms}ms}" "$verdict"
   return 0
 }
 

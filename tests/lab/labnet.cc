@@ -6,6 +6,9 @@
 //   labnet udp HOST PORT [--timeout-ms 1000]                       datagram + echo check
 //   labnet hold HOST PORT [--interval-ms 100] [--max-ms 10000] [--echo-timeout-ms 1000]
 //                         [--ready-file F]                         long-lived flow, until cut
+//   labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms 1000]
+//                                                                  one DNS query, e.g.
+//        result=answered rcode=0 addrs=203.0.113.30 ms=3   (addrs: the A/AAAA records)
 //
 // Exit codes (the scripts branch on them): 0 success, 1 hold survived max-ms, 2 refused (TCP
 // reset), 3 unreachable (ICMP error or local policy), 4 timeout, 5 connected but no echo,
@@ -28,10 +31,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "fw/dns/dns_message.h"
 
 namespace {
 
@@ -60,7 +66,8 @@ int usage(const char* why) {
                "       labnet tcp HOST PORT [--timeout-ms N]\n"
                "       labnet udp HOST PORT [--timeout-ms N]\n"
                "       labnet hold HOST PORT [--interval-ms N] [--max-ms N] "
-               "[--echo-timeout-ms N] [--ready-file F]\n",
+               "[--echo-timeout-ms N] [--ready-file F]\n"
+               "       labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms N]\n",
                why);
   return kUsage;
 }
@@ -483,6 +490,113 @@ int runServe(const Options& options) {
   }
 }
 
+// The query: id, RD, one question, IN class.
+std::vector<uint8_t> dnsQuery(const std::string& name, uint16_t qtype) {
+  std::vector<uint8_t> q = {0x4d, 0x5a, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+  size_t start = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.') {
+      if (i > start) {
+        q.push_back(static_cast<uint8_t>(i - start));
+        q.insert(q.end(), name.begin() + static_cast<long>(start), name.begin() + static_cast<long>(i));
+      }
+      start = i + 1;
+    }
+  }
+  q.insert(q.end(), {0, static_cast<uint8_t>(qtype >> 8), static_cast<uint8_t>(qtype), 0, 1});
+  return q;
+}
+
+// Reads exactly `n` bytes before `deadline`.
+Exit readFully(int fd, uint8_t* out, size_t n, Clock::time_point deadline) {
+  size_t got = 0;
+  while (got < n) {
+    if (waitFor(fd, POLLIN, deadline) == 0) return kTimeout;
+    const ssize_t r = recv(fd, out + got, n - got, 0);
+    if (r == 0) return kNoEcho;
+    if (r < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      return classifyError(errno);
+    }
+    got += static_cast<size_t>(r);
+  }
+  return kOk;
+}
+
+int runDns(const Options& options) {
+  if (options.positional.size() != 2) return usage("dns needs SERVER and NAME");
+  socklen_t len = 0;
+  const auto server = numericAddress(options.positional[0], 53, &len);
+  const long timeout_ms = options.number("--timeout-ms", 1000);
+  const std::string type = options.text("--type").empty() ? "a" : options.text("--type");
+  const std::string proto = options.text("--proto").empty() ? "udp" : options.text("--proto");
+  if (!server || timeout_ms < 0 || (type != "a" && type != "aaaa") || (proto != "udp" && proto != "tcp")) {
+    return usage("dns needs a numeric SERVER, --type a|aaaa, --proto udp|tcp");
+  }
+  const auto query = dnsQuery(options.positional[1], type == "a" ? muzzle::kDnsTypeA : muzzle::kDnsTypeAaaa);
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::milliseconds(timeout_ms);
+  std::vector<uint8_t> reply(65535);
+  size_t reply_len = 0;
+  Exit result = kOk;
+  int fd = -1;
+  if (proto == "tcp") {
+    Connection c = connectTcp(*server, len, timeout_ms);
+    fd = c.fd;
+    result = c.status;
+    if (result == kOk) {
+      std::vector<uint8_t> framed = {static_cast<uint8_t>(query.size() >> 8), static_cast<uint8_t>(query.size())};
+      framed.insert(framed.end(), query.begin(), query.end());
+      uint8_t length[2];
+      if (send(fd, framed.data(), framed.size(), MSG_NOSIGNAL) < 0) {
+        result = classifyError(errno);
+      } else if ((result = readFully(fd, length, 2, deadline)) == kOk) {
+        reply_len = static_cast<size_t>(length[0] << 8 | length[1]);
+        result = readFully(fd, reply.data(), reply_len, deadline);
+      }
+    }
+  } else {
+    fd = socket(server->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return kLocalFailure;
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&*server), len) != 0 ||
+        send(fd, query.data(), query.size(), 0) < 0) {
+      result = kUnreachable;
+    } else {
+      result = kTimeout;
+      while (waitFor(fd, POLLIN, deadline) != 0) {
+        const ssize_t n = recv(fd, reply.data(), reply.size(), 0);
+        if (n >= 0) {
+          reply_len = static_cast<size_t>(n);
+          result = kOk;
+          break;
+        }
+        if (errno == EAGAIN || errno == EINTR) continue;
+        result = kUnreachable;
+        break;
+      }
+    }
+  }
+  if (fd >= 0) close(fd);
+  if (result != kOk) {
+    std::printf("result=%s ms=%ld\n", resultName(result), msSince(start));
+    return result;
+  }
+  auto message = std::make_unique<muzzle::DnsMessage>();
+  const muzzle::DnsError error = muzzle::parseDnsMessage(std::span(reply.data(), reply_len), message.get());
+  if (error != muzzle::DnsError::kOk) {
+    std::printf("result=malformed error=%s ms=%ld\n", std::string(muzzle::dnsErrorName(error)).c_str(), msSince(start));
+    return kNoEcho;
+  }
+  std::string addrs;
+  for (size_t i = 0; i < message->record_count; ++i) {
+    const muzzle::DnsRecord& r = message->records[i];
+    if (r.type != muzzle::kDnsTypeA && r.type != muzzle::kDnsTypeAaaa) continue;
+    addrs += (addrs.empty() ? "" : ",") + r.address.toString();
+  }
+  std::printf("result=answered rcode=%u addrs=%s ms=%ld\n", message->rcode, addrs.c_str(), msSince(start));
+  return kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -503,6 +617,10 @@ int main(int argc, char** argv) {
     const auto options = parseOptions(
         argc - 2, argv + 2, {"--interval-ms", "--max-ms", "--echo-timeout-ms", "--ready-file"});
     return options ? runHold(*options) : usage("bad hold options");
+  }
+  if (command == "dns") {
+    const auto options = parseOptions(argc - 2, argv + 2, {"--type", "--proto", "--timeout-ms"});
+    return options ? runDns(*options) : usage("bad dns options");
   }
   return usage("unknown subcommand");
 }

@@ -40,6 +40,16 @@ refused  inet    cam1   tcp 80
 allowed  nvr     cam1   tcp 554
 refused  nvr     cam1   tcp 23
 ROWS
+  # Flows to names: the device looks the name up through the gateway, then connects.
+  while read -r expected from name proto port; do
+    for family in 4 6; do
+      lab_expect_name "$expected" "$from" "$name" "$proto" "$port" "$family"
+    done
+  done <<'ROWS'
+allowed  speaker avs.voice.example        tcp 443
+rejected speaker telemetry.vendor.example tcp 443
+rejected cam1    relay.p2p.example        tcp 443
+ROWS
 }
 
 # Waits up to SECONDS for a muzzled log line matching the extended regex PATTERN.

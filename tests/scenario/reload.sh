@@ -46,10 +46,17 @@ devices:
     mac: "44:47:cc:00:00:11"
     profile: camera
 POLICY
+# A policy change must not re-create the table or its base chains (re-registering a hook makes
+# the kernel drop every packet waiting in the queue). Table handles come from a per-namespace
+# counter, so a re-created table would show a new one.
+base_chains() { lab_exec gw nft -a list table inet muzzle | grep -E '^table|chain (forward|input|output)'; }
+chains_before="$(base_chains)"
 lab_reload_muzzled
 result="$(lab_hold_wait 5)"
 echo "    hold: ${result:-still running}"
 lab_check "held connection is cut" grep -q 'result=cut' <<<"$result"
+lab_check "the reload logged its new generation" wait_log 'event=policy-reloaded generation=2 ' 2
+lab_check "base chains kept: only chain judge was rewritten" test "$(base_chains)" == "$chains_before"
 lab_table_header
 lab_expect rejected cam1 nvr tcp 554
 lab_expect rejected cam1 nvr tcp 554 6

@@ -106,7 +106,7 @@ TEST_CASE("unknown fields are named with their line, at any depth") {
     const Status s = load("version: 1\nzzz: 3\n", &policy);
     CHECK(s.message() ==
           "p.yaml:2: unknown field \"zzz\" (expected one of: version, defaults, addresses, "
-          "profiles, devices)");
+          "profiles, devices, dns, classify)");
   }
   SUBCASE("nested, with a suggestion") {
     const Status s = load(R"(version: 1

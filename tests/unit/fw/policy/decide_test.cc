@@ -67,7 +67,11 @@ Endpoint outside() { return Endpoint{}; }
 Endpoint box() { return Endpoint{-1, std::nullopt, true}; }
 
 Verdict judge(const CompiledPolicy& policy, const PacketInfo& p, Endpoint src, Endpoint dst) {
-  return decide(policy, FlowView{&p, src, dst});
+  FlowView flow;
+  flow.packet = &p;
+  flow.src = src;
+  flow.dst = dst;
+  return decide(policy, flow);
 }
 
 TEST_CASE("egress: first matching rule wins, otherwise rejects") {

@@ -30,6 +30,15 @@ devices:
 
 IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 
+// A rule's address targets: its literals and the groups it names.
+bool addressTargets(const CompiledRule& rule, const IpAddress& a) {
+  if (rule.addresses.contains(a)) return true;
+  for (const auto& group : rule.groups) {
+    if (group->contains(a)) return true;
+  }
+  return false;
+}
+
 std::string errorOf(std::string_view yaml) {
   return compilePolicyText(yaml, "policy.yaml", SiteFacts{}).status().message();
 }
@@ -85,9 +94,10 @@ TEST_CASE("the example policy compiles") {
   CHECK(to_nvr.proto == ProtoMatch::kTcp);
   CHECK(samePorts(to_nvr.ports, {{554, 554}, {8000, 8000}}));
   CHECK(to_nvr.label == "profiles.camera.egress[0]");
-  CHECK(to_nvr.addresses.contains(ip("198.18.1.10")));
-  CHECK(to_nvr.addresses.contains(ip("fd00:1::10")));
-  CHECK_FALSE(to_nvr.addresses.contains(ip("198.18.1.11")));
+  CHECK(addressTargets(to_nvr, ip("198.18.1.10")));
+  CHECK(addressTargets(to_nvr, ip("fd00:1::10")));
+  CHECK_FALSE(addressTargets(to_nvr, ip("198.18.1.11")));
+  CHECK(to_nvr.addresses.empty());  // the group is shared, not copied into the rule
   CHECK_FALSE(to_nvr.log);
 
   const CompiledRule& dns = camera.egress[1];
@@ -100,7 +110,9 @@ TEST_CASE("the example policy compiles") {
   REQUIRE(camera.inbound.size() == 1);
   CHECK(camera.inbound[0].label == "profiles.camera.inbound[0]");
   CHECK(samePorts(camera.inbound[0].ports, {{554, 554}, {80, 80}}));
-  CHECK(camera.inbound[0].addresses.contains(ip("198.18.1.10")));
+  CHECK(addressTargets(camera.inbound[0], ip("198.18.1.10")));
+  // Both rules name `nvr`: one set, shared.
+  CHECK(camera.inbound[0].groups[0] == to_nvr.groups[0]);
 
   const CompiledProfile& quarantine = policy.profiles[1];
   REQUIRE(quarantine.egress.size() == 1);
@@ -234,12 +246,13 @@ TEST_CASE("targets: exact messages") {
   CHECK(errorOf(withEgressRule("{allow: [nvr, nvrr]}")) ==
         "policy.yaml:8: profiles.camera.egress[1].allow[1]: \"nvrr\" is not an address group, "
         "IP, CIDR or built-in (gateway, local, internet)");
-  CHECK(errorOf(withEgressRule("{deny: [cloud.vendor.com]}")) ==
-        "policy.yaml:8: profiles.camera.egress[1].deny[0]: \"cloud.vendor.com\" looks like a "
-        "domain name; domain targets are not supported yet (use an IP, CIDR or address group)");
-  CHECK(errorOf(withEgressRule("{deny: [\"*.vendor.com\"]}")) ==
-        "policy.yaml:8: profiles.camera.egress[1].deny[0]: \"*.vendor.com\" looks like a "
-        "domain name; domain targets are not supported yet (use an IP, CIDR or address group)");
+  CHECK(errorOf(withEgressRule("{deny: [cloud.vendor.com, \"*.vendor.com\"]}")).empty());
+  CHECK(errorOf(withEgressRule("{deny: [\"*.vendor..com\"]}")) ==
+        "policy.yaml:8: profiles.camera.egress[1].deny[0]: \"*.vendor..com\" is not a valid DNS "
+        "name target (host.example.com or *.example.com; letters, digits, - and _)");
+  CHECK(errorOf(withEgressRule("{deny: [\"a.*.vendor.com\"]}")) ==
+        "policy.yaml:8: profiles.camera.egress[1].deny[0]: \"a.*.vendor.com\" is not a valid DNS "
+        "name target (host.example.com or *.example.com; letters, digits, - and _)");
   CHECK(errorOf(withEgressRule("{allow: [198.18.1.5/24]}")) ==
         "policy.yaml:8: profiles.camera.egress[1].allow[0]: \"198.18.1.5/24\" is not a valid "
         "CIDR (a network address with no host bits set, e.g. 198.18.1.0/24)");

@@ -1,0 +1,101 @@
+#include "fw/dns/name_cache.h"
+
+#include <algorithm>
+
+namespace muzzle {
+
+size_t NameCache::approxBytesPerEntry() {
+  // A list node (entry + two links), a multimap node (key, value, next, hash) and its bucket,
+  // and the name's heap buffer when it does not fit the small-string buffer (typical: 24 bytes).
+  return sizeof(Entry) + 2 * sizeof(void*) + sizeof(IpAddress) + sizeof(EntryList::iterator) +
+         2 * sizeof(void*) + sizeof(size_t) + 32;
+}
+
+void NameCache::setLimits(const NameCacheLimits& limits) {
+  limits_ = limits;
+  if (limits_.per_device == 0) limits_.per_device = 1;
+  if (limits_.devices == 0) limits_.devices = 1;
+  while (devices_.size() > limits_.devices) evictIdlestDevice();
+  for (auto& [mac, device] : devices_) trim(device);
+}
+
+void NameCache::evictOldestEntry(DeviceNames& device) {
+  const auto victim = std::prev(device.lru.end());
+  auto [lo, hi] = device.by_ip.equal_range(victim->ip);
+  for (auto it = lo; it != hi; ++it) {
+    if (it->second == victim) {
+      device.by_ip.erase(it);
+      break;
+    }
+  }
+  device.lru.erase(victim);
+  --entries_;
+  ++evictions_;
+}
+
+void NameCache::trim(DeviceNames& device) {
+  while (device.lru.size() > limits_.per_device) evictOldestEntry(device);
+}
+
+void NameCache::evictIdlestDevice() {
+  // O(devices), but only when a new device arrives at a full table.
+  auto idlest = std::min_element(devices_.begin(), devices_.end(), [](const auto& a, const auto& b) {
+    return a.second.last_used < b.second.last_used;
+  });
+  if (idlest == devices_.end()) return;
+  entries_ -= idlest->second.lru.size();
+  evictions_ += idlest->second.lru.size();
+  devices_.erase(idlest);
+}
+
+void NameCache::learn(MacAddress mac, const IpAddress& ip, std::string_view name, uint32_t ttl_seconds) {
+  const Time now = clock_.now();
+  const auto ttl = std::min(std::chrono::seconds(ttl_seconds), limits_.max_ttl);
+  const Time expires = now + ttl + limits_.grace;
+  auto found = devices_.find(mac.value);
+  if (found == devices_.end()) {
+    if (devices_.size() >= limits_.devices) evictIdlestDevice();
+    found = devices_.emplace(mac.value, DeviceNames{}).first;
+  }
+  DeviceNames& device = found->second;
+  device.last_used = now;
+  auto [lo, hi] = device.by_ip.equal_range(ip);
+  for (auto it = lo; it != hi; ++it) {
+    Entry& entry = *it->second;
+    if (entry.name != name) continue;
+    entry.expires = std::max(entry.expires, expires);
+    device.lru.splice(device.lru.begin(), device.lru, it->second);
+    return;
+  }
+  device.lru.push_front(Entry{ip, std::string(name), expires});
+  device.by_ip.emplace(ip, device.lru.begin());
+  ++entries_;
+  trim(device);
+}
+
+size_t NameCache::lookup(MacAddress mac, const IpAddress& ip, std::span<std::string_view> out) {
+  auto found = devices_.find(mac.value);
+  if (found == devices_.end()) return 0;
+  DeviceNames& device = found->second;
+  const Time now = clock_.now();
+  size_t n = 0;
+  auto [it, hi] = device.by_ip.equal_range(ip);
+  while (it != hi) {
+    const EntryList::iterator entry = it->second;
+    if (entry->expires < now) {
+      device.lru.erase(entry);
+      it = device.by_ip.erase(it);
+      --entries_;
+      continue;
+    }
+    if (n < out.size()) out[n++] = entry->name;
+    // Used: keep it away from the eviction end. splice moves a node; it never allocates, and
+    // list iterators (and the views into names) stay valid.
+    device.lru.splice(device.lru.begin(), device.lru, entry);
+    ++it;
+  }
+  if (n > 0) device.last_used = now;
+  return n;
+}
+
+}  // namespace muzzle

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Turns the bench's JSON lines into the readable table, the ratios and the targets of issue 6.
+#
+#   tests/bench/report.sh tests/bench/results/latest.jsonl
+#
+# The JSON lines are flat objects the bench writes itself, so awk reads them without a JSON tool.
+set -euo pipefail
+
+file="${1:?usage: report.sh RESULTS.jsonl}"
+
+awk '
+function field(line, key,    re, m) {
+  re = "\"" key "\":(\"[^\"]*\"|[^,}]*)"
+  if (!match(line, re)) return ""
+  m = substr(line, RSTART + length(key) + 3, RLENGTH - length(key) - 3)
+  gsub(/"/, "", m)
+  return m
+}
+function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0 || a == "null" || b == "null") ? "-" : sprintf("%.2f", a / b) }
+function verdict(ok) { return ok ? "MET   " : "MISSED" }
+/"meta":1/ { meta = $0; next }
+/"workload":"reload"/ { reload = $0; next }
+{
+  c = field($0, "config"); w = field($0, "workload")
+  key = c SUBSEP w
+  rate[key] = field($0, "rate"); p50[key] = field($0, "p50_us"); p99[key] = field($0, "p99_us")
+  lost[key] = field($0, "lost"); sent[key] = field($0, "sent"); cpu[key] = field($0, "cpu_us_per_pkt"); rss[key] = field($0, "rss_kb")
+  qd[key] = field($0, "queue_dropped") + field($0, "user_dropped"); unit[w] = field($0, "unit")
+  if (!(w in seen_w)) { seen_w[w] = 1; workloads[++nw] = w }
+  if (!(c in seen_c)) { seen_c[c] = 1; configs[++nc] = c }
+}
+END {
+  printf "Muzzle benchmark  %s %s cpus=%s load(1/5/15 at end)=%s seconds/cell=%s commit=%s\n\n",
+    field(meta, "date"), field(meta, "kernel"), field(meta, "cpus"), field(meta, "load_at_end"),
+    field(meta, "seconds_per_cell"), field(meta, "commit")
+  printf "%-20s %-12s %12s %-7s %9s %9s %7s %6s %8s %7s %6s %6s %6s\n", "workload", "config", "rate", "unit",
+    "p50_us", "p99_us", "lost", "qdrop", "cpu_us/p", "rss_MB", "xkern", "xbareP", "xbareB"
+  for (i = 1; i <= nw; i++) {
+    w = workloads[i]
+    for (j = 1; j <= nc; j++) {
+      c = configs[j]; key = c SUBSEP w
+      if (!(key in rate)) continue
+      printf "%-20s %-12s %12s %-7s %9s %9s %7s %6s %8s %7s %6s %6s %6s\n", w, c, rate[key], unit[w],
+        p50[key], p99[key], lost[key], qd[key], cpu[key],
+        (c ~ /kernel/) ? "-" : sprintf("%.1f", rss[key] / 1024),
+        ratio(rate[key], rate["kernel" SUBSEP w]), ratio(rate[key], rate["bare-per-packet" SUBSEP w]),
+        ratio(rate[key], rate["bare-batch" SUBSEP w])
+    }
+  }
+  print ""
+  print "Targets (muzzled; ratios from this run; \"bare\" = the better of the two bare loops):"
+  n = split("udp-churn tcp-churn mixed", nf, " ")
+  for (i = 1; i <= n; i++) {
+    w = nf[i]; m = rate["muzzled" SUBSEP w]; bp = rate["bare-per-packet" SUBSEP w]; bb = rate["bare-batch" SUBSEP w]
+    best = (bp + 0 > bb + 0) ? bp : bb
+    printf "  %s new flows/s >= 0.9x bare        %-12s: %s x bare (%s x per-packet, %s x batched)\n", verdict(best > 0 && m / best >= 0.9), w,
+      ratio(m, best), ratio(m, bp), ratio(m, bb)
+  }
+  m = rate["muzzled" SUBSEP "tcp-stream"]; k = rate["kernel" SUBSEP "tcp-stream"]
+  printf "  %s established >= 0.95x kernel     %-12s: %s x kernel\n", verdict(k > 0 && m / k >= 0.95), "tcp-stream", ratio(m, k)
+  n = split("every-packet every-packet-stream", ep, " ")
+  for (i = 1; i <= n; i++) {
+    w = ep[i]; m = rate["muzzled" SUBSEP w]; bb = rate["bare-batch" SUBSEP w]
+    printf "  %s every packet >= 0.9x batched   %-12s: %s x bare-batch (%s x kernel)\n", verdict(bb > 0 && m / bb >= 0.9), w,
+      ratio(m, bb), ratio(m, rate["kernel" SUBSEP w])
+  }
+  n = split("udp-latency tcp-latency", lt, " ")
+  for (i = 1; i <= n; i++) {
+    w = lt[i]; m = p99["muzzled" SUBSEP w]; bp = p99["bare-per-packet" SUBSEP w]; bb = p99["bare-batch" SUBSEP w]
+    best = (bp + 0 < bb + 0) ? bp : bb
+    printf "  %s first-packet p99 <= 1.2x bare  %-12s: %s us = %s x bare (kernel %s us)\n", verdict(best > 0 && m / best <= 1.2), w,
+      m, ratio(m, best), p99["kernel" SUBSEP w]
+  }
+  max_rss = 0
+  for (i = 1; i <= nw; i++) { r = rss["muzzled" SUBSEP workloads[i]] + 0; if (r > max_rss) max_rss = r }
+  start = field(reload, "rss_start_kb") + 0
+  printf "  %s RSS <= 24 MB and flat          %-12s: %.1f MB after start, %.1f MB max over all cells\n",
+    verdict(max_rss <= 24576 && max_rss - start <= 2048), "", start / 1024, max_rss / 1024
+  sw = "muzzled" SUBSEP "swap"
+  worst = 0; text = ""
+  s = reload
+  while (match(s, /"compile_ms":[0-9.]+,"install_ms":[0-9.]+/)) {
+    part = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
+    split(part, kv, /[:,]/); t = kv[2] + kv[4]
+    if (t > worst) worst = t
+    text = text sprintf(" %.1f+%.1f", kv[2], kv[4])
+  }
+  printf "  %s compile+swap <= 100 ms          %-12s: compile+install ms:%s\n", verdict(text != "" && worst <= 100), "reload", text
+  printf "  %s zero lost during the swap       %-12s: %s lost of %s sent, %s dropped by the queue\n",
+    verdict((sw in rate) && lost[sw] == 0 && qd[sw] == 0), "swap", lost[sw], sent[sw], qd[sw]
+}' "$file"

@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# The performance benchmark (issue 6): muzzled against the kernel alone and against a bare C
+# queue loop, same lab, same traffic, one run. Not part of CI's pass/fail. See README.md here.
+#
+#   tests/bench/run.sh                 full matrix (~5 minutes on 2 cores), as root
+#   BENCH_SECONDS=1 tests/bench/run.sh   a quick pass to check the harness
+#
+# Writes $BENCH_OUT/latest.jsonl (one JSON object per cell, plus a meta line) and latest.txt
+# (the table, the ratios and the targets). BENCH_OUT defaults to tests/bench/results.
+#
+# Safety: every packet stays inside the lab's namespaces (tests/lab/lab.sh, id b<pid>); the
+# queue programs, muzzled and every ruleset live only in the lab's gateway namespace; the EXIT
+# trap kills what the bench started and deletes the namespaces.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export BUILD="${BUILD:-$repo/build}"
+out_dir="${BENCH_OUT:-$repo/tests/bench/results}"
+secs="${BENCH_SECONDS:-3}"
+bench="$BUILD/tests/bench"
+
+if ((EUID != 0)); then
+  echo "bench: needs root (network namespaces)" >&2
+  exit 1
+fi
+
+# Build what the bench needs, and the one package only it uses.
+"$repo/tests/setup.sh"
+if [[ "$(dpkg-query -W -f='${Status}' iperf3 2>/dev/null)" != "install ok installed" ]]; then
+  echo "bench: installing iperf3" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iperf3 >/dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iperf3 >/dev/null; }
+fi
+
+# shellcheck source=tests/lab/lab.sh
+source "$repo/tests/lab/lab.sh"
+lab_trap
+LAB_ID="b$$"
+LAB_ID="${LAB_ID:0:12}"
+
+mkdir -p "$out_dir"
+jsonl="$out_dir/latest.jsonl.tmp"
+: >"$jsonl"
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+lab_up "$LAB_ID"
+gw_ns="$(lab_ns gw)"
+cam_ns="$(lab_ns cam1)"
+inet_ns="$(lab_ns inet)"
+# Every address of 203.0.113.0/24 is a host in the "internet", so churn has many destinations.
+lab_exec inet ip route add local 203.0.113.0/24 dev lo
+# The mixed site's extra devices live in 198.19.0.0/20 on the camera segment; they are raw
+# frames with no ARP behind them, so reverse-path filtering must not judge them first.
+lab_exec gw ip addr add 198.19.0.1/20 dev br-cam
+lab_exec gw sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.br-cam.rp_filter=0
+gw_mac="$(lab_exec gw cat /sys/class/net/br-cam/address)"
+cam_mac="${LAB_MAC[cam1]}"
+cam_ip="${LAB_V4[cam1]}"
+
+# Policies: two variants of the same site (only a comment differs) for the swap.
+"$repo/tests/bench/gen_policy.sh" a >"$LAB_STATE/policy-a.yaml"
+"$repo/tests/bench/gen_policy.sh" b >"$LAB_STATE/policy-b.yaml"
+cp "$LAB_STATE/policy-a.yaml" "$LAB_STATE/policy.yaml"
+
+# Flow tuples never repeat within a run: each cell starts where the last one stopped.
+tuple_base=0
+consumer_pid=""   # the queue program of the current config (muzzled or the bare loop)
+
+queue_cols() {  # "id_sequence queue_dropped user_dropped" of queue 100, zeros if unbound
+  lab_exec gw cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null |
+    awk '$1 == 100 { print $8, $6, $7; f = 1 } END { if (!f) print 0, 0, 0 }'
+}
+cpu_ticks() { [[ -n "$consumer_pid" ]] && sed 's/.*) //' "/proc/$consumer_pid/stat" | awk '{ print $12 + $13 }' || echo 0; }
+rss_kb() { [[ -n "$consumer_pid" ]] && awk '/^VmRSS/ { print $2 }' "/proc/$consumer_pid/status" || echo 0; }
+json_field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | tr -d '"'; }
+
+# Runs one cell: cell CONFIG WORKLOAD UNIT COMMAND... ; COMMAND prints bench_traffic's JSON.
+cell() {
+  local config="$1" workload="$2" unit="$3"
+  shift 3
+  local q0 q1 t0 t1 result judged cpu_us hz
+  read -r -a q0 <<<"$(queue_cols)"
+  t0="$(cpu_ticks)"
+  result="$("$@")" || result='{"error":1}'
+  t1="$(cpu_ticks)"
+  read -r -a q1 <<<"$(queue_cols)"
+  judged=$((q1[0] - q0[0]))
+  hz="$(getconf CLK_TCK)"
+  cpu_us="null"
+  if ((judged > 0)) && [[ -n "$consumer_pid" ]]; then
+    cpu_us="$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$judged" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+  fi
+  local sent
+  sent="$(json_field "$result" sent)"
+  [[ "$workload" == *churn* || "$workload" == *latency* || "$workload" == mixed ]] && tuple_base=$((tuple_base + ${sent:-0}))
+  local line="{\"config\":\"$config\",\"workload\":\"$workload\",\"unit\":\"$unit\",${result#\{}"
+  line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"cpu_us_per_pkt\":$cpu_us,\"rss_kb\":$(rss_kb)}"
+  echo "$line" >>"$jsonl"
+  say "$config $workload: $(json_field "$line" rate) $unit p99=$(json_field "$line" p99_us)us lost=$(json_field "$line" lost) cpu/pkt=${cpu_us}us"
+}
+
+traffic_udp() {  # extra bench_traffic args follow
+  "$bench/bench_traffic" udp --from "$cam_ns" --to "$inet_ns" --ifname eth0 --dst-mac "$gw_mac" \
+    --src-mac "$cam_mac" --src-ip "$cam_ip" --tuple-base "$tuple_base" "$@"
+}
+traffic_mixed() {
+  # 999 devices of the policy (44:47:cc:10:00:01 ...), one datagram each in turn.
+  "$bench/bench_traffic" udp --from "$cam_ns" --to "$inet_ns" --ifname eth0 --dst-mac "$gw_mac" \
+    --src-mac 44:47:cc:10:00:01 --src-ip 198.19.0.2 --devices 999 --tuple-base "$tuple_base" "$@"
+}
+traffic_tcp() { "$bench/bench_traffic" tcp --from "$cam_ns" --to "$inet_ns" --tuple-base "$tuple_base" "$@"; }
+# One long TCP flow; bits/s of what the receiver got, as the same JSON shape.
+traffic_stream() {
+  local json bps
+  json="$(lab_exec cam1 timeout $((secs + 10)) iperf3 -c 203.0.113.10 -t "$secs" -J 2>/dev/null)" || true
+  bps="$(tr -d ' \t\n' <<<"$json" | sed -n 's/.*"sum_received":{[^}]*"bits_per_second":\([0-9.e+]*\).*/\1/p')"
+  printf '{"sent":0,"received":0,"lost":0,"late":0,"seconds":%s,"rate":%.0f,"p50_us":null,"p99_us":null,"max_us":null}\n' \
+    "$secs" "$(awk -v b="${bps:-0}" 'BEGIN { print b / 1e6 }')"
+}
+
+# The churn/stream/latency cells every config runs (fast path as the ruleset has it).
+common_cells() {
+  local config="$1"
+  cell "$config" udp-churn flows/s traffic_udp --window 256 --seconds "$secs"
+  cell "$config" udp-latency flows/s traffic_udp --window 1 --flows 2000 --seconds "$secs"
+  cell "$config" tcp-churn conn/s traffic_tcp --concurrency 32 --seconds "$secs"
+  cell "$config" tcp-latency conn/s traffic_tcp --concurrency 1 --flows 1000 --seconds "$secs"
+  cell "$config" mixed flows/s traffic_mixed --window 256 --seconds "$secs"
+  cell "$config" tcp-stream Mbit/s traffic_stream
+}
+# Every packet through the queue: one UDP flow and one TCP stream.
+every_packet_cells() {
+  local config="$1"
+  cell "$config" every-packet pkt/s traffic_udp --single-flow --window 256 --seconds "$secs"
+  cell "$config" every-packet-stream Mbit/s traffic_stream
+}
+
+# Deletes the conntrack-mark rules of table inet muzzle (the kernel fast path), so every packet
+# of every flow goes to the queue. Only in the lab gateway; the table is reinstalled afterwards.
+drop_fast_path() {
+  local handle
+  for handle in $(lab_exec gw nft -a list chain inet muzzle judge | awk '$1 == "ct" && $2 == "mark" && $3 ~ /^0x/ { print $NF }'); do
+    lab_exec gw nft delete rule inet muzzle judge handle "$handle"
+  done
+}
+
+start_iperf_server() {
+  lab_exec inet iperf3 -s -B 203.0.113.10 >/dev/null 2>&1 </dev/null &
+  _lab_remember_pid $!
+  sleep 0.3
+}
+
+# ---- 1. kernel only: the same segment filtering as static nft rules, no queue ------------------
+kernel_ruleset() {
+  local threats
+  threats="$(grep -Eo '^    - 198\.19\.[0-9.]+$' "$LAB_STATE/policy-a.yaml" | sed 's/^    - //' | paste -sd, -)"
+  cat <<EOF
+table inet benchk {
+  set known_macs { type ether_addr; elements = { $cam_mac, $(sed -n 's/.*mac: "\(44:47:cc:10:[0-9a-f:]*\)".*/\1/p' "$LAB_STATE/policy-a.yaml" | paste -sd, -) } }
+  set threat_v4 { type ipv4_addr; flags interval; elements = { $threats } }
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    iifname "br-cam" goto judge
+    oifname "br-cam" goto judge
+  }
+  chain judge {
+    ct state established,related accept
+    ct state invalid drop
+    ether saddr != @known_macs reject
+    ip daddr @threat_v4 reject
+    ip daddr 203.0.113.0/24 meta l4proto udp th dport 9000-9099 accept
+    ip daddr 203.0.113.0/24 meta l4proto tcp th dport { 5201, 9000-9099 } accept
+    reject
+  }
+}
+EOF
+}
+
+start_iperf_server
+# Short conntrack timeouts: millions of one-datagram flows must not fill the table.
+kernel_ruleset >"$LAB_STATE/kernel.nft"
+lab_exec gw nft -f "$LAB_STATE/kernel.nft" 2>&1 | cut -c1-300 >&2
+lab_exec gw sysctl -qw net.netfilter.nf_conntrack_udp_timeout=2 net.netfilter.nf_conntrack_tcp_timeout_close=2 || true
+
+say "config kernel"
+common_cells kernel
+every_packet_cells kernel
+lab_exec gw nft delete table inet benchk
+
+# ---- 2. the bare queue loop behind muzzled's own ruleset ----------------------------------------
+bare_generation=4242
+for mode in per-packet batch; do
+  config="bare-$mode"
+  say "config $config"
+  info="$(lab_exec gw "$bench/bench_ruleset" install --generation "$bare_generation" --segment br-cam)"
+  mark="$(sed -n 's/.*allow_mark=\([0-9]*\).*/\1/p' <<<"$info")"
+  extra=()
+  [[ "$mode" == batch ]] && extra=(--batch)
+  # Not through lab_exec (a shell function): $! must be the loop itself for its CPU and RSS.
+  ip netns exec "$gw_ns" "$bench/bench_nfq_loop" --queue 100 --mark "$mark" --max-seconds 300 "${extra[@]}" \
+    >"$LAB_STATE/$config.log" 2>&1 </dev/null &
+  consumer_pid=$!
+  _lab_remember_pid "$consumer_pid"
+  for _ in $(seq 50); do grep -q ready "$LAB_STATE/$config.log" && break; sleep 0.05; done
+  # ip netns exec execs the program, so $! is the loop itself.
+  common_cells "$config"
+  drop_fast_path
+  every_packet_cells "$config"
+  kill -TERM "$consumer_pid" 2>/dev/null || true
+  wait "$consumer_pid" 2>/dev/null || true
+  consumer_pid=""
+  lab_exec gw "$bench/bench_ruleset" remove
+done
+
+# ---- 3. muzzled with the 1,000-device site policy -----------------------------------------------
+say "config muzzled"
+lab_start_muzzled
+consumer_pid="$LAB_MUZZLED_PID"
+rss_start="$(rss_kb)"
+common_cells muzzled
+
+# The swap: SIGHUP twice with another variant while new flows stream through; nothing may be
+# lost (bench_traffic counts every datagram) and the queue must drop nothing.
+swap_traffic() {
+  local f="$LAB_STATE/swap.json"
+  traffic_udp --window 64 --seconds "$secs" >"$f" &
+  local pid=$!
+  local v
+  for v in b a; do
+    sleep "$(awk -v s="$secs" 'BEGIN { print s / 3 }')"
+    cp "$LAB_STATE/policy-$v.yaml" "$LAB_STATE/policy.yaml"
+    lab_reload_muzzled
+  done
+  wait "$pid"
+  cat "$f"
+}
+cell muzzled swap flows/s swap_traffic
+sleep 0.5
+mapfile -t reloads < <(grep 'event=policy-reloaded' "$LAB_STATE/muzzled.log" | tail -n 2)
+swap_ms=""
+for r in "${reloads[@]}"; do
+  c="$(sed -n 's/.*compile_ms=\([0-9.]*\).*/\1/p' <<<"$r")"
+  i="$(sed -n 's/.*install_ms=\([0-9.]*\).*/\1/p' <<<"$r")"
+  swap_ms+="{\"compile_ms\":$c,\"install_ms\":$i},"
+done
+echo "{\"config\":\"muzzled\",\"workload\":\"reload\",\"reloads\":[${swap_ms%,}],\"rss_start_kb\":$rss_start}" >>"$jsonl"
+
+drop_fast_path
+every_packet_cells muzzled
+lab_stop_muzzled
+consumer_pid=""
+
+# ---- results ------------------------------------------------------------------------------------
+meta="{\"meta\":1,\"date\":\"$(date -u +%FT%TZ)\",\"kernel\":\"$(uname -r)\",\"cpus\":$(nproc),\"seconds_per_cell\":$secs,\"load_at_end\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"commit\":\"$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)\"}"
+{ echo "$meta"; cat "$jsonl"; } >"$out_dir/latest.jsonl"
+rm -f "$jsonl"
+"$repo/tests/bench/report.sh" "$out_dir/latest.jsonl" | tee "$out_dir/latest.txt"

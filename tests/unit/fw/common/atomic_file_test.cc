@@ -1,0 +1,41 @@
+#include <doctest/doctest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "fw/common/atomic_file.h"
+
+namespace muzzle {
+namespace {
+
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/muzzle-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+TEST_CASE("a file is replaced whole and no temp file is left behind") {
+  TempDir dir;
+  REQUIRE(writeFileAtomically(dir.path, "state", "one\n").ok());
+  REQUIRE(writeFileAtomically(dir.path, "state", "two\n").ok());
+  auto text = readFile(dir.path + "/state");
+  REQUIRE(text.ok());
+  CHECK(*text == "two\n");
+  CHECK_FALSE(std::filesystem::exists(dir.path + "/state.tmp"));
+}
+
+TEST_CASE("errors name the path") {
+  auto s = writeFileAtomically("/nonexistent-muzzle-dir", "state", "x");
+  CHECK_FALSE(s.ok());
+  CHECK(s.message().find("/nonexistent-muzzle-dir/state.tmp") != std::string::npos);
+  auto r = readFile("/nonexistent-muzzle-dir/state");
+  CHECK_FALSE(r.ok());
+  CHECK(r.status().message().rfind("/nonexistent-muzzle-dir/state: cannot open", 0) == 0);
+}
+
+}  // namespace
+}  // namespace muzzle

@@ -1,0 +1,105 @@
+// NameCache: TTL expiry with grace (moved with ManualClock, never slept), per-device isolation,
+// and both bounds.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <string>
+
+#include "fw/dns/name_cache.h"
+
+namespace muzzle {
+namespace {
+
+using std::chrono::seconds;
+
+const MacAddress kSpeaker = *MacAddress::parse("68:54:fd:00:00:31");
+const MacAddress kCamera = *MacAddress::parse("44:47:cc:00:00:11");
+const IpAddress kIp = *IpAddress::parse("203.0.113.30");
+const IpAddress kIp6 = *IpAddress::parse("2001:db8:cafe::30");
+
+size_t count(NameCache& c, MacAddress mac, const IpAddress& ip) {
+  std::array<std::string_view, 8> out;
+  return c.lookup(mac, ip, out);
+}
+
+TEST_CASE("a learned name lives for its TTL plus the grace, then is gone") {
+  ManualClock clock;
+  NameCache cache(clock, NameCacheLimits{.grace = seconds(2)});
+  cache.learn(kSpeaker, kIp, "avs.voice.example", 5);
+  std::array<std::string_view, 4> out;
+  REQUIRE(cache.lookup(kSpeaker, kIp, out) == 1);
+  CHECK(out[0] == "avs.voice.example");
+  clock.advance(seconds(6));  // past the TTL, inside the grace
+  CHECK(count(cache, kSpeaker, kIp) == 1);
+  clock.advance(seconds(2));  // 8 s > 5 + 2
+  CHECK(count(cache, kSpeaker, kIp) == 0);
+  CHECK(cache.entryCount() == 0);  // the expired entry was removed on the way
+}
+
+TEST_CASE("names are per device and per address family") {
+  ManualClock clock;
+  NameCache cache(clock);
+  cache.learn(kSpeaker, kIp, "avs.voice.example", 60);
+  CHECK(count(cache, kCamera, kIp) == 0);
+  CHECK(count(cache, kSpeaker, kIp6) == 0);
+  cache.learn(kSpeaker, kIp, "cdn.voice.example", 60);
+  CHECK(count(cache, kSpeaker, kIp) == 2);
+}
+
+TEST_CASE("learning a name again keeps the later expiry; a TTL of days is capped") {
+  ManualClock clock;
+  NameCache cache(clock, NameCacheLimits{.grace = seconds(0), .max_ttl = seconds(100)});
+  cache.learn(kSpeaker, kIp, "a.example", 50);
+  cache.learn(kSpeaker, kIp, "a.example", 10);
+  CHECK(cache.entryCount() == 1);
+  clock.advance(seconds(40));
+  CHECK(count(cache, kSpeaker, kIp) == 1);
+  cache.learn(kSpeaker, kIp6, "b.example", 7 * 86400);
+  clock.advance(seconds(101));
+  CHECK(count(cache, kSpeaker, kIp6) == 0);
+}
+
+TEST_CASE("per-device bound: the least recently used entry goes first") {
+  ManualClock clock;
+  NameCache cache(clock, NameCacheLimits{.per_device = 3});
+  for (int i = 0; i < 3; ++i) {
+    cache.learn(kSpeaker, IpAddress::v4FromHostOrder(0xCB007100 + i), "n" + std::to_string(i) + ".example", 60);
+  }
+  // Using entry 0 makes entry 1 the oldest.
+  CHECK(count(cache, kSpeaker, IpAddress::v4FromHostOrder(0xCB007100)) == 1);
+  cache.learn(kSpeaker, IpAddress::v4FromHostOrder(0xCB007103), "n3.example", 60);
+  CHECK(cache.entryCount() == 3);
+  CHECK(cache.evictions() == 1);
+  CHECK(count(cache, kSpeaker, IpAddress::v4FromHostOrder(0xCB007100)) == 1);
+  CHECK(count(cache, kSpeaker, IpAddress::v4FromHostOrder(0xCB007101)) == 0);
+  CHECK(count(cache, kSpeaker, IpAddress::v4FromHostOrder(0xCB007103)) == 1);
+}
+
+TEST_CASE("a flood of answers cannot grow the cache past its bounds") {
+  ManualClock clock;
+  NameCache cache(clock, NameCacheLimits{.per_device = 100, .devices = 10});
+  for (uint32_t d = 0; d < 50; ++d) {
+    MacAddress mac{0x020000000000ull + d};
+    for (uint32_t i = 0; i < 1000; ++i) {
+      cache.learn(mac, IpAddress::v4FromHostOrder(0xCB007100 + i), "flood.example", 60);
+    }
+    clock.advance(seconds(1));
+  }
+  CHECK(cache.deviceCount() == 10);
+  CHECK(cache.entryCount() == 1000);
+  // The devices kept are the most recent ones.
+  CHECK(count(cache, MacAddress{0x020000000000ull + 49}, IpAddress::v4FromHostOrder(0xCB007100 + 999)) == 1);
+  CHECK(count(cache, MacAddress{0x020000000000ull}, IpAddress::v4FromHostOrder(0xCB007100 + 999)) == 0);
+}
+
+TEST_CASE("shrinking the limits evicts at once") {
+  ManualClock clock;
+  NameCache cache(clock);
+  for (uint32_t i = 0; i < 10; ++i) cache.learn(kSpeaker, IpAddress::v4FromHostOrder(i + 1), "x.example", 60);
+  cache.setLimits(NameCacheLimits{.per_device = 4});
+  CHECK(cache.entryCount() == 4);
+  CHECK(NameCache::approxBytesPerEntry() > 0);
+}
+
+}  // namespace
+}  // namespace muzzle

@@ -1,0 +1,45 @@
+// describeRuleset(): the nft text operators read must show what the writer installs, in order.
+// The order is the contract that matters here: DNS answers are queued before the conntrack-mark
+// rules could pass them in the kernel.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "fw/nft/ruleset.h"
+
+namespace muzzle {
+namespace {
+
+RulesetSpec spec() {
+  RulesetSpec s;
+  s.generation = 1;
+  s.segment_ifnames = {"br-cam"};
+  s.doh = {*Cidr::parse("203.0.113.53"), *Cidr::parse("2001:db8:cafe::53")};
+  return s;
+}
+
+TEST_CASE("DNS answers are queued ahead of the conntrack-mark rules, from forward and output") {
+  const std::string text = describeRuleset(spec());
+  const size_t judge = text.find("chain judge {");
+  const size_t answers = text.find("oifname \"br-cam\" udp sport 53 goto dns-answer", judge);
+  const size_t ct_mark = text.find("ct mark 0x00000101", judge);
+  REQUIRE(judge != std::string::npos);
+  REQUIRE(answers != std::string::npos);
+  REQUIRE(ct_mark != std::string::npos);
+  CHECK(answers < ct_mark);
+  const size_t output = text.find("chain output {");
+  REQUIRE(output != std::string::npos);
+  CHECK(text.find("oifname \"br-cam\" tcp sport 53 goto dns-answer", output) != std::string::npos);
+  CHECK(text.find("chain dns-answer {\n    meta mark set 0x00000040\n") != std::string::npos);
+}
+
+TEST_CASE("DoH resolvers live in interval sets the judge chain hints from") {
+  const std::string text = describeRuleset(spec());
+  CHECK(text.find("set doh4 {\n    type ipv4_addr; flags interval;\n    elements = { 203.0.113.53/32 }") !=
+        std::string::npos);
+  CHECK(text.find("elements = { 2001:db8:cafe::53/128 }") != std::string::npos);
+  CHECK(text.find("ip daddr @doh4 meta mark set 0x00000020") < text.find("ct direction reply meta mark set 0x00000010"));
+}
+
+}  // namespace
+}  // namespace muzzle

@@ -1,0 +1,240 @@
+// Name targets, the `dns` section and DNS-bypass decisions: what decide() does with the names a
+// device learned, and what the loader accepts.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <string_view>
+
+#include "fw/policy/policy_loader.h"
+
+namespace muzzle {
+namespace {
+
+constexpr const char* kPolicy = R"(
+version: 1
+addresses: {nvr: [198.18.1.10]}
+profiles:
+  speaker:
+    egress:
+      - {allow: ["*.voice.example", time.vendor.example], proto: tcp, ports: [443]}
+      - {allow: [gateway], proto: udp, ports: [53, 123]}
+  camera:
+    egress:
+      - {allow: [nvr], proto: tcp, ports: [554]}
+      - {deny: ["*.p2p.example"], log: true}
+      - {allow: [gateway], proto: udp, ports: [53]}
+  quarantine: {}
+devices:
+  - {name: speaker, mac: "68:54:fd:00:00:31", profile: speaker}
+  - {name: cam, mac: "44:47:cc:00:00:11", profile: camera}
+dns:
+  resolvers: [gateway]
+)";
+
+SiteFacts lab() {
+  SiteFacts site;
+  SegmentFacts seg;
+  seg.name = "cameras";
+  seg.ifname = "br-cam";
+  seg.ifindex = 7;
+  seg.gateway_addresses = {*IpAddress::parse("198.18.10.1"), *IpAddress::parse("fd00:10::1")};
+  seg.subnets = {*Cidr::parse("198.18.10.0/24"), *Cidr::parse("fd00:10::/64")};
+  site.segments.push_back(seg);
+  site.box_addresses = seg.gateway_addresses;
+  return site;
+}
+
+std::shared_ptr<const CompiledPolicy> compiled(std::string_view text = kPolicy) {
+  auto p = compilePolicyText(text, "policy.yaml", lab());
+  REQUIRE_MESSAGE(p.ok(), p.status().message());
+  return *p;
+}
+
+struct Flow {
+  PacketInfo packet;
+  std::vector<std::string_view> names;
+  bool doh = false;
+};
+
+Verdict egress(const CompiledPolicy& policy, const char* mac, const char* dst, L4 proto,
+               uint16_t port, std::vector<std::string_view> names = {}, bool doh = false) {
+  PacketInfo p;
+  p.src = *IpAddress::parse("198.18.10.31");
+  p.dst = *IpAddress::parse(dst);
+  p.protocol = static_cast<uint8_t>(proto);
+  p.has_ports = true;
+  p.src_port = 40000;
+  p.dst_port = port;
+  FlowView flow;
+  flow.packet = &p;
+  flow.src = Endpoint{0, MacAddress::parse(mac), false};
+  flow.dst_names = names;
+  flow.dst_is_doh = doh;
+  Verdict v = decide(policy, flow);
+  // The name points into `names`, which dies here: hand back a copy the test can read.
+  static std::string last_name;
+  last_name = std::string(v.name);
+  v.name = last_name;
+  return v;
+}
+
+constexpr const char* kSpeaker = "68:54:fd:00:00:31";
+constexpr const char* kCam = "44:47:cc:00:00:11";
+
+TEST_CASE("name patterns: exact, and wildcard strictly below its suffix") {
+  NamePattern exact{"time.vendor.example", false};
+  CHECK(exact.matches("time.vendor.example"));
+  CHECK_FALSE(exact.matches("x.time.vendor.example"));
+  CHECK_FALSE(exact.matches("telemetry.vendor.example"));
+  NamePattern wild{".voice.example", true};
+  CHECK(wild.matches("avs.voice.example"));
+  CHECK(wild.matches("a.b.voice.example"));
+  CHECK_FALSE(wild.matches("voice.example"));
+  CHECK_FALSE(wild.matches("badvoice.example"));
+  CHECK_FALSE(wild.matches(".voice.example"));
+}
+
+TEST_CASE("a learned name that matches allows, and the verdict carries it") {
+  auto policy = compiled();
+  auto v = egress(*policy, kSpeaker, "203.0.113.30", L4::kTcp, 443, {"avs.voice.example"});
+  CHECK(v.action == Action::kAllow);
+  CHECK(v.name == "avs.voice.example");
+  CHECK(v.reason == Reason::kNone);
+  // Any name the device learned for the address will do (a CNAME chain gives several).
+  v = egress(*policy, kSpeaker, "203.0.113.33", L4::kTcp, 443, {"node7.cdnco.example", "cdn.voice.example"});
+  CHECK(v.action == Action::kAllow);
+  CHECK(v.name == "cdn.voice.example");
+  CHECK(egress(*policy, kSpeaker, "203.0.113.31", L4::kTcp, 443, {"time.vendor.example"}).action == Action::kAllow);
+}
+
+TEST_CASE("a sibling name, the apex, or the wrong port is denied, naming what it was") {
+  auto policy = compiled();
+  auto v = egress(*policy, kSpeaker, "203.0.113.32", L4::kTcp, 443, {"telemetry.vendor.example"});
+  CHECK(v.action == Action::kReject);
+  CHECK(v.rule == nullptr);
+  CHECK(v.name == "telemetry.vendor.example");
+  CHECK(v.reason == Reason::kNone);
+  CHECK(egress(*policy, kSpeaker, "203.0.113.34", L4::kTcp, 443, {"voice.example"}).action == Action::kReject);
+  CHECK(egress(*policy, kSpeaker, "203.0.113.30", L4::kTcp, 80, {"avs.voice.example"}).action == Action::kReject);
+}
+
+TEST_CASE("an address the device never resolved is judged by address rules, reason no-dns") {
+  auto policy = compiled();
+  auto v = egress(*policy, kSpeaker, "203.0.113.30", L4::kTcp, 443);
+  CHECK(v.action == Action::kReject);
+  CHECK(v.reason == Reason::kNoDns);
+  CHECK(v.name.empty());
+  // The camera's name deny fits any flow, but the gateway is no hard-coded internet address.
+  v = egress(*policy, kCam, "198.18.10.1", L4::kTcp, 22);
+  CHECK(v.action == Action::kReject);
+  CHECK(v.reason == Reason::kNone);
+  // No name rule fits udp/123 to the gateway: nothing about DNS to say.
+  v = egress(*policy, kSpeaker, "198.18.10.1", L4::kUdp, 123);
+  CHECK(v.action == Action::kAllow);
+  CHECK(v.reason == Reason::kNone);
+}
+
+TEST_CASE("a name deny matches the learned name and logs it") {
+  auto policy = compiled();
+  auto v = egress(*policy, kCam, "203.0.113.40", L4::kTcp, 443, {"relay.p2p.example"});
+  CHECK(v.action == Action::kReject);
+  REQUIRE(v.rule != nullptr);
+  CHECK(v.rule->label == "profiles.camera.egress[1]");
+  CHECK(v.log);
+  CHECK(v.name == "relay.p2p.example");
+}
+
+TEST_CASE("dns-bypass: other resolvers, DoT/DoQ, HTTPS to DoH resolvers") {
+  auto policy = compiled();
+  // The gateway is the resolver: the rules decide (the camera may use udp/53 only).
+  CHECK(egress(*policy, kCam, "198.18.10.1", L4::kUdp, 53).action == Action::kAllow);
+  auto v = egress(*policy, kCam, "198.51.100.2", L4::kUdp, 53);
+  CHECK(v.action == Action::kReject);
+  CHECK(v.reason == Reason::kDnsBypass);
+  CHECK(egress(*policy, kCam, "198.51.100.2", L4::kTcp, 53).reason == Reason::kDnsBypass);
+  CHECK(egress(*policy, kCam, "198.51.100.53", L4::kTcp, 853).reason == Reason::kDnsBypass);
+  CHECK(egress(*policy, kCam, "198.18.10.1", L4::kUdp, 853).reason == Reason::kDnsBypass);
+  CHECK(egress(*policy, kSpeaker, "203.0.113.53", L4::kTcp, 443, {}, true).reason == Reason::kDnsBypass);
+  // Even a name the speaker may reach does not excuse a DoH resolver.
+  v = egress(*policy, kSpeaker, "203.0.113.53", L4::kTcp, 443, {"doh.voice.example"}, true);
+  CHECK(v.action == Action::kReject);
+  CHECK(v.reason == Reason::kDnsBypass);
+}
+
+TEST_CASE("without a dns section there is no bypass control") {
+  auto policy = compiled(R"(
+version: 1
+profiles:
+  quarantine: {egress: [{allow: [internet], proto: udp, ports: [53]}]}
+)");
+  CHECK_FALSE(policy->dns.enabled);
+  auto v = egress(*policy, kCam, "198.51.100.2", L4::kUdp, 53);
+  CHECK(v.action == Action::kAllow);
+  CHECK(v.reason == Reason::kNone);
+}
+
+std::string errorOf(std::string_view yaml, const char* label = "policy.yaml") {
+  return compilePolicyText(yaml, label, lab()).status().message();
+}
+
+TEST_CASE("loader: names are egress-only, resolvers must be narrow, limits are checked") {
+  CHECK(errorOf(R"(version: 1
+profiles:
+  quarantine: {inbound: [{allow: [nvr.example]}]}
+)") == "policy.yaml:3: profiles.quarantine.inbound[0].allow[0]: \"nvr.example\" is a DNS name; "
+       "names only apply to egress rules (where a device goes), use addresses for inbound");
+  CHECK(errorOf(R"(version: 1
+profiles: {quarantine: {}}
+dns: {resolvers: [internet]}
+)") == "policy.yaml:3: dns.resolvers[0]: \"internet\" is too wide for a resolver; name gateway, "
+       "a group or an IP");
+  CHECK(errorOf(R"(version: 1
+profiles: {quarantine: {}}
+dns: {resolvers: []}
+)").find("dns.resolvers: list the resolvers") != std::string::npos);
+  CHECK(errorOf(R"(version: 1
+profiles: {quarantine: {}}
+dns: {resolvers: [gateway], cache_per_device: 3}
+)") == "policy.yaml:3: dns.cache_per_device: 3 is not in 16..1000000");
+  auto p = compiled(R"(version: 1
+profiles: {quarantine: {egress: [{allow: ["*.Voice.Example"]}]}}
+dns: {resolvers: [gateway, 198.51.100.53], cache_per_device: 64, ttl_grace_seconds: 1}
+)");
+  CHECK(p->dns.cache_per_device == 64);
+  CHECK(p->dns.ttl_grace_seconds == 1);
+  CHECK(p->profiles[0].egress[0].names[0].suffix == ".voice.example");
+  CHECK(p->dns.resolvers.contains(*IpAddress::parse("198.51.100.53")));
+}
+
+TEST_CASE("loader: the DoH list is read relative to the policy, errors name its line") {
+  char dir[] = "/tmp/muzzle-doh-test.XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string base = dir;
+  const std::string policy = "version: 1\nprofiles: {quarantine: {}}\ndns: {resolvers: [gateway], doh_list: doh.txt}\n";
+  {
+    std::ofstream(base + "/doh.txt") << "# lab DoH resolvers\n203.0.113.53\n\n2001:db8:d0::/48  # v6\n";
+    auto p = compilePolicyText(policy, base + "/policy.yaml", lab());
+    REQUIRE_MESSAGE(p.ok(), p.status().message());
+    CHECK((*p)->dns.doh.contains(*IpAddress::parse("203.0.113.53")));
+    CHECK((*p)->dns.doh.contains(*IpAddress::parse("2001:db8:d0::1")));
+    CHECK((*p)->dns.doh_cidrs.size() == 2);
+    // The list is part of the digest: a changed list is a changed policy.
+    std::ofstream(base + "/doh.txt") << "203.0.113.54\n";
+    auto q = compilePolicyText(policy, base + "/policy.yaml", lab());
+    REQUIRE(q.ok());
+    CHECK((*q)->digest != (*p)->digest);
+  }
+  std::ofstream(base + "/doh.txt") << "203.0.113.53\ndoh.example\n";
+  CHECK(compilePolicyText(policy, base + "/policy.yaml", lab()).status().message() ==
+        base + "/doh.txt:2: \"doh.example\" is not an IP address or CIDR");
+  std::remove((base + "/doh.txt").c_str());
+  CHECK(compilePolicyText(policy, base + "/policy.yaml", lab()).status().message() ==
+        base + "/policy.yaml:3: dns.doh_list: \"" + base + "/doh.txt\" cannot be read (missing or unreadable)");
+  std::remove(dir);
+}
+
+}  // namespace
+}  // namespace muzzle
