@@ -10,6 +10,7 @@
 #include "fw/common/atomic_file.h"
 #include "fw/config/daemon_config.h"
 #include "fw/engine/daemon.h"
+#include "fw/engine/service_notifier.h"
 #include "fw/nft/ruleset.h"
 #include "fw/policy/policy_loader.h"
 #include "mgmt/events/event_ring.h"
@@ -57,6 +58,26 @@ int main(int argc, char** argv) {
   app.add_flag("--print-ruleset", print_ruleset,
                "print the nft ruleset the config would install and exit");
   app.set_version_flag("--version", "muzzled 0.1.0");
+  app.footer(
+      "FILES\n"
+      "  /etc/muzzle/muzzled.yaml          this config; as shipped it names no segment, and\n"
+      "                                    muzzled idles (event=idle) touching nothing\n"
+      "  /usr/share/muzzle/policies/       presets and the example site policy to start from\n"
+      "  /var/lib/muzzle/                  state: policy revisions, audit log, generation,\n"
+      "                                    device inventory\n"
+      "  /run/muzzle/muzzled.sock          the management socket (muzzlectl)\n"
+      "\n"
+      "SERVICE\n"
+      "  systemctl status muzzled; journalctl -u muzzled. Under systemd (Type=notify) muzzled\n"
+      "  reports ready once its ruleset is installed and its queues are bound, and pings the\n"
+      "  watchdog from its engine loop.\n"
+      "\n"
+      "EXIT STATUS\n"
+      "  0 stopped by SIGTERM/SIGINT, or a --check/--print/--remove action succeeded;\n"
+      "  1 start-up or runtime failure (logged as event=start-failed or event=fatal);\n"
+      "  2 the config is invalid (the message names file:line: field).\n"
+      "\n"
+      "Logs are one logfmt line per event on stderr: event=deny, event=new-device, event=ready, ...");
   CLI11_PARSE(app, argc, argv);
 
   if (!check_path.empty()) return checkPolicy(check_path);
@@ -97,7 +118,18 @@ int main(int argc, char** argv) {
   log.setSink(&events);
   auto ruleset = muzzle::makeNftRulesetWriter();
   auto host = muzzle::makeSystemHostInfo();
+  auto notifier = muzzle::SystemdNotifier::fromEnvironment();
   muzzle::Daemon daemon(*config, *ruleset, *host, &muzzle::openNfqPacketQueue, log, clock);
+  daemon.setServiceNotifier(notifier.get());
+  if (config->segments.empty()) {
+    // The package's unedited config: nothing to enforce and nothing to manage. Idle, healthy.
+    muzzle::Status s = daemon.start();
+    if (!s.ok()) {
+      log.write(muzzle::LogLine("start-failed").add("error", s.message()));
+      return 1;
+    }
+    return daemon.run();
+  }
 
   auto fail = [&](const muzzle::Status& s) {
     log.write(muzzle::LogLine("start-failed").add("error", s.message()));

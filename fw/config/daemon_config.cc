@@ -34,9 +34,8 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
 
   DaemonConfig config;
 
-  if (proto.segments().empty()) {
-    fail("segments", "at least one segment is required (segments: [{name: iot, interface: eth1}])");
-  }
+  // No segment is a valid config: muzzled then manages nothing and idles (see DaemonConfig). The
+  // packaged default is such a config, so installing the package never cuts a box's traffic.
   std::unordered_map<std::string, int> segment_names;
   std::unordered_map<std::string, int> interfaces;
   for (int i = 0; i < proto.segments_size(); ++i) {
@@ -111,7 +110,10 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
   }
 
   if (proto.policy().empty()) {
-    fail("policy", "the policy file is required (policy: policy.yaml)");
+    // An idle daemon judges nothing, so it needs no policy yet.
+    if (!config.segments.empty()) {
+      fail("policy", "the policy file is required (policy: policy.yaml)");
+    }
   } else {
     std::filesystem::path policy(proto.policy());
     if (policy.is_relative() && !config_dir.empty()) {

@@ -19,6 +19,8 @@ struct DaemonSegment {
 
 // The validated config with defaults filled in.
 struct DaemonConfig {
+  // Empty means "manage nothing": muzzled idles, touching no nftables state, until a segment is
+  // configured. `policy_path` may then be empty too.
   std::vector<DaemonSegment> segments;
   std::vector<std::string> uplinks;
   FailMode fail_mode = FailMode::kClosed;

@@ -31,6 +31,7 @@ struct Daemon::Loop {
   boost::asio::posix::stream_descriptor queue_fd{io};
   boost::asio::signal_set signals{io, SIGHUP, SIGTERM, SIGINT};
   boost::asio::signal_set usr1{io, SIGUSR1};
+  boost::asio::steady_timer watchdog{io};
   int exit_code = 0;
 };
 
@@ -174,6 +175,12 @@ EngineStatus Daemon::engineStatus() const {
 }
 
 Status Daemon::start() {
+  if (idle()) {
+    log_.write(LogLine("idle").add("why", "no segment is configured; muzzled manages nothing and "
+                                          "leaves nftables alone")
+                   .add("what_to_do", "name segments, uplink and policy in the config, then restart"));
+    return Status();
+  }
   auto mode = ruleset_.probeQueueMode();
   if (!mode.ok()) return mode.status().withContext("probing nftables: ");
   queue_mode_ = *mode;
@@ -271,6 +278,10 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
 }
 
 Status Daemon::reload() {
+  if (idle()) {
+    log_.write(LogLine("policy-unchanged").add("why", "idle: no segment is configured"));
+    return Status();
+  }
   Status s = loadPolicy(/*initial=*/false);
   if (!s.ok()) {
     log_.write(LogLine("policy-error").add("error", s.message()).add("kept_generation", generation_));
@@ -309,6 +320,22 @@ void Daemon::logCounters(const char* event) {
                  .add("log_suppressed", log_.suppressed()));
 }
 
+void Daemon::notify(const std::vector<std::pair<std::string, std::string>>& fields) {
+  if (notifier_ == nullptr) return;
+  Status s = notifier_->notify(formatNotifyState(fields));
+  if (!s.ok()) log_.write(LogLine("notify-error").add("error", s.message()));
+}
+
+std::string Daemon::statusText() const {
+  if (idle()) return "idle: no segment configured";
+  std::string segments;
+  for (const auto& seg : config_.segments) {
+    segments += (segments.empty() ? "" : ",") + seg.name + ":" + seg.ifname;
+  }
+  return "enforcing generation " + std::to_string(generation_) + " on " + segments +
+         " (queue_mode=" + queueModeName(queue_mode_) + ")";
+}
+
 int Daemon::run() {
   Loop& loop = *loop_;
   std::function<void()> wait_queue = [&]() {
@@ -335,6 +362,7 @@ int Daemon::run() {
         } else {
           reload();
         }
+        notify({{"STATUS", statusText()}});
         wait_signal();
         return;
       }
@@ -349,12 +377,28 @@ int Daemon::run() {
       wait_usr1();
     });
   };
-  wait_queue();
+  // Half the interval systemd asks for, as sd_watchdog_enabled(3) advises: one late wake-up must
+  // not cost a restart. The timer runs on the engine thread, so it fires only while the loop turns.
+  const auto watchdog_interval =
+      notifier_ != nullptr ? notifier_->watchdogInterval() : std::chrono::microseconds(0);
+  std::function<void()> wait_watchdog = [&]() {
+    loop.watchdog.expires_after(watchdog_interval / 2);
+    loop.watchdog.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      notify({{"WATCHDOG", "1"}});
+      wait_watchdog();
+    });
+  };
+  if (queue_) wait_queue();
   wait_signal();
   wait_usr1();
   for (auto& ticker : tickers_) ticker->arm();
+  if (watchdog_interval.count() > 0) wait_watchdog();
+  // start() has installed the ruleset and bound the queues (or found nothing to manage).
+  notify({{"READY", "1"}, {"STATUS", statusText()}});
   loop.io.run();
-  saveInventory();
+  notify({{"STOPPING", "1"}});
+  if (!idle()) saveInventory();
   logCounters("stopped");
   return loop.exit_code;
 }

@@ -6,6 +6,12 @@
 //            reload handler set, whatever the management plane decides);
 //   SIGTERM: stop. The ruleset stays installed, so fail_mode keeps applying while muzzled is
 //            down; `muzzled --remove-ruleset` takes it away.
+// A config with no segment makes an idle daemon: start() touches neither nftables nor the queues,
+// run() waits for signals only. It still reports ready, so the packaged default (which manages
+// nothing) is a healthy service that cannot cut the box's traffic.
+// With a ServiceNotifier, run() sends READY=1 before it waits (start() has then installed the
+// ruleset and bound the queues), WATCHDOG=1 from a timer on the engine loop (a stuck engine stops
+// pinging and systemd restarts it), and STOPPING=1 on the way out.
 #pragma once
 
 #include <chrono>
@@ -20,6 +26,7 @@
 #include "fw/engine/engine_control.h"
 #include "fw/engine/event_log.h"
 #include "fw/engine/judge.h"
+#include "fw/engine/service_notifier.h"
 #include "fw/engine/site_probe.h"
 #include "fw/nfq/packet_queue.h"
 #include "fw/nft/ruleset.h"
@@ -52,6 +59,11 @@ class Daemon : public EngineControl {
   void runFor(std::chrono::milliseconds d);
   // Re-reads the policy file and applies it if valid. Public for tests; SIGHUP calls it.
   Status reload();
+  // Optional; call before run(). "*notifier" must outlive the Daemon. Without one, nothing is
+  // notified (muzzled run by hand or by tests).
+  void setServiceNotifier(ServiceNotifier* notifier) { notifier_ = notifier; }
+  // True when the config names no segment (see above).
+  bool idle() const { return config_.segments.empty(); }
 
   // EngineControl.
   void post(std::function<void()> fn) override;
@@ -82,6 +94,8 @@ class Daemon : public EngineControl {
   void rejudgeAll();
   void loadInventory();
   void saveInventory();
+  void notify(const std::vector<std::pair<std::string, std::string>>& fields);
+  std::string statusText() const;
 
   DaemonConfig config_;
   RulesetWriter& ruleset_;
@@ -99,6 +113,7 @@ class Daemon : public EngineControl {
   std::optional<std::pair<std::string, std::string>> initial_policy_;  // text, label
   std::function<void()> reload_handler_;
   std::vector<std::unique_ptr<Ticker>> tickers_;
+  ServiceNotifier* notifier_ = nullptr;
 };
 
 }  // namespace muzzle

@@ -24,15 +24,15 @@
 #   tests/lab/lab.sh down ID        kill everything in it, delete it
 #   tests/lab/lab.sh exec ID NODE cmd...
 #
-# Environment: BUILD (default <repo>/build) is where mgmt/muzzled and tests/lab/labnet are found;
-# LAB_MANAGEMENT (optional): extra lines, indented two spaces, for muzzled.yaml's `management:`
-# section (the socket is always $LAB_STATE/muzzled.sock);
+# Environment: BUILD (default <repo>/build) is where mgmt/muzzled and tests/lab/labnet are found
+# (LABNET overrides the latter); LAB_MANAGEMENT (optional): extra lines, indented two spaces,
+# for muzzled.yaml's `management:` section (the socket is always $LAB_STATE/muzzled.sock);
 # FAIL_MODE (closed|open) goes into muzzled.yaml; LAB_STATE is set by lab_up (a mktemp dir with
 # logs, pids, muzzled.yaml and policy.yaml).
 
 LAB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${BUILD:-$LAB_REPO/build}"
-LABNET="$BUILD/tests/lab/labnet"
+LABNET="${LABNET:-$BUILD/tests/lab/labnet}"  # the image's self-test sets its own
 LAB_NODES=(gw cam1 cam2 vacuum unknown speaker nvr inet)
 LAB_DEVICES=(cam1 cam2 vacuum unknown speaker)
 

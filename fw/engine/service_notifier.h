@@ -1,0 +1,61 @@
+// ServiceNotifier: how muzzled tells its service manager how it is doing. Under systemd
+// (Type=notify) that is READY=1 once the ruleset is installed and the queues are bound — so
+// `systemctl start` returns only when muzzled enforces — WATCHDOG=1 from the engine loop, so a
+// stuck engine gets restarted, and STOPPING=1.
+//
+// SystemdNotifier speaks sd_notify(3)'s datagram protocol itself instead of linking libsystemd:
+// the protocol is a documented, stable "KEY=VALUE\n..." datagram to the unix socket named by
+// $NOTIFY_SOCKET, the code is a few lines, and the package then does not pull libsystemd0 (and its
+// compression libraries) onto boxes that would otherwise not need them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "fw/common/status.h"
+
+namespace muzzle {
+
+class ServiceNotifier {
+ public:
+  virtual ~ServiceNotifier() = default;
+  // Sends one state message (see formatNotifyState). Engine thread only. A failure is returned
+  // for the caller to log; it never stops the engine: a firewall that enforces but cannot tell
+  // systemd is better than one that stops enforcing.
+  virtual Status notify(std::string_view state) = 0;
+  // How often WATCHDOG=1 must arrive; zero when no watchdog is armed.
+  virtual std::chrono::microseconds watchdogInterval() const = 0;
+};
+
+// "KEY=VALUE\nKEY=VALUE". A newline inside a value would start a new field (a STATUS carrying
+// "\nREADY=1" would claim readiness), so newlines in values become spaces.
+std::string formatNotifyState(const std::vector<std::pair<std::string, std::string>>& fields);
+
+// The watchdog interval systemd asks for, from the values of $WATCHDOG_USEC and $WATCHDOG_PID
+// (either may be null). Zero when unset or malformed, or when WATCHDOG_PID names another process
+// (the variables were inherited, not meant for us).
+std::chrono::microseconds parseWatchdogInterval(const char* usec, const char* pid, pid_t self);
+
+class SystemdNotifier : public ServiceNotifier {
+ public:
+  // `socket_path` is a filesystem path or, starting with '@', an abstract socket name. Empty
+  // means "not started by a service manager": notify() then does nothing and succeeds.
+  SystemdNotifier(std::string socket_path, std::chrono::microseconds watchdog_interval);
+  // From $NOTIFY_SOCKET, $WATCHDOG_USEC and $WATCHDOG_PID.
+  static std::unique_ptr<SystemdNotifier> fromEnvironment();
+
+  Status notify(std::string_view state) override;
+  std::chrono::microseconds watchdogInterval() const override { return watchdog_interval_; }
+
+ private:
+  std::string socket_path_;
+  std::chrono::microseconds watchdog_interval_;
+};
+
+}  // namespace muzzle
