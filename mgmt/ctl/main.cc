@@ -132,10 +132,17 @@ Outcome cmdStatus(const std::shared_ptr<grpc::Channel>& ch, const Box&) {
 std::vector<std::string> deviceRow(const v1::DeviceInfo& d) {
   std::string ips;
   for (const auto& ip : d.ips()) ips += (ips.empty() ? "" : ",") + ip;
+  // Why the device has its profile: listed by name, classified by which rule, or the default.
+  std::string why = d.assignment().empty() ? "-" : d.assignment();
+  if (!d.assigned_by().empty() && d.assignment() == "classified") why += " (" + d.assigned_by() + ")";
+  std::string vendor = d.randomised_mac() ? "(randomised MAC)" : d.vendor().empty() ? "-" : d.vendor();
+  if (vendor.size() > 28) vendor = vendor.substr(0, 25) + "...";
   return {d.mac(), d.name().empty() ? "(unlisted)" : d.name(), d.profile() + (d.quarantined() ? " (q)" : ""),
-          ips.empty() ? "-" : ips, timeText(d.last_seen()), std::to_string(d.allowed()), std::to_string(d.denied())};
+          why, vendor, ips.empty() ? "-" : ips, timeText(d.last_seen()), std::to_string(d.allowed()),
+          std::to_string(d.denied())};
 }
-const std::vector<std::string> kDeviceHeader = {"mac", "name", "profile", "ips", "last seen", "allowed", "denied"};
+const std::vector<std::string> kDeviceHeader = {"mac", "name", "profile", "why", "vendor", "ips",
+                                                "last seen", "allowed", "denied"};
 
 Command cmdDevices(std::string mac) {
   return [mac](const std::shared_ptr<grpc::Channel>& ch, const Box&) {

@@ -4,7 +4,7 @@
 # namespaces: no interface is ever created in the root namespace, and muzzled runs only inside
 # the gateway's namespace.
 #
-#   cam1 cam2 vacuum unknown speaker ──(br-cam 198.18.10.1/24, fd00:10::1/64)── gw ──(uplink0)── inet
+#   cam1 cam2 cam3 vacuum unknown speaker ──(br-cam 198.18.10.1/24, fd00:10::1/64)── gw ──(uplink0)── inet
 #                                                          │ (lan-nvr 198.18.1.1/24)           └ cloud
 #                                                          nvr 198.18.1.10                       hosts
 #
@@ -33,26 +33,26 @@
 LAB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${BUILD:-$LAB_REPO/build}"
 LABNET="${LABNET:-$BUILD/tests/lab/labnet}"  # the image's self-test sets its own
-LAB_NODES=(gw cam1 cam2 vacuum unknown speaker nvr inet)
-LAB_DEVICES=(cam1 cam2 vacuum unknown speaker)
+LAB_NODES=(gw cam1 cam2 cam3 vacuum unknown speaker nvr inet)
+LAB_DEVICES=(cam1 cam2 cam3 vacuum unknown speaker)
 
 # Where each node is reached from the camera segment (the gateway by its segment address).
 declare -gA LAB_V4=(
-  [gw]=198.18.10.1 [cam1]=198.18.10.11 [cam2]=198.18.10.12 [vacuum]=198.18.10.21
+  [gw]=198.18.10.1 [cam1]=198.18.10.11 [cam2]=198.18.10.12 [cam3]=198.18.10.13 [vacuum]=198.18.10.21
   [unknown]=198.18.10.99 [speaker]=198.18.10.31 [nvr]=198.18.1.10 [inet]=198.51.100.2
   [cloud1]=203.0.113.10 [cloud2]=203.0.113.20
 )
 declare -gA LAB_V6=(
-  [gw]=fd00:10::1 [cam1]=fd00:10::11 [cam2]=fd00:10::12 [vacuum]=fd00:10::21
+  [gw]=fd00:10::1 [cam1]=fd00:10::11 [cam2]=fd00:10::12 [cam3]=fd00:10::13 [vacuum]=fd00:10::21
   [unknown]=fd00:10::99 [speaker]=fd00:10::31 [nvr]=fd00:1::10 [inet]=2001:db8:1::2
   [cloud1]=2001:db8:cafe::10 [cloud2]=2001:db8:cafe::20
 )
 declare -gA LAB_MAC=(
-  [cam1]=44:47:cc:00:00:11 [cam2]=44:47:cc:00:00:12 [vacuum]=50:ec:50:00:00:21
+  [cam1]=44:47:cc:00:00:11 [cam2]=44:47:cc:00:00:12 [cam3]=44:47:cc:00:00:13 [vacuum]=50:ec:50:00:00:21
   [unknown]=02:5a:00:00:00:99 [speaker]=68:54:fd:00:00:31
 )
 # Gateway bridge port for each device.
-declare -gA LAB_PORT=([cam1]=p-cam1 [cam2]=p-cam2 [vacuum]=p-vac [unknown]=p-unk [speaker]=p-spk)
+declare -gA LAB_PORT=([cam1]=p-cam1 [cam2]=p-cam2 [cam3]=p-cam3 [vacuum]=p-vac [unknown]=p-unk [speaker]=p-spk)
 
 # The names inet's dnsmasq answers: NAME V4 V6 TTL. Short TTLs keep TTL tests short; the cloud
 # hosts behind them are addresses on inet's loopback.

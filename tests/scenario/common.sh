@@ -39,6 +39,8 @@ allowed  vacuum  cloud2 tcp 443
 refused  inet    cam1   tcp 80
 allowed  nvr     cam1   tcp 554
 refused  nvr     cam1   tcp 23
+allowed  cam3    nvr    tcp 554
+rejected cam3    cloud1 tcp 443
 ROWS
   # Flows to names: the device looks the name up through the gateway, then connects.
   while read -r expected from name proto port; do
