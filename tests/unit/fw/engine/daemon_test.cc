@@ -1,6 +1,7 @@
 // Daemon lifecycle without the kernel: fake ruleset writer, host and queue opener, and a fake
 // ServiceNotifier that records what systemd would be told and ends the run with SIGTERM.
 #include "fw/engine/daemon.h"
+#include "tests/unit/fw/engine/test_support.h"
 
 #include <doctest/doctest.h>
 #include <signal.h>
@@ -29,11 +30,7 @@ class CountingRuleset : public RulesetWriter {
   int probes = 0, installs = 0, removes = 0;
 };
 
-class NoHost : public HostInfo {
- public:
-  Result<SiteFacts> siteFacts(const std::vector<DaemonSegment>&) override { return SiteFacts{}; }
-  std::vector<NeighbourEntry> neighbours() override { return {}; }
-};
+using NoHost = testing::FakeHost;
 
 int g_queue_opens = 0;
 Result<std::unique_ptr<PacketQueue>> countingOpener(const QueueOptions&) {

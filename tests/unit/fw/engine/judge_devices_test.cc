@@ -9,12 +9,10 @@
 #include "fw/engine/judge.h"
 #include "fw/nft/marks.h"
 #include "fw/policy/policy_loader.h"
+#include "tests/unit/fw/engine/test_support.h"
 
 namespace muzzle {
 namespace {
-
-constexpr uint32_t kSegmentIf = 7;
-constexpr uint32_t kUplinkIf = 3;
 
 constexpr const char* kPolicy = R"(
 version: 1
@@ -28,36 +26,16 @@ classify:
   - {vendor: "Hangzhou Hikvision Digital Technology Co.,Ltd.", profile: camera}
 )";
 
-class NoHost : public HostInfo {
- public:
-  Result<SiteFacts> siteFacts(const std::vector<DaemonSegment>&) override { return SiteFacts{}; }
-  std::vector<NeighbourEntry> neighbours() override { return {}; }
-};
+using testing::kSegmentIf;
+using testing::kUplinkIf;
 
 std::vector<uint8_t> ipv4Udp(const char* src, const char* dst, uint16_t sport, uint16_t dport,
                              const std::vector<uint8_t>& payload) {
-  IpAddress s = *IpAddress::parse(src), d = *IpAddress::parse(dst);
-  const size_t total = 28 + payload.size();
-  std::vector<uint8_t> b = {0x45, 0, uint8_t(total >> 8), uint8_t(total), 0, 0, 0x40, 0, 64, 17, 0, 0};
-  b.insert(b.end(), s.bytes.begin(), s.bytes.begin() + 4);
-  b.insert(b.end(), d.bytes.begin(), d.bytes.begin() + 4);
-  const size_t udp_len = 8 + payload.size();
-  std::vector<uint8_t> udp = {uint8_t(sport >> 8), uint8_t(sport), uint8_t(dport >> 8), uint8_t(dport),
-                              uint8_t(udp_len >> 8), uint8_t(udp_len), 0, 0};
-  b.insert(b.end(), udp.begin(), udp.end());
-  b.insert(b.end(), payload.begin(), payload.end());
-  return b;
+  return testing::udpPacket(src, dst, sport, dport, payload);
 }
 
 std::vector<uint8_t> tcpSyn(const char* src, const char* dst, uint16_t dport) {
-  IpAddress s = *IpAddress::parse(src), d = *IpAddress::parse(dst);
-  std::vector<uint8_t> b = {0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0};
-  b.insert(b.end(), s.bytes.begin(), s.bytes.begin() + 4);
-  b.insert(b.end(), d.bytes.begin(), d.bytes.begin() + 4);
-  std::vector<uint8_t> tcp = {0x9c, 0x40, uint8_t(dport >> 8), uint8_t(dport), 0, 0, 0, 1, 0, 0, 0, 0,
-                              0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0};
-  b.insert(b.end(), tcp.begin(), tcp.end());
-  return b;
+  return testing::tcpPacket(src, dst, 40000, dport);
 }
 
 std::vector<uint8_t> dhcpDiscover(const uint8_t mac[6], const std::string& hostname) {
@@ -75,23 +53,12 @@ std::vector<uint8_t> dhcpDiscover(const uint8_t mac[6], const std::string& hostn
 }
 
 struct Fixture {
-  Fixture() : out(open_memstream(&buf, &len)), log(out, clock), judge(log, clock, host, &oui) {
+  Fixture() : log(out.get(), clock), judge(log, clock, host, &oui) {
     oui.addCsv("MA-L,4447CC,\"Hangzhou Hikvision Digital Technology Co.,Ltd.\",x\n");
-    SiteFacts site;
-    SegmentFacts seg;
-    seg.name = "cameras";
-    seg.ifindex = kSegmentIf;
-    seg.gateway_addresses = {*IpAddress::parse("198.18.10.1")};
-    seg.subnets = {*Cidr::parse("198.18.10.0/24")};
-    site.segments.push_back(seg);
-    auto p = compilePolicyText(kPolicy, "policy.yaml", site);
+    auto p = compilePolicyText(kPolicy, "policy.yaml", testing::cameraSite());
     REQUIRE_MESSAGE(p.ok(), p.status().message());
     judge.setPolicy(*p, 5);
     judge.onReassigned([this] { ++reassigned; });
-  }
-  ~Fixture() {
-    fclose(out);
-    free(buf);
   }
   PacketVerdict send(const std::vector<uint8_t>& bytes, const char* mac, uint32_t mark = 0,
                      uint8_t hook = NF_INET_FORWARD) {
@@ -104,16 +71,11 @@ struct Fixture {
     q.payload = bytes;
     return judge.onPacket(q);
   }
-  std::string logText() {
-    fflush(out);
-    return std::string(buf, len);
-  }
+  std::string logText() { return out.text(); }
 
-  char* buf = nullptr;
-  size_t len = 0;
-  FILE* out;
+  testing::MemoryFile out;
   ManualClock clock;
-  NoHost host;
+  testing::FakeHost host;
   OuiDatabase oui;
   EventLog log;
   Judge judge;

@@ -10,12 +10,11 @@
 #include "fw/engine/judge.h"
 #include "fw/nft/marks.h"
 #include "fw/policy/policy_loader.h"
+#include "tests/unit/fw/engine/test_support.h"
 
 namespace muzzle {
 namespace {
 
-constexpr uint32_t kSegmentIf = 7;
-constexpr uint32_t kUplinkIf = 3;
 constexpr uint32_t kGeneration = 9;
 constexpr const char* kSpeakerMac = "68:54:fd:00:00:31";
 
@@ -33,37 +32,18 @@ devices:
 dns: {resolvers: [gateway], ttl_grace_seconds: 2}
 )";
 
-class NoHost : public HostInfo {
- public:
-  Result<SiteFacts> siteFacts(const std::vector<DaemonSegment>&) override { return SiteFacts{}; }
-  std::vector<NeighbourEntry> neighbours() override { return {}; }
-};
-
-std::vector<uint8_t> ipv4(const char* src, const char* dst, uint8_t proto, const std::vector<uint8_t>& l4) {
-  IpAddress s = *IpAddress::parse(src), d = *IpAddress::parse(dst);
-  const size_t total = 20 + l4.size();
-  std::vector<uint8_t> b = {0x45, 0, uint8_t(total >> 8), uint8_t(total), 0, 0, 0x40, 0, 64, proto, 0, 0};
-  b.insert(b.end(), s.bytes.begin(), s.bytes.begin() + 4);
-  b.insert(b.end(), d.bytes.begin(), d.bytes.begin() + 4);
-  b.insert(b.end(), l4.begin(), l4.end());
-  return b;
-}
+using testing::FakeHost;
+using testing::kSegmentIf;
+using testing::kUplinkIf;
 
 std::vector<uint8_t> udp(const char* src, const char* dst, uint16_t sport, uint16_t dport,
                          const std::vector<uint8_t>& payload) {
-  const size_t len = 8 + payload.size();
-  std::vector<uint8_t> l4 = {uint8_t(sport >> 8), uint8_t(sport), uint8_t(dport >> 8), uint8_t(dport),
-                             uint8_t(len >> 8), uint8_t(len), 0, 0};
-  l4.insert(l4.end(), payload.begin(), payload.end());
-  return ipv4(src, dst, 17, l4);
+  return testing::udpPacket(src, dst, sport, dport, payload);
 }
 
 std::vector<uint8_t> tcp(const char* src, const char* dst, uint16_t sport, uint16_t dport,
                          const std::vector<uint8_t>& payload = {}) {
-  std::vector<uint8_t> l4 = {uint8_t(sport >> 8), uint8_t(sport), uint8_t(dport >> 8), uint8_t(dport),
-                             0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0};
-  l4.insert(l4.end(), payload.begin(), payload.end());
-  return ipv4(src, dst, 6, l4);
+  return testing::tcpPacket(src, dst, sport, dport, payload, testing::kTcpPshAck);
 }
 
 // A response for `name` (A, TTL `ttl`) pointing at 203.0.113.`last`.
@@ -83,31 +63,15 @@ std::vector<uint8_t> answer(const std::string& name, uint8_t last, uint32_t ttl)
 }
 
 struct Fixture {
-  Fixture() : out(open_memstream(&buf, &len)), log(out, clock), judge(log, clock, host) {
-    SiteFacts site;
-    SegmentFacts seg;
-    seg.name = "cameras";
-    seg.ifname = "br-cam";
-    seg.ifindex = kSegmentIf;
-    seg.gateway_addresses = {*IpAddress::parse("198.18.10.1")};
-    seg.subnets = {*Cidr::parse("198.18.10.0/24")};
-    site.segments.push_back(seg);
-    site.box_addresses = seg.gateway_addresses;
-    auto p = compilePolicyText(kPolicy, "policy.yaml", site);
+  Fixture() : log(out.get(), clock), judge(log, clock, host) {
+    auto p = compilePolicyText(kPolicy, "policy.yaml", testing::cameraSite());
     REQUIRE_MESSAGE(p.ok(), p.status().message());
     judge.setPolicy(*p, kGeneration);
     // The speaker's query to the gateway: allowed, and teaches the judge the speaker's MAC.
     auto q = send(udp("198.18.10.31", "198.18.10.1", 40000, 53, {}), NF_INET_LOCAL_IN, kSegmentIf, 0, kSpeakerMac);
     REQUIRE(*q.mark == verdictMark(kGeneration, VerdictCode::kAllow));
   }
-  ~Fixture() {
-    fclose(out);
-    free(buf);
-  }
-  std::string logText() {
-    fflush(out);
-    return std::string(buf, len);
-  }
+  std::string logText() { return out.text(); }
   PacketVerdict send(const std::vector<uint8_t>& bytes, uint8_t hook, uint32_t indev, uint32_t outdev,
                      const char* mac, uint32_t mark = 0) {
     QueuedPacket q;
@@ -128,11 +92,9 @@ struct Fixture {
     return send(tcp("198.18.10.31", dst, 41000, port), NF_INET_FORWARD, kSegmentIf, kUplinkIf, kSpeakerMac);
   }
 
-  char* buf = nullptr;
-  size_t len = 0;
-  FILE* out;
+  testing::MemoryFile out;
   ManualClock clock;
-  NoHost host;
+  FakeHost host;
   EventLog log;
   Judge judge;
 };

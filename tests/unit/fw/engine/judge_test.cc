@@ -10,12 +10,11 @@
 #include "fw/engine/judge.h"
 #include "fw/nft/marks.h"
 #include "fw/policy/policy_loader.h"
+#include "tests/unit/fw/engine/test_support.h"
 
 namespace muzzle {
 namespace {
 
-constexpr uint32_t kSegmentIf = 7;
-constexpr uint32_t kUplinkIf = 3;
 constexpr uint32_t kGeneration = 42;
 
 constexpr const char* kPolicy = R"(
@@ -30,58 +29,24 @@ devices:
   - {name: lobby-cam, mac: "44:47:cc:00:00:11", profile: camera}
 )";
 
-class FakeHost : public HostInfo {
- public:
-  Result<SiteFacts> siteFacts(const std::vector<DaemonSegment>&) override { return SiteFacts{}; }
-  std::vector<NeighbourEntry> neighbours() override {
-    ++reads;
-    return table;
-  }
-  std::vector<NeighbourEntry> table;
-  int reads = 0;
-};
+using testing::FakeHost;
+using testing::kSegmentIf;
+using testing::kUplinkIf;
 
 // A TCP SYN (IPv4 or IPv6) from src:sport to dst:dport.
 std::vector<uint8_t> tcpPacket(const char* src, const char* dst, uint16_t sport, uint16_t dport) {
-  IpAddress s = *IpAddress::parse(src), d = *IpAddress::parse(dst);
-  std::vector<uint8_t> b;
-  if (!s.v6) {
-    b = {0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0};
-    b.insert(b.end(), s.bytes.begin(), s.bytes.begin() + 4);
-    b.insert(b.end(), d.bytes.begin(), d.bytes.begin() + 4);
-  } else {
-    b = {0x60, 0, 0, 0, 0, 20, 6, 64};
-    b.insert(b.end(), s.bytes.begin(), s.bytes.end());
-    b.insert(b.end(), d.bytes.begin(), d.bytes.end());
-  }
-  std::vector<uint8_t> tcp = {uint8_t(sport >> 8), uint8_t(sport), uint8_t(dport >> 8), uint8_t(dport),
-                              0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0};
-  b.insert(b.end(), tcp.begin(), tcp.end());
-  return b;
+  return testing::tcpPacket(src, dst, sport, dport);
 }
 
 struct Fixture {
-  Fixture() : out(open_memstream(&buf, &len)), log(out, clock), judge(log, clock, host) {
-    SiteFacts site;
-    SegmentFacts seg;
-    seg.name = "cameras";
-    seg.ifname = "br-cam";
-    seg.ifindex = kSegmentIf;
-    seg.gateway_addresses = {*IpAddress::parse("198.18.10.1")};
-    seg.subnets = {*Cidr::parse("198.18.10.0/24")};
-    site.segments.push_back(seg);
+  Fixture() : log(out.get(), clock), judge(log, clock, host) {
+    SiteFacts site = testing::cameraSite();
+    site.box_addresses.clear();
     auto p = compilePolicyText(kPolicy, "policy.yaml", site);
     REQUIRE_MESSAGE(p.ok(), p.status().message());
     judge.setPolicy(*p, kGeneration);
   }
-  ~Fixture() {
-    fclose(out);
-    free(buf);
-  }
-  std::string logText() {
-    fflush(out);
-    return std::string(buf, len);
-  }
+  std::string logText() { return out.text(); }
   PacketVerdict send(const std::vector<uint8_t>& bytes, uint8_t hook, uint32_t indev, uint32_t outdev,
                      const char* mac, uint32_t mark = 0) {
     QueuedPacket q;
@@ -94,9 +59,7 @@ struct Fixture {
     return judge.onPacket(q);
   }
 
-  char* buf = nullptr;
-  size_t len = 0;
-  FILE* out;
+  testing::MemoryFile out;
   ManualClock clock;
   FakeHost host;
   EventLog log;
@@ -191,21 +154,16 @@ TEST_CASE("IPv6 flows are judged like IPv4") {
 
 TEST_CASE("the event log rate limit counts what it suppresses") {
   ManualClock clock;
-  char* buf = nullptr;
-  size_t len = 0;
-  FILE* out = open_memstream(&buf, &len);
-  EventLog log(out, clock, 3);
+  testing::MemoryFile out;
+  EventLog log(out.get(), clock, 3);
   for (int i = 0; i < 10; ++i) log.writeLimited(LogLine("deny").add("n", i));
   CHECK(log.suppressed() == 7);
   clock.advance(std::chrono::seconds(1));
   log.writeLimited(LogLine("deny").add("n", 99));
-  fflush(out);
-  std::string text(buf, len);
+  std::string text = out.text();
   CHECK(text.find("event=log-suppressed count=7") != std::string::npos);
   CHECK(text.find("n=99") != std::string::npos);
   CHECK(text.find("n=3") == std::string::npos);
-  fclose(out);
-  free(buf);
 }
 
 }  // namespace
