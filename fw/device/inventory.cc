@@ -138,7 +138,12 @@ Status DeviceInventory::load(const std::string& bytes) {
   size_t skipped = 0;
   const auto now = clock_.now();
   const int64_t wall = unixSeconds(clock_.wallNow());
+  const int64_t oldest = wall - std::chrono::duration_cast<std::chrono::seconds>(kMaxAge).count();
   for (auto& r : *list) {
+    if (r.last_seen_unix() < oldest) {
+      ++aged_out_;
+      continue;
+    }
     auto mac = MacAddress::parse(r.mac());
     if (!mac || devices_.size() >= capacity_) {
       ++skipped;

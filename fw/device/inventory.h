@@ -50,9 +50,14 @@ class DeviceInventory {
   }
 
   std::string serialize() const;
-  // Replaces the contents with a serialized inventory. Records beyond capacity, or that do not
-  // parse, are dropped; the error (if any) names what was wrong.
+  // Devices not seen for this long are aged out when a saved inventory is read back.
+  static constexpr std::chrono::hours kMaxAge{24 * 30};
+
+  // Replaces the contents with a serialized inventory. Records not seen for kMaxAge are aged
+  // out (counted in agedOut(), not an error); records beyond capacity, or that do not parse, are
+  // dropped and the error names how many.
   Status load(const std::string& bytes);
+  uint64_t agedOut() const { return aged_out_; }
 
  private:
   struct Entry {
@@ -68,6 +73,7 @@ class DeviceInventory {
   std::unordered_map<uint64_t, Entry> devices_;
   std::unordered_map<IpAddress, uint64_t, IpAddressHash> owner_of_;  // IP -> MAC value
   uint64_t evictions_ = 0;
+  uint64_t aged_out_ = 0;
 };
 
 }  // namespace muzzle

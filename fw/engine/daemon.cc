@@ -112,7 +112,7 @@ void Daemon::loadInventory() {
   }
   Status s = judge_.devices().load(*bytes);
   if (!s.ok()) log_.write(LogLine("warning").add("problem", "inventory: " + s.message()));
-  log_.write(LogLine("inventory-loaded").add("devices", judge_.devices().size()).add("oui_blocks", oui_.size()));
+  log_.write(LogLine("inventory-loaded").add("devices", judge_.devices().size()).add("aged_out", judge_.devices().agedOut()).add("oui_blocks", oui_.size()));
 }
 
 void Daemon::saveInventory() {

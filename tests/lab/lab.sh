@@ -255,16 +255,21 @@ lab_up() {
 # dnsmasq in NODE with the config file CONF, in the foreground (so lab_down can kill it by pid);
 # waits until it answers on ADDRESS.
 _lab_dnsmasq() {
-  local node="$1" conf="$2" address="$3" i
+  local node="$1" conf="$2" address="$3"
   lab_exec "$node" dnsmasq --conf-file="$conf" --keep-in-foreground \
     --log-facility="$LAB_STATE/dnsmasq-$node.log" >>"$LAB_STATE/dnsmasq-$node.log" 2>&1 </dev/null &
-  _lab_remember_pid $!
-  for ((i = 0; i < 100; i++)); do
+  local pid=$!
+  _lab_remember_pid "$pid"
+  # A deadline, not a count of tries: with several labs starting at once on a loaded box, a
+  # refused query returns in microseconds and a fixed count ran out before dnsmasq was up.
+  local deadline=$((SECONDS + 20))
+  while ((SECONDS < deadline)); do
     lab_exec "$node" "$LABNET" dns "$address" lab-ready.example --timeout-ms 200 2>/dev/null |
       grep -q 'result=answered' && return 0
-    sleep 0.05
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
   done
-  lab_log "dnsmasq in $node does not answer on $address:"
+  lab_log "dnsmasq in $node does not answer on $address (pid $pid $(kill -0 "$pid" 2>/dev/null && echo running || echo exited)):"
   cat "$LAB_STATE/dnsmasq-$node.log" >&2
   return 1
 }

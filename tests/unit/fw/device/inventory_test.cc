@@ -87,6 +87,23 @@ TEST_CASE("DHCP fingerprints are stored printable and report classification-rele
   CHECK_FALSE(inv.observeDhcp(d, "cameras"));  // same facts: nothing to re-classify
 }
 
+TEST_CASE("devices not seen for a month are aged out when the inventory is read back") {
+  ManualClock clock;
+  DeviceInventory inv(16, nullptr, clock);
+  inv.observe(mac("44:47:cc:00:00:11"), ip("198.18.10.11"), "cameras");
+  clock.advance(std::chrono::hours(24 * 20));
+  inv.observe(mac("44:47:cc:00:00:12"), ip("198.18.10.12"), "cameras");
+  const std::string saved = inv.serialize();
+  clock.advance(std::chrono::hours(24 * 11));  // the first is now 31 days old, the second 11
+  DeviceInventory restored(16, nullptr, clock);
+  REQUIRE(restored.load(saved).ok());
+  CHECK(restored.size() == 1);
+  CHECK(restored.agedOut() == 1);
+  CHECK(restored.find(mac("44:47:cc:00:00:11")) == nullptr);
+  CHECK_FALSE(restored.macOf(ip("198.18.10.11")).has_value());
+  CHECK(restored.find(mac("44:47:cc:00:00:12")) != nullptr);
+}
+
 TEST_CASE("the inventory survives a restart; a corrupt file is an error, not a crash") {
   ManualClock clock;
   auto db = oui();
