@@ -12,7 +12,7 @@ bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
 // Parses a decimal number of 1..max_digits digits with no sign, no spaces and no leading zero
 // (except "0" itself). Leading zeros are refused because "010" reads as octal to inet_aton and
-// many users, so accepting it would make "010.1.1.1" mean different things in different tools.
+// many users, so accepting it would make "198.018.1.1" mean different things in different tools.
 std::optional<unsigned> parseDecimal(std::string_view text, size_t max_digits) {
   if (text.empty() || text.size() > max_digits) return std::nullopt;
   if (text.size() > 1 && text[0] == '0') return std::nullopt;
@@ -116,7 +116,7 @@ IpAddress IpAddress::fromBytes(const uint8_t* data, bool v6) {
 }
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
-  // A colon can only appear in IPv6 text (including "::ffff:1.2.3.4"), so it picks the family.
+  // A colon can only appear in IPv6 text (including "::ffff:198.51.100.4"), so it picks the family.
   if (text.find(':') != std::string_view::npos) return parseV6(text);
   return parseV4(text);
 }
