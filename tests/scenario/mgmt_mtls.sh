@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # TCP + mutual TLS and the role matrix, from the NVR's namespace to the gateway's lan-nvr address
 # (not a managed segment): admin reads and applies; viewer reads but may not apply
-# (PERMISSION_DENIED); no certificate and a foreign CA's certificate are UNAUTHENTICATED. All
+# (PERMISSION_DENIED); no certificate and a foreign CA's certificate are UNAUTHENTICATED; a CA
+# added to client_ca and a renewed server certificate take effect without a restart. All
 # certificates are made here with openssl and deleted afterwards.
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
@@ -65,6 +66,28 @@ lab_check "no certificate refused (exit 5)" expect_exit 5 remote none status
 lab_check "  UNAUTHENTICATED" grep -q 'UNAUTHENTICATED: no client certificate' "$LAB_STATE/last.out"
 lab_check "foreign CA refused (exit 5)" expect_exit 5 remote stranger status
 lab_check "  UNAUTHENTICATED" grep -q 'UNAUTHENTICATED: client certificate rejected' "$LAB_STATE/last.out"
+
+echo "== certificates reload without a restart"
+# The client CA is re-read when the file changes: trusting the foreign CA admits its alice.
+cat "$certs/ca.pem" "$certs/foreign.pem" >"$certs/ca.new" && mv "$certs/ca.new" "$certs/ca.pem"
+lab_check "a CA added to client_ca is trusted at once (foreign alice: status)" \
+  expect_exit 0 remote stranger status
+# The box's own certificate is re-read every 10 s: a renewed certificate (new CN) is served.
+served_cn() {
+  lab_exec nvr openssl s_client -connect 198.18.1.1:7443 -CAfile "$certs/ca.pem" </dev/null 2>/dev/null |
+    openssl x509 -noout -subject 2>/dev/null
+}
+issue box box-renewed "subjectAltName=IP:198.18.1.1" ca
+renewed() {
+  local i
+  for ((i = 0; i < 30; i++)); do
+    served_cn | grep -q 'box-renewed' && return 0
+    sleep 0.5
+  done
+  return 1
+}
+lab_check "a renewed server certificate is served within 15 s, muzzled still running" renewed
+lab_check "  and it is the same muzzled" kill -0 "$LAB_MUZZLED_PID"
 lab_check "the audit names the certificate identities" \
   bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' audit | grep -q 'spiffe://site/noc .*rollback'"
 
