@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -186,7 +187,20 @@ int main(int argc, char** argv) {
     (*server)->shutdown(std::chrono::milliseconds(2000));
     drained = true;
   });
-  while (!drained) daemon.runFor(std::chrono::milliseconds(20));
+  // A stop must not hang on a stream that never completes (systemd would have to kill us):
+  // after the grace period plus a margin, exit without waiting for gRPC any longer.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (!drained && std::chrono::steady_clock::now() < give_up) {
+    daemon.runFor(std::chrono::milliseconds(20));
+  }
+  if (!drained) {
+    log.write(muzzle::LogLine("warning")
+                  .add("problem", "management calls did not drain within 3 s of stopping")
+                  .add("what", "exiting without them; the ruleset stays as it is"));
+    stopper.detach();
+    std::fflush(nullptr);
+    std::_Exit(rc);
+  }
   stopper.join();
   log.setSink(nullptr);
   return rc;

@@ -6,14 +6,20 @@
 //                              generated from health.proto, as a foreign client would see it.
 //   grpc_probe TARGET status   muzzle.v1.StatusService/GetStatus through the generated stub:
 //                              prints key=value fields.
+//   grpc_probe TARGET stall SECONDS
+//                              a slow watcher: follows WatchEvents with an 8 KiB receive window,
+//                              reads one event, stops reading for SECONDS, then drains and
+//                              prints how the stream ended (result=ended code=N message=...).
 // TARGET is a gRPC target such as unix:/run/muzzle/muzzled.sock.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <cstdio>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "muzzle/v1/management.grpc.pb.h"
 
@@ -73,11 +79,36 @@ int status(const std::shared_ptr<grpc::Channel>& channel) {
   return 0;
 }
 
+int stall(const std::string& target, int seconds) {
+  // A small stream window (and no window growth from bandwidth probing) makes the server's
+  // writes stall after a few KiB, the way a stuck client on a slow link looks from the box.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8192);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  auto stub = muzzle::v1::EventService::NewStub(channel);
+  grpc::ClientContext ctx;
+  muzzle::v1::WatchEventsRequest req;
+  req.set_follow(true);
+  auto reader = stub->WatchEvents(&ctx, req);
+  muzzle::v1::Event event;
+  size_t read = reader->Read(&event) ? 1 : 0;
+  std::printf("result=stalling first_sequence=%llu\n", static_cast<unsigned long long>(event.sequence()));
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  while (reader->Read(&event)) ++read;
+  grpc::Status s = reader->Finish();
+  std::printf("result=ended code=%d read=%zu message=\"%s\"\n", s.error_code(), read, s.error_message().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Tests read the output while the probe runs: never hold a line back.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  if (argc == 4 && std::string(argv[2]) == "stall") return stall(argv[1], std::atoi(argv[3]));
   if (argc != 3) {
-    std::fprintf(stderr, "usage: grpc_probe TARGET health|status\n");
+    std::fprintf(stderr, "usage: grpc_probe TARGET health|status|stall SECONDS\n");
     return kUsage;
   }
   auto channel = grpc::CreateChannel(argv[1], grpc::InsecureChannelCredentials());
