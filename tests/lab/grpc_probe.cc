@@ -6,6 +6,8 @@
 //                              generated from health.proto, as a foreign client would see it.
 //   grpc_probe TARGET status   muzzle.v1.StatusService/GetStatus through the generated stub:
 //                              prints key=value fields.
+//   grpc_probe TARGET services server reflection's list of services (hand-encoded request
+//                              through a generic bidi stream), one per line.
 //   grpc_probe TARGET stall SECONDS
 //                              a slow watcher: follows WatchEvents with an 8 KiB receive window,
 //                              reads one event, stops reading for SECONDS, then drains and
@@ -62,6 +64,46 @@ int health(const std::shared_ptr<grpc::Channel>& channel) {
   return serving ? 0 : 1;
 }
 
+// ServerReflectionRequest{list_services: ""} is field 7, length-delimited, empty: 0x3a 0x00.
+// The response lists service names as strings; printing the printable runs is enough to see them.
+int services(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::CompletionQueue cq;
+  auto call = stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag;
+  bool ok = false;
+  auto step = [&](void* want) { return cq.Next(&tag, &ok) && tag == want && ok; };
+  call->StartCall(reinterpret_cast<void*>(1));
+  if (!step(reinterpret_cast<void*>(1))) return 1;
+  grpc::Slice request_bytes(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer request(&request_bytes, 1);
+  call->Write(request, reinterpret_cast<void*>(2));
+  if (!step(reinterpret_cast<void*>(2))) return 1;
+  call->WritesDone(reinterpret_cast<void*>(3));
+  if (!step(reinterpret_cast<void*>(3))) return 1;
+  grpc::ByteBuffer response;
+  call->Read(&response, reinterpret_cast<void*>(4));
+  if (!step(reinterpret_cast<void*>(4))) return 1;
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  cq.Next(&tag, &ok);
+  std::vector<grpc::Slice> slices;
+  response.Dump(&slices);
+  std::string bytes, run;
+  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (char c : bytes + '\0') {
+    if (c >= 0x20 && c < 0x7f) {
+      run += c;
+    } else {
+      if (run.size() >= 8) std::printf("%s\n", run.c_str());
+      run.clear();
+    }
+  }
+  return status.ok() ? 0 : 1;
+}
+
 int status(const std::shared_ptr<grpc::Channel>& channel) {
   auto stub = muzzle::v1::StatusService::NewStub(channel);
   grpc::ClientContext ctx;
@@ -108,13 +150,14 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (argc == 4 && std::string(argv[2]) == "stall") return stall(argv[1], std::atoi(argv[3]));
   if (argc != 3) {
-    std::fprintf(stderr, "usage: grpc_probe TARGET health|status|stall SECONDS\n");
+    std::fprintf(stderr, "usage: grpc_probe TARGET health|status|services|stall SECONDS\n");
     return kUsage;
   }
   auto channel = grpc::CreateChannel(argv[1], grpc::InsecureChannelCredentials());
   const std::string what = argv[2];
   if (what == "health") return health(channel);
   if (what == "status") return status(channel);
+  if (what == "services") return services(channel);
   std::fprintf(stderr, "grpc_probe: unknown call %s\n", argv[2]);
   return kUsage;
 }

@@ -24,6 +24,12 @@ lab_check "GetStatus: the generation muzzled logged ($generation)" grep -q " gen
 lab_check "GetStatus: queue mode and fail mode" grep -q 'queue_mode=compat fail_mode=closed' <<<"$status"
 lab_check "GetStatus: the unix socket caller is admin" grep -q 'role=admin' <<<"$status"
 
+services="$(probe services || true)"
+echo "    reflection: $(tr '\n' ' ' <<<"$services")"
+lab_check "server reflection lists the management services and health" bash -c '
+  for s in muzzle.v1.PolicyService muzzle.v1.DeviceService muzzle.v1.EventService \
+           muzzle.v1.StatusService grpc.health.v1.Health; do grep -qx "$s" <<<"$1" || exit 1; done' _ "$services"
+
 echo "== a watcher that stops reading is dropped with a reason; the data plane does not wait"
 lab_flow cam1 tcp 203.0.113.10 443 --timeout-ms 500 >/dev/null || true  # at least one event to read
 probe stall 4 >"$LAB_STATE/stall.out" 2>&1 &
