@@ -21,6 +21,12 @@ class GenerationStore {
   Result<uint32_t> advance(const std::string& digest);
 
  private:
+  struct Stored {
+    uint32_t generation = 0;
+    std::string digest;
+  };
+  Stored read() const;
+  // Writes the generation after `after` (creating the state dir if needed) and returns it.
   Result<uint32_t> store(uint32_t after, const std::string& digest);
 
   std::string dir_;
