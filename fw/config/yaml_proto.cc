@@ -1,7 +1,10 @@
 #include "fw/config/yaml_proto.h"
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/reflection.h>
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/wrappers.pb.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -14,6 +17,8 @@
 #include <limits>
 #include <unordered_map>
 #include <vector>
+
+#include "muzzle/v1/options.pb.h"
 
 namespace muzzle {
 namespace {
@@ -41,33 +46,84 @@ std::string describe(const YAML::Node& node) {
 
 std::string childPath(const std::string& parent, std::string_view name) {
   if (parent.empty()) return std::string(name);
-  std::string path = parent;
+  std::string path;
+  path.reserve(parent.size() + 1 + name.size());
+  path += parent;
   path += '.';
   path += name;
   return path;
 }
 
 std::string indexPath(const std::string& parent, size_t index) {
-  return parent + "[" + std::to_string(index) + "]";
+  char digits[24];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, index);
+  std::string path;
+  path.reserve(parent.size() + 2 + static_cast<size_t>(end - digits));
+  path += parent;
+  path += '[';
+  path.append(digits, end);
+  path += ']';
+  return path;
 }
 
-void appendJsonString(std::string_view text, std::string* json) {
+std::string quotedJson(std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
-  json->push_back('"');
+  std::string json;
+  json.reserve(text.size() + 2);
+  json.push_back('"');
   for (const char c : text) {
     const auto u = static_cast<unsigned char>(c);
     if (c == '"' || c == '\\') {
-      json->push_back('\\');
-      json->push_back(c);
+      json.push_back('\\');
+      json.push_back(c);
     } else if (u < 0x20) {
-      json->append("\\u00");
-      json->push_back(kHex[u >> 4]);
-      json->push_back(kHex[u & 0xf]);
+      json.append("\\u00");
+      json.push_back(kHex[u >> 4]);
+      json.push_back(kHex[u & 0xf]);
     } else {
-      json->push_back(c);
+      json.push_back(c);
     }
   }
-  json->push_back('"');
+  json.push_back('"');
+  return json;
+}
+
+// Protobuf refuses to serialize a string field that is not UTF-8, and its JSON parser refused
+// such text outright; checking here keeps that refusal, now with a line.
+bool isUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t extra = 0;
+    uint32_t code = 0;
+    if ((c & 0xe0) == 0xc0) {
+      extra = 1;
+      code = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2;
+      code = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3;
+      code = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= text.size()) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      code = code << 6 | (next & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (code < kMin[extra] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    i += extra + 1;
+  }
+  return true;
 }
 
 size_t editDistance(std::string_view a, std::string_view b) {
@@ -112,6 +168,15 @@ std::string unknownFieldMessage(const std::string& key, const pb::Descriptor* de
   return message;
 }
 
+std::string fieldNames(const pb::Descriptor* descriptor) {
+  std::string names;
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    if (!names.empty()) names += ", ";
+    names += descriptor->field(i)->name();
+  }
+  return names;
+}
+
 const pb::FieldDescriptor* findField(const pb::Descriptor* descriptor, const std::string& key) {
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const pb::FieldDescriptor* field = descriptor->field(i);
@@ -133,8 +198,67 @@ bool isWrapper(const pb::Descriptor* d) {
   return d->file()->name() == "google/protobuf/wrappers.proto";
 }
 
-// Walks the YAML tree alongside the message descriptor, collecting every error and building the
-// JSON text that protobuf's JSON parser then maps onto the message.
+// The repeated field a bare list fills for this message (options.proto), or null.
+const pb::FieldDescriptor* listShorthand(const pb::Descriptor* d) {
+  const std::string& name = d->options().GetExtension(v1::list_shorthand);
+  if (name.empty()) return nullptr;
+  const pb::FieldDescriptor* field = d->FindFieldByName(name);
+  return field != nullptr && field->is_repeated() && !field->is_map() ? field : nullptr;
+}
+
+// Where one value goes: a singular field, one more element of a repeated field (maps included:
+// their entries are a repeated message), and how to put it there through reflection.
+struct Slot {
+  pb::Message* message;
+  const pb::FieldDescriptor* field;
+
+  bool repeated() const { return field->is_repeated(); }
+  const pb::Reflection* reflection() const { return message->GetReflection(); }
+  pb::Message* mutableMessage() const {
+    return repeated() ? reflection()->AddMessage(message, field)
+                      : reflection()->MutableMessage(message, field);
+  }
+  void setInt32(int32_t v) const {
+    repeated() ? reflection()->AddInt32(message, field, v)
+               : reflection()->SetInt32(message, field, v);
+  }
+  void setInt64(int64_t v) const {
+    repeated() ? reflection()->AddInt64(message, field, v)
+               : reflection()->SetInt64(message, field, v);
+  }
+  void setUInt32(uint32_t v) const {
+    repeated() ? reflection()->AddUInt32(message, field, v)
+               : reflection()->SetUInt32(message, field, v);
+  }
+  void setUInt64(uint64_t v) const {
+    repeated() ? reflection()->AddUInt64(message, field, v)
+               : reflection()->SetUInt64(message, field, v);
+  }
+  void setFloat(float v) const {
+    repeated() ? reflection()->AddFloat(message, field, v)
+               : reflection()->SetFloat(message, field, v);
+  }
+  void setDouble(double v) const {
+    repeated() ? reflection()->AddDouble(message, field, v)
+               : reflection()->SetDouble(message, field, v);
+  }
+  void setBool(bool v) const {
+    repeated() ? reflection()->AddBool(message, field, v)
+               : reflection()->SetBool(message, field, v);
+  }
+  void setEnum(int v) const {
+    repeated() ? reflection()->AddEnumValue(message, field, v)
+               : reflection()->SetEnumValue(message, field, v);
+  }
+  void setString(std::string v) const {
+    repeated() ? reflection()->AddString(message, field, std::move(v))
+               : reflection()->SetString(message, field, std::move(v));
+  }
+};
+
+// Walks the YAML tree alongside the message descriptor and fills the message through
+// reflection, with protobuf's JSON-mapping rules (proto or lowerCamel names, enums by name,
+// 64-bit integers from text), collecting every error instead of stopping at the first.
 class Walker {
  public:
   Walker(std::string_view file_label, SourceMap* map, const YamlToProtoOptions& options)
@@ -151,20 +275,39 @@ class Walker {
     errors_.push_back(std::move(text));
   }
 
-  void record(const std::string& path, int line) {
-    if (map_ != nullptr && line > 0) map_->record(path, line);
+  // Remembers the line of `path`; `parent_line` is where its parent is. A path on its parent's
+  // line is left out: SourceMap::lineOf falls back to the parent and finds the same line, and a
+  // flow-style list or mapping on one line then costs one entry, not one per element.
+  // Returns the line of `path` for its own children.
+  int record(const std::string& path, int line, int parent_line) {
+    if (line <= 0) return parent_line;
+    if (map_ != nullptr && line != parent_line) map_->record(path, line);
+    return line;
   }
 
-  void message(const YAML::Node& node, const pb::Descriptor* descriptor, const std::string& path,
-               std::string* json) {
+  // `line` is where `path` is (0 for the document).
+  void message(const YAML::Node& node, pb::Message* out, const std::string& path, int line) {
+    const pb::Descriptor* descriptor = out->GetDescriptor();
+    if (node.IsSequence()) {
+      if (const pb::FieldDescriptor* list = listShorthand(descriptor)) {
+        // The list's elements keep the message's own path ("addresses.nvr[0]"), as users
+        // wrote them.
+        listElements(node, Slot{out, list}, path, line);
+        return;
+      }
+    }
     if (!node.IsMap()) {
-      error(lineOf(node), path, "expected a mapping of fields, found " + describe(node));
-      json->append("{}");
+      if (listShorthand(descriptor) != nullptr) {
+        error(lineOf(node), path,
+              "expected a list or a mapping of fields (" + fieldNames(descriptor) + "), found " +
+                  describe(node));
+      } else {
+        error(lineOf(node), path, "expected a mapping of fields, found " + describe(node));
+      }
       return;
     }
-    json->push_back('{');
-    bool first = true;
-    std::unordered_map<const pb::FieldDescriptor*, int> seen;
+    // (field, line of its key); a message has few fields, so a list beats a hash map here.
+    std::vector<std::pair<const pb::FieldDescriptor*, int>> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
       const YAML::Node key = it->first;
       const YAML::Node value = it->second;
@@ -179,71 +322,63 @@ class Walker {
         continue;
       }
       const std::string field_path = childPath(path, field->name());
-      if (auto [prev, inserted] = seen.emplace(field, key_line); !inserted) {
+      const auto prev = std::find_if(seen.begin(), seen.end(),
+                                     [field](const auto& entry) { return entry.first == field; });
+      if (prev != seen.end()) {
         error(key_line, path,
               "duplicate key \"" + key.Scalar() + "\" (first at line " +
                   std::to_string(prev->second) + ")");
         continue;
       }
-      record(field_path, key_line);
+      seen.emplace_back(field, key_line);
+      const int field_line = record(field_path, key_line, line);
       // A key with no value ("defaults:") means "not set", as in JSON's null.
       if (value.IsNull()) continue;
-      std::string field_json;
-      fieldValue(value, field, field_path, &field_json);
-      if (!first) json->push_back(',');
-      first = false;
-      appendJsonString(field->json_name(), json);
-      json->push_back(':');
-      json->append(field_json);
+      fieldValue(value, Slot{out, field}, field_path, field_line);
     }
-    json->push_back('}');
   }
 
  private:
-  void fieldValue(const YAML::Node& value, const pb::FieldDescriptor* field,
-                  const std::string& path, std::string* json) {
+  void fieldValue(const YAML::Node& value, const Slot& slot, const std::string& path, int line) {
+    const pb::FieldDescriptor* field = slot.field;
     if (field->is_map()) {
-      mapValue(value, field, path, json);
+      mapValue(value, slot, path, line);
     } else if (field->is_repeated()) {
       if (value.IsScalar() && field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE &&
           std::find(options_.scalar_as_list.begin(), options_.scalar_as_list.end(), path) !=
               options_.scalar_as_list.end()) {
-        json->push_back('[');
-        element(value, field, indexPath(path, 0), json);
-        json->push_back(']');
+        element(value, slot, indexPath(path, 0), line);
         return;
       }
       if (!value.IsSequence()) {
         error(lineOf(value), path, "expected a list, found " + describe(value));
-        json->append("[]");
         return;
       }
-      json->push_back('[');
-      for (size_t i = 0; i < value.size(); ++i) {
-        const YAML::Node item = value[i];
-        const std::string item_path = indexPath(path, i);
-        record(item_path, lineOf(item));
-        if (i > 0) json->push_back(',');
-        element(item, field, item_path, json);
-      }
-      json->push_back(']');
+      listElements(value, slot, path, line);
     } else {
-      element(value, field, path, json);
+      element(value, slot, path, line);
     }
   }
 
-  void mapValue(const YAML::Node& value, const pb::FieldDescriptor* field, const std::string& path,
-                std::string* json) {
+  // Every element of a YAML list into repeated `slot`.
+  void listElements(const YAML::Node& list, const Slot& slot, const std::string& path, int line) {
+    size_t i = 0;
+    for (auto it = list.begin(); it != list.end(); ++it, ++i) {
+      const YAML::Node item = *it;
+      const std::string item_path = indexPath(path, i);
+      element(item, slot, item_path, record(item_path, lineOf(item), line));
+    }
+  }
+
+  void mapValue(const YAML::Node& value, const Slot& slot, const std::string& path, int line) {
     if (!value.IsMap()) {
       error(lineOf(value), path, "expected a mapping, found " + describe(value));
-      json->append("{}");
       return;
     }
-    const pb::FieldDescriptor* key_field = field->message_type()->map_key();
-    const pb::FieldDescriptor* value_field = field->message_type()->map_value();
+    const pb::Descriptor* entry_type = slot.field->message_type();
+    const pb::FieldDescriptor* key_field = entry_type->map_key();
+    const pb::FieldDescriptor* value_field = entry_type->map_value();
     std::unordered_map<std::string, int> seen;
-    json->push_back('{');
-    bool first = true;
     for (auto it = value.begin(); it != value.end(); ++it) {
       const YAML::Node key = it->first;
       const YAML::Node item = it->second;
@@ -260,91 +395,79 @@ class Walker {
             "duplicate key \"" + name + "\" (first at line " + std::to_string(prev->second) + ")");
         continue;
       }
-      record(item_path, key_line);
-      if (key_field->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) {
-        std::string ignored;
-        scalar(key, key_field, item_path, &ignored);
-      }
-      std::string item_json;
+      const int item_line = record(item_path, key_line, line);
+      pb::Message* entry = slot.mutableMessage();
+      element(key, Slot{entry, key_field}, item_path, item_line);
       if (item.IsNull() && value_field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
         // "quarantine:" with nothing under it: an empty message (or an empty list).
-        item_json = isListValue(value_field->message_type()) ? "[]" : "{}";
+        entry->GetReflection()->MutableMessage(entry, value_field);
       } else {
-        element(item, value_field, item_path, &item_json);
+        element(item, Slot{entry, value_field}, item_path, item_line);
       }
-      if (!first) json->push_back(',');
-      first = false;
-      appendJsonString(name, json);
-      json->push_back(':');
-      json->append(item_json);
     }
-    json->push_back('}');
   }
 
-  // One value of `field`'s type (an element, for repeated fields).
-  void element(const YAML::Node& value, const pb::FieldDescriptor* field, const std::string& path,
-               std::string* json) {
-    if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-      scalar(value, field, path, json);
+  // One value of the slot's type (an element, for repeated fields).
+  void element(const YAML::Node& value, const Slot& slot, const std::string& path, int line) {
+    if (slot.field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      scalar(value, slot, path);
       return;
     }
-    const pb::Descriptor* type = field->message_type();
+    const pb::Descriptor* type = slot.field->message_type();
     if (isListValue(type)) {
-      listOfStrings(value, path, json);
+      listOfStrings(value, slot, path, line);
     } else if (isStringLikeWellKnown(type)) {
       if (!value.IsScalar()) {
         error(lineOf(value), path, "expected a value, found " + describe(value));
-        json->append("null");
         return;
       }
-      appendJsonString(value.Scalar(), json);
+      // These have a text form only protobuf's JSON parser knows ("1.5s", RFC 3339 times).
+      const auto status =
+          pb::util::JsonStringToMessage(quotedJson(value.Scalar()), slot.mutableMessage());
+      if (!status.ok()) error(lineOf(value), path, std::string(status.message()));
     } else if (isWrapper(type)) {
-      scalar(value, type->FindFieldByName("value"), path, json);
+      pb::Message* wrapper = slot.mutableMessage();
+      scalar(value, Slot{wrapper, type->FindFieldByName("value")}, path);
     } else if (value.IsNull()) {
-      json->append("{}");
+      slot.mutableMessage();
     } else {
-      message(value, type, path, json);
+      message(value, slot.mutableMessage(), path, line);
     }
   }
 
   // A google.protobuf.ListValue written as a YAML list of scalars; every element becomes a
-  // JSON string, so later validation sees exactly the text the user wrote.
-  void listOfStrings(const YAML::Node& value, const std::string& path, std::string* json) {
+  // string value, so later validation sees exactly the text the user wrote.
+  void listOfStrings(const YAML::Node& value, const Slot& slot, const std::string& path, int line) {
     if (!value.IsSequence()) {
       error(lineOf(value), path, "expected a list, found " + describe(value));
-      json->append("[]");
       return;
     }
-    json->push_back('[');
-    for (size_t i = 0; i < value.size(); ++i) {
-      const YAML::Node item = value[i];
+    auto* list = static_cast<pb::ListValue*>(slot.mutableMessage());
+    size_t i = 0;
+    for (auto it = value.begin(); it != value.end(); ++it, ++i) {
+      const YAML::Node item = *it;
       const std::string item_path = indexPath(path, i);
-      record(item_path, lineOf(item));
-      if (i > 0) json->push_back(',');
+      record(item_path, lineOf(item), line);
       if (!item.IsScalar()) {
         error(lineOf(item), item_path, "expected a value, found " + describe(item));
-        json->append("\"\"");
         continue;
       }
-      appendJsonString(item.Scalar(), json);
+      list->add_values()->set_string_value(item.Scalar());
     }
-    json->push_back(']');
   }
 
   template <typename Int>
-  void integer(const std::string& text, int line, const std::string& path, std::string* json) {
-    Int parsed{};
+  bool integer(const std::string& text, int line, const std::string& path, Int* parsed) {
     const char* begin = text.data();
     const char* end = text.data() + text.size();
     // from_chars rejects a leading '+', which YAML allows.
     if (begin != end && *begin == '+') ++begin;
-    const auto [ptr, ec] = std::from_chars(begin, end, parsed);
+    const auto [ptr, ec] = std::from_chars(begin, end, *parsed);
     if (ec == std::errc::result_out_of_range) {
       error(line, path,
             text + " is out of range (" + std::to_string(std::numeric_limits<Int>::min()) + ".." +
                 std::to_string(std::numeric_limits<Int>::max()) + ")");
-      json->append("0");
-      return;
+      return false;
     }
     if (ec != std::errc() || ptr != end || begin == end) {
       const bool negative_unsigned = !std::numeric_limits<Int>::is_signed && !text.empty() &&
@@ -353,34 +476,30 @@ class Walker {
       error(line, path,
             negative_unsigned ? text + " is out of range (must not be negative)"
                               : "expected a whole number, found \"" + text + "\"");
-      json->append("0");
-      return;
+      return false;
     }
-    // Quoted: the JSON mapping takes 64-bit integers as strings, and it costs nothing for 32-bit.
-    appendJsonString(std::to_string(parsed), json);
+    return true;
   }
 
-  void scalar(const YAML::Node& value, const pb::FieldDescriptor* field, const std::string& path,
-              std::string* json) {
+  void scalar(const YAML::Node& value, const Slot& slot, const std::string& path) {
     const int line = lineOf(value);
     if (!value.IsScalar()) {
       error(line, path, "expected a value, found " + describe(value));
-      json->append("null");
       return;
     }
     const std::string& text = value.Scalar();
-    switch (field->cpp_type()) {
+    switch (slot.field->cpp_type()) {
       case pb::FieldDescriptor::CPPTYPE_INT32:
-        integer<int32_t>(text, line, path, json);
+        if (int32_t v{}; integer(text, line, path, &v)) slot.setInt32(v);
         return;
       case pb::FieldDescriptor::CPPTYPE_INT64:
-        integer<int64_t>(text, line, path, json);
+        if (int64_t v{}; integer(text, line, path, &v)) slot.setInt64(v);
         return;
       case pb::FieldDescriptor::CPPTYPE_UINT32:
-        integer<uint32_t>(text, line, path, json);
+        if (uint32_t v{}; integer(text, line, path, &v)) slot.setUInt32(v);
         return;
       case pb::FieldDescriptor::CPPTYPE_UINT64:
-        integer<uint64_t>(text, line, path, json);
+        if (uint64_t v{}; integer(text, line, path, &v)) slot.setUInt64(v);
         return;
       case pb::FieldDescriptor::CPPTYPE_FLOAT:
       case pb::FieldDescriptor::CPPTYPE_DOUBLE: {
@@ -388,45 +507,62 @@ class Walker {
         const double parsed = std::strtod(text.c_str(), &end);
         if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(parsed)) {
           error(line, path, "expected a number, found \"" + text + "\"");
-          json->append("0");
           return;
         }
-        appendJsonString(text, json);
+        if (slot.field->cpp_type() == pb::FieldDescriptor::CPPTYPE_DOUBLE) {
+          slot.setDouble(parsed);
+        } else if (std::fabs(parsed) > std::numeric_limits<float>::max()) {
+          error(line, path, text + " is out of range for a 32-bit float");
+        } else {
+          slot.setFloat(static_cast<float>(parsed));
+        }
         return;
       }
       case pb::FieldDescriptor::CPPTYPE_BOOL:
-        // Emitted as JSON literals: the only spellings accepted are YAML 1.2's.
+        // The only spellings accepted are YAML 1.2's.
         if (text == "true" || text == "True" || text == "TRUE") {
-          json->append("true");
+          slot.setBool(true);
         } else if (text == "false" || text == "False" || text == "FALSE") {
-          json->append("false");
+          slot.setBool(false);
         } else {
           error(line, path, "expected true or false, found \"" + text + "\"");
-          json->append("false");
         }
         return;
       case pb::FieldDescriptor::CPPTYPE_ENUM: {
-        const pb::EnumDescriptor* type = field->enum_type();
-        if (type->FindValueByName(text) == nullptr) {
+        const pb::EnumDescriptor* type = slot.field->enum_type();
+        const pb::EnumValueDescriptor* found = type->FindValueByName(text);
+        if (found == nullptr) {
           std::string names;
           for (int i = 0; i < type->value_count(); ++i) {
             if (!names.empty()) names += ", ";
             names += type->value(i)->name();
           }
           error(line, path, "\"" + text + "\" is not one of " + names);
-          json->append("0");
           return;
         }
-        appendJsonString(text, json);
+        slot.setEnum(found->number());
         return;
       }
       case pb::FieldDescriptor::CPPTYPE_STRING:
-        appendJsonString(text, json);
+        if (slot.field->type() == pb::FieldDescriptor::TYPE_BYTES) {
+          // The JSON mapping writes bytes as base64; its parser decodes them.
+          pb::BytesValue bytes;
+          if (!pb::util::JsonStringToMessage(quotedJson(text), &bytes).ok()) {
+            error(line, path, "expected base64, found \"" + text + "\"");
+            return;
+          }
+          slot.setString(std::move(*bytes.mutable_value()));
+          return;
+        }
+        if (!isUtf8(text)) {
+          error(line, path, "the text is not valid UTF-8");
+          return;
+        }
+        slot.setString(text);
         return;
       case pb::FieldDescriptor::CPPTYPE_MESSAGE:
         break;  // handled by element()
     }
-    json->append("null");
   }
 
   std::string_view file_label_;
@@ -493,19 +629,10 @@ Status yamlToProto(std::string_view yaml_text, std::string_view file_label,
     if (!root.IsDefined() || root.IsNull()) {
       return Status::error(label + ": the file is empty (expected a mapping of fields)");
     }
-    Walker walker(file_label, map, options);
-    std::string json;
-    walker.message(root, out->GetDescriptor(), "", &json);
-    if (!walker.errors().empty()) return Status::error(joinLines(walker.errors()));
-
     out->Clear();
-    google::protobuf::util::JsonParseOptions json_options;
-    json_options.ignore_unknown_fields = false;
-    const auto status = google::protobuf::util::JsonStringToMessage(json, out, json_options);
-    if (!status.ok()) {
-      // The walk should have caught everything; this names the file at least.
-      return Status::error(label + ": " + std::string(status.message()));
-    }
+    Walker walker(file_label, map, options);
+    walker.message(root, out, "", 0);
+    if (!walker.errors().empty()) return Status::error(joinLines(walker.errors()));
     return Status();
   } catch (const YAML::Exception& e) {
     std::string where = label;

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "fw/common/atomic_file.h"
 #include "fw/common/sha256.h"
 #include "fw/config/yaml_proto.h"
 
@@ -26,11 +27,24 @@ void digestField(Sha256* sha, std::string_view text) {
   sha->update(text);
 }
 
-std::string policyDigest(std::string_view text, std::string_view extra, const SiteFacts& site) {
+// A list file the policy names, as read for this compile.
+struct IncludedFile {
+  std::string name;  // as the policy names it
+  std::string text;
+};
+
+std::string policyDigest(std::string_view text, const std::vector<IncludedFile>& group_files,
+                         std::string_view doh_text, const SiteFacts& site) {
   Sha256 sha;
   digestField(&sha, "muzzle-policy-v1");
   digestField(&sha, text);
-  if (!extra.empty()) digestField(&sha, extra);  // files the policy names (the DoH list)
+  // Files the policy names: address groups, then the DoH list (digested as before group files
+  // existed, so an upgrade keeps the generation of a policy without them).
+  for (const IncludedFile& file : group_files) {
+    digestField(&sha, "addresses-file=" + file.name);
+    digestField(&sha, file.text);
+  }
+  if (!doh_text.empty()) digestField(&sha, doh_text);
   digestField(&sha, "segments=" + std::to_string(site.segments.size()));
   for (const SegmentFacts& segment : site.segments) {
     digestField(&sha, segment.name);
@@ -178,14 +192,19 @@ class Compiler {
   }
 
   // Text of the files the policy pulled in, so the digest changes when they do.
-  const std::string& includedText() const { return included_text_; }
+  const std::vector<IncludedFile>& groupFiles() const { return group_files_; }
+  const std::string& dohText() const { return doh_text_; }
 
  private:
   void compileGroups(const v1::Policy& policy) {
-    // Sorted, so errors come out in the same order every run.
-    const std::map<std::string, google::protobuf::ListValue> sorted(policy.addresses().begin(),
-                                                                    policy.addresses().end());
-    for (const auto& [name, list] : sorted) {
+    // Sorted, so errors come out in the same order every run; pointers, as a group can hold a
+    // long list.
+    std::vector<std::pair<std::string_view, const v1::AddressGroup*>> sorted;
+    sorted.reserve(policy.addresses().size());
+    for (const auto& [name, group] : policy.addresses()) sorted.emplace_back(name, &group);
+    std::sort(sorted.begin(), sorted.end());
+    for (const auto& [name_view, group] : sorted) {
+      const std::string name(name_view);
       const std::string path = "addresses." + name;
       if (!isValidName(name)) {
         fail(path,
@@ -199,15 +218,78 @@ class Compiler {
         continue;
       }
       std::vector<Cidr>& cidrs = groups_[name];
-      for (int i = 0; i < list.values_size(); ++i) {
-        const std::string item_path = path + "[" + std::to_string(i) + "]";
-        const std::string& text = list.values(i).string_value();
+      if (!group->file().empty()) {
+        if (group->entries_size() > 0) {
+          fail(path, "a group lists its entries or names a file, not both; move the entries "
+                     "into the file");
+          continue;
+        }
+        IncludedFile& included = group_files_.emplace_back();
+        included.name = group->file();
+        readListFile(group->file(), path + ".file", &included.text,
+                     [&](const Cidr& cidr) { cidrs.push_back(cidr); });
+        continue;
+      }
+      cidrs.reserve(group->entries_size());
+      for (int i = 0; i < group->entries_size(); ++i) {
+        const std::string& text = group->entries(i);
         if (auto cidr = Cidr::parse(text)) {
           cidrs.push_back(*cidr);
         } else {
-          fail(item_path, cidrProblem(text));
+          fail(path + "[" + std::to_string(i) + "]", cidrProblem(text));
         }
       }
+    }
+  }
+
+  // Reads a list file the policy names in `field` (relative to the policy's folder): one IP or
+  // CIDR a line, `#` starts a comment, blank lines are fine. Calls `add` for each address and
+  // keeps the raw text in `*text` for the digest. Bad lines are errors naming the list file and
+  // its line, sorted where `field` sits in the policy; after kMaxListErrors, one summary line.
+  template <typename Add>
+  void readListFile(const std::string& name, const std::string& field, std::string* text,
+                    Add&& add) {
+    constexpr int kMaxListErrors = 20;
+    const std::string path = name.starts_with("/") ? name : base_dir_ + name;
+    auto contents = readWholeFile(path);
+    if (!contents.ok()) {
+      fail(field, inQuotes(path) + " cannot be read (missing or unreadable)");
+      return;
+    }
+    *text = std::move(contents).value();
+    // The digest has always seen every line newline-terminated (the DoH list was read by lines).
+    if (!text->empty() && text->back() != '\n') text->push_back('\n');
+    const int field_line = map_.lineOf(field);
+    const std::string_view all = *text;
+    int number = 0;
+    int bad = 0;
+    for (size_t pos = 0; pos < all.size();) {
+      size_t end = all.find('\n', pos);
+      if (end == std::string_view::npos) end = all.size();
+      std::string_view line = all.substr(pos, end - pos);
+      pos = end + 1;
+      ++number;
+      if (const size_t hash = line.find('#'); hash != std::string_view::npos) {
+        line = line.substr(0, hash);
+      }
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) {
+        line.remove_suffix(1);
+      }
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) {
+        line.remove_prefix(1);
+      }
+      if (line.empty()) continue;
+      if (auto cidr = Cidr::parse(line)) {
+        add(*cidr);
+      } else if (++bad <= kMaxListErrors) {
+        errors_.push_back({field_line, path + ":" + std::to_string(number) + ": " +
+                                           cidrProblem(std::string(line))});
+      }
+    }
+    if (bad > kMaxListErrors) {
+      errors_.push_back({field_line, path + ": " + std::to_string(bad - kMaxListErrors) +
+                                         " more lines are not an IP address or CIDR; is it a "
+                                         "list of addresses, one a line?"});
     }
   }
 
@@ -259,33 +341,11 @@ class Compiler {
     compiled.doh.finalize();
   }
 
-  // One IP or CIDR a line; `#` starts a comment. Errors name the list file and its line.
   void loadDohList(const std::string& name, CompiledDns* dns) {
-    const std::string path = name.starts_with("/") ? name : base_dir_ + name;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      fail("dns.doh_list", inQuotes(path) + " cannot be read (missing or unreadable)");
-      return;
-    }
-    std::string line;
-    int number = 0;
-    while (std::getline(in, line)) {
-      ++number;
-      included_text_ += line;
-      included_text_ += '\n';
-      std::string_view text = line;
-      if (const size_t hash = text.find('#'); hash != std::string_view::npos) text = text.substr(0, hash);
-      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-      while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-      if (text.empty()) continue;
-      if (auto cidr = Cidr::parse(text)) {
-        dns->doh.add(*cidr);
-        dns->doh_cidrs.push_back(*cidr);
-      } else {
-        errors_.push_back({map_.lineOf("dns.doh_list"),
-                           path + ":" + std::to_string(number) + ": " + cidrProblem(std::string(text))});
-      }
-    }
+    readListFile(name, "dns.doh_list", &doh_text_, [&](const Cidr& cidr) {
+      dns->doh.add(cidr);
+      dns->doh_cidrs.push_back(cidr);
+    });
   }
 
   CompiledProfile compileProfile(const std::string& name, const v1::Profile& profile) {
@@ -534,7 +594,8 @@ class Compiler {
   std::unordered_map<std::string, std::shared_ptr<const AddressSet>> group_sets_;
   std::unordered_map<std::string, uint32_t> profile_index_;
   std::vector<int> device_index_;  // compiled device -> index in the file's devices list
-  std::string included_text_;
+  std::vector<IncludedFile> group_files_;  // in group name order
+  std::string doh_text_;
 };
 
 }  // namespace
@@ -559,7 +620,7 @@ Result<std::shared_ptr<const CompiledPolicy>> compilePolicyText(std::string_view
     }
     return Status::error(std::move(joined));
   }
-  policy->digest = policyDigest(yaml_text, compiler.includedText(), site);
+  policy->digest = policyDigest(yaml_text, compiler.groupFiles(), compiler.dohText(), site);
   return std::shared_ptr<const CompiledPolicy>(std::move(policy));
 }
 

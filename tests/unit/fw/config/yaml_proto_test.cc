@@ -1,8 +1,12 @@
 #include "fw/config/yaml_proto.h"
 
 #include <doctest/doctest.h>
+#include <google/protobuf/type.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/wrappers.pb.h>
 
+#include <cstdint>
+#include <limits>
 #include <string>
 
 #include "muzzle/v1/config.pb.h"
@@ -44,9 +48,9 @@ devices:
   CHECK(policy.defaults().profile() == "quarantine");
   REQUIRE(policy.addresses().count("nvr") == 1);
   const auto& nvr = policy.addresses().at("nvr");
-  REQUIRE(nvr.values_size() == 2);
-  CHECK(nvr.values(0).string_value() == "198.18.1.10");
-  CHECK(nvr.values(1).string_value() == "fd00:1::10");
+  REQUIRE(nvr.entries_size() == 2);
+  CHECK(nvr.entries(0) == "198.18.1.10");
+  CHECK(nvr.entries(1) == "fd00:1::10");
   const v1::Profile& camera = policy.profiles().at("camera");
   REQUIRE(camera.egress_size() == 2);
   CHECK(camera.egress(0).ports(1) == "8000");
@@ -158,8 +162,10 @@ TEST_CASE("wrong shapes are errors with their line") {
           "p.yaml:4: profiles.cam.egress[0].log: expected true or false, found \"yes\"");
   }
   SUBCASE("an address group must be a list of scalars") {
+    // A group is a list or {entries, file}; the message names both forms.
     CHECK(load("addresses:\n  nvr: 198.18.1.10\n", &policy).message() ==
-          "p.yaml:2: addresses.nvr: expected a list, found \"198.18.1.10\"");
+          "p.yaml:2: addresses.nvr: expected a list or a mapping of fields (entries, file), found "
+          "\"198.18.1.10\"");
     CHECK(load("addresses:\n  nvr:\n    - 198.18.1.10\n    - {ip: 198.18.1.11}\n", &policy)
               .message() == "p.yaml:4: addresses.nvr[1]: expected a value, found a mapping");
   }
@@ -224,6 +230,100 @@ TEST_CASE("scalar_as_list accepts one scalar for a list, only where asked") {
   CHECK(config.uplink(0) == "eth0");
   CHECK(yamlToProto("uplink: eth0\n", "c.yaml", &config, nullptr).message() ==
         "c.yaml:1: uplink: expected a list, found \"eth0\"");
+}
+
+TEST_CASE("a bare list stands for a message that names a list_shorthand field") {
+  v1::Policy policy;
+  SourceMap map;
+  const Status s = load(R"(addresses:
+  nvr:
+    - 198.18.1.10
+    - fd00:1::10
+  threats: {file: lists/threats.txt}
+  both: {entries: [198.18.1.11]}
+  none:
+)",
+                        &policy, &map);
+  REQUIRE_MESSAGE(s.ok(), s.message());
+  CHECK(policy.addresses().at("nvr").entries_size() == 2);
+  CHECK(policy.addresses().at("threats").file() == "lists/threats.txt");
+  CHECK(policy.addresses().at("threats").entries_size() == 0);
+  CHECK(policy.addresses().at("both").entries(0) == "198.18.1.11");
+  CHECK(policy.addresses().at("none").entries_size() == 0);
+  // Elements of the short form keep the paths users see: addresses.nvr[1], not .entries[1].
+  CHECK(map.lineOf("addresses.nvr[1]") == 4);
+  CHECK(map.lineOf("addresses.threats.file") == 5);
+  // Only messages that say so: a rule written as a bare list is still an error.
+  CHECK(load("profiles:\n  cam:\n    egress: [[nvr]]\n", &policy).message() ==
+        "p.yaml:3: profiles.cam.egress[0]: expected a mapping of fields, found a list");
+}
+
+// Reflection edge cases, on protobuf's own messages: what the JSON mapping used to decide.
+TEST_CASE("enums by name, 32- and 64-bit ranges, lowerCamel names") {
+  google::protobuf::Field field;
+  const Status s = load(R"(kind: TYPE_STRING
+cardinality: CARDINALITY_REPEATED
+number: "+7"
+oneofIndex: -3
+json_name: fooBar
+packed: TRUE
+)",
+                        &field);
+  REQUIRE_MESSAGE(s.ok(), s.message());
+  CHECK(field.kind() == google::protobuf::Field::TYPE_STRING);
+  CHECK(field.cardinality() == google::protobuf::Field::CARDINALITY_REPEATED);
+  CHECK(field.number() == 7);
+  CHECK(field.oneof_index() == -3);
+  CHECK(field.json_name() == "fooBar");
+  CHECK(field.packed());
+  CHECK(load("kind: TYPE_STRNG\n", &field).message().starts_with(
+      "p.yaml:1: kind: \"TYPE_STRNG\" is not one of TYPE_UNKNOWN, TYPE_DOUBLE, "));
+  CHECK(load("kind: 9\n", &field).message().starts_with("p.yaml:1: kind: \"9\" is not one of"));
+  CHECK(load("number: 2147483648\n", &field).message() ==
+        "p.yaml:1: number: 2147483648 is out of range (-2147483648..2147483647)");
+  CHECK(load("number: 1.5\n", &field).message() ==
+        "p.yaml:1: number: expected a whole number, found \"1.5\"");
+
+  google::protobuf::Int64Value big;
+  REQUIRE(load("value: \"-9223372036854775808\"\n", &big).ok());
+  CHECK(big.value() == std::numeric_limits<int64_t>::min());
+  CHECK(load("value: 9223372036854775808\n", &big).message() ==
+        "p.yaml:1: value: 9223372036854775808 is out of range "
+        "(-9223372036854775808..9223372036854775807)");
+  google::protobuf::UInt64Value ubig;
+  REQUIRE(load("value: 18446744073709551615\n", &ubig).ok());
+  CHECK(ubig.value() == std::numeric_limits<uint64_t>::max());
+}
+
+TEST_CASE("floating point, bytes and text that is not UTF-8") {
+  google::protobuf::DoubleValue d;
+  REQUIRE(load("value: 1.5e3\n", &d).ok());
+  CHECK(d.value() == 1500.0);
+  CHECK(load("value: .inf\n", &d).message() == "p.yaml:1: value: expected a number, found \".inf\"");
+  google::protobuf::FloatValue f;
+  CHECK(load("value: 1e39\n", &f).message() ==
+        "p.yaml:1: value: 1e39 is out of range for a 32-bit float");
+  google::protobuf::BytesValue b;
+  REQUIRE(load("value: aGVsbG8=\n", &b).ok());
+  CHECK(b.value() == "hello");
+  CHECK(load("value: \"not base64!\"\n", &b).message() ==
+        "p.yaml:1: value: expected base64, found \"not base64!\"");
+  v1::Device device;
+  // Raw bytes, not YAML escapes (those are code points, always valid).
+  CHECK(load("name: \"cam\xff\xfe\"\n", &device).message() ==
+        "p.yaml:1: name: the text is not valid UTF-8");
+  REQUIRE(load("name: \"caf\xc3\xa9 \xf0\x9f\x93\xb7\"\n", &device).ok());
+  CHECK(device.name() == "caf\xc3\xa9 \xf0\x9f\x93\xb7");
+}
+
+TEST_CASE("a message is cleared first; repeated messages accept empty items") {
+  v1::Policy policy;
+  REQUIRE(load("version: 1\ndevices: [{name: a}]\n", &policy).ok());
+  REQUIRE(load("devices:\n  -\n  - {name: b}\n", &policy).ok());
+  CHECK(policy.version() == 0);
+  REQUIRE(policy.devices_size() == 2);
+  CHECK(policy.devices(0).name().empty());
+  CHECK(policy.devices(1).name() == "b");
 }
 
 TEST_CASE("located formats file, line and path") {

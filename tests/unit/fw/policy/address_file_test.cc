@@ -1,0 +1,228 @@
+// Address groups read from a list file: `threats: {file: lists/threats.txt}`.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "fw/policy/policy_loader.h"
+
+namespace muzzle {
+namespace {
+
+IpAddress ip(const char* text) { return *IpAddress::parse(text); }
+
+bool inGroup(const CompiledRule& rule, const char* address) {
+  for (const auto& group : rule.groups) {
+    if (group->contains(ip(address))) return true;
+  }
+  return false;
+}
+
+// A scratch folder with a policy naming lists/threats.txt; removed with everything in it.
+class ListDir {
+ public:
+  ListDir() {
+    char dir[] = "/tmp/muzzle-list-test.XXXXXX";
+    REQUIRE(mkdtemp(dir) != nullptr);
+    base_ = dir;
+    std::filesystem::create_directory(base_ + "/lists");
+  }
+  ~ListDir() { std::filesystem::remove_all(base_); }
+
+  void writeList(const std::string& text) const {
+    std::ofstream(base_ + "/lists/threats.txt", std::ios::binary | std::ios::trunc) << text;
+  }
+  std::string listPath() const { return base_ + "/lists/threats.txt"; }
+  std::string policyPath() const { return base_ + "/policy.yaml"; }
+  const std::string& base() const { return base_; }
+
+  Result<std::shared_ptr<const CompiledPolicy>> compile(const std::string& policy) const {
+    return compilePolicyText(policy, policyPath(), SiteFacts{});
+  }
+
+ private:
+  std::string base_;
+};
+
+// Line 3 names the list file.
+constexpr char kPolicy[] = R"(version: 1
+addresses:
+  threats: {file: lists/threats.txt}
+profiles:
+  quarantine:
+    egress:
+      - {deny: [threats]}
+      - {allow: [internet]}
+)";
+
+TEST_CASE("address file: entries, comments, blank lines, both families") {
+  ListDir dir;
+  dir.writeList(
+      "# threat feed, 2026-11-26\n"
+      "198.19.128.4\n"
+      "\n"
+      "   198.19.200.0/24   # a whole block\n"
+      "2001:db8:bad::/48\r\n"
+      "198.19.129.8");  // no newline at the end
+  auto p = dir.compile(kPolicy);
+  REQUIRE_MESSAGE(p.ok(), p.status().message());
+  const CompiledRule& deny = (*p)->profiles[0].egress[0];
+  CHECK(inGroup(deny, "198.19.128.4"));
+  CHECK(inGroup(deny, "198.19.200.77"));
+  CHECK(inGroup(deny, "2001:db8:bad:1::1"));
+  CHECK(inGroup(deny, "198.19.129.8"));
+  CHECK_FALSE(inGroup(deny, "198.19.128.5"));
+}
+
+TEST_CASE("address file: the same addresses inline and from a file decide the same") {
+  ListDir dir;
+  dir.writeList("198.19.128.4\n2001:db8:bad::/48\n");
+  auto from_file = dir.compile(kPolicy);
+  auto inline_list = dir.compile(R"(version: 1
+addresses:
+  threats: [198.19.128.4, "2001:db8:bad::/48"]
+profiles:
+  quarantine:
+    egress:
+      - {deny: [threats]}
+      - {allow: [internet]}
+)");
+  REQUIRE(from_file.ok());
+  REQUIRE(inline_list.ok());
+  for (const char* a : {"198.19.128.4", "198.19.128.5", "2001:db8:bad::9", "2001:db8::1"}) {
+    CHECK(inGroup((*from_file)->profiles[0].egress[0], a) ==
+          inGroup((*inline_list)->profiles[0].egress[0], a));
+  }
+  // The long form of the inline list is the same group.
+  auto long_form = dir.compile(R"(version: 1
+addresses:
+  threats: {entries: [198.19.128.4]}
+profiles: {quarantine: {egress: [{deny: [threats]}]}}
+)");
+  REQUIRE_MESSAGE(long_form.ok(), long_form.status().message());
+  CHECK(inGroup((*long_form)->profiles[0].egress[0], "198.19.128.4"));
+}
+
+TEST_CASE("address file: an empty file, or only comments, is an empty group") {
+  ListDir dir;
+  for (const char* text : {"", "# nothing listed today\n\n"}) {
+    dir.writeList(text);
+    auto p = dir.compile(kPolicy);
+    REQUIRE_MESSAGE(p.ok(), p.status().message());
+    CHECK_FALSE(inGroup((*p)->profiles[0].egress[0], "198.19.128.4"));
+  }
+}
+
+TEST_CASE("address file: a missing file names the policy line and the path it tried") {
+  ListDir dir;
+  CHECK(dir.compile(kPolicy).status().message() ==
+        dir.policyPath() + ":3: addresses.threats.file: \"" + dir.listPath() +
+            "\" cannot be read (missing or unreadable)");
+}
+
+TEST_CASE("address file: bad lines name the list file and their line, all in one pass") {
+  ListDir dir;
+  dir.writeList(
+      "198.19.128.4\n"
+      "evil.example\n"
+      "# fine\n"
+      "198.19.128.0/16\n"
+      "198.19.300.1  # typo\n");
+  CHECK(dir.compile(kPolicy).status().message() ==
+        dir.listPath() + ":2: \"evil.example\" is not an IP address or CIDR\n" + dir.listPath() +
+            ":4: \"198.19.128.0/16\" is not a valid CIDR (a network address with no host bits "
+            "set, e.g. 198.18.1.0/24)\n" +
+            dir.listPath() + ":5: \"198.19.300.1\" is not an IP address or CIDR");
+}
+
+TEST_CASE("address file: a file that is not a list stops after 20 lines with a summary") {
+  ListDir dir;
+  std::string text;
+  for (int i = 0; i < 25; ++i) text += "<html>\n";
+  dir.writeList(text);
+  const std::string message = dir.compile(kPolicy).status().message();
+  CHECK(message.find(dir.listPath() + ":20: ") != std::string::npos);
+  CHECK(message.find(dir.listPath() + ":21: ") == std::string::npos);
+  CHECK(message.ends_with(dir.listPath() +
+                          ": 5 more lines are not an IP address or CIDR; is it a list of "
+                          "addresses, one a line?"));
+}
+
+TEST_CASE("address file: entries and a file together are refused") {
+  ListDir dir;
+  dir.writeList("198.19.128.4\n");
+  CHECK(dir.compile(R"(version: 1
+addresses:
+  threats: {file: lists/threats.txt, entries: [198.19.1.1]}
+profiles: {quarantine: {}}
+)")
+            .status()
+            .message() == dir.policyPath() +
+                              ":3: addresses.threats: a group lists its entries or names a file, "
+                              "not both; move the entries into the file");
+}
+
+TEST_CASE("address file: wrong shapes of a group are schema errors") {
+  ListDir dir;
+  CHECK(dir.compile("version: 1\naddresses:\n  threats: {fil: x.txt}\nprofiles: {quarantine: {}}\n")
+            .status()
+            .message() == dir.policyPath() +
+                              ":3: addresses.threats: unknown field \"fil\" (did you mean "
+                              "\"file\"?)");
+  CHECK(dir.compile(
+               "version: 1\naddresses:\n  threats: {file: [a.txt]}\nprofiles: {quarantine: {}}\n")
+            .status()
+            .message() ==
+        dir.policyPath() + ":3: addresses.threats.file: expected a value, found a list");
+}
+
+TEST_CASE("address file: an absolute path, and base_dir for a policy stored elsewhere") {
+  ListDir dir;
+  dir.writeList("198.19.128.4\n");
+  auto absolute =
+      compilePolicyText("version: 1\naddresses:\n  threats: {file: " + dir.listPath() +
+                            "}\nprofiles: {quarantine: {egress: [{deny: [threats]}]}}\n",
+                        "/nowhere/policy.yaml", SiteFacts{});
+  REQUIRE_MESSAGE(absolute.ok(), absolute.status().message());
+  CHECK(inGroup((*absolute)->profiles[0].egress[0], "198.19.128.4"));
+  // A revision is compiled under another label; the lists still come from the policy's folder.
+  auto revision = compilePolicyText(kPolicy, "revision 7", SiteFacts{}, dir.base());
+  REQUIRE_MESSAGE(revision.ok(), revision.status().message());
+  CHECK(inGroup((*revision)->profiles[0].egress[0], "198.19.128.4"));
+}
+
+TEST_CASE("address file: the digest follows the file's contents") {
+  ListDir dir;
+  dir.writeList("198.19.128.4\n");
+  auto first = dir.compile(kPolicy);
+  auto same = dir.compile(kPolicy);
+  dir.writeList("198.19.128.8\n");
+  auto changed = dir.compile(kPolicy);
+  dir.writeList("198.19.128.4\n# a comment is a change too\n");
+  auto commented = dir.compile(kPolicy);
+  REQUIRE(first.ok());
+  REQUIRE(same.ok());
+  REQUIRE(changed.ok());
+  REQUIRE(commented.ok());
+  CHECK((*first)->digest == (*same)->digest);
+  CHECK((*first)->digest != (*changed)->digest);
+  CHECK((*first)->digest != (*commented)->digest);
+  // Moving a line from the group file to the DoH list is a different policy, not the same bytes.
+  const std::string with_doh =
+      std::string(kPolicy) + "dns: {resolvers: [gateway], doh_list: lists/doh.txt}\n";
+  dir.writeList("198.19.128.4\n203.0.113.53\n");
+  std::ofstream(dir.base() + "/lists/doh.txt") << "";
+  auto a = dir.compile(with_doh);
+  dir.writeList("198.19.128.4\n");
+  std::ofstream(dir.base() + "/lists/doh.txt") << "203.0.113.53\n";
+  auto b = dir.compile(with_doh);
+  REQUIRE_MESSAGE(a.ok(), a.status().message());
+  REQUIRE_MESSAGE(b.ok(), b.status().message());
+  CHECK((*a)->digest != (*b)->digest);
+}
+
+}  // namespace
+}  // namespace muzzle
