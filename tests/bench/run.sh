@@ -57,9 +57,11 @@ gw_mac="$(lab_exec gw cat /sys/class/net/br-cam/address)"
 cam_mac="${LAB_MAC[cam1]}"
 cam_ip="${LAB_V4[cam1]}"
 
-# Policies: two variants of the same site (only a comment differs) for the swap.
-"$repo/tests/bench/gen_policy.sh" a >"$LAB_STATE/policy-a.yaml"
-"$repo/tests/bench/gen_policy.sh" b >"$LAB_STATE/policy-b.yaml"
+# Policies: two variants of the same site (only a comment differs) for the swap. The threat
+# list goes to $LAB_STATE/lists/threats.txt, next to the policy muzzled's config names
+# (THREATS_INLINE=1 keeps it in the policy, for comparison).
+"$repo/tests/bench/gen_policy.sh" -o "$LAB_STATE/policy-a.yaml" a
+"$repo/tests/bench/gen_policy.sh" -o "$LAB_STATE/policy-b.yaml" b
 cp "$LAB_STATE/policy-a.yaml" "$LAB_STATE/policy.yaml"
 
 # Flow tuples never repeat within a run: each cell starts where the last one stopped.
@@ -153,7 +155,10 @@ start_iperf_server() {
 # ---- 1. kernel only: the same segment filtering as static nft rules, no queue ------------------
 kernel_ruleset() {
   local threats
-  threats="$(grep -Eo '^    - 198\.19\.[0-9.]+$' "$LAB_STATE/policy-a.yaml" | sed 's/^    - //' | paste -sd, -)"
+  # The IPv4 entries of the threat list, from the list file or the policy (THREATS_INLINE=1).
+  local sources=("$LAB_STATE/policy-a.yaml")
+  [[ -f "$LAB_STATE/lists/threats.txt" ]] && sources+=("$LAB_STATE/lists/threats.txt")
+  threats="$(sed -n 's/^\(    - \)\{0,1\}\(198\.19\.[0-9.]*\)$/\2/p' "${sources[@]}" | paste -sd, -)"
   cat <<EOF
 table inet benchk {
   set known_macs { type ether_addr; elements = { $cam_mac, $(sed -n 's/.*mac: "\(44:47:cc:10:[0-9a-f:]*\)".*/\1/p' "$LAB_STATE/policy-a.yaml" | paste -sd, -) } }
