@@ -326,6 +326,31 @@ TEST_CASE("a message is cleared first; repeated messages accept empty items") {
   CHECK(policy.devices(1).name() == "b");
 }
 
+TEST_CASE("anchors and aliases share a node; a node that contains its own alias is refused") {
+  v1::Policy policy;
+  SourceMap map;
+  const Status s = load(R"(profiles:
+  cam: &camera
+    egress: [{allow: [nvr], proto: tcp}]
+  cam2: *camera
+)",
+                        &policy, &map);
+  REQUIRE_MESSAGE(s.ok(), s.message());
+  CHECK(policy.profiles().at("cam2").egress(0).allow(0) == "nvr");
+  CHECK(policy.profiles().at("cam2").egress(0).proto() == "tcp");
+  // yaml-cpp's own tree held such a cycle, and walking it never ended.
+  CHECK(load("version: 1\naddresses: &all\n  nvr: *all\n", &policy).message() ==
+        "p.yaml:3: an alias names a node that contains it; that never ends");
+  CHECK(load("version: 1\ndefaults: *nowhere\n", &policy).message().starts_with(
+      "p.yaml:2: YAML syntax error: "));
+}
+
+TEST_CASE("only the first document of a stream is read") {
+  v1::Policy policy;
+  REQUIRE(load("version: 1\n---\nversion: 2\n", &policy).ok());
+  CHECK(policy.version() == 1);
+}
+
 TEST_CASE("located formats file, line and path") {
   SourceMap map;
   map.record("devices[0]", 7);
