@@ -1,7 +1,10 @@
-// YAML -> protobuf through protobuf's JSON mapping, with line numbers. Used for both the policy
-// and the daemon config. A schema walk over the YAML reports unknown keys and wrong shapes with
-// the line they are on; the JSON mapping then fills the message. The SourceMap remembers the line
-// of every field path so that later validation errors can name the line too.
+// YAML -> protobuf with protobuf's JSON-mapping rules, and line numbers. Used for both the
+// policy and the daemon config. One walk over the YAML, alongside the message's descriptor,
+// fills the message by reflection and reports unknown keys, wrong shapes and bad values with the
+// line they are on. Names are the proto's or their lowerCamel JSON form; enums go by name;
+// integers are checked against their type's range (64-bit ones may be quoted); a bare list may
+// stand for a message whose schema names a `list_shorthand` field (options.proto). The SourceMap
+// remembers the line of field paths so that later validation errors can name the line too.
 #pragma once
 
 #include <google/protobuf/message.h>
@@ -36,8 +39,9 @@ struct YamlToProtoOptions {
   std::vector<std::string> scalar_as_list;
 };
 
-// Parses `yaml_text` into `*out`. Errors are "file:line: path: message", one per line; on error
-// `*out` is left unspecified. `map` may be null. Never throws.
+// Parses the first document of `yaml_text` into `*out` (cleared first). Errors are
+// "file:line: path: message", one per line, all of them in one pass; on error `*out` is left
+// unspecified. `map` may be null. Never throws: yaml-cpp's exceptions stay inside.
 Status yamlToProto(std::string_view yaml_text, std::string_view file_label,
                    google::protobuf::Message* out, SourceMap* map);
 Status yamlToProto(std::string_view yaml_text, std::string_view file_label,
