@@ -2,6 +2,8 @@
 // management plane (revisions, commit-confirmed, audit, events, gRPC) and nothing else.
 #include <CLI/CLI.hpp>
 
+#include <malloc.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -110,6 +112,12 @@ int main(int argc, char** argv) {
     std::cout << muzzle::describeRuleset(spec);
     return 0;
   }
+
+  // glibc raises its mmap threshold each time a large block is freed, so after the first policy
+  // compile the big transient buffers of every later one (the YAML document, the text) come
+  // from the heap and leave holes that the new policy's small allocations then pin. A fixed
+  // threshold keeps them in their own mappings, returned whole when freed.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
   muzzle::SystemClock clock;
   const auto started = clock.now();
