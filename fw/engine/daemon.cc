@@ -155,7 +155,12 @@ Result<uint32_t> Daemon::applyPolicyText(std::string_view text, std::string_view
   const auto compile_start = clock_.now();
   auto compiled = checkPolicyText(text, label);
   if (!compiled.ok()) return compiled.status();
-  Status s = install(std::move(compiled).value(), /*initial=*/false, clock_.now() - compile_start);
+  return applyPolicy(std::move(compiled).value(), clock_.now() - compile_start);
+}
+
+Result<uint32_t> Daemon::applyPolicy(std::shared_ptr<const CompiledPolicy> policy,
+                                     std::chrono::steady_clock::duration compile_time) {
+  Status s = install(std::move(policy), /*initial=*/false, compile_time);
   if (!s.ok()) return s;
   return generation_;
 }

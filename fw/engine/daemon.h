@@ -70,6 +70,8 @@ class Daemon : public EngineControl {
   Result<std::shared_ptr<const CompiledPolicy>> checkPolicyText(std::string_view text,
                                                                 std::string_view label) override;
   Result<uint32_t> applyPolicyText(std::string_view text, std::string_view label) override;
+  Result<uint32_t> applyPolicy(std::shared_ptr<const CompiledPolicy> policy,
+                               std::chrono::steady_clock::duration compile_time) override;
   std::shared_ptr<const CompiledPolicy> installedPolicy() const override { return judge_.policy(); }
   EngineStatus engineStatus() const override;
   std::vector<v1::DeviceRecord> devicesSeen() const override {

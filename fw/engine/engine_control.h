@@ -4,6 +4,7 @@
 // data plane never takes a lock and a slow management client never stalls a packet.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -50,6 +51,10 @@ class EngineControl {
   // Compiles and installs `text` (ruleset first, then the Judge). Returns the policy generation.
   // On failure the running policy stays.
   virtual Result<uint32_t> applyPolicyText(std::string_view text, std::string_view label) = 0;
+  // Installs a policy checkPolicyText compiled, as applyPolicyText does, without compiling the
+  // text again; `compile_time` (what checkPolicyText took) goes into the log line.
+  virtual Result<uint32_t> applyPolicy(std::shared_ptr<const CompiledPolicy> policy,
+                                       std::chrono::steady_clock::duration compile_time) = 0;
   // The installed policy; never null after start.
   virtual std::shared_ptr<const CompiledPolicy> installedPolicy() const = 0;
   virtual EngineStatus engineStatus() const = 0;
