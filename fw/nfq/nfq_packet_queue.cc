@@ -1,6 +1,7 @@
 // NfqPacketQueue: the kernel's netfilter queues through libnetfilter_queue's libmnl API.
-// One netlink socket serves every queue of the daemon; it is non-blocking and drained completely
-// on each wake-up, and verdicts are packed several to a sendmsg.
+// One netlink socket serves the queues it is given (one queue thread each, see
+// fw/engine/queue_worker.h); it is non-blocking and drained completely on each wake-up, and
+// verdicts are packed several to a sendmsg.
 // <arpa/inet.h> must come before the linux/ headers, or struct in_addr is defined twice.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -25,11 +27,23 @@ constexpr size_t kReceiveBufferSize = 0xffff + 4096;
 // Verdict messages are ~40 bytes; flush before the buffer could overflow.
 constexpr size_t kSendBufferSize = 64 * 1024;
 constexpr size_t kVerdictRoom = 128;
-// Bound the work of one wake-up so signals and timers on the engine thread still get a turn.
+// Bound the work of one wake-up so a stop request is seen within one drain.
 constexpr size_t kMaxPacketsPerDrain = 4096;
 constexpr int kSocketBufferBytes = 8 * 1024 * 1024;
 
 std::string errnoText(int err) { return std::strerror(err); }
+
+// Written by the draining thread only, read by any (status, logs). A relaxed load and store of a
+// whole word: no lock and no locked read-modify-write on the packet path, and a reader never
+// sees a torn value.
+class Counter {
+ public:
+  void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
 
 class NfqPacketQueue : public PacketQueue {
  public:
@@ -52,8 +66,8 @@ class NfqPacketQueue : public PacketQueue {
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0) {
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
     }
-    for (uint32_t q = options.first; q < uint32_t{options.first} + options.count; ++q) {
-      Status s = configure(static_cast<uint16_t>(q));
+    for (const QueueBinding& q : options.queues) {
+      Status s = configure(q);
       if (!s.ok()) return s;
     }
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
@@ -74,16 +88,17 @@ class NfqPacketQueue : public PacketQueue {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
         if (errno == ENOBUFS) {  // the kernel dropped messages for us; they are counted there too
-          ++counters_.enobufs;
+          enobufs_.add();
           continue;
         }
         failure = Status::error("netfilter queue: receive failed: " + errnoText(errno));
         break;
       }
-      size_t before = counters_.received;
+      received_in_drain_ = 0;
       int rc = mnl_cb_run(recv_buf_.data(), static_cast<size_t>(n), 0, portid_, &NfqPacketQueue::onMessage, this);
-      if (rc < 0) ++counters_.malformed_messages;
-      handled += counters_.received - before;
+      if (rc < 0) malformed_messages_.add();
+      received_.add(received_in_drain_);
+      handled += received_in_drain_;
     }
     Status flushed = flush();
     sink_ = nullptr;
@@ -92,12 +107,21 @@ class NfqPacketQueue : public PacketQueue {
     return handled;
   }
 
-  QueueCounters counters() const override { return counters_; }
+  QueueCounters counters() const override {
+    QueueCounters c;
+    c.received = received_.get();
+    c.verdicts_sent = verdicts_sent_.get();
+    c.send_batches = send_batches_.get();
+    c.malformed_messages = malformed_messages_.get();
+    c.enobufs = enobufs_.get();
+    return c;
+  }
 
  private:
   // Binds one queue and sets its parameters, waiting for the kernel's answer to each message so
   // that "queue in use" is reported at start-up rather than discovered later.
-  Status configure(uint16_t queue) {
+  Status configure(const QueueBinding& binding) {
+    const uint16_t queue = binding.number;
     std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
     nlmsghdr* nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_CONFIG, queue);
     nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
@@ -107,7 +131,7 @@ class NfqPacketQueue : public PacketQueue {
                            "); is another muzzled, or another queue program, using it?");
     }
     nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_CONFIG, queue);
-    nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, static_cast<int>(options_.copy_range));
+    nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, static_cast<int>(binding.copy_range));
     nfq_nlmsg_cfg_put_qmaxlen(nlh, options_.max_len);
     // GSO: take large segments whole instead of making the kernel split them for us.
     uint32_t flags = NFQA_CFG_F_GSO | (options_.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0);
@@ -138,7 +162,7 @@ class NfqPacketQueue : public PacketQueue {
   int handle(const nlmsghdr* nlh) {
     nlattr* attr[NFQA_MAX + 1] = {};
     if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == nullptr) {
-      ++counters_.malformed_messages;
+      malformed_messages_.add();
       return MNL_CB_OK;
     }
     auto* ph = static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
@@ -161,7 +185,10 @@ class NfqPacketQueue : public PacketQueue {
       p.payload = std::span<const uint8_t>(static_cast<const uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
                                            mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]));
     }
-    ++counters_.received;
+    // Present when the queue copied only a prefix of the packet.
+    p.wire_length = attr[NFQA_CAP_LEN] ? ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN]))
+                                       : static_cast<uint32_t>(p.payload.size());
+    ++received_in_drain_;
     PacketVerdict v = sink_->onPacket(p);
     appendVerdict(p.queue, p.packet_id, v);
     return MNL_CB_OK;
@@ -196,8 +223,8 @@ class NfqPacketQueue : public PacketQueue {
     send_used_ = 0;
     pending_verdicts_ = 0;
     if (n < 0) return Status::error("netfilter queue: sending " + std::to_string(count) + " verdicts failed: " + errnoText(errno));
-    counters_.verdicts_sent += count;
-    ++counters_.send_batches;
+    verdicts_sent_.add(count);
+    send_batches_.add();
     return Status();
   }
 
@@ -211,7 +238,8 @@ class NfqPacketQueue : public PacketQueue {
   size_t pending_verdicts_ = 0;
   Status last_send_error_;
   PacketSink* sink_ = nullptr;
-  QueueCounters counters_;
+  uint64_t received_in_drain_ = 0;
+  Counter received_, verdicts_sent_, send_batches_, malformed_messages_, enobufs_;
 };
 
 }  // namespace

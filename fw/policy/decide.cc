@@ -1,4 +1,4 @@
-// decide(): the verdict for one flow. Pure and allocation-free; called on the engine thread for
+// decide(): the verdict for one flow. Pure and allocation-free; called on a queue thread for
 // the first packet of every flow (and the next packet of every flow after a policy change).
 #include <algorithm>
 

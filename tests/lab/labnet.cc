@@ -3,7 +3,7 @@
 //
 //   labnet serve [--tcp 554,80] [--udp 53,123] [--ready-file F]   echo servers, until killed
 //   labnet tcp HOST PORT [--timeout-ms 2000]                       connect + echo check
-//   labnet udp HOST PORT [--timeout-ms 1000]                       datagram + echo check
+//   labnet udp HOST PORT [--timeout-ms 1000] [--size N]            datagram (N bytes) + echo check
 //   labnet hold HOST PORT [--interval-ms 100] [--max-ms 10000] [--echo-timeout-ms 1000]
 //                         [--ready-file F]                         long-lived flow, until cut
 //   labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms 1000]
@@ -66,7 +66,7 @@ int usage(const char* why) {
                "labnet: %s\n"
                "usage: labnet serve [--tcp P,P] [--udp P,P] [--ready-file F]\n"
                "       labnet tcp HOST PORT [--timeout-ms N]\n"
-               "       labnet udp HOST PORT [--timeout-ms N]\n"
+               "       labnet udp HOST PORT [--timeout-ms N] [--size BYTES]\n"
                "       labnet hold HOST PORT [--interval-ms N] [--max-ms N] "
                "[--echo-timeout-ms N] [--ready-file F]\n"
                "       labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms N]\n"
@@ -310,7 +310,11 @@ int runTcp(const Options& options) {
 int runUdp(const Options& options) {
   const auto target = targetOf(options);
   const long timeout_ms = options.number("--timeout-ms", 1000);
+  // A big datagram makes the flow's first packet bigger than the header prefix muzzled's flow
+  // queues copy.
+  const long size = options.number("--size", 7);
   if (!target || timeout_ms < 0) return usage("udp needs a numeric HOST and a PORT");
+  if (size < 7 || size > 8000) return usage("--size is 7..8000 bytes");
   const auto start = Clock::now();
   const int fd = socket(target->address.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -319,13 +323,14 @@ int runUdp(const Options& options) {
   }
   // A connected UDP socket is told about ICMP errors (as ECONNREFUSED, EHOSTUNREACH, ...).
   Exit result = kTimeout;
-  const std::string payload = "muzzle\n";
+  std::string payload = "muzzle\n";
+  payload.resize(static_cast<size_t>(size), 'x');
   if (connect(fd, reinterpret_cast<const sockaddr*>(&target->address), target->len) != 0 ||
       send(fd, payload.data(), payload.size(), 0) < 0) {
     result = kUnreachable;
   } else {
     const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    char buffer[512];
+    char buffer[8192];
     for (;;) {
       if (waitFor(fd, POLLIN, deadline) == 0) {
         result = kTimeout;
@@ -671,10 +676,13 @@ int main(int argc, char** argv) {
     const auto options = parseOptions(argc - 2, argv + 2, {"--tcp", "--udp", "--ready-file"});
     return options ? runServe(*options) : usage("bad serve options");
   }
-  if (command == "tcp" || command == "udp") {
+  if (command == "tcp") {
     const auto options = parseOptions(argc - 2, argv + 2, {"--timeout-ms"});
-    if (!options) return usage("bad options");
-    return command == "tcp" ? runTcp(*options) : runUdp(*options);
+    return options ? runTcp(*options) : usage("bad tcp options");
+  }
+  if (command == "udp") {
+    const auto options = parseOptions(argc - 2, argv + 2, {"--timeout-ms", "--size"});
+    return options ? runUdp(*options) : usage("bad udp options");
   }
   if (command == "hold") {
     const auto options = parseOptions(
