@@ -236,21 +236,20 @@ Status Daemon::start() {
 
 // Flow queues first..first+count-1 carry the first packet of every flow and need only its
 // headers; the inspection queue (first+count) carries DNS answers and DHCP requests, which are
-// read whole (fw/nft/marks.h, RulesetSpec). One socket and one thread per flow queue; the first
-// also serves the inspection queue, which is light (a few packets per device per minute).
+// read whole (fw/nft/marks.h, RulesetSpec). One socket and one thread per queue: a flow queue's
+// socket takes its small messages in bursts (fw/nfq), and a burst of flows never waits behind a
+// large DNS answer.
 Status Daemon::openQueues() {
-  for (uint16_t i = 0; i < config_.queue_count; ++i) {
+  for (uint16_t i = 0; i <= config_.queue_count; ++i) {
+    const bool inspection = i == config_.queue_count;
+    const auto number = static_cast<uint16_t>(config_.queue_first + i);
     QueueOptions qo;
     qo.fail_open = config_.fail_mode == FailMode::kOpen;
-    qo.queues = {QueueBinding{static_cast<uint16_t>(config_.queue_first + i), kHeaderCopyRange}};
-    if (i == 0) {
-      qo.queues.push_back(QueueBinding{static_cast<uint16_t>(config_.queue_first + config_.queue_count),
-                                       kWholePacketCopyRange});
-    }
+    qo.queues = {QueueBinding{number, inspection ? kWholePacketCopyRange : kHeaderCopyRange}};
     auto queue = open_queue_(qo);
     if (!queue.ok()) return queue.status();
     workers_.push_back(std::make_unique<QueueWorker>(
-        "muzzle-q" + std::to_string(config_.queue_first + i), std::move(queue).value(), locked_judge_,
+        inspection ? "muzzle-inspect" : "muzzle-q" + std::to_string(number), std::move(queue).value(), locked_judge_,
         [this](const Status& failure) {
           // The socket itself failed: nothing more can be judged on it. Exit so the supervisor
           // restarts us; fail_mode decides what passes meanwhile.

@@ -92,6 +92,7 @@ class PacketQueue {
 };
 
 // Binds `options.queues` on one netlink socket in the calling thread's network namespace.
+// A socket whose queues copy only headers reads up to 32 packets per recvmmsg.
 // Needs CAP_NET_ADMIN. Fails with a clear message if another process holds a queue.
 // The queue object is used by one thread at a time, except counters(), which any thread may
 // call while another drains.
