@@ -23,6 +23,13 @@ std::string millisText(std::chrono::steady_clock::duration d) {
   return text;
 }
 
+// The kernel's counters for the daemon's queues: the flow queues and the inspection queue after
+// them. None while no queue is bound (an idle daemon).
+Result<std::vector<KernelQueueStats>> kernelQueuesOf(HostInfo& host, const DaemonConfig& config, bool bound) {
+  if (!bound) return std::vector<KernelQueueStats>{};
+  return host.kernelQueues(config.queue_first, static_cast<uint16_t>(config.queue_count + 1));
+}
+
 }  // namespace
 
 struct Daemon::Loop {
@@ -194,6 +201,13 @@ EngineStatus Daemon::engineStatus() const {
     if (judge_.policy()) st.policy_digest = judge_.policy()->digest;
   }
   st.queue = queueCounters();
+  auto kernel = kernelQueuesOf(host_, config_, !workers_.empty());
+  if (kernel.ok()) {
+    st.kernel_queues = std::move(kernel).value();
+    st.kernel = sumKernelQueueStats(st.kernel_queues);
+  } else {
+    st.kernel_error = kernel.status().message();
+  }
   st.log_suppressed = log_.suppressed();
   return st;
 }
@@ -345,10 +359,15 @@ Status Daemon::reload() {
 }
 
 void Daemon::logCounters(const char* event) {
+  // What the kernel dropped before we saw it: queue full (queue_dropped), socket full
+  // (user_dropped). Read before taking the judge's lock: the queue threads need it per packet.
+  auto kernel = kernelQueuesOf(host_, config_, !workers_.empty());
+  const KernelQueueTotals k = kernel.ok() ? sumKernelQueueStats(*kernel) : KernelQueueTotals{};
   std::lock_guard<std::mutex> lock(judge_mu_);
   const JudgeCounters& j = judge_.counters();
   QueueCounters q = queueCounters();
-  log_.write(LogLine(event)
+  LogLine line(event);
+  line
                  .add("packets", j.packets)
                  .add("allowed", j.allowed)
                  .add("rejected", j.rejected)
@@ -373,7 +392,12 @@ void Daemon::logCounters(const char* event) {
                  .add("verdicts_sent", q.verdicts_sent)
                  .add("verdict_batches", q.send_batches)
                  .add("socket_overruns", q.enobufs)
-                 .add("log_suppressed", log_.suppressed()));
+                 .add("kernel_waiting", k.waiting)
+                 .add("kernel_queue_dropped", k.queue_dropped)
+                 .add("kernel_user_dropped", k.user_dropped)
+                 .add("log_suppressed", log_.suppressed());
+  if (!kernel.ok()) line.add("kernel_counters_error", kernel.status().message());
+  log_.write(line);
 }
 
 void Daemon::notify(const std::vector<std::pair<std::string, std::string>>& fields) {

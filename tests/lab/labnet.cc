@@ -6,6 +6,8 @@
 //   labnet udp HOST PORT [--timeout-ms 1000] [--size N]            datagram (N bytes) + echo check
 //   labnet hold HOST PORT [--interval-ms 100] [--max-ms 10000] [--echo-timeout-ms 1000]
 //                         [--ready-file F]                         long-lived flow, until cut
+//   labnet burst HOST PORT --flows N                               N new UDP flows at once: one
+//        datagram to each of ports PORT..PORT+N-1, no answer awaited   result=sent flows=N ms=2
 //   labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms 1000]
 //                                                                  one DNS query, e.g.
 //        result=answered rcode=0 addrs=203.0.113.30 ms=3   (addrs: the A/AAAA records)
@@ -69,6 +71,7 @@ int usage(const char* why) {
                "       labnet udp HOST PORT [--timeout-ms N] [--size BYTES]\n"
                "       labnet hold HOST PORT [--interval-ms N] [--max-ms N] "
                "[--echo-timeout-ms N] [--ready-file F]\n"
+               "       labnet burst HOST PORT --flows N\n"
                "       labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms N]\n"
                "       labnet dhcp IFACE [--hostname H] [--vendor-class V] [--mud-url U] "
                "[--cut N]\n",
@@ -350,6 +353,40 @@ int runUdp(const Options& options) {
   std::printf("result=%s ms=%ld\n", result == kOk ? "answered" : resultName(result),
               msSince(start));
   return result;
+}
+
+// Many new flows faster than any one-process-per-flow loop could open them, e.g. to fill a
+// netfilter queue while its listener is stopped. One socket, one datagram per destination port:
+// every datagram is the first packet of its own conntrack flow.
+int runBurst(const Options& options) {
+  const auto target = targetOf(options);
+  const long flows = options.number("--flows", -1);
+  if (!target || flows < 1 || target->port + flows - 1 > 65535) {
+    return usage("burst needs a numeric HOST, a PORT and --flows N with PORT+N-1 <= 65535");
+  }
+  const auto start = Clock::now();
+  const int fd = socket(target->address.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    std::perror("labnet: socket");
+    return kLocalFailure;
+  }
+  const std::string payload = "muzzle\n";
+  sockaddr_storage to = target->address;
+  long sent = 0;
+  for (long i = 0; i < flows; ++i) {
+    const uint16_t port = htons(static_cast<uint16_t>(target->port + i));
+    if (to.ss_family == AF_INET6) {
+      reinterpret_cast<sockaddr_in6*>(&to)->sin6_port = port;
+    } else {
+      reinterpret_cast<sockaddr_in*>(&to)->sin_port = port;
+    }
+    if (sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<const sockaddr*>(&to), target->len) >= 0) {
+      ++sent;
+    }
+  }
+  close(fd);
+  std::printf("result=%s flows=%ld ms=%ld\n", sent == flows ? "sent" : "partial", sent, msSince(start));
+  return sent == flows ? kOk : kLocalFailure;
 }
 
 int runHold(const Options& options) {
@@ -688,6 +725,10 @@ int main(int argc, char** argv) {
     const auto options = parseOptions(
         argc - 2, argv + 2, {"--interval-ms", "--max-ms", "--echo-timeout-ms", "--ready-file"});
     return options ? runHold(*options) : usage("bad hold options");
+  }
+  if (command == "burst") {
+    const auto options = parseOptions(argc - 2, argv + 2, {"--flows"});
+    return options ? runBurst(*options) : usage("bad burst options");
   }
   if (command == "dns") {
     const auto options = parseOptions(argc - 2, argv + 2, {"--type", "--proto", "--timeout-ms"});
