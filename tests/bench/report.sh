@@ -101,4 +101,14 @@ END {
   printf "  %s compile+swap <= 100 ms          %-12s: compile+install ms:%s\n", verdict(text != "" && worst <= 100), "reload", text
   printf "  %s zero lost during the swap       %-12s: %s lost of %s sent, %s dropped by the queue\n",
     verdict((sw in rate) && lost[sw] == 0 && qd[sw] == 0), "swap", lost[sw], sent[sw], qd[sw]
+  if (("muzzled-2q" SUBSEP "udp-churn") in rate) {
+    print ""
+    print "Two flow queues, a thread each (muzzled-2q), against one (muzzled), same run:"
+    n = split("udp-churn tcp-churn mixed tcp-stream every-packet every-packet-stream", qw, " ")
+    for (i = 1; i <= n; i++) {
+      w = qw[i]
+      printf "  %-20s %s x (%s vs %s %s)\n", w, ratio(rate["muzzled-2q" SUBSEP w], rate["muzzled" SUBSEP w]),
+        rate["muzzled-2q" SUBSEP w], rate["muzzled" SUBSEP w], unit[w]
+    }
+  }
 }' "$file"

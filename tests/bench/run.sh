@@ -71,9 +71,9 @@ cp "$LAB_STATE/policy-a.yaml" "$LAB_STATE/policy.yaml"
 tuple_base=0
 consumer_pid=""   # the queue program of the current config (muzzled or the bare loop)
 
-queue_cols() {  # "id_sequence queue_dropped user_dropped" of queue 100, zeros if unbound
+queue_cols() {  # "id_sequence queue_dropped user_dropped" summed over every bound queue
   lab_exec gw cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null |
-    awk '$1 == 100 { print $8, $6, $7; f = 1 } END { if (!f) print 0, 0, 0 }'
+    awk '{ s += $8; d += $6; u += $7 } END { print s + 0, d + 0, u + 0 }'
 }
 cpu_ticks() { [[ -n "$consumer_pid" ]] && sed 's/.*) //' "/proc/$consumer_pid/stat" | awk '{ print $12 + $13 }' || echo 0; }
 rss_kb() { [[ -n "$consumer_pid" ]] && awk '/^VmRSS/ { print $2 }' "/proc/$consumer_pid/status" || echo 0; }
@@ -270,6 +270,19 @@ echo "{\"config\":\"muzzled\",\"workload\":\"reload\",\"reloads\":[${swap_ms%,}]
 
 drop_fast_path
 every_packet_cells muzzled
+lab_stop_muzzled
+consumer_pid=""
+
+# ---- 4. muzzled with two flow queues, a thread each ---------------------------------------------
+# The ruleset spreads new flows over the queues by CPU; on 2 cores the generator and the kernel's
+# forwarding share the cores with both queue threads, so this shows what a second thread buys
+# (or costs) on a box this small.
+say "config muzzled-2q"
+LAB_QUEUE_COUNT=2 lab_start_muzzled
+consumer_pid="$LAB_MUZZLED_PID"
+common_cells muzzled-2q
+drop_fast_path
+every_packet_cells muzzled-2q
 lab_stop_muzzled
 consumer_pid=""
 
