@@ -360,42 +360,44 @@ Status Daemon::reload() {
 
 void Daemon::logCounters(const char* event) {
   // What the kernel dropped before we saw it: queue full (queue_dropped), socket full
-  // (user_dropped). Read before taking the judge's lock: the queue threads need it per packet.
+  // (user_dropped). Read before taking the judge's lock.
   auto kernel = kernelQueuesOf(host_, config_, !workers_.empty());
   const KernelQueueTotals k = kernel.ok() ? sumKernelQueueStats(*kernel) : KernelQueueTotals{};
-  std::lock_guard<std::mutex> lock(judge_mu_);
-  const JudgeCounters& j = judge_.counters();
-  QueueCounters q = queueCounters();
+  const QueueCounters q = queueCounters();
   LogLine line(event);
-  line
-                 .add("packets", j.packets)
-                 .add("allowed", j.allowed)
-                 .add("rejected", j.rejected)
-                 .add("dropped", j.dropped)
-                 .add("malformed", j.malformed)
-                 .add("new_devices", j.new_devices)
-                 .add("devices_known", judge_.devices().size())
-                 .add("device_evictions", judge_.devices().evictions())
-                 .add("dhcp_requests", j.dhcp_requests)
-                 .add("dhcp_malformed", j.dhcp_malformed)
-                 .add("reassigned", j.reassigned)
-                 .add("dns_answers", j.dns_answers)
-                 .add("dns_learned", j.dns_learned)
-                 .add("dns_malformed", j.dns_malformed)
-                 .add("dns_answers_dropped", j.dns_answers_dropped)
-                 .add("dns_bypass", j.dns_bypass)
-                 .add("no_dns", j.no_dns)
-                 .add("name_cache_entries", judge_.names().entryCount())
-                 .add("name_cache_devices", judge_.names().deviceCount())
-                 .add("name_cache_evictions", judge_.names().evictions())
-                 .add("name_cache_bytes_approx", judge_.names().entryCount() * NameCache::approxBytesPerEntry())
-                 .add("verdicts_sent", q.verdicts_sent)
-                 .add("verdict_batches", q.send_batches)
-                 .add("socket_overruns", q.enobufs)
-                 .add("kernel_waiting", k.waiting)
-                 .add("kernel_queue_dropped", k.queue_dropped)
-                 .add("kernel_user_dropped", k.user_dropped)
-                 .add("log_suppressed", log_.suppressed());
+  {
+    // Copied out under the lock, written after it: the queue threads wait for it per packet.
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    const JudgeCounters& j = judge_.counters();
+    line.add("packets", j.packets)
+        .add("allowed", j.allowed)
+        .add("rejected", j.rejected)
+        .add("dropped", j.dropped)
+        .add("malformed", j.malformed)
+        .add("new_devices", j.new_devices)
+        .add("devices_known", judge_.devices().size())
+        .add("device_evictions", judge_.devices().evictions())
+        .add("dhcp_requests", j.dhcp_requests)
+        .add("dhcp_malformed", j.dhcp_malformed)
+        .add("reassigned", j.reassigned)
+        .add("dns_answers", j.dns_answers)
+        .add("dns_learned", j.dns_learned)
+        .add("dns_malformed", j.dns_malformed)
+        .add("dns_answers_dropped", j.dns_answers_dropped)
+        .add("dns_bypass", j.dns_bypass)
+        .add("no_dns", j.no_dns)
+        .add("name_cache_entries", judge_.names().entryCount())
+        .add("name_cache_devices", judge_.names().deviceCount())
+        .add("name_cache_evictions", judge_.names().evictions())
+        .add("name_cache_bytes_approx", judge_.names().entryCount() * NameCache::approxBytesPerEntry())
+        .add("verdicts_sent", q.verdicts_sent)
+        .add("verdict_batches", q.send_batches)
+        .add("socket_overruns", q.enobufs)
+        .add("kernel_waiting", k.waiting)
+        .add("kernel_queue_dropped", k.queue_dropped)
+        .add("kernel_user_dropped", k.user_dropped)
+        .add("log_suppressed", log_.suppressed());
+  }
   if (!kernel.ok()) line.add("kernel_counters_error", kernel.status().message());
   log_.write(line);
 }
