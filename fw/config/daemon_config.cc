@@ -99,8 +99,11 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
     fail("queue.first", std::to_string(first) + " is not a queue number (0.." +
                             std::to_string(kQueueNumbers - 1) + ")");
     queue_ok = false;
-  } else if (queue_ok && uint64_t{first} + count > kQueueNumbers) {
-    fail("queue", "queues " + std::to_string(first) + ".." + std::to_string(first + count - 1) +
+  } else if (queue_ok && uint64_t{first} + count + 1 > kQueueNumbers) {
+    // One more than `count`: the inspection queue (DNS answers, DHCP requests) follows the
+    // flow queues.
+    fail("queue", "queues " + std::to_string(first) + ".." + std::to_string(first + count) +
+                      " (" + std::to_string(count) + " flow queues and the inspection queue)" +
                       " go past the last queue number " + std::to_string(kQueueNumbers - 1));
     queue_ok = false;
   }

@@ -5,7 +5,6 @@
 
 #include <cstdio>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -24,11 +23,17 @@ std::string millisText(std::chrono::steady_clock::duration d) {
   return text;
 }
 
+// The kernel's counters for the daemon's queues: the flow queues and the inspection queue after
+// them. None while no queue is bound (an idle daemon).
+Result<std::vector<KernelQueueStats>> kernelQueuesOf(HostInfo& host, const DaemonConfig& config, bool bound) {
+  if (!bound) return std::vector<KernelQueueStats>{};
+  return host.kernelQueues(config.queue_first, static_cast<uint16_t>(config.queue_count + 1));
+}
+
 }  // namespace
 
 struct Daemon::Loop {
   boost::asio::io_context io;
-  boost::asio::posix::stream_descriptor queue_fd{io};
   boost::asio::signal_set signals{io, SIGHUP, SIGTERM, SIGINT};
   boost::asio::signal_set usr1{io, SIGUSR1};
   boost::asio::steady_timer watchdog{io};
@@ -62,11 +67,10 @@ Daemon::Daemon(DaemonConfig config, RulesetWriter& ruleset, HostInfo& host, Queu
       oui_(loadOui()),
       judge_(log, clock, host, &oui_),
       loop_(std::make_unique<Loop>()) {
-  // Runs after the current drain: verdicts already batched keep their (old) generation and are
-  // simply judged once more.
+  // Called on a queue thread; the new generation is installed on the engine thread. Verdicts
+  // already batched keep their (old) generation and are simply judged once more.
   judge_.onReassigned([this] {
-    if (rejudge_pending_) return;
-    rejudge_pending_ = true;
+    if (rejudge_pending_.exchange(true)) return;
     post([this] { rejudgeAll(); });
   });
 }
@@ -90,14 +94,20 @@ RulesetSpec Daemon::specFor(const CompiledPolicy& policy, uint32_t generation) c
 
 void Daemon::rejudgeAll() {
   rejudge_pending_ = false;
-  auto policy = judge_.policy();
+  auto policy = installedPolicy();
   auto generation = GenerationStore(config_.state_dir).advance(policy->digest);
-  Status s = generation.ok() ? ruleset_.install(specFor(*policy, *generation)) : generation.status();
+  Status s = generation.status();
+  if (generation.ok()) {
+    // Under the judge's lock: no packet is judged between the kernel's switch to the new
+    // generation and the Judge's, so none is answered with a mark the kernel no longer honours.
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    s = ruleset_.install(specFor(*policy, *generation));
+    if (s.ok()) judge_.setPolicy(policy, *generation);
+  }
   if (!s.ok()) {
     log_.write(LogLine("rejudge-failed").add("error", s.message()).add("kept_generation", generation_));
     return;
   }
-  judge_.setPolicy(policy, *generation);
   generation_ = *generation;
   log_.write(LogLine("rejudge").add("generation", generation_).add("why", "a device moved to another profile"));
 }
@@ -110,20 +120,38 @@ void Daemon::loadInventory() {
     }
     return;
   }
+  std::lock_guard<std::mutex> lock(judge_mu_);
   Status s = judge_.devices().load(*bytes);
   if (!s.ok()) log_.write(LogLine("warning").add("problem", "inventory: " + s.message()));
   log_.write(LogLine("inventory-loaded").add("devices", judge_.devices().size()).add("aged_out", judge_.devices().agedOut()).add("oui_blocks", oui_.size()));
 }
 
 void Daemon::saveInventory() {
-  Status s = writeFileAtomically(config_.state_dir, "inventory.pb", judge_.devices().serialize());
+  std::string bytes;
+  {
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    bytes = judge_.devices().serialize();
+  }
+  Status s = writeFileAtomically(config_.state_dir, "inventory.pb", bytes);
   if (!s.ok()) log_.writeLimited(LogLine("warning").add("problem", "saving the inventory: " + s.message()));
 }
 
 Daemon::~Daemon() {
-  // The queue object owns the descriptor; Asio must not close it too.
-  if (loop_->queue_fd.is_open()) loop_->queue_fd.release();
+  workers_.clear();  // stops the queue threads before anything they use goes away
   tickers_.clear();
+}
+
+std::vector<v1::DeviceRecord> Daemon::devicesSeen() const {
+  std::vector<v1::DeviceRecord> out;
+  std::lock_guard<std::mutex> lock(judge_mu_);
+  judge_.devices().forEach([&](const v1::DeviceRecord& r) { out.push_back(r); });
+  return out;
+}
+
+QueueCounters Daemon::queueCounters() const {
+  QueueCounters sum;
+  for (const auto& w : workers_) sum += w->counters();
+  return sum;
 }
 
 void Daemon::setInitialPolicy(std::string text, std::string label) {
@@ -172,10 +200,20 @@ EngineStatus Daemon::engineStatus() const {
   st.fail_mode = config_.fail_mode;
   st.queue_first = config_.queue_first;
   st.queue_count = config_.queue_count;
-  st.judge = judge_.counters();
-  if (queue_) st.queue = queue_->counters();
+  {
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    st.judge = judge_.counters();
+    if (judge_.policy()) st.policy_digest = judge_.policy()->digest;
+  }
+  st.queue = queueCounters();
+  auto kernel = kernelQueuesOf(host_, config_, !workers_.empty());
+  if (kernel.ok()) {
+    st.kernel_queues = std::move(kernel).value();
+    st.kernel = sumKernelQueueStats(st.kernel_queues);
+  } else {
+    st.kernel_error = kernel.status().message();
+  }
   st.log_suppressed = log_.suppressed();
-  if (judge_.policy()) st.policy_digest = judge_.policy()->digest;
   return st;
 }
 
@@ -192,19 +230,13 @@ Status Daemon::start() {
   log_.write(LogLine("queue-mode").add("mode", queueModeName(queue_mode_))
                  .add("why", queue_mode_ == QueueMode::kNative ? "the kernel has the nft queue expression"
                                                               : "no nft queue expression (CONFIG_NFT_QUEUE); using the xtables NFQUEUE target"));
-  QueueOptions qo;
-  qo.first = config_.queue_first;
-  qo.count = config_.queue_count;
-  qo.fail_open = config_.fail_mode == FailMode::kOpen;
-  auto queue = open_queue_(qo);
-  if (!queue.ok()) return queue.status();
-  queue_ = std::move(queue).value();
-  Status s = loadPolicy(/*initial=*/true);
+  Status s = openQueues();
+  if (!s.ok()) return s;
+  s = loadPolicy(/*initial=*/true);
   if (!s.ok()) return s;
   warnIfBridgesBypass();
   loadInventory();
   addTicker(std::chrono::seconds(60), [this] { saveInventory(); });
-  loop_->queue_fd.assign(queue_->fd());
 
   std::string segments;
   for (const auto& seg : config_.segments) segments += (segments.empty() ? "" : ",") + seg.name + ":" + seg.ifname;
@@ -213,9 +245,40 @@ Status Daemon::start() {
                  .add("queue_mode", queueModeName(queue_mode_))
                  .add("queues", std::to_string(config_.queue_first) + "-" +
                                     std::to_string(config_.queue_first + config_.queue_count - 1))
+                 .add("inspection_queue", config_.queue_first + config_.queue_count)
+                 .add("queue_threads", workers_.size())
                  .add("fail_mode", config_.fail_mode == FailMode::kOpen ? "open" : "closed")
                  .add("segments", segments)
                  .add("policy", config_.policy_path));
+  return Status();
+}
+
+// Flow queues first..first+count-1 carry the first packet of every flow and need only its
+// headers; the inspection queue (first+count) carries DNS answers and DHCP requests, which are
+// read whole (fw/nft/marks.h, RulesetSpec). One socket and one thread per queue: a flow queue's
+// socket takes its small messages in bursts (fw/nfq), and a burst of flows never waits behind a
+// large DNS answer.
+Status Daemon::openQueues() {
+  for (uint16_t i = 0; i <= config_.queue_count; ++i) {
+    const bool inspection = i == config_.queue_count;
+    const auto number = static_cast<uint16_t>(config_.queue_first + i);
+    QueueOptions qo;
+    qo.fail_open = config_.fail_mode == FailMode::kOpen;
+    qo.queues = {QueueBinding{number, inspection ? kWholePacketCopyRange : kHeaderCopyRange}};
+    auto queue = open_queue_(qo);
+    if (!queue.ok()) return queue.status();
+    workers_.push_back(std::make_unique<QueueWorker>(
+        inspection ? "muzzle-inspect" : "muzzle-q" + std::to_string(number), std::move(queue).value(), locked_judge_,
+        [this](const Status& failure) {
+          // The socket itself failed: nothing more can be judged on it. Exit so the supervisor
+          // restarts us; fail_mode decides what passes meanwhile.
+          post([this, failure] {
+            log_.write(LogLine("fatal").add("error", failure.message()));
+            loop_->exit_code = 1;
+            loop_->io.stop();
+          });
+        }));
+  }
   return Status();
 }
 
@@ -254,16 +317,22 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
   auto generation = store.generationFor(compiled->digest);
   if (!generation.ok()) return generation.status();
   if (!initial && *generation == generation_) {
+    std::lock_guard<std::mutex> lock(judge_mu_);
     judge_.setPolicy(compiled, generation_);
     log_.write(LogLine("policy-unchanged").add("generation", generation_));
     return Status();
   }
   const auto install_start = clock_.now();
-  Status s = ruleset_.install(specFor(*compiled, *generation));
-  if (!s.ok()) return s;
-  // The kernel now honours only marks of the new generation; every flow is judged again on its
-  // next packet, against the policy swapped in here.
-  judge_.setPolicy(compiled, *generation);
+  {
+    // The kernel honours only marks of the new generation once the batch is in; every flow is
+    // judged again on its next packet, against the policy swapped in here. The queue threads
+    // wait on the lock meanwhile (the packets wait in the kernel's queues, none is lost), so no
+    // packet gets a mark of the generation the kernel just stopped honouring.
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    Status s = ruleset_.install(specFor(*compiled, *generation));
+    if (!s.ok()) return s;
+    judge_.setPolicy(compiled, *generation);
+  }
   const auto swapped = clock_.now();
   const CompiledPolicy& p = *compiled;
   log_.write(LogLine(initial ? "policy-loaded" : "policy-reloaded")
@@ -295,34 +364,47 @@ Status Daemon::reload() {
 }
 
 void Daemon::logCounters(const char* event) {
-  const JudgeCounters& j = judge_.counters();
-  QueueCounters q = queue_ ? queue_->counters() : QueueCounters{};
-  log_.write(LogLine(event)
-                 .add("packets", j.packets)
-                 .add("allowed", j.allowed)
-                 .add("rejected", j.rejected)
-                 .add("dropped", j.dropped)
-                 .add("malformed", j.malformed)
-                 .add("new_devices", j.new_devices)
-                 .add("devices_known", judge_.devices().size())
-                 .add("device_evictions", judge_.devices().evictions())
-                 .add("dhcp_requests", j.dhcp_requests)
-                 .add("dhcp_malformed", j.dhcp_malformed)
-                 .add("reassigned", j.reassigned)
-                 .add("dns_answers", j.dns_answers)
-                 .add("dns_learned", j.dns_learned)
-                 .add("dns_malformed", j.dns_malformed)
-                 .add("dns_answers_dropped", j.dns_answers_dropped)
-                 .add("dns_bypass", j.dns_bypass)
-                 .add("no_dns", j.no_dns)
-                 .add("name_cache_entries", judge_.names().entryCount())
-                 .add("name_cache_devices", judge_.names().deviceCount())
-                 .add("name_cache_evictions", judge_.names().evictions())
-                 .add("name_cache_bytes_approx", judge_.names().entryCount() * NameCache::approxBytesPerEntry())
-                 .add("verdicts_sent", q.verdicts_sent)
-                 .add("verdict_batches", q.send_batches)
-                 .add("socket_overruns", q.enobufs)
-                 .add("log_suppressed", log_.suppressed()));
+  // What the kernel dropped before we saw it: queue full (queue_dropped), socket full
+  // (user_dropped). Read before taking the judge's lock.
+  auto kernel = kernelQueuesOf(host_, config_, !workers_.empty());
+  const KernelQueueTotals k = kernel.ok() ? sumKernelQueueStats(*kernel) : KernelQueueTotals{};
+  const QueueCounters q = queueCounters();
+  LogLine line(event);
+  {
+    // Copied out under the lock, written after it: the queue threads wait for it per packet.
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    const JudgeCounters& j = judge_.counters();
+    line.add("packets", j.packets)
+        .add("allowed", j.allowed)
+        .add("rejected", j.rejected)
+        .add("dropped", j.dropped)
+        .add("malformed", j.malformed)
+        .add("new_devices", j.new_devices)
+        .add("devices_known", judge_.devices().size())
+        .add("device_evictions", judge_.devices().evictions())
+        .add("dhcp_requests", j.dhcp_requests)
+        .add("dhcp_malformed", j.dhcp_malformed)
+        .add("reassigned", j.reassigned)
+        .add("dns_answers", j.dns_answers)
+        .add("dns_learned", j.dns_learned)
+        .add("dns_malformed", j.dns_malformed)
+        .add("dns_answers_dropped", j.dns_answers_dropped)
+        .add("dns_bypass", j.dns_bypass)
+        .add("no_dns", j.no_dns)
+        .add("name_cache_entries", judge_.names().entryCount())
+        .add("name_cache_devices", judge_.names().deviceCount())
+        .add("name_cache_evictions", judge_.names().evictions())
+        .add("name_cache_bytes_approx", judge_.names().entryCount() * NameCache::approxBytesPerEntry())
+        .add("verdicts_sent", q.verdicts_sent)
+        .add("verdict_batches", q.send_batches)
+        .add("socket_overruns", q.enobufs)
+        .add("kernel_waiting", k.waiting)
+        .add("kernel_queue_dropped", k.queue_dropped)
+        .add("kernel_user_dropped", k.user_dropped)
+        .add("log_suppressed", log_.suppressed());
+  }
+  if (!kernel.ok()) line.add("kernel_counters_error", kernel.status().message());
+  log_.write(line);
 }
 
 void Daemon::notify(const std::vector<std::pair<std::string, std::string>>& fields) {
@@ -343,21 +425,6 @@ std::string Daemon::statusText() const {
 
 int Daemon::run() {
   Loop& loop = *loop_;
-  std::function<void()> wait_queue = [&]() {
-    loop.queue_fd.async_wait(boost::asio::posix::stream_descriptor::wait_read, [&](boost::system::error_code ec) {
-      if (ec) return;
-      auto handled = queue_->drain(judge_);
-      if (!handled.ok()) {
-        // The socket itself failed: nothing more can be judged. Exit so the supervisor restarts
-        // us; fail_mode decides what passes meanwhile.
-        log_.write(LogLine("fatal").add("error", handled.status().message()));
-        loop.exit_code = 1;
-        loop.io.stop();
-        return;
-      }
-      wait_queue();
-    });
-  };
   std::function<void()> wait_signal = [&]() {
     loop.signals.async_wait([&](boost::system::error_code ec, int signo) {
       if (ec) return;
@@ -394,7 +461,13 @@ int Daemon::run() {
       wait_watchdog();
     });
   };
-  if (queue_) wait_queue();
+  for (auto& worker : workers_) {
+    Status s = worker->start();
+    if (!s.ok()) {
+      log_.write(LogLine("fatal").add("error", s.message()));
+      return 1;
+    }
+  }
   wait_signal();
   wait_usr1();
   for (auto& ticker : tickers_) ticker->arm();
@@ -402,6 +475,7 @@ int Daemon::run() {
   // start() has installed the ruleset and bound the queues (or found nothing to manage).
   notify({{"READY", "1"}, {"STATUS", statusText()}});
   loop.io.run();
+  for (auto& worker : workers_) worker->stop();
   notify({{"STOPPING", "1"}});
   if (!idle()) saveInventory();
   logCounters("stopped");

@@ -1,7 +1,11 @@
-// Daemon: muzzled's engine thread. It owns the Boost.Asio loop that waits on the netfilter queue
-// socket and on signals, the Judge that answers packets, and the policy lifecycle:
-//   start:   probe the queue action, compile the policy, pick the generation, bind the queues,
+// Daemon: muzzled's engine. The engine thread runs the Boost.Asio loop (signals, timers, work
+// the management plane posts, policy compiles); one queue thread per netfilter queue
+// (fw/engine/queue_worker.h) drains packets into the Judge, which every thread reaches through
+// one mutex. So a policy compile or a slow management call never holds a packet back.
+// The policy lifecycle:
+//   start:   probe the queue action, bind the queues, compile the policy, pick the generation,
 //            install the ruleset (in that order, so no packet is queued before someone listens);
+//            run() starts the queue threads;
 //   SIGHUP:  recompile; an invalid file is logged and the running policy stays (or, with a
 //            reload handler set, whatever the management plane decides);
 //   SIGTERM: stop. The ruleset stays installed, so fail_mode keeps applying while muzzled is
@@ -14,9 +18,11 @@
 // pinging and systemd restarts it), and STOPPING=1 on the way out.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -26,6 +32,7 @@
 #include "fw/engine/engine_control.h"
 #include "fw/engine/event_log.h"
 #include "fw/engine/judge.h"
+#include "fw/engine/queue_worker.h"
 #include "fw/engine/service_notifier.h"
 #include "fw/engine/site_probe.h"
 #include "fw/nfq/packet_queue.h"
@@ -52,10 +59,11 @@ class Daemon : public EngineControl {
   void addTicker(std::chrono::milliseconds period, std::function<void()> fn);
 
   Status start();
-  // Runs until SIGTERM or SIGINT. Returns the process exit code.
+  // Runs until SIGTERM or SIGINT (or a queue socket breaks). The queue threads run while run()
+  // does and are stopped before it returns. Returns the process exit code.
   int run();
-  // After run() returned: keeps the engine loop (packets, posted work) running for `d` more, so
-  // work the management plane posts while it shuts down still completes.
+  // After run() returned: keeps the engine loop (posted work) running for `d` more, so work the
+  // management plane posts while it shuts down still completes. Packets are no longer judged.
   void runFor(std::chrono::milliseconds d);
   // Re-reads the policy file and applies it if valid. Public for tests; SIGHUP calls it.
   Status reload();
@@ -72,13 +80,12 @@ class Daemon : public EngineControl {
   Result<uint32_t> applyPolicyText(std::string_view text, std::string_view label) override;
   Result<uint32_t> applyPolicy(std::shared_ptr<const CompiledPolicy> policy,
                                std::chrono::steady_clock::duration compile_time) override;
-  std::shared_ptr<const CompiledPolicy> installedPolicy() const override { return judge_.policy(); }
-  EngineStatus engineStatus() const override;
-  std::vector<v1::DeviceRecord> devicesSeen() const override {
-    std::vector<v1::DeviceRecord> out;
-    judge_.devices().forEach([&](const v1::DeviceRecord& r) { out.push_back(r); });
-    return out;
+  std::shared_ptr<const CompiledPolicy> installedPolicy() const override {
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    return judge_.policy();
   }
+  EngineStatus engineStatus() const override;
+  std::vector<v1::DeviceRecord> devicesSeen() const override;
   const DaemonConfig& config() const override { return config_; }
 
  private:
@@ -96,6 +103,9 @@ class Daemon : public EngineControl {
   void rejudgeAll();
   void loadInventory();
   void saveInventory();
+  // Opens queue i of the config's range; queue 0 also takes the inspection queue (see start()).
+  Status openQueues();
+  QueueCounters queueCounters() const;
   void notify(const std::vector<std::pair<std::string, std::string>>& fields);
   std::string statusText() const;
 
@@ -106,12 +116,18 @@ class Daemon : public EngineControl {
   EventLog& log_;
   const Clock& clock_;
   OuiDatabase oui_;  // before judge_, which keeps a pointer to it
+  // Guards judge_ (its policy, inventory, name cache and counters): the queue threads judge
+  // under it, the engine thread reads and swaps under it. Held for one packet, one swap or one
+  // copy at a time, never across a compile or a system call of the engine thread.
+  mutable std::mutex judge_mu_;
   Judge judge_;
-  bool rejudge_pending_ = false;
+  LockedSink locked_judge_{judge_mu_, judge_};
+  std::atomic<bool> rejudge_pending_{false};
   QueueMode queue_mode_ = QueueMode::kCompat;
-  uint32_t generation_ = 0;
-  std::unique_ptr<PacketQueue> queue_;
+  uint32_t generation_ = 0;  // engine thread
   std::unique_ptr<Loop> loop_;
+  // Opened by start(), started by run(). Destroyed before loop_ (declared after it).
+  std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::optional<std::pair<std::string, std::string>> initial_policy_;  // text, label
   std::function<void()> reload_handler_;
   std::vector<std::unique_ptr<Ticker>> tickers_;

@@ -16,6 +16,7 @@
 #include "fw/config/daemon_config.h"
 #include "muzzle/v1/inventory.pb.h"
 #include "fw/engine/judge.h"
+#include "fw/nfq/kernel_queue_stats.h"
 #include "fw/nfq/packet_queue.h"
 #include "fw/nft/ruleset.h"
 #include "fw/policy/compiled_policy.h"
@@ -30,6 +31,13 @@ struct EngineStatus {
   uint16_t queue_count = 0;
   JudgeCounters judge;
   QueueCounters queue;  // summed over the daemon's queues
+  // The kernel's own counters for our queues, the flow queues and the inspection queue after
+  // them (fw/nfq/kernel_queue_stats.h): packets waiting now, and packets it dropped before
+  // muzzled saw them. Empty, with `kernel_error` saying why, when they could not be read; empty
+  // and no error when the daemon is idle (no queues).
+  std::vector<KernelQueueStats> kernel_queues;
+  KernelQueueTotals kernel;  // summed over kernel_queues
+  std::string kernel_error;
   uint64_t log_suppressed = 0;
   std::string policy_digest;
 };

@@ -42,9 +42,13 @@ void EventLog::emit(const LogLine& line) {
   if (sink_ != nullptr) sink_->onEvent(line);
 }
 
-void EventLog::write(const LogLine& line) { emit(line); }
+void EventLog::write(const LogLine& line) {
+  std::lock_guard<std::mutex> lock(mu_);
+  emit(line);
+}
 
 void EventLog::writeLimited(const LogLine& line) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto now = clock_.now();
   if (now - window_start_ >= std::chrono::seconds(1)) {
     if (suppressed_in_window_ > 0) {

@@ -2,14 +2,17 @@
 // written to a FILE* (stderr under systemd, so the journal keeps it). Denials and new devices
 // are rate-limited so a chatty or hostile device cannot flood the log: past `max_per_second`
 // lines in a second, lines are counted instead and one `event=log-suppressed count=N` line says
-// how many were lost. Engine thread only.
+// how many were lost. Thread-safe: the Daemon's loop and every queue thread write to it; lines
+// are written whole, one at a time.
 //
 // An EventSink (optional) sees every line that is written, after the rate limit: the management
-// plane keeps them in a bounded ring for WatchEvents. The sink runs on the engine thread inside
-// write(), so it must be quick and must never block.
+// plane keeps them in a bounded ring for WatchEvents. The sink runs inside write(), under the
+// log's lock, on the thread that wrote the line (the engine thread or a queue thread): it must be quick, must never block, and
+// must not write to the log.
 #pragma once
 
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,7 +41,7 @@ class LogLine {
 class EventSink {
  public:
   virtual ~EventSink() = default;
-  // Engine thread; must not block.
+  // The engine thread or a queue thread, one call at a time; must not block.
   virtual void onEvent(const LogLine& line) = 0;
 };
 
@@ -52,13 +55,20 @@ class EventLog {
   void write(const LogLine& line);
   // Subject to the rate limit: per-flow and per-device events.
   void writeLimited(const LogLine& line);
-  uint64_t suppressed() const { return suppressed_total_; }
+  uint64_t suppressed() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return suppressed_total_;
+  }
   // "*sink" must outlive the EventLog, or be replaced by nullptr first.
-  void setSink(EventSink* sink) { sink_ = sink; }
+  void setSink(EventSink* sink) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sink_ = sink;
+  }
 
  private:
-  void emit(const LogLine& line);
+  void emit(const LogLine& line);  // mu_ held
 
+  mutable std::mutex mu_;
   FILE* out_;
   const Clock& clock_;
   unsigned max_per_second_;

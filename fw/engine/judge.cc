@@ -123,7 +123,7 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
   ++counters_.packets;
   const CompiledPolicy& policy = *policy_;
   PacketInfo info;
-  ParseError err = parsePacket(q.payload, &info);
+  ParseError err = parsePacket(q.payload, q.wire_length, &info);
   if (err != ParseError::kOk) {
     // Nothing sane can be judged; the kernel normally stops such packets before the queue.
     ++counters_.malformed;

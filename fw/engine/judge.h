@@ -4,7 +4,8 @@
 // verdict mark (fw/nft/marks.h) so the kernel remembers the verdict in the conntrack entry.
 //
 // No I/O but the event log and, on an unknown device address, a rate-limited neighbour-table
-// read through HostInfo. No exceptions. Engine thread only.
+// read through HostInfo. No exceptions. Not thread-safe: the Daemon's queue threads and its
+// engine thread take turns under one mutex (fw/engine/queue_worker.h, LockedSink).
 #pragma once
 
 #include <array>
@@ -59,7 +60,7 @@ class Judge : public PacketSink {
         names_(clock),
         dns_(std::make_unique<DnsMessage>()) {}
 
-  // Called (engine thread) when what the engine learned moves a device that already has flows
+  // Called (inside onPacket) when what the engine learned moves a device that already has flows
   // to another profile, so the owner can have every flow judged again (a new generation).
   void onReassigned(std::function<void()> fn) { on_reassigned_ = std::move(fn); }
 

@@ -51,6 +51,10 @@ bool readFlag(const std::string& path) {
 
 class SystemHostInfo : public HostInfo {
  public:
+  Result<std::vector<KernelQueueStats>> kernelQueues(uint16_t first, uint16_t count) override {
+    return readKernelQueueStats(first, count);
+  }
+
   Result<SiteFacts> siteFacts(const std::vector<DaemonSegment>& segments) override {
     SiteFacts facts;
     for (const auto& seg : segments) {

@@ -1,6 +1,7 @@
 // HostInfo: the seam for what the engine reads about the box itself — interface addresses (for
 // the `gateway` and `local` targets) and the kernel's neighbour table (which Ethernet address
-// answers for an IP on a segment, so a device can be recognised by a flow towards it).
+// answers for an IP on a segment, so a device can be recognised by a flow towards it) — and the
+// kernel's counters for our netfilter queues (what it dropped before we could see it).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 
 #include "fw/common/status.h"
 #include "fw/config/daemon_config.h"
+#include "fw/nfq/kernel_queue_stats.h"
 #include "fw/policy/compiled_policy.h"
 
 namespace muzzle {
@@ -26,6 +28,9 @@ class HostInfo {
   virtual Result<SiteFacts> siteFacts(const std::vector<DaemonSegment>& segments) = 0;
   // The kernel neighbour table (ARP and NDP) entries that carry an Ethernet address.
   virtual std::vector<NeighbourEntry> neighbours() = 0;
+  // The kernel's counters for the bound queues in [first, first + count) (a few syscalls: read
+  // when asked, never per packet). Fails, naming the file, when they cannot be read.
+  virtual Result<std::vector<KernelQueueStats>> kernelQueues(uint16_t first, uint16_t count) = 0;
 };
 
 // Reads the calling thread's network namespace (getifaddrs, rtnetlink).

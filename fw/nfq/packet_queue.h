@@ -26,7 +26,8 @@ struct QueuedPacket {
   uint32_t physindev = 0;     // bridge port it came in on, when it crossed a bridge
   uint32_t mark = 0;
   std::optional<MacAddress> hwaddr;  // source Ethernet address, when the packet had one
-  std::span<const uint8_t> payload;  // starts at the IP header
+  std::span<const uint8_t> payload;  // starts at the IP header; a prefix on a header-only queue
+  uint32_t wire_length = 0;          // the packet's real length (>= payload.size())
 };
 
 // What to tell the kernel about a packet. NF_REPEAT re-runs the hook with the new mark, which is
@@ -39,7 +40,7 @@ struct PacketVerdict {
 class PacketSink {
  public:
   virtual ~PacketSink() = default;
-  // Called on the engine thread for every queued packet, in arrival order. Must not block.
+  // Called on the draining thread for every packet of the queue, in arrival order. Must not block.
   virtual PacketVerdict onPacket(const QueuedPacket& packet) = 0;
 };
 
@@ -49,14 +50,33 @@ struct QueueCounters {
   uint64_t send_batches = 0;    // sendmsg calls carrying verdicts
   uint64_t malformed_messages = 0;  // netlink messages we could not read (counted, skipped)
   uint64_t enobufs = 0;         // the kernel dropped messages because our socket was full
+
+  QueueCounters& operator+=(const QueueCounters& o) {
+    received += o.received;
+    verdicts_sent += o.verdicts_sent;
+    send_batches += o.send_batches;
+    malformed_messages += o.malformed_messages;
+    enobufs += o.enobufs;
+    return *this;
+  }
+};
+
+// How much of each packet the kernel copies to user space. A flow decision needs only the
+// headers (IP, extension headers, ports); DNS answers and DHCP requests are read whole.
+// 512 bytes hold any IPv4 header with options plus TCP with options, and IPv6 with ~400 bytes of
+// extension headers; a packet whose headers run past that is dropped as truncated (counted).
+constexpr uint32_t kHeaderCopyRange = 512;
+constexpr uint32_t kWholePacketCopyRange = 0xffff;
+
+struct QueueBinding {
+  uint16_t number = 100;
+  uint32_t copy_range = kWholePacketCopyRange;
 };
 
 struct QueueOptions {
-  uint16_t first = 100;
-  uint16_t count = 1;
+  std::vector<QueueBinding> queues{QueueBinding{}};  // bound on one socket
   bool fail_open = false;        // NFQA_CFG_F_FAIL_OPEN: accept, not drop, when a queue is full
   uint32_t max_len = 4096;       // packets the kernel may hold waiting for a verdict, per queue
-  uint32_t copy_range = 0xffff;  // bytes of each packet to copy to user space
 };
 
 class PacketQueue {
@@ -71,8 +91,11 @@ class PacketQueue {
   virtual QueueCounters counters() const = 0;
 };
 
-// Binds queues [first, first+count) in the calling thread's network namespace.
+// Binds `options.queues` on one netlink socket in the calling thread's network namespace.
+// A socket whose queues copy only headers reads up to 32 packets per recvmmsg.
 // Needs CAP_NET_ADMIN. Fails with a clear message if another process holds a queue.
+// The queue object is used by one thread at a time, except counters(), which any thread may
+// call while another drains.
 Result<std::unique_ptr<PacketQueue>> openNfqPacketQueue(const QueueOptions& options);
 
 }  // namespace muzzle

@@ -30,6 +30,10 @@ std::string describeRuleset(const RulesetSpec& spec) {
   std::string queue = spec.queue_mode == QueueMode::kNative
                           ? "queue num " + queue_range + queue_flags
                           : "xt target NFQUEUE --queue-num " + queue_range + queue_flags;
+  const std::string inspection_flags = spec.fail_open ? " bypass" : "";
+  const std::string inspection_queue =
+      (spec.queue_mode == QueueMode::kNative ? "queue num " : "xt target NFQUEUE --queue-num ") +
+      std::to_string(spec.inspectionQueue()) + inspection_flags;
 
   std::string doh4, doh6;
   for (const Cidr& c : spec.doh) {
@@ -64,7 +68,7 @@ std::string describeRuleset(const RulesetSpec& spec) {
   for (const auto& ifname : spec.segment_ifnames) out += dns_answers(ifname);
   for (const auto& ifname : spec.segment_ifnames) {
     out += "    iifname \"" + ifname + "\" udp dport 67 meta mark set " + hex(kHintDhcpRequest) +
-           " counter " + queue + "\n";
+           " counter " + inspection_queue + "\n";
   }
   out += "    meta mark " + hex(verdictMark(g, VerdictCode::kAllow)) + " ct mark set meta mark counter accept\n";
   out += "    meta mark " + hex(verdictMark(g, VerdictCode::kReject)) + " ct mark set meta mark counter goto deny\n";
@@ -79,7 +83,7 @@ std::string describeRuleset(const RulesetSpec& spec) {
   out += "    counter " + queue + "\n  }\n";
   out += "  chain dns-answer {\n    meta mark set " + hex(kHintDnsAnswer) + "\n";
   out += "    ct direction reply meta mark set " + hex(kHintDnsAnswer | kHintReplyDirection) + "\n";
-  out += "    counter " + queue + "\n  }\n";
+  out += "    counter " + inspection_queue + "\n  }\n";
   out += "  chain deny {\n    meta l4proto tcp reject with tcp reset\n";
   out += "    reject with icmpx admin-prohibited\n  }\n}\n";
   return out;

@@ -194,13 +194,16 @@ class RuleBuilder {
     nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
     return *this;
   }
-  RuleBuilder& queue(const RulesetSpec& spec) {
+  // To the flow queues (fanned out when there are several), or to the inspection queue.
+  RuleBuilder& queue(const RulesetSpec& spec, bool inspection = false) {
+    const uint16_t first = inspection ? spec.inspectionQueue() : spec.queue_first;
+    const uint16_t total = inspection ? 1 : spec.queue_count;
     uint16_t flags = spec.fail_open ? NFT_QUEUE_FLAG_BYPASS : 0;
-    if (spec.queue_count > 1) flags |= NFT_QUEUE_FLAG_CPU_FANOUT;
+    if (total > 1) flags |= NFT_QUEUE_FLAG_CPU_FANOUT;
     if (spec.queue_mode == QueueMode::kNative) {
       auto* e = add("queue");
-      nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, spec.queue_first);
-      nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, spec.queue_count);
+      nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, first);
+      nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, total);
       nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, flags);
     } else {
       // The xtables target, as iptables-nft builds it. The kernel wants the info padded to
@@ -209,8 +212,8 @@ class RuleBuilder {
         xt_NFQ_info_v3 info;
         uint16_t pad;
       } target{};
-      target.info.queuenum = spec.queue_first;
-      target.info.queues_total = spec.queue_count;
+      target.info.queuenum = first;
+      target.info.queues_total = total;
       target.info.flags = flags;  // NFQ_FLAG_BYPASS/CPU_FANOUT share the nft flag values
       auto* e = add("target");
       nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
@@ -456,7 +459,7 @@ void addJudgeChain(Batch& b, const RulesetSpec& spec) {
     RuleBuilder r(kTable, "judge");
     r.metaLoad(NFT_META_IIFNAME).cmpIfname(ifname).metaLoad(NFT_META_L4PROTO).cmpU8(IPPROTO_UDP)
         .transportDestinationPort().cmp(NFT_CMP_EQ, &port, sizeof(port))
-        .loadImmediate(kHintDhcpRequest).metaSetFromReg(NFT_META_MARK).counter().queue(spec);
+        .loadImmediate(kHintDhcpRequest).metaSetFromReg(NFT_META_MARK).counter().queue(spec, /*inspection=*/true);
     b.addRule(r, "judge rule (DHCP requests from segment " + ifname + ")");
   }
   struct Act {
@@ -538,7 +541,7 @@ void addDnsAnswerChain(Batch& b, const RulesetSpec& spec) {
   }
   {
     RuleBuilder r(kTable, "dns-answer");
-    r.counter().queue(spec);
+    r.counter().queue(spec, /*inspection=*/true);
     b.addRule(r, std::string("dns-answer rule 3 (queue to muzzled, ") + queueModeName(spec.queue_mode) + ")");
   }
 }

@@ -21,8 +21,12 @@ const char* queueModeName(QueueMode mode);
 struct RulesetSpec {
   uint32_t generation = 1;                  // see fw/nft/marks.h
   std::vector<std::string> segment_ifnames;  // managed segments (interface names)
+  // Flow queues [queue_first, queue_first + queue_count): the first packet of each flow, fanned
+  // out by CPU when there are several. The inspection queue, queue_first + queue_count, gets
+  // the packets muzzled reads whole: DNS answers to devices and DHCP requests from them.
   uint16_t queue_first = 100;
   uint16_t queue_count = 1;
+  uint16_t inspectionQueue() const { return static_cast<uint16_t>(queue_first + queue_count); }
   bool fail_open = false;  // queue bypass: with no daemon listening, packets are accepted
   QueueMode queue_mode = QueueMode::kCompat;
   // DoH resolver addresses for the interval sets @doh4 and @doh6 (merged; overlaps allowed).

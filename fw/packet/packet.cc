@@ -1,5 +1,7 @@
 #include "fw/packet/packet.h"
 
+#include <algorithm>
+
 namespace muzzle {
 namespace {
 
@@ -59,7 +61,9 @@ ParseError parseL4(const uint8_t* data, size_t offset, size_t end, uint8_t icmp_
   }
 }
 
-ParseError parseIpv4(std::span<const uint8_t> data, PacketInfo* out) {
+// `wire_len` is the packet's length on the wire; `data` may hold only its first bytes when the
+// queue copies a prefix (see parsePacket).
+ParseError parseIpv4(std::span<const uint8_t> data, size_t wire_len, PacketInfo* out) {
   const uint8_t* p = data.data();
   if (data.size() < kIpv4MinHeader) return ParseError::kTruncatedL3;
   const size_t header_len = size_t{p[0] & 0x0fu} * 4;
@@ -70,12 +74,13 @@ ParseError parseIpv4(std::span<const uint8_t> data, PacketInfo* out) {
   out->dst = IpAddress::fromBytes(p + 16, false);
   out->protocol = p[9];
 
-  // The total length must cover the header and fit in what we were given. Bytes past it are
-  // link-layer padding (short Ethernet frames) and are ignored. A total length larger than the
-  // buffer means the packet was cut short (or lies); we refuse it rather than parse a prefix,
-  // so the queue must be configured to copy whole packets.
+  // The total length must cover the header and fit in the packet as it was on the wire. Bytes
+  // past it are link-layer padding (short Ethernet frames) and are ignored. A total length larger
+  // than the packet means it was cut short (or lies): refused.
   const size_t total_len = readBe16(p + 2);
-  if (total_len < header_len || total_len > data.size()) return ParseError::kBadHeaderLength;
+  if (total_len < header_len || total_len > wire_len) return ParseError::kBadHeaderLength;
+  // Headers are read only from the bytes we hold: one that runs past a copied prefix is truncated.
+  const size_t end = std::min(total_len, data.size());
 
   const uint16_t frag = readBe16(p + 6);
   const bool more_fragments = frag & 0x2000;
@@ -89,10 +94,10 @@ ParseError parseIpv4(std::span<const uint8_t> data, PacketInfo* out) {
   }
   // A first fragment too short to hold the transport header is refused (kTruncatedL4) rather
   // than passed without ports: that is the "tiny fragment" filter evasion of RFC 1858.
-  return parseL4(p, header_len, total_len, kProtoIcmp, out);
+  return parseL4(p, header_len, end, kProtoIcmp, out);
 }
 
-ParseError parseIpv6(std::span<const uint8_t> data, PacketInfo* out) {
+ParseError parseIpv6(std::span<const uint8_t> data, size_t wire_len, PacketInfo* out) {
   const uint8_t* p = data.data();
   if (data.size() < kIpv6Header) return ParseError::kTruncatedL3;
   out->src = IpAddress::fromBytes(p + 8, true);
@@ -100,8 +105,9 @@ ParseError parseIpv6(std::span<const uint8_t> data, PacketInfo* out) {
 
   // Same rule as IPv4's total length. Jumbograms (payload length 0 plus a hop-by-hop option)
   // need links with an MTU above 64 KiB, which IoT segments never have; they fail as truncated.
-  const size_t end = kIpv6Header + readBe16(p + 4);
-  if (end > data.size()) return ParseError::kBadHeaderLength;
+  const size_t packet_end = kIpv6Header + readBe16(p + 4);
+  if (packet_end > wire_len) return ParseError::kBadHeaderLength;
+  const size_t end = std::min(packet_end, data.size());  // as for IPv4: only the bytes we hold
 
   uint8_t next = p[6];
   size_t offset = kIpv6Header;
@@ -189,13 +195,18 @@ std::string_view parseErrorName(ParseError e) {
 }
 
 ParseError parsePacket(std::span<const uint8_t> data, PacketInfo* out) {
+  return parsePacket(data, data.size(), out);
+}
+
+ParseError parsePacket(std::span<const uint8_t> data, size_t wire_length, PacketInfo* out) {
   *out = PacketInfo{};
   if (data.empty()) return ParseError::kEmpty;
+  wire_length = std::max(wire_length, data.size());
   switch (data[0] >> 4) {
     case 4:
-      return parseIpv4(data, out);
+      return parseIpv4(data, wire_length, out);
     case 6:
-      return parseIpv6(data, out);
+      return parseIpv6(data, wire_length, out);
     default:
       return ParseError::kBadVersion;
   }

@@ -43,6 +43,11 @@ struct PacketInfo {
 // Parses an IPv4 or IPv6 packet starting at the IP header. On kOk, `*out` is filled; on error,
 // `*out` holds whatever was read before the failure (addresses may be valid).
 ParseError parsePacket(std::span<const uint8_t> data, PacketInfo* out);
+// The same for a packet of which `data` holds only the first bytes: a queue that copies a header
+// prefix (fw/nfq) hands over `wire_length`, the packet's real length. Lengths in the IP header
+// are checked against `wire_length`; headers are read only from `data`, so one that runs past
+// the prefix fails as truncated (kTruncatedL4 or kTruncatedExtHeader).
+ParseError parsePacket(std::span<const uint8_t> data, size_t wire_length, PacketInfo* out);
 
 const char* protocolName(uint8_t protocol);  // "tcp", "udp", "icmp", "icmpv6", or "other"
 

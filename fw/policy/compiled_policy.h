@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "fw/common/net.h"
@@ -51,6 +52,41 @@ struct NamePattern {
   }
 };
 
+// The name targets of one rule, indexed: exact names in one hash set, wildcard suffixes in
+// another. A lookup costs one probe for the name and one per dot in it, however many names the
+// rule lists (a site may list dozens of vendor hosts per profile). Same answers as asking every
+// NamePattern in turn.
+class NameSet {
+ public:
+  void add(const NamePattern& pattern) {
+    if (pattern.wildcard) {
+      below_.emplace(pattern.suffix.substr(1));  // ".example.com" -> "example.com"
+    } else {
+      exact_.emplace(pattern.suffix);
+    }
+  }
+  bool empty() const { return exact_.empty() && below_.empty(); }
+  size_t size() const { return exact_.size() + below_.size(); }
+  bool matches(std::string_view name) const {
+    if (exact_.find(name) != exact_.end()) return true;
+    if (below_.empty()) return false;
+    // "a.b.example.com" is below "b.example.com" and "example.com" and "com": the part after
+    // each dot but a leading one (a name is never below the empty label).
+    for (size_t dot = name.find('.', 1); dot != std::string_view::npos; dot = name.find('.', dot + 1)) {
+      if (below_.find(name.substr(dot + 1)) != below_.end()) return true;
+    }
+    return false;
+  }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_set<std::string, Hash, std::equal_to<>> exact_;
+  std::unordered_set<std::string, Hash, std::equal_to<>> below_;
+};
+
 struct CompiledRule {
   Action action = Action::kAllow;  // a `deny` rule takes the profile's `otherwise` action
   uint8_t builtins = 0;            // BuiltinTarget bits
@@ -58,7 +94,7 @@ struct CompiledRule {
   // Address groups the rule names, shared with every other rule naming them: a 10,000-entry
   // list named by 100 rules is built once, not copied 100 times.
   std::vector<std::shared_ptr<const AddressSet>> groups;
-  std::vector<NamePattern> names;  // DNS name targets (egress rules only)
+  NameSet names;                   // DNS name targets (egress rules only)
   ProtoMatch proto = ProtoMatch::kAny;
   std::vector<PortRange> ports;    // empty: every port
   bool log = false;

@@ -1,4 +1,4 @@
-// decide(): the verdict for one flow. Pure and allocation-free; called on the engine thread for
+// decide(): the verdict for one flow. Pure and allocation-free; called on a queue thread for
 // the first packet of every flow (and the next packet of every flow after a policy change).
 #include <algorithm>
 
@@ -98,9 +98,7 @@ bool targetMatches(const CompiledPolicy& policy, const CompiledRule& rule, int s
 // The first of `names` one of the rule's name patterns matches, or an empty view.
 std::string_view matchingName(const CompiledRule& rule, std::span<const std::string_view> names) {
   for (const std::string_view name : names) {
-    for (const NamePattern& pattern : rule.names) {
-      if (pattern.matches(name)) return name;
-    }
+    if (rule.names.matches(name)) return name;
   }
   return {};
 }

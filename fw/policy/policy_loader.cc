@@ -474,7 +474,7 @@ class Compiler {
                        " is a DNS name; names only apply to egress rules (where a device goes), "
                        "use addresses for inbound");
       } else {
-        rule->names.push_back(std::move(*pattern));
+        rule->names.add(*pattern);
       }
     } else {
       fail(path, inQuotes(target) +

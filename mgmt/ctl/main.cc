@@ -120,12 +120,31 @@ Outcome cmdStatus(const std::shared_ptr<grpc::Channel>& ch, const Box&) {
       {"your role", r.role()}};
   o.human = muzzle::ctl::table({"what", "value"}, rows);
   std::vector<std::vector<std::string>> q;
+  // What the kernel did before muzzled saw the packets: waiting now, dropped because a queue was
+  // full, dropped because muzzled's socket was full (the last two are lost packets).
+  std::vector<std::vector<std::string>> k;
+  std::string kernel_errors;
   for (const auto& x : r.queues()) {
-    q.push_back({std::to_string(x.first()) + "-" + std::to_string(x.first() + x.count() - 1), std::to_string(x.packets()),
-                 std::to_string(x.allowed()), std::to_string(x.rejected()), std::to_string(x.dropped()),
-                 std::to_string(x.malformed()), std::to_string(x.socket_overruns())});
+    const std::string range = std::to_string(x.first()) + "-" + std::to_string(x.first() + x.count() - 1);
+    q.push_back({range, std::to_string(x.packets()), std::to_string(x.allowed()), std::to_string(x.rejected()),
+                 std::to_string(x.dropped()), std::to_string(x.malformed()), std::to_string(x.socket_overruns())});
+    if (!x.kernel_counters_error().empty()) {
+      kernel_errors += "kernel counters for queues " + range + " unavailable: " + x.kernel_counters_error() + "\n";
+      continue;
+    }
+    // The sum, then (with the inspection queue there are several) each queue.
+    k.push_back({x.kernel_queues_size() > 1 ? "all" : range, std::to_string(x.kernel_waiting()), std::to_string(x.kernel_queue_dropped()),
+                 std::to_string(x.kernel_user_dropped())});
+    if (x.kernel_queues_size() > 1) {
+      for (const auto& kq : x.kernel_queues()) {
+        k.push_back({"  " + std::to_string(kq.queue()), std::to_string(kq.waiting()), std::to_string(kq.queue_dropped()),
+                     std::to_string(kq.user_dropped())});
+      }
+    }
   }
   o.human += "\n" + muzzle::ctl::table({"queues", "packets", "allowed", "rejected", "dropped", "malformed", "overruns"}, q);
+  if (!k.empty()) o.human += "\n" + muzzle::ctl::table({"kernel queues", "waiting", "dropped (queue full)", "dropped (socket full)"}, k);
+  o.human += kernel_errors;
   return o;
 }
 

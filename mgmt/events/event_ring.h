@@ -1,5 +1,5 @@
 // EventRing: the last `capacity` events (denials, new devices, policy changes, ...) with
-// sequence numbers, for WatchEvents. The engine thread pushes (as the EventLog's sink); gRPC
+// sequence numbers, for WatchEvents. The engine and queue threads push (as the EventLog's sink); gRPC
 // threads read. A reader that asks for events the ring has already dropped gets a Gap first.
 //
 // Thread-safe. The lock is held only to copy events in or out, so the engine thread never
@@ -26,7 +26,7 @@ class EventRing : public EventSink {
  public:
   explicit EventRing(size_t capacity = 4096) : capacity_(capacity) {}
 
-  // Engine thread (EventSink).
+  // The engine thread or a queue thread, one at a time (EventSink).
   void onEvent(const LogLine& line) override;
   // Any thread; for tests and for events that did not come from a log line.
   void push(v1::Event event);

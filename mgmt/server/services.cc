@@ -458,6 +458,18 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
       q->set_verdicts_sent(st.queue.verdicts_sent);
       q->set_verdict_batches(st.queue.send_batches);
       q->set_socket_overruns(st.queue.enobufs);
+      q->set_kernel_waiting(st.kernel.waiting);
+      q->set_kernel_queue_dropped(st.kernel.queue_dropped);
+      q->set_kernel_user_dropped(st.kernel.user_dropped);
+      for (const KernelQueueStats& k : st.kernel_queues) {
+        v1::KernelQueueCounters* kq = q->add_kernel_queues();
+        kq->set_queue(k.queue);
+        kq->set_waiting(k.waiting);
+        kq->set_queue_dropped(k.queue_dropped);
+        kq->set_user_dropped(k.user_dropped);
+        kq->set_id_sequence(k.id_sequence);
+      }
+      q->set_kernel_counters_error(st.kernel_error);
       if (deps_.commits.pending()) *resp->mutable_pending() = *deps_.commits.pending();
       resp->set_devices_known(deps_.engine.devicesSeen().size());
       resp->set_new_devices(st.judge.new_devices);

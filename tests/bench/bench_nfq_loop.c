@@ -5,10 +5,14 @@
  *
  *   bench_nfq_loop --queue 100 --mark MARK [--batch] [--max-seconds 600]
  *
+ * Like muzzled with queue {first: 100, count: 1}, it binds flow queue 100 and inspection queue
+ * 101 (DNS answers, DHCP requests) on one socket; inspection packets are answered NF_ACCEPT, as
+ * muzzled answers them (a repeat would queue them again).
  * Per-packet mode sends one verdict message per packet, at once. --batch drains the socket until
- * it would block and then answers everything read with one NFQNL_MSG_VERDICT_BATCH (the kernel
- * applies it to every queued id up to the last one). The queue is configured as muzzled
- * configures its own (copy range, queue length, socket buffer, GSO), so the comparison is fair.
+ * it would block and then answers everything read with one NFQNL_MSG_VERDICT_BATCH per queue
+ * (the kernel applies it to every queued id up to the last one). The queues are configured as
+ * muzzled configures its own (copy ranges, queue length, socket buffer, GSO), so the comparison
+ * is fair.
  * Runs until SIGTERM/SIGINT or --max-seconds (SIGALRM); prints one counters line on exit.
  * Must run inside the gateway's network namespace (the bench script does that).
  */
@@ -27,8 +31,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* The same values as fw/nfq/nfq_packet_queue.cc and QueueOptions. */
-enum { kCopyRange = 0xffff, kQueueMaxLen = 4096, kSocketBufferBytes = 8 * 1024 * 1024 };
+/* The same values as fw/nfq (kHeaderCopyRange, kWholePacketCopyRange, QueueOptions). */
+enum {
+  kHeaderCopyRange = 512,
+  kWholePacketCopyRange = 0xffff,
+  kQueueMaxLen = 4096,
+  kSocketBufferBytes = 8 * 1024 * 1024
+};
 static char recv_buf[0xffff + 4096];
 
 static volatile sig_atomic_t stop_requested;
@@ -37,25 +46,27 @@ static void onSignal(int signo) {
   stop_requested = 1;
 }
 
+/* Index 0: the flow queue (NF_REPEAT + mark); 1: the inspection queue (NF_ACCEPT). */
 struct Loop {
   struct mnl_socket* nl;
   uint32_t portid;
-  uint16_t queue;
+  uint16_t queue; /* the flow queue; the inspection queue is queue + 1 */
   uint32_t mark;
   bool batch;
-  uint32_t last_id; /* highest packet id read since the last batch verdict */
+  uint32_t last_id[2]; /* highest packet id read since the last batch verdict, per queue */
+  bool unanswered[2];
   bool have_unanswered;
   uint64_t packets;
   uint64_t verdict_messages;
   uint64_t enobufs;
 };
 
-static int sendVerdict(struct Loop* loop, uint32_t id, bool batch) {
+static int sendVerdict(struct Loop* loop, int which, uint32_t id, bool batch) {
   char buf[MNL_SOCKET_BUFFER_SIZE];
-  struct nlmsghdr* nlh =
-      nfq_nlmsg_put(buf, batch ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT, loop->queue);
-  nfq_nlmsg_verdict_put(nlh, (int)id, NF_REPEAT);
-  nfq_nlmsg_verdict_put_mark(nlh, loop->mark);
+  struct nlmsghdr* nlh = nfq_nlmsg_put(buf, batch ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT,
+                                       loop->queue + which);
+  nfq_nlmsg_verdict_put(nlh, (int)id, which == 0 ? NF_REPEAT : NF_ACCEPT);
+  if (which == 0) nfq_nlmsg_verdict_put_mark(nlh, loop->mark);
   for (;;) {
     if (mnl_socket_sendto(loop->nl, nlh, nlh->nlmsg_len) >= 0) break;
     if (errno != EINTR) {
@@ -72,14 +83,28 @@ static int onPacket(const struct nlmsghdr* nlh, void* data) {
   struct nlattr* attr[NFQA_MAX + 1] = {0};
   if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == NULL) return MNL_CB_OK;
   const struct nfqnl_msg_packet_hdr* ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+  const struct nfgenmsg* nfg = mnl_nlmsg_get_payload(nlh);
+  const int which = ntohs(nfg->res_id) == loop->queue ? 0 : 1;
   uint32_t id = ntohl(ph->packet_id);
   ++loop->packets;
   if (loop->batch) {
-    loop->last_id = id;
+    loop->last_id[which] = id;
+    loop->unanswered[which] = true;
     loop->have_unanswered = true;
     return MNL_CB_OK;
   }
-  return sendVerdict(loop, id, false) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+  return sendVerdict(loop, which, id, false) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+/* --batch: one verdict per queue for everything read so far. */
+static int answerBatch(struct Loop* loop) {
+  for (int which = 0; which < 2; ++which) {
+    if (!loop->unanswered[which]) continue;
+    if (sendVerdict(loop, which, loop->last_id[which], true) < 0) return -1;
+    loop->unanswered[which] = false;
+  }
+  loop->have_unanswered = false;
+  return 0;
 }
 
 /* Sends one config message and waits for its acknowledgement. */
@@ -108,22 +133,24 @@ static int openQueue(struct Loop* loop) {
   int size = kSocketBufferBytes;
   setsockopt(mnl_socket_get_fd(loop->nl), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
 
-  char buf[MNL_SOCKET_BUFFER_SIZE];
-  struct nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, loop->queue);
-  nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
-  if (request(loop, nlh) < 0) {
-    fprintf(stderr, "bench_nfq_loop: cannot bind queue %u: %s\n", loop->queue, strerror(errno));
-    return -1;
-  }
-  nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, loop->queue);
-  nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, kCopyRange);
-  nfq_nlmsg_cfg_put_qmaxlen(nlh, kQueueMaxLen);
-  mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(NFQA_CFG_F_GSO));
-  mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_GSO));
-  if (request(loop, nlh) < 0) {
-    fprintf(stderr, "bench_nfq_loop: cannot configure queue %u: %s\n", loop->queue,
-            strerror(errno));
-    return -1;
+  for (int which = 0; which < 2; ++which) {
+    const uint16_t queue = (uint16_t)(loop->queue + which);
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    struct nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue);
+    nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
+    if (request(loop, nlh) < 0) {
+      fprintf(stderr, "bench_nfq_loop: cannot bind queue %u: %s\n", queue, strerror(errno));
+      return -1;
+    }
+    nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue);
+    nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, which == 0 ? kHeaderCopyRange : kWholePacketCopyRange);
+    nfq_nlmsg_cfg_put_qmaxlen(nlh, kQueueMaxLen);
+    mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(NFQA_CFG_F_GSO));
+    mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_GSO));
+    if (request(loop, nlh) < 0) {
+      fprintf(stderr, "bench_nfq_loop: cannot configure queue %u: %s\n", queue, strerror(errno));
+      return -1;
+    }
   }
   return 0;
 }
@@ -168,11 +195,10 @@ int main(int argc, char** argv) {
     ssize_t n = recv(fd, recv_buf, sizeof(recv_buf), flags);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (sendVerdict(&loop, loop.last_id, true) < 0) {
+        if (answerBatch(&loop) < 0) {
           status = 1;
           break;
         }
-        loop.have_unanswered = false;
         continue;
       }
       if (errno == EINTR) continue;
@@ -187,7 +213,7 @@ int main(int argc, char** argv) {
     /* A malformed message is skipped, as muzzled does; a failed send was reported. */
     (void)mnl_cb_run(recv_buf, (size_t)n, 0, loop.portid, onPacket, &loop);
   }
-  if (loop.have_unanswered) sendVerdict(&loop, loop.last_id, true);
+  if (loop.have_unanswered) answerBatch(&loop);
   printf("bench_nfq_loop: stopped packets=%llu verdict_messages=%llu enobufs=%llu\n",
          (unsigned long long)loop.packets, (unsigned long long)loop.verdict_messages,
          (unsigned long long)loop.enobufs);

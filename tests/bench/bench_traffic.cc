@@ -7,6 +7,7 @@
 //   bench_traffic udp --from NS --to NS --ifname eth0 --dst-mac MAC --src-mac MAC --src-ip IP
 //                     [--devices 1] [--dst-net 203.0.113.0] [--port 9000] [--flows N]
 //                     [--window W] [--seconds S] [--tuple-base K] [--single-flow]
+//                     [--dns-every K --resolver IP --name-port P]
 //   bench_traffic tcp --from NS --to NS [--dst-net 203.0.113.0] [--port 9000]
 //                     [--concurrency C] [--seconds S] [--flows N]
 //
@@ -14,15 +15,22 @@
 // another device: --devices N walks MAC and IPv4 source from the given bases). Every datagram is
 // a new flow (source port and destination host walk a 16-million-tuple sequence from
 // --tuple-base) unless --single-flow. At most --window datagrams are in flight; one that has not
-// arrived 1 s after the last arrival is written off (lost, or late if it still comes). tcp: --concurrency non-blocking
+// arrived 1 s after the last arrival is written off (lost, or late if it still comes).
+// With --dns-every K, every K-th flow is preceded by a DNS query from its device to --resolver
+// (port 53, answered here by the sink with an A record for one of the mixed site's 50 names,
+// see kNames): the flow's datagram goes out only once the answer has come back to the device's
+// MAC, to the answered address and --name-port, so a firewall that did not learn the name from
+// the answer drops it and it counts as lost. tcp: --concurrency non-blocking
 // connects at a time to the sink's listener; each closes with a reset once connected (no
 // TIME_WAIT), and its connect time is the latency.
 //
 // Sends only what it is told to, only from inside the namespaces it is given; the bench script
 // gives it lab namespaces and lab addresses. Bounded by --flows and --seconds.
-// Prints one JSON object: sent, received, lost, late, seconds, rate, p50_us, p99_us, max_us.
+// Prints one JSON object: sent, received, lost, late, seconds, rate, p50_us, p99_us, max_us
+// (and dns_queries, dns_answers with --dns-every).
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -43,6 +51,7 @@
 #include <ctime>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace {
@@ -56,6 +65,20 @@ constexpr uint32_t kPorts = 64000;                // source ports 1024 .. 65023
 constexpr int64_t kStallNs = 1'000'000'000;
 constexpr int64_t kGraceNs = 1'500'000'000;
 constexpr int kBurst = 64;
+
+// The mixed site's 50 names; tests/bench/gen_policy.sh writes the same ones into every profile.
+// Name k is exact "api.vendor<k>.example" for even k, and "*.cdn<k>.example" for odd k (asked as
+// "edge.cdn<k>.example"); it resolves to host kNameHostBase + k of --dst-net (203.0.113.100 ..
+// 203.0.113.149 in the bench), for kDnsTtl seconds.
+constexpr uint32_t kNames = 50;
+constexpr uint32_t kNameHostBase = 100;
+constexpr uint32_t kDnsTtl = 300;
+constexpr uint16_t kDnsPort = 53;
+constexpr size_t kMaxDns = 512;
+
+std::string queryName(uint32_t k) {
+  return (k % 2 == 0 ? "api.vendor" : "edge.cdn") + std::to_string(k) + ".example";
+}
 
 int64_t nowNs() {
   timespec ts;
@@ -118,7 +141,7 @@ struct Stats {
   int64_t first_send = 0, last_receive = 0;
   std::vector<uint32_t> latency_ns;
 
-  void print() {
+  void print(const std::string& extra = "") {
     double seconds = last_receive > first_send ? (last_receive - first_send) / 1e9 : 0;
     std::sort(latency_ns.begin(), latency_ns.end());
     auto pct = [&](double p) -> double {
@@ -128,11 +151,11 @@ struct Stats {
     };
     std::printf(
         "{\"sent\":%llu,\"received\":%llu,\"lost\":%llu,\"late\":%llu,\"seconds\":%.3f,"
-        "\"rate\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
+        "\"rate\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f%s}\n",
         static_cast<unsigned long long>(sent), static_cast<unsigned long long>(received),
         static_cast<unsigned long long>(lost - late), static_cast<unsigned long long>(late), seconds,
         seconds > 0 ? received / seconds : 0.0, pct(0.50), pct(0.99),
-        latency_ns.empty() ? 0.0 : latency_ns.back() / 1000.0);
+        latency_ns.empty() ? 0.0 : latency_ns.back() / 1000.0, extra.c_str());
   }
 };
 
@@ -150,6 +173,114 @@ uint16_t ipChecksum(const void* data, size_t len) {
   return htons(static_cast<uint16_t>(~sum));
 }
 
+// A standard query (RD set) for `name`, type A, class IN. Returns its length.
+size_t writeDnsQuery(uint8_t* out, uint16_t id, const std::string& name) {
+  const uint8_t header[12] = {uint8_t(id >> 8), uint8_t(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+  std::memcpy(out, header, sizeof(header));
+  size_t at = sizeof(header);
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t dot = name.find('.', start);
+    if (dot == std::string::npos) dot = name.size();
+    out[at++] = static_cast<uint8_t>(dot - start);
+    std::memcpy(out + at, name.data() + start, dot - start);
+    at += dot - start;
+    start = dot + 1;
+  }
+  out[at++] = 0;
+  const uint8_t tail[4] = {0, 1, 0, 1};  // QTYPE A, QCLASS IN
+  std::memcpy(out + at, tail, sizeof(tail));
+  return at + sizeof(tail);
+}
+
+// The sink's resolver: answers `query` in place (A record for one of kNames, NXDOMAIN for any
+// other name). Returns the answer's length, 0 for something that is not a one-question query.
+size_t answerDnsQuery(uint8_t* msg, size_t len, size_t room, uint32_t dst_net,
+                      const std::unordered_map<std::string, uint32_t>& names) {
+  if (len < 12 || (msg[2] & 0x80) != 0 || msg[4] != 0 || msg[5] != 1) return 0;
+  std::string name;
+  size_t at = 12;
+  while (at < len && msg[at] != 0) {
+    const size_t label = msg[at++];
+    if (label > 63 || at + label > len) return 0;
+    if (!name.empty()) name += '.';
+    name.append(reinterpret_cast<const char*>(msg + at), label);
+    at += label;
+  }
+  at += 1 + 4;  // root label, QTYPE, QCLASS
+  if (at > len || at + 16 > room) return 0;
+  auto it = names.find(name);
+  msg[2] = 0x81;  // QR, RD
+  msg[3] = it == names.end() ? 0x83 : 0x80;  // RA; NXDOMAIN for a name we do not serve
+  msg[6] = 0;
+  msg[7] = it == names.end() ? 0 : 1;  // ANCOUNT
+  std::memset(msg + 8, 0, 4);  // NSCOUNT, ARCOUNT
+  if (it == names.end()) return at;
+  const uint32_t address = dst_net + kNameHostBase + it->second;
+  const uint8_t rr[16] = {0xc0, 0x0c, 0, 1, 0, 1,  // the question's name, A, IN
+                          uint8_t(kDnsTtl >> 24), uint8_t(kDnsTtl >> 16), uint8_t(kDnsTtl >> 8), uint8_t(kDnsTtl),
+                          0, 4, uint8_t(address >> 24), uint8_t(address >> 16), uint8_t(address >> 8), uint8_t(address)};
+  std::memcpy(msg + at, rr, sizeof(rr));
+  return at + sizeof(rr);
+}
+
+// The A record's address of an answer as answerDnsQuery writes it (the last 16 bytes), or 0.
+uint32_t answeredAddress(const uint8_t* msg, size_t len) {
+  if (len < 12 + 16 || (msg[2] & 0x80) == 0 || (msg[3] & 0x0f) != 0 || msg[7] == 0) return 0;
+  const uint8_t* rr = msg + len - 16;
+  if (rr[2] != 0 || rr[3] != 1 || rr[10] != 0 || rr[11] != 4) return 0;
+  return uint32_t{rr[12]} << 24 | uint32_t{rr[13]} << 16 | uint32_t{rr[14]} << 8 | rr[15];
+}
+
+// A packet socket on `ifindex` that sees only IPv4 UDP from port 53 (the answers coming back to
+// the simulated devices, whose MACs are no interface's: the frames arrive as PACKET_OTHERHOST).
+int openAnswerCapture(int ifindex) {
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_IP));
+  if (fd < 0) die("answer capture socket");
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),                      // EtherType
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_IP, 0, 8),
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 23),                      // IP protocol
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 6),
+      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 20),                      // fragment offset
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 4, 0),
+      BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 14),                     // IP header length
+      BPF_STMT(BPF_LD | BPF_H | BPF_IND, 14),                      // UDP source port
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kDnsPort, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, 0xffff),
+      BPF_STMT(BPF_RET | BPF_K, 0),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof(code) / sizeof(code[0])), code};
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0) die("attach filter");
+  sockaddr_ll ll{};
+  ll.sll_family = AF_PACKET;
+  ll.sll_protocol = htons(ETH_P_IP);
+  ll.sll_ifindex = ifindex;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ll), sizeof(ll)) < 0) die("bind answer capture");
+  packet_mreq mr{};
+  mr.mr_ifindex = ifindex;
+  mr.mr_type = PACKET_MR_PROMISC;
+  setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr));
+  // What the filter let through before it was attached: anything, so drain it.
+  uint8_t junk[2048];
+  while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0) {
+  }
+  return fd;
+}
+
+int openUdpSink(uint32_t address, uint16_t port, const char* what) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  if (fd < 0) die(std::string(what) + " socket");
+  int size = 8 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+  sockaddr_in bind_addr{};
+  bind_addr.sin_family = AF_INET;
+  bind_addr.sin_addr.s_addr = htonl(address);
+  bind_addr.sin_port = htons(port);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&bind_addr), sizeof(bind_addr)) < 0) die(std::string("bind ") + what);
+  return fd;
+}
+
 int runUdp(const Args& a) {
   const uint16_t port = static_cast<uint16_t>(a.num("port", 9000));
   const uint64_t max_flows = static_cast<uint64_t>(a.num("flows", 1'000'000));
@@ -160,20 +291,28 @@ int runUdp(const Args& a) {
   const bool single_flow = a.flag("single-flow");
   const uint32_t dst_net = parseIp(a.get("dst-net", "203.0.113.0"));
   const uint32_t src_ip = parseIp(a.get("src-ip"));
+  const uint64_t dns_every = static_cast<uint64_t>(std::max(0L, a.num("dns-every", 0)));
+  const bool dns = dns_every > 0;
+  const uint32_t resolver = dns ? parseIp(a.get("resolver")) : 0;
+  const uint16_t name_port = static_cast<uint16_t>(dns ? a.num("name-port", 0) : 0);
+  if (dns && (name_port == 0 || single_flow)) {
+    std::fprintf(stderr, "bench_traffic: --dns-every needs --resolver and --name-port, and not --single-flow\n");
+    return 64;
+  }
   uint8_t dst_mac[6], src_mac[6];
   parseMac(a.get("dst-mac"), dst_mac);
   parseMac(a.get("src-mac"), src_mac);
 
-  // The sink, in the server's namespace.
+  // The sink, in the server's namespace: the flows' port, and with DNS the resolver and the
+  // port the named flows go to.
   enterNamespace(a.get("to"));
-  int rx = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  if (rx < 0) die("udp socket");
-  int size = 8 << 20;
-  setsockopt(rx, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
-  sockaddr_in bind_addr{};
-  bind_addr.sin_family = AF_INET;
-  bind_addr.sin_port = htons(port);
-  if (bind(rx, reinterpret_cast<sockaddr*>(&bind_addr), sizeof(bind_addr)) < 0) die("bind sink");
+  int rx = openUdpSink(INADDR_ANY, port, "sink");
+  int name_rx = dns ? openUdpSink(INADDR_ANY, name_port, "name sink") : -1;
+  // Bound to the resolver's address, so the answer leaves from it and conntrack sees the reply
+  // of the device's query.
+  int dns_rx = dns ? openUdpSink(resolver, kDnsPort, "resolver") : -1;
+  std::unordered_map<std::string, uint32_t> names;
+  for (uint32_t k = 0; k < kNames; ++k) names.emplace(queryName(k), k);
 
   // The sender, in the client's namespace, for the rest of the run.
   enterNamespace(a.get("from"));
@@ -185,18 +324,23 @@ int runUdp(const Args& a) {
   ll.sll_halen = 6;
   std::memcpy(ll.sll_addr, dst_mac, 6);
   if (ll.sll_ifindex == 0) die("interface " + a.get("ifname"));
+  int answers_rx = dns ? openAnswerCapture(ll.sll_ifindex) : -1;
 
-  constexpr size_t kFrame = sizeof(ether_header) + sizeof(iphdr) + sizeof(udphdr) + sizeof(Payload);
-  std::vector<uint8_t> frames(kBurst * kFrame);
+  constexpr size_t kHeaders = sizeof(ether_header) + sizeof(iphdr) + sizeof(udphdr);
+  constexpr size_t kFrame = kHeaders + sizeof(Payload);
+  constexpr size_t kSlot = kHeaders + kMaxDns;  // room for a data datagram or a DNS query
+  std::vector<uint8_t> frames(kBurst * kSlot);
   std::vector<iovec> iov(kBurst);
   std::vector<mmsghdr> out(kBurst);
-  auto build = [&](uint8_t* f, uint64_t seq) {
-    const uint64_t k = single_flow ? tuple_base : tuple_base + seq;
-    const uint32_t device = static_cast<uint32_t>(seq % devices);
+  auto tupleOf = [&](uint64_t seq) { return single_flow ? tuple_base : tuple_base + seq; };
+  auto sourcePort = [&](uint64_t seq) { return static_cast<uint16_t>(1024 + (tupleOf(seq) / kHosts) % kPorts); };
+  // Ethernet, IPv4 and UDP headers from device `device` (the base MAC and IPv4 address plus i:
+  // low three bytes / whole address) for `payload_len` bytes of UDP payload. Returns the length.
+  auto writeHeaders = [&](uint8_t* f, uint32_t device, uint32_t daddr, uint16_t sport, uint16_t dport,
+                          size_t payload_len, uint64_t seq) {
     auto* eth = reinterpret_cast<ether_header*>(f);
     std::memcpy(eth->ether_dhost, dst_mac, 6);
     std::memcpy(eth->ether_shost, src_mac, 6);
-    // Device i: the base MAC and IPv4 address plus i (low three bytes / whole address).
     uint32_t low = (uint32_t{src_mac[3]} << 16 | uint32_t{src_mac[4]} << 8 | src_mac[5]) + device;
     eth->ether_shost[3] = static_cast<uint8_t>(low >> 16);
     eth->ether_shost[4] = static_cast<uint8_t>(low >> 8);
@@ -208,21 +352,33 @@ int runUdp(const Args& a) {
     ip->ihl = 5;
     ip->ttl = 64;
     ip->protocol = IPPROTO_UDP;
-    ip->tot_len = htons(static_cast<uint16_t>(kFrame - sizeof(ether_header)));
+    ip->tot_len = htons(static_cast<uint16_t>(sizeof(iphdr) + sizeof(udphdr) + payload_len));
     ip->id = htons(static_cast<uint16_t>(seq));
     ip->saddr = htonl(src_ip + device);
-    ip->daddr = htonl(dst_net + 1 + static_cast<uint32_t>(k % kHosts));
+    ip->daddr = htonl(daddr);
     ip->check = ipChecksum(ip, sizeof(iphdr));
     auto* udp = reinterpret_cast<udphdr*>(f + sizeof(ether_header) + sizeof(iphdr));
-    udp->source = htons(static_cast<uint16_t>(1024 + (k / kHosts) % kPorts));
-    udp->dest = htons(port);
-    udp->len = htons(static_cast<uint16_t>(sizeof(udphdr) + sizeof(Payload)));
+    udp->source = htons(sport);
+    udp->dest = htons(dport);
+    udp->len = htons(static_cast<uint16_t>(sizeof(udphdr) + payload_len));
     udp->check = 0;  // optional in IPv4
+    return kHeaders + payload_len;
+  };
+  // The flow's datagram, to `daddr`:`dport` (a host of --dst-net and --port unless the flow
+  // follows a DNS answer).
+  auto writeData = [&](uint8_t* f, uint64_t seq, uint32_t daddr, uint16_t dport) {
+    writeHeaders(f, static_cast<uint32_t>(seq % devices), daddr, sourcePort(seq), dport, sizeof(Payload), seq);
     Payload p{kMagic, seq, nowNs()};
     std::memcpy(f + kFrame - sizeof(Payload), &p, sizeof(p));
+    return kFrame;
   };
+  auto defaultDestination = [&](uint64_t seq) { return dst_net + 1 + static_cast<uint32_t>(tupleOf(seq) % kHosts); };
 
   Stats st;
+  uint64_t dns_queries = 0, dns_answers = 0, dns_unusable = 0;
+  // Flows waiting for their DNS answer, by (device address, query source port).
+  std::unordered_map<uint64_t, uint64_t> awaiting_answer;
+  auto answerKey = [](uint32_t device_ip, uint16_t sport) { return uint64_t{device_ip} << 16 | sport; };
   std::vector<uint8_t> state(max_flows, 0);  // 1 arrived, 2 counted lost
   uint64_t low_water = 0;                    // every seq below it is settled
   std::vector<Payload> in(kBurst);
@@ -237,34 +393,9 @@ int runUdp(const Args& a) {
   st.first_send = nowNs();
   int64_t last_progress = st.first_send;
   int64_t grace_end = 0;  // set when sending ends with written-off datagrams outstanding
-  for (;;) {
-    const int64_t now = nowNs();
-    const bool sending = st.sent < max_flows && now - st.first_send < send_ns;
-    const uint64_t in_flight = st.sent - st.received - st.lost;
-    if (!sending && in_flight == 0) {
-      if (st.late == st.lost) break;
-      if (grace_end == 0) grace_end = now + kGraceNs;
-      if (now > grace_end) break;
-    }
-    if (sending && in_flight < window) {
-      int n = static_cast<int>(std::min<uint64_t>({window - in_flight, kBurst, max_flows - st.sent}));
-      for (int i = 0; i < n; ++i) {
-        build(&frames[i * kFrame], st.sent + i);
-        iov[i] = {&frames[i * kFrame], kFrame};
-        out[i].msg_hdr = msghdr{};
-        out[i].msg_hdr.msg_name = &ll;
-        out[i].msg_hdr.msg_namelen = sizeof(ll);
-        out[i].msg_hdr.msg_iov = &iov[i];
-        out[i].msg_hdr.msg_iovlen = 1;
-      }
-      int sent = sendmmsg(tx, out.data(), n, 0);
-      if (sent < 0 && errno != ENOBUFS && errno != EAGAIN) die("sendmmsg");
-      if (sent > 0) st.sent += sent;
-    }
-    const bool window_full = st.sent - st.received - st.lost >= window || !sending;
-    pollfd pfd{rx, POLLIN, 0};
-    if (poll(&pfd, 1, window_full ? 10 : 0) < 0 && errno != EINTR) die("poll");
-    int got = recvmmsg(rx, in_msg.data(), kBurst, MSG_DONTWAIT, nullptr);
+  // The sink: reads what arrived on `fd` (the flows' port or the named flows' port).
+  auto receive = [&](int fd) {
+    int got = recvmmsg(fd, in_msg.data(), kBurst, MSG_DONTWAIT, nullptr);
     const int64_t arrived = nowNs();
     for (int i = 0; i < got; ++i) {
       const Payload& p = in[i];
@@ -283,6 +414,102 @@ int runUdp(const Args& a) {
       st.last_receive = arrived;
       last_progress = arrived;
     }
+    return std::max(got, 0);
+  };
+  // The sink's resolver: answers every query waiting.
+  auto serveDns = [&]() {
+    uint8_t msg[kMaxDns];
+    for (int i = 0; i < kBurst; ++i) {
+      sockaddr_in from{};
+      socklen_t from_len = sizeof(from);
+      ssize_t n = recvfrom(dns_rx, msg, sizeof(msg), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &from_len);
+      if (n < 0) break;
+      size_t len = answerDnsQuery(msg, static_cast<size_t>(n), sizeof(msg), dst_net, names);
+      if (len > 0) sendto(dns_rx, msg, len, 0, reinterpret_cast<sockaddr*>(&from), from_len);
+    }
+  };
+  // The devices: an answer that came back sends the flow it was asked for, to the answered
+  // address on the named rule's port.
+  auto takeAnswers = [&]() {
+    uint8_t frame[2048];
+    for (int i = 0; i < kBurst; ++i) {
+      sockaddr_ll from{};
+      socklen_t from_len = sizeof(from);
+      ssize_t n = recvfrom(answers_rx, frame, sizeof(frame), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &from_len);
+      if (n < 0) break;
+      if (from.sll_pkttype == PACKET_OUTGOING || static_cast<size_t>(n) < kHeaders) continue;
+      const auto* ip = reinterpret_cast<const iphdr*>(frame + sizeof(ether_header));
+      const size_t ip_len = ip->ihl * 4u;
+      if (ntohl(ip->saddr) != resolver || sizeof(ether_header) + ip_len + sizeof(udphdr) > static_cast<size_t>(n)) continue;
+      const auto* udp = reinterpret_cast<const udphdr*>(frame + sizeof(ether_header) + ip_len);
+      auto it = awaiting_answer.find(answerKey(ntohl(ip->daddr), ntohs(udp->dest)));
+      if (it == awaiting_answer.end()) continue;  // a duplicate, or not ours
+      const uint64_t seq = it->second;
+      awaiting_answer.erase(it);
+      const size_t dns_at = sizeof(ether_header) + ip_len + sizeof(udphdr);
+      const size_t dns_len = std::min(static_cast<size_t>(n), sizeof(ether_header) + ntohs(ip->tot_len)) - dns_at;
+      const uint32_t address = answeredAddress(frame + dns_at, dns_len);
+      if (address == 0) {
+        ++dns_unusable;  // the flow is never sent: it counts as lost
+        continue;
+      }
+      ++dns_answers;
+      uint8_t data[kFrame];
+      writeData(data, seq, address, name_port);
+      if (sendto(tx, data, kFrame, 0, reinterpret_cast<sockaddr*>(&ll), sizeof(ll)) < 0 && errno != ENOBUFS) {
+        die("sendto");
+      }
+    }
+  };
+  for (;;) {
+    const int64_t now = nowNs();
+    const bool sending = st.sent < max_flows && now - st.first_send < send_ns;
+    const uint64_t in_flight = st.sent - st.received - st.lost;
+    if (!sending && in_flight == 0) {
+      if (st.late == st.lost) break;
+      if (grace_end == 0) grace_end = now + kGraceNs;
+      if (now > grace_end) break;
+    }
+    if (sending && in_flight < window) {
+      int n = static_cast<int>(std::min<uint64_t>({window - in_flight, kBurst, max_flows - st.sent}));
+      for (int i = 0; i < n; ++i) {
+        const uint64_t seq = st.sent + i;
+        uint8_t* f = &frames[i * kSlot];
+        size_t len;
+        if (dns && seq % dns_every == dns_every - 1) {
+          // This flow asks its name first; it is sent when the answer comes back (takeAnswers).
+          const uint32_t device = static_cast<uint32_t>(seq % devices);
+          const uint16_t sport = sourcePort(seq);
+          const size_t q = writeDnsQuery(f + kHeaders, static_cast<uint16_t>(seq), queryName((seq / dns_every) % kNames));
+          len = writeHeaders(f, device, resolver, sport, kDnsPort, q, seq);
+          awaiting_answer[answerKey(src_ip + device, sport)] = seq;
+        } else {
+          len = writeData(f, seq, defaultDestination(seq), port);
+        }
+        iov[i] = {f, len};
+        out[i].msg_hdr = msghdr{};
+        out[i].msg_hdr.msg_name = &ll;
+        out[i].msg_hdr.msg_namelen = sizeof(ll);
+        out[i].msg_hdr.msg_iov = &iov[i];
+        out[i].msg_hdr.msg_iovlen = 1;
+      }
+      int sent = sendmmsg(tx, out.data(), n, 0);
+      if (sent < 0 && errno != ENOBUFS && errno != EAGAIN) die("sendmmsg");
+      // A frame not sent is built again, with the same seq (and, for a query, the same key).
+      for (int i = 0; dns && i < sent; ++i) dns_queries += (st.sent + i) % dns_every == dns_every - 1;
+      if (sent > 0) st.sent += sent;
+    }
+    const bool window_full = st.sent - st.received - st.lost >= window || !sending;
+    pollfd pfd[4] = {{rx, POLLIN, 0}, {name_rx, POLLIN, 0}, {dns_rx, POLLIN, 0}, {answers_rx, POLLIN, 0}};
+    if (poll(pfd, dns ? 4 : 1, window_full ? 10 : 0) < 0 && errno != EINTR) die("poll");
+    int got = 0;
+    if (dns) {
+      serveDns();
+      takeAnswers();
+      got += receive(name_rx);
+    }
+    got += receive(rx);
+    const int64_t arrived = nowNs();
     if (got <= 0 && st.sent - st.received - st.lost > 0 && arrived - last_progress > kStallNs) {
       for (; low_water < st.sent; ++low_water) {
         if (state[low_water] == 0) {
@@ -294,7 +521,12 @@ int runUdp(const Args& a) {
     }
   }
   if (st.last_receive == 0) st.last_receive = nowNs();
-  st.print();
+  std::string extra;
+  if (dns) {
+    extra = ",\"dns_queries\":" + std::to_string(dns_queries) + ",\"dns_answers\":" + std::to_string(dns_answers) +
+            ",\"dns_unusable\":" + std::to_string(dns_unusable);
+  }
+  st.print(extra);
   return 0;
 }
 

@@ -20,10 +20,12 @@ function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0 || a == "null" |
 function verdict(ok) { return ok ? "MET   " : "MISSED" }
 /"meta":1/ { meta = $0; next }
 /"workload":"reload"/ { reload = $0; next }
+/"workload":"dns-counters"/ { dnsc = $0; next }
 {
   c = field($0, "config"); w = field($0, "workload")
   key = c SUBSEP w
   rate[key] = field($0, "rate"); p50[key] = field($0, "p50_us"); p99[key] = field($0, "p99_us")
+  dq[key] = field($0, "dns_queries"); da[key] = field($0, "dns_answers"); secs[key] = field($0, "seconds")
   lost[key] = field($0, "lost"); sent[key] = field($0, "sent"); cpu[key] = field($0, "cpu_us_per_pkt"); rss[key] = field($0, "rss_kb")
   qd[key] = field($0, "queue_dropped") + field($0, "user_dropped"); unit[w] = field($0, "unit")
   if (!(w in seen_w)) { seen_w[w] = 1; workloads[++nw] = w }
@@ -47,6 +49,17 @@ END {
         ratio(rate[key], rate["bare-batch" SUBSEP w])
     }
   }
+  print ""
+  printf "DNS in the mixed workload (every 4th flow asks one of 50 names first, then goes to the answer):\n"
+  for (j = 1; j <= nc; j++) {
+    key = configs[j] SUBSEP "mixed"
+    if (da[key] == "") continue
+    printf "  %-16s %8s queries %8s answers back at the devices (%.0f/s), lost %s\n", configs[j], dq[key], da[key],
+      (secs[key] + 0 > 0) ? da[key] / secs[key] : 0, lost[key]
+  }
+  if (dnsc != "")
+    printf "  muzzled counters after it: dns_answers=%s dns_learned=%s dns_answers_dropped=%s no_dns=%s\n",
+      field(dnsc, "dns_answers"), field(dnsc, "dns_learned"), field(dnsc, "dns_answers_dropped"), field(dnsc, "no_dns")
   print ""
   print "Targets (muzzled; ratios from this run; \"bare\" = the better of the two bare loops):"
   n = split("udp-churn tcp-churn mixed", nf, " ")
@@ -88,4 +101,14 @@ END {
   printf "  %s compile+swap <= 100 ms          %-12s: compile+install ms:%s\n", verdict(text != "" && worst <= 100), "reload", text
   printf "  %s zero lost during the swap       %-12s: %s lost of %s sent, %s dropped by the queue\n",
     verdict((sw in rate) && lost[sw] == 0 && qd[sw] == 0), "swap", lost[sw], sent[sw], qd[sw]
+  if (("muzzled-2q" SUBSEP "udp-churn") in rate) {
+    print ""
+    print "Two flow queues, a thread each (muzzled-2q), against one (muzzled), same run:"
+    n = split("udp-churn tcp-churn mixed tcp-stream every-packet every-packet-stream", qw, " ")
+    for (i = 1; i <= n; i++) {
+      w = qw[i]
+      printf "  %-20s %s x (%s vs %s %s)\n", w, ratio(rate["muzzled-2q" SUBSEP w], rate["muzzled" SUBSEP w]),
+        rate["muzzled-2q" SUBSEP w], rate["muzzled" SUBSEP w], unit[w]
+    }
+  }
 }' "$file"

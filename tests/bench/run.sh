@@ -53,6 +53,11 @@ lab_exec inet ip route add local 203.0.113.0/24 dev lo
 # frames with no ARP behind them, so reverse-path filtering must not judge them first.
 lab_exec gw ip addr add 198.19.0.1/20 dev br-cam
 lab_exec gw sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.br-cam.rp_filter=0
+# DNS answers go back to them (the mixed workload): the gateway knows their Ethernet addresses
+# as it would from ARP, which raw frames cannot answer. Device i: 198.19.0.2 + i, 44:47:cc:10:00:01 + i.
+awk 'BEGIN { for (i = 0; i < 999; i++) { a = 2 + i; m = 1 + i
+  printf "neigh replace 198.19.%d.%d lladdr 44:47:cc:10:%02x:%02x dev br-cam nud permanent\n", int(a / 256), a % 256, int(m / 256), m % 256 } }' |
+  ip -n "$(lab_ns gw)" -batch -
 gw_mac="$(lab_exec gw cat /sys/class/net/br-cam/address)"
 cam_mac="${LAB_MAC[cam1]}"
 cam_ip="${LAB_V4[cam1]}"
@@ -68,9 +73,9 @@ cp "$LAB_STATE/policy-a.yaml" "$LAB_STATE/policy.yaml"
 tuple_base=0
 consumer_pid=""   # the queue program of the current config (muzzled or the bare loop)
 
-queue_cols() {  # "id_sequence queue_dropped user_dropped" of queue 100, zeros if unbound
+queue_cols() {  # "id_sequence queue_dropped user_dropped" summed over every bound queue
   lab_exec gw cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null |
-    awk '$1 == 100 { print $8, $6, $7; f = 1 } END { if (!f) print 0, 0, 0 }'
+    awk '{ s += $8; d += $6; u += $7 } END { print s + 0, d + 0, u + 0 }'
 }
 cpu_ticks() { [[ -n "$consumer_pid" ]] && sed 's/.*) //' "/proc/$consumer_pid/stat" | awk '{ print $12 + $13 }' || echo 0; }
 rss_kb() { [[ -n "$consumer_pid" ]] && awk '/^VmRSS/ { print $2 }' "/proc/$consumer_pid/status" || echo 0; }
@@ -98,7 +103,9 @@ cell() {
   local line="{\"config\":\"$config\",\"workload\":\"$workload\",\"unit\":\"$unit\",${result#\{}"
   line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"cpu_us_per_pkt\":$cpu_us,\"rss_kb\":$(rss_kb)}"
   echo "$line" >>"$jsonl"
-  say "$config $workload: $(json_field "$line" rate) $unit p99=$(json_field "$line" p99_us)us lost=$(json_field "$line" lost) cpu/pkt=${cpu_us}us"
+  local dns
+  dns="$(json_field "$line" dns_answers)"
+  say "$config $workload: $(json_field "$line" rate) $unit p99=$(json_field "$line" p99_us)us lost=$(json_field "$line" lost) cpu/pkt=${cpu_us}us${dns:+ dns_answers=$dns}"
 }
 
 traffic_udp() {  # extra bench_traffic args follow
@@ -106,9 +113,12 @@ traffic_udp() {  # extra bench_traffic args follow
     --src-mac "$cam_mac" --src-ip "$cam_ip" --tuple-base "$tuple_base" "$@"
 }
 traffic_mixed() {
-  # 999 devices of the policy (44:47:cc:10:00:01 ...), one datagram each in turn.
+  # 999 devices of the policy (44:47:cc:10:00:01 ...), one flow each in turn; every fourth flow
+  # first asks the resolver (203.0.113.53, answered by bench_traffic's sink) for one of the
+  # policy's 50 names and then goes to the answer on udp/9100, which only the name rule opens.
   "$bench/bench_traffic" udp --from "$cam_ns" --to "$inet_ns" --ifname eth0 --dst-mac "$gw_mac" \
-    --src-mac 44:47:cc:10:00:01 --src-ip 198.19.0.2 --devices 999 --tuple-base "$tuple_base" "$@"
+    --src-mac 44:47:cc:10:00:01 --src-ip 198.19.0.2 --devices 999 --tuple-base "$tuple_base" \
+    --dns-every 4 --resolver 203.0.113.53 --name-port 9100 "$@"
 }
 traffic_tcp() { "$bench/bench_traffic" tcp --from "$cam_ns" --to "$inet_ns" --tuple-base "$tuple_base" "$@"; }
 # One long TCP flow; bits/s of what the receiver got, as the same JSON shape.
@@ -175,6 +185,9 @@ table inet benchk {
     ip daddr @threat_v4 reject
     ip daddr 203.0.113.0/24 meta l4proto udp th dport 9000-9099 accept
     ip daddr 203.0.113.0/24 meta l4proto tcp th dport { 5201, 9000-9099 } accept
+    ip daddr 203.0.113.53 udp dport 53 accept
+    # The addresses the mixed workload's 50 names resolve to: static rules cannot follow DNS.
+    ip daddr 203.0.113.100-203.0.113.149 udp dport 9100 accept
     reject
   }
 }
@@ -223,6 +236,16 @@ lab_start_muzzled
 consumer_pid="$LAB_MUZZLED_PID"
 rss_start="$(rss_kb)"
 common_cells muzzled
+# muzzled's own DNS counters after the mixed cell (the only one with DNS): answers it judged
+# and name-address pairs it learned from them (SIGUSR1 logs event=counters).
+kill -USR1 "$LAB_MUZZLED_PID"
+sleep 0.3
+counters="$(grep 'event=counters' "$LAB_STATE/muzzled.log" | tail -n 1)"
+dns_counter() { local v; v="$(sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$counters")"; echo "${v:-null}"; }
+dns_line="\"dns_answers\":$(dns_counter dns_answers),\"dns_learned\":$(dns_counter dns_learned)"
+dns_line+=",\"dns_answers_dropped\":$(dns_counter dns_answers_dropped),\"no_dns\":$(dns_counter no_dns)"
+echo "{\"config\":\"muzzled\",\"workload\":\"dns-counters\",$dns_line}" >>"$jsonl"
+say "muzzled dns counters: $dns_line"
 
 # The swap: SIGHUP twice with another variant while new flows stream through; nothing may be
 # lost (bench_traffic counts every datagram) and the queue must drop nothing.
@@ -252,6 +275,19 @@ echo "{\"config\":\"muzzled\",\"workload\":\"reload\",\"reloads\":[${swap_ms%,}]
 
 drop_fast_path
 every_packet_cells muzzled
+lab_stop_muzzled
+consumer_pid=""
+
+# ---- 4. muzzled with two flow queues, a thread each ---------------------------------------------
+# The ruleset spreads new flows over the queues by CPU; on 2 cores the generator and the kernel's
+# forwarding share the cores with both queue threads, so this shows what a second thread buys
+# (or costs) on a box this small.
+say "config muzzled-2q"
+LAB_QUEUE_COUNT=2 lab_start_muzzled
+consumer_pid="$LAB_MUZZLED_PID"
+common_cells muzzled-2q
+drop_fast_path
+every_packet_cells muzzled-2q
 lab_stop_muzzled
 consumer_pid=""
 

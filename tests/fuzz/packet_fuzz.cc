@@ -8,14 +8,29 @@
 
 #include "fw/packet/packet.h"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+namespace {
+
+void check(std::span<const uint8_t> bytes, size_t wire_length) {
   muzzle::PacketInfo info;
-  muzzle::ParseError e = muzzle::parsePacket(std::span<const uint8_t>(data, size), &info);
+  muzzle::ParseError e = muzzle::parsePacket(bytes, wire_length, &info);
   if (e == muzzle::ParseError::kOk) {
     // A transport offset past the end would send later stages reading beyond the buffer.
-    if (info.l4_offset > size) std::abort();
+    if (info.l4_offset > bytes.size()) std::abort();
     if (info.has_ports && info.later_fragment) std::abort();
   }
   if (muzzle::parseErrorName(e).empty()) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // The whole input as a whole packet.
+  check(std::span<const uint8_t>(data, size), size);
+  // And as the copied prefix of a longer packet (a header-only queue): the first two bytes say
+  // how much longer the packet was on the wire.
+  if (size > 2) {
+    const size_t extra = size_t{data[0]} << 8 | data[1];
+    check(std::span<const uint8_t>(data + 2, size - 2), size - 2 + extra);
+  }
   return 0;
 }

@@ -27,8 +27,8 @@
 # Environment: BUILD (default <repo>/build) is where mgmt/muzzled and tests/lab/labnet are found
 # (LABNET overrides the latter); LAB_MANAGEMENT (optional): extra lines, indented two spaces,
 # for muzzled.yaml's `management:` section (the socket is always $LAB_STATE/muzzled.sock);
-# FAIL_MODE (closed|open) goes into muzzled.yaml; LAB_STATE is set by lab_up (a mktemp dir with
-# logs, pids, muzzled.yaml and policy.yaml).
+# FAIL_MODE (closed|open) and LAB_QUEUE_COUNT (flow queues, default 1) go into muzzled.yaml;
+# LAB_STATE is set by lab_up (a mktemp dir with logs, pids, muzzled.yaml and policy.yaml).
 
 LAB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${BUILD:-$LAB_REPO/build}"
@@ -348,7 +348,7 @@ segments:
     interface: br-cam
 uplink: [uplink0]
 fail_mode: ${FAIL_MODE:-closed}
-queue: {first: 100, count: 1}
+queue: {first: 100, count: ${LAB_QUEUE_COUNT:-1}}
 policy: $LAB_STATE/policy.yaml
 state_dir: $LAB_STATE
 management:

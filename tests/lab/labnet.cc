@@ -3,9 +3,11 @@
 //
 //   labnet serve [--tcp 554,80] [--udp 53,123] [--ready-file F]   echo servers, until killed
 //   labnet tcp HOST PORT [--timeout-ms 2000]                       connect + echo check
-//   labnet udp HOST PORT [--timeout-ms 1000]                       datagram + echo check
+//   labnet udp HOST PORT [--timeout-ms 1000] [--size N]            datagram (N bytes) + echo check
 //   labnet hold HOST PORT [--interval-ms 100] [--max-ms 10000] [--echo-timeout-ms 1000]
 //                         [--ready-file F]                         long-lived flow, until cut
+//   labnet burst HOST PORT --flows N                               N new UDP flows at once: one
+//        datagram to each of ports PORT..PORT+N-1, no answer awaited   result=sent flows=N ms=2
 //   labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms 1000]
 //                                                                  one DNS query, e.g.
 //        result=answered rcode=0 addrs=203.0.113.30 ms=3   (addrs: the A/AAAA records)
@@ -66,9 +68,10 @@ int usage(const char* why) {
                "labnet: %s\n"
                "usage: labnet serve [--tcp P,P] [--udp P,P] [--ready-file F]\n"
                "       labnet tcp HOST PORT [--timeout-ms N]\n"
-               "       labnet udp HOST PORT [--timeout-ms N]\n"
+               "       labnet udp HOST PORT [--timeout-ms N] [--size BYTES]\n"
                "       labnet hold HOST PORT [--interval-ms N] [--max-ms N] "
                "[--echo-timeout-ms N] [--ready-file F]\n"
+               "       labnet burst HOST PORT --flows N\n"
                "       labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms N]\n"
                "       labnet dhcp IFACE [--hostname H] [--vendor-class V] [--mud-url U] "
                "[--cut N]\n",
@@ -310,7 +313,11 @@ int runTcp(const Options& options) {
 int runUdp(const Options& options) {
   const auto target = targetOf(options);
   const long timeout_ms = options.number("--timeout-ms", 1000);
+  // A big datagram makes the flow's first packet bigger than the header prefix muzzled's flow
+  // queues copy.
+  const long size = options.number("--size", 7);
   if (!target || timeout_ms < 0) return usage("udp needs a numeric HOST and a PORT");
+  if (size < 7 || size > 8000) return usage("--size is 7..8000 bytes");
   const auto start = Clock::now();
   const int fd = socket(target->address.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -319,13 +326,14 @@ int runUdp(const Options& options) {
   }
   // A connected UDP socket is told about ICMP errors (as ECONNREFUSED, EHOSTUNREACH, ...).
   Exit result = kTimeout;
-  const std::string payload = "muzzle\n";
+  std::string payload = "muzzle\n";
+  payload.resize(static_cast<size_t>(size), 'x');
   if (connect(fd, reinterpret_cast<const sockaddr*>(&target->address), target->len) != 0 ||
       send(fd, payload.data(), payload.size(), 0) < 0) {
     result = kUnreachable;
   } else {
     const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    char buffer[512];
+    char buffer[8192];
     for (;;) {
       if (waitFor(fd, POLLIN, deadline) == 0) {
         result = kTimeout;
@@ -345,6 +353,40 @@ int runUdp(const Options& options) {
   std::printf("result=%s ms=%ld\n", result == kOk ? "answered" : resultName(result),
               msSince(start));
   return result;
+}
+
+// Many new flows faster than any one-process-per-flow loop could open them, e.g. to fill a
+// netfilter queue while its listener is stopped. One socket, one datagram per destination port:
+// every datagram is the first packet of its own conntrack flow.
+int runBurst(const Options& options) {
+  const auto target = targetOf(options);
+  const long flows = options.number("--flows", -1);
+  if (!target || flows < 1 || target->port + flows - 1 > 65535) {
+    return usage("burst needs a numeric HOST, a PORT and --flows N with PORT+N-1 <= 65535");
+  }
+  const auto start = Clock::now();
+  const int fd = socket(target->address.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    std::perror("labnet: socket");
+    return kLocalFailure;
+  }
+  const std::string payload = "muzzle\n";
+  sockaddr_storage to = target->address;
+  long sent = 0;
+  for (long i = 0; i < flows; ++i) {
+    const uint16_t port = htons(static_cast<uint16_t>(target->port + i));
+    if (to.ss_family == AF_INET6) {
+      reinterpret_cast<sockaddr_in6*>(&to)->sin6_port = port;
+    } else {
+      reinterpret_cast<sockaddr_in*>(&to)->sin_port = port;
+    }
+    if (sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<const sockaddr*>(&to), target->len) >= 0) {
+      ++sent;
+    }
+  }
+  close(fd);
+  std::printf("result=%s flows=%ld ms=%ld\n", sent == flows ? "sent" : "partial", sent, msSince(start));
+  return sent == flows ? kOk : kLocalFailure;
 }
 
 int runHold(const Options& options) {
@@ -671,15 +713,22 @@ int main(int argc, char** argv) {
     const auto options = parseOptions(argc - 2, argv + 2, {"--tcp", "--udp", "--ready-file"});
     return options ? runServe(*options) : usage("bad serve options");
   }
-  if (command == "tcp" || command == "udp") {
+  if (command == "tcp") {
     const auto options = parseOptions(argc - 2, argv + 2, {"--timeout-ms"});
-    if (!options) return usage("bad options");
-    return command == "tcp" ? runTcp(*options) : runUdp(*options);
+    return options ? runTcp(*options) : usage("bad tcp options");
+  }
+  if (command == "udp") {
+    const auto options = parseOptions(argc - 2, argv + 2, {"--timeout-ms", "--size"});
+    return options ? runUdp(*options) : usage("bad udp options");
   }
   if (command == "hold") {
     const auto options = parseOptions(
         argc - 2, argv + 2, {"--interval-ms", "--max-ms", "--echo-timeout-ms", "--ready-file"});
     return options ? runHold(*options) : usage("bad hold options");
+  }
+  if (command == "burst") {
+    const auto options = parseOptions(argc - 2, argv + 2, {"--flows"});
+    return options ? runBurst(*options) : usage("bad burst options");
   }
   if (command == "dns") {
     const auto options = parseOptions(argc - 2, argv + 2, {"--type", "--proto", "--timeout-ms"});

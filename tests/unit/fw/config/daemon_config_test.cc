@@ -78,11 +78,13 @@ TEST_CASE("the packaged default muzzled.yaml manages no segment") {
 }
 
 TEST_CASE("queue limits") {
-  CHECK(parse("segments: [{name: a, interface: e}]\npolicy: p\nqueue: {first: 65520, count: 16}\n")
+  CHECK(parse("segments: [{name: a, interface: e}]\npolicy: p\nqueue: {first: 65519, count: 16}\n")
             .ok());
-  CHECK(errorOf("segments: [{name: a, interface: e}]\npolicy: p\nqueue: {first: 65530, "
+  // The inspection queue follows the flow queues and must be a queue number too.
+  CHECK(errorOf("segments: [{name: a, interface: e}]\npolicy: p\nqueue: {first: 65520, "
                 "count: 16}\n") ==
-        "muzzled.yaml:3: queue: queues 65530..65545 go past the last queue number 65535");
+        "muzzled.yaml:3: queue: queues 65520..65536 (16 flow queues and the inspection queue) go "
+        "past the last queue number 65535");
   CHECK(errorOf("segments: [{name: a, interface: e}]\npolicy: p\nqueue:\n  count: 0\n") ==
         "muzzled.yaml:4: queue.count: 0 is not a queue count (1..16)");
   CHECK(errorOf("segments: [{name: a, interface: e}]\npolicy: p\nqueue:\n  count: 17\n") ==

@@ -22,6 +22,10 @@ class FakeHost : public HostInfo {
     ++reads;
     return table;
   }
+  // No queue is bound in a test.
+  Result<std::vector<KernelQueueStats>> kernelQueues(uint16_t, uint16_t) override {
+    return std::vector<KernelQueueStats>{};
+  }
   std::vector<NeighbourEntry> table;
   int reads = 0;
 };

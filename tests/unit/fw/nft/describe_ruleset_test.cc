@@ -41,5 +41,24 @@ TEST_CASE("DoH resolvers live in interval sets the judge chain hints from") {
   CHECK(text.find("ip daddr @doh4 meta mark set 0x00000020") < text.find("ct direction reply meta mark set 0x00000010"));
 }
 
+TEST_CASE("flows fan out over the flow queues; DNS answers and DHCP requests go to the inspection queue") {
+  RulesetSpec s = spec();
+  s.queue_first = 100;
+  s.queue_count = 4;
+  const std::string text = describeRuleset(s);
+  // The flow queues copy only headers, so the packets read whole must never land there.
+  CHECK(text.find("counter xt target NFQUEUE --queue-num 100-103 fanout\n  }\n  chain dns-answer") !=
+        std::string::npos);
+  CHECK(text.find("udp dport 67 meta mark set 0x00000080 counter xt target NFQUEUE --queue-num 104\n") !=
+        std::string::npos);
+  CHECK(text.find("chain dns-answer {") < text.find("counter xt target NFQUEUE --queue-num 104\n  }"));
+  s.queue_count = 1;
+  s.fail_open = true;
+  const std::string one = describeRuleset(s);
+  CHECK(one.find("counter xt target NFQUEUE --queue-num 100 bypass\n  }\n  chain dns-answer") !=
+        std::string::npos);
+  CHECK(one.find("counter xt target NFQUEUE --queue-num 101 bypass\n  }\n  chain deny") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace muzzle

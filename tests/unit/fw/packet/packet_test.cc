@@ -535,6 +535,43 @@ TEST_CASE("IPv6 ESP, No Next Header and unknown protocols") {
   CHECK(info.l4_offset == 40);
 }
 
+// The flow queues copy only a header prefix of each packet (fw/nfq); the kernel says how long
+// the packet really was.
+ParseError parsePrefix(const Bytes& whole, size_t copied, PacketInfo* info) {
+  return parsePacket(std::span<const uint8_t>(whole.data(), copied), whole.size(), info);
+}
+
+TEST_CASE("a copied header prefix parses against the packet's wire length") {
+  PacketInfo info;
+  const Bytes v4_tcp = V4().build(cat({tcp(40000, 443), Bytes(1400, 0x5a)}));
+  REQUIRE(parsePrefix(v4_tcp, 512, &info) == ParseError::kOk);
+  CHECK(info.has_ports);
+  CHECK(info.dst_port == 443);
+  // Without the wire length the same prefix contradicts its total length: refused.
+  CHECK(parsePacket(std::span<const uint8_t>(v4_tcp.data(), 512), &info) == ParseError::kBadHeaderLength);
+  // A total length beyond the wire length still lies.
+  Bytes lying = v4_tcp;
+  putBe16(lying, 2, static_cast<uint16_t>(lying.size() + 1));
+  CHECK(parsePrefix(lying, 512, &info) == ParseError::kBadHeaderLength);
+  // A prefix that stops inside the transport header cannot be judged.
+  CHECK(parsePrefix(v4_tcp, 30, &info) == ParseError::kTruncatedL4);
+
+  const Bytes v6_udp = v6(0, cat({extGeneric(60, 0), extGeneric(17, 0), udp(5353, 53, 1200)}));
+  REQUIRE(parsePrefix(v6_udp, 512, &info) == ParseError::kOk);
+  CHECK(info.dst_port == 53);
+  CHECK(info.l4_offset == 40 + 8 + 8);
+  // Extension headers longer than the copied prefix: refused as truncated, never read past it.
+  const Bytes long_chain = v6(0, cat({extGeneric(60, 40), extGeneric(6, 40), tcp(1, 22), Bytes(200, 0)}));
+  REQUIRE(parse(long_chain, &info) == ParseError::kOk);
+  CHECK(parsePrefix(long_chain, 512, &info) == ParseError::kTruncatedExtHeader);
+  // Every prefix of every length fails cleanly or parses (run under ASan: no read past it).
+  for (size_t len = 1; len <= v6_udp.size(); ++len) {
+    CAPTURE(len);
+    const ParseError e = parsePrefix(v6_udp, len, &info);
+    CHECK((e == ParseError::kOk) == (len >= 40 + 16 + 8));
+  }
+}
+
 TEST_CASE("every single-byte mutation of valid packets is handled") {
   // A cheap stand-in for fuzzing: flip each byte of several packets to a few values and make
   // sure nothing crashes or reads past the buffer (meaningful under ASan).

@@ -97,6 +97,30 @@ TEST_CASE("name patterns: exact, and wildcard strictly below its suffix") {
   CHECK_FALSE(wild.matches(".voice.example"));
 }
 
+TEST_CASE("a rule's NameSet answers as its patterns one by one would") {
+  const std::vector<NamePattern> patterns = {{"time.vendor.example", false},
+                                             {".voice.example", true},
+                                             {".cdn.example", true},
+                                             {"example", false}};
+  NameSet set;
+  for (const auto& p : patterns) set.add(p);
+  CHECK(set.size() == 4);
+  const char* names[] = {"time.vendor.example", "x.time.vendor.example", "avs.voice.example",
+                         "a.b.voice.example",   "voice.example",         ".voice.example",
+                         "badvoice.example",    "a..voice.example",      "cdn.example",
+                         "edge.cdn.example",    "example",               "x.example",
+                         "",                    ".",                     "voice.example.",
+                         "avs.voice.example.org"};
+  for (const char* name : names) {
+    CAPTURE(name);
+    bool any = false;
+    for (const auto& p : patterns) any = any || p.matches(name);
+    CHECK(set.matches(name) == any);
+  }
+  CHECK(NameSet().empty());
+  CHECK_FALSE(NameSet().matches("avs.voice.example"));
+}
+
 TEST_CASE("a learned name that matches allows, and the verdict carries it") {
   auto policy = compiled();
   auto v = egress(*policy, kSpeaker, "203.0.113.30", L4::kTcp, 443, {"avs.voice.example"});
@@ -205,7 +229,11 @@ dns: {resolvers: [gateway, 198.51.100.53], cache_per_device: 64, ttl_grace_secon
 )");
   CHECK(p->dns.cache_per_device == 64);
   CHECK(p->dns.ttl_grace_seconds == 1);
-  CHECK(p->profiles[0].egress[0].names[0].suffix == ".voice.example");
+  // Lowercased; a wildcard: below the name, never the name itself.
+  const NameSet& names = p->profiles[0].egress[0].names;
+  CHECK(names.size() == 1);
+  CHECK(names.matches("avs.voice.example"));
+  CHECK_FALSE(names.matches("voice.example"));
   CHECK(p->dns.resolvers.contains(*IpAddress::parse("198.51.100.53")));
 }
 

@@ -1,0 +1,158 @@
+// QueueWorker and LockedSink without the kernel: a fake queue that is readable through an
+// eventfd, several threads sharing one sink that is not thread-safe by itself.
+#include "fw/engine/queue_worker.h"
+
+#include <doctest/doctest.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+namespace muzzle {
+namespace {
+
+// Packets "arrive" with inject(); drain() hands each to the sink. Readable while any wait.
+class FakeQueue : public PacketQueue {
+ public:
+  FakeQueue() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~FakeQueue() override { close(fd_); }
+  void inject(uint64_t n) {
+    pending_ += n;
+    const uint64_t one = 1;
+    CHECK(write(fd_, &one, sizeof(one)) == sizeof(one));
+  }
+  void failNextDrain() { fail_ = true; }
+
+  int fd() const override { return fd_; }
+  Result<size_t> drain(PacketSink& sink) override {
+    uint64_t ignored;
+    (void)!read(fd_, &ignored, sizeof(ignored));
+    ++drains_;
+    if (fail_) return Status::error("fake queue: the socket broke");
+    const uint64_t n = pending_.exchange(0);
+    for (uint64_t i = 0; i < n; ++i) {
+      QueuedPacket p;
+      p.packet_id = static_cast<uint32_t>(i);
+      sink.onPacket(p);
+    }
+    received_ += n;
+    return static_cast<size_t>(n);
+  }
+  QueueCounters counters() const override {
+    QueueCounters c;
+    c.received = received_;
+    return c;
+  }
+  std::atomic<uint64_t> drains_{0};
+
+ private:
+  int fd_;
+  std::atomic<uint64_t> pending_{0};
+  std::atomic<uint64_t> received_{0};
+  std::atomic<bool> fail_{false};
+};
+
+// Counts with a deliberately non-atomic read-yield-write: two threads inside at once lose counts.
+class RacySink : public PacketSink {
+ public:
+  PacketVerdict onPacket(const QueuedPacket&) override {
+    const uint64_t seen = count;
+    std::this_thread::yield();
+    count = seen + 1;
+    return PacketVerdict{1, std::nullopt};
+  }
+  uint64_t count = 0;
+};
+
+template <typename Pred>
+bool waitFor(Pred pred) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+TEST_CASE("several queue threads judge every packet once, one at a time, through a LockedSink") {
+  constexpr int kThreads = 4;
+  constexpr uint64_t kPerThread = 20000;
+  std::mutex mu;
+  RacySink judge;
+  LockedSink locked(mu, judge);
+  std::vector<FakeQueue*> queues;
+  std::vector<std::unique_ptr<QueueWorker>> workers;
+  for (int i = 0; i < kThreads; ++i) {
+    auto q = std::make_unique<FakeQueue>();
+    queues.push_back(q.get());
+    workers.push_back(std::make_unique<QueueWorker>("muzzle-q" + std::to_string(i), std::move(q), locked,
+                                                    [](const Status&) { FAIL("no queue fails here"); }));
+  }
+  // Packets that wait before the threads start are judged without a further wake-up.
+  for (FakeQueue* q : queues) q->inject(10);
+  for (auto& w : workers) REQUIRE(w->start().ok());
+  std::vector<std::thread> senders;
+  for (FakeQueue* q : queues) {
+    senders.emplace_back([q] {
+      for (uint64_t sent = 10; sent < kPerThread; sent += 10) q->inject(10);
+    });
+  }
+  for (auto& t : senders) t.join();
+  REQUIRE(waitFor([&] {
+    uint64_t sum = 0;
+    for (auto& w : workers) sum += w->counters().received;
+    return sum == kThreads * kPerThread;
+  }));
+  for (auto& w : workers) w->stop();
+  std::lock_guard<std::mutex> lock(mu);
+  CHECK(judge.count == kThreads * kPerThread);  // no count lost: never two threads inside
+}
+
+TEST_CASE("a broken socket ends its thread and is reported once") {
+  std::mutex mu;
+  RacySink judge;
+  LockedSink locked(mu, judge);
+  auto q = std::make_unique<FakeQueue>();
+  FakeQueue* queue = q.get();
+  std::atomic<int> failures{0};
+  std::string message;
+  QueueWorker worker("muzzle-q100", std::move(q), locked, [&](const Status& s) {
+    message = s.message();
+    ++failures;
+  });
+  REQUIRE(worker.start().ok());
+  REQUIRE(waitFor([&] { return queue->drains_ >= 1; }));
+  queue->failNextDrain();
+  queue->inject(5);
+  REQUIRE(waitFor([&] { return failures.load() == 1; }));
+  worker.stop();  // joins a thread that already ended
+  CHECK(failures.load() == 1);
+  CHECK(message == "fake queue: the socket broke");
+  CHECK(judge.count == 0);
+}
+
+TEST_CASE("stop() wakes an idle thread, which then judges nothing more; stop() is idempotent") {
+  std::mutex mu;
+  RacySink judge;
+  LockedSink locked(mu, judge);
+  auto q = std::make_unique<FakeQueue>();
+  FakeQueue* queue = q.get();
+  QueueWorker worker("muzzle-q100", std::move(q), locked, [](const Status&) {});
+  REQUIRE(worker.start().ok());
+  queue->inject(3);
+  REQUIRE(waitFor([&] { return worker.counters().received == 3; }));
+  worker.stop();  // would hang (ctest times out) if the idle thread were not woken
+  worker.stop();
+  const uint64_t drains = queue->drains_;
+  queue->inject(7);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(queue->drains_ == drains);
+  CHECK(worker.counters().received == 3);
+  CHECK(judge.count == 3);
+}
+
+}  // namespace
+}  // namespace muzzle
