@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
     if (text.ok()) {
       auto c = commits.apply(*text, 0, 0, "SIGHUP: " + policy_path, muzzle::Caller{"local-file", "signal"});
       s = c.status();
-      if (c.ok() && c->unchanged) s = daemon.applyPolicyText(*text, muzzle::PolicyCommitter::kLabel).status();
+      if (c.ok() && c->unchanged) s = daemon.applyPolicy(c->compiled, c->compile_time).status();
     }
     if (!s.ok()) {
       log.write(muzzle::LogLine("policy-error").add("error", s.message()).add("kept_revision", commits.current()));

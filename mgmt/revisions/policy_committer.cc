@@ -128,6 +128,8 @@ Result<CommitOutcome> PolicyCommitter::commit(std::string_view text, const std::
     out.revision = *r;
     out.previous_revision = old;
     out.unchanged = true;
+    out.compiled = std::move(compiled).value();
+    out.compile_time = compile_time;
     return out;
   }
   auto r = store_.add(text, caller.who, comment, old);

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,10 @@ struct CommitOutcome {
   uint64_t previous_revision = 0;
   std::optional<v1::PendingCommit> pending;
   bool unchanged = false;
+  // With `unchanged`: the text as compiled for this call (against the segments as they are
+  // now) and what that took, for a caller that installs it again without compiling twice.
+  std::shared_ptr<const CompiledPolicy> compiled;
+  std::chrono::steady_clock::duration compile_time{};
 };
 
 // Splits "file:line: field: message" lines into violations.

@@ -159,6 +159,10 @@ TEST_CASE("apply: new revision, stale expected_revision is ABORTED, bad policy I
   REQUIRE(same.ok());
   CHECK(same->unchanged);
   CHECK(box.store.latest() == 2);
+  // What was compiled to see it is unchanged, for SIGHUP to install again without a second
+  // compile.
+  REQUIRE(same->compiled != nullptr);
+  CHECK(same->compiled->digest == box.engine.policy->digest);
 }
 
 TEST_CASE("validate reports violations with file, line and field, and a diff") {
