@@ -186,7 +186,8 @@ devices:
   CHECK(s.message() ==
         "p.yaml:1: version: expected a whole number, found \"x\"\n"
         "p.yaml:2: defaults: unknown field \"profil\" (did you mean \"profile\"?)\n"
-        "p.yaml:4: devices[0]: unknown field \"colour\" (expected one of: name, mac, profile, quarantined_from)");
+        "p.yaml:4: devices[0]: unknown field \"colour\" (expected one of: name, mac, profile, "
+        "quarantined_from)");
 }
 
 TEST_CASE("duplicate keys are errors naming both lines") {
@@ -276,8 +277,10 @@ packed: TRUE
   CHECK(field.oneof_index() == -3);
   CHECK(field.json_name() == "fooBar");
   CHECK(field.packed());
-  CHECK(load("kind: TYPE_STRNG\n", &field).message().starts_with(
-      "p.yaml:1: kind: \"TYPE_STRNG\" is not one of TYPE_UNKNOWN, TYPE_DOUBLE, "));
+  CHECK(
+      load("kind: TYPE_STRNG\n", &field)
+          .message()
+          .starts_with("p.yaml:1: kind: \"TYPE_STRNG\" is not one of TYPE_UNKNOWN, TYPE_DOUBLE, "));
   CHECK(load("kind: 9\n", &field).message().starts_with("p.yaml:1: kind: \"9\" is not one of"));
   CHECK(load("number: 2147483648\n", &field).message() ==
         "p.yaml:1: number: 2147483648 is out of range (-2147483648..2147483647)");
@@ -299,7 +302,8 @@ TEST_CASE("floating point, bytes and text that is not UTF-8") {
   google::protobuf::DoubleValue d;
   REQUIRE(load("value: 1.5e3\n", &d).ok());
   CHECK(d.value() == 1500.0);
-  CHECK(load("value: .inf\n", &d).message() == "p.yaml:1: value: expected a number, found \".inf\"");
+  CHECK(load("value: .inf\n", &d).message() ==
+        "p.yaml:1: value: expected a number, found \".inf\"");
   google::protobuf::FloatValue f;
   CHECK(load("value: 1e39\n", &f).message() ==
         "p.yaml:1: value: 1e39 is out of range for a 32-bit float");
@@ -341,8 +345,9 @@ TEST_CASE("anchors and aliases share a node; a node that contains its own alias 
   // yaml-cpp's own tree held such a cycle, and walking it never ended.
   CHECK(load("version: 1\naddresses: &all\n  nvr: *all\n", &policy).message() ==
         "p.yaml:3: an alias names a node that contains it; that never ends");
-  CHECK(load("version: 1\ndefaults: *nowhere\n", &policy).message().starts_with(
-      "p.yaml:2: YAML syntax error: "));
+  CHECK(load("version: 1\ndefaults: *nowhere\n", &policy)
+            .message()
+            .starts_with("p.yaml:2: YAML syntax error: "));
 }
 
 TEST_CASE("only the first document of a stream is read") {
