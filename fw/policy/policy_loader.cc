@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -251,6 +252,12 @@ class Compiler {
                     Add&& add) {
     constexpr int kMaxListErrors = 20;
     const std::string path = name.starts_with("/") ? name : base_dir_ + name;
+    // A folder opens and reads as nothing: it would pass as an empty list.
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      fail(field, inQuotes(path) + " is a folder; name the list file in it");
+      return;
+    }
     auto contents = readWholeFile(path);
     if (!contents.ok()) {
       fail(field, inQuotes(path) + " cannot be read (missing or unreadable)");

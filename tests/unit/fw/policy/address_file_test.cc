@@ -123,6 +123,14 @@ TEST_CASE("address file: a missing file names the policy line and the path it tr
             "\" cannot be read (missing or unreadable)");
 }
 
+TEST_CASE("address file: a folder is not an empty list") {
+  ListDir dir;
+  std::filesystem::create_directory(dir.listPath());
+  CHECK(dir.compile(kPolicy).status().message() ==
+        dir.policyPath() + ":3: addresses.threats.file: \"" + dir.listPath() +
+            "\" is a folder; name the list file in it");
+}
+
 TEST_CASE("address file: bad lines name the list file and their line, all in one pass") {
   ListDir dir;
   dir.writeList(
