@@ -234,10 +234,19 @@ class Compiler {
       cidrs.reserve(group->entries_size());
       for (int i = 0; i < group->entries_size(); ++i) {
         const std::string& text = group->entries(i);
+        const std::string entry_path = path + "[" + std::to_string(i) + "]";
         if (auto cidr = Cidr::parse(text)) {
           cidrs.push_back(*cidr);
+        } else if (text.find('/') == std::string::npos && looksLikeDomain(text)) {
+          // A group of names: a vendor's cloud hosts, named once and used by many profiles.
+          if (auto pattern = parseNamePattern(text)) {
+            group_names_[name].push_back(std::move(*pattern));
+          } else {
+            fail(entry_path, inQuotes(text) + " is not a valid DNS name (host.example.com or "
+                                              "*.example.com; letters, digits, - and _)");
+          }
         } else {
-          fail(path + "[" + std::to_string(i) + "]", cidrProblem(text));
+          fail(entry_path, cidrProblem(text));
         }
       }
     }
@@ -324,6 +333,10 @@ class Compiler {
       } else if (target == "local" || target == "internet") {
         fail(path, inQuotes(target) + " is too wide for a resolver; name gateway, a group or an IP");
       } else if (auto group = groups_.find(target); group != groups_.end()) {
+        if (group_names_.count(target) != 0) {
+          fail(path, "address group " + inQuotes(target) +
+                         " holds DNS names; a resolver is reached by address: name its IPs");
+        }
         for (const Cidr& cidr : group->second) compiled.resolvers.add(cidr);
       } else if (auto cidr = Cidr::parse(target)) {
         compiled.resolvers.add(*cidr);
@@ -462,9 +475,20 @@ class Compiler {
     } else if (target == "internet") {
       rule->builtins |= kTargetInternet;
     } else if (auto group = groups_.find(target); group != groups_.end()) {
-      auto set = groupSet(target, group->second);
-      if (std::find(rule->groups.begin(), rule->groups.end(), set) == rule->groups.end()) {
-        rule->groups.push_back(std::move(set));
+      if (!group->second.empty()) {
+        auto set = groupSet(target, group->second);
+        if (std::find(rule->groups.begin(), rule->groups.end(), set) == rule->groups.end()) {
+          rule->groups.push_back(std::move(set));
+        }
+      }
+      if (auto names = group_names_.find(target); names != group_names_.end()) {
+        if (!egress) {
+          fail(path, "address group " + inQuotes(target) +
+                         " holds DNS names; names only apply to egress rules (where a device "
+                         "goes), use a group of addresses for inbound");
+        } else {
+          for (const NamePattern& pattern : names->second) rule->names.add(pattern);
+        }
       }
     } else if (auto cidr = Cidr::parse(target)) {
       rule->addresses.add(*cidr);
@@ -598,6 +622,7 @@ class Compiler {
   const SiteFacts& site_;
   std::vector<std::pair<int, std::string>> errors_;  // (line, message)
   std::unordered_map<std::string, std::vector<Cidr>> groups_;
+  std::unordered_map<std::string, std::vector<NamePattern>> group_names_;  // groups' DNS names
   std::unordered_map<std::string, std::shared_ptr<const AddressSet>> group_sets_;
   std::unordered_map<std::string, uint32_t> profile_index_;
   std::vector<int> device_index_;  // compiled device -> index in the file's devices list

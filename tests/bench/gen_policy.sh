@@ -5,8 +5,9 @@
 # (three quarters IPv4 /32s in 198.19.128.0/17, a quarter IPv6 /64s in 2001:db8:bad::/48) that
 # every profile denies first, so every judged flow is looked up in it.
 #
-# Names: right after the threat list every profile allows 50 DNS names (25 exact
-# `api.vendor<k>.example`, 25 `*.cdn<k>.example`) on udp/9100, a port no address rule opens, so
+# Names: right after the threat list every profile allows the group `vendor-clouds`, 50 DNS
+# names (25 exact `api.vendor<k>.example`, 25 `*.cdn<k>.example`) listed once, as a site names a
+# vendor's cloud once for all its profiles, on udp/9100, a port no address rule opens, so
 # a flow there passes only when muzzled learned its address from the device's own lookup. The
 # devices' resolver is 203.0.113.53 in the simulated internet (`dns.resolvers`; the profiles
 # allow udp/53 to it). bench_traffic's mixed mode asks for the same names (kNames there) and its
@@ -35,15 +36,17 @@ threats="${THREATS:-10000}"
 resolver=203.0.113.53
 name_port=9100
 
-# One egress rule (a YAML list item, 6-space indent) naming the 50 names, in every profile.
-names_rule() {
+# The address group of the 50 names (2-space indent, under `addresses:`).
+names_group() {
   local k names=()
   for ((k = 0; k < 50; k++)); do
     if ((k % 2 == 0)); then names+=("api.vendor$k.example"); else names+=("\"*.cdn$k.example\""); fi
   done
   local IFS=,
-  printf '      - {allow: [%s], proto: udp, ports: [%s]}' "${names[*]}" "$name_port"
+  printf '  vendor-clouds: [%s]\n' "${names[*]}"
 }
+# The egress rule (a YAML list item, 6-space indent) every profile allows the names with.
+names_rule() { printf '      - {allow: [vendor-clouds], proto: udp, ports: [%s]}' "$name_port"; }
 
 list_file=""  # where the threat list goes; empty: inline
 if [[ -n "$out" && "${THREATS_INLINE:-0}" != 1 ]]; then
@@ -83,6 +86,7 @@ BEGIN {
   print "addresses:"
   print "  nvr: [198.18.1.10, \"fd00:1::10\"]"
 }'
+names_group
 if [[ -n "$list_file" ]]; then
   echo "  threats: {file: lists/threats.txt}"
 else

@@ -237,6 +237,53 @@ dns: {resolvers: [gateway, 198.51.100.53], cache_per_device: 64, ttl_grace_secon
   CHECK(p->dns.resolvers.contains(*IpAddress::parse("198.51.100.53")));
 }
 
+TEST_CASE("an address group may hold DNS names: named once, allowed by every profile naming it") {
+  auto policy = compiled(R"(version: 1
+addresses:
+  voice-cloud: ["*.voice.example", time.vendor.example, 203.0.113.40]
+profiles:
+  speaker: {egress: [{allow: [voice-cloud], proto: tcp, ports: [443]}]}
+  camera: {egress: [{allow: [voice-cloud], proto: tcp, ports: [8443]}]}
+  quarantine: {}
+devices:
+  - {name: speaker, mac: "68:54:fd:00:00:31", profile: speaker}
+  - {name: cam, mac: "44:47:cc:00:00:11", profile: camera}
+dns: {resolvers: [gateway]}
+)");
+  auto v = egress(*policy, kSpeaker, "203.0.113.30", L4::kTcp, 443, {"avs.voice.example"});
+  CHECK(v.action == Action::kAllow);
+  CHECK(v.name == "avs.voice.example");
+  CHECK(egress(*policy, kCam, "203.0.113.31", L4::kTcp, 8443, {"time.vendor.example"}).action == Action::kAllow);
+  // The group's address still counts, with or without a name.
+  CHECK(egress(*policy, kSpeaker, "203.0.113.40", L4::kTcp, 443).action == Action::kAllow);
+  // A name the group does not hold, the apex of its wildcard, or no name at all: denied.
+  CHECK(egress(*policy, kSpeaker, "203.0.113.32", L4::kTcp, 443, {"telemetry.vendor.example"}).action ==
+        Action::kReject);
+  CHECK(egress(*policy, kSpeaker, "203.0.113.34", L4::kTcp, 443, {"voice.example"}).action == Action::kReject);
+  v = egress(*policy, kSpeaker, "203.0.113.30", L4::kTcp, 443);
+  CHECK(v.action == Action::kReject);
+  CHECK(v.reason == Reason::kNoDns);
+
+  CHECK(errorOf(R"(version: 1
+addresses: {vendor: [cloud.vendor.example]}
+profiles:
+  quarantine: {inbound: [{allow: [vendor]}]}
+)") == "policy.yaml:4: profiles.quarantine.inbound[0].allow[0]: address group \"vendor\" holds DNS "
+       "names; names only apply to egress rules (where a device goes), use a group of addresses for "
+       "inbound");
+  CHECK(errorOf(R"(version: 1
+addresses: {vendor: [cloud.vendor.example]}
+profiles: {quarantine: {}}
+dns: {resolvers: [vendor]}
+)") == "policy.yaml:4: dns.resolvers[0]: address group \"vendor\" holds DNS names; a resolver is "
+       "reached by address: name its IPs");
+  CHECK(errorOf(R"(version: 1
+addresses: {vendor: ["cloud.ven*dor.example"]}
+profiles: {quarantine: {}}
+)") == "policy.yaml:2: addresses.vendor[0]: \"cloud.ven*dor.example\" is not a valid DNS name "
+       "(host.example.com or *.example.com; letters, digits, - and _)");
+}
+
 TEST_CASE("loader: the DoH list is read relative to the policy, errors name its line") {
   char dir[] = "/tmp/muzzle-doh-test.XXXXXX";
   REQUIRE(mkdtemp(dir) != nullptr);
