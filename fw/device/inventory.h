@@ -5,7 +5,8 @@
 // Bounded: at `capacity` devices the one seen longest ago is evicted (a flood of random MACs
 // cannot grow memory), and each device keeps at most kMaxAddresses addresses (a device that
 // flaps between IPs keeps its most recent ones; the IP -> MAC map always follows the latest
-// owner). Engine thread only. Serializes to muzzle.v1.Inventory for restarts.
+// owner). Not thread-safe: the Judge owns it (under its lock). Serializes to muzzle.v1.Inventory
+// for restarts.
 #pragma once
 
 #include <chrono>

@@ -6,7 +6,7 @@
 // flood of answers (or of spoofed devices) cannot grow memory past per_device * devices entries.
 //
 // learn() allocates when it inserts a new name (bounded by the limits above); lookup() never
-// allocates. Time comes from the Clock seam. Engine thread only.
+// allocates. Time comes from the Clock seam. Not thread-safe: the Judge owns it (under its lock).
 #pragma once
 
 #include <chrono>

@@ -323,6 +323,9 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
     return Status();
   }
   const auto install_start = clock_.now();
+  // Taken out of the Judge under the lock and destroyed after it: freeing a large policy takes
+  // milliseconds the queue threads need not wait for.
+  std::shared_ptr<const CompiledPolicy> previous;
   {
     // The kernel honours only marks of the new generation once the batch is in; every flow is
     // judged again on its next packet, against the policy swapped in here. The queue threads
@@ -331,9 +334,11 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
     std::lock_guard<std::mutex> lock(judge_mu_);
     Status s = ruleset_.install(specFor(*compiled, *generation));
     if (!s.ok()) return s;
+    previous = judge_.policy();
     judge_.setPolicy(compiled, *generation);
   }
   const auto swapped = clock_.now();
+  previous.reset();
   const CompiledPolicy& p = *compiled;
   log_.write(LogLine(initial ? "policy-loaded" : "policy-reloaded")
                  .add("generation", *generation)
