@@ -15,8 +15,23 @@ void NameCache::setLimits(const NameCacheLimits& limits) {
   limits_ = limits;
   if (limits_.per_device == 0) limits_.per_device = 1;
   if (limits_.devices == 0) limits_.devices = 1;
+  if (limits_.total == 0) limits_.total = 1;
   while (devices_.size() > limits_.devices) evictIdlestDevice();
   for (auto& [mac, device] : devices_) trim(device);
+  trimTotal();
+}
+
+void NameCache::trimTotal() {
+  if (entries_ <= limits_.total) return;
+  const size_t target = limits_.total - limits_.total / 16;
+  while (entries_ > target && !devices_.empty()) {
+    auto idlest = std::min_element(devices_.begin(), devices_.end(), [](const auto& a, const auto& b) {
+      return a.second.last_used < b.second.last_used;
+    });
+    DeviceNames& device = idlest->second;
+    while (entries_ > target && !device.lru.empty()) evictOldestEntry(device);
+    if (device.lru.empty()) devices_.erase(idlest);
+  }
 }
 
 void NameCache::evictOldestEntry(DeviceNames& device) {
@@ -71,6 +86,7 @@ void NameCache::learn(MacAddress mac, const IpAddress& ip, std::string_view name
   device.by_ip.emplace(ip, device.lru.begin());
   ++entries_;
   trim(device);
+  trimTotal();
 }
 
 size_t NameCache::lookup(MacAddress mac, const IpAddress& ip, std::span<std::string_view> out) {

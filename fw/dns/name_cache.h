@@ -1,9 +1,11 @@
 // NameCache: per device, which names each address was resolved from, learned from the device's
 // own DNS answers, until the answer's TTL (plus a short grace) runs out.
 //
-// Bounded twice: at most `per_device` entries (address, name) per device, the least recently
-// used evicted first; and at most `devices` devices, the one idle longest evicted first. So a
-// flood of answers (or of spoofed devices) cannot grow memory past per_device * devices entries.
+// Bounded three ways: at most `per_device` entries (address, name) per device, the least
+// recently used evicted first; at most `devices` devices, the one idle longest evicted first;
+// and at most `total` entries in all, taken from the device idle longest. So a flood of answers
+// (or of spoofed devices) cannot grow memory past `total` entries (~10 MB by default), whatever
+// per_device * devices allows.
 //
 // learn() allocates when it inserts a new name (bounded by the limits above); lookup() never
 // allocates. Time comes from the Clock seam. Not thread-safe: the Judge owns it (under its lock).
@@ -25,6 +27,7 @@ namespace muzzle {
 struct NameCacheLimits {
   size_t per_device = 1024;
   size_t devices = 4096;
+  size_t total = 65536;
   // Added to every TTL, so a connection opened just after the answer expired still matches
   // (resolvers count TTLs down in whole seconds, and devices connect a moment after the answer).
   std::chrono::seconds grace{10};
@@ -82,6 +85,9 @@ class NameCache {
   void evictOldestEntry(DeviceNames& device);
   void evictIdlestDevice();
   void trim(DeviceNames& device);
+  // Over `total`: takes entries from the devices idle longest, down to 15/16 of it, so the
+  // O(devices) search for the idlest runs once per many learned names, not for each.
+  void trimTotal();
 
   const Clock& clock_;
   NameCacheLimits limits_;

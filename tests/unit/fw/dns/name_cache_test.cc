@@ -92,6 +92,28 @@ TEST_CASE("a flood of answers cannot grow the cache past its bounds") {
   CHECK(count(cache, MacAddress{0x020000000000ull}, IpAddress::v4FromHostOrder(0xCB007100 + 999)) == 0);
 }
 
+TEST_CASE("the total bound holds when per_device * devices would allow far more") {
+  ManualClock clock;
+  // 1024 * 4096 entries would be allowed per device and device; the total caps them at 1600.
+  NameCache cache(clock, NameCacheLimits{.per_device = 1024, .devices = 4096, .total = 1600});
+  for (uint32_t d = 0; d < 40; ++d) {
+    MacAddress mac{0x020000000000ull + d};
+    for (uint32_t i = 0; i < 200; ++i) {
+      cache.learn(mac, IpAddress::v4FromHostOrder(0xCB007100 + i), "spoofed.example", 60);
+      CHECK(cache.entryCount() <= 1600);
+    }
+    clock.advance(seconds(1));
+  }
+  CHECK(cache.entryCount() >= 1500);  // trimmed to 15/16 of the bound, not emptied
+  // The device heard from last keeps all it learned; the first ones gave theirs up.
+  CHECK(count(cache, MacAddress{0x020000000000ull + 39}, IpAddress::v4FromHostOrder(0xCB007100)) == 1);
+  CHECK(count(cache, MacAddress{0x020000000000ull}, IpAddress::v4FromHostOrder(0xCB007100 + 199)) == 0);
+  CHECK(cache.evictions() == 40 * 200 - cache.entryCount());
+  // Lowering the bound later applies at once.
+  cache.setLimits(NameCacheLimits{.per_device = 1024, .devices = 4096, .total = 100});
+  CHECK(cache.entryCount() <= 100);
+}
+
 TEST_CASE("shrinking the limits evicts at once") {
   ManualClock clock;
   NameCache cache(clock);
