@@ -67,6 +67,13 @@ class RacySink : public PacketSink {
   uint64_t count = 0;
 };
 
+// One judge shared by the workers of a test, behind its lock.
+struct SharedJudge {
+  std::mutex mu;
+  RacySink judge;
+  LockedSink locked{mu, judge};
+};
+
 template <typename Pred>
 bool waitFor(Pred pred) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -77,12 +84,9 @@ bool waitFor(Pred pred) {
   return true;
 }
 
-TEST_CASE("several queue threads judge every packet once, one at a time, through a LockedSink") {
+TEST_CASE_FIXTURE(SharedJudge, "several queue threads judge every packet once, one at a time, through a LockedSink") {
   constexpr int kThreads = 4;
   constexpr uint64_t kPerThread = 20000;
-  std::mutex mu;
-  RacySink judge;
-  LockedSink locked(mu, judge);
   std::vector<FakeQueue*> queues;
   std::vector<std::unique_ptr<QueueWorker>> workers;
   for (int i = 0; i < kThreads; ++i) {
@@ -111,10 +115,7 @@ TEST_CASE("several queue threads judge every packet once, one at a time, through
   CHECK(judge.count == kThreads * kPerThread);  // no count lost: never two threads inside
 }
 
-TEST_CASE("a broken socket ends its thread and is reported once") {
-  std::mutex mu;
-  RacySink judge;
-  LockedSink locked(mu, judge);
+TEST_CASE_FIXTURE(SharedJudge, "a broken socket ends its thread and is reported once") {
   auto q = std::make_unique<FakeQueue>();
   FakeQueue* queue = q.get();
   std::atomic<int> failures{0};
@@ -134,10 +135,7 @@ TEST_CASE("a broken socket ends its thread and is reported once") {
   CHECK(judge.count == 0);
 }
 
-TEST_CASE("stop() wakes an idle thread, which then judges nothing more; stop() is idempotent") {
-  std::mutex mu;
-  RacySink judge;
-  LockedSink locked(mu, judge);
+TEST_CASE_FIXTURE(SharedJudge, "stop() wakes an idle thread, which then judges nothing more; stop() is idempotent") {
   auto q = std::make_unique<FakeQueue>();
   FakeQueue* queue = q.get();
   QueueWorker worker("muzzle-q100", std::move(q), locked, [](const Status&) {});
