@@ -2,8 +2,8 @@
 # The performance benchmark (issue 6): muzzled against the kernel alone and against a bare C
 # queue loop, same lab, same traffic, one run. Not part of CI's pass/fail. See README.md here.
 #
-#   tests/bench/run.sh                 full matrix (~5 minutes on 2 cores), as root
-#   BENCH_SECONDS=1 tests/bench/run.sh   a quick pass to check the harness
+#   tests/bench/run.sh                 full matrix, 3 rounds (~6 minutes on 2 cores), as root
+#   BENCH_SECONDS=1 BENCH_ROUNDS=1 tests/bench/run.sh   a quick pass to check the harness
 #
 # Writes $BENCH_OUT/latest.jsonl (one JSON object per cell, plus a meta line) and latest.txt
 # (the table, the ratios and the targets). BENCH_OUT defaults to tests/bench/results.
@@ -17,6 +17,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export BUILD="${BUILD:-$repo/build}"
 out_dir="${BENCH_OUT:-$repo/tests/bench/results}"
 secs="${BENCH_SECONDS:-3}"
+rounds="${BENCH_ROUNDS:-3}"
 bench="$BUILD/tests/bench"
 
 if ((EUID != 0)); then
@@ -100,7 +101,7 @@ cell() {
   local sent
   sent="$(json_field "$result" sent)"
   [[ "$workload" == *churn* || "$workload" == *latency* || "$workload" == mixed ]] && tuple_base=$((tuple_base + ${sent:-0}))
-  local line="{\"config\":\"$config\",\"workload\":\"$workload\",\"unit\":\"$unit\",${result#\{}"
+  local line="{\"config\":\"$config\",\"workload\":\"$workload\",\"unit\":\"$unit\",\"round\":$round,${result#\{}"
   line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"cpu_us_per_pkt\":$cpu_us,\"rss_kb\":$(rss_kb)}"
   echo "$line" >>"$jsonl"
   local dns
@@ -195,104 +196,115 @@ EOF
 }
 
 start_iperf_server
-# Short conntrack timeouts: millions of one-datagram flows must not fill the table.
-kernel_ruleset >"$LAB_STATE/kernel.nft"
-lab_exec gw nft -f "$LAB_STATE/kernel.nft" 2>&1 | cut -c1-300 >&2
-lab_exec gw sysctl -qw net.netfilter.nf_conntrack_udp_timeout=2 net.netfilter.nf_conntrack_tcp_timeout_close=2 || true
 
-say "config kernel"
-common_cells kernel
-every_packet_cells kernel
-lab_exec gw nft delete table inet benchk
+# One round: every configuration, one after the other. The whole matrix runs BENCH_ROUNDS times
+# and report.sh takes each cell's median, so a slow minute of a shared machine moves one sample
+# of a cell, not the cell.
+one_round() {
+  # Short conntrack timeouts: millions of one-datagram flows must not fill the table.
+  kernel_ruleset >"$LAB_STATE/kernel.nft"
+  lab_exec gw nft -f "$LAB_STATE/kernel.nft" 2>&1 | cut -c1-300 >&2
+  lab_exec gw sysctl -qw net.netfilter.nf_conntrack_udp_timeout=2 net.netfilter.nf_conntrack_tcp_timeout_close=2 || true
 
-# ---- 2. the bare queue loop behind muzzled's own ruleset ----------------------------------------
-bare_generation=4242
-for mode in per-packet batch; do
-  config="bare-$mode"
-  say "config $config"
-  info="$(lab_exec gw "$bench/bench_ruleset" install --generation "$bare_generation" --segment br-cam)"
-  mark="$(sed -n 's/.*allow_mark=\([0-9]*\).*/\1/p' <<<"$info")"
-  extra=()
-  [[ "$mode" == batch ]] && extra=(--batch)
-  # Not through lab_exec (a shell function): $! must be the loop itself for its CPU and RSS.
-  ip netns exec "$gw_ns" "$bench/bench_nfq_loop" --queue 100 --mark "$mark" --max-seconds 300 "${extra[@]}" \
-    >"$LAB_STATE/$config.log" 2>&1 </dev/null &
-  consumer_pid=$!
-  _lab_remember_pid "$consumer_pid"
-  for _ in $(seq 50); do grep -q ready "$LAB_STATE/$config.log" && break; sleep 0.05; done
-  # ip netns exec execs the program, so $! is the loop itself.
-  common_cells "$config"
-  drop_fast_path
-  every_packet_cells "$config"
-  kill -TERM "$consumer_pid" 2>/dev/null || true
-  wait "$consumer_pid" 2>/dev/null || true
-  consumer_pid=""
-  lab_exec gw "$bench/bench_ruleset" remove
-done
+  say "config kernel"
+  common_cells kernel
+  every_packet_cells kernel
+  lab_exec gw nft delete table inet benchk
 
-# ---- 3. muzzled with the 1,000-device site policy -----------------------------------------------
-say "config muzzled"
-lab_start_muzzled
-consumer_pid="$LAB_MUZZLED_PID"
-rss_start="$(rss_kb)"
-common_cells muzzled
-# muzzled's own DNS counters after the mixed cell (the only one with DNS): answers it judged
-# and name-address pairs it learned from them (SIGUSR1 logs event=counters).
-kill -USR1 "$LAB_MUZZLED_PID"
-sleep 0.3
-counters="$(grep 'event=counters' "$LAB_STATE/muzzled.log" | tail -n 1)"
-dns_counter() { local v; v="$(sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$counters")"; echo "${v:-null}"; }
-dns_line="\"dns_answers\":$(dns_counter dns_answers),\"dns_learned\":$(dns_counter dns_learned)"
-dns_line+=",\"dns_answers_dropped\":$(dns_counter dns_answers_dropped),\"no_dns\":$(dns_counter no_dns)"
-echo "{\"config\":\"muzzled\",\"workload\":\"dns-counters\",$dns_line}" >>"$jsonl"
-say "muzzled dns counters: $dns_line"
-
-# The swap: SIGHUP twice with another variant while new flows stream through; nothing may be
-# lost (bench_traffic counts every datagram) and the queue must drop nothing.
-swap_traffic() {
-  local f="$LAB_STATE/swap.json"
-  traffic_udp --window 64 --seconds "$secs" >"$f" &
-  local pid=$!
-  local v
-  for v in b a; do
-    sleep "$(awk -v s="$secs" 'BEGIN { print s / 3 }')"
-    cp "$LAB_STATE/policy-$v.yaml" "$LAB_STATE/policy.yaml"
-    lab_reload_muzzled
+  # ---- 2. the bare queue loop behind muzzled's own ruleset ----------------------------------------
+  bare_generation=4242
+  for mode in per-packet batch; do
+    config="bare-$mode"
+    say "config $config"
+    info="$(lab_exec gw "$bench/bench_ruleset" install --generation "$bare_generation" --segment br-cam)"
+    mark="$(sed -n 's/.*allow_mark=\([0-9]*\).*/\1/p' <<<"$info")"
+    extra=()
+    [[ "$mode" == batch ]] && extra=(--batch)
+    # Not through lab_exec (a shell function): $! must be the loop itself for its CPU and RSS.
+    ip netns exec "$gw_ns" "$bench/bench_nfq_loop" --queue 100 --mark "$mark" --max-seconds 300 "${extra[@]}" \
+      >"$LAB_STATE/$config.log" 2>&1 </dev/null &
+    consumer_pid=$!
+    _lab_remember_pid "$consumer_pid"
+    for _ in $(seq 50); do grep -q ready "$LAB_STATE/$config.log" && break; sleep 0.05; done
+    # ip netns exec execs the program, so $! is the loop itself.
+    common_cells "$config"
+    drop_fast_path
+    every_packet_cells "$config"
+    kill -TERM "$consumer_pid" 2>/dev/null || true
+    wait "$consumer_pid" 2>/dev/null || true
+    consumer_pid=""
+    lab_exec gw "$bench/bench_ruleset" remove
   done
-  wait "$pid"
-  cat "$f"
+
+  # ---- 3. muzzled with the 1,000-device site policy -----------------------------------------------
+  say "config muzzled"
+  lab_start_muzzled
+  consumer_pid="$LAB_MUZZLED_PID"
+  rss_start="$(rss_kb)"
+  common_cells muzzled
+  # muzzled's own DNS counters after the mixed cell (the only one with DNS): answers it judged
+  # and name-address pairs it learned from them (SIGUSR1 logs event=counters).
+  kill -USR1 "$LAB_MUZZLED_PID"
+  sleep 0.3
+  counters="$(grep 'event=counters' "$LAB_STATE/muzzled.log" | tail -n 1)"
+  dns_counter() { local v; v="$(sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$counters")"; echo "${v:-null}"; }
+  dns_line="\"dns_answers\":$(dns_counter dns_answers),\"dns_learned\":$(dns_counter dns_learned)"
+  dns_line+=",\"dns_answers_dropped\":$(dns_counter dns_answers_dropped),\"no_dns\":$(dns_counter no_dns)"
+  echo "{\"config\":\"muzzled\",\"workload\":\"dns-counters\",$dns_line}" >>"$jsonl"
+  say "muzzled dns counters: $dns_line"
+
+  # The swap: SIGHUP twice with another variant while new flows stream through; nothing may be
+  # lost (bench_traffic counts every datagram) and the queue must drop nothing.
+  swap_traffic() {
+    local f="$LAB_STATE/swap.json"
+    traffic_udp --window 64 --seconds "$secs" >"$f" &
+    local pid=$!
+    local v
+    for v in b a; do
+      sleep "$(awk -v s="$secs" 'BEGIN { print s / 3 }')"
+      cp "$LAB_STATE/policy-$v.yaml" "$LAB_STATE/policy.yaml"
+      lab_reload_muzzled
+    done
+    wait "$pid"
+    cat "$f"
+  }
+  cell muzzled swap flows/s swap_traffic
+  sleep 0.5
+  mapfile -t reloads < <(grep 'event=policy-reloaded' "$LAB_STATE/muzzled.log" | tail -n 2)
+  swap_ms=""
+  for r in "${reloads[@]}"; do
+    c="$(sed -n 's/.*compile_ms=\([0-9.]*\).*/\1/p' <<<"$r")"
+    i="$(sed -n 's/.*install_ms=\([0-9.]*\).*/\1/p' <<<"$r")"
+    swap_ms+="{\"compile_ms\":$c,\"install_ms\":$i},"
+  done
+  echo "{\"config\":\"muzzled\",\"workload\":\"reload\",\"reloads\":[${swap_ms%,}],\"rss_start_kb\":$rss_start}" >>"$jsonl"
+
+  drop_fast_path
+  every_packet_cells muzzled
+  lab_stop_muzzled
+  consumer_pid=""
+
+  # ---- 4. muzzled with two flow queues, a thread each ---------------------------------------------
+  # The ruleset spreads new flows over the queues by CPU; on 2 cores the generator and the kernel's
+  # forwarding share the cores with both queue threads, so this shows what a second thread buys
+  # (or costs) on a box this small.
+  say "config muzzled-2q"
+  LAB_QUEUE_COUNT=2 lab_start_muzzled
+  consumer_pid="$LAB_MUZZLED_PID"
+  common_cells muzzled-2q
+  drop_fast_path
+  every_packet_cells muzzled-2q
+  lab_stop_muzzled
+  consumer_pid=""
 }
-cell muzzled swap flows/s swap_traffic
-sleep 0.5
-mapfile -t reloads < <(grep 'event=policy-reloaded' "$LAB_STATE/muzzled.log" | tail -n 2)
-swap_ms=""
-for r in "${reloads[@]}"; do
-  c="$(sed -n 's/.*compile_ms=\([0-9.]*\).*/\1/p' <<<"$r")"
-  i="$(sed -n 's/.*install_ms=\([0-9.]*\).*/\1/p' <<<"$r")"
-  swap_ms+="{\"compile_ms\":$c,\"install_ms\":$i},"
+
+for ((round = 1; round <= rounds; round++)); do
+  say "round $round of $rounds"
+  one_round
 done
-echo "{\"config\":\"muzzled\",\"workload\":\"reload\",\"reloads\":[${swap_ms%,}],\"rss_start_kb\":$rss_start}" >>"$jsonl"
-
-drop_fast_path
-every_packet_cells muzzled
-lab_stop_muzzled
-consumer_pid=""
-
-# ---- 4. muzzled with two flow queues, a thread each ---------------------------------------------
-# The ruleset spreads new flows over the queues by CPU; on 2 cores the generator and the kernel's
-# forwarding share the cores with both queue threads, so this shows what a second thread buys
-# (or costs) on a box this small.
-say "config muzzled-2q"
-LAB_QUEUE_COUNT=2 lab_start_muzzled
-consumer_pid="$LAB_MUZZLED_PID"
-common_cells muzzled-2q
-drop_fast_path
-every_packet_cells muzzled-2q
-lab_stop_muzzled
-consumer_pid=""
 
 # ---- results ------------------------------------------------------------------------------------
-meta="{\"meta\":1,\"date\":\"$(date -u +%FT%TZ)\",\"kernel\":\"$(uname -r)\",\"cpus\":$(nproc),\"seconds_per_cell\":$secs,\"load_at_end\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"commit\":\"$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)\"}"
+meta="{\"meta\":1,\"date\":\"$(date -u +%FT%TZ)\",\"kernel\":\"$(uname -r)\",\"cpus\":$(nproc),\"seconds_per_cell\":$secs,\"rounds\":$rounds,\"load_at_end\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"commit\":\"$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)\"}"
 { echo "$meta"; cat "$jsonl"; } >"$out_dir/latest.jsonl"
 rm -f "$jsonl"
 "$repo/tests/bench/report.sh" "$out_dir/latest.jsonl" | tee "$out_dir/latest.txt"
