@@ -201,6 +201,9 @@ start_iperf_server
 # and report.sh takes each cell's median, so a slow minute of a shared machine moves one sample
 # of a cell, not the cell.
 one_round() {
+  # muzzled leaves its table behind when it stops (fail_mode keeps applying); the kernel-only
+  # cells of the next round must not run behind it.
+  lab_exec gw nft delete table inet muzzle 2>/dev/null || true
   # Short conntrack timeouts: millions of one-datagram flows must not fill the table.
   kernel_ruleset >"$LAB_STATE/kernel.nft"
   lab_exec gw nft -f "$LAB_STATE/kernel.nft" 2>&1 | cut -c1-300 >&2
