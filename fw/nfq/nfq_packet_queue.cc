@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "fw/nfq/nfq_wire.h"
 #include "fw/nfq/packet_queue.h"
 
 namespace muzzle {
@@ -188,24 +189,9 @@ class NfqPacketQueue : public PacketQueue {
   // good: read the id from the first attributes and drop it (accept it with fail_mode open).
   void answerTruncated(const char* buf, size_t len) {
     malformed_messages_.add();
-    const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf);
-    if (len < NLMSG_HDRLEN + sizeof(nfgenmsg)) return;
-    const size_t total = std::min<size_t>(nlh->nlmsg_len, len);
-    if (total < NLMSG_HDRLEN + sizeof(nfgenmsg)) return;
-    const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
-    const char* start = buf + NLMSG_HDRLEN + MNL_ALIGN(sizeof(nfgenmsg));
-    const char* end = buf + total;
-    for (auto* attr = reinterpret_cast<const nlattr*>(start);
-         start <= end && mnl_attr_ok(attr, static_cast<int>(end - reinterpret_cast<const char*>(attr)));
-         attr = mnl_attr_next(attr)) {
-      if (mnl_attr_get_type(attr) != NFQA_PACKET_HDR ||
-          mnl_attr_get_payload_len(attr) < sizeof(nfqnl_msg_packet_hdr)) {
-        continue;
-      }
-      const auto* ph = static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr));
-      appendVerdict(ntohs(nfg->res_id), ntohl(ph->packet_id),
+    if (auto id = idOfTruncatedMessage(buf, len)) {
+      appendVerdict(id->queue, id->packet_id,
                     PacketVerdict{options_.fail_open ? uint32_t{NF_ACCEPT} : uint32_t{NF_DROP}, std::nullopt});
-      return;
     }
   }
 
@@ -300,6 +286,27 @@ class NfqPacketQueue : public PacketQueue {
 };
 
 }  // namespace
+
+std::optional<QueuedPacketId> idOfTruncatedMessage(const char* buf, size_t len) {
+  constexpr size_t kHeaders = NLMSG_HDRLEN + MNL_ALIGN(sizeof(nfgenmsg));
+  if (buf == nullptr || len < kHeaders) return std::nullopt;
+  const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf);
+  const size_t total = std::min<size_t>(nlh->nlmsg_len, len);
+  if (total < kHeaders) return std::nullopt;
+  const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
+  const char* const end = buf + total;
+  for (auto* attr = reinterpret_cast<const nlattr*>(buf + kHeaders);
+       mnl_attr_ok(attr, static_cast<int>(end - reinterpret_cast<const char*>(attr)));
+       attr = mnl_attr_next(attr)) {
+    if (mnl_attr_get_type(attr) != NFQA_PACKET_HDR ||
+        mnl_attr_get_payload_len(attr) < sizeof(nfqnl_msg_packet_hdr)) {
+      continue;
+    }
+    const auto* ph = static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr));
+    return QueuedPacketId{ntohs(nfg->res_id), ntohl(ph->packet_id)};
+  }
+  return std::nullopt;
+}
 
 Result<std::unique_ptr<PacketQueue>> openNfqPacketQueue(const QueueOptions& options) {
   auto queue = std::make_unique<NfqPacketQueue>();
