@@ -103,7 +103,7 @@ class Daemon : public EngineControl {
   void rejudgeAll();
   void loadInventory();
   void saveInventory();
-  // Opens queue i of the config's range; queue 0 also takes the inspection queue (see start()).
+  // A socket and a queue thread for each flow queue, and one for the inspection queue.
   Status openQueues();
   QueueCounters queueCounters() const;
   void notify(const std::vector<std::pair<std::string, std::string>>& fields);
@@ -117,8 +117,9 @@ class Daemon : public EngineControl {
   const Clock& clock_;
   OuiDatabase oui_;  // before judge_, which keeps a pointer to it
   // Guards judge_ (its policy, inventory, name cache and counters): the queue threads judge
-  // under it, the engine thread reads and swaps under it. Held for one packet, one swap or one
-  // copy at a time, never across a compile or a system call of the engine thread.
+  // under it, the engine thread reads and swaps under it. Held for one packet, one copy, or one
+  // policy swap with its ruleset batch (so no packet gets a mark the kernel stopped honouring);
+  // never across a compile or a file write.
   mutable std::mutex judge_mu_;
   Judge judge_;
   LockedSink locked_judge_{judge_mu_, judge_};

@@ -1,6 +1,6 @@
-// QueueWorker: one thread per netfilter queue socket (a queue thread). On a box with several cores the
-// ruleset spreads new flows over `queue.count` queues (fanout) and each queue is drained by its
-// own thread, so receiving, parsing and sending verdicts — and the kernel's forwarding of each
+// QueueWorker: one thread per netfilter queue socket (a queue thread). On a box with several
+// cores the ruleset spreads new flows over `queue.count` queues (fanout) and each queue is
+// drained by its own thread, so receiving, parsing and sending verdicts — and the kernel's forwarding of each
 // released packet, which runs inside our sendmsg — happen on every core at once.
 //
 // The thread waits on the queue's descriptor and on a stop descriptor, drains the queue into
