@@ -68,17 +68,9 @@ class NameCache {
     Time expires;
   };
   using EntryList = std::list<Entry>;  // front: most recently learned or used
-  struct IpHash {
-    size_t operator()(const IpAddress& ip) const {
-      uint64_t a, b;
-      __builtin_memcpy(&a, ip.bytes.data(), 8);
-      __builtin_memcpy(&b, ip.bytes.data() + 8, 8);
-      return std::hash<uint64_t>()(a ^ (b * 0x9E3779B97F4A7C15ull) ^ ip.v6);
-    }
-  };
   struct DeviceNames {
     EntryList lru;
-    std::unordered_multimap<IpAddress, EntryList::iterator, IpHash> by_ip;
+    std::unordered_multimap<IpAddress, EntryList::iterator, IpAddressHash> by_ip;
     Time last_used;
   };
 

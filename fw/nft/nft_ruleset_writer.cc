@@ -109,28 +109,17 @@ class RuleBuilder {
     return *this;
   }
   // Transport header byte at `offset` into register 1.
-  RuleBuilder& transportByte(uint32_t offset) {
-    auto* e = add("payload");
-    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 1);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-    return *this;
-  }
-  // Transport source port (2 bytes, network order) into register 1.
-  RuleBuilder& transportSourcePort() { return transportPort(0); }
-  RuleBuilder& transportDestinationPort() { return transportPort(2); }
-  RuleBuilder& transportPort(uint32_t offset) {
-    auto* e = add("payload");
-    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 2);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-    return *this;
-  }
+  RuleBuilder& transportByte(uint32_t offset) { return payload(NFT_PAYLOAD_TRANSPORT_HEADER, offset, 1); }
+  // Transport source/destination port (2 bytes, network order) into register 1.
+  RuleBuilder& transportSourcePort() { return payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2); }
+  RuleBuilder& transportDestinationPort() { return payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2); }
   RuleBuilder& networkField(uint32_t offset, uint32_t len) {
+    return payload(NFT_PAYLOAD_NETWORK_HEADER, offset, len);
+  }
+  // `len` bytes at `offset` of the header `base` into register 1.
+  RuleBuilder& payload(uint32_t base, uint32_t offset, uint32_t len) {
     auto* e = add("payload");
-    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
     nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
     nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
     nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);

@@ -538,15 +538,19 @@ lab_expect() {
       lab_log "lab_expect: unknown expectation '$expected'"
       ;;
   esac
+  _lab_row "$ok" "$from -> $to $host $proto/$port" "$expected" "$got" "$ms"
+}
+
+# Counts and prints one table row: _lab_row OK FLOW EXPECTED GOT MS (OK is 1 or 0).
+# Always success: a failed row is counted, and must not stop a `set -e` script mid-table.
+_lab_row() {
+  local ok="$1" flow="$2" expected="$3" got="$4" ms="$5" verdict=PASS
   LAB_ROW=$((${LAB_ROW:-0} + 1))
-  local verdict=PASS
   if ((ok)); then LAB_PASSED=$((LAB_PASSED + 1)); else
     verdict=FAIL
     LAB_FAILED=$((LAB_FAILED + 1))
   fi
-  printf '%-3s %-44s %-9s %-18s %s\n' "$LAB_ROW" "$from -> $to $host $proto/$port" "$expected" \
-    "${got:-error} ${ms:+${ms}ms}" "$verdict"
-  # Always success: a failed row is counted, and must not stop a `set -e` script mid-table.
+  printf '%-3s %-44s %-9s %-18s %s\n' "$LAB_ROW" "$flow" "$expected" "${got:-error} ${ms:+${ms}ms}" "$verdict"
   return 0
 }
 
@@ -577,15 +581,7 @@ lab_expect_name() {
     allowed) [[ "$got" == connected ]] && ok=1 ;;
     rejected) [[ "$got" == refused || "$got" == unreachable ]] && ok=1 ;;
   esac
-  LAB_ROW=$((${LAB_ROW:-0} + 1))
-  local verdict=PASS
-  if ((ok)); then LAB_PASSED=$((LAB_PASSED + 1)); else
-    verdict=FAIL
-    LAB_FAILED=$((LAB_FAILED + 1))
-  fi
-  printf '%-3s %-44s %-9s %-18s %s\n' "$LAB_ROW" "$from -> $name ${host:-(no-address)} $proto/$port" \
-    "$expected" "${got:-error} ${ms:+${ms}ms}" "$verdict"
-  return 0
+  _lab_row "$ok" "$from -> $name ${host:-(no-address)} $proto/$port" "$expected" "$got" "$ms"
 }
 
 # Prints "N passed, N failed"; returns non-zero when anything failed (or nothing ran).

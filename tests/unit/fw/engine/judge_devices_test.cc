@@ -62,14 +62,8 @@ struct Fixture {
   }
   PacketVerdict send(const std::vector<uint8_t>& bytes, const char* mac, uint32_t mark = 0,
                      uint8_t hook = NF_INET_FORWARD) {
-    QueuedPacket q;
-    q.hook = hook;
-    q.indev = kSegmentIf;
-    q.outdev = hook == NF_INET_FORWARD ? kUplinkIf : 0;
-    q.mark = mark;
-    q.hwaddr = MacAddress::parse(mac);
-    q.payload = bytes;
-    return judge.onPacket(q);
+    return judge.onPacket(
+        testing::queuedPacket(bytes, hook, kSegmentIf, hook == NF_INET_FORWARD ? kUplinkIf : 0, mac, mark));
   }
   std::string logText() { return out.text(); }
 

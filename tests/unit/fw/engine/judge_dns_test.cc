@@ -74,14 +74,7 @@ struct Fixture {
   std::string logText() { return out.text(); }
   PacketVerdict send(const std::vector<uint8_t>& bytes, uint8_t hook, uint32_t indev, uint32_t outdev,
                      const char* mac, uint32_t mark = 0) {
-    QueuedPacket q;
-    q.hook = hook;
-    q.indev = indev;
-    q.outdev = outdev;
-    q.mark = mark;
-    if (mac != nullptr) q.hwaddr = MacAddress::parse(mac);
-    q.payload = bytes;
-    return judge.onPacket(q);
+    return judge.onPacket(testing::queuedPacket(bytes, hook, indev, outdev, mac, mark));
   }
   // The gateway's resolver answering the speaker: leaves through the output hook.
   PacketVerdict gatewayAnswers(const std::vector<uint8_t>& dns) {

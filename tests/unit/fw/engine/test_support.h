@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fw/engine/site_probe.h"
+#include "fw/nfq/packet_queue.h"
 
 namespace muzzle::testing {
 
@@ -67,6 +68,21 @@ inline std::vector<uint8_t> tcpPacket(const char* src, const char* dst, uint16_t
                              0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0};
   l4.insert(l4.end(), payload.begin(), payload.end());
   return ipPacket(src, dst, 6, l4);
+}
+
+// `bytes` as the kernel would queue them: on `hook`, in on `indev`, out on `outdev`, from the
+// Ethernet address `mac` (none when null), with the ruleset's hint `mark`. The payload points
+// into `bytes`, which must outlive the packet.
+inline QueuedPacket queuedPacket(const std::vector<uint8_t>& bytes, uint8_t hook, uint32_t indev,
+                                 uint32_t outdev, const char* mac, uint32_t mark = 0) {
+  QueuedPacket q;
+  q.hook = hook;
+  q.indev = indev;
+  q.outdev = outdev;
+  q.mark = mark;
+  if (mac != nullptr) q.hwaddr = MacAddress::parse(mac);
+  q.payload = bytes;
+  return q;
 }
 
 // A FILE* whose contents a test can read back: where its EventLog writes.
