@@ -60,8 +60,8 @@ policy: policies/site.yaml
 }
 
 TEST_CASE("no segment is a valid config that manages nothing, and needs no policy") {
-  for (const char* yaml : {"segments: []\n", "# only comments\nsegments: []\nfail_mode: open\n",
-                           "policy: p.yaml\n"}) {
+  for (const char* yaml :
+       {"segments: []\n", "# only comments\nsegments: []\nfail_mode: open\n", "policy: p.yaml\n"}) {
     CAPTURE(yaml);
     const Result<DaemonConfig> config = parse(yaml);
     REQUIRE_MESSAGE(config.ok(), config.status().message());
