@@ -7,6 +7,10 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
+#include <vector>
+
+#include "muzzle/v1/policy.pb.h"
 
 namespace muzzle {
 
@@ -37,5 +41,16 @@ inline constexpr size_t kMaxRuleNames = 1'000'000;
 // Files the policy names: each at most kMaxNamedFileBytes, and all of them together at most
 // this (a group file named by many groups is read once per group).
 inline constexpr size_t kMaxNamedFilesBytes = size_t{64} << 20;
+
+// A count of the policy text past its bound: the field path and what is wrong.
+struct CountProblem {
+  std::string path;
+  std::string message;
+};
+
+// The counts of the policy text itself (profiles, rules, targets, ports, groups, entries,
+// devices, classify rules, resolvers), checked before anything is built from it. Empty: all
+// within their bounds.
+std::vector<CountProblem> countProblems(const v1::Policy& policy);
 
 }  // namespace muzzle

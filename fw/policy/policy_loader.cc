@@ -168,7 +168,10 @@ class Compiler {
 
   void compile(const v1::Policy& policy, CompiledPolicy* out) {
     // Counts first: a policy past one of them is not compiled further.
-    if (!withinCounts(policy)) return;
+    if (const auto problems = countProblems(policy); !problems.empty()) {
+      for (const auto& [path, message] : problems) fail(path, message);
+      return;
+    }
     if (policy.version() != kPolicyVersion) {
       if (policy.version() == 0 && map_.lineOf("version") == 0) {
         fail("version", "missing; start the file with \"version: 1\"");
@@ -236,60 +239,6 @@ class Compiler {
                      std::to_string(budget.limit) + "; " + budget.fix);
     }
     return false;
-  }
-
-  // Checks `count` items at `path` against `limit`; the error says what and the limit.
-  bool withinLimit(size_t count, size_t limit, const std::string& path, const std::string& what,
-                   const std::string& fix) {
-    if (count <= limit) return true;
-    fail(path, std::to_string(count) + " " + what + "; at most " + std::to_string(limit) +
-                   " are allowed: " + fix);
-    return false;
-  }
-
-  // The counts of the policy text itself, before anything is built from it.
-  bool withinCounts(const v1::Policy& policy) {
-    bool ok = true;
-    ok &= withinLimit(policy.profiles().size(), kMaxProfiles, "profiles", "profiles",
-                      "give devices that act alike one profile");
-    ok &= withinLimit(policy.addresses().size(), kMaxAddressGroups, "addresses", "address groups",
-                      "merge groups");
-    ok &= withinLimit(policy.devices_size(), kMaxDevices, "devices", "devices",
-                      "split the site over more boxes");
-    ok &= withinLimit(policy.classify_size(), kMaxClassifyRules, "classify", "classify rules",
-                      "match wider (vendor_prefix)");
-    if (policy.has_dns()) {
-      ok &= withinLimit(policy.dns().resolvers_size(), kMaxResolvers, "dns.resolvers", "resolvers",
-                        "name a group or a CIDR instead");
-    }
-    for (const auto& [name, group] : policy.addresses()) {
-      ok &= withinLimit(group.entries_size(), kMaxGroupEntries, "addresses." + name,
-                        "entries in one group", "split it into several groups");
-    }
-    size_t rules = 0;
-    for (const auto& [name, profile] : policy.profiles()) {
-      const std::string path = "profiles." + name;
-      rules += profile.egress_size() + profile.inbound_size();
-      ok &= withinLimit(profile.egress_size(), kMaxRulesPerProfile, path + ".egress",
-                        "egress rules in one profile", "merge rules with the same ports");
-      ok &= withinLimit(profile.inbound_size(), kMaxRulesPerProfile, path + ".inbound",
-                        "inbound rules in one profile", "merge rules with the same ports");
-      for (const auto* list : {&profile.egress(), &profile.inbound()}) {
-        const char* key = list == &profile.egress() ? ".egress[" : ".inbound[";
-        for (int i = 0; i < list->size(); ++i) {
-          const v1::Rule& rule = (*list)[i];
-          const std::string rule_path = path + key + std::to_string(i) + "]";
-          ok &= withinLimit(std::max(rule.allow_size(), rule.deny_size()), kMaxTargetsPerRule,
-                            rule_path, "targets in one rule",
-                            "put the addresses in an address group and name it");
-          ok &= withinLimit(rule.ports_size(), kMaxPortsPerRule, rule_path + ".ports",
-                            "ports in one rule", "use port ranges (8000-8010)");
-        }
-      }
-    }
-    ok &= withinLimit(rules, kMaxRules, "profiles", "rules over all profiles",
-                      "give devices that act alike one profile");
-    return ok;
   }
 
   void compileGroups(const v1::Policy& policy) {
