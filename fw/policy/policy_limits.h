@@ -18,7 +18,7 @@ namespace muzzle {
 inline constexpr size_t kMaxProfiles = 10'000;
 // Per direction (egress, inbound): the data plane tries a profile's rules in turn.
 inline constexpr size_t kMaxRulesPerProfile = 1'000;
-inline constexpr size_t kMaxRules = 100'000;         // over all profiles
+inline constexpr size_t kMaxRules = 20'000;          // over all profiles
 inline constexpr size_t kMaxTargetsPerRule = 1'000;  // allow/deny entries of one rule
 inline constexpr size_t kMaxPortsPerRule = 1'000;    // tried in turn per packet
 inline constexpr size_t kMaxAddressGroups = 10'000;
@@ -36,7 +36,7 @@ inline constexpr size_t kMaxDohEntries = 100'000;
 inline constexpr size_t kMaxAddresses = 4'000'000;
 // DNS names over all rules: a rule naming a group of names holds its own copy of them, so this
 // is rules x names.
-inline constexpr size_t kMaxRuleNames = 1'000'000;
+inline constexpr size_t kMaxRuleNames = 500'000;
 
 // Files the policy names: each at most kMaxNamedFileBytes, and all of them together at most
 // this (a group file named by many groups is read once per group).
