@@ -26,7 +26,7 @@ namespace {
 constexpr auto kCommitTick = std::chrono::milliseconds(250);
 
 int checkPolicy(const std::string& path) {
-  auto compiled = muzzle::compilePolicyFile(path, muzzle::SiteFacts{});
+  auto compiled = muzzle::compilePolicyFile(path, muzzle::SiteFacts{}, muzzle::kShippedPoliciesDir);
   if (!compiled.ok()) {
     std::cerr << compiled.status().message() << "\n";
     return 1;
@@ -106,7 +106,9 @@ int main(int argc, char** argv) {
     spec.queue_count = config->queue_count;
     spec.fail_open = config->fail_mode == muzzle::FailMode::kOpen;
     // The DoH sets come from the policy; the site facts do not change them, so none are probed.
-    if (auto policy = muzzle::compilePolicyFile(config->policy_path, muzzle::SiteFacts{}); policy.ok()) {
+    if (auto policy = muzzle::compilePolicyFile(config->policy_path, muzzle::SiteFacts{},
+                                                config->shipped_policies_dir);
+        policy.ok()) {
       spec.doh = (*policy)->dns.doh_cidrs;
     }
     std::cout << muzzle::describeRuleset(spec);

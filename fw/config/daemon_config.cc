@@ -1,10 +1,10 @@
 #include "fw/config/daemon_config.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <unordered_map>
 
+#include "fw/common/confined_file.h"
+#include "fw/common/excerpt.h"
 #include "fw/config/yaml_proto.h"
 
 namespace muzzle {
@@ -15,7 +15,8 @@ constexpr size_t kMaxIfnameLength = 15;
 constexpr uint32_t kMaxQueueCount = 16;
 constexpr uint32_t kQueueNumbers = 65536;  // netfilter queue numbers are 16-bit
 
-std::string inQuotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
+// The user's own text in an error: escaped and short.
+std::string inQuotes(std::string_view text) { return quotedExcerpt(text); }
 
 }  // namespace
 
@@ -102,8 +103,8 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
   } else if (queue_ok && uint64_t{first} + count + 1 > kQueueNumbers) {
     // One more than `count`: the inspection queue (DNS answers, DHCP requests) follows the
     // flow queues.
-    fail("queue", "queues " + std::to_string(first) + ".." + std::to_string(first + count) +
-                      " (" + std::to_string(count) + " flow queues and the inspection queue)" +
+    fail("queue", "queues " + std::to_string(first) + ".." + std::to_string(first + count) + " (" +
+                      std::to_string(count) + " flow queues and the inspection queue)" +
                       " go past the last queue number " + std::to_string(kQueueNumbers - 1));
     queue_ok = false;
   }
@@ -126,6 +127,13 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
   }
 
   if (!proto.state_dir().empty()) config.state_dir = proto.state_dir();
+  if (!proto.shipped_policies().empty()) {
+    std::filesystem::path shipped(proto.shipped_policies());
+    if (shipped.is_relative() && !config_dir.empty()) {
+      shipped = std::filesystem::path(config_dir) / shipped;
+    }
+    config.shipped_policies_dir = shipped.lexically_normal().string();
+  }
   config.management = proto.management();
   config.config_dir = std::string(config_dir);
 
@@ -141,13 +149,15 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
 }
 
 Result<DaemonConfig> loadDaemonConfig(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error(path + ": cannot read the daemon config (missing or unreadable)");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return Status::error(path + ": error while reading the daemon config");
+  auto text = readRegularFile(path);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound) {
+      return Status::error(path + ": cannot read the daemon config (missing or unreadable)");
+    }
+    return text.status();
+  }
   const std::string dir = std::filesystem::path(path).parent_path().string();
-  return parseDaemonConfig(text.str(), path, dir);
+  return parseDaemonConfig(*text, path, dir);
 }
 
 }  // namespace muzzle

@@ -12,6 +12,9 @@ namespace muzzle {
 
 enum class FailMode { kClosed, kOpen };
 
+// Where the package installs the presets and lists that ship with Muzzle.
+inline constexpr char kShippedPoliciesDir[] = "/usr/share/muzzle/policies";
+
 struct DaemonSegment {
   std::string name;
   std::string ifname;
@@ -28,6 +31,9 @@ struct DaemonConfig {
   uint16_t queue_count = 1;
   std::string policy_path;  // absolute, or relative to the working directory
   std::string state_dir = "/var/lib/muzzle";
+  // The second folder a policy may name files in, after its own (policy_loader.h's
+  // PolicyFolders): the shipped lists, e.g. `doh_list: lists/doh-resolvers.txt`.
+  std::string shipped_policies_dir = kShippedPoliciesDir;
   // Not interpreted by fw/: the management plane validates and uses it (mgmt/server/).
   v1::Management management;
   std::string config_dir;  // folder of the config file, for relative paths in `management`

@@ -5,21 +5,22 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/wrappers.pb.h>
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <limits>
-#include <sstream>
 #include <unordered_map>
 #include <vector>
 
+#include "fw/common/excerpt.h"
+#include "fw/common/utf8.h"
+#include "fw/config/yaml_document.h"
 #include "muzzle/v1/options.pb.h"
 
 namespace muzzle {
@@ -27,155 +28,12 @@ namespace {
 
 namespace pb = google::protobuf;
 
-// One YAML document as the walk needs it: each node's kind, line, scalar text and children.
-// Built from yaml-cpp's parser events rather than with YAML::Load, whose node tree costs ~60
-// bytes of heap per byte of input (12 MB for the bench's 200 KB policy, all of it transient
-// garbage that fragments the heap the compiled policy then lands in) and a fifth of the parse
-// time. An alias shares the node its anchor names, as in yaml-cpp's tree.
-class YamlDocument : public YAML::EventHandler {
- public:
-  enum class Kind : uint8_t { kNull, kScalar, kSequence, kMap };
-
-  struct NodeData {
-    Kind kind = Kind::kNull;
-    bool complete = false;  // a container's end was seen
-    int line = 0;           // 1-based; 0 when unknown
-    uint32_t first = 0;     // scalar: index into scalars_; container: into children_
-    uint32_t count = 0;     // container: children (a map's are key, value, key, value, ...)
-  };
-
-  // The document's root node, or -1 when the text held no document. Throws YAML::Exception
-  // (the caller contains it).
-  int64_t parse(std::string_view text) {
-    std::istringstream stream{std::string(text)};
-    YAML::Parser parser(stream);
-    if (!parser.HandleNextDocument(*this) || root_ < 0) return -1;
-    return root_;
-  }
-
-  const NodeData& node(uint32_t index) const { return nodes_[index]; }
-  const std::string& scalar(uint32_t index) const { return scalars_[nodes_[index].first]; }
-  uint32_t child(uint32_t index, uint32_t i) const { return children_[nodes_[index].first + i]; }
-  // Line of an alias that names a node containing it (a cycle), or 0.
-  int cycleLine() const { return cycle_line_; }
-
-  void OnDocumentStart(const YAML::Mark&) override {}
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    const uint32_t index = push(Kind::kNull, mark, anchor);
-    nodes_[index].complete = true;
-  }
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    uint32_t target = 0;
-    if (anchor < anchors_.size() && anchors_[anchor] != kNone) {
-      target = anchors_[anchor];
-    }
-    if (anchor >= anchors_.size() || anchors_[anchor] == kNone || !nodes_[target].complete) {
-      // yaml-cpp's tree would hold a cycle here, which no walk finishes; refuse it instead.
-      if (cycle_line_ == 0) cycle_line_ = mark.line >= 0 ? mark.line + 1 : 0;
-      OnNull(mark, YAML::NullAnchor);
-      return;
-    }
-    attach(target);
-  }
-  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                const std::string& value) override {
-    const uint32_t index = push(Kind::kScalar, mark, anchor);
-    nodes_[index].first = static_cast<uint32_t>(scalars_.size());
-    nodes_[index].complete = true;
-    scalars_.push_back(value);
-  }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                       YAML::EmitterStyle::value) override {
-    open(push(Kind::kSequence, mark, anchor));
-  }
-  void OnSequenceEnd() override { close(); }
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                  YAML::EmitterStyle::value) override {
-    open(push(Kind::kMap, mark, anchor));
-  }
-  void OnMapEnd() override { close(); }
-
- private:
-  static constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
-
-  // A new node, attached to the open container (or the document's root).
-  uint32_t push(Kind kind, const YAML::Mark& mark, YAML::anchor_t anchor) {
-    const auto index = static_cast<uint32_t>(nodes_.size());
-    NodeData& data = nodes_.emplace_back();
-    data.kind = kind;
-    data.line = mark.line >= 0 ? mark.line + 1 : 0;
-    if (anchor != YAML::NullAnchor) {
-      if (anchor >= anchors_.size()) anchors_.resize(anchor + 1, kNone);
-      anchors_[anchor] = index;
-    }
-    attach(index);
-    return index;
-  }
-
-  void attach(uint32_t index) {
-    if (open_.empty()) {
-      if (root_ < 0) root_ = index;
-      return;
-    }
-    pending_.push_back(index);
-  }
-
-  // Children arrive interleaved with their own children; each container's are collected in
-  // `pending_` and moved, contiguous, into `children_` when it ends.
-  void open(uint32_t index) { open_.push_back({index, pending_.size()}); }
-  void close() {
-    const auto [index, start] = open_.back();
-    open_.pop_back();
-    NodeData& data = nodes_[index];
-    data.first = static_cast<uint32_t>(children_.size());
-    data.count = static_cast<uint32_t>(pending_.size() - start);
-    data.complete = true;
-    children_.insert(children_.end(), pending_.begin() + static_cast<std::ptrdiff_t>(start),
-                     pending_.end());
-    pending_.resize(start);
-  }
-
-  std::vector<NodeData> nodes_;
-  std::vector<std::string> scalars_;
-  std::vector<uint32_t> children_;
-  std::vector<uint32_t> pending_;
-  std::vector<std::pair<uint32_t, size_t>> open_;  // (container, its first entry in pending_)
-  std::vector<uint32_t> anchors_;                  // anchor -> node
-  int64_t root_ = -1;
-  int cycle_line_ = 0;
-};
-
-// A node of a YamlDocument: what the walk asks of it. Cheap to copy; valid while the document
-// lives.
-class YamlNode {
- public:
-  YamlNode(const YamlDocument& doc, uint32_t index) : doc_(&doc), index_(index) {}
-
-  bool IsNull() const { return data().kind == YamlDocument::Kind::kNull; }
-  bool IsScalar() const { return data().kind == YamlDocument::Kind::kScalar; }
-  bool IsSequence() const { return data().kind == YamlDocument::Kind::kSequence; }
-  bool IsMap() const { return data().kind == YamlDocument::Kind::kMap; }
-  const std::string& Scalar() const { return doc_->scalar(index_); }
-  int line() const { return data().line; }
-  // Sequence items, or a map's pairs.
-  uint32_t size() const { return IsMap() ? data().count / 2 : data().count; }
-  YamlNode item(uint32_t i) const { return YamlNode(*doc_, doc_->child(index_, i)); }
-  YamlNode key(uint32_t i) const { return YamlNode(*doc_, doc_->child(index_, 2 * i)); }
-  YamlNode value(uint32_t i) const { return YamlNode(*doc_, doc_->child(index_, 2 * i + 1)); }
-
- private:
-  const YamlDocument::NodeData& data() const { return doc_->node(index_); }
-  const YamlDocument* doc_;
-  uint32_t index_;
-};
-
 int lineOf(const YamlNode& node) { return node.line(); }
 
 std::string describe(const YamlNode& node) {
   if (node.IsMap()) return "a mapping";
   if (node.IsSequence()) return "a list";
-  if (node.IsScalar()) return "\"" + node.Scalar() + "\"";
+  if (node.IsScalar()) return quotedExcerpt(node.Scalar());
   return "nothing";
 }
 
@@ -223,44 +81,6 @@ std::string quotedJson(std::string_view text) {
   return json;
 }
 
-// Protobuf refuses to serialize a string field that is not UTF-8, and its JSON parser refused
-// such text outright; checking here keeps that refusal, now with a line.
-bool isUtf8(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t extra = 0;
-    uint32_t code = 0;
-    if ((c & 0xe0) == 0xc0) {
-      extra = 1;
-      code = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      extra = 2;
-      code = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      extra = 3;
-      code = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + extra >= text.size()) return false;
-    for (size_t k = 1; k <= extra; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xc0) != 0x80) return false;
-      code = code << 6 | (next & 0x3f);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (code < kMin[extra] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
-    i += extra + 1;
-  }
-  return true;
-}
-
 size_t editDistance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -294,7 +114,7 @@ std::string unknownFieldMessage(const std::string& key, const pb::Descriptor* de
     if (!names.empty()) names += ", ";
     names += name;
   }
-  std::string message = "unknown field \"" + key + "\"";
+  std::string message = "unknown field " + quotedExcerpt(key);
   if (!best.empty() && best_distance <= std::max<size_t>(2, key.size() / 3)) {
     message += " (did you mean \"" + best + "\"?)";
   } else if (!names.empty()) {
@@ -401,13 +221,30 @@ class Walker {
 
   const std::vector<std::string>& errors() const { return errors_; }
 
+  // Past kMaxReportedErrors, errors are only counted (the caller adds one line saying how
+  // many more there were), so a text of nothing but mistakes cannot make a huge message.
   void error(int line, const std::string& path, const std::string& message) {
+    if (errors_.size() >= kMaxReportedErrors) {
+      ++more_errors_;
+      return;
+    }
     std::string text(file_label_);
     if (line > 0) text += ":" + std::to_string(line);
     text += ": ";
-    if (!path.empty()) text += path + ": ";
+    if (!path.empty()) text += printablePath(path) + ": ";
     text += message;
     errors_.push_back(std::move(text));
+  }
+  size_t moreErrors() const { return more_errors_; }
+
+  // Keys become field paths, repeated in every error and source-map entry below them, and are
+  // compared with field names: a long one would make all of that cost its length again.
+  bool keyTooLong(const YamlNode& key, const std::string& path) {
+    if (key.Scalar().size() <= kMaxYamlKeyBytes) return false;
+    error(lineOf(key), path,
+          "the key " + quotedExcerpt(key.Scalar()) + " is longer than " +
+              std::to_string(kMaxYamlKeyBytes) + " bytes; use a shorter name");
+    return true;
   }
 
   // Remembers the line of `path`; `parent_line` is where its parent is. A path on its parent's
@@ -451,6 +288,7 @@ class Walker {
         error(key_line, path, "a key must be a plain name, found " + describe(key));
         continue;
       }
+      if (keyTooLong(key, path)) continue;
       const pb::FieldDescriptor* field = findField(descriptor, key.Scalar());
       if (field == nullptr) {
         error(key_line, path, unknownFieldMessage(key.Scalar(), descriptor));
@@ -461,7 +299,7 @@ class Walker {
                                      [field](const auto& entry) { return entry.first == field; });
       if (prev != seen.end()) {
         error(key_line, path,
-              "duplicate key \"" + key.Scalar() + "\" (first at line " +
+              "duplicate key " + quotedExcerpt(key.Scalar()) + " (first at line " +
                   std::to_string(prev->second) + ")");
         continue;
       }
@@ -521,12 +359,13 @@ class Walker {
         error(key_line, path, "a key must be a plain name, found " + describe(key));
         continue;
       }
+      if (keyTooLong(key, path)) continue;
       const std::string& name = key.Scalar();
       const std::string item_path = childPath(path, name);
       if (auto [prev, inserted] = seen.emplace(name, key_line); !inserted) {
-        error(
-            key_line, path,
-            "duplicate key \"" + name + "\" (first at line " + std::to_string(prev->second) + ")");
+        error(key_line, path,
+              "duplicate key " + quotedExcerpt(name) + " (first at line " +
+                  std::to_string(prev->second) + ")");
         continue;
       }
       const int item_line = record(item_path, key_line, line);
@@ -558,7 +397,11 @@ class Walker {
       // These have a text form only protobuf's JSON parser knows ("1.5s", RFC 3339 times).
       const auto status =
           pb::util::JsonStringToMessage(quotedJson(value.Scalar()), slot.mutableMessage());
-      if (!status.ok()) error(lineOf(value), path, std::string(status.message()));
+      if (!status.ok()) {
+        error(lineOf(value), path,
+              quotedExcerpt(value.Scalar()) + " is not a valid " + type->name() + " (" +
+                  excerpt(std::string(status.message()), 100) + ")");
+      }
     } else if (isWrapper(type)) {
       pb::Message* wrapper = slot.mutableMessage();
       scalar(value, Slot{wrapper, type->FindFieldByName("value")}, path);
@@ -598,8 +441,8 @@ class Walker {
     const auto [ptr, ec] = std::from_chars(begin, end, *parsed);
     if (ec == std::errc::result_out_of_range) {
       error(line, path,
-            text + " is out of range (" + std::to_string(std::numeric_limits<Int>::min()) + ".." +
-                std::to_string(std::numeric_limits<Int>::max()) + ")");
+            excerpt(text) + " is out of range (" + std::to_string(std::numeric_limits<Int>::min()) +
+                ".." + std::to_string(std::numeric_limits<Int>::max()) + ")");
       return false;
     }
     if (ec != std::errc() || ptr != end || begin == end) {
@@ -607,8 +450,8 @@ class Walker {
                                      text[0] == '-' && text.size() > 1 &&
                                      std::isdigit(static_cast<unsigned char>(text[1]));
       error(line, path,
-            negative_unsigned ? text + " is out of range (must not be negative)"
-                              : "expected a whole number, found \"" + text + "\"");
+            negative_unsigned ? excerpt(text) + " is out of range (must not be negative)"
+                              : "expected a whole number, found " + quotedExcerpt(text));
       return false;
     }
     return true;
@@ -639,13 +482,13 @@ class Walker {
         char* end = nullptr;
         const double parsed = std::strtod(text.c_str(), &end);
         if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(parsed)) {
-          error(line, path, "expected a number, found \"" + text + "\"");
+          error(line, path, "expected a number, found " + quotedExcerpt(text));
           return;
         }
         if (slot.field->cpp_type() == pb::FieldDescriptor::CPPTYPE_DOUBLE) {
           slot.setDouble(parsed);
         } else if (std::fabs(parsed) > std::numeric_limits<float>::max()) {
-          error(line, path, text + " is out of range for a 32-bit float");
+          error(line, path, excerpt(text) + " is out of range for a 32-bit float");
         } else {
           slot.setFloat(static_cast<float>(parsed));
         }
@@ -658,7 +501,7 @@ class Walker {
         } else if (text == "false" || text == "False" || text == "FALSE") {
           slot.setBool(false);
         } else {
-          error(line, path, "expected true or false, found \"" + text + "\"");
+          error(line, path, "expected true or false, found " + quotedExcerpt(text));
         }
         return;
       case pb::FieldDescriptor::CPPTYPE_ENUM: {
@@ -670,7 +513,7 @@ class Walker {
             if (!names.empty()) names += ", ";
             names += type->value(i)->name();
           }
-          error(line, path, "\"" + text + "\" is not one of " + names);
+          error(line, path, quotedExcerpt(text) + " is not one of " + names);
           return;
         }
         slot.setEnum(found->number());
@@ -681,14 +524,15 @@ class Walker {
           // The JSON mapping writes bytes as base64; its parser decodes them.
           pb::BytesValue bytes;
           if (!pb::util::JsonStringToMessage(quotedJson(text), &bytes).ok()) {
-            error(line, path, "expected base64, found \"" + text + "\"");
+            error(line, path, "expected base64, found " + quotedExcerpt(text));
             return;
           }
           slot.setString(std::move(*bytes.mutable_value()));
           return;
         }
-        if (!isUtf8(text)) {
-          error(line, path, "the text is not valid UTF-8");
+        if (const size_t bad = firstInvalidUtf8(text); bad != std::string::npos) {
+          // Reached only through YAML escapes; raw bytes are refused before parsing.
+          error(line, path, "the text is not valid UTF-8 (byte " + std::to_string(bad + 1) + ")");
           return;
         }
         slot.setString(text);
@@ -702,6 +546,7 @@ class Walker {
   SourceMap* map_;
   const YamlToProtoOptions& options_;
   std::vector<std::string> errors_;
+  size_t more_errors_ = 0;
 };
 
 std::string joinLines(const std::vector<std::string>& lines) {
@@ -733,7 +578,7 @@ std::string located(std::string_view file_label, const SourceMap& map, std::stri
   if (const int line = map.lineOf(path); line > 0) text += ":" + std::to_string(line);
   text += ": ";
   if (!path.empty()) {
-    text += path;
+    text += printablePath(path);
     text += ": ";
   }
   text += message;
@@ -749,38 +594,35 @@ Status yamlToProto(std::string_view yaml_text, std::string_view file_label,
                    google::protobuf::Message* out, SourceMap* map,
                    const YamlToProtoOptions& options) {
   const std::string label(file_label);
-  // yaml-cpp reports everything by exception; none may leave this function.
-  try {
-    YamlDocument document;
-    int64_t root = -1;
-    try {
-      root = document.parse(yaml_text);
-    } catch (const YAML::ParserException& e) {
-      std::string where = label;
-      if (e.mark.line >= 0) where += ":" + std::to_string(e.mark.line + 1);
-      return Status::error(where + ": YAML syntax error: " + e.msg);
-    }
-    if (root < 0 || YamlNode(document, static_cast<uint32_t>(root)).IsNull()) {
-      return Status::error(label + ": the file is empty (expected a mapping of fields)");
-    }
-    if (document.cycleLine() != 0) {
-      return Status::error(label + ":" + std::to_string(document.cycleLine()) +
-                           ": an alias names a node that contains it; that never ends");
-    }
-    out->Clear();
-    Walker walker(file_label, map, options);
-    walker.message(YamlNode(document, static_cast<uint32_t>(root)), out, "", 0);
-    if (!walker.errors().empty()) return Status::error(joinLines(walker.errors()));
-    return Status();
-  } catch (const YAML::Exception& e) {
-    std::string where = label;
-    if (e.mark.line >= 0) where += ":" + std::to_string(e.mark.line + 1);
-    return Status::error(where + ": " + e.msg);
-  } catch (const std::exception& e) {
-    return Status::error(label + ": " + e.what());
-  } catch (...) {
-    return Status::error(label + ": unexpected error while reading YAML");
+  // Protobuf carries only UTF-8 in string fields, and a message quoting the text must be
+  // UTF-8 too: refuse other bytes up front, saying where the first one is.
+  if (const size_t bad = firstInvalidUtf8(yaml_text); bad != std::string_view::npos) {
+    const TextPosition at = positionOf(yaml_text, bad);
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned char>(yaml_text[bad]));
+    return Status::error(label + ":" + std::to_string(at.line) + ": byte " +
+                         std::to_string(at.column) + " of this line (" + hex +
+                         ") is not UTF-8; save the file as UTF-8");
   }
+  YamlDocument document;
+  if (Status s = document.parse(yaml_text, label); !s.ok()) return s;
+  if (document.root() < 0 || YamlNode(document, static_cast<uint32_t>(document.root())).IsNull()) {
+    return Status::error(label + ": the file is empty (expected a mapping of fields)");
+  }
+  out->Clear();
+  Walker walker(file_label, map, options);
+  try {
+    walker.message(YamlNode(document, static_cast<uint32_t>(document.root())), out, "", 0);
+  } catch (const std::exception& e) {
+    return Status::error(label + ": " + excerpt(e.what(), 200));
+  }
+  if (walker.errors().empty()) return Status();
+  std::string joined = joinLines(walker.errors());
+  if (walker.moreErrors() > 0) {
+    joined += "\n" + label + ": " + std::to_string(walker.moreErrors()) +
+              " more errors not shown; fix these first";
+  }
+  return Status::error(std::move(joined));
 }
 
 }  // namespace muzzle

@@ -170,11 +170,14 @@ Result<std::shared_ptr<const CompiledPolicy>> Daemon::checkPolicyText(std::strin
                                                                       std::string_view label) {
   auto site = host_.siteFacts(config_.segments);
   if (!site.ok()) return site.status();
-  // Lists the policy names by a relative path live next to the configured policy file.
+  // Lists the policy names live next to the configured policy file, or among the shipped ones.
   const std::string& path = config_.policy_path;
   const size_t slash = path.rfind('/');
-  auto compiled = compilePolicyText(text, label, *site,
-                                    slash == std::string::npos ? "." : path.substr(0, slash));
+  const PolicyFolders folders{slash == std::string::npos ? "."
+                              : slash == 0                ? "/"
+                                                          : path.substr(0, slash),
+                              config_.shipped_policies_dir};
+  auto compiled = compilePolicyText(text, label, *site, folders);
   if (!compiled.ok()) return compiled.status().withCode(StatusCode::kInvalidArgument);
   return compiled;
 }
@@ -306,7 +309,7 @@ Status Daemon::loadPolicy(bool initial) {
   }
   auto site = host_.siteFacts(config_.segments);
   if (!site.ok()) return site.status();
-  auto compiled = compilePolicyFile(config_.policy_path, *site);
+  auto compiled = compilePolicyFile(config_.policy_path, *site, config_.shipped_policies_dir);
   if (!compiled.ok()) return compiled.status();
   return install(std::move(compiled).value(), initial, clock_.now() - compile_start);
 }

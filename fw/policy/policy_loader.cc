@@ -5,15 +5,16 @@
 #include <cctype>
 #include <charconv>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
-#include "fw/common/atomic_file.h"
+#include "fw/common/confined_file.h"
+#include "fw/common/excerpt.h"
 #include "fw/common/sha256.h"
 #include "fw/config/yaml_proto.h"
+#include "fw/policy/address_list.h"
+#include "fw/policy/policy_limits.h"
 
 namespace muzzle {
 namespace {
@@ -61,7 +62,8 @@ std::string policyDigest(std::string_view text, const std::vector<IncludedFile>&
   return sha.hexDigest();
 }
 
-std::string inQuotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
+// The user's own text in an error: escaped and short.
+std::string inQuotes(std::string_view text) { return quotedExcerpt(text); }
 
 bool isValidName(std::string_view name) {
   if (name.empty()) return false;
@@ -112,9 +114,12 @@ std::optional<NamePattern> parseNamePattern(std::string_view target) {
   return pattern;
 }
 
+// The folder of `path`, or "." when it names none.
 std::string directoryOf(std::string_view path) {
   const size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? std::string() : std::string(path.substr(0, slash + 1));
+  if (slash == std::string_view::npos) return ".";
+  if (slash == 0) return "/";
+  return std::string(path.substr(0, slash));
 }
 
 std::optional<uint16_t> parsePort(std::string_view text) {
@@ -133,10 +138,16 @@ struct ProfileRef {
 class Compiler {
  public:
   Compiler(std::string_view file_label, const SourceMap& map, const SiteFacts& site,
-           std::string base_dir)
-      : file_label_(file_label), base_dir_(std::move(base_dir)), map_(map), site_(site) {}
+           std::vector<std::string> folders)
+      : file_label_(file_label), folders_(std::move(folders)), map_(map), site_(site) {}
 
+  // Past kMaxReportedErrors, errors are only counted: a policy of nothing but mistakes still
+  // makes a message of bounded size.
   void fail(const std::string& path, const std::string& message) {
+    if (errors_.size() >= kMaxReportedErrors) {
+      ++more_errors_;
+      return;
+    }
     errors_.push_back({map_.lineOf(path), located(file_label_, map_, path, message)});
   }
 
@@ -148,10 +159,19 @@ class Compiler {
                      [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<std::string> texts;
     for (auto& [line, text] : sorted) texts.push_back(std::move(text));
+    if (more_errors_ > 0) {
+      texts.push_back(std::string(file_label_) + ": " + std::to_string(more_errors_) +
+                      " more errors not shown; fix these first");
+    }
     return texts;
   }
 
   void compile(const v1::Policy& policy, CompiledPolicy* out) {
+    // Counts first: a policy past one of them is not compiled further.
+    if (const auto problems = countProblems(policy); !problems.empty()) {
+      for (const auto& [path, message] : problems) fail(path, message);
+      return;
+    }
     if (policy.version() != kPolicyVersion) {
       if (policy.version() == 0 && map_.lineOf("version") == 0) {
         fail("version", "missing; start the file with \"version: 1\"");
@@ -197,6 +217,30 @@ class Compiler {
   const std::string& dohText() const { return doh_text_; }
 
  private:
+  // A bound on something counted after expansion (addresses, names, bytes of named files).
+  struct Budget {
+    size_t limit;
+    const char* what;  // "the policy's addresses"
+    const char* fix;   // what to do about it
+    size_t used = 0;
+    bool reported = false;
+  };
+
+  // Counts `n` more against `budget`. Past it: false, so the caller stops adding, and one error,
+  // at the first place that passed it.
+  bool spend(Budget& budget, size_t n, const std::string& path) {
+    if (n <= budget.limit - budget.used) {
+      budget.used += n;
+      return true;
+    }
+    if (!budget.reported) {
+      budget.reported = true;
+      fail(path, std::string("with this, ") + budget.what + " would be more than " +
+                     std::to_string(budget.limit) + "; " + budget.fix);
+    }
+    return false;
+  }
+
   void compileGroups(const v1::Policy& policy) {
     // Sorted, so errors come out in the same order every run; pointers, as a group can hold a
     // long list.
@@ -221,13 +265,14 @@ class Compiler {
       std::vector<Cidr>& cidrs = groups_[name];
       if (!group->file().empty()) {
         if (group->entries_size() > 0) {
-          fail(path, "a group lists its entries or names a file, not both; move the entries "
-                     "into the file");
+          fail(path,
+               "a group lists its entries or names a file, not both; move the entries "
+               "into the file");
           continue;
         }
         IncludedFile& included = group_files_.emplace_back();
         included.name = group->file();
-        readListFile(group->file(), path + ".file", &included.text,
+        readListFile(group->file(), path + ".file", kMaxGroupEntries, &included.text,
                      [&](const Cidr& cidr) { cidrs.push_back(cidr); });
         continue;
       }
@@ -236,14 +281,16 @@ class Compiler {
         const std::string& text = group->entries(i);
         const std::string entry_path = path + "[" + std::to_string(i) + "]";
         if (auto cidr = Cidr::parse(text)) {
+          if (!spend(addresses_, 1, entry_path)) break;
           cidrs.push_back(*cidr);
         } else if (text.find('/') == std::string::npos && looksLikeDomain(text)) {
           // A group of names: a vendor's cloud hosts, named once and used by many profiles.
           if (auto pattern = parseNamePattern(text)) {
             group_names_[name].push_back(std::move(*pattern));
           } else {
-            fail(entry_path, inQuotes(text) + " is not a valid DNS name (host.example.com or "
-                                              "*.example.com; letters, digits, - and _)");
+            fail(entry_path, inQuotes(text) +
+                                 " is not a valid DNS name (host.example.com or "
+                                 "*.example.com; letters, digits, - and _)");
           }
         } else {
           fail(entry_path, cidrProblem(text));
@@ -252,61 +299,40 @@ class Compiler {
     }
   }
 
-  // Reads a list file the policy names in `field` (relative to the policy's folder): one IP or
-  // CIDR a line, `#` starts a comment, blank lines are fine. Calls `add` for each address and
-  // keeps the raw text in `*text` for the digest. Bad lines are errors naming the list file and
-  // its line, sorted where `field` sits in the policy; after kMaxListErrors, one summary line.
+  // Reads a list file the policy names in `field` (address_list.h: one IP or CIDR a line),
+  // confined to the policy's folders (confined_file.h). Calls `add` for each address and keeps
+  // the raw text in `*text` for the digest. Errors sit where `field` does in the policy and
+  // name the list file's lines by number only: the file is not the caller's text.
   template <typename Add>
-  void readListFile(const std::string& name, const std::string& field, std::string* text,
-                    Add&& add) {
-    constexpr int kMaxListErrors = 20;
-    const std::string path = name.starts_with("/") ? name : base_dir_ + name;
-    // A folder opens and reads as nothing: it would pass as an empty list.
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-      fail(field, inQuotes(path) + " is a folder; name the list file in it");
-      return;
-    }
-    auto contents = readWholeFile(path);
+  void readListFile(const std::string& name, const std::string& field, size_t max_entries,
+                    std::string* text, Add&& add) {
+    auto contents = readConfinedFile(folders_, name);
     if (!contents.ok()) {
-      fail(field, inQuotes(path) + " cannot be read (missing or unreadable)");
+      fail(field, contents.status().message());
       return;
     }
+    if (!spend(file_bytes_, contents->size(), field)) return;
     *text = std::move(contents).value();
     // The digest has always seen every line newline-terminated (the DoH list was read by lines).
     if (!text->empty() && text->back() != '\n') text->push_back('\n');
-    const int field_line = map_.lineOf(field);
-    const std::string_view all = *text;
-    int number = 0;
-    int bad = 0;
-    for (size_t pos = 0; pos < all.size();) {
-      size_t end = all.find('\n', pos);
-      if (end == std::string_view::npos) end = all.size();
-      std::string_view line = all.substr(pos, end - pos);
-      pos = end + 1;
-      ++number;
-      if (const size_t hash = line.find('#'); hash != std::string_view::npos) {
-        line = line.substr(0, hash);
-      }
-      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) {
-        line.remove_suffix(1);
-      }
-      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) {
-        line.remove_prefix(1);
-      }
-      if (line.empty()) continue;
-      if (auto cidr = Cidr::parse(line)) {
-        add(*cidr);
-      } else if (++bad <= kMaxListErrors) {
-        errors_.push_back({field_line, path + ":" + std::to_string(number) + ": " +
-                                           cidrProblem(std::string(line))});
-      }
+    const AddressList list = parseAddressList(*text, max_entries);
+    const std::string shown = excerpt(name);
+    for (const int line : list.bad_lines) {
+      fail(field, shown + ":" + std::to_string(line) +
+                      ": not an IP address or CIDR (one a line, e.g. 198.18.1.4 or "
+                      "198.18.1.0/24 with no host bits set; # starts a comment)");
     }
-    if (bad > kMaxListErrors) {
-      errors_.push_back({field_line, path + ": " + std::to_string(bad - kMaxListErrors) +
-                                         " more lines are not an IP address or CIDR; is it a "
-                                         "list of addresses, one a line?"});
+    if (list.bad_count > kMaxListErrors) {
+      fail(field, shown + ": " + std::to_string(list.bad_count - kMaxListErrors) +
+                      " more lines are not an IP address or CIDR; is it a list of addresses, one "
+                      "a line?");
     }
+    if (list.over_limit) {
+      fail(field, shown + " lists more than " + std::to_string(max_entries) +
+                      " addresses, the most one list may hold; split it");
+    }
+    if (!spend(addresses_, list.cidrs.size(), field)) return;
+    for (const Cidr& cidr : list.cidrs) add(cidr);
   }
 
   static std::string cidrProblem(const std::string& text) {
@@ -331,15 +357,18 @@ class Compiler {
       if (target == "gateway") {
         compiled.resolver_builtins |= kTargetGateway;
       } else if (target == "local" || target == "internet") {
-        fail(path, inQuotes(target) + " is too wide for a resolver; name gateway, a group or an IP");
+        fail(path,
+             inQuotes(target) + " is too wide for a resolver; name gateway, a group or an IP");
       } else if (auto group = groups_.find(target); group != groups_.end()) {
         if (group_names_.count(target) != 0) {
           fail(path, "address group " + inQuotes(target) +
                          " holds DNS names; a resolver is reached by address: name its IPs");
         }
-        for (const Cidr& cidr : group->second) compiled.resolvers.add(cidr);
+        if (spend(addresses_, group->second.size(), path)) {
+          for (const Cidr& cidr : group->second) compiled.resolvers.add(cidr);
+        }
       } else if (auto cidr = Cidr::parse(target)) {
-        compiled.resolvers.add(*cidr);
+        if (spend(addresses_, 1, path)) compiled.resolvers.add(*cidr);
       } else {
         fail(path, inQuotes(target) + " is not gateway, an address group, an IP or a CIDR");
       }
@@ -347,13 +376,15 @@ class Compiler {
     compiled.resolvers.finalize();
     if (dns.has_cache_per_device()) {
       if (dns.cache_per_device() < 16 || dns.cache_per_device() > 1000000) {
-        fail("dns.cache_per_device", std::to_string(dns.cache_per_device()) + " is not in 16..1000000");
+        fail("dns.cache_per_device",
+             std::to_string(dns.cache_per_device()) + " is not in 16..1000000");
       }
       compiled.cache_per_device = dns.cache_per_device();
     }
     if (dns.has_ttl_grace_seconds()) {
       if (dns.ttl_grace_seconds() > 3600) {
-        fail("dns.ttl_grace_seconds", std::to_string(dns.ttl_grace_seconds()) + " is more than an hour");
+        fail("dns.ttl_grace_seconds",
+             std::to_string(dns.ttl_grace_seconds()) + " is more than an hour");
       }
       compiled.ttl_grace_seconds = dns.ttl_grace_seconds();
     }
@@ -362,7 +393,7 @@ class Compiler {
   }
 
   void loadDohList(const std::string& name, CompiledDns* dns) {
-    readListFile(name, "dns.doh_list", &doh_text_, [&](const Cidr& cidr) {
+    readListFile(name, "dns.doh_list", kMaxDohEntries, &doh_text_, [&](const Cidr& cidr) {
       dns->doh.add(cidr);
       dns->doh_cidrs.push_back(cidr);
     });
@@ -381,12 +412,14 @@ class Compiler {
            inQuotes(profile.otherwise()) + " is not an action (reject or drop)");
     }
     for (int i = 0; i < profile.egress_size(); ++i) {
-      compiled.egress.push_back(compileRule(
-          profile.egress(i), path + ".egress[" + std::to_string(i) + "]", compiled.otherwise, true));
+      compiled.egress.push_back(compileRule(profile.egress(i),
+                                            path + ".egress[" + std::to_string(i) + "]",
+                                            compiled.otherwise, true));
     }
     for (int i = 0; i < profile.inbound_size(); ++i) {
-      compiled.inbound.push_back(compileRule(
-          profile.inbound(i), path + ".inbound[" + std::to_string(i) + "]", compiled.otherwise, false));
+      compiled.inbound.push_back(compileRule(profile.inbound(i),
+                                             path + ".inbound[" + std::to_string(i) + "]",
+                                             compiled.otherwise, false));
     }
     return compiled;
   }
@@ -407,8 +440,10 @@ class Compiler {
     compiled.action = has_allow ? Action::kAllow : otherwise;
     const char* key = has_allow ? "allow" : "deny";
     const auto& targets = has_allow ? rule.allow() : rule.deny();
+    std::unordered_set<const AddressSet*> groups;  // named already by this rule
     for (int i = 0; i < targets.size(); ++i) {
-      addTarget(targets[i], path + "." + key + "[" + std::to_string(i) + "]", egress, &compiled);
+      addTarget(targets[i], path + "." + key + "[" + std::to_string(i) + "]", egress, &groups,
+                &compiled);
     }
     compiled.addresses.finalize();
 
@@ -437,16 +472,16 @@ class Compiler {
         if (auto port = parsePort(text)) {
           compiled.ports.push_back(PortRange{*port, *port});
         } else {
-          fail(port_path, text + " is not a port");
+          fail(port_path, excerpt(text) + " is not a port");
         }
         continue;
       }
       const auto lo = parsePort(std::string_view(text).substr(0, dash));
       const auto hi = parsePort(std::string_view(text).substr(dash + 1));
       if (!lo || !hi) {
-        fail(port_path, text + " is not a port range (e.g. 8000-8010)");
+        fail(port_path, excerpt(text) + " is not a port range (e.g. 8000-8010)");
       } else if (*lo > *hi) {
-        fail(port_path, text + " is not a port range (the low port comes first)");
+        fail(port_path, excerpt(text) + " is not a port range (the low port comes first)");
       } else {
         compiled.ports.push_back(PortRange{*lo, *hi});
       }
@@ -455,7 +490,8 @@ class Compiler {
   }
 
   // The finalized set for address group `name`, built on first use and shared afterwards.
-  std::shared_ptr<const AddressSet> groupSet(const std::string& name, const std::vector<Cidr>& cidrs) {
+  std::shared_ptr<const AddressSet> groupSet(const std::string& name,
+                                             const std::vector<Cidr>& cidrs) {
     auto& set = group_sets_[name];
     if (!set) {
       auto built = std::make_shared<AddressSet>();
@@ -467,7 +503,7 @@ class Compiler {
   }
 
   void addTarget(const std::string& target, const std::string& path, bool egress,
-                 CompiledRule* rule) {
+                 std::unordered_set<const AddressSet*>* groups, CompiledRule* rule) {
     if (target == "gateway") {
       rule->builtins |= kTargetGateway;
     } else if (target == "local") {
@@ -477,21 +513,19 @@ class Compiler {
     } else if (auto group = groups_.find(target); group != groups_.end()) {
       if (!group->second.empty()) {
         auto set = groupSet(target, group->second);
-        if (std::find(rule->groups.begin(), rule->groups.end(), set) == rule->groups.end()) {
-          rule->groups.push_back(std::move(set));
-        }
+        if (groups->insert(set.get()).second) rule->groups.push_back(std::move(set));
       }
       if (auto names = group_names_.find(target); names != group_names_.end()) {
         if (!egress) {
           fail(path, "address group " + inQuotes(target) +
                          " holds DNS names; names only apply to egress rules (where a device "
                          "goes), use a group of addresses for inbound");
-        } else {
+        } else if (spend(rule_names_, names->second.size(), path)) {
           for (const NamePattern& pattern : names->second) rule->names.add(pattern);
         }
       }
     } else if (auto cidr = Cidr::parse(target)) {
-      rule->addresses.add(*cidr);
+      if (spend(addresses_, 1, path)) rule->addresses.add(*cidr);
     } else if (target.find('/') != std::string::npos) {
       fail(path, cidrProblem(target));
     } else if (looksLikeDomain(target)) {
@@ -504,7 +538,7 @@ class Compiler {
         fail(path, inQuotes(target) +
                        " is a DNS name; names only apply to egress rules (where a device goes), "
                        "use addresses for inbound");
-      } else {
+      } else if (spend(rule_names_, 1, path)) {
         rule->names.add(*pattern);
       }
     } else {
@@ -584,8 +618,10 @@ class Compiler {
       }
       bool ok = true;
       if (set != 1) {
-        fail(path, "needs exactly one of vendor, vendor_prefix, dhcp_hostname, dhcp_vendor_class, mud_url (" +
-                       std::to_string(set) + " given)");
+        fail(path,
+             "needs exactly one of vendor, vendor_prefix, dhcp_hostname, dhcp_vendor_class, "
+             "mud_url (" +
+                 std::to_string(set) + " given)");
         ok = false;
       }
       if (rule.profile().empty()) {
@@ -617,15 +653,23 @@ class Compiler {
   }
 
   std::string_view file_label_;
-  std::string base_dir_;  // with a trailing slash, or empty for the working directory
+  std::vector<std::string> folders_;  // where named files may be (PolicyFolders)
   const SourceMap& map_;
   const SiteFacts& site_;
   std::vector<std::pair<int, std::string>> errors_;  // (line, message)
+  size_t more_errors_ = 0;                           // past kMaxReportedErrors
+  Budget addresses_{kMaxAddresses, "the policy's addresses (groups, lists, rules, resolvers)",
+                    "use fewer or wider CIDRs"};
+  Budget rule_names_{kMaxRuleNames,
+                     "the DNS names over all rules (a rule naming a group of names holds a copy)",
+                     "name fewer groups of names, or in fewer rules"};
+  Budget file_bytes_{kMaxNamedFilesBytes, "the bytes of the files this policy names",
+                     "merge or trim the lists"};
   std::unordered_map<std::string, std::vector<Cidr>> groups_;
   std::unordered_map<std::string, std::vector<NamePattern>> group_names_;  // groups' DNS names
   std::unordered_map<std::string, std::shared_ptr<const AddressSet>> group_sets_;
   std::unordered_map<std::string, uint32_t> profile_index_;
-  std::vector<int> device_index_;  // compiled device -> index in the file's devices list
+  std::vector<int> device_index_;          // compiled device -> index in the file's devices list
   std::vector<IncludedFile> group_files_;  // in group name order
   std::string doh_text_;
 };
@@ -635,14 +679,15 @@ class Compiler {
 Result<std::shared_ptr<const CompiledPolicy>> compilePolicyText(std::string_view yaml_text,
                                                                 std::string_view file_label,
                                                                 const SiteFacts& site,
-                                                                std::string_view base_dir) {
+                                                                const PolicyFolders& folders) {
   v1::Policy proto;
   SourceMap map;
   if (Status s = yamlToProto(yaml_text, file_label, &proto, &map); !s.ok()) return s;
 
   auto policy = std::make_shared<CompiledPolicy>();
   Compiler compiler(file_label, map, site,
-                    base_dir.empty() ? directoryOf(file_label) : std::string(base_dir) + "/");
+                    {folders.policy_dir.empty() ? directoryOf(file_label) : folders.policy_dir,
+                     folders.shipped_dir});
   compiler.compile(proto, policy.get());
   if (const std::vector<std::string> errors = compiler.errors(); !errors.empty()) {
     std::string joined;
@@ -657,13 +702,16 @@ Result<std::shared_ptr<const CompiledPolicy>> compilePolicyText(std::string_view
 }
 
 Result<std::shared_ptr<const CompiledPolicy>> compilePolicyFile(const std::string& path,
-                                                                const SiteFacts& site) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error(path + ": cannot read the policy file (missing or unreadable)");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return Status::error(path + ": error while reading the policy file");
-  return compilePolicyText(text.str(), path, site);
+                                                                const SiteFacts& site,
+                                                                const std::string& shipped_dir) {
+  auto text = readRegularFile(path);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound) {
+      return Status::error(path + ": cannot read the policy file (missing or unreadable)");
+    }
+    return Status::error(text.status().message());
+  }
+  return compilePolicyText(*text, path, site, PolicyFolders{directoryOf(path), shipped_dir});
 }
 
 }  // namespace muzzle

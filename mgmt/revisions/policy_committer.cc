@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "fw/common/atomic_file.h"
+#include "fw/common/utf8.h"
 #include "fw/config/yaml_proto.h"
 #include "mgmt/revisions/text_diff.h"
 
@@ -107,6 +108,9 @@ ValidateOutcome PolicyCommitter::validate(std::string_view text) {
   auto compiled = engine_.checkPolicyText(text, kLabel);
   out.valid = compiled.ok();
   if (!compiled.ok()) out.violations = parseViolations(compiled.status().message(), kLabel);
+  // The diff travels in a proto `string`: text that is not UTF-8 (a violation says where) would
+  // make the whole response unreadable to the client.
+  if (!isUtf8(text)) return out;
   auto current = store_.content(store_.current());
   out.diff = unifiedDiff(current.ok() ? *current : "", text, revName(out.base_revision), "proposed");
   return out;

@@ -60,8 +60,8 @@ policy: policies/site.yaml
 }
 
 TEST_CASE("no segment is a valid config that manages nothing, and needs no policy") {
-  for (const char* yaml : {"segments: []\n", "# only comments\nsegments: []\nfail_mode: open\n",
-                           "policy: p.yaml\n"}) {
+  for (const char* yaml :
+       {"segments: []\n", "# only comments\nsegments: []\nfail_mode: open\n", "policy: p.yaml\n"}) {
     CAPTURE(yaml);
     const Result<DaemonConfig> config = parse(yaml);
     REQUIRE_MESSAGE(config.ok(), config.status().message());
@@ -161,6 +161,23 @@ TEST_CASE("loadDaemonConfig reads a file and resolves the policy next to it") {
   CHECK(loadDaemonConfig(missing).status().message() ==
         missing + ": cannot read the daemon config (missing or unreadable)");
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("shipped_policies: the package's folder by default, or the config's") {
+  CHECK(parse("segments: []\n")->shipped_policies_dir == "/usr/share/muzzle/policies");
+  CHECK(parse("shipped_policies: /opt/muzzle/policies/\n")->shipped_policies_dir ==
+        "/opt/muzzle/policies/");
+  CHECK(parse("shipped_policies: presets\n")->shipped_policies_dir == "/etc/muzzle/presets");
+}
+
+TEST_CASE("muzzled.yaml must be UTF-8 and a regular file") {
+  CHECK(errorOf("segments: []\nfail_mode: \"op\xe9n\"\n") ==
+        "muzzled.yaml:2: byte 15 of this line (0xe9) is not UTF-8; save the file as UTF-8");
+  CHECK(loadDaemonConfig("/dev/zero").status().message() ==
+        "/dev/zero: is a character device, not a regular file; name a file");
+  CHECK(errorOf("fail_mode: \"" + std::string(100, 'x') + "\"\n") ==
+        "muzzled.yaml:1: fail_mode: \"" + std::string(40, 'x') +
+            "...\" is not a fail mode (closed or open)");
 }
 
 }  // namespace

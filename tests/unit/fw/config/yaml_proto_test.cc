@@ -5,6 +5,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/wrappers.pb.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -313,9 +314,11 @@ TEST_CASE("floating point, bytes and text that is not UTF-8") {
   CHECK(load("value: \"not base64!\"\n", &b).message() ==
         "p.yaml:1: value: expected base64, found \"not base64!\"");
   v1::Device device;
-  // Raw bytes, not YAML escapes (those are code points, always valid).
-  CHECK(load("name: \"cam\xff\xfe\"\n", &device).message() ==
-        "p.yaml:1: name: the text is not valid UTF-8");
+  // Raw bytes are refused before parsing, naming the line and the byte in it.
+  CHECK(load("version: 1\nname: \"cam\xff\xfe\"\n", &device).message() ==
+        "p.yaml:2: byte 11 of this line (0xff) is not UTF-8; save the file as UTF-8");
+  CHECK(load("\xff\xfev\0e\0r\0", &device).message() ==
+        "p.yaml:1: byte 1 of this line (0xff) is not UTF-8; save the file as UTF-8");
   REQUIRE(load("name: \"caf\xc3\xa9 \xf0\x9f\x93\xb7\"\n", &device).ok());
   CHECK(device.name() == "caf\xc3\xa9 \xf0\x9f\x93\xb7");
 }
@@ -350,10 +353,51 @@ TEST_CASE("anchors and aliases share a node; a node that contains its own alias 
             .starts_with("p.yaml:2: YAML syntax error: "));
 }
 
-TEST_CASE("only the first document of a stream is read") {
+TEST_CASE("a second document is refused with its line, not ignored") {
   v1::Policy policy;
-  REQUIRE(load("version: 1\n---\nversion: 2\n", &policy).ok());
+  CHECK(load("version: 1\n---\nversion: 2\n", &policy).message() ==
+        "p.yaml:2: a second YAML document starts here; a file holds one document (remove this "
+        "\"---\" and what follows, or split the file)");
+  CHECK(load("---\nversion: 1\nprofiles: {}\n---\n", &policy).message().starts_with("p.yaml:4: "));
+  CHECK(load("version: 1\n---\n[a, b\n", &policy).message().starts_with("p.yaml:"));
+  // One document, marked at its start or its end, is fine.
+  REQUIRE(load("---\nversion: 1\n", &policy).ok());
+  REQUIRE(load("version: 1\n...\n", &policy).ok());
+  REQUIRE(load("---\nversion: 1\n...\n# done\n", &policy).ok());
   CHECK(policy.version() == 1);
+}
+
+TEST_CASE("errors quote the user's text escaped and at most 40 bytes of it") {
+  v1::Policy policy;
+  const std::string long_value(200, 'x');
+  CHECK(load("version: " + long_value + "\n", &policy).message() ==
+        "p.yaml:1: version: expected a whole number, found \"" + std::string(40, 'x') + "...\"");
+  CHECK(load("version: \"1\\e[2J\\n\"\n", &policy).message() ==
+        "p.yaml:1: version: expected a whole number, found \"1\\x1b[2J\\x0a\"");
+  CHECK(load("profiles: {\"a\\nb\": {otherwise: [x]}}\n", &policy).message() ==
+        "p.yaml:1: profiles.a\\x0ab.otherwise: expected a value, found a list");
+  CHECK(load(long_value + ": 1\n", &policy).message() ==
+        "p.yaml:1: unknown field \"" + std::string(40, 'x') +
+            "...\" (expected one of: version, defaults, addresses, profiles, devices, dns, "
+            "classify)");
+}
+
+TEST_CASE("a key longer than 256 bytes is refused before it becomes a path") {
+  v1::Policy policy;
+  const std::string key(257, 'k');
+  CHECK(load("profiles:\n  " + key + ": {}\n", &policy).message() ==
+        "p.yaml:2: profiles: the key \"" + std::string(40, 'k') +
+            "...\" is longer than 256 bytes; use a shorter name");
+  REQUIRE(load("profiles:\n  " + std::string(256, 'k') + ": {}\n", &policy).ok());
+}
+
+TEST_CASE("past 100 errors, the rest are counted in one line") {
+  v1::Policy policy;
+  std::string text = "devices:\n";
+  for (int i = 0; i < 150; ++i) text += "  - {nme: x}\n";
+  const std::string message = load(text, &policy).message();
+  CHECK(std::count(message.begin(), message.end(), '\n') == 100);
+  CHECK(message.ends_with("\np.yaml: 50 more errors not shown; fix these first"));
 }
 
 TEST_CASE("located formats file, line and path") {

@@ -304,10 +304,12 @@ TEST_CASE("loader: the DoH list is read relative to the policy, errors name its 
   }
   std::ofstream(base + "/doh.txt") << "203.0.113.53\ndoh.example\n";
   CHECK(compilePolicyText(policy, base + "/policy.yaml", lab()).status().message() ==
-        base + "/doh.txt:2: \"doh.example\" is not an IP address or CIDR");
+        base + "/policy.yaml:3: dns.doh_list: doh.txt:2: not an IP address or CIDR (one a line, "
+               "e.g. 198.18.1.4 or 198.18.1.0/24 with no host bits set; # starts a comment)");
   std::remove((base + "/doh.txt").c_str());
   CHECK(compilePolicyText(policy, base + "/policy.yaml", lab()).status().message() ==
-        base + "/policy.yaml:3: dns.doh_list: \"" + base + "/doh.txt\" cannot be read (missing or unreadable)");
+        base + "/policy.yaml:3: dns.doh_list: \"doh.txt\" does not exist in " + base +
+            "; check the name (relative to the policy's folder)");
   std::remove(dir);
 }
 

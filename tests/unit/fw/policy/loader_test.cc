@@ -385,20 +385,20 @@ TEST_CASE("compilePolicyFile") {
     std::ofstream out(path);
     out << kExample << "  - {name: other, mac: \"44:47:cc:12:34:99\", profile: nope}\n";
   }
-  CHECK(compilePolicyFile(path, SiteFacts{}).status().message() ==
+  CHECK(compilePolicyFile(path, SiteFacts{}, "").status().message() ==
         path + ":16: devices[1].profile: \"nope\" is not a defined profile");
   {
     std::ofstream out(path);
     out << kExample;
   }
-  const auto result = compilePolicyFile(path, SiteFacts{});
+  const auto result = compilePolicyFile(path, SiteFacts{}, "");
   REQUIRE_MESSAGE(result.ok(), result.status().message());
   CHECK((*result)->devices.size() == 1);
   // The file and the text give the same policy.
   CHECK((*result)->digest == (*compilePolicyText(kExample, "x", SiteFacts{}))->digest);
 
   const std::string missing = (dir / "missing.yaml").string();
-  CHECK(compilePolicyFile(missing, SiteFacts{}).status().message() ==
+  CHECK(compilePolicyFile(missing, SiteFacts{}, "").status().message() ==
         missing + ": cannot read the policy file (missing or unreadable)");
   std::filesystem::remove_all(dir);
 }

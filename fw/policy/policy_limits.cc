@@ -1,0 +1,62 @@
+#include "fw/policy/policy_limits.h"
+
+#include <algorithm>
+
+namespace muzzle {
+namespace {
+
+// Checks `count` items at `path` against `limit`; the problem says what and the limit.
+void withinLimit(size_t count, size_t limit, const std::string& path, const std::string& what,
+                 const std::string& fix, std::vector<CountProblem>* problems) {
+  if (count <= limit) return;
+  problems->push_back({path, std::to_string(count) + " " + what + "; at most " +
+                                 std::to_string(limit) + " are allowed: " + fix});
+}
+
+}  // namespace
+
+std::vector<CountProblem> countProblems(const v1::Policy& policy) {
+  std::vector<CountProblem> problems;
+  withinLimit(policy.profiles().size(), kMaxProfiles, "profiles", "profiles",
+              "give devices that act alike one profile", &problems);
+  withinLimit(policy.addresses().size(), kMaxAddressGroups, "addresses", "address groups",
+              "merge groups", &problems);
+  withinLimit(policy.devices_size(), kMaxDevices, "devices", "devices",
+              "split the site over more boxes", &problems);
+  withinLimit(policy.classify_size(), kMaxClassifyRules, "classify", "classify rules",
+              "match wider (vendor_prefix)", &problems);
+  if (policy.has_dns()) {
+    withinLimit(policy.dns().resolvers_size(), kMaxResolvers, "dns.resolvers", "resolvers",
+                "name a group or a CIDR instead", &problems);
+  }
+  for (const auto& [name, group] : policy.addresses()) {
+    withinLimit(group.entries_size(), kMaxGroupEntries, "addresses." + name, "entries in one group",
+                "split it into several groups", &problems);
+  }
+  size_t rules = 0;
+  for (const auto& [name, profile] : policy.profiles()) {
+    const std::string path = "profiles." + name;
+    rules += profile.egress_size() + profile.inbound_size();
+    withinLimit(profile.egress_size(), kMaxRulesPerProfile, path + ".egress",
+                "egress rules in one profile", "merge rules with the same ports", &problems);
+    withinLimit(profile.inbound_size(), kMaxRulesPerProfile, path + ".inbound",
+                "inbound rules in one profile", "merge rules with the same ports", &problems);
+    for (const auto* list : {&profile.egress(), &profile.inbound()}) {
+      const char* key = list == &profile.egress() ? ".egress[" : ".inbound[";
+      for (int i = 0; i < list->size(); ++i) {
+        const v1::Rule& rule = (*list)[i];
+        const std::string rule_path = path + key + std::to_string(i) + "]";
+        withinLimit(std::max(rule.allow_size(), rule.deny_size()), kMaxTargetsPerRule, rule_path,
+                    "targets in one rule", "put the addresses in an address group and name it",
+                    &problems);
+        withinLimit(rule.ports_size(), kMaxPortsPerRule, rule_path + ".ports", "ports in one rule",
+                    "use port ranges (8000-8010)", &problems);
+      }
+    }
+  }
+  withinLimit(rules, kMaxRules, "profiles", "rules over all profiles",
+              "give devices that act alike one profile", &problems);
+  return problems;
+}
+
+}  // namespace muzzle
