@@ -33,9 +33,9 @@ std::string hintFor(const grpc::Status& s) {
            "root, group muzzle and the users in management.socket_access may)";
   }
   if (has("handshake") || has("Handshake")) {
-    return " (the box refused the TLS handshake, or its certificate does not chain to --ca or does "
-           "not name the target: check --ca, --server-name, and that --cert/--key are a pair signed "
-           "by the box's client CA)";
+    return " (the box refused the TLS handshake, or its certificate does not chain to --ca or "
+           "does not name the target: check --ca, --server-name, and that --cert/--key are a "
+           "pair signed by the box's client CA)";
   }
   return "";
 }
