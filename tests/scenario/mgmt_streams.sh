@@ -3,10 +3,10 @@
 # streams gets its 16 (management.max_streams_per_client, default) and RESOURCE_EXHAUSTED for the
 # rest, with the limit and how to raise it; muzzled's memory and threads stay within a bound
 # while it refuses them; another identity still gets its own (health Watch streams count too);
-# past management.max_streams everyone is refused; and once streams close, new ones are
-# accepted. Server reflection (gRPC's own, synchronous service) holds a thread per stream: it gets
-# at most 8 threads. The streams are opened by grpc_probe over TCP with mutual TLS from the NVR
-# and over the unix socket.
+# past management.max_streams everyone is refused; and once streams close (or their client is
+# killed), new ones are accepted. Server reflection (gRPC's own, synchronous service) holds a
+# thread per stream: it gets at most 8 threads. The streams are opened by grpc_probe over TCP
+# with mutual TLS from the NVR and over the unix socket.
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
 source "$(dirname "$0")/common.sh"
@@ -42,7 +42,7 @@ lab_start_muzzled
 probe_bin="$BUILD/tests/lab/grpc_probe"
 
 # hold_start FD NAME WHO KIND N: grpc_probe holding N streams (WHO: a certificate, or local for
-# the socket) until file descriptor FD is closed; waits for its `holding` line.
+# the socket) until file descriptor FD is closed; waits for its `holding` line. HOLD_PID: its pid.
 hold_start() {
   local fd="$1" name="$2" who="$3" kind="$4" n="$5" fifo="$LAB_STATE/$2.fifo" i
   mkfifo "$fifo"
@@ -52,7 +52,8 @@ hold_start() {
     lab_exec nvr "$probe_bin" --ca "$certs/ca.pem" --cert "$certs/$who.pem" --key "$certs/$who.key" \
       198.18.1.1:7443 hold "$kind" "$n" <"$fifo" >"$LAB_STATE/$name.out" 2>&1 3>&- 4>&- 5>&- &
   fi
-  _lab_remember_pid $!
+  HOLD_PID=$!
+  _lab_remember_pid "$HOLD_PID"
   # Only this shell holds the fifo's write end (later probes are started without it), so
   # closing FD is the probe's end of input.
   eval "exec $fd>\"$fifo\""
@@ -95,6 +96,7 @@ lab_check "  and it has at most 8 threads more" test $((threads_after - threads_
 
 echo "== another identity still gets its own; health Watch streams count too"
 hold_start 4 eve eve health 20
+eve_pid="$HOLD_PID"
 lab_check "eve gets $per_client health streams" grep -q "accepted=$per_client refused=4" "$LAB_STATE/eve.out"
 
 echo "== past max_streams ($total) everyone is refused, local admins too"
@@ -110,19 +112,23 @@ lab_check "GetStatus still answers while every stream is taken" \
 echo "== streams that close give their slots back"
 lab_check "dash's probe closed its streams" hold_end 3 dash
 # muzzled sees the cancellations shortly after the client sends them: retry within a deadline.
-again() {
+again() {  # again WHO KIND: WHO gets all its streams of KIND again
   local i
   for ((i = 0; i < 100; i++)); do
-    lab_exec nvr "$probe_bin" --ca "$certs/ca.pem" --cert "$certs/dash.pem" --key "$certs/dash.key" \
-      198.18.1.1:7443 hold events "$per_client" </dev/null >"$LAB_STATE/again.out" 2>&1 || true
+    lab_exec nvr "$probe_bin" --ca "$certs/ca.pem" --cert "$certs/$1.pem" --key "$certs/$1.key" \
+      198.18.1.1:7443 hold "$2" "$per_client" </dev/null >"$LAB_STATE/again.out" 2>&1 || true
     grep -q "accepted=$per_client refused=0" "$LAB_STATE/again.out" && return 0
     sleep 0.1
   done
   cat "$LAB_STATE/again.out"
   return 1
 }
-lab_check "dash gets $per_client new streams" again
-hold_end 4 eve || true
+lab_check "dash gets $per_client new streams" again dash events
+# A client that vanishes without a word (kill -9) gives its slots back too, once muzzled sees
+# the connection close.
+kill -KILL "$eve_pid"
+exec 4>&-
+lab_check "after eve's client was killed, eve gets $per_client health streams again" again eve health
 hold_end 5 local || true
 
 echo "== server reflection streams hold a thread each: at most 8 threads serve them"
