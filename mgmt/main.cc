@@ -18,6 +18,7 @@
 #include "fw/policy/policy_loader.h"
 #include "mgmt/events/event_ring.h"
 #include "mgmt/revisions/policy_committer.h"
+#include "mgmt/server/instance_lock.h"
 #include "mgmt/server/server.h"
 
 namespace {
@@ -68,7 +69,8 @@ int main(int argc, char** argv) {
       "  /usr/share/muzzle/policies/       presets and the example site policy to start from\n"
       "  /var/lib/muzzle/                  state: policy revisions, audit log, generation,\n"
       "                                    device inventory\n"
-      "  /run/muzzle/muzzled.sock          the management socket (muzzlectl)\n"
+      "  /run/muzzle/muzzled.sock          the management socket (muzzlectl); root, group muzzle\n"
+      "                                    and management.socket_access may connect\n"
       "\n"
       "SERVICE\n"
       "  systemctl status muzzled; journalctl -u muzzled. Under systemd (Type=notify) muzzled\n"
@@ -77,7 +79,8 @@ int main(int argc, char** argv) {
       "\n"
       "EXIT STATUS\n"
       "  0 stopped by SIGTERM/SIGINT, or a --check/--print/--remove action succeeded;\n"
-      "  1 start-up or runtime failure (logged as event=start-failed or event=fatal);\n"
+      "  1 start-up or runtime failure (logged as event=start-failed or event=fatal), e.g.\n"
+      "    another muzzled already runs in this network namespace;\n"
       "  2 the config is invalid (the message names file:line: field).\n"
       "\n"
       "Logs are one logfmt line per event on stderr: event=deny, event=new-device, event=ready, ...");
@@ -124,6 +127,13 @@ int main(int argc, char** argv) {
   muzzle::SystemClock clock;
   const auto started = clock.now();
   muzzle::EventLog log(stderr, clock);
+  // One muzzled per network namespace, settled before the ruleset, the queues or the socket
+  // are touched: a second one must leave the running one alone.
+  auto instance = muzzle::InstanceLock::acquire();
+  if (!instance.ok()) {
+    log.write(muzzle::LogLine("start-failed").add("error", instance.status().message()));
+    return 1;
+  }
   const muzzle::v1::Management& mcfg = config->management;
   muzzle::EventRing events(mcfg.has_event_buffer() ? mcfg.event_buffer() : 4096);
   log.setSink(&events);
@@ -175,10 +185,10 @@ int main(int argc, char** argv) {
   if (!authorizer.ok()) return fail(authorizer.status());
   muzzle::ManagementServices services(muzzle::ServiceDeps{
       daemon, commits, events, **authorizer, clock, started,
-      mcfg.has_max_watcher_lag() ? mcfg.max_watcher_lag() : 1024});
+      mcfg.has_max_watcher_lag() ? mcfg.max_watcher_lag() : 1024, muzzle::streamLimitsOf(mcfg)});
   // Listening before the engine is ready is fine: calls are posted to the engine thread and run
   // once it runs. It means a client never sees "ready" in the log and then a refused socket.
-  auto server = muzzle::ManagementServer::start(*config, services);
+  auto server = muzzle::ManagementServer::start(*config, services, log, clock);
   if (!server.ok()) return fail(server.status());
 
   muzzle::Status s = daemon.start();
@@ -188,6 +198,7 @@ int main(int argc, char** argv) {
   }
   log.write(muzzle::LogLine("management")
                 .add("socket", (*server)->socketPath())
+                .add("socket_access", (*server)->socketAccess())
                 .add("tcp", mcfg.tcp().listen().empty() ? "off" : mcfg.tcp().listen())
                 .add("revision", commits.current()));
   int rc = daemon.run();

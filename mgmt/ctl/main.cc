@@ -65,7 +65,8 @@ std::string pendingText(const v1::PendingCommit& p) {
 Outcome failed(const grpc::Status& s) {
   Outcome o;
   o.status = s;
-  o.summary = std::string(muzzle::ctl::codeName(s.error_code())) + ": " + s.error_message();
+  o.summary = std::string(muzzle::ctl::codeName(s.error_code())) + ": " + s.error_message() +
+              muzzle::ctl::hintFor(s);
   o.human = "error: " + o.summary + "\n";
   return o;
 }

@@ -22,6 +22,24 @@ int exitCodeOf(const grpc::Status& s) {
   }
 }
 
+std::string hintFor(const grpc::Status& s) {
+  if (s.error_code() != grpc::StatusCode::UNAVAILABLE) return "";
+  const std::string& m = s.error_message();
+  auto has = [&](const char* text) { return m.find(text) != std::string::npos; };
+  // muzzled checks a local caller's credentials as it accepts, and closes the connection at
+  // once when they are not allowed: the client sees its first write fail.
+  if (has("unix:") && (has("Broken pipe") || has("Socket closed") || has("Connection reset"))) {
+    return " (the box closed the connection at once: this user may not use its management socket; "
+           "root, group muzzle and the users in management.socket_access may)";
+  }
+  if (has("handshake") || has("Handshake")) {
+    return " (the box refused the TLS handshake, or its certificate does not chain to --ca or "
+           "does not name the target: check --ca, --server-name, and that --cert/--key are a "
+           "pair signed by the box's client CA)";
+  }
+  return "";
+}
+
 const char* codeName(grpc::StatusCode code) {
   switch (code) {
     case grpc::StatusCode::OK: return "OK";

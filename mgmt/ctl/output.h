@@ -24,6 +24,9 @@ enum Exit : int {
   kExitFleetFailed = 10,   // --targets: at least one box failed
 };
 int exitCodeOf(const grpc::Status& s);
+// What a person can do about a connection the box refused before any call ran (gRPC's own
+// message names only the socket error); empty when there is nothing to add.
+std::string hintFor(const grpc::Status& s);
 const char* codeName(grpc::StatusCode code);
 
 std::string toJson(const google::protobuf::Message& m, bool pretty = true);

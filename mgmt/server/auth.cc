@@ -7,6 +7,8 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include "mgmt/server/convert.h"
+
 namespace muzzle {
 
 const char* roleName(Role role) {
@@ -157,6 +159,13 @@ Result<Principal> Authorizer::identify(const std::string& peer, const grpc::Auth
   return Status::error(StatusCode::kPermissionDenied,
                        "certificate " + (identities.empty() ? std::string("(no CN)") : identities[0]) +
                            " has no role on this box (management.tcp.roles)");
+}
+
+grpc::Status TcpCallGate::Process(const InputMetadata&, grpc::AuthContext* context, OutputMetadata*,
+                                  OutputMetadata*) {
+  // Only TLS connections carry this gate; the peer name just has to say "not the socket".
+  auto principal = auth_.identify("tcp", context);
+  return principal.ok() ? grpc::Status::OK : toGrpc(principal.status());
 }
 
 }  // namespace muzzle

@@ -1,14 +1,18 @@
-// Who is calling and what they may do. The unix socket is the local admin (file permissions
-// guard it). TCP callers must present a client certificate that chains to the configured client
-// CA; its subject CN or one of its SAN URIs maps to a role in muzzled.yaml.
+// Who is calling and what they may do. The unix socket is the local admin: only peers whose
+// credentials the UnixListener accepted get that far. TCP callers must present a client
+// certificate that chains to the configured client CA; its subject CN or one of its SAN URIs
+// maps to a role in muzzled.yaml.
 //
 // The TLS handshake requests a client certificate but does not itself verify it: verification
 // happens here, per call, so that a missing or foreign certificate is answered UNAUTHENTICATED
 // with a reason instead of a bare handshake failure. The handshake still proves the client owns
-// the certificate's key. The CA file is re-read when it changes.
+// the certificate's key. The CA file is re-read when it changes. TcpCallGate runs the same check
+// on every TCP call before any handler sees it, so services muzzled does not write itself
+// (server reflection) are closed to callers without a certificate too.
 #pragma once
 
 #include <grpcpp/security/auth_context.h>
+#include <grpcpp/security/auth_metadata_processor.h>
 
 #include <map>
 #include <memory>
@@ -57,6 +61,22 @@ class Authorizer {
  private:
   std::map<std::string, Role> roles_;
   std::unique_ptr<ClientCertVerifier> verifier_;
+};
+
+// Refuses a TCP call, whatever its method (health and reflection included), unless its
+// connection's client certificate chains to the client CA and has a role; the status says why
+// (UNAUTHENTICATED or PERMISSION_DENIED). Installed on the TLS credentials; runs on a gRPC
+// thread for each call, without blocking (it reads the CA file only when it changed).
+// "*auth" must outlive the server.
+class TcpCallGate final : public grpc::AuthMetadataProcessor {
+ public:
+  explicit TcpCallGate(Authorizer& auth) : auth_(auth) {}
+  bool IsBlocking() const override { return false; }
+  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* context,
+                       OutputMetadata* consumed, OutputMetadata* response) override;
+
+ private:
+  Authorizer& auth_;
 };
 
 // The identities in a PEM certificate: subject CN first, then SAN URIs.

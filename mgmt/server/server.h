@@ -1,7 +1,12 @@
-// ManagementServer: the gRPC server of muzzled. Listens on the unix socket (mode 0660, group
-// `muzzle` when it exists) and, when configured, on TCP with TLS that requires a client
-// certificate (checked by Authorizer). Registers the management services, the standard health
-// service and server reflection, and sets the message size limit and keepalive.
+// ManagementServer: the gRPC server of muzzled. Serves the management services, the health
+// service (HealthService) and server reflection on
+//  - the unix socket, which muzzled binds and accepts on itself (UnixListener): mode 0660,
+//    group `muzzle` when it exists, and each peer's credentials checked before gRPC sees the
+//    connection (management.socket_access);
+//  - optionally TCP with TLS, where every call, health and reflection included, needs a client
+//    certificate that chains to the client CA and has a role (TcpCallGate, Authorizer).
+// Sets the message size limit, keepalive, and a bound on gRPC's own threads (reflection is the
+// one synchronous service; every other handler is a callback that never blocks a thread).
 #pragma once
 
 #include <grpcpp/server.h>
@@ -10,38 +15,53 @@
 #include <string>
 #include <vector>
 
+#include "fw/common/clock.h"
 #include "fw/common/status.h"
 #include "fw/config/daemon_config.h"
+#include "fw/engine/event_log.h"
 #include "mgmt/server/auth.h"
 #include "mgmt/server/services.h"
+#include "mgmt/server/unix_listener.h"
 
 namespace muzzle {
 
 inline constexpr char kDefaultSocket[] = "/run/muzzle/muzzled.sock";
 inline constexpr uint32_t kDefaultMaxMessageBytes = 4u << 20;
 inline constexpr uint32_t kDefaultKeepaliveSeconds = 30;
+// Threads gRPC may run synchronous handlers on (server reflection streams): beyond them a new
+// reflection stream is refused (RESOURCE_EXHAUSTED) instead of costing another thread.
+inline constexpr int kMaxSyncThreads = 8;
 
-// Refuses a TCP listen address that a managed segment's interface carries, or a wildcard
-// (which would include them). `segment_addresses` are the segments' interface addresses.
-Status checkListenAddress(const std::string& listen, const std::vector<std::string>& segment_addresses);
+// Checks a TCP listen address and returns it spelled canonically ("198.18.0.1:7443",
+// "[fd00::1]:7443"), which is what gRPC is then given, so no other spelling is ever bound.
+// The host must be a literal IP; every spelling the C library accepts for one ("198.18.2561",
+// "::ffff:198.18.10.1", "0:0::0", ...) is reduced to its address first (an IPv4-mapped IPv6
+// address to its IPv4 address). Refused: a wildcard (which would include the segments) and an
+// address of a managed segment's interface (`segment_addresses`).
+Result<std::string> checkListenAddress(const std::string& listen,
+                                       const std::vector<std::string>& segment_addresses);
 // The addresses of the given interfaces (getifaddrs).
 std::vector<std::string> interfaceAddresses(const std::vector<std::string>& ifnames);
 
 class ManagementServer {
  public:
-  // "*services" must outlive the server.
+  // "*services", "*log" and "*clock" must outlive the server.
   static Result<std::unique_ptr<ManagementServer>> start(const DaemonConfig& config,
-                                                         ManagementServices& services);
+                                                         ManagementServices& services,
+                                                         EventLog& log, const Clock& clock);
   ~ManagementServer();
   // Stops accepting, ends streams, waits up to `grace` for calls in flight.
   void shutdown(std::chrono::milliseconds grace);
   const std::string& socketPath() const { return socket_; }
+  const std::string& socketAccess() const { return socket_access_; }
   int tcpPort() const { return tcp_port_; }
 
  private:
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<UnixListener> unix_;
   ManagementServices* services_ = nullptr;
   std::string socket_;
+  std::string socket_access_;
   int tcp_port_ = 0;
 };
 

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "mgmt/server/convert.h"
+#include "mgmt/server/health_service.h"
 
 namespace muzzle {
 namespace {
@@ -284,11 +285,17 @@ class DeviceServiceImpl final : public v1::DeviceService::CallbackService {
 namespace {
 
 // One WatchEvents stream: at most one write in flight; woken by the ring when events arrive.
+// Holds a StreamQuota slot from construction until OnDone, however the stream ends.
 class EventWatch final : public grpc::ServerWriteReactor<v1::Event> {
  public:
-  EventWatch(EventRing& ring, uint64_t after, bool follow, size_t max_lag,
+  EventWatch(EventRing& ring, uint64_t after, bool follow, size_t max_lag, StreamQuota::Lease lease,
              std::function<void(EventWatch*, bool)> registry)
-      : ring_(ring), next_(after + 1), follow_(follow), max_lag_(max_lag), registry_(std::move(registry)) {
+      : ring_(ring),
+        next_(after + 1),
+        follow_(follow),
+        max_lag_(max_lag),
+        lease_(std::move(lease)),
+        registry_(std::move(registry)) {
     registry_(this, true);  // before mu_: stopAll() takes the registry's lock, then mu_
     std::lock_guard<std::mutex> lock(mu_);
     // Subscribe before the first read so no event slips between the two.
@@ -377,6 +384,7 @@ class EventWatch final : public grpc::ServerWriteReactor<v1::Event> {
   uint64_t next_;
   bool follow_;
   size_t max_lag_;
+  StreamQuota::Lease lease_;
   std::function<void(EventWatch*, bool)> registry_;
   std::unique_ptr<EventRing::Subscription> sub_;
   v1::Event msg_;
@@ -389,7 +397,7 @@ class EventWatch final : public grpc::ServerWriteReactor<v1::Event> {
 
 class EventServiceImpl final : public v1::EventService::CallbackService {
  public:
-  explicit EventServiceImpl(ServiceDeps& deps) : deps_(deps) {}
+  EventServiceImpl(ServiceDeps& deps, StreamQuota& streams) : deps_(deps), streams_(streams) {}
 
   grpc::ServerWriteReactor<v1::Event>* WatchEvents(grpc::CallbackServerContext* ctx,
                                                    const v1::WatchEventsRequest* req) override {
@@ -397,6 +405,16 @@ class EventServiceImpl final : public v1::EventService::CallbackService {
     Status refused;
     if (!principal.ok()) refused = principal.status();
     if (refused.ok() && stopping_) refused = Status::error(StatusCode::kUnavailable, "muzzled is stopping");
+    // A stream holds memory for as long as the client keeps it: count it against the caller.
+    StreamQuota::Lease lease;
+    if (refused.ok()) {
+      auto acquired = streams_.acquire(clientOf(*principal));
+      if (acquired.ok()) {
+        lease = std::move(acquired).value();
+      } else {
+        refused = acquired.status();
+      }
+    }
     if (!refused.ok()) {
       struct Refusal : grpc::ServerWriteReactor<v1::Event> {
         explicit Refusal(const grpc::Status& s) { Finish(s); }
@@ -406,7 +424,7 @@ class EventServiceImpl final : public v1::EventService::CallbackService {
     }
     // Reading events needs no engine state: the ring is thread-safe.
     return new EventWatch(deps_.events, req->after_sequence(), req->follow(), deps_.max_watcher_lag,
-                          [this](EventWatch* w, bool add) {
+                          std::move(lease), [this](EventWatch* w, bool add) {
                             std::lock_guard<std::mutex> lock(mu_);
                             if (add) {
                               watches_.insert(w);
@@ -424,6 +442,7 @@ class EventServiceImpl final : public v1::EventService::CallbackService {
 
  private:
   ServiceDeps& deps_;
+  StreamQuota& streams_;
   std::mutex mu_;
   std::set<EventWatch*> watches_;
   std::atomic<bool> stopping_{false};
@@ -489,17 +508,22 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
 
 ManagementServices::ManagementServices(ServiceDeps deps)
     : deps_(std::move(deps)),
+      streams_(deps_.stream_limits),
       policy_(std::make_unique<PolicyServiceImpl>(deps_)),
       device_(std::make_unique<DeviceServiceImpl>(deps_)),
-      event_(std::make_unique<EventServiceImpl>(deps_)),
-      status_(std::make_unique<StatusServiceImpl>(deps_)) {}
+      event_(std::make_unique<EventServiceImpl>(deps_, streams_)),
+      status_(std::make_unique<StatusServiceImpl>(deps_)),
+      health_(std::make_unique<HealthService>(deps_.auth, streams_)) {}
 
 ManagementServices::~ManagementServices() = default;
 
 std::vector<grpc::Service*> ManagementServices::services() {
-  return {policy_.get(), device_.get(), event_.get(), status_.get()};
+  return {policy_.get(), device_.get(), event_.get(), status_.get(), health_.get()};
 }
 
-void ManagementServices::stopWatchers() { event_->stopAll(); }
+void ManagementServices::stopWatchers() {
+  event_->stopAll();
+  health_->stop();
+}
 
 }  // namespace muzzle

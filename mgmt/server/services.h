@@ -12,6 +12,7 @@
 #include "mgmt/events/event_ring.h"
 #include "mgmt/revisions/policy_committer.h"
 #include "mgmt/server/auth.h"
+#include "mgmt/server/stream_quota.h"
 #include "muzzle/v1/management.grpc.pb.h"
 
 namespace muzzle {
@@ -24,28 +25,35 @@ struct ServiceDeps {
   const Clock& clock;
   std::chrono::steady_clock::time_point started;
   size_t max_watcher_lag = 1024;
+  StreamLimits stream_limits{};  // WatchEvents and health Watch streams
 };
 
 class PolicyServiceImpl;
 class DeviceServiceImpl;
 class EventServiceImpl;
 class StatusServiceImpl;
+class HealthService;
 
-// Owns the four service objects; register them with a ServerBuilder.
+// Owns the service objects (the four management services and health) and the stream quota
+// they share; register them with a ServerBuilder.
 class ManagementServices {
  public:
   explicit ManagementServices(ServiceDeps deps);
   ~ManagementServices();
   std::vector<grpc::Service*> services();
-  // Ends every event stream (UNAVAILABLE, "muzzled is stopping"); for shutdown.
+  // Ends every stream (UNAVAILABLE, "muzzled is stopping"); for shutdown.
   void stopWatchers();
+  Authorizer& authorizer() { return deps_.auth; }
+  const StreamQuota& streams() const { return streams_; }
 
  private:
   ServiceDeps deps_;
+  StreamQuota streams_;
   std::unique_ptr<PolicyServiceImpl> policy_;
   std::unique_ptr<DeviceServiceImpl> device_;
   std::unique_ptr<EventServiceImpl> event_;
   std::unique_ptr<StatusServiceImpl> status_;
+  std::unique_ptr<HealthService> health_;
 };
 
 }  // namespace muzzle

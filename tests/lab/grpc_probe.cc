@@ -12,16 +12,32 @@
 //                              a slow watcher: follows WatchEvents with an 8 KiB receive window,
 //                              reads one event, stops reading for SECONDS, then drains and
 //                              prints how the stream ended (result=ended code=N message=...).
-// TARGET is a gRPC target such as unix:/run/muzzle/muzzled.sock.
+//   grpc_probe TARGET hold events|health|reflection N
+//                              opens N streams one after the other (WatchEvents following from
+//                              the start; grpc.health.v1.Health/Watch or a server reflection
+//                              stream asking for the service list, by hand-encoded bytes),
+//                              reads the first message of each, and prints
+//                              `opened=N accepted=A refused=R` and the first refusal
+//                              (`refusal code=N message="..."`), then `holding`. Keeps the
+//                              accepted streams open until its standard input ends, then
+//                              cancels them and prints `closed`.
+// TARGET is a gRPC target such as unix:/run/muzzle/muzzled.sock, or host:port for TCP with TLS:
+// then `--ca FILE` (the box's CA) and, to present a client certificate, `--cert FILE --key FILE`
+// come first. Without a certificate the box must refuse every call, health and reflection too.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <condition_variable>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "muzzle/v1/management.grpc.pb.h"
 
@@ -51,7 +67,8 @@ int health(const std::shared_ptr<grpc::Channel>& channel) {
   std::unique_lock<std::mutex> lock(mu);
   cv.wait(lock, [&] { return done; });
   if (!status.ok()) {
-    std::printf("status=error code=%d message=\"%s\"\n", status.error_code(), status.error_message().c_str());
+    std::printf("status=error code=%d message=\"%s\"\n", status.error_code(),
+                status.error_message().c_str());
     return 1;
   }
   std::vector<grpc::Slice> slices;
@@ -71,22 +88,31 @@ int services(const std::shared_ptr<grpc::Channel>& channel) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   grpc::CompletionQueue cq;
-  auto call = stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  auto call =
+      stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
   void* tag;
   bool ok = false;
   auto step = [&](void* want) { return cq.Next(&tag, &ok) && tag == want && ok; };
+  grpc::Status status;
+  auto fail = [&] {
+    call->Finish(&status, reinterpret_cast<void*>(5));
+    while (cq.Next(&tag, &ok) && tag != reinterpret_cast<void*>(5)) {
+    }
+    std::printf("status=error code=%d message=\"%s\"\n", status.error_code(),
+                status.error_message().c_str());
+    return 1;
+  };
   call->StartCall(reinterpret_cast<void*>(1));
-  if (!step(reinterpret_cast<void*>(1))) return 1;
+  if (!step(reinterpret_cast<void*>(1))) return fail();
   grpc::Slice request_bytes(std::string("\x3a\x00", 2));
   grpc::ByteBuffer request(&request_bytes, 1);
   call->Write(request, reinterpret_cast<void*>(2));
-  if (!step(reinterpret_cast<void*>(2))) return 1;
+  if (!step(reinterpret_cast<void*>(2))) return fail();
   call->WritesDone(reinterpret_cast<void*>(3));
-  if (!step(reinterpret_cast<void*>(3))) return 1;
+  if (!step(reinterpret_cast<void*>(3))) return fail();
   grpc::ByteBuffer response;
   call->Read(&response, reinterpret_cast<void*>(4));
-  if (!step(reinterpret_cast<void*>(4))) return 1;
-  grpc::Status status;
+  if (!step(reinterpret_cast<void*>(4))) return fail();
   call->Finish(&status, reinterpret_cast<void*>(5));
   cq.Next(&tag, &ok);
   std::vector<grpc::Slice> slices;
@@ -114,20 +140,124 @@ int status(const std::shared_ptr<grpc::Channel>& channel) {
     std::printf("status=error code=%d message=\"%s\"\n", s.error_code(), s.error_message().c_str());
     return 1;
   }
-  std::printf("version=%s generation=%u revision=%llu queue_mode=%s fail_mode=%s devices_known=%llu role=%s\n",
-              r.version().c_str(), r.policy_generation(),
-              static_cast<unsigned long long>(r.policy_revision()), r.queue_mode().c_str(),
-              r.fail_mode().c_str(), static_cast<unsigned long long>(r.devices_known()), r.role().c_str());
+  std::printf(
+      "version=%s generation=%u revision=%llu queue_mode=%s fail_mode=%s devices_known=%llu "
+      "role=%s\n",
+      r.version().c_str(), r.policy_generation(),
+      static_cast<unsigned long long>(r.policy_revision()), r.queue_mode().c_str(),
+      r.fail_mode().c_str(), static_cast<unsigned long long>(r.devices_known()), r.role().c_str());
   return 0;
 }
 
-int stall(const std::string& target, int seconds) {
+// One stream held open: its context must outlive the reader.
+struct HeldStream {
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReader<muzzle::v1::Event>> events;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> health;
+  grpc::CompletionQueue cq;
+};
+
+// Opens a health Watch (`request` empty: HealthCheckRequest{service: ""}) or a reflection
+// stream (`request` list_services; the stream stays open for more) through a generic stream, and
+// reads its first message.
+bool openGeneric(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                 const std::string& request_bytes, bool last, HeldStream* h, grpc::Status* status) {
+  grpc::GenericStub stub(channel);
+  h->health = stub.PrepareCall(&h->ctx, method, &h->cq);
+  void* tag;
+  bool ok = false;
+  auto step = [&](intptr_t want) {
+    return h->cq.Next(&tag, &ok) && tag == reinterpret_cast<void*>(want) && ok;
+  };
+  h->health->StartCall(reinterpret_cast<void*>(1));
+  bool fine = step(1);
+  if (fine) {
+    grpc::Slice slice(request_bytes);
+    grpc::ByteBuffer request(&slice, 1);
+    if (last) {
+      h->health->WriteLast(request, grpc::WriteOptions(), reinterpret_cast<void*>(2));
+    } else {
+      h->health->Write(request, reinterpret_cast<void*>(2));
+    }
+    fine = step(2);
+  }
+  if (fine) {
+    grpc::ByteBuffer response;
+    h->health->Read(&response, reinterpret_cast<void*>(3));
+    if (step(3)) return true;
+  }
+  h->health->Finish(status, reinterpret_cast<void*>(4));
+  while (h->cq.Next(&tag, &ok) && tag != reinterpret_cast<void*>(4)) {
+  }
+  return false;
+}
+
+int hold(const std::shared_ptr<grpc::Channel>& channel, const std::string& kind, int n) {
+  auto stub = muzzle::v1::EventService::NewStub(channel);
+  std::vector<std::unique_ptr<HeldStream>> held;
+  int accepted = 0, refused = 0;
+  for (int i = 0; i < n; ++i) {
+    auto h = std::make_unique<HeldStream>();
+    grpc::Status status;
+    bool ok = false;
+    if (kind == "health") {
+      ok = openGeneric(channel, "/grpc.health.v1.Health/Watch", "", true, h.get(), &status);
+    } else if (kind == "reflection") {
+      ok = openGeneric(channel, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                       std::string("\x3a\x00", 2), false, h.get(), &status);
+    } else {
+      muzzle::v1::WatchEventsRequest req;
+      req.set_follow(true);
+      h->events = stub->WatchEvents(&h->ctx, req);
+      muzzle::v1::Event event;
+      ok = h->events->Read(&event);
+      if (!ok) status = h->events->Finish();
+    }
+    if (ok) {
+      ++accepted;
+      held.push_back(std::move(h));
+      continue;
+    }
+    if (refused++ == 0) {
+      std::printf("refusal code=%d message=\"%s\"\n", status.error_code(),
+                  status.error_message().c_str());
+    }
+  }
+  std::printf("opened=%d accepted=%d refused=%d\nholding\n", n, accepted, refused);
+  std::string line;
+  while (std::getline(std::cin, line)) {
+  }
+  for (auto& h : held) h->ctx.TryCancel();
+  for (auto& h : held) {
+    if (h->events) {
+      muzzle::v1::Event event;
+      while (h->events->Read(&event)) {
+      }
+      h->events->Finish();
+    } else {
+      grpc::Status status;
+      void* tag;
+      bool ok;
+      h->health->Finish(&status, reinterpret_cast<void*>(5));
+      while (h->cq.Next(&tag, &ok) && tag != reinterpret_cast<void*>(5)) {
+      }
+      h->cq.Shutdown();
+      while (h->cq.Next(&tag, &ok)) {
+      }
+    }
+  }
+  std::printf("closed\n");
+  return 0;
+}
+
+int stall(const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& creds,
+          int seconds) {
   // A small stream window (and no window growth from bandwidth probing) makes the server's
   // writes stall after a few KiB, the way a stuck client on a slow link looks from the box.
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8192);
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  auto channel = grpc::CreateCustomChannel(target, creds, args);
   auto stub = muzzle::v1::EventService::NewStub(channel);
   grpc::ClientContext ctx;
   muzzle::v1::WatchEventsRequest req;
@@ -135,12 +265,25 @@ int stall(const std::string& target, int seconds) {
   auto reader = stub->WatchEvents(&ctx, req);
   muzzle::v1::Event event;
   size_t read = reader->Read(&event) ? 1 : 0;
-  std::printf("result=stalling first_sequence=%llu\n", static_cast<unsigned long long>(event.sequence()));
+  std::printf("result=stalling first_sequence=%llu\n",
+              static_cast<unsigned long long>(event.sequence()));
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
   while (reader->Read(&event)) ++read;
   grpc::Status s = reader->Finish();
-  std::printf("result=ended code=%d read=%zu message=\"%s\"\n", s.error_code(), read, s.error_message().c_str());
+  std::printf("result=ended code=%d read=%zu message=\"%s\"\n", s.error_code(), read,
+              s.error_message().c_str());
   return 0;
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "grpc_probe: cannot read %s\n", path.c_str());
+    std::exit(kUsage);
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace
@@ -148,16 +291,40 @@ int stall(const std::string& target, int seconds) {
 int main(int argc, char** argv) {
   // Tests read the output while the probe runs: never hold a line back.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  if (argc == 4 && std::string(argv[2]) == "stall") return stall(argv[1], std::atoi(argv[3]));
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: grpc_probe TARGET health|status|services|stall SECONDS\n");
+  std::vector<std::string> args(argv + 1, argv + argc);
+  grpc::SslCredentialsOptions tls;
+  bool use_tls = false;
+  while (args.size() >= 2 && args[0].rfind("--", 0) == 0) {
+    const std::string text = readFile(args[1]);
+    if (args[0] == "--ca") {
+      tls.pem_root_certs = text;
+    } else if (args[0] == "--cert") {
+      tls.pem_cert_chain = text;
+    } else if (args[0] == "--key") {
+      tls.pem_private_key = text;
+    } else {
+      std::fprintf(stderr, "grpc_probe: unknown option %s\n", args[0].c_str());
+      return kUsage;
+    }
+    use_tls = true;
+    args.erase(args.begin(), args.begin() + 2);
+  }
+  auto creds = use_tls ? grpc::SslCredentials(tls) : grpc::InsecureChannelCredentials();
+  if (args.size() == 3 && args[1] == "stall")
+    return stall(args[0], creds, std::atoi(args[2].c_str()));
+  auto channel = grpc::CreateChannel(args.empty() ? "" : args[0], creds);
+  if (args.size() == 4 && args[1] == "hold")
+    return hold(channel, args[2], std::atoi(args[3].c_str()));
+  if (args.size() != 2) {
+    std::fprintf(stderr,
+                 "usage: grpc_probe [--ca FILE --cert FILE --key FILE] TARGET "
+                 "health|status|services|stall SECONDS|hold events|health|reflection N\n");
     return kUsage;
   }
-  auto channel = grpc::CreateChannel(argv[1], grpc::InsecureChannelCredentials());
-  const std::string what = argv[2];
+  const std::string& what = args[1];
   if (what == "health") return health(channel);
   if (what == "status") return status(channel);
   if (what == "services") return services(channel);
-  std::fprintf(stderr, "grpc_probe: unknown call %s\n", argv[2]);
+  std::fprintf(stderr, "grpc_probe: unknown call %s\n", what.c_str());
   return kUsage;
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # TCP + mutual TLS and the role matrix, from the NVR's namespace to the gateway's lan-nvr address
 # (not a managed segment): admin reads and applies; viewer reads but may not apply
-# (PERMISSION_DENIED); no certificate and a foreign CA's certificate are UNAUTHENTICATED; a CA
-# added to client_ca and a renewed server certificate take effect without a restart. All
-# certificates are made here with openssl and deleted afterwards.
+# (PERMISSION_DENIED); no certificate and a foreign CA's certificate are UNAUTHENTICATED, for the
+# health service and server reflection too (grpc_probe), and a certificate without a role gets
+# nothing either; a CA added to client_ca and a renewed server certificate take effect without a
+# restart. All certificates are made here with openssl and deleted afterwards.
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
 source "$(dirname "$0")/common.sh"
@@ -24,6 +25,7 @@ issue admin alice "extendedKeyUsage=clientAuth" ca
 issue op noc "subjectAltName=URI:spiffe://site/noc" ca
 issue viewer dash "extendedKeyUsage=clientAuth" ca
 issue stranger alice "extendedKeyUsage=clientAuth" foreign
+issue norole mallory "extendedKeyUsage=clientAuth" ca
 
 export LAB_MANAGEMENT="  tcp:
     listen: 198.18.1.1:7443
@@ -66,6 +68,30 @@ lab_check "no certificate refused (exit 5)" expect_exit 5 remote none status
 lab_check "  UNAUTHENTICATED" grep -q 'UNAUTHENTICATED: no client certificate' "$LAB_STATE/last.out"
 lab_check "foreign CA refused (exit 5)" expect_exit 5 remote stranger status
 lab_check "  UNAUTHENTICATED" grep -q 'UNAUTHENTICATED: client certificate rejected' "$LAB_STATE/last.out"
+
+echo "== health and server reflection over TCP need a certificate with a role too"
+probe_tcp() {  # probe_tcp WHO call: grpc_probe from the NVR with WHO's certificate (none: no cert)
+  local who="$1" creds=(--ca "$certs/ca.pem")
+  shift
+  [[ "$who" != none ]] && creds+=(--cert "$certs/$who.pem" --key "$certs/$who.key")
+  lab_exec nvr "$BUILD/tests/lab/grpc_probe" "${creds[@]}" 198.18.1.1:7443 "$@" 2>&1 | sed 's/^/    /' || true
+}
+out="$(probe_tcp none health)" && echo "$out"
+lab_check "health without a certificate: UNAUTHENTICATED (16), with the reason" \
+  grep -q 'status=error code=16 message="no client certificate' <<<"$out"
+out="$(probe_tcp none services)" && echo "$out"
+lab_check "reflection without a certificate: UNAUTHENTICATED, no service listed" \
+  bash -c 'grep -q "status=error code=16 " <<<"$1" && ! grep -q muzzle.v1 <<<"$1"' _ "$out"
+out="$(probe_tcp stranger health)" && echo "$out"
+lab_check "health with a foreign CA's certificate: UNAUTHENTICATED" \
+  grep -q 'status=error code=16 message="client certificate rejected' <<<"$out"
+out="$(probe_tcp norole services)" && echo "$out"
+lab_check "reflection with the box CA's certificate but no role: PERMISSION_DENIED (7)" \
+  grep -q 'status=error code=7 message="certificate mallory has no role on this box' <<<"$out"
+out="$(probe_tcp viewer health)" && echo "$out"
+lab_check "health with the viewer's certificate: SERVING" grep -q 'status=SERVING' <<<"$out"
+out="$(probe_tcp viewer services)"
+lab_check "reflection with the viewer's certificate lists the services" grep -q 'muzzle.v1.StatusService' <<<"$out"
 
 echo "== certificates reload without a restart"
 # The client CA is re-read when the file changes: trusting the foreign CA admits its alice.

@@ -1,42 +1,94 @@
 // The pieces of the server that need no network: status translation, listen-address check,
 // role parsing, fleet files.
+#include "mgmt/server/server.h"
+
 #include <doctest/doctest.h>
 
 #include "mgmt/server/auth.h"
 #include "mgmt/server/convert.h"
-#include "mgmt/server/server.h"
 
 namespace muzzle {
 namespace {
 
 TEST_CASE("every muzzle status code maps to its gRPC code, unclassified errors to INTERNAL") {
   CHECK(toGrpc(Status()).ok());
-  CHECK(toGrpc(Status::error(StatusCode::kInvalidArgument, "x")).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(toGrpc(Status::error(StatusCode::kInvalidArgument, "x")).error_code() ==
+        grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(toGrpc(Status::error(StatusCode::kAborted, "x")).error_code() == grpc::StatusCode::ABORTED);
-  CHECK(toGrpc(Status::error(StatusCode::kFailedPrecondition, "x")).error_code() == grpc::StatusCode::FAILED_PRECONDITION);
-  CHECK(toGrpc(Status::error(StatusCode::kPermissionDenied, "x")).error_code() == grpc::StatusCode::PERMISSION_DENIED);
-  CHECK(toGrpc(Status::error(StatusCode::kUnauthenticated, "x")).error_code() == grpc::StatusCode::UNAUTHENTICATED);
-  CHECK(toGrpc(Status::error(StatusCode::kNotFound, "x")).error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(toGrpc(Status::error(StatusCode::kFailedPrecondition, "x")).error_code() ==
+        grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(toGrpc(Status::error(StatusCode::kPermissionDenied, "x")).error_code() ==
+        grpc::StatusCode::PERMISSION_DENIED);
+  CHECK(toGrpc(Status::error(StatusCode::kUnauthenticated, "x")).error_code() ==
+        grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(toGrpc(Status::error(StatusCode::kNotFound, "x")).error_code() ==
+        grpc::StatusCode::NOT_FOUND);
   CHECK(toGrpc(Status::error("disk full")).error_code() == grpc::StatusCode::INTERNAL);
   CHECK(toGrpc(Status::error("disk full")).error_message() == "disk full");
 }
 
 TEST_CASE("the management listener refuses wildcards and managed segments' addresses") {
-  CHECK(checkListenAddress("198.18.0.1:7443", {"198.18.10.1", "fd00:10::1"}).ok());
-  CHECK(checkListenAddress("[fd00:99::1]:7443", {"198.18.10.1", "fd00:10::1"}).ok());
-  Status seg = checkListenAddress("198.18.10.1:7443", {"198.18.10.1"});
-  CHECK(seg.code() == StatusCode::kInvalidArgument);
-  CHECK(seg.message() == "management.tcp.listen: 198.18.10.1:7443 is on a managed segment's interface; "
-                         "management never listens where the IoT devices are");
-  CHECK(checkListenAddress("[fd00:10::1]:7443", {"fd00:10::1"}).code() == StatusCode::kInvalidArgument);
-  CHECK(checkListenAddress("0.0.0.0:7443", {}).code() == StatusCode::kInvalidArgument);
-  CHECK(checkListenAddress("[::]:7443", {}).code() == StatusCode::kInvalidArgument);
-  CHECK(checkListenAddress("mgmt.example:7443", {}).code() == StatusCode::kInvalidArgument);
+  const std::vector<std::string> segs = {"198.18.10.1", "fd00:10::1"};
+  CHECK(*checkListenAddress("198.18.0.1:7443", segs) == "198.18.0.1:7443");
+  CHECK(*checkListenAddress("[fd00:99::1]:7443", segs) == "[fd00:99::1]:7443");
+  auto seg = checkListenAddress("198.18.10.1:7443", {"198.18.10.1"});
+  CHECK(seg.status().code() == StatusCode::kInvalidArgument);
+  CHECK(seg.status().message() ==
+        "management.tcp.listen: \"198.18.10.1:7443\" is 198.18.10.1, an address of a managed "
+        "segment's "
+        "interface; management never listens where the IoT devices are");
+  CHECK(checkListenAddress("[fd00:10::1]:7443", {"fd00:10::1"}).status().code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(checkListenAddress("0.0.0.0:7443", {}).status().code() == StatusCode::kInvalidArgument);
+  CHECK(checkListenAddress("[::]:7443", {}).status().code() == StatusCode::kInvalidArgument);
+  CHECK(checkListenAddress("mgmt.example:7443", {}).status().code() ==
+        StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("every spelling of a segment's address or a wildcard is seen through") {
+  const std::vector<std::string> segs = {"198.18.10.1", "fd00:10::1"};
+  // Each of these is a segment address or a wildcard in another spelling the C library accepts.
+  for (const char* listen : {
+           "[::ffff:198.18.10.1]:7443",  // IPv4-mapped IPv6
+           "[::FFFF:c612:0a01]:7443",    // the same, in hex and upper case
+           "[0:0:0:0:0:ffff:198.18.10.1]:7443",
+           "198.18.2561:7443",            // a.b.c: the last part is 16 bits
+           "3323070977:7443",             // one 32-bit number
+           "0xc6.0x12.0x0a.0x01:7443",    // hex parts
+           "0306.022.012.01:7443",        // octal parts
+           "[fd00:10:0:0:0:0:0:1]:7443",  // IPv6 written out
+           "[FD00:10::0001]:7443",
+           "[::ffff:0.0.0.0]:7443",  // mapped wildcard
+           "[0:0::0]:7443",          // IPv6 wildcard, spelled out
+           "[::0]:7443",
+           "0:7443",  // 0.0.0.0
+           "0.0:7443",
+           "[::ffff:0:0]:7443",
+       }) {
+    CAPTURE(listen);
+    CHECK(checkListenAddress(listen, segs).status().code() == StatusCode::kInvalidArgument);
+  }
+  // A mapped address of another interface is fine, and is bound in its plain IPv4 form.
+  CHECK(*checkListenAddress("[::ffff:198.18.0.1]:7443", segs) == "198.18.0.1:7443");
+  CHECK(*checkListenAddress("198.18.1:7443", segs) == "198.18.0.1:7443");
+  CHECK(*checkListenAddress("[FD00:99:0::1]:07443", segs) == "[fd00:99::1]:7443");
+  // Malformed: no port, a bare IPv6 address (gRPC would read a host on port 443), a bad port.
+  for (const char* listen :
+       {"198.18.0.1", "fd00:99::1", "[fd00:99::1]", "[fd00:99::1]7443",
+        "198.18.0.1:", "198.18.0.1:65536", "198.18.0.1:http", " 198.18.0.1:7443", ""}) {
+    CAPTURE(listen);
+    CHECK(checkListenAddress(listen, segs).status().code() == StatusCode::kInvalidArgument);
+  }
+  CHECK(checkListenAddress("0.0.0.0:7443", {}).status().message() ==
+        "management.tcp.listen: \"0.0.0.0:7443\" listens on every interface (it means 0.0.0.0), "
+        "managed "
+        "segments included; give the address of a management interface");
 }
 
 TEST_CASE("roles: known names parse, unknown ones are refused; unix callers are local admins") {
   CHECK(*parseRole("viewer") == Role::kViewer);
-  CHECK(parseRole("root").status().message() == "\"root\" is not a role (admin, operator or viewer)");
+  CHECK(parseRole("root").status().message() ==
+        "\"root\" is not a role (admin, operator or viewer)");
   v1::TcpListener tcp;
   auto* b = tcp.add_roles();
   b->set_identity("ops");
