@@ -14,6 +14,11 @@ namespace {
 constexpr size_t kMaxIfnameLength = 15;
 constexpr uint32_t kMaxQueueCount = 16;
 constexpr uint32_t kQueueNumbers = 65536;  // netfilter queue numbers are 16-bit
+// Shorter than the neighbour table's own confirmation cycle (tens of seconds) would let a quiet
+// device's address go to a spoofer between two confirmations; longer than a day keeps a
+// replaced device's address from its successor for too long.
+constexpr uint32_t kMinAddressHold = 10;
+constexpr uint32_t kMaxAddressHold = 86400;
 
 std::string inQuotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
@@ -126,6 +131,16 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
   }
 
   if (!proto.state_dir().empty()) config.state_dir = proto.state_dir();
+  if (proto.devices().has_address_hold_seconds()) {
+    const uint32_t hold = proto.devices().address_hold_seconds();
+    if (hold < kMinAddressHold || hold > kMaxAddressHold) {
+      fail("devices.address_hold_seconds", std::to_string(hold) + " is out of range (" +
+                                               std::to_string(kMinAddressHold) + ".." +
+                                               std::to_string(kMaxAddressHold) + " seconds)");
+    } else {
+      config.address_hold_seconds = hold;
+    }
+  }
   config.management = proto.management();
   config.config_dir = std::string(config_dir);
 

@@ -28,6 +28,8 @@ struct DaemonConfig {
   uint16_t queue_count = 1;
   std::string policy_path;  // absolute, or relative to the working directory
   std::string state_dir = "/var/lib/muzzle";
+  // How long a silent device keeps its addresses against others (fw/device/address_bindings.h).
+  uint32_t address_hold_seconds = 600;
   // Not interpreted by fw/: the management plane validates and uses it (mgmt/server/).
   v1::Management management;
   std::string config_dir;  // folder of the config file, for relative paths in `management`
