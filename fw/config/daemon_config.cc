@@ -14,9 +14,9 @@ namespace {
 constexpr size_t kMaxIfnameLength = 15;
 constexpr uint32_t kMaxQueueCount = 16;
 constexpr uint32_t kQueueNumbers = 65536;  // netfilter queue numbers are 16-bit
-// Shorter than the neighbour table's own confirmation cycle (tens of seconds) would let a quiet
-// device's address go to a spoofer between two confirmations; longer than a day keeps a
-// replaced device's address from its successor for too long.
+// Under 10 s a device merely quiet between two packets (its neighbour entry STALE) would lose
+// its address to the first spoofer; over a day a replaced device's address stays out of its
+// successor's reach for too long.
 constexpr uint32_t kMinAddressHold = 10;
 constexpr uint32_t kMaxAddressHold = 86400;
 
