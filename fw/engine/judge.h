@@ -3,8 +3,12 @@
 // either end, calls decide(), logs denials and new devices, and answers NF_REPEAT with the
 // verdict mark (fw/nft/marks.h) so the kernel remembers the verdict in the conntrack entry.
 //
-// No I/O but the event log and, on an unknown device address, a rate-limited neighbour-table
-// read through HostInfo. No exceptions. Not thread-safe: the Daemon's queue threads and its
+// Identification (fw/engine/judge_devices.cc): the sender is the frame's Ethernet address, and a
+// packet whose source address is bound to another device (fw/device/address_bindings.h) is
+// dropped before anything else happens (NF_DROP, counted `spoofed`, event=spoof once per pair).
+//
+// No I/O but the event log and, on an unknown device address or a claim on a lapsed binding,
+// a rate-limited neighbour-table read through HostInfo. No exceptions. Not thread-safe: the Daemon's queue threads and its
 // engine thread take turns under one mutex (fw/engine/queue_worker.h, LockedSink).
 #pragma once
 
