@@ -43,7 +43,8 @@ bool parseAddress(const char* text, Address* out) {
 }
 
 // The Internet checksum of the pseudo header and `l4` (RFC 768, RFC 793, RFC 8200 8.1).
-uint16_t transportChecksum(const Address& src, const Address& dst, uint8_t proto, const std::vector<uint8_t>& l4) {
+uint16_t transportChecksum(const Address& src, const Address& dst, uint8_t proto,
+                           const std::vector<uint8_t>& l4) {
   uint32_t sum = 0;
   auto add = [&sum](const uint8_t* p, size_t n) {
     for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t{p[i]} << 8 | p[i + 1];
@@ -60,16 +61,42 @@ uint16_t transportChecksum(const Address& src, const Address& dst, uint8_t proto
   return folded == 0 && proto == IPPROTO_UDP ? 0xffff : folded;
 }
 
-std::vector<uint8_t> packet(const Address& src, const Address& dst, bool tcp, uint16_t sport, uint16_t dport) {
+std::vector<uint8_t> packet(const Address& src, const Address& dst, bool tcp, uint16_t sport,
+                            uint16_t dport) {
   std::vector<uint8_t> l4;
   if (tcp) {
     // A SYN with a 64 KB window and no options.
-    l4 = {uint8_t(sport >> 8), uint8_t(sport), uint8_t(dport >> 8), uint8_t(dport), 0x12, 0x34, 0x56, 0x78,
-          0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0};
+    l4 = {uint8_t(sport >> 8),
+          uint8_t(sport),
+          uint8_t(dport >> 8),
+          uint8_t(dport),
+          0x12,
+          0x34,
+          0x56,
+          0x78,
+          0,
+          0,
+          0,
+          0,
+          0x50,
+          0x02,
+          0xff,
+          0xff,
+          0,
+          0,
+          0,
+          0};
   } else {
     const std::string payload = "labforge\n";
     const size_t len = 8 + payload.size();
-    l4 = {uint8_t(sport >> 8), uint8_t(sport), uint8_t(dport >> 8), uint8_t(dport), uint8_t(len >> 8), uint8_t(len), 0, 0};
+    l4 = {uint8_t(sport >> 8),
+          uint8_t(sport),
+          uint8_t(dport >> 8),
+          uint8_t(dport),
+          uint8_t(len >> 8),
+          uint8_t(len),
+          0,
+          0};
     l4.insert(l4.end(), payload.begin(), payload.end());
   }
   const uint8_t proto = tcp ? IPPROTO_TCP : IPPROTO_UDP;
@@ -136,7 +163,8 @@ int main(int argc, char** argv) {
   long sent = 0;
   for (long i = 0; i < count; ++i) {
     // A new source port each time: every packet is a new flow, judged on its own.
-    const auto bytes = packet(src, dst, mode == "tcp", static_cast<uint16_t>(41000 + i), static_cast<uint16_t>(port));
+    const auto bytes = packet(src, dst, mode == "tcp", static_cast<uint16_t>(41000 + i),
+                              static_cast<uint16_t>(port));
     if (sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to), to_len) ==
         static_cast<ssize_t>(bytes.size())) {
       ++sent;
