@@ -14,6 +14,11 @@ namespace {
 constexpr size_t kMaxIfnameLength = 15;
 constexpr uint32_t kMaxQueueCount = 16;
 constexpr uint32_t kQueueNumbers = 65536;  // netfilter queue numbers are 16-bit
+// Under 10 s a device merely quiet between two packets (its neighbour entry STALE) would lose
+// its address to the first spoofer; over a day a replaced device's address stays out of its
+// successor's reach for too long.
+constexpr uint32_t kMinAddressHold = 10;
+constexpr uint32_t kMaxAddressHold = 86400;
 
 // The user's own text in an error: escaped and short.
 std::string inQuotes(std::string_view text) { return quotedExcerpt(text); }
@@ -133,6 +138,16 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
       shipped = std::filesystem::path(config_dir) / shipped;
     }
     config.shipped_policies_dir = shipped.lexically_normal().string();
+  }
+  if (proto.devices().has_address_hold_seconds()) {
+    const uint32_t hold = proto.devices().address_hold_seconds();
+    if (hold < kMinAddressHold || hold > kMaxAddressHold) {
+      fail("devices.address_hold_seconds", std::to_string(hold) + " is out of range (" +
+                                               std::to_string(kMinAddressHold) + ".." +
+                                               std::to_string(kMaxAddressHold) + " seconds)");
+    } else {
+      config.address_hold_seconds = hold;
+    }
   }
   config.management = proto.management();
   config.config_dir = std::string(config_dir);

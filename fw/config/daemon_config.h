@@ -34,6 +34,8 @@ struct DaemonConfig {
   // The second folder a policy may name files in, after its own (policy_loader.h's
   // PolicyFolders): the shipped lists, e.g. `doh_list: lists/doh-resolvers.txt`.
   std::string shipped_policies_dir = kShippedPoliciesDir;
+  // How long a silent device keeps its addresses against others (fw/device/address_bindings.h).
+  uint32_t address_hold_seconds = 600;
   // Not interpreted by fw/: the management plane validates and uses it (mgmt/server/).
   v1::Management management;
   std::string config_dir;  // folder of the config file, for relative paths in `management`

@@ -34,12 +34,6 @@ void DeviceInventory::evictOldest() {
     return a.second.last_seen < b.second.last_seen;
   });
   if (oldest == devices_.end()) return;
-  for (const std::string& text : oldest->second.record.addresses()) {
-    auto ip = IpAddress::parse(text);
-    if (!ip) continue;
-    auto owner = owner_of_.find(*ip);
-    if (owner != owner_of_.end() && owner->second == oldest->first) owner_of_.erase(owner);
-  }
   devices_.erase(oldest);
   ++evictions_;
 }
@@ -68,41 +62,61 @@ DeviceInventory::Entry& DeviceInventory::entryFor(MacAddress mac, const std::str
   return devices_.emplace(mac.value, std::move(e)).first->second;
 }
 
-std::pair<v1::DeviceRecord*, bool> DeviceInventory::observe(MacAddress mac, const IpAddress& ip,
-                                                            const std::string& segment) {
+std::pair<v1::DeviceRecord*, bool> DeviceInventory::touch(MacAddress mac, const std::string& segment) {
   bool created = false;
   Entry& e = entryFor(mac, segment, &created);
-  auto& owner = owner_of_[ip];
-  if (owner != mac.value || created) {
-    owner = mac.value;
-    std::string text = ip.toString();
-    auto* addrs = e.record.mutable_addresses();
-    auto found = std::find(addrs->begin(), addrs->end(), text);
-    if (found != addrs->end()) addrs->erase(found);
-    addrs->Add(std::move(text));
-    // Most recent first: rotate the new one to the front, then cut the tail.
-    std::rotate(addrs->begin(), addrs->end() - 1, addrs->end());
-    while (static_cast<size_t>(addrs->size()) > kMaxAddresses) addrs->RemoveLast();
-  }
   return {&e.record, created};
+}
+
+std::pair<v1::DeviceRecord*, bool> DeviceInventory::observe(MacAddress mac, const IpAddress& ip,
+                                                            const std::string& segment) {
+  auto [record, created] = touch(mac, segment);
+  std::string text = ip.toString();
+  auto* addrs = record->mutable_addresses();
+  if (!addrs->empty() && addrs->Get(0) == text) return {record, created};
+  auto found = std::find(addrs->begin(), addrs->end(), text);
+  if (found != addrs->end()) addrs->erase(found);
+  addrs->Add(std::move(text));
+  // Most recent first: rotate the new one to the front, then cut the tail.
+  std::rotate(addrs->begin(), addrs->end() - 1, addrs->end());
+  while (static_cast<size_t>(addrs->size()) > kMaxAddresses) addrs->RemoveLast();
+  return {record, created};
+}
+
+void DeviceInventory::forgetAddress(MacAddress mac, const IpAddress& ip) {
+  v1::DeviceRecord* record = find(mac);
+  if (record == nullptr) return;
+  const std::string text = ip.toString();
+  auto* addrs = record->mutable_addresses();
+  auto found = std::find(addrs->begin(), addrs->end(), text);
+  if (found != addrs->end()) addrs->erase(found);
+}
+
+bool DeviceInventory::applyDhcp(const DhcpInfo& dhcp, v1::DeviceRecord* r) {
+  bool changed = false;
+  changed |= update(r->mutable_dhcp_hostname(), printableOption(dhcp.hostname));
+  changed |= update(r->mutable_dhcp_vendor_class(), printableOption(dhcp.vendor_class));
+  changed |= update(r->mutable_mud_url(), printableOption(dhcp.mud_url, 255));
+  update(r->mutable_dhcp_parameter_list(), parameterListText(dhcp.parameter_request_list));
+  update(r->mutable_dhcp_client_id(), hex(dhcp.client_id));
+  return changed;
 }
 
 bool DeviceInventory::observeDhcp(const DhcpInfo& dhcp, const std::string& segment) {
   bool created = false;
   v1::DeviceRecord& r = entryFor(dhcp.client_mac, segment, &created).record;
-  bool changed = created;
-  changed |= update(r.mutable_dhcp_hostname(), printableOption(dhcp.hostname));
-  changed |= update(r.mutable_dhcp_vendor_class(), printableOption(dhcp.vendor_class));
-  changed |= update(r.mutable_mud_url(), printableOption(dhcp.mud_url, 255));
-  update(r.mutable_dhcp_parameter_list(), parameterListText(dhcp.parameter_request_list));
-  update(r.mutable_dhcp_client_id(), hex(dhcp.client_id));
-  return changed;
+  return applyDhcp(dhcp, &r) || created;
 }
 
-std::optional<MacAddress> DeviceInventory::macOf(const IpAddress& ip) const {
-  auto it = owner_of_.find(ip);
-  if (it == owner_of_.end()) return std::nullopt;
-  return MacAddress{it->second};
+bool DeviceInventory::mayReassign(MacAddress mac) const {
+  auto it = devices_.find(mac.value);
+  if (it == devices_.end() || !it->second.last_reassigned) return true;
+  return clock_.now() - *it->second.last_reassigned >= kMinReassignInterval;
+}
+
+void DeviceInventory::noteReassigned(MacAddress mac) {
+  auto it = devices_.find(mac.value);
+  if (it != devices_.end()) it->second.last_reassigned = clock_.now();
 }
 
 v1::DeviceRecord* DeviceInventory::find(MacAddress mac) {
@@ -118,6 +132,7 @@ const v1::DeviceRecord* DeviceInventory::find(MacAddress mac) const {
 std::string DeviceInventory::serialize() const {
   v1::Inventory inv;
   for (const auto& [mac, e] : devices_) *inv.add_devices() = e.record;
+  bindings_.save(&inv);
   std::string out;
   inv.SerializeToString(&out);
   return out;
@@ -129,13 +144,13 @@ Status DeviceInventory::load(const std::string& bytes) {
     return Status::error("the saved inventory does not parse; starting with an empty one");
   }
   devices_.clear();
-  owner_of_.clear();
+  size_t skipped = bindings_.load(inv);
+  const bool derive_bindings = inv.bindings_size() == 0;
   // Keep the most recently seen devices when the saved file is larger than the capacity.
   auto* list = inv.mutable_devices();
   std::sort(list->begin(), list->end(), [](const auto& a, const auto& b) {
     return a.last_seen_unix() > b.last_seen_unix();
   });
-  size_t skipped = 0;
   const auto now = clock_.now();
   const int64_t wall = unixSeconds(clock_.wallNow());
   const int64_t oldest = wall - std::chrono::duration_cast<std::chrono::seconds>(kMaxAge).count();
@@ -152,14 +167,16 @@ Status DeviceInventory::load(const std::string& bytes) {
     Entry e;
     // Older devices age out first: map wall-clock age onto the monotonic clock.
     e.last_seen = now - std::chrono::seconds(std::max<int64_t>(0, wall - r.last_seen_unix()));
-    for (const std::string& text : r.addresses()) {
-      if (auto ip = IpAddress::parse(text)) owner_of_.emplace(*ip, mac->value);
+    if (derive_bindings) {
+      for (const std::string& text : r.addresses()) {
+        if (auto ip = IpAddress::parse(text)) bindings_.restoreSeen(*mac, *ip, e.last_seen);
+      }
     }
     e.record = std::move(r);
     devices_.emplace(mac->value, std::move(e));
   }
   if (skipped > 0) {
-    return Status::error(std::to_string(skipped) + " saved devices were dropped (unreadable MAC or over capacity)");
+    return Status::error(std::to_string(skipped) + " saved devices or address bindings were dropped (unreadable, or over capacity)");
   }
   return Status();
 }

@@ -1,12 +1,16 @@
 // DeviceInventory: every device seen on a managed segment, keyed by Ethernet address — the
-// addresses it uses, its vendor (OUI), its DHCP fingerprint, when it was first and last seen,
-// its flow counts, and the profile it is judged by and why.
+// addresses bound to it, its vendor (OUI), its DHCP fingerprint, when it was first and last
+// seen, its flow counts, and the profile it is judged by and why — and the AddressBindings that
+// say which device owns each address (fw/device/address_bindings.h: evidence, conflict rules).
+//
+// The inventory records what the Judge decided; it does not decide who owns an address. The
+// Judge asks bindings() first and calls addAddress only for an address the device now owns, so
+// a spoofed packet never lists an address on anyone's record.
 //
 // Bounded: at `capacity` devices the one seen longest ago is evicted (a flood of random MACs
-// cannot grow memory), and each device keeps at most kMaxAddresses addresses (a device that
-// flaps between IPs keeps its most recent ones; the IP -> MAC map always follows the latest
-// owner). Not thread-safe: the Judge owns it (under its lock). Serializes to muzzle.v1.Inventory
-// for restarts.
+// cannot grow memory; its address bindings stay until they lapse), and each record lists at most
+// kMaxAddresses addresses (most recent first). Not thread-safe: the Judge owns it (under its
+// lock). Serializes to muzzle.v1.Inventory, bindings included, for restarts.
 #pragma once
 
 #include <chrono>
@@ -19,6 +23,7 @@
 #include "fw/common/clock.h"
 #include "fw/common/net.h"
 #include "fw/common/status.h"
+#include "fw/device/address_bindings.h"
 #include "fw/device/oui_database.h"
 #include "fw/dhcp/dhcp.h"
 #include "muzzle/v1/inventory.pb.h"
@@ -28,18 +33,34 @@ namespace muzzle {
 class DeviceInventory {
  public:
   static constexpr size_t kMaxAddresses = 8;
+  // Address bindings per device of capacity: room for IPv4, link-local and IPv6 addresses.
+  static constexpr size_t kBindingsPerDevice = 4;
+  // What a device says over DHCP may move it to another profile at most this often; the
+  // Judge refuses (and reports) the ones in between.
+  static constexpr std::chrono::seconds kMinReassignInterval{60};
 
   // "*oui" (may be null: no vendor names) and "*clock" must outlive the inventory.
   DeviceInventory(size_t capacity, const OuiDatabase* oui, const Clock& clock)
-      : capacity_(capacity), oui_(oui), clock_(clock) {}
+      : capacity_(capacity), oui_(oui), clock_(clock), bindings_(capacity * kBindingsPerDevice, clock) {}
 
-  // Records that `mac` on `segment` uses `ip`. Returns the record and whether the device is new.
+  // Records that `mac` on `segment` was seen now. Returns the record and whether it is new.
+  std::pair<v1::DeviceRecord*, bool> touch(MacAddress mac, const std::string& segment);
+  // touch, and lists `ip` first among the device's addresses (the caller checked the binding).
   std::pair<v1::DeviceRecord*, bool> observe(MacAddress mac, const IpAddress& ip,
                                              const std::string& segment);
+  // Takes `ip` off `mac`'s list (the address moved to another device).
+  void forgetAddress(MacAddress mac, const IpAddress& ip);
   // Records a DHCP fingerprint. Returns true if the facts that classification reads changed.
   bool observeDhcp(const DhcpInfo& dhcp, const std::string& segment);
+  // Writes the fingerprint in `dhcp` into `record`; true if classification facts changed.
+  static bool applyDhcp(const DhcpInfo& dhcp, v1::DeviceRecord* record);
+  // Whether `mac` may be moved to another profile by what it said over DHCP now (at most once
+  // per kMinReassignInterval), and noting that it was.
+  bool mayReassign(MacAddress mac) const;
+  void noteReassigned(MacAddress mac);
 
-  std::optional<MacAddress> macOf(const IpAddress& ip) const;
+  AddressBindings& bindings() { return bindings_; }
+  const AddressBindings& bindings() const { return bindings_; }
   v1::DeviceRecord* find(MacAddress mac);
   const v1::DeviceRecord* find(MacAddress mac) const;
 
@@ -56,7 +77,8 @@ class DeviceInventory {
 
   // Replaces the contents with a serialized inventory. Records not seen for kMaxAge are aged
   // out (counted in agedOut(), not an error); records beyond capacity, or that do not parse, are
-  // dropped and the error names how many.
+  // dropped and the error names how many. An inventory saved without bindings gets them from
+  // its records' addresses (the most recently seen device first), as evidence "seen".
   Status load(const std::string& bytes);
   uint64_t agedOut() const { return aged_out_; }
 
@@ -64,6 +86,7 @@ class DeviceInventory {
   struct Entry {
     v1::DeviceRecord record;
     std::chrono::steady_clock::time_point last_seen;
+    std::optional<std::chrono::steady_clock::time_point> last_reassigned;
   };
   Entry& entryFor(MacAddress mac, const std::string& segment, bool* created);
   void evictOldest();
@@ -72,7 +95,7 @@ class DeviceInventory {
   const OuiDatabase* oui_;
   const Clock& clock_;
   std::unordered_map<uint64_t, Entry> devices_;
-  std::unordered_map<IpAddress, uint64_t, IpAddressHash> owner_of_;  // IP -> MAC value
+  AddressBindings bindings_;
   uint64_t evictions_ = 0;
   uint64_t aged_out_ = 0;
 };

@@ -11,6 +11,7 @@ enum Option : uint8_t {
   kPad = 0,
   kHostname = 12,
   kRequestedIp = 50,
+  kLeaseTime = 51,
   kMessageType = 53,
   kParameterRequestList = 55,
   kVendorClass = 60,
@@ -30,6 +31,7 @@ std::string_view dhcpErrorName(DhcpError e) {
     case DhcpError::kOk: return "ok";
     case DhcpError::kTruncated: return "truncated";
     case DhcpError::kNotBootRequest: return "not_boot_request";
+    case DhcpError::kNotBootReply: return "not_boot_reply";
     case DhcpError::kBadHardware: return "bad_hardware";
     case DhcpError::kBadCookie: return "bad_cookie";
     case DhcpError::kOptionOverrun: return "option_overrun";
@@ -37,12 +39,15 @@ std::string_view dhcpErrorName(DhcpError e) {
   return "unknown";
 }
 
-DhcpError parseDhcp(std::span<const uint8_t> p, DhcpInfo* out) {
+namespace {
+
+DhcpError parseBootp(std::span<const uint8_t> p, uint8_t op, DhcpInfo* out) {
   *out = DhcpInfo{};
   if (p.size() < kCookieOffset + sizeof(kCookie)) return DhcpError::kTruncated;
-  if (p[0] != 1) return DhcpError::kNotBootRequest;
+  if (p[0] != op) return op == 1 ? DhcpError::kNotBootRequest : DhcpError::kNotBootReply;
   if (p[1] != 1 || p[2] != 6) return DhcpError::kBadHardware;
   out->client_ip = IpAddress::fromBytes(&p[12], false);
+  out->your_ip = IpAddress::fromBytes(&p[16], false);
   out->client_mac = MacAddress::fromBytes(&p[28]);
   for (size_t i = 0; i < sizeof(kCookie); ++i) {
     if (p[kCookieOffset + i] != kCookie[i]) return DhcpError::kBadCookie;
@@ -73,6 +78,12 @@ DhcpError parseDhcp(std::span<const uint8_t> p, DhcpInfo* out) {
       case kRequestedIp:
         if (len == 4) out->requested_ip = IpAddress::fromBytes(value.data(), false);
         break;
+      case kLeaseTime:
+        if (len == 4) {
+          out->lease_seconds = uint32_t{value[0]} << 24 | uint32_t{value[1]} << 16 |
+                               uint32_t{value[2]} << 8 | value[3];
+        }
+        break;
       case kHostname: out->hostname = asText(value); break;
       case kParameterRequestList: out->parameter_request_list = value; break;
       case kVendorClass: out->vendor_class = asText(value); break;
@@ -84,6 +95,12 @@ DhcpError parseDhcp(std::span<const uint8_t> p, DhcpInfo* out) {
   }
   return DhcpError::kOk;
 }
+
+}  // namespace
+
+DhcpError parseDhcp(std::span<const uint8_t> p, DhcpInfo* out) { return parseBootp(p, 1, out); }
+
+DhcpError parseDhcpReply(std::span<const uint8_t> p, DhcpInfo* out) { return parseBootp(p, 2, out); }
 
 std::string printableOption(std::string_view raw, size_t max_bytes) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -67,6 +67,7 @@ Daemon::Daemon(DaemonConfig config, RulesetWriter& ruleset, HostInfo& host, Queu
       oui_(loadOui()),
       judge_(log, clock, host, &oui_),
       loop_(std::make_unique<Loop>()) {
+  judge_.devices().bindings().setHold(std::chrono::seconds(config_.address_hold_seconds));
   // Called on a queue thread; the new generation is installed on the engine thread. Verdicts
   // already batched keep their (old) generation and are simply judged once more.
   judge_.onReassigned([this] {
@@ -123,7 +124,7 @@ void Daemon::loadInventory() {
   std::lock_guard<std::mutex> lock(judge_mu_);
   Status s = judge_.devices().load(*bytes);
   if (!s.ok()) log_.write(LogLine("warning").add("problem", "inventory: " + s.message()));
-  log_.write(LogLine("inventory-loaded").add("devices", judge_.devices().size()).add("aged_out", judge_.devices().agedOut()).add("oui_blocks", oui_.size()));
+  log_.write(LogLine("inventory-loaded").add("devices", judge_.devices().size()).add("aged_out", judge_.devices().agedOut()).add("oui_blocks", oui_.size()).add("addresses_bound", judge_.devices().bindings().size()));
 }
 
 void Daemon::saveInventory() {
@@ -393,6 +394,13 @@ void Daemon::logCounters(const char* event) {
         .add("dhcp_requests", j.dhcp_requests)
         .add("dhcp_malformed", j.dhcp_malformed)
         .add("reassigned", j.reassigned)
+        .add("reassign_limited", j.reassign_limited)
+        .add("dhcp_mac_mismatch", j.dhcp_mac_mismatch)
+        .add("dhcp_leases", j.dhcp_leases)
+        .add("spoofed", j.spoofed)
+        .add("addresses_bound", judge_.devices().bindings().size())
+        .add("addresses_moved", j.addresses_moved)
+        .add("bindings_full", judge_.devices().bindings().counters().full)
         .add("dns_answers", j.dns_answers)
         .add("dns_learned", j.dns_learned)
         .add("dns_malformed", j.dns_malformed)

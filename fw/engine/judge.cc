@@ -9,10 +9,6 @@
 namespace muzzle {
 namespace {
 
-// How often an unknown address may trigger a read of the kernel neighbour table: a scan of
-// unused addresses from the internet must not turn into a netlink dump per packet.
-constexpr auto kNeighbourReadInterval = std::chrono::seconds(1);
-
 std::string endpointText(const IpAddress& ip, uint16_t port, bool has_ports) {
   std::string s = ip.v6 ? "[" + ip.toString() + "]" : ip.toString();
   if (has_ports) s += ":" + std::to_string(port);
@@ -37,86 +33,6 @@ void Judge::setPolicy(std::shared_ptr<const CompiledPolicy> policy, uint32_t gen
   names_.setLimits(limits);
   policy_ = std::move(policy);
   generation_ = generation;
-}
-
-void Judge::observe(MacAddress mac, const IpAddress& ip, int segment) {
-  auto [record, created] = inventory_.observe(mac, ip, policy_->segments[segment].name);
-  if (created) {
-    classifiedProfile(mac);  // fills in the profile and why, for the event
-    logNewDevice(*record);
-  }
-}
-
-int Judge::classifiedProfile(MacAddress mac) {
-  const CompiledPolicy& policy = *policy_;
-  v1::DeviceRecord* record = inventory_.find(mac);
-  if (record == nullptr) return -1;
-  int profile = -1;
-  const char* assignment = "default";
-  std::string_view by;
-  if (int listed = policy.deviceByMac(mac); listed >= 0) {
-    profile = static_cast<int>(policy.devices[listed].profile);
-    assignment = "listed";
-    by = policy.devices[listed].name;
-  } else if (auto rule = classify(policy.classify, *record)) {
-    profile = static_cast<int>(policy.classify[*rule].profile);
-    assignment = "classified";
-    by = policy.classify[*rule].label;
-  }
-  const std::string& name = policy.profiles[profile >= 0 ? profile : policy.default_profile].name;
-  // Only writes on change: this runs for the first packet of every flow of unlisted devices.
-  if (record->profile() != name) record->set_profile(name);
-  if (record->assignment() != assignment) record->set_assignment(assignment);
-  if (record->assigned_by() != by) record->set_assigned_by(std::string(by));
-  return std::string_view(assignment) == "classified" ? profile : -1;
-}
-
-PacketVerdict Judge::onDhcpRequest(const QueuedPacket& q, const PacketInfo& info, int segment) {
-  ++counters_.dhcp_requests;
-  DhcpInfo dhcp;
-  const size_t at = info.l4_offset + 8u;  // past the UDP header
-  DhcpError err = at <= q.payload.size() && info.has_ports && segment >= 0
-                      ? parseDhcp(q.payload.subspan(at), &dhcp)
-                      : DhcpError::kTruncated;
-  if (err != DhcpError::kOk) {
-    ++counters_.dhcp_malformed;
-    log_.writeLimited(LogLine("dhcp-malformed").add("error", dhcpErrorName(err)).add("bytes", q.payload.size()));
-    return PacketVerdict{NF_ACCEPT, std::nullopt};  // the lease server judges its own input
-  }
-  const v1::DeviceRecord* before = inventory_.find(dhcp.client_mac);
-  const std::string old_profile = before != nullptr ? before->profile() : std::string();
-  const bool changed = inventory_.observeDhcp(dhcp, policy_->segments[segment].name);
-  if (!changed) return PacketVerdict{NF_ACCEPT, std::nullopt};
-  classifiedProfile(dhcp.client_mac);
-  const v1::DeviceRecord& record = *inventory_.find(dhcp.client_mac);
-  if (old_profile.empty()) {
-    logNewDevice(record);
-  } else if (record.profile() != old_profile) {
-    // The device already has flows judged by its old profile: have them judged again.
-    ++counters_.reassigned;
-    log_.write(LogLine("device-reassigned")
-                   .add("mac", record.mac())
-                   .add("from", old_profile)
-                   .add("profile", record.profile())
-                   .add("assignment", record.assignment())
-                   .add("by", record.assigned_by()));
-    if (on_reassigned_) on_reassigned_();
-  }
-  return PacketVerdict{NF_ACCEPT, std::nullopt};
-}
-
-std::optional<MacAddress> Judge::macOf(const IpAddress& ip) {
-  if (auto mac = inventory_.macOf(ip)) return mac;
-  auto now = clock_.now();
-  if (now - last_neighbour_read_ < kNeighbourReadInterval) return std::nullopt;
-  last_neighbour_read_ = now;
-  ++counters_.neighbour_reads;
-  for (const NeighbourEntry& n : host_.neighbours()) {
-    int segment = policy_->segmentByIfindex(n.ifindex);
-    if (segment < 0) continue;
-    observe(n.mac, n.ip, segment);
-  }
-  return inventory_.macOf(ip);
 }
 
 PacketVerdict Judge::onPacket(const QueuedPacket& q) {
@@ -144,11 +60,18 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
 
   if (sender.segment >= 0 && q.hwaddr) {
     sender.mac = q.hwaddr;
-    // A DHCP client has no address yet (0.0.0.0); its request teaches the MAC, not an IP.
-    if (!info.src.isUnspecified()) observe(*q.hwaddr, info.src, sender.segment);
+    // Source-address validation: a packet from an address bound to another device is dropped
+    // (NF_DROP, not a drop mark: a conntrack entry marked "drop" for the spoofed tuple would
+    // later hit the address's real owner).
+    if (!observe(*q.hwaddr, info.src, sender.segment)) {
+      ++counters_.spoofed;
+      ++counters_.dropped;
+      return PacketVerdict{NF_DROP, std::nullopt};
+    }
   }
   if ((q.mark & kHintDhcpRequest) != 0) return onDhcpRequest(q, info, sender.segment);
-  if (receiver.segment >= 0) receiver.mac = macOf(info.dst);
+  if ((q.mark & kHintDhcpReply) != 0) return onDhcpReply(q, info, receiver.segment);
+  if (receiver.segment >= 0) receiver.mac = macOf(info.dst, receiver.segment);
   if (sender.mac) sender.classified_profile = classifiedProfile(*sender.mac);
   if (receiver.mac) receiver.classified_profile = classifiedProfile(*receiver.mac);
 

@@ -3,8 +3,12 @@
 // either end, calls decide(), logs denials and new devices, and answers NF_REPEAT with the
 // verdict mark (fw/nft/marks.h) so the kernel remembers the verdict in the conntrack entry.
 //
-// No I/O but the event log and, on an unknown device address, a rate-limited neighbour-table
-// read through HostInfo. No exceptions. Not thread-safe: the Daemon's queue threads and its
+// Identification (fw/engine/judge_devices.cc): the sender is the frame's Ethernet address, and a
+// packet whose source address is bound to another device (fw/device/address_bindings.h) is
+// dropped before anything else happens (NF_DROP, counted `spoofed`, event=spoof once per pair).
+//
+// No I/O but the event log and, on an unknown device address or a claim on a lapsed binding,
+// a rate-limited neighbour-table read through HostInfo. No exceptions. Not thread-safe: the Daemon's queue threads and its
 // engine thread take turns under one mutex (fw/engine/queue_worker.h, LockedSink).
 #pragma once
 
@@ -44,6 +48,12 @@ struct JudgeCounters {
   uint64_t dhcp_requests = 0;       // DHCP requests from devices read (and accepted)
   uint64_t dhcp_malformed = 0;      // DHCP requests that did not parse: accepted, not learned
   uint64_t reassigned = 0;          // devices whose classification changed their profile
+  uint64_t spoofed = 0;             // packets from an address bound to another device: dropped
+  uint64_t dhcp_mac_mismatch = 0;   // DHCP requests whose chaddr is not the frame's sender
+  uint64_t reassign_limited = 0;    // DHCP-driven profile changes refused by the rate limit
+  uint64_t dhcp_leases = 0;         // DHCPACKs from the box's server read (address bindings)
+  uint64_t dhcp_replies_ignored = 0;  // other DHCP replies: offers, NAKs, malformed, not the box's
+  uint64_t addresses_moved = 0;     // addresses that changed owner (lease, or owner gone)
 };
 
 class Judge : public PacketSink {
@@ -78,7 +88,12 @@ class Judge : public PacketSink {
   const NameCache& names() const { return names_; }
 
  private:
-  std::optional<MacAddress> macOf(const IpAddress& ip);
+  // The device that owns `ip` on `segment` (fw/device/address_bindings.h); for an address with
+  // no binding, the kernel neighbour table is read (rate-limited) and may bind it.
+  std::optional<MacAddress> macOf(const IpAddress& ip, int segment);
+  // Reads the kernel neighbour table into the address bindings, at most once per
+  // kNeighbourReadInterval; false when it was read too recently.
+  bool readNeighbours();
   void logVerdict(const Verdict& v, const PacketInfo& flow, const FlowView& view);
   // A DNS answer on its way to a device (kHintDnsAnswer): learn its names if the flow is one
   // the device may use, then let it pass. Never NF_REPEAT: the answer rules come before the
@@ -87,13 +102,31 @@ class Judge : public PacketSink {
                             const FlowView& view, const Verdict& v);
   void learnFrom(std::span<const uint8_t> payload, bool tcp, MacAddress device);
   void logNewDevice(const v1::DeviceRecord& device);
-  // Learns `ip` for `mac` on `segment`; logs the device if it is new.
-  void observe(MacAddress mac, const IpAddress& ip, int segment);
+  // Learns that `mac` on `segment` sent from `ip`; logs the device if it is new. False when
+  // `ip` is bound to another device (a spoof): then nothing about any device changed but the
+  // sender's last-seen time, and the caller drops the packet.
+  bool observe(MacAddress mac, const IpAddress& ip, int segment);
+  void logMoved(const IpAddress& ip, MacAddress from, MacAddress to, std::string_view why);
+  // event=spoof, once per (sender, address) pair while remembered, and rate-limited.
+  void reportSpoof(MacAddress mac, const IpAddress& ip, std::string_view owner, std::string_view segment);
   // The profile an unlisted device is classified into (-1: none), kept on its inventory record
   // with why, so the management plane shows the same answer the data plane uses.
   int classifiedProfile(MacAddress mac);
+  struct Assignment {
+    int profile;             // -1: the policy's default profile
+    const char* assignment;  // "listed", "classified" or "default"
+    std::string_view by;
+  };
+  // Which profile `record` (the device `mac`) gets under the current policy, and why.
+  Assignment assignmentOf(MacAddress mac, const v1::DeviceRecord& record) const;
+  const std::string& profileName(const Assignment& a) const;
   // A DHCP request from a device (kHintDhcpRequest): learn the fingerprint, then accept it.
+  // The message's chaddr must be the frame's sender, and a profile change it causes is
+  // rate-limited per device (DeviceInventory::kMinReassignInterval).
   PacketVerdict onDhcpRequest(const QueuedPacket& q, const PacketInfo& info, int segment);
+  // A DHCP reply from the box's own server (kHintDhcpReply): an ACK binds the leased address to
+  // the client. Always accepted.
+  PacketVerdict onDhcpReply(const QueuedPacket& q, const PacketInfo& info, int segment);
 
   EventLog& log_;
   const Clock& clock_;
@@ -109,6 +142,7 @@ class Judge : public PacketSink {
   std::array<std::string_view, 8> dst_names_{};  // names of the current flow's destination
   JudgeCounters counters_;
   std::chrono::steady_clock::time_point last_neighbour_read_{};
+  ReportedPairs spoof_reports_;  // (spoofer, address) pairs already logged
 };
 
 }  // namespace muzzle

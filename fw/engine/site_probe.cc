@@ -143,6 +143,7 @@ class SystemHostInfo : public HostInfo {
     e.ifindex = static_cast<uint32_t>(ndm->ndm_ifindex);
     e.ip = IpAddress::fromBytes(static_cast<const uint8_t*>(mnl_attr_get_payload(dst)), v6);
     e.mac = MacAddress::fromBytes(static_cast<const uint8_t*>(mnl_attr_get_payload(lladdr)));
+    e.confirmed = (ndm->ndm_state & (NUD_REACHABLE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT)) != 0;
     out->push_back(e);
     return MNL_CB_OK;
   }

@@ -19,6 +19,9 @@ struct NeighbourEntry {
   uint32_t ifindex = 0;
   IpAddress ip;
   MacAddress mac;
+  // REACHABLE, DELAY, PROBE or PERMANENT: the box exchanged frames with `mac` for `ip` moments
+  // ago (or an admin set it). STALE entries can be days old and are not confirmed.
+  bool confirmed = false;
 };
 
 class HostInfo {

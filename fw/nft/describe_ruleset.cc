@@ -62,6 +62,10 @@ std::string describeRuleset(const RulesetSpec& spec) {
   for (const auto& ifname : spec.segment_ifnames) out += "    iifname \"" + ifname + "\" goto judge\n";
   out += "  }\n  chain output {\n    type filter hook output priority 0; policy accept;\n";
   for (const auto& ifname : spec.segment_ifnames) out += dns_answers(ifname);
+  for (const auto& ifname : spec.segment_ifnames) {
+    out += "    oifname \"" + ifname + "\" udp sport 67 udp dport 68 meta mark set " + hex(kHintDhcpReply) +
+           " counter " + inspection_queue + "\n";
+  }
   out += "  }\n  chain judge {\n";
   out += "    icmpv6 type 130-137 accept\n    icmpv6 type 143 accept\n";
   out += "    ct state invalid counter drop\n";

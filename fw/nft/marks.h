@@ -13,7 +13,9 @@
 // tells the engine whether the packet travels in the connection's reply direction, whether its
 // destination is in the DoH resolver set (@doh4/@doh6), and whether it is a DNS answer on its
 // way to a managed device (queued on every packet, not only a flow's first: the engine answers
-// those with NF_ACCEPT or NF_DROP, never NF_REPEAT, after learning the names in them).
+// those with NF_ACCEPT or NF_DROP, never NF_REPEAT, after learning the names in them). DHCP
+// requests from devices and DHCP replies the box's own server sends to a segment are queued on
+// every packet too, and answered NF_ACCEPT.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +29,9 @@ constexpr uint32_t kHintReplyDirection = 0x10;  // packet mark set by the rulese
 constexpr uint32_t kHintDohDestination = 0x20;
 constexpr uint32_t kHintDnsAnswer = 0x40;
 constexpr uint32_t kHintDhcpRequest = 0x80;  // a DHCP request from a device: read it, accept it
+// A DHCP reply from the box's own server (output hook) to a segment: read the lease, accept it.
+// Generation 0, so it never equals a verdict mark; below 0x10 to stay clear of the other hints.
+constexpr uint32_t kHintDhcpReply = 0x04;
 
 constexpr uint32_t verdictMark(uint32_t generation, VerdictCode code) {
   return (generation & kMaxGeneration) << 8 | static_cast<uint8_t>(code);

@@ -5,7 +5,8 @@
 //   `judge` queues DNS answers going out to a segment (every packet: `dns-answer`), acts on a
 //   verdict mark of the current generation (fresh from user space, or saved in the conntrack
 //   mark), and queues everything else to muzzled, hinting destinations in the DoH sets;
-//   `output` sends DNS answers from a resolver on the box itself to `dns-answer`;
+//   `output` sends DNS answers from a resolver on the box itself to `dns-answer`, and queues the
+//   box's own DHCP replies to a segment (the leases muzzled trusts);
 //   `deny` rejects with a TCP reset or an ICMP(v6) administratively-prohibited;
 //   sets @doh4 and @doh6 hold the DoH resolver addresses (interval sets).
 #include <arpa/inet.h>
@@ -53,6 +54,7 @@ constexpr uint8_t kIcmpv6Mld2Report = 143;
 constexpr uint8_t kCtDirectionReply = 1;
 constexpr uint16_t kDnsPort = 53;
 constexpr uint16_t kDhcpServerPort = 67;
+constexpr uint16_t kDhcpClientPort = 68;
 // nft's datatype numbers for set keys (TYPE_IPADDR, TYPE_IP6ADDR in nftables' datatype.h):
 // they only affect how `nft list` prints the elements.
 constexpr uint32_t kNftTypeIpv4 = 7;
@@ -651,6 +653,17 @@ class NftRulesetWriter : public RulesetWriter {
     addJudgeChain(b, spec);
     // Answers from a resolver on the box (dnsmasq on the gateway) leave through output.
     addDnsAnswerRules(b, spec, "output");
+    // Leases from a DHCP server on the box. Only these: a DHCP reply forwarded from a device on
+    // a segment would let any device forge leases (a server using raw sockets is not seen).
+    for (const std::string& ifname : spec.segment_ifnames) {
+      const uint16_t sport = htons(kDhcpServerPort), dport = htons(kDhcpClientPort);
+      RuleBuilder r(kTable, "output");
+      r.metaLoad(NFT_META_OIFNAME).cmpIfname(ifname).metaLoad(NFT_META_L4PROTO).cmpU8(IPPROTO_UDP)
+          .transportSourcePort().cmp(NFT_CMP_EQ, &sport, sizeof(sport))
+          .transportDestinationPort().cmp(NFT_CMP_EQ, &dport, sizeof(dport))
+          .loadImmediate(kHintDhcpReply).metaSetFromReg(NFT_META_MARK).counter().queue(spec, /*inspection=*/true);
+      b.addRule(r, "output rule (DHCP replies from the box to segment " + ifname + ")");
+    }
     for (const std::string& ifname : spec.segment_ifnames) {
       RuleBuilder in(kTable, "forward");
       in.metaLoad(NFT_META_IIFNAME).cmpIfname(ifname).verdict(NFT_GOTO, "judge");

@@ -1,4 +1,4 @@
-// libFuzzer entry point for parseDhcp and printableOption: any bytes, no crash, no
+// libFuzzer entry point for parseDhcp, parseDhcpReply and printableOption: any bytes, no crash, no
 // out-of-bounds read (the sanitizers are the oracle), and every view stays inside the input.
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!inside(info.mud_url.data(), info.mud_url.size(), data, size)) std::abort();
     if (muzzle::printableOption(info.hostname).size() > 67) std::abort();
     (void)muzzle::parameterListText(info.parameter_request_list);
+  }
+  // The same bytes as a server's reply (the leases the box's own server hands out).
+  if (muzzle::parseDhcpReply(std::span<const uint8_t>(data, size), &info) == muzzle::DhcpError::kOk) {
+    if (!inside(info.hostname.data(), info.hostname.size(), data, size)) std::abort();
   }
   return 0;
 }

@@ -11,6 +11,9 @@
 //   labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms 1000]
 //                                                                  one DNS query, e.g.
 //        result=answered rcode=0 addrs=203.0.113.30 ms=3   (addrs: the A/AAAA records)
+//   labnet dhcp IFACE [--hostname H] [--vendor-class V] [--mud-url U] [--cut N] [--chaddr MAC]
+//                     [--lease yes] [--timeout-ms 3000]         a DHCPDISCOVER; with --lease the
+//        whole exchange: result=ack ip=198.18.10.50 lease=3600
 //
 // Exit codes (the scripts branch on them): 0 success, 1 hold survived max-ms, 2 refused (TCP
 // reset), 3 unreachable (ICMP error or local policy), 4 timeout, 5 connected but no echo,
@@ -74,7 +77,7 @@ int usage(const char* why) {
                "       labnet burst HOST PORT --flows N\n"
                "       labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms N]\n"
                "       labnet dhcp IFACE [--hostname H] [--vendor-class V] [--mud-url U] "
-               "[--cut N]\n",
+               "[--cut N] [--chaddr MAC] [--lease yes] [--timeout-ms N]\n",
                why);
   return kUsage;
 }
@@ -643,12 +646,78 @@ int runDns(const Options& options) {
   return kOk;
 }
 
-// Broadcasts one DHCPDISCOVER from IFACE's Ethernet address with the given identifying options,
-// the way a device announces itself. No answer is awaited: the lab has no lease server, and the
-// point is what the gateway learns. --cut N sends only the first N bytes (a malformed request).
+// A DHCP message from `chaddr` (type 53 = `type`) with the identifying options, and `extra`
+// options (already encoded) before the end option.
+std::vector<uint8_t> dhcpMessage(const uint8_t chaddr[6], uint8_t type, const Options& options,
+                                 bool broadcast, const std::vector<uint8_t>& extra) {
+  std::vector<uint8_t> m(240, 0);
+  m[0] = 1;  // BOOTREQUEST
+  m[1] = 1;  // Ethernet
+  m[2] = 6;
+  m[4] = 0x4d;  // transaction id
+  if (broadcast) m[10] = 0x80;  // answer by broadcast: the client has no address yet
+  std::memcpy(&m[28], chaddr, 6);
+  const uint8_t cookie[4] = {99, 130, 83, 99};
+  std::memcpy(&m[236], cookie, 4);
+  auto option = [&m](uint8_t code, const std::string& value) {
+    if (value.empty()) return;
+    m.push_back(code);
+    m.push_back(static_cast<uint8_t>(std::min<size_t>(value.size(), 255)));
+    m.insert(m.end(), value.begin(), value.begin() + std::min<size_t>(value.size(), 255));
+  };
+  m.insert(m.end(), {53, 1, type});
+  m.insert(m.end(), {55, 4, 1, 3, 6, 15});  // subnet, router, DNS, domain
+  option(12, options.text("--hostname"));
+  option(60, options.text("--vendor-class"));
+  option(161, options.text("--mud-url"));
+  m.insert(m.end(), extra.begin(), extra.end());
+  m.push_back(255);
+  return m;
+}
+
+struct DhcpReply {
+  uint8_t type = 0;
+  uint8_t your_ip[4] = {};
+  std::vector<uint8_t> server_id;  // option 54, as sent
+  uint32_t lease = 0;
+};
+
+// Waits for a server's reply to our transaction until `deadline`.
+std::optional<DhcpReply> awaitDhcpReply(int fd, Clock::time_point deadline) {
+  uint8_t buf[1500];
+  while (waitFor(fd, POLLIN, deadline) != 0) {
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 244 || buf[0] != 2 || buf[4] != 0x4d) continue;
+    DhcpReply r;
+    std::memcpy(r.your_ip, &buf[16], 4);
+    for (ssize_t i = 240; i + 1 < n && buf[i] != 255;) {
+      if (buf[i] == 0) {
+        ++i;
+        continue;
+      }
+      const uint8_t code = buf[i], len = buf[i + 1];
+      if (i + 2 + len > n) break;
+      const uint8_t* v = &buf[i + 2];
+      if (code == 53 && len == 1) r.type = v[0];
+      if (code == 54) r.server_id.assign(v, v + len);
+      if (code == 51 && len == 4) r.lease = uint32_t{v[0]} << 24 | uint32_t{v[1]} << 16 | uint32_t{v[2]} << 8 | v[3];
+      i += 2 + len;
+    }
+    return r;
+  }
+  return std::nullopt;
+}
+
+// Broadcasts a DHCPDISCOVER from IFACE's Ethernet address with the given identifying options,
+// the way a device announces itself. --chaddr puts another hardware address in the message (a
+// device speaking for another); --cut N sends only the first N bytes (a malformed request).
+// Without --lease no answer is awaited: the point is what the gateway learns. With --lease it
+// takes the offer (REQUEST, then ACK or NAK) and prints `result=ack ip=A lease=S`.
 int runDhcp(const Options& options) {
   if (options.positional.size() != 1) return usage("dhcp needs IFACE");
   const std::string& iface = options.positional[0];
+  const bool lease = options.text("--lease") == "yes";
+  const long timeout_ms = options.number("--timeout-ms", 3000);
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) return kLocalFailure;
   ifreq ifr{};
@@ -658,26 +727,17 @@ int runDhcp(const Options& options) {
     close(fd);
     return kLocalFailure;
   }
-  std::vector<uint8_t> m(240, 0);
-  m[0] = 1;  // BOOTREQUEST
-  m[1] = 1;  // Ethernet
-  m[2] = 6;
-  m[4] = 0x4d;  // transaction id
-  std::memcpy(&m[28], ifr.ifr_hwaddr.sa_data, 6);
-  const uint8_t cookie[4] = {99, 130, 83, 99};
-  std::memcpy(&m[236], cookie, 4);
-  auto option = [&m](uint8_t code, const std::string& value) {
-    if (value.empty()) return;
-    m.push_back(code);
-    m.push_back(static_cast<uint8_t>(std::min<size_t>(value.size(), 255)));
-    m.insert(m.end(), value.begin(), value.begin() + std::min<size_t>(value.size(), 255));
-  };
-  m.insert(m.end(), {53, 1, 1});                 // DHCPDISCOVER
-  m.insert(m.end(), {55, 4, 1, 3, 6, 15});       // subnet, router, DNS, domain
-  option(12, options.text("--hostname"));
-  option(60, options.text("--vendor-class"));
-  option(161, options.text("--mud-url"));
-  m.push_back(255);
+  uint8_t chaddr[6];
+  std::memcpy(chaddr, ifr.ifr_hwaddr.sa_data, 6);
+  if (const std::string text = options.text("--chaddr"); !text.empty()) {
+    unsigned b[6];
+    if (std::sscanf(text.c_str(), "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6) {
+      close(fd);
+      return usage("--chaddr needs a MAC address");
+    }
+    for (int i = 0; i < 6; ++i) chaddr[i] = static_cast<uint8_t>(b[i]);
+  }
+  std::vector<uint8_t> m = dhcpMessage(chaddr, 1, options, lease, {});
   const long cut = options.number("--cut", -1);
   if (cut >= 0 && static_cast<size_t>(cut) < m.size()) m.resize(static_cast<size_t>(cut));
 
@@ -696,10 +756,45 @@ int runDhcp(const Options& options) {
   dst.sin_family = AF_INET;
   dst.sin_port = htons(67);
   dst.sin_addr.s_addr = htonl(INADDR_BROADCAST);
-  ssize_t n = sendto(fd, m.data(), m.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst));
+  auto sendMessage = [&](const std::vector<uint8_t>& bytes) {
+    return sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)) ==
+           static_cast<ssize_t>(bytes.size());
+  };
+  const bool sent = sendMessage(m);
+  if (!lease || !sent) {
+    close(fd);
+    std::printf("result=%s bytes=%zu\n", sent ? "sent" : "failed", m.size());
+    return sent ? kOk : kLocalFailure;
+  }
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto offer = awaitDhcpReply(fd, deadline);
+  if (!offer || offer->type != 2) {
+    close(fd);
+    std::printf("result=timeout stage=offer\n");
+    return kTimeout;
+  }
+  std::vector<uint8_t> extra = {50, 4};
+  extra.insert(extra.end(), offer->your_ip, offer->your_ip + 4);
+  if (!offer->server_id.empty()) {
+    extra.push_back(54);
+    extra.push_back(static_cast<uint8_t>(offer->server_id.size()));
+    extra.insert(extra.end(), offer->server_id.begin(), offer->server_id.end());
+  }
+  sendMessage(dhcpMessage(chaddr, 3, options, true, extra));
+  auto ack = awaitDhcpReply(fd, deadline);
   close(fd);
-  std::printf("result=%s bytes=%zu\n", n == static_cast<ssize_t>(m.size()) ? "sent" : "failed", m.size());
-  return n == static_cast<ssize_t>(m.size()) ? kOk : kLocalFailure;
+  char ip[INET_ADDRSTRLEN] = "";
+  if (ack) inet_ntop(AF_INET, ack->your_ip, ip, sizeof ip);
+  if (!ack) {
+    std::printf("result=timeout stage=ack\n");
+    return kTimeout;
+  }
+  if (ack->type != 5) {
+    std::printf("result=nak\n");
+    return kRefused;
+  }
+  std::printf("result=ack ip=%s lease=%u\n", ip, ack->lease);
+  return kOk;
 }
 
 }  // namespace
@@ -736,7 +831,8 @@ int main(int argc, char** argv) {
   }
   if (command == "dhcp") {
     const auto options =
-        parseOptions(argc - 2, argv + 2, {"--hostname", "--vendor-class", "--mud-url", "--cut"});
+        parseOptions(argc - 2, argv + 2,
+                     {"--hostname", "--vendor-class", "--mud-url", "--cut", "--chaddr", "--lease", "--timeout-ms"});
     return options ? runDhcp(*options) : usage("bad dhcp options");
   }
   return usage("unknown subcommand");

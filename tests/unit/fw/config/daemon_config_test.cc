@@ -93,6 +93,14 @@ TEST_CASE("queue limits") {
         "muzzled.yaml:3: queue.first: 70000 is not a queue number (0..65535)");
 }
 
+TEST_CASE("the address hold time: default, set, and bounded") {
+  CHECK(parse("segments: [{name: a, interface: e}]\npolicy: p\n")->address_hold_seconds == 600);
+  CHECK(parse("segments: [{name: a, interface: e}]\npolicy: p\ndevices: {address_hold_seconds: 30}\n")
+            ->address_hold_seconds == 30);
+  CHECK(errorOf("segments: [{name: a, interface: e}]\npolicy: p\ndevices:\n  address_hold_seconds: 5\n") ==
+        "muzzled.yaml:4: devices.address_hold_seconds: 5 is out of range (10..86400 seconds)");
+}
+
 TEST_CASE("each config error names file, line and field") {
   SUBCASE("segment names") {
     CHECK(errorOf(R"(policy: p

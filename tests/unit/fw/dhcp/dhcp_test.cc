@@ -44,6 +44,30 @@ TEST_CASE("a camera's DISCOVER yields its fingerprint") {
   CHECK_FALSE(info.missing_end);
 }
 
+TEST_CASE("a server's ACK yields the leased address and the lease time; each parser refuses the other direction") {
+  auto m = discover({53, 1, 5,                 // ACK
+                     51, 4, 0, 0, 0x0e, 0x10,  // 3600 s
+                     255});
+  m[0] = 2;  // BOOTREPLY
+  const uint8_t yiaddr[4] = {198, 18, 10, 50};
+  for (size_t i = 0; i < 4; ++i) m[16 + i] = yiaddr[i];
+  DhcpInfo info;
+  REQUIRE(parseDhcpReply(m, &info) == DhcpError::kOk);
+  CHECK(info.message_type == kDhcpAck);
+  CHECK(info.your_ip.toString() == "198.18.10.50");
+  CHECK(info.client_mac.toString() == "44:47:cc:00:00:11");
+  REQUIRE(info.lease_seconds.has_value());
+  CHECK(*info.lease_seconds == 3600);
+  CHECK(parseDhcp(m, &info) == DhcpError::kNotBootRequest);
+  CHECK(parseDhcpReply(discover({53, 1, 1, 255}), &info) == DhcpError::kNotBootReply);
+  CHECK(dhcpErrorName(DhcpError::kNotBootReply) == "not_boot_reply");
+  // A lease time of the wrong length is not a lease time.
+  auto odd = discover({53, 1, 5, 51, 2, 0, 1, 255});
+  odd[0] = 2;
+  REQUIRE(parseDhcpReply(odd, &info) == DhcpError::kOk);
+  CHECK_FALSE(info.lease_seconds.has_value());
+}
+
 TEST_CASE("pad options are skipped; a missing end option is tolerated and reported") {
   DhcpInfo info;
   REQUIRE(parseDhcp(discover({0, 0, 53, 1, 3, 0}), &info) == DhcpError::kOk);

@@ -33,6 +33,17 @@ TEST_CASE("DNS answers are queued ahead of the conntrack-mark rules, from forwar
   CHECK(text.find("chain dns-answer {\n    meta mark set 0x00000040\n") != std::string::npos);
 }
 
+TEST_CASE("the box's own DHCP replies to a segment go to the inspection queue from output only") {
+  const std::string text = describeRuleset(spec());
+  const size_t output = text.find("chain output {");
+  const size_t judge = text.find("chain judge {");
+  const size_t reply = text.find("oifname \"br-cam\" udp sport 67 udp dport 68 meta mark set 0x00000004 counter");
+  REQUIRE(reply != std::string::npos);
+  CHECK(output < reply);
+  CHECK(reply < judge);
+  CHECK(text.find("udp sport 67", judge) == std::string::npos);  // a device's "reply" is a flow like any other
+}
+
 TEST_CASE("DoH resolvers live in interval sets the judge chain hints from") {
   const std::string text = describeRuleset(spec());
   CHECK(text.find("set doh4 {\n    type ipv4_addr; flags interval;\n    elements = { 203.0.113.53/32 }") !=
@@ -51,7 +62,7 @@ TEST_CASE("flows fan out over the flow queues; DNS answers and DHCP requests go 
         std::string::npos);
   CHECK(text.find("udp dport 67 meta mark set 0x00000080 counter xt target NFQUEUE --queue-num 104\n") !=
         std::string::npos);
-  CHECK(text.find("chain dns-answer {") < text.find("counter xt target NFQUEUE --queue-num 104\n  }"));
+  CHECK(text.find("chain dns-answer {") < text.find("counter xt target NFQUEUE --queue-num 104\n  }\n  chain deny"));
   s.queue_count = 1;
   s.fail_open = true;
   const std::string one = describeRuleset(s);

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Hostile devices cannot take over another device's identity. The quarantined gadget forges
+# packets from cam1's IPv4 and IPv6 addresses (raw socket: it never answers ARP/ND for them):
+# they are dropped and counted, `event=spoof` is written once per address, and the NVR's
+# connections to cam1 and cam1's own flows go on under cam1's profile. A DHCP message from the
+# gadget carrying another device's MAC changes nothing, and a device cannot flip its profile over
+# DHCP more than once a minute. An address still moves when it should: at once when the box's
+# DHCP server leases it to another device, and after the hold time when its owner is gone.
+set -euo pipefail
+# shellcheck source=tests/scenario/common.sh
+source "$(dirname "$0")/common.sh"
+
+LABFORGE="$BUILD/tests/lab/labforge"
+GADGET=02:5a:00:00:00:99
+CAM1=44:47:cc:00:00:11
+CAM2=44:47:cc:00:00:12
+VACUUM=50:ec:50:00:00:21
+
+scenario_lab_up
+cat >"$LAB_STATE/policy.yaml" <<'POLICY'
+version: 1
+defaults: {profile: quarantine}
+addresses:
+  nvr: [198.18.1.10, fd00:1::10]
+profiles:
+  camera:
+    egress:
+      - {allow: [nvr], proto: tcp, ports: [554]}
+      - {allow: [gateway], proto: udp, ports: [53, 67]}
+    inbound:
+      - {allow: [nvr], proto: tcp, ports: [554]}
+  vacuum:
+    egress:
+      - {allow: [203.0.113.20], proto: tcp, ports: [443]}
+      - {allow: [gateway], proto: udp, ports: [53, 67]}
+  quarantine:
+    egress:
+      - {allow: [gateway], proto: udp, ports: [53, 67]}
+devices:
+  - {name: lobby-cam, mac: "44:47:cc:00:00:11", profile: camera}
+  - {name: robot, mac: "50:ec:50:00:00:21", profile: vacuum}
+classify:
+  - {dhcp_hostname: "ECOVACS*", profile: vacuum}
+  - {vendor: "Hangzhou Hikvision Digital Technology Co.,Ltd.", profile: camera}
+POLICY
+lab_start_muzzled
+counter() { grep -o " $1=[0-9]*" "$LAB_STATE/muzzled.log" | tail -n1 | cut -d= -f2; }
+usr1_counters() {
+  local before
+  before="$(grep -c 'event=counters' "$LAB_STATE/muzzled.log" || true)"
+  kill -USR1 "$LAB_MUZZLED_PID"
+  for _ in $(seq 100); do
+    (($(grep -c 'event=counters' "$LAB_STATE/muzzled.log" || true) > before)) && return 0
+    sleep 0.05
+  done
+  return 1
+}
+log_count() { grep -Ec -- "$1" "$LAB_STATE/muzzled.log" || true; }
+forge() { lab_exec unknown "$LABFORGE" "$@" | grep -q 'result=sent'; }
+# Asks the gateway's resolver from the gadget until it answers (deadline SECONDS). Retries,
+# because the gateway's neighbour entry for a reused address still names the old device for a
+# few seconds (ARP, not Muzzle), and because Muzzle drops the queries while the old owner's
+# binding holds.
+answered() {
+  local deadline=$((SECONDS + $1))
+  while ((SECONDS < deadline)); do
+    lab_exec unknown "$LABNET" dns 198.18.10.1 probe.lab.example --timeout-ms 1000 </dev/null |
+      grep -q 'result=answered' && return 0
+    sleep 1
+  done
+  return 1
+}
+
+echo "== devices are known by the addresses they use first"
+lab_table_header
+for family in 4 6; do
+  lab_expect allowed cam1 nvr tcp 554 "$family"
+  lab_expect allowed nvr cam1 tcp 554 "$family"
+  lab_expect allowed cam2 nvr tcp 554 "$family"
+done
+lab_expect allowed vacuum cloud2 tcp 443
+lab_expect allowed unknown gw udp 53
+
+echo "== the gadget forges cam1's addresses: dropped, counted, reported once per address"
+lab_check "forged tcp 198.18.10.11 -> nvr:554 (x3)" forge tcp 198.18.10.11 198.18.1.10 554 --count 3
+lab_check "forged tcp 198.18.10.11 -> internet:443 (x3)" forge tcp 198.18.10.11 203.0.113.10 443 --count 3
+lab_check "forged udp 198.18.10.11 -> gateway:53, which the gadget may use" \
+  forge udp 198.18.10.11 198.18.10.1 53 --count 2
+lab_check "forged tcp fd00:10::11 -> nvr:554 (x3)" forge tcp fd00:10::11 fd00:1::10 554 --count 3
+lab_check "forged tcp fd00:10::11 -> internet:443 (x3)" forge tcp fd00:10::11 2001:db8:cafe::10 443 --count 3
+lab_check "event=spoof for the IPv4 address" \
+  wait_log "event=spoof mac=$GADGET claimed=198.18.10.11 owner=$CAM1 " 10
+lab_check "event=spoof for the IPv6 address" \
+  wait_log "event=spoof mac=$GADGET claimed=fd00:10::11 owner=$CAM1 " 10
+lab_check "counters line" usr1_counters
+lab_check "all 14 forged packets counted as spoofed (got $(counter spoofed))" test "$(counter spoofed)" -ge 14
+lab_check "one event per (device, address)" \
+  test "$(log_count "event=spoof mac=$GADGET claimed=198.18.10.11 ")" -eq 1 -a \
+  "$(log_count "event=spoof mac=$GADGET claimed=fd00:10::11 ")" -eq 1
+lab_check "no forged packet was judged (no verdict line names the forged flows)" \
+  test "$(log_count "src=(198.18.10.11|\[fd00:10::11\]):4100[0-9] ")" -eq 0
+lab_check "the addresses did not move" test "$(log_count 'event=address-moved')" -eq 0
+
+echo "== cam1 is still cam1: the NVR reaches it, it reaches the NVR, by the camera profile"
+lab_table_header
+for family in 4 6; do
+  lab_expect allowed nvr cam1 tcp 554 "$family"
+  lab_expect allowed cam1 nvr tcp 554 "$family"
+  lab_expect rejected cam1 cloud1 tcp 443 "$family"
+done
+
+echo "== DHCP cannot speak for another device, nor flip a profile at will"
+lab_check "the gadget broadcasts a DISCOVER with cam2's MAC as chaddr (hostname ECOVACS-FAKE)" \
+  lab_exec unknown "$LABNET" dhcp eth0 --chaddr "$CAM2" --hostname ECOVACS-FAKE
+lab_check "event=dhcp-mac-mismatch" wait_log "event=dhcp-mac-mismatch mac=$GADGET chaddr=$CAM2 " 10
+lab_check "cam2 was not reassigned" test "$(log_count "event=device-reassigned mac=$CAM2 ")" -eq 0
+lab_table_header
+lab_expect allowed cam2 nvr tcp 554
+lab_check "cam2 itself says it is a vacuum" lab_exec cam2 "$LABNET" dhcp eth0 --hostname ECOVACS-DEEBOT
+lab_check "reassigned once" wait_log "event=device-reassigned mac=$CAM2 from=camera profile=vacuum" 10
+lab_check "and back to a camera at once" lab_exec cam2 "$LABNET" dhcp eth0 --hostname ipcam
+lab_check "refused: event=device-reassign-limited" \
+  wait_log "event=device-reassign-limited mac=$CAM2 profile=vacuum wanted=camera" 10
+lab_check "counters line" usr1_counters
+lab_check "dhcp_mac_mismatch and reassign_limited counted" \
+  test "$(counter dhcp_mac_mismatch)" -ge 1 -a "$(counter reassign_limited)" -ge 1
+
+echo "== a lease from the box moves an address at once"
+# A DHCP server on the gateway (DHCP only: port=0) that reserves the vacuum's address for the
+# gadget, as an admin would after the vacuum was retired.
+cat >"$LAB_STATE/dnsmasq-dhcp.conf" <<EOF
+port=0
+no-resolv
+no-hosts
+interface=br-cam
+dhcp-range=198.18.10.100,198.18.10.200,255.255.255.0,1h
+dhcp-host=$GADGET,198.18.10.21
+dhcp-authoritative
+no-ping
+dhcp-leasefile=$LAB_STATE/dnsmasq-dhcp.leases
+user=root
+log-dhcp
+EOF
+lab_exec gw dnsmasq --conf-file="$LAB_STATE/dnsmasq-dhcp.conf" --keep-in-foreground \
+  --log-facility="$LAB_STATE/dnsmasq-dhcp.log" >>"$LAB_STATE/dnsmasq-dhcp.log" 2>&1 </dev/null &
+_lab_remember_pid $!
+lab_check "the vacuum leaves the network" ip -n "$(lab_ns vacuum)" link set eth0 down
+lease_ok() {
+  local deadline=$((SECONDS + 30))
+  while ((SECONDS < deadline)); do
+    lab_exec unknown "$LABNET" dhcp eth0 --lease yes --timeout-ms 2000 | grep -q 'result=ack ip=198.18.10.21 ' &&
+      return 0
+    sleep 0.5
+  done
+  cat "$LAB_STATE/dnsmasq-dhcp.log" >&2
+  return 1
+}
+lab_check "the gadget gets 198.18.10.21 from the gateway's DHCP server" lease_ok
+lab_check "event=address-moved why=lease" \
+  wait_log "event=address-moved ip=198.18.10.21 from=$VACUUM to=$GADGET why=lease" 10
+ip -n "$(lab_ns unknown)" addr add 198.18.10.21/32 dev eth0
+ip -n "$(lab_ns unknown)" route add 198.18.10.1/32 dev eth0 src 198.18.10.21
+lab_check "the gadget's DNS query from 198.18.10.21 is answered" answered 30
+ip -n "$(lab_ns unknown)" route del 198.18.10.1/32 dev eth0 src 198.18.10.21
+lab_check "its packets from that address are not spoofs" \
+  test "$(log_count "event=spoof mac=$GADGET claimed=198.18.10.21 ")" -eq 0
+
+echo "== an owner gone past the hold time gives up its address"
+lab_stop_muzzled
+LAB_CONFIG_EXTRA="devices: {address_hold_seconds: 10}"
+lab_start_muzzled
+lab_check "the bindings survive the restart" wait_log 'event=inventory-loaded .*addresses_bound=[1-9]' 10
+lab_check "cam2 leaves the network" ip -n "$(lab_ns cam2)" link set eth0 down
+ip -n "$(lab_ns unknown)" addr add 198.18.10.12/32 dev eth0
+ip -n "$(lab_ns unknown)" route add 198.18.10.1/32 dev eth0 src 198.18.10.12
+# The gadget keeps asking from cam2's address: dropped while cam2's binding holds (quiet for
+# less than 10 s, or the gateway's neighbour table still confirms it), then it moves.
+lab_check "the gadget's DNS query from 198.18.10.12 is answered after the hold time" answered 90
+lab_check "event=address-moved why=owner-gone" \
+  wait_log "event=address-moved ip=198.18.10.12 from=$CAM2 to=$GADGET why=owner-gone" 10
+lab_table_header
+lab_expect refused nvr cam2 tcp 554  # 198.18.10.12 is the gadget's now: quarantine, no inbound
+lab_summary
