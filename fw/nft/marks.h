@@ -14,6 +14,14 @@
 // destination is in the DoH resolver set (@doh4/@doh6), and whether it is a DNS answer on its
 // way to a managed device (queued on every packet, not only a flow's first: the engine answers
 // those with NF_ACCEPT or NF_DROP, never NF_REPEAT, after learning the names in them).
+//
+// DNS queries from a device (chain `dns-query`, reached after the verdict-mark rules) are queued
+// on every packet too, so the engine knows which questions an answer may answer:
+//   kHintDnsQuery alone: the flow is undecided; judge it like any first packet (NF_REPEAT with a
+//     verdict mark, which the verdict-mark rules act on before `dns-query` is reached again)
+//     and read the question if it is allowed;
+//   kHintDnsQuery | kHintFlowAllowed: the conntrack mark already allows the flow under the
+//     current generation; read the question and answer NF_ACCEPT.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +35,8 @@ constexpr uint32_t kHintReplyDirection = 0x10;  // packet mark set by the rulese
 constexpr uint32_t kHintDohDestination = 0x20;
 constexpr uint32_t kHintDnsAnswer = 0x40;
 constexpr uint32_t kHintDhcpRequest = 0x80;  // a DHCP request from a device: read it, accept it
+constexpr uint32_t kHintDnsQuery = 0x08;     // a DNS query from a device (see above)
+constexpr uint32_t kHintFlowAllowed = 0x04;  // with kHintDnsQuery: its flow is already allowed
 
 constexpr uint32_t verdictMark(uint32_t generation, VerdictCode code) {
   return (generation & kMaxGeneration) << 8 | static_cast<uint8_t>(code);
