@@ -203,6 +203,7 @@ DnsTcpResult DnsTcpStreams::read(Stream& s, uint32_t seq, std::span<const uint8_
     s.held += static_cast<uint32_t>(n);
     data = data.subspan(n);
     if (s.held >= 2 && s.held == 2 + prefixLength(s.buffer)) {
+      ++counters_.reassembled;
       sink.onDnsTcpMessage(s.key.flow, s.key.from_device,
                            std::span<const uint8_t>(s.buffer + 2, s.held - 2));
       s.held = 0;

@@ -84,6 +84,7 @@ const char* dnsTcpResultName(DnsTcpResult r);
 
 struct DnsTcpCounters {
   uint64_t evictions = 0;         // streams pushed out for room before their connection ended
+  uint64_t reassembled = 0;       // messages read whole after arriving in several segments
   uint64_t untracked = 0;         // data segments not read: no stream, or a lost one
   uint64_t messages_skipped = 0;  // messages not read because bytes of them were not seen
   uint64_t lost = 0;              // streams that lost their message boundaries

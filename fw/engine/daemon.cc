@@ -400,6 +400,7 @@ void Daemon::logCounters(const char* event) {
         .add("dns_questions_expired", judge_.dnsFlows().questions().expired())
         .add("dns_tcp_streams", judge_.dnsFlows().streams().size())
         .add("dns_tcp_stream_evictions", judge_.dnsFlows().streams().counters().evictions)
+        .add("dns_tcp_reassembled", judge_.dnsFlows().streams().counters().reassembled)
         .add("dns_tcp_unread", judge_.dnsFlows().streams().counters().untracked +
                                    judge_.dnsFlows().streams().counters().messages_skipped)
         .add("dns_tcp_lost", judge_.dnsFlows().streams().counters().lost)

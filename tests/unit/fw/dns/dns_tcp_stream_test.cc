@@ -72,6 +72,7 @@ TEST_CASE("a message split over three segments is read once it is whole") {
   CHECK(f.data(20, slice(wire, 20, wire.size())) == DnsTcpResult::kOk);
   REQUIRE(f.sink.messages.size() == 1);
   CHECK(f.sink.messages[0] == m);
+  CHECK(f.streams.counters().reassembled == 1);
 }
 
 TEST_CASE("several messages in one segment, and one running into the next") {
