@@ -73,8 +73,8 @@ void DnsQuestionTable::expireOld(Time now) {
 }
 
 DnsQuestionTable::Question* DnsQuestionTable::find(Device& device, const DnsFlowKey& flow,
-                                                   uint16_t id, const DnsName& name,
-                                                   uint16_t qtype, uint16_t qclass) {
+                                                   uint16_t id, const DnsName& name, uint16_t qtype,
+                                                   uint16_t qclass) {
   for (Question& q : device.questions) {
     if (q.id == id && q.qtype == qtype && q.qclass == qclass && q.flow == flow &&
         sameName(q.name, name)) {

@@ -77,8 +77,9 @@ class DnsQuestionTable {
     DnsName name;
     Time expires;
   };
-  using AgeList = boost::intrusive::list<
-      Question, boost::intrusive::member_hook<Question, ListHook, &Question::by_age>>;
+  using AgeList =
+      boost::intrusive::list<Question,
+                             boost::intrusive::member_hook<Question, ListHook, &Question::by_age>>;
   using DeviceList = boost::intrusive::list<
       Question, boost::intrusive::member_hook<Question, ListHook, &Question::by_device>>;
   struct Device {
@@ -101,8 +102,9 @@ class DnsQuestionTable {
                                     &Device::by_mac>,
       boost::intrusive::key_of_value<MacOf>, boost::intrusive::hash<MacHash>,
       boost::intrusive::power_2_buckets<true>>;
-  using FreeDevices = boost::intrusive::list<
-      Device, boost::intrusive::member_hook<Device, ListHook, &Device::free>>;
+  using FreeDevices =
+      boost::intrusive::list<Device,
+                             boost::intrusive::member_hook<Device, ListHook, &Device::free>>;
 
   Question* find(Device& device, const DnsFlowKey& flow, uint16_t id, const DnsName& name,
                  uint16_t qtype, uint16_t qclass);

@@ -19,10 +19,14 @@ size_t prefixLength(const uint8_t* p) { return size_t{p[0]} << 8 | p[1]; }
 
 const char* dnsTcpResultName(DnsTcpResult r) {
   switch (r) {
-    case DnsTcpResult::kOk: return "ok";
-    case DnsTcpResult::kUntracked: return "untracked";
-    case DnsTcpResult::kMessageSkipped: return "message-skipped";
-    case DnsTcpResult::kLost: return "lost";
+    case DnsTcpResult::kOk:
+      return "ok";
+    case DnsTcpResult::kUntracked:
+      return "untracked";
+    case DnsTcpResult::kMessageSkipped:
+      return "message-skipped";
+    case DnsTcpResult::kLost:
+      return "lost";
   }
   return "unknown";
 }

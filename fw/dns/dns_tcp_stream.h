@@ -141,8 +141,9 @@ class DnsTcpStreams {
                                     &Stream::by_key>,
       boost::intrusive::key_of_value<KeyOf>, boost::intrusive::hash<KeyHash>,
       boost::intrusive::power_2_buckets<true>>;
-  using UseList = boost::intrusive::list<
-      Stream, boost::intrusive::member_hook<Stream, ListHook, &Stream::by_use>>;
+  using UseList =
+      boost::intrusive::list<Stream,
+                             boost::intrusive::member_hook<Stream, ListHook, &Stream::by_use>>;
 
   Stream* find(const Key& key);
   Stream* open(const Key& key, uint32_t isn, Time now);

@@ -1,12 +1,13 @@
 // libFuzzer entry point for the DNS parsers (answers, the question of a query), the CNAME-chain
-// walk that follows them, and TCP stream reassembly fed the input as a run of segments. Contract: any bytes, no crash, no out-of-bounds read, bounded work; the
-// sanitizers are the oracle, plus the invariants below that hold for every input.
+// walk that follows them, and TCP stream reassembly fed the input as a run of segments. Contract:
+// any bytes, no crash, no out-of-bounds read, bounded work; the sanitizers are the oracle, plus the
+// invariants below that hold for every input.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <span>
-#include <algorithm>
 
 #include "fw/dns/dns_message.h"
 #include "fw/dns/dns_tcp_stream.h"
@@ -72,7 +73,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(m, muzzle::parseDnsMessage(input, &m));
   muzzle::DnsQuestion q;
   const muzzle::DnsError e = muzzle::parseDnsQuery(input, &q);
-  if (muzzle::dnsErrorName(e) == "unknown" || q.name.length > muzzle::kDnsMaxNameOctets) std::abort();
+  if (muzzle::dnsErrorName(e) == "unknown" || q.name.length > muzzle::kDnsMaxNameOctets)
+    std::abort();
   feedStreams(input);
   return 0;
 }

@@ -42,7 +42,8 @@ void putName(std::vector<uint8_t>& m, const std::string& name) {
     if (i == name.size() || name[i] == '.') {
       if (i > start) {
         m.push_back(static_cast<uint8_t>(i - start));
-        m.insert(m.end(), name.begin() + static_cast<long>(start), name.begin() + static_cast<long>(i));
+        m.insert(m.end(), name.begin() + static_cast<long>(start),
+                 name.begin() + static_cast<long>(i));
       }
       start = i + 1;
     }
@@ -51,7 +52,8 @@ void putName(std::vector<uint8_t>& m, const std::string& name) {
 }
 
 // A response to (id, name, A) with one A record.
-std::vector<uint8_t> answerA(uint16_t id, const std::string& name, const muzzle::IpAddress& address) {
+std::vector<uint8_t> answerA(uint16_t id, const std::string& name,
+                             const muzzle::IpAddress& address) {
   std::vector<uint8_t> m;
   put16(m, id);
   m.insert(m.end(), {0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0});

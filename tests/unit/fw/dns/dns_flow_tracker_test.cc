@@ -1,11 +1,12 @@
 // DnsFlowTracker: only an answer to a question the device asked, on the same flow, is matched;
 // TCP queries and answers are read from reassembled streams.
+#include "fw/dns/dns_flow_tracker.h"
+
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
 
-#include "fw/dns/dns_flow_tracker.h"
 #include "tests/unit/fw/dns/dns_test_messages.h"
 
 namespace muzzle {
@@ -18,10 +19,12 @@ using testing::dnsQuery;
 using testing::slice;
 
 struct Answers : DnsAnswerSink {
-  void onDnsAnswerRead(const DnsFlowKey&, DnsAnswerKind kind, DnsError error, const DnsMessage& m) override {
-    std::string what = kind == DnsAnswerKind::kMatched       ? "matched"
-                       : kind == DnsAnswerKind::kUnsolicited ? "unsolicited"
-                                                             : "malformed:" + std::string(dnsErrorName(error));
+  void onDnsAnswerRead(const DnsFlowKey&, DnsAnswerKind kind, DnsError error,
+                       const DnsMessage& m) override {
+    std::string what = kind == DnsAnswerKind::kMatched ? "matched"
+                       : kind == DnsAnswerKind::kUnsolicited
+                           ? "unsolicited"
+                           : "malformed:" + std::string(dnsErrorName(error));
     if (kind != DnsAnswerKind::kMalformed) {
       what += " " + std::string(m.question.view());
       forEachBinding(m, [&](const DnsBinding& b) { what += " " + b.address.toString(); });
@@ -48,8 +51,8 @@ TEST_CASE("UDP: only the answer to the question asked is matched, once") {
   Answers a;
   t.onUdpAnswer(flow(), dnsAnswerA(1, "avs.voice.example", 30), a);  // nothing asked yet
   t.onUdpQuery(flow(), dnsQuery(1, "AVS.voice.example"));
-  t.onUdpAnswer(flow(), dnsAnswerA(2, "avs.voice.example", 31), a);  // another ID
-  t.onUdpAnswer(flow(), dnsAnswerA(1, "evil.voice.example", 32), a);  // another question
+  t.onUdpAnswer(flow(), dnsAnswerA(2, "avs.voice.example", 31), a);           // another ID
+  t.onUdpAnswer(flow(), dnsAnswerA(1, "evil.voice.example", 32), a);          // another question
   t.onUdpAnswer(flow(17, 40001), dnsAnswerA(1, "avs.voice.example", 33), a);  // another flow
   auto bad = dnsAnswerA(1, "avs.voice.example", 34);
   bad[7] = 5;  // ANCOUNT lies: malformed, and it does not spend the question
@@ -141,8 +144,8 @@ TEST_CASE("TCP: a message spelled inside a record at a segment boundary is never
   t.fromServer(slice(real, 0, cut));
   t.fromServer(slice(real, cut, real.size()));
   t.fromServer(dnsFramed(dnsAnswerA(2, "avs.voice.example", 30)));
-  CHECK(t.answers.seen == std::vector<std::string>{"matched bait.example",
-                                                   "matched avs.voice.example 203.0.113.30"});
+  CHECK(t.answers.seen ==
+        std::vector<std::string>{"matched bait.example", "matched avs.voice.example 203.0.113.30"});
 }
 
 }  // namespace

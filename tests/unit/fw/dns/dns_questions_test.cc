@@ -1,11 +1,11 @@
 // DnsQuestionTable: an answer counts only for the device, flow, ID and question that were asked,
 // once, within the lifetime; the table is bounded per device and in all, oldest out, counted.
+#include "fw/dns/dns_questions.h"
+
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <string>
-
-#include "fw/dns/dns_questions.h"
 
 namespace muzzle {
 namespace {
@@ -46,12 +46,12 @@ TEST_CASE("an answer matches the device, flow, ID and question asked, once") {
   DnsQuestionTable t(clock);
   t.ask(flow(), question(7, "avs.voice.example"));
   CHECK(t.size() == 1);
-  CHECK_FALSE(answers(t, flow(), 8, "avs.voice.example"));                 // another ID
-  CHECK_FALSE(answers(t, flow(), 7, "evil.voice.example"));                // another name
-  CHECK_FALSE(answers(t, flow(), 7, "avs.voice.example", kDnsTypeAaaa));   // another type
-  CHECK_FALSE(answers(t, flow(), 7, "avs.voice.example", kDnsTypeA, 3));   // another class
+  CHECK_FALSE(answers(t, flow(), 8, "avs.voice.example"));                       // another ID
+  CHECK_FALSE(answers(t, flow(), 7, "evil.voice.example"));                      // another name
+  CHECK_FALSE(answers(t, flow(), 7, "avs.voice.example", kDnsTypeAaaa));         // another type
+  CHECK_FALSE(answers(t, flow(), 7, "avs.voice.example", kDnsTypeA, 3));         // another class
   CHECK_FALSE(answers(t, flow(0x685400000031, 40001), 7, "avs.voice.example"));  // another port
-  CHECK_FALSE(answers(t, flow(0x685400000032), 7, "avs.voice.example"));  // another device
+  CHECK_FALSE(answers(t, flow(0x685400000032), 7, "avs.voice.example"));         // another device
   DnsFlowKey tcp = flow();
   tcp.protocol = 6;
   CHECK_FALSE(answers(t, tcp, 7, "avs.voice.example"));  // the same ports over TCP

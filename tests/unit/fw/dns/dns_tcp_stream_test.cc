@@ -1,12 +1,13 @@
 // DnsTcpStreams: DNS over TCP is read only at message boundaries proven from the SYN, whatever
 // the segment boundaries; holes, retransmissions and overlaps never make it guess; it is bounded.
+#include "fw/dns/dns_tcp_stream.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
-#include "fw/dns/dns_tcp_stream.h"
 #include "tests/unit/fw/dns/dns_test_messages.h"
 
 namespace muzzle {
@@ -91,7 +92,8 @@ TEST_CASE("several messages in one segment, and one running into the next") {
   CHECK(f.sink.messages[2] == c);
 }
 
-TEST_CASE("segment boundaries never start a message: a message spelled inside a record is not one") {
+TEST_CASE(
+    "segment boundaries never start a message: a message spelled inside a record is not one") {
   Fixture f;
   // The TXT text spells a framed answer "avs.voice.example is 203.0.113.66". Cut right where it
   // starts, the second segment begins with a length and a message: read per segment, that is a
@@ -265,7 +267,8 @@ TEST_CASE("streams are bounded per device and in all, least recently used out, c
   }
   CHECK(streams.size() == kDnsMaxTcpStreams);
   CHECK(streams.onSegment(flow(1, 19), false, data, sink) == DnsTcpResult::kUntracked);
-  CHECK(streams.counters().evictions == 20 - kDnsMaxTcpStreamsPerDevice + kDnsMaxTcpStreamsPerDevice);
+  CHECK(streams.counters().evictions ==
+        20 - kDnsMaxTcpStreamsPerDevice + kDnsMaxTcpStreamsPerDevice);
 }
 
 TEST_CASE("idle streams make room first, and are not counted as evictions") {

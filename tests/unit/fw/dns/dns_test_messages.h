@@ -43,8 +43,26 @@ inline std::vector<uint8_t> dnsAnswerA(uint16_t id, const std::string& name, uin
   append16(m, id);
   m.insert(m.end(), {0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0});
   appendName(m, name);
-  m.insert(m.end(), {0, 1, 0, 1, 0xC0, 12, 0, 1, 0, 1, uint8_t(ttl >> 24), uint8_t(ttl >> 16),
-                     uint8_t(ttl >> 8), uint8_t(ttl), 0, 4, 203, 0, 113, last});
+  m.insert(m.end(), {0,
+                     1,
+                     0,
+                     1,
+                     0xC0,
+                     12,
+                     0,
+                     1,
+                     0,
+                     1,
+                     uint8_t(ttl >> 24),
+                     uint8_t(ttl >> 16),
+                     uint8_t(ttl >> 8),
+                     uint8_t(ttl),
+                     0,
+                     4,
+                     203,
+                     0,
+                     113,
+                     last});
   return m;
 }
 

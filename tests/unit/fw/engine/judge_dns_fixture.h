@@ -39,12 +39,12 @@ using testing::kSegmentIf;
 using testing::kUplinkIf;
 
 inline std::vector<uint8_t> udp(const char* src, const char* dst, uint16_t sport, uint16_t dport,
-                         const std::vector<uint8_t>& payload) {
+                                const std::vector<uint8_t>& payload) {
   return testing::udpPacket(src, dst, sport, dport, payload);
 }
 
 inline std::vector<uint8_t> tcp(const char* src, const char* dst, uint16_t sport, uint16_t dport,
-                         const std::vector<uint8_t>& payload = {}) {
+                                const std::vector<uint8_t>& payload = {}) {
   return testing::tcpPacket(src, dst, sport, dport, payload, testing::kTcpPshAck);
 }
 
@@ -59,8 +59,27 @@ inline std::vector<uint8_t> answer(const std::string& name, uint8_t last, uint32
       start = dot + 1;
     }
   }
-  m.insert(m.end(), {0, 0, 1, 0, 1, 0xC0, 12, 0, 1, 0, 1, uint8_t(ttl >> 24), uint8_t(ttl >> 16),
-                     uint8_t(ttl >> 8), uint8_t(ttl), 0, 4, 203, 0, 113, last});
+  m.insert(m.end(), {0,
+                     0,
+                     1,
+                     0,
+                     1,
+                     0xC0,
+                     12,
+                     0,
+                     1,
+                     0,
+                     1,
+                     uint8_t(ttl >> 24),
+                     uint8_t(ttl >> 16),
+                     uint8_t(ttl >> 8),
+                     uint8_t(ttl),
+                     0,
+                     4,
+                     203,
+                     0,
+                     113,
+                     last});
   return m;
 }
 
@@ -70,29 +89,32 @@ struct Fixture {
     REQUIRE_MESSAGE(p.ok(), p.status().message());
     judge.setPolicy(*p, kGeneration);
     // The speaker's query to the gateway: allowed, and teaches the judge the speaker's MAC.
-    auto q = send(udp("198.18.10.31", "198.18.10.1", 40000, 53, {}), NF_INET_LOCAL_IN, kSegmentIf, 0, kSpeakerMac);
+    auto q = send(udp("198.18.10.31", "198.18.10.1", 40000, 53, {}), NF_INET_LOCAL_IN, kSegmentIf,
+                  0, kSpeakerMac);
     REQUIRE(*q.mark == verdictMark(kGeneration, VerdictCode::kAllow));
   }
   std::string logText() { return out.text(); }
   // The speaker asks the gateway's resolver about `name` on its UDP flow from `port` (already
   // allowed in the kernel, so the ruleset hints kHintFlowAllowed).
-  void ask(const std::string& name, uint16_t id = 0x1234, uint16_t port = 40000, uint16_t qtype = 1) {
-    auto v = send(udp("198.18.10.31", "198.18.10.1", port, 53, testing::dnsQuery(id, name, qtype)), NF_INET_LOCAL_IN,
-                  kSegmentIf, 0, kSpeakerMac, kHintDnsQuery | kHintFlowAllowed);
+  void ask(const std::string& name, uint16_t id = 0x1234, uint16_t port = 40000,
+           uint16_t qtype = 1) {
+    auto v = send(udp("198.18.10.31", "198.18.10.1", port, 53, testing::dnsQuery(id, name, qtype)),
+                  NF_INET_LOCAL_IN, kSegmentIf, 0, kSpeakerMac, kHintDnsQuery | kHintFlowAllowed);
     REQUIRE(v.verdict == NF_ACCEPT);
     REQUIRE_FALSE(v.mark.has_value());
   }
-  PacketVerdict send(const std::vector<uint8_t>& bytes, uint8_t hook, uint32_t indev, uint32_t outdev,
-                     const char* mac, uint32_t mark = 0) {
+  PacketVerdict send(const std::vector<uint8_t>& bytes, uint8_t hook, uint32_t indev,
+                     uint32_t outdev, const char* mac, uint32_t mark = 0) {
     return judge.onPacket(testing::queuedPacket(bytes, hook, indev, outdev, mac, mark));
   }
   // The gateway's resolver answering the speaker: leaves through the output hook.
   PacketVerdict gatewayAnswers(const std::vector<uint8_t>& dns) {
-    return send(udp("198.18.10.1", "198.18.10.31", 53, 40000, dns), NF_INET_LOCAL_OUT, 0, kSegmentIf,
-                nullptr, kHintDnsAnswer | kHintReplyDirection);
+    return send(udp("198.18.10.1", "198.18.10.31", 53, 40000, dns), NF_INET_LOCAL_OUT, 0,
+                kSegmentIf, nullptr, kHintDnsAnswer | kHintReplyDirection);
   }
   PacketVerdict connect(const char* dst, uint16_t port = 443) {
-    return send(tcp("198.18.10.31", dst, 41000, port), NF_INET_FORWARD, kSegmentIf, kUplinkIf, kSpeakerMac);
+    return send(tcp("198.18.10.31", dst, 41000, port), NF_INET_FORWARD, kSegmentIf, kUplinkIf,
+                kSpeakerMac);
   }
 
   testing::MemoryFile out;

@@ -31,15 +31,16 @@ TEST_CASE("an answer to no question passes, teaches nothing, and is counted and 
   CHECK(f.judge.counters().dns_unsolicited == 1);
   CHECK(f.judge.counters().dns_learned == 0);
   CHECK(f.judge.names().entryCount() == 0);
-  CHECK(f.logText().find("event=dns-unsolicited mac=68:54:fd:00:00:31 id=4660 name=avs.voice.example "
-                         "src=198.18.10.1:53") != std::string::npos);
+  CHECK(
+      f.logText().find("event=dns-unsolicited mac=68:54:fd:00:00:31 id=4660 name=avs.voice.example "
+                       "src=198.18.10.1:53") != std::string::npos);
   CHECK(*f.connect("203.0.113.30").mark == kReject);
 }
 
 TEST_CASE("an answer with another ID, question or flow teaches nothing") {
   Fixture f;
   f.ask("avs.voice.example", 0x1234);
-  f.gatewayAnswers(dnsAnswerA(0x1235, "avs.voice.example", 30));  // another ID
+  f.gatewayAnswers(dnsAnswerA(0x1235, "avs.voice.example", 30));   // another ID
   f.gatewayAnswers(dnsAnswerA(0x1234, "evil.voice.example", 31));  // another name
   auto other_type = dnsAnswerA(0x1234, "avs.voice.example", 32);
   other_type[other_type.size() - 19] = 28;  // the question's type: AAAA, not the A asked
@@ -96,21 +97,23 @@ struct TcpDns {
   uint32_t device_next = 101, server_next = 7001;
 
   void open() {
-    auto syn = f.send(testing::tcpSegment("198.18.10.31", "198.18.10.1", port, 53, 100, testing::kTcpSyn),
-                      NF_INET_LOCAL_IN, kSegmentIf, 0, kSpeakerMac, kHintDnsQuery);
+    auto syn =
+        f.send(testing::tcpSegment("198.18.10.31", "198.18.10.1", port, 53, 100, testing::kTcpSyn),
+               NF_INET_LOCAL_IN, kSegmentIf, 0, kSpeakerMac, kHintDnsQuery);
     REQUIRE(*syn.mark == kAllow);
     auto syn_ack = serverAt(7000, testing::kTcpSynAck, {});
     REQUIRE(syn_ack.verdict == NF_ACCEPT);
   }
   PacketVerdict fromDevice(const std::vector<uint8_t>& bytes) {
-    auto v = f.send(testing::tcpSegment("198.18.10.31", "198.18.10.1", port, 53, device_next, testing::kTcpPshAck, bytes),
+    auto v = f.send(testing::tcpSegment("198.18.10.31", "198.18.10.1", port, 53, device_next,
+                                        testing::kTcpPshAck, bytes),
                     NF_INET_LOCAL_IN, kSegmentIf, 0, kSpeakerMac, kHintDnsQuery | kHintFlowAllowed);
     device_next += uint32_t(bytes.size());
     return v;
   }
   PacketVerdict serverAt(uint32_t seq, uint8_t flags, const std::vector<uint8_t>& bytes) {
-    return f.send(testing::tcpSegment("198.18.10.1", "198.18.10.31", 53, port, seq, flags, bytes), NF_INET_LOCAL_OUT, 0,
-                  kSegmentIf, nullptr, kHintDnsAnswer | kHintReplyDirection);
+    return f.send(testing::tcpSegment("198.18.10.1", "198.18.10.31", 53, port, seq, flags, bytes),
+                  NF_INET_LOCAL_OUT, 0, kSegmentIf, nullptr, kHintDnsAnswer | kHintReplyDirection);
   }
   PacketVerdict fromServer(const std::vector<uint8_t>& bytes) {
     auto v = serverAt(server_next, testing::kTcpPshAck, bytes);
@@ -186,8 +189,8 @@ TEST_CASE("TCP: an answer on a connection whose start was not seen passes unread
   Fixture f;
   TcpDns t{f};
   f.ask("avs.voice.example");
-  CHECK(t.serverAt(7001, testing::kTcpPshAck, dnsFramed(answer("avs.voice.example", 30, 60))).verdict ==
-        NF_ACCEPT);
+  CHECK(t.serverAt(7001, testing::kTcpPshAck, dnsFramed(answer("avs.voice.example", 30, 60)))
+            .verdict == NF_ACCEPT);
   CHECK(f.judge.counters().dns_learned == 0);
   CHECK(f.judge.dnsFlows().streams().counters().untracked == 1);
 }
