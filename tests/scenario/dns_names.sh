@@ -93,9 +93,17 @@ lab_check "speaker resolves telemetry.vendor.example's sibling over TCP" \
 lab_check "  and connects (v6)" connects speaker 2001:db8:cafe::31 443
 
 echo "== DNS over TCP: a long answer in small segments is learned"
+# The device asks for 88-byte segments (the smallest MSS Linux allows); one segment per packet
+# on the gateway's segment bridge, so netfilter sees each segment, not one GSO packet.
+gso_segs="$(ip -d -n "$(lab_ns gw)" link show br-cam | sed -n 's/.* gso_max_segs \([0-9]*\).*/\1/p')"
+ip -n "$(lab_ns gw)" link set dev br-cam gso_max_segs 1
 lab_check "speaker resolves split.voice.example (a long CNAME chain) over TCP in 88-byte segments" \
   resolves_to speaker split.voice.example 203.0.113.37 4 --proto tcp --mss 88
+ip -n "$(lab_ns gw)" link set dev br-cam gso_max_segs "${gso_segs:-65535}"
 lab_check "  and connects" connects speaker 203.0.113.37 443
+kill -USR1 "$LAB_MUZZLED_PID"
+lab_check "  muzzled read it whole from several segments" \
+  wait_log 'event=counters .*dns_tcp_reassembled=[1-9]' 3
 
 echo "== a hostile resolver cannot teach names it was not asked"
 # 203.0.113.54 answers every query with: another ID, another name, the real answer
