@@ -66,6 +66,7 @@ std::string_view dnsErrorName(DnsError e) {
     case DnsError::kOk: return "ok";
     case DnsError::kTruncatedHeader: return "truncated-header";
     case DnsError::kNotResponse: return "not-a-response";
+    case DnsError::kNotQuery: return "not-a-query";
     case DnsError::kBadQuestionCount: return "bad-question-count";
     case DnsError::kTruncatedName: return "truncated-name";
     case DnsError::kBadLabelType: return "bad-label-type";
@@ -76,7 +77,6 @@ std::string_view dnsErrorName(DnsError e) {
     case DnsError::kTruncatedRecord: return "truncated-record";
     case DnsError::kCountMismatch: return "count-mismatch";
     case DnsError::kBadRdata: return "bad-rdata";
-    case DnsError::kTcpFraming: return "tcp-framing";
     case DnsError::kCount: break;
   }
   return "unknown";
@@ -100,6 +100,7 @@ DnsError parseDnsMessage(std::span<const uint8_t> m, DnsMessage* out) {
   if (DnsError e = readName(m, &pos, &out->question); e != DnsError::kOk) return e;
   if (pos + 4 > m.size()) return DnsError::kTruncatedRecord;
   out->qtype = read16(m, pos);
+  out->qclass = read16(m, pos + 2);
   pos += 4;
 
   // ANCOUNT is checked as we go: running out of bytes before the promised records ends the loop,
@@ -154,13 +155,20 @@ DnsError parseDnsMessage(std::span<const uint8_t> m, DnsMessage* out) {
   return DnsError::kOk;
 }
 
-DnsError parseDnsTcpPayload(std::span<const uint8_t> payload, DnsMessage* out) {
-  out->record_count = 0;
-  out->question.length = 0;
-  if (payload.size() < 2) return DnsError::kTcpFraming;
-  const size_t length = read16(payload, 0);
-  if (length + 2 > payload.size()) return DnsError::kTcpFraming;
-  return parseDnsMessage(payload.subspan(2, length), out);
+DnsError parseDnsQuery(std::span<const uint8_t> m, DnsQuestion* out) {
+  out->name.length = 0;
+  if (m.size() < kHeaderSize) return DnsError::kTruncatedHeader;
+  out->id = read16(m, 0);
+  const uint16_t flags = read16(m, 2);
+  // QR clear and opcode 0 (QUERY): NOTIFY, UPDATE and the rest get no answer Muzzle learns from.
+  if ((flags & 0xF800) != 0) return DnsError::kNotQuery;
+  if (read16(m, 4) != 1) return DnsError::kBadQuestionCount;
+  size_t pos = kHeaderSize;
+  if (DnsError e = readName(m, &pos, &out->name); e != DnsError::kOk) return e;
+  if (pos + 4 > m.size()) return DnsError::kTruncatedRecord;
+  out->qtype = read16(m, pos);
+  out->qclass = read16(m, pos + 2);
+  return DnsError::kOk;
 }
 
 namespace dns_detail {

@@ -1,5 +1,6 @@
 // Parsing of DNS answers (RFC 1035) that managed devices receive, so Muzzle can learn which
-// addresses each name resolved to. Pure: no I/O, no allocation, no exceptions, no recursion.
+// addresses each name resolved to, and of the queries they send, so it learns only answers to
+// questions a device asked. Pure: no I/O, no allocation, no exceptions, no recursion.
 //
 // The input is untrusted twice over (devices and the internet), so the parser is bounded:
 //   - every length and count is checked against the bytes left; a count that runs past the end
@@ -11,7 +12,12 @@
 //   - labels may only hold printable ASCII other than '.', so a label cannot pose as two labels
 //     of a name a policy allows;
 //   - only the header, the single question and the answer section are read; authority and
-//     additional records carry nothing Muzzle learns from and are never touched.
+//     additional records carry nothing Muzzle learns from and are never touched;
+//   - a query is read only up to its question (header, QDCOUNT == 1, name, type, class).
+// Each parser takes one whole DNS message. Over TCP (RFC 1035 4.2.2) a message is found only by
+// following the 2-byte length prefixes from the first byte of the stream: a segment boundary
+// says nothing about where a message starts, so segments are never parsed on their own (see
+// fw/dns/dns_tcp_stream.h, which reassembles).
 // What happens to a malformed answer is the caller's choice; the engine passes it unlearned and
 // counts it (see fw/engine/judge.cc).
 #pragma once
@@ -30,6 +36,7 @@ enum class DnsError : uint8_t {
   kOk = 0,
   kTruncatedHeader,   // fewer than 12 bytes
   kNotResponse,       // QR bit clear: a query, not an answer
+  kNotQuery,          // parseDnsQuery: QR bit set, or an opcode other than QUERY
   kBadQuestionCount,  // QDCOUNT != 1: nothing to anchor a CNAME chain on
   kTruncatedName,     // a name runs past the end of the message
   kBadLabelType,      // label type 0x40 or 0x80 (extended/reserved), not a length or a pointer
@@ -40,7 +47,6 @@ enum class DnsError : uint8_t {
   kTruncatedRecord,   // a record's fixed part or its RDATA runs past the end
   kCountMismatch,     // ANCOUNT promises more records than the message holds
   kBadRdata,          // an A that is not 4 bytes, an AAAA not 16, a CNAME with trailing bytes
-  kTcpFraming,        // TCP: no 2-byte length, or a length longer than the segment holds
   kCount,             // number of values, for counter arrays
 };
 std::string_view dnsErrorName(DnsError e);
@@ -77,6 +83,7 @@ struct DnsMessage {
   uint8_t rcode = 0;
   DnsName question;
   uint16_t qtype = 0;
+  uint16_t qclass = 0;
   std::array<DnsRecord, kDnsMaxRecords> records;
   size_t record_count = 0;
   bool records_dropped = false;  // more A/AAAA/CNAME records than kDnsMaxRecords
@@ -85,10 +92,17 @@ struct DnsMessage {
 // Parses one DNS message as carried in a UDP datagram. On error `*out` holds what was read.
 DnsError parseDnsMessage(std::span<const uint8_t> message, DnsMessage* out);
 
-// Parses the first DNS message of a TCP segment's payload (RFC 1035 4.2.2: a 2-byte length, then
-// the message). A message split across segments is kTcpFraming: Muzzle does not reassemble, so
-// such an answer passes unlearned. Bytes after the first message are ignored.
-DnsError parseDnsTcpPayload(std::span<const uint8_t> payload, DnsMessage* out);
+// The one question of a query a device sent: what an answer must repeat to be learned.
+struct DnsQuestion {
+  uint16_t id = 0;
+  DnsName name;
+  uint16_t qtype = 0;
+  uint16_t qclass = 0;
+};
+
+// Parses the header and the question of one standard query (QR clear, opcode QUERY,
+// QDCOUNT == 1). The rest of the message (EDNS options, a TSIG) is never read.
+DnsError parseDnsQuery(std::span<const uint8_t> message, DnsQuestion* out);
 
 // What an answer teaches: `address` is what `name` resolves to for `ttl` seconds.
 struct DnsBinding {

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "fw/engine/dns_packet.h"
 #include "fw/nft/marks.h"
 
 namespace muzzle {
@@ -71,6 +72,11 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
   }
   if ((q.mark & kHintDhcpRequest) != 0) return onDhcpRequest(q, info, sender.segment);
   if ((q.mark & kHintDhcpReply) != 0) return onDhcpReply(q, info, receiver.segment);
+  if ((q.mark & (kHintDnsQuery | kHintFlowAllowed)) == (kHintDnsQuery | kHintFlowAllowed)) {
+    // The kernel already allows this flow (its conntrack mark): only the question is news.
+    if (sender.segment >= 0 && sender.mac) readDnsQuery(q, info, *sender.mac);
+    return PacketVerdict{NF_ACCEPT, std::nullopt};
+  }
   if (receiver.segment >= 0) receiver.mac = macOf(info.dst, receiver.segment);
   if (sender.mac) sender.classified_profile = classifiedProfile(*sender.mac);
   if (receiver.mac) receiver.classified_profile = classifiedProfile(*receiver.mac);
@@ -112,6 +118,11 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
     }
   }
   if (v.action != Action::kAllow || v.log) logVerdict(v, flow, view);
+  // A query that opens (or, after a policy change, re-opens) a flow the device may have.
+  if ((q.mark & kHintDnsQuery) != 0 && v.action == Action::kAllow && !reply && view.src.segment >= 0 &&
+      view.src.mac) {
+    readDnsQuery(q, info, *view.src.mac);
+  }
   return PacketVerdict{NF_REPEAT, verdictMark(generation_, codeOf(v.action))};
 }
 
@@ -124,37 +135,70 @@ PacketVerdict Judge::onDnsAnswer(const QueuedPacket& q, const PacketInfo& info,
     ++counters_.dns_answers_dropped;
     return PacketVerdict{NF_DROP, std::nullopt};
   }
-  // Learn only from replies to the device's own query to port 53 (the policy allowed it).
+  // Learn only from replies to the device's own query to port 53 (the policy allowed it), and
+  // only what answers a question it asked there (readDnsAnswer).
   const bool reply = (q.mark & kHintReplyDirection) != 0;
-  if (reply && flow.dst_port == 53 && view.src.segment >= 0 && view.src.mac && !info.later_fragment) {
-    const bool tcp = info.protocol == static_cast<uint8_t>(L4::kTcp);
-    const size_t header = tcp ? 20 : 8;
-    size_t at = info.l4_offset + header;
-    if (tcp && q.payload.size() >= info.l4_offset + 13u) {
-      at = info.l4_offset + ((q.payload[info.l4_offset + 12] >> 4) * 4u);
-    }
-    // A bare TCP segment (handshake, ACK, FIN) carries no answer.
-    if (at < q.payload.size()) learnFrom(q.payload.subspan(at), tcp, *view.src.mac);
+  if (reply && flow.dst_port == 53 && view.src.segment >= 0 && view.src.mac) {
+    readDnsAnswer(q, info, *view.src.mac);
   }
   return PacketVerdict{NF_ACCEPT, std::nullopt};
 }
 
-void Judge::learnFrom(std::span<const uint8_t> payload, bool tcp, MacAddress device) {
-  DnsMessage& m = *dns_;
-  const DnsError err = tcp ? parseDnsTcpPayload(payload, &m) : parseDnsMessage(payload, &m);
-  if (err != DnsError::kOk) {
-    // Passed unlearned (see README, "Names"): a connection to its addresses is then judged by
-    // address rules only (no-dns). Dropping would break devices on answers we merely fail to
-    // read, and would gain nothing: an unlearned address is never allowed by name.
-    ++counters_.dns_malformed;
-    ++counters_.dns_malformed_by_error[static_cast<size_t>(err)];
-    log_.writeLimited(LogLine("dns-malformed").add("error", dnsErrorName(err)).add("mac", device.toString()));
-    return;
+void Judge::readDnsQuery(const QueuedPacket& q, const PacketInfo& info, MacAddress device) {
+  DnsPacket dns;
+  if (!dnsPacketOf(q.payload, info, &dns)) return;
+  const DnsFlowKey flow{device, info.src, info.dst, info.src_port, info.dst_port, info.protocol};
+  if (dns.tcp) {
+    noteDnsTcp(dns_flows_.onTcpSegment(flow, /*from_device=*/true, dns.segment, *this), device);
+  } else {
+    dns_flows_.onUdpQuery(flow, dns.segment.payload);
   }
-  forEachBinding(m, [&](const DnsBinding& b) {
-    names_.learn(device, b.address, b.name, b.ttl);
-    ++counters_.dns_learned;
-  });
+}
+
+void Judge::readDnsAnswer(const QueuedPacket& q, const PacketInfo& info, MacAddress device) {
+  DnsPacket dns;
+  if (!dnsPacketOf(q.payload, info, &dns)) return;
+  const DnsFlowKey flow{device, info.dst, info.src, info.dst_port, info.src_port, info.protocol};
+  if (dns.tcp) {
+    noteDnsTcp(dns_flows_.onTcpSegment(flow, /*from_device=*/false, dns.segment, *this), device);
+  } else {
+    dns_flows_.onUdpAnswer(flow, dns.segment.payload, *this);
+  }
+}
+
+void Judge::noteDnsTcp(DnsTcpResult result, MacAddress device) {
+  // A stream that cannot be read passes as it is; its answers are simply not learned.
+  if (result != DnsTcpResult::kMessageSkipped && result != DnsTcpResult::kLost) return;
+  log_.writeLimited(LogLine("dns-tcp-unread").add("reason", dnsTcpResultName(result)).add("mac", device.toString()));
+}
+
+void Judge::onDnsAnswerRead(const DnsFlowKey& flow, DnsAnswerKind kind, DnsError err, const DnsMessage& m) {
+  switch (kind) {
+    case DnsAnswerKind::kMalformed:
+      // Passed unlearned (see README, "Names"): a connection to its addresses is then judged by
+      // address rules only (no-dns). Dropping would break devices on answers we merely fail to
+      // read, and would gain nothing: an unlearned address is never allowed by name.
+      ++counters_.dns_malformed;
+      ++counters_.dns_malformed_by_error[static_cast<size_t>(err)];
+      log_.writeLimited(LogLine("dns-malformed").add("error", dnsErrorName(err)).add("mac", flow.device.toString()));
+      return;
+    case DnsAnswerKind::kUnsolicited:
+      // Passed unlearned, for the same reasons: the device gets what was sent to it, but an
+      // answer to nothing it asked never names an address.
+      ++counters_.dns_unsolicited;
+      log_.writeLimited(LogLine("dns-unsolicited")
+                            .add("mac", flow.device.toString())
+                            .add("id", m.id)
+                            .add("name", m.question.view())
+                            .add("src", endpointText(flow.server, flow.server_port, true)));
+      return;
+    case DnsAnswerKind::kMatched:
+      forEachBinding(m, [&](const DnsBinding& b) {
+        names_.learn(flow.device, b.address, b.name, b.ttl);
+        ++counters_.dns_learned;
+      });
+      return;
+  }
 }
 
 void Judge::logVerdict(const Verdict& v, const PacketInfo& flow, const FlowView& view) {

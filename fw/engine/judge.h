@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "fw/common/clock.h"
+#include "fw/dns/dns_flow_tracker.h"
 #include "fw/dns/dns_message.h"
 #include "fw/dns/name_cache.h"
 #include "fw/device/inventory.h"
@@ -42,6 +43,7 @@ struct JudgeCounters {
   uint64_t dns_learned = 0;         // (address, name) bindings recorded
   uint64_t dns_malformed = 0;       // answers that failed to parse: passed unlearned
   std::array<uint64_t, static_cast<size_t>(DnsError::kCount)> dns_malformed_by_error{};
+  uint64_t dns_unsolicited = 0;     // answers to no outstanding question: passed unlearned
   uint64_t dns_answers_dropped = 0; // answers on flows the policy does not allow
   uint64_t dns_bypass = 0;          // flows refused as dns-bypass
   uint64_t no_dns = 0;              // flows judged without a learned name where one could apply
@@ -56,7 +58,7 @@ struct JudgeCounters {
   uint64_t addresses_moved = 0;     // addresses that changed owner (lease, or owner gone)
 };
 
-class Judge : public PacketSink {
+class Judge : public PacketSink, private DnsAnswerSink {
  public:
   static constexpr size_t kDefaultInventoryCapacity = 4096;
 
@@ -68,7 +70,7 @@ class Judge : public PacketSink {
         host_(host),
         inventory_(inventory_capacity, oui, clock),
         names_(clock),
-        dns_(std::make_unique<DnsMessage>()) {}
+        dns_flows_(clock) {}
 
   // Called (inside onPacket) when what the engine learned moves a device that already has flows
   // to another profile, so the owner can have every flow judged again (a new generation).
@@ -86,6 +88,8 @@ class Judge : public PacketSink {
   const DeviceInventory& devices() const { return inventory_; }
   DeviceInventory& devices() { return inventory_; }
   const NameCache& names() const { return names_; }
+  // Outstanding DNS questions and DNS-over-TCP streams (which answers may teach names).
+  const DnsFlowTracker& dnsFlows() const { return dns_flows_; }
 
  private:
   // The device that owns `ip` on `segment` (fw/device/address_bindings.h); for an address with
@@ -100,7 +104,15 @@ class Judge : public PacketSink {
   // verdict-mark rules, so a repeat would queue the packet again.
   PacketVerdict onDnsAnswer(const QueuedPacket& q, const PacketInfo& info, const PacketInfo& flow,
                             const FlowView& view, const Verdict& v);
-  void learnFrom(std::span<const uint8_t> payload, bool tcp, MacAddress device);
+  // A DNS query from `device` on a flow its policy allows (kHintDnsQuery): remember its
+  // question. `info` is in the packet's (the flow's original) direction.
+  void readDnsQuery(const QueuedPacket& q, const PacketInfo& info, MacAddress device);
+  // An answer to `device` (`info` in the packet's direction, resolver to device): learn it if it
+  // answers an outstanding question (DnsFlowTracker), through onDnsAnswerRead.
+  void readDnsAnswer(const QueuedPacket& q, const PacketInfo& info, MacAddress device);
+  void onDnsAnswerRead(const DnsFlowKey& flow, DnsAnswerKind kind, DnsError error,
+                       const DnsMessage& m) override;
+  void noteDnsTcp(DnsTcpResult result, MacAddress device);
   void logNewDevice(const v1::DeviceRecord& device);
   // Learns that `mac` on `segment` sent from `ip`; logs the device if it is new. False when
   // `ip` is bound to another device (a spoof): then nothing about any device changed but the
@@ -136,9 +148,7 @@ class Judge : public PacketSink {
   DeviceInventory inventory_;
   std::function<void()> on_reassigned_;
   NameCache names_;
-  // Reused for every answer: a DnsMessage is ~36 KB, too big for the stack of a hot path and
-  // not worth an allocation per packet.
-  std::unique_ptr<DnsMessage> dns_;
+  DnsFlowTracker dns_flows_;
   std::array<std::string_view, 8> dst_names_{};  // names of the current flow's destination
   JudgeCounters counters_;
   std::chrono::steady_clock::time_point last_neighbour_read_{};

@@ -77,6 +77,10 @@ std::string describeRuleset(const RulesetSpec& spec) {
   out += "    meta mark " + hex(verdictMark(g, VerdictCode::kAllow)) + " ct mark set meta mark counter accept\n";
   out += "    meta mark " + hex(verdictMark(g, VerdictCode::kReject)) + " ct mark set meta mark counter goto deny\n";
   out += "    meta mark " + hex(verdictMark(g, VerdictCode::kDrop)) + " ct mark set meta mark counter drop\n";
+  for (const auto& ifname : spec.segment_ifnames) {
+    out += "    iifname \"" + ifname + "\" udp dport 53 ct direction original jump dns-query\n";
+    out += "    iifname \"" + ifname + "\" tcp dport 53 ct direction original jump dns-query\n";
+  }
   out += "    ct mark " + hex(verdictMark(g, VerdictCode::kAllow)) + " counter accept\n";
   out += "    ct mark " + hex(verdictMark(g, VerdictCode::kReject)) + " counter goto deny\n";
   out += "    ct mark " + hex(verdictMark(g, VerdictCode::kDrop)) + " counter drop\n";
@@ -88,6 +92,11 @@ std::string describeRuleset(const RulesetSpec& spec) {
   out += "  chain dns-answer {\n    meta mark set " + hex(kHintDnsAnswer) + "\n";
   out += "    ct direction reply meta mark set " + hex(kHintDnsAnswer | kHintReplyDirection) + "\n";
   out += "    counter " + inspection_queue + "\n  }\n";
+  out += "  chain dns-query {\n    ct mark " + hex(verdictMark(g, VerdictCode::kAllow)) + " meta mark set " +
+         hex(kHintDnsQuery | kHintFlowAllowed) + " counter " + inspection_queue + "\n";
+  out += "    ct mark " + hex(verdictMark(g, VerdictCode::kReject)) + " return\n";
+  out += "    ct mark " + hex(verdictMark(g, VerdictCode::kDrop)) + " return\n";
+  out += "    meta mark set " + hex(kHintDnsQuery) + " counter " + inspection_queue + "\n  }\n";
   out += "  chain deny {\n    meta l4proto tcp reject with tcp reset\n";
   out += "    reject with icmpx admin-prohibited\n  }\n}\n";
   return out;

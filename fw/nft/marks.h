@@ -13,9 +13,18 @@
 // tells the engine whether the packet travels in the connection's reply direction, whether its
 // destination is in the DoH resolver set (@doh4/@doh6), and whether it is a DNS answer on its
 // way to a managed device (queued on every packet, not only a flow's first: the engine answers
-// those with NF_ACCEPT or NF_DROP, never NF_REPEAT, after learning the names in them). DHCP
-// requests from devices and DHCP replies the box's own server sends to a segment are queued on
-// every packet too, and answered NF_ACCEPT.
+// those with NF_ACCEPT or NF_DROP, never NF_REPEAT, after learning the names in them).
+//
+// DNS queries from a device (chain `dns-query`, reached after the verdict-mark rules) are queued
+// on every packet too, so the engine knows which questions an answer may answer:
+//   kHintDnsQuery alone: the flow is undecided; judge it like any first packet (NF_REPEAT with a
+//     verdict mark, which the verdict-mark rules act on before `dns-query` is reached again)
+//     and read the question if it is allowed;
+//   kHintDnsQuery | kHintFlowAllowed: the conntrack mark already allows the flow under the
+//     current generation; read the question and answer NF_ACCEPT.
+//
+// DHCP requests from devices and DHCP replies the box's own server sends to a segment are queued
+// on every packet too, and answered NF_ACCEPT.
 #pragma once
 
 #include <cstdint>
@@ -29,9 +38,12 @@ constexpr uint32_t kHintReplyDirection = 0x10;  // packet mark set by the rulese
 constexpr uint32_t kHintDohDestination = 0x20;
 constexpr uint32_t kHintDnsAnswer = 0x40;
 constexpr uint32_t kHintDhcpRequest = 0x80;  // a DHCP request from a device: read it, accept it
+constexpr uint32_t kHintDnsQuery = 0x08;     // a DNS query from a device (see above)
+constexpr uint32_t kHintFlowAllowed = 0x04;  // with kHintDnsQuery: its flow is already allowed
 // A DHCP reply from the box's own server (output hook) to a segment: read the lease, accept it.
-// Generation 0, so it never equals a verdict mark; below 0x10 to stay clear of the other hints.
-constexpr uint32_t kHintDhcpReply = 0x04;
+// Every hint is a whole mark the ruleset sets before queueing (generation 0, so it never equals a
+// verdict mark): no verdict code bits are ever left in it.
+constexpr uint32_t kHintDhcpReply = 0x02;
 
 constexpr uint32_t verdictMark(uint32_t generation, VerdictCode code) {
   return (generation & kMaxGeneration) << 8 | static_cast<uint8_t>(code);

@@ -3,8 +3,10 @@
 // The table it writes (describeRuleset() prints the same thing as nft text):
 //   forward/input base chains send traffic to or from a managed segment to `judge`;
 //   `judge` queues DNS answers going out to a segment (every packet: `dns-answer`), acts on a
-//   verdict mark of the current generation (fresh from user space, or saved in the conntrack
-//   mark), and queues everything else to muzzled, hinting destinations in the DoH sets;
+//   verdict mark fresh from user space, sends DNS queries from a segment to `dns-query` (every
+//   packet), acts on a verdict saved in the conntrack mark, and queues everything else to
+//   muzzled, hinting destinations in the DoH sets (marks only count for the current generation);
+//   `dns-query` queues a query whose flow is allowed or undecided, with hints saying which;
 //   `output` sends DNS answers from a resolver on the box itself to `dns-answer`, and queues the
 //   box's own DHCP replies to a segment (the leases muzzled trusts);
 //   `deny` rejects with a TCP reset or an ICMP(v6) administratively-prohibited;
@@ -51,6 +53,7 @@ constexpr uint8_t kIcmpv6InfraFirst = 130;
 constexpr uint8_t kIcmpv6InfraLast = 137;
 constexpr uint8_t kIcmpv6Mld2Report = 143;
 // IP_CT_DIR_REPLY in the kernel's enum ip_conntrack_dir; not in every uapi header set.
+constexpr uint8_t kCtDirectionOriginal = 0;
 constexpr uint8_t kCtDirectionReply = 1;
 constexpr uint16_t kDnsPort = 53;
 constexpr uint16_t kDhcpServerPort = 67;
@@ -412,6 +415,7 @@ class Batch {
 };
 
 void addDnsAnswerRules(Batch& b, const RulesetSpec& spec, const char* chain);
+void addDnsQueryRules(Batch& b, const RulesetSpec& spec);
 
 void addJudgeChain(Batch& b, const RulesetSpec& spec) {
   const uint32_t gen = spec.generation;
@@ -459,6 +463,10 @@ void addJudgeChain(Batch& b, const RulesetSpec& spec) {
     r.metaLoad(NFT_META_MARK).cmpU32(verdictMark(gen, a.code)).ctSetFromReg(NFT_CT_MARK).counter().verdict(a.verdict, a.chain);
     b.addRule(r, "judge rule (verdict mark from muzzled)");
   }
+  // DNS queries from devices reach muzzled on every packet, so it knows which questions an
+  // answer may answer. After the verdict-mark rules, so the NF_REPEAT that judges an undecided
+  // query is acted on there and never queued again.
+  addDnsQueryRules(b, spec);
   // A flow judged earlier under this generation: decided in the kernel.
   for (const Act& a : acts) {
     RuleBuilder r(kTable, "judge");
@@ -507,6 +515,44 @@ void addDnsAnswerRules(Batch& b, const RulesetSpec& spec, const char* chain) {
       b.addRule(r, std::string(chain) + " rule (DNS answers over " +
                        (proto == IPPROTO_UDP ? "udp" : "tcp") + " to segment " + ifname + ")");
     }
+  }
+}
+
+// `iifname SEG udp/tcp dport 53 ct direction original jump dns-query`, for every segment.
+void addDnsQueryRules(Batch& b, const RulesetSpec& spec) {
+  const uint16_t port = htons(kDnsPort);
+  for (const std::string& ifname : spec.segment_ifnames) {
+    for (const uint8_t proto : {uint8_t{IPPROTO_UDP}, uint8_t{IPPROTO_TCP}}) {
+      RuleBuilder r(kTable, "judge");
+      r.metaLoad(NFT_META_IIFNAME).cmpIfname(ifname).metaLoad(NFT_META_L4PROTO).cmpU8(proto)
+          .transportDestinationPort().cmp(NFT_CMP_EQ, &port, sizeof(port))
+          .ctLoad(NFT_CT_DIRECTION).cmpU8(kCtDirectionOriginal).verdict(NFT_JUMP, "dns-query");
+      b.addRule(r, std::string("judge rule (DNS queries over ") + (proto == IPPROTO_UDP ? "udp" : "tcp") +
+                       " from segment " + ifname + ")");
+    }
+  }
+}
+
+// Rewritten with `judge`: its rules name the current generation.
+void addDnsQueryChain(Batch& b, const RulesetSpec& spec) {
+  const uint32_t gen = spec.generation;
+  {
+    RuleBuilder r(kTable, "dns-query");
+    r.ctLoad(NFT_CT_MARK).cmpU32(verdictMark(gen, VerdictCode::kAllow))
+        .loadImmediate(kHintDnsQuery | kHintFlowAllowed).metaSetFromReg(NFT_META_MARK)
+        .counter().queue(spec, /*inspection=*/true);
+    b.addRule(r, "dns-query rule 1 (an allowed flow: queue to muzzled)");
+  }
+  // A flow already refused: back to `judge`, whose conntrack-mark rules refuse it in the kernel.
+  for (const VerdictCode code : {VerdictCode::kReject, VerdictCode::kDrop}) {
+    RuleBuilder r(kTable, "dns-query");
+    r.ctLoad(NFT_CT_MARK).cmpU32(verdictMark(gen, code)).verdict(NFT_RETURN);
+    b.addRule(r, "dns-query rule (a refused flow: decided in the kernel)");
+  }
+  {
+    RuleBuilder r(kTable, "dns-query");
+    r.loadImmediate(kHintDnsQuery).metaSetFromReg(NFT_META_MARK).counter().queue(spec, /*inspection=*/true);
+    b.addRule(r, std::string("dns-query rule 4 (undecided: queue to muzzled, ") + queueModeName(spec.queue_mode) + ")");
   }
 }
 
@@ -624,10 +670,12 @@ class NftRulesetWriter : public RulesetWriter {
     Batch b(seq_);
     seq_ += 1000;
     b.flushChain(kTable, "judge");
+    b.flushChain(kTable, "dns-query");
     b.flushSet(kTable, "doh4");
     b.flushSet(kTable, "doh6");
     b.addSetElements(kTable, "doh4", false, intervalsOf(spec.doh, false));
     b.addSetElements(kTable, "doh6", true, intervalsOf(spec.doh, true));
+    addDnsQueryChain(b, spec);
     addJudgeChain(b, spec);
     return commit(b).withContext("updating table inet muzzle: ");
   }
@@ -645,11 +693,13 @@ class NftRulesetWriter : public RulesetWriter {
     b.addChain(kTable, "judge");
     b.addChain(kTable, "deny");
     b.addChain(kTable, "dns-answer");
+    b.addChain(kTable, "dns-query");
     b.addBaseChain(kTable, "forward", NF_INET_FORWARD);
     b.addBaseChain(kTable, "input", NF_INET_LOCAL_IN);
     b.addBaseChain(kTable, "output", NF_INET_LOCAL_OUT);
     addDenyChain(b);
     addDnsAnswerChain(b, spec);
+    addDnsQueryChain(b, spec);
     addJudgeChain(b, spec);
     // Answers from a resolver on the box (dnsmasq on the gateway) leave through output.
     addDnsAnswerRules(b, spec, "output");

@@ -66,9 +66,14 @@ LAB_DNS_RECORDS=(
   "short.voice.example 203.0.113.35 2001:db8:cafe::35 1"
   "relay.p2p.example 203.0.113.40 2001:db8:cafe::40 60"
   "dns.voice.example 203.0.113.53 2001:db8:cafe::53 60"
+  "split-answer-needs-several-tcp-segments-to-arrive-whole-0002.cdnco.example 203.0.113.37 2001:db8:cafe::37 60"
 )
-# CNAME chain: cdn.voice.example -> edge.cdnco.example -> node7.cdnco.example.
-LAB_DNS_CNAMES=("cdn.voice.example edge.cdnco.example" "edge.cdnco.example node7.cdnco.example")
+# CNAME chains: cdn.voice.example -> edge.cdnco.example -> node7.cdnco.example, and
+# split.voice.example -> two long names, an answer of ~200 bytes (looked up over TCP in 88-byte
+# segments, the smallest Linux allows).
+LAB_DNS_CNAMES=("cdn.voice.example edge.cdnco.example" "edge.cdnco.example node7.cdnco.example"
+  "split.voice.example split-answer-needs-several-tcp-segments-to-arrive-whole-0001.cdnco.example"
+  "split-answer-needs-several-tcp-segments-to-arrive-whole-0001.cdnco.example split-answer-needs-several-tcp-segments-to-arrive-whole-0002.cdnco.example")
 
 LAB_PASSED=0
 LAB_FAILED=0

@@ -8,9 +8,13 @@
 //                         [--ready-file F]                         long-lived flow, until cut
 //   labnet burst HOST PORT --flows N                               N new UDP flows at once: one
 //        datagram to each of ports PORT..PORT+N-1, no answer awaited   result=sent flows=N ms=2
-//   labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms 1000]
+//   labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms 1000] [--mss N]
 //                                                                  one DNS query, e.g.
 //        result=answered rcode=0 addrs=203.0.113.30 ms=3   (addrs: the A/AAAA records)
+//        --mss N (TCP): segments of at most N bytes both ways, so answers arrive in pieces
+//   labnet forge-dns ADDRESS --other NAME --real IP --forged IP [--ready-file F]
+//                                                                  a hostile resolver: forged,
+//        mismatched and repeated answers, and a TCP answer cut to spell a message (forge_dns.cc)
 //   labnet dhcp IFACE [--hostname H] [--vendor-class V] [--mud-url U] [--cut N] [--chaddr MAC]
 //                     [--lease yes] [--timeout-ms 3000]         a DHCPDISCOVER; with --lease the
 //        whole exchange: result=ack ip=198.18.10.50 lease=3600
@@ -27,6 +31,7 @@
 #include <sys/ioctl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -45,6 +50,7 @@
 #include <vector>
 
 #include "fw/dns/dns_message.h"
+#include "tests/lab/forge_dns.h"
 
 namespace {
 
@@ -75,7 +81,8 @@ int usage(const char* why) {
                "       labnet hold HOST PORT [--interval-ms N] [--max-ms N] "
                "[--echo-timeout-ms N] [--ready-file F]\n"
                "       labnet burst HOST PORT --flows N\n"
-               "       labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms N]\n"
+               "       labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms N] [--mss N]\n"
+               "       labnet forge-dns ADDRESS --other NAME --real IP --forged IP [--ready-file F]\n"
                "       labnet dhcp IFACE [--hostname H] [--vendor-class V] [--mud-url U] "
                "[--cut N] [--chaddr MAC] [--lease yes] [--timeout-ms N]\n",
                why);
@@ -220,13 +227,22 @@ struct Connection {
 };
 
 // Non-blocking connect bounded by `timeout_ms`; the fd stays non-blocking.
-Connection connectTcp(const sockaddr_storage& address, socklen_t len, long timeout_ms) {
+// `mss` > 0 caps the segment size both ways (it is what the SYN advertises).
+Connection connectTcp(const sockaddr_storage& address, socklen_t len, long timeout_ms, long mss = 0) {
   Connection c;
   c.fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (c.fd < 0) {
     std::perror("labnet: socket");
     c.status = kLocalFailure;
     return c;
+  }
+  if (mss > 0) {
+    const int value = static_cast<int>(mss);
+    if (setsockopt(c.fd, IPPROTO_TCP, TCP_MAXSEG, &value, sizeof value) != 0) {
+      std::perror("labnet: TCP_MAXSEG");
+      c.status = kLocalFailure;
+      return c;
+    }
   }
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   if (connect(c.fd, reinterpret_cast<const sockaddr*>(&address), len) == 0) {
@@ -590,7 +606,7 @@ int runDns(const Options& options) {
   Exit result = kOk;
   int fd = -1;
   if (proto == "tcp") {
-    Connection c = connectTcp(*server, len, timeout_ms);
+    Connection c = connectTcp(*server, len, timeout_ms, options.number("--mss", 0));
     fd = c.fd;
     result = c.status;
     if (result == kOk) {
@@ -826,8 +842,15 @@ int main(int argc, char** argv) {
     return options ? runBurst(*options) : usage("bad burst options");
   }
   if (command == "dns") {
-    const auto options = parseOptions(argc - 2, argv + 2, {"--type", "--proto", "--timeout-ms"});
+    const auto options = parseOptions(argc - 2, argv + 2, {"--type", "--proto", "--timeout-ms", "--mss"});
     return options ? runDns(*options) : usage("bad dns options");
+  }
+  if (command == "forge-dns") {
+    const auto options = parseOptions(argc - 2, argv + 2, {"--other", "--real", "--forged", "--ready-file"});
+    if (!options || options->positional.size() != 1) return usage("forge-dns needs ADDRESS");
+    const int rc = labnet::runForgeDns(options->positional[0], options->text("--other"), options->text("--real"),
+                                       options->text("--forged"), options->text("--ready-file"));
+    return rc < 0 ? usage("forge-dns needs an IPv4 ADDRESS, --other NAME, --real IP, --forged IP") : rc;
   }
   if (command == "dhcp") {
     const auto options =

@@ -1,5 +1,5 @@
-// The DNS answer parser: well-formed answers (A, AAAA, compression, CNAME chains, EDNS, TCP
-// framing) and every way an untrusted message can be malformed.
+// The DNS parsers: well-formed answers (A, AAAA, compression, CNAME chains, EDNS), the question
+// of a query, and every way an untrusted message can be malformed.
 #include <doctest/doctest.h>
 
 #include <memory>
@@ -325,26 +325,44 @@ TEST_CASE("malformed records") {
   }
 }
 
-TEST_CASE("TCP length framing") {
-  Wire m;
-  m.header(1, 1).question("a.example").ptr(12).a(7);
-  auto framed = [&](size_t claimed, const std::vector<uint8_t>& body, const std::vector<uint8_t>& tail = {}) {
-    std::vector<uint8_t> out = {uint8_t(claimed >> 8), uint8_t(claimed)};
-    out.insert(out.end(), body.begin(), body.end());
-    out.insert(out.end(), tail.begin(), tail.end());
-    return out;
-  };
-  auto p = std::make_unique<DnsMessage>();
-  CHECK(parseDnsTcpPayload(framed(m.size(), m.b), p.get()) == DnsError::kOk);
-  CHECK(p->record_count == 1);
-  // A second message after the first is ignored.
-  CHECK(parseDnsTcpPayload(framed(m.size(), m.b, m.b), p.get()) == DnsError::kOk);
-  // The message continues in the next segment: not reassembled.
-  CHECK(parseDnsTcpPayload(framed(m.size() + 10, m.b), p.get()) == DnsError::kTcpFraming);
-  CHECK(parseDnsTcpPayload(std::vector<uint8_t>{0}, p.get()) == DnsError::kTcpFraming);
-  CHECK(parseDnsTcpPayload(std::vector<uint8_t>{}, p.get()) == DnsError::kTcpFraming);
-  // The length covers less than the records: the parser sees a lying count.
-  CHECK(parseDnsTcpPayload(framed(m.size() - 4, m.b), p.get()) == DnsError::kTruncatedRecord);
+TEST_CASE("a query's question: name lowercased, type and class; the rest is never read") {
+  Wire w;
+  w.u16(0xBEEF).u16(0x0100).u16(1).u16(0).u16(0).u16(1).question("A.Voice.Example", kDnsTypeAaaa);
+  w.u8(0).fixed(41, 0, 3);  // an OPT record cut short: not read
+  DnsQuestion q;
+  REQUIRE(parseDnsQuery(w.b, &q) == DnsError::kOk);
+  CHECK(q.id == 0xBEEF);
+  CHECK(q.name.view() == "a.voice.example");
+  CHECK(q.qtype == kDnsTypeAaaa);
+  CHECK(q.qclass == 1);
+}
+
+TEST_CASE("what is not a standard query with one question records nothing") {
+  DnsQuestion q;
+  Wire response;
+  response.header(1, 0).question("a.example");
+  CHECK(parseDnsQuery(response.b, &q) == DnsError::kNotQuery);
+  Wire notify;  // opcode 4
+  notify.u16(1).u16(0x2000).u16(1).u16(0).u16(0).u16(0).question("a.example");
+  CHECK(parseDnsQuery(notify.b, &q) == DnsError::kNotQuery);
+  Wire two;
+  two.u16(1).u16(0x0100).u16(2).u16(0).u16(0).u16(0).question("a.example").question("b.example");
+  CHECK(parseDnsQuery(two.b, &q) == DnsError::kBadQuestionCount);
+  Wire cut;
+  cut.u16(1).u16(0x0100).u16(1).u16(0).u16(0).u16(0).name("a.example").u16(1);
+  CHECK(parseDnsQuery(cut.b, &q) == DnsError::kTruncatedRecord);
+  CHECK(parseDnsQuery(std::vector<uint8_t>{0, 1, 1}, &q) == DnsError::kTruncatedHeader);
+  Wire looped;
+  looped.u16(1).u16(0x0100).u16(1).u16(0).u16(0).u16(0).ptr(12);
+  CHECK(parseDnsQuery(looped.b, &q) == DnsError::kPointerOutOfRange);
+}
+
+TEST_CASE("an answer's question keeps its class, for matching it to the query") {
+  Wire w;
+  w.header(1, 1).name("a.example").u16(kDnsTypeA).u16(3).ptr(12).a(7);
+  auto p = parse(w);
+  REQUIRE(p->error == DnsError::kOk);
+  CHECK(p->m.qclass == 3);
 }
 
 TEST_CASE("every error has a name") {

@@ -70,6 +70,21 @@ inline std::vector<uint8_t> tcpPacket(const char* src, const char* dst, uint16_t
   return ipPacket(src, dst, 6, l4);
 }
 
+constexpr uint8_t kTcpFin = 0x01;
+constexpr uint8_t kTcpRst = 0x04;
+constexpr uint8_t kTcpAck = 0x10;
+constexpr uint8_t kTcpSynAck = 0x12;
+
+// A TCP segment with sequence number `seq`, for the tests that follow a stream.
+inline std::vector<uint8_t> tcpSegment(const char* src, const char* dst, uint16_t sport, uint16_t dport,
+                                       uint32_t seq, uint8_t flags, const std::vector<uint8_t>& payload = {}) {
+  std::vector<uint8_t> l4 = {uint8_t(sport >> 8), uint8_t(sport), uint8_t(dport >> 8), uint8_t(dport),
+                             uint8_t(seq >> 24), uint8_t(seq >> 16), uint8_t(seq >> 8), uint8_t(seq),
+                             0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0};
+  l4.insert(l4.end(), payload.begin(), payload.end());
+  return ipPacket(src, dst, 6, l4);
+}
+
 // `bytes` as the kernel would queue them: on `hook`, in on `indev`, out on `outdev`, from the
 // Ethernet address `mac` (none when null), with the ruleset's hint `mark`. The payload points
 // into `bytes`, which must outlive the packet.

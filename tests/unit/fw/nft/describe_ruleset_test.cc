@@ -37,7 +37,7 @@ TEST_CASE("the box's own DHCP replies to a segment go to the inspection queue fr
   const std::string text = describeRuleset(spec());
   const size_t output = text.find("chain output {");
   const size_t judge = text.find("chain judge {");
-  const size_t reply = text.find("oifname \"br-cam\" udp sport 67 udp dport 68 meta mark set 0x00000004 counter");
+  const size_t reply = text.find("oifname \"br-cam\" udp sport 67 udp dport 68 meta mark set 0x00000002 counter");
   REQUIRE(reply != std::string::npos);
   CHECK(output < reply);
   CHECK(reply < judge);
@@ -69,6 +69,24 @@ TEST_CASE("flows fan out over the flow queues; DNS answers and DHCP requests go 
   CHECK(one.find("counter xt target NFQUEUE --queue-num 100 bypass\n  }\n  chain dns-answer") !=
         std::string::npos);
   CHECK(one.find("counter xt target NFQUEUE --queue-num 101 bypass\n  }\n  chain deny") != std::string::npos);
+}
+
+TEST_CASE("DNS queries from a segment go to dns-query after the fresh verdict marks, before the saved ones") {
+  const std::string text = describeRuleset(spec());
+  const size_t judge = text.find("chain judge {");
+  const size_t fresh = text.find("meta mark 0x00000103 ct mark set meta mark counter drop", judge);
+  const size_t queries = text.find("iifname \"br-cam\" udp dport 53 ct direction original jump dns-query", judge);
+  const size_t saved = text.find("ct mark 0x00000101 counter accept", judge);
+  REQUIRE(fresh != std::string::npos);
+  REQUIRE(queries != std::string::npos);
+  REQUIRE(saved != std::string::npos);
+  // NF_REPEAT on an undecided query must meet its verdict mark before dns-query queues it again.
+  CHECK(fresh < queries);
+  CHECK(queries < saved);
+  CHECK(text.find("iifname \"br-cam\" tcp dport 53 ct direction original jump dns-query", judge) < saved);
+  CHECK(text.find("chain dns-query {\n    ct mark 0x00000101 meta mark set 0x0000000c counter xt target "
+                  "NFQUEUE --queue-num 101\n    ct mark 0x00000102 return\n    ct mark 0x00000103 return\n"
+                  "    meta mark set 0x00000008 counter xt target NFQUEUE --queue-num 101\n  }") != std::string::npos);
 }
 
 }  // namespace
