@@ -121,10 +121,11 @@ int main(int argc, char** argv) {
 
   muzzle::SystemClock clock;
   const auto started = clock.now();
-  muzzle::EventLog log(stderr, clock);
   const muzzle::v1::Management& mcfg = config->management;
+  // Before the log, so it outlives it: the log's delivery thread feeds it until the log stops.
   muzzle::EventRing events(mcfg.has_event_buffer() ? mcfg.event_buffer() : 4096);
-  log.setSink(&events);
+  muzzle::EventLog log(stderr, clock);
+  log.addConsumer(events);
   auto ruleset = muzzle::makeNftRulesetWriter();
   auto host = muzzle::makeSystemHostInfo();
   auto notifier = muzzle::SystemdNotifier::fromEnvironment();
@@ -206,10 +207,11 @@ int main(int argc, char** argv) {
                   .add("problem", "management calls did not drain within 3 s of stopping")
                   .add("what", "exiting without them; the ruleset stays as it is"));
     stopper.detach();
+    log.stop();  // every buffered line reaches stderr first
     std::fflush(nullptr);
     std::_Exit(rc);
   }
   stopper.join();
-  log.setSink(nullptr);
+  log.stop();
   return rc;
 }

@@ -71,7 +71,10 @@ struct Fixture {
     auto q = send(udp("198.18.10.31", "198.18.10.1", 40000, 53, {}), NF_INET_LOCAL_IN, kSegmentIf, 0, kSpeakerMac);
     REQUIRE(*q.mark == verdictMark(kGeneration, VerdictCode::kAllow));
   }
-  std::string logText() { return out.text(); }
+  std::string logText() {
+    log.flush();  // lines reach the file on the log's delivery thread
+    return out.text();
+  }
   PacketVerdict send(const std::vector<uint8_t>& bytes, uint8_t hook, uint32_t indev, uint32_t outdev,
                      const char* mac, uint32_t mark = 0) {
     return judge.onPacket(testing::queuedPacket(bytes, hook, indev, outdev, mac, mark));
