@@ -57,10 +57,10 @@ TEST_CASE("a stuck consumer never holds a writer back; the overflow is dropped a
   });
   const bool returned = testing::finishes(writer);
   CHECK_MESSAGE(returned, "a writer waited for a stuck consumer");
-  if (returned) CHECK(writer.get());
+  sink.release();  // first: a writer stuck in the consumer may hold the log's lock
+  CHECK(writer.get());
   CHECK(log.dropped() == 5);  // 1..8 fill the buffer; 9..13 are lost
   CHECK(log.suppressed() == 0);
-  sink.release();
   REQUIRE(log.flush(testing::kWatchdog));
 
   const std::vector<std::string> expected = {"event=deny n=0",
@@ -87,12 +87,16 @@ TEST_CASE("a line carries the time it was written, not the time it was delivered
   ReleaseOnExit release{sink};
   log.addConsumer(sink);
   const auto written = clock.wallNow();
-  log.write(LogLine("first"));
-  REQUIRE(sink.waitEntered());
-  log.write(LogLine("second"));
-  clock.advance(std::chrono::seconds(90));  // delivery runs late: the stamps do not move
-  log.write(LogLine("third"));
+  auto writer = std::async(std::launch::async, [&] {
+    log.write(LogLine("first"));
+    if (!sink.waitEntered()) return;
+    log.write(LogLine("second"));
+    clock.advance(std::chrono::seconds(90));  // delivery runs late: the stamps do not move
+    log.write(LogLine("third"));
+  });
+  CHECK_MESSAGE(testing::finishes(writer), "a writer waited for a stuck consumer");
   sink.release();
+  writer.get();
   REQUIRE(log.flush(testing::kWatchdog));
   const auto times = sink.times();
   REQUIRE(times.size() == 3);
@@ -106,20 +110,24 @@ TEST_CASE("a line carries the time it was written, not the time it was delivered
   CHECK(file[2] == "ts=2026-09-21T14:14:50Z event=third");
 }
 
-TEST_CASE(
-    "stop() delivers every buffered line first; a line written after it goes to the file only") {
+TEST_CASE("stop() delivers every buffered line first; a line written after it goes to the file only") {
   ManualClock clock;
   testing::MemoryFile out;
   BlockingSink sink;
   EventLog log(out.get(), clock, EventLog::kDefaultMaxPerSecond, /*buffer_lines=*/256);
+  ReleaseOnExit release{sink};
   log.addConsumer(sink);
-  log.write(LogLine("first"));
-  REQUIRE(sink.waitEntered());
-  for (uint64_t n = 0; n < 200; ++n) log.writeLimited(LogLine("deny").add("n", n));
-  log.write(LogLine("stopped").add("packets", 200));
-  // stop() waits for the consumer: release it from elsewhere once stop() is under way.
+  auto writer = std::async(std::launch::async, [&] {
+    log.write(LogLine("first"));
+    if (!sink.waitEntered()) return;
+    for (uint64_t n = 0; n < 200; ++n) log.writeLimited(LogLine("deny").add("n", n));
+    log.write(LogLine("stopped").add("packets", 200));
+  });
+  CHECK_MESSAGE(testing::finishes(writer), "a writer waited for a stuck consumer");
+  // stop() waits for the consumer: release it once stop() is under way.
   auto stopper = std::async(std::launch::async, [&] { log.stop(); });
   sink.release();
+  writer.get();
   REQUIRE(testing::finishes(stopper));
   stopper.get();
   const auto seen = sink.texts();
