@@ -103,6 +103,7 @@ bool EventLog::pushLocked(LogLine&& line, bool limited) {
   if (pending_.size() >= capacity_ + (limited ? 0 : kReservedLines)) {
     ++dropped_unreported_;
     ++dropped_total_;
+    last_drop_ = line.time();
     return false;
   }
   pending_.push_back(std::move(line));  // within the reserved capacity: no allocation
@@ -127,6 +128,7 @@ void EventLog::deliveryLoop() {
     // The producers get the (empty, reserved) storage of the last batch back.
     batch.swap(pending_);
     const uint64_t lost = std::exchange(dropped_unreported_, 0);
+    const auto lost_at = last_drop_;
     const uint64_t upto = accepted_;
     lock.unlock();
     deliver(batch);
@@ -134,7 +136,7 @@ void EventLog::deliveryLoop() {
     if (lost > 0) {
       // Every line lost since the last swap came after this batch's lines: say so here.
       report.emplace_back("events-dropped");
-      report.back().add("count", lost).add("buffer_lines", capacity_).setTime(clock_.wallNow());
+      report.back().add("count", lost).add("buffer_lines", capacity_).setTime(lost_at);
       deliver(report);
       report.clear();
     }

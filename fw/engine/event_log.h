@@ -7,13 +7,14 @@
 //   management threads) call write()/writeLimited(). That stamps the line with the clock's wall
 //   time, applies the rate limit, and moves the line into a bounded buffer of `buffer_lines`
 //   lines (kDefaultBufferLines). The log's mutex is held only for that move: no I/O, no consumer
-//   call, no allocation (the buffer's storage is reserved up front). When the buffer is full the
-//   line is dropped and counted (dropped()): a producer never waits for delivery.
+//   call, no allocation (the buffer's storage is reserved up front; only the once-a-second
+//   log-suppressed line is built under it). When the buffer is full the line is dropped and
+//   counted (dropped()): a producer never waits for delivery.
 // - The delivery thread ("muzzle-events") takes the buffered lines in one swap, writes them to
 //   the file, then hands each to every consumer, in the order they were written. A slow file or
 //   a slow consumer delays only delivery; past the buffer, lines are lost and counted. After
-//   lines were dropped it adds one `event=events-dropped count=N` line once it has delivered the
-//   lines buffered before the loss.
+//   lines were dropped it adds one `event=events-dropped count=N buffer_lines=B` line (stamped
+//   with the time of the last loss) once it has delivered the lines buffered before the loss.
 //
 // Denials and new devices are rate-limited (writeLimited) so a chatty or hostile device cannot
 // flood the log: past `max_per_second` lines in a second, lines are counted instead and one
@@ -78,8 +79,9 @@ class EventSink {
   // The EventLog's delivery thread, one line at a time, in the order the lines were written,
   // after the line reached the file. May be slow (later lines wait in the EventLog's bounded
   // buffer, and past it are dropped and counted; judging never waits), but must not wait without
-  // bound: it holds up every other consumer and the log file. Must not call the EventLog's
-  // flush(), stop() or removeConsumer() (they wait for the delivery thread).
+  // bound: it holds up every other consumer and the log file. May write() to the EventLog (the
+  // line comes in a later batch), but must not call its flush(), stop(), addConsumer() or
+  // removeConsumer(): they wait for the delivery thread.
   virtual void onEvent(const LogLine& line) = 0;
 };
 
@@ -89,17 +91,19 @@ class EventLog {
   // Lines waiting for delivery. At ~300 bytes a line, about 1.2 MB when full; the delivery
   // thread holds at most as many again while it delivers them.
   static constexpr size_t kDefaultBufferLines = 4096;
+  // Room past the buffer for write()'s lines only (see above).
   static constexpr size_t kReservedLines = 64;
 
-  // "*out" and "*clock" must outlive the EventLog. Starts the delivery thread.
+  // "*out" and "*clock" must outlive the EventLog; the clock is read on the writers' threads.
+  // Starts the delivery thread.
   EventLog(FILE* out, const Clock& clock, unsigned max_per_second = kDefaultMaxPerSecond,
            size_t buffer_lines = kDefaultBufferLines);
   ~EventLog();  // stop()s
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
 
-  // Any thread; never blocks on delivery. Always written (unless the buffer is full): start-up,
-  // reloads, errors, counters.
+  // Any thread; never blocks on delivery. Not rate-limited: start-up, reloads, errors,
+  // counters. Lost (and counted) only when the buffer and its reserve are full.
   void write(LogLine line);
   // Subject to the rate limit: per-flow and per-device events.
   void writeLimited(LogLine line);
@@ -156,6 +160,7 @@ class EventLog {
   uint64_t suppressed_total_ = 0;
   uint64_t dropped_unreported_ = 0;
   uint64_t dropped_total_ = 0;
+  std::chrono::system_clock::time_point last_drop_{};  // the time of the last line lost
 
   std::mutex consumers_mu_;  // held by the delivery thread while it delivers a batch
   std::vector<EventSink*> consumers_;

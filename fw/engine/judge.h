@@ -3,8 +3,9 @@
 // either end, calls decide(), logs denials and new devices, and answers NF_REPEAT with the
 // verdict mark (fw/nft/marks.h) so the kernel remembers the verdict in the conntrack entry.
 //
-// No I/O but the event log and, on an unknown device address, a rate-limited neighbour-table
-// read through HostInfo. No exceptions. Not thread-safe: the Daemon's queue threads and its
+// No I/O but, on an unknown device address, a rate-limited neighbour-table read through
+// HostInfo: its log lines only go into the EventLog's bounded buffer (fw/engine/event_log.h),
+// which another thread writes out, so judging never waits for a file or a client. No exceptions. Not thread-safe: the Daemon's queue threads and its
 // engine thread take turns under one mutex (fw/engine/queue_worker.h, LockedSink).
 #pragma once
 

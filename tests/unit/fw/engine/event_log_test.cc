@@ -110,7 +110,8 @@ TEST_CASE("a line carries the time it was written, not the time it was delivered
   CHECK(file[2] == "ts=2026-09-21T14:14:50Z event=third");
 }
 
-TEST_CASE("stop() delivers every buffered line first; a line written after it goes to the file only") {
+TEST_CASE(
+    "stop() delivers every buffered line first; a line written after it goes to the file only") {
   ManualClock clock;
   testing::MemoryFile out;
   BlockingSink sink;
