@@ -79,6 +79,10 @@ status="$(probe status || true)"
 echo "    status: $status"
 lab_check "no event line was lost to a full delivery buffer (GetStatus events_dropped=0)" \
   grep -q ' events_dropped=0 ' <<<"$status"
+ctl_status="$("$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" status || true)"
+lab_check "muzzlectl status shows the lost events" grep -Eq 'events lost .* rate-limited, 0 dropped \(buffer full\)' <<<"$ctl_status"
+lab_check "events are delivered by their own thread (muzzle-events)" \
+  bash -c "cat /proc/$LAB_MUZZLED_PID/task/*/comm | grep -qx muzzle-events"
 
 lab_stop_muzzled
 lab_check "the final counters line is logged, with events_dropped" wait_log 'event=stopped .* events_dropped=0( |$)' 30
