@@ -134,7 +134,7 @@ void EventLog::deliveryLoop() {
     deliver(batch);
     batch.clear();
     if (lost > 0) {
-      // Every line lost since the last swap came after this batch's lines: say so here.
+      // The lines were lost while this batch filled the buffer: say so right after it.
       report.emplace_back("events-dropped");
       report.back().add("count", lost).add("buffer_lines", capacity_).setTime(lost_at);
       deliver(report);
