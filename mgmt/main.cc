@@ -126,7 +126,11 @@ int main(int argc, char** argv) {
 
   muzzle::SystemClock clock;
   const auto started = clock.now();
+  const muzzle::v1::Management& mcfg = config->management;
+  // Before the log, so it outlives it: the log's delivery thread feeds it until the log stops.
+  muzzle::EventRing events(mcfg.has_event_buffer() ? mcfg.event_buffer() : 4096);
   muzzle::EventLog log(stderr, clock);
+  log.addConsumer(events);
   // One muzzled per network namespace, settled before the ruleset, the queues or the socket
   // are touched: a second one must leave the running one alone.
   auto instance = muzzle::InstanceLock::acquire();
@@ -134,9 +138,6 @@ int main(int argc, char** argv) {
     log.write(muzzle::LogLine("start-failed").add("error", instance.status().message()));
     return 1;
   }
-  const muzzle::v1::Management& mcfg = config->management;
-  muzzle::EventRing events(mcfg.has_event_buffer() ? mcfg.event_buffer() : 4096);
-  log.setSink(&events);
   auto ruleset = muzzle::makeNftRulesetWriter();
   auto host = muzzle::makeSystemHostInfo();
   auto notifier = muzzle::SystemdNotifier::fromEnvironment();
@@ -219,10 +220,11 @@ int main(int argc, char** argv) {
                   .add("problem", "management calls did not drain within 3 s of stopping")
                   .add("what", "exiting without them; the ruleset stays as it is"));
     stopper.detach();
+    log.stop();  // every buffered line reaches stderr first
     std::fflush(nullptr);
     std::_Exit(rc);
   }
   stopper.join();
-  log.setSink(nullptr);
+  log.stop();
   return rc;
 }

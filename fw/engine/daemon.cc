@@ -16,6 +16,9 @@
 namespace muzzle {
 namespace {
 
+// How long run() waits, on its way out, for the event log to deliver its last lines.
+constexpr auto kStopFlushTimeout = std::chrono::seconds(5);
+
 // Milliseconds with one decimal: a reload of a big policy is tens of ms, a small one well under 1.
 std::string millisText(std::chrono::steady_clock::duration d) {
   char text[32];
@@ -218,6 +221,7 @@ EngineStatus Daemon::engineStatus() const {
     st.kernel_error = kernel.status().message();
   }
   st.log_suppressed = log_.suppressed();
+  st.events_dropped = log_.dropped();
   return st;
 }
 
@@ -428,10 +432,11 @@ void Daemon::logCounters(const char* event) {
         .add("kernel_waiting", k.waiting)
         .add("kernel_queue_dropped", k.queue_dropped)
         .add("kernel_user_dropped", k.user_dropped)
-        .add("log_suppressed", log_.suppressed());
+        .add("log_suppressed", log_.suppressed())
+        .add("events_dropped", log_.dropped());
   }
   if (!kernel.ok()) line.add("kernel_counters_error", kernel.status().message());
-  log_.write(line);
+  log_.write(std::move(line));
 }
 
 void Daemon::notify(const std::vector<std::pair<std::string, std::string>>& fields) {
@@ -506,6 +511,9 @@ int Daemon::run() {
   notify({{"STOPPING", "1"}});
   if (!idle()) saveInventory();
   logCounters("stopped");
+  // The last line reaches the log before run() returns; bounded, so a stuck log file cannot
+  // keep the management plane from stopping (the EventLog's owner stops it last).
+  log_.flush(kStopFlushTimeout);
   return loop.exit_code;
 }
 

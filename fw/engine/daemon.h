@@ -1,15 +1,19 @@
 // Daemon: muzzled's engine. The engine thread runs the Boost.Asio loop (signals, timers, work
 // the management plane posts, policy compiles); one queue thread per netfilter queue
 // (fw/engine/queue_worker.h) drains packets into the Judge, which every thread reaches through
-// one mutex. So a policy compile or a slow management call never holds a packet back.
+// one mutex. So a policy compile or a slow management call never holds a packet back. What the
+// Judge logs under that mutex only goes into the EventLog's bounded buffer; the EventLog's own
+// thread writes it out and feeds the watchers (fw/engine/event_log.h).
 // The policy lifecycle:
 //   start:   probe the queue action, bind the queues, compile the policy, pick the generation,
 //            install the ruleset (in that order, so no packet is queued before someone listens);
 //            run() starts the queue threads;
 //   SIGHUP:  recompile; an invalid file is logged and the running policy stays (or, with a
 //            reload handler set, whatever the management plane decides);
-//   SIGTERM: stop. The ruleset stays installed, so fail_mode keeps applying while muzzled is
-//            down; `muzzled --remove-ruleset` takes it away.
+//   SIGTERM: stop. The queue threads stop, the `stopped` counters line is logged and delivered
+//            (run() waits for the EventLog, a few seconds at most), then run() returns. The
+//            ruleset stays installed, so fail_mode keeps applying while muzzled is down;
+//            `muzzled --remove-ruleset` takes it away.
 // A config with no segment makes an idle daemon: start() touches neither nftables nor the queues,
 // run() waits for signals only. It still reports ready, so the packaged default (which manages
 // nothing) is a healthy service that cannot cut the box's traffic.
@@ -60,7 +64,8 @@ class Daemon : public EngineControl {
 
   Status start();
   // Runs until SIGTERM or SIGINT (or a queue socket breaks). The queue threads run while run()
-  // does and are stopped before it returns. Returns the process exit code.
+  // does and are stopped before it returns; so is every line logged so far delivered (or 5 s
+  // passed). Returns the process exit code.
   int run();
   // After run() returned: keeps the engine loop (posted work) running for `d` more, so work the
   // management plane posts while it shuts down still completes. Packets are no longer judged.

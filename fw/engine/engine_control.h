@@ -39,7 +39,8 @@ struct EngineStatus {
   std::vector<KernelQueueStats> kernel_queues;
   KernelQueueTotals kernel;  // summed over kernel_queues
   std::string kernel_error;
-  uint64_t log_suppressed = 0;
+  uint64_t log_suppressed = 0;  // event lines the rate limit suppressed (fw/engine/event_log.h)
+  uint64_t events_dropped = 0;  // event lines lost because the delivery buffer was full
   std::string policy_digest;
 };
 

@@ -216,7 +216,7 @@ void Judge::logVerdict(const Verdict& v, const PacketInfo& flow, const FlowView&
   if (!v.name.empty()) line.add("name", v.name);
   if (v.reason != Reason::kNone) line.add("reason", reasonName(v.reason));
   line.add("action", actionName(v.action));
-  log_.writeLimited(line);
+  log_.writeLimited(std::move(line));
 }
 
 void Judge::logNewDevice(const v1::DeviceRecord& d) {
@@ -237,7 +237,7 @@ void Judge::logNewDevice(const v1::DeviceRecord& d) {
   if (!d.dhcp_vendor_class().empty()) line.add("dhcp_vendor_class", d.dhcp_vendor_class());
   if (!d.dhcp_parameter_list().empty()) line.add("dhcp_parameters", d.dhcp_parameter_list());
   if (!d.mud_url().empty()) line.add("mud_url", d.mud_url());
-  log_.writeLimited(line);
+  log_.writeLimited(std::move(line));
 }
 
 }  // namespace muzzle

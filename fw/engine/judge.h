@@ -7,8 +7,10 @@
 // packet whose source address is bound to another device (fw/device/address_bindings.h) is
 // dropped before anything else happens (NF_DROP, counted `spoofed`, event=spoof once per pair).
 //
-// No I/O but the event log and, on an unknown device address or a claim on a lapsed binding,
-// a rate-limited neighbour-table read through HostInfo. No exceptions. Not thread-safe: the Daemon's queue threads and its
+// No I/O but, on an unknown device address or a claim on a lapsed binding, a rate-limited
+// neighbour-table read through HostInfo: its log lines only go into the EventLog's bounded
+// buffer (fw/engine/event_log.h), which another thread writes out, so judging never waits for a
+// file or a client. No exceptions. Not thread-safe: the Daemon's queue threads and its
 // engine thread take turns under one mutex (fw/engine/queue_worker.h, LockedSink).
 #pragma once
 

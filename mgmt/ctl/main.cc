@@ -118,6 +118,9 @@ Outcome cmdStatus(const std::shared_ptr<grpc::Channel>& ch, const Box&) {
       {"segments", segs},
       {"devices known", std::to_string(r.devices_known())},
       {"last event", std::to_string(r.last_event_sequence())},
+      // Lost event lines: over the log's rate limit, or while delivery was behind.
+      {"events lost", std::to_string(r.log_suppressed()) + " rate-limited, " +
+                          std::to_string(r.events_dropped()) + " dropped (buffer full)"},
       {"your role", r.role()}};
   o.human = muzzle::ctl::table({"what", "value"}, rows);
   std::vector<std::vector<std::string>> q;

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <chrono>
 
 namespace muzzle {
 
@@ -15,8 +16,15 @@ v1::EventKind eventKindOf(std::string_view name) {
 }
 
 void EventRing::onEvent(const LogLine& line) {
+  using google::protobuf::util::TimeUtil;
   v1::Event e;
-  *e.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  // When the event happened, not when it was delivered: a busy delivery thread runs late.
+  const auto since_epoch = line.time().time_since_epoch();
+  *e.mutable_time() =
+      since_epoch.count() == 0
+          ? TimeUtil::GetCurrentTime()
+          : TimeUtil::NanosecondsToTimestamp(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch).count());
   e.set_kind(eventKindOf(line.event()));
   e.set_name(line.event());
   auto& fields = *e.mutable_fields();
@@ -48,8 +56,9 @@ EventRing::Batch EventRing::after(uint64_t sequence, size_t max) const {
     v1::Gap gap;
     gap.set_first_missing(sequence + 1);
     gap.set_first_available(first);
-    gap.set_reason("the event buffer (" + std::to_string(capacity_) + " events) no longer holds events " +
-                   std::to_string(sequence + 1) + ".." + std::to_string(first - 1));
+    gap.set_reason("the event buffer (" + std::to_string(capacity_) +
+                   " events) no longer holds events " + std::to_string(sequence + 1) + ".." +
+                   std::to_string(first - 1));
     batch.gap = gap;
     sequence = first - 1;
   }

@@ -1,10 +1,12 @@
 // EventRing: the last `capacity` events (denials, new devices, policy changes, ...) with
-// sequence numbers, for WatchEvents. The engine and queue threads push (as the EventLog's sink); gRPC
-// threads read. A reader that asks for events the ring has already dropped gets a Gap first.
+// sequence numbers, for WatchEvents. The EventLog's delivery thread pushes (the ring is one of
+// its consumers, fw/engine/event_log.h), never a thread that judges packets; gRPC threads read.
+// A reader that asks for events the ring has already dropped gets a Gap first.
 //
-// Thread-safe. The lock is held only to copy events in or out, so the engine thread never
+// Thread-safe. The lock is held only to copy events in or out, so the delivery thread never
 // waits on a watcher: watchers are woken after the lock is released, and a wake-up only
-// schedules a write (see mgmt/server/event_watch.cc).
+// schedules a write (EventWatch in mgmt/server/services.cc). The event's time is the time the
+// line was written (LogLine::time()), not when it reached the ring.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +28,7 @@ class EventRing : public EventSink {
  public:
   explicit EventRing(size_t capacity = 4096) : capacity_(capacity) {}
 
-  // The engine thread or a queue thread, one at a time (EventSink).
+  // The EventLog's delivery thread (EventSink).
   void onEvent(const LogLine& line) override;
   // Any thread; for tests and for events that did not come from a log line.
   void push(v1::Event event);
@@ -60,7 +62,8 @@ class EventRing : public EventSink {
  public:
   class Subscription {
    public:
-    Subscription(EventRing& ring, std::shared_ptr<Waker> waker) : ring_(ring), waker_(std::move(waker)) {}
+    Subscription(EventRing& ring, std::shared_ptr<Waker> waker)
+        : ring_(ring), waker_(std::move(waker)) {}
     ~Subscription();
 
    private:

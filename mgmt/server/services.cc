@@ -338,7 +338,7 @@ class EventWatch final : public grpc::ServerWriteReactor<v1::Event> {
       return;
     }
     // The client is not reading fast enough. Drop it rather than buffer without bound or make
-    // anyone wait: the engine thread is the one calling us.
+    // anyone wait: the event log's delivery thread is the one calling us.
     const uint64_t last = ring_.lastSequence();
     if (last + 1 > next_ + max_lag_) dropLocked(last + 1 - next_);
   }
@@ -493,6 +493,7 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
       resp->set_devices_known(deps_.engine.devicesSeen().size());
       resp->set_new_devices(st.judge.new_devices);
       resp->set_log_suppressed(st.log_suppressed);
+      resp->set_events_dropped(st.events_dropped);
       resp->set_last_event_sequence(deps_.events.lastSequence());
       for (const auto& seg : deps_.engine.config().segments) resp->add_segments(seg.name + ":" + seg.ifname);
       resp->set_role(roleName(p.role));

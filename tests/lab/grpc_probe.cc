@@ -5,13 +5,14 @@
 //                              SERVING). Hand-encoded bytes through a generic stub: no code
 //                              generated from health.proto, as a foreign client would see it.
 //   grpc_probe TARGET status   muzzle.v1.StatusService/GetStatus through the generated stub:
-//                              prints key=value fields.
+//                              prints key=value fields (rejected: summed over the queues).
 //   grpc_probe TARGET services server reflection's list of services (hand-encoded request
 //                              through a generic bidi stream), one per line.
 //   grpc_probe TARGET stall SECONDS
 //                              a slow watcher: follows WatchEvents with an 8 KiB receive window,
-//                              reads one event, stops reading for SECONDS, then drains and
-//                              prints how the stream ended (result=ended code=N message=...).
+//                              reads one event (prints result=stalling), stops reading until it
+//                              gets SIGUSR1 or SECONDS passed, then drains and prints how the
+//                              stream ended (result=ended code=N message=...).
 //   grpc_probe TARGET hold events|health|reflection N
 //                              opens N streams one after the other (WatchEvents following from
 //                              the start; grpc.health.v1.Health/Watch or a server reflection
@@ -26,6 +27,7 @@
 // come first. Without a certificate the box must refuse every call, health and reflection too.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
 #include <condition_variable>
 #include <cstdio>
@@ -140,12 +142,16 @@ int status(const std::shared_ptr<grpc::Channel>& channel) {
     std::printf("status=error code=%d message=\"%s\"\n", s.error_code(), s.error_message().c_str());
     return 1;
   }
-  std::printf(
-      "version=%s generation=%u revision=%llu queue_mode=%s fail_mode=%s devices_known=%llu "
-      "role=%s\n",
-      r.version().c_str(), r.policy_generation(),
-      static_cast<unsigned long long>(r.policy_revision()), r.queue_mode().c_str(),
-      r.fail_mode().c_str(), static_cast<unsigned long long>(r.devices_known()), r.role().c_str());
+  unsigned long long rejected = 0;
+  for (const auto& q : r.queues()) rejected += q.rejected();
+  std::printf("version=%s generation=%u revision=%llu queue_mode=%s fail_mode=%s devices_known=%llu role=%s "
+              "rejected=%llu log_suppressed=%llu events_dropped=%llu last_event_sequence=%llu\n",
+              r.version().c_str(), r.policy_generation(),
+              static_cast<unsigned long long>(r.policy_revision()), r.queue_mode().c_str(),
+              r.fail_mode().c_str(), static_cast<unsigned long long>(r.devices_known()), r.role().c_str(),
+              rejected, static_cast<unsigned long long>(r.log_suppressed()),
+              static_cast<unsigned long long>(r.events_dropped()),
+              static_cast<unsigned long long>(r.last_event_sequence()));
   return 0;
 }
 
@@ -265,9 +271,15 @@ int stall(const std::string& target, const std::shared_ptr<grpc::ChannelCredenti
   auto reader = stub->WatchEvents(&ctx, req);
   muzzle::v1::Event event;
   size_t read = reader->Read(&event) ? 1 : 0;
-  std::printf("result=stalling first_sequence=%llu\n",
-              static_cast<unsigned long long>(event.sequence()));
-  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  std::printf("result=stalling first_sequence=%llu\n", static_cast<unsigned long long>(event.sequence()));
+  // SIGUSR1 is blocked in every thread (main), so it waits here until the test has seen what it
+  // needs, however long that takes on a loaded machine.
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  const timespec limit{seconds, 0};
+  const bool released = sigtimedwait(&usr1, nullptr, &limit) == SIGUSR1;
+  std::printf("result=resumed by=%s\n", released ? "SIGUSR1" : "timeout");
   while (reader->Read(&event)) ++read;
   grpc::Status s = reader->Finish();
   std::printf("result=ended code=%d read=%zu message=\"%s\"\n", s.error_code(), read,
@@ -291,6 +303,11 @@ std::string readFile(const std::string& path) {
 int main(int argc, char** argv) {
   // Tests read the output while the probe runs: never hold a line back.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  // Before gRPC starts its threads, which inherit the mask: only stall() takes SIGUSR1.
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
   std::vector<std::string> args(argv + 1, argv + argc);
   grpc::SslCredentialsOptions tls;
   bool use_tls = false;

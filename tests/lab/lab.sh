@@ -400,7 +400,8 @@ lab_start_muzzled() {
   return 1
 }
 
-# Sends SIGNAL to muzzled and, for terminating signals, waits up to 5 s for it to exit.
+# Sends SIGNAL to muzzled and, for terminating signals, waits up to 30 s for it to exit (a stop
+# takes well under a second, but seconds on a loaded machine).
 _lab_signal_muzzled() {
   local signal="$1" i
   [[ -n "$LAB_MUZZLED_PID" ]] || {
@@ -409,12 +410,12 @@ _lab_signal_muzzled() {
   }
   kill "-$signal" "$LAB_MUZZLED_PID" || return 1
   [[ "$signal" == HUP ]] && return 0
-  for ((i = 0; i < 100; i++)); do
+  for ((i = 0; i < 600; i++)); do
     kill -0 "$LAB_MUZZLED_PID" 2>/dev/null || break
     sleep 0.05
   done
   if kill -0 "$LAB_MUZZLED_PID" 2>/dev/null; then
-    lab_log "muzzled still running 5 s after SIG$signal"
+    lab_log "muzzled still running 30 s after SIG$signal"
     return 1
   fi
   LAB_MUZZLED_PID=""

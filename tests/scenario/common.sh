@@ -54,12 +54,27 @@ rejected cam1    relay.p2p.example        tcp 443
 ROWS
 }
 
-# Waits up to SECONDS for a muzzled log line matching the extended regex PATTERN.
+# Scenario checks wait for what they need, never for a fixed short window: on a loaded machine
+# (a CI runner, a build next door) a log line or a reply can take seconds. A check that passes
+# returns as soon as its condition holds, so a generous deadline costs nothing.
+SCENARIO_MIN_WAIT_SECONDS="${SCENARIO_MIN_WAIT_SECONDS:-20}"
+
+# Waits for a muzzled log line matching the extended regex PATTERN: up to SECONDS, but never less
+# than SCENARIO_MIN_WAIT_SECONDS.
 wait_log() {
-  local pattern="$1" seconds="${2:-5}" i
-  for ((i = 0; i < seconds * 20; i++)); do
-    grep -Eq -- "$pattern" "$LAB_STATE/muzzled.log" 2>/dev/null && return 0
-    sleep 0.05
+  local pattern="$1" seconds="${2:-0}"
+  wait_until "$seconds" grep -Eq -- "$pattern" "$LAB_STATE/muzzled.log"
+}
+
+# Runs COMMAND... every 0.1 s until it succeeds: up to SECONDS, but never less than
+# SCENARIO_MIN_WAIT_SECONDS. Returns non-zero if it never did.
+wait_until() {
+  local seconds="$1"
+  shift
+  ((seconds < SCENARIO_MIN_WAIT_SECONDS)) && seconds="$SCENARIO_MIN_WAIT_SECONDS"
+  local deadline=$((SECONDS + seconds))
+  until "$@" 2>/dev/null; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
   done
-  return 1
 }

@@ -60,10 +60,12 @@ class RecordingNotifier : public ServiceNotifier {
 struct Fixture {
   Fixture() : out(open_memstream(&buf, &len)), log(out, clock) { g_queue_opens = 0; }
   ~Fixture() {
+    log.stop();  // its last lines go to `out`
     fclose(out);
     free(buf);
   }
   std::string logText() {
+    log.flush();
     fflush(out);
     return std::string(buf, len);
   }

@@ -65,7 +65,10 @@ struct Fixture {
     return judge.onPacket(
         testing::queuedPacket(bytes, hook, kSegmentIf, hook == NF_INET_FORWARD ? kUplinkIf : 0, mac, mark));
   }
-  std::string logText() { return out.text(); }
+  std::string logText() {
+    log.flush();  // lines reach the file on the log's delivery thread
+    return out.text();
+  }
 
   testing::MemoryFile out;
   ManualClock clock;

@@ -93,7 +93,10 @@ struct Fixture {
                   0, kSpeakerMac);
     REQUIRE(*q.mark == verdictMark(kGeneration, VerdictCode::kAllow));
   }
-  std::string logText() { return out.text(); }
+  std::string logText() {
+    log.flush();  // lines reach the file on the log's delivery thread
+    return out.text();
+  }
   // The speaker asks the gateway's resolver about `name` on its UDP flow from `port` (already
   // allowed in the kernel, so the ruleset hints kHintFlowAllowed).
   void ask(const std::string& name, uint16_t id = 0x1234, uint16_t port = 40000,

@@ -111,6 +111,7 @@ struct Fixture {
     return *judge.devices().find(*MacAddress::parse(mac));
   }
   size_t logCount(const std::string& needle) {
+    log.flush();  // lines reach the file on the log's delivery thread
     const std::string text = out.text();
     size_t n = 0;
     for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))

@@ -46,7 +46,10 @@ struct Fixture {
     REQUIRE_MESSAGE(p.ok(), p.status().message());
     judge.setPolicy(*p, kGeneration);
   }
-  std::string logText() { return out.text(); }
+  std::string logText() {
+    log.flush();  // lines reach the file on the log's delivery thread
+    return out.text();
+  }
   PacketVerdict send(const std::vector<uint8_t>& bytes, uint8_t hook, uint32_t indev, uint32_t outdev,
                      const char* mac, uint32_t mark = 0) {
     return judge.onPacket(testing::queuedPacket(bytes, hook, indev, outdev, mac, mark));
@@ -153,6 +156,7 @@ TEST_CASE("the event log rate limit counts what it suppresses") {
   CHECK(log.suppressed() == 7);
   clock.advance(std::chrono::seconds(1));
   log.writeLimited(LogLine("deny").add("n", 99));
+  log.flush();
   std::string text = out.text();
   CHECK(text.find("event=log-suppressed count=7") != std::string::npos);
   CHECK(text.find("n=99") != std::string::npos);

@@ -3,6 +3,8 @@
 
 #include "mgmt/events/event_ring.h"
 
+#include <chrono>
+
 namespace muzzle {
 namespace {
 
@@ -48,6 +50,19 @@ TEST_CASE("a reader the buffer moved past gets a gap marker, then the oldest hel
   CHECK(b.events[0].sequence() == 7);
   CHECK_FALSE(ring.after(6, 10).gap);
   CHECK_FALSE(ring.after(0, 10).gap);  // "from the oldest" is not a gap
+}
+
+TEST_CASE("an event's time is when its line was written, not when it reached the ring") {
+  EventRing ring(4);
+  LogLine line("deny");
+  const auto written = std::chrono::system_clock::time_point(std::chrono::seconds(1'790'000'000)) +
+                       std::chrono::milliseconds(250);
+  line.setTime(written);
+  ring.onEvent(line);
+  auto b = ring.after(0, 1);
+  REQUIRE(b.events.size() == 1);
+  CHECK(b.events[0].time().seconds() == 1'790'000'000);
+  CHECK(b.events[0].time().nanos() == 250'000'000);
 }
 
 TEST_CASE("subscribers are woken on every push until their subscription ends") {
