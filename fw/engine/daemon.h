@@ -31,10 +31,12 @@
 #include "fw/config/daemon_config.h"
 #include "fw/engine/engine_control.h"
 #include "fw/engine/event_log.h"
+#include "fw/engine/generation_store.h"
 #include "fw/engine/judge.h"
 #include "fw/engine/queue_worker.h"
 #include "fw/engine/service_notifier.h"
 #include "fw/engine/site_probe.h"
+#include "fw/engine/state_report.h"
 #include "fw/nfq/packet_queue.h"
 #include "fw/nft/ruleset.h"
 
@@ -70,13 +72,17 @@ class Daemon : public EngineControl {
   // Optional; call before run(). "*notifier" must outlive the Daemon. Without one, nothing is
   // notified (muzzled run by hand or by tests).
   void setServiceNotifier(ServiceNotifier* notifier) { notifier_ = notifier; }
+  // Optional; call before start(). Where a damaged or unwritable generation file is listed for
+  // the status screen (it is logged either way). "*report" must outlive the Daemon; engine thread.
+  void setStateReport(StateReport* report) { state_report_ = report; }
   // True when the config names no segment (see above).
   bool idle() const { return config_.segments.empty(); }
 
   // EngineControl.
   void post(std::function<void()> fn) override;
-  Result<std::shared_ptr<const CompiledPolicy>> checkPolicyText(std::string_view text,
-                                                                std::string_view label) override;
+  Result<PolicyContext> policyContext() override;
+  Result<std::shared_ptr<const CompiledPolicy>> compilePolicy(
+      std::string_view text, std::string_view label, const PolicyContext& context) const override;
   Result<uint32_t> applyPolicyText(std::string_view text, std::string_view label) override;
   Result<uint32_t> applyPolicy(std::shared_ptr<const CompiledPolicy> policy,
                                std::chrono::steady_clock::duration compile_time) override;
@@ -101,6 +107,8 @@ class Daemon : public EngineControl {
   RulesetSpec specFor(const CompiledPolicy& policy, uint32_t generation) const;
   // A new generation for the running policy: every flow is judged again on its next packet.
   void rejudgeAll();
+  // Logs (and lists in the StateReport) a damaged or unwritable generation file.
+  void reportGeneration(const GenerationChoice& choice);
   void loadInventory();
   void saveInventory();
   // A socket and a queue thread for each flow queue, and one for the inspection queue.
@@ -126,6 +134,9 @@ class Daemon : public EngineControl {
   std::atomic<bool> rejudge_pending_{false};
   QueueMode queue_mode_ = QueueMode::kCompat;
   uint32_t generation_ = 0;  // engine thread
+  GenerationStore generations_;         // engine thread
+  bool generation_unwritable_ = false;  // logged once until it can be stored again
+  StateReport* state_report_ = nullptr;
   std::unique_ptr<Loop> loop_;
   // Opened by start(), started by run(). Destroyed before loop_ (declared after it).
   std::vector<std::unique_ptr<QueueWorker>> workers_;
