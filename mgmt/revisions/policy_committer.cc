@@ -85,14 +85,16 @@ Status PolicyCommitter::refuseUnwritable(const Status& failure, const std::strin
                  .add("error", failure.message())
                  .add("refused", what)
                  .add("what_to_do", "make the state folder writable and give it free space"));
+  const std::string keeps = store_.current() != 0 ? "the box keeps " + revName(store_.current())
+                                                  : "the box keeps the policy it started with";
   return Status::error(StatusCode::kFailedPrecondition,
                        "cannot " + what + ": the state folder " + dir + " cannot be written (" +
                            failure.message() +
-                           "), so the change could be neither stored nor "
-                           "audited; nothing was changed and the box keeps " +
-                           revName(store_.current()) + ". Make " + dir +
-                           " writable with free space (remount it read-write, "
-                           "free space), then try again");
+                           "), so the change could be neither stored nor audited; nothing was "
+                           "changed and " +
+                           keeps + ". Make " + dir +
+                           " writable and give it free space (remount it read-write, remove what "
+                           "fills it), then try again");
 }
 
 Status PolicyCommitter::undone(const std::string& action, uint64_t attempted, uint64_t kept,

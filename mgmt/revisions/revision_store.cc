@@ -234,6 +234,10 @@ Result<v1::Revision> RevisionStore::prepare(std::string_view text, const std::st
   r.set_author(author);
   r.set_comment(comment);
   r.set_parent(parent);
+  // The folder may be missing: open() could not create it on a read-only disk. Say why now.
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) return Status::error("cannot create " + dir_ + ": " + ec.message());
   const std::string file = path(number, "policy");
   if (Status s = writeFileAtomically(dir_, file.substr(dir_.size() + 1), std::string(text));
       !s.ok()) {

@@ -211,7 +211,10 @@ TEST_CASE(
   CHECK(refused.status().code() == StatusCode::kFailedPrecondition);
   CHECK(refused.status().message().find("cannot apply revision 1: the state folder " + state_dir +
                                         " cannot be written (") == 0);
-  CHECK(refused.status().message().find("Make " + state_dir + " writable with free space") !=
+  CHECK(refused.status().message().find("(cannot create " + state_dir + "/revisions: ") !=
+        std::string::npos);
+  CHECK(refused.status().message().find("the box keeps the policy it started with. Make " +
+                                        state_dir + " writable and give it free space") !=
         std::string::npos);
   CHECK(box.engine.installed.empty());
   CHECK(box.commits.current() == 0);
