@@ -12,6 +12,8 @@
 // is logged (event=state-damaged ... fallback_revision=N) and listed in the StateReport until an
 // admin applies a new revision. When the folder cannot be written, the chosen text runs from
 // memory (event=state-unwritable) and changes are refused until it can be written.
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "fw/common/atomic_file.h"
@@ -90,10 +92,28 @@ void PolicyCommitter::recordInterrupted() {
 Result<std::string> PolicyCommitter::boot(const std::string& seed_path) {
   std::vector<StateProblem> problems = store_.open();
   audit_.open(store_.anchors());
+  // Said at start, not only at the first refused change: a read-only or full folder (a few
+  // bytes, so a full disk fails too).
+  std::string unwritable;
   for (const StateProblem& p : problems) {
-    if (p.kind != StateProblem::Kind::kUnwritable) continue;
-    state_.add(p);
-    log_.write(LogLine("state-unwritable").add("file", p.file).add("error", p.problem));
+    if (p.kind == StateProblem::Kind::kUnwritable) unwritable = p.problem;
+  }
+  if (unwritable.empty()) {
+    Status probe = writeFileAtomically(store_.stateDir(), ".write-probe", std::string(512, '\n'));
+    if (probe.ok()) {
+      ::unlink((store_.stateDir() + "/.write-probe").c_str());
+    } else {
+      unwritable = probe.message();
+    }
+  }
+  if (!unwritable.empty()) {
+    state_.add({StateProblem::Kind::kUnwritable, store_.stateDir(),
+                unwritable + "; changes are refused until it can be written", ""});
+    log_.write(LogLine("state-unwritable")
+                   .add("file", store_.stateDir())
+                   .add("error", unwritable)
+                   .add("what", "enforcing from what can be read; changes are refused")
+                   .add("what_to_do", "make the state folder writable and give it free space"));
   }
   std::erase_if(problems,
                 [](const StateProblem& p) { return p.kind == StateProblem::Kind::kUnwritable; });

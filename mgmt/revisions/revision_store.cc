@@ -157,6 +157,11 @@ bool RevisionStore::has(uint64_t number) const {
 }
 
 Result<v1::Revision> RevisionStore::revision(uint64_t number) const {
+  if (number == 0) {
+    return Status::error(StatusCode::kNotFound,
+                         "no revision is stored: the box runs the policy it started with (see "
+                         "`muzzlectl status` for the state folder)");
+  }
   if (!has(number)) {
     return Status::error(StatusCode::kNotFound,
                          "revision " + std::to_string(number) + " does not exist (or was pruned)");

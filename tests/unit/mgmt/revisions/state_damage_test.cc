@@ -220,5 +220,22 @@ TEST_CASE(
   CHECK(box.commits.current() == 0);
 }
 
+TEST_CASE_FIXTURE(
+    ThreeRevisions,
+    "an intact box whose folder cannot be written says so at start and runs its revision") {
+  // Its probe cannot be written (as on a read-only or full folder); everything else reads fine.
+  std::filesystem::create_directory(dir.path + "/.write-probe.tmp");
+  Box box(dir.path, clock);
+  auto started = box.commits.boot(writeSeed(dir.path, kPolicyA));
+  REQUIRE(started.ok());
+  CHECK(*started == kPolicyC);
+  CHECK(box.commits.current() == 3);
+  CHECK_FALSE(box.state.writable());
+  CHECK(box.logText().find("event=state-unwritable file=" + dir.path) != std::string::npos);
+  std::filesystem::remove(dir.path + "/.write-probe.tmp");
+  REQUIRE(box.apply(kPolicyA).ok());  // writable again: the change goes through, the report clears
+  CHECK(box.state.ok());
+}
+
 }  // namespace
 }  // namespace muzzle
