@@ -1,11 +1,14 @@
 // Daemon: muzzled's engine. The engine thread runs the Boost.Asio loop (signals, timers, work
-// the management plane posts, policy compiles); one queue thread per netfilter queue
-// (fw/engine/queue_worker.h) drains packets into the Judge, which every thread reaches through
-// one mutex. So a policy compile or a slow management call never holds a packet back.
+// the management plane posts); one queue thread per netfilter queue (fw/engine/queue_worker.h)
+// drains packets into the Judge, which every thread reaches through one mutex. So a policy
+// compile or a slow management call never holds a packet back. The management plane compiles on
+// its own thread (compilePolicy() is safe there), so a compile does not hold the engine thread
+// either.
 // The policy lifecycle:
 //   start:   probe the queue action, bind the queues, compile the policy, pick the generation,
 //            install the ruleset (in that order, so no packet is queued before someone listens);
-//            run() starts the queue threads;
+//            run() starts the queue threads. A state folder that is damaged, read-only or full
+//            never stops the install (generation_store.h): the segments are never left open;
 //   SIGHUP:  recompile; an invalid file is logged and the running policy stays (or, with a
 //            reload handler set, whatever the management plane decides);
 //   SIGTERM: stop. The ruleset stays installed, so fail_mode keeps applying while muzzled is

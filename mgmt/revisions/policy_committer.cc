@@ -388,25 +388,51 @@ void PolicyCommitter::tick() {
   compileThen(t, /*urgent=*/true,
               [this, p, t](Compiled compiled, std::chrono::steady_clock::duration took) {
                 rollback_in_flight_ = false;
-                // Confirmed or rolled back by hand while this compiled: nothing left to do.
-                if (!store_.pending() || store_.pending()->revision() != p.revision()) return;
-                const Caller self{"muzzled", "timer"};
-                Result<CommitOutcome> done =
-                    compiled.ok()
-                        ? commit(*t, std::move(compiled).value(), took, "auto-rollback", 0,
-                                 revName(p.revision()) + " was not confirmed in time", self)
-                        : Result<CommitOutcome>(compiled.status());
-                if (!done.ok()) {
-                  log_.write(LogLine("rollback-failed").add("error", done.status().message()));
-                  deadline_ = clock_.now() + std::chrono::seconds(1);  // try again soon
-                  return;
-                }
-                log_.write(LogLine("policy-rolled-back")
-                               .add("revision", done->revision.number())
-                               .add("from", p.revision())
-                               .add("to_text_of", p.rollback_to())
-                               .add("reason", "not confirmed in time"));
+                finishRollback(p, *t, std::move(compiled), took);
               });
+}
+
+void PolicyCommitter::finishRollback(const v1::PendingCommit& p, const std::string& text,
+                                     Compiled compiled, std::chrono::steady_clock::duration took) {
+  // Confirmed or rolled back by hand while this compiled: nothing left to do.
+  if (!store_.pending() || store_.pending()->revision() != p.revision()) return;
+  if (!compiled.ok()) {
+    log_.write(LogLine("rollback-failed").add("error", compiled.status().message()));
+    deadline_ = clock_.now() + std::chrono::seconds(1);  // try again soon
+    return;
+  }
+  const std::shared_ptr<const CompiledPolicy> policy = compiled.value();
+  const Caller self{"muzzled", "timer"};
+  const std::string why = revName(p.revision()) + " was not confirmed in time";
+  Result<CommitOutcome> done = commit(text, policy, took, "auto-rollback", 0, why, self);
+  if (!done.ok() && done.status().code() == StatusCode::kFailedPrecondition) {
+    // The state folder stopped taking writes inside the window. The rollback is what keeps an
+    // admin from being locked out, so it happens in the kernel anyway; `pending` stays on disk,
+    // and the next start rolls back again (and stores it, if it can).
+    auto generation = engine_.applyPolicy(policy, took);
+    if (generation.ok()) {
+      store_.assumeCurrent(p.rollback_to());
+      store_.forgetPending();
+      deadline_.reset();
+      log_.write(LogLine("policy-rolled-back")
+                     .add("from", p.revision())
+                     .add("to_text_of", p.rollback_to())
+                     .add("reason", "not confirmed in time")
+                     .add("stored", "no: " + done.status().message()));
+      return;
+    }
+    done = generation.status();
+  }
+  if (!done.ok()) {
+    log_.write(LogLine("rollback-failed").add("error", done.status().message()));
+    deadline_ = clock_.now() + std::chrono::seconds(1);  // try again soon
+    return;
+  }
+  log_.write(LogLine("policy-rolled-back")
+                 .add("revision", done->revision.number())
+                 .add("from", p.revision())
+                 .add("to_text_of", p.rollback_to())
+                 .add("reason", "not confirmed in time"));
 }
 
 }  // namespace muzzle

@@ -132,6 +132,10 @@ class PolicyCommitter {
                                std::chrono::steady_clock::duration compile_time,
                                const std::string& action, uint32_t confirm_seconds,
                                const std::string& comment, const Caller& caller);
+  // tick()'s rollback, back from its compile. When the folder cannot be written, it rolls back in
+  // the kernel all the same (from memory).
+  void finishRollback(const v1::PendingCommit& p, const std::string& text, Compiled compiled,
+                      std::chrono::steady_clock::duration took);
   // Before a compile and again after it: may an apply go ahead now?
   Status applyAllowed(uint64_t expected_revision, uint32_t confirm_seconds) const;
   v1::AuditEntry entry(const std::string& action, uint64_t old_rev, uint64_t new_rev,

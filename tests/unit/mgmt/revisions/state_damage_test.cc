@@ -237,5 +237,35 @@ TEST_CASE_FIXTURE(
   CHECK(box.state.ok());
 }
 
+TEST_CASE(
+    "a folder that stops taking writes inside a confirmation window: the rollback happens anyway") {
+  TempDir dir;
+  ManualClock clock;
+  {
+    Box box(dir.path, clock);
+    REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+    REQUIRE(box.apply(kPolicyB, 0, 30).ok());
+    // The next revision's text cannot be written any more.
+    std::filesystem::create_directory(dir.path + "/revisions/r00000003.policy.tmp");
+    clock.advance(std::chrono::seconds(30));
+    REQUIRE(box.tickAndRollBack());
+    CHECK(box.engine.installed == kPolicyA);  // not locked out
+    CHECK(box.commits.current() == 1);
+    CHECK_FALSE(box.state.writable());
+    CHECK(box.logText().find(
+              "event=policy-rolled-back from=2 to_text_of=1 reason=\"not confirmed in time\" "
+              "stored=\"no: cannot auto-rollback revision 3") != std::string::npos);
+    CHECK(std::filesystem::exists(dir.path + "/revisions/pending"));
+  }
+  // Writable again at the next start: it rolls back for good, as a new revision.
+  std::filesystem::remove(dir.path + "/revisions/r00000003.policy.tmp");
+  Box after(dir.path, clock);
+  auto started = after.commits.boot(writeSeed(dir.path, kPolicyA));
+  REQUIRE(started.ok());
+  CHECK(*started == kPolicyA);
+  CHECK_FALSE(after.commits.pending());
+  CHECK(after.audit.last()->action() == "auto-rollback");
+}
+
 }  // namespace
 }  // namespace muzzle
