@@ -1,7 +1,8 @@
 // EngineControl: what the management plane (mgmt/) may ask of the engine. The Daemon implements
 // it; mgmt/ tests use a fake. It is the only way into the engine from another thread: post()
-// is thread-safe and everything else runs on the engine thread, inside a posted function, so a
-// slow management client never stalls a packet (packets are judged on the queue threads, which
+// is thread-safe, compilePolicy() reads nothing of the engine (the management plane's compile
+// thread calls it), and everything else runs on the engine thread, inside a posted function, so
+// a slow management client never stalls a packet (packets are judged on the queue threads, which
 // share only the Judge with the engine thread, under one short lock: see fw/engine/daemon.h).
 #pragma once
 
