@@ -123,7 +123,9 @@ Result<std::string> PolicyCommitter::boot(const std::string& seed_path) {
     log_.write(LogLine("audit-broken")
                    .add("file", audit_.path())
                    .add("error", chain.error)
-                   .add("what", "changes are still audited, on after the last entry that parses"));
+                   .add("what",
+                        "changes are still audited; new entries follow the last "
+                        "anchored one, so the gap stays visible"));
   }
 
   // Where to look first.
