@@ -141,8 +141,12 @@ int main(int argc, char** argv) {
   auto ruleset = muzzle::makeNftRulesetWriter();
   auto host = muzzle::makeSystemHostInfo();
   auto notifier = muzzle::SystemdNotifier::fromEnvironment();
+  // What is wrong with the state folder, for GetStatus; found by the Daemon (its generation)
+  // and the PolicyCommitter (revisions, audit), both on the engine thread.
+  muzzle::StateReport state;
   muzzle::Daemon daemon(*config, *ruleset, *host, &muzzle::openNfqPacketQueue, log, clock);
   daemon.setServiceNotifier(notifier.get());
+  daemon.setStateReport(&state);
   if (config->segments.empty()) {
     // The package's unedited config: nothing to enforce and nothing to manage. Idle, healthy.
     muzzle::Status s = daemon.start();
@@ -159,7 +163,7 @@ int main(int argc, char** argv) {
   };
   muzzle::RevisionStore store(config->state_dir);
   muzzle::AuditLog audit(config->state_dir);
-  muzzle::PolicyCommitter commits(daemon, store, audit, log, clock);
+  muzzle::PolicyCommitter commits(daemon, store, audit, log, clock, state);
   auto initial = commits.boot(config->policy_path);
   if (!initial.ok()) return fail(initial.status());
   daemon.setInitialPolicy(std::move(initial).value(), std::string(muzzle::PolicyCommitter::kLabel));
@@ -168,17 +172,21 @@ int main(int argc, char** argv) {
   // versioned and audited too; an unchanged file re-applies the current revision (re-reading
   // the segments' addresses).
   const std::string policy_path = config->policy_path;
+  // It compiles on the compile thread like any apply; the engine thread carries on meanwhile.
   daemon.setReloadHandler([&, policy_path] {
-    auto text = muzzle::readWholeFile(policy_path);
-    muzzle::Status s = text.status();
-    if (text.ok()) {
-      auto c = commits.apply(*text, 0, 0, "SIGHUP: " + policy_path, muzzle::Caller{"local-file", "signal"});
-      s = c.status();
-      if (c.ok() && c->unchanged) s = daemon.applyPolicy(c->compiled, c->compile_time).status();
-    }
-    if (!s.ok()) {
+    auto failed = [&](const muzzle::Status& s) {
       log.write(muzzle::LogLine("policy-error").add("error", s.message()).add("kept_revision", commits.current()));
-    }
+    };
+    auto text = muzzle::readWholeFile(policy_path);
+    if (!text.ok()) return failed(text.status());
+    commits.apply(std::move(text).value(), 0, 0, "SIGHUP: " + policy_path,
+                  muzzle::Caller{"local-file", "signal"},
+                  [&daemon, failed](muzzle::Result<muzzle::CommitOutcome> c) {
+                    muzzle::Status s = c.status();
+                    if (c.ok() && c->unchanged)
+                      s = daemon.applyPolicy(c->compiled, c->compile_time).status();
+                    if (!s.ok()) failed(s);
+                  });
   });
   daemon.addTicker(std::chrono::duration_cast<std::chrono::milliseconds>(kCommitTick), [&] { commits.tick(); });
 

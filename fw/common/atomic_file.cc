@@ -1,10 +1,12 @@
 #include "fw/common/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -15,7 +17,9 @@ Status writeFileAtomically(const std::string& dir, const std::string& name,
   const std::string path = dir + "/" + name;
   const std::string tmp = path + ".tmp";
   auto fail = [&](const std::string& what, const std::string& file) {
-    return Status::error(what + " " + file + ": " + std::strerror(errno));
+    Status s = Status::error(what + " " + file + ": " + std::strerror(errno));
+    ::unlink(tmp.c_str());
+    return s;
   };
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return fail("cannot create", tmp);
@@ -43,6 +47,30 @@ Status writeFileAtomically(const std::string& dir, const std::string& name,
     ::close(dfd);
   }
   return Status();
+}
+
+Result<std::string> setAsideDamaged(const std::string& path) {
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm;
+  gmtime_r(&now, &tm);
+  std::strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+  std::string target = path + ".damaged-" + stamp;
+  struct stat st;
+  for (int n = 2; ::lstat(target.c_str(), &st) == 0 && n < 1000; ++n) {
+    target = path + ".damaged-" + stamp + "-" + std::to_string(n);
+  }
+  if (::rename(path.c_str(), target.c_str()) != 0) {
+    return Status::error("cannot rename " + path + " to " + target + ": " + std::strerror(errno));
+  }
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return target;
 }
 
 Result<std::string> readWholeFile(const std::string& path) {

@@ -9,9 +9,15 @@
 
 namespace muzzle {
 
-// Replaces `dir`/`name` with `content`. Errors name the path and the system error.
+// Replaces `dir`/`name` with `content`. Errors name the path and the system error; on failure
+// the temp file is removed (a full disk keeps no half-written leftovers) and the old file stays.
 Status writeFileAtomically(const std::string& dir, const std::string& name,
                            const std::string& content, int mode = 0640);
+
+// Keeps a damaged file for inspection: renames `path` to `path.damaged-<UTC time>` (with -2, -3,
+// ... when that exists) and makes the rename durable. Never deletes anything. Returns the new
+// path; fails (naming both paths) when the folder cannot be written, leaving the file in place.
+Result<std::string> setAsideDamaged(const std::string& path);
 
 // Reads a whole file. A missing file is kNotFound; every error message starts with the path.
 Result<std::string> readWholeFile(const std::string& path);

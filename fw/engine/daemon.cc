@@ -69,6 +69,7 @@ Daemon::Daemon(DaemonConfig config, RulesetWriter& ruleset, HostInfo& host, Queu
       clock_(clock),
       oui_(loadOui()),
       judge_(log, clock, host, &oui_),
+      generations_(config_.state_dir),
       loop_(std::make_unique<Loop>()) {
   judge_.devices().bindings().setHold(std::chrono::seconds(config_.address_hold_seconds));
   // Called on a queue thread; the new generation is installed on the engine thread. Verdicts
@@ -99,21 +100,59 @@ RulesetSpec Daemon::specFor(const CompiledPolicy& policy, uint32_t generation) c
 void Daemon::rejudgeAll() {
   rejudge_pending_ = false;
   auto policy = installedPolicy();
-  auto generation = GenerationStore(config_.state_dir).advance(policy->digest);
-  Status s = generation.status();
-  if (generation.ok()) {
+  const GenerationChoice generation = generations_.advance(policy->digest);
+  reportGeneration(generation);
+  Status s;
+  {
     // Under the judge's lock: no packet is judged between the kernel's switch to the new
     // generation and the Judge's, so none is answered with a mark the kernel no longer honours.
     std::lock_guard<std::mutex> lock(judge_mu_);
-    s = ruleset_.install(specFor(*policy, *generation));
-    if (s.ok()) judge_.setPolicy(policy, *generation);
+    s = ruleset_.install(specFor(*policy, generation.generation));
+    if (s.ok()) judge_.setPolicy(policy, generation.generation);
   }
   if (!s.ok()) {
     log_.write(LogLine("rejudge-failed").add("error", s.message()).add("kept_generation", generation_));
     return;
   }
-  generation_ = *generation;
+  generation_ = generation.generation;
   log_.write(LogLine("rejudge").add("generation", generation_).add("why", "a device moved to another profile"));
+}
+
+void Daemon::reportGeneration(const GenerationChoice& choice) {
+  if (!choice.damaged.empty()) {
+    log_.write(
+        LogLine("state-damaged")
+            .add("file", generations_.path())
+            .add("problem", choice.damaged)
+            .add("kept_as", choice.kept_as)
+            .add("generation", choice.generation)
+            .add("what", "a fresh generation: every flow is judged again on its next packet"));
+    if (state_report_ != nullptr) {
+      state_report_->add({StateProblem::Kind::kDamaged, generations_.path(),
+                          choice.damaged + "; a fresh generation " +
+                              std::to_string(choice.generation) + " was chosen",
+                          choice.kept_as});
+    }
+  }
+  if (choice.write_error.empty()) {
+    generation_unwritable_ = false;
+    return;
+  }
+  if (state_report_ != nullptr) {
+    state_report_->add({StateProblem::Kind::kUnwritable, generations_.path(),
+                        choice.write_error + "; generation " + std::to_string(choice.generation) +
+                            " is kept in memory only",
+                        ""});
+  }
+  if (generation_unwritable_) return;  // said once until it can be stored again
+  generation_unwritable_ = true;
+  log_.write(LogLine("state-unwritable")
+                 .add("file", generations_.path())
+                 .add("error", choice.write_error)
+                 .add("generation", choice.generation)
+                 .add("what", "enforcing with the generation kept in memory")
+                 .add("what_to_do",
+                      "make state_dir " + config_.state_dir + " writable and give it free space"));
 }
 
 void Daemon::loadInventory() {
@@ -170,18 +209,24 @@ void Daemon::addTicker(std::chrono::milliseconds period, std::function<void()> f
 
 void Daemon::post(std::function<void()> fn) { boost::asio::post(loop_->io, std::move(fn)); }
 
-Result<std::shared_ptr<const CompiledPolicy>> Daemon::checkPolicyText(std::string_view text,
-                                                                      std::string_view label) {
+Result<PolicyContext> Daemon::policyContext() {
   auto site = host_.siteFacts(config_.segments);
   if (!site.ok()) return site.status();
+  PolicyContext context;
+  context.site = std::move(site).value();
   // Lists the policy names live next to the configured policy file, or among the shipped ones.
   const std::string& path = config_.policy_path;
   const size_t slash = path.rfind('/');
-  const PolicyFolders folders{slash == std::string::npos ? "."
-                              : slash == 0                ? "/"
-                                                          : path.substr(0, slash),
-                              config_.shipped_policies_dir};
-  auto compiled = compilePolicyText(text, label, *site, folders);
+  context.folders = PolicyFolders{slash == std::string::npos ? "."
+                                  : slash == 0                ? "/"
+                                                              : path.substr(0, slash),
+                                  config_.shipped_policies_dir};
+  return context;
+}
+
+Result<std::shared_ptr<const CompiledPolicy>> Daemon::compilePolicy(
+    std::string_view text, std::string_view label, const PolicyContext& context) const {
+  auto compiled = compilePolicyText(text, label, context.site, context.folders);
   if (!compiled.ok()) return compiled.status().withCode(StatusCode::kInvalidArgument);
   return compiled;
 }
@@ -321,10 +366,11 @@ Status Daemon::loadPolicy(bool initial) {
 
 Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool initial,
                        std::chrono::steady_clock::duration compile_time) {
-  GenerationStore store(config_.state_dir);
-  auto generation = store.generationFor(compiled->digest);
-  if (!generation.ok()) return generation.status();
-  if (!initial && *generation == generation_) {
+  // Never fails: a damaged or unwritable state folder must not leave the segments unprotected.
+  const GenerationChoice choice = generations_.generationFor(compiled->digest);
+  reportGeneration(choice);
+  const uint32_t generation = choice.generation;
+  if (!initial && generation == generation_) {
     std::lock_guard<std::mutex> lock(judge_mu_);
     judge_.setPolicy(compiled, generation_);
     log_.write(LogLine("policy-unchanged").add("generation", generation_));
@@ -340,16 +386,16 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
     // wait on the lock meanwhile (the packets wait in the kernel's queues, none is lost), so no
     // packet gets a mark of the generation the kernel just stopped honouring.
     std::lock_guard<std::mutex> lock(judge_mu_);
-    Status s = ruleset_.install(specFor(*compiled, *generation));
+    Status s = ruleset_.install(specFor(*compiled, generation));
     if (!s.ok()) return s;
     previous = judge_.policy();
-    judge_.setPolicy(compiled, *generation);
+    judge_.setPolicy(compiled, generation);
   }
   const auto swapped = clock_.now();
   previous.reset();
   const CompiledPolicy& p = *compiled;
   log_.write(LogLine(initial ? "policy-loaded" : "policy-reloaded")
-                 .add("generation", *generation)
+                 .add("generation", generation)
                  .add("profiles", p.profiles.size())
                  .add("devices", p.devices.size())
                  .add("digest", p.digest.substr(0, 16))
@@ -357,7 +403,7 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
                  // batch and the swap of the judge's policy (tests/bench measures both).
                  .add("compile_ms", millisText(compile_time))
                  .add("install_ms", millisText(swapped - install_start)));
-  generation_ = *generation;
+  generation_ = generation;
   // Parsing a large policy churns the heap (YAML tree, JSON text, the old policy); glibc keeps
   // freed memory mapped unless asked. A gateway has little RAM: give it back.
   malloc_trim(0);

@@ -1,13 +1,15 @@
 // Daemon: muzzled's engine. The engine thread runs the Boost.Asio loop (signals, timers, work
-// the management plane posts, policy compiles); one queue thread per netfilter queue
-// (fw/engine/queue_worker.h) drains packets into the Judge, which every thread reaches through
-// one mutex. So a policy compile or a slow management call never holds a packet back. What the
-// Judge logs under that mutex only goes into the EventLog's bounded buffer; the EventLog's own
-// thread writes it out and feeds the watchers (fw/engine/event_log.h).
+// the management plane posts); one queue thread per netfilter queue (fw/engine/queue_worker.h)
+// drains packets into the Judge, which every thread reaches through one mutex. So a policy
+// compile or a slow management call never holds a packet back. The management plane compiles on
+// its own thread (compilePolicy() is safe there), so a compile does not hold the engine thread
+// either. What the Judge logs under its mutex only goes into the EventLog's bounded buffer; the
+// EventLog's own thread writes it out and feeds the watchers (fw/engine/event_log.h).
 // The policy lifecycle:
 //   start:   probe the queue action, bind the queues, compile the policy, pick the generation,
 //            install the ruleset (in that order, so no packet is queued before someone listens);
-//            run() starts the queue threads;
+//            run() starts the queue threads. A state folder that is damaged, read-only or full
+//            never stops the install (generation_store.h): the segments are never left open;
 //   SIGHUP:  recompile; an invalid file is logged and the running policy stays (or, with a
 //            reload handler set, whatever the management plane decides);
 //   SIGTERM: stop. The queue threads stop, the `stopped` counters line is logged and delivered
@@ -35,10 +37,12 @@
 #include "fw/config/daemon_config.h"
 #include "fw/engine/engine_control.h"
 #include "fw/engine/event_log.h"
+#include "fw/engine/generation_store.h"
 #include "fw/engine/judge.h"
 #include "fw/engine/queue_worker.h"
 #include "fw/engine/service_notifier.h"
 #include "fw/engine/site_probe.h"
+#include "fw/engine/state_report.h"
 #include "fw/nfq/packet_queue.h"
 #include "fw/nft/ruleset.h"
 
@@ -75,13 +79,17 @@ class Daemon : public EngineControl {
   // Optional; call before run(). "*notifier" must outlive the Daemon. Without one, nothing is
   // notified (muzzled run by hand or by tests).
   void setServiceNotifier(ServiceNotifier* notifier) { notifier_ = notifier; }
+  // Optional; call before start(). Where a damaged or unwritable generation file is listed for
+  // the status screen (it is logged either way). "*report" must outlive the Daemon; engine thread.
+  void setStateReport(StateReport* report) { state_report_ = report; }
   // True when the config names no segment (see above).
   bool idle() const { return config_.segments.empty(); }
 
   // EngineControl.
   void post(std::function<void()> fn) override;
-  Result<std::shared_ptr<const CompiledPolicy>> checkPolicyText(std::string_view text,
-                                                                std::string_view label) override;
+  Result<PolicyContext> policyContext() override;
+  Result<std::shared_ptr<const CompiledPolicy>> compilePolicy(
+      std::string_view text, std::string_view label, const PolicyContext& context) const override;
   Result<uint32_t> applyPolicyText(std::string_view text, std::string_view label) override;
   Result<uint32_t> applyPolicy(std::shared_ptr<const CompiledPolicy> policy,
                                std::chrono::steady_clock::duration compile_time) override;
@@ -106,6 +114,8 @@ class Daemon : public EngineControl {
   RulesetSpec specFor(const CompiledPolicy& policy, uint32_t generation) const;
   // A new generation for the running policy: every flow is judged again on its next packet.
   void rejudgeAll();
+  // Logs (and lists in the StateReport) a damaged or unwritable generation file.
+  void reportGeneration(const GenerationChoice& choice);
   void loadInventory();
   void saveInventory();
   // A socket and a queue thread for each flow queue, and one for the inspection queue.
@@ -131,6 +141,9 @@ class Daemon : public EngineControl {
   std::atomic<bool> rejudge_pending_{false};
   QueueMode queue_mode_ = QueueMode::kCompat;
   uint32_t generation_ = 0;  // engine thread
+  GenerationStore generations_;         // engine thread
+  bool generation_unwritable_ = false;  // logged once until it can be stored again
+  StateReport* state_report_ = nullptr;
   std::unique_ptr<Loop> loop_;
   // Opened by start(), started by run(). Destroyed before loop_ (declared after it).
   std::vector<std::unique_ptr<QueueWorker>> workers_;

@@ -1,7 +1,8 @@
 // EngineControl: what the management plane (mgmt/) may ask of the engine. The Daemon implements
 // it; mgmt/ tests use a fake. It is the only way into the engine from another thread: post()
-// is thread-safe and everything else runs on the engine thread, inside a posted function, so a
-// slow management client never stalls a packet (packets are judged on the queue threads, which
+// is thread-safe, compilePolicy() reads nothing of the engine (the management plane's compile
+// thread calls it), and everything else runs on the engine thread, inside a posted function, so
+// a slow management client never stalls a packet (packets are judged on the queue threads, which
 // share only the Judge with the engine thread, under one short lock: see fw/engine/daemon.h).
 #pragma once
 
@@ -21,6 +22,7 @@
 #include "fw/nfq/packet_queue.h"
 #include "fw/nft/ruleset.h"
 #include "fw/policy/compiled_policy.h"
+#include "fw/policy/policy_loader.h"
 
 namespace muzzle {
 
@@ -44,6 +46,13 @@ struct EngineStatus {
   std::string policy_digest;
 };
 
+// What a policy is compiled against; a copy, so a compile on another thread reads nothing the
+// engine changes.
+struct PolicyContext {
+  SiteFacts site;
+  PolicyFolders folders;  // where the files a policy names may be read (and nowhere else)
+};
+
 class EngineControl {
  public:
   virtual ~EngineControl() = default;
@@ -52,17 +61,32 @@ class EngineControl {
   // never run if the daemon stops first; callers that wait for it must also handle shutdown.
   virtual void post(std::function<void()> fn) = 0;
 
+  // Engine thread. What policy text is compiled against on this box, read now: the segments'
+  // facts (interfaces, addresses) and the folder that relative list paths are read from.
+  virtual Result<PolicyContext> policyContext() = 0;
+  // Any thread, concurrently with the engine thread: compiles `text` against `context` without
+  // installing it, reading nothing of the engine (only the list files the policy names). The
+  // management plane calls it on its compile thread, so a compile never holds the engine thread
+  // (timers, the watchdog, other clients). Errors name `label`, the line and the field, one per
+  // line, with code kInvalidArgument.
+  virtual Result<std::shared_ptr<const CompiledPolicy>> compilePolicy(
+      std::string_view text, std::string_view label, const PolicyContext& context) const = 0;
+  // Engine thread: policyContext() and compilePolicy() in one, holding the engine thread for the
+  // whole compile. Only for before the engine runs (the management plane's boot).
+  Result<std::shared_ptr<const CompiledPolicy>> checkPolicyText(std::string_view text,
+                                                                std::string_view label) {
+    auto context = policyContext();
+    if (!context.ok()) return context.status();
+    return compilePolicy(text, label, *context);
+  }
+
   // The rest: engine thread only.
 
-  // Compiles `text` against this box's segments without installing it. Errors name `label`,
-  // the line and the field, one per line, with code kInvalidArgument.
-  virtual Result<std::shared_ptr<const CompiledPolicy>> checkPolicyText(std::string_view text,
-                                                                        std::string_view label) = 0;
-  // Compiles and installs `text` (ruleset first, then the Judge). Returns the policy generation.
-  // On failure the running policy stays.
+  // Compiles (on the engine thread) and installs `text` (ruleset first, then the Judge). Returns
+  // the policy generation. On failure the running policy stays.
   virtual Result<uint32_t> applyPolicyText(std::string_view text, std::string_view label) = 0;
-  // Installs a policy checkPolicyText compiled, as applyPolicyText does, without compiling the
-  // text again; `compile_time` (what checkPolicyText took) goes into the log line.
+  // Installs a policy compilePolicy compiled, as applyPolicyText does, without compiling the
+  // text again; `compile_time` (what the compile took) goes into the log line.
   virtual Result<uint32_t> applyPolicy(std::shared_ptr<const CompiledPolicy> policy,
                                        std::chrono::steady_clock::duration compile_time) = 0;
   // The installed policy; never null after start.

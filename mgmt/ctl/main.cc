@@ -95,6 +95,30 @@ std::string readPolicyFile(const std::string& path) {
 
 // --- commands ---------------------------------------------------------------------------------
 
+// One line for the status table; the problems follow the tables, one per line.
+std::string stateSummary(const v1::GetStatusResponse& r) {
+  if (!r.has_state()) return "-";  // a box older than this field
+  const v1::StateStatus& st = r.state();
+  if (st.ok()) return "ok";
+  std::string out = st.writable() ? "PROBLEMS" : "NOT WRITABLE (changes are refused)";
+  if (st.fallback_revision() != 0) {
+    out += ", fell back to the text of revision " + std::to_string(st.fallback_revision());
+  }
+  return out + " (see below)";
+}
+
+std::string stateProblems(const v1::StateStatus& st) {
+  std::string out;
+  for (const auto& p : st.problems()) {
+    out += "state " + p.kind() + ": " + p.file() + ": " + p.problem();
+    if (!p.kept_as().empty()) out += " (kept as " + p.kept_as() + ")";
+    out += "\n";
+  }
+  if (st.problems_dropped() > 0)
+    out += "state: " + std::to_string(st.problems_dropped()) + " more problem(s)\n";
+  return out;
+}
+
 Outcome cmdStatus(const std::shared_ptr<grpc::Channel>& ch, const Box&) {
   auto stub = v1::StatusService::NewStub(ch);
   grpc::ClientContext ctx;
@@ -105,7 +129,9 @@ Outcome cmdStatus(const std::shared_ptr<grpc::Channel>& ch, const Box&) {
   Outcome o;
   o.json = muzzle::ctl::toJson(r);
   o.summary = "revision " + std::to_string(r.policy_revision()) + ", " + r.queue_mode() + ", up " +
-              std::to_string(r.uptime_seconds()) + "s" + (r.has_pending() ? ", commit pending" : "");
+              std::to_string(r.uptime_seconds()) + "s" +
+              (r.has_pending() ? ", commit pending" : "") +
+              (r.has_state() && !r.state().ok() ? ", STATE FOLDER PROBLEMS" : "");
   std::string segs;
   for (const auto& sg : r.segments()) segs += (segs.empty() ? "" : " ") + sg;
   std::vector<std::vector<std::string>> rows = {
@@ -113,6 +139,7 @@ Outcome cmdStatus(const std::shared_ptr<grpc::Channel>& ch, const Box&) {
       {"uptime", std::to_string(r.uptime_seconds()) + " s"},
       {"policy revision", std::to_string(r.policy_revision()) + " (generation " + std::to_string(r.policy_generation()) + ")"},
       {"pending commit", r.has_pending() ? pendingText(r.pending()) : "none"},
+      {"state folder", stateSummary(r)},
       {"queue mode", r.queue_mode()},
       {"fail mode", r.fail_mode()},
       {"segments", segs},
@@ -149,6 +176,7 @@ Outcome cmdStatus(const std::shared_ptr<grpc::Channel>& ch, const Box&) {
   o.human += "\n" + muzzle::ctl::table({"queues", "packets", "allowed", "rejected", "dropped", "malformed", "overruns"}, q);
   if (!k.empty()) o.human += "\n" + muzzle::ctl::table({"kernel queues", "waiting", "dropped (queue full)", "dropped (socket full)"}, k);
   o.human += kernel_errors;
+  if (r.has_state() && !r.state().ok()) o.human += "\n" + stateProblems(r.state());
   return o;
 }
 

@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 
+#include "fw/common/atomic_file.h"
 #include "fw/common/sha256.h"
 
 namespace muzzle {
@@ -20,17 +23,57 @@ std::string chainHash(const std::string& prev, const std::string& json) {
   return sha256Hex(prev + "\n" + json);
 }
 
+std::string shortHash(const std::string& h) { return h.substr(0, 12); }
+
 }  // namespace
 
-AuditLog::AuditLog(std::string state_dir) : path_(std::move(state_dir) + "/audit.log") {}
+AuditLog::AuditLog(std::string state_dir)
+    : dir_(state_dir), path_(state_dir + "/audit.log"), head_path_(state_dir + "/audit.head") {}
 
-Status AuditLog::open() {
+std::optional<AuditAnchor> AuditLog::readHead(std::string* error) const {
+  auto head = readWholeFile(head_path_);
+  if (!head.ok()) {
+    if (head.status().code() != StatusCode::kNotFound) *error = head.status().message();
+    return std::nullopt;
+  }
+  const size_t space = head->find(' ');
+  AuditAnchor a{"audit.head", 0, ""};
+  if (space != std::string::npos && space > 0 && head->find_first_not_of("0123456789") == space) {
+    a.sequence = std::strtoull(head->c_str(), nullptr, 10);
+    a.hash = head->substr(space + 1);
+    if (!a.hash.empty() && a.hash.back() == '\n') a.hash.pop_back();
+  }
+  if (a.sequence == 0 || a.hash.size() != 64) {
+    *error = head_path_ + ": damaged: not '<sequence> <hash>'";
+    return std::nullopt;
+  }
+  return a;
+}
+
+Status AuditLog::open(const std::vector<AuditAnchor>& anchors) {
   AuditChain chain = read();
   last_hash_ = kGenesis;
   last_sequence_ = 0;
+  last_.reset();
   if (!chain.entries.empty()) {
     last_hash_ = chain.entries.back().hash();
     last_sequence_ = chain.entries.back().sequence();
+    last_ = chain.entries.back();
+  }
+  std::string ignored;
+  std::vector<AuditAnchor> all = anchors;
+  if (auto head = readHead(&ignored)) all.push_back(*head);
+  for (const AuditAnchor& a : all) {
+    if (a.sequence > last_sequence_ && a.hash.size() == 64) {
+      last_sequence_ = a.sequence;
+      last_hash_ = a.hash;
+    }
+  }
+  torn_tail_ = false;
+  std::ifstream in(path_, std::ios::binary | std::ios::ate);
+  if (in && in.tellg() > 0) {
+    in.seekg(-1, std::ios::end);
+    torn_tail_ = in.get() != '\n';
   }
   return Status();
 }
@@ -47,53 +90,114 @@ Result<v1::AuditEntry> AuditLog::append(v1::AuditEntry entry) {
     return Status::error("cannot encode an audit entry");
   }
   const std::string hash = chainHash(last_hash_, json);
-  const std::string line = hash + " " + json + "\n";
+  // After a torn line, start on a line of our own: the torn one stays visible as broken.
+  const std::string line = (torn_tail_ ? "\n" : "") + hash + " " + json + "\n";
   int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) return Status::error(path_ + ": cannot open: " + std::strerror(errno));
-  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
-  int err = errno;
+  const off_t before = ::lseek(fd, 0, SEEK_END);
+  // Puts the file back as it was: a partial line (a full disk) or an unanchored one must not stay.
+  auto undo = [&](const std::string& why) {
+    std::string message = why;
+    if (before >= 0 && (::ftruncate(fd, before) != 0 || ::fsync(fd) != 0)) {
+      message += "; and cannot cut the entry off again: " + std::string(std::strerror(errno));
+    }
+    ::close(fd);
+    return Status::error(message);
+  };
+  size_t written = 0;
+  while (written < line.size()) {
+    ssize_t n = ::write(fd, line.data() + written, line.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return undo(path_ + ": cannot append: " + std::strerror(errno));
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) return undo(path_ + ": cannot sync: " + std::strerror(errno));
+  Status head =
+      writeFileAtomically(dir_, "audit.head", std::to_string(entry.sequence()) + " " + hash + "\n");
+  if (!head.ok()) return undo(head.message());
   ::close(fd);
-  if (!ok) return Status::error(path_ + ": cannot append: " + std::strerror(err));
   entry.set_hash(hash);
   last_hash_ = hash;
   last_sequence_ = entry.sequence();
+  last_ = entry;
+  torn_tail_ = false;
   return entry;
 }
 
-AuditChain AuditLog::read() const {
+AuditChain AuditLog::read(const std::vector<AuditAnchor>& revision_anchors) const {
   AuditChain chain;
+  auto broken = [&](const std::string& why) {
+    if (chain.ok) {
+      chain.ok = false;
+      chain.error = why;
+    }
+  };
+  struct stat st;
+  const bool present = ::stat(path_.c_str(), &st) == 0;
   std::ifstream in(path_);
   std::string line;
   std::string prev = kGenesis;
   uint64_t expected_sequence = 1;
   size_t line_no = 0;
-  auto broken = [&](const std::string& why) {
-    if (chain.ok) {
-      chain.ok = false;
-      chain.error = path_ + ":" + std::to_string(line_no) + ": " + why;
-    }
-  };
   while (std::getline(in, line)) {
     ++line_no;
+    const std::string where = path_ + ":" + std::to_string(line_no) + ": ";
     const size_t space = line.find(' ');
     if (space != 64) {
-      broken("not '<hash> <entry>'");
+      broken(where + "not '<hash> <entry>'");
       continue;
     }
     const std::string hash = line.substr(0, space);
     const std::string json = line.substr(space + 1);
     v1::AuditEntry entry;
     if (!google::protobuf::util::JsonStringToMessage(json, &entry).ok()) {
-      broken("entry is not valid JSON");
+      broken(where + "entry is not valid JSON");
       continue;
     }
-    if (entry.prev_hash() != prev) broken("prev_hash does not match the line before (lines removed or reordered)");
-    if (chainHash(entry.prev_hash(), json) != hash) broken("hash does not match the entry (entry edited)");
-    if (entry.sequence() != expected_sequence) broken("sequence " + std::to_string(entry.sequence()) + ", expected " + std::to_string(expected_sequence));
+    if (entry.prev_hash() != prev)
+      broken(where + "prev_hash does not match the line before (lines removed or reordered)");
+    if (chainHash(entry.prev_hash(), json) != hash)
+      broken(where + "hash does not match the entry (entry edited)");
+    if (entry.sequence() != expected_sequence)
+      broken(where + "sequence " + std::to_string(entry.sequence()) + ", expected " +
+             std::to_string(expected_sequence));
     entry.set_hash(hash);
     prev = hash;
     expected_sequence = entry.sequence() + 1;
     chain.entries.push_back(std::move(entry));
+  }
+
+  // The anchors, the newest first: the head file, then the revisions.
+  std::vector<AuditAnchor> anchors;
+  std::string head_error;
+  if (auto head = readHead(&head_error)) anchors.push_back(*head);
+  if (!head_error.empty()) broken(head_error);
+  anchors.insert(anchors.end(), revision_anchors.begin(), revision_anchors.end());
+  std::stable_sort(anchors.begin(), anchors.end(), [](const AuditAnchor& a, const AuditAnchor& b) {
+    return a.sequence > b.sequence;
+  });
+  for (const AuditAnchor& a : anchors) {
+    const std::string recorded = a.source + " records entry " + std::to_string(a.sequence) +
+                                 " (hash " + shortHash(a.hash) + "...)";
+    if (!present) {
+      broken(path_ + " is missing, but " + recorded + ": the log was deleted");
+      break;
+    }
+    auto it = std::find_if(chain.entries.begin(), chain.entries.end(),
+                           [&](const v1::AuditEntry& e) { return e.sequence() == a.sequence; });
+    if (it == chain.entries.end()) {
+      broken(path_ + " ends at entry " +
+             std::to_string(chain.entries.empty() ? 0 : chain.entries.back().sequence()) +
+             ", but " + recorded +
+             ": entries were cut from its end, or it was replaced by a shorter log");
+      break;
+    }
+    if (it->hash() != a.hash) {
+      broken(path_ + ": entry " + std::to_string(a.sequence) + " is not the one " + a.source +
+             " recorded (hash " + shortHash(it->hash()) + "..., expected " + shortHash(a.hash) +
+             "...): the log was rewritten or replaced");
+      break;
+    }
   }
   return chain;
 }

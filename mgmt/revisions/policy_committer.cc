@@ -17,6 +17,12 @@ using google::protobuf::util::TimeUtil;
 
 std::string revName(uint64_t n) { return "revision " + std::to_string(n); }
 
+Status pendingRefusal(const v1::PendingCommit& p) {
+  return Status::error(
+      StatusCode::kFailedPrecondition,
+      revName(p.revision()) + " awaits confirmation; confirm or roll it back first");
+}
+
 }  // namespace
 
 std::vector<v1::Violation> parseViolations(const std::string& message, std::string_view label) {
@@ -30,11 +36,13 @@ std::vector<v1::Violation> parseViolations(const std::string& message, std::stri
     if (line.empty()) continue;
     v1::Violation v;
     std::string_view rest = line;
-    if (rest.substr(0, label.size()) == label && rest.size() > label.size() && rest[label.size()] == ':') {
+    if (rest.substr(0, label.size()) == label && rest.size() > label.size() &&
+        rest[label.size()] == ':') {
       v.set_file(std::string(label));
       rest.remove_prefix(label.size() + 1);
       size_t digits = 0;
-      while (digits < rest.size() && std::isdigit(static_cast<unsigned char>(rest[digits]))) ++digits;
+      while (digits < rest.size() && std::isdigit(static_cast<unsigned char>(rest[digits])))
+        ++digits;
       if (digits > 0 && digits < rest.size() && rest[digits] == ':') {
         v.set_line(static_cast<uint32_t>(std::stoul(std::string(rest.substr(0, digits)))));
         rest.remove_prefix(digits + 1);
@@ -42,7 +50,8 @@ std::vector<v1::Violation> parseViolations(const std::string& message, std::stri
       if (!rest.empty() && rest[0] == ' ') rest.remove_prefix(1);
       // "field: message" when the first word is a field path (no spaces) followed by ": ".
       size_t colon = rest.find(": ");
-      if (colon != std::string_view::npos && rest.substr(0, colon).find(' ') == std::string_view::npos) {
+      if (colon != std::string_view::npos &&
+          rest.substr(0, colon).find(' ') == std::string_view::npos) {
         v.set_field(std::string(rest.substr(0, colon)));
         rest.remove_prefix(colon + 2);
       }
@@ -54,11 +63,11 @@ std::vector<v1::Violation> parseViolations(const std::string& message, std::stri
 }
 
 PolicyCommitter::PolicyCommitter(EngineControl& engine, RevisionStore& store, AuditLog& audit,
-                                 EventLog& log, const Clock& clock)
-    : engine_(engine), store_(store), audit_(audit), log_(log), clock_(clock) {}
+                                 EventLog& log, const Clock& clock, StateReport& state)
+    : engine_(engine), store_(store), audit_(audit), log_(log), clock_(clock), state_(state) {}
 
-void PolicyCommitter::record(const std::string& action, uint64_t old_rev, uint64_t new_rev,
-                             const std::string& comment, const Caller& caller) {
+v1::AuditEntry PolicyCommitter::entry(const std::string& action, uint64_t old_rev, uint64_t new_rev,
+                                      const std::string& comment, const Caller& caller) const {
   v1::AuditEntry e;
   e.set_who(caller.who);
   e.set_peer(caller.peer);
@@ -66,64 +75,119 @@ void PolicyCommitter::record(const std::string& action, uint64_t old_rev, uint64
   e.set_old_revision(old_rev);
   e.set_new_revision(new_rev);
   e.set_comment(comment);
-  auto appended = audit_.append(std::move(e));
+  return e;
+}
+
+Status PolicyCommitter::refuseUnwritable(const Status& failure, const std::string& what) {
+  const std::string& dir = store_.stateDir();
+  state_.add({StateProblem::Kind::kUnwritable, dir,
+              failure.message() + "; changes are refused until it can be written", ""});
+  log_.write(LogLine("state-unwritable")
+                 .add("file", dir)
+                 .add("error", failure.message())
+                 .add("refused", what)
+                 .add("what_to_do", "make the state folder writable and give it free space"));
+  const std::string keeps = store_.current() != 0 ? "the box keeps " + revName(store_.current())
+                                                  : "the box keeps the policy it started with";
+  return Status::error(StatusCode::kFailedPrecondition,
+                       "cannot " + what + ": the state folder " + dir + " cannot be written (" +
+                           failure.message() +
+                           "), so the change could be neither stored nor audited; nothing was "
+                           "changed and " +
+                           keeps + ". Make " + dir +
+                           " writable and give it free space (remount it read-write, remove what "
+                           "fills it), then try again");
+}
+
+Status PolicyCommitter::undone(const std::string& action, uint64_t attempted, uint64_t kept,
+                               const Status& failure, const Caller& caller) {
+  auto appended =
+      audit_.append(entry(action + "-failed", attempted, kept, failure.message(), caller));
   if (!appended.ok()) {
-    // The change happened; losing its audit line must at least be loud.
-    log_.write(LogLine("audit-error").add("error", appended.status().message()));
+    log_.write(LogLine("audit-error")
+                   .add("error", appended.status().message())
+                   .add("lost", action + "-failed " + revName(attempted)));
+  }
+  return failure;
+}
+
+void PolicyCommitter::compileThen(
+    Text text, bool urgent,
+    std::function<void(Compiled, std::chrono::steady_clock::duration)> then) {
+  auto context = engine_.policyContext();
+  if (!context.ok()) {
+    then(context.status(), {});
+    return;
+  }
+  auto job = [this, text, context = std::move(context).value(), then]() {
+    const auto start = std::chrono::steady_clock::now();
+    Compiled compiled = engine_.compilePolicy(*text, kLabel, context);
+    const auto took = std::chrono::steady_clock::now() - start;
+    engine_.post([then, compiled, took]() { then(compiled, took); });
+  };
+  if (urgent) {
+    compiles_.submitUrgent(std::move(job));
+  } else if (Status s = compiles_.submit(std::move(job)); !s.ok()) {
+    then(s, {});
   }
 }
 
-Result<std::string> PolicyCommitter::boot(const std::string& seed_path) {
-  if (Status s = store_.open(); !s.ok()) return s;
-  if (Status s = audit_.open(); !s.ok()) return s;
-  const Caller self{"muzzled", "boot"};
-  if (store_.pending()) {
-    // A crash or reboot inside a confirmation window: the change was never confirmed.
-    const v1::PendingCommit p = *store_.pending();
-    auto text = store_.content(p.rollback_to());
-    if (!text.ok()) return text.status().withContext("rolling back the unconfirmed commit: ");
-    const uint64_t old = store_.current();
-    auto r = store_.add(*text, self.who, "restart inside the confirmation window of " + revName(p.revision()), p.rollback_to());
-    if (!r.ok()) return r.status();
-    if (Status s = store_.setCurrent(r->number()); !s.ok()) return s;
-    if (Status s = store_.clearPending(); !s.ok()) return s;
-    record("auto-rollback", old, r->number(), "restart inside the confirmation window", self);
-    log_.write(LogLine("policy-rolled-back").add("revision", r->number()).add("from", old)
-                   .add("to_text_of", p.rollback_to()).add("reason", "restart inside the confirmation window"));
-    return std::move(text).value();
+void PolicyCommitter::validate(std::string text,
+                               std::function<void(Result<ValidateOutcome>)> done) {
+  auto context = engine_.policyContext();
+  const uint64_t base = store_.current();
+  auto current = store_.content(base);
+  auto job = [this, text = std::move(text), base, done,
+              current_text = current.ok() ? *current : std::string(),
+              context = context.ok() ? Result<PolicyContext>(std::move(context).value())
+                                     : Result<PolicyContext>(context.status())]() {
+    ValidateOutcome out;
+    out.base_revision = base;
+    Compiled compiled =
+        context.ok() ? engine_.compilePolicy(text, kLabel, *context) : Compiled(context.status());
+    out.valid = compiled.ok();
+    if (!compiled.ok()) out.violations = parseViolations(compiled.status().message(), kLabel);
+    // The diff travels in a proto `string`: text that is not UTF-8 (a violation says where) would
+    // make the whole response unreadable to the client.
+    if (isUtf8(text)) out.diff = unifiedDiff(current_text, text, revName(base), "proposed");
+    engine_.post([done, out]() { done(out); });
+  };
+  if (Status s = compiles_.submit(std::move(job)); !s.ok()) done(s);
+}
+
+Status PolicyCommitter::applyAllowed(uint64_t expected_revision, uint32_t confirm_seconds) const {
+  if (confirm_seconds > kMaxConfirmSeconds) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "confirm_timeout_seconds " + std::to_string(confirm_seconds) +
+                             " is over the limit of " + std::to_string(kMaxConfirmSeconds));
   }
-  if (store_.current() != 0) return store_.content(store_.current());
-  auto seed = readWholeFile(seed_path);
-  if (!seed.ok()) return seed.status().withContext("seeding revision 1: ");
-  auto r = store_.add(*seed, self.who, "seeded from " + seed_path, 0);
-  if (!r.ok()) return r.status();
-  if (Status s = store_.setCurrent(r->number()); !s.ok()) return s;
-  record("seed", 0, r->number(), "from " + seed_path, self);
-  return std::move(seed).value();
+  if (store_.pending()) return pendingRefusal(*store_.pending());
+  if (expected_revision != 0 && expected_revision != store_.current()) {
+    return Status::error(StatusCode::kAborted,
+                         "expected " + revName(expected_revision) + ", but the box is at " +
+                             revName(store_.current()) + "; re-read the policy and try again");
+  }
+  return Status();
 }
 
-ValidateOutcome PolicyCommitter::validate(std::string_view text) {
-  ValidateOutcome out;
-  out.base_revision = store_.current();
-  auto compiled = engine_.checkPolicyText(text, kLabel);
-  out.valid = compiled.ok();
-  if (!compiled.ok()) out.violations = parseViolations(compiled.status().message(), kLabel);
-  // The diff travels in a proto `string`: text that is not UTF-8 (a violation says where) would
-  // make the whole response unreadable to the client.
-  if (!isUtf8(text)) return out;
-  auto current = store_.content(store_.current());
-  out.diff = unifiedDiff(current.ok() ? *current : "", text, revName(out.base_revision), "proposed");
-  return out;
+void PolicyCommitter::apply(std::string text, uint64_t expected_revision, uint32_t confirm_seconds,
+                            std::string comment, Caller caller, CommitDone done) {
+  if (Status s = applyAllowed(expected_revision, confirm_seconds); !s.ok()) return done(s);
+  Text t = std::make_shared<const std::string>(std::move(text));
+  compileThen(t, false, [=, this](Compiled compiled, std::chrono::steady_clock::duration took) {
+    if (!compiled.ok()) return done(compiled.status());
+    // The box may have moved on while this compiled.
+    if (Status s = applyAllowed(expected_revision, confirm_seconds); !s.ok()) return done(s);
+    done(commit(*t, std::move(compiled).value(), took, "apply", confirm_seconds, comment, caller));
+  });
 }
 
-Result<CommitOutcome> PolicyCommitter::commit(std::string_view text, const std::string& action,
-                                              uint32_t confirm_seconds, const std::string& comment,
-                                              const Caller& caller) {
+Result<CommitOutcome> PolicyCommitter::commit(const std::string& text,
+                                              std::shared_ptr<const CompiledPolicy> compiled,
+                                              std::chrono::steady_clock::duration compile_time,
+                                              const std::string& action, uint32_t confirm_seconds,
+                                              const std::string& comment, const Caller& caller) {
   const uint64_t old = store_.current();
-  const auto compile_start = clock_.now();
-  auto compiled = engine_.checkPolicyText(text, kLabel);
-  if (!compiled.ok()) return compiled.status();
-  const auto compile_time = clock_.now() - compile_start;
   auto current_text = store_.content(old);
   if (current_text.ok() && *current_text == text && confirm_seconds == 0 && !store_.pending()) {
     auto r = store_.revision(old);
@@ -132,72 +196,83 @@ Result<CommitOutcome> PolicyCommitter::commit(std::string_view text, const std::
     out.revision = *r;
     out.previous_revision = old;
     out.unchanged = true;
-    out.compiled = std::move(compiled).value();
+    out.compiled = std::move(compiled);
     out.compile_time = compile_time;
     return out;
   }
-  auto r = store_.add(text, caller.who, comment, old);
-  if (!r.ok()) return r.status();
+  const std::string what = action + " " + revName(store_.next());
+  auto r = store_.prepare(text, caller.who, comment, old);
+  if (!r.ok()) return refuseUnwritable(r.status(), what);
+  // The audit entry before anything takes effect: a change that cannot be audited is not made.
+  auto audited = audit_.append(entry(action, old, r->number(), comment, caller));
+  if (!audited.ok()) {
+    store_.abandon(*r);
+    return refuseUnwritable(audited.status(), what);
+  }
+  r->set_audit_sequence(audited->sequence());
+  r->set_audit_hash(audited->hash());
+  if (Status s = store_.finish(*r); !s.ok()) {
+    return undone(action, r->number(), old, refuseUnwritable(s, what), caller);
+  }
   CommitOutcome out;
   out.previous_revision = old;
   out.revision = *r;
   const std::optional<v1::PendingCommit> had_pending = store_.pending();
-  if (confirm_seconds > 0) {
-    v1::PendingCommit p;
-    p.set_revision(r->number());
-    p.set_rollback_to(old);
-    *p.mutable_deadline() = TimeUtil::GetCurrentTime() + TimeUtil::SecondsToDuration(confirm_seconds);
-    p.set_author(caller.who);
-    // On disk before the revision becomes current: a crash from here on ends in a rollback.
-    if (Status s = store_.setPending(p); !s.ok()) return s;
-    out.pending = p;
-  } else if (had_pending) {
-    if (Status s = store_.clearPending(); !s.ok()) return s;
-  }
-  if (Status s = store_.setCurrent(r->number()); !s.ok()) return s;
-  // The policy checked above: compiling the text again would double the time to a swap (and
-  // hold a third policy in memory while it ran).
-  auto generation = engine_.applyPolicy(std::move(compiled).value(), compile_time);
-  if (!generation.ok()) {
-    // The kernel refused: the box still runs `old`. Put the store back to match it.
-    store_.setCurrent(old);
+  // Puts the pending state back as it was before this change (best effort: the write that
+  // failed may fail again; boot() copes with either).
+  auto restorePending = [&] {
     if (had_pending) {
       store_.setPending(*had_pending);
     } else {
       store_.clearPending();
     }
-    return generation.status().withContext("installing " + revName(r->number()) + ": ");
+  };
+  if (confirm_seconds > 0) {
+    v1::PendingCommit p;
+    p.set_revision(r->number());
+    p.set_rollback_to(old);
+    *p.mutable_deadline() =
+        TimeUtil::GetCurrentTime() + TimeUtil::SecondsToDuration(confirm_seconds);
+    p.set_author(caller.who);
+    // On disk before the revision becomes current: a crash from here on ends in a rollback.
+    if (Status s = store_.setPending(p); !s.ok()) {
+      return undone(action, r->number(), old, refuseUnwritable(s, what), caller);
+    }
+    out.pending = p;
+  } else if (had_pending) {
+    if (Status s = store_.clearPending(); !s.ok()) {
+      return undone(action, r->number(), old, refuseUnwritable(s, what), caller);
+    }
   }
+  if (Status s = store_.setCurrent(r->number()); !s.ok()) {
+    restorePending();
+    return undone(action, r->number(), old, refuseUnwritable(s, what), caller);
+  }
+  state_.wrote();
+  // The policy compiled for this call: compiling the text again would double the time to a swap
+  // (and hold a third policy in memory while it ran).
+  auto generation = engine_.applyPolicy(std::move(compiled), compile_time);
+  if (!generation.ok()) {
+    // The kernel refused: the box still runs `old`. Put the store back to match it.
+    store_.setCurrent(old);
+    restorePending();
+    return undone(action, r->number(), old,
+                  generation.status().withContext("installing " + revName(r->number()) + ": "),
+                  caller);
+  }
+  // What was found damaged at boot no longer decides what runs once someone chose a policy.
+  if (caller.who != "muzzled") state_.clearDamage();
   deadline_.reset();
   if (confirm_seconds > 0) deadline_ = clock_.now() + std::chrono::seconds(confirm_seconds);
-  record(action, old, r->number(), comment, caller);
   LogLine line("policy-applied");
-  line.add("revision", r->number()).add("previous", old).add("action", action).add("by", caller.who)
+  line.add("revision", r->number())
+      .add("previous", old)
+      .add("action", action)
+      .add("by", caller.who)
       .add("generation", *generation);
   if (confirm_seconds > 0) line.add("confirm_within_s", confirm_seconds);
   log_.write(line);
   return out;
-}
-
-Result<CommitOutcome> PolicyCommitter::apply(std::string_view text, uint64_t expected_revision,
-                                             uint32_t confirm_seconds, const std::string& comment,
-                                             const Caller& caller) {
-  if (confirm_seconds > kMaxConfirmSeconds) {
-    return Status::error(StatusCode::kInvalidArgument,
-                         "confirm_timeout_seconds " + std::to_string(confirm_seconds) +
-                             " is over the limit of " + std::to_string(kMaxConfirmSeconds));
-  }
-  if (store_.pending()) {
-    return Status::error(StatusCode::kFailedPrecondition,
-                         revName(store_.pending()->revision()) + " awaits confirmation; confirm "
-                         "or roll it back first");
-  }
-  if (expected_revision != 0 && expected_revision != store_.current()) {
-    return Status::error(StatusCode::kAborted, "expected " + revName(expected_revision) +
-                                                   ", but the box is at " + revName(store_.current()) +
-                                                   "; re-read the policy and try again");
-  }
-  return commit(text, "apply", confirm_seconds, comment, caller);
 }
 
 Result<v1::Revision> PolicyCommitter::confirm(uint64_t revision, const Caller& caller) {
@@ -209,69 +284,96 @@ Result<v1::Revision> PolicyCommitter::confirm(uint64_t revision, const Caller& c
     return Status::error(StatusCode::kFailedPrecondition,
                          revName(revision) + " is not pending; " + revName(p.revision()) + " is");
   }
-  if (Status s = store_.clearPending(); !s.ok()) return s;
+  const std::string what = "confirm " + revName(p.revision());
+  auto audited = audit_.append(entry("confirm", p.revision(), p.revision(), "", caller));
+  if (!audited.ok()) return refuseUnwritable(audited.status(), what);
+  if (Status s = store_.clearPending(); !s.ok()) {
+    return undone("confirm", p.revision(), p.revision(), refuseUnwritable(s, what), caller);
+  }
+  state_.wrote();
   deadline_.reset();
-  record("confirm", p.revision(), p.revision(), "", caller);
   log_.write(LogLine("policy-confirmed").add("revision", p.revision()).add("by", caller.who));
   return store_.revision(p.revision());
 }
 
-Result<CommitOutcome> PolicyCommitter::rollback(uint64_t to, uint64_t expected_revision,
-                                                const std::string& comment, const Caller& caller) {
-  if (expected_revision != 0 && expected_revision != store_.current()) {
-    return Status::error(StatusCode::kAborted, "expected " + revName(expected_revision) +
-                                                   ", but the box is at " + revName(store_.current()));
-  }
+void PolicyCommitter::rollback(uint64_t to, uint64_t expected_revision, std::string comment,
+                               Caller caller, CommitDone done) {
+  auto expected = [this, expected_revision]() -> Status {
+    if (expected_revision != 0 && expected_revision != store_.current()) {
+      return Status::error(StatusCode::kAborted, "expected " + revName(expected_revision) +
+                                                     ", but the box is at " +
+                                                     revName(store_.current()));
+    }
+    return Status();
+  };
+  if (Status s = expected(); !s.ok()) return done(s);
   if (to == 0) {
     if (store_.pending()) {
       to = store_.pending()->rollback_to();
     } else {
       auto cur = store_.revision(store_.current());
-      if (!cur.ok()) return cur.status();
+      if (!cur.ok()) return done(cur.status());
       to = cur->parent();
       if (to == 0) {
-        return Status::error(StatusCode::kFailedPrecondition,
-                             revName(store_.current()) + " has no earlier revision to go back to");
+        return done(
+            Status::error(StatusCode::kFailedPrecondition,
+                          revName(store_.current()) + " has no earlier revision to go back to"));
       }
     }
   }
   auto text = store_.content(to);
-  if (!text.ok()) return text.status();
-  std::string why = comment.empty() ? "rollback to " + revName(to) : comment;
-  return commit(*text, "rollback", 0, why, caller);
+  if (!text.ok()) return done(text.status());
+  const std::string why = comment.empty() ? "rollback to " + revName(to) : comment;
+  Text t = std::make_shared<const std::string>(std::move(text).value());
+  compileThen(t, false, [=, this](Compiled compiled, std::chrono::steady_clock::duration took) {
+    if (!compiled.ok()) return done(compiled.status());
+    if (Status s = expected(); !s.ok()) return done(s);
+    done(commit(*t, std::move(compiled).value(), took, "rollback", 0, why, caller));
+  });
 }
 
-Result<v1::Policy> PolicyCommitter::currentPolicy() const {
-  auto text = store_.content(store_.current());
-  if (!text.ok()) return text.status();
-  v1::Policy policy;
-  if (Status s = yamlToProto(*text, kLabel, &policy, nullptr); !s.ok()) return s;
-  return policy;
-}
-
-Result<CommitOutcome> PolicyCommitter::edit(const std::function<Status(v1::Policy*)>& change,
-                                            const std::string& action, const std::string& comment,
-                                            const Caller& caller) {
-  if (store_.pending()) {
-    return Status::error(StatusCode::kFailedPrecondition,
-                         revName(store_.pending()->revision()) + " awaits confirmation; confirm "
-                         "or roll it back first");
-  }
-  auto policy = currentPolicy();
-  if (!policy.ok()) return policy.status();
-  if (Status s = change(&policy.value()); !s.ok()) return s;
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.add_whitespace = true;
-  if (!google::protobuf::util::MessageToJsonString(*policy, &json, options).ok()) {
-    return Status::error("cannot encode the edited policy");
-  }
-  return commit(json, action, 0, comment, caller);
+void PolicyCommitter::edit(std::function<Status(v1::Policy*)> change, std::string action,
+                           std::string comment, Caller caller, CommitDone done) {
+  if (store_.pending()) return done(pendingRefusal(*store_.pending()));
+  const uint64_t base = store_.current();
+  auto current = store_.content(base);
+  if (!current.ok()) return done(current.status());
+  auto context = engine_.policyContext();
+  if (!context.ok()) return done(context.status());
+  // Parsing the current policy costs as much as compiling it: both happen off the engine thread.
+  auto job = [this, change, action, comment, caller, done, base, current_text = *current,
+              context = std::move(context).value()]() {
+    auto finish = [this, done](Status s) { engine_.post([done, s]() { done(s); }); };
+    v1::Policy policy;
+    if (Status s = yamlToProto(current_text, kLabel, &policy, nullptr); !s.ok()) return finish(s);
+    if (Status s = change(&policy); !s.ok()) return finish(s);
+    auto json = std::make_shared<std::string>();
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    options.add_whitespace = true;
+    if (!google::protobuf::util::MessageToJsonString(policy, json.get(), options).ok()) {
+      return finish(Status::error("cannot encode the edited policy"));
+    }
+    const auto start = std::chrono::steady_clock::now();
+    Compiled compiled = engine_.compilePolicy(*json, kLabel, context);
+    const auto took = std::chrono::steady_clock::now() - start;
+    engine_.post([this, done, compiled, took, json, action, comment, caller, base]() {
+      if (!compiled.ok()) return done(compiled.status());
+      if (store_.pending()) return done(pendingRefusal(*store_.pending()));
+      if (store_.current() != base) {
+        return done(
+            Status::error(StatusCode::kAborted, revName(store_.current()) +
+                                                    " became current while this change to " +
+                                                    revName(base) + " was prepared; try again"));
+      }
+      done(commit(*json, compiled.value(), took, action, 0, comment, caller));
+    });
+  };
+  if (Status s = compiles_.submit(std::move(job)); !s.ok()) done(s);
 }
 
 void PolicyCommitter::tick() {
-  if (!store_.pending()) return;
+  if (!store_.pending() || rollback_in_flight_) return;
   if (!deadline_) {
     // Pending but no timer: cannot happen after boot() (which resolves a pending commit), but
     // never leave a window open forever.
@@ -280,17 +382,60 @@ void PolicyCommitter::tick() {
   if (clock_.now() < *deadline_) return;
   const v1::PendingCommit p = *store_.pending();
   auto text = store_.content(p.rollback_to());
+  if (!text.ok()) {
+    log_.write(LogLine("rollback-failed").add("error", text.status().message()));
+    deadline_ = clock_.now() + std::chrono::seconds(1);  // try again soon
+    return;
+  }
+  rollback_in_flight_ = true;
+  Text t = std::make_shared<const std::string>(std::move(text).value());
+  compileThen(t, /*urgent=*/true,
+              [this, p, t](Compiled compiled, std::chrono::steady_clock::duration took) {
+                rollback_in_flight_ = false;
+                finishRollback(p, *t, std::move(compiled), took);
+              });
+}
+
+void PolicyCommitter::finishRollback(const v1::PendingCommit& p, const std::string& text,
+                                     Compiled compiled, std::chrono::steady_clock::duration took) {
+  // Confirmed or rolled back by hand while this compiled: nothing left to do.
+  if (!store_.pending() || store_.pending()->revision() != p.revision()) return;
+  if (!compiled.ok()) {
+    log_.write(LogLine("rollback-failed").add("error", compiled.status().message()));
+    deadline_ = clock_.now() + std::chrono::seconds(1);  // try again soon
+    return;
+  }
+  const std::shared_ptr<const CompiledPolicy> policy = compiled.value();
   const Caller self{"muzzled", "timer"};
-  Result<CommitOutcome> done = text.ok() ? commit(*text, "auto-rollback", 0,
-                                                  revName(p.revision()) + " was not confirmed in time", self)
-                                         : Result<CommitOutcome>(text.status());
+  const std::string why = revName(p.revision()) + " was not confirmed in time";
+  Result<CommitOutcome> done = commit(text, policy, took, "auto-rollback", 0, why, self);
+  if (!done.ok() && done.status().code() == StatusCode::kFailedPrecondition) {
+    // The state folder stopped taking writes inside the window. The rollback is what keeps an
+    // admin from being locked out, so it happens in the kernel anyway; `pending` stays on disk,
+    // and the next start rolls back again (and stores it, if it can).
+    auto generation = engine_.applyPolicy(policy, took);
+    if (generation.ok()) {
+      store_.assumeCurrent(p.rollback_to());
+      store_.forgetPending();
+      deadline_.reset();
+      log_.write(LogLine("policy-rolled-back")
+                     .add("from", p.revision())
+                     .add("to_text_of", p.rollback_to())
+                     .add("reason", "not confirmed in time")
+                     .add("stored", "no: " + done.status().message()));
+      return;
+    }
+    done = generation.status();
+  }
   if (!done.ok()) {
     log_.write(LogLine("rollback-failed").add("error", done.status().message()));
     deadline_ = clock_.now() + std::chrono::seconds(1);  // try again soon
     return;
   }
-  log_.write(LogLine("policy-rolled-back").add("revision", done->revision.number())
-                 .add("from", p.revision()).add("to_text_of", p.rollback_to())
+  log_.write(LogLine("policy-rolled-back")
+                 .add("revision", done->revision.number())
+                 .add("from", p.revision())
+                 .add("to_text_of", p.rollback_to())
                  .add("reason", "not confirmed in time"));
 }
 

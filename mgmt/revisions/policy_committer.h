@@ -1,13 +1,27 @@
 // PolicyCommitter: the policy life-cycle of a managed box. Every change — apply, rollback, an
-// expired confirmation, a device edit — becomes a new numbered revision (RevisionStore), is
-// installed through EngineControl, lands in the AuditLog and is announced on the EventLog (so
-// watchers see it). Revision numbers only grow, which is what makes `expected_revision`
-// (optimistic concurrency) safe.
+// expired confirmation, a device edit, a fallback at boot — becomes a new numbered revision
+// (RevisionStore), is audited (AuditLog), installed through EngineControl and announced on the
+// EventLog (so watchers see it). Revision numbers only grow, which is what makes
+// `expected_revision` (optimistic concurrency) safe.
+//
+// A change is written in this order: the revision's text, its audit entry, its metadata
+// (anchoring the audit head), the pending file, the `current` pointer, then the install. So a
+// change that cannot be audited (or stored) is refused with nothing changed (FAILED_PRECONDITION,
+// naming the state folder), a kernel that refuses the install puts the store back (and the audit
+// log says so with an `<action>-failed` entry), and a crash in between leaves an audit entry for a
+// revision that never became current, which the next boot() records as `interrupted`.
 //
 // Commit-confirmed: apply() with a timeout writes the pending state to disk *before* the new
 // revision becomes current, so a crash or reboot inside the window ends in a rollback at the
 // next boot(). tick() rolls back when the window closes; it reads the Clock, so tests move a
 // ManualClock instead of waiting.
+//
+// Compiles run off the engine thread: validate(), apply(), rollback(), edit() and tick()'s
+// rollback read what they need on the engine thread, compile on the CompileQueue's thread, and
+// finish on the engine thread (through EngineControl::post), re-checking what may have moved
+// meanwhile (expected_revision, a pending commit) before they commit. So a compile never delays
+// timers, the watchdog, status calls or other clients. Their `done` callbacks run on the engine
+// thread: at once for a refusal, later for a compile; never if muzzled stops first.
 //
 // Engine thread only (boot() before the engine starts). The references must outlive it.
 #pragma once
@@ -23,7 +37,9 @@
 #include "fw/common/clock.h"
 #include "fw/engine/engine_control.h"
 #include "fw/engine/event_log.h"
+#include "fw/engine/state_report.h"
 #include "mgmt/revisions/audit_log.h"
+#include "mgmt/revisions/compile_queue.h"
 #include "mgmt/revisions/revision_store.h"
 #include "muzzle/v1/management.pb.h"
 #include "muzzle/v1/policy.pb.h"
@@ -63,50 +79,90 @@ class PolicyCommitter {
   // The label policy text is compiled under, so errors read "policy.yaml:9: ...".
   static constexpr std::string_view kLabel = "policy.yaml";
 
+  using CommitDone = std::function<void(Result<CommitOutcome>)>;
+
+  // `state` lists what is wrong with the state folder for the status screen.
   PolicyCommitter(EngineControl& engine, RevisionStore& store, AuditLog& audit, EventLog& log,
-                  const Clock& clock);
+                  const Clock& clock, StateReport& state);
 
   // Before the engine starts. Decides the text the box starts from: the current revision; with a
   // commit pending (a crash or reboot inside its window), its rollback target, as a new
   // revision; with no revision at all, the file `seed_path` as revision 1.
+  // Damaged state never stops the box (see policy_boot.cc): a revision that is damaged or no
+  // longer compiles falls back to the newest intact one before it (its parent, else the next
+  // lower number), or to `seed_path`, as a new revision; damaged files are set aside, never
+  // deleted, and reported (event=state-damaged, StateReport). When the folder cannot be written,
+  // the box runs the chosen text from memory. Fails only when nothing can run: the seed does
+  // not compile, or the box cannot be read (e.g. a segment's interface is missing).
   Result<std::string> boot(const std::string& seed_path);
 
-  ValidateOutcome validate(std::string_view text);
-  Result<CommitOutcome> apply(std::string_view text, uint64_t expected_revision,
-                              uint32_t confirm_seconds, const std::string& comment,
-                              const Caller& caller);
+  void validate(std::string text, std::function<void(Result<ValidateOutcome>)> done);
+  void apply(std::string text, uint64_t expected_revision, uint32_t confirm_seconds,
+             std::string comment, Caller caller, CommitDone done);
   Result<v1::Revision> confirm(uint64_t revision, const Caller& caller);
   // Makes revision `to` (0: the current revision's parent, or while a commit is pending, its
   // rollback target) current again as a new revision. Also ends a pending commit.
-  Result<CommitOutcome> rollback(uint64_t to, uint64_t expected_revision,
-                                 const std::string& comment, const Caller& caller);
+  void rollback(uint64_t to, uint64_t expected_revision, std::string comment, Caller caller,
+                CommitDone done);
   // Edits the current policy's message and commits the result (written as JSON). For device
-  // changes; refused while a commit is pending.
-  Result<CommitOutcome> edit(const std::function<Status(v1::Policy*)>& change,
-                             const std::string& action, const std::string& comment,
-                             const Caller& caller);
+  // changes; refused while a commit is pending, and ABORTED when another change lands while it
+  // compiles. `change` runs on the compile thread: it may touch only the message it is given.
+  void edit(std::function<Status(v1::Policy*)> change, std::string action, std::string comment,
+            Caller caller, CommitDone done);
   // Rolls back when a confirmation window has closed. Call it often (the daemon ticks it).
   void tick();
 
   uint64_t current() const { return store_.current(); }
   const std::optional<v1::PendingCommit>& pending() const { return store_.pending(); }
-  Result<v1::Policy> currentPolicy() const;
   RevisionStore& store() { return store_; }
   AuditLog& audit() { return audit_; }
+  // The audit log checked against its hash chain and its anchors (audit.head, the revisions).
+  AuditChain auditChain() const { return audit_.read(store_.anchors()); }
+  const StateReport& state() const { return state_; }
 
  private:
-  Result<CommitOutcome> commit(std::string_view text, const std::string& action,
-                               uint32_t confirm_seconds, const std::string& comment,
-                               const Caller& caller);
-  void record(const std::string& action, uint64_t old_rev, uint64_t new_rev,
-              const std::string& comment, const Caller& caller);
+  using Compiled = Result<std::shared_ptr<const CompiledPolicy>>;
+  using Text = std::shared_ptr<const std::string>;
+  // Compiles `text` on the compile thread; `then` runs on the engine thread with the result and
+  // what it took. An urgent compile is never refused.
+  void compileThen(Text text, bool urgent,
+                   std::function<void(Compiled, std::chrono::steady_clock::duration)> then);
+  Result<CommitOutcome> commit(const std::string& text,
+                               std::shared_ptr<const CompiledPolicy> compiled,
+                               std::chrono::steady_clock::duration compile_time,
+                               const std::string& action, uint32_t confirm_seconds,
+                               const std::string& comment, const Caller& caller);
+  // tick()'s rollback, back from its compile. When the folder cannot be written, it rolls back in
+  // the kernel all the same (from memory).
+  void finishRollback(const v1::PendingCommit& p, const std::string& text, Compiled compiled,
+                      std::chrono::steady_clock::duration took);
+  // Before a compile and again after it: may an apply go ahead now?
+  Status applyAllowed(uint64_t expected_revision, uint32_t confirm_seconds) const;
+  v1::AuditEntry entry(const std::string& action, uint64_t old_rev, uint64_t new_rev,
+                       const std::string& comment, const Caller& caller) const;
+  // A write to the state folder failed: reported (event, StateReport) and turned into the
+  // refusal the caller sees.
+  Status refuseUnwritable(const Status& failure, const std::string& what);
+  // After the audit entry of a change was written, a later step failed and the change was undone:
+  // the log says so (best effort) and so does the returned error.
+  Status undone(const std::string& action, uint64_t attempted, uint64_t kept, const Status& failure,
+                const Caller& caller);
+  // boot() helpers (policy_boot.cc).
+  uint64_t fallbackFrom(uint64_t number) const;
+  uint64_t rollbackTargetOfDamagedPending() const;
+  Status writeBootRevision(const std::string& text, const std::string& action,
+                           const std::string& comment, uint64_t parent);
+  void recordInterrupted();
 
   EngineControl& engine_;
   RevisionStore& store_;
   AuditLog& audit_;
   EventLog& log_;
   const Clock& clock_;
+  StateReport& state_;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
+  bool rollback_in_flight_ = false;  // tick()'s rollback is compiling
+  CompileQueue compiles_;  // last: its thread stops first, before what its jobs use goes away
 };
 
 }  // namespace muzzle

@@ -40,10 +40,44 @@ Status fromJson(const std::string& text, const std::string& path, Message* m) {
   return Status();
 }
 
+// "7" or "7\n" and nothing else: a torn or garbled pointer must not pass for a number.
+std::optional<uint64_t> parsePointer(const std::string& text) {
+  std::string digits = text;
+  if (!digits.empty() && digits.back() == '\n') digits.pop_back();
+  if (digits.empty() || digits.size() > 18 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  const uint64_t n = std::strtoull(digits.c_str(), nullptr, 10);
+  if (n == 0) return std::nullopt;
+  return n;
+}
+
+// The number in "r00000007.<anything>", or 0.
+uint64_t numberInName(const std::string& name) {
+  if (name.size() < 10 || name[0] != 'r' || name[9] != '.') return 0;
+  for (size_t i = 1; i < 9; ++i) {
+    if (name[i] < '0' || name[i] > '9') return 0;
+  }
+  return std::strtoull(name.substr(1, 8).c_str(), nullptr, 10);
+}
+
+// Sets `path` aside and says so in `problem` (kept_as, or why it stayed).
+StateProblem damagedFile(const std::string& path, const std::string& why) {
+  StateProblem p{StateProblem::Kind::kDamaged, path, why, ""};
+  auto aside = setAsideDamaged(path);
+  if (aside.ok()) {
+    p.kept_as = *aside;
+  } else {
+    p.problem += " (left in place: " + aside.status().message() + ")";
+  }
+  return p;
+}
+
 }  // namespace
 
 RevisionStore::RevisionStore(std::string state_dir, size_t keep)
-    : dir_(std::move(state_dir) + "/revisions"), keep_(keep) {}
+    : state_dir_(std::move(state_dir)), dir_(state_dir_ + "/revisions"), keep_(keep) {}
 
 std::string RevisionStore::path(uint64_t number, const char* ext) const {
   char name[32];
@@ -51,40 +85,71 @@ std::string RevisionStore::path(uint64_t number, const char* ext) const {
   return dir_ + name;
 }
 
-Status RevisionStore::open() {
+std::vector<StateProblem> RevisionStore::open() {
+  std::vector<StateProblem> problems;
+  numbers_.clear();
+  current_ = 0;
+  next_ = 1;
+  current_damaged_ = pending_damaged_ = false;
+  pending_.reset();
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
-  if (ec) return Status::error("revisions " + dir_ + ": cannot create: " + ec.message());
-  numbers_.clear();
+  if (ec) {
+    problems.push_back(
+        {StateProblem::Kind::kUnwritable, dir_, "cannot create: " + ec.message(), ""});
+    if (!std::filesystem::is_directory(dir_)) return problems;
+  }
+  uint64_t highest = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
     const std::string name = entry.path().filename().string();
+    const uint64_t n = numberInName(name);
+    highest = std::max(highest, n);
     // Only revisions whose metadata exists count: the metadata is written last.
-    if (name.size() != 14 || name[0] != 'r' || name.substr(9) != ".meta") continue;
-    numbers_.push_back(std::strtoull(name.c_str() + 1, nullptr, 10));
+    if (n != 0 && name.size() == 14 && name.substr(9) == ".meta") numbers_.push_back(n);
   }
-  if (ec) return Status::error("revisions " + dir_ + ": cannot list: " + ec.message());
+  if (ec) {
+    problems.push_back({StateProblem::Kind::kDamaged, dir_, "cannot list: " + ec.message(), ""});
+  }
   std::sort(numbers_.begin(), numbers_.end());
-  current_ = 0;
+
   auto cur = readWholeFile(dir_ + "/current");
   if (cur.ok()) {
-    current_ = std::strtoull(cur->c_str(), nullptr, 10);
-    if (!has(current_)) {
-      return Status::error(dir_ + "/current names revision " + std::to_string(current_) +
-                           ", which is missing; restore it or remove the file to reseed");
+    const auto n = parsePointer(*cur);
+    if (n) highest = std::max(highest, *n);  // a lost revision's number stays used
+    if (n && has(*n)) {
+      current_ = *n;
+    } else {
+      current_damaged_ = true;
+      problems.push_back(damagedFile(
+          dir_ + "/current", n ? "names revision " + std::to_string(*n) + ", which is missing"
+                               : "is not a revision number (torn or garbled)"));
     }
   } else if (cur.status().code() != StatusCode::kNotFound) {
-    return cur.status();
+    current_damaged_ = true;
+    problems.push_back(damagedFile(dir_ + "/current", cur.status().message()));
+  } else if (!numbers_.empty()) {
+    current_damaged_ = true;
+    problems.push_back(
+        {StateProblem::Kind::kDamaged, dir_ + "/current", "is missing, but revisions exist", ""});
   }
-  pending_.reset();
+  next_ = highest + 1;
+
   auto pend = readWholeFile(dir_ + "/pending");
   if (pend.ok()) {
     v1::PendingCommit p;
-    if (Status s = fromJson(*pend, dir_ + "/pending", &p); !s.ok()) return s;
-    pending_ = p;
+    Status s = fromJson(*pend, dir_ + "/pending", &p);
+    if (s.ok() && p.revision() != 0) {
+      pending_ = p;
+    } else {
+      pending_damaged_ = true;
+      problems.push_back(damagedFile(
+          dir_ + "/pending", s.ok() ? "names no revision" : "does not parse: " + s.message()));
+    }
   } else if (pend.status().code() != StatusCode::kNotFound) {
-    return pend.status();
+    pending_damaged_ = true;
+    problems.push_back(damagedFile(dir_ + "/pending", pend.status().message()));
   }
-  return Status();
+  return problems;
 }
 
 bool RevisionStore::has(uint64_t number) const {
@@ -92,9 +157,14 @@ bool RevisionStore::has(uint64_t number) const {
 }
 
 Result<v1::Revision> RevisionStore::revision(uint64_t number) const {
+  if (number == 0) {
+    return Status::error(StatusCode::kNotFound,
+                         "no revision is stored: the box runs the policy it started with (see "
+                         "`muzzlectl status` for the state folder)");
+  }
   if (!has(number)) {
-    return Status::error(StatusCode::kNotFound, "revision " + std::to_string(number) +
-                                                    " does not exist (or was pruned)");
+    return Status::error(StatusCode::kNotFound,
+                         "revision " + std::to_string(number) + " does not exist (or was pruned)");
   }
   auto text = readWholeFile(path(number, "meta"));
   if (!text.ok()) return text.status();
@@ -104,11 +174,39 @@ Result<v1::Revision> RevisionStore::revision(uint64_t number) const {
 }
 
 Result<std::string> RevisionStore::content(uint64_t number) const {
-  if (!has(number)) {
-    return Status::error(StatusCode::kNotFound, "revision " + std::to_string(number) +
-                                                    " does not exist (or was pruned)");
+  auto r = revision(number);
+  if (!r.ok()) return r.status();
+  auto text = readWholeFile(path(number, "policy"));
+  if (!text.ok()) return text.status();
+  if (sha256Hex(*text) != r->sha256()) {
+    return Status::error("revision " + std::to_string(number) + " is damaged: " +
+                         path(number, "policy") + " does not match the sha256 in its metadata");
   }
-  return readWholeFile(path(number, "policy"));
+  return text;
+}
+
+std::string RevisionStore::damage(uint64_t number) const {
+  auto r = revision(number);
+  if (!r.ok()) return r.status().message();
+  if (r->number() != number) {
+    return path(number, "meta") + " names revision " + std::to_string(r->number());
+  }
+  auto text = readWholeFile(path(number, "policy"));
+  if (!text.ok()) return text.status().message();
+  if (sha256Hex(*text) != r->sha256()) {
+    return path(number, "policy") + " does not match the sha256 in its metadata (torn or edited)";
+  }
+  return "";
+}
+
+StateProblem RevisionStore::setAside(uint64_t number, const std::string& why) {
+  // Metadata first: without it the revision does not exist, even if the text stays.
+  StateProblem p =
+      damagedFile(path(number, "meta"), "revision " + std::to_string(number) + ": " + why);
+  if (::access(path(number, "policy").c_str(), F_OK) == 0)
+    (void)setAsideDamaged(path(number, "policy"));
+  numbers_.erase(std::remove(numbers_.begin(), numbers_.end(), number), numbers_.end());
+  return p;
 }
 
 std::vector<v1::Revision> RevisionStore::list() const {
@@ -120,9 +218,20 @@ std::vector<v1::Revision> RevisionStore::list() const {
   return out;
 }
 
-Result<v1::Revision> RevisionStore::add(std::string_view text, const std::string& author,
-                                        const std::string& comment, uint64_t parent) {
-  const uint64_t number = latest() + 1;
+std::vector<AuditAnchor> RevisionStore::anchors() const {
+  std::vector<AuditAnchor> out;
+  for (const uint64_t n : numbers_) {
+    auto r = revision(n);
+    if (r.ok() && r->audit_sequence() != 0) {
+      out.push_back({"revision " + std::to_string(n), r->audit_sequence(), r->audit_hash()});
+    }
+  }
+  return out;
+}
+
+Result<v1::Revision> RevisionStore::prepare(std::string_view text, const std::string& author,
+                                            const std::string& comment, uint64_t parent) {
+  const uint64_t number = next_;
   v1::Revision r;
   r.set_number(number);
   r.set_sha256(sha256Hex(text));
@@ -130,21 +239,39 @@ Result<v1::Revision> RevisionStore::add(std::string_view text, const std::string
   r.set_author(author);
   r.set_comment(comment);
   r.set_parent(parent);
-  auto leaf = [](const std::string& p) { return p.substr(p.rfind('/') + 1); };
-  if (Status s = writeFileAtomically(dir_, leaf(path(number, "policy")), std::string(text)); !s.ok()) {
+  // The folder may be missing: open() could not create it on a read-only disk. Say why now.
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) return Status::error("cannot create " + dir_ + ": " + ec.message());
+  const std::string file = path(number, "policy");
+  if (Status s = writeFileAtomically(dir_, file.substr(dir_.size() + 1), std::string(text));
+      !s.ok()) {
     return s;
   }
-  auto meta = toJson(r);
-  if (!meta.ok()) return meta.status();
-  if (Status s = writeFileAtomically(dir_, leaf(path(number, "meta")), *meta); !s.ok()) return s;
-  numbers_.push_back(number);
-  prune();
+  // Handed out once: an audit entry may name it even if the revision is never finished.
+  ++next_;
   return r;
+}
+
+Status RevisionStore::finish(const v1::Revision& revision) {
+  auto meta = toJson(revision);
+  if (!meta.ok()) return meta.status();
+  const std::string file = path(revision.number(), "meta");
+  if (Status s = writeFileAtomically(dir_, file.substr(dir_.size() + 1), *meta); !s.ok()) return s;
+  numbers_.push_back(revision.number());
+  std::sort(numbers_.begin(), numbers_.end());
+  prune();
+  return Status();
+}
+
+void RevisionStore::abandon(const v1::Revision& revision) {
+  ::unlink(path(revision.number(), "policy").c_str());
 }
 
 Status RevisionStore::setCurrent(uint64_t number) {
   if (!has(number)) {
-    return Status::error(StatusCode::kNotFound, "revision " + std::to_string(number) + " does not exist");
+    return Status::error(StatusCode::kNotFound,
+                         "revision " + std::to_string(number) + " does not exist");
   }
   Status s = writeFileAtomically(dir_, "current", std::to_string(number) + "\n");
   if (s.ok()) current_ = number;
@@ -170,7 +297,8 @@ Status RevisionStore::clearPending() {
 void RevisionStore::prune() {
   while (numbers_.size() > keep_) {
     auto victim = std::find_if(numbers_.begin(), numbers_.end(), [&](uint64_t n) {
-      return n != current_ && !(pending_ && (pending_->rollback_to() == n || pending_->revision() == n));
+      return n != current_ &&
+             !(pending_ && (pending_->rollback_to() == n || pending_->revision() == n));
     });
     if (victim == numbers_.end()) return;
     // Metadata first: a revision without metadata does not exist for open().

@@ -78,4 +78,20 @@ v1::DeviceInfo toDevice(const CompiledPolicy& policy, const v1::DeviceRecord* se
   return d;
 }
 
+v1::StateStatus toStateStatus(const StateReport& report) {
+  v1::StateStatus out;
+  out.set_ok(report.ok());
+  out.set_writable(report.writable());
+  out.set_fallback_revision(report.fallbackRevision());
+  out.set_problems_dropped(report.dropped());
+  for (const StateProblem& p : report.problems()) {
+    v1::StateProblem* m = out.add_problems();
+    m->set_kind(stateProblemKindName(p.kind));
+    m->set_file(p.file);
+    m->set_problem(p.problem);
+    m->set_kept_as(p.kept_as);
+  }
+  return out;
+}
+
 }  // namespace muzzle

@@ -8,6 +8,7 @@
 #include "fw/common/status.h"
 #include "muzzle/v1/inventory.pb.h"
 #include "fw/engine/engine_control.h"
+#include "fw/engine/state_report.h"
 #include "fw/policy/compiled_policy.h"
 #include "muzzle/v1/management.pb.h"
 
@@ -22,5 +23,8 @@ v1::DeviceInfo toDevice(const CompiledPolicy& policy, const v1::DeviceRecord* se
                     std::chrono::steady_clock::time_point steady_now);
 
 const char* queueModeText(QueueMode mode);
+
+// The state folder's problems as GetStatus shows them.
+v1::StateStatus toStateStatus(const StateReport& report);
 
 }  // namespace muzzle

@@ -16,10 +16,12 @@ namespace {
 
 constexpr char kVersion[] = "muzzled 0.1.0";
 
-// Authorizes, then runs `work(principal)` on the engine thread and finishes with its status.
+// Authorizes, then runs `work(principal, finish)` on the engine thread; `work` calls `finish`
+// once, on the engine thread, at once or after a compile (PolicyCommitter).
+using Finish = std::function<void(const Status&)>;
 template <typename Work>
-grpc::ServerUnaryReactor* serve(ServiceDeps& deps, grpc::CallbackServerContext* ctx, Role need,
-                                const char* what, Work work) {
+grpc::ServerUnaryReactor* serveLater(ServiceDeps& deps, grpc::CallbackServerContext* ctx, Role need,
+                                     const char* what, Work work) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto principal = deps.auth.identify(ctx->peer(), ctx->auth_context().get());
   if (!principal.ok()) {
@@ -34,16 +36,37 @@ grpc::ServerUnaryReactor* serve(ServiceDeps& deps, grpc::CallbackServerContext* 
     return reactor;
   }
   deps.engine.post([reactor, work = std::move(work), p = std::move(principal).value()]() mutable {
-    reactor->Finish(toGrpc(work(p)));
+    work(p, Finish([reactor](const Status& s) { reactor->Finish(toGrpc(s)); }));
   });
   return reactor;
 }
 
+// Authorizes, then runs `work(principal)` on the engine thread and finishes with its status.
+template <typename Work>
+grpc::ServerUnaryReactor* serve(ServiceDeps& deps, grpc::CallbackServerContext* ctx, Role need,
+                                const char* what, Work work) {
+  return serveLater(deps, ctx, need, what,
+                    [work = std::move(work)](const Principal& p, const Finish& finish) mutable {
+                      finish(work(p));
+                    });
+}
+
 Caller callerOf(const Principal& p) { return Caller{p.who, p.peer}; }
 
-void fillCommit(const CommitOutcome& c, v1::Revision* rev, uint64_t* previous) {
-  *rev = c.revision;
-  *previous = c.previous_revision;
+Status fillValidate(const ValidateOutcome& v, v1::ValidatePolicyResponse* resp) {
+  resp->set_valid(v.valid);
+  for (const auto& x : v.violations) *resp->add_violations() = x;
+  resp->set_base_revision(v.base_revision);
+  resp->set_diff(v.diff);
+  return Status();
+}
+
+Status fillApply(const CommitOutcome& c, v1::ApplyPolicyResponse* resp) {
+  *resp->mutable_revision() = c.revision;
+  resp->set_previous_revision(c.previous_revision);
+  resp->set_unchanged(c.unchanged);
+  if (c.pending) *resp->mutable_pending() = *c.pending;
+  return Status();
 }
 
 Result<MacAddress> parseMac(const std::string& text) {
@@ -90,28 +113,20 @@ class PolicyServiceImpl final : public v1::PolicyService::CallbackService {
 
   grpc::ServerUnaryReactor* ValidatePolicy(grpc::CallbackServerContext* ctx, const v1::ValidatePolicyRequest* req,
                                            v1::ValidatePolicyResponse* resp) override {
-    return serve(deps_, ctx, Role::kViewer, "validate policies", [this, req, resp](const Principal&) -> Status {
-      ValidateOutcome v = deps_.commits.validate(req->content());
-      resp->set_valid(v.valid);
-      for (auto& x : v.violations) *resp->add_violations() = std::move(x);
-      resp->set_base_revision(v.base_revision);
-      resp->set_diff(v.diff);
-      return Status();
+    return serveLater(deps_, ctx, Role::kViewer, "validate policies", [this, req, resp](const Principal&, Finish finish) {
+      deps_.commits.validate(req->content(), [resp, finish](Result<ValidateOutcome> v) {
+        finish(v.ok() ? fillValidate(*v, resp) : v.status());
+      });
     });
   }
 
   grpc::ServerUnaryReactor* ApplyPolicy(grpc::CallbackServerContext* ctx, const v1::ApplyPolicyRequest* req,
                                         v1::ApplyPolicyResponse* resp) override {
-    return serve(deps_, ctx, Role::kAdmin, "apply policies", [this, req, resp](const Principal& p) -> Status {
-      auto c = deps_.commits.apply(req->content(), req->expected_revision(), req->confirm_timeout_seconds(),
-                                   req->comment(), callerOf(p));
-      if (!c.ok()) return c.status();
-      uint64_t previous = 0;
-      fillCommit(*c, resp->mutable_revision(), &previous);
-      resp->set_previous_revision(previous);
-      resp->set_unchanged(c->unchanged);
-      if (c->pending) *resp->mutable_pending() = *c->pending;
-      return Status();
+    return serveLater(deps_, ctx, Role::kAdmin, "apply policies", [this, req, resp](const Principal& p, Finish finish) {
+      deps_.commits.apply(req->content(), req->expected_revision(), req->confirm_timeout_seconds(), req->comment(),
+                          callerOf(p), [resp, finish](Result<CommitOutcome> c) {
+                            finish(c.ok() ? fillApply(*c, resp) : c.status());
+                          });
     });
   }
 
@@ -127,20 +142,22 @@ class PolicyServiceImpl final : public v1::PolicyService::CallbackService {
 
   grpc::ServerUnaryReactor* Rollback(grpc::CallbackServerContext* ctx, const v1::RollbackRequest* req,
                                      v1::RollbackResponse* resp) override {
-    return serve(deps_, ctx, Role::kOperator, "roll back", [this, req, resp](const Principal& p) -> Status {
-      auto c = deps_.commits.rollback(req->revision(), req->expected_revision(), req->comment(), callerOf(p));
-      if (!c.ok()) return c.status();
-      uint64_t previous = 0;
-      fillCommit(*c, resp->mutable_revision(), &previous);
-      resp->set_previous_revision(previous);
-      return Status();
+    return serveLater(deps_, ctx, Role::kOperator, "roll back", [this, req, resp](const Principal& p, Finish finish) {
+      deps_.commits.rollback(req->revision(), req->expected_revision(), req->comment(), callerOf(p),
+                             [resp, finish](Result<CommitOutcome> c) {
+                               if (c.ok()) {
+                                 *resp->mutable_revision() = c->revision;
+                                 resp->set_previous_revision(c->previous_revision);
+                               }
+                               finish(c.status());
+                             });
     });
   }
 
   grpc::ServerUnaryReactor* GetAuditLog(grpc::CallbackServerContext* ctx, const v1::GetAuditLogRequest*,
                                         v1::GetAuditLogResponse* resp) override {
     return serve(deps_, ctx, Role::kViewer, "read the audit log", [this, resp](const Principal&) -> Status {
-      AuditChain chain = deps_.commits.audit().read();
+      AuditChain chain = deps_.commits.auditChain();
       for (auto& e : chain.entries) *resp->add_entries() = std::move(e);
       resp->set_chain_ok(chain.ok);
       resp->set_chain_error(chain.error);
@@ -193,8 +210,8 @@ class DeviceServiceImpl final : public v1::DeviceService::CallbackService {
 
   grpc::ServerUnaryReactor* SetDevice(grpc::CallbackServerContext* ctx, const v1::SetDeviceRequest* req,
                                       v1::DeviceChangeResponse* resp) override {
-    return serve(deps_, ctx, Role::kOperator, "change devices", [this, req, resp](const Principal& p) -> Status {
-      return change(req->mac(), "device-set", req->comment(), p, resp, [&](v1::Device* d) -> Status {
+    return serveLater(deps_, ctx, Role::kOperator, "change devices", [this, req, resp](const Principal& p, Finish finish) {
+      change(req->mac(), "device-set", req->comment(), p, resp, finish, [req](v1::Device* d) -> Status {
         if (!req->name().empty()) d->set_name(req->name());
         if (!req->profile().empty()) d->set_profile(req->profile());
         return Status();
@@ -204,8 +221,8 @@ class DeviceServiceImpl final : public v1::DeviceService::CallbackService {
 
   grpc::ServerUnaryReactor* Quarantine(grpc::CallbackServerContext* ctx, const v1::QuarantineRequest* req,
                                        v1::DeviceChangeResponse* resp) override {
-    return serve(deps_, ctx, Role::kOperator, "quarantine devices", [this, req, resp](const Principal& p) -> Status {
-      return change(req->mac(), "quarantine", req->comment(), p, resp, [&](v1::Device* d) -> Status {
+    return serveLater(deps_, ctx, Role::kOperator, "quarantine devices", [this, req, resp](const Principal& p, Finish finish) {
+      change(req->mac(), "quarantine", req->comment(), p, resp, finish, [req](v1::Device* d) -> Status {
         if (d->profile() == kQuarantine) {
           return Status::error(StatusCode::kFailedPrecondition, req->mac() + " is already quarantined");
         }
@@ -218,8 +235,8 @@ class DeviceServiceImpl final : public v1::DeviceService::CallbackService {
 
   grpc::ServerUnaryReactor* Release(grpc::CallbackServerContext* ctx, const v1::ReleaseRequest* req,
                                     v1::DeviceChangeResponse* resp) override {
-    return serve(deps_, ctx, Role::kOperator, "release devices", [this, req, resp](const Principal& p) -> Status {
-      return change(req->mac(), "release", req->comment(), p, resp, [&](v1::Device* d) -> Status {
+    return serveLater(deps_, ctx, Role::kOperator, "release devices", [this, req, resp](const Principal& p, Finish finish) {
+      change(req->mac(), "release", req->comment(), p, resp, finish, [req](v1::Device* d) -> Status {
         if (d->profile() != kQuarantine || d->quarantined_from().empty()) {
           return Status::error(StatusCode::kFailedPrecondition,
                                req->mac() + " was not quarantined with Quarantine; set its profile instead");
@@ -246,35 +263,38 @@ class DeviceServiceImpl final : public v1::DeviceService::CallbackService {
     return Status::error(StatusCode::kNotFound, "no device " + mac->toString() + " is listed or was seen");
   }
 
-  // Edits the policy entry for `mac` (adding one if needed) as a new revision.
-  Status change(const std::string& mac_text, const std::string& action, const std::string& comment,
-                const Principal& p, v1::DeviceChangeResponse* resp,
-                const std::function<Status(v1::Device*)>& edit) {
+  // Edits the policy entry for `mac` (adding one if needed) as a new revision, and finishes with
+  // the device as it is then. `edit` runs on the compile thread (PolicyCommitter::edit).
+  void change(const std::string& mac_text, const std::string& action, const std::string& comment,
+              const Principal& p, v1::DeviceChangeResponse* resp, const Finish& finish,
+              std::function<Status(v1::Device*)> edit) {
     auto mac = parseMac(mac_text);
-    if (!mac.ok()) return mac.status();
-    auto c = deps_.commits.edit(
-        [&](v1::Policy* policy) -> Status {
+    if (!mac.ok()) return finish(mac.status());
+    const MacAddress m = *mac;
+    deps_.commits.edit(
+        [m, edit](v1::Policy* policy) -> Status {
           v1::Device* entry = nullptr;
           for (auto& d : *policy->mutable_devices()) {
-            auto m = MacAddress::parse(d.mac());
-            if (m && *m == *mac) entry = &d;
+            auto parsed = MacAddress::parse(d.mac());
+            if (parsed && *parsed == m) entry = &d;
           }
           if (entry == nullptr) {
             entry = policy->add_devices();
-            entry->set_mac(mac->toString());
-            std::string name = "device-" + mac->toString();
+            entry->set_mac(m.toString());
+            std::string name = "device-" + m.toString();
             std::replace(name.begin(), name.end(), ':', '-');
             entry->set_name(name);
             entry->set_profile(policy->defaults().profile().empty() ? kQuarantine : policy->defaults().profile());
           }
           return edit(entry);
         },
-        action, comment, callerOf(p));
-    if (!c.ok()) return c.status();
-    *resp->mutable_revision() = c->revision;
-    auto d = lookup(mac->toString());
-    if (d.ok()) *resp->mutable_device() = *d;
-    return Status();
+        action, comment, callerOf(p), [this, m, resp, finish](Result<CommitOutcome> c) {
+          if (!c.ok()) return finish(c.status());
+          *resp->mutable_revision() = c->revision;
+          auto d = lookup(m.toString());
+          if (d.ok()) *resp->mutable_device() = *d;
+          finish(Status());
+        });
   }
 
   ServiceDeps& deps_;
@@ -497,6 +517,7 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
       resp->set_last_event_sequence(deps_.events.lastSequence());
       for (const auto& seg : deps_.engine.config().segments) resp->add_segments(seg.name + ":" + seg.ifname);
       resp->set_role(roleName(p.role));
+      *resp->mutable_state() = toStateStatus(deps_.commits.state());
       return Status();
     });
   }

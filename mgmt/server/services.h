@@ -1,7 +1,8 @@
 // The gRPC services: thin shells. Each handler authorizes the caller (on the gRPC thread: it
 // touches no engine state), then posts the work to the engine thread, where it calls the library
 // (PolicyCommitter, EngineControl, EventRing) and finishes the reactor with the translated
-// status. No handler blocks a gRPC thread or the engine thread.
+// status; calls that compile a policy finish later, when the compile thread's result is back on
+// the engine thread. No handler blocks a gRPC thread or the engine thread.
 #pragma once
 
 #include <chrono>

@@ -28,6 +28,7 @@
 # (LABNET overrides the latter); LAB_MANAGEMENT (optional): extra lines, indented two spaces,
 # for muzzled.yaml's `management:` section (the socket is always $LAB_STATE/muzzled.sock);
 # FAIL_MODE (closed|open) and LAB_QUEUE_COUNT (flow queues, default 1) go into muzzled.yaml;
+# LAB_STATE_DIR (default $LAB_STATE) is muzzled's state_dir (revisions, audit log, generation);
 # LAB_CONFIG_EXTRA (optional): more top-level lines for muzzled.yaml (`devices: {...}`);
 # LAB_STATE is set by lab_up (a mktemp dir with logs, pids, muzzled.yaml and policy.yaml).
 
@@ -356,7 +357,7 @@ uplink: [uplink0]
 fail_mode: ${FAIL_MODE:-closed}
 queue: {first: 100, count: ${LAB_QUEUE_COUNT:-1}}
 policy: $LAB_STATE/policy.yaml
-state_dir: $LAB_STATE
+state_dir: ${LAB_STATE_DIR:-$LAB_STATE}
 ${LAB_CONFIG_EXTRA:-}
 management:
   socket: $LAB_STATE/muzzled.sock

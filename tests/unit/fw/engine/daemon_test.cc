@@ -1,14 +1,20 @@
 // Daemon lifecycle without the kernel: fake ruleset writer, host and queue opener, and a fake
 // ServiceNotifier that records what systemd would be told and ends the run with SIGTERM.
 #include "fw/engine/daemon.h"
-#include "tests/unit/fw/engine/test_support.h"
 
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
+
+#include "fw/common/atomic_file.h"
+#include "tests/unit/fw/engine/test_support.h"
 
 namespace muzzle {
 namespace {
@@ -19,10 +25,12 @@ class CountingRuleset : public RulesetWriter {
     ++probes;
     return QueueMode::kNative;
   }
-  Status install(const RulesetSpec&) override {
+  Status install(const RulesetSpec& spec) override {
     ++installs;
+    last = spec;
     return Status();
   }
+  RulesetSpec last;
   Status remove() override {
     ++removes;
     return Status();
@@ -36,6 +44,23 @@ int g_queue_opens = 0;
 Result<std::unique_ptr<PacketQueue>> countingOpener(const QueueOptions&) {
   ++g_queue_opens;
   return Status::error("no queue in this test");
+}
+
+// A queue that binds and never has a packet: enough for start().
+class IdleQueue : public PacketQueue {
+ public:
+  IdleQueue() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~IdleQueue() override { close(fd_); }
+  int fd() const override { return fd_; }
+  Result<size_t> drain(PacketSink&) override { return size_t{0}; }
+  QueueCounters counters() const override { return {}; }
+
+ private:
+  int fd_;
+};
+Result<std::unique_ptr<PacketQueue>> idleOpener(const QueueOptions&) {
+  ++g_queue_opens;
+  return std::unique_ptr<PacketQueue>(std::make_unique<IdleQueue>());
 }
 
 // Records every message; raises SIGTERM (caught by the daemon's own signal_set) once it has seen
@@ -126,6 +151,64 @@ TEST_CASE_FIXTURE(Fixture, "with segments, a queue that cannot be bound fails st
   CHECK(g_queue_opens == 1);
   CHECK(ruleset.installs == 0);
   CHECK(notifier.messages.empty());  // never READY=1 before enforcing
+}
+
+// A managed box whose policy is a file in a temp folder; the state folder is the test's choice.
+struct ManagedBox : Fixture {
+  ManagedBox() {
+    char tmpl[] = "/tmp/muzzle-daemon-XXXXXX";
+    dir = mkdtemp(tmpl);
+    std::ofstream(dir + "/policy.yaml") << "version: 1\nprofiles:\n  quarantine: {egress: [{allow: "
+                                           "[gateway], proto: udp, ports: [53]}]}\n";
+    config.segments.push_back({"cameras", "br-cam"});
+    config.policy_path = dir + "/policy.yaml";
+    config.state_dir = dir + "/state";
+  }
+  ~ManagedBox() { std::filesystem::remove_all(dir); }
+  std::string dir;
+  DaemonConfig config;
+  StateReport state;
+};
+
+TEST_CASE_FIXTURE(ManagedBox,
+                  "a state folder that cannot be written still gets the ruleset installed") {
+  // /proc takes no new folder or file, like a read-only or full state folder on a fresh box.
+  config.state_dir = "/proc/muzzle-state-cannot-exist";
+  config.fail_mode = FailMode::kClosed;
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock);
+  daemon.setStateReport(&state);
+  REQUIRE(daemon.start().ok());
+  // Fail closed with the configured policy: nothing installed would leave the segment open.
+  CHECK(ruleset.installs == 1);
+  CHECK_FALSE(ruleset.last.fail_open);
+  CHECK(ruleset.last.generation != 0);
+  CHECK(daemon.engineStatus().generation == ruleset.last.generation);
+  CHECK(logText().find("event=state-unwritable file=/proc/muzzle-state-cannot-exist/generation") !=
+        std::string::npos);
+  CHECK(logText().find("event=ready") != std::string::npos);
+  CHECK_FALSE(state.writable());
+  REQUIRE(state.problems().size() == 1);
+  CHECK(state.problems()[0].file == "/proc/muzzle-state-cannot-exist/generation");
+}
+
+TEST_CASE_FIXTURE(
+    ManagedBox, "a damaged generation file is kept aside, reported, and replaced by a fresh one") {
+  std::filesystem::create_directories(config.state_dir);
+  REQUIRE(writeFileAtomically(config.state_dir, "generation", "\x01\x02 torn").ok());
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock);
+  daemon.setStateReport(&state);
+  REQUIRE(daemon.start().ok());
+  CHECK(ruleset.installs == 1);
+  const uint32_t generation = daemon.engineStatus().generation;
+  CHECK(generation != 0);
+  CHECK(*readWholeFile(config.state_dir + "/generation") ==
+        std::to_string(generation) + " " + daemon.installedPolicy()->digest + "\n");
+  REQUIRE(state.problems().size() == 1);
+  CHECK(state.problems()[0].kind == StateProblem::Kind::kDamaged);
+  CHECK(*readWholeFile(state.problems()[0].kept_as) == "\x01\x02 torn");
+  CHECK(logText().find("event=state-damaged file=" + config.state_dir + "/generation") !=
+        std::string::npos);
+  CHECK(state.writable());
 }
 
 }  // namespace

@@ -1,0 +1,60 @@
+#include "mgmt/revisions/compile_queue.h"
+
+#include <pthread.h>
+
+#include <string>
+
+namespace muzzle {
+
+CompileQueue::CompileQueue(size_t max_pending)
+    : max_pending_(max_pending), thread_([this] { run(); }) {}
+
+CompileQueue::~CompileQueue() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+Status CompileQueue::submit(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (client_jobs_ >= max_pending_) {
+      return Status::error(StatusCode::kResourceExhausted,
+                           "too many policy compiles in progress (limit " +
+                               std::to_string(max_pending_) + "); try again when they finished");
+    }
+    ++client_jobs_;
+    jobs_.push_back({std::move(job), true});
+  }
+  wake_.notify_one();
+  return Status();
+}
+
+void CompileQueue::submitUrgent(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_front({std::move(job), false});
+  }
+  wake_.notify_one();
+}
+
+void CompileQueue::run() {
+  pthread_setname_np(pthread_self(), "muzzle-compile");
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+    if (stopping_) return;
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    job.fn();
+    job.fn = nullptr;  // whatever it holds (a policy text) goes now, not at the next job
+    lock.lock();
+    if (job.counted) --client_jobs_;
+  }
+}
+
+}  // namespace muzzle

@@ -1,0 +1,265 @@
+// Shared by the revision tests: a fake engine whose posted work runs on the test's thread (the
+// test plays the engine thread) and whose compiles can be held at a gate, and a Box (store,
+// audit, log, committer) over a state folder that outlives restarts.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <google/protobuf/util/json_util.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "fw/common/sha256.h"
+#include "fw/policy/policy_loader.h"
+#include "mgmt/revisions/policy_committer.h"
+
+namespace muzzle::testing {
+
+constexpr const char* kPolicyA = R"(version: 1
+profiles:
+  quarantine: {egress: [{allow: [gateway], proto: udp, ports: [53]}]}
+)";
+constexpr const char* kPolicyB = R"(version: 1
+profiles:
+  quarantine: {egress: [{allow: [gateway], proto: udp, ports: [53, 67]}]}
+)";
+constexpr const char* kPolicyC = R"(version: 1
+profiles:
+  quarantine: {egress: [{allow: [gateway], proto: udp, ports: [53, 123]}]}
+)";
+constexpr const char* kBadPolicy = R"(version: 1
+profiles:
+  quarantine: {egress: [{allow: [gateway], proto: udp, ports: [70000]}]}
+)";
+
+// How long a test waits for something another thread does before it gives up. Not a timed
+// assertion: on success nothing waits anywhere near this long.
+constexpr auto kPatience = std::chrono::seconds(10);
+
+// Holds compiles back until opened. A compile that finds it closed waits (at most kPatience, so
+// a broken test fails instead of hanging).
+class Gate {
+ public:
+  void close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = false;
+    entered_ = 0;
+  }
+  void open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void pass() {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++entered_;
+    cv_.notify_all();
+    cv_.wait_for(lock, kPatience, [this] { return open_; });
+  }
+  // Waits until `n` compiles reached the gate.
+  bool waitEntered(int n = 1) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, kPatience, [&] { return entered_ >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  int entered_ = 0;
+};
+
+// Compiles for real (without a box), "installs" by remembering the text.
+class FakeEngine : public EngineControl {
+ public:
+  void post(std::function<void()> fn) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    posted_.push_back(std::move(fn));
+    cv_.notify_all();
+  }
+  // Runs posted work on this thread (the engine thread, for the test) until `done()` holds;
+  // false if it still does not after kPatience.
+  bool runUntil(const std::function<bool()>& done) {
+    const auto give_up = std::chrono::steady_clock::now() + kPatience;
+    while (!done()) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (!cv_.wait_until(lock, give_up, [this] { return !posted_.empty(); })) return done();
+        fn = std::move(posted_.front());
+        posted_.pop_front();
+      }
+      fn();
+    }
+    return true;
+  }
+  // Runs what is posted now, without waiting for more.
+  void runPending() {
+    while (true) {
+      std::function<void()> fn;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (posted_.empty()) return;
+        fn = std::move(posted_.front());
+        posted_.pop_front();
+      }
+      fn();
+    }
+  }
+  Result<PolicyContext> policyContext() override { return PolicyContext{}; }
+  Result<std::shared_ptr<const CompiledPolicy>> compilePolicy(
+      std::string_view text, std::string_view label, const PolicyContext& context) const override {
+    gate.pass();
+    auto c = compilePolicyText(text, label, context.site);
+    if (!c.ok()) return c.status().withCode(StatusCode::kInvalidArgument);
+    std::lock_guard<std::mutex> lock(mu_);
+    checked_text[(*c)->digest] = std::string(text);
+    ++compiles;
+    return c;
+  }
+  Result<uint32_t> applyPolicy(std::shared_ptr<const CompiledPolicy> compiled,
+                               std::chrono::steady_clock::duration) override {
+    if (fail_install) return Status::error("kernel said no");
+    std::lock_guard<std::mutex> lock(mu_);
+    installed = checked_text.at(compiled->digest);
+    policy = std::move(compiled);
+    return ++generation;
+  }
+  Result<uint32_t> applyPolicyText(std::string_view text, std::string_view label) override {
+    auto c = checkPolicyText(text, label);
+    if (!c.ok()) return c.status();
+    return applyPolicy(*c, {});
+  }
+  std::shared_ptr<const CompiledPolicy> installedPolicy() const override { return policy; }
+  EngineStatus engineStatus() const override { return {}; }
+  std::vector<v1::DeviceRecord> devicesSeen() const override { return {}; }
+  const DaemonConfig& config() const override { return config_; }
+
+  mutable Gate gate;
+  std::string installed;
+  mutable std::map<std::string, std::string> checked_text;  // digest -> the text compiled
+  mutable int compiles = 0;
+  std::shared_ptr<const CompiledPolicy> policy;
+  uint32_t generation = 0;
+  bool fail_install = false;
+  DaemonConfig config_;
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> posted_;
+};
+
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/muzzle-mgmt-test.XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+// A FILE* whose contents a test can read back: where a Box's EventLog writes.
+class LogCapture {
+ public:
+  LogCapture() : file_(open_memstream(&buf_, &len_)) {}
+  ~LogCapture() {
+    fclose(file_);
+    free(buf_);
+  }
+  FILE* get() { return file_; }
+  std::string text() {
+    fflush(file_);
+    return std::string(buf_, len_);
+  }
+
+ private:
+  char* buf_ = nullptr;
+  size_t len_ = 0;
+  FILE* file_;
+};
+
+// One box: store, audit, log and committer over a state dir that outlives restarts.
+struct Box {
+  explicit Box(const std::string& dir, ManualClock& clock,
+               size_t keep = RevisionStore::kDefaultKeep)
+      : store(dir, keep),
+        audit(dir),
+        log(out.get(), clock),
+        commits(engine, store, audit, log, clock, state) {}
+  std::string logText() { return out.text(); }
+
+  // Runs a committer call that answers through a callback, as the engine thread would, and
+  // returns its answer.
+  template <typename T>
+  T await(const std::function<void(std::function<void(T)>)>& call) {
+    std::optional<T> out;
+    call([&](T r) { out.emplace(std::move(r)); });
+    REQUIRE(engine.runUntil([&] { return out.has_value(); }));
+    return std::move(*out);
+  }
+  Result<CommitOutcome> apply(const std::string& text, uint64_t expected = 0, uint32_t confirm = 0,
+                              const std::string& comment = "",
+                              const Caller& caller = {"admin-1", "unix"}) {
+    return await<Result<CommitOutcome>>(
+        [&](auto done) { commits.apply(text, expected, confirm, comment, caller, done); });
+  }
+  Result<CommitOutcome> rollback(uint64_t to, uint64_t expected = 0,
+                                 const Caller& caller = {"admin-1", "unix"}) {
+    return await<Result<CommitOutcome>>(
+        [&](auto done) { commits.rollback(to, expected, "", caller, done); });
+  }
+  Result<ValidateOutcome> validate(const std::string& text) {
+    return await<Result<ValidateOutcome>>([&](auto done) { commits.validate(text, done); });
+  }
+  // Ticks; a rollback it starts compiles on the compile thread (see rolledBack()).
+  void tick() {
+    commits.tick();
+    engine.runPending();
+  }
+  // Ticks and waits for the rollback that tick starts to land.
+  bool tickAndRollBack() {
+    commits.tick();
+    return engine.runUntil([&] { return !commits.pending(); });
+  }
+
+  LogCapture out;
+  FakeEngine engine;
+  RevisionStore store;
+  AuditLog audit;
+  EventLog log;
+  StateReport state;
+  PolicyCommitter commits;
+};
+
+inline std::string writeSeed(const std::string& dir, const char* text) {
+  std::string path = dir + "/seed.yaml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+inline std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+inline void writeFile(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::trunc) << text;
+}
+
+const Caller kAdmin{"admin-1", "unix"};
+
+}  // namespace muzzle::testing
