@@ -116,14 +116,15 @@ TEST_CASE("validate of text that is not UTF-8: a violation with the line, and no
   ManualClock clock;
   Box box(dir.path, clock);
   REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
-  ValidateOutcome bad = box.commits.validate("version: 1\nprofiles: {quarantine\xff: {}}\n");
-  CHECK_FALSE(bad.valid);
-  REQUIRE(bad.violations.size() == 1);
-  CHECK(bad.violations[0].line() == 2);
-  CHECK(bad.violations[0].message() ==
+  auto bad = box.validate("version: 1\nprofiles: {quarantine\xff: {}}\n");
+  REQUIRE(bad.ok());
+  CHECK_FALSE(bad->valid);
+  REQUIRE(bad->violations.size() == 1);
+  CHECK(bad->violations[0].line() == 2);
+  CHECK(bad->violations[0].message() ==
         "byte 22 of this line (0xff) is not UTF-8; save the file as UTF-8");
   // Every string field of the response must stay UTF-8, or no client can read it.
-  CHECK(bad.diff.empty());
+  CHECK(bad->diff.empty());
 }
 
 TEST_CASE("commit-confirmed: confirmed in time stays; not confirmed rolls back on the clock") {

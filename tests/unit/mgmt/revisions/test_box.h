@@ -198,7 +198,10 @@ struct Box {
         audit(dir),
         log(out.get(), clock),
         commits(engine, store, audit, log, clock, state) {}
-  std::string logText() { return out.text(); }
+  std::string logText() {
+    log.flush();  // lines reach the file on the log's delivery thread
+    return out.text();
+  }
 
   // Runs a committer call that answers through a callback, as the engine thread would, and
   // returns its answer.

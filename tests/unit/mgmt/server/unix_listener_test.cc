@@ -191,6 +191,7 @@ TEST_CASE(
     ::close(client);
     (*l)->stop();  // joins the accept thread: the log line is written by now
     CHECK((*l)->refused() == 1);
+    log.flush();  // lines reach the file on the log's delivery thread
     const std::string text = readAll(out);
     CHECK(text.find("event=management-refused uid=" + std::to_string(::getuid()) +
                     " gid=" + std::to_string(::getgid()) + " pid=" + std::to_string(::getpid()) +
