@@ -47,9 +47,15 @@ Result<v1::AuditEntry> AuditLog::append(v1::AuditEntry entry) {
     return Status::error("cannot encode an audit entry");
   }
   const std::string hash = chainHash(last_hash_, json);
-  const std::string line = hash + " " + json + "\n";
-  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  std::string line = hash + " " + json + "\n";
+  int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) return Status::error(path_ + ": cannot open: " + std::strerror(errno));
+  // A write torn just before its newline (or an edit) leaves the last line unterminated: the
+  // entry would be glued onto it, and both lost to read(). Start on a line of its own.
+  if (const off_t size = ::lseek(fd, 0, SEEK_END); size > 0) {
+    char last = '\n';
+    if (::pread(fd, &last, 1, size - 1) == 1 && last != '\n') line.insert(line.begin(), '\n');
+  }
   bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
   int err = errno;
   ::close(fd);
