@@ -28,7 +28,7 @@ ctl policy apply "$repo/policies/site-example.yaml" --confirm 5m --comment "back
 ctl policy confirm
 ctl policy apply "$repo/policies/site-example.yaml" --confirm 5m --comment "left pending"
 lab_stop_muzzled
-mkdir -p "$corpus"/{audit,revision,inventory,nfq_wire,judge}
+mkdir -p "$corpus"/{audit,revision,inventory,nfq_wire,judge,daemon_config}
 cp "$LAB_STATE/audit.log" "$corpus/audit/lab-audit.log"
 head -n 2 "$LAB_STATE/audit.log" >"$corpus/audit/lab-first-two.log"
 cp "$LAB_STATE/inventory.pb" "$corpus/inventory/lab-inventory.pb"
@@ -94,4 +94,8 @@ flow speaker-dns-bypass "speaker $net dns 198.51.100.2 avs.voice.example" \
   "speaker $net tcp 203.0.113.53 853"
 flow unknown-dhcp "unknown $net dhcp eth0 --hostname ECOVACS-0042 --vendor-class udhcp-1.30"
 flow vacuum-v6 "vacuum $net tcp 2001:db8:cafe::20 443" "cam3 $net tcp 198.18.1.10 554"
+# The packets alone (packet_fuzz) and the DHCP request's payload (dhcp_fuzz).
+mkdir -p "$corpus/packet" "$corpus/dhcp"
+python3 "$capture" packets "$corpus/packet/lab" "$corpus"/nfq_wire/*-first.msg
+mv "$corpus"/packet/lab-dhcp-* "$corpus/dhcp/"
 lab_log "seeds written under $corpus"

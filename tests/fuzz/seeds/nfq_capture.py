@@ -10,6 +10,9 @@
       Turns captured messages into one judge_fuzz input (tests/fuzz/judge_fuzz.cc has the
       format). IFMAP maps the capturing namespace's interface indexes to the target's
       interface selectors: "2=br-cam,5=lan-nvr,..." (names as judge_fuzz knows them).
+  nfq_capture.py packets OUT_PREFIX MSG...
+      Writes the packet of each message (from its IP header) to OUT_PREFIX-N (packet_fuzz), and
+      the UDP payload of a DHCP request (hint 0x80) to OUT_PREFIX-dhcp-N (dhcp_fuzz).
 """
 import os
 import signal
@@ -125,9 +128,32 @@ def judge_input(ifmap_text, out_file, msgs):
         f.write(records)
 
 
+def packets(prefix, msgs):
+    for n, path in enumerate(msgs):
+        with open(path, "rb") as f:
+            data = f.read()
+        at = 0
+        while at + 20 <= len(data):  # a file may hold several messages
+            length = struct.unpack_from("=I", data, at)[0]
+            a = attrs_of(data[at:at + length])
+            at += align(length)
+            payload = a.get(NFQA_PAYLOAD, b"")
+            if not payload:
+                continue
+            with open(f"{prefix}-{n}", "wb") as f:
+                f.write(payload)
+            mark = struct.unpack("!I", a[NFQA_MARK])[0] if NFQA_MARK in a else 0
+            if mark & 0x80 and payload[0] >> 4 == 4:
+                with open(f"{prefix}-dhcp-{n}", "wb") as f:
+                    f.write(payload[(payload[0] & 0xF) * 4 + 8:])
+            break  # the first packet of each file
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "capture":
         capture(sys.argv[2], sys.argv[3:])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "packets":
+        packets(sys.argv[2], sys.argv[3:])
     elif len(sys.argv) >= 5 and sys.argv[1] == "judge":
         judge_input(sys.argv[2], sys.argv[3], sys.argv[4:])
     else:
