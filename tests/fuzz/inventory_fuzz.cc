@@ -1,7 +1,7 @@
 // libFuzzer target for DeviceInventory::load, the reader of `state_dir/inventory.pb` (a file
 // the box wrote, but a disk may tear or corrupt it): bytes -> muzzle.v1.Inventory -> the
 // inventory's tables. Then the loaded inventory is used as the Judge uses it (devices seen
-// again, new ones until the oldest are evicted) and saved and read back.
+// again, new ones until the loaded ones are evicted) and saved and read back.
 // Oracle: the sanitizers, and: the capacity holds; every address the inventory maps to a device
 // leads to a device it holds; a saved inventory reads back whole.
 #include <cstddef>
@@ -50,6 +50,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string saved = inv.serialize();
   muzzle::DeviceInventory again(kCapacity, nullptr, clock);
   if (!again.load(saved).ok() || again.size() != inv.size()) std::abort();
+
+  // New devices until every loaded one is evicted: what they owned must go with them.
+  for (uint8_t i = 0; i < kCapacity; ++i) {
+    const uint8_t fresh[6] = {0x02, 0xfd, 0, 0, 0, i};
+    inv.observe(muzzle::MacAddress::fromBytes(fresh),
+                *muzzle::IpAddress::parse("198.19.255." + std::to_string(i)), "cameras");
+    clock.advance(std::chrono::seconds(1));
+  }
+  if (inv.size() > kCapacity) std::abort();
+  checkOwners(inv, input);
 
   uint8_t next = 0;
   for (const auto& r : input.devices()) {
