@@ -48,8 +48,10 @@ fuzz_smoke() {
     echo "$target: FAILED (reproducer: $(ls "$fuzz_corpus/$name-"* 2>/dev/null | head -n1))"
     tail -n 40 "$log"
     status=1
+    fuzz_failed=1
   fi
 }
+fuzz_failed=0
 fuzz_smoke judge_fuzz 10
 fuzz_smoke policy_fuzz 10
 fuzz_smoke dns_fuzz 8
@@ -60,7 +62,7 @@ fuzz_smoke audit_fuzz 6
 fuzz_smoke revision_fuzz 6
 fuzz_smoke packet_fuzz 5
 fuzz_smoke dhcp_fuzz 5
-rm -rf "$fuzz_corpus"
+((fuzz_failed)) || rm -rf "$fuzz_corpus"  # a failure keeps its reproducer
 
 echo "== threaded tests under ThreadSanitizer: the queue threads, the judge's lock, the event ring"
 tsan="${BUILD_TSAN:-$repo/build-tsan}"
