@@ -63,6 +63,10 @@ for target in "${targets[@]}"; do
     runs_now="$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/last.log" | tail -n1)"
     done_runs=$((done_runs + ${runs_now:-0}))
     [[ -z "$failure" ]] && continue
+    if [[ "${runs_now:-0}" -le 1 ]]; then  # failing at the first input: nothing to resume
+      result="FAILED (at the first input)"
+      break
+    fi
     timeout_input="$(ls "$dir"/timeout-* 2>/dev/null | head -n1)"
     if [[ -n "$timeout_input" ]] &&
       "$fuzz/tests/fuzz/$target" -timeout="$timeout" "$timeout_input" >"$dir/replay.log" 2>&1; then
