@@ -77,7 +77,7 @@ for target in "${targets[@]}"; do
     break
   done
   elapsed=$((SECONDS - start))
-  last_status="$(grep -E '^#[0-9]+' "$dir/log" | tail -n1)"
+  last_status="$(grep -E '^#[0-9]+' "$dir/log" | tail -n1 || true)"
   cov="$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last_status")"
   ft="$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last_status")"
   if [[ "$result" == ok && "$done_runs" -lt "$runs" ]]; then
