@@ -2,7 +2,8 @@
 # The test command (CI runs exactly this, via .ci/run): set up and build, then every test.
 # Unit tests need nothing; scenario tests (label netns) need root and report "skipped" without.
 # Scenario labs use unique ids, so tests run in parallel. First the unit tests run in an
-# ASan/UBSan build: the parsers of untrusted input must be clean under the sanitizers too.
+# ASan/UBSan build: the parsers of untrusted input must be clean under the sanitizers too; then
+# a short libFuzzer run of every fuzz target, and the threaded tests under ThreadSanitizer.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 export BUILD="${BUILD:-$repo/build}"
@@ -22,33 +23,55 @@ mapfile -t unit_targets < <(ctest --test-dir "$BUILD" -N -L unit | sed -n 's/^ *
 cmake --build "$sanitized" --target "${unit_targets[@]}"
 ctest --test-dir "$sanitized" -L unit --output-on-failure -j"$jobs" || status=$?
 
-echo "== fuzz smoke: the parsers of untrusted input under libFuzzer, a few seconds each"
+echo "== fuzz smoke: every reader of untrusted input under libFuzzer, a few seconds each"
+# Ten targets (tests/fuzz/README.md), 68 s of fuzzing in all; only the targets are built.
 fuzz="${BUILD_FUZZ:-$repo/build-fuzz}"
 if [[ ! -f "$fuzz/build.ninja" ]]; then
   CC=clang-14 CXX=clang++-14 cmake -S "$repo" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DMUZZLE_FUZZ=ON >/dev/null
 fi
-cmake --build "$fuzz" --target dns_fuzz packet_fuzz dhcp_fuzz
+cmake --build "$fuzz" --target muzzle_fuzz_targets
 fuzz_corpus="$(mktemp -d /tmp/muzzle-fuzz.XXXXXX)"
-# fuzz_smoke TARGET SECONDS [CORPUS...]: a crash, a leak or a sanitizer report fails the suite.
+# fuzz_smoke TARGET SECONDS: a crash, a leak, a timeout or a sanitizer report fails the suite. The
+# seed corpus (tests/fuzz/corpus/NAME) is only read: inputs the fuzzer finds land in the temp dir.
 fuzz_smoke() {
-  local target="$1" seconds="$2" log="$fuzz_corpus/$1.log"
-  shift 2
-  if "$fuzz/tests/fuzz/$target" "$@" -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1; then
+  local target="$1" seconds="$2" name="${1%_fuzz}"
+  local log="$fuzz_corpus/$name.log" args=("$fuzz_corpus/$name")
+  mkdir -p "$fuzz_corpus/$name"
+  [[ -d "$repo/tests/fuzz/corpus/$name" ]] && args+=("$repo/tests/fuzz/corpus/$name")
+  [[ -f "$repo/tests/fuzz/$name.dict" ]] && args+=("-dict=$repo/tests/fuzz/$name.dict")
+  if (cd "$fuzz_corpus" && "$fuzz/tests/fuzz/$target" "${args[@]}" -max_total_time="$seconds" \
+      -timeout=10 -print_final_stats=1 -artifact_prefix="$fuzz_corpus/$name-") >"$log" 2>&1; then
     echo "$target: $(sed -n 's/^stat::number_of_executed_units: *//p' "$log") inputs in ${seconds} s" \
       "($(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")/s), no failure"
   else
-    echo "$target: FAILED"
+    echo "$target: FAILED (reproducer: $(ls "$fuzz_corpus/$name-"* 2>/dev/null | head -n1))"
     tail -n 40 "$log"
     status=1
+    fuzz_failed=1
   fi
 }
-# The seed corpus is only read: inputs the fuzzer finds land in the temp dir.
-mkdir -p "$fuzz_corpus/dns"
-fuzz_smoke dns_fuzz 12 "$fuzz_corpus/dns" "$repo/tests/fuzz/corpus/dns"
-fuzz_smoke packet_fuzz 6
-fuzz_smoke dhcp_fuzz 6
-rm -rf "$fuzz_corpus"
+fuzz_failed=0
+fuzz_smoke judge_fuzz 10
+fuzz_smoke policy_fuzz 10
+fuzz_smoke dns_fuzz 8
+fuzz_smoke daemon_config_fuzz 6
+fuzz_smoke nfq_wire_fuzz 6
+fuzz_smoke inventory_fuzz 6
+fuzz_smoke audit_fuzz 6
+fuzz_smoke revision_fuzz 6
+fuzz_smoke packet_fuzz 5
+fuzz_smoke dhcp_fuzz 5
+((fuzz_failed)) || rm -rf "$fuzz_corpus"  # a failure keeps its reproducer
+
+echo "== threaded tests under ThreadSanitizer: the queue threads, the judge's lock, the event ring"
+tsan="${BUILD_TSAN:-$repo/build-tsan}"
+if [[ ! -f "$tsan/build.ninja" ]]; then
+  cmake -S "$repo" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMUZZLE_TSAN=ON >/dev/null
+fi
+cmake --build "$tsan" --target unit_fw_engine unit_mgmt_events
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$repo/tests/tsan.supp" \
+  ctest --test-dir "$tsan" -R '^unit_(fw_engine|mgmt_events)$' --output-on-failure || status=$?
 
 # The whole suite last, so its summary closes the output.
 ctest --test-dir "$BUILD" --output-on-failure -j"$jobs" "$@" || status=$?

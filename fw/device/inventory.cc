@@ -160,7 +160,9 @@ Status DeviceInventory::load(const std::string& bytes) {
       continue;
     }
     auto mac = MacAddress::parse(r.mac());
-    if (!mac || devices_.size() >= capacity_) {
+    // A MAC saved twice (a damaged or hand-made file) keeps its newest record; the older one's
+    // addresses must not point at it, or they would outlive its eviction.
+    if (!mac || devices_.size() >= capacity_ || devices_.count(mac->value) != 0) {
       ++skipped;
       continue;
     }
@@ -176,7 +178,7 @@ Status DeviceInventory::load(const std::string& bytes) {
     devices_.emplace(mac->value, std::move(e));
   }
   if (skipped > 0) {
-    return Status::error(std::to_string(skipped) + " saved devices or address bindings were dropped (unreadable, or over capacity)");
+    return Status::error(std::to_string(skipped) + " saved devices or address bindings were dropped (unreadable or repeated MAC, or over capacity)");
   }
   return Status();
 }

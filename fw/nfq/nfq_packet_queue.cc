@@ -120,7 +120,7 @@ class NfqPacketQueue : public PacketQueue {
         const size_t len = msgs_[i].msg_len;
         if ((msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
           answerTruncated(buf, len);
-        } else if (mnl_cb_run(buf, len, 0, portid_, &NfqPacketQueue::onMessage, this) < 0) {
+        } else if (runNetlinkMessages(buf, len, 0, portid_, &NfqPacketQueue::onMessage, this) < 0) {
           malformed_messages_.add();
         }
         msgs_[i].msg_hdr.msg_flags = 0;
@@ -178,7 +178,7 @@ class NfqPacketQueue : public PacketQueue {
     for (;;) {
       ssize_t n = mnl_socket_recvfrom(nl_, buf.data(), buf.size());
       if (n < 0) return Status::error(errnoText(errno));
-      int rc = mnl_cb_run(buf.data(), static_cast<size_t>(n), config_seq_, portid_, nullptr, nullptr);
+      int rc = runNetlinkMessages(buf.data(), static_cast<size_t>(n), config_seq_, portid_, nullptr, nullptr);
       if (rc < 0) return Status::error(errnoText(errno));
       if (rc == MNL_CB_STOP) return Status();  // the acknowledgement
     }
@@ -200,34 +200,11 @@ class NfqPacketQueue : public PacketQueue {
   }
 
   int handle(const nlmsghdr* nlh) {
-    nlattr* attr[NFQA_MAX + 1] = {};
-    if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == nullptr) {
+    QueuedPacket p;
+    if (!parseQueuedPacket(nlh, &p)) {
       malformed_messages_.add();
       return MNL_CB_OK;
     }
-    auto* ph = static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
-    const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
-
-    QueuedPacket p;
-    p.queue = ntohs(nfg->res_id);
-    p.packet_id = ntohl(ph->packet_id);
-    p.hook = ph->hook;
-    p.l3_protocol = ntohs(ph->hw_protocol);
-    if (attr[NFQA_IFINDEX_INDEV]) p.indev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
-    if (attr[NFQA_IFINDEX_OUTDEV]) p.outdev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_OUTDEV]));
-    if (attr[NFQA_IFINDEX_PHYSINDEV]) p.physindev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_PHYSINDEV]));
-    if (attr[NFQA_MARK]) p.mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
-    if (attr[NFQA_HWADDR] && mnl_attr_get_payload_len(attr[NFQA_HWADDR]) >= sizeof(nfqnl_msg_packet_hw)) {
-      auto* hw = static_cast<const nfqnl_msg_packet_hw*>(mnl_attr_get_payload(attr[NFQA_HWADDR]));
-      if (ntohs(hw->hw_addrlen) == 6) p.hwaddr = MacAddress::fromBytes(hw->hw_addr);
-    }
-    if (attr[NFQA_PAYLOAD]) {
-      p.payload = std::span<const uint8_t>(static_cast<const uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
-                                           mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]));
-    }
-    // Present when the queue copied only a prefix of the packet.
-    p.wire_length = attr[NFQA_CAP_LEN] ? ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN]))
-                                       : static_cast<uint32_t>(p.payload.size());
     ++received_in_drain_;
     PacketVerdict v = sink_->onPacket(p);
     appendVerdict(p.queue, p.packet_id, v);

@@ -63,7 +63,8 @@ EventRing::Batch EventRing::after(uint64_t sequence, size_t max) const {
     sequence = first - 1;
   }
   if (sequence >= last_) return batch;
-  size_t skip = events_.empty() ? 0 : sequence + 1 - first;
+  // Sequence 0 (or any before the oldest without a gap) means "from the oldest held".
+  const size_t skip = events_.empty() || sequence + 1 < first ? 0 : sequence + 1 - first;
   for (size_t i = skip; i < events_.size() && batch.events.size() < max; ++i) {
     batch.events.push_back(events_[i]);
   }

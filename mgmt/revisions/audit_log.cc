@@ -69,12 +69,6 @@ Status AuditLog::open(const std::vector<AuditAnchor>& anchors) {
       last_hash_ = a.hash;
     }
   }
-  torn_tail_ = false;
-  std::ifstream in(path_, std::ios::binary | std::ios::ate);
-  if (in && in.tellg() > 0) {
-    in.seekg(-1, std::ios::end);
-    torn_tail_ = in.get() != '\n';
-  }
   return Status();
 }
 
@@ -90,11 +84,17 @@ Result<v1::AuditEntry> AuditLog::append(v1::AuditEntry entry) {
     return Status::error("cannot encode an audit entry");
   }
   const std::string hash = chainHash(last_hash_, json);
-  // After a torn line, start on a line of our own: the torn one stays visible as broken.
-  const std::string line = (torn_tail_ ? "\n" : "") + hash + " " + json + "\n";
-  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  std::string line = hash + " " + json + "\n";
+  int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) return Status::error(path_ + ": cannot open: " + std::strerror(errno));
   const off_t before = ::lseek(fd, 0, SEEK_END);
+  // A write torn just before its newline (or an edit) leaves the last line unterminated: the
+  // entry would be glued onto it, and both lost to read(). Start on a line of its own; the torn
+  // one stays visible as broken.
+  if (before > 0) {
+    char last = '\n';
+    if (::pread(fd, &last, 1, before - 1) == 1 && last != '\n') line.insert(line.begin(), '\n');
+  }
   // Puts the file back as it was: a partial line (a full disk) or an unanchored one must not stay.
   auto undo = [&](const std::string& why) {
     std::string message = why;
@@ -120,7 +120,6 @@ Result<v1::AuditEntry> AuditLog::append(v1::AuditEntry entry) {
   last_hash_ = hash;
   last_sequence_ = entry.sequence();
   last_ = entry;
-  torn_tail_ = false;
   return entry;
 }
 

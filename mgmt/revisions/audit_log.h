@@ -65,7 +65,6 @@ class AuditLog {
   std::string last_hash_;
   uint64_t last_sequence_ = 0;
   std::optional<v1::AuditEntry> last_;
-  bool torn_tail_ = false;  // the file does not end with a newline (a crash mid-append)
 };
 
 }  // namespace muzzle
