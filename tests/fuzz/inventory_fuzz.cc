@@ -1,13 +1,16 @@
 // libFuzzer target for DeviceInventory::load, the reader of `state_dir/inventory.pb` (a file
 // the box wrote, but a disk may tear or corrupt it): bytes -> muzzle.v1.Inventory -> the
-// inventory's tables. Then the loaded inventory is used as the Judge uses it (devices seen
-// again, new ones until the loaded ones are evicted) and saved and read back.
-// Oracle: the sanitizers, and: the capacity holds; every address the inventory maps to a device
-// leads to a device it holds; a saved inventory reads back whole.
+// inventory's devices and its address bindings. Then the loaded inventory is used as the Judge
+// uses it (devices claim addresses, new devices arrive until the loaded ones are evicted), and
+// saved and read back.
+// Oracle: the sanitizers, and: the device and binding capacities hold; a saved inventory reads
+// back whole; a live binding never moves to another device's claim, and a lapsed one always
+// moves to the first device that claims it.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "fw/common/clock.h"
 #include "fw/device/inventory.h"
@@ -15,17 +18,25 @@
 namespace {
 
 constexpr size_t kCapacity = 8;
+constexpr int kSegment = 0;
 
-// Every address of every record the input names must, after any sequence of operations, map to
-// a device the inventory still holds (or to none).
-void checkOwners(const muzzle::DeviceInventory& inv, const muzzle::v1::Inventory& input) {
+void checkBounds(const muzzle::DeviceInventory& inv) {
+  if (inv.size() > kCapacity) std::abort();
+  if (inv.bindings().size() > inv.bindings().capacity()) std::abort();
+}
+
+// Every address the input names, parsed.
+std::vector<muzzle::IpAddress> addressesOf(const muzzle::v1::Inventory& input) {
+  std::vector<muzzle::IpAddress> out;
   for (const auto& r : input.devices()) {
     for (const std::string& text : r.addresses()) {
-      auto ip = muzzle::IpAddress::parse(text);
-      if (!ip) continue;
-      if (auto mac = inv.macOf(*ip); mac && inv.find(*mac) == nullptr) std::abort();
+      if (auto ip = muzzle::IpAddress::parse(text)) out.push_back(*ip);
     }
   }
+  for (const auto& b : input.bindings()) {
+    if (auto ip = muzzle::IpAddress::parse(b.address())) out.push_back(*ip);
+  }
+  return out;
 }
 
 }  // namespace
@@ -35,12 +46,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   muzzle::ManualClock clock;
   muzzle::DeviceInventory inv(kCapacity, nullptr, clock);
   (void)inv.load(bytes);
-  if (inv.size() > kCapacity) std::abort();
+  checkBounds(inv);
   muzzle::v1::Inventory input;
   if (!input.ParseFromString(bytes)) return 0;
-  checkOwners(inv, input);
 
-  // Seen again: each loaded device at one of its addresses, each address by a new device.
   std::vector<muzzle::MacAddress> loaded;
   inv.forEach([&](const muzzle::v1::DeviceRecord& r) {
     if (auto mac = muzzle::MacAddress::parse(r.mac())) loaded.push_back(*mac);
@@ -51,30 +60,44 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   muzzle::DeviceInventory again(kCapacity, nullptr, clock);
   if (!again.load(saved).ok() || again.size() != inv.size()) std::abort();
 
-  // New devices until every loaded one is evicted: what they owned must go with them.
+  // Another device claims each address: a live binding must not move to it.
+  const std::vector<muzzle::IpAddress> addresses = addressesOf(input);
+  muzzle::AddressBindings& bindings = inv.bindings();
+  uint8_t next = 0;
+  for (const muzzle::IpAddress& ip : addresses) {
+    const uint8_t raw[6] = {0x02, 0xfe, 0, 0, 0, next++};
+    const muzzle::MacAddress claimant = muzzle::MacAddress::fromBytes(raw);
+    const muzzle::AddressBinding* before = bindings.find(ip, kSegment);
+    const bool live = before != nullptr && !bindings.lapsed(*before);
+    const muzzle::MacAddress owner = before != nullptr ? before->owner : muzzle::MacAddress{};
+    const muzzle::Claim c = bindings.takeOver(claimant, ip, kSegment);
+    if (live && owner != claimant && c.outcome != muzzle::ClaimOutcome::kSpoof) std::abort();
+    if (live && bindings.ownerOf(ip, kSegment) != owner) std::abort();
+    checkBounds(inv);
+    if (next >= 2 * kCapacity) break;
+  }
+
+  // Past the hold time every seen binding has lapsed: the first claimant takes the address.
+  clock.advance(bindings.hold() + std::chrono::seconds(1));
+  next = 0;
+  for (const muzzle::IpAddress& ip : addresses) {
+    const muzzle::AddressBinding* before = bindings.find(ip, kSegment);
+    if (before == nullptr || !bindings.lapsed(*before)) continue;
+    const uint8_t raw[6] = {0x02, 0xfd, 0, 0, 0, next++};
+    const muzzle::MacAddress claimant = muzzle::MacAddress::fromBytes(raw);
+    if (bindings.takeOver(claimant, ip, kSegment).outcome != muzzle::ClaimOutcome::kMoved) {
+      std::abort();
+    }
+    if (bindings.ownerOf(ip, kSegment) != claimant) std::abort();
+    if (next >= 2 * kCapacity) break;
+  }
+
+  // New devices until every loaded one is evicted.
   for (uint8_t i = 0; i < kCapacity; ++i) {
-    const uint8_t fresh[6] = {0x02, 0xfd, 0, 0, 0, i};
-    inv.observe(muzzle::MacAddress::fromBytes(fresh),
-                *muzzle::IpAddress::parse("198.19.255." + std::to_string(i)), "cameras");
+    const uint8_t fresh[6] = {0x02, 0xfc, 0, 0, 0, i};
+    inv.touch(muzzle::MacAddress::fromBytes(fresh), "cameras");
     clock.advance(std::chrono::seconds(1));
   }
-  if (inv.size() > kCapacity) std::abort();
-  checkOwners(inv, input);
-
-  uint8_t next = 0;
-  for (const auto& r : input.devices()) {
-    for (const std::string& text : r.addresses()) {
-      auto ip = muzzle::IpAddress::parse(text);
-      if (!ip) continue;
-      const uint8_t bytes6[6] = {0x02, 0xfe, 0, 0, 0, next++};
-      const muzzle::MacAddress mac = muzzle::MacAddress::fromBytes(bytes6);
-      inv.observe(mac, *ip, "cameras");
-      if (inv.macOf(*ip) != mac) std::abort();
-      clock.advance(std::chrono::seconds(1));
-      if (next >= 2 * kCapacity) break;
-    }
-  }
-  if (inv.size() > kCapacity) std::abort();
-  checkOwners(inv, input);
+  checkBounds(inv);
   return 0;
 }

@@ -82,7 +82,7 @@ class DeviceQueue : public PacketQueue {
   std::atomic<uint64_t> judged_{0};
 };
 
-// Counts the lines it sees; called by whichever thread writes to the log.
+// Counts the lines it sees; called by the log's delivery thread.
 class CountingSink : public EventSink {
  public:
   void onEvent(const LogLine&) override { lines.fetch_add(1, std::memory_order_relaxed); }
@@ -94,9 +94,9 @@ TEST_CASE("queue threads judge through one lock while the engine thread swaps po
   constexpr uint64_t kBursts = 20, kPerBurst = 50;
   testing::MemoryFile out;
   ManualClock clock;
+  CountingSink lines;  // before the log, which feeds it until it stops
   EventLog log(out.get(), clock, 1'000'000);
-  CountingSink lines;
-  log.setSink(&lines);
+  log.addConsumer(lines);
   testing::FakeHost host;
   Judge judge(log, clock, host);
   auto policy = compilePolicyText(kPolicy, "policy.yaml", testing::cameraSite());
@@ -152,6 +152,7 @@ TEST_CASE("queue threads judge through one lock while the engine thread swaps po
     CHECK(judge.counters().rejected == total / 2);
     CHECK(judge.devices().size() == static_cast<size_t>(kQueues));
   }
+  log.flush();
   CHECK(lines.lines.load() >= static_cast<uint64_t>(kQueues));  // the new devices, at least
   for (DeviceQueue* q : queues) {
     REQUIRE(q->verdicts.size() == kBursts * kPerBurst);
