@@ -18,6 +18,7 @@
 #include "fw/policy/policy_loader.h"
 #include "mgmt/events/event_ring.h"
 #include "mgmt/revisions/policy_committer.h"
+#include "mgmt/server/sandbox.h"
 #include "mgmt/server/server.h"
 
 namespace {
@@ -53,6 +54,8 @@ int main(int argc, char** argv) {
   std::string check_path;
   bool remove_ruleset = false;
   bool print_ruleset = false;
+  bool print_unit_dropin = false;
+  std::string run_as;
   app.add_option("--config,-c", config_path, "daemon config file")->capture_default_str();
   app.add_option("--check-policy", check_path,
                  "validate a policy file and exit; touches no network state");
@@ -60,6 +63,11 @@ int main(int argc, char** argv) {
                "delete table inet muzzle (stop enforcing) and exit");
   app.add_flag("--print-ruleset", print_ruleset,
                "print the nft ruleset the config would install and exit");
+  app.add_flag("--print-unit-dropin", print_unit_dropin,
+               "print the systemd drop-in the config needs (muzzle-generator writes it) and exit");
+  app.add_option("--user", run_as,
+                 "started as root, become this user keeping CAP_NET_ADMIN alone (default: "
+                 "muzzle); `--user root` stays root");
   app.set_version_flag("--version", "muzzled 0.1.0");
   app.footer(
       "FILES\n"
@@ -73,7 +81,13 @@ int main(int argc, char** argv) {
       "SERVICE\n"
       "  systemctl status muzzled; journalctl -u muzzled. Under systemd (Type=notify) muzzled\n"
       "  reports ready once its ruleset is installed and its queues are bound, and pings the\n"
-      "  watchdog from its engine loop.\n"
+      "  watchdog from its engine loop. After turning management.tcp on or changing its allow\n"
+      "  list: systemctl daemon-reload (muzzle-generator adapts the unit), then restart.\n"
+      "\n"
+      "PRIVILEGES\n"
+      "  Started as root, muzzled becomes the user muzzle (--user) with CAP_NET_ADMIN alone\n"
+      "  before it reads any packet or request; its state and socket folders must be that\n"
+      "  user's, and the policy and certificates readable by it (it says which are not).\n"
       "\n"
       "EXIT STATUS\n"
       "  0 stopped by SIGTERM/SIGINT, or a --check/--print/--remove action succeeded;\n"
@@ -99,6 +113,12 @@ int main(int argc, char** argv) {
     std::cerr << config.status().message() << "\n";
     return 2;
   }
+  if (print_unit_dropin) {
+    auto text = muzzle::unitDropIn(*config, config_path);
+    std::cerr << (text.ok() ? "" : config_path + ": " + text.status().message() + "\n");
+    std::cout << (text.ok() ? *text : "");
+    return text.ok() ? 0 : 2;
+  }
   if (print_ruleset) {
     muzzle::RulesetSpec spec;
     for (const auto& seg : config->segments) spec.segment_ifnames.push_back(seg.ifname);
@@ -122,6 +142,11 @@ int main(int argc, char** argv) {
   muzzle::SystemClock clock;
   const auto started = clock.now();
   muzzle::EventLog log(stderr, clock);
+  // Root becomes the muzzle user here, before any thread or untrusted input (sandbox.h).
+  if (muzzle::Status s = muzzle::enterSandbox(*config, run_as, log); !s.ok()) {
+    log.write(muzzle::LogLine("start-failed").add("error", s.message()));
+    return 1;
+  }
   const muzzle::v1::Management& mcfg = config->management;
   muzzle::EventRing events(mcfg.has_event_buffer() ? mcfg.event_buffer() : 4096);
   log.setSink(&events);
