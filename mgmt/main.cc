@@ -142,6 +142,9 @@ int main(int argc, char** argv) {
   muzzle::SystemClock clock;
   const auto started = clock.now();
   muzzle::EventLog log(stderr, clock);
+  // The kernel's queue counters are root's to open: opened before root is dropped just below.
+  auto host = muzzle::makeSystemHostInfo(
+      config->segments.empty() ? nullptr : muzzle::KernelQueueStatsFile::open());
   // Root becomes the muzzle user here, before any thread or untrusted input (sandbox.h).
   if (muzzle::Status s = muzzle::enterSandbox(*config, run_as, log); !s.ok()) {
     log.write(muzzle::LogLine("start-failed").add("error", s.message()));
@@ -151,7 +154,6 @@ int main(int argc, char** argv) {
   muzzle::EventRing events(mcfg.has_event_buffer() ? mcfg.event_buffer() : 4096);
   log.setSink(&events);
   auto ruleset = muzzle::makeNftRulesetWriter();
-  auto host = muzzle::makeSystemHostInfo();
   auto notifier = muzzle::SystemdNotifier::fromEnvironment();
   muzzle::Daemon daemon(*config, *ruleset, *host, &muzzle::openNfqPacketQueue, log, clock);
   daemon.setServiceNotifier(notifier.get());
