@@ -155,10 +155,10 @@ Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& co
   std::string allowed;
   for (const std::string& cidr : tcp.allow())
     allowed += (allowed.empty() ? "" : " ") + Cidr::parse(cidr)->toString();
-  text += "# management.tcp listens on " + tcp.listen() + ": muzzled may open IP sockets, and " +
-          (allowed.empty() ? "every address may reach it (management.tcp.allow is empty; the "
+  text += "# management.tcp listens on " + tcp.listen() + ": muzzled may open IP sockets,\n# " +
+          (allowed.empty() ? "and every address may reach it (management.tcp.allow is empty; a "
                              "client certificate is still required).\n"
-                           : "only management.tcp.allow may reach it.\n");
+                           : "and only management.tcp.allow may reach it.\n");
   text += "[Service]\nRestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6\n";
   text += "IPAddressAllow=" + (allowed.empty() ? std::string("any") : allowed) + "\n";
   return text;
