@@ -144,8 +144,8 @@ Result<Principal> Authorizer::identify(const std::string& peer, const grpc::Auth
   if (!tcp_allow_.empty()) {
     auto ip = peerAddress(peer);
     if (!ip || !tcp_allow_.contains(*ip)) {
-      return Status::error(StatusCode::kPermissionDenied,
-                           "peer " + (ip ? ip->toString() : peer) + " is not in management.tcp.allow");
+      return Status::error(StatusCode::kPermissionDenied, "peer " + (ip ? ip->toString() : peer) +
+                                                              " is not in management.tcp.allow");
     }
   }
   std::string pem;
