@@ -70,7 +70,8 @@ struct PathNeed {
   enum class Kind {
     kReadFile,  // read a file (policy, certificates)
     kCreateIn,  // create and replace files in a folder (the socket's folder)
-    kOwnTree,   // the folder and everything in it: create, read and write (state_dir)
+    kOwnTree,   // the folder and its subfolders: list and create in them; every file in them:
+                // read (state_dir; muzzled replaces files by rename)
   };
   std::string path;
   Kind kind = Kind::kReadFile;
