@@ -72,6 +72,7 @@ packages=(
   systemd systemd-sysv udev dbus          # init; udev names the NICs, dbus serves systemctl
   nftables iproute2 iputils-ping procps   # to see the ruleset; the self-test's lab
   dnsmasq-base                            # the lab's resolvers
+  openssl                                 # certificates for management.tcp (and the self-test's)
   kmod
 )
 # No documentation, manuals, locales or translations in an appliance; and kernel modules for

@@ -6,9 +6,10 @@ set -euo pipefail
 
 packages=(
   mmdebstrap e2fsprogs zstd  # the tree, the ext4 disk, the artefact
+  mount                      # mmdebstrap's file-mirror-automount hook (a Recommends of mmdebstrap)
   eatmydata                  # mmdebstrap's eatmydata hook: dpkg without fsync, much faster
   qemu-system-x86            # image/smoke.sh (software emulation; no KVM needed)
-  dpkg-dev                   # dpkg-shlibdeps, for the package's library dependencies
+  dpkg-dev file              # dpkg-shlibdeps, for the package's library dependencies (it runs file)
 )
 
 missing=()

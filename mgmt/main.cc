@@ -19,6 +19,7 @@
 #include "mgmt/events/event_ring.h"
 #include "mgmt/revisions/policy_committer.h"
 #include "mgmt/server/instance_lock.h"
+#include "mgmt/server/sandbox.h"
 #include "mgmt/server/server.h"
 
 namespace {
@@ -54,6 +55,8 @@ int main(int argc, char** argv) {
   std::string check_path;
   bool remove_ruleset = false;
   bool print_ruleset = false;
+  bool print_unit_dropin = false;
+  std::string run_as;
   app.add_option("--config,-c", config_path, "daemon config file")->capture_default_str();
   app.add_option("--check-policy", check_path,
                  "validate a policy file and exit; touches no network state");
@@ -61,6 +64,11 @@ int main(int argc, char** argv) {
                "delete table inet muzzle (stop enforcing) and exit");
   app.add_flag("--print-ruleset", print_ruleset,
                "print the nft ruleset the config would install and exit");
+  app.add_flag("--print-unit-dropin", print_unit_dropin,
+               "print the systemd drop-in the config needs (muzzle-generator writes it) and exit");
+  app.add_option("--user", run_as,
+                 "started as root, become this user keeping CAP_NET_ADMIN alone (default: "
+                 "muzzle); `--user root` stays root");
   app.set_version_flag("--version", "muzzled 0.1.0");
   app.footer(
       "FILES\n"
@@ -75,7 +83,13 @@ int main(int argc, char** argv) {
       "SERVICE\n"
       "  systemctl status muzzled; journalctl -u muzzled. Under systemd (Type=notify) muzzled\n"
       "  reports ready once its ruleset is installed and its queues are bound, and pings the\n"
-      "  watchdog from its engine loop.\n"
+      "  watchdog from its engine loop. After turning management.tcp on or changing its allow\n"
+      "  list: systemctl daemon-reload (muzzle-generator adapts the unit), then restart.\n"
+      "\n"
+      "PRIVILEGES\n"
+      "  Started as root, muzzled becomes the user muzzle (--user) with CAP_NET_ADMIN alone\n"
+      "  before it reads any packet or request; its state and socket folders must be that\n"
+      "  user's, and the policy and certificates readable by it (it says which are not).\n"
       "\n"
       "EXIT STATUS\n"
       "  0 stopped by SIGTERM/SIGINT, or a --check/--print/--remove action succeeded;\n"
@@ -102,6 +116,12 @@ int main(int argc, char** argv) {
     std::cerr << config.status().message() << "\n";
     return 2;
   }
+  if (print_unit_dropin) {
+    auto text = muzzle::unitDropIn(*config, config_path);
+    std::cerr << (text.ok() ? "" : config_path + ": " + text.status().message() + "\n");
+    std::cout << (text.ok() ? *text : "");
+    return text.ok() ? 0 : 2;
+  }
   if (print_ruleset) {
     muzzle::RulesetSpec spec;
     for (const auto& seg : config->segments) spec.segment_ifnames.push_back(seg.ifname);
@@ -126,11 +146,23 @@ int main(int argc, char** argv) {
 
   muzzle::SystemClock clock;
   const auto started = clock.now();
+  // The kernel's queue counters are root's to open: opened before root is dropped just below.
+  auto host = muzzle::makeSystemHostInfo(
+      config->segments.empty() ? nullptr : muzzle::KernelQueueStatsFile::open());
+  // Root becomes the muzzle user here, before any thread (the log's included) or untrusted
+  // input (sandbox.h); what it has to say is logged once the log runs.
+  std::vector<muzzle::LogLine> sandbox_lines;
+  const muzzle::Status sandboxed = muzzle::enterSandbox(*config, run_as, &sandbox_lines);
   const muzzle::v1::Management& mcfg = config->management;
   // Before the log, so it outlives it: the log's delivery thread feeds it until the log stops.
   muzzle::EventRing events(mcfg.has_event_buffer() ? mcfg.event_buffer() : 4096);
   muzzle::EventLog log(stderr, clock);
   log.addConsumer(events);
+  for (muzzle::LogLine& line : sandbox_lines) log.write(std::move(line));
+  if (!sandboxed.ok()) {
+    log.write(muzzle::LogLine("start-failed").add("error", sandboxed.message()));
+    return 1;
+  }
   // One muzzled per network namespace, settled before the ruleset, the queues or the socket
   // are touched: a second one must leave the running one alone.
   auto instance = muzzle::InstanceLock::acquire();
@@ -139,7 +171,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto ruleset = muzzle::makeNftRulesetWriter();
-  auto host = muzzle::makeSystemHostInfo();
   auto notifier = muzzle::SystemdNotifier::fromEnvironment();
   // What is wrong with the state folder, for GetStatus; found by the Daemon (its generation)
   // and the PolicyCommitter (revisions, audit), both on the engine thread.

@@ -18,6 +18,8 @@ packages=(
   nftables iproute2 iputils-ping dnsmasq-base procps  # the network-namespace lab
   clang-14 libclang-rt-14-dev                      # libFuzzer targets (tests/fuzz), CI smoke
   libssl-dev openssl                               # mgmt: client-certificate checks; test certificates
+  libcap-dev                                       # muzzled drops root to CAP_NET_ADMIN alone
+  file                                             # CPack's dpkg-shlibdeps (the package, image/)
 )
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -50,6 +52,24 @@ install_packages() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# The system user muzzled becomes when started as root (the lab starts it so), as the package
+# creates it (image/systemd/muzzle.sysusers); useradd where systemd is not installed.
+create_user() {
+  getent passwd muzzle >/dev/null && return
+  if ((EUID != 0)); then
+    # Only the scenario tests need it, and they need root anyway.
+    say "no user muzzle; run this script as root to create it (for the scenario tests)" >&2
+    return
+  fi
+  say "creating the system user muzzle"
+  if command -v systemd-sysusers >/dev/null; then
+    systemd-sysusers "$repo/image/systemd/muzzle.sysusers"
+  else
+    useradd --system --user-group --home-dir /var/lib/muzzle --no-create-home \
+      --shell /usr/sbin/nologin --comment "Muzzle firewall daemon" muzzle
+  fi
+}
+
 build_tree() {
   # Configure only once: re-running cmake on an existing tree is harmless but noisy, and
   # ninja re-runs it by itself when a CMakeLists.txt changes.
@@ -62,5 +82,6 @@ build_tree() {
 }
 
 install_packages
+create_user
 build_tree
 say "done"

@@ -51,8 +51,11 @@ bool readFlag(const std::string& path) {
 
 class SystemHostInfo : public HostInfo {
  public:
+  explicit SystemHostInfo(std::unique_ptr<KernelQueueStatsFile> counters)
+      : counters_(std::move(counters)) {}
+
   Result<std::vector<KernelQueueStats>> kernelQueues(uint16_t first, uint16_t count) override {
-    return readKernelQueueStats(first, count);
+    return counters_ ? counters_->read(first, count) : readKernelQueueStats(first, count);
   }
 
   Result<SiteFacts> siteFacts(const std::vector<DaemonSegment>& segments) override {
@@ -147,10 +150,14 @@ class SystemHostInfo : public HostInfo {
     out->push_back(e);
     return MNL_CB_OK;
   }
+
+  std::unique_ptr<KernelQueueStatsFile> counters_;
 };
 
 }  // namespace
 
-std::unique_ptr<HostInfo> makeSystemHostInfo() { return std::make_unique<SystemHostInfo>(); }
+std::unique_ptr<HostInfo> makeSystemHostInfo(std::unique_ptr<KernelQueueStatsFile> queue_counters) {
+  return std::make_unique<SystemHostInfo>(std::move(queue_counters));
+}
 
 }  // namespace muzzle

@@ -36,7 +36,10 @@ class HostInfo {
   virtual Result<std::vector<KernelQueueStats>> kernelQueues(uint16_t first, uint16_t count) = 0;
 };
 
-// Reads the calling thread's network namespace (getifaddrs, rtnetlink).
-std::unique_ptr<HostInfo> makeSystemHostInfo();
+// Reads the calling thread's network namespace (getifaddrs, rtnetlink). `queue_counters`, when
+// given, is where kernelQueues() reads (opened while still root; see KernelQueueStatsFile);
+// otherwise the file is opened on each call.
+std::unique_ptr<HostInfo> makeSystemHostInfo(
+    std::unique_ptr<KernelQueueStatsFile> queue_counters = nullptr);
 
 }  // namespace muzzle

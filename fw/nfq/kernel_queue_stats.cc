@@ -1,5 +1,12 @@
 #include "fw/nfq/kernel_queue_stats.h"
 
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -90,6 +97,59 @@ Result<std::vector<KernelQueueStats>> readKernelQueueStats(uint16_t first, uint1
   text << in.rdbuf();
   if (in.bad()) return Status::error("cannot read the kernel's queue counters from " + path + ": read failed");
   return parseKernelQueueStats(text.str(), first, count, path);
+}
+
+namespace {
+
+// Sends NFQNL_CFG_CMD_PF_BIND (obsolete, answered "ok" without touching any queue) so that the
+// kernel loads nfnetlink_queue if it is not loaded yet. Best effort: failures are ignored.
+void loadQueueModule() {
+  mnl_socket* nl = mnl_socket_open(NETLINK_NETFILTER);
+  if (nl == nullptr) return;
+  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == 0) {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_CONFIG, 0);
+    nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_PF_BIND);
+    nlh->nlmsg_flags |= NLM_F_ACK;
+    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) >= 0) {
+      (void)mnl_socket_recvfrom(nl, buf.data(), buf.size());  // the ack
+    }
+  }
+  mnl_socket_close(nl);
+}
+
+}  // namespace
+
+std::unique_ptr<KernelQueueStatsFile> KernelQueueStatsFile::open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    loadQueueModule();
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  return std::unique_ptr<KernelQueueStatsFile>(new KernelQueueStatsFile(path, fd));
+}
+
+KernelQueueStatsFile::~KernelQueueStatsFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::vector<KernelQueueStats>> KernelQueueStatsFile::read(uint16_t first, uint16_t count) {
+  if (fd_ < 0) return readKernelQueueStats(first, count, path_);
+  // A /proc seq file starts over when read from offset 0 again, with fresh numbers.
+  std::string text;
+  char buf[4096];
+  for (off_t offset = 0;;) {
+    const ssize_t n = ::pread(fd_, buf, sizeof(buf), offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::error("cannot read the kernel's queue counters from " + path_ + ": " +
+                           std::strerror(errno));
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    offset += n;
+  }
+  return parseKernelQueueStats(text, first, count, path_);
 }
 
 }  // namespace muzzle

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,5 +55,27 @@ KernelQueueTotals sumKernelQueueStats(const std::vector<KernelQueueStats>& queue
 // loaded (no queue was ever bound in this boot).
 Result<std::vector<KernelQueueStats>> readKernelQueueStats(uint16_t first, uint16_t count,
                                                            const std::string& path = kNfnetlinkQueuePath);
+
+// The counters file, opened once and read again from its start each time. The file is root's
+// (mode 0440), so muzzled started as root opens it before it drops to the muzzle user
+// (fw/engine/privileges.h). The file exists only while nfnetlink_queue is loaded: open() first
+// asks the kernel to load it, with the no-op "bind protocol family" message of the queue
+// subsystem (the kernel loads a subsystem's module on its first message). Engine thread only.
+class KernelQueueStatsFile {
+ public:
+  // Never fails: when the file cannot be opened now, read() tries `path` afresh each time (and
+  // reports why it cannot, e.g. permission).
+  static std::unique_ptr<KernelQueueStatsFile> open(const std::string& path = kNfnetlinkQueuePath);
+  ~KernelQueueStatsFile();
+  KernelQueueStatsFile(const KernelQueueStatsFile&) = delete;
+  KernelQueueStatsFile& operator=(const KernelQueueStatsFile&) = delete;
+
+  Result<std::vector<KernelQueueStats>> read(uint16_t first, uint16_t count);
+
+ private:
+  KernelQueueStatsFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  std::string path_;
+  int fd_;  // -1: not open
+};
 
 }  // namespace muzzle

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "mgmt/server/convert.h"
+#include "mgmt/server/sandbox.h"
 
 namespace muzzle {
 
@@ -121,6 +122,9 @@ Result<std::unique_ptr<Authorizer>> Authorizer::create(const v1::TcpListener& tc
     }
     a->roles_[tcp.roles(i).identity()] = *role;
   }
+  auto allow = tcpAllowList(tcp);
+  if (!allow.ok()) return allow.status();
+  a->tcp_allow_ = std::move(allow).value();
   if (!tcp.listen().empty()) {
     std::string ca = tcp.client_ca();
     if (!ca.empty() && ca[0] != '/' && !config_dir.empty()) ca = config_dir + "/" + ca;
@@ -138,6 +142,13 @@ Result<Principal> Authorizer::identify(const std::string& peer, const grpc::Auth
     return p;
   }
   p.peer = peer;
+  if (!tcp_allow_.empty()) {
+    auto ip = peerAddress(peer);
+    if (!ip || !tcp_allow_.contains(*ip)) {
+      return Status::error(StatusCode::kPermissionDenied, "peer " + (ip ? ip->toString() : peer) +
+                                                              " is not in management.tcp.allow");
+    }
+  }
   std::string pem;
   if (auth != nullptr) {
     for (const auto& v : auth->FindPropertyValues("x509_pem_cert")) pem.assign(v.data(), v.size());

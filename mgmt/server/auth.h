@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "fw/common/net.h"
 #include "fw/common/status.h"
 #include "muzzle/v1/config.pb.h"
 
@@ -52,7 +53,9 @@ class ClientCertVerifier {
 
 class Authorizer {
  public:
-  // Validates the role bindings of `tcp` (unknown role names are errors).
+  // Validates the role bindings of `tcp` (unknown role names are errors) and its allow list.
+  // A TCP caller whose address is not in a non-empty `tcp.allow` is refused before its
+  // certificate is looked at.
   static Result<std::unique_ptr<Authorizer>> create(const v1::TcpListener& tcp, const std::string& config_dir);
 
   // `peer` is ServerContext::peer(): "unix:..." for the socket.
@@ -60,6 +63,7 @@ class Authorizer {
 
  private:
   std::map<std::string, Role> roles_;
+  AddressSet tcp_allow_;  // empty: any address
   std::unique_ptr<ClientCertVerifier> verifier_;
 };
 

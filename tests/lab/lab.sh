@@ -371,8 +371,10 @@ _lab_ready_count() {
   echo "${n:-0}"
 }
 
-# Starts muzzled in the gateway namespace (extra args are passed on) and waits up to 10 s for a
-# new `event=ready` line in $LAB_STATE/muzzled.log. The log is appended to across restarts.
+# Starts muzzled in the gateway namespace (extra args are passed on, e.g. `--user root`) and
+# waits up to 10 s for a new `event=ready` line in $LAB_STATE/muzzled.log. The log is appended
+# to across restarts. Files muzzled reads from elsewhere (certificates) must be readable by the
+# user muzzle.
 # shellcheck disable=SC2120  # extra muzzled arguments are optional
 lab_start_muzzled() {
   local muzzled="$BUILD/mgmt/muzzled" before i
@@ -381,6 +383,12 @@ lab_start_muzzled() {
     return 1
   }
   _lab_write_muzzled_config
+  # Started as root, muzzled becomes the user muzzle with CAP_NET_ADMIN alone, as on a real box
+  # (tests/setup.sh creates the user): its state folder is that user's, as /var/lib/muzzle is.
+  if getent passwd muzzle >/dev/null; then
+    : >>"$LAB_STATE/muzzled.log"
+    chown -R muzzle:muzzle "$LAB_STATE" || return 1
+  fi
   before="$(_lab_ready_count)"
   ip netns exec "$(lab_ns gw)" "$muzzled" --config "$LAB_STATE/muzzled.yaml" "$@" \
     >>"$LAB_STATE/muzzled.log" 2>&1 </dev/null &

@@ -4,7 +4,9 @@
 # (PERMISSION_DENIED); no certificate and a foreign CA's certificate are UNAUTHENTICATED, for the
 # health service and server reflection too (grpc_probe), and a certificate without a role gets
 # nothing either; a CA added to client_ca and a renewed server certificate take effect without a
-# restart. All certificates are made here with openssl and deleted afterwards.
+# restart; a caller outside management.tcp.allow is refused whatever its certificate; a key
+# muzzled (running as the user muzzle) may not read stops its start, naming the fix. All
+# certificates are made here with openssl and deleted afterwards.
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
 source "$(dirname "$0")/common.sh"
@@ -19,7 +21,11 @@ issue() {  # issue NAME CN EXTENSION CA_NAME
   printf '%s\n' "$3" >"$certs/$1.ext"
   openssl x509 -req -in "$certs/$1.csr" -CA "$certs/$4.pem" -CAkey "$certs/$4.key" -CAcreateserial \
     -out "$certs/$1.pem" -days 1 -extfile "$certs/$1.ext" 2>/dev/null
+  # muzzled runs as the user muzzle: the box's key and certificates must be readable by its
+  # group, as an admin sets them up on a box.
+  chgrp muzzle "$certs/$1.key" "$certs/$1.pem" && chmod g+r "$certs/$1.key" "$certs/$1.pem"
 }
+chgrp muzzle "$certs" "$certs/ca.pem" && chmod g+rx "$certs"
 issue box box "subjectAltName=IP:198.18.1.1" ca
 issue admin alice "extendedKeyUsage=clientAuth" ca
 issue op noc "subjectAltName=URI:spiffe://site/noc" ca
@@ -32,6 +38,7 @@ export LAB_MANAGEMENT="  tcp:
     cert: $certs/box.pem
     key: $certs/box.key
     client_ca: $certs/ca.pem
+    allow: [198.18.1.0/24, \"fd00:1::/64\"]
     roles:
       - {identity: alice, role: admin}
       - {identity: \"spiffe://site/noc\", role: operator}
@@ -68,6 +75,14 @@ lab_check "no certificate refused (exit 5)" expect_exit 5 remote none status
 lab_check "  UNAUTHENTICATED" grep -q 'UNAUTHENTICATED: no client certificate' "$LAB_STATE/last.out"
 lab_check "foreign CA refused (exit 5)" expect_exit 5 remote stranger status
 lab_check "  UNAUTHENTICATED" grep -q 'UNAUTHENTICATED: client certificate rejected' "$LAB_STATE/last.out"
+from_inet() {  # admin's certificate, but from the simulated internet (not in allow)
+  lab_exec inet "$BUILD/mgmt/muzzlectl" --target 198.18.1.1:7443 --ca "$certs/ca.pem" --timeout 5 \
+    --cert "$certs/admin.pem" --key "$certs/admin.key" "$@"
+}
+lab_check "admin certificate from outside management.tcp.allow refused (exit 5)" \
+  expect_exit 5 from_inet status
+lab_check "  PERMISSION_DENIED naming the peer" \
+  grep -q 'PERMISSION_DENIED: peer 198.51.100.2 is not in management.tcp.allow' "$LAB_STATE/last.out"
 
 echo "== health and server reflection over TCP need a certificate with a role too"
 probe_tcp() {  # probe_tcp WHO call: grpc_probe from the NVR with WHO's certificate (none: no cert)
@@ -116,5 +131,14 @@ lab_check "a renewed server certificate is served within 15 s, muzzled still run
 lab_check "  and it is the same muzzled" kill -0 "$LAB_MUZZLED_PID"
 lab_check "the audit names the certificate identities" \
   bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' audit | grep -q 'spiffe://site/noc .*rollback'"
+
+echo "== a key muzzled may not read stops its start, naming it and the fix"
+lab_check "muzzled stops" lab_stop_muzzled
+chmod 0600 "$certs/box.key"
+refused() { ! lab_start_muzzled 2>/dev/null; }
+lab_check "start with box.key mode 0600 (root's) fails" refused
+lab_check "  event=start-failed names management.tcp.key and chgrp/chmod" \
+  grep -q "event=start-failed .*may not use: management.tcp.key $certs/box.key (Permission denied).*chgrp muzzle and chmod g+r" \
+  "$LAB_STATE/muzzled.log"
 
 lab_summary

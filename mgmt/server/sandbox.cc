@@ -1,0 +1,189 @@
+#include "mgmt/server/sandbox.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "mgmt/server/server.h"
+
+namespace muzzle {
+namespace {
+
+std::string relativeTo(const std::string& dir, const std::string& path) {
+  if (path.empty() || path[0] == '/' || dir.empty()) return path;
+  return dir + "/" + path;
+}
+
+// The host part of "address:port" / "[v6]:port", if it is a literal address.
+std::optional<IpAddress> listenAddress(const std::string& listen) {
+  std::string host = listen;
+  if (!host.empty() && host[0] == '[') {
+    host = host.substr(
+        1, host.find(']') == std::string::npos ? std::string::npos : host.find(']') - 1);
+  } else if (size_t colon = host.rfind(':'); colon != std::string::npos) {
+    host = host.substr(0, colon);
+  }
+  return IpAddress::parse(host);
+}
+
+}  // namespace
+
+std::vector<PathNeed> sandboxPaths(const DaemonConfig& config) {
+  using Kind = PathNeed::Kind;
+  std::vector<PathNeed> needs;
+  if (config.segments.empty()) return needs;  // idle: no state, no policy, no management
+  const v1::Management& m = config.management;
+  const std::string socket =
+      m.socket().empty() ? kDefaultSocket : relativeTo(config.config_dir, m.socket());
+  needs.push_back({config.state_dir, Kind::kOwnTree, "state_dir"});
+  needs.push_back(
+      {std::filesystem::path(socket).parent_path().string(), Kind::kCreateIn, "management.socket"});
+  needs.push_back({config.policy_path, Kind::kReadFile, "policy"});
+  if (!m.tcp().listen().empty()) {
+    needs.push_back(
+        {relativeTo(config.config_dir, m.tcp().cert()), Kind::kReadFile, "management.tcp.cert"});
+    needs.push_back(
+        {relativeTo(config.config_dir, m.tcp().key()), Kind::kReadFile, "management.tcp.key"});
+    needs.push_back({relativeTo(config.config_dir, m.tcp().client_ca()), Kind::kReadFile,
+                     "management.tcp.client_ca"});
+  }
+  return needs;
+}
+
+Status enterSandbox(const DaemonConfig& config, const std::string& requested_user,
+                    std::vector<LogLine>* lines) {
+  const std::string name = requested_user.empty() ? kDefaultRunAsUser : requested_user;
+  auto plan = planRunAs(::geteuid(), requested_user, lookupUser(name));
+  if (!plan.ok()) return plan.status();
+  const std::vector<PathNeed> needs = sandboxPaths(config);
+  switch (plan->action) {
+    case RunAsPlan::Action::kKeep:
+      break;
+    case RunAsPlan::Action::kStayRoot:
+      lines->push_back(LogLine("warning")
+                    .add("problem", "running as root (--user " + name + ")")
+                    .add("what", "muzzled keeps every privilege; without --user it runs as " +
+                                     std::string(kDefaultRunAsUser) + " with CAP_NET_ADMIN alone"));
+      return Status();
+    case RunAsPlan::Action::kDrop:
+      for (const PathNeed& need : needs) {
+        if (need.kind == PathNeed::Kind::kReadFile) continue;
+        if (Status s = prepareDirectory(need.path, plan->user); !s.ok()) {
+          return s.withContext(need.what + ": ");
+        }
+      }
+      if (Status s = dropPrivileges(plan->user); !s.ok()) return s;
+      lines->push_back(LogLine("privileges")
+                    .add("user", plan->user.name)
+                    .add("uid", plan->user.uid)
+                    .add("gid", plan->user.gid)
+                    .add("capabilities", "cap_net_admin")
+                    .add("from", "root"));
+      break;
+  }
+  if (Status s = checkAccess(needs); !s.ok()) return s;
+  if (!config.segments.empty() && !config.management.tcp().listen().empty()) {
+    return probeIpSocket(config.management.tcp().listen());
+  }
+  return Status();
+}
+
+Result<AddressSet> tcpAllowList(const v1::TcpListener& tcp) {
+  AddressSet set;
+  if (tcp.allow_size() > 0 && tcp.listen().empty()) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "management.tcp.allow: set, but management.tcp.listen is not (there is "
+                         "no TCP listener to allow clients to)");
+  }
+  for (int i = 0; i < tcp.allow_size(); ++i) {
+    auto cidr = Cidr::parse(tcp.allow(i));
+    if (!cidr) {
+      return Status::error(StatusCode::kInvalidArgument,
+                           "management.tcp.allow[" + std::to_string(i) + "]: \"" + tcp.allow(i) +
+                               "\" is not an address or a CIDR (e.g. 198.18.1.0/24, fd00:1::/64)");
+    }
+    set.add(*cidr);
+  }
+  set.finalize();
+  return set;
+}
+
+std::optional<IpAddress> peerAddress(std::string_view peer) {
+  std::string text;
+  if (peer.substr(0, 5) == "ipv4:") {
+    text = std::string(peer.substr(5));
+    size_t colon = text.rfind(':');
+    if (colon == std::string::npos) return std::nullopt;
+    text.resize(colon);
+  } else if (peer.substr(0, 5) == "ipv6:") {
+    text = std::string(peer.substr(5));
+    // Newer gRPC percent-encodes the brackets; a zone ("%25eth0") is not part of the address.
+    for (auto [from, to] : {std::pair{"%5B", "["}, std::pair{"%5D", "]"}}) {
+      if (size_t at = text.find(from); at != std::string::npos) text.replace(at, 3, to);
+    }
+    if (text.empty() || text[0] != '[' || text.find(']') == std::string::npos) return std::nullopt;
+    text = text.substr(1, text.find(']') - 1);
+    if (size_t zone = text.find('%'); zone != std::string::npos) text.resize(zone);
+  } else {
+    return std::nullopt;
+  }
+  auto ip = IpAddress::parse(text);
+  if (ip && ip->v6) {
+    // ::ffff:a.b.c.d: gRPC serves an IPv4 listen address on a dual-stack IPv6 socket.
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(ip->bytes.data(), kMapped, sizeof(kMapped)) == 0) {
+      return IpAddress::fromBytes(ip->bytes.data() + 12, false);
+    }
+  }
+  return ip;
+}
+
+Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& config_path) {
+  const v1::TcpListener& tcp = config.management.tcp();
+  auto allow = tcpAllowList(tcp);
+  if (!allow.ok()) return allow.status();
+  std::string text =
+      "# Written by muzzle-generator (muzzled --print-unit-dropin) from " + config_path +
+      ",\n# at boot and at every `systemctl daemon-reload`. Edit the config, not this file.\n";
+  if (tcp.listen().empty() || config.segments.empty()) {
+    return text +
+           "# management.tcp is off: the sandbox stays as shipped (no IP socket, no IP "
+           "address).\n";
+  }
+  std::string allowed;
+  for (const std::string& cidr : tcp.allow())
+    allowed += (allowed.empty() ? "" : " ") + Cidr::parse(cidr)->toString();
+  text += "# management.tcp listens on " + tcp.listen() + ": muzzled may open IP sockets,\n# " +
+          (allowed.empty() ? "and every address may reach it (management.tcp.allow is empty; a "
+                             "client certificate is still required).\n"
+                           : "and only management.tcp.allow may reach it.\n");
+  text += "[Service]\nRestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6\n";
+  text += "IPAddressAllow=" + (allowed.empty() ? std::string("any") : allowed) + "\n";
+  return text;
+}
+
+Status probeIpSocket(const std::string& listen) {
+  auto ip = listenAddress(listen);
+  if (!ip) return Status();
+  const int family = ip->v6 ? AF_INET6 : AF_INET;
+  const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    ::close(fd);
+    return Status();
+  }
+  const int err = errno;
+  std::string what = "management.tcp.listen " + listen + ": muzzled may not open an " +
+                     (ip->v6 ? "IPv6" : "IPv4") + " socket (" + std::strerror(err) + ")";
+  if (err == EAFNOSUPPORT || err == EPERM || err == EACCES) {
+    what +=
+        ": its sandbox forbids IP sockets. Under systemd, muzzle-generator allows them (and "
+        "management.tcp.allow) once it has seen management.tcp: run `systemctl daemon-reload`, "
+        "then `systemctl restart muzzled`";
+  }
+  return Status::error(StatusCode::kFailedPrecondition, what);
+}
+
+}  // namespace muzzle
