@@ -69,7 +69,8 @@ struct World {
 };
 
 std::shared_ptr<const muzzle::CompiledPolicy> compile(const std::string& file) {
-  auto p = muzzle::compilePolicyFile(file, muzzle::fuzz::labSite());
+  auto p = muzzle::compilePolicyFile(file, muzzle::fuzz::labSite(),
+                                        std::string(MUZZLE_SOURCE_DIR) + "/policies");
   if (!p.ok()) {
     std::fprintf(stderr, "judge_fuzz: %s\n", p.status().message().c_str());
     std::abort();
