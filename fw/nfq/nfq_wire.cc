@@ -31,6 +31,13 @@ bool parseQueuedPacket(const nlmsghdr* nlh, QueuedPacket* out) {
   // packet header, the hardware address), so the reads below stay inside the message.
   nlattr* attr[NFQA_MAX + 1] = {};
   if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == nullptr) return false;
+  // libmnl accepts an attribute that ends within the message's length rounded up to 4: up to 3
+  // bytes past nlmsg_len, and past the receive buffer when the message ends it. The kernel pads
+  // every attribute, so such a message is not the kernel's; refuse it rather than read past it.
+  const auto* message_end = reinterpret_cast<const char*>(nlh) + nlh->nlmsg_len;
+  for (const nlattr* a : attr) {
+    if (a != nullptr && reinterpret_cast<const char*>(a) + a->nla_len > message_end) return false;
+  }
   auto* ph = static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
   const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
 

@@ -24,8 +24,8 @@ int runNetlinkMessages(const char* buf, size_t len, uint32_t seq, uint32_t porti
 
 // Reads one queued-packet message (NFQNL_MSG_PACKET) whose `nlmsg_len` bytes are all in memory
 // (libmnl's callback loop checks that). `out->payload` points into the message. Returns false,
-// with `*out` unspecified, when the attributes do not parse or the packet header is missing:
-// the packet then has no id to answer.
+// with `*out` unspecified, when the attributes do not parse, one runs past `nlmsg_len`, or the
+// packet header is missing: the packet then has no id to answer.
 bool parseQueuedPacket(const nlmsghdr* nlh, QueuedPacket* out);
 
 struct QueuedPacketId {

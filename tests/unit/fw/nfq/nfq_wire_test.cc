@@ -1,10 +1,10 @@
 // runNetlinkMessages: libmnl's callback loop, but a message whose length runs past the buffer
 // (however large) ends the loop as an error instead of a read beyond the buffer.
 // parseQueuedPacket: a queued-packet message as the kernel sends it becomes a QueuedPacket whose
-// payload points into the message; a message without a packet header, or with an attribute too
-// short for its type, is refused. idOfTruncatedMessage: a queued-packet message cut short by a
-// too-small receive slot still yields its queue and packet id (so the packet gets a verdict);
-// anything shorter yields none.
+// payload points into the message; a message without a packet header, with an attribute too
+// short for its type, or with one running past the message, is refused. idOfTruncatedMessage: a
+// queued-packet message cut short by a too-small receive slot still yields its queue and packet id
+// (so the packet gets a verdict); anything shorter yields none.
 #include "fw/nfq/nfq_wire.h"
 
 #include <arpa/inet.h>
@@ -144,6 +144,22 @@ TEST_CASE("without a packet header, or with an attribute too short for its type,
   mnl_attr_put(nlh, NFQA_MARK, sizeof(half), &half);
   shorter.resize(nlh->nlmsg_len);
   CHECK(parseAll(shorter).parsed == 0);
+}
+
+TEST_CASE("an attribute running past the message's own length is refused, not read") {
+  // libmnl checks attributes against the message's length rounded up to 4, so a last attribute
+  // may run up to 3 bytes past nlmsg_len: past the end of the receive buffer when the message
+  // ends it. The kernel always pads; a message that does not is refused whole.
+  for (size_t short_by : {size_t{1}, size_t{2}, size_t{3}}) {
+    CAPTURE(short_by);
+    std::vector<char> msg = queuedMessage(100, 9, 8);  // the payload ends the message
+    const size_t claimed = msg.size() - short_by;
+    reinterpret_cast<nlmsghdr*>(msg.data())->nlmsg_len = static_cast<uint32_t>(claimed);
+    msg.resize(claimed);
+    msg.shrink_to_fit();
+    CHECK(parseAll(msg).parsed == 0);
+  }
+  CHECK(parseAll(queuedMessage(100, 9, 5)).parsed == 1);  // as the kernel pads it: read
 }
 
 TEST_CASE("the id of a message cut anywhere after its packet header is read") {
