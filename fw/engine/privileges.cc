@@ -93,7 +93,10 @@ std::string currentUser() {
   return name + " (uid " + std::to_string(uid) + ", gid " + std::to_string(getegid()) + ")";
 }
 
-bool denied(int err) { return err == EACCES || err == EPERM || err == EROFS; }
+// Only what a chown or chmod fixes. A read-only file system (EROFS) is not refused here: a box
+// whose state folder is read-only or full still enforces its configured policy, and the state
+// layer reports the folder (event=state-unwritable) and refuses changes.
+bool denied(int err) { return err == EACCES || err == EPERM; }
 
 // Appends "PATH (reason)" for `path` when `mode` is denied to this user.
 void checkOne(const std::string& path, int mode, std::vector<std::string>& problems) {

@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
+#include <ext/stdio_filebuf.h>
+#include <istream>
+#include <memory>
 
 #include "fw/common/atomic_file.h"
 #include "fw/common/sha256.h"
@@ -85,8 +87,14 @@ Result<v1::AuditEntry> AuditLog::append(v1::AuditEntry entry) {
   }
   const std::string hash = chainHash(last_hash_, json);
   std::string line = hash + " " + json + "\n";
-  int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  int fd =
+      ::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0640);
   if (fd < 0) return Status::error(path_ + ": cannot open: " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::error(path_ + ": not a regular file; move it aside so a new log can start");
+  }
   const off_t before = ::lseek(fd, 0, SEEK_END);
   // A write torn just before its newline (or an edit) leaves the last line unterminated: the
   // entry would be glued onto it, and both lost to read(). Start on a line of its own; the torn
@@ -131,9 +139,24 @@ AuditChain AuditLog::read(const std::vector<AuditAnchor>& revision_anchors) cons
       chain.error = why;
     }
   };
+  // Opened without blocking and read only when it is a regular file: a FIFO left in its place
+  // must not hold the engine, and a log muzzled may not read is not an empty one.
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  const bool present = fd >= 0 || errno != ENOENT;
   struct stat st;
-  const bool present = ::stat(path_.c_str(), &st) == 0;
-  std::ifstream in(path_);
+  if (fd < 0 && present) {
+    broken(path_ + ": cannot read: " + std::strerror(errno));
+  } else if (fd >= 0 && (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+    broken(path_ + ": not a regular file; move it aside");
+  }
+  // The buffer owns and closes fd. A log that cannot be read has no lines (`broken` said why).
+  std::unique_ptr<__gnu_cxx::stdio_filebuf<char>> file;
+  if (chain.ok && fd >= 0) {
+    file = std::make_unique<__gnu_cxx::stdio_filebuf<char>>(fd, std::ios::in);
+  } else if (fd >= 0) {
+    ::close(fd);
+  }
+  std::istream in(file.get());
   std::string line;
   std::string prev = kGenesis;
   uint64_t expected_sequence = 1;

@@ -14,10 +14,14 @@ namespace muzzle {
 
 const char* roleName(Role role) {
   switch (role) {
-    case Role::kAdmin: return "admin";
-    case Role::kOperator: return "operator";
-    case Role::kViewer: return "viewer";
-    case Role::kNone: break;
+    case Role::kAdmin:
+      return "admin";
+    case Role::kOperator:
+      return "operator";
+    case Role::kViewer:
+      return "viewer";
+    case Role::kNone:
+      break;
   }
   return "none";
 }
@@ -54,16 +58,19 @@ std::vector<std::string> certificateIdentities(const std::string& pem) {
   X509Ptr cert = parsePem(pem);
   if (!cert) return out;
   char cn[256];
-  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, cn, sizeof(cn)) > 0) {
+  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, cn, sizeof(cn)) >
+      0) {
     out.emplace_back(cn);
   }
-  auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr));
+  auto* sans = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr));
   if (sans != nullptr) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
       const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);
       if (name->type != GEN_URI) continue;
       const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
-      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)), ASN1_STRING_length(uri));
+      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                       ASN1_STRING_length(uri));
     }
     GENERAL_NAMES_free(sans);
   }
@@ -78,11 +85,13 @@ ClientCertVerifier::~ClientCertVerifier() {
 
 Status ClientCertVerifier::verify(const std::string& pem) {
   std::lock_guard<std::mutex> lock(mu_);
-  struct stat st{};
+  struct stat st {};
   if (::stat(ca_path_.c_str(), &st) != 0) {
-    return Status::error(StatusCode::kUnavailable, "client CA " + ca_path_ + " is missing on the box");
+    return Status::error(StatusCode::kUnavailable,
+                         "client CA " + ca_path_ + " is missing on the box");
   }
-  const long long mtime = static_cast<long long>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  const long long mtime =
+      static_cast<long long>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   if (mtime != loaded_mtime_ || store_ == nullptr) {
     X509_STORE* store = X509_STORE_new();
     if (X509_STORE_load_file(store, ca_path_.c_str()) != 1) {
@@ -95,7 +104,8 @@ Status ClientCertVerifier::verify(const std::string& pem) {
     loaded_mtime_ = mtime;
   }
   X509Ptr cert = parsePem(pem);
-  if (!cert) return Status::error(StatusCode::kUnauthenticated, "the client certificate cannot be parsed");
+  if (!cert)
+    return Status::error(StatusCode::kUnauthenticated, "the client certificate cannot be parsed");
   X509_STORE_CTX* ctx = X509_STORE_CTX_new();
   X509_STORE_CTX_init(ctx, static_cast<X509_STORE*>(store_), cert.get(), nullptr);
   X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
@@ -105,17 +115,20 @@ Status ClientCertVerifier::verify(const std::string& pem) {
   ERR_clear_error();
   if (ok != 1) {
     return Status::error(StatusCode::kUnauthenticated,
-                         std::string("client certificate rejected: ") + X509_verify_cert_error_string(err) +
+                         std::string("client certificate rejected: ") +
+                             X509_verify_cert_error_string(err) +
                              " (it must be signed by the box's client CA)");
   }
   return Status();
 }
 
-Result<std::unique_ptr<Authorizer>> Authorizer::create(const v1::TcpListener& tcp, const std::string& config_dir) {
+Result<std::unique_ptr<Authorizer>> Authorizer::create(const v1::TcpListener& tcp,
+                                                       const std::string& config_dir) {
   auto a = std::make_unique<Authorizer>();
   for (int i = 0; i < tcp.roles_size(); ++i) {
     auto role = parseRole(tcp.roles(i).role());
-    if (!role.ok()) return role.status().withContext("management.tcp.roles[" + std::to_string(i) + "].role: ");
+    if (!role.ok())
+      return role.status().withContext("management.tcp.roles[" + std::to_string(i) + "].role: ");
     if (tcp.roles(i).identity().empty()) {
       return Status::error(StatusCode::kInvalidArgument,
                            "management.tcp.roles[" + std::to_string(i) + "].identity: required");
@@ -134,14 +147,13 @@ Result<std::unique_ptr<Authorizer>> Authorizer::create(const v1::TcpListener& tc
 }
 
 Result<Principal> Authorizer::identify(const std::string& peer, const grpc::AuthContext* auth) {
-  Principal p;
   if (peer.rfind("unix:", 0) == 0) {
-    p.role = Role::kAdmin;
-    p.who = "local";
-    p.peer = "unix";
-    return p;
+    Principal local;
+    local.role = Role::kAdmin;
+    local.who = "local";
+    local.peer = "unix";
+    return local;
   }
-  p.peer = peer;
   if (!tcp_allow_.empty()) {
     auto ip = peerAddress(peer);
     if (!ip || !tcp_allow_.contains(*ip)) {
@@ -149,13 +161,22 @@ Result<Principal> Authorizer::identify(const std::string& peer, const grpc::Auth
                                                               " is not in management.tcp.allow");
     }
   }
+  auto p = identifyCertificate(auth);
+  if (p.ok()) p->peer = peer;
+  return p;
+}
+
+Result<Principal> Authorizer::identifyCertificate(const grpc::AuthContext* auth) {
+  Principal p;
+  p.peer = "tcp";
   std::string pem;
   if (auth != nullptr) {
     for (const auto& v : auth->FindPropertyValues("x509_pem_cert")) pem.assign(v.data(), v.size());
   }
   if (pem.empty() || !verifier_) {
-    return Status::error(StatusCode::kUnauthenticated,
-                         "no client certificate: connect with --cert/--key signed by the box's client CA");
+    return Status::error(
+        StatusCode::kUnauthenticated,
+        "no client certificate: connect with --cert/--key signed by the box's client CA");
   }
   if (Status s = verifier_->verify(pem); !s.ok()) return s;
   const auto identities = certificateIdentities(pem);
@@ -168,14 +189,16 @@ Result<Principal> Authorizer::identify(const std::string& peer, const grpc::Auth
     }
   }
   return Status::error(StatusCode::kPermissionDenied,
-                       "certificate " + (identities.empty() ? std::string("(no CN)") : identities[0]) +
+                       "certificate " +
+                           (identities.empty() ? std::string("(no CN)") : identities[0]) +
                            " has no role on this box (management.tcp.roles)");
 }
 
 grpc::Status TcpCallGate::Process(const InputMetadata&, grpc::AuthContext* context, OutputMetadata*,
                                   OutputMetadata*) {
-  // Only TLS connections carry this gate; the peer name just has to say "not the socket".
-  auto principal = auth_.identify("tcp", context);
+  // Only TLS connections carry this gate. It has no peer address: the allow list is checked by
+  // every service's handler (identify), the certificate and its role here, before any handler.
+  auto principal = auth_.identifyCertificate(context);
   return principal.ok() ? grpc::Status::OK : toGrpc(principal.status());
 }
 

@@ -56,10 +56,15 @@ class Authorizer {
   // Validates the role bindings of `tcp` (unknown role names are errors) and its allow list.
   // A TCP caller whose address is not in a non-empty `tcp.allow` is refused before its
   // certificate is looked at.
-  static Result<std::unique_ptr<Authorizer>> create(const v1::TcpListener& tcp, const std::string& config_dir);
+  static Result<std::unique_ptr<Authorizer>> create(const v1::TcpListener& tcp,
+                                                    const std::string& config_dir);
 
-  // `peer` is ServerContext::peer(): "unix:..." for the socket.
+  // `peer` is ServerContext::peer(): "unix:..." for the socket. For TCP: the allow list, then
+  // the certificate and its role.
   Result<Principal> identify(const std::string& peer, const grpc::AuthContext* auth);
+  // The certificate and its role alone, for a check that does not know the caller's address
+  // (TcpCallGate: gRPC gives its metadata processor no peer address).
+  Result<Principal> identifyCertificate(const grpc::AuthContext* auth);
 
  private:
   std::map<std::string, Role> roles_;
@@ -70,7 +75,8 @@ class Authorizer {
 // Refuses a TCP call, whatever its method (health and reflection included), unless its
 // connection's client certificate chains to the client CA and has a role; the status says why
 // (UNAUTHENTICATED or PERMISSION_DENIED). Installed on the TLS credentials; runs on a gRPC
-// thread for each call, without blocking (it reads the CA file only when it changed).
+// thread for each call, without blocking (it reads the CA file only when it changed). gRPC does
+// not tell it the caller's address, so `management.tcp.allow` is left to the handlers.
 // "*auth" must outlive the server.
 class TcpCallGate final : public grpc::AuthMetadataProcessor {
  public:

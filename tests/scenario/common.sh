@@ -4,6 +4,7 @@
 #   source "$(dirname "$0")/common.sh"   # loads lab.sh, checks root, installs teardown traps
 #   scenario_lab_up                      # a lab with an id no other running lab has
 #   site_example_rows                    # the table of flows the example policy promises
+#   scenario_certs DIR; scenario_issue NAME CN EXT   # a CA and certificates muzzled can read
 
 # shellcheck source=tests/lab/lab.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../lab" && pwd)/lab.sh"
@@ -52,6 +53,31 @@ allowed  speaker avs.voice.example        tcp 443
 rejected speaker telemetry.vendor.example tcp 443
 rejected cam1    relay.p2p.example        tcp 443
 ROWS
+}
+
+# Certificates for a scenario's TLS listener, in folder `$1` (scenario_certs DIR): a CA `ca`
+# (ca.pem, ca.key); scenario_issue NAME CN EXTENSION [CA] signs NAME.pem/NAME.key with CA (default
+# `ca`; scenario_ca NAME makes another CA). muzzled runs as the user muzzle, so the folder and
+# every file are readable by its group, as an admin sets them up on a box.
+scenario_certs() {
+  SCENARIO_CERTS="$1"
+  chgrp muzzle "$SCENARIO_CERTS" && chmod g+rx "$SCENARIO_CERTS"
+  scenario_ca ca
+}
+scenario_key_opts=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+scenario_ca() {
+  openssl req -x509 "${scenario_key_opts[@]}" -keyout "$SCENARIO_CERTS/$1.key" \
+    -out "$SCENARIO_CERTS/$1.pem" -days 1 -subj "/CN=test-$1" 2>/dev/null
+  chgrp muzzle "$SCENARIO_CERTS/$1.pem" && chmod g+r "$SCENARIO_CERTS/$1.pem"
+}
+scenario_issue() {
+  local dir="$SCENARIO_CERTS" ca="${4:-ca}"
+  openssl req "${scenario_key_opts[@]}" -keyout "$dir/$1.key" -out "$dir/$1.csr" -subj "/CN=$2" \
+    2>/dev/null
+  printf '%s\n' "$3" >"$dir/$1.ext"
+  openssl x509 -req -in "$dir/$1.csr" -CA "$dir/$ca.pem" -CAkey "$dir/$ca.key" -CAcreateserial \
+    -out "$dir/$1.pem" -days 1 -extfile "$dir/$1.ext" 2>/dev/null
+  chgrp muzzle "$dir/$1.key" "$dir/$1.pem" && chmod g+r "$dir/$1.key" "$dir/$1.pem"
 }
 
 # Scenario checks wait for what they need, never for a fixed short window: on a loaded machine

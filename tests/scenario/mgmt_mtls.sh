@@ -13,25 +13,14 @@ source "$(dirname "$0")/common.sh"
 
 certs="$(mktemp -d /tmp/muzzle-mtls.XXXXXX)"
 trap 'lab_down; rm -rf "$certs"' EXIT
-key_opts=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-openssl req -x509 "${key_opts[@]}" -keyout "$certs/ca.key" -out "$certs/ca.pem" -days 1 -subj /CN=test-ca 2>/dev/null
-openssl req -x509 "${key_opts[@]}" -keyout "$certs/foreign.key" -out "$certs/foreign.pem" -days 1 -subj /CN=foreign 2>/dev/null
-issue() {  # issue NAME CN EXTENSION CA_NAME
-  openssl req "${key_opts[@]}" -keyout "$certs/$1.key" -out "$certs/$1.csr" -subj "/CN=$2" 2>/dev/null
-  printf '%s\n' "$3" >"$certs/$1.ext"
-  openssl x509 -req -in "$certs/$1.csr" -CA "$certs/$4.pem" -CAkey "$certs/$4.key" -CAcreateserial \
-    -out "$certs/$1.pem" -days 1 -extfile "$certs/$1.ext" 2>/dev/null
-  # muzzled runs as the user muzzle: the box's key and certificates must be readable by its
-  # group, as an admin sets them up on a box.
-  chgrp muzzle "$certs/$1.key" "$certs/$1.pem" && chmod g+r "$certs/$1.key" "$certs/$1.pem"
-}
-chgrp muzzle "$certs" "$certs/ca.pem" && chmod g+rx "$certs"
-issue box box "subjectAltName=IP:198.18.1.1" ca
-issue admin alice "extendedKeyUsage=clientAuth" ca
-issue op noc "subjectAltName=URI:spiffe://site/noc" ca
-issue viewer dash "extendedKeyUsage=clientAuth" ca
-issue stranger alice "extendedKeyUsage=clientAuth" foreign
-issue norole mallory "extendedKeyUsage=clientAuth" ca
+scenario_certs "$certs"
+scenario_ca foreign
+scenario_issue box box "subjectAltName=IP:198.18.1.1"
+scenario_issue admin alice "extendedKeyUsage=clientAuth"
+scenario_issue op noc "subjectAltName=URI:spiffe://site/noc"
+scenario_issue viewer dash "extendedKeyUsage=clientAuth"
+scenario_issue stranger alice "extendedKeyUsage=clientAuth" foreign
+scenario_issue norole mallory "extendedKeyUsage=clientAuth"
 
 export LAB_MANAGEMENT="  tcp:
     listen: 198.18.1.1:7443
@@ -118,7 +107,7 @@ served_cn() {
   lab_exec nvr openssl s_client -connect 198.18.1.1:7443 -CAfile "$certs/ca.pem" </dev/null 2>/dev/null |
     openssl x509 -noout -subject 2>/dev/null
 }
-issue box box-renewed "subjectAltName=IP:198.18.1.1" ca
+scenario_issue box box-renewed "subjectAltName=IP:198.18.1.1"
 renewed() {
   local i
   for ((i = 0; i < 30; i++)); do

@@ -11,16 +11,9 @@ source "$(dirname "$0")/common.sh"
 
 certs="$(mktemp -d /tmp/muzzle-files.XXXXXX)"
 trap 'lab_down; rm -rf "$certs"' EXIT
-key_opts=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-openssl req -x509 "${key_opts[@]}" -keyout "$certs/ca.key" -out "$certs/ca.pem" -days 1 -subj /CN=test-ca 2>/dev/null
-issue() {  # issue NAME CN EXTENSION
-  openssl req "${key_opts[@]}" -keyout "$certs/$1.key" -out "$certs/$1.csr" -subj "/CN=$2" 2>/dev/null
-  printf '%s\n' "$3" >"$certs/$1.ext"
-  openssl x509 -req -in "$certs/$1.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key" -CAcreateserial \
-    -out "$certs/$1.pem" -days 1 -extfile "$certs/$1.ext" 2>/dev/null
-}
-issue box box "subjectAltName=IP:198.18.1.1"
-issue viewer dash "extendedKeyUsage=clientAuth"
+scenario_certs "$certs"
+scenario_issue box box "subjectAltName=IP:198.18.1.1"
+scenario_issue viewer dash "extendedKeyUsage=clientAuth"
 
 export LAB_MANAGEMENT="  tcp:
     listen: 198.18.1.1:7443
@@ -85,6 +78,7 @@ naming() {  # naming FILE: a policy whose address group is read from FILE
 ln -s "$certs/box.key" "$LAB_STATE/box-key.txt"
 mkfifo "$LAB_STATE/feed.fifo"
 cp "$certs/box.key" "$LAB_STATE/copied.key"
+chown muzzle "$LAB_STATE/copied.key"  # readable by muzzled, as in its folder by mistake
 lab_check "viewer: status" expect_exit 0 viewer status
 while IFS='|' read -r file refusal; do
   lab_check "viewer validates {file: $file}: exit 3" expect_exit 3 viewer policy validate "$(naming "$file")"

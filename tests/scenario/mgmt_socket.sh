@@ -69,7 +69,7 @@ lab_exec gw timeout 30 "$BUILD/mgmt/muzzled" --config "$LAB_STATE/muzzled.yaml" 
 sed 's/^/    /' "$LAB_STATE/second.log"
 lab_check "it exits with status 1" test "$rc" = 1
 lab_check "  saying which muzzled runs there" \
-  grep -q "event=start-failed error=\"another muzzled (pid $LAB_MUZZLED_PID, uid 0) runs in this network namespace" \
+  grep -q "event=start-failed error=\"another muzzled (pid $LAB_MUZZLED_PID, uid $(id -u muzzle)) runs in this network namespace" \
   "$LAB_STATE/second.log"
 lab_check "the first one's socket is still there and answers" \
   bash -c "'$probe' 'unix:$sock' status | grep -q role=admin"

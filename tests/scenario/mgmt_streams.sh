@@ -13,17 +13,10 @@ source "$(dirname "$0")/common.sh"
 
 certs="$(mktemp -d /tmp/muzzle-streams.XXXXXX)"
 trap 'exec 3>&- 4>&- 5>&- 2>/dev/null; lab_down; rm -rf "$certs"' EXIT
-key_opts=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-openssl req -x509 "${key_opts[@]}" -keyout "$certs/ca.key" -out "$certs/ca.pem" -days 1 -subj /CN=test-ca 2>/dev/null
-issue() {  # issue NAME CN EXTENSION
-  openssl req "${key_opts[@]}" -keyout "$certs/$1.key" -out "$certs/$1.csr" -subj "/CN=$2" 2>/dev/null
-  printf '%s\n' "$3" >"$certs/$1.ext"
-  openssl x509 -req -in "$certs/$1.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key" -CAcreateserial \
-    -out "$certs/$1.pem" -days 1 -extfile "$certs/$1.ext" 2>/dev/null
-}
-issue box box "subjectAltName=IP:198.18.1.1"
-issue dash dash "extendedKeyUsage=clientAuth"
-issue eve eve "extendedKeyUsage=clientAuth"
+scenario_certs "$certs"
+scenario_issue box box "subjectAltName=IP:198.18.1.1"
+scenario_issue dash dash "extendedKeyUsage=clientAuth"
+scenario_issue eve eve "extendedKeyUsage=clientAuth"
 
 # The per-client limit is left at its default (16); the total is set low enough to reach.
 per_client=16

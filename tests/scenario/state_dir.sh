@@ -22,6 +22,7 @@ fi
 source "$(dirname "$0")/common.sh"
 
 MOUNTS="$(mktemp -d /tmp/muzzle-state-mounts.XXXXXX)"
+chmod 755 "$MOUNTS"  # muzzled runs as the user muzzle: it must reach the state folders inside
 cleanup_mounts() {
   umount -l "$MOUNTS/ro" 2>/dev/null || true
   umount -l "$MOUNTS/full" 2>/dev/null || true
@@ -84,6 +85,7 @@ unwritable_box() {
 
 echo "== 1. a fresh box on a read-only state folder"
 mkdir -p "$MOUNTS/ro"
+chown muzzle:muzzle "$MOUNTS/ro"  # the user's own folder, as /var/lib/muzzle is; then read-only
 mount --bind "$MOUNTS/ro" "$MOUNTS/ro"
 mount -o remount,bind,ro "$MOUNTS/ro"
 lab_check "the folder is read-only" bash -c "! touch '$MOUNTS/ro/probe' 2>/dev/null"
@@ -91,7 +93,7 @@ unwritable_box "$MOUNTS/ro" "the state folder is read-only" "Read-only file syst
 
 echo "== 2. a fresh box on a full state folder"
 mkdir -p "$MOUNTS/full"
-mount -t tmpfs -o size=16k tmpfs "$MOUNTS/full"
+mount -t tmpfs -o size=16k,uid=$(id -u muzzle),gid=$(id -g muzzle) tmpfs "$MOUNTS/full"
 dd if=/dev/zero of="$MOUNTS/full/filler" bs=4k 2>/dev/null || true
 lab_check "the folder is full" bash -c "! echo x >'$MOUNTS/full/probe' 2>/dev/null"
 unwritable_box "$MOUNTS/full" "the state folder is full" "No space left on device"
@@ -125,14 +127,14 @@ lab_expect rejected cam1 cloud1 tcp 443
 
 echo "== 4. the audit log cut short or deleted"
 lab_check "audit --verify" expect_exit 0 ctl audit --verify
-cp "$LAB_STATE/audit.log" "$LAB_STATE/audit.log.orig"
+cp -p "$LAB_STATE/audit.log" "$LAB_STATE/audit.log.orig"  # -p: muzzled's file, its owner kept
 sed -i '$d' "$LAB_STATE/audit.log"
 lab_check "the last entry cut: audit --verify exits 9" expect_exit 9 ctl audit --verify
 lab_check "it says entries were cut from the end" grep -q 'entries were cut from its end' "$LAB_STATE/last.out"
 rm "$LAB_STATE/audit.log"
 lab_check "the log deleted: audit --verify exits 9" expect_exit 9 ctl audit --verify
 lab_check "it says the log was deleted" grep -q 'the log was deleted' "$LAB_STATE/last.out"
-cp "$LAB_STATE/audit.log.orig" "$LAB_STATE/audit.log"
+cp -p "$LAB_STATE/audit.log.orig" "$LAB_STATE/audit.log"
 lab_check "restored: audit --verify" expect_exit 0 ctl audit --verify
 
 lab_summary

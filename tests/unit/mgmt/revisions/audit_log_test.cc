@@ -1,6 +1,8 @@
 // The audit log's hash chain and its anchors outside the log (audit.head, each revision's
 // metadata): every way of tampering with it is reported, and an append that cannot be anchored
 // leaves the log as it was.
+#include <sys/stat.h>
+
 #include "tests/unit/mgmt/revisions/test_box.h"
 
 namespace muzzle {
@@ -86,6 +88,19 @@ TEST_CASE_FIXTURE(Audited, "a deleted audit.log is caught") {
   broken = box.commits.auditChain();
   CHECK_FALSE(broken.ok);
   CHECK(broken.error.find(box.audit.path() + " is missing, but revision 3 records entry 3") == 0);
+}
+
+TEST_CASE_FIXTURE(Audited, "a FIFO in the log's place is reported at once, never waited on") {
+  std::filesystem::remove(box.audit.path());
+  REQUIRE(::mkfifo(box.audit.path().c_str(), 0600) == 0);
+  AuditChain broken = box.commits.auditChain();  // opening a FIFO to read would wait for a writer
+  CHECK_FALSE(broken.ok);
+  CHECK(broken.error == box.audit.path() + ": not a regular file; move it aside");
+  v1::AuditEntry entry;
+  entry.set_action("apply");
+  auto appended = box.audit.append(entry);
+  REQUIRE_FALSE(appended.ok());
+  CHECK(appended.status().message().find("not a regular file") != std::string::npos);
 }
 
 TEST_CASE_FIXTURE(Audited, "a log replaced by another valid chain of the same length is caught") {
