@@ -10,7 +10,7 @@
 #include <iostream>
 #include <thread>
 
-#include "fw/common/atomic_file.h"
+#include "fw/common/confined_file.h"
 #include "fw/config/daemon_config.h"
 #include "fw/engine/daemon.h"
 #include "fw/engine/service_notifier.h"
@@ -208,7 +208,7 @@ int main(int argc, char** argv) {
     auto failed = [&](const muzzle::Status& s) {
       log.write(muzzle::LogLine("policy-error").add("error", s.message()).add("kept_revision", commits.current()));
     };
-    auto text = muzzle::readWholeFile(policy_path);
+    auto text = muzzle::readRegularFile(policy_path);
     if (!text.ok()) return failed(text.status());
     commits.apply(std::move(text).value(), 0, 0, "SIGHUP: " + policy_path,
                   muzzle::Caller{"local-file", "signal"},

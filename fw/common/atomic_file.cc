@@ -7,8 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <fstream>
-#include <sstream>
 
 namespace muzzle {
 
@@ -71,18 +69,6 @@ Result<std::string> setAsideDamaged(const std::string& path) {
     ::close(dfd);
   }
   return target;
-}
-
-Result<std::string> readWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT) return Status::error(StatusCode::kNotFound, path + ": no such file");
-    return Status::error(path + ": cannot open: " + std::strerror(errno));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return Status::error(path + ": read failed: " + std::strerror(errno));
-  return text.str();
 }
 
 }  // namespace muzzle

@@ -1,6 +1,7 @@
 // Durable whole-file replacement: write a temp file, fsync it, rename it over the target, fsync
 // the directory. A crash at any point leaves either the old file or the new one, never a torn
-// one. Used for every piece of state Muzzle keeps on disk.
+// one. Used for every piece of state Muzzle keeps on disk; it is read back with readRegularFile
+// (confined_file.h): regular files only, bounded, never blocking.
 #pragma once
 
 #include <string>
@@ -18,8 +19,5 @@ Status writeFileAtomically(const std::string& dir, const std::string& name,
 // ... when that exists) and makes the rename durable. Never deletes anything. Returns the new
 // path; fails (naming both paths) when the folder cannot be written, leaving the file in place.
 Result<std::string> setAsideDamaged(const std::string& path);
-
-// Reads a whole file. A missing file is kNotFound; every error message starts with the path.
-Result<std::string> readWholeFile(const std::string& path);
 
 }  // namespace muzzle

@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "fw/common/atomic_file.h"
+#include "fw/common/confined_file.h"
 #include "fw/engine/generation_store.h"
 #include "fw/policy/policy_loader.h"
 
@@ -156,7 +157,7 @@ void Daemon::reportGeneration(const GenerationChoice& choice) {
 }
 
 void Daemon::loadInventory() {
-  auto bytes = readWholeFile(config_.state_dir + "/inventory.pb");
+  auto bytes = readRegularFile(config_.state_dir + "/inventory.pb");
   if (!bytes.ok()) {
     if (bytes.status().code() != StatusCode::kNotFound) {
       log_.write(LogLine("warning").add("problem", bytes.status().message()).add("fix", "the inventory starts empty"));

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "fw/common/atomic_file.h"
+#include "fw/common/confined_file.h"
 #include "fw/common/sha256.h"
 #include "fw/nft/marks.h"
 
@@ -28,7 +29,7 @@ uint32_t avoiding(uint32_t g, uint32_t avoid_a, uint32_t avoid_b) {
 
 GenerationStore::Stored GenerationStore::read() const {
   Stored stored;
-  auto text = readWholeFile(path());
+  auto text = readRegularFile(path());
   if (!text.ok()) {
     if (text.status().code() != StatusCode::kNotFound) stored.damaged = text.status().message();
     stored.present = text.status().code() != StatusCode::kNotFound;

@@ -6,12 +6,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "fw/common/atomic_file.h"
+#include "fw/common/confined_file.h"
 
 namespace muzzle::ctl {
 
 Result<std::vector<Box>> readTargets(const std::string& path) {
-  auto text = readWholeFile(path);
+  auto text = readRegularFile(path);
   if (!text.ok()) return text.status().withCode(StatusCode::kInvalidArgument);
   std::vector<Box> boxes;
   std::istringstream in(*text);
@@ -49,7 +49,7 @@ Result<std::shared_ptr<grpc::Channel>> connect(const Box& box, const TlsFiles& t
   for (auto [path, out] : {std::pair{&tls.ca, &ssl.pem_root_certs}, {&tls.cert, &ssl.pem_cert_chain},
                            {&tls.key, &ssl.pem_private_key}}) {
     if (path->empty()) continue;  // no client cert: the box will say UNAUTHENTICATED
-    auto text = readWholeFile(*path);
+    auto text = readRegularFile(*path);
     if (!text.ok()) return text.status().withCode(StatusCode::kInvalidArgument);
     *out = *text;
   }

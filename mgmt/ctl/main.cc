@@ -11,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-#include "fw/common/atomic_file.h"
+#include "fw/common/confined_file.h"
 #include "mgmt/ctl/client.h"
 #include "mgmt/ctl/output.h"
 #include "muzzle/v1/management.grpc.pb.h"
@@ -88,7 +88,7 @@ uint32_t parseDuration(const std::string& text) {
 }
 
 std::string readPolicyFile(const std::string& path) {
-  auto text = muzzle::readWholeFile(path);
+  auto text = muzzle::readRegularFile(path);
   if (!text.ok()) throw CLI::ValidationError("FILE", text.status().message());
   return *text;
 }

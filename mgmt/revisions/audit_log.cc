@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "fw/common/atomic_file.h"
+#include "fw/common/confined_file.h"
 #include "fw/common/sha256.h"
 
 namespace muzzle {
@@ -33,7 +34,7 @@ AuditLog::AuditLog(std::string state_dir)
     : dir_(state_dir), path_(state_dir + "/audit.log"), head_path_(state_dir + "/audit.head") {}
 
 std::optional<AuditAnchor> AuditLog::readHead(std::string* error) const {
-  auto head = readWholeFile(head_path_);
+  auto head = readRegularFile(head_path_);
   if (!head.ok()) {
     if (head.status().code() != StatusCode::kNotFound) *error = head.status().message();
     return std::nullopt;

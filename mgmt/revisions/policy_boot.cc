@@ -17,6 +17,7 @@
 #include <algorithm>
 
 #include "fw/common/atomic_file.h"
+#include "fw/common/confined_file.h"
 #include "mgmt/revisions/policy_committer.h"
 
 namespace muzzle {
@@ -173,7 +174,7 @@ Result<std::string> PolicyCommitter::boot(const std::string& seed_path) {
   const bool fell_back = !problems.empty() || store_.currentDamaged();
   if (chosen == 0) {
     // Nothing stored can run: the configured policy, as on a fresh box.
-    auto seed = readWholeFile(seed_path);
+    auto seed = readRegularFile(seed_path);
     if (!seed.ok()) return seed.status().withContext("seeding revision 1: ");
     if (auto c = engine_.checkPolicyText(*seed, kLabel); !c.ok()) {
       return c.status().withContext(seed_path + ": ");

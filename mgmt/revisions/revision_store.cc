@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "fw/common/atomic_file.h"
+#include "fw/common/confined_file.h"
 #include "fw/common/sha256.h"
 
 namespace muzzle {
@@ -112,7 +113,7 @@ std::vector<StateProblem> RevisionStore::open() {
   }
   std::sort(numbers_.begin(), numbers_.end());
 
-  auto cur = readWholeFile(dir_ + "/current");
+  auto cur = readRegularFile(dir_ + "/current");
   if (cur.ok()) {
     const auto n = parsePointer(*cur);
     if (n) highest = std::max(highest, *n);  // a lost revision's number stays used
@@ -134,7 +135,7 @@ std::vector<StateProblem> RevisionStore::open() {
   }
   next_ = highest + 1;
 
-  auto pend = readWholeFile(dir_ + "/pending");
+  auto pend = readRegularFile(dir_ + "/pending");
   if (pend.ok()) {
     v1::PendingCommit p;
     Status s = fromJson(*pend, dir_ + "/pending", &p);
@@ -166,7 +167,7 @@ Result<v1::Revision> RevisionStore::revision(uint64_t number) const {
     return Status::error(StatusCode::kNotFound,
                          "revision " + std::to_string(number) + " does not exist (or was pruned)");
   }
-  auto text = readWholeFile(path(number, "meta"));
+  auto text = readRegularFile(path(number, "meta"));
   if (!text.ok()) return text.status();
   v1::Revision r;
   if (Status s = fromJson(*text, path(number, "meta"), &r); !s.ok()) return s;
@@ -176,7 +177,7 @@ Result<v1::Revision> RevisionStore::revision(uint64_t number) const {
 Result<std::string> RevisionStore::content(uint64_t number) const {
   auto r = revision(number);
   if (!r.ok()) return r.status();
-  auto text = readWholeFile(path(number, "policy"));
+  auto text = readRegularFile(path(number, "policy"));
   if (!text.ok()) return text.status();
   if (sha256Hex(*text) != r->sha256()) {
     return Status::error("revision " + std::to_string(number) + " is damaged: " +
@@ -191,7 +192,7 @@ std::string RevisionStore::damage(uint64_t number) const {
   if (r->number() != number) {
     return path(number, "meta") + " names revision " + std::to_string(r->number());
   }
-  auto text = readWholeFile(path(number, "policy"));
+  auto text = readRegularFile(path(number, "policy"));
   if (!text.ok()) return text.status().message();
   if (sha256Hex(*text) != r->sha256()) {
     return path(number, "policy") + " does not match the sha256 in its metadata (torn or edited)";

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fw/common/atomic_file.h"
+#include "fw/common/confined_file.h"
 #include "tests/unit/fw/engine/test_support.h"
 
 namespace muzzle {
@@ -201,11 +202,11 @@ TEST_CASE_FIXTURE(
   CHECK(ruleset.installs == 1);
   const uint32_t generation = daemon.engineStatus().generation;
   CHECK(generation != 0);
-  CHECK(*readWholeFile(config.state_dir + "/generation") ==
+  CHECK(*readRegularFile(config.state_dir + "/generation") ==
         std::to_string(generation) + " " + daemon.installedPolicy()->digest + "\n");
   REQUIRE(state.problems().size() == 1);
   CHECK(state.problems()[0].kind == StateProblem::Kind::kDamaged);
-  CHECK(*readWholeFile(state.problems()[0].kept_as) == "\x01\x02 torn");
+  CHECK(*readRegularFile(state.problems()[0].kept_as) == "\x01\x02 torn");
   CHECK(logText().find("event=state-damaged file=" + config.state_dir + "/generation") !=
         std::string::npos);
   CHECK(state.writable());

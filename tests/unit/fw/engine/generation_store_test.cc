@@ -2,12 +2,14 @@
 
 #include <doctest/doctest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "fw/common/atomic_file.h"
+#include "fw/common/confined_file.h"
 #include "fw/nft/marks.h"
 
 namespace muzzle {
@@ -73,11 +75,24 @@ TEST_CASE("a damaged generation file is set aside and a fresh generation chosen,
     CHECK(c.generation != 1);
     CHECK(c.generation <= kMaxGeneration);
     REQUIRE(c.kept_as.starts_with(dir.path + "/generation.damaged-"));
-    CHECK(*readWholeFile(c.kept_as) == text);
-    CHECK(*readWholeFile(dir.path + "/generation") == std::to_string(c.generation) + " other\n");
+    CHECK(*readRegularFile(c.kept_as) == text);
+    CHECK(*readRegularFile(dir.path + "/generation") == std::to_string(c.generation) + " other\n");
     CHECK(damagedCopies(dir.path).size() == 1);
     std::filesystem::remove(c.kept_as);
   }
+}
+
+TEST_CASE("a FIFO or a folder where the generation file belongs is damage, never a wait") {
+  // Anyone who can write the state folder could leave a FIFO there: opening one for reading
+  // waits for a writer, which would hold muzzled's start forever.
+  TempDir dir;
+  REQUIRE(::mkfifo((dir.path + "/generation").c_str(), 0600) == 0);
+  GenerationStore store(dir.path);
+  GenerationChoice c = store.generationFor("digest");
+  CHECK(c.damaged.find("not a regular file") != std::string::npos);
+  CHECK(c.stored);  // the FIFO was set aside and a real file written in its place
+  CHECK(std::filesystem::is_regular_file(dir.path + "/generation"));
+  CHECK(damagedCopies(dir.path).size() == 1);
 }
 
 TEST_CASE("a state folder that cannot be written: a generation in memory, never a failure") {
