@@ -61,13 +61,15 @@ forge() { lab_exec unknown "$LABFORGE" "$@" | grep -q 'result=sent'; }
 # because the gateway's neighbour entry for a reused address still names the old device for a
 # few seconds (ARP, not Muzzle), and because Muzzle drops the queries while the old owner's
 # binding holds.
-answered() {
-  local deadline=$((SECONDS + $1))
+answered() {  # answered SECONDS [ADDRESS]: on failure, what the last try and muzzled said
+  local deadline=$((SECONDS + $1)) out=""
   while ((SECONDS < deadline)); do
-    lab_exec unknown "$LABNET" dns 198.18.10.1 probe.lab.example --timeout-ms 1000 </dev/null |
-      grep -q 'result=answered' && return 0
+    out="$(lab_exec unknown "$LABNET" dns 198.18.10.1 probe.lab.example --timeout-ms 1000 </dev/null 2>&1)"
+    grep -q 'result=answered' <<<"$out" && return 0
     sleep 1
   done
+  echo "    last try: $out"
+  [[ -n "${2:-}" ]] && grep -F "$2" "$LAB_STATE/muzzled.log" | tail -n 8 | sed 's/^/    /'
   return 1
 }
 
@@ -160,7 +162,12 @@ lab_check "event=address-moved why=lease" \
   wait_log "event=address-moved ip=198.18.10.21 from=$VACUUM to=$GADGET why=lease" 10
 ip -n "$(lab_ns unknown)" addr add 198.18.10.21/32 dev eth0
 ip -n "$(lab_ns unknown)" route add 198.18.10.1/32 dev eth0 src 198.18.10.21
-lab_check "the gadget's DNS query from 198.18.10.21 is answered" answered 30
+# A device that has just taken a lease starts with an empty neighbour cache: its first packet
+# asks for the gateway from its new address, which tells the gateway's kernel where that address
+# now lives. Without it the gateway keeps answering to the vacuum's MAC until its own entry fails
+# (seconds, more on a loaded machine).
+ip -n "$(lab_ns unknown)" neigh flush dev eth0
+lab_check "the gadget's DNS query from 198.18.10.21 is answered" answered 30 198.18.10.21
 ip -n "$(lab_ns unknown)" route del 198.18.10.1/32 dev eth0 src 198.18.10.21
 lab_check "its packets from that address are not spoofs" \
   test "$(log_count "event=spoof mac=$GADGET claimed=198.18.10.21 ")" -eq 0
@@ -175,7 +182,7 @@ ip -n "$(lab_ns unknown)" addr add 198.18.10.12/32 dev eth0
 ip -n "$(lab_ns unknown)" route add 198.18.10.1/32 dev eth0 src 198.18.10.12
 # The gadget keeps asking from cam2's address: dropped while cam2's binding holds (quiet for
 # less than 10 s, or the gateway's neighbour table still confirms it), then it moves.
-lab_check "the gadget's DNS query from 198.18.10.12 is answered after the hold time" answered 90
+lab_check "the gadget's DNS query from 198.18.10.12 is answered after the hold time" answered 90 198.18.10.12
 lab_check "event=address-moved why=owner-gone" \
   wait_log "event=address-moved ip=198.18.10.12 from=$CAM2 to=$GADGET why=owner-gone" 10
 lab_table_header
