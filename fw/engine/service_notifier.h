@@ -3,10 +3,9 @@
 // `systemctl start` returns only when muzzled enforces — WATCHDOG=1 from the engine loop, so a
 // stuck engine gets restarted, and STOPPING=1.
 //
-// SystemdNotifier sends through libsystemd's sd_notify(3). On an appliance that runs systemd
-// libsystemd0 is already installed (systemd depends on it), so linking it costs the package
-// nothing, and sd_notify keeps up with the protocol (abstract sockets, credentials, vsock
-// addresses) where a hand-written sender would have to follow it.
+// SystemdNotifier sends through libsystemd's sd_notify(3). Every box that runs muzzled.service
+// runs systemd, and Debian's systemd package depends on libsystemd0, so linking it adds nothing
+// to the box, and the protocol (socket kinds systemd adds over time) is systemd's to follow.
 #pragma once
 
 #include <sys/types.h>
