@@ -17,8 +17,9 @@ packages=(
   ieee-data                                        # OUI vendor table for device identification
   nftables iproute2 iputils-ping dnsmasq-base procps  # the network-namespace lab
   clang-14 libclang-rt-14-dev                      # libFuzzer targets (tests/fuzz), CI smoke
-  libssl-dev openssl                               # mgmt: client-certificate checks; test certificates
+  libssl-dev openssl                               # SHA-256 (fw/common); mgmt: certificate checks; test certificates
   libcap-dev                                       # muzzled drops root to CAP_NET_ADMIN alone
+  libsystemd-dev                                   # muzzled: sd_notify (Type=notify, watchdog)
   file                                             # CPack's dpkg-shlibdeps (the package, image/)
 )
 

@@ -1,12 +1,9 @@
 #include "fw/engine/service_notifier.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <charconv>
-#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
@@ -45,45 +42,20 @@ std::chrono::microseconds parseWatchdogInterval(const char* usec, const char* pi
   return std::chrono::microseconds(interval);
 }
 
-SystemdNotifier::SystemdNotifier(std::string socket_path,
-                                 std::chrono::microseconds watchdog_interval)
-    : socket_path_(std::move(socket_path)), watchdog_interval_(watchdog_interval) {}
+SystemdNotifier::SystemdNotifier(std::chrono::microseconds watchdog_interval)
+    : watchdog_interval_(watchdog_interval) {}
 
 std::unique_ptr<SystemdNotifier> SystemdNotifier::fromEnvironment() {
-  const char* socket = std::getenv("NOTIFY_SOCKET");
   return std::make_unique<SystemdNotifier>(
-      socket != nullptr ? socket : "",
       parseWatchdogInterval(std::getenv("WATCHDOG_USEC"), std::getenv("WATCHDOG_PID"), getpid()));
 }
 
 Status SystemdNotifier::notify(std::string_view state) {
-  if (socket_path_.empty()) return Status();
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path_.size() >= sizeof(addr.sun_path)) {
-    return Status::error("NOTIFY_SOCKET \"" + socket_path_ + "\" is too long for a unix socket");
-  }
-  std::memcpy(addr.sun_path, socket_path_.data(), socket_path_.size());
-  // An abstract name has no terminating NUL: its length is part of the address.
-  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket_path_.size());
-  if (socket_path_[0] == '@') {
-    addr.sun_path[0] = '\0';
-  } else {
-    len += 1;
-  }
-  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::error(std::string("sd_notify: socket: ") + std::strerror(errno));
-  ssize_t sent;
-  do {
-    sent = sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
-                  reinterpret_cast<const sockaddr*>(&addr), len);
-  } while (sent < 0 && errno == EINTR);
-  const int err = errno;
-  close(fd);
-  if (sent < 0) {
-    return Status::error("sd_notify: sending to " + socket_path_ + ": " + std::strerror(err));
-  }
-  return Status();
+  const int r = sd_notify(/*unset_environment=*/0, std::string(state).c_str());
+  if (r >= 0) return Status();  // 0: no $NOTIFY_SOCKET, nobody to tell
+  const char* socket = std::getenv("NOTIFY_SOCKET");
+  return Status::error(std::string("sd_notify: sending to NOTIFY_SOCKET ") +
+                       (socket != nullptr ? socket : "") + ": " + std::strerror(-r));
 }
 
 }  // namespace muzzle

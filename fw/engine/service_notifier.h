@@ -3,10 +3,9 @@
 // `systemctl start` returns only when muzzled enforces — WATCHDOG=1 from the engine loop, so a
 // stuck engine gets restarted, and STOPPING=1.
 //
-// SystemdNotifier speaks sd_notify(3)'s datagram protocol itself instead of linking libsystemd:
-// the protocol is a documented, stable "KEY=VALUE\n..." datagram to the unix socket named by
-// $NOTIFY_SOCKET, the code is a few lines, and the package then does not pull libsystemd0 (and its
-// compression libraries) onto boxes that would otherwise not need them.
+// SystemdNotifier sends through libsystemd's sd_notify(3). Every box that runs muzzled.service
+// runs systemd, and Debian's systemd package depends on libsystemd0, so linking it adds nothing
+// to the box, and the protocol (socket kinds systemd adds over time) is systemd's to follow.
 #pragma once
 
 #include <sys/types.h>
@@ -42,19 +41,19 @@ std::string formatNotifyState(const std::vector<std::pair<std::string, std::stri
 // (the variables were inherited, not meant for us).
 std::chrono::microseconds parseWatchdogInterval(const char* usec, const char* pid, pid_t self);
 
+// Reads $NOTIFY_SOCKET on every notify() (sd_notify's rule): a path, or '@' + an abstract name.
+// Unset means "not started by a service manager": notify() then does nothing and succeeds.
 class SystemdNotifier : public ServiceNotifier {
  public:
-  // `socket_path` is a filesystem path or, starting with '@', an abstract socket name. Empty
-  // means "not started by a service manager": notify() then does nothing and succeeds.
-  SystemdNotifier(std::string socket_path, std::chrono::microseconds watchdog_interval);
-  // From $NOTIFY_SOCKET, $WATCHDOG_USEC and $WATCHDOG_PID.
+  explicit SystemdNotifier(std::chrono::microseconds watchdog_interval);
+  // The watchdog interval from $WATCHDOG_USEC and $WATCHDOG_PID.
   static std::unique_ptr<SystemdNotifier> fromEnvironment();
 
+  // `state` must not contain NUL bytes (sd_notify takes a C string; formatNotifyState makes none).
   Status notify(std::string_view state) override;
   std::chrono::microseconds watchdogInterval() const override { return watchdog_interval_; }
 
  private:
-  std::string socket_path_;
   std::chrono::microseconds watchdog_interval_;
 };
 

@@ -1,5 +1,6 @@
-// SystemdNotifier against a fake $NOTIFY_SOCKET: a unix datagram socket this test binds, so the
-// exact bytes systemd would receive are checked.
+// SystemdNotifier against a fake $NOTIFY_SOCKET: a unix datagram socket this test binds and names
+// in the environment (sd_notify reads it there), so the exact bytes systemd would receive are
+// checked.
 #include "fw/engine/service_notifier.h"
 
 #include <doctest/doctest.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -52,6 +54,17 @@ class FakeNotifySocket {
   int fd_ = -1;
 };
 
+// Sets $NOTIFY_SOCKET for one test case and removes it afterwards (doctest runs cases in this
+// process, one at a time).
+class NotifySocketVariable {
+ public:
+  explicit NotifySocketVariable(const std::string& value) {
+    setenv("NOTIFY_SOCKET", value.c_str(), 1);
+  }
+  NotifySocketVariable() { unsetenv("NOTIFY_SOCKET"); }
+  ~NotifySocketVariable() { unsetenv("NOTIFY_SOCKET"); }
+};
+
 TEST_CASE("formatNotifyState joins fields and keeps a value from starting a new field") {
   CHECK(formatNotifyState({{"READY", "1"}, {"STATUS", "enforcing generation 3"}}) ==
         "READY=1\nSTATUS=enforcing generation 3");
@@ -60,31 +73,38 @@ TEST_CASE("formatNotifyState joins fields and keeps a value from starting a new 
 }
 
 TEST_CASE("a state message arrives as one datagram at a filesystem socket") {
-  const std::string path = (std::filesystem::temp_directory_path() /
-                            ("muzzle-notify-test-" + std::to_string(getpid()))).string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("muzzle-notify-test-" + std::to_string(getpid())))
+          .string();
   FakeNotifySocket fake(path);
-  SystemdNotifier notifier(path, microseconds(0));
+  NotifySocketVariable variable(path);
+  SystemdNotifier notifier(microseconds(0));
   REQUIRE(notifier.notify("READY=1\nSTATUS=idle").ok());
   REQUIRE(notifier.notify("WATCHDOG=1").ok());
+  REQUIRE(notifier.notify("STOPPING=1").ok());
   CHECK(fake.receive() == "READY=1\nSTATUS=idle");
   CHECK(fake.receive() == "WATCHDOG=1");
+  CHECK(fake.receive() == "STOPPING=1");
 }
 
 TEST_CASE("an abstract socket name ('@...') is addressed without the '@' or a NUL") {
   const std::string name = "@muzzle-notify-test-" + std::to_string(getpid());
   FakeNotifySocket fake(name);
-  SystemdNotifier notifier(name, microseconds(0));
+  NotifySocketVariable variable(name);
+  SystemdNotifier notifier(microseconds(0));
   REQUIRE(notifier.notify("STOPPING=1").ok());
   CHECK(fake.receive() == "STOPPING=1");
 }
 
 TEST_CASE("without NOTIFY_SOCKET, notify does nothing and succeeds") {
-  SystemdNotifier notifier("", microseconds(0));
+  NotifySocketVariable variable;
+  SystemdNotifier notifier(microseconds(0));
   CHECK(notifier.notify("READY=1").ok());
 }
 
 TEST_CASE("a socket nobody listens on is an error naming it") {
-  SystemdNotifier notifier("/nonexistent/muzzle/notify", microseconds(0));
+  NotifySocketVariable variable("/nonexistent/muzzle/notify");
+  SystemdNotifier notifier(microseconds(0));
   Status s = notifier.notify("READY=1");
   REQUIRE_FALSE(s.ok());
   CHECK(s.message().find("/nonexistent/muzzle/notify") != std::string::npos);
