@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "fw/nft/marks.h"
+#include "fw/nft/netlink_transport.h"
 #include "fw/nft/ruleset.h"
 
 namespace muzzle {
@@ -335,13 +336,16 @@ class Batch {
     mnl_nlmsg_batch_next(batch_);
   }
 
-  // Sends the batch and waits for every acknowledgement. The kernel applies all or nothing.
-  // Sends the batch on `nl` and reads every acknowledgement. After a failure the socket may
-  // still hold acknowledgements of this batch: the caller must not reuse it.
-  Status commit(mnl_socket* nl) {
+  Status commit(NetlinkTransport& transport) {
     nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(batch_)), seq_++);
     mnl_nlmsg_batch_next(batch_);
-    return sendAndCollectAcks(nl);
+    auto answer = transport.transact(
+        {static_cast<const char*>(mnl_nlmsg_batch_head(batch_)), mnl_nlmsg_batch_size(batch_)},
+        what_.size());
+    if (!answer.ok()) return answer.status();
+    if (!answer->has_value()) return Status();
+    return Status::error("nftables rejected the ruleset at " + describe((*answer)->seq) + ": " +
+                         std::strerror((*answer)->error));
   }
 
  private:
@@ -376,36 +380,6 @@ class Batch {
       if (s == seq) return what;
     }
     return "message " + std::to_string(seq);
-  }
-
-  Status sendAndCollectAcks(mnl_socket* nl) {
-    if (mnl_socket_sendto(nl, mnl_nlmsg_batch_head(batch_), mnl_nlmsg_batch_size(batch_)) < 0) {
-      return Status::error(std::string("nftables: sending the batch failed: ") + std::strerror(errno));
-    }
-    size_t pending = what_.size();
-    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-    std::string first_error;
-    while (pending > 0) {
-      ssize_t n = mnl_socket_recvfrom(nl, buf.data(), buf.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return Status::error(std::string("nftables: reading acknowledgements failed: ") + std::strerror(errno));
-      }
-      int len = static_cast<int>(n);
-      for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, len);
-           nlh = mnl_nlmsg_next(nlh, &len)) {
-        if (nlh->nlmsg_type != NLMSG_ERROR) continue;
-        --pending;
-        auto* err = static_cast<nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-        if (err->error != 0 && first_error.empty()) {
-          first_error = describe(nlh->nlmsg_seq) + ": " + std::strerror(-err->error);
-        }
-      }
-      // The kernel stops acknowledging after the failing message of an aborted batch.
-      if (!first_error.empty()) break;
-    }
-    if (!first_error.empty()) return Status::error("nftables rejected the ruleset at " + first_error);
-    return Status();
   }
 
   std::vector<char> buffer_;
@@ -627,6 +601,7 @@ void addDenyChain(Batch& b) {
 
 class NftRulesetWriter : public RulesetWriter {
  public:
+  explicit NftRulesetWriter(std::unique_ptr<NetlinkTransport> transport) : transport_(std::move(transport)) {}
   Result<QueueMode> probeQueueMode() override {
     // Build a throw-away table holding one native queue rule and delete it in the same
     // transaction: the kernel validates the expression, and nothing is left behind.
@@ -738,42 +713,20 @@ class NftRulesetWriter : public RulesetWriter {
     return commit(b).withContext("removing table inet muzzle: ");
   }
 
-  ~NftRulesetWriter() override {
-    if (nl_ != nullptr) mnl_socket_close(nl_);
-  }
-
  private:
-  // Every batch goes out on one netlink socket, kept open. Closing a netfilter socket makes the
-  // kernel finish the previous transaction's deferred cleanup first (nf_tables flushes its
-  // destroy work, which waits for an RCU grace period, when a socket is released): measured at
-  // ~10 ms per reload here, paid while the judge's lock was held. A socket that saw a failure
-  // is dropped, so no stale acknowledgement is read by the next batch.
-  Status commit(Batch& b) {
-    if (nl_ == nullptr) {
-      nl_ = mnl_socket_open(NETLINK_NETFILTER);
-      if (nl_ == nullptr) return Status::error(std::string("nftables: cannot open netlink socket: ") + std::strerror(errno));
-      if (mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) {
-        const int err = errno;
-        mnl_socket_close(nl_);
-        nl_ = nullptr;
-        return Status::error(std::string("nftables: cannot bind netlink socket: ") + std::strerror(err));
-      }
-    }
-    Status s = b.commit(nl_);
-    if (!s.ok()) {
-      mnl_socket_close(nl_);
-      nl_ = nullptr;
-    }
-    return s;
-  }
+  Status commit(Batch& b) { return b.commit(*transport_); }
 
-  mnl_socket* nl_ = nullptr;
+  std::unique_ptr<NetlinkTransport> transport_;
   uint32_t seq_ = 1;
   std::optional<RulesetSpec> installed_;  // what this writer last put in the kernel
 };
 
 }  // namespace
 
-std::unique_ptr<RulesetWriter> makeNftRulesetWriter() { return std::make_unique<NftRulesetWriter>(); }
+std::unique_ptr<RulesetWriter> makeNftRulesetWriter(std::unique_ptr<NetlinkTransport> transport) {
+  return std::make_unique<NftRulesetWriter>(std::move(transport));
+}
+
+std::unique_ptr<RulesetWriter> makeNftRulesetWriter() { return makeNftRulesetWriter(makeMnlTransport()); }
 
 }  // namespace muzzle

@@ -53,5 +53,8 @@ class RulesetWriter {
 
 // Writes to the kernel of the calling thread's network namespace. Needs CAP_NET_ADMIN.
 std::unique_ptr<RulesetWriter> makeNftRulesetWriter();
+// Hands every batch to `transport` (fw/nft/netlink_transport.h): tests read the batches back.
+class NetlinkTransport;
+std::unique_ptr<RulesetWriter> makeNftRulesetWriter(std::unique_ptr<NetlinkTransport> transport);
 
 }  // namespace muzzle
