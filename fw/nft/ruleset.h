@@ -19,7 +19,7 @@ enum class QueueMode { kNative, kCompat };
 const char* queueModeName(QueueMode mode);
 
 struct RulesetSpec {
-  uint32_t generation = 1;                  // see fw/nft/marks.h
+  uint32_t generation = 1;                   // see fw/nft/marks.h
   std::vector<std::string> segment_ifnames;  // managed segments (interface names)
   // Flow queues [queue_first, queue_first + queue_count): the first packet of each flow, fanned
   // out by CPU when there are several. The inspection queue, queue_first + queue_count, gets
