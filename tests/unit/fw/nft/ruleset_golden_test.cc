@@ -188,7 +188,7 @@ std::string renderBatches(const std::vector<std::string>& batches) {
     const std::string& batch = batches[i];
     char hash[32];
     std::snprintf(hash, sizeof(hash), "%016llx", static_cast<unsigned long long>(fnv1a(batch)));
-    out << "batch " << i + 1 << ": " << batch.size() << " bytes, fnv1a " << hash << "\n";
+    out << "batch " << i + 1 << "\n";
     int len = static_cast<int>(batch.size());
     for (auto* nlh = reinterpret_cast<const nlmsghdr*>(batch.data()); mnl_nlmsg_ok(nlh, len);
          nlh = mnl_nlmsg_next(nlh, &len)) {
@@ -202,7 +202,8 @@ std::string renderBatches(const std::vector<std::string>& batches) {
       out << "seq " << nlh->nlmsg_seq << " " << messageName(NFNL_MSG_TYPE(nlh->nlmsg_type))
           << " flags 0x" << std::hex << nlh->nlmsg_flags << std::dec << ": " << text << "\n";
     }
-    out << "\n";
+    // Last, so that a changed message is the first difference reported.
+    out << "batch " << i + 1 << ": " << batch.size() << " bytes, fnv1a " << hash << "\n\n";
   }
   return out.str();
 }
@@ -221,11 +222,22 @@ void checkGolden(const std::string& name, const std::string& actual) {
   REQUIRE_MESSAGE(in.good(), "missing " << path << ": run with MUZZLE_UPDATE_GOLDEN=1");
   std::stringstream expected;
   expected << in.rdbuf();
-  CHECK_MESSAGE(
-      expected.str() == actual,
-      "the batches differ from "
-          << path
-          << "; if the change is intended, run with MUZZLE_UPDATE_GOLDEN=1 and review the diff");
+  if (expected.str() == actual) return;
+  // Point at the first line that differs rather than printing two long texts.
+  std::istringstream want(expected.str()), got(actual);
+  std::string want_line, got_line;
+  size_t line = 0;
+  while (true) {
+    ++line;
+    const bool more_want = static_cast<bool>(std::getline(want, want_line));
+    const bool more_got = static_cast<bool>(std::getline(got, got_line));
+    if (!more_want) want_line = "(end of file)";
+    if (!more_got) got_line = "(end of output)";
+    if (want_line != got_line || (!more_want && !more_got)) break;
+  }
+  FAIL_CHECK(path << ":" << line << ": expected \"" << want_line << "\", got \"" << got_line
+                  << "\"; if the change is intended, run with MUZZLE_UPDATE_GOLDEN=1 and review "
+                     "the diff");
 }
 
 RulesetSpec twoSegments() {
