@@ -1,7 +1,7 @@
 // One nftables transaction: the netlink messages of a batch (tables, chains, sets, elements,
 // rules), serialized with libnftnl into one buffer and handed to a NetlinkTransport, which the
 // kernel applies all or nothing. The batch remembers what each message was, so that a refusal
-// reads "rule 3 of chain judge (queue to user space): Operation not supported".
+// reads "judge rule 3 (drop conntrack-invalid packets): Operation not supported".
 //
 // Bounded: the buffer is 1 MiB, far above the largest table (a few hundred rules); a batch is
 // built and committed by one thread and used once.
