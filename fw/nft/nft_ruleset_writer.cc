@@ -2,6 +2,7 @@
 // nftables transaction (nft_batch.h) through a NetlinkTransport (netlink_transport.h). It keeps
 // what it installed last, so that a policy change rewrites only the chains and sets that depend
 // on the policy.
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,8 +18,8 @@ namespace muzzle {
 namespace {
 
 constexpr const char* kProbeTable = "muzzle-probe";
-// Sequence numbers advance by this much per batch, so no answer of one batch is mistaken for
-// one of the next.
+// Sequence numbers advance by this much per batch (or past a longer batch's last message), so no
+// answer of one batch is mistaken for one of the next.
 constexpr uint32_t kSeqPerBatch = 1000;
 
 class NftRulesetWriter : public RulesetWriter {
@@ -37,7 +38,7 @@ class NftRulesetWriter : public RulesetWriter {
                             "probe rule (native queue expression)",
                             {nftx::Queue{defaults.queue_first, 1, false, QueueMode::kNative}}});
     b.deleteTable(kProbeTable);
-    Status s = b.commit(*transport_);
+    Status s = commit(b);
     if (s.ok()) return QueueMode::kNative;
     if (s.message().find("queue expression") != std::string::npos) return QueueMode::kCompat;
     return s;  // not about the queue at all: no netfilter, no permission
@@ -60,7 +61,7 @@ class NftRulesetWriter : public RulesetWriter {
     NftBatch b(nextSeq());
     b.addTable(kRulesetTable);  // so that deleting it succeeds whether or not it exists
     b.deleteTable(kRulesetTable);
-    return b.commit(*transport_).withContext("removing table inet muzzle: ");
+    return commit(b).withContext("removing table inet muzzle: ");
   }
 
  private:
@@ -90,7 +91,7 @@ class NftRulesetWriter : public RulesetWriter {
     for (const RuleLayout& r : layout.rules) {
       if (per_policy(r.chain)) b.addRule(layout.table, r);
     }
-    return b.commit(*transport_).withContext("updating table inet muzzle: ");
+    return commit(b).withContext("updating table inet muzzle: ");
   }
 
   Status replaceTable(const RulesetLayout& layout) {
@@ -103,7 +104,13 @@ class NftRulesetWriter : public RulesetWriter {
     for (const SetLayout& s : layout.sets) b.addIntervalSet(layout.table, s);
     for (const ChainLayout& c : layout.chains) b.addChain(layout.table, c);
     for (const RuleLayout& r : layout.rules) b.addRule(layout.table, r);
-    return b.commit(*transport_).withContext("installing table inet muzzle: ");
+    return commit(b).withContext("installing table inet muzzle: ");
+  }
+
+  Status commit(NftBatch& b) {
+    Status s = b.commit(*transport_);
+    seq_ = std::max(seq_, b.endSeq());
+    return s;
   }
 
   uint32_t nextSeq() {
