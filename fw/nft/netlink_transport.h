@@ -4,7 +4,10 @@
 // ruleset without root or a kernel and read the batch back (tests/unit/fw/nft/).
 //
 // The real transport (makeMnlTransport) talks NETLINK_NETFILTER through libmnl in the calling
-// thread's network namespace and needs CAP_NET_ADMIN. It is used by one thread at a time.
+// thread's network namespace and needs CAP_NET_ADMIN. It is used by one thread at a time. It
+// sends a batch in one message, so it raises the socket's send buffer to the batch's size first
+// (SO_SNDBUFFORCE, which CAP_NET_ADMIN allows; else SO_SNDBUF, up to net.core.wmem_max) and the
+// receive buffer to hold every acknowledgement, which the kernel queues before the first is read.
 #pragma once
 
 #include <cstddef>

@@ -4,7 +4,7 @@
 // reads "judge rule 3 (drop conntrack-invalid packets): Operation not supported".
 //
 // Bounded: the buffer grows as messages are added, up to a limit (kMaxBatchBytes by default) far
-// above the largest table the policy limits allow (kMaxDohEntries IPv6 ranges are ~7 MiB). A
+// above the largest table the policy limits allow (kMaxDohEntries IPv6 ranges make ~6.4 MiB). A
 // message that would pass the limit is not written: the batch remembers the first such failure,
 // drops every later message and commit() returns the failure, naming what did not fit, without
 // sending anything, so the kernel keeps its previous ruleset. Set elements go in messages of at
