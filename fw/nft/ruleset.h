@@ -1,5 +1,7 @@
 // The kernel half of Muzzle: table `inet muzzle`, written as one atomic netlink batch.
-// RulesetWriter is the seam; NftRulesetWriter talks to the kernel with libnftnl over libmnl.
+// RulesetWriter is the seam the engine uses; NftRulesetWriter (nft_ruleset_writer.cc) builds the
+// table's layout (ruleset_layout.h) into libnftnl messages and hands them to a NetlinkTransport
+// (netlink_transport.h): libmnl in muzzled, a recording fake in the unit tests.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +21,7 @@ enum class QueueMode { kNative, kCompat };
 const char* queueModeName(QueueMode mode);
 
 struct RulesetSpec {
-  uint32_t generation = 1;                  // see fw/nft/marks.h
+  uint32_t generation = 1;                   // see fw/nft/marks.h
   std::vector<std::string> segment_ifnames;  // managed segments (interface names)
   // Flow queues [queue_first, queue_first + queue_count): the first packet of each flow, fanned
   // out by CPU when there are several. The inspection queue, queue_first + queue_count, gets
@@ -33,9 +35,13 @@ struct RulesetSpec {
   std::vector<Cidr> doh;
 };
 
-// Renders the spec as nft(8) text. Used in logs and tests; the writer does not go through it.
+// Renders the spec as nft(8) text, from the same layout the writer installs (ruleset_layout.h):
+// the DoH sets as installed, merged and sorted. Used by `muzzled --print-ruleset` and in tests.
 std::string describeRuleset(const RulesetSpec& spec);
 
+class NetlinkTransport;
+
+// Not thread-safe: one thread at a time (muzzled installs from its policy lifecycle).
 class RulesetWriter {
  public:
   virtual ~RulesetWriter() = default;
@@ -44,8 +50,9 @@ class RulesetWriter {
   // Replaces table `inet muzzle` with the ruleset for `spec` in one transaction: either the whole
   // new table is in place afterwards or the old one still is. Touches no other table. When this
   // writer installed the table before and the base chains stay the same (a policy change), only
-  // chain `judge` and the sets are rewritten: re-creating a base chain would unregister its hook,
-  // and the kernel drops the packets waiting in the queues when that happens.
+  // the chains that name the generation (`judge`, `dns-query`) and the sets are rewritten:
+  // re-creating a base chain would unregister its hook, and the kernel drops the packets waiting in
+  // the queues when that happens.
   virtual Status install(const RulesetSpec& spec) = 0;
   // Deletes table `inet muzzle` if present.
   virtual Status remove() = 0;
@@ -53,5 +60,7 @@ class RulesetWriter {
 
 // Writes to the kernel of the calling thread's network namespace. Needs CAP_NET_ADMIN.
 std::unique_ptr<RulesetWriter> makeNftRulesetWriter();
+// Hands every batch to `transport` (fw/nft/netlink_transport.h): tests read the batches back.
+std::unique_ptr<RulesetWriter> makeNftRulesetWriter(std::unique_ptr<NetlinkTransport> transport);
 
 }  // namespace muzzle

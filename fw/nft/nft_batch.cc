@@ -1,0 +1,254 @@
+// nftables transactions serialized with libnftnl: see nft_batch.h.
+#include "fw/nft/nft_batch.h"
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "fw/nft/interval_set.h"
+
+namespace muzzle {
+namespace {
+
+// Room reserved for each message before libnftnl writes it (libmnl does not check a buffer's
+// end). No message the kernel can read is longer: each carries its payload in one nested
+// attribute with a 16-bit length, plus a few names. Set element messages stay far below by
+// construction (kElementsPerMessage); rules hold a handful of expressions.
+constexpr size_t kMessageRoom = (size_t{64} << 10) + (size_t{4} << 10);
+static_assert(kElementsPerMessage * kMaxElementBytes + 1024 < kMessageRoom);
+// The first allocation: a table without DoH resolvers fits, so small batches never grow.
+constexpr size_t kInitialBytes = size_t{256} << 10;
+// After conntrack (-200) and mangle (-150), at the filter priority: we need the ct entry.
+constexpr int kChainPriority = 0;
+// nft's datatype numbers for set keys (TYPE_IPADDR, TYPE_IP6ADDR in nftables' datatype.h):
+// they only affect how `nft list` prints the elements.
+constexpr uint32_t kNftTypeIpv4 = 7;
+constexpr uint32_t kNftTypeIpv6 = 8;
+
+uint32_t hookNumber(Hook hook) {
+  switch (hook) {
+    case Hook::kForward:
+      return NF_INET_FORWARD;
+    case Hook::kInput:
+      return NF_INET_LOCAL_IN;
+    case Hook::kOutput:
+      return NF_INET_LOCAL_OUT;
+  }
+  return NF_INET_FORWARD;
+}
+
+nftnl_set* allocSet(const std::string& table, const std::string& name) {
+  nftnl_set* s = nftnl_set_alloc();
+  nftnl_set_set_str(s, NFTNL_SET_TABLE, table.c_str());
+  nftnl_set_set_str(s, NFTNL_SET_NAME, name.c_str());
+  nftnl_set_set_u32(s, NFTNL_SET_FAMILY, kNftFamily);
+  return s;
+}
+
+}  // namespace
+
+NftBatch::NftBatch(uint32_t first_seq, size_t max_bytes)
+    : buffer_(std::min(kInitialBytes, max_bytes)), max_bytes_(max_bytes), seq_(first_seq) {
+  if (char* at = next("batch begin")) {
+    nftnl_batch_begin(at, seq_++);
+    done();
+  }
+}
+
+NftBatch::~NftBatch() = default;
+
+void NftBatch::addTable(const std::string& name) {
+  nftnl_table* t = nftnl_table_alloc();
+  nftnl_table_set_str(t, NFTNL_TABLE_NAME, name.c_str());
+  nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, kNftFamily);
+  if (char* at = next("add table " + name)) {
+    nlmsghdr* nlh = nftnl_table_nlmsg_build_hdr(at, NFT_MSG_NEWTABLE, kNftFamily,
+                                                NLM_F_CREATE | NLM_F_ACK, seq_++);
+    nftnl_table_nlmsg_build_payload(nlh, t);
+    done();
+  }
+  nftnl_table_free(t);
+}
+
+void NftBatch::deleteTable(const std::string& name) {
+  nftnl_table* t = nftnl_table_alloc();
+  nftnl_table_set_str(t, NFTNL_TABLE_NAME, name.c_str());
+  nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, kNftFamily);
+  if (char* at = next("delete table " + name)) {
+    nlmsghdr* nlh =
+        nftnl_table_nlmsg_build_hdr(at, NFT_MSG_DELTABLE, kNftFamily, NLM_F_ACK, seq_++);
+    nftnl_table_nlmsg_build_payload(nlh, t);
+    done();
+  }
+  nftnl_table_free(t);
+}
+
+void NftBatch::addChain(const std::string& table, const ChainLayout& chain) {
+  nftnl_chain* c = nftnl_chain_alloc();
+  nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table.c_str());
+  nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, chain.name.c_str());
+  nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, kNftFamily);
+  if (chain.hook) {
+    nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hookNumber(*chain.hook));
+    nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, kChainPriority);
+    nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+    nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+  }
+  if (char* at = next("add chain " + chain.name)) {
+    nlmsghdr* nlh = nftnl_chain_nlmsg_build_hdr(at, NFT_MSG_NEWCHAIN, kNftFamily,
+                                                NLM_F_CREATE | NLM_F_ACK, seq_++);
+    nftnl_chain_nlmsg_build_payload(nlh, c);
+    done();
+  }
+  nftnl_chain_free(c);
+}
+
+void NftBatch::addIntervalSet(const std::string& table, const SetLayout& set) {
+  nftnl_set* s = allocSet(table, set.name);
+  nftnl_set_set_u32(s, NFTNL_SET_ID, set.id);
+  nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL);
+  nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, set.v6 ? kNftTypeIpv6 : kNftTypeIpv4);
+  nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, set.v6 ? 16 : 4);
+  if (char* at = next("add set " + set.name)) {
+    nlmsghdr* nlh =
+        nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSET, kNftFamily, NLM_F_CREATE | NLM_F_ACK, seq_++);
+    nftnl_set_nlmsg_build_payload(nlh, s);
+    done();
+  }
+  nftnl_set_free(s);
+  addSetElements(table, set);
+}
+
+void NftBatch::addSetElements(const std::string& table, const SetLayout& set) {
+  nftnl_set* s = nullptr;
+  size_t count = 0;           // elements in `s`
+  size_t first_interval = 0;  // of `s`, for the message's description
+  auto flush = [&](size_t end_interval) {
+    if (s == nullptr) return;
+    // Small sets keep the one message (and its description) they always had.
+    std::string what = "add elements to set " + set.name;
+    if (first_interval > 0 || end_interval < set.intervals.size()) {
+      what += " (ranges " + std::to_string(first_interval + 1) + "-" +
+              std::to_string(end_interval) + " of " + std::to_string(set.intervals.size()) + ")";
+    }
+    if (char* at = next(std::move(what))) {
+      nlmsghdr* nlh = nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSETELEM, kNftFamily,
+                                            NLM_F_CREATE | NLM_F_ACK, seq_++);
+      nftnl_set_elems_nlmsg_build_payload(nlh, s);
+      done();
+    }
+    nftnl_set_free(s);
+    s = nullptr;
+    count = 0;
+    first_interval = end_interval;
+  };
+  for (size_t i = 0; i < set.intervals.size() && failed_.ok(); ++i) {
+    // An interval's two elements go in the same message.
+    if (count + 2 > kElementsPerMessage) flush(i);
+    if (s == nullptr) s = allocSet(table, set.name);
+    const AddressInterval& interval = set.intervals[i];
+    const std::vector<uint8_t> first = addressBytes(interval.first, set.v6);
+    nftnl_set_elem* e = nftnl_set_elem_alloc();
+    nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, first.data(), first.size());
+    nftnl_set_elem_add(s, e);
+    ++count;
+    if (interval.last == lastAddress(set.v6)) continue;
+    const std::vector<uint8_t> end = addressBytes(interval.last + 1, set.v6);
+    nftnl_set_elem* e_end = nftnl_set_elem_alloc();
+    nftnl_set_elem_set(e_end, NFTNL_SET_ELEM_KEY, end.data(), end.size());
+    nftnl_set_elem_set_u32(e_end, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+    nftnl_set_elem_add(s, e_end);
+    ++count;
+  }
+  flush(set.intervals.size());
+}
+
+void NftBatch::flushSet(const std::string& table, const std::string& name) {
+  nftnl_set* s = allocSet(table, name);
+  if (char* at = next("flush set " + name)) {
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(at, NFT_MSG_DELSETELEM, kNftFamily, NLM_F_ACK, seq_++);
+    nftnl_set_elems_nlmsg_build_payload(nlh, s);
+    done();
+  }
+  nftnl_set_free(s);
+}
+
+void NftBatch::flushChain(const std::string& table, const std::string& name) {
+  nftnl_rule* r = nftnl_rule_alloc();
+  nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table.c_str());
+  nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name.c_str());
+  nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, kNftFamily);
+  if (char* at = next("flush chain " + name)) {
+    nlmsghdr* nlh = nftnl_rule_nlmsg_build_hdr(at, NFT_MSG_DELRULE, kNftFamily, NLM_F_ACK, seq_++);
+    nftnl_rule_nlmsg_build_payload(nlh, r);
+    done();
+  }
+  nftnl_rule_free(r);
+}
+
+void NftBatch::addRule(const std::string& table, const RuleLayout& rule) {
+  NftnlRulePtr r = buildNftnlRule(table.c_str(), rule);
+  if (char* at = next(rule.what)) {
+    nlmsghdr* nlh = nftnl_rule_nlmsg_build_hdr(at, NFT_MSG_NEWRULE, kNftFamily,
+                                               NLM_F_APPEND | NLM_F_CREATE | NLM_F_ACK, seq_++);
+    nftnl_rule_nlmsg_build_payload(nlh, r.get());
+    done();
+  }
+}
+
+Status NftBatch::commit(NetlinkTransport& transport) {
+  if (char* at = next("batch end")) {
+    nftnl_batch_end(at, seq_++);
+    done();
+  }
+  if (!failed_.ok()) return failed_;
+  // The batch-begin and -end messages ask for no acknowledgement.
+  auto answer = transport.transact({buffer_.data(), used_}, what_.size() - 2);
+  if (!answer.ok()) return answer.status();
+  if (!answer->has_value()) return Status();
+  return Status::error("nftables rejected the ruleset at " + describe((*answer)->seq) + ": " +
+                       std::strerror((*answer)->error));
+}
+
+char* NftBatch::next(std::string what) {
+  if (!failed_.ok()) return nullptr;
+  if (used_ + kMessageRoom > buffer_.size()) {
+    if (used_ + kMessageRoom > max_bytes_) {
+      failed_ = Status::error("nftables: the ruleset does not fit in one transaction of " +
+                              std::to_string(max_bytes_ >> 20) + " MiB: " + what + " is past it");
+      return nullptr;
+    }
+    buffer_.resize(std::min(max_bytes_, std::max(buffer_.size() * 2, used_ + kMessageRoom)));
+  }
+  what_.emplace_back(seq_, std::move(what));
+  return buffer_.data() + used_;
+}
+
+void NftBatch::done() {
+  const auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer_.data() + used_);
+  // Cannot happen for the messages this class builds (kMessageRoom); if it ever did, the bytes
+  // past the room are not ours, and the batch must not be sent.
+  if (nlh->nlmsg_len > kMessageRoom) {
+    failed_ = Status::error("nftables: " + what_.back().second + " is longer (" +
+                            std::to_string(nlh->nlmsg_len) + " bytes) than a message may be");
+    return;
+  }
+  used_ += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+std::string NftBatch::describe(uint32_t seq) const {
+  for (const auto& [s, what] : what_) {
+    if (s == seq) return what;
+  }
+  return "message " + std::to_string(seq);
+}
+
+}  // namespace muzzle

@@ -1,0 +1,219 @@
+// Rules of the layout as libnftnl expressions: see nft_expressions.h.
+#include "fw/nft/nft_expressions.h"
+
+#include <arpa/inet.h>
+#include <libnftnl/expr.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+
+namespace muzzle {
+namespace {
+
+static_assert(kNftFamily == NFPROTO_INET);
+
+// IP_CT_DIR_* in the kernel's enum ip_conntrack_dir; not in every uapi header set.
+constexpr uint8_t kCtDirectionOriginal = 0;
+constexpr uint8_t kCtDirectionReply = 1;
+
+// Appends expressions to one nftnl_rule, keeping track of what register 1 holds so that
+// implied matches (a transport field's protocol) and reloads are added only where needed.
+class Linearizer {
+ public:
+  explicit Linearizer(nftnl_rule* rule) : rule_(rule) {}
+
+  void operator()(const nftx::IfName& m) {
+    metaLoad(m.output ? NFT_META_OIFNAME : NFT_META_IIFNAME);
+    char padded[IFNAMSIZ] = {};
+    std::memcpy(padded, m.name.data(), std::min(m.name.size(), sizeof(padded) - 1));
+    cmp(NFT_CMP_EQ, padded, sizeof(padded));
+  }
+  void operator()(const nftx::L4Proto& m) {
+    metaLoad(NFT_META_L4PROTO);
+    cmpU8(m.proto);
+    l4proto_ = m.proto;
+  }
+  void operator()(const nftx::Port& m) {
+    requireL4proto(m.proto);
+    payload(NFT_PAYLOAD_TRANSPORT_HEADER, m.source ? 0 : 2, 2);
+    const uint16_t port = htons(m.port);
+    cmp(NFT_CMP_EQ, &port, sizeof(port));
+  }
+  void operator()(const nftx::Icmpv6Type& m) {
+    requireL4proto(IPPROTO_ICMPV6);
+    payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
+    if (m.first == m.last) {
+      cmpU8(m.first);
+      return;
+    }
+    auto* e = add("range");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, NFT_RANGE_EQ);
+    nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, &m.first, 1);
+    nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, &m.last, 1);
+  }
+  // ct state is a bitmask: keep only the invalid bit, then require the result to be non-zero.
+  void operator()(const nftx::CtStateInvalid&) {
+    ctLoad(NFT_CT_STATE);
+    const uint32_t bits = NF_CT_STATE_INVALID_BIT, zero = 0;
+    auto* e = add("bitwise");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
+    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &bits, sizeof(bits));
+    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
+    cmp(NFT_CMP_NEQ, &zero, sizeof(zero));
+  }
+  void operator()(const nftx::CtDirection& m) {
+    ctLoad(NFT_CT_DIRECTION);
+    cmpU8(m.reply ? kCtDirectionReply : kCtDirectionOriginal);
+  }
+  void operator()(const nftx::MetaMarkIs& m) {
+    metaLoad(NFT_META_MARK);
+    cmpU32(m.mark);
+    reg1_holds_meta_mark_ = true;  // a compare leaves the register as it was
+  }
+  void operator()(const nftx::CtMarkIs& m) {
+    ctLoad(NFT_CT_MARK);
+    cmpU32(m.mark);
+  }
+  void operator()(const nftx::DaddrInSet& m) {
+    metaLoad(NFT_META_NFPROTO);
+    cmpU8(m.v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+    // The destination address: bytes 16-19 of the IPv4 header, 24-39 of the IPv6 header.
+    payload(NFT_PAYLOAD_NETWORK_HEADER, m.v6 ? 24 : 16, m.v6 ? 16 : 4);
+    auto* e = add("lookup");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+    nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, m.set.c_str());
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, m.set_id);
+  }
+  void operator()(const nftx::SetMetaMark& s) {
+    loaded();
+    auto* e = add("immediate");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+    nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &s.mark, sizeof(s.mark));
+    e = add("meta");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+  }
+  void operator()(const nftx::CtMarkFromMetaMark&) {
+    if (!reg1_holds_meta_mark_) metaLoad(NFT_META_MARK);
+    auto* e = add("ct");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+  }
+  void operator()(const nftx::Counter&) { add("counter"); }
+  void operator()(const nftx::Queue& q) {
+    uint16_t flags = q.bypass ? NFT_QUEUE_FLAG_BYPASS : 0;
+    if (q.total > 1) flags |= NFT_QUEUE_FLAG_CPU_FANOUT;
+    if (q.mode == QueueMode::kNative) {
+      auto* e = add("queue");
+      nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, q.first);
+      nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, q.total);
+      nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, flags);
+      return;
+    }
+    // The xtables target, as iptables-nft builds it. The kernel wants the info padded to
+    // XT_ALIGN(sizeof), i.e. 8 bytes.
+    struct {
+      xt_NFQ_info_v3 info;
+      uint16_t pad;
+    } target{};
+    target.info.queuenum = q.first;
+    target.info.queues_total = q.total;
+    target.info.flags = flags;  // NFQ_FLAG_BYPASS/CPU_FANOUT share the nft flag values
+    auto* e = add("target");
+    nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
+    // libnftnl keeps (and later frees) the pointer it is given for target info: hand it a
+    // heap copy.
+    void* info = std::malloc(sizeof(target));
+    std::memcpy(info, &target, sizeof(target));
+    nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, sizeof(target));
+  }
+  void operator()(const nftx::Verdict& v) {
+    static constexpr int kCodes[] = {NF_ACCEPT, NF_DROP, NFT_RETURN, NFT_GOTO, NFT_JUMP};
+    auto* e = add("immediate");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, static_cast<uint32_t>(kCodes[v.code]));
+    if (v.code == nftx::Verdict::kGoto || v.code == nftx::Verdict::kJump) {
+      nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, v.chain.c_str());
+    }
+  }
+  void operator()(const nftx::Reject& r) {
+    auto* e = add("reject");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE,
+                       r.tcp_reset ? NFT_REJECT_TCP_RST : NFT_REJECT_ICMPX_UNREACH);
+    nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE,
+                      r.tcp_reset ? 0 : NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+  }
+
+ private:
+  nftnl_expr* add(const char* name) {
+    nftnl_expr* e = nftnl_expr_alloc(name);
+    nftnl_rule_add_expr(rule_, e);  // the rule owns it from here
+    return e;
+  }
+  // Register 1 is about to be overwritten.
+  void loaded() { reg1_holds_meta_mark_ = false; }
+  void metaLoad(uint32_t key) {
+    loaded();
+    auto* e = add("meta");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+  }
+  void ctLoad(uint32_t key) {
+    loaded();
+    auto* e = add("ct");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+  }
+  // `len` bytes at `offset` of the header `base` into register 1.
+  void payload(uint32_t base, uint32_t offset, uint32_t len) {
+    loaded();
+    auto* e = add("payload");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+  }
+  void cmp(uint32_t op, const void* data, size_t len) {
+    auto* e = add("cmp");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+    nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+  }
+  void cmpU32(uint32_t value) { cmp(NFT_CMP_EQ, &value, sizeof(value)); }
+  void cmpU8(uint8_t value) { cmp(NFT_CMP_EQ, &value, sizeof(value)); }
+  // A transport header field means nothing without its protocol: match it once per rule.
+  void requireL4proto(uint8_t proto) {
+    if (l4proto_ != proto) (*this)(nftx::L4Proto{proto});
+  }
+
+  nftnl_rule* rule_;
+  std::optional<uint8_t> l4proto_;
+  bool reg1_holds_meta_mark_ = false;
+};
+
+}  // namespace
+
+NftnlRulePtr buildNftnlRule(const char* table, const RuleLayout& rule) {
+  NftnlRulePtr r(nftnl_rule_alloc());
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table);
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, rule.chain.c_str());
+  nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, kNftFamily);
+  Linearizer linearizer(r.get());
+  for (const NftExpr& expr : rule.exprs) std::visit(linearizer, expr);
+  return r;
+}
+
+}  // namespace muzzle

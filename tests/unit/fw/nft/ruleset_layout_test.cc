@@ -1,0 +1,142 @@
+// The layout of table `inet muzzle` (fw/nft/ruleset_layout.h) and the description rendered from
+// it: every chain and every rule of the layout appears in describeRuleset(), in order, and
+// nothing else does; the layout itself is consistent (chains jumped to exist, sets looked up
+// exist). The batches built from the same layout are checked in ruleset_golden_test.cc.
+#include "fw/nft/ruleset_layout.h"
+
+#include <doctest/doctest.h>
+
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fw/nft/interval_set.h"
+#include "fw/nft/ruleset.h"
+
+namespace muzzle {
+namespace {
+
+std::vector<RulesetSpec> specs() {
+  std::vector<RulesetSpec> out;
+  for (const size_t segments : {0, 1, 3}) {
+    for (const bool fail_open : {false, true}) {
+      RulesetSpec s;
+      s.generation = 42;
+      for (size_t i = 0; i < segments; ++i) s.segment_ifnames.push_back("br-" + std::to_string(i));
+      s.fail_open = fail_open;
+      s.queue_count = fail_open ? 4 : 1;
+      s.queue_mode = fail_open ? QueueMode::kNative : QueueMode::kCompat;
+      s.doh = {*Cidr::parse("203.0.113.53"), *Cidr::parse("2001:db8:cafe::/48")};
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+TEST_CASE("the description lists every chain and rule of the layout, in order, and nothing else") {
+  for (const RulesetSpec& spec : specs()) {
+    const RulesetLayout layout = rulesetLayout(spec);
+    const std::vector<std::string> text = lines(describeRuleset(spec));
+    // What the description must say after the sets, built from the layout alone.
+    std::vector<std::string> expected;
+    for (const std::string& name : layout.listing) {
+      expected.push_back("  chain " + name + " {");
+      for (const RuleLayout& rule : layout.rules) {
+        if (rule.chain == name) expected.push_back("    " + nftText(rule));
+      }
+      expected.push_back("  }");
+    }
+    std::vector<std::string> actual;
+    bool in_chains = false;
+    for (const std::string& line : text) {
+      in_chains = in_chains || line.rfind("  chain ", 0) == 0;
+      if (in_chains && line.find(" type filter hook ") == std::string::npos && line != "}") {
+        actual.push_back(line);
+      }
+    }
+    CHECK(actual == expected);
+    size_t rules = 0;
+    for (const std::string& line : actual) rules += line.rfind("    ", 0) == 0;
+    CHECK(rules == layout.rules.size());
+  }
+}
+
+TEST_CASE("the layout is consistent: listed chains, jump targets and looked-up sets all exist") {
+  for (const RulesetSpec& spec : specs()) {
+    const RulesetLayout layout = rulesetLayout(spec);
+    std::set<std::string> chains, sets;
+    for (const ChainLayout& c : layout.chains) CHECK(chains.insert(c.name).second);
+    for (const SetLayout& s : layout.sets) CHECK(sets.insert(s.name).second);
+    CHECK(std::set<std::string>(layout.listing.begin(), layout.listing.end()) == chains);
+    CHECK(layout.listing.size() == chains.size());
+    for (const RuleLayout& rule : layout.rules) {
+      CHECK(chains.count(rule.chain) == 1);
+      CHECK(!rule.what.empty());
+      for (const NftExpr& expr : rule.exprs) {
+        if (const auto* v = std::get_if<nftx::Verdict>(&expr)) {
+          if (v->code == nftx::Verdict::kGoto || v->code == nftx::Verdict::kJump) {
+            CHECK(chains.count(v->chain) == 1);
+          }
+        }
+        if (const auto* lookup = std::get_if<nftx::DaddrInSet>(&expr)) {
+          CHECK(sets.count(lookup->set) == 1);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE(
+    "only judge and dns-query name the generation, so only they are rewritten on a policy change") {
+  RulesetSpec spec = specs()[3];
+  const RulesetLayout one = rulesetLayout(spec);
+  spec.generation = 43;
+  const RulesetLayout two = rulesetLayout(spec);
+  REQUIRE(one.rules.size() == two.rules.size());
+  std::set<std::string> changed;
+  for (size_t i = 0; i < one.rules.size(); ++i) {
+    if (nftText(one.rules[i]) != nftText(two.rules[i])) changed.insert(one.rules[i].chain);
+  }
+  std::set<std::string> per_policy;
+  for (const ChainLayout& c : one.chains) {
+    if (c.per_policy) per_policy.insert(c.name);
+    if (c.per_policy) CHECK(!c.hook);  // a base chain re-created drops the queued packets
+  }
+  CHECK(changed == per_policy);
+}
+
+TEST_CASE("DoH ranges are merged: overlaps, adjacent ranges, the family's last address") {
+  const std::vector<Cidr> cidrs = {
+      *Cidr::parse("198.51.100.128/25"), *Cidr::parse("203.0.113.53"),
+      *Cidr::parse("198.51.100.0/25"),   *Cidr::parse("198.51.100.7"),
+      *Cidr::parse("2001:db8::/32"),     *Cidr::parse("2001:db8:1::1")};
+  const std::vector<AddressInterval> v4 = mergeIntervals(cidrs, false);
+  REQUIRE(v4.size() == 2);
+  CHECK(intervalText(v4[0], false) == "198.51.100.0/24");
+  CHECK(intervalText(v4[1], false) == "203.0.113.53/32");
+  const std::vector<AddressInterval> v6 = mergeIntervals(cidrs, true);
+  REQUIRE(v6.size() == 1);
+  CHECK(intervalText(v6[0], true) == "2001:db8::/32");
+  // Adjacent but not one prefix: written as a range.
+  const std::vector<AddressInterval> odd =
+      mergeIntervals({*Cidr::parse("203.0.113.1"), *Cidr::parse("203.0.113.2/31")}, false);
+  REQUIRE(odd.size() == 1);
+  CHECK(intervalText(odd[0], false) == "203.0.113.1-203.0.113.3");
+  const std::vector<AddressInterval> all =
+      mergeIntervals({*Cidr::parse("0.0.0.0/0"), *Cidr::parse("203.0.113.1")}, false);
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].last == lastAddress(false));
+  CHECK(intervalText(all[0], false) == "0.0.0.0/0");
+  CHECK(addressBytes(all[0].last, false) == std::vector<uint8_t>{255, 255, 255, 255});
+}
+
+}  // namespace
+}  // namespace muzzle
