@@ -1,0 +1,21 @@
+// muzzlectl's commands, one file per concept. Each add* function registers its subcommand(s) on
+// `app`; a subcommand's callback (run by CLI11 once the whole command line is parsed) stores the
+// Command to run in `invocation`, with its own arguments copied in. The arguments live in storage
+// owned by the callbacks, so `app` and `invocation` are all the state there is; both must outlive
+// parsing.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "mgmt/ctl/invocation.h"
+
+namespace muzzle::ctl {
+
+void addStatusCommand(CLI::App& app, Invocation& invocation);  // status
+void addDeviceCommands(CLI::App& app,
+                       Invocation& invocation);  // devices, device set, quarantine, release
+void addPolicyCommands(CLI::App& app, Invocation& invocation);  // policy ...
+void addEventsCommand(CLI::App& app, Invocation& invocation);   // events
+void addAuditCommand(CLI::App& app, Invocation& invocation);    // audit
+
+}  // namespace muzzle::ctl

@@ -1,0 +1,146 @@
+// muzzlectl devices [MAC], device set, quarantine, release: the devices a box knows, and the
+// edits of the policy's devices list (each a new revision).
+#include "mgmt/ctl/commands/commands.h"
+#include "mgmt/ctl/output.h"
+#include "muzzle/v1/management.grpc.pb.h"
+
+namespace muzzle::ctl {
+namespace {
+
+namespace v1 = muzzle::v1;
+
+std::vector<std::string> deviceRow(const v1::DeviceInfo& d) {
+  std::string ips;
+  for (const auto& ip : d.ips()) ips += (ips.empty() ? "" : ",") + ip;
+  // Why the device has its profile: listed by name, classified by which rule, or the default.
+  std::string why = d.assignment().empty() ? "-" : d.assignment();
+  if (!d.assigned_by().empty() && d.assignment() == "classified")
+    why += " (" + d.assigned_by() + ")";
+  std::string vendor = d.randomised_mac()   ? "(randomised MAC)"
+                       : d.vendor().empty() ? "-"
+                                            : d.vendor();
+  if (vendor.size() > 28) vendor = vendor.substr(0, 25) + "...";
+  return {d.mac(),
+          d.name().empty() ? "(unlisted)" : d.name(),
+          d.profile() + (d.quarantined() ? " (q)" : ""),
+          why,
+          vendor,
+          ips.empty() ? "-" : ips,
+          timeText(d.last_seen()),
+          std::to_string(d.allowed()),
+          std::to_string(d.denied())};
+}
+
+const std::vector<std::string> kDeviceHeader = {"mac", "name",      "profile", "why",   "vendor",
+                                                "ips", "last seen", "allowed", "denied"};
+
+Outcome devices(const Call& call, const std::string& mac) {
+  auto stub = v1::DeviceService::NewStub(call.channel);
+  grpc::ClientContext ctx;
+  call.prepare(ctx);
+  if (!mac.empty()) {
+    v1::GetDeviceRequest req;
+    req.set_mac(mac);
+    v1::DeviceInfo d;
+    grpc::Status s = stub->GetDevice(&ctx, req, &d);
+    if (!s.ok()) return failed(s);
+    Outcome o = answered(d);
+    o.human = table(kDeviceHeader, {deviceRow(d)});
+    o.summary = d.name() + " " + d.profile();
+    return o;
+  }
+  v1::ListDevicesResponse r;
+  grpc::Status s = stub->ListDevices(&ctx, {}, &r);
+  if (!s.ok()) return failed(s);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& d : r.devices()) rows.push_back(deviceRow(d));
+  Outcome o = answered(r);
+  o.human = table(kDeviceHeader, rows);
+  o.summary = std::to_string(r.devices_size()) + " devices";
+  return o;
+}
+
+Outcome deviceChange(const grpc::Status& s, const v1::DeviceChangeResponse& r) {
+  if (!s.ok()) return failed(s);
+  Outcome o = answered(r);
+  o.summary = r.device().mac() + " -> " + r.device().profile() + " (revision " +
+              std::to_string(r.revision().number()) + ")";
+  o.human = table(kDeviceHeader, {deviceRow(r.device())}) + "revision " +
+            std::to_string(r.revision().number()) + "\n";
+  return o;
+}
+
+struct DeviceArgs {
+  std::string mac, name, profile, comment;
+};
+
+Outcome setDevice(const Call& call, const DeviceArgs& a) {
+  grpc::ClientContext ctx;
+  call.prepare(ctx);
+  v1::SetDeviceRequest req;
+  req.set_mac(a.mac);
+  req.set_name(a.name);
+  req.set_profile(a.profile);
+  req.set_comment(a.comment);
+  v1::DeviceChangeResponse r;
+  grpc::Status s = v1::DeviceService::NewStub(call.channel)->SetDevice(&ctx, req, &r);
+  return deviceChange(s, r);
+}
+
+Outcome quarantineOrRelease(const Call& call, const DeviceArgs& a, bool quarantine) {
+  grpc::ClientContext ctx;
+  call.prepare(ctx);
+  v1::DeviceChangeResponse r;
+  auto stub = v1::DeviceService::NewStub(call.channel);
+  grpc::Status s;
+  if (quarantine) {
+    v1::QuarantineRequest req;
+    req.set_mac(a.mac);
+    req.set_comment(a.comment);
+    s = stub->Quarantine(&ctx, req, &r);
+  } else {
+    v1::ReleaseRequest req;
+    req.set_mac(a.mac);
+    req.set_comment(a.comment);
+    s = stub->Release(&ctx, req, &r);
+  }
+  return deviceChange(s, r);
+}
+
+}  // namespace
+
+void addDeviceCommands(CLI::App& app, Invocation& invocation) {
+  auto args = std::make_shared<DeviceArgs>();
+
+  auto* list = app.add_subcommand("devices", "devices seen or listed (one, with MAC)");
+  list->add_option("MAC", args->mac, "one device");
+  list->callback([&invocation, args] {
+    invocation.command = [mac = args->mac](const Call& call) { return devices(call, mac); };
+  });
+
+  auto* device = app.add_subcommand("device", "change a device")->require_subcommand(1);
+  auto* set = device->add_subcommand("set", "name a device or give it a profile (a new revision)");
+  set->add_option("MAC", args->mac)->required();
+  set->add_option("--name", args->name);
+  set->add_option("--profile", args->profile);
+  set->add_option("--comment", args->comment);
+  set->callback([&invocation, args] {
+    invocation.command = [a = *args](const Call& call) { return setDevice(call, a); };
+  });
+
+  for (const bool quarantine : {true, false}) {
+    auto* sub = app.add_subcommand(
+        quarantine ? "quarantine" : "release",
+        quarantine ? "put a device in the quarantine profile (a new revision)"
+                   : "give a quarantined device its profile back (a new revision)");
+    sub->add_option("MAC", args->mac)->required();
+    sub->add_option("--comment", args->comment);
+    sub->callback([&invocation, args, quarantine] {
+      invocation.command = [a = *args, quarantine](const Call& call) {
+        return quarantineOrRelease(call, a, quarantine);
+      };
+    });
+  }
+}
+
+}  // namespace muzzle::ctl

@@ -1,0 +1,122 @@
+// muzzlectl status: version, uptime, revision, queues, pending commit, the state folder.
+#include "mgmt/ctl/commands/commands.h"
+#include "mgmt/ctl/output.h"
+#include "muzzle/v1/management.grpc.pb.h"
+
+namespace muzzle::ctl {
+namespace {
+
+namespace v1 = muzzle::v1;
+
+std::string pendingText(const v1::PendingCommit& p) {
+  return "revision " + std::to_string(p.revision()) + " awaits confirmation until " +
+         timeText(p.deadline()) + " (else back to " + std::to_string(p.rollback_to()) + ")";
+}
+
+// One line for the status table; the problems follow the tables, one per line.
+std::string stateSummary(const v1::GetStatusResponse& r) {
+  if (!r.has_state()) return "-";  // a box older than this field
+  const v1::StateStatus& st = r.state();
+  if (st.ok()) return "ok";
+  std::string out = st.writable() ? "PROBLEMS" : "NOT WRITABLE (changes are refused)";
+  if (st.fallback_revision() != 0) {
+    out += ", fell back to the text of revision " + std::to_string(st.fallback_revision());
+  }
+  return out + " (see below)";
+}
+
+std::string stateProblems(const v1::StateStatus& st) {
+  std::string out;
+  for (const auto& p : st.problems()) {
+    out += "state " + p.kind() + ": " + p.file() + ": " + p.problem();
+    if (!p.kept_as().empty()) out += " (kept as " + p.kept_as() + ")";
+    out += "\n";
+  }
+  if (st.problems_dropped() > 0)
+    out += "state: " + std::to_string(st.problems_dropped()) + " more problem(s)\n";
+  return out;
+}
+
+// The queues' counters, and what the kernel did before muzzled saw the packets: waiting now,
+// dropped because a queue was full, dropped because muzzled's socket was full (the last two are
+// lost packets).
+std::string queueTables(const v1::GetStatusResponse& r) {
+  std::vector<std::vector<std::string>> q;
+  std::vector<std::vector<std::string>> k;
+  std::string kernel_errors;
+  for (const auto& x : r.queues()) {
+    const std::string range =
+        std::to_string(x.first()) + "-" + std::to_string(x.first() + x.count() - 1);
+    q.push_back({range, std::to_string(x.packets()), std::to_string(x.allowed()),
+                 std::to_string(x.rejected()), std::to_string(x.dropped()),
+                 std::to_string(x.malformed()), std::to_string(x.socket_overruns())});
+    if (!x.kernel_counters_error().empty()) {
+      kernel_errors += "kernel counters for queues " + range +
+                       " unavailable: " + x.kernel_counters_error() + "\n";
+      continue;
+    }
+    // The sum, then (with the inspection queue there are several) each queue.
+    k.push_back({x.kernel_queues_size() > 1 ? "all" : range, std::to_string(x.kernel_waiting()),
+                 std::to_string(x.kernel_queue_dropped()),
+                 std::to_string(x.kernel_user_dropped())});
+    if (x.kernel_queues_size() > 1) {
+      for (const auto& kq : x.kernel_queues()) {
+        k.push_back({"  " + std::to_string(kq.queue()), std::to_string(kq.waiting()),
+                     std::to_string(kq.queue_dropped()), std::to_string(kq.user_dropped())});
+      }
+    }
+  }
+  std::string out =
+      "\n" +
+      table({"queues", "packets", "allowed", "rejected", "dropped", "malformed", "overruns"}, q);
+  if (!k.empty()) {
+    out += "\n" +
+           table({"kernel queues", "waiting", "dropped (queue full)", "dropped (socket full)"}, k);
+  }
+  return out + kernel_errors;
+}
+
+Outcome status(const Call& call) {
+  auto stub = v1::StatusService::NewStub(call.channel);
+  grpc::ClientContext ctx;
+  call.prepare(ctx);
+  v1::GetStatusResponse r;
+  grpc::Status s = stub->GetStatus(&ctx, {}, &r);
+  if (!s.ok()) return failed(s);
+  Outcome o = answered(r);
+  o.summary = "revision " + std::to_string(r.policy_revision()) + ", " + r.queue_mode() + ", up " +
+              std::to_string(r.uptime_seconds()) + "s" +
+              (r.has_pending() ? ", commit pending" : "") +
+              (r.has_state() && !r.state().ok() ? ", STATE FOLDER PROBLEMS" : "");
+  std::string segs;
+  for (const auto& sg : r.segments()) segs += (segs.empty() ? "" : " ") + sg;
+  std::vector<std::vector<std::string>> rows = {
+      {"version", r.version()},
+      {"uptime", std::to_string(r.uptime_seconds()) + " s"},
+      {"policy revision", std::to_string(r.policy_revision()) + " (generation " +
+                              std::to_string(r.policy_generation()) + ")"},
+      {"pending commit", r.has_pending() ? pendingText(r.pending()) : "none"},
+      {"state folder", stateSummary(r)},
+      {"queue mode", r.queue_mode()},
+      {"fail mode", r.fail_mode()},
+      {"segments", segs},
+      {"devices known", std::to_string(r.devices_known())},
+      {"last event", std::to_string(r.last_event_sequence())},
+      // Lost event lines: over the log's rate limit, or while delivery was behind.
+      {"events lost", std::to_string(r.log_suppressed()) + " rate-limited, " +
+                          std::to_string(r.events_dropped()) + " dropped (buffer full)"},
+      {"your role", r.role()}};
+  o.human = table({"what", "value"}, rows) + queueTables(r);
+  if (r.has_state() && !r.state().ok()) o.human += "\n" + stateProblems(r.state());
+  return o;
+}
+
+}  // namespace
+
+void addStatusCommand(CLI::App& app, Invocation& invocation) {
+  app.add_subcommand("status", "version, uptime, revision, queues, pending commit")->callback([&] {
+    invocation.command = status;
+  });
+}
+
+}  // namespace muzzle::ctl
