@@ -69,7 +69,7 @@ class EngineControl {
   // management plane calls it on its compile thread, so a compile never holds the engine thread
   // (timers, the watchdog, other clients). Errors name `label`, the line and the field, one per
   // line, with code kInvalidArgument.
-  virtual Result<std::shared_ptr<const CompiledPolicy>> compilePolicy(
+  virtual PolicyCompileResult compilePolicy(
       std::string_view text, std::string_view label, const PolicyContext& context) const = 0;
   // Engine thread: policyContext() and compilePolicy() in one, holding the engine thread for the
   // whole compile. Only for before the engine runs (the management plane's boot).
