@@ -3,8 +3,6 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
-#include <cctype>
-
 #include "fw/common/atomic_file.h"
 #include "fw/common/utf8.h"
 #include "fw/config/yaml_proto.h"
@@ -25,39 +23,15 @@ Status pendingRefusal(const v1::PendingCommit& p) {
 
 }  // namespace
 
-std::vector<v1::Violation> parseViolations(const std::string& message, std::string_view label) {
+std::vector<v1::Violation> toViolations(const std::vector<Diagnostic>& diagnostics) {
   std::vector<v1::Violation> out;
-  size_t start = 0;
-  while (start < message.size()) {
-    size_t end = message.find('\n', start);
-    if (end == std::string::npos) end = message.size();
-    std::string_view line(message.data() + start, end - start);
-    start = end + 1;
-    if (line.empty()) continue;
-    v1::Violation v;
-    std::string_view rest = line;
-    if (rest.substr(0, label.size()) == label && rest.size() > label.size() &&
-        rest[label.size()] == ':') {
-      v.set_file(std::string(label));
-      rest.remove_prefix(label.size() + 1);
-      size_t digits = 0;
-      while (digits < rest.size() && std::isdigit(static_cast<unsigned char>(rest[digits])))
-        ++digits;
-      if (digits > 0 && digits < rest.size() && rest[digits] == ':') {
-        v.set_line(static_cast<uint32_t>(std::stoul(std::string(rest.substr(0, digits)))));
-        rest.remove_prefix(digits + 1);
-      }
-      if (!rest.empty() && rest[0] == ' ') rest.remove_prefix(1);
-      // "field: message" when the first word is a field path (no spaces) followed by ": ".
-      size_t colon = rest.find(": ");
-      if (colon != std::string_view::npos &&
-          rest.substr(0, colon).find(' ') == std::string_view::npos) {
-        v.set_field(std::string(rest.substr(0, colon)));
-        rest.remove_prefix(colon + 2);
-      }
-    }
-    v.set_message(std::string(rest));
-    out.push_back(std::move(v));
+  out.reserve(diagnostics.size());
+  for (const Diagnostic& d : diagnostics) {
+    v1::Violation& v = out.emplace_back();
+    v.set_file(d.file);
+    v.set_line(static_cast<uint32_t>(d.line));
+    v.set_field(d.field);
+    v.set_message(d.message);
   }
   return out;
 }
@@ -146,7 +120,7 @@ void PolicyCommitter::validate(std::string text,
     Compiled compiled =
         context.ok() ? engine_.compilePolicy(text, kLabel, *context) : Compiled(context.status());
     out.valid = compiled.ok();
-    if (!compiled.ok()) out.violations = parseViolations(compiled.status().message(), kLabel);
+    if (!compiled.ok()) out.violations = toViolations(compiled.diagnostics());
     // The diff travels in a proto `string`: text that is not UTF-8 (a violation says where) would
     // make the whole response unreadable to the client.
     if (isUtf8(text)) out.diff = unifiedDiff(current_text, text, revName(base), "proposed");

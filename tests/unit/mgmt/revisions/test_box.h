@@ -118,8 +118,8 @@ class FakeEngine : public EngineControl {
     }
   }
   Result<PolicyContext> policyContext() override { return PolicyContext{}; }
-  PolicyCompileResult compilePolicy(
-      std::string_view text, std::string_view label, const PolicyContext& context) const override {
+  PolicyCompileResult compilePolicy(std::string_view text, std::string_view label,
+                                    const PolicyContext& context) const override {
     gate.pass();
     auto c = compilePolicyText(text, label, context.site);
     if (!c.ok()) return c.withCode(StatusCode::kInvalidArgument);
