@@ -124,6 +124,9 @@ class PolicyCommitter {
 
  private:
   using Compiled = PolicyCompileResult;
+  static std::string revName(uint64_t n) { return "revision " + std::to_string(n); }
+  // The refusal of a change while `p` awaits confirmation.
+  static Status pendingRefusal(const v1::PendingCommit& p);
   using Text = std::shared_ptr<const std::string>;
   // Compiles `text` on the compile thread; `then` runs on the engine thread with the result and
   // what it took. An urgent compile is never refused.
