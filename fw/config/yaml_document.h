@@ -1,4 +1,4 @@
-// One YAML document as the YAML -> protobuf walk (yaml_proto.h) needs it: each node's kind,
+// One YAML document as the YAML -> protobuf walk (yaml_walker.h) needs it: each node's kind,
 // line, scalar text and children, built from yaml-cpp's parser events.
 //
 // Built from events rather than with YAML::Load, whose node tree costs ~60 bytes of heap per

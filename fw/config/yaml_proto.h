@@ -40,8 +40,9 @@ Status yamlToProto(std::string_view yaml_text, std::string_view file_label,
 Status yamlToProto(std::string_view yaml_text, std::string_view file_label,
                    google::protobuf::Message* out, SourceMap* map,
                    const YamlToProtoOptions& options);
-// The same, with the errors kept structured: they go to `*sink` (labelled with its file) and the
-// result says whether there were none. The Status forms above are this, rendered (statusOf).
+// The same, with the errors kept structured: they go to `*sink` (labelled with its file; start
+// with an empty sink) and the result says whether there were none. The Status forms above are this,
+// rendered (statusOf).
 bool yamlToProto(std::string_view yaml_text, google::protobuf::Message* out, SourceMap* map,
                  const YamlToProtoOptions& options, DiagnosticSink* sink);
 
