@@ -41,8 +41,8 @@ Status yamlToProto(std::string_view yaml_text, std::string_view file_label,
                    google::protobuf::Message* out, SourceMap* map,
                    const YamlToProtoOptions& options);
 // The same, with the errors kept structured: they go to `*sink` (labelled with its file; start
-// with an empty sink) and the result says whether there were none. The Status forms above are this,
-// rendered (statusOf).
+// with an empty sink) and the result says whether there were none. The Status forms above are
+// this, rendered (statusOf).
 bool yamlToProto(std::string_view yaml_text, google::protobuf::Message* out, SourceMap* map,
                  const YamlToProtoOptions& options, DiagnosticSink* sink);
 
