@@ -1,3 +1,4 @@
+// Address groups: entries written in the policy, or a list file it names.
 #include <algorithm>
 #include <string_view>
 
@@ -8,8 +9,6 @@
 #include "fw/policy/policy_syntax.h"
 
 namespace muzzle {
-
-// Address groups: entries written in the policy, or a list file it names.
 
 void PolicyCompiler::compileGroups(const v1::Policy& policy) {
   // Sorted, so errors come out in the same order every run; pointers, as a group can hold a

@@ -1,3 +1,4 @@
+// Devices listed by MAC address, and the classification rules that give unlisted ones a profile.
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -6,8 +7,6 @@
 #include "fw/policy/policy_syntax.h"
 
 namespace muzzle {
-
-// Devices listed by MAC address, and the classification rules that give unlisted ones a profile.
 
 void PolicyCompiler::compileDevices(const v1::Policy& policy, CompiledPolicy* out) {
   std::unordered_map<std::string, int> names;

@@ -1,9 +1,8 @@
+// The dns section: resolvers devices may use, the name cache's size and grace, the DoH list.
 #include "fw/policy/policy_compiler.h"
 #include "fw/policy/policy_syntax.h"
 
 namespace muzzle {
-
-// The dns section: resolvers devices may use, the name cache's size and grace, the DoH list.
 
 void PolicyCompiler::compileDns(const v1::Policy& policy, CompiledPolicy* out) {
   if (!policy.has_dns()) return;

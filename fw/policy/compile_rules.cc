@@ -1,10 +1,9 @@
+// Profiles and their rules: targets (built-ins, groups, addresses, DNS names), protocols, ports.
 #include "fw/common/excerpt.h"
 #include "fw/policy/policy_compiler.h"
 #include "fw/policy/policy_syntax.h"
 
 namespace muzzle {
-
-// Profiles and their rules: targets (built-ins, groups, addresses, DNS names), protocols, ports.
 
 CompiledProfile PolicyCompiler::compileProfile(const std::string& name,
                                                const v1::Profile& profile) {
