@@ -45,16 +45,17 @@ class SecondDocument : public YAML::EventHandler {
   void OnMapEnd() override {}
 };
 
-std::string where(std::string_view label, int line) {
-  std::string text(label);
-  if (line > 0) text += ":" + std::to_string(line);
-  return text;
-}
-
 }  // namespace
+
+Status YamlDocument::refuse(std::string_view label, int line, std::string what) {
+  root_ = -1;
+  problem_ = Diagnostic{std::string(label), line, "", std::move(what)};
+  return Status::error(problem_.text());
+}
 
 Status YamlDocument::parse(std::string_view text, std::string_view label) {
   root_ = -1;
+  problem_ = Diagnostic{};
   // yaml-cpp reports everything by exception, and a Refusal stops it; none may leave here.
   try {
     std::istringstream stream{std::string(text)};
@@ -62,43 +63,33 @@ Status YamlDocument::parse(std::string_view text, std::string_view label) {
     try {
       parser.HandleNextDocument(*this);
     } catch (const Refusal& refusal) {
-      root_ = -1;
-      return Status::error(where(label, refusal.line) + ": " + refusal.what);
+      return refuse(label, refusal.line, refusal.what);
     }
     if (root_ >= 0 && cycle_line_ != 0) {
-      root_ = -1;
-      return Status::error(where(label, cycle_line_) +
-                           ": an alias names a node that contains it; that never ends");
+      return refuse(label, cycle_line_, "an alias names a node that contains it; that never ends");
     }
     // A second document would be ignored; refuse it rather than apply half of what was sent.
     try {
       SecondDocument probe;
       parser.HandleNextDocument(probe);
     } catch (const Refusal& refusal) {
-      root_ = -1;
-      return Status::error(where(label, refusal.line) +
-                           ": a second YAML document starts here; a file holds one document "
-                           "(remove this \"---\" and what follows, or split the file)");
+      return refuse(label, refusal.line,
+                    "a second YAML document starts here; a file holds one document (remove this "
+                    "\"---\" and what follows, or split the file)");
     } catch (const YAML::Exception& e) {
-      root_ = -1;
-      return Status::error(where(label, lineOf(e.mark)) +
-                           ": a second YAML document starts here, and it is not valid YAML; a "
-                           "file holds one document");
+      return refuse(label, lineOf(e.mark),
+                    "a second YAML document starts here, and it is not valid YAML; a file holds "
+                    "one document");
     }
     return Status();
   } catch (const YAML::ParserException& e) {
-    root_ = -1;
-    return Status::error(where(label, lineOf(e.mark)) +
-                         ": YAML syntax error: " + excerpt(e.msg, 200));
+    return refuse(label, lineOf(e.mark), "YAML syntax error: " + excerpt(e.msg, 200));
   } catch (const YAML::Exception& e) {
-    root_ = -1;
-    return Status::error(where(label, lineOf(e.mark)) + ": " + excerpt(e.msg, 200));
+    return refuse(label, lineOf(e.mark), excerpt(e.msg, 200));
   } catch (const std::exception& e) {
-    root_ = -1;
-    return Status::error(std::string(label) + ": " + excerpt(e.what(), 200));
+    return refuse(label, 0, excerpt(e.what(), 200));
   } catch (...) {
-    root_ = -1;
-    return Status::error(std::string(label) + ": unexpected error while reading YAML");
+    return refuse(label, 0, "unexpected error while reading YAML");
   }
 }
 

@@ -1,4 +1,4 @@
-// One YAML document as the YAML -> protobuf walk (yaml_proto.h) needs it: each node's kind,
+// One YAML document as the YAML -> protobuf walk (yaml_walker.h) needs it: each node's kind,
 // line, scalar text and children, built from yaml-cpp's parser events.
 //
 // Built from events rather than with YAML::Load, whose node tree costs ~60 bytes of heap per
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "fw/common/status.h"
+#include "fw/config/diagnostics.h"
 
 namespace muzzle {
 
@@ -58,6 +59,8 @@ class YamlDocument : public YAML::EventHandler {
   // Parses the first document of `text`. Errors are "label:line: what" (syntax, budget, cycle,
   // a second document). `root()` is -1 after an error or when the text held no document.
   Status parse(std::string_view text, std::string_view label);
+  // After parse() failed: the same error, structured (no field: it is about the text itself).
+  const Diagnostic& problem() const { return problem_; }
 
   int64_t root() const { return root_; }
   const NodeData& node(uint32_t index) const { return nodes_[index]; }
@@ -92,6 +95,8 @@ class YamlDocument : public YAML::EventHandler {
   void attach(uint32_t index);
   void count(uint32_t nodes, uint32_t bytes, int line);
   void close();
+  // Records the problem and returns it as a Status.
+  Status refuse(std::string_view label, int line, std::string what);
 
   YamlBudget budget_;
   std::vector<NodeData> nodes_;
@@ -102,6 +107,7 @@ class YamlDocument : public YAML::EventHandler {
   std::vector<uint32_t> anchors_;  // anchor -> node
   int64_t root_ = -1;
   int cycle_line_ = 0;
+  Diagnostic problem_;
 };
 
 // A node of a YamlDocument: what the walk asks of it. Cheap to copy; valid while the document

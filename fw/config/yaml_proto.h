@@ -5,39 +5,22 @@
 // integers are checked against their type's range (64-bit ones may be quoted); a bare list may
 // stand for a message whose schema names a `list_shorthand` field (options.proto). Text that is
 // not UTF-8 is refused with the line and byte column of its first bad byte; a second document
-// is refused with its line. The SourceMap remembers the line of field paths so that later
-// validation errors can name the line too.
+// is refused with its line. The SourceMap (source_map.h) remembers the line of field paths so
+// that later validation errors can name the line too. The walk itself is yaml_walker.h.
 #pragma once
 
 #include <google/protobuf/message.h>
 
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "fw/common/status.h"
+#include "fw/config/diagnostics.h"
+#include "fw/config/source_map.h"
 
 namespace muzzle {
 
-// Field path ("profiles.camera.egress[1].ports[0]") -> 1-based line in the source file.
-class SourceMap {
- public:
-  void record(std::string path, int line) { lines_.emplace(std::move(path), line); }
-  // Line of `path`, or of its nearest recorded ancestor; 0 when nothing is known.
-  int lineOf(std::string_view path) const;
-
- private:
-  std::unordered_map<std::string, int> lines_;
-};
-
-// Formats "file:line: path: message" (line omitted when unknown, path omitted when empty).
-std::string located(std::string_view file_label, const SourceMap& map, std::string_view path,
-                    std::string_view message);
-
-// Errors past this many are counted, not listed: a text of nothing but mistakes still makes a
-// message of bounded size.
-inline constexpr size_t kMaxReportedErrors = 100;
 // A longer map key is an error: keys are repeated in every field path below them.
 inline constexpr size_t kMaxYamlKeyBytes = 256;
 
@@ -57,5 +40,10 @@ Status yamlToProto(std::string_view yaml_text, std::string_view file_label,
 Status yamlToProto(std::string_view yaml_text, std::string_view file_label,
                    google::protobuf::Message* out, SourceMap* map,
                    const YamlToProtoOptions& options);
+// The same, with the errors kept structured: they go to `*sink` (labelled with its file; start
+// with an empty sink) and the result says whether there were none. The Status forms above are
+// this, rendered (statusOf).
+bool yamlToProto(std::string_view yaml_text, google::protobuf::Message* out, SourceMap* map,
+                 const YamlToProtoOptions& options, DiagnosticSink* sink);
 
 }  // namespace muzzle

@@ -225,11 +225,10 @@ Result<PolicyContext> Daemon::policyContext() {
   return context;
 }
 
-Result<std::shared_ptr<const CompiledPolicy>> Daemon::compilePolicy(
-    std::string_view text, std::string_view label, const PolicyContext& context) const {
-  auto compiled = compilePolicyText(text, label, context.site, context.folders);
-  if (!compiled.ok()) return compiled.status().withCode(StatusCode::kInvalidArgument);
-  return compiled;
+PolicyCompileResult Daemon::compilePolicy(std::string_view text, std::string_view label,
+                                          const PolicyContext& context) const {
+  return compilePolicyText(text, label, context.site, context.folders)
+      .withCode(StatusCode::kInvalidArgument);
 }
 
 Result<uint32_t> Daemon::applyPolicyText(std::string_view text, std::string_view label) {

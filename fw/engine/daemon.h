@@ -88,7 +88,7 @@ class Daemon : public EngineControl {
   // EngineControl.
   void post(std::function<void()> fn) override;
   Result<PolicyContext> policyContext() override;
-  Result<std::shared_ptr<const CompiledPolicy>> compilePolicy(
+  PolicyCompileResult compilePolicy(
       std::string_view text, std::string_view label, const PolicyContext& context) const override;
   Result<uint32_t> applyPolicyText(std::string_view text, std::string_view label) override;
   Result<uint32_t> applyPolicy(std::shared_ptr<const CompiledPolicy> policy,

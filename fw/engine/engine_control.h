@@ -68,8 +68,8 @@ class EngineControl {
   // installing it, reading nothing of the engine (only the list files the policy names). The
   // management plane calls it on its compile thread, so a compile never holds the engine thread
   // (timers, the watchdog, other clients). Errors name `label`, the line and the field, one per
-  // line, with code kInvalidArgument.
-  virtual Result<std::shared_ptr<const CompiledPolicy>> compilePolicy(
+  // line, with code kInvalidArgument; the same errors come structured in diagnostics().
+  virtual PolicyCompileResult compilePolicy(
       std::string_view text, std::string_view label, const PolicyContext& context) const = 0;
   // Engine thread: policyContext() and compilePolicy() in one, holding the engine thread for the
   // whole compile. Only for before the engine runs (the management plane's boot).

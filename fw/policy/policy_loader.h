@@ -1,7 +1,8 @@
 // Loading and compiling policy files. Every error names the file, line and field path, e.g.
 //   policy.yaml:14: profiles.camera.egress[1].ports[0]: 70000 is not a port
 // Several errors are reported at once, one per line (at most kMaxReportedErrors, then a count),
-// so a user fixes a file in one pass.
+// so a user fixes a file in one pass; they come structured too (PolicyCompileResult). The
+// compiler itself is policy_compiler.h, one file per part of a policy.
 //
 // A policy may arrive over the management API from any caller allowed to validate one, so
 // compiling it never reads outside the folders below, never blocks, and is bounded in every cost
@@ -15,8 +16,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "fw/common/status.h"
+#include "fw/config/diagnostics.h"
 #include "fw/policy/compiled_policy.h"
 #include "muzzle/v1/policy.pb.h"
 
@@ -34,21 +38,41 @@ struct PolicyFolders {
   std::string shipped_dir;
 };
 
+// A compiled policy, or why there is none: the diagnostics (file, line, field path, message),
+// kept structured for whoever shows them one by one (the management API's violations), and the
+// same as one Status whose message is their text, one per line, for logs and the CLI. On
+// failure diagnostics() is never empty; an error about no place in a file (the policy file
+// cannot be read, the box's facts cannot be read) is one diagnostic with only a message.
+// A value: copy it to any thread.
+class PolicyCompileResult : public Result<std::shared_ptr<const CompiledPolicy>> {
+ public:
+  PolicyCompileResult(std::shared_ptr<const CompiledPolicy> policy)  // NOLINT: as Result's
+      : Result(std::move(policy)) {}
+  PolicyCompileResult(std::vector<Diagnostic> diagnostics)  // NOLINT: must not be empty
+      : Result(statusOf(diagnostics)), diagnostics_(std::move(diagnostics)) {}
+  PolicyCompileResult(Status status)  // NOLINT: as Result's
+      : Result(status), diagnostics_{Diagnostic{"", 0, "", status.message()}} {}
+
+  const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
+  // The same failure with another code (Status::withCode), diagnostics kept.
+  PolicyCompileResult withCode(StatusCode code) const;
+
+ private:
+  std::vector<Diagnostic> diagnostics_;
+};
+
 // Parses YAML (JSON is YAML too) into the Policy message and validates it against `site`.
 // `file_label` is how the file is named in messages. Pass an empty SiteFacts to check a file
 // without a box (as `muzzled --check-policy` does): builtins then resolve to no addresses.
 // A policy stored as a revision is compiled with `folders.policy_dir` set to the configured
 // policy file's folder, so it still finds the lists that sit next to that file.
-Result<std::shared_ptr<const CompiledPolicy>> compilePolicyText(std::string_view yaml_text,
-                                                                std::string_view file_label,
-                                                                const SiteFacts& site,
-                                                                const PolicyFolders& folders = {});
+PolicyCompileResult compilePolicyText(std::string_view yaml_text, std::string_view file_label,
+                                      const SiteFacts& site, const PolicyFolders& folders = {});
 
 // Reads `path` (a regular file of at most kMaxNamedFileBytes, read without blocking) and calls
 // compilePolicyText with the file's folder and `shipped_dir` (DaemonConfig's, or
 // kShippedPoliciesDir). A missing or unreadable file is an error naming it.
-Result<std::shared_ptr<const CompiledPolicy>> compilePolicyFile(const std::string& path,
-                                                                const SiteFacts& site,
-                                                                const std::string& shipped_dir);
+PolicyCompileResult compilePolicyFile(const std::string& path, const SiteFacts& site,
+                                      const std::string& shipped_dir);
 
 }  // namespace muzzle

@@ -23,8 +23,6 @@
 namespace muzzle {
 namespace {
 
-std::string revName(uint64_t n) { return "revision " + std::to_string(n); }
-
 std::string firstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 }  // namespace

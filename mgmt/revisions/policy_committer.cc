@@ -3,8 +3,6 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
-#include <cctype>
-
 #include "fw/common/atomic_file.h"
 #include "fw/common/utf8.h"
 #include "fw/config/yaml_proto.h"
@@ -15,49 +13,23 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-std::string revName(uint64_t n) { return "revision " + std::to_string(n); }
+}  // namespace
 
-Status pendingRefusal(const v1::PendingCommit& p) {
+Status PolicyCommitter::pendingRefusal(const v1::PendingCommit& p) {
   return Status::error(
       StatusCode::kFailedPrecondition,
       revName(p.revision()) + " awaits confirmation; confirm or roll it back first");
 }
 
-}  // namespace
-
-std::vector<v1::Violation> parseViolations(const std::string& message, std::string_view label) {
+std::vector<v1::Violation> toViolations(const std::vector<Diagnostic>& diagnostics) {
   std::vector<v1::Violation> out;
-  size_t start = 0;
-  while (start < message.size()) {
-    size_t end = message.find('\n', start);
-    if (end == std::string::npos) end = message.size();
-    std::string_view line(message.data() + start, end - start);
-    start = end + 1;
-    if (line.empty()) continue;
-    v1::Violation v;
-    std::string_view rest = line;
-    if (rest.substr(0, label.size()) == label && rest.size() > label.size() &&
-        rest[label.size()] == ':') {
-      v.set_file(std::string(label));
-      rest.remove_prefix(label.size() + 1);
-      size_t digits = 0;
-      while (digits < rest.size() && std::isdigit(static_cast<unsigned char>(rest[digits])))
-        ++digits;
-      if (digits > 0 && digits < rest.size() && rest[digits] == ':') {
-        v.set_line(static_cast<uint32_t>(std::stoul(std::string(rest.substr(0, digits)))));
-        rest.remove_prefix(digits + 1);
-      }
-      if (!rest.empty() && rest[0] == ' ') rest.remove_prefix(1);
-      // "field: message" when the first word is a field path (no spaces) followed by ": ".
-      size_t colon = rest.find(": ");
-      if (colon != std::string_view::npos &&
-          rest.substr(0, colon).find(' ') == std::string_view::npos) {
-        v.set_field(std::string(rest.substr(0, colon)));
-        rest.remove_prefix(colon + 2);
-      }
-    }
-    v.set_message(std::string(rest));
-    out.push_back(std::move(v));
+  out.reserve(diagnostics.size());
+  for (const Diagnostic& d : diagnostics) {
+    v1::Violation& v = out.emplace_back();
+    v.set_file(d.file);
+    v.set_line(static_cast<uint32_t>(d.line));
+    v.set_field(d.field);
+    v.set_message(d.message);
   }
   return out;
 }
@@ -146,7 +118,7 @@ void PolicyCommitter::validate(std::string text,
     Compiled compiled =
         context.ok() ? engine_.compilePolicy(text, kLabel, *context) : Compiled(context.status());
     out.valid = compiled.ok();
-    if (!compiled.ok()) out.violations = parseViolations(compiled.status().message(), kLabel);
+    if (!compiled.ok()) out.violations = toViolations(compiled.diagnostics());
     // The diff travels in a proto `string`: text that is not UTF-8 (a violation says where) would
     // make the whole response unreadable to the client.
     if (isUtf8(text)) out.diff = unifiedDiff(current_text, text, revName(base), "proposed");
@@ -275,27 +247,6 @@ Result<CommitOutcome> PolicyCommitter::commit(const std::string& text,
   return out;
 }
 
-Result<v1::Revision> PolicyCommitter::confirm(uint64_t revision, const Caller& caller) {
-  if (!store_.pending()) {
-    return Status::error(StatusCode::kFailedPrecondition, "no commit awaits confirmation");
-  }
-  const v1::PendingCommit p = *store_.pending();
-  if (revision != 0 && revision != p.revision()) {
-    return Status::error(StatusCode::kFailedPrecondition,
-                         revName(revision) + " is not pending; " + revName(p.revision()) + " is");
-  }
-  const std::string what = "confirm " + revName(p.revision());
-  auto audited = audit_.append(entry("confirm", p.revision(), p.revision(), "", caller));
-  if (!audited.ok()) return refuseUnwritable(audited.status(), what);
-  if (Status s = store_.clearPending(); !s.ok()) {
-    return undone("confirm", p.revision(), p.revision(), refuseUnwritable(s, what), caller);
-  }
-  state_.wrote();
-  deadline_.reset();
-  log_.write(LogLine("policy-confirmed").add("revision", p.revision()).add("by", caller.who));
-  return store_.revision(p.revision());
-}
-
 void PolicyCommitter::rollback(uint64_t to, uint64_t expected_revision, std::string comment,
                                Caller caller, CommitDone done) {
   auto expected = [this, expected_revision]() -> Status {
@@ -370,73 +321,6 @@ void PolicyCommitter::edit(std::function<Status(v1::Policy*)> change, std::strin
     });
   };
   if (Status s = compiles_.submit(std::move(job)); !s.ok()) done(s);
-}
-
-void PolicyCommitter::tick() {
-  if (!store_.pending() || rollback_in_flight_) return;
-  if (!deadline_) {
-    // Pending but no timer: cannot happen after boot() (which resolves a pending commit), but
-    // never leave a window open forever.
-    deadline_ = clock_.now();
-  }
-  if (clock_.now() < *deadline_) return;
-  const v1::PendingCommit p = *store_.pending();
-  auto text = store_.content(p.rollback_to());
-  if (!text.ok()) {
-    log_.write(LogLine("rollback-failed").add("error", text.status().message()));
-    deadline_ = clock_.now() + std::chrono::seconds(1);  // try again soon
-    return;
-  }
-  rollback_in_flight_ = true;
-  Text t = std::make_shared<const std::string>(std::move(text).value());
-  compileThen(t, /*urgent=*/true,
-              [this, p, t](Compiled compiled, std::chrono::steady_clock::duration took) {
-                rollback_in_flight_ = false;
-                finishRollback(p, *t, std::move(compiled), took);
-              });
-}
-
-void PolicyCommitter::finishRollback(const v1::PendingCommit& p, const std::string& text,
-                                     Compiled compiled, std::chrono::steady_clock::duration took) {
-  // Confirmed or rolled back by hand while this compiled: nothing left to do.
-  if (!store_.pending() || store_.pending()->revision() != p.revision()) return;
-  if (!compiled.ok()) {
-    log_.write(LogLine("rollback-failed").add("error", compiled.status().message()));
-    deadline_ = clock_.now() + std::chrono::seconds(1);  // try again soon
-    return;
-  }
-  const std::shared_ptr<const CompiledPolicy> policy = compiled.value();
-  const Caller self{"muzzled", "timer"};
-  const std::string why = revName(p.revision()) + " was not confirmed in time";
-  Result<CommitOutcome> done = commit(text, policy, took, "auto-rollback", 0, why, self);
-  if (!done.ok() && done.status().code() == StatusCode::kFailedPrecondition) {
-    // The state folder stopped taking writes inside the window. The rollback is what keeps an
-    // admin from being locked out, so it happens in the kernel anyway; `pending` stays on disk,
-    // and the next start rolls back again (and stores it, if it can).
-    auto generation = engine_.applyPolicy(policy, took);
-    if (generation.ok()) {
-      store_.assumeCurrent(p.rollback_to());
-      store_.forgetPending();
-      deadline_.reset();
-      log_.write(LogLine("policy-rolled-back")
-                     .add("from", p.revision())
-                     .add("to_text_of", p.rollback_to())
-                     .add("reason", "not confirmed in time")
-                     .add("stored", "no: " + done.status().message()));
-      return;
-    }
-    done = generation.status();
-  }
-  if (!done.ok()) {
-    log_.write(LogLine("rollback-failed").add("error", done.status().message()));
-    deadline_ = clock_.now() + std::chrono::seconds(1);  // try again soon
-    return;
-  }
-  log_.write(LogLine("policy-rolled-back")
-                 .add("revision", done->revision.number())
-                 .add("from", p.revision())
-                 .add("to_text_of", p.rollback_to())
-                 .add("reason", "not confirmed in time"));
 }
 
 }  // namespace muzzle

@@ -35,9 +35,11 @@
 #include <vector>
 
 #include "fw/common/clock.h"
+#include "fw/config/diagnostics.h"
 #include "fw/engine/engine_control.h"
 #include "fw/engine/event_log.h"
 #include "fw/engine/state_report.h"
+#include "fw/policy/policy_loader.h"
 #include "mgmt/revisions/audit_log.h"
 #include "mgmt/revisions/compile_queue.h"
 #include "mgmt/revisions/revision_store.h"
@@ -70,8 +72,8 @@ struct CommitOutcome {
   std::chrono::steady_clock::duration compile_time{};
 };
 
-// Splits "file:line: field: message" lines into violations.
-std::vector<v1::Violation> parseViolations(const std::string& message, std::string_view label);
+// A compile's diagnostics as the API's violations, one for one, field for field.
+std::vector<v1::Violation> toViolations(const std::vector<Diagnostic>& diagnostics);
 
 class PolicyCommitter {
  public:
@@ -121,7 +123,10 @@ class PolicyCommitter {
   const StateReport& state() const { return state_; }
 
  private:
-  using Compiled = Result<std::shared_ptr<const CompiledPolicy>>;
+  using Compiled = PolicyCompileResult;
+  static std::string revName(uint64_t n) { return "revision " + std::to_string(n); }
+  // The refusal of a change while `p` awaits confirmation.
+  static Status pendingRefusal(const v1::PendingCommit& p);
   using Text = std::shared_ptr<const std::string>;
   // Compiles `text` on the compile thread; `then` runs on the engine thread with the result and
   // what it took. An urgent compile is never refused.

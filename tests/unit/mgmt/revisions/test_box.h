@@ -118,11 +118,11 @@ class FakeEngine : public EngineControl {
     }
   }
   Result<PolicyContext> policyContext() override { return PolicyContext{}; }
-  Result<std::shared_ptr<const CompiledPolicy>> compilePolicy(
-      std::string_view text, std::string_view label, const PolicyContext& context) const override {
+  PolicyCompileResult compilePolicy(std::string_view text, std::string_view label,
+                                    const PolicyContext& context) const override {
     gate.pass();
     auto c = compilePolicyText(text, label, context.site);
-    if (!c.ok()) return c.status().withCode(StatusCode::kInvalidArgument);
+    if (!c.ok()) return c.withCode(StatusCode::kInvalidArgument);
     std::lock_guard<std::mutex> lock(mu_);
     checked_text[(*c)->digest] = std::string(text);
     ++compiles;

@@ -1,0 +1,103 @@
+// Address groups: entries written in the policy, or a list file it names.
+#include <algorithm>
+#include <string_view>
+
+#include "fw/common/confined_file.h"
+#include "fw/common/excerpt.h"
+#include "fw/policy/address_list.h"
+#include "fw/policy/policy_compiler.h"
+#include "fw/policy/policy_syntax.h"
+
+namespace muzzle {
+
+void PolicyCompiler::compileGroups(const v1::Policy& policy) {
+  // Sorted, so errors come out in the same order every run; pointers, as a group can hold a
+  // long list.
+  std::vector<std::pair<std::string_view, const v1::AddressGroup*>> sorted;
+  sorted.reserve(policy.addresses().size());
+  for (const auto& [name, group] : policy.addresses()) sorted.emplace_back(name, &group);
+  std::sort(sorted.begin(), sorted.end());
+  for (const auto& [name_view, group] : sorted) {
+    const std::string name(name_view);
+    const std::string path = "addresses." + name;
+    if (!isValidName(name)) {
+      fail(path,
+           inQuotes(name) + " is not a valid address group name (use letters, digits, _ . -)");
+      continue;
+    }
+    if (isReservedGroupName(name)) {
+      fail(path, inQuotes(name) +
+                     " is a built-in target and cannot name an address group; choose another "
+                     "name");
+      continue;
+    }
+    std::vector<Cidr>& cidrs = groups_[name];
+    if (!group->file().empty()) {
+      if (group->entries_size() > 0) {
+        fail(path,
+             "a group lists its entries or names a file, not both; move the entries "
+             "into the file");
+        continue;
+      }
+      IncludedFile& included = group_files_.emplace_back();
+      included.name = group->file();
+      readListFile(group->file(), path + ".file", kMaxGroupEntries, &included.text,
+                   [&](const Cidr& cidr) { cidrs.push_back(cidr); });
+      continue;
+    }
+    cidrs.reserve(group->entries_size());
+    for (int i = 0; i < group->entries_size(); ++i) {
+      const std::string& text = group->entries(i);
+      const std::string entry_path = path + "[" + std::to_string(i) + "]";
+      if (auto cidr = Cidr::parse(text)) {
+        if (!spend(addresses_, 1, entry_path)) break;
+        cidrs.push_back(*cidr);
+      } else if (text.find('/') == std::string::npos && looksLikeDomain(text)) {
+        // A group of names: a vendor's cloud hosts, named once and used by many profiles.
+        if (auto pattern = parseNamePattern(text)) {
+          group_names_[name].push_back(std::move(*pattern));
+        } else {
+          fail(entry_path, inQuotes(text) +
+                               " is not a valid DNS name (host.example.com or "
+                               "*.example.com; letters, digits, - and _)");
+        }
+      } else {
+        fail(entry_path, cidrProblem(text));
+      }
+    }
+  }
+}
+
+void PolicyCompiler::readListFile(const std::string& name, const std::string& field,
+                                  size_t max_entries, std::string* text,
+                                  const std::function<void(const Cidr&)>& add) {
+  auto contents = readConfinedFile(folders_, name);
+  if (!contents.ok()) {
+    fail(field, contents.status().message());
+    return;
+  }
+  if (!spend(file_bytes_, contents->size(), field)) return;
+  *text = std::move(contents).value();
+  // The digest has always seen every line newline-terminated (the DoH list was read by lines).
+  if (!text->empty() && text->back() != '\n') text->push_back('\n');
+  const AddressList list = parseAddressList(*text, max_entries);
+  const std::string shown = excerpt(name);
+  for (const int line : list.bad_lines) {
+    fail(field, shown + ":" + std::to_string(line) +
+                    ": not an IP address or CIDR (one a line, e.g. 198.18.1.4 or "
+                    "198.18.1.0/24 with no host bits set; # starts a comment)");
+  }
+  if (list.bad_count > kMaxListErrors) {
+    fail(field, shown + ": " + std::to_string(list.bad_count - kMaxListErrors) +
+                    " more lines are not an IP address or CIDR; is it a list of addresses, one "
+                    "a line?");
+  }
+  if (list.over_limit) {
+    fail(field, shown + " lists more than " + std::to_string(max_entries) +
+                    " addresses, the most one list may hold; split it");
+  }
+  if (!spend(addresses_, list.cidrs.size(), field)) return;
+  for (const Cidr& cidr : list.cidrs) add(cidr);
+}
+
+}  // namespace muzzle

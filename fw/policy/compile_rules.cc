@@ -1,0 +1,155 @@
+// Profiles and their rules: targets (built-ins, groups, addresses, DNS names), protocols, ports.
+#include "fw/common/excerpt.h"
+#include "fw/policy/policy_compiler.h"
+#include "fw/policy/policy_syntax.h"
+
+namespace muzzle {
+
+CompiledProfile PolicyCompiler::compileProfile(const std::string& name,
+                                               const v1::Profile& profile) {
+  CompiledProfile compiled;
+  compiled.name = name;
+  const std::string path = "profiles." + name;
+  if (profile.otherwise().empty() || profile.otherwise() == "reject") {
+    compiled.otherwise = Action::kReject;
+  } else if (profile.otherwise() == "drop") {
+    compiled.otherwise = Action::kDrop;
+  } else {
+    fail(path + ".otherwise", inQuotes(profile.otherwise()) + " is not an action (reject or drop)");
+  }
+  for (int i = 0; i < profile.egress_size(); ++i) {
+    compiled.egress.push_back(compileRule(
+        profile.egress(i), path + ".egress[" + std::to_string(i) + "]", compiled.otherwise, true));
+  }
+  for (int i = 0; i < profile.inbound_size(); ++i) {
+    compiled.inbound.push_back(compileRule(profile.inbound(i),
+                                           path + ".inbound[" + std::to_string(i) + "]",
+                                           compiled.otherwise, false));
+  }
+  return compiled;
+}
+
+CompiledRule PolicyCompiler::compileRule(const v1::Rule& rule, const std::string& path,
+                                         Action otherwise, bool egress) {
+  CompiledRule compiled;
+  compiled.label = path;
+  compiled.log = rule.log();
+
+  const bool has_allow = rule.allow_size() > 0;
+  const bool has_deny = rule.deny_size() > 0;
+  if (has_allow && has_deny) {
+    fail(path, "a rule has allow or deny, not both; split it into two rules");
+  } else if (!has_allow && !has_deny) {
+    fail(path, "a rule needs allow or deny (a list of targets)");
+  }
+  compiled.action = has_allow ? Action::kAllow : otherwise;
+  const char* key = has_allow ? "allow" : "deny";
+  const auto& targets = has_allow ? rule.allow() : rule.deny();
+  std::unordered_set<const AddressSet*> groups;  // named already by this rule
+  for (int i = 0; i < targets.size(); ++i) {
+    addTarget(targets[i], path + "." + key + "[" + std::to_string(i) + "]", egress, &groups,
+              &compiled);
+  }
+  compiled.addresses.finalize();
+
+  const std::string& proto = rule.proto();
+  if (proto.empty() || proto == "any") {
+    compiled.proto = ProtoMatch::kAny;
+  } else if (proto == "tcp") {
+    compiled.proto = ProtoMatch::kTcp;
+  } else if (proto == "udp") {
+    compiled.proto = ProtoMatch::kUdp;
+  } else if (proto == "icmp") {
+    compiled.proto = ProtoMatch::kIcmp;
+  } else {
+    fail(path + ".proto", inQuotes(proto) + " is not a protocol (tcp, udp, icmp or any)");
+  }
+
+  if (rule.ports_size() > 0 && compiled.proto != ProtoMatch::kTcp &&
+      compiled.proto != ProtoMatch::kUdp) {
+    fail(path + ".ports", "ports need proto: tcp or proto: udp");
+  }
+  for (int i = 0; i < rule.ports_size(); ++i) {
+    const std::string& text = rule.ports(i);
+    const std::string port_path = path + ".ports[" + std::to_string(i) + "]";
+    const size_t dash = text.find('-');
+    if (dash == std::string::npos) {
+      if (auto port = parsePort(text)) {
+        compiled.ports.push_back(PortRange{*port, *port});
+      } else {
+        fail(port_path, excerpt(text) + " is not a port");
+      }
+      continue;
+    }
+    const auto lo = parsePort(std::string_view(text).substr(0, dash));
+    const auto hi = parsePort(std::string_view(text).substr(dash + 1));
+    if (!lo || !hi) {
+      fail(port_path, excerpt(text) + " is not a port range (e.g. 8000-8010)");
+    } else if (*lo > *hi) {
+      fail(port_path, excerpt(text) + " is not a port range (the low port comes first)");
+    } else {
+      compiled.ports.push_back(PortRange{*lo, *hi});
+    }
+  }
+  return compiled;
+}
+
+// The finalized set for address group `name`, built on first use and shared afterwards.
+std::shared_ptr<const AddressSet> PolicyCompiler::groupSet(const std::string& name,
+                                                           const std::vector<Cidr>& cidrs) {
+  auto& set = group_sets_[name];
+  if (!set) {
+    auto built = std::make_shared<AddressSet>();
+    for (const Cidr& cidr : cidrs) built->add(cidr);
+    built->finalize();
+    set = std::move(built);
+  }
+  return set;
+}
+
+void PolicyCompiler::addTarget(const std::string& target, const std::string& path, bool egress,
+                               std::unordered_set<const AddressSet*>* groups, CompiledRule* rule) {
+  if (target == "gateway") {
+    rule->builtins |= kTargetGateway;
+  } else if (target == "local") {
+    rule->builtins |= kTargetLocal;
+  } else if (target == "internet") {
+    rule->builtins |= kTargetInternet;
+  } else if (auto group = groups_.find(target); group != groups_.end()) {
+    if (!group->second.empty()) {
+      auto set = groupSet(target, group->second);
+      if (groups->insert(set.get()).second) rule->groups.push_back(std::move(set));
+    }
+    if (auto names = group_names_.find(target); names != group_names_.end()) {
+      if (!egress) {
+        fail(path, "address group " + inQuotes(target) +
+                       " holds DNS names; names only apply to egress rules (where a device "
+                       "goes), use a group of addresses for inbound");
+      } else if (spend(rule_names_, names->second.size(), path)) {
+        for (const NamePattern& pattern : names->second) rule->names.add(pattern);
+      }
+    }
+  } else if (auto cidr = Cidr::parse(target)) {
+    if (spend(addresses_, 1, path)) rule->addresses.add(*cidr);
+  } else if (target.find('/') != std::string::npos) {
+    fail(path, cidrProblem(target));
+  } else if (looksLikeDomain(target)) {
+    auto pattern = parseNamePattern(target);
+    if (!pattern) {
+      fail(path, inQuotes(target) +
+                     " is not a valid DNS name target (host.example.com or *.example.com; "
+                     "letters, digits, - and _)");
+    } else if (!egress) {
+      fail(path, inQuotes(target) +
+                     " is a DNS name; names only apply to egress rules (where a device goes), "
+                     "use addresses for inbound");
+    } else if (spend(rule_names_, 1, path)) {
+      rule->names.add(*pattern);
+    }
+  } else {
+    fail(path, inQuotes(target) +
+                   " is not an address group, IP, CIDR or built-in (gateway, local, internet)");
+  }
+}
+
+}  // namespace muzzle

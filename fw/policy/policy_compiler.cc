@@ -1,0 +1,89 @@
+#include "fw/policy/policy_compiler.h"
+
+#include <algorithm>
+
+#include "fw/policy/policy_syntax.h"
+
+namespace muzzle {
+namespace {
+
+constexpr uint32_t kPolicyVersion = 1;
+constexpr char kDefaultProfile[] = "quarantine";
+
+}  // namespace
+
+void PolicyCompiler::compile(const v1::Policy& policy, CompiledPolicy* out) {
+  // Counts first: a policy past one of them is not compiled further.
+  if (const auto problems = countProblems(policy); !problems.empty()) {
+    for (const auto& [path, message] : problems) fail(path, message);
+    return;
+  }
+  if (policy.version() != kPolicyVersion) {
+    if (policy.version() == 0 && map_.lineOf("version") == 0) {
+      fail("version", "missing; start the file with \"version: 1\"");
+    } else {
+      fail("version", std::to_string(policy.version()) + " is not a supported version (1)");
+    }
+  }
+  compileGroups(policy);
+
+  // Sorted, so profile indices are the same for the same file.
+  std::vector<std::string> names;
+  for (const auto& [name, profile] : policy.profiles()) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    if (!isValidName(name)) {
+      fail("profiles." + name,
+           inQuotes(name) + " is not a valid profile name (use letters, digits, _ . -)");
+    }
+    profile_index_.emplace(name, static_cast<uint32_t>(out->profiles.size()));
+    out->profiles.push_back(compileProfile(name, policy.profiles().at(name)));
+  }
+
+  const std::string default_name =
+      policy.defaults().profile().empty() ? kDefaultProfile : policy.defaults().profile();
+  if (auto it = profile_index_.find(default_name); it != profile_index_.end()) {
+    out->default_profile = it->second;
+  } else if (policy.defaults().profile().empty()) {
+    fail("defaults.profile",
+         "no profile \"" + default_name +
+             "\" (the default for devices not listed); define it or set defaults.profile");
+  } else {
+    fail("defaults.profile", inQuotes(default_name) + " is not a defined profile");
+  }
+
+  compileDevices(policy, out);
+  compileClassify(policy, out);
+  compileSite(out);
+  compileDns(policy, out);
+}
+
+bool PolicyCompiler::spend(Budget& budget, size_t n, const std::string& path) {
+  if (n <= budget.limit - budget.used) {
+    budget.used += n;
+    return true;
+  }
+  if (!budget.reported) {
+    budget.reported = true;
+    fail(path, std::string("with this, ") + budget.what + " would be more than " +
+                   std::to_string(budget.limit) + "; " + budget.fix);
+  }
+  return false;
+}
+
+void PolicyCompiler::compileSite(CompiledPolicy* out) {
+  for (const SegmentFacts& facts : site_.segments) {
+    CompiledSegment segment;
+    segment.name = facts.name;
+    segment.ifindex = facts.ifindex;
+    for (const IpAddress& ip : facts.gateway_addresses) segment.gateway.add(Cidr::host(ip));
+    for (const Cidr& cidr : facts.subnets) segment.local.add(cidr);
+    segment.gateway.finalize();
+    segment.local.finalize();
+    out->segments.push_back(std::move(segment));
+  }
+  for (const IpAddress& ip : site_.box_addresses) out->box_addresses.add(Cidr::host(ip));
+  out->box_addresses.finalize();
+}
+
+}  // namespace muzzle

@@ -1,0 +1,116 @@
+// The policy compiler's shared state, for the files that compile each part of a policy:
+// address groups and the list files they name (compile_addresses.cc), profiles and their rules
+// (compile_rules.cc), DNS (compile_dns.cc), devices and classification (compile_devices.cc).
+// They all report to one DiagnosticSink, with the line the SourceMap knows for the field path,
+// and spend the same budgets (policy_limits.h). Internal to fw/policy: the interface is
+// policy_loader.h.
+//
+// One compiler per compile, on one thread; it keeps pointers into the map, the site facts and
+// the sink, which must outlive it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "fw/config/diagnostics.h"
+#include "fw/config/source_map.h"
+#include "fw/policy/compiled_policy.h"
+#include "fw/policy/policy_limits.h"
+#include "muzzle/v1/policy.pb.h"
+
+namespace muzzle {
+
+// A list file the policy names, as read for this compile.
+struct IncludedFile {
+  std::string name;  // as the policy names it
+  std::string text;
+};
+
+class PolicyCompiler {
+ public:
+  // `folders`: where named files may be (PolicyFolders, in lookup order).
+  PolicyCompiler(const SourceMap& map, const SiteFacts& site, std::vector<std::string> folders,
+                 DiagnosticSink* sink)
+      : folders_(std::move(folders)), map_(map), site_(site), sink_(sink) {}
+
+  // Fills `*out`; what is wrong goes to the sink (the sink bounds how many are kept). `*out` is
+  // complete only when the sink stayed empty.
+  void compile(const v1::Policy& policy, CompiledPolicy* out);
+
+  // Text of the files the policy pulled in, so the digest changes when they do.
+  const std::vector<IncludedFile>& groupFiles() const { return group_files_; }
+  const std::string& dohText() const { return doh_text_; }
+
+ private:
+  // A bound on something counted after expansion (addresses, names, bytes of named files).
+  struct Budget {
+    size_t limit;
+    const char* what;  // "the policy's addresses"
+    const char* fix;   // what to do about it
+    size_t used = 0;
+    bool reported = false;
+  };
+
+  void fail(const std::string& path, std::string message) {
+    sink_->add(map_.lineOf(path), path, std::move(message));
+  }
+  // Counts `n` more against `budget`. Past it: false, so the caller stops adding, and one error,
+  // at the first place that passed it.
+  bool spend(Budget& budget, size_t n, const std::string& path);
+
+  // compile_addresses.cc
+  void compileGroups(const v1::Policy& policy);
+  // Reads a list file the policy names in `field` (address_list.h: one IP or CIDR a line),
+  // confined to the policy's folders (confined_file.h). Calls `add` for each address and keeps
+  // the raw text in `*text` for the digest. Errors sit where `field` does in the policy and
+  // name the list file's lines by number only: the file is not the caller's text.
+  void readListFile(const std::string& name, const std::string& field, size_t max_entries,
+                    std::string* text, const std::function<void(const Cidr&)>& add);
+
+  // compile_rules.cc
+  CompiledProfile compileProfile(const std::string& name, const v1::Profile& profile);
+  CompiledRule compileRule(const v1::Rule& rule, const std::string& path, Action otherwise,
+                           bool egress);
+  // The finalized set for address group `name`, built on first use and shared afterwards.
+  std::shared_ptr<const AddressSet> groupSet(const std::string& name,
+                                             const std::vector<Cidr>& cidrs);
+  void addTarget(const std::string& target, const std::string& path, bool egress,
+                 std::unordered_set<const AddressSet*>* groups, CompiledRule* rule);
+
+  // compile_dns.cc
+  void compileDns(const v1::Policy& policy, CompiledPolicy* out);
+  void loadDohList(const std::string& name, CompiledDns* dns);
+
+  // compile_devices.cc
+  void compileDevices(const v1::Policy& policy, CompiledPolicy* out);
+  void compileClassify(const v1::Policy& policy, CompiledPolicy* out);
+
+  void compileSite(CompiledPolicy* out);
+
+  std::vector<std::string> folders_;  // where named files may be (PolicyFolders)
+  const SourceMap& map_;
+  const SiteFacts& site_;
+  DiagnosticSink* sink_;
+  Budget addresses_{kMaxAddresses, "the policy's addresses (groups, lists, rules, resolvers)",
+                    "use fewer or wider CIDRs"};
+  Budget rule_names_{kMaxRuleNames,
+                     "the DNS names over all rules (a rule naming a group of names holds a copy)",
+                     "name fewer groups of names, or in fewer rules"};
+  Budget file_bytes_{kMaxNamedFilesBytes, "the bytes of the files this policy names",
+                     "merge or trim the lists"};
+  std::unordered_map<std::string, std::vector<Cidr>> groups_;
+  std::unordered_map<std::string, std::vector<NamePattern>> group_names_;  // groups' DNS names
+  std::unordered_map<std::string, std::shared_ptr<const AddressSet>> group_sets_;
+  std::unordered_map<std::string, uint32_t> profile_index_;
+  std::vector<int> device_index_;          // compiled device -> index in the file's devices list
+  std::vector<IncludedFile> group_files_;  // in group name order
+  std::string doh_text_;
+};
+
+}  // namespace muzzle

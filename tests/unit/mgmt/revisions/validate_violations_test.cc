@@ -1,0 +1,66 @@
+// Validate answers with the compiler's diagnostics as violations, field for field: nothing is
+// read back out of the error text.
+#include "tests/unit/mgmt/revisions/test_box.h"
+
+namespace muzzle {
+namespace {
+
+using namespace testing;
+
+TEST_CASE("validate: two errors are two violations with their file, line and field") {
+  TempDir dir;
+  ManualClock clock;
+  Box box(dir.path, clock);
+  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+  // A profile name with a space: its field path has a space too, which no reading of the text
+  // "file:line: field: message" can tell from the message.
+  auto bad = box.validate(R"(version: 1
+profiles:
+  quarantine: {egress: [{allow: [gateway], proto: udp, ports: [70000]}]}
+  "my cam": {}
+)");
+  REQUIRE(bad.ok());
+  CHECK_FALSE(bad->valid);
+  REQUIRE(bad->violations.size() == 2);
+  CHECK(bad->violations[0].file() == "policy.yaml");
+  CHECK(bad->violations[0].line() == 3);
+  CHECK(bad->violations[0].field() == "profiles.quarantine.egress[0].ports[0]");
+  CHECK(bad->violations[0].message() == "70000 is not a port");
+  CHECK(bad->violations[1].file() == "policy.yaml");
+  CHECK(bad->violations[1].line() == 4);
+  CHECK(bad->violations[1].field() == "profiles.my cam");
+  CHECK(bad->violations[1].message() ==
+        "\"my cam\" is not a valid profile name (use letters, digits, _ . -)");
+}
+
+TEST_CASE("validate: an error about the whole file has no line and no field") {
+  TempDir dir;
+  ManualClock clock;
+  Box box(dir.path, clock);
+  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+  auto empty = box.validate("# nothing\n");
+  REQUIRE(empty.ok());
+  REQUIRE(empty->violations.size() == 1);
+  CHECK(empty->violations[0].file() == "policy.yaml");
+  CHECK(empty->violations[0].line() == 0);
+  CHECK(empty->violations[0].field().empty());
+  CHECK(empty->violations[0].message() == "the file is empty (expected a mapping of fields)");
+}
+
+TEST_CASE("toViolations copies every diagnostic as it is, the count of those left out included") {
+  const std::vector<Diagnostic> diagnostics = {
+      {"policy.yaml", 9, "devices[0].mac", "\"x\" is not an Ethernet address"},
+      {"policy.yaml", 0, "", "3 more errors not shown; fix these first"},
+      {"", 0, "", "segment lan: no interface eth9"}};
+  const auto violations = toViolations(diagnostics);
+  REQUIRE(violations.size() == 3);
+  CHECK(violations[0].line() == 9);
+  CHECK(violations[0].field() == "devices[0].mac");
+  CHECK(violations[1].file() == "policy.yaml");
+  CHECK(violations[1].message() == "3 more errors not shown; fix these first");
+  CHECK(violations[2].file().empty());
+  CHECK(violations[2].message() == "segment lan: no interface eth9");
+}
+
+}  // namespace
+}  // namespace muzzle
