@@ -17,7 +17,7 @@
 #include "fw/common/status.h"
 #include "fw/config/daemon_config.h"
 #include "muzzle/v1/inventory.pb.h"
-#include "fw/engine/judge.h"
+#include "fw/engine/judge_counters.h"
 #include "fw/nfq/kernel_queue_stats.h"
 #include "fw/nfq/packet_queue.h"
 #include "fw/nft/ruleset.h"
