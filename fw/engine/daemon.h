@@ -100,7 +100,7 @@ class Daemon : public EngineControl {
     return judge_.policy();
   }
   EngineStatus engineStatus() const override;
-  std::vector<v1::DeviceRecord> devicesSeen() const override;
+  std::vector<DeviceRecord> devicesSeen() const override;
   const DaemonConfig& config() const override { return config_; }
 
  private:

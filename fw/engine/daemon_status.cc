@@ -16,10 +16,10 @@ Result<std::vector<KernelQueueStats>> kernelQueuesOf(HostInfo& host, const Daemo
 
 }  // namespace
 
-std::vector<v1::DeviceRecord> Daemon::devicesSeen() const {
-  std::vector<v1::DeviceRecord> out;
+std::vector<DeviceRecord> Daemon::devicesSeen() const {
+  std::vector<DeviceRecord> out;
   std::lock_guard<std::mutex> lock(judge_mu_);
-  judge_.devices().forEach([&](const v1::DeviceRecord& r) { out.push_back(r); });
+  judge_.devices().forEach([&](const DeviceRecord& r) { out.push_back(r); });
   return out;
 }
 

@@ -88,7 +88,7 @@ class Judge : public PacketSink, private DnsAnswerSink {
   void onDnsAnswerRead(const DnsFlowKey& flow, DnsAnswerKind kind, DnsError error,
                        const DnsMessage& m) override;
   void noteDnsTcp(DnsTcpResult result, MacAddress device);
-  void logNewDevice(const v1::DeviceRecord& device);
+  void logNewDevice(const DeviceRecord& device);
   // Learns that `mac` on `segment` sent from `ip`; logs the device if it is new. False when
   // `ip` is bound to another device (a spoof): then nothing about any device changed but the
   // sender's last-seen time, and the caller drops the packet.
@@ -106,7 +106,7 @@ class Judge : public PacketSink, private DnsAnswerSink {
     std::string_view by;
   };
   // Which profile `record` (the device `mac`) gets under the current policy, and why.
-  Assignment assignmentOf(MacAddress mac, const v1::DeviceRecord& record) const;
+  Assignment assignmentOf(MacAddress mac, const DeviceRecord& record) const;
   const std::string& profileName(const Assignment& a) const;
   // A DHCP request from a device (kHintDhcpRequest): learn the fingerprint, then accept it.
   // The message's chaddr must be the frame's sender, and a profile change it causes is

@@ -58,14 +58,12 @@ Status releaseDevice(v1::Device* device, const std::string& mac) {
 }
 
 std::vector<DeviceView> mergeDevices(const CompiledPolicy& policy,
-                                     const std::vector<v1::DeviceRecord>& seen) {
+                                     const std::vector<DeviceRecord>& seen) {
   std::vector<std::pair<MacAddress, DeviceView>> all;
   std::set<MacAddress> done;
-  for (const v1::DeviceRecord& d : seen) {
-    auto mac = MacAddress::parse(d.mac());
-    if (!mac) continue;
-    all.push_back({*mac, DeviceView{&d, policy.deviceByMac(*mac)}});
-    done.insert(*mac);
+  for (const DeviceRecord& d : seen) {
+    all.push_back({d.mac, DeviceView{&d, policy.deviceByMac(d.mac)}});
+    done.insert(d.mac);
   }
   for (size_t i = 0; i < policy.devices.size(); ++i) {
     if (done.count(policy.devices[i].mac)) continue;
@@ -80,12 +78,12 @@ std::vector<DeviceView> mergeDevices(const CompiledPolicy& policy,
   return out;
 }
 
-Result<DeviceView> findDevice(const CompiledPolicy& policy,
-                              const std::vector<v1::DeviceRecord>& seen, MacAddress mac) {
+Result<DeviceView> findDevice(const CompiledPolicy& policy, const std::vector<DeviceRecord>& seen,
+                              MacAddress mac) {
   const int index = policy.deviceByMac(mac);
   const std::string text = mac.toString();
-  for (const v1::DeviceRecord& d : seen) {
-    if (d.mac() == text) return DeviceView{&d, index};
+  for (const DeviceRecord& d : seen) {
+    if (d.mac == mac) return DeviceView{&d, index};
   }
   if (index >= 0) return DeviceView{nullptr, index};
   return Status::error(StatusCode::kNotFound, "no device " + text + " is listed or was seen");

@@ -41,15 +41,15 @@ Status releaseDevice(v1::Device* device, const std::string& mac);
 // One device as the API shows it: what the engine saw of it (null: never seen) and its entry
 // in the policy (-1: not listed). Pointers into the vectors given to mergeDevices.
 struct DeviceView {
-  const v1::DeviceRecord* seen = nullptr;
+  const DeviceRecord* seen = nullptr;
   int listed = -1;
 };
 
 // Every device seen and every device listed, each once, ordered by address.
 std::vector<DeviceView> mergeDevices(const CompiledPolicy& policy,
-                                     const std::vector<v1::DeviceRecord>& seen);
+                                     const std::vector<DeviceRecord>& seen);
 // The device `mac`: seen, listed or both; kNotFound when it is neither.
-Result<DeviceView> findDevice(const CompiledPolicy& policy,
-                              const std::vector<v1::DeviceRecord>& seen, MacAddress mac);
+Result<DeviceView> findDevice(const CompiledPolicy& policy, const std::vector<DeviceRecord>& seen,
+                              MacAddress mac);
 
 }  // namespace muzzle

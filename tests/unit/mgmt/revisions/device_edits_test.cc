@@ -19,9 +19,9 @@ CompiledPolicy listing(std::initializer_list<const char*> macs) {
   return p;
 }
 
-v1::DeviceRecord seenRecord(const char* m) {
-  v1::DeviceRecord r;
-  r.set_mac(mac(m).toString());
+DeviceRecord seenRecord(const char* m) {
+  DeviceRecord r;
+  r.mac = mac(m);
   return r;
 }
 
@@ -106,8 +106,8 @@ TEST_CASE("release refuses a device Quarantine did not put in quarantine") {
 
 TEST_CASE("mergeDevices lists every seen and every listed device once, by address") {
   const CompiledPolicy policy = listing({"44:47:cc:00:00:03", "44:47:cc:00:00:01"});
-  const std::vector<v1::DeviceRecord> seen = {seenRecord("44:47:cc:00:00:02"),
-                                              seenRecord("44:47:cc:00:00:01")};
+  const std::vector<DeviceRecord> seen = {seenRecord("44:47:cc:00:00:02"),
+                                          seenRecord("44:47:cc:00:00:01")};
   auto merged = mergeDevices(policy, seen);
   REQUIRE(merged.size() == 3);
   CHECK(merged[0].seen == &seen[1]);  // 01: seen and listed
@@ -120,7 +120,7 @@ TEST_CASE("mergeDevices lists every seen and every listed device once, by addres
 
 TEST_CASE("findDevice: seen, listed, or NOT_FOUND") {
   const CompiledPolicy policy = listing({"44:47:cc:00:00:01"});
-  const std::vector<v1::DeviceRecord> seen = {seenRecord("44:47:cc:00:00:02")};
+  const std::vector<DeviceRecord> seen = {seenRecord("44:47:cc:00:00:02")};
   auto listed = findDevice(policy, seen, mac("44:47:cc:00:00:01"));
   REQUIRE(listed.ok());
   CHECK(listed->seen == nullptr);
