@@ -175,7 +175,14 @@ int main(int argc, char** argv) {
   // What is wrong with the state folder, for GetStatus; found by the Daemon (its generation)
   // and the PolicyCommitter (revisions, audit), both on the engine thread.
   muzzle::StateReport state;
-  muzzle::Daemon daemon(*config, *ruleset, *host, &muzzle::openNfqPacketQueue, log, clock);
+  // The Daemon's stores, opened here so tests can give it their own: vendor names (none when
+  // ieee-data is missing) and the policy generation kept in state_dir.
+  auto oui_loaded = muzzle::OuiDatabase::load();
+  const muzzle::OuiDatabase oui =
+      oui_loaded.ok() ? std::move(oui_loaded).value() : muzzle::OuiDatabase();
+  muzzle::GenerationStore generations(config->state_dir);
+  muzzle::Daemon daemon(*config, *ruleset, *host, &muzzle::openNfqPacketQueue, log, clock, &oui,
+                        generations);
   daemon.setServiceNotifier(notifier.get());
   daemon.setStateReport(&state);
   if (config->segments.empty()) {

@@ -9,16 +9,18 @@ bool sameIgnoringCase(char a, char b) {
   return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
 }
 
-bool ruleMatches(const ClassifyRule& rule, const v1::DeviceRecord& d) {
+bool ruleMatches(const ClassifyRule& rule, const DeviceRecord& d) {
   switch (rule.field) {
-    case ClassifyRule::Field::kVendor: return !d.vendor().empty() && d.vendor() == rule.pattern;
+    case ClassifyRule::Field::kVendor:
+      return !d.vendor.empty() && d.vendor == rule.pattern;
     case ClassifyRule::Field::kVendorPrefix:
-      return !d.vendor().empty() && d.vendor().compare(0, rule.pattern.size(), rule.pattern) == 0;
+      return !d.vendor.empty() && d.vendor.compare(0, rule.pattern.size(), rule.pattern) == 0;
     case ClassifyRule::Field::kDhcpHostname:
-      return !d.dhcp_hostname().empty() && globMatch(rule.pattern, d.dhcp_hostname());
+      return !d.dhcp_hostname.empty() && globMatch(rule.pattern, d.dhcp_hostname);
     case ClassifyRule::Field::kDhcpVendorClass:
-      return !d.dhcp_vendor_class().empty() && globMatch(rule.pattern, d.dhcp_vendor_class());
-    case ClassifyRule::Field::kMudUrl: return !d.mud_url().empty() && globMatch(rule.pattern, d.mud_url());
+      return !d.dhcp_vendor_class.empty() && globMatch(rule.pattern, d.dhcp_vendor_class);
+    case ClassifyRule::Field::kMudUrl:
+      return !d.mud_url.empty() && globMatch(rule.pattern, d.mud_url);
   }
   return false;
 }
@@ -47,7 +49,7 @@ bool globMatch(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 
-std::optional<size_t> classify(const std::vector<ClassifyRule>& rules, const v1::DeviceRecord& device) {
+std::optional<size_t> classify(const std::vector<ClassifyRule>& rules, const DeviceRecord& device) {
   for (size_t i = 0; i < rules.size(); ++i) {
     if (ruleMatches(rules[i], device)) return i;
   }

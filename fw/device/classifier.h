@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "muzzle/v1/inventory.pb.h"
+#include "fw/device/device_record.h"
 
 namespace muzzle {
 
@@ -27,6 +27,6 @@ struct ClassifyRule {
 bool globMatch(std::string_view pattern, std::string_view text);
 
 // Index of the first rule that matches `device`, or nullopt.
-std::optional<size_t> classify(const std::vector<ClassifyRule>& rules, const v1::DeviceRecord& device);
+std::optional<size_t> classify(const std::vector<ClassifyRule>& rules, const DeviceRecord& device);
 
 }  // namespace muzzle

@@ -30,9 +30,9 @@ bool update(std::string* field, std::string value) {
 
 void DeviceInventory::evictOldest() {
   // O(n), but only when full; a full inventory means a flood, and the flood pays for it.
-  auto oldest = std::min_element(devices_.begin(), devices_.end(), [](const auto& a, const auto& b) {
-    return a.second.last_seen < b.second.last_seen;
-  });
+  auto oldest = std::min_element(
+      devices_.begin(), devices_.end(),
+      [](const auto& a, const auto& b) { return a.second.last_seen < b.second.last_seen; });
   if (oldest == devices_.end()) return;
   devices_.erase(oldest);
   ++evictions_;
@@ -44,67 +44,64 @@ DeviceInventory::Entry& DeviceInventory::entryFor(MacAddress mac, const std::str
   *created = it == devices_.end();
   if (!*created) {
     it->second.last_seen = clock_.now();
-    it->second.record.set_last_seen_unix(unixSeconds(clock_.wallNow()));
+    it->second.record.last_seen_unix = unixSeconds(clock_.wallNow());
     return it->second;
   }
   if (devices_.size() >= capacity_) evictOldest();
   Entry e;
   e.last_seen = clock_.now();
-  v1::DeviceRecord& r = e.record;
-  r.set_mac(mac.toString());
-  r.set_randomised_mac(mac.locallyAdministered());
+  DeviceRecord& r = e.record;
+  r.mac = mac;
+  r.randomised_mac = mac.locallyAdministered();
   if (oui_ != nullptr) {
-    if (auto vendor = oui_->vendorOf(mac)) r.set_vendor(std::string(*vendor));
+    if (auto vendor = oui_->vendorOf(mac)) r.vendor = std::string(*vendor);
   }
-  r.set_segment(segment);
-  r.set_first_seen_unix(unixSeconds(clock_.wallNow()));
-  r.set_last_seen_unix(r.first_seen_unix());
+  r.segment = segment;
+  r.first_seen_unix = unixSeconds(clock_.wallNow());
+  r.last_seen_unix = r.first_seen_unix;
   return devices_.emplace(mac.value, std::move(e)).first->second;
 }
 
-std::pair<v1::DeviceRecord*, bool> DeviceInventory::touch(MacAddress mac, const std::string& segment) {
+std::pair<DeviceRecord*, bool> DeviceInventory::touch(MacAddress mac, const std::string& segment) {
   bool created = false;
   Entry& e = entryFor(mac, segment, &created);
   return {&e.record, created};
 }
 
-std::pair<v1::DeviceRecord*, bool> DeviceInventory::observe(MacAddress mac, const IpAddress& ip,
-                                                            const std::string& segment) {
+std::pair<DeviceRecord*, bool> DeviceInventory::observe(MacAddress mac, const IpAddress& ip,
+                                                        const std::string& segment) {
   auto [record, created] = touch(mac, segment);
-  std::string text = ip.toString();
-  auto* addrs = record->mutable_addresses();
-  if (!addrs->empty() && addrs->Get(0) == text) return {record, created};
-  auto found = std::find(addrs->begin(), addrs->end(), text);
-  if (found != addrs->end()) addrs->erase(found);
-  addrs->Add(std::move(text));
-  // Most recent first: rotate the new one to the front, then cut the tail.
-  std::rotate(addrs->begin(), addrs->end() - 1, addrs->end());
-  while (static_cast<size_t>(addrs->size()) > kMaxAddresses) addrs->RemoveLast();
+  std::vector<IpAddress>& addrs = record->addresses;
+  if (!addrs.empty() && addrs.front() == ip) return {record, created};
+  auto found = std::find(addrs.begin(), addrs.end(), ip);
+  if (found != addrs.end()) addrs.erase(found);
+  // Most recent first, then cut the tail.
+  addrs.insert(addrs.begin(), ip);
+  if (addrs.size() > kMaxAddresses) addrs.resize(kMaxAddresses);
   return {record, created};
 }
 
 void DeviceInventory::forgetAddress(MacAddress mac, const IpAddress& ip) {
-  v1::DeviceRecord* record = find(mac);
+  DeviceRecord* record = find(mac);
   if (record == nullptr) return;
-  const std::string text = ip.toString();
-  auto* addrs = record->mutable_addresses();
-  auto found = std::find(addrs->begin(), addrs->end(), text);
-  if (found != addrs->end()) addrs->erase(found);
+  std::vector<IpAddress>& addrs = record->addresses;
+  auto found = std::find(addrs.begin(), addrs.end(), ip);
+  if (found != addrs.end()) addrs.erase(found);
 }
 
-bool DeviceInventory::applyDhcp(const DhcpInfo& dhcp, v1::DeviceRecord* r) {
+bool DeviceInventory::applyDhcp(const DhcpInfo& dhcp, DeviceRecord* r) {
   bool changed = false;
-  changed |= update(r->mutable_dhcp_hostname(), printableOption(dhcp.hostname));
-  changed |= update(r->mutable_dhcp_vendor_class(), printableOption(dhcp.vendor_class));
-  changed |= update(r->mutable_mud_url(), printableOption(dhcp.mud_url, 255));
-  update(r->mutable_dhcp_parameter_list(), parameterListText(dhcp.parameter_request_list));
-  update(r->mutable_dhcp_client_id(), hex(dhcp.client_id));
+  changed |= update(&r->dhcp_hostname, printableOption(dhcp.hostname));
+  changed |= update(&r->dhcp_vendor_class, printableOption(dhcp.vendor_class));
+  changed |= update(&r->mud_url, printableOption(dhcp.mud_url, 255));
+  update(&r->dhcp_parameter_list, parameterListText(dhcp.parameter_request_list));
+  update(&r->dhcp_client_id, hex(dhcp.client_id));
   return changed;
 }
 
 bool DeviceInventory::observeDhcp(const DhcpInfo& dhcp, const std::string& segment) {
   bool created = false;
-  v1::DeviceRecord& r = entryFor(dhcp.client_mac, segment, &created).record;
+  DeviceRecord& r = entryFor(dhcp.client_mac, segment, &created).record;
   return applyDhcp(dhcp, &r) || created;
 }
 
@@ -119,68 +116,14 @@ void DeviceInventory::noteReassigned(MacAddress mac) {
   if (it != devices_.end()) it->second.last_reassigned = clock_.now();
 }
 
-v1::DeviceRecord* DeviceInventory::find(MacAddress mac) {
+DeviceRecord* DeviceInventory::find(MacAddress mac) {
   auto it = devices_.find(mac.value);
   return it == devices_.end() ? nullptr : &it->second.record;
 }
 
-const v1::DeviceRecord* DeviceInventory::find(MacAddress mac) const {
+const DeviceRecord* DeviceInventory::find(MacAddress mac) const {
   auto it = devices_.find(mac.value);
   return it == devices_.end() ? nullptr : &it->second.record;
-}
-
-std::string DeviceInventory::serialize() const {
-  v1::Inventory inv;
-  for (const auto& [mac, e] : devices_) *inv.add_devices() = e.record;
-  bindings_.save(&inv);
-  std::string out;
-  inv.SerializeToString(&out);
-  return out;
-}
-
-Status DeviceInventory::load(const std::string& bytes) {
-  v1::Inventory inv;
-  if (!inv.ParseFromString(bytes)) {
-    return Status::error("the saved inventory does not parse; starting with an empty one");
-  }
-  devices_.clear();
-  size_t skipped = bindings_.load(inv);
-  const bool derive_bindings = inv.bindings_size() == 0;
-  // Keep the most recently seen devices when the saved file is larger than the capacity.
-  auto* list = inv.mutable_devices();
-  std::sort(list->begin(), list->end(), [](const auto& a, const auto& b) {
-    return a.last_seen_unix() > b.last_seen_unix();
-  });
-  const auto now = clock_.now();
-  const int64_t wall = unixSeconds(clock_.wallNow());
-  const int64_t oldest = wall - std::chrono::duration_cast<std::chrono::seconds>(kMaxAge).count();
-  for (auto& r : *list) {
-    if (r.last_seen_unix() < oldest) {
-      ++aged_out_;
-      continue;
-    }
-    auto mac = MacAddress::parse(r.mac());
-    // A MAC saved twice (a damaged or hand-made file) keeps its newest record; the older one's
-    // addresses must not point at it, or they would outlive its eviction.
-    if (!mac || devices_.size() >= capacity_ || devices_.count(mac->value) != 0) {
-      ++skipped;
-      continue;
-    }
-    Entry e;
-    // Older devices age out first: map wall-clock age onto the monotonic clock.
-    e.last_seen = now - std::chrono::seconds(std::max<int64_t>(0, wall - r.last_seen_unix()));
-    if (derive_bindings) {
-      for (const std::string& text : r.addresses()) {
-        if (auto ip = IpAddress::parse(text)) bindings_.restoreSeen(*mac, *ip, e.last_seen);
-      }
-    }
-    e.record = std::move(r);
-    devices_.emplace(mac->value, std::move(e));
-  }
-  if (skipped > 0) {
-    return Status::error(std::to_string(skipped) + " saved devices or address bindings were dropped (unreadable or repeated MAC, or over capacity)");
-  }
-  return Status();
 }
 
 }  // namespace muzzle

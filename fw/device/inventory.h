@@ -10,7 +10,9 @@
 // Bounded: at `capacity` devices the one seen longest ago is evicted (a flood of random MACs
 // cannot grow memory; its address bindings stay until they lapse), and each record lists at most
 // kMaxAddresses addresses (most recent first). Not thread-safe: the Judge owns it (under its
-// lock). Serializes to muzzle.v1.Inventory, bindings included, for restarts.
+// lock). Records are plain values (fw/device/device_record.h); serialize() and load()
+// (fw/device/inventory_file.cc) convert them to and from muzzle.v1.Inventory, bindings included,
+// for restarts.
 #pragma once
 
 #include <chrono>
@@ -24,6 +26,7 @@
 #include "fw/common/net.h"
 #include "fw/common/status.h"
 #include "fw/device/address_bindings.h"
+#include "fw/device/device_record.h"
 #include "fw/device/oui_database.h"
 #include "fw/dhcp/dhcp.h"
 #include "muzzle/v1/inventory.pb.h"
@@ -41,19 +44,22 @@ class DeviceInventory {
 
   // "*oui" (may be null: no vendor names) and "*clock" must outlive the inventory.
   DeviceInventory(size_t capacity, const OuiDatabase* oui, const Clock& clock)
-      : capacity_(capacity), oui_(oui), clock_(clock), bindings_(capacity * kBindingsPerDevice, clock) {}
+      : capacity_(capacity),
+        oui_(oui),
+        clock_(clock),
+        bindings_(capacity * kBindingsPerDevice, clock) {}
 
   // Records that `mac` on `segment` was seen now. Returns the record and whether it is new.
-  std::pair<v1::DeviceRecord*, bool> touch(MacAddress mac, const std::string& segment);
+  std::pair<DeviceRecord*, bool> touch(MacAddress mac, const std::string& segment);
   // touch, and lists `ip` first among the device's addresses (the caller checked the binding).
-  std::pair<v1::DeviceRecord*, bool> observe(MacAddress mac, const IpAddress& ip,
-                                             const std::string& segment);
+  std::pair<DeviceRecord*, bool> observe(MacAddress mac, const IpAddress& ip,
+                                         const std::string& segment);
   // Takes `ip` off `mac`'s list (the address moved to another device).
   void forgetAddress(MacAddress mac, const IpAddress& ip);
   // Records a DHCP fingerprint. Returns true if the facts that classification reads changed.
   bool observeDhcp(const DhcpInfo& dhcp, const std::string& segment);
   // Writes the fingerprint in `dhcp` into `record`; true if classification facts changed.
-  static bool applyDhcp(const DhcpInfo& dhcp, v1::DeviceRecord* record);
+  static bool applyDhcp(const DhcpInfo& dhcp, DeviceRecord* record);
   // Whether `mac` may be moved to another profile by what it said over DHCP now (at most once
   // per kMinReassignInterval), and noting that it was.
   bool mayReassign(MacAddress mac) const;
@@ -61,8 +67,8 @@ class DeviceInventory {
 
   AddressBindings& bindings() { return bindings_; }
   const AddressBindings& bindings() const { return bindings_; }
-  v1::DeviceRecord* find(MacAddress mac);
-  const v1::DeviceRecord* find(MacAddress mac) const;
+  DeviceRecord* find(MacAddress mac);
+  const DeviceRecord* find(MacAddress mac) const;
 
   size_t size() const { return devices_.size(); }
   uint64_t evictions() const { return evictions_; }
@@ -71,6 +77,7 @@ class DeviceInventory {
     for (const auto& [mac, entry] : devices_) f(entry.record);
   }
 
+  // inventory_file.cc: the saved form, muzzle.v1.Inventory (inventory.pb).
   std::string serialize() const;
   // Devices not seen for this long are aged out when a saved inventory is read back.
   static constexpr std::chrono::hours kMaxAge{24 * 30};
@@ -84,7 +91,7 @@ class DeviceInventory {
 
  private:
   struct Entry {
-    v1::DeviceRecord record;
+    DeviceRecord record;
     std::chrono::steady_clock::time_point last_seen;
     std::optional<std::chrono::steady_clock::time_point> last_reassigned;
   };

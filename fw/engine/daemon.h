@@ -53,9 +53,11 @@ using QueueOpener = Result<std::unique_ptr<PacketQueue>> (*)(const QueueOptions&
 
 class Daemon : public EngineControl {
  public:
-  // All references must outlive the Daemon.
+  // All references and "*oui" must outlive the Daemon. The owner opens the OUI database (null:
+  // no vendor names) and the generation store (normally over `config.state_dir`), so tests
+  // give their own; the Daemon uses `generations` on the engine thread only.
   Daemon(DaemonConfig config, RulesetWriter& ruleset, HostInfo& host, QueueOpener open_queue,
-         EventLog& log, const Clock& clock);
+         EventLog& log, const Clock& clock, const OuiDatabase* oui, GenerationStore& generations);
   ~Daemon() override;
 
   // Before start(): start from this policy text instead of the config's policy file (the
@@ -98,13 +100,12 @@ class Daemon : public EngineControl {
     return judge_.policy();
   }
   EngineStatus engineStatus() const override;
-  std::vector<v1::DeviceRecord> devicesSeen() const override;
+  std::vector<DeviceRecord> devicesSeen() const override;
   const DaemonConfig& config() const override { return config_; }
 
  private:
   struct Loop;
   struct Ticker;
-  static OuiDatabase loadOui();
   Status loadPolicy(bool initial);
   void warnIfBridgesBypass();
   // `compile_time` is what reading and compiling took, for the log line.
@@ -130,7 +131,7 @@ class Daemon : public EngineControl {
   QueueOpener open_queue_;
   EventLog& log_;
   const Clock& clock_;
-  OuiDatabase oui_;  // before judge_, which keeps a pointer to it
+  const OuiDatabase* oui_;  // may be null
   // Guards judge_ (its policy, inventory, name cache and counters): the queue threads judge
   // under it, the engine thread reads and swaps under it. Held for one packet, one copy, or one
   // policy swap with its ruleset batch (so no packet gets a mark the kernel stopped honouring);
@@ -140,8 +141,8 @@ class Daemon : public EngineControl {
   LockedSink locked_judge_{judge_mu_, judge_};
   std::atomic<bool> rejudge_pending_{false};
   QueueMode queue_mode_ = QueueMode::kCompat;
-  uint32_t generation_ = 0;  // engine thread
-  GenerationStore generations_;         // engine thread
+  uint32_t generation_ = 0;             // engine thread
+  GenerationStore& generations_;        // engine thread
   bool generation_unwritable_ = false;  // logged once until it can be stored again
   StateReport* state_report_ = nullptr;
   std::unique_ptr<Loop> loop_;

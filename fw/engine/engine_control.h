@@ -16,8 +16,8 @@
 
 #include "fw/common/status.h"
 #include "fw/config/daemon_config.h"
-#include "muzzle/v1/inventory.pb.h"
-#include "fw/engine/judge.h"
+#include "fw/device/device_record.h"
+#include "fw/engine/judge_counters.h"
 #include "fw/nfq/kernel_queue_stats.h"
 #include "fw/nfq/packet_queue.h"
 #include "fw/nft/ruleset.h"
@@ -93,7 +93,7 @@ class EngineControl {
   virtual std::shared_ptr<const CompiledPolicy> installedPolicy() const = 0;
   virtual EngineStatus engineStatus() const = 0;
   // The device inventory: every device seen on a managed segment, with what is known of it.
-  virtual std::vector<v1::DeviceRecord> devicesSeen() const = 0;
+  virtual std::vector<DeviceRecord> devicesSeen() const = 0;
   virtual const DaemonConfig& config() const = 0;
 };
 

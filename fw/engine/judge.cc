@@ -109,11 +109,11 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
   if (v.reason == Reason::kNoDns) ++counters_.no_dns;
   // Per-device counts for the management plane's device view: the deciding side's device.
   if (const Endpoint& side = v.direction == Direction::kEgress ? view.src : view.dst; side.mac) {
-    if (v1::DeviceRecord* record = inventory_.find(*side.mac)) {
+    if (DeviceRecord* record = inventory_.find(*side.mac)) {
       if (v.action == Action::kAllow) {
-        record->set_allowed_flows(record->allowed_flows() + 1);
+        ++record->allowed_flows;
       } else {
-        record->set_denied_flows(record->denied_flows() + 1);
+        ++record->denied_flows;
       }
     }
   }
@@ -219,24 +219,24 @@ void Judge::logVerdict(const Verdict& v, const PacketInfo& flow, const FlowView&
   log_.writeLimited(std::move(line));
 }
 
-void Judge::logNewDevice(const v1::DeviceRecord& d) {
+void Judge::logNewDevice(const DeviceRecord& d) {
   const CompiledPolicy& policy = *policy_;
   ++counters_.new_devices;
-  const int device = d.assignment() == "listed" ? policy.deviceByMac(*MacAddress::parse(d.mac())) : -1;
+  const int device = d.assignment == "listed" ? policy.deviceByMac(d.mac) : -1;
   LogLine line("new-device");
-  line.add("mac", d.mac());
-  line.add("ip", d.addresses_size() > 0 ? std::string_view(d.addresses(0)) : std::string_view("none"));
-  line.add("segment", d.segment());
+  line.add("mac", d.mac.toString());
+  line.add("ip", d.addresses.empty() ? std::string("none") : d.addresses.front().toString());
+  line.add("segment", d.segment);
   line.add("device", device >= 0 ? std::string_view(policy.devices[device].name) : std::string_view("unlisted"));
-  line.add("profile", d.profile());
-  line.add("assignment", d.assignment());
-  if (!d.assigned_by().empty()) line.add("by", d.assigned_by());
-  line.add("vendor", d.vendor().empty() ? std::string_view("unknown") : std::string_view(d.vendor()));
-  line.add("randomised_mac", d.randomised_mac() ? "yes" : "no");
-  if (!d.dhcp_hostname().empty()) line.add("dhcp_hostname", d.dhcp_hostname());
-  if (!d.dhcp_vendor_class().empty()) line.add("dhcp_vendor_class", d.dhcp_vendor_class());
-  if (!d.dhcp_parameter_list().empty()) line.add("dhcp_parameters", d.dhcp_parameter_list());
-  if (!d.mud_url().empty()) line.add("mud_url", d.mud_url());
+  line.add("profile", d.profile);
+  line.add("assignment", d.assignment);
+  if (!d.assigned_by.empty()) line.add("by", d.assigned_by);
+  line.add("vendor", d.vendor.empty() ? std::string_view("unknown") : std::string_view(d.vendor));
+  line.add("randomised_mac", d.randomised_mac ? "yes" : "no");
+  if (!d.dhcp_hostname.empty()) line.add("dhcp_hostname", d.dhcp_hostname);
+  if (!d.dhcp_vendor_class.empty()) line.add("dhcp_vendor_class", d.dhcp_vendor_class);
+  if (!d.dhcp_parameter_list.empty()) line.add("dhcp_parameters", d.dhcp_parameter_list);
+  if (!d.mud_url.empty()) line.add("mud_url", d.mud_url);
   log_.writeLimited(std::move(line));
 }
 

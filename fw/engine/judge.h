@@ -20,45 +20,18 @@
 #include <memory>
 
 #include "fw/common/clock.h"
+#include "fw/device/inventory.h"
+#include "fw/device/oui_database.h"
 #include "fw/dns/dns_flow_tracker.h"
 #include "fw/dns/dns_message.h"
 #include "fw/dns/name_cache.h"
-#include "fw/device/inventory.h"
-#include "fw/device/oui_database.h"
 #include "fw/engine/event_log.h"
+#include "fw/engine/judge_counters.h"
 #include "fw/engine/site_probe.h"
 #include "fw/nfq/packet_queue.h"
 #include "fw/policy/compiled_policy.h"
 
 namespace muzzle {
-
-struct JudgeCounters {
-  uint64_t packets = 0;
-  uint64_t allowed = 0;
-  uint64_t rejected = 0;
-  uint64_t dropped = 0;
-  uint64_t malformed = 0;  // packets that failed to parse: dropped and counted
-  std::array<uint64_t, 8> malformed_by_error{};  // indexed by ParseError
-  uint64_t new_devices = 0;
-  uint64_t neighbour_reads = 0;
-  uint64_t dns_answers = 0;         // DNS answers to devices seen (every packet, not flows)
-  uint64_t dns_learned = 0;         // (address, name) bindings recorded
-  uint64_t dns_malformed = 0;       // answers that failed to parse: passed unlearned
-  std::array<uint64_t, static_cast<size_t>(DnsError::kCount)> dns_malformed_by_error{};
-  uint64_t dns_unsolicited = 0;     // answers to no outstanding question: passed unlearned
-  uint64_t dns_answers_dropped = 0; // answers on flows the policy does not allow
-  uint64_t dns_bypass = 0;          // flows refused as dns-bypass
-  uint64_t no_dns = 0;              // flows judged without a learned name where one could apply
-  uint64_t dhcp_requests = 0;       // DHCP requests from devices read (and accepted)
-  uint64_t dhcp_malformed = 0;      // DHCP requests that did not parse: accepted, not learned
-  uint64_t reassigned = 0;          // devices whose classification changed their profile
-  uint64_t spoofed = 0;             // packets from an address bound to another device: dropped
-  uint64_t dhcp_mac_mismatch = 0;   // DHCP requests whose chaddr is not the frame's sender
-  uint64_t reassign_limited = 0;    // DHCP-driven profile changes refused by the rate limit
-  uint64_t dhcp_leases = 0;         // DHCPACKs from the box's server read (address bindings)
-  uint64_t dhcp_replies_ignored = 0;  // other DHCP replies: offers, NAKs, malformed, not the box's
-  uint64_t addresses_moved = 0;     // addresses that changed owner (lease, or owner gone)
-};
 
 class Judge : public PacketSink, private DnsAnswerSink {
  public:
@@ -115,14 +88,15 @@ class Judge : public PacketSink, private DnsAnswerSink {
   void onDnsAnswerRead(const DnsFlowKey& flow, DnsAnswerKind kind, DnsError error,
                        const DnsMessage& m) override;
   void noteDnsTcp(DnsTcpResult result, MacAddress device);
-  void logNewDevice(const v1::DeviceRecord& device);
+  void logNewDevice(const DeviceRecord& device);
   // Learns that `mac` on `segment` sent from `ip`; logs the device if it is new. False when
   // `ip` is bound to another device (a spoof): then nothing about any device changed but the
   // sender's last-seen time, and the caller drops the packet.
   bool observe(MacAddress mac, const IpAddress& ip, int segment);
   void logMoved(const IpAddress& ip, MacAddress from, MacAddress to, std::string_view why);
   // event=spoof, once per (sender, address) pair while remembered, and rate-limited.
-  void reportSpoof(MacAddress mac, const IpAddress& ip, std::string_view owner, std::string_view segment);
+  void reportSpoof(MacAddress mac, const IpAddress& ip, std::string_view owner,
+                   std::string_view segment);
   // The profile an unlisted device is classified into (-1: none), kept on its inventory record
   // with why, so the management plane shows the same answer the data plane uses.
   int classifiedProfile(MacAddress mac);
@@ -132,7 +106,7 @@ class Judge : public PacketSink, private DnsAnswerSink {
     std::string_view by;
   };
   // Which profile `record` (the device `mac`) gets under the current policy, and why.
-  Assignment assignmentOf(MacAddress mac, const v1::DeviceRecord& record) const;
+  Assignment assignmentOf(MacAddress mac, const DeviceRecord& record) const;
   const std::string& profileName(const Assignment& a) const;
   // A DHCP request from a device (kHintDhcpRequest): learn the fingerprint, then accept it.
   // The message's chaddr must be the frame's sender, and a profile change it causes is

@@ -42,7 +42,7 @@ bool Judge::observe(MacAddress mac, const IpAddress& ip, int segment) {
     readNeighbours();
     c = bindings.takeOver(mac, ip, segment);
   }
-  std::pair<v1::DeviceRecord*, bool> seen;
+  std::pair<DeviceRecord*, bool> seen;
   switch (c.outcome) {
     case ClaimOutcome::kSpoof:
       // The spoofer is seen (its own record), but nothing about the owner changes.
@@ -119,7 +119,7 @@ std::optional<MacAddress> Judge::macOf(const IpAddress& ip, int segment) {
   return bindings.ownerOf(ip, segment);
 }
 
-Judge::Assignment Judge::assignmentOf(MacAddress mac, const v1::DeviceRecord& record) const {
+Judge::Assignment Judge::assignmentOf(MacAddress mac, const DeviceRecord& record) const {
   const CompiledPolicy& policy = *policy_;
   if (int listed = policy.deviceByMac(mac); listed >= 0) {
     return {static_cast<int>(policy.devices[listed].profile), "listed",
@@ -137,14 +137,14 @@ const std::string& Judge::profileName(const Assignment& a) const {
 }
 
 int Judge::classifiedProfile(MacAddress mac) {
-  v1::DeviceRecord* record = inventory_.find(mac);
+  DeviceRecord* record = inventory_.find(mac);
   if (record == nullptr) return -1;
   const Assignment a = assignmentOf(mac, *record);
   const std::string& name = profileName(a);
   // Only writes on change: this runs for the first packet of every flow of unlisted devices.
-  if (record->profile() != name) record->set_profile(name);
-  if (record->assignment() != a.assignment) record->set_assignment(a.assignment);
-  if (record->assigned_by() != a.by) record->set_assigned_by(std::string(a.by));
+  if (record->profile != name) record->profile = name;
+  if (record->assignment != a.assignment) record->assignment = a.assignment;
+  if (record->assigned_by != a.by) record->assigned_by = std::string(a.by);
   return std::string_view(a.assignment) == "classified" ? a.profile : -1;
 }
 
@@ -173,15 +173,15 @@ PacketVerdict Judge::onDhcpRequest(const QueuedPacket& q, const PacketInfo& info
                           .add("segment", segment_name));
     return accept();
   }
-  const v1::DeviceRecord* before = inventory_.find(mac);
+  const DeviceRecord* before = inventory_.find(mac);
   if (before == nullptr) {
     inventory_.observeDhcp(dhcp, segment_name);
     classifiedProfile(mac);
     logNewDevice(*inventory_.find(mac));
     return accept();
   }
-  const std::string old_profile = before->profile();
-  v1::DeviceRecord after = *before;
+  const std::string old_profile = before->profile;
+  DeviceRecord after = *before;
   if (DeviceInventory::applyDhcp(dhcp, &after) &&
       profileName(assignmentOf(mac, after)) != old_profile) {
     if (!inventory_.mayReassign(mac)) {
@@ -200,16 +200,16 @@ PacketVerdict Judge::onDhcpRequest(const QueuedPacket& q, const PacketInfo& info
   }
   if (!inventory_.observeDhcp(dhcp, segment_name)) return accept();
   classifiedProfile(mac);
-  const v1::DeviceRecord& record = *inventory_.find(mac);
-  if (record.profile() != old_profile) {
+  const DeviceRecord& record = *inventory_.find(mac);
+  if (record.profile != old_profile) {
     // The device already has flows judged by its old profile: have them judged again.
     ++counters_.reassigned;
     log_.write(LogLine("device-reassigned")
-                   .add("mac", record.mac())
+                   .add("mac", record.mac.toString())
                    .add("from", old_profile)
-                   .add("profile", record.profile())
-                   .add("assignment", record.assignment())
-                   .add("by", record.assigned_by()));
+                   .add("profile", record.profile)
+                   .add("assignment", record.assignment)
+                   .add("by", record.assigned_by));
     if (on_reassigned_) on_reassigned_();
   }
   return accept();

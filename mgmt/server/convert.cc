@@ -40,7 +40,7 @@ StatusCode fromGrpc(grpc::StatusCode code) {
 
 const char* queueModeText(QueueMode mode) { return mode == QueueMode::kNative ? "native" : "compat"; }
 
-v1::DeviceInfo toDevice(const CompiledPolicy& policy, const v1::DeviceRecord* seen, int policy_index,
+v1::DeviceInfo toDevice(const CompiledPolicy& policy, const DeviceRecord* seen, int policy_index,
                         std::chrono::steady_clock::time_point) {
   using google::protobuf::util::TimeUtil;
   v1::DeviceInfo d;
@@ -55,23 +55,23 @@ v1::DeviceInfo toDevice(const CompiledPolicy& policy, const v1::DeviceRecord* se
   if (profile < policy.profiles.size()) d.set_profile(policy.profiles[profile].name);
   d.set_assignment(policy_index >= 0 ? "listed" : "default");
   if (seen != nullptr) {
-    d.set_mac(seen->mac());
-    for (const std::string& ip : seen->addresses()) d.add_ips(ip);
-    d.set_segment(seen->segment());
-    *d.mutable_first_seen() = TimeUtil::SecondsToTimestamp(seen->first_seen_unix());
-    *d.mutable_last_seen() = TimeUtil::SecondsToTimestamp(seen->last_seen_unix());
-    d.set_allowed(seen->allowed_flows());
-    d.set_denied(seen->denied_flows());
-    d.set_vendor(seen->vendor());
-    d.set_randomised_mac(seen->randomised_mac());
-    d.set_dhcp_hostname(seen->dhcp_hostname());
-    d.set_dhcp_vendor_class(seen->dhcp_vendor_class());
-    d.set_mud_url(seen->mud_url());
+    d.set_mac(seen->mac.toString());
+    for (const IpAddress& ip : seen->addresses) d.add_ips(ip.toString());
+    d.set_segment(seen->segment);
+    *d.mutable_first_seen() = TimeUtil::SecondsToTimestamp(seen->first_seen_unix);
+    *d.mutable_last_seen() = TimeUtil::SecondsToTimestamp(seen->last_seen_unix);
+    d.set_allowed(seen->allowed_flows);
+    d.set_denied(seen->denied_flows);
+    d.set_vendor(seen->vendor);
+    d.set_randomised_mac(seen->randomised_mac);
+    d.set_dhcp_hostname(seen->dhcp_hostname);
+    d.set_dhcp_vendor_class(seen->dhcp_vendor_class);
+    d.set_mud_url(seen->mud_url);
     // The data plane's own answer for unlisted devices: classified or default, and by what.
-    if (policy_index < 0 && !seen->profile().empty()) {
-      d.set_profile(seen->profile());
-      d.set_assignment(seen->assignment());
-      d.set_assigned_by(seen->assigned_by());
+    if (policy_index < 0 && !seen->profile.empty()) {
+      d.set_profile(seen->profile);
+      d.set_assignment(seen->assignment);
+      d.set_assigned_by(seen->assigned_by);
     }
   }
   d.set_quarantined(d.profile() == "quarantine");

@@ -6,7 +6,6 @@
 #include <chrono>
 
 #include "fw/common/status.h"
-#include "muzzle/v1/inventory.pb.h"
 #include "fw/engine/engine_control.h"
 #include "fw/engine/state_report.h"
 #include "fw/policy/compiled_policy.h"
@@ -19,7 +18,7 @@ StatusCode fromGrpc(grpc::StatusCode code);
 
 // A device as the API shows it: what the engine has seen (may be null) merged with the
 // policy's entry (may be -1).
-v1::DeviceInfo toDevice(const CompiledPolicy& policy, const v1::DeviceRecord* seen, int policy_index,
+v1::DeviceInfo toDevice(const CompiledPolicy& policy, const DeviceRecord* seen, int policy_index,
                     std::chrono::steady_clock::time_point steady_now);
 
 const char* queueModeText(QueueMode mode);

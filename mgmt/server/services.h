@@ -29,8 +29,6 @@ struct ServiceDeps {
   StreamLimits stream_limits{};  // WatchEvents and health Watch streams
 };
 
-class PolicyServiceImpl;
-class DeviceServiceImpl;
 class EventServiceImpl;
 class StatusServiceImpl;
 class HealthService;
@@ -50,8 +48,8 @@ class ManagementServices {
  private:
   ServiceDeps deps_;
   StreamQuota streams_;
-  std::unique_ptr<PolicyServiceImpl> policy_;
-  std::unique_ptr<DeviceServiceImpl> device_;
+  std::unique_ptr<grpc::Service> policy_;  // services_policy.cc
+  std::unique_ptr<grpc::Service> device_;  // services_devices.cc
   std::unique_ptr<EventServiceImpl> event_;
   std::unique_ptr<StatusServiceImpl> status_;
   std::unique_ptr<HealthService> health_;

@@ -51,10 +51,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!input.ParseFromString(bytes)) return 0;
 
   std::vector<muzzle::MacAddress> loaded;
-  inv.forEach([&](const muzzle::v1::DeviceRecord& r) {
-    if (auto mac = muzzle::MacAddress::parse(r.mac())) loaded.push_back(*mac);
+  inv.forEach([&](const muzzle::DeviceRecord& r) {
+    if (r.addresses.size() > muzzle::DeviceInventory::kMaxAddresses) std::abort();
+    loaded.push_back(r.mac);
   });
-  if (loaded.size() != inv.size()) std::abort();  // load keeps only readable MACs
+  if (loaded.size() != inv.size()) std::abort();  // one record per device, addresses bounded
   clock.advance(std::chrono::minutes(1));
   const std::string saved = inv.serialize();
   muzzle::DeviceInventory again(kCapacity, nullptr, clock);

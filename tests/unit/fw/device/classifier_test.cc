@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "fw/device/classifier.h"
+
+#include <doctest/doctest.h>
 
 namespace muzzle {
 namespace {
@@ -25,20 +25,20 @@ TEST_CASE("vendor matches exactly or by explicit prefix, never by substring") {
       {Field::kDhcpHostname, "ECOVACS*", 2, "classify[2]"},
       {Field::kDhcpVendorClass, "udhcp*", 3, "classify[3]"},
   };
-  v1::DeviceRecord hik;
-  hik.set_vendor("Hangzhou Hikvision Digital Technology Co.,Ltd.");
+  DeviceRecord hik;
+  hik.vendor = "Hangzhou Hikvision Digital Technology Co.,Ltd.";
   CHECK(classify(rules, hik) == 0u);
-  v1::DeviceRecord dahua;
-  dahua.set_vendor("Zhejiang Dahua Technology Co., Ltd.");
+  DeviceRecord dahua;
+  dahua.vendor = "Zhejiang Dahua Technology Co., Ltd.";
   CHECK(classify(rules, dahua) == 1u);
-  v1::DeviceRecord scale;  // a substring hit would be wrong
-  scale.set_vendor("Shanghai Dahua Scale Factory");
+  DeviceRecord scale;  // a substring hit would be wrong
+  scale.vendor = "Shanghai Dahua Scale Factory";
   CHECK_FALSE(classify(rules, scale).has_value());
-  v1::DeviceRecord vacuum;
-  vacuum.set_dhcp_hostname("ECOVACS-DEEBOT");
-  vacuum.set_dhcp_vendor_class("udhcp 1.30");
+  DeviceRecord vacuum;
+  vacuum.dhcp_hostname = "ECOVACS-DEEBOT";
+  vacuum.dhcp_vendor_class = "udhcp 1.30";
   CHECK(classify(rules, vacuum) == 2u);  // first match wins
-  v1::DeviceRecord blank;
+  DeviceRecord blank;
   CHECK_FALSE(classify(rules, blank).has_value());
   // An empty fact never matches, not even "*".
   CHECK_FALSE(classify({{Field::kMudUrl, "*", 0, "classify[0]"}}, blank).has_value());

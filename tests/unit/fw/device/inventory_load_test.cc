@@ -9,7 +9,8 @@
 namespace muzzle {
 namespace {
 
-TEST_CASE("a MAC saved twice keeps its newest record, and the older one's addresses are not bound") {
+TEST_CASE(
+    "a MAC saved twice keeps its newest record, and the older one's addresses are not bound") {
   ManualClock clock;
   const int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(clock.wallNow().time_since_epoch()).count();

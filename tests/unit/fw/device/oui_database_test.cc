@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "fw/device/oui_database.h"
+
+#include <doctest/doctest.h>
 
 namespace muzzle {
 namespace {
@@ -9,13 +9,16 @@ MacAddress mac(const char* text) { return *MacAddress::parse(text); }
 
 TEST_CASE("longest prefix wins across MA-L, MA-M and MA-S") {
   OuiDatabase db;
-  db.addCsv("Registry,Assignment,Organization Name,Organization Address\n"
-            "MA-L,4447CC,\"Hangzhou Hikvision Digital Technology Co.,Ltd.\",No.555 Qianmo Road\n"
-            "MA-L,70B3D5,IEEE Registration Authority,445 Hoes Lane\n");
-  db.addCsv("Registry,Assignment,Organization Name,Organization Address\n"
-            "MA-M,70B3D51,Medium Block Inc,Somewhere\n");
-  db.addCsv("Registry,Assignment,Organization Name,Organization Address\n"
-            "MA-S,70B3D5F2F,TELEPLATFORMS,\"Polbina st., 3/1 Moscow\"\n");
+  db.addCsv(
+      "Registry,Assignment,Organization Name,Organization Address\n"
+      "MA-L,4447CC,\"Hangzhou Hikvision Digital Technology Co.,Ltd.\",No.555 Qianmo Road\n"
+      "MA-L,70B3D5,IEEE Registration Authority,445 Hoes Lane\n");
+  db.addCsv(
+      "Registry,Assignment,Organization Name,Organization Address\n"
+      "MA-M,70B3D51,Medium Block Inc,Somewhere\n");
+  db.addCsv(
+      "Registry,Assignment,Organization Name,Organization Address\n"
+      "MA-S,70B3D5F2F,TELEPLATFORMS,\"Polbina st., 3/1 Moscow\"\n");
   CHECK(db.size() == 4);
   CHECK(db.vendorOf(mac("44:47:cc:12:34:56")) == "Hangzhou Hikvision Digital Technology Co.,Ltd.");
   CHECK(db.vendorOf(mac("70:b3:d5:f2:f0:01")) == "TELEPLATFORMS");
@@ -45,13 +48,14 @@ TEST_CASE("randomised (locally administered) addresses get no vendor") {
 
 TEST_CASE("malformed lines are skipped and counted, the rest still loads") {
   OuiDatabase db;
-  db.addCsv("Registry,Assignment,Organization Name,Organization Address\n"
-            "MA-L,ZZZZZZ,Bad Hex,x\n"
-            "MA-L,4447CC\n"
-            "MA-L,12345,Wrong Length,x\n"
-            "MA-L,,Empty,x\n"
-            "\n"
-            "MA-L,50EC50,\"Beijing Xiaomi Mobile Software Co., Ltd\",\"Beijing\"\r\n");
+  db.addCsv(
+      "Registry,Assignment,Organization Name,Organization Address\n"
+      "MA-L,ZZZZZZ,Bad Hex,x\n"
+      "MA-L,4447CC\n"
+      "MA-L,12345,Wrong Length,x\n"
+      "MA-L,,Empty,x\n"
+      "\n"
+      "MA-L,50EC50,\"Beijing Xiaomi Mobile Software Co., Ltd\",\"Beijing\"\r\n");
   CHECK(db.skippedLines() == 4);
   CHECK(db.vendorOf(mac("50:ec:50:00:00:21")) == "Beijing Xiaomi Mobile Software Co., Ltd");
 }

@@ -106,7 +106,8 @@ struct Fixture {
 
 TEST_CASE_FIXTURE(Fixture, "with no segment the daemon idles, touches nothing, and is ready") {
   DaemonConfig config;  // no segments, no policy: the packaged default
-  Daemon daemon(config, ruleset, host, &countingOpener, log, clock);
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &countingOpener, log, clock, /*oui=*/nullptr, generations);
   RecordingNotifier notifier(std::chrono::microseconds(0), /*stop_after=*/1);
   daemon.setServiceNotifier(&notifier);
   REQUIRE(daemon.idle());
@@ -126,7 +127,8 @@ TEST_CASE_FIXTURE(Fixture, "with no segment the daemon idles, touches nothing, a
 
 TEST_CASE_FIXTURE(Fixture, "the watchdog is pinged from the engine loop") {
   DaemonConfig config;
-  Daemon daemon(config, ruleset, host, &countingOpener, log, clock);
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &countingOpener, log, clock, /*oui=*/nullptr, generations);
   // 20 ms asked for, so a ping every 10 ms; stop after READY and three pings.
   RecordingNotifier notifier(std::chrono::milliseconds(20), /*stop_after=*/4);
   daemon.setServiceNotifier(&notifier);
@@ -143,7 +145,8 @@ TEST_CASE_FIXTURE(Fixture, "with segments, a queue that cannot be bound fails st
   DaemonConfig config;
   config.segments.push_back({"cameras", "br-cam"});
   config.policy_path = "/nonexistent/policy.yaml";
-  Daemon daemon(config, ruleset, host, &countingOpener, log, clock);
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &countingOpener, log, clock, /*oui=*/nullptr, generations);
   RecordingNotifier notifier(std::chrono::microseconds(0), 1);
   daemon.setServiceNotifier(&notifier);
   Status s = daemon.start();
@@ -176,7 +179,8 @@ TEST_CASE_FIXTURE(ManagedBox,
   // /proc takes no new folder or file, like a read-only or full state folder on a fresh box.
   config.state_dir = "/proc/muzzle-state-cannot-exist";
   config.fail_mode = FailMode::kClosed;
-  Daemon daemon(config, ruleset, host, &idleOpener, log, clock);
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
   daemon.setStateReport(&state);
   REQUIRE(daemon.start().ok());
   // Fail closed with the configured policy: nothing installed would leave the segment open.
@@ -196,7 +200,8 @@ TEST_CASE_FIXTURE(
     ManagedBox, "a damaged generation file is kept aside, reported, and replaced by a fresh one") {
   std::filesystem::create_directories(config.state_dir);
   REQUIRE(writeFileAtomically(config.state_dir, "generation", "\x01\x02 torn").ok());
-  Daemon daemon(config, ruleset, host, &idleOpener, log, clock);
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
   daemon.setStateReport(&state);
   REQUIRE(daemon.start().ok());
   CHECK(ruleset.installs == 1);
@@ -210,6 +215,26 @@ TEST_CASE_FIXTURE(
   CHECK(logText().find("event=state-damaged file=" + config.state_dir + "/generation") !=
         std::string::npos);
   CHECK(state.writable());
+}
+
+TEST_CASE_FIXTURE(ManagedBox,
+                  "the daemon keeps its generation and vendors in the stores it is given") {
+  std::filesystem::create_directories(config.state_dir);
+  // An empty saved inventory, so the start logs what it loaded (and with which vendor table).
+  REQUIRE(writeFileAtomically(config.state_dir, "inventory.pb", "").ok());
+  GenerationStore generations(dir + "/elsewhere");
+  OuiDatabase oui;
+  oui.addCsv(
+      "Registry,Assignment,Organization Name,Organization Address\n"
+      "MA-L,4447CC,Example Cameras,Somewhere\n");
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, &oui, generations);
+  REQUIRE(daemon.start().ok());
+  const uint32_t generation = daemon.engineStatus().generation;
+  CHECK(*readRegularFile(dir + "/elsewhere/generation") ==
+        std::to_string(generation) + " " + daemon.installedPolicy()->digest + "\n");
+  CHECK_FALSE(std::filesystem::exists(config.state_dir + "/generation"));
+  CHECK(logText().find("event=inventory-loaded devices=0 aged_out=0 oui_blocks=1") !=
+        std::string::npos);
 }
 
 }  // namespace

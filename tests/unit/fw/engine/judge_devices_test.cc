@@ -85,10 +85,10 @@ TEST_CASE("an unlisted Hikvision camera is judged by the profile its vendor rule
   CHECK(*v.mark == verdictMark(5, VerdictCode::kAllow));
   const auto* rec = f.judge.devices().find(*MacAddress::parse("44:47:cc:00:00:12"));
   REQUIRE(rec != nullptr);
-  CHECK(rec->profile() == "camera");
-  CHECK(rec->assignment() == "classified");
-  CHECK(rec->assigned_by() == "classify[1]");
-  CHECK(rec->allowed_flows() == 1);
+  CHECK(rec->profile == "camera");
+  CHECK(rec->assignment == "classified");
+  CHECK(rec->assigned_by == "classify[1]");
+  CHECK(rec->allowed_flows == 1);
   // Any other vendor stays in the default profile.
   auto w = f.send(tcpSyn("198.18.10.30", "198.18.1.10", 554), "00:11:22:33:44:55");
   CHECK(*w.mark == verdictMark(5, VerdictCode::kReject));
@@ -110,8 +110,8 @@ TEST_CASE("a DHCP request is accepted at once, learned, and a profile change ask
   CHECK(f.judge.counters().dhcp_requests == 1);
   CHECK(f.judge.counters().reassigned == 1);
   const auto* rec = f.judge.devices().find(*MacAddress::parse("44:47:cc:00:00:12"));
-  CHECK(rec->profile() == "vacuum");
-  CHECK(rec->dhcp_hostname() == "ECOVACS-DEEBOT");
+  CHECK(rec->profile == "vacuum");
+  CHECK(rec->dhcp_hostname == "ECOVACS-DEEBOT");
   CHECK(f.logText().find("event=device-reassigned mac=44:47:cc:00:00:12 from=camera profile=vacuum") !=
         std::string::npos);
   // The same request again changes nothing: no second re-judge.

@@ -126,7 +126,7 @@ TEST_CASE("queue threads judge through one lock while the engine thread swaps po
     {
       std::lock_guard<std::mutex> lock(mu);
       size_t devices = 0;
-      judge.devices().forEach([&](const v1::DeviceRecord&) { ++devices; });
+      judge.devices().forEach([&](const DeviceRecord&) { ++devices; });
       CHECK(devices <= static_cast<size_t>(kQueues));
       (void)judge.counters();
     }

@@ -143,7 +143,7 @@ class FakeEngine : public EngineControl {
   }
   std::shared_ptr<const CompiledPolicy> installedPolicy() const override { return policy; }
   EngineStatus engineStatus() const override { return {}; }
-  std::vector<v1::DeviceRecord> devicesSeen() const override { return {}; }
+  std::vector<DeviceRecord> devicesSeen() const override { return {}; }
   const DaemonConfig& config() const override { return config_; }
 
   mutable Gate gate;

@@ -1,0 +1,121 @@
+// The inventory's saved form, inventory.pb (proto/muzzle/v1/inventory.proto): plain records to
+// and from muzzle.v1.DeviceRecord, with the address bindings. The format is the one muzzled has
+// always written; only this file knows it.
+#include <algorithm>
+
+#include "fw/device/inventory.h"
+
+namespace muzzle {
+namespace {
+
+int64_t unixSeconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+void toProto(const DeviceRecord& r, v1::DeviceRecord* out) {
+  out->set_mac(r.mac.toString());
+  out->set_randomised_mac(r.randomised_mac);
+  out->set_vendor(r.vendor);
+  for (const IpAddress& ip : r.addresses) out->add_addresses(ip.toString());
+  out->set_segment(r.segment);
+  out->set_first_seen_unix(r.first_seen_unix);
+  out->set_last_seen_unix(r.last_seen_unix);
+  out->set_dhcp_hostname(r.dhcp_hostname);
+  out->set_dhcp_parameter_list(r.dhcp_parameter_list);
+  out->set_dhcp_vendor_class(r.dhcp_vendor_class);
+  out->set_dhcp_client_id(r.dhcp_client_id);
+  out->set_mud_url(r.mud_url);
+  out->set_profile(r.profile);
+  out->set_assignment(r.assignment);
+  out->set_assigned_by(r.assigned_by);
+  out->set_allowed_flows(r.allowed_flows);
+  out->set_denied_flows(r.denied_flows);
+  out->set_name(r.name);
+}
+
+// `mac` is the record's, already parsed. Addresses that do not parse are left out (at most
+// kMaxAddresses are kept, as the inventory keeps them).
+DeviceRecord fromProto(v1::DeviceRecord&& r, MacAddress mac) {
+  DeviceRecord out;
+  out.mac = mac;
+  out.randomised_mac = r.randomised_mac();
+  out.vendor = std::move(*r.mutable_vendor());
+  for (const std::string& text : r.addresses()) {
+    if (out.addresses.size() >= DeviceInventory::kMaxAddresses) break;
+    if (auto ip = IpAddress::parse(text)) out.addresses.push_back(*ip);
+  }
+  out.segment = std::move(*r.mutable_segment());
+  out.first_seen_unix = r.first_seen_unix();
+  out.last_seen_unix = r.last_seen_unix();
+  out.dhcp_hostname = std::move(*r.mutable_dhcp_hostname());
+  out.dhcp_parameter_list = std::move(*r.mutable_dhcp_parameter_list());
+  out.dhcp_vendor_class = std::move(*r.mutable_dhcp_vendor_class());
+  out.dhcp_client_id = std::move(*r.mutable_dhcp_client_id());
+  out.mud_url = std::move(*r.mutable_mud_url());
+  out.profile = std::move(*r.mutable_profile());
+  out.assignment = std::move(*r.mutable_assignment());
+  out.assigned_by = std::move(*r.mutable_assigned_by());
+  out.allowed_flows = r.allowed_flows();
+  out.denied_flows = r.denied_flows();
+  out.name = std::move(*r.mutable_name());
+  return out;
+}
+
+}  // namespace
+
+std::string DeviceInventory::serialize() const {
+  v1::Inventory inv;
+  for (const auto& [mac, e] : devices_) toProto(e.record, inv.add_devices());
+  bindings_.save(&inv);
+  std::string out;
+  inv.SerializeToString(&out);
+  return out;
+}
+
+Status DeviceInventory::load(const std::string& bytes) {
+  v1::Inventory inv;
+  if (!inv.ParseFromString(bytes)) {
+    return Status::error("the saved inventory does not parse; starting with an empty one");
+  }
+  devices_.clear();
+  size_t skipped = bindings_.load(inv);
+  const bool derive_bindings = inv.bindings_size() == 0;
+  // Keep the most recently seen devices when the saved file is larger than the capacity.
+  auto* list = inv.mutable_devices();
+  std::sort(list->begin(), list->end(),
+            [](const auto& a, const auto& b) { return a.last_seen_unix() > b.last_seen_unix(); });
+  const auto now = clock_.now();
+  const int64_t wall = unixSeconds(clock_.wallNow());
+  const int64_t oldest = wall - std::chrono::duration_cast<std::chrono::seconds>(kMaxAge).count();
+  for (auto& r : *list) {
+    if (r.last_seen_unix() < oldest) {
+      ++aged_out_;
+      continue;
+    }
+    auto mac = MacAddress::parse(r.mac());
+    // A MAC saved twice (a damaged or hand-made file) keeps its newest record; the older one's
+    // addresses must not point at it, or they would outlive its eviction.
+    if (!mac || devices_.size() >= capacity_ || devices_.count(mac->value) != 0) {
+      ++skipped;
+      continue;
+    }
+    Entry e;
+    // Older devices age out first: map wall-clock age onto the monotonic clock.
+    e.last_seen = now - std::chrono::seconds(std::max<int64_t>(0, wall - r.last_seen_unix()));
+    if (derive_bindings) {
+      for (const std::string& text : r.addresses()) {
+        if (auto ip = IpAddress::parse(text)) bindings_.restoreSeen(*mac, *ip, e.last_seen);
+      }
+    }
+    e.record = fromProto(std::move(r), *mac);
+    devices_.emplace(mac->value, std::move(e));
+  }
+  if (skipped > 0) {
+    return Status::error(std::to_string(skipped) +
+                         " saved devices or address bindings were dropped (unreadable or repeated "
+                         "MAC, or over capacity)");
+  }
+  return Status();
+}
+
+}  // namespace muzzle

@@ -1,0 +1,203 @@
+// The Daemon's policy lifecycle (fw/engine/daemon.h): what a policy is compiled against, the
+// compile, the install (generation, ruleset, Judge, in that order) and re-judging every flow.
+#include <malloc.h>
+
+#include <cstdio>
+
+#include "fw/engine/daemon.h"
+#include "fw/policy/policy_loader.h"
+
+namespace muzzle {
+namespace {
+
+// Milliseconds with one decimal: a reload of a big policy is tens of ms, a small one well under 1.
+std::string millisText(std::chrono::steady_clock::duration d) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f", std::chrono::duration<double, std::milli>(d).count());
+  return text;
+}
+
+}  // namespace
+
+Result<PolicyContext> Daemon::policyContext() {
+  auto site = host_.siteFacts(config_.segments);
+  if (!site.ok()) return site.status();
+  PolicyContext context;
+  context.site = std::move(site).value();
+  // Lists the policy names live next to the configured policy file, or among the shipped ones.
+  const std::string& path = config_.policy_path;
+  const size_t slash = path.rfind('/');
+  context.folders = PolicyFolders{slash == std::string::npos ? "."
+                                  : slash == 0               ? "/"
+                                                             : path.substr(0, slash),
+                                  config_.shipped_policies_dir};
+  return context;
+}
+
+PolicyCompileResult Daemon::compilePolicy(std::string_view text, std::string_view label,
+                                          const PolicyContext& context) const {
+  return compilePolicyText(text, label, context.site, context.folders)
+      .withCode(StatusCode::kInvalidArgument);
+}
+
+Result<uint32_t> Daemon::applyPolicyText(std::string_view text, std::string_view label) {
+  const auto compile_start = clock_.now();
+  auto compiled = checkPolicyText(text, label);
+  if (!compiled.ok()) return compiled.status();
+  return applyPolicy(std::move(compiled).value(), clock_.now() - compile_start);
+}
+
+Result<uint32_t> Daemon::applyPolicy(std::shared_ptr<const CompiledPolicy> policy,
+                                     std::chrono::steady_clock::duration compile_time) {
+  Status s = install(std::move(policy), /*initial=*/false, compile_time);
+  if (!s.ok()) return s;
+  return generation_;
+}
+
+Status Daemon::loadPolicy(bool initial) {
+  const auto compile_start = clock_.now();
+  if (initial && initial_policy_) {
+    auto compiled = checkPolicyText(initial_policy_->first, initial_policy_->second);
+    if (!compiled.ok()) return compiled.status();
+    return install(std::move(compiled).value(), initial, clock_.now() - compile_start);
+  }
+  auto site = host_.siteFacts(config_.segments);
+  if (!site.ok()) return site.status();
+  auto compiled = compilePolicyFile(config_.policy_path, *site, config_.shipped_policies_dir);
+  if (!compiled.ok()) return compiled.status();
+  return install(std::move(compiled).value(), initial, clock_.now() - compile_start);
+}
+
+Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool initial,
+                       std::chrono::steady_clock::duration compile_time) {
+  // Never fails: a damaged or unwritable state folder must not leave the segments unprotected.
+  const GenerationChoice choice = generations_.generationFor(compiled->digest);
+  reportGeneration(choice);
+  const uint32_t generation = choice.generation;
+  if (!initial && generation == generation_) {
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    judge_.setPolicy(compiled, generation_);
+    log_.write(LogLine("policy-unchanged").add("generation", generation_));
+    return Status();
+  }
+  const auto install_start = clock_.now();
+  // Taken out of the Judge under the lock and destroyed after it: freeing a large policy takes
+  // milliseconds the queue threads need not wait for.
+  std::shared_ptr<const CompiledPolicy> previous;
+  {
+    // The kernel honours only marks of the new generation once the batch is in; every flow is
+    // judged again on its next packet, against the policy swapped in here. The queue threads
+    // wait on the lock meanwhile (the packets wait in the kernel's queues, none is lost), so no
+    // packet gets a mark of the generation the kernel just stopped honouring.
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    Status s = ruleset_.install(specFor(*compiled, generation));
+    if (!s.ok()) return s;
+    previous = judge_.policy();
+    judge_.setPolicy(compiled, generation);
+  }
+  const auto swapped = clock_.now();
+  previous.reset();
+  const CompiledPolicy& p = *compiled;
+  log_.write(LogLine(initial ? "policy-loaded" : "policy-reloaded")
+                 .add("generation", generation)
+                 .add("profiles", p.profiles.size())
+                 .add("devices", p.devices.size())
+                 .add("digest", p.digest.substr(0, 16))
+                 // compile: read, validate, compile, pick the generation; install: the ruleset
+                 // batch and the swap of the judge's policy (tests/bench measures both).
+                 .add("compile_ms", millisText(compile_time))
+                 .add("install_ms", millisText(swapped - install_start)));
+  generation_ = generation;
+  // Parsing a large policy churns the heap (YAML tree, JSON text, the old policy); glibc keeps
+  // freed memory mapped unless asked. A gateway has little RAM: give it back.
+  malloc_trim(0);
+  return Status();
+}
+
+Status Daemon::reload() {
+  if (idle()) {
+    log_.write(LogLine("policy-unchanged").add("why", "idle: no segment is configured"));
+    return Status();
+  }
+  Status s = loadPolicy(/*initial=*/false);
+  if (!s.ok()) {
+    log_.write(
+        LogLine("policy-error").add("error", s.message()).add("kept_generation", generation_));
+  }
+  return s;
+}
+
+RulesetSpec Daemon::specFor(const CompiledPolicy& policy, uint32_t generation) const {
+  RulesetSpec spec;
+  spec.generation = generation;
+  for (const auto& seg : config_.segments) spec.segment_ifnames.push_back(seg.ifname);
+  spec.queue_first = config_.queue_first;
+  spec.queue_count = config_.queue_count;
+  spec.fail_open = config_.fail_mode == FailMode::kOpen;
+  spec.queue_mode = queue_mode_;
+  spec.doh = policy.dns.doh_cidrs;
+  return spec;
+}
+
+void Daemon::rejudgeAll() {
+  rejudge_pending_ = false;
+  auto policy = installedPolicy();
+  const GenerationChoice generation = generations_.advance(policy->digest);
+  reportGeneration(generation);
+  Status s;
+  {
+    // Under the judge's lock: no packet is judged between the kernel's switch to the new
+    // generation and the Judge's, so none is answered with a mark the kernel no longer honours.
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    s = ruleset_.install(specFor(*policy, generation.generation));
+    if (s.ok()) judge_.setPolicy(policy, generation.generation);
+  }
+  if (!s.ok()) {
+    log_.write(
+        LogLine("rejudge-failed").add("error", s.message()).add("kept_generation", generation_));
+    return;
+  }
+  generation_ = generation.generation;
+  log_.write(LogLine("rejudge")
+                 .add("generation", generation_)
+                 .add("why", "a device moved to another profile"));
+}
+
+void Daemon::reportGeneration(const GenerationChoice& choice) {
+  if (!choice.damaged.empty()) {
+    log_.write(
+        LogLine("state-damaged")
+            .add("file", generations_.path())
+            .add("problem", choice.damaged)
+            .add("kept_as", choice.kept_as)
+            .add("generation", choice.generation)
+            .add("what", "a fresh generation: every flow is judged again on its next packet"));
+    if (state_report_ != nullptr) {
+      state_report_->add({StateProblem::Kind::kDamaged, generations_.path(),
+                          choice.damaged + "; a fresh generation " +
+                              std::to_string(choice.generation) + " was chosen",
+                          choice.kept_as});
+    }
+  }
+  if (choice.write_error.empty()) {
+    generation_unwritable_ = false;
+    return;
+  }
+  if (state_report_ != nullptr) {
+    state_report_->add({StateProblem::Kind::kUnwritable, generations_.path(),
+                        choice.write_error + "; generation " + std::to_string(choice.generation) +
+                            " is kept in memory only",
+                        ""});
+  }
+  if (generation_unwritable_) return;  // said once until it can be stored again
+  generation_unwritable_ = true;
+  log_.write(LogLine("state-unwritable")
+                 .add("file", generations_.path())
+                 .add("error", choice.write_error)
+                 .add("generation", choice.generation)
+                 .add("what", "enforcing with the generation kept in memory")
+                 .add("what_to_do",
+                      "make state_dir " + config_.state_dir + " writable and give it free space"));
+}
+
+}  // namespace muzzle

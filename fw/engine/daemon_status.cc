@@ -1,0 +1,121 @@
+// What the Daemon reports (fw/engine/daemon.h): the status the management plane reads, the
+// counters line (SIGUSR1, on stopping) and the devices seen. Everything is copied out under the
+// Judge's lock and formatted after it: the queue threads wait for that lock per packet.
+#include "fw/engine/daemon.h"
+
+namespace muzzle {
+namespace {
+
+// The kernel's counters for the daemon's queues: the flow queues and the inspection queue after
+// them. None while no queue is bound (an idle daemon).
+Result<std::vector<KernelQueueStats>> kernelQueuesOf(HostInfo& host, const DaemonConfig& config,
+                                                     bool bound) {
+  if (!bound) return std::vector<KernelQueueStats>{};
+  return host.kernelQueues(config.queue_first, static_cast<uint16_t>(config.queue_count + 1));
+}
+
+}  // namespace
+
+std::vector<DeviceRecord> Daemon::devicesSeen() const {
+  std::vector<DeviceRecord> out;
+  std::lock_guard<std::mutex> lock(judge_mu_);
+  judge_.devices().forEach([&](const DeviceRecord& r) { out.push_back(r); });
+  return out;
+}
+
+QueueCounters Daemon::queueCounters() const {
+  QueueCounters sum;
+  for (const auto& w : workers_) sum += w->counters();
+  return sum;
+}
+
+EngineStatus Daemon::engineStatus() const {
+  EngineStatus st;
+  st.generation = generation_;
+  st.queue_mode = queue_mode_;
+  st.fail_mode = config_.fail_mode;
+  st.queue_first = config_.queue_first;
+  st.queue_count = config_.queue_count;
+  {
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    st.judge = judge_.counters();
+    if (judge_.policy()) st.policy_digest = judge_.policy()->digest;
+  }
+  st.queue = queueCounters();
+  auto kernel = kernelQueuesOf(host_, config_, !workers_.empty());
+  if (kernel.ok()) {
+    st.kernel_queues = std::move(kernel).value();
+    st.kernel = sumKernelQueueStats(st.kernel_queues);
+  } else {
+    st.kernel_error = kernel.status().message();
+  }
+  st.log_suppressed = log_.suppressed();
+  st.events_dropped = log_.dropped();
+  return st;
+}
+
+void Daemon::logCounters(const char* event) {
+  // What the kernel dropped before we saw it: queue full (queue_dropped), socket full
+  // (user_dropped). Read before taking the judge's lock.
+  auto kernel = kernelQueuesOf(host_, config_, !workers_.empty());
+  const KernelQueueTotals k = kernel.ok() ? sumKernelQueueStats(*kernel) : KernelQueueTotals{};
+  const QueueCounters q = queueCounters();
+  LogLine line(event);
+  {
+    // Copied out under the lock, written after it: the queue threads wait for it per packet.
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    const JudgeCounters& j = judge_.counters();
+    line.add("packets", j.packets)
+        .add("allowed", j.allowed)
+        .add("rejected", j.rejected)
+        .add("dropped", j.dropped)
+        .add("malformed", j.malformed)
+        .add("new_devices", j.new_devices)
+        .add("devices_known", judge_.devices().size())
+        .add("device_evictions", judge_.devices().evictions())
+        .add("dhcp_requests", j.dhcp_requests)
+        .add("dhcp_malformed", j.dhcp_malformed)
+        .add("reassigned", j.reassigned)
+        .add("reassign_limited", j.reassign_limited)
+        .add("dhcp_mac_mismatch", j.dhcp_mac_mismatch)
+        .add("dhcp_leases", j.dhcp_leases)
+        .add("spoofed", j.spoofed)
+        .add("addresses_bound", judge_.devices().bindings().size())
+        .add("addresses_moved", j.addresses_moved)
+        .add("bindings_full", judge_.devices().bindings().counters().full)
+        .add("dns_answers", j.dns_answers)
+        .add("dns_learned", j.dns_learned)
+        .add("dns_malformed", j.dns_malformed)
+        .add("dns_queries", judge_.dnsFlows().counters().queries)
+        .add("dns_unsolicited", j.dns_unsolicited)
+        .add("dns_questions", judge_.dnsFlows().questions().size())
+        .add("dns_question_evictions", judge_.dnsFlows().questions().evictions())
+        .add("dns_questions_expired", judge_.dnsFlows().questions().expired())
+        .add("dns_tcp_streams", judge_.dnsFlows().streams().size())
+        .add("dns_tcp_stream_evictions", judge_.dnsFlows().streams().counters().evictions)
+        .add("dns_tcp_reassembled", judge_.dnsFlows().streams().counters().reassembled)
+        .add("dns_tcp_unread", judge_.dnsFlows().streams().counters().untracked +
+                                   judge_.dnsFlows().streams().counters().messages_skipped)
+        .add("dns_tcp_lost", judge_.dnsFlows().streams().counters().lost)
+        .add("dns_answers_dropped", j.dns_answers_dropped)
+        .add("dns_bypass", j.dns_bypass)
+        .add("no_dns", j.no_dns)
+        .add("name_cache_entries", judge_.names().entryCount())
+        .add("name_cache_devices", judge_.names().deviceCount())
+        .add("name_cache_evictions", judge_.names().evictions())
+        .add("name_cache_bytes_approx",
+             judge_.names().entryCount() * NameCache::approxBytesPerEntry())
+        .add("verdicts_sent", q.verdicts_sent)
+        .add("verdict_batches", q.send_batches)
+        .add("socket_overruns", q.enobufs)
+        .add("kernel_waiting", k.waiting)
+        .add("kernel_queue_dropped", k.queue_dropped)
+        .add("kernel_user_dropped", k.user_dropped)
+        .add("log_suppressed", log_.suppressed())
+        .add("events_dropped", log_.dropped());
+  }
+  if (!kernel.ok()) line.add("kernel_counters_error", kernel.status().message());
+  log_.write(std::move(line));
+}
+
+}  // namespace muzzle

@@ -1,0 +1,59 @@
+// What every management handler does first (mgmt/server/services*.cc): identify the caller,
+// check its role, then run the work on the engine thread and finish the reactor from there.
+// Internal to mgmt/server.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "mgmt/server/convert.h"
+#include "mgmt/server/services.h"
+
+namespace muzzle {
+
+// Authorizes, then runs `work(principal, finish)` on the engine thread; `work` calls `finish`
+// once, on the engine thread, at once or after a compile (PolicyCommitter).
+using Finish = std::function<void(const Status&)>;
+template <typename Work>
+grpc::ServerUnaryReactor* serveLater(ServiceDeps& deps, grpc::CallbackServerContext* ctx, Role need,
+                                     const char* what, Work work) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto principal = deps.auth.identify(ctx->peer(), ctx->auth_context().get());
+  if (!principal.ok()) {
+    reactor->Finish(toGrpc(principal.status()));
+    return reactor;
+  }
+  if (principal->role < need) {
+    reactor->Finish(toGrpc(Status::error(StatusCode::kPermissionDenied,
+                                         std::string("role ") + roleName(principal->role) + " (" +
+                                             principal->who + ") may not " + what + "; it needs " +
+                                             roleName(need))));
+    return reactor;
+  }
+  deps.engine.post([reactor, work = std::move(work), p = std::move(principal).value()]() mutable {
+    work(p, Finish([reactor](const Status& s) { reactor->Finish(toGrpc(s)); }));
+  });
+  return reactor;
+}
+
+// Authorizes, then runs `work(principal)` on the engine thread and finishes with its status.
+template <typename Work>
+grpc::ServerUnaryReactor* serve(ServiceDeps& deps, grpc::CallbackServerContext* ctx, Role need,
+                                const char* what, Work work) {
+  return serveLater(deps, ctx, need, what,
+                    [work = std::move(work)](const Principal& p, const Finish& finish) mutable {
+                      finish(work(p));
+                    });
+}
+
+inline Caller callerOf(const Principal& p) { return Caller{p.who, p.peer}; }
+
+// The services of services_policy.cc and services_devices.cc; `deps` must outlive them.
+std::unique_ptr<grpc::Service> makePolicyService(ServiceDeps& deps);
+std::unique_ptr<grpc::Service> makeDeviceService(ServiceDeps& deps);
+
+}  // namespace muzzle

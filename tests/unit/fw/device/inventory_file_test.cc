@@ -1,0 +1,63 @@
+// The saved inventory (inventory.pb): every field of a device record survives a load and a save
+// unchanged, so the plain records in memory keep the file muzzled has always written.
+#include <doctest/doctest.h>
+#include <google/protobuf/util/message_differencer.h>
+
+#include <string>
+
+#include "fw/device/inventory.h"
+
+namespace muzzle {
+namespace {
+
+TEST_CASE("every field of a saved device record is written back as it was read") {
+  ManualClock clock;
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(clock.wallNow().time_since_epoch()).count();
+  v1::Inventory saved;
+  v1::DeviceRecord* r = saved.add_devices();
+  r->set_mac("02:47:cc:00:00:11");
+  r->set_randomised_mac(true);
+  r->set_vendor("Example Cameras");
+  r->add_addresses("fd00:10::11");
+  r->add_addresses("198.18.10.11");
+  r->set_segment("cameras");
+  r->set_first_seen_unix(now - 3600);
+  r->set_last_seen_unix(now - 60);
+  r->set_dhcp_hostname("cam-lobby");
+  r->set_dhcp_parameter_list("1,3,6,15");
+  r->set_dhcp_vendor_class("udhcp 1.30");
+  r->set_dhcp_client_id("01024700000011");
+  r->set_mud_url("https://mud.example/cam.json");
+  r->set_profile("camera");
+  r->set_assignment("classified");
+  r->set_assigned_by("classify[0]");
+  r->set_allowed_flows(12);
+  r->set_denied_flows(3);
+  r->set_name("lobby-cam");
+  v1::AddressBinding* b = saved.add_bindings();
+  b->set_address("198.18.10.11");
+  b->set_mac("02:47:cc:00:00:11");
+  b->set_evidence("seen");
+  b->set_since_unix(now - 3600);
+  b->set_last_active_unix(now - 60);
+
+  DeviceInventory inv(4, nullptr, clock);
+  REQUIRE(inv.load(saved.SerializeAsString()).ok());
+  const DeviceRecord* loaded = inv.find(*MacAddress::parse("02:47:cc:00:00:11"));
+  REQUIRE(loaded != nullptr);
+  CHECK(loaded->profile == "camera");
+  REQUIRE(loaded->addresses.size() == 2);
+  CHECK(loaded->addresses[0].toString() == "fd00:10::11");
+
+  v1::Inventory again;
+  REQUIRE(again.ParseFromString(inv.serialize()));
+  REQUIRE(again.devices_size() == 1);
+  std::string difference;
+  google::protobuf::util::MessageDifferencer diff;
+  diff.ReportDifferencesToString(&difference);
+  CHECK_MESSAGE(diff.Compare(saved.devices(0), again.devices(0)), difference);
+}
+
+}  // namespace
+}  // namespace muzzle
