@@ -1,16 +1,11 @@
 #include "fw/dns/dns_questions.h"
 
 #include <algorithm>
+#include <bit>
 #include <random>
 
 namespace muzzle {
 namespace {
-
-size_t powerOfTwoAtLeast(size_t n) {
-  size_t p = 1;
-  while (p < n) p <<= 1;
-  return p;
-}
 
 bool sameName(const DnsName& a, const DnsName& b) { return a.view() == b.view(); }
 
@@ -29,7 +24,7 @@ DnsQuestionTable::DnsQuestionTable(const Clock& clock, DnsQuestionLimits limits)
   // Every device in the table has at least one question, so `total` devices is the most there
   // can be.
   devices_ = std::make_unique<Device[]>(limits_.total);
-  const size_t bucket_count = powerOfTwoAtLeast(limits_.total);
+  const size_t bucket_count = std::bit_ceil(limits_.total);
   buckets_ = std::make_unique<DeviceSet::bucket_type[]>(bucket_count);
   by_mac_ = std::make_unique<DeviceSet>(DeviceSet::bucket_traits(buckets_.get(), bucket_count),
                                         MacHash{std::random_device{}()});

@@ -1,17 +1,12 @@
 #include "fw/dns/dns_tcp_stream.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <random>
 
 namespace muzzle {
 namespace {
-
-size_t powerOfTwoAtLeast(size_t n) {
-  size_t p = 1;
-  while (p < n) p <<= 1;
-  return p;
-}
 
 size_t prefixLength(const uint8_t* p) { return size_t{p[0]} << 8 | p[1]; }
 
@@ -38,7 +33,7 @@ DnsTcpStreams::DnsTcpStreams(const Clock& clock, DnsTcpLimits limits)
   // Reserved, not written: pages are touched only when a long message is reassembled.
   buffers_ = std::make_unique_for_overwrite<uint8_t[]>(limits_.total * kDnsTcpMaxBuffered);
   streams_ = std::make_unique<Stream[]>(limits_.total);
-  const size_t bucket_count = powerOfTwoAtLeast(limits_.total * 2);
+  const size_t bucket_count = std::bit_ceil(limits_.total * 2);
   buckets_ = std::make_unique<StreamSet::bucket_type[]>(bucket_count);
   by_key_ = std::make_unique<StreamSet>(StreamSet::bucket_traits(buckets_.get(), bucket_count),
                                         KeyHash{std::random_device{}()});
