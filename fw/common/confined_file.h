@@ -17,8 +17,9 @@
 // refused). Errors name the file as the caller wrote it (escaped and shortened, see excerpt.h),
 // say what is wrong and what to do, and never quote the file's contents.
 //
-// Any thread may call these; they keep no state. Linux 5.6 or later (openat2); on an older
-// kernel readConfinedFile refuses every name rather than resolve it unsafely.
+// Any thread may call these; they keep no state. Where openat2(2) is missing (Linux before 5.6,
+// or a seccomp filter answering ENOSYS) readConfinedFile walks the name one component at a time
+// instead, following no symbolic link at all: as safe, stricter about links.
 #pragma once
 
 #include <cstddef>
@@ -46,5 +47,8 @@ Result<std::string> readRegularFile(const std::string& path, size_t max_bytes = 
 // has it, kInvalidArgument for every refusal, kUnknown for an I/O error.
 Result<std::string> readConfinedFile(const std::vector<std::string>& folders, std::string_view name,
                                      size_t max_bytes = kMaxNamedFileBytes);
+
+// Tests only: resolve every name by the walk, as where openat2(2) is missing.
+void setConfinedWalkForTesting(bool on);
 
 }  // namespace muzzle

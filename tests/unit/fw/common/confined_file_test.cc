@@ -127,6 +127,28 @@ TEST_CASE("confined: a symbolic link out of the folder is refused, one inside is
   CHECK_FALSE(readConfinedFile({"/proc/self"}, "root/etc/shadow").ok());
 }
 
+TEST_CASE("confined: without openat2, the walk confines the same names and follows no link") {
+  setConfinedWalkForTesting(true);
+  Folders f;
+  std::filesystem::create_symlink(f.top + "/secret.key", f.policy + "/key-abs");
+  std::filesystem::create_symlink("../secret.key", f.policy + "/key-rel");
+  std::filesystem::create_symlink("/dev/zero", f.policy + "/zero");
+  std::filesystem::create_symlink("/etc", f.policy + "/etc");
+  std::filesystem::create_symlink("lists/ok.txt", f.policy + "/ok-link");
+  ::mkfifo((f.policy + "/feed.fifo").c_str(), 0600);
+  CHECK(*f.read("lists/ok.txt") == "198.18.1.4\n");
+  CHECK(*f.read("./lists//ok.txt") == "198.18.1.4\n");
+  for (const char* name : {"key-abs", "key-rel", "zero", "etc/shadow", "ok-link", "lists/../ok"}) {
+    CAPTURE(name);
+    auto r = f.read(name);
+    CHECK(r.status().code() == StatusCode::kInvalidArgument);
+    CHECK(messageOf(r).find("leads out of " + f.policy) != std::string::npos);
+  }
+  CHECK(messageOf(f.read("feed.fifo")).find("is a FIFO") != std::string::npos);
+  CHECK(f.read("missing.txt").status().code() == StatusCode::kNotFound);
+  setConfinedWalkForTesting(false);
+}
+
 TEST_CASE("confined: a FIFO is refused without blocking") {
   Folders f;
   REQUIRE(::mkfifo((f.policy + "/lists/pipe").c_str(), 0600) == 0);
