@@ -219,7 +219,8 @@ int main(int argc, char** argv) {
     if (!text.ok()) return failed(text.status());
     commits.apply(std::move(text).value(), 0, 0, "SIGHUP: " + policy_path,
                   muzzle::Caller{"local-file", "signal"},
-                  [&daemon, failed](muzzle::Result<muzzle::CommitOutcome> c) {
+                  [&daemon, failed](muzzle::CommitReply reply) {
+                    const muzzle::Result<muzzle::CommitOutcome>& c = reply.outcome;
                     muzzle::Status s = c.status();
                     if (c.ok() && c->unchanged)
                       s = daemon.applyPolicy(c->compiled, c->compile_time).status();

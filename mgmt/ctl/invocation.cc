@@ -9,7 +9,19 @@ namespace muzzle::ctl {
 Outcome failed(const grpc::Status& s) {
   Outcome o;
   o.status = s;
-  o.summary = std::string(codeName(s.error_code())) + ": " + s.error_message() + hintFor(s);
+  const std::string code = codeName(s.error_code());
+  if (auto violations = violationsOf(s); violations && violations->violations_size() > 0) {
+    // The box's errors one by one, as validate prints them; --json prints them as they came.
+    const int n = violations->violations_size();
+    o.summary = code + ": " + std::to_string(n) + " error(s) in the policy, first: " +
+                violationLine(violations->violations(0));
+    o.human = "error: " + code + ": the policy has " + std::to_string(n) +
+              " error(s); nothing was changed\n";
+    for (const auto& v : violations->violations()) o.human += violationLine(v) + "\n";
+    o.result = std::make_shared<v1::PolicyViolations>(std::move(*violations));
+    return o;
+  }
+  o.summary = code + ": " + s.error_message() + hintFor(s);
   o.human = "error: " + o.summary + "\n";
   return o;
 }

@@ -38,7 +38,8 @@ struct Outcome {
   std::string human;    // full output for one box
   std::string summary;  // one line for a fleet row
   // The box's answer, printed as JSON with --json; null when the command has none (a failure,
-  // or a stream that printed as it went).
+  // or a stream that printed as it went). A policy refused for its errors has them here
+  // (muzzle.v1.PolicyViolations).
   std::shared_ptr<const google::protobuf::Message> result;
   int exit = -1;  // overrides the status-derived code when >= 0
 };
@@ -66,7 +67,8 @@ struct Invocation {
   bool streams = false;  // the command prints as it goes (events): nothing left to print at the end
 };
 
-// The Outcome of a failed call: the code's name, the box's message and what to do.
+// The Outcome of a failed call: the code's name, the box's message and what to do; for a policy
+// that does not compile, its errors one by one from the error details.
 Outcome failed(const grpc::Status& s);
 
 // A successful Outcome holding `result`; the caller adds the text.

@@ -1,8 +1,11 @@
 #include "mgmt/ctl/output.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/support/error_details.h>
 
 #include <algorithm>
+
+#include "google/rpc/status.pb.h"
 
 namespace muzzle::ctl {
 
@@ -71,6 +74,22 @@ std::string toJson(const google::protobuf::Message& m, bool pretty) {
   (void)google::protobuf::util::MessageToJsonString(m, &out, options);
   if (!out.empty() && out.back() != '\n') out += '\n';
   return out;
+}
+
+std::string violationLine(const v1::Violation& v) {
+  return v.file() + (v.line() ? ":" + std::to_string(v.line()) : "") + ": " +
+         (v.field().empty() ? "" : v.field() + ": ") + v.message();
+}
+
+std::optional<v1::PolicyViolations> violationsOf(const grpc::Status& s) {
+  if (s.error_details().empty()) return std::nullopt;
+  google::rpc::Status rich;
+  if (!grpc::ExtractErrorDetails(s, &rich).ok()) return std::nullopt;
+  for (const auto& any : rich.details()) {
+    v1::PolicyViolations violations;
+    if (any.UnpackTo(&violations)) return violations;
+  }
+  return std::nullopt;
 }
 
 std::string table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {

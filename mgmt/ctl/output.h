@@ -4,6 +4,9 @@
 #include <google/protobuf/message.h>
 #include <grpcpp/support/status.h>
 
+#include "muzzle/v1/management.pb.h"
+
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +33,12 @@ std::string hintFor(const grpc::Status& s);
 const char* codeName(grpc::StatusCode code);
 
 std::string toJson(const google::protobuf::Message& m, bool pretty = true);
+
+// One policy error as a line: "policy.yaml:9: devices[0].mac: message" (line and field when known).
+std::string violationLine(const v1::Violation& v);
+// The policy errors a refusal carries in its error details (ApplyPolicy, Rollback: gRPC's richer
+// error model); none when it carries none or they cannot be read.
+std::optional<v1::PolicyViolations> violationsOf(const grpc::Status& s);
 
 // Columns padded to their widest cell.
 std::string table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);

@@ -34,6 +34,14 @@ std::vector<v1::Violation> toViolations(const std::vector<Diagnostic>& diagnosti
   return out;
 }
 
+CommitReply CommitReply::notCompiled(const PolicyCompileResult& compiled) {
+  CommitReply reply(compiled.status());
+  if (compiled.status().code() == StatusCode::kInvalidArgument) {
+    reply.violations = toViolations(compiled.diagnostics());
+  }
+  return reply;
+}
+
 PolicyCommitter::PolicyCommitter(EngineControl& engine, RevisionStore& store, AuditLog& audit,
                                  EventLog& log, const Clock& clock, StateReport& state)
     : engine_(engine), store_(store), audit_(audit), log_(log), clock_(clock), state_(state) {}
@@ -147,7 +155,7 @@ void PolicyCommitter::apply(std::string text, uint64_t expected_revision, uint32
   if (Status s = applyAllowed(expected_revision, confirm_seconds); !s.ok()) return done(s);
   Text t = std::make_shared<const std::string>(std::move(text));
   compileThen(t, false, [=, this](Compiled compiled, std::chrono::steady_clock::duration took) {
-    if (!compiled.ok()) return done(compiled.status());
+    if (!compiled.ok()) return done(CommitReply::notCompiled(compiled));
     // The box may have moved on while this compiled.
     if (Status s = applyAllowed(expected_revision, confirm_seconds); !s.ok()) return done(s);
     done(commit(*t, std::move(compiled).value(), took, "apply", confirm_seconds, comment, caller));
@@ -277,7 +285,7 @@ void PolicyCommitter::rollback(uint64_t to, uint64_t expected_revision, std::str
   const std::string why = comment.empty() ? "rollback to " + revName(to) : comment;
   Text t = std::make_shared<const std::string>(std::move(text).value());
   compileThen(t, false, [=, this](Compiled compiled, std::chrono::steady_clock::duration took) {
-    if (!compiled.ok()) return done(compiled.status());
+    if (!compiled.ok()) return done(CommitReply::notCompiled(compiled));
     if (Status s = expected(); !s.ok()) return done(s);
     done(commit(*t, std::move(compiled).value(), took, "rollback", 0, why, caller));
   });
@@ -309,6 +317,7 @@ void PolicyCommitter::edit(std::function<Status(v1::Policy*)> change, std::strin
     Compiled compiled = engine_.compilePolicy(*json, kLabel, context);
     const auto took = std::chrono::steady_clock::now() - start;
     engine_.post([this, done, compiled, took, json, action, comment, caller, base]() {
+      // Not notCompiled(): the lines would point into the JSON written here, which no one sees.
       if (!compiled.ok()) return done(compiled.status());
       if (store_.pending()) return done(pendingRefusal(*store_.pending()));
       if (store_.current() != base) {

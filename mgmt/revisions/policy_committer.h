@@ -75,13 +75,27 @@ struct CommitOutcome {
 // A compile's diagnostics as the API's violations, one for one, field for field.
 std::vector<v1::Violation> toViolations(const std::vector<Diagnostic>& diagnostics);
 
+// What apply(), rollback() and edit() hand back: the outcome, or why not. When the policy did not
+// compile, the refusal also carries its errors one by one (`violations`; the status's message
+// holds the same errors as text), so the API can return them structured (mgmt/server/convert.h).
+struct CommitReply {
+  CommitReply(Result<CommitOutcome> r) : outcome(std::move(r)) {}  // NOLINT: implicit by design
+  CommitReply(Status s) : outcome(std::move(s)) {}                 // NOLINT: a refusal
+  // The refusal of a text that did not compile: its status, with its diagnostics when the
+  // policy was at fault (INVALID_ARGUMENT; a full compile queue, say, has none).
+  static CommitReply notCompiled(const PolicyCompileResult& compiled);
+
+  Result<CommitOutcome> outcome;
+  std::vector<v1::Violation> violations;
+};
+
 class PolicyCommitter {
  public:
   static constexpr uint32_t kMaxConfirmSeconds = 86400;
   // The label policy text is compiled under, so errors read "policy.yaml:9: ...".
   static constexpr std::string_view kLabel = "policy.yaml";
 
-  using CommitDone = std::function<void(Result<CommitOutcome>)>;
+  using CommitDone = std::function<void(CommitReply)>;
 
   // `state` lists what is wrong with the state folder for the status screen.
   PolicyCommitter(EngineControl& engine, RevisionStore& store, AuditLog& audit, EventLog& log,

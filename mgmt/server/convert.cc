@@ -1,6 +1,9 @@
 #include "mgmt/server/convert.h"
 
 #include <google/protobuf/util/time_util.h>
+#include <grpcpp/support/error_details.h>
+
+#include "google/rpc/status.pb.h"
 
 namespace muzzle {
 
@@ -20,6 +23,20 @@ grpc::Status toGrpc(const Status& s) {
   // Errors that did not classify themselves come from the box (disk, kernel): INTERNAL says
   // "not your request's fault".
   return {grpc::StatusCode::INTERNAL, s.message()};
+}
+
+grpc::Status toGrpc(const Status& s, const std::vector<v1::Violation>& violations) {
+  grpc::Status plain = toGrpc(s);
+  if (plain.ok() || violations.empty()) return plain;
+  v1::PolicyViolations details;
+  for (const v1::Violation& v : violations) *details.add_violations() = v;
+  google::rpc::Status rich;
+  rich.set_code(plain.error_code());
+  rich.set_message(plain.error_message());
+  rich.add_details()->PackFrom(details);
+  grpc::Status out;
+  grpc::SetErrorDetails(rich, &out);
+  return out;
 }
 
 StatusCode fromGrpc(grpc::StatusCode code) {

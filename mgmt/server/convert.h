@@ -4,6 +4,7 @@
 #include <grpcpp/support/status.h>
 
 #include <chrono>
+#include <vector>
 
 #include "fw/common/status.h"
 #include "fw/engine/engine_control.h"
@@ -14,6 +15,9 @@
 namespace muzzle {
 
 grpc::Status toGrpc(const Status& s);
+// The same, with `violations` (when there are any) as muzzle.v1.PolicyViolations in the error
+// details (gRPC's richer error model: google.rpc.Status in the grpc-status-details-bin trailer).
+grpc::Status toGrpc(const Status& s, const std::vector<v1::Violation>& violations);
 StatusCode fromGrpc(grpc::StatusCode code);
 
 // A device as the API shows it: what the engine has seen (may be null) merged with the

@@ -9,15 +9,29 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "mgmt/server/convert.h"
 #include "mgmt/server/services.h"
 
 namespace muzzle {
 
+// Ends one unary call with a status; a policy refused for not compiling also sends its
+// violations in the error details (toGrpc). Copyable; call it once.
+class Finish {
+ public:
+  explicit Finish(grpc::ServerUnaryReactor* reactor) : reactor_(reactor) {}
+  void operator()(const Status& s) const { reactor_->Finish(toGrpc(s)); }
+  void operator()(const Status& s, const std::vector<v1::Violation>& violations) const {
+    reactor_->Finish(toGrpc(s, violations));
+  }
+
+ private:
+  grpc::ServerUnaryReactor* reactor_;
+};
+
 // Authorizes, then runs `work(principal, finish)` on the engine thread; `work` calls `finish`
 // once, on the engine thread, at once or after a compile (PolicyCommitter).
-using Finish = std::function<void(const Status&)>;
 template <typename Work>
 grpc::ServerUnaryReactor* serveLater(ServiceDeps& deps, grpc::CallbackServerContext* ctx, Role need,
                                      const char* what, Work work) {
@@ -35,7 +49,7 @@ grpc::ServerUnaryReactor* serveLater(ServiceDeps& deps, grpc::CallbackServerCont
     return reactor;
   }
   deps.engine.post([reactor, work = std::move(work), p = std::move(principal).value()]() mutable {
-    work(p, Finish([reactor](const Status& s) { reactor->Finish(toGrpc(s)); }));
+    work(p, Finish(reactor));
   });
   return reactor;
 }

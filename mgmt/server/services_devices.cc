@@ -89,7 +89,8 @@ class DeviceService final : public v1::DeviceService::CallbackService {
     const MacAddress m = *mac;
     deps_.commits.edit([m, edit](v1::Policy* policy) { return edit(findOrAddDevice(policy, m)); },
                        action, comment, callerOf(p),
-                       [this, m, resp, finish](Result<CommitOutcome> c) {
+                       [this, m, resp, finish](CommitReply reply) {
+                         const Result<CommitOutcome>& c = reply.outcome;
                          if (!c.ok()) return finish(c.status());
                          *resp->mutable_revision() = c->revision;
                          auto d = lookup(m.toString());

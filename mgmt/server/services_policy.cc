@@ -13,12 +13,23 @@ Status fillValidate(const ValidateOutcome& v, v1::ValidatePolicyResponse* resp) 
   return Status();
 }
 
-Status fillApply(const CommitOutcome& c, v1::ApplyPolicyResponse* resp) {
-  *resp->mutable_revision() = c.revision;
-  resp->set_previous_revision(c.previous_revision);
-  resp->set_unchanged(c.unchanged);
-  if (c.pending) *resp->mutable_pending() = *c.pending;
-  return Status();
+// A policy that does not compile is refused with its violations in the error details.
+void finishApply(const CommitReply& reply, v1::ApplyPolicyResponse* resp, const Finish& finish) {
+  const Result<CommitOutcome>& c = reply.outcome;
+  if (!c.ok()) return finish(c.status(), reply.violations);
+  *resp->mutable_revision() = c->revision;
+  resp->set_previous_revision(c->previous_revision);
+  resp->set_unchanged(c->unchanged);
+  if (c->pending) *resp->mutable_pending() = *c->pending;
+  finish(Status());
+}
+
+void finishRollback(const CommitReply& reply, v1::RollbackResponse* resp, const Finish& finish) {
+  const Result<CommitOutcome>& c = reply.outcome;
+  if (!c.ok()) return finish(c.status(), reply.violations);
+  *resp->mutable_revision() = c->revision;
+  resp->set_previous_revision(c->previous_revision);
+  finish(Status());
 }
 
 class PolicyService final : public v1::PolicyService::CallbackService {
@@ -74,8 +85,8 @@ class PolicyService final : public v1::PolicyService::CallbackService {
                       [this, req, resp](const Principal& p, Finish finish) {
                         deps_.commits.apply(req->content(), req->expected_revision(),
                                             req->confirm_timeout_seconds(), req->comment(),
-                                            callerOf(p), [resp, finish](Result<CommitOutcome> c) {
-                                              finish(c.ok() ? fillApply(*c, resp) : c.status());
+                                            callerOf(p), [resp, finish](CommitReply reply) {
+                                              finishApply(reply, resp, finish);
                                             });
                       });
   }
@@ -99,12 +110,8 @@ class PolicyService final : public v1::PolicyService::CallbackService {
                       [this, req, resp](const Principal& p, Finish finish) {
                         deps_.commits.rollback(
                             req->revision(), req->expected_revision(), req->comment(), callerOf(p),
-                            [resp, finish](Result<CommitOutcome> c) {
-                              if (c.ok()) {
-                                *resp->mutable_revision() = c->revision;
-                                resp->set_previous_revision(c->previous_revision);
-                              }
-                              finish(c.status());
+                            [resp, finish](CommitReply reply) {
+                              finishRollback(reply, resp, finish);
                             });
                       });
   }

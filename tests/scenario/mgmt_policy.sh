@@ -31,8 +31,12 @@ echo "== bad policy: INVALID_ARGUMENT with the line, nothing changes"
 sed 's/ports: \[554, 8000\]/ports: [70000, 8000]/' "$LAB_STATE/orig.yaml" >"$LAB_STATE/bad.yaml"
 bad_line="$(grep -n 70000 "$LAB_STATE/bad.yaml" | cut -d: -f1)"
 lab_check "apply of a bad policy exits 3" expect_exit 3 ctl policy apply "$LAB_STATE/bad.yaml"
-lab_check "the error names policy.yaml:$bad_line and the field" \
-  grep -q "INVALID_ARGUMENT: policy.yaml:$bad_line: [^ ]*ports\[0\]: 70000 is not a port" "$LAB_STATE/last.out"
+lab_check "the error lists policy.yaml:$bad_line and the field, from the error details" \
+  grep -qx "policy.yaml:$bad_line: profiles.camera.egress\[0\].ports\[0\]: 70000 is not a port" "$LAB_STATE/last.out"
+lab_check "apply --json of a bad policy exits 3" expect_exit 3 ctl --json policy apply "$LAB_STATE/bad.yaml"
+lab_check "--json prints the violations, line and field apart" \
+  bash -c "grep -q '\"line\": $bad_line' '$LAB_STATE/last.out' &&
+           grep -q '\"field\": \"profiles.camera.egress\[0\].ports\[0\]\"' '$LAB_STATE/last.out'"
 lab_check "validate exits 3 too" expect_exit 3 ctl policy validate "$LAB_STATE/bad.yaml"
 lab_check "still revision 1" test "$(revision)" = 1
 

@@ -35,10 +35,7 @@ Outcome validate(const Call& call, const std::string& text, bool diff_only) {
   if (!s.ok()) return failed(s);
   Outcome o = answered(r);
   if (!r.valid()) {
-    for (const auto& v : r.violations()) {
-      o.human += v.file() + (v.line() ? ":" + std::to_string(v.line()) : "") + ": " +
-                 (v.field().empty() ? "" : v.field() + ": ") + v.message() + "\n";
-    }
+    for (const auto& v : r.violations()) o.human += violationLine(v) + "\n";
     o.summary = std::to_string(r.violations_size()) +
                 " error(s), first: " + (r.violations_size() ? r.violations(0).message() : "");
     o.exit = kExitInvalid;

@@ -1,7 +1,11 @@
-// muzzlectl's words for failures that happen before any call runs.
+// muzzlectl's words for failures: before any call runs, and the errors a box sends back.
 #include "mgmt/ctl/output.h"
 
 #include <doctest/doctest.h>
+#include <google/protobuf/duration.pb.h>
+
+#include "google/rpc/status.pb.h"
+#include "mgmt/ctl/invocation.h"
 
 namespace muzzle::ctl {
 namespace {
@@ -26,6 +30,30 @@ TEST_CASE("a failed TLS handshake points at --ca, --server-name and the client c
                    "verify failed");
   CHECK(hintFor(tls).find("check --ca, --server-name") != std::string::npos);
   CHECK(hintFor(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no client certificate")).empty());
+}
+
+TEST_CASE("error details that are not a google.rpc.Status, or hold no violations, are ignored") {
+  grpc::Status garbage(grpc::StatusCode::INVALID_ARGUMENT, "bad", std::string("\xff\xff\x01", 3));
+  CHECK_FALSE(violationsOf(garbage).has_value());
+  CHECK(failed(garbage).human == "error: INVALID_ARGUMENT: bad\n");
+  google::rpc::Status other;  // details of another kind: a Duration, say
+  other.set_code(3);
+  google::protobuf::Duration d;
+  d.set_seconds(5);
+  other.add_details()->PackFrom(d);
+  grpc::Status foreign(grpc::StatusCode::INVALID_ARGUMENT, "bad", other.SerializeAsString());
+  CHECK_FALSE(violationsOf(foreign).has_value());
+}
+
+TEST_CASE("a violation prints as file:line: field: message, leaving out what is unknown") {
+  v1::Violation v;
+  v.set_file("policy.yaml");
+  v.set_message("m");
+  CHECK(violationLine(v) == "policy.yaml: m");
+  v.set_line(9);
+  CHECK(violationLine(v) == "policy.yaml:9: m");
+  v.set_field("devices[0].mac");
+  CHECK(violationLine(v) == "policy.yaml:9: devices[0].mac: m");
 }
 
 }  // namespace

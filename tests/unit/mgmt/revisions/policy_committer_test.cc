@@ -76,9 +76,9 @@ TEST_CASE("expected_revision is checked again after the compile: the box may hav
   REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
   // Both are accepted for compiling at revision 1; the first to commit wins.
   std::optional<Result<CommitOutcome>> first, second;
-  box.commits.apply(kPolicyB, 1, 0, "", kAdmin, [&](Result<CommitOutcome> r) { first.emplace(r); });
+  box.commits.apply(kPolicyB, 1, 0, "", kAdmin, [&](CommitReply r) { first.emplace(r.outcome); });
   box.commits.apply(kPolicyC, 1, 0, "", kAdmin,
-                    [&](Result<CommitOutcome> r) { second.emplace(r); });
+                    [&](CommitReply r) { second.emplace(r.outcome); });
   REQUIRE(box.engine.runUntil([&] { return first && second; }));
   REQUIRE(first->ok());
   REQUIRE_FALSE(second->ok());
@@ -317,18 +317,18 @@ TEST_CASE(
       return Status();
     };
   };
-  auto edited = box.await<Result<CommitOutcome>>([&](auto done) {
+  auto edited = box.await<CommitReply>([&](auto done) {
     box.commits.edit(addCamera("cam", "44:47:cc:00:00:11"), "device-set", "", kAdmin, done);
-  });
+  }).outcome;
   REQUIRE(edited.ok());
   CHECK(edited->revision.number() == 2);
   CHECK(box.engine.policy->devices.size() == 1);
 
   std::optional<Result<CommitOutcome>> applied, raced;
   box.commits.apply(kPolicyB, 0, 0, "", kAdmin,
-                    [&](Result<CommitOutcome> r) { applied.emplace(r); });
+                    [&](CommitReply r) { applied.emplace(r.outcome); });
   box.commits.edit(addCamera("cam2", "44:47:cc:00:00:12"), "device-set", "", kAdmin,
-                   [&](Result<CommitOutcome> r) { raced.emplace(r); });
+                   [&](CommitReply r) { raced.emplace(r.outcome); });
   REQUIRE(box.engine.runUntil([&] { return applied && raced; }));
   REQUIRE(applied->ok());
   CHECK(raced->status().code() == StatusCode::kAborted);

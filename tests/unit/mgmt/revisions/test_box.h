@@ -212,16 +212,25 @@ struct Box {
     REQUIRE(engine.runUntil([&] { return out.has_value(); }));
     return std::move(*out);
   }
+  // apply() with the whole reply: the outcome, or the refusal and its violations.
+  CommitReply applyReply(const std::string& text, uint64_t expected = 0, uint32_t confirm = 0,
+                         const std::string& comment = "",
+                         const Caller& caller = {"admin-1", "unix"}) {
+    return await<CommitReply>(
+        [&](auto done) { commits.apply(text, expected, confirm, comment, caller, done); });
+  }
   Result<CommitOutcome> apply(const std::string& text, uint64_t expected = 0, uint32_t confirm = 0,
                               const std::string& comment = "",
                               const Caller& caller = {"admin-1", "unix"}) {
-    return await<Result<CommitOutcome>>(
-        [&](auto done) { commits.apply(text, expected, confirm, comment, caller, done); });
+    return applyReply(text, expected, confirm, comment, caller).outcome;
+  }
+  CommitReply rollbackReply(uint64_t to, uint64_t expected = 0,
+                            const Caller& caller = {"admin-1", "unix"}) {
+    return await<CommitReply>([&](auto done) { commits.rollback(to, expected, "", caller, done); });
   }
   Result<CommitOutcome> rollback(uint64_t to, uint64_t expected = 0,
                                  const Caller& caller = {"admin-1", "unix"}) {
-    return await<Result<CommitOutcome>>(
-        [&](auto done) { commits.rollback(to, expected, "", caller, done); });
+    return rollbackReply(to, expected, caller).outcome;
   }
   Result<ValidateOutcome> validate(const std::string& text) {
     return await<Result<ValidateOutcome>>([&](auto done) { commits.validate(text, done); });

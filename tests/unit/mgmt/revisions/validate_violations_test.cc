@@ -1,5 +1,5 @@
-// Validate answers with the compiler's diagnostics as violations, field for field: nothing is
-// read back out of the error text.
+// Validate answers with the compiler's diagnostics as violations, field for field, and an apply
+// refused for them carries them the same way: nothing is read back out of the error text.
 #include "tests/unit/mgmt/revisions/test_box.h"
 
 namespace muzzle {
@@ -45,6 +45,30 @@ TEST_CASE("validate: an error about the whole file has no line and no field") {
   CHECK(empty->violations[0].line() == 0);
   CHECK(empty->violations[0].field().empty());
   CHECK(empty->violations[0].message() == "the file is empty (expected a mapping of fields)");
+}
+
+TEST_CASE("apply: a policy that does not compile is refused with its violations; nothing changes") {
+  TempDir dir;
+  ManualClock clock;
+  Box box(dir.path, clock);
+  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+  const CommitReply reply = box.applyReply(R"(version: 1
+profiles:
+  quarantine: {egress: [{allow: [gateway], proto: udp, ports: [70000]}]}
+  "my cam": {}
+)");
+  REQUIRE_FALSE(reply.outcome.ok());
+  CHECK(reply.outcome.status().code() == StatusCode::kInvalidArgument);
+  REQUIRE(reply.violations.size() == 2);
+  CHECK(reply.violations[0].line() == 3);
+  CHECK(reply.violations[0].field() == "profiles.quarantine.egress[0].ports[0]");
+  CHECK(reply.violations[0].message() == "70000 is not a port");
+  CHECK(reply.violations[1].field() == "profiles.my cam");
+  CHECK(box.commits.current() == 1);
+  // A refusal that is not about the text (a stale expected revision) has none.
+  const CommitReply stale = box.applyReply(kPolicyB, 7);
+  CHECK(stale.outcome.status().code() == StatusCode::kAborted);
+  CHECK(stale.violations.empty());
 }
 
 TEST_CASE("toViolations copies every diagnostic as it is, the count of those left out included") {

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include "mgmt/ctl/invocation.h"
+#include "mgmt/ctl/output.h"
 #include "mgmt/server/auth.h"
 #include "mgmt/server/convert.h"
 
@@ -25,6 +27,48 @@ TEST_CASE("every muzzle status code maps to its gRPC code, unclassified errors t
         grpc::StatusCode::NOT_FOUND);
   CHECK(toGrpc(Status::error("disk full")).error_code() == grpc::StatusCode::INTERNAL);
   CHECK(toGrpc(Status::error("disk full")).error_message() == "disk full");
+}
+
+TEST_CASE("a policy's violations travel in the error details and muzzlectl prints them one by one") {
+  std::vector<v1::Violation> violations(2);
+  violations[0].set_file("policy.yaml");
+  violations[0].set_line(3);
+  violations[0].set_field("profiles.cam.egress[0].ports[0]");
+  violations[0].set_message("70000 is not a port");
+  violations[1].set_file("policy.yaml");
+  violations[1].set_message("the file is empty (expected a mapping of fields)");
+  const Status refused = Status::error(StatusCode::kInvalidArgument, "policy.yaml:3: ...");
+  const grpc::Status s = toGrpc(refused, violations);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message() == "policy.yaml:3: ...");
+
+  auto read = ctl::violationsOf(s);
+  REQUIRE(read.has_value());
+  REQUIRE(read->violations_size() == 2);
+  CHECK(read->violations(0).line() == 3);
+  CHECK(read->violations(0).field() == "profiles.cam.egress[0].ports[0]");
+  CHECK(read->violations(1).line() == 0);
+
+  const ctl::Outcome o = ctl::failed(s);
+  CHECK(o.human ==
+        "error: INVALID_ARGUMENT: the policy has 2 error(s); nothing was changed\n"
+        "policy.yaml:3: profiles.cam.egress[0].ports[0]: 70000 is not a port\n"
+        "policy.yaml: the file is empty (expected a mapping of fields)\n");
+  CHECK(o.summary ==
+        "INVALID_ARGUMENT: 2 error(s) in the policy, first: "
+        "policy.yaml:3: profiles.cam.egress[0].ports[0]: 70000 is not a port");
+  REQUIRE(o.result != nullptr);
+  CHECK(ctl::toJson(*o.result, false).find("\"line\":3") != std::string::npos);
+  CHECK(ctl::exitCodeOf(o.status) == ctl::kExitInvalid);
+}
+
+TEST_CASE("a refusal without violations carries no details, and an OK stays OK") {
+  CHECK(toGrpc(Status(), {}).ok());
+  const grpc::Status plain = toGrpc(Status::error(StatusCode::kAborted, "stale"), {});
+  CHECK(plain.error_details().empty());
+  CHECK_FALSE(ctl::violationsOf(plain).has_value());
+  CHECK(ctl::failed(plain).human == "error: ABORTED: stale\n");
+  CHECK(ctl::failed(plain).result == nullptr);
 }
 
 TEST_CASE("the management listener refuses wildcards and managed segments' addresses") {
