@@ -54,8 +54,8 @@ TEST_CASE("limits: counts of the policy text, each named with its place") {
       {"version: 1\nprofiles: {quarantine: {}}\nclassify: [", kMaxClassifyRules + 1, "{}", "]\n",
        "p.yaml:3: classify: 10001 classify rules; at most 10000 are allowed: match wider "
        "(vendor_prefix)"},
-      {"version: 1\nprofiles: {quarantine: {}}\ndns: {resolvers: [", kMaxResolvers + 1,
-       "gateway", "]}\n",
+      {"version: 1\nprofiles: {quarantine: {}}\ndns: {resolvers: [", kMaxResolvers + 1, "gateway",
+       "]}\n",
        "p.yaml:3: dns.resolvers: 1001 resolvers; at most 1000 are allowed: name a group or a "
        "CIDR instead"},
   };
