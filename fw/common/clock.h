@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 
 namespace muzzle {
 
@@ -24,6 +25,11 @@ class SystemClock : public Clock {
     return std::chrono::system_clock::now();
   }
 };
+
+// Whole seconds since 1970 of a calendar time: how saved records (inventory, bindings) hold it.
+inline int64_t unixSeconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
 
 // A clock that only moves when told to. For tests.
 class ManualClock : public Clock {

@@ -201,8 +201,7 @@ bool AddressBindings::makeRoom() {
 
 void AddressBindings::save(v1::Inventory* out) const {
   const auto now = clock_.now();
-  const int64_t wall =
-      std::chrono::duration_cast<seconds>(clock_.wallNow().time_since_epoch()).count();
+  const int64_t wall = unixSeconds(clock_.wallNow());
   for (const auto& [key, b] : bindings_) {
     if (key.zone >= 0) continue;
     v1::AddressBinding* p = out->add_bindings();
@@ -220,8 +219,7 @@ size_t AddressBindings::load(const v1::Inventory& in) {
   bindings_.clear();
   by_owner_.clear();
   const auto now = clock_.now();
-  const int64_t wall =
-      std::chrono::duration_cast<seconds>(clock_.wallNow().time_since_epoch()).count();
+  const int64_t wall = unixSeconds(clock_.wallNow());
   size_t skipped = 0;
   for (const v1::AddressBinding& p : in.bindings()) {
     auto ip = IpAddress::parse(p.address());

@@ -5,10 +5,6 @@
 namespace muzzle {
 namespace {
 
-int64_t unixSeconds(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
 std::string hex(std::span<const uint8_t> bytes, size_t max_bytes = 32) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;

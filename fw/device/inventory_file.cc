@@ -8,10 +8,6 @@
 namespace muzzle {
 namespace {
 
-int64_t unixSeconds(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
 void toProto(const DeviceRecord& r, v1::DeviceRecord* out) {
   out->set_mac(r.mac.toString());
   out->set_randomised_mac(r.randomised_mac);

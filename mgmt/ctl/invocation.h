@@ -79,6 +79,20 @@ Outcome answered(const M& result) {
   return o;
 }
 
+// One unary call to the box with the --timeout deadline. `rpc` is a method of a service's
+// generated Stub, e.g. &v1::PolicyService::Stub::GetPolicy. Returns failed() when the call
+// fails, else answered(*response) for the command to add its text to.
+template <typename Stub, typename Request, typename Response>
+Outcome ask(const Call& call,
+            grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
+            const Request& request, Response* response) {
+  grpc::ClientContext ctx;
+  call.prepare(ctx);
+  Stub stub(call.channel);
+  const grpc::Status s = (stub.*rpc)(&ctx, request, response);
+  return s.ok() ? answered(*response) : failed(s);
+}
+
 // "2026-01-02T03:04:05Z", or "-" for an unset time.
 std::string timeText(const google::protobuf::Timestamp& t);
 

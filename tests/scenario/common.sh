@@ -5,6 +5,9 @@
 #   scenario_lab_up                      # a lab with an id no other running lab has
 #   site_example_rows                    # the table of flows the example policy promises
 #   scenario_certs DIR; scenario_issue NAME CN EXT   # a CA and certificates muzzled can read
+#   scenario_tls_management <<LINES                  # management.tcp over those certificates
+#   ctl ARGS; expect_exit CODE CMD...; revision      # muzzlectl on the lab box's socket
+#   log_count PATTERN; usr1_counters; counter NAME   # muzzled's log and its counters line
 
 # shellcheck source=tests/lab/lab.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../lab" && pwd)/lab.sh"
@@ -79,6 +82,46 @@ scenario_issue() {
     -out "$dir/$1.pem" -days 1 -extfile "$dir/$1.ext" 2>/dev/null
   chgrp muzzle "$dir/$1.key" "$dir/$1.pem" && chmod g+r "$dir/$1.key" "$dir/$1.pem"
 }
+
+# management.tcp for LAB_MANAGEMENT: muzzled serves mutual TLS on 198.18.1.1:7443 (the gateway's
+# lan-nvr address) with the certificates scenario_certs made (box.pem, box.key; clients signed by
+# ca.pem). The lines on stdin follow it (allow:, roles:, indented four spaces).
+scenario_tls_management() {
+  printf '  tcp:\n    listen: 198.18.1.1:7443\n    cert: %s\n    key: %s\n    client_ca: %s\n' \
+    "$SCENARIO_CERTS/box.pem" "$SCENARIO_CERTS/box.key" "$SCENARIO_CERTS/ca.pem"
+  cat
+}
+
+# muzzlectl on the lab box's management socket (a script may redefine it, e.g. with --timeout).
+ctl() { "$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" "$@"; }
+
+# expect_exit CODE COMMAND...: passes when COMMAND exits with CODE. Its output stays in
+# $LAB_STATE/last.out for the checks after it, and is shown indented (its first 20 lines).
+expect_exit() {
+  local want="$1" got=0
+  shift
+  "$@" >"$LAB_STATE/last.out" 2>&1 || got=$?
+  sed -n '1,20s/^/    /p' "$LAB_STATE/last.out"
+  [[ "$got" == "$want" ]] || { echo "    exit $got, expected $want"; return 1; }
+}
+
+# The policy revision the box runs, from `ctl --json status`.
+revision() { ctl --json status | sed -n 's/.*"policy_revision": "\{0,1\}\([0-9]*\).*/\1/p'; }
+
+# How many lines of muzzled's log match the extended regex PATTERN.
+log_count() { grep -Ec -- "$1" "$LAB_STATE/muzzled.log" || true; }
+
+# Counter NAME's value in muzzled's newest `event=counters` line.
+counter() { grep -o " $1=[0-9]*" "$LAB_STATE/muzzled.log" | tail -n1 | cut -d= -f2; }
+
+# Asks muzzled for its counters (SIGUSR1) and waits for the `event=counters` line that answers.
+usr1_counters() {
+  local before
+  before="$(log_count 'event=counters')"
+  kill -USR1 "$LAB_MUZZLED_PID"
+  wait_until 0 _log_count_above 'event=counters' "$before"
+}
+_log_count_above() { (($(log_count "$1") > $2)); }
 
 # Scenario checks wait for what they need, never for a fixed short window: on a loaded machine
 # (a CI runner, a build next door) a log line or a reply can take seconds. A check that passes

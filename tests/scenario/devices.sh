@@ -37,18 +37,6 @@ classify:
   - {vendor_prefix: "Zhejiang Dahua", profile: camera}
 POLICY
 lab_start_muzzled
-ctl() { "$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" "$@"; }
-counter() { grep -o "$1=[0-9]*" "$LAB_STATE/muzzled.log" | tail -n1 | cut -d= -f2; }
-usr1_counters() {
-  local before
-  before="$(grep -c 'event=counters' "$LAB_STATE/muzzled.log" || true)"
-  kill -USR1 "$LAB_MUZZLED_PID"
-  for _ in $(seq 40); do
-    (($(grep -c 'event=counters' "$LAB_STATE/muzzled.log" || true) > before)) && return 0
-    sleep 0.05
-  done
-  return 1
-}
 
 echo "== an unlisted Hikvision camera is classified by vendor"
 lab_table_header

@@ -22,16 +22,15 @@ scenario_issue viewer dash "extendedKeyUsage=clientAuth"
 scenario_issue stranger alice "extendedKeyUsage=clientAuth" foreign
 scenario_issue norole mallory "extendedKeyUsage=clientAuth"
 
-export LAB_MANAGEMENT="  tcp:
-    listen: 198.18.1.1:7443
-    cert: $certs/box.pem
-    key: $certs/box.key
-    client_ca: $certs/ca.pem
-    allow: [198.18.1.0/24, \"fd00:1::/64\"]
+LAB_MANAGEMENT="$(scenario_tls_management <<'MORE'
+    allow: [198.18.1.0/24, "fd00:1::/64"]
     roles:
       - {identity: alice, role: admin}
-      - {identity: \"spiffe://site/noc\", role: operator}
-      - {identity: dash, role: viewer}"
+      - {identity: "spiffe://site/noc", role: operator}
+      - {identity: dash, role: viewer}
+MORE
+)"
+export LAB_MANAGEMENT
 scenario_lab_up
 lab_start_muzzled
 
@@ -42,13 +41,6 @@ remote() {  # remote WHO args...: muzzlectl from the NVR with WHO's certificate 
   [[ "$who" != none ]] && creds=(--cert "$certs/$who.pem" --key "$certs/$who.key")
   lab_exec nvr "$BUILD/mgmt/muzzlectl" --target 198.18.1.1:7443 --ca "$certs/ca.pem" --timeout 5 \
     "${creds[@]}" "$@"
-}
-expect_exit() {
-  local want="$1" got=0
-  shift
-  "$@" >"$LAB_STATE/last.out" 2>&1 || got=$?
-  sed 's/^/    /' "$LAB_STATE/last.out" | tail -n 3
-  [[ "$got" == "$want" ]] || { echo "    exit $got, expected $want"; return 1; }
 }
 sed 's/ports: \[53, 123\]          # DNS, NTP/ports: [123]/' "$LAB_REPO/policies/site-example.yaml" >"$LAB_STATE/site.yaml"
 

@@ -11,15 +11,6 @@ source "$(dirname "$0")/common.sh"
 export LAB_MANAGEMENT="  max_message_bytes: 65536"
 scenario_lab_up
 lab_start_muzzled
-ctl() { "$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" "$@"; }
-expect_exit() {  # expect_exit CODE cmd...: passes when the command exits with CODE
-  local want="$1" got=0
-  shift
-  "$@" >"$LAB_STATE/last.out" 2>&1 || got=$?
-  sed 's/^/    /' "$LAB_STATE/last.out"
-  [[ "$got" == "$want" ]] || { echo "    exit $got, expected $want"; return 1; }
-}
-revision() { ctl --json status | sed -n 's/.*"policy_revision": "\{0,1\}\([0-9]*\).*/\1/p'; }
 
 # The example policy with cameras allowed to reach cloud1 on 443, and the original.
 cp "$LAB_REPO/policies/site-example.yaml" "$LAB_STATE/orig.yaml"

@@ -15,13 +15,12 @@ scenario_certs "$certs"
 scenario_issue box box "subjectAltName=IP:198.18.1.1"
 scenario_issue viewer dash "extendedKeyUsage=clientAuth"
 
-export LAB_MANAGEMENT="  tcp:
-    listen: 198.18.1.1:7443
-    cert: $certs/box.pem
-    key: $certs/box.key
-    client_ca: $certs/ca.pem
+LAB_MANAGEMENT="$(scenario_tls_management <<'MORE'
     roles:
-      - {identity: dash, role: viewer}"
+      - {identity: dash, role: viewer}
+MORE
+)"
+export LAB_MANAGEMENT
 scenario_lab_up
 lab_start_muzzled
 
@@ -29,13 +28,6 @@ ctl() { "$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" --timeout 10 
 viewer() {  # muzzlectl from the NVR's namespace with the viewer's certificate
   lab_exec nvr "$BUILD/mgmt/muzzlectl" --target 198.18.1.1:7443 --ca "$certs/ca.pem" --timeout 10 \
     --cert "$certs/viewer.pem" --key "$certs/viewer.key" "$@"
-}
-expect_exit() {  # expect_exit CODE cmd...: passes when the command exits with CODE
-  local want="$1" got=0
-  shift
-  "$@" >"$LAB_STATE/last.out" 2>&1 || got=$?
-  sed 's/^/    /' "$LAB_STATE/last.out" | head -n 6
-  [[ "$got" == "$want" ]] || { echo "    exit $got, expected $want"; return 1; }
 }
 said() { grep -qF -- "$1" "$LAB_STATE/last.out"; }
 # Nothing of the key, the CA key or /etc/shadow may appear in an answer.
@@ -67,7 +59,6 @@ lab_check "  INVALID_ARGUMENT naming line 5" said "INVALID_ARGUMENT: policy.yaml
 printf 'version: 1\nprofiles: {quarantine: {}}\n---\nversion: 2\n' >"$LAB_STATE/two.yaml"
 lab_check "two documents: validate exits 3" expect_exit 3 ctl policy validate "$LAB_STATE/two.yaml"
 lab_check "  naming the second one's line" said "policy.yaml:3: a second YAML document starts here"
-revision() { ctl --json status | sed -n 's/.*"policy_revision": "\{0,1\}\([0-9]*\).*/\1/p'; }
 lab_check "nothing was applied: still revision 1" test "$(revision)" = 1
 
 echo "== a viewer validating policies that name files outside the policy's folder"

@@ -11,7 +11,6 @@ source "$(dirname "$0")/common.sh"
 export FAIL_MODE=closed
 scenario_lab_up
 lab_start_muzzled
-ctl() { "$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" "$@"; }
 # A uint64 field of `status --json` (the JSON mapping writes uint64 as a quoted string).
 json_field() { sed -n "s/.*\"$1\": \"\{0,1\}\([0-9]*\).*/\1/p" <<<"$2" | head -n1; }
 # A column of queue 100's line in the gateway's /proc/net/netfilter/nfnetlink_queue.

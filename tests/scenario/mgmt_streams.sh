@@ -21,15 +21,14 @@ scenario_issue eve eve "extendedKeyUsage=clientAuth"
 # The per-client limit is left at its default (16); the total is set low enough to reach.
 per_client=16
 total=40
-export LAB_MANAGEMENT="  max_streams: $total
-  tcp:
-    listen: 198.18.1.1:7443
-    cert: $certs/box.pem
-    key: $certs/box.key
-    client_ca: $certs/ca.pem
+LAB_MANAGEMENT="  max_streams: $total
+$(scenario_tls_management <<'MORE'
     roles:
       - {identity: dash, role: viewer}
-      - {identity: eve, role: viewer}"
+      - {identity: eve, role: viewer}
+MORE
+)"
+export LAB_MANAGEMENT
 scenario_lab_up
 lab_start_muzzled
 probe_bin="$BUILD/tests/lab/grpc_probe"

@@ -44,18 +44,6 @@ classify:
   - {vendor: "Hangzhou Hikvision Digital Technology Co.,Ltd.", profile: camera}
 POLICY
 lab_start_muzzled
-counter() { grep -o " $1=[0-9]*" "$LAB_STATE/muzzled.log" | tail -n1 | cut -d= -f2; }
-usr1_counters() {
-  local before
-  before="$(grep -c 'event=counters' "$LAB_STATE/muzzled.log" || true)"
-  kill -USR1 "$LAB_MUZZLED_PID"
-  for _ in $(seq 100); do
-    (($(grep -c 'event=counters' "$LAB_STATE/muzzled.log" || true) > before)) && return 0
-    sleep 0.05
-  done
-  return 1
-}
-log_count() { grep -Ec -- "$1" "$LAB_STATE/muzzled.log" || true; }
 forge() { lab_exec unknown "$LABFORGE" "$@" | grep -q 'result=sent'; }
 # Asks the gateway's resolver from the gadget until it answers (deadline SECONDS). Retries,
 # because the gateway's neighbour entry for a reused address still names the old device for a

@@ -33,17 +33,6 @@ cleanup_mounts() {
 trap 'status=$?; set +e; cleanup_mounts; (exit "$status"); lab_down' EXIT
 
 scenario_lab_up
-ctl() { "$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" "$@"; }
-expect_exit() { # expect_exit CODE cmd...: passes when the command exits with CODE
-  local want="$1" got=0
-  shift
-  "$@" >"$LAB_STATE/last.out" 2>&1 || got=$?
-  sed 's/^/    /' "$LAB_STATE/last.out"
-  [[ "$got" == "$want" ]] || {
-    echo "    exit $got, expected $want"
-    return 1
-  }
-}
 status_says() { ctl status >"$LAB_STATE/status.out" 2>&1 && grep -q -- "$1" "$LAB_STATE/status.out"; }
 table_present() { lab_exec gw nft list table inet muzzle >/dev/null; }
 

@@ -9,13 +9,9 @@ namespace {
 namespace v1 = muzzle::v1;
 
 Outcome audit(const Call& call, bool verify) {
-  auto stub = v1::PolicyService::NewStub(call.channel);
-  grpc::ClientContext ctx;
-  call.prepare(ctx);
   v1::GetAuditLogResponse r;
-  grpc::Status s = stub->GetAuditLog(&ctx, {}, &r);
-  if (!s.ok()) return failed(s);
-  Outcome o = answered(r);
+  Outcome o = ask(call, &v1::PolicyService::Stub::GetAuditLog, {}, &r);
+  if (!o.status.ok()) return o;
   std::vector<std::vector<std::string>> rows;
   for (const auto& e : r.entries()) {
     rows.push_back({std::to_string(e.sequence()), timeText(e.time()), e.who(), e.peer(), e.action(),

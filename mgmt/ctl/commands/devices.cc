@@ -35,34 +35,29 @@ const std::vector<std::string> kDeviceHeader = {"mac", "name",      "profile", "
                                                 "ips", "last seen", "allowed", "denied"};
 
 Outcome devices(const Call& call, const std::string& mac) {
-  auto stub = v1::DeviceService::NewStub(call.channel);
-  grpc::ClientContext ctx;
-  call.prepare(ctx);
   if (!mac.empty()) {
     v1::GetDeviceRequest req;
     req.set_mac(mac);
     v1::DeviceInfo d;
-    grpc::Status s = stub->GetDevice(&ctx, req, &d);
-    if (!s.ok()) return failed(s);
-    Outcome o = answered(d);
+    Outcome o = ask(call, &v1::DeviceService::Stub::GetDevice, req, &d);
+    if (!o.status.ok()) return o;
     o.human = table(kDeviceHeader, {deviceRow(d)});
     o.summary = d.name() + " " + d.profile();
     return o;
   }
   v1::ListDevicesResponse r;
-  grpc::Status s = stub->ListDevices(&ctx, {}, &r);
-  if (!s.ok()) return failed(s);
+  Outcome o = ask(call, &v1::DeviceService::Stub::ListDevices, {}, &r);
+  if (!o.status.ok()) return o;
   std::vector<std::vector<std::string>> rows;
   for (const auto& d : r.devices()) rows.push_back(deviceRow(d));
-  Outcome o = answered(r);
   o.human = table(kDeviceHeader, rows);
   o.summary = std::to_string(r.devices_size()) + " devices";
   return o;
 }
 
-Outcome deviceChange(const grpc::Status& s, const v1::DeviceChangeResponse& r) {
-  if (!s.ok()) return failed(s);
-  Outcome o = answered(r);
+// A device change's text, added to `o` (what ask() returned for `r`).
+Outcome deviceChange(Outcome o, const v1::DeviceChangeResponse& r) {
+  if (!o.status.ok()) return o;
   o.summary = r.device().mac() + " -> " + r.device().profile() + " (revision " +
               std::to_string(r.revision().number()) + ")";
   o.human = table(kDeviceHeader, {deviceRow(r.device())}) + "revision " +
@@ -75,36 +70,27 @@ struct DeviceArgs {
 };
 
 Outcome setDevice(const Call& call, const DeviceArgs& a) {
-  grpc::ClientContext ctx;
-  call.prepare(ctx);
   v1::SetDeviceRequest req;
   req.set_mac(a.mac);
   req.set_name(a.name);
   req.set_profile(a.profile);
   req.set_comment(a.comment);
   v1::DeviceChangeResponse r;
-  grpc::Status s = v1::DeviceService::NewStub(call.channel)->SetDevice(&ctx, req, &r);
-  return deviceChange(s, r);
+  return deviceChange(ask(call, &v1::DeviceService::Stub::SetDevice, req, &r), r);
 }
 
 Outcome quarantineOrRelease(const Call& call, const DeviceArgs& a, bool quarantine) {
-  grpc::ClientContext ctx;
-  call.prepare(ctx);
   v1::DeviceChangeResponse r;
-  auto stub = v1::DeviceService::NewStub(call.channel);
-  grpc::Status s;
   if (quarantine) {
     v1::QuarantineRequest req;
     req.set_mac(a.mac);
     req.set_comment(a.comment);
-    s = stub->Quarantine(&ctx, req, &r);
-  } else {
-    v1::ReleaseRequest req;
-    req.set_mac(a.mac);
-    req.set_comment(a.comment);
-    s = stub->Release(&ctx, req, &r);
+    return deviceChange(ask(call, &v1::DeviceService::Stub::Quarantine, req, &r), r);
   }
-  return deviceChange(s, r);
+  v1::ReleaseRequest req;
+  req.set_mac(a.mac);
+  req.set_comment(a.comment);
+  return deviceChange(ask(call, &v1::DeviceService::Stub::Release, req, &r), r);
 }
 
 }  // namespace

@@ -25,15 +25,11 @@ std::string readPolicyFile(const std::string& path) {
 std::string revName(uint64_t n) { return "revision " + std::to_string(n); }
 
 Outcome validate(const Call& call, const std::string& text, bool diff_only) {
-  auto stub = v1::PolicyService::NewStub(call.channel);
-  grpc::ClientContext ctx;
-  call.prepare(ctx);
   v1::ValidatePolicyRequest req;
   req.set_content(text);
   v1::ValidatePolicyResponse r;
-  grpc::Status s = stub->ValidatePolicy(&ctx, req, &r);
-  if (!s.ok()) return failed(s);
-  Outcome o = answered(r);
+  Outcome o = ask(call, &v1::PolicyService::Stub::ValidatePolicy, req, &r);
+  if (!o.status.ok()) return o;
   if (!r.valid()) {
     for (const auto& v : r.violations()) o.human += violationLine(v) + "\n";
     o.summary = std::to_string(r.violations_size()) +
@@ -51,18 +47,14 @@ Outcome validate(const Call& call, const std::string& text, bool diff_only) {
 }
 
 Outcome apply(const Call& call, const std::string& text, uint32_t confirm_s, const PolicyArgs& a) {
-  auto stub = v1::PolicyService::NewStub(call.channel);
-  grpc::ClientContext ctx;
-  call.prepare(ctx);
   v1::ApplyPolicyRequest req;
   req.set_content(text);
   req.set_expected_revision(a.expect);
   req.set_confirm_timeout_seconds(confirm_s);
   req.set_comment(a.comment);
   v1::ApplyPolicyResponse r;
-  grpc::Status s = stub->ApplyPolicy(&ctx, req, &r);
-  if (!s.ok()) return failed(s);
-  Outcome o = answered(r);
+  Outcome o = ask(call, &v1::PolicyService::Stub::ApplyPolicy, req, &r);
+  if (!o.status.ok()) return o;
   if (r.unchanged()) {
     o.summary = "unchanged (" + revName(r.revision().number()) + ")";
   } else {
@@ -74,30 +66,24 @@ Outcome apply(const Call& call, const std::string& text, uint32_t confirm_s, con
 }
 
 Outcome confirm(const Call& call, uint64_t revision) {
-  grpc::ClientContext ctx;
-  call.prepare(ctx);
   v1::ConfirmCommitRequest req;
   req.set_revision(revision);
   v1::ConfirmCommitResponse r;
-  grpc::Status s = v1::PolicyService::NewStub(call.channel)->ConfirmCommit(&ctx, req, &r);
-  if (!s.ok()) return failed(s);
-  Outcome o = answered(r);
+  Outcome o = ask(call, &v1::PolicyService::Stub::ConfirmCommit, req, &r);
+  if (!o.status.ok()) return o;
   o.summary = revName(r.revision().number()) + " confirmed";
   o.human = o.summary + "\n";
   return o;
 }
 
 Outcome rollback(const Call& call, const PolicyArgs& a) {
-  grpc::ClientContext ctx;
-  call.prepare(ctx);
   v1::RollbackRequest req;
   req.set_revision(a.revision);
   req.set_expected_revision(a.expect);
   req.set_comment(a.comment);
   v1::RollbackResponse r;
-  grpc::Status s = v1::PolicyService::NewStub(call.channel)->Rollback(&ctx, req, &r);
-  if (!s.ok()) return failed(s);
-  Outcome o = answered(r);
+  Outcome o = ask(call, &v1::PolicyService::Stub::Rollback, req, &r);
+  if (!o.status.ok()) return o;
   o.summary = revName(r.previous_revision()) + " -> " + std::to_string(r.revision().number()) +
               " (" + r.revision().comment() + ")";
   o.human = o.summary + "\n";
@@ -105,13 +91,9 @@ Outcome rollback(const Call& call, const PolicyArgs& a) {
 }
 
 Outcome history(const Call& call) {
-  auto stub = v1::PolicyService::NewStub(call.channel);
-  grpc::ClientContext ctx;
-  call.prepare(ctx);
   v1::ListRevisionsResponse r;
-  grpc::Status s = stub->ListRevisions(&ctx, {}, &r);
-  if (!s.ok()) return failed(s);
-  Outcome o = answered(r);
+  Outcome o = ask(call, &v1::PolicyService::Stub::ListRevisions, {}, &r);
+  if (!o.status.ok()) return o;
   std::vector<std::vector<std::string>> rows;
   for (const auto& x : r.revisions()) {
     rows.push_back({std::to_string(x.number()) + (x.number() == r.current() ? "*" : ""),
@@ -125,15 +107,11 @@ Outcome history(const Call& call) {
 }
 
 Outcome show(const Call& call, uint64_t revision) {
-  auto stub = v1::PolicyService::NewStub(call.channel);
-  grpc::ClientContext ctx;
-  call.prepare(ctx);
   v1::GetPolicyRequest req;
   req.set_revision(revision);
   v1::GetPolicyResponse r;
-  grpc::Status s = stub->GetPolicy(&ctx, req, &r);
-  if (!s.ok()) return failed(s);
-  Outcome o = answered(r);
+  Outcome o = ask(call, &v1::PolicyService::Stub::GetPolicy, req, &r);
+  if (!o.status.ok()) return o;
   o.human = r.content();
   o.summary = revName(r.revision().number()) + " sha256 " + r.revision().sha256().substr(0, 12);
   return o;

@@ -77,13 +77,9 @@ std::string queueTables(const v1::GetStatusResponse& r) {
 }
 
 Outcome status(const Call& call) {
-  auto stub = v1::StatusService::NewStub(call.channel);
-  grpc::ClientContext ctx;
-  call.prepare(ctx);
   v1::GetStatusResponse r;
-  grpc::Status s = stub->GetStatus(&ctx, {}, &r);
-  if (!s.ok()) return failed(s);
-  Outcome o = answered(r);
+  Outcome o = ask(call, &v1::StatusService::Stub::GetStatus, {}, &r);
+  if (!o.status.ok()) return o;
   o.summary = "revision " + std::to_string(r.policy_revision()) + ", " + r.queue_mode() + ", up " +
               std::to_string(r.uptime_seconds()) + "s" +
               (r.has_pending() ? ", commit pending" : "") +

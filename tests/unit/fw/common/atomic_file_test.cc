@@ -1,23 +1,18 @@
+#include "fw/common/atomic_file.h"
+
 #include <doctest/doctest.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <filesystem>
 
-#include "fw/common/atomic_file.h"
 #include "fw/common/confined_file.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
 namespace {
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/muzzle-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using testing::TempDir;
 
 TEST_CASE("a file is replaced whole and no temp file is left behind") {
   TempDir dir;

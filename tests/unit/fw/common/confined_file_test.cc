@@ -11,29 +11,29 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/unit/support/temp_dir.h"
+
 namespace muzzle {
 namespace {
 
 // A scratch policy folder /tmp/…/policy with a secret next to it (outside), removed afterwards.
 struct Folders {
   Folders() {
-    char tmpl[] = "/tmp/muzzle-confined-XXXXXX";
-    top = mkdtemp(tmpl);
-    policy = top + "/policy";
-    shipped = top + "/shipped";
     std::filesystem::create_directories(policy + "/lists");
     std::filesystem::create_directories(shipped + "/lists");
     write(top + "/secret.key", "-----BEGIN PRIVATE KEY-----\n");
     write(policy + "/lists/ok.txt", "198.18.1.4\n");
   }
-  ~Folders() { std::filesystem::remove_all(top); }
   static void write(const std::string& path, const std::string& text) {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
   }
   Result<std::string> read(std::string_view name, size_t max = kMaxNamedFileBytes) const {
     return readConfinedFile({policy, shipped}, name, max);
   }
-  std::string top, policy, shipped;
+  testing::TempDir dir{"muzzle-confined"};
+  const std::string top = dir.path;
+  const std::string policy = top + "/policy";
+  const std::string shipped = top + "/shipped";
 };
 
 std::string messageOf(const Result<std::string>& r) {

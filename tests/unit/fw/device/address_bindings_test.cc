@@ -16,11 +16,16 @@ const MacAddress kCam = *MacAddress::parse("44:47:cc:00:00:11");
 const MacAddress kSpoofer = *MacAddress::parse("02:5a:00:00:00:99");
 constexpr int kSeg = 0;
 
-TEST_CASE(
+// Bindings for up to 64 addresses, on a clock the test moves. For TEST_CASE_FIXTURE.
+struct Bindings {
+  ManualClock clock;
+  AddressBindings b{64, clock};
+};
+
+TEST_CASE_FIXTURE(
+    Bindings,
     "the first device to use an address owns it; another device using it is a spoof and changes "
     "nothing") {
-  ManualClock clock;
-  AddressBindings b(64, clock);
   CHECK(b.claim(kCam, ip("198.18.10.11"), kSeg).outcome == ClaimOutcome::kBound);
   CHECK(b.claim(kCam, ip("198.18.10.11"), kSeg).outcome == ClaimOutcome::kOwner);
   const auto active = b.find(ip("198.18.10.11"), kSeg)->last_active;
@@ -35,9 +40,9 @@ TEST_CASE(
   CHECK(b.counters().moved == 0);
 }
 
-TEST_CASE("an owner quiet past the hold time lets the next device take the address (owner gone)") {
-  ManualClock clock;
-  AddressBindings b(64, clock);
+TEST_CASE_FIXTURE(
+    Bindings,
+    "an owner quiet past the hold time lets the next device take the address (owner gone)") {
   b.setHold(seconds(600));
   b.claim(kCam, ip("198.18.10.11"), kSeg);
   clock.advance(seconds(599));
@@ -56,11 +61,10 @@ TEST_CASE("an owner quiet past the hold time lets the next device take the addre
   CHECK(b.counters().moved == 1);
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    Bindings,
     "a lease from the box's DHCP server moves an address at once and holds it while the device is "
     "quiet") {
-  ManualClock clock;
-  AddressBindings b(64, clock);
   b.setHold(seconds(600));
   b.claim(kCam, ip("198.18.10.50"), kSeg);  // live, first seen
   Claim c = b.lease(kSpoofer, ip("198.18.10.50"), kSeg, seconds(3600));
@@ -80,9 +84,8 @@ TEST_CASE(
   CHECK(b.find(ip("198.18.10.50"), kSeg)->lease_until == clock.now() + AddressBindings::kMaxLease);
 }
 
-TEST_CASE("the neighbour table binds only free addresses and only confirms the owner") {
-  ManualClock clock;
-  AddressBindings b(64, clock);
+TEST_CASE_FIXTURE(Bindings,
+                  "the neighbour table binds only free addresses and only confirms the owner") {
   b.setHold(seconds(600));
   CHECK(b.neighbour(kCam, ip("198.18.10.11"), kSeg, false).outcome == ClaimOutcome::kBound);
   CHECK(b.find(ip("198.18.10.11"), kSeg)->evidence == BindingEvidence::kNeighbour);
@@ -104,11 +107,10 @@ TEST_CASE("the neighbour table binds only free addresses and only confirms the o
   CHECK(b.find(ip("198.18.10.11"), kSeg)->evidence == BindingEvidence::kSeen);
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    Bindings,
     "IPv6: every address is its own binding; link-local is per segment; unspecified and multicast "
     "are never bound") {
-  ManualClock clock;
-  AddressBindings b(64, clock);
   CHECK(b.claim(kCam, ip("fd00:10::11"), kSeg).outcome == ClaimOutcome::kBound);
   CHECK(b.claim(kCam, ip("fd00:10::1234:5678"), kSeg).outcome == ClaimOutcome::kBound);  // privacy
   CHECK(b.claim(kSpoofer, ip("fd00:10::11"), kSeg).outcome == ClaimOutcome::kSpoof);
@@ -171,9 +173,8 @@ TEST_CASE(
   CHECK(b.size() == 2);
 }
 
-TEST_CASE("bindings survive a restart, leases with their end; link-local ones do not") {
-  ManualClock clock;
-  AddressBindings b(64, clock);
+TEST_CASE_FIXTURE(Bindings,
+                  "bindings survive a restart, leases with their end; link-local ones do not") {
   b.setHold(seconds(600));
   b.claim(kCam, ip("198.18.10.11"), kSeg);
   b.lease(kSpoofer, ip("198.18.10.50"), kSeg, seconds(3600));

@@ -12,8 +12,7 @@ namespace {
 
 TEST_CASE("every field of a saved device record is written back as it was read") {
   ManualClock clock;
-  const int64_t now =
-      std::chrono::duration_cast<std::chrono::seconds>(clock.wallNow().time_since_epoch()).count();
+  const int64_t now = unixSeconds(clock.wallNow());
   v1::Inventory saved;
   v1::DeviceRecord* r = saved.add_devices();
   r->set_mac("02:47:cc:00:00:11");

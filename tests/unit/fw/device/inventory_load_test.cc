@@ -12,8 +12,7 @@ namespace {
 TEST_CASE(
     "a MAC saved twice keeps its newest record, and the older one's addresses are not bound") {
   ManualClock clock;
-  const int64_t now =
-      std::chrono::duration_cast<std::chrono::seconds>(clock.wallNow().time_since_epoch()).count();
+  const int64_t now = unixSeconds(clock.wallNow());
   v1::Inventory saved;
   v1::DeviceRecord* newest = saved.add_devices();
   newest->set_mac("44:47:cc:00:00:11");

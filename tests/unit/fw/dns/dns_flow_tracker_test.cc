@@ -12,11 +12,12 @@
 namespace muzzle {
 namespace {
 
+using testing::cutAt;
 using testing::dnsAnswerA;
-using testing::dnsAnswerTxt;
 using testing::dnsFramed;
 using testing::dnsQuery;
-using testing::slice;
+using testing::SpelledAnswer;
+using testing::spelledAnswer;
 
 struct Answers : DnsAnswerSink {
   void onDnsAnswerRead(const DnsFlowKey&, DnsAnswerKind kind, DnsError error,
@@ -35,14 +36,7 @@ struct Answers : DnsAnswerSink {
 };
 
 DnsFlowKey flow(uint8_t protocol = 17, uint16_t port = 40000) {
-  DnsFlowKey k;
-  k.device = MacAddress{0x685400000031};
-  k.client = *IpAddress::parse("198.18.10.31");
-  k.server = *IpAddress::parse("198.18.10.1");
-  k.client_port = port;
-  k.server_port = 53;
-  k.protocol = protocol;
-  return k;
+  return testing::dnsFlow(protocol, 0x685400000031, port);
 }
 
 TEST_CASE("UDP: only the answer to the question asked is matched, once") {
@@ -103,32 +97,24 @@ struct Tcp {
     device_next = 101;
     server_next = 7001;
   }
-  void fromDevice(const std::vector<uint8_t>& bytes) {
+  void fromDevice(const std::vector<uint8_t>& bytes) { send(true, device_next, bytes); }
+  void fromServer(const std::vector<uint8_t>& bytes) { send(false, server_next, bytes); }
+  // The next segment one side sends: at its next sequence number, which it moves on.
+  void send(bool from_device, uint32_t& next, const std::vector<uint8_t>& bytes) {
     DnsTcpSegment s;
-    s.seq = device_next;
+    s.seq = next;
     s.payload = bytes;
-    tracker.onTcpSegment(key, true, s, answers);
-    device_next += uint32_t(bytes.size());
-  }
-  void fromServer(const std::vector<uint8_t>& bytes) {
-    DnsTcpSegment s;
-    s.seq = server_next;
-    s.payload = bytes;
-    tracker.onTcpSegment(key, false, s, answers);
-    server_next += uint32_t(bytes.size());
+    tracker.onTcpSegment(key, from_device, s, answers);
+    next += uint32_t(bytes.size());
   }
 };
 
 TEST_CASE("TCP: a query and its answer, both split over segments, are matched") {
   Tcp t;
   t.open();
-  const auto q = dnsFramed(dnsQuery(9, "long.voice.example"));
-  t.fromDevice(slice(q, 0, 7));
-  t.fromDevice(slice(q, 7, q.size()));
-  const auto r = dnsFramed(dnsAnswerA(9, "long.voice.example", 44));
-  t.fromServer(slice(r, 0, 1));
-  t.fromServer(slice(r, 1, 25));
-  t.fromServer(slice(r, 25, r.size()));
+  for (const auto& s : cutAt(dnsFramed(dnsQuery(9, "long.voice.example")), {7})) t.fromDevice(s);
+  for (const auto& s : cutAt(dnsFramed(dnsAnswerA(9, "long.voice.example", 44)), {1, 25}))
+    t.fromServer(s);
   CHECK(t.answers.seen == std::vector<std::string>{"matched long.voice.example 203.0.113.44"});
 }
 
@@ -136,13 +122,9 @@ TEST_CASE("TCP: a message spelled inside a record at a segment boundary is never
   Tcp t;
   t.open();
   // The device asks both names, so the fake would even match a question if it were read.
-  t.fromDevice(dnsFramed(dnsQuery(1, "bait.example", 16)));
-  t.fromDevice(dnsFramed(dnsQuery(2, "avs.voice.example")));
-  const auto fake = dnsFramed(dnsAnswerA(2, "avs.voice.example", 66));
-  const auto real = dnsFramed(dnsAnswerTxt(1, "bait.example", fake));
-  const size_t cut = real.size() - fake.size();
-  t.fromServer(slice(real, 0, cut));
-  t.fromServer(slice(real, cut, real.size()));
+  const SpelledAnswer bait = spelledAnswer();
+  for (const auto& q : bait.questions) t.fromDevice(q);
+  for (const auto& s : bait.segments) t.fromServer(s);
   t.fromServer(dnsFramed(dnsAnswerA(2, "avs.voice.example", 30)));
   CHECK(t.answers.seen ==
         std::vector<std::string>{"matched bait.example", "matched avs.voice.example 203.0.113.30"});

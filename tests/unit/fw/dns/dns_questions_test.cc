@@ -7,18 +7,13 @@
 #include <chrono>
 #include <string>
 
+#include "tests/unit/fw/dns/dns_test_messages.h"
+
 namespace muzzle {
 namespace {
 
 DnsFlowKey flow(uint64_t mac = 0x685400000031, uint16_t port = 40000) {
-  DnsFlowKey k;
-  k.device = MacAddress{mac};
-  k.client = *IpAddress::parse("198.18.10.31");
-  k.server = *IpAddress::parse("198.18.10.1");
-  k.client_port = port;
-  k.server_port = 53;
-  k.protocol = 17;
-  return k;
+  return testing::dnsFlow(17, mac, port);
 }
 
 DnsName name(std::string_view text) {

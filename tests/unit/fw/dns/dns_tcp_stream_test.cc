@@ -29,14 +29,7 @@ struct Recorder : DnsMessageSink {
 };
 
 DnsFlowKey flow(uint64_t mac = 0x685400000031, uint16_t port = 40000) {
-  DnsFlowKey k;
-  k.device = MacAddress{mac};
-  k.client = *IpAddress::parse("198.18.10.31");
-  k.server = *IpAddress::parse("198.18.10.1");
-  k.client_port = port;
-  k.server_port = 53;
-  k.protocol = 6;
-  return k;
+  return testing::dnsFlow(6, mac, port);
 }
 
 struct Fixture {

@@ -1,10 +1,14 @@
 // DNS messages built byte by byte for the tests of questions, TCP streams and the judge's DNS
-// paths: queries, A answers, TXT answers (whose text can spell anything) and TCP framing.
+// paths: queries, A answers, TXT answers (whose text can spell anything), TCP framing and
+// segments, and the speaker's flow to the gateway's resolver.
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
+
+#include "fw/dns/dns_flow.h"
 
 namespace muzzle::testing {
 
@@ -96,6 +100,48 @@ inline std::vector<uint8_t> slice(const std::vector<uint8_t>& v, size_t from, si
 inline std::vector<uint8_t> concat(std::vector<uint8_t> a, const std::vector<uint8_t>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
+}
+
+// `v` cut at the ascending offsets `cuts`: the segments a TCP stream carries it in.
+inline std::vector<std::vector<uint8_t>> cutAt(const std::vector<uint8_t>& v,
+                                               std::initializer_list<size_t> cuts) {
+  std::vector<std::vector<uint8_t>> out;
+  size_t from = 0;
+  for (size_t to : cuts) {
+    out.push_back(slice(v, from, to));
+    from = to;
+  }
+  out.push_back(slice(v, from, v.size()));
+  return out;
+}
+
+// An answer with another spelled inside it, as a device sets it up: it asks a TXT whose text
+// (chosen by whoever owns bait.example) is a framed answer "avs.voice.example is 203.0.113.66",
+// and asks avs.voice.example too, so the spelled message would even match a question. Then it
+// makes the resolver cut its answer where the spelled message starts (a small window does that).
+struct SpelledAnswer {
+  std::vector<std::vector<uint8_t>> questions;  // framed: TXT bait.example (ID 1), A (ID 2)
+  std::vector<std::vector<uint8_t>> segments;   // the framed TXT answer, cut before the spelling
+};
+
+inline SpelledAnswer spelledAnswer() {
+  const auto spelled = dnsFramed(dnsAnswerA(2, "avs.voice.example", 66));
+  const auto real = dnsFramed(dnsAnswerTxt(1, "bait.example", spelled));
+  return {{dnsFramed(dnsQuery(1, "bait.example", 16)), dnsFramed(dnsQuery(2, "avs.voice.example"))},
+          cutAt(real, {real.size() - spelled.size()})};
+}
+
+// The speaker's flow (68:54:00:00:00:31 at 198.18.10.31, from `port`) to the gateway's resolver
+// 198.18.10.1:53 over `protocol` (17 UDP, 6 TCP); `mac` makes it another device's.
+inline DnsFlowKey dnsFlow(uint8_t protocol, uint64_t mac = 0x685400000031, uint16_t port = 40000) {
+  DnsFlowKey k;
+  k.device = MacAddress{mac};
+  k.client = *IpAddress::parse("198.18.10.31");
+  k.server = *IpAddress::parse("198.18.10.1");
+  k.client_port = port;
+  k.server_port = 53;
+  k.protocol = protocol;
+  return k;
 }
 
 }  // namespace muzzle::testing

@@ -16,6 +16,7 @@
 #include "fw/common/atomic_file.h"
 #include "fw/common/confined_file.h"
 #include "tests/unit/fw/engine/test_support.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
 namespace {
@@ -84,20 +85,13 @@ class RecordingNotifier : public ServiceNotifier {
 };
 
 struct Fixture {
-  Fixture() : out(open_memstream(&buf, &len)), log(out, clock) { g_queue_opens = 0; }
-  ~Fixture() {
-    log.stop();  // its last lines go to `out`
-    fclose(out);
-    free(buf);
-  }
+  Fixture() : log(out.get(), clock) { g_queue_opens = 0; }
+  ~Fixture() { log.stop(); }  // its last lines go to `out`, which outlives it
   std::string logText() {
     log.flush();
-    fflush(out);
-    return std::string(buf, len);
+    return out.text();
   }
-  char* buf = nullptr;
-  size_t len = 0;
-  FILE* out;
+  testing::MemoryFile out;
   SystemClock clock;
   EventLog log;
   CountingRuleset ruleset;
@@ -160,16 +154,14 @@ TEST_CASE_FIXTURE(Fixture, "with segments, a queue that cannot be bound fails st
 // A managed box whose policy is a file in a temp folder; the state folder is the test's choice.
 struct ManagedBox : Fixture {
   ManagedBox() {
-    char tmpl[] = "/tmp/muzzle-daemon-XXXXXX";
-    dir = mkdtemp(tmpl);
     std::ofstream(dir + "/policy.yaml") << "version: 1\nprofiles:\n  quarantine: {egress: [{allow: "
                                            "[gateway], proto: udp, ports: [53]}]}\n";
     config.segments.push_back({"cameras", "br-cam"});
     config.policy_path = dir + "/policy.yaml";
     config.state_dir = dir + "/state";
   }
-  ~ManagedBox() { std::filesystem::remove_all(dir); }
-  std::string dir;
+  testing::TempDir temp{"muzzle-daemon"};
+  const std::string dir = temp.path;
   DaemonConfig config;
   StateReport state;
 };

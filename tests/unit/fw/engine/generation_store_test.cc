@@ -11,18 +11,12 @@
 #include "fw/common/atomic_file.h"
 #include "fw/common/confined_file.h"
 #include "fw/nft/marks.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
 namespace {
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/muzzle-gen-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using testing::TempDir;
 
 std::vector<std::string> damagedCopies(const std::string& dir) {
   std::vector<std::string> out;

@@ -38,26 +38,15 @@ std::vector<uint8_t> tcpSyn(const char* src, const char* dst, uint16_t dport) {
   return testing::tcpPacket(src, dst, 40000, dport);
 }
 
-std::vector<uint8_t> dhcpDiscover(const uint8_t mac[6], const std::string& hostname) {
-  std::vector<uint8_t> m(240, 0);
-  m[0] = 1;
-  m[1] = 1;
-  m[2] = 6;
-  for (int i = 0; i < 6; ++i) m[28 + i] = mac[i];
-  m[236] = 99, m[237] = 130, m[238] = 83, m[239] = 99;
-  m.push_back(53), m.push_back(1), m.push_back(1);
-  m.push_back(12), m.push_back(static_cast<uint8_t>(hostname.size()));
-  m.insert(m.end(), hostname.begin(), hostname.end());
-  m.push_back(255);
-  return m;
+// A DHCPDISCOVER from `mac` naming itself `hostname`.
+std::vector<uint8_t> dhcpDiscover(const char* mac, const std::string& hostname) {
+  return testing::dhcpMessage(1, mac, 1, hostname);
 }
 
-struct Fixture {
-  Fixture() : log(out.get(), clock), judge(log, clock, host, &oui) {
-    oui.addCsv("MA-L,4447CC,\"Hangzhou Hikvision Digital Technology Co.,Ltd.\",x\n");
-    auto p = compilePolicyText(kPolicy, "policy.yaml", testing::cameraSite());
-    REQUIRE_MESSAGE(p.ok(), p.status().message());
-    judge.setPolicy(*p, 5);
+struct Fixture : testing::CameraJudge {
+  Fixture() : CameraJudge(/*vendors=*/true) {
+    oui.addCsv(testing::kHikvisionOui);
+    setPolicy(kPolicy, 5);
     judge.onReassigned([this] { ++reassigned; });
   }
   PacketVerdict send(const std::vector<uint8_t>& bytes, const char* mac, uint32_t mark = 0,
@@ -65,17 +54,7 @@ struct Fixture {
     return judge.onPacket(
         testing::queuedPacket(bytes, hook, kSegmentIf, hook == NF_INET_FORWARD ? kUplinkIf : 0, mac, mark));
   }
-  std::string logText() {
-    log.flush();  // lines reach the file on the log's delivery thread
-    return out.text();
-  }
 
-  testing::MemoryFile out;
-  ManualClock clock;
-  testing::FakeHost host;
-  OuiDatabase oui;
-  EventLog log;
-  Judge judge;
   int reassigned = 0;
 };
 
@@ -99,7 +78,7 @@ TEST_CASE("an unlisted Hikvision camera is judged by the profile its vendor rule
 
 TEST_CASE("a DHCP request is accepted at once, learned, and a profile change asks for a re-judge") {
   Fixture f;
-  const uint8_t mac[6] = {0x44, 0x47, 0xcc, 0, 0, 0x12};
+  const char* mac = "44:47:cc:00:00:12";
   f.send(tcpSyn("198.18.10.12", "198.18.1.10", 554), "44:47:cc:00:00:12");  // camera by vendor
   CHECK(f.reassigned == 0);
   auto dhcp = ipv4Udp("0.0.0.0", "255.255.255.255", 68, 67, dhcpDiscover(mac, "ECOVACS-DEEBOT"));
@@ -124,7 +103,7 @@ TEST_CASE("a DHCP request is accepted at once, learned, and a profile change ask
 
 TEST_CASE("a malformed DHCP request is counted and still accepted") {
   Fixture f;
-  const uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x99};
+  const char* mac = "02:00:00:00:00:99";
   auto body = dhcpDiscover(mac, "x");
   body.resize(241);  // a code byte without its length
   body[240] = 12;

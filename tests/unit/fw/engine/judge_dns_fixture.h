@@ -48,54 +48,18 @@ inline std::vector<uint8_t> tcp(const char* src, const char* dst, uint16_t sport
   return testing::tcpPacket(src, dst, sport, dport, payload, testing::kTcpPshAck);
 }
 
-// A response for `name` (A, TTL `ttl`) pointing at 203.0.113.`last`.
+// The resolver's answer to the speaker's query 0x1234 for `name`: 203.0.113.`last`, TTL `ttl`.
 inline std::vector<uint8_t> answer(const std::string& name, uint8_t last, uint32_t ttl) {
-  std::vector<uint8_t> m = {0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0};
-  size_t start = 0;
-  for (size_t dot = 0; dot <= name.size(); ++dot) {
-    if (dot == name.size() || name[dot] == '.') {
-      m.push_back(uint8_t(dot - start));
-      m.insert(m.end(), name.begin() + long(start), name.begin() + long(dot));
-      start = dot + 1;
-    }
-  }
-  m.insert(m.end(), {0,
-                     0,
-                     1,
-                     0,
-                     1,
-                     0xC0,
-                     12,
-                     0,
-                     1,
-                     0,
-                     1,
-                     uint8_t(ttl >> 24),
-                     uint8_t(ttl >> 16),
-                     uint8_t(ttl >> 8),
-                     uint8_t(ttl),
-                     0,
-                     4,
-                     203,
-                     0,
-                     113,
-                     last});
-  return m;
+  return testing::dnsAnswerA(0x1234, name, last, ttl);
 }
 
-struct Fixture {
-  Fixture() : log(out.get(), clock), judge(log, clock, host) {
-    auto p = compilePolicyText(kPolicy, "policy.yaml", testing::cameraSite());
-    REQUIRE_MESSAGE(p.ok(), p.status().message());
-    judge.setPolicy(*p, kGeneration);
+struct Fixture : testing::CameraJudge {
+  Fixture() {
+    setPolicy(kPolicy, kGeneration);
     // The speaker's query to the gateway: allowed, and teaches the judge the speaker's MAC.
     auto q = send(udp("198.18.10.31", "198.18.10.1", 40000, 53, {}), NF_INET_LOCAL_IN, kSegmentIf,
                   0, kSpeakerMac);
     REQUIRE(*q.mark == verdictMark(kGeneration, VerdictCode::kAllow));
-  }
-  std::string logText() {
-    log.flush();  // lines reach the file on the log's delivery thread
-    return out.text();
   }
   // The speaker asks the gateway's resolver about `name` on its UDP flow from `port` (already
   // allowed in the kernel, so the ruleset hints kHintFlowAllowed).
@@ -119,12 +83,6 @@ struct Fixture {
     return send(tcp("198.18.10.31", dst, 41000, port), NF_INET_FORWARD, kSegmentIf, kUplinkIf,
                 kSpeakerMac);
   }
-
-  testing::MemoryFile out;
-  ManualClock clock;
-  FakeHost host;
-  EventLog log;
-  Judge judge;
 };
 
 }  // namespace muzzle::judge_dns

@@ -16,7 +16,6 @@ namespace {
 using namespace judge_dns;  // NOLINT: the fixture's names are this file's vocabulary
 using testing::concat;
 using testing::dnsAnswerA;
-using testing::dnsAnswerTxt;
 using testing::dnsFramed;
 using testing::dnsQuery;
 using testing::slice;
@@ -126,17 +125,12 @@ TEST_CASE("TCP: a segment boundary cannot make a message out of the inside of an
   Fixture f;
   TcpDns t{f};
   t.open();
-  // The device asks a TXT whose text (chosen by whoever owns bait.example) spells a framed
-  // answer "avs.voice.example is 203.0.113.66", and asks avs.voice.example too, so the forged
-  // message would even match a question. It then makes the resolver cut its answer where the
-  // spelled message starts (a small window does that); per-segment parsing read it as a message.
-  t.fromDevice(dnsFramed(dnsQuery(1, "bait.example", 16)));
-  t.fromDevice(dnsFramed(dnsQuery(2, "avs.voice.example")));
-  const auto fake = dnsFramed(dnsAnswerA(2, "avs.voice.example", 66));
-  const auto real = dnsFramed(dnsAnswerTxt(1, "bait.example", fake));
-  const size_t cut = real.size() - fake.size();
-  CHECK(t.fromServer(slice(real, 0, cut)).verdict == NF_ACCEPT);
-  CHECK(t.fromServer(slice(real, cut, real.size())).verdict == NF_ACCEPT);
+  // The resolver's answer spells "avs.voice.example is 203.0.113.66" and is cut where the
+  // spelling starts (spelledAnswer); per-segment parsing read it as a message.
+  const testing::SpelledAnswer bait = testing::spelledAnswer();
+  for (const auto& q : bait.questions) t.fromDevice(q);
+  CHECK(t.fromServer(bait.segments[0]).verdict == NF_ACCEPT);
+  CHECK(t.fromServer(bait.segments[1]).verdict == NF_ACCEPT);
   CHECK(*f.connect("203.0.113.66").mark == kReject);
   // The resolver's real answer to the second question is learned.
   t.fromServer(dnsFramed(dnsAnswerA(2, "avs.voice.example", 30)));
@@ -149,14 +143,13 @@ TEST_CASE("TCP: a query and a long answer split over three segments are learned"
   Fixture f;
   TcpDns t{f};
   t.open();
-  const auto q = dnsFramed(dnsQuery(3, "long.voice.example"));
-  t.fromDevice(slice(q, 0, 1));
-  t.fromDevice(slice(q, 1, q.size()));
-  const auto a = dnsFramed(dnsAnswerA(3, "long.voice.example", 37));
-  t.fromServer(slice(a, 0, 10));
-  t.fromServer(slice(a, 10, 30));
+  for (const auto& s : testing::cutAt(dnsFramed(dnsQuery(3, "long.voice.example")), {1}))
+    t.fromDevice(s);
+  const auto a = testing::cutAt(dnsFramed(dnsAnswerA(3, "long.voice.example", 37)), {10, 30});
+  t.fromServer(a[0]);
+  t.fromServer(a[1]);
   CHECK(*f.connect("203.0.113.37").mark == kReject);  // not whole yet
-  t.fromServer(slice(a, 30, a.size()));
+  t.fromServer(a[2]);
   CHECK(f.judge.counters().dns_learned == 1);
   CHECK(*f.connect("203.0.113.37").mark == kAllow);
 }

@@ -25,53 +25,12 @@ constexpr const char* kCam = "44:47:cc:00:00:11";     // listed: camera
 constexpr const char* kCam2 = "44:47:cc:00:00:12";    // Hikvision, unlisted: classified camera
 constexpr const char* kGadget = "02:5a:00:00:00:99";  // unlisted: quarantine
 
-constexpr const char* kPolicy = R"(
-version: 1
-addresses: {nvr: [198.18.1.10, fd00:1::10]}
-profiles:
-  camera:
-    egress: [{allow: [nvr], proto: tcp, ports: [554]}]
-    inbound: [{allow: [nvr], proto: tcp, ports: [554]}]
-  vacuum: {egress: [{allow: [203.0.113.20], proto: tcp, ports: [443]}]}
-  quarantine: {egress: [{allow: [gateway], proto: udp, ports: [53]}]}
-defaults: {profile: quarantine}
-devices:
-  - {name: lobby-cam, mac: "44:47:cc:00:00:11", profile: camera}
-classify:
-  - {dhcp_hostname: "ECOVACS*", profile: vacuum}
-  - {vendor: "Hangzhou Hikvision Digital Technology Co.,Ltd.", profile: camera}
-)";
+using testing::dhcpMessage;
 
-std::vector<uint8_t> dhcpMessage(uint8_t op, const char* chaddr, uint8_t type,
-                                 const std::string& hostname, const char* yiaddr = "0.0.0.0",
-                                 uint32_t lease = 0) {
-  std::vector<uint8_t> m(240, 0);
-  m[0] = op;
-  m[1] = 1;
-  m[2] = 6;
-  const IpAddress your = *IpAddress::parse(yiaddr);
-  for (int i = 0; i < 4; ++i) m[16 + i] = your.bytes[i];
-  const uint64_t mac = MacAddress::parse(chaddr)->value;
-  for (int i = 0; i < 6; ++i) m[28 + i] = static_cast<uint8_t>(mac >> (40 - 8 * i));
-  m[236] = 99, m[237] = 130, m[238] = 83, m[239] = 99;
-  m.insert(m.end(), {53, 1, type});
-  if (!hostname.empty()) {
-    m.push_back(12), m.push_back(static_cast<uint8_t>(hostname.size()));
-    m.insert(m.end(), hostname.begin(), hostname.end());
-  }
-  if (lease != 0)
-    m.insert(m.end(), {51, 4, uint8_t(lease >> 24), uint8_t(lease >> 16), uint8_t(lease >> 8),
-                       uint8_t(lease)});
-  m.push_back(255);
-  return m;
-}
-
-struct Fixture {
-  Fixture() : log(out.get(), clock), judge(log, clock, host, &oui) {
-    oui.addCsv("MA-L,4447CC,\"Hangzhou Hikvision Digital Technology Co.,Ltd.\",x\n");
-    auto p = compilePolicyText(kPolicy, "policy.yaml", testing::cameraSite());
-    REQUIRE_MESSAGE(p.ok(), p.status().message());
-    judge.setPolicy(*p, kGen);
+struct Fixture : testing::CameraJudge {
+  Fixture() : CameraJudge(/*vendors=*/true) {
+    oui.addCsv(testing::kHikvisionOui);
+    setPolicy(testing::kCameraSitePolicy, kGen);
     judge.devices().bindings().setHold(seconds(600));
   }
   // A connection opened by a device on the segment.
@@ -119,12 +78,6 @@ struct Fixture {
     return n;
   }
 
-  testing::MemoryFile out;
-  ManualClock clock;
-  testing::FakeHost host;
-  OuiDatabase oui;
-  EventLog log;
-  Judge judge;
   std::vector<uint8_t> bytes;
 };
 

@@ -17,18 +17,6 @@ namespace {
 
 constexpr uint32_t kGeneration = 42;
 
-constexpr const char* kPolicy = R"(
-version: 1
-addresses: {nvr: [198.18.1.10, fd00:1::10]}
-profiles:
-  camera:
-    egress: [{allow: [nvr], proto: tcp, ports: [554]}]
-    inbound: [{allow: [nvr], proto: tcp, ports: [554]}]
-  quarantine: {egress: [{allow: [gateway], proto: udp, ports: [53]}]}
-devices:
-  - {name: lobby-cam, mac: "44:47:cc:00:00:11", profile: camera}
-)";
-
 using testing::FakeHost;
 using testing::kSegmentIf;
 using testing::kUplinkIf;
@@ -38,28 +26,16 @@ std::vector<uint8_t> tcpPacket(const char* src, const char* dst, uint16_t sport,
   return testing::tcpPacket(src, dst, sport, dport);
 }
 
-struct Fixture {
-  Fixture() : log(out.get(), clock), judge(log, clock, host) {
+struct Fixture : testing::CameraJudge {
+  Fixture() {
     SiteFacts site = testing::cameraSite();
     site.box_addresses.clear();
-    auto p = compilePolicyText(kPolicy, "policy.yaml", site);
-    REQUIRE_MESSAGE(p.ok(), p.status().message());
-    judge.setPolicy(*p, kGeneration);
-  }
-  std::string logText() {
-    log.flush();  // lines reach the file on the log's delivery thread
-    return out.text();
+    setPolicy(testing::kCameraSitePolicy, kGeneration, site);
   }
   PacketVerdict send(const std::vector<uint8_t>& bytes, uint8_t hook, uint32_t indev, uint32_t outdev,
                      const char* mac, uint32_t mark = 0) {
     return judge.onPacket(testing::queuedPacket(bytes, hook, indev, outdev, mac, mark));
   }
-
-  testing::MemoryFile out;
-  ManualClock clock;
-  FakeHost host;
-  EventLog log;
-  Judge judge;
 };
 
 TEST_CASE("an allowed egress flow is answered NF_REPEAT with the generation's allow mark") {
@@ -146,21 +122,6 @@ TEST_CASE("IPv6 flows are judged like IPv4") {
                   kUplinkIf, "44:47:cc:00:00:11");
   CHECK(*w.mark == verdictMark(kGeneration, VerdictCode::kReject));
   CHECK(f.logText().find("dst=[2001:db8:cafe::10]:443") != std::string::npos);
-}
-
-TEST_CASE("the event log rate limit counts what it suppresses") {
-  ManualClock clock;
-  testing::MemoryFile out;
-  EventLog log(out.get(), clock, 3);
-  for (int i = 0; i < 10; ++i) log.writeLimited(LogLine("deny").add("n", i));
-  CHECK(log.suppressed() == 7);
-  clock.advance(std::chrono::seconds(1));
-  log.writeLimited(LogLine("deny").add("n", 99));
-  log.flush();
-  std::string text = out.text();
-  CHECK(text.find("event=log-suppressed count=7") != std::string::npos);
-  CHECK(text.find("n=99") != std::string::npos);
-  CHECK(text.find("n=3") == std::string::npos);
 }
 
 }  // namespace

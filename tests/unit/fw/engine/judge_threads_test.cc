@@ -5,8 +5,6 @@
 // MUZZLE_TSAN (tests/run-tests.sh does) it also shows that the sharing is free of data races.
 #include <doctest/doctest.h>
 #include <linux/netfilter.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -38,48 +36,28 @@ defaults: {profile: camera}
 
 // One device's packets, alternately allowed (DNS to the gateway) and denied (to the internet,
 // which writes a log line). Readable through an eventfd while packets wait.
-class DeviceQueue : public PacketQueue {
+class DeviceQueue : public testing::InjectedQueue {
  public:
-  explicit DeviceQueue(int device) : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  explicit DeviceQueue(int device) {
     const std::string ip = "198.18.10." + std::to_string(100 + device);
     mac_ = "44:47:cc:00:01:" + std::to_string(10 + device);
     allowed_ = testing::udpPacket(ip.c_str(), "198.18.10.1", 40000, 53);
     denied_ = testing::udpPacket(ip.c_str(), "203.0.113.10", 40000, 9999);
   }
-  ~DeviceQueue() override { close(fd_); }
-  void inject(uint64_t n) {
-    pending_ += n;
-    const uint64_t one = 1;
-    CHECK(write(fd_, &one, sizeof(one)) == sizeof(one));
-  }
-  int fd() const override { return fd_; }
-  Result<size_t> drain(PacketSink& sink) override {
-    uint64_t ignored;
-    (void)!read(fd_, &ignored, sizeof(ignored));
-    const uint64_t n = pending_.exchange(0);
-    for (uint64_t i = 0; i < n; ++i) {
-      const auto& bytes = (verdicts.size() % 2 == 0) ? allowed_ : denied_;
-      const PacketVerdict v = sink.onPacket(testing::queuedPacket(
-          bytes, NF_INET_FORWARD, testing::kSegmentIf, testing::kUplinkIf, mac_.c_str()));
-      verdicts.push_back(v.mark.value_or(0));  // this thread only; read after stop()
-    }
-    judged_ += n;
-    return static_cast<size_t>(n);
-  }
-  QueueCounters counters() const override {
-    QueueCounters c;
-    c.received = judged_;
-    return c;
-  }
-  uint64_t judged() const { return judged_; }
+  uint64_t judged() const { return counters().received; }
   std::vector<uint32_t> verdicts;
 
+ protected:
+  void deliver(PacketSink& sink, uint64_t) override {
+    const auto& bytes = (verdicts.size() % 2 == 0) ? allowed_ : denied_;
+    const PacketVerdict v = sink.onPacket(testing::queuedPacket(
+        bytes, NF_INET_FORWARD, testing::kSegmentIf, testing::kUplinkIf, mac_.c_str()));
+    verdicts.push_back(v.mark.value_or(0));  // this thread only; read after stop()
+  }
+
  private:
-  int fd_;
   std::string mac_;
   std::vector<uint8_t> allowed_, denied_;
-  std::atomic<uint64_t> pending_{0};
-  std::atomic<uint64_t> judged_{0};
 };
 
 // Counts the lines it sees; called by the log's delivery thread.

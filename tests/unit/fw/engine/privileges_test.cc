@@ -5,7 +5,6 @@
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,6 +12,9 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include "tests/unit/support/child_process.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
 namespace {
@@ -85,79 +87,45 @@ TEST_CASE("lookupUser finds root and not a made-up name") {
   CHECK_FALSE(lookupUser("no-such-user-muzzle-test").has_value());
 }
 
-// A temporary folder, removed at the end.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/muzzle-priv-test.XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::permissions(path, std::filesystem::perms::owner_all, ec);
-    std::filesystem::remove_all(path, ec);
-  }
-};
-
 // Runs checkAccess as an unprivileged user and returns its message ("" when OK). As root, in a
 // child that becomes nobody, since root passes every access check.
 std::string accessMessage(const std::vector<PathNeed>& needs) {
   if (geteuid() != 0) return checkAccess(needs).message();
-  int pipefd[2];
-  REQUIRE(pipe(pipefd) == 0);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    close(pipefd[0]);
-    std::string out;
-    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) {
-      out = "setresuid failed";
-    } else {
-      out = checkAccess(needs).message();
-    }
-    (void)!write(pipefd[1], out.data(), out.size());
-    _exit(0);
-  }
-  close(pipefd[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(pipefd[0], buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  close(pipefd[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return out;
+  return testing::outputOfChild([&] {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
+      return std::string("setresuid failed");
+    return checkAccess(needs).message();
+  });
 }
 
 TEST_CASE("checkAccess names every path the user may not use, and the fix") {
-  TempDir dir;
+  testing::TempDir dir("muzzle-priv-test");
   // Reachable by all, but the state folder, a file in it and a key belong to root alone.
   std::filesystem::permissions(dir.path, std::filesystem::perms(0755));
-  const auto state = dir.path / "state";
+  const auto state = dir / "state";
   std::filesystem::create_directory(state);
   std::filesystem::permissions(state, std::filesystem::perms(0755));
   std::ofstream(state / "audit.log") << "x";
   std::filesystem::permissions(state / "audit.log", std::filesystem::perms(0644));
-  std::ofstream(dir.path / "box.key") << "k";
-  std::filesystem::permissions(dir.path / "box.key", std::filesystem::perms(0600));
-  std::ofstream(dir.path / "policy.yaml") << "p";
-  std::filesystem::permissions(dir.path / "policy.yaml", std::filesystem::perms(0644));
+  std::ofstream(dir / "box.key") << "k";
+  std::filesystem::permissions(dir / "box.key", std::filesystem::perms(0600));
+  std::ofstream(dir / "policy.yaml") << "p";
+  std::filesystem::permissions(dir / "policy.yaml", std::filesystem::perms(0644));
   if (geteuid() != 0) {
     // As an ordinary user the files are our own: take the write and read bits away instead.
     std::filesystem::permissions(state, std::filesystem::perms(0555));
-    std::filesystem::permissions(dir.path / "box.key", std::filesystem::perms(0));
+    std::filesystem::permissions(dir / "box.key", std::filesystem::perms(0));
   }
 
   const std::string m = accessMessage({
       {state.string(), PathNeed::Kind::kOwnTree, "state_dir"},
-      {(dir.path / "box.key").string(), PathNeed::Kind::kReadFile, "management.tcp.key"},
-      {(dir.path / "policy.yaml").string(), PathNeed::Kind::kReadFile, "policy"},
-      {(dir.path / "missing.pem").string(), PathNeed::Kind::kReadFile, "management.tcp.cert"},
+      {(dir / "box.key").string(), PathNeed::Kind::kReadFile, "management.tcp.key"},
+      {(dir / "policy.yaml").string(), PathNeed::Kind::kReadFile, "policy"},
+      {(dir / "missing.pem").string(), PathNeed::Kind::kReadFile, "management.tcp.cert"},
   });
   CHECK(m.find("muzzled runs as user") != std::string::npos);
   CHECK(m.find("state_dir " + state.string() + " (Permission denied)") != std::string::npos);
-  CHECK(m.find("management.tcp.key " + (dir.path / "box.key").string()) != std::string::npos);
+  CHECK(m.find("management.tcp.key " + (dir / "box.key").string()) != std::string::npos);
   CHECK(m.find("chown -R") != std::string::npos);
   CHECK(m.find("chmod g+r") != std::string::npos);
   CHECK(m.find("--user root") != std::string::npos);
@@ -167,17 +135,17 @@ TEST_CASE("checkAccess names every path the user may not use, and the fix") {
 }
 
 TEST_CASE("checkAccess is quiet when everything is usable") {
-  TempDir dir;
-  std::ofstream(dir.path / "policy.yaml") << "p";
-  CHECK(checkAccess({{dir.path.string(), PathNeed::Kind::kOwnTree, "state_dir"},
-                     {(dir.path / "policy.yaml").string(), PathNeed::Kind::kReadFile, "policy"}})
+  testing::TempDir dir("muzzle-priv-test");
+  std::ofstream(dir / "policy.yaml") << "p";
+  CHECK(checkAccess({{dir.path, PathNeed::Kind::kOwnTree, "state_dir"},
+                     {(dir / "policy.yaml").string(), PathNeed::Kind::kReadFile, "policy"}})
             .ok());
 }
 
 TEST_CASE("prepareDirectory creates a missing folder for the user and leaves an existing one") {
-  TempDir dir;
+  testing::TempDir dir("muzzle-priv-test");
   const UserEntry me{"me", geteuid(), getegid()};
-  const auto run = dir.path / "run" / "muzzle";
+  const auto run = dir / "run" / "muzzle";
   REQUIRE(prepareDirectory(run.string(), me).ok());
   struct stat st {};
   REQUIRE(stat(run.c_str(), &st) == 0);

@@ -3,56 +3,25 @@
 #include "fw/engine/queue_worker.h"
 
 #include <doctest/doctest.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <thread>
 #include <vector>
 
+#include "tests/unit/fw/engine/test_support.h"
+
 namespace muzzle {
 namespace {
 
-// Packets "arrive" with inject(); drain() hands each to the sink. Readable while any wait.
-class FakeQueue : public PacketQueue {
- public:
-  FakeQueue() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
-  ~FakeQueue() override { close(fd_); }
-  void inject(uint64_t n) {
-    pending_ += n;
-    const uint64_t one = 1;
-    CHECK(write(fd_, &one, sizeof(one)) == sizeof(one));
+// Packets "arrive" with inject(); drain() hands each, empty but for its id, to the sink.
+class FakeQueue : public testing::InjectedQueue {
+ protected:
+  void deliver(PacketSink& sink, uint64_t i) override {
+    QueuedPacket p;
+    p.packet_id = static_cast<uint32_t>(i);
+    sink.onPacket(p);
   }
-  void failNextDrain() { fail_ = true; }
-
-  int fd() const override { return fd_; }
-  Result<size_t> drain(PacketSink& sink) override {
-    uint64_t ignored;
-    (void)!read(fd_, &ignored, sizeof(ignored));
-    ++drains_;
-    if (fail_) return Status::error("fake queue: the socket broke");
-    const uint64_t n = pending_.exchange(0);
-    for (uint64_t i = 0; i < n; ++i) {
-      QueuedPacket p;
-      p.packet_id = static_cast<uint32_t>(i);
-      sink.onPacket(p);
-    }
-    received_ += n;
-    return static_cast<size_t>(n);
-  }
-  QueueCounters counters() const override {
-    QueueCounters c;
-    c.received = received_;
-    return c;
-  }
-  std::atomic<uint64_t> drains_{0};
-
- private:
-  int fd_;
-  std::atomic<uint64_t> pending_{0};
-  std::atomic<uint64_t> received_{0};
-  std::atomic<bool> fail_{false};
 };
 
 // Counts with a deliberately non-atomic read-yield-write: two threads inside at once lose counts.
@@ -127,7 +96,7 @@ TEST_CASE_FIXTURE(SharedJudge, "a broken socket ends its thread and is reported 
     ++failures;
   });
   REQUIRE(worker.start().ok());
-  REQUIRE(waitFor([&] { return queue->drains_ >= 1; }));
+  REQUIRE(waitFor([&] { return queue->drains >= 1; }));
   queue->failNextDrain();
   queue->inject(5);
   REQUIRE(waitFor([&] { return failures.load() == 1; }));
@@ -146,10 +115,10 @@ TEST_CASE_FIXTURE(SharedJudge, "stop() wakes an idle thread, which then judges n
   REQUIRE(waitFor([&] { return worker.counters().received == 3; }));
   worker.stop();  // would hang (ctest times out) if the idle thread were not woken
   worker.stop();
-  const uint64_t drains = queue->drains_;
+  const uint64_t drains = queue->drains;
   queue->inject(7);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  CHECK(queue->drains_ == drains);
+  CHECK(queue->drains == drains);
   CHECK(worker.counters().received == 3);
   CHECK(judge.count == 3);
 }

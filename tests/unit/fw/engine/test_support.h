@@ -1,14 +1,24 @@
-// Shared by the engine's unit tests: a fake HostInfo, packets built byte by byte, a FILE* that
-// collects an EventLog's lines, and the one-segment site the tests judge in.
+// Shared by the engine's unit tests: a fake HostInfo, packets and DHCP messages built byte by
+// byte, a FILE* that collects an EventLog's lines, the one-segment site the tests judge in, and a
+// Judge on it.
 #pragma once
 
+#include <doctest/doctest.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "fw/device/oui_database.h"
+#include "fw/engine/judge.h"
 #include "fw/engine/site_probe.h"
 #include "fw/nfq/packet_queue.h"
+#include "fw/policy/policy_loader.h"
+#include "tests/unit/support/memory_file.h"
 
 namespace muzzle::testing {
 
@@ -100,26 +110,47 @@ inline QueuedPacket queuedPacket(const std::vector<uint8_t>& bytes, uint8_t hook
   return q;
 }
 
-// A FILE* whose contents a test can read back: where its EventLog writes.
-class MemoryFile {
+// A queue the test feeds instead of the kernel: inject(n) makes n packets wait and the descriptor
+// readable (an eventfd); drain(), on a queue thread, hands each waiting packet to deliver() and
+// counts it as received. After failNextDrain(), every drain fails as a broken socket would.
+class InjectedQueue : public PacketQueue {
  public:
-  MemoryFile() : file_(open_memstream(&buf_, &len_)) {}
-  ~MemoryFile() {
-    fclose(file_);
-    free(buf_);
+  InjectedQueue() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~InjectedQueue() override { close(fd_); }
+  void inject(uint64_t n) {
+    pending_ += n;
+    const uint64_t one = 1;
+    CHECK(write(fd_, &one, sizeof(one)) == sizeof(one));
   }
-  MemoryFile(const MemoryFile&) = delete;
-  MemoryFile& operator=(const MemoryFile&) = delete;
-  FILE* get() { return file_; }
-  std::string text() {
-    fflush(file_);
-    return std::string(buf_, len_);
+  void failNextDrain() { fail_ = true; }
+
+  int fd() const override { return fd_; }
+  Result<size_t> drain(PacketSink& sink) override {
+    uint64_t ignored;
+    (void)!read(fd_, &ignored, sizeof(ignored));
+    ++drains;
+    if (fail_) return Status::error("fake queue: the socket broke");
+    const uint64_t n = pending_.exchange(0);
+    for (uint64_t i = 0; i < n; ++i) deliver(sink, i);
+    received_ += n;
+    return static_cast<size_t>(n);
   }
+  QueueCounters counters() const override {
+    QueueCounters c;
+    c.received = received_;
+    return c;
+  }
+  std::atomic<uint64_t> drains{0};
+
+ protected:
+  // Hands the `i`th packet of this drain to `sink`; runs on the draining thread.
+  virtual void deliver(PacketSink& sink, uint64_t i) = 0;
 
  private:
-  char* buf_ = nullptr;
-  size_t len_ = 0;
-  FILE* file_;
+  int fd_;
+  std::atomic<uint64_t> pending_{0};
+  std::atomic<uint64_t> received_{0};
+  std::atomic<bool> fail_{false};
 };
 
 // The camera segment every engine test judges in: br-cam, 198.18.10.1 on 198.18.10.0/24.
@@ -135,5 +166,82 @@ inline SiteFacts cameraSite() {
   site.box_addresses = seg.gateway_addresses;
   return site;
 }
+
+// A DHCP message (op 1 request, 2 reply) of `type` (option 53) from the client `chaddr`, with
+// option 12 `hostname` unless empty, `yiaddr` and option 51 `lease` seconds unless 0.
+inline std::vector<uint8_t> dhcpMessage(uint8_t op, const char* chaddr, uint8_t type,
+                                        const std::string& hostname, const char* yiaddr = "0.0.0.0",
+                                        uint32_t lease = 0) {
+  std::vector<uint8_t> m(240, 0);
+  m[0] = op;
+  m[1] = 1;
+  m[2] = 6;
+  const IpAddress your = *IpAddress::parse(yiaddr);
+  for (int i = 0; i < 4; ++i) m[16 + i] = your.bytes[i];
+  const uint64_t mac = MacAddress::parse(chaddr)->value;
+  for (int i = 0; i < 6; ++i) m[28 + i] = static_cast<uint8_t>(mac >> (40 - 8 * i));
+  m[236] = 99, m[237] = 130, m[238] = 83, m[239] = 99;
+  m.insert(m.end(), {53, 1, type});
+  if (!hostname.empty()) {
+    m.push_back(12), m.push_back(static_cast<uint8_t>(hostname.size()));
+    m.insert(m.end(), hostname.begin(), hostname.end());
+  }
+  if (lease != 0)
+    m.insert(m.end(), {51, 4, uint8_t(lease >> 24), uint8_t(lease >> 16), uint8_t(lease >> 8),
+                       uint8_t(lease)});
+  m.push_back(255);
+  return m;
+}
+
+// The camera site's policy: the listed lobby camera (44:47:cc:00:00:11) reaches the NVR and the
+// NVR reaches it, both on 554; unlisted devices are classified (a Hikvision vendor: camera; a
+// DHCP hostname ECOVACS*: vacuum, which may reach 203.0.113.20:443) or quarantined (DNS to the
+// gateway only).
+constexpr const char* kCameraSitePolicy = R"(
+version: 1
+addresses: {nvr: [198.18.1.10, fd00:1::10]}
+profiles:
+  camera:
+    egress: [{allow: [nvr], proto: tcp, ports: [554]}]
+    inbound: [{allow: [nvr], proto: tcp, ports: [554]}]
+  vacuum: {egress: [{allow: [203.0.113.20], proto: tcp, ports: [443]}]}
+  quarantine: {egress: [{allow: [gateway], proto: udp, ports: [53]}]}
+defaults: {profile: quarantine}
+devices:
+  - {name: lobby-cam, mac: "44:47:cc:00:00:11", profile: camera}
+classify:
+  - {dhcp_hostname: "ECOVACS*", profile: vacuum}
+  - {vendor: "Hangzhou Hikvision Digital Technology Co.,Ltd.", profile: camera}
+)";
+
+// The IEEE registry's row for Hikvision's 44:47:cc, for tests that classify by vendor.
+constexpr const char* kHikvisionOui =
+    "MA-L,4447CC,\"Hangzhou Hikvision Digital Technology Co.,Ltd.\",x\n";
+
+// What a judge test starts from: a Judge on the camera segment with its clock, host and a log
+// the test reads back. With `vendors`, the judge names vendors from `oui`, empty until the test
+// adds to it (kHikvisionOui); without, it names none.
+struct CameraJudge {
+  explicit CameraJudge(bool vendors = false)
+      : log(out.get(), clock), judge(log, clock, host, vendors ? &oui : nullptr) {}
+  // Compiles `text` for `site` and makes it generation `generation`; the test stops here if it
+  // does not compile.
+  void setPolicy(const char* text, uint32_t generation, const SiteFacts& site = cameraSite()) {
+    auto p = compilePolicyText(text, "policy.yaml", site);
+    REQUIRE_MESSAGE(p.ok(), p.status().message());
+    judge.setPolicy(*p, generation);
+  }
+  std::string logText() {
+    log.flush();  // lines reach the file on the log's delivery thread
+    return out.text();
+  }
+
+  MemoryFile out;
+  ManualClock clock;
+  FakeHost host;
+  OuiDatabase oui;
+  EventLog log;
+  Judge judge;
+};
 
 }  // namespace muzzle::testing

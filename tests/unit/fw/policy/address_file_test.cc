@@ -9,6 +9,7 @@
 
 #include "fw/common/excerpt.h"
 #include "fw/policy/policy_loader.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
 namespace {
@@ -25,13 +26,7 @@ bool inGroup(const CompiledRule& rule, const char* address) {
 // A scratch folder with a policy naming lists/threats.txt; removed with everything in it.
 class ListDir {
  public:
-  ListDir() {
-    char dir[] = "/tmp/muzzle-list-test.XXXXXX";
-    REQUIRE(mkdtemp(dir) != nullptr);
-    base_ = dir;
-    std::filesystem::create_directory(base_ + "/lists");
-  }
-  ~ListDir() { std::filesystem::remove_all(base_); }
+  ListDir() { std::filesystem::create_directory(base_ + "/lists"); }
 
   void writeList(const std::string& text) const {
     std::ofstream(base_ + "/lists/threats.txt", std::ios::binary | std::ios::trunc) << text;
@@ -45,7 +40,8 @@ class ListDir {
   }
 
  private:
-  std::string base_;
+  testing::TempDir dir_{"muzzle-list-test"};
+  const std::string base_ = dir_.path;
 };
 
 // Line 3 names the list file.

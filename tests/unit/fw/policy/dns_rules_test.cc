@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "fw/policy/policy_loader.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
 namespace {
@@ -285,9 +286,8 @@ profiles: {quarantine: {}}
 }
 
 TEST_CASE("loader: the DoH list is read relative to the policy, errors name its line") {
-  char dir[] = "/tmp/muzzle-doh-test.XXXXXX";
-  REQUIRE(mkdtemp(dir) != nullptr);
-  const std::string base = dir;
+  testing::TempDir dir("muzzle-doh-test");
+  const std::string base = dir.path;
   const std::string policy = "version: 1\nprofiles: {quarantine: {}}\ndns: {resolvers: [gateway], doh_list: doh.txt}\n";
   {
     std::ofstream(base + "/doh.txt") << "# lab DoH resolvers\n203.0.113.53\n\n2001:db8:d0::/48  # v6\n";
@@ -310,7 +310,6 @@ TEST_CASE("loader: the DoH list is read relative to the policy, errors name its 
   CHECK(compilePolicyText(policy, base + "/policy.yaml", lab()).status().message() ==
         base + "/policy.yaml:3: dns.doh_list: \"doh.txt\" does not exist in " + base +
             "; check the name (relative to the policy's folder)");
-  std::remove(dir);
 }
 
 }  // namespace

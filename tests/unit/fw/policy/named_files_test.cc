@@ -9,6 +9,7 @@
 #include <string>
 
 #include "fw/policy/policy_loader.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
 namespace {
@@ -18,15 +19,11 @@ namespace {
 class Box {
  public:
   Box() {
-    char dir[] = "/tmp/muzzle-named-XXXXXX";
-    REQUIRE(mkdtemp(dir) != nullptr);
-    top_ = dir;
     std::filesystem::create_directories(policyDir() + "/lists");
     std::filesystem::create_directories(shippedDir() + "/lists");
     std::filesystem::create_directories(top_ + "/tls");
     write(keyPath(), std::string("-----BEGIN PRIVATE KEY-----\n") + kSecret + "\n");
   }
-  ~Box() { std::filesystem::remove_all(top_); }
 
   static constexpr char kSecret[] = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg";
 
@@ -52,7 +49,8 @@ class Box {
   }
 
  private:
-  std::string top_;
+  testing::TempDir dir_{"muzzle-named"};
+  const std::string top_ = dir_.path;
 };
 
 constexpr char kField[] = "proposed.yaml:3: addresses.g.file: ";

@@ -27,32 +27,42 @@ std::string repeated(size_t count, const std::string& item) {
   return text;
 }
 
+// A policy one past a bound: `head`, `count` copies of `item`, `tail`; and the error it gets.
+struct PastBound {
+  std::string head;
+  size_t count;
+  std::string item, tail, error;
+};
+
 TEST_CASE("limits: counts of the policy text, each named with its place") {
-  CHECK(errorOf("version: 1\nprofiles: {quarantine: {egress: [" +
-                repeated(kMaxRulesPerProfile + 1, "{allow: [gateway]}") + "]}}\n") ==
-        "p.yaml:2: profiles.quarantine.egress: 1001 egress rules in one profile; at most 1000 "
-        "are allowed: merge rules with the same ports");
-  CHECK(errorOf("version: 1\nprofiles:\n  quarantine:\n    egress:\n      - allow: [" +
-                repeated(kMaxTargetsPerRule + 1, "gateway") + "]\n") ==
-        "p.yaml:5: profiles.quarantine.egress[0]: 1001 targets in one rule; at most 1000 are "
-        "allowed: put the addresses in an address group and name it");
-  CHECK(errorOf("version: 1\nprofiles:\n  quarantine:\n    egress:\n      - allow: [gateway]\n"
-                "        proto: tcp\n        ports: [" +
-                repeated(kMaxPortsPerRule + 1, "80") + "]\n") ==
-        "p.yaml:7: profiles.quarantine.egress[0].ports: 1001 ports in one rule; at most 1000 are "
-        "allowed: use port ranges (8000-8010)");
-  CHECK(errorOf("version: 1\nprofiles: {quarantine: {}}\ndevices: [" +
-                repeated(kMaxDevices + 1, "{}") + "]\n") ==
-        "p.yaml:3: devices: 100001 devices; at most 100000 are allowed: split the site over more "
-        "boxes");
-  CHECK(errorOf("version: 1\nprofiles: {quarantine: {}}\nclassify: [" +
-                repeated(kMaxClassifyRules + 1, "{}") + "]\n") ==
-        "p.yaml:3: classify: 10001 classify rules; at most 10000 are allowed: match wider "
-        "(vendor_prefix)");
-  CHECK(errorOf("version: 1\nprofiles: {quarantine: {}}\ndns: {resolvers: [" +
-                repeated(kMaxResolvers + 1, "gateway") + "]}\n") ==
-        "p.yaml:3: dns.resolvers: 1001 resolvers; at most 1000 are allowed: name a group or a "
-        "CIDR instead");
+  const std::string egress = "version: 1\nprofiles:\n  quarantine:\n    egress:\n      - allow: ";
+  const PastBound rows[] = {
+      {"version: 1\nprofiles: {quarantine: {egress: [", kMaxRulesPerProfile + 1,
+       "{allow: [gateway]}", "]}}\n",
+       "p.yaml:2: profiles.quarantine.egress: 1001 egress rules in one profile; at most 1000 are "
+       "allowed: merge rules with the same ports"},
+      {egress + "[", kMaxTargetsPerRule + 1, "gateway", "]\n",
+       "p.yaml:5: profiles.quarantine.egress[0]: 1001 targets in one rule; at most 1000 are "
+       "allowed: put the addresses in an address group and name it"},
+      {egress + "[gateway]\n        proto: tcp\n        ports: [", kMaxPortsPerRule + 1, "80",
+       "]\n",
+       "p.yaml:7: profiles.quarantine.egress[0].ports: 1001 ports in one rule; at most 1000 are "
+       "allowed: use port ranges (8000-8010)"},
+      {"version: 1\nprofiles: {quarantine: {}}\ndevices: [", kMaxDevices + 1, "{}", "]\n",
+       "p.yaml:3: devices: 100001 devices; at most 100000 are allowed: split the site over more "
+       "boxes"},
+      {"version: 1\nprofiles: {quarantine: {}}\nclassify: [", kMaxClassifyRules + 1, "{}", "]\n",
+       "p.yaml:3: classify: 10001 classify rules; at most 10000 are allowed: match wider "
+       "(vendor_prefix)"},
+      {"version: 1\nprofiles: {quarantine: {}}\ndns: {resolvers: [", kMaxResolvers + 1, "gateway",
+       "]}\n",
+       "p.yaml:3: dns.resolvers: 1001 resolvers; at most 1000 are allowed: name a group or a "
+       "CIDR instead"},
+  };
+  for (const PastBound& row : rows) {
+    CAPTURE(row.head);
+    CHECK(errorOf(row.head + repeated(row.count, row.item) + row.tail) == row.error);
+  }
 }
 
 TEST_CASE("limits: profiles, groups and rules over all profiles") {

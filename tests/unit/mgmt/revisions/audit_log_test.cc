@@ -11,9 +11,8 @@ namespace {
 using namespace testing;
 
 // A box with four audit entries: seed, two applies, a confirm.
-struct Audited {
-  Audited() : box(dir.path, clock) {
-    REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+struct Audited : SeededBox {
+  Audited() {
     REQUIRE(box.apply(kPolicyB, 0, 0, "first").ok());
     REQUIRE(box.apply(kPolicyC, 0, 60, "second").ok());
     REQUIRE(box.commits.confirm(0, kAdmin).ok());
@@ -27,9 +26,6 @@ struct Audited {
     for (size_t i = 0; i < n; ++i) end = text.find('\n', end) + 1;
     return text.substr(0, end);
   }
-  TempDir dir;
-  ManualClock clock;
-  Box box;
   std::string text;
 };
 
@@ -137,7 +133,7 @@ TEST_CASE_FIXTURE(Audited,
                   "a broken chain is reported at boot, and changes are still audited after it") {
   writeFile(box.audit.path(), firstLines(3));
   Box restarted(dir.path, clock);
-  REQUIRE(restarted.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+  restarted.boot();
   CHECK(restarted.logText().find("event=audit-broken file=" + box.audit.path()) !=
         std::string::npos);
   CHECK_FALSE(restarted.state.ok());
@@ -156,18 +152,17 @@ TEST_CASE_FIXTURE(Audited,
             ":4: prev_hash does not match the line before (lines removed or reordered)");
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    StateFolder,
     "a torn last line (a crash mid-append) stays visible, and the next entry starts on its own "
     "line") {
-  TempDir dir;
-  ManualClock clock;
   {
     Box box(dir.path, clock);
-    REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+    box.boot();
     std::ofstream(box.audit.path(), std::ios::app) << "abc {\"sequ";  // no newline
   }
   Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+  box.boot();
   REQUIRE(box.apply(kPolicyB).ok());
   AuditChain chain = box.commits.auditChain();
   CHECK_FALSE(chain.ok);
@@ -177,11 +172,8 @@ TEST_CASE(
   CHECK(chain.entries[1].prev_hash() == chain.entries[0].hash());
 }
 
-TEST_CASE("an append whose head cannot be written is cut off again: the log stays as it was") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+TEST_CASE_FIXTURE(
+    SeededBox, "an append whose head cannot be written is cut off again: the log stays as it was") {
   const std::string before = readFile(box.audit.path());
   // audit.head.tmp as a folder: the head's atomic write cannot create its temp file.
   std::filesystem::create_directory(box.audit.headPath() + ".tmp");

@@ -9,18 +9,12 @@
 #include <string>
 
 #include "mgmt/revisions/audit_log.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
 namespace {
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/muzzle-audit-test.XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using testing::TempDir;
 
 std::string readAll(const std::string& path) {
   std::ifstream in(path);

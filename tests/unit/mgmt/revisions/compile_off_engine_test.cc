@@ -8,11 +8,9 @@ namespace {
 
 using namespace testing;
 
-TEST_CASE("a compile never holds the engine thread: ticks and other calls run while it compiles") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+TEST_CASE_FIXTURE(
+    SeededBox,
+    "a compile never holds the engine thread: ticks and other calls run while it compiles") {
   REQUIRE(box.apply(kPolicyB, 0, 30).ok());  // a commit awaiting confirmation, rollback to 1
 
   box.engine.gate.close();
@@ -39,11 +37,7 @@ TEST_CASE("a compile never holds the engine thread: ticks and other calls run wh
   CHECK((*validated)->valid);
 }
 
-TEST_CASE("at most four compiles wait or run; the fifth is RESOURCE_EXHAUSTED") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+TEST_CASE_FIXTURE(SeededBox, "at most four compiles wait or run; the fifth is RESOURCE_EXHAUSTED") {
   box.engine.gate.close();
   int answered = 0;
   for (size_t i = 0; i < CompileQueue::kMaxPending; ++i) {
@@ -64,11 +58,8 @@ TEST_CASE("at most four compiles wait or run; the fifth is RESOURCE_EXHAUSTED") 
   REQUIRE(box.apply(kPolicyC).ok());  // room again
 }
 
-TEST_CASE("the commit-confirmed rollback is never refused and goes before waiting compiles") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+TEST_CASE_FIXTURE(
+    SeededBox, "the commit-confirmed rollback is never refused and goes before waiting compiles") {
   REQUIRE(box.apply(kPolicyB, 0, 30).ok());
   box.engine.gate.close();
   // Clients fill the queue: one compiling (held), three waiting.
@@ -95,11 +86,8 @@ TEST_CASE("the commit-confirmed rollback is never refused and goes before waitin
   CHECK(box.engine.installed == kPolicyA);
 }
 
-TEST_CASE("a rollback that compiles while the commit is confirmed does nothing") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+TEST_CASE_FIXTURE(SeededBox,
+                  "a rollback that compiles while the commit is confirmed does nothing") {
   REQUIRE(box.apply(kPolicyB, 0, 30).ok());
   box.engine.gate.close();
   clock.advance(std::chrono::seconds(30));

@@ -8,31 +8,24 @@ namespace {
 
 using namespace testing;
 
-TEST_CASE("boot seeds revision 1 from the policy file, and later boots keep the current revision") {
-  TempDir dir;
-  ManualClock clock;
+TEST_CASE_FIXTURE(
+    StateFolder,
+    "boot seeds revision 1 from the policy file, and later boots keep the current revision") {
   {
     Box box(dir.path, clock);
-    auto text = box.commits.boot(writeSeed(dir.path, kPolicyA));
-    REQUIRE(text.ok());
-    CHECK(*text == kPolicyA);
+    CHECK(box.boot() == kPolicyA);
     CHECK(box.commits.current() == 1);
     REQUIRE(box.apply(kPolicyB, 1, 0, "b").ok());
   }
   Box again(dir.path, clock);
-  auto text = again.commits.boot(writeSeed(dir.path, kPolicyC));  // the seed is ignored now
-  REQUIRE(text.ok());
-  CHECK(*text == kPolicyB);
+  CHECK(again.boot(kPolicyC) == kPolicyB);  // the seed is ignored now
   CHECK(again.commits.current() == 2);
   CHECK(again.state.ok());
 }
 
-TEST_CASE("apply: new revision, stale expected_revision is ABORTED, bad policy INVALID_ARGUMENT") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
-
+TEST_CASE_FIXTURE(
+    SeededBox,
+    "apply: new revision, stale expected_revision is ABORTED, bad policy INVALID_ARGUMENT") {
   const int compiles_before = box.engine.compiles;
   auto ok = box.apply(kPolicyB, 1, 0, "more ports");
   REQUIRE(ok.ok());
@@ -69,11 +62,8 @@ TEST_CASE("apply: new revision, stale expected_revision is ABORTED, bad policy I
   CHECK(same->compiled->digest == box.engine.policy->digest);
 }
 
-TEST_CASE("expected_revision is checked again after the compile: the box may have moved on") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+TEST_CASE_FIXTURE(
+    SeededBox, "expected_revision is checked again after the compile: the box may have moved on") {
   // Both are accepted for compiling at revision 1; the first to commit wins.
   std::optional<Result<CommitOutcome>> first, second;
   box.commits.apply(kPolicyB, 1, 0, "", kAdmin, [&](CommitReply r) { first.emplace(r.outcome); });
@@ -87,11 +77,7 @@ TEST_CASE("expected_revision is checked again after the compile: the box may hav
   CHECK(box.commits.current() == 2);
 }
 
-TEST_CASE("validate reports violations with file, line and field, and a diff") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+TEST_CASE_FIXTURE(SeededBox, "validate reports violations with file, line and field, and a diff") {
   auto bad = box.validate(kBadPolicy);
   REQUIRE(bad.ok());
   CHECK_FALSE(bad->valid);
@@ -111,11 +97,8 @@ TEST_CASE("validate reports violations with file, line and field, and a diff") {
   CHECK(box.validate(kPolicyA)->diff.empty());
 }
 
-TEST_CASE("validate of text that is not UTF-8: a violation with the line, and no diff") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+TEST_CASE_FIXTURE(SeededBox,
+                  "validate of text that is not UTF-8: a violation with the line, and no diff") {
   auto bad = box.validate("version: 1\nprofiles: {quarantine\xff: {}}\n");
   REQUIRE(bad.ok());
   CHECK_FALSE(bad->valid);
@@ -127,12 +110,8 @@ TEST_CASE("validate of text that is not UTF-8: a violation with the line, and no
   CHECK(bad->diff.empty());
 }
 
-TEST_CASE("commit-confirmed: confirmed in time stays; not confirmed rolls back on the clock") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
-
+TEST_CASE_FIXTURE(
+    SeededBox, "commit-confirmed: confirmed in time stays; not confirmed rolls back on the clock") {
   auto c = box.apply(kPolicyB, 1, 60, "try");
   REQUIRE(c.ok());
   REQUIRE(c->pending);
@@ -173,30 +152,24 @@ TEST_CASE("commit-confirmed: confirmed in time stays; not confirmed rolls back o
   }
 }
 
-TEST_CASE("a crash inside the confirmation window ends in a rollback at the next boot") {
-  TempDir dir;
-  ManualClock clock;
+TEST_CASE_FIXTURE(StateFolder,
+                  "a crash inside the confirmation window ends in a rollback at the next boot") {
   {
     Box box(dir.path, clock);
-    REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+    box.boot();
     REQUIRE(box.apply(kPolicyB, 1, 300, "risky").ok());
     // The process dies here: no tick, no confirm.
   }
   Box after(dir.path, clock);
-  auto text = after.commits.boot(writeSeed(dir.path, kPolicyC));
-  REQUIRE(text.ok());
-  CHECK(*text == kPolicyA);
+  CHECK(after.boot(kPolicyC) == kPolicyA);
   CHECK(after.commits.current() == 3);
   CHECK_FALSE(after.commits.pending());
   CHECK(after.audit.last()->action() == "auto-rollback");
   CHECK(after.state.ok());  // an ordinary rollback, not damage
 }
 
-TEST_CASE("a refused install leaves the store as it was, and the audit log says so") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+TEST_CASE_FIXTURE(SeededBox,
+                  "a refused install leaves the store as it was, and the audit log says so") {
   box.engine.fail_install = true;
   auto c = box.apply(kPolicyB, 0, 30);
   REQUIRE_FALSE(c.ok());
@@ -213,11 +186,7 @@ TEST_CASE("a refused install leaves the store as it was, and the audit log says 
   CHECK(chain.entries[2].comment() == "installing revision 2: kernel said no");
 }
 
-TEST_CASE("a change that cannot be audited is refused and not applied") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+TEST_CASE_FIXTURE(SeededBox, "a change that cannot be audited is refused and not applied") {
   // audit.log as a folder: it cannot be opened for appending, while revisions can be written.
   const std::string log_text = readFile(box.audit.path());
   std::filesystem::remove(box.audit.path());
@@ -258,14 +227,13 @@ TEST_CASE("a change that cannot be audited is refused and not applied") {
   }
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    StateFolder,
     "a revision whose audit entry was written but which never became current is logged as "
     "interrupted") {
-  TempDir dir;
-  ManualClock clock;
   {
     Box box(dir.path, clock);
-    REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+    box.boot();
     // Apply's audit entry for revision 2, as if muzzled died right after writing it.
     v1::AuditEntry e;
     e.set_who("admin-1");
@@ -275,7 +243,7 @@ TEST_CASE(
     REQUIRE(box.audit.append(e).ok());
   }
   Box after(dir.path, clock);
-  REQUIRE(after.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+  after.boot();
   CHECK(after.commits.current() == 1);
   REQUIRE(after.audit.last());
   CHECK(after.audit.last()->action() == "interrupted");
@@ -284,11 +252,8 @@ TEST_CASE(
   CHECK(after.commits.auditChain().ok);
 }
 
-TEST_CASE("rollback: to the parent by default, to a named revision, unknown is NOT_FOUND") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+TEST_CASE_FIXTURE(SeededBox,
+                  "rollback: to the parent by default, to a named revision, unknown is NOT_FOUND") {
   CHECK(box.rollback(0).status().code() == StatusCode::kFailedPrecondition);
   REQUIRE(box.apply(kPolicyB).ok());
   REQUIRE(box.apply(kPolicyC).ok());
@@ -302,12 +267,9 @@ TEST_CASE("rollback: to the parent by default, to a named revision, unknown is N
   CHECK(box.rollback(99).status().code() == StatusCode::kNotFound);
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    SeededBox,
     "edit: the change is made off the engine thread and ABORTED when another change lands first") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
   auto addCamera = [](const char* name, const char* mac) {
     return [name, mac](v1::Policy* p) {
       v1::Device* d = p->add_devices();
@@ -336,11 +298,9 @@ TEST_CASE(
         "revision 3 became current while this change to revision 2 was prepared; try again");
 }
 
-TEST_CASE("only the last revisions are kept, never the current one") {
-  TempDir dir;
-  ManualClock clock;
+TEST_CASE_FIXTURE(StateFolder, "only the last revisions are kept, never the current one") {
   Box box(dir.path, clock, 3);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+  box.boot();
   const char* texts[] = {kPolicyB, kPolicyC, kPolicyA, kPolicyB};
   for (const char* t : texts) REQUIRE(box.apply(t).ok());
   auto list = box.store.list();

@@ -9,10 +9,10 @@ namespace {
 using namespace testing;
 
 // Revisions 1 (A, the seed), 2 (B), 3 (C, current), then a restart.
-struct ThreeRevisions {
+struct ThreeRevisions : StateFolder {
   ThreeRevisions() {
     Box box(dir.path, clock);
-    REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+    box.boot();
     REQUIRE(box.apply(kPolicyB).ok());
     REQUIRE(box.apply(kPolicyC).ok());
     revisions = dir.path + "/revisions";
@@ -27,8 +27,6 @@ struct ThreeRevisions {
     std::sort(out.begin(), out.end());
     return out;
   }
-  TempDir dir;
-  ManualClock clock;
   std::string revisions;
 };
 
@@ -40,9 +38,7 @@ TEST_CASE_FIXTURE(ThreeRevisions,
     CAPTURE(text);
     writeFile(revisions + "/current", text);
     Box box(dir.path, clock);
-    auto started = box.commits.boot(writeSeed(dir.path, kPolicyA));
-    REQUIRE(started.ok());
-    CHECK(*started == kPolicyC);
+    CHECK(box.boot() == kPolicyC);
     const uint64_t now = box.commits.current();
     CHECK(now == box.store.latest());
     CHECK(*box.store.content(now) == kPolicyC);
@@ -71,9 +67,7 @@ TEST_CASE_FIXTURE(ThreeRevisions,
   SUBCASE("torn text") { writeFile(revisions + "/r00000003.policy", "version: 1\nprof"); }
   SUBCASE("garbled metadata") { writeFile(revisions + "/r00000003.meta", "{\"number\": "); }
   Box box(dir.path, clock);
-  auto started = box.commits.boot(writeSeed(dir.path, kPolicyA));
-  REQUIRE(started.ok());
-  CHECK(*started == kPolicyB);
+  CHECK(box.boot() == kPolicyB);
   // Revision 3 was set aside, but its number is never handed out again.
   CHECK(box.commits.current() == 4);
   CHECK(*box.store.content(4) == kPolicyB);
@@ -92,13 +86,13 @@ TEST_CASE_FIXTURE(ThreeRevisions,
   // checksum still matches, so the metadata is rewritten to match the new text.
   {
     Box box(dir.path, clock);
-    REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+    box.boot();
     REQUIRE(box.apply(kBadPolicy).status().code() == StatusCode::kInvalidArgument);
   }
   v1::Revision meta;
   {
     Box box(dir.path, clock);
-    REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+    box.boot();
     meta = *box.store.revision(3);
   }
   writeFile(revisions + "/r00000003.policy", kBadPolicy);
@@ -108,9 +102,7 @@ TEST_CASE_FIXTURE(ThreeRevisions,
   writeFile(revisions + "/r00000003.meta", json);
 
   Box box(dir.path, clock);
-  auto started = box.commits.boot(writeSeed(dir.path, kPolicyA));
-  REQUIRE(started.ok());
-  CHECK(*started == kPolicyB);
+  CHECK(box.boot() == kPolicyB);
   CHECK(box.store.has(3));  // not damaged: nothing set aside
   CHECK(damagedFiles().empty());
   REQUIRE(box.state.problems().size() == 1);
@@ -118,12 +110,11 @@ TEST_CASE_FIXTURE(ThreeRevisions,
   CHECK(box.state.problems()[0].problem.find("revision 3 does not compile: policy.yaml:3:") == 0);
 }
 
-TEST_CASE("the fallback follows what ran (parents), not a revision that was never current") {
-  TempDir dir;
-  ManualClock clock;
+TEST_CASE_FIXTURE(
+    StateFolder, "the fallback follows what ran (parents), not a revision that was never current") {
   {
     Box box(dir.path, clock);
-    REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+    box.boot();
     box.engine.fail_install = true;
     REQUIRE_FALSE(box.apply(kPolicyB).ok());  // revision 2: written, refused by the kernel
     box.engine.fail_install = false;
@@ -131,9 +122,7 @@ TEST_CASE("the fallback follows what ran (parents), not a revision that was neve
   }
   writeFile(dir.path + "/revisions/r00000003.policy", "torn");
   Box box(dir.path, clock);
-  auto started = box.commits.boot(writeSeed(dir.path, kPolicyA));
-  REQUIRE(started.ok());
-  CHECK(*started == kPolicyA);
+  CHECK(box.boot() == kPolicyA);
   CHECK(box.state.fallbackRevision() == 1);
 }
 
@@ -142,9 +131,7 @@ TEST_CASE_FIXTURE(ThreeRevisions, "nothing intact left: the configured policy ru
     writeFile(revisions + "/r0000000" + n + ".meta", "not json");
   }
   Box box(dir.path, clock);
-  auto started = box.commits.boot(writeSeed(dir.path, kPolicyB));
-  REQUIRE(started.ok());
-  CHECK(*started == kPolicyB);
+  CHECK(box.boot(kPolicyB) == kPolicyB);
   CHECK(box.commits.current() == 4);
   CHECK(box.state.problems().size() == 3);
   CHECK(box.logText().find("fallback_policy=" + dir.path + "/seed.yaml") != std::string::npos);
@@ -154,14 +141,12 @@ TEST_CASE_FIXTURE(ThreeRevisions,
                   "a garbled pending file: set aside, and the unconfirmed commit rolled back") {
   {
     Box box(dir.path, clock);
-    REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+    box.boot();
     REQUIRE(box.apply(kPolicyA, 0, 300, "risky").ok());  // revision 4 pends, rollback to 3
   }
   writeFile(revisions + "/pending", "{\"revision\": \"4\", \"rollba");
   Box box(dir.path, clock);
-  auto started = box.commits.boot(writeSeed(dir.path, kPolicyA));
-  REQUIRE(started.ok());
-  CHECK(*started == kPolicyC);  // revision 3's text: what the commit would roll back to
+  CHECK(box.boot() == kPolicyC);  // revision 3's text: what the commit would roll back to
   CHECK_FALSE(box.commits.pending());
   CHECK(box.commits.current() == 5);
   CHECK(damagedFiles().size() == 1);
@@ -172,7 +157,7 @@ TEST_CASE_FIXTURE(ThreeRevisions,
                   "the damage stays in the status until an admin applies a new revision") {
   writeFile(revisions + "/current", "garbage");
   Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+  box.boot();
   CHECK_FALSE(box.state.ok());
   // An unchanged apply is no new revision.
   REQUIRE(box.apply(kPolicyC)->unchanged);
@@ -182,16 +167,15 @@ TEST_CASE_FIXTURE(ThreeRevisions,
   CHECK(box.state.fallbackRevision() == 0);
   // Restarting now finds nothing wrong.
   Box again(dir.path, clock);
-  REQUIRE(again.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+  again.boot();
   CHECK(again.state.ok());
   CHECK(again.logText().find("state-damaged") == std::string::npos);
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    StateFolder,
     "a fresh box whose state folder cannot be written runs the configured policy and refuses "
     "changes") {
-  TempDir dir;
-  ManualClock clock;
   // /proc takes no new folder or file, as a read-only or full state folder would.
   const std::string state_dir = "/proc/muzzle-state-cannot-exist";
   Box box(state_dir, clock);
@@ -226,9 +210,7 @@ TEST_CASE_FIXTURE(
   // Its probe cannot be written (as on a read-only or full folder); everything else reads fine.
   std::filesystem::create_directory(dir.path + "/.write-probe.tmp");
   Box box(dir.path, clock);
-  auto started = box.commits.boot(writeSeed(dir.path, kPolicyA));
-  REQUIRE(started.ok());
-  CHECK(*started == kPolicyC);
+  CHECK(box.boot() == kPolicyC);
   CHECK(box.commits.current() == 3);
   CHECK_FALSE(box.state.writable());
   CHECK(box.logText().find("event=state-unwritable file=" + dir.path) != std::string::npos);
@@ -237,13 +219,12 @@ TEST_CASE_FIXTURE(
   CHECK(box.state.ok());
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    StateFolder,
     "a folder that stops taking writes inside a confirmation window: the rollback happens anyway") {
-  TempDir dir;
-  ManualClock clock;
   {
     Box box(dir.path, clock);
-    REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+    box.boot();
     REQUIRE(box.apply(kPolicyB, 0, 30).ok());
     // The next revision's text cannot be written any more.
     std::filesystem::create_directory(dir.path + "/revisions/r00000003.policy.tmp");
@@ -260,9 +241,7 @@ TEST_CASE(
   // Writable again at the next start: it rolls back for good, as a new revision.
   std::filesystem::remove(dir.path + "/revisions/r00000003.policy.tmp");
   Box after(dir.path, clock);
-  auto started = after.commits.boot(writeSeed(dir.path, kPolicyA));
-  REQUIRE(started.ok());
-  CHECK(*started == kPolicyA);
+  CHECK(after.boot() == kPolicyA);
   CHECK_FALSE(after.commits.pending());
   CHECK(after.audit.last()->action() == "auto-rollback");
 }

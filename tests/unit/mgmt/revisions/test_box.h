@@ -23,6 +23,8 @@
 #include "fw/common/sha256.h"
 #include "fw/policy/policy_loader.h"
 #include "mgmt/revisions/policy_committer.h"
+#include "tests/unit/support/memory_file.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace muzzle::testing {
 
@@ -161,46 +163,31 @@ class FakeEngine : public EngineControl {
   std::deque<std::function<void()>> posted_;
 };
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/muzzle-mgmt-test.XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
-
-// A FILE* whose contents a test can read back: where a Box's EventLog writes.
-class LogCapture {
- public:
-  LogCapture() : file_(open_memstream(&buf_, &len_)) {}
-  ~LogCapture() {
-    fclose(file_);
-    free(buf_);
-  }
-  FILE* get() { return file_; }
-  std::string text() {
-    fflush(file_);
-    return std::string(buf_, len_);
-  }
-
- private:
-  char* buf_ = nullptr;
-  size_t len_ = 0;
-  FILE* file_;
-};
+inline std::string writeSeed(const std::string& dir, const char* text) {
+  std::string path = dir + "/seed.yaml";
+  std::ofstream(path) << text;
+  return path;
+}
 
 // One box: store, audit, log and committer over a state dir that outlives restarts.
 struct Box {
   explicit Box(const std::string& dir, ManualClock& clock,
                size_t keep = RevisionStore::kDefaultKeep)
-      : store(dir, keep),
+      : dir(dir),
+        store(dir, keep),
         audit(dir),
         log(out.get(), clock),
         commits(engine, store, audit, log, clock, state) {}
   std::string logText() {
     log.flush();  // lines reach the file on the log's delivery thread
     return out.text();
+  }
+  // Boots from `seed` (written to the state folder as seed.yaml) and returns the text that runs:
+  // the seed on a fresh folder, else what the folder holds. The test stops if boot fails.
+  std::string boot(const char* seed = kPolicyA) {
+    auto text = commits.boot(writeSeed(dir, seed));
+    REQUIRE(text.ok());
+    return *text;
   }
 
   // Runs a committer call that answers through a callback, as the engine thread would, and
@@ -246,7 +233,8 @@ struct Box {
     return engine.runUntil([&] { return !commits.pending(); });
   }
 
-  LogCapture out;
+  const std::string dir;  // the state folder
+  MemoryFile out;         // where the box's EventLog writes
   FakeEngine engine;
   RevisionStore store;
   AuditLog audit;
@@ -255,11 +243,19 @@ struct Box {
   PolicyCommitter commits;
 };
 
-inline std::string writeSeed(const std::string& dir, const char* text) {
-  std::string path = dir + "/seed.yaml";
-  std::ofstream(path) << text;
-  return path;
-}
+// A state folder and a clock for a test that starts boxes over them one after the other (a
+// restart is a new Box). For TEST_CASE_FIXTURE.
+struct StateFolder {
+  TempDir dir;
+  ManualClock clock;
+};
+
+// A box on a fresh state folder, booted from the seed kPolicyA: revision 1 is current. For
+// TEST_CASE_FIXTURE.
+struct SeededBox : StateFolder {
+  SeededBox() { box.boot(); }
+  Box box{dir.path, clock};
+};
 
 inline std::string readFile(const std::string& path) {
   std::ifstream in(path);

@@ -7,11 +7,8 @@ namespace {
 
 using namespace testing;
 
-TEST_CASE("validate: two errors are two violations with their file, line and field") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+TEST_CASE_FIXTURE(SeededBox,
+                  "validate: two errors are two violations with their file, line and field") {
   // A profile name with a space: its field path has a space too, which no reading of the text
   // "file:line: field: message" can tell from the message.
   auto bad = box.validate(R"(version: 1
@@ -33,11 +30,7 @@ profiles:
         "\"my cam\" is not a valid profile name (use letters, digits, _ . -)");
 }
 
-TEST_CASE("validate: an error about the whole file has no line and no field") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+TEST_CASE_FIXTURE(SeededBox, "validate: an error about the whole file has no line and no field") {
   auto empty = box.validate("# nothing\n");
   REQUIRE(empty.ok());
   REQUIRE(empty->violations.size() == 1);

@@ -9,13 +9,12 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstddef>
 
 #include "fw/config/daemon_config.h"
 #include "mgmt/server/auth.h"
+#include "tests/unit/support/child_process.h"
 
 namespace muzzle {
 namespace {
@@ -156,12 +155,7 @@ TEST_CASE("the paths checked after dropping root: state, socket folder, policy, 
 // In a child: a seccomp filter answering socket(AF_INET, ...) with EAFNOSUPPORT, as systemd's
 // RestrictAddressFamilies= does, then the probe. Returns its message ("" when it passed).
 std::string probeUnderAddressFamilyFilter(const std::string& listen) {
-  int pipefd[2];
-  REQUIRE(pipe(pipefd) == 0);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    close(pipefd[0]);
+  return testing::outputOfChild([&] {
     sock_filter filter[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 3),
@@ -171,22 +165,11 @@ std::string probeUnderAddressFamilyFilter(const std::string& listen) {
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     sock_fprog prog{static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
-    std::string out = "filter not installed";
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0) {
-      out = probeIpSocket(listen).message();
-    }
-    (void)!write(pipefd[1], out.data(), out.size());
-    _exit(0);
-  }
-  close(pipefd[1]);
-  std::string out;
-  char buf[2048];
-  ssize_t n;
-  while ((n = read(pipefd[0], buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  close(pipefd[0]);
-  waitpid(pid, nullptr, 0);
-  return out;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+      return std::string("filter not installed");
+    return probeIpSocket(listen).message();
+  });
 }
 
 TEST_CASE("the IP socket probe says what to run when the unit forbids IP sockets") {

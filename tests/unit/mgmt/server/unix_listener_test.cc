@@ -13,17 +13,12 @@
 #include <filesystem>
 #include <mutex>
 
+#include "tests/unit/support/temp_dir.h"
+
 namespace muzzle {
 namespace {
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/muzzle-listener-test.XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using testing::TempDir;
 
 int connectTo(const std::string& path) {
   sockaddr_un addr{};
