@@ -40,11 +40,8 @@ TEST_CASE_FIXTURE(SeededBox, "validate: an error about the whole file has no lin
   CHECK(empty->violations[0].message() == "the file is empty (expected a mapping of fields)");
 }
 
-TEST_CASE("apply: a policy that does not compile is refused with its violations; nothing changes") {
-  TempDir dir;
-  ManualClock clock;
-  Box box(dir.path, clock);
-  REQUIRE(box.commits.boot(writeSeed(dir.path, kPolicyA)).ok());
+TEST_CASE_FIXTURE(SeededBox,
+                  "apply: a policy that does not compile is refused with its violations") {
   const CommitReply reply = box.applyReply(R"(version: 1
 profiles:
   quarantine: {egress: [{allow: [gateway], proto: udp, ports: [70000]}]}
