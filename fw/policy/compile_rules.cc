@@ -5,28 +5,91 @@
 
 namespace muzzle {
 
+namespace {
+
+// The rule as written, one line: "allow nvr tcp 554,8000 log".
+std::string sourceOf(const v1::Rule& rule) {
+  std::string text = rule.allow_size() > 0 ? "allow" : "deny";
+  const auto& targets = rule.allow_size() > 0 ? rule.allow() : rule.deny();
+  for (int i = 0; i < targets.size(); ++i) text += (i == 0 ? " " : ",") + excerpt(targets[i]);
+  if (!rule.proto().empty()) text += " " + excerpt(rule.proto());
+  for (int i = 0; i < rule.ports_size(); ++i) text += (i == 0 ? " " : ",") + excerpt(rule.ports(i));
+  if (rule.log()) text += " log";
+  return text;
+}
+
+}  // namespace
+
 CompiledProfile PolicyCompiler::compileProfile(const std::string& name,
                                                const v1::Profile& profile) {
   CompiledProfile compiled;
   compiled.name = name;
+  compiled.preset = profile.preset();
   const std::string path = "profiles." + name;
-  if (profile.otherwise().empty() || profile.otherwise() == "reject") {
-    compiled.otherwise = Action::kReject;
-  } else if (profile.otherwise() == "drop") {
-    compiled.otherwise = Action::kDrop;
+  const Preset* base = nullptr;
+  if (!profile.preset().empty()) {
+    preset_field_ = path + ".preset";
+    base = preset(profile.preset(), preset_field_);
+  }
+  const std::string base_path = base ? "profiles." + base->name : std::string();
+  if (base != nullptr && profile.otherwise().empty()) {
+    in_preset_ = base;
+    compiled.otherwise = compileOtherwise(base->profile->otherwise(), base_path + ".otherwise");
+    in_preset_ = nullptr;
   } else {
-    fail(path + ".otherwise", inQuotes(profile.otherwise()) + " is not an action (reject or drop)");
+    compiled.otherwise = compileOtherwise(profile.otherwise(), path + ".otherwise");
   }
-  for (int i = 0; i < profile.egress_size(); ++i) {
-    compiled.egress.push_back(compileRule(
-        profile.egress(i), path + ".egress[" + std::to_string(i) + "]", compiled.otherwise, true));
+  // The site's own rules first, so a site may allow or deny something before its preset does.
+  appendRules(profile.egress(), path + ".egress", nullptr, true, &compiled);
+  if (base != nullptr) appendRules(base->profile->egress(), base_path + ".egress", base, true, &compiled);
+  appendRules(profile.inbound(), path + ".inbound", nullptr, false, &compiled);
+  if (base != nullptr) {
+    appendRules(base->profile->inbound(), base_path + ".inbound", base, false, &compiled);
   }
-  for (int i = 0; i < profile.inbound_size(); ++i) {
-    compiled.inbound.push_back(compileRule(profile.inbound(i),
-                                           path + ".inbound[" + std::to_string(i) + "]",
-                                           compiled.otherwise, false));
+  if (base != nullptr) {
+    for (const auto* list : {&compiled.egress, &compiled.inbound}) {
+      if (list->size() > kMaxRulesPerProfile) {
+        fail(preset_field_, "with the preset's rules, this profile has " +
+                                std::to_string(list->size()) + " rules in one direction, more than " +
+                                std::to_string(kMaxRulesPerProfile) + "; split the profile");
+      }
+    }
+    preset_rules_ += base->profile->egress_size() + base->profile->inbound_size();
+    if (site_rules_ + preset_rules_ > kMaxRules && !rules_over_reported_) {
+      rules_over_reported_ = true;
+      fail(preset_field_, "with this preset's rules, the policy has more than " +
+                              std::to_string(kMaxRules) + " rules; use fewer profiles");
+    }
   }
   return compiled;
+}
+
+Action PolicyCompiler::compileOtherwise(const std::string& text, const std::string& path) {
+  if (text.empty() || text == "reject") return Action::kReject;
+  if (text == "drop") return Action::kDrop;
+  fail(path, inQuotes(text) + " is not an action (reject or drop)");
+  return Action::kReject;
+}
+
+void PolicyCompiler::appendRules(const google::protobuf::RepeatedPtrField<v1::Rule>& rules,
+                                 const std::string& from, const Preset* preset, bool egress,
+                                 CompiledProfile* out) {
+  std::vector<CompiledRule>& list = egress ? out->egress : out->inbound;
+  const std::string label = "profiles." + out->name + (egress ? ".egress[" : ".inbound[");
+  in_preset_ = preset;
+  for (int i = 0; i < rules.size(); ++i) {
+    const std::string path = from + "[" + std::to_string(i) + "]";
+    CompiledRule rule = compileRule(rules[i], path, out->otherwise, egress);
+    rule.label = label + std::to_string(list.size()) + "]";
+    if (preset != nullptr) {
+      rule.origin = RuleOrigin{preset->file, preset->map.lineOf(path), preset->name};
+    } else {
+      rule.origin = RuleOrigin{sink_->file(), map_.lineOf(path), ""};
+    }
+    rule.source = sourceOf(rules[i]);
+    list.push_back(std::move(rule));
+  }
+  in_preset_ = nullptr;
 }
 
 CompiledRule PolicyCompiler::compileRule(const v1::Rule& rule, const std::string& path,
@@ -146,6 +209,8 @@ void PolicyCompiler::addTarget(const std::string& target, const std::string& pat
     } else if (spend(rule_names_, 1, path)) {
       rule->names.add(*pattern);
     }
+  } else if (in_preset_ != nullptr && isValidName(target)) {
+    missingPresetGroup(target, path);
   } else {
     fail(path, inQuotes(target) +
                    " is not an address group, IP, CIDR or built-in (gateway, local, internet)");
