@@ -50,7 +50,8 @@ expect_exit() {
   sed 's/^/    /' "$LAB_STATE/last.out" | tail -n 3
   [[ "$got" == "$want" ]] || { echo "    exit $got, expected $want"; return 1; }
 }
-sed 's/ports: \[53, 123\]          # DNS, NTP/ports: [123]/' "$LAB_REPO/policies/site-example.yaml" >"$LAB_STATE/site.yaml"
+sed '/^  camera:$/,/^    egress:$/s/^    egress:$/&\n      - {deny: [gateway], proto: udp, ports: [53]}/' \
+  "$LAB_REPO/policies/site-example.yaml" >"$LAB_STATE/site.yaml"
 
 lab_check "admin: status" expect_exit 0 remote admin status
 lab_check "admin: apply" expect_exit 0 remote admin policy apply "$LAB_STATE/site.yaml"
