@@ -249,8 +249,7 @@ void describeIntervals(const std::vector<std::pair<T, T>>& intervals, int bits, 
     if (span == 0) continue;
     int ones = 0;  // trailing one bits of the span: a block of 2^ones addresses if aligned
     while (ones < bits && ((span >> ones) & 1) != 0) ++ones;
-    const bool block =
-        (ones == bits || (span >> ones) == 0) && (lo & span) == 0;
+    const bool block = (ones == bits || (span >> ones) == 0) && (lo & span) == 0;
     *out += block ? "/" + std::to_string(bits - ones) : "-" + to_ip(hi).toString();
   }
 }
@@ -259,7 +258,8 @@ void describeIntervals(const std::vector<std::pair<T, T>>& intervals, int bits, 
 
 std::string AddressSet::describe() const {
   std::string out;
-  describeIntervals(v4_, 32, [](uint32_t v) { return IpAddress::v4FromHostOrder(v); }, &out);
+  describeIntervals(
+      v4_, 32, [](uint32_t v) { return IpAddress::v4FromHostOrder(v); }, &out);
   describeIntervals(v6_, 128, v6FromHostOrder, &out);
   return out;
 }

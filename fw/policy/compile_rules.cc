@@ -4,16 +4,35 @@
 #include "fw/policy/policy_syntax.h"
 
 namespace muzzle {
-
 namespace {
 
-// The rule as written, one line: "allow nvr tcp 554,8000 log".
+// What sourceOf lists of one rule's targets or ports before it only counts the rest: every
+// compiled rule keeps its text, and a rule may name 1,000 targets (policy_limits.h).
+constexpr size_t kMaxSourceListBytes = 160;
+
+// `items`, comma-separated after a space, each escaped and cut (excerpt.h); past
+// kMaxSourceListBytes, "+N more".
+template <typename List>
+void appendList(const List& items, std::string* text) {
+  size_t bytes = 0;
+  for (int i = 0; i < items.size(); ++i) {
+    if (bytes > kMaxSourceListBytes) {
+      *text += " +" + std::to_string(items.size() - i) + " more";
+      return;
+    }
+    const std::string item = excerpt(items[i]);
+    *text += (i == 0 ? " " : ",") + item;
+    bytes += item.size() + 1;
+  }
+}
+
+// The rule as written, on one line of bounded length: "allow nvr tcp 554,8000 log".
 std::string sourceOf(const v1::Rule& rule) {
-  std::string text = rule.allow_size() > 0 ? "allow" : "deny";
-  const auto& targets = rule.allow_size() > 0 ? rule.allow() : rule.deny();
-  for (int i = 0; i < targets.size(); ++i) text += (i == 0 ? " " : ",") + excerpt(targets[i]);
+  const bool allow = rule.allow_size() > 0;
+  std::string text = allow ? "allow" : "deny";
+  appendList(allow ? rule.allow() : rule.deny(), &text);
   if (!rule.proto().empty()) text += " " + excerpt(rule.proto());
-  for (int i = 0; i < rule.ports_size(); ++i) text += (i == 0 ? " " : ",") + excerpt(rule.ports(i));
+  appendList(rule.ports(), &text);
   if (rule.log()) text += " log";
   return text;
 }
@@ -41,16 +60,19 @@ CompiledProfile PolicyCompiler::compileProfile(const std::string& name,
   }
   // The site's own rules first, so a site may allow or deny something before its preset does.
   appendRules(profile.egress(), path + ".egress", nullptr, true, &compiled);
-  if (base != nullptr) appendRules(base->profile->egress(), base_path + ".egress", base, true, &compiled);
+  if (base != nullptr) {
+    appendRules(base->profile->egress(), base_path + ".egress", base, true, &compiled);
+  }
   appendRules(profile.inbound(), path + ".inbound", nullptr, false, &compiled);
   if (base != nullptr) {
     appendRules(base->profile->inbound(), base_path + ".inbound", base, false, &compiled);
-  }
-  if (base != nullptr) {
+    // The counts of the site's text were checked before compiling (countProblems); what the
+    // preset adds is checked here.
     for (const auto* list : {&compiled.egress, &compiled.inbound}) {
       if (list->size() > kMaxRulesPerProfile) {
         fail(preset_field_, "with the preset's rules, this profile has " +
-                                std::to_string(list->size()) + " rules in one direction, more than " +
+                                std::to_string(list->size()) +
+                                " rules in one direction, more than " +
                                 std::to_string(kMaxRulesPerProfile) + "; split the profile");
       }
     }

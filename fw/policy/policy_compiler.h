@@ -78,6 +78,8 @@ class PolicyCompiler {
   // being compiled (in_preset_).
   void fail(const std::string& path, std::string message) {
     if (in_preset_ != nullptr) {
+      // Once, though every profile built on the preset compiles its rules again.
+      if (!preset_errors_.insert(in_preset_->name + "\n" + path + "\n" + message).second) return;
       sink_->addIn(in_preset_->file, in_preset_->map.lineOf(path), path, std::move(message));
     } else {
       sink_->add(map_.lineOf(path), path, std::move(message));
@@ -154,11 +156,12 @@ class PolicyCompiler {
   // Presets by name: null for one that failed (reported once).
   std::unordered_map<std::string, std::unique_ptr<Preset>> presets_;
   std::vector<IncludedFile> preset_files_;
-  const Preset* in_preset_ = nullptr;    // whose rules are being compiled; null: the site's
-  std::string preset_field_;             // the site's field naming it ("profiles.X.preset")
+  const Preset* in_preset_ = nullptr;  // whose rules are being compiled; null: the site's
+  std::string preset_field_;           // the site's field naming it ("profiles.X.preset")
+  std::unordered_set<std::string> preset_errors_;   // reported already
   std::unordered_set<std::string> missing_groups_;  // "profiles.X.preset\ngroup", reported
-  size_t preset_rules_ = 0;              // rules presets added, against kMaxRules
-  size_t site_rules_ = 0;                // the site's own rules
+  size_t preset_rules_ = 0;                         // rules presets added, against kMaxRules
+  size_t site_rules_ = 0;                           // the site's own rules
   bool rules_over_reported_ = false;
 };
 

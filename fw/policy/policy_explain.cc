@@ -5,10 +5,14 @@ namespace {
 
 const char* protoName(ProtoMatch proto) {
   switch (proto) {
-    case ProtoMatch::kTcp: return "tcp";
-    case ProtoMatch::kUdp: return "udp";
-    case ProtoMatch::kIcmp: return "icmp";
-    case ProtoMatch::kAny: break;
+    case ProtoMatch::kTcp:
+      return "tcp";
+    case ProtoMatch::kUdp:
+      return "udp";
+    case ProtoMatch::kIcmp:
+      return "icmp";
+    case ProtoMatch::kAny:
+      break;
   }
   return "any";
 }

@@ -63,8 +63,8 @@ Result<v1::ExplainPolicyResponse> explainDevice(const CompiledPolicy& policy,
     out.set_assigned_by(found->seen->assigned_by);
   }
   if (profile >= policy.profiles.size()) {
-    return Status::error(StatusCode::kUnknown, "the running policy has no profile for " +
-                                                    mac->toString());
+    return Status::error(StatusCode::kUnknown,
+                         "the running policy has no profile for " + mac->toString());
   }
   const CompiledProfile& p = policy.profiles[profile];
   out.set_profile(p.name);

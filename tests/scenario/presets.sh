@@ -139,6 +139,7 @@ lab_check "UPnP/SSDP to the box stopped by the preset's rule" \
   stopped_by cam1 "$gw4" udp 1900 'profiles.lobby-cams.egress[2]'
 lab_check "STUN (udp) stopped by the preset's rule" \
   stopped_by cam1 203.0.113.10 udp 3478 'profiles.lobby-cams.egress[4]'
+nvr_line="$(grep -n -F -- '- {allow: [nvr], proto: tcp, ports: [554, 8000]}' "$presets/camera-nvr-only.yaml" | cut -d: -f1)"
 explain() { "$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" policy explain "$@"; }
 explain cam1 | sed 's/^/    /' || true
 explain_has() {  # PATTERN ARGS...: the output of `policy explain ARGS...` has a line matching
@@ -147,7 +148,7 @@ explain_has() {  # PATTERN ARGS...: the output of `policy explain ARGS...` has a
   grep -Eq -- "$1" <<<"$out"
 }
 lab_check "policy explain prints a rule with its preset file and line" explain_has \
-  'profiles\.lobby-cams\.egress\[0\] +allow +allow nvr tcp 554,8000 +/.*/policies/presets/camera-nvr-only\.yaml:31 *$' cam1
+  "profiles\\.lobby-cams\\.egress\\[0\\] +allow +allow nvr tcp 554,8000 +/.*/policies/presets/camera-nvr-only\\.yaml:$nvr_line *\$" cam1
 lab_check "  and why the device has its profile" explain_has \
   'profile lobby-cams \(preset camera-nvr-only\), listed' cam1
 lab_check "  and the same as JSON" explain_has '"preset": "camera-nvr-only"' --json cam1

@@ -22,8 +22,7 @@ Outcome explain(const Call& call, const std::string& device) {
   std::string why = r.assignment();
   if (!r.assigned_by().empty()) why += " by " + r.assigned_by();
   o.summary = r.mac() + (r.name().empty() ? "" : " (" + r.name() + ")") + ": profile " +
-              r.profile() + (r.preset().empty() ? "" : " (preset " + r.preset() + ")") + ", " +
-              why;
+              r.profile() + (r.preset().empty() ? "" : " (preset " + r.preset() + ")") + ", " + why;
   std::vector<std::vector<std::string>> rows;
   for (const auto& rule : r.rules()) {
     rows.push_back({rule.label(), rule.action(), rule.rule(),

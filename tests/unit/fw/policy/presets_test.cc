@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -21,6 +22,14 @@ std::string readFile(const std::string& path) {
   auto text = readRegularFile(path);
   REQUIRE_MESSAGE(text.ok(), text.status().message());
   return *text;
+}
+
+// The line of camera-nvr-only.yaml that allows the NVR: where its first rule was written.
+int nvrRuleLine() {
+  const std::string text = readFile(kShipped + "/presets/camera-nvr-only.yaml");
+  const size_t at = text.find("- {allow: [nvr], proto: tcp, ports: [554, 8000]}");
+  REQUIRE(at != std::string::npos);
+  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
 }
 
 // A box with a local preset folder next to the source tree's shipped presets.
@@ -70,7 +79,8 @@ std::string siteUsing(const std::string& preset) {
          "  vendor-p2p: [\"*.p2p.example\"]\n"
          "  voice-cloud: [\"*.voice.example\"]\n"
          "profiles:\n"
-         "  " + preset + ": {preset: " + preset + "}\n" +
+         "  " +
+         preset + ": {preset: " + preset + "}\n" +
          (preset == "quarantine" ? ""
                                  : "  quarantine: {egress: [{allow: [gateway], proto: udp, "
                                    "ports: [53, 67]}]}\n");
@@ -117,7 +127,20 @@ TEST_CASE("presets: describeRule says what the rule judges, from its compiled fo
         "reject proto=udp ports=1900 builtins=gateway, addresses=[239.255.255.250 ff02::c] "
         "names=[] log");
   CHECK(p.egress[0].source == "allow nvr tcp 554,8000");
-  CHECK(p.egress[0].origin.line == 31);
+  CHECK(p.egress[0].origin.line == nvrRuleLine());
+}
+
+TEST_CASE("presets: a rule's text is kept short, however many targets it names") {
+  Box box;
+  std::string targets;
+  for (int i = 1; i <= 250; ++i) targets += (i > 1 ? ", " : "") + ("198.18.9." + std::to_string(i));
+  auto policy = box.compile("version: 1\nprofiles:\n  quarantine:\n    egress:\n      - allow: [" +
+                            targets + "]\n");
+  REQUIRE_MESSAGE(policy.ok(), policy.status().message());
+  const std::string& source = profileNamed(**policy, "quarantine").egress[0].source;
+  CHECK(source.starts_with("allow 198.18.9.1,198.18.9.2,"));
+  CHECK(source.ends_with(" more"));
+  CHECK(source.size() < 220);
 }
 
 TEST_CASE("presets: the site's own rules come first, then the preset's; otherwise is the site's") {
@@ -147,7 +170,7 @@ TEST_CASE("presets: the site's own rules come first, then the preset's; otherwis
   CHECK(p.egress[1].label == "profiles.lobby-cams.egress[1]");
   CHECK(p.egress[1].source == "allow nvr tcp 554,8000");
   CHECK(p.egress[1].origin.file == kShipped + "/presets/camera-nvr-only.yaml");
-  CHECK(p.egress[1].origin.line == 31);
+  CHECK(p.egress[1].origin.line == nvrRuleLine());
   CHECK(p.egress[1].origin.preset == "camera-nvr-only");
   // A deny of the preset takes the site's otherwise, like every deny of the profile.
   CHECK(p.egress[3].action == Action::kDrop);
@@ -163,12 +186,13 @@ TEST_CASE("presets: the site's own rules come first, then the preset's; otherwis
 
 TEST_CASE("presets: an unknown preset is an error naming it, the folders and the line") {
   Box box;
-  const std::string error = box.errorOf(
-      "version: 1\nprofiles:\n  cams: {preset: camera-nvr-onyl}\n  quarantine: {}\n");
-  CHECK(error == "site.yaml:3: profiles.cams.preset: no preset \"camera-nvr-onyl\": "
-                 "camera-nvr-onyl.yaml is in none of " +
-                     box.localDir() + ", " + kShipped +
-                     "/presets; check the name, or add a folder to preset_dirs in muzzled.yaml");
+  const std::string error =
+      box.errorOf("version: 1\nprofiles:\n  cams: {preset: camera-nvr-onyl}\n  quarantine: {}\n");
+  CHECK(error ==
+        "site.yaml:3: profiles.cams.preset: no preset \"camera-nvr-onyl\": "
+        "camera-nvr-onyl.yaml is in none of " +
+            box.localDir() + ", " + kShipped +
+            "/presets; check the name, or add a folder to preset_dirs in muzzled.yaml");
 }
 
 TEST_CASE("presets: a group the preset needs and the site lacks names the preset, group, line") {
@@ -176,12 +200,13 @@ TEST_CASE("presets: a group the preset needs and the site lacks names the preset
   const std::string error = box.errorOf(
       "version: 1\nprofiles:\n  quarantine: {}\n  cams:\n    preset: camera-nvr-only\n");
   // Once, though two rules name it, at the site's line.
-  CHECK(error == "site.yaml:5: profiles.cams.preset: preset \"camera-nvr-only\" needs the "
-                 "address group \"nvr\" (" +
-                     kShipped +
-                     "/presets/camera-nvr-only.yaml:31, "
-                     "profiles.camera-nvr-only.egress[0].allow[0]); define it under addresses "
-                     "in this policy");
+  CHECK(error ==
+        "site.yaml:5: profiles.cams.preset: preset \"camera-nvr-only\" needs the "
+        "address group \"nvr\" (" +
+            kShipped +
+            "/presets/camera-nvr-only.yaml:" + std::to_string(nvrRuleLine()) + ", "
+            "profiles.camera-nvr-only.egress[0].allow[0]); define it under addresses "
+            "in this policy");
 }
 
 TEST_CASE("presets: a preset is named, never a path") {
@@ -192,11 +217,9 @@ TEST_CASE("presets: a preset is named, never a path") {
     const std::string error = box.errorOf(std::string("version: 1\nprofiles:\n  quarantine: ") +
                                           "{preset: \"" + name + "\"}\n");
     CHECK(error.find("site.yaml:3: profiles.quarantine.preset: ") == 0);
-    CHECK(error.find("is not a preset name; a preset is named, never a path") !=
-          std::string::npos);
+    CHECK(error.find("is not a preset name; a preset is named, never a path") != std::string::npos);
   }
-  CHECK(box.errorOf("version: 1\nprofiles:\n  quarantine: {preset: " + std::string(65, 'a') +
-                    "}\n")
+  CHECK(box.errorOf("version: 1\nprofiles:\n  quarantine: {preset: " + std::string(65, 'a') + "}\n")
             .find("is not a preset name") != std::string::npos);
 }
 
@@ -244,14 +267,16 @@ TEST_CASE("presets: a preset file must be a policy with the profile of its name,
   box.writeLocal("broken.yaml",
                  "version: 1\nprofiles:\n  broken:\n    egress:\n"
                  "      - {allow: [gateway], proto: udp, ports: [70000]}\n    colour: red\n");
-  const std::string error =
-      box.errorOf("version: 1\nprofiles:\n  quarantine: {preset: broken}\n");
+  const std::string error = box.errorOf("version: 1\nprofiles:\n  quarantine: {preset: broken}\n");
   CHECK(error.find(box.localDir() + "/broken.yaml:6: profiles.broken") == 0);
   CHECK(error.find("colour") != std::string::npos);
 
-  box.writeLocal("badport.yaml", "version: 1\nprofiles:\n  badport:\n    egress:\n"
-                                 "      - {allow: [gateway], proto: udp, ports: [70000]}\n");
-  CHECK(box.errorOf("version: 1\nprofiles:\n  quarantine: {preset: badport}\n") ==
+  box.writeLocal("badport.yaml",
+                 "version: 1\nprofiles:\n  badport:\n    egress:\n"
+                 "      - {allow: [gateway], proto: udp, ports: [70000]}\n");
+  // Once, though two profiles are built on it.
+  CHECK(box.errorOf("version: 1\nprofiles:\n  quarantine: {preset: badport}\n"
+                    "  other: {preset: badport}\n") ==
         box.localDir() +
             "/badport.yaml:5: profiles.badport.egress[0].ports[0]: 70000 is not a port");
 }

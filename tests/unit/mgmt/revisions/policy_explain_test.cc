@@ -57,7 +57,7 @@ TEST_CASE("explain: a listed camera gets the site's rule, then the preset's, eac
     CHECK(preset.action() == "allow");
     CHECK(preset.rule() == "allow nvr tcp 554,8000");
     CHECK(preset.file() == kPolicies + "/presets/camera-nvr-only.yaml");
-    CHECK(preset.line() == 31);
+    CHECK(preset.line() == 32);  // the first rule of policies/presets/camera-nvr-only.yaml
     CHECK(preset.preset() == "camera-nvr-only");
     CHECK(r->rules(7).direction() == "inbound");
     CHECK(r->rules(7).label() == "profiles.camera.inbound[0]");
