@@ -21,14 +21,15 @@ expect_exit() {  # expect_exit CODE cmd...: passes when the command exits with C
 }
 revision() { ctl --json status | sed -n 's/.*"policy_revision": "\{0,1\}\([0-9]*\).*/\1/p'; }
 
-# The example policy with cameras allowed to reach cloud1 on 443, and the original.
+# The example policy with cameras allowed to reach cloud1 on 443 (a rule of the site's, tried
+# before the camera preset's), and the original.
 cp "$LAB_REPO/policies/site-example.yaml" "$LAB_STATE/orig.yaml"
-sed 's/ports: \[554, 8000\]/ports: [554, 8000, 443]/; s/allow: \[nvr\]$/allow: [nvr, 203.0.113.10]/' \
+sed '/^  camera:$/,/^    egress:$/s/^    egress:$/&\n      - {allow: [203.0.113.10], proto: tcp, ports: [443]}/' \
   "$LAB_STATE/orig.yaml" >"$LAB_STATE/open.yaml"
 lab_check "the changed policy differs" bash -c "! cmp -s '$LAB_STATE/orig.yaml' '$LAB_STATE/open.yaml'"
 
 echo "== bad policy: INVALID_ARGUMENT with the line, nothing changes"
-sed 's/ports: \[554, 8000\]/ports: [70000, 8000]/' "$LAB_STATE/orig.yaml" >"$LAB_STATE/bad.yaml"
+sed 's/ports: \[53, 123\]/ports: [70000, 123]/' "$LAB_STATE/orig.yaml" >"$LAB_STATE/bad.yaml"
 bad_line="$(grep -n 70000 "$LAB_STATE/bad.yaml" | cut -d: -f1)"
 lab_check "apply of a bad policy exits 3" expect_exit 3 ctl policy apply "$LAB_STATE/bad.yaml"
 lab_check "the error names policy.yaml:$bad_line and the field" \
@@ -38,7 +39,7 @@ lab_check "still revision 1" test "$(revision)" = 1
 
 echo "== apply + confirm"
 lab_check "diff shows the change" expect_exit 0 ctl policy diff "$LAB_STATE/open.yaml"
-lab_check "the diff has the new port" grep -q '^+.*554, 8000, 443' "$LAB_STATE/last.out"
+lab_check "the diff has the new rule" grep -q '^ *+.*allow: \[203.0.113.10\], proto: tcp, ports: \[443\]' "$LAB_STATE/last.out"
 lab_check "apply --confirm 30s" expect_exit 0 ctl policy apply --expect 1 --confirm 30s --comment "open cloud" "$LAB_STATE/open.yaml"
 lab_check "status shows the pending commit" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' status | grep -q 'revision 2 awaits confirmation'"
 lab_check "another apply while pending exits 4 (FAILED_PRECONDITION)" expect_exit 4 ctl policy apply "$LAB_STATE/orig.yaml"
