@@ -27,8 +27,16 @@ namespace {
 // How often the commit-confirmed deadline is checked: the rollback happens at most this late.
 constexpr auto kCommitTick = std::chrono::milliseconds(250);
 
-int checkPolicy(const std::string& path) {
-  auto compiled = muzzle::compilePolicyFile(path, muzzle::SiteFacts{}, muzzle::kShippedPoliciesDir);
+// The policy's presets and lists are looked for where the config says (shipped_policies,
+// preset_dirs), or where the package puts them when the config cannot be read.
+int checkPolicy(const std::string& path, const std::string& config_path) {
+  std::string shipped = muzzle::kShippedPoliciesDir;
+  std::vector<std::string> preset_dirs;
+  if (auto config = muzzle::loadDaemonConfig(config_path); config.ok()) {
+    shipped = config->shipped_policies_dir;
+    preset_dirs = config->preset_dirs;
+  }
+  auto compiled = muzzle::compilePolicyFile(path, muzzle::SiteFacts{}, shipped, preset_dirs);
   if (!compiled.ok()) {
     std::cerr << compiled.status().message() << "\n";
     return 1;
@@ -100,7 +108,7 @@ int main(int argc, char** argv) {
       "Logs are one logfmt line per event on stderr: event=deny, event=new-device, event=ready, ...");
   CLI11_PARSE(app, argc, argv);
 
-  if (!check_path.empty()) return checkPolicy(check_path);
+  if (!check_path.empty()) return checkPolicy(check_path, config_path);
 
   if (remove_ruleset) {
     muzzle::Status s = muzzle::makeNftRulesetWriter()->remove();
@@ -130,7 +138,7 @@ int main(int argc, char** argv) {
     spec.fail_open = config->fail_mode == muzzle::FailMode::kOpen;
     // The DoH sets come from the policy; the site facts do not change them, so none are probed.
     if (auto policy = muzzle::compilePolicyFile(config->policy_path, muzzle::SiteFacts{},
-                                                config->shipped_policies_dir);
+                                                config->shipped_policies_dir, config->preset_dirs);
         policy.ok()) {
       spec.doh = (*policy)->dns.doh_cidrs;
     }

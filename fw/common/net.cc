@@ -229,4 +229,39 @@ bool AddressSet::contains(const IpAddress& ip) const {
   return intervalsContain(v4_, ip.v4HostOrder());
 }
 
+namespace {
+
+IpAddress v6FromHostOrder(Uint128 value) {
+  IpAddress ip;
+  ip.v6 = true;
+  for (int i = 15; i >= 0; --i, value >>= 8) ip.bytes[i] = static_cast<uint8_t>(value);
+  return ip;
+}
+
+// "lo", "lo/len" when the interval is one CIDR block, else "lo-hi".
+template <typename T, typename ToIp>
+void describeIntervals(const std::vector<std::pair<T, T>>& intervals, int bits, ToIp to_ip,
+                       std::string* out) {
+  for (const auto& [lo, hi] : intervals) {
+    if (!out->empty()) *out += ' ';
+    *out += to_ip(lo).toString();
+    const T span = hi - lo;
+    if (span == 0) continue;
+    int ones = 0;  // trailing one bits of the span: a block of 2^ones addresses if aligned
+    while (ones < bits && ((span >> ones) & 1) != 0) ++ones;
+    const bool block = (ones == bits || (span >> ones) == 0) && (lo & span) == 0;
+    *out += block ? "/" + std::to_string(bits - ones) : "-" + to_ip(hi).toString();
+  }
+}
+
+}  // namespace
+
+std::string AddressSet::describe() const {
+  std::string out;
+  describeIntervals(
+      v4_, 32, [](uint32_t v) { return IpAddress::v4FromHostOrder(v); }, &out);
+  describeIntervals(v6_, 128, v6FromHostOrder, &out);
+  return out;
+}
+
 }  // namespace muzzle

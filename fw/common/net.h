@@ -81,6 +81,9 @@ class AddressSet {
   bool contains(const IpAddress& ip) const;
   bool empty() const { return v4_.empty() && v6_.empty(); }
   size_t intervalCount() const { return v4_.size() + v6_.size(); }
+  // The merged intervals as text, "198.18.1.10 fd00:1::/64 203.0.113.1-203.0.113.9": the same
+  // for two sets that hold the same addresses (after finalize()), for describing and comparing.
+  std::string describe() const;
 
  private:
   std::vector<std::pair<uint32_t, uint32_t>> v4_;  // inclusive [lo, hi]

@@ -139,6 +139,15 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
     }
     config.shipped_policies_dir = shipped.lexically_normal().string();
   }
+  for (int i = 0; i < proto.preset_dirs_size(); ++i) {
+    if (proto.preset_dirs(i).empty()) {
+      fail("preset_dirs[" + std::to_string(i) + "]", "a preset folder needs a path");
+      continue;
+    }
+    std::filesystem::path dir(proto.preset_dirs(i));
+    if (dir.is_relative() && !config_dir.empty()) dir = std::filesystem::path(config_dir) / dir;
+    config.preset_dirs.push_back(dir.lexically_normal().string());
+  }
   if (proto.devices().has_address_hold_seconds()) {
     const uint32_t hold = proto.devices().address_hold_seconds();
     if (hold < kMinAddressHold || hold > kMaxAddressHold) {

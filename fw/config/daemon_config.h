@@ -34,6 +34,8 @@ struct DaemonConfig {
   // The second folder a policy may name files in, after its own (policy_loader.h's
   // PolicyFolders): the shipped lists, e.g. `doh_list: lists/doh-resolvers.txt`.
   std::string shipped_policies_dir = kShippedPoliciesDir;
+  // Local presets, searched before the shipped ones (`presets/` in shipped_policies_dir).
+  std::vector<std::string> preset_dirs;
   // How long a silent device keeps its addresses against others (fw/device/address_bindings.h).
   uint32_t address_hold_seconds = 600;
   // Not interpreted by fw/: the management plane validates and uses it (mgmt/server/).

@@ -26,18 +26,37 @@ Status statusOf(const std::vector<Diagnostic>& diagnostics, StatusCode code) {
 }
 
 void DiagnosticSink::add(int line, std::string_view path, std::string message) {
+  addIn(file_, line, path, std::move(message));
+}
+
+void DiagnosticSink::addIn(std::string_view file, int line, std::string_view path,
+                           std::string message) {
   if (diagnostics_.size() >= kMaxReportedErrors) {
     ++more_;
     return;
   }
-  diagnostics_.push_back(Diagnostic{file_, std::max(line, 0),
+  diagnostics_.push_back(Diagnostic{std::string(file), std::max(line, 0),
                                     path.empty() ? std::string() : printablePath(path),
                                     std::move(message)});
 }
 
+void DiagnosticSink::addDiagnostic(Diagnostic diagnostic) {
+  if (diagnostics_.size() >= kMaxReportedErrors) {
+    ++more_;
+    return;
+  }
+  diagnostics_.push_back(std::move(diagnostic));
+}
+
 void DiagnosticSink::sortByLine() {
   std::stable_sort(diagnostics_.begin(), diagnostics_.end(),
-                   [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
+                   [this](const Diagnostic& a, const Diagnostic& b) {
+                     const bool a_other = a.file != file_;
+                     const bool b_other = b.file != file_;
+                     if (a_other != b_other) return b_other;
+                     if (a_other && a.file != b.file) return a.file < b.file;
+                     return a.line < b.line;
+                   });
 }
 
 std::vector<Diagnostic> DiagnosticSink::take() {

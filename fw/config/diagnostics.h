@@ -47,12 +47,17 @@ class DiagnosticSink {
   void add(int line, std::string_view path, std::string message);
   // A problem of the whole file, with no field.
   void addForFile(int line, std::string message) { add(line, "", std::move(message)); }
+  // A problem in another file this check read on the way (a preset the policy names), kept
+  // under that file's label; counted against the same bound.
+  void addIn(std::string_view file, int line, std::string_view path, std::string message);
+  // One diagnostic another sink collected (already printable), as it is.
+  void addDiagnostic(Diagnostic diagnostic);
 
   bool empty() const { return diagnostics_.empty() && more_ == 0; }
   const std::string& file() const { return file_; }
 
   // Orders what was collected by line (stable; diagnostics with no line first), so a user can
-  // fix a file top to bottom.
+  // fix a file top to bottom: this sink's file first, then the other files (addIn) by name.
   void sortByLine();
   // Everything collected, plus the count of what was left out; the sink is empty afterwards.
   std::vector<Diagnostic> take();

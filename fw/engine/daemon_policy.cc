@@ -30,7 +30,7 @@ Result<PolicyContext> Daemon::policyContext() {
   context.folders = PolicyFolders{slash == std::string::npos ? "."
                                   : slash == 0               ? "/"
                                                              : path.substr(0, slash),
-                                  config_.shipped_policies_dir};
+                                  config_.shipped_policies_dir, config_.preset_dirs};
   return context;
 }
 
@@ -63,7 +63,8 @@ Status Daemon::loadPolicy(bool initial) {
   }
   auto site = host_.siteFacts(config_.segments);
   if (!site.ok()) return site.status();
-  auto compiled = compilePolicyFile(config_.policy_path, *site, config_.shipped_policies_dir);
+  auto compiled = compilePolicyFile(config_.policy_path, *site, config_.shipped_policies_dir,
+                                    config_.preset_dirs);
   if (!compiled.ok()) return compiled.status();
   return install(std::move(compiled).value(), initial, clock_.now() - compile_start);
 }

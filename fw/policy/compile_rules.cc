@@ -4,29 +4,114 @@
 #include "fw/policy/policy_syntax.h"
 
 namespace muzzle {
+namespace {
+
+// What sourceOf lists of one rule's targets or ports before it only counts the rest: every
+// compiled rule keeps its text, and a rule may name 1,000 targets (policy_limits.h).
+constexpr size_t kMaxSourceListBytes = 160;
+
+// `items`, comma-separated after a space, each escaped and cut (excerpt.h); past
+// kMaxSourceListBytes, "+N more".
+template <typename List>
+void appendList(const List& items, std::string* text) {
+  size_t bytes = 0;
+  for (int i = 0; i < items.size(); ++i) {
+    if (bytes > kMaxSourceListBytes) {
+      *text += " +" + std::to_string(items.size() - i) + " more";
+      return;
+    }
+    const std::string item = excerpt(items[i]);
+    *text += (i == 0 ? " " : ",") + item;
+    bytes += item.size() + 1;
+  }
+}
+
+// The rule as written, on one line of bounded length: "allow nvr tcp 554,8000 log".
+std::string sourceOf(const v1::Rule& rule) {
+  const bool allow = rule.allow_size() > 0;
+  std::string text = allow ? "allow" : "deny";
+  appendList(allow ? rule.allow() : rule.deny(), &text);
+  if (!rule.proto().empty()) text += " " + excerpt(rule.proto());
+  appendList(rule.ports(), &text);
+  if (rule.log()) text += " log";
+  return text;
+}
+
+}  // namespace
 
 CompiledProfile PolicyCompiler::compileProfile(const std::string& name,
                                                const v1::Profile& profile) {
   CompiledProfile compiled;
   compiled.name = name;
+  compiled.preset = profile.preset();
   const std::string path = "profiles." + name;
-  if (profile.otherwise().empty() || profile.otherwise() == "reject") {
-    compiled.otherwise = Action::kReject;
-  } else if (profile.otherwise() == "drop") {
-    compiled.otherwise = Action::kDrop;
+  const Preset* base = nullptr;
+  if (!profile.preset().empty()) {
+    preset_field_ = path + ".preset";
+    base = preset(profile.preset(), preset_field_);
+  }
+  const std::string base_path = base ? "profiles." + base->name : std::string();
+  if (base != nullptr && profile.otherwise().empty()) {
+    in_preset_ = base;
+    compiled.otherwise = compileOtherwise(base->profile->otherwise(), base_path + ".otherwise");
+    in_preset_ = nullptr;
   } else {
-    fail(path + ".otherwise", inQuotes(profile.otherwise()) + " is not an action (reject or drop)");
+    compiled.otherwise = compileOtherwise(profile.otherwise(), path + ".otherwise");
   }
-  for (int i = 0; i < profile.egress_size(); ++i) {
-    compiled.egress.push_back(compileRule(
-        profile.egress(i), path + ".egress[" + std::to_string(i) + "]", compiled.otherwise, true));
+  // The site's own rules first, so a site may allow or deny something before its preset does.
+  appendRules(profile.egress(), path + ".egress", nullptr, true, &compiled);
+  if (base != nullptr) {
+    appendRules(base->profile->egress(), base_path + ".egress", base, true, &compiled);
   }
-  for (int i = 0; i < profile.inbound_size(); ++i) {
-    compiled.inbound.push_back(compileRule(profile.inbound(i),
-                                           path + ".inbound[" + std::to_string(i) + "]",
-                                           compiled.otherwise, false));
+  appendRules(profile.inbound(), path + ".inbound", nullptr, false, &compiled);
+  if (base != nullptr) {
+    appendRules(base->profile->inbound(), base_path + ".inbound", base, false, &compiled);
+    // The counts of the site's text were checked before compiling (countProblems); what the
+    // preset adds is checked here.
+    for (const auto* list : {&compiled.egress, &compiled.inbound}) {
+      if (list->size() > kMaxRulesPerProfile) {
+        fail(preset_field_, "with the preset's rules, this profile has " +
+                                std::to_string(list->size()) +
+                                " rules in one direction, more than " +
+                                std::to_string(kMaxRulesPerProfile) + "; split the profile");
+      }
+    }
+    preset_rules_ += base->profile->egress_size() + base->profile->inbound_size();
+    if (site_rules_ + preset_rules_ > kMaxRules && !rules_over_reported_) {
+      rules_over_reported_ = true;
+      fail(preset_field_, "with this preset's rules, the policy has more than " +
+                              std::to_string(kMaxRules) + " rules; use fewer profiles");
+    }
   }
   return compiled;
+}
+
+Action PolicyCompiler::compileOtherwise(const std::string& text, const std::string& path) {
+  if (text.empty() || text == "reject") return Action::kReject;
+  if (text == "drop") return Action::kDrop;
+  fail(path, inQuotes(text) + " is not an action (reject or drop)");
+  return Action::kReject;
+}
+
+void PolicyCompiler::appendRules(const google::protobuf::RepeatedPtrField<v1::Rule>& rules,
+                                 const std::string& from, const Preset* preset, bool egress,
+                                 CompiledProfile* out) {
+  std::vector<CompiledRule>& list = egress ? out->egress : out->inbound;
+  const std::string label = "profiles." + out->name + (egress ? ".egress[" : ".inbound[");
+  in_preset_ = preset;
+  for (int i = 0; i < rules.size(); ++i) {
+    const std::string path = from + "[" + std::to_string(i) + "]";
+    CompiledRule rule = compileRule(rules[i], path, out->otherwise, egress);
+    rule.label = label + std::to_string(list.size()) + "]";
+    if (preset != nullptr) {
+      rule.origin = RuleOrigin{preset->file, preset->map.lineOf(path), preset->name};
+    } else {
+      rule.origin = RuleOrigin{sink_->file(), map_.lineOf(path), ""};
+    }
+    rule.source = sourceOf(rules[i]);
+    list.push_back(std::move(rule));
+  }
+  in_preset_ = nullptr;
 }
 
 CompiledRule PolicyCompiler::compileRule(const v1::Rule& rule, const std::string& path,
@@ -146,6 +231,8 @@ void PolicyCompiler::addTarget(const std::string& target, const std::string& pat
     } else if (spend(rule_names_, 1, path)) {
       rule->names.add(*pattern);
     }
+  } else if (in_preset_ != nullptr && isValidName(target)) {
+    missingPresetGroup(target, path);
   } else {
     fail(path, inQuotes(target) +
                    " is not an address group, IP, CIDR or built-in (gateway, local, internet)");

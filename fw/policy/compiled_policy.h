@@ -5,6 +5,7 @@
 // shared_ptr<const CompiledPolicy>; nothing in it changes afterwards, so any thread may read it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -67,6 +68,13 @@ class NameSet {
   }
   bool empty() const { return exact_.empty() && below_.empty(); }
   size_t size() const { return exact_.size() + below_.size(); }
+  // Every pattern as users write them ("*.example.com", "host.example.com"), sorted.
+  std::vector<std::string> patterns() const {
+    std::vector<std::string> out(exact_.begin(), exact_.end());
+    for (const std::string& below : below_) out.push_back("*." + below);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
   bool matches(std::string_view name) const {
     if (exact_.find(name) != exact_.end()) return true;
     if (below_.empty()) return false;
@@ -87,6 +95,14 @@ class NameSet {
   std::unordered_set<std::string, Hash, std::equal_to<>> below_;
 };
 
+// Where a rule was written, for `muzzlectl policy explain`: the site's policy file or the preset
+// file a profile named (policy.proto, Profile.preset).
+struct RuleOrigin {
+  std::string file;    // the policy's label, or the preset file's path
+  int line = 0;        // 1-based; 0 when not known
+  std::string preset;  // the preset's name; empty for the site's own rules
+};
+
 struct CompiledRule {
   Action action = Action::kAllow;  // a `deny` rule takes the profile's `otherwise` action
   uint8_t builtins = 0;            // BuiltinTarget bits
@@ -98,11 +114,16 @@ struct CompiledRule {
   ProtoMatch proto = ProtoMatch::kAny;
   std::vector<PortRange> ports;    // empty: every port
   bool log = false;
-  std::string label;               // "profiles.camera.egress[0]", for logs and events
+  // "profiles.camera.egress[0]", for logs and events: the rule's place among the profile's
+  // rules as the device gets them (the site's own first, then its preset's).
+  std::string label;
+  RuleOrigin origin;
+  std::string source;              // the rule as written: "allow nvr tcp 554,8000 log"
 };
 
 struct CompiledProfile {
   std::string name;
+  std::string preset;  // the preset it is built on (Profile.preset); empty: none
   std::vector<CompiledRule> egress;
   std::vector<CompiledRule> inbound;
   Action otherwise = Action::kReject;

@@ -26,6 +26,9 @@ void PolicyCompiler::compile(const v1::Policy& policy, CompiledPolicy* out) {
     }
   }
   compileGroups(policy);
+  for (const auto& [name, profile] : policy.profiles()) {
+    site_rules_ += profile.egress_size() + profile.inbound_size();
+  }
 
   // Sorted, so profile indices are the same for the same file.
   std::vector<std::string> names;

@@ -1,6 +1,7 @@
 // The policy compiler's shared state, for the files that compile each part of a policy:
 // address groups and the list files they name (compile_addresses.cc), profiles and their rules
-// (compile_rules.cc), DNS (compile_dns.cc), devices and classification (compile_devices.cc).
+// (compile_rules.cc), the presets profiles are built on (compile_presets.cc), DNS
+// (compile_dns.cc), devices and classification (compile_devices.cc).
 // They all report to one DiagnosticSink, with the line the SourceMap knows for the field path,
 // and spend the same budgets (policy_limits.h). Internal to fw/policy: the interface is
 // policy_loader.h.
@@ -34,10 +35,15 @@ struct IncludedFile {
 
 class PolicyCompiler {
  public:
-  // `folders`: where named files may be (PolicyFolders, in lookup order).
+  // `folders`: where named files may be (PolicyFolders, in lookup order); `preset_folders`:
+  // where presets are, in lookup order (PolicyFolders::preset_dirs, then the shipped ones).
   PolicyCompiler(const SourceMap& map, const SiteFacts& site, std::vector<std::string> folders,
-                 DiagnosticSink* sink)
-      : folders_(std::move(folders)), map_(map), site_(site), sink_(sink) {}
+                 std::vector<std::string> preset_folders, DiagnosticSink* sink)
+      : folders_(std::move(folders)),
+        preset_folders_(std::move(preset_folders)),
+        map_(map),
+        site_(site),
+        sink_(sink) {}
 
   // Fills `*out`; what is wrong goes to the sink (the sink bounds how many are kept). `*out` is
   // complete only when the sink stayed empty.
@@ -46,6 +52,8 @@ class PolicyCompiler {
   // Text of the files the policy pulled in, so the digest changes when they do.
   const std::vector<IncludedFile>& groupFiles() const { return group_files_; }
   const std::string& dohText() const { return doh_text_; }
+  // The presets the policy's profiles named (name: as named; text: as read), first use first.
+  const std::vector<IncludedFile>& presetFiles() const { return preset_files_; }
 
  private:
   // A bound on something counted after expansion (addresses, names, bytes of named files).
@@ -57,8 +65,25 @@ class PolicyCompiler {
     bool reported = false;
   };
 
+  // A preset file a profile names (Profile.preset), read and parsed once per compile.
+  struct Preset {
+    std::string name;
+    std::string file;  // where it was read, for errors and rule origins
+    v1::Policy policy;
+    SourceMap map;
+    const v1::Profile* profile = nullptr;  // its profile of its own name
+  };
+
+  // `path` is a field of the file being compiled: the site's, or the preset's whose rules are
+  // being compiled (in_preset_).
   void fail(const std::string& path, std::string message) {
-    sink_->add(map_.lineOf(path), path, std::move(message));
+    if (in_preset_ != nullptr) {
+      // Once, though every profile built on the preset compiles its rules again.
+      if (!preset_errors_.insert(in_preset_->name + "\n" + path + "\n" + message).second) return;
+      sink_->addIn(in_preset_->file, in_preset_->map.lineOf(path), path, std::move(message));
+    } else {
+      sink_->add(map_.lineOf(path), path, std::move(message));
+    }
   }
   // Counts `n` more against `budget`. Past it: false, so the caller stops adding, and one error,
   // at the first place that passed it.
@@ -77,11 +102,27 @@ class PolicyCompiler {
   CompiledProfile compileProfile(const std::string& name, const v1::Profile& profile);
   CompiledRule compileRule(const v1::Rule& rule, const std::string& path, Action otherwise,
                            bool egress);
+  Action compileOtherwise(const std::string& text, const std::string& path);
+  // Compiles `rules` (field `from` of the site's file, or of `preset`'s) onto the end of the
+  // profile's egress or inbound list, labelled by their place there, with their origin.
+  void appendRules(const google::protobuf::RepeatedPtrField<v1::Rule>& rules,
+                   const std::string& from, const Preset* preset, bool egress,
+                   CompiledProfile* out);
   // The finalized set for address group `name`, built on first use and shared afterwards.
   std::shared_ptr<const AddressSet> groupSet(const std::string& name,
                                              const std::vector<Cidr>& cidrs);
   void addTarget(const std::string& target, const std::string& path, bool egress,
                  std::unordered_set<const AddressSet*>* groups, CompiledRule* rule);
+
+  // compile_presets.cc
+  // The preset `name` names in `field` (profiles.X.preset), read on first use; null, with the
+  // error reported once, when it is not a preset name, cannot be found or read, or is not a
+  // preset file (a policy file holding a profile of its own name, not built on another preset).
+  const Preset* preset(const std::string& name, const std::string& field);
+  Result<std::string> readPreset(const std::string& file_name, std::string* folder);
+  // A group a preset's rule names that the site's `addresses` lacks: reported at the site's
+  // `preset:` line, once per profile and group.
+  void missingPresetGroup(const std::string& group, const std::string& rule_path);
 
   // compile_dns.cc
   void compileDns(const v1::Policy& policy, CompiledPolicy* out);
@@ -94,6 +135,7 @@ class PolicyCompiler {
   void compileSite(CompiledPolicy* out);
 
   std::vector<std::string> folders_;  // where named files may be (PolicyFolders)
+  std::vector<std::string> preset_folders_;
   const SourceMap& map_;
   const SiteFacts& site_;
   DiagnosticSink* sink_;
@@ -111,6 +153,16 @@ class PolicyCompiler {
   std::vector<int> device_index_;          // compiled device -> index in the file's devices list
   std::vector<IncludedFile> group_files_;  // in group name order
   std::string doh_text_;
+  // Presets by name: null for one that failed (reported once).
+  std::unordered_map<std::string, std::unique_ptr<Preset>> presets_;
+  std::vector<IncludedFile> preset_files_;
+  const Preset* in_preset_ = nullptr;  // whose rules are being compiled; null: the site's
+  std::string preset_field_;           // the site's field naming it ("profiles.X.preset")
+  std::unordered_set<std::string> preset_errors_;   // reported already
+  std::unordered_set<std::string> missing_groups_;  // "profiles.X.preset\ngroup", reported
+  size_t preset_rules_ = 0;                         // rules presets added, against kMaxRules
+  size_t site_rules_ = 0;                           // the site's own rules
+  bool rules_over_reported_ = false;
 };
 
 }  // namespace muzzle

@@ -16,7 +16,8 @@ void digestField(Sha256* sha, std::string_view text) {
 }
 
 std::string policyDigest(std::string_view text, const std::vector<IncludedFile>& group_files,
-                         std::string_view doh_text, const SiteFacts& site) {
+                         std::string_view doh_text, const std::vector<IncludedFile>& presets,
+                         const SiteFacts& site) {
   Sha256 sha;
   digestField(&sha, "muzzle-policy-v1");
   digestField(&sha, text);
@@ -27,6 +28,12 @@ std::string policyDigest(std::string_view text, const std::vector<IncludedFile>&
     digestField(&sha, file.text);
   }
   if (!doh_text.empty()) digestField(&sha, doh_text);
+  // Presets by name, so an upgraded or edited preset makes a new generation (nothing is added
+  // for a policy without them: its digest stays what it was).
+  for (const IncludedFile& file : presets) {
+    digestField(&sha, "preset=" + file.name);
+    digestField(&sha, file.text);
+  }
   digestField(&sha, "segments=" + std::to_string(site.segments.size()));
   for (const SegmentFacts& segment : site.segments) {
     digestField(&sha, segment.name);
@@ -67,23 +74,27 @@ PolicyCompileResult compilePolicyText(std::string_view yaml_text, std::string_vi
   if (!yamlToProto(yaml_text, &proto, &map, YamlToProtoOptions{}, &sink)) return sink.take();
 
   auto policy = std::make_shared<CompiledPolicy>();
+  std::vector<std::string> preset_folders = folders.preset_dirs;
+  if (!folders.shipped_dir.empty()) preset_folders.push_back(folders.shipped_dir + "/presets");
   PolicyCompiler compiler(
       map, site,
       {folders.policy_dir.empty() ? directoryOf(file_label) : folders.policy_dir,
        folders.shipped_dir},
-      &sink);
+      std::move(preset_folders), &sink);
   compiler.compile(proto, policy.get());
   if (!sink.empty()) {
     // In file order, so a user can fix them top to bottom.
     sink.sortByLine();
     return sink.take();
   }
-  policy->digest = policyDigest(yaml_text, compiler.groupFiles(), compiler.dohText(), site);
+  policy->digest = policyDigest(yaml_text, compiler.groupFiles(), compiler.dohText(),
+                                compiler.presetFiles(), site);
   return std::shared_ptr<const CompiledPolicy>(std::move(policy));
 }
 
 PolicyCompileResult compilePolicyFile(const std::string& path, const SiteFacts& site,
-                                      const std::string& shipped_dir) {
+                                      const std::string& shipped_dir,
+                                      const std::vector<std::string>& preset_dirs) {
   auto text = readRegularFile(path);
   if (!text.ok()) {
     if (text.status().code() == StatusCode::kNotFound) {
@@ -92,7 +103,8 @@ PolicyCompileResult compilePolicyFile(const std::string& path, const SiteFacts& 
     }
     return PolicyCompileResult(text.status());
   }
-  return compilePolicyText(*text, path, site, PolicyFolders{directoryOf(path), shipped_dir});
+  return compilePolicyText(*text, path, site,
+                           PolicyFolders{directoryOf(path), shipped_dir, preset_dirs});
 }
 
 }  // namespace muzzle

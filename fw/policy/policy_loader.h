@@ -32,10 +32,21 @@ namespace muzzle {
 // or a symbolic link out of it is refused, and so is anything but a regular file of at most
 // kMaxNamedFileBytes (fw/common/confined_file.h).
 struct PolicyFolders {
+  PolicyFolders() = default;
+  // Not an aggregate, so `{policy_dir, shipped_dir}` leaves out the presets without a warning.
+  PolicyFolders(std::string policy, std::string shipped, std::vector<std::string> presets = {})
+      : policy_dir(std::move(policy)),
+        shipped_dir(std::move(shipped)),
+        preset_dirs(std::move(presets)) {}
+
   // Empty: the folder of `file_label`, or the working directory when the label has none.
   std::string policy_dir;
   // Empty: none.
   std::string shipped_dir;
+  // Presets (Profile.preset) are `NAME.yaml` in these folders, in order (muzzled.yaml
+  // `preset_dirs`), then in `shipped_dir`/presets; read as the files above are, confined to the
+  // folder they are found in. Never the policy's own folder: a preset is shipped or local.
+  std::vector<std::string> preset_dirs;
 };
 
 // A compiled policy, or why there is none: the diagnostics (file, line, field path, message),
@@ -70,9 +81,10 @@ PolicyCompileResult compilePolicyText(std::string_view yaml_text, std::string_vi
                                       const SiteFacts& site, const PolicyFolders& folders = {});
 
 // Reads `path` (a regular file of at most kMaxNamedFileBytes, read without blocking) and calls
-// compilePolicyText with the file's folder and `shipped_dir` (DaemonConfig's, or
-// kShippedPoliciesDir). A missing or unreadable file is an error naming it.
+// compilePolicyText with the file's folder, `shipped_dir` (DaemonConfig's, or
+// kShippedPoliciesDir) and `preset_dirs` (DaemonConfig's). A missing or unreadable file is an error naming it.
 PolicyCompileResult compilePolicyFile(const std::string& path, const SiteFacts& site,
-                                      const std::string& shipped_dir);
+                                      const std::string& shipped_dir,
+                                      const std::vector<std::string>& preset_dirs = {});
 
 }  // namespace muzzle

@@ -1,5 +1,6 @@
 // PolicyService: reading, validating, applying, confirming and rolling back revisions, and the
 // audit log. Each handler hands the work to the PolicyCommitter (mgmt/revisions/).
+#include "mgmt/revisions/policy_explain.h"
 #include "mgmt/server/service_calls.h"
 
 namespace muzzle {
@@ -125,6 +126,20 @@ class PolicyService final : public v1::PolicyService::CallbackService {
                    for (auto& e : chain.entries) *resp->add_entries() = std::move(e);
                    resp->set_chain_ok(chain.ok);
                    resp->set_chain_error(chain.error);
+                   return Status();
+                 });
+  }
+
+  grpc::ServerUnaryReactor* ExplainPolicy(grpc::CallbackServerContext* ctx,
+                                          const v1::ExplainPolicyRequest* req,
+                                          v1::ExplainPolicyResponse* resp) override {
+    return serve(deps_, ctx, Role::kViewer, "explain policies",
+                 [this, req, resp](const Principal&) -> Status {
+                   auto explained = explainDevice(*deps_.engine.installedPolicy(),
+                                                  deps_.engine.devicesSeen(), req->device());
+                   if (!explained.ok()) return explained.status();
+                   *resp = std::move(explained).value();
+                   resp->set_revision(deps_.commits.current());
                    return Status();
                  });
   }

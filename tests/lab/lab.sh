@@ -358,6 +358,8 @@ fail_mode: ${FAIL_MODE:-closed}
 queue: {first: 100, count: ${LAB_QUEUE_COUNT:-1}}
 policy: $LAB_STATE/policy.yaml
 state_dir: ${LAB_STATE_DIR:-$LAB_STATE}
+# The source tree's presets, as /usr/share/muzzle/policies/presets holds them on a box.
+preset_dirs: [$LAB_REPO/policies/presets]
 ${LAB_CONFIG_EXTRA:-}
 management:
   socket: $LAB_STATE/muzzled.sock

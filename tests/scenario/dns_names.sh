@@ -13,7 +13,7 @@ scenario_lab_up
 # holds the lab's "DoH resolver" 203.0.113.53 (a documentation address), not the public ones,
 # and a second resolver the speaker may use: 203.0.113.54, where a hostile one will answer.
 sed -e 's/^  resolvers: \[gateway\]$/  resolvers: [gateway, 203.0.113.54]\n  ttl_grace_seconds: 1/' \
-  -e '/^  speaker:$/{n;s/^    egress:$/&\n      - {allow: [203.0.113.54], proto: udp, ports: [53]}\n      - {allow: [203.0.113.54], proto: tcp, ports: [53]}/}' \
+  -e 's/^  speaker:$/&\n    egress:\n      - {allow: [203.0.113.54], proto: udp, ports: [53]}\n      - {allow: [203.0.113.54], proto: tcp, ports: [53]}/' \
   "$LAB_REPO/policies/site-example.yaml" >"$LAB_STATE/policy.yaml"
 grep -q 'ttl_grace_seconds: 1' "$LAB_STATE/policy.yaml"
 grep -q 'allow: \[203.0.113.54\], proto: tcp' "$LAB_STATE/policy.yaml"
@@ -85,7 +85,7 @@ lab_check "  HTTPS to it is refused anyway (v6)" rejected speaker 2001:db8:cafe:
 echo "== a name deny does not break the lookup"
 lab_check "cam1 resolves relay.p2p.example" resolves_to cam1 relay.p2p.example 203.0.113.40
 lab_check "  the connection is rejected, logged with the name" rejected cam1 203.0.113.40 443
-lab_check "  logged with rule and name" wait_log 'event=deny device=lobby-cam .*rule=profiles\.camera\.egress\[2\] name=relay\.p2p\.example' 2
+lab_check "  logged with rule and name" wait_log 'event=deny device=lobby-cam .*rule=profiles\.camera\.egress\[0\] name=relay\.p2p\.example' 2
 
 echo "== DNS over TCP through the gateway is learned too"
 lab_check "speaker resolves telemetry.vendor.example's sibling over TCP" \

@@ -43,8 +43,10 @@ for n in 1 2 3; do
 done
 ctl() { "$BUILD/mgmt/muzzlectl" --targets "$work/fleet" "$@"; }
 
-# One policy for the site: cameras also lose DNS/NTP to the gateway (a visible change).
-sed 's/ports: \[53, 123\]          # DNS, NTP/ports: [123]/' "$LAB_REPO/policies/site-example.yaml" >"$work/site.yaml"
+# One policy for the site: cameras also lose DNS to the gateway (a visible change: a rule of the
+# site, tried before the camera preset's).
+sed '/^  camera:$/,/^    egress:$/s/^    egress:$/&\n      - {deny: [gateway], proto: udp, ports: [53]}/' \
+  "$LAB_REPO/policies/site-example.yaml" >"$work/site.yaml"
 
 echo "== one command, three boxes"
 start=$(date +%s%N)

@@ -42,7 +42,8 @@ remote() {  # remote WHO args...: muzzlectl from the NVR with WHO's certificate 
   lab_exec nvr "$BUILD/mgmt/muzzlectl" --target 198.18.1.1:7443 --ca "$certs/ca.pem" --timeout 5 \
     "${creds[@]}" "$@"
 }
-sed 's/ports: \[53, 123\]          # DNS, NTP/ports: [123]/' "$LAB_REPO/policies/site-example.yaml" >"$LAB_STATE/site.yaml"
+sed '/^  camera:$/,/^    egress:$/s/^    egress:$/&\n      - {deny: [gateway], proto: udp, ports: [53]}/' \
+  "$LAB_REPO/policies/site-example.yaml" >"$LAB_STATE/site.yaml"
 
 lab_check "admin: status" expect_exit 0 remote admin status
 lab_check "admin: apply" expect_exit 0 remote admin policy apply "$LAB_STATE/site.yaml"

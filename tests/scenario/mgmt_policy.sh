@@ -12,28 +12,29 @@ export LAB_MANAGEMENT="  max_message_bytes: 65536"
 scenario_lab_up
 lab_start_muzzled
 
-# The example policy with cameras allowed to reach cloud1 on 443, and the original.
+# The example policy with cameras allowed to reach cloud1 on 443 (a rule of the site's, tried
+# before the camera preset's), and the original.
 cp "$LAB_REPO/policies/site-example.yaml" "$LAB_STATE/orig.yaml"
-sed 's/ports: \[554, 8000\]/ports: [554, 8000, 443]/; s/allow: \[nvr\]$/allow: [nvr, 203.0.113.10]/' \
+sed '/^  camera:$/,/^    egress:$/s/^    egress:$/&\n      - {allow: [203.0.113.10], proto: tcp, ports: [443]}/' \
   "$LAB_STATE/orig.yaml" >"$LAB_STATE/open.yaml"
 lab_check "the changed policy differs" bash -c "! cmp -s '$LAB_STATE/orig.yaml' '$LAB_STATE/open.yaml'"
 
 echo "== bad policy: INVALID_ARGUMENT with the line, nothing changes"
-sed 's/ports: \[554, 8000\]/ports: [70000, 8000]/' "$LAB_STATE/orig.yaml" >"$LAB_STATE/bad.yaml"
+sed 's/ports: \[53, 123\]/ports: [70000, 123]/' "$LAB_STATE/orig.yaml" >"$LAB_STATE/bad.yaml"
 bad_line="$(grep -n 70000 "$LAB_STATE/bad.yaml" | cut -d: -f1)"
 lab_check "apply of a bad policy exits 3" expect_exit 3 ctl policy apply "$LAB_STATE/bad.yaml"
 lab_check "the error lists policy.yaml:$bad_line and the field, from the error details" \
-  grep -qx "policy.yaml:$bad_line: profiles.camera.egress\[0\].ports\[0\]: 70000 is not a port" "$LAB_STATE/last.out"
+  grep -qx "policy.yaml:$bad_line: profiles.vacuum.egress\[1\].ports\[0\]: 70000 is not a port" "$LAB_STATE/last.out"
 lab_check "apply --json of a bad policy exits 3" expect_exit 3 ctl --json policy apply "$LAB_STATE/bad.yaml"
 lab_check "--json prints the violations, line and field apart" \
   bash -c "grep -q '\"line\": $bad_line' '$LAB_STATE/last.out' &&
-           grep -q '\"field\": \"profiles.camera.egress\[0\].ports\[0\]\"' '$LAB_STATE/last.out'"
+           grep -q '\"field\": \"profiles.vacuum.egress\[1\].ports\[0\]\"' '$LAB_STATE/last.out'"
 lab_check "validate exits 3 too" expect_exit 3 ctl policy validate "$LAB_STATE/bad.yaml"
 lab_check "still revision 1" test "$(revision)" = 1
 
 echo "== apply + confirm"
 lab_check "diff shows the change" expect_exit 0 ctl policy diff "$LAB_STATE/open.yaml"
-lab_check "the diff has the new port" grep -q '^+.*554, 8000, 443' "$LAB_STATE/last.out"
+lab_check "the diff has the new rule" grep -q '^ *+.*allow: \[203.0.113.10\], proto: tcp, ports: \[443\]' "$LAB_STATE/last.out"
 lab_check "apply --confirm 30s" expect_exit 0 ctl policy apply --expect 1 --confirm 30s --comment "open cloud" "$LAB_STATE/open.yaml"
 lab_check "status shows the pending commit" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' status | grep -q 'revision 2 awaits confirmation'"
 lab_check "another apply while pending exits 4 (FAILED_PRECONDITION)" expect_exit 4 ctl policy apply "$LAB_STATE/orig.yaml"

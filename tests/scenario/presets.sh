@@ -9,13 +9,15 @@ source "$(dirname "$0")/common.sh"
 
 presets="$LAB_REPO/policies/presets"
 
-# use_preset FILE PROFILE NODE...: the preset as the policy, the nodes' devices in PROFILE.
+# use_preset FILE PROFILE NODE...: the preset (or FILE, when it is a path) as the policy, the
+# nodes' devices in PROFILE.
 use_preset() {
   local file="$1" profile="$2" node
   shift 2
+  [[ "$file" == /* ]] || file="$presets/$file"
   {
     # The lab copies the shipped lists next to the policy, where `lists/...` finds them.
-    cat "$presets/$file"
+    cat "$file"
     echo "devices:"
     for node in "$@"; do
       echo "  - {name: $node, mac: \"${LAB_MAC[$node]}\", profile: $profile}"
@@ -33,7 +35,7 @@ use_preset() {
       sleep 0.05
     done
   fi
-  echo "== preset $file: ${*} as $profile"
+  echo "== preset ${file##*/}: ${*} as $profile"
 }
 
 # stopped_by NODE DST PROTO PORT RULE: NODE sends to DST:PORT and muzzled logs the deny by RULE.
@@ -110,5 +112,45 @@ lab_expect_name rejected unknown telemetry.vendor.example tcp 443
 lab_expect rejected cam1 nvr tcp 554  # unlisted under this policy: quarantined too
 lab_check "the unknown device was reported as new, quarantined" \
   wait_log 'event=new-device mac=02:5a:00:00:00:99 .*profile=quarantine' 2
+
+# A site that names the preset instead of copying it: the same promises, row by row, and the
+# same rules stop the same flows (labelled by the site's profile). The lab's muzzled.yaml finds
+# the source tree's presets through preset_dirs.
+cat >"$LAB_STATE/by-name.yaml" <<EOF
+version: 1
+addresses:
+  nvr: [198.18.1.10, fd00:1::10]
+profiles:
+  lobby-cams: {preset: camera-nvr-only}
+  quarantine: {preset: quarantine}
+EOF
+use_preset "$LAB_STATE/by-name.yaml" lobby-cams cam1
+lab_table_header
+lab_expect allowed cam1 nvr tcp 554
+lab_expect allowed cam1 nvr tcp 554 6
+lab_expect allowed cam1 gw udp 53
+lab_expect allowed nvr cam1 tcp 554
+lab_expect refused nvr cam1 tcp 23
+lab_expect refused inet cam1 tcp 80
+lab_expect rejected cam1 cloud1 tcp 443
+lab_expect rejected cam1 cam2 tcp 80
+lab_expect_name rejected cam1 telemetry.vendor.example tcp 443
+lab_check "UPnP/SSDP to the box stopped by the preset's rule" \
+  stopped_by cam1 "$gw4" udp 1900 'profiles.lobby-cams.egress[2]'
+lab_check "STUN (udp) stopped by the preset's rule" \
+  stopped_by cam1 203.0.113.10 udp 3478 'profiles.lobby-cams.egress[4]'
+nvr_line="$(grep -n -F -- '- {allow: [nvr], proto: tcp, ports: [554, 8000]}' "$presets/camera-nvr-only.yaml" | cut -d: -f1)"
+explain() { "$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" policy explain "$@"; }
+explain cam1 | sed 's/^/    /' || true
+explain_has() {  # PATTERN ARGS...: the output of `policy explain ARGS...` has a line matching
+  local out
+  out="$(explain "${@:2}")" || return 1
+  grep -Eq -- "$1" <<<"$out"
+}
+lab_check "policy explain prints a rule with its preset file and line" explain_has \
+  "profiles\\.lobby-cams\\.egress\\[0\\] +allow +allow nvr tcp 554,8000 +/.*/policies/presets/camera-nvr-only\\.yaml:$nvr_line *\$" cam1
+lab_check "  and why the device has its profile" explain_has \
+  'profile lobby-cams \(preset camera-nvr-only\), listed' cam1
+lab_check "  and the same as JSON" explain_has '"preset": "camera-nvr-only"' --json cam1
 
 lab_summary

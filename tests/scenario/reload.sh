@@ -64,7 +64,7 @@ lab_expect allowed cam1 gw udp 53
 
 echo "== invalid policy, SIGHUP"
 # The shipped example with one typo: a port out of range. Only that line may be reported.
-sed 's/ports: \[554, 8000\]/ports: [70000, 8000]/' "$LAB_REPO/policies/site-example.yaml" |
+sed 's/ports: \[53, 123\]/ports: [70000, 123]/' "$LAB_REPO/policies/site-example.yaml" |
   install_policy
 bad_line="$(grep -n 70000 "$LAB_STATE/policy.yaml" | cut -d: -f1)"
 lab_check "the typo is in the file (line ${bad_line:-none})" test -n "$bad_line"

@@ -38,7 +38,7 @@ table_present() { lab_exec gw nft list table inet muzzle >/dev/null; }
 
 cp "$LAB_REPO/policies/site-example.yaml" "$LAB_STATE/orig.yaml"
 # The example policy with cameras allowed to reach cloud1 on 443.
-sed 's/ports: \[554, 8000\]/ports: [554, 8000, 443]/; s/allow: \[nvr\]$/allow: [nvr, 203.0.113.10]/' \
+sed '/^  camera:$/,/^    egress:$/s/^    egress:$/&\n      - {allow: [203.0.113.10], proto: tcp, ports: [443]}/' \
   "$LAB_STATE/orig.yaml" >"$LAB_STATE/open.yaml"
 
 # A fresh box on state folder $1: enforces, reports, refuses changes, fails closed.

@@ -15,6 +15,8 @@ void addStatusCommand(CLI::App& app, Invocation& invocation);  // status
 void addDeviceCommands(CLI::App& app,
                        Invocation& invocation);  // devices, device set, quarantine, release
 void addPolicyCommands(CLI::App& app, Invocation& invocation);  // policy ...
+// policy explain, on `policy` (the subcommand addPolicyCommands made)
+void addPolicyExplainCommand(CLI::App& policy, Invocation& invocation);
 void addEventsCommand(CLI::App& app, Invocation& invocation);   // events
 void addAuditCommand(CLI::App& app, Invocation& invocation);    // audit
 

@@ -186,6 +186,8 @@ void addPolicyCommands(CLI::App& app, Invocation& invocation) {
       return show(call, revision);
     };
   });
+
+  addPolicyExplainCommand(*policy, invocation);
 }
 
 }  // namespace muzzle::ctl

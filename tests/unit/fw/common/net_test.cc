@@ -119,6 +119,27 @@ TEST_CASE("AddressSet merges overlapping, adjacent and nested blocks") {
   CHECK_FALSE(set.contains(ip("198.17.255.255")));
 }
 
+TEST_CASE("AddressSet::describe: hosts, aligned blocks as CIDRs, other runs as ranges") {
+  AddressSet set;
+  for (const char* text : {"198.18.1.10", "198.18.2.0/24", "198.18.3.0/25", "198.18.3.128/26",
+                           "fd00:1::/64", "::/0", "0.0.0.0/0"}) {
+    set.add(*Cidr::parse(text));
+  }
+  set.finalize();
+  CHECK(set.describe() == "0.0.0.0/0 ::/0");
+  AddressSet parts;
+  // 198.18.3.0/25 and .128/26 merge into a run no CIDR spells; .4.1 and .4.2 are not aligned.
+  for (const char* text : {"198.18.1.10", "198.18.6.0/24", "198.18.3.0/25", "198.18.3.128/26",
+                           "198.18.4.1", "198.18.4.2", "fd00:1::/64", "fd00:2::1"}) {
+    parts.add(*Cidr::parse(text));
+  }
+  parts.finalize();
+  CHECK(parts.describe() ==
+        "198.18.1.10 198.18.3.0-198.18.3.191 198.18.4.1-198.18.4.2 198.18.6.0/24 fd00:1::/64 "
+        "fd00:2::1");
+  CHECK(AddressSet().describe().empty());
+}
+
 TEST_CASE("AddressSet boundaries of the address space") {
   AddressSet set;
   set.add(cidr("255.255.255.255"));

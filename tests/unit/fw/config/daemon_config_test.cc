@@ -178,6 +178,14 @@ TEST_CASE("shipped_policies: the package's folder by default, or the config's") 
   CHECK(parse("shipped_policies: presets\n")->shipped_policies_dir == "/etc/muzzle/presets");
 }
 
+TEST_CASE("preset_dirs: none by default; relative ones from the config's folder, in order") {
+  CHECK(parse("segments: []\n")->preset_dirs.empty());
+  CHECK(parse("preset_dirs: [/srv/presets/, local]\n")->preset_dirs ==
+        std::vector<std::string>{"/srv/presets/", "/etc/muzzle/local"});
+  CHECK(errorOf("preset_dirs: [\"\"]\n") ==
+        "muzzled.yaml:1: preset_dirs[0]: a preset folder needs a path");
+}
+
 TEST_CASE("muzzled.yaml must be UTF-8 and a regular file") {
   CHECK(errorOf("segments: []\nfail_mode: \"op\xe9n\"\n") ==
         "muzzled.yaml:2: byte 15 of this line (0xe9) is not UTF-8; save the file as UTF-8");
