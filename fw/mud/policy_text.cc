@@ -147,6 +147,19 @@ Result<YAML::Node> load(std::string_view text) {
   }
 }
 
+// Block style for mappings and lists of lists or mappings; lists of scalars stay on one line.
+void blockStyle(YAML::Node node) {
+  if (node.IsMap()) {
+    node.SetStyle(YAML::EmitterStyle::Block);
+    for (const auto& kv : node) blockStyle(kv.second);
+  } else if (node.IsSequence()) {
+    bool scalars = true;
+    for (const auto& item : node) scalars = scalars && item.IsScalar();
+    node.SetStyle(scalars ? YAML::EmitterStyle::Flow : YAML::EmitterStyle::Block);
+    for (const auto& item : node) blockStyle(item);
+  }
+}
+
 // The whole document emitted again (flow-style input: JSON written by device edits).
 Result<ProfileTextResult> reformatted(YAML::Node root, const ProfileText& e) {
   ProfileTextResult r;
@@ -160,6 +173,7 @@ Result<ProfileTextResult> reformatted(YAML::Node root, const ProfileText& e) {
   }
   r.replaced = static_cast<bool>(root["profiles"][e.name]);
   root["profiles"].remove(e.name);
+  blockStyle(root);
   YAML::Emitter out;
   out.SetIndent(2);
   out << YAML::BeginMap;
@@ -167,7 +181,7 @@ Result<ProfileTextResult> reformatted(YAML::Node root, const ProfileText& e) {
     const YAML::Node k = kv.first;
     const YAML::Node v = kv.second;
     if (k.Scalar() == "profiles") continue;
-    out << YAML::Key << k << YAML::Value << YAML::Block << v;
+    out << YAML::Key << k << YAML::Value << v;
   }
   out << YAML::EndMap;
   r.text = std::string(out.c_str()) + "\n";
@@ -177,7 +191,7 @@ Result<ProfileTextResult> reformatted(YAML::Node root, const ProfileText& e) {
     YAML::Emitter rest;
     rest.SetIndent(2);
     if (root["profiles"].size() > 0) {
-      rest << YAML::Block << root["profiles"];
+      rest << root["profiles"];
       for (const std::string& l : indented(rest.c_str(), 2)) profiles += l + "\n";
     }
   }
@@ -245,8 +259,8 @@ Result<ProfileTextResult> withProfile(std::string_view policy_text, const Profil
       size_t begin = old->second;
       const size_t end = entryEnd(*section, begin, lines);
       // An earlier import's comment line just above the entry goes with it.
-      if (begin > section->key_line + 1 && !e.comment.empty() &&
-          lines[begin - 1].find("# from MUD file") != std::string::npos) {
+      if (begin > section->key_line + 1 &&
+          lines[begin - 1].find("# " + std::string(kImportComment)) != std::string::npos) {
         --begin;
       }
       lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(begin),

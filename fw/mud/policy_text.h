@@ -21,10 +21,14 @@
 
 namespace muzzle {
 
+// A comment line above an entry that starts with this ("# from MUD file https://...") is the
+// entry's own: replacing the entry replaces it too.
+inline constexpr std::string_view kImportComment = "from MUD file ";
+
 struct ProfileText {
   const v1::Profile* profile = nullptr;
   std::string name;
-  std::string comment;                     // above the entry: "from MUD file https://..."
+  std::string comment;                     // above the entry: kImportComment + the URL
   std::vector<std::string> rule_comments;  // beside each rule, egress then inbound; may be empty
   std::vector<std::string> groups;         // address groups to add when missing
   std::string group_comment;               // beside each added group: "fill with ..."
