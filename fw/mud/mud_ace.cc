@@ -22,7 +22,6 @@ struct Matches {
   std::string protocol_path;
   std::optional<std::vector<std::string>> src_ports, dst_ports;
   std::string direction;  // "from-device", "to-device" or ""
-  std::string direction_path;
   std::vector<std::pair<std::string, std::string>> src, dst;  // (target, path); names or CIDRs
 };
 
@@ -71,7 +70,7 @@ Status AceMapper::abstractions(const json& mud, const std::string& path, std::ve
     } else {
       report(MudReportKind::kNotImported, at,
              "unknown MUD abstraction " + quotedExcerpt(key) + ": the entry is not imported");
-      return Status::error(StatusCode::kNotFound, "");  // the caller skips the entry
+      return Status::error(StatusCode::kNotFound, "reported");  // the caller skips the entry
     }
   }
   return Status();
@@ -183,7 +182,6 @@ Status AceMapper::map(const json& ace, const std::string& path, bool from_device
           if (*d != "from-device" && *d != "to-device")
             return bad(kat, quotedExcerpt(*d) + " is not from-device or to-device");
           m.direction = *d;
-          m.direction_path = kat;
         } else {
           widened(kat, quotedExcerpt(k));
         }

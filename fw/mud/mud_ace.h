@@ -38,7 +38,8 @@ class AceMapper {
 
   void report(MudReportKind kind, const std::string& path, std::string message);
   const std::string& group(std::string name);
-  // The targets an `ietf-mud:mud` container names, added to `peers`.
+  // The targets an `ietf-mud:mud` container names, added to `peers`. An abstraction it does not
+  // know is reported (not-imported) and answered kNotFound: the caller skips the entry.
   Status abstractions(const nlohmann::json& mud, const std::string& path, std::vector<Peer>* peers);
   void addRule(bool egress, v1::Rule rule, MudRuleSource source);
 

@@ -171,7 +171,7 @@ Result<std::vector<Acl>> readAcls(const json& doc, MudImport* out) {
 
 // One of from-device-policy / to-device-policy: its ACLs, in order, mapped.
 Status mapPolicy(const json& mud, bool from_device, std::vector<Acl>& acls, mud::AceMapper& mapper,
-                 std::set<int>* families) {
+                 std::set<int>* families, size_t* mapped) {
   const std::string key = from_device ? "from-device-policy" : "to-device-policy";
   if (!mud.contains(key)) return Status();
   std::string at = joinPath(kMud, key);
@@ -204,6 +204,11 @@ Status mapPolicy(const json& mud, bool from_device, std::vector<Acl>& acls, mud:
     acl->used = true;
     families->insert(acl->family);
     if (acl->aces == nullptr) continue;
+    *mapped += acl->aces->size();
+    if (*mapped > kMaxMudAces) {
+      return bad(ref_path, "the policies name more than " + std::to_string(kMaxMudAces) +
+                               " access-control entries (an ACL named twice counts twice)");
+    }
     for (size_t j = 0; j < acl->aces->size(); ++j) {
       Status s = mapper.map((*acl->aces)[j], indexPath(acl->aces_path, j), from_device, acl->family);
       if (!s.ok()) return s;
@@ -255,10 +260,13 @@ Result<MudImport> importMud(std::string_view bytes, std::string_view profile_nam
   auto acls = readAcls(*doc, &out);
   if (!acls.ok()) return acls.status();
 
-  mud::AceMapper mapper(out, authorityOf(out.metadata.mud_url), std::string(profile_name));
+  out.profile_name =
+      profile_name.empty() ? defaultMudProfileName(out.metadata) : std::string(profile_name);
+  mud::AceMapper mapper(out, authorityOf(out.metadata.mud_url), out.profile_name);
   std::set<int> from_families, to_families;
-  if (Status s = mapPolicy(mud, true, *acls, mapper, &from_families); !s.ok()) return s;
-  if (Status s = mapPolicy(mud, false, *acls, mapper, &to_families); !s.ok()) return s;
+  size_t mapped = 0;
+  if (Status s = mapPolicy(mud, true, *acls, mapper, &from_families, &mapped); !s.ok()) return s;
+  if (Status s = mapPolicy(mud, false, *acls, mapper, &to_families, &mapped); !s.ok()) return s;
   mapper.finish();
 
   for (const Acl& acl : *acls) {

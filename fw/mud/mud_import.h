@@ -29,7 +29,9 @@
 namespace muzzle {
 
 inline constexpr size_t kMaxMudAcls = 64;
-inline constexpr size_t kMaxMudAces = 1024;  // over all ACLs
+// Entries over all ACLs, and entries the two policies name (an ACL named twice counts twice):
+// so a profile never holds more rules than a policy may (kMaxRulesPerProfile, 1,000).
+inline constexpr size_t kMaxMudAces = 500;
 
 struct MudMetadata {
   std::string mud_url;
@@ -63,6 +65,7 @@ struct MudRuleSource {
 
 struct MudImport {
   std::string dialect;  // "rfc8520" or "draft"
+  std::string profile_name;
   v1::Profile profile;
   std::vector<MudRuleSource> egress_sources, inbound_sources;  // one per rule, same order
   MudMetadata metadata;
@@ -72,7 +75,8 @@ struct MudImport {
   std::vector<MudReport> reports;
 };
 
-// `profile_name` names the `my-controller` group (`mud-my-controller-<profile_name>`).
+// `profile_name` names the `my-controller` group (`mud-my-controller-<profile_name>`); empty:
+// defaultMudProfileName().
 Result<MudImport> importMud(std::string_view bytes, std::string_view profile_name);
 
 // A profile name for the file when the user gives none: its `model-name`, else the last part of

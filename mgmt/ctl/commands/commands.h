@@ -17,5 +17,6 @@ void addDeviceCommands(CLI::App& app,
 void addPolicyCommands(CLI::App& app, Invocation& invocation);  // policy ...
 void addEventsCommand(CLI::App& app, Invocation& invocation);   // events
 void addAuditCommand(CLI::App& app, Invocation& invocation);    // audit
+void addMudCommands(CLI::App& app, Invocation& invocation);     // mud import
 
 }  // namespace muzzle::ctl

@@ -193,8 +193,16 @@ TEST_CASE("malformed files: errors name the JSON path (and the line, for JSON sy
 TEST_CASE("bounds: ACL and entry counts") {
   std::string many;
   for (size_t i = 0; i <= kMaxMudAces; ++i) many += (i ? "," : "") + ace("a", "{}");
-  CHECK(error(mudWith(many)) == "ietf-access-control-list:acls.acl[0].aces.ace: more than 1024 "
+  CHECK(error(mudWith(many)) == "ietf-access-control-list:acls.acl[0].aces.ace: more than 500 "
                                 "access-control entries in the file");
+  // An ACL named by both policies counts twice.
+  std::string half;
+  for (size_t i = 0; i < 300; ++i) half += (i ? "," : "") + ace("a", "{}");
+  std::string twice = mudWith(half);
+  twice.replace(twice.find("[{\"name\": \"to\"}]"), 16, "[{\"name\": \"fr\"}]");
+  CHECK(error(twice) == "ietf-mud:mud.to-device-policy.access-lists.access-list[0]: the policies "
+                        "name more than 500 access-control entries (an ACL named twice counts "
+                        "twice)");
   std::string acls;
   for (size_t i = 0; i <= kMaxMudAcls; ++i)
     acls += std::string(i ? "," : "") + "{\"name\": \"a" + std::to_string(i) + "\"}";
