@@ -201,9 +201,8 @@ Result<ProfileTextResult> reformatted(YAML::Node root, const ProfileText& e) {
   return r;
 }
 
-}  // namespace
-
-Result<ProfileTextResult> withProfile(std::string_view policy_text, const ProfileText& e) {
+// withProfile without its catch.
+Result<ProfileTextResult> place(std::string_view policy_text, const ProfileText& e) {
   auto root = load(policy_text);
   if (!root.ok()) return root.status();
   if (root->IsNull() || root->Style() == YAML::EmitterStyle::Flow) return reformatted(*root, e);
@@ -279,6 +278,19 @@ Result<ProfileTextResult> withProfile(std::string_view policy_text, const Profil
                          "the profile could not be placed in the policy text; write it by hand");
   }
   return r;
+}
+
+}  // namespace
+
+Result<ProfileTextResult> withProfile(std::string_view policy_text, const ProfileText& edit) {
+  // yaml-cpp reports with exceptions (a node of an unexpected kind, say): none leaves here.
+  try {
+    return place(policy_text, edit);
+  } catch (const YAML::Exception& e) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "the profile could not be placed in the policy text (" +
+                             std::string(e.what()) + "); write it by hand");
+  }
 }
 
 }  // namespace muzzle

@@ -168,5 +168,17 @@ TEST_CASE("text that is not a YAML mapping is refused") {
   CHECK(!withProfile("a: [\n", t).ok());
 }
 
+TEST_CASE("an empty `profiles:` and a JSON text without profiles or addresses take the entry") {
+  const MudImport m = imported("mudmaker-my-controller.json", "hub");
+  ProfileTextResult empty = place("version: 1\nprofiles:\ndevices: []\n", m, "hub");
+  CHECK(empty.text.find("profiles:\n  # from MUD file https://iot-device.example.com/my-controller\n"
+                        "  hub:\n") != std::string::npos);
+  CHECK(empty.text.find("\ndevices: []\n") != std::string::npos);
+  ProfileTextResult bare = place(R"({"version": 1})", m, "hub");
+  CHECK(bare.reformatted);
+  CHECK(bare.text.find("mud-my-controller-hub: []") != std::string::npos);
+  CHECK(bare.text.find("  hub:\n    egress:\n") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace muzzle
