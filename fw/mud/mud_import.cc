@@ -1,6 +1,5 @@
 #include "fw/mud/mud_import.h"
 
-#include <map>
 #include <set>
 #include <utility>
 
@@ -8,7 +7,6 @@
 #include "fw/mud/mud_ace.h"
 #include "fw/mud/mud_json.h"
 #include "fw/mud/mud_values.h"
-#include "fw/policy/policy_syntax.h"
 
 namespace muzzle {
 namespace {
