@@ -39,6 +39,7 @@ CommandLine::CommandLine()
   addPolicyCommands(app_, invocation_);
   addEventsCommand(app_, invocation_);
   addAuditCommand(app_, invocation_);
+  addMudCommands(app_, invocation_);
 }
 
 std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::ostream& out,

@@ -69,5 +69,8 @@ inline Caller callerOf(const Principal& p) { return Caller{p.who, p.peer}; }
 // The services of services_policy.cc and services_devices.cc; `deps` must outlive them.
 std::unique_ptr<grpc::Service> makePolicyService(ServiceDeps& deps);
 std::unique_ptr<grpc::Service> makeDeviceService(ServiceDeps& deps);
+std::unique_ptr<grpc::Service> makeMudService(ServiceDeps& deps);  // services_mud.cc
+// The role ImportMud needs: a preview reads (viewer), an apply changes the policy (admin).
+Role roleToImportMud(bool apply);
 
 }  // namespace muzzle

@@ -50,6 +50,7 @@ class ManagementServices {
   StreamQuota streams_;
   std::unique_ptr<grpc::Service> policy_;  // services_policy.cc
   std::unique_ptr<grpc::Service> device_;  // services_devices.cc
+  std::unique_ptr<grpc::Service> mud_;     // services_mud.cc
   std::unique_ptr<EventServiceImpl> event_;
   std::unique_ptr<StatusServiceImpl> status_;
   std::unique_ptr<HealthService> health_;

@@ -43,6 +43,10 @@ RULES = [
     ("fw/policy/", "only",
      fw("common", "packet", "config", "device", "dhcp", "policy") + "|" + PROTO,
      "fw/README.md: policy/ may depend on \"packet, config\"; \"policy/ also uses device/\""),
+    ("fw/mud/", "only",
+     fw("common", "packet", "config", "device", "dhcp", "policy", "mud") + "|" + PROTO,
+     "fw/README.md: mud/ may depend on \"common, policy (its spelling of names and ports), "
+     "proto, nlohmann-json, yaml-cpp\""),
     ("fw/nft/", "only", fw("common", "nft"),
      "fw/README.md: nft/ may depend on \"libnftnl, libmnl\"; \"Every folder may use common/\""),
     ("fw/nfq/", "only", fw("common", "nfq"),

@@ -19,5 +19,6 @@ void addPolicyCommands(CLI::App& app, Invocation& invocation);  // policy ...
 void addPolicyExplainCommand(CLI::App& policy, Invocation& invocation);
 void addEventsCommand(CLI::App& app, Invocation& invocation);   // events
 void addAuditCommand(CLI::App& app, Invocation& invocation);    // audit
+void addMudCommands(CLI::App& app, Invocation& invocation);     // mud import
 
 }  // namespace muzzle::ctl

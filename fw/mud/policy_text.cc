@@ -1,0 +1,296 @@
+#include "fw/mud/policy_text.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+namespace muzzle {
+namespace {
+
+std::vector<std::string> splitLines(std::string_view text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    lines.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+std::string joinLines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& l : lines) out += l + "\n";
+  return out;
+}
+
+bool blankOrComment(const std::string& line) {
+  const size_t first = line.find_first_not_of(" \t");
+  return first == std::string::npos || line[first] == '#';
+}
+
+void emitRule(YAML::Emitter& out, const v1::Rule& rule, const std::string& comment) {
+  out << YAML::Flow << YAML::BeginMap;
+  const bool allow = rule.allow_size() > 0 || rule.deny_size() == 0;
+  out << YAML::Key << (allow ? "allow" : "deny") << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const std::string& t : allow ? rule.allow() : rule.deny()) out << t;
+  out << YAML::EndSeq;
+  if (!rule.proto().empty()) out << YAML::Key << "proto" << YAML::Value << rule.proto();
+  if (rule.ports_size() > 0) {
+    out << YAML::Key << "ports" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const std::string& p : rule.ports()) out << p;
+    out << YAML::EndSeq;
+  }
+  if (rule.log()) out << YAML::Key << "log" << YAML::Value << true;
+  out << YAML::EndMap;
+  if (!comment.empty()) out << YAML::Comment(comment);
+}
+
+// "NAME:\n  egress:\n    - {...}  # comment\n" at indentation 0.
+std::string emitEntry(const ProfileText& e) {
+  const v1::Profile& p = *e.profile;
+  YAML::Emitter out;
+  out.SetIndent(2);
+  out << YAML::BeginMap << YAML::Key << e.name << YAML::Value;
+  if (p.egress_size() == 0 && p.inbound_size() == 0 && p.otherwise().empty()) {
+    out << YAML::Flow << YAML::BeginMap << YAML::EndMap;
+  } else {
+    out << YAML::BeginMap;
+    size_t c = 0;
+    for (const char* key : {"egress", "inbound"}) {
+      const auto& rules = std::string_view(key) == "egress" ? p.egress() : p.inbound();
+      if (rules.empty()) continue;
+      out << YAML::Key << key << YAML::Value << YAML::BeginSeq;
+      for (const v1::Rule& r : rules) {
+        emitRule(out, r, c < e.rule_comments.size() ? e.rule_comments[c] : "");
+        ++c;
+      }
+      out << YAML::EndSeq;
+    }
+    if (!p.otherwise().empty()) out << YAML::Key << "otherwise" << YAML::Value << p.otherwise();
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::vector<std::string> indented(const std::string& block, size_t indent) {
+  std::vector<std::string> lines = splitLines(block);
+  for (std::string& l : lines) l = std::string(indent, ' ') + l;
+  return lines;
+}
+
+// Where a top-level block mapping's entries are, in lines (0-based).
+struct Section {
+  size_t key_line = 0;   // "profiles:"
+  size_t end = 0;        // one past its last line (comments before the next key excluded)
+  bool flow = false;     // `profiles: {...}`: not edited in place
+  size_t indent = 2;     // of its entries
+  std::vector<std::pair<std::string, size_t>> entries;  // (key, line)
+};
+
+std::optional<Section> findSection(const YAML::Node& root, const std::string& key,
+                                   const std::vector<std::string>& lines) {
+  std::optional<Section> found;
+  std::optional<size_t> next_key;
+  for (const auto& kv : root) {
+    const YAML::Node k = kv.first;
+    const YAML::Node value = kv.second;
+    const size_t line = static_cast<size_t>(k.Mark().line);
+    if (found && !next_key && line > found->key_line) next_key = line;
+    if (!found && k.IsScalar() && k.Scalar() == key) {
+      Section s;
+      s.key_line = line;
+      s.flow = value.IsDefined() && !value.IsNull() &&
+               (!value.IsMap() || value.Style() == YAML::EmitterStyle::Flow);
+      if (value.IsMap()) {
+        for (const auto& e : value) {
+          const YAML::Node ek = e.first;
+          if (!ek.IsScalar()) continue;
+          s.entries.emplace_back(ek.Scalar(), static_cast<size_t>(ek.Mark().line));
+          s.indent = static_cast<size_t>(ek.Mark().column);
+        }
+      }
+      found = s;
+    }
+  }
+  if (!found) return found;
+  size_t end = next_key.value_or(lines.size());
+  while (end > found->key_line + 1 && blankOrComment(lines[end - 1])) --end;
+  found->end = end;
+  return found;
+}
+
+// The end (exclusive) of the entry starting at `line` inside `s`.
+size_t entryEnd(const Section& s, size_t line, const std::vector<std::string>& lines) {
+  size_t end = s.end;
+  for (const auto& [k, l] : s.entries) {
+    if (l > line && l < end) end = l;
+  }
+  while (end > line + 1 && blankOrComment(lines[end - 1])) --end;
+  return end;
+}
+
+Result<YAML::Node> load(std::string_view text) {
+  try {
+    YAML::Node root = YAML::Load(std::string(text));
+    if (!root.IsMap() && !root.IsNull()) {
+      return Status::error(StatusCode::kInvalidArgument, "the policy is not a YAML mapping");
+    }
+    return root;
+  } catch (const YAML::Exception& e) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "the policy does not parse as YAML: " + std::string(e.what()));
+  }
+}
+
+// Block style for mappings and lists of lists or mappings; lists of scalars stay on one line.
+void blockStyle(YAML::Node node) {
+  if (node.IsMap()) {
+    node.SetStyle(YAML::EmitterStyle::Block);
+    for (const auto& kv : node) blockStyle(kv.second);
+  } else if (node.IsSequence()) {
+    bool scalars = true;
+    for (const auto& item : node) scalars = scalars && item.IsScalar();
+    node.SetStyle(scalars ? YAML::EmitterStyle::Flow : YAML::EmitterStyle::Block);
+    for (const auto& item : node) blockStyle(item);
+  }
+}
+
+// The whole document emitted again (flow-style input: JSON written by device edits).
+Result<ProfileTextResult> reformatted(YAML::Node root, const ProfileText& e) {
+  ProfileTextResult r;
+  r.reformatted = true;
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  for (const std::string& g : e.groups) {
+    if (!root["addresses"][g]) {
+      root["addresses"][g] = YAML::Node(YAML::NodeType::Sequence);
+      r.groups_added.push_back(g);
+    }
+  }
+  r.replaced = static_cast<bool>(root["profiles"][e.name]);
+  root["profiles"].remove(e.name);
+  blockStyle(root);
+  YAML::Emitter out;
+  out.SetIndent(2);
+  out << YAML::BeginMap;
+  for (const auto& kv : root) {
+    const YAML::Node k = kv.first;
+    const YAML::Node v = kv.second;
+    if (k.Scalar() == "profiles") continue;
+    out << YAML::Key << k << YAML::Value << v;
+  }
+  out << YAML::EndMap;
+  r.text = std::string(out.c_str()) + "\n";
+  // The profiles last, so the new entry keeps its comments (the emitter has none for nodes).
+  std::string profiles = "profiles:\n";
+  {
+    YAML::Emitter rest;
+    rest.SetIndent(2);
+    if (root["profiles"].size() > 0) {
+      rest << root["profiles"];
+      for (const std::string& l : indented(rest.c_str(), 2)) profiles += l + "\n";
+    }
+  }
+  if (!e.comment.empty()) profiles += "  # " + e.comment + "\n";
+  for (const std::string& l : indented(emitEntry(e), 2)) profiles += l + "\n";
+  r.text += profiles;
+  return r;
+}
+
+// withProfile without its catch.
+Result<ProfileTextResult> place(std::string_view policy_text, const ProfileText& e) {
+  auto root = load(policy_text);
+  if (!root.ok()) return root.status();
+  if (root->IsNull() || root->Style() == YAML::EmitterStyle::Flow) return reformatted(*root, e);
+  std::vector<std::string> lines = splitLines(policy_text);
+  ProfileTextResult r;
+
+  // Groups first: their lines come before or after the profile's, and the document is read
+  // again before the profile is placed.
+  std::vector<std::string> missing;
+  for (const std::string& g : e.groups) {
+    if (!(*root)["addresses"] || !(*root)["addresses"][g]) missing.push_back(g);
+  }
+  if (!missing.empty()) {
+    auto section = findSection(*root, "addresses", lines);
+    if (section && section->flow) return reformatted(*root, e);
+    std::vector<std::string> added;
+    const size_t indent = section ? section->indent : 2;
+    for (const std::string& g : missing) {
+      std::string line = std::string(indent, ' ') + g + ": []";
+      if (!e.group_comment.empty()) line += "  # " + e.group_comment;
+      added.push_back(line);
+    }
+    if (section) {
+      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(section->end), added.begin(),
+                   added.end());
+    } else {
+      // A new `addresses:` goes before `profiles:` (where the examples keep it), else at the end.
+      auto profiles = findSection(*root, "profiles", lines);
+      const size_t at = profiles ? profiles->key_line : lines.size();
+      added.insert(added.begin(), "addresses:");
+      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(at), added.begin(), added.end());
+    }
+    r.groups_added = missing;
+    auto again = load(joinLines(lines));
+    if (!again.ok()) return again.status();
+    *root = *again;
+  }
+
+  std::vector<std::string> entry;
+  auto section = findSection(*root, "profiles", lines);
+  if (section && section->flow) return reformatted(*root, e);
+  const size_t indent = section && !section->entries.empty() ? section->indent : 2;
+  if (!e.comment.empty()) entry.push_back(std::string(indent, ' ') + "# " + e.comment);
+  for (const std::string& l : indented(emitEntry(e), indent)) entry.push_back(l);
+  if (!section) {
+    lines.push_back("profiles:");
+    lines.insert(lines.end(), entry.begin(), entry.end());
+  } else {
+    auto old = std::find_if(section->entries.begin(), section->entries.end(),
+                            [&](const auto& x) { return x.first == e.name; });
+    if (old != section->entries.end()) {
+      r.replaced = true;
+      size_t begin = old->second;
+      const size_t end = entryEnd(*section, begin, lines);
+      // An earlier import's comment line just above the entry goes with it.
+      if (begin > section->key_line + 1 &&
+          lines[begin - 1].find("# " + std::string(kImportComment)) != std::string::npos) {
+        --begin;
+      }
+      lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(begin),
+                  lines.begin() + static_cast<std::ptrdiff_t>(end));
+      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(begin), entry.begin(), entry.end());
+    } else {
+      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(section->end), entry.begin(),
+                   entry.end());
+    }
+  }
+  r.text = joinLines(lines);
+  // What was written must read back as the same mapping with the new profile in it.
+  auto check = load(r.text);
+  if (!check.ok() || !(*check)["profiles"][e.name]) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "the profile could not be placed in the policy text; write it by hand");
+  }
+  return r;
+}
+
+}  // namespace
+
+Result<ProfileTextResult> withProfile(std::string_view policy_text, const ProfileText& edit) {
+  // yaml-cpp reports with exceptions (a node of an unexpected kind, say): none leaves here.
+  try {
+    return place(policy_text, edit);
+  } catch (const YAML::Exception& e) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "the profile could not be placed in the policy text (" +
+                             std::string(e.what()) + "); write it by hand");
+  }
+}
+
+}  // namespace muzzle

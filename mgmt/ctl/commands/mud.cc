@@ -1,0 +1,143 @@
+// muzzlectl mud import FILE [--profile NAME] [--apply [--confirm 10m] [--expect N]]: a MUD file
+// (RFC 8520) read here and sent to the box, which places its profile in the current policy and
+// answers the diff, what the file says of itself and what the profile does not say as the file
+// does. Without --apply nothing changes (a viewer may preview); with it, a new revision (admin).
+#include "fw/common/confined_file.h"
+#include "mgmt/ctl/commands/commands.h"
+#include "mgmt/ctl/duration.h"
+#include "mgmt/ctl/output.h"
+#include "muzzle/v1/mud.grpc.pb.h"
+
+namespace muzzle::ctl {
+namespace {
+
+namespace v1 = muzzle::v1;
+
+// The box reads at most this much (fw/mud/mud_json.h, kMaxMudBytes); a larger file is refused
+// here, before it travels.
+constexpr size_t kMaxMudFileBytes = 256 * 1024;
+
+struct MudArgs {
+  std::string file, profile, confirm, comment;
+  bool apply = false;
+  uint64_t expect = 0;
+};
+
+const char* kindName(v1::MudReport::Kind k) {
+  switch (k) {
+    case v1::MudReport::NOT_IMPORTED: return "not-imported";
+    case v1::MudReport::WIDENED: return "widened";
+    case v1::MudReport::IMPLIED: return "implied";
+    default: return "?";
+  }
+}
+
+std::string describe(const v1::ImportMudResponse& r) {
+  const v1::MudMetadata& m = r.metadata();
+  std::string out = "MUD file " + m.mud_url() + " (" + r.dialect() + ")\n";
+  auto line = [&out](const char* key, const std::string& value) {
+    if (!value.empty()) out += std::string("  ") + key + ": " + value + "\n";
+  };
+  line("mfg-name", m.mfg_name());
+  line("model-name", m.model_name());
+  line("systeminfo", m.systeminfo());
+  line("documentation", m.documentation());
+  line("firmware-rev", m.firmware_rev());
+  line("software-rev", m.software_rev());
+  line("last-update", m.last_update());
+  line("cache-validity",
+       m.cache_validity_hours() ? std::to_string(m.cache_validity_hours()) + " h" : "");
+  line("is-supported", m.has_is_supported() ? (m.is_supported() ? "yes" : "no (the maker no "
+                                                                           "longer updates it)")
+                                            : "");
+  out += "profile " + r.profile() + (r.replaced() ? " (replaced)" : " (added)") + "\n";
+  if (r.site_groups_size() > 0) {
+    out += "address groups the site fills:";
+    for (const std::string& g : r.site_groups()) {
+      bool added = false;
+      for (const std::string& a : r.groups_added()) added = added || a == g;
+      out += " " + g + (added ? " (added empty)" : "");
+    }
+    out += "\n";
+  }
+  if (r.reports_size() > 0) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& x : r.reports()) rows.push_back({kindName(x.kind()), x.path(), x.message()});
+    out += "reports:\n" + table({"kind", "where", "what"}, rows);
+  }
+  if (!r.violations().empty()) {
+    out += "the result does not compile:\n";
+    for (const auto& v : r.violations()) {
+      out += "  " + v.file() + (v.line() ? ":" + std::to_string(v.line()) : "") + ": " +
+             (v.field().empty() ? "" : v.field() + ": ") + v.message() + "\n";
+    }
+  }
+  out += r.diff();
+  return out;
+}
+
+Outcome importMud(const Call& call, const std::string& bytes, uint32_t confirm_s,
+                  const MudArgs& a) {
+  grpc::ClientContext ctx;
+  call.prepare(ctx);
+  v1::ImportMudRequest req;
+  req.set_mud_file(bytes);
+  req.set_profile(a.profile);
+  req.set_apply(a.apply);
+  req.set_expected_revision(a.expect);
+  req.set_confirm_timeout_seconds(confirm_s);
+  req.set_comment(a.comment);
+  v1::ImportMudResponse r;
+  grpc::Status s = v1::MudService::NewStub(call.channel)->ImportMud(&ctx, req, &r);
+  if (!s.ok()) return failed(s);
+  Outcome o = answered(r);
+  const std::string base = "revision " + std::to_string(r.base_revision());
+  if (!r.valid()) {
+    o.summary = "profile " + r.profile() + " does not compile into " + base;
+    o.exit = kExitInvalid;
+  } else if (!a.apply) {
+    o.summary = "preview: profile " + r.profile() + " into " + base +
+                ", not applied (--apply makes it a revision)";
+  } else if (r.unchanged()) {
+    o.summary = "unchanged (" + base + ")";
+  } else {
+    o.summary = "revision " + std::to_string(r.previous_revision()) + " -> " +
+                std::to_string(r.revision().number());
+    if (r.has_pending()) o.summary += ", confirm by " + timeText(r.pending().deadline());
+  }
+  o.human = describe(r) + o.summary + "\n";
+  return o;
+}
+
+}  // namespace
+
+void addMudCommands(CLI::App& app, Invocation& invocation) {
+  auto args = std::make_shared<MudArgs>();
+  auto* mud = app.add_subcommand("mud", "MUD files (RFC 8520)")->require_subcommand(1);
+  auto* import_cmd = mud->add_subcommand(
+      "import", "turn a MUD file into a profile: show the diff, or apply it as a revision");
+  import_cmd->add_option("FILE", args->file)->required()->check(CLI::ExistingFile);
+  import_cmd->add_option("--profile", args->profile,
+                         "the profile to add or replace (default: from the file's model-name)");
+  import_cmd->add_flag("--apply", args->apply, "make the result a new revision (role admin)");
+  auto* confirm_opt = import_cmd->add_option(
+      "--confirm", args->confirm, "with --apply: roll back unless confirmed within this (5m, 1h)");
+  import_cmd->add_option("--expect", args->expect,
+                         "with --apply: refuse (exit 4) unless the box is at this revision");
+  import_cmd->add_option("--comment", args->comment, "why, for the audit log");
+  import_cmd->callback([&invocation, args, confirm_opt] {
+    uint32_t confirm_s = 0;
+    if (confirm_opt->count() > 0) {
+      if (!args->apply) throw CLI::ValidationError("--confirm", "only with --apply");
+      auto seconds = parseDuration("--confirm", args->confirm);
+      if (!seconds.ok()) throw CLI::ValidationError(seconds.status().message());
+      confirm_s = *seconds;
+    }
+    auto bytes = readRegularFile(args->file, kMaxMudFileBytes);
+    if (!bytes.ok()) throw CLI::ValidationError("FILE", bytes.status().message());
+    invocation.command = [bytes = std::move(bytes).value(), confirm_s,
+                          a = *args](const Call& call) { return importMud(call, bytes, confirm_s, a); };
+  });
+}
+
+}  // namespace muzzle::ctl

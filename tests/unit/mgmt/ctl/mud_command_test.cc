@@ -1,0 +1,61 @@
+// `muzzlectl mud import`, parsed without a box: the file is read while parsing (a missing or
+// oversized one is a usage error before any box is asked), --confirm only with --apply.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "mgmt/ctl/command_line.h"
+#include "mgmt/ctl/output.h"
+
+namespace muzzle::ctl {
+namespace {
+
+const std::string kMud = std::string(MUZZLE_SOURCE_DIR) + "/tests/data/mud/cisco-Luminaire_150.json";
+
+struct Parsed {
+  std::optional<int> exit;
+  std::string err;
+};
+
+Parsed parse(CommandLine& cli, std::vector<std::string> args) {
+  args.insert(args.begin(), "muzzlectl");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  std::ostringstream out, err;
+  Parsed p;
+  p.exit = cli.parse(static_cast<int>(argv.size()), argv.data(), out, err);
+  p.err = err.str();
+  return p;
+}
+
+TEST_CASE("mud import: a preview, an apply with its options, the global options after it") {
+  CommandLine preview;
+  CHECK_FALSE(parse(preview, {"mud", "import", kMud}).exit.has_value());
+  CHECK(preview.invocation().command);
+  CommandLine apply;
+  CHECK_FALSE(parse(apply, {"mud", "import", kMud, "--profile", "lamp", "--apply", "--confirm",
+                            "10m", "--expect", "3", "--json"})
+                  .exit.has_value());
+  CHECK(apply.invocation().options.json);
+}
+
+TEST_CASE("mud import: usage errors before any box is asked") {
+  CommandLine no_apply;
+  Parsed p = parse(no_apply, {"mud", "import", kMud, "--confirm", "10m"});
+  CHECK(p.exit == kExitUsage);
+  CHECK(p.err.find("only with --apply") != std::string::npos);
+  CommandLine missing;
+  CHECK(parse(missing, {"mud", "import", "/nonexistent/mud.json"}).exit == kExitUsage);
+  const std::string big = "/tmp/muzzle-mud-command-test-big.json";
+  std::ofstream(big) << std::string(256 * 1024 + 1, ' ');
+  CommandLine oversized;
+  p = parse(oversized, {"mud", "import", big});
+  std::remove(big.c_str());
+  CHECK(p.exit == kExitUsage);
+  CHECK(p.err.find("262144") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace muzzle::ctl
