@@ -114,8 +114,9 @@ class MudServiceImpl final : public v1::MudService::CallbackService {
           deps_.commits.apply(
               placed->text, req->expected_revision() ? req->expected_revision() : base,
               req->confirm_timeout_seconds(), comment, callerOf(p),
-              [resp, finish](Result<CommitOutcome> c) {
-                if (!c.ok()) return finish(c.status());
+              [resp, finish](CommitReply reply) {
+                const Result<CommitOutcome>& c = reply.outcome;
+                if (!c.ok()) return finish(c.status(), reply.violations);
                 resp->set_valid(true);
                 *resp->mutable_revision() = c->revision;
                 resp->set_previous_revision(c->previous_revision);

@@ -74,11 +74,11 @@ TEST_CASE("the new entry goes at the end of profiles, groups at the end of addre
   const std::string site = siteExample();
   ProfileTextResult r = place(site, imported("cisco-Luminaire_150.json", "luminaire"), "luminaire");
   CHECK(r.groups_added == std::vector<std::string>{"mud-my-controller-luminaire"});
-  CHECK(r.text.find("  nvr: [198.18.1.10, fd00:1::10]\n"
+  CHECK(r.text.find("  voice-cloud: [\"*.voice.example\", time.vendor.example]\n"
                     "  mud-my-controller-luminaire: []  # MUD: fill in\n\nprofiles:\n") !=
         std::string::npos);
-  CHECK(r.text.find("        ports: [53, 67]\n"
-                    "    otherwise: reject\n"
+  CHECK(r.text.find("  quarantine:\n"
+                    "    preset: quarantine\n"
                     "  # from MUD file https://luminaire.example.com/Luminaire_150\n"
                     "  luminaire:\n"
                     "    egress:\n"
