@@ -8,29 +8,15 @@
 #include <vector>
 
 #include "mgmt/ctl/output.h"
+#include "tests/unit/mgmt/ctl/parse_support.h"
 
 namespace muzzle::ctl {
 namespace {
 
 const std::string kPolicy = std::string(MUZZLE_SOURCE_DIR) + "/policies/site-example.yaml";
 
-// Parses `args` (without the program's name); `exit` is what parse() returned.
-struct Parsed {
-  std::optional<int> exit;
-  std::string out, err;
-};
-
-Parsed parse(CommandLine& cli, std::vector<std::string> args) {
-  args.insert(args.begin(), "muzzlectl");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  Parsed p;
-  p.exit = cli.parse(static_cast<int>(argv.size()), argv.data(), out, err);
-  p.out = out.str();
-  p.err = err.str();
-  return p;
-}
+using testing::parse;
+using testing::Parsed;
 
 TEST_CASE("--json is the same before and after the command") {
   for (const auto& args : {std::vector<std::string>{"--json", "devices"},

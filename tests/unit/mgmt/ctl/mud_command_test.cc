@@ -8,27 +8,15 @@
 
 #include "mgmt/ctl/command_line.h"
 #include "mgmt/ctl/output.h"
+#include "tests/unit/mgmt/ctl/parse_support.h"
 
 namespace muzzle::ctl {
 namespace {
 
 const std::string kMud = std::string(MUZZLE_SOURCE_DIR) + "/tests/data/mud/cisco-Luminaire_150.json";
 
-struct Parsed {
-  std::optional<int> exit;
-  std::string err;
-};
-
-Parsed parse(CommandLine& cli, std::vector<std::string> args) {
-  args.insert(args.begin(), "muzzlectl");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  Parsed p;
-  p.exit = cli.parse(static_cast<int>(argv.size()), argv.data(), out, err);
-  p.err = err.str();
-  return p;
-}
+using testing::parse;
+using testing::Parsed;
 
 TEST_CASE("mud import: a preview, an apply with its options, the global options after it") {
   CommandLine preview;
