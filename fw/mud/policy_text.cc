@@ -6,19 +6,15 @@
 #include <optional>
 #include <utility>
 
+#include "fw/common/text_lines.h"
+
 namespace muzzle {
 namespace {
 
-std::vector<std::string> splitLines(std::string_view text) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    lines.emplace_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
+// The lines as strings: they are edited in place.
+std::vector<std::string> ownedLines(std::string_view text) {
+  const std::vector<std::string_view> views = splitLines(text);
+  return std::vector<std::string>(views.begin(), views.end());
 }
 
 std::string joinLines(const std::vector<std::string>& lines) {
@@ -78,7 +74,7 @@ std::string emitEntry(const ProfileText& e) {
 }
 
 std::vector<std::string> indented(const std::string& block, size_t indent) {
-  std::vector<std::string> lines = splitLines(block);
+  std::vector<std::string> lines = ownedLines(block);
   for (std::string& l : lines) l = std::string(indent, ' ') + l;
   return lines;
 }
@@ -206,7 +202,7 @@ Result<ProfileTextResult> place(std::string_view policy_text, const ProfileText&
   auto root = load(policy_text);
   if (!root.ok()) return root.status();
   if (root->IsNull() || root->Style() == YAML::EmitterStyle::Flow) return reformatted(*root, e);
-  std::vector<std::string> lines = splitLines(policy_text);
+  std::vector<std::string> lines = ownedLines(policy_text);
   ProfileTextResult r;
 
   // Groups first: their lines come before or after the profile's, and the document is read

@@ -3,20 +3,10 @@
 #include <algorithm>
 #include <vector>
 
+#include "fw/common/text_lines.h"
+
 namespace muzzle {
 namespace {
-
-std::vector<std::string_view> splitLines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
 
 struct Op {
   char kind;  // ' ', '-', '+'
