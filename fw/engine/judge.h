@@ -33,19 +33,27 @@
 
 namespace muzzle {
 
+// The sizes of the Judge's tables, all allocated at construction. The defaults are the box's;
+// tests and fuzz targets pass small ones so eviction is reached in a few packets and a Judge is
+// cheap to build for every input.
+struct JudgeLimits {
+  static constexpr size_t kDefaultInventoryCapacity = 4096;
+  size_t devices = kDefaultInventoryCapacity;
+  DnsQuestionLimits dns_questions;
+  DnsTcpLimits dns_streams;
+};
+
 class Judge : public PacketSink, private DnsAnswerSink {
  public:
-  static constexpr size_t kDefaultInventoryCapacity = 4096;
-
   // "*log", "*clock", "*host" and "*oui" (may be null: no vendor names) must outlive the Judge.
   Judge(EventLog& log, const Clock& clock, HostInfo& host, const OuiDatabase* oui = nullptr,
-        size_t inventory_capacity = kDefaultInventoryCapacity)
+        const JudgeLimits& limits = {})
       : log_(log),
         clock_(clock),
         host_(host),
-        inventory_(inventory_capacity, oui, clock),
+        inventory_(limits.devices, oui, clock),
         names_(clock),
-        dns_flows_(clock) {}
+        dns_flows_(clock, limits.dns_questions, limits.dns_streams) {}
 
   // Called (inside onPacket) when what the engine learned moves a device that already has flows
   // to another profile, so the owner can have every flow judged again (a new generation).
