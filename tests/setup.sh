@@ -17,7 +17,8 @@ packages=(
   ieee-data                                        # OUI vendor table for device identification
   nftables iproute2 iputils-ping dnsmasq-base procps  # the network-namespace lab
   clang-14 libclang-rt-14-dev                      # libFuzzer targets (tests/fuzz), CI smoke
-  libssl-dev openssl                               # SHA-256 (fw/common); mgmt: certificate checks; test certificates
+  nettle-dev                                       # SHA-256 (fw/common/sha256.h)
+  libssl-dev openssl                               # mgmt: certificate checks; test certificates
   libcap-dev                                       # muzzled drops root to CAP_NET_ADMIN alone
   libsystemd-dev                                   # muzzled: sd_notify (Type=notify, watchdog)
   file                                             # CPack's dpkg-shlibdeps (the package, image/)

@@ -17,27 +17,23 @@ size_t DnsQuestionTable::MacHash::operator()(uint64_t mac) const {
 }
 
 DnsQuestionTable::DnsQuestionTable(const Clock& clock, DnsQuestionLimits limits)
-    : clock_(clock), limits_(limits) {
-  limits_.total = std::max<size_t>(limits_.total, 1);
-  limits_.per_device = std::max<size_t>(limits_.per_device, 1);
-  questions_ = std::make_unique<Question[]>(limits_.total);
-  // Every device in the table has at least one question, so `total` devices is the most there
-  // can be.
-  devices_ = std::make_unique<Device[]>(limits_.total);
+    : clock_(clock),
+      limits_{std::max<size_t>(limits.total, 1), std::max<size_t>(limits.per_device, 1),
+              limits.lifetime},
+      questions_(limits_.total),
+      // Every device in the table has at least one question, so `total` devices is the most
+      // there can be.
+      devices_(limits_.total) {
   const size_t bucket_count = std::bit_ceil(limits_.total);
   buckets_ = std::make_unique<DeviceSet::bucket_type[]>(bucket_count);
   by_mac_ = std::make_unique<DeviceSet>(DeviceSet::bucket_traits(buckets_.get(), bucket_count),
                                         MacHash{std::random_device{}()});
-  for (size_t i = 0; i < limits_.total; ++i) {
-    free_questions_.push_back(questions_[i]);
-    free_devices_.push_back(devices_[i]);
-  }
 }
 
 DnsQuestionTable::~DnsQuestionTable() {
   // The intrusive containers must be empty (or cleared) before the nodes they link go away.
   by_mac_->clear();
-  for (size_t i = 0; i < limits_.total; ++i) devices_[i].questions.clear();
+  for (size_t i = 0; i < devices_.taken(); ++i) devices_[i].questions.clear();
   by_age_.clear();
   free_questions_.clear();
   free_devices_.clear();
@@ -102,6 +98,9 @@ void DnsQuestionTable::ask(const DnsFlowKey& flow, const DnsQuestion& asked) {
     }
   }
   if (free_questions_.empty()) {
+    if (Question* fresh = questions_.take()) free_questions_.push_back(*fresh);
+  }
+  if (free_questions_.empty()) {
     Question& oldest = by_age_.front();
     const bool own = oldest.device == device;
     remove(oldest);
@@ -112,6 +111,8 @@ void DnsQuestionTable::ask(const DnsFlowKey& flow, const DnsQuestion& asked) {
     }
   }
   if (device == nullptr) {
+    // Fewer devices than questions are in use, so one is free or can still be taken.
+    if (free_devices_.empty()) free_devices_.push_back(*devices_.take());
     device = &free_devices_.front();
     free_devices_.pop_front();
     device->mac = flow.device;

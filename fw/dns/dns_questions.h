@@ -4,7 +4,8 @@
 // case-insensitively, type and class). An answer consumes its question: one answer per question,
 // so a second answer (a spoofed or replayed one racing the real one) teaches nothing.
 //
-// Bounded, with every table allocated once at construction (nothing is allocated per packet):
+// Bounded, with every table allocated once at construction (nothing is allocated per packet; a
+// record's memory is touched only when first used, fw/common/node_store.h):
 //   - a question lives `lifetime` (kDnsQuestionLifetime) after it was last asked; resolvers
 //     answer in milliseconds and clients give up after a few seconds, so a later answer is one
 //     nobody waits for;
@@ -25,6 +26,7 @@
 #include <memory>
 
 #include "fw/common/clock.h"
+#include "fw/common/node_store.h"
 #include "fw/dns/dns_flow.h"
 #include "fw/dns/dns_message.h"
 
@@ -113,8 +115,8 @@ class DnsQuestionTable {
 
   const Clock& clock_;
   DnsQuestionLimits limits_;
-  std::unique_ptr<Question[]> questions_;
-  std::unique_ptr<Device[]> devices_;
+  NodeStore<Question> questions_;
+  NodeStore<Device> devices_;
   std::unique_ptr<DeviceSet::bucket_type[]> buckets_;
   AgeList by_age_;
   AgeList free_questions_;
