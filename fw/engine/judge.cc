@@ -226,6 +226,7 @@ void Judge::applyLearning(Verdict& v, const PacketInfo& flow, const FlowView& vi
     a.protocol = flow.protocol;
     a.port = port;
     a.verdict = v.action;
+    a.allowed_by_rule = v.action == Action::kAllow && v.rule != nullptr;
     a.to_device = view.dst.segment >= 0 && !view.dst.is_box;
     learning_.record(*view.src.mac, a);
   }
@@ -236,6 +237,7 @@ void Judge::applyLearning(Verdict& v, const PacketInfo& flow, const FlowView& vi
     a.protocol = flow.protocol;
     a.port = port;
     a.verdict = v.action;
+    a.allowed_by_rule = v.action == Action::kAllow && v.rule != nullptr;
     learning_.record(*view.dst.mac, a);
   }
 }

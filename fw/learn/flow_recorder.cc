@@ -163,6 +163,7 @@ void FlowRecorder::record(MacAddress mac, const FlowAttempt& a) {
     ++f.count;
     f.last_seen_unix = now;
     f.verdict = a.verdict;
+    f.allowed_by_rule = a.allowed_by_rule;
     f.last_address = a.address;
     f.to_device = f.to_device || a.to_device;
     device.lru.splice(device.lru.begin(), device.lru, found->second);
@@ -180,6 +181,7 @@ void FlowRecorder::record(MacAddress mac, const FlowAttempt& a) {
   f.first_seen_unix = now;
   f.last_seen_unix = now;
   f.verdict = a.verdict;
+  f.allowed_by_rule = a.allowed_by_rule;
   f.to_device = a.to_device;
   insert(device, std::move(f));
 }

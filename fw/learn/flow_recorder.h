@@ -75,6 +75,9 @@ struct LearnedFlow {
   int64_t first_seen_unix = 0;
   int64_t last_seen_unix = 0;
   Action verdict = Action::kAllow;  // the latest one the flow got
+  // The latest verdict was an allow by one of the policy's rules (not observe mode's): the site
+  // already decided on this flow, so the proposal neither adds it nor calls it a finding.
+  bool allowed_by_rule = false;
   bool to_device = false;  // egress to another device on a managed segment (lateral)
 };
 
@@ -95,6 +98,7 @@ struct FlowAttempt {
   uint8_t protocol = 0;
   uint16_t port = 0;
   Action verdict = Action::kAllow;
+  bool allowed_by_rule = false;
   bool to_device = false;
 };
 

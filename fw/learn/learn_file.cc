@@ -3,8 +3,8 @@
 //
 //   # muzzle learning state 1
 //   session 44:47:cc:12:34:56 start=1790000000 end=1790086400 observe=no active=yes evictions=0
-//   flow egress tcp 443 name=cam.example.com count=3 first=1790000010 last=1790000400 verdict=allow via=203.0.113.10 lateral=no
-//   flow egress udp 123 addr=192.0.2.123 count=1 first=... last=... verdict=allow via=192.0.2.123 lateral=no
+//   flow egress tcp 443 name=cam.example.com count=3 first=1790000010 last=1790000400 verdict=allow rule=yes via=203.0.113.10 lateral=no
+//   flow egress udp 123 addr=192.0.2.123 count=1 first=... last=... verdict=reject rule=no via=192.0.2.123 lateral=no
 //
 // Everything in it is checked as untrusted (the disk may be torn or tampered with): a line that
 // does not read is an error naming the file and line, and nothing is taken from the file then.
@@ -96,7 +96,8 @@ std::string FlowRecorder::serialize() const {
              (f.key.name.empty() ? "addr=" + f.key.address.toString() : "name=" + f.key.name) +
              " count=" + std::to_string(f.count) + " first=" + std::to_string(f.first_seen_unix) +
              " last=" + std::to_string(f.last_seen_unix) + " verdict=" + actionName(f.verdict) +
-             " via=" + f.last_address.toString() + " lateral=" + (f.to_device ? "yes" : "no") +
+             " rule=" + (f.allowed_by_rule ? "yes" : "no") + " via=" +
+             f.last_address.toString() + " lateral=" + (f.to_device ? "yes" : "no") +
              "\n";
     }
   }
@@ -163,7 +164,7 @@ Status FlowRecorder::load(std::string_view text, std::string_view file_name) {
     }
     if (w[0] != "flow") return bad("a line starts with \"session\" or \"flow\", not \"" + excerpt(w[0]) + "\"");
     if (!in_session) return bad("a flow line before any session line");
-    if (w.size() != 11) return bad("a flow line has 11 words, this one " + std::to_string(w.size()));
+    if (w.size() != 12) return bad("a flow line has 12 words, this one " + std::to_string(w.size()));
     LearnedFlow f;
     if (w[1] == "egress") {
       f.key.direction = Direction::kEgress;
@@ -190,14 +191,18 @@ Status FlowRecorder::load(std::string_view text, std::string_view file_name) {
     auto first = field(w[6], "first");
     auto last = field(w[7], "last");
     auto verdict = field(w[8], "verdict");
-    auto via = field(w[9], "via");
-    auto lateral = field(w[10], "lateral");
+    auto by_rule = field(w[9], "rule");
+    auto via = field(w[10], "via");
+    auto lateral = field(w[11], "lateral");
     if (!count || !number(*count, &f.count)) return bad("count= must be a number");
     if (!first || !number(*first, &f.first_seen_unix)) return bad("first= must be a number of seconds");
     if (!last || !number(*last, &f.last_seen_unix)) return bad("last= must be a number of seconds");
     std::optional<Action> v = verdict ? verdictOf(*verdict) : std::nullopt;
     if (!v) return bad("verdict= must be allow, reject or drop");
     f.verdict = *v;
+    std::optional<bool> r = by_rule ? yesNo(*by_rule) : std::nullopt;
+    if (!r) return bad("rule= must be yes or no");
+    f.allowed_by_rule = *r;
     std::optional<IpAddress> via_ip = via ? IpAddress::parse(*via) : std::nullopt;
     if (!via_ip) return bad("via= must be an IP address");
     f.last_address = *via_ip;

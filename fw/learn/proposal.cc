@@ -178,6 +178,11 @@ Proposal proposeProfile(std::span<const LearnedFlow> flows, const v1::Profile* c
   std::vector<const LearnedFlow*> inbound;
   for (const LearnedFlow& f : flows) {
     if (protoText(f.key.protocol) == nullptr) continue;
+    // The site's rules already allow it: nothing to add, nothing to report.
+    if (f.allowed_by_rule) {
+      ++out.flows_covered;
+      continue;
+    }
     if (f.key.direction == Direction::kInbound) {
       inbound.push_back(&f);
       continue;

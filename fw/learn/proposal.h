@@ -16,6 +16,8 @@
 //     over TLS (853) anywhere;
 //   - UPnP/SSDP (239.255.255.250 or ff02::c, udp 1900) and STUN (3478, 5349, 19302);
 //   - lateral: a connection to another device on a managed segment.
+// A flow a rule of the current policy allowed (not observe mode) is already decided by the site:
+// it is neither added nor reported (flows_covered).
 // Inbound flows (others connecting to the device) become inbound allow rules by address, ports
 // grouped. The current profile's rules stay first, in their order, and the learned ones follow
 // (one already there, word for word, is not added twice): nothing the site wrote is lost, and an
@@ -55,7 +57,8 @@ struct Proposal {
   v1::Profile profile;
   std::vector<std::string> rule_comments;  // beside each rule, egress then inbound
   std::vector<Finding> findings;
-  size_t flows_used = 0;  // flows that became (part of) a rule
+  size_t flows_used = 0;     // flows that became (part of) a rule
+  size_t flows_covered = 0;  // flows a rule of the current policy already allowed
 };
 
 // `current` may be null (a device on the default profile with no profile of its own yet).

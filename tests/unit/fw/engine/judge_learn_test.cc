@@ -48,6 +48,8 @@ TEST_CASE("a learning device's new flows are recorded by name or address, with t
   CHECK(flows[1].key.protocol == 6);
   CHECK(flows[1].count == 2);
   CHECK(flows[1].verdict == Action::kAllow);
+  CHECK(flows[1].allowed_by_rule);
+  CHECK_FALSE(flows[0].allowed_by_rule);
   CHECK(f.judge.counters().learn_observed == 0);
 }
 
@@ -66,6 +68,7 @@ TEST_CASE("observe mode allows what the profile does not explicitly deny, and sa
   REQUIRE(flows.size() == 2);
   CHECK(flows[0].verdict == Action::kReject);
   CHECK(flows[1].verdict == Action::kAllow);
+  CHECK_FALSE(flows[1].allowed_by_rule);  // observe mode's allow is not the site's decision
   // Stopped: the profile applies again.
   f.judge.learning().stop(kSpeaker);
   CHECK(*f.connect("198.51.100.7", 8883).mark == verdictMark(kGeneration, VerdictCode::kReject));

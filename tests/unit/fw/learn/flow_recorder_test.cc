@@ -157,6 +157,9 @@ TEST_CASE("learn.state: a round trip keeps sessions, flows, their order and coun
   FlowRecorder r(clock);
   REQUIRE(r.start(kCamera, hours(24), true).ok());
   REQUIRE(r.start(kVacuum, hours(1), false).ok());
+  FlowAttempt ruled = tcp("", *IpAddress::parse("198.18.1.10"), 554);
+  ruled.allowed_by_rule = true;
+  r.record(kVacuum, ruled);
   r.record(kCamera, tcp("cam.example.com", kCloud, 443));
   clock.advance(seconds(5));
   FlowAttempt ntp;
@@ -174,7 +177,8 @@ TEST_CASE("learn.state: a round trip keeps sessions, flows, their order and coun
   FlowRecorder back(clock);
   REQUIRE(back.load(text, "learn.state").ok());
   CHECK(back.serialize() == text);
-  CHECK(back.flowCount() == 3);
+  CHECK(back.flowCount() == 4);
+  CHECK(back.flows(kVacuum)[0].allowed_by_rule);
   CHECK(back.observing(kCamera));
   CHECK_FALSE(back.learning(kVacuum));
   auto flows = back.flows(kCamera);
@@ -187,7 +191,7 @@ TEST_CASE("learn.state: a round trip keeps sessions, flows, their order and coun
   // Recording continues into the loaded flows.
   back.record(kCamera, tcp("cam.example.com", kCloud, 443));
   CHECK(back.flows(kCamera)[0].count == 3);
-  CHECK(back.flowCount() == 3);
+  CHECK(back.flowCount() == 4);
 }
 
 TEST_CASE("learn.state: a damaged or hostile file is refused with its line, nothing changes") {
@@ -198,7 +202,7 @@ TEST_CASE("learn.state: a damaged or hostile file is refused with its line, noth
   const std::string session =
       "session 44:47:cc:00:00:11 start=1 end=2 observe=no active=yes evictions=0\n";
   const std::string flow =
-      "flow egress tcp 443 name=a.example.com count=1 first=1 last=1 verdict=allow "
+      "flow egress tcp 443 name=a.example.com count=1 first=1 last=1 verdict=allow rule=no "
       "via=203.0.113.1 lateral=no\n";
   struct Case {
     std::string text;
@@ -218,22 +222,25 @@ TEST_CASE("learn.state: a damaged or hostile file is refused with its line, noth
       {head + session + session, "learn.state:3: a second session"},
       {head + flow, "learn.state:2: a flow line before any session line"},
       {head + session + "flow sideways tcp 443 name=a.example.com count=1 first=1 last=1 "
-                        "verdict=allow via=203.0.113.1 lateral=no\n",
+                        "verdict=allow rule=no via=203.0.113.1 lateral=no\n",
        "learn.state:3: the direction"},
       {head + session + "flow egress tcp 70000 name=a.example.com count=1 first=1 last=1 "
-                        "verdict=allow via=203.0.113.1 lateral=no\n",
+                        "verdict=allow rule=no via=203.0.113.1 lateral=no\n",
        "the port"},
       {head + session + "flow egress tcp 443 name=A;rm\x01 count=1 first=1 last=1 "
-                        "verdict=allow via=203.0.113.1 lateral=no\n",
+                        "verdict=allow rule=no via=203.0.113.1 lateral=no\n",
        "is not a DNS name"},
       {head + session + "flow egress tcp 443 addr=300.1.1.1 count=1 first=1 last=1 "
-                        "verdict=allow via=203.0.113.1 lateral=no\n",
+                        "verdict=allow rule=no via=203.0.113.1 lateral=no\n",
        "is not an IP address"},
       {head + session + "flow egress tcp 443 name=a.example.com count=1 first=1 last=1 "
-                        "verdict=maybe via=203.0.113.1 lateral=no\n",
+                        "verdict=maybe rule=no via=203.0.113.1 lateral=no\n",
        "verdict= must be"},
+      {head + session + "flow egress tcp 443 name=a.example.com count=1 first=1 last=1 "
+                        "verdict=allow rule=perhaps via=203.0.113.1 lateral=no\n",
+       "rule= must be yes or no"},
       {head + session + flow + flow, "learn.state:4: the same flow twice"},
-      {head + session + "flow egress tcp 443\n", "a flow line has 11 words"},
+      {head + session + "flow egress tcp 443\n", "a flow line has 12 words"},
       {head + "junk\n", "learn.state:2: a line starts with"},
   };
   for (const Case& c : cases) {

@@ -82,6 +82,19 @@ TEST_CASE("names become rules, siblings collapse, ports are grouped per destinat
   CHECK(p.rule_comments[0] == "learned: 8 connections");
 }
 
+TEST_CASE("a flow the site's rules already allow is neither added nor reported") {
+  Box box;
+  LearnedFlow nvr = flow("", "198.18.1.10", 6, 554, 4);  // by address, but the site allows it
+  nvr.allowed_by_rule = true;
+  const std::vector<LearnedFlow> flows = {nvr, flow("cam.example.com", "203.0.113.10", 6, 443)};
+  Proposal p = proposeProfile(flows, nullptr, box.ctx);
+  CHECK(p.findings.empty());
+  CHECK(p.flows_covered == 1);
+  CHECK(p.flows_used == 1);
+  REQUIRE(p.profile.egress_size() == 1);
+  CHECK(allows(p.profile.egress(0)) == std::vector<std::string>{"cam.example.com"});
+}
+
 TEST_CASE("destinations with the same protocol and ports share a rule") {
   Box box;
   const std::vector<LearnedFlow> flows = {
@@ -200,6 +213,12 @@ TEST_CASE("the proposal as policy text replaces the profile and keeps the rest")
   CHECK(text->text.find("  quarantine:\n    egress:\n      - {allow: [gateway], proto: udp, "
                         "ports: [53]}\n") != std::string::npos);
   CHECK_FALSE(proposalText("- not a mapping\n", "lobby-cam", p).ok());
+  // A profile built on a preset keeps it.
+  current.set_preset("camera-nvr-only");
+  auto with_preset = proposalText(policy, "lobby-cam", proposeProfile(flows, &current, box.ctx));
+  REQUIRE(with_preset.ok());
+  CHECK(with_preset->text.find("  lobby-cam:\n    preset: camera-nvr-only\n    egress:\n") !=
+        std::string::npos);
 }
 
 }  // namespace
