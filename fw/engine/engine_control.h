@@ -47,14 +47,14 @@ struct EngineStatus {
   std::string policy_digest;
 };
 
-// What a policy is compiled against; a copy, so a compile on another thread reads nothing the
-// engine changes.
 // A learning session and what it recorded (fw/learn/flow_recorder.h), copied out.
 struct LearnReport {
   LearnSession session;
   std::vector<LearnedFlow> flows;  // most recently seen first
 };
 
+// What a policy is compiled against; a copy, so a compile on another thread reads nothing the
+// engine changes.
 struct PolicyContext {
   SiteFacts site;
   PolicyFolders folders;  // where the files a policy names may be read (and nowhere else)

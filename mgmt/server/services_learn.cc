@@ -167,10 +167,14 @@ class LearnServiceImpl final : public v1::LearnService::CallbackService {
           }
           auto found = policy.profiles().find(profile->base);
           const v1::Profile* existing = found != policy.profiles().end() ? &found->second : nullptr;
+          // The box's addresses and resolvers, to tell DNS to the box from DNS elsewhere (none
+          // before the first install: then every address is treated as elsewhere).
           auto installed = deps_.engine.installedPolicy();
           ProposalContext context;
-          context.box_addresses = &installed->box_addresses;
-          if (installed->dns.enabled) context.resolvers = &installed->dns.resolvers;
+          if (installed) {
+            context.box_addresses = &installed->box_addresses;
+            if (installed->dns.enabled) context.resolvers = &installed->dns.resolvers;
+          }
           const Proposal proposal = proposeProfile(report->flows, existing, context);
           auto placed = proposalText(*current, profile->target, proposal);
           if (!placed.ok()) return finish(placed.status());
