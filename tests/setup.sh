@@ -14,6 +14,7 @@ packages=(
   libmnl-dev libnetfilter-queue-dev libnftnl-dev libboost-dev
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
   doctest-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
+  libpsl-dev                                       # learning mode: registrable domains (Public Suffix List)
   ieee-data                                        # OUI vendor table for device identification
   nftables iproute2 iputils-ping dnsmasq-base procps  # the network-namespace lab
   clang-14 libclang-rt-14-dev                      # libFuzzer targets (tests/fuzz), CI smoke

@@ -33,6 +33,9 @@ struct DeviceRecord {
   uint64_t allowed_flows = 0;
   uint64_t denied_flows = 0;
   std::string name;  // the policy's name for a listed device (kept as saved)
+  // Learning mode (fw/learn/): "", "learning" or "observe". Filled in when records are copied
+  // out for the management plane (Daemon::devicesSeen); never saved.
+  std::string learning;
 };
 
 }  // namespace muzzle

@@ -139,7 +139,12 @@ Status Daemon::start() {
   if (!s.ok()) return s;
   warnIfBridgesBypass();
   loadInventory();
-  addTicker(std::chrono::seconds(60), [this] { saveInventory(); });
+  loadLearning();
+  addTicker(std::chrono::seconds(60), [this] {
+    saveInventory();
+    saveLearning();
+  });
+  addTicker(std::chrono::seconds(1), [this] { expireLearning(); });
 
   std::string segments;
   for (const auto& seg : config_.segments)
@@ -273,7 +278,10 @@ int Daemon::run() {
   loop.io.run();
   for (auto& worker : workers_) worker->stop();
   notify({{"STOPPING", "1"}});
-  if (!idle()) saveInventory();
+  if (!idle()) {
+    saveInventory();
+    saveLearning();
+  }
   logCounters("stopped");
   // The last line reaches the log before run() returns; bounded, so a stuck log file cannot
   // keep the management plane from stopping (the EventLog's owner stops it last).

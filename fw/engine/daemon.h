@@ -101,6 +101,9 @@ class Daemon : public EngineControl {
   }
   EngineStatus engineStatus() const override;
   std::vector<DeviceRecord> devicesSeen() const override;
+  Status startLearning(MacAddress mac, std::chrono::seconds duration, bool observe) override;
+  Status stopLearning(MacAddress mac) override;
+  Result<LearnReport> learnReport(MacAddress mac) const override;
   const DaemonConfig& config() const override { return config_; }
 
  private:
@@ -114,11 +117,19 @@ class Daemon : public EngineControl {
   void logCounters(const char* event);
   RulesetSpec specFor(const CompiledPolicy& policy, uint32_t generation) const;
   // A new generation for the running policy: every flow is judged again on its next packet.
-  void rejudgeAll();
+  void rejudgeAll(std::string_view why = "a device moved to another profile");
   // Logs (and lists in the StateReport) a damaged or unwritable generation file.
   void reportGeneration(const GenerationChoice& choice);
   void loadInventory();
   void saveInventory();
+  // Learning mode (daemon_learn.cc): learn.state in state_dir, read at start (a damaged file is
+  // set aside, loudly, and learning starts empty), written every minute, on every start and
+  // stop of a session, and on the way out; sessions past their end stop by themselves (a
+  // one-second ticker), each with an event.
+  void loadLearning();
+  void saveLearning();
+  void expireLearning();
+  void logLearnEnd(const LearnSession& s, std::string_view why);
   // A socket and a queue thread for each flow queue, and one for the inspection queue.
   Status openQueues();
   QueueCounters queueCounters() const;

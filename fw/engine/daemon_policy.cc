@@ -140,8 +140,9 @@ RulesetSpec Daemon::specFor(const CompiledPolicy& policy, uint32_t generation) c
   return spec;
 }
 
-void Daemon::rejudgeAll() {
+void Daemon::rejudgeAll(std::string_view why) {
   rejudge_pending_ = false;
+  if (idle()) return;
   auto policy = installedPolicy();
   const GenerationChoice generation = generations_.advance(policy->digest);
   reportGeneration(generation);
@@ -161,7 +162,7 @@ void Daemon::rejudgeAll() {
   generation_ = generation.generation;
   log_.write(LogLine("rejudge")
                  .add("generation", generation_)
-                 .add("why", "a device moved to another profile"));
+                 .add("why", why));
 }
 
 void Daemon::reportGeneration(const GenerationChoice& choice) {

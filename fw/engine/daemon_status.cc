@@ -19,7 +19,15 @@ Result<std::vector<KernelQueueStats>> kernelQueuesOf(HostInfo& host, const Daemo
 std::vector<DeviceRecord> Daemon::devicesSeen() const {
   std::vector<DeviceRecord> out;
   std::lock_guard<std::mutex> lock(judge_mu_);
-  judge_.devices().forEach([&](const DeviceRecord& r) { out.push_back(r); });
+  const FlowRecorder& learning = judge_.learning();
+  judge_.devices().forEach([&](const DeviceRecord& r) {
+    out.push_back(r);
+    if (learning.observing(r.mac)) {
+      out.back().learning = "observe";
+    } else if (learning.learning(r.mac)) {
+      out.back().learning = "learning";
+    }
+  });
   return out;
 }
 

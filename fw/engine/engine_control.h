@@ -18,6 +18,7 @@
 #include "fw/config/daemon_config.h"
 #include "fw/device/device_record.h"
 #include "fw/engine/judge_counters.h"
+#include "fw/learn/flow_recorder.h"
 #include "fw/nfq/kernel_queue_stats.h"
 #include "fw/nfq/packet_queue.h"
 #include "fw/nft/ruleset.h"
@@ -44,6 +45,12 @@ struct EngineStatus {
   uint64_t log_suppressed = 0;  // event lines the rate limit suppressed (fw/engine/event_log.h)
   uint64_t events_dropped = 0;  // event lines lost because the delivery buffer was full
   std::string policy_digest;
+};
+
+// A learning session and what it recorded (fw/learn/flow_recorder.h), copied out.
+struct LearnReport {
+  LearnSession session;
+  std::vector<LearnedFlow> flows;  // most recently seen first
 };
 
 // What a policy is compiled against; a copy, so a compile on another thread reads nothing the
@@ -95,6 +102,24 @@ class EngineControl {
   // The device inventory: every device seen on a managed segment, with what is known of it.
   virtual std::vector<DeviceRecord> devicesSeen() const = 0;
   virtual const DaemonConfig& config() const = 0;
+
+  // Learning mode (fw/learn/). Starts or extends a session for `mac` (an event learn-start;
+  // saved at once): kInvalidArgument for a bad duration, kResourceExhausted when too many
+  // devices learn. Stop: kNotFound when `mac` is not learning. Report: kNotFound when `mac`
+  // has no session (active or ended). Engines without learning mode say kUnavailable.
+  virtual Status startLearning(MacAddress mac, std::chrono::seconds duration, bool observe);
+  virtual Status stopLearning(MacAddress mac);
+  virtual Result<LearnReport> learnReport(MacAddress mac) const;
 };
+
+inline Status EngineControl::startLearning(MacAddress, std::chrono::seconds, bool) {
+  return Status::error(StatusCode::kUnavailable, "this engine has no learning mode");
+}
+inline Status EngineControl::stopLearning(MacAddress) {
+  return Status::error(StatusCode::kUnavailable, "this engine has no learning mode");
+}
+inline Result<LearnReport> EngineControl::learnReport(MacAddress) const {
+  return Status::error(StatusCode::kUnavailable, "this engine has no learning mode");
+}
 
 }  // namespace muzzle

@@ -100,6 +100,7 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
   view.dst_is_doh = !reply && (q.mark & kHintDohDestination) != 0;
   Verdict v = decide(policy, view);
   if ((q.mark & kHintDnsAnswer) != 0) return onDnsAnswer(q, info, flow, view, v);
+  if (learning_.sessionCount() != 0) applyLearning(v, flow, view);
   switch (v.action) {
     case Action::kAllow: ++counters_.allowed; break;
     case Action::kReject: ++counters_.rejected; break;
@@ -201,6 +202,46 @@ void Judge::onDnsAnswerRead(const DnsFlowKey& flow, DnsAnswerKind kind, DnsError
   }
 }
 
+void Judge::applyLearning(Verdict& v, const PacketInfo& flow, const FlowView& view) {
+  const Endpoint& side = v.direction == Direction::kEgress ? view.src : view.dst;
+  // Only the profile's `otherwise` gives way: an explicit deny rule, and a DNS bypass (the
+  // policy's own dns rule), still hold while observing.
+  if (v.action != Action::kAllow && v.rule == nullptr && v.reason != Reason::kDnsBypass &&
+      v.profile >= 0 && side.mac && learning_.observing(*side.mac)) {
+    v.action = Action::kAllow;
+    v.log = true;  // loud: every flow observe mode lets through is an event
+    ++counters_.learn_observed;
+  }
+  const uint16_t port = flow.has_ports ? flow.dst_port : 0;
+  if (view.src.mac && learning_.learning(*view.src.mac)) {
+    FlowAttempt a;
+    a.direction = Direction::kEgress;
+    // The name the deciding rule matched, else one the device resolved for the address.
+    if (!v.name.empty()) {
+      a.name = v.name;
+    } else if (!view.dst_names.empty()) {
+      a.name = view.dst_names.front();
+    }
+    a.address = flow.dst;
+    a.protocol = flow.protocol;
+    a.port = port;
+    a.verdict = v.action;
+    a.allowed_by_rule = v.action == Action::kAllow && v.rule != nullptr;
+    a.to_device = view.dst.segment >= 0 && !view.dst.is_box;
+    learning_.record(*view.src.mac, a);
+  }
+  if (view.dst.mac && learning_.learning(*view.dst.mac)) {
+    FlowAttempt a;
+    a.direction = Direction::kInbound;
+    a.address = flow.src;
+    a.protocol = flow.protocol;
+    a.port = port;
+    a.verdict = v.action;
+    a.allowed_by_rule = v.action == Action::kAllow && v.rule != nullptr;
+    learning_.record(*view.dst.mac, a);
+  }
+}
+
 void Judge::logVerdict(const Verdict& v, const PacketInfo& flow, const FlowView& view) {
   const CompiledPolicy& policy = *policy_;
   const Endpoint& side = v.direction == Direction::kEgress ? view.src : view.dst;
@@ -215,6 +256,8 @@ void Judge::logVerdict(const Verdict& v, const PacketInfo& flow, const FlowView&
   line.add("rule", v.rule != nullptr ? std::string_view(v.rule->label) : std::string_view("otherwise"));
   if (!v.name.empty()) line.add("name", v.name);
   if (v.reason != Reason::kNone) line.add("reason", reasonName(v.reason));
+  // Profiles end in reject or drop: an allow by `otherwise` is observe mode's (applyLearning).
+  if (v.action == Action::kAllow && v.rule == nullptr && v.profile >= 0) line.add("learn", "observe");
   line.add("action", actionName(v.action));
   log_.writeLimited(std::move(line));
 }

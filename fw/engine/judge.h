@@ -28,6 +28,7 @@
 #include "fw/engine/event_log.h"
 #include "fw/engine/judge_counters.h"
 #include "fw/engine/site_probe.h"
+#include "fw/learn/flow_recorder.h"
 #include "fw/nfq/packet_queue.h"
 #include "fw/policy/compiled_policy.h"
 
@@ -53,7 +54,8 @@ class Judge : public PacketSink, private DnsAnswerSink {
         host_(host),
         inventory_(limits.devices, oui, clock),
         names_(clock),
-        dns_flows_(clock, limits.dns_questions, limits.dns_streams) {}
+        dns_flows_(clock, limits.dns_questions, limits.dns_streams),
+        learning_(clock) {}
 
   // Called (inside onPacket) when what the engine learned moves a device that already has flows
   // to another profile, so the owner can have every flow judged again (a new generation).
@@ -73,6 +75,10 @@ class Judge : public PacketSink, private DnsAnswerSink {
   const NameCache& names() const { return names_; }
   // Outstanding DNS questions and DNS-over-TCP streams (which answers may teach names).
   const DnsFlowTracker& dnsFlows() const { return dns_flows_; }
+  // Learning mode (fw/learn/flow_recorder.h): every new flow of a device in a session is
+  // recorded here; the engine thread starts, stops, expires and saves sessions under the lock.
+  FlowRecorder& learning() { return learning_; }
+  const FlowRecorder& learning() const { return learning_; }
 
  private:
   // The device that owns `ip` on `segment` (fw/device/address_bindings.h); for an address with
@@ -82,6 +88,10 @@ class Judge : public PacketSink, private DnsAnswerSink {
   // kNeighbourReadInterval; false when it was read too recently.
   bool readNeighbours();
   void logVerdict(const Verdict& v, const PacketInfo& flow, const FlowView& view);
+  // Learning mode: a device in an --observe session gets what its profile does not explicitly
+  // deny (`v` becomes an allow, counted `learn_observed`); then the flow is recorded for each
+  // end that is learning.
+  void applyLearning(Verdict& v, const PacketInfo& flow, const FlowView& view);
   // A DNS answer on its way to a device (kHintDnsAnswer): learn its names if the flow is one
   // the device may use, then let it pass. Never NF_REPEAT: the answer rules come before the
   // verdict-mark rules, so a repeat would queue the packet again.
@@ -133,6 +143,7 @@ class Judge : public PacketSink, private DnsAnswerSink {
   std::function<void()> on_reassigned_;
   NameCache names_;
   DnsFlowTracker dns_flows_;
+  FlowRecorder learning_;
   std::array<std::string_view, 8> dst_names_{};  // names of the current flow's destination
   JudgeCounters counters_;
   std::chrono::steady_clock::time_point last_neighbour_read_{};

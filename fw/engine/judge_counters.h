@@ -37,6 +37,7 @@ struct JudgeCounters {
   uint64_t dhcp_leases = 0;           // DHCPACKs from the box's server read (address bindings)
   uint64_t dhcp_replies_ignored = 0;  // other DHCP replies: offers, NAKs, malformed, not the box's
   uint64_t addresses_moved = 0;       // addresses that changed owner (lease, or owner gone)
+  uint64_t learn_observed = 0;        // flows allowed only because their device is observed
 };
 
 }  // namespace muzzle

@@ -51,10 +51,13 @@ std::string emitEntry(const ProfileText& e) {
   YAML::Emitter out;
   out.SetIndent(2);
   out << YAML::BeginMap << YAML::Key << e.name << YAML::Value;
-  if (p.egress_size() == 0 && p.inbound_size() == 0 && p.otherwise().empty()) {
+  if (p.egress_size() == 0 && p.inbound_size() == 0 && p.otherwise().empty() &&
+      p.preset().empty()) {
     out << YAML::Flow << YAML::BeginMap << YAML::EndMap;
   } else {
     out << YAML::BeginMap;
+    // A learning proposal builds on a profile that may name a preset (fw/learn/proposal.h).
+    if (!p.preset().empty()) out << YAML::Key << "preset" << YAML::Value << p.preset();
     size_t c = 0;
     for (const char* key : {"egress", "inbound"}) {
       const auto& rules = std::string_view(key) == "egress" ? p.egress() : p.inbound();

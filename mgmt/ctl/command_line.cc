@@ -40,6 +40,7 @@ CommandLine::CommandLine()
   addEventsCommand(app_, invocation_);
   addAuditCommand(app_, invocation_);
   addMudCommands(app_, invocation_);
+  addLearnCommands(app_, invocation_);
 }
 
 std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::ostream& out,

@@ -90,6 +90,7 @@ v1::DeviceInfo toDevice(const CompiledPolicy& policy, const DeviceRecord* seen, 
       d.set_assignment(seen->assignment);
       d.set_assigned_by(seen->assigned_by);
     }
+    d.set_learning(seen->learning);
   }
   d.set_quarantined(d.profile() == "quarantine");
   return d;

@@ -252,6 +252,7 @@ ManagementServices::ManagementServices(ServiceDeps deps)
       policy_(makePolicyService(deps_)),
       device_(makeDeviceService(deps_)),
       mud_(makeMudService(deps_)),
+      learn_(makeLearnService(deps_)),
       event_(std::make_unique<EventServiceImpl>(deps_, streams_)),
       status_(std::make_unique<StatusServiceImpl>(deps_)),
       health_(std::make_unique<HealthService>(deps_.auth, streams_)) {}
@@ -259,7 +260,7 @@ ManagementServices::ManagementServices(ServiceDeps deps)
 ManagementServices::~ManagementServices() = default;
 
 std::vector<grpc::Service*> ManagementServices::services() {
-  return {policy_.get(), device_.get(), mud_.get(), event_.get(), status_.get(), health_.get()};
+  return {policy_.get(), device_.get(), mud_.get(), learn_.get(), event_.get(), status_.get(), health_.get()};
 }
 
 void ManagementServices::stopWatchers() {

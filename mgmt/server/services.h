@@ -51,6 +51,7 @@ class ManagementServices {
   std::unique_ptr<grpc::Service> policy_;  // services_policy.cc
   std::unique_ptr<grpc::Service> device_;  // services_devices.cc
   std::unique_ptr<grpc::Service> mud_;     // services_mud.cc
+  std::unique_ptr<grpc::Service> learn_;   // services_learn.cc
   std::unique_ptr<EventServiceImpl> event_;
   std::unique_ptr<StatusServiceImpl> status_;
   std::unique_ptr<HealthService> health_;

@@ -47,6 +47,10 @@ RULES = [
      fw("common", "packet", "config", "device", "dhcp", "policy", "mud") + "|" + PROTO,
      "fw/README.md: mud/ may depend on \"common, policy (its spelling of names and ports), "
      "proto, nlohmann-json, yaml-cpp\""),
+    ("fw/learn/", "only",
+     fw("common", "packet", "config", "device", "dhcp", "policy", "mud", "learn") + "|" + PROTO,
+     "fw/README.md: learn/ may depend on \"common, policy (its verdicts), mud (its policy text), "
+     "proto, libpsl\""),
     ("fw/nft/", "only", fw("common", "nft"),
      "fw/README.md: nft/ may depend on \"libnftnl, libmnl\"; \"Every folder may use common/\""),
     ("fw/nfq/", "only", fw("common", "nfq"),

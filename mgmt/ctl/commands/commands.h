@@ -20,5 +20,6 @@ void addPolicyExplainCommand(CLI::App& policy, Invocation& invocation);
 void addEventsCommand(CLI::App& app, Invocation& invocation);   // events
 void addAuditCommand(CLI::App& app, Invocation& invocation);    // audit
 void addMudCommands(CLI::App& app, Invocation& invocation);     // mud import
+void addLearnCommands(CLI::App& app, Invocation& invocation);   // learn start/stop/show/propose
 
 }  // namespace muzzle::ctl

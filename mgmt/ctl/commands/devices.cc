@@ -22,7 +22,11 @@ std::vector<std::string> deviceRow(const v1::DeviceInfo& d) {
   if (vendor.size() > 28) vendor = vendor.substr(0, 25) + "...";
   return {d.mac(),
           d.name().empty() ? "(unlisted)" : d.name(),
-          d.profile() + (d.quarantined() ? " (q)" : ""),
+          // Learning is marked beside the profile; observe loudly: the profile is not enforced.
+          d.profile() + (d.quarantined() ? " (q)" : "") +
+              (d.learning() == "observe"    ? " (OBSERVE: learning, only explicit denies hold)"
+               : d.learning() == "learning" ? " (learning)"
+                                            : ""),
           why,
           vendor,
           ips.empty() ? "-" : ips,

@@ -229,5 +229,65 @@ TEST_CASE_FIXTURE(ManagedBox,
         std::string::npos);
 }
 
+TEST_CASE_FIXTURE(ManagedBox, "learning sessions are saved, survive a restart and end by themselves") {
+  const MacAddress cam = *MacAddress::parse("44:47:cc:00:00:11");
+  ManualClock manual;
+  {
+    GenerationStore generations(config.state_dir);
+    Daemon daemon(config, ruleset, host, &idleOpener, log, manual, /*oui=*/nullptr, generations);
+    REQUIRE(daemon.start().ok());
+    const int installs = ruleset.installs;
+    CHECK(daemon.startLearning(cam, std::chrono::seconds(0), false).code() ==
+          StatusCode::kInvalidArgument);
+    CHECK(daemon.stopLearning(cam).code() == StatusCode::kNotFound);
+    CHECK(daemon.learnReport(cam).status().code() == StatusCode::kNotFound);
+    REQUIRE(daemon.startLearning(cam, std::chrono::hours(1), true).ok());
+    CHECK(ruleset.installs == installs + 1);  // every flow is judged (and recorded) again
+    CHECK(logText().find("event=learn-start mac=44:47:cc:00:00:11") != std::string::npos);
+    CHECK(logText().find("observe=yes") != std::string::npos);
+    CHECK(readRegularFile(config.state_dir + "/learn.state")->find("session 44:47:cc:00:00:11") !=
+          std::string::npos);
+  }
+  {
+    // A restart within the hour: the session is back, still observing.
+    GenerationStore generations(config.state_dir);
+    Daemon daemon(config, ruleset, host, &idleOpener, log, manual, /*oui=*/nullptr, generations);
+    REQUIRE(daemon.start().ok());
+    auto report = daemon.learnReport(cam);
+    REQUIRE(report.ok());
+    CHECK(report->session.active);
+    CHECK(report->session.observe);
+    CHECK(logText().find("event=learn-loaded sessions=1 flows=0 left_out=0") != std::string::npos);
+  }
+  manual.advance(std::chrono::hours(1));
+  {
+    // Restarted after its end time: it ends at once, with its event; its record stays.
+    GenerationStore generations(config.state_dir);
+    Daemon daemon(config, ruleset, host, &idleOpener, log, manual, /*oui=*/nullptr, generations);
+    REQUIRE(daemon.start().ok());
+    CHECK(logText().find("event=learn-end mac=44:47:cc:00:00:11 observe=yes why=end-time") !=
+          std::string::npos);
+    auto report = daemon.learnReport(cam);
+    REQUIRE(report.ok());
+    CHECK_FALSE(report->session.active);
+    CHECK(daemon.stopLearning(cam).code() == StatusCode::kNotFound);
+  }
+}
+
+TEST_CASE_FIXTURE(ManagedBox, "a damaged learn.state is set aside with its line; learning starts empty") {
+  std::filesystem::create_directories(config.state_dir);
+  REQUIRE(writeFileAtomically(config.state_dir, "learn.state",
+                              "# muzzle learning state 1\nsession \x01\x02 torn\n")
+              .ok());
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  CHECK(logText().find("learn.state:2: a session line has 7 words") != std::string::npos);
+  CHECK(logText().find("kept_as=" + config.state_dir + "/learn.state.damaged-") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(config.state_dir + "/learn.state"));
+  CHECK(daemon.learnReport(*MacAddress::parse("44:47:cc:00:00:11")).status().code() ==
+        StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace muzzle

@@ -145,8 +145,21 @@ class FakeEngine : public EngineControl {
   }
   std::shared_ptr<const CompiledPolicy> installedPolicy() const override { return policy; }
   EngineStatus engineStatus() const override { return {}; }
-  std::vector<DeviceRecord> devicesSeen() const override { return {}; }
+  std::vector<DeviceRecord> devicesSeen() const override { return seen; }
   const DaemonConfig& config() const override { return config_; }
+  // Learning mode, on a recorder of its own (the Daemon's is the Judge's).
+  Status startLearning(MacAddress mac, std::chrono::seconds duration, bool observe) override {
+    return learning.start(mac, duration, observe);
+  }
+  Status stopLearning(MacAddress mac) override {
+    if (!learning.stop(mac)) return Status::error(StatusCode::kNotFound, mac.toString() + " is not learning");
+    return Status();
+  }
+  Result<LearnReport> learnReport(MacAddress mac) const override {
+    auto session = learning.session(mac);
+    if (!session) return Status::error(StatusCode::kNotFound, mac.toString() + " has no learning session");
+    return LearnReport{*session, learning.flows(mac)};
+  }
 
   mutable Gate gate;
   std::string installed;
@@ -156,6 +169,9 @@ class FakeEngine : public EngineControl {
   uint32_t generation = 0;
   bool fail_install = false;
   DaemonConfig config_;
+  std::vector<DeviceRecord> seen;  // what devicesSeen() answers
+  ManualClock learn_clock;
+  FlowRecorder learning{learn_clock};
 
  private:
   mutable std::mutex mu_;

@@ -1,0 +1,227 @@
+// learn.state, the recorder's saved form: a text file a person can read, one line per session
+// and one per flow, the flows under their session, most recently seen first:
+//
+//   # muzzle learning state 1
+//   session 44:47:cc:12:34:56 start=1790000000 end=1790086400 observe=no active=yes evictions=0
+//   flow egress tcp 443 name=cam.example.com count=3 first=1790000010 last=1790000400 verdict=allow rule=yes via=203.0.113.10 lateral=no
+//   flow egress udp 123 addr=192.0.2.123 count=1 first=... last=... verdict=reject rule=no via=192.0.2.123 lateral=no
+//
+// Everything in it is checked as untrusted (the disk may be torn or tampered with): a line that
+// does not read is an error naming the file and line, and nothing is taken from the file then.
+// Names are read back only if they are names the recorder itself would keep (isRecordableName).
+#include <charconv>
+
+#include "fw/common/excerpt.h"
+#include "fw/common/text_lines.h"
+#include "fw/learn/flow_recorder.h"
+
+namespace muzzle {
+namespace {
+
+constexpr std::string_view kHeader = "# muzzle learning state 1";
+
+std::string protocolText(uint8_t p) {
+  switch (p) {
+    case 6: return "tcp";
+    case 17: return "udp";
+    case 1: return "icmp";
+    case 58: return "icmpv6";
+    default: return std::to_string(p);
+  }
+}
+
+std::vector<std::string_view> words(std::string_view line) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && line[i] == ' ') ++i;
+    size_t j = i;
+    while (j < line.size() && line[j] != ' ') ++j;
+    if (j > i) out.push_back(line.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+template <typename T>
+bool number(std::string_view text, T* out) {
+  if (text.empty()) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// The value of `word` if it is "key=value".
+std::optional<std::string_view> field(std::string_view word, std::string_view key) {
+  if (word.size() <= key.size() || !word.starts_with(key) || word[key.size()] != '=')
+    return std::nullopt;
+  return word.substr(key.size() + 1);
+}
+
+std::optional<bool> yesNo(std::string_view v) {
+  if (v == "yes") return true;
+  if (v == "no") return false;
+  return std::nullopt;
+}
+
+std::optional<uint8_t> protocolOf(std::string_view v) {
+  if (v == "tcp") return 6;
+  if (v == "udp") return 17;
+  if (v == "icmp") return 1;
+  if (v == "icmpv6") return 58;
+  unsigned n = 0;
+  if (number(v, &n) && n <= 255) return static_cast<uint8_t>(n);
+  return std::nullopt;
+}
+
+std::optional<Action> verdictOf(std::string_view v) {
+  if (v == "allow") return Action::kAllow;
+  if (v == "reject") return Action::kReject;
+  if (v == "drop") return Action::kDrop;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string FlowRecorder::serialize() const {
+  std::string out(kHeader);
+  out += '\n';
+  for (const LearnSession& s : sessions()) {
+    out += "session " + s.mac.toString() + " start=" + std::to_string(s.start_unix) +
+           " end=" + std::to_string(s.end_unix) + " observe=" + (s.observe ? "yes" : "no") +
+           " active=" + (s.active ? "yes" : "no") + " evictions=" + std::to_string(s.evictions) +
+           "\n";
+    for (const LearnedFlow& f : devices_.at(s.mac.value).lru) {
+      out += std::string("flow ") + directionName(f.key.direction) + " " +
+             protocolText(f.key.protocol) + " " + std::to_string(f.key.port) + " " +
+             (f.key.name.empty() ? "addr=" + f.key.address.toString() : "name=" + f.key.name) +
+             " count=" + std::to_string(f.count) + " first=" + std::to_string(f.first_seen_unix) +
+             " last=" + std::to_string(f.last_seen_unix) + " verdict=" + actionName(f.verdict) +
+             " rule=" + (f.allowed_by_rule ? "yes" : "no") + " via=" +
+             f.last_address.toString() + " lateral=" + (f.to_device ? "yes" : "no") +
+             "\n";
+    }
+  }
+  return out;
+}
+
+Status FlowRecorder::load(std::string_view text, std::string_view file_name) {
+  const std::vector<std::string_view> lines = splitLines(text);
+  size_t line_no = 0;
+  auto bad = [&](const std::string& what) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         std::string(file_name) + ":" + std::to_string(line_no) + ": " + what +
+                             "; the learning sessions start empty");
+  };
+  if (text.size() > kLearnMaxFileBytes) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         std::string(file_name) + ": larger than " +
+                             std::to_string(kLearnMaxFileBytes) + " bytes");
+  }
+  if (lines.empty() || lines[0] != kHeader) {
+    line_no = 1;
+    return bad("not a learning state file (its first line must be \"" + std::string(kHeader) +
+               "\")");
+  }
+  std::unordered_map<uint64_t, DeviceFlows> loaded;
+  size_t flows = 0;
+  uint64_t dropped = 0;
+  DeviceFlows* current = nullptr;  // the session the flow lines belong to; null: skipped
+  bool in_session = false;
+  for (line_no = 2; line_no <= lines.size(); ++line_no) {
+    const std::string_view line = lines[line_no - 1];
+    if (line.empty() || line.front() == '#') continue;
+    const std::vector<std::string_view> w = words(line);
+    if (w[0] == "session") {
+      if (w.size() != 7) return bad("a session line has 7 words, this one " + std::to_string(w.size()));
+      LearnSession s;
+      auto mac = MacAddress::parse(w[1]);
+      if (!mac) return bad("\"" + excerpt(w[1]) + "\" is not an Ethernet address");
+      s.mac = *mac;
+      auto start = field(w[2], "start");
+      auto end = field(w[3], "end");
+      auto observe = field(w[4], "observe");
+      auto active = field(w[5], "active");
+      auto evictions = field(w[6], "evictions");
+      if (!start || !number(*start, &s.start_unix)) return bad("start= must be a number of seconds");
+      if (!end || !number(*end, &s.end_unix)) return bad("end= must be a number of seconds");
+      std::optional<bool> o = observe ? yesNo(*observe) : std::nullopt;
+      std::optional<bool> a = active ? yesNo(*active) : std::nullopt;
+      if (!o) return bad("observe= must be yes or no");
+      if (!a) return bad("active= must be yes or no");
+      if (!evictions || !number(*evictions, &s.evictions)) return bad("evictions= must be a number");
+      s.observe = *o;
+      s.active = *a;
+      if (loaded.count(s.mac.value) != 0) return bad("a second session for " + s.mac.toString());
+      in_session = true;
+      if (loaded.size() >= limits_.sessions) {
+        ++dropped;
+        current = nullptr;
+        continue;
+      }
+      current = &loaded[s.mac.value];
+      current->session = s;
+      continue;
+    }
+    if (w[0] != "flow") return bad("a line starts with \"session\" or \"flow\", not \"" + excerpt(w[0]) + "\"");
+    if (!in_session) return bad("a flow line before any session line");
+    if (w.size() != 12) return bad("a flow line has 12 words, this one " + std::to_string(w.size()));
+    LearnedFlow f;
+    if (w[1] == "egress") {
+      f.key.direction = Direction::kEgress;
+    } else if (w[1] == "inbound") {
+      f.key.direction = Direction::kInbound;
+    } else {
+      return bad("the direction must be egress or inbound");
+    }
+    auto proto = protocolOf(w[2]);
+    if (!proto) return bad("\"" + excerpt(w[2]) + "\" is not a protocol");
+    f.key.protocol = *proto;
+    if (!number(w[3], &f.key.port)) return bad("the port must be a number from 0 to 65535");
+    if (auto name = field(w[4], "name")) {
+      if (!isRecordableName(*name)) return bad("\"" + excerpt(*name) + "\" is not a DNS name");
+      f.key.name.assign(*name);
+    } else if (auto addr = field(w[4], "addr")) {
+      auto ip = IpAddress::parse(*addr);
+      if (!ip) return bad("\"" + excerpt(*addr) + "\" is not an IP address");
+      f.key.address = *ip;
+    } else {
+      return bad("the fifth word must be name=NAME or addr=ADDRESS");
+    }
+    auto count = field(w[5], "count");
+    auto first = field(w[6], "first");
+    auto last = field(w[7], "last");
+    auto verdict = field(w[8], "verdict");
+    auto by_rule = field(w[9], "rule");
+    auto via = field(w[10], "via");
+    auto lateral = field(w[11], "lateral");
+    if (!count || !number(*count, &f.count)) return bad("count= must be a number");
+    if (!first || !number(*first, &f.first_seen_unix)) return bad("first= must be a number of seconds");
+    if (!last || !number(*last, &f.last_seen_unix)) return bad("last= must be a number of seconds");
+    std::optional<Action> v = verdict ? verdictOf(*verdict) : std::nullopt;
+    if (!v) return bad("verdict= must be allow, reject or drop");
+    f.verdict = *v;
+    std::optional<bool> r = by_rule ? yesNo(*by_rule) : std::nullopt;
+    if (!r) return bad("rule= must be yes or no");
+    f.allowed_by_rule = *r;
+    std::optional<IpAddress> via_ip = via ? IpAddress::parse(*via) : std::nullopt;
+    if (!via_ip) return bad("via= must be an IP address");
+    f.last_address = *via_ip;
+    std::optional<bool> l = lateral ? yesNo(*lateral) : std::nullopt;
+    if (!l) return bad("lateral= must be yes or no");
+    f.to_device = *l;
+    if (current == nullptr || current->lru.size() >= limits_.per_device || flows >= limits_.total) {
+      ++dropped;
+      continue;
+    }
+    if (current->index.count(viewOf(f.key)) != 0) return bad("the same flow twice in one session");
+    current->lru.push_back(std::move(f));
+    current->index.emplace(viewOf(current->lru.back().key), std::prev(current->lru.end()));
+    ++flows;
+  }
+  devices_ = std::move(loaded);
+  flows_ = flows;
+  load_dropped_ = dropped;
+  return Status();
+}
+
+}  // namespace muzzle

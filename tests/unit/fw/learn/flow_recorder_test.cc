@@ -1,0 +1,270 @@
+// FlowRecorder: sessions (start, stop, expiry moved with ManualClock), flows by name or address,
+// the per-device and total bounds with their eviction counts, and learn.state: the round trip,
+// and damaged or hostile files refused with their line.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "fw/learn/flow_recorder.h"
+
+namespace muzzle {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::seconds;
+
+const MacAddress kCamera = *MacAddress::parse("44:47:cc:00:00:11");
+const MacAddress kVacuum = *MacAddress::parse("50:ec:50:00:00:21");
+const IpAddress kCloud = *IpAddress::parse("203.0.113.10");
+const IpAddress kCloud2 = *IpAddress::parse("203.0.113.11");
+
+FlowAttempt tcp(std::string_view name, const IpAddress& ip, uint16_t port,
+                Action verdict = Action::kAllow) {
+  FlowAttempt a;
+  a.name = name;
+  a.address = ip;
+  a.protocol = 6;
+  a.port = port;
+  a.verdict = verdict;
+  return a;
+}
+
+IpAddress nth(uint32_t i) { return IpAddress::v4FromHostOrder(0xC6120000u + i); }  // 198.18.x.y
+
+TEST_CASE("only a device in a session is recorded; a flow seen again is counted, not repeated") {
+  ManualClock clock;
+  FlowRecorder r(clock);
+  r.record(kCamera, tcp("cam.example.com", kCloud, 443));
+  CHECK(r.flowCount() == 0);
+  REQUIRE(r.start(kCamera, hours(24), false).ok());
+  CHECK(r.learning(kCamera));
+  CHECK_FALSE(r.observing(kCamera));
+  CHECK_FALSE(r.learning(kVacuum));
+  r.record(kCamera, tcp("cam.example.com", kCloud, 443));
+  clock.advance(seconds(30));
+  // Another address of the same name, a minute later: the same flow.
+  r.record(kCamera, tcp("cam.example.com", kCloud2, 443, Action::kReject));
+  r.record(kVacuum, tcp("cam.example.com", kCloud, 443));
+  auto flows = r.flows(kCamera);
+  REQUIRE(flows.size() == 1);
+  CHECK(flows[0].key.name == "cam.example.com");
+  CHECK(flows[0].count == 2);
+  CHECK(flows[0].last_seen_unix - flows[0].first_seen_unix == 30);
+  CHECK(flows[0].verdict == Action::kReject);
+  CHECK(flows[0].last_address == kCloud2);
+  CHECK(r.flows(kVacuum).empty());
+}
+
+TEST_CASE("a flow is kept by name when one is known, by address otherwise") {
+  ManualClock clock;
+  FlowRecorder r(clock);
+  REQUIRE(r.start(kCamera, hours(1), false).ok());
+  r.record(kCamera, tcp("", kCloud, 443));
+  r.record(kCamera, tcp("cam.example.com", kCloud, 443));
+  r.record(kCamera, tcp("cam.example.com", kCloud, 8443));  // another port: another flow
+  // A name with bytes a policy could not say (or a hostile answer's) is kept by address.
+  r.record(kCamera, tcp("bad name\n", kCloud2, 443));
+  auto flows = r.flows(kCamera);
+  REQUIRE(flows.size() == 4);
+  CHECK(flows[0].key.name.empty());
+  CHECK(flows[0].key.address == kCloud2);
+  CHECK(flows[1].key.port == 8443);
+  CHECK(flows[2].key.name == "cam.example.com");
+  CHECK(flows[3].key.name.empty());
+  CHECK(flows[3].key.address == kCloud);
+}
+
+TEST_CASE("a device sending to 100,000 addresses keeps its newest per_device flows") {
+  ManualClock clock;
+  FlowRecorder r(clock, LearnLimits{.per_device = 100, .total = 1000});
+  REQUIRE(r.start(kCamera, hours(1), false).ok());
+  REQUIRE(r.start(kVacuum, hours(1), false).ok());
+  r.record(kVacuum, tcp("vacuum.example.com", kCloud, 443));
+  for (uint32_t i = 0; i < 100000; ++i) r.record(kCamera, tcp("", nth(i), 80));
+  CHECK(r.flowCount() == 101);
+  CHECK(r.flows(kCamera).size() == 100);
+  CHECK(r.flows(kCamera).front().key.address == nth(99999));
+  CHECK(r.flows(kCamera).back().key.address == nth(99900));
+  CHECK(r.evictions() == 99900);
+  CHECK(r.session(kCamera)->evictions == 99900);
+  CHECK(r.flows(kVacuum).size() == 1);  // the scan only pushed out the camera's own flows
+}
+
+TEST_CASE("at the total bound, the device holding the most gives way") {
+  ManualClock clock;
+  FlowRecorder r(clock, LearnLimits{.per_device = 100, .total = 10});
+  REQUIRE(r.start(kCamera, hours(1), false).ok());
+  REQUIRE(r.start(kVacuum, hours(1), false).ok());
+  for (uint32_t i = 0; i < 9; ++i) r.record(kCamera, tcp("", nth(i), 80));
+  r.record(kVacuum, tcp("", kCloud, 443));
+  CHECK(r.flowCount() == 10);
+  r.record(kVacuum, tcp("", kCloud2, 443));  // full: the camera (9 flows) loses its oldest
+  CHECK(r.flowCount() == 10);
+  CHECK(r.flows(kCamera).size() == 8);
+  CHECK(r.flows(kVacuum).size() == 2);
+  CHECK(r.session(kCamera)->evictions == 1);
+  CHECK(r.session(kVacuum)->evictions == 0);
+}
+
+TEST_CASE("sessions: bounded, duration checked, stop keeps the flows, forget drops them") {
+  ManualClock clock;
+  FlowRecorder r(clock, LearnLimits{.sessions = 1, .max_duration = hours(48)});
+  CHECK(r.start(kCamera, seconds(0), false).code() == StatusCode::kInvalidArgument);
+  Status too_long = r.start(kCamera, hours(49), false);
+  CHECK(too_long.code() == StatusCode::kInvalidArgument);
+  CHECK(too_long.message().find("at most 48 hours") != std::string::npos);
+  REQUIRE(r.start(kCamera, hours(1), true).ok());
+  CHECK(r.observing(kCamera));
+  CHECK(r.start(kVacuum, hours(1), false).code() == StatusCode::kResourceExhausted);
+  r.record(kCamera, tcp("", kCloud, 80));
+  CHECK(r.stop(kCamera));
+  CHECK_FALSE(r.stop(kCamera));
+  CHECK_FALSE(r.learning(kCamera));
+  CHECK_FALSE(r.observing(kCamera));
+  r.record(kCamera, tcp("", kCloud2, 80));  // ended: not recorded
+  CHECK(r.flows(kCamera).size() == 1);
+  // An ended session gives way to a new device.
+  REQUIRE(r.start(kVacuum, hours(1), false).ok());
+  CHECK_FALSE(r.session(kCamera).has_value());
+  CHECK(r.flowCount() == 0);
+  CHECK(r.forget(kVacuum));
+  CHECK_FALSE(r.forget(kVacuum));
+  CHECK(r.sessionCount() == 0);
+}
+
+TEST_CASE("a session ends by itself at its end time") {
+  ManualClock clock;
+  FlowRecorder r(clock);
+  REQUIRE(r.start(kCamera, hours(24), false).ok());
+  REQUIRE(r.start(kVacuum, hours(2), true).ok());
+  clock.advance(hours(2) - seconds(1));
+  CHECK(r.expire().empty());
+  clock.advance(seconds(1));
+  auto ended = r.expire();
+  REQUIRE(ended.size() == 1);
+  CHECK(ended[0].mac == kVacuum);
+  CHECK(ended[0].observe);
+  CHECK_FALSE(r.learning(kVacuum));
+  CHECK(r.learning(kCamera));
+  CHECK(r.expire().empty());  // reported once
+  clock.advance(hours(22));
+  CHECK(r.expire().size() == 1);
+  CHECK_FALSE(r.learning(kCamera));
+}
+
+TEST_CASE("learn.state: a round trip keeps sessions, flows, their order and counts") {
+  ManualClock clock;
+  FlowRecorder r(clock);
+  REQUIRE(r.start(kCamera, hours(24), true).ok());
+  REQUIRE(r.start(kVacuum, hours(1), false).ok());
+  FlowAttempt ruled = tcp("", *IpAddress::parse("198.18.1.10"), 554);
+  ruled.allowed_by_rule = true;
+  r.record(kVacuum, ruled);
+  r.record(kCamera, tcp("cam.example.com", kCloud, 443));
+  clock.advance(seconds(5));
+  FlowAttempt ntp;
+  ntp.address = *IpAddress::parse("2001:db8::123");
+  ntp.protocol = 17;
+  ntp.port = 123;
+  r.record(kCamera, ntp);
+  r.record(kCamera, tcp("cam.example.com", kCloud, 443, Action::kReject));
+  FlowAttempt inbound = tcp("", *IpAddress::parse("198.18.1.20"), 554);
+  inbound.direction = Direction::kInbound;
+  r.record(kCamera, inbound);
+  r.stop(kVacuum);
+  const std::string text = r.serialize();
+
+  FlowRecorder back(clock);
+  REQUIRE(back.load(text, "learn.state").ok());
+  CHECK(back.serialize() == text);
+  CHECK(back.flowCount() == 4);
+  CHECK(back.flows(kVacuum)[0].allowed_by_rule);
+  CHECK(back.observing(kCamera));
+  CHECK_FALSE(back.learning(kVacuum));
+  auto flows = back.flows(kCamera);
+  REQUIRE(flows.size() == 3);
+  CHECK(flows[0].key.direction == Direction::kInbound);
+  CHECK(flows[1].key.name == "cam.example.com");
+  CHECK(flows[1].count == 2);
+  CHECK(flows[1].verdict == Action::kReject);
+  CHECK(flows[2].key.address == ntp.address);
+  // Recording continues into the loaded flows.
+  back.record(kCamera, tcp("cam.example.com", kCloud, 443));
+  CHECK(back.flows(kCamera)[0].count == 3);
+  CHECK(back.flowCount() == 4);
+}
+
+TEST_CASE("learn.state: a damaged or hostile file is refused with its line, nothing changes") {
+  ManualClock clock;
+  FlowRecorder r(clock);
+  REQUIRE(r.start(kCamera, hours(1), false).ok());
+  const std::string head = "# muzzle learning state 1\n";
+  const std::string session =
+      "session 44:47:cc:00:00:11 start=1 end=2 observe=no active=yes evictions=0\n";
+  const std::string flow =
+      "flow egress tcp 443 name=a.example.com count=1 first=1 last=1 verdict=allow rule=no "
+      "via=203.0.113.1 lateral=no\n";
+  struct Case {
+    std::string text;
+    std::string error;
+  };
+  const Case cases[] = {
+      {"", "learn.state:1: not a learning state file"},
+      {"\xff\xfe garbage", "learn.state:1: not a learning state file"},
+      {head + "session nonsense\n", "learn.state:2: a session line has 7 words"},
+      {head + "session zz:47:cc:00:00:11 start=1 end=2 observe=no active=yes evictions=0\n",
+       "is not an Ethernet address"},
+      {head + "session 44:47:cc:00:00:11 start=x end=2 observe=no active=yes evictions=0\n",
+       "learn.state:2: start= must be"},
+      {head + "session 44:47:cc:00:00:11 start=1 end=99999999999999999999999 observe=no "
+              "active=yes evictions=0\n",
+       "end= must be"},
+      {head + session + session, "learn.state:3: a second session"},
+      {head + flow, "learn.state:2: a flow line before any session line"},
+      {head + session + "flow sideways tcp 443 name=a.example.com count=1 first=1 last=1 "
+                        "verdict=allow rule=no via=203.0.113.1 lateral=no\n",
+       "learn.state:3: the direction"},
+      {head + session + "flow egress tcp 70000 name=a.example.com count=1 first=1 last=1 "
+                        "verdict=allow rule=no via=203.0.113.1 lateral=no\n",
+       "the port"},
+      {head + session + "flow egress tcp 443 name=A;rm\x01 count=1 first=1 last=1 "
+                        "verdict=allow rule=no via=203.0.113.1 lateral=no\n",
+       "is not a DNS name"},
+      {head + session + "flow egress tcp 443 addr=300.1.1.1 count=1 first=1 last=1 "
+                        "verdict=allow rule=no via=203.0.113.1 lateral=no\n",
+       "is not an IP address"},
+      {head + session + "flow egress tcp 443 name=a.example.com count=1 first=1 last=1 "
+                        "verdict=maybe rule=no via=203.0.113.1 lateral=no\n",
+       "verdict= must be"},
+      {head + session + "flow egress tcp 443 name=a.example.com count=1 first=1 last=1 "
+                        "verdict=allow rule=perhaps via=203.0.113.1 lateral=no\n",
+       "rule= must be yes or no"},
+      {head + session + flow + flow, "learn.state:4: the same flow twice"},
+      {head + session + "flow egress tcp 443\n", "a flow line has 12 words"},
+      {head + "junk\n", "learn.state:2: a line starts with"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.text);
+    Status s = r.load(c.text, "learn.state");
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.message().find(c.error) != std::string::npos);
+    CHECK(r.learning(kCamera));  // the running sessions stay
+  }
+}
+
+TEST_CASE("learn.state: what exceeds the limits is left out and counted") {
+  ManualClock clock;
+  FlowRecorder big(clock);
+  for (uint64_t i = 1; i <= 3; ++i) {
+    REQUIRE(big.start(MacAddress{i}, hours(1), false).ok());
+    for (uint32_t f = 0; f < 5; ++f) big.record(MacAddress{i}, tcp("", nth(f), 80));
+  }
+  FlowRecorder small(clock, LearnLimits{.sessions = 2, .per_device = 3, .total = 4});
+  REQUIRE(small.load(big.serialize(), "learn.state").ok());
+  CHECK(small.sessionCount() == 2);
+  CHECK(small.flowCount() == 4);
+  CHECK(small.loadDropped() == 1 + 5 + 2 + 4);  // a session, its flows, two over per_device...
+}
+
+}  // namespace
+}  // namespace muzzle

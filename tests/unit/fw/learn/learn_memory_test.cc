@@ -1,0 +1,94 @@
+// The learning recorder's memory, measured (fw/learn/README.md, "Bounds"): the process's resident
+// set before and after filling the recorder at its default limits, with names long enough to
+// need their own heap buffers. Two shapes: one device with 10,000 distinct flows (its bound,
+// 1024, keeps it small), and 1,000 devices learning at once, each sending 100 distinct flows
+// (the total bound, 65,536, caps them). The bound asserted is the documented one; the measured
+// numbers are printed (doctest -s shows them).
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <string>
+
+#include "fw/learn/flow_recorder.h"
+
+namespace muzzle {
+namespace {
+
+// Resident set size in KiB, from /proc/self/status (VmRSS).
+size_t rssKib() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      size_t kib = 0;
+      status >> kib;
+      return kib;
+    }
+    status.ignore(4096, '\n');
+  }
+  return 0;
+}
+
+// A distinct 40-byte name per (device, flow): past the small-string buffer, as cloud names are.
+std::string nameOf(uint32_t device, uint32_t flow) {
+  std::string n = "host-" + std::to_string(flow) + ".device-" + std::to_string(device);
+  n.resize(32, 'x');
+  return n + ".example";
+}
+
+// The documented bound for a full recorder (65,536 flows): 48 MiB.
+constexpr size_t kDocumentedBoundKib = 48 * 1024;
+
+TEST_CASE("memory: one device, 10,000 distinct flows, stays within its own bound") {
+  ManualClock clock;
+  const size_t before = rssKib();
+  FlowRecorder r(clock);
+  const MacAddress mac{0x4447cc000011};
+  REQUIRE(r.start(mac, std::chrono::hours(24), false).ok());
+  for (uint32_t i = 0; i < 10000; ++i) {
+    FlowAttempt a;
+    const std::string name = nameOf(1, i);
+    a.name = name;
+    a.address = IpAddress::v4FromHostOrder(0xCB007100u + (i & 0xff));
+    a.protocol = 6;
+    a.port = 443;
+    r.record(mac, a);
+  }
+  const size_t after = rssKib();
+  CHECK(r.flowCount() == kLearnMaxFlowsPerDevice);
+  CHECK(r.evictions() == 10000 - kLearnMaxFlowsPerDevice);
+  MESSAGE("one device, 10,000 flows: ", r.flowCount(), " kept, RSS +", after - before,
+          " KiB (estimate ", r.flowCount() * (FlowRecorder::approxBytesPerFlow() + 40) / 1024,
+          " KiB)");
+  CHECK(after - before < kDocumentedBoundKib);
+}
+
+TEST_CASE("memory: 1,000 devices learning at once stay within the total bound") {
+  ManualClock clock;
+  const size_t before = rssKib();
+  FlowRecorder r(clock);
+  for (uint32_t d = 0; d < 1000; ++d) {
+    REQUIRE(r.start(MacAddress{0x020000000000ull + d}, std::chrono::hours(24), false).ok());
+  }
+  for (uint32_t d = 0; d < 1000; ++d) {
+    for (uint32_t i = 0; i < 100; ++i) {
+      FlowAttempt a;
+      const std::string name = nameOf(d, i);
+      a.name = name;
+      a.protocol = 6;
+      a.port = 443;
+      r.record(MacAddress{0x020000000000ull + d}, a);
+    }
+  }
+  const size_t after = rssKib();
+  CHECK(r.sessionCount() == 1000);
+  CHECK(r.flowCount() == kLearnMaxFlows);
+  CHECK(r.evictions() == 100000 - kLearnMaxFlows);
+  MESSAGE("1,000 devices x 100 flows: ", r.flowCount(), " kept, RSS +", after - before,
+          " KiB (estimate ", r.flowCount() * (FlowRecorder::approxBytesPerFlow() + 40) / 1024,
+          " KiB)");
+  CHECK(after - before < kDocumentedBoundKib);
+}
+
+}  // namespace
+}  // namespace muzzle
