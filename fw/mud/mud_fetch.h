@@ -5,8 +5,9 @@
 // redirects included, past `total_time`. The server's certificate and name are verified against
 // `ca_file` when it is set, else the system's CAs; never disabled.
 //
-// `MudFetcher` is the seam: the MUD manager is tested with a fake, and `CurlMudFetcher` is
-// tested by the netns scenario tests/scenario/mud_fetch.sh against a lab HTTPS server.
+// `MudFetcher` is the seam: retrieveMud and the worker are tested with a fake; `CurlMudFetcher`
+// needs a network (a netns scenario with a lab HTTPS server), and only its refusal of a URL that
+// is not https:// is unit-tested.
 // Threads: get() blocks for up to `total_time` and must run off the engine and packet threads
 // (on the MUD fetch worker); one CurlMudFetcher per thread (libcurl handles are not shared).
 #pragma once
