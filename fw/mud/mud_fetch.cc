@@ -104,7 +104,7 @@ std::variant<std::string, MudFailure> CurlMudFetcher::get(const std::string& url
                                                  std::to_string(limits_.max_bytes) + " bytes"};
   }
   if (code != CURLE_OK) {
-    std::string detail = error[0] != '\0' ? excerpt(error) : curl_easy_strerror(code);
+    std::string detail = error[0] != '\0' ? excerpt(error, 200) : curl_easy_strerror(code);
     return MudFailure{reasonOf(code), "MUD fetch of " + shown + " failed: " + detail};
   }
   long status = 0;
