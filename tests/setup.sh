@@ -19,7 +19,8 @@ packages=(
   nftables iproute2 iputils-ping dnsmasq-base procps  # the network-namespace lab
   clang-14 libclang-rt-14-dev                      # libFuzzer targets (tests/fuzz), CI smoke
   nettle-dev                                       # SHA-256 (fw/common/sha256.h)
-  libssl-dev openssl                               # mgmt: certificate checks; test certificates
+  libssl-dev openssl                               # mgmt: certificate checks; test certificates; MUD signatures
+  libcurl4-openssl-dev                             # fw/mud: MUD files over HTTPS
   libcap-dev                                       # muzzled drops root to CAP_NET_ADMIN alone
   libsystemd-dev                                   # muzzled: sd_notify (Type=notify, watchdog)
   file                                             # CPack's dpkg-shlibdeps (the package, image/)

@@ -172,6 +172,15 @@ struct CompiledDns {
   uint32_t ttl_grace_seconds = 10;
 };
 
+// The `mud` section: whether devices' MUD files are fetched, the trust anchors their signatures
+// must chain to (the PEM text, read at compile time like list files), and what a verified file
+// becomes.
+struct CompiledMud {
+  bool fetch = false;
+  std::string trust_pem;
+  bool apply_auto = false;  // false: propose
+};
+
 struct CompiledPolicy {
   std::string digest;       // hex digest of the policy text and site facts; same input, same digest
   std::vector<CompiledProfile> profiles;
@@ -182,6 +191,7 @@ struct CompiledPolicy {
   AddressSet box_addresses;
   std::vector<ClassifyRule> classify;  // for devices not listed; first match wins
   CompiledDns dns;
+  CompiledMud mud;
 
   // Index into `segments` for an ifindex, or -1.
   int segmentByIfindex(uint32_t ifindex) const;

@@ -59,6 +59,7 @@ void PolicyCompiler::compile(const v1::Policy& policy, CompiledPolicy* out) {
   compileClassify(policy, out);
   compileSite(out);
   compileDns(policy, out);
+  compileMud(policy, out);
 }
 
 bool PolicyCompiler::spend(Budget& budget, size_t n, const std::string& path) {

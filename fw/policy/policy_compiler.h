@@ -52,6 +52,7 @@ class PolicyCompiler {
   // Text of the files the policy pulled in, so the digest changes when they do.
   const std::vector<IncludedFile>& groupFiles() const { return group_files_; }
   const std::string& dohText() const { return doh_text_; }
+  const std::string& mudTrustText() const { return mud_trust_text_; }
   // The presets the policy's profiles named (name: as named; text: as read), first use first.
   const std::vector<IncludedFile>& presetFiles() const { return preset_files_; }
 
@@ -128,6 +129,9 @@ class PolicyCompiler {
   void compileDns(const v1::Policy& policy, CompiledPolicy* out);
   void loadDohList(const std::string& name, CompiledDns* dns);
 
+  // compile_mud.cc
+  void compileMud(const v1::Policy& policy, CompiledPolicy* out);
+
   // compile_devices.cc
   void compileDevices(const v1::Policy& policy, CompiledPolicy* out);
   void compileClassify(const v1::Policy& policy, CompiledPolicy* out);
@@ -153,6 +157,7 @@ class PolicyCompiler {
   std::vector<int> device_index_;          // compiled device -> index in the file's devices list
   std::vector<IncludedFile> group_files_;  // in group name order
   std::string doh_text_;
+  std::string mud_trust_text_;
   // Presets by name: null for one that failed (reported once).
   std::unordered_map<std::string, std::unique_ptr<Preset>> presets_;
   std::vector<IncludedFile> preset_files_;

@@ -17,7 +17,7 @@ void digestField(Sha256* sha, std::string_view text) {
 
 std::string policyDigest(std::string_view text, const std::vector<IncludedFile>& group_files,
                          std::string_view doh_text, const std::vector<IncludedFile>& presets,
-                         const SiteFacts& site) {
+                         std::string_view mud_trust, const SiteFacts& site) {
   Sha256 sha;
   digestField(&sha, "muzzle-policy-v1");
   digestField(&sha, text);
@@ -34,6 +34,9 @@ std::string policyDigest(std::string_view text, const std::vector<IncludedFile>&
     digestField(&sha, "preset=" + file.name);
     digestField(&sha, file.text);
   }
+  // The MUD trust anchors, so a changed trust file is a changed policy that reaches the engine
+  // (nothing added without one).
+  if (!mud_trust.empty()) digestField(&sha, "mud-trust=" + std::string(mud_trust));
   digestField(&sha, "segments=" + std::to_string(site.segments.size()));
   for (const SegmentFacts& segment : site.segments) {
     digestField(&sha, segment.name);
@@ -88,7 +91,7 @@ PolicyCompileResult compilePolicyText(std::string_view yaml_text, std::string_vi
     return sink.take();
   }
   policy->digest = policyDigest(yaml_text, compiler.groupFiles(), compiler.dohText(),
-                                compiler.presetFiles(), site);
+                                compiler.presetFiles(), compiler.mudTrustText(), site);
   return std::shared_ptr<const CompiledPolicy>(std::move(policy));
 }
 

@@ -111,7 +111,7 @@ TEST_CASE("unknown fields are named with their line, at any depth") {
     const Status s = load("version: 1\nzzz: 3\n", &policy);
     CHECK(s.message() ==
           "p.yaml:2: unknown field \"zzz\" (expected one of: version, defaults, addresses, "
-          "profiles, devices, dns, classify)");
+          "profiles, devices, dns, classify, mud)");
   }
   SUBCASE("nested, with a suggestion") {
     const Status s = load(R"(version: 1
@@ -379,7 +379,7 @@ TEST_CASE("errors quote the user's text escaped and at most 40 bytes of it") {
   CHECK(load(long_value + ": 1\n", &policy).message() ==
         "p.yaml:1: unknown field \"" + std::string(40, 'x') +
             "...\" (expected one of: version, defaults, addresses, profiles, devices, dns, "
-            "classify)");
+            "classify, mud)");
 }
 
 TEST_CASE("a key longer than 256 bytes is refused before it becomes a path") {

@@ -1,0 +1,50 @@
+// Getting a MUD file and its signature from the web, bounded. The URL comes from a device's
+// DHCP request (option 161), so it is untrusted: only https:// is fetched, and a redirect may
+// only lead to https:// again (at most 3); the body is cut off and refused past `max_bytes`
+// (the MUD parser's own bound, 256 KiB, by default) and the whole transfer, connection and
+// redirects included, past `total_time`. The server's certificate and name are verified against
+// `ca_file` when it is set, else the system's CAs; never disabled.
+//
+// `MudFetcher` is the seam: retrieveMud and the worker are tested with a fake; `CurlMudFetcher`
+// needs a network (a netns scenario with a lab HTTPS server), and only its refusal of a URL that
+// is not https:// is unit-tested.
+// Threads: get() blocks for up to `total_time` and must run off the engine and packet threads
+// (on the MUD fetch worker); one CurlMudFetcher per thread (libcurl handles are not shared).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <variant>
+
+#include "fw/mud/mud_json.h"
+#include "fw/mud/mud_refusal.h"
+
+namespace muzzle {
+
+struct MudFetchLimits {
+  size_t max_bytes = kMaxMudBytes;
+  std::chrono::milliseconds total_time{10'000};
+  std::string ca_file;  // PEM CA bundle for the servers' certificates; empty: the system's
+};
+
+class MudFetcher {
+ public:
+  virtual ~MudFetcher() = default;
+  // The body of a 200 answer, or why not (kNotHttps, kTls, kNetwork, kTimeout, kHttpError,
+  // kTooLarge), the message naming the URL.
+  virtual std::variant<std::string, MudFailure> get(const std::string& url) = 0;
+};
+
+class CurlMudFetcher : public MudFetcher {
+ public:
+  explicit CurlMudFetcher(MudFetchLimits limits);
+  std::variant<std::string, MudFailure> get(const std::string& url) override;
+
+ private:
+  MudFetchLimits limits_;
+};
+
+// True when `url` starts with "https://" (any case) and has a host; the check get() makes first.
+bool isHttpsUrl(std::string_view url);
+
+}  // namespace muzzle

@@ -1,0 +1,210 @@
+// retrieveMud with a fake web (MudFetcher) and a ManualClock: a signed file becomes an import and
+// is cached for its cache-validity; every failure is refused with its reason and caches nothing.
+#include "fw/mud/mud_retrieval.h"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <map>
+#include <vector>
+
+#include "tests/unit/fw/mud/mud_pki.h"
+#include "tests/unit/support/temp_dir.h"
+
+namespace muzzle {
+namespace {
+
+using test::TestIdentity;
+
+const std::string kUrl = "https://maker.example.com/cam.json";
+
+std::string camFile(const std::string& url = kUrl, const std::string& extra = "") {
+  return R"({"ietf-mud:mud": {"mud-version": 1, "mud-url": ")" + url + R"(", )" + extra +
+         R"("model-name": "cam", "from-device-policy": {"access-lists": {"access-list":
+    [{"name": "fr"}]}}}, "ietf-access-control-list:acls": {"acl": [{"name": "fr",
+    "type": "ipv4-acl-type", "aces": {"ace": [{"name": "cloud", "matches": {"ipv4": {
+    "ietf-acldns:dst-dnsname": "cloud.maker.example.com", "protocol": 6},
+    "tcp": {"destination-port": {"operator": "eq", "port": 443}}},
+    "actions": {"forwarding": "accept"}}]}}]}})";
+}
+
+// Answers from a table; counts what was asked.
+class FakeWeb : public MudFetcher {
+ public:
+  std::variant<std::string, MudFailure> get(const std::string& url) override {
+    asked.push_back(url);
+    auto it = pages.find(url);
+    if (it == pages.end()) return MudFailure{MudRefusal::kHttpError, url + ": 404"};
+    return it->second;
+  }
+  std::map<std::string, std::variant<std::string, MudFailure>> pages;
+  std::vector<std::string> asked;
+};
+
+struct Site {
+  TestIdentity ca{"Lab MUD CA", nullptr, true};
+  TestIdentity signer{"maker.example.com", &ca, false};
+  testing::TempDir dir{"muzzle-mud-cache"};
+  ManualClock clock;
+  MudCache cache{dir.path + "/mud", clock};
+  FakeWeb web;
+
+  void publish(const std::string& file, const std::string& sig_url = "https://maker.example.com/cam.p7s") {
+    web.pages[kUrl] = file;
+    web.pages[sig_url] = signer.signDetached(file);
+  }
+  std::variant<RetrievedMud, MudFailure> retrieve() {
+    return retrieveMud(kUrl, ca.certPem(), web, &cache);
+  }
+};
+
+MudRefusal refused(const std::variant<RetrievedMud, MudFailure>& r) {
+  REQUIRE_MESSAGE(std::holds_alternative<MudFailure>(r), "expected a refusal");
+  return std::get<MudFailure>(r).reason;
+}
+
+RetrievedMud ok(const std::variant<RetrievedMud, MudFailure>& r) {
+  REQUIRE_MESSAGE(std::holds_alternative<RetrievedMud>(r),
+                  (std::holds_alternative<MudFailure>(r) ? std::get<MudFailure>(r).message : ""));
+  return std::get<RetrievedMud>(r);
+}
+
+TEST_CASE("a signed file is fetched with its .p7s, verified and imported") {
+  Site s;
+  s.publish(camFile());
+  const RetrievedMud r = ok(s.retrieve());
+  CHECK(!r.from_cache);
+  CHECK(r.cache_error.empty());
+  CHECK(r.import.profile_name == "cam");
+  REQUIRE(r.import.profile.egress_size() == 1);
+  CHECK(r.import.profile.egress(0).allow(0) == "cloud.maker.example.com");
+  CHECK(r.import.profile.egress(0).ports(0) == "443");
+  CHECK(s.web.asked == std::vector<std::string>{kUrl, "https://maker.example.com/cam.p7s"});
+}
+
+TEST_CASE("the signature is fetched from the file's mud-signature when it names one") {
+  Site s;
+  const std::string sig_url = "https://sig.maker.example.com/x/cam-signature.p7s";
+  s.publish(camFile(kUrl, R"("mud-signature": ")" + sig_url + R"(", )"), sig_url);
+  ok(s.retrieve());
+  CHECK(s.web.asked.back() == sig_url);
+}
+
+TEST_CASE("a cached file is used while fresh, re-verified, and fetched again when it expires") {
+  Site s;
+  s.publish(camFile(kUrl, R"("cache-validity": 2, )"));
+  ok(s.retrieve());
+  s.web.asked.clear();
+  s.clock.advance(std::chrono::minutes(119));
+  CHECK(ok(s.retrieve()).from_cache);
+  CHECK(s.web.asked.empty());
+  s.clock.advance(std::chrono::minutes(2));  // past 2 hours
+  CHECK(!ok(s.retrieve()).from_cache);
+  CHECK(s.web.asked.size() == 2);
+}
+
+TEST_CASE("a cached file is checked against today's trust file, not the one it was cached under") {
+  Site s;
+  s.publish(camFile());
+  ok(s.retrieve());
+  TestIdentity other{"Other CA", nullptr, true};
+  auto r = retrieveMud(kUrl, other.certPem(), s.web, &s.cache);
+  CHECK(refused(r) == MudRefusal::kUntrustedSigner);
+}
+
+TEST_CASE("a tampered file is refused as bad-signature and not cached") {
+  Site s;
+  s.publish(camFile());
+  std::string tampered = camFile();
+  tampered.replace(tampered.find("443"), 3, "444");
+  s.web.pages[kUrl] = tampered;
+  auto r = s.retrieve();
+  CHECK(refused(r) == MudRefusal::kBadSignature);
+  CHECK(std::get<MudFailure>(r).message.find(kUrl) != std::string::npos);
+  CHECK(!s.cache.lookup(kUrl).has_value());
+}
+
+TEST_CASE("a file signed by a stranger is refused as untrusted-signer") {
+  Site s;
+  TestIdentity stranger{"stranger", nullptr, false};
+  s.web.pages[kUrl] = camFile();
+  s.web.pages["https://maker.example.com/cam.p7s"] = stranger.signDetached(camFile());
+  CHECK(refused(s.retrieve()) == MudRefusal::kUntrustedSigner);
+}
+
+TEST_CASE("the fetcher's refusals pass through: TLS, too large, HTTP error, not https") {
+  for (MudRefusal why : {MudRefusal::kTls, MudRefusal::kTooLarge, MudRefusal::kHttpError,
+                         MudRefusal::kNotHttps, MudRefusal::kTimeout}) {
+    Site s;
+    s.web.pages[kUrl] = MudFailure{why, "refused"};
+    CHECK(refused(s.retrieve()) == why);
+    CHECK(s.web.asked.size() == 1);  // no signature fetched for a file that never came
+  }
+  Site s;  // the signature's own fetch failing
+  s.publish(camFile());
+  s.web.pages["https://maker.example.com/cam.p7s"] = MudFailure{MudRefusal::kTooLarge, "big"};
+  auto r = s.retrieve();
+  CHECK(refused(r) == MudRefusal::kTooLarge);
+  CHECK(std::get<MudFailure>(r).message.find("signature") != std::string::npos);
+}
+
+TEST_CASE("a malformed file, or one naming another mud-url, is refused as malformed") {
+  Site s;
+  s.publish("{\"ietf-mud:mud\": ");
+  CHECK(refused(s.retrieve()) == MudRefusal::kMalformed);
+  Site t;
+  t.publish(camFile("https://maker.example.com/other-model.json"));
+  auto r = t.retrieve();
+  CHECK(refused(r) == MudRefusal::kMalformed);
+  CHECK(std::get<MudFailure>(r).message.find("another mud-url") != std::string::npos);
+}
+
+TEST_CASE("a signature that is not CMS is refused as not-cms; an empty trust file clearly") {
+  Site s;
+  s.publish(camFile());
+  s.web.pages["https://maker.example.com/cam.p7s"] = std::string("<html>Not found</html>");
+  CHECK(refused(s.retrieve()) == MudRefusal::kNotCms);
+  Site t;
+  t.publish(camFile());
+  CHECK(refused(retrieveMud(kUrl, "", t.web, &t.cache)) == MudRefusal::kNoTrustAnchors);
+}
+
+TEST_CASE("cache-validity is capped at 168 hours and defaults to 48") {
+  CHECK(mudCacheHours(std::nullopt) == 48);
+  CHECK(mudCacheHours(1000) == 168);
+  CHECK(mudCacheHours(0) == 1);
+  Site s;
+  s.publish(camFile(kUrl, R"("cache-validity": 168, )"));
+  ok(s.retrieve());
+  s.clock.advance(std::chrono::hours(167));
+  CHECK(s.cache.lookup(kUrl).has_value());
+  s.clock.advance(std::chrono::hours(1));
+  CHECK(!s.cache.lookup(kUrl).has_value());
+}
+
+TEST_CASE("a damaged cache entry is a miss, not an error") {
+  Site s;
+  s.publish(camFile());
+  ok(s.retrieve());
+  for (const auto& e : std::filesystem::directory_iterator(s.dir.path + "/mud")) {
+    if (e.path().extension() == ".meta") {
+      std::ofstream(e.path()) << "garbage";
+    }
+  }
+  CHECK(!s.cache.lookup(kUrl).has_value());
+  CHECK(!ok(s.retrieve()).from_cache);
+}
+
+TEST_CASE("an http:// URL is refused before any connection") {
+  CurlMudFetcher curl(MudFetchLimits{});
+  auto r = curl.get("http://maker.example.com/cam.json");
+  REQUIRE(std::holds_alternative<MudFailure>(r));
+  CHECK(std::get<MudFailure>(r).reason == MudRefusal::kNotHttps);
+  CHECK(isHttpsUrl("HTTPS://maker.example.com/x"));
+  CHECK(!isHttpsUrl("https:///x"));
+  CHECK(!isHttpsUrl("ftp://maker.example.com/x"));
+  CHECK(!isHttpsUrl("https://"));
+}
+
+}  // namespace
+}  // namespace muzzle
