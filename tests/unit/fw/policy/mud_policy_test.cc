@@ -42,20 +42,29 @@ struct Folder {
   }
 };
 
-TEST_CASE("mud: fetch with a trust file compiles; propose is the default, auto when asked") {
+TEST_CASE("mud: a valid section compiles; propose is the default, auto when asked") {
   Folder f;
   f.write("mud-ca.pem", kCert);
-  auto p = f.compile("mud: {fetch: true, trust: mud-ca.pem}\n");
+  auto p = f.compile("mud: {trust: mud-ca.pem}\n");
   REQUIRE_MESSAGE(p.ok(), p.status().message());
-  CHECK((*p)->mud.fetch);
+  CHECK(!(*p)->mud.fetch);
   CHECK(!(*p)->mud.apply_auto);
   CHECK((*p)->mud.trust_pem == kCert);
-  auto q = f.compile("mud: {fetch: true, trust: mud-ca.pem, apply: auto}\n");
+  auto q = f.compile("mud: {fetch: false, trust: mud-ca.pem, apply: auto}\n");
   REQUIRE(q.ok());
   CHECK((*q)->mud.apply_auto);
-  auto r = f.compile("mud: {fetch: true, trust: mud-ca.pem, apply: propose}\n");
+  auto r = f.compile("mud: {trust: mud-ca.pem, apply: propose}\n");
   REQUIRE(r.ok());
   CHECK(!(*r)->mud.apply_auto);
+}
+
+TEST_CASE("fetch: true is refused while muzzled does not fetch, pointing at mud import") {
+  Folder f;
+  f.write("mud-ca.pem", kCert);
+  CHECK(f.error("mud: {fetch: true, trust: mud-ca.pem}\n") ==
+        f.dir.path +
+            "/policy.yaml:3: mud.fetch: this muzzled does not fetch devices' MUD files yet; import "
+            "a vendor's file with `muzzlectl mud import FILE` (the section is otherwise valid)");
 }
 
 TEST_CASE("without a mud section nothing is fetched, and the digest is what it was") {
@@ -69,9 +78,9 @@ TEST_CASE("without a mud section nothing is fetched, and the digest is what it w
 TEST_CASE("the trust file is part of the digest: a changed file is a changed policy") {
   Folder f;
   f.write("mud-ca.pem", kCert);
-  auto p = f.compile("mud: {fetch: true, trust: mud-ca.pem}\n");
+  auto p = f.compile("mud: {trust: mud-ca.pem}\n");
   f.write("mud-ca.pem", std::string(kCert) + kCert);
-  auto q = f.compile("mud: {fetch: true, trust: mud-ca.pem}\n");
+  auto q = f.compile("mud: {trust: mud-ca.pem}\n");
   REQUIRE(p.ok());
   REQUIRE(q.ok());
   CHECK((*p)->digest != (*q)->digest);
