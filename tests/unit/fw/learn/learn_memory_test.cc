@@ -39,6 +39,21 @@ std::string nameOf(uint32_t device, uint32_t flow) {
 // The documented bound for a full recorder (65,536 flows): 48 MiB.
 constexpr size_t kDocumentedBoundKib = 48 * 1024;
 
+// Under a sanitizer every allocation carries redzones or shadow memory and freed blocks wait in a
+// quarantine, so the resident set says nothing about the recorder (ASan measured +84 MiB for the
+// full recorder): there the bound is not asserted, the counts still are.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kRssMeasures = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kRssMeasures = false;
+#else
+constexpr bool kRssMeasures = true;
+#endif
+#else
+constexpr bool kRssMeasures = true;
+#endif
+
 TEST_CASE("memory: one device, 10,000 distinct flows, stays within its own bound") {
   ManualClock clock;
   const size_t before = rssKib();
@@ -60,7 +75,7 @@ TEST_CASE("memory: one device, 10,000 distinct flows, stays within its own bound
   MESSAGE("one device, 10,000 flows: ", r.flowCount(), " kept, RSS +", after - before,
           " KiB (estimate ", r.flowCount() * (FlowRecorder::approxBytesPerFlow() + 40) / 1024,
           " KiB)");
-  CHECK(after - before < kDocumentedBoundKib);
+  if (kRssMeasures) CHECK(after - before < kDocumentedBoundKib);
 }
 
 TEST_CASE("memory: 1,000 devices learning at once stay within the total bound") {
@@ -87,7 +102,7 @@ TEST_CASE("memory: 1,000 devices learning at once stay within the total bound") 
   MESSAGE("1,000 devices x 100 flows: ", r.flowCount(), " kept, RSS +", after - before,
           " KiB (estimate ", r.flowCount() * (FlowRecorder::approxBytesPerFlow() + 40) / 1024,
           " KiB)");
-  CHECK(after - before < kDocumentedBoundKib);
+  if (kRssMeasures) CHECK(after - before < kDocumentedBoundKib);
 }
 
 }  // namespace
