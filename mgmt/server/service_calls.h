@@ -30,6 +30,22 @@ class Finish {
   grpc::ServerUnaryReactor* reactor_;
 };
 
+// Ends a call that applied a policy through the PolicyCommitter (ApplyPolicy, and ImportMud and
+// ProposeProfile with apply): a policy refused for not compiling with its violations; else the
+// new revision, the one it replaced, whether nothing changed and the pending commit, and `valid`
+// where the response has it (the previews' answers do).
+template <typename Response>
+void finishApply(const CommitReply& reply, Response* resp, const Finish& finish) {
+  const Result<CommitOutcome>& c = reply.outcome;
+  if (!c.ok()) return finish(c.status(), reply.violations);
+  if constexpr (requires { resp->set_valid(true); }) resp->set_valid(true);
+  *resp->mutable_revision() = c->revision;
+  resp->set_previous_revision(c->previous_revision);
+  resp->set_unchanged(c->unchanged);
+  if (c->pending) *resp->mutable_pending() = *c->pending;
+  finish(Status());
+}
+
 // Authorizes, then runs `work(principal, finish)` on the engine thread; `work` calls `finish`
 // once, on the engine thread, at once or after a compile (PolicyCommitter).
 template <typename Work>

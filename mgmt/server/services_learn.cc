@@ -209,16 +209,7 @@ class LearnServiceImpl final : public v1::LearnService::CallbackService {
           deps_.commits.apply(
               placed->text, req->expected_revision() ? req->expected_revision() : base,
               req->confirm_timeout_seconds(), comment, callerOf(p),
-              [resp, finish](CommitReply reply) {
-                const Result<CommitOutcome>& c = reply.outcome;
-                if (!c.ok()) return finish(c.status(), reply.violations);
-                resp->set_valid(true);
-                *resp->mutable_revision() = c->revision;
-                resp->set_previous_revision(c->previous_revision);
-                resp->set_unchanged(c->unchanged);
-                if (c->pending) *resp->mutable_pending() = *c->pending;
-                finish(Status());
-              });
+              [resp, finish](CommitReply reply) { finishApply(reply, resp, finish); });
         });
   }
 

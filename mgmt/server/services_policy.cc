@@ -14,17 +14,6 @@ Status fillValidate(const ValidateOutcome& v, v1::ValidatePolicyResponse* resp) 
   return Status();
 }
 
-// A policy that does not compile is refused with its violations in the error details.
-void finishApply(const CommitReply& reply, v1::ApplyPolicyResponse* resp, const Finish& finish) {
-  const Result<CommitOutcome>& c = reply.outcome;
-  if (!c.ok()) return finish(c.status(), reply.violations);
-  *resp->mutable_revision() = c->revision;
-  resp->set_previous_revision(c->previous_revision);
-  resp->set_unchanged(c->unchanged);
-  if (c->pending) *resp->mutable_pending() = *c->pending;
-  finish(Status());
-}
-
 void finishRollback(const CommitReply& reply, v1::RollbackResponse* resp, const Finish& finish) {
   const Result<CommitOutcome>& c = reply.outcome;
   if (!c.ok()) return finish(c.status(), reply.violations);

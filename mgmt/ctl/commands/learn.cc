@@ -5,6 +5,7 @@
 //   learn propose MAC [--profile NAME] [--apply [--confirm 10m] [--expect N]]
 //                                           the proposed profile as a diff, with the findings;
 //                                           --apply makes it a revision (admin)
+#include "mgmt/ctl/commands/apply_flags.h"
 #include "mgmt/ctl/commands/commands.h"
 #include "mgmt/ctl/duration.h"
 #include "mgmt/ctl/output.h"
@@ -16,10 +17,9 @@ namespace {
 namespace v1 = muzzle::v1;
 
 struct LearnArgs {
-  std::string mac, duration, profile, confirm, comment;
+  std::string mac, duration, profile;
   bool observe = false;
-  bool apply = false;
-  uint64_t expect = 0;
+  ApplyFlags flags;  // learn propose
 };
 
 std::string sessionText(const v1::LearnSession& s) {
@@ -86,10 +86,10 @@ Outcome propose(const Call& call, uint32_t confirm_s, const LearnArgs& a) {
   v1::ProposeProfileRequest req;
   req.set_mac(a.mac);
   req.set_profile(a.profile);
-  req.set_apply(a.apply);
-  req.set_expected_revision(a.expect);
+  req.set_apply(a.flags.apply);
+  req.set_expected_revision(a.flags.expect);
   req.set_confirm_timeout_seconds(confirm_s);
-  req.set_comment(a.comment);
+  req.set_comment(a.flags.comment);
   v1::ProposeProfileResponse r;
   grpc::Status s = v1::LearnService::NewStub(call.channel)->ProposeProfile(&ctx, req, &r);
   if (!s.ok()) return failed(s);
@@ -108,20 +108,7 @@ Outcome propose(const Call& call, uint32_t confirm_s, const LearnArgs& a) {
   }
   for (const auto& v : r.violations()) text += violationLine(v) + "\n";
   text += r.diff();
-  const std::string base = "revision " + std::to_string(r.base_revision());
-  if (!r.valid()) {
-    o.summary = "the proposal does not compile into " + base;
-    o.exit = kExitInvalid;
-  } else if (!a.apply) {
-    o.summary = "preview: profile " + r.profile() + " into " + base +
-                ", not applied (--apply makes it a revision)";
-  } else if (r.unchanged()) {
-    o.summary = "unchanged (" + base + ")";
-  } else {
-    o.summary = "revision " + std::to_string(r.previous_revision()) + " -> " +
-                std::to_string(r.revision().number());
-    if (r.has_pending()) o.summary += ", confirm by " + timeText(r.pending().deadline());
-  }
+  summarizeApply(r, a.flags, "the proposal does not compile", &o);
   o.human = text + o.summary + "\n";
   return o;
 }
@@ -162,20 +149,10 @@ void addLearnCommands(CLI::App& app, Invocation& invocation) {
   propose_cmd->add_option("MAC", args->mac)->required();
   propose_cmd->add_option("--profile", args->profile,
                           "the profile to write (default: the device's own)");
-  propose_cmd->add_flag("--apply", args->apply, "make the proposal a new revision (role admin)");
-  auto* confirm_opt = propose_cmd->add_option(
-      "--confirm", args->confirm, "with --apply: roll back unless confirmed within this (5m, 1h)");
-  propose_cmd->add_option("--expect", args->expect,
-                          "with --apply: refuse (exit 4) unless the box is at this revision");
-  propose_cmd->add_option("--comment", args->comment, "why, for the audit log");
+  auto* confirm_opt =
+      addApplyFlags(propose_cmd, &args->flags, "make the proposal a new revision (role admin)");
   propose_cmd->callback([&invocation, args, confirm_opt] {
-    uint32_t confirm_s = 0;
-    if (confirm_opt->count() > 0) {
-      if (!args->apply) throw CLI::ValidationError("--confirm", "only with --apply");
-      auto seconds = parseDuration("--confirm", args->confirm);
-      if (!seconds.ok()) throw CLI::ValidationError(seconds.status().message());
-      confirm_s = *seconds;
-    }
+    const uint32_t confirm_s = confirmSeconds(confirm_opt, args->flags);
     invocation.command = [confirm_s, a = *args](const Call& call) {
       return propose(call, confirm_s, a);
     };

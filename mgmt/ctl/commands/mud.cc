@@ -3,8 +3,8 @@
 // answers the diff, what the file says of itself and what the profile does not say as the file
 // does. Without --apply nothing changes (a viewer may preview); with it, a new revision (admin).
 #include "fw/common/confined_file.h"
+#include "mgmt/ctl/commands/apply_flags.h"
 #include "mgmt/ctl/commands/commands.h"
-#include "mgmt/ctl/duration.h"
 #include "mgmt/ctl/output.h"
 #include "muzzle/v1/mud.grpc.pb.h"
 
@@ -18,9 +18,8 @@ namespace v1 = muzzle::v1;
 constexpr size_t kMaxMudFileBytes = 256 * 1024;
 
 struct MudArgs {
-  std::string file, profile, confirm, comment;
-  bool apply = false;
-  uint64_t expect = 0;
+  std::string file, profile;
+  ApplyFlags flags;
 };
 
 const char* kindName(v1::MudReport::Kind k) {
@@ -83,28 +82,15 @@ Outcome importMud(const Call& call, const std::string& bytes, uint32_t confirm_s
   v1::ImportMudRequest req;
   req.set_mud_file(bytes);
   req.set_profile(a.profile);
-  req.set_apply(a.apply);
-  req.set_expected_revision(a.expect);
+  req.set_apply(a.flags.apply);
+  req.set_expected_revision(a.flags.expect);
   req.set_confirm_timeout_seconds(confirm_s);
-  req.set_comment(a.comment);
+  req.set_comment(a.flags.comment);
   v1::ImportMudResponse r;
   grpc::Status s = v1::MudService::NewStub(call.channel)->ImportMud(&ctx, req, &r);
   if (!s.ok()) return failed(s);
   Outcome o = answered(r);
-  const std::string base = "revision " + std::to_string(r.base_revision());
-  if (!r.valid()) {
-    o.summary = "profile " + r.profile() + " does not compile into " + base;
-    o.exit = kExitInvalid;
-  } else if (!a.apply) {
-    o.summary = "preview: profile " + r.profile() + " into " + base +
-                ", not applied (--apply makes it a revision)";
-  } else if (r.unchanged()) {
-    o.summary = "unchanged (" + base + ")";
-  } else {
-    o.summary = "revision " + std::to_string(r.previous_revision()) + " -> " +
-                std::to_string(r.revision().number());
-    if (r.has_pending()) o.summary += ", confirm by " + timeText(r.pending().deadline());
-  }
+  summarizeApply(r, a.flags, "profile " + r.profile() + " does not compile", &o);
   o.human = describe(r) + o.summary + "\n";
   return o;
 }
@@ -119,20 +105,10 @@ void addMudCommands(CLI::App& app, Invocation& invocation) {
   import_cmd->add_option("FILE", args->file)->required()->check(CLI::ExistingFile);
   import_cmd->add_option("--profile", args->profile,
                          "the profile to add or replace (default: from the file's model-name)");
-  import_cmd->add_flag("--apply", args->apply, "make the result a new revision (role admin)");
-  auto* confirm_opt = import_cmd->add_option(
-      "--confirm", args->confirm, "with --apply: roll back unless confirmed within this (5m, 1h)");
-  import_cmd->add_option("--expect", args->expect,
-                         "with --apply: refuse (exit 4) unless the box is at this revision");
-  import_cmd->add_option("--comment", args->comment, "why, for the audit log");
+  auto* confirm_opt =
+      addApplyFlags(import_cmd, &args->flags, "make the result a new revision (role admin)");
   import_cmd->callback([&invocation, args, confirm_opt] {
-    uint32_t confirm_s = 0;
-    if (confirm_opt->count() > 0) {
-      if (!args->apply) throw CLI::ValidationError("--confirm", "only with --apply");
-      auto seconds = parseDuration("--confirm", args->confirm);
-      if (!seconds.ok()) throw CLI::ValidationError(seconds.status().message());
-      confirm_s = *seconds;
-    }
+    const uint32_t confirm_s = confirmSeconds(confirm_opt, args->flags);
     auto bytes = readRegularFile(args->file, kMaxMudFileBytes);
     if (!bytes.ok()) throw CLI::ValidationError("FILE", bytes.status().message());
     invocation.command = [bytes = std::move(bytes).value(), confirm_s,
