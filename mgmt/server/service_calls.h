@@ -82,6 +82,29 @@ grpc::ServerUnaryReactor* serve(ServiceDeps& deps, grpc::CallbackServerContext* 
 
 inline Caller callerOf(const Principal& p) { return Caller{p.who, p.peer}; }
 
+// The end of a call that proposes a policy text (ImportMud, ProposeProfile): without `apply` a
+// dry run that answers `valid` and the violations; with it, an apply through the PolicyCommitter
+// (at the request's expected revision, else at `base`, the revision the text was made from) with
+// the request's comment, else `default_comment`, in the audit log.
+template <typename Request, typename Response>
+void previewOrApply(ServiceDeps& deps, const Principal& p, const Request& req, bool apply,
+                    const std::string& text, uint64_t base, const std::string& default_comment,
+                    Response* resp, const Finish& finish) {
+  if (!apply) {
+    deps.commits.validate(text, [resp, finish](Result<ValidateOutcome> v) {
+      if (!v.ok()) return finish(v.status());
+      resp->set_valid(v->valid);
+      for (const auto& x : v->violations) *resp->add_violations() = x;
+      finish(Status());
+    });
+    return;
+  }
+  deps.commits.apply(text, req.expected_revision() ? req.expected_revision() : base,
+                     req.confirm_timeout_seconds(),
+                     req.comment().empty() ? default_comment : req.comment(), callerOf(p),
+                     [resp, finish](CommitReply reply) { finishApply(reply, resp, finish); });
+}
+
 // The services of services_policy.cc and services_devices.cc; `deps` must outlive them.
 std::unique_ptr<grpc::Service> makePolicyService(ServiceDeps& deps);
 std::unique_ptr<grpc::Service> makeDeviceService(ServiceDeps& deps);

@@ -194,22 +194,8 @@ class LearnServiceImpl final : public v1::LearnService::CallbackService {
           resp->set_base_revision(base);
           resp->set_diff(unifiedDiff(*current, placed->text, "revision " + std::to_string(base),
                                      "with the proposal for " + mac->toString()));
-          if (!apply) {
-            deps_.commits.validate(placed->text, [resp, finish](Result<ValidateOutcome> v) {
-              if (!v.ok()) return finish(v.status());
-              resp->set_valid(v->valid);
-              for (const auto& x : v->violations) *resp->add_violations() = x;
-              finish(Status());
-            });
-            return;
-          }
-          const std::string comment = req->comment().empty()
-                                          ? "learning proposal for " + mac->toString()
-                                          : req->comment();
-          deps_.commits.apply(
-              placed->text, req->expected_revision() ? req->expected_revision() : base,
-              req->confirm_timeout_seconds(), comment, callerOf(p),
-              [resp, finish](CommitReply reply) { finishApply(reply, resp, finish); });
+          previewOrApply(deps_, p, *req, apply, placed->text, base,
+                         "learning proposal for " + mac->toString(), resp, finish);
         });
   }
 
