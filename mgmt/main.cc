@@ -18,6 +18,7 @@
 #include "fw/policy/policy_loader.h"
 #include "mgmt/events/event_ring.h"
 #include "mgmt/revisions/policy_committer.h"
+#include "mgmt/server/mud_manager.h"
 #include "mgmt/server/instance_lock.h"
 #include "mgmt/server/sandbox.h"
 #include "mgmt/server/server.h"
@@ -237,11 +238,22 @@ int main(int argc, char** argv) {
   });
   daemon.addTicker(std::chrono::duration_cast<std::chrono::milliseconds>(kCommitTick), [&] { commits.tick(); });
 
+  // Devices' MUD files: the engine reports announced URLs, the manager fetches off the engine
+  // thread (its own worker) and proposes or applies through the committer.
+  std::string mud_server_ca = mcfg.mud_server_ca();
+  if (!mud_server_ca.empty() && mud_server_ca.front() != '/') {
+    mud_server_ca = config->config_dir + "/" + mud_server_ca;
+  }
+  muzzle::MudManager mud(daemon, commits, log,
+                         muzzle::MudManager::curlWorker(config->state_dir, mud_server_ca, clock));
+  mud.observeEngine();
+
   auto authorizer = muzzle::Authorizer::create(mcfg.tcp(), config->config_dir);
   if (!authorizer.ok()) return fail(authorizer.status());
   muzzle::ManagementServices services(muzzle::ServiceDeps{
       daemon, commits, events, **authorizer, clock, started,
-      mcfg.has_max_watcher_lag() ? mcfg.max_watcher_lag() : 1024, muzzle::streamLimitsOf(mcfg)});
+      mcfg.has_max_watcher_lag() ? mcfg.max_watcher_lag() : 1024, muzzle::streamLimitsOf(mcfg),
+      &mud});
   // Listening before the engine is ready is fine: calls are posted to the engine thread and run
   // once it runs. It means a client never sees "ready" in the log and then a refused socket.
   auto server = muzzle::ManagementServer::start(*config, services, log, clock);

@@ -62,6 +62,23 @@ Daemon::Daemon(DaemonConfig config, RulesetWriter& ruleset, HostInfo& host, Queu
     if (rejudge_pending_.exchange(true)) return;
     post([this] { rejudgeAll(); });
   });
+  // Called on a queue thread under the judge's lock: only a post, bounded, leaves it.
+  judge_.onMudUrl([this](MacAddress mac, const std::string& url) {
+    if (mud_url_posts_.fetch_add(1) >= kMaxMudUrlPosts) {
+      mud_url_posts_.fetch_sub(1);
+      log_.writeLimited(LogLine("mud-refused")
+                            .add("device", mac.toString())
+                            .add("url", url)
+                            .add("reason", "queue-full")
+                            .add("error", "too many MUD URLs announced at once; the device's "
+                                          "next DHCP request with a changed URL is tried again"));
+      return;
+    }
+    post([this, mac, url] {
+      mud_url_posts_.fetch_sub(1);
+      if (mud_url_observer_) mud_url_observer_(mac, url);
+    });
+  });
 }
 
 void Daemon::loadInventory() {

@@ -105,6 +105,13 @@ class Daemon : public EngineControl {
   Status stopLearning(MacAddress mac) override;
   Result<LearnReport> learnReport(MacAddress mac) const override;
   const DaemonConfig& config() const override { return config_; }
+  // A DHCP request seen on a queue thread is posted to the engine thread, at most
+  // kMaxMudUrlPosts at a time (a flood of changing URLs is refused with an event, counted
+  // nowhere else), and handed to `observer` there.
+  void setMudUrlObserver(MudUrlObserver observer) override {
+    mud_url_observer_ = std::move(observer);
+  }
+  static constexpr int kMaxMudUrlPosts = 64;
 
  private:
   struct Loop;
@@ -151,6 +158,8 @@ class Daemon : public EngineControl {
   Judge judge_;
   LockedSink locked_judge_{judge_mu_, judge_};
   std::atomic<bool> rejudge_pending_{false};
+  MudUrlObserver mud_url_observer_;    // engine thread
+  std::atomic<int> mud_url_posts_{0};  // posted, not yet run
   QueueMode queue_mode_ = QueueMode::kCompat;
   uint32_t generation_ = 0;             // engine thread
   GenerationStore& generations_;        // engine thread

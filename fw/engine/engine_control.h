@@ -110,6 +110,14 @@ class EngineControl {
   virtual Status startLearning(MacAddress mac, std::chrono::seconds duration, bool observe);
   virtual Status stopLearning(MacAddress mac);
   virtual Result<LearnReport> learnReport(MacAddress mac) const;
+
+  // MUD (RFC 8520): `observer` is called on the engine thread when a device announces a MUD URL
+  // (DHCP option 161) it did not have, or a changed one, while the installed policy has
+  // `mud.fetch: true`. The management plane installs it (mgmt/mud/mud_manager.h) and does the
+  // fetching; the engine only reports. Engine thread, or before run(). Engines that do not
+  // watch DHCP ignore it.
+  using MudUrlObserver = std::function<void(MacAddress mac, std::string url)>;
+  virtual void setMudUrlObserver(MudUrlObserver observer) { (void)observer; }
 };
 
 inline Status EngineControl::startLearning(MacAddress, std::chrono::seconds, bool) {

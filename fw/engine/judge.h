@@ -60,6 +60,12 @@ class Judge : public PacketSink, private DnsAnswerSink {
   // Called (inside onPacket) when what the engine learned moves a device that already has flows
   // to another profile, so the owner can have every flow judged again (a new generation).
   void onReassigned(std::function<void()> fn) { on_reassigned_ = std::move(fn); }
+  // Called (inside onPacket, under the owner's lock) when a device's DHCP request gives it a MUD
+  // URL (option 161) it did not have, or a changed one, while the policy fetches MUD files
+  // (`mud.fetch`). Must only hand the fact on (the Daemon posts it to the engine thread): the
+  // URL is the device's choice and is checked where it is used.
+  using MudUrlHook = std::function<void(MacAddress mac, const std::string& url)>;
+  void onMudUrl(MudUrlHook fn) { on_mud_url_ = std::move(fn); }
 
   // Swaps in a new policy. `generation` must already be installed in the kernel ruleset.
   // Learned names survive a policy change; the cache takes the policy's dns limits.
@@ -130,6 +136,9 @@ class Judge : public PacketSink, private DnsAnswerSink {
   // The message's chaddr must be the frame's sender, and a profile change it causes is
   // rate-limited per device (DeviceInventory::kMinReassignInterval).
   PacketVerdict onDhcpRequest(const QueuedPacket& q, const PacketInfo& info, int segment);
+  // on_mud_url_, when `mac`'s record now has a MUD URL other than `before` and the policy
+  // fetches MUD files.
+  void noteMudUrl(MacAddress mac, const std::string& before);
   // A DHCP reply from the box's own server (kHintDhcpReply): an ACK binds the leased address to
   // the client. Always accepted.
   PacketVerdict onDhcpReply(const QueuedPacket& q, const PacketInfo& info, int segment);
@@ -141,6 +150,7 @@ class Judge : public PacketSink, private DnsAnswerSink {
   uint32_t generation_ = 0;
   DeviceInventory inventory_;
   std::function<void()> on_reassigned_;
+  MudUrlHook on_mud_url_;
   NameCache names_;
   DnsFlowTracker dns_flows_;
   FlowRecorder learning_;

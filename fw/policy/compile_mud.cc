@@ -49,14 +49,6 @@ void PolicyCompiler::compileMud(const v1::Policy& policy, CompiledPolicy* out) {
   }
   mud_trust_text_ = *text;
   compiled.trust_pem = std::move(*text);
-  // The fetch, the signature check and the cache exist (fw/mud/mud_retrieval.h) but muzzled does
-  // not start them for devices yet: a policy asking for it is refused rather than silently left
-  // without what it asked for.
-  if (mud.fetch()) {
-    fail("mud.fetch",
-         "this muzzled does not fetch devices' MUD files yet; import a vendor's file with "
-         "`muzzlectl mud import FILE` (the section is otherwise valid)");
-  }
 }
 
 }  // namespace muzzle

@@ -18,6 +18,8 @@
 
 namespace muzzle {
 
+class MudManager;
+
 struct ServiceDeps {
   EngineControl& engine;
   PolicyCommitter& commits;  // engine thread only
@@ -27,6 +29,9 @@ struct ServiceDeps {
   std::chrono::steady_clock::time_point started;
   size_t max_watcher_lag = 1024;
   StreamLimits stream_limits{};  // WatchEvents and health Watch streams
+  // Devices' fetched MUD files (mgmt/server/mud_manager.h), engine thread; null: muzzled
+  // fetches none (its MUD proposal calls answer UNAVAILABLE).
+  MudManager* mud = nullptr;
 };
 
 class EventServiceImpl;

@@ -9,7 +9,9 @@
 #include "fw/mud/mud_import.h"
 #include "fw/mud/policy_text.h"
 #include "fw/policy/policy_syntax.h"
+#include "mgmt/revisions/device_edits.h"
 #include "mgmt/revisions/text_diff.h"
+#include "mgmt/server/mud_manager.h"
 #include "mgmt/server/service_calls.h"
 #include "muzzle/v1/mud.grpc.pb.h"
 
@@ -43,29 +45,41 @@ v1::MudReport::Kind toProto(MudReportKind kind) {
   return v1::MudReport::KIND_UNSPECIFIED;
 }
 
+void fillReports(const MudImport& m, google::protobuf::RepeatedPtrField<v1::MudReport>* out) {
+  for (const MudReport& r : m.reports) {
+    v1::MudReport* x = out->Add();
+    x->set_kind(toProto(r.kind));
+    x->set_path(r.path);
+    x->set_message(r.message);
+  }
+}
+
+v1::MudProposal toProto(const MudProposal& p) {
+  v1::MudProposal out;
+  out.set_device(p.mac.toString());
+  out.set_url(p.url);
+  out.set_profile(p.import.profile_name);
+  out.set_base_revision(p.base_revision);
+  out.set_diff(p.diff);
+  out.set_assign_device(p.assign);
+  out.set_from_cache(p.from_cache);
+  *out.mutable_metadata() = toProto(p.import.metadata);
+  fillReports(p.import, out.mutable_reports());
+  for (const std::string& g : p.import.site_groups) out.add_site_groups(g);
+  return out;
+}
+
+Status noManager() {
+  return Status::error(StatusCode::kUnavailable,
+                       "this muzzled fetches no MUD files (it manages no segment)");
+}
+
 void fillImport(const MudImport& m, v1::ImportMudResponse* resp) {
   resp->set_profile(m.profile_name);
   resp->set_dialect(m.dialect);
   *resp->mutable_metadata() = toProto(m.metadata);
-  for (const MudReport& r : m.reports) {
-    v1::MudReport* out = resp->add_reports();
-    out->set_kind(toProto(r.kind));
-    out->set_path(r.path);
-    out->set_message(r.message);
-  }
+  fillReports(m, resp->mutable_reports());
   for (const std::string& g : m.site_groups) resp->add_site_groups(g);
-}
-
-ProfileText profileText(const MudImport& m) {
-  ProfileText t;
-  t.profile = &m.profile;
-  t.name = m.profile_name;
-  t.comment = std::string(kImportComment) + m.metadata.mud_url;
-  for (const MudRuleSource& s : m.egress_sources) t.rule_comments.push_back(s.ace);
-  for (const MudRuleSource& s : m.inbound_sources) t.rule_comments.push_back(s.ace);
-  t.groups = m.site_groups;
-  t.group_comment = "MUD: fill with the addresses this group means";
-  return t;
 }
 
 class MudServiceImpl final : public v1::MudService::CallbackService {
@@ -92,7 +106,7 @@ class MudServiceImpl final : public v1::MudService::CallbackService {
           const uint64_t base = store.current();
           auto current = store.content(base);
           if (!current.ok()) return finish(current.status());
-          auto placed = withProfile(*current, profileText(m));
+          auto placed = withProfile(*current, mudProfileText(m));
           if (!placed.ok()) return finish(placed.status());
           fillImport(m, resp);
           resp->set_replaced(placed->replaced);
@@ -102,6 +116,38 @@ class MudServiceImpl final : public v1::MudService::CallbackService {
                                      "with profile " + m.profile_name));
           previewOrApply(deps_, p, *req, apply, placed->text, base,
                          "MUD import of " + m.metadata.mud_url, resp, finish);
+        });
+  }
+
+  grpc::ServerUnaryReactor* ListMudProposals(grpc::CallbackServerContext* ctx,
+                                             const v1::ListMudProposalsRequest*,
+                                             v1::ListMudProposalsResponse* resp) override {
+    return serve(deps_, ctx, Role::kViewer, "list MUD proposals", [this, resp](const Principal&) {
+      if (deps_.mud == nullptr) return noManager();
+      for (const MudProposal* p : deps_.mud->proposals()) *resp->add_proposals() = toProto(*p);
+      return Status();
+    });
+  }
+
+  grpc::ServerUnaryReactor* ApplyMudProposal(grpc::CallbackServerContext* ctx,
+                                             const v1::ApplyMudProposalRequest* req,
+                                             v1::ApplyMudProposalResponse* resp) override {
+    return serveLater(
+        deps_, ctx, Role::kAdmin, "apply MUD proposals",
+        [this, req, resp](const Principal& p, Finish finish) {
+          if (deps_.mud == nullptr) return finish(noManager());
+          auto mac = parseDeviceMac(req->device());
+          if (!mac.ok()) return finish(mac.status());
+          const MudProposal* proposal = deps_.mud->proposal(*mac);
+          if (proposal != nullptr) {
+            resp->set_profile(proposal->import.profile_name);
+            resp->set_assigned(proposal->assign);
+          }
+          deps_.mud->applyProposal(*mac, req->expected_revision(), req->confirm_timeout_seconds(),
+                                   req->comment(), callerOf(p),
+                                   [resp, finish](CommitReply reply) {
+                                     finishApply(reply, resp, finish);
+                                   });
         });
   }
 

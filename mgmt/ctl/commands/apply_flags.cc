@@ -5,7 +5,7 @@
 namespace muzzle::ctl {
 
 CLI::Option* addApplyFlags(CLI::App* cmd, ApplyFlags* flags, const std::string& apply_help) {
-  cmd->add_flag("--apply", flags->apply, apply_help);
+  if (!apply_help.empty()) cmd->add_flag("--apply", flags->apply, apply_help);
   auto* confirm = cmd->add_option("--confirm", flags->confirm,
                                   "with --apply: roll back unless confirmed within this (5m, 1h)");
   cmd->add_option("--expect", flags->expect,

@@ -21,7 +21,8 @@ struct ApplyFlags {
 };
 
 // Adds the four flags to `cmd`, storing into `*flags` (which must outlive parsing); `apply_help`
-// says what --apply makes a revision of. Returns the --confirm option, for confirmSeconds().
+// says what --apply makes a revision of (empty: a command that always applies, such as `mud
+// apply`, has no --apply; the caller sets `flags->apply`). Returns the --confirm option, for confirmSeconds().
 CLI::Option* addApplyFlags(CLI::App* cmd, ApplyFlags* flags, const std::string& apply_help);
 
 // The --confirm window in seconds, 0 when not given. Throws CLI::ValidationError (a usage error,

@@ -1,3 +1,5 @@
+// muzzlectl mud proposals / mud apply MAC [--confirm 10m] [--expect N]: the profiles muzzled
+// made from devices' fetched MUD files (policy `mud: {fetch: true}`), and one applied.
 // muzzlectl mud import FILE [--profile NAME] [--apply [--confirm 10m] [--expect N]]: a MUD file
 // (RFC 8520) read here and sent to the box, which places its profile in the current policy and
 // answers the diff, what the file says of itself and what the profile does not say as the file
@@ -95,6 +97,62 @@ Outcome importMud(const Call& call, const std::string& bytes, uint32_t confirm_s
   return o;
 }
 
+std::string describe(const v1::ListMudProposalsResponse& r) {
+  if (r.proposals_size() == 0) return "no MUD proposals\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& p : r.proposals()) {
+    rows.push_back({p.device(), p.profile(), std::to_string(p.base_revision()),
+                    p.assign_device() ? "yes" : "no", std::to_string(p.reports_size()), p.url()});
+  }
+  std::string out = table({"device", "profile", "base", "assigns", "reports", "url"}, rows);
+  for (const auto& p : r.proposals()) {
+    out += "\n" + p.device() + " <- " + p.url() + (p.from_cache() ? " (cached)" : "") + "\n";
+    for (const auto& x : p.reports()) {
+      out += "  " + std::string(kindName(x.kind())) + " " + x.path() + ": " + x.message() + "\n";
+    }
+    out += p.diff();
+  }
+  return out;
+}
+
+Outcome listProposals(const Call& call) {
+  grpc::ClientContext ctx;
+  call.prepare(ctx);
+  v1::ListMudProposalsResponse r;
+  grpc::Status s =
+      v1::MudService::NewStub(call.channel)->ListMudProposals(&ctx, v1::ListMudProposalsRequest{}, &r);
+  if (!s.ok()) return failed(s);
+  Outcome o = answered(r);
+  o.summary = std::to_string(r.proposals_size()) + " MUD proposal(s)";
+  o.human = describe(r);
+  return o;
+}
+
+Outcome applyProposal(const Call& call, const std::string& device, uint32_t confirm_s,
+                      const ApplyFlags& flags) {
+  grpc::ClientContext ctx;
+  call.prepare(ctx);
+  v1::ApplyMudProposalRequest req;
+  req.set_device(device);
+  req.set_expected_revision(flags.expect);
+  req.set_confirm_timeout_seconds(confirm_s);
+  req.set_comment(flags.comment);
+  v1::ApplyMudProposalResponse r;
+  grpc::Status s = v1::MudService::NewStub(call.channel)->ApplyMudProposal(&ctx, req, &r);
+  if (!s.ok()) return failed(s);
+  Outcome o = answered(r);
+  if (r.unchanged()) {
+    o.summary = "unchanged (revision " + std::to_string(r.revision().number()) + ")";
+  } else {
+    o.summary = "profile " + r.profile() + (r.assigned() ? " (and " + device + " assigned to it)" : "") +
+                ": revision " + std::to_string(r.previous_revision()) + " -> " +
+                std::to_string(r.revision().number());
+    if (r.has_pending()) o.summary += ", confirm by " + timeText(r.pending().deadline());
+  }
+  o.human = o.summary + "\n";
+  return o;
+}
+
 }  // namespace
 
 void addMudCommands(CLI::App& app, Invocation& invocation) {
@@ -113,6 +171,23 @@ void addMudCommands(CLI::App& app, Invocation& invocation) {
     if (!bytes.ok()) throw CLI::ValidationError("FILE", bytes.status().message());
     invocation.command = [bytes = std::move(bytes).value(), confirm_s,
                           a = *args](const Call& call) { return importMud(call, bytes, confirm_s, a); };
+  });
+
+  auto* list_cmd = mud->add_subcommand(
+      "proposals", "the profiles made from devices' fetched MUD files, with their diffs");
+  list_cmd->callback([&invocation] { invocation.command = listProposals; });
+
+  auto apply_args = std::make_shared<MudArgs>();
+  apply_args->flags.apply = true;
+  auto* apply_cmd = mud->add_subcommand(
+      "apply", "apply a device's MUD proposal as a revision, assigning the device (role admin)");
+  apply_cmd->add_option("MAC", apply_args->file, "the device's Ethernet address")->required();
+  auto* apply_confirm = addApplyFlags(apply_cmd, &apply_args->flags, "");
+  apply_cmd->callback([&invocation, apply_args, apply_confirm] {
+    const uint32_t confirm_s = confirmSeconds(apply_confirm, apply_args->flags);
+    invocation.command = [confirm_s, a = *apply_args](const Call& call) {
+      return applyProposal(call, a.file, confirm_s, a.flags);
+    };
   });
 }
 

@@ -58,13 +58,14 @@ TEST_CASE("mud: a valid section compiles; propose is the default, auto when aske
   CHECK(!(*r)->mud.apply_auto);
 }
 
-TEST_CASE("fetch: true is refused while muzzled does not fetch, pointing at mud import") {
+TEST_CASE("fetch: true compiles with a trust file (muzzled fetches: mgmt/mud/mud_manager.h)") {
   Folder f;
   f.write("mud-ca.pem", kCert);
-  CHECK(f.error("mud: {fetch: true, trust: mud-ca.pem}\n") ==
-        f.dir.path +
-            "/policy.yaml:3: mud.fetch: this muzzled does not fetch devices' MUD files yet; import "
-            "a vendor's file with `muzzlectl mud import FILE` (the section is otherwise valid)");
+  auto p = f.compile("mud: {fetch: true, trust: mud-ca.pem, apply: auto}\n");
+  REQUIRE_MESSAGE(p.ok(), p.status().message());
+  CHECK((*p)->mud.fetch);
+  CHECK((*p)->mud.apply_auto);
+  CHECK((*p)->mud.trust_pem == kCert);
 }
 
 TEST_CASE("without a mud section nothing is fetched, and the digest is what it was") {
