@@ -111,6 +111,9 @@ std::unique_ptr<grpc::Service> makeDeviceService(ServiceDeps& deps);
 std::unique_ptr<grpc::Service> makeMudService(ServiceDeps& deps);  // services_mud.cc
 // The role ImportMud needs: a preview reads (viewer), an apply changes the policy (admin).
 Role roleToImportMud(bool apply);
+// ListMudProposals reads (viewer); ApplyMudProposal changes the policy (admin).
+Role roleToListMudProposals();
+Role roleToApplyMudProposal();
 std::unique_ptr<grpc::Service> makeLearnService(ServiceDeps& deps);  // services_learn.cc
 // The role ProposeProfile needs: a preview (operator: it reads what a device did), an apply
 // changes the policy (admin).

@@ -122,7 +122,7 @@ class MudServiceImpl final : public v1::MudService::CallbackService {
   grpc::ServerUnaryReactor* ListMudProposals(grpc::CallbackServerContext* ctx,
                                              const v1::ListMudProposalsRequest*,
                                              v1::ListMudProposalsResponse* resp) override {
-    return serve(deps_, ctx, Role::kViewer, "list MUD proposals", [this, resp](const Principal&) {
+    return serve(deps_, ctx, roleToListMudProposals(), "list MUD proposals", [this, resp](const Principal&) {
       if (deps_.mud == nullptr) return noManager();
       for (const MudProposal* p : deps_.mud->proposals()) *resp->add_proposals() = toProto(*p);
       return Status();
@@ -133,7 +133,7 @@ class MudServiceImpl final : public v1::MudService::CallbackService {
                                              const v1::ApplyMudProposalRequest* req,
                                              v1::ApplyMudProposalResponse* resp) override {
     return serveLater(
-        deps_, ctx, Role::kAdmin, "apply MUD proposals",
+        deps_, ctx, roleToApplyMudProposal(), "apply MUD proposals",
         [this, req, resp](const Principal& p, Finish finish) {
           if (deps_.mud == nullptr) return finish(noManager());
           auto mac = parseDeviceMac(req->device());
@@ -158,6 +158,8 @@ class MudServiceImpl final : public v1::MudService::CallbackService {
 }  // namespace
 
 Role roleToImportMud(bool apply) { return apply ? Role::kAdmin : Role::kViewer; }
+Role roleToListMudProposals() { return Role::kViewer; }
+Role roleToApplyMudProposal() { return Role::kAdmin; }
 
 std::unique_ptr<grpc::Service> makeMudService(ServiceDeps& deps) {
   return std::make_unique<MudServiceImpl>(deps);

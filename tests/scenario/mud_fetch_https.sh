@@ -4,7 +4,7 @@
 # under a CA this test makes. A signed file is fetched, verified, imported and then served from
 # the cache; a tampered file, a signer from another CA, a server certificate the CA file does
 # not vouch for, an http:// URL and a file over 256 KiB are each refused with their reason.
-# (The device side, DHCP option 161 -> fetch -> profile, is not wired into muzzled yet.)
+# (The device side, DHCP option 161 -> fetch -> profile in muzzled, is tests/scenario/mud_fetch.sh.)
 set -u
 if ((EUID != 0)); then
   echo "skipped: needs root (a network namespace)"

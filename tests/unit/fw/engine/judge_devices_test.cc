@@ -116,3 +116,54 @@ TEST_CASE("a malformed DHCP request is counted and still accepted") {
 
 }  // namespace
 }  // namespace muzzle
+
+namespace muzzle {
+namespace {
+
+// A DHCPREQUEST from `mac` announcing `mud_url` (option 161).
+std::vector<uint8_t> dhcpWithMudUrl(const char* mac, const std::string& mud_url) {
+  std::vector<uint8_t> m = testing::dhcpMessage(1, mac, 3, "cam");
+  m.pop_back();  // the end option
+  m.push_back(161), m.push_back(static_cast<uint8_t>(mud_url.size()));
+  m.insert(m.end(), mud_url.begin(), mud_url.end());
+  m.push_back(255);
+  return m;
+}
+
+TEST_CASE("a new or changed MUD URL is reported to the hook, only while the policy fetches") {
+  Fixture f;
+  std::vector<std::pair<std::string, std::string>> seen;
+  f.judge.onMudUrl([&](MacAddress mac, const std::string& url) {
+    seen.emplace_back(mac.toString(), url);
+  });
+  const char* mac = "02:00:00:00:00:31";
+  auto announce = [&](const std::string& url) {
+    return f.send(ipv4Udp("0.0.0.0", "255.255.255.255", 68, 67, dhcpWithMudUrl(mac, url)), mac,
+                  kHintDhcpRequest, NF_INET_LOCAL_IN);
+  };
+  announce("https://maker.example.com/a.json");  // the policy does not fetch
+  CHECK(seen.empty());
+
+  auto compiled = compilePolicyText(kPolicy, "policy.yaml", testing::cameraSite());
+  REQUIRE(compiled.ok());
+  auto fetching = std::make_shared<CompiledPolicy>(**compiled);
+  fetching->mud.fetch = true;
+  f.judge.setPolicy(fetching, 6);
+  CHECK(announce("https://maker.example.com/a.json").verdict == NF_ACCEPT);
+  CHECK(seen.empty());  // the record already had this URL
+  announce("https://maker.example.com/b.json");
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0] == std::make_pair(std::string(mac), std::string("https://maker.example.com/b.json")));
+  announce("https://maker.example.com/b.json");  // the same again: nothing new
+  CHECK(seen.size() == 1);
+  // A device seen first through its DHCP request is reported too.
+  const char* other = "02:00:00:00:00:32";
+  f.send(ipv4Udp("0.0.0.0", "255.255.255.255", 68, 67,
+                 dhcpWithMudUrl(other, "https://maker.example.com/c.json")),
+         other, kHintDhcpRequest, NF_INET_LOCAL_IN);
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[1].first == other);
+}
+
+}  // namespace
+}  // namespace muzzle

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Devices' MUD files fetched by muzzled (policy `mud: {fetch: true, apply: auto}`): garage-cam
+# (cam2) announces its MUD URL in DHCP option 161; the box resolves the URL's name through the
+# lab's DNS, fetches the file and its signature over HTTPS from the lab internet (openssl
+# s_server, a server certificate from a web CA this test makes), checks the signature against a
+# MUD CA this test makes, applies the profile as a revision and assigns the camera to it. The
+# camera then reaches what the file allows (its cloud by name, DNS) and not what its old
+# profile allowed (the NVR on 554). lobby-cam (cam1) announces a file tampered with after
+# signing: refused with reason=bad-signature, and it keeps its profile. A URL naming an IP
+# address is refused before any fetch.
+#
+# muzzled resolves names with the gateway namespace's resolv.conf: `ip netns exec` reads
+# /etc/netns/<namespace>/resolv.conf when it exists, so this test writes one naming the lab
+# internet's dnsmasq (198.51.100.2) and removes it on the way out.
+set -euo pipefail
+# shellcheck source=tests/scenario/common.sh
+source "$(dirname "$0")/common.sh"
+
+mud_host=mud.maker.example
+LAB_DNS_RECORDS+=("$mud_host 203.0.113.80 2001:db8:cafe::80 60")
+scenario_lab_up
+netns_etc="/etc/netns/$(lab_ns gw)"
+trap 'rm -rf "$netns_etc"; lab_down' EXIT
+mkdir -p "$netns_etc"
+echo "nameserver 198.51.100.2" >"$netns_etc/resolv.conf"
+
+# The PKI: a web CA and the MUD server's certificate (TLS), a MUD CA and its signer.
+cd "$LAB_STATE"
+key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+ca() { openssl req -x509 "${key[@]}" -days 2 -subj "/CN=$1" -keyout "$1.key" -out "$1.pem" 2>/dev/null; }
+issue() {  # NAME CA [EXTFILE]
+  openssl req "${key[@]}" -subj "/CN=$1" -keyout "$1.key" -out "$1.csr" 2>/dev/null &&
+    openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial -days 2 \
+      ${3:+-extfile "$3"} -out "$1.pem" 2>/dev/null
+}
+printf 'subjectAltName=DNS:%s\n' "$mud_host" >server.ext
+ca webca && issue server webca server.ext && ca mudca && issue signer mudca
+cp mudca.pem mud-ca.pem
+
+base="https://$mud_host:8443"
+mud() {  # the MUD file for URL $1: the camera's cloud by name on 443, the network's DNS
+  cat <<JSON
+{"ietf-mud:mud": {"mud-version": 1, "mud-url": "$1", "cache-validity": 24, "model-name": "labcam",
+  "from-device-policy": {"access-lists": {"access-list": [{"name": "out"}]}}},
+ "ietf-access-control-list:acls": {"acl": [{"name": "out", "type": "ipv4-acl-type", "aces": {"ace": [
+  {"name": "cloud", "matches": {"ipv4": {"ietf-acldns:dst-dnsname": "telemetry.vendor.example", "protocol": 6},
+   "tcp": {"destination-port": {"operator": "eq", "port": 443}}}, "actions": {"forwarding": "accept"}},
+  {"name": "dns", "matches": {"ietf-mud:mud": {"controller": "urn:ietf:params:mud:dns"},
+   "ipv4": {"protocol": 17}, "udp": {"destination-port": {"operator": "eq", "port": 53}}},
+   "actions": {"forwarding": "accept"}}]}}]}}
+JSON
+}
+mkdir -p www
+sign() { openssl cms -sign -binary -outform DER -in "www/$1.json" -signer signer.pem -inkey signer.key -out "www/$1.p7s"; }
+mud "$base/labcam.json" >www/labcam.json && sign labcam
+mud "$base/tampered.json" >www/tampered.json && sign tampered
+sed -i 's/"port": 443/"port": 444/' www/tampered.json
+
+# The MUD server in the lab internet, on the cloud address the name points at.
+(cd www && exec ip netns exec "$(lab_ns inet)" openssl s_server -quiet -WWW \
+  -accept 203.0.113.80:8443 -cert ../server.pem -key ../server.key >/dev/null 2>&1) &
+_lab_remember_pid $!
+
+# The example site with the mud section: fetch, the MUD CA, apply automatically.
+cp "$LAB_REPO/policies/site-example.yaml" policy.yaml
+printf 'mud: {fetch: true, trust: mud-ca.pem, apply: auto}\n' >>policy.yaml
+LAB_MANAGEMENT="  mud_server_ca: $LAB_STATE/webca.pem"
+lab_start_muzzled
+
+echo "== before: garage-cam is a camera (the NVR on 554)"
+lab_table_header
+lab_expect allowed cam2 nvr tcp 554
+
+echo "== a URL naming an address is refused before any fetch"
+lab_check "cam1 announces https://203.0.113.80:8443/labcam.json" \
+  lab_exec cam1 "$LABNET" dhcp eth0 --mud-url "https://203.0.113.80:8443/labcam.json"
+lab_check "mud-refused reason=ip-literal" wait_log 'event=mud-refused device=44:47:cc:00:00:11 url=https://203.0.113.80:8443/labcam.json reason=ip-literal' 1
+
+echo "== garage-cam announces its MUD URL; the box fetches, verifies and applies it"
+lab_check "cam2 announces $base/labcam.json" lab_exec cam2 "$LABNET" dhcp eth0 --mud-url "$base/labcam.json"
+lab_check "mud-fetched" wait_log "event=mud-fetched device=44:47:cc:00:00:12 url=$base/labcam.json profile=labcam from_cache=no" 1
+lab_check "mud-applied" wait_log "event=mud-applied device=44:47:cc:00:00:12 url=$base/labcam.json profile=labcam" 1
+revision_is() { [[ "$(revision)" == "$1" ]]; }
+lab_check "revision 3 (the profile, then the device)" wait_until 20 revision_is 3
+lab_check "the audit log names the MUD fetch" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' audit | grep -q 'MUD fetch of $base/labcam.json for 44:47:cc:00:00:12'"
+lab_check "garage-cam is in labcam" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' devices | grep '44:47:cc:00:00:12' | grep -q labcam"
+
+echo "== garage-cam reaches what the file allows, and nothing else"
+lab_table_header
+lab_expect allowed cam2 gw udp 53
+lab_expect rejected cam2 nvr tcp 554
+lab_expect rejected cam2 cloud1 tcp 443
+lab_expect_name allowed cam2 telemetry.vendor.example tcp 443 4
+lab_expect_name rejected cam2 avs.voice.example tcp 443 4
+
+echo "== lobby-cam announces a file changed after it was signed: refused, profile kept"
+lab_check "cam1 announces $base/tampered.json" lab_exec cam1 "$LABNET" dhcp eth0 --mud-url "$base/tampered.json"
+lab_check "mud-refused reason=bad-signature" wait_log "event=mud-refused device=44:47:cc:00:00:11 url=$base/tampered.json reason=bad-signature" 1
+lab_check "still revision 3" test "$(revision)" = 3
+lab_expect allowed cam1 nvr tcp 554
+
+lab_summary
