@@ -45,5 +45,23 @@ TEST_CASE("mud import: usage errors before any box is asked") {
   CHECK(p.err.find("262144") != std::string::npos);
 }
 
+TEST_CASE("mud proposals and mud apply MAC: --confirm without --apply, a MAC required") {
+  CommandLine list;
+  CHECK_FALSE(parse(list, {"mud", "proposals", "--json"}).exit.has_value());
+  CHECK(list.invocation().command);
+  CommandLine apply;
+  CHECK_FALSE(parse(apply, {"mud", "apply", "44:47:cc:00:00:11", "--confirm", "10m", "--expect",
+                            "3", "--comment", "camera from its maker"})
+                  .exit.has_value());
+  CHECK(apply.invocation().command);
+  CommandLine no_mac;
+  CHECK(parse(no_mac, {"mud", "apply"}).exit == kExitUsage);
+  CommandLine bad_confirm;
+  CHECK(parse(bad_confirm, {"mud", "apply", "44:47:cc:00:00:11", "--confirm", "soon"}).exit ==
+        kExitUsage);
+  CommandLine no_apply_flag;  // `mud apply` always applies: it has no --apply
+  CHECK(parse(no_apply_flag, {"mud", "apply", "44:47:cc:00:00:11", "--apply"}).exit == kExitUsage);
+}
+
 }  // namespace
 }  // namespace muzzle::ctl
