@@ -113,7 +113,7 @@ class EngineControl {
 
   // MUD (RFC 8520): `observer` is called on the engine thread when a device announces a MUD URL
   // (DHCP option 161) it did not have, or a changed one, while the installed policy has
-  // `mud.fetch: true`. The management plane installs it (mgmt/mud/mud_manager.h) and does the
+  // `mud.fetch: true`. The management plane installs it (mgmt/server/mud_manager.h) and does the
   // fetching; the engine only reports. Engine thread, or before run(). Engines that do not
   // watch DHCP ignore it.
   using MudUrlObserver = std::function<void(MacAddress mac, std::string url)>;

@@ -205,6 +205,13 @@ void MudManager::fetched(MacAddress mac, const RetrievedMud& r) {
   const std::string url = r.url;
   applyProposal(mac, 0, 0, "", Caller{"muzzled", "mud-fetch"},
                 [this, mac, url, profile = m.profile_name](CommitReply reply) {
+                  if (!reply.outcome.ok() &&
+                      reply.outcome.status().code() == StatusCode::kAborted) {
+                    // Another change landed first (often: another device of the same model,
+                    // applied from the same outcome). Made again from the policy as it is now;
+                    // the file comes from the cache.
+                    return announced(mac, url);
+                  }
                   if (!reply.outcome.ok()) {
                     return refused(mac, url, "apply-failed", reply.outcome.status().message());
                   }

@@ -19,6 +19,14 @@
 // it was made from; applying it at a later revision is refused (ABORTED) and a fresh proposal
 // is asked for (from the cache). When the device is not listed in that profile, applying also
 // assigns it there (a device edit, PolicyCommitter::edit, right after the profile's revision).
+// With `apply: auto` an apply that finds the policy moved on (ABORTED: e.g. another device of
+// the same model applied first) is made again from the current revision (the file from the
+// cache); other failures are event=mud-refused reason=apply-failed.
+//
+// Only a new or changed URL is reported (fw/engine/judge.h onMudUrl): a device that announced
+// its URL before the policy turned fetching on (the inventory keeps URLs across restarts) is
+// fetched only when it announces a changed one; until then its file is imported by hand
+// (`muzzlectl mud import`).
 //
 // Engine thread only, except the worker's own thread (which only posts). The references must
 // outlive it; the worker is stopped (and joined) first when it is destroyed.

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Devices' MUD files fetched by muzzled (policy `mud: {fetch: true, apply: auto}`): garage-cam
-# (cam2) announces its MUD URL in DHCP option 161; the box resolves the URL's name through the
-# lab's DNS, fetches the file and its signature over HTTPS from the lab internet (openssl
-# s_server, a server certificate from a web CA this test makes), checks the signature against a
-# MUD CA this test makes, applies the profile as a revision and assigns the camera to it. The
-# camera then reaches what the file allows (its cloud by name, DNS) and not what its old
-# profile allowed (the NVR on 554). lobby-cam (cam1) announces a file tampered with after
-# signing: refused with reason=bad-signature, and it keeps its profile. A URL naming an IP
+# Devices' MUD files fetched by muzzled (policy `mud: {fetch: true}`). A camera announces its
+# MUD URL in DHCP option 161; the box resolves the URL's name through the lab's DNS, fetches the
+# file and its signature over HTTPS from the lab internet (openssl s_server, a server
+# certificate from a web CA this test makes) and checks the signature against a MUD CA this test
+# makes. With `apply: propose`, lobby-cam's (cam1) profile is a proposal (`muzzlectl mud
+# proposals`) until an admin applies it (`muzzlectl mud apply MAC`). With `apply: auto`,
+# garage-cam (cam2) first announces a file tampered with after signing (refused,
+# reason=bad-signature, it keeps its profile), then the good one, which is applied (from the
+# cache) and the camera assigned to it. Each camera then reaches what the file allows (its
+# cloud by name, DNS) and not what its old profile allowed (the NVR on 554). A URL naming an IP
 # address is refused before any fetch.
 #
 # muzzled resolves names with the gateway namespace's resolv.conf: `ip netns exec` reads
@@ -61,14 +63,16 @@ sed -i 's/"port": 443/"port": 444/' www/tampered.json
   -accept 203.0.113.80:8443 -cert ../server.pem -key ../server.key >/dev/null 2>&1) &
 _lab_remember_pid $!
 
-# The example site with the mud section: fetch, the MUD CA, apply automatically.
+# The example site with the mud section: fetch, the MUD CA; proposals first.
 cp "$LAB_REPO/policies/site-example.yaml" policy.yaml
-printf 'mud: {fetch: true, trust: mud-ca.pem, apply: auto}\n' >>policy.yaml
+printf 'mud: {fetch: true, trust: mud-ca.pem, apply: propose}\n' >>policy.yaml
 LAB_MANAGEMENT="  mud_server_ca: $LAB_STATE/webca.pem"
 lab_start_muzzled
+revision_is() { [[ "$(revision)" == "$1" ]]; }
 
-echo "== before: garage-cam is a camera (the NVR on 554)"
+echo "== before: both cameras are cameras (the NVR on 554)"
 lab_table_header
+lab_expect allowed cam1 nvr tcp 554
 lab_expect allowed cam2 nvr tcp 554
 
 echo "== a URL naming an address is refused before any fetch"
@@ -76,13 +80,39 @@ lab_check "cam1 announces https://203.0.113.80:8443/labcam.json" \
   lab_exec cam1 "$LABNET" dhcp eth0 --mud-url "https://203.0.113.80:8443/labcam.json"
 lab_check "mud-refused reason=ip-literal" wait_log 'event=mud-refused device=44:47:cc:00:00:11 url=https://203.0.113.80:8443/labcam.json reason=ip-literal' 1
 
-echo "== garage-cam announces its MUD URL; the box fetches, verifies and applies it"
+echo "== apply: propose. lobby-cam announces its MUD URL: fetched, verified, proposed"
+lab_check "cam1 announces $base/labcam.json" lab_exec cam1 "$LABNET" dhcp eth0 --mud-url "$base/labcam.json"
+lab_check "mud-fetched" wait_log "event=mud-fetched device=44:47:cc:00:00:11 url=$base/labcam.json profile=labcam from_cache=no" 1
+lab_check "mud-proposed" wait_log "event=mud-proposed device=44:47:cc:00:00:11 url=$base/labcam.json profile=labcam base_revision=1 assign=yes" 1
+lab_check "mud proposals lists it" expect_exit 0 ctl mud proposals
+lab_check "with the device, profile and base revision" grep -Eq '^44:47:cc:00:00:11 +labcam +1 +yes' "$LAB_STATE/last.out"
+lab_check "and the diff adds the profile" grep -q '^+      - {allow: \[telemetry.vendor.example\], proto: tcp, ports: \[443\]}' "$LAB_STATE/last.out"
+lab_check "nothing applied yet" test "$(revision)" = 1
+lab_check "mud apply 44:47:cc:00:00:11" expect_exit 0 ctl mud apply 44:47:cc:00:00:11
+lab_check "the profile, then the device: revision 3" grep -q 'revision 2 -> 3' "$LAB_STATE/last.out"
+lab_check "the audit log names the MUD fetch" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' audit | grep -q 'MUD fetch of $base/labcam.json for 44:47:cc:00:00:11'"
+lab_check "no proposal is left" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' mud proposals | grep -q 'no MUD proposals'"
+lab_table_header
+lab_expect rejected cam1 nvr tcp 554
+lab_expect_name allowed cam1 telemetry.vendor.example tcp 443 4
+
+echo "== apply: auto"
+ctl policy show >current.json
+sed -i 's/"propose"/"auto"/' current.json
+lab_check "policy apply with apply: auto" expect_exit 0 ctl policy apply current.json
+lab_check "revision 4" test "$(revision)" = 4
+
+echo "== garage-cam announces a file changed after it was signed: refused, profile kept"
+lab_check "cam2 announces $base/tampered.json" lab_exec cam2 "$LABNET" dhcp eth0 --mud-url "$base/tampered.json"
+lab_check "mud-refused reason=bad-signature" wait_log "event=mud-refused device=44:47:cc:00:00:12 url=$base/tampered.json reason=bad-signature" 1
+lab_check "still revision 4" test "$(revision)" = 4
+lab_table_header
+lab_expect allowed cam2 nvr tcp 554
+
+echo "== garage-cam announces the good URL: from the cache, applied, assigned"
 lab_check "cam2 announces $base/labcam.json" lab_exec cam2 "$LABNET" dhcp eth0 --mud-url "$base/labcam.json"
-lab_check "mud-fetched" wait_log "event=mud-fetched device=44:47:cc:00:00:12 url=$base/labcam.json profile=labcam from_cache=no" 1
-lab_check "mud-applied" wait_log "event=mud-applied device=44:47:cc:00:00:12 url=$base/labcam.json profile=labcam" 1
-revision_is() { [[ "$(revision)" == "$1" ]]; }
-lab_check "revision 3 (the profile, then the device)" wait_until 20 revision_is 3
-lab_check "the audit log names the MUD fetch" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' audit | grep -q 'MUD fetch of $base/labcam.json for 44:47:cc:00:00:12'"
+lab_check "mud-fetched from the cache" wait_log "event=mud-fetched device=44:47:cc:00:00:12 url=$base/labcam.json profile=labcam from_cache=yes" 1
+lab_check "mud-applied" wait_log "event=mud-applied device=44:47:cc:00:00:12 url=$base/labcam.json profile=labcam revision=5" 1
 lab_check "garage-cam is in labcam" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' devices | grep '44:47:cc:00:00:12' | grep -q labcam"
 
 echo "== garage-cam reaches what the file allows, and nothing else"
@@ -92,11 +122,5 @@ lab_expect rejected cam2 nvr tcp 554
 lab_expect rejected cam2 cloud1 tcp 443
 lab_expect_name allowed cam2 telemetry.vendor.example tcp 443 4
 lab_expect_name rejected cam2 avs.voice.example tcp 443 4
-
-echo "== lobby-cam announces a file changed after it was signed: refused, profile kept"
-lab_check "cam1 announces $base/tampered.json" lab_exec cam1 "$LABNET" dhcp eth0 --mud-url "$base/tampered.json"
-lab_check "mud-refused reason=bad-signature" wait_log "event=mud-refused device=44:47:cc:00:00:11 url=$base/tampered.json reason=bad-signature" 1
-lab_check "still revision 3" test "$(revision)" = 3
-lab_expect allowed cam1 nvr tcp 554
 
 lab_summary

@@ -58,7 +58,7 @@ TEST_CASE("mud: a valid section compiles; propose is the default, auto when aske
   CHECK(!(*r)->mud.apply_auto);
 }
 
-TEST_CASE("fetch: true compiles with a trust file (muzzled fetches: mgmt/mud/mud_manager.h)") {
+TEST_CASE("fetch: true compiles with a trust file (muzzled fetches: mgmt/server/mud_manager.h)") {
   Folder f;
   f.write("mud-ca.pem", kCert);
   auto p = f.compile("mud: {fetch: true, trust: mud-ca.pem, apply: auto}\n");

@@ -197,6 +197,29 @@ TEST_CASE("apply: auto applies the profile and assigns the device, audited") {
   CHECK(s.manager.proposal(kCam) == nullptr);
 }
 
+TEST_CASE("apply: auto for two devices of one model: both end in the profile") {
+  Site s;
+  s.enableFetch(true);
+  const MacAddress twin = *MacAddress::parse("44:47:cc:00:00:12");
+  s.manager.announced(kCam, kUrl);
+  s.manager.announced(twin, kUrl);  // the same URL: one fetch, two outcomes
+  auto assigned = [&](MacAddress mac) {
+    auto policy = s.box.engine.installedPolicy();
+    const int listed = policy->deviceByMac(mac);
+    return listed >= 0 && policy->profiles[policy->devices[listed].profile].name == "cam";
+  };
+  // The second apply finds the policy moved on (ABORTED) and is made again from the new one.
+  // Every install replaces the fake engine's policy, so the fetch flag is set again each time.
+  REQUIRE(s.box.engine.runUntil([&] {
+    if (!s.box.engine.policy->mud.fetch) s.enableFetch(true);
+    return assigned(kCam) && assigned(twin);
+  }));
+  // (The profile, the first device; the second device's retry places the profile again in the
+  // text the device edit wrote as JSON, reformatted as YAML, then assigns the device.)
+  CHECK(s.box.commits.current() >= 4);
+  CHECK(!s.has("reason=apply-failed"));
+}
+
 TEST_CASE("a tampered file is refused (bad-signature): no proposal, no revision") {
   Site s;
   const std::string file = camFile();
