@@ -6,6 +6,8 @@
 // role may preview, so reading before serveLater's role check costs no one anything they could
 // not ask for. Placing the profile in the current text (about 7 ms at the bounds) and the
 // commit run on the engine thread; the compile runs on the committer's compile thread.
+// ListMudProposals and ApplyMudProposal serve what the MudManager (mud_manager.h) made from
+// devices' fetched files: listed by a viewer, applied by an admin, on the engine thread.
 #include "fw/mud/mud_import.h"
 #include "fw/mud/policy_text.h"
 #include "fw/policy/policy_syntax.h"
