@@ -47,7 +47,7 @@ if [[ ! -f "$build/build.ninja" ]]; then
   cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 say "building muzzled and the package"
-cmake --build "$build"
+cmake --build "$build" --target muzzle_package_binaries
 rm -f "$build"/muzzle_*.deb
 (cd "$build" && cpack -G DEB >/dev/null)
 debs=("$build"/muzzle_*.deb)

@@ -4,19 +4,26 @@
 # Scenario labs use unique ids, so tests run in parallel. First the unit tests run in an
 # ASan/UBSan build: the parsers of untrusted input must be clean under the sanitizers too; then
 # a short libFuzzer run of every fuzz target, and the threaded tests under ThreadSanitizer.
+#
+# Each unit test runs once, in the sanitized build: the main build makes only what the other
+# tests run (the scenario binaries and the package's), as building every unit test a second time
+# cost CI about four minutes of its budget. `ctest --test-dir build -L unit` after
+# `tests/setup.sh` still runs them unsanitized. The sanitizer and fuzz builds carry line tables
+# only (-g1, -gline-tables-only): all their reports need, at a fraction of full debug info's cost.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 export BUILD="${BUILD:-$repo/build}"
 sanitized="${BUILD_SANITIZED:-$repo/build-asan}"
 
-"$repo/tests/setup.sh"
+SETUP_TARGETS="muzzle_scenario_binaries muzzle_package_binaries" "$repo/tests/setup.sh"
 jobs="$(nproc)"
 ((jobs > 4)) && jobs=4
 
 status=0
 echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer ($sanitized)"
 if [[ ! -f "$sanitized/build.ninja" ]]; then
-  cmake -S "$repo" -B "$sanitized" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMUZZLE_SANITIZE=ON >/dev/null
+  cmake -S "$repo" -B "$sanitized" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMUZZLE_SANITIZE=ON \
+    -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_C_FLAGS_DEBUG=-g1 >/dev/null
 fi
 # Only what the unit tests need: their names are their targets.
 mapfile -t unit_targets < <(ctest --test-dir "$BUILD" -N -L unit | sed -n 's/^ *Test *#[0-9]*: //p')
@@ -28,7 +35,8 @@ echo "== fuzz smoke: every reader of untrusted input under libFuzzer, a few seco
 fuzz="${BUILD_FUZZ:-$repo/build-fuzz}"
 if [[ ! -f "$fuzz/build.ninja" ]]; then
   CC=clang-14 CXX=clang++-14 cmake -S "$repo" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DMUZZLE_FUZZ=ON >/dev/null
+    -DMUZZLE_FUZZ=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" \
+    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" >/dev/null
 fi
 cmake --build "$fuzz" --target muzzle_fuzz_targets
 fuzz_corpus="$(mktemp -d /tmp/muzzle-fuzz.XXXXXX)"
@@ -68,12 +76,13 @@ fuzz_smoke mud_fuzz 6
 echo "== threaded tests under ThreadSanitizer: the queue threads, the judge's lock, the event ring"
 tsan="${BUILD_TSAN:-$repo/build-tsan}"
 if [[ ! -f "$tsan/build.ninja" ]]; then
-  cmake -S "$repo" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMUZZLE_TSAN=ON >/dev/null
+  cmake -S "$repo" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMUZZLE_TSAN=ON \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" >/dev/null
 fi
-cmake --build "$tsan" --target unit_fw_engine unit_mgmt_events
+cmake --build "$tsan" --target unit_threads
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$repo/tests/tsan.supp" \
-  ctest --test-dir "$tsan" -R '^unit_(fw_engine|mgmt_events)$' --output-on-failure || status=$?
+  ctest --test-dir "$tsan" -L tsan --output-on-failure || status=$?
 
-# The whole suite last, so its summary closes the output.
-ctest --test-dir "$BUILD" --output-on-failure -j"$jobs" "$@" || status=$?
+# The rest of the suite last, so its summary closes the output (the unit tests ran above).
+ctest --test-dir "$BUILD" --output-on-failure -j"$jobs" -LE unit "$@" || status=$?
 exit "$status"

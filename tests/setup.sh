@@ -4,6 +4,7 @@
 #
 #   tests/setup.sh            install what is missing (needs root), configure, build
 #   BUILD=/tmp/b tests/setup.sh   build somewhere else
+#   SETUP_TARGETS="a b" tests/setup.sh   build only these targets (default: everything)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -81,8 +82,10 @@ build_tree() {
     say "configuring $build (Ninja, RelWithDebInfo)"
     cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   fi
-  say "building $build"
-  cmake --build "$build"
+  local targets=()
+  [[ -n "${SETUP_TARGETS:-}" ]] && read -ra targets <<<"$SETUP_TARGETS"
+  say "building $build${targets[*]:+ (${targets[*]})}"
+  cmake --build "$build" ${targets[@]:+--target "${targets[@]}"}
 }
 
 install_packages

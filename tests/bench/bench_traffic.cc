@@ -7,7 +7,7 @@
 //   bench_traffic udp --from NS --to NS --ifname eth0 --dst-mac MAC --src-mac MAC --src-ip IP
 //                     [--devices 1] [--dst-net 203.0.113.0] [--port 9000] [--flows N]
 //                     [--window W] [--seconds S] [--tuple-base K] [--single-flow]
-//                     [--dns-every K --resolver IP --name-port P]
+//                     [--dns-every K --resolver IP --name-port P] [--dst-ports N]
 //   bench_traffic tcp --from NS --to NS [--dst-net 203.0.113.0] [--port 9000]
 //                     [--concurrency C] [--seconds S] [--flows N]
 //
@@ -16,6 +16,9 @@
 // a new flow (source port and destination host walk a 16-million-tuple sequence from
 // --tuple-base) unless --single-flow. At most --window datagrams are in flight; one that has not
 // arrived 1 s after the last arrival is written off (lost, or late if it still comes).
+// --dst-ports N (at most 64) walks the destination port too, over --port .. --port+N-1 (a sink
+// on each), so one device can open 254 x N flows to distinct (host, port) pairs: the learning
+// recorder keys its flows so.
 // With --dns-every K, every K-th flow is preceded by a DNS query from its device to --resolver
 // (port 53, answered here by the sink with an A record for one of the mixed site's 50 names,
 // see kNames): the flow's datagram goes out only once the answer has come back to the device's
@@ -289,6 +292,7 @@ int runUdp(const Args& a) {
   const uint64_t tuple_base = static_cast<uint64_t>(a.num("tuple-base", 0));
   const uint32_t devices = static_cast<uint32_t>(std::max(1L, a.num("devices", 1)));
   const bool single_flow = a.flag("single-flow");
+  const uint32_t dst_ports = static_cast<uint32_t>(std::clamp(a.num("dst-ports", 1), 1L, 64L));
   const uint32_t dst_net = parseIp(a.get("dst-net", "203.0.113.0"));
   const uint32_t src_ip = parseIp(a.get("src-ip"));
   const uint64_t dns_every = static_cast<uint64_t>(std::max(0L, a.num("dns-every", 0)));
@@ -306,7 +310,11 @@ int runUdp(const Args& a) {
   // The sink, in the server's namespace: the flows' port, and with DNS the resolver and the
   // port the named flows go to.
   enterNamespace(a.get("to"));
-  int rx = openUdpSink(INADDR_ANY, port, "sink");
+  std::vector<int> sinks;
+  for (uint32_t k = 0; k < dst_ports; ++k) {
+    sinks.push_back(openUdpSink(INADDR_ANY, static_cast<uint16_t>(port + k), "sink"));
+  }
+  const int rx = sinks.front();
   int name_rx = dns ? openUdpSink(INADDR_ANY, name_port, "name sink") : -1;
   // Bound to the resolver's address, so the answer leaves from it and conntrack sees the reply
   // of the device's query.
@@ -373,6 +381,7 @@ int runUdp(const Args& a) {
     return kFrame;
   };
   auto defaultDestination = [&](uint64_t seq) { return dst_net + 1 + static_cast<uint32_t>(tupleOf(seq) % kHosts); };
+  auto defaultPort = [&](uint64_t seq) { return static_cast<uint16_t>(port + (tupleOf(seq) / kHosts) % dst_ports); };
 
   Stats st;
   uint64_t dns_queries = 0, dns_answers = 0, dns_unusable = 0;
@@ -484,7 +493,7 @@ int runUdp(const Args& a) {
           len = writeHeaders(f, device, resolver, sport, kDnsPort, q, seq);
           awaiting_answer[answerKey(src_ip + device, sport)] = seq;
         } else {
-          len = writeData(f, seq, defaultDestination(seq), port);
+          len = writeData(f, seq, defaultDestination(seq), defaultPort(seq));
         }
         iov[i] = {f, len};
         out[i].msg_hdr = msghdr{};
@@ -508,7 +517,7 @@ int runUdp(const Args& a) {
       takeAnswers();
       got += receive(name_rx);
     }
-    got += receive(rx);
+    for (int fd : sinks) got += receive(fd);
     const int64_t arrived = nowNs();
     if (got <= 0 && st.sent - st.received - st.lost > 0 && arrived - last_progress > kStallNs) {
       for (; low_water < st.sent; ++low_water) {

@@ -36,6 +36,7 @@ function median(name, key,    n, i, j, t, a) {
 /"meta":1/ { meta = $0; next }
 /"workload":"reload"/ { reloads = reloads $0; last_reload = $0; next }
 /"workload":"dns-counters"/ { dnsc = $0; next }
+/"workload":"learn-memory"/ { learnm = $0; next }
 {
   c = field($0, "config"); w = field($0, "workload")
   key = c SUBSEP w
@@ -139,6 +140,16 @@ END {
     verdict(text != "" && m + 0 <= 100), "reload", m, worst, text
   printf "  %s zero lost during the swap       %-12s: %s lost of %s sent, %s dropped by the queue\n",
     verdict((sw in rate) && lost[sw] == 0 && qd[sw] == 0), "swap", lost[sw], sent[sw], qd[sw]
+  if (learnm != "") {
+    # The memory of the learning recorder against its documented bound (fw/learn/README.md: 48 MiB for a
+    # full recorder, 65,536 flows), measured as the growth of the RSS of muzzled.
+    r0 = field(learnm, "rss_start_kb") + 0; r1 = field(learnm, "rss_one_device_kb") + 0
+    r2 = field(learnm, "rss_all_devices_kb") + 0
+    printf "  %s learning within 48 MiB         %-12s: %d devices learning; +%.1f MB after %s flows of one device (%s kept), +%.1f MB after %s flows of 999 (%s kept by one of them)\n",
+      verdict(r0 > 0 && r2 - r0 <= 48 * 1024 && field(learnm, "one_device_flows_kept") + 0 == 1024), "learn-memory",
+      field(learnm, "sessions"), (r1 - r0) / 1024, field(learnm, "one_device_sent"), field(learnm, "one_device_flows_kept"),
+      (r2 - r0) / 1024, field(learnm, "all_devices_sent"), field(learnm, "other_device_flows_kept")
+  }
   if (("muzzled-2q" SUBSEP "udp-churn") in rate) {
     print ""
     print "Two flow queues, a thread each (muzzled-2q), against one (muzzled), same run:"

@@ -306,6 +306,42 @@ for ((round = 1; round <= rounds; round++)); do
   one_round
 done
 
+# ---- 5. learning mode's memory (once; RSS, not a rate) -------------------------------------------
+# muzzled's resident set while devices learn (fw/learn/README.md, "Bounds"): a fresh muzzled,
+# learning started for the camera and the 999 policy devices; then one device opens 10,000
+# distinct flows (its bound keeps 1,024), then the 999 devices 100,000 (the total bound keeps
+# 65,536). BENCH_LEARN=0 skips it; BENCH_ROUNDS=0 runs only it.
+learn_memory() {
+  local macs=("$cam_mac") i rss0 rss1 rss2 t0 started shown
+  for ((i = 1; i <= 999; i++)); do macs+=("$(printf '44:47:cc:10:%02x:%02x' $((i / 256)) $((i % 256)))"); done
+  say "learn-memory: ${#macs[@]} devices learning"
+  lab_exec gw nft delete table inet muzzle 2>/dev/null || true
+  lab_start_muzzled
+  consumer_pid="$LAB_MUZZLED_PID"
+  ctl() { "$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" "$@"; }
+  rss0="$(rss_kb)"
+  t0=$SECONDS
+  started="$(printf '%s\n' "${macs[@]}" | xargs -P 4 -I{} "$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" \
+    learn start {} --for 1h 2>/dev/null | grep -c ' learning' || true)"
+  say "learn-memory: $started sessions started in $((SECONDS - t0)) s"
+  local one many
+  one="$(traffic_udp --window 256 --flows 10000 --dst-ports 40 --seconds 60)"
+  tuple_base=$((tuple_base + 10000))
+  rss1="$(rss_kb)"
+  # --json: one "target" per flow kept.
+  shown="$(ctl --json learn show "$cam_mac" 2>/dev/null | grep -c '"target"' || true)"
+  many="$(traffic_mixed --dns-every 0 --window 256 --flows 100000 --dst-ports 40 --seconds 120)"
+  tuple_base=$((tuple_base + 100000))
+  rss2="$(rss_kb)"
+  local kept_other
+  kept_other="$(ctl --json learn show 44:47:cc:10:00:01 2>/dev/null | grep -c '"target"' || true)"
+  echo "{\"config\":\"muzzled\",\"workload\":\"learn-memory\",\"sessions\":$started,\"rss_start_kb\":$rss0,\"rss_one_device_kb\":$rss1,\"one_device_flows_kept\":$shown,\"rss_all_devices_kb\":$rss2,\"other_device_flows_kept\":$kept_other,\"one_device_sent\":$(json_field "$one" sent),\"all_devices_sent\":$(json_field "$many" sent)}" >>"$jsonl"
+  say "learn-memory: RSS ${rss0} KiB at start, ${rss1} after 10,000 flows of one device ($shown kept), ${rss2} after 100,000 of 999 devices"
+  lab_stop_muzzled
+  consumer_pid=""
+}
+[[ "${BENCH_LEARN:-1}" == 0 ]] || learn_memory
+
 # ---- results ------------------------------------------------------------------------------------
 meta="{\"meta\":1,\"date\":\"$(date -u +%FT%TZ)\",\"kernel\":\"$(uname -r)\",\"cpus\":$(nproc),\"seconds_per_cell\":$secs,\"rounds\":$rounds,\"load_at_end\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"commit\":\"$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)\"}"
 { echo "$meta"; cat "$jsonl"; } >"$out_dir/latest.jsonl"
