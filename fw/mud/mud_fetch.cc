@@ -1,7 +1,11 @@
 #include "fw/mud/mud_fetch.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 
@@ -22,6 +26,81 @@ bool isHttpsUrl(std::string_view url) {
 }
 
 namespace {
+
+bool publicV4(const uint8_t* a) {
+  const uint32_t v = uint32_t{a[0]} << 24 | uint32_t{a[1]} << 16 | uint32_t{a[2]} << 8 | a[3];
+  struct Net {
+    uint32_t base;
+    int bits;
+  };
+  static constexpr Net kRefused[] = {
+      {0x00000000, 8},   // "this network", 0.0.0.0
+      {0x0a000000, 8},   // RFC 1918
+      {0x64400000, 10},  // shared address space (carrier-grade NAT)
+      {0x7f000000, 8},   // loopback
+      {0xa9fe0000, 16},  // link-local
+      {0xac100000, 12},  // RFC 1918
+      {0xc0000000, 24},  // IETF protocol assignments
+      {0xc0a80000, 16},  // RFC 1918
+      {0xc6120000, 15},  // benchmarking: the lab's segments
+      {0xe0000000, 4},   // multicast
+      {0xf0000000, 4},   // reserved, broadcast
+  };
+  for (const Net& n : kRefused) {
+    if ((v >> (32 - n.bits)) == (n.base >> (32 - n.bits))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool isPublicAddress(const uint8_t* a, size_t length) {
+  if (length == 4) return publicV4(a);
+  if (length != 16) return false;
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  static constexpr uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+  if (std::equal(kMapped, kMapped + 12, a) || std::equal(kNat64, kNat64 + 12, a)) {
+    return publicV4(a + 12);
+  }
+  bool zero_prefix = true;  // ::, ::1 and the old IPv4-compatible ::a.b.c.d
+  for (int i = 0; i < 12; ++i) zero_prefix = zero_prefix && a[i] == 0;
+  if (zero_prefix) return false;
+  if ((a[0] & 0xfe) == 0xfc) return false;                  // unique local fc00::/7
+  if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) return false;  // link-local fe80::/10
+  if (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0) return false;  // old site-local fec0::/10
+  if (a[0] == 0xff) return false;                           // multicast
+  return true;
+}
+
+namespace {
+
+// Where libcurl would connect: refused unless public (see isPublicAddress); what was refused
+// is kept for the message.
+struct AddressGuard {
+  std::string refused;  // the last address refused, as text
+};
+
+curl_socket_t openPublicSocket(void* user, curlsocktype purpose, curl_sockaddr* address) {
+  auto* guard = static_cast<AddressGuard*>(user);
+  if (purpose == CURLSOCKTYPE_IPCXN) {
+    char text[INET6_ADDRSTRLEN] = {};
+    bool ok = false;
+    if (address->family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(&address->addr);
+      ok = isPublicAddress(reinterpret_cast<const uint8_t*>(&in->sin_addr), 4);
+      inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text));
+    } else if (address->family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address->addr);
+      ok = isPublicAddress(in6->sin6_addr.s6_addr, 16);
+      inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+    }
+    if (!ok) {
+      guard->refused = text[0] != '\0' ? text : "an address of family " + std::to_string(address->family);
+      return CURL_SOCKET_BAD;
+    }
+  }
+  return socket(address->family, address->socktype, address->protocol);
+}
 
 struct CurlFree { void operator()(CURL* c) const { curl_easy_cleanup(c); } };
 
@@ -97,11 +176,21 @@ std::variant<std::string, MudFailure> CurlMudFetcher::get(const std::string& url
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, onData);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+  AddressGuard guard;
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, openPublicSocket);
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &guard);
 
   const CURLcode code = curl_easy_perform(c);
   if (body.over || code == CURLE_FILESIZE_EXCEEDED) {
     return MudFailure{MudRefusal::kTooLarge, "MUD fetch of " + shown + ": over " +
                                                  std::to_string(limits_.max_bytes) + " bytes"};
+  }
+  if (code != CURLE_OK && !guard.refused.empty()) {
+    return MudFailure{MudRefusal::kPrivateAddress,
+                      "MUD fetch of " + shown + ": its server is at " + guard.refused +
+                          ", a private or local address; Muzzle fetches devices' MUD files "
+                          "only from public servers (import a file from elsewhere with "
+                          "`muzzlectl mud import FILE`)"};
   }
   if (code != CURLE_OK) {
     std::string detail = error[0] != '\0' ? excerpt(error, 200) : curl_easy_strerror(code);

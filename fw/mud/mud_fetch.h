@@ -5,6 +5,11 @@
 // redirects included, past `total_time`. The server's certificate and name are verified against
 // `ca_file` when it is set, else the system's CAs; never disabled.
 //
+// Only public addresses are connected to (isPublicAddress): a device names the server, and a
+// name it controls may resolve to the box itself, the segments it manages or the admin's own
+// network. The check is made on every address libcurl is about to connect to, after resolving
+// and for every redirect, so no name or redirect gets around it (kPrivateAddress).
+//
 // `MudFetcher` is the seam: retrieveMud and the worker are tested with a fake; `CurlMudFetcher`
 // needs a network (a netns scenario with a lab HTTPS server), and only its refusal of a URL that
 // is not https:// is unit-tested.
@@ -13,6 +18,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <variant>
 
@@ -46,5 +53,12 @@ class CurlMudFetcher : public MudFetcher {
 
 // True when `url` starts with "https://" (any case) and has a host; the check get() makes first.
 bool isHttpsUrl(std::string_view url);
+
+// False for what a device must not make the box connect to: unspecified, loopback, private
+// (RFC 1918, IPv6 unique local), shared (100.64.0.0/10), link-local, multicast, reserved and
+// broadcast, 192.0.0.0/24, the benchmarking range 198.18.0.0/15 (Muzzle's lab segments), and the
+// IPv4 forms inside IPv6 (mapped, NAT64 64:ff9b::/96) by their IPv4 address. `address` is an
+// IPv4 address (4 bytes, network order) or an IPv6 one (16 bytes).
+bool isPublicAddress(const uint8_t* address, size_t length);
 
 }  // namespace muzzle

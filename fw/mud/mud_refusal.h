@@ -21,10 +21,11 @@ enum class MudRefusal {
   kUntrustedSigner, // the signer does not chain to a configured trust anchor
   kNoTrustAnchors,  // the trust file holds no certificate
   kMalformed,       // the file is not a MUD file Muzzle can import (fw/mud/mud_import.h)
+  kPrivateAddress,  // the server's name (or a redirect's) leads to a private or local address
 };
 
 // "not-https", "tls", "network", "timeout", "http-error", "too-large", "not-cms",
-// "bad-signature", "untrusted-signer", "no-trust-anchors", "malformed".
+// "bad-signature", "untrusted-signer", "no-trust-anchors", "malformed", "private-address".
 const char* mudRefusalName(MudRefusal reason);
 
 struct MudFailure {

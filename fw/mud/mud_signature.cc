@@ -24,6 +24,7 @@ const char* mudRefusalName(MudRefusal reason) {
     case MudRefusal::kUntrustedSigner: return "untrusted-signer";
     case MudRefusal::kNoTrustAnchors: return "no-trust-anchors";
     case MudRefusal::kMalformed: return "malformed";
+    case MudRefusal::kPrivateAddress: return "private-address";
   }
   return "unknown";
 }

@@ -20,6 +20,8 @@ source "$(dirname "$0")/common.sh"
 
 mud_host=mud.maker.example
 LAB_DNS_RECORDS+=("$mud_host 203.0.113.80 2001:db8:cafe::80 60")
+# A name a device might control, pointing at the box's own LAN side: never connected to.
+LAB_DNS_RECORDS+=("inside.maker.example 198.18.10.1 fd00:10::1 60")
 scenario_lab_up
 netns_etc="/etc/netns/$(lab_ns gw)"
 trap 'rm -rf "$netns_etc"; lab_down' EXIT
@@ -79,6 +81,11 @@ echo "== a URL naming an address is refused before any fetch"
 lab_check "cam1 announces https://203.0.113.80:8443/labcam.json" \
   lab_exec cam1 "$LABNET" dhcp eth0 --mud-url "https://203.0.113.80:8443/labcam.json"
 lab_check "mud-refused reason=ip-literal" wait_log 'event=mud-refused device=44:47:cc:00:00:11 url=https://203.0.113.80:8443/labcam.json reason=ip-literal' 1
+
+echo "== a name that resolves to the box's own LAN is refused before any connection"
+lab_check "cam1 announces https://inside.maker.example:8443/labcam.json" \
+  lab_exec cam1 "$LABNET" dhcp eth0 --mud-url "https://inside.maker.example:8443/labcam.json"
+lab_check "mud-refused reason=private-address" wait_log 'event=mud-refused device=44:47:cc:00:00:11 url=https://inside.maker.example:8443/labcam.json reason=private-address' 1
 
 echo "== apply: propose. lobby-cam announces its MUD URL: fetched, verified, proposed"
 lab_check "cam1 announces $base/labcam.json" lab_exec cam1 "$LABNET" dhcp eth0 --mud-url "$base/labcam.json"

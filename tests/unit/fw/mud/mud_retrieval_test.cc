@@ -2,7 +2,9 @@
 // is cached for its cache-validity; every failure is refused with its reason and caches nothing.
 #include "fw/mud/mud_retrieval.h"
 
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
 
 #include <fstream>
 #include <map>
@@ -204,6 +206,62 @@ TEST_CASE("an http:// URL is refused before any connection") {
   CHECK(!isHttpsUrl("https:///x"));
   CHECK(!isHttpsUrl("ftp://maker.example.com/x"));
   CHECK(!isHttpsUrl("https://"));
+}
+
+TEST_CASE("CurlMudFetcher connects to public addresses only") {
+  auto v4 = [](uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+    const uint8_t x[4] = {a, b, c, d};
+    return isPublicAddress(x, 4);
+  };
+  CHECK(v4(203, 0, 113, 80));
+  CHECK(v4(8, 8, 8, 8));
+  CHECK(v4(172, 32, 0, 1));   // just past 172.16.0.0/12
+  CHECK(v4(198, 20, 0, 1));   // just past 198.18.0.0/15
+  CHECK(v4(100, 128, 0, 1));  // just past 100.64.0.0/10
+  CHECK_FALSE(v4(127, 0, 0, 1));
+  CHECK_FALSE(v4(0, 0, 0, 0));
+  CHECK_FALSE(v4(10, 1, 2, 3));
+  CHECK_FALSE(v4(172, 31, 255, 255));
+  CHECK_FALSE(v4(192, 168, 1, 1));
+  CHECK_FALSE(v4(169, 254, 169, 254));
+  CHECK_FALSE(v4(100, 64, 0, 1));
+  CHECK_FALSE(v4(198, 18, 10, 1));
+  CHECK_FALSE(v4(198, 19, 255, 1));
+  CHECK_FALSE(v4(224, 0, 0, 251));
+  CHECK_FALSE(v4(255, 255, 255, 255));
+  CHECK_FALSE(v4(192, 0, 0, 170));
+  auto v6 = [](const char* text) {
+    in6_addr a{};
+    REQUIRE(inet_pton(AF_INET6, text, &a) == 1);
+    return isPublicAddress(a.s6_addr, 16);
+  };
+  CHECK(v6("2001:db8:cafe::80"));
+  CHECK(v6("2a00:1450::1"));
+  CHECK(v6("::ffff:203.0.113.80"));
+  CHECK_FALSE(v6("::"));
+  CHECK_FALSE(v6("::1"));
+  CHECK_FALSE(v6("fd00:10::1"));
+  CHECK_FALSE(v6("fc00::1"));
+  CHECK_FALSE(v6("fe80::1"));
+  CHECK_FALSE(v6("ff02::1"));
+  CHECK_FALSE(v6("::ffff:127.0.0.1"));
+  CHECK_FALSE(v6("::ffff:192.168.0.1"));
+  CHECK_FALSE(v6("64:ff9b::10.0.0.1"));
+  CHECK_FALSE(v6("::127.0.0.1"));
+  const uint8_t odd[5] = {};
+  CHECK_FALSE(isPublicAddress(odd, 5));
+
+  // Through libcurl: the socket is refused before it exists, so nothing is sent anywhere.
+  CurlMudFetcher curl(MudFetchLimits{});
+  for (const char* url : {"https://127.0.0.1:9/cam.json", "https://[::1]:9/cam.json",
+                          "https://localhost:9/cam.json"}) {
+    CAPTURE(url);
+    auto r = curl.get(url);
+    REQUIRE(std::holds_alternative<MudFailure>(r));
+    CHECK(std::get<MudFailure>(r).reason == MudRefusal::kPrivateAddress);
+    CHECK(std::get<MudFailure>(r).message.find("private or local address") != std::string::npos);
+    CHECK(std::string(mudRefusalName(std::get<MudFailure>(r).reason)) == "private-address");
+  }
 }
 
 }  // namespace
