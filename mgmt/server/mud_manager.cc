@@ -183,11 +183,21 @@ void MudManager::fetched(MacAddress mac, const RetrievedMud& r) {
   p.base_revision = store.current();
   auto current = store.content(p.base_revision);
   if (!current.ok()) return refused(mac, r.url, "apply-failed", current.status().message());
-  auto placed = withProfile(*current, mudProfileText(p.import));
-  if (!placed.ok()) return refused(mac, r.url, "apply-failed", placed.status().message());
-  p.text = std::move(placed->text);
-  p.diff = unifiedDiff(*current, p.text, "revision " + std::to_string(p.base_revision),
-                       "with profile " + m.profile_name);
+  for (const auto& [other_mac, other] : proposals_) {
+    if (other.url == p.url && other.base_revision == p.base_revision) {
+      p.text = other.text;
+      p.diff = other.diff;
+      break;
+    }
+  }
+  if (!p.text) {
+    auto placed = withProfile(*current, mudProfileText(p.import));
+    if (!placed.ok()) return refused(mac, r.url, "apply-failed", placed.status().message());
+    p.text = std::make_shared<const std::string>(std::move(placed->text));
+    p.diff = std::make_shared<const std::string>(
+        unifiedDiff(*current, *p.text, "revision " + std::to_string(p.base_revision),
+                    "with profile " + m.profile_name));
+  }
   const int listed = policy->deviceByMac(mac);
   p.assign = listed < 0 || policy->profiles[policy->devices[listed].profile].name != m.profile_name;
   const bool apply_auto = policy->mud.apply_auto;
@@ -282,7 +292,7 @@ void MudManager::applyProposal(MacAddress mac, uint64_t expected_revision,
   const bool assign = p->assign;
   const std::string profile = p->import.profile_name;
   commits_.apply(
-      p->text, p->base_revision, confirm_seconds, text_comment, caller,
+      *p->text, p->base_revision, confirm_seconds, text_comment, caller,
       [this, mac, sequence, assign, profile, text_comment, caller,
        done = std::move(done)](CommitReply reply) {
         if (!reply.outcome.ok()) return done(std::move(reply));

@@ -67,8 +67,11 @@ struct MudProposal {
   std::string url;
   MudImport import;
   uint64_t base_revision = 0;
-  std::string text;  // the base revision's text with the profile placed
-  std::string diff;  // base -> text
+  // The base revision's text with the profile placed, and the diff base -> text. Shared by
+  // the proposals of one URL at one revision (a site's cameras of one model): 256 proposals
+  // hold one copy of a large site's policy, not 256.
+  std::shared_ptr<const std::string> text;
+  std::shared_ptr<const std::string> diff;
   bool assign = false;  // applying also assigns the device to the profile
   bool from_cache = false;
   uint64_t sequence = 0;  // newer proposals have larger numbers

@@ -62,7 +62,7 @@ v1::MudProposal toProto(const MudProposal& p) {
   out.set_url(p.url);
   out.set_profile(p.import.profile_name);
   out.set_base_revision(p.base_revision);
-  out.set_diff(p.diff);
+  out.set_diff(*p.diff);
   out.set_assign_device(p.assign);
   out.set_from_cache(p.from_cache);
   *out.mutable_metadata() = toProto(p.import.metadata);

@@ -161,8 +161,8 @@ TEST_CASE("propose: a fetched file becomes a proposal; applying it adds the prof
   const MudProposal& p = *s.manager.proposal(kCam);
   CHECK(p.base_revision == 1);
   CHECK(p.assign);
-  CHECK(p.diff.find("+  cam:") != std::string::npos);
-  CHECK(p.diff.find("cloud.maker.example.com") != std::string::npos);
+  CHECK(p.diff->find("+  cam:") != std::string::npos);
+  CHECK(p.diff->find("cloud.maker.example.com") != std::string::npos);
   CHECK(s.box.commits.current() == 1);  // nothing applied yet
   REQUIRE(s.manager.proposals().size() == 1);
 
@@ -180,6 +180,21 @@ TEST_CASE("propose: a fetched file becomes a proposal; applying it adds the prof
   REQUIRE(chain.entries.size() >= 2);
   CHECK(chain.entries[chain.entries.size() - 2].comment() ==
         "MUD fetch of " + kUrl + " for 44:47:cc:00:00:11");
+}
+
+TEST_CASE("propose: devices of one model share one copy of the proposed text") {
+  Site s;
+  s.enableFetch(false);
+  const MacAddress other = *MacAddress::parse("44:47:cc:00:00:99");
+  s.manager.announced(kCam, kUrl);
+  REQUIRE(s.box.engine.runUntil([&] { return s.manager.proposal(kCam) != nullptr; }));
+  s.manager.announced(other, kUrl);
+  REQUIRE(s.box.engine.runUntil([&] { return s.manager.proposal(other) != nullptr; }));
+  const MudProposal& a = *s.manager.proposal(kCam);
+  const MudProposal& b = *s.manager.proposal(other);
+  CHECK(a.text == b.text);  // the same object, not two equal strings
+  CHECK(a.diff == b.diff);
+  CHECK(a.text.use_count() == 2);
 }
 
 TEST_CASE("apply: auto applies the profile and assigns the device, audited") {
