@@ -6,6 +6,8 @@
 # not vouch for, an http:// URL and a file over 256 KiB are each refused with their reason.
 # (The device side, DHCP option 161 -> fetch -> profile in muzzled, is tests/scenario/mud_fetch.sh.)
 set -u
+# shellcheck source=tests/scenario/mud_pki.sh
+source "$(dirname "$0")/mud_pki.sh"
 if ((EUID != 0)); then
   echo "skipped: needs root (a network namespace)"
   exit 77
@@ -25,39 +27,16 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 # The PKI: a web CA and the server's certificate (for TLS), a MUD CA and a signer, another CA.
 cd "$work" && mkdir www || exit 1
-key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-ca() { openssl req -x509 "${key[@]}" -days 2 -subj "/CN=$1" -keyout "$1.key" -out "$1.pem" 2>/dev/null; }
-issue() {  # NAME CA [EXTFILE]
-  openssl req "${key[@]}" -subj "/CN=$1" -keyout "$1.key" -out "$1.csr" 2>/dev/null &&
-    openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial -days 2 \
-      ${3:+-extfile "$3"} -out "$1.pem" 2>/dev/null
-}
 printf 'subjectAltName=IP:203.0.113.80\n' >server.ext
-ca webca && issue server webca server.ext && ca mudca && issue signer mudca && ca otherca &&
-  issue stranger otherca || { echo "FAIL: making the test PKI"; exit 1; }
+mud_ca webca && mud_issue server webca server.ext && mud_ca mudca && mud_issue signer mudca &&
+  mud_ca otherca && mud_issue stranger otherca || { echo "FAIL: making the test PKI"; exit 1; }
 
 url=https://203.0.113.80
-mud() {  # the MUD file for URL $1: the camera may reach its cloud on 443 and the gateway's DNS
-  cat <<JSON
-{"ietf-mud:mud": {"mud-version": 1, "mud-url": "$1", "cache-validity": 24, "model-name": "labcam",
-  "from-device-policy": {"access-lists": {"access-list": [{"name": "out"}]}}},
- "ietf-access-control-list:acls": {"acl": [{"name": "out", "type": "ipv4-acl-type", "aces": {"ace": [
-  {"name": "cloud", "matches": {"ipv4": {"ietf-acldns:dst-dnsname": "cloud.maker.example", "protocol": 6},
-   "tcp": {"destination-port": {"operator": "eq", "port": 443}}}, "actions": {"forwarding": "accept"}},
-  {"name": "dns", "matches": {"ietf-mud:mud": {"controller": "urn:ietf:params:mud:dns"},
-   "ipv4": {"protocol": 17}, "udp": {"destination-port": {"operator": "eq", "port": 53}}},
-   "actions": {"forwarding": "accept"}}]}}]}}
-JSON
-}
-sign() {  # FILE SIGNER -> FILE's .p7s
-  openssl cms -sign -binary -outform DER -in "www/$1.json" -signer "$2.pem" -inkey "$2.key" \
-    -out "www/$1.p7s"
-}
-mud "$url/cam.json" >www/cam.json && sign cam signer
-mud "$url/tampered.json" >www/tampered.json && sign tampered signer &&
+mud_file "$url/cam.json" cloud.maker.example >www/cam.json && mud_sign cam signer
+mud_file "$url/tampered.json" cloud.maker.example >www/tampered.json && mud_sign tampered signer &&
   sed -i 's/"port": 443/"port": 444/' www/tampered.json
-mud "$url/stranger.json" >www/stranger.json && sign stranger stranger
-{ mud "$url/big.json"; head -c 300000 /dev/zero | tr '\0' ' '; } >www/big.json
+mud_file "$url/stranger.json" cloud.maker.example >www/stranger.json && mud_sign stranger stranger
+{ mud_file "$url/big.json" cloud.maker.example; head -c 300000 /dev/zero | tr '\0' ' '; } >www/big.json
 
 # The server: 203.0.113.80 (the simulated internet's documentation range) on the namespace's
 # loopback; the client runs in the same namespace, so no packet leaves it.

@@ -1,7 +1,8 @@
 // Test PKI for the MUD signature tests, made with the OpenSSL API in the test (no fixtures to
 // go stale): a CA, a certificate it signs, and detached CMS signatures as `openssl cms -sign
 // -binary -outform DER` makes them. EC P-256 keys: fast to make. Aborts the test (REQUIRE) on
-// any OpenSSL failure, which would be a broken test set-up, not a finding.
+// any OpenSSL failure, which would be a broken test set-up, not a finding. Also the small MUD
+// file these tests sign and fetch (camMudFile).
 #pragma once
 
 #include <doctest/doctest.h>
@@ -89,5 +90,17 @@ class TestIdentity {
   std::unique_ptr<EVP_PKEY, KeyFree> key_;
   std::unique_ptr<X509, CertFree> cert_;
 };
+
+// A camera's MUD file published at `url`: tcp/443 to cloud.maker.example.com, model "cam";
+// `extra` is put among the top-level fields as it is (e.g. R"("cache-validity": 2, )").
+inline std::string camMudFile(const std::string& url, const std::string& extra = "") {
+  return R"({"ietf-mud:mud": {"mud-version": 1, "mud-url": ")" + url + R"(", )" + extra +
+         R"("model-name": "cam", "from-device-policy": {"access-lists": {"access-list":
+    [{"name": "fr"}]}}}, "ietf-access-control-list:acls": {"acl": [{"name": "fr",
+    "type": "ipv4-acl-type", "aces": {"ace": [{"name": "cloud", "matches": {"ipv4": {
+    "ietf-acldns:dst-dnsname": "cloud.maker.example.com", "protocol": 6},
+    "tcp": {"destination-port": {"operator": "eq", "port": 443}}},
+    "actions": {"forwarding": "accept"}}]}}]}})";
+}
 
 }  // namespace muzzle::test

@@ -21,13 +21,7 @@ using test::TestIdentity;
 const std::string kUrl = "https://maker.example.com/cam.json";
 
 std::string camFile(const std::string& url = kUrl, const std::string& extra = "") {
-  return R"({"ietf-mud:mud": {"mud-version": 1, "mud-url": ")" + url + R"(", )" + extra +
-         R"("model-name": "cam", "from-device-policy": {"access-lists": {"access-list":
-    [{"name": "fr"}]}}}, "ietf-access-control-list:acls": {"acl": [{"name": "fr",
-    "type": "ipv4-acl-type", "aces": {"ace": [{"name": "cloud", "matches": {"ipv4": {
-    "ietf-acldns:dst-dnsname": "cloud.maker.example.com", "protocol": 6},
-    "tcp": {"destination-port": {"operator": "eq", "port": 443}}},
-    "actions": {"forwarding": "accept"}}]}}]}})";
+  return test::camMudFile(url, extra);
 }
 
 // Answers from a table; counts what was asked.

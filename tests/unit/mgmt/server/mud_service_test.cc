@@ -4,12 +4,9 @@
 #include <doctest/doctest.h>
 #include <grpcpp/grpcpp.h>
 
-#include <future>
-
-#include "mgmt/server/service_calls.h"
 #include "muzzle/v1/mud.grpc.pb.h"
 #include "tests/unit/fw/mud/mud_test_support.h"
-#include "tests/unit/mgmt/revisions/test_box.h"
+#include "tests/unit/mgmt/server/local_api.h"
 
 namespace muzzle {
 namespace {
@@ -27,40 +24,18 @@ profiles:
 struct MudServer {
   MudServer() : box(dir.path, clock) {
     REQUIRE(box.commits.boot(writeSeed(dir.path, kSite)).ok());
-    auto a = Authorizer::create(v1::TcpListener{}, "");
-    REQUIRE(a.ok());
-    auth = std::move(a).value();
-    services = std::make_unique<ManagementServices>(ServiceDeps{
-        box.engine, box.commits, events, *auth, clock, std::chrono::steady_clock::now()});
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("unix:" + dir.path + "/s.sock", grpc::InsecureServerCredentials());
-    for (grpc::Service* s : services->services()) builder.RegisterService(s);
-    server = builder.BuildAndStart();
-    REQUIRE(server);
-    stub = v1::MudService::NewStub(
-        grpc::CreateChannel("unix:" + dir.path + "/s.sock", grpc::InsecureChannelCredentials()));
+    api = std::make_unique<LocalApi>(box, dir.path, clock);
+    stub = api->stub<v1::MudService>();
   }
-  ~MudServer() { server->Shutdown(std::chrono::system_clock::now()); }
 
-  // The call runs on another thread; this one plays the engine thread until it is answered.
   grpc::Status call(const v1::ImportMudRequest& req, v1::ImportMudResponse* resp) {
-    auto f = std::async(std::launch::async, [&] {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + kPatience);
-      return stub->ImportMud(&ctx, req, resp);
-    });
-    box.engine.runUntil(
-        [&] { return f.wait_for(std::chrono::milliseconds(1)) == std::future_status::ready; });
-    return f.get();
+    return api->call([&](grpc::ClientContext& ctx) { return stub->ImportMud(&ctx, req, resp); });
   }
 
   TempDir dir;
   ManualClock clock;
   Box box;
-  EventRing events;
-  std::unique_ptr<Authorizer> auth;
-  std::unique_ptr<ManagementServices> services;
-  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<LocalApi> api;
   std::unique_ptr<v1::MudService::Stub> stub;
 };
 
