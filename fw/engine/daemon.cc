@@ -81,6 +81,21 @@ Daemon::Daemon(DaemonConfig config, RulesetWriter& ruleset, HostInfo& host, Queu
   });
 }
 
+void Daemon::setMudUrlObserver(MudUrlObserver observer) {
+  mud_url_observer_ = std::move(observer);
+  auto policy = installedPolicy();
+  if (policy && policy->mud.fetch) announceKnownMudUrls();
+}
+
+void Daemon::announceKnownMudUrls() {
+  if (!mud_url_observer_) return;
+  // A copy, taken under the judge's lock and handed on outside it: the observer queues
+  // fetches and writes events.
+  for (const DeviceRecord& d : devicesSeen()) {
+    if (!d.mud_url.empty()) mud_url_observer_(d.mac, d.mud_url);
+  }
+}
+
 void Daemon::loadInventory() {
   auto bytes = readRegularFile(config_.state_dir + "/inventory.pb");
   if (!bytes.ok()) {

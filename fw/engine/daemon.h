@@ -107,10 +107,10 @@ class Daemon : public EngineControl {
   const DaemonConfig& config() const override { return config_; }
   // A DHCP request seen on a queue thread is posted to the engine thread, at most
   // kMaxMudUrlPosts at a time (a flood of changing URLs is refused with an event, counted
-  // nowhere else), and handed to `observer` there.
-  void setMudUrlObserver(MudUrlObserver observer) override {
-    mud_url_observer_ = std::move(observer);
-  }
+  // nowhere else), and handed to `observer` there. The devices that announced a URL before
+  // fetching was on (the inventory keeps URLs across restarts) are handed to it when a policy
+  // turns fetching on, and when it is set while the installed policy fetches.
+  void setMudUrlObserver(MudUrlObserver observer) override;
   static constexpr int kMaxMudUrlPosts = 64;
 
  private:
@@ -158,6 +158,8 @@ class Daemon : public EngineControl {
   Judge judge_;
   LockedSink locked_judge_{judge_mu_, judge_};
   std::atomic<bool> rejudge_pending_{false};
+  // Engine thread: every known device's MUD URL to mud_url_observer_ (none while it is unset).
+  void announceKnownMudUrls();
   MudUrlObserver mud_url_observer_;    // engine thread
   std::atomic<int> mud_url_posts_{0};  // posted, not yet run
   QueueMode queue_mode_ = QueueMode::kCompat;

@@ -75,10 +75,20 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
   const GenerationChoice choice = generations_.generationFor(compiled->digest);
   reportGeneration(choice);
   const uint32_t generation = choice.generation;
+  // Devices that announced a MUD URL while fetching was off are fetched once a policy turns
+  // it on, not only at their next DHCP request.
+  auto turnsMudFetchOn = [&](const std::shared_ptr<const CompiledPolicy>& before) {
+    return compiled->mud.fetch && (!before || !before->mud.fetch);
+  };
   if (!initial && generation == generation_) {
-    std::lock_guard<std::mutex> lock(judge_mu_);
-    judge_.setPolicy(compiled, generation_);
+    bool fetch_on = false;
+    {
+      std::lock_guard<std::mutex> lock(judge_mu_);
+      fetch_on = turnsMudFetchOn(judge_.policy());
+      judge_.setPolicy(compiled, generation_);
+    }
     log_.write(LogLine("policy-unchanged").add("generation", generation_));
+    if (fetch_on) announceKnownMudUrls();
     return Status();
   }
   const auto install_start = clock_.now();
@@ -97,6 +107,7 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
     judge_.setPolicy(compiled, generation);
   }
   const auto swapped = clock_.now();
+  const bool fetch_on = turnsMudFetchOn(previous);
   previous.reset();
   const CompiledPolicy& p = *compiled;
   log_.write(LogLine(initial ? "policy-loaded" : "policy-reloaded")
@@ -109,6 +120,7 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
                  .add("compile_ms", millisText(compile_time))
                  .add("install_ms", millisText(swapped - install_start)));
   generation_ = generation;
+  if (fetch_on) announceKnownMudUrls();
   // Parsing a large policy churns the heap (YAML tree, JSON text, the old policy); glibc keeps
   // freed memory mapped unless asked. A gateway has little RAM: give it back.
   malloc_trim(0);

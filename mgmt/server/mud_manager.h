@@ -23,10 +23,9 @@
 // the same model applied first) is made again from the current revision (the file from the
 // cache); other failures are event=mud-refused reason=apply-failed.
 //
-// Only a new or changed URL is reported (fw/engine/judge.h onMudUrl): a device that announced
-// its URL before the policy turned fetching on (the inventory keeps URLs across restarts) is
-// fetched only when it announces a changed one; until then its file is imported by hand
-// (`muzzlectl mud import`).
+// Reported (fw/engine/daemon.h setMudUrlObserver): a device's new or changed URL, and every
+// known device's URL when a policy turns fetching on or when muzzled starts with it on (the
+// inventory keeps URLs across restarts). The cache makes the repeated ones cheap.
 //
 // Engine thread only, except the worker's own thread (which only posts). The references must
 // outlive it; the worker is stopped (and joined) first when it is destroyed.

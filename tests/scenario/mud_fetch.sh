@@ -9,7 +9,8 @@
 # reason=bad-signature, it keeps its profile), then the good one, which is applied (from the
 # cache) and the camera assigned to it. Each camera then reaches what the file allows (its
 # cloud by name, DNS) and not what its old profile allowed (the NVR on 554). A URL naming an IP
-# address is refused before any fetch.
+# address, or a name resolving to the box's own LAN, is refused before any fetch. A camera
+# (cam3) that announced its URL while fetching was off is fetched once a policy turns it on.
 #
 # muzzled resolves names with the gateway namespace's resolv.conf: `ip netns exec` reads
 # /etc/netns/<namespace>/resolv.conf when it exists, so this test writes one naming the lab
@@ -17,6 +18,8 @@
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
 source "$(dirname "$0")/common.sh"
+# shellcheck source=tests/scenario/mud_pki.sh
+source "$(dirname "$0")/mud_pki.sh"
 
 mud_host=mud.maker.example
 LAB_DNS_RECORDS+=("$mud_host 203.0.113.80 2001:db8:cafe::80 60")
@@ -30,34 +33,14 @@ echo "nameserver 198.51.100.2" >"$netns_etc/resolv.conf"
 
 # The PKI: a web CA and the MUD server's certificate (TLS), a MUD CA and its signer.
 cd "$LAB_STATE"
-key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-ca() { openssl req -x509 "${key[@]}" -days 2 -subj "/CN=$1" -keyout "$1.key" -out "$1.pem" 2>/dev/null; }
-issue() {  # NAME CA [EXTFILE]
-  openssl req "${key[@]}" -subj "/CN=$1" -keyout "$1.key" -out "$1.csr" 2>/dev/null &&
-    openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial -days 2 \
-      ${3:+-extfile "$3"} -out "$1.pem" 2>/dev/null
-}
 printf 'subjectAltName=DNS:%s\n' "$mud_host" >server.ext
-ca webca && issue server webca server.ext && ca mudca && issue signer mudca
+mud_ca webca && mud_issue server webca server.ext && mud_ca mudca && mud_issue signer mudca
 cp mudca.pem mud-ca.pem
 
 base="https://$mud_host:8443"
-mud() {  # the MUD file for URL $1: the camera's cloud by name on 443, the network's DNS
-  cat <<JSON
-{"ietf-mud:mud": {"mud-version": 1, "mud-url": "$1", "cache-validity": 24, "model-name": "labcam",
-  "from-device-policy": {"access-lists": {"access-list": [{"name": "out"}]}}},
- "ietf-access-control-list:acls": {"acl": [{"name": "out", "type": "ipv4-acl-type", "aces": {"ace": [
-  {"name": "cloud", "matches": {"ipv4": {"ietf-acldns:dst-dnsname": "telemetry.vendor.example", "protocol": 6},
-   "tcp": {"destination-port": {"operator": "eq", "port": 443}}}, "actions": {"forwarding": "accept"}},
-  {"name": "dns", "matches": {"ietf-mud:mud": {"controller": "urn:ietf:params:mud:dns"},
-   "ipv4": {"protocol": 17}, "udp": {"destination-port": {"operator": "eq", "port": 53}}},
-   "actions": {"forwarding": "accept"}}]}}]}}
-JSON
-}
 mkdir -p www
-sign() { openssl cms -sign -binary -outform DER -in "www/$1.json" -signer signer.pem -inkey signer.key -out "www/$1.p7s"; }
-mud "$base/labcam.json" >www/labcam.json && sign labcam
-mud "$base/tampered.json" >www/tampered.json && sign tampered
+mud_file "$base/labcam.json" telemetry.vendor.example >www/labcam.json && mud_sign labcam signer
+mud_file "$base/tampered.json" telemetry.vendor.example >www/tampered.json && mud_sign tampered signer
 sed -i 's/"port": 443/"port": 444/' www/tampered.json
 
 # The MUD server in the lab internet, on the cloud address the name points at.
@@ -131,5 +114,17 @@ lab_expect rejected cam2 nvr tcp 554
 lab_expect rejected cam2 cloud1 tcp 443
 lab_expect_name allowed cam2 telemetry.vendor.example tcp 443 4
 lab_expect_name rejected cam2 avs.voice.example tcp 443 4
+
+echo "== a URL announced while fetching was off is fetched once a policy turns it on"
+ctl policy show >off.json
+sed -i 's/"fetch": *true/"fetch": false/' off.json
+lab_check "policy apply with fetch: false" expect_exit 0 ctl policy apply off.json
+lab_check "cam3 announces $base/labcam.json" lab_exec cam3 "$LABNET" dhcp eth0 --mud-url "$base/labcam.json"
+lab_check "the box knows it" wait_until 5 bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' --json devices 44:47:cc:00:00:13 | grep -q labcam.json"
+lab_check "nothing fetched for it" test "$(log_count 'event=mud-[a-z]+ device=44:47:cc:00:00:13')" = 0
+sed 's/"fetch": *false/"fetch": true/' off.json >on.json
+lab_check "policy apply with fetch: true" expect_exit 0 ctl policy apply on.json
+lab_check "mud-fetched for cam3" wait_log "event=mud-fetched device=44:47:cc:00:00:13 url=$base/labcam.json profile=labcam from_cache=yes" 5
+lab_check "and applied (auto)" wait_log "event=mud-applied device=44:47:cc:00:00:13 url=$base/labcam.json profile=labcam" 5
 
 lab_summary

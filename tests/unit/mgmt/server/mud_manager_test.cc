@@ -9,7 +9,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include <condition_variable>
-#include <future>
 #include <map>
 #include <mutex>
 
@@ -18,6 +17,7 @@
 
 #include "tests/unit/fw/mud/mud_pki.h"
 #include "tests/unit/mgmt/revisions/test_box.h"
+#include "tests/unit/mgmt/server/local_api.h"
 
 namespace muzzle {
 namespace {
@@ -35,15 +35,7 @@ profiles:
   quarantine: {egress: [{allow: [gateway], proto: udp, ports: [53]}]}
 )";
 
-std::string camFile() {
-  return R"({"ietf-mud:mud": {"mud-version": 1, "mud-url": ")" + kUrl + R"(",
-    "model-name": "cam", "from-device-policy": {"access-lists": {"access-list":
-    [{"name": "fr"}]}}}, "ietf-access-control-list:acls": {"acl": [{"name": "fr",
-    "type": "ipv4-acl-type", "aces": {"ace": [{"name": "cloud", "matches": {"ipv4": {
-    "ietf-acldns:dst-dnsname": "cloud.maker.example.com", "protocol": 6},
-    "tcp": {"destination-port": {"operator": "eq", "port": 443}}},
-    "actions": {"forwarding": "accept"}}]}}]}})";
-}
+std::string camFile() { return test::camMudFile(kUrl); }
 
 // Answers from a table, on the worker's thread; `hold` keeps every get() waiting until released.
 class FakeWeb : public MudFetcher {
@@ -297,36 +289,13 @@ TEST_CASE("a proposal the policy moved past is refused (ABORTED) and made again"
 
 // The API over the same Site, through a real gRPC server on a unix socket (a local admin).
 struct ProposalServer {
-  explicit ProposalServer(bool with_manager = true) {
-    auto a = Authorizer::create(v1::TcpListener{}, "");
-    REQUIRE(a.ok());
-    auth = std::move(a).value();
-    ServiceDeps deps{site.box.engine, site.box.commits, events, *auth, site.clock,
-                     std::chrono::steady_clock::now()};
-    if (with_manager) deps.mud = &site.manager;
-    services = std::make_unique<ManagementServices>(deps);
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("unix:" + site.dir.path + "/s.sock",
-                             grpc::InsecureServerCredentials());
-    for (grpc::Service* x : services->services()) builder.RegisterService(x);
-    server = builder.BuildAndStart();
-    REQUIRE(server);
-    stub = v1::MudService::NewStub(grpc::CreateChannel("unix:" + site.dir.path + "/s.sock",
-                                                       grpc::InsecureChannelCredentials()));
-  }
-  ~ProposalServer() { server->Shutdown(std::chrono::system_clock::now()); }
+  explicit ProposalServer(bool with_manager = true)
+      : api(site.box, site.dir.path, site.clock, with_manager ? &site.manager : nullptr),
+        stub(api.stub<v1::MudService>()) {}
 
-  // The call runs on another thread; this one plays the engine thread until it is answered.
   template <typename F>
   grpc::Status call(F f) {
-    auto fut = std::async(std::launch::async, [&] {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + kPatience);
-      return f(ctx);
-    });
-    site.box.engine.runUntil(
-        [&] { return fut.wait_for(std::chrono::milliseconds(1)) == std::future_status::ready; });
-    return fut.get();
+    return api.call(f);
   }
   grpc::Status list(v1::ListMudProposalsResponse* r) {
     return call([&](grpc::ClientContext& ctx) {
@@ -342,10 +311,7 @@ struct ProposalServer {
   }
 
   Site site;
-  EventRing events;
-  std::unique_ptr<Authorizer> auth;
-  std::unique_ptr<ManagementServices> services;
-  std::unique_ptr<grpc::Server> server;
+  LocalApi api;
   std::unique_ptr<v1::MudService::Stub> stub;
 };
 
