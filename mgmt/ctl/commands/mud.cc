@@ -116,13 +116,10 @@ std::string describe(const v1::ListMudProposalsResponse& r) {
 }
 
 Outcome listProposals(const Call& call) {
-  grpc::ClientContext ctx;
-  call.prepare(ctx);
   v1::ListMudProposalsResponse r;
-  grpc::Status s =
-      v1::MudService::NewStub(call.channel)->ListMudProposals(&ctx, v1::ListMudProposalsRequest{}, &r);
-  if (!s.ok()) return failed(s);
-  Outcome o = answered(r);
+  Outcome o =
+      ask(call, &v1::MudService::Stub::ListMudProposals, v1::ListMudProposalsRequest{}, &r);
+  if (!o.status.ok()) return o;
   o.summary = std::to_string(r.proposals_size()) + " MUD proposal(s)";
   o.human = describe(r);
   return o;
@@ -130,17 +127,14 @@ Outcome listProposals(const Call& call) {
 
 Outcome applyProposal(const Call& call, const std::string& device, uint32_t confirm_s,
                       const ApplyFlags& flags) {
-  grpc::ClientContext ctx;
-  call.prepare(ctx);
   v1::ApplyMudProposalRequest req;
   req.set_device(device);
   req.set_expected_revision(flags.expect);
   req.set_confirm_timeout_seconds(confirm_s);
   req.set_comment(flags.comment);
   v1::ApplyMudProposalResponse r;
-  grpc::Status s = v1::MudService::NewStub(call.channel)->ApplyMudProposal(&ctx, req, &r);
-  if (!s.ok()) return failed(s);
-  Outcome o = answered(r);
+  Outcome o = ask(call, &v1::MudService::Stub::ApplyMudProposal, req, &r);
+  if (!o.status.ok()) return o;
   if (r.unchanged()) {
     o.summary = "unchanged (revision " + std::to_string(r.revision().number()) + ")";
   } else {
