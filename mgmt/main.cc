@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   bool print_ruleset = false;
   bool print_unit_dropin = false;
   std::string run_as;
+  std::string mud_fetch_socket;
   app.add_option("--config,-c", config_path, "daemon config file")->capture_default_str();
   app.add_option("--check-policy", check_path,
                  "validate a policy file and exit; touches no network state");
@@ -78,6 +79,10 @@ int main(int argc, char** argv) {
   app.add_option("--user", run_as,
                  "started as root, become this user keeping CAP_NET_ADMIN alone (default: "
                  "muzzle); `--user root` stays root");
+  app.add_option("--mud-fetch-socket", mud_fetch_socket,
+                 "fetch devices' MUD files through the helper systemd starts on this socket "
+                 "(muzzle-mud-fetch.socket; the shipped unit passes it), not by starting "
+                 "muzzle-mud-fetch itself");
   app.set_version_flag("--version", "muzzled 0.1.0");
   app.footer(
       "FILES\n"
@@ -88,6 +93,9 @@ int main(int argc, char** argv) {
       "                                    device inventory\n"
       "  /run/muzzle/muzzled.sock          the management socket (muzzlectl); root, group muzzle\n"
       "                                    and management.socket_access may connect\n"
+      "  /usr/lib/muzzle/muzzle-mud-fetch  fetches devices' MUD files, one process per fetch:\n"
+      "                                    started by muzzled, or by systemd on\n"
+      "                                    /run/muzzle-mud-fetch.sock (--mud-fetch-socket)\n"
       "\n"
       "SERVICE\n"
       "  systemctl status muzzled; journalctl -u muzzled. Under systemd (Type=notify) muzzled\n"
@@ -245,7 +253,14 @@ int main(int argc, char** argv) {
     mud_server_ca = config->config_dir + "/" + mud_server_ca;
   }
   muzzle::MudManager mud(daemon, commits, log,
-                         muzzle::MudManager::curlWorker(config->state_dir, mud_server_ca, clock));
+                         muzzle::MudManager::helperWorker(
+                             config->state_dir, mud_server_ca,
+                             mud_fetch_socket.empty()
+                                 ? muzzle::MudHelper{muzzle::MudHelper::Via::kSpawn,
+                                                     muzzle::mudFetchHelperPath()}
+                                 : muzzle::MudHelper{muzzle::MudHelper::Via::kSocket,
+                                                     mud_fetch_socket},
+                             clock));
   mud.observeEngine();
 
   auto authorizer = muzzle::Authorizer::create(mcfg.tcp(), config->config_dir);

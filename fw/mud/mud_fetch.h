@@ -1,26 +1,32 @@
-// Getting a MUD file and its signature from the web, bounded. The URL comes from a device's
-// DHCP request (option 161), so it is untrusted: only https:// is fetched, and a redirect may
-// only lead to https:// again (at most 3); the body is cut off and refused past `max_bytes`
-// (the MUD parser's own bound, 256 KiB, by default) and the whole transfer, connection and
-// redirects included, past `total_time`. The server's certificate and name are verified against
-// `ca_file` when it is set, else the system's CAs; never disabled.
+// Getting a MUD file and its signature from the web, bounded: the seam and the checks every
+// fetcher makes. The URL comes from a device's DHCP request (option 161), so it is untrusted:
+// only https:// is fetched, and a redirect may only lead to https:// again (at most 3); the body
+// is cut off and refused past `max_bytes` (the MUD parser's own bound, 256 KiB, by default) and
+// the whole transfer, connection and redirects included, past `total_time`. The server's
+// certificate and name are verified against `ca_file` when it is set, else the system's CAs;
+// never disabled.
 //
 // Only public addresses are connected to (isPublicAddress): a device names the server, and a
 // name it controls may resolve to the box itself, the segments it manages or the admin's own
-// network. The check is made on every address libcurl is about to connect to, after resolving
-// and for every redirect, so no name or redirect gets around it (kPrivateAddress).
+// network. The check is made on every address about to be connected to, after resolving and for
+// every redirect, so no name or redirect gets around it (kPrivateAddress).
 //
-// `MudFetcher` is the seam: retrieveMud and the worker are tested with a fake; `CurlMudFetcher`
-// needs a network (a netns scenario with a lab HTTPS server), and only its refusal of a URL that
-// is not https:// is unit-tested.
-// Threads: get() blocks for up to `total_time` and must run off the engine and packet threads
-// (on the MUD fetch worker); one CurlMudFetcher per thread (libcurl handles are not shared).
+// `MudFetcher` is the seam. Two fetchers implement it:
+// - `CurlMudFetcher` (mud_curl_fetcher.h) does the HTTPS transfer with libcurl, in the process
+//   that calls it: the program `muzzle-mud-fetch` (mgmt/mud_fetch_main.cc), tests and tools.
+// - `HelperMudFetcher` (mud_helper_fetcher.h) runs `muzzle-mud-fetch` for each fetch; muzzled
+//   uses it, so neither libcurl nor the TLS and HTTP parsing of a server a device chose ever
+//   runs inside the firewall (see there for why).
+// retrieveMud and the worker are tested with a fake.
+// Threads: get() blocks for up to `total_time` (and a little more for HelperMudFetcher) and must
+// run off the engine and packet threads (on the MUD fetch worker).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "fw/mud/mud_json.h"
@@ -32,6 +38,7 @@ struct MudFetchLimits {
   size_t max_bytes = kMaxMudBytes;
   std::chrono::milliseconds total_time{10'000};
   std::string ca_file;  // PEM CA bundle for the servers' certificates; empty: the system's
+  std::string ca_pem;   // or its text (the helper gets it so); used before ca_file
 };
 
 class MudFetcher {
@@ -42,14 +49,10 @@ class MudFetcher {
   virtual std::variant<std::string, MudFailure> get(const std::string& url) = 0;
 };
 
-class CurlMudFetcher : public MudFetcher {
- public:
-  explicit CurlMudFetcher(MudFetchLimits limits);
-  std::variant<std::string, MudFailure> get(const std::string& url) override;
-
- private:
-  MudFetchLimits limits_;
-};
+// The failures every fetcher reports alike: a URL that is not https:// (kNotHttps), and a body
+// over `max_bytes` (kTooLarge). The messages name the URL, escaped and cut short.
+MudFailure notHttpsFailure(std::string_view url);
+MudFailure tooLargeFailure(std::string_view url, size_t max_bytes);
 
 // True when `url` starts with "https://" (any case) and has a host; the check get() makes first.
 bool isHttpsUrl(std::string_view url);

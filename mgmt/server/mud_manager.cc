@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "fw/mud/mud_fetch.h"
+#include "fw/mud/mud_helper_fetcher.h"
 #include "fw/policy/policy_syntax.h"
 #include "mgmt/revisions/device_edits.h"
 #include "mgmt/revisions/text_diff.h"
@@ -77,15 +78,16 @@ ProfileText mudProfileText(const MudImport& m) {
   return t;
 }
 
-MudManager::WorkerFactory MudManager::curlWorker(std::string state_dir, std::string tls_ca_file,
-                                                 const Clock& clock) {
+MudManager::WorkerFactory MudManager::helperWorker(std::string state_dir,
+                                                   std::string tls_ca_file, MudHelper helper,
+                                                   const Clock& clock) {
   return [state_dir = std::move(state_dir), tls_ca_file = std::move(tls_ca_file),
-          &clock](MudFetchWorker::Deliver deliver) {
+          helper = std::move(helper), &clock](MudFetchWorker::Deliver deliver) {
     MudFetchLimits limits;
     limits.ca_file = tls_ca_file;
     std::unique_ptr<MudCache> cache;
     if (!state_dir.empty()) cache = std::make_unique<MudCache>(state_dir + "/mud", clock);
-    return std::make_unique<MudFetchWorker>(std::make_unique<CurlMudFetcher>(limits),
+    return std::make_unique<MudFetchWorker>(std::make_unique<HelperMudFetcher>(helper, limits),
                                             std::move(cache), std::move(deliver));
   };
 }

@@ -44,6 +44,7 @@
 #include "fw/engine/engine_control.h"
 #include "fw/engine/event_log.h"
 #include "fw/mud/mud_fetch_worker.h"
+#include "fw/mud/mud_helper_fetcher.h"
 #include "fw/mud/policy_text.h"
 #include "mgmt/revisions/policy_committer.h"
 
@@ -78,13 +79,14 @@ struct MudProposal {
 
 class MudManager {
  public:
-  // Makes the worker; `deliver` must be its outcome callback. muzzled's: curlWorker below;
+  // Makes the worker; `deliver` must be its outcome callback. muzzled's: helperWorker below;
   // tests give one over a fake web.
   using WorkerFactory = std::function<std::unique_ptr<MudFetchWorker>(MudFetchWorker::Deliver)>;
-  // The worker muzzled runs: CurlMudFetcher (the HTTPS servers' certificates checked against
-  // `tls_ca_file`, empty: the system's CAs) and the cache in `state_dir`/mud.
-  static WorkerFactory curlWorker(std::string state_dir, std::string tls_ca_file,
-                                  const Clock& clock);
+  // The worker muzzled runs: each fetch in the helper program muzzle-mud-fetch, started by
+  // muzzled or by systemd (`helper`; HelperMudFetcher; the HTTPS servers' certificates checked
+  // against `tls_ca_file`, empty: the system's CAs) and the cache in `state_dir`/mud.
+  static WorkerFactory helperWorker(std::string state_dir, std::string tls_ca_file,
+                                    MudHelper helper, const Clock& clock);
 
   MudManager(EngineControl& engine, PolicyCommitter& commits, EventLog& log,
              const WorkerFactory& make_worker);

@@ -1,5 +1,6 @@
 #include "mgmt/server/sandbox.h"
 
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -56,6 +57,13 @@ std::vector<PathNeed> sandboxPaths(const DaemonConfig& config) {
 Status enterSandbox(const DaemonConfig& config, const std::string& requested_user,
                     std::vector<LogLine>* lines) {
   const std::string name = requested_user.empty() ? kDefaultRunAsUser : requested_user;
+  // Nothing muzzled starts (the MUD fetch helper) inherits CAP_NET_ADMIN through the ambient
+  // set systemd hands muzzled (AmbientCapabilities=); muzzled's own sets stay as they are. A
+  // prctl, not capset: the unit's system call filter allows it. Per thread, so before any
+  // thread exists (main calls this first).
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
+    return Status::error(std::string("clearing the ambient capabilities: ") + strerror(errno));
+  }
   auto plan = planRunAs(::geteuid(), requested_user, lookupUser(name));
   if (!plan.ok()) return plan.status();
   const std::vector<PathNeed> needs = sandboxPaths(config);

@@ -1,5 +1,6 @@
 // mud_fetch_check URL SERVER_CA TRUST_PEM [CACHE_DIR]: retrieveMud (fw/mud/mud_retrieval.h)
-// with the real HTTPS fetcher, for tests/scenario/mud_fetch_https.sh. Prints one line:
+// with the fetch muzzled makes (HelperMudFetcher running the built muzzle-mud-fetch), for
+// tests/scenario/mud_fetch_https.sh. Prints one line:
 // `ok PROFILE RULES cache|fetched` (exit 0) or `refused REASON: MESSAGE` (exit 1); 2 on misuse.
 #include <fstream>
 #include <iostream>
@@ -7,6 +8,7 @@
 #include <sstream>
 
 #include "fw/common/clock.h"
+#include "fw/mud/mud_helper_fetcher.h"
 #include "fw/mud/mud_retrieval.h"
 
 int main(int argc, char** argv) {
@@ -19,7 +21,7 @@ int main(int argc, char** argv) {
   trust << trust_file.rdbuf();
   muzzle::MudFetchLimits limits;
   limits.ca_file = argv[2];
-  muzzle::CurlMudFetcher fetcher(limits);
+  muzzle::HelperMudFetcher fetcher({muzzle::MudHelper::Via::kSpawn, MUZZLE_MUD_FETCH_HELPER}, limits);
   muzzle::SystemClock clock;
   std::unique_ptr<muzzle::MudCache> cache;
   if (argc == 5) cache = std::make_unique<muzzle::MudCache>(argv[4], clock);

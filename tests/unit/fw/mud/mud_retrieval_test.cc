@@ -10,6 +10,7 @@
 #include <map>
 #include <vector>
 
+#include "fw/mud/mud_curl_fetcher.h"
 #include "tests/unit/fw/mud/mud_pki.h"
 #include "tests/unit/support/temp_dir.h"
 
