@@ -31,7 +31,7 @@ cmake --build "$sanitized" --target "${unit_targets[@]}"
 ctest --test-dir "$sanitized" -L unit --output-on-failure -j"$jobs" || status=$?
 
 echo "== fuzz smoke: every reader of untrusted input under libFuzzer, a few seconds each"
-# Eleven targets (tests/fuzz/README.md), 74 s of fuzzing in all; only the targets are built.
+# Twelve targets (tests/fuzz/README.md), 78 s of fuzzing in all; only the targets are built.
 fuzz="${BUILD_FUZZ:-$repo/build-fuzz}"
 if [[ ! -f "$fuzz/build.ninja" ]]; then
   CC=clang-14 CXX=clang++-14 cmake -S "$repo" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -71,6 +71,7 @@ fuzz_smoke revision_fuzz 6
 fuzz_smoke packet_fuzz 5
 fuzz_smoke dhcp_fuzz 5
 fuzz_smoke mud_fuzz 6
+fuzz_smoke mud_helper_fuzz 4
 ((fuzz_failed)) || rm -rf "$fuzz_corpus"  # a failure keeps its reproducer
 
 echo "== threaded tests under ThreadSanitizer: the queue threads, the judge's lock, the event ring"
