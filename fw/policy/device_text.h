@@ -5,8 +5,9 @@
 // How (fw/config/yaml_sections.h): the entry whose `mac` is the device's address (compared as
 // an address: "44-47-CC-..." matches "44:47:cc:..."; with several, the last, as the compiler
 // reads them) is edited in place. In a block mapping of one-line values, only the lines of the
-// fields that changed are: a changed value is rewritten on its line, a field now empty loses
-// its line, a new field goes after the entry's last one; the entry's comments stay. Any other
+// fields that changed are: a changed value is rewritten on its line (a comment beside it goes
+// with the old value), a field now empty loses its line, a new field goes after the entry's
+// last one; the entry's other comments stay. Any other
 // entry (flow style, values over several lines) is replaced whole. A device not listed is
 // appended at the end of `devices:` (created at the end of the text when missing). Every
 // other line stays byte for byte. A flow-style (JSON) document — what muzzled wrote for device
