@@ -90,6 +90,13 @@ lab_check "lobby-cam's entry names labcam" bash -c "grep -A2 -- '- name: lobby-c
 removed_lines() { diff policy.yaml current.yaml | grep '^<' || true; }
 lab_check "  only its profile line changed; every other line is added" \
   test "$(removed_lines)" = "<     profile: camera"
+lab_check "the audit log names the MUD fetch" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' audit | grep -q 'MUD fetch of $base/labcam.json for 44:47:cc:00:00:11 (the device assigned to labcam)'"
+lab_check "no proposal is left" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' mud proposals | grep -q 'no MUD proposals'"
+lab_table_header
+lab_expect rejected cam1 nvr tcp 554
+lab_expect_name allowed cam1 telemetry.vendor.example tcp 443 4
+
+echo "== apply: auto"
 sed -i 's/apply: propose/apply: auto/' current.yaml
 lab_check "policy apply with apply: auto" expect_exit 0 ctl policy apply current.yaml
 lab_check "revision 3" test "$(revision)" = 3
