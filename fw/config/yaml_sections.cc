@@ -26,6 +26,13 @@ std::vector<std::string> indented(const std::string& block, size_t indent) {
   return lines;
 }
 
+void splice(std::vector<std::string>& lines, size_t begin, size_t end,
+            const std::vector<std::string>& with) {
+  lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(begin),
+              lines.begin() + static_cast<std::ptrdiff_t>(end));
+  lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(begin), with.begin(), with.end());
+}
+
 Result<YAML::Node> loadMapping(std::string_view text) {
   try {
     YAML::Node root = YAML::Load(std::string(text));

@@ -29,6 +29,9 @@ std::string joinLines(const std::vector<std::string>& lines);
 bool blankOrComment(const std::string& line);
 // `block`'s lines, each prefixed with `indent` spaces.
 std::vector<std::string> indented(const std::string& block, size_t indent);
+// Lines [begin, end) of `lines` replaced by `with` (begin == end: inserted before `begin`).
+void splice(std::vector<std::string>& lines, size_t begin, size_t end,
+            const std::vector<std::string>& with);
 
 // The text parsed; kInvalidArgument (saying so, with yaml-cpp's message) when it does not parse
 // or is neither a mapping nor empty (null).

@@ -125,14 +125,13 @@ Result<ProfileTextResult> place(std::string_view policy_text, const ProfileText&
       added.push_back(line);
     }
     if (section) {
-      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(section->end), added.begin(),
-                   added.end());
+      splice(lines, section->end, section->end, added);
     } else {
       // A new `addresses:` goes before `profiles:` (where the examples keep it), else at the end.
       auto profiles = findSection(*root, "profiles", lines);
       const size_t at = profiles ? profiles->key_line : lines.size();
       added.insert(added.begin(), "addresses:");
-      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(at), added.begin(), added.end());
+      splice(lines, at, at, added);
     }
     r.groups_added = missing;
     auto again = loadMapping(joinLines(lines));
@@ -161,12 +160,9 @@ Result<ProfileTextResult> place(std::string_view policy_text, const ProfileText&
           lines[begin - 1].find("# " + std::string(kImportComment)) != std::string::npos) {
         --begin;
       }
-      lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(begin),
-                  lines.begin() + static_cast<std::ptrdiff_t>(end));
-      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(begin), entry.begin(), entry.end());
+      splice(lines, begin, end, entry);
     } else {
-      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(section->end), entry.begin(),
-                   entry.end());
+      splice(lines, section->end, section->end, entry);
     }
   }
   r.text = joinLines(lines);

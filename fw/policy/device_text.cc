@@ -65,7 +65,7 @@ YAML::Node deviceNode(const v1::Device& d) {
 }
 
 // "- name: ...\n  mac: ...\n" at indentation 0.
-std::vector<std::string> entryLines(const v1::Device& d) {
+std::string entryText(const v1::Device& d) {
   YAML::Emitter out;
   out.SetIndent(2);
   out << YAML::BeginSeq << YAML::BeginMap;
@@ -77,7 +77,7 @@ std::vector<std::string> entryLines(const v1::Device& d) {
     out << v;
   }
   out << YAML::EndMap << YAML::EndSeq;
-  return ownedLines(out.c_str());
+  return std::string(out.c_str()) + "\n";
 }
 
 // The entry's lines [begin, end) with only its changed fields' lines changed; nullopt when the
@@ -159,21 +159,21 @@ DeviceTextResult reformatted(YAML::Node root, int index, const v1::Device& d) {
 // `index` (appended when it is -1).
 std::vector<std::string> blockList(const YAML::Node& devices, int index, const v1::Device& d) {
   std::vector<std::string> out{"devices:"};
-  auto add = [&out](const std::vector<std::string>& item) {
-    for (const std::string& l : item) out.push_back("  " + l);
+  auto add = [&out](const std::string& item) {
+    for (const std::string& l : indented(item, 2)) out.push_back(l);
   };
   int i = 0;
   for (const auto& item : devices) {
     if (i++ == index) {
-      add(entryLines(d));
+      add(entryText(d));
     } else {
       YAML::Node one(YAML::NodeType::Sequence);
       one.push_back(item);
       blockStyle(one);
-      add(ownedLines(emitted(one)));
+      add(emitted(one));
     }
   }
-  if (index < 0) add(entryLines(d));
+  if (index < 0) add(entryText(d));
   return out;
 }
 
@@ -181,19 +181,6 @@ size_t dashColumn(const std::string& line, size_t key_column) {
   const size_t first = line.find_first_not_of(' ');
   if (first != std::string::npos && line[first] == '-') return first;
   return key_column >= 2 ? key_column - 2 : 0;
-}
-
-void splice(std::vector<std::string>& lines, size_t begin, size_t end,
-            const std::vector<std::string>& with) {
-  lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(begin),
-              lines.begin() + static_cast<std::ptrdiff_t>(end));
-  lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(begin), with.begin(), with.end());
-}
-
-std::vector<std::string> indentedLines(const std::vector<std::string>& block, size_t indent) {
-  std::vector<std::string> out;
-  for (const std::string& l : block) out.push_back(std::string(indent, ' ') + l);
-  return out;
 }
 
 // Whether `text` holds `d` as its last entry for its address, and `count` entries in all.
@@ -237,7 +224,7 @@ Result<DeviceTextResult> place(std::string_view policy_text, const v1::Device& d
     auto section = findSection(*root, "devices", lines);
     if (!section) {
       lines.push_back("devices:");
-      for (const std::string& l : indentedLines(entryLines(d), 2)) lines.push_back(l);
+      for (const std::string& l : indented(entryText(d), 2)) lines.push_back(l);
     } else if (section->flow) {
       // `devices: [...]` (often `devices: []`): that list alone is written again, as a block.
       splice(lines, section->key_line, section->end, blockList(devices, index, d));
@@ -246,7 +233,7 @@ Result<DeviceTextResult> place(std::string_view policy_text, const v1::Device& d
       const size_t dash = section->entries.empty()
                               ? 2
                               : dashColumn(lines[section->entries.back().second], section->indent);
-      splice(lines, section->end, section->end, indentedLines(entryLines(d), dash));
+      splice(lines, section->end, section->end, indented(entryText(d), dash));
     } else {
       const size_t begin = section->entries[static_cast<size_t>(index)].second;
       const size_t end = entryEnd(*section, begin, lines);
@@ -261,8 +248,7 @@ Result<DeviceTextResult> place(std::string_view policy_text, const v1::Device& d
         }
       }
       // The whole entry, written again where it was.
-      splice(lines, begin, end,
-             indentedLines(entryLines(d), dashColumn(lines[begin], section->indent)));
+      splice(lines, begin, end, indented(entryText(d), dashColumn(lines[begin], section->indent)));
     }
     r.text = joinLines(lines);
   }

@@ -4,20 +4,13 @@
 
 #include <doctest/doctest.h>
 
-#include <fstream>
-#include <sstream>
-
-#include "fw/policy/policy_loader.h"
+#include "tests/unit/support/site_policy.h"
 
 namespace muzzle {
 namespace {
 
-std::string siteExample() {
-  std::ifstream f(std::string(MUZZLE_SOURCE_DIR) + "/policies/site-example.yaml");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using testing::policyCompileError;
+using testing::siteExampleText;
 
 v1::Device device(const char* mac, const char* name, const char* profile,
                   const char* quarantined_from = "") {
@@ -44,19 +37,13 @@ std::string replaced(std::string text, const std::string& from, const std::strin
   return text.replace(at, from.size(), to);
 }
 
-std::string compileError(const std::string& text) {
-  const std::string dir = std::string(MUZZLE_SOURCE_DIR) + "/policies";
-  auto r = compilePolicyText(text, "policy.yaml", SiteFacts{}, PolicyFolders{dir, dir});
-  return r.ok() ? "" : r.status().message();
-}
-
 const std::string kGarage =
     "  - name: garage-cam\n"
     "    mac: \"44:47:cc:00:00:12\"\n"
     "    profile: camera\n";
 
 TEST_CASE("quarantine and release change the entry's own lines and nothing else") {
-  const std::string site = siteExample();
+  const std::string site = siteExampleText();
   DeviceTextResult q =
       placed(site, device("44:47:cc:00:00:12", "garage-cam", "quarantine", "camera"));
   CHECK(!q.added);
@@ -66,13 +53,13 @@ TEST_CASE("quarantine and release change the entry's own lines and nothing else"
                            "    mac: \"44:47:cc:00:00:12\"\n"
                            "    profile: quarantine\n"
                            "    quarantined_from: camera\n"));
-  CHECK(compileError(q.text) == "");
+  CHECK(policyCompileError(q.text) == "");
   // Released: the entry (and so the whole text) is as the admin wrote it.
   CHECK(placed(q.text, device("44:47:cc:00:00:12", "garage-cam", "camera")).text == site);
 }
 
 TEST_CASE("a new name and profile rewrite their lines; an unchanged entry is the same text") {
-  const std::string site = siteExample();
+  const std::string site = siteExampleText();
   CHECK(placed(site, device("44:47:cc:00:00:12", "garage-cam", "camera")).text == site);
   CHECK(placed(site, device("44:47:cc:00:00:12", "carport-cam", "vacuum")).text ==
         replaced(site, kGarage,
@@ -129,14 +116,14 @@ TEST_CASE("a new device goes at the end of devices:, before the comments that fo
                            "    mac: \"44:47:cc:00:00:13\"\n"
                            "    profile: cam\n"
                            "  # more to come\n"));
-  const std::string site = siteExample();
+  const std::string site = siteExampleText();
   DeviceTextResult s = placed(site, device("44:47:cc:00:00:13", "shed", "camera"));
   CHECK(s.text == replaced(site, "    profile: speaker\n\n# Devices the list above",
                            "    profile: speaker\n"
                            "  - name: shed\n"
                            "    mac: \"44:47:cc:00:00:13\"\n"
                            "    profile: camera\n\n# Devices the list above"));
-  CHECK(compileError(s.text) == "");
+  CHECK(policyCompileError(s.text) == "");
 }
 
 TEST_CASE("without devices:, or with `devices: []`, the list is made") {
@@ -161,7 +148,7 @@ TEST_CASE("JSON text (what device edits wrote before) is written again whole, as
   DeviceTextResult r = placed(json, device("44:47:cc:00:00:12", "b", "quarantine", "cam"));
   CHECK(r.reformatted);
   CHECK(!r.added);
-  CHECK_MESSAGE(compileError(r.text) == "", r.text);
+  CHECK_MESSAGE(policyCompileError(r.text) == "", r.text);
   CHECK_MESSAGE(r.text.find("version: 1\nprofiles:\n  quarantine:\n    egress:\n") == 0, r.text);
   CHECK(r.text.find("\"") == std::string::npos);
   CHECK(r.text.find("\n  cam: {}\n") != std::string::npos);

@@ -6,11 +6,11 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 
-#include <fstream>
 #include <sstream>
 
 #include "fw/config/yaml_proto.h"
 #include "fw/policy/policy_loader.h"
+#include "tests/unit/support/site_policy.h"
 
 namespace muzzle {
 namespace {
@@ -143,16 +143,12 @@ TEST_CASE("findDevice: seen, listed, or NOT_FOUND") {
   CHECK(missing.status().message() == "no device 44:47:cc:00:00:09 is listed or was seen");
 }
 
-std::string siteExample() {
-  std::ifstream f(std::string(MUZZLE_SOURCE_DIR) + "/policies/site-example.yaml");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using testing::kPoliciesDir;
+using testing::siteExampleText;
 
 std::shared_ptr<const CompiledPolicy> compiled(const std::string& text) {
-  const std::string dir = std::string(MUZZLE_SOURCE_DIR) + "/policies";
-  auto c = compilePolicyText(text, "policy.yaml", SiteFacts{}, PolicyFolders{dir, dir});
+  auto c = compilePolicyText(text, "policy.yaml", SiteFacts{},
+                             PolicyFolders{kPoliciesDir, kPoliciesDir});
   REQUIRE_MESSAGE(c.ok(), c.status().message());
   return *c;
 }
@@ -209,7 +205,7 @@ std::string changedLines(const std::string& a, const std::string& b) {
 }
 
 TEST_CASE("set, quarantine, release, a new device: the text is the message, the diff the entry") {
-  const std::string site = siteExample();
+  const std::string site = siteExampleText();
   const MacAddress garage = mac("44:47:CC:00:00:12");
 
   const std::string set = editedBothWays(
@@ -243,7 +239,7 @@ TEST_CASE("set, quarantine, release, a new device: the text is the message, the 
 }
 
 TEST_CASE("editDeviceText: the change's refusal, and text that does not read, are its errors") {
-  const std::string site = siteExample();
+  const std::string site = siteExampleText();
   auto again = editDeviceText(site, "policy.yaml", mac("44:47:cc:00:00:12"), [](v1::Device* d) {
     return releaseDevice(d, "44:47:cc:00:00:12");
   });
