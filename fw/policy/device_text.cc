@@ -15,10 +15,11 @@ struct FieldSpec {
   const char* proto;
   const char* json;
   const std::string& (v1::Device::*get)() const;
+  bool address = false;  // compared as an address, written quoted (as the example site does)
 };
 constexpr FieldSpec kFields[] = {
     {"name", "name", &v1::Device::name},
-    {"mac", "mac", &v1::Device::mac},
+    {"mac", "mac", &v1::Device::mac, true},
     {"profile", "profile", &v1::Device::profile},
     {"quarantined_from", "quarantinedFrom", &v1::Device::quarantined_from},
 };
@@ -30,7 +31,7 @@ const FieldSpec* fieldNamed(const std::string& key) {
   return nullptr;
 }
 
-// One scalar as YAML writes it; addresses quoted, as the example site writes them.
+// One scalar as YAML writes it.
 std::string scalar(const std::string& value, bool quoted) {
   YAML::Emitter out;
   if (quoted) out << YAML::DoubleQuoted;
@@ -73,7 +74,7 @@ std::string entryText(const v1::Device& d) {
     const std::string& v = (d.*f.get)();
     if (v.empty()) continue;
     out << YAML::Key << f.proto << YAML::Value;
-    if (&f == &kFields[1]) out << YAML::DoubleQuoted;
+    if (f.address) out << YAML::DoubleQuoted;
     out << v;
   }
   out << YAML::EndMap << YAML::EndSeq;
@@ -114,7 +115,7 @@ std::optional<std::vector<std::string>> editedFields(const YAML::Node& item,
       out.push_back(lines[i]);
     } else {
       const std::string& now = (d.*w->field->get)();
-      const bool mac = w->field == &kFields[1];
+      const bool mac = w->field->address;
       if (now.empty()) {
         if (i == begin) return std::nullopt;  // the line holds the item's `- `
       } else if (now == w->value || (mac && MacAddress::parse(now) &&
@@ -128,7 +129,8 @@ std::optional<std::vector<std::string>> editedFields(const YAML::Node& item,
     for (size_t f = 0; f < std::size(kFields); ++f) {
       const std::string& v = (d.*kFields[f].get)();
       if (present[f] || v.empty()) continue;
-      out.push_back(std::string(column, ' ') + kFields[f].proto + ": " + scalar(v, f == 1));
+      out.push_back(std::string(column, ' ') + kFields[f].proto + ": " +
+                    scalar(v, kFields[f].address));
     }
   }
   return out;
@@ -146,8 +148,9 @@ DeviceTextResult reformatted(YAML::Node root, int index, const v1::Device& d) {
   YAML::Node list(YAML::NodeType::Sequence);
   int i = 0;
   if (root["devices"].IsSequence()) {
-    for (const auto& item : root["devices"])
+    for (const auto& item : root["devices"]) {
       list.push_back(i++ == index ? deviceNode(d) : YAML::Node(item));
+    }
   }
   if (index < 0) list.push_back(deviceNode(d));
   root["devices"] = list;
@@ -194,7 +197,7 @@ bool holds(const std::string& text, MacAddress mac, const v1::Device& d, size_t 
   if (i < 0) return false;
   const YAML::Node item = devices[static_cast<size_t>(i)];
   for (const FieldSpec& f : kFields) {
-    if (&f == &kFields[1]) continue;  // matched above, as an address
+    if (f.address) continue;  // matched above, as an address
     std::string value;
     for (const char* key : {f.proto, f.json}) {
       // A key the item lacks reads as an invalid node: asked anything but whether it is there,
