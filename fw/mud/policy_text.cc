@@ -6,27 +6,10 @@
 #include <optional>
 #include <utility>
 
-#include "fw/common/text_lines.h"
+#include "fw/config/yaml_sections.h"
 
 namespace muzzle {
 namespace {
-
-// The lines as strings: they are edited in place.
-std::vector<std::string> ownedLines(std::string_view text) {
-  const std::vector<std::string_view> views = splitLines(text);
-  return std::vector<std::string>(views.begin(), views.end());
-}
-
-std::string joinLines(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const std::string& l : lines) out += l + "\n";
-  return out;
-}
-
-bool blankOrComment(const std::string& line) {
-  const size_t first = line.find_first_not_of(" \t");
-  return first == std::string::npos || line[first] == '#';
-}
 
 void emitRule(YAML::Emitter& out, const v1::Rule& rule, const std::string& comment) {
   out << YAML::Flow << YAML::BeginMap;
@@ -76,90 +59,7 @@ std::string emitEntry(const ProfileText& e) {
   return std::string(out.c_str()) + "\n";
 }
 
-std::vector<std::string> indented(const std::string& block, size_t indent) {
-  std::vector<std::string> lines = ownedLines(block);
-  for (std::string& l : lines) l = std::string(indent, ' ') + l;
-  return lines;
-}
-
-// Where a top-level block mapping's entries are, in lines (0-based).
-struct Section {
-  size_t key_line = 0;   // "profiles:"
-  size_t end = 0;        // one past its last line (comments before the next key excluded)
-  bool flow = false;     // `profiles: {...}`: not edited in place
-  size_t indent = 2;     // of its entries
-  std::vector<std::pair<std::string, size_t>> entries;  // (key, line)
-};
-
-std::optional<Section> findSection(const YAML::Node& root, const std::string& key,
-                                   const std::vector<std::string>& lines) {
-  std::optional<Section> found;
-  std::optional<size_t> next_key;
-  for (const auto& kv : root) {
-    const YAML::Node k = kv.first;
-    const YAML::Node value = kv.second;
-    const size_t line = static_cast<size_t>(k.Mark().line);
-    if (found && !next_key && line > found->key_line) next_key = line;
-    if (!found && k.IsScalar() && k.Scalar() == key) {
-      Section s;
-      s.key_line = line;
-      s.flow = value.IsDefined() && !value.IsNull() &&
-               (!value.IsMap() || value.Style() == YAML::EmitterStyle::Flow);
-      if (value.IsMap()) {
-        for (const auto& e : value) {
-          const YAML::Node ek = e.first;
-          if (!ek.IsScalar()) continue;
-          s.entries.emplace_back(ek.Scalar(), static_cast<size_t>(ek.Mark().line));
-          s.indent = static_cast<size_t>(ek.Mark().column);
-        }
-      }
-      found = s;
-    }
-  }
-  if (!found) return found;
-  size_t end = next_key.value_or(lines.size());
-  while (end > found->key_line + 1 && blankOrComment(lines[end - 1])) --end;
-  found->end = end;
-  return found;
-}
-
-// The end (exclusive) of the entry starting at `line` inside `s`.
-size_t entryEnd(const Section& s, size_t line, const std::vector<std::string>& lines) {
-  size_t end = s.end;
-  for (const auto& [k, l] : s.entries) {
-    if (l > line && l < end) end = l;
-  }
-  while (end > line + 1 && blankOrComment(lines[end - 1])) --end;
-  return end;
-}
-
-Result<YAML::Node> load(std::string_view text) {
-  try {
-    YAML::Node root = YAML::Load(std::string(text));
-    if (!root.IsMap() && !root.IsNull()) {
-      return Status::error(StatusCode::kInvalidArgument, "the policy is not a YAML mapping");
-    }
-    return root;
-  } catch (const YAML::Exception& e) {
-    return Status::error(StatusCode::kInvalidArgument,
-                         "the policy does not parse as YAML: " + std::string(e.what()));
-  }
-}
-
-// Block style for mappings and lists of lists or mappings; lists of scalars stay on one line.
-void blockStyle(YAML::Node node) {
-  if (node.IsMap()) {
-    node.SetStyle(YAML::EmitterStyle::Block);
-    for (const auto& kv : node) blockStyle(kv.second);
-  } else if (node.IsSequence()) {
-    bool scalars = true;
-    for (const auto& item : node) scalars = scalars && item.IsScalar();
-    node.SetStyle(scalars ? YAML::EmitterStyle::Flow : YAML::EmitterStyle::Block);
-    for (const auto& item : node) blockStyle(item);
-  }
-}
-
-// The whole document emitted again (flow-style input: JSON written by device edits).
+// The whole document emitted again (flow-style input: JSON, as device edits wrote before).
 Result<ProfileTextResult> reformatted(YAML::Node root, const ProfileText& e) {
   ProfileTextResult r;
   r.reformatted = true;
@@ -202,7 +102,7 @@ Result<ProfileTextResult> reformatted(YAML::Node root, const ProfileText& e) {
 
 // withProfile without its catch.
 Result<ProfileTextResult> place(std::string_view policy_text, const ProfileText& e) {
-  auto root = load(policy_text);
+  auto root = loadMapping(policy_text);
   if (!root.ok()) return root.status();
   if (root->IsNull() || root->Style() == YAML::EmitterStyle::Flow) return reformatted(*root, e);
   std::vector<std::string> lines = ownedLines(policy_text);
@@ -216,7 +116,7 @@ Result<ProfileTextResult> place(std::string_view policy_text, const ProfileText&
   }
   if (!missing.empty()) {
     auto section = findSection(*root, "addresses", lines);
-    if (section && section->flow) return reformatted(*root, e);
+    if (section && (section->flow || section->list)) return reformatted(*root, e);
     std::vector<std::string> added;
     const size_t indent = section ? section->indent : 2;
     for (const std::string& g : missing) {
@@ -225,24 +125,23 @@ Result<ProfileTextResult> place(std::string_view policy_text, const ProfileText&
       added.push_back(line);
     }
     if (section) {
-      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(section->end), added.begin(),
-                   added.end());
+      splice(lines, section->end, section->end, added);
     } else {
       // A new `addresses:` goes before `profiles:` (where the examples keep it), else at the end.
       auto profiles = findSection(*root, "profiles", lines);
       const size_t at = profiles ? profiles->key_line : lines.size();
       added.insert(added.begin(), "addresses:");
-      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(at), added.begin(), added.end());
+      splice(lines, at, at, added);
     }
     r.groups_added = missing;
-    auto again = load(joinLines(lines));
+    auto again = loadMapping(joinLines(lines));
     if (!again.ok()) return again.status();
     *root = *again;
   }
 
   std::vector<std::string> entry;
   auto section = findSection(*root, "profiles", lines);
-  if (section && section->flow) return reformatted(*root, e);
+  if (section && (section->flow || section->list)) return reformatted(*root, e);
   const size_t indent = section && !section->entries.empty() ? section->indent : 2;
   if (!e.comment.empty()) entry.push_back(std::string(indent, ' ') + "# " + e.comment);
   for (const std::string& l : indented(emitEntry(e), indent)) entry.push_back(l);
@@ -261,17 +160,14 @@ Result<ProfileTextResult> place(std::string_view policy_text, const ProfileText&
           lines[begin - 1].find("# " + std::string(kImportComment)) != std::string::npos) {
         --begin;
       }
-      lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(begin),
-                  lines.begin() + static_cast<std::ptrdiff_t>(end));
-      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(begin), entry.begin(), entry.end());
+      splice(lines, begin, end, entry);
     } else {
-      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(section->end), entry.begin(),
-                   entry.end());
+      splice(lines, section->end, section->end, entry);
     }
   }
   r.text = joinLines(lines);
   // What was written must read back as the same mapping with the new profile in it.
-  auto check = load(r.text);
+  auto check = loadMapping(r.text);
   if (!check.ok() || !(*check)["profiles"][e.name]) {
     return Status::error(StatusCode::kInvalidArgument,
                          "the profile could not be placed in the policy text; write it by hand");

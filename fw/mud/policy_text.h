@@ -8,8 +8,9 @@
 // entry, or the new entry goes at the end of `profiles:`; comments and spelling elsewhere stay
 // as they were. Each missing group becomes `NAME: []` at the end of `addresses:` (an empty
 // group matches nothing until the site fills it); a group already there is never touched. A
-// flow-style (JSON) document — muzzled writes device edits so — has no comments to keep: it
-// is emitted again, whole, as block YAML. Pure; any thread.
+// flow-style (JSON) document — muzzled wrote device edits so before they kept the text — has
+// no comments to keep: it is emitted again, whole, as block YAML. The line machinery is shared
+// with the device edits' (fw/config/yaml_sections.h). Pure; any thread.
 #pragma once
 
 #include <string>

@@ -1,7 +1,12 @@
 #include "mgmt/revisions/device_edits.h"
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include <algorithm>
 #include <set>
+
+#include "fw/config/yaml_proto.h"
+#include "fw/policy/device_text.h"
 
 namespace muzzle {
 
@@ -55,6 +60,26 @@ Status releaseDevice(v1::Device* device, const std::string& mac) {
   device->set_profile(device->quarantined_from());
   device->clear_quarantined_from();
   return Status();
+}
+
+Result<std::string> editDeviceText(const std::string& text, std::string_view label, MacAddress mac,
+                                   const std::function<Status(v1::Device*)>& change) {
+  v1::Policy policy;
+  if (Status s = yamlToProto(text, label, &policy, nullptr); !s.ok()) return s;
+  v1::Device* device = findOrAddDevice(&policy, mac);
+  if (Status s = change(device); !s.ok()) return s;
+  auto placed = withDevice(text, *device);
+  if (!placed.ok()) return placed.status();
+  // What is committed must be what the change made: a text that reads otherwise is refused.
+  v1::Policy again;
+  if (!yamlToProto(placed->text, label, &again, nullptr).ok() ||
+      !google::protobuf::util::MessageDifferencer::Equals(policy, again)) {
+    return Status::error("the change to " + mac.toString() +
+                         " could not be written into the policy text so that it reads back the "
+                         "same; nothing was changed. Edit the device's entry by hand "
+                         "(muzzlectl policy apply)");
+  }
+  return std::move(placed->text);
 }
 
 std::vector<DeviceView> mergeDevices(const CompiledPolicy& policy,

@@ -1,5 +1,6 @@
 // Device edits: the rules behind SetDevice, Quarantine and Release, as edits of a policy's
-// `devices` list (PolicyCommitter::edit runs them on the compile thread), and the merge of the
+// `devices` list made in the admin's text (PolicyCommitter::edit runs them on the compile
+// thread; the text edit is fw/policy/device_text.h), and the merge of the
 // devices the engine has seen with the devices the policy lists (ListDevices, GetDevice).
 // Plain functions over the API's messages and the engine's values: no gRPC, no I/O, no engine
 // state, so each rule is tested alone (tests/unit/mgmt/revisions/device_edits_test.cc).
@@ -7,7 +8,9 @@
 // by the failing edit (the committer discards it anyway).
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fw/common/net.h"
@@ -37,6 +40,14 @@ Status quarantineDevice(v1::Device* device, const std::string& mac);
 // Release: back to the profile Quarantine left. kFailedPrecondition when the device was not put
 // in quarantine by Quarantine (then its profile is set instead).
 Status releaseDevice(v1::Device* device, const std::string& mac);
+
+// `change` made to `mac`'s entry (findOrAddDevice's) of the policy `text`, written into that
+// text (withDevice: only the entry's lines change, comments elsewhere stay). The new text reads
+// back as exactly the edited message, or the edit is refused (kUnknown, saying so) instead of
+// committing something else. Errors in `text` name `label` and the line; `change`'s are its own.
+// Pure; any thread.
+Result<std::string> editDeviceText(const std::string& text, std::string_view label, MacAddress mac,
+                                   const std::function<Status(v1::Device*)>& change);
 
 // One device as the API shows it: what the engine saw of it (null: never seen) and its entry
 // in the policy (-1: not listed). Pointers into the vectors given to mergeDevices.

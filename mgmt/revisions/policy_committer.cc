@@ -1,11 +1,9 @@
 #include "mgmt/revisions/policy_committer.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "fw/common/atomic_file.h"
 #include "fw/common/utf8.h"
-#include "fw/config/yaml_proto.h"
 #include "mgmt/revisions/text_diff.h"
 
 namespace muzzle {
@@ -291,34 +289,27 @@ void PolicyCommitter::rollback(uint64_t to, uint64_t expected_revision, std::str
   });
 }
 
-void PolicyCommitter::edit(std::function<Status(v1::Policy*)> change, std::string action,
-                           std::string comment, Caller caller, CommitDone done) {
-  if (store_.pending()) return done(pendingRefusal(*store_.pending()));
+void PolicyCommitter::edit(TextChange change, std::string action, std::string comment,
+                           uint32_t confirm_seconds, Caller caller, CommitDone done) {
+  if (Status s = applyAllowed(0, confirm_seconds); !s.ok()) return done(s);
   const uint64_t base = store_.current();
   auto current = store_.content(base);
   if (!current.ok()) return done(current.status());
   auto context = engine_.policyContext();
   if (!context.ok()) return done(context.status());
-  // Parsing the current policy costs as much as compiling it: both happen off the engine thread.
-  auto job = [this, change, action, comment, caller, done, base, current_text = *current,
-              context = std::move(context).value()]() {
-    auto finish = [this, done](Status s) { engine_.post([done, s]() { done(s); }); };
-    v1::Policy policy;
-    if (Status s = yamlToProto(current_text, kLabel, &policy, nullptr); !s.ok()) return finish(s);
-    if (Status s = change(&policy); !s.ok()) return finish(s);
-    auto json = std::make_shared<std::string>();
-    google::protobuf::util::JsonPrintOptions options;
-    options.preserve_proto_field_names = true;
-    options.add_whitespace = true;
-    if (!google::protobuf::util::MessageToJsonString(policy, json.get(), options).ok()) {
-      return finish(Status::error("cannot encode the edited policy"));
-    }
+  // Reading the current policy for the change costs as much as compiling it: both happen off
+  // the engine thread.
+  auto job = [this, change, action, comment, confirm_seconds, caller, done, base,
+              current_text = *current, context = std::move(context).value()]() {
+    auto changed = change(current_text);
+    if (!changed.ok()) return engine_.post([done, s = changed.status()]() { done(s); });
+    auto text = std::make_shared<const std::string>(std::move(changed).value());
     const auto start = std::chrono::steady_clock::now();
-    Compiled compiled = engine_.compilePolicy(*json, kLabel, context);
+    Compiled compiled = engine_.compilePolicy(*text, kLabel, context);
     const auto took = std::chrono::steady_clock::now() - start;
-    engine_.post([this, done, compiled, took, json, action, comment, caller, base]() {
-      // Not notCompiled(): the lines would point into the JSON written here, which no one sees.
-      if (!compiled.ok()) return done(compiled.status());
+    engine_.post([=, this]() {
+      // The lines point into the text the change wrote: the admin's, but for what changed.
+      if (!compiled.ok()) return done(CommitReply::notCompiled(compiled));
       if (store_.pending()) return done(pendingRefusal(*store_.pending()));
       if (store_.current() != base) {
         return done(
@@ -326,7 +317,7 @@ void PolicyCommitter::edit(std::function<Status(v1::Policy*)> change, std::strin
                                                     " became current while this change to " +
                                                     revName(base) + " was prepared; try again"));
       }
-      done(commit(*json, compiled.value(), took, action, 0, comment, caller));
+      done(commit(*text, compiled.value(), took, action, confirm_seconds, comment, caller));
     });
   };
   if (Status s = compiles_.submit(std::move(job)); !s.ok()) done(s);

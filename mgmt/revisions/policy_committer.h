@@ -120,10 +120,16 @@ class PolicyCommitter {
   // rollback target) current again as a new revision. Also ends a pending commit.
   void rollback(uint64_t to, uint64_t expected_revision, std::string comment, Caller caller,
                 CommitDone done);
-  // Edits the current policy's message and commits the result (written as JSON). For device
-  // changes; refused while a commit is pending, and ABORTED when another change lands while it
-  // compiles. `change` runs on the compile thread: it may touch only the message it is given.
-  void edit(std::function<Status(v1::Policy*)> change, std::string action, std::string comment,
+  // A change of the current revision's text: that text in, the new text out.
+  using TextChange = std::function<Result<std::string>(const std::string& current)>;
+  // Makes `change` of the current revision's text and commits the text it returns, as `action`
+  // (commit-confirmed as apply() with `confirm_seconds`). For device changes (editDeviceText in
+  // device_edits.h: the admin's text kept but for the device's entry, so the revision's diff is
+  // the change) and a MUD proposal that also assigns its device (one revision for both).
+  // Refused while a commit is pending, and ABORTED when another change lands while it is made
+  // and compiled (it is never re-based). `change` runs on the compile thread: it may touch
+  // only what it is given and what it owns.
+  void edit(TextChange change, std::string action, std::string comment, uint32_t confirm_seconds,
             Caller caller, CommitDone done);
   // Rolls back when a confirmation window has closed. Call it often (the daemon ticks it).
   void tick();

@@ -266,14 +266,6 @@ void MudManager::applyProposal(MacAddress mac, uint64_t expected_revision,
                               "no MUD proposal for " + mac.toString() +
                                   "; `muzzlectl mud proposals` lists the devices that have one"));
   }
-  if (p->assign && confirm_seconds != 0) {
-    return done(Status::error(
-        StatusCode::kFailedPrecondition,
-        "the proposal for " + mac.toString() + " also assigns the device to profile " +
-            p->import.profile_name +
-            ", a device edit, which is refused while a commit waits for confirmation; apply it "
-            "without --confirm"));
-  }
   const uint64_t stale_from = commits_.current();
   if ((expected_revision != 0 && expected_revision != p->base_revision) ||
       stale_from != p->base_revision) {
@@ -291,24 +283,29 @@ void MudManager::applyProposal(MacAddress mac, uint64_t expected_revision,
   const std::string text_comment =
       comment.empty() ? "MUD fetch of " + p->url + " for " + mac.toString() : comment;
   const uint64_t sequence = p->sequence;
-  const bool assign = p->assign;
+  auto finished = [this, mac, sequence, done = std::move(done)](CommitReply reply) {
+    if (reply.outcome.ok()) {
+      if (const MudProposal* now = proposal(mac); now != nullptr && now->sequence == sequence) {
+        proposals_.erase(mac.value);
+      }
+    }
+    done(std::move(reply));
+  };
+  if (!p->assign) {
+    return commits_.apply(*p->text, p->base_revision, confirm_seconds, text_comment, caller,
+                          std::move(finished));
+  }
+  // The profile and the device's assignment in one text, so one revision (and one confirmation
+  // window) holds both. The proposal's text is the current revision's with the profile placed:
+  // edit() refuses (ABORTED) if another revision lands before it commits.
   const std::string profile = p->import.profile_name;
-  commits_.apply(
-      *p->text, p->base_revision, confirm_seconds, text_comment, caller,
-      [this, mac, sequence, assign, profile, text_comment, caller,
-       done = std::move(done)](CommitReply reply) {
-        if (!reply.outcome.ok()) return done(std::move(reply));
-        if (const MudProposal* now = proposal(mac); now != nullptr && now->sequence == sequence) {
-          proposals_.erase(mac.value);
-        }
-        if (!assign) return done(std::move(reply));
-        commits_.edit(
-            [mac, profile](v1::Policy* policy) {
-              return setDevice(findOrAddDevice(policy, mac), "", profile);
-            },
-            "device-set", text_comment + " (the device assigned to " + profile + ")", caller,
-            std::move(done));
-      });
+  commits_.edit(
+      [text = p->text, mac, profile](const std::string&) {
+        return editDeviceText(*text, PolicyCommitter::kLabel, mac,
+                              [&profile](v1::Device* d) { return setDevice(d, "", profile); });
+      },
+      "apply", text_comment + " (the device assigned to " + profile + ")", confirm_seconds,
+      caller, std::move(finished));
 }
 
 }  // namespace muzzle

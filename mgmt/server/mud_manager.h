@@ -18,7 +18,8 @@
 // proposal is the policy text with the profile placed (fw/mud/policy_text.h) at the revision
 // it was made from; applying it at a later revision is refused (ABORTED) and a fresh proposal
 // is asked for (from the cache). When the device is not listed in that profile, applying also
-// assigns it there (a device edit, PolicyCommitter::edit, right after the profile's revision).
+// assigns it there, in the same revision: the proposal's text with the device's entry edited
+// (editDeviceText, committed by PolicyCommitter::edit).
 // With `apply: auto` an apply that finds the policy moved on (ABORTED: e.g. another device of
 // the same model applied first) is made again from the current revision (the file from the
 // cache); other failures are event=mud-refused reason=apply-failed.
@@ -103,11 +104,11 @@ class MudManager {
   std::vector<const MudProposal*> proposals() const;
   const MudProposal* proposal(MacAddress mac) const;
   // Engine thread: applies `mac`'s proposal as ImportMud with apply would (revision, audit with
-  // `comment`, default "MUD fetch of <url> for <mac>"), then assigns the device if needed.
+  // `comment`, default "MUD fetch of <url> for <mac>", commit-confirmed with
+  // `confirm_seconds`), the device assigned to the profile in the same revision if needed.
   // kNotFound without a proposal; ABORTED when the policy moved on since it was made (or
-  // `expected_revision`, when not 0, is not the proposal's base); kFailedPrecondition for a
-  // confirm window together with a device assignment (device edits wait for no confirmation).
-  // `done` runs on the engine thread, with the last revision made.
+  // `expected_revision`, when not 0, is not the proposal's base); FAILED_PRECONDITION while
+  // another commit awaits confirmation. `done` runs on the engine thread, with the revision.
   void applyProposal(MacAddress mac, uint64_t expected_revision, uint32_t confirm_seconds,
                      const std::string& comment, const Caller& caller,
                      PolicyCommitter::CommitDone done);

@@ -87,8 +87,11 @@ class DeviceService final : public v1::DeviceService::CallbackService {
     auto mac = parseDeviceMac(mac_text);
     if (!mac.ok()) return finish(mac.status());
     const MacAddress m = *mac;
-    deps_.commits.edit([m, edit](v1::Policy* policy) { return edit(findOrAddDevice(policy, m)); },
-                       action, comment, callerOf(p),
+    deps_.commits.edit(
+        [m, edit](const std::string& text) {
+          return editDeviceText(text, PolicyCommitter::kLabel, m, edit);
+        },
+        action, comment, 0, callerOf(p),
                        [this, m, resp, finish](CommitReply reply) {
                          const Result<CommitOutcome>& c = reply.outcome;
                          if (!c.ok()) return finish(c.status());

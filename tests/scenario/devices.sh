@@ -3,8 +3,8 @@
 # by vendor and judged by the camera profile; a randomised-MAC gadget is quarantined and reported
 # as new; a device's DHCP request (snooped, accepted at once) reclassifies it, and its open flows
 # are judged again under the new profile; an admin assigns the gadget with muzzlectl and its
-# traffic follows the new profile. Malformed DHCP is counted, and the inventory survives a
-# restart.
+# traffic follows the new profile, and the policy keeps the admin's text and comments (only the
+# gadget's entry is added). Malformed DHCP is counted, and the inventory survives a restart.
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
 source "$(dirname "$0")/common.sh"
@@ -16,6 +16,7 @@ defaults: {profile: quarantine}
 addresses:
   nvr: [198.18.1.10, fd00:1::10]
 profiles:
+  # cameras: the NVR and this box, nothing else
   camera:
     egress:
       - {allow: [nvr], proto: tcp, ports: [554, 8000]}
@@ -30,7 +31,8 @@ profiles:
     egress:
       - {allow: [gateway], proto: udp, ports: [53, 67]}
 devices:
-  - {name: lobby-cam, mac: "44:47:cc:00:00:11", profile: camera}
+  - {name: lobby-cam, mac: "44:47:cc:00:00:11", profile: camera}  # by the lobby door
+  # the doorbell goes here once it is known
 classify:
   - {dhcp_hostname: "ECOVACS*", profile: vacuum}
   - {vendor: "Hangzhou Hikvision Digital Technology Co.,Ltd.", profile: camera}
@@ -87,6 +89,14 @@ lab_check "muzzlectl device set 02:5a:00:00:00:99 --profile camera" \
   ctl device set 02:5a:00:00:00:99 --name doorbell --profile camera
 lab_table_header
 lab_expect allowed unknown nvr tcp 554
+# The revision is the admin's file and the new entry, nothing else: every comment stays.
+only_doorbell_added() {
+  ctl policy show >"$LAB_STATE/current.yaml"
+  diff "$LAB_STATE/policy.yaml" "$LAB_STATE/current.yaml" >"$LAB_STATE/device-set.diff" || true
+  printf '%s\n' '21a22,24' '>   - name: doorbell' '>     mac: "02:5a:00:00:00:99"' \
+    '>     profile: camera' | diff - "$LAB_STATE/device-set.diff"
+}
+lab_check "the policy keeps its comments: the diff is the doorbell's entry alone" only_doorbell_added
 lab_check "muzzlectl devices lists the classified camera with why" \
   bash -c "ctl() { '$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' \"\$@\"; }; ctl --json devices | grep -q '\"assignment\": \"classified\"'"
 

@@ -4,7 +4,8 @@
 # file and its signature over HTTPS from the lab internet (openssl s_server, a server
 # certificate from a web CA this test makes) and checks the signature against a MUD CA this test
 # makes. With `apply: propose`, lobby-cam's (cam1) profile is a proposal (`muzzlectl mud
-# proposals`) until an admin applies it (`muzzlectl mud apply MAC`). With `apply: auto`,
+# proposals`) until an admin applies it (`muzzlectl mud apply MAC --confirm`: the profile and
+# the camera's assignment in one revision, the site's text and comments kept). With `apply: auto`,
 # garage-cam (cam2) first announces a file tampered with after signing (refused,
 # reason=bad-signature, it keeps its profile), then the good one, which is applied (from the
 # cache) and the camera assigned to it. Each camera then reaches what the file allows (its
@@ -78,33 +79,40 @@ lab_check "mud proposals lists it" expect_exit 0 ctl mud proposals
 lab_check "with the device, profile and base revision" grep -Eq '^44:47:cc:00:00:11 +labcam +1 +yes' "$LAB_STATE/last.out"
 lab_check "and the diff adds the profile" grep -q '^+      - {allow: \[telemetry.vendor.example\], proto: tcp, ports: \[443\]}' "$LAB_STATE/last.out"
 lab_check "nothing applied yet" test "$(revision)" = 1
-lab_check "mud apply 44:47:cc:00:00:11" expect_exit 0 ctl mud apply 44:47:cc:00:00:11
-lab_check "the profile, then the device: revision 3" grep -q 'revision 2 -> 3' "$LAB_STATE/last.out"
-lab_check "the audit log names the MUD fetch" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' audit | grep -q 'MUD fetch of $base/labcam.json for 44:47:cc:00:00:11'"
+lab_check "mud apply 44:47:cc:00:00:11 --confirm 10m" \
+  expect_exit 0 ctl mud apply 44:47:cc:00:00:11 --confirm 10m
+lab_check "the profile and the device in one revision: 1 -> 2" grep -q 'revision 1 -> 2' "$LAB_STATE/last.out"
+lab_check "awaiting confirmation" grep -q 'confirm by' "$LAB_STATE/last.out"
+lab_check "confirm" expect_exit 0 ctl policy confirm 2
+ctl policy show >current.yaml
+lab_check "the site's comments are kept" grep -q '^# Devices the list above does not name' current.yaml
+lab_check "lobby-cam's entry names labcam" bash -c "grep -A2 -- '- name: lobby-cam' current.yaml | grep -q 'profile: labcam'"
+removed_lines() { diff policy.yaml current.yaml | grep '^<' || true; }
+lab_check "  only its profile line changed; every other line is added" \
+  test "$(removed_lines)" = "<     profile: camera"
+lab_check "the audit log names the MUD fetch" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' audit | grep -q 'MUD fetch of $base/labcam.json for 44:47:cc:00:00:11 (the device assigned to labcam)'"
 lab_check "no proposal is left" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' mud proposals | grep -q 'no MUD proposals'"
 lab_table_header
 lab_expect rejected cam1 nvr tcp 554
 lab_expect_name allowed cam1 telemetry.vendor.example tcp 443 4
 
 echo "== apply: auto"
-ctl policy show >current.json
-sed -i 's/"propose"/"auto"/' current.json
-lab_check "policy apply with apply: auto" expect_exit 0 ctl policy apply current.json
-lab_check "revision 4" test "$(revision)" = 4
+sed -i 's/apply: propose/apply: auto/' current.yaml
+lab_check "policy apply with apply: auto" expect_exit 0 ctl policy apply current.yaml
+lab_check "revision 3" test "$(revision)" = 3
 
 echo "== garage-cam announces a file changed after it was signed: refused, profile kept"
 lab_check "cam2 announces $base/tampered.json" lab_exec cam2 "$LABNET" dhcp eth0 --mud-url "$base/tampered.json"
 lab_check "mud-refused reason=bad-signature" wait_log "event=mud-refused device=44:47:cc:00:00:12 url=$base/tampered.json reason=bad-signature" 1
-lab_check "still revision 4" test "$(revision)" = 4
+lab_check "still revision 3" test "$(revision)" = 3
 lab_table_header
 lab_expect allowed cam2 nvr tcp 554
 
 echo "== garage-cam announces the good URL: from the cache, applied, assigned"
 lab_check "cam2 announces $base/labcam.json" lab_exec cam2 "$LABNET" dhcp eth0 --mud-url "$base/labcam.json"
 lab_check "mud-fetched from the cache" wait_log "event=mud-fetched device=44:47:cc:00:00:12 url=$base/labcam.json profile=labcam from_cache=yes" 1
-# Revision 5: the profile placed again (the same rules) in the text `policy apply` took as JSON,
-# which the placement writes out as YAML; revision 6: the device assigned.
-lab_check "mud-applied" wait_log "event=mud-applied device=44:47:cc:00:00:12 url=$base/labcam.json profile=labcam revision=6" 1
+# Revision 4: the profile placed again (the same rules) and the device assigned.
+lab_check "mud-applied" wait_log "event=mud-applied device=44:47:cc:00:00:12 url=$base/labcam.json profile=labcam revision=4" 1
 lab_check "garage-cam is in labcam" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' devices | grep '44:47:cc:00:00:12' | grep -q labcam"
 
 echo "== garage-cam reaches what the file allows, and nothing else"
@@ -116,14 +124,14 @@ lab_expect_name allowed cam2 telemetry.vendor.example tcp 443 4
 lab_expect_name rejected cam2 avs.voice.example tcp 443 4
 
 echo "== a URL announced while fetching was off is fetched once a policy turns it on"
-ctl policy show >off.json
-sed -i 's/"fetch": *true/"fetch": false/' off.json
-lab_check "policy apply with fetch: false" expect_exit 0 ctl policy apply off.json
+ctl policy show >off.yaml
+sed -i 's/fetch: true/fetch: false/' off.yaml
+lab_check "policy apply with fetch: false" expect_exit 0 ctl policy apply off.yaml
 lab_check "cam3 announces $base/labcam.json" lab_exec cam3 "$LABNET" dhcp eth0 --mud-url "$base/labcam.json"
 lab_check "the box knows it" wait_until 5 bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' --json devices 44:47:cc:00:00:13 | grep -q labcam.json"
 lab_check "nothing fetched for it" test "$(log_count 'event=mud-[a-z]+ device=44:47:cc:00:00:13')" = 0
-sed 's/"fetch": *false/"fetch": true/' off.json >on.json
-lab_check "policy apply with fetch: true" expect_exit 0 ctl policy apply on.json
+sed 's/fetch: false/fetch: true/' off.yaml >on.yaml
+lab_check "policy apply with fetch: true" expect_exit 0 ctl policy apply on.yaml
 lab_check "mud-fetched for cam3" wait_log "event=mud-fetched device=44:47:cc:00:00:13 url=$base/labcam.json profile=labcam from_cache=yes" 5
 lab_check "and applied (auto)" wait_log "event=mud-applied device=44:47:cc:00:00:13 url=$base/labcam.json profile=labcam" 5
 

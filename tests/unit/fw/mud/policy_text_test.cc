@@ -7,16 +7,13 @@
 #include "fw/mud/policy_text.h"
 #include "fw/policy/policy_loader.h"
 #include "tests/unit/fw/mud/mud_test_support.h"
+#include "tests/unit/support/site_policy.h"
 
 namespace muzzle {
 namespace {
 
-std::string siteExample() {
-  std::ifstream f(std::string(MUZZLE_SOURCE_DIR) + "/policies/site-example.yaml");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using testing::policyCompileError;
+using testing::siteExampleText;
 
 ProfileTextResult place(const std::string& policy, const MudImport& m, const std::string& name) {
   ProfileText t;
@@ -38,12 +35,6 @@ MudImport imported(const std::string& file, const std::string& name) {
   return *m;
 }
 
-std::string compileError(const std::string& text) {
-  const std::string dir = std::string(MUZZLE_SOURCE_DIR) + "/policies";
-  auto r = compilePolicyText(text, "policy.yaml", SiteFacts{}, PolicyFolders{dir, dir});
-  return r.ok() ? "" : r.status().message();
-}
-
 // Every line of `a`, in order, is in `b`: b only adds lines.
 bool onlyAdds(const std::string& a, const std::string& b) {
   std::istringstream as(a), bs(b);
@@ -57,7 +48,7 @@ bool onlyAdds(const std::string& a, const std::string& b) {
 }
 
 TEST_CASE("every MUD file, imported into the example site policy, compiles and only adds lines") {
-  const std::string site = siteExample();
+  const std::string site = siteExampleText();
   for (const auto& e :
        std::filesystem::directory_iterator(std::string(MUZZLE_SOURCE_DIR) + "/tests/data/mud")) {
     if (e.path().extension() != ".json") continue;
@@ -65,13 +56,13 @@ TEST_CASE("every MUD file, imported into the example site policy, compiles and o
     ProfileTextResult r = place(site, imported(e.path().filename().string(), "imported"), "imported");
     CHECK(!r.replaced);
     CHECK(!r.reformatted);
-    CHECK(compileError(r.text) == "");
+    CHECK(policyCompileError(r.text) == "");
     CHECK(onlyAdds(site, r.text));
   }
 }
 
 TEST_CASE("the new entry goes at the end of profiles, groups at the end of addresses") {
-  const std::string site = siteExample();
+  const std::string site = siteExampleText();
   ProfileTextResult r = place(site, imported("cisco-Luminaire_150.json", "luminaire"), "luminaire");
   CHECK(r.groups_added == std::vector<std::string>{"mud-my-controller-luminaire"});
   CHECK(r.text.find("  voice-cloud: [\"*.voice.example\", time.vendor.example]\n"
@@ -91,7 +82,7 @@ TEST_CASE("the new entry goes at the end of profiles, groups at the end of addre
 }
 
 TEST_CASE("importing again replaces the entry (and its comment), and a filled group is kept") {
-  std::string site = siteExample();
+  std::string site = siteExampleText();
   site.replace(site.find("  nvr: [198.18.1.10, fd00:1::10]\n"), 0,
                "  mud-my-controller-cam: [198.18.1.50]   # our hub\n");
   ProfileTextResult first = place(site, imported("cisco-Luminaire_150.json", "cam"), "cam");
@@ -99,7 +90,7 @@ TEST_CASE("importing again replaces the entry (and its comment), and a filled gr
   CHECK(first.text.find("mud-my-controller-cam: [198.18.1.50]   # our hub\n") != std::string::npos);
   ProfileTextResult second = place(first.text, imported("nist-controllerclass-test.json", "cam"), "cam");
   CHECK(second.replaced);
-  CHECK(compileError(second.text) == "");
+  CHECK(policyCompileError(second.text) == "");
   CHECK(second.text.find("fw-update.luminaire") == std::string::npos);
   CHECK(second.text.find("# from MUD file https://luminaire") == std::string::npos);
   CHECK(second.text.find("  # from MUD file https://controller-class-test.nist.local/super1\n"
@@ -116,10 +107,10 @@ TEST_CASE("importing again replaces the entry (and its comment), and a filled gr
 }
 
 TEST_CASE("an entry in the middle of profiles is replaced up to the next one's comments") {
-  const std::string site = siteExample();
+  const std::string site = siteExampleText();
   ProfileTextResult r = place(site, imported("mudmaker-cloud-service.json", "vacuum"), "vacuum");
   CHECK(r.replaced);
-  CHECK(compileError(r.text) == "");
+  CHECK(policyCompileError(r.text) == "");
   CHECK(r.text.find("203.0.113.20") == std::string::npos);
   // The vacuum's own comment stays above it; the speaker's comment and entry are untouched.
   CHECK(r.text.find("  # once domain targets are available, name them instead (addresses of "
@@ -146,7 +137,7 @@ TEST_CASE("a policy without addresses or profiles gets them; JSON text is writte
         "      - {allow: [mud-my-controller-hub]}  # myctl0-frdev\n"
         "    inbound:\n"
         "      - {allow: [mud-my-controller-hub]}  # myctl0-todev\n");
-  CHECK(compileError(plain.text) == "");
+  CHECK(policyCompileError(plain.text) == "");
 
   const std::string json = R"({"version": 1, "profiles": {"quarantine": {"egress": [{"allow":
     ["gateway"], "proto": "udp", "ports": ["53"]}]}}, "devices": [{"name": "d", "mac":
@@ -154,7 +145,7 @@ TEST_CASE("a policy without addresses or profiles gets them; JSON text is writte
   ProfileTextResult again = place(json, m, "hub");
   CHECK(again.reformatted);
   CHECK(again.groups_added == std::vector<std::string>{"mud-my-controller-hub"});
-  CHECK_MESSAGE(compileError(again.text) == "", again.text);
+  CHECK_MESSAGE(policyCompileError(again.text) == "", again.text);
   CHECK(again.text.find("44:47:cc:00:00:11") != std::string::npos);
   CHECK(again.text.find("  hub:\n    egress:\n") != std::string::npos);
 }

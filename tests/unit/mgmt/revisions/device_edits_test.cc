@@ -1,8 +1,16 @@
-// The device-edit rules behind SetDevice, Quarantine and Release, and the merge of seen and
-// listed devices, without gRPC or an engine.
+// The device-edit rules behind SetDevice, Quarantine and Release, those edits made in the
+// policy's text, and the merge of seen and listed devices, without gRPC or an engine.
 #include "mgmt/revisions/device_edits.h"
 
 #include <doctest/doctest.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
+
+#include <sstream>
+
+#include "fw/config/yaml_proto.h"
+#include "fw/policy/policy_loader.h"
+#include "tests/unit/support/site_policy.h"
 
 namespace muzzle {
 namespace {
@@ -133,6 +141,113 @@ TEST_CASE("findDevice: seen, listed, or NOT_FOUND") {
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.status().code() == StatusCode::kNotFound);
   CHECK(missing.status().message() == "no device 44:47:cc:00:00:09 is listed or was seen");
+}
+
+using testing::kPoliciesDir;
+using testing::siteExampleText;
+
+std::shared_ptr<const CompiledPolicy> compiled(const std::string& text) {
+  auto c = compilePolicyText(text, "policy.yaml", SiteFacts{},
+                             PolicyFolders{kPoliciesDir, kPoliciesDir});
+  REQUIRE_MESSAGE(c.ok(), c.status().message());
+  return *c;
+}
+
+// What a compiled policy gives devices: each listed device's name, address and profile, and
+// the profiles there are.
+std::string devicesOf(const CompiledPolicy& p) {
+  std::string out;
+  for (const CompiledProfile& profile : p.profiles) out += "profile " + profile.name + "\n";
+  out += "default " + p.profiles[p.default_profile].name + "\n";
+  for (const CompiledDevice& d : p.devices) {
+    out += d.name + " " + d.mac.toString() + " " + p.profiles[d.profile].name + "\n";
+  }
+  return out;
+}
+
+// `change` made to `m` in `text`, both ways: in the text (editDeviceText) and in the message
+// (what the edit meant). The text must read back as exactly that message, and compile to the
+// same devices as the message does (written as JSON, as edits were before). Returns the text.
+std::string editedBothWays(const std::string& text, MacAddress m,
+                           const std::function<Status(v1::Device*)>& change) {
+  auto edited = editDeviceText(text, "policy.yaml", m, change);
+  REQUIRE_MESSAGE(edited.ok(), edited.status().message());
+  v1::Policy meant;
+  REQUIRE(yamlToProto(text, "policy.yaml", &meant, nullptr).ok());
+  REQUIRE(change(findOrAddDevice(&meant, m)).ok());
+  v1::Policy read;
+  REQUIRE(yamlToProto(*edited, "policy.yaml", &read, nullptr).ok());
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(meant, read));
+  std::string json;
+  REQUIRE(google::protobuf::util::MessageToJsonString(meant, &json).ok());
+  CHECK(devicesOf(*compiled(*edited)) == devicesOf(*compiled(json)));
+  return *edited;
+}
+
+// The lines of `b` that are not lines of `a` at the same place, once the common head and tail
+// are set aside: what a diff of the two shows.
+std::string changedLines(const std::string& a, const std::string& b) {
+  std::vector<std::string> la, lb;
+  std::string l;
+  for (std::istringstream s(a); std::getline(s, l);) la.push_back(l);
+  for (std::istringstream s(b); std::getline(s, l);) lb.push_back(l);
+  size_t head = 0;
+  while (head < la.size() && head < lb.size() && la[head] == lb[head]) ++head;
+  size_t tail = 0;
+  while (tail < la.size() - head && tail < lb.size() - head &&
+         la[la.size() - 1 - tail] == lb[lb.size() - 1 - tail]) {
+    ++tail;
+  }
+  std::string out;
+  for (size_t i = head; i < la.size() - tail; ++i) out += "-" + la[i] + "\n";
+  for (size_t i = head; i < lb.size() - tail; ++i) out += "+" + lb[i] + "\n";
+  return out;
+}
+
+TEST_CASE("set, quarantine, release, a new device: the text is the message, the diff the entry") {
+  const std::string site = siteExampleText();
+  const MacAddress garage = mac("44:47:CC:00:00:12");
+
+  const std::string set = editedBothWays(
+      site, garage, [](v1::Device* d) { return setDevice(d, "carport-cam", "vacuum"); });
+  CHECK(changedLines(site, set) ==
+        "-  - name: garage-cam\n"
+        "-    mac: \"44:47:cc:00:00:12\"\n"
+        "-    profile: camera\n"
+        "+  - name: carport-cam\n"
+        "+    mac: \"44:47:cc:00:00:12\"\n"
+        "+    profile: vacuum\n");
+
+  const std::string quarantined = editedBothWays(
+      site, garage, [](v1::Device* d) { return quarantineDevice(d, "44:47:CC:00:00:12"); });
+  CHECK(changedLines(site, quarantined) ==
+        "-    profile: camera\n"
+        "+    profile: quarantine\n"
+        "+    quarantined_from: camera\n");
+  CHECK(quarantined.find("# Cameras talk to the NVR") != std::string::npos);
+
+  const std::string released = editedBothWays(
+      quarantined, garage, [](v1::Device* d) { return releaseDevice(d, "44:47:cc:00:00:12"); });
+  CHECK(released == site);
+
+  const std::string added = editedBothWays(
+      site, mac("44:47:cc:00:00:13"), [](v1::Device* d) { return setDevice(d, "", "camera"); });
+  CHECK(changedLines(site, added) ==
+        "+  - name: device-44-47-cc-00-00-13\n"
+        "+    mac: \"44:47:cc:00:00:13\"\n"
+        "+    profile: camera\n");
+}
+
+TEST_CASE("editDeviceText: the change's refusal, and text that does not read, are its errors") {
+  const std::string site = siteExampleText();
+  auto again = editDeviceText(site, "policy.yaml", mac("44:47:cc:00:00:12"), [](v1::Device* d) {
+    return releaseDevice(d, "44:47:cc:00:00:12");
+  });
+  CHECK(again.status().code() == StatusCode::kFailedPrecondition);
+  auto bad = editDeviceText("version: 1\nprofiles: {q: {egress: 3}}\n", "policy.yaml",
+                            mac("44:47:cc:00:00:12"), [](v1::Device*) { return Status(); });
+  REQUIRE(!bad.ok());
+  CHECK(bad.status().message().find("policy.yaml:2") == 0);
 }
 
 }  // namespace

@@ -271,31 +271,63 @@ TEST_CASE_FIXTURE(
     SeededBox,
     "edit: the change is made off the engine thread and ABORTED when another change lands first") {
   auto addCamera = [](const char* name, const char* mac) {
-    return [name, mac](v1::Policy* p) {
-      v1::Device* d = p->add_devices();
-      d->set_name(name);
-      d->set_mac(mac);
-      d->set_profile("quarantine");
-      return Status();
+    return [name, mac](const std::string& text) -> Result<std::string> {
+      const std::string entry =
+          std::string("  - {name: ") + name + ", mac: \"" + mac + "\", profile: quarantine}\n";
+      return text + (text.find("devices:") == std::string::npos ? "devices:\n" : "") + entry;
     };
   };
   auto edited = box.await<CommitReply>([&](auto done) {
-    box.commits.edit(addCamera("cam", "44:47:cc:00:00:11"), "device-set", "", kAdmin, done);
+    box.commits.edit(addCamera("cam", "44:47:cc:00:00:11"), "device-set", "", 0, kAdmin, done);
   }).outcome;
   REQUIRE(edited.ok());
   CHECK(edited->revision.number() == 2);
   CHECK(box.engine.policy->devices.size() == 1);
+  // The text the change returned is the revision, as it was written.
+  CHECK(*box.store.content(2) == std::string(kPolicyA) +
+                                     "devices:\n  - {name: cam, mac: \"44:47:cc:00:00:11\", "
+                                     "profile: quarantine}\n");
 
   std::optional<Result<CommitOutcome>> applied, raced;
   box.commits.apply(kPolicyB, 0, 0, "", kAdmin,
                     [&](CommitReply r) { applied.emplace(r.outcome); });
-  box.commits.edit(addCamera("cam2", "44:47:cc:00:00:12"), "device-set", "", kAdmin,
+  box.commits.edit(addCamera("cam2", "44:47:cc:00:00:12"), "device-set", "", 0, kAdmin,
                    [&](CommitReply r) { raced.emplace(r.outcome); });
   REQUIRE(box.engine.runUntil([&] { return applied && raced; }));
   REQUIRE(applied->ok());
   CHECK(raced->status().code() == StatusCode::kAborted);
   CHECK(raced->status().message() ==
         "revision 3 became current while this change to revision 2 was prepared; try again");
+}
+
+TEST_CASE_FIXTURE(SeededBox,
+                  "edit: a change's error and a text that does not compile are refused (with the "
+                  "violations); a confirm window (bounded) makes it pending; pending refuses") {
+  auto edit = [&](std::string text, uint32_t confirm) {
+    return box.await<CommitReply>([&](auto done) {
+      box.commits.edit(
+          [text](const std::string&) -> Result<std::string> {
+            if (text.empty()) return Status::error(StatusCode::kNotFound, "no such device");
+            return text;
+          },
+          "device-set", "", confirm, kAdmin, done);
+    });
+  };
+  CHECK(edit("", 0).outcome.status().message() == "no such device");
+  CommitReply bad = edit(kBadPolicy, 0);
+  CHECK(bad.outcome.status().code() == StatusCode::kInvalidArgument);
+  REQUIRE(bad.violations.size() == 1);
+  CHECK(bad.violations[0].line() == 3);
+  CHECK(box.commits.current() == 1);
+  CHECK(edit(kPolicyA, 0).outcome->unchanged);  // the same text: no new revision
+
+  auto pending = edit(kPolicyB, 60).outcome;
+  REQUIRE(pending.ok());
+  REQUIRE(pending->pending);
+  CHECK(pending->pending->rollback_to() == 1);
+  CHECK(edit(kPolicyC, 0).outcome.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(edit(kPolicyC, PolicyCommitter::kMaxConfirmSeconds + 1).outcome.status().code() ==
+        StatusCode::kInvalidArgument);
 }
 
 TEST_CASE_FIXTURE(StateFolder, "only the last revisions are kept, never the current one") {

@@ -157,21 +157,28 @@ TEST_CASE("propose: a fetched file becomes a proposal; applying it adds the prof
   CHECK(p.diff->find("cloud.maker.example.com") != std::string::npos);
   CHECK(s.box.commits.current() == 1);  // nothing applied yet
   REQUIRE(s.manager.proposals().size() == 1);
+  const std::string proposed = *p.text;  // the proposal goes once applied
 
   auto reply = s.box.await<CommitReply>([&](auto done) {
     s.manager.applyProposal(kCam, 0, 0, "", Caller{"admin-1", "unix"}, done);
   });
   REQUIRE_MESSAGE(reply.outcome.ok(), reply.outcome.status().message());
-  CHECK(reply.outcome->revision.number() == 3);  // the profile, then the device edit
+  CHECK(reply.outcome->revision.number() == 2);  // the profile and the device, one revision
   CHECK(s.manager.proposal(kCam) == nullptr);
   auto policy = s.box.engine.installedPolicy();
   const int listed = policy->deviceByMac(kCam);
   REQUIRE(listed >= 0);
   CHECK(policy->profiles[policy->devices[listed].profile].name == "cam");
   AuditChain chain = s.box.commits.auditChain();
-  REQUIRE(chain.entries.size() >= 2);
-  CHECK(chain.entries[chain.entries.size() - 2].comment() ==
-        "MUD fetch of " + kUrl + " for 44:47:cc:00:00:11");
+  REQUIRE(!chain.entries.empty());
+  CHECK(chain.entries.back().action() == "apply");
+  CHECK(chain.entries.back().comment() ==
+        "MUD fetch of " + kUrl + " for 44:47:cc:00:00:11 (the device assigned to cam)");
+  // The proposal's text (the admin's, with the profile placed) plus the device's entry.
+  CHECK(s.box.engine.installed == proposed + "devices:\n"
+                                            "  - name: device-44-47-cc-00-00-11\n"
+                                            "    mac: \"44:47:cc:00:00:11\"\n"
+                                            "    profile: cam\n");
 }
 
 TEST_CASE("propose: devices of one model share one copy of the proposed text") {
@@ -193,14 +200,14 @@ TEST_CASE("apply: auto applies the profile and assigns the device, audited") {
   Site s;
   s.enableFetch(true);
   s.manager.announced(kCam, kUrl);
-  REQUIRE(s.box.engine.runUntil([&] { return s.box.commits.current() == 3; }));
+  REQUIRE(s.box.engine.runUntil([&] { return s.box.commits.current() == 2; }));
   REQUIRE(s.box.engine.runUntil([&] { return s.has("event=mud-applied"); }));
   CHECK(s.has("event=mud-applied device=44:47:cc:00:00:11 url=" + kUrl +
-              " profile=cam revision=3"));
+              " profile=cam revision=2"));
   auto policy = s.box.engine.installedPolicy();
   REQUIRE(policy->deviceByMac(kCam) >= 0);
   CHECK(policy->profiles[policy->devices[policy->deviceByMac(kCam)].profile].name == "cam");
-  CHECK(s.box.engine.installed.find("# the site's own comment") == std::string::npos);  // JSON now
+  CHECK(s.box.engine.installed.find("# the site's own comment") != std::string::npos);
   CHECK(s.manager.proposal(kCam) == nullptr);
 }
 
@@ -221,9 +228,10 @@ TEST_CASE("apply: auto for two devices of one model: both end in the profile") {
     if (!s.box.engine.policy->mud.fetch) s.enableFetch(true);
     return assigned(kCam) && assigned(twin);
   }));
-  // (The profile, the first device; the second device's retry places the profile again in the
-  // text the device edit wrote as JSON, reformatted as YAML, then assigns the device.)
-  CHECK(s.box.commits.current() >= 4);
+  // (The profile with the first device; the second device's retry finds the profile placed and
+  // adds its own entry.)
+  CHECK(s.box.commits.current() >= 3);
+  CHECK(s.box.engine.installed.find("# the site's own comment") != std::string::npos);
   CHECK(!s.has("reason=apply-failed"));
 }
 
@@ -281,10 +289,30 @@ TEST_CASE("a proposal the policy moved past is refused (ABORTED) and made again"
                             Caller{"admin-1", "unix"}, done);
   });
   CHECK(none.outcome.status().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("apply with a confirm window: the profile and the assignment are one pending revision") {
+  Site s;
+  s.enableFetch(false);
+  s.manager.announced(kCam, kUrl);
+  REQUIRE(s.box.engine.runUntil([&] { return s.manager.proposal(kCam) != nullptr; }));
+  REQUIRE(s.manager.proposal(kCam)->assign);
   auto confirm = s.box.await<CommitReply>([&](auto done) {
     s.manager.applyProposal(kCam, 0, 60, "", Caller{"admin-1", "unix"}, done);
   });
-  CHECK(confirm.outcome.status().code() == StatusCode::kFailedPrecondition);
+  REQUIRE_MESSAGE(confirm.outcome.ok(), confirm.outcome.status().message());
+  CHECK(confirm.outcome->revision.number() == 2);
+  REQUIRE(confirm.outcome->pending);
+  CHECK(confirm.outcome->pending->rollback_to() == 1);
+  auto policy = s.box.engine.installedPolicy();
+  REQUIRE(policy->deviceByMac(kCam) >= 0);
+  CHECK(policy->profiles[policy->devices[policy->deviceByMac(kCam)].profile].name == "cam");
+  // Not confirmed: the window closes and both go, together.
+  s.clock.advance(std::chrono::seconds(61));
+  s.box.commits.tick();
+  REQUIRE(s.box.engine.runUntil([&] { return s.box.commits.current() == 3; }));
+  CHECK(s.box.engine.installed == kSite);
+  CHECK(!s.box.commits.pending());
 }
 
 // The API over the same Site, through a real gRPC server on a unix socket (a local admin).
@@ -347,8 +375,8 @@ TEST_CASE("ListMudProposals and ApplyMudProposal: the proposal, its apply, unkno
   REQUIRE_MESSAGE(st.ok(), st.error_message());
   CHECK(r.profile() == "cam");
   CHECK(r.assigned());
-  CHECK(r.revision().number() == 3);
-  CHECK(r.previous_revision() == 2);
+  CHECK(r.revision().number() == 2);
+  CHECK(r.previous_revision() == 1);
   v1::ListMudProposalsResponse after;
   REQUIRE(s.list(&after).ok());
   CHECK(after.proposals_size() == 0);
