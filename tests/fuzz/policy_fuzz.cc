@@ -3,7 +3,9 @@
 // relative list files found next to the shipped policies. A policy that compiles is then asked
 // to decide a few flows of each listed device, so what the compiler built is also used.
 // Oracle: the sanitizers; an error is a non-empty message; a compiled policy's indexes point
-// inside it, and compiling the same text again gives the same digest.
+// inside it, and compiling the same text again gives the same digest. One compiled input in
+// four also gets a device edit written into its text (withDevice, as SetDevice and Quarantine
+// do): refused with a message, or a text that reads back and that the same edit leaves alone.
 //
 // Files: `{file: PATH}` groups and `dns.doh_list` make the compiler read files, confined to the
 // shipped policies folder (fw/common/confined_file.h): any other path is an error, so inputs
@@ -14,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "fw/config/yaml_proto.h"
+#include "fw/policy/device_text.h"
 #include "fw/policy/policy_loader.h"
 #include "tests/fuzz/fuzz_support.h"
 
@@ -76,6 +80,24 @@ void decideFlows(const muzzle::CompiledPolicy& p) {
   }
 }
 
+// The first listed device moved to the first profile, or a new device when none is listed.
+void editDevice(std::string_view text, const muzzle::CompiledPolicy& p) {
+  muzzle::v1::Device device;
+  device.set_mac(p.devices.empty() ? "02:00:5e:10:00:01" : p.devices[0].mac.toString());
+  device.set_name(p.devices.empty() ? "fuzz-device" : p.devices[0].name);
+  device.set_profile(p.profiles[0].name);
+  device.set_quarantined_from("camera");
+  auto edited = muzzle::withDevice(text, device);
+  if (!edited.ok()) {
+    if (edited.status().message().empty()) std::abort();
+    return;
+  }
+  muzzle::v1::Policy policy;
+  if (!muzzle::yamlToProto(edited->text, "edited.yaml", &policy, nullptr).ok()) std::abort();
+  auto again = muzzle::withDevice(edited->text, device);
+  if (!again.ok() || again->text != edited->text) std::abort();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -94,5 +116,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto again = muzzle::compilePolicyText(text, "policy.yaml", site(), folders());
     if (!again.ok() || (*again)->digest != p.digest) std::abort();
   }
+  if (data[size / 3] % 4 == 1) editDevice(text, p);
   return 0;
 }
