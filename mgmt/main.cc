@@ -289,7 +289,8 @@ int main(int argc, char** argv) {
         std::move(metrics_options).value(), [&daemon, &commits](muzzle::MetricsServer::Done done) {
           daemon.post([&daemon, &commits, done = std::move(done)] {
             done(muzzle::metricsSnapshotOf(kVersion, daemon.engineStatus(), daemon.devicesSeen(),
-                                           commits.current(), commits.pending().has_value()));
+                                           daemon.installedPolicy().get(), commits.current(),
+                                           commits.pending().has_value()));
           });
         });
     if (!started_metrics.ok()) return fail(started_metrics.status());
@@ -305,9 +306,7 @@ int main(int argc, char** argv) {
                 .add("socket", (*server)->socketPath())
                 .add("socket_access", (*server)->socketAccess())
                 .add("tcp", mcfg.tcp().listen().empty() ? "off" : mcfg.tcp().listen())
-                .add("metrics", metrics ? mcfg.metrics().listen() + " (port " +
-                                              std::to_string(metrics->port()) + ")"
-                                        : std::string("off"))
+                .add("metrics", metrics ? mcfg.metrics().listen() : std::string("off"))
                 .add("revision", commits.current()));
   int rc = daemon.run();
   if (metrics) metrics->stop();

@@ -118,7 +118,8 @@ std::string escapeLabelValue(std::string_view raw) {
 
 MetricsSnapshot metricsSnapshotOf(std::string version, EngineStatus status,
                                   const std::vector<DeviceRecord>& devices,
-                                  uint64_t policy_revision, bool commit_pending) {
+                                  const CompiledPolicy* policy, uint64_t policy_revision,
+                                  bool commit_pending) {
   MetricsSnapshot s;
   s.version = std::move(version);
   s.engine = std::move(status);
@@ -135,9 +136,11 @@ MetricsSnapshot metricsSnapshotOf(std::string version, EngineStatus status,
   s.devices.reserve(kept);
   for (size_t i = 0; i < kept; ++i) {
     const DeviceRecord& d = *order[i];
-    s.devices.push_back(MetricsDevice{d.mac.toString(),
-                                      d.name.empty() ? d.dhcp_hostname : d.name, d.profile,
-                                      d.segment, d.allowed_flows, d.denied_flows});
+    const int listed = policy != nullptr ? policy->deviceByMac(d.mac) : -1;
+    std::string name = listed >= 0 ? policy->devices[static_cast<size_t>(listed)].name : d.name;
+    if (name.empty()) name = d.dhcp_hostname;
+    s.devices.push_back(MetricsDevice{d.mac.toString(), std::move(name), d.profile, d.segment,
+                                      d.allowed_flows, d.denied_flows});
   }
   return s;
 }

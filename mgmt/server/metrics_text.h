@@ -18,6 +18,7 @@
 
 #include "fw/device/device_record.h"
 #include "fw/engine/engine_control.h"
+#include "fw/policy/compiled_policy.h"
 
 namespace muzzle {
 
@@ -57,10 +58,12 @@ struct MetricsSnapshot {
 
 // Engine thread (it is given what the engine thread holds): the snapshot of `status` and
 // `devices`, keeping the first kMaxDeviceSeries devices in MAC order so that which devices are
-// left out does not change between scrapes.
+// left out does not change between scrapes. A device's `name` is the one `policy` (the
+// installed policy; may be null) lists it under, else the inventory's, else its DHCP host name.
 MetricsSnapshot metricsSnapshotOf(std::string version, EngineStatus status,
                                   const std::vector<DeviceRecord>& devices,
-                                  uint64_t policy_revision, bool commit_pending);
+                                  const CompiledPolicy* policy, uint64_t policy_revision,
+                                  bool commit_pending);
 
 // The exposition text: every family with its # HELP and # TYPE lines, in a fixed order.
 std::string renderMetrics(const MetricsSnapshot& snapshot);

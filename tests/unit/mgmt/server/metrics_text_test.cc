@@ -50,7 +50,7 @@ MetricsSnapshot sample() {
   // Out of MAC order on purpose: the series come sorted.
   std::vector<DeviceRecord> devices{device(0x44d9e7000002, "", "cam-2", 1, 4),
                                     device(0x44d9e7000001, "front-door", "ignored", 5, 0)};
-  MetricsSnapshot s = metricsSnapshotOf("0.1.0", e, devices, 42, true);
+  MetricsSnapshot s = metricsSnapshotOf("0.1.0", e, devices, nullptr, 42, true);
   s.http = MetricsHttpCounters{3, 1, 0, 2, 1};
   return s;
 }
@@ -144,6 +144,22 @@ muzzle_metrics_connections_total{outcome="timed-out"} 1
   CHECK(renderMetrics(sample()) == kGolden);
 }
 
+TEST_CASE("a device's name: the installed policy's, else the inventory's, else DHCP's") {
+  CompiledPolicy policy;
+  MacAddress listed;
+  listed.value = 0x44d9e7000002;
+  policy.devices.push_back(CompiledDevice{"lobby-cam", listed, 0});
+  policy.device_by_mac[listed.value] = 0;
+  std::vector<DeviceRecord> devices{device(0x44d9e7000002, "", "cam-2", 0, 0),
+                                    device(0x44d9e7000003, "saved", "dhcp", 0, 0),
+                                    device(0x44d9e7000004, "", "dhcp-only", 0, 0)};
+  MetricsSnapshot s = metricsSnapshotOf("0.1.0", EngineStatus{}, devices, &policy, 1, false);
+  REQUIRE(s.devices.size() == 3);
+  CHECK(s.devices[0].name == "lobby-cam");
+  CHECK(s.devices[1].name == "saved");
+  CHECK(s.devices[2].name == "dhcp-only");
+}
+
 TEST_CASE("kernel counters that could not be read say so") {
   MetricsSnapshot s = sample();
   s.engine.kernel_error = "no such file";
@@ -191,7 +207,7 @@ TEST_CASE("device series are bounded at 4096, the rest counted, the same ones ev
   for (uint64_t i = 0; i < kMaxDeviceSeries + 10; ++i) {
     devices.push_back(device(0x020000000000 + (kMaxDeviceSeries + 10 - i), "", "", 0, 0));
   }
-  MetricsSnapshot s = metricsSnapshotOf("0.1.0", EngineStatus{}, devices, 1, false);
+  MetricsSnapshot s = metricsSnapshotOf("0.1.0", EngineStatus{}, devices, nullptr, 1, false);
   CHECK(s.devices.size() == kMaxDeviceSeries);
   CHECK(s.devices_omitted == 10);
   CHECK(s.devices.front().mac == "02:00:00:00:00:01");  // the lowest MACs are kept
