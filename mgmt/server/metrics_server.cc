@@ -1,9 +1,9 @@
 #include "mgmt/server/metrics_server.h"
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <array>
 #include <optional>
 #include <set>
 
@@ -28,8 +28,8 @@ std::optional<IpAddress> ipOf(const asio::ip::address& a) {
   const asio::ip::address_v6 v6 = a.to_v6();
   // An IPv4 peer on a dual-stack socket: the allow list names it by its IPv4 address.
   if (v6.is_v4_mapped()) {
-    return IpAddress::fromBytes(asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_bytes().data(),
-                                false);
+    return IpAddress::fromBytes(
+        asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_bytes().data(), false);
   }
   return IpAddress::fromBytes(v6.to_bytes().data(), true);
 }
@@ -80,14 +80,16 @@ class Session : public std::enable_shared_from_this<Session> {
     timer_.expires_after(server_->options.deadline);
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec || self->closed_) return;
-      ++self->server_->counted.timed_out;
+      // A client still open after its answer was served (or refused), and is only closed.
+      if (!self->answered_) ++self->server_->counted.timed_out;
       self->close();
     });
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_->options.max_header_bytes));
     parser_->body_limit(0);
-    http::async_read(socket_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
+    http::async_read(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
   }
 
   void close() {
@@ -152,10 +154,12 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.keep_alive(false);
     response_.body() = std::move(body);
     response_.prepare_payload();
-    http::async_write(socket_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->close();
-      self->linger();
-    });
+    http::async_write(socket_, response_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->close();
+                        self->answered_ = true;
+                        self->linger();
+                      });
   }
 
   // Closing a socket with unread bytes (the rest of a header past the limit, a body) resets the
@@ -181,6 +185,7 @@ class Session : public std::enable_shared_from_this<Session> {
   http::response<http::string_body> response_;
   std::array<char, 4096> discard_;
   size_t lingered_ = 0;
+  bool answered_ = false;  // the whole answer was written
   bool closed_ = false;
 };
 
@@ -231,8 +236,8 @@ Result<MetricsOptions> metricsOptionsOf(const DaemonConfig& config,
   const v1::MetricsListener& m = config.management.metrics();
   MetricsOptions options;
   if (m.listen().empty()) return options;
-  const std::string field = config.metrics_listen_at.empty() ? "management.metrics.listen"
-                                                             : config.metrics_listen_at;
+  const std::string field =
+      config.metrics_listen_at.empty() ? "management.metrics.listen" : config.metrics_listen_at;
   auto listen = checkListenAddress(m.listen(), segment_addresses, field);
   if (!listen.ok()) return listen.status();
   options.listen = *listen;
@@ -245,8 +250,8 @@ Result<MetricsOptions> metricsOptionsOf(const DaemonConfig& config,
     auto cidr = Cidr::parse(m.allow(i));
     if (!cidr) {
       return Status::error(StatusCode::kInvalidArgument,
-                           "management.metrics.allow[" + std::to_string(i) + "]: \"" +
-                               m.allow(i) + "\" is not an address or a CIDR");
+                           "management.metrics.allow[" + std::to_string(i) + "]: \"" + m.allow(i) +
+                               "\" is not an address or a CIDR");
     }
     options.allow.add(*cidr);
   }
@@ -262,9 +267,9 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(MetricsOptions optio
   std::string host = listen.substr(0, colon);
   if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
   auto fail = [&](const std::string& why) {
-    return Status::error(StatusCode::kUnavailable,
-                         "management.metrics.listen: cannot listen on " + listen + " (" + why +
-                             "; in use, or no such address here?)");
+    return Status::error(StatusCode::kUnavailable, "management.metrics.listen: cannot listen on " +
+                                                       listen + " (" + why +
+                                                       "; in use, or no such address here?)");
   };
   beast::error_code ec;
   const asio::ip::address address = asio::ip::make_address(host, ec);

@@ -72,8 +72,7 @@ class Writer {
     out_ += '\n';
   }
   // A family of one sample without labels.
-  void single(std::string_view name, std::string_view type, std::string_view help,
-              uint64_t value) {
+  void single(std::string_view name, std::string_view type, std::string_view help, uint64_t value) {
     family(name, type, help);
     sample(name, value);
   }
@@ -188,16 +187,14 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   w.single("muzzle_log_lines_suppressed_total", "counter",
            "Event lines the log's rate limit left out.", e.log_suppressed);
 
-  w.single("muzzle_policy_generation", "gauge", "The installed policy's generation.",
-           e.generation);
+  w.single("muzzle_policy_generation", "gauge", "The installed policy's generation.", e.generation);
   w.single("muzzle_policy_revision", "gauge", "The current policy revision.", s.policy_revision);
   w.single("muzzle_commit_pending", "gauge",
            "1 while a commit-confirmed apply waits for its confirmation.",
            s.commit_pending ? 1 : 0);
 
   w.single("muzzle_dns_cache_entries", "gauge",
-           "(address, name) bindings learned from DNS answers and held now.",
-           e.name_cache_entries);
+           "(address, name) bindings learned from DNS answers and held now.", e.name_cache_entries);
   w.single("muzzle_dns_names_learned_total", "counter",
            "(address, name) bindings learned from DNS answers since start.", j.dns_learned);
   w.single("muzzle_dns_answers_total", "counter", "DNS answers to managed devices read.",
@@ -211,8 +208,9 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   w.family("muzzle_device_flows_total", "counter",
            "Flows of a device judged since it entered the inventory, by verdict.");
   for (const MetricsDevice& d : s.devices) {
-    for (const auto& [verdict, value] : {std::pair<std::string_view, uint64_t>{"allowed", d.allowed_flows},
-                                         std::pair<std::string_view, uint64_t>{"denied", d.denied_flows}}) {
+    for (const auto& [verdict, value] :
+         {std::pair<std::string_view, uint64_t>{"allowed", d.allowed_flows},
+          std::pair<std::string_view, uint64_t>{"denied", d.denied_flows}}) {
       w.sample("muzzle_device_flows_total", value,
                {{"mac", d.mac},
                 {"name", d.name},
@@ -222,8 +220,7 @@ std::string renderMetrics(const MetricsSnapshot& s) {
     }
   }
   w.single("muzzle_device_series_omitted", "gauge",
-           "Devices left out of muzzle_device_flows_total (past 4096 devices).",
-           s.devices_omitted);
+           "Devices left out of muzzle_device_flows_total (past 4096 devices).", s.devices_omitted);
 
   w.family("muzzle_metrics_connections_total", "counter",
            "Connections to this endpoint, by outcome.");

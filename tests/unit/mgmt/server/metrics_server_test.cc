@@ -31,8 +31,7 @@ MetricsServer::Collect fixed() {
   };
 }
 
-std::unique_ptr<MetricsServer> startServer(MetricsOptions o,
-                                           MetricsServer::Collect c = fixed()) {
+std::unique_ptr<MetricsServer> startServer(MetricsOptions o, MetricsServer::Collect c = fixed()) {
   auto server = MetricsServer::start(std::move(o), std::move(c));
   REQUIRE(server.ok());
   return std::move(server).value();
@@ -149,8 +148,9 @@ TEST_CASE("connections past the limit are closed at once, and counted") {
   ::close(holder);
 }
 
-TEST_CASE("an engine that does not answer: the scrape is cut at the deadline; a late answer "
-          "after stop() is harmless") {
+TEST_CASE(
+    "an engine that does not answer: the scrape is cut at the deadline; a late answer "
+    "after stop() is harmless") {
   std::mutex mu;
   MetricsServer::Done kept;
   MetricsOptions o = loopback();
@@ -177,18 +177,16 @@ const char kSegments[] = "segments: [{name: cams, interface: br-cam}]\npolicy: p
 
 TEST_CASE("management.metrics: a segment's address is refused in every spelling") {
   const std::vector<std::string> segment_addresses{"198.18.10.1", "fd00:10::1"};
-  for (const char* listen : {"198.18.10.1:9464", "198.18.2561:9464",
-                             "[::ffff:198.18.10.1]:9464", "[fd00:10:0::1]:9464", "0.0.0.0:9464",
-                             "[::]:9464"}) {
+  for (const char* listen : {"198.18.10.1:9464", "198.18.2561:9464", "[::ffff:198.18.10.1]:9464",
+                             "[fd00:10:0::1]:9464", "0.0.0.0:9464", "[::]:9464"}) {
     CAPTURE(listen);
-    const DaemonConfig c = configOf(std::string(kSegments) +
-                                    "management:\n  metrics:\n    listen: \"" + listen +
-                                    "\"\n    allow: [198.51.100.7]\n");
+    const DaemonConfig c =
+        configOf(std::string(kSegments) + "management:\n  metrics:\n    listen: \"" + listen +
+                 "\"\n    allow: [198.51.100.7]\n");
     auto options = metricsOptionsOf(c, segment_addresses);
     REQUIRE_FALSE(options.ok());
     // The file, the line and the field.
-    CHECK(options.status().message().rfind("muzzled.yaml:5: management.metrics.listen: ", 0) ==
-          0);
+    CHECK(options.status().message().rfind("muzzled.yaml:5: management.metrics.listen: ", 0) == 0);
   }
   const DaemonConfig ok = configOf(std::string(kSegments) +
                                    "management:\n  metrics:\n    listen: 198.51.100.1:9464\n"
@@ -218,8 +216,7 @@ TEST_CASE("management.metrics: allow is required, each entry a CIDR, and needs a
       std::string(kSegments) + "management:\n  metrics:\n    listen: 198.51.100.1:9464\n",
       "muzzled.yaml", "/etc/muzzle");
   REQUIRE_FALSE(missing.ok());
-  CHECK(missing.status().message().find("management.metrics.allow: missing") !=
-        std::string::npos);
+  CHECK(missing.status().message().find("management.metrics.allow: missing") != std::string::npos);
   auto alone = parseDaemonConfig(
       std::string(kSegments) + "management:\n  metrics:\n    allow: [198.51.100.7]\n",
       "muzzled.yaml", "/etc/muzzle");

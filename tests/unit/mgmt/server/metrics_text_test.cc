@@ -171,9 +171,9 @@ TEST_CASE("hostile label values are escaped and cannot break a line or a label")
   CHECK(escapeLabelValue(R"(a\b)") == R"(a\\b)");
   CHECK(escapeLabelValue("a\nb") == R"(a\nb)");
   CHECK(escapeLabelValue("caf\xc3\xa9") == "caf\xc3\xa9");  // UTF-8 stays
-  CHECK(escapeLabelValue("a\xff\xc3") == "a??");           // not UTF-8: '?'
-  CHECK(escapeLabelValue("\xed\xa0\x80") == "???");        // a surrogate is not UTF-8 either
-  CHECK(escapeLabelValue("\xc0\xaf") == "??");             // nor an overlong '/'
+  CHECK(escapeLabelValue("a\xff\xc3") == "a??");            // not UTF-8: '?'
+  CHECK(escapeLabelValue("\xed\xa0\x80") == "???");         // a surrogate is not UTF-8 either
+  CHECK(escapeLabelValue("\xc0\xaf") == "??");              // nor an overlong '/'
 
   // A DHCP host name (or a policy name) that tries to close the label and add a series.
   MetricsSnapshot s = sample();
