@@ -274,15 +274,16 @@ int main(int argc, char** argv) {
       &mud});
   // Listening before the engine is ready is fine: calls are posted to the engine thread and run
   // once it runs. It means a client never sees "ready" in the log and then a refused socket.
-  auto server = muzzle::ManagementServer::start(*config, services, log, clock);
-  if (!server.ok()) return fail(server.status());
-  // Prometheus scrapes (management.metrics): served on the metrics server's own thread; each
-  // scrape's snapshot is copied on the engine thread, as GetStatus copies its answer.
+  // Prometheus scrapes (management.metrics): checked before anything listens; served on the
+  // metrics server's own thread; each scrape's snapshot is copied on the engine thread, as
+  // GetStatus copies its answer.
   std::vector<std::string> segment_ifnames;
   for (const auto& seg : config->segments) segment_ifnames.push_back(seg.ifname);
   auto metrics_options =
       muzzle::metricsOptionsOf(*config, muzzle::interfaceAddresses(segment_ifnames));
   if (!metrics_options.ok()) return fail(metrics_options.status());
+  auto server = muzzle::ManagementServer::start(*config, services, log, clock);
+  if (!server.ok()) return fail(server.status());
   std::unique_ptr<muzzle::MetricsServer> metrics;
   if (!metrics_options->listen.empty()) {
     auto started_metrics = muzzle::MetricsServer::start(

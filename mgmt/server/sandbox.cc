@@ -215,8 +215,8 @@ Status probeIpSocket(const std::string& listen, const std::string& field) {
   if (err == EAFNOSUPPORT || err == EPERM || err == EACCES) {
     what +=
         ": its sandbox forbids IP sockets. Under systemd, muzzle-generator allows them (and "
-        "the allow lists) once it has seen management.tcp or management.metrics: run `systemctl daemon-reload`, "
-        "then `systemctl restart muzzled`";
+        "the allow lists) once it has seen management.tcp or management.metrics: run "
+        "`systemctl daemon-reload`, then `systemctl restart muzzled`";
   }
   return Status::error(StatusCode::kFailedPrecondition, what);
 }

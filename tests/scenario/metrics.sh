@@ -101,7 +101,8 @@ for to in 198.51.100.1 198.18.10.1; do
   lab_check "cam1 on the segment gets no answer from $to" grep -q '^curl-exit=' <<<"$cam_out"
 done
 echo "== one real scrape, from inside the allow list (excerpt)"
-lab_exec inet curl -s --max-time 5 http://198.51.100.1:9464/metrics >"$LAB_STATE/scrape.txt"
+lab_exec inet curl -s --max-time 5 -w '    (%{size_download} bytes in %{time_total} s)\n' \
+  -o "$LAB_STATE/scrape.txt" http://198.51.100.1:9464/metrics
 grep -E '^muzzle_(build_info|verdicts_total|policy_|commit_pending|inventory|device_flows_total\{mac="44:47:cc:00:00:11")' \
   "$LAB_STATE/scrape.txt" | sed 's/^/    /'
 lab_check "the scrape is the 0.0.4 text format with HELP and TYPE" \
