@@ -20,11 +20,14 @@
 #include "mgmt/revisions/policy_committer.h"
 #include "mgmt/server/mud_manager.h"
 #include "mgmt/server/instance_lock.h"
+#include "mgmt/server/metrics_server.h"
 #include "mgmt/server/sandbox.h"
 #include "mgmt/server/server.h"
 
 namespace {
 
+// What --version and muzzle_build_info say.
+constexpr char kVersion[] = "0.1.0";
 // How often the commit-confirmed deadline is checked: the rollback happens at most this late.
 constexpr auto kCommitTick = std::chrono::milliseconds(250);
 
@@ -83,7 +86,7 @@ int main(int argc, char** argv) {
                  "fetch devices' MUD files through the helper systemd starts on this socket "
                  "(muzzle-mud-fetch.socket; the shipped unit passes it), not by starting "
                  "muzzle-mud-fetch itself");
-  app.set_version_flag("--version", "muzzled 0.1.0");
+  app.set_version_flag("--version", std::string("muzzled ") + kVersion);
   app.footer(
       "FILES\n"
       "  /etc/muzzle/muzzled.yaml          this config; as shipped it names no segment, and\n"
@@ -271,8 +274,29 @@ int main(int argc, char** argv) {
       &mud});
   // Listening before the engine is ready is fine: calls are posted to the engine thread and run
   // once it runs. It means a client never sees "ready" in the log and then a refused socket.
+  // Prometheus scrapes (management.metrics): checked before anything listens; served on the
+  // metrics server's own thread; each scrape's snapshot is copied on the engine thread, as
+  // GetStatus copies its answer.
+  std::vector<std::string> segment_ifnames;
+  for (const auto& seg : config->segments) segment_ifnames.push_back(seg.ifname);
+  auto metrics_options =
+      muzzle::metricsOptionsOf(*config, muzzle::interfaceAddresses(segment_ifnames));
+  if (!metrics_options.ok()) return fail(metrics_options.status());
   auto server = muzzle::ManagementServer::start(*config, services, log, clock);
   if (!server.ok()) return fail(server.status());
+  std::unique_ptr<muzzle::MetricsServer> metrics;
+  if (!metrics_options->listen.empty()) {
+    auto started_metrics = muzzle::MetricsServer::start(
+        std::move(metrics_options).value(), [&daemon, &commits](muzzle::MetricsServer::Done done) {
+          daemon.post([&daemon, &commits, done = std::move(done)] {
+            done(muzzle::metricsSnapshotOf(kVersion, daemon.engineStatus(), daemon.devicesSeen(),
+                                           daemon.installedPolicy().get(), commits.current(),
+                                           commits.pending().has_value()));
+          });
+        });
+    if (!started_metrics.ok()) return fail(started_metrics.status());
+    metrics = std::move(started_metrics).value();
+  }
 
   muzzle::Status s = daemon.start();
   if (!s.ok()) {
@@ -283,8 +307,10 @@ int main(int argc, char** argv) {
                 .add("socket", (*server)->socketPath())
                 .add("socket_access", (*server)->socketAccess())
                 .add("tcp", mcfg.tcp().listen().empty() ? "off" : mcfg.tcp().listen())
+                .add("metrics", metrics ? mcfg.metrics().listen() : std::string("off"))
                 .add("revision", commits.current()));
   int rc = daemon.run();
+  if (metrics) metrics->stop();
   // Calls in flight wait for the engine thread: keep it turning while gRPC drains.
   std::atomic<bool> drained{false};
   std::thread stopper([&] {

@@ -25,6 +25,7 @@ packages=(
   libcap-dev                                       # muzzled drops root to CAP_NET_ADMIN alone
   libsystemd-dev                                   # muzzled: sd_notify (Type=notify, watchdog)
   file                                             # CPack's dpkg-shlibdeps (the package, image/)
+  prometheus curl jq                               # tests/scenario/metrics.sh: a real scraper and its HTTP API
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -5,6 +5,7 @@
 
 #include "fw/common/confined_file.h"
 #include "fw/common/excerpt.h"
+#include "fw/common/net.h"
 #include "fw/config/yaml_proto.h"
 
 namespace muzzle {
@@ -22,6 +23,31 @@ constexpr uint32_t kMaxAddressHold = 86400;
 
 // The user's own text in an error: escaped and short.
 std::string inQuotes(std::string_view text) { return quotedExcerpt(text); }
+
+// management.metrics: the scrapers' CIDRs parse, and an endpoint without authentication is
+// never open to every address.
+template <typename Fail>
+void checkMetrics(const v1::MetricsListener& metrics, Fail& fail) {
+  if (metrics.listen().empty()) {
+    if (metrics.allow_size() > 0) {
+      fail("management.metrics.allow",
+           "set, but management.metrics.listen is not (there is no endpoint to allow scrapers to)");
+    }
+    return;
+  }
+  if (metrics.allow_size() == 0) {
+    fail("management.metrics.allow",
+         "missing: /metrics has no authentication, so name the Prometheus servers that may "
+         "scrape it (CIDRs, e.g. [198.51.100.7/32])");
+  }
+  for (int i = 0; i < metrics.allow_size(); ++i) {
+    if (!Cidr::parse(metrics.allow(i))) {
+      fail("management.metrics.allow[" + std::to_string(i) + "]",
+           inQuotes(metrics.allow(i)) +
+               " is not an address or a CIDR (e.g. 198.51.100.0/24, fd00:1::/64)");
+    }
+  }
+}
 
 }  // namespace
 
@@ -160,6 +186,11 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
   }
   config.management = proto.management();
   config.config_dir = std::string(config_dir);
+  checkMetrics(proto.management().metrics(), fail);
+  // The listen address is checked against the segments' addresses only at start (they are the
+  // interfaces' addresses then); its error still names this file and line.
+  config.metrics_listen_at = located(file_label, map, "management.metrics.listen", "");
+  config.metrics_listen_at.resize(config.metrics_listen_at.size() - 2);  // the ": " before message
 
   if (!errors.empty()) {
     std::string joined;

@@ -41,6 +41,8 @@ struct DaemonConfig {
   // Not interpreted by fw/: the management plane validates and uses it (mgmt/server/).
   v1::Management management;
   std::string config_dir;  // folder of the config file, for relative paths in `management`
+  // "file:line: management.metrics.listen", for the check made at start (mgmt/server/).
+  std::string metrics_listen_at;
 };
 
 Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_view file_label,

@@ -48,6 +48,8 @@ EngineStatus Daemon::engineStatus() const {
     std::lock_guard<std::mutex> lock(judge_mu_);
     st.judge = judge_.counters();
     if (judge_.policy()) st.policy_digest = judge_.policy()->digest;
+    st.devices_known = judge_.devices().size();
+    st.name_cache_entries = judge_.names().entryCount();
   }
   st.queue = queueCounters();
   auto kernel = kernelQueuesOf(host_, config_, !workers_.empty());

@@ -45,6 +45,8 @@ struct EngineStatus {
   uint64_t log_suppressed = 0;  // event lines the rate limit suppressed (fw/engine/event_log.h)
   uint64_t events_dropped = 0;  // event lines lost because the delivery buffer was full
   std::string policy_digest;
+  size_t devices_known = 0;       // the inventory's size (bounded: fw/device/inventory.h)
+  size_t name_cache_entries = 0;  // (address, name) bindings learned from DNS and held now
 };
 
 // A learning session and what it recorded (fw/learn/flow_recorder.h), copied out.

@@ -94,7 +94,10 @@ Status enterSandbox(const DaemonConfig& config, const std::string& requested_use
   }
   if (Status s = checkAccess(needs); !s.ok()) return s;
   if (!config.segments.empty() && !config.management.tcp().listen().empty()) {
-    return probeIpSocket(config.management.tcp().listen());
+    if (Status s = probeIpSocket(config.management.tcp().listen()); !s.ok()) return s;
+  }
+  if (!config.segments.empty() && !config.management.metrics().listen().empty()) {
+    return probeIpSocket(config.management.metrics().listen(), "management.metrics.listen");
   }
   return Status();
 }
@@ -156,24 +159,48 @@ Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& co
   std::string text =
       "# Written by muzzle-generator (muzzled --print-unit-dropin) from " + config_path +
       ",\n# at boot and at every `systemctl daemon-reload`. Edit the config, not this file.\n";
-  if (tcp.listen().empty() || config.segments.empty()) {
+  const v1::MetricsListener& metrics = config.management.metrics();
+  const bool tcp_on = !tcp.listen().empty() && !config.segments.empty();
+  const bool metrics_on = !metrics.listen().empty() && !config.segments.empty();
+  if (!tcp_on && !metrics_on) {
     return text +
-           "# management.tcp is off: the sandbox stays as shipped (no IP socket, no IP "
-           "address).\n";
+           "# management.tcp and management.metrics are off: the sandbox stays as shipped (no IP "
+           "socket, no IP address).\n";
   }
+  // IPAddressAllow= is one list for the whole unit: the union of both listeners' peers, or
+  // `any` when management.tcp admits every address (its certificate check still applies; the
+  // metrics endpoint checks its own allow list on every connection anyway).
   std::string allowed;
-  for (const std::string& cidr : tcp.allow())
-    allowed += (allowed.empty() ? "" : " ") + Cidr::parse(cidr)->toString();
-  text += "# management.tcp listens on " + tcp.listen() + ": muzzled may open IP sockets,\n# " +
-          (allowed.empty() ? "and every address may reach it (management.tcp.allow is empty; a "
-                             "client certificate is still required).\n"
-                           : "and only management.tcp.allow may reach it.\n");
+  bool any = false;
+  if (tcp_on) {
+    text += "# management.tcp listens on " + tcp.listen() + ": " +
+            (tcp.allow().empty() ? "every address may reach it (management.tcp.allow is empty; "
+                                   "a client certificate is still required).\n"
+                                 : "only management.tcp.allow may reach it.\n");
+    any = tcp.allow().empty();
+    for (const std::string& cidr : tcp.allow())
+      allowed += (allowed.empty() ? "" : " ") + Cidr::parse(cidr)->toString();
+  }
+  if (metrics_on) {
+    text += "# management.metrics listens on " + metrics.listen() +
+            ": only management.metrics.allow may reach it.\n";
+    for (const std::string& cidr : metrics.allow()) {
+      auto parsed = Cidr::parse(cidr);
+      if (!parsed) {
+        return Status::error(StatusCode::kInvalidArgument,
+                             "management.metrics.allow: \"" + cidr +
+                                 "\" is not an address or a CIDR");
+      }
+      allowed += (allowed.empty() ? "" : " ") + parsed->toString();
+    }
+  }
+  text += "# So muzzled may open IP sockets.\n";
   text += "[Service]\nRestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6\n";
-  text += "IPAddressAllow=" + (allowed.empty() ? std::string("any") : allowed) + "\n";
+  text += "IPAddressAllow=" + (any ? std::string("any") : allowed) + "\n";
   return text;
 }
 
-Status probeIpSocket(const std::string& listen) {
+Status probeIpSocket(const std::string& listen, const std::string& field) {
   auto ip = listenAddress(listen);
   if (!ip) return Status();
   const int family = ip->v6 ? AF_INET6 : AF_INET;
@@ -183,13 +210,13 @@ Status probeIpSocket(const std::string& listen) {
     return Status();
   }
   const int err = errno;
-  std::string what = "management.tcp.listen " + listen + ": muzzled may not open an " +
+  std::string what = field + " " + listen + ": muzzled may not open an " +
                      (ip->v6 ? "IPv6" : "IPv4") + " socket (" + std::strerror(err) + ")";
   if (err == EAFNOSUPPORT || err == EPERM || err == EACCES) {
     what +=
         ": its sandbox forbids IP sockets. Under systemd, muzzle-generator allows them (and "
-        "management.tcp.allow) once it has seen management.tcp: run `systemctl daemon-reload`, "
-        "then `systemctl restart muzzled`";
+        "the allow lists) once it has seen management.tcp or management.metrics: run "
+        "`systemctl daemon-reload`, then `systemctl restart muzzled`";
   }
   return Status::error(StatusCode::kFailedPrecondition, what);
 }

@@ -53,13 +53,15 @@ std::optional<IpAddress> peerAddress(std::string_view peer);
 // The text of muzzled.service.d/management.conf for this config (`config_path` is named in its
 // comment). With management.tcp.listen set: [Service] RestrictAddressFamilies= adding AF_INET
 // and AF_INET6, and IPAddressAllow= management.tcp.allow (or `any` when it is empty, since the
-// unit denies every address otherwise). Without: only a comment.
+// unit denies every address otherwise); with management.metrics.listen set too, or alone, the
+// same with management.metrics.allow added to IPAddressAllow=. Without either: only a comment.
 Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& config_path);
 
 // Opens and closes a TCP socket of `listen`'s address family. Under the shipped unit without
 // the generator's drop-in this fails (EAFNOSUPPORT from RestrictAddressFamilies=), and the
 // error says to run `systemctl daemon-reload` and restart. OK when `listen` is no literal
 // address (ManagementServer reports that).
-Status probeIpSocket(const std::string& listen);
+Status probeIpSocket(const std::string& listen,
+                     const std::string& field = "management.tcp.listen");
 
 }  // namespace muzzle

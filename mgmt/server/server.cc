@@ -26,9 +26,8 @@ std::string relativeTo(const std::string& dir, const std::string& path) {
   return dir + "/" + path;
 }
 
-Status listenError(const std::string& listen, const std::string& why) {
-  return Status::error(StatusCode::kInvalidArgument,
-                       "management.tcp.listen: \"" + listen + "\" " + why);
+Status listenError(const std::string& field, const std::string& listen, const std::string& why) {
+  return Status::error(StatusCode::kInvalidArgument, field + ": \"" + listen + "\" " + why);
 }
 
 // A numeric address as the C library reads it (every spelling getaddrinfo accepts, no name
@@ -66,21 +65,22 @@ std::optional<IpAddress> numericAddress(const std::string& host, std::string* sc
 }  // namespace
 
 Result<std::string> checkListenAddress(const std::string& listen,
-                                       const std::vector<std::string>& segment_addresses) {
+                                       const std::vector<std::string>& segment_addresses,
+                                       const std::string& field) {
   // "host:port" or "[v6]:port", split the way gRPC splits it; anything else is refused rather
   // than guessed at (gRPC would take a bare IPv6 address as a host on port 443).
   std::string host, port;
   if (!listen.empty() && listen[0] == '[') {
     const size_t close = listen.find(']');
     if (close == std::string::npos || listen.compare(close + 1, 1, ":") != 0) {
-      return listenError(listen, "is not [IPv6]:port");
+      return listenError(field, listen, "is not [IPv6]:port");
     }
     host = listen.substr(1, close - 1);
     port = listen.substr(close + 2);
   } else {
     const size_t colon = listen.find(':');
     if (colon == std::string::npos || listen.find(':', colon + 1) != std::string::npos) {
-      return listenError(listen,
+      return listenError(field, listen,
                          "is not address:port (an IPv6 address goes in brackets: [fd00::1]:7443)");
     }
     host = listen.substr(0, colon);
@@ -88,24 +88,24 @@ Result<std::string> checkListenAddress(const std::string& listen,
   }
   if (port.empty() || port.size() > 5 ||
       port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535) {
-    return listenError(listen, "has no port number (0-65535) after the colon");
+    return listenError(field, listen, "has no port number (0-65535) after the colon");
   }
   std::string scope;
   auto ip = numericAddress(host, &scope);
   if (!ip) {
-    return listenError(listen,
+    return listenError(field, listen,
                        "is not address:port with a literal IP (names are refused: the address "
                        "decides which interface listens)");
   }
   if (ip->isUnspecified()) {
-    return listenError(listen, "listens on every interface (it means " + ip->toString() +
+    return listenError(field, listen, "listens on every interface (it means " + ip->toString() +
                                    "), managed segments included; give the address of a management "
                                    "interface");
   }
   for (const auto& seg : segment_addresses) {
     auto s = numericAddress(seg);
     if (s && *s == *ip) {
-      return listenError(listen,
+      return listenError(field, listen,
                          "is " + ip->toString() +
                              ", an address of a managed segment's "
                              "interface; management never listens where the IoT devices are");

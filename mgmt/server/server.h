@@ -37,9 +37,11 @@ inline constexpr int kMaxSyncThreads = 8;
 // The host must be a literal IP; every spelling the C library accepts for one ("198.18.2561",
 // "::ffff:198.18.10.1", "0:0::0", ...) is reduced to its address first (an IPv4-mapped IPv6
 // address to its IPv4 address). Refused: a wildcard (which would include the segments) and an
-// address of a managed segment's interface (`segment_addresses`).
+// address of a managed segment's interface (`segment_addresses`). Errors start with `field`
+// (management.metrics.listen is checked the same way, its field given with file and line).
 Result<std::string> checkListenAddress(const std::string& listen,
-                                       const std::vector<std::string>& segment_addresses);
+                                       const std::vector<std::string>& segment_addresses,
+                                       const std::string& field = "management.tcp.listen");
 // The addresses of the given interfaces (getifaddrs).
 std::vector<std::string> interfaceAddresses(const std::vector<std::string>& ifnames);
 

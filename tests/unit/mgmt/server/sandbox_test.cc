@@ -111,7 +111,7 @@ TEST_CASE("the unit drop-in: nothing to change without TCP") {
                          "/etc/muzzle/muzzled.yaml");
   REQUIRE(text.ok());
   CHECK(text->find("from /etc/muzzle/muzzled.yaml") != std::string::npos);
-  CHECK(text->find("management.tcp is off") != std::string::npos);
+  CHECK(text->find("management.tcp and management.metrics are off") != std::string::npos);
   CHECK(text->find("[Service]") == std::string::npos);
   // The package's idle default serves no management at all, TCP configured or not.
   auto idle = unitDropIn(config("management: {tcp: {listen: \"198.18.1.1:7443\"}}\n"), "m.yaml");
@@ -134,6 +134,34 @@ TEST_CASE("the unit drop-in with TCP: IP families, and the allow list (or any)")
 
   auto bad = unitDropIn(config(std::string(kTcp) + "    allow: [everyone]\n"), "m.yaml");
   CHECK_FALSE(bad.ok());
+}
+
+TEST_CASE("the unit drop-in with metrics: IP families, and the scrapers added to IPAddressAllow") {
+  const std::string metrics =
+      "  metrics:\n    listen: 198.51.100.1:9464\n    allow: [198.51.100.7, \"2001:db8::/64\"]\n";
+  // Metrics alone: the scrapers only.
+  auto alone = unitDropIn(config("segments: [{name: cameras, interface: br-cam}]\n"
+                                 "policy: policy.yaml\nmanagement:\n" + metrics),
+                          "/etc/muzzle/muzzled.yaml");
+  REQUIRE(alone.ok());
+  CHECK(alone->find("# management.metrics listens on 198.51.100.1:9464: only "
+                    "management.metrics.allow may reach it.\n") != std::string::npos);
+  CHECK(alone->find("[Service]\nRestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6\n"
+                    "IPAddressAllow=198.51.100.7/32 2001:db8::/64\n") != std::string::npos);
+  // With TCP's allow list: the union, TCP's first.
+  auto both = unitDropIn(
+      config(std::string(kTcp) + "    allow: [198.18.1.0/24]\n" + metrics), "m.yaml");
+  REQUIRE(both.ok());
+  CHECK(both->find("\nIPAddressAllow=198.18.1.0/24 198.51.100.7/32 2001:db8::/64\n") !=
+        std::string::npos);
+  // TCP open to any address keeps `any` (muzzled still closes scrapers outside metrics.allow).
+  auto any = unitDropIn(config(std::string(kTcp) + metrics), "m.yaml");
+  REQUIRE(any.ok());
+  CHECK(any->find("\nIPAddressAllow=any\n") != std::string::npos);
+  // Idle: nothing, metrics configured or not.
+  auto idle = unitDropIn(config("management:\n" + metrics), "m.yaml");
+  REQUIRE(idle.ok());
+  CHECK(idle->find("[Service]") == std::string::npos);
 }
 
 TEST_CASE("the paths checked after dropping root: state, socket folder, policy, certificates") {

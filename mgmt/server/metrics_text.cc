@@ -1,0 +1,235 @@
+#include "mgmt/server/metrics_text.h"
+
+#include <algorithm>
+#include <initializer_list>
+#include <utility>
+
+namespace muzzle {
+namespace {
+
+// The length of the valid UTF-8 sequence at the start of `s`, or 0 when it is not one
+// (overlong forms, surrogates and code points past U+10FFFF included).
+size_t utf8Length(std::string_view s) {
+  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  size_t n = 0;
+  uint32_t cp = 0;
+  if ((c & 0xe0) == 0xc0) {
+    n = 2;
+    cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 3;
+    cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (s.size() < n) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((b(i) & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i) & 0x3f);
+  }
+  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+class Writer {
+ public:
+  using Labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;  // our own text: no backslash or line feed to escape
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  void sample(std::string_view name, uint64_t value, Labels labels = {}) {
+    out_ += name;
+    if (labels.size() > 0) {
+      out_ += '{';
+      bool first = true;
+      for (const auto& [key, raw] : labels) {
+        if (!first) out_ += ',';
+        first = false;
+        out_ += key;
+        out_ += "=\"";
+        out_ += escapeLabelValue(raw);
+        out_ += '"';
+      }
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += std::to_string(value);
+    out_ += '\n';
+  }
+  // A family of one sample without labels.
+  void single(std::string_view name, std::string_view type, std::string_view help, uint64_t value) {
+    family(name, type, help);
+    sample(name, value);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+}  // namespace
+
+std::string escapeLabelValue(std::string_view raw) {
+  std::string out;
+  out.reserve(std::min(raw.size(), kMaxLabelBytes) + 8);
+  size_t used = 0;  // bytes of `raw` kept, counted before escaping
+  while (!raw.empty()) {
+    const size_t n = utf8Length(raw);
+    if (used + std::max<size_t>(n, 1) > kMaxLabelBytes) break;  // never half a character
+    used += std::max<size_t>(n, 1);
+    if (n == 0) {
+      out += '?';
+      raw.remove_prefix(1);
+      continue;
+    }
+    switch (raw[0]) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out.append(raw.substr(0, n));
+    }
+    raw.remove_prefix(n);
+  }
+  return out;
+}
+
+MetricsSnapshot metricsSnapshotOf(std::string version, EngineStatus status,
+                                  const std::vector<DeviceRecord>& devices,
+                                  const CompiledPolicy* policy, uint64_t policy_revision,
+                                  bool commit_pending) {
+  MetricsSnapshot s;
+  s.version = std::move(version);
+  s.engine = std::move(status);
+  s.policy_revision = policy_revision;
+  s.commit_pending = commit_pending;
+  std::vector<const DeviceRecord*> order;
+  order.reserve(devices.size());
+  for (const DeviceRecord& d : devices) order.push_back(&d);
+  std::sort(order.begin(), order.end(), [](const DeviceRecord* a, const DeviceRecord* b) {
+    return a->mac.value < b->mac.value;
+  });
+  const size_t kept = std::min(order.size(), kMaxDeviceSeries);
+  s.devices_omitted = order.size() - kept;
+  s.devices.reserve(kept);
+  for (size_t i = 0; i < kept; ++i) {
+    const DeviceRecord& d = *order[i];
+    const int listed = policy != nullptr ? policy->deviceByMac(d.mac) : -1;
+    std::string name = listed >= 0 ? policy->devices[static_cast<size_t>(listed)].name : d.name;
+    if (name.empty()) name = d.dhcp_hostname;
+    s.devices.push_back(MetricsDevice{d.mac.toString(), std::move(name), d.profile, d.segment,
+                                      d.allowed_flows, d.denied_flows});
+  }
+  return s;
+}
+
+std::string renderMetrics(const MetricsSnapshot& s) {
+  const EngineStatus& e = s.engine;
+  const JudgeCounters& j = e.judge;
+  Writer w;
+  w.family("muzzle_build_info", "gauge", "Always 1; the labels say which muzzled this is.");
+  w.sample("muzzle_build_info", 1, {{"version", s.version}});
+
+  w.single("muzzle_packets_judged_total", "counter",
+           "Packets muzzled judged in user space (first packets of flows, DNS, DHCP).", j.packets);
+  w.family("muzzle_verdicts_total", "counter", "Verdicts given, by verdict.");
+  w.sample("muzzle_verdicts_total", j.allowed, {{"verdict", "allowed"}});
+  w.sample("muzzle_verdicts_total", j.rejected, {{"verdict", "rejected"}});
+  w.sample("muzzle_verdicts_total", j.dropped, {{"verdict", "dropped"}});
+  w.family("muzzle_refusals_total", "counter",
+           "Packets refused or passed unlearned for a reason other than the policy's rules.");
+  w.sample("muzzle_refusals_total", j.malformed, {{"reason", "malformed"}});
+  w.sample("muzzle_refusals_total", j.spoofed, {{"reason", "spoofed"}});
+  w.sample("muzzle_refusals_total", j.dns_bypass, {{"reason", "dns-bypass"}});
+  w.sample("muzzle_refusals_total", j.dns_answers_dropped, {{"reason", "dns-answer-not-allowed"}});
+  w.sample("muzzle_refusals_total", j.dns_malformed, {{"reason", "dns-malformed"}});
+  w.sample("muzzle_refusals_total", j.dhcp_malformed, {{"reason", "dhcp-malformed"}});
+
+  w.single("muzzle_queue_verdicts_sent_total", "counter", "Verdicts sent to the kernel.",
+           e.queue.verdicts_sent);
+  w.single("muzzle_queue_verdict_batches_total", "counter",
+           "Netlink messages that carried verdicts.", e.queue.send_batches);
+  w.single("muzzle_queue_socket_overruns_total", "counter",
+           "Times the kernel found muzzled's queue socket full (ENOBUFS).", e.queue.enobufs);
+  w.single("muzzle_kernel_counters_ok", "gauge",
+           "1 when the kernel's queue counters could be read (else the two below are 0).",
+           e.kernel_error.empty() ? 1 : 0);
+  w.single("muzzle_kernel_queue_waiting", "gauge",
+           "Packets waiting in the kernel's queues for a verdict now.", e.kernel.waiting);
+  w.family("muzzle_kernel_queue_dropped_total", "counter",
+           "Packets the kernel dropped before muzzled saw them, by cause.");
+  w.sample("muzzle_kernel_queue_dropped_total", e.kernel.queue_dropped, {{"cause", "queue-full"}});
+  w.sample("muzzle_kernel_queue_dropped_total", e.kernel.user_dropped, {{"cause", "socket-full"}});
+
+  w.single("muzzle_events_dropped_total", "counter",
+           "Event lines lost because the delivery buffer was full.", e.events_dropped);
+  w.single("muzzle_log_lines_suppressed_total", "counter",
+           "Event lines the log's rate limit left out.", e.log_suppressed);
+
+  w.single("muzzle_policy_generation", "gauge", "The installed policy's generation.", e.generation);
+  w.single("muzzle_policy_revision", "gauge", "The current policy revision.", s.policy_revision);
+  w.single("muzzle_commit_pending", "gauge",
+           "1 while a commit-confirmed apply waits for its confirmation.",
+           s.commit_pending ? 1 : 0);
+
+  w.single("muzzle_dns_cache_entries", "gauge",
+           "(address, name) bindings learned from DNS answers and held now.", e.name_cache_entries);
+  w.single("muzzle_dns_names_learned_total", "counter",
+           "(address, name) bindings learned from DNS answers since start.", j.dns_learned);
+  w.single("muzzle_dns_answers_total", "counter", "DNS answers to managed devices read.",
+           j.dns_answers);
+
+  w.single("muzzle_inventory_devices", "gauge",
+           "Devices in the inventory (at most 4096; the oldest is evicted).", e.devices_known);
+  w.single("muzzle_new_devices_total", "counter", "Devices seen for the first time since start.",
+           j.new_devices);
+
+  w.family("muzzle_device_flows_total", "counter",
+           "Flows of a device judged since it entered the inventory, by verdict.");
+  for (const MetricsDevice& d : s.devices) {
+    for (const auto& [verdict, value] :
+         {std::pair<std::string_view, uint64_t>{"allowed", d.allowed_flows},
+          std::pair<std::string_view, uint64_t>{"denied", d.denied_flows}}) {
+      w.sample("muzzle_device_flows_total", value,
+               {{"mac", d.mac},
+                {"name", d.name},
+                {"profile", d.profile},
+                {"segment", d.segment},
+                {"verdict", verdict}});
+    }
+  }
+  w.single("muzzle_device_series_omitted", "gauge",
+           "Devices left out of muzzle_device_flows_total (past 4096 devices).", s.devices_omitted);
+
+  w.family("muzzle_metrics_connections_total", "counter",
+           "Connections to this endpoint, by outcome.");
+  w.sample("muzzle_metrics_connections_total", s.http.served, {{"outcome", "served"}});
+  w.sample("muzzle_metrics_connections_total", s.http.refused_peer, {{"outcome", "refused-peer"}});
+  w.sample("muzzle_metrics_connections_total", s.http.busy, {{"outcome", "busy"}});
+  w.sample("muzzle_metrics_connections_total", s.http.bad_request, {{"outcome", "bad-request"}});
+  w.sample("muzzle_metrics_connections_total", s.http.timed_out, {{"outcome", "timed-out"}});
+  return w.take();
+}
+
+}  // namespace muzzle

@@ -1,0 +1,225 @@
+// The /metrics text (mgmt/server/metrics_text.h): golden output, hostile label values, bounds.
+#include "mgmt/server/metrics_text.h"
+
+#include <doctest/doctest.h>
+
+#include <set>
+
+namespace muzzle {
+namespace {
+
+DeviceRecord device(uint64_t mac, std::string name, std::string hostname, uint64_t allowed,
+                    uint64_t denied) {
+  DeviceRecord r;
+  r.mac.value = mac;
+  r.name = std::move(name);
+  r.dhcp_hostname = std::move(hostname);
+  r.profile = "camera";
+  r.segment = "cams";
+  r.allowed_flows = allowed;
+  r.denied_flows = denied;
+  return r;
+}
+
+MetricsSnapshot sample() {
+  EngineStatus e;
+  e.generation = 7;
+  e.judge.packets = 100;
+  e.judge.allowed = 60;
+  e.judge.rejected = 30;
+  e.judge.dropped = 2;
+  e.judge.malformed = 1;
+  e.judge.spoofed = 3;
+  e.judge.dns_bypass = 4;
+  e.judge.dns_answers_dropped = 5;
+  e.judge.dns_malformed = 6;
+  e.judge.dhcp_malformed = 7;
+  e.judge.dns_learned = 12;
+  e.judge.dns_answers = 20;
+  e.judge.new_devices = 2;
+  e.queue.verdicts_sent = 99;
+  e.queue.send_batches = 40;
+  e.queue.enobufs = 0;
+  e.kernel.waiting = 1;
+  e.kernel.queue_dropped = 8;
+  e.kernel.user_dropped = 9;
+  e.events_dropped = 10;
+  e.log_suppressed = 11;
+  e.devices_known = 2;
+  e.name_cache_entries = 13;
+  // Out of MAC order on purpose: the series come sorted.
+  std::vector<DeviceRecord> devices{device(0x44d9e7000002, "", "cam-2", 1, 4),
+                                    device(0x44d9e7000001, "front-door", "ignored", 5, 0)};
+  MetricsSnapshot s = metricsSnapshotOf("0.1.0", e, devices, nullptr, 42, true);
+  s.http = MetricsHttpCounters{3, 1, 0, 2, 1};
+  return s;
+}
+
+TEST_CASE("the exposition text, golden") {
+  const char* kGolden = R"(# HELP muzzle_build_info Always 1; the labels say which muzzled this is.
+# TYPE muzzle_build_info gauge
+muzzle_build_info{version="0.1.0"} 1
+# HELP muzzle_packets_judged_total Packets muzzled judged in user space (first packets of flows, DNS, DHCP).
+# TYPE muzzle_packets_judged_total counter
+muzzle_packets_judged_total 100
+# HELP muzzle_verdicts_total Verdicts given, by verdict.
+# TYPE muzzle_verdicts_total counter
+muzzle_verdicts_total{verdict="allowed"} 60
+muzzle_verdicts_total{verdict="rejected"} 30
+muzzle_verdicts_total{verdict="dropped"} 2
+# HELP muzzle_refusals_total Packets refused or passed unlearned for a reason other than the policy's rules.
+# TYPE muzzle_refusals_total counter
+muzzle_refusals_total{reason="malformed"} 1
+muzzle_refusals_total{reason="spoofed"} 3
+muzzle_refusals_total{reason="dns-bypass"} 4
+muzzle_refusals_total{reason="dns-answer-not-allowed"} 5
+muzzle_refusals_total{reason="dns-malformed"} 6
+muzzle_refusals_total{reason="dhcp-malformed"} 7
+# HELP muzzle_queue_verdicts_sent_total Verdicts sent to the kernel.
+# TYPE muzzle_queue_verdicts_sent_total counter
+muzzle_queue_verdicts_sent_total 99
+# HELP muzzle_queue_verdict_batches_total Netlink messages that carried verdicts.
+# TYPE muzzle_queue_verdict_batches_total counter
+muzzle_queue_verdict_batches_total 40
+# HELP muzzle_queue_socket_overruns_total Times the kernel found muzzled's queue socket full (ENOBUFS).
+# TYPE muzzle_queue_socket_overruns_total counter
+muzzle_queue_socket_overruns_total 0
+# HELP muzzle_kernel_counters_ok 1 when the kernel's queue counters could be read (else the two below are 0).
+# TYPE muzzle_kernel_counters_ok gauge
+muzzle_kernel_counters_ok 1
+# HELP muzzle_kernel_queue_waiting Packets waiting in the kernel's queues for a verdict now.
+# TYPE muzzle_kernel_queue_waiting gauge
+muzzle_kernel_queue_waiting 1
+# HELP muzzle_kernel_queue_dropped_total Packets the kernel dropped before muzzled saw them, by cause.
+# TYPE muzzle_kernel_queue_dropped_total counter
+muzzle_kernel_queue_dropped_total{cause="queue-full"} 8
+muzzle_kernel_queue_dropped_total{cause="socket-full"} 9
+# HELP muzzle_events_dropped_total Event lines lost because the delivery buffer was full.
+# TYPE muzzle_events_dropped_total counter
+muzzle_events_dropped_total 10
+# HELP muzzle_log_lines_suppressed_total Event lines the log's rate limit left out.
+# TYPE muzzle_log_lines_suppressed_total counter
+muzzle_log_lines_suppressed_total 11
+# HELP muzzle_policy_generation The installed policy's generation.
+# TYPE muzzle_policy_generation gauge
+muzzle_policy_generation 7
+# HELP muzzle_policy_revision The current policy revision.
+# TYPE muzzle_policy_revision gauge
+muzzle_policy_revision 42
+# HELP muzzle_commit_pending 1 while a commit-confirmed apply waits for its confirmation.
+# TYPE muzzle_commit_pending gauge
+muzzle_commit_pending 1
+# HELP muzzle_dns_cache_entries (address, name) bindings learned from DNS answers and held now.
+# TYPE muzzle_dns_cache_entries gauge
+muzzle_dns_cache_entries 13
+# HELP muzzle_dns_names_learned_total (address, name) bindings learned from DNS answers since start.
+# TYPE muzzle_dns_names_learned_total counter
+muzzle_dns_names_learned_total 12
+# HELP muzzle_dns_answers_total DNS answers to managed devices read.
+# TYPE muzzle_dns_answers_total counter
+muzzle_dns_answers_total 20
+# HELP muzzle_inventory_devices Devices in the inventory (at most 4096; the oldest is evicted).
+# TYPE muzzle_inventory_devices gauge
+muzzle_inventory_devices 2
+# HELP muzzle_new_devices_total Devices seen for the first time since start.
+# TYPE muzzle_new_devices_total counter
+muzzle_new_devices_total 2
+# HELP muzzle_device_flows_total Flows of a device judged since it entered the inventory, by verdict.
+# TYPE muzzle_device_flows_total counter
+muzzle_device_flows_total{mac="44:d9:e7:00:00:01",name="front-door",profile="camera",segment="cams",verdict="allowed"} 5
+muzzle_device_flows_total{mac="44:d9:e7:00:00:01",name="front-door",profile="camera",segment="cams",verdict="denied"} 0
+muzzle_device_flows_total{mac="44:d9:e7:00:00:02",name="cam-2",profile="camera",segment="cams",verdict="allowed"} 1
+muzzle_device_flows_total{mac="44:d9:e7:00:00:02",name="cam-2",profile="camera",segment="cams",verdict="denied"} 4
+# HELP muzzle_device_series_omitted Devices left out of muzzle_device_flows_total (past 4096 devices).
+# TYPE muzzle_device_series_omitted gauge
+muzzle_device_series_omitted 0
+# HELP muzzle_metrics_connections_total Connections to this endpoint, by outcome.
+# TYPE muzzle_metrics_connections_total counter
+muzzle_metrics_connections_total{outcome="served"} 3
+muzzle_metrics_connections_total{outcome="refused-peer"} 1
+muzzle_metrics_connections_total{outcome="busy"} 0
+muzzle_metrics_connections_total{outcome="bad-request"} 2
+muzzle_metrics_connections_total{outcome="timed-out"} 1
+)";
+  CHECK(renderMetrics(sample()) == kGolden);
+}
+
+TEST_CASE("a device's name: the installed policy's, else the inventory's, else DHCP's") {
+  CompiledPolicy policy;
+  MacAddress listed;
+  listed.value = 0x44d9e7000002;
+  policy.devices.push_back(CompiledDevice{"lobby-cam", listed, 0});
+  policy.device_by_mac[listed.value] = 0;
+  std::vector<DeviceRecord> devices{device(0x44d9e7000002, "", "cam-2", 0, 0),
+                                    device(0x44d9e7000003, "saved", "dhcp", 0, 0),
+                                    device(0x44d9e7000004, "", "dhcp-only", 0, 0)};
+  MetricsSnapshot s = metricsSnapshotOf("0.1.0", EngineStatus{}, devices, &policy, 1, false);
+  REQUIRE(s.devices.size() == 3);
+  CHECK(s.devices[0].name == "lobby-cam");
+  CHECK(s.devices[1].name == "saved");
+  CHECK(s.devices[2].name == "dhcp-only");
+}
+
+TEST_CASE("kernel counters that could not be read say so") {
+  MetricsSnapshot s = sample();
+  s.engine.kernel_error = "no such file";
+  CHECK(renderMetrics(s).find("\nmuzzle_kernel_counters_ok 0\n") != std::string::npos);
+}
+
+TEST_CASE("hostile label values are escaped and cannot break a line or a label") {
+  CHECK(escapeLabelValue(R"(a"b)") == R"(a\"b)");
+  CHECK(escapeLabelValue(R"(a\b)") == R"(a\\b)");
+  CHECK(escapeLabelValue("a\nb") == R"(a\nb)");
+  CHECK(escapeLabelValue("caf\xc3\xa9") == "caf\xc3\xa9");  // UTF-8 stays
+  CHECK(escapeLabelValue("a\xff\xc3") == "a??");            // not UTF-8: '?'
+  CHECK(escapeLabelValue("\xed\xa0\x80") == "???");         // a surrogate is not UTF-8 either
+  CHECK(escapeLabelValue("\xc0\xaf") == "??");              // nor an overlong '/'
+
+  // A DHCP host name (or a policy name) that tries to close the label and add a series.
+  MetricsSnapshot s = sample();
+  s.devices[0].name = "x\"} 1\nmuzzle_build_info{version=\"evil\\";
+  const std::string text = renderMetrics(s);
+  CHECK(text.find(R"(name="x\"} 1\nmuzzle_build_info{version=\"evil\\",profile="camera")") !=
+        std::string::npos);
+  // Every line is a comment or a series, and only one muzzle_build_info series exists.
+  size_t build_info = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = text.find('\n', start);
+    const std::string line = text.substr(start, end - start);
+    if (line.rfind("muzzle_build_info", 0) == 0) ++build_info;
+    CHECK((line.rfind("# ", 0) == 0 || line.rfind("muzzle_", 0) == 0));
+    start = end + 1;
+  }
+  CHECK(build_info == 1);
+}
+
+TEST_CASE("a label value is cut at 128 bytes, never inside a character or an escape") {
+  CHECK(escapeLabelValue(std::string(500, 'a')) == std::string(kMaxLabelBytes, 'a'));
+  // 127 'a' then a two-byte character: it does not fit whole, so it is left out.
+  CHECK(escapeLabelValue(std::string(127, 'a') + "\xc3\xa9") == std::string(127, 'a'));
+  // Escaping doubles a backslash but counts it once: 128 backslashes give 256 characters.
+  CHECK(escapeLabelValue(std::string(300, '\\')) == std::string(2 * kMaxLabelBytes, '\\'));
+}
+
+TEST_CASE("device series are bounded at 4096, the rest counted, the same ones every time") {
+  std::vector<DeviceRecord> devices;
+  for (uint64_t i = 0; i < kMaxDeviceSeries + 10; ++i) {
+    devices.push_back(device(0x020000000000 + (kMaxDeviceSeries + 10 - i), "", "", 0, 0));
+  }
+  MetricsSnapshot s = metricsSnapshotOf("0.1.0", EngineStatus{}, devices, nullptr, 1, false);
+  CHECK(s.devices.size() == kMaxDeviceSeries);
+  CHECK(s.devices_omitted == 10);
+  CHECK(s.devices.front().mac == "02:00:00:00:00:01");  // the lowest MACs are kept
+  const std::string text = renderMetrics(s);
+  size_t series = 0;
+  for (size_t at = text.find("\nmuzzle_device_flows_total{"); at != std::string::npos;
+       at = text.find("\nmuzzle_device_flows_total{", at + 1)) {
+    ++series;
+  }
+  CHECK(series == 2 * kMaxDeviceSeries);
+  CHECK(text.find("\nmuzzle_device_series_omitted 10\n") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace muzzle
