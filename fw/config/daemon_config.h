@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "fw/common/status.h"
+#include "fw/config/syslog_config.h"
 #include "muzzle/v1/config.pb.h"
 
 namespace muzzle {
@@ -41,6 +42,8 @@ struct DaemonConfig {
   // Not interpreted by fw/: the management plane validates and uses it (mgmt/server/).
   v1::Management management;
   std::string config_dir;  // folder of the config file, for relative paths in `management`
+  // Syslog collectors (at most kMaxSyslogCollectors); sent to by mgmt/events/syslog_sink.h.
+  std::vector<SyslogCollectorConfig> syslog;
 };
 
 Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_view file_label,

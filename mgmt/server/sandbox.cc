@@ -51,6 +51,14 @@ std::vector<PathNeed> sandboxPaths(const DaemonConfig& config) {
     needs.push_back({relativeTo(config.config_dir, m.tcp().client_ca()), Kind::kReadFile,
                      "management.tcp.client_ca"});
   }
+  for (size_t i = 0; i < config.syslog.size(); ++i) {
+    const SyslogCollectorConfig& c = config.syslog[i];
+    const std::string at = "syslog[" + std::to_string(i) + "].";
+    for (const auto& [field, path] : {std::pair{"ca", &c.ca}, std::pair{"cert", &c.cert},
+                                      std::pair{"key", &c.key}}) {
+      if (!path->empty()) needs.push_back({*path, Kind::kReadFile, at + field});
+    }
+  }
   return needs;
 }
 
@@ -94,7 +102,10 @@ Status enterSandbox(const DaemonConfig& config, const std::string& requested_use
   }
   if (Status s = checkAccess(needs); !s.ok()) return s;
   if (!config.segments.empty() && !config.management.tcp().listen().empty()) {
-    return probeIpSocket(config.management.tcp().listen());
+    if (Status s = probeIpSocket(config.management.tcp().listen()); !s.ok()) return s;
+  }
+  for (size_t i = 0; i < config.syslog.size() && !config.segments.empty(); ++i) {
+    if (Status s = probeSyslogSocket(config.syslog[i], i); !s.ok()) return s;
   }
   return Status();
 }
@@ -156,21 +167,59 @@ Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& co
   std::string text =
       "# Written by muzzle-generator (muzzled --print-unit-dropin) from " + config_path +
       ",\n# at boot and at every `systemctl daemon-reload`. Edit the config, not this file.\n";
-  if (tcp.listen().empty() || config.segments.empty()) {
+  const bool tcp_on = !tcp.listen().empty();
+  if ((!tcp_on && config.syslog.empty()) || config.segments.empty()) {
     return text +
-           "# management.tcp is off: the sandbox stays as shipped (no IP socket, no IP "
-           "address).\n";
+           "# management.tcp is off and no syslog collector is set: the sandbox stays as shipped "
+           "(no IP socket, no IP address).\n";
   }
   std::string allowed;
-  for (const std::string& cidr : tcp.allow())
-    allowed += (allowed.empty() ? "" : " ") + Cidr::parse(cidr)->toString();
-  text += "# management.tcp listens on " + tcp.listen() + ": muzzled may open IP sockets,\n# " +
-          (allowed.empty() ? "and every address may reach it (management.tcp.allow is empty; a "
-                             "client certificate is still required).\n"
-                           : "and only management.tcp.allow may reach it.\n");
+  auto allow = [&allowed](const std::string& cidr) {
+    if ((" " + allowed + " ").find(" " + cidr + " ") == std::string::npos) {
+      allowed += (allowed.empty() ? "" : " ") + cidr;
+    }
+  };
+  for (const std::string& cidr : tcp.allow()) allow(Cidr::parse(cidr)->toString());
+  const bool any = tcp_on && tcp.allow().empty();
+  if (tcp_on) {
+    text += "# management.tcp listens on " + tcp.listen() + ": muzzled may open IP sockets,\n# " +
+            (any ? "and every address may reach it (management.tcp.allow is empty; a "
+                   "client certificate is still required).\n"
+                 : "and only management.tcp.allow may reach it.\n");
+  }
+  if (!config.syslog.empty()) {
+    std::string targets;
+    for (const SyslogCollectorConfig& c : config.syslog) {
+      targets += (targets.empty() ? "" : " ") + c.target;
+      allow(Cidr::host(c.address).toString());
+    }
+    text += "# syslog: muzzled sends events to " + targets +
+            ";\n# their addresses are allowed.\n";
+  }
   text += "[Service]\nRestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6\n";
-  text += "IPAddressAllow=" + (allowed.empty() ? std::string("any") : allowed) + "\n";
+  text += "IPAddressAllow=" + (any ? std::string("any") : allowed) + "\n";
   return text;
+}
+
+Status probeSyslogSocket(const SyslogCollectorConfig& collector, size_t index) {
+  const int family = collector.address.v6 ? AF_INET6 : AF_INET;
+  const int type = collector.transport == SyslogTransport::kUdp ? SOCK_DGRAM : SOCK_STREAM;
+  const int fd = ::socket(family, type | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    ::close(fd);
+    return Status();
+  }
+  const int err = errno;
+  std::string what = "syslog[" + std::to_string(index) + "] " + collector.target +
+                     ": muzzled may not open an " + (collector.address.v6 ? "IPv6" : "IPv4") +
+                     " socket (" + std::strerror(err) + ")";
+  if (err == EAFNOSUPPORT || err == EPERM || err == EACCES) {
+    what +=
+        ": its sandbox forbids IP sockets. Under systemd, muzzle-generator allows them (and the "
+        "collectors' addresses) once it has seen `syslog`: run `systemctl daemon-reload`, then "
+        "`systemctl restart muzzled`";
+  }
+  return Status::error(StatusCode::kFailedPrecondition, what);
 }
 
 Status probeIpSocket(const std::string& listen) {
