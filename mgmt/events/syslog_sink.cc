@@ -68,7 +68,6 @@ class SyslogSink::Sender {
       : sink_(sink),
         endpoint_(endpoint),
         tls_context_(std::move(tls)),
-        timer_(io_),
         retry_(io_),
         work_(asio::make_work_guard(io_)) {
     asio::post(io_, [this] { begin(); });
@@ -78,7 +77,7 @@ class SyslogSink::Sender {
 
   ~Sender() {
     asio::post(io_, [this] {
-      closeSocket();
+      closeConnection();
       retry_.cancel();
       work_.reset();
       io_.stop();
@@ -119,79 +118,92 @@ class SyslogSink::Sender {
 
   // tcp, tls ---------------------------------------------------------------------------------
 
+  // One connection attempt and what its operations use. Every handler holds it, so a
+  // connection given up (closed, replaced) lives until its last handler has run: an
+  // ssl::stream's operations use the stream until they complete, even when cancelled.
+  struct Connection {
+    explicit Connection(asio::io_context& io) : timer(io) {}
+    Stream::socket& lowest() { return tls ? tls->next_layer() : *plain; }
+    std::optional<Stream::socket> plain;
+    std::optional<asio::ssl::stream<Stream::socket>> tls;
+    asio::steady_timer timer;  // connect + handshake, then each write
+    std::string batch;         // the write in flight
+    std::array<char, 512> discard{};
+  };
+  using ConnectionPtr = std::shared_ptr<Connection>;
+
   void connect() {
-    closeSocket();
-    const uint64_t gen = ++generation_;
+    closeConnection();
+    auto c = std::make_shared<Connection>(io_);
+    conn_ = c;
     setState("connecting");
     const Stream::endpoint to(&endpoint_.address, endpoint_.length, endpoint_.protocol);
     if (tls()) {
-      tls_stream_.emplace(io_, *tls_context_);
+      c->tls.emplace(io_, *tls_context_);
+      // The collector is named by its address: its certificate must carry it (an IP SAN).
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->tls->native_handle()),
+                                    sink_.config_.address.toString().c_str());
     } else {
-      plain_.emplace(io_);
+      c->plain.emplace(io_);
     }
-    Stream::socket& socket = tls() ? tls_stream_->next_layer() : *plain_;
-    armTimer(gen, "connecting took longer than 10 s");
-    socket.async_connect(to, [this, gen](const boost::system::error_code& ec) {
-      if (gen != generation_) return;
-      if (ec) return broken(gen, "cannot connect: " + errorText(ec));
-      if (!tls()) return connected(gen);
-      SSL* ssl = tls_stream_->native_handle();
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), sink_.config_.address.toString().c_str());
-      tls_stream_->async_handshake(
-          asio::ssl::stream_base::client, [this, gen](const boost::system::error_code& ec2) {
-            if (gen != generation_) return;
+    armTimer(c, "connecting took longer than 10 s");
+    c->lowest().async_connect(to, [this, c](const boost::system::error_code& ec) {
+      if (c != conn_) return;
+      if (ec) return broken(c, "cannot connect: " + errorText(ec));
+      if (!tls()) return connected(c);
+      c->tls->async_handshake(
+          asio::ssl::stream_base::client, [this, c](const boost::system::error_code& ec2) {
+            if (c != conn_) return;
             if (ec2) {
               // Which check failed: "IP address mismatch", "unable to get local issuer ...".
-              const long verify = SSL_get_verify_result(tls_stream_->native_handle());
-              return broken(gen, "TLS handshake: " + errorText(ec2) +
-                                     (verify == X509_V_OK
-                                          ? std::string()
-                                          : std::string(" (") +
-                                                X509_verify_cert_error_string(verify) + ")"));
+              const long verify = SSL_get_verify_result(c->tls->native_handle());
+              return broken(c, "TLS handshake: " + errorText(ec2) +
+                                   (verify == X509_V_OK
+                                        ? std::string()
+                                        : std::string(" (") +
+                                              X509_verify_cert_error_string(verify) + ")"));
             }
-            connected(gen);
+            connected(c);
           });
     });
   }
 
-  void connected(uint64_t gen) {
-    timer_.cancel();
+  void connected(const ConnectionPtr& c) {
+    c->timer.cancel();
     connected_ = true;
     backoff_ = kMinBackoff;
     markUp("connected");
-    watchForClose(gen);
+    watchForClose(c);
     pump();
   }
 
   // A collector sends nothing; a read completes only when the connection ends.
-  void watchForClose(uint64_t gen) {
-    auto done = [this, gen](const boost::system::error_code& ec, size_t) {
-      if (gen != generation_) return;
-      if (ec) return broken(gen, ec == asio::error::eof
-                                     ? std::string("the collector closed the connection")
-                                     : "the connection failed: " + errorText(ec));
-      watchForClose(gen);  // it did send something; ignore it
+  void watchForClose(const ConnectionPtr& c) {
+    auto done = [this, c](const boost::system::error_code& ec, size_t) {
+      if (c != conn_) return;
+      if (ec) return broken(c, ec == asio::error::eof
+                                   ? std::string("the collector closed the connection")
+                                   : "the connection failed: " + errorText(ec));
+      watchForClose(c);  // it did send something; ignore it
     };
-    if (tls()) {
-      tls_stream_->async_read_some(asio::buffer(discard_), done);
+    if (c->tls) {
+      c->tls->async_read_some(asio::buffer(c->discard), done);
     } else {
-      plain_->async_read_some(asio::buffer(discard_), done);
+      c->plain->async_read_some(asio::buffer(c->discard), done);
     }
   }
 
-  // The connection `gen` is gone: what was in flight is lost; reconnect after the backoff.
-  void broken(uint64_t gen, const std::string& error) {
-    if (gen != generation_) return;
-    ++generation_;  // late completions of the old connection are ignored
+  // Connection `c` is gone: what was in flight is lost; reconnect after the backoff.
+  void broken(const ConnectionPtr& c, const std::string& error) {
+    if (c != conn_) return;
+    closeConnection();
     connected_ = false;
-    closeSocket();
     writing_ = false;
     {
       std::lock_guard<std::mutex> lock(sink_.mu_);
       sink_.dropped_ += sink_.in_flight_;
       sink_.in_flight_ = 0;
     }
-    sink_.idle_.notify_all();
     failed(error);
     retry_.expires_after(backoff_);
     backoff_ = nextBackoff(backoff_);
@@ -200,20 +212,21 @@ class SyslogSink::Sender {
     });
   }
 
-  void armTimer(uint64_t gen, std::string what) {
-    timer_.expires_after(kIoTimeout);
-    timer_.async_wait([this, gen, what = std::move(what)](const boost::system::error_code& ec) {
-      if (!ec && gen == generation_) broken(gen, what);
+  void armTimer(const ConnectionPtr& c, std::string what) {
+    c->timer.expires_after(kIoTimeout);
+    c->timer.async_wait([this, c, what = std::move(what)](const boost::system::error_code& ec) {
+      if (!ec) broken(c, what);
     });
   }
 
-  void closeSocket() {
+  // Cancels what the current connection has in flight; its handlers then see it is no longer
+  // conn_ and do nothing.
+  void closeConnection() {
+    if (!conn_) return;
     boost::system::error_code ignored;
-    timer_.cancel();
-    if (plain_) plain_->close(ignored);
-    if (tls_stream_) tls_stream_->next_layer().close(ignored);
-    plain_.reset();
-    tls_stream_.reset();
+    conn_->timer.cancel();
+    conn_->lowest().close(ignored);
+    conn_.reset();
   }
 
   // Both -------------------------------------------------------------------------------------
@@ -221,16 +234,18 @@ class SyslogSink::Sender {
   void pump() {
     if (writing_) return;
     if (udp() ? !datagram_ : !connected_) return;
-    batch_.clear();
+    const ConnectionPtr c = conn_;
+    std::string& batch = udp() ? datagram_batch_ : c->batch;
+    batch.clear();
     size_t count = 0;
     {
       std::lock_guard<std::mutex> lock(sink_.mu_);
       while (!sink_.queue_.empty() && count < (udp() ? 1 : kBatchMessages) &&
-             (count == 0 || batch_.size() + sink_.queue_.front().size() < kBatchBytes)) {
+             (count == 0 || batch.size() + sink_.queue_.front().size() < kBatchBytes)) {
         if (udp()) {
-          batch_ = std::move(sink_.queue_.front());
+          batch = std::move(sink_.queue_.front());
         } else {
-          appendOctetCounted(sink_.queue_.front(), batch_);
+          appendOctetCounted(sink_.queue_.front(), batch);
         }
         sink_.queue_.pop_front();
         ++count;
@@ -242,9 +257,8 @@ class SyslogSink::Sender {
       return;
     }
     writing_ = true;
-    const uint64_t gen = generation_;
     if (udp()) {
-      datagram_->async_send(asio::buffer(batch_), [this](const boost::system::error_code& ec,
+      datagram_->async_send(asio::buffer(batch), [this](const boost::system::error_code& ec,
                                                          size_t) {
         writing_ = false;
         {
@@ -261,11 +275,11 @@ class SyslogSink::Sender {
       });
       return;
     }
-    armTimer(gen, "a write took longer than 10 s (the collector does not read)");
-    auto done = [this, gen](const boost::system::error_code& ec, size_t) {
-      if (gen != generation_) return;
-      if (ec) return broken(gen, "sending: " + errorText(ec));
-      timer_.cancel();
+    armTimer(c, "a write took longer than 10 s (the collector does not read)");
+    auto done = [this, c](const boost::system::error_code& ec, size_t) {
+      if (c != conn_) return;
+      if (ec) return broken(c, "sending: " + errorText(ec));
+      c->timer.cancel();
       writing_ = false;
       {
         std::lock_guard<std::mutex> lock(sink_.mu_);
@@ -274,10 +288,10 @@ class SyslogSink::Sender {
       }
       pump();
     };
-    if (tls()) {
-      asio::async_write(*tls_stream_, asio::buffer(batch_), done);
+    if (c->tls) {
+      asio::async_write(*c->tls, asio::buffer(batch), done);
     } else {
-      asio::async_write(*plain_, asio::buffer(batch_), done);
+      asio::async_write(*c->plain, asio::buffer(batch), done);
     }
   }
 
@@ -331,16 +345,12 @@ class SyslogSink::Sender {
   std::unique_ptr<asio::ssl::context> tls_context_;
   asio::io_context io_;
   std::optional<Datagram::socket> datagram_;
-  std::optional<Stream::socket> plain_;
-  std::optional<asio::ssl::stream<Stream::socket>> tls_stream_;
-  asio::steady_timer timer_;  // connect, handshake, write deadlines
+  std::string datagram_batch_;  // the datagram in flight
+  std::shared_ptr<Connection> conn_;  // tcp, tls: the current connection (attempt)
   asio::steady_timer retry_;  // reconnect backoff
   asio::executor_work_guard<asio::io_context::executor_type> work_;
-  uint64_t generation_ = 0;  // of the connection; completions of older ones are ignored
   bool connected_ = false;   // tcp, tls: the connection is up (and the handshake done)
   bool writing_ = false;
-  std::string batch_;
-  std::array<char, 512> discard_{};
   std::chrono::milliseconds backoff_ = kMinBackoff;
   std::thread thread_;
 };

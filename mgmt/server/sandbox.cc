@@ -174,12 +174,12 @@ Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& co
            "(no IP socket, no IP address).\n";
   }
   std::string allowed;
-  auto allow = [&allowed](const std::string& cidr) {
+  auto add_allowed = [&allowed](const std::string& cidr) {
     if ((" " + allowed + " ").find(" " + cidr + " ") == std::string::npos) {
       allowed += (allowed.empty() ? "" : " ") + cidr;
     }
   };
-  for (const std::string& cidr : tcp.allow()) allow(Cidr::parse(cidr)->toString());
+  for (const std::string& cidr : tcp.allow()) add_allowed(Cidr::parse(cidr)->toString());
   const bool any = tcp_on && tcp.allow().empty();
   if (tcp_on) {
     text += "# management.tcp listens on " + tcp.listen() + ": muzzled may open IP sockets,\n# " +
@@ -191,7 +191,7 @@ Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& co
     std::string targets;
     for (const SyslogCollectorConfig& c : config.syslog) {
       targets += (targets.empty() ? "" : " ") + c.target;
-      allow(Cidr::host(c.address).toString());
+      add_allowed(Cidr::host(c.address).toString());
     }
     text += "# syslog: muzzled sends events to " + targets +
             ";\n# their addresses are allowed.\n";

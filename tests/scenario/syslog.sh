@@ -38,23 +38,27 @@ input(type="imtcp" port="6514" ruleset="tls" streamDriver.name="gtls" streamDriv
       streamDriver.authMode="anon")
 EOF
 
+# rsyslogd itself (its pid file), not the shell that started it, is what gets killed; the lab's
+# teardown kills whatever is left in its namespaces anyway.
 rsyslog_start() {
   rm -f "$dir/rsyslogd.pid"
   lab_exec inet rsyslogd -f "$dir/rsyslog.conf" -i "$dir/rsyslogd.pid" -n \
     >>"$dir/rsyslogd.out" 2>&1 </dev/null &
-  RSYSLOG_PID=$!
-  _lab_remember_pid "$RSYSLOG_PID"
+  _lab_remember_pid $!
   wait_until 0 rsyslog_listening || {
     echo "    rsyslogd did not listen on 601 and 6514:"
     sed 's/^/    /' "$dir/rsyslogd.out"
     return 1
   }
+  RSYSLOG_PID="$(cat "$dir/rsyslogd.pid")"
+  echo "$RSYSLOG_PID" >>"$LAB_STATE/pids"
 }
 rsyslog_listening() {
   local listening
   listening="$(lab_exec inet ss -Hltn)"
-  grep -q ':601 ' <<<"$listening" && grep -q ':6514 ' <<<"$listening"
+  grep -q ':601 ' <<<"$listening" && grep -q ':6514 ' <<<"$listening" && [[ -s "$dir/rsyslogd.pid" ]]
 }
+rsyslog_gone() { ! kill -0 "$RSYSLOG_PID" 2>/dev/null && ! rsyslog_listening; }
 rsyslog_start
 
 export LAB_CONFIG_EXTRA="syslog:
@@ -106,6 +110,7 @@ lab_check "... and status shows it, with nothing sent" untrusted_down
 
 echo "== rsyslog killed: muzzled still judges, and counts what it cannot send"
 kill -KILL "$RSYSLOG_PID"
+lab_check "rsyslogd is gone" wait_until 0 rsyslog_gone
 lab_check "the TCP collector is reported down" \
   wait_log "event=syslog-down collector=tcp://$collector:601 "
 lab_check "the TLS collector is reported down" \
