@@ -12,10 +12,10 @@ namespace {
 
 // The facility names of <syslog.h> (and logger(1)), by number; 13..15 have no common name.
 constexpr std::array<std::pair<std::string_view, int>, 20> kFacilities = {{
-    {"kern", 0},    {"user", 1},    {"mail", 2},    {"daemon", 3},  {"auth", 4},
-    {"syslog", 5},  {"lpr", 6},     {"news", 7},    {"uucp", 8},    {"cron", 9},
-    {"authpriv", 10}, {"ftp", 11},  {"local0", 16}, {"local1", 17}, {"local2", 18},
-    {"local3", 19}, {"local4", 20}, {"local5", 21}, {"local6", 22}, {"local7", 23},
+    {"kern", 0},      {"user", 1},    {"mail", 2},    {"daemon", 3},  {"auth", 4},
+    {"syslog", 5},    {"lpr", 6},     {"news", 7},    {"uucp", 8},    {"cron", 9},
+    {"authpriv", 10}, {"ftp", 11},    {"local0", 16}, {"local1", 17}, {"local2", 18},
+    {"local3", 19},   {"local4", 20}, {"local5", 21}, {"local6", 22}, {"local7", 23},
 }};
 
 // Event names are the log's `event=` values: lowercase words joined by '-'. A bound on their
@@ -47,6 +47,13 @@ int syslogFacility(std::string_view name) {
     if (n == name) return number;
   }
   return -1;
+}
+
+std::string syslogFacilityName(int facility) {
+  for (const auto& [n, number] : kFacilities) {
+    if (number == facility) return std::string(n);
+  }
+  return std::to_string(facility);
 }
 
 bool parseSyslogTarget(std::string_view text, SyslogTransport* transport, IpAddress* address,
@@ -115,7 +122,8 @@ bool parseSyslogTarget(std::string_view text, SyslogTransport* transport, IpAddr
   }
   uint32_t value = 0;
   if (port_text.empty() || port_text.size() > 5 ||
-      !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      !std::all_of(port_text.begin(), port_text.end(),
+                   [](char c) { return c >= '0' && c <= '9'; })) {
     *error = "has the port " + quotedExcerpt(port_text) + ", which is not a number 1..65535";
     return false;
   }
@@ -171,9 +179,8 @@ std::vector<SyslogCollectorConfig> parseSyslogCollectors(
       for (const auto& [field, value] :
            {std::pair{"ca", &c.ca()}, std::pair{"cert", &c.cert()}, std::pair{"key", &c.key()}}) {
         if (!value->empty()) {
-          fail(path + "." + field,
-               std::string("is for tls:// collectors only; ") + quotedExcerpt(c.target()) +
-                   " sends in clear text");
+          fail(path + "." + field, std::string("is for tls:// collectors only; ") +
+                                       quotedExcerpt(c.target()) + " sends in clear text");
         }
       }
     }
@@ -187,16 +194,17 @@ std::vector<SyslogCollectorConfig> parseSyslogCollectors(
     if (!c.facility().empty()) {
       const int facility = syslogFacility(c.facility());
       if (facility < 0) {
-        fail(path + ".facility", quotedExcerpt(c.facility()) +
-                                     " is not a facility (kern, user, mail, daemon, auth, "
-                                     "syslog, lpr, news, uucp, cron, authpriv, ftp, local0..local7)");
+        fail(path + ".facility",
+             quotedExcerpt(c.facility()) +
+                 " is not a facility (kern, user, mail, daemon, auth, "
+                 "syslog, lpr, news, uucp, cron, authpriv, ftp, local0..local7)");
       } else {
         config.facility = static_cast<uint8_t>(facility);
       }
     }
     if (static_cast<size_t>(c.events_size()) > kMaxEventNames) {
-      fail(path + ".events", std::to_string(c.events_size()) + " names; at most " +
-                                 std::to_string(kMaxEventNames));
+      fail(path + ".events",
+           std::to_string(c.events_size()) + " names; at most " + std::to_string(kMaxEventNames));
     } else {
       for (int e = 0; e < c.events_size(); ++e) {
         const std::string& name = c.events(e);

@@ -43,6 +43,8 @@ inline constexpr size_t kMaxSyslogCollectors = 4;
 
 // A facility's number from its name ("local0" -> 16), or -1.
 int syslogFacility(std::string_view name);
+// The name of a facility's number (16 -> "local0"); its number as text when it has none.
+std::string syslogFacilityName(int facility);
 
 // "udp://HOST:PORT" and its tcp/tls kin. On failure `*error` says what is wrong with the text.
 bool parseSyslogTarget(std::string_view text, SyslogTransport* transport, IpAddress* address,

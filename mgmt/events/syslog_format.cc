@@ -132,8 +132,7 @@ void appendSdValue(std::string_view value, std::string& out) { appendClean(value
 
 std::string formatSyslog(const LogLine& line, const SyslogOrigin& origin, size_t max_bytes) {
   max_bytes = std::max(max_bytes, kMinMessageBytes);
-  const unsigned pri =
-      origin.facility * 8u + static_cast<unsigned>(syslogSeverity(line.event()));
+  const unsigned pri = origin.facility * 8u + static_cast<unsigned>(syslogSeverity(line.event()));
   std::string out;
   out.reserve(std::min<size_t>(max_bytes, 512));
   out += '<';

@@ -54,9 +54,9 @@ struct SyslogCollectorStatus {
   // connecting | connected | down (waiting to reconnect) | ready (udp) | failing (udp: the last
   // send failed)
   std::string state;
-  uint64_t sent = 0;     // messages handed to the kernel
-  uint64_t dropped = 0;  // lost: queue full, a send failed, or in flight when a connection broke
-  uint64_t queued = 0;   // waiting or being written now
+  uint64_t sent = 0;       // messages handed to the kernel
+  uint64_t dropped = 0;    // lost: queue full, a send failed, or in flight when a connection broke
+  uint64_t queued = 0;     // waiting or being written now
   std::string last_error;  // empty until something failed
 };
 

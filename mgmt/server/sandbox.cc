@@ -54,8 +54,8 @@ std::vector<PathNeed> sandboxPaths(const DaemonConfig& config) {
   for (size_t i = 0; i < config.syslog.size(); ++i) {
     const SyslogCollectorConfig& c = config.syslog[i];
     const std::string at = "syslog[" + std::to_string(i) + "].";
-    for (const auto& [field, path] : {std::pair{"ca", &c.ca}, std::pair{"cert", &c.cert},
-                                      std::pair{"key", &c.key}}) {
+    for (const auto& [field, path] :
+         {std::pair{"ca", &c.ca}, std::pair{"cert", &c.cert}, std::pair{"key", &c.key}}) {
       if (!path->empty()) needs.push_back({*path, Kind::kReadFile, at + field});
     }
   }
@@ -193,8 +193,7 @@ Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& co
       targets += (targets.empty() ? "" : " ") + c.target;
       add_allowed(Cidr::host(c.address).toString());
     }
-    text += "# syslog: muzzled sends events to " + targets +
-            ";\n# their addresses are allowed.\n";
+    text += "# syslog: muzzled sends events to " + targets + ";\n# their addresses are allowed.\n";
   }
   text += "[Service]\nRestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6\n";
   text += "IPAddressAllow=" + (any ? std::string("any") : allowed) + "\n";

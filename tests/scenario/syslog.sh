@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Events to a SIEM: Debian's rsyslog, started by this test in the lab's internet namespace
 # (198.51.100.2, 2001:db8:1::2) with its own config (imtcp on 601, imtcp with the gtls driver on
-# 6514, a test CA made with openssl), stores the raw RFC 5424 messages muzzled sends. Checked:
-# a camera's denied flow arrives over TCP and over TLS with its structured data (event, the
-# device's MAC, the destination); a collector whose certificate does not chain to the
+# 6514, and on 6515 asking for a client certificate; a test CA made with openssl), stores the raw
+# RFC 5424 messages muzzled sends. Checked: a camera's denied flow arrives over TCP and over TLS
+# (also with muzzled's client certificate) with its structured data (event, the device's MAC, the
+# destination); a collector whose certificate does not chain to the
 # configured CA gets nothing; with rsyslog killed, muzzled still judges, reports the collectors
 # down and counts the lines it drops (`muzzlectl status`); restarted, rsyslog gets events again.
 # rsyslog loads no imuxsock or imklog (so never /dev/log) and writes only in this test's folder.
@@ -22,6 +23,7 @@ dir="$LAB_STATE/syslog"
 mkdir -p "$dir/work"
 scenario_certs "$dir"
 scenario_issue collector "$collector" "subjectAltName=IP:$collector,IP:2001:db8:1::2"
+scenario_issue box muzzle-box "extendedKeyUsage=clientAuth"  # muzzled's client certificate
 scenario_ca other  # a CA that signed nothing rsyslog shows
 
 cat >"$dir/rsyslog.conf" <<EOF
@@ -33,9 +35,12 @@ module(load="imtcp" maxSessions="16")
 template(name="raw" type="string" string="%rawmsg%\n")
 ruleset(name="plain") { action(type="omfile" file="$dir/tcp.log" template="raw") }
 ruleset(name="tls") { action(type="omfile" file="$dir/tls.log" template="raw") }
+ruleset(name="mtls") { action(type="omfile" file="$dir/mtls.log" template="raw") }
 input(type="imtcp" port="601" ruleset="plain")
 input(type="imtcp" port="6514" ruleset="tls" streamDriver.name="gtls" streamDriver.mode="1"
       streamDriver.authMode="anon")
+input(type="imtcp" port="6515" ruleset="mtls" streamDriver.name="gtls" streamDriver.mode="1"
+      streamDriver.authMode="x509/certvalid")
 EOF
 
 # rsyslogd itself (its pid file), not the shell that started it, is what gets killed; the lab's
@@ -46,7 +51,7 @@ rsyslog_start() {
     >>"$dir/rsyslogd.out" 2>&1 </dev/null &
   _lab_remember_pid $!
   wait_until 0 rsyslog_listening || {
-    echo "    rsyslogd did not listen on 601 and 6514:"
+    echo "    rsyslogd did not listen on 601, 6514 and 6515:"
     sed 's/^/    /' "$dir/rsyslogd.out"
     return 1
   }
@@ -56,7 +61,8 @@ rsyslog_start() {
 rsyslog_listening() {
   local listening
   listening="$(lab_exec inet ss -Hltn)"
-  grep -q ':601 ' <<<"$listening" && grep -q ':6514 ' <<<"$listening" && [[ -s "$dir/rsyslogd.pid" ]]
+  grep -q ':601 ' <<<"$listening" && grep -q ':6514 ' <<<"$listening" &&
+    grep -q ':6515 ' <<<"$listening" && [[ -s "$dir/rsyslogd.pid" ]]
 }
 rsyslog_gone() { ! kill -0 "$RSYSLOG_PID" 2>/dev/null && ! rsyslog_listening; }
 rsyslog_start
@@ -70,6 +76,11 @@ export LAB_CONFIG_EXTRA="syslog:
     queue: 32
   - target: \"tls://[2001:db8:1::2]:6514\"
     ca: $dir/other.pem
+    events: [deny]
+  - target: tls://$collector:6515
+    ca: $dir/ca.pem
+    cert: $dir/box.pem
+    key: $dir/box.key
     events: [deny]"
 lab_start_muzzled
 
@@ -98,6 +109,8 @@ lab_check "rsyslog (imtcp) stored the deny, RFC 5424 with [muzzle@32473 event ma
 lab_check "rsyslog (imtcp, gtls) stored the same deny over TLS" \
   wait_until 0 grep -Eq "$deny_pattern" "$dir/tls.log"
 echo "    as rsyslog stored it: $(grep -E "$deny_pattern" "$dir/tls.log" | head -n1)"
+lab_check "rsyslog (gtls, x509/certvalid) stored it from muzzled's client certificate" \
+  wait_until 0 grep -Eq "$deny_pattern" "$dir/mtls.log"
 lab_check "the TCP collector got only the events it asks for (no new-device)" \
   test "$(stored 'new-device' "$dir/tcp.log")" = 0
 lab_check "the TLS collector gets every event (new-device too)" \

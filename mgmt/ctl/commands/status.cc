@@ -85,7 +85,8 @@ std::string syslogTable(const v1::GetStatusResponse& r) {
   for (const auto& c : r.syslog()) {
     rows.push_back({c.target(), c.state(), std::to_string(c.sent()), std::to_string(c.dropped()),
                     std::to_string(c.queued())});
-    if (!c.last_error().empty()) errors += "syslog " + c.target() + ": last error: " + c.last_error() + "\n";
+    if (!c.last_error().empty())
+      errors += "syslog " + c.target() + ": last error: " + c.last_error() + "\n";
   }
   return "\n" + table({"syslog collectors", "state", "sent", "dropped", "queued"}, rows) + errors;
 }

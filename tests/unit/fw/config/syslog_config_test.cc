@@ -12,9 +12,9 @@ namespace muzzle {
 namespace {
 
 Result<DaemonConfig> parse(const std::string& syslog_section) {
-  return parseDaemonConfig("segments: [{name: c, interface: br-cam}]\npolicy: p.yaml\n" +
-                               syslog_section,
-                           "muzzled.yaml", "/etc/muzzle");
+  return parseDaemonConfig(
+      "segments: [{name: c, interface: br-cam}]\npolicy: p.yaml\n" + syslog_section, "muzzled.yaml",
+      "/etc/muzzle");
 }
 
 std::string errorOf(const std::string& syslog_section) {
@@ -78,6 +78,9 @@ TEST_CASE("every facility name maps to its number") {
   CHECK(syslogFacility("local7") == 23);
   CHECK(syslogFacility("local8") == -1);
   CHECK(syslogFacility("LOCAL0") == -1);
+  CHECK(syslogFacilityName(16) == "local0");
+  CHECK(syslogFacilityName(10) == "authpriv");
+  CHECK(syslogFacilityName(13) == "13");
 }
 
 TEST_CASE("bad targets are refused with the line and field") {
@@ -104,12 +107,14 @@ TEST_CASE("bad targets are refused with the line and field") {
     CHECK(error.find("muzzled.yaml:4: syslog[0].target") != std::string::npos);
     CHECK(error.find(c.says) != std::string::npos);
   }
-  CHECK(errorOf("syslog:\n  - facility: local1\n").find(
-            "muzzled.yaml:4: syslog[0].target: a collector needs a target") != std::string::npos);
+  CHECK(errorOf("syslog:\n  - facility: local1\n")
+            .find("muzzled.yaml:4: syslog[0].target: a collector needs a target") !=
+        std::string::npos);
 }
 
 TEST_CASE("a DNS name is refused: the reason is said") {
-  const std::string error = errorOf("syslog: [{target: \"tls://siem.example:6514\", ca: ca.pem}]\n");
+  const std::string error =
+      errorOf("syslog: [{target: \"tls://siem.example:6514\", ca: ca.pem}]\n");
   CHECK(error.find("\"siem.example\"") != std::string::npos);
   CHECK(error.find("a resolver must not stall or redirect it") != std::string::npos);
 }
@@ -130,7 +135,8 @@ TEST_CASE("tls needs a ca; ca, cert and key are tls's only; cert and key go toge
 
 TEST_CASE("at most 4 collectors, none twice") {
   std::string five = "syslog:\n";
-  for (int i = 1; i <= 5; ++i) five += "  - target: udp://198.51.100." + std::to_string(i) + ":514\n";
+  for (int i = 1; i <= 5; ++i)
+    five += "  - target: udp://198.51.100." + std::to_string(i) + ":514\n";
   CHECK(errorOf(five).find("muzzled.yaml:3: syslog: 5 collectors; at most 4") != std::string::npos);
   CHECK(errorOf(five.substr(0, five.rfind("  - "))) == "(accepted)");
 
@@ -138,7 +144,8 @@ TEST_CASE("at most 4 collectors, none twice") {
             .find("muzzled.yaml:5: syslog[1].target: \"udp://198.51.100.2:514\" is listed twice") !=
         std::string::npos);
   // The same address over another transport or port is another collector.
-  CHECK(errorOf("syslog:\n  - target: udp://198.51.100.2:514\n  - target: tcp://198.51.100.2:514\n") ==
+  CHECK(errorOf(
+            "syslog:\n  - target: udp://198.51.100.2:514\n  - target: tcp://198.51.100.2:514\n") ==
         "(accepted)");
 }
 
@@ -154,8 +161,8 @@ TEST_CASE("facility, events and queue are checked") {
   CHECK(errorOf("syslog: [{target: \"udp://198.51.100.2:514\", queue: 65537}]\n")
             .find("syslog[0].queue: 65537 is out of range") != std::string::npos);
   CHECK(errorOf("syslog: [{target: \"udp://198.51.100.2:514\", queue: 65536}]\n") == "(accepted)");
-  CHECK(errorOf("syslog: [{target: \"udp://198.51.100.2:514\", port: 514}]\n")
-            .find("port") != std::string::npos);  // unknown keys are errors
+  CHECK(errorOf("syslog: [{target: \"udp://198.51.100.2:514\", port: 514}]\n").find("port") !=
+        std::string::npos);  // unknown keys are errors
 }
 
 }  // namespace

@@ -90,7 +90,10 @@ SyslogCollectorConfig collector(const char* target, uint32_t queue = 1024) {
 }
 
 LogLine deny(int i) {
-  return LogLine("deny").add("device", "cam").add("mac", "44:47:cc:00:00:11").add("n", static_cast<uint64_t>(i));
+  return LogLine("deny")
+      .add("device", "cam")
+      .add("mac", "44:47:cc:00:00:11")
+      .add("n", static_cast<uint64_t>(i));
 }
 
 struct Fixture {
@@ -146,7 +149,8 @@ TEST_CASE("tcp: octet-counted RFC 5424 messages, in order, only the configured e
   ::close(listener);
 }
 
-TEST_CASE("a collector that never reads: the queue stays bounded, the rest is dropped and counted") {
+TEST_CASE(
+    "a collector that never reads: the queue stays bounded, the rest is dropped and counted") {
   Fixture f;
   const std::string path = f.dir / "collector";
   const int listener = unixSocket(path, SOCK_STREAM);  // never accepted, never read
@@ -219,7 +223,8 @@ TEST_CASE("udp: one datagram per message, cut at 2048 bytes") {
                                 SyslogEndpoint::unixPath(path));
   REQUIRE(sink.ok());
   (*sink)->onEvent(deny(1));
-  (*sink)->onEvent(LogLine("new-device").add("dhcp_hostname", std::string(3000, 'h')).add("x", "y"));
+  (*sink)->onEvent(
+      LogLine("new-device").add("dhcp_hostname", std::string(3000, 'h')).add("x", "y"));
   char buf[65536];
   std::vector<std::string> got;
   for (int i = 0; i < 2; ++i) {

@@ -217,10 +217,11 @@ TEST_CASE("the unit drop-in with syslog alone: IP families, and exactly the coll
 }
 
 TEST_CASE("the unit drop-in with management.tcp and syslog: the allow list grows, `any` stays") {
-  const std::string syslog = "syslog:\n  - target: tcp://198.51.100.2:601\n"
-                             "  - target: udp://198.18.1.20:514\n";
-  auto some = unitDropIn(
-      config(std::string(kTcp) + "    allow: [198.18.1.0/24]\n" + syslog), "m.yaml");
+  const std::string syslog =
+      "syslog:\n  - target: tcp://198.51.100.2:601\n"
+      "  - target: udp://198.18.1.20:514\n";
+  auto some =
+      unitDropIn(config(std::string(kTcp) + "    allow: [198.18.1.0/24]\n" + syslog), "m.yaml");
   REQUIRE(some.ok());
   CHECK(some->find("\nIPAddressAllow=198.18.1.0/24 198.51.100.2/32 198.18.1.20/32\n") !=
         std::string::npos);
@@ -228,8 +229,8 @@ TEST_CASE("the unit drop-in with management.tcp and syslog: the allow list grows
   REQUIRE(any.ok());
   CHECK(any->find("\nIPAddressAllow=any\n") != std::string::npos);
   // The same address twice is listed once.
-  auto twice = unitDropIn(config(std::string(kSyslog) + "  - target: tcp://198.51.100.2:601\n"),
-                          "m.yaml");
+  auto twice =
+      unitDropIn(config(std::string(kSyslog) + "  - target: tcp://198.51.100.2:601\n"), "m.yaml");
   REQUIRE(twice.ok());
   CHECK(twice->find("\nIPAddressAllow=198.51.100.2/32 2001:db8::5/128\n") != std::string::npos);
 }
@@ -254,8 +255,9 @@ TEST_CASE("the syslog socket probe names the collector and what to run") {
                "(Address family not supported by protocol): its sandbox forbids IP sockets") == 0);
   CHECK(m.find("once it has seen `syslog`: run `systemctl daemon-reload`") != std::string::npos);
   // IPv6 is not filtered in that child.
-  CHECK(underAddressFamilyFilter([&] { return probeSyslogSocket(c.syslog[1], 1).message(); })
-            .empty());
+  CHECK(underAddressFamilyFilter([&] {
+          return probeSyslogSocket(c.syslog[1], 1).message();
+        }).empty());
 }
 
 }  // namespace
