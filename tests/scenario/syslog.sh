@@ -4,9 +4,10 @@
 # 6514, and on 6515 asking for a client certificate; a test CA made with openssl), stores the raw
 # RFC 5424 messages muzzled sends. Checked: a camera's denied flow arrives over TCP and over TLS
 # (also with muzzled's client certificate) with its structured data (event, the device's MAC, the
-# destination); a collector whose certificate does not chain to the
-# configured CA gets nothing; with rsyslog killed, muzzled still judges, reports the collectors
-# down and counts the lines it drops (`muzzlectl status`); restarted, rsyslog gets events again.
+# destination); a collector whose certificate does not chain to the configured CA gets nothing;
+# with rsyslog killed, muzzled still judges, reports the collectors down and counts the lines it
+# drops (`muzzlectl status`); restarted, rsyslog gets events again; a collector reached at an
+# address its certificate does not name is refused.
 # rsyslog loads no imuxsock or imklog (so never /dev/log) and writes only in this test's folder.
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
@@ -22,7 +23,9 @@ collector=198.51.100.2
 dir="$LAB_STATE/syslog"
 mkdir -p "$dir/work"
 scenario_certs "$dir"
-scenario_issue collector "$collector" "subjectAltName=IP:$collector,IP:2001:db8:1::2"
+# The collector's certificate names its IPv4 address only: reached at its IPv6 address it is
+# someone else.
+scenario_issue collector "$collector" "subjectAltName=IP:$collector"
 scenario_issue box muzzle-box "extendedKeyUsage=clientAuth"  # muzzled's client certificate
 scenario_ca other  # a CA that signed nothing rsyslog shows
 
@@ -92,7 +95,7 @@ c = json.load(sys.stdin).get("syslog", [])[int(sys.argv[1])]
 print(c.get(sys.argv[2], 0))' "$1" "$2"
 }
 stored() { grep -c "$1" "$2" 2>/dev/null || true; }
-untrusted_down() { [[ "$(syslog_field 2 sent)" == 0 && "$(syslog_field 2 state)" == down ]]; }
+down_nothing_sent() { [[ "$(syslog_field "$1" sent)" == 0 && "$(syslog_field "$1" state)" == down ]]; }
 dropped_at_least() { (($(syslog_field "$1" dropped) >= $2)); }
 down_with_error() { [[ "$(syslog_field "$1" state)" == down && -n "$(syslog_field "$1" last_error)" ]]; }
 more_denials_than() { (($(stored ' deny \[' "$dir/tcp.log") > $1)); }
@@ -119,7 +122,7 @@ lab_check "the TLS collector gets every event (new-device too)" \
 echo "== a TLS collector whose certificate does not chain to its ca gets nothing"
 lab_check "muzzled reports it down with the verification error" \
   wait_log 'event=syslog-down collector="?tls://\[2001:db8:1::2\]:6514"? error="TLS handshake: .*certificate verify failed'
-lab_check "... and status shows it, with nothing sent" untrusted_down
+lab_check "... and status shows it, with nothing sent" down_nothing_sent 2
 
 echo "== rsyslog killed: muzzled still judges, and counts what it cannot send"
 kill -KILL "$RSYSLOG_PID"
@@ -158,5 +161,14 @@ lab_check "... and the syslog-up line itself reached it" \
 lab_expect rejected cam1 cloud1 tcp 443
 lab_check "a new deny arrives" wait_until 0 more_denials_than "$before"
 
+echo "== the collector's certificate must name the address muzzled connects to"
+lab_stop_muzzled
+export LAB_CONFIG_EXTRA="syslog:
+  - target: \"tls://[2001:db8:1::2]:6514\"
+    ca: $dir/ca.pem"
+lab_start_muzzled
+lab_check "the right CA, but not its address: refused (IP address mismatch)" \
+  wait_log 'event=syslog-down collector="?tls://\[2001:db8:1::2\]:6514"? error="TLS handshake: .*\(IP address mismatch\)'
+lab_check "... and status shows it, with nothing sent" down_nothing_sent 0
 lab_stop_muzzled
 lab_summary
