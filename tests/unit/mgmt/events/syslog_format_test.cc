@@ -4,7 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <random>
 #include <string>
+#include <vector>
 
 namespace muzzle {
 namespace {
@@ -144,6 +146,95 @@ TEST_CASE("a long message is cut: whole SD-PARAMs from the end (counted), then M
   CHECK(w.size() <= 1500);
   const std::string tail = w.substr(w.size() - 2);
   CHECK((tail == "\xc3\xa9" || static_cast<uint8_t>(tail[1]) < 0x80));
+}
+
+// Reads the SD element of `m` the way RFC 5424 §6.3 defines it; false if it does not parse.
+// `*values` gets the unescaped PARAM-VALUEs.
+bool parseElement(const std::string& m, std::vector<std::string>* values) {
+  size_t i = m.find(" [muzzle@32473");
+  if (i == std::string::npos) return false;
+  i += 14;
+  while (i < m.size() && m[i] == ' ') {
+    const size_t eq = m.find("=\"", i);
+    if (eq == std::string::npos) return false;
+    for (size_t k = i + 1; k < eq; ++k) {
+      const char c = m[k];
+      if (c <= 32 || c >= 127 || c == '=' || c == ']' || c == '"') return false;
+    }
+    std::string value;
+    size_t k = eq + 2;
+    for (;; ++k) {
+      if (k >= m.size()) return false;
+      const char c = m[k];
+      if (c == '\\' && k + 1 < m.size() &&
+          (m[k + 1] == '"' || m[k + 1] == '\\' || m[k + 1] == ']')) {
+        value += m[++k];
+      } else if (c == '"') {
+        break;
+      } else if (c == ']') {
+        return false;  // RFC 5424 §6.3.3: ']' in a value must be escaped
+      } else {
+        value += c;
+      }
+    }
+    values->push_back(value);
+    i = k + 1;
+  }
+  return i < m.size() && m[i] == ']' && (i + 1 == m.size() || m[i + 1] == ' ');
+}
+
+// RFC 3629 UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF), checked by decoding,
+// and no control characters.
+bool validUtf8WithoutControls(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<uint8_t>(s[i]);
+    if (c < 0x20 || c == 0x7f) return false;
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+    for (size_t k = 1; k < n; ++k) {
+      const auto b = static_cast<uint8_t>(s[i + k]);
+      if ((b & 0xc0) != 0x80) return false;
+      cp = cp << 6 | (b & 0x3f);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n;
+  }
+  return true;
+}
+
+TEST_CASE("any bytes in values: the message stays one parseable element of clean UTF-8") {
+  std::mt19937 random(20261203);  // fixed: the same cases every run
+  const std::string alphabet = "ab ]\"\\=\n\r\x01\x7f\xc3\xa9\xe2\x82\xac\xff\xed\xa0";
+  for (int round = 0; round < 2000; ++round) {
+    LogLine line("deny");
+    std::vector<std::string> written;
+    const int fields = static_cast<int>(random() % 6);
+    for (int f = 0; f < fields; ++f) {
+      std::string value;
+      const size_t length = random() % 120;
+      for (size_t k = 0; k < length; ++k) {
+        value +=
+            random() % 2 ? alphabet[random() % alphabet.size()] : static_cast<char>(random() % 256);
+      }
+      line.add("k" + std::to_string(f), value);
+      written.push_back(value);
+    }
+    const size_t max = round % 2 ? 600 : kSyslogUdpMaxBytes;
+    const std::string m = formatSyslog(at(std::move(line)), kOrigin, max);
+    CAPTURE(m);
+    REQUIRE(m.size() <= max);
+    REQUIRE(validUtf8WithoutControls(m));
+    std::vector<std::string> values;
+    REQUIRE(parseElement(m, &values));
+    REQUIRE(!values.empty());
+    CHECK(values[0] == "deny");
+    // What was kept reads back as written, for values that were clean to begin with.
+    for (size_t v = 1; v < values.size() && v - 1 < written.size(); ++v) {
+      if (validUtf8WithoutControls(written[v - 1])) CHECK(values[v] == written[v - 1]);
+    }
+  }
 }
 
 TEST_CASE("octet counting: the length in bytes, a space, the message") {
