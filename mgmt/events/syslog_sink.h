@@ -101,7 +101,7 @@ class SyslogSink final : public EventSink {
   // The next reconnect delay after `current` (doubling, capped at kMaxBackoff).
   static std::chrono::milliseconds nextBackoff(std::chrono::milliseconds current);
 
-  class Sender;  // the sender thread's side (syslog_sink.cc)
+  class Sender;  // the sender thread's side (syslog_sender.h)
 
  private:
   SyslogSink(const SyslogCollectorConfig& config, SyslogOrigin origin, EventLog& log,
