@@ -17,6 +17,7 @@
 #include "fw/nft/ruleset.h"
 #include "fw/policy/policy_loader.h"
 #include "mgmt/events/event_ring.h"
+#include "mgmt/events/syslog_sink.h"
 #include "mgmt/revisions/policy_committer.h"
 #include "mgmt/server/mud_manager.h"
 #include "mgmt/server/instance_lock.h"
@@ -219,6 +220,14 @@ int main(int argc, char** argv) {
     log.write(muzzle::LogLine("start-failed").add("error", s.message()));
     return 1;
   };
+  // Events to the syslog collectors from here on: the policy's boot and everything after.
+  // Declared after the log, so destroyed (and removed from it) first.
+  std::unique_ptr<muzzle::SyslogSinks> syslog;
+  if (!config->syslog.empty()) {
+    auto sinks = muzzle::SyslogSinks::start(config->syslog, log, clock);
+    if (!sinks.ok()) return fail(sinks.status());
+    syslog = std::move(sinks).value();
+  }
   muzzle::RevisionStore store(config->state_dir);
   muzzle::AuditLog audit(config->state_dir);
   muzzle::PolicyCommitter commits(daemon, store, audit, log, clock, state);
@@ -271,7 +280,7 @@ int main(int argc, char** argv) {
   muzzle::ManagementServices services(muzzle::ServiceDeps{
       daemon, commits, events, **authorizer, clock, started,
       mcfg.has_max_watcher_lag() ? mcfg.max_watcher_lag() : 1024, muzzle::streamLimitsOf(mcfg),
-      &mud});
+      &mud, syslog.get()});
   // Listening before the engine is ready is fine: calls are posted to the engine thread and run
   // once it runs. It means a client never sees "ready" in the log and then a refused socket.
   // Prometheus scrapes (management.metrics): checked before anything listens; served on the

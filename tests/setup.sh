@@ -18,6 +18,7 @@ packages=(
   libpsl-dev                                       # learning mode: registrable domains (Public Suffix List)
   ieee-data                                        # OUI vendor table for device identification
   nftables iproute2 iputils-ping dnsmasq-base procps  # the network-namespace lab
+  rsyslog rsyslog-gnutls                           # tests/scenario/syslog.sh: the collector (TCP, TLS)
   clang-14 libclang-rt-14-dev                      # libFuzzer targets (tests/fuzz), CI smoke
   nettle-dev                                       # SHA-256 (fw/common/sha256.h)
   libssl-dev openssl                               # mgmt: certificate checks; test certificates; MUD signatures

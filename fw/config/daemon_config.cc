@@ -184,6 +184,7 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
       config.address_hold_seconds = hold;
     }
   }
+  config.syslog = parseSyslogCollectors(proto.syslog(), config_dir, fail);
   config.management = proto.management();
   config.config_dir = std::string(config_dir);
   checkMetrics(proto.management().metrics(), fail);

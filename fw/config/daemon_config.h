@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "fw/common/status.h"
+#include "fw/config/syslog_config.h"
 #include "muzzle/v1/config.pb.h"
 
 namespace muzzle {
@@ -43,6 +44,8 @@ struct DaemonConfig {
   std::string config_dir;  // folder of the config file, for relative paths in `management`
   // "file:line: management.metrics.listen", for the check made at start (mgmt/server/).
   std::string metrics_listen_at;
+  // Syslog collectors (at most kMaxSyslogCollectors); sent to by mgmt/events/syslog_sink.h.
+  std::vector<SyslogCollectorConfig> syslog;
 };
 
 Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_view file_label,

@@ -51,6 +51,14 @@ std::vector<PathNeed> sandboxPaths(const DaemonConfig& config) {
     needs.push_back({relativeTo(config.config_dir, m.tcp().client_ca()), Kind::kReadFile,
                      "management.tcp.client_ca"});
   }
+  for (size_t i = 0; i < config.syslog.size(); ++i) {
+    const SyslogCollectorConfig& c = config.syslog[i];
+    const std::string at = "syslog[" + std::to_string(i) + "].";
+    for (const auto& [field, path] :
+         {std::pair{"ca", &c.ca}, std::pair{"cert", &c.cert}, std::pair{"key", &c.key}}) {
+      if (!path->empty()) needs.push_back({*path, Kind::kReadFile, at + field});
+    }
+  }
   return needs;
 }
 
@@ -97,7 +105,13 @@ Status enterSandbox(const DaemonConfig& config, const std::string& requested_use
     if (Status s = probeIpSocket(config.management.tcp().listen()); !s.ok()) return s;
   }
   if (!config.segments.empty() && !config.management.metrics().listen().empty()) {
-    return probeIpSocket(config.management.metrics().listen(), "management.metrics.listen");
+    if (Status s = probeIpSocket(config.management.metrics().listen(), "management.metrics.listen");
+        !s.ok()) {
+      return s;
+    }
+  }
+  for (size_t i = 0; i < config.syslog.size() && !config.segments.empty(); ++i) {
+    if (Status s = probeSyslogSocket(config.syslog[i], i); !s.ok()) return s;
   }
   return Status();
 }
@@ -162,24 +176,28 @@ Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& co
   const v1::MetricsListener& metrics = config.management.metrics();
   const bool tcp_on = !tcp.listen().empty() && !config.segments.empty();
   const bool metrics_on = !metrics.listen().empty() && !config.segments.empty();
-  if (!tcp_on && !metrics_on) {
+  const bool syslog_on = !config.syslog.empty() && !config.segments.empty();
+  if (!tcp_on && !metrics_on && !syslog_on) {
     return text +
-           "# management.tcp and management.metrics are off: the sandbox stays as shipped (no IP "
-           "socket, no IP address).\n";
+           "# management.tcp and management.metrics are off and no syslog collector is set: the "
+           "sandbox stays as shipped (no IP socket, no IP address).\n";
   }
   // IPAddressAllow= is one list for the whole unit: the union of both listeners' peers, or
   // `any` when management.tcp admits every address (its certificate check still applies; the
   // metrics endpoint checks its own allow list on every connection anyway).
   std::string allowed;
-  bool any = false;
+  auto add_allowed = [&allowed](const std::string& cidr) {
+    if ((" " + allowed + " ").find(" " + cidr + " ") == std::string::npos) {
+      allowed += (allowed.empty() ? "" : " ") + cidr;
+    }
+  };
+  const bool any = tcp_on && tcp.allow().empty();
   if (tcp_on) {
     text += "# management.tcp listens on " + tcp.listen() + ": " +
-            (tcp.allow().empty() ? "every address may reach it (management.tcp.allow is empty; "
-                                   "a client certificate is still required).\n"
-                                 : "only management.tcp.allow may reach it.\n");
-    any = tcp.allow().empty();
-    for (const std::string& cidr : tcp.allow())
-      allowed += (allowed.empty() ? "" : " ") + Cidr::parse(cidr)->toString();
+            (any ? "every address may reach it (management.tcp.allow is empty; "
+                   "a client certificate is still required).\n"
+                 : "only management.tcp.allow may reach it.\n");
+    for (const std::string& cidr : tcp.allow()) add_allowed(Cidr::parse(cidr)->toString());
   }
   if (metrics_on) {
     text += "# management.metrics listens on " + metrics.listen() +
@@ -191,13 +209,42 @@ Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& co
                              "management.metrics.allow: \"" + cidr +
                                  "\" is not an address or a CIDR");
       }
-      allowed += (allowed.empty() ? "" : " ") + parsed->toString();
+      add_allowed(parsed->toString());
     }
+  }
+  if (syslog_on) {
+    std::string targets;
+    for (const SyslogCollectorConfig& c : config.syslog) {
+      targets += (targets.empty() ? "" : " ") + c.target;
+      add_allowed(Cidr::host(c.address).toString());
+    }
+    text += "# syslog: muzzled sends events to " + targets + "; their addresses are allowed.\n";
   }
   text += "# So muzzled may open IP sockets.\n";
   text += "[Service]\nRestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6\n";
   text += "IPAddressAllow=" + (any ? std::string("any") : allowed) + "\n";
   return text;
+}
+
+Status probeSyslogSocket(const SyslogCollectorConfig& collector, size_t index) {
+  const int family = collector.address.v6 ? AF_INET6 : AF_INET;
+  const int type = collector.transport == SyslogTransport::kUdp ? SOCK_DGRAM : SOCK_STREAM;
+  const int fd = ::socket(family, type | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    ::close(fd);
+    return Status();
+  }
+  const int err = errno;
+  std::string what = "syslog[" + std::to_string(index) + "] " + collector.target +
+                     ": muzzled may not open an " + (collector.address.v6 ? "IPv6" : "IPv4") +
+                     " socket (" + std::strerror(err) + ")";
+  if (err == EAFNOSUPPORT || err == EPERM || err == EACCES) {
+    what +=
+        ": its sandbox forbids IP sockets. Under systemd, muzzle-generator allows them (and the "
+        "collectors' addresses) once it has seen `syslog`: run `systemctl daemon-reload`, then "
+        "`systemctl restart muzzled`";
+  }
+  return Status::error(StatusCode::kFailedPrecondition, what);
 }
 
 Status probeIpSocket(const std::string& listen, const std::string& field) {

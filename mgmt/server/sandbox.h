@@ -6,12 +6,12 @@
 //   `muzzle` user with CAP_NET_ADMIN alone (fw/engine/privileges.h), creating its state and
 //   socket folders for that user when they do not exist yet. Then, as whoever it now is, it
 //   checks that the files it needs later (state, socket folder, policy, certificates) are
-//   usable, and, when management.tcp is on, that it may open an IP socket at all: the shipped
-//   unit forbids IP sockets unless its generator saw management.tcp (unitDropIn()).
+//   usable, and, when management.tcp or a syslog collector is on, that it may open an IP socket
+//   at all: the shipped unit forbids IP sockets unless its generator saw them (unitDropIn()).
 // - tcpAllowList(): management.tcp.allow, validated; Authorizer refuses calls from elsewhere.
 // - unitDropIn(): what `muzzled --print-unit-dropin` prints and muzzle-generator writes as
-//   muzzled.service.d/management.conf: with management.tcp on, the address families and
-//   IPAddressAllow= that let the clients in; otherwise nothing to change.
+//   muzzled.service.d/management.conf: with management.tcp or syslog on, the address families
+//   and IPAddressAllow= that let the clients in and the events out; otherwise nothing to change.
 // Every error names the config key or path and what to do.
 #pragma once
 
@@ -54,8 +54,14 @@ std::optional<IpAddress> peerAddress(std::string_view peer);
 // comment). With management.tcp.listen set: [Service] RestrictAddressFamilies= adding AF_INET
 // and AF_INET6, and IPAddressAllow= management.tcp.allow (or `any` when it is empty, since the
 // unit denies every address otherwise); with management.metrics.listen set too, or alone, the
-// same with management.metrics.allow added to IPAddressAllow=. Without either: only a comment.
+// same with management.metrics.allow added to IPAddressAllow=. With `syslog` collectors: the same
+// families, and each collector's address added to IPAddressAllow= (unless it is `any`). Without
+// any of them: only a comment.
 Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& config_path);
+
+// Opens and closes a socket of the collector's family and type (the syslog twin of
+// probeIpSocket(), its error naming `syslog[index]`).
+Status probeSyslogSocket(const SyslogCollectorConfig& collector, size_t index);
 
 // Opens and closes a TCP socket of `listen`'s address family. Under the shipped unit without
 // the generator's drop-in this fails (EAFNOSUPPORT from RestrictAddressFamilies=), and the

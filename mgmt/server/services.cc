@@ -236,6 +236,17 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
             resp->add_segments(seg.name + ":" + seg.ifname);
           resp->set_role(roleName(p.role));
           *resp->mutable_state() = toStateStatus(deps_.commits.state());
+          if (deps_.syslog != nullptr) {
+            for (const SyslogCollectorStatus& c : deps_.syslog->status()) {
+              v1::SyslogCollectorStatus* out = resp->add_syslog();
+              out->set_target(c.target);
+              out->set_state(c.state);
+              out->set_sent(c.sent);
+              out->set_dropped(c.dropped);
+              out->set_queued(c.queued);
+              out->set_last_error(c.last_error);
+            }
+          }
           return Status();
         });
   }

@@ -11,6 +11,7 @@
 #include "fw/common/clock.h"
 #include "fw/engine/engine_control.h"
 #include "mgmt/events/event_ring.h"
+#include "mgmt/events/syslog_sink.h"
 #include "mgmt/revisions/policy_committer.h"
 #include "mgmt/server/auth.h"
 #include "mgmt/server/stream_quota.h"
@@ -32,6 +33,8 @@ struct ServiceDeps {
   // Devices' fetched MUD files (mgmt/server/mud_manager.h), engine thread; null: muzzled
   // fetches none (its MUD proposal calls answer UNAVAILABLE).
   MudManager* mud = nullptr;
+  // The syslog collectors, read by GetStatus (any thread); null: none configured.
+  const SyslogSinks* syslog = nullptr;
 };
 
 class EventServiceImpl;

@@ -2,7 +2,9 @@
 // `uplink` scalar-as-list shorthand) -> parseDaemonConfig's validation. Oracle: the sanitizers;
 // an error is a non-empty message; an accepted config holds what validation promises (the
 // queues fit in 16 bits with the inspection queue, names and interfaces are set and distinct,
-// no uplink is a segment, managed segments come with a policy).
+// no uplink is a segment, managed segments come with a policy; at most 4 syslog collectors, each
+// an address (never unspecified) and a port, a queue in range, TLS files only for tls and a ca
+// there, a client certificate with its key).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -32,5 +34,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (!c.segments.empty() && c.policy_path.empty()) std::abort();
   if (c.state_dir.empty()) std::abort();
+  if (c.syslog.size() > muzzle::kMaxSyslogCollectors) std::abort();
+  for (const muzzle::SyslogCollectorConfig& s : c.syslog) {
+    if (s.target.empty() || s.port == 0 || s.address.isUnspecified()) std::abort();
+    if (s.queue < 1 || s.queue > muzzle::SyslogCollectorConfig::kMaxQueue) std::abort();
+    if (s.facility > 23) std::abort();
+    const bool tls = s.transport == muzzle::SyslogTransport::kTls;
+    if (tls ? s.ca.empty() : !(s.ca.empty() && s.cert.empty() && s.key.empty())) std::abort();
+    if (s.cert.empty() != s.key.empty()) std::abort();
+  }
   return 0;
 }

@@ -1,4 +1,5 @@
-// muzzlectl status: version, uptime, revision, queues, pending commit, the state folder.
+// muzzlectl status: version, uptime, revision, queues, pending commit, the state folder, the
+// syslog collectors.
 #include "mgmt/ctl/commands/commands.h"
 #include "mgmt/ctl/output.h"
 #include "muzzle/v1/management.grpc.pb.h"
@@ -76,6 +77,20 @@ std::string queueTables(const v1::GetStatusResponse& r) {
   return out + kernel_errors;
 }
 
+// The syslog collectors: where each stands and what it lost; the last errors follow the table.
+std::string syslogTable(const v1::GetStatusResponse& r) {
+  if (r.syslog_size() == 0) return "";
+  std::vector<std::vector<std::string>> rows;
+  std::string errors;
+  for (const auto& c : r.syslog()) {
+    rows.push_back({c.target(), c.state(), std::to_string(c.sent()), std::to_string(c.dropped()),
+                    std::to_string(c.queued())});
+    if (!c.last_error().empty())
+      errors += "syslog " + c.target() + ": last error: " + c.last_error() + "\n";
+  }
+  return "\n" + table({"syslog collectors", "state", "sent", "dropped", "queued"}, rows) + errors;
+}
+
 Outcome status(const Call& call) {
   v1::GetStatusResponse r;
   Outcome o = ask(call, &v1::StatusService::Stub::GetStatus, {}, &r);
@@ -102,7 +117,7 @@ Outcome status(const Call& call) {
       {"events lost", std::to_string(r.log_suppressed()) + " rate-limited, " +
                           std::to_string(r.events_dropped()) + " dropped (buffer full)"},
       {"your role", r.role()}};
-  o.human = table({"what", "value"}, rows) + queueTables(r);
+  o.human = table({"what", "value"}, rows) + queueTables(r) + syslogTable(r);
   if (r.has_state() && !r.state().ok()) o.human += "\n" + stateProblems(r.state());
   return o;
 }

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 
 #include <cstddef>
+#include <functional>
 
 #include "fw/config/daemon_config.h"
 #include "mgmt/server/auth.h"
@@ -182,7 +183,7 @@ TEST_CASE("the paths checked after dropping root: state, socket folder, policy, 
 
 // In a child: a seccomp filter answering socket(AF_INET, ...) with EAFNOSUPPORT, as systemd's
 // RestrictAddressFamilies= does, then the probe. Returns its message ("" when it passed).
-std::string probeUnderAddressFamilyFilter(const std::string& listen) {
+std::string underAddressFamilyFilter(const std::function<std::string()>& probe) {
   return testing::outputOfChild([&] {
     sock_filter filter[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
@@ -196,8 +197,12 @@ std::string probeUnderAddressFamilyFilter(const std::string& listen) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
       return std::string("filter not installed");
-    return probeIpSocket(listen).message();
+    return probe();
   });
+}
+
+std::string probeUnderAddressFamilyFilter(const std::string& listen) {
+  return underAddressFamilyFilter([&] { return probeIpSocket(listen).message(); });
 }
 
 TEST_CASE("the IP socket probe says what to run when the unit forbids IP sockets") {
@@ -212,6 +217,75 @@ TEST_CASE("the IP socket probe says what to run when the unit forbids IP sockets
         std::string::npos);
   // IPv6 is not filtered in that child: an IPv6 listener passes.
   CHECK(probeUnderAddressFamilyFilter("[fd00:1::1]:7443").empty());
+}
+
+const char kSyslog[] =
+    "segments: [{name: cameras, interface: br-cam}]\n"
+    "policy: policy.yaml\n"
+    "syslog:\n"
+    "  - target: udp://198.51.100.2:514\n"
+    "  - target: tls://[2001:db8::5]:6514\n"
+    "    ca: siem/ca.pem\n"
+    "    cert: box.pem\n"
+    "    key: box.key\n";
+
+TEST_CASE("the unit drop-in with syslog alone: IP families, and exactly the collectors") {
+  auto text = unitDropIn(config(kSyslog), "/etc/muzzle/muzzled.yaml");
+  REQUIRE(text.ok());
+  CHECK(text->find("# syslog: muzzled sends events to udp://198.51.100.2:514 "
+                   "tls://[2001:db8::5]:6514;\n# their addresses are allowed.\n") !=
+        std::string::npos);
+  CHECK(text->find("[Service]\nRestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6\n"
+                   "IPAddressAllow=198.51.100.2/32 2001:db8::5/128\n") != std::string::npos);
+  CHECK(text->find("management.tcp listens") == std::string::npos);
+  // Idle (no segment): nothing is sent, the sandbox stays.
+  auto idle = unitDropIn(config("syslog: [{target: \"udp://198.51.100.2:514\"}]\n"), "m.yaml");
+  REQUIRE(idle.ok());
+  CHECK(idle->find("[Service]") == std::string::npos);
+}
+
+TEST_CASE("the unit drop-in with management.tcp and syslog: the allow list grows, `any` stays") {
+  const std::string syslog =
+      "syslog:\n  - target: tcp://198.51.100.2:601\n"
+      "  - target: udp://198.18.1.20:514\n";
+  auto some =
+      unitDropIn(config(std::string(kTcp) + "    allow: [198.18.1.0/24]\n" + syslog), "m.yaml");
+  REQUIRE(some.ok());
+  CHECK(some->find("\nIPAddressAllow=198.18.1.0/24 198.51.100.2/32 198.18.1.20/32\n") !=
+        std::string::npos);
+  auto any = unitDropIn(config(std::string(kTcp) + syslog), "m.yaml");
+  REQUIRE(any.ok());
+  CHECK(any->find("\nIPAddressAllow=any\n") != std::string::npos);
+  // The same address twice is listed once.
+  auto twice =
+      unitDropIn(config(std::string(kSyslog) + "  - target: tcp://198.51.100.2:601\n"), "m.yaml");
+  REQUIRE(twice.ok());
+  CHECK(twice->find("\nIPAddressAllow=198.51.100.2/32 2001:db8::5/128\n") != std::string::npos);
+}
+
+TEST_CASE("the paths checked after dropping root include the collectors' TLS files") {
+  auto needs = sandboxPaths(config(kSyslog));
+  REQUIRE(needs.size() == 6);
+  CHECK(needs[3].path == "/etc/muzzle/siem/ca.pem");
+  CHECK(needs[3].what == "syslog[1].ca");
+  CHECK(needs[3].kind == PathNeed::Kind::kReadFile);
+  CHECK(needs[4].path == "/etc/muzzle/box.pem");
+  CHECK(needs[4].what == "syslog[1].cert");
+  CHECK(needs[5].what == "syslog[1].key");
+}
+
+TEST_CASE("the syslog socket probe names the collector and what to run") {
+  const DaemonConfig c = config(kSyslog);
+  CHECK(probeSyslogSocket(c.syslog[0], 0).ok());
+  const std::string m =
+      underAddressFamilyFilter([&] { return probeSyslogSocket(c.syslog[0], 0).message(); });
+  CHECK(m.find("syslog[0] udp://198.51.100.2:514: muzzled may not open an IPv4 socket "
+               "(Address family not supported by protocol): its sandbox forbids IP sockets") == 0);
+  CHECK(m.find("once it has seen `syslog`: run `systemctl daemon-reload`") != std::string::npos);
+  // IPv6 is not filtered in that child.
+  CHECK(underAddressFamilyFilter([&] {
+          return probeSyslogSocket(c.syslog[1], 1).message();
+        }).empty());
 }
 
 }  // namespace
