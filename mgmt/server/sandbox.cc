@@ -218,7 +218,7 @@ Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& co
       targets += (targets.empty() ? "" : " ") + c.target;
       add_allowed(Cidr::host(c.address).toString());
     }
-    text += "# syslog: muzzled sends events to " + targets + "; their addresses are allowed.\n";
+    text += "# syslog: muzzled sends events to " + targets + ";\n# their addresses are allowed.\n";
   }
   text += "# So muzzled may open IP sockets.\n";
   text += "[Service]\nRestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6\n";
