@@ -56,7 +56,20 @@ install_packages() {
   export DEBIAN_FRONTEND=noninteractive
   # Only refresh the package lists when something has to be installed: keeps re-runs offline.
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Some of these packages are daemons (prometheus, rsyslog, dnsmasq) that the tests start
+  # themselves, inside their namespaces. Their packages would start them on this machine too
+  # (prometheus listening on every address): Debian's policy-rc.d says no to any start while
+  # apt runs, unless the machine has its own policy already.
+  local own_policy=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    own_policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$own_policy"
+    chmod 755 "$own_policy"
+  fi
+  local status=0
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" || status=$?
+  [[ -n "$own_policy" ]] && rm -f "$own_policy"
+  ((status == 0)) || exit "$status"
 }
 
 # The system user muzzled becomes when started as root (the lab starts it so), as the package
