@@ -12,6 +12,10 @@ namespace muzzle {
 // (overlong forms, surrogates and code points past U+10FFFF are not well-formed), or npos.
 size_t firstInvalidUtf8(std::string_view text);
 
+// The length (1 to 4) of the well-formed UTF-8 sequence `text` starts with, or 0 when it does
+// not start with one (or is empty). For code that escapes what is not: metrics labels, syslog.
+size_t utf8SequenceLength(std::string_view text);
+
 inline bool isUtf8(std::string_view text) {
   return firstInvalidUtf8(text) == std::string_view::npos;
 }

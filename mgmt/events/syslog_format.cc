@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "fw/common/utf8.h"
+
 namespace muzzle {
 namespace {
 
@@ -20,41 +22,13 @@ bool contains(std::string_view s, std::string_view part) {
   return s.find(part) != std::string_view::npos;
 }
 
-// The length of the valid UTF-8 sequence at the start of `s` (RFC 3629: no overlong forms, no
-// surrogates, nothing past U+10FFFF), or 0.
-size_t utf8Length(std::string_view s) {
-  const auto b = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
-  const uint8_t c = b(0);
-  size_t n = 0;
-  uint8_t lo = 0x80, hi = 0xbf;  // the range of the second byte
-  if (c < 0x80) return 1;
-  if (c >= 0xc2 && c <= 0xdf) {
-    n = 2;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    if (c == 0xe0) lo = 0xa0;
-    if (c == 0xed) hi = 0x9f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    if (c == 0xf0) lo = 0x90;
-    if (c == 0xf4) hi = 0x8f;
-  } else {
-    return 0;
-  }
-  if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
-  for (size_t i = 2; i < n; ++i) {
-    if ((b(i) & 0xc0) != 0x80) return 0;
-  }
-  return n;
-}
-
 // Valid UTF-8 without control characters: others as "\xNN". In SD-PARAM values (`sd`) '"',
 // '\' and ']' also get a backslash.
 void appendClean(std::string_view value, bool sd, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
   for (size_t i = 0; i < value.size();) {
     const uint8_t c = static_cast<uint8_t>(value[i]);
-    const size_t n = utf8Length(value.substr(i));
+    const size_t n = utf8SequenceLength(value.substr(i));
     if (n == 0 || c < 0x20 || c == 0x7f) {
       out += "\\x";
       out += kHex[c >> 4];

@@ -4,38 +4,10 @@
 #include <initializer_list>
 #include <utility>
 
+#include "fw/common/utf8.h"
+
 namespace muzzle {
 namespace {
-
-// The length of the valid UTF-8 sequence at the start of `s`, or 0 when it is not one
-// (overlong forms, surrogates and code points past U+10FFFF included).
-size_t utf8Length(std::string_view s) {
-  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char c = b(0);
-  if (c < 0x80) return 1;
-  size_t n = 0;
-  uint32_t cp = 0;
-  if ((c & 0xe0) == 0xc0) {
-    n = 2;
-    cp = c & 0x1f;
-  } else if ((c & 0xf0) == 0xe0) {
-    n = 3;
-    cp = c & 0x0f;
-  } else if ((c & 0xf8) == 0xf0) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (s.size() < n) return 0;
-  for (size_t i = 1; i < n; ++i) {
-    if ((b(i) & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i) & 0x3f);
-  }
-  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return n;
-}
 
 class Writer {
  public:
@@ -89,7 +61,7 @@ std::string escapeLabelValue(std::string_view raw) {
   out.reserve(std::min(raw.size(), kMaxLabelBytes) + 8);
   size_t used = 0;  // bytes of `raw` kept, counted before escaping
   while (!raw.empty()) {
-    const size_t n = utf8Length(raw);
+    const size_t n = utf8SequenceLength(raw);
     if (used + std::max<size_t>(n, 1) > kMaxLabelBytes) break;  // never half a character
     used += std::max<size_t>(n, 1);
     if (n == 0) {

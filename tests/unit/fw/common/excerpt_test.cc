@@ -53,3 +53,23 @@ TEST_CASE("utf8: the first bad byte and where it is") {
 
 }  // namespace
 }  // namespace muzzle
+
+namespace muzzle {
+namespace {
+
+TEST_CASE("utf8SequenceLength: the well-formed sequence a text starts with, else 0") {
+  CHECK(utf8SequenceLength("a") == 1);
+  CHECK(utf8SequenceLength("\xc3\xa9x") == 2);          // é
+  CHECK(utf8SequenceLength("\xe2\x82\xac") == 3);       // €
+  CHECK(utf8SequenceLength("\xf0\x9f\x93\xb7") == 4);   // a camera
+  CHECK(utf8SequenceLength("") == 0);
+  CHECK(utf8SequenceLength("\x80") == 0);               // a continuation byte first
+  CHECK(utf8SequenceLength("\xc0\xaf") == 0);           // overlong '/'
+  CHECK(utf8SequenceLength("\xed\xa0\x80") == 0);       // a surrogate
+  CHECK(utf8SequenceLength("\xf4\x90\x80\x80") == 0);   // past U+10FFFF
+  CHECK(utf8SequenceLength("\xe2\x82") == 0);           // cut short
+  CHECK(firstInvalidUtf8("ok \xe2\x82\xac then \xff") == 12);
+}
+
+}  // namespace
+}  // namespace muzzle
