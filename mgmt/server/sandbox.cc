@@ -226,46 +226,40 @@ Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& co
   return text;
 }
 
-Status probeSyslogSocket(const SyslogCollectorConfig& collector, size_t index) {
-  const int family = collector.address.v6 ? AF_INET6 : AF_INET;
-  const int type = collector.transport == SyslogTransport::kUdp ? SOCK_DGRAM : SOCK_STREAM;
-  const int fd = ::socket(family, type | SOCK_CLOEXEC, 0);
+namespace {
+
+// Opens and closes a socket of `family` and `type`. Failing, names `what` ("FIELD VALUE") and,
+// when the sandbox is why, says that muzzle-generator opens it once it has seen `configured`.
+Status probeSocket(bool v6, int type, const std::string& what, const char* configured) {
+  const int fd = ::socket(v6 ? AF_INET6 : AF_INET, type | SOCK_CLOEXEC, 0);
   if (fd >= 0) {
     ::close(fd);
     return Status();
   }
   const int err = errno;
-  std::string what = "syslog[" + std::to_string(index) + "] " + collector.target +
-                     ": muzzled may not open an " + (collector.address.v6 ? "IPv6" : "IPv4") +
-                     " socket (" + std::strerror(err) + ")";
+  std::string message = what + ": muzzled may not open an " + (v6 ? "IPv6" : "IPv4") +
+                        " socket (" + std::strerror(err) + ")";
   if (err == EAFNOSUPPORT || err == EPERM || err == EACCES) {
-    what +=
-        ": its sandbox forbids IP sockets. Under systemd, muzzle-generator allows them (and the "
-        "collectors' addresses) once it has seen `syslog`: run `systemctl daemon-reload`, then "
-        "`systemctl restart muzzled`";
+    message += std::string(": its sandbox forbids IP sockets. Under systemd, muzzle-generator "
+                           "allows them (and the addresses) once it has seen ") +
+               configured + ": run `systemctl daemon-reload`, then `systemctl restart muzzled`";
   }
-  return Status::error(StatusCode::kFailedPrecondition, what);
+  return Status::error(StatusCode::kFailedPrecondition, message);
+}
+
+}  // namespace
+
+Status probeSyslogSocket(const SyslogCollectorConfig& collector, size_t index) {
+  return probeSocket(collector.address.v6,
+                     collector.transport == SyslogTransport::kUdp ? SOCK_DGRAM : SOCK_STREAM,
+                     "syslog[" + std::to_string(index) + "] " + collector.target, "`syslog`");
 }
 
 Status probeIpSocket(const std::string& listen, const std::string& field) {
   auto ip = listenAddress(listen);
   if (!ip) return Status();
-  const int family = ip->v6 ? AF_INET6 : AF_INET;
-  const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd >= 0) {
-    ::close(fd);
-    return Status();
-  }
-  const int err = errno;
-  std::string what = field + " " + listen + ": muzzled may not open an " +
-                     (ip->v6 ? "IPv6" : "IPv4") + " socket (" + std::strerror(err) + ")";
-  if (err == EAFNOSUPPORT || err == EPERM || err == EACCES) {
-    what +=
-        ": its sandbox forbids IP sockets. Under systemd, muzzle-generator allows them (and "
-        "the allow lists) once it has seen management.tcp or management.metrics: run "
-        "`systemctl daemon-reload`, then `systemctl restart muzzled`";
-  }
-  return Status::error(StatusCode::kFailedPrecondition, what);
+  return probeSocket(ip->v6, SOCK_STREAM, field + " " + listen,
+                     "management.tcp or management.metrics");
 }
 
 }  // namespace muzzle
