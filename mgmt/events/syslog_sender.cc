@@ -107,9 +107,10 @@ void SyslogSink::Sender::connected(const ConnectionPtr& c) {
   c->timer.cancel();
   connected_ = true;
   backoff_ = kMinBackoff;
-  markUp("connected");
   watchForClose(c);
+  // The backlog leaves first, so the syslog-up line finds room in the queue behind it.
   pump();
+  markUp("connected");
 }
 
 void SyslogSink::Sender::watchForClose(const ConnectionPtr& c) {
@@ -230,16 +231,19 @@ void SyslogSink::Sender::setState(const char* state) {
 
 void SyslogSink::Sender::markUp(const char* state) {
   bool was_reported = false;
+  uint64_t dropped = 0;
   {
     std::lock_guard<std::mutex> lock(sink_.mu_);
     sink_.state_ = state;
     if (!udp()) {
       was_reported = sink_.down_logged_;
+      dropped = sink_.dropped_;
       sink_.down_logged_ = false;
     }
   }
   if (was_reported) {
-    sink_.log_.write(LogLine("syslog-up").add("collector", sink_.config_.target));
+    sink_.log_.write(
+        LogLine("syslog-up").add("collector", sink_.config_.target).add("dropped", dropped));
   }
 }
 

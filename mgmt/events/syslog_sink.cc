@@ -109,11 +109,19 @@ SyslogSink::~SyslogSink() {
   sender_.reset();
 }
 
+bool SyslogSink::aboutThisCollector(const LogLine& line) const {
+  if (line.event() != "syslog-up" && line.event() != "syslog-down") return false;
+  for (const auto& [key, value] : line.fields()) {
+    if (key == "collector") return value == config_.target;
+  }
+  return false;
+}
+
 void SyslogSink::onEvent(const LogLine& line) {
   if (!config_.wants(line.event())) return;
   std::string message = formatSyslog(line, origin_, max_bytes_);
   std::lock_guard<std::mutex> lock(mu_);
-  if (queue_.size() >= config_.queue) {
+  if (queue_.size() >= config_.queue + (aboutThisCollector(line) ? kStatusReserve : 0)) {
     ++dropped_;
     return;
   }

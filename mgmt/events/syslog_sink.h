@@ -4,7 +4,9 @@
 // onEvent() (the EventLog's delivery thread) filters the line by the collector's `events`,
 // formats it (syslog_format.h) and moves it into the sink's bounded queue (`queue` lines) under
 // the sink's mutex, held for that move only; when the queue is full the line is dropped and
-// counted. It never waits for the network, so a slow or dead collector holds up neither the
+// counted; only this collector's own syslog-up and syslog-down lines have kStatusReserve places
+// past the bound, so the line that tells the collector about a gap is not lost to that gap. It
+// never waits for the network, so a slow or dead collector holds up neither the
 // other consumers nor, through them, judging.
 //
 // The sender thread ("muzzle-syslog", a Boost.Asio loop) owns the socket:
@@ -20,7 +22,7 @@
 //   back to 1 s once connected. Queued messages wait (within the bound) for the reconnect.
 // A collector going down writes one `event=syslog-down collector=... error=... dropped=N` line
 // (at most one a minute per collector while it stays down), and `event=syslog-up` once it is
-// back. `sent` counts messages the kernel accepted (a TCP collector that dies may still lose
+// back (`dropped=N`: lost since start, so the collector can tell how big the gap was). `sent` counts messages the kernel accepted (a TCP collector that dies may still lose
 // what was in its socket buffers: syslog over TCP has no acknowledgements).
 //
 // Stopping (the destructor): waits up to kDrainOnStop for what is queued to be written (a
@@ -78,6 +80,9 @@ class SyslogSink final : public EventSink {
   static constexpr auto kMaxBackoff = std::chrono::seconds(30);
   static constexpr auto kDownLogInterval = std::chrono::seconds(60);
   static constexpr auto kDrainOnStop = std::chrono::milliseconds(500);
+  // Places past `queue` for this collector's own syslog-up / syslog-down lines (at most one of
+  // each per outage, and one down line a minute).
+  static constexpr size_t kStatusReserve = 2;
 
   // Reads the TLS files (an error names the field and the file) and starts the sender thread,
   // which connects at once. `*log` and `*clock` must outlive the sink. `origin.facility` is
@@ -106,6 +111,8 @@ class SyslogSink final : public EventSink {
  private:
   SyslogSink(const SyslogCollectorConfig& config, SyslogOrigin origin, EventLog& log,
              const Clock& clock);
+  // A syslog-up or syslog-down line naming this collector.
+  bool aboutThisCollector(const LogLine& line) const;
 
   const SyslogCollectorConfig config_;
   const SyslogOrigin origin_;

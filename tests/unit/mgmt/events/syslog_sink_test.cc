@@ -215,6 +215,62 @@ TEST_CASE("a collector that is down: lines wait in the queue, the rest is droppe
   ::close(listener);
 }
 
+TEST_CASE("a full queue still takes the collector's own syslog-up and syslog-down lines") {
+  Fixture f;
+  const std::string path = f.dir / "collector";  // nothing listens yet
+  auto sink = SyslogSink::start(collector("tcp://198.51.100.2:601", 4), f.origin, f.log, f.clock,
+                                SyslogEndpoint::unixPath(path));
+  REQUIRE(sink.ok());
+  REQUIRE(eventually([&] { return (*sink)->status().state == "down"; }));
+  for (int i = 0; i < 10; ++i) (*sink)->onEvent(deny(i));
+  REQUIRE((*sink)->status().queued == 4);
+  REQUIRE((*sink)->status().dropped == 6);
+  // Another collector's status line is just a line: dropped.
+  (*sink)->onEvent(LogLine("syslog-up").add("collector", "tls://198.51.100.2:6514"));
+  CHECK((*sink)->status().dropped == 7);
+  // Its own: kept, up to the reserve.
+  (*sink)->onEvent(LogLine("syslog-down").add("collector", "tcp://198.51.100.2:601"));
+  (*sink)->onEvent(LogLine("syslog-up").add("collector", "tcp://198.51.100.2:601"));
+  CHECK((*sink)->status().queued == 4 + SyslogSink::kStatusReserve);
+  CHECK((*sink)->status().dropped == 7);
+  (*sink)->onEvent(LogLine("syslog-up").add("collector", "tcp://198.51.100.2:601"));
+  CHECK((*sink)->status().dropped == 8);
+  sink->reset();
+}
+
+TEST_CASE("a collector back after an outage gets the backlog, then the syslog-up line") {
+  Fixture f;
+  const std::string path = f.dir / "collector";  // nothing listens yet
+  auto sink = SyslogSink::start(collector("tcp://198.51.100.2:601", 4), f.origin, f.log, f.clock,
+                                SyslogEndpoint::unixPath(path));
+  REQUIRE(sink.ok());
+  f.log.addConsumer(**sink);  // as muzzled does: the sink sees its own status lines
+  REQUIRE(eventually([&] { return f.logText().find("event=syslog-down") != std::string::npos; }));
+  for (int i = 0; i < 20; ++i) (*sink)->onEvent(deny(i));  // the queue is full
+  const uint64_t dropped = (*sink)->status().dropped;
+  CHECK(dropped >= 16);
+
+  const int listener = unixSocket(path, SOCK_STREAM);
+  int conn = -1;
+  REQUIRE(eventually([&] {
+    pollfd p{listener, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0 && (conn = ::accept(listener, nullptr, nullptr)) >= 0;
+  }));
+  std::string stream;
+  REQUIRE(readUntil(conn, &stream, [](const std::string& s) {
+    const auto got = frames(s);
+    return !got.empty() && got.back().find(" syslog-up [") != std::string::npos;
+  }));
+  const std::vector<std::string> got = frames(stream);
+  CHECK(got.front().find(" syslog-down [") != std::string::npos);  // the outage, then its lines
+  CHECK(got.back().find("collector=\"tcp://198.51.100.2:601\" dropped=\"" +
+                        std::to_string(dropped) + "\"") != std::string::npos);
+  f.log.removeConsumer(**sink);
+  sink->reset();
+  ::close(conn);
+  ::close(listener);
+}
+
 TEST_CASE("udp: one datagram per message, cut at 2048 bytes") {
   Fixture f;
   const std::string path = f.dir / "collector";
