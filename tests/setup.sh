@@ -24,7 +24,6 @@ packages=(
   libssl-dev openssl                               # mgmt: certificate checks; test certificates; MUD signatures
   libcurl4-openssl-dev                             # fw/mud: MUD files over HTTPS
   libcap-dev                                       # muzzled drops root to CAP_NET_ADMIN alone
-  libsystemd-dev                                   # muzzled: sd_notify (Type=notify, watchdog)
   file                                             # CPack's dpkg-shlibdeps (the package, image/)
   prometheus curl jq                               # tests/scenario/metrics.sh: a real scraper and its HTTP API
 )

@@ -1,9 +1,12 @@
 #include "fw/engine/service_notifier.h"
 
-#include <systemd/sd-daemon.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
@@ -51,11 +54,42 @@ std::unique_ptr<SystemdNotifier> SystemdNotifier::fromEnvironment() {
 }
 
 Status SystemdNotifier::notify(std::string_view state) {
-  const int r = sd_notify(/*unset_environment=*/0, std::string(state).c_str());
-  if (r >= 0) return Status();  // 0: no $NOTIFY_SOCKET, nobody to tell
-  const char* socket = std::getenv("NOTIFY_SOCKET");
-  return Status::error(std::string("sd_notify: sending to NOTIFY_SOCKET ") +
-                       (socket != nullptr ? socket : "") + ": " + std::strerror(-r));
+  const char* env = std::getenv("NOTIFY_SOCKET");
+  if (env == nullptr || *env == '\0') return Status();  // nobody to tell
+  const std::string name = env;
+  // systemd names a filesystem socket (an absolute path) or an abstract one ('@' + name); its
+  // other kinds (vsock, for virtual machines) never reach a service on the box.
+  if (name[0] != '/' && name[0] != '@') {
+    return Status::error("NOTIFY_SOCKET \"" + name +
+                         "\" is neither a path nor an abstract socket name ('@...')");
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (name.size() >= sizeof(addr.sun_path)) {
+    return Status::error("NOTIFY_SOCKET \"" + name + "\" is too long for a unix socket");
+  }
+  std::memcpy(addr.sun_path, name.data(), name.size());
+  // An abstract name has no terminating NUL: its length is part of the address.
+  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
+  if (name[0] == '@') {
+    addr.sun_path[0] = '\0';
+  } else {
+    len += 1;
+  }
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::error(std::string("sd_notify: socket: ") + std::strerror(errno));
+  ssize_t sent;
+  do {
+    sent = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
+                    reinterpret_cast<const sockaddr*>(&addr), len);
+  } while (sent < 0 && errno == EINTR);
+  const int err = errno;
+  ::close(fd);
+  if (sent < 0) {
+    return Status::error("sd_notify: sending to NOTIFY_SOCKET " + name + ": " +
+                         std::strerror(err));
+  }
+  return Status();
 }
 
 }  // namespace muzzle

@@ -76,6 +76,7 @@ const PolicyCompiler::Preset* PolicyCompiler::preset(const std::string& name,
   auto loaded = std::make_unique<Preset>();
   loaded->name = name;
   loaded->file = folder + "/" + file_name;
+  loaded->origin = std::make_shared<const RuleOrigin::File>(RuleOrigin::File{loaded->file, name});
   DiagnosticSink preset_sink(loaded->file);
   const bool parsed =
       yamlToProto(*text, &loaded->policy, &loaded->map, YamlToProtoOptions{}, &preset_sink);

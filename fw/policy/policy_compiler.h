@@ -70,6 +70,7 @@ class PolicyCompiler {
   struct Preset {
     std::string name;
     std::string file;  // where it was read, for errors and rule origins
+    std::shared_ptr<const RuleOrigin::File> origin;  // its rules' origin (file and name)
     v1::Policy policy;
     SourceMap map;
     const v1::Profile* profile = nullptr;  // its profile of its own name
@@ -162,6 +163,7 @@ class PolicyCompiler {
   std::unordered_map<std::string, std::unique_ptr<Preset>> presets_;
   std::vector<IncludedFile> preset_files_;
   const Preset* in_preset_ = nullptr;  // whose rules are being compiled; null: the site's
+  std::shared_ptr<const RuleOrigin::File> site_origin_;  // the site's rules' origin, made once
   std::string preset_field_;           // the site's field naming it ("profiles.X.preset")
   std::unordered_set<std::string> preset_errors_;   // reported already
   std::unordered_set<std::string> missing_groups_;  // "profiles.X.preset\ngroup", reported

@@ -29,9 +29,9 @@ void addRules(const std::vector<CompiledRule>& rules, Direction direction,
     r->set_label(rule.label);
     r->set_action(actionName(rule.action));
     r->set_rule(rule.source);
-    r->set_file(rule.origin.file);
+    r->set_file(rule.origin.file());
     r->set_line(static_cast<uint32_t>(rule.origin.line));
-    r->set_preset(rule.origin.preset);
+    r->set_preset(rule.origin.preset());
   }
 }
 

@@ -1,5 +1,5 @@
 // SystemdNotifier against a fake $NOTIFY_SOCKET: a unix datagram socket this test binds and names
-// in the environment (sd_notify reads it there), so the exact bytes systemd would receive are
+// in the environment (SystemdNotifier reads it there, on every notify), so the exact bytes systemd would receive are
 // checked.
 #include "fw/engine/service_notifier.h"
 
@@ -108,6 +108,15 @@ TEST_CASE("a socket nobody listens on is an error naming it") {
   Status s = notifier.notify("READY=1");
   REQUIRE_FALSE(s.ok());
   CHECK(s.message().find("/nonexistent/muzzle/notify") != std::string::npos);
+}
+
+TEST_CASE("a NOTIFY_SOCKET that is neither a path nor '@name' is an error, not a guess") {
+  NotifySocketVariable variable("vsock:2:1234");
+  SystemdNotifier notifier(microseconds(0));
+  Status s = notifier.notify("READY=1");
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.message().find("\"vsock:2:1234\" is neither a path nor an abstract socket name") !=
+        std::string::npos);
 }
 
 TEST_CASE("parseWatchdogInterval follows WATCHDOG_USEC and WATCHDOG_PID") {

@@ -106,10 +106,10 @@ TEST_CASE("presets: every shipped preset by name compiles to the rules of its co
     REQUIRE(a.inbound.size() == b.inbound.size());
     for (size_t i = 0; i < a.egress.size(); ++i) {
       CHECK(a.egress[i].label == b.egress[i].label);  // the logs name the same rules
-      CHECK(b.egress[i].origin.file == file);
-      CHECK(b.egress[i].origin.preset == name);
+      CHECK(b.egress[i].origin.file() == file);
+      CHECK(b.egress[i].origin.preset() == name);
       CHECK(b.egress[i].origin.line == a.egress[i].origin.line);
-      CHECK(a.egress[i].origin.file == "copied.yaml");
+      CHECK(a.egress[i].origin.file() == "copied.yaml");
     }
     CHECK(b.preset == name);
   }
@@ -163,20 +163,20 @@ TEST_CASE("presets: the site's own rules come first, then the preset's; otherwis
   REQUIRE(p.inbound.size() == 2);
   CHECK(p.otherwise == Action::kDrop);
   CHECK(p.egress[0].label == "profiles.lobby-cams.egress[0]");
-  CHECK(p.egress[0].origin.file == "site.yaml");
+  CHECK(p.egress[0].origin.file() == "site.yaml");
   CHECK(p.egress[0].origin.line == 7);
-  CHECK(p.egress[0].origin.preset.empty());
+  CHECK(p.egress[0].origin.preset().empty());
   CHECK(p.egress[0].source == "allow 198.18.1.20 tcp 21");
   CHECK(p.egress[1].label == "profiles.lobby-cams.egress[1]");
   CHECK(p.egress[1].source == "allow nvr tcp 554,8000");
-  CHECK(p.egress[1].origin.file == kShipped + "/presets/camera-nvr-only.yaml");
+  CHECK(p.egress[1].origin.file() == kShipped + "/presets/camera-nvr-only.yaml");
   CHECK(p.egress[1].origin.line == nvrRuleLine());
-  CHECK(p.egress[1].origin.preset == "camera-nvr-only");
+  CHECK(p.egress[1].origin.preset() == "camera-nvr-only");
   // A deny of the preset takes the site's otherwise, like every deny of the profile.
   CHECK(p.egress[3].action == Action::kDrop);
-  CHECK(p.inbound[0].origin.file == "site.yaml");
+  CHECK(p.inbound[0].origin.file() == "site.yaml");
   CHECK(p.inbound[1].label == "profiles.lobby-cams.inbound[1]");
-  CHECK(p.inbound[1].origin.preset == "camera-nvr-only");
+  CHECK(p.inbound[1].origin.preset() == "camera-nvr-only");
 
   // Without its own otherwise, the profile takes the preset's.
   auto plain = box.compile(siteUsing("camera-nvr-only"));
@@ -238,14 +238,14 @@ TEST_CASE("presets: a local preset overrides the shipped one of its name, and ad
   REQUIRE_MESSAGE(policy.ok(), policy.status().message());
   const CompiledProfile& q = profileNamed(**policy, "quarantine");
   REQUIRE(q.egress.size() == 1);
-  CHECK(q.egress[0].origin.file == box.localDir() + "/quarantine.yaml");
+  CHECK(q.egress[0].origin.file() == box.localDir() + "/quarantine.yaml");
   CHECK(q.otherwise == Action::kDrop);
   const CompiledProfile& printer = profileNamed(**policy, "printer");
   REQUIRE(printer.inbound.size() == 1);
-  CHECK(printer.inbound[0].origin.file == box.localDir() + "/printer.yaml");
+  CHECK(printer.inbound[0].origin.file() == box.localDir() + "/printer.yaml");
   CHECK(printer.inbound[0].origin.line == 5);
   // The shipped ones stay reachable next to the local ones.
-  CHECK(profileNamed(**policy, "cams").egress[0].origin.file ==
+  CHECK(profileNamed(**policy, "cams").egress[0].origin.file() ==
         kShipped + "/presets/camera-nvr-only.yaml");
 }
 
