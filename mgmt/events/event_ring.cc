@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
+#include <string>
 
 namespace muzzle {
 
@@ -38,6 +40,7 @@ void EventRing::push(v1::Event event) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     event.set_sequence(++last_);
+    event.set_epoch(epoch_);
     events_.push_back(std::move(event));
     while (events_.size() > capacity_) events_.pop_front();
     wake = wakers_;
@@ -69,6 +72,34 @@ EventRing::Batch EventRing::after(uint64_t sequence, size_t max) const {
     batch.events.push_back(events_[i]);
   }
   return batch;
+}
+
+uint64_t EventRing::newEpoch() {
+  std::random_device random;  // getrandom(2)
+  uint64_t epoch = 0;
+  while (epoch == 0) epoch = (uint64_t{random()} << 32) | random();
+  return epoch;
+}
+
+EventRing::Resume EventRing::resume(uint64_t epoch, uint64_t sequence) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const bool other_run = epoch != 0 && epoch != epoch_;
+  // Without an epoch, a sequence this run never reached can only be an earlier run's.
+  const bool unreached = epoch == 0 && sequence > last_;
+  if (!other_run && !unreached) return Resume{sequence, std::nullopt};
+  const uint64_t first = events_.empty() ? last_ + 1 : events_.front().sequence();
+  v1::Gap gap;
+  gap.set_restarted(true);
+  gap.set_first_missing(sequence + 1);
+  gap.set_first_available(first);
+  gap.set_reason(
+      (other_run ? "muzzled restarted since event " + std::to_string(epoch) + ":" +
+                       std::to_string(sequence)
+                 : "this run of muzzled never reached event " + std::to_string(sequence) +
+                       " (it has " + std::to_string(last_) + "): muzzled restarted since") +
+      "; what came after it is not in this stream; this run's events follow from " +
+      std::to_string(epoch_) + ":" + std::to_string(first));
+  return Resume{0, gap};
 }
 
 uint64_t EventRing::lastSequence() const {

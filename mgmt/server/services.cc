@@ -22,10 +22,11 @@ namespace {
 // Holds a StreamQuota slot from construction until OnDone, however the stream ends.
 class EventWatch final : public grpc::ServerWriteReactor<v1::Event> {
  public:
-  EventWatch(EventRing& ring, uint64_t after, bool follow, size_t max_lag, StreamQuota::Lease lease,
-             std::function<void(EventWatch*, bool)> registry)
+  EventWatch(EventRing& ring, EventRing::Resume from, bool follow, size_t max_lag,
+             StreamQuota::Lease lease, std::function<void(EventWatch*, bool)> registry)
       : ring_(ring),
-        next_(after + 1),
+        next_(from.after + 1),
+        restarted_(std::move(from.restarted)),
         follow_(follow),
         max_lag_(max_lag),
         lease_(std::move(lease)),
@@ -86,6 +87,16 @@ class EventWatch final : public grpc::ServerWriteReactor<v1::Event> {
 
   void sendNextLocked() {
     if (finished_ || in_flight_) return;
+    if (restarted_) {  // first, before anything of this run
+      msg_.Clear();
+      msg_.set_epoch(ring_.epoch());
+      *msg_.mutable_gap() = std::move(*restarted_);
+      restarted_.reset();
+      sent_any_ = true;
+      in_flight_ = true;
+      StartWrite(&msg_);
+      return;
+    }
     EventRing::Batch batch = ring_.after(next_ - 1, 1);
     if (batch.gap) {
       if (sent_any_) {
@@ -93,6 +104,7 @@ class EventWatch final : public grpc::ServerWriteReactor<v1::Event> {
         return;
       }
       msg_.Clear();
+      msg_.set_epoch(ring_.epoch());
       *msg_.mutable_gap() = *batch.gap;
       next_ = batch.gap->first_available();
     } else if (!batch.events.empty()) {
@@ -116,6 +128,7 @@ class EventWatch final : public grpc::ServerWriteReactor<v1::Event> {
   EventRing& ring_;
   std::mutex mu_;
   uint64_t next_;
+  std::optional<v1::Gap> restarted_;  // to send before anything else
   bool follow_;
   size_t max_lag_;
   StreamQuota::Lease lease_;
@@ -158,7 +171,8 @@ class EventServiceImpl final : public v1::EventService::CallbackService {
       return new Refusal(toGrpc(refused));
     }
     // Reading events needs no engine state: the ring is thread-safe.
-    return new EventWatch(deps_.events, req->after_sequence(), req->follow(), deps_.max_watcher_lag,
+    return new EventWatch(deps_.events, deps_.events.resume(req->epoch(), req->after_sequence()),
+                          req->follow(), deps_.max_watcher_lag,
                           std::move(lease), [this](EventWatch* w, bool add) {
                             std::lock_guard<std::mutex> lock(mu_);
                             if (add) {
@@ -232,6 +246,7 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
           resp->set_log_suppressed(st.log_suppressed);
           resp->set_events_dropped(st.events_dropped);
           resp->set_last_event_sequence(deps_.events.lastSequence());
+          resp->set_event_epoch(deps_.events.epoch());
           for (const auto& seg : deps_.engine.config().segments)
             resp->add_segments(seg.name + ":" + seg.ifname);
           resp->set_role(roleName(p.role));

@@ -2,7 +2,8 @@
 # The management plane on one box, through muzzlectl on the unix socket: apply + confirm, apply
 # without confirm rolls back by itself, kill -9 inside the window rolls back at restart, stale
 # revision -> ABORTED (exit 4), bad policy -> INVALID_ARGUMENT (exit 3) with the line and nothing
-# changed, an oversize request -> RESOURCE_EXHAUSTED (exit 8), events resume after a reconnect,
+# changed, an oversize request -> RESOURCE_EXHAUSTED (exit 8), events resume after a reconnect
+# and across a restart (EPOCH:SEQUENCE: a gap marked restarted first),
 # and the audit chain verifies and catches an edited entry (exit 9).
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
@@ -74,6 +75,22 @@ lab_expect rejected cam1 cloud1 tcp 443
 lab_check "events --after $last: exactly what came since" \
   bash -c "out=\$('$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' events --after $last); echo \"\$out\" | sed 's/^/    /'; head -n1 <<<\"\$out\" | grep -q '^$((last + 1)) '"
 : "$events_before"
+
+echo "== events resume across a restart: the resume token EPOCH:SEQUENCE"
+token="$(ctl status | grep -o 'last event *[0-9]*:[0-9]*' | grep -o '[0-9]*:[0-9]*$')"
+lab_check "status shows the resume token of the newest event ($token)" grep -Eq '^[1-9][0-9]*:[1-9][0-9]*$' <<<"$token"
+lab_check "resuming with it before a restart: nothing lost, no gap" \
+  bash -c "! '$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' events --after '$token' | grep -q '^gap'"
+lab_stop_muzzled
+lab_start_muzzled
+resumed="$(ctl events --after "$token")"
+sed -n '1,2p' <<<"$resumed" | sed 's/^/    /'
+lab_check "after a restart: a gap marked restarted comes first" \
+  grep -q "^gap: muzzled restarted since event $token; " <<<"$(head -n1 <<<"$resumed")"
+lab_check "... then this run's events from its first" grep -q '^1 ' <<<"$(sed -n 2p <<<"$resumed")"
+lab_check "a bare sequence this run never reached is an earlier run's too" \
+  grep -q '^gap: this run of muzzled never reached event 999999 ' <<<"$(ctl events --after 999999 | head -n1)"
+lab_check "a malformed token is a usage error (exit 2)" expect_exit 2 ctl events --after 12:x
 
 echo "== oversize request refused"
 head -c 70000 /dev/zero | tr '\0' '#' >"$LAB_STATE/huge.yaml"

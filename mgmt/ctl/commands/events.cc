@@ -1,5 +1,12 @@
-// muzzlectl events [--follow] [--after N]: denials, new devices, policy changes, printed as they
-// come (prefixed with the box's name in fleet mode).
+// muzzlectl events [--follow] [--after [EPOCH:]N]: denials, new devices, policy changes, printed
+// as they come (prefixed with the box's name in fleet mode). EPOCH:N is the resume token (the
+// run of muzzled that numbered event N: `muzzlectl status` shows the current one, --json every
+// event's); with it, a resume across a restart of muzzled starts with a gap marked restarted.
+#include <charconv>
+#include <optional>
+#include <string_view>
+#include <utility>
+
 #include "mgmt/ctl/commands/commands.h"
 #include "mgmt/ctl/output.h"
 #include "muzzle/v1/management.grpc.pb.h"
@@ -13,6 +20,8 @@ std::string eventLine(const v1::Event& e, bool json) {
   std::string line;
   if (json) {
     line = toJson(e, false);
+  } else if (e.has_gap() && e.gap().restarted()) {
+    line = "gap: " + e.gap().reason();
   } else if (e.has_gap()) {
     line = "gap: events " + std::to_string(e.gap().first_missing()) + ".." +
            std::to_string(e.gap().first_available() - 1) + " are lost (" + e.gap().reason() + ")";
@@ -23,18 +32,39 @@ std::string eventLine(const v1::Event& e, bool json) {
   return line;
 }
 
-Outcome events(const Call& call, uint64_t after, bool follow) {
+// "N" or "EPOCH:N", decimal; nullopt on anything else.
+std::optional<std::pair<uint64_t, uint64_t>> parseResumeToken(const std::string& text) {
+  auto number = [](std::string_view s, uint64_t* out) {
+    if (s.empty() || s.size() > 20) return false;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+    return ec == std::errc() && end == s.data() + s.size();
+  };
+  const size_t colon = text.find(':');
+  uint64_t epoch = 0, sequence = 0;
+  if (colon == std::string::npos) {
+    if (!number(text, &sequence)) return std::nullopt;
+  } else if (!number(std::string_view(text).substr(0, colon), &epoch) ||
+             !number(std::string_view(text).substr(colon + 1), &sequence)) {
+    return std::nullopt;
+  }
+  return std::make_pair(epoch, sequence);
+}
+
+Outcome events(const Call& call, uint64_t epoch, uint64_t after, bool follow) {
   auto stub = v1::EventService::NewStub(call.channel);
   grpc::ClientContext ctx;
   if (!follow) call.prepare(ctx);
   v1::WatchEventsRequest req;
   req.set_after_sequence(after);
+  req.set_epoch(epoch);
   req.set_follow(follow);
   auto reader = stub->WatchEvents(&ctx, req);
   v1::Event e;
   uint64_t n = 0, last = after;
+  uint64_t run = epoch;
   const std::string prefix = call.options.fleet() ? "[" + call.box.name + "] " : "";
   while (reader->Read(&e)) {
+    run = e.epoch();
     if (!e.has_gap()) {
       last = e.sequence();
       ++n;
@@ -46,13 +76,13 @@ Outcome events(const Call& call, uint64_t after, bool follow) {
   grpc::Status s = reader->Finish();
   if (!s.ok()) return failed(s);
   Outcome o;
-  o.summary = std::to_string(n) + " events, last " + std::to_string(last);
+  o.summary = std::to_string(n) + " events, last " + std::to_string(run) + ":" + std::to_string(last);
   return o;
 }
 
 struct EventsArgs {
   bool follow = false;
-  uint64_t after = 0;
+  std::string after = "0";
 };
 
 }  // namespace
@@ -61,10 +91,20 @@ void addEventsCommand(CLI::App& app, Invocation& invocation) {
   auto args = std::make_shared<EventsArgs>();
   auto* sub = app.add_subcommand("events", "denials, new devices, policy changes");
   sub->add_flag("--follow,-f", args->follow, "keep streaming new events");
-  sub->add_option("--after", args->after, "only events after this sequence number (resume)");
+  sub->add_option("--after", args->after,
+                  "only events after this one (resume): EPOCH:SEQUENCE, or SEQUENCE of this run")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            return parseResumeToken(text) ? std::string()
+                                          : "expected SEQUENCE or EPOCH:SEQUENCE (decimal)";
+          },
+          "[EPOCH:]SEQUENCE"));
   sub->callback([&invocation, args] {
     invocation.streams = true;
-    invocation.command = [a = *args](const Call& call) { return events(call, a.after, a.follow); };
+    const auto [epoch, after] = *parseResumeToken(args->after);
+    invocation.command = [epoch, after, follow = args->follow](const Call& call) {
+      return events(call, epoch, after, follow);
+    };
   });
 }
 

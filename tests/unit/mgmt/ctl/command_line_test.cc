@@ -114,6 +114,23 @@ TEST_CASE("policy apply --confirm past the API's limit is refused, not wrapped")
   }
 }
 
+TEST_CASE("events --after takes a sequence or the resume token EPOCH:SEQUENCE") {
+  for (const char* good : {"7", "0", "123456789:42", "18446744073709551615:1"}) {
+    CAPTURE(good);
+    CommandLine cli;
+    CHECK_FALSE(parse(cli, {"events", "--after", good}).exit.has_value());
+    CHECK(cli.invocation().command);
+  }
+  for (const char* bad : {"", "x", "-1", "1:", ":1", "1:2:3", "18446744073709551616", "7 "}) {
+    CAPTURE(bad);
+    CommandLine cli;
+    Parsed p = parse(cli, {"events", "--after", bad});
+    REQUIRE(p.exit.has_value());
+    CHECK(*p.exit == kExitUsage);
+    CHECK(p.err.find("EPOCH:SEQUENCE") != std::string::npos);
+  }
+}
+
 TEST_CASE("events streams; its options stay its own") {
   CommandLine cli;
   CHECK_FALSE(parse(cli, {"events", "-f", "--after", "7", "--json"}).exit.has_value());

@@ -52,6 +52,49 @@ TEST_CASE("a reader the buffer moved past gets a gap marker, then the oldest hel
   CHECK_FALSE(ring.after(0, 10).gap);  // "from the oldest" is not a gap
 }
 
+TEST_CASE("every event carries the ring's epoch; each ring (each run) has its own, never 0") {
+  EventRing a(8), b(8);
+  CHECK(a.epoch() != 0);
+  CHECK(a.epoch() != b.epoch());
+  pushDeny(a, 2);
+  for (const v1::Event& e : a.after(0, 10).events) CHECK(e.epoch() == a.epoch());
+}
+
+TEST_CASE("resuming from an earlier run: a gap marked restarted, then this run from its oldest") {
+  EventRing ring(4, /*epoch=*/77);
+  pushDeny(ring, 6);  // 1 and 2 are gone: the ring holds 3..6
+
+  SUBCASE("this run's epoch, or none, with a sequence it reached: no gap") {
+    for (uint64_t epoch : {uint64_t{0}, uint64_t{77}}) {
+      const EventRing::Resume r = ring.resume(epoch, 5);
+      CHECK_FALSE(r.restarted);
+      CHECK(r.after == 5);
+    }
+  }
+  SUBCASE("another run's epoch: whatever the sequence") {
+    for (uint64_t sequence : {uint64_t{2}, uint64_t{900}}) {
+      const EventRing::Resume r = ring.resume(41, sequence);
+      REQUIRE(r.restarted);
+      CHECK(r.after == 0);
+      CHECK(r.restarted->restarted());
+      CHECK(r.restarted->first_missing() == sequence + 1);
+      CHECK(r.restarted->first_available() == 3);
+      CHECK(r.restarted->reason() ==
+            "muzzled restarted since event 41:" + std::to_string(sequence) +
+                "; what came after it is not in this stream; this run's events follow from 77:3");
+    }
+  }
+  SUBCASE("no epoch and a sequence this run never reached: an earlier run's") {
+    const EventRing::Resume r = ring.resume(0, 9);
+    REQUIRE(r.restarted);
+    CHECK(r.after == 0);
+    CHECK(r.restarted->reason().find("this run of muzzled never reached event 9 (it has 6)") == 0);
+  }
+  SUBCASE("this run's epoch and a sequence beyond its newest: waits for it, as before") {
+    CHECK_FALSE(ring.resume(77, 9).restarted);
+  }
+}
+
 TEST_CASE("an event's time is when its line was written, not when it reached the ring") {
   EventRing ring(4);
   LogLine line("deny");
