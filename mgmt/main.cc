@@ -17,6 +17,7 @@
 #include "fw/nft/ruleset.h"
 #include "fw/policy/policy_loader.h"
 #include "mgmt/events/event_ring.h"
+#include "mgmt/events/journal_sink.h"
 #include "mgmt/events/syslog_sink.h"
 #include "mgmt/revisions/policy_committer.h"
 #include "mgmt/server/mud_manager.h"
@@ -228,6 +229,22 @@ int main(int argc, char** argv) {
     if (!sinks.ok()) return fail(sinks.status());
     syslog = std::move(sinks).value();
   }
+  // And to the journal (`journal:`): removed from the log before it is destroyed.
+  std::unique_ptr<muzzle::JournalSink> journal;
+  struct JournalConsumer {
+    muzzle::EventLog& log;
+    muzzle::JournalSink* sink = nullptr;
+    ~JournalConsumer() {
+      if (sink != nullptr) log.removeConsumer(*sink);
+    }
+  } journal_consumer{log};
+  if (config->journal.enabled) {
+    auto sink = muzzle::JournalSink::open(config->journal);
+    if (!sink.ok()) return fail(sink.status());
+    journal = std::move(sink).value();
+    log.addConsumer(*journal);
+    journal_consumer.sink = journal.get();
+  }
   muzzle::RevisionStore store(config->state_dir);
   muzzle::AuditLog audit(config->state_dir);
   muzzle::PolicyCommitter commits(daemon, store, audit, log, clock, state);
@@ -280,7 +297,7 @@ int main(int argc, char** argv) {
   muzzle::ManagementServices services(muzzle::ServiceDeps{
       daemon, commits, events, **authorizer, clock, started,
       mcfg.has_max_watcher_lag() ? mcfg.max_watcher_lag() : 1024, muzzle::streamLimitsOf(mcfg),
-      &mud, syslog.get()});
+      &mud, syslog.get(), journal.get()});
   // Listening before the engine is ready is fine: calls are posted to the engine thread and run
   // once it runs. It means a client never sees "ready" in the log and then a refused socket.
   // Prometheus scrapes (management.metrics): checked before anything listens; served on the

@@ -185,6 +185,7 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
     }
   }
   config.syslog = parseSyslogCollectors(proto.syslog(), config_dir, fail);
+  config.journal = parseJournal(proto.journal(), proto.has_journal(), fail);
   config.management = proto.management();
   config.config_dir = std::string(config_dir);
   checkMetrics(proto.management().metrics(), fail);

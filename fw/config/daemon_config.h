@@ -46,6 +46,8 @@ struct DaemonConfig {
   std::string metrics_listen_at;
   // Syslog collectors (at most kMaxSyslogCollectors); sent to by mgmt/events/syslog_sink.h.
   std::vector<SyslogCollectorConfig> syslog;
+  // `journal:`; sent to by mgmt/events/journal_sink.h.
+  JournalConfig journal;
 };
 
 Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_view file_label,

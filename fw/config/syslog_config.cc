@@ -36,6 +36,31 @@ std::string absoluteFrom(std::string_view dir, const std::string& path) {
   return p.lexically_normal().string();
 }
 
+// A list of event names (`events:`): each a valid name, none twice, at most kMaxEventNames.
+std::vector<std::string> parseEventNames(
+    const google::protobuf::RepeatedPtrField<std::string>& names, const std::string& path,
+    const std::function<void(const std::string& path, const std::string& message)>& fail) {
+  std::vector<std::string> out;
+  if (static_cast<size_t>(names.size()) > kMaxEventNames) {
+    fail(path, std::to_string(names.size()) + " names; at most " + std::to_string(kMaxEventNames));
+    return out;
+  }
+  for (int e = 0; e < names.size(); ++e) {
+    const std::string& name = names[e];
+    const std::string at = path + "[" + std::to_string(e) + "]";
+    if (!isEventName(name)) {
+      fail(at, quotedExcerpt(name) +
+                   " is not an event name (the log's event=, e.g. deny or new-device: "
+                   "lowercase letters, digits and '-', at most 32)");
+    } else if (std::find(out.begin(), out.end(), name) != out.end()) {
+      fail(at, quotedExcerpt(name) + " is listed twice");
+    } else {
+      out.push_back(name);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 bool SyslogCollectorConfig::wants(std::string_view event) const {
@@ -202,25 +227,7 @@ std::vector<SyslogCollectorConfig> parseSyslogCollectors(
         config.facility = static_cast<uint8_t>(facility);
       }
     }
-    if (static_cast<size_t>(c.events_size()) > kMaxEventNames) {
-      fail(path + ".events",
-           std::to_string(c.events_size()) + " names; at most " + std::to_string(kMaxEventNames));
-    } else {
-      for (int e = 0; e < c.events_size(); ++e) {
-        const std::string& name = c.events(e);
-        const std::string at = path + ".events[" + std::to_string(e) + "]";
-        if (!isEventName(name)) {
-          fail(at, quotedExcerpt(name) +
-                       " is not an event name (the log's event=, e.g. deny or new-device: "
-                       "lowercase letters, digits and '-', at most 32)");
-        } else if (std::find(config.events.begin(), config.events.end(), name) !=
-                   config.events.end()) {
-          fail(at, quotedExcerpt(name) + " is listed twice");
-        } else {
-          config.events.push_back(name);
-        }
-      }
-    }
+    config.events = parseEventNames(c.events(), path + ".events", fail);
     if (c.has_queue()) {
       if (c.queue() < 1 || c.queue() > SyslogCollectorConfig::kMaxQueue) {
         fail(path + ".queue", std::to_string(c.queue()) + " is out of range (1.." +
@@ -232,6 +239,19 @@ std::vector<SyslogCollectorConfig> parseSyslogCollectors(
     out.push_back(std::move(config));
   }
   return out;
+}
+
+bool JournalConfig::wants(std::string_view event) const {
+  return events.empty() || std::find(events.begin(), events.end(), event) != events.end();
+}
+
+JournalConfig parseJournal(
+    const v1::Journal& journal, bool present,
+    const std::function<void(const std::string& path, const std::string& message)>& fail) {
+  JournalConfig config;
+  config.enabled = present;
+  config.events = parseEventNames(journal.events(), "journal.events", fail);
+  return config;
 }
 
 }  // namespace muzzle

@@ -41,6 +41,14 @@ struct SyslogCollectorConfig {
 
 inline constexpr size_t kMaxSyslogCollectors = 4;
 
+// `journal:` (mgmt/events/journal_sink.h).
+struct JournalConfig {
+  bool enabled = false;
+  std::vector<std::string> events;  // empty: every event
+
+  bool wants(std::string_view event) const;
+};
+
 // A facility's number from its name ("local0" -> 16), or -1.
 int syslogFacility(std::string_view name);
 // The name of a facility's number (16 -> "local0"); its number as text when it has none.
@@ -55,6 +63,11 @@ bool parseSyslogTarget(std::string_view text, SyslogTransport* transport, IpAddr
 std::vector<SyslogCollectorConfig> parseSyslogCollectors(
     const google::protobuf::RepeatedPtrField<v1::SyslogCollector>& collectors,
     std::string_view config_dir,
+    const std::function<void(const std::string& path, const std::string& message)>& fail);
+
+// Validates `journal` (`present`: the config has the section). Problems go to `fail` as above.
+JournalConfig parseJournal(
+    const v1::Journal& journal, bool present,
     const std::function<void(const std::string& path, const std::string& message)>& fail);
 
 }  // namespace muzzle

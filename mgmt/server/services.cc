@@ -262,6 +262,15 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
               out->set_last_error(c.last_error);
             }
           }
+          if (deps_.journal != nullptr) {
+            const JournalStatus j = deps_.journal->status();
+            v1::SyslogCollectorStatus* out = resp->add_syslog();
+            out->set_target("journal");
+            out->set_state(j.failing ? "failing" : "ready");
+            out->set_sent(j.sent);
+            out->set_dropped(j.dropped);
+            out->set_last_error(j.last_error);
+          }
           return Status();
         });
   }

@@ -11,6 +11,7 @@
 #include "fw/common/clock.h"
 #include "fw/engine/engine_control.h"
 #include "mgmt/events/event_ring.h"
+#include "mgmt/events/journal_sink.h"
 #include "mgmt/events/syslog_sink.h"
 #include "mgmt/revisions/policy_committer.h"
 #include "mgmt/server/auth.h"
@@ -35,6 +36,8 @@ struct ServiceDeps {
   MudManager* mud = nullptr;
   // The syslog collectors, read by GetStatus (any thread); null: none configured.
   const SyslogSinks* syslog = nullptr;
+  // The journal's sink, read by GetStatus (any thread); null: `journal:` is off.
+  const JournalSink* journal = nullptr;
 };
 
 class EventServiceImpl;

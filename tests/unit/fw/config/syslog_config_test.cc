@@ -165,5 +165,27 @@ TEST_CASE("facility, events and queue are checked") {
         std::string::npos);  // unknown keys are errors
 }
 
+TEST_CASE("journal: off unless the section is there; its events are checked like syslog's") {
+  auto none = parse("");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->journal.enabled);
+
+  auto all = parse("journal: {}\n");
+  REQUIRE_MESSAGE(all.ok(), all.status().message());
+  CHECK(all->journal.enabled);
+  CHECK(all->journal.wants("policy-applied"));
+
+  auto some = parse("journal: {events: [deny, new-device]}\n");
+  REQUIRE_MESSAGE(some.ok(), some.status().message());
+  CHECK(some->journal.wants("new-device"));
+  CHECK_FALSE(some->journal.wants("allow"));
+
+  CHECK(errorOf("journal: {events: [deny, Deny]}\n")
+            .find("muzzled.yaml:3: journal.events[1]: \"Deny\" is not an event name") !=
+        std::string::npos);
+  CHECK(errorOf("journal: {events: [deny, deny]}\n")
+            .find("journal.events[1]: \"deny\" is listed twice") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace muzzle
