@@ -178,11 +178,24 @@ int main(int argc, char** argv) {
   const muzzle::v1::Management& mcfg = config->management;
   // Before the log, so it outlives it: the log's delivery thread feeds it until the log stops.
   muzzle::EventRing events(mcfg.has_event_buffer() ? mcfg.event_buffer() : 4096);
+  // The journal's entries (`journal:`), for the same reason before the log.
+  std::unique_ptr<muzzle::JournalSink> journal;
+  muzzle::Status journal_opened;
+  if (config->journal.enabled) {
+    auto sink = muzzle::JournalSink::open(config->journal);
+    if (sink.ok()) {
+      journal = std::move(sink).value();
+    } else {
+      journal_opened = sink.status();
+    }
+  }
   muzzle::EventLog log(stderr, clock);
   log.addConsumer(events);
+  if (journal) log.addConsumer(*journal);
   for (muzzle::LogLine& line : sandbox_lines) log.write(std::move(line));
-  if (!sandboxed.ok()) {
-    log.write(muzzle::LogLine("start-failed").add("error", sandboxed.message()));
+  if (!sandboxed.ok() || !journal_opened.ok()) {
+    const muzzle::Status& first = !sandboxed.ok() ? sandboxed : journal_opened;
+    log.write(muzzle::LogLine("start-failed").add("error", first.message()));
     return 1;
   }
   // One muzzled per network namespace, settled before the ruleset, the queues or the socket
@@ -228,22 +241,6 @@ int main(int argc, char** argv) {
     auto sinks = muzzle::SyslogSinks::start(config->syslog, log, clock);
     if (!sinks.ok()) return fail(sinks.status());
     syslog = std::move(sinks).value();
-  }
-  // And to the journal (`journal:`): removed from the log before it is destroyed.
-  std::unique_ptr<muzzle::JournalSink> journal;
-  struct JournalConsumer {
-    muzzle::EventLog& log;
-    muzzle::JournalSink* sink = nullptr;
-    ~JournalConsumer() {
-      if (sink != nullptr) log.removeConsumer(*sink);
-    }
-  } journal_consumer{log};
-  if (config->journal.enabled) {
-    auto sink = muzzle::JournalSink::open(config->journal);
-    if (!sink.ok()) return fail(sink.status());
-    journal = std::move(sink).value();
-    log.addConsumer(*journal);
-    journal_consumer.sink = journal.get();
   }
   muzzle::RevisionStore store(config->state_dir);
   muzzle::AuditLog audit(config->state_dir);
