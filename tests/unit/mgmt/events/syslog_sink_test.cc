@@ -109,6 +109,25 @@ struct Fixture {
   }
 };
 
+// A sink for a TCP collector at `path`, where nothing listens yet, once it knows it is down.
+std::unique_ptr<SyslogSink> downSink(Fixture& f, const std::string& path, uint32_t queue) {
+  auto sink = SyslogSink::start(collector("tcp://198.51.100.2:601", queue), f.origin, f.log,
+                                f.clock, SyslogEndpoint::unixPath(path));
+  REQUIRE(sink.ok());
+  REQUIRE(eventually([&] { return (*sink)->status().state == "down"; }));
+  return std::move(sink).value();
+}
+
+// The sink's connection once it has reconnected to `listener` (after its backoff).
+int acceptReconnect(int listener) {
+  int conn = -1;
+  REQUIRE(eventually([&] {
+    pollfd p{listener, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0 && (conn = ::accept(listener, nullptr, nullptr)) >= 0;
+  }));
+  return conn;
+}
+
 TEST_CASE("tcp: octet-counted RFC 5424 messages, in order, only the configured events") {
   Fixture f;
   const std::string path = f.dir / "collector";
@@ -177,13 +196,10 @@ TEST_CASE(
 
 TEST_CASE("a collector that is down: lines wait in the queue, the rest is dropped; it comes back") {
   Fixture f;
-  const std::string path = f.dir / "collector";  // nothing listens yet
-  auto sink = SyslogSink::start(collector("tcp://198.51.100.2:601", 4), f.origin, f.log, f.clock,
-                                SyslogEndpoint::unixPath(path));
-  REQUIRE(sink.ok());
-  REQUIRE(eventually([&] { return (*sink)->status().state == "down"; }));
-  for (int i = 0; i < 20; ++i) (*sink)->onEvent(deny(i));
-  SyslogCollectorStatus st = (*sink)->status();
+  const std::string path = f.dir / "collector";
+  auto sink = downSink(f, path, 4);
+  for (int i = 0; i < 20; ++i) sink->onEvent(deny(i));
+  SyslogCollectorStatus st = sink->status();
   CHECK(st.dropped == 16);
   CHECK(st.queued == 4);
   CHECK(st.sent == 0);
@@ -195,67 +211,56 @@ TEST_CASE("a collector that is down: lines wait in the queue, the rest is droppe
   // The collector starts: the sink reconnects (after its backoff) and sends what waited.
   const int listener = unixSocket(path, SOCK_STREAM);
   std::string stream;
-  int conn = -1;
-  REQUIRE(eventually([&] {
-    pollfd p{listener, POLLIN, 0};
-    return ::poll(&p, 1, 0) > 0 && (conn = ::accept(listener, nullptr, nullptr)) >= 0;
-  }));
+  const int conn = acceptReconnect(listener);
   REQUIRE(readUntil(conn, &stream, [](const std::string& s) { return frames(s).size() >= 4; }));
   const std::vector<std::string> got = frames(stream);
   CHECK(got.front().find("n=\"0\"") != std::string::npos);
   CHECK(got.back().find("n=\"3\"") != std::string::npos);
-  REQUIRE(eventually([&] { return (*sink)->status().sent == 4; }));
-  CHECK((*sink)->status().state == "connected");
+  REQUIRE(eventually([&] { return sink->status().sent == 4; }));
+  CHECK(sink->status().state == "connected");
   REQUIRE(eventually([&] { return f.logText().find("event=syslog-up") != std::string::npos; }));
   // The syslog-down line was written once for this outage, however many retries failed.
   const std::string text = f.logText();
   CHECK(text.find("event=syslog-down") == text.rfind("event=syslog-down"));
-  sink->reset();
+  sink.reset();
   ::close(conn);
   ::close(listener);
 }
 
 TEST_CASE("a full queue still takes the collector's own syslog-up and syslog-down lines") {
   Fixture f;
-  const std::string path = f.dir / "collector";  // nothing listens yet
-  auto sink = SyslogSink::start(collector("tcp://198.51.100.2:601", 4), f.origin, f.log, f.clock,
-                                SyslogEndpoint::unixPath(path));
-  REQUIRE(sink.ok());
-  REQUIRE(eventually([&] { return (*sink)->status().state == "down"; }));
-  for (int i = 0; i < 10; ++i) (*sink)->onEvent(deny(i));
-  REQUIRE((*sink)->status().queued == 4);
-  REQUIRE((*sink)->status().dropped == 6);
+  auto sink = downSink(f, f.dir / "collector", 4);
+  for (int i = 0; i < 10; ++i) sink->onEvent(deny(i));
+  REQUIRE(sink->status().queued == 4);
+  REQUIRE(sink->status().dropped == 6);
   // Another collector's status line is just a line: dropped.
-  (*sink)->onEvent(LogLine("syslog-up").add("collector", "tls://198.51.100.2:6514"));
-  CHECK((*sink)->status().dropped == 7);
+  sink->onEvent(LogLine("syslog-up").add("collector", "tls://198.51.100.2:6514"));
+  CHECK(sink->status().dropped == 7);
   // Its own: kept, up to the reserve.
-  (*sink)->onEvent(LogLine("syslog-down").add("collector", "tcp://198.51.100.2:601"));
-  (*sink)->onEvent(LogLine("syslog-up").add("collector", "tcp://198.51.100.2:601"));
-  CHECK((*sink)->status().queued == 4 + SyslogSink::kStatusReserve);
-  CHECK((*sink)->status().dropped == 7);
-  (*sink)->onEvent(LogLine("syslog-up").add("collector", "tcp://198.51.100.2:601"));
-  CHECK((*sink)->status().dropped == 8);
-  sink->reset();
+  sink->onEvent(LogLine("syslog-down").add("collector", "tcp://198.51.100.2:601"));
+  sink->onEvent(LogLine("syslog-up").add("collector", "tcp://198.51.100.2:601"));
+  CHECK(sink->status().queued == 4 + SyslogSink::kStatusReserve);
+  CHECK(sink->status().dropped == 7);
+  sink->onEvent(LogLine("syslog-up").add("collector", "tcp://198.51.100.2:601"));
+  CHECK(sink->status().dropped == 8);
+  sink.reset();
 }
 
 TEST_CASE("a collector back after an outage gets the backlog, then the syslog-up line") {
   Fixture f;
   const std::string path = f.dir / "collector";  // nothing listens yet
-  auto sink = SyslogSink::start(collector("tcp://198.51.100.2:601", 4), f.origin, f.log, f.clock,
-                                SyslogEndpoint::unixPath(path));
-  REQUIRE(sink.ok());
-  f.log.addConsumer(**sink);  // as muzzled does: the sink sees its own status lines
+  auto started = SyslogSink::start(collector("tcp://198.51.100.2:601", 4), f.origin, f.log,
+                                   f.clock, SyslogEndpoint::unixPath(path));
+  REQUIRE(started.ok());
+  std::unique_ptr<SyslogSink> sink = std::move(started).value();
+  f.log.addConsumer(*sink);  // as muzzled does, before the outage: it sees its own status lines
   REQUIRE(eventually([&] { return f.logText().find("event=syslog-down") != std::string::npos; }));
-  for (int i = 0; i < 20; ++i) (*sink)->onEvent(deny(i));  // the queue is full
-  const uint64_t dropped = (*sink)->status().dropped;
+  for (int i = 0; i < 20; ++i) sink->onEvent(deny(i));  // the queue is full
+  const uint64_t dropped = sink->status().dropped;
   CHECK(dropped >= 16);
 
   const int listener = unixSocket(path, SOCK_STREAM);
-  int conn = -1;
-  REQUIRE(eventually([&] {
-    pollfd p{listener, POLLIN, 0};
-    return ::poll(&p, 1, 0) > 0 && (conn = ::accept(listener, nullptr, nullptr)) >= 0;
-  }));
+  const int conn = acceptReconnect(listener);
   std::string stream;
   REQUIRE(readUntil(conn, &stream, [](const std::string& s) {
     const auto got = frames(s);
@@ -265,8 +270,8 @@ TEST_CASE("a collector back after an outage gets the backlog, then the syslog-up
   CHECK(got.front().find(" syslog-down [") != std::string::npos);  // the outage, then its lines
   CHECK(got.back().find("collector=\"tcp://198.51.100.2:601\" dropped=\"" +
                         std::to_string(dropped) + "\"") != std::string::npos);
-  f.log.removeConsumer(**sink);
-  sink->reset();
+  f.log.removeConsumer(*sink);
+  sink.reset();
   ::close(conn);
   ::close(listener);
 }
