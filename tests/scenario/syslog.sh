@@ -7,7 +7,7 @@
 # destination); a collector whose certificate does not chain to the configured CA gets nothing;
 # with rsyslog killed, muzzled still judges, reports the collectors down and counts the lines it
 # drops (`muzzlectl status`); restarted, rsyslog gets events again; a collector reached at an
-# address its certificate does not name is refused.
+# address its certificate does not name is refused; a deny reaches imudp (514) over IPv6.
 # rsyslog loads no imuxsock or imklog (so never /dev/log) and writes only in this test's folder.
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
@@ -35,15 +35,18 @@ global(workDirectory="$dir/work"
        defaultNetstreamDriverCertFile="$dir/collector.pem"
        defaultNetstreamDriverKeyFile="$dir/collector.key")
 module(load="imtcp" maxSessions="16")
+module(load="imudp")
 template(name="raw" type="string" string="%rawmsg%\n")
 ruleset(name="plain") { action(type="omfile" file="$dir/tcp.log" template="raw") }
 ruleset(name="tls") { action(type="omfile" file="$dir/tls.log" template="raw") }
 ruleset(name="mtls") { action(type="omfile" file="$dir/mtls.log" template="raw") }
+ruleset(name="udp") { action(type="omfile" file="$dir/udp.log" template="raw") }
 input(type="imtcp" port="601" ruleset="plain")
 input(type="imtcp" port="6514" ruleset="tls" streamDriver.name="gtls" streamDriver.mode="1"
       streamDriver.authMode="anon")
 input(type="imtcp" port="6515" ruleset="mtls" streamDriver.name="gtls" streamDriver.mode="1"
       streamDriver.authMode="x509/certvalid")
+input(type="imudp" port="514" ruleset="udp")
 EOF
 
 # rsyslogd itself (its pid file), not the shell that started it, is what gets killed; the lab's
@@ -65,7 +68,8 @@ rsyslog_listening() {
   local listening
   listening="$(lab_exec inet ss -Hltn)"
   grep -q ':601 ' <<<"$listening" && grep -q ':6514 ' <<<"$listening" &&
-    grep -q ':6515 ' <<<"$listening" && [[ -s "$dir/rsyslogd.pid" ]]
+    grep -q ':6515 ' <<<"$listening" && lab_exec inet ss -Hlun | grep -q ':514 ' &&
+    [[ -s "$dir/rsyslogd.pid" ]]
 }
 rsyslog_gone() { ! kill -0 "$RSYSLOG_PID" 2>/dev/null && ! rsyslog_listening; }
 rsyslog_start
@@ -161,14 +165,22 @@ lab_check "... and the syslog-up line itself reached it" \
 lab_expect rejected cam1 cloud1 tcp 443
 lab_check "a new deny arrives" wait_until 0 more_denials_than "$before"
 
-echo "== the collector's certificate must name the address muzzled connects to"
+echo "== the collector's certificate must name the address muzzled connects to; UDP over IPv6"
 lab_stop_muzzled
 export LAB_CONFIG_EXTRA="syslog:
   - target: \"tls://[2001:db8:1::2]:6514\"
-    ca: $dir/ca.pem"
+    ca: $dir/ca.pem
+  - target: \"udp://[2001:db8:1::2]:514\"
+    events: [deny]"
 lab_start_muzzled
 lab_check "the right CA, but not its address: refused (IP address mismatch)" \
   wait_log 'event=syslog-down collector="?tls://\[2001:db8:1::2\]:6514"? error="TLS handshake: .*\(IP address mismatch\)'
 lab_check "... and status shows it, with nothing sent" down_nothing_sent 0
+lab_table_header
+lab_expect rejected cam1 cloud1 tcp 443
+lab_check "rsyslog (imudp) stored the deny from one datagram to its IPv6 address" \
+  wait_until 0 grep -Eq "$deny_pattern" "$dir/udp.log"
+udp_ready() { [[ "$(syslog_field 1 state)" == ready ]] && (($(syslog_field 1 sent) >= 1)); }
+lab_check "... and status shows the UDP collector ready, with what it sent" udp_ready
 lab_stop_muzzled
 lab_summary
