@@ -111,7 +111,8 @@ void PolicyCompiler::appendRules(const google::protobuf::RepeatedPtrField<v1::Ru
       rule.origin = RuleOrigin{preset->origin, preset->map.lineOf(path)};
     } else {
       if (!site_origin_) {
-        site_origin_ = std::make_shared<const RuleOrigin::File>(RuleOrigin::File{sink_->file(), ""});
+        site_origin_ =
+            std::make_shared<const RuleOrigin::File>(RuleOrigin::File{sink_->file(), ""});
       }
       rule.origin = RuleOrigin{site_origin_, map_.lineOf(path)};
     }

@@ -22,8 +22,9 @@
 //   back to 1 s once connected. Queued messages wait (within the bound) for the reconnect.
 // A collector going down writes one `event=syslog-down collector=... error=... dropped=N` line
 // (at most one a minute per collector while it stays down), and `event=syslog-up` once it is
-// back (`dropped=N`: lost since start, so the collector can tell how big the gap was). `sent` counts messages the kernel accepted (a TCP collector that dies may still lose
-// what was in its socket buffers: syslog over TCP has no acknowledgements).
+// back (`dropped=N`: lost since start, so the collector can tell how big the gap was). `sent`
+// counts messages the kernel accepted (a TCP collector that dies may still lose what was in its
+// socket buffers: syslog over TCP has no acknowledgements).
 //
 // Stopping (the destructor): waits up to kDrainOnStop for what is queued to be written (a
 // connected collector gets muzzled's last words), then ends the thread.

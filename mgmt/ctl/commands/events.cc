@@ -76,7 +76,8 @@ Outcome events(const Call& call, uint64_t epoch, uint64_t after, bool follow) {
   grpc::Status s = reader->Finish();
   if (!s.ok()) return failed(s);
   Outcome o;
-  o.summary = std::to_string(n) + " events, last " + std::to_string(run) + ":" + std::to_string(last);
+  o.summary =
+      std::to_string(n) + " events, last " + std::to_string(run) + ":" + std::to_string(last);
   return o;
 }
 

@@ -113,7 +113,8 @@ Outcome status(const Call& call) {
       {"segments", segs},
       {"devices known", std::to_string(r.devices_known())},
       // The resume token of the newest event (`muzzlectl events --after`).
-      {"last event", std::to_string(r.event_epoch()) + ":" + std::to_string(r.last_event_sequence())},
+      {"last event",
+       std::to_string(r.event_epoch()) + ":" + std::to_string(r.last_event_sequence())},
       // Lost event lines: over the log's rate limit, or while delivery was behind.
       {"events lost", std::to_string(r.log_suppressed()) + " rate-limited, " +
                           std::to_string(r.events_dropped()) + " dropped (buffer full)"},
