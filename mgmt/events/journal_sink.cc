@@ -87,22 +87,22 @@ Result<std::unique_ptr<JournalSink>> JournalSink::open(JournalConfig config,
 }
 
 JournalSink::JournalSink(JournalConfig config, std::string socket_path, int fd)
-    : config_(std::move(config)), socket_path_(std::move(socket_path)), fd_(fd) {}
+    : config_(std::move(config)), socket_path_(std::move(socket_path)), fd_(fd) {
+  address_.sun_family = AF_UNIX;
+  std::memcpy(address_.sun_path, socket_path_.data(), socket_path_.size());  // open() checked it
+  address_length_ =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket_path_.size() + 1);
+}
 
 JournalSink::~JournalSink() { ::close(fd_); }
 
 void JournalSink::onEvent(const LogLine& line) {
   if (!config_.wants(line.event())) return;
   const std::string entry = formatJournalEntry(line);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, socket_path_.data(), socket_path_.size());
-  const auto len =
-      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket_path_.size() + 1);
   ssize_t sent;
   do {
     sent = ::sendto(fd_, entry.data(), entry.size(), MSG_NOSIGNAL,
-                    reinterpret_cast<const sockaddr*>(&addr), len);
+                    reinterpret_cast<const sockaddr*>(&address_), address_length_);
   } while (sent < 0 && errno == EINTR);
   if (sent >= 0) {
     sent_.fetch_add(1, std::memory_order_relaxed);

@@ -15,6 +15,9 @@
 // of its own: the kernel's socket queue is the bound. Thread-safe.
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -56,6 +59,8 @@ class JournalSink final : public EventSink {
 
   const JournalConfig config_;
   const std::string socket_path_;
+  sockaddr_un address_{};  // socket_path_'s, made once
+  socklen_t address_length_ = 0;
   const int fd_;
   std::atomic<uint64_t> sent_{0};
   std::atomic<uint64_t> dropped_{0};
