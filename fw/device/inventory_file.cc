@@ -1,12 +1,42 @@
 // The inventory's saved form, inventory.pb (proto/muzzle/v1/inventory.proto): plain records to
 // and from muzzle.v1.DeviceRecord, with the address bindings. The format is the one muzzled has
 // always written; only this file knows it.
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include <google/protobuf/arena.h>
 
 #include "fw/device/inventory.h"
 
 namespace muzzle {
 namespace {
+
+// The saved file is parsed into an arena whose blocks come straight from the kernel and go back
+// to it when the load ends. Parsed onto the heap, the messages (dropped after the load) would sit
+// between the records that stay, and the heap could not shrink: 1.1 MB more resident for the
+// bench's 1,000 devices, for as long as muzzled runs.
+void* mapBlock(size_t size) {
+  void* block = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (block == MAP_FAILED) {
+    // What the default block allocator (operator new) would do, minus the exception.
+    std::fputs("muzzled: out of memory while loading the inventory\n", stderr);
+    std::abort();
+  }
+  return block;
+}
+void unmapBlock(void* block, size_t size) { ::munmap(block, size); }
+
+google::protobuf::ArenaOptions loadArenaOptions() {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 64 << 10;
+  options.max_block_size = 1 << 20;
+  options.block_alloc = mapBlock;
+  options.block_dealloc = unmapBlock;
+  return options;
+}
 
 void toProto(const DeviceRecord& r, v1::DeviceRecord* out) {
   out->set_mac(r.mac.toString());
@@ -69,7 +99,8 @@ std::string DeviceInventory::serialize() const {
 }
 
 Status DeviceInventory::load(const std::string& bytes) {
-  v1::Inventory inv;
+  google::protobuf::Arena arena(loadArenaOptions());
+  v1::Inventory& inv = *google::protobuf::Arena::CreateMessage<v1::Inventory>(&arena);
   if (!inv.ParseFromString(bytes)) {
     return Status::error("the saved inventory does not parse; starting with an empty one");
   }

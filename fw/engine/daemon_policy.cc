@@ -57,7 +57,10 @@ Result<uint32_t> Daemon::applyPolicy(std::shared_ptr<const CompiledPolicy> polic
 Status Daemon::loadPolicy(bool initial) {
   const auto compile_start = clock_.now();
   if (initial && initial_policy_) {
-    auto compiled = checkPolicyText(initial_policy_->first, initial_policy_->second);
+    // Read once: kept, a large site's text would stay resident for as long as muzzled runs.
+    const std::pair<std::string, std::string> policy = std::move(*initial_policy_);
+    initial_policy_.reset();
+    auto compiled = checkPolicyText(policy.first, policy.second);
     if (!compiled.ok()) return compiled.status();
     return install(std::move(compiled).value(), initial, clock_.now() - compile_start);
   }

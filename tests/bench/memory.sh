@@ -7,6 +7,11 @@
 #
 #   sudo tests/bench/memory.sh
 #   BUILD=/path/to/other/build sudo tests/bench/memory.sh   # another build of muzzled
+#   INVENTORY=inventory.pb sudo tests/bench/memory.sh      # a restart with devices already seen
+#
+# INVENTORY names a saved state_dir/inventory.pb (e.g. copied from a bench run's lab: the bench
+# measures `rss_start` in its last round, when the earlier rounds have left the site's 1,000
+# devices in the inventory).
 #
 # Like every lab script: namespaces only, removed on exit (tests/lab/lab.sh).
 set -euo pipefail
@@ -19,6 +24,7 @@ measure() {  # $1: the round; $2: "breakdown" to print the mappings
   lab_trap
   lab_up "m$$r$1" >/dev/null
   "$repo/tests/bench/gen_policy.sh" -o "$LAB_STATE/policy.yaml" a
+  [[ -z "${INVENTORY:-}" ]] || cp "$INVENTORY" "$LAB_STATE/inventory.pb"
   lab_start_muzzled >/dev/null
   sleep 3  # the first gRPC and timer work is done by then
   local pid=$LAB_MUZZLED_PID
