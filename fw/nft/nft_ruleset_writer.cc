@@ -56,6 +56,12 @@ class NftRulesetWriter : public RulesetWriter {
     return s;
   }
 
+  // The kernel side of accounting lands next: until then the table has no accounting sets.
+  Result<std::vector<AccountingCount>> readAccounting() override {
+    return std::vector<AccountingCount>{};
+  }
+  Status forgetAccounting(const std::vector<AccountingCount>&) override { return Status(); }
+
   Status remove() override {
     installed_.reset();
     NftBatch b(nextSeq());

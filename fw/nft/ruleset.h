@@ -33,6 +33,21 @@ struct RulesetSpec {
   QueueMode queue_mode = QueueMode::kCompat;
   // DoH resolver addresses for the interval sets @doh4 and @doh6 (merged; overlaps allowed).
   std::vector<Cidr> doh;
+  // Per-device accounting: room for this many addresses in each of the dynamic sets
+  // @acct-up4, @acct-down4, @acct-up6 and @acct-down6 (a counter per element, keyed by the
+  // device's address; see AccountingCount). 0 leaves accounting out of the table.
+  uint32_t accounting_addresses = 0;
+};
+
+// What the kernel counted for one address of a managed device: the layer-3 bytes and packets of
+// allowed traffic from it (upload) or to it, since its element was added to its set. The sets
+// are made with the table and kept across policy changes; an element leaves only when muzzled
+// forgets it (forgetAccounting), so a count only ever grows while its element exists.
+struct AccountingCount {
+  IpAddress address;
+  bool upload = false;
+  uint64_t bytes = 0;
+  uint64_t packets = 0;
 };
 
 // Renders the spec as nft(8) text, from the same layout the writer installs (ruleset_layout.h):
@@ -56,6 +71,11 @@ class RulesetWriter {
   virtual Status install(const RulesetSpec& spec) = 0;
   // Deletes table `inet muzzle` if present.
   virtual Status remove() = 0;
+  // Every element of the accounting sets (nothing when the installed spec has accounting off).
+  virtual Result<std::vector<AccountingCount>> readAccounting() = 0;
+  // Deletes these elements (address and direction; the counts are ignored) from the accounting
+  // sets, so an address idle for long gives its room back. Elements already gone are no error.
+  virtual Status forgetAccounting(const std::vector<AccountingCount>& elements) = 0;
 };
 
 // Writes to the kernel of the calling thread's network namespace. Needs CAP_NET_ADMIN.

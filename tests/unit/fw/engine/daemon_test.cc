@@ -37,6 +37,13 @@ class CountingRuleset : public RulesetWriter {
     ++removes;
     return Status();
   }
+  Result<std::vector<AccountingCount>> readAccounting() override { return counts; }
+  Status forgetAccounting(const std::vector<AccountingCount>& elements) override {
+    forgotten.insert(forgotten.end(), elements.begin(), elements.end());
+    return Status();
+  }
+  std::vector<AccountingCount> counts;     // what the "kernel" counted so far
+  std::vector<AccountingCount> forgotten;  // what the daemon asked to forget
   int probes = 0, installs = 0, removes = 0;
 };
 
