@@ -184,6 +184,16 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
       config.address_hold_seconds = hold;
     }
   }
+  if (proto.devices().has_accounting_interval_seconds()) {
+    const uint32_t every = proto.devices().accounting_interval_seconds();
+    if (every > kMaxAccountingInterval) {
+      fail("devices.accounting_interval_seconds", std::to_string(every) + " is out of range (1.." +
+                                                      std::to_string(kMaxAccountingInterval) +
+                                                      " seconds, or 0 to turn accounting off)");
+    } else {
+      config.accounting_interval_seconds = every;
+    }
+  }
   config.syslog = parseSyslogCollectors(proto.syslog(), config_dir, fail);
   config.journal = parseJournal(proto.journal(), proto.has_journal(), fail);
   config.management = proto.management();

@@ -21,6 +21,8 @@ struct DaemonSegment {
   std::string ifname;
 };
 
+inline constexpr uint32_t kMaxAccountingInterval = 3600;
+
 // The validated config with defaults filled in.
 struct DaemonConfig {
   // Empty means "manage nothing": muzzled idles, touching no nftables state, until a segment is
@@ -39,6 +41,9 @@ struct DaemonConfig {
   std::vector<std::string> preset_dirs;
   // How long a silent device keeps its addresses against others (fw/device/address_bindings.h).
   uint32_t address_hold_seconds = 600;
+  // How often the kernel's per-device traffic counts are read (fw/engine/traffic_accounting.h);
+  // 0: no accounting (the table has no accounting sets).
+  uint32_t accounting_interval_seconds = 10;
   // Not interpreted by fw/: the management plane validates and uses it (mgmt/server/).
   v1::Management management;
   std::string config_dir;  // folder of the config file, for relative paths in `management`

@@ -12,6 +12,13 @@
 
 namespace muzzle {
 
+// Allowed traffic in one direction, counted in the kernel (fw/engine/traffic_accounting.h).
+struct TrafficTotals {
+  uint64_t bytes = 0;  // layer 3 (IP header included), since the device was first seen
+  uint64_t packets = 0;
+  uint64_t bytes_per_second = 0;  // over the last accounting interval; not saved
+};
+
 struct DeviceRecord {
   MacAddress mac;
   bool randomised_mac = false;       // locally administered: no vendor, likely a privacy address
@@ -33,6 +40,8 @@ struct DeviceRecord {
   uint64_t allowed_flows = 0;
   uint64_t denied_flows = 0;
   std::string name;  // the policy's name for a listed device (kept as saved)
+  TrafficTotals upload;    // from the device
+  TrafficTotals download;  // to the device
   // Learning mode (fw/learn/): "", "learning" or "observe". Filled in when records are copied
   // out for the management plane (Daemon::devicesSeen); never saved.
   std::string learning;

@@ -112,6 +112,11 @@ void DeviceInventory::noteReassigned(MacAddress mac) {
   if (it != devices_.end()) it->second.last_reassigned = clock_.now();
 }
 
+DeviceRecord* DeviceInventory::ownerOf(const IpAddress& ip) {
+  const std::optional<MacAddress> mac = bindings_.ownerOf(ip, /*segment=*/-1);
+  return mac ? find(*mac) : nullptr;
+}
+
 DeviceRecord* DeviceInventory::find(MacAddress mac) {
   auto it = devices_.find(mac.value);
   return it == devices_.end() ? nullptr : &it->second.record;

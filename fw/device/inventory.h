@@ -67,6 +67,9 @@ class DeviceInventory {
 
   AddressBindings& bindings() { return bindings_; }
   const AddressBindings& bindings() const { return bindings_; }
+  // The device that owns `ip` now, or null. For forwarded traffic's addresses (accounting):
+  // a link-local address, bound per segment, has no owner here.
+  DeviceRecord* ownerOf(const IpAddress& ip);
   DeviceRecord* find(MacAddress mac);
   const DeviceRecord* find(MacAddress mac) const;
 
@@ -75,6 +78,10 @@ class DeviceInventory {
   template <typename F>
   void forEach(F&& f) const {
     for (const auto& [mac, entry] : devices_) f(entry.record);
+  }
+  template <class F>
+  void forEachMutable(F&& f) {
+    for (auto& [mac, entry] : devices_) f(entry.record);
   }
 
   // inventory_file.cc: the saved form, muzzle.v1.Inventory (inventory.pb).

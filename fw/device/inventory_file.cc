@@ -57,6 +57,10 @@ void toProto(const DeviceRecord& r, v1::DeviceRecord* out) {
   out->set_allowed_flows(r.allowed_flows);
   out->set_denied_flows(r.denied_flows);
   out->set_name(r.name);
+  out->set_upload_bytes(r.upload.bytes);
+  out->set_upload_packets(r.upload.packets);
+  out->set_download_bytes(r.download.bytes);
+  out->set_download_packets(r.download.packets);
 }
 
 // `mac` is the record's, already parsed. Addresses that do not parse are left out (at most
@@ -84,6 +88,10 @@ DeviceRecord fromProto(v1::DeviceRecord&& r, MacAddress mac) {
   out.allowed_flows = r.allowed_flows();
   out.denied_flows = r.denied_flows();
   out.name = std::move(*r.mutable_name());
+  out.upload.bytes = r.upload_bytes();
+  out.upload.packets = r.upload_packets();
+  out.download.bytes = r.download_bytes();
+  out.download.packets = r.download_packets();
   return out;
 }
 

@@ -178,6 +178,16 @@ Status Daemon::start() {
     saveLearning();
   });
   addTicker(std::chrono::seconds(1), [this] { expireLearning(); });
+  if (config_.accounting_interval_seconds > 0) {
+    {
+      std::lock_guard<std::mutex> lock(judge_mu_);
+      accounting_counters_.on = true;
+      accounting_counters_.interval_seconds = config_.accounting_interval_seconds;
+      accounting_counters_.room = kAccountingAddresses;
+    }
+    addTicker(std::chrono::seconds(config_.accounting_interval_seconds),
+              [this] { accountTraffic(); });
+  }
 
   // The start's passing work (the policy compile, parsing the saved files) leaves free memory
   // between what stays: whole free pages go back to the kernel, once (0.4 MB of the bench's
@@ -324,6 +334,7 @@ int Daemon::run() {
   for (auto& worker : workers_) worker->stop();
   notify({{"STOPPING", "1"}});
   if (!idle()) {
+    accountTraffic();  // what was counted since the last interval, into the saved totals
     saveInventory();
     saveLearning();
   }

@@ -43,6 +43,7 @@
 #include "fw/engine/service_notifier.h"
 #include "fw/engine/site_probe.h"
 #include "fw/engine/state_report.h"
+#include "fw/engine/traffic_accounting.h"
 #include "fw/nfq/packet_queue.h"
 #include "fw/nft/ruleset.h"
 
@@ -112,6 +113,10 @@ class Daemon : public EngineControl {
   // turns fetching on, and when it is set while the installed policy fetches.
   void setMudUrlObserver(MudUrlObserver observer) override;
   static constexpr int kMaxMudUrlPosts = 64;
+  // Accounting: room per set for device addresses (4,096 devices with a few addresses each),
+  // and how long an address counts nothing before its element is forgotten to free the room.
+  static constexpr uint32_t kAccountingAddresses = 16384;
+  static constexpr std::chrono::minutes kAccountingIdle{30};
 
  private:
   struct Loop;
@@ -129,6 +134,10 @@ class Daemon : public EngineControl {
   void reportGeneration(const GenerationChoice& choice);
   void loadInventory();
   void saveInventory();
+  // Per-device accounting (daemon_accounting.cc), every accounting interval and on the way out:
+  // reads the kernel's counts, adds their growth to the devices owning the addresses, sets the
+  // devices' rates, and forgets elements idle for kAccountingIdle.
+  void accountTraffic();
   // Learning mode (daemon_learn.cc): learn.state in state_dir, read at start (a damaged file is
   // set aside, loudly, and learning starts empty), written every minute, on every start and
   // stop of a session, and on the way out; sessions past their end stop by themselves (a
@@ -171,6 +180,9 @@ class Daemon : public EngineControl {
   // Opened by start(), started by run(). Destroyed before loop_ (declared after it).
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::optional<std::pair<std::string, std::string>> initial_policy_;  // text, label
+  TrafficAccounting accounting_;                                       // engine thread
+  std::chrono::steady_clock::time_point accounted_at_;  // engine thread: the last read
+  AccountingCounters accounting_counters_;              // under judge_mu_
   std::function<void()> reload_handler_;
   std::vector<std::unique_ptr<Ticker>> tickers_;
   ServiceNotifier* notifier_ = nullptr;

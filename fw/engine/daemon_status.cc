@@ -50,6 +50,7 @@ EngineStatus Daemon::engineStatus() const {
     if (judge_.policy()) st.policy_digest = judge_.policy()->digest;
     st.devices_known = judge_.devices().size();
     st.name_cache_entries = judge_.names().entryCount();
+    st.accounting = accounting_counters_;
   }
   st.queue = queueCounters();
   auto kernel = kernelQueuesOf(host_, config_, !workers_.empty());

@@ -27,6 +27,19 @@
 
 namespace muzzle {
 
+// Per-device accounting (fw/engine/traffic_accounting.h), as the engine ran it.
+struct AccountingCounters {
+  bool on = false;
+  uint32_t interval_seconds = 0;
+  size_t elements = 0;  // addresses counted in the kernel now (each direction)
+  uint32_t room = 0;    // the most each direction's set holds, per family
+  uint64_t reads = 0;
+  uint64_t read_errors = 0;
+  std::string last_error;           // of the last read that failed, "" after one that worked
+  uint64_t unattributed_bytes = 0;  // counted for an address no device owned at the read
+  uint64_t forgotten = 0;           // elements forgotten after kAccountingIdle without traffic
+};
+
 struct EngineStatus {
   uint32_t generation = 0;
   QueueMode queue_mode = QueueMode::kCompat;
@@ -47,6 +60,7 @@ struct EngineStatus {
   std::string policy_digest;
   size_t devices_known = 0;       // the inventory's size (bounded: fw/device/inventory.h)
   size_t name_cache_entries = 0;  // (address, name) bindings learned from DNS and held now
+  AccountingCounters accounting;
 };
 
 // A learning session and what it recorded (fw/learn/flow_recorder.h), copied out.

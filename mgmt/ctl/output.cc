@@ -4,6 +4,8 @@
 #include <grpcpp/support/error_details.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <iterator>
 
 #include "google/rpc/status.pb.h"
 
@@ -90,6 +92,20 @@ std::optional<v1::PolicyViolations> violationsOf(const grpc::Status& s) {
     if (any.UnpackTo(&violations)) return violations;
   }
   return std::nullopt;
+}
+
+std::string byteText(uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+  if (bytes < 1000) return std::to_string(bytes) + " B";
+  double v = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (v >= 999.95 && unit + 1 < std::size(kUnits)) {
+    v /= 1000;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f %s", v, kUnits[unit]);
+  return text;
 }
 
 std::string table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {

@@ -40,6 +40,9 @@ std::string violationLine(const v1::Violation& v);
 // error model); none when it carries none or they cannot be read.
 std::optional<v1::PolicyViolations> violationsOf(const grpc::Status& s);
 
+// A byte count for people: "0 B", "950 B", "12.3 kB", "4.0 MB", "1.2 GB" (powers of 1000).
+std::string byteText(uint64_t bytes);
+
 // Columns padded to their widest cell.
 std::string table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
 

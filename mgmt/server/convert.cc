@@ -91,6 +91,12 @@ v1::DeviceInfo toDevice(const CompiledPolicy& policy, const DeviceRecord* seen, 
       d.set_assigned_by(seen->assigned_by);
     }
     d.set_learning(seen->learning);
+    for (auto [from, to] : {std::pair{&seen->upload, d.mutable_upload()},
+                            std::pair{&seen->download, d.mutable_download()}}) {
+      to->set_bytes(from->bytes);
+      to->set_packets(from->packets);
+      to->set_bytes_per_second(from->bytes_per_second);
+    }
   }
   d.set_quarantined(d.profile() == "quarantine");
   return d;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <tuple>
 #include <utility>
 
 #include "fw/common/utf8.h"
@@ -111,7 +112,7 @@ MetricsSnapshot metricsSnapshotOf(std::string version, EngineStatus status,
     std::string name = listed >= 0 ? policy->devices[static_cast<size_t>(listed)].name : d.name;
     if (name.empty()) name = d.dhcp_hostname;
     s.devices.push_back(MetricsDevice{d.mac.toString(), std::move(name), d.profile, d.segment,
-                                      d.allowed_flows, d.denied_flows});
+                                      d.allowed_flows, d.denied_flows, d.upload, d.download});
   }
   return s;
 }
@@ -191,8 +192,44 @@ std::string renderMetrics(const MetricsSnapshot& s) {
                 {"verdict", verdict}});
     }
   }
+  // Bytes and packets of allowed traffic, counted in the kernel and read every accounting
+  // interval: what `rate()` over them shows lags by up to one interval.
+  for (const auto& [family, help, bytes] :
+       {std::tuple{
+            "muzzle_device_bytes_total",
+            "Layer-3 bytes of a device's allowed traffic, by direction (counted in the kernel).",
+            true},
+        std::tuple{"muzzle_device_packets_total",
+                   "Packets of a device's allowed traffic, by direction (counted in the kernel).",
+                   false}}) {
+    w.family(family, "counter", help);
+    for (const MetricsDevice& d : s.devices) {
+      for (const auto& [direction, t] :
+           {std::pair<std::string_view, const TrafficTotals*>{"upload", &d.upload},
+            std::pair<std::string_view, const TrafficTotals*>{"download", &d.download}}) {
+        w.sample(family, bytes ? t->bytes : t->packets,
+                 {{"mac", d.mac},
+                  {"name", d.name},
+                  {"profile", d.profile},
+                  {"segment", d.segment},
+                  {"direction", direction}});
+      }
+    }
+  }
   w.single("muzzle_device_series_omitted", "gauge",
-           "Devices left out of muzzle_device_flows_total (past 4096 devices).", s.devices_omitted);
+           "Devices left out of the muzzle_device_* series (past 4096 devices).",
+           s.devices_omitted);
+  w.single("muzzle_accounting_reads_total", "counter",
+           "Reads of the kernel's per-device counts (every accounting interval).",
+           e.accounting.reads);
+  w.single("muzzle_accounting_read_errors_total", "counter",
+           "Reads (or forgets) of the kernel's per-device counts that failed.",
+           e.accounting.read_errors);
+  w.single("muzzle_accounting_addresses", "gauge",
+           "Device addresses counted in the kernel now, each direction.", e.accounting.elements);
+  w.single("muzzle_accounting_unattributed_bytes_total", "counter",
+           "Bytes counted for an address no device owned when they were read.",
+           e.accounting.unattributed_bytes);
 
   w.family("muzzle_metrics_connections_total", "counter",
            "Connections to this endpoint, by outcome.");

@@ -25,9 +25,7 @@ namespace muzzle {
 inline constexpr size_t kMaxDeviceSeries = 4096;
 inline constexpr size_t kMaxLabelBytes = 128;
 
-// One device's series. Bytes and packets per direction are not here yet: they come with kernel
-// accounting (per-device counters read from nftables), and belong in this struct and in
-// renderMetrics' device section as muzzle_device_bytes_total / muzzle_device_packets_total.
+// One device's series.
 struct MetricsDevice {
   std::string mac;
   std::string name;  // the policy's name for it, else its DHCP host name, else ""
@@ -35,6 +33,8 @@ struct MetricsDevice {
   std::string segment;
   uint64_t allowed_flows = 0;
   uint64_t denied_flows = 0;
+  TrafficTotals upload;  // counted in the kernel (fw/engine/traffic_accounting.h)
+  TrafficTotals download;
 };
 
 // What the /metrics endpoint itself counted (mgmt/server/metrics_server.h).

@@ -9,6 +9,13 @@ namespace {
 
 namespace v1 = muzzle::v1;
 
+// "12.3 MB" or, while it moves, "12.3 MB (45.0 kB/s)".
+std::string trafficText(const v1::Traffic& t) {
+  std::string text = byteText(t.bytes());
+  if (t.bytes_per_second() > 0) text += " (" + byteText(t.bytes_per_second()) + "/s)";
+  return text;
+}
+
 std::vector<std::string> deviceRow(const v1::DeviceInfo& d) {
   std::string ips;
   for (const auto& ip : d.ips()) ips += (ips.empty() ? "" : ",") + ip;
@@ -32,11 +39,14 @@ std::vector<std::string> deviceRow(const v1::DeviceInfo& d) {
           ips.empty() ? "-" : ips,
           timeText(d.last_seen()),
           std::to_string(d.allowed()),
-          std::to_string(d.denied())};
+          std::to_string(d.denied()),
+          trafficText(d.upload()),
+          trafficText(d.download())};
 }
 
-const std::vector<std::string> kDeviceHeader = {"mac", "name",      "profile", "why",   "vendor",
-                                                "ips", "last seen", "allowed", "denied"};
+const std::vector<std::string> kDeviceHeader = {
+    "mac",       "name",    "profile", "why",    "vendor", "ips",
+    "last seen", "allowed", "denied",  "upload", "download"};
 
 Outcome devices(const Call& call, const std::string& mac) {
   if (!mac.empty()) {

@@ -101,6 +101,16 @@ TEST_CASE("the address hold time: default, set, and bounded") {
         "muzzled.yaml:4: devices.address_hold_seconds: 5 is out of range (10..86400 seconds)");
 }
 
+TEST_CASE("the accounting interval: default 10 s, set, off with 0, and bounded") {
+  const std::string base = "segments: [{name: a, interface: e}]\npolicy: p\n";
+  CHECK(parse(base)->accounting_interval_seconds == 10);
+  CHECK(parse(base + "devices: {accounting_interval_seconds: 60}\n")->accounting_interval_seconds == 60);
+  CHECK(parse(base + "devices: {accounting_interval_seconds: 0}\n")->accounting_interval_seconds == 0);
+  CHECK(errorOf(base + "devices:\n  accounting_interval_seconds: 3601\n") ==
+        "muzzled.yaml:4: devices.accounting_interval_seconds: 3601 is out of range (1..3600 seconds, "
+        "or 0 to turn accounting off)");
+}
+
 TEST_CASE("each config error names file, line and field") {
   SUBCASE("segment names") {
     CHECK(errorOf(R"(policy: p

@@ -34,6 +34,10 @@ TEST_CASE("every field of a saved device record is written back as it was read")
   r->set_allowed_flows(12);
   r->set_denied_flows(3);
   r->set_name("lobby-cam");
+  r->set_upload_bytes(123456789012);
+  r->set_upload_packets(98765);
+  r->set_download_bytes(4321);
+  r->set_download_packets(12);
   v1::AddressBinding* b = saved.add_bindings();
   b->set_address("198.18.10.11");
   b->set_mac("02:47:cc:00:00:11");

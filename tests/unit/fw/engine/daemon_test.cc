@@ -37,13 +37,17 @@ class CountingRuleset : public RulesetWriter {
     ++removes;
     return Status();
   }
-  Result<std::vector<AccountingCount>> readAccounting() override { return counts; }
+  Result<std::vector<AccountingCount>> readAccounting() override {
+    if (!read_error.ok()) return read_error;
+    return counts;
+  }
   Status forgetAccounting(const std::vector<AccountingCount>& elements) override {
     forgotten.insert(forgotten.end(), elements.begin(), elements.end());
     return Status();
   }
   std::vector<AccountingCount> counts;     // what the "kernel" counted so far
   std::vector<AccountingCount> forgotten;  // what the daemon asked to forget
+  Status read_error;                       // readAccounting() fails with it when set
   int probes = 0, installs = 0, removes = 0;
 };
 
@@ -294,6 +298,110 @@ TEST_CASE_FIXTURE(ManagedBox, "a damaged learn.state is set aside with its line;
   CHECK_FALSE(std::filesystem::exists(config.state_dir + "/learn.state"));
   CHECK(daemon.learnReport(*MacAddress::parse("44:47:cc:00:00:11")).status().code() ==
         StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace muzzle
+
+namespace muzzle {
+namespace {
+
+// A saved inventory holding `mac`, which owns `ip` on segment 0.
+std::string inventoryWith(MacAddress mac, const IpAddress& ip) {
+  SystemClock clock;
+  DeviceInventory inventory(16, nullptr, clock);
+  inventory.observe(mac, ip, "cameras");
+  inventory.bindings().claim(mac, ip, 0);
+  return inventory.serialize();
+}
+
+const DeviceRecord* seenDevice(const std::vector<DeviceRecord>& seen, MacAddress mac) {
+  for (const DeviceRecord& d : seen) {
+    if (d.mac == mac) return &d;
+  }
+  return nullptr;
+}
+
+TEST_CASE_FIXTURE(ManagedBox,
+                  "what the kernel counted goes to the device owning the address, and is kept "
+                  "across a restart") {
+  const MacAddress cam = *MacAddress::parse("44:47:cc:00:00:11");
+  const IpAddress cam_ip = *IpAddress::parse("198.18.10.5");
+  std::filesystem::create_directories(config.state_dir);
+  REQUIRE(writeFileAtomically(config.state_dir, "inventory.pb", inventoryWith(cam, cam_ip)).ok());
+  {
+    GenerationStore generations(config.state_dir);
+    Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+    REQUIRE(daemon.start().ok());
+    CHECK(ruleset.last.accounting_addresses == Daemon::kAccountingAddresses);
+    ruleset.counts = {{cam_ip, true, 1000, 10},
+                      {cam_ip, false, 5000, 5},
+                      {*IpAddress::parse("198.18.10.99"), true, 77, 1}};  // no device owns it
+    // Stopped at READY: the read on the way out takes what was counted since the last one.
+    RecordingNotifier notifier(std::chrono::microseconds(0), /*stop_after=*/1);
+    daemon.setServiceNotifier(&notifier);
+    CHECK(daemon.run() == 0);
+    const DeviceRecord* d = seenDevice(daemon.devicesSeen(), cam);
+    REQUIRE(d != nullptr);
+    CHECK(d->upload.bytes == 1000);
+    CHECK(d->upload.packets == 10);
+    CHECK(d->download.bytes == 5000);
+    CHECK(d->download.packets == 5);
+    const AccountingCounters a = daemon.engineStatus().accounting;
+    CHECK(a.on);
+    CHECK(a.reads == 1);
+    CHECK(a.elements == 3);
+    CHECK(a.unattributed_bytes == 77);
+  }
+  {
+    // A restart replaces the table: the kernel's counts start again from zero, and the
+    // device's totals go on from what was saved.
+    ruleset.counts = {{cam_ip, true, 300, 3}};
+    GenerationStore generations(config.state_dir);
+    Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+    REQUIRE(daemon.start().ok());
+    const DeviceRecord* before = seenDevice(daemon.devicesSeen(), cam);
+    REQUIRE(before != nullptr);
+    CHECK(before->upload.bytes == 1000);
+    RecordingNotifier notifier(std::chrono::microseconds(0), /*stop_after=*/1);
+    daemon.setServiceNotifier(&notifier);
+    CHECK(daemon.run() == 0);
+    const DeviceRecord* d = seenDevice(daemon.devicesSeen(), cam);
+    REQUIRE(d != nullptr);
+    CHECK(d->upload.bytes == 1300);
+    CHECK(d->upload.packets == 13);
+    CHECK(d->download.bytes == 5000);
+  }
+}
+
+TEST_CASE_FIXTURE(ManagedBox, "a failed read is counted and logged once; the totals stay") {
+  ruleset.read_error = Status::error("nftables: cannot dump set acct-up4: Operation not permitted");
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  RecordingNotifier notifier(std::chrono::microseconds(0), /*stop_after=*/1);
+  daemon.setServiceNotifier(&notifier);
+  CHECK(daemon.run() == 0);
+  const AccountingCounters a = daemon.engineStatus().accounting;
+  CHECK(a.read_errors == 1);
+  CHECK(a.reads == 0);
+  CHECK(a.last_error.find("acct-up4") != std::string::npos);
+  CHECK(logText().find("event=accounting-error") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(ManagedBox, "with accounting off the table has no accounting sets and nothing is read") {
+  config.accounting_interval_seconds = 0;
+  ruleset.counts = {{*IpAddress::parse("198.18.10.5"), true, 1000, 10}};
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  CHECK(ruleset.last.accounting_addresses == 0);
+  RecordingNotifier notifier(std::chrono::microseconds(0), /*stop_after=*/1);
+  daemon.setServiceNotifier(&notifier);
+  CHECK(daemon.run() == 0);
+  const AccountingCounters a = daemon.engineStatus().accounting;
+  CHECK_FALSE(a.on);
+  CHECK(a.reads == 0);
 }
 
 }  // namespace

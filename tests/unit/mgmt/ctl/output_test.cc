@@ -58,3 +58,20 @@ TEST_CASE("a violation prints as file:line: field: message, leaving out what is 
 
 }  // namespace
 }  // namespace muzzle::ctl
+
+namespace muzzle::ctl {
+namespace {
+
+TEST_CASE("byte counts read as people write them, in powers of 1000") {
+  CHECK(byteText(0) == "0 B");
+  CHECK(byteText(999) == "999 B");
+  CHECK(byteText(1000) == "1.0 kB");
+  CHECK(byteText(12345) == "12.3 kB");
+  CHECK(byteText(999949) == "999.9 kB");
+  CHECK(byteText(999950) == "1.0 MB");  // not "1000.0 kB"
+  CHECK(byteText(30000000) == "30.0 MB");
+  CHECK(byteText(UINT64_MAX) == "18.4 EB");
+}
+
+}  // namespace
+}  // namespace muzzle::ctl

@@ -18,6 +18,9 @@ DeviceRecord device(uint64_t mac, std::string name, std::string hostname, uint64
   r.segment = "cams";
   r.allowed_flows = allowed;
   r.denied_flows = denied;
+  // Traffic that follows from the flows, so each device's series differ.
+  r.upload = {allowed * 1000 + denied, allowed * 10, 0};
+  r.download = {allowed * 5000, allowed * 20, 0};
   return r;
 }
 
@@ -47,6 +50,7 @@ MetricsSnapshot sample() {
   e.log_suppressed = 11;
   e.devices_known = 2;
   e.name_cache_entries = 13;
+  e.accounting = {true, 10, 3, 16384, 14, 1, "", 15, 0};
   // Out of MAC order on purpose: the series come sorted.
   std::vector<DeviceRecord> devices{device(0x44d9e7000002, "", "cam-2", 1, 4),
                                     device(0x44d9e7000001, "front-door", "ignored", 5, 0)};
@@ -130,9 +134,33 @@ muzzle_device_flows_total{mac="44:d9:e7:00:00:01",name="front-door",profile="cam
 muzzle_device_flows_total{mac="44:d9:e7:00:00:01",name="front-door",profile="camera",segment="cams",verdict="denied"} 0
 muzzle_device_flows_total{mac="44:d9:e7:00:00:02",name="cam-2",profile="camera",segment="cams",verdict="allowed"} 1
 muzzle_device_flows_total{mac="44:d9:e7:00:00:02",name="cam-2",profile="camera",segment="cams",verdict="denied"} 4
-# HELP muzzle_device_series_omitted Devices left out of muzzle_device_flows_total (past 4096 devices).
+# HELP muzzle_device_bytes_total Layer-3 bytes of a device's allowed traffic, by direction (counted in the kernel).
+# TYPE muzzle_device_bytes_total counter
+muzzle_device_bytes_total{mac="44:d9:e7:00:00:01",name="front-door",profile="camera",segment="cams",direction="upload"} 5000
+muzzle_device_bytes_total{mac="44:d9:e7:00:00:01",name="front-door",profile="camera",segment="cams",direction="download"} 25000
+muzzle_device_bytes_total{mac="44:d9:e7:00:00:02",name="cam-2",profile="camera",segment="cams",direction="upload"} 1004
+muzzle_device_bytes_total{mac="44:d9:e7:00:00:02",name="cam-2",profile="camera",segment="cams",direction="download"} 5000
+# HELP muzzle_device_packets_total Packets of a device's allowed traffic, by direction (counted in the kernel).
+# TYPE muzzle_device_packets_total counter
+muzzle_device_packets_total{mac="44:d9:e7:00:00:01",name="front-door",profile="camera",segment="cams",direction="upload"} 50
+muzzle_device_packets_total{mac="44:d9:e7:00:00:01",name="front-door",profile="camera",segment="cams",direction="download"} 100
+muzzle_device_packets_total{mac="44:d9:e7:00:00:02",name="cam-2",profile="camera",segment="cams",direction="upload"} 10
+muzzle_device_packets_total{mac="44:d9:e7:00:00:02",name="cam-2",profile="camera",segment="cams",direction="download"} 20
+# HELP muzzle_device_series_omitted Devices left out of the muzzle_device_* series (past 4096 devices).
 # TYPE muzzle_device_series_omitted gauge
 muzzle_device_series_omitted 0
+# HELP muzzle_accounting_reads_total Reads of the kernel's per-device counts (every accounting interval).
+# TYPE muzzle_accounting_reads_total counter
+muzzle_accounting_reads_total 14
+# HELP muzzle_accounting_read_errors_total Reads (or forgets) of the kernel's per-device counts that failed.
+# TYPE muzzle_accounting_read_errors_total counter
+muzzle_accounting_read_errors_total 1
+# HELP muzzle_accounting_addresses Device addresses counted in the kernel now, each direction.
+# TYPE muzzle_accounting_addresses gauge
+muzzle_accounting_addresses 3
+# HELP muzzle_accounting_unattributed_bytes_total Bytes counted for an address no device owned when they were read.
+# TYPE muzzle_accounting_unattributed_bytes_total counter
+muzzle_accounting_unattributed_bytes_total 15
 # HELP muzzle_metrics_connections_total Connections to this endpoint, by outcome.
 # TYPE muzzle_metrics_connections_total counter
 muzzle_metrics_connections_total{outcome="served"} 3
