@@ -247,6 +247,15 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
           resp->set_events_dropped(st.events_dropped);
           resp->set_last_event_sequence(deps_.events.lastSequence());
           resp->set_event_epoch(deps_.events.epoch());
+          v1::AccountingStatus* a = resp->mutable_accounting();
+          a->set_on(st.accounting.on);
+          a->set_interval_seconds(st.accounting.interval_seconds);
+          a->set_addresses(st.accounting.elements);
+          a->set_room(st.accounting.room);
+          a->set_reads(st.accounting.reads);
+          a->set_read_errors(st.accounting.read_errors);
+          a->set_last_error(st.accounting.last_error);
+          a->set_unattributed_bytes(st.accounting.unattributed_bytes);
           for (const auto& seg : deps_.engine.config().segments)
             resp->add_segments(seg.name + ":" + seg.ifname);
           resp->set_role(roleName(p.role));

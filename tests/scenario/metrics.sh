@@ -2,8 +2,9 @@
 # Prometheus scrapes a lab box: muzzled serves /metrics (management.metrics) on its uplink
 # address 198.51.100.1:9464 to the simulated internet's 198.51.100.2 alone; Debian's prometheus
 # server runs in that namespace (storage in a temp folder, killed on exit) and scrapes it every
-# second. The camera cam1 makes denied and allowed flows, and prometheus's HTTP API must return
-# exactly as many more of each for cam1's series. A scraper outside management.metrics.allow (the
+# second. The camera cam1 sends datagrams of a known size, and prometheus's HTTP API must return
+# its bytes each way (counted in the kernel) within 5 %; then it makes denied and allowed flows,
+# and the API must return exactly as many more of each for cam1's series. A scraper outside management.metrics.allow (the
 # NVR) gets its connection closed unanswered, and counted; a device on the segment gets nothing;
 # a listen address that is the segment's, spelled as an IPv4-mapped IPv6 address, stops the start.
 set -euo pipefail
@@ -59,6 +60,18 @@ query_is() { [[ "$(query "$1")" == "$2" ]]; }
 
 lab_check "prometheus scrapes the box (up == 1)" wait_until 60 query_is 'up{job="muzzle"}' 1
 cam1='mac="44:47:cc:00:00:11"'
+
+# Before cam1's other flows, so its byte counts are these datagrams' alone: the box's time
+# server (allowed by the camera preset) echoes each; layer-3 bytes are payload + 28 (IPv4).
+echo "== cam1's bytes, counted in the kernel: 50 datagrams of 1000 bytes to the box's time server"
+up_q="muzzle_device_bytes_total{$cam1,direction=\"upload\"}"
+down_q="muzzle_device_bytes_total{$cam1,direction=\"download\"}"
+for _ in $(seq 50); do lab_flow cam1 udp 198.18.10.1 123 --size 1000 >/dev/null; done
+# query_within EXPR EXPECTED: prometheus's value for EXPR is within 5 % of EXPECTED.
+query_within() { awk -v a="$(query "$1")" -v e="$2" 'BEGIN { exit !(a != "" && a >= e * 0.95 && a <= e * 1.05) }'; }
+lab_check "prometheus: cam1 upload bytes = 50 x 1028 (within 5 %)" wait_until 30 query_within "$up_q" 51400
+lab_check "prometheus: cam1 download bytes = the echoes (within 5 %)" wait_until 30 query_within "$down_q" 51400
+echo "    upload $(query "$up_q") bytes, download $(query "$down_q") bytes (sent 51400 each way)"
 denied_q="muzzle_device_flows_total{$cam1,verdict=\"denied\"}"
 allowed_q="muzzle_device_flows_total{$cam1,verdict=\"allowed\"}"
 denied_before="$(query "$denied_q")"

@@ -91,6 +91,19 @@ std::string syslogTable(const v1::GetStatusResponse& r) {
   return "\n" + table({"syslog collectors", "state", "sent", "dropped", "queued"}, rows) + errors;
 }
 
+// "every 10 s, 12 addresses (room 16384 per set)", with its failures when there are any.
+std::string accountingText(const v1::AccountingStatus& a) {
+  if (!a.on()) return "off";
+  std::string text = "every " + std::to_string(a.interval_seconds()) + " s, " +
+                     std::to_string(a.addresses()) + " addresses (room " +
+                     std::to_string(a.room()) + " per set)";
+  if (a.unattributed_bytes() > 0)
+    text += ", " + byteText(a.unattributed_bytes()) + " from addresses of no known device";
+  if (a.read_errors() > 0) text += ", " + std::to_string(a.read_errors()) + " failed reads";
+  if (!a.last_error().empty()) text += ", FAILING: " + a.last_error();
+  return text;
+}
+
 Outcome status(const Call& call) {
   v1::GetStatusResponse r;
   Outcome o = ask(call, &v1::StatusService::Stub::GetStatus, {}, &r);
@@ -112,6 +125,7 @@ Outcome status(const Call& call) {
       {"fail mode", r.fail_mode()},
       {"segments", segs},
       {"devices known", std::to_string(r.devices_known())},
+      {"accounting", accountingText(r.accounting())},
       // The resume token of the newest event (`muzzlectl events --after`).
       {"last event",
        std::to_string(r.event_epoch()) + ":" + std::to_string(r.last_event_sequence())},
