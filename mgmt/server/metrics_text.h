@@ -3,8 +3,9 @@
 // here costs the packet path anything: the snapshot is copied from EngineStatus and the device
 // inventory on the engine thread (metricsSnapshotOf), like the gRPC status call does.
 //
-// Cardinality is bounded: one fixed set of series for the box, and per device two series
-// (allowed and denied flows) for at most kMaxDeviceSeries devices, the inventory's own bound;
+// Cardinality is bounded: one fixed set of series for the box, and per device six series
+// (allowed and denied flows; bytes and packets each way) for at most kMaxDeviceSeries devices,
+// the inventory's own bound;
 // devices past it are left out and counted (muzzle_device_series_omitted). Label values are
 // hostile (a device's name comes from DHCP or the policy): each is cut to kMaxLabelBytes, bytes
 // that are not UTF-8 become '?', and backslash, double quote and line feed are escaped as the
