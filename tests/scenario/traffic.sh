@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Per-device accounting: the kernel counts each device's allowed traffic (the accounting sets of
+# Traffic per device, end to end: the kernel counts each device's allowed traffic (the accounting sets of
 # table inet muzzle), muzzled reads the counts every accounting interval (2 s here) and
 # `muzzlectl devices MAC --json` shows them. cam1 sends datagrams of a known size to the cloud's
 # time server (allowed by this test's policy), each echoed back, so upload and download must
