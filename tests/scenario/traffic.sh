@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Traffic per device, end to end: the kernel counts each device's allowed traffic (the accounting sets of
-# table inet muzzle), muzzled reads the counts every accounting interval (2 s here) and
+# Traffic per device, end to end (the writer alone: accounting.sh): the kernel counts each
+# device's allowed traffic (the accounting sets of table inet muzzle), muzzled reads the counts
+# every accounting interval (2 s here) and
 # `muzzlectl devices MAC --json` shows them. cam1 sends datagrams of a known size to the cloud's
 # time server (allowed by this test's policy), each echoed back, so upload and download must
 # grow by exactly what went through: count x (payload + 28) bytes in IPv4, + 48 in IPv6 (the
