@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Traffic per device, end to end (the writer alone: accounting.sh): the kernel counts each
-# device's allowed traffic (the accounting sets of table inet muzzle), muzzled reads the counts
-# every accounting interval (2 s here) and
-# `muzzlectl devices MAC --json` shows them. cam1 sends datagrams of a known size to the cloud's
-# time server (allowed by this test's policy), each echoed back, so upload and download must
-# grow by exactly what went through: count x (payload + 28) bytes in IPv4, + 48 in IPv6 (the
-# counts are layer-3 lengths); within 5 % is required (the issue's bound), exact is expected.
-# Denied traffic counts nothing. Prometheus's series say the same. The totals survive a policy
-# reload (SIGHUP: the sets are kept) and a restart of muzzled (inventory.pb: the sets start over).
+# Traffic per device, end to end (the kernel writer alone: accounting.sh; Prometheus: metrics.sh).
+# The kernel counts each device's allowed traffic (the accounting sets of table inet muzzle),
+# muzzled reads the counts every accounting interval (2 s here), and `muzzlectl devices MAC
+# --json` shows them. cam1 sends datagrams of a known size to the cloud's time server (allowed by
+# this test's policy), each echoed back, so upload and download must grow by exactly what went
+# through: count x (payload + 28) bytes in IPv4, + 48 in IPv6 (layer-3 lengths); within 5 % is
+# required (the issue's bound), exact is expected. Denied traffic counts nothing. The totals
+# survive a policy reload (SIGHUP: the sets are kept) and a restart of muzzled (inventory.pb:
+# the sets start over).
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
 source "$(dirname "$0")/common.sh"
