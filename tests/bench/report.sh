@@ -160,4 +160,14 @@ END {
         rate["muzzled-2q" SUBSEP w], rate["muzzled" SUBSEP w], unit[w]
     }
   }
+  if (("muzzled-noacct" SUBSEP "udp-churn") in rate) {
+    print ""
+    print "Per-device accounting: muzzled (counting) against muzzled-noacct (no accounting sets), same run:"
+    n = split("udp-churn tcp-churn tcp-stream", aw, " ")
+    for (i = 1; i <= n; i++) {
+      w = aw[i]; r = ratio(rate["muzzled" SUBSEP w], rate["muzzled-noacct" SUBSEP w])
+      printf "  %s accounting costs <= 3%%    %-12s: %s x (%s vs %s %s)\n", verdict(r + 0 >= 0.97), w, r,
+        rate["muzzled" SUBSEP w], rate["muzzled-noacct" SUBSEP w], unit[w]
+    }
+  }
 }' "$file"

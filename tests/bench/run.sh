@@ -299,6 +299,18 @@ one_round() {
   every_packet_cells muzzled-2q
   lab_stop_muzzled
   consumer_pid=""
+
+  # ---- 5. muzzled without per-device accounting ---------------------------------------------------
+  # What counting every device's traffic in the kernel costs (README "Traffic per device"): the
+  # same site with the accounting sets left out, on the new-flow and the established-flow cells.
+  say "config muzzled-noacct"
+  LAB_CONFIG_EXTRA='devices: {accounting_interval_seconds: 0}' lab_start_muzzled
+  consumer_pid="$LAB_MUZZLED_PID"
+  cell muzzled-noacct udp-churn flows/s traffic_udp --window 256 --seconds "$secs"
+  cell muzzled-noacct tcp-churn conn/s traffic_tcp --concurrency 32 --seconds "$secs"
+  cell muzzled-noacct tcp-stream Mbit/s traffic_stream
+  lab_stop_muzzled
+  consumer_pid=""
 }
 
 for ((round = 1; round <= rounds; round++)); do
@@ -306,7 +318,7 @@ for ((round = 1; round <= rounds; round++)); do
   one_round
 done
 
-# ---- 5. learning mode's memory (once; RSS, not a rate) -------------------------------------------
+# ---- 6. learning mode's memory (once; RSS, not a rate) -------------------------------------------
 # muzzled's resident set while devices learn (fw/learn/README.md, "Bounds"): a fresh muzzled,
 # learning started for the camera and the 999 policy devices; then one device opens 10,000
 # distinct flows (its bound keeps 1,024), then the 999 devices 100,000 (the total bound keeps
