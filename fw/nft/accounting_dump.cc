@@ -62,6 +62,14 @@ bool readU64(const nlattr* attr, uint64_t* out) {
   return true;
 }
 
+// An error number from the answer (negative, as netlink carries it, or not), as text; any value
+// a garbled answer may hold, INT_MIN included.
+std::string errnoText(int raw) {
+  const long long error = raw < 0 ? -static_cast<long long>(raw) : raw;
+  if (error > 4095) return "error number " + std::to_string(error);
+  return std::strerror(static_cast<int>(error));
+}
+
 // What the element walk needs: the set, the bound, the running count, and the first problem.
 struct ElementWalk {
   const AccountingSet* set;
@@ -203,17 +211,17 @@ Status parseAccountingDump(std::span<const char> answer, const AccountingSet& se
         std::memcpy(&error, mnl_nlmsg_get_payload(nlh), sizeof(error));
       }
       if (error == 0) return Status();
-      return Status::error(where + "the kernel ended the dump with an error: " +
-                           std::strerror(error < 0 ? -error : error));
+      return Status::error(where + "the kernel ended the dump with an error: " + errnoText(error));
     }
     if (nlh->nlmsg_type == NLMSG_ERROR) {
       if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) {
         return Status::error(where + at + "an error message too short to hold its error");
       }
-      const int error = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh))->error;
+      const int error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh))->error;
       // No such table or set: accounting is off, or the table is gone.
-      if (error == ENOENT) return Status();
-      return Status::error(where + "the kernel refused the dump: " + std::strerror(error));
+      if (error == -ENOENT) return Status();
+      if (error == 0) return Status::error(where + at + "an acknowledgement, not a dump");
+      return Status::error(where + "the kernel refused the dump: " + errnoText(error));
     }
     if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) {
       return Status::error(where + "the table changed while it was read; read it again");

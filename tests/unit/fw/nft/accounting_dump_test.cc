@@ -14,6 +14,7 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <string>
@@ -156,6 +157,12 @@ TEST_CASE("no such set (accounting off, the table gone) is nothing; another refu
   CHECK(denied.status().message() ==
         "nftables: reading set acct-up4 of inet muzzle: the kernel refused the dump: " +
             std::string(std::strerror(EPERM)));
+  // Any error number a garbled answer may carry, INT_MIN too (its negation overflows).
+  std::vector<char> odd = Answer().error(ENOENT).bytes();
+  const int32_t int_min = INT32_MIN;
+  std::memcpy(odd.data() + sizeof(nlmsghdr), &int_min, sizeof(int_min));
+  CHECK(parse(odd, "acct-up4").status().message().find("error number 2147483648") !=
+        std::string::npos);
   auto interrupted_end = parse(Answer().done(-EINTR).bytes(), "acct-up4");
   CHECK(interrupted_end.status().message().find("ended the dump with an error") !=
         std::string::npos);
