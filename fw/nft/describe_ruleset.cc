@@ -55,6 +55,13 @@ struct ExprText {
   }
   std::string operator()(const nftx::MetaMarkIs& m) const { return "meta mark " + hex(m.mark); }
   std::string operator()(const nftx::CtMarkIs& m) const { return "ct mark " + hex(m.mark); }
+  std::string operator()(const nftx::NfProto& m) const {
+    return m.v6 ? "meta nfproto ipv6" : "meta nfproto ipv4";
+  }
+  std::string operator()(const nftx::UpdateSet& s) const {
+    return "update @" + s.set + " { " + (s.v6 ? "ip6 " : "ip ") + (s.source ? "saddr" : "daddr") +
+           " }";
+  }
   std::string operator()(const nftx::DaddrInSet& m) const {
     return (m.v6 ? "ip6 daddr @" : "ip daddr @") + m.set;
   }
@@ -105,8 +112,12 @@ const char* hookName(Hook hook) {
 }
 
 std::string setText(const SetLayout& set) {
-  std::string text = "  set " + set.name + " {\n    type " + (set.v6 ? "ipv6_addr" : "ipv4_addr") +
-                     "; flags interval;\n";
+  const std::string type = set.v6 ? "ipv6_addr" : "ipv4_addr";
+  if (set.kind == SetKind::kAccounting) {
+    return "  set " + set.name + " { type " + type + "; size " + std::to_string(set.size) +
+           "; flags dynamic; counter; }\n";
+  }
+  std::string text = "  set " + set.name + " {\n    type " + type + "; flags interval;\n";
   std::string elements;
   for (const AddressInterval& interval : set.intervals) {
     elements += (elements.empty() ? "" : ", ") + intervalText(interval, set.v6);

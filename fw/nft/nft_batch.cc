@@ -4,6 +4,7 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
+#include <libnftnl/expr.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
@@ -171,6 +172,49 @@ void NftBatch::addSetElements(const std::string& table, const SetLayout& set) {
   flush(set.intervals.size());
 }
 
+void NftBatch::addAccountingSet(const std::string& table, const SetLayout& set) {
+  nftnl_set* s = allocSet(table, set.name);
+  nftnl_set_set_u32(s, NFTNL_SET_ID, set.id);
+  // Rules add to it (`update`); without NFT_SET_TIMEOUT an element stays until deleted.
+  nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_EVAL);
+  nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, set.v6 ? kNftTypeIpv6 : kNftTypeIpv4);
+  nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, set.v6 ? 16 : 4);
+  nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, set.size);
+  nftnl_set_add_expr(s, nftnl_expr_alloc("counter"));  // the set owns it from here
+  if (char* at = next("add set " + set.name)) {
+    nlmsghdr* nlh =
+        nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSET, kNftFamily, NLM_F_CREATE | NLM_F_ACK, seq_++);
+    nftnl_set_nlmsg_build_payload(nlh, s);
+    done();
+  }
+  nftnl_set_free(s);
+}
+
+void NftBatch::deleteSetElements(const std::string& table, const std::string& name,
+                                 const std::vector<IpAddress>& addresses) {
+  for (size_t first = 0; first < addresses.size() && failed_.ok(); first += kElementsPerMessage) {
+    const size_t end = std::min(addresses.size(), first + kElementsPerMessage);
+    nftnl_set* s = allocSet(table, name);
+    for (size_t i = first; i < end; ++i) {
+      nftnl_set_elem* e = nftnl_set_elem_alloc();
+      nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, addresses[i].bytes.data(),
+                         addresses[i].v6 ? 16 : 4);
+      nftnl_set_elem_add(s, e);
+    }
+    std::string what = "delete elements from set " + name;
+    if (first > 0 || end < addresses.size()) {
+      what += " (" + std::to_string(first + 1) + "-" + std::to_string(end) + " of " +
+              std::to_string(addresses.size()) + ")";
+    }
+    if (char* at = next(std::move(what))) {
+      nlmsghdr* nlh = nftnl_nlmsg_build_hdr(at, NFT_MSG_DELSETELEM, kNftFamily, NLM_F_ACK, seq_++);
+      nftnl_set_elems_nlmsg_build_payload(nlh, s);
+      done();
+    }
+    nftnl_set_free(s);
+  }
+}
+
 void NftBatch::flushSet(const std::string& table, const std::string& name) {
   nftnl_set* s = allocSet(table, name);
   if (char* at = next("flush set " + name)) {
@@ -214,6 +258,7 @@ Status NftBatch::commit(NetlinkTransport& transport) {
   auto answer = transport.transact({buffer_.data(), used_}, what_.size() - 2);
   if (!answer.ok()) return answer.status();
   if (!answer->has_value()) return Status();
+  refusal_ = **answer;
   return Status::error("nftables rejected the ruleset at " + describe((*answer)->seq) + ": " +
                        std::strerror((*answer)->error));
 }

@@ -14,10 +14,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "fw/common/net.h"
 #include "fw/common/status.h"
 #include "fw/nft/netlink_transport.h"
 #include "fw/nft/nft_expressions.h"
@@ -52,6 +54,12 @@ class NftBatch {
   // last (none when it runs to the family's last address), which is how nft(8) writes intervals;
   // one message per kElementsPerMessage elements.
   void addSetElements(const std::string& table, const SetLayout& set);
+  // A dynamic set with a counter per element (SetKind::kAccounting): no elements, no timeout.
+  void addAccountingSet(const std::string& table, const SetLayout& set);
+  // Deletes these addresses (all of the set's family) from set `name`, one message per
+  // kElementsPerMessage. The kernel refuses the whole batch (ENOENT) if one is not there.
+  void deleteSetElements(const std::string& table, const std::string& name,
+                         const std::vector<IpAddress>& addresses);
   // Deleting elements without naming any empties the set.
   void flushSet(const std::string& table, const std::string& name);
   // Deleting rules without a handle empties the chain; the chain and what jumps to it stay.
@@ -61,6 +69,9 @@ class NftBatch {
   // Ends the batch, sends it and waits for every acknowledgement. A refusal names the message;
   // a batch that did not fit is not sent.
   Status commit(NetlinkTransport& transport);
+  // What the kernel refused at commit(), if it refused anything: for callers that act on the
+  // error number rather than on the text.
+  const std::optional<NetlinkRefusal>& refusal() const { return refusal_; }
 
   // The sequence number after the batch's last message: the next batch starts at or after it.
   uint32_t endSeq() const { return seq_; }
@@ -79,6 +90,7 @@ class NftBatch {
   Status failed_;
   uint32_t seq_;
   std::vector<std::pair<uint32_t, std::string>> what_;  // seq -> what the message was
+  std::optional<NetlinkRefusal> refusal_;
 };
 
 }  // namespace muzzle

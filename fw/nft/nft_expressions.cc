@@ -86,6 +86,10 @@ class Linearizer {
     ctLoad(NFT_CT_MARK);
     cmpU32(m.mark);
   }
+  void operator()(const nftx::NfProto& m) {
+    metaLoad(NFT_META_NFPROTO);
+    cmpU8(m.v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+  }
   void operator()(const nftx::DaddrInSet& m) {
     metaLoad(NFT_META_NFPROTO);
     cmpU8(m.v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
@@ -95,6 +99,18 @@ class Linearizer {
     nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
     nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, m.set.c_str());
     nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, m.set_id);
+  }
+  // No `meta nfproto` match: the layout puts these only where one family arrives (see UpdateSet).
+  void operator()(const nftx::UpdateSet& s) {
+    // Source: bytes 12-15 of the IPv4 header, 8-23 of the IPv6 header; destinations as above.
+    const uint32_t offset = s.v6 ? (s.source ? 8 : 24) : (s.source ? 12 : 16);
+    payload(NFT_PAYLOAD_NETWORK_HEADER, offset, s.v6 ? 16 : 4);
+    // No expression of its own: the kernel gives each new element a copy of the set's counter.
+    auto* e = add("dynset");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+    nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, s.set.c_str());
+    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, s.set_id);
   }
   void operator()(const nftx::SetMetaMark& s) {
     loaded();

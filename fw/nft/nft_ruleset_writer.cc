@@ -1,13 +1,18 @@
 // NftRulesetWriter: installs the layout of table `inet muzzle` (ruleset_layout.h) as one
 // nftables transaction (nft_batch.h) through a NetlinkTransport (netlink_transport.h). It keeps
 // what it installed last, so that a policy change rewrites only the chains and sets that depend
-// on the policy.
+// on the policy, and so that it knows whether there are accounting sets to read
+// (accounting_dump.h) and how large they may be.
 #include <algorithm>
+#include <cerrno>
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
+#include <vector>
 
+#include "fw/nft/accounting_dump.h"
 #include "fw/nft/marks.h"
 #include "fw/nft/netlink_transport.h"
 #include "fw/nft/nft_batch.h"
@@ -56,11 +61,48 @@ class NftRulesetWriter : public RulesetWriter {
     return s;
   }
 
-  // The kernel side of accounting lands next: until then the table has no accounting sets.
+  // One dump per set. Asks nothing of the kernel when this writer installed no accounting.
   Result<std::vector<AccountingCount>> readAccounting() override {
-    return std::vector<AccountingCount>{};
+    std::vector<AccountingCount> counts;
+    const uint32_t max_elements = installed_ ? installed_->accounting_addresses : 0;
+    if (max_elements == 0) return counts;
+    for (const AccountingSet& set : kAccountingSets) {
+      const std::vector<char> request = accountingDumpRequest(kRulesetTable, set, nextSeq());
+      auto answer = transport_->dump(request, accountingDumpBytes(max_elements));
+      if (!answer.ok()) {
+        return answer.status().withContext(std::string("reading set ") + set.name + ": ");
+      }
+      if (Status s = parseAccountingDump(*answer, set, max_elements, &counts); !s.ok()) return s;
+    }
+    return counts;
   }
-  Status forgetAccounting(const std::vector<AccountingCount>&) override { return Status(); }
+
+  // NFT_MSG_DELSETELEM of an element that is not there fails the whole batch (ENOENT; seen on
+  // Linux 6.18). NFT_MSG_DESTROYSETELEM would not, but needs Linux 6.3, and the uapi headers we
+  // build against predate it. Elements leave only through this writer, so a missing one was
+  // forgotten before or went with a replaced table: on ENOENT the sets are read again and only
+  // what is still there is deleted, in a second batch. No bookkeeping between calls.
+  Status forgetAccounting(const std::vector<AccountingCount>& elements) override {
+    if (elements.empty() || !installed_ || installed_->accounting_addresses == 0) return Status();
+    auto refused = [](const NftBatch& b) { return b.refusal() && b.refusal()->error == ENOENT; };
+    NftBatch first(nextSeq());
+    deleteAccountingElements(first, elements);
+    Status s = commit(first);
+    if (s.ok() || !refused(first)) return s.withContext("forgetting accounting elements: ");
+    auto present = readAccounting();
+    if (!present.ok()) return present.status().withContext("forgetting accounting elements: ");
+    std::sort(present->begin(), present->end(), accountingOrder);
+    std::vector<AccountingCount> still;
+    for (const AccountingCount& e : elements) {
+      if (std::binary_search(present->begin(), present->end(), e, accountingOrder)) {
+        still.push_back(e);
+      }
+    }
+    if (still.empty()) return Status();
+    NftBatch again(nextSeq());
+    deleteAccountingElements(again, still);
+    return commit(again).withContext("forgetting accounting elements: ");
+  }
 
   Status remove() override {
     installed_.reset();
@@ -75,12 +117,31 @@ class NftRulesetWriter : public RulesetWriter {
   static bool sameBaseChains(const RulesetSpec& current, const RulesetSpec& next) {
     return current.segment_ifnames == next.segment_ifnames &&
            current.queue_first == next.queue_first && current.queue_count == next.queue_count &&
-           current.fail_open == next.fail_open && current.queue_mode == next.queue_mode;
+           current.fail_open == next.fail_open && current.queue_mode == next.queue_mode &&
+           // The accounting sets and chains come and go, and change size, with the table.
+           current.accounting_addresses == next.accounting_addresses;
+  }
+
+  // Address and direction only: the counts of an element to forget are not the kernel's.
+  static bool accountingOrder(const AccountingCount& a, const AccountingCount& b) {
+    return std::tie(a.upload, a.address) < std::tie(b.upload, b.address);
+  }
+
+  // One message per set (or per kElementsPerMessage of it); elements of no set are skipped.
+  static void deleteAccountingElements(NftBatch& b, const std::vector<AccountingCount>& elements) {
+    for (const AccountingSet& set : kAccountingSets) {
+      std::vector<IpAddress> addresses;
+      for (const AccountingCount& e : elements) {
+        if (e.upload == set.upload && e.address.v6 == set.v6) addresses.push_back(e.address);
+      }
+      b.deleteSetElements(kRulesetTable, set.name, addresses);
+    }
   }
 
   // A new generation (or DoH list) on a table this writer installed: rewrite the per-policy
-  // chains and the sets in one transaction, leaving the base chains registered. Re-creating a
+  // chains and the DoH sets in one transaction, leaving the base chains registered. Re-creating a
   // base chain unregisters its hook, and the kernel then drops every packet waiting in our queues.
+  // The accounting sets are left alone: their counts outlive policies.
   Status updatePolicy(const RulesetLayout& layout) {
     NftBatch b(nextSeq());
     auto per_policy = [&](const std::string& chain) {
@@ -92,8 +153,12 @@ class NftRulesetWriter : public RulesetWriter {
     for (const ChainLayout& c : layout.chains) {
       if (c.per_policy) b.flushChain(layout.table, c.name);
     }
-    for (const SetLayout& s : layout.sets) b.flushSet(layout.table, s.name);
-    for (const SetLayout& s : layout.sets) b.addSetElements(layout.table, s);
+    for (const SetLayout& s : layout.sets) {
+      if (s.kind == SetKind::kInterval) b.flushSet(layout.table, s.name);
+    }
+    for (const SetLayout& s : layout.sets) {
+      if (s.kind == SetKind::kInterval) b.addSetElements(layout.table, s);
+    }
     for (const RuleLayout& r : layout.rules) {
       if (per_policy(r.chain)) b.addRule(layout.table, r);
     }
@@ -107,7 +172,10 @@ class NftRulesetWriter : public RulesetWriter {
     b.deleteTable(layout.table);
     b.addTable(layout.table);
     // Sets before the rules that look them up, chains before the rules that jump to them.
-    for (const SetLayout& s : layout.sets) b.addIntervalSet(layout.table, s);
+    for (const SetLayout& s : layout.sets) {
+      if (s.kind == SetKind::kInterval) b.addIntervalSet(layout.table, s);
+      if (s.kind == SetKind::kAccounting) b.addAccountingSet(layout.table, s);
+    }
     for (const ChainLayout& c : layout.chains) b.addChain(layout.table, c);
     for (const RuleLayout& r : layout.rules) b.addRule(layout.table, r);
     return commit(b).withContext("installing table inet muzzle: ");

@@ -65,16 +65,21 @@ class RulesetWriter {
   // Replaces table `inet muzzle` with the ruleset for `spec` in one transaction: either the whole
   // new table is in place afterwards or the old one still is. Touches no other table. When this
   // writer installed the table before and the base chains stay the same (a policy change), only
-  // the chains that name the generation (`judge`, `dns-query`) and the sets are rewritten:
+  // the chains that name the generation (`judge`, `dns-query`) and the DoH sets are rewritten:
   // re-creating a base chain would unregister its hook, and the kernel drops the packets waiting in
-  // the queues when that happens.
+  // the queues when that happens. The accounting sets keep their elements across such a change;
+  // a whole-table replace (segments, queues or accounting_addresses changed) starts them empty.
   virtual Status install(const RulesetSpec& spec) = 0;
   // Deletes table `inet muzzle` if present.
   virtual Status remove() = 0;
-  // Every element of the accounting sets (nothing when the installed spec has accounting off).
+  // Every element of the accounting sets (nothing when the installed spec has accounting off,
+  // nothing asked of the kernel then): at most 4 x accounting_addresses. A set that does not
+  // exist reads as empty; an answer that is garbled or larger than the set's size is an error.
   virtual Result<std::vector<AccountingCount>> readAccounting() = 0;
   // Deletes these elements (address and direction; the counts are ignored) from the accounting
-  // sets, so an address idle for long gives its room back. Elements already gone are no error.
+  // sets, so an address idle for long gives its room back. Elements already gone are no error:
+  // the kernel refuses a batch that deletes one, so the sets are then read again and what is
+  // still there is deleted in a second batch.
   virtual Status forgetAccounting(const std::vector<AccountingCount>& elements) = 0;
 };
 

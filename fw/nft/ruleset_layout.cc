@@ -111,8 +111,12 @@ void addJudgeChain(LayoutBuilder& b) {
           {IfName{false, ifname}, Port{kUdp, false, kDhcpServerPort}, SetMetaMark{kHintDhcpRequest},
            Counter{}, b.inspectionQueue()});
   }
+  // With accounting, an allowed packet is counted on its way out (`account` accepts it); refused
+  // ones never are.
+  const Verdict allow = b.spec().accounting_addresses > 0 ? Verdict{Verdict::kGoto, "account"}
+                                                          : Verdict{Verdict::kAccept, ""};
   const std::pair<VerdictCode, Verdict> acts[] = {
-      {VerdictCode::kAllow, Verdict{Verdict::kAccept, ""}},
+      {VerdictCode::kAllow, allow},
       {VerdictCode::kReject, Verdict{Verdict::kGoto, "deny"}},
       {VerdictCode::kDrop, Verdict{Verdict::kDrop, ""}}};
   // A fresh verdict from muzzled (NF_REPEAT with a packet mark): remember it in the conntrack.
@@ -148,6 +152,33 @@ void addJudgeChain(LayoutBuilder& b) {
   b.add("judge", b.queueWhat("judge rule (queue to muzzled, "), {Counter{}, b.flowQueue()});
 }
 
+// `account` (IPv4, after sending IPv6 to `account6`) and `account6`: see ruleset_layout.h. Every
+// rule here runs for every packet of every allowed flow, so the family is matched once, and each
+// segment costs two rules: a packet between two segments must reach both its upload and its
+// download rule, so none of them may end the chain early.
+void addAccountChains(LayoutBuilder& b) {
+  b.add("account", "account rule 1 (IPv6 to account6)",
+        {NfProto{true}, Verdict{Verdict::kGoto, "account6"}});
+  for (const bool v6 : {false, true}) {
+    const char* chain = v6 ? "account6" : "account";
+    const std::string family = v6 ? "IPv6" : "IPv4";
+    for (const std::string& ifname : b.spec().segment_ifnames) {
+      for (const AccountingSet& set : kAccountingSets) {
+        if (set.v6 != v6) continue;
+        b.add(chain,
+              std::string(chain) + " rule (" + family +
+                  (set.upload ? " upload from segment " : " download to segment ") + ifname + ")",
+              {IfName{!set.upload, ifname}, UpdateSet{v6, set.upload, set.name, set.id}});
+      }
+    }
+    // Explicit, though falling off the end would reach the base chain's policy accept today
+    // (`judge` and `account` are reached by goto): were either ever reached by jump, falling off
+    // would return to the base chain, whose next rule (to the other segment) could count the
+    // packet again. One immediate expression per packet.
+    b.add(chain, std::string(chain) + " rule (accept)", {Verdict{Verdict::kAccept, ""}});
+  }
+}
+
 void addOutputChain(LayoutBuilder& b) {
   // Answers from a resolver on the box (dnsmasq on the gateway) leave through output.
   addDnsAnswerRules(b, "output");
@@ -178,6 +209,17 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
   addDnsQueryChain(b);
   addJudgeChain(b);
   addOutputChain(b);
+  if (spec.accounting_addresses > 0) {
+    for (const AccountingSet& set : kAccountingSets) {
+      layout.sets.push_back(
+          {set.name, set.id, set.v6, {}, SetKind::kAccounting, spec.accounting_addresses});
+    }
+    layout.chains.push_back({"account", std::nullopt, false});
+    layout.chains.push_back({"account6", std::nullopt, false});
+    // After `judge`, where they are reached from.
+    layout.listing.insert(layout.listing.begin() + 4, {"account", "account6"});
+    addAccountChains(b);
+  }
   const Verdict to_judge{Verdict::kGoto, "judge"};
   for (const std::string& ifname : spec.segment_ifnames) {
     b.add("forward", "forward rule (from segment " + ifname + ")",

@@ -18,6 +18,23 @@
 //   `deny` rejects with a TCP reset or an ICMP(v6) administratively-prohibited;
 //   sets @doh4 and @doh6 hold the DoH resolver addresses (interval sets).
 //
+// With accounting on (RulesetSpec::accounting_addresses > 0), the two `judge` rules that accept
+// an allowed flow (the fresh verdict mark, the conntrack mark) `goto account` instead, so only
+// allowed packets are counted:
+//   `account` sends IPv6 to `account6` (one `meta nfproto` match, not one per rule), then, per
+//   segment, adds the packet to @acct-up4 keyed by its source address when it came from the
+//   segment and to @acct-down4 keyed by its destination when it leaves to it, and accepts;
+//   `account6` does the same with @acct-up6 and @acct-down6. A packet between two segments
+//   counts as upload for one device and download for the other;
+//   sets @acct-up4, @acct-down4, @acct-up6 and @acct-down6 are dynamic (`update` adds an
+//   address the first time it is seen), hold at most accounting_addresses elements each, carry
+//   a counter per element and no timeout: an element leaves only when muzzled forgets it. When
+//   a set is full a new address is not counted, and the packet is still accepted.
+// Cost: an established allowed packet evaluates 2 + 2 * segments more rules than without
+// accounting (pinned in tests/unit/fw/nft/ruleset_layout_test.cc). Traffic muzzled accepts from
+// its queues itself (DNS queries and answers, DHCP) and what the box sends (output) are not
+// counted.
+//
 // Pure value code: no I/O, no libnftnl. The size is linear in the number of segments.
 #pragma once
 
@@ -61,8 +78,21 @@ struct MetaMarkIs {  // meta mark 0x00000101
 struct CtMarkIs {  // ct mark 0x00000101
   uint32_t mark = 0;
 };
+struct NfProto {  // meta nfproto ipv6
+  bool v6 = false;
+};
 struct DaddrInSet {  // ip daddr @doh4 / ip6 daddr @doh6
   bool v6 = false;
+  std::string set;
+  uint32_t set_id = 0;
+};
+// update @acct-up4 { ip saddr } / update @acct-down6 { ip6 daddr }: adds the address to the
+// dynamic set (or finds it) and runs the set's per-element counter. Loads the address without a
+// `meta nfproto` match: only in a chain that packets of the other family never reach
+// (`account` after its IPv6 dispatch, `account6`).
+struct UpdateSet {
+  bool v6 = false;
+  bool source = false;  // keyed by the source address, else by the destination
   std::string set;
   uint32_t set_id = 0;
 };
@@ -88,9 +118,9 @@ struct Reject {  // reject with tcp reset / reject with icmpx admin-prohibited
 
 using NftExpr =
     std::variant<nftx::IfName, nftx::L4Proto, nftx::Port, nftx::Icmpv6Type, nftx::CtStateInvalid,
-                 nftx::CtDirection, nftx::MetaMarkIs, nftx::CtMarkIs, nftx::DaddrInSet,
-                 nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter, nftx::Queue,
-                 nftx::Verdict, nftx::Reject>;
+                 nftx::CtDirection, nftx::MetaMarkIs, nftx::CtMarkIs, nftx::NfProto,
+                 nftx::DaddrInSet, nftx::UpdateSet, nftx::SetMetaMark, nftx::CtMarkFromMetaMark,
+                 nftx::Counter, nftx::Queue, nftx::Verdict, nftx::Reject>;
 
 struct RuleLayout {
   std::string chain;
@@ -110,12 +140,31 @@ struct ChainLayout {
   bool per_policy = false;
 };
 
+enum class SetKind {
+  kInterval,    // fixed addresses (the DoH resolvers): refilled on every policy change
+  kAccounting,  // dynamic, a counter per element, filled by the packet path: never refilled
+};
+
 struct SetLayout {
   std::string name;
   uint32_t id = 0;  // how rules of the same transaction refer to the set
   bool v6 = false;
-  std::vector<AddressInterval> intervals;  // merged (interval_set.h)
+  std::vector<AddressInterval> intervals;  // merged (interval_set.h); kInterval only
+  SetKind kind = SetKind::kInterval;
+  uint32_t size = 0;  // kAccounting: the most elements the kernel lets it hold
 };
+
+// The accounting sets: which direction each counts, in the order rulesetLayout() creates them.
+struct AccountingSet {
+  const char* name;
+  uint32_t id;
+  bool v6;
+  bool upload;  // keyed by the device's address as the source; else as the destination
+};
+inline constexpr AccountingSet kAccountingSets[] = {{"acct-up4", 3, false, true},
+                                                    {"acct-down4", 4, false, false},
+                                                    {"acct-up6", 5, true, true},
+                                                    {"acct-down6", 6, true, false}};
 
 inline constexpr const char* kRulesetTable = "muzzle";  // in family inet
 

@@ -31,6 +31,12 @@ std::vector<RulesetSpec> specs() {
       out.push_back(s);
     }
   }
+  // With accounting (after the others: specs()[3] is the per-policy test's).
+  for (const size_t segments : {1, 3}) {
+    RulesetSpec s = out[2 * segments - 1];
+    s.accounting_addresses = 1024;
+    out.push_back(s);
+  }
   return out;
 }
 
@@ -89,6 +95,9 @@ TEST_CASE("the layout is consistent: listed chains, jump targets and looked-up s
         if (const auto* lookup = std::get_if<nftx::DaddrInSet>(&expr)) {
           CHECK(sets.count(lookup->set) == 1);
         }
+        if (const auto* update = std::get_if<nftx::UpdateSet>(&expr)) {
+          CHECK(sets.count(update->set) == 1);
+        }
       }
     }
   }
@@ -96,21 +105,23 @@ TEST_CASE("the layout is consistent: listed chains, jump targets and looked-up s
 
 TEST_CASE(
     "only judge and dns-query name the generation, so only they are rewritten on a policy change") {
-  RulesetSpec spec = specs()[3];
-  const RulesetLayout one = rulesetLayout(spec);
-  spec.generation = 43;
-  const RulesetLayout two = rulesetLayout(spec);
-  REQUIRE(one.rules.size() == two.rules.size());
-  std::set<std::string> changed;
-  for (size_t i = 0; i < one.rules.size(); ++i) {
-    if (nftText(one.rules[i]) != nftText(two.rules[i])) changed.insert(one.rules[i].chain);
+  for (const size_t which : {size_t{3}, specs().size() - 1}) {  // accounting off, on
+    RulesetSpec spec = specs()[which];
+    const RulesetLayout one = rulesetLayout(spec);
+    spec.generation = 43;
+    const RulesetLayout two = rulesetLayout(spec);
+    REQUIRE(one.rules.size() == two.rules.size());
+    std::set<std::string> changed;
+    for (size_t i = 0; i < one.rules.size(); ++i) {
+      if (nftText(one.rules[i]) != nftText(two.rules[i])) changed.insert(one.rules[i].chain);
+    }
+    std::set<std::string> per_policy;
+    for (const ChainLayout& c : one.chains) {
+      if (c.per_policy) per_policy.insert(c.name);
+      if (c.per_policy) CHECK(!c.hook);  // a base chain re-created drops the queued packets
+    }
+    CHECK(changed == per_policy);
   }
-  std::set<std::string> per_policy;
-  for (const ChainLayout& c : one.chains) {
-    if (c.per_policy) per_policy.insert(c.name);
-    if (c.per_policy) CHECK(!c.hook);  // a base chain re-created drops the queued packets
-  }
-  CHECK(changed == per_policy);
 }
 
 TEST_CASE("DoH ranges are merged: overlaps, adjacent ranges, the family's last address") {
