@@ -2,7 +2,7 @@
 # Traffic per device, end to end (the kernel writer alone: accounting.sh; Prometheus: metrics.sh).
 # The kernel counts each device's allowed traffic (the accounting sets of table inet muzzle),
 # muzzled reads the counts every accounting interval (2 s here), and `muzzlectl devices MAC
-# --json` shows them. cam1 sends datagrams of a known size to the cloud's time server (allowed by
+# --json` shows them. cam1 sends datagrams of a known size to the internet host's time server (allowed by
 # this test's policy), each echoed back, so upload and download must grow by exactly what went
 # through: count x (payload + 28) bytes in IPv4, + 48 in IPv6 (layer-3 lengths); within 5 % is
 # required (the issue's bound), exact is expected. Denied traffic counts nothing. The totals
@@ -19,7 +19,7 @@ version: 1
 defaults:
   profile: quarantine
 addresses:
-  time-cloud: [203.0.113.10, "2001:db8:cafe::10"]
+  time-cloud: [198.51.100.2, "2001:db8:1::2"]  # the internet host, which answers from these
 profiles:
   quarantine:
     preset: quarantine
@@ -46,7 +46,7 @@ equals_after_read() { [[ "$(traffic "$1")" == "$2" ]]; }
 # echoed; fails if one is not.
 send() {
   local family="$1" count="$2" size="$3" to i
-  to="$(lab_addr cloud1 "$family")"
+  to="$(lab_addr inet "$family")"
   for ((i = 0; i < count; ++i)); do
     lab_exec cam1 "$LABNET" udp "$to" 123 --size "$size" >/dev/null || return 1
   done
