@@ -190,6 +190,21 @@ void addOutputChain(LayoutBuilder& b) {
            Port{kUdp, false, kDhcpClientPort}, SetMetaMark{kHintDhcpReply}, Counter{},
            b.inspectionQueue()});
   }
+  // The box's own packets to a device (an NTP answer, a web page) are that device's download,
+  // as the device's packets to the box are its upload (`input` -> `judge` -> `account`). Last:
+  // DNS answers and DHCP replies, read one by one above, are not counted, as their questions are
+  // not; nor is neighbour discovery and MLD (multicast, of no device), as `judge` accepts a
+  // device's before counting. `account` matches no iifname here: only the download rule counts.
+  if (b.spec().accounting_addresses > 0) {
+    b.add("output", "output rule (IPv6 neighbour discovery and MLD: not accounted)",
+          {Icmpv6Type{kIcmpv6InfraFirst, kIcmpv6InfraLast}, Verdict{}});
+    b.add("output", "output rule (MLDv2 reports: not accounted)",
+          {Icmpv6Type{kIcmpv6Mld2Report, kIcmpv6Mld2Report}, Verdict{}});
+    for (const std::string& ifname : b.spec().segment_ifnames) {
+      b.add("output", "output rule (the box's packets to segment " + ifname + ": accounted)",
+            {IfName{true, ifname}, Verdict{Verdict::kGoto, "account"}});
+    }
+  }
 }
 
 }  // namespace

@@ -25,15 +25,16 @@
 //   segment, adds the packet to @acct-up4 keyed by its source address when it came from the
 //   segment and to @acct-down4 keyed by its destination when it leaves to it, and accepts;
 //   `account6` does the same with @acct-up6 and @acct-down6. A packet between two segments
-//   counts as upload for one device and download for the other;
+//   counts as upload for one device and download for the other; the box's own packets to a
+//   segment reach `account` from the last rules of `output` (download; DNS answers and DHCP
+//   replies, read by muzzled, are diverted before);
 //   sets @acct-up4, @acct-down4, @acct-up6 and @acct-down6 are dynamic (`update` adds an
 //   address the first time it is seen), hold at most accounting_addresses elements each, carry
 //   a counter per element and no timeout: an element leaves only when muzzled forgets it. When
 //   a set is full a new address is not counted, and the packet is still accepted.
 // Cost: an established allowed packet evaluates 2 + 2 * segments more rules than without
-// accounting (pinned in tests/unit/fw/nft/ruleset_layout_test.cc). Traffic muzzled accepts from
-// its queues itself (DNS queries and answers, DHCP) and what the box sends (output) are not
-// counted.
+// accounting (pinned in tests/unit/fw/nft/accounting_layout_test.cc). Traffic muzzled accepts
+// from its queues itself (DNS queries and answers, DHCP) is not counted.
 //
 // Pure value code: no I/O, no libnftnl. The size is linear in the number of segments.
 #pragma once

@@ -189,10 +189,25 @@ TEST_CASE(
     "only the two rules that accept an allowed flow change; refusing rules stay as they were") {
   const RulesetLayout off = rulesetLayout(spec(2, 0));
   const RulesetLayout on = rulesetLayout(spec(2, 64));
-  std::vector<const RuleLayout*> on_old;  // the rules of `on` in chains `off` also has
+  std::vector<const RuleLayout*> on_old;  // the rules of `on` that `off` also has
+  std::vector<std::string> output_added;  // output's last rules: the box's packets to a segment
   for (const RuleLayout& r : on.rules) {
-    if (r.chain.rfind("account", 0) != 0) on_old.push_back(&r);
+    if (r.chain.rfind("account", 0) == 0) continue;
+    if (r.chain == "output" && r.what.ends_with("accounted)")) {
+      output_added.push_back(nftText(r));
+      continue;
+    }
+    on_old.push_back(&r);
   }
+  CHECK(output_added == std::vector<std::string>{"icmpv6 type 130-137 accept",
+                                                 "icmpv6 type 143 accept",
+                                                 "oifname \"br-0\" goto account",
+                                                 "oifname \"br-1\" goto account"});
+  size_t last_output = 0;
+  for (size_t i = 0; i < on.rules.size(); ++i) {
+    if (on.rules[i].chain == "output") last_output = i;
+  }
+  CHECK(nftText(on.rules[last_output]) == "oifname \"br-1\" goto account");
   REQUIRE(on_old.size() == off.rules.size());
   std::vector<std::string> changed;
   for (size_t i = 0; i < off.rules.size(); ++i) {
