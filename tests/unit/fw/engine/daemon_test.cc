@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -315,11 +316,12 @@ std::string inventoryWith(MacAddress mac, const IpAddress& ip) {
   return inventory.serialize();
 }
 
-const DeviceRecord* seenDevice(const std::vector<DeviceRecord>& seen, MacAddress mac) {
-  for (const DeviceRecord& d : seen) {
-    if (d.mac == mac) return &d;
+// `mac`'s record as the daemon shows it now (a copy), or nothing.
+std::optional<DeviceRecord> seenDevice(const Daemon& daemon, MacAddress mac) {
+  for (DeviceRecord& d : daemon.devicesSeen()) {
+    if (d.mac == mac) return std::move(d);
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 TEST_CASE_FIXTURE(ManagedBox,
@@ -341,8 +343,8 @@ TEST_CASE_FIXTURE(ManagedBox,
     RecordingNotifier notifier(std::chrono::microseconds(0), /*stop_after=*/1);
     daemon.setServiceNotifier(&notifier);
     CHECK(daemon.run() == 0);
-    const DeviceRecord* d = seenDevice(daemon.devicesSeen(), cam);
-    REQUIRE(d != nullptr);
+    const std::optional<DeviceRecord> d = seenDevice(daemon, cam);
+    REQUIRE(d.has_value());
     CHECK(d->upload.bytes == 1000);
     CHECK(d->upload.packets == 10);
     CHECK(d->download.bytes == 5000);
@@ -360,14 +362,14 @@ TEST_CASE_FIXTURE(ManagedBox,
     GenerationStore generations(config.state_dir);
     Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
     REQUIRE(daemon.start().ok());
-    const DeviceRecord* before = seenDevice(daemon.devicesSeen(), cam);
-    REQUIRE(before != nullptr);
+    const std::optional<DeviceRecord> before = seenDevice(daemon, cam);
+    REQUIRE(before.has_value());
     CHECK(before->upload.bytes == 1000);
     RecordingNotifier notifier(std::chrono::microseconds(0), /*stop_after=*/1);
     daemon.setServiceNotifier(&notifier);
     CHECK(daemon.run() == 0);
-    const DeviceRecord* d = seenDevice(daemon.devicesSeen(), cam);
-    REQUIRE(d != nullptr);
+    const std::optional<DeviceRecord> d = seenDevice(daemon, cam);
+    REQUIRE(d.has_value());
     CHECK(d->upload.bytes == 1300);
     CHECK(d->upload.packets == 13);
     CHECK(d->download.bytes == 5000);
