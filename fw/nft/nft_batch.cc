@@ -112,10 +112,9 @@ void NftBatch::addChain(const std::string& table, const ChainLayout& chain) {
   nftnl_chain_free(c);
 }
 
-void NftBatch::addIntervalSet(const std::string& table, const SetLayout& set) {
-  nftnl_set* s = allocSet(table, set.name);
+void NftBatch::addAddressSet(const SetLayout& set, nftnl_set* s, uint32_t flags) {
   nftnl_set_set_u32(s, NFTNL_SET_ID, set.id);
-  nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL);
+  nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
   nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, set.v6 ? kNftTypeIpv6 : kNftTypeIpv4);
   nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, set.v6 ? 16 : 4);
   if (char* at = next("add set " + set.name)) {
@@ -125,6 +124,10 @@ void NftBatch::addIntervalSet(const std::string& table, const SetLayout& set) {
     done();
   }
   nftnl_set_free(s);
+}
+
+void NftBatch::addIntervalSet(const std::string& table, const SetLayout& set) {
+  addAddressSet(set, allocSet(table, set.name), NFT_SET_INTERVAL);
   addSetElements(table, set);
 }
 
@@ -174,20 +177,10 @@ void NftBatch::addSetElements(const std::string& table, const SetLayout& set) {
 
 void NftBatch::addAccountingSet(const std::string& table, const SetLayout& set) {
   nftnl_set* s = allocSet(table, set.name);
-  nftnl_set_set_u32(s, NFTNL_SET_ID, set.id);
-  // Rules add to it (`update`); without NFT_SET_TIMEOUT an element stays until deleted.
-  nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_EVAL);
-  nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, set.v6 ? kNftTypeIpv6 : kNftTypeIpv4);
-  nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, set.v6 ? 16 : 4);
   nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, set.size);
   nftnl_set_add_expr(s, nftnl_expr_alloc("counter"));  // the set owns it from here
-  if (char* at = next("add set " + set.name)) {
-    nlmsghdr* nlh =
-        nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSET, kNftFamily, NLM_F_CREATE | NLM_F_ACK, seq_++);
-    nftnl_set_nlmsg_build_payload(nlh, s);
-    done();
-  }
-  nftnl_set_free(s);
+  // Rules add to it (`update`); without NFT_SET_TIMEOUT an element stays until deleted.
+  addAddressSet(set, s, NFT_SET_EVAL);
 }
 
 void NftBatch::deleteSetElements(const std::string& table, const std::string& name,

@@ -25,6 +25,8 @@
 #include "fw/nft/nft_expressions.h"
 #include "fw/nft/ruleset_layout.h"
 
+struct nftnl_set;  // libnftnl's, built only in nft_batch.cc
+
 namespace muzzle {
 
 // Far above any layout within the policy limits; bounds what a policy can make muzzled allocate.
@@ -77,6 +79,9 @@ class NftBatch {
   uint32_t endSeq() const { return seq_; }
 
  private:
+  // Sends NEWSET for `s` (named as `set`, made by allocSet) with `set`'s id, `flags` and an
+  // address key of `set`'s family, then frees it.
+  void addAddressSet(const SetLayout& set, nftnl_set* s, uint32_t flags);
   // Where the next message (`what`, at most kMessageRoom bytes) goes, or nullptr when it would
   // pass the limit or an earlier message did (failed_ then says which).
   char* next(std::string what);
