@@ -316,6 +316,16 @@ std::string inventoryWith(MacAddress mac, const IpAddress& ip) {
   return inventory.serialize();
 }
 
+// Runs a started daemon until it is ready, then stops it the way SIGTERM does (its stop path
+// runs: the last accounting read, the inventory saved). Returns run()'s exit code.
+int runUntilReady(Daemon& daemon) {
+  RecordingNotifier notifier(std::chrono::microseconds(0), /*stop_after=*/1);
+  daemon.setServiceNotifier(&notifier);
+  const int rc = daemon.run();
+  daemon.setServiceNotifier(nullptr);
+  return rc;
+}
+
 // `mac`'s record as the daemon shows it now (a copy), or nothing.
 std::optional<DeviceRecord> seenDevice(const Daemon& daemon, MacAddress mac) {
   for (DeviceRecord& d : daemon.devicesSeen()) {
@@ -340,9 +350,7 @@ TEST_CASE_FIXTURE(ManagedBox,
                       {cam_ip, false, 5000, 5},
                       {*IpAddress::parse("198.18.10.99"), true, 77, 1}};  // no device owns it
     // Stopped at READY: the read on the way out takes what was counted since the last one.
-    RecordingNotifier notifier(std::chrono::microseconds(0), /*stop_after=*/1);
-    daemon.setServiceNotifier(&notifier);
-    CHECK(daemon.run() == 0);
+    CHECK(runUntilReady(daemon) == 0);
     const std::optional<DeviceRecord> d = seenDevice(daemon, cam);
     REQUIRE(d.has_value());
     CHECK(d->upload.bytes == 1000);
@@ -365,9 +373,7 @@ TEST_CASE_FIXTURE(ManagedBox,
     const std::optional<DeviceRecord> before = seenDevice(daemon, cam);
     REQUIRE(before.has_value());
     CHECK(before->upload.bytes == 1000);
-    RecordingNotifier notifier(std::chrono::microseconds(0), /*stop_after=*/1);
-    daemon.setServiceNotifier(&notifier);
-    CHECK(daemon.run() == 0);
+    CHECK(runUntilReady(daemon) == 0);
     const std::optional<DeviceRecord> d = seenDevice(daemon, cam);
     REQUIRE(d.has_value());
     CHECK(d->upload.bytes == 1300);
@@ -381,9 +387,7 @@ TEST_CASE_FIXTURE(ManagedBox, "a failed read is counted and logged once; the tot
   GenerationStore generations(config.state_dir);
   Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
   REQUIRE(daemon.start().ok());
-  RecordingNotifier notifier(std::chrono::microseconds(0), /*stop_after=*/1);
-  daemon.setServiceNotifier(&notifier);
-  CHECK(daemon.run() == 0);
+  CHECK(runUntilReady(daemon) == 0);
   const AccountingCounters a = daemon.engineStatus().accounting;
   CHECK(a.read_errors == 1);
   CHECK(a.reads == 0);
@@ -398,9 +402,7 @@ TEST_CASE_FIXTURE(ManagedBox, "with accounting off the table has no accounting s
   Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
   REQUIRE(daemon.start().ok());
   CHECK(ruleset.last.accounting_addresses == 0);
-  RecordingNotifier notifier(std::chrono::microseconds(0), /*stop_after=*/1);
-  daemon.setServiceNotifier(&notifier);
-  CHECK(daemon.run() == 0);
+  CHECK(runUntilReady(daemon) == 0);
   const AccountingCounters a = daemon.engineStatus().accounting;
   CHECK_FALSE(a.on);
   CHECK(a.reads == 0);
