@@ -19,6 +19,14 @@ struct TrafficTotals {
   uint64_t bytes_per_second = 0;  // over the last accounting interval; not saved
 };
 
+// Allowed traffic to and from one traffic class (fw/policy/compiled_policy.h): "internet",
+// "local", "gateway" or an address group the device's profile names.
+struct ClassTraffic {
+  std::string to;
+  TrafficTotals upload;
+  TrafficTotals download;
+};
+
 struct DeviceRecord {
   MacAddress mac;
   bool randomised_mac = false;       // locally administered: no vendor, likely a privacy address
@@ -42,6 +50,8 @@ struct DeviceRecord {
   std::string name;  // the policy's name for a listed device (kept as saved)
   TrafficTotals upload;    // from the device
   TrafficTotals download;  // to the device
+  // The same, split by where it went (the sums are upload and download), first seen first.
+  std::vector<ClassTraffic> by_class;
   // Learning mode (fw/learn/): "", "learning" or "observe". Filled in when records are copied
   // out for the management plane (Daemon::devicesSeen); never saved.
   std::string learning;

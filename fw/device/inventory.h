@@ -36,6 +36,10 @@ namespace muzzle {
 class DeviceInventory {
  public:
   static constexpr size_t kMaxAddresses = 8;
+  // Traffic classes kept per device (DeviceRecord::by_class), and the longest class name read
+  // back from a saved inventory: as many as a policy can have (compiled_policy.h).
+  static constexpr size_t kMaxTrafficClasses = 64;
+  static constexpr size_t kMaxClassName = 256;
   // Address bindings per device of capacity: room for IPv4, link-local and IPv6 addresses.
   static constexpr size_t kBindingsPerDevice = 4;
   // What a device says over DHCP may move it to another profile at most this often; the

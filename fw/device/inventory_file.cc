@@ -61,6 +61,14 @@ void toProto(const DeviceRecord& r, v1::DeviceRecord* out) {
   out->set_upload_packets(r.upload.packets);
   out->set_download_bytes(r.download.bytes);
   out->set_download_packets(r.download.packets);
+  for (const ClassTraffic& c : r.by_class) {
+    v1::ClassTotals* t = out->add_by_class();
+    t->set_to(c.to);
+    t->set_upload_bytes(c.upload.bytes);
+    t->set_upload_packets(c.upload.packets);
+    t->set_download_bytes(c.download.bytes);
+    t->set_download_packets(c.download.packets);
+  }
 }
 
 // `mac` is the record's, already parsed. Addresses that do not parse are left out (at most
@@ -92,6 +100,13 @@ DeviceRecord fromProto(v1::DeviceRecord&& r, MacAddress mac) {
   out.upload.packets = r.upload_packets();
   out.download.bytes = r.download_bytes();
   out.download.packets = r.download_packets();
+  // The file is not trusted: as many classes as a policy can have, names of a group's length.
+  for (const v1::ClassTotals& c : r.by_class()) {
+    if (out.by_class.size() >= DeviceInventory::kMaxTrafficClasses) break;
+    if (c.to().empty() || c.to().size() > DeviceInventory::kMaxClassName) continue;
+    out.by_class.push_back({c.to(), {c.upload_bytes(), c.upload_packets(), 0},
+                            {c.download_bytes(), c.download_packets(), 0}});
+  }
   return out;
 }
 

@@ -44,6 +44,7 @@
 #include "fw/engine/site_probe.h"
 #include "fw/engine/state_report.h"
 #include "fw/engine/traffic_accounting.h"
+#include "fw/engine/volume_limits.h"
 #include "fw/nfq/packet_queue.h"
 #include "fw/nft/ruleset.h"
 
@@ -105,6 +106,7 @@ class Daemon : public EngineControl {
   Status startLearning(MacAddress mac, std::chrono::seconds duration, bool observe) override;
   Status stopLearning(MacAddress mac) override;
   Result<LearnReport> learnReport(MacAddress mac) const override;
+  Status releaseVolumeLimits(MacAddress device) override;
   const DaemonConfig& config() const override { return config_; }
   // A DHCP request seen on a queue thread is posted to the engine thread, at most
   // kMaxMudUrlPosts at a time (a flood of changing URLs is refused with an event, counted
@@ -138,6 +140,10 @@ class Daemon : public EngineControl {
   // reads the kernel's counts, adds their growth to the devices owning the addresses, sets the
   // devices' rates, and forgets elements idle for kAccountingIdle.
   void accountTraffic();
+  std::vector<VolumeLimits::Growth> attributeGrowth(
+      const std::vector<TrafficAccounting::Growth>& grown, const CompiledPolicy& policy,
+      double seconds);
+  void reportVolumeLimits(const std::vector<VolumeLimits::Event>& events);
   // Learning mode (daemon_learn.cc): learn.state in state_dir, read at start (a damaged file is
   // set aside, loudly, and learning starts empty), written every minute, on every start and
   // stop of a session, and on the way out; sessions past their end stop by themselves (a
@@ -183,6 +189,7 @@ class Daemon : public EngineControl {
   TrafficAccounting accounting_;                                       // engine thread
   std::chrono::steady_clock::time_point accounted_at_;  // engine thread: the last read
   AccountingCounters accounting_counters_;              // under judge_mu_
+  VolumeLimits volume_limits_;                          // under judge_mu_
   std::function<void()> reload_handler_;
   std::vector<std::unique_ptr<Ticker>> tickers_;
   ServiceNotifier* notifier_ = nullptr;

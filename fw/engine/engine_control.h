@@ -38,6 +38,7 @@ struct AccountingCounters {
   std::string last_error;           // of the last read that failed, "" after one that worked
   uint64_t unattributed_bytes = 0;  // counted for an address no device owned at the read
   uint64_t forgotten = 0;           // elements forgotten after kAccountingIdle without traffic
+  size_t limit_windows = 0;         // volume limit windows open (fw/engine/volume_limits.h)
 };
 
 struct EngineStatus {
@@ -126,6 +127,9 @@ class EngineControl {
   virtual Status startLearning(MacAddress mac, std::chrono::seconds duration, bool observe);
   virtual Status stopLearning(MacAddress mac);
   virtual Result<LearnReport> learnReport(MacAddress mac) const;
+  // Lifts the blocks the device's volume limits put on it (until their windows end, they do
+  // not block again); kFailedPrecondition when none blocks it. Call on the engine thread.
+  virtual Status releaseVolumeLimits(MacAddress device);
 
   // MUD (RFC 8520): `observer` is called on the engine thread when a device announces a MUD URL
   // (DHCP option 161) it did not have, or a changed one, while the installed policy has
@@ -144,6 +148,9 @@ inline Status EngineControl::stopLearning(MacAddress) {
 }
 inline Result<LearnReport> EngineControl::learnReport(MacAddress) const {
   return Status::error(StatusCode::kUnavailable, "this engine has no learning mode");
+}
+inline Status EngineControl::releaseVolumeLimits(MacAddress) {
+  return Status::error(StatusCode::kUnavailable, "this engine has no volume limits");
 }
 
 }  // namespace muzzle

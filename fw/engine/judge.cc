@@ -101,6 +101,7 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
   Verdict v = decide(policy, view);
   if ((q.mark & kHintDnsAnswer) != 0) return onDnsAnswer(q, info, flow, view, v);
   if (learning_.sessionCount() != 0) applyLearning(v, flow, view);
+  if (v.action == Action::kAllow && !volume_blocks_.empty()) applyVolumeBlocks(v, view);
   switch (v.action) {
     case Action::kAllow: ++counters_.allowed; break;
     case Action::kReject: ++counters_.rejected; break;
@@ -124,7 +125,26 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
       view.src.mac) {
     readDnsQuery(q, info, *view.src.mac);
   }
-  return PacketVerdict{NF_REPEAT, verdictMark(generation_, codeOf(v.action))};
+  if (v.reason == Reason::kVolumeLimit) ++counters_.volume_blocked;
+  // An allowed flow's mark carries its traffic class, which the kernel's accounting counts by.
+  return PacketVerdict{NF_REPEAT, verdictMark(generation_, codeOf(v.action),
+                                              v.action == Action::kAllow ? v.traffic_class : 0)};
+}
+
+void Judge::setVolumeBlocks(std::unordered_map<uint64_t, uint64_t> blocks) {
+  volume_blocks_ = std::move(blocks);
+}
+
+void Judge::applyVolumeBlocks(Verdict& v, const FlowView& view) {
+  // The class is seen from the managed source, else the managed destination (decide()).
+  const Endpoint& side = view.src.segment >= 0 ? view.src : view.dst;
+  if (!side.mac) return;
+  const auto it = volume_blocks_.find(side.mac->value);
+  if (it == volume_blocks_.end() || (it->second & (uint64_t{1} << v.traffic_class)) == 0) return;
+  v.action = Action::kReject;
+  v.reason = Reason::kVolumeLimit;
+  v.rule = nullptr;
+  v.traffic_class = kClassGateway;
 }
 
 PacketVerdict Judge::onDnsAnswer(const QueuedPacket& q, const PacketInfo& info,

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <unordered_map>
 
 #include "fw/common/clock.h"
 #include "fw/device/inventory.h"
@@ -75,6 +76,11 @@ class Judge : public PacketSink, private DnsAnswerSink {
 
   PacketVerdict onPacket(const QueuedPacket& packet) override;
 
+  // Volume limits that block (fw/engine/volume_limits.h): for each device (MacAddress::value),
+  // the traffic classes (bit N: class N) whose new flows are refused, reason volume-limit. The
+  // caller makes a new generation afterwards, so open flows are judged again.
+  void setVolumeBlocks(std::unordered_map<uint64_t, uint64_t> blocks);
+
   const JudgeCounters& counters() const { return counters_; }
   const DeviceInventory& devices() const { return inventory_; }
   DeviceInventory& devices() { return inventory_; }
@@ -98,6 +104,8 @@ class Judge : public PacketSink, private DnsAnswerSink {
   // deny (`v` becomes an allow, counted `learn_observed`); then the flow is recorded for each
   // end that is learning.
   void applyLearning(Verdict& v, const PacketInfo& flow, const FlowView& view);
+  // An allowed flow whose device and traffic class a volume limit blocks becomes a rejection.
+  void applyVolumeBlocks(Verdict& v, const FlowView& view);
   // A DNS answer on its way to a device (kHintDnsAnswer): learn its names if the flow is one
   // the device may use, then let it pass. Never NF_REPEAT: the answer rules come before the
   // verdict-mark rules, so a repeat would queue the packet again.
@@ -155,6 +163,7 @@ class Judge : public PacketSink, private DnsAnswerSink {
   DnsFlowTracker dns_flows_;
   FlowRecorder learning_;
   std::array<std::string_view, 8> dst_names_{};  // names of the current flow's destination
+  std::unordered_map<uint64_t, uint64_t> volume_blocks_;  // device -> blocked class bits
   JudgeCounters counters_;
   std::chrono::steady_clock::time_point last_neighbour_read_{};
   ReportedPairs spoof_reports_;  // (spoofer, address) pairs already logged

@@ -28,6 +28,7 @@ struct JudgeCounters {
   uint64_t dns_answers_dropped = 0;   // answers on flows the policy does not allow
   uint64_t dns_bypass = 0;            // flows refused as dns-bypass
   uint64_t no_dns = 0;                // flows judged without a learned name where one could apply
+  uint64_t volume_blocked = 0;        // flows refused because a volume limit blocks them
   uint64_t dhcp_requests = 0;         // DHCP requests from devices read (and accepted)
   uint64_t dhcp_malformed = 0;        // DHCP requests that did not parse: accepted, not learned
   uint64_t reassigned = 0;            // devices whose classification changed their profile

@@ -1,6 +1,6 @@
-// TrafficAccounting: turns what the kernel counted per device address (the accounting sets of
-// table `inet muzzle`, read with RulesetWriter::readAccounting) into what each read added, and
-// says which elements have been idle long enough to give their room back.
+// TrafficAccounting: turns what the kernel counted per device address and traffic class (the
+// accounting sets of table `inet muzzle`, read with RulesetWriter::readAccounting) into what
+// each read added, and says which elements have been idle long enough to give their room back.
 //
 // The kernel's counts grow from the moment an element is added to its set until muzzled forgets
 // it. This class keeps the last count of every element it saw, so each read yields the growth
@@ -29,6 +29,7 @@ class TrafficAccounting {
   struct Growth {
     IpAddress address;
     bool upload = false;
+    uint8_t traffic_class = 0;  // the element's class (marks.h)
     uint64_t bytes = 0;
     uint64_t packets = 0;
   };
@@ -48,6 +49,7 @@ class TrafficAccounting {
   struct Key {
     IpAddress address;
     bool upload = false;
+    uint8_t traffic_class = 0;
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {

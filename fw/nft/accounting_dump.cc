@@ -11,14 +11,15 @@
 #include <cstring>
 #include <memory>
 
+#include "fw/nft/marks.h"
 #include "fw/nft/nft_expressions.h"
 
 namespace muzzle {
 namespace {
 
 // An element of an IPv6 set as the kernel dumps it: element nest (4), key nest (4) and value
-// (4 + 16), expression nest (4), name "counter" (4 + 8), data nest (4), bytes and packets (each
-// 4 + 8, and 4 of padding before each 64-bit value at worst): 88 bytes. Room for a flag or two.
+// (4 + 16 + 4 of class), expression nest (4), name "counter" (4 + 8), data nest (4), bytes and packets (each
+// 4 + 8, and 4 of padding before each 64-bit value at worst): 92 bytes. Room for a flag or two.
 constexpr size_t kDumpBytesPerElement = 128;
 // Each datagram of a dump (up to 32 KiB) starts a message with its own headers and names.
 constexpr size_t kDumpBytesSlack = size_t{64} << 10;
@@ -118,15 +119,22 @@ int readElement(const nlattr* item, void* data) {
     walk->problem = "an element without a key";
     return MNL_CB_ERROR;
   }
-  const size_t want = walk->set->v6 ? 16 : 4;
+  const size_t want = accountingKeyLength(walk->set->v6);
   const size_t len = mnl_attr_get_payload_len(key[NFTA_DATA_VALUE]);
   if (len != want) {
     walk->problem =
         "an element has a key of " + std::to_string(len) + " bytes, not " + std::to_string(want);
     return MNL_CB_ERROR;
   }
-  const IpAddress address = IpAddress::fromBytes(
-      static_cast<const uint8_t*>(mnl_attr_get_payload(key[NFTA_DATA_VALUE])), walk->set->v6);
+  // The address, then the class bits of the conntrack mark (accountingKey).
+  const auto* key_bytes = static_cast<const uint8_t*>(mnl_attr_get_payload(key[NFTA_DATA_VALUE]));
+  const IpAddress address = IpAddress::fromBytes(key_bytes, walk->set->v6);
+  uint32_t class_bits = 0;
+  std::memcpy(&class_bits, key_bytes + want - sizeof(class_bits), sizeof(class_bits));
+  if ((class_bits & ~kTrafficClassBits) != 0) {
+    walk->problem = "element " + address.toString() + " has a class of bits outside the class";
+    return MNL_CB_ERROR;
+  }
   // One expression comes as NFTA_SET_ELEM_EXPR, several as a list in NFTA_SET_ELEM_EXPRESSIONS.
   CounterRead counter;
   if (tb[NFTA_SET_ELEM_EXPR] != nullptr) {
@@ -147,7 +155,8 @@ int readElement(const nlattr* item, void* data) {
                     "shows it; the next change of segments replaces the table)";
     return MNL_CB_ERROR;
   }
-  walk->out->push_back({address, walk->set->upload, counter.bytes, counter.packets});
+  walk->out->push_back({address, walk->set->upload, counter.bytes, counter.packets,
+                        static_cast<uint8_t>(trafficClassOf(class_bits))});
   return MNL_CB_OK;
 }
 

@@ -32,7 +32,7 @@ std::vector<char> accountingDumpRequest(const std::string& table, const Accounti
                                         uint32_t seq);
 
 // How many bytes the answer for a set of at most `max_elements` elements may take: what a
-// kernel element costs (an IPv6 key and a counter: ~88 bytes, rounded up) plus message headers.
+// kernel element costs (an IPv6 key with its class and a counter: ~92 bytes, rounded up) plus message headers.
 size_t accountingDumpBytes(uint32_t max_elements);
 
 // Appends the elements of `answer` (the messages NetlinkTransport::dump returned, at a 4-byte

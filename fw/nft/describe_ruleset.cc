@@ -5,6 +5,7 @@
 #include <string>
 #include <variant>
 
+#include "fw/nft/marks.h"
 #include "fw/nft/ruleset.h"
 #include "fw/nft/ruleset_layout.h"
 
@@ -20,6 +21,11 @@ std::string hex(uint32_t v) {
   char buf[16];
   std::snprintf(buf, sizeof(buf), "0x%08x", v);
   return buf;
+}
+
+// "0x00000101", or with a mask as nft(8) writes it: "& 0xffffff03 == 0x00000101".
+std::string masked(uint32_t mark, uint32_t mask) {
+  return mask == 0xFFFFFFFF ? hex(mark) : "& " + hex(mask) + " == " + hex(mark);
 }
 
 std::string protoName(uint8_t proto) {
@@ -53,14 +59,18 @@ struct ExprText {
   std::string operator()(const nftx::CtDirection& m) const {
     return m.reply ? "ct direction reply" : "ct direction original";
   }
-  std::string operator()(const nftx::MetaMarkIs& m) const { return "meta mark " + hex(m.mark); }
-  std::string operator()(const nftx::CtMarkIs& m) const { return "ct mark " + hex(m.mark); }
+  std::string operator()(const nftx::MetaMarkIs& m) const {
+    return "meta mark " + masked(m.mark, m.mask);
+  }
+  std::string operator()(const nftx::CtMarkIs& m) const {
+    return "ct mark " + masked(m.mark, m.mask);
+  }
   std::string operator()(const nftx::NfProto& m) const {
     return m.v6 ? "meta nfproto ipv6" : "meta nfproto ipv4";
   }
   std::string operator()(const nftx::UpdateSet& s) const {
     return "update @" + s.set + " { " + (s.v6 ? "ip6 " : "ip ") + (s.source ? "saddr" : "daddr") +
-           " }";
+           " . ct mark & " + hex(kTrafficClassBits) + " }";
   }
   std::string operator()(const nftx::DaddrInSet& m) const {
     return (m.v6 ? "ip6 daddr @" : "ip daddr @") + m.set;
@@ -114,7 +124,7 @@ const char* hookName(Hook hook) {
 std::string setText(const SetLayout& set) {
   const std::string type = set.v6 ? "ipv6_addr" : "ipv4_addr";
   if (set.kind == SetKind::kAccounting) {
-    return "  set " + set.name + " { type " + type + "; size " + std::to_string(set.size) +
+    return "  set " + set.name + " { type " + type + " . mark; size " + std::to_string(set.size) +
            "; flags dynamic; counter; }\n";
   }
   std::string text = "  set " + set.name + " {\n    type " + type + "; flags interval;\n";

@@ -1,7 +1,15 @@
 // The contract between the kernel ruleset and the engine: what the 32-bit packet and conntrack
 // marks mean inside table `inet muzzle`.
 //
-//   bits 31..8  policy generation (1..2^24-1)     bits 7..0  verdict code
+//   bits 31..8  policy generation (1..2^24-1)
+//   bits 7..2   traffic class of an allowed flow (0..63: CompiledPolicy::traffic_classes)
+//   bits 1..0   verdict code
+//
+// The traffic class says where an allowed flow goes, seen from its device (the box, the local
+// network, the internet, an address group its profile names): the accounting sets key their
+// counts by device address and class (ruleset_layout.h), so the kernel splits each device's
+// traffic by destination without a rule per class. Refused flows carry class 0. Rules that match
+// an allowed flow therefore compare the mark under kAllowMask, which ignores the class.
 //
 // The engine answers a queued packet with NF_REPEAT and a packet mark carrying the generation
 // and the verdict; the ruleset's first rules copy that mark to the conntrack mark and act on it.
@@ -45,8 +53,20 @@ constexpr uint32_t kHintFlowAllowed = 0x04;  // with kHintDnsQuery: its flow is 
 // verdict mark): no verdict code bits are ever left in it.
 constexpr uint32_t kHintDhcpReply = 0x02;
 
-constexpr uint32_t verdictMark(uint32_t generation, VerdictCode code) {
-  return (generation & kMaxGeneration) << 8 | static_cast<uint8_t>(code);
+constexpr uint32_t kMaxTrafficClass = 63;
+constexpr uint32_t kTrafficClassShift = 2;
+constexpr uint32_t kTrafficClassBits = kMaxTrafficClass << kTrafficClassShift;  // 0xfc
+// The bits an allowed verdict mark is compared under: generation and verdict code.
+constexpr uint32_t kAllowMask = ~kTrafficClassBits;
+
+constexpr uint32_t verdictMark(uint32_t generation, VerdictCode code, uint32_t traffic_class = 0) {
+  return (generation & kMaxGeneration) << 8 |
+         (traffic_class & kMaxTrafficClass) << kTrafficClassShift | static_cast<uint8_t>(code);
+}
+
+// The traffic class bits of a (conntrack) mark, as the accounting sets hold them.
+constexpr uint32_t trafficClassOf(uint32_t mark) {
+  return (mark & kTrafficClassBits) >> kTrafficClassShift;
 }
 
 }  // namespace muzzle

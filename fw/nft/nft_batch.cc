@@ -33,6 +33,9 @@ constexpr int kChainPriority = 0;
 // they only affect how `nft list` prints the elements.
 constexpr uint32_t kNftTypeIpv4 = 7;
 constexpr uint32_t kNftTypeIpv6 = 8;
+constexpr uint32_t kNftTypeMark = 19;
+// A concatenation's type is its parts' types, each shifted in by 6 bits (TYPE_BITS).
+constexpr uint32_t kNftTypeBits = 6;
 
 uint32_t hookNumber(Hook hook) {
   switch (hook) {
@@ -115,8 +118,14 @@ void NftBatch::addChain(const std::string& table, const ChainLayout& chain) {
 void NftBatch::addAddressSet(const SetLayout& set, nftnl_set* s, uint32_t flags) {
   nftnl_set_set_u32(s, NFTNL_SET_ID, set.id);
   nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
-  nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, set.v6 ? kNftTypeIpv6 : kNftTypeIpv4);
-  nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, set.v6 ? 16 : 4);
+  const uint32_t address_type = set.v6 ? kNftTypeIpv6 : kNftTypeIpv4;
+  if (set.kind == SetKind::kAccounting) {  // address . class (ruleset_layout.h: accountingKey)
+    nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, address_type << kNftTypeBits | kNftTypeMark);
+    nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, static_cast<uint32_t>(accountingKeyLength(set.v6)));
+  } else {
+    nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, address_type);
+    nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, set.v6 ? 16 : 4);
+  }
   if (char* at = next("add set " + set.name)) {
     nlmsghdr* nlh =
         nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSET, kNftFamily, NLM_F_CREATE | NLM_F_ACK, seq_++);
@@ -184,20 +193,19 @@ void NftBatch::addAccountingSet(const std::string& table, const SetLayout& set) 
 }
 
 void NftBatch::deleteSetElements(const std::string& table, const std::string& name,
-                                 const std::vector<IpAddress>& addresses) {
-  for (size_t first = 0; first < addresses.size() && failed_.ok(); first += kElementsPerMessage) {
-    const size_t end = std::min(addresses.size(), first + kElementsPerMessage);
+                                 const std::vector<std::vector<uint8_t>>& keys) {
+  for (size_t first = 0; first < keys.size() && failed_.ok(); first += kElementsPerMessage) {
+    const size_t end = std::min(keys.size(), first + kElementsPerMessage);
     nftnl_set* s = allocSet(table, name);
     for (size_t i = first; i < end; ++i) {
       nftnl_set_elem* e = nftnl_set_elem_alloc();
-      nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, addresses[i].bytes.data(),
-                         addresses[i].v6 ? 16 : 4);
+      nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, keys[i].data(), keys[i].size());
       nftnl_set_elem_add(s, e);
     }
     std::string what = "delete elements from set " + name;
-    if (first > 0 || end < addresses.size()) {
+    if (first > 0 || end < keys.size()) {
       what += " (" + std::to_string(first + 1) + "-" + std::to_string(end) + " of " +
-              std::to_string(addresses.size()) + ")";
+              std::to_string(keys.size()) + ")";
     }
     if (char* at = next(std::move(what))) {
       nlmsghdr* nlh = nftnl_nlmsg_build_hdr(at, NFT_MSG_DELSETELEM, kNftFamily, NLM_F_ACK, seq_++);

@@ -16,6 +16,8 @@
 #include <optional>
 #include <string>
 
+#include "fw/nft/marks.h"
+
 namespace muzzle {
 namespace {
 
@@ -64,13 +66,8 @@ class Linearizer {
   // ct state is a bitmask: keep only the invalid bit, then require the result to be non-zero.
   void operator()(const nftx::CtStateInvalid&) {
     ctLoad(NFT_CT_STATE);
-    const uint32_t bits = NF_CT_STATE_INVALID_BIT, zero = 0;
-    auto* e = add("bitwise");
-    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
-    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &bits, sizeof(bits));
-    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
+    const uint32_t zero = 0;
+    mask(NF_CT_STATE_INVALID_BIT);
     cmp(NFT_CMP_NEQ, &zero, sizeof(zero));
   }
   void operator()(const nftx::CtDirection& m) {
@@ -79,11 +76,14 @@ class Linearizer {
   }
   void operator()(const nftx::MetaMarkIs& m) {
     metaLoad(NFT_META_MARK);
+    mask(m.mask);
     cmpU32(m.mark);
-    reg1_holds_meta_mark_ = true;  // a compare leaves the register as it was
+    // A compare leaves the register as it was; a mask does not.
+    reg1_holds_meta_mark_ = m.mask == 0xFFFFFFFF;
   }
   void operator()(const nftx::CtMarkIs& m) {
     ctLoad(NFT_CT_MARK);
+    mask(m.mask);
     cmpU32(m.mark);
   }
   void operator()(const nftx::NfProto& m) {
@@ -101,14 +101,19 @@ class Linearizer {
     nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, m.set_id);
   }
   // No `meta nfproto` match: the layout puts these only where one family arrives (see UpdateSet).
+  // The key is a concatenation, as nft(8) builds `ip saddr . ct mark`: each part in the 32-bit
+  // registers that follow the previous part's (the address in 1 or 4 of them, then the class).
   void operator()(const nftx::UpdateSet& s) {
     // Source: bytes 12-15 of the IPv4 header, 8-23 of the IPv6 header; destinations as above.
     const uint32_t offset = s.v6 ? (s.source ? 8 : 24) : (s.source ? 12 : 16);
-    payload(NFT_PAYLOAD_NETWORK_HEADER, offset, s.v6 ? 16 : 4);
+    payload(NFT_PAYLOAD_NETWORK_HEADER, offset, s.v6 ? 16 : 4, NFT_REG32_00);
+    const uint32_t class_reg = NFT_REG32_00 + (s.v6 ? 4 : 1);
+    ctLoad(NFT_CT_MARK, class_reg);
+    mask(kTrafficClassBits, class_reg);
     // No expression of its own: the kernel gives each new element a copy of the set's counter.
     auto* e = add("dynset");
     nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG32_00);
     nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, s.set.c_str());
     nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, s.set_id);
   }
@@ -187,20 +192,31 @@ class Linearizer {
     nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
     nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
   }
-  void ctLoad(uint32_t key) {
+  void ctLoad(uint32_t key, uint32_t reg = NFT_REG_1) {
     loaded();
     auto* e = add("ct");
     nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg);
   }
-  // `len` bytes at `offset` of the header `base` into register 1.
-  void payload(uint32_t base, uint32_t offset, uint32_t len) {
+  // `len` bytes at `offset` of the header `base` into `reg`.
+  void payload(uint32_t base, uint32_t offset, uint32_t len, uint32_t reg = NFT_REG_1) {
     loaded();
     auto* e = add("payload");
     nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
     nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
     nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, reg);
+  }
+  // reg &= bits (32 bits); nothing when every bit is kept.
+  void mask(uint32_t bits, uint32_t reg = NFT_REG_1) {
+    if (bits == 0xFFFFFFFF) return;
+    const uint32_t zero = 0;
+    auto* e = add("bitwise");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
+    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &bits, sizeof(bits));
+    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
   }
   void cmp(uint32_t op, const void* data, size_t len) {
     auto* e = add("cmp");

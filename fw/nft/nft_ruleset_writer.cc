@@ -122,19 +122,22 @@ class NftRulesetWriter : public RulesetWriter {
            current.accounting_addresses == next.accounting_addresses;
   }
 
-  // Address and direction only: the counts of an element to forget are not the kernel's.
+  // The key only: the counts of an element to forget are not the kernel's.
   static bool accountingOrder(const AccountingCount& a, const AccountingCount& b) {
-    return std::tie(a.upload, a.address) < std::tie(b.upload, b.address);
+    return std::tie(a.upload, a.address, a.traffic_class) <
+           std::tie(b.upload, b.address, b.traffic_class);
   }
 
   // One message per set (or per kElementsPerMessage of it); elements of no set are skipped.
   static void deleteAccountingElements(NftBatch& b, const std::vector<AccountingCount>& elements) {
     for (const AccountingSet& set : kAccountingSets) {
-      std::vector<IpAddress> addresses;
+      std::vector<std::vector<uint8_t>> keys;
       for (const AccountingCount& e : elements) {
-        if (e.upload == set.upload && e.address.v6 == set.v6) addresses.push_back(e.address);
+        if (e.upload == set.upload && e.address.v6 == set.v6) {
+          keys.push_back(accountingKey(e.address, e.traffic_class));
+        }
       }
-      b.deleteSetElements(kRulesetTable, set.name, addresses);
+      b.deleteSetElements(kRulesetTable, set.name, keys);
     }
   }
 

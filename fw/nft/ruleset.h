@@ -33,9 +33,10 @@ struct RulesetSpec {
   QueueMode queue_mode = QueueMode::kCompat;
   // DoH resolver addresses for the interval sets @doh4 and @doh6 (merged; overlaps allowed).
   std::vector<Cidr> doh;
-  // Per-device accounting: room for this many addresses in each of the dynamic sets
+  // Per-device accounting: room for this many elements in each of the dynamic sets
   // @acct-up4, @acct-down4, @acct-up6 and @acct-down6 (a counter per element, keyed by the
-  // device's address; see AccountingCount). 0 leaves accounting out of the table.
+  // device's address and the traffic class; see AccountingCount). 0 leaves accounting out of
+  // the table.
   uint32_t accounting_addresses = 0;
 };
 
@@ -48,6 +49,9 @@ struct AccountingCount {
   bool upload = false;
   uint64_t bytes = 0;
   uint64_t packets = 0;
+  // Where the flows went, seen from the device (marks.h; CompiledPolicy::traffic_classes).
+  // With the address and direction, the element's key.
+  uint8_t traffic_class = 0;
 };
 
 // Renders the spec as nft(8) text, from the same layout the writer installs (ruleset_layout.h):

@@ -69,7 +69,8 @@ void addDnsAnswerChain(LayoutBuilder& b) {
 // Rewritten with `judge`: its rules name the current generation.
 void addDnsQueryChain(LayoutBuilder& b) {
   b.add("dns-query", "dns-query rule 1 (an allowed flow: queue to muzzled)",
-        {CtMarkIs{b.mark(VerdictCode::kAllow)}, SetMetaMark{kHintDnsQuery | kHintFlowAllowed},
+        {CtMarkIs{b.mark(VerdictCode::kAllow), kAllowMask},
+         SetMetaMark{kHintDnsQuery | kHintFlowAllowed},
          Counter{}, b.inspectionQueue()});
   // A flow already refused: back to `judge`, whose conntrack-mark rules refuse it in the kernel.
   for (const VerdictCode code : {VerdictCode::kReject, VerdictCode::kDrop}) {
@@ -119,10 +120,13 @@ void addJudgeChain(LayoutBuilder& b) {
       {VerdictCode::kAllow, allow},
       {VerdictCode::kReject, Verdict{Verdict::kGoto, "deny"}},
       {VerdictCode::kDrop, Verdict{Verdict::kDrop, ""}}};
+  // An allowed mark carries the flow's traffic class (marks.h): compared under kAllowMask. A
+  // refused one carries none, and is compared whole.
+  auto mask = [](VerdictCode code) { return code == VerdictCode::kAllow ? kAllowMask : 0xFFFFFFFF; };
   // A fresh verdict from muzzled (NF_REPEAT with a packet mark): remember it in the conntrack.
   for (const auto& [code, verdict] : acts) {
     b.add("judge", "judge rule (verdict mark from muzzled)",
-          {MetaMarkIs{b.mark(code)}, CtMarkFromMetaMark{}, Counter{}, verdict});
+          {MetaMarkIs{b.mark(code), mask(code)}, CtMarkFromMetaMark{}, Counter{}, verdict});
   }
   // DNS queries from devices reach muzzled on every packet, so it knows which questions an
   // answer may answer. After the verdict-mark rules, so the NF_REPEAT that judges an undecided
@@ -138,7 +142,8 @@ void addJudgeChain(LayoutBuilder& b) {
   }
   // A flow judged earlier under this generation: decided in the kernel.
   for (const auto& [code, verdict] : acts) {
-    b.add("judge", "judge rule (conntrack mark)", {CtMarkIs{b.mark(code)}, Counter{}, verdict});
+    b.add("judge", "judge rule (conntrack mark)",
+          {CtMarkIs{b.mark(code), mask(code)}, Counter{}, verdict});
   }
   // Undecided: clear our hint bits, say which direction the packet travels, ask muzzled.
   b.add("judge", "judge rule (clear the packet mark)", {SetMetaMark{0}});
@@ -208,6 +213,16 @@ void addOutputChain(LayoutBuilder& b) {
 }
 
 }  // namespace
+
+size_t accountingKeyLength(bool v6) { return (v6 ? 16 : 4) + sizeof(uint32_t); }
+
+std::vector<uint8_t> accountingKey(const IpAddress& address, uint32_t traffic_class) {
+  std::vector<uint8_t> key(address.bytes.begin(), address.bytes.begin() + (address.v6 ? 16 : 4));
+  const uint32_t bits = (traffic_class & kMaxTrafficClass) << kTrafficClassShift;
+  const auto* raw = reinterpret_cast<const uint8_t*>(&bits);
+  key.insert(key.end(), raw, raw + sizeof(bits));
+  return key;
+}
 
 RulesetLayout rulesetLayout(const RulesetSpec& spec) {
   LayoutBuilder b(spec);

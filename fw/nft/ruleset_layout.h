@@ -18,18 +18,21 @@
 //   `deny` rejects with a TCP reset or an ICMP(v6) administratively-prohibited;
 //   sets @doh4 and @doh6 hold the DoH resolver addresses (interval sets).
 //
-// With accounting on (RulesetSpec::accounting_addresses > 0), the two `judge` rules that accept
-// an allowed flow (the fresh verdict mark, the conntrack mark) `goto account` instead, so only
-// allowed packets are counted:
+// The rules that recognise an allowed flow by its mark (the fresh verdict mark, the conntrack
+// mark, `dns-query`'s first) compare it under kAllowMask: an allowed mark carries its traffic
+// class. With accounting on (RulesetSpec::accounting_addresses > 0), the two `judge` rules that
+// accept an allowed flow `goto account` instead, so only allowed packets are counted:
 //   `account` sends IPv6 to `account6` (one `meta nfproto` match, not one per rule), then, per
-//   segment, adds the packet to @acct-up4 keyed by its source address when it came from the
-//   segment and to @acct-down4 keyed by its destination when it leaves to it, and accepts;
+//   segment, adds the packet to @acct-up4 keyed by its source address and its flow's traffic
+//   class (the class bits of the conntrack mark, marks.h) when it came from the segment, and to
+//   @acct-down4 keyed by its destination and class when it leaves to it, and accepts;
 //   `account6` does the same with @acct-up6 and @acct-down6. A packet between two segments
 //   counts as upload for one device and download for the other; the box's own packets to a
 //   segment reach `account` from the last rules of `output` (download; DNS answers and DHCP
 //   replies, read by muzzled, are diverted before);
 //   sets @acct-up4, @acct-down4, @acct-up6 and @acct-down6 are dynamic (`update` adds an
-//   address the first time it is seen), hold at most accounting_addresses elements each, carry
+//   address and class the first time they are seen; the box's own flows carry class 0, the
+//   box's), hold at most accounting_addresses elements each, carry
 //   a counter per element and no timeout: an element leaves only when muzzled forgets it. When
 //   a set is full a new address is not counted, and the packet is still accepted.
 // Cost: an established allowed packet evaluates 2 + 2 * segments more rules than without
@@ -73,11 +76,14 @@ struct CtStateInvalid {};  // ct state invalid
 struct CtDirection {       // ct direction original / reply
   bool reply = false;
 };
-struct MetaMarkIs {  // meta mark 0x00000101
+// meta mark 0x00000101, or with a mask: meta mark & 0xffffff03 == 0x00000101
+struct MetaMarkIs {
   uint32_t mark = 0;
+  uint32_t mask = 0xFFFFFFFF;
 };
-struct CtMarkIs {  // ct mark 0x00000101
+struct CtMarkIs {  // ct mark 0x00000101 / ct mark & 0xffffff03 == 0x00000101
   uint32_t mark = 0;
+  uint32_t mask = 0xFFFFFFFF;
 };
 struct NfProto {  // meta nfproto ipv6
   bool v6 = false;
@@ -87,8 +93,9 @@ struct DaddrInSet {  // ip daddr @doh4 / ip6 daddr @doh6
   std::string set;
   uint32_t set_id = 0;
 };
-// update @acct-up4 { ip saddr } / update @acct-down6 { ip6 daddr }: adds the address to the
-// dynamic set (or finds it) and runs the set's per-element counter. Loads the address without a
+// update @acct-up4 { ip saddr . ct mark & 0xfc } / update @acct-down6 { ip6 daddr . ct mark &
+// 0xfc }: adds the device address and the flow's traffic class (marks.h) to the dynamic set (or
+// finds the element) and runs the set's per-element counter. Loads the address without a
 // `meta nfproto` match: only in a chain that packets of the other family never reach
 // (`account` after its IPv6 dispatch, `account6`).
 struct UpdateSet {
@@ -152,7 +159,7 @@ struct SetLayout {
   bool v6 = false;
   std::vector<AddressInterval> intervals;  // merged (interval_set.h); kInterval only
   SetKind kind = SetKind::kInterval;
-  uint32_t size = 0;  // kAccounting: the most elements the kernel lets it hold
+  uint32_t size = 0;  // kAccounting: the most elements (address and class) the kernel lets it hold
 };
 
 // The accounting sets: which direction each counts, in the order rulesetLayout() creates them.
@@ -166,6 +173,11 @@ inline constexpr AccountingSet kAccountingSets[] = {{"acct-up4", 3, false, true}
                                                     {"acct-down4", 4, false, false},
                                                     {"acct-up6", 5, true, true},
                                                     {"acct-down6", 6, true, false}};
+
+// An accounting set's key: the address (4 or 16 bytes, network order), then the class bits of
+// the conntrack mark (ct mark & kTrafficClassBits) as a 32-bit register holds them (host order).
+size_t accountingKeyLength(bool v6);
+std::vector<uint8_t> accountingKey(const IpAddress& address, uint32_t traffic_class);
 
 inline constexpr const char* kRulesetTable = "muzzle";  // in family inet
 

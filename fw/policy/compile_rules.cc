@@ -1,4 +1,6 @@
 // Profiles and their rules: targets (built-ins, groups, addresses, DNS names), protocols, ports.
+#include <algorithm>
+
 #include "fw/common/excerpt.h"
 #include "fw/policy/policy_compiler.h"
 #include "fw/policy/policy_syntax.h"
@@ -87,6 +89,13 @@ CompiledProfile PolicyCompiler::compileProfile(const std::string& name,
                               std::to_string(kMaxRules) + " rules; use fewer profiles");
     }
   }
+  compileLimits(profile, path, &compiled);
+  if (base != nullptr) {
+    in_preset_ = base;
+    compileLimits(*base->profile, base_path, &compiled);
+    in_preset_ = nullptr;
+  }
+  compileTrafficClasses(&compiled);
   return compiled;
 }
 
@@ -209,6 +218,9 @@ void PolicyCompiler::addTarget(const std::string& target, const std::string& pat
   } else if (target == "internet") {
     rule->builtins |= kTargetInternet;
   } else if (auto group = groups_.find(target); group != groups_.end()) {
+    if (std::find(rule_groups_.begin(), rule_groups_.end(), target) == rule_groups_.end()) {
+      rule_groups_.push_back(target);
+    }
     if (!group->second.empty()) {
       auto set = groupSet(target, group->second);
       if (groups->insert(set.get()).second) rule->groups.push_back(std::move(set));

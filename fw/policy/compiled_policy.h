@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -135,12 +136,50 @@ struct CompiledRule {
   std::string source;              // the rule as written: "allow nvr tcp 554,8000 log"
 };
 
+// Traffic classes: where an allowed flow goes, seen from its device. The kernel counts each
+// device's traffic per class (fw/nft/marks.h carries the class in the conntrack mark), and volume
+// limits name them. The first three are the built-in targets; then come the address groups the
+// profiles name (in their rules or limits), at most kMaxTrafficClasses in all: a group past that
+// counts as the built-in it falls under.
+enum TrafficClass : uint8_t {
+  kClassGateway = 0,  // the box itself (also a flow the box opened: class bits 0)
+  kClassLocal = 1,
+  kClassInternet = 2,
+  kFirstGroupClass = 3,
+};
+constexpr size_t kMaxTrafficClasses = 64;  // the 6 class bits of a mark
+
+// An address group a profile names, as a traffic class: a peer in its addresses, or one the
+// device knows by a name the group lists, is in the class.
+struct ClassGroup {
+  std::shared_ptr<const AddressSet> addresses;  // null: the group lists only names
+  std::shared_ptr<const NameSet> names;         // null: only addresses
+  uint8_t traffic_class = kClassInternet;
+};
+
+// A volume limit (policy.proto, Limit): at most `upload_bytes` / `download_bytes` (0: no bound
+// that way) of the device's traffic in `traffic_class` per window of `per`.
+struct CompiledLimit {
+  bool all_classes = false;  // `to` left out: every class counts
+  uint8_t traffic_class = kClassInternet;
+  uint64_t upload_bytes = 0;
+  uint64_t download_bytes = 0;
+  std::chrono::seconds per{0};
+  bool block = false;  // else alert only
+  std::string label;   // "profiles.camera.limits[0]"
+  std::string source;  // "internet upload 200MB per 1h block"
+};
+
 struct CompiledProfile {
   std::string name;
   std::string preset;  // the preset it is built on (Profile.preset); empty: none
   std::vector<CompiledRule> egress;
   std::vector<CompiledRule> inbound;
   Action otherwise = Action::kReject;
+  // The groups its limits name, then those its rules name, each once: the first that holds a
+  // flow's peer is the flow's class (trafficClassOf).
+  std::vector<ClassGroup> class_groups;
+  std::vector<CompiledLimit> limits;
 };
 
 struct CompiledDevice {
@@ -206,6 +245,8 @@ struct CompiledPolicy {
   std::vector<ClassifyRule> classify;  // for devices not listed; first match wins
   CompiledDns dns;
   CompiledMud mud;
+  // Traffic class names by index: "gateway", "local", "internet", then group names.
+  std::vector<std::string> traffic_classes{"gateway", "local", "internet"};
 
   // Index into `segments` for an ifindex, or -1.
   int segmentByIfindex(uint32_t ifindex) const;
@@ -240,8 +281,9 @@ enum class Reason : uint8_t {
   kNone,
   kNoDns,      // a name rule could have matched, but the device never resolved the destination
   kDnsBypass,  // DNS to a resolver not in dns.resolvers, DoT/DoQ, or HTTPS to a DoH resolver
+  kVolumeLimit,  // allowed by the rules, but the device passed a blocking volume limit
 };
-const char* reasonName(Reason r);  // "", "no-dns", "dns-bypass"
+const char* reasonName(Reason r);  // "", "no-dns", "dns-bypass", "volume-limit"
 
 struct Verdict {
   Action action = Action::kAllow;
@@ -255,7 +297,15 @@ struct Verdict {
   // device learned for the destination (the one that "would have" matched). Points into
   // FlowView::dst_names.
   std::string_view name;
+  // An allowed flow's traffic class, seen from its managed source (a device that opened it) or
+  // else its managed destination; kClassGateway for every other verdict.
+  uint8_t traffic_class = kClassGateway;
 };
+
+// The traffic class of `peer` for a device of profile `profile` on `segment` that knows the peer
+// by `peer_names` (its DNS names, possibly none).
+uint8_t trafficClassOf(const CompiledPolicy& policy, int profile, int segment,
+                       const IpAddress& peer, std::span<const std::string_view> peer_names);
 
 // Judges a flow. A flow the box itself opened is allowed. With dns.enabled, an egress flow that
 // bypasses the allowed resolvers is refused first (reason dns-bypass), whatever the rules say. A flow from a managed device is checked against its profile's egress rules;

@@ -22,6 +22,7 @@ const char* reasonName(Reason r) {
     case Reason::kNone: return "";
     case Reason::kNoDns: return "no-dns";
     case Reason::kDnsBypass: return "dns-bypass";
+    case Reason::kVolumeLimit: return "volume-limit";
   }
   return "";
 }
@@ -158,19 +159,59 @@ Verdict judgeSide(const CompiledPolicy& policy, const FlowView& flow, const Endp
   return v;
 }
 
+bool classGroupHolds(const ClassGroup& group, const IpAddress& peer,
+                     std::span<const std::string_view> peer_names) {
+  if (group.addresses && group.addresses->contains(peer)) return true;
+  if (!group.names) return false;
+  for (const std::string_view name : peer_names) {
+    if (group.names->matches(name)) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+uint8_t trafficClassOf(const CompiledPolicy& policy, int profile, int segment,
+                       const IpAddress& peer, std::span<const std::string_view> peer_names) {
+  if (profile >= 0) {
+    for (const ClassGroup& group : policy.profiles[profile].class_groups) {
+      if (classGroupHolds(group, peer, peer_names)) return group.traffic_class;
+    }
+  }
+  if (policy.box_addresses.contains(peer)) return kClassGateway;
+  if (segment >= 0 && policy.segments[segment].gateway.contains(peer)) return kClassGateway;
+  if (segment >= 0 && policy.segments[segment].local.contains(peer)) return kClassLocal;
+  return kClassInternet;
+}
 
 Verdict decide(const CompiledPolicy& policy, const FlowView& flow) {
   // The box itself is trusted: what it opens towards a device (an admin's ping, say) is allowed.
   if (flow.src.is_box) return Verdict{};
   const bool src_managed = flow.src.segment >= 0;
   const bool dst_managed = flow.dst.segment >= 0 && !flow.dst.is_box;
+  Verdict v;
+  int class_profile = -1;
   if (src_managed) {
-    Verdict egress = judgeSide(policy, flow, flow.src, Direction::kEgress);
-    if (egress.action != Action::kAllow || !dst_managed) return egress;
+    v = judgeSide(policy, flow, flow.src, Direction::kEgress);
+    class_profile = v.profile;
+    if (v.action == Action::kAllow && dst_managed) {
+      v = judgeSide(policy, flow, flow.dst, Direction::kInbound);
+    }
+  } else if (dst_managed) {
+    v = judgeSide(policy, flow, flow.dst, Direction::kInbound);
+    class_profile = v.profile;
+  } else {
+    return v;  // neither end is managed: not Muzzle's business
   }
-  if (dst_managed) return judgeSide(policy, flow, flow.dst, Direction::kInbound);
-  return Verdict{};  // neither end is managed: not Muzzle's business
+  if (v.action == Action::kAllow) {
+    // Seen from the source device: the destination and the names it knows it by. Seen from a
+    // destination device: the source, whose names it never asked for.
+    v.traffic_class =
+        src_managed ? trafficClassOf(policy, class_profile, flow.src.segment, flow.packet->dst,
+                                     flow.dst_names)
+                    : trafficClassOf(policy, class_profile, flow.dst.segment, flow.packet->src, {});
+  }
+  return v;
 }
 
 }  // namespace muzzle

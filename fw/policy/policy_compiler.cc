@@ -30,10 +30,19 @@ void PolicyCompiler::compile(const v1::Policy& policy, CompiledPolicy* out) {
     site_rules_ += profile.egress_size() + profile.inbound_size();
   }
 
-  // Sorted, so profile indices are the same for the same file.
+  // Sorted, so profile indices (and traffic classes) are the same for the same file.
   std::vector<std::string> names;
   for (const auto& [name, profile] : policy.profiles()) names.push_back(name);
   std::sort(names.begin(), names.end());
+  // The groups limits name get their traffic classes first: only those past the box's room for
+  // classes are an error (compile_traffic.cc), not a group some rule happened to name earlier.
+  for (const std::string& name : names) {
+    for (const v1::Limit& limit : policy.profiles().at(name).limits()) {
+      if (groups_.count(limit.to()) != 0 || group_names_.count(limit.to()) != 0) {
+        groupClass(limit.to());
+      }
+    }
+  }
   for (const std::string& name : names) {
     if (!isValidName(name)) {
       fail("profiles." + name,
@@ -55,6 +64,7 @@ void PolicyCompiler::compile(const v1::Policy& policy, CompiledPolicy* out) {
     fail("defaults.profile", inQuotes(default_name) + " is not a defined profile");
   }
 
+  out->traffic_classes = traffic_classes_;
   compileDevices(policy, out);
   compileClassify(policy, out);
   compileSite(out);

@@ -1,6 +1,7 @@
 // The policy compiler's shared state, for the files that compile each part of a policy:
 // address groups and the list files they name (compile_addresses.cc), profiles and their rules
-// (compile_rules.cc), the presets profiles are built on (compile_presets.cc), DNS
+// (compile_rules.cc), their traffic classes and volume limits (compile_traffic.cc), the presets
+// profiles are built on (compile_presets.cc), DNS
 // (compile_dns.cc), devices and classification (compile_devices.cc).
 // They all report to one DiagnosticSink, with the line the SourceMap knows for the field path,
 // and spend the same budgets (policy_limits.h). Internal to fw/policy: the interface is
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -116,6 +118,18 @@ class PolicyCompiler {
   void addTarget(const std::string& target, const std::string& path, bool egress,
                  std::unordered_set<const AddressSet*>* groups, CompiledRule* rule);
 
+  // compile_traffic.cc
+  // The traffic class of address group `group` (compiled_policy.h), given on first use; none
+  // past kMaxTrafficClasses.
+  std::optional<uint8_t> groupClass(const std::string& group);
+  // Adds `group` to the profile's class groups (once), when it has a class.
+  void addClassGroup(const std::string& group, CompiledProfile* out);
+  // `profile.limits` (field `path`.limits) onto out->limits; the groups they name become the
+  // profile's first class groups.
+  void compileLimits(const v1::Profile& profile, const std::string& path, CompiledProfile* out);
+  // The groups the profile's rules named (rule_groups_), after those of its limits.
+  void compileTrafficClasses(CompiledProfile* out);
+
   // compile_presets.cc
   // The preset `name` names in `field` (profiles.X.preset), read on first use; null, with the
   // error reported once, when it is not a preset name, cannot be found or read, or is not a
@@ -154,6 +168,10 @@ class PolicyCompiler {
   std::unordered_map<std::string, std::vector<Cidr>> groups_;
   std::unordered_map<std::string, std::vector<NamePattern>> group_names_;  // groups' DNS names
   std::unordered_map<std::string, std::shared_ptr<const AddressSet>> group_sets_;
+  std::unordered_map<std::string, std::shared_ptr<const NameSet>> group_name_sets_;
+  std::vector<std::string> traffic_classes_{"gateway", "local", "internet"};
+  std::unordered_map<std::string, uint8_t> class_index_;  // group name -> traffic class
+  std::vector<std::string> rule_groups_;  // groups the current profile's rules name, first first
   std::unordered_map<std::string, uint32_t> profile_index_;
   std::vector<int> device_index_;          // compiled device -> index in the file's devices list
   std::vector<IncludedFile> group_files_;  // in group name order

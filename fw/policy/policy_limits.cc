@@ -41,6 +41,9 @@ std::vector<CountProblem> countProblems(const v1::Policy& policy) {
                 "egress rules in one profile", "merge rules with the same ports", &problems);
     withinLimit(profile.inbound_size(), kMaxRulesPerProfile, path + ".inbound",
                 "inbound rules in one profile", "merge rules with the same ports", &problems);
+    withinLimit(profile.limits_size(), kMaxLimitsPerProfile, path + ".limits",
+                "limits in one profile", "limit wider targets (internet, or leave `to` out)",
+                &problems);
     for (const auto* list : {&profile.egress(), &profile.inbound()}) {
       const char* key = list == &profile.egress() ? ".egress[" : ".inbound[";
       for (int i = 0; i < list->size(); ++i) {

@@ -18,6 +18,8 @@ namespace muzzle {
 inline constexpr size_t kMaxProfiles = 10'000;
 // Per direction (egress, inbound): the data plane tries a profile's rules in turn.
 inline constexpr size_t kMaxRulesPerProfile = 1'000;
+// Volume limits: each keeps a window per device that has traffic in its class (volume_limits.h).
+inline constexpr size_t kMaxLimitsPerProfile = 16;
 inline constexpr size_t kMaxRules = 20'000;          // over all profiles
 inline constexpr size_t kMaxTargetsPerRule = 1'000;  // allow/deny entries of one rule
 inline constexpr size_t kMaxPortsPerRule = 1'000;    // tried in turn per packet

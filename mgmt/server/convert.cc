@@ -91,11 +91,18 @@ v1::DeviceInfo toDevice(const CompiledPolicy& policy, const DeviceRecord* seen, 
       d.set_assigned_by(seen->assigned_by);
     }
     d.set_learning(seen->learning);
-    for (auto [from, to] : {std::pair{&seen->upload, d.mutable_upload()},
-                            std::pair{&seen->download, d.mutable_download()}}) {
-      to->set_bytes(from->bytes);
-      to->set_packets(from->packets);
-      to->set_bytes_per_second(from->bytes_per_second);
+    auto traffic = [](const TrafficTotals& from, v1::Traffic* to) {
+      to->set_bytes(from.bytes);
+      to->set_packets(from.packets);
+      to->set_bytes_per_second(from.bytes_per_second);
+    };
+    traffic(seen->upload, d.mutable_upload());
+    traffic(seen->download, d.mutable_download());
+    for (const ClassTraffic& c : seen->by_class) {
+      v1::ClassTraffic* out = d.add_by_class();
+      out->set_to(c.to);
+      traffic(c.upload, out->mutable_upload());
+      traffic(c.download, out->mutable_download());
     }
   }
   d.set_quarantined(d.profile() == "quarantine");

@@ -44,6 +44,15 @@ std::vector<std::string> deviceRow(const v1::DeviceInfo& d) {
           trafficText(d.download())};
 }
 
+// Where its traffic went: one row per traffic class.
+std::string classTable(const v1::DeviceInfo& d) {
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::ClassTraffic& c : d.by_class()) {
+    rows.push_back({c.to(), trafficText(c.upload()), trafficText(c.download())});
+  }
+  return table({"to", "upload", "download"}, rows);
+}
+
 const std::vector<std::string> kDeviceHeader = {
     "mac",       "name",    "profile", "why",    "vendor", "ips",
     "last seen", "allowed", "denied",  "upload", "download"};
@@ -56,6 +65,7 @@ Outcome devices(const Call& call, const std::string& mac) {
     Outcome o = ask(call, &v1::DeviceService::Stub::GetDevice, req, &d);
     if (!o.status.ok()) return o;
     o.human = table(kDeviceHeader, {deviceRow(d)});
+    if (d.by_class_size() > 0) o.human += "\n" + classTable(d);
     o.summary = d.name() + " " + d.profile();
     return o;
   }

@@ -59,7 +59,7 @@ struct Fixture : testing::CameraJudge {
     // The speaker's query to the gateway: allowed, and teaches the judge the speaker's MAC.
     auto q = send(udp("198.18.10.31", "198.18.10.1", 40000, 53, {}), NF_INET_LOCAL_IN, kSegmentIf,
                   0, kSpeakerMac);
-    REQUIRE(*q.mark == verdictMark(kGeneration, VerdictCode::kAllow));
+    REQUIRE((*q.mark & kAllowMask) == verdictMark(kGeneration, VerdictCode::kAllow));
   }
   // The speaker asks the gateway's resolver about `name` on its UDP flow from `port` (already
   // allowed in the kernel, so the ruleset hints kHintFlowAllowed).

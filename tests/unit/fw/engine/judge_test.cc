@@ -44,9 +44,33 @@ TEST_CASE("an allowed egress flow is answered NF_REPEAT with the generation's al
                   kUplinkIf, "44:47:cc:00:00:11");
   CHECK(v.verdict == NF_REPEAT);
   REQUIRE(v.mark.has_value());
-  CHECK(*v.mark == verdictMark(kGeneration, VerdictCode::kAllow));
+  CHECK((*v.mark & kAllowMask) == verdictMark(kGeneration, VerdictCode::kAllow));
   CHECK(f.judge.counters().allowed == 1);
   CHECK(f.logText().find("event=new-device mac=44:47:cc:00:00:11 ip=198.18.10.11 segment=cameras device=lobby-cam profile=camera") != std::string::npos);
+}
+
+TEST_CASE("an allowed flow's mark carries its traffic class; a volume block refuses that class") {
+  Fixture f;
+  const char* cam = "44:47:cc:00:00:11";
+  auto v = f.send(tcpPacket("198.18.10.11", "198.18.1.10", 40000, 554), NF_INET_FORWARD, kSegmentIf,
+                  kUplinkIf, cam);
+  REQUIRE(v.mark.has_value());
+  const CompiledPolicy& policy = *f.judge.policy();
+  CHECK(policy.traffic_classes.at(trafficClassOf(*v.mark)) == "nvr");
+  // The camera's traffic to the nvr group blocked: refused, reason volume-limit, no class.
+  const MacAddress mac = *MacAddress::parse(cam);
+  f.judge.setVolumeBlocks({{mac.value, uint64_t{1} << trafficClassOf(*v.mark)}});
+  v = f.send(tcpPacket("198.18.10.11", "198.18.1.10", 40001, 554), NF_INET_FORWARD, kSegmentIf,
+             kUplinkIf, cam);
+  CHECK(*v.mark == verdictMark(kGeneration, VerdictCode::kReject));
+  CHECK(f.judge.counters().volume_blocked == 1);
+  CHECK(f.logText().find("reason=volume-limit") != std::string::npos);
+  // A block of another class lets it through.
+  f.judge.setVolumeBlocks({{mac.value, uint64_t{1} << kClassInternet}});
+  v = f.send(tcpPacket("198.18.10.11", "198.18.1.10", 40002, 554), NF_INET_FORWARD, kSegmentIf,
+             kUplinkIf, cam);
+  CHECK((*v.mark & kAllowMask) == verdictMark(kGeneration, VerdictCode::kAllow));
+  f.judge.setVolumeBlocks({});
 }
 
 TEST_CASE("a denied flow is marked reject and logged as one structured line") {
@@ -65,7 +89,7 @@ TEST_CASE("a reply-direction packet is judged as the flow its connection opened"
   // NVR answering the camera: the packet goes NVR -> camera, but the flow is camera -> NVR:554.
   auto v = f.send(tcpPacket("198.18.1.10", "198.18.10.11", 554, 40000), NF_INET_FORWARD, kUplinkIf,
                   kSegmentIf, "aa:bb:cc:00:00:01", kHintReplyDirection);
-  CHECK(*v.mark == verdictMark(kGeneration, VerdictCode::kAllow));
+  CHECK((*v.mark & kAllowMask) == verdictMark(kGeneration, VerdictCode::kAllow));
   // Without the hint the same packet is an inbound connection to port 40000: refused.
   auto w = f.send(tcpPacket("198.18.1.10", "198.18.10.11", 554, 40000), NF_INET_FORWARD, kUplinkIf,
                   kSegmentIf, "aa:bb:cc:00:00:01");
@@ -77,7 +101,7 @@ TEST_CASE("inbound flows find the device through the neighbour table, at most on
   f.host.table = {NeighbourEntry{kSegmentIf, *IpAddress::parse("198.18.10.11"), *MacAddress::parse("44:47:cc:00:00:11")},
                   NeighbourEntry{kUplinkIf, *IpAddress::parse("198.51.100.2"), *MacAddress::parse("aa:00:00:00:00:02")}};
   auto v = f.send(tcpPacket("198.18.1.10", "198.18.10.11", 40000, 554), NF_INET_FORWARD, kUplinkIf, kSegmentIf, nullptr);
-  CHECK(*v.mark == verdictMark(kGeneration, VerdictCode::kAllow));
+  CHECK((*v.mark & kAllowMask) == verdictMark(kGeneration, VerdictCode::kAllow));
   CHECK(f.host.reads == 1);
   CHECK(f.judge.devices().size() == 1);  // the uplink neighbour is not a device
   // An address nobody has: the default profile refuses; a scan does not read the table per packet.
@@ -117,7 +141,7 @@ TEST_CASE("IPv6 flows are judged like IPv4") {
   Fixture f;
   auto v = f.send(tcpPacket("fd00:10::11", "fd00:1::10", 40000, 554), NF_INET_FORWARD, kSegmentIf, kUplinkIf,
                   "44:47:cc:00:00:11");
-  CHECK(*v.mark == verdictMark(kGeneration, VerdictCode::kAllow));
+  CHECK((*v.mark & kAllowMask) == verdictMark(kGeneration, VerdictCode::kAllow));
   auto w = f.send(tcpPacket("fd00:10::11", "2001:db8:cafe::10", 40000, 443), NF_INET_FORWARD, kSegmentIf,
                   kUplinkIf, "44:47:cc:00:00:11");
   CHECK(*w.mark == verdictMark(kGeneration, VerdictCode::kReject));

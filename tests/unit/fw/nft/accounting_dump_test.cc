@@ -39,7 +39,8 @@ struct Element {
   uint64_t bytes = 0;
   uint64_t packets = 0;
   bool counter = true;
-  int key_len = -1;  // -1: the address's own length
+  int key_len = -1;         // -1: the address's own length and the class's 4 bytes
+  uint32_t class_bits = 0;  // the key's class part: ct mark & 0xfc, in host order
 };
 
 // Dump answers, message by message, as the kernel writes them.
@@ -59,8 +60,12 @@ class Answer {
       const IpAddress ip = *IpAddress::parse(e.address);
       nlattr* elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
       nlattr* key = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
-      mnl_attr_put(nlh, NFTA_DATA_VALUE, e.key_len >= 0 ? e.key_len : (ip.v6 ? 16 : 4),
-                   ip.bytes.data());
+      // The address, then the class bits as a 32-bit register holds them (accountingKey).
+      std::vector<uint8_t> key_bytes(ip.bytes.begin(), ip.bytes.begin() + (ip.v6 ? 16 : 4));
+      const auto* raw = reinterpret_cast<const uint8_t*>(&e.class_bits);
+      key_bytes.insert(key_bytes.end(), raw, raw + sizeof(e.class_bits));
+      key_bytes.resize(e.key_len >= 0 ? static_cast<size_t>(e.key_len) : key_bytes.size());
+      mnl_attr_put(nlh, NFTA_DATA_VALUE, key_bytes.size(), key_bytes.data());
       mnl_attr_nest_end(nlh, key);
       if (e.counter) {
         nlattr* expr = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_EXPR);
@@ -124,7 +129,8 @@ Result<std::vector<AccountingCount>> parse(const std::vector<char>& answer, cons
 TEST_CASE("an answer in two messages: every element with its address, direction and counts") {
   const std::vector<char> answer =
       Answer()
-          .elements("acct-down6", {{"fd00::2", 5'000'000'000, 4'000'000}, {"fd00::3", 48, 1}})
+          .elements("acct-down6", {{"fd00::2", 5'000'000'000, 4'000'000},
+                                   {"fd00::3", 48, 1, true, -1, 63 << 2}})
           .elements("acct-down6", {{"fd00:1::9", 0, 0}})
           .done()
           .bytes();
@@ -135,14 +141,20 @@ TEST_CASE("an answer in two messages: every element with its address, direction 
   CHECK(!(*counts)[0].upload);
   CHECK((*counts)[0].bytes == 5'000'000'000);  // 64 bits, big-endian on the wire
   CHECK((*counts)[0].packets == 4'000'000);
+  CHECK((*counts)[0].traffic_class == 0);
   CHECK((*counts)[1].bytes == 48);
+  CHECK((*counts)[1].traffic_class == 63);  // the class bits of the key, as marks.h puts them
   CHECK((*counts)[2].address.toString() == "fd00:1::9");
   auto up =
-      parse(Answer().elements("acct-up4", {{"198.18.0.2", 128, 1}}).done().bytes(), "acct-up4");
+      parse(Answer().elements("acct-up4", {{"198.18.0.2", 128, 1, true, -1, 2 << 2}}).done().bytes(),
+            "acct-up4");
   REQUIRE(up.ok());
   REQUIRE(up->size() == 1);
   CHECK((*up)[0].upload);
   CHECK((*up)[0].address == *IpAddress::parse("198.18.0.2"));
+  CHECK((*up)[0].traffic_class == 2);
+  CHECK(accountingKey((*up)[0].address, 2) ==
+        std::vector<uint8_t>{198, 18, 0, 2, 2 << 2, 0, 0, 0});  // what forget deletes by
   auto empty = parse(Answer().done().bytes(), "acct-up4");
   REQUIRE(empty.ok());
   CHECK(empty->empty());
@@ -209,10 +221,16 @@ TEST_CASE("what the parse refuses, and what each error says") {
   const Case cases[] = {
       {"an IPv6 key in an IPv4 set",
        Answer().elements("acct-up4", {{"fd00::2", 1, 1}}).done().bytes(),
-       "message 1 of the answer: an element has a key of 16 bytes, not 4"},
+       "message 1 of the answer: an element has a key of 20 bytes, not 8"},
+      {"an address key without its class (the set of an older muzzled)",
+       Answer().elements("acct-up4", {{"198.18.0.2", 1, 1, true, 4}}).done().bytes(),
+       "an element has a key of 4 bytes, not 8"},
+      {"a class with bits outside the class bits",
+       Answer().elements("acct-up4", {{"198.18.0.2", 1, 1, true, -1, 0x101}}).done().bytes(),
+       "element 198.18.0.2 has a class of bits outside the class"},
       {"a key without bytes",
        Answer().elements("acct-up4", {{"198.18.0.2", 1, 1, true, 0}}).done().bytes(),
-       "an element has a key of 0 bytes, not 4"},
+       "an element has a key of 0 bytes, not 8"},
       {"an element without a counter",
        Answer().elements("acct-up4", {{"198.18.0.2", 1, 1, false}}).done().bytes(),
        "message 1 of the answer: element 198.18.0.2 has no counter"},

@@ -60,15 +60,18 @@ bool evaluate(const NftExpr& expr, Packet& p, Walk& w) {
   if (std::get_if<Icmpv6Type>(&expr)) return false;  // TCP and UDP only here
   if (std::get_if<CtStateInvalid>(&expr)) return false;
   if (const auto* m = std::get_if<CtDirection>(&expr)) return p.reply == m->reply;
-  if (const auto* m = std::get_if<MetaMarkIs>(&expr)) return p.meta_mark == m->mark;
-  if (const auto* m = std::get_if<CtMarkIs>(&expr)) return p.ct_mark == m->mark;
+  if (const auto* m = std::get_if<MetaMarkIs>(&expr)) return (p.meta_mark & m->mask) == m->mark;
+  if (const auto* m = std::get_if<CtMarkIs>(&expr)) return (p.ct_mark & m->mask) == m->mark;
   if (const auto* m = std::get_if<NfProto>(&expr)) return p.v6 == m->v6;
   if (std::get_if<DaddrInSet>(&expr)) return false;  // no DoH resolvers in these specs
   if (const auto* s = std::get_if<UpdateSet>(&expr)) {
     // The linearisation loads the address without checking the family: the layout must.
     CHECK_MESSAGE(s->v6 == p.v6,
                   "an " << (p.v6 ? "IPv6" : "IPv4") << " packet reached @" << s->set);
-    w.updates.push_back(s->set);
+    // Keyed by the address and the class bits of the conntrack mark.
+    w.updates.push_back(s->set + (trafficClassOf(p.ct_mark) == 0
+                                      ? ""
+                                      : " class " + std::to_string(trafficClassOf(p.ct_mark))));
     return true;
   }
   if (const auto* s = std::get_if<SetMetaMark>(&expr)) p.meta_mark = s->mark;
@@ -151,13 +154,13 @@ Walk walkForward(const RulesetLayout& layout, Packet p) {
 }
 
 // A packet of an established flow from the first segment to the internet ("wan"), whose
-// conntrack mark holds `code` under the spec's generation.
-Packet established(const RulesetSpec& s, VerdictCode code, bool v6) {
+// conntrack mark holds `code` (and `traffic_class`) under the spec's generation.
+Packet established(const RulesetSpec& s, VerdictCode code, bool v6, uint32_t traffic_class = 0) {
   Packet p;
   p.iif = s.segment_ifnames.front();
   p.oif = "wan";
   p.v6 = v6;
-  p.ct_mark = verdictMark(s.generation, code);
+  p.ct_mark = verdictMark(s.generation, code, traffic_class);
   return p;
 }
 
@@ -216,11 +219,12 @@ TEST_CASE(
                       nftText(*on_old[i]));
   }
   CHECK(changed ==
-        std::vector<std::string>{"judge rule (verdict mark from muzzled): meta mark 0x00000901 ct "
-                                 "mark set meta mark counter accept -> meta mark 0x00000901 ct "
-                                 "mark set meta mark counter goto account",
-                                 "judge rule (conntrack mark): ct mark 0x00000901 counter accept "
-                                 "-> ct mark 0x00000901 counter goto account"});
+        std::vector<std::string>{
+            "judge rule (verdict mark from muzzled): meta mark & 0xffffff03 == 0x00000901 ct mark "
+            "set meta mark counter accept -> meta mark & 0xffffff03 == 0x00000901 ct mark set meta "
+            "mark counter goto account",
+            "judge rule (conntrack mark): ct mark & 0xffffff03 == 0x00000901 counter accept -> ct "
+            "mark & 0xffffff03 == 0x00000901 counter goto account"});
 }
 
 TEST_CASE("what is counted where: upload, download, both between segments, never refused flows") {
@@ -241,6 +245,16 @@ TEST_CASE("what is counted where: upload, download, both between segments, never
     p.oif = "br-1";
     w = walkForward(layout, p);
     CHECK(w.updates == std::vector<std::string>{up, down});
+    // The flow's traffic class is part of each element's key; the class never stops a packet.
+    w = walkForward(layout, established(s, VerdictCode::kAllow, v6, 5));
+    CHECK(w.verdict == "accept");
+    CHECK(w.updates == std::vector<std::string>{up + " class 5"});
+    p = established(s, VerdictCode::kAllow, v6, kMaxTrafficClass);
+    p.meta_mark = p.ct_mark;
+    p.ct_mark = 0;
+    w = walkForward(layout, p);
+    CHECK(w.verdict == "accept");
+    CHECK(w.updates == std::vector<std::string>{up + " class 63"});
     // A fresh verdict from muzzled counts the packet that carried it.
     p = established(s, VerdictCode::kAllow, v6);
     p.meta_mark = p.ct_mark;
@@ -272,13 +286,15 @@ TEST_CASE("the established allowed path: 2 + 2 x segments more rules with accoun
   // Before: forward (1 rule), then `judge` up to the conntrack-mark rule that accepts (3 + 5 per
   // segment rules before it). After: the same, then `account`: the IPv6 dispatch, a pair of
   // rules per segment (one matches and updates a set), the accept. In kernel expressions: IPv4
-  // 3 + 4 x segments + 2 (dispatch 2, each rule's iifname/oifname load and compare 2, the
-  // matching rule's address load and dynset 2, accept 1); IPv6 one more (the goto to account6).
+  // 3 + 4 x segments + 4 (dispatch 2, each rule's iifname/oifname load and compare 2, the
+  // matching rule's address load, class load and mask, and dynset 4, accept 1); IPv6 one more
+  // (the goto to account6). The allowed-mark rules mask the class out of the mark first: one
+  // bitwise expression each (2 per packet, with accounting off too).
   const Row rows[] = {
-      {1, false, 13, 17, 19, 24, 46, 55},
-      {1, true, 13, 17, 19, 25, 46, 56},
-      {3, false, 23, 31, 29, 38, 66, 83},
-      {3, true, 23, 31, 29, 39, 66, 84},
+      {1, false, 13, 17, 19, 24, 48, 59},
+      {1, true, 13, 17, 19, 25, 48, 60},
+      {3, false, 23, 31, 29, 38, 68, 87},
+      {3, true, 23, 31, 29, 39, 68, 88},
   };
   for (const Row& row : rows) {
     CAPTURE(row.segments);
@@ -301,22 +317,22 @@ TEST_CASE("the established allowed path: 2 + 2 x segments more rules with accoun
 
 TEST_CASE("describeRuleset shows the accounting sets and the account chains") {
   const std::string text = describeRuleset(spec(1, 4096));
-  CHECK(text.find("  set acct-up4 { type ipv4_addr; size 4096; flags dynamic; counter; }\n") !=
+  CHECK(text.find("  set acct-up4 { type ipv4_addr . mark; size 4096; flags dynamic; counter; }\n") !=
         std::string::npos);
-  CHECK(text.find("  set acct-down6 { type ipv6_addr; size 4096; flags dynamic; counter; }\n") !=
+  CHECK(text.find("  set acct-down6 { type ipv6_addr . mark; size 4096; flags dynamic; counter; }\n") !=
         std::string::npos);
   CHECK(text.find("  chain account {\n"
                   "    meta nfproto ipv6 goto account6\n"
-                  "    iifname \"br-0\" update @acct-up4 { ip saddr }\n"
-                  "    oifname \"br-0\" update @acct-down4 { ip daddr }\n"
+                  "    iifname \"br-0\" update @acct-up4 { ip saddr . ct mark & 0x000000fc }\n"
+                  "    oifname \"br-0\" update @acct-down4 { ip daddr . ct mark & 0x000000fc }\n"
                   "    accept\n"
                   "  }\n"
                   "  chain account6 {\n"
-                  "    iifname \"br-0\" update @acct-up6 { ip6 saddr }\n"
-                  "    oifname \"br-0\" update @acct-down6 { ip6 daddr }\n"
+                  "    iifname \"br-0\" update @acct-up6 { ip6 saddr . ct mark & 0x000000fc }\n"
+                  "    oifname \"br-0\" update @acct-down6 { ip6 daddr . ct mark & 0x000000fc }\n"
                   "    accept\n"
                   "  }\n") != std::string::npos);
-  CHECK(text.find("ct mark 0x00000901 counter goto account\n") != std::string::npos);
+  CHECK(text.find("ct mark & 0xffffff03 == 0x00000901 counter goto account\n") != std::string::npos);
 }
 
 }  // namespace

@@ -60,7 +60,13 @@ const nlattr* attr(const nlmsghdr* nlh, uint16_t type) {
   return nullptr;
 }
 
-// The kernel's sets, as far as this test needs them: set name -> address -> bytes.
+// An element's key as this test writes it: "198.18.0.2", or "198.18.0.2#2" with traffic class 2.
+std::string keyText(const IpAddress& ip, uint32_t class_bits) {
+  const uint32_t traffic_class = class_bits >> 2;
+  return ip.toString() + (traffic_class == 0 ? "" : "#" + std::to_string(traffic_class));
+}
+
+// The kernel's sets, as far as this test needs them: set name -> key text -> bytes.
 class KernelSets : public NetlinkTransport {
  public:
   std::map<std::string, std::map<std::string, uint64_t>> sets;
@@ -90,10 +96,12 @@ class KernelSets : public NetlinkTransport {
           forEachNested(elem, [&](const nlattr* field) {
             if (mnl_attr_get_type(field) != NFTA_SET_ELEM_KEY) return;
             forEachNested(field, [&](const nlattr* value) {
-              const bool v6 = mnl_attr_get_payload_len(value) == 16;
-              const std::string address =
-                  IpAddress::fromBytes(static_cast<const uint8_t*>(mnl_attr_get_payload(value)), v6)
-                      .toString();
+              // The address, then the class bits (accountingKey).
+              const bool v6 = mnl_attr_get_payload_len(value) == accountingKeyLength(true);
+              const auto* bytes = static_cast<const uint8_t*>(mnl_attr_get_payload(value));
+              uint32_t class_bits = 0;
+              std::memcpy(&class_bits, bytes + (v6 ? 16 : 4), sizeof(class_bits));
+              const std::string address = keyText(IpAddress::fromBytes(bytes, v6), class_bits);
               deletes.back().push_back(set + " " + address);
               refused = refused || after[set].erase(address) == 0;
             });
@@ -126,11 +134,15 @@ class KernelSets : public NetlinkTransport {
     mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, "muzzle");
     mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set.c_str());
     nlattr* list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-    for (const auto& [address, bytes] : sets[set]) {
-      const IpAddress ip = *IpAddress::parse(address);
+    for (const auto& [text, bytes] : sets[set]) {
+      const size_t hash = text.find('#');
+      const IpAddress ip = *IpAddress::parse(text.substr(0, hash));
+      const uint32_t traffic_class =
+          hash == std::string::npos ? 0 : static_cast<uint32_t>(std::stoul(text.substr(hash + 1)));
       nlattr* elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
       nlattr* key = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
-      mnl_attr_put(nlh, NFTA_DATA_VALUE, ip.v6 ? 16 : 4, ip.bytes.data());
+      const std::vector<uint8_t> key_bytes = accountingKey(ip, traffic_class);
+      mnl_attr_put(nlh, NFTA_DATA_VALUE, key_bytes.size(), key_bytes.data());
       mnl_attr_nest_end(nlh, key);
       nlattr* expr = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_EXPR);
       mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "counter");
@@ -160,8 +172,8 @@ RulesetSpec spec(uint32_t accounting) {
   return s;
 }
 
-AccountingCount element(const char* address, bool upload) {
-  return {*IpAddress::parse(address), upload, 0, 0};
+AccountingCount element(const char* address, bool upload, uint8_t traffic_class = 0) {
+  return {*IpAddress::parse(address), upload, 0, 0, traffic_class};
 }
 
 TEST_CASE("readAccounting: one dump per set, bounded by the set's size; nothing asked when off") {
@@ -176,7 +188,7 @@ TEST_CASE("readAccounting: one dump per set, bounded by the set's size; nothing 
   CHECK(kernel->dumped.empty());
 
   REQUIRE(writer->install(spec(16)).ok());
-  kernel->sets = {{"acct-up4", {{"198.18.0.2", 100}, {"198.18.0.3", 7}}},
+  kernel->sets = {{"acct-up4", {{"198.18.0.2", 100}, {"198.18.0.3", 7}, {"198.18.0.3#2", 5}}},
                   {"acct-down4", {{"198.18.0.2", 300}}},
                   {"acct-up6", {}}};  // acct-down6 is missing: no error, no elements
   auto counts = writer->readAccounting();
@@ -184,13 +196,18 @@ TEST_CASE("readAccounting: one dump per set, bounded by the set's size; nothing 
   CHECK(kernel->dumped ==
         std::vector<std::string>{"acct-up4", "acct-down4", "acct-up6", "acct-down6"});
   for (const size_t bound : kernel->bounds) CHECK(bound == accountingDumpBytes(16));
-  REQUIRE(counts->size() == 3);
+  REQUIRE(counts->size() == 4);
   CHECK((*counts)[0].address.toString() == "198.18.0.2");
   CHECK((*counts)[0].upload);
   CHECK((*counts)[0].bytes == 100);
-  CHECK((*counts)[2].address.toString() == "198.18.0.2");
-  CHECK(!(*counts)[2].upload);
-  CHECK((*counts)[2].bytes == 300);
+  CHECK((*counts)[0].traffic_class == 0);
+  // One address, two classes: two elements.
+  CHECK((*counts)[2].address.toString() == "198.18.0.3");
+  CHECK((*counts)[2].traffic_class == 2);
+  CHECK((*counts)[2].bytes == 5);
+  CHECK((*counts)[3].address.toString() == "198.18.0.2");
+  CHECK(!(*counts)[3].upload);
+  CHECK((*counts)[3].bytes == 300);
 
   // A set larger than the spec's size is not ours: an error that names it, no partial result.
   kernel->sets["acct-up6"] = {};
@@ -205,7 +222,7 @@ TEST_CASE("forgetAccounting: one batch; an element already gone is no error") {
   auto* kernel = new KernelSets;
   auto writer = makeNftRulesetWriter(std::unique_ptr<NetlinkTransport>(kernel));
   REQUIRE(writer->install(spec(16)).ok());
-  kernel->sets = {{"acct-up4", {{"198.18.0.2", 100}, {"198.18.0.3", 7}}},
+  kernel->sets = {{"acct-up4", {{"198.18.0.2", 100}, {"198.18.0.3", 7}, {"198.18.0.3#2", 5}}},
                   {"acct-down4", {{"198.18.0.2", 300}}},
                   {"acct-up6", {{"fd00::2", 9}}},
                   {"acct-down6", {}}};
@@ -231,13 +248,17 @@ TEST_CASE("forgetAccounting: one batch; an element already gone is no error") {
   CHECK(kernel->batches == installs + 3);
   CHECK(kernel->dumped.size() == 4);
   CHECK(kernel->deletes.back() == std::vector<std::string>{"acct-up4 198.18.0.3"});
+  CHECK(kernel->sets["acct-up4"] == std::map<std::string, uint64_t>{{"198.18.0.3#2", 5}});
+  // An element is its address and its class: the other class of the address stays.
+  REQUIRE(writer->forgetAccounting({element("198.18.0.3", true, 2)}).ok());
+  CHECK(kernel->deletes.back() == std::vector<std::string>{"acct-up4 198.18.0.3#2"});
   CHECK(kernel->sets["acct-up4"].empty());
   CHECK(kernel->sets["acct-down4"].count("198.18.0.2") == 1);
 
   // Nothing left to delete after the second read: no second batch.
   s = writer->forgetAccounting({element("198.18.0.3", true)});
   CHECK(s.ok());
-  CHECK(kernel->batches == installs + 4);
+  CHECK(kernel->batches == installs + 5);
 
   // Accounting off: nothing to forget, nothing sent.
   REQUIRE(writer->install(spec(0)).ok());

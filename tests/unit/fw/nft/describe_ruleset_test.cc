@@ -22,7 +22,7 @@ TEST_CASE("DNS answers are queued ahead of the conntrack-mark rules, from forwar
   const std::string text = describeRuleset(spec());
   const size_t judge = text.find("chain judge {");
   const size_t answers = text.find("oifname \"br-cam\" udp sport 53 goto dns-answer", judge);
-  const size_t ct_mark = text.find("ct mark 0x00000101", judge);
+  const size_t ct_mark = text.find("ct mark & 0xffffff03 == 0x00000101", judge);
   REQUIRE(judge != std::string::npos);
   REQUIRE(answers != std::string::npos);
   REQUIRE(ct_mark != std::string::npos);
@@ -76,7 +76,7 @@ TEST_CASE("DNS queries from a segment go to dns-query after the fresh verdict ma
   const size_t judge = text.find("chain judge {");
   const size_t fresh = text.find("meta mark 0x00000103 ct mark set meta mark counter drop", judge);
   const size_t queries = text.find("iifname \"br-cam\" udp dport 53 ct direction original jump dns-query", judge);
-  const size_t saved = text.find("ct mark 0x00000101 counter accept", judge);
+  const size_t saved = text.find("ct mark & 0xffffff03 == 0x00000101 counter accept", judge);
   REQUIRE(fresh != std::string::npos);
   REQUIRE(queries != std::string::npos);
   REQUIRE(saved != std::string::npos);
@@ -84,7 +84,7 @@ TEST_CASE("DNS queries from a segment go to dns-query after the fresh verdict ma
   CHECK(fresh < queries);
   CHECK(queries < saved);
   CHECK(text.find("iifname \"br-cam\" tcp dport 53 ct direction original jump dns-query", judge) < saved);
-  CHECK(text.find("chain dns-query {\n    ct mark 0x00000101 meta mark set 0x0000000c counter xt target "
+  CHECK(text.find("chain dns-query {\n    ct mark & 0xffffff03 == 0x00000101 meta mark set 0x0000000c counter xt target "
                   "NFQUEUE --queue-num 101\n    ct mark 0x00000102 return\n    ct mark 0x00000103 return\n"
                   "    meta mark set 0x00000008 counter xt target NFQUEUE --queue-num 101\n  }") != std::string::npos);
 }
