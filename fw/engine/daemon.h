@@ -115,8 +115,9 @@ class Daemon : public EngineControl {
   // turns fetching on, and when it is set while the installed policy fetches.
   void setMudUrlObserver(MudUrlObserver observer) override;
   static constexpr int kMaxMudUrlPosts = 64;
-  // Accounting: room per set for device addresses (4,096 devices with a few addresses each),
-  // and how long an address counts nothing before its element is forgotten to free the room.
+  // Accounting: room per set for elements, each a device address and a traffic class (4,096
+  // devices with an address and four classes each), and how long an element counts nothing
+  // before it is forgotten to free the room.
   static constexpr uint32_t kAccountingAddresses = 16384;
   static constexpr std::chrono::minutes kAccountingIdle{30};
 
@@ -143,7 +144,7 @@ class Daemon : public EngineControl {
   std::vector<VolumeLimits::Growth> attributeGrowth(
       const std::vector<TrafficAccounting::Growth>& grown, const CompiledPolicy& policy,
       double seconds);
-  void reportVolumeLimits(const std::vector<VolumeLimits::Event>& events);
+  bool reportVolumeLimits(const std::vector<VolumeLimits::Event>& events);
   // Learning mode (daemon_learn.cc): learn.state in state_dir, read at start (a damaged file is
   // set aside, loudly, and learning starts empty), written every minute, on every start and
   // stop of a session, and on the way out; sessions past their end stop by themselves (a

@@ -54,7 +54,7 @@ void Daemon::accountTraffic() {
     accounting_counters_.elements = accounting_.size();
     accounting_counters_.limit_windows = volume_limits_.windows();
   }
-  reportVolumeLimits(limit_events);
+  if (reportVolumeLimits(limit_events)) rejudgeAll("a volume limit blocked or released a device");
   if (idle.empty()) return;
   // Idle for kAccountingIdle: what a packet adds between the read above and this is not counted.
   Status s = ruleset_.forgetAccounting(idle);
@@ -128,9 +128,9 @@ std::vector<VolumeLimits::Growth> Daemon::attributeGrowth(
   return out;
 }
 
-// Engine thread, outside the lock: the events, and a new generation when blocks changed, so open
-// flows of a blocked device and class are refused on their next packet (and released ones pass).
-void Daemon::reportVolumeLimits(const std::vector<VolumeLimits::Event>& events) {
+// Outside the lock: the events; true when blocks changed, so the caller makes a new generation
+// (open flows of a blocked device and class are refused on their next packet, released ones pass).
+bool Daemon::reportVolumeLimits(const std::vector<VolumeLimits::Event>& events) {
   bool changed = false;
   for (const VolumeLimits::Event& e : events) {
     if (e.kind == VolumeLimits::Event::kExceeded) {
@@ -151,7 +151,7 @@ void Daemon::reportVolumeLimits(const std::vector<VolumeLimits::Event>& events) 
       changed = true;
     }
   }
-  if (changed) rejudgeAll("a volume limit blocked or released a device");
+  return changed;
 }
 
 Status Daemon::releaseVolumeLimits(MacAddress device) {
@@ -165,7 +165,8 @@ Status Daemon::releaseVolumeLimits(MacAddress device) {
     return Status::error(StatusCode::kFailedPrecondition,
                          "device " + device.toString() + " is not blocked by a volume limit");
   }
-  reportVolumeLimits(events);
+  // Called from a management thread: the new generation is the engine thread's to make.
+  if (reportVolumeLimits(events)) post([this] { rejudgeAll("an admin released a device's volume limits"); });
   return Status();
 }
 

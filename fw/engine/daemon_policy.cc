@@ -94,6 +94,12 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
     if (fetch_on) announceKnownMudUrls();
     return Status();
   }
+  // The kernel's counts name classes by number: what grew under the old numbering is read and
+  // given out under it, before the new policy numbers them anew.
+  if (auto before = installedPolicy();
+      !initial && before && before->traffic_classes != compiled->traffic_classes) {
+    accountTraffic();
+  }
   const auto install_start = clock_.now();
   // Taken out of the Judge under the lock and destroyed after it: freeing a large policy takes
   // milliseconds the queue threads need not wait for.

@@ -128,7 +128,7 @@ class EngineControl {
   virtual Status stopLearning(MacAddress mac);
   virtual Result<LearnReport> learnReport(MacAddress mac) const;
   // Lifts the blocks the device's volume limits put on it (until their windows end, they do
-  // not block again); kFailedPrecondition when none blocks it. Call on the engine thread.
+  // not block again); kFailedPrecondition when none blocks it. Any thread.
   virtual Status releaseVolumeLimits(MacAddress device);
 
   // MUD (RFC 8520): `observer` is called on the engine thread when a device announces a MUD URL

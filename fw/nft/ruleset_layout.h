@@ -36,7 +36,8 @@
 //   a counter per element and no timeout: an element leaves only when muzzled forgets it. When
 //   a set is full a new address is not counted, and the packet is still accepted.
 // Cost: an established allowed packet evaluates 2 + 2 * segments more rules than without
-// accounting (pinned in tests/unit/fw/nft/accounting_layout_test.cc). Traffic muzzled accepts
+// accounting, and the class mask is one bitwise expression in each of the two allowed-mark rules
+// it meets (pinned in tests/unit/fw/nft/accounting_layout_test.cc). Traffic muzzled accepts
 // from its queues itself (DNS queries and answers, DHCP) is not counted.
 //
 // Pure value code: no I/O, no libnftnl. The size is linear in the number of segments.

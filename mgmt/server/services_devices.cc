@@ -68,6 +68,20 @@ class DeviceService final : public v1::DeviceService::CallbackService {
                       });
   }
 
+  grpc::ServerUnaryReactor* ReleaseLimits(grpc::CallbackServerContext* ctx,
+                                          const v1::ReleaseLimitsRequest* req,
+                                          v1::DeviceInfo* resp) override {
+    return serve(deps_, ctx, Role::kOperator, "release volume limits",
+                 [this, req, resp](const Principal&) -> Status {
+                   auto mac = parseDeviceMac(req->mac());
+                   if (!mac.ok()) return mac.status();
+                   if (Status s = deps_.engine.releaseVolumeLimits(*mac); !s.ok()) return s;
+                   auto found = lookup(req->mac());
+                   if (found.ok()) *resp = *found;
+                   return Status();
+                 });
+  }
+
  private:
   Result<v1::DeviceInfo> lookup(const std::string& mac_text) {
     auto mac = parseDeviceMac(mac_text);

@@ -5,7 +5,9 @@
 //   labnet tcp HOST PORT [--timeout-ms 2000]                       connect + echo check
 //   labnet udp HOST PORT [--timeout-ms 1000] [--size N]            datagram (N bytes) + echo check
 //   labnet hold HOST PORT [--interval-ms 100] [--max-ms 10000] [--echo-timeout-ms 1000]
-//                         [--ready-file F]                         long-lived flow, until cut
+//                         [--size N] [--ready-file F]              long-lived flow, until cut
+//        (each exchange a line of N bytes, default its own short text: --size 10000 every 20 ms
+//        uploads 500 kB/s, what a camera leaking its footage sends)
 //   labnet burst HOST PORT --flows N                               N new UDP flows at once: one
 //        datagram to each of ports PORT..PORT+N-1, no answer awaited   result=sent flows=N ms=2
 //   labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms 1000] [--mss N]
@@ -79,7 +81,7 @@ int usage(const char* why) {
                "       labnet tcp HOST PORT [--timeout-ms N]\n"
                "       labnet udp HOST PORT [--timeout-ms N] [--size BYTES]\n"
                "       labnet hold HOST PORT [--interval-ms N] [--max-ms N] "
-               "[--echo-timeout-ms N] [--ready-file F]\n"
+               "[--echo-timeout-ms N] [--size BYTES] [--ready-file F]\n"
                "       labnet burst HOST PORT --flows N\n"
                "       labnet dns SERVER NAME [--type a|aaaa] [--proto udp|tcp] [--timeout-ms N] [--mss N]\n"
                "       labnet forge-dns ADDRESS --other NAME --real IP --forged IP [--ready-file F]\n"
@@ -413,7 +415,9 @@ int runHold(const Options& options) {
   const long interval_ms = options.number("--interval-ms", 100);
   const long max_ms = options.number("--max-ms", 10000);
   const long echo_timeout_ms = options.number("--echo-timeout-ms", 1000);
-  if (!target || interval_ms < 0 || max_ms < 0 || echo_timeout_ms < 0) {
+  const long size = options.number("--size", 0);
+  if (!target || interval_ms < 0 || max_ms < 0 || echo_timeout_ms < 0 || size < 0 ||
+      size > 1'000'000) {
     return usage("hold needs a numeric HOST and a PORT");
   }
   const std::string ready_file = options.text("--ready-file");
@@ -429,7 +433,9 @@ int runHold(const Options& options) {
   auto next = Clock::now();
   for (;;) {
     bool closed = false;
-    const std::string line = "hold " + std::to_string(echoes) + "\n";
+    std::string line = "hold " + std::to_string(echoes);
+    if (static_cast<long>(line.size()) + 1 < size) line.resize(static_cast<size_t>(size) - 1, '.');
+    line += "\n";
     const Exit echo =
         echoLine(c.fd, line, Clock::now() + std::chrono::milliseconds(echo_timeout_ms), &closed);
     if (echo != kOk) {
@@ -834,7 +840,7 @@ int main(int argc, char** argv) {
   }
   if (command == "hold") {
     const auto options = parseOptions(
-        argc - 2, argv + 2, {"--interval-ms", "--max-ms", "--echo-timeout-ms", "--ready-file"});
+        argc - 2, argv + 2, {"--interval-ms", "--max-ms", "--echo-timeout-ms", "--size", "--ready-file"});
     return options ? runHold(*options) : usage("bad hold options");
   }
   if (command == "burst") {

@@ -65,6 +65,10 @@ lab_check "  upload bytes within 5 % (exact: $up_bytes)" within "$got_up" "$up_b
 lab_check "  upload bytes exact" test "$got_up" == "$up_bytes"
 lab_check "download: the echoes, the same bytes" wait_until 10 equals_after_read download.bytes "$up_bytes"
 lab_check "  150 packets" equals_after_read download.packets 150
+# The time server is in group time-cloud, which cam1's profile names: all of it is that class.
+class_bytes() { ctl --json devices "$cam1_mac" | jq -r ".by_class[] | select(.to == \"$1\") | .$2.bytes"; }
+lab_check "  all of it in traffic class time-cloud, both ways" \
+  test "$(class_bytes time-cloud upload)/$(class_bytes time-cloud download)" == "$up_bytes/$up_bytes"
 
 echo "== denied traffic counts nothing"
 lab_table_header

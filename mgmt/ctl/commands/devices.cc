@@ -1,5 +1,6 @@
 // muzzlectl devices [MAC], device set, quarantine, release: the devices a box knows, and the
-// edits of the policy's devices list (each a new revision).
+// edits of the policy's devices list (each a new revision); device release-limits: lifts the
+// blocks of volume limits (no revision).
 #include "mgmt/ctl/commands/commands.h"
 #include "mgmt/ctl/output.h"
 #include "muzzle/v1/management.grpc.pb.h"
@@ -117,6 +118,17 @@ Outcome quarantineOrRelease(const Call& call, const DeviceArgs& a, bool quaranti
   return deviceChange(ask(call, &v1::DeviceService::Stub::Release, req, &r), r);
 }
 
+Outcome releaseLimits(const Call& call, const std::string& mac) {
+  v1::ReleaseLimitsRequest req;
+  req.set_mac(mac);
+  v1::DeviceInfo d;
+  Outcome o = ask(call, &v1::DeviceService::Stub::ReleaseLimits, req, &d);
+  if (!o.status.ok()) return o;
+  o.human = table(kDeviceHeader, {deviceRow(d)});
+  o.summary = d.mac() + " released from its volume limits";
+  return o;
+}
+
 }  // namespace
 
 void addDeviceCommands(CLI::App& app, Invocation& invocation) {
@@ -136,6 +148,13 @@ void addDeviceCommands(CLI::App& app, Invocation& invocation) {
   set->add_option("--comment", args->comment);
   set->callback([&invocation, args] {
     invocation.command = [a = *args](const Call& call) { return setDevice(call, a); };
+  });
+
+  auto* release_limits = device->add_subcommand(
+      "release-limits", "let a device's traffic that a volume limit blocks pass again (no revision)");
+  release_limits->add_option("MAC", args->mac)->required();
+  release_limits->callback([&invocation, args] {
+    invocation.command = [mac = args->mac](const Call& call) { return releaseLimits(call, mac); };
   });
 
   for (const bool quarantine : {true, false}) {
