@@ -2,6 +2,7 @@
 // compile, the install (generation, ruleset, Judge, in that order) and re-judging every flow.
 #include <malloc.h>
 
+#include <bit>
 #include <cstdio>
 
 #include "fw/engine/daemon.h"
@@ -135,7 +136,7 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
       .add("install_ms", millisText(swapped - install_start));
   if (!p.schedules.empty()) {
     loaded.add("schedules", p.schedules.size())
-        .add("schedules_open", static_cast<uint64_t>(__builtin_popcountll(schedules)));
+        .add("schedules_open", static_cast<uint64_t>(std::popcount(schedules)));
   }
   log_.write(std::move(loaded));
   generation_ = generation;
