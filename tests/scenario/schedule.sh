@@ -93,4 +93,9 @@ lab_table_header
 lab_expect allowed vacuum cloud2 tcp 443
 lab_expect rejected vacuum cloud1 tcp 443
 
+explain="$(ctl policy explain vacuum)" || true
+sed 's/^/    /' <<<"$explain"
+lab_check "policy explain shows each rule's window as written" \
+  grep -q "allow 203.0.113.20 tcp 443 when $day" <<<"$explain"
+
 lab_summary
