@@ -9,7 +9,7 @@ namespace muzzle {
 namespace {
 
 constexpr std::array<std::string_view, 7> kDayNames = {"mon", "tue", "wed", "thu",
-                                                      "fri", "sat", "sun"};
+                                                       "fri", "sat", "sun"};
 
 int dayIndex(std::string_view name) {
   std::string lower(name);

@@ -143,8 +143,9 @@ struct ScheduledBox {
 uint32_t allowed(uint32_t generation) { return verdictMark(generation, VerdictCode::kAllow); }
 uint32_t rejected(uint32_t generation) { return verdictMark(generation, VerdictCode::kReject); }
 
-TEST_CASE("at a window's edge, a new generation: the closing window's flow is cut, the opening "
-          "one's passes") {
+TEST_CASE(
+    "at a window's edge, a new generation: the closing window's flow is cut, the opening "
+    "one's passes") {
   // Thursday 18:59:40: the day window is open.
   ScheduledBox box(utcTime(2026, 12, 3, 18, 59, 40));
   GenerationStore generations(box.config.state_dir);
@@ -201,8 +202,9 @@ TEST_CASE("at a window's edge, a new generation: the closing window's flow is cu
   g_vacuum_queue = nullptr;
 }
 
-TEST_CASE("a clock stepped back or forward is a change like any other; a restart takes a fresh "
-          "generation") {
+TEST_CASE(
+    "a clock stepped back or forward is a change like any other; a restart takes a fresh "
+    "generation") {
   ScheduledBox box(utcTime(2026, 12, 3, 12, 0));  // Thursday noon: day window open
   GenerationStore generations(box.config.state_dir);
   uint32_t generation = 0;

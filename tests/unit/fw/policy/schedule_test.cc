@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "fw/policy/policy_loader.h"
 #include "fw/policy/policy_limits.h"
+#include "fw/policy/policy_loader.h"
 #include "tests/unit/support/local_zone.h"
 
 namespace muzzle {
@@ -25,13 +25,14 @@ std::string errorOf(std::string_view yaml) {
 
 // A minimal valid policy whose vacuum rule on line 7 carries `when` (line numbers matter).
 std::string withWhen(std::string_view when) {
-  return "version: 1\n"                                     // 1
-         "addresses: {cloud: [203.0.113.20]}\n"             // 2
-         "profiles:\n"                                      // 3
-         "  quarantine: {}\n"                               // 4
-         "  vacuum:\n"                                      // 5
-         "    egress:\n"                                    // 6
-         "      - {allow: [cloud], when: " + std::string(when) + "}\n";  // 7
+  return "version: 1\n"                          // 1
+         "addresses: {cloud: [203.0.113.20]}\n"  // 2
+         "profiles:\n"                           // 3
+         "  quarantine: {}\n"                    // 4
+         "  vacuum:\n"                           // 5
+         "    egress:\n"                         // 6
+         "      - {allow: [cloud], when: " +
+         std::string(when) + "}\n";  // 7
 }
 
 std::shared_ptr<const CompiledPolicy> compiled(std::string_view yaml) {
@@ -62,8 +63,7 @@ TEST_CASE("when: bad input is refused with file, line and field") {
   CHECK(errorOf(withWhen("{hours: \"07:00-19:60\"}")) ==
         "policy.yaml:7: profiles.vacuum.egress[0].when.hours: \"07:00-19:60\" ends at 19:60, "
         "which is not a time of day (00:00 to 24:00)");
-  CHECK(errorOf(withWhen("{hours: \"24:00-06:00\"}")).find("starts at 24:00") !=
-        std::string::npos);
+  CHECK(errorOf(withWhen("{hours: \"24:00-06:00\"}")).find("starts at 24:00") != std::string::npos);
   CHECK(errorOf(withWhen("{hours: \"07:00-07:00\"}")) ==
         "policy.yaml:7: profiles.vacuum.egress[0].when.hours: \"07:00-07:00\" is an empty window "
         "(it starts and ends at 07:00); leave hours out for the whole day");
@@ -221,9 +221,7 @@ TEST_CASE("the active schedules follow the local time zone") {
   }
 }
 
-std::vector<CompiledSchedule> windows(std::string_view when) {
-  return {scheduleOf(when)};
-}
+std::vector<CompiledSchedule> windows(std::string_view when) { return {scheduleOf(when)}; }
 
 TEST_CASE("next change: a night window across the spring change (Berlin, 2026-03-29)") {
   LocalZone zone("Europe/Berlin");
