@@ -26,6 +26,7 @@ packages=(
   libcap-dev                                       # muzzled drops root to CAP_NET_ADMIN alone
   file                                             # CPack's dpkg-shlibdeps (the package, image/)
   prometheus curl jq                               # tests/scenario/metrics.sh: a real scraper and its HTTP API
+  faketime                                         # tests/scenario/schedule.sh: muzzled's calendar moved (libfaketime)
 )
 
 say() { printf 'setup: %s\n' "$*"; }

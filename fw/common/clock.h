@@ -40,6 +40,9 @@ class ManualClock : public Clock {
     now_ += d;
     wall_ += std::chrono::duration_cast<std::chrono::system_clock::duration>(d);
   }
+  // The calendar clock alone is set, as an NTP step or an admin's `date -s` does: monotonic
+  // time goes on as it was.
+  void setWall(std::chrono::system_clock::time_point t) { wall_ = t; }
 
  private:
   std::chrono::steady_clock::time_point now_{std::chrono::hours(1)};

@@ -24,6 +24,8 @@ struct Daemon::Loop {
   boost::asio::signal_set signals{io, SIGHUP, SIGTERM, SIGINT};
   boost::asio::signal_set usr1{io, SIGUSR1};
   boost::asio::steady_timer watchdog{io};
+  // The next edge of a schedule window (armScheduleTimer); idle for a policy without schedules.
+  boost::asio::steady_timer schedule{io};
   int exit_code = 0;
 };
 
@@ -146,6 +148,20 @@ void Daemon::addTicker(std::chrono::milliseconds period, std::function<void()> f
 }
 
 void Daemon::post(std::function<void()> fn) { boost::asio::post(loop_->io, std::move(fn)); }
+
+void Daemon::armScheduleTimer() {
+  loop_->schedule.cancel();
+  if (!running_) return;
+  auto policy = installedPolicy();
+  if (!policy || policy->schedules.empty()) return;
+  // A steady timer: were the calendar clock stepped meanwhile, it still fires within
+  // kScheduleRecheck, and refreshSchedules() reads the calendar clock afresh.
+  loop_->schedule.expires_after(refreshSchedules());
+  loop_->schedule.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // cancelled: a new policy re-armed it, or run() is ending
+    armScheduleTimer();
+  });
+}
 
 Status Daemon::start() {
   if (idle()) {
@@ -328,9 +344,13 @@ int Daemon::run() {
   wait_usr1();
   for (auto& ticker : tickers_) ticker->arm();
   if (watchdog_interval.count() > 0) wait_watchdog();
+  running_ = true;
+  armScheduleTimer();
   // start() has installed the ruleset and bound the queues (or found nothing to manage).
   notify({{"READY", "1"}, {"STATUS", statusText()}});
   loop.io.run();
+  running_ = false;
+  loop.schedule.cancel();
   for (auto& worker : workers_) worker->stop();
   notify({{"STOPPING", "1"}});
   if (!idle()) {

@@ -80,6 +80,17 @@ class Daemon : public EngineControl {
   void runFor(std::chrono::milliseconds d);
   // Re-reads the policy file and applies it if valid. Public for tests; SIGHUP calls it.
   Status reload();
+  // Schedules (daemon_schedule.cc). Engine thread. Works out which of the installed policy's
+  // schedules hold at the clock's wall time, in the box's local time zone; when that differs
+  // from what the Judge has, installs a new generation with the new state (so every flow is
+  // judged again on its next packet: flows a closing window allowed are cut, flows an opening
+  // one allows pass) and logs `event=schedule` for each window that opened or closed. Returns
+  // how long until it should be asked again: until the next change, at most kScheduleRecheck
+  // (a clock step or a time-zone change is noticed within that). Never blocks the queue threads
+  // longer than a policy change does. While run() runs, a timer calls it for a policy with
+  // schedules; public for tests, which move a ManualClock instead.
+  std::chrono::milliseconds refreshSchedules();
+  static constexpr std::chrono::milliseconds kScheduleRecheck{30'000};
   // Optional; call before run(). "*notifier" must outlive the Daemon. Without one, nothing is
   // notified (muzzled run by hand or by tests).
   void setServiceNotifier(ServiceNotifier* notifier) { notifier_ = notifier; }
@@ -132,7 +143,13 @@ class Daemon : public EngineControl {
   void logCounters(const char* event);
   RulesetSpec specFor(const CompiledPolicy& policy, uint32_t generation) const;
   // A new generation for the running policy: every flow is judged again on its next packet.
-  void rejudgeAll(std::string_view why = "a device moved to another profile");
+  // With `schedules`, the Judge takes that schedule state with the generation. False when the
+  // ruleset could not be installed (logged; the old generation and state stay).
+  bool rejudgeAll(std::string_view why = "a device moved to another profile",
+                  std::optional<ScheduleMask> schedules = std::nullopt);
+  // Engine thread: (re)starts the schedule timer for the installed policy, or stops it when the
+  // policy has no schedule or run() is not running.
+  void armScheduleTimer();
   // Logs (and lists in the StateReport) a damaged or unwritable generation file.
   void reportGeneration(const GenerationChoice& choice);
   void loadInventory();
@@ -193,6 +210,7 @@ class Daemon : public EngineControl {
   VolumeLimits volume_limits_;                          // under judge_mu_
   std::function<void()> reload_handler_;
   std::vector<std::unique_ptr<Ticker>> tickers_;
+  bool running_ = false;  // engine thread: run() turns the loop
   ServiceNotifier* notifier_ = nullptr;
 };
 

@@ -2,6 +2,7 @@
 // compile, the install (generation, ruleset, Judge, in that order) and re-judging every flow.
 #include <malloc.h>
 
+#include <bit>
 #include <cstdio>
 
 #include "fw/engine/daemon.h"
@@ -75,7 +76,11 @@ Status Daemon::loadPolicy(bool initial) {
 Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool initial,
                        std::chrono::steady_clock::duration compile_time) {
   // Never fails: a damaged or unwritable state folder must not leave the segments unprotected.
-  const GenerationChoice choice = generations_.generationFor(compiled->digest);
+  // A policy with schedules starts on a fresh generation: the marks of the previous run were
+  // given under the windows that held then, which may have opened or closed since.
+  const GenerationChoice choice = initial && !compiled->schedules.empty()
+                                      ? generations_.advance(compiled->digest)
+                                      : generations_.generationFor(compiled->digest);
   reportGeneration(choice);
   const uint32_t generation = choice.generation;
   // Devices that announced a MUD URL while fetching was off are fetched once a policy turns
@@ -88,6 +93,8 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
     {
       std::lock_guard<std::mutex> lock(judge_mu_);
       fetch_on = turnsMudFetchOn(judge_.policy());
+      // The same digest, the same schedules: the Judge's schedule state stays, and the timer
+      // keeps it current.
       judge_.setPolicy(compiled, generation_);
     }
     log_.write(LogLine("policy-unchanged").add("generation", generation_));
@@ -104,6 +111,10 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
   // Taken out of the Judge under the lock and destroyed after it: freeing a large policy takes
   // milliseconds the queue threads need not wait for.
   std::shared_ptr<const CompiledPolicy> previous;
+  // Which windows hold now, installed with the policy: the new generation judges every flow
+  // again anyway.
+  const ScheduleMask schedules = activeSchedules(
+      compiled->schedules, std::chrono::system_clock::to_time_t(clock_.wallNow()));
   {
     // The kernel honours only marks of the new generation once the batch is in; every flow is
     // judged again on its next packet, against the policy swapped in here. The queue threads
@@ -114,21 +125,28 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
     if (!s.ok()) return s;
     previous = judge_.policy();
     judge_.setPolicy(compiled, generation);
+    judge_.setActiveSchedules(schedules);
   }
   const auto swapped = clock_.now();
   const bool fetch_on = turnsMudFetchOn(previous);
   previous.reset();
   const CompiledPolicy& p = *compiled;
-  log_.write(LogLine(initial ? "policy-loaded" : "policy-reloaded")
-                 .add("generation", generation)
-                 .add("profiles", p.profiles.size())
-                 .add("devices", p.devices.size())
-                 .add("digest", p.digest.substr(0, 16))
-                 // compile: read, validate, compile, pick the generation; install: the ruleset
-                 // batch and the swap of the judge's policy (tests/bench measures both).
-                 .add("compile_ms", millisText(compile_time))
-                 .add("install_ms", millisText(swapped - install_start)));
+  LogLine loaded(initial ? "policy-loaded" : "policy-reloaded");
+  loaded.add("generation", generation)
+      .add("profiles", p.profiles.size())
+      .add("devices", p.devices.size())
+      .add("digest", p.digest.substr(0, 16))
+      // compile: read, validate, compile, pick the generation; install: the ruleset
+      // batch and the swap of the judge's policy (tests/bench measures both).
+      .add("compile_ms", millisText(compile_time))
+      .add("install_ms", millisText(swapped - install_start));
+  if (!p.schedules.empty()) {
+    loaded.add("schedules", p.schedules.size())
+        .add("schedules_open", static_cast<uint64_t>(std::popcount(schedules)));
+  }
+  log_.write(std::move(loaded));
   generation_ = generation;
+  armScheduleTimer();
   if (fetch_on) announceKnownMudUrls();
   // Parsing a large policy churns the heap (YAML tree, JSON text, the old policy); glibc keeps
   // freed memory mapped unless asked. A gateway has little RAM: give it back.
@@ -162,9 +180,9 @@ RulesetSpec Daemon::specFor(const CompiledPolicy& policy, uint32_t generation) c
   return spec;
 }
 
-void Daemon::rejudgeAll(std::string_view why) {
+bool Daemon::rejudgeAll(std::string_view why, std::optional<ScheduleMask> schedules) {
   rejudge_pending_ = false;
-  if (idle()) return;
+  if (idle()) return false;
   auto policy = installedPolicy();
   const GenerationChoice generation = generations_.advance(policy->digest);
   reportGeneration(generation);
@@ -174,17 +192,21 @@ void Daemon::rejudgeAll(std::string_view why) {
     // generation and the Judge's, so none is answered with a mark the kernel no longer honours.
     std::lock_guard<std::mutex> lock(judge_mu_);
     s = ruleset_.install(specFor(*policy, generation.generation));
-    if (s.ok()) judge_.setPolicy(policy, generation.generation);
+    if (s.ok()) {
+      judge_.setPolicy(policy, generation.generation);
+      if (schedules) judge_.setActiveSchedules(*schedules);
+    }
   }
   if (!s.ok()) {
     log_.write(
         LogLine("rejudge-failed").add("error", s.message()).add("kept_generation", generation_));
-    return;
+    return false;
   }
   generation_ = generation.generation;
   log_.write(LogLine("rejudge")
                  .add("generation", generation_)
                  .add("why", why));
+  return true;
 }
 
 void Daemon::reportGeneration(const GenerationChoice& choice) {

@@ -98,6 +98,7 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
   }
   // The kernel hints DoH destinations in the packet's own direction only (original).
   view.dst_is_doh = !reply && (q.mark & kHintDohDestination) != 0;
+  view.active_schedules = active_schedules_;
   Verdict v = decide(policy, view);
   if ((q.mark & kHintDnsAnswer) != 0) return onDnsAnswer(q, info, flow, view, v);
   if (learning_.sessionCount() != 0) applyLearning(v, flow, view);

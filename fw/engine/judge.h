@@ -73,6 +73,11 @@ class Judge : public PacketSink, private DnsAnswerSink {
   void setPolicy(std::shared_ptr<const CompiledPolicy> policy, uint32_t generation);
   uint32_t generation() const { return generation_; }
   const std::shared_ptr<const CompiledPolicy>& policy() const { return policy_; }
+  // Which of the policy's schedules hold (fw/policy/schedule.h), handed to decide() with every
+  // flow. The owner sets it with the policy and at each window's edge, together with a new
+  // generation, so no flow keeps a verdict given under the other state.
+  void setActiveSchedules(ScheduleMask active) { active_schedules_ = active; }
+  ScheduleMask activeSchedules() const { return active_schedules_; }
 
   PacketVerdict onPacket(const QueuedPacket& packet) override;
 
@@ -156,6 +161,7 @@ class Judge : public PacketSink, private DnsAnswerSink {
   HostInfo& host_;
   std::shared_ptr<const CompiledPolicy> policy_;
   uint32_t generation_ = 0;
+  ScheduleMask active_schedules_ = 0;
   DeviceInventory inventory_;
   std::function<void()> on_reassigned_;
   MudUrlHook on_mud_url_;

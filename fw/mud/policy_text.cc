@@ -24,6 +24,21 @@ void emitRule(YAML::Emitter& out, const v1::Rule& rule, const std::string& comme
     out << YAML::EndSeq;
   }
   if (rule.log()) out << YAML::Key << "log" << YAML::Value << true;
+  // A learning proposal keeps the profile's scheduled rules: written without `when`, a rule
+  // meant for office hours would hold all day.
+  if (rule.has_when()) {
+    const v1::Schedule& when = rule.when();
+    out << YAML::Key << "when" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    if (when.days_size() > 0) {
+      out << YAML::Key << "days" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+      for (const std::string& d : when.days()) out << d;
+      out << YAML::EndSeq;
+    }
+    if (!when.hours().empty()) {
+      out << YAML::Key << "hours" << YAML::Value << YAML::DoubleQuoted << when.hours();
+    }
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
   if (!comment.empty()) out << YAML::Comment(comment);
 }

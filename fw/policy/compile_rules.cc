@@ -28,7 +28,16 @@ void appendList(const List& items, std::string* text) {
   }
 }
 
-// The rule as written, on one line of bounded length: "allow nvr tcp 554,8000 log".
+// A `when` as written, on one line: "mon-fri 07:00-19:00", "sat,sun", "22:00-06:00".
+std::string scheduleText(const v1::Schedule& when) {
+  std::string text;
+  appendList(when.days(), &text);
+  if (!when.hours().empty()) text += " " + excerpt(when.hours());
+  return text.empty() ? text : text.substr(1);
+}
+
+// The rule as written, on one line of bounded length: "allow nvr tcp 554,8000 log",
+// "allow cloud tcp 443 when mon-fri 07:00-19:00".
 std::string sourceOf(const v1::Rule& rule) {
   const bool allow = rule.allow_size() > 0;
   std::string text = allow ? "allow" : "deny";
@@ -36,6 +45,7 @@ std::string sourceOf(const v1::Rule& rule) {
   if (!rule.proto().empty()) text += " " + excerpt(rule.proto());
   appendList(rule.ports(), &text);
   if (rule.log()) text += " log";
+  if (rule.has_when()) text += " when " + scheduleText(rule.when());
   return text;
 }
 
@@ -145,6 +155,7 @@ CompiledRule PolicyCompiler::compileRule(const v1::Rule& rule, const std::string
     fail(path, "a rule needs allow or deny (a list of targets)");
   }
   compiled.action = has_allow ? Action::kAllow : otherwise;
+  compiled.schedule = compileSchedule(rule, path);
   const char* key = has_allow ? "allow" : "deny";
   const auto& targets = has_allow ? rule.allow() : rule.deny();
   std::unordered_set<const AddressSet*> groups;  // named already by this rule
@@ -194,6 +205,49 @@ CompiledRule PolicyCompiler::compileRule(const v1::Rule& rule, const std::string
     }
   }
   return compiled;
+}
+
+int16_t PolicyCompiler::compileSchedule(const v1::Rule& rule, const std::string& path) {
+  if (!rule.has_when()) return -1;
+  const v1::Schedule& when = rule.when();
+  const std::string field = path + ".when";
+  if (when.days_size() == 0 && when.hours().empty()) {
+    fail(field, "a schedule needs days, hours or both (e.g. {days: [mon-fri], hours: "
+                "\"07:00-19:00\"}); leave when out for a rule that always holds");
+    return -1;
+  }
+  CompiledSchedule schedule;
+  bool ok = true;
+  if (when.days_size() > 0) {
+    schedule.days = 0;
+    for (int i = 0; i < when.days_size(); ++i) {
+      const std::string problem = parseScheduleDays(when.days(i), &schedule.days);
+      if (!problem.empty()) {
+        fail(field + ".days[" + std::to_string(i) + "]", inQuotes(when.days(i)) + " " + problem);
+        ok = false;
+      }
+    }
+  }
+  if (!when.hours().empty()) {
+    const std::string problem = parseScheduleHours(when.hours(), &schedule.start, &schedule.end);
+    if (!problem.empty()) {
+      fail(field + ".hours", inQuotes(when.hours()) + " " + problem);
+      ok = false;
+    }
+  }
+  if (!ok) return -1;
+  for (size_t i = 0; i < schedules_.size(); ++i) {
+    if (schedules_[i].sameWindow(schedule)) return static_cast<int16_t>(i);
+  }
+  if (schedules_.size() >= kMaxSchedules) {
+    fail(field, "a policy may have at most " + std::to_string(kMaxSchedules) +
+                    " different when windows, and this is one more; give rules that should "
+                    "hold at the same times the same days and hours");
+    return -1;
+  }
+  schedule.text = scheduleText(when);
+  schedules_.push_back(std::move(schedule));
+  return static_cast<int16_t>(schedules_.size() - 1);
 }
 
 // The finalized set for address group `name`, built on first use and shared afterwards.

@@ -20,6 +20,7 @@
 #include "fw/common/net.h"
 #include "fw/device/classifier.h"
 #include "fw/packet/packet.h"
+#include "fw/policy/schedule.h"
 
 namespace muzzle {
 
@@ -129,6 +130,9 @@ struct CompiledRule {
   ProtoMatch proto = ProtoMatch::kAny;
   std::vector<PortRange> ports;    // empty: every port
   bool log = false;
+  // Index into CompiledPolicy::schedules: the rule matches only while that schedule holds
+  // (FlowView::active_schedules). -1: always.
+  int16_t schedule = -1;
   // "profiles.camera.egress[0]", for logs and events: the rule's place among the profile's
   // rules as the device gets them (the site's own first, then its preset's).
   std::string label;
@@ -247,6 +251,9 @@ struct CompiledPolicy {
   CompiledMud mud;
   // Traffic class names by index: "gateway", "local", "internet", then group names.
   std::vector<std::string> traffic_classes{"gateway", "local", "internet"};
+  // The distinct windows of the rules' `when` (at most kMaxSchedules, so a ScheduleMask holds
+  // them), first use first. Empty: no rule is scheduled, and no timer runs for this policy.
+  std::vector<CompiledSchedule> schedules;
 
   // Index into `segments` for an ifindex, or -1.
   int segmentByIfindex(uint32_t ifindex) const;
@@ -274,6 +281,9 @@ struct FlowView {
   // (unexpired). Empty: the device never resolved it ("no-dns").
   std::span<const std::string_view> dst_names;
   bool dst_is_doh = false;  // the destination is a known DoH resolver (kernel set hint)
+  // Which of the policy's schedules hold now (schedule.h); a scheduled rule whose bit is clear
+  // does not match. The engine recomputes it when a window opens or closes, not per packet.
+  ScheduleMask active_schedules = 0;
 };
 
 // Why a verdict is what it is, beyond the rule: for events and log lines.
@@ -307,7 +317,8 @@ struct Verdict {
 uint8_t trafficClassOf(const CompiledPolicy& policy, int profile, int segment,
                        const IpAddress& peer, std::span<const std::string_view> peer_names);
 
-// Judges a flow. A flow the box itself opened is allowed. With dns.enabled, an egress flow that
+// Judges a flow. A rule with a schedule counts only while its bit in flow.active_schedules is
+// set. A flow the box itself opened is allowed. With dns.enabled, an egress flow that
 // bypasses the allowed resolvers is refused first (reason dns-bypass), whatever the rules say. A flow from a managed device is checked against its profile's egress rules;
 // a flow to a managed device against its profile's inbound rules; when both ends are managed,
 // both must allow (the first denial wins). A flow with no managed end is allowed.

@@ -133,6 +133,8 @@ Verdict judgeSide(const CompiledPolicy& policy, const FlowView& flow, const Endp
       direction == Direction::kEgress ? flow.dst_names : std::span<const std::string_view>();
   bool name_rule_skipped = false;  // a name rule fit by proto/port, but the device knows no name
   for (const CompiledRule& rule : rules) {
+    // Outside its window a rule is not there: the next rule, or `otherwise`, decides.
+    if (rule.schedule >= 0 && ((flow.active_schedules >> rule.schedule) & 1) == 0) continue;
     if (!protoMatches(rule.proto, p.protocol)) continue;
     if (!portMatches(rule.ports, p, p.dst_port)) continue;
     if (!targetMatches(policy, rule, side.segment, peer)) {

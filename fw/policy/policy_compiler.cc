@@ -51,6 +51,7 @@ void PolicyCompiler::compile(const v1::Policy& policy, CompiledPolicy* out) {
     profile_index_.emplace(name, static_cast<uint32_t>(out->profiles.size()));
     out->profiles.push_back(compileProfile(name, policy.profiles().at(name)));
   }
+  out->schedules = std::move(schedules_);
 
   const std::string default_name =
       policy.defaults().profile().empty() ? kDefaultProfile : policy.defaults().profile();

@@ -107,6 +107,9 @@ class PolicyCompiler {
   CompiledRule compileRule(const v1::Rule& rule, const std::string& path, Action otherwise,
                            bool egress);
   Action compileOtherwise(const std::string& text, const std::string& path);
+  // The rule's `when` as an index into schedules_ (shared by rules with the same window), or -1:
+  // none, or wrong (reported).
+  int16_t compileSchedule(const v1::Rule& rule, const std::string& path);
   // Compiles `rules` (field `from` of the site's file, or of `preset`'s) onto the end of the
   // profile's egress or inbound list, labelled by their place there, with their origin.
   void appendRules(const google::protobuf::RepeatedPtrField<v1::Rule>& rules,
@@ -173,6 +176,7 @@ class PolicyCompiler {
   std::unordered_map<std::string, uint8_t> class_index_;  // group name -> traffic class
   std::vector<std::string> rule_groups_;  // groups the current profile's rules name, first first
   std::unordered_map<std::string, uint32_t> profile_index_;
+  std::vector<CompiledSchedule> schedules_;  // moved into the compiled policy at the end
   std::vector<int> device_index_;          // compiled device -> index in the file's devices list
   std::vector<IncludedFile> group_files_;  // in group name order
   std::string doh_text_;

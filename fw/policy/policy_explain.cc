@@ -40,6 +40,7 @@ std::string describeRule(const CompiledRule& rule) {
   for (size_t i = 0; i < names.size(); ++i) out += (i ? "," : "") + names[i];
   out += "]";
   if (rule.log) out += " log";
+  if (rule.schedule >= 0) out += " when=#" + std::to_string(rule.schedule);
   return out;
 }
 

@@ -27,6 +27,9 @@ inline constexpr size_t kMaxAddressGroups = 10'000;
 inline constexpr size_t kMaxDevices = 100'000;
 inline constexpr size_t kMaxClassifyRules = 10'000;
 inline constexpr size_t kMaxResolvers = 1'000;  // dns.resolvers entries
+// Distinct `when` windows (rules with the same days and hours share one): the engine keeps
+// which hold as the bits of one ScheduleMask (schedule.h).
+inline constexpr size_t kMaxSchedules = 64;
 
 // Counts after expansion: what the compiled policy holds once every group is resolved.
 // One group's entries, inline or from its file (and the DoH list's).

@@ -30,6 +30,8 @@
 # FAIL_MODE (closed|open) and LAB_QUEUE_COUNT (flow queues, default 1) go into muzzled.yaml;
 # LAB_STATE_DIR (default $LAB_STATE) is muzzled's state_dir (revisions, audit log, generation);
 # LAB_CONFIG_EXTRA (optional): more top-level lines for muzzled.yaml (`devices: {...}`);
+# LAB_MUZZLED_ENV (optional): NAME=VALUE words (no spaces) for muzzled's environment alone, e.g.
+# TZ and libfaketime's variables (tests/scenario/schedule.sh);
 # LAB_STATE is set by lab_up (a mktemp dir with logs, pids, muzzled.yaml and policy.yaml).
 
 LAB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -392,8 +394,9 @@ lab_start_muzzled() {
     chown -R muzzle:muzzle "$LAB_STATE" || return 1
   fi
   before="$(_lab_ready_count)"
-  ip netns exec "$(lab_ns gw)" "$muzzled" --config "$LAB_STATE/muzzled.yaml" "$@" \
-    >>"$LAB_STATE/muzzled.log" 2>&1 </dev/null &
+  # shellcheck disable=SC2086  # NAME=VALUE words, split on purpose
+  ip netns exec "$(lab_ns gw)" env ${LAB_MUZZLED_ENV:-} "$muzzled" \
+    --config "$LAB_STATE/muzzled.yaml" "$@" >>"$LAB_STATE/muzzled.log" 2>&1 </dev/null &
   LAB_MUZZLED_PID=$!
   _lab_remember_pid "$LAB_MUZZLED_PID"
   for ((i = 0; i < 200; i++)); do

@@ -173,3 +173,31 @@ TEST_CASE("an empty `profiles:` and a JSON text without profiles or addresses ta
 
 }  // namespace
 }  // namespace muzzle
+
+namespace muzzle {
+namespace {
+
+TEST_CASE("a rule's schedule is written with it") {
+  v1::Profile profile;
+  v1::Rule* rule = profile.add_egress();
+  rule->add_allow("203.0.113.20");
+  rule->set_proto("tcp");
+  rule->add_ports("443");
+  rule->mutable_when()->add_days("mon-fri");
+  rule->mutable_when()->set_hours("07:00-19:00");
+  profile.add_egress()->add_deny("internet");
+  profile.mutable_egress(1)->mutable_when()->set_hours("22:00-06:00");
+  ProfileText t;
+  t.profile = &profile;
+  t.name = "vacuum";
+  auto r = withProfile("version: 1\nprofiles:\n  quarantine: {}\n", t);
+  REQUIRE_MESSAGE(r.ok(), r.status().message());
+  CHECK(r->text.find("when: {days: [mon-fri], hours: \"07:00-19:00\"}") != std::string::npos);
+  CHECK(r->text.find("when: {hours: \"22:00-06:00\"}") != std::string::npos);
+  auto compiled = compilePolicyText(r->text, "policy.yaml", SiteFacts{});
+  REQUIRE_MESSAGE(compiled.ok(), compiled.status().message());
+  CHECK((*compiled)->schedules.size() == 2);
+}
+
+}  // namespace
+}  // namespace muzzle
