@@ -47,8 +47,11 @@ void Daemon::accountTraffic() {
     std::lock_guard<std::mutex> lock(judge_mu_);
     const std::shared_ptr<const CompiledPolicy> policy = judge_.policy();
     const std::vector<VolumeLimits::Growth> by_device = attributeGrowth(grown, *policy, seconds);
-    limit_events = volume_limits_.update(*policy, by_device, now);
-    if (volume_limits_.blocksChanged()) judge_.setVolumeBlocks(volume_limits_.blocks());
+    limit_events = volume_limits_.update(*policy, by_device, now, judge_.activeSchedules());
+    if (volume_limits_.blocksChanged()) {
+      judge_.setVolumeBlocks(volume_limits_.blocks());
+      accounting_counters_.blocked_devices = volume_limits_.blocks().size();
+    }
     ++accounting_counters_.reads;
     accounting_counters_.last_error.clear();
     accounting_counters_.elements = accounting_.size();
@@ -159,7 +162,10 @@ Status Daemon::releaseVolumeLimits(MacAddress device) {
   {
     std::lock_guard<std::mutex> lock(judge_mu_);
     events = volume_limits_.release(device);
-    if (volume_limits_.blocksChanged()) judge_.setVolumeBlocks(volume_limits_.blocks());
+    if (volume_limits_.blocksChanged()) {
+      judge_.setVolumeBlocks(volume_limits_.blocks());
+      accounting_counters_.blocked_devices = volume_limits_.blocks().size();
+    }
   }
   if (events.empty()) {
     return Status::error(StatusCode::kFailedPrecondition,

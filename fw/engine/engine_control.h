@@ -39,6 +39,7 @@ struct AccountingCounters {
   uint64_t unattributed_bytes = 0;  // counted for an address no device owned at the read
   uint64_t forgotten = 0;           // elements forgotten after kAccountingIdle without traffic
   size_t limit_windows = 0;         // volume limit windows open (fw/engine/volume_limits.h)
+  size_t blocked_devices = 0;       // devices a volume limit blocks now
 };
 
 struct EngineStatus {

@@ -9,6 +9,10 @@ namespace {
 
 std::string keyOf(const CompiledLimit& limit) { return limit.label + "\n" + limit.source; }
 
+bool holds(int16_t schedule, ScheduleMask active) {
+  return schedule < 0 || (active >> schedule & 1) != 0;
+}
+
 uint64_t classBits(const CompiledLimit& limit) {
   return limit.all_classes ? ~uint64_t{0} : uint64_t{1} << limit.traffic_class;
 }
@@ -36,12 +40,14 @@ VolumeLimits::Window& VolumeLimits::window(std::vector<Window>& windows, const C
   w.key = key;
   w.opened = now;
   w.per = limit.per;
+  w.schedule = limit.schedule;
   w.limit = limit.label;
   w.source = limit.source;
   return w;
 }
 
-void VolumeLimits::endWindows(const CompiledPolicy& policy, Time now, std::vector<Event>* events) {
+void VolumeLimits::endWindows(const CompiledPolicy& policy, Time now, ScheduleMask active,
+                              std::vector<Event>* events) {
   std::unordered_set<std::string> current;
   for (const CompiledProfile& profile : policy.profiles) {
     for (const CompiledLimit& limit : profile.limits) current.insert(keyOf(limit));
@@ -50,9 +56,13 @@ void VolumeLimits::endWindows(const CompiledPolicy& policy, Time now, std::vecto
     const MacAddress device{it->first};
     std::erase_if(it->second, [&](const Window& w) {
       const bool gone = current.count(w.key) == 0;
-      if (!gone && now - w.opened < w.per) return false;
+      const bool closed = !holds(w.schedule, active);
+      if (!gone && !closed && now - w.opened < w.per) return false;
       if (w.blocked) {
-        events->push_back(released(device, w.limit, w.source, gone ? "limit-removed" : "window-ended"));
+        events->push_back(released(device, w.limit, w.source,
+                                   gone     ? "limit-removed"
+                                   : closed ? "schedule-closed"
+                                            : "window-ended"));
         blocks_changed_ = true;
       }
       return true;
@@ -62,15 +72,17 @@ void VolumeLimits::endWindows(const CompiledPolicy& policy, Time now, std::vecto
 }
 
 std::vector<VolumeLimits::Event> VolumeLimits::update(const CompiledPolicy& policy,
-                                                      const std::vector<Growth>& growth, Time now) {
+                                                      const std::vector<Growth>& growth, Time now,
+                                                      ScheduleMask active) {
   blocks_changed_ = false;
   std::vector<Event> events;
   // Over first: traffic after a window's end counts in the next one.
-  endWindows(policy, now, &events);
+  endWindows(policy, now, active, &events);
   for (const Growth& g : growth) {
     if (g.profile < 0 || static_cast<size_t>(g.profile) >= policy.profiles.size()) continue;
     for (const CompiledLimit& limit : policy.profiles[g.profile].limits) {
       if (!limit.all_classes && limit.traffic_class != g.traffic_class) continue;
+      if (!holds(limit.schedule, active)) continue;
       Window& w = window(windows_[g.device.value], limit, now);
       w.upload += g.upload_bytes;
       w.download += g.download_bytes;

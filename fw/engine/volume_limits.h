@@ -7,7 +7,9 @@
 // it opened; the next growth opens a new one.
 //
 // A window is kept by device and by the limit's label and text, so a reload that leaves a limit
-// as it was keeps its windows (and blocks); a limit that is gone or changed drops them.
+// as it was keeps its windows (and blocks); a limit that is gone or changed drops them. A limit
+// with a `when` counts only while its schedule holds; when it closes, its windows end (and their
+// blocks are lifted).
 //
 // Pure value code: no I/O, no locks; the engine thread owns it (fw/engine/daemon_accounting.cc).
 // Time is the monotonic clock: a wall-clock jump neither ends nor stretches a window.
@@ -46,13 +48,15 @@ class VolumeLimits {
     bool upload = true;  // kExceeded: which direction passed
     uint64_t observed = 0;  // kExceeded: bytes in the window so far
     bool block = false;     // kExceeded: the traffic is now refused
-    const char* why = "";   // kReleased: "window-ended", "admin" or "limit-removed"
+    // kReleased: "window-ended", "admin", "limit-removed" or "schedule-closed"
+    const char* why = "";
   };
 
-  // Adds one interval's growth under `policy`, ends windows that are over, and returns what
-  // happened. blocksChanged() says whether the Judge's blocks must be replaced.
+  // Adds one interval's growth under `policy`, with `active` the schedules that hold now
+  // (fw/policy/schedule.h), ends windows that are over, and returns what happened.
+  // blocksChanged() says whether the Judge's blocks must be replaced.
   std::vector<Event> update(const CompiledPolicy& policy, const std::vector<Growth>& growth,
-                            Time now);
+                            Time now, ScheduleMask active = ~ScheduleMask{0});
   // Lifts every block of `device` (its windows keep counting, and do not block again before
   // they end). Returns the events, empty when nothing was blocked.
   std::vector<Event> release(MacAddress device);
@@ -68,6 +72,7 @@ class VolumeLimits {
     std::string key;  // the limit's label and source: the same limit across reloads
     Time opened;
     std::chrono::seconds per{0};
+    int16_t schedule = -1;
     uint64_t upload = 0;
     uint64_t download = 0;
     bool exceeded = false;
@@ -77,7 +82,8 @@ class VolumeLimits {
     std::string source;
   };
   Window& window(std::vector<Window>& windows, const CompiledLimit& limit, Time now);
-  void endWindows(const CompiledPolicy& policy, Time now, std::vector<Event>* events);
+  void endWindows(const CompiledPolicy& policy, Time now, ScheduleMask active,
+                  std::vector<Event>* events);
 
   std::unordered_map<uint64_t, std::vector<Window>> windows_;  // by MacAddress::value
   bool blocks_changed_ = false;

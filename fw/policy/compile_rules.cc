@@ -28,6 +28,8 @@ void appendList(const List& items, std::string* text) {
   }
 }
 
+}  // namespace
+
 // A `when` as written, on one line: "mon-fri 07:00-19:00", "sat,sun", "22:00-06:00".
 std::string scheduleText(const v1::Schedule& when) {
   std::string text;
@@ -35,6 +37,8 @@ std::string scheduleText(const v1::Schedule& when) {
   if (!when.hours().empty()) text += " " + excerpt(when.hours());
   return text.empty() ? text : text.substr(1);
 }
+
+namespace {
 
 // The rule as written, on one line of bounded length: "allow nvr tcp 554,8000 log",
 // "allow cloud tcp 443 when mon-fri 07:00-19:00".
@@ -155,7 +159,7 @@ CompiledRule PolicyCompiler::compileRule(const v1::Rule& rule, const std::string
     fail(path, "a rule needs allow or deny (a list of targets)");
   }
   compiled.action = has_allow ? Action::kAllow : otherwise;
-  compiled.schedule = compileSchedule(rule, path);
+  compiled.schedule = compileSchedule(rule.has_when(), rule.when(), path);
   const char* key = has_allow ? "allow" : "deny";
   const auto& targets = has_allow ? rule.allow() : rule.deny();
   std::unordered_set<const AddressSet*> groups;  // named already by this rule
@@ -207,9 +211,9 @@ CompiledRule PolicyCompiler::compileRule(const v1::Rule& rule, const std::string
   return compiled;
 }
 
-int16_t PolicyCompiler::compileSchedule(const v1::Rule& rule, const std::string& path) {
-  if (!rule.has_when()) return -1;
-  const v1::Schedule& when = rule.when();
+int16_t PolicyCompiler::compileSchedule(bool has_when, const v1::Schedule& when,
+                                        const std::string& path) {
+  if (!has_when) return -1;
   const std::string field = path + ".when";
   if (when.days_size() == 0 && when.hours().empty()) {
     fail(field, "a schedule needs days, hours or both (e.g. {days: [mon-fri], hours: "

@@ -163,6 +163,8 @@ void PolicyCompiler::compileLimits(const v1::Profile& profile, const std::string
     if (!limit.upload().empty()) compiled.source += " upload " + excerpt(limit.upload());
     if (!limit.download().empty()) compiled.source += " download " + excerpt(limit.download());
     compiled.source += " per " + excerpt(limit.per()) + (compiled.block ? " block" : " alert");
+    compiled.schedule = compileSchedule(limit.has_when(), limit.when(), at);
+    if (limit.has_when()) compiled.source += " when " + scheduleText(limit.when());
     out->limits.push_back(std::move(compiled));
   }
 }

@@ -170,6 +170,7 @@ struct CompiledLimit {
   uint64_t download_bytes = 0;
   std::chrono::seconds per{0};
   bool block = false;  // else alert only
+  int16_t schedule = -1;  // index into CompiledPolicy::schedules: holds only then; -1: always
   std::string label;   // "profiles.camera.limits[0]"
   std::string source;  // "internet upload 200MB per 1h block"
 };

@@ -35,6 +35,9 @@ struct IncludedFile {
   std::string text;
 };
 
+// A rule's or limit's `when` as written, on one line: "mon-fri 07:00-19:00".
+std::string scheduleText(const v1::Schedule& when);
+
 class PolicyCompiler {
  public:
   // `folders`: where named files may be (PolicyFolders, in lookup order); `preset_folders`:
@@ -107,9 +110,9 @@ class PolicyCompiler {
   CompiledRule compileRule(const v1::Rule& rule, const std::string& path, Action otherwise,
                            bool egress);
   Action compileOtherwise(const std::string& text, const std::string& path);
-  // The rule's `when` as an index into schedules_ (shared by rules with the same window), or -1:
-  // none, or wrong (reported).
-  int16_t compileSchedule(const v1::Rule& rule, const std::string& path);
+  // A rule's or limit's `when` (field `path`.when) as an index into schedules_ (shared by all
+  // with the same window), or -1: none (`has_when` false), or wrong (reported).
+  int16_t compileSchedule(bool has_when, const v1::Schedule& when, const std::string& path);
   // Compiles `rules` (field `from` of the site's file, or of `preset`'s) onto the end of the
   // profile's egress or inbound list, labelled by their place there, with their origin.
   void appendRules(const google::protobuf::RepeatedPtrField<v1::Rule>& rules,

@@ -256,6 +256,8 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
           a->set_read_errors(st.accounting.read_errors);
           a->set_last_error(st.accounting.last_error);
           a->set_unattributed_bytes(st.accounting.unattributed_bytes);
+          a->set_limit_windows(st.accounting.limit_windows);
+          a->set_blocked_devices(st.accounting.blocked_devices);
           for (const auto& seg : deps_.engine.config().segments)
             resp->add_segments(seg.name + ":" + seg.ifname);
           resp->set_role(roleName(p.role));

@@ -67,6 +67,8 @@ echo "    $cut"
 lab_check "the open upload is cut on its next packet" grep -q "result=cut" <<<"$cut"
 lab_check "  the block is logged with reason=volume-limit" \
   grep -q "event=deny .*mac=44:47:cc:00:00:11 .*reason=volume-limit" "$LAB_STATE/muzzled.log"
+status_blocked() { ctl status | grep -q "accounting .*1 devices blocked by a volume limit"; }
+lab_check "muzzlectl status counts the blocked device" status_blocked
 lab_table_header
 lab_expect rejected cam1 cloud1 tcp 443 4
 lab_expect rejected cam1 cloud1 tcp 443 6

@@ -99,6 +99,12 @@ std::string accountingText(const v1::AccountingStatus& a) {
                      std::to_string(a.room()) + " per set)";
   if (a.unattributed_bytes() > 0)
     text += ", " + byteText(a.unattributed_bytes()) + " from addresses of no known device";
+  if (a.limit_windows() > 0) {
+    text += ", " + std::to_string(a.limit_windows()) + " volume limit windows";
+  }
+  if (a.blocked_devices() > 0) {
+    text += ", " + std::to_string(a.blocked_devices()) + " devices blocked by a volume limit";
+  }
   if (a.read_errors() > 0) text += ", " + std::to_string(a.read_errors()) + " failed reads";
   if (!a.last_error().empty()) text += ", FAILING: " + a.last_error();
   return text;

@@ -116,5 +116,29 @@ TEST_CASE("a reload keeps the windows of unchanged limits; a changed limit's blo
   CHECK(limits.blocks().empty());
 }
 
+TEST_CASE("a limit with `when` counts only while its schedule holds; its block ends with it") {
+  auto policy = policyWith(
+      "      - {upload: 1MB, per: 1h, action: block, when: {hours: \"22:00-06:00\"}}\n");
+  const CompiledLimit& limit = policy->profiles[0].limits.at(0);
+  REQUIRE(limit.schedule == 0);
+  CHECK(limit.source == "all upload 1MB per 1h block when 22:00-06:00");
+  VolumeLimits limits;
+  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  const ScheduleMask day = 0, night = 1;
+  // By day nothing counts: no window, however much is sent.
+  CHECK(limits.update(*policy, {up(kCam, kClassInternet, 5'000'000)}, t0, day).empty());
+  CHECK(limits.windows() == 0);
+  // At night it does, and blocks.
+  REQUIRE(limits.update(*policy, {up(kCam, kClassInternet, 2'000'000)}, t0 + minutes(1), night)
+              .size() == 1);
+  CHECK(limits.blocks().size() == 1);
+  // Morning: the schedule closed, the block is lifted at the next interval.
+  auto events = limits.update(*policy, {}, t0 + minutes(2), day);
+  REQUIRE(events.size() == 1);
+  CHECK(std::string(events[0].why) == "schedule-closed");
+  CHECK(limits.blocks().empty());
+  CHECK(limits.windows() == 0);
+}
+
 }  // namespace
 }  // namespace muzzle
