@@ -103,8 +103,8 @@ bool DeviceInventory::observeDhcp(const DhcpInfo& dhcp, const std::string& segme
 
 bool DeviceInventory::mayReassign(MacAddress mac) const {
   auto it = devices_.find(mac.value);
-  if (it == devices_.end() || !it->second.last_reassigned) return true;
-  return clock_.now() - *it->second.last_reassigned >= kMinReassignInterval;
+  if (it == devices_.end() || it->second.last_reassigned == kNever) return true;
+  return clock_.now() - it->second.last_reassigned >= kMinReassignInterval;
 }
 
 void DeviceInventory::noteReassigned(MacAddress mac) {

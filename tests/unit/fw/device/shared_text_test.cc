@@ -56,6 +56,25 @@ TEST_CASE("short texts live in place; a long text is stored once and freed with 
   CHECK(SharedText::pooledTexts() == before);
 }
 
+TEST_CASE("texts stay found as others come and go, through the pool's growing and shrinking") {
+  const size_t before = SharedText::pooledTexts();
+  std::vector<SharedText> held;
+  for (int i = 0; i < 5000; ++i) held.emplace_back("ipc-host-" + std::to_string(i));
+  CHECK(SharedText::pooledTexts() == before + 5000);
+  for (size_t i = 0; i < held.size(); i += 2) held[i] = SharedText();  // a hole every other slot
+  CHECK(SharedText::pooledTexts() == before + 2500);
+  for (size_t i = 1; i < held.size(); i += 2) {
+    // Found again, not stored twice: an entry behind a removed one is still reachable.
+    const SharedText again = "ipc-host-" + std::to_string(i);
+    CHECK(again == held[i]);
+    CHECK(again.view().data() == held[i].view().data());
+  }
+  CHECK(SharedText::pooledTexts() == before + 2500);
+  held.clear();
+  CHECK(SharedText::pooledTexts() == before);
+  CHECK(SharedText("ipc-host-1").view() == "ipc-host-1");
+}
+
 TEST_CASE("holders on several threads copy and drop one text while others make it again") {
   const size_t before = SharedText::pooledTexts();
   std::vector<std::thread> threads;
