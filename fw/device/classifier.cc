@@ -14,7 +14,7 @@ bool ruleMatches(const ClassifyRule& rule, const DeviceRecord& d) {
     case ClassifyRule::Field::kVendor:
       return !d.vendor.empty() && d.vendor == rule.pattern;
     case ClassifyRule::Field::kVendorPrefix:
-      return !d.vendor.empty() && d.vendor.compare(0, rule.pattern.size(), rule.pattern) == 0;
+      return !d.vendor.empty() && d.vendor.view().starts_with(rule.pattern);
     case ClassifyRule::Field::kDhcpHostname:
       return !d.dhcp_hostname.empty() && globMatch(rule.pattern, d.dhcp_hostname);
     case ClassifyRule::Field::kDhcpVendorClass:

@@ -16,9 +16,9 @@ std::string hex(std::span<const uint8_t> bytes, size_t max_bytes = 32) {
 }
 
 // Sets *field to value; reports whether it changed.
-bool update(std::string* field, std::string value) {
+bool update(SharedText* field, const std::string& value) {
   if (*field == value) return false;
-  *field = std::move(value);
+  *field = value;
   return true;
 }
 
@@ -50,7 +50,7 @@ DeviceInventory::Entry& DeviceInventory::entryFor(MacAddress mac, const std::str
   r.mac = mac;
   r.randomised_mac = mac.locallyAdministered();
   if (oui_ != nullptr) {
-    if (auto vendor = oui_->vendorOf(mac)) r.vendor = std::string(*vendor);
+    if (auto vendor = oui_->vendorOf(mac)) r.vendor = *vendor;
   }
   r.segment = segment;
   r.first_seen_unix = unixSeconds(clock_.wallNow());
@@ -103,8 +103,8 @@ bool DeviceInventory::observeDhcp(const DhcpInfo& dhcp, const std::string& segme
 
 bool DeviceInventory::mayReassign(MacAddress mac) const {
   auto it = devices_.find(mac.value);
-  if (it == devices_.end() || !it->second.last_reassigned) return true;
-  return clock_.now() - *it->second.last_reassigned >= kMinReassignInterval;
+  if (it == devices_.end() || it->second.last_reassigned == kNever) return true;
+  return clock_.now() - it->second.last_reassigned >= kMinReassignInterval;
 }
 
 void DeviceInventory::noteReassigned(MacAddress mac) {

@@ -41,29 +41,29 @@ google::protobuf::ArenaOptions loadArenaOptions() {
 void toProto(const DeviceRecord& r, v1::DeviceRecord* out) {
   out->set_mac(r.mac.toString());
   out->set_randomised_mac(r.randomised_mac);
-  out->set_vendor(r.vendor);
+  out->set_vendor(r.vendor.str());
   for (const IpAddress& ip : r.addresses) out->add_addresses(ip.toString());
-  out->set_segment(r.segment);
+  out->set_segment(r.segment.str());
   out->set_first_seen_unix(r.first_seen_unix);
   out->set_last_seen_unix(r.last_seen_unix);
-  out->set_dhcp_hostname(r.dhcp_hostname);
-  out->set_dhcp_parameter_list(r.dhcp_parameter_list);
-  out->set_dhcp_vendor_class(r.dhcp_vendor_class);
-  out->set_dhcp_client_id(r.dhcp_client_id);
-  out->set_mud_url(r.mud_url);
-  out->set_profile(r.profile);
-  out->set_assignment(r.assignment);
-  out->set_assigned_by(r.assigned_by);
+  out->set_dhcp_hostname(r.dhcp_hostname.str());
+  out->set_dhcp_parameter_list(r.dhcp_parameter_list.str());
+  out->set_dhcp_vendor_class(r.dhcp_vendor_class.str());
+  out->set_dhcp_client_id(r.dhcp_client_id.str());
+  out->set_mud_url(r.mud_url.str());
+  out->set_profile(r.profile.str());
+  out->set_assignment(r.assignment.str());
+  out->set_assigned_by(r.assigned_by.str());
   out->set_allowed_flows(r.allowed_flows);
   out->set_denied_flows(r.denied_flows);
-  out->set_name(r.name);
+  out->set_name(r.name.str());
   out->set_upload_bytes(r.upload.bytes);
   out->set_upload_packets(r.upload.packets);
   out->set_download_bytes(r.download.bytes);
   out->set_download_packets(r.download.packets);
   for (const ClassTraffic& c : r.by_class) {
     v1::ClassTotals* t = out->add_by_class();
-    t->set_to(c.to);
+    t->set_to(c.to.str());
     t->set_upload_bytes(c.upload.bytes);
     t->set_upload_packets(c.upload.packets);
     t->set_download_bytes(c.download.bytes);
@@ -73,29 +73,29 @@ void toProto(const DeviceRecord& r, v1::DeviceRecord* out) {
 
 // `mac` is the record's, already parsed. Addresses that do not parse are left out (at most
 // kMaxAddresses are kept, as the inventory keeps them).
-DeviceRecord fromProto(v1::DeviceRecord&& r, MacAddress mac) {
+DeviceRecord fromProto(const v1::DeviceRecord& r, MacAddress mac) {
   DeviceRecord out;
   out.mac = mac;
   out.randomised_mac = r.randomised_mac();
-  out.vendor = std::move(*r.mutable_vendor());
+  out.vendor = r.vendor();
   for (const std::string& text : r.addresses()) {
     if (out.addresses.size() >= DeviceInventory::kMaxAddresses) break;
     if (auto ip = IpAddress::parse(text)) out.addresses.push_back(*ip);
   }
-  out.segment = std::move(*r.mutable_segment());
+  out.segment = r.segment();
   out.first_seen_unix = r.first_seen_unix();
   out.last_seen_unix = r.last_seen_unix();
-  out.dhcp_hostname = std::move(*r.mutable_dhcp_hostname());
-  out.dhcp_parameter_list = std::move(*r.mutable_dhcp_parameter_list());
-  out.dhcp_vendor_class = std::move(*r.mutable_dhcp_vendor_class());
-  out.dhcp_client_id = std::move(*r.mutable_dhcp_client_id());
-  out.mud_url = std::move(*r.mutable_mud_url());
-  out.profile = std::move(*r.mutable_profile());
-  out.assignment = std::move(*r.mutable_assignment());
-  out.assigned_by = std::move(*r.mutable_assigned_by());
+  out.dhcp_hostname = r.dhcp_hostname();
+  out.dhcp_parameter_list = r.dhcp_parameter_list();
+  out.dhcp_vendor_class = r.dhcp_vendor_class();
+  out.dhcp_client_id = r.dhcp_client_id();
+  out.mud_url = r.mud_url();
+  out.profile = r.profile();
+  out.assignment = r.assignment();
+  out.assigned_by = r.assigned_by();
   out.allowed_flows = r.allowed_flows();
   out.denied_flows = r.denied_flows();
-  out.name = std::move(*r.mutable_name());
+  out.name = r.name();
   out.upload.bytes = r.upload_bytes();
   out.upload.packets = r.upload_packets();
   out.download.bytes = r.download_bytes();
@@ -157,7 +157,7 @@ Status DeviceInventory::load(const std::string& bytes) {
         if (auto ip = IpAddress::parse(text)) bindings_.restoreSeen(*mac, *ip, e.last_seen);
       }
     }
-    e.record = fromProto(std::move(r), *mac);
+    e.record = fromProto(r, *mac);
     devices_.emplace(mac->value, std::move(e));
   }
   if (skipped > 0) {

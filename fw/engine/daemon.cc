@@ -95,7 +95,7 @@ void Daemon::announceKnownMudUrls() {
   // A copy, taken under the judge's lock and handed on outside it: the observer queues
   // fetches and writes events.
   for (const DeviceRecord& d : devicesSeen()) {
-    if (!d.mud_url.empty()) mud_url_observer_(d.mac, d.mud_url);
+    if (!d.mud_url.empty()) mud_url_observer_(d.mac, d.mud_url.str());
   }
 }
 

@@ -181,8 +181,8 @@ PacketVerdict Judge::onDhcpRequest(const QueuedPacket& q, const PacketInfo& info
     noteMudUrl(mac, std::string());
     return accept();
   }
-  const std::string old_profile = before->profile;
-  const std::string old_mud_url = before->mud_url;
+  const SharedText old_profile = before->profile;
+  const SharedText old_mud_url = before->mud_url;
   DeviceRecord after = *before;
   if (DeviceInventory::applyDhcp(dhcp, &after) &&
       profileName(assignmentOf(mac, after)) != old_profile) {
@@ -201,7 +201,7 @@ PacketVerdict Judge::onDhcpRequest(const QueuedPacket& q, const PacketInfo& info
     inventory_.noteReassigned(mac);
   }
   if (!inventory_.observeDhcp(dhcp, segment_name)) return accept();
-  noteMudUrl(mac, old_mud_url);
+  noteMudUrl(mac, old_mud_url.str());
   classifiedProfile(mac);
   const DeviceRecord& record = *inventory_.find(mac);
   if (record.profile != old_profile) {
@@ -222,7 +222,7 @@ void Judge::noteMudUrl(MacAddress mac, const std::string& before) {
   if (!on_mud_url_ || !policy_ || !policy_->mud.fetch) return;
   const DeviceRecord* record = inventory_.find(mac);
   if (record == nullptr || record->mud_url.empty() || record->mud_url == before) return;
-  on_mud_url_(mac, record->mud_url);
+  on_mud_url_(mac, record->mud_url.str());
 }
 
 PacketVerdict Judge::onDhcpReply(const QueuedPacket& q, const PacketInfo& info, int segment) {

@@ -59,8 +59,8 @@ Result<v1::ExplainPolicyResponse> explainDevice(const CompiledPolicy& policy,
     for (uint32_t i = 0; i < policy.profiles.size(); ++i) {
       if (policy.profiles[i].name == found->seen->profile) profile = i;
     }
-    out.set_assignment(found->seen->assignment);
-    out.set_assigned_by(found->seen->assigned_by);
+    out.set_assignment(found->seen->assignment.str());
+    out.set_assigned_by(found->seen->assigned_by.str());
   }
   if (profile >= policy.profiles.size()) {
     return Status::error(StatusCode::kUnknown,

@@ -74,23 +74,23 @@ v1::DeviceInfo toDevice(const CompiledPolicy& policy, const DeviceRecord* seen, 
   if (seen != nullptr) {
     d.set_mac(seen->mac.toString());
     for (const IpAddress& ip : seen->addresses) d.add_ips(ip.toString());
-    d.set_segment(seen->segment);
+    d.set_segment(seen->segment.str());
     *d.mutable_first_seen() = TimeUtil::SecondsToTimestamp(seen->first_seen_unix);
     *d.mutable_last_seen() = TimeUtil::SecondsToTimestamp(seen->last_seen_unix);
     d.set_allowed(seen->allowed_flows);
     d.set_denied(seen->denied_flows);
-    d.set_vendor(seen->vendor);
+    d.set_vendor(seen->vendor.str());
     d.set_randomised_mac(seen->randomised_mac);
-    d.set_dhcp_hostname(seen->dhcp_hostname);
-    d.set_dhcp_vendor_class(seen->dhcp_vendor_class);
-    d.set_mud_url(seen->mud_url);
+    d.set_dhcp_hostname(seen->dhcp_hostname.str());
+    d.set_dhcp_vendor_class(seen->dhcp_vendor_class.str());
+    d.set_mud_url(seen->mud_url.str());
     // The data plane's own answer for unlisted devices: classified or default, and by what.
     if (policy_index < 0 && !seen->profile.empty()) {
-      d.set_profile(seen->profile);
-      d.set_assignment(seen->assignment);
-      d.set_assigned_by(seen->assigned_by);
+      d.set_profile(seen->profile.str());
+      d.set_assignment(seen->assignment.str());
+      d.set_assigned_by(seen->assigned_by.str());
     }
-    d.set_learning(seen->learning);
+    d.set_learning(seen->learning.str());
     auto traffic = [](const TrafficTotals& from, v1::Traffic* to) {
       to->set_bytes(from.bytes);
       to->set_packets(from.packets);
@@ -100,7 +100,7 @@ v1::DeviceInfo toDevice(const CompiledPolicy& policy, const DeviceRecord* seen, 
     traffic(seen->download, d.mutable_download());
     for (const ClassTraffic& c : seen->by_class) {
       v1::ClassTraffic* out = d.add_by_class();
-      out->set_to(c.to);
+      out->set_to(c.to.str());
       traffic(c.upload, out->mutable_upload());
       traffic(c.download, out->mutable_download());
     }

@@ -109,10 +109,12 @@ MetricsSnapshot metricsSnapshotOf(std::string version, EngineStatus status,
   for (size_t i = 0; i < kept; ++i) {
     const DeviceRecord& d = *order[i];
     const int listed = policy != nullptr ? policy->deviceByMac(d.mac) : -1;
-    std::string name = listed >= 0 ? policy->devices[static_cast<size_t>(listed)].name : d.name;
-    if (name.empty()) name = d.dhcp_hostname;
-    s.devices.push_back(MetricsDevice{d.mac.toString(), std::move(name), d.profile, d.segment,
-                                      d.allowed_flows, d.denied_flows, d.upload, d.download});
+    std::string name =
+        listed >= 0 ? policy->devices[static_cast<size_t>(listed)].name : d.name.str();
+    if (name.empty()) name = d.dhcp_hostname.str();
+    s.devices.push_back(MetricsDevice{d.mac.toString(), std::move(name), d.profile.str(),
+                                      d.segment.str(), d.allowed_flows, d.denied_flows, d.upload,
+                                      d.download});
   }
   return s;
 }

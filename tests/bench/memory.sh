@@ -11,7 +11,7 @@
 #
 # INVENTORY names a saved state_dir/inventory.pb (e.g. copied from a bench run's lab: the bench
 # measures `rss_start` in its last round, when the earlier rounds have left the site's 1,000
-# devices in the inventory).
+# devices in the inventory), or one written by gen_inventory.sh, which looks the same.
 #
 # Like every lab script: namespaces only, removed on exit (tests/lab/lab.sh).
 set -euo pipefail
