@@ -140,7 +140,10 @@ struct ScheduledBox {
   DaemonConfig config;
 };
 
-uint32_t allowed(uint32_t generation) { return verdictMark(generation, VerdictCode::kAllow); }
+// An allowed flow to the internet: its mark carries that traffic class (fw/nft/marks.h).
+uint32_t allowed(uint32_t generation) {
+  return verdictMark(generation, VerdictCode::kAllow, kClassInternet);
+}
 uint32_t rejected(uint32_t generation) { return verdictMark(generation, VerdictCode::kReject); }
 
 TEST_CASE(
