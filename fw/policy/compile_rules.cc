@@ -166,6 +166,12 @@ CompiledRule PolicyCompiler::compileRule(const v1::Rule& rule, const std::string
   for (int i = 0; i < targets.size(); ++i) {
     addTarget(targets[i], path + "." + key + "[" + std::to_string(i) + "]", egress, &groups,
               &compiled);
+    // A traffic class only where allowed traffic can go: a group an allow rule names.
+    const std::string& t = targets[i];
+    if (has_allow && (groups_.count(t) != 0 || group_names_.count(t) != 0) &&
+        std::find(rule_groups_.begin(), rule_groups_.end(), t) == rule_groups_.end()) {
+      rule_groups_.push_back(t);
+    }
   }
   compiled.addresses.finalize();
 
@@ -276,9 +282,6 @@ void PolicyCompiler::addTarget(const std::string& target, const std::string& pat
   } else if (target == "internet") {
     rule->builtins |= kTargetInternet;
   } else if (auto group = groups_.find(target); group != groups_.end()) {
-    if (std::find(rule_groups_.begin(), rule_groups_.end(), target) == rule_groups_.end()) {
-      rule_groups_.push_back(target);
-    }
     if (!group->second.empty()) {
       auto set = groupSet(target, group->second);
       if (groups->insert(set.get()).second) rule->groups.push_back(std::move(set));

@@ -5,13 +5,15 @@
 # bench_traffic's mixed-site devices 44:47:cc:10:00:01 upwards from 198.19.0.2 — each listed
 # (profile type-<i % PROFILES>, assigned by its policy name dev-<i>), on segment `cameras`, with
 # the vendor of 44:47:cc, seen in the last hour, with flow counts and traffic totals, and the
-# address bindings (`seen`) the Judge keeps for them. No DHCP facts: the bench sends none.
+# address bindings (`seen`) the Judge keeps for them, and the same totals split by traffic class
+# (all of it `internet`, or over CLASSES classes). No DHCP facts: the bench sends none.
 #
 #   tests/bench/gen_inventory.sh > inventory.pb
 #   INVENTORY=inventory.pb sudo tests/bench/memory.sh
 #
 # Written as text format and encoded with protoc (the proto is the contract), so the file is
-# what any muzzled of that proto reads. Environment: DEVICES (1000), PROFILES (100), DHCP (0:
+# what any muzzled of that proto reads. Environment: DEVICES (1000), PROFILES (100), CLASSES (1:
+# traffic classes per device, `internet` then `vendor-cloud-N`), DHCP (0:
 # with 1, every device also has a hostname, a client id, and its model's parameter list and
 # vendor class, as devices that ask a DHCP server for their address do).
 set -euo pipefail
@@ -19,9 +21,10 @@ repo="$(cd "$(dirname "$0")/../.." && pwd)"
 devices="${DEVICES:-1000}"
 profiles="${PROFILES:-100}"
 dhcp="${DHCP:-0}"
+classes="${CLASSES:-1}"
 now="$(date +%s)"
 
-awk -v devices="$devices" -v profiles="$profiles" -v dhcp="$dhcp" -v now="$now" '
+awk -v devices="$devices" -v profiles="$profiles" -v dhcp="$dhcp" -v classes="$classes" -v now="$now" '
 function mac_of(i) {  # device 0 is cam1; the others count up from 44:47:cc:10:00:01
   if (i == 0) return "44:47:cc:00:00:11"
   return sprintf("44:47:cc:%02x:%02x:%02x", 16 + int(i / 65536), int(i / 256) % 256, i % 256)
@@ -58,6 +61,11 @@ BEGIN {
     printf "  allowed_flows: %d\n  denied_flows: %d\n", 1000 + i, i % 7
     printf "  upload_bytes: %d\n  upload_packets: %d\n", 64000 + 97 * i, 1000 + i
     printf "  download_bytes: %d\n  download_packets: %d\n", 32000 + 53 * i, 500 + i
+    for (c = 0; c < classes; c++) {
+      printf "  by_class { to: \"%s\" upload_bytes: %d upload_packets: %d download_bytes: %d download_packets: %d }\n",
+             c == 0 ? "internet" : "vendor-cloud-" c, int((64000 + 97 * i) / classes),
+             int((1000 + i) / classes), int((32000 + 53 * i) / classes), int((500 + i) / classes)
+    }
     print "}"
   }
   for (i = 0; i < devices; i++) {

@@ -15,9 +15,11 @@ addresses:
   nvr: [198.18.10.50]
   cloud: ["*.vendor.example", 203.0.113.0/28]
   unused: [192.0.2.99]
+  blocked: [192.0.2.66]
 profiles:
   camera:
     egress:
+      - {deny: [blocked]}
       - {allow: [nvr, gateway, local]}
       - {allow: [cloud]}
       - {allow: [internet], proto: udp}
@@ -81,7 +83,7 @@ std::string className(const CompiledPolicy& policy, const Verdict& v) {
 TEST_CASE("traffic classes: built-ins first, then the groups limits name, then those rules name") {
   auto policy = compiled();
   // Sorted profiles; the group a limit names (cloud) before the one only a rule names (nvr); a
-  // group nobody names gets no class.
+  // group nobody names, or only a deny rule (no allowed traffic goes there), gets no class.
   CHECK(policy->traffic_classes ==
         std::vector<std::string>{"gateway", "local", "internet", "cloud", "nvr"});
   const CompiledProfile& camera = policy->profiles[0];
