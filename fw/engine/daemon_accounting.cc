@@ -96,6 +96,7 @@ std::vector<VolumeLimits::Growth> Daemon::attributeGrowth(
     }
   }
   std::vector<VolumeLimits::Growth> out;
+  std::unordered_map<uint64_t, size_t> out_index;  // MAC (48 bits) and class -> index in `out`
   auto add = [&](TrafficTotals& t, const TrafficAccounting::Growth& g) {
     t.bytes += g.bytes;
     t.packets += g.packets;
@@ -121,12 +122,10 @@ std::vector<VolumeLimits::Growth> Daemon::attributeGrowth(
     if (!limits) continue;
     const auto profile = profile_index.find(d->profile);
     if (profile == profile_index.end()) continue;
-    auto same = [&](const VolumeLimits::Growth& v) {
-      return v.device == d->mac && v.traffic_class == g.traffic_class;
-    };
-    auto v = std::find_if(out.begin(), out.end(), same);
-    if (v == out.end()) v = out.insert(out.end(), {d->mac, profile->second, g.traffic_class, 0, 0});
-    (g.upload ? v->upload_bytes : v->download_bytes) += g.bytes;
+    const auto [at, added] = out_index.try_emplace(d->mac.value << 8 | g.traffic_class, out.size());
+    if (added) out.push_back({d->mac, profile->second, g.traffic_class, 0, 0});
+    VolumeLimits::Growth& v = out[at->second];
+    (g.upload ? v.upload_bytes : v.download_bytes) += g.bytes;
   }
   return out;
 }

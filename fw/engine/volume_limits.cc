@@ -48,6 +48,7 @@ VolumeLimits::Window& VolumeLimits::window(std::vector<Window>& windows, const C
 
 void VolumeLimits::endWindows(const CompiledPolicy& policy, Time now, ScheduleMask active,
                               std::vector<Event>* events) {
+  if (windows_.empty()) return;
   std::unordered_set<std::string> current;
   for (const CompiledProfile& profile : policy.profiles) {
     for (const CompiledLimit& limit : profile.limits) current.insert(keyOf(limit));

@@ -91,6 +91,7 @@ echo "== a restart keeps the totals (inventory.pb); the kernel's sets start over
 lab_stop_muzzled
 lab_start_muzzled
 lab_check "after the restart, the totals are as saved" equals_after_read upload.bytes "$up_bytes"
+lab_check "  and so is their split by class" test "$(class_bytes time-cloud upload)" == "$up_bytes"
 lab_check "cam1 allowed after the restart" send 4 20 500
 up_bytes=$((up_bytes + 20 * 528))
 lab_check "upload grew by exactly the 20 datagrams sent since" \

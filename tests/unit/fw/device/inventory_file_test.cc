@@ -38,6 +38,18 @@ TEST_CASE("every field of a saved device record is written back as it was read")
   r->set_upload_packets(98765);
   r->set_download_bytes(4321);
   r->set_download_packets(12);
+  v1::ClassTotals* c = r->add_by_class();
+  c->set_to("vendor-cloud");
+  c->set_upload_bytes(123456789000);
+  c->set_upload_packets(98700);
+  c->set_download_bytes(4000);
+  c->set_download_packets(10);
+  c = r->add_by_class();
+  c->set_to("gateway");
+  c->set_upload_bytes(12);
+  c->set_upload_packets(65);
+  c->set_download_bytes(321);
+  c->set_download_packets(2);
   v1::AddressBinding* b = saved.add_bindings();
   b->set_address("198.18.10.11");
   b->set_mac("02:47:cc:00:00:11");
@@ -60,6 +72,27 @@ TEST_CASE("every field of a saved device record is written back as it was read")
   google::protobuf::util::MessageDifferencer diff;
   diff.ReportDifferencesToString(&difference);
   CHECK_MESSAGE(diff.Compare(saved.devices(0), again.devices(0)), difference);
+}
+
+TEST_CASE("a saved device's traffic classes are bounded: nameless, overlong and extra ones dropped") {
+  ManualClock clock;
+  v1::Inventory saved;
+  v1::DeviceRecord* r = saved.add_devices();
+  r->set_mac("44:47:cc:00:00:11");
+  r->add_by_class()->set_to("");  // no name: dropped
+  r->add_by_class()->set_to(std::string(DeviceInventory::kMaxClassName + 1, 'x'));
+  for (size_t i = 0; i < DeviceInventory::kMaxTrafficClasses + 10; ++i) {
+    v1::ClassTotals* c = r->add_by_class();
+    c->set_to("group-" + std::to_string(i));
+    c->set_upload_bytes(i);
+  }
+  DeviceInventory inv(4, nullptr, clock);
+  REQUIRE(inv.load(saved.SerializeAsString()).ok());
+  const DeviceRecord* loaded = inv.find(*MacAddress::parse("44:47:cc:00:00:11"));
+  REQUIRE(loaded != nullptr);
+  REQUIRE(loaded->by_class.size() == DeviceInventory::kMaxTrafficClasses);
+  CHECK(loaded->by_class.front().to == "group-0");
+  CHECK(loaded->by_class.back().upload.bytes == DeviceInventory::kMaxTrafficClasses - 1);
 }
 
 }  // namespace
