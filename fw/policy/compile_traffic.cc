@@ -1,5 +1,6 @@
 // Traffic classes and volume limits: which address groups a profile's traffic is split by
 // (compiled_policy.h, ClassGroup), and its `limits:` (CompiledLimit).
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -120,10 +121,12 @@ void PolicyCompiler::compileLimits(const v1::Profile& profile, const std::string
                              " address groups in limits, more than the box can count apart; "
                              "limit a built-in target (internet) or fewer groups");
       }
-    } else {
-      fail(at + ".to", inQuotes(to) +
-                           " is not an address group or built-in (gateway, local, internet); "
-                           "to limit traffic to addresses, put them in an address group");
+    } else if (auto literal = literalClass(to, at + ".to")) {
+      compiled.traffic_class = literal->traffic_class;
+      if (std::none_of(out->class_groups.begin(), out->class_groups.end(),
+                       [&](const ClassGroup& g) { return g.traffic_class == literal->traffic_class; })) {
+        out->class_groups.push_back(std::move(*literal));
+      }
     }
     bool amounts_ok = true;
     for (const auto& [field, text, bytes] :
@@ -167,6 +170,36 @@ void PolicyCompiler::compileLimits(const v1::Profile& profile, const std::string
     if (limit.has_when()) compiled.source += " when " + scheduleText(limit.when());
     out->limits.push_back(std::move(compiled));
   }
+}
+
+std::optional<ClassGroup> PolicyCompiler::literalClass(const std::string& to,
+                                                       const std::string& field) {
+  ClassGroup entry;
+  if (auto cidr = Cidr::parse(to)) {
+    auto set = std::make_shared<AddressSet>();
+    set->add(*cidr);
+    set->finalize();
+    entry.addresses = std::move(set);
+  } else if (auto pattern = looksLikeDomain(to) ? parseNamePattern(to) : std::nullopt) {
+    auto names = std::make_shared<NameSet>();
+    names->add(*pattern);
+    entry.names = std::move(names);
+  } else {
+    fail(field, inQuotes(to) +
+                    " is not a target a limit can name: gateway, local, internet, an address "
+                    "group, an IP or CIDR, or a DNS name (host.example.com, *.example.com)");
+    return std::nullopt;
+  }
+  // Named as written: the class shows as "203.0.113.0/28" or "*.vendor.example".
+  const auto index = groupClass(to);
+  if (!index) {
+    fail(field, "the policy already counts " + std::to_string(kMaxTrafficClasses) +
+                    " traffic classes, more than the box can count apart; limit a built-in "
+                    "target (internet) or an address group other limits name");
+    return std::nullopt;
+  }
+  entry.traffic_class = *index;
+  return entry;
 }
 
 void PolicyCompiler::compileTrafficClasses(CompiledProfile* out) {

@@ -130,6 +130,9 @@ class PolicyCompiler {
   std::optional<uint8_t> groupClass(const std::string& group);
   // Adds `group` to the profile's class groups (once), when it has a class.
   void addClassGroup(const std::string& group, CompiledProfile* out);
+  // A limit's `to` that is an IP, CIDR or DNS name rather than a group: a class of its own,
+  // named as written; nullopt (reported at `field`) when it is none of those or no class is left.
+  std::optional<ClassGroup> literalClass(const std::string& to, const std::string& field);
   // `profile.limits` (field `path`.limits) onto out->limits; the groups they name become the
   // profile's first class groups.
   void compileLimits(const v1::Profile& profile, const std::string& path, CompiledProfile* out);

@@ -13,7 +13,8 @@
 //   [4] the ruleset's hint mark (reply 0x10, DoH 0x20, DNS answer 0x40, DHCP request 0x80)
 //   [5] bits 0-3: advance the clock by 0 or 2^(n-1) x 100 ms first; bit 4: switch policy
 //       (a new generation, learned names survive); bit 5: a header-only copy of a packet
-//       1000 bytes longer on the wire
+//       1000 bytes longer on the wire; bit 6: a volume limit blocks every class of the sender
+//       (Judge::setVolumeBlocks)
 //   [6..7] payload length, big-endian (cut to what is left): the packet from its IP header
 // Oracle: the sanitizers, and the verdict contract checked after every packet.
 #include <linux/netfilter.h>
@@ -141,15 +142,22 @@ std::optional<MacAddress> macFor(uint8_t selector) {
 }
 
 // The verdict contract the kernel ruleset relies on (fw/nft/marks.h).
-void check(const muzzle::PacketVerdict& v, uint32_t hint, uint32_t generation) {
+void check(const muzzle::PacketVerdict& v, uint32_t hint, uint32_t generation,
+           size_t traffic_classes) {
   switch (v.verdict) {
     case NF_REPEAT: {
       // The answers to DNS answers and DHCP requests come before the verdict-mark rules: a
       // repeat would queue the packet again, for ever.
       if ((hint & (muzzle::kHintDnsAnswer | muzzle::kHintDhcpRequest)) != 0) std::abort();
       if (!v.mark || (*v.mark >> 8) != generation) std::abort();
-      const uint32_t code = *v.mark & 0xff;
+      const uint32_t code = *v.mark & 0xff & ~muzzle::kTrafficClassBits;
       if (code < 1 || code > 3) std::abort();
+      // Only an allowed flow carries a traffic class, and one its policy has.
+      const uint32_t traffic_class = muzzle::trafficClassOf(*v.mark);
+      if (code != static_cast<uint32_t>(muzzle::VerdictCode::kAllow) && traffic_class != 0) {
+        std::abort();
+      }
+      if (traffic_class >= traffic_classes) std::abort();
       break;
     }
     case NF_ACCEPT:
@@ -207,7 +215,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     q.mark = h[4];
     q.payload = bytes;
     q.wire_length = static_cast<uint32_t>(bytes.size() + ((h[5] & 0x20) != 0 ? 1000 : 0));
-    check(judge.onPacket(q), q.mark, generation);
+    // A volume limit blocking every class of the sender, or none (the engine's two states).
+    if ((h[5] & 0x40) != 0 && q.hwaddr) {
+      judge.setVolumeBlocks({{q.hwaddr->value, ~uint64_t{0}}});
+    } else {
+      judge.setVolumeBlocks({});
+    }
+    check(judge.onPacket(q), q.mark, generation, w.policies[current]->traffic_classes.size());
     if (reassigned) {
       // As the Daemon does: a device changed profile, so every flow is judged again.
       reassigned = false;

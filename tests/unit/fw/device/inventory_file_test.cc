@@ -79,6 +79,7 @@ TEST_CASE("a saved device's traffic classes are bounded: nameless, overlong and 
   v1::Inventory saved;
   v1::DeviceRecord* r = saved.add_devices();
   r->set_mac("44:47:cc:00:00:11");
+  r->set_last_seen_unix(unixSeconds(clock.wallNow()));  // recent: a stale record is not loaded
   r->add_by_class()->set_to("");  // no name: dropped
   r->add_by_class()->set_to(std::string(DeviceInventory::kMaxClassName + 1, 'x'));
   for (size_t i = 0; i < DeviceInventory::kMaxTrafficClasses + 10; ++i) {

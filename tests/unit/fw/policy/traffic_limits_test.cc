@@ -132,6 +132,29 @@ TEST_CASE("limits compile to their class, amounts, window and action") {
   CHECK(limits[2].source == "all upload 10GB per 7d alert");
 }
 
+TEST_CASE("a limit may name an IP, a CIDR or a DNS name as a rule does: a class of its own") {
+  auto policy = compiled(R"(
+version: 1
+profiles:
+  camera:
+    egress: [{allow: [internet]}]
+    limits:
+      - {to: 192.0.2.0/28, upload: 1MB, per: 1h}
+      - {to: "*.vendor.example", upload: 1MB, per: 1h}
+      - {to: 192.0.2.0/28, download: 1MB, per: 1h}
+  quarantine: {}
+)");
+  CHECK(policy->traffic_classes ==
+        std::vector<std::string>{"gateway", "local", "internet", "192.0.2.0/28", "*.vendor.example"});
+  const CompiledProfile& camera = policy->profiles[0];
+  CHECK(camera.class_groups.size() == 2);  // the CIDR's class once
+  CHECK(camera.limits[2].traffic_class == camera.limits[0].traffic_class);
+  CHECK(trafficClassOf(*policy, 0, 0, *IpAddress::parse("192.0.2.5"), {}) == 3);
+  const std::string_view names[] = {"eu.vendor.example"};
+  CHECK(trafficClassOf(*policy, 0, 0, *IpAddress::parse("203.0.113.9"), names) == 4);
+  CHECK(trafficClassOf(*policy, 0, 0, *IpAddress::parse("203.0.113.9"), {}) == kClassInternet);
+}
+
 TEST_CASE("a bad limit: an error with the file, line and field") {
   CHECK(errorOf("{to: internet, upload: 200, per: 1h}") ==
         "policy.yaml:7: profiles.quarantine.limits[0].upload: 200 is not an amount: a number and "
@@ -156,10 +179,12 @@ TEST_CASE("a bad limit: an error with the file, line and field") {
         "policy.yaml:7: profiles.quarantine.limits[0].action: \"cut\" is not a limit action "
         "(alert or block)");
   CHECK(errorOf("{to: nvrs, upload: 1MB, per: 1h}") ==
-        "policy.yaml:7: profiles.quarantine.limits[0].to: \"nvrs\" is not an address group or "
-        "built-in (gateway, local, internet); to limit traffic to addresses, put them in an "
-        "address group");
-  CHECK(errorOf("{to: 192.0.2.1, upload: 1MB, per: 1h}").find("put them in an address group") !=
+        "policy.yaml:7: profiles.quarantine.limits[0].to: \"nvrs\" is not a target a limit can "
+        "name: gateway, local, internet, an address group, an IP or CIDR, or a DNS name "
+        "(host.example.com, *.example.com)");
+  CHECK(errorOf("{to: 192.0.2.1/33, upload: 1MB, per: 1h}").find("is not a target a limit can name") !=
+        std::string::npos);
+  CHECK(errorOf("{to: \"a.*.example\", upload: 1MB, per: 1h}").find("is not a target a limit") !=
         std::string::npos);
 }
 
