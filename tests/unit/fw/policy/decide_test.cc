@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "fw/policy/policy_loader.h"
+#include "tests/unit/support/lab_site.h"
 
 namespace muzzle {
 namespace {
@@ -31,17 +32,10 @@ devices:
   - {name: odd, mac: "44:47:cc:00:00:13", profile: dropper}
 )";
 
+// The camera segment, and the box's uplink address.
 SiteFacts lab() {
-  SiteFacts site;
-  SegmentFacts seg;
-  seg.name = "cameras";
-  seg.ifname = "br-cam";
-  seg.ifindex = 7;
-  seg.gateway_addresses = {*IpAddress::parse("198.18.10.1"), *IpAddress::parse("fd00:10::1")};
-  seg.subnets = {*Cidr::parse("198.18.10.0/24"), *Cidr::parse("fd00:10::/64")};
-  site.segments.push_back(seg);
-  site.box_addresses = {*IpAddress::parse("198.18.10.1"), *IpAddress::parse("fd00:10::1"),
-                        *IpAddress::parse("198.51.100.1")};
+  SiteFacts site = testing::cameraSegmentSite();
+  site.box_addresses.push_back(*IpAddress::parse("198.51.100.1"));
   return site;
 }
 

@@ -10,6 +10,7 @@
 
 #include "fw/policy/policy_loader.h"
 #include "tests/unit/support/temp_dir.h"
+#include "tests/unit/support/lab_site.h"
 
 namespace muzzle {
 namespace {
@@ -35,18 +36,7 @@ dns:
   resolvers: [gateway]
 )";
 
-SiteFacts lab() {
-  SiteFacts site;
-  SegmentFacts seg;
-  seg.name = "cameras";
-  seg.ifname = "br-cam";
-  seg.ifindex = 7;
-  seg.gateway_addresses = {*IpAddress::parse("198.18.10.1"), *IpAddress::parse("fd00:10::1")};
-  seg.subnets = {*Cidr::parse("198.18.10.0/24"), *Cidr::parse("fd00:10::/64")};
-  site.segments.push_back(seg);
-  site.box_addresses = seg.gateway_addresses;
-  return site;
-}
+SiteFacts lab() { return testing::cameraSegmentSite(); }
 
 std::shared_ptr<const CompiledPolicy> compiled(std::string_view text = kPolicy) {
   auto p = compilePolicyText(text, "policy.yaml", lab());
