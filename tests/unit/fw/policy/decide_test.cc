@@ -32,12 +32,7 @@ devices:
   - {name: odd, mac: "44:47:cc:00:00:13", profile: dropper}
 )";
 
-// The camera segment, and the box's uplink address.
-SiteFacts lab() {
-  SiteFacts site = testing::cameraSegmentSite();
-  site.box_addresses.push_back(*IpAddress::parse("198.51.100.1"));
-  return site;
-}
+SiteFacts lab() { return testing::cameraSegmentSite(/*uplink=*/true); }
 
 std::shared_ptr<const CompiledPolicy> compiled() {
   auto p = compilePolicyText(kPolicy, "policy.yaml", lab());

@@ -33,12 +33,7 @@ devices:
   - {name: cam, mac: "44:47:cc:00:00:11", profile: camera}
 )";
 
-// The camera segment, and the box's uplink address.
-SiteFacts lab() {
-  SiteFacts site = testing::cameraSegmentSite();
-  site.box_addresses.push_back(*IpAddress::parse("198.51.100.1"));
-  return site;
-}
+SiteFacts lab() { return testing::cameraSegmentSite(/*uplink=*/true); }
 
 std::shared_ptr<const CompiledPolicy> compiled(const std::string& text = kPolicy) {
   auto p = compilePolicyText(text, "policy.yaml", lab());
