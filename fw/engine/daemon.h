@@ -162,6 +162,7 @@ class Daemon : public EngineControl {
       const std::vector<TrafficAccounting::Growth>& grown, const CompiledPolicy& policy,
       double seconds);
   bool reportVolumeLimits(const std::vector<VolumeLimits::Event>& events);
+  void installVolumeBlocks();
   // Learning mode (daemon_learn.cc): learn.state in state_dir, read at start (a damaged file is
   // set aside, loudly, and learning starts empty), written every minute, on every start and
   // stop of a session, and on the way out; sessions past their end stop by themselves (a

@@ -48,10 +48,7 @@ void Daemon::accountTraffic() {
     const std::shared_ptr<const CompiledPolicy> policy = judge_.policy();
     const std::vector<VolumeLimits::Growth> by_device = attributeGrowth(grown, *policy, seconds);
     limit_events = volume_limits_.update(*policy, by_device, now, judge_.activeSchedules());
-    if (volume_limits_.blocksChanged()) {
-      judge_.setVolumeBlocks(volume_limits_.blocks());
-      accounting_counters_.blocked_devices = volume_limits_.blocks().size();
-    }
+    if (volume_limits_.blocksChanged()) installVolumeBlocks();
     ++accounting_counters_.reads;
     accounting_counters_.last_error.clear();
     accounting_counters_.elements = accounting_.size();
@@ -130,6 +127,13 @@ std::vector<VolumeLimits::Growth> Daemon::attributeGrowth(
   return out;
 }
 
+// Under judge_mu_: the volume limits' blocks to the Judge, and their count to the status.
+void Daemon::installVolumeBlocks() {
+  auto blocks = volume_limits_.blocks();
+  accounting_counters_.blocked_devices = blocks.size();
+  judge_.setVolumeBlocks(std::move(blocks));
+}
+
 // Outside the lock: the events; true when blocks changed, so the caller makes a new generation
 // (open flows of a blocked device and class are refused on their next packet, released ones pass).
 bool Daemon::reportVolumeLimits(const std::vector<VolumeLimits::Event>& events) {
@@ -161,10 +165,7 @@ Status Daemon::releaseVolumeLimits(MacAddress device) {
   {
     std::lock_guard<std::mutex> lock(judge_mu_);
     events = volume_limits_.release(device);
-    if (volume_limits_.blocksChanged()) {
-      judge_.setVolumeBlocks(volume_limits_.blocks());
-      accounting_counters_.blocked_devices = volume_limits_.blocks().size();
-    }
+    if (volume_limits_.blocksChanged()) installVolumeBlocks();
   }
   if (events.empty()) {
     return Status::error(StatusCode::kFailedPrecondition,

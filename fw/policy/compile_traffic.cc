@@ -1,6 +1,5 @@
 // Traffic classes and volume limits: which address groups a profile's traffic is split by
 // (compiled_policy.h, ClassGroup), and its `limits:` (CompiledLimit).
-#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -58,6 +57,14 @@ std::optional<std::chrono::seconds> parseWindow(std::string_view text) {
   return std::chrono::seconds(n * scale);
 }
 
+// Adds `group` to a profile's class groups unless its class is there already.
+void addOnce(std::vector<ClassGroup>* groups, ClassGroup group) {
+  for (const ClassGroup& known : *groups) {
+    if (known.traffic_class == group.traffic_class) return;
+  }
+  groups->push_back(std::move(group));
+}
+
 std::optional<uint8_t> builtinClass(std::string_view target) {
   if (target == "gateway") return kClassGateway;
   if (target == "local") return kClassLocal;
@@ -79,9 +86,6 @@ std::optional<uint8_t> PolicyCompiler::groupClass(const std::string& group) {
 void PolicyCompiler::addClassGroup(const std::string& group, CompiledProfile* out) {
   const auto index = groupClass(group);
   if (!index) return;  // past kMaxTrafficClasses: counted as the built-in it falls under
-  for (const ClassGroup& known : out->class_groups) {
-    if (known.traffic_class == *index) return;
-  }
   ClassGroup entry;
   entry.traffic_class = *index;
   if (auto cidrs = groups_.find(group); cidrs != groups_.end() && !cidrs->second.empty()) {
@@ -96,7 +100,7 @@ void PolicyCompiler::addClassGroup(const std::string& group, CompiledProfile* ou
     }
     entry.names = set;
   }
-  if (entry.addresses || entry.names) out->class_groups.push_back(std::move(entry));
+  if (entry.addresses || entry.names) addOnce(&out->class_groups, std::move(entry));
 }
 
 void PolicyCompiler::compileLimits(const v1::Profile& profile, const std::string& path,
@@ -123,10 +127,7 @@ void PolicyCompiler::compileLimits(const v1::Profile& profile, const std::string
       }
     } else if (auto literal = literalClass(to, at + ".to")) {
       compiled.traffic_class = literal->traffic_class;
-      if (std::none_of(out->class_groups.begin(), out->class_groups.end(),
-                       [&](const ClassGroup& g) { return g.traffic_class == literal->traffic_class; })) {
-        out->class_groups.push_back(std::move(*literal));
-      }
+      addOnce(&out->class_groups, std::move(*literal));
     }
     bool amounts_ok = true;
     for (const auto& [field, text, bytes] :
