@@ -54,13 +54,21 @@ std::optional<uint64_t> parsePointer(const std::string& text) {
   return n;
 }
 
-// The number in "r00000007.<anything>", or 0.
-uint64_t numberInName(const std::string& name) {
-  if (name.size() < 10 || name[0] != 'r' || name[9] != '.') return 0;
-  for (size_t i = 1; i < 9; ++i) {
-    if (name[i] < '0' || name[i] > '9') return 0;
-  }
-  return std::strtoull(name.substr(1, 8).c_str(), nullptr, 10);
+// A revision's file name: "r" and its number in at least 8 digits ("r00000007.meta"), as
+// RevisionStore::path writes it, up to kMaxRevisionNumber's 18. Not one: number 0.
+struct RevisionName {
+  uint64_t number = 0;
+  std::string_view ext;  // after the '.'
+};
+RevisionName parseRevisionName(std::string_view name) {
+  if (name.empty() || name[0] != 'r') return {};
+  const size_t dot = name.find('.');
+  if (dot == std::string_view::npos || dot < 9 || dot > 19) return {};
+  const std::string_view digits = name.substr(1, dot - 1);
+  if (digits.find_first_not_of("0123456789") != std::string_view::npos) return {};
+  // Only the spelling path() writes: "r000000007" is not revision 7's file.
+  if (digits.size() > 8 && digits[0] == '0') return {};
+  return {std::strtoull(std::string(digits).c_str(), nullptr, 10), name.substr(dot + 1)};
 }
 
 // Sets `path` aside and says so in `problem` (kept_as, or why it stayed).
@@ -103,10 +111,10 @@ std::vector<StateProblem> RevisionStore::open() {
   uint64_t highest = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
     const std::string name = entry.path().filename().string();
-    const uint64_t n = numberInName(name);
-    highest = std::max(highest, n);
+    const RevisionName parsed = parseRevisionName(name);
+    highest = std::max(highest, parsed.number);
     // Only revisions whose metadata exists count: the metadata is written last.
-    if (n != 0 && name.size() == 14 && name.substr(9) == ".meta") numbers_.push_back(n);
+    if (parsed.number != 0 && parsed.ext == "meta") numbers_.push_back(parsed.number);
   }
   if (ec) {
     problems.push_back({StateProblem::Kind::kDamaged, dir_, "cannot list: " + ec.message(), ""});
@@ -233,6 +241,12 @@ std::vector<AuditAnchor> RevisionStore::anchors() const {
 Result<v1::Revision> RevisionStore::prepare(std::string_view text, const std::string& author,
                                             const std::string& comment, uint64_t parent) {
   const uint64_t number = next_;
+  if (number > kMaxRevisionNumber) {
+    // Only a damaged or edited folder gets here: a pointer or a file name claimed the last
+    // number. Refused, so no revision is written under a name open() would not read again.
+    return Status::error(dir_ + ": revision numbers up to " + std::to_string(kMaxRevisionNumber) +
+                         " are used; move the folder aside to number revisions from 1 again");
+  }
   v1::Revision r;
   r.set_number(number);
   r.set_sha256(sha256Hex(text));

@@ -42,6 +42,9 @@ struct AuditAnchor {
 class RevisionStore {
  public:
   static constexpr size_t kDefaultKeep = 50;
+  // The highest number a revision can have: its file name ("r" and 18 digits) is one open()
+  // reads back. prepare() refuses to go past it (only a damaged folder can get near it).
+  static constexpr uint64_t kMaxRevisionNumber = 999'999'999'999'999'999ULL;
   explicit RevisionStore(std::string state_dir, size_t keep = kDefaultKeep);
 
   // Creates the folder if it can and reads what is there. Returns what it found wrong: damaged

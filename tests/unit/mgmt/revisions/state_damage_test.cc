@@ -204,6 +204,46 @@ TEST_CASE_FIXTURE(
   CHECK(box.commits.current() == 0);
 }
 
+TEST_CASE_FIXTURE(ThreeRevisions,
+                  "a pointer naming a number past 8 digits: the revisions after it open again") {
+  // Found by revision_fuzz: the next number was 5225225226, written as r5225225226.meta, and
+  // the next start did not read that name back, so the box lost every later revision.
+  writeFile(revisions + "/current", "5225225225\n");
+  uint64_t fallback = 0;
+  {
+    Box box(dir.path, clock);
+    CHECK(box.boot() == kPolicyC);
+    fallback = box.commits.current();
+    CHECK(fallback == 5225225226);
+  }
+  Box again(dir.path, clock);
+  CHECK(again.boot() == kPolicyC);
+  CHECK(again.state.ok());
+  CHECK(again.commits.current() == fallback);
+  REQUIRE(again.apply(kPolicyB).ok());
+  CHECK(again.commits.current() == fallback + 1);
+  CHECK(again.commits.auditChain().ok);
+  // Only the spelling the store writes is a revision: a zero-padded 9-digit name is not.
+  writeFile(revisions + "/r000000002.meta", "not json");
+  RevisionStore store(dir.path);
+  CHECK(store.open().empty());
+  CHECK_FALSE(store.has(0));
+  CHECK(store.latest() == fallback + 1);
+}
+
+TEST_CASE_FIXTURE(ThreeRevisions,
+                  "a pointer naming the last number: a new revision is refused, never misnamed") {
+  writeFile(revisions + "/current",
+            std::to_string(RevisionStore::kMaxRevisionNumber) + "\n");
+  RevisionStore store(dir.path);
+  REQUIRE(store.open().size() == 1);  // the pointer names a revision that is missing
+  auto refused = store.prepare(kPolicyB, "test", "", 3);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message() ==
+        revisions + ": revision numbers up to 999999999999999999 are used; move the folder "
+                    "aside to number revisions from 1 again");
+}
+
 TEST_CASE_FIXTURE(
     ThreeRevisions,
     "an intact box whose folder cannot be written says so at start and runs its revision") {
