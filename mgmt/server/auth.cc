@@ -12,28 +12,6 @@
 
 namespace muzzle {
 
-const char* roleName(Role role) {
-  switch (role) {
-    case Role::kAdmin:
-      return "admin";
-    case Role::kOperator:
-      return "operator";
-    case Role::kViewer:
-      return "viewer";
-    case Role::kNone:
-      break;
-  }
-  return "none";
-}
-
-Result<Role> parseRole(const std::string& name) {
-  if (name == "admin") return Role::kAdmin;
-  if (name == "operator") return Role::kOperator;
-  if (name == "viewer") return Role::kViewer;
-  return Status::error(StatusCode::kInvalidArgument,
-                       "\"" + name + "\" is not a role (admin, operator or viewer)");
-}
-
 namespace {
 
 struct BioDeleter {

@@ -22,13 +22,11 @@
 
 #include "fw/common/net.h"
 #include "fw/common/status.h"
+#include "mgmt/server/role.h"
 #include "muzzle/v1/config.pb.h"
 
 namespace muzzle {
 
-enum class Role { kNone = 0, kViewer = 1, kOperator = 2, kAdmin = 3 };
-const char* roleName(Role role);
-Result<Role> parseRole(const std::string& name);
 
 struct Principal {
   Role role = Role::kNone;

@@ -1,0 +1,1 @@
+#include "mgmt/web/https_server.h"

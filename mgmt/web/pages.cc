@@ -1,0 +1,1 @@
+#include "mgmt/web/pages.h"

@@ -1,0 +1,1 @@
+#include "mgmt/web/tls_identity.h"
