@@ -49,6 +49,34 @@ void checkMetrics(const v1::MetricsListener& metrics, Fail& fail) {
   }
 }
 
+// management.web: the browsers' CIDRs parse, a certificate comes with its key, and a session's
+// idle time is bounded.
+template <typename Fail>
+void checkWeb(const v1::WebConsole& web, Fail& fail) {
+  const bool on = !web.listen().empty();
+  if (!on && (web.allow_size() > 0 || !web.cert().empty() || !web.key().empty() ||
+              web.has_session_idle_minutes())) {
+    fail("management.web.listen",
+         "missing, but other management.web fields are set (the console is off without it)");
+  }
+  if (web.cert().empty() != web.key().empty()) {
+    fail(web.cert().empty() ? "management.web.cert" : "management.web.key",
+         "missing: set both cert and key, or neither (the box then makes its own certificate)");
+  }
+  for (int i = 0; i < web.allow_size(); ++i) {
+    if (!Cidr::parse(web.allow(i))) {
+      fail("management.web.allow[" + std::to_string(i) + "]",
+           inQuotes(web.allow(i)) +
+               " is not an address or a CIDR (e.g. 198.18.0.0/24, fd00:1::/64)");
+    }
+  }
+  if (web.has_session_idle_minutes() &&
+      (web.session_idle_minutes() < 1 || web.session_idle_minutes() > 1440)) {
+    fail("management.web.session_idle_minutes",
+         std::to_string(web.session_idle_minutes()) + " is out of range (1..1440 minutes)");
+  }
+}
+
 }  // namespace
 
 Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_view file_label,
@@ -203,6 +231,9 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
   // interfaces' addresses then); its error still names this file and line.
   config.metrics_listen_at = located(file_label, map, "management.metrics.listen", "");
   config.metrics_listen_at.resize(config.metrics_listen_at.size() - 2);  // the ": " before message
+  checkWeb(proto.management().web(), fail);
+  config.web_listen_at = located(file_label, map, "management.web.listen", "");
+  config.web_listen_at.resize(config.web_listen_at.size() - 2);
 
   if (!errors.empty()) {
     std::string joined;

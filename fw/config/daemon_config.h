@@ -49,6 +49,8 @@ struct DaemonConfig {
   std::string config_dir;  // folder of the config file, for relative paths in `management`
   // "file:line: management.metrics.listen", for the check made at start (mgmt/server/).
   std::string metrics_listen_at;
+  // "file:line: management.web.listen", likewise.
+  std::string web_listen_at;
   // Syslog collectors (at most kMaxSyslogCollectors); sent to by mgmt/events/syslog_sink.h.
   std::vector<SyslogCollectorConfig> syslog;
   // `journal:`; sent to by mgmt/events/journal_sink.h.

@@ -1,11 +1,14 @@
 #include "mgmt/server/auth.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
+
+#include <optional>
 
 #include "mgmt/server/convert.h"
 #include "mgmt/server/sandbox.h"
@@ -122,6 +125,35 @@ Result<std::unique_ptr<Authorizer>> Authorizer::create(const v1::TcpListener& tc
     a->verifier_ = std::make_unique<ClientCertVerifier>(ca);
   }
   return a;
+}
+
+void Authorizer::setConsoleKey(std::string key) { console_key_ = std::move(key); }
+
+Result<Principal> Authorizer::identifyCall(const grpc::ServerContextBase& ctx) {
+  const auto& meta = ctx.client_metadata();
+  auto header = [&meta](const char* name) -> std::optional<std::string> {
+    auto it = meta.find(name);
+    if (it == meta.end()) return std::nullopt;
+    return std::string(it->second.data(), it->second.size());
+  };
+  const auto key = header(kConsoleKeyHeader);
+  if (!key) return identify(ctx.peer(), ctx.auth_context().get());
+  // Only muzzled's own console knows the key: it is made at start and never leaves the process.
+  if (console_key_.empty() || key->size() != console_key_.size() ||
+      CRYPTO_memcmp(key->data(), console_key_.data(), key->size()) != 0) {
+    return Status::error(StatusCode::kUnauthenticated,
+                         "a console call with a key that is not this muzzled's");
+  }
+  auto role = parseRole(header(kConsoleRoleHeader).value_or(""));
+  const std::string user = header(kConsoleUserHeader).value_or("");
+  if (!role.ok() || user.empty()) {
+    return Status::error(StatusCode::kUnauthenticated, "a console call without its user and role");
+  }
+  Principal p;
+  p.role = *role;
+  p.who = "web:" + user;
+  p.peer = "web " + header(kConsolePeerHeader).value_or("?");
+  return p;
 }
 
 Result<Principal> Authorizer::identify(const std::string& peer, const grpc::AuthContext* auth) {

@@ -13,6 +13,7 @@
 
 #include <grpcpp/security/auth_context.h>
 #include <grpcpp/security/auth_metadata_processor.h>
+#include <grpcpp/server_context.h>
 
 #include <map>
 #include <memory>
@@ -49,6 +50,14 @@ class ClientCertVerifier {
   void* store_ = nullptr;  // X509_STORE*, kept out of the header
 };
 
+// The web console's calls (mgmt/web/console.h) come over gRPC's in-process channel, which no
+// client outside muzzled can reach, each with the console's key (random, made at start, never
+// written anywhere) and the signed-in web user's name, role and address in these headers.
+inline constexpr char kConsoleKeyHeader[] = "x-muzzle-console-key";
+inline constexpr char kConsoleUserHeader[] = "x-muzzle-console-user";
+inline constexpr char kConsoleRoleHeader[] = "x-muzzle-console-role";
+inline constexpr char kConsolePeerHeader[] = "x-muzzle-console-peer";
+
 class Authorizer {
  public:
   // Validates the role bindings of `tcp` (unknown role names are errors) and its allow list.
@@ -60,6 +69,12 @@ class Authorizer {
   // `peer` is ServerContext::peer(): "unix:..." for the socket. For TCP: the allow list, then
   // the certificate and its role.
   Result<Principal> identify(const std::string& peer, const grpc::AuthContext* auth);
+  // Who makes a call: a console call (kConsoleKeyHeader present: it must be this muzzled's key)
+  // as "web:NAME" with the role the console vouches for, else identify(peer, auth). Every
+  // handler starts here.
+  Result<Principal> identifyCall(const grpc::ServerContextBase& ctx);
+  // The console's key; set before the server starts (empty: console calls are refused).
+  void setConsoleKey(std::string key);
   // The certificate and its role alone, for a check that does not know the caller's address
   // (TcpCallGate: gRPC gives its metadata processor no peer address).
   Result<Principal> identifyCertificate(const grpc::AuthContext* auth);
@@ -68,6 +83,7 @@ class Authorizer {
   std::map<std::string, Role> roles_;
   AddressSet tcp_allow_;  // empty: any address
   std::unique_ptr<ClientCertVerifier> verifier_;
+  std::string console_key_;
 };
 
 // Refuses a TCP call, whatever its method (health and reflection included), unless its

@@ -79,7 +79,7 @@ grpc::ServerUnaryReactor* HealthService::Check(grpc::CallbackServerContext* ctx,
                                                HealthCheckResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   // The listeners already let only authorised callers through; this holds should they not.
-  auto principal = auth_.identify(ctx->peer(), ctx->auth_context().get());
+  auto principal = auth_.identifyCall(*ctx);
   Status refused = principal.ok() ? checkService(*req) : principal.status();
   if (!refused.ok()) {
     reactor->Finish(toGrpc(refused));
@@ -96,7 +96,7 @@ grpc::ServerWriteReactor<HealthCheckResponse>* HealthService::Watch(
     explicit Refusal(const grpc::Status& s) { Finish(s); }
     void OnDone() override { delete this; }
   };
-  auto principal = auth_.identify(ctx->peer(), ctx->auth_context().get());
+  auto principal = auth_.identifyCall(*ctx);
   Status refused = principal.ok() ? checkService(*req) : principal.status();
   if (refused.ok() && stopping_)
     refused = Status::error(StatusCode::kUnavailable, "muzzled is stopping");

@@ -235,4 +235,10 @@ ManagementServer::~ManagementServer() {
   if (server_) shutdown(std::chrono::milliseconds(0));
 }
 
+std::shared_ptr<grpc::Channel> ManagementServer::inProcessChannel() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);  // the server's own limits apply to what it sends
+  return server_->InProcessChannel(args);
+}
+
 }  // namespace muzzle

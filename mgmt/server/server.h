@@ -57,6 +57,9 @@ class ManagementServer {
   const std::string& socketPath() const { return socket_; }
   const std::string& socketAccess() const { return socket_access_; }
   int tcpPort() const { return tcp_port_; }
+  // A channel to this server inside the process (the web console's): no socket, no TLS; its
+  // calls are told apart by the console's key (Authorizer::identifyCall).
+  std::shared_ptr<grpc::Channel> inProcessChannel();
 
  private:
   std::unique_ptr<grpc::Server> server_;

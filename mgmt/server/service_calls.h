@@ -52,7 +52,7 @@ template <typename Work>
 grpc::ServerUnaryReactor* serveLater(ServiceDeps& deps, grpc::CallbackServerContext* ctx, Role need,
                                      const char* what, Work work) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto principal = deps.auth.identify(ctx->peer(), ctx->auth_context().get());
+  auto principal = deps.auth.identifyCall(*ctx);
   if (!principal.ok()) {
     reactor->Finish(toGrpc(principal.status()));
     return reactor;
@@ -115,6 +115,7 @@ Role roleToImportMud(bool apply);
 Role roleToListMudProposals();
 Role roleToApplyMudProposal();
 std::unique_ptr<grpc::Service> makeLearnService(ServiceDeps& deps);  // services_learn.cc
+std::unique_ptr<grpc::Service> makeWebService(ServiceDeps& deps);    // services_web.cc
 // The role ProposeProfile needs: a preview (operator: it reads what a device did), an apply
 // changes the policy (admin).
 Role roleToProposeProfile(bool apply);

@@ -8,6 +8,7 @@
 
 #include "mgmt/server/health_service.h"
 #include "mgmt/server/service_calls.h"
+#include "mgmt/web/console.h"
 
 namespace muzzle {
 namespace {
@@ -148,7 +149,7 @@ class EventServiceImpl final : public v1::EventService::CallbackService {
 
   grpc::ServerWriteReactor<v1::Event>* WatchEvents(grpc::CallbackServerContext* ctx,
                                                    const v1::WatchEventsRequest* req) override {
-    auto principal = deps_.auth.identify(ctx->peer(), ctx->auth_context().get());
+    auto principal = deps_.auth.identifyCall(*ctx);
     Status refused;
     if (!principal.ok()) refused = principal.status();
     if (refused.ok() && stopping_)
@@ -262,6 +263,7 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
             resp->add_segments(seg.name + ":" + seg.ifname);
           resp->set_role(roleName(p.role));
           *resp->mutable_state() = toStateStatus(deps_.commits.state());
+          if (deps_.web != nullptr) deps_.web->status(resp->mutable_web());
           if (deps_.syslog != nullptr) {
             for (const SyslogCollectorStatus& c : deps_.syslog->status()) {
               v1::SyslogCollectorStatus* out = resp->add_syslog();
@@ -299,6 +301,7 @@ ManagementServices::ManagementServices(ServiceDeps deps)
       device_(makeDeviceService(deps_)),
       mud_(makeMudService(deps_)),
       learn_(makeLearnService(deps_)),
+      web_(makeWebService(deps_)),
       event_(std::make_unique<EventServiceImpl>(deps_, streams_)),
       status_(std::make_unique<StatusServiceImpl>(deps_)),
       health_(std::make_unique<HealthService>(deps_.auth, streams_)) {}
@@ -306,7 +309,8 @@ ManagementServices::ManagementServices(ServiceDeps deps)
 ManagementServices::~ManagementServices() = default;
 
 std::vector<grpc::Service*> ManagementServices::services() {
-  return {policy_.get(), device_.get(), mud_.get(), learn_.get(), event_.get(), status_.get(), health_.get()};
+  return {policy_.get(), device_.get(), mud_.get(), learn_.get(), web_.get(), event_.get(),
+          status_.get(), health_.get()};
 }
 
 void ManagementServices::stopWatchers() {

@@ -19,6 +19,10 @@
 #include "muzzle/v1/management.grpc.pb.h"
 
 namespace muzzle {
+namespace web {
+class Console;
+}  // namespace web
+
 
 class MudManager;
 
@@ -38,6 +42,9 @@ struct ServiceDeps {
   const SyslogSinks* syslog = nullptr;
   // The journal's sink, read by GetStatus (any thread); null: `journal:` is off.
   const JournalSink* journal = nullptr;
+  // The web console (mgmt/web/console.h): its accounts (WebService) and status; null when
+  // management.web is off.
+  web::Console* web = nullptr;
 };
 
 class EventServiceImpl;
@@ -63,6 +70,7 @@ class ManagementServices {
   std::unique_ptr<grpc::Service> device_;  // services_devices.cc
   std::unique_ptr<grpc::Service> mud_;     // services_mud.cc
   std::unique_ptr<grpc::Service> learn_;   // services_learn.cc
+  std::unique_ptr<grpc::Service> web_;     // services_web.cc
   std::unique_ptr<EventServiceImpl> event_;
   std::unique_ptr<StatusServiceImpl> status_;
   std::unique_ptr<HealthService> health_;
