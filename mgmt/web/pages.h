@@ -92,9 +92,9 @@ std::string renderEvents(const PageContext& ctx);
 struct PolicyPage {
   v1::ListRevisionsResponse revisions;  // as the API lists them
   uint64_t current = 0;
-  v1::PendingCommit pending;  // revision 0: none
-  uint64_t selected = 0;      // the revision whose diff is shown, 0: none
-  std::string diff;           // unified diff of `selected` against its parent
+  v1::PendingCommit pending;            // revision 0: none
+  uint64_t selected = 0;                // the revision whose diff is shown, 0: none
+  std::string diff;                     // unified diff of `selected` against its parent
 };
 // Revisions (number, time, author, comment), the selected one's diff, Roll back buttons, and
 // the commit-confirmed countdown with Confirm.
