@@ -35,10 +35,21 @@ struct PageContext {
   std::string csrf;
   std::string notice;  // one line shown on top (the outcome of the last change), may be ""
   bool notice_is_error = false;
+  // The box's clock when the page is made (Unix seconds), for "3 min ago" and for the commit
+  // countdown to follow the box's clock rather than the browser's; 0: unknown (times are shown
+  // without it). The pages never read a clock themselves, so a test sets it.
+  int64_t now_unix = 0;
 };
 
 // & < > " ' escaped; bytes that are not valid UTF-8 and control characters replaced by U+FFFD.
 std::string escapeHtml(std::string_view text);
+
+// Times as the pages show them: UTC, no locale ("2026-12-03 14:05:09"), and how long ago
+// ("just now", "3 min ago", "2 h ago", "5 days ago"; "in 4 min" for a time ahead).
+std::string formatUtc(int64_t unix_seconds);
+std::string formatAgo(int64_t then_unix, int64_t now_unix);
+// Byte counts in decimal units ("980 B", "1.2 MB"), as a home user reads them.
+std::string formatBytes(uint64_t bytes);
 
 std::string renderLogin(std::string_view error);  // error "" for none
 
