@@ -23,6 +23,7 @@
 #include "mgmt/server/mud_manager.h"
 #include "mgmt/server/instance_lock.h"
 #include "mgmt/server/metrics_server.h"
+#include "mgmt/server/web_setup.h"
 #include "mgmt/server/sandbox.h"
 #include "mgmt/server/server.h"
 
@@ -291,19 +292,35 @@ int main(int argc, char** argv) {
 
   auto authorizer = muzzle::Authorizer::create(mcfg.tcp(), config->config_dir);
   if (!authorizer.ok()) return fail(authorizer.status());
+  std::vector<std::string> segment_ifnames;
+  for (const auto& seg : config->segments) segment_ifnames.push_back(seg.ifname);
+  const std::vector<std::string> segment_addresses = muzzle::interfaceAddresses(segment_ifnames);
+  // The web console (management.web): checked and its certificate loaded (or made) before
+  // anything listens. It acts through the management API in-process, with its own key.
+  auto web_setup = muzzle::webSetupOf(*config, segment_addresses);
+  if (!web_setup.ok()) return fail(web_setup.status());
+  muzzle::web::Accounts web_accounts(config->state_dir + "/web-users");
+  std::unique_ptr<muzzle::web::Console> console;
+  if (web_setup->on) {
+    // A damaged accounts file lets nobody in; the box keeps enforcing and says why.
+    if (muzzle::Status s = web_accounts.load(); !s.ok()) {
+      log.write(muzzle::LogLine("web-accounts-damaged").add("error", s.message()));
+    }
+    const std::string key = muzzle::web::makeConsoleKey();
+    (*authorizer)->setConsoleKey(key);
+    console = std::make_unique<muzzle::web::Console>(web_setup->console, key, web_accounts, log,
+                                                      clock);
+  }
   muzzle::ManagementServices services(muzzle::ServiceDeps{
       daemon, commits, events, **authorizer, clock, started,
       mcfg.has_max_watcher_lag() ? mcfg.max_watcher_lag() : 1024, muzzle::streamLimitsOf(mcfg),
-      &mud, syslog.get(), journal.get()});
+      &mud, syslog.get(), journal.get(), console.get()});
   // Listening before the engine is ready is fine: calls are posted to the engine thread and run
   // once it runs. It means a client never sees "ready" in the log and then a refused socket.
   // Prometheus scrapes (management.metrics): checked before anything listens; served on the
   // metrics server's own thread; each scrape's snapshot is copied on the engine thread, as
   // GetStatus copies its answer.
-  std::vector<std::string> segment_ifnames;
-  for (const auto& seg : config->segments) segment_ifnames.push_back(seg.ifname);
-  auto metrics_options =
-      muzzle::metricsOptionsOf(*config, muzzle::interfaceAddresses(segment_ifnames));
+  auto metrics_options = muzzle::metricsOptionsOf(*config, segment_addresses);
   if (!metrics_options.ok()) return fail(metrics_options.status());
   auto server = muzzle::ManagementServer::start(*config, services, log, clock);
   if (!server.ok()) return fail(server.status());
@@ -320,6 +337,16 @@ int main(int argc, char** argv) {
     if (!started_metrics.ok()) return fail(started_metrics.status());
     metrics = std::move(started_metrics).value();
   }
+  std::unique_ptr<muzzle::web::HttpsServer> web_server;
+  if (console) {
+    console->connect((*server)->inProcessChannel());
+    auto started_web = muzzle::web::HttpsServer::start(
+        web_setup->server, [&console](muzzle::web::Request request, muzzle::web::Respond respond) {
+          console->handle(std::move(request), std::move(respond));
+        });
+    if (!started_web.ok()) return fail(started_web.status().withContext("management.web: "));
+    web_server = std::move(started_web).value();
+  }
 
   muzzle::Status s = daemon.start();
   if (!s.ok()) {
@@ -331,9 +358,20 @@ int main(int argc, char** argv) {
                 .add("socket_access", (*server)->socketAccess())
                 .add("tcp", mcfg.tcp().listen().empty() ? "off" : mcfg.tcp().listen())
                 .add("metrics", metrics ? mcfg.metrics().listen() : std::string("off"))
+                .add("web", console ? web_setup->console.url : std::string("off"))
                 .add("revision", commits.current()));
+  if (console) {
+    log.write(muzzle::LogLine("web-console")
+                  .add("url", web_setup->console.url)
+                  .add("fingerprint", web_setup->console.fingerprint)
+                  .add("certificate", web_setup->console.certificate_made_here ? "made-here"
+                                                                              : "configured")
+                  .add("accounts", web_accounts.list().size()));
+  }
   int rc = daemon.run();
   if (metrics) metrics->stop();
+  if (web_server) web_server->stop();
+  if (console) console->stop();
   // Calls in flight wait for the engine thread: keep it turning while gRPC drains.
   std::atomic<bool> drained{false};
   std::thread stopper([&] {

@@ -41,6 +41,7 @@ CommandLine::CommandLine()
   addAuditCommand(app_, invocation_);
   addMudCommands(app_, invocation_);
   addLearnCommands(app_, invocation_);
+  addWebCommands(app_, invocation_);
 }
 
 std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::ostream& out,

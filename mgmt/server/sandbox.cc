@@ -51,6 +51,12 @@ std::vector<PathNeed> sandboxPaths(const DaemonConfig& config) {
     needs.push_back({relativeTo(config.config_dir, m.tcp().client_ca()), Kind::kReadFile,
                      "management.tcp.client_ca"});
   }
+  if (!m.web().listen().empty() && !m.web().cert().empty()) {
+    needs.push_back(
+        {relativeTo(config.config_dir, m.web().cert()), Kind::kReadFile, "management.web.cert"});
+    needs.push_back(
+        {relativeTo(config.config_dir, m.web().key()), Kind::kReadFile, "management.web.key"});
+  }
   for (size_t i = 0; i < config.syslog.size(); ++i) {
     const SyslogCollectorConfig& c = config.syslog[i];
     const std::string at = "syslog[" + std::to_string(i) + "].";
@@ -106,6 +112,12 @@ Status enterSandbox(const DaemonConfig& config, const std::string& requested_use
   }
   if (!config.segments.empty() && !config.management.metrics().listen().empty()) {
     if (Status s = probeIpSocket(config.management.metrics().listen(), "management.metrics.listen");
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (!config.segments.empty() && !config.management.web().listen().empty()) {
+    if (Status s = probeIpSocket(config.management.web().listen(), "management.web.listen");
         !s.ok()) {
       return s;
     }
@@ -177,10 +189,12 @@ Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& co
   const bool tcp_on = !tcp.listen().empty() && !config.segments.empty();
   const bool metrics_on = !metrics.listen().empty() && !config.segments.empty();
   const bool syslog_on = !config.syslog.empty() && !config.segments.empty();
-  if (!tcp_on && !metrics_on && !syslog_on) {
+  const v1::WebConsole& web = config.management.web();
+  const bool web_on = !web.listen().empty() && !config.segments.empty();
+  if (!tcp_on && !metrics_on && !syslog_on && !web_on) {
     return text +
-           "# management.tcp and management.metrics are off and no syslog collector is set: the "
-           "sandbox stays as shipped (no IP socket, no IP address).\n";
+           "# management.tcp, management.metrics and management.web are off and no syslog "
+           "collector is set: the sandbox stays as shipped (no IP socket, no IP address).\n";
   }
   // IPAddressAllow= is one list for the whole unit: the union of both listeners' peers, or
   // `any` when management.tcp admits every address (its certificate check still applies; the
@@ -191,7 +205,9 @@ Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& co
       allowed += (allowed.empty() ? "" : " ") + cidr;
     }
   };
-  const bool any = tcp_on && tcp.allow().empty();
+  // Either open listener with an empty allow list admits every address (a client certificate,
+  // or a console login, is still required).
+  const bool any = (tcp_on && tcp.allow().empty()) || (web_on && web.allow().empty());
   if (tcp_on) {
     text += "# management.tcp listens on " + tcp.listen() + ": " +
             (any ? "every address may reach it (management.tcp.allow is empty; "
@@ -208,6 +224,20 @@ Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& co
         return Status::error(StatusCode::kInvalidArgument,
                              "management.metrics.allow: \"" + cidr +
                                  "\" is not an address or a CIDR");
+      }
+      add_allowed(parsed->toString());
+    }
+  }
+  if (web_on) {
+    text += "# management.web listens on " + web.listen() + ": " +
+            (web.allow().empty() ? "every address may reach it (management.web.allow is empty; "
+                                   "a login is still required).\n"
+                                 : "only management.web.allow may reach it.\n");
+    for (const std::string& cidr : web.allow()) {
+      auto parsed = Cidr::parse(cidr);
+      if (!parsed) {
+        return Status::error(StatusCode::kInvalidArgument,
+                             "management.web.allow: \"" + cidr + "\" is not an address or a CIDR");
       }
       add_allowed(parsed->toString());
     }

@@ -715,7 +715,11 @@ void Console::handle(Request req, Respond respond) {
     return respond(html(401, renderError(401, "Your session ended: log in again.", nullptr)));
   }
   const Caller who{session->account.name, session->account.role, req.peer};
-  PageContext ctx{session->account.name, session->account.role, session->csrf, "", false};
+  PageContext ctx;
+  ctx.user = session->account.name;
+  ctx.role = session->account.role;
+  ctx.csrf = session->csrf;
+  ctx.now_unix = unixNow();
   if (const char* notice = noticeText(queryValue(req.query, "notice"))) ctx.notice = notice;
   impl_->ensureTracking();
 

@@ -21,5 +21,6 @@ void addEventsCommand(CLI::App& app, Invocation& invocation);   // events
 void addAuditCommand(CLI::App& app, Invocation& invocation);    // audit
 void addMudCommands(CLI::App& app, Invocation& invocation);     // mud import
 void addLearnCommands(CLI::App& app, Invocation& invocation);   // learn start/stop/show/propose
+void addWebCommands(CLI::App& app, Invocation& invocation);     // web users, web user add/remove
 
 }  // namespace muzzle::ctl
