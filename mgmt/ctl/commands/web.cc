@@ -37,7 +37,7 @@ std::string readSecretLine(const char* prompt) {
 
 Outcome refuse(const std::string& why) {
   Outcome o;
-  o.status = Status::error(StatusCode::kInvalidArgument, why);
+  o.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why);
   return o;
 }
 
