@@ -14,6 +14,12 @@ source "$repo/tests/scenario/common.sh"
 
 echo
 echo "== Muzzle demo: three cameras (one not listed), a vacuum, a speaker, an unknown device, an NVR and a small internet"
+# The web console on the box's uplink address, for the admin's side of the lab (the "internet"
+# namespace): its URL and a one-time login are printed at the end.
+LAB_MANAGEMENT='  web:
+    listen: 198.51.100.1:8443
+    allow: [198.51.100.2]'
+export LAB_MANAGEMENT
 scenario_lab_up
 lab_start_muzzled
 echo "muzzled is enforcing policies/site-example.yaml in namespace $(lab_ns gw)"
@@ -37,5 +43,17 @@ lab_table_header
 lab_expect allowed unknown nvr tcp 554
 echo
 muzzlectl devices | sed 's/^/  /'
+echo
+echo
+echo "== the web console"
+demo_password="$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
+muzzlectl web user add demo --role admin --password-stdin <<<"$demo_password" | sed 's/^/  /'
+muzzlectl status | grep 'web console' | sed 's/^/  /' || true
+echo "  open https://198.51.100.1:8443/ from the lab's admin side (namespace $(lab_ns inet)),"
+echo "  e.g. ip netns exec $(lab_ns inet) chromium --no-sandbox https://198.51.100.1:8443/"
+echo "  one-time login for this lab: demo / $demo_password"
+if [[ -n "${DEMO_HOLD:-}" ]]; then
+  read -r -p "  the lab stays up until you press Enter " _
+fi
 echo
 lab_summary

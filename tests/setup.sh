@@ -27,7 +27,12 @@ packages=(
   file                                             # CPack's dpkg-shlibdeps (the package, image/)
   prometheus curl jq                               # tests/scenario/metrics.sh: a real scraper and its HTTP API
   faketime                                         # tests/scenario/schedule.sh: muzzled's calendar moved (libfaketime)
+  libcrypt-dev                                     # the web console's password hashes (yescrypt)
+  chromium nodejs                                  # tests/scenario/web_console.sh: a real browser, driven from node
 )
+
+# playwright-core drives that chromium (npm; kept in .cache/node, not in git).
+playwright_version=1.64.1
 
 say() { printf 'setup: %s\n' "$*"; }
 
@@ -90,6 +95,25 @@ create_user() {
   fi
 }
 
+# playwright-core from the npm registry into .cache/node, once per version. Debian's npm comes
+# with Debian's nodejs; a nodejs from elsewhere (NodeSource) brings its own npm.
+install_browser_driver() {
+  local dir="$repo/.cache/node"
+  if grep -qs "\"version\": \"$playwright_version\"" "$dir/node_modules/playwright-core/package.json"; then
+    return
+  fi
+  if ! command -v npm >/dev/null; then
+    if ((EUID != 0)); then
+      say "no npm; run this script as root to install it (for the web console's scenario)" >&2
+      return
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm
+  fi
+  say "installing playwright-core $playwright_version into $dir"
+  mkdir -p "$dir"
+  npm install --no-audit --no-fund --loglevel=error --prefix "$dir" "playwright-core@$playwright_version" >/dev/null
+}
+
 build_tree() {
   # Configure only once: re-running cmake on an existing tree is harmless but noisy, and
   # ninja re-runs it by itself when a CMakeLists.txt changes.
@@ -104,6 +128,7 @@ build_tree() {
 }
 
 install_packages
+install_browser_driver
 create_user
 build_tree
 say "done"

@@ -46,6 +46,13 @@ class LocalApi {
     return Service::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
   }
 
+  // The server's in-process channel (the web console's way in), and its Authorizer (to give it
+  // the console's key).
+  std::shared_ptr<grpc::Channel> inProcessChannel() const {
+    return server_->InProcessChannel(grpc::ChannelArguments());
+  }
+  Authorizer& auth() { return *auth_; }
+
   // `f(grpc::ClientContext&)` makes the call (a deadline of kPatience is set) and answers its
   // status.
   template <typename F>

@@ -112,7 +112,8 @@ TEST_CASE("the unit drop-in: nothing to change without TCP") {
                          "/etc/muzzle/muzzled.yaml");
   REQUIRE(text.ok());
   CHECK(text->find("from /etc/muzzle/muzzled.yaml") != std::string::npos);
-  CHECK(text->find("management.tcp and management.metrics are off") != std::string::npos);
+  CHECK(text->find("management.tcp, management.metrics and management.web are off") !=
+        std::string::npos);
   CHECK(text->find("[Service]") == std::string::npos);
   // The package's idle default serves no management at all, TCP configured or not.
   auto idle = unitDropIn(config("management: {tcp: {listen: \"198.18.1.1:7443\"}}\n"), "m.yaml");
@@ -163,6 +164,33 @@ TEST_CASE("the unit drop-in with metrics: IP families, and the scrapers added to
   auto idle = unitDropIn(config("management:\n" + metrics), "m.yaml");
   REQUIRE(idle.ok());
   CHECK(idle->find("[Service]") == std::string::npos);
+}
+
+TEST_CASE("the unit drop-in with the web console: its browsers, or any address without a list") {
+  const std::string box = "segments: [{name: cameras, interface: br-cam}]\npolicy: policy.yaml\n";
+  auto listed = unitDropIn(config(box + "management:\n  web:\n    listen: 198.51.100.1:8443\n"
+                                        "    allow: [198.51.100.2]\n"),
+                           "m.yaml");
+  REQUIRE(listed.ok());
+  CHECK(listed->find("# management.web listens on 198.51.100.1:8443: only management.web.allow "
+                     "may reach it.\n") != std::string::npos);
+  CHECK(listed->find("\nIPAddressAllow=198.51.100.2/32\n") != std::string::npos);
+  // No list: every address reaches the login page.
+  auto open = unitDropIn(config(box + "management:\n  web:\n    listen: 198.51.100.1:8443\n"),
+                         "m.yaml");
+  REQUIRE(open.ok());
+  CHECK(open->find("\nIPAddressAllow=any\n") != std::string::npos);
+  CHECK(open->find("a login is still required") != std::string::npos);
+  // Configured certificate files are among the paths checked after dropping root.
+  auto needs = sandboxPaths(config(box + "management:\n  web:\n    listen: 198.51.100.1:8443\n"
+                                         "    cert: web.pem\n    key: web.key\n"));
+  bool cert = false, key = false;
+  for (const auto& n : needs) {
+    cert = cert || (n.what == "management.web.cert" && n.path == "/etc/muzzle/web.pem");
+    key = key || (n.what == "management.web.key" && n.path == "/etc/muzzle/web.key");
+  }
+  CHECK(cert);
+  CHECK(key);
 }
 
 TEST_CASE("the paths checked after dropping root: state, socket folder, policy, certificates") {
