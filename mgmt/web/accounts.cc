@@ -24,7 +24,8 @@ constexpr size_t kMaxName = 32;
 // A yescrypt hash of a password nobody knows, with the cost crypt_gensalt_rn("$y$", 0) picks: an
 // unknown name is checked against it, so it takes as long as a known one and says nothing about
 // which names exist.
-constexpr char kDummyHash[] = "$y$j9T$Jbm6wxypu1/XQy6vdgWLu.$t2F0s/eStDOuXdLtHQkMOjWJXj7PMx5URreuem8d4gB";
+constexpr char kDummyHash[] =
+    "$y$j9T$Jbm6wxypu1/XQy6vdgWLu.$t2F0s/eStDOuXdLtHQkMOjWJXj7PMx5URreuem8d4gB";
 
 const Status kWrongNameOrPassword =
     Status::error(StatusCode::kUnauthenticated, "wrong name or password");
@@ -33,9 +34,8 @@ bool validName(std::string_view name) {
   if (name.empty() || name.size() > kMaxName) return false;
   auto lowerOrDigit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
   if (!lowerOrDigit(name.front())) return false;
-  return std::all_of(name.begin(), name.end(), [&](char c) {
-    return lowerOrDigit(c) || c == '.' || c == '_' || c == '-';
-  });
+  return std::all_of(name.begin(), name.end(),
+                     [&](char c) { return lowerOrDigit(c) || c == '.' || c == '_' || c == '-'; });
 }
 
 Status checkPassword(const std::string& password) {
@@ -97,8 +97,9 @@ Status Accounts::load() {
     const std::string where = path_ + ":" + std::to_string(i + 1) + ": ";
     auto bad = [&](const std::string& what) {
       return Status::error(StatusCode::kInvalidArgument,
-                           where + what + " (expected \"NAME ROLE HASH\"; fix the line, or "
-                                          "remove it and set the account again)");
+                           where + what +
+                               " (expected \"NAME ROLE HASH\"; fix the line, or "
+                               "remove it and set the account again)");
     };
     const std::string_view line = lines[i];
     if (line.empty()) continue;
@@ -133,8 +134,9 @@ Status Accounts::load() {
 Status Accounts::set(const std::string& name, Role role, const std::string& password) {
   if (!validName(name)) {
     return Status::error(StatusCode::kInvalidArgument,
-                         "\"" + name + "\" is not an account name (1 to 32 of a-z 0-9 . _ -, "
-                                       "starting with a letter or digit)");
+                         "\"" + name +
+                             "\" is not an account name (1 to 32 of a-z 0-9 . _ -, "
+                             "starting with a letter or digit)");
   }
   if (role < Role::kViewer) {
     return Status::error(StatusCode::kInvalidArgument,
@@ -151,9 +153,9 @@ Status Accounts::set(const std::string& name, Role role, const std::string& pass
   if (it != entries.end()) {
     *it = Entry{Account{name, role}, *hash};
   } else if (entries.size() >= kMaxAccounts) {
-    return Status::error(StatusCode::kResourceExhausted,
-                         "the console has " + std::to_string(kMaxAccounts) +
-                             " accounts already; remove one first");
+    return Status::error(
+        StatusCode::kResourceExhausted,
+        "the console has " + std::to_string(kMaxAccounts) + " accounts already; remove one first");
   } else {
     entries.push_back(Entry{Account{name, role}, *hash});
   }
@@ -210,8 +212,7 @@ Status Accounts::save(const std::vector<Entry>& entries) const {
   const size_t slash = path_.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash);
   const std::string file = slash == std::string::npos ? path_ : path_.substr(slash + 1);
-  return writeFileAtomically(dir, file, text, 0600)
-      .withContext("saving the console's accounts: ");
+  return writeFileAtomically(dir, file, text, 0600).withContext("saving the console's accounts: ");
 }
 
 }  // namespace muzzle::web

@@ -186,10 +186,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void start() {
     arm(server_->options.request_deadline);
-    beast::async_detect_ssl(stream_.next_layer(), buffer_,
-                            [self = shared_from_this()](beast::error_code ec, bool tls) {
-                              self->onDetect(ec, tls);
-                            });
+    beast::async_detect_ssl(
+        stream_.next_layer(), buffer_,
+        [self = shared_from_this()](beast::error_code ec, bool tls) { self->onDetect(ec, tls); });
   }
 
   void close();
@@ -263,9 +262,8 @@ bool Stream::push(std::string chunk) {
     }
     queued_ += chunk.size();
   }
-  postToConnection([chunk = std::move(chunk)](Connection& c) mutable {
-    c.queueChunk(std::move(chunk));
-  });
+  postToConnection(
+      [chunk = std::move(chunk)](Connection& c) mutable { c.queueChunk(std::move(chunk)); });
   return true;
 }
 
@@ -390,8 +388,8 @@ void Connection::onRead(beast::error_code ec) {
   }
   if (ec == http::error::body_limit) {
     ++server_->counted.oversized;
-    return refuse(413, "a request body is limited to " + std::to_string(limits.max_body_bytes) +
-                           " bytes\n");
+    return refuse(
+        413, "a request body is limited to " + std::to_string(limits.max_body_bytes) + " bytes\n");
   }
   if (ec == http::error::end_of_stream || ec == asio::error::eof ||
       ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||

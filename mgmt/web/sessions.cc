@@ -97,16 +97,19 @@ std::vector<std::string_view> sessionTokens(std::string_view header) {
 
 Sessions::Sessions(Clock& clock, std::chrono::seconds idle, std::chrono::seconds max_age,
                    size_t max_sessions)
-    : clock_(clock), idle_(idle), max_age_(max_age), max_sessions_(std::max<size_t>(1, max_sessions)) {}
+    : clock_(clock),
+      idle_(idle),
+      max_age_(max_age),
+      max_sessions_(std::max<size_t>(1, max_sessions)) {}
 
 Session Sessions::create(const Account& account) {
   Session s{newToken(), newToken(), account};
   const auto now = clock_.now();
   std::lock_guard<std::mutex> lock(mu_);
   while (by_token_.size() >= max_sessions_) {
-    auto lru = std::min_element(by_token_.begin(), by_token_.end(), [](const auto& a, const auto& b) {
-      return a.second.used < b.second.used;
-    });
+    auto lru = std::min_element(
+        by_token_.begin(), by_token_.end(),
+        [](const auto& a, const auto& b) { return a.second.used < b.second.used; });
     by_token_.erase(lru);
   }
   by_token_.emplace(s.token, Entry{s, now, now});
@@ -196,10 +199,9 @@ void LoginLimiter::failed(const std::string& source) {
     std::erase_if(failures_, [&](const auto& kv) { return now - kv.second.back() >= window_; });
     if (failures_.size() >= max_sources_) {
       // The source whose last failure is oldest is the one least likely to be trying now.
-      auto oldest = std::min_element(failures_.begin(), failures_.end(),
-                                     [](const auto& a, const auto& b) {
-                                       return a.second.back() < b.second.back();
-                                     });
+      auto oldest = std::min_element(
+          failures_.begin(), failures_.end(),
+          [](const auto& a, const auto& b) { return a.second.back() < b.second.back(); });
       failures_.erase(oldest);
     }
     it = failures_.emplace(source, std::vector<std::chrono::steady_clock::time_point>{}).first;

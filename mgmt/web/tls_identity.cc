@@ -31,10 +31,18 @@ constexpr long kValidSeconds = 10L * 365 * 24 * 3600;
 // that sees it was built.
 constexpr time_t kEarliestStart = 1735689600;
 
-struct BioFree { void operator()(BIO* b) const { BIO_free(b); } };
-struct X509Free { void operator()(X509* x) const { X509_free(x); } };
-struct KeyFree { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
-struct ExtFree { void operator()(X509_EXTENSION* e) const { X509_EXTENSION_free(e); } };
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct KeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+struct ExtFree {
+  void operator()(X509_EXTENSION* e) const { X509_EXTENSION_free(e); }
+};
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 using KeyPtr = std::unique_ptr<EVP_PKEY, KeyFree>;
@@ -195,8 +203,9 @@ Status makeFolder(const std::string& dir) {
   struct stat st;
   if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Status::error(StatusCode::kInvalidArgument,
-                         dir + " is not a folder (the web console keeps its certificate there; "
-                               "move what is there away)");
+                         dir +
+                             " is not a folder (the web console keeps its certificate there; "
+                             "move what is there away)");
   }
   return Status();
 }
@@ -208,8 +217,7 @@ bool exists(const std::string& path) {
 
 }  // namespace
 
-Result<TlsIdentity> loadOrMakeTlsIdentity(const std::string& cert_path,
-                                          const std::string& key_path,
+Result<TlsIdentity> loadOrMakeTlsIdentity(const std::string& cert_path, const std::string& key_path,
                                           const std::string& state_dir,
                                           const std::string& listen_ip) {
   if (!cert_path.empty() || !key_path.empty()) {
@@ -226,8 +234,8 @@ Result<TlsIdentity> loadOrMakeTlsIdentity(const std::string& cert_path,
   const std::string key = dir + "/" + kKeyName;
   if (!exists(cert) || !exists(key)) return makePair(dir, listen_ip);
   // Kept from an earlier start: the same fingerprint the user may already have accepted.
-  auto kept = loadPair(cert, key, "remove " + cert + " and " + key +
-                                      " to have the box make a new pair");
+  auto kept =
+      loadPair(cert, key, "remove " + cert + " and " + key + " to have the box make a new pair");
   if (kept.ok()) kept->made_here = true;
   return kept;
 }

@@ -5,11 +5,11 @@
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
-#include <signal.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -249,22 +249,24 @@ TEST_CASE("a request over TLS reaches the console with every field, and keep-ali
   TlsClient client(server->port());
   REQUIRE(client.handshake());
   const std::string body = "name=alice&csrf=x";
-  REQUIRE(client.send("POST /login?next=%2F HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                      "Cookie: muzzle_session=abc; theme=dark\r\n"
-                      "Content-Type: application/x-www-form-urlencoded\r\n"
-                      "X-CSRF-Token: tok\r\nOrigin: https://127.0.0.1\r\nLast-Event-ID: 7\r\n"
-                      "Content-Length: " +
-                      std::to_string(body.size()) + "\r\n\r\n" + body));
+  REQUIRE(
+      client.send("POST /login?next=%2F HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  "Cookie: muzzle_session=abc; theme=dark\r\n"
+                  "Content-Type: application/x-www-form-urlencoded\r\n"
+                  "X-CSRF-Token: tok\r\nOrigin: https://127.0.0.1\r\nLast-Event-ID: 7\r\n"
+                  "Content-Length: " +
+                  std::to_string(body.size()) + "\r\n\r\n" + body));
   const std::string answer = client.readResponse();
   CHECK(answer.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
   CHECK(has(answer, "\r\nContent-Type: text/plain\r\n"));
   CHECK(has(answer, "\r\nSet-Cookie: a=b\r\n"));
   CHECK(has(answer, "\r\nCache-Control: no-store\r\n"));
   checkSecurityHeaders(answer);
-  CHECK(has(answer, "\r\n\r\nmethod=POST\npath=/login\nquery=next=%2F\npeer=127.0.0.1\n"
-                    "cookie=muzzle_session=abc; theme=dark\n"
-                    "type=application/x-www-form-urlencoded\ncsrf=tok\n"
-                    "origin=https://127.0.0.1\nlast=7\nbody=name=alice&csrf=x\n"));
+  CHECK(has(answer,
+            "\r\n\r\nmethod=POST\npath=/login\nquery=next=%2F\npeer=127.0.0.1\n"
+            "cookie=muzzle_session=abc; theme=dark\n"
+            "type=application/x-www-form-urlencoded\ncsrf=tok\n"
+            "origin=https://127.0.0.1\nlast=7\nbody=name=alice&csrf=x\n"));
   // The same connection, again; absent headers are empty.
   REQUIRE(client.send(get("/x")));
   const std::string second = client.readResponse();
@@ -287,8 +289,7 @@ TEST_CASE("plain HTTP gets one 308 to the configured address, and nothing else")
   const std::string answer =
       plainExchange(server->port(), get("/devices", "Host: evil.example\r\n") + get("/again"));
   CHECK(answer.rfind("HTTP/1.1 308 Permanent Redirect\r\n", 0) == 0);
-  CHECK(has(answer, "\r\nLocation: https://127.0.0.1:" + std::to_string(server->port()) +
-                        "/\r\n"));
+  CHECK(has(answer, "\r\nLocation: https://127.0.0.1:" + std::to_string(server->port()) + "/\r\n"));
   CHECK_FALSE(has(answer, "evil"));
   CHECK(has(answer, "\r\nCache-Control: no-store\r\n"));
   checkSecurityHeaders(answer);
@@ -519,8 +520,9 @@ TEST_CASE("stop() with a stream open closes it and joins; a stream kept after is
   CHECK(client.ended());
 }
 
-TEST_CASE("an answer never given is cut at the deadline; one given after the client left, or "
-          "after the server is gone, is harmless") {
+TEST_CASE(
+    "an answer never given is cut at the deadline; one given after the client left, or "
+    "after the server is gone, is harmless") {
   Console console;
   ServerOptions o = loopback();
   o.request_deadline = 300ms;
@@ -544,8 +546,8 @@ TEST_CASE("an answer never given is cut at the deadline; one given after the cli
     held = console.held;
   }
   std::this_thread::sleep_for(50ms);
-  held[1](Response{});     // the connection is gone
-  held[1](Response{});     // a second call does nothing either
+  held[1](Response{});  // the connection is gone
+  held[1](Response{});  // a second call does nothing either
   held[0](Response{});
   // A client still connected gets its (late) answer once only.
   TlsClient client(server->port());

@@ -103,8 +103,8 @@ TEST_CASE("the cookie's attributes, exactly") {
   ManualClock clock;
   Sessions sessions(clock, minutes(30), hours(12));
   const Session s = sessions.create(kAlice);
-  CHECK(sessions.cookie(s) == "muzzle_session=" + s.token +
-                                  "; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200");
+  CHECK(sessions.cookie(s) ==
+        "muzzle_session=" + s.token + "; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200");
   CHECK(Sessions::clearingCookie() ==
         "muzzle_session=; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
 }
@@ -134,8 +134,8 @@ TEST_CASE("Cookie headers: several cookies, spaces, quotes, a stale one first, j
   for (const std::string& header :
        {"muzzle_session=" + t, "theme=dark; muzzle_session=" + t + "; lang=en",
         "theme=dark;muzzle_session=" + t, "  muzzle_session = " + t + " ;",
-        "muzzle_session=\"" + t + "\"", "muzzle_session=" + std::string(43, 'x') +
-                                            "; muzzle_session=" + t,
+        "muzzle_session=\"" + t + "\"",
+        "muzzle_session=" + std::string(43, 'x') + "; muzzle_session=" + t,
         "a=b; ; =; muzzle_session; muzzle_session=" + t,
         "x=" + std::string(6000, 'y') + "; muzzle_session=" + t}) {
     CAPTURE(header);

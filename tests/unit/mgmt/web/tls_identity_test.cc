@@ -82,8 +82,9 @@ TEST_CASE("made once in <state_dir>/web, kept, and the same at the next start") 
   CHECK(second->fingerprint != made->fingerprint);
 }
 
-TEST_CASE("the made certificate: CN muzzle, the listen address as subjectAltName, ECDSA P-256, "
-          "10 years") {
+TEST_CASE(
+    "the made certificate: CN muzzle, the listen address as subjectAltName, ECDSA P-256, "
+    "10 years") {
   TempDir state("tls");
   auto made = loadOrMakeTlsIdentity("", "", state.path, "fd00::1");
   REQUIRE(made.ok());
