@@ -5,6 +5,7 @@
 #include <malloc.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -167,6 +168,9 @@ int main(int argc, char** argv) {
   // threshold keeps them in their own mappings, returned whole when freed.
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
+  // A peer that closes mid-answer (a browser, a syslog collector) must cost an EPIPE error on
+  // that connection, never the process: OpenSSL writes with plain write(2).
+  std::signal(SIGPIPE, SIG_IGN);
   muzzle::SystemClock clock;
   const auto started = clock.now();
   // The kernel's queue counters are root's to open: opened before root is dropped just below.
