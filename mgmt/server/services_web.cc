@@ -66,8 +66,8 @@ class WebServiceImpl final : public v1::WebService::CallbackService {
       s = principal.status();
     } else if (principal->role < Role::kAdmin) {
       s = Status::error(StatusCode::kPermissionDenied,
-                        std::string("role ") + roleName(principal->role) + " (" +
-                            principal->who + ") may not " + what + "; it needs admin");
+                        std::string("role ") + roleName(principal->role) + " (" + principal->who +
+                            ") may not " + what + "; it needs admin");
     } else if (deps_.web == nullptr) {
       s = Status::error(StatusCode::kUnavailable,
                         "the web console is off: set management.web.listen in muzzled.yaml");

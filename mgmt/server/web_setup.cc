@@ -43,9 +43,9 @@ Result<WebSetup> webSetupOf(const DaemonConfig& config,
   if (w.has_session_idle_minutes()) {
     setup.console.session_idle = std::chrono::minutes(w.session_idle_minutes());
   }
-  auto identity = web::loadOrMakeTlsIdentity(inConfigDir(config, w.cert()),
-                                             inConfigDir(config, w.key()), config.state_dir,
-                                             hostOf(*listen));
+  auto identity =
+      web::loadOrMakeTlsIdentity(inConfigDir(config, w.cert()), inConfigDir(config, w.key()),
+                                 config.state_dir, hostOf(*listen));
   if (!identity.ok()) return identity.status().withContext("management.web: ");
   setup.server.cert_pem = identity->cert_pem;
   setup.server.key_pem = identity->key_pem;

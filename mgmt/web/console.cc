@@ -12,6 +12,7 @@
 #include "fw/config/yaml_proto.h"
 #include "mgmt/revisions/text_diff.h"
 #include "mgmt/server/auth.h"
+#include "muzzle/v1/learn.grpc.pb.h"
 #include "muzzle/v1/management.grpc.pb.h"
 #include "muzzle/v1/policy.pb.h"
 
@@ -81,6 +82,9 @@ const char* noticeText(std::string_view code) {
   if (code == "assigned") return "The device has its new profile.";
   if (code == "confirmed") return "The policy change is confirmed.";
   if (code == "rolled-back") return "The policy is rolled back (as a new revision).";
+  if (code == "learning") return "Learning: what the device does is recorded from now on.";
+  if (code == "learning-stopped") return "Learning stopped; what it recorded stays for review.";
+  if (code == "proposal-applied") return "The proposed profile is applied (as a new revision).";
   return nullptr;
 }
 
@@ -197,7 +201,8 @@ std::vector<uint32_t> EventTracker::denialsPerMinute(int64_t now_unix) const {
   const int64_t last = now_unix / 60;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [minute, count] : denials_) {
-    if (minute > last - 60 && minute <= last) out[static_cast<size_t>(59 - (last - minute))] = count;
+    if (minute > last - 60 && minute <= last)
+      out[static_cast<size_t>(59 - (last - minute))] = count;
   }
   return out;
 }
@@ -278,7 +283,8 @@ class Console::Impl {
         policy_(v1::PolicyService::NewStub(channel)),
         devices_(v1::DeviceService::NewStub(channel)),
         status_(v1::StatusService::NewStub(channel)),
-        events_(v1::EventService::NewStub(channel)) {}
+        events_(v1::EventService::NewStub(channel)),
+        learn_(v1::LearnService::NewStub(channel)) {}
 
   ~Impl() { stop(); }
 
@@ -297,9 +303,10 @@ class Console::Impl {
     state->ctx.AddMetadata(kConsoleUserHeader, who.user);
     state->ctx.AddMetadata(kConsoleRoleHeader, roleName(who.role));
     state->ctx.AddMetadata(kConsolePeerHeader, who.peer);
-    method(stub->async(), &state->ctx, &state->request, &state->response,
-           std::function<void(grpc::Status)>(
-               [state, done = std::move(done)](grpc::Status s) mutable { done(s, state->response); }));
+    method(
+        stub->async(), &state->ctx, &state->request, &state->response,
+        std::function<void(grpc::Status)>(
+            [state, done = std::move(done)](grpc::Status s) mutable { done(s, state->response); }));
   }
 
   // The console's own watch (denials per minute, attempts): started again, at most every 5 s,
@@ -391,8 +398,11 @@ class Console::Impl {
       return policyPage(who, ctx, selected, std::move(respond));
     }
     if (path.starts_with("/devices/")) {
-      const std::string mac = percentDecode(path.substr(9));
-      if (mac.find('/') == std::string::npos) return devicePage(who, ctx, mac, std::move(respond));
+      const auto [mac, action] = deviceTarget(path);
+      if (action.empty()) return devicePage(who, ctx, mac, std::move(respond));
+      if (action == "proposal") {
+        return proposalPage(who, ctx, mac, queryValue(req.query, "profile"), std::move(respond));
+      }
     }
     respond(html(404, renderError(404, "There is no such page.", &ctx)));
   }
@@ -434,17 +444,32 @@ class Console::Impl {
   void devicePage(const Caller& who, const PageContext& ctx, const std::string& mac,
                   Respond respond) {
     auto g = std::make_shared<Gather<DevicePage>>();
-    g->waiting = 2;
+    g->waiting = 3;
     g->data.attempts = console_.tracker_.attempts(mac);
-    auto finish = [g, ctx, respond](const grpc::Status& s) {
+    // The learning session as the learning service has it now (the device's record notes it
+    // only with the device's next packet).
+    auto session = std::make_shared<v1::LearnSession>();
+    auto finish = [g, ctx, respond, session](const grpc::Status& s) {
       std::lock_guard<std::mutex> lock(g->mu);
       if (g->failed) return;
       if (!s.ok()) {
         g->failed = true;
         return respond(refusal(s, ctx));
       }
-      if (--g->waiting == 0) respond(html(200, renderDevice(g->data, ctx)));
+      if (--g->waiting > 0) return;
+      g->data.device.set_learning(!session->active()   ? ""
+                                  : session->observe() ? "observe"
+                                                       : "learning");
+      respond(html(200, renderDevice(g->data, ctx)));
     };
+    v1::ShowLearningRequest lreq;
+    lreq.set_mac(mac);
+    call<v1::LearnService::Stub, v1::ShowLearningRequest, v1::ShowLearningResponse>(
+        learn_.get(), [](auto* a, auto&&... x) { a->ShowLearning(x...); }, who, lreq,
+        [finish, session](const grpc::Status& s, v1::ShowLearningResponse& r) {
+          if (s.ok()) *session = r.session();
+          finish(s.ok() || s.error_code() == grpc::StatusCode::NOT_FOUND ? grpc::Status::OK : s);
+        });
     v1::GetDeviceRequest dreq;
     dreq.set_mac(mac);
     call<v1::DeviceService::Stub, v1::GetDeviceRequest, v1::DeviceInfo>(
@@ -458,6 +483,47 @@ class Console::Impl {
         [g, finish](const grpc::Status& s, v1::GetPolicyResponse& r) {
           if (s.ok()) g->data.profiles = profileNames(r.content());
           finish(s.ok() || s.error_code() == grpc::StatusCode::NOT_FOUND ? grpc::Status::OK : s);
+        });
+  }
+
+  // "/devices/<MAC>[/<action>]" -> the MAC (percent-decoded) and the action ("" for the page).
+  static std::pair<std::string, std::string> deviceTarget(const std::string& path) {
+    const std::string rest = path.substr(std::string_view("/devices/").size());
+    const size_t slash = rest.find('/');
+    if (slash == std::string::npos) return {percentDecode(rest), ""};
+    return {percentDecode(rest.substr(0, slash)), rest.substr(slash + 1)};
+  }
+
+  // The device, then the proposal its recorded flows make (a preview: never applied here).
+  void proposalPage(const Caller& who, const PageContext& ctx, const std::string& mac,
+                    const std::string& profile, Respond respond) {
+    auto page = std::make_shared<ProposalPage>();
+    page->profile = profile;
+    v1::GetDeviceRequest dreq;
+    dreq.set_mac(mac);
+    call<v1::DeviceService::Stub, v1::GetDeviceRequest, v1::DeviceInfo>(
+        devices_.get(), [](auto* a, auto&&... x) { a->GetDevice(x...); }, who, dreq,
+        [this, who, ctx, mac, page, respond](const grpc::Status& s, v1::DeviceInfo& d) {
+          if (!s.ok()) return respond(refusal(s, ctx));
+          page->device = std::move(d);
+          v1::ProposeProfileRequest preq;
+          preq.set_mac(mac);
+          preq.set_profile(page->profile);
+          call<v1::LearnService::Stub, v1::ProposeProfileRequest, v1::ProposeProfileResponse>(
+              learn_.get(), [](auto* a, auto&&... x) { a->ProposeProfile(x...); }, who, preq,
+              [ctx, page, respond](const grpc::Status& ps, v1::ProposeProfileResponse& p) {
+                // No recording yet, or a default-profile device without a name for its
+                // profile: the page says why, with the form to try again.
+                if (ps.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+                  return respond(refusal(ps, ctx));
+                }
+                if (ps.ok()) {
+                  page->proposal = std::move(p);
+                } else {
+                  page->problem = ps.error_message();
+                }
+                respond(html(200, renderProposal(*page, ctx)));
+              });
         });
   }
 
@@ -558,37 +624,63 @@ class Console::Impl {
           after("/policy?notice=rolled-back"));
     }
     if (path.starts_with("/devices/")) {
-      const std::string rest = path.substr(9);
-      const size_t slash = rest.rfind('/');
-      if (slash != std::string::npos) {
-        const std::string mac = percentDecode(rest.substr(0, slash));
-        const std::string action = rest.substr(slash + 1);
-        const std::string page = "/devices/" + mac;
-        if (action == "quarantine") {
-          v1::QuarantineRequest req;
-          req.set_mac(mac);
-          req.set_comment(kComment);
-          return call<v1::DeviceService::Stub, v1::QuarantineRequest, v1::DeviceChangeResponse>(
-              devices_.get(), [](auto* a, auto&&... x) { a->Quarantine(x...); }, who, req,
-              after(page + "?notice=quarantined"));
-        }
-        if (action == "release") {
-          v1::ReleaseRequest req;
-          req.set_mac(mac);
-          req.set_comment(kComment);
-          return call<v1::DeviceService::Stub, v1::ReleaseRequest, v1::DeviceChangeResponse>(
-              devices_.get(), [](auto* a, auto&&... x) { a->Release(x...); }, who, req,
-              after(page + "?notice=released"));
-        }
-        if (action == "assign") {
-          v1::SetDeviceRequest req;
-          req.set_mac(mac);
-          req.set_profile(form["profile"]);
-          req.set_comment(kComment);
-          return call<v1::DeviceService::Stub, v1::SetDeviceRequest, v1::DeviceChangeResponse>(
-              devices_.get(), [](auto* a, auto&&... x) { a->SetDevice(x...); }, who, req,
-              after(page + "?notice=assigned"));
-        }
+      const auto [mac, action] = deviceTarget(path);
+      const std::string page = "/devices/" + mac;
+      if (action == "quarantine") {
+        v1::QuarantineRequest req;
+        req.set_mac(mac);
+        req.set_comment(kComment);
+        return call<v1::DeviceService::Stub, v1::QuarantineRequest, v1::DeviceChangeResponse>(
+            devices_.get(), [](auto* a, auto&&... x) { a->Quarantine(x...); }, who, req,
+            after(page + "?notice=quarantined"));
+      }
+      if (action == "release") {
+        v1::ReleaseRequest req;
+        req.set_mac(mac);
+        req.set_comment(kComment);
+        return call<v1::DeviceService::Stub, v1::ReleaseRequest, v1::DeviceChangeResponse>(
+            devices_.get(), [](auto* a, auto&&... x) { a->Release(x...); }, who, req,
+            after(page + "?notice=released"));
+      }
+      if (action == "assign") {
+        v1::SetDeviceRequest req;
+        req.set_mac(mac);
+        req.set_profile(form["profile"]);
+        req.set_comment(kComment);
+        return call<v1::DeviceService::Stub, v1::SetDeviceRequest, v1::DeviceChangeResponse>(
+            devices_.get(), [](auto* a, auto&&... x) { a->SetDevice(x...); }, who, req,
+            after(page + "?notice=assigned"));
+      }
+      if (action == "learn") {
+        v1::StartLearningRequest req;
+        req.set_mac(mac);
+        uint32_t seconds = 0;
+        std::sscanf(form["seconds"].c_str(), "%u", &seconds);
+        req.set_duration_seconds(seconds);  // the API bounds it
+        return call<v1::LearnService::Stub, v1::StartLearningRequest, v1::LearnSession>(
+            learn_.get(), [](auto* a, auto&&... x) { a->StartLearning(x...); }, who, req,
+            after(page + "?notice=learning"));
+      }
+      if (action == "learn/stop") {
+        v1::StopLearningRequest req;
+        req.set_mac(mac);
+        return call<v1::LearnService::Stub, v1::StopLearningRequest, v1::LearnSession>(
+            learn_.get(), [](auto* a, auto&&... x) { a->StopLearning(x...); }, who, req,
+            after(page + "?notice=learning-stopped"));
+      }
+      if (action == "proposal/apply") {
+        v1::ProposeProfileRequest req;
+        req.set_mac(mac);
+        req.set_profile(form["profile"]);
+        req.set_apply(true);
+        uint64_t base = 0;
+        std::sscanf(form["base"].c_str(), "%lu", &base);
+        // The revision the admin reviewed: applied only if the box is still there.
+        req.set_expected_revision(base);
+        req.set_comment("web console: learning proposal for " + mac);
+        return call<v1::LearnService::Stub, v1::ProposeProfileRequest, v1::ProposeProfileResponse>(
+            learn_.get(), [](auto* a, auto&&... x) { a->ProposeProfile(x...); }, who, req,
+            after(page + "?notice=proposal-applied"));
       }
     }
     respond(html(404, renderError(404, "There is no such action.", &ctx)));
@@ -618,6 +710,7 @@ class Console::Impl {
   std::unique_ptr<v1::DeviceService::Stub> devices_;
   std::unique_ptr<v1::StatusService::Stub> status_;
   std::unique_ptr<v1::EventService::Stub> events_;
+  std::unique_ptr<v1::LearnService::Stub> learn_;
 
   std::mutex mu_;
   std::condition_variable done_;
@@ -669,14 +762,16 @@ void Console::handle(Request req, Respond respond) {
   if (!options_.allow.empty()) {
     auto ip = IpAddress::parse(req.peer);
     if (!ip || !options_.allow.contains(*ip)) {
-      return respond(html(403, renderError(403, "This address may not use the console "
-                                                "(management.web.allow).",
+      return respond(html(403, renderError(403,
+                                           "This address may not use the console "
+                                           "(management.web.allow).",
                                            nullptr)));
     }
   }
   const std::string& path = req.path;
   if (path.starts_with("/static/")) {
-    if (req.method != "GET" && req.method != "HEAD") return respond(html(405, renderError(405, "Method not allowed.", nullptr)));
+    if (req.method != "GET" && req.method != "HEAD")
+      return respond(html(405, renderError(405, "Method not allowed.", nullptr)));
     const Asset* asset = findAsset(path);
     if (asset == nullptr) return respond(html(404, renderError(404, "No such file.", nullptr)));
     Response r;
@@ -687,11 +782,13 @@ void Console::handle(Request req, Respond respond) {
   }
   if (path == "/login") {
     if (req.method == "GET") return respond(html(200, renderLogin("")));
-    if (req.method != "POST") return respond(html(405, renderError(405, "Method not allowed.", nullptr)));
+    if (req.method != "POST")
+      return respond(html(405, renderError(405, "Method not allowed.", nullptr)));
     std::chrono::seconds retry{0};
     if (!limiter_.allowed(req.peer, &retry)) {
       logins_refused_++;
-      Response r = html(429, renderLogin("Too many failed logins from this address: wait and try again."));
+      Response r =
+          html(429, renderLogin("Too many failed logins from this address: wait and try again."));
       r.headers.emplace_back("Retry-After", std::to_string(retry.count()));
       return respond(std::move(r));
     }
@@ -700,12 +797,17 @@ void Console::handle(Request req, Respond respond) {
     if (!account.ok()) {
       limiter_.failed(req.peer);
       logins_refused_++;
-      log_.writeLimited(LogLine("web-login-refused").add("user", form["name"].substr(0, 32)).add("peer", req.peer));
+      log_.writeLimited(LogLine("web-login-refused")
+                            .add("user", form["name"].substr(0, 32))
+                            .add("peer", req.peer));
       return respond(html(401, renderLogin("Wrong name or password.")));
     }
     limiter_.succeeded(req.peer);
     Session s = sessions_.create(*account);
-    log_.write(LogLine("web-login").add("user", account->name).add("role", roleName(account->role)).add("peer", req.peer));
+    log_.write(LogLine("web-login")
+                   .add("user", account->name)
+                   .add("role", roleName(account->role))
+                   .add("peer", req.peer));
     return respond(redirect("/", sessions_.cookie(s)));
   }
 
@@ -727,7 +829,11 @@ void Console::handle(Request req, Respond respond) {
     auto form = parseForm(req.body);
     const std::string sent = !req.csrf.empty() ? req.csrf : form["csrf"];
     if (!Sessions::csrfMatches(*session, sent)) {
-      return respond(html(403, renderError(403, "This change did not come from the console's own page (its CSRF token is missing or wrong): reload the page and try again.", &ctx)));
+      return respond(
+          html(403, renderError(403,
+                                "This change did not come from the console's own page (its CSRF "
+                                "token is missing or wrong): reload the page and try again.",
+                                &ctx)));
     }
     if (path == "/logout") {
       sessions_.end(session->token);

@@ -78,8 +78,7 @@ class Console {
  public:
   // `key` is the one the management server's Authorizer was given (setConsoleKey).
   // `accounts`, `log` and `clock` must outlive the console.
-  Console(ConsoleOptions options, std::string key, Accounts& accounts, EventLog& log,
-          Clock& clock);
+  Console(ConsoleOptions options, std::string key, Accounts& accounts, EventLog& log, Clock& clock);
   ~Console();  // stop()
 
   // The management server, reached in-process (ManagementServer::inProcessChannel): made

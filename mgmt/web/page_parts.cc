@@ -323,4 +323,35 @@ void pendingCommit(std::string& out, const v1::PendingCommit& pending, const Pag
 }
 
 }  // namespace parts
+
+namespace {
+
+std::string_view diffClass(std::string_view line) {
+  if (line.starts_with("+++") || line.starts_with("---")) return "file";
+  if (line.starts_with("@@")) return "hunk";
+  if (line.starts_with("+")) return "add";
+  if (line.starts_with("-")) return "del";
+  return "ctx";
+}
+
+}  // namespace
+
+namespace parts {
+
+void diffText(std::string& out, std::string_view diff) {
+  out += "<pre class=\"diff\">";
+  while (!diff.empty()) {
+    const size_t end = diff.find('\n');
+    const std::string_view line = diff.substr(0, end);
+    out += "<span class=\"";
+    out += diffClass(line);
+    out += "\">";
+    text(out, line);
+    out += "</span>\n";
+    diff = end == std::string_view::npos ? std::string_view() : diff.substr(end + 1);
+  }
+  out += "</pre>";
+}
+
+}  // namespace parts
 }  // namespace muzzle::web

@@ -51,6 +51,10 @@ std::string devicePath(std::string_view mac);
 // time; "never" for 0.
 void timeText(std::string& out, int64_t unix_seconds, int64_t now_unix);
 
+// A unified diff in <pre class="diff">, each line escaped in a span classed by what it is
+// (file, hunk, add, del, ctx).
+void diffText(std::string& out, std::string_view diff);
+
 // "Revision 7 is not confirmed: it rolls back to 6 at ..." with the countdown console.js runs
 // (data-deadline, Unix seconds) and, for operator and up, the Confirm form. Nothing when
 // pending.revision is 0.

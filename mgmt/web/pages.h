@@ -12,6 +12,8 @@
 //   GET  /policy[?revision=N]      revisions, the diff of N against its parent
 //   GET  /login, POST /login (name, password), POST /logout
 //   POST /devices/<MAC>/quarantine, /devices/<MAC>/release, /devices/<MAC>/assign (profile)
+//   POST /devices/<MAC>/learn (seconds), /devices/<MAC>/learn/stop
+//   GET  /devices/<MAC>/proposal[?profile=P], POST /devices/<MAC>/proposal/apply (profile, base)
 //   POST /policy/confirm, POST /policy/rollback (revision)
 //   GET  /static/<file>            the assets below
 // Every form that changes something carries the hidden field `csrf` (PageContext::csrf).
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "mgmt/server/role.h"
+#include "muzzle/v1/learn.pb.h"
 #include "muzzle/v1/management.pb.h"
 
 namespace muzzle::web {
@@ -84,6 +87,18 @@ struct DevicePage {
 // Vendor, addresses, DHCP facts, profile and why; what it tried to reach; buttons to assign a
 // profile, quarantine, release.
 std::string renderDevice(const DevicePage& page, const PageContext& ctx);
+
+// A learning proposal for one device (learn.proto): the profile the recorded flows make, as a
+// diff of the current policy, with its findings (hard-coded addresses, DNS bypass, ...); Apply
+// for an admin (POST /devices/<MAC>/proposal/apply with `profile` and `base`), and a form to
+// name the profile (GET ?profile=NAME) for a device on the default profile.
+struct ProposalPage {
+  v1::DeviceInfo device;
+  std::string profile;  // asked for ("" : the device's own)
+  v1::ProposeProfileResponse proposal;
+  std::string problem;  // why there is no proposal (the API's refusal), "" when there is one
+};
+std::string renderProposal(const ProposalPage& page, const PageContext& ctx);
 
 // The live events page: a filter box, and /static/console.js fills the list from
 // /events/stream.

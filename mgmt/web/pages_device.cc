@@ -161,6 +161,32 @@ void assignForm(std::string& out, const DevicePage& page, const PageContext& ctx
   out += "</select> <button type=\"submit\">Assign</button></form>";
 }
 
+// Learning mode: start a session (an hour, a day, a week), or stop it; the proposal its
+// flows make is reviewed on its own page.
+void learning(std::string& out, const DevicePage& page, const PageContext& ctx,
+              const std::string& base) {
+  out += "<div class=\"learning\"><h3>Learning</h3>";
+  if (page.device.learning().empty()) {
+    out += "<form method=\"post\" class=\"learn\"";
+    attr(out, "action", base + "/learn");
+    out += '>';
+    parts::csrfField(out, ctx);
+    out +=
+        "<label for=\"seconds\">Record what it does for</label> <select id=\"seconds\" "
+        "name=\"seconds\"><option value=\"3600\">an hour</option><option value=\"86400\" "
+        "selected>a day</option><option value=\"604800\">a week</option></select> "
+        "<button type=\"submit\">Start learning</button></form>";
+  } else {
+    out += "<p>Learning now (";
+    text(out, page.device.learning());
+    out += ").</p>";
+    parts::postForm(out, ctx, {.action = base + "/learn/stop", .button = "Stop learning"});
+  }
+  out += "<p><a";
+  attr(out, "href", base + "/proposal");
+  out += ">Review the profile its recorded flows propose</a></p></div>";
+}
+
 void actions(std::string& out, const DevicePage& page, const PageContext& ctx,
              std::string_view label) {
   const v1::DeviceInfo& d = page.device;
@@ -179,7 +205,9 @@ void actions(std::string& out, const DevicePage& page, const PageContext& ctx,
         out, ctx,
         {.action = action, .button = "Quarantine", .confirm = question, .button_class = "danger"});
   }
-  out += "</div></section>";
+  out += "</div>";
+  learning(out, page, ctx, base);
+  out += "</section>";
 }
 
 }  // namespace

@@ -46,14 +46,6 @@ void revisionRow(std::string& out, const v1::Revision& r, uint64_t current,
   out += "</td></tr>\n";
 }
 
-std::string_view diffClass(std::string_view line) {
-  if (line.starts_with("+++") || line.starts_with("---")) return "file";
-  if (line.starts_with("@@")) return "hunk";
-  if (line.starts_with("+")) return "add";
-  if (line.starts_with("-")) return "del";
-  return "ctx";
-}
-
 void diffSection(std::string& out, const PolicyPage& page) {
   if (page.selected == 0) return;
   out += "<section aria-labelledby=\"diff-title\"><h2 id=\"diff-title\">Changes in revision ";
@@ -69,19 +61,8 @@ void diffSection(std::string& out, const PolicyPage& page) {
     out += "<p>No change to the policy text.</p></section>";
     return;
   }
-  out += "<pre class=\"diff\">";
-  std::string_view rest = page.diff;
-  while (!rest.empty()) {
-    const size_t end = rest.find('\n');
-    const std::string_view line = rest.substr(0, end);
-    out += "<span class=\"";
-    out += diffClass(line);
-    out += "\">";
-    text(out, line);
-    out += "</span>\n";
-    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
-  }
-  out += "</pre></section>";
+  parts::diffText(out, page.diff);
+  out += "</section>";
 }
 
 }  // namespace

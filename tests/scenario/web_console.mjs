@@ -7,6 +7,8 @@
 //   viewer    the same device page without any button; a forged POST (the viewer's own session
 //             and CSRF token) is refused by the API's role check; one without the token by the
 //             console; the events page fills from the live stream
+//   learn     an operator starts learning on a device from its page
+//   propose   an admin reviews the proposal its flows make (PROFILE names it) and applies it
 //   xss       the device that announced `<script>` as its DHCP hostname shows it as text, and no
 //             script runs
 // Environment: URL, NAME, PASSWORD, MAC (the device), SHOTS (folder for PNG screenshots),
@@ -116,6 +118,26 @@ try {
     const scripts = await page.locator('script:not([src])').count();
     check('no script element came from the device', scripts === 0, scripts);
     check('no dialog opened', dialogs.length === 0, dialogs);
+  } else if (phase === 'learn') {
+    await page.goto(`${url}/devices/${mac}`);
+    const start = page.locator('form[action$="/learn"] button');
+    check('an operator sees Start learning', (await start.count()) === 1);
+    await Promise.all([page.waitForNavigation(), start.click()]);
+    const after = await page.textContent('body');
+    check('the page says the device is learning', /Learning: what the device does is recorded/.test(after), after);
+    check('Stop learning is offered now', (await page.locator('form[action$="/learn/stop"] button').count()) === 1);
+  } else if (phase === 'propose') {
+    await page.goto(`${url}/devices/${mac}/proposal?profile=${process.env.PROFILE}`);
+    const text = await page.textContent('main');
+    check('the proposal allows the cloud the device used by name', text.includes('telemetry.vendor.example'), text);
+    check('the hard-coded address is a finding, not a rule', /hard-coded-ip\s*203\.0\.113\.10/.test(text), text);
+    await page.screenshot({ path: `${shots}/proposal.png`, fullPage: true });
+    const apply = page.locator('form[action$="/proposal/apply"] button');
+    check('an admin sees Apply', (await apply.count()) === 1);
+    await Promise.all([page.waitForNavigation(), apply.click()]);
+    check('the page asked before applying', dialogs.some((d) => d.includes('Apply this profile')), dialogs);
+    const after = await page.textContent('body');
+    check('the page says the proposal is applied', /proposed profile is applied/.test(after), after);
   } else {
     check(`known phase ${phase}`, false);
   }

@@ -11,6 +11,9 @@
 #    NVR, allowed a moment before (the admin gave it the camera profile), is then stopped; the change is in the audit log as web:NAME;
 #  - a viewer sees the same page without buttons, and a forged POST is refused; the events page
 #    fills from the live stream;
+#  - an operator starts learning on garage-cam from its page; after its day's flows an admin
+#    reviews the proposal (the cloud by name a rule, the hard-coded address a finding) and
+#    applies it: a new revision by web:webadmin;
 #  - a device that announces `<script>` as its DHCP hostname is shown as text;
 #  - wrong passwords are refused, and past five the source waits (429);
 # and the box keeps enforcing throughout. Screenshots go to $WEB_SHOTS (default: the build's
@@ -68,6 +71,7 @@ lab_check "a device on the segment is refused ($seg)" test "$seg" != 200
 
 run_browser() {
   lab_exec inet env URL="$url" NAME="$1" PASSWORD="$2" MAC="$3" SHOTS="$shots" PLAYWRIGHT="$playwright" \
+    PROFILE="${PROFILE:-}" \
     node "$repo/tests/scenario/web_console.mjs" "$4"
 }
 echo "== the site's devices at work (the gadget on the default profile only asks the resolver)"
@@ -94,6 +98,19 @@ lab_check "the API says the gadget is quarantined" quarantined
 
 echo "== a viewer, and a forged change"
 lab_check "viewer phase" run_browser webview viewer-pass-1 "$gadget" viewer
+
+echo "== learning from the page: an operator starts it, an admin applies the proposal"
+cam2="${LAB_MAC[cam2]}"
+lab_check "an admin account" ctl web user add webadmin --role admin --password-stdin <<<"admin-pass-1"
+lab_check "learn phase" run_browser webop operator-pass-1 "$cam2" learn
+lab_check "the box says so" wait_log "event=learn-start mac=$cam2"
+lab_table_header
+lab_expect_name rejected cam2 telemetry.vendor.example tcp 443
+lab_expect rejected cam2 cloud1 tcp 443  # a hard-coded address: a finding
+before="$(revision)"
+PROFILE=garage-cam lab_check "propose phase" run_browser webadmin admin-pass-1 "$cam2" propose
+lab_check "a new revision, by web:webadmin" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' audit | grep 'web:webadmin' | grep -q learn"
+lab_check "the revision moved on" test "$(revision)" -gt "$before"
 
 echo "== a device announcing <script> as its DHCP hostname"
 lab_exec vacuum "$LABNET" dhcp eth0 --hostname '<script>alert("muzzle")</script>' >/dev/null

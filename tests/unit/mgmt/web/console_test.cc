@@ -57,8 +57,8 @@ struct ConsoleSite : SeededBox {
   }
   // Logs in; the Cookie header and the CSRF token of the new session.
   std::pair<std::string, std::string> login(const std::string& name, const std::string& password) {
-    Response r = send({.method = "POST", .path = "/login",
-                       .body = "name=" + name + "&password=" + password});
+    Response r = send(
+        {.method = "POST", .path = "/login", .body = "name=" + name + "&password=" + password});
     REQUIRE(r.status == 303);
     std::string cookie;
     for (const auto& [k, v] : r.headers) {
@@ -102,7 +102,8 @@ TEST_CASE_FIXTURE(ConsoleSite, "logins: a wrong password is 401, a right one a s
   CHECK(events.status == 200);
   CHECK(events.body.find(csrf) != std::string::npos);  // the logout form carries it
   // Logged out: the cookie is cleared and no longer opens anything.
-  Response out = send({.method = "POST", .path = "/logout", .cookie = cookie, .body = "csrf=" + csrf});
+  Response out =
+      send({.method = "POST", .path = "/logout", .cookie = cookie, .body = "csrf=" + csrf});
   CHECK(out.status == 303);
   CHECK(header(out, "Set-Cookie").find("Max-Age=0") != std::string::npos);
   CHECK(header(send({.method = "GET", .path = "/events", .cookie = cookie}), "Location") ==
@@ -111,13 +112,17 @@ TEST_CASE_FIXTURE(ConsoleSite, "logins: a wrong password is 401, a right one a s
 
 TEST_CASE_FIXTURE(ConsoleSite, "past five wrong passwords from one address, it waits (429)") {
   for (int i = 0; i < 5; ++i) {
-    CHECK(send({.method = "POST", .path = "/login", .body = "name=op&password=wrong"}).status == 401);
+    CHECK(send({.method = "POST", .path = "/login", .body = "name=op&password=wrong"}).status ==
+          401);
   }
-  Response limited = send({.method = "POST", .path = "/login", .body = "name=op&password=operator-pass"});
+  Response limited =
+      send({.method = "POST", .path = "/login", .body = "name=op&password=operator-pass"});
   CHECK(limited.status == 429);
   CHECK_FALSE(header(limited, "Retry-After").empty());
   // Another address is not held back.
-  CHECK(send({.method = "POST", .path = "/login", .peer = "198.51.100.3",
+  CHECK(send({.method = "POST",
+              .path = "/login",
+              .peer = "198.51.100.3",
               .body = "name=op&password=operator-pass"})
             .status == 303);
   v1::WebConsoleStatus status;
@@ -129,8 +134,10 @@ TEST_CASE_FIXTURE(ConsoleSite, "a change needs the session's CSRF token") {
   auto [cookie, csrf] = login("op", "operator-pass");
   for (const char* body : {"", "csrf=", "csrf=guess"}) {
     CAPTURE(body);
-    Response r = send({.method = "POST", .path = std::string("/devices/") + kMac + "/quarantine",
-                       .cookie = cookie, .body = body});
+    Response r = send({.method = "POST",
+                       .path = std::string("/devices/") + kMac + "/quarantine",
+                       .cookie = cookie,
+                       .body = body});
     CHECK(r.status == 403);
     CHECK(r.body.find("CSRF token") != std::string::npos);
   }
@@ -142,7 +149,9 @@ TEST_CASE_FIXTURE(ConsoleSite,
                   "as web:NAME") {
   const std::string assign = std::string("/devices/") + kMac + "/assign";
   auto viewer = login("view", "viewer-pass");
-  Response refused = send({.method = "POST", .path = assign, .cookie = viewer.first,
+  Response refused = send({.method = "POST",
+                           .path = assign,
+                           .cookie = viewer.first,
                            .body = "csrf=" + viewer.second + "&profile=quarantine"});
   CHECK(refused.status == 403);
   CHECK(refused.body.find("role viewer (web:view) may not change devices; it needs operator") !=
@@ -150,7 +159,9 @@ TEST_CASE_FIXTURE(ConsoleSite,
   CHECK(box.store.latest() == 1);
 
   auto op = login("op", "operator-pass");
-  Response done = send({.method = "POST", .path = assign, .cookie = op.first,
+  Response done = send({.method = "POST",
+                        .path = assign,
+                        .cookie = op.first,
                         .body = "csrf=" + op.second + "&profile=quarantine"});
   CHECK_MESSAGE(done.status == 303, done.body);
   CHECK(header(done, "Location") == std::string("/devices/") + kMac + "?notice=assigned");
@@ -159,8 +170,10 @@ TEST_CASE_FIXTURE(ConsoleSite,
   CHECK(box.audit.last()->comment() == "web console");
   CHECK(box.store.content(2)->find(kMac) != std::string::npos);
   // The API's own refusals reach the page as they are: this one is already quarantined.
-  Response again = send({.method = "POST", .path = std::string("/devices/") + kMac + "/quarantine",
-                         .cookie = op.first, .body = "csrf=" + op.second});
+  Response again = send({.method = "POST",
+                         .path = std::string("/devices/") + kMac + "/quarantine",
+                         .cookie = op.first,
+                         .body = "csrf=" + op.second});
   CHECK(again.status == 409);
   CHECK(again.body.find("is already quarantined") != std::string::npos);
 }
@@ -188,7 +201,8 @@ TEST_CASE_FIXTURE(ConsoleSite, "static files, unknown pages, an address outside 
   CHECK(send({.method = "DELETE", .path = "/", .cookie = cookie}).status == 405);
 }
 
-TEST_CASE("forms: percent-escapes and '+' decoded, the last value wins, pairs without '=' skipped") {
+TEST_CASE(
+    "forms: percent-escapes and '+' decoded, the last value wins, pairs without '=' skipped") {
   auto form = parseForm("name=a%2Fb+c&x&name=d%3C&empty=&bad=%zz%4");
   CHECK(form["name"] == "d<");
   CHECK(form["empty"].empty());
@@ -253,9 +267,11 @@ TEST_CASE("the tracker is bounded: destinations per device, and devices") {
 TEST_CASE("management.web: the listen address checked, a certificate made once, errors located") {
   testing::TempDir dir;
   auto config = [&](const std::string& web) {
-    auto c = parseDaemonConfig("segments: [{name: cameras, interface: br-cam}]\npolicy: p.yaml\n"
-                               "state_dir: " + dir.path + "\nmanagement:\n  web:\n" + web,
-                               "muzzled.yaml", "/etc/muzzle");
+    auto c = parseDaemonConfig(
+        "segments: [{name: cameras, interface: br-cam}]\npolicy: p.yaml\n"
+        "state_dir: " +
+            dir.path + "\nmanagement:\n  web:\n" + web,
+        "muzzled.yaml", "/etc/muzzle");
     REQUIRE_MESSAGE(c.ok(), c.status().message());
     return *c;
   };
@@ -264,8 +280,8 @@ TEST_CASE("management.web: the listen address checked, a certificate made once, 
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.status().message().rfind("muzzled.yaml:6: management.web.listen: ", 0) == 0);
 
-  auto first = webSetupOf(config("    listen: 198.51.100.1:8443\n    allow: [198.51.100.0/24]\n"),
-                          segment);
+  auto first =
+      webSetupOf(config("    listen: 198.51.100.1:8443\n    allow: [198.51.100.0/24]\n"), segment);
   REQUIRE_MESSAGE(first.ok(), first.status().message());
   CHECK(first->on);
   CHECK(first->server.listen == "198.51.100.1:8443");

@@ -196,9 +196,19 @@ TEST_CASE("an operator's device page has assign and quarantine, release only whe
   CHECK(html.find("action=\"/devices/44:47:cc:00:00:13/quarantine\"") != std::string::npos);
   CHECK(html.find("/release\"") == std::string::npos);
   CHECK(html.find("data-confirm=\"Quarantine hall cam?") != std::string::npos);
-  // Every form carries the session's token.
-  CHECK(occurrences(html, "<form") == 3);
-  CHECK(occurrences(html, "<input type=\"hidden\" name=\"csrf\" value=\"tok-456\">") == 3);
+  // Learning: start it (a day by default), and the proposal's page.
+  CHECK(html.find("action=\"/devices/44:47:cc:00:00:13/learn\"") != std::string::npos);
+  CHECK(html.find("<option value=\"86400\" selected>a day</option>") != std::string::npos);
+  CHECK(html.find("href=\"/devices/44:47:cc:00:00:13/proposal\"") != std::string::npos);
+  CHECK(html.find("/learn/stop\"") == std::string::npos);
+  // Every form carries the session's token (logout, assign, quarantine, learn).
+  CHECK(occurrences(html, "<form") == 4);
+  CHECK(occurrences(html, "<input type=\"hidden\" name=\"csrf\" value=\"tok-456\">") == 4);
+  d.set_learning("learning");
+  html = renderDevice(devicePage(d), ctx);
+  CHECK(html.find("action=\"/devices/44:47:cc:00:00:13/learn/stop\"") != std::string::npos);
+  CHECK(html.find("action=\"/devices/44:47:cc:00:00:13/learn\"") == std::string::npos);
+  d.set_learning("");
 
   d.set_quarantined(true);
   d.set_profile("quarantine");

@@ -115,5 +115,54 @@ TEST_CASE("no diff section without a selected revision; an empty diff says so") 
   CHECK(html.find("No change to the policy text.") != std::string::npos);
 }
 
+ProposalPage proposalPage() {
+  ProposalPage page;
+  page.device.set_mac("44:47:cc:00:00:13");
+  page.device.set_name("hall cam");
+  page.device.set_profile("camera");
+  v1::ProposeProfileResponse& p = page.proposal;
+  p.set_profile("camera");
+  p.set_replaced(true);
+  p.set_base_revision(7);
+  p.set_flows_used(3);
+  p.set_flows_covered(1);
+  p.set_valid(true);
+  p.set_diff("--- current\n+++ proposed\n@@ -1 +1 @@\n-  camera: {}\n+  camera: {egress: [{allow: [\"<evil>.example\"]}]}\n");
+  v1::LearnFinding* f = p.add_findings();
+  f->set_kind("hard-coded-ip");
+  f->set_target("203.0.113.9");
+  f->set_proto("tcp");
+  f->set_port(443);
+  f->set_count(2);
+  f->set_why("an address no DNS answer gave <it>");
+  return page;
+}
+
+TEST_CASE("a learning proposal: its findings and diff escaped, Apply for an admin only") {
+  const std::string admin = renderProposal(proposalPage(), context(Role::kAdmin));
+  CHECK(markupProblems(admin).empty());
+  CHECK(admin.find("action=\"/devices/44:47:cc:00:00:13/proposal/apply\"") != std::string::npos);
+  CHECK(admin.find("name=\"base\" value=\"7\"") != std::string::npos);
+  CHECK(admin.find("name=\"csrf\" value=\"tok-9\"") != std::string::npos);
+  CHECK(admin.find("&lt;evil&gt;.example") != std::string::npos);
+  CHECK(admin.find("<evil>") == std::string::npos);
+  CHECK(admin.find("no DNS answer gave &lt;it&gt;") != std::string::npos);
+  CHECK(admin.find("<span class=\"add\">") != std::string::npos);
+  CHECK(admin.find("3 recorded flows became rules, 1 were already allowed") != std::string::npos);
+
+  const std::string op = renderProposal(proposalPage(), context(Role::kOperator));
+  CHECK(op.find("/proposal/apply") == std::string::npos);
+  CHECK(op.find("Only an admin applies a proposal.") != std::string::npos);
+
+  // No proposal (nothing recorded yet): the API's reason, escaped, and the form to try again.
+  ProposalPage none = proposalPage();
+  none.proposal.Clear();
+  none.problem = "44:47:cc:00:00:13 has no learning session <yet>";
+  const std::string missing = renderProposal(none, context(Role::kAdmin));
+  CHECK(missing.find("has no learning session &lt;yet&gt;") != std::string::npos);
+  CHECK(missing.find("/proposal/apply") == std::string::npos);
+  CHECK(missing.find("action=\"/devices/44:47:cc:00:00:13/proposal\"") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace muzzle::web
