@@ -88,8 +88,10 @@ const char* noticeText(std::string_view code) {
   return nullptr;
 }
 
-std::string queryValue(std::string_view query, std::string_view name) {
-  return parseForm(query).count(std::string(name)) ? parseForm(query)[std::string(name)] : "";
+std::string queryValue(std::string_view query, const std::string& name) {
+  auto form = parseForm(query);
+  auto it = form.find(name);
+  return it == form.end() ? std::string() : it->second;
 }
 
 std::string eventJson(const v1::Event& e) {
@@ -110,7 +112,7 @@ std::string percentDecode(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '+') {
       out += ' ';
-    } else if (text[i] == '%' && i + 2 < text.size() + 0 && hexValue(text[i + 1]) >= 0 &&
+    } else if (text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 &&
                hexValue(text[i + 2]) >= 0) {
       out += static_cast<char>(hexValue(text[i + 1]) * 16 + hexValue(text[i + 2]));
       i += 2;
@@ -249,6 +251,10 @@ class EventFeed final : public grpc::ClientReadReactor<v1::Event> {
     ctx_.AddMetadata(kConsoleRoleHeader, roleName(who.role));
     ctx_.AddMetadata(kConsolePeerHeader, who.peer);
     stub->async()->WatchEvents(&ctx_, &request_, this);
+  }
+  // Starts the watch. Called once the owner has recorded the feed, outside the owner's lock:
+  // from here on `sink` and `done` may run at once, on any thread (`done` deletes the feed).
+  void start() {
     StartRead(&event_);
     StartCall();
   }
@@ -312,7 +318,7 @@ class Console::Impl {
   // The console's own watch (denials per minute, attempts): started again, at most every 5 s,
   // when a page finds it ended.
   void ensureTracking() {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (stopped_ || tracking_ != nullptr) return;
     const auto now = std::chrono::steady_clock::now();
     if (now - last_track_start_ < std::chrono::seconds(5)) return;
@@ -321,7 +327,7 @@ class Console::Impl {
     req.set_follow(true);
     req.set_epoch(track_epoch_);
     req.set_after_sequence(track_after_);
-    tracking_ = new EventFeed(
+    EventFeed* feed = tracking_ = new EventFeed(
         events_.get(), key_, Caller{"console", Role::kViewer, "muzzled"}, req,
         [this](const v1::Event& e) {
           if (e.sequence() != 0) {
@@ -333,11 +339,13 @@ class Console::Impl {
           sweepStreams();
           return true;
         },
-        [this](EventFeed* feed) {
+        [this](EventFeed* ended) {
           std::lock_guard<std::mutex> lock(mu_);
-          if (tracking_ == feed) tracking_ = nullptr;
+          if (tracking_ == ended) tracking_ = nullptr;
           done_.notify_all();
         });
+    lock.unlock();
+    feed->start();
   }
 
   // A browser's live events: a watch of its own, resumed from Last-Event-ID ("EPOCH:SEQ").
@@ -350,7 +358,7 @@ class Console::Impl {
       req.set_epoch(epoch);
       req.set_after_sequence(seq);
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (stopped_) {
       stream->close();
       return;
@@ -372,6 +380,8 @@ class Console::Impl {
           done_.notify_all();
         });
     streams_[feed] = stream;
+    lock.unlock();
+    feed->start();
   }
 
   // A management refusal as the page that says it.

@@ -16,8 +16,8 @@
 #    applies it: a new revision by web:webadmin;
 #  - a device that announces `<script>` as its DHCP hostname is shown as text;
 #  - wrong passwords are refused, and past five the source waits (429);
-# and the box keeps enforcing throughout. Screenshots go to $WEB_SHOTS (default: the build's
-# tests/web-console/); README links the copies in mgmt/web/screens/.
+# and the box keeps enforcing throughout. Screenshots go to $WEB_SHOTS (default: web-console/ in
+# the build's test folder); README links the copies in mgmt/web/screens/.
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
 source "$(dirname "$0")/common.sh"

@@ -52,6 +52,7 @@ class LocalApi {
     return server_->InProcessChannel(grpc::ChannelArguments());
   }
   Authorizer& auth() { return *auth_; }
+  EventRing& events() { return events_; }
 
   // `f(grpc::ClientContext&)` makes the call (a deadline of kPatience is set) and answers its
   // status.

@@ -7,6 +7,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
 #include "fw/engine/event_log.h"
 #include "mgmt/server/auth.h"
 #include "mgmt/server/web_setup.h"
@@ -199,6 +203,73 @@ TEST_CASE_FIXTURE(ConsoleSite, "static files, unknown pages, an address outside 
   auto [cookie, csrf] = login("op", "operator-pass");
   CHECK(send({.method = "GET", .path = "/nothing-here", .cookie = cookie}).status == 404);
   CHECK(send({.method = "DELETE", .path = "/", .cookie = cookie}).status == 405);
+}
+
+// A server-sent-events answer the test reads instead of a connection.
+class CapturedStream : public EventStream {
+ public:
+  bool push(std::string chunk) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return false;
+    chunks_.push_back(std::move(chunk));
+    return true;
+  }
+  void close() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+  }
+  bool closed() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return closed_;
+  }
+  std::vector<std::string> chunks() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return chunks_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  bool closed_ = false;
+  std::vector<std::string> chunks_;
+};
+
+TEST_CASE_FIXTURE(ConsoleSite,
+                  "live events: each carries its resume id, and Last-Event-ID resumes after it") {
+  for (int i = 1; i <= 3; ++i) {
+    v1::Event e;
+    e.set_kind(v1::EVENT_KIND_DENY);
+    e.set_name("deny");
+    e.set_text("event=deny n=" + std::to_string(i) + " hostname=\"<script>\"");
+    api.events().push(e);
+  }
+  const std::string epoch = std::to_string(api.events().epoch());
+  auto [cookie, csrf] = login("view", "viewer-pass");
+  Response r = send({.method = "GET", .path = "/events/stream", .cookie = cookie});
+  REQUIRE(r.on_stream);
+  CHECK(r.content_type == "text/event-stream");
+  auto stream = std::make_shared<CapturedStream>();
+  r.on_stream(stream);
+  REQUIRE(box.engine.runUntil([&] { return stream->chunks().size() >= 3; }));
+  const auto chunks = stream->chunks();
+  CHECK(chunks[0].rfind("id: " + epoch + ":1\ndata: {", 0) == 0);
+  CHECK(chunks[0].find("event=deny n=1") != std::string::npos);
+  CHECK(chunks[0].ends_with("}\n\n"));
+  // A device's text stays inside the JSON string: quotes and angle brackets escaped, one line.
+  CHECK_MESSAGE(chunks[0].find(R"(hostname=\"\u003cscript\u003e\")") != std::string::npos,
+                chunks[0]);
+  CHECK(std::count(chunks[0].begin(), chunks[0].end(), '\n') == 3);
+
+  // The browser reconnects after the second: it gets the third only.
+  Response again = send({.method = "GET", .path = "/events/stream", .cookie = cookie,
+                         .last_event_id = epoch + ":2"});
+  REQUIRE(again.on_stream);
+  auto resumed = std::make_shared<CapturedStream>();
+  again.on_stream(resumed);
+  REQUIRE(box.engine.runUntil([&] { return !resumed->chunks().empty(); }));
+  CHECK(resumed->chunks()[0].find("event=deny n=3") != std::string::npos);
+  CHECK(resumed->chunks()[0].rfind("id: " + epoch + ":3\n", 0) == 0);
+  stream->close();
+  resumed->close();
 }
 
 TEST_CASE(
