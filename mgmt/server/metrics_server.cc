@@ -8,6 +8,7 @@
 #include <set>
 
 #include "mgmt/server/server.h"
+#include "mgmt/server/tcp_listen.h"
 
 namespace muzzle {
 namespace {
@@ -18,20 +19,14 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr int kBacklog = 16;
-// After an accept error (EMFILE, ENOBUFS) wait before the next one rather than spin.
-constexpr std::chrono::milliseconds kAcceptRetry{100};
 // What is read and thrown away after the answer, at most (Session::linger).
 constexpr size_t kLingerBytes = 64 * 1024;
 
-std::optional<IpAddress> ipOf(const asio::ip::address& a) {
-  if (a.is_v4()) return IpAddress::fromBytes(a.to_v4().to_bytes().data(), false);
-  const asio::ip::address_v6 v6 = a.to_v6();
+std::optional<IpAddress> ipOf(const asio::ip::address& peer) {
   // An IPv4 peer on a dual-stack socket: the allow list names it by its IPv4 address.
-  if (v6.is_v4_mapped()) {
-    return IpAddress::fromBytes(
-        asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_bytes().data(), false);
-  }
-  return IpAddress::fromBytes(v6.to_bytes().data(), true);
+  const asio::ip::address a = unmapped(peer);
+  if (a.is_v4()) return IpAddress::fromBytes(a.to_v4().to_bytes().data(), false);
+  return IpAddress::fromBytes(a.to_v6().to_bytes().data(), true);
 }
 
 }  // namespace
@@ -190,18 +185,7 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 void MetricsServer::Impl::accept() {
-  acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-    if (!ec) {
-      admit(std::move(socket));
-      accept();
-      return;
-    }
-    retry.expires_after(kAcceptRetry);
-    retry.async_wait([this](beast::error_code e) {
-      if (!e) accept();
-    });
-  });
+  acceptLoop(acceptor, retry, [this](tcp::socket socket) { admit(std::move(socket)); });
 }
 
 void MetricsServer::Impl::admit(tcp::socket socket) {
@@ -262,30 +246,13 @@ Result<MetricsOptions> metricsOptionsOf(const DaemonConfig& config,
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(MetricsOptions options,
                                                             Collect collect) {
   const std::string listen = options.listen;
-  // "[v6%scope]:port" or "v4:port", as checkListenAddress spells it.
-  const size_t colon = listen.rfind(':');
-  std::string host = listen.substr(0, colon);
-  if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
-  auto fail = [&](const std::string& why) {
-    return Status::error(StatusCode::kUnavailable, "management.metrics.listen: cannot listen on " +
-                                                       listen + " (" + why +
-                                                       "; in use, or no such address here?)");
-  };
-  beast::error_code ec;
-  const asio::ip::address address = asio::ip::make_address(host, ec);
-  if (colon == std::string::npos || ec) return fail("not an address:port");
-  const tcp::endpoint endpoint(address,
-                               static_cast<uint16_t>(std::stoul(listen.substr(colon + 1))));
-
   auto server = std::unique_ptr<MetricsServer>(new MetricsServer());
   auto impl = std::make_shared<Impl>(std::move(options), std::move(collect));
   impl->self = impl;
-  impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec && address.is_v6()) impl->acceptor.set_option(asio::ip::v6_only(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(kBacklog, ec);
-  if (ec) return fail(ec.message());
+  if (Status s = listenOn(impl->acceptor, listen, kBacklog, "management.metrics.listen");
+      !s.ok()) {
+    return s;
+  }
   server->port_ = impl->acceptor.local_endpoint().port();
   impl->accept();
   server->impl_ = impl;

@@ -16,6 +16,8 @@
 #include <optional>
 #include <set>
 
+#include "mgmt/server/tcp_listen.h"
+
 namespace muzzle::web {
 namespace {
 
@@ -26,8 +28,6 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 constexpr int kBacklog = 64;
-// After an accept error (EMFILE, ENOBUFS) wait before the next one rather than spin.
-constexpr std::chrono::milliseconds kAcceptRetry{100};
 // What is read and thrown away after a closing answer, at most (Connection::linger).
 constexpr size_t kLingerBytes = 64 * 1024;
 // Room in the read buffer past the header limit, for the start of a body or a pipelined request.
@@ -54,12 +54,7 @@ void addSecurityHeaders(Fields& fields) {
 
 // The client's address as the console and its logs name it: IPv4 for an IPv4 client on a
 // dual-stack socket.
-std::string peerText(const asio::ip::address& a) {
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
-  }
-  return a.to_string();
-}
+std::string peerText(const asio::ip::address& a) { return unmapped(a).to_string(); }
 
 std::string fieldOf(const http::request<http::string_body>& req, http::field f) {
   auto it = req.find(f);
@@ -540,18 +535,7 @@ void Connection::linger() {
 }
 
 void HttpsServer::Impl::accept() {
-  acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-    if (!ec) {
-      admit(std::move(socket));
-      accept();
-      return;
-    }
-    retry.expires_after(kAcceptRetry);
-    retry.async_wait([this](beast::error_code e) {
-      if (!e) accept();
-    });
-  });
+  acceptLoop(acceptor, retry, [this](tcp::socket socket) { admit(std::move(socket)); });
 }
 
 void HttpsServer::Impl::admit(tcp::socket socket) {
@@ -622,36 +606,16 @@ Status configureTls(ssl::context& tls, const ServerOptions& o) {
 
 Result<std::unique_ptr<HttpsServer>> HttpsServer::start(ServerOptions options, Handler handler) {
   const std::string listen = options.listen;
-  // "[v6%scope]:port" or "v4:port", as checkListenAddress spells it.
-  const size_t colon = listen.rfind(':');
-  const std::string host_part = colon == std::string::npos ? "" : listen.substr(0, colon);
-  std::string host = host_part;
-  if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
-  auto fail = [&](const std::string& why) {
-    return Status::error(StatusCode::kUnavailable, "management.web.listen: cannot listen on " +
-                                                       listen + " (" + why +
-                                                       "; in use, or no such address here?)");
-  };
-  beast::error_code ec;
-  const asio::ip::address address = asio::ip::make_address(host, ec);
-  const std::string port_text = colon == std::string::npos ? "" : listen.substr(colon + 1);
-  if (ec || port_text.empty() || port_text.size() > 5 ||
-      port_text.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port_text) > 65535) {
-    return fail("not an address:port");
-  }
-  const tcp::endpoint endpoint(address, static_cast<uint16_t>(std::stoul(port_text)));
-
   auto impl = std::make_shared<Impl>(std::move(options), std::move(handler));
   impl->self = impl;
-  impl->listen_host = address.is_unspecified() ? "" : host_part;
   if (Status s = configureTls(impl->tls, impl->options); !s.ok()) return s;
-  impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec && address.is_v6()) impl->acceptor.set_option(asio::ip::v6_only(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(kBacklog, ec);
-  if (ec) return fail(ec.message());
+  asio::ip::address address;
+  if (Status s = listenOn(impl->acceptor, listen, kBacklog, "management.web.listen", &address);
+      !s.ok()) {
+    return s;
+  }
+  // The redirect names the configured address; for a wildcard, the one each client reached.
+  impl->listen_host = address.is_unspecified() ? "" : listen.substr(0, listen.rfind(':'));
   impl->port = impl->acceptor.local_endpoint().port();
   impl->accept();
   auto server = std::unique_ptr<HttpsServer>(new HttpsServer());
