@@ -748,6 +748,8 @@ Console::~Console() { stop(); }
 
 void Console::connect(std::shared_ptr<grpc::Channel> channel) {
   impl_ = std::make_unique<Impl>(*this, std::move(channel), key_, log_);
+  // From the start, so the first page already counts what the event ring holds.
+  impl_->ensureTracking();
 }
 
 void Console::stop() {

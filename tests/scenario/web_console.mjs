@@ -68,10 +68,19 @@ try {
   if (phase === 'overview') {
     const body = await page.textContent('body');
     check('the overview shows the cameras\' vendor', /Hikvision/i.test(body), body);
+    // The gadget's rejected connection to the NVR, made before this first page.
+    const chart = await page.locator('figure.chart svg').getAttribute('aria-label');
+    check('the denial chart counts the denials made before the first page',
+          /in the last hour: [1-9]/.test(chart), chart);
     check('the overview lists the gadget', body.includes(mac), body);
     const awaiting = await page.locator('section.awaiting').textContent().catch(() => '');
     check('the gadget is among the new devices awaiting a decision', awaiting.includes(mac), awaiting);
     await page.screenshot({ path: `${shots}/overview.png`, fullPage: true });
+    // On a phone: one column, nothing wider than the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check('the overview fits a phone\'s width', overflow <= 0, overflow);
+    await page.screenshot({ path: `${shots}/overview-phone.png`, fullPage: true });
   } else if (phase === 'quarantine') {
     await Promise.all([page.waitForNavigation(), page.locator(`a[href="/devices/${mac}"]`).first().click()]);
     check('the gadget\'s page opens', page.url().endsWith(`/devices/${mac}`), page.url());
