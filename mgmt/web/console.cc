@@ -753,6 +753,7 @@ void Console::connect(std::shared_ptr<grpc::Channel> channel) {
 }
 
 void Console::stop() {
+  logins_.stop();
   if (impl_) impl_->stop();
 }
 
@@ -766,6 +767,33 @@ void Console::status(v1::WebConsoleStatus* out) const {
   out->set_sessions(static_cast<uint32_t>(sessions_.size()));
   out->set_requests(requests_.load());
   out->set_logins_refused(logins_refused_.load());
+}
+
+void Console::login(const std::string& peer, const std::string& body, const Respond& respond) {
+  std::chrono::seconds retry{0};
+  if (!limiter_.allowed(peer, &retry)) {
+    logins_refused_++;
+    Response r =
+        html(429, renderLogin("Too many failed logins from this address: wait and try again."));
+    r.headers.emplace_back("Retry-After", std::to_string(retry.count()));
+    return respond(std::move(r));
+  }
+  auto form = parseForm(body);
+  auto account = accounts_.check(form["name"], form["password"]);
+  if (!account.ok()) {
+    limiter_.failed(peer);
+    logins_refused_++;
+    log_.writeLimited(
+        LogLine("web-login-refused").add("user", form["name"].substr(0, 32)).add("peer", peer));
+    return respond(html(401, renderLogin("Wrong name or password.")));
+  }
+  limiter_.succeeded(peer);
+  Session s = sessions_.create(*account);
+  log_.write(LogLine("web-login")
+                 .add("user", account->name)
+                 .add("role", roleName(account->role))
+                 .add("peer", peer));
+  respond(redirect("/", sessions_.cookie(s)));
 }
 
 void Console::handle(Request req, Respond respond) {
@@ -796,31 +824,14 @@ void Console::handle(Request req, Respond respond) {
     if (req.method == "GET") return respond(html(200, renderLogin("")));
     if (req.method != "POST")
       return respond(html(405, renderError(405, "Method not allowed.", nullptr)));
-    std::chrono::seconds retry{0};
-    if (!limiter_.allowed(req.peer, &retry)) {
-      logins_refused_++;
-      Response r =
-          html(429, renderLogin("Too many failed logins from this address: wait and try again."));
-      r.headers.emplace_back("Retry-After", std::to_string(retry.count()));
-      return respond(std::move(r));
+    // The password check (yescrypt) runs on the login worker, never on the server's thread.
+    auto job = [this, peer = req.peer, body = std::move(req.body), respond]() {
+      login(peer, body, respond);
+    };
+    if (!logins_.submit(std::move(job))) {
+      return respond(html(503, renderLogin("Too many logins at once: try again in a moment.")));
     }
-    auto form = parseForm(req.body);
-    auto account = accounts_.check(form["name"], form["password"]);
-    if (!account.ok()) {
-      limiter_.failed(req.peer);
-      logins_refused_++;
-      log_.writeLimited(LogLine("web-login-refused")
-                            .add("user", form["name"].substr(0, 32))
-                            .add("peer", req.peer));
-      return respond(html(401, renderLogin("Wrong name or password.")));
-    }
-    limiter_.succeeded(req.peer);
-    Session s = sessions_.create(*account);
-    log_.write(LogLine("web-login")
-                   .add("user", account->name)
-                   .add("role", roleName(account->role))
-                   .add("peer", req.peer));
-    return respond(redirect("/", sessions_.cookie(s)));
+    return;
   }
 
   auto session = sessions_.find(req.cookie);

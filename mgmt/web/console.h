@@ -11,8 +11,9 @@
 // reach (bounded: kMaxTrackedDevices devices, kMaxAttempts destinations each, the least
 // recently seen forgotten first).
 //
-// Threads: handle() runs on the server's thread and never blocks; management answers arrive on
-// gRPC's threads and answer from there (Respond is thread-safe). The tracker has its own lock.
+// Threads: handle() runs on the server's thread and never blocks; password checks run on the
+// console's login worker (WorkQueue); management answers arrive on gRPC's threads and answer
+// from there (Respond is thread-safe). The tracker has its own lock.
 #pragma once
 
 #include <grpcpp/channel.h>
@@ -34,6 +35,7 @@
 #include "mgmt/web/http_types.h"
 #include "mgmt/web/pages.h"
 #include "mgmt/web/sessions.h"
+#include "mgmt/web/work_queue.h"
 #include "muzzle/v1/management.pb.h"
 
 namespace muzzle::web {
@@ -111,6 +113,12 @@ class Console {
   EventTracker tracker_;
   std::atomic<uint64_t> requests_{0}, logins_refused_{0};
   std::unique_ptr<Impl> impl_;
+  // Password checks, off the server's thread (16 waiting at most, then 503). Last: its thread
+  // stops before the members it uses go.
+  WorkQueue logins_{16};
+
+  // POST /login, on the login worker: the per-source limit, the password, the session.
+  void login(const std::string& peer, const std::string& body, const Respond& respond);
 };
 
 // A new console key: 32 random bytes as hex.

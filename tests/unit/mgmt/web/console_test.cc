@@ -8,6 +8,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <future>
+#include <thread>
 #include <mutex>
 #include <vector>
 
@@ -112,6 +114,18 @@ TEST_CASE_FIXTURE(ConsoleSite, "logins: a wrong password is 401, a right one a s
   CHECK(header(out, "Set-Cookie").find("Max-Age=0") != std::string::npos);
   CHECK(header(send({.method = "GET", .path = "/events", .cookie = cookie}), "Location") ==
         "/login");
+}
+
+TEST_CASE_FIXTURE(ConsoleSite, "a password is checked off the server's thread") {
+  // handle() runs on the server's thread; the answer to a login comes from the login worker.
+  std::promise<std::thread::id> answered_on;
+  console.handle({.method = "POST", .path = "/login", .peer = "198.51.100.2",
+                  .body = "name=op&password=operator-pass"},
+                 [&](Response r) {
+                   CHECK(r.status == 303);
+                   answered_on.set_value(std::this_thread::get_id());
+                 });
+  CHECK(answered_on.get_future().get() != std::this_thread::get_id());
 }
 
 TEST_CASE_FIXTURE(ConsoleSite, "past five wrong passwords from one address, it waits (429)") {
