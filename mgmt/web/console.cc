@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
-#include <set>
 
 #include "fw/config/yaml_proto.h"
 #include "mgmt/revisions/text_diff.h"
@@ -26,13 +25,6 @@ int64_t unixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 // The HTTP status a management refusal maps to, for the page that says it.
@@ -106,36 +98,6 @@ std::string eventJson(const v1::Event& e) {
 
 }  // namespace
 
-std::string percentDecode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out += ' ';
-    } else if (text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 &&
-               hexValue(text[i + 2]) >= 0) {
-      out += static_cast<char>(hexValue(text[i + 1]) * 16 + hexValue(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-std::map<std::string, std::string> parseForm(std::string_view body) {
-  std::map<std::string, std::string> out;
-  while (!body.empty()) {
-    const size_t amp = body.find('&');
-    const std::string_view pair = body.substr(0, amp);
-    body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
-    const size_t eq = pair.find('=');
-    if (eq == std::string_view::npos) continue;
-    out[percentDecode(pair.substr(0, eq))] = percentDecode(pair.substr(eq + 1));
-  }
-  return out;
-}
-
 std::string makeConsoleKey() {
   unsigned char bytes[32];
   size_t got = 0;
@@ -149,73 +111,6 @@ std::string makeConsoleKey() {
     std::snprintf(hex, sizeof(hex), "%02x", b);
     out += hex;
   }
-  return out;
-}
-
-// ------------------------------------------------------------------------------------------
-// EventTracker
-
-void EventTracker::add(const v1::Event& e) {
-  if (e.kind() != v1::EVENT_KIND_DENY && e.kind() != v1::EVENT_KIND_ALLOW) return;
-  const int64_t when = e.time().seconds();
-  const bool allowed = e.kind() == v1::EVENT_KIND_ALLOW;
-  auto field = [&e](const char* k) {
-    auto it = e.fields().find(k);
-    return it == e.fields().end() ? std::string() : it->second;
-  };
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!allowed) {
-    denials_[when / 60]++;
-    while (!denials_.empty() && denials_.begin()->first < when / 60 - 60) {
-      denials_.erase(denials_.begin());
-    }
-  }
-  const std::string mac = field("mac");
-  if (mac.empty() || mac == "unknown") return;
-  if (!devices_.count(mac) && devices_.size() >= kMaxTrackedDevices) {
-    auto oldest = std::min_element(devices_.begin(), devices_.end(), [](auto& a, auto& b) {
-      return a.second.last_unix < b.second.last_unix;
-    });
-    devices_.erase(oldest);
-  }
-  Device& d = devices_[mac];
-  d.last_unix = std::max(d.last_unix, when);
-  const std::string target = field("dst");
-  const std::string name = field("name");
-  auto it = std::find_if(d.attempts.begin(), d.attempts.end(), [&](const Attempt& a) {
-    return a.target == target && a.name == name && a.allowed == allowed;
-  });
-  if (it == d.attempts.end()) {
-    if (d.attempts.size() >= kMaxAttempts) {
-      d.attempts.erase(std::min_element(
-          d.attempts.begin(), d.attempts.end(),
-          [](const Attempt& a, const Attempt& b) { return a.last_unix < b.last_unix; }));
-    }
-    d.attempts.push_back(Attempt{target, name, allowed, 0, 0});
-    it = d.attempts.end() - 1;
-  }
-  it->count++;
-  it->last_unix = std::max(it->last_unix, when);
-}
-
-std::vector<uint32_t> EventTracker::denialsPerMinute(int64_t now_unix) const {
-  std::vector<uint32_t> out(60, 0);
-  const int64_t last = now_unix / 60;
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [minute, count] : denials_) {
-    if (minute > last - 60 && minute <= last)
-      out[static_cast<size_t>(59 - (last - minute))] = count;
-  }
-  return out;
-}
-
-std::vector<Attempt> EventTracker::attempts(const std::string& mac) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = devices_.find(mac);
-  if (it == devices_.end()) return {};
-  std::vector<Attempt> out = it->second.attempts;
-  std::sort(out.begin(), out.end(),
-            [](const Attempt& a, const Attempt& b) { return a.last_unix > b.last_unix; });
   return out;
 }
 

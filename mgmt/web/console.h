@@ -32,6 +32,8 @@
 #include "fw/common/status.h"
 #include "fw/engine/event_log.h"
 #include "mgmt/web/accounts.h"
+#include "mgmt/web/event_tracker.h"
+#include "mgmt/web/form.h"
 #include "mgmt/web/http_types.h"
 #include "mgmt/web/pages.h"
 #include "mgmt/web/sessions.h"
@@ -39,34 +41,6 @@
 #include "muzzle/v1/management.pb.h"
 
 namespace muzzle::web {
-
-// What the pages show that the API does not keep: fed with every event the console sees.
-class EventTracker {
- public:
-  static constexpr size_t kMaxTrackedDevices = 4096;
-  static constexpr size_t kMaxAttempts = 32;
-
-  void add(const v1::Event& event);
-  // Denials per minute over the 60 minutes before `now_unix`, oldest first.
-  std::vector<uint32_t> denialsPerMinute(int64_t now_unix) const;
-  // What `mac` tried, most recent first.
-  std::vector<Attempt> attempts(const std::string& mac) const;
-
- private:
-  struct Device {
-    std::vector<Attempt> attempts;
-    int64_t last_unix = 0;
-  };
-  mutable std::mutex mu_;
-  std::map<std::string, Device> devices_;
-  // Minute number (unix seconds / 60) -> denials in it; at most the last 60 minutes kept.
-  std::map<int64_t, uint32_t> denials_;
-};
-
-// An application/x-www-form-urlencoded body as name -> value (the last one wins); bounded by
-// the server's body limit. Percent-escapes and '+' decoded.
-std::map<std::string, std::string> parseForm(std::string_view body);
-std::string percentDecode(std::string_view text);
 
 struct ConsoleOptions {
   std::string url;          // "https://198.18.0.1:8443/"
