@@ -61,9 +61,13 @@ RULES = [
      "(muzzle_mgmt_messages: no gRPC ...)\""),
     ("mgmt/events/", "never", GRPC + r"|mgmt/(server|ctl|revisions)/.*",
      "mgmt/README.md: events/ may depend on \"fw/engine\""),
-    ("mgmt/ctl/", "only", r"mgmt/ctl/.*|fw/common/.*|" + GRPC + "|" + PROTO,
-     "mgmt/README.md: ctl/ (muzzlectl) may depend on \"gRPC client\": it talks to muzzled "
-     "only through the API, never through muzzled's own parts"),
+    ("mgmt/ctl/", "only", r"mgmt/(ctl|fleet)/.*|fw/common/.*|" + GRPC + "|" + PROTO,
+     "mgmt/README.md: ctl/ (muzzlectl) may depend on \"gRPC client\", fleet/: it talks to "
+     "muzzled only through the API, never through muzzled's own parts"),
+    ("mgmt/fleet/", "only",
+     r"mgmt/fleet/.*|mgmt/revisions/text_diff\.h|" + fw("common", "config", "policy") + "|" + PROTO,
+     "mgmt/README.md: fleet/ may depend on \"fw/policy (the offline check), fw/config, the "
+     "unified diff\"; no gRPC: boxes are reached through BoxLink"),
     ("tests/unit/fw/", "never", MGMT + "|" + GRPC,
      "fw/README.md: \"every library here builds and is tested without gRPC\""),
     ("tests/fuzz/", "never", GRPC,

@@ -1,0 +1,1 @@
+// Filled in by the fleet work (see the header).
