@@ -42,6 +42,7 @@ CommandLine::CommandLine()
   addMudCommands(app_, invocation_);
   addLearnCommands(app_, invocation_);
   addWebCommands(app_, invocation_);
+  addFleetCommands(app_, invocation_);
 }
 
 std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::ostream& out,

@@ -61,9 +61,15 @@ struct Call {
 
 using Command = std::function<Outcome(const Call&)>;
 
+// A command that reaches its boxes itself rather than once per box (`muzzlectl fleet ...`, which
+// reads a fleet directory): it prints what it has to say and returns the exit code.
+using WholeCommand =
+    std::function<int(const GlobalOptions& options, std::ostream& out, std::ostream& err)>;
+
 struct Invocation {
   GlobalOptions options;
   Command command;       // set by the subcommand's callback once the command line is parsed
+  WholeCommand whole;    // set instead of `command` by a command that runs itself
   bool streams = false;  // the command prints as it goes (events): nothing left to print at the end
 };
 

@@ -24,7 +24,9 @@ enum Exit : int {
   kExitNotFound = 7,       // NOT_FOUND
   kExitTooLarge = 8,       // RESOURCE_EXHAUSTED
   kExitAuditBroken = 9,    // audit --verify found a broken chain
-  kExitFleetFailed = 10,   // --targets: at least one box failed
+  kExitFleetFailed = 10,   // --targets, fleet: at least one box failed
+  kExitRolloutHalted = 11,  // fleet apply: the rollout halted (a gate or an apply failed)
+  kExitDrift = 12,          // fleet plan --fail-on-drift: some box does not run its desired policy
 };
 int exitCodeOf(const grpc::Status& s);
 // What a person can do about a connection the box refused before any call ran (gRPC's own

@@ -82,6 +82,7 @@ std::string fleetRowJson(const Box& box, int exit, const Outcome& outcome) {
 }
 
 int run(const Invocation& invocation, std::ostream& out, std::ostream& err) {
+  if (invocation.whole) return invocation.whole(invocation.options, out, err);
   auto boxes = boxesOf(invocation.options);
   if (!boxes.ok()) {
     err << "muzzlectl: " << boxes.status().message() << "\n";

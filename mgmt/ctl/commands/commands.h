@@ -22,5 +22,9 @@ void addAuditCommand(CLI::App& app, Invocation& invocation);    // audit
 void addMudCommands(CLI::App& app, Invocation& invocation);     // mud import
 void addLearnCommands(CLI::App& app, Invocation& invocation);   // learn start/stop/show/propose
 void addWebCommands(CLI::App& app, Invocation& invocation);     // web users, web user add/remove
+// fleet check/plan/devices/events (fleet.cc), and fleet apply on the `fleet` subcommand
+// (fleet_apply.cc)
+void addFleetCommands(CLI::App& app, Invocation& invocation);
+void addFleetApplyCommand(CLI::App& fleet, Invocation& invocation);
 
 }  // namespace muzzle::ctl
