@@ -73,6 +73,8 @@ class FleetDir {
   v1::FleetTls tls() const;
 
  private:
+  friend class FleetLoader;
+
   std::string dir_;
   v1::Fleet file_;
   std::vector<Member> members_;
