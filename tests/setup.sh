@@ -27,6 +27,7 @@ packages=(
   file                                             # CPack's dpkg-shlibdeps (the package, image/)
   prometheus curl jq                               # tests/scenario/metrics.sh: a real scraper and its HTTP API
   faketime                                         # tests/scenario/schedule.sh: muzzled's calendar moved (libfaketime)
+  time                                             # tests/bench/fleet.sh: the client's peak memory (/usr/bin/time -f %M)
   libcrypt-dev                                     # the web console's password hashes (yescrypt)
   chromium nodejs                                  # tests/scenario/web_console.sh: a real browser, driven from node
 )
