@@ -5,7 +5,6 @@
 #include "mgmt/fleet/rollout.h"
 
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,6 +15,7 @@
 #include <thread>
 
 #include "mgmt/fleet/rollout_state.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace muzzle::fleet {
 namespace {
@@ -228,18 +228,9 @@ class FakeSleeper : public Sleeper {
 };
 
 // A folder of its own for each test's state file.
-struct TempDir {
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "rollout_test.XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (fs::path(path) / name).string(); }
-  std::string path;
+struct TempDir : muzzle::testing::TempDir {
+  TempDir() : muzzle::testing::TempDir("rollout_test") {}
+  std::string file(const std::string& name) const { return (*this / name).string(); }
 };
 
 std::vector<RolloutBox> boxesOf(FakeFleet& fleet) {
