@@ -78,6 +78,13 @@ std::string describe(const Status& s) {
   return s.message();
 }
 
+// "10m", "90s", "1h": what the admin typed, most likely.
+std::string durationText(uint64_t seconds) {
+  if (seconds % 3600 == 0) return std::to_string(seconds / 3600) + "h";
+  if (seconds % 60 == 0) return std::to_string(seconds / 60) + "m";
+  return std::to_string(seconds) + "s";
+}
+
 std::string nowText() {
   google::protobuf::Timestamp t;
   t.set_seconds(google::protobuf::util::TimeUtil::GetCurrentTime().seconds());
@@ -293,7 +300,7 @@ bool Rollout::start(const std::vector<size_t>& sizes) {
     say("rollout of " + plural(boxes_.size(), "box", "boxes") + " in " +
         plural(sizes.size(), "wave", "waves") + " (" + options_.waves +
         "), each rolling back by itself unless confirmed within " +
-        std::to_string(options_.confirm_seconds) + "s; state in " + path_);
+        durationText(options_.confirm_seconds) + "; state in " + path_);
   }
   std::lock_guard<std::mutex> lock(state_mu_);
   if (!saveLocked()) {
@@ -418,9 +425,9 @@ bool Rollout::runWave(uint32_t wave, uint32_t waves, const std::vector<size_t>& 
     }
     say("rollout interrupted in " + tag + ": state saved in " + path_ +
         "; run the same command again to resume" +
-        (unconfirmed ? " (" + plural(unconfirmed, "box", "boxes") +
-                           " applied and not confirmed roll back by themselves by " + deadline +
-                           " unless resumed before)"
+        (unconfirmed ? " (" + plural(unconfirmed, "box", "boxes") + " applied and not confirmed " +
+                           (unconfirmed == 1 ? "rolls back by itself" : "roll back by themselves") +
+                           " by " + deadline + " unless resumed before)"
                      : std::string()));
     return false;
   }
@@ -561,8 +568,8 @@ BoxResult Rollout::applyAndGate(size_t i, BoxLink& link, const BoxLink::Policy& 
     // ApplyPolicy would be refused; say so before spending a window on the box.
     return fail(i, "FAILED: ",
                 "revision " + std::to_string(policy.pending_revision) +
-                    " awaits confirmation on the box (not by this rollout): confirm or roll it "
-                    "back there, or wait for its deadline");
+                    " awaits confirmation on the box, and this rollout has no record of applying "
+                    "it: confirm or roll it back there, or wait for its deadline");
   }
   auto before_start = link.sample();
   if (!before_start.ok()) return fail(i, "FAILED: ", describe(before_start.status()));

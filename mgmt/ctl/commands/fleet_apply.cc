@@ -60,7 +60,8 @@ Result<uint32_t> fileDuration(const std::string& key, const std::string& text) {
 // SIGINT and SIGTERM stop the rollout: the sleeper returns at once and no new step starts;
 // calls in flight end within --timeout. The signals are blocked in every thread (blocked here,
 // before any thread of the rollout or of gRPC starts, so they inherit it) and taken by a
-// watching thread with sigtimedwait: no work in a signal handler.
+// watching thread with sigtimedwait: no work in a signal handler. The mask is put back when
+// the watch ends (after every rollout thread has ended; gRPC's own threads keep it).
 class SignalWatch {
  public:
   SignalWatch(StoppableSleeper& sleeper, std::ostream& err) : sleeper_(sleeper), err_(err) {
@@ -98,6 +99,10 @@ class SignalWatch {
 
 int fleetApply(const FleetApplyArgs& args, const GlobalOptions& global, std::ostream& out,
                std::ostream& err) {
+  // First of all: every thread started from here on (gRPC's own, from the first channel on)
+  // inherits the blocked signals, so none of them is killed by a SIGINT meant for the watch.
+  StoppableSleeper sleeper;
+  SignalWatch watch(sleeper, err);
   auto dir = loadFleet(args.dir, err);
   if (!dir) return kExitInvalid;
   auto options = rolloutOptions(args, dir->file());
@@ -143,15 +148,10 @@ int fleetApply(const FleetApplyArgs& args, const GlobalOptions& global, std::ost
 
   // With --json, stdout carries the final state alone; progress goes to stderr.
   std::ostream& progress_out = global.json ? err : out;
-  StoppableSleeper sleeper;
-  fleet::RolloutResult result;
-  {
-    SignalWatch watch(sleeper, err);
-    result = fleet::runRollout(boxes, *options, state_path, sleeper,
-                               [&progress_out](const std::string& line) {
-                                 progress_out << line << std::endl;  // flushed: seen as it goes
-                               });
-  }
+  const fleet::RolloutResult result =
+      fleet::runRollout(boxes, *options, state_path, sleeper, [&progress_out](const std::string& line) {
+        progress_out << line << std::endl;  // flushed: seen as it goes
+      });
   if (global.json) out << toJson(result.state);
   if (sleeper.stopped() && !result.done) return kExitInterrupted;
   if (result.done) return kExitOk;

@@ -9,10 +9,18 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "mgmt/ctl/client.h"
 #include "mgmt/fleet/rollout.h"
+#include "mgmt/fleet/rollout_state.h"
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle::ctl {
@@ -32,6 +40,7 @@ struct BoxState {
   v1::ApplyPolicyRequest last_apply;
   v1::WatchEventsRequest last_watch;
   int confirms = 0;
+  int applies = 0;
 };
 
 class FakeStatus final : public v1::StatusService::Service {
@@ -73,6 +82,7 @@ class FakePolicy final : public v1::PolicyService::Service {
     std::lock_guard<std::mutex> lock(s_.mu);
     s_.last_apply = *req;
     if (!s_.refuse_apply.ok()) return s_.refuse_apply;
+    ++s_.applies;
     r->set_previous_revision(s_.revision);
     r->mutable_revision()->set_number(++s_.revision);
     s_.text = req->content();
@@ -267,6 +277,87 @@ TEST_CASE("the sleeper sleeps until stopped, then never again") {
   stopper.join();
   CHECK(sleeper.stopped());
   CHECK_FALSE(sleeper.sleepFor(std::chrono::milliseconds(0)));
+}
+
+// Starts muzzlectl with `args`, its stdout and stderr into `out`.
+pid_t spawnMuzzlectl(const std::vector<std::string>& args, const std::string& out) {
+  std::vector<std::string> all = {MUZZLECTL};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&files, 1, 2);
+  pid_t pid = -1;
+  REQUIRE(posix_spawn(&pid, MUZZLECTL, &files, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&files);
+  return pid;
+}
+
+// Its exit code; 128 + the signal when killed. Kills it (and fails) after 60 s.
+int exitOf(pid_t pid) {
+  for (int i = 0; i < 600; ++i) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  FAIL("muzzlectl did not end");
+  return -1;
+}
+
+std::string contents(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST_CASE("fleet apply stopped by SIGINT saves its state, exits 130, and resumes") {
+  FakeBox box;
+  muzzle::testing::TempDir fleet("fleet_link_test");
+  std::ofstream(fleet / "policy.yaml") << "version: 1\n";
+  std::ofstream(fleet / "fleet.yaml") << "version: 1\n"
+                                         "groups: [{name: all, policy: policy.yaml}]\n"
+                                         "boxes: [{name: gw, target: \"" + box.target + "\"}]\n";
+  const std::vector<std::string> args = {"fleet", "apply", fleet.path, "--window", "1s",
+                                         "--confirm", "2m", "--timeout", "5"};
+  const std::string out = (fleet / "out.txt").string();
+  const pid_t first = spawnMuzzlectl(args, out);
+  // In its health window after the apply (1 s before it, then the apply), or still before it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kill(first, SIGINT);
+  CHECK(exitOf(first) == 130);
+  const std::string said = contents(out);
+  INFO(said);
+  CHECK(said.find("muzzlectl: interrupted") != std::string::npos);
+  CHECK(said.find("rollout interrupted in wave 1/1: state saved in ") != std::string::npos);
+  auto saved = fleet::loadRolloutState((fleet / ".fleet-rollout.json").string());
+  REQUIRE(saved.ok());
+  REQUIRE(saved->has_value());
+  CHECK((*saved)->halted().empty());
+  CHECK((*saved)->boxes(0).step() != v1::RolloutBoxState::STEP_CONFIRMED);
+  {
+    std::lock_guard<std::mutex> lock(box.state.mu);
+    CHECK(box.state.confirms == 0);
+  }
+
+  const pid_t second = spawnMuzzlectl(args, out);
+  CHECK(exitOf(second) == 0);
+  const std::string resumed = contents(out);
+  INFO(resumed);
+  CHECK(resumed.find("resuming the rollout") != std::string::npos);
+  CHECK(resumed.find("rollout done: 1 box confirmed (0 already ran their policy)") !=
+        std::string::npos);
+  std::lock_guard<std::mutex> lock(box.state.mu);
+  CHECK(box.state.applies == 1);  // applied once, across both runs
+  CHECK(box.state.confirms == 1);
+  CHECK(box.state.pending == 0);
 }
 
 }  // namespace
