@@ -26,5 +26,8 @@ void addWebCommands(CLI::App& app, Invocation& invocation);     // web users, we
 // (fleet_apply.cc)
 void addFleetCommands(CLI::App& app, Invocation& invocation);
 void addFleetApplyCommand(CLI::App& fleet, Invocation& invocation);
+// completion bash: a completion script made from `app` (every command and option it has).
+void addCompletionCommand(CLI::App& app, Invocation& invocation);
+std::string bashCompletion(const CLI::App& app);
 
 }  // namespace muzzle::ctl
