@@ -119,11 +119,11 @@ EOF
   } >"$dir/fleet.yaml"
 }
 write_fleet
-lab_check "fleet check: exit 0" expect_exit 0 fleet check "$dir"
+lab_check "fleet check: exit 0" expect_exit 0 fleet check "$dir" --shipped-policies "$LAB_REPO/policies"
 broken="$(fleet_name $((BOXES >= 5 ? 5 : BOXES)))"
 write_fleet "$broken"='"198.18.1.10/99"'
 bad_line="$(grep -n 'nvr: \["198.18.1.10/99"\]' "$dir/fleet.yaml" | cut -d: -f1)"
-lab_check "a broken override on $broken: fleet check exits 3" expect_exit 3 fleet check "$dir"
+lab_check "a broken override on $broken: fleet check exits 3" expect_exit 3 fleet check "$dir" --shipped-policies "$LAB_REPO/policies"
 lab_check "  naming the box and fleet.yaml:$bad_line" \
   grep -q "$broken: fleet.yaml:$bad_line: " "$LAB_STATE/last.out"
 write_fleet
@@ -187,6 +187,9 @@ lab_check "the canary runs revision 3, pending" \
   test "$(snap_revision gw01)/$(snap_pending gw01)" = 3/3
 on_rev2() { [[ "$1" == gw01 || "$(snap_revision "$1")/$(snap_pending "$1")" == 2/none ]]; }
 lab_check "no other box changed revision" all_boxes on_rev2
+fleet plan "$dir" --json >"$work/plan.json" 2>/dev/null || true
+lab_check "plan: the canary pending, the other boxes in-sync" \
+  test "$(plan_count pending)/$(plan_count in-sync)" = "1/$((BOXES - 1))"
 canary_rolled_back() {
   local status
   status="$(fleet_ctl 1 --json status)" || return 1
