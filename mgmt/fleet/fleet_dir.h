@@ -1,9 +1,9 @@
 // A fleet directory: the desired state of many boxes, kept by a central admin in files (in git).
 //
-//   fleet/
-//     fleet.yaml            boxes (name, target, labels), groups by label selector, TLS, rollout
-//     policies/cameras.yaml the policy a group's boxes run (any name the group gives)
-//     presets/              (optional) presets by name, looked up before the shipped ones
+//   fleet/fleet.yaml             boxes (name, target, labels), groups by label selector, TLS,
+//                                rollout and health gate settings
+//   fleet/policies/cameras.yaml  the policy a group's boxes run (any path the group names)
+//   fleet/presets/               (optional) presets by name, looked up before the shipped ones
 //
 // A box's desired policy is its group's policy file (or the box's own `policy`) with the group's
 // and then the box's `addresses` overrides written into the text's `addresses:` section (each
@@ -36,7 +36,7 @@ inline constexpr size_t kMaxGroups = 1'000;
 
 // Where a line of a box's desired policy came from.
 struct LineOrigin {
-  std::string file;  // relative to the fleet directory: "policies/cameras.yaml", "fleet.yaml"
+  std::string file;  // relative to the fleet directory: "fleet.yaml", or a policy file's path
   int line = 0;
 };
 
@@ -73,6 +73,8 @@ class FleetDir {
   v1::FleetTls tls() const;
 
  private:
+  friend class FleetLoader;
+
   std::string dir_;
   v1::Fleet file_;
   std::vector<Member> members_;
@@ -83,7 +85,7 @@ struct BoxDiagnostic {
   std::string box;
   Diagnostic diagnostic;  // file relative to the fleet directory, line from LineOrigin
 
-  // "north-01: policies/cameras.yaml:14: profiles.camera.egress[1]: ..."
+  // "north-01: fleet.yaml:14: addresses.nvr[0]: ..." or the policy file's path and line
   std::string text() const;
 };
 
