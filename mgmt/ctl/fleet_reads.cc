@@ -200,7 +200,7 @@ std::string devicesTable(const std::vector<FleetDeviceRow>& rows, bool site_colu
 
 // ---- fleet events
 
-ResumePoint advance(ResumePoint point, const v1::Event& event) {
+ResumePoint resumeAfter(const v1::Event& event) {
   if (event.has_gap()) {
     // first_available is in the numbering of the run that sent the gap (the event's epoch).
     const uint64_t first = event.gap().first_available();

@@ -85,9 +85,10 @@ struct ResumePoint {
   bool operator==(const ResumePoint&) const = default;
 };
 
-// The point after `event` was printed. A gap moves it to just before the first event the box
-// still holds (in the gap's run), so a stream resumed from it does not report the gap again.
-ResumePoint advance(ResumePoint point, const v1::Event& event);
+// The point once `event` was printed: the event itself; for a gap, just before the first event
+// the box still holds (in the gap's run), so a stream resumed from it does not report the gap
+// again.
+ResumePoint resumeAfter(const v1::Event& event);
 
 // How long `fleet events --follow` waits before it reaches a box again after `failures` tries in a
 // row (1 or more) that ended without an event: 1 s, doubling, at most kMaxRetryDelay.

@@ -115,7 +115,7 @@ class FleetEvents {
       uint64_t n = 0;
       while (reader->Read(&e)) {
         print(member.name, prefix, e);
-        advanceTo(i, advance(point(i), e));
+        advanceTo(i, resumeAfter(e));
         ++n;
       }
       const grpc::Status s = reader->Finish();
