@@ -247,19 +247,30 @@ TEST_CASE("device filters: vendor in any case, profile, not-profile, new, quaran
   const v1::DeviceInfo cam = device("Hangzhou Hikvision Digital", "camera", true, false);
   const v1::DeviceInfo stray = device("Espressif Inc.", "quarantine", false, false);
   const v1::DeviceInfo held = device("HIKVISION", "quarantine", true, true);
+  // A filter with one or two conditions (the rest: any).
+  auto filter = [](std::string vendor, std::string profile, std::string not_profile,
+                   bool only_new = false, bool only_quarantined = false) {
+    DeviceFilter f;
+    f.vendor = std::move(vendor);
+    f.profile = std::move(profile);
+    f.not_profile = std::move(not_profile);
+    f.only_new = only_new;
+    f.only_quarantined = only_quarantined;
+    return f;
+  };
   CHECK(matches({}, cam));
-  CHECK(matches({.vendor = "hikvision"}, cam));
-  CHECK(matches({.vendor = "hikvision"}, held));
-  CHECK_FALSE(matches({.vendor = "hikvision"}, stray));
-  CHECK(matches({.profile = "camera"}, cam));
-  CHECK_FALSE(matches({.profile = "camera"}, held));
-  CHECK(matches({.vendor = "hik", .not_profile = "quarantine"}, cam));
-  CHECK_FALSE(matches({.vendor = "hik", .not_profile = "quarantine"}, held));
-  CHECK(matches({.only_new = true}, stray));
-  CHECK_FALSE(matches({.only_new = true}, cam));
-  CHECK(matches({.only_quarantined = true}, held));
-  CHECK_FALSE(matches({.only_quarantined = true}, stray));
-  CHECK_FALSE(matches({.vendor = "nothing like it"}, device("", "x", false, false)));
+  CHECK(matches(filter("hikvision", "", ""), cam));
+  CHECK(matches(filter("hikvision", "", ""), held));
+  CHECK_FALSE(matches(filter("hikvision", "", ""), stray));
+  CHECK(matches(filter("", "camera", ""), cam));
+  CHECK_FALSE(matches(filter("", "camera", ""), held));
+  CHECK(matches(filter("hik", "", "quarantine"), cam));
+  CHECK_FALSE(matches(filter("hik", "", "quarantine"), held));
+  CHECK(matches(filter("", "", "", true), stray));
+  CHECK_FALSE(matches(filter("", "", "", true), cam));
+  CHECK(matches(filter("", "", "", false, true), held));
+  CHECK_FALSE(matches(filter("", "", "", false, true), stray));
+  CHECK_FALSE(matches(filter("nothing like it", "", ""), device("", "x", false, false)));
 }
 
 TEST_CASE("the devices table has a site column only when asked") {
