@@ -22,7 +22,15 @@ if [[ "${1:-}" == --gateway ]]; then
   lab_up "$2" >/dev/null 2>&1
   lab_start_muzzled
   echo "$LAB_STATE/muzzled.sock" >"$3.tmp" && mv "$3.tmp" "$3"
-  while true; do sleep 1; done
+  # READY.restart asks for a restart of muzzled (a new run: new event numbers); READY.restarted
+  # says it is back.
+  while true; do
+    if [[ -e "$3.restart" ]]; then
+      rm -f "$3.restart"
+      lab_stop_muzzled && lab_start_muzzled && touch "$3.restarted"
+    fi
+    sleep 0.2
+  done
 fi
 
 work="$(mktemp -d /tmp/muzzle-fleet-reads.XXXXXX)"
@@ -36,6 +44,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+indent() { sed 's/^/    /' "$@"; }
 
 ids=()
 for n in 1 2 3; do
@@ -54,7 +64,12 @@ mkdir -p "$fleet/policies"
 sed '/^  camera:$/,/^    egress:$/s/^    egress:$/&\n      - {deny: [gateway], proto: udp, ports: [53]}/' \
   "$LAB_REPO/policies/site-example.yaml" >"$fleet/policies/site.yaml"
 for n in 1 2 3; do
-  lab_check "gateway $n is up" lab_wait_file "$work/ready-$n" 30 || { cat "$work/gw-$n.log"; exit 1; }
+  # Nothing below means anything without all three (lab_check itself never fails).
+  if lab_wait_file "$work/ready-$n" 60; then lab_pass "gateway $n is up"; else
+    lab_fail "gateway $n is up"
+    indent "$work/gw-$n.log"
+    exit 1
+  fi
 done
 {
   echo "version: 1"
@@ -74,7 +89,6 @@ ctl_rc() {
   rc=0
   "$BUILD/mgmt/muzzlectl" "$@" || rc=$?
 }
-indent() { sed 's/^/    /' "$@"; }
 
 echo "== fleet check: every box's desired policy compiles, offline"
 ctl_rc fleet check "$fleet" --shipped-policies "$LAB_REPO/policies" >"$work/check.out" 2>&1
@@ -132,26 +146,44 @@ deny_from_cameras() {  # PORT
 }
 
 echo "== fleet events --follow: a deny from each box, prefixed with its name"
-ctl fleet events "$fleet" --select role=gateway --follow >"$work/events1.out" 2>"$work/events1.err" &
+# muzzlectl itself in the background (not through a function: a subshell would take the signal).
+"$BUILD/mgmt/muzzlectl" fleet events "$fleet" --follow >"$work/events1.out" 2>"$work/events1.err" &
 watcher=$!
 pids+=("$watcher")
 sleep 0.5
 deny_from_cameras 22
-streamed() {  # FILE PORT
-  local n
-  for n in 1 2 3; do
-    grep -q "^\[gw$n\] [0-9]* .*event=deny device=lobby-cam .*dst=198.18.10.1:$2" "$1" || return 1
+streamed() {  # FILE PORT [GATEWAY...] (default: 1 2 3)
+  local file="$1" port="$2" n gateways
+  shift 2
+  gateways=("$@")
+  ((${#gateways[@]})) || gateways=(1 2 3)
+  for n in "${gateways[@]}"; do
+    grep -q "^\[gw$n\] [0-9]* .*event=deny device=lobby-cam .*dst=198.18.10.1:$port" "$file" || return 1
   done
 }
-wait_streamed() { for _ in $(seq 1 50); do streamed "$@" && return 0; sleep 0.1; done; return 1; }
+# Up to 10 s: a box that was down is tried again after up to 4 s by then.
+wait_streamed() { for _ in $(seq 1 100); do streamed "$@" && return 0; sleep 0.1; done; return 1; }
 lab_check "a deny line from gw1, gw2 and gw3" wait_streamed "$work/events1.out" 22
 grep 'event=deny device=lobby-cam' "$work/events1.out" | indent
-sleep 1.2  # the state is written at most once a second: let one write happen mid-stream too
+
+echo "== gw3's muzzled restarts: its stream is taken up again, the restart shown as a gap"
+touch "$work/ready-3.restart"
+lab_check "gw3 restarted" lab_wait_file "$work/ready-3.restarted" 30
+ip netns exec "mz${ids[2]}-cam1" "$LABNET" tcp 198.18.10.1 24 --timeout-ms 300 >/dev/null || true
+lab_check "gw3's deny after the restart (the stream was tried again)" \
+  wait_streamed "$work/events1.out" 24 3
+lab_check "a gap line: muzzled restarted" \
+  grep -q '^\[gw3\] gap: muzzled restarted since event [0-9]*:[0-9]*' "$work/events1.out"
+grep -E '^\[gw3\] (gap: |.*dst=198.18.10.1:24)' "$work/events1.out" | indent
+lab_check "gw4 (down) is tried again, 1 s then 2 s" \
+  grep -Pzq '\[gw4\] UNAVAILABLE: [^\n]*trying again in 1 s, after 0:0\n(.*\n)*\[gw4\] UNAVAILABLE: [^\n]*trying again in 2 s' "$work/events1.err"
+grep -E '^\[gw[34]\]' "$work/events1.err" | cut -c1-160 | indent
 kill -INT "$watcher"
 rc=0
+for _ in $(seq 1 50); do kill -0 "$watcher" 2>/dev/null || break; sleep 0.1; done
 wait "$watcher" || rc=$?
 lab_check "interrupted: exit 130" test "$rc" = 130
-lab_check "the state file has each box" \
+lab_check "the state file has each box that answered" \
   test "$(grep -c '"gw[123]"' "$fleet/.fleet-events.json")" = 3
 indent "$fleet/.fleet-events.json"
 
@@ -163,7 +195,7 @@ indent "$work/events2.out" "$work/events2.err"
 lab_check "exit 0" test "$rc" = 0
 lab_check "the new denies, from each box" streamed "$work/events2.out" 23
 lab_check "none of the events shown before" \
-  bash -c "! grep -q 'dst=198.18.10.1:22' '$work/events2.out'"
+  bash -c "! grep -Eq 'dst=198.18.10.1:2[24]' '$work/events2.out'"
 lab_check "no gap (nothing lost)" bash -c "! grep -q '] gap: ' '$work/events2.out'"
 ctl_rc fleet events "$fleet" --select role=gateway >"$work/events3.out" 2>&1
 lab_check "a third run: nothing new to show" test ! -s "$work/events3.out"
@@ -187,6 +219,11 @@ lab_check "--vendor: only Hikvision devices" \
   bash -c "! tail -n +2 '$work/hik.out' | grep -vq 'Hikvision'"
 lab_check "--vendor: both seen cameras on all three boxes" \
   test "$(grep -Ec '^gw[123] .* 44:47:cc:00:00:1[12] ' "$work/hik.out")" = 6
+ip netns exec "mz${ids[1]}-unknown" "$LABNET" tcp 198.18.10.1 22 --timeout-ms 300 >/dev/null || true
+ctl_rc fleet devices "$fleet" --select role=gateway --new >"$work/new.out" 2>&1
+indent "$work/new.out"
+lab_check "--new: the one device a policy does not list, on gw2 alone" \
+  test "$(tail -n +2 "$work/new.out" | awk '{print $1, $3}')" = "gw2 02:5a:00:00:00:99"
 ctl_rc fleet devices "$fleet" --select role=gateway --json --vendor hikvision >"$work/hik.json" 2>&1
 lab_check "--json: a line per device, with its box and labels" \
   grep -q '^{"box":"gw2","labels":{.*"site":"site2".*},"device":{"mac":"44:47:cc:00:00:11"' "$work/hik.json"
