@@ -52,6 +52,15 @@ rm -f "$build"/muzzle_*.deb
 (cd "$build" && cpack -G DEB >/dev/null)
 debs=("$build"/muzzle_*.deb)
 [[ -f "${debs[0]}" ]] || die "cpack produced no muzzle_*.deb in $build"
+# lintian: no error, and no warning that is not overridden with a reason (lintian-overrides).
+if command -v lintian >/dev/null; then
+  say "lintian on $(basename "${debs[0]}")"
+  lintian_out="$(lintian --fail-on error,warning \
+    "${debs[0]}" 2>&1)" || die "lintian finds problems in the package:
+$lintian_out"
+else
+  die "lintian is missing: run image/setup.sh"
+fi
 deb="$work/$(basename "${debs[0]}")"
 cp "${debs[0]}" "$deb"
 chmod 0644 "$deb"

@@ -10,6 +10,7 @@ packages=(
   eatmydata                  # mmdebstrap's eatmydata hook: dpkg without fsync, much faster
   qemu-system-x86            # image/smoke.sh (software emulation; no KVM needed)
   dpkg-dev file              # dpkg-shlibdeps, for the package's library dependencies (it runs file)
+  help2man lintian           # man pages from --help (image/docs.sh); the package's check
 )
 
 missing=()

@@ -25,6 +25,7 @@ packages=(
   libcurl4-openssl-dev                             # fw/mud: MUD files over HTTPS
   libcap-dev                                       # muzzled drops root to CAP_NET_ADMIN alone
   file                                             # CPack's dpkg-shlibdeps (the package, image/)
+  help2man lintian                                 # the package's man pages (image/docs.sh); its check (image/test.sh)
   prometheus curl jq                               # tests/scenario/metrics.sh: a real scraper and its HTTP API
   faketime                                         # tests/scenario/schedule.sh: muzzled's calendar moved (libfaketime)
   libcrypt-dev                                     # the web console's password hashes (yescrypt)

@@ -43,6 +43,7 @@ CommandLine::CommandLine()
   addLearnCommands(app_, invocation_);
   addWebCommands(app_, invocation_);
   addFleetCommands(app_, invocation_);
+  addCompletionCommand(app_, invocation_);  // last: it lists the commands above
 }
 
 std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::ostream& out,

@@ -31,5 +31,8 @@ void addFleetApplyCommand(CLI::App& fleet, Invocation& invocation);
 void addFleetPlanCommand(CLI::App& fleet, Invocation& invocation);
 void addFleetDevicesCommand(CLI::App& fleet, Invocation& invocation);
 void addFleetEventsCommand(CLI::App& fleet, Invocation& invocation);
+// completion bash: a completion script made from `app` (every command and option it has).
+void addCompletionCommand(CLI::App& app, Invocation& invocation);
+std::string bashCompletion(const CLI::App& app);
 
 }  // namespace muzzle::ctl
