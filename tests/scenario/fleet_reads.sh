@@ -19,7 +19,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 if [[ "${1:-}" == --gateway ]]; then
-  lab_up "$2" >/dev/null 2>&1
+  lab_up "$2" >/dev/null  # its errors (stderr) go to the gateway's log
   lab_start_muzzled
   echo "$LAB_STATE/muzzled.sock" >"$3.tmp" && mv "$3.tmp" "$3"
   # READY.restart asks for a restart of muzzled (a new run: new event numbers); READY.restarted
