@@ -133,9 +133,11 @@ void addFleetCommands(CLI::App& app, Invocation& invocation) {
   });
 
   addFleetPlanCommand(*fleet, invocation);
-  addFleetApplyCommand(*fleet, invocation);
   addFleetDevicesCommand(*fleet, invocation);
   addFleetEventsCommand(*fleet, invocation);
+  // Last: it adds its exit codes to `fleet`'s footer, which subcommands added after it would
+  // inherit (CLI11 copies a parent's footer into each new subcommand).
+  addFleetApplyCommand(*fleet, invocation);
 }
 
 }  // namespace muzzle::ctl

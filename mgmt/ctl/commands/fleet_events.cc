@@ -301,7 +301,8 @@ void addFleetEventsCommand(CLI::App& fleet, Invocation& invocation) {
   auto* sub = fleet.add_subcommand(
       "events",
       "every box's events, each line prefixed [box], each box resumed after the last event "
-      "seen (kept in --state)");
+      "seen (kept in --state); --follow watches every box at once, --parallel bounds a run "
+      "without it");
   addFleetSelectOptions(*sub, args->select);
   sub->add_flag("--follow,-f", args->follow,
                 "keep streaming; a box that is down or whose stream ends is tried again (1 s, "
