@@ -17,7 +17,8 @@ CommandLine::CommandLine()
           "(stale\n"
           "revision, commit pending), 5 not allowed (certificate, role), 6 box unreachable,\n"
           "7 not found, 8 message too large, 9 audit chain broken, 10 some boxes of a fleet "
-          "failed.") {
+          "failed,\n"
+          "11 a fleet rollout halted (fleet apply), 12 drift (fleet plan --fail-on-drift).") {
   GlobalOptions& opt = invocation_.options;
   app_.require_subcommand(1);
   // Subcommands inherit this when they are added: an option they do not know goes to their

@@ -265,7 +265,11 @@ lab_up() {
 # waits until it answers on ADDRESS.
 _lab_dnsmasq() {
   local node="$1" conf="$2" address="$3"
+  # A pid file of its own: the default, /var/run/dnsmasq.pid, is shared by every lab, and dnsmasq
+  # refuses to start ("failed to open pidfile ... File exists") when another lab's dnsmasq
+  # creates it at the same moment (several gateways started at once: mgmt_fleet, fleet_reads).
   lab_exec "$node" dnsmasq --conf-file="$conf" --keep-in-foreground \
+    --pid-file="$LAB_STATE/dnsmasq-$node.pid" \
     --log-facility="$LAB_STATE/dnsmasq-$node.log" >>"$LAB_STATE/dnsmasq-$node.log" 2>&1 </dev/null &
   local pid=$!
   _lab_remember_pid "$pid"

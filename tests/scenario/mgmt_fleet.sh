@@ -38,7 +38,8 @@ for n in 1 2 3; do
   pids+=($!)
 done
 for n in 1 2 3; do
-  lab_check "gateway $n is up" lab_wait_file "$work/ready-$n" 30 || { cat "$work/gw-$n.log"; exit 1; }
+  # lab_check counts and goes on: a gateway that is not up ends the script here, with its log.
+  lab_wait_file "$work/ready-$n" 30 || { cat "$work/gw-$n.log"; lab_fail "gateway $n is up"; exit 1; }
   echo "gw$n unix:$(cat "$work/ready-$n")" >>"$work/fleet"
 done
 ctl() { "$BUILD/mgmt/muzzlectl" --targets "$work/fleet" "$@"; }

@@ -26,6 +26,11 @@ void addWebCommands(CLI::App& app, Invocation& invocation);     // web users, we
 // (fleet_apply.cc)
 void addFleetCommands(CLI::App& app, Invocation& invocation);
 void addFleetApplyCommand(CLI::App& fleet, Invocation& invocation);
+// fleet plan (fleet_plan.cc), fleet devices (fleet_devices.cc), fleet events (fleet_events.cc),
+// each on the `fleet` subcommand
+void addFleetPlanCommand(CLI::App& fleet, Invocation& invocation);
+void addFleetDevicesCommand(CLI::App& fleet, Invocation& invocation);
+void addFleetEventsCommand(CLI::App& fleet, Invocation& invocation);
 // completion bash: a completion script made from `app` (every command and option it has).
 void addCompletionCommand(CLI::App& app, Invocation& invocation);
 std::string bashCompletion(const CLI::App& app);
