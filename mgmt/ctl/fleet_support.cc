@@ -40,4 +40,20 @@ void forEachBounded(size_t count, size_t parallel, const std::function<void(size
   for (auto& t : pool) t.join();
 }
 
+StopSignals::StopSignals() {
+  sigemptyset(&set_);
+  sigaddset(&set_, SIGINT);
+  sigaddset(&set_, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set_, &old_);
+}
+
+StopSignals::~StopSignals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
+int StopSignals::wait(std::chrono::milliseconds wait) const {
+  timespec ts{static_cast<time_t>(wait.count() / 1000),
+              static_cast<long>(wait.count() % 1000) * 1'000'000};
+  const int sig = sigtimedwait(&set_, nullptr, &ts);
+  return sig > 0 ? sig : 0;
+}
+
 }  // namespace muzzle::ctl

@@ -3,6 +3,9 @@
 // box, and work spread over the boxes with a bound on how many are worked on at once.
 #pragma once
 
+#include <signal.h>
+
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -33,5 +36,21 @@ Box boxOf(const fleet::Member& member);
 // Calls `work(i)` for i in [0, count), at most `parallel` at once (at least 1), and returns when
 // all are done. `work` must be safe to call from several threads.
 void forEachBounded(size_t count, size_t parallel, const std::function<void(size_t)>& work);
+
+// SIGINT and SIGTERM blocked in this thread and in every thread started after it (gRPC's own
+// too: make one before the first channel), so a long fleet command takes them with wait() and
+// stops cleanly instead of being killed mid-step; the old mask is put back when it ends.
+class StopSignals {
+ public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  // The signal that came within `wait`, or 0.
+  int wait(std::chrono::milliseconds wait) const;
+
+ private:
+  sigset_t set_, old_;
+};
 
 }  // namespace muzzle::ctl

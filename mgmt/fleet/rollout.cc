@@ -549,6 +549,23 @@ BoxResult Rollout::work(size_t i) {
     say(box.name + ": revision " + std::to_string(ours) + " was rolled back (the box runs revision " +
         std::to_string(policy->revision) + "): applying again");
   }
+  if (saved.step() == Step::STEP_APPLIED && saved.revision() == 0 &&
+      policy->pending_revision != 0 && policy->pending_revision == policy->revision &&
+      policy->pending_revision > saved.previous_revision() &&
+      policy->text == box.desired_text) {
+    // The last run was stopped between its apply and the state's save (killed): the box's
+    // pending revision, newer than what it ran then and holding the desired text, is that apply.
+    const uint64_t ours = policy->pending_revision;
+    update(i, [&](Step& b) {
+      b.set_revision(ours);
+      b.set_detail("applied; in its health window");
+    });
+    say(box.name + ": revision " + std::to_string(ours) +
+        " (the desired text) awaits confirmation: applied by the interrupted run; checking its "
+        "health");
+    return gateAfter(i, *link, ours, saved.deny_rate_before(), saved.event_epoch(),
+                     saved.event_sequence(), std::nullopt);
+  }
   return applyAndGate(i, *link, *policy);
 }
 
@@ -586,6 +603,19 @@ BoxResult Rollout::applyAndGate(size_t i, BoxLink& link, const BoxLink::Policy& 
     return {stopping() && !interrupted_ ? Outcome::kLeft : Outcome::kInterrupted, false};
   }
 
+  // The intent first (applied, revision not known yet): a run killed between the apply and the
+  // next save finds the box's pending revision its own on resume (work()), instead of a commit
+  // it has no record of.
+  const bool intent = update(i, [&](Step& b) {
+    b.set_step(Step::STEP_APPLIED);
+    b.set_revision(0);
+    b.set_previous_revision(policy.revision);
+    b.set_deny_rate_before(before);
+    b.set_event_epoch(before_end->event_epoch);
+    b.set_event_sequence(before_end->last_event_sequence);
+    b.set_detail("applying");
+  });
+  if (!intent) return {Outcome::kLeft, false};
   auto applied = link.apply(box.desired_text, options_.confirm_seconds, options_.comment);
   if (!applied.ok()) return fail(i, "FAILED: ", "apply refused: " + describe(applied.status()));
   if (applied->unchanged) {

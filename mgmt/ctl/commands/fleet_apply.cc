@@ -65,14 +65,9 @@ Result<uint32_t> fileDuration(const std::string& key, const std::string& text) {
 class SignalWatch {
  public:
   SignalWatch(StoppableSleeper& sleeper, std::ostream& err) : sleeper_(sleeper), err_(err) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);
     thread_ = std::thread([this] {
-      const timespec tick{0, 200'000'000};
       while (!done_) {
-        const int sig = sigtimedwait(&set_, nullptr, &tick);
+        const int sig = signals_.wait(std::chrono::milliseconds(200));
         if (sig == SIGINT || sig == SIGTERM) {
           if (!sleeper_.stopped()) {
             err_ << "muzzlectl: " << (sig == SIGINT ? "interrupted" : "terminated")
@@ -86,13 +81,12 @@ class SignalWatch {
   ~SignalWatch() {
     done_ = true;
     thread_.join();
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
   }
 
  private:
   StoppableSleeper& sleeper_;
   std::ostream& err_;
-  sigset_t set_, old_;
+  const StopSignals signals_;  // before the thread: it starts with the signals blocked
   std::atomic<bool> done_{false};
   std::thread thread_;
 };

@@ -43,28 +43,6 @@ std::string tokenOf(const ResumePoint& p) {
   return std::to_string(p.epoch) + ":" + std::to_string(p.sequence);
 }
 
-// SIGINT and SIGTERM blocked in this thread and every thread started after (gRPC's too), for
-// sigtimedwait; the old mask back when it ends.
-class SignalBlock {
- public:
-  SignalBlock() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);
-  }
-  ~SignalBlock() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
-  // The signal that came within `wait`, or 0.
-  int wait(std::chrono::milliseconds wait) const {
-    timespec ts{static_cast<time_t>(wait.count() / 1000), static_cast<long>(wait.count() % 1000) * 1'000'000};
-    const int sig = sigtimedwait(&set_, nullptr, &ts);
-    return sig > 0 ? sig : 0;
-  }
-
- private:
-  sigset_t set_, old_;
-};
-
 class FleetEvents {
  public:
   FleetEvents(const SelectedFleet& fleet, const EventsArgs& args, const GlobalOptions& options,
@@ -239,7 +217,7 @@ class FleetEvents {
 int events(const EventsArgs& a, const GlobalOptions& options, std::ostream& out,
            std::ostream& err) {
   // Before any thread (gRPC's included) exists, so that every one inherits the block.
-  const SignalBlock signals;
+  const StopSignals signals;
   int exit = kExitOk;
   auto fleet = selectFleet(a.select, options, err, &exit);
   if (!fleet) return exit;

@@ -615,6 +615,56 @@ TEST_CASE("resume from a saved state: confirmed skipped, pending gated, rolled b
   CHECK(run.has("resuming the rollout started at 2026-12-03T20:00:00Z: 1 box confirmed, 2 applied"));
 }
 
+TEST_CASE("resume: a run killed between its apply and the save finds the pending apply its own") {
+  TempDir dir;
+  const std::string state = dir.file("state.json");
+  FakeFleet fleet(2);
+  auto boxes = boxesOf(fleet);
+  v1::RolloutState s;
+  s.set_desired_sha256(desiredSha256(boxes));
+  s.set_waves("1,rest");
+  s.set_confirm_seconds(600);
+  s.set_started("2026-12-03T20:00:00Z");
+  for (int n = 0; n < 2; ++n) {
+    Step* b = s.add_boxes();
+    b->set_name("gw-0" + std::to_string(n));
+    b->set_wave(static_cast<uint32_t>(n + 1));
+    b->set_event_epoch(77);
+    b->set_event_sequence(100);
+    if (n == 0) {
+      // What the state said when the kill came: the intent, revision not known yet.
+      b->set_step(Step::STEP_APPLIED);
+      b->set_previous_revision(4);
+      b->set_detail("applying");
+    }
+  }
+  REQUIRE(saveRolloutState(state, s).ok());
+  // The apply did reach the box: revision 5, the desired text, pending.
+  fleet.boxes[0]->text = fleet.boxes[0]->desired;
+  fleet.boxes[0]->revision = 5;
+  fleet.boxes[0]->pending = 5;
+
+  Run run = rollout(fleet, options("1,rest"), state);
+  INFO(run.all());
+  CHECK(run.result.done);
+  CHECK(fleet.boxes[0]->applies == 0);  // not applied a second time
+  CHECK(fleet.boxes[0]->confirms == 1);
+  CHECK(run.has("gw-00: revision 5 (the desired text) awaits confirmation: applied by the interrupted run"));
+  CHECK(fleet.boxes[1]->applies == 1);
+}
+
+TEST_CASE("an apply is recorded as intended before it is sent") {
+  TempDir dir;
+  const std::string state = dir.file("state.json");
+  FakeFleet fleet(1);
+  // Refused apply: the state had the intent first, then the failure.
+  fleet.boxes[0]->refuse_apply = "bad policy";
+  Run run = rollout(fleet, options("1"), state);
+  CHECK(run.result.halted);
+  CHECK(stepOf(run.result, 0) == Step::STEP_FAILED);
+  CHECK(run.result.state.boxes(0).previous_revision() == 4);
+}
+
 TEST_CASE("resume: a box confirmed by someone else meanwhile counts as confirmed") {
   TempDir dir;
   const std::string state = dir.file("state.json");
