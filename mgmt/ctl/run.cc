@@ -2,9 +2,9 @@
 
 #include <google/protobuf/any.pb.h>
 
-#include <thread>
 
 #include "ctl/fleet_output.pb.h"  // generated from mgmt/ctl/fleet_output.proto
+#include "mgmt/ctl/fleet_support.h"
 #include "mgmt/ctl/output.h"
 
 namespace muzzle::ctl {
@@ -23,19 +23,18 @@ std::vector<Outcome> runOnEach(const Invocation& invocation, const std::vector<B
                                std::ostream& out) {
   std::vector<Outcome> outcomes(boxes.size());
   std::mutex out_mu;
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < boxes.size(); ++i) {
-    threads.emplace_back([&, i] {
-      auto ch = connect(boxes[i], invocation.options.tls);
-      if (!ch.ok()) {
-        outcomes[i] =
-            failed(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, ch.status().message()));
-        return;
-      }
-      outcomes[i] = invocation.command(Call{*ch, boxes[i], invocation.options, out, out_mu});
-    });
-  }
-  for (auto& t : threads) t.join();
+  // A streaming command (events --follow) holds every box's stream open at once; any other
+  // command works on kDefaultFleetParallel boxes at a time (a thread per box over 1,000 boxes
+  // held over 200 MB).
+  const size_t parallel = invocation.streams ? boxes.size() : kDefaultFleetParallel;
+  forEachBounded(boxes.size(), parallel, [&](size_t i) {
+    auto ch = connect(boxes[i], invocation.options.tls);
+    if (!ch.ok()) {
+      outcomes[i] = failed(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, ch.status().message()));
+      return;
+    }
+    outcomes[i] = invocation.command(Call{*ch, boxes[i], invocation.options, out, out_mu});
+  });
   return outcomes;
 }
 

@@ -17,6 +17,13 @@
 //   saved as STEP_APPLIED, so running again resumes it.
 #include "mgmt/fleet/rollout.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
@@ -764,8 +771,29 @@ std::string denyRateProblem(const GateInput& in, double multiple, double floor) 
 RolloutResult runRollout(const std::vector<RolloutBox>& boxes, const RolloutOptions& options,
                          const std::string& state_path, Sleeper& sleeper,
                          const Progress& progress) {
+  // One rollout per state file at a time: a second `fleet apply` (an orphaned first one still
+  // running, a colleague) would otherwise resume from the same state and trip over the first
+  // one's pending commits. The lock ends with this process, however it ends.
+  const std::string lock_path = state_path + ".lock";
+  const int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    if (lock >= 0) ::close(lock);
+    RolloutResult refused;
+    refused.halted = true;
+    refused.state.set_halted(
+        error == EWOULDBLOCK
+            ? "another fleet apply runs this rollout (" + lock_path +
+                  " is locked): wait for it to end, or stop it, then run again"
+            : "cannot lock " + lock_path + ": " + std::strerror(error) +
+                  " (the state file's folder must exist and be writable)");
+    if (progress) progress(refused.state.halted());
+    return refused;
+  }
   Rollout rollout(boxes, options, state_path, sleeper, progress);
-  return rollout.run();
+  RolloutResult result = rollout.run();
+  ::close(lock);
+  return result;
 }
 
 }  // namespace muzzle::fleet

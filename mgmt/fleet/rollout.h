@@ -121,7 +121,9 @@ struct GateInput {
 std::string denyRateProblem(const GateInput& in, double multiple, double floor);
 
 // Runs (or resumes) the rollout. `state_path`: the RolloutState file (read if present, written
-// after every step, atomically). Never throws; a state file that cannot be written halts.
+// after every step, atomically). Never throws; a state file that cannot be written halts. Holds
+// an exclusive lock on `state_path`.lock while it runs: a second rollout on the same state is
+// refused (halted, nothing touched).
 RolloutResult runRollout(const std::vector<RolloutBox>& boxes, const RolloutOptions& options,
                          const std::string& state_path, Sleeper& sleeper,
                          const Progress& progress);

@@ -5,6 +5,9 @@
 #include "mgmt/fleet/rollout.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -653,6 +656,23 @@ TEST_CASE("resume: a run killed between its apply and the save finds the pending
   CHECK(fleet.boxes[1]->applies == 1);
 }
 
+TEST_CASE("a second rollout on the same state file is refused while the first runs") {
+  TempDir dir;
+  const std::string state = dir.file("state.json");
+  FakeFleet fleet(2);
+  const int held = ::open((state + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  REQUIRE(held >= 0);
+  REQUIRE(::flock(held, LOCK_EX | LOCK_NB) == 0);  // as the first muzzlectl holds it
+  Run second = rollout(fleet, options("1,rest"), state);
+  CHECK(second.result.halted);
+  CHECK(second.has("another fleet apply runs this rollout"));
+  CHECK(fleet.boxes[0]->calls == 0);
+  CHECK(fleet.boxes[1]->calls == 0);
+  ::close(held);
+  Run third = rollout(fleet, options("1,rest"), state);  // the first one ended
+  CHECK(third.result.done);
+}
+
 TEST_CASE("an apply is recorded as intended before it is sent") {
   TempDir dir;
   const std::string state = dir.file("state.json");
@@ -797,7 +817,17 @@ TEST_CASE("no state file: nullopt; a state file that cannot be written halts bef
   FakeFleet fleet(2);
   Run run = rollout(fleet, options("1,rest"), dir.file("no-such-folder/state.json"));
   CHECK(run.result.halted);
-  CHECK(run.has("rollout halted before it began"));
+  // Its lock, next to it, cannot be made either: refused there, before the state is read.
+  CHECK(run.has("cannot lock " + dir.file("no-such-folder/state.json") + ".lock"));
+  CHECK(fleet.totalCalls() == 0);
+  // Locked, but the state cannot be written (a folder where the file should be).
+  std::filesystem::create_directory(dir.file("taken"));
+  RolloutOptions fresh = options("1,rest");
+  fresh.restart = true;  // not read first (reading a folder is refused on its own)
+  Run unwritable = rollout(fleet, fresh, dir.file("taken"));
+  INFO(unwritable.all());
+  CHECK(unwritable.result.halted);
+  CHECK(unwritable.has("rollout halted before it began"));
   CHECK(fleet.totalCalls() == 0);
 }
 
