@@ -261,6 +261,29 @@ struct Run {
   }
 };
 
+// A saved state of a rollout of `fleet` started earlier with `waves`, no box in it yet.
+v1::RolloutState savedState(FakeFleet& fleet, const std::string& waves) {
+  v1::RolloutState s;
+  s.set_desired_sha256(desiredSha256(boxesOf(fleet)));
+  s.set_waves(waves);
+  s.set_confirm_seconds(600);
+  s.set_started("2026-12-03T20:00:00Z");
+  return s;
+}
+
+// One box of a saved state, its events last seen at 77:100.
+Step* addSaved(v1::RolloutState& s, const std::string& name, uint32_t wave, Step::Step step,
+               uint64_t revision) {
+  Step* b = s.add_boxes();
+  b->set_name(name);
+  b->set_wave(wave);
+  b->set_step(step);
+  b->set_revision(revision);
+  b->set_event_epoch(77);
+  b->set_event_sequence(100);
+  return b;
+}
+
 RolloutOptions options(const std::string& waves, uint32_t parallel = 4) {
   RolloutOptions o;
   o.waves = waves;
@@ -574,21 +597,9 @@ TEST_CASE("resume from a saved state: confirmed skipped, pending gated, rolled b
   TempDir dir;
   const std::string state = dir.file("state.json");
   FakeFleet fleet(4);
-  auto boxes = boxesOf(fleet);
-  v1::RolloutState s;
-  s.set_desired_sha256(desiredSha256(boxes));
-  s.set_waves("1,rest");
-  s.set_confirm_seconds(600);
-  s.set_started("2026-12-03T20:00:00Z");
+  v1::RolloutState s = savedState(fleet, "1,rest");
   auto add = [&](const std::string& name, uint32_t wave, Step::Step step, uint64_t revision) {
-    Step* b = s.add_boxes();
-    b->set_name(name);
-    b->set_wave(wave);
-    b->set_step(step);
-    b->set_revision(revision);
-    b->set_deadline(kDeadline);
-    b->set_event_epoch(77);
-    b->set_event_sequence(100);
+    addSaved(s, name, wave, step, revision)->set_deadline(kDeadline);
   };
   add("gw-00", 1, Step::STEP_CONFIRMED, 5);
   add("gw-01", 2, Step::STEP_APPLIED, 5);
@@ -622,25 +633,12 @@ TEST_CASE("resume: a run killed between its apply and the save finds the pending
   TempDir dir;
   const std::string state = dir.file("state.json");
   FakeFleet fleet(2);
-  auto boxes = boxesOf(fleet);
-  v1::RolloutState s;
-  s.set_desired_sha256(desiredSha256(boxes));
-  s.set_waves("1,rest");
-  s.set_confirm_seconds(600);
-  s.set_started("2026-12-03T20:00:00Z");
-  for (int n = 0; n < 2; ++n) {
-    Step* b = s.add_boxes();
-    b->set_name("gw-0" + std::to_string(n));
-    b->set_wave(static_cast<uint32_t>(n + 1));
-    b->set_event_epoch(77);
-    b->set_event_sequence(100);
-    if (n == 0) {
-      // What the state said when the kill came: the intent, revision not known yet.
-      b->set_step(Step::STEP_APPLIED);
-      b->set_previous_revision(4);
-      b->set_detail("applying");
-    }
-  }
+  v1::RolloutState s = savedState(fleet, "1,rest");
+  // What the state said when the kill came: the intent, revision not known yet.
+  Step* killed = addSaved(s, "gw-00", 1, Step::STEP_APPLIED, 0);
+  killed->set_previous_revision(4);
+  killed->set_detail("applying");
+  addSaved(s, "gw-01", 2, Step::STEP_WAITING, 0);
   REQUIRE(saveRolloutState(state, s).ok());
   // The apply did reach the box: revision 5, the desired text, pending.
   fleet.boxes[0]->text = fleet.boxes[0]->desired;
