@@ -28,6 +28,15 @@ std::string chainHash(const std::string& prev, const std::string& json) {
 
 std::string shortHash(const std::string& h) { return h.substr(0, 12); }
 
+// A chain hash as sha256Hex writes it: 64 lowercase hexadecimal digits. Anything else in the
+// log, audit.head or a revision's metadata came from a damaged or edited file: it must not become
+// the next entry's prev_hash (an entry's string fields must be UTF-8) nor be quoted in errors.
+bool isChainHash(std::string_view h) {
+  return h.size() == 64 && std::all_of(h.begin(), h.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 }  // namespace
 
 AuditLog::AuditLog(std::string state_dir)
@@ -46,7 +55,7 @@ std::optional<AuditAnchor> AuditLog::readHead(std::string* error) const {
     a.hash = head->substr(space + 1);
     if (!a.hash.empty() && a.hash.back() == '\n') a.hash.pop_back();
   }
-  if (a.sequence == 0 || a.hash.size() != 64) {
+  if (a.sequence == 0 || !isChainHash(a.hash)) {
     *error = head_path_ + ": damaged: not '<sequence> <hash>'";
     return std::nullopt;
   }
@@ -67,7 +76,7 @@ Status AuditLog::open(const std::vector<AuditAnchor>& anchors) {
   std::vector<AuditAnchor> all = anchors;
   if (auto head = readHead(&ignored)) all.push_back(*head);
   for (const AuditAnchor& a : all) {
-    if (a.sequence > last_sequence_ && a.hash.size() == 64) {
+    if (a.sequence > last_sequence_ && isChainHash(a.hash)) {
       last_sequence_ = a.sequence;
       last_hash_ = a.hash;
     }
@@ -171,6 +180,10 @@ AuditChain AuditLog::read(const std::vector<AuditAnchor>& revision_anchors) cons
       continue;
     }
     const std::string hash = line.substr(0, space);
+    if (!isChainHash(hash)) {
+      broken(where + "hash is not 64 hexadecimal digits");
+      continue;
+    }
     const std::string json = line.substr(space + 1);
     v1::AuditEntry entry;
     if (!google::protobuf::util::JsonStringToMessage(json, &entry).ok()) {
@@ -200,6 +213,10 @@ AuditChain AuditLog::read(const std::vector<AuditAnchor>& revision_anchors) cons
     return a.sequence > b.sequence;
   });
   for (const AuditAnchor& a : anchors) {
+    if (!isChainHash(a.hash)) {
+      broken(a.source + " records a damaged audit hash (not 64 hexadecimal digits)");
+      continue;
+    }
     const std::string recorded = a.source + " records entry " + std::to_string(a.sequence) +
                                  " (hash " + shortHash(a.hash) + "...)";
     if (!present) {

@@ -173,6 +173,36 @@ TEST_CASE_FIXTURE(
 }
 
 TEST_CASE_FIXTURE(
+    SeededBox,
+    "a hash that is not 64 hex digits (hostile bytes) is reported, never carried into the next "
+    "entry nor quoted") {
+  // A line whose hash field is 64 bytes of garbage, invalid UTF-8 among them: the next entry's
+  // prev_hash must not become those bytes (protobuf refuses to encode non-UTF-8 strings).
+  const std::string garbage = std::string(32, '\xff') + std::string(32, 'Z');
+  const std::string original = readFile(box.audit.path());
+  writeFile(box.audit.path(), original + garbage + " {\"sequence\": \"2\"}\n");
+  SUBCASE("in the log") {
+    AuditChain chain = box.commits.auditChain();
+    CHECK_FALSE(chain.ok);
+    CHECK(chain.error == box.audit.path() + ":2: hash is not 64 hexadecimal digits");
+    Box restarted(dir.path, clock);
+    restarted.boot();
+    REQUIRE(restarted.apply(kPolicyB).ok());
+    AuditChain after = restarted.commits.auditChain();
+    REQUIRE(after.entries.size() == 2);
+    CHECK(after.entries[1].prev_hash() == after.entries[0].hash());
+  }
+  SUBCASE("in audit.head") {
+    writeFile(box.audit.path(), original);
+    writeFile(box.audit.headPath(), "1 " + garbage + "\n");
+    AuditChain chain = box.commits.auditChain();
+    CHECK_FALSE(chain.ok);
+    CHECK(chain.error == box.audit.headPath() + ": damaged: not '<sequence> <hash>'");
+    CHECK(chain.error.find('\xff') == std::string::npos);
+  }
+}
+
+TEST_CASE_FIXTURE(
     SeededBox, "an append whose head cannot be written is cut off again: the log stays as it was") {
   const std::string before = readFile(box.audit.path());
   // audit.head.tmp as a folder: the head's atomic write cannot create its temp file.
