@@ -94,7 +94,7 @@ fleet_up() {
     fleet_log "build labnet, muzzled and muzzlectl first (BUILD=$BUILD)"
     return 1
   }
-  if ip netns list | grep -q "^mzF$FLEET_ID-"; then
+  if grep -q "^mzF$FLEET_ID-" <<<"$(ip netns list)"; then
     fleet_log "namespaces mzF$FLEET_ID-* exist already: another fleet lab uses id $FLEET_ID"
     return 1
   fi

@@ -8,6 +8,11 @@
 #   scenario_tls_management <<LINES                  # management.tcp over those certificates
 #   ctl ARGS; expect_exit CODE CMD...; revision      # muzzlectl on the lab box's socket
 #   log_count PATTERN; usr1_counters; counter NAME   # muzzled's log and its counters line
+#   lab_excerpt FILE N                               # FILE's first N lines, indented
+#
+# The tests run under `set -euo pipefail`: a pipe into `head` or `grep -q` fails the whole line
+# when its writer is still writing as the reader exits (SIGPIPE), which only a loaded machine
+# shows. Read the writer's whole output first (`grep -q X <<<"$(cmd)"`, `grep -m1`) instead.
 
 # shellcheck source=tests/lab/lab.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../lab" && pwd)/lab.sh"
@@ -19,6 +24,11 @@ if ((EUID != 0)); then
 fi
 
 lab_trap
+# A command that stops the test (set -e) says where, before the teardown's output: the checks
+# after it never ran, and without this line the log just ends.
+trap 'echo "  FAIL  the test stopped at ${BASH_SOURCE[0]}:$LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
+
+lab_excerpt() { sed -n "1,${2}s/^/    | /p" "$1"; }
 
 # The shell's pid is unique among running processes, so parallel tests never share a lab.
 scenario_lab_up() { lab_up "${LAB_ID:-$$}"; }

@@ -151,7 +151,7 @@ lab_check "the canary's camera reaches its NVR" \
 apply() {  # apply ARGS...: fleet apply, output in $work/apply.out, exit code in $apply_rc
   apply_rc=0
   fleet apply "$dir" --window 3s --parallel 32 "$@" >"$work/apply.out" 2>&1 || apply_rc=$?
-  sed 's/^/    | /' "$work/apply.out" | head -n 60
+  lab_excerpt "$work/apply.out" 60
 }
 apply --waves 1,10%,rest --confirm 2m
 lab_check "apply: exit 0" test "$apply_rc" = 0
@@ -226,7 +226,7 @@ if [[ -n "$victim" ]]; then
   lab_check "kill -9 $victim's muzzled" fleet_kill "$victim_n"
 fi
 wait "$apply_pid" || apply_rc=$?
-sed 's/^/    | /' "$work/apply5.out" | head -n 40
+lab_excerpt "$work/apply5.out" 40
 lab_check "apply: exit 11 (halted)" test "$apply_rc" = 11
 lab_check "state: halted" jqe '(.halted // "") != ""' "$state_file"
 lab_check "state: wave 3 untouched" test "$(jq -c \
@@ -282,12 +282,12 @@ lab_check "wave 1 confirmed, wave 2 applied (state file)" wait_until 60 wave2_un
 lab_check "kill -9 muzzlectl (pid $cli_pid)" \
   bash -c '[[ "$(cat /proc/$1/comm)" == muzzlectl ]] && kill -KILL "$1"' _ "$cli_pid"
 wait "$cli_pid" 2>/dev/null || true
-sed 's/^/    | /' "$work/apply6a.out" | head -n 20
+lab_excerpt "$work/apply6a.out" 20
 lab_check "the killed CLI left the rollout unfinished" \
   jqe '[.boxes[] | select(.step != "STEP_CONFIRMED")] | length > 0' "$state_file"
 apply_rc=0
 fleet apply "$dir" --window 3s --parallel 32 --confirm 2m >"$work/apply6b.out" 2>&1 || apply_rc=$?
-sed 's/^/    | /' "$work/apply6b.out" | head -n 40
+lab_excerpt "$work/apply6b.out" 40
 lab_check "the same command again: exit 0" test "$apply_rc" = 0
 lab_check "state: every box confirmed" test \
   "$(jq '[.boxes[] | select(.step == "STEP_CONFIRMED")] | length' "$state_file")" = "$BOXES"

@@ -51,7 +51,7 @@ limit=2000000
 # limit plus that (and a little for the read's own timing).
 within_interval=$((limit + 1500000))
 # observed MAC: the observed= of MAC's volume-exceeded event.
-observed() { grep "event=volume-exceeded device=$1" "$LAB_STATE/muzzled.log" | head -n1 | sed -n 's/.* observed=\([0-9]*\).*/\1/p'; }
+observed() { grep -m1 "event=volume-exceeded device=$1" "$LAB_STATE/muzzled.log" | sed -n 's/.* observed=\([0-9]*\).*/\1/p'; }
 exceeded() { grep -q "event=volume-exceeded device=$1 .*action=$2" "$LAB_STATE/muzzled.log"; }
 
 echo "== cam1 (block): uploads 500 kB/s to its allowed vendor cloud"
@@ -67,7 +67,7 @@ echo "    $cut"
 lab_check "the open upload is cut on its next packet" grep -q "result=cut" <<<"$cut"
 lab_check "  the block is logged with reason=volume-limit" \
   grep -q "event=deny .*mac=44:47:cc:00:00:11 .*reason=volume-limit" "$LAB_STATE/muzzled.log"
-status_blocked() { ctl status | grep -q "accounting .*1 devices blocked by a volume limit"; }
+status_blocked() { grep -q "accounting .*1 devices blocked by a volume limit" <<<"$(ctl status)"; }
 lab_check "muzzlectl status counts the blocked device" status_blocked
 lab_table_header
 lab_expect rejected cam1 cloud1 tcp 443 4

@@ -104,7 +104,7 @@ scenario_issue box box-renewed "subjectAltName=IP:198.18.1.1"
 renewed() {
   local i
   for ((i = 0; i < 30; i++)); do
-    served_cn | grep -q 'box-renewed' && return 0
+    grep -q 'box-renewed' <<<"$(served_cn)" && return 0
     sleep 0.5
   done
   return 1

@@ -50,7 +50,7 @@ echo "== apply without confirm rolls back by itself"
 events_before="$(ctl --json status | sed -n 's/.*"last_event_sequence": "\{0,1\}\([0-9]*\).*/\1/p')"
 lab_check "rollback to 1 (revision 3)" expect_exit 0 ctl policy rollback 1
 lab_check "apply --confirm 1s" expect_exit 0 ctl policy apply --confirm 1s "$LAB_STATE/open.yaml"
-rolled_back() { ctl policy history | grep -q '^5\*.*muzzled.*was not confirmed in time'; }
+rolled_back() { grep -q '^5\*.*muzzled.*was not confirmed in time' <<<"$(ctl policy history)"; }
 wait_rollback() { for _ in $(seq 1 60); do rolled_back && return 0; sleep 0.1; done; return 1; }
 lab_check "revision 5 (the text of 3) is current, by muzzled" wait_rollback
 lab_table_header

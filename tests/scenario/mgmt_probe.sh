@@ -72,7 +72,7 @@ sed 's/^/    /' "$LAB_STATE/stall.out"
 lab_check "the stalled watcher ended with RESOURCE_EXHAUSTED (8) and where to resume" \
   grep -q 'result=ended code=8 .*watcher too slow: .*reconnect with after_sequence=' "$LAB_STATE/stall.out"
 missed_read() {
-  "$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" events --after 1 | grep -q 'dst=203.0.113.10:9999'
+  grep -q 'dst=203.0.113.10:9999' <<<"$("$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" events --after 1)"
 }
 lab_check "a new watcher reads the events it missed" wait_until 30 missed_read
 status="$(probe status || true)"

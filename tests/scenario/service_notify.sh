@@ -35,7 +35,7 @@ lab_wait_file "$socket" 10 || {
 arrived() {
   local message="$1" seconds="$2" i
   for ((i = 0; i < seconds * 10; i++)); do
-    tr '\0' '\n' <"$received" | grep -qx -- "$message" && return 0
+    grep -qx -- "$message" <<<"$(tr '\0' '\n' <"$received")" && return 0
     sleep 0.1
   done
   return 1

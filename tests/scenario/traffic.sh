@@ -96,8 +96,8 @@ lab_check "cam1 allowed after the restart" send 4 20 500
 up_bytes=$((up_bytes + 20 * 528))
 lab_check "upload grew by exactly the 20 datagrams sent since" \
   wait_until 10 equals_after_read upload.bytes "$up_bytes"
-table_shows_upload() { ctl devices | grep -q "lobby-cam.* kB"; }
-status_shows_accounting() { ctl status | grep -q "accounting .*every 2 s"; }
+table_shows_upload() { grep -q "lobby-cam.* kB" <<<"$(ctl devices)"; }
+status_shows_accounting() { grep -q "accounting .*every 2 s" <<<"$(ctl status)"; }
 lab_check "muzzlectl devices shows cam1's upload in its table" table_shows_upload
 lab_check "muzzlectl status says accounting is on, every 2 s" status_shows_accounting
 lab_summary
