@@ -68,7 +68,7 @@ constexpr int kBackToIdle = -2;
 // reference outlives both phases (main owns them).
 struct Process {
   const std::string& mud_fetch_socket;
-  const muzzle::SystemClock& clock;
+  muzzle::SystemClock& clock;
   std::chrono::steady_clock::time_point started;
   muzzle::EventLog& log;
   muzzle::EventRing& events;
@@ -202,8 +202,8 @@ int runIdle(Process& p, const muzzle::DaemonConfig& config, std::string* last_er
                            nullptr,
                            nullptr,
                            p.journal,
-                           console.get()};
-  deps.idle = &idle;
+                           console.get(),
+                           &idle};
   muzzle::ManagementServices services(deps);
   auto server = muzzle::ManagementServer::start(config, services, p.log, p.clock);
   if (!server.ok()) return fail(server.status());
@@ -242,10 +242,12 @@ int runIdle(Process& p, const muzzle::DaemonConfig& config, std::string* last_er
   muzzle::DaemonConfig enforcing = config;
   muzzle::applySetup(*idle.choice(), config.state_dir + "/" + muzzle::kSetupFileName, &enforcing);
   bool closed = false;
-  Handover handover{idle.done(), [&] {
+  Handover handover{idle.done(),
+                    [&] {
                       drainServer(daemon, **server, p.log, 1);
                       closed = true;
-                    }};
+                    },
+                    ""};
   rc = runEnforcing(p, enforcing, &handover);
   if (rc != kBackToIdle) return rc;
   // Nothing is enforced: the stored choice goes, so a restart comes back idle too rather than
@@ -564,7 +566,7 @@ int runEnforcing(Process& p, const muzzle::DaemonConfig& config, Handover* hando
   muzzle::ManagementServices services(muzzle::ServiceDeps{
       daemon, commits, p.events, **authorizer, p.clock, p.started,
       mcfg.has_max_watcher_lag() ? mcfg.max_watcher_lag() : 1024, muzzle::streamLimitsOf(mcfg),
-      &mud, syslog.get(), p.journal, console.get()});
+      &mud, syslog.get(), p.journal, console.get(), /*idle=*/nullptr});
   // Prometheus scrapes (management.metrics): checked before anything listens; served on the
   // metrics server's own thread; each scrape's snapshot is copied on the engine thread, as
   // GetStatus copies its answer.

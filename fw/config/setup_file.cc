@@ -32,7 +32,7 @@ Result<std::optional<SetupChoice>> readSetupFile(const std::string& state_dir) {
   auto text = readConfinedFile({state_dir}, kSetupFileName, kMaxSetupFileBytes);
   if (!text.ok()) {
     if (text.status().code() == StatusCode::kNotFound) return std::optional<SetupChoice>();
-    return text.status().withContext(state_dir + "/: ");
+    return text.status().withContext(state_dir + ": ");
   }
   auto choice = parseSetupFile(*text, state_dir + "/" + kSetupFileName, state_dir);
   if (!choice.ok()) return choice.status();

@@ -353,6 +353,11 @@ int Daemon::run() {
   loop.io.run();
   running_ = false;
   loop.schedule.cancel();
+  // Their handlers hold references into this frame: runFor() (the management plane draining, or
+  // an idle phase's server shutting down after handOver()) must only see them cancelled.
+  loop.signals.cancel();
+  loop.usr1.cancel();
+  loop.watchdog.cancel();
   for (auto& worker : workers_) worker->stop();
   if (handed_over_) {
     // The process goes on under another Daemon: systemd must not see a stop, and nothing of

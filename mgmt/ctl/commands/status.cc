@@ -122,18 +122,12 @@ Outcome idleStatus(const v1::GetStatusResponse& r, Outcome o) {
       {"web console", r.has_web() ? r.web().url() : "off"},
       {"your role", r.role()}};
   o.human = table({"what", "value"}, rows);
-  o.human += "
-To configure (muzzlectl setup --segment IFACE --uplink IFACE [--policy FILE]):
-";
-  for (const std::string& line : idle.to_configure()) o.human += "  " + line + "
-";
+  o.human += "\nTo configure (muzzlectl setup --segment IFACE --uplink IFACE [--policy FILE]):\n";
+  for (const std::string& line : idle.to_configure()) o.human += "  " + line + "\n";
   if (!idle.last_setup_error().empty()) {
-    o.human += "
-last setup failed: " + idle.last_setup_error() + "
-";
+    o.human += "\nlast setup failed: " + idle.last_setup_error() + "\n";
   }
-  o.human += "
-" + interfaceTable(idle.interfaces());
+  o.human += "\n" + interfaceTable(idle.interfaces());
   return o;
 }
 

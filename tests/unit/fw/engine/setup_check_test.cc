@@ -8,14 +8,16 @@ namespace muzzle {
 namespace {
 
 std::vector<HostInterface> box() {
-  HostInterface lo{"lo", "", true, {"127.0.0.1/8", "::1/128"}, HostInterface::Kind::kLoopback};
+  HostInterface lo{"lo", "", true, {"127.0.0.1/8", "::1/128"}, HostInterface::Kind::kLoopback,
+                   false};
   HostInterface eth0{"eth0", "52:54:00:00:00:01", true, {"192.0.2.10/24"},
                      HostInterface::Kind::kEthernet, /*default_route=*/true};
   HostInterface eth1{"eth1", "52:54:00:00:00:02", true, {"198.18.0.1/24"},
-                     HostInterface::Kind::kEthernet};
-  HostInterface eth2{"eth2", "52:54:00:00:00:03", false, {}, HostInterface::Kind::kEthernet};
+                     HostInterface::Kind::kEthernet, false};
+  HostInterface eth2{"eth2", "52:54:00:00:00:03", false, {}, HostInterface::Kind::kEthernet,
+                     false};
   HostInterface mgmt{"mgmt0", "52:54:00:00:00:04", true, {"198.51.100.1/24"},
-                     HostInterface::Kind::kEthernet};
+                     HostInterface::Kind::kEthernet, false};
   return {lo, eth0, eth1, eth2, mgmt};
 }
 
