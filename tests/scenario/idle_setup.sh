@@ -39,6 +39,7 @@ CONFIG
 # the log to grow.
 start_muzzled() {
   local pattern="$1" before
+  : >>"$LAB_STATE/muzzled.log"
   chown -R muzzle:muzzle "$LAB_STATE"
   before="$(log_count "$pattern")"
   ip netns exec "$(lab_ns gw)" "$BUILD/mgmt/muzzled" --config "$LAB_STATE/muzzled.yaml" \
@@ -48,8 +49,9 @@ start_muzzled() {
   wait_until 20 _log_count_above "$pattern" "$before"
 }
 no_table() { ! lab_exec gw nft list table inet muzzle >/dev/null 2>&1; }
-idle_status() { ctl status | grep -q 'IDLE: no segment configured'; }
-enforcing_status() { ctl status 2>/dev/null | grep -q "from $LAB_STATE/setup.yaml"; }
+# The whole answer first: `grep -q` leaving early would make the pipeline fail (pipefail).
+idle_status() { [[ "$(ctl status)" == *'IDLE: no segment configured'* ]]; }
+enforcing_status() { [[ "$(ctl status 2>/dev/null)" == *"(from $LAB_STATE/setup.yaml)"* ]]; }
 viewer() {
   lab_exec nvr "$BUILD/mgmt/muzzlectl" --target 198.18.1.1:7443 --ca "$certs/ca.pem" --timeout 5 \
     --cert "$certs/viewer.pem" --key "$certs/viewer.key" "$@"
