@@ -3,6 +3,7 @@
 #include "fw/config/setup_file.h"
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
