@@ -80,6 +80,12 @@ lab_check "an unknown interface: exit 3" expect_exit 3 ctl setup --segment nosuc
 lab_check "  naming the field" grep -q 'segments\[0\]: "nosuch0" is not an interface of this box' "$LAB_STATE/last.out"
 lab_check "the uplink as a segment too: exit 3" expect_exit 3 ctl setup --segment br-cam --uplink br-cam
 lab_check "  naming the field" grep -q 'uplinks\[0\]: "br-cam" is also segments\[0\]' "$LAB_STATE/last.out"
+lab_check "setup alone (no terminal): the interfaces and what to run" expect_exit 0 ctl setup
+lab_check "  the uplink listed, and the command" \
+  bash -c "grep -q '^uplink0 ' '$LAB_STATE/last.out' && grep -q 'muzzlectl setup --segment IFACE' '$LAB_STATE/last.out'"
+lab_check "a dry run of a good setup: exit 0" \
+  expect_exit 0 ctl setup --segment cameras=br-cam --uplink uplink0 --dry-run
+lab_check "  checked only" grep -q 'checked only (--dry-run): nothing stored, nothing enforced' "$LAB_STATE/last.out"
 lab_check "still idle" idle_status
 lab_check "  nothing stored" test ! -e "$LAB_STATE/setup.yaml"
 lab_check "  no nftables table" no_table

@@ -87,7 +87,8 @@ Outcome setup(const Call& call, v1::SetupRequest req) {
   std::vector<std::vector<std::string>> rows = {{"segments", segs},
                                                 {"uplink", ups.empty() ? "-" : ups},
                                                 {"policy", r.policy()},
-                                                {"kept in", r.setup_file()}};
+                                                {req.dry_run() ? "would be kept in" : "kept in",
+                                                 r.setup_file()}};
   if (req.dry_run()) {
     rows.push_back({"state", "checked only (--dry-run): nothing stored, nothing enforced"});
   } else {
