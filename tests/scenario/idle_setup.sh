@@ -4,8 +4,10 @@
 # interfaces, refuses the calls that need an enforcing box (FAILED_PRECONDITION) and touches no
 # nftables; a viewer's setup is refused (PERMISSION_DENIED, over mutual TLS); bad setups
 # (unknown interface, uplink = segment) are refused naming the field, and the box stays idle; a
-# good one makes the same process enforce (a denied flow rejected, an allowed one passes), and
-# after a restart the box comes back enforcing from state_dir/setup.yaml.
+# setup the box cannot enforce (another process holds its queue: hold_queue.py) is answered
+# UNAVAILABLE and the same process is idle again, saying why; a good one makes the same process
+# enforce (a denied flow rejected, an allowed one passes), and after a restart the box comes
+# back enforcing from state_dir/setup.yaml.
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
 source "$(dirname "$0")/common.sh"
@@ -89,6 +91,24 @@ lab_check "  checked only" grep -q 'checked only (--dry-run): nothing stored, no
 lab_check "still idle" idle_status
 lab_check "  nothing stored" test ! -e "$LAB_STATE/setup.yaml"
 lab_check "  no nftables table" no_table
+
+echo "== a setup the box cannot enforce (its queue taken): back to idle, saying why"
+lab_exec gw python3 "$(dirname "$0")/hold_queue.py" 100 >"$LAB_STATE/hold.out" 2>&1 &
+_lab_remember_pid $!
+lab_check "another process holds queue 100" wait_until 10 grep -q bound "$LAB_STATE/hold.out"
+holder="$(sed -n 's/^bound pid=//p' "$LAB_STATE/hold.out")"
+_lab_remember_pid "$holder"
+lab_check "setup: UNAVAILABLE (exit 6)" expect_exit 6 ctl --timeout 60 setup \
+  --segment cameras=br-cam --uplink uplink0 --policy "$LAB_REPO/policies/site-example.yaml"
+lab_check "  the box stays idle, and says why" \
+  grep -q 'the box could not start enforcing, so it stays idle' "$LAB_STATE/last.out"
+lab_check "the same process serves again, idle" wait_until 20 idle_status
+lab_check "  status names the failure" \
+  bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' status | grep -q '^last setup failed: '"
+lab_check "  the choice is not kept" test ! -e "$LAB_STATE/setup.yaml"
+lab_check "  logged" wait_log 'event=setup-failed '
+kill "$holder"
+lab_check "the queue is free again" wait_until 10 bash -c "! kill -0 $holder"
 
 echo "== a good setup: enforcing in the same process"
 pid_before="$LAB_MUZZLED_PID"
