@@ -6,6 +6,7 @@
 #include "fw/common/confined_file.h"
 #include "fw/common/excerpt.h"
 #include "fw/common/net.h"
+#include "fw/config/setup_file.h"
 #include "fw/config/yaml_proto.h"
 
 namespace muzzle {
@@ -86,7 +87,11 @@ Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_v
   YamlToProtoOptions options;
   options.scalar_as_list = {"uplink"};
   if (Status s = yamlToProto(yaml_text, file_label, &proto, &map, options); !s.ok()) return s;
+  return daemonConfigOf(proto, map, file_label, config_dir);
+}
 
+Result<DaemonConfig> daemonConfigOf(const v1::DaemonConfig& proto, const SourceMap& map,
+                                    std::string_view file_label, std::string_view config_dir) {
   std::vector<std::string> errors;
   auto fail = [&](const std::string& path, const std::string& message) {
     errors.push_back(located(file_label, map, path, message));
@@ -255,7 +260,22 @@ Result<DaemonConfig> loadDaemonConfig(const std::string& path) {
     return text.status();
   }
   const std::string dir = std::filesystem::path(path).parent_path().string();
-  return parseDaemonConfig(*text, path, dir);
+  auto config = parseDaemonConfig(*text, path, dir);
+  if (!config.ok()) return config;
+  if (!config->segments.empty()) {
+    config->segments_from = path;
+    return config;
+  }
+  // The admin's file names no segment: what `muzzlectl setup` stored, if anything. A setup file
+  // that cannot be used leaves the box idle, saying why, rather than failing the start: the
+  // admin's own file is valid, and the box must stay reachable to be set up again.
+  auto setup = readSetupFile(config->state_dir);
+  if (!setup.ok()) {
+    config->setup_problem = setup.status().message();
+  } else if (setup->has_value()) {
+    applySetup(**setup, config->state_dir + "/" + kSetupFileName, &*config);
+  }
+  return config;
 }
 
 }  // namespace muzzle

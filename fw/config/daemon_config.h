@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "fw/common/status.h"
+#include "fw/config/source_map.h"
 #include "fw/config/syslog_config.h"
 #include "muzzle/v1/config.pb.h"
 
@@ -55,10 +56,24 @@ struct DaemonConfig {
   std::vector<SyslogCollectorConfig> syslog;
   // `journal:`; sent to by mgmt/events/journal_sink.h.
   JournalConfig journal;
+  // The file the segments were named in: the config file itself, or state_dir/setup.yaml when
+  // the config names none and `muzzlectl setup` chose them (fw/config/setup_file.h). Empty: idle.
+  std::string segments_from;
+  // Why state_dir/setup.yaml, present, was not used (the box then idles and says so); empty if
+  // it was used or there is none. Set by loadDaemonConfig only.
+  std::string setup_problem;
 };
 
 Result<DaemonConfig> parseDaemonConfig(std::string_view yaml_text, std::string_view file_label,
                                        std::string_view config_dir);
+// The same checks on a message already read (setup_file.h reads setup.yaml into one); `map`
+// gives the lines for errors.
+Result<DaemonConfig> daemonConfigOf(const v1::DaemonConfig& proto, const SourceMap& map,
+                                    std::string_view file_label, std::string_view config_dir);
+// Reads and checks the config file. When it names no segment, state_dir/setup.yaml (written by
+// `muzzlectl setup`, setup_file.h) supplies the segments, uplink and policy if it exists; the
+// file's own segments always win, and a setup file that cannot be used only sets
+// `setup_problem`.
 Result<DaemonConfig> loadDaemonConfig(const std::string& path);
 
 }  // namespace muzzle

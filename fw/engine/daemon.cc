@@ -170,7 +170,9 @@ Status Daemon::start() {
             .add("why",
                  "no segment is configured; muzzled manages nothing and "
                  "leaves nftables alone")
-            .add("what_to_do", "name segments, uplink and policy in the config, then restart"));
+            .add("what_to_do",
+                 "run `muzzlectl setup` (it lists the interfaces and names the segments and the "
+                 "uplink), or name them in the config and restart"));
     return Status();
   }
   auto mode = ruleset_.probeQueueMode();
@@ -280,7 +282,7 @@ void Daemon::notify(const std::vector<std::pair<std::string, std::string>>& fiel
 }
 
 std::string Daemon::statusText() const {
-  if (idle()) return "idle: no segment configured";
+  if (idle()) return "idle: no segment configured; run muzzlectl setup";
   // The start's passing work (the policy compile, parsing the saved files) leaves free memory
   // between what stays: whole free pages go back to the kernel, once (0.4 MB of the bench's
   // 1,000-device site). Only here: a trim walks every malloc arena under its lock, which a queue
@@ -351,7 +353,18 @@ int Daemon::run() {
   loop.io.run();
   running_ = false;
   loop.schedule.cancel();
+  // Their handlers hold references into this frame: runFor() (the management plane draining, or
+  // an idle phase's server shutting down after handOver()) must only see them cancelled.
+  loop.signals.cancel();
+  loop.usr1.cancel();
+  loop.watchdog.cancel();
   for (auto& worker : workers_) worker->stop();
+  if (handed_over_) {
+    // The process goes on under another Daemon: systemd must not see a stop, and nothing of
+    // this one (an idle daemon: no inventory, no learning) needs saving.
+    log_.flush(kStopFlushTimeout);
+    return kHandedOver;
+  }
   notify({{"STOPPING", "1"}});
   if (!idle()) {
     accountTraffic();  // what was counted since the last interval, into the saved totals
@@ -363,6 +376,11 @@ int Daemon::run() {
   // keep the management plane from stopping (the EventLog's owner stops it last).
   log_.flush(kStopFlushTimeout);
   return loop.exit_code;
+}
+
+void Daemon::handOver() {
+  handed_over_ = true;
+  loop_->io.stop();
 }
 
 void Daemon::runFor(std::chrono::milliseconds d) {

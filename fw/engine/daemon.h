@@ -99,6 +99,12 @@ class Daemon : public EngineControl {
   void setStateReport(StateReport* report) { state_report_ = report; }
   // True when the config names no segment (see above).
   bool idle() const { return config_.segments.empty(); }
+  // Engine thread, while run() runs: ends run() so that another Daemon of the same process takes
+  // over (an idle box that `muzzlectl setup` gave segments). run() then returns kHandedOver
+  // without telling systemd the service stops (no STOPPING=1) and without the `stopped` line;
+  // the next Daemon's run() sends READY=1 and pings the watchdog again.
+  void handOver();
+  static constexpr int kHandedOver = -1;
 
   // EngineControl.
   void post(std::function<void()> fn) override;
@@ -212,6 +218,7 @@ class Daemon : public EngineControl {
   std::function<void()> reload_handler_;
   std::vector<std::unique_ptr<Ticker>> tickers_;
   bool running_ = false;  // engine thread: run() turns the loop
+  bool handed_over_ = false;  // engine thread: handOver() ended run()
   ServiceNotifier* notifier_ = nullptr;
 };
 

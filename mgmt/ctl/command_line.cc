@@ -8,6 +8,7 @@ namespace muzzle::ctl {
 CommandLine::CommandLine()
     : app_(
           "muzzlectl: manage Muzzle boxes through their management API.\n"
+          "A new box idles until `muzzlectl setup` names its segments and uplink.\n"
           "Talks to the local box's unix socket by default; --target host:port with "
           "--cert/--key/--ca\n"
           "for a remote box; --targets FILE (lines \"NAME TARGET\") runs the command on every box\n"
@@ -36,6 +37,7 @@ CommandLine::CommandLine()
       ->capture_default_str();
 
   addStatusCommand(app_, invocation_);
+  addSetupCommand(app_, invocation_);
   addDeviceCommands(app_, invocation_);
   addPolicyCommands(app_, invocation_);
   addEventsCommand(app_, invocation_);

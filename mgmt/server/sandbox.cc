@@ -35,14 +35,15 @@ std::optional<IpAddress> listenAddress(const std::string& listen) {
 std::vector<PathNeed> sandboxPaths(const DaemonConfig& config) {
   using Kind = PathNeed::Kind;
   std::vector<PathNeed> needs;
-  if (config.segments.empty()) return needs;  // idle: no state, no policy, no management
   const v1::Management& m = config.management;
   const std::string socket =
       m.socket().empty() ? kDefaultSocket : relativeTo(config.config_dir, m.socket());
   needs.push_back({config.state_dir, Kind::kOwnTree, "state_dir"});
   needs.push_back(
       {std::filesystem::path(socket).parent_path().string(), Kind::kCreateIn, "management.socket"});
-  needs.push_back({config.policy_path, Kind::kReadFile, "policy"});
+  // Idle (no segment yet): no policy to read, but the state folder is where `muzzlectl setup`
+  // keeps its choice, and the management listeners serve as they do on an enforcing box.
+  if (!config.policy_path.empty()) needs.push_back({config.policy_path, Kind::kReadFile, "policy"});
   if (!m.tcp().listen().empty()) {
     needs.push_back(
         {relativeTo(config.config_dir, m.tcp().cert()), Kind::kReadFile, "management.tcp.cert"});
@@ -107,22 +108,22 @@ Status enterSandbox(const DaemonConfig& config, const std::string& requested_use
       break;
   }
   if (Status s = checkAccess(needs); !s.ok()) return s;
-  if (!config.segments.empty() && !config.management.tcp().listen().empty()) {
+  if (!config.management.tcp().listen().empty()) {
     if (Status s = probeIpSocket(config.management.tcp().listen()); !s.ok()) return s;
   }
-  if (!config.segments.empty() && !config.management.metrics().listen().empty()) {
+  if (!config.management.metrics().listen().empty()) {
     if (Status s = probeIpSocket(config.management.metrics().listen(), "management.metrics.listen");
         !s.ok()) {
       return s;
     }
   }
-  if (!config.segments.empty() && !config.management.web().listen().empty()) {
+  if (!config.management.web().listen().empty()) {
     if (Status s = probeIpSocket(config.management.web().listen(), "management.web.listen");
         !s.ok()) {
       return s;
     }
   }
-  for (size_t i = 0; i < config.syslog.size() && !config.segments.empty(); ++i) {
+  for (size_t i = 0; i < config.syslog.size(); ++i) {
     if (Status s = probeSyslogSocket(config.syslog[i], i); !s.ok()) return s;
   }
   return Status();
@@ -186,11 +187,11 @@ Result<std::string> unitDropIn(const DaemonConfig& config, const std::string& co
       "# Written by muzzle-generator (muzzled --print-unit-dropin) from " + config_path +
       ",\n# at boot and at every `systemctl daemon-reload`. Edit the config, not this file.\n";
   const v1::MetricsListener& metrics = config.management.metrics();
-  const bool tcp_on = !tcp.listen().empty() && !config.segments.empty();
-  const bool metrics_on = !metrics.listen().empty() && !config.segments.empty();
-  const bool syslog_on = !config.syslog.empty() && !config.segments.empty();
+  const bool tcp_on = !tcp.listen().empty();
+  const bool metrics_on = !metrics.listen().empty();
+  const bool syslog_on = !config.syslog.empty();
   const v1::WebConsole& web = config.management.web();
-  const bool web_on = !web.listen().empty() && !config.segments.empty();
+  const bool web_on = !web.listen().empty();
   if (!tcp_on && !metrics_on && !syslog_on && !web_on) {
     return text +
            "# management.tcp, management.metrics and management.web are off and no syslog "

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "fw/engine/setup_check.h"
 #include "mgmt/server/convert.h"
 #include "mgmt/server/services.h"
 
@@ -46,11 +47,18 @@ void finishApply(const CommitReply& reply, Response* resp, const Finish& finish)
   finish(Status());
 }
 
+// What a call needs of the box besides a role. While the box is idle (ServiceDeps::idle), a call
+// that needs an enforcing box (policies, devices, learning, MUD: everything that reads or
+// changes what is judged) is refused with kIdleRefusal; status, setup and the interfaces work.
+enum class Needs { kEnforcingBox, kAnyBox };
+inline constexpr char kIdleRefusal[] = "idle: no segment configured; run muzzlectl setup";
+
 // Authorizes, then runs `work(principal, finish)` on the engine thread; `work` calls `finish`
 // once, on the engine thread, at once or after a compile (PolicyCommitter).
 template <typename Work>
 grpc::ServerUnaryReactor* serveLater(ServiceDeps& deps, grpc::CallbackServerContext* ctx, Role need,
-                                     const char* what, Work work) {
+                                     const char* what, Work work,
+                                     Needs needs = Needs::kEnforcingBox) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto principal = deps.auth.identifyCall(*ctx);
   if (!principal.ok()) {
@@ -64,6 +72,12 @@ grpc::ServerUnaryReactor* serveLater(ServiceDeps& deps, grpc::CallbackServerCont
                                              roleName(need))));
     return reactor;
   }
+  // Read without the engine thread: `idle` is set before the server starts and never changes
+  // while it serves (the enforcing box has a server of its own).
+  if (needs == Needs::kEnforcingBox && deps.idle != nullptr) {
+    reactor->Finish(toGrpc(Status::error(StatusCode::kFailedPrecondition, kIdleRefusal)));
+    return reactor;
+  }
   deps.engine.post([reactor, work = std::move(work), p = std::move(principal).value()]() mutable {
     work(p, Finish(reactor));
   });
@@ -73,11 +87,13 @@ grpc::ServerUnaryReactor* serveLater(ServiceDeps& deps, grpc::CallbackServerCont
 // Authorizes, then runs `work(principal)` on the engine thread and finishes with its status.
 template <typename Work>
 grpc::ServerUnaryReactor* serve(ServiceDeps& deps, grpc::CallbackServerContext* ctx, Role need,
-                                const char* what, Work work) {
-  return serveLater(deps, ctx, need, what,
-                    [work = std::move(work)](const Principal& p, const Finish& finish) mutable {
-                      finish(work(p));
-                    });
+                                const char* what, Work work, Needs needs = Needs::kEnforcingBox) {
+  return serveLater(
+      deps, ctx, need, what,
+      [work = std::move(work)](const Principal& p, const Finish& finish) mutable {
+        finish(work(p));
+      },
+      needs);
 }
 
 inline Caller callerOf(const Principal& p) { return Caller{p.who, p.peer}; }
@@ -116,6 +132,9 @@ Role roleToListMudProposals();
 Role roleToApplyMudProposal();
 std::unique_ptr<grpc::Service> makeLearnService(ServiceDeps& deps);  // services_learn.cc
 std::unique_ptr<grpc::Service> makeWebService(ServiceDeps& deps);    // services_web.cc
+std::unique_ptr<grpc::Service> makeSetupService(ServiceDeps& deps);  // services_setup.cc
+// An interface as the API shows it (GetStatus while idle, ListInterfaces).
+void toNetworkInterface(const HostInterface& h, v1::NetworkInterface* out);
 // The role ProposeProfile needs: a preview (operator: it reads what a device did), an apply
 // changes the policy (admin).
 Role roleToProposeProfile(bool apply);

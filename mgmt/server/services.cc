@@ -6,7 +6,9 @@
 #include <mutex>
 #include <set>
 
+#include "fw/engine/setup_check.h"
 #include "mgmt/server/health_service.h"
+#include "mgmt/server/idle_box.h"
 #include "mgmt/server/service_calls.h"
 #include "mgmt/web/console.h"
 
@@ -208,6 +210,8 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
                                       v1::GetStatusResponse* resp) override {
     return serve(
         deps_, ctx, Role::kViewer, "read the status", [this, resp](const Principal& p) -> Status {
+          if (deps_.idle != nullptr) return idleStatus(p, resp);
+          resp->set_segments_from(deps_.engine.config().segments_from);
           const EngineStatus st = deps_.engine.engineStatus();
           resp->set_version(kVersion);
           resp->set_uptime_seconds(static_cast<uint64_t>(
@@ -285,10 +289,45 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
             out->set_last_error(j.last_error);
           }
           return Status();
-        });
+        }, Needs::kAnyBox);
   }
 
  private:
+  // An idle box: what it is, what to configure, and the interfaces to choose from. Nothing of
+  // the (never booted) PolicyCommitter is read.
+  Status idleStatus(const Principal& p, v1::GetStatusResponse* resp) {
+    const DaemonConfig& config = deps_.engine.config();
+    const EngineStatus st = deps_.engine.engineStatus();
+    resp->set_version(kVersion);
+    resp->set_uptime_seconds(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(deps_.clock.now() - deps_.started)
+            .count()));
+    resp->set_fail_mode(st.fail_mode == FailMode::kOpen ? "open" : "closed");
+    resp->set_role(roleName(p.role));
+    resp->set_log_suppressed(st.log_suppressed);
+    resp->set_events_dropped(st.events_dropped);
+    resp->set_last_event_sequence(deps_.events.lastSequence());
+    resp->set_event_epoch(deps_.events.epoch());
+    if (deps_.web != nullptr) deps_.web->status(resp->mutable_web());
+    v1::IdleStatus* idle = resp->mutable_idle();
+    idle->add_to_configure(
+        "segments: none named; the interfaces your IoT devices are on (muzzlectl setup "
+        "--segment IFACE)");
+    if (config.uplinks.empty()) {
+      idle->add_to_configure(
+          "uplink: none named; the interface towards the rest of the network (--uplink IFACE)");
+    }
+    idle->add_to_configure("policy: none yet; without --policy FILE the box starts from " +
+                           config.shipped_policies_dir + "/" + kStarterPolicy +
+                           " (devices keep working, new ones are logged, the known risks are "
+                           "stopped)");
+    for (const HostInterface& h : listHostInterfaces()) {
+      toNetworkInterface(h, idle->add_interfaces());
+    }
+    idle->set_last_setup_error(deps_.idle->lastSetupError());
+    return Status();
+  }
+
   ServiceDeps& deps_;
 };
 
@@ -302,6 +341,7 @@ ManagementServices::ManagementServices(ServiceDeps deps)
       mud_(makeMudService(deps_)),
       learn_(makeLearnService(deps_)),
       web_(makeWebService(deps_)),
+      setup_(makeSetupService(deps_)),
       event_(std::make_unique<EventServiceImpl>(deps_, streams_)),
       status_(std::make_unique<StatusServiceImpl>(deps_)),
       health_(std::make_unique<HealthService>(deps_.auth, streams_)) {}
@@ -309,8 +349,8 @@ ManagementServices::ManagementServices(ServiceDeps deps)
 ManagementServices::~ManagementServices() = default;
 
 std::vector<grpc::Service*> ManagementServices::services() {
-  return {policy_.get(), device_.get(), mud_.get(), learn_.get(), web_.get(), event_.get(),
-          status_.get(), health_.get()};
+  return {policy_.get(), device_.get(), mud_.get(), learn_.get(), web_.get(), setup_.get(),
+          event_.get(), status_.get(), health_.get()};
 }
 
 void ManagementServices::stopWatchers() {

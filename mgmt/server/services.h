@@ -25,6 +25,7 @@ class Console;
 
 
 class MudManager;
+class IdleBox;
 
 struct ServiceDeps {
   EngineControl& engine;
@@ -45,6 +46,10 @@ struct ServiceDeps {
   // The web console (mgmt/web/console.h): its accounts (WebService) and status; null when
   // management.web is off.
   web::Console* web = nullptr;
+  // Set while the box is idle (no segment configured; mgmt/server/idle_box.h): calls that need
+  // an enforcing box are refused, GetStatus says what to configure, Setup hands over through
+  // it. Null while the box enforces.
+  IdleBox* idle = nullptr;
 };
 
 class EventServiceImpl;
@@ -71,6 +76,7 @@ class ManagementServices {
   std::unique_ptr<grpc::Service> mud_;     // services_mud.cc
   std::unique_ptr<grpc::Service> learn_;   // services_learn.cc
   std::unique_ptr<grpc::Service> web_;     // services_web.cc
+  std::unique_ptr<grpc::Service> setup_;   // services_setup.cc
   std::unique_ptr<EventServiceImpl> event_;
   std::unique_ptr<StatusServiceImpl> status_;
   std::unique_ptr<HealthService> health_;

@@ -12,6 +12,7 @@
 namespace muzzle::ctl {
 
 void addStatusCommand(CLI::App& app, Invocation& invocation);  // status
+void addSetupCommand(CLI::App& app, Invocation& invocation);   // setup (setup.cc)
 void addDeviceCommands(CLI::App& app,
                        Invocation& invocation);  // devices, device set, quarantine, release
 void addPolicyCommands(CLI::App& app, Invocation& invocation);  // policy ...

@@ -1,6 +1,7 @@
 // muzzlectl status: version, uptime, revision, queues, pending commit, the state folder, the
 // syslog collectors.
 #include "mgmt/ctl/commands/commands.h"
+#include "mgmt/ctl/commands/setup.h"
 #include "mgmt/ctl/output.h"
 #include "muzzle/v1/management.grpc.pb.h"
 
@@ -110,10 +111,31 @@ std::string accountingText(const v1::AccountingStatus& a) {
   return text;
 }
 
+// An idle box: healthy, enforcing nothing; what to configure and the interfaces to choose from.
+Outcome idleStatus(const v1::GetStatusResponse& r, Outcome o) {
+  const v1::IdleStatus& idle = r.idle();
+  o.summary = "IDLE: no segment configured, nothing judged; run muzzlectl setup";
+  std::vector<std::vector<std::string>> rows = {
+      {"version", r.version()},
+      {"uptime", std::to_string(r.uptime_seconds()) + " s"},
+      {"state", "IDLE: no segment configured; nothing is judged and nftables is untouched"},
+      {"web console", r.has_web() ? r.web().url() : "off"},
+      {"your role", r.role()}};
+  o.human = table({"what", "value"}, rows);
+  o.human += "\nTo configure (muzzlectl setup --segment IFACE --uplink IFACE [--policy FILE]):\n";
+  for (const std::string& line : idle.to_configure()) o.human += "  " + line + "\n";
+  if (!idle.last_setup_error().empty()) {
+    o.human += "\nlast setup failed: " + idle.last_setup_error() + "\n";
+  }
+  o.human += "\n" + interfaceTable(idle.interfaces());
+  return o;
+}
+
 Outcome status(const Call& call) {
   v1::GetStatusResponse r;
   Outcome o = ask(call, &v1::StatusService::Stub::GetStatus, {}, &r);
   if (!o.status.ok()) return o;
+  if (r.has_idle()) return idleStatus(r, std::move(o));
   o.summary = "revision " + std::to_string(r.policy_revision()) + ", " + r.queue_mode() + ", up " +
               std::to_string(r.uptime_seconds()) + "s" +
               (r.has_pending() ? ", commit pending" : "") +
@@ -129,7 +151,7 @@ Outcome status(const Call& call) {
       {"state folder", stateSummary(r)},
       {"queue mode", r.queue_mode()},
       {"fail mode", r.fail_mode()},
-      {"segments", segs},
+      {"segments", r.segments_from().empty() ? segs : segs + " (from " + r.segments_from() + ")"},
       {"devices known", std::to_string(r.devices_known())},
       {"accounting", accountingText(r.accounting())},
       // The resume token of the newest event (`muzzlectl events --after`).

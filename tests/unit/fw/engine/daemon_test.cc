@@ -126,9 +126,26 @@ TEST_CASE_FIXTURE(Fixture, "with no segment the daemon idles, touches nothing, a
   CHECK(ruleset.removes == 0);
   CHECK(g_queue_opens == 0);
   REQUIRE(notifier.messages.size() == 2);
-  CHECK(notifier.messages[0] == "READY=1\nSTATUS=idle: no segment configured");
+  CHECK(notifier.messages[0] == "READY=1\nSTATUS=idle: no segment configured; run muzzlectl setup");
   CHECK(notifier.messages[1] == "STOPPING=1");
   CHECK(logText().find("event=idle") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(Fixture, "an idle daemon handed over ends run() without telling systemd it stops") {
+  // `muzzlectl setup`: the idle phase ends and an enforcing Daemon of the same process follows;
+  // a STOPPING=1 here would make systemd take the service for stopping.
+  DaemonConfig config;
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &countingOpener, log, clock, /*oui=*/nullptr, generations);
+  RecordingNotifier notifier(std::chrono::microseconds(0), /*stop_after=*/100);
+  daemon.setServiceNotifier(&notifier);
+  REQUIRE(daemon.start().ok());
+  daemon.post([&] { daemon.handOver(); });
+  CHECK(daemon.run() == Daemon::kHandedOver);
+  REQUIRE(notifier.messages.size() == 1);
+  CHECK(notifier.messages[0].rfind("READY=1", 0) == 0);
+  CHECK(logText().find("event=stopped") == std::string::npos);
+  CHECK(ruleset.installs == 0);
 }
 
 TEST_CASE_FIXTURE(Fixture, "the watchdog is pinged from the engine loop") {

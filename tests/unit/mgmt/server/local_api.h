@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "mgmt/server/idle_box.h"
 #include "mgmt/server/service_calls.h"
 #include "tests/unit/mgmt/revisions/test_box.h"
 
@@ -21,7 +22,9 @@ class LocalApi {
  public:
   // `box` (booted or not) and `clock` must outlive it; the socket is `dir`/s.sock. `mud`: the
   // MUD manager the proposal calls use (null: they answer UNAVAILABLE).
-  LocalApi(Box& box, const std::string& dir, const Clock& clock, MudManager* mud = nullptr)
+  // `idle`: the box is idle (mgmt/server/idle_box.h), as muzzled with no segment serves it.
+  LocalApi(Box& box, const std::string& dir, const Clock& clock, MudManager* mud = nullptr,
+           IdleBox* idle = nullptr)
       : box_(box), address_("unix:" + dir + "/s.sock") {
     auto a = Authorizer::create(v1::TcpListener{}, "");
     REQUIRE(a.ok());
@@ -29,6 +32,7 @@ class LocalApi {
     ServiceDeps deps{box.engine, box.commits, events_, *auth_, clock,
                      std::chrono::steady_clock::now()};
     deps.mud = mud;
+    deps.idle = idle;
     services_ = std::make_unique<ManagementServices>(deps);
     grpc::ServerBuilder builder;
     builder.AddListeningPort(address_, grpc::InsecureServerCredentials());

@@ -115,10 +115,12 @@ TEST_CASE("the unit drop-in: nothing to change without TCP") {
   CHECK(text->find("management.tcp, management.metrics and management.web are off") !=
         std::string::npos);
   CHECK(text->find("[Service]") == std::string::npos);
-  // The package's idle default serves no management at all, TCP configured or not.
+  // An idle box (no segment yet) serves management as configured, so `muzzlectl setup` can
+  // reach it over TCP too: the same drop-in as an enforcing box's.
   auto idle = unitDropIn(config("management: {tcp: {listen: \"198.18.1.1:7443\"}}\n"), "m.yaml");
   REQUIRE(idle.ok());
-  CHECK(idle->find("[Service]") == std::string::npos);
+  CHECK(idle->find("[Service]\nRestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("the unit drop-in with TCP: IP families, and the allow list (or any)") {
@@ -160,10 +162,10 @@ TEST_CASE("the unit drop-in with metrics: IP families, and the scrapers added to
   auto any = unitDropIn(config(std::string(kTcp) + metrics), "m.yaml");
   REQUIRE(any.ok());
   CHECK(any->find("\nIPAddressAllow=any\n") != std::string::npos);
-  // Idle: nothing, metrics configured or not.
+  // Idle: the same, so metrics work as soon as `muzzlectl setup` makes the box enforce.
   auto idle = unitDropIn(config("management:\n" + metrics), "m.yaml");
   REQUIRE(idle.ok());
-  CHECK(idle->find("[Service]") == std::string::npos);
+  CHECK(idle->find("\nIPAddressAllow=198.51.100.7/32 2001:db8::/64\n") != std::string::npos);
 }
 
 TEST_CASE("the unit drop-in with the web console: its browsers, or any address without a list") {
@@ -205,8 +207,13 @@ TEST_CASE("the paths checked after dropping root: state, socket folder, policy, 
   CHECK(needs[4].path == "/etc/muzzle/tls/box.key");
   CHECK(needs[4].what == "management.tcp.key");
   CHECK(needs[5].path == "/etc/muzzle/ca.pem");
-  // Idle opens none of them.
-  CHECK(sandboxPaths(config("state_dir: /srv/m\n")).empty());
+  // Idle: no policy yet, but the state folder (where `muzzlectl setup` keeps its choice) and
+  // the socket's folder.
+  auto idle = sandboxPaths(config("state_dir: /srv/m\n"));
+  REQUIRE(idle.size() == 2);
+  CHECK(idle[0].path == "/srv/m");
+  CHECK(idle[0].kind == PathNeed::Kind::kOwnTree);
+  CHECK(idle[1].path == "/run/muzzle");
 }
 
 // In a child: a seccomp filter answering socket(AF_INET, ...) with EAFNOSUPPORT, as systemd's
@@ -266,10 +273,11 @@ TEST_CASE("the unit drop-in with syslog alone: IP families, and exactly the coll
   CHECK(text->find("[Service]\nRestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6\n"
                    "IPAddressAllow=198.51.100.2/32 2001:db8::5/128\n") != std::string::npos);
   CHECK(text->find("management.tcp listens") == std::string::npos);
-  // Idle (no segment): nothing is sent, the sandbox stays.
+  // Idle (no segment): allowed all the same, for the enforcing box `muzzlectl setup` makes of it
+  // without a restart (and without a new drop-in).
   auto idle = unitDropIn(config("syslog: [{target: \"udp://198.51.100.2:514\"}]\n"), "m.yaml");
   REQUIRE(idle.ok());
-  CHECK(idle->find("[Service]") == std::string::npos);
+  CHECK(idle->find("IPAddressAllow=198.51.100.2/32\n") != std::string::npos);
 }
 
 TEST_CASE("the unit drop-in with management.tcp and syslog: the allow list grows, `any` stays") {
