@@ -42,7 +42,9 @@ upgrade_pid() { systemctl show -p MainPID --value muzzled.service; }
 # namespace (upgrade_count_arrivals).
 upgrade_arrived() {
   lab_exec inet nft list chain inet muzzle_selftest arrivals |
-    awk -v src="$1" '$2 == src { for (i = 1; i < NF; i++) if ($i == "packets") n += $(i + 1) }
+    awk -v src="$1" '{ mine = 0; for (i = 1; i < NF; i++) {
+                             if ($i == "saddr" && $(i + 1) == src) mine = 1
+                             if (mine && $i == "packets") n += $(i + 1) } }
                      END { print n + 0 }'
 }
 
