@@ -33,19 +33,31 @@ upgrade_wait() {
   "$@"
 }
 
+upgrade_positive() { [[ "$1" =~ ^[0-9]+$ ]] && (($1 > 0)); }
 upgrade_ctl() { muzzlectl --timeout 20 "$@"; }  # the local socket, as root
 upgrade_version() { dpkg-query -W -f='${Version}' muzzle; }
 upgrade_status() { dpkg-query -W -f='${db:Status-Abbrev}' muzzle; }
 upgrade_pid() { systemctl show -p MainPID --value muzzled.service; }
 
 # What reached the simulated internet from SOURCE, counted by table inet muzzle_selftest in its
-# namespace (upgrade_count_arrivals).
+# namespace (upgrade_count_arrivals); "unreadable" when the counters cannot be read.
 upgrade_arrived() {
-  lab_exec inet nft list chain inet muzzle_selftest arrivals |
-    awk -v src="$1" '{ mine = 0; for (i = 1; i < NF; i++) {
+  local listing
+  listing="$(lab_exec inet nft list chain inet muzzle_selftest arrivals)" || {
+    echo unreadable
+    return 0
+  }
+  awk -v src="$1" '{ mine = 0; for (i = 1; i < NF; i++) {
                              if ($i == "saddr" && $(i + 1) == src) mine = 1
                              if (mine && $i == "packets") n += $(i + 1) } }
-                     END { print n + 0 }'
+                     END { print n + 0 }' <<<"$listing"
+}
+# Packets of the camera's, over IPv4 and IPv6.
+upgrade_camera_arrived() {
+  local v4 v6
+  v4="$(upgrade_arrived 198.18.10.11)"
+  v6="$(upgrade_arrived fd00:10::11)"
+  if [[ "$v4" == unreadable || "$v6" == unreadable ]]; then echo unreadable; else echo $((v4 + v6)); fi
 }
 
 # Counts, in the simulated internet's namespace, every packet that arrives from the camera (its
@@ -171,7 +183,7 @@ selftest_upgrade() {
   config_sum="$(sha256sum <"$config")"
   history_before="$(upgrade_ctl policy history 2>&1 || true)"
   upgrade_state_digest >"$upgrade_work/state.before" 2>&1 || true
-  cp "$upgrade_state/audit.log" "$upgrade_work/audit.before"
+  cp "$upgrade_state/audit.log" "$upgrade_work/audit.before" || : >"$upgrade_work/audit.before"
   lab_check "upgrade: the audit chain verifies before" upgrade_ctl audit --verify
   old_pid="$(upgrade_pid)"
   old_id="$(systemctl show -p InvocationID --value muzzled.service)"
@@ -185,7 +197,7 @@ selftest_upgrade() {
   local control
   control="$(upgrade_arrived 198.18.10.21)"
   lab_check "  which count what arrives there (the vacuum's allowed flow: $control packets)" \
-    test "$control" -gt 0
+    upgrade_positive "$control"
   lab_check "upgrade: nft monitor watches the gateway's namespace" \
     upgrade_monitor_start "$upgrade_work/nft-monitor.log"
   lab_hold_start cam1 "$(lab_addr nvr)" 554 --interval-ms 200 --max-ms 900000 \
@@ -222,8 +234,9 @@ selftest_upgrade() {
   lab_check "  with the same policy generation ($generation_before -> $generation_after): flows judged before keep their verdicts" \
     bash -c "[[ -n '$generation_before' && '$generation_before' == '$generation_after' ]]"
   local stopping ready
-  stopping="$(upgrade_journal_usec "$old_id" 'event=stopping')"
-  ready="$(upgrade_journal_usec "$new_id" 'event=ready')"
+  # (awk leaves at the first match: journalctl's broken pipe is not a failure here)
+  stopping="$(upgrade_journal_usec "$old_id" 'event=stopping' || true)"
+  ready="$(upgrade_journal_usec "$new_id" 'event=ready' || true)"
   if [[ -n "$stopping" && -n "$ready" ]]; then
     say "upgrade: no muzzled judged for $(((ready - stopping) / 1000)) ms (old event=stopping -> new event=ready); dpkg -i took $dpkg_s s"
   fi
@@ -256,7 +269,7 @@ selftest_upgrade() {
   lab_expect allowed cam1 nvr tcp 554 6
   lab_expect rejected cam1 cloud1 tcp 443 6
   lab_check "  the new muzzled judges the camera's tries (event=deny in its journal)" \
-    journal_has 'event=deny .*dst=203.0.113.10:443'
+    journal_has 'event=deny .*dst=203.0.113.10:'
 
   # -- a downgrade: refused, nothing changes ---------------------------------------------------
   local monitor_lines out
@@ -279,7 +292,7 @@ selftest_upgrade() {
   # -- the whole time ------------------------------------------------------------------------
   kill "$UPGRADE_STREAM_PID" "$UPGRADE_MONITOR_PID" "$LAB_HOLD_PID" 2>/dev/null || true
   local arrived events
-  arrived="$(($(upgrade_arrived 198.18.10.11) + $(upgrade_arrived fd00:10::11)))"
+  arrived="$(upgrade_camera_arrived)"
   lab_check "no packet of the camera's $(upgrade_rounds) rounds of tries reached the internet (arrived: $arrived)" \
     test "$arrived" = 0
   events="$(upgrade_table_events "$upgrade_work/nft-monitor.log")"
