@@ -5,7 +5,8 @@
 #
 #   image/smoke.sh [IMAGE_DIR]     (default $BUILD/muzzle-image, as image/build.sh leaves it)
 #
-# SMOKE_TIMEOUT (seconds, default 480) bounds the whole boot; SMOKE_KEEP=1 keeps the console log.
+# SMOKE_TIMEOUT (seconds, default 900: the self-test's two dpkg runs take minutes under TCG on a
+# loaded machine) bounds the whole boot; SMOKE_KEEP=1 keeps the console log.
 # The upgrade drive build.sh makes (selftest-upgrade.ext4) is attached as a second, read-only disk
 # and the self-test must upgrade the package from it; SMOKE_UPGRADE=0 boots without it (the
 # self-test then skips its upgrade checks).
@@ -13,7 +14,7 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="${1:-${BUILD:-$repo/build}/muzzle-image}"
-limit="${SMOKE_TIMEOUT:-480}"
+limit="${SMOKE_TIMEOUT:-900}"
 
 say() { printf 'smoke: %s\n' "$*"; }
 for f in rootfs.ext4 vmlinuz initrd.img; do

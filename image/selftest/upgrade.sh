@@ -131,6 +131,18 @@ upgrade_journal_usec() {
     /^MESSAGE=/ && $0 ~ p { print t; exit }'
 }
 
+# dpkg ARGS... with its maintainer scripts' calls (-D2) and every line stamped with the seconds
+# since it started, into $upgrade_work/dpkg.log (appended); returns dpkg's status. What takes the
+# time under emulation is then on the console.
+upgrade_dpkg() {
+  local t0=${EPOCHREALTIME/./} line now
+  DEBIAN_FRONTEND=noninteractive dpkg -D2 "$@" </dev/null 2>&1 | while IFS= read -r line; do
+    now=${EPOCHREALTIME/./}
+    printf '  dpkg %5d.%d s  %s\n' $(((now - t0) / 1000000)) $(((now - t0) / 100000 % 10)) "$line"
+  done >>"$upgrade_work/dpkg.log"
+  return "${PIPESTATUS[0]}"
+}
+
 # Files of state_dir that must come through an upgrade unchanged: the revisions (text, metadata,
 # current) and the generation. The audit log and inventory may grow; they are checked apart.
 upgrade_state_digest() {
@@ -184,7 +196,6 @@ selftest_upgrade() {
   history_before="$(upgrade_ctl policy history 2>&1 || true)"
   upgrade_state_digest >"$upgrade_work/state.before" 2>&1 || true
   cp "$upgrade_state/audit.log" "$upgrade_work/audit.before" || : >"$upgrade_work/audit.before"
-  lab_check "upgrade: the audit chain verifies before" upgrade_ctl audit --verify
   old_pid="$(upgrade_pid)"
   old_id="$(systemctl show -p InvocationID --value muzzled.service)"
   generation_before="$(cut -d' ' -f1 "$upgrade_state/generation" 2>/dev/null || true)"
@@ -215,10 +226,9 @@ selftest_upgrade() {
   echoes_before="$(lab_hold_echoes)"
   say "upgrade: dpkg -i $(basename "$new_deb")"
   dpkg_start=$SECONDS
-  DEBIAN_FRONTEND=noninteractive dpkg -i "$new_deb" </dev/null >"$upgrade_work/dpkg-upgrade.log" 2>&1 ||
-    rc=$?
+  upgrade_dpkg -i "$new_deb" || rc=$?
   dpkg_s=$((SECONDS - dpkg_start))
-  sed 's/^/  dpkg: /' "$upgrade_work/dpkg-upgrade.log"
+  cat "$upgrade_work/dpkg.log"
   lab_check "upgrade: dpkg -i of the newer package succeeds ($dpkg_s s)" test "$rc" = 0
   lab_check "  the installed version is now $new_version" \
     test "$(upgrade_version)/$(upgrade_status)" = "$new_version/ii "
@@ -256,7 +266,6 @@ selftest_upgrade() {
   lab_check "  the audit chain verifies (muzzlectl audit --verify)" upgrade_ctl audit --verify
   lab_check "  the device inventory came through (event=inventory-loaded with devices)" \
     journal_has 'event=inventory-loaded devices=[1-9]'
-  lab_check "  muzzlectl status answers" upgrade_ctl status
 
   # The traffic: the flow to the NVR never broke, new flows are judged.
   upgrade_hold_carries_on() { lab_hold_wait_echoes "$1" 30 && lab_hold_alive; }
@@ -275,8 +284,12 @@ selftest_upgrade() {
   local monitor_lines out
   monitor_lines="$(wc -l <"$upgrade_work/nft-monitor.log")"
   rc=0
-  out="$(DEBIAN_FRONTEND=noninteractive dpkg -i "$old_deb" </dev/null 2>&1)" || rc=$?
-  sed 's/^/  dpkg: /' <<<"$out"
+  : >"$upgrade_work/dpkg.log"
+  dpkg_start=$SECONDS
+  upgrade_dpkg -i "$old_deb" || rc=$?
+  out="$(cat "$upgrade_work/dpkg.log")"
+  printf '%s\n' "$out"
+  say "upgrade: the refused downgrade took $((SECONDS - dpkg_start)) s"
   lab_check "downgrade: dpkg -i of the older package fails" test "$rc" != 0
   lab_check "  saying why, with both versions and how to force it" \
     bash -c "grep -qF 'refusing to downgrade from $new_version (installed) to $old_version' <<<\"\$1\" &&
