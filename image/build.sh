@@ -11,6 +11,8 @@
 #   vmlinuz, initrd.img               the image's kernel and initramfs, to boot it directly
 #   muzzle-<version>-amd64.ext4.zst   the compressed artefact: rootfs.ext4 (its /boot has the
 #                                     same kernel and initramfs)
+#   selftest-upgrade.ext4             test material, not shipped: the self-test's upgrade drive
+#                                     (muzzle_<version>+selftest1_<arch>.deb and the package)
 #
 # The disk is made with `mkfs.ext4 -d` from the unpacked tree: no mounts, no loop devices.
 # Downloaded packages are kept in $MUZZLE_IMAGE_CACHE (default /var/cache/muzzle-image), so a
@@ -64,6 +66,32 @@ fi
 deb="$work/$(basename "${debs[0]}")"
 cp "${debs[0]}" "$deb"
 chmod 0644 "$deb"
+
+# -- the self-test's upgrade drive ----------------------------------------------------------
+# A newer package with the same binaries (Version <version>+selftest1; its preinst, which names
+# its own version, rewritten to match) and the image's own package, on a small ext4 drive of
+# their own. image/smoke.sh attaches it read-only as a second disk; the self-test upgrades to the
+# newer one while traffic flows, then tries to go back to the older one (a downgrade, refused).
+# Test material stays out of the root filesystem: the shipped image carries none of it. The
+# newer package is not linted: it is the linted one with two fields changed, and never shipped.
+make_upgrade_drive() {
+  local deb="$1" drive="$2" version newer tree="$work/upgrade"
+  version="$(dpkg-deb -f "$deb" Version)"
+  newer="$version+selftest1"
+  mkdir -p "$tree/drive"
+  dpkg-deb -R "$deb" "$tree/package"
+  sed -i "s/^Version: .*/Version: $newer/" "$tree/package/DEBIAN/control"
+  grep -qx "version='$version'" "$tree/package/DEBIAN/preinst" ||
+    die "the package's preinst does not say version='$version' (image/debian/preinst.in)"
+  sed -i "s/^version='.*'\$/version='$newer'/" "$tree/package/DEBIAN/preinst"
+  dpkg-deb --build "$tree/package" "$tree/drive/" >/dev/null # names it muzzle_<newer>_<arch>.deb
+  cp "$deb" "$tree/drive/"
+  chmod 0644 "$tree/drive"/*.deb
+  # ext4 without a journal: the drive is read-only to the guest, and mounts so without replay.
+  truncate -s "$(($(du -sm "$tree/drive" | cut -f1) + 4))M" "$drive"
+  mkfs.ext4 -q -F -L muzzle-upgrade -O ^has_journal -d "$tree/drive" -E root_owner=0:0 "$drive"
+  say "upgrade drive: $(basename "$drive") ($(cd "$tree/drive" && echo *.deb))"
+}
 
 # -- the root filesystem --------------------------------------------------------------------
 # The machine's own Debian sources (the image updates from the same place). Only the Debian
@@ -153,6 +181,7 @@ initrd="$(ls "$work/root/boot"/initrd.img-* | sort -V | tail -n1)"
 cp "$kernel" "$out/vmlinuz"
 cp "$initrd" "$out/initrd.img"
 cp "$deb" "$out/"
+make_upgrade_drive "$deb" "$out/selftest-upgrade.ext4"
 
 # Room for logs, state and a package upgrade on top of what is installed.
 used_mib="$(du -sm "$work/root" | cut -f1)"

@@ -5,12 +5,16 @@
 #
 #   image/smoke.sh [IMAGE_DIR]     (default $BUILD/muzzle-image, as image/build.sh leaves it)
 #
-# SMOKE_TIMEOUT (seconds, default 480) bounds the whole boot; SMOKE_KEEP=1 keeps the console log.
+# SMOKE_TIMEOUT (seconds, default 900: the self-test's two dpkg runs take minutes under TCG on a
+# loaded machine) bounds the whole boot; SMOKE_KEEP=1 keeps the console log.
+# The upgrade drive build.sh makes (selftest-upgrade.ext4) is attached as a second, read-only disk
+# and the self-test must upgrade the package from it; SMOKE_UPGRADE=0 boots without it (the
+# self-test then skips its upgrade checks).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="${1:-${BUILD:-$repo/build}/muzzle-image}"
-limit="${SMOKE_TIMEOUT:-480}"
+limit="${SMOKE_TIMEOUT:-900}"
 
 say() { printf 'smoke: %s\n' "$*"; }
 for f in rootfs.ext4 vmlinuz initrd.img; do
@@ -23,6 +27,20 @@ command -v qemu-system-x86_64 >/dev/null || {
   say "qemu-system-x86_64 is missing: run image/setup.sh" >&2
   exit 1
 }
+
+# -- the upgrade drive (image/README.md: Upgrades) -------------------------------------------
+# muzzle.selftest_upgrade=1 tells the self-test the drive is there: a drive that goes missing
+# is then a failure, not a skipped check.
+upgrade_drive_args=()
+upgrade_cmdline=""
+if [[ "${SMOKE_UPGRADE:-1}" != 0 ]]; then
+  [[ -f "$dir/selftest-upgrade.ext4" ]] || {
+    say "$dir/selftest-upgrade.ext4 is missing: run image/build.sh (or SMOKE_UPGRADE=0)" >&2
+    exit 1
+  }
+  upgrade_drive_args=(-drive "file=$dir/selftest-upgrade.ext4,format=raw,if=virtio,readonly=on")
+  upgrade_cmdline=" muzzle.selftest_upgrade=1"
+fi
 
 work="$(mktemp -d /var/tmp/muzzle-smoke.XXXXXX)"
 cleanup() {
@@ -47,8 +65,8 @@ timeout --kill-after=10 "$limit" qemu-system-x86_64 \
   -nic none -display none -monitor none -no-reboot \
   -serial "file:$console" \
   -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" \
-  -append "root=/dev/vda rw console=ttyS0 panic=-1 muzzle.selftest=1" \
-  -drive "file=$work/disk.ext4,format=raw,if=virtio" || status=$?
+  -append "root=/dev/vda rw console=ttyS0 panic=-1 muzzle.selftest=1$upgrade_cmdline" \
+  -drive "file=$work/disk.ext4,format=raw,if=virtio" "${upgrade_drive_args[@]}" || status=$?
 elapsed=$((SECONDS - start))
 ((status == 124)) && say "qemu still running after $limit s: killed"
 
