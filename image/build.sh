@@ -68,7 +68,6 @@ deb="$work/$(basename "${debs[0]}")"
 cp "${debs[0]}" "$deb"
 chmod 0644 "$deb"
 version="$(dpkg-deb -f "$deb" Version)"
-disk_ids
 
 # -- the x86 disk: GPT, EFI system partition with systemd-boot, root partition -------------
 # Kept in these functions (called from the steps below) so the disk's parts stay in one place.
@@ -237,6 +236,7 @@ mm_args+=(--setup-hook="sync-in $cache/archives /var/cache/apt/archives")
 mm_args+=(--customize-hook="sync-out /var/cache/apt/archives $cache/archives")
 # The appliance's own settings.
 mm_args+=(--customize-hook='echo muzzle >"$1/etc/hostname"')
+disk_ids
 disk_tree_hooks  # fstab, the EFI system partition's mount point, partition growth
 # Console login as root without a password until one is set (`passwd` is the first thing to do
 # on a flashed box; the image runs no remote login service).
