@@ -110,9 +110,9 @@ disk_tree_hooks() {
 # The appliance's disk (image/build.sh). On the first boot systemd-repart grows the root partition
 # to the end of the disk (/etc/repart.d/50-muzzle-root.conf), then x-systemd.growfs its filesystem.
 LABEL=muzzle-root / ext4 defaults,noatime,errors=remount-ro,x-systemd.growfs 0 1
-# The EFI system partition: systemd-boot, the kernel and the initramfs it loads. nofail: a box
-# booted some other way still comes up.
-PARTUUID=$disk_esp_partuuid /boot/efi vfat umask=0077,noatime,nofail,x-systemd.device-timeout=10s 0 0
+# The EFI system partition: systemd-boot, the kernel and the initramfs it loads. nofail: the boot
+# does not wait for it, and a box booted some other way still comes up.
+PARTUUID=$disk_esp_partuuid /boot/efi vfat umask=0077,noatime,nofail 0 0
 FSTAB")
   mm_args+=(--customize-hook='mkdir -p "$1/boot/efi" "$1/etc/repart.d"')
   mm_args+=(--customize-hook="printf '%s\n' '# Grows the root partition to the end of the disk Muzzle was flashed on (first boot;' \
@@ -266,8 +266,10 @@ disk_take_boot_files
 used_mib="$(du -sm "$work/root" | cut -f1)"
 size_mib=$((used_mib + used_mib / 4 + 128))
 truncate -s "${size_mib}M" "$out/rootfs.ext4"
-mkfs.ext4 -q -F -L muzzle-root -U "$disk_root_fs_uuid" -d "$work/root" -E root_owner=0:0 \
-  "$out/rootfs.ext4"
+# -T default: 4 KiB blocks and the usual inode density, as on the disk it grows to fill (a
+# filesystem this small would otherwise get 1 KiB blocks and 4 times the inodes for good).
+mkfs.ext4 -q -F -T default -L muzzle-root -U "$disk_root_fs_uuid" -d "$work/root" \
+  -E root_owner=0:0 "$out/rootfs.ext4"
 
 # The disk to flash, and the artefact: that disk compressed. (The root filesystem alone is not
 # shipped beside it: it is in the disk, and the disk's kernel and initramfs are what boot it.)

@@ -62,6 +62,17 @@ run 'active|idle: no segment configured'
 check "says there is no interface but lo" has 'none but lo (loopback)'
 check "says Muzzle needs two Ethernet ports" has 'needs two Ethernet ports'
 
+echo "a muzzlectl with the setup command, and one without"
+mkdir -p "$work/bin"
+printf '#!/bin/sh\nprintf "Subcommands:\\n  status   x\\n  setup    name the segment\\n"\n' >"$work/bin/muzzlectl"
+chmod +x "$work/bin/muzzlectl"
+PATH="$work/bin:$PATH" run 'active|idle: no segment configured'
+check "names muzzlectl setup when muzzlectl has it" has '^  muzzlectl setup '
+printf '#!/bin/sh\nprintf "Subcommands:\\n  status   x\\n"\n' >"$work/bin/muzzlectl"
+PATH="$work/bin:$PATH" run 'active|idle: no segment configured'
+check "  and not when it has not (an unknown command's --help exits 0 too)" lacks 'muzzlectl setup'
+check "  then the config file is the way" has '^  edit /etc/muzzle/muzzled.yaml'
+
 echo "a configured segment, root's password set"
 iface br-cam 02:00:00:00:00:01 up
 printf 'root:$y$j9T$abc$def:19000:0:99999:7:::\n' >"$work/shadow"
