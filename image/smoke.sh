@@ -52,7 +52,7 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing: 
 work="$(mktemp -d /var/tmp/muzzle-smoke.XXXXXX)"
 qemu_pid=""
 cleanup() {
-  [[ -n "$qemu_pid" ]] && kill "$qemu_pid" 2>/dev/null
+  if [[ -n "$qemu_pid" ]]; then kill "$qemu_pid" 2>/dev/null || true; fi
   if [[ -n "${SMOKE_KEEP:-}" ]]; then say "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -111,6 +111,7 @@ while kill -0 "$qemu_pid" 2>/dev/null; do
 done
 status=0
 wait "$qemu_pid" || status=$?
+qemu_pid=""
 elapsed=$((SECONDS - start))
 ((status == 124)) && say "qemu still running after $limit s: killed"
 
