@@ -9,12 +9,15 @@
 #   muzzle_<version>_<arch>.deb       the package (also left in $BUILD by cpack)
 #   rootfs.ext4                       the root filesystem, label muzzle-root (sparse)
 #   vmlinuz, initrd.img               the image's kernel and initramfs, to boot it directly
-#   muzzle-<version>-amd64.ext4.zst   the compressed artefact: rootfs.ext4 (its /boot has the
-#                                     same kernel and initramfs)
+#   muzzle-<version>-amd64.img        the disk to flash: GPT, an EFI system partition with
+#                                     systemd-boot, the kernel and initramfs, then rootfs.ext4
+#   muzzle-<version>-amd64.img.zst    the compressed artefact: that disk
 #   selftest-upgrade.ext4             test material, not shipped: the self-test's upgrade drive
 #                                     (muzzle_<version>+selftest1_<arch>.deb and the package)
 #
-# The disk is made with `mkfs.ext4 -d` from the unpacked tree: no mounts, no loop devices.
+# The root filesystem is made with `mkfs.ext4 -d` from the unpacked tree, the EFI system partition
+# with `mkfs.vfat -C` and mtools, and the disk with sfdisk and dd on a sparse file: no mounts, no
+# loop devices.
 # Downloaded packages are kept in $MUZZLE_IMAGE_CACHE (default /var/cache/muzzle-image), so a
 # second build downloads only what changed; a fresh machine starts from nothing.
 set -euo pipefail
@@ -33,7 +36,7 @@ die() {
 mib() { du -m --apparent-size "$1" | cut -f1; }
 
 ((EUID == 0)) || die "run as root (mmdebstrap installs packages into the image tree as root)"
-for tool in mmdebstrap mkfs.ext4 zstd dpkg-deb cpack; do
+for tool in mmdebstrap mkfs.ext4 zstd dpkg-deb cpack mkfs.vfat mmd mcopy sfdisk; do
   command -v "$tool" >/dev/null || die "$tool is missing: run image/setup.sh"
 done
 
@@ -66,6 +69,109 @@ fi
 deb="$work/$(basename "${debs[0]}")"
 cp "${debs[0]}" "$deb"
 chmod 0644 "$deb"
+version="$(dpkg-deb -f "$deb" Version)"
+
+# -- the x86 disk: GPT, EFI system partition with systemd-boot, root partition -------------
+# Kept in these functions (called from the steps below) so the disk's parts stay in one place.
+# Layout (sizes in MiB; the disk's partition and filesystem identifiers are derived from the
+# version, so the same build makes the same disk):
+#   1 MiB            GPT
+#   $disk_esp_mib    EFI system partition, FAT32 "MUZZLE-ESP": EFI/BOOT/BOOTX64.EFI
+#                    (systemd-boot, the removable-media path: no firmware boot entry needed),
+#                    loader/, muzzle/vmlinuz-*, muzzle/initrd.img-*; mounted at /boot/efi
+#   the rest         root partition (type root-x86-64, "muzzle-root"): rootfs.ext4; grown to the
+#                    end of the disk on the first boot (systemd-repart), then its filesystem
+#                    (x-systemd.growfs)
+#   1 MiB            room for the backup GPT
+disk_esp_mib=128                                       # two kernels and initramfs (~27 MiB each)
+readonly disk_esp_type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B  # EFI system partition
+readonly disk_root_type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709 # root-x86-64 (Discoverable
+                                                             # Partitions Specification)
+readonly disk_efi_binary=/usr/lib/systemd/boot/efi/systemd-bootx64.efi  # systemd-boot-efi
+
+# A UUID from NAME and the version (the form of a random one: version 4, variant 1).
+disk_uuid() {
+  local h
+  h="$(printf 'muzzle %s %s' "$version" "$1" | sha256sum)"
+  printf '%s-%s-4%s-8%s-%s\n' "${h:0:8}" "${h:8:4}" "${h:13:3}" "${h:17:3}" "${h:20:12}"
+}
+
+disk_ids() {
+  disk_guid="$(disk_uuid disk)"
+  disk_esp_partuuid="$(disk_uuid esp-partition)"
+  disk_root_partuuid="$(disk_uuid root-partition)"
+  disk_root_fs_uuid="$(disk_uuid root-filesystem)"
+  disk_esp_volume_id="$(disk_uuid esp-filesystem | cut -c1-8)"
+}
+
+# What the tree needs for the disk: systemd-boot's EFI binary, the mount points, the partition
+# growth on first boot. Adds to mm_args.
+disk_tree_hooks() {
+  mm_args+=(--include=systemd-boot-efi)
+  mm_args+=(--customize-hook="cat >\"\$1/etc/fstab\" <<'FSTAB'
+# The appliance's disk (image/build.sh). On the first boot systemd-repart grows the root partition
+# to the end of the disk (/etc/repart.d/50-muzzle-root.conf), then x-systemd.growfs its filesystem.
+LABEL=muzzle-root / ext4 defaults,noatime,errors=remount-ro,x-systemd.growfs 0 1
+# The EFI system partition: systemd-boot, the kernel and the initramfs it loads. nofail: the boot
+# does not wait for it, and a box booted some other way still comes up.
+PARTUUID=$disk_esp_partuuid /boot/efi vfat umask=0077,noatime,nofail 0 0
+FSTAB")
+  mm_args+=(--customize-hook='mkdir -p "$1/boot/efi" "$1/etc/repart.d"')
+  mm_args+=(--customize-hook="printf '%s\n' '# Grows the root partition to the end of the disk Muzzle was flashed on (first boot;' \
+    '# nothing to do afterwards). Partitions it does not name (the EFI one) are left as they are.' \
+    '[Partition]' 'Type=root' >\"\$1/etc/repart.d/50-muzzle-root.conf\"")
+}
+
+# The kernel and initramfs live on the EFI system partition only: a second copy in the root
+# filesystem's /boot would add ~25 MiB to the download, as they do not compress. A kernel update
+# inside the box therefore needs its files copied there (image/README.md).
+disk_take_boot_files() {
+  mkdir -p "$work/esp"
+  mv "$work/root/boot"/vmlinuz-* "$work/root/boot"/initrd.img-* "$work/esp/"
+  [[ -f "$work/root$disk_efi_binary" ]] || die "$disk_efi_binary is not in the image tree (systemd-boot-efi)"
+  cp "$work/root$disk_efi_binary" "$work/esp/BOOTX64.EFI"
+}
+
+# DISK ROOTFS: the GPT disk from the EFI system partition it makes and ROOTFS.
+disk_assemble() {
+  local disk="$1" rootfs="$2" esp="$work/esp.vfat" kver mib=2048 # sectors per MiB
+  local root_mib esp_start root_start
+  kver="$(basename "$(ls "$work/esp"/vmlinuz-* | sort -V | tail -n1)")"
+  kver="${kver#vmlinuz-}"
+  export MTOOLS_SKIP_CHECK=1  # mtools on an image file, not a floppy with a geometry
+  rm -f "$esp"
+  mkfs.vfat -C -F 32 -n MUZZLE-ESP -i "$disk_esp_volume_id" "$esp" $((disk_esp_mib * 1024)) >/dev/null
+  mmd -i "$esp" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries ::/muzzle
+  mcopy -i "$esp" "$work/esp/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+  mcopy -i "$esp" "$work/esp/vmlinuz-$kver" "$work/esp/initrd.img-$kver" ::/muzzle/
+  # timeout 0: no menu unless a key is held at power-on; editor no: the kernel command line
+  # cannot be changed at the console (init=/bin/sh would skip root's password).
+  printf 'default muzzle.conf\ntimeout 0\neditor no\n' >"$work/loader.conf"
+  cat >"$work/muzzle.conf" <<ENTRY
+title   Muzzle $version (Debian 12, Linux $kver)
+linux   /muzzle/vmlinuz-$kver
+initrd  /muzzle/initrd.img-$kver
+options root=PARTUUID=$disk_root_partuuid rw console=tty0 console=ttyS0
+ENTRY
+  mcopy -i "$esp" "$work/loader.conf" ::/loader/loader.conf
+  mcopy -i "$esp" "$work/muzzle.conf" ::/loader/entries/muzzle.conf
+
+  root_mib=$(($(stat -c %s "$rootfs") / 1048576))
+  esp_start=1
+  root_start=$((esp_start + disk_esp_mib))
+  rm -f "$disk"
+  truncate -s $(((root_start + root_mib + 1) * 1048576)) "$disk"
+  sfdisk --quiet --no-reread --no-tell-kernel "$disk" <<GPT >/dev/null
+label: gpt
+label-id: $disk_guid
+unit: sectors
+start=$((esp_start * mib)), size=$((disk_esp_mib * mib)), type=$disk_esp_type, uuid=$disk_esp_partuuid, name="EFI system"
+start=$((root_start * mib)), size=$((root_mib * mib)), type=$disk_root_type, uuid=$disk_root_partuuid, name="muzzle-root"
+GPT
+  dd if="$esp" of="$disk" bs=1M seek="$esp_start" conv=notrunc,sparse status=none
+  dd if="$rootfs" of="$disk" bs=1M seek="$root_start" conv=notrunc,sparse status=none
+  rm -f "$esp"
+}
 
 # -- the self-test's upgrade drive ----------------------------------------------------------
 # A newer package with the same binaries (Version <version>+selftest1; its preinst, which names
@@ -158,7 +264,8 @@ mm_args+=(--setup-hook="sync-in $cache/archives /var/cache/apt/archives")
 mm_args+=(--customize-hook="sync-out /var/cache/apt/archives $cache/archives")
 # The appliance's own settings.
 mm_args+=(--customize-hook='echo muzzle >"$1/etc/hostname"')
-mm_args+=(--customize-hook='printf "%s\n" "LABEL=muzzle-root / ext4 defaults,noatime,errors=remount-ro 0 1" >"$1/etc/fstab"')
+disk_ids
+disk_tree_hooks  # fstab, the EFI system partition's mount point, partition growth
 # Console login as root without a password until one is set (`passwd` is the first thing to do
 # on a flashed box; the image runs no remote login service).
 mm_args+=(--customize-hook='chroot "$1" passwd --delete root >/dev/null')
@@ -182,21 +289,27 @@ cp "$kernel" "$out/vmlinuz"
 cp "$initrd" "$out/initrd.img"
 cp "$deb" "$out/"
 make_upgrade_drive "$deb" "$out/selftest-upgrade.ext4"
+disk_take_boot_files
 
 # Room for logs, state and a package upgrade on top of what is installed.
 used_mib="$(du -sm "$work/root" | cut -f1)"
 size_mib=$((used_mib + used_mib / 4 + 128))
 truncate -s "${size_mib}M" "$out/rootfs.ext4"
-mkfs.ext4 -q -F -L muzzle-root -d "$work/root" -E root_owner=0:0 "$out/rootfs.ext4"
+# -T default: 4 KiB blocks and the usual inode density, as on the disk it grows to fill (a
+# filesystem this small would otherwise get 1 KiB blocks and 4 times the inodes for good).
+mkfs.ext4 -q -F -T default -L muzzle-root -U "$disk_root_fs_uuid" -d "$work/root" \
+  -E root_owner=0:0 "$out/rootfs.ext4"
 
-version="$(dpkg-deb -f "$deb" Version)"
-# The root filesystem alone: its /boot holds the same kernel and initramfs, which do not
-# compress, so shipping them twice would cost ~25 MiB of download for nothing.
-artefact="muzzle-$version-amd64.ext4.zst"
-zstd -q -T0 -12 "$out/rootfs.ext4" -o "$out/$artefact"
+# The disk to flash, and the artefact: that disk compressed. (The root filesystem alone is not
+# shipped beside it: it is in the disk, and the disk's kernel and initramfs are what boot it.)
+disk="muzzle-$version-amd64.img"
+disk_assemble "$out/$disk" "$out/rootfs.ext4"
+artefact="$disk.zst"
+zstd -q -T0 -12 "$out/$disk" -o "$out/$artefact"
 
 say "built in $((SECONDS - start)) s (root tree $build_root_s s)"
 say "sizes (MiB): root tree $used_mib; rootfs.ext4 $(mib "$out/rootfs.ext4") ($(du -sm "$out/rootfs.ext4" | cut -f1) used on disk);" \
+  "$disk $(mib "$out/$disk") ($(du -sm "$out/$disk" | cut -f1) used on disk);" \
   "vmlinuz $(mib "$out/vmlinuz"); initrd.img $(mib "$out/initrd.img"); $(basename "$deb") $(du -k "$deb" | cut -f1) KiB"
 artefact_mib="$(mib "$out/$artefact")"
 say "compressed artefact: $out/$artefact $artefact_mib MiB"

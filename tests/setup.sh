@@ -5,7 +5,19 @@
 #   tests/setup.sh            install what is missing (needs root), configure, build
 #   BUILD=/tmp/b tests/setup.sh   build somewhere else
 #   SETUP_TARGETS="a b" tests/setup.sh   build only these targets (default: everything)
+#   tests/setup.sh --packages-only   only install the Debian packages (image/setup.sh uses this,
+#                                    so the package list lives here alone)
 set -euo pipefail
+
+packages_only=""
+case "${1:-}" in
+  "") ;;
+  --packages-only) packages_only=1 ;;
+  *)
+    printf 'setup: unknown argument %s (the only one is --packages-only)\n' "$1" >&2
+    exit 2
+    ;;
+esac
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD:-$repo/build}"
@@ -41,8 +53,9 @@ say() { printf 'setup: %s\n' "$*"; }
 missing_packages() {
   local p
   for p in "${packages[@]}"; do
-    # dpkg-query prints "install ok installed" only for a fully installed package.
-    if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]]; then
+    # dpkg-query prints "install ok installed" only for a fully installed package; one line per
+    # architecture when a foreign one is installed too (an arm64 cross build's -dev packages).
+    if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -x 'install ok installed' >/dev/null; then
       printf '%s\n' "$p"
     fi
   done
@@ -130,6 +143,7 @@ build_tree() {
 }
 
 install_packages
+[[ -n "$packages_only" ]] && exit 0
 install_browser_driver
 create_user
 build_tree
