@@ -45,6 +45,7 @@ tools=(
   doctest-dev libcli11-dev nlohmann-json3-dev     # Architecture: all, header-only
   qemu-user-static binfmt-support                 # arm64 programs run here (ctest, docs, mmdebstrap)
   qemu-system-arm                                 # boots the arm64 image (image/smoke.sh)
+  arch-test                                       # mmdebstrap --arch=arm64 checks with it that arm64 runs
   dpkg-dev file help2man lintian                  # the package: shlibdeps, man pages, its check
 )
 
