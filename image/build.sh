@@ -4,12 +4,14 @@
 # image/setup.sh installs.
 #
 #   image/build.sh            -> $BUILD/muzzle-image/ (BUILD defaults to <repo>/build)
+#   MUZZLE_ARCH=arm64 image/build.sh -> <repo>/build-arm64/muzzle-image/ (BUILD_ARM64 to move it):
+#                               the package cross-built (image/cross/), the image for arm64
 #
 # What comes out (sizes are printed at the end):
 #   muzzle_<version>_<arch>.deb       the package (also left in $BUILD by cpack)
 #   rootfs.ext4                       the root filesystem, label muzzle-root (sparse)
 #   vmlinuz, initrd.img               the image's kernel and initramfs, to boot it directly
-#   muzzle-<version>-amd64.ext4.zst   the compressed artefact: rootfs.ext4 (its /boot has the
+#   muzzle-<version>-<arch>.ext4.zst  the compressed artefact: rootfs.ext4 (its /boot has the
 #                                     same kernel and initramfs)
 #
 # The disk is made with `mkfs.ext4 -d` from the unpacked tree: no mounts, no loop devices.
@@ -19,7 +21,6 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD:-$repo/build}"
-out="$build/muzzle-image"
 cache="${MUZZLE_IMAGE_CACHE:-/var/cache/muzzle-image}"
 suite=bookworm
 
@@ -28,6 +29,27 @@ die() {
   printf 'image: %s\n' "$*" >&2
   exit 1
 }
+
+# -- the target architecture (MUZZLE_ARCH; image/cross/README.md) ------------------------------
+# The build machine's own by default. arm64: the package is cross-built in its own folder with
+# image/cross/aarch64-linux-gnu.cmake, mmdebstrap installs arm64 packages (their maintainer
+# scripts run under qemu-user-static through binfmt_misc: image/cross/setup-arm64.sh), and the
+# kernel is Debian's arm64 one (it carries the Raspberry Pi device trees).
+arch="${MUZZLE_ARCH:-$(dpkg --print-architecture)}"
+cross_cmake_args=()
+if [[ "$arch" != "$(dpkg --print-architecture)" ]]; then
+  case "$arch" in
+    arm64)
+      build="${BUILD_ARM64:-$repo/build-arm64}"
+      cross_cmake_args=(-DCMAKE_TOOLCHAIN_FILE="$repo/image/cross/aarch64-linux-gnu.cmake")
+      [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] ||
+        die "arm64 programs cannot run here (no qemu-aarch64 in binfmt_misc): run image/cross/setup-arm64.sh"
+      ;;
+    *) die "MUZZLE_ARCH=$arch: this script builds for $(dpkg --print-architecture) (this machine) or arm64" ;;
+  esac
+  cache="$cache/$arch" # another architecture's packages: no use to this one's apt
+fi
+out="$build/muzzle-image"
 mib() { du -m --apparent-size "$1" | cut -f1; }
 
 ((EUID == 0)) || die "run as root (mmdebstrap installs packages into the image tree as root)"
@@ -44,7 +66,7 @@ trap 'exit 143' TERM
 
 # -- the package ----------------------------------------------------------------------------
 if [[ ! -f "$build/build.ninja" ]]; then
-  cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${cross_cmake_args[@]}" >/dev/null
 fi
 say "building muzzled and the package"
 cmake --build "$build" --target muzzle_package_binaries
@@ -77,7 +99,7 @@ fi
 [[ -n "$sources" ]] || die "no Debian apt sources found; set MUZZLE_IMAGE_SOURCES=FILE"
 
 packages=(
-  linux-image-amd64 initramfs-tools zstd  # kernel; zstd compresses its initramfs
+  "linux-image-$arch" initramfs-tools zstd # kernel; zstd compresses its initramfs
   systemd systemd-sysv udev dbus          # init; udev names the NICs, dbus serves systemctl
   nftables iproute2 iputils-ping procps   # to see the ruleset; the self-test's lab
   dnsmasq-base                            # the lab's resolvers
@@ -110,7 +132,7 @@ done
 # udev's hardware database (descriptions of devices) is not needed to name or drive them.
 excludes+=('/usr/lib/udev/hwdb.d/*' '/lib/udev/hwdb.d/*')
 # Keep the one licence file each package must carry.
-mm_args=(--variant=minbase --mode=unshare --format=directory)
+mm_args=(--variant=minbase --mode=unshare --format=directory --arch="$arch")
 mm_args+=(--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr)
 mm_args+=(--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount)
 if command -v eatmydata >/dev/null; then
@@ -163,7 +185,7 @@ mkfs.ext4 -q -F -L muzzle-root -d "$work/root" -E root_owner=0:0 "$out/rootfs.ex
 version="$(dpkg-deb -f "$deb" Version)"
 # The root filesystem alone: its /boot holds the same kernel and initramfs, which do not
 # compress, so shipping them twice would cost ~25 MiB of download for nothing.
-artefact="muzzle-$version-amd64.ext4.zst"
+artefact="muzzle-$version-$arch.ext4.zst"
 zstd -q -T0 -12 "$out/rootfs.ext4" -o "$out/$artefact"
 
 say "built in $((SECONDS - start)) s (root tree $build_root_s s)"
