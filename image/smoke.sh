@@ -26,6 +26,7 @@ if [[ "${MUZZLE_ARCH:-$(dpkg --print-architecture)}" != "$(dpkg --print-architec
   case "$MUZZLE_ARCH" in
     arm64)
       dir="${1:-${BUILD_ARM64:-$repo/build-arm64}/muzzle-image}"
+      # shellcheck disable=SC2054 # the commas are qemu's option syntax, not array separators
       qemu=(qemu-system-aarch64 -M virt -accel tcg -cpu max,pauth-impdef=on)
       console_tty=ttyAMA0
       limit="${SMOKE_TIMEOUT:-600}" # measured 133 s to power-off (image/README.md); room for a loaded machine
