@@ -4,6 +4,8 @@
 # image/setup.sh installs.
 #
 #   image/build.sh            -> $BUILD/muzzle-image/ (BUILD defaults to <repo>/build)
+#   MUZZLE_ARCH=arm64 image/build.sh -> <repo>/build-arm64/muzzle-image/ (BUILD_ARM64 to move it):
+#                               the package cross-built (image/cross/), the image for arm64
 #
 # What comes out (sizes are printed at the end):
 #   muzzle_<version>_<arch>.deb       the package (also left in $BUILD by cpack)
@@ -12,6 +14,8 @@
 #   muzzle-<version>-amd64.img        the disk to flash: GPT, an EFI system partition with
 #                                     systemd-boot, the kernel and initramfs, then rootfs.ext4
 #   muzzle-<version>-amd64.img.zst    the compressed artefact: that disk
+#   muzzle-<version>-arm64.ext4.zst   arm64's artefact instead: rootfs.ext4 (its /boot has the
+#                                     kernel and initramfs; no disk yet: image/README.md)
 #   selftest-upgrade.ext4             test material, not shipped: the self-test's upgrade drive
 #                                     (muzzle_<version>+selftest1_<arch>.deb and the package)
 #
@@ -24,7 +28,6 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD:-$repo/build}"
-out="$build/muzzle-image"
 cache="${MUZZLE_IMAGE_CACHE:-/var/cache/muzzle-image}"
 suite=bookworm
 
@@ -33,6 +36,27 @@ die() {
   printf 'image: %s\n' "$*" >&2
   exit 1
 }
+
+# -- the target architecture (MUZZLE_ARCH; image/cross/README.md) ------------------------------
+# The build machine's own by default. arm64: the package is cross-built in its own folder with
+# image/cross/aarch64-linux-gnu.cmake, mmdebstrap installs arm64 packages (their maintainer
+# scripts run under qemu-user-static through binfmt_misc: image/cross/setup-arm64.sh), and the
+# kernel is Debian's arm64 one (it carries the Raspberry Pi device trees).
+arch="${MUZZLE_ARCH:-$(dpkg --print-architecture)}"
+cross_cmake_args=()
+if [[ "$arch" != "$(dpkg --print-architecture)" ]]; then
+  case "$arch" in
+    arm64)
+      build="${BUILD_ARM64:-$repo/build-arm64}"
+      cross_cmake_args=(-DCMAKE_TOOLCHAIN_FILE="$repo/image/cross/aarch64-linux-gnu.cmake")
+      [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] ||
+        die "arm64 programs cannot run here (no qemu-aarch64 in binfmt_misc): run image/cross/setup-arm64.sh"
+      ;;
+    *) die "MUZZLE_ARCH=$arch: this script builds for $(dpkg --print-architecture) (this machine) or arm64" ;;
+  esac
+  cache="$cache/$arch" # another architecture's packages: no use to this one's apt
+fi
+out="$build/muzzle-image"
 mib() { du -m --apparent-size "$1" | cut -f1; }
 
 ((EUID == 0)) || die "run as root (mmdebstrap installs packages into the image tree as root)"
@@ -49,7 +73,7 @@ trap 'exit 143' TERM
 
 # -- the package ----------------------------------------------------------------------------
 if [[ ! -f "$build/build.ninja" ]]; then
-  cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${cross_cmake_args[@]}" >/dev/null
 fi
 say "building muzzled and the package"
 cmake --build "$build" --target muzzle_package_binaries
@@ -211,7 +235,7 @@ fi
 [[ -n "$sources" ]] || die "no Debian apt sources found; set MUZZLE_IMAGE_SOURCES=FILE"
 
 packages=(
-  linux-image-amd64 initramfs-tools zstd  # kernel; zstd compresses its initramfs
+  "linux-image-$arch" initramfs-tools zstd # kernel; zstd compresses its initramfs
   systemd systemd-sysv udev dbus          # init; udev names the NICs, dbus serves systemctl
   nftables iproute2 iputils-ping procps   # to see the ruleset; the self-test's lab
   dnsmasq-base                            # the lab's resolvers
@@ -244,7 +268,7 @@ done
 # udev's hardware database (descriptions of devices) is not needed to name or drive them.
 excludes+=('/usr/lib/udev/hwdb.d/*' '/lib/udev/hwdb.d/*')
 # Keep the one licence file each package must carry.
-mm_args=(--variant=minbase --mode=unshare --format=directory)
+mm_args=(--variant=minbase --mode=unshare --format=directory --arch="$arch")
 mm_args+=(--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr)
 mm_args+=(--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount)
 if command -v eatmydata >/dev/null; then
@@ -265,7 +289,9 @@ mm_args+=(--customize-hook="sync-out /var/cache/apt/archives $cache/archives")
 # The appliance's own settings.
 mm_args+=(--customize-hook='echo muzzle >"$1/etc/hostname"')
 disk_ids
-disk_tree_hooks  # fstab, the EFI system partition's mount point, partition growth
+if [[ "$arch" == amd64 ]]; then
+  disk_tree_hooks  # fstab, the EFI system partition's mount point, partition growth
+fi
 # Console login as root without a password until one is set (`passwd` is the first thing to do
 # on a flashed box; the image runs no remote login service).
 mm_args+=(--customize-hook='chroot "$1" passwd --delete root >/dev/null')
@@ -289,7 +315,7 @@ cp "$kernel" "$out/vmlinuz"
 cp "$initrd" "$out/initrd.img"
 cp "$deb" "$out/"
 make_upgrade_drive "$deb" "$out/selftest-upgrade.ext4"
-disk_take_boot_files
+[[ "$arch" != amd64 ]] || disk_take_boot_files
 
 # Room for logs, state and a package upgrade on top of what is installed.
 used_mib="$(du -sm "$work/root" | cut -f1)"
@@ -300,16 +326,24 @@ truncate -s "${size_mib}M" "$out/rootfs.ext4"
 mkfs.ext4 -q -F -T default -L muzzle-root -U "$disk_root_fs_uuid" -d "$work/root" \
   -E root_owner=0:0 "$out/rootfs.ext4"
 
-# The disk to flash, and the artefact: that disk compressed. (The root filesystem alone is not
-# shipped beside it: it is in the disk, and the disk's kernel and initramfs are what boot it.)
-disk="muzzle-$version-amd64.img"
-disk_assemble "$out/$disk" "$out/rootfs.ext4"
-artefact="$disk.zst"
-zstd -q -T0 -12 "$out/$disk" -o "$out/$artefact"
+if [[ "$arch" == amd64 ]]; then
+  # The disk to flash, and the artefact: that disk compressed. (The root filesystem alone is not
+  # shipped beside it: it is in the disk, and the disk's kernel and initramfs are what boot it.)
+  disk="muzzle-$version-amd64.img"
+  disk_assemble "$out/$disk" "$out/rootfs.ext4"
+  artefact="$disk.zst"
+  zstd -q -T0 -12 "$out/$disk" -o "$out/$artefact"
+else
+  # arm64 boards start from their own firmware (image/cross/README.md): the root filesystem
+  # alone, its /boot holding the kernel and initramfs.
+  disk=""
+  artefact="muzzle-$version-$arch.ext4.zst"
+  zstd -q -T0 -12 "$out/rootfs.ext4" -o "$out/$artefact"
+fi
 
 say "built in $((SECONDS - start)) s (root tree $build_root_s s)"
 say "sizes (MiB): root tree $used_mib; rootfs.ext4 $(mib "$out/rootfs.ext4") ($(du -sm "$out/rootfs.ext4" | cut -f1) used on disk);" \
-  "$disk $(mib "$out/$disk") ($(du -sm "$out/$disk" | cut -f1) used on disk);" \
+  "${disk:+$disk $(mib "$out/$disk") ($(du -sm "$out/$disk" | cut -f1) used on disk);}" \
   "vmlinuz $(mib "$out/vmlinuz"); initrd.img $(mib "$out/initrd.img"); $(basename "$deb") $(du -k "$deb" | cut -f1) KiB"
 artefact_mib="$(mib "$out/$artefact")"
 say "compressed artefact: $out/$artefact $artefact_mib MiB"

@@ -5,9 +5,11 @@
 # made larger than the image (SMOKE_GROW_MIB), as a bigger disk it is flashed on would be, so the
 # first boot's growth of the root partition and filesystem is checked too. Reads the self-test's
 # marker from the serial console. Exit 0 on `MUZZLE-SELFTEST: PASS` with queue_mode=native, 1
-# otherwise.
+# otherwise. An arm64 image (MUZZLE_ARCH=arm64) is a root filesystem, booted directly with its
+# kernel and initramfs on qemu's "virt" board.
 #
 #   image/smoke.sh [IMAGE_DIR]     (default $BUILD/muzzle-image, as image/build.sh leaves it)
+#   MUZZLE_ARCH=arm64 image/smoke.sh [IMAGE_DIR]   (default <repo>/build-arm64/muzzle-image)
 #
 # SMOKE_TIMEOUT (seconds, default 900: the self-test's two dpkg runs take minutes under TCG on a
 # loaded machine) bounds the whole boot; SMOKE_KEEP=1 keeps the console log.
@@ -33,6 +35,28 @@ die() {
   say "$*" >&2
   exit 1
 }
+
+# -- the machine to boot (MUZZLE_ARCH) ----------------------------------------------------------
+# The build machine's architecture: a PC (qemu-system-x86_64), booted from the disk. arm64: qemu's
+# generic "virt" board with an emulated Cortex-class CPU, booted directly into its root filesystem
+# (the arm64 image is no disk yet); the Debian arm64 kernel drives its virtio disk and PL011
+# serial port (ttyAMA0). pauth-impdef: qemu's own pointer-authentication hash instead of the
+# architected QARMA one, which costs TCG most of its time in a kernel built with it (Debian's).
+machine=(qemu-system-x86_64 -accel tcg -cpu max)
+console_tty=ttyS0
+if [[ "${MUZZLE_ARCH:-$(dpkg --print-architecture)}" != "$(dpkg --print-architecture)" ]]; then
+  case "$MUZZLE_ARCH" in
+    arm64)
+      dir="${1:-${BUILD_ARM64:-$repo/build-arm64}/muzzle-image}"
+      # shellcheck disable=SC2054 # the commas are qemu's option syntax, not array separators
+      machine=(qemu-system-aarch64 -M virt -accel tcg -cpu max,pauth-impdef=on)
+      console_tty=ttyAMA0
+      boot="${SMOKE_BOOT:-kernel}"
+      [[ "$boot" == kernel ]] || die "SMOKE_BOOT=$boot: arm64 images boot only with SMOKE_BOOT=kernel"
+      ;;
+    *) die "MUZZLE_ARCH=$MUZZLE_ARCH: boots $(dpkg --print-architecture) (this machine's) or arm64 images" ;;
+  esac
+fi
 case "$boot" in
   disk)
     disks=("$dir"/muzzle-*-amd64.img)
@@ -51,7 +75,8 @@ case "$boot" in
     ;;
   *) die "SMOKE_BOOT=$boot: say disk (the default) or kernel" ;;
 esac
-command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing: run image/setup.sh"
+command -v "${machine[0]}" >/dev/null ||
+  die "${machine[0]} is missing: run image/setup.sh (arm64: image/cross/setup-arm64.sh)"
 
 # -- the upgrade drive (image/README.md: Upgrades) -------------------------------------------
 # muzzle.selftest_upgrade=1 tells the self-test the drive is there: a drive that goes missing
@@ -81,7 +106,7 @@ console="$work/console.log"
 # -accel tcg: KVM here cannot run a stock kernel, and CI must not depend on it.
 # -nic none: the guest has no network device at all; its lab lives in its own namespaces.
 # -no-reboot + panic=-1: a kernel panic ends qemu at once instead of looping.
-qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1024
+qemu=("${machine[@]}" -smp 2 -m 1024
   -nic none -display none -monitor none -no-reboot -serial "file:$console")
 
 # The boot writes to its disk (journal, state, the growth): never to the built image itself.
@@ -110,7 +135,7 @@ if [[ "$boot" == disk ]]; then
 else
   cp --sparse=always "$dir/rootfs.ext4" "$work/disk.ext4"
   qemu+=(-kernel "$dir/vmlinuz" -initrd "$dir/initrd.img"
-    -append "root=/dev/vda rw console=ttyS0 panic=-1 muzzle.selftest=1$upgrade_cmdline"
+    -append "root=/dev/vda rw console=$console_tty panic=-1 muzzle.selftest=1$upgrade_cmdline"
     -drive "file=$work/disk.ext4,format=raw,if=virtio" "${upgrade_drive_args[@]}")
   what="rootfs.ext4 (qemu -kernel, no firmware)"
 fi

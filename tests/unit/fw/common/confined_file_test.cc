@@ -3,9 +3,12 @@
 #include "fw/common/confined_file.h"
 
 #include <doctest/doctest.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -36,6 +39,17 @@ struct Folders {
   const std::string shipped = top + "/shipped";
 };
 
+// Whether this kernel (or emulator) has openat2: qemu-user before 9.0 answers ENOSYS, so the
+// arm64 unit tests run under it (image/cross/test-arm64.sh) take the walk, which follows no link
+// and refuses every "..": the cases that only openat2 allows are then checked refused instead.
+bool haveOpenat2() {
+  struct open_how how {};
+  how.flags = O_PATH | O_CLOEXEC;
+  const long fd = ::syscall(SYS_openat2, AT_FDCWD, ".", &how, sizeof how);
+  if (fd >= 0) ::close(static_cast<int>(fd));
+  return !(fd < 0 && errno == ENOSYS);
+}
+
 std::string messageOf(const Result<std::string>& r) {
   REQUIRE_FALSE(r.ok());
   return r.status().message();
@@ -46,8 +60,8 @@ TEST_CASE("confined: a file in the policy's folder is read") {
   auto text = f.read("lists/ok.txt");
   REQUIRE_MESSAGE(text.ok(), text.status().message());
   CHECK(*text == "198.18.1.4\n");
-  // "." and an inner ".." that stays inside are fine.
-  CHECK(f.read("./lists/../lists/ok.txt").ok());
+  // "." and an inner ".." that stays inside are fine (with openat2; the walk refuses any "..").
+  CHECK(f.read("./lists/../lists/ok.txt").ok() == haveOpenat2());
 }
 
 TEST_CASE("confined: a name missing from the policy's folder comes from the shipped folder") {
@@ -121,8 +135,13 @@ TEST_CASE("confined: a symbolic link out of the folder is refused, one inside is
   // Inside the folder, relative links (to a file, through a folder) are followed.
   std::filesystem::create_symlink("lists/ok.txt", f.policy + "/ok-link");
   std::filesystem::create_symlink("lists", f.policy + "/more");
-  CHECK(*f.read("ok-link") == "198.18.1.4\n");
-  CHECK(*f.read("more/ok.txt") == "198.18.1.4\n");
+  if (haveOpenat2()) {
+    CHECK(*f.read("ok-link") == "198.18.1.4\n");
+    CHECK(*f.read("more/ok.txt") == "198.18.1.4\n");
+  } else {  // the walk follows no link
+    CHECK_FALSE(f.read("ok-link").ok());
+    CHECK_FALSE(f.read("more/ok.txt").ok());
+  }
   // /proc's magic links are not followed even where the folder is /proc itself.
   CHECK_FALSE(readConfinedFile({"/proc/self"}, "root/etc/shadow").ok());
 }
