@@ -73,7 +73,9 @@ trap 'exit 143' TERM
 
 # -- the package ----------------------------------------------------------------------------
 if [[ ! -f "$build/build.ninja" ]]; then
-  cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${cross_cmake_args[@]}" >/dev/null
+  cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
+    "${cross_cmake_args[@]}" >/dev/null  # flags as tests/setup.sh's
 fi
 say "building muzzled and the package"
 cmake --build "$build" --target muzzle_package_binaries

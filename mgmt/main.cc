@@ -35,7 +35,7 @@
 namespace {
 
 // What --version and muzzle_build_info say.
-constexpr char kVersion[] = "0.1.0";
+constexpr char kVersion[] = MUZZLE_VERSION;  // the project's version (CMake)
 // How often the commit-confirmed deadline is checked: the rollback happens at most this late.
 constexpr auto kCommitTick = std::chrono::milliseconds(250);
 

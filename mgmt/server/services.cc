@@ -15,7 +15,7 @@
 namespace muzzle {
 namespace {
 
-constexpr char kVersion[] = "muzzled 0.1.0";
+constexpr char kVersion[] = "muzzled " MUZZLE_VERSION;  // the project's version (CMake)
 
 }  // namespace
 
