@@ -7,7 +7,7 @@
 #include <optional>
 #include <set>
 
-#include "mgmt/server/server.h"
+#include "mgmt/server/listen_address.h"
 #include "mgmt/server/tcp_listen.h"
 
 namespace muzzle {

@@ -20,6 +20,7 @@
 #include "fw/config/daemon_config.h"
 #include "fw/engine/event_log.h"
 #include "mgmt/server/auth.h"
+#include "mgmt/server/listen_address.h"
 #include "mgmt/server/services.h"
 #include "mgmt/server/unix_listener.h"
 
@@ -31,19 +32,6 @@ inline constexpr uint32_t kDefaultKeepaliveSeconds = 30;
 // Threads gRPC may run synchronous handlers on (server reflection streams): beyond them a new
 // reflection stream is refused (RESOURCE_EXHAUSTED) instead of costing another thread.
 inline constexpr int kMaxSyncThreads = 8;
-
-// Checks a TCP listen address and returns it spelled canonically ("198.18.0.1:7443",
-// "[fd00::1]:7443"), which is what gRPC is then given, so no other spelling is ever bound.
-// The host must be a literal IP; every spelling the C library accepts for one ("198.18.2561",
-// "::ffff:198.18.10.1", "0:0::0", ...) is reduced to its address first (an IPv4-mapped IPv6
-// address to its IPv4 address). Refused: a wildcard (which would include the segments) and an
-// address of a managed segment's interface (`segment_addresses`). Errors start with `field`
-// (management.metrics.listen is checked the same way, its field given with file and line).
-Result<std::string> checkListenAddress(const std::string& listen,
-                                       const std::vector<std::string>& segment_addresses,
-                                       const std::string& field = "management.tcp.listen");
-// The addresses of the given interfaces (getifaddrs).
-std::vector<std::string> interfaceAddresses(const std::vector<std::string>& ifnames);
 
 class ManagementServer {
  public:

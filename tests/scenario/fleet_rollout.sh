@@ -137,6 +137,11 @@ plan_ms=$((($(date +%s%N) - plan_start) / 1000000))
 echo "    fleet plan took $plan_ms ms (exit $rc)"
 lab_check "plan: exit 0" test "$rc" = 0
 plan_count() { jq -s --arg s "$1" 'map(select(.state == $s)) | length' "$work/plan.json"; }
+# What the last plan said, for the log: each state's count, and the rows not in-sync.
+plan_says() {
+  echo "    plan: $(jq -s -c 'group_by(.state) | map({(.[0].state): length}) | add' "$work/plan.json" 2>&1)"
+  jq -c 'select(.state != "in-sync")' "$work/plan.json" 2>/dev/null | sed -n '1,8s/^/      /p'
+}
 lab_check "plan: $BOXES rows" test "$(jq -s length "$work/plan.json")" = "$BOXES"
 lab_check "plan: all drift" test "$(plan_count drift)" = "$BOXES"
 rc=0
@@ -167,7 +172,8 @@ confirmed_new() {
 lab_check "every box on revision 2, the desired text, not pending" all_boxes confirmed_new
 lab_check "  the text has the change" grep -q 'deny: \[gateway\], proto: udp, ports: \[53\]' "$work/text-3"
 lab_check "  and gw01's NVR from fleet.yaml" grep -Eq '^  nvr: \["?198.18.1.10"?\]' "$work/text-3"
-fleet plan "$dir" --json >"$work/plan.json" 2>&1 || true
+fleet plan "$dir" --json >"$work/plan.json" 2>"$work/plan.err" || true
+plan_says
 lab_check "plan: all in-sync" test "$(plan_count in-sync)" = "$BOXES"
 lab_check "the canary's camera never lost its NVR" test "$(fleet_cam_count 1 refused)$(fleet_cam_count 1 unreachable)" = 00
 phase_end "3. rollout"
@@ -187,9 +193,23 @@ lab_check "the canary runs revision 3, pending" \
   test "$(snap_revision gw01)/$(snap_pending gw01)" = 3/3
 on_rev2() { [[ "$1" == gw01 || "$(snap_revision "$1")/$(snap_pending "$1")" == 2/none ]]; }
 lab_check "no other box changed revision" all_boxes on_rev2
-fleet plan "$dir" --json >"$work/plan.json" 2>/dev/null || true
-lab_check "plan: the canary pending, the other boxes in-sync" \
-  test "$(plan_count pending)/$(plan_count in-sync)" = "1/$((BOXES - 1))"
+# Asked again while a box does not answer in time (a loaded machine), up to wait_until's bound.
+# The first answer that was not yet right is kept for the log: a retry must not hide what it was.
+plan_canary_pending() {
+  fleet plan "$dir" --json >"$work/plan.json" 2>"$work/plan.err" || true
+  [[ "$(plan_count pending)/$(plan_count in-sync)" == "1/$((BOXES - 1))" ]] && return 0
+  [[ -f "$work/plan-first-miss" ]] || { plan_says; cat "$work/plan.err"; } >"$work/plan-first-miss" 2>&1
+  return 1
+}
+plan_ok=0
+wait_until 20 plan_canary_pending || plan_ok=$?
+if [[ -f "$work/plan-first-miss" ]]; then
+  echo "    a plan was asked again; the first answer:"
+  lab_excerpt "$work/plan-first-miss" 12
+fi
+plan_says
+lab_excerpt "$work/plan.err" 8
+lab_check "plan: the canary pending, the other boxes in-sync" test "$plan_ok" = 0
 canary_rolled_back() {
   local status
   status="$(fleet_ctl 1 --json status)" || return 1
@@ -298,7 +318,8 @@ on_text6() { [[ "$(snap_pending "$1")" == none ]] && [[ "$(snap_text "$1")" == "
 lab_check "every box runs the desired text, confirmed" all_boxes on_text6
 once() { [[ "$(snap_same_text_count "$1")" == 1 ]]; }
 lab_check "no box was given the desired text twice (policy history)" all_boxes once
-fleet plan "$dir" --json >"$work/plan.json" 2>&1 || true
+fleet plan "$dir" --json >"$work/plan.json" 2>"$work/plan.err" || true
+plan_says
 lab_check "plan: all in-sync" test "$(plan_count in-sync)" = "$BOXES"
 phase_end "6. CLI killed, resumed"
 

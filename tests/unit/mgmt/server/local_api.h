@@ -14,6 +14,7 @@
 
 #include "mgmt/server/idle_box.h"
 #include "mgmt/server/service_calls.h"
+#include "tests/unit/mgmt/server/callback_queue.h"
 #include "tests/unit/mgmt/revisions/test_box.h"
 
 namespace muzzle::testing {
@@ -26,6 +27,7 @@ class LocalApi {
   LocalApi(Box& box, const std::string& dir, const Clock& clock, MudManager* mud = nullptr,
            IdleBox* idle = nullptr)
       : box_(box), address_("unix:" + dir + "/s.sock") {
+    holdCallbackQueue();  // this server goes at the end of the case (callback_queue.h)
     auto a = Authorizer::create(v1::TcpListener{}, "");
     REQUIRE(a.ok());
     auth_ = std::move(a).value();
