@@ -154,6 +154,20 @@ class IdlePhase final : public muzzle::IdleBox {
 
 int runEnforcing(Process& p, const muzzle::DaemonConfig& config, Handover* handover);
 
+// The web console (management.web) joined to `server` through its in-process channel, behind
+// its own HTTPS listener; both phases, idle and enforcing, start it the same way.
+muzzle::Result<std::unique_ptr<muzzle::web::HttpsServer>> startConsole(
+    muzzle::web::Console& console, muzzle::ManagementServer& server,
+    const muzzle::web::ServerOptions& options) {
+  console.connect(server.inProcessChannel());
+  auto started = muzzle::web::HttpsServer::start(
+      options, [&console](muzzle::web::Request request, muzzle::web::Respond respond) {
+        console.handle(std::move(request), std::move(respond));
+      });
+  if (!started.ok()) return started.status().withContext("management.web: ");
+  return started;
+}
+
 // A box whose config names no segment (and no usable state_dir/setup.yaml): it touches no
 // firewall state, and serves the management API (unix socket, and TCP and the web console when
 // configured) so that `muzzlectl setup` can name its segments. Returns the exit code, or
@@ -209,12 +223,8 @@ int runIdle(Process& p, const muzzle::DaemonConfig& config, std::string* last_er
   if (!server.ok()) return fail(server.status());
   std::unique_ptr<muzzle::web::HttpsServer> web_server;
   if (console) {
-    console->connect((*server)->inProcessChannel());
-    auto started_web = muzzle::web::HttpsServer::start(
-        web_setup->server, [&console](muzzle::web::Request request, muzzle::web::Respond respond) {
-          console->handle(std::move(request), std::move(respond));
-        });
-    if (!started_web.ok()) return fail(started_web.status().withContext("management.web: "));
+    auto started_web = startConsole(*console, **server, web_setup->server);
+    if (!started_web.ok()) return fail(started_web.status());
     web_server = std::move(started_web).value();
   }
   if (muzzle::Status s = daemon.start(); !s.ok()) {
@@ -605,12 +615,8 @@ int runEnforcing(Process& p, const muzzle::DaemonConfig& config, Handover* hando
   }
   std::unique_ptr<muzzle::web::HttpsServer> web_server;
   if (console) {
-    console->connect((*server)->inProcessChannel());
-    auto started_web = muzzle::web::HttpsServer::start(
-        web_setup->server, [&console](muzzle::web::Request request, muzzle::web::Respond respond) {
-          console->handle(std::move(request), std::move(respond));
-        });
-    if (!started_web.ok()) return fail(started_web.status().withContext("management.web: "));
+    auto started_web = startConsole(*console, **server, web_setup->server);
+    if (!started_web.ok()) return fail(started_web.status());
     web_server = std::move(started_web).value();
   }
 
