@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "fw/policy/policy_loader.h"
+#include "tests/unit/fw/policy/packet_of.h"
 #include "tests/unit/support/lab_site.h"
 
 namespace muzzle {
@@ -40,16 +41,7 @@ std::shared_ptr<const CompiledPolicy> compiled() {
   return *p;
 }
 
-PacketInfo packet(const char* src, const char* dst, L4 proto, uint16_t dport) {
-  PacketInfo p;
-  p.src = *IpAddress::parse(src);
-  p.dst = *IpAddress::parse(dst);
-  p.protocol = static_cast<uint8_t>(proto);
-  p.has_ports = proto == L4::kTcp || proto == L4::kUdp;
-  p.src_port = p.has_ports ? 40000 : 0;
-  p.dst_port = dport;
-  return p;
-}
+using testing::packet;
 
 Endpoint device(const char* mac) { return Endpoint{0, MacAddress::parse(mac), false}; }
 Endpoint outside() { return Endpoint{}; }

@@ -5,22 +5,14 @@
 #include <doctest/doctest.h>
 
 #include "fw/policy/policy_loader.h"
+#include "tests/unit/fw/policy/packet_of.h"
 #include "tests/unit/support/lab_site.h"
 #include "tests/unit/support/site_policy.h"
 
 namespace muzzle {
 namespace {
 
-PacketInfo packet(const char* src, const char* dst, L4 proto, uint16_t dport) {
-  PacketInfo p;
-  p.src = *IpAddress::parse(src);
-  p.dst = *IpAddress::parse(dst);
-  p.protocol = static_cast<uint8_t>(proto);
-  p.has_ports = proto == L4::kTcp || proto == L4::kUdp;
-  p.src_port = p.has_ports ? 40000 : 0;
-  p.dst_port = dport;
-  return p;
-}
+using testing::packet;
 
 TEST_CASE("the starter policy: devices work, lateral movement and port forwards do not") {
   auto policy = compilePolicyFile(testing::kPoliciesDir + "/starter.yaml",
