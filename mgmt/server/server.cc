@@ -8,7 +8,7 @@
 #include <grpcpp/security/tls_credentials_options.h>
 #include <unistd.h>
 
-
+#include "mgmt/server/callback_queue.h"
 
 namespace muzzle {
 namespace {
@@ -25,6 +25,7 @@ Result<std::unique_ptr<ManagementServer>> ManagementServer::start(const DaemonCo
                                                                   ManagementServices& services,
                                                                   EventLog& log,
                                                                   const Clock& clock) {
+  holdCallbackQueue();  // before the first server makes gRPC's callback queue (callback_queue.h)
   const v1::Management& m = config.management;
   auto server = std::unique_ptr<ManagementServer>(new ManagementServer());
   server->services_ = &services;

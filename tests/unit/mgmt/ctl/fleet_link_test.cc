@@ -21,7 +21,7 @@
 #include "mgmt/ctl/client.h"
 #include "mgmt/fleet/rollout.h"
 #include "mgmt/fleet/rollout_state.h"
-#include "tests/unit/mgmt/server/callback_queue.h"
+#include "mgmt/server/callback_queue.h"
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle::ctl {
@@ -141,7 +141,7 @@ v1::Event event(uint64_t sequence, const std::string& name) {
 // The fake box listening on DIR/box.sock.
 struct FakeBox {
   FakeBox() : status(state), policy(state), events(state) {
-    muzzle::testing::holdCallbackQueue();  // this server goes at the end of the case
+    holdCallbackQueue();  // this server goes at the end of the case (callback_queue.h)
     target = "unix:" + (dir / "box.sock").string();
     grpc::ServerBuilder b;
     b.AddListeningPort(target, grpc::InsecureServerCredentials());

@@ -12,9 +12,9 @@
 #include <memory>
 #include <string>
 
+#include "mgmt/server/callback_queue.h"
 #include "mgmt/server/idle_box.h"
 #include "mgmt/server/service_calls.h"
-#include "tests/unit/mgmt/server/callback_queue.h"
 #include "tests/unit/mgmt/revisions/test_box.h"
 
 namespace muzzle::testing {
