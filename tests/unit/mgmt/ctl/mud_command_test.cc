@@ -9,6 +9,7 @@
 #include "mgmt/ctl/command_line.h"
 #include "mgmt/ctl/output.h"
 #include "tests/unit/mgmt/ctl/parse_support.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace muzzle::ctl {
 namespace {
@@ -36,11 +37,11 @@ TEST_CASE("mud import: usage errors before any box is asked") {
   CHECK(p.err.find("only with --apply") != std::string::npos);
   CommandLine missing;
   CHECK(parse(missing, {"mud", "import", "/nonexistent/mud.json"}).exit == kExitUsage);
-  const std::string big = "/tmp/muzzle-mud-command-test-big.json";
+  muzzle::testing::TempDir dir("mud_command_test");  // its own folder: never another run's file
+  const std::string big = (dir / "big.json").string();
   std::ofstream(big) << std::string(256 * 1024 + 1, ' ');
   CommandLine oversized;
   p = parse(oversized, {"mud", "import", big});
-  std::remove(big.c_str());
   CHECK(p.exit == kExitUsage);
   CHECK(p.err.find("262144") != std::string::npos);
 }
