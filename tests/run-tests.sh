@@ -36,7 +36,8 @@ cmake --build "$sanitized" --target "${unit_targets[@]}"
 ctest --test-dir "$sanitized" -L unit --output-on-failure -j"$jobs" || status=$?
 
 echo "== fuzz smoke: every reader of untrusted input under libFuzzer, a few seconds each"
-# Twelve targets (tests/fuzz/README.md), 78 s of fuzzing in all; only the targets are built.
+# Twelve targets (tests/fuzz/README.md), 78 s of fuzzing in all, two at a time (one core each:
+# libFuzzer runs one thread); only the targets are built.
 fuzz="${BUILD_FUZZ:-$repo/build-fuzz}"
 if [[ ! -f "$fuzz/build.ninja" ]]; then
   CC=clang-14 CXX=clang++-14 cmake -S "$repo" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -45,39 +46,46 @@ if [[ ! -f "$fuzz/build.ninja" ]]; then
 fi
 cmake --build "$fuzz" --target muzzle_fuzz_targets
 fuzz_corpus="$(mktemp -d /tmp/muzzle-fuzz.XXXXXX)"
-# fuzz_smoke TARGET SECONDS: a crash, a leak, a timeout or a sanitizer report fails the suite. The
-# seed corpus (tests/fuzz/corpus/NAME) is only read: inputs the fuzzer finds land in the temp dir.
+# fuzz_smoke TARGET SECONDS: a crash, a leak, a timeout or a sanitizer report fails it (non-zero).
+# The seed corpus (tests/fuzz/corpus/NAME) is only read: inputs the fuzzer finds land in the temp
+# dir. What it has to say goes to NAME.report, printed once both of a pair are done.
 fuzz_smoke() {
   local target="$1" seconds="$2" name="${1%_fuzz}"
-  local log="$fuzz_corpus/$name.log" args=("$fuzz_corpus/$name")
+  local log="$fuzz_corpus/$name.log" report="$fuzz_corpus/$name.report" args=("$fuzz_corpus/$name")
   mkdir -p "$fuzz_corpus/$name"
   [[ -d "$repo/tests/fuzz/corpus/$name" ]] && args+=("$repo/tests/fuzz/corpus/$name")
   [[ -f "$repo/tests/fuzz/$name.dict" ]] && args+=("-dict=$repo/tests/fuzz/$name.dict")
   if (cd "$fuzz_corpus" && "$fuzz/tests/fuzz/$target" "${args[@]}" -max_total_time="$seconds" \
       -timeout=10 -print_final_stats=1 -artifact_prefix="$fuzz_corpus/$name-") >"$log" 2>&1; then
     echo "$target: $(sed -n 's/^stat::number_of_executed_units: *//p' "$log") inputs in ${seconds} s" \
-      "($(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")/s), no failure"
+      "($(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")/s), no failure" >"$report"
   else
-    echo "$target: FAILED (reproducer: $(ls "$fuzz_corpus/$name-"* 2>/dev/null | head -n1))"
-    tail -n 40 "$log"
-    status=1
-    fuzz_failed=1
+    { echo "$target: FAILED (reproducer: $(ls "$fuzz_corpus/$name-"* 2>/dev/null | head -n1))"
+      tail -n 40 "$log"; } >"$report"
+    return 1
   fi
 }
 fuzz_failed=0
-fuzz_smoke judge_fuzz 10
-fuzz_smoke policy_fuzz 10
-fuzz_smoke dns_fuzz 8
-fuzz_smoke daemon_config_fuzz 6
-fuzz_smoke nfq_wire_fuzz 6
-fuzz_smoke inventory_fuzz 6
-fuzz_smoke audit_fuzz 6
-fuzz_smoke revision_fuzz 6
-fuzz_smoke packet_fuzz 5
-fuzz_smoke dhcp_fuzz 5
-fuzz_smoke mud_fuzz 6
-fuzz_smoke mud_helper_fuzz 4
-((fuzz_failed)) || rm -rf "$fuzz_corpus"  # a failure keeps its reproducer
+# fuzz_pair TARGET SECONDS TARGET SECONDS: both at once; their reports in order.
+fuzz_pair() {
+  local first second
+  fuzz_smoke "$1" "$2" & first=$!
+  fuzz_smoke "$3" "$4" & second=$!
+  wait "$first" || fuzz_failed=1
+  wait "$second" || fuzz_failed=1
+  cat "$fuzz_corpus/${1%_fuzz}.report" "$fuzz_corpus/${3%_fuzz}.report" || true
+}
+fuzz_pair judge_fuzz 10 policy_fuzz 10
+fuzz_pair dns_fuzz 8 daemon_config_fuzz 6
+fuzz_pair nfq_wire_fuzz 6 inventory_fuzz 6
+fuzz_pair audit_fuzz 6 revision_fuzz 6
+fuzz_pair packet_fuzz 5 dhcp_fuzz 5
+fuzz_pair mud_fuzz 6 mud_helper_fuzz 4
+if ((fuzz_failed)); then
+  status=1  # a failure keeps its reproducer
+else
+  rm -rf "$fuzz_corpus"
+fi
 
 echo "== threaded tests under ThreadSanitizer: the queue threads, the judge's lock, the event ring"
 tsan="${BUILD_TSAN:-$repo/build-tsan}"
