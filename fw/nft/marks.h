@@ -51,6 +51,12 @@ namespace muzzle {
 enum class VerdictCode : uint8_t { kAllowInspected = 0, kAllow = 1, kReject = 2, kDrop = 3 };
 
 constexpr uint32_t kMaxGeneration = 0xFFFFFF;
+// Bumped whenever what a saved conntrack mark means to the ruleset changes, so that a muzzled of
+// the new meaning starts on a new generation (GenerationStore keys the generation by the policy
+// digest and this) and honours no mark saved under the old one. 2: an allowed connection with
+// port 53 or 67 is saved with verdict code 0; a mark of 1 for such a connection, saved before,
+// would let its DNS answers pass unread.
+constexpr uint32_t kMarkContractVersion = 2;
 constexpr uint32_t kHintReplyDirection = 0x10;  // packet mark set by the ruleset before queueing
 constexpr uint32_t kHintDohDestination = 0x20;
 constexpr uint32_t kHintDnsAnswer = 0x40;
