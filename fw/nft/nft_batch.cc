@@ -7,6 +7,7 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -36,6 +37,9 @@ constexpr uint32_t kNftTypeIpv6 = 8;
 constexpr uint32_t kNftTypeMark = 19;
 // A concatenation's type is its parts' types, each shifted in by 6 bits (TYPE_BITS).
 constexpr uint32_t kNftTypeBits = 6;
+// nft's BYTEORDER_HOST_ENDIAN (nftables' datatype.h), and room for the one attribute we put.
+constexpr uint32_t kNftByteOrderHost = 1;
+constexpr uint32_t kUserDataBytes = 64;
 
 uint32_t hookNumber(Hook hook) {
   switch (hook) {
@@ -251,6 +255,13 @@ void NftBatch::addVerdictMap(const std::string& table, const RuleLayout& rule,
   nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, sizeof(uint32_t));
   nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
   nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, static_cast<uint32_t>(map.elements.size()));
+  // For nft(8) alone, which keeps a key's byte order in the set's user data: without it `nft
+  // list` prints the marks byte-swapped (0x01070000 for 0x00000701).
+  nftnl_udata_buf* udata = nftnl_udata_buf_alloc(kUserDataBytes);
+  nftnl_udata_put_u32(udata, NFTNL_UDATA_SET_KEYBYTEORDER, kNftByteOrderHost);
+  nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata),
+                     nftnl_udata_buf_len(udata));
+  nftnl_udata_buf_free(udata);
   if (char* at = next("add the verdict map of " + rule.what)) {
     nlmsghdr* nlh =
         nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSET, kNftFamily, NLM_F_CREATE | NLM_F_ACK, seq_++);
