@@ -55,8 +55,9 @@ class LayoutBuilder {
   RulesetLayout layout_;
 };
 
-// A refused flow: the DNS answers and DHCP requests in it still reach muzzled (`dns-dhcp`), as
-// they did before a verdict map sent refused flows here straight from their conntrack mark.
+// A refused flow, reached from the verdict map or a fresh verdict mark. Its DNS answers and DHCP
+// requests still reach muzzled first (`dns-dhcp`): muzzled reads every one, whatever the flow's
+// verdict (a late answer on a flow refused since is dropped by muzzled, not rejected here).
 void addRefusingChains(LayoutBuilder& b) {
   b.add("deny", "deny rule 1 (DNS answers and DHCP requests: to muzzled)",
         {Verdict{Verdict::kJump, "dns-dhcp"}});

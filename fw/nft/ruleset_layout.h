@@ -93,7 +93,9 @@ struct CtDirection {       // ct direction original / reply
 // ct original proto-dst 53 / ct original proto-src 67: a port of the connection as it was
 // opened, whichever packet of it is at hand (an ICMP error related to it included). No protocol
 // match: the two bytes of an ICMP tuple (type, code) never read as 53 or 67, and a port of
-// another protocol that matches only costs that flow the longer path (ruleset_layout.cc).
+// another protocol that matches only costs that flow the longer path (ruleset_layout.cc). nft
+// 1.0.6 lists it as "ct original proto-dst 0x35 [invalid type]": it wants a protocol to name the
+// port by, which the kernel does not need.
 struct CtOriginalPort {
   bool source = false;
   uint16_t port = 0;
