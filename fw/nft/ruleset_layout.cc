@@ -151,7 +151,10 @@ void addJudgeChain(LayoutBuilder& b) {
   // (marks.h): looked up under kAllowMask (refused marks carry class 0). No counter: this runs
   // for every packet of every flow, and nothing reads one here (the accounting sets count what
   // is read). Ahead of the invalid check too: a packet conntrack calls invalid has no conntrack
-  // entry (the kernel detaches it), so loading its mark fails and the rule does not match.
+  // entry (the kernel detaches it), so loading its mark fails and the rule does not match. And
+  // ahead of the verdict-mark rules: when two packets of a flow were queued at once, the second
+  // one's fresh verdict meets the first one's, saved, here, and the first verdict of a generation
+  // stands (it used to be overwritten by the last).
   const Verdict allow = allowVerdict(b);
   b.add("judge", "judge rule 1 (the verdict in the conntrack mark)",
         {CtMarkVmap{kAllowMask,
