@@ -78,9 +78,12 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
   // Never fails: a damaged or unwritable state folder must not leave the segments unprotected.
   // A policy with schedules starts on a fresh generation: the marks of the previous run were
   // given under the windows that held then, which may have opened or closed since.
+  // Keyed by the mark contract too: marks saved by a muzzled that read them otherwise must not
+  // be honoured after an upgrade.
+  const std::string key = generationKey(compiled->digest);
   const GenerationChoice choice = initial && !compiled->schedules.empty()
-                                      ? generations_.advance(compiled->digest)
-                                      : generations_.generationFor(compiled->digest);
+                                      ? generations_.advance(key)
+                                      : generations_.generationFor(key);
   reportGeneration(choice);
   const uint32_t generation = choice.generation;
   // Devices that announced a MUD URL while fetching was off are fetched once a policy turns
@@ -184,7 +187,7 @@ bool Daemon::rejudgeAll(std::string_view why, std::optional<ScheduleMask> schedu
   rejudge_pending_ = false;
   if (idle()) return false;
   auto policy = installedPolicy();
-  const GenerationChoice generation = generations_.advance(policy->digest);
+  const GenerationChoice generation = generations_.advance(generationKey(policy->digest));
   reportGeneration(generation);
   Status s;
   {

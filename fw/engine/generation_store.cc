@@ -27,6 +27,10 @@ uint32_t avoiding(uint32_t g, uint32_t avoid_a, uint32_t avoid_b) {
 
 }  // namespace
 
+std::string generationKey(const std::string& policy_digest) {
+  return policy_digest + "+marks" + std::to_string(kMarkContractVersion);
+}
+
 GenerationStore::Stored GenerationStore::read() const {
   Stored stored;
   auto text = readRegularFile(path());

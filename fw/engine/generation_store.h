@@ -23,6 +23,10 @@
 
 namespace muzzle {
 
+// What a policy's generation is stored under: the policy digest and the mark contract's version
+// (fw/nft/marks.h), one word ("<digest>+marks<version>").
+std::string generationKey(const std::string& policy_digest);
+
 struct GenerationChoice {
   uint32_t generation = 0;
   bool stored = false;      // the file holds this generation

@@ -59,6 +59,10 @@ struct ExprText {
   std::string operator()(const nftx::CtDirection& m) const {
     return m.reply ? "ct direction reply" : "ct direction original";
   }
+  std::string operator()(const nftx::CtOriginalPort& m) const {
+    return std::string(m.source ? "ct original proto-src " : "ct original proto-dst ") +
+           std::to_string(m.port);
+  }
   std::string operator()(const nftx::MetaMarkIs& m) const {
     return "meta mark " + masked(m.mark, m.mask);
   }
@@ -78,7 +82,9 @@ struct ExprText {
   std::string operator()(const nftx::SetMetaMark& s) const {
     return "meta mark set " + hex(s.mark);
   }
-  std::string operator()(const nftx::CtMarkFromMetaMark&) const { return "ct mark set meta mark"; }
+  std::string operator()(const nftx::CtMarkFromMetaMark& s) const {
+    return "ct mark set meta mark" + (s.mask == 0xFFFFFFFF ? "" : " & " + hex(s.mask));
+  }
   std::string operator()(const nftx::Counter&) const { return "counter"; }
   std::string operator()(const nftx::Queue& q) const {
     std::string text =
@@ -106,6 +112,15 @@ struct ExprText {
   }
   std::string operator()(const nftx::Reject& r) const {
     return r.tcp_reset ? "reject with tcp reset" : "reject with icmpx admin-prohibited";
+  }
+  std::string operator()(const nftx::CtMarkVmap& m) const {
+    std::string text =
+        "ct mark " + (m.mask == 0xFFFFFFFF ? "" : "& " + hex(m.mask) + " ") + "vmap {";
+    for (size_t i = 0; i < m.elements.size(); ++i) {
+      text +=
+          (i == 0 ? " " : ", ") + hex(m.elements[i].first) + " : " + (*this)(m.elements[i].second);
+    }
+    return text + " }";
   }
 };
 

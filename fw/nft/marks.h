@@ -12,36 +12,51 @@
 // an allowed flow therefore compare the mark under kAllowMask, which ignores the class.
 //
 // The engine answers a queued packet with NF_REPEAT and a packet mark carrying the generation
-// and the verdict; the ruleset's first rules copy that mark to the conntrack mark and act on it.
-// Later packets of the flow match the conntrack mark in the kernel and never reach user space.
-// Only marks of the current generation are honoured, so a policy change re-judges every flow on
-// its next packet.
+// and the verdict; the ruleset's verdict-mark rules copy that mark to the conntrack mark and act
+// on it. Later packets of the flow meet one verdict map on the conntrack mark, right after the
+// invalid check, and never reach user space (unless muzzled reads them, below). Only marks of the
+// current generation are in the map, so a policy change re-judges every flow on its next packet.
+//
+// Verdict code 0 under a non-zero generation (kAllowInspected) is set by the ruleset alone,
+// never by the engine: when it saves an allowed verdict for a connection with port 53 or 67 on
+// either side (as opened), it clears the code, so that the map sends the flow's later packets to
+// chain `inspected`, where the packets muzzled reads (DNS answers and queries, DHCP requests) are
+// still queued and the rest accepted. The class bits stay, for accounting.
 //
 // Before queueing, the ruleset sets the packet mark to a hint (generation 0, bits below) that
 // tells the engine whether the packet travels in the connection's reply direction, whether its
 // destination is in the DoH resolver set (@doh4/@doh6), and whether it is a DNS answer on its
-// way to a managed device (queued on every packet, not only a flow's first: the engine answers
-// those with NF_ACCEPT or NF_DROP, never NF_REPEAT, after learning the names in them).
+// way to a managed device (queued on every packet, whatever its flow's verdict: the engine
+// answers those with NF_ACCEPT or NF_DROP, never NF_REPEAT, after learning the names in them).
 //
-// DNS queries from a device (chain `dns-query`, reached after the verdict-mark rules) are queued
-// on every packet too, so the engine knows which questions an answer may answer:
+// DNS queries from a device (chain `dns-query`, reached after the verdict-mark rules, or from
+// `inspected`) are queued on every packet too, so the engine knows which questions an answer may
+// answer:
 //   kHintDnsQuery alone: the flow is undecided; judge it like any first packet (NF_REPEAT with a
 //     verdict mark, which the verdict-mark rules act on before `dns-query` is reached again)
 //     and read the question if it is allowed;
 //   kHintDnsQuery | kHintFlowAllowed: the conntrack mark already allows the flow under the
 //     current generation; read the question and answer NF_ACCEPT.
+// A query on a refused flow is refused in the kernel.
 //
-// DHCP requests from devices and DHCP replies the box's own server sends to a segment are queued
-// on every packet too, and answered NF_ACCEPT.
+// DHCP requests from devices (whatever their flow's verdict) and DHCP replies the box's own
+// server sends to a segment are queued on every packet too, and answered NF_ACCEPT.
 #pragma once
 
 #include <cstdint>
 
 namespace muzzle {
 
-enum class VerdictCode : uint8_t { kAllow = 1, kReject = 2, kDrop = 3 };
+// kAllowInspected is the ruleset's own (see above): the engine answers kAllow.
+enum class VerdictCode : uint8_t { kAllowInspected = 0, kAllow = 1, kReject = 2, kDrop = 3 };
 
 constexpr uint32_t kMaxGeneration = 0xFFFFFF;
+// Bumped whenever what a saved conntrack mark means to the ruleset changes, so that a muzzled of
+// the new meaning starts on a new generation (GenerationStore keys the generation by the policy
+// digest and this) and honours no mark saved under the old one. 2: an allowed connection with
+// port 53 or 67 is saved with verdict code 0; a mark of 1 for such a connection, saved before,
+// would let its DNS answers pass unread.
+constexpr uint32_t kMarkContractVersion = 2;
 constexpr uint32_t kHintReplyDirection = 0x10;  // packet mark set by the ruleset before queueing
 constexpr uint32_t kHintDohDestination = 0x20;
 constexpr uint32_t kHintDnsAnswer = 0x40;
@@ -56,8 +71,10 @@ constexpr uint32_t kHintDhcpReply = 0x02;
 constexpr uint32_t kMaxTrafficClass = 63;
 constexpr uint32_t kTrafficClassShift = 2;
 constexpr uint32_t kTrafficClassBits = kMaxTrafficClass << kTrafficClassShift;  // 0xfc
-// The bits an allowed verdict mark is compared under: generation and verdict code.
+// The bits an allowed verdict mark is compared under: generation and verdict code. The verdict
+// map looks every conntrack mark up under it (refused marks carry class 0).
 constexpr uint32_t kAllowMask = ~kTrafficClassBits;
+constexpr uint32_t kVerdictCodeBits = 0x3;
 
 constexpr uint32_t verdictMark(uint32_t generation, VerdictCode code, uint32_t traffic_class = 0) {
   return (generation & kMaxGeneration) << 8 |

@@ -7,6 +7,7 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -36,6 +37,9 @@ constexpr uint32_t kNftTypeIpv6 = 8;
 constexpr uint32_t kNftTypeMark = 19;
 // A concatenation's type is its parts' types, each shifted in by 6 bits (TYPE_BITS).
 constexpr uint32_t kNftTypeBits = 6;
+// nft's BYTEORDER_HOST_ENDIAN (nftables' datatype.h), and room for the one attribute we put.
+constexpr uint32_t kNftByteOrderHost = 1;
+constexpr uint32_t kUserDataBytes = 64;
 
 uint32_t hookNumber(Hook hook) {
   switch (hook) {
@@ -239,7 +243,56 @@ void NftBatch::flushChain(const std::string& table, const std::string& name) {
   nftnl_rule_free(r);
 }
 
+void NftBatch::addVerdictMap(const std::string& table, const RuleLayout& rule,
+                             const nftx::CtMarkVmap& map) {
+  // As nft(8) makes the map of `vmap { ... }`: anonymous (it lives and dies with the rule, so a
+  // flushed chain takes it along), constant, its size known, so the kernel picks a hash that
+  // needs no resizing.
+  nftnl_set* s = allocSet(table, kAnonymousMapName);
+  nftnl_set_set_u32(s, NFTNL_SET_ID, map.set_id);
+  nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP);
+  nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, kNftTypeMark);
+  nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, sizeof(uint32_t));
+  nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+  nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, static_cast<uint32_t>(map.elements.size()));
+  // For nft(8) alone, which keeps a key's byte order in the set's user data: without it `nft
+  // list` prints the marks byte-swapped (0x01070000 for 0x00000701).
+  nftnl_udata_buf* udata = nftnl_udata_buf_alloc(kUserDataBytes);
+  nftnl_udata_put_u32(udata, NFTNL_UDATA_SET_KEYBYTEORDER, kNftByteOrderHost);
+  nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata),
+                     nftnl_udata_buf_len(udata));
+  nftnl_udata_buf_free(udata);
+  if (char* at = next("add the verdict map of " + rule.what)) {
+    nlmsghdr* nlh =
+        nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSET, kNftFamily, NLM_F_CREATE | NLM_F_ACK, seq_++);
+    nftnl_set_nlmsg_build_payload(nlh, s);
+    done();
+  }
+  static constexpr int kCodes[] = {NF_ACCEPT, NF_DROP, NFT_RETURN, NFT_GOTO, NFT_JUMP};
+  for (const auto& [mark, verdict] : map.elements) {
+    nftnl_set_elem* e = nftnl_set_elem_alloc();
+    // A register holds the mark in host order, as the key is compared.
+    nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &mark, sizeof(mark));
+    nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, static_cast<uint32_t>(kCodes[verdict.code]));
+    if (verdict.code == nftx::Verdict::kGoto || verdict.code == nftx::Verdict::kJump) {
+      nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, verdict.chain.c_str());
+    }
+    nftnl_set_elem_add(s, e);
+  }
+  if (char* at = next("add the elements of the verdict map of " + rule.what)) {
+    nlmsghdr* nlh =
+        nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSETELEM, kNftFamily, NLM_F_CREATE | NLM_F_ACK, seq_++);
+    nftnl_set_elems_nlmsg_build_payload(nlh, s);
+    done();
+  }
+  nftnl_set_free(s);
+}
+
 void NftBatch::addRule(const std::string& table, const RuleLayout& rule) {
+  // The rule's anonymous maps first: the kernel resolves the rule's lookup when it adds the rule.
+  for (const NftExpr& expr : rule.exprs) {
+    if (const auto* map = std::get_if<nftx::CtMarkVmap>(&expr)) addVerdictMap(table, rule, *map);
+  }
   NftnlRulePtr r = buildNftnlRule(table.c_str(), rule);
   if (char* at = next(rule.what)) {
     nlmsghdr* nlh = nftnl_rule_nlmsg_build_hdr(at, NFT_MSG_NEWRULE, kNftFamily,

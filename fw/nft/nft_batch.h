@@ -67,6 +67,8 @@ class NftBatch {
   void flushSet(const std::string& table, const std::string& name);
   // Deleting rules without a handle empties the chain; the chain and what jumps to it stay.
   void flushChain(const std::string& table, const std::string& name);
+  // The rule, after the anonymous verdict map of each nftx::CtMarkVmap in it (the map and its
+  // elements, two messages).
   void addRule(const std::string& table, const RuleLayout& rule);
 
   // Ends the batch, sends it and waits for every acknowledgement. A refusal names the message;
@@ -83,6 +85,7 @@ class NftBatch {
   // Sends NEWSET for `s` (named as `set`, made by allocSet) with `set`'s id, `flags` and an
   // address key of `set`'s family, then frees it.
   void addAddressSet(const SetLayout& set, nftnl_set* s, uint32_t flags);
+  void addVerdictMap(const std::string& table, const RuleLayout& rule, const nftx::CtMarkVmap& map);
   // Where the next message (`what`, at most kMessageRoom bytes) goes, or nullptr when it would
   // pass the limit or an earlier message did (failed_ then says which).
   char* next(std::string what);

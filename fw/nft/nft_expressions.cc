@@ -74,6 +74,11 @@ class Linearizer {
     ctLoad(NFT_CT_DIRECTION);
     cmpU8(m.reply ? kCtDirectionReply : kCtDirectionOriginal);
   }
+  void operator()(const nftx::CtOriginalPort& m) {
+    ctLoad(m.source ? NFT_CT_PROTO_SRC : NFT_CT_PROTO_DST, NFT_REG_1, kCtDirectionOriginal);
+    const uint16_t port = htons(m.port);
+    cmp(NFT_CMP_EQ, &port, sizeof(port));
+  }
   void operator()(const nftx::MetaMarkIs& m) {
     metaLoad(NFT_META_MARK);
     mask(m.mask);
@@ -126,8 +131,9 @@ class Linearizer {
     nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
     nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
   }
-  void operator()(const nftx::CtMarkFromMetaMark&) {
+  void operator()(const nftx::CtMarkFromMetaMark& s) {
     if (!reg1_holds_meta_mark_) metaLoad(NFT_META_MARK);
+    mask(s.mask);
     auto* e = add("ct");
     nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
     nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
@@ -170,6 +176,16 @@ class Linearizer {
       nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, v.chain.c_str());
     }
   }
+  // The map itself is made by NftBatch::addRule, in the same transaction, under this id.
+  void operator()(const nftx::CtMarkVmap& m) {
+    ctLoad(NFT_CT_MARK);
+    mask(m.mask);
+    auto* e = add("lookup");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+    nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, kAnonymousMapName);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, m.set_id);
+  }
   void operator()(const nftx::Reject& r) {
     auto* e = add("reject");
     nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE,
@@ -192,11 +208,13 @@ class Linearizer {
     nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
     nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
   }
-  void ctLoad(uint32_t key, uint32_t reg = NFT_REG_1) {
+  // A tuple key (a port) needs the direction; the others have none.
+  void ctLoad(uint32_t key, uint32_t reg = NFT_REG_1, std::optional<uint8_t> direction = {}) {
     loaded();
     auto* e = add("ct");
     nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
     nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg);
+    if (direction) nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, *direction);
   }
   // `len` bytes at `offset` of the header `base` into `reg`.
   void payload(uint32_t base, uint32_t offset, uint32_t len, uint32_t reg = NFT_REG_1) {

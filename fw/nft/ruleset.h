@@ -69,7 +69,8 @@ class RulesetWriter {
   // Replaces table `inet muzzle` with the ruleset for `spec` in one transaction: either the whole
   // new table is in place afterwards or the old one still is. Touches no other table. When this
   // writer installed the table before and the base chains stay the same (a policy change), only
-  // the chains that name the generation (`judge`, `dns-query`) and the DoH sets are rewritten:
+  // the chains that name the generation (`judge` with its verdict map, `dns-query`) and the DoH
+  // sets are rewritten:
   // re-creating a base chain would unregister its hook, and the kernel drops the packets waiting in
   // the queues when that happens. The accounting sets keep their elements across such a change;
   // a whole-table replace (segments, queues or accounting_addresses changed) starts them empty.

@@ -21,6 +21,8 @@ constexpr uint16_t kDhcpServerPort = 67;
 constexpr uint16_t kDhcpClientPort = 68;
 constexpr uint32_t kDoh4SetId = 1;
 constexpr uint32_t kDoh6SetId = 2;
+// 3-6 are the accounting sets (kAccountingSets).
+constexpr uint32_t kVerdictMapSetId = 7;
 constexpr uint8_t kUdp = IPPROTO_UDP;
 constexpr uint8_t kTcp = IPPROTO_TCP;
 
@@ -53,9 +55,17 @@ class LayoutBuilder {
   RulesetLayout layout_;
 };
 
-void addDenyChain(LayoutBuilder& b) {
-  b.add("deny", "deny rule 1 (TCP reset)", {L4Proto{kTcp}, Reject{true}});
-  b.add("deny", "deny rule 2 (ICMP administratively prohibited)", {Reject{false}});
+// A refused flow, reached from the verdict map or a fresh verdict mark. Its DNS answers and DHCP
+// requests still reach muzzled first (`dns-dhcp`): muzzled reads every one, whatever the flow's
+// verdict (a late answer on a flow refused since is dropped by muzzled, not rejected here).
+void addRefusingChains(LayoutBuilder& b) {
+  b.add("deny", "deny rule 1 (DNS answers and DHCP requests: to muzzled)",
+        {Verdict{Verdict::kJump, "dns-dhcp"}});
+  b.add("deny", "deny rule 2 (TCP reset)", {L4Proto{kTcp}, Reject{true}});
+  b.add("deny", "deny rule 3 (ICMP administratively prohibited)", {Reject{false}});
+  b.add("discard", "discard rule 1 (DNS answers and DHCP requests: to muzzled)",
+        {Verdict{Verdict::kJump, "dns-dhcp"}});
+  b.add("discard", "discard rule 2 (drop)", {Verdict{Verdict::kDrop, ""}});
 }
 
 void addDnsAnswerChain(LayoutBuilder& b) {
@@ -66,18 +76,14 @@ void addDnsAnswerChain(LayoutBuilder& b) {
         {Counter{}, b.inspectionQueue()});
 }
 
-// Rewritten with `judge`: its rules name the current generation.
+// Rewritten with `judge`: its rules name the current generation. Reached from `inspected` (an
+// allowed flow muzzled reads) or from `judge` (an undecided flow); never by a refused flow, which
+// the verdict map refuses first.
 void addDnsQueryChain(LayoutBuilder& b) {
   b.add("dns-query", "dns-query rule 1 (an allowed flow: queue to muzzled)",
-        {CtMarkIs{b.mark(VerdictCode::kAllow), kAllowMask},
-         SetMetaMark{kHintDnsQuery | kHintFlowAllowed},
-         Counter{}, b.inspectionQueue()});
-  // A flow already refused: back to `judge`, whose conntrack-mark rules refuse it in the kernel.
-  for (const VerdictCode code : {VerdictCode::kReject, VerdictCode::kDrop}) {
-    b.add("dns-query", "dns-query rule (a refused flow: decided in the kernel)",
-          {CtMarkIs{b.mark(code)}, Verdict{Verdict::kReturn, ""}});
-  }
-  b.add("dns-query", b.queueWhat("dns-query rule 4 (undecided: queue to muzzled, "),
+        {CtMarkIs{b.mark(VerdictCode::kAllowInspected), kAllowMask},
+         SetMetaMark{kHintDnsQuery | kHintFlowAllowed}, Counter{}, b.inspectionQueue()});
+  b.add("dns-query", b.queueWhat("dns-query rule 2 (undecided: queue to muzzled, "),
         {SetMetaMark{kHintDnsQuery}, Counter{}, b.inspectionQueue()});
 }
 
@@ -94,57 +100,108 @@ void addDnsAnswerRules(LayoutBuilder& b, const char* chain) {
   }
 }
 
-void addJudgeChain(LayoutBuilder& b) {
-  b.add("judge", "judge rule 1 (IPv6 neighbour discovery and MLD)",
-        {Icmpv6Type{kIcmpv6InfraFirst, kIcmpv6InfraLast}, Verdict{}});
-  b.add("judge", "judge rule 2 (MLDv2 reports)",
-        {Icmpv6Type{kIcmpv6Mld2Report, kIcmpv6Mld2Report}, Verdict{}});
-  b.add("judge", "judge rule 3 (drop conntrack-invalid packets)",
-        {CtStateInvalid{}, Counter{}, Verdict{Verdict::kDrop, ""}});
-  // DNS answers to devices reach muzzled on every packet, ahead of the conntrack-mark rules
-  // that would otherwise pass them in the kernel: the name must be learned before the device
-  // sees the answer.
-  addDnsAnswerRules(b, "judge");
-  // DHCP requests from devices, every one of them: they say who the device is (hostname,
-  // vendor class, MUD URL). muzzled reads them and accepts them at once.
-  for (const std::string& ifname : b.spec().segment_ifnames) {
-    b.add("judge", "judge rule (DHCP requests from segment " + ifname + ")",
-          {IfName{false, ifname}, Port{kUdp, false, kDhcpServerPort}, SetMetaMark{kHintDhcpRequest},
-           Counter{}, b.inspectionQueue()});
-  }
-  // With accounting, an allowed packet is counted on its way out (`account` accepts it); refused
-  // ones never are.
-  const Verdict allow = b.spec().accounting_addresses > 0 ? Verdict{Verdict::kGoto, "account"}
-                                                          : Verdict{Verdict::kAccept, ""};
-  const std::pair<VerdictCode, Verdict> acts[] = {
-      {VerdictCode::kAllow, allow},
-      {VerdictCode::kReject, Verdict{Verdict::kGoto, "deny"}},
-      {VerdictCode::kDrop, Verdict{Verdict::kDrop, ""}}};
-  // An allowed mark carries the flow's traffic class (marks.h): compared under kAllowMask. A
-  // refused one carries none, and is compared whole.
-  auto mask = [](VerdictCode code) { return code == VerdictCode::kAllow ? kAllowMask : 0xFFFFFFFF; };
-  // A fresh verdict from muzzled (NF_REPEAT with a packet mark): remember it in the conntrack.
-  for (const auto& [code, verdict] : acts) {
-    b.add("judge", "judge rule (verdict mark from muzzled)",
-          {MetaMarkIs{b.mark(code), mask(code)}, CtMarkFromMetaMark{}, Counter{}, verdict});
-  }
-  // DNS queries from devices reach muzzled on every packet, so it knows which questions an
-  // answer may answer. After the verdict-mark rules, so the NF_REPEAT that judges an undecided
-  // query is acted on there and never queued again.
+// `dns-query` from a segment, for every segment and both protocols, in `chain`: the query
+// direction only (a device's own DNS server answering is not a query).
+void addDnsQueryRules(LayoutBuilder& b, const char* chain) {
   for (const std::string& ifname : b.spec().segment_ifnames) {
     for (const uint8_t proto : {kUdp, kTcp}) {
-      b.add("judge",
-            std::string("judge rule (DNS queries over ") + protoName(proto) + " from segment " +
+      b.add(chain,
+            std::string(chain) + " rule (DNS queries over " + protoName(proto) + " from segment " +
                 ifname + ")",
             {IfName{false, ifname}, Port{proto, false, kDnsPort}, CtDirection{false},
              Verdict{Verdict::kJump, "dns-query"}});
     }
   }
-  // A flow judged earlier under this generation: decided in the kernel.
-  for (const auto& [code, verdict] : acts) {
-    b.add("judge", "judge rule (conntrack mark)",
-          {CtMarkIs{b.mark(code), mask(code)}, Counter{}, verdict});
+}
+
+// What an allowed packet does: accepted, or with accounting counted on its way out (`account`
+// accepts it). Refused packets are never counted.
+Verdict allowVerdict(const LayoutBuilder& b) {
+  return b.spec().accounting_addresses > 0 ? Verdict{Verdict::kGoto, "account"}
+                                           : Verdict{Verdict::kAccept, ""};
+}
+
+// DNS answers to devices and DHCP requests from them, whatever their flow's verdict: reached by
+// jump from `judge` (undecided flows), `inspected`, `deny` and `discard`; returns when the packet
+// is neither. DNS answers reach muzzled on every packet, so the name is learned before the
+// device sees the answer; DHCP requests say who the device is (hostname, vendor class, MUD URL),
+// and muzzled reads them and accepts them at once.
+void addDnsDhcpChain(LayoutBuilder& b) {
+  addDnsAnswerRules(b, "dns-dhcp");
+  for (const std::string& ifname : b.spec().segment_ifnames) {
+    b.add("dns-dhcp", "dns-dhcp rule (DHCP requests from segment " + ifname + ")",
+          {IfName{false, ifname}, Port{kUdp, false, kDhcpServerPort}, SetMetaMark{kHintDhcpRequest},
+           Counter{}, b.inspectionQueue()});
   }
+}
+
+// An allowed flow with port 53 or 67 on one side (marks.h: kAllowInspected): what muzzled reads
+// goes to it, the rest (an ICMP error about the flow, a packet of a device's own DNS server) is
+// allowed as any packet of an allowed flow.
+void addInspectedChain(LayoutBuilder& b) {
+  b.add("inspected", "inspected rule 1 (DNS answers and DHCP requests: to muzzled)",
+        {Verdict{Verdict::kJump, "dns-dhcp"}});
+  addDnsQueryRules(b, "inspected");
+  b.add("inspected", "inspected rule (the rest of an allowed flow)", {allowVerdict(b)});
+}
+
+void addJudgeChain(LayoutBuilder& b) {
+  // The established path: a flow judged earlier under this generation is decided here, in one
+  // lookup, ahead of everything else. An allowed mark carries the flow's traffic class
+  // (marks.h): looked up under kAllowMask (refused marks carry class 0). No counter: this runs
+  // for every packet of every flow, and nothing reads one here (the accounting sets count what
+  // is read). Ahead of the invalid check too: a packet conntrack calls invalid has no conntrack
+  // entry (the kernel detaches it), so loading its mark fails and the rule does not match. And
+  // ahead of the verdict-mark rules: when two packets of a flow were queued at once, the second
+  // one's fresh verdict meets the first one's, saved, here, and the first verdict of a generation
+  // stands (it used to be overwritten by the last).
+  const Verdict allow = allowVerdict(b);
+  b.add("judge", "judge rule 1 (the verdict in the conntrack mark)",
+        {CtMarkVmap{kAllowMask,
+                    {{b.mark(VerdictCode::kAllowInspected), Verdict{Verdict::kGoto, "inspected"}},
+                     {b.mark(VerdictCode::kAllow), allow},
+                     {b.mark(VerdictCode::kReject), Verdict{Verdict::kGoto, "deny"}},
+                     {b.mark(VerdictCode::kDrop), Verdict{Verdict::kGoto, "discard"}}},
+                    kVerdictMapSetId}});
+  // Before the invalid check: conntrack tracks no neighbour discovery and MLD, and calls them
+  // invalid.
+  b.add("judge", "judge rule 2 (IPv6 neighbour discovery and MLD)",
+        {Icmpv6Type{kIcmpv6InfraFirst, kIcmpv6InfraLast}, Verdict{}});
+  b.add("judge", "judge rule 3 (MLDv2 reports)",
+        {Icmpv6Type{kIcmpv6Mld2Report, kIcmpv6Mld2Report}, Verdict{}});
+  b.add("judge", "judge rule 4 (drop conntrack-invalid packets)",
+        {CtStateInvalid{}, Counter{}, Verdict{Verdict::kDrop, ""}});
+  // Undecided from here on (no mark of this generation in the conntrack).
+  b.add("judge", "judge rule 5 (DNS answers and DHCP requests: to muzzled)",
+        {Verdict{Verdict::kJump, "dns-dhcp"}});
+  // A fresh verdict from muzzled (NF_REPEAT with a packet mark): remember it in the conntrack
+  // and act on it. An allowed connection with port 53 or 67 on one side, as opened, is saved
+  // with verdict code 0 (marks.h), so that the verdict map sends its later packets to
+  // `inspected`: its DNS answers and queries and DHCP requests must still reach muzzled. By the
+  // connection's ports, not the packet's: the packet that carries the verdict may be an ICMP
+  // error about the flow.
+  const uint32_t allow_mark = b.mark(VerdictCode::kAllow);
+  for (const bool source : {false, true}) {
+    for (const uint16_t port : {kDnsPort, kDhcpServerPort}) {
+      b.add("judge",
+            std::string("judge rule (verdict mark from muzzled: allowed, port ") +
+                std::to_string(port) + (source ? " as source)" : " as destination)"),
+            {MetaMarkIs{allow_mark, kAllowMask}, CtOriginalPort{source, port},
+             CtMarkFromMetaMark{~kVerdictCodeBits}, Counter{}, allow});
+    }
+  }
+  b.add("judge", "judge rule (verdict mark from muzzled: allowed)",
+        {MetaMarkIs{allow_mark, kAllowMask}, CtMarkFromMetaMark{}, Counter{}, allow});
+  b.add("judge", "judge rule (verdict mark from muzzled: rejected)",
+        {MetaMarkIs{b.mark(VerdictCode::kReject)}, CtMarkFromMetaMark{}, Counter{},
+         Verdict{Verdict::kGoto, "deny"}});
+  b.add("judge", "judge rule (verdict mark from muzzled: dropped)",
+        {MetaMarkIs{b.mark(VerdictCode::kDrop)}, CtMarkFromMetaMark{}, Counter{},
+         Verdict{Verdict::kDrop, ""}});
+  // DNS queries from devices reach muzzled on every packet, so it knows which questions an
+  // answer may answer. After the verdict-mark rules, so the NF_REPEAT that judges an undecided
+  // query is acted on there and never queued again.
+  addDnsQueryRules(b, "judge");
   // Undecided: clear our hint bits, say which direction the packet travels, ask muzzled.
   b.add("judge", "judge rule (clear the packet mark)", {SetMetaMark{0}});
   b.add("judge", "judge rule (hint IPv4 DoH destinations)",
@@ -229,12 +286,16 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
   RulesetLayout& layout = b.layout();
   layout.sets = {{"doh4", kDoh4SetId, false, mergeIntervals(spec.doh, false)},
                  {"doh6", kDoh6SetId, true, mergeIntervals(spec.doh, true)}};
-  layout.chains = {{"judge", std::nullopt, true},       {"deny", std::nullopt, false},
-                   {"dns-answer", std::nullopt, false}, {"dns-query", std::nullopt, true},
-                   {"forward", Hook::kForward, false},  {"input", Hook::kInput, false},
-                   {"output", Hook::kOutput, false}};
-  layout.listing = {"forward", "input", "output", "judge", "dns-answer", "dns-query", "deny"};
-  addDenyChain(b);
+  layout.chains = {{"judge", std::nullopt, true},     {"inspected", std::nullopt, false},
+                   {"dns-dhcp", std::nullopt, false}, {"deny", std::nullopt, false},
+                   {"discard", std::nullopt, false},  {"dns-answer", std::nullopt, false},
+                   {"dns-query", std::nullopt, true}, {"forward", Hook::kForward, false},
+                   {"input", Hook::kInput, false},    {"output", Hook::kOutput, false}};
+  layout.listing = {"forward",  "input",      "output",    "judge", "inspected",
+                    "dns-dhcp", "dns-answer", "dns-query", "deny",  "discard"};
+  addRefusingChains(b);
+  addDnsDhcpChain(b);
+  addInspectedChain(b);
   addDnsAnswerChain(b);
   addDnsQueryChain(b);
   addJudgeChain(b);

@@ -7,21 +7,31 @@
 //
 // The table:
 //   forward/input base chains send traffic to or from a managed segment to `judge`;
-//   `judge` queues DNS answers going out to a segment (every packet: `dns-answer`) and DHCP
-//   requests from a segment, acts on a verdict mark fresh from user space, sends DNS queries from
-//   a segment to `dns-query` (every packet), acts on a verdict saved in the conntrack mark, and
-//   queues everything else to muzzled, hinting destinations in the DoH sets (marks only count
-//   for the current generation: see marks.h);
+//   `judge` first looks the conntrack mark up in one verdict map: a flow judged under the
+//   current generation (marks.h) is accepted, refused (`deny`, `discard`) or, when muzzled reads
+//   some of its packets, sent to `inspected`, in that one lookup (the established path). Then,
+//   for flows not decided yet: IPv6 neighbour discovery and MLD are accepted, conntrack-invalid
+//   packets dropped, DNS answers to a segment and DHCP requests from one queued (`dns-dhcp`), a
+//   verdict mark fresh from user space saved to the conntrack mark and acted on, DNS queries
+//   from a segment sent to `dns-query`, and everything else queued to muzzled, hinting
+//   destinations in the DoH sets;
+//   `inspected`: an allowed flow with port 53 or 67 on one side (the verdict-mark rules save it
+//   with verdict code 0): its DNS answers and DHCP requests go to `dns-dhcp`, its DNS queries to
+//   `dns-query`, the rest is allowed;
+//   `dns-dhcp` (reached by jump from `judge`, `inspected`, `deny` and `discard`, so whatever the
+//   flow's verdict) queues DNS answers going to a segment (every packet: `dns-answer`) and DHCP
+//   requests from a segment, and returns anything else;
 //   `dns-query` queues a query whose flow is allowed or undecided, with hints saying which;
 //   `output` sends DNS answers from a resolver on the box itself to `dns-answer`, and queues the
 //   box's own DHCP replies to a segment (the leases muzzled trusts);
-//   `deny` rejects with a TCP reset or an ICMP(v6) administratively-prohibited;
+//   `deny` rejects with a TCP reset or an ICMP(v6) administratively-prohibited, `discard` drops;
 //   sets @doh4 and @doh6 hold the DoH resolver addresses (interval sets).
 //
-// The rules that recognise an allowed flow by its mark (the fresh verdict mark, the conntrack
+// The verdict map and the rules that recognise an allowed flow by its mark (the fresh verdict
 // mark, `dns-query`'s first) compare it under kAllowMask: an allowed mark carries its traffic
-// class. With accounting on (RulesetSpec::accounting_addresses > 0), the two `judge` rules that
-// accept an allowed flow `goto account` instead, so only allowed packets are counted:
+// class. With accounting on (RulesetSpec::accounting_addresses > 0), the map's allowed entry,
+// the verdict-mark rules that accept an allowed flow and `inspected`'s last rule `goto account`
+// instead, so only allowed packets are counted:
 //   `account` sends IPv6 to `account6` (one `meta nfproto` match, not one per rule), then, per
 //   segment, adds the packet to @acct-up4 keyed by its source address and its flow's traffic
 //   class (the class bits of the conntrack mark, marks.h) when it came from the segment, and to
@@ -35,10 +45,12 @@
 //   box's), hold at most accounting_addresses elements each, carry
 //   a counter per element and no timeout: an element leaves only when muzzled forgets it. When
 //   a set is full a new address is not counted, and the packet is still accepted.
-// Cost: an established allowed packet evaluates 2 + 2 * segments more rules than without
-// accounting, and the class mask is one bitwise expression in each of the two allowed-mark rules
-// it meets (pinned in tests/unit/fw/nft/accounting_layout_test.cc). Traffic muzzled accepts
-// from its queues itself (DNS queries and answers, DHCP) is not counted.
+// Cost: an established allowed packet evaluates the base chain's rule for its interface and the
+// verdict map in `judge` (one conntrack-mark load, the class mask and the lookup, no counter:
+// nothing reads one there), and with accounting 2 + 2 * segments more rules in `account`. A
+// refused one also walks `dns-dhcp` (3 rules a segment). Pinned in
+// tests/unit/fw/nft/established_path_test.cc and accounting_layout_test.cc. Traffic muzzled
+// accepts from its queues itself (DNS queries and answers, DHCP) is not counted.
 //
 // Pure value code: no I/O, no libnftnl. The size is linear in the number of segments.
 #pragma once
@@ -46,6 +58,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -76,6 +89,16 @@ struct Icmpv6Type {  // icmpv6 type 130-137 (one type when first == last)
 struct CtStateInvalid {};  // ct state invalid
 struct CtDirection {       // ct direction original / reply
   bool reply = false;
+};
+// ct original proto-dst 53 / ct original proto-src 67: a port of the connection as it was
+// opened, whichever packet of it is at hand (an ICMP error related to it included). No protocol
+// match: the two bytes of an ICMP tuple (type, code) never read as 53 or 67, and a port of
+// another protocol that matches only costs that flow the longer path (ruleset_layout.cc). nft
+// 1.0.6 lists it as "ct original proto-dst 0x35 [invalid type]": it wants a protocol to name the
+// port by, which the kernel does not need.
+struct CtOriginalPort {
+  bool source = false;
+  uint16_t port = 0;
 };
 // meta mark 0x00000101, or with a mask: meta mark & 0xffffff03 == 0x00000101
 struct MetaMarkIs {
@@ -108,9 +131,11 @@ struct UpdateSet {
 struct SetMetaMark {  // meta mark set 0x00000020
   uint32_t mark = 0;
 };
-struct CtMarkFromMetaMark {};  // ct mark set meta mark
-struct Counter {};             // counter
-struct Queue {                 // queue num 100-103 bypass fanout (or the xtables NFQUEUE target)
+struct CtMarkFromMetaMark {  // ct mark set meta mark / ct mark set meta mark & 0xfffffffc
+  uint32_t mask = 0xFFFFFFFF;
+};
+struct Counter {};  // counter
+struct Queue {      // queue num 100-103 bypass fanout (or the xtables NFQUEUE target)
   uint16_t first = 0;
   uint16_t total = 1;  // fanned out by CPU when more than one
   bool bypass = false;
@@ -123,13 +148,23 @@ struct Verdict {
 struct Reject {  // reject with tcp reset / reject with icmpx admin-prohibited
   bool tcp_reset = false;
 };
+// ct mark & 0xffffff03 vmap { 0x00000900 : goto inspected, 0x00000901 : accept, ... }: one
+// lookup of the masked conntrack mark in an anonymous verdict map, which the kernel builds with
+// the rule and frees with it (NftBatch::addRule). A mark not in the map leaves the rule
+// unmatched, and the chain goes on.
+struct CtMarkVmap {
+  uint32_t mask = 0xFFFFFFFF;
+  std::vector<std::pair<uint32_t, Verdict>> elements;  // mark -> verdict, in this order
+  uint32_t set_id = 0;  // how the rule refers to the map within its transaction
+};
 }  // namespace nftx
 
 using NftExpr =
     std::variant<nftx::IfName, nftx::L4Proto, nftx::Port, nftx::Icmpv6Type, nftx::CtStateInvalid,
-                 nftx::CtDirection, nftx::MetaMarkIs, nftx::CtMarkIs, nftx::NfProto,
-                 nftx::DaddrInSet, nftx::UpdateSet, nftx::SetMetaMark, nftx::CtMarkFromMetaMark,
-                 nftx::Counter, nftx::Queue, nftx::Verdict, nftx::Reject>;
+                 nftx::CtDirection, nftx::CtOriginalPort, nftx::MetaMarkIs, nftx::CtMarkIs,
+                 nftx::NfProto, nftx::DaddrInSet, nftx::UpdateSet, nftx::SetMetaMark,
+                 nftx::CtMarkFromMetaMark, nftx::Counter, nftx::Queue, nftx::Verdict, nftx::Reject,
+                 nftx::CtMarkVmap>;
 
 struct RuleLayout {
   std::string chain;

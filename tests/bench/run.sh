@@ -148,11 +148,12 @@ every_packet_cells() {
   cell "$config" every-packet-stream Mbit/s traffic_stream
 }
 
-# Deletes the conntrack-mark rules of table inet muzzle (the kernel fast path), so every packet
-# of every flow goes to the queue. Only in the lab gateway; the table is reinstalled afterwards.
+# Deletes the rule of chain judge that looks the conntrack mark up in the verdict map (the
+# kernel fast path), so every packet of every flow goes to the queue. Only in the lab gateway;
+# the table is reinstalled afterwards.
 drop_fast_path() {
   local handle
-  for handle in $(lab_exec gw nft -a list chain inet muzzle judge | awk '$1 == "ct" && $2 == "mark" && $3 ~ /^0x/ { print $NF }'); do
+  for handle in $(lab_exec gw nft -a list chain inet muzzle judge | awk '$1 == "ct" && $2 == "mark" && / vmap / { print $NF }'); do
     lab_exec gw nft delete rule inet muzzle judge handle "$handle"
   done
 }

@@ -229,13 +229,44 @@ TEST_CASE_FIXTURE(
   const uint32_t generation = daemon.engineStatus().generation;
   CHECK(generation != 0);
   CHECK(*readRegularFile(config.state_dir + "/generation") ==
-        std::to_string(generation) + " " + daemon.installedPolicy()->digest + "\n");
+        std::to_string(generation) + " " + generationKey(daemon.installedPolicy()->digest) + "\n");
   REQUIRE(state.problems().size() == 1);
   CHECK(state.problems()[0].kind == StateProblem::Kind::kDamaged);
   CHECK(*readRegularFile(state.problems()[0].kept_as) == "\x01\x02 torn");
   CHECK(logText().find("event=state-damaged file=" + config.state_dir + "/generation") !=
         std::string::npos);
   CHECK(state.writable());
+}
+
+TEST_CASE_FIXTURE(ManagedBox,
+                  "a generation saved under another mark contract is not reused after a restart") {
+  std::string digest;
+  uint32_t first = 0;
+  {
+    GenerationStore generations(config.state_dir);
+    Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+    REQUIRE(daemon.start().ok());
+    digest = daemon.installedPolicy()->digest;
+    first = daemon.engineStatus().generation;
+  }
+  {
+    // The same policy, same contract: the marks given before the restart keep their meaning.
+    GenerationStore generations(config.state_dir);
+    Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+    REQUIRE(daemon.start().ok());
+    CHECK(daemon.engineStatus().generation == first);
+  }
+  // As a muzzled before kMarkContractVersion 2 left it: the policy digest alone. Its marks for
+  // DNS connections say "allowed" where this ruleset wants "allowed, inspected".
+  REQUIRE(writeFileAtomically(config.state_dir, "generation",
+                              std::to_string(first) + " " + digest + "\n")
+              .ok());
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  CHECK(daemon.engineStatus().generation != first);
+  CHECK(*readRegularFile(config.state_dir + "/generation") ==
+        std::to_string(daemon.engineStatus().generation) + " " + generationKey(digest) + "\n");
 }
 
 TEST_CASE_FIXTURE(ManagedBox,
@@ -252,7 +283,7 @@ TEST_CASE_FIXTURE(ManagedBox,
   REQUIRE(daemon.start().ok());
   const uint32_t generation = daemon.engineStatus().generation;
   CHECK(*readRegularFile(dir + "/elsewhere/generation") ==
-        std::to_string(generation) + " " + daemon.installedPolicy()->digest + "\n");
+        std::to_string(generation) + " " + generationKey(daemon.installedPolicy()->digest) + "\n");
   CHECK_FALSE(std::filesystem::exists(config.state_dir + "/generation"));
   CHECK(logText().find("event=inventory-loaded devices=0 aged_out=0 oui_blocks=1") !=
         std::string::npos);

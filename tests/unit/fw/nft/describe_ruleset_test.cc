@@ -1,6 +1,6 @@
 // describeRuleset(): the nft text operators read must show what the writer installs, in order.
-// The order is the contract that matters here: DNS answers are queued before the conntrack-mark
-// rules could pass them in the kernel.
+// The order is the contract that matters here: the saved verdict is looked up first, and sends
+// the flows whose DNS answers muzzled reads (and refused flows) where the answers are queued.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -18,15 +18,25 @@ RulesetSpec spec() {
   return s;
 }
 
-TEST_CASE("DNS answers are queued ahead of the conntrack-mark rules, from forward and output") {
+TEST_CASE("DNS answers are queued whatever the flow's verdict, from forward and output") {
   const std::string text = describeRuleset(spec());
-  const size_t judge = text.find("chain judge {");
-  const size_t answers = text.find("oifname \"br-cam\" udp sport 53 goto dns-answer", judge);
-  const size_t ct_mark = text.find("ct mark & 0xffffff03 == 0x00000101", judge);
+  const size_t judge = text.find("chain judge {\n");
   REQUIRE(judge != std::string::npos);
-  REQUIRE(answers != std::string::npos);
-  REQUIRE(ct_mark != std::string::npos);
-  CHECK(answers < ct_mark);
+  // The saved verdict first; its allowed DNS flows (code 0) go where the answers are queued.
+  CHECK(text.find("chain judge {\n    ct mark & 0xffffff03 vmap { 0x00000100 : goto inspected, "
+                  "0x00000101 : accept, 0x00000102 : goto deny, 0x00000103 : goto discard }\n") ==
+        judge);
+  CHECK(text.find("chain dns-dhcp {\n    oifname \"br-cam\" udp sport 53 goto dns-answer\n"
+                  "    oifname \"br-cam\" tcp sport 53 goto dns-answer\n") != std::string::npos);
+  for (const char* chain : {"judge", "inspected", "deny", "discard"}) {
+    CAPTURE(chain);
+    const size_t at = text.find("chain " + std::string(chain) + " {\n");
+    REQUIRE(at != std::string::npos);
+    CHECK(text.find("    jump dns-dhcp\n", at) < text.find("  }\n", at));
+  }
+  // Undecided flows: before the fresh verdicts could pass an answer.
+  CHECK(text.find("    jump dns-dhcp\n", judge) <
+        text.find("meta mark & 0xffffff03 == 0x00000101", judge));
   const size_t output = text.find("chain output {");
   REQUIRE(output != std::string::npos);
   CHECK(text.find("oifname \"br-cam\" tcp sport 53 goto dns-answer", output) != std::string::npos);
@@ -58,7 +68,7 @@ TEST_CASE("flows fan out over the flow queues; DNS answers and DHCP requests go 
   s.queue_count = 4;
   const std::string text = describeRuleset(s);
   // The flow queues copy only headers, so the packets read whole must never land there.
-  CHECK(text.find("counter xt target NFQUEUE --queue-num 100-103 fanout\n  }\n  chain dns-answer") !=
+  CHECK(text.find("counter xt target NFQUEUE --queue-num 100-103 fanout\n  }\n  chain inspected") !=
         std::string::npos);
   CHECK(text.find("udp dport 67 meta mark set 0x00000080 counter xt target NFQUEUE --queue-num 104\n") !=
         std::string::npos);
@@ -66,26 +76,28 @@ TEST_CASE("flows fan out over the flow queues; DNS answers and DHCP requests go 
   s.queue_count = 1;
   s.fail_open = true;
   const std::string one = describeRuleset(s);
-  CHECK(one.find("counter xt target NFQUEUE --queue-num 100 bypass\n  }\n  chain dns-answer") !=
+  CHECK(one.find("counter xt target NFQUEUE --queue-num 100 bypass\n  }\n  chain inspected") !=
         std::string::npos);
   CHECK(one.find("counter xt target NFQUEUE --queue-num 101 bypass\n  }\n  chain deny") != std::string::npos);
 }
 
-TEST_CASE("DNS queries from a segment go to dns-query after the fresh verdict marks, before the saved ones") {
+TEST_CASE("DNS queries from a segment go to dns-query after the fresh verdict marks, or from inspected") {
   const std::string text = describeRuleset(spec());
   const size_t judge = text.find("chain judge {");
   const size_t fresh = text.find("meta mark 0x00000103 ct mark set meta mark counter drop", judge);
   const size_t queries = text.find("iifname \"br-cam\" udp dport 53 ct direction original jump dns-query", judge);
-  const size_t saved = text.find("ct mark & 0xffffff03 == 0x00000101 counter accept", judge);
   REQUIRE(fresh != std::string::npos);
   REQUIRE(queries != std::string::npos);
-  REQUIRE(saved != std::string::npos);
   // NF_REPEAT on an undecided query must meet its verdict mark before dns-query queues it again.
   CHECK(fresh < queries);
-  CHECK(queries < saved);
-  CHECK(text.find("iifname \"br-cam\" tcp dport 53 ct direction original jump dns-query", judge) < saved);
-  CHECK(text.find("chain dns-query {\n    ct mark & 0xffffff03 == 0x00000101 meta mark set 0x0000000c counter xt target "
-                  "NFQUEUE --queue-num 101\n    ct mark 0x00000102 return\n    ct mark 0x00000103 return\n"
+  // An allowed DNS connection is saved as one muzzled reads: code 0, its class kept.
+  CHECK(text.find("meta mark & 0xffffff03 == 0x00000101 ct original proto-dst 53 ct mark set meta mark & "
+                  "0xfffffffc counter accept", judge) < fresh);
+  CHECK(text.find("chain inspected {\n    jump dns-dhcp\n    iifname \"br-cam\" udp dport 53 ct direction "
+                  "original jump dns-query\n    iifname \"br-cam\" tcp dport 53 ct direction original jump "
+                  "dns-query\n    accept\n  }") != std::string::npos);
+  CHECK(text.find("chain dns-query {\n    ct mark & 0xffffff03 == 0x00000100 meta mark set 0x0000000c counter xt "
+                  "target NFQUEUE --queue-num 101\n"
                   "    meta mark set 0x00000008 counter xt target NFQUEUE --queue-num 101\n  }") != std::string::npos);
 }
 

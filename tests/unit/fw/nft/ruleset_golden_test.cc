@@ -143,6 +143,19 @@ std::string renderElements(const nlmsghdr* nlh) {
                       });
                     } else if (mnl_attr_get_type(field) == NFTA_SET_ELEM_FLAGS) {
                       text += " flags " + std::to_string(ntohl(mnl_attr_get_u32(field)));
+                    } else if (mnl_attr_get_type(field) == NFTA_SET_ELEM_DATA) {
+                      // A verdict map's: the verdict code and the chain it goes to.
+                      forEachNested(field, [&](const nlattr* data) {
+                        if (mnl_attr_get_type(data) != NFTA_DATA_VERDICT) return;
+                        forEachNested(data, [&](const nlattr* v) {
+                          if (mnl_attr_get_type(v) == NFTA_VERDICT_CODE) {
+                            text += " : verdict " +
+                                    std::to_string(static_cast<int32_t>(ntohl(mnl_attr_get_u32(v))));
+                          } else if (mnl_attr_get_type(v) == NFTA_VERDICT_CHAIN) {
+                            text += std::string(" chain ") + mnl_attr_get_str(v);
+                          }
+                        });
+                      });
                     }
                   });
                 });

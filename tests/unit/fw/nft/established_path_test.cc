@@ -1,0 +1,294 @@
+// The kernel's cost of table `inet muzzle` per packet (fw/nft/ruleset_layout.h), walked through
+// the layout as the kernel walks the chains (layout_walker.h): an established flow is decided by
+// one verdict-map lookup on its conntrack mark, ahead of every other rule of `judge`, and the
+// packets muzzled reads (DNS answers and queries, DHCP requests) still reach it, whatever their
+// flow's verdict. The pinned counts are the guard: a rule put back ahead of the map, or a
+// counter on it, changes them.
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+
+#include <string>
+#include <vector>
+
+#include "fw/nft/marks.h"
+#include "fw/nft/ruleset.h"
+#include "fw/nft/ruleset_layout.h"
+#include "tests/unit/fw/nft/layout_walker.h"
+
+namespace muzzle {
+namespace {
+
+using walker::Packet;
+using walker::Walk;
+
+constexpr uint32_t kGeneration = 9;
+constexpr uint8_t kClass = 5;
+
+RulesetSpec spec(size_t segments, bool accounting) {
+  RulesetSpec s;
+  s.generation = kGeneration;
+  for (size_t i = 0; i < segments; ++i) s.segment_ifnames.push_back("br-" + std::to_string(i));
+  s.accounting_addresses = accounting ? 64 : 0;
+  return s;
+}
+
+uint32_t mark(VerdictCode code, uint32_t traffic_class = 0) {
+  return verdictMark(kGeneration, code, traffic_class);
+}
+
+// A packet of a TCP flow from the first segment to the internet.
+Packet upload(uint32_t ct_mark, bool v6 = false) {
+  Packet p;
+  p.iif = "br-0";
+  p.oif = "wan";
+  p.v6 = v6;
+  p.ct_mark = ct_mark;
+  return p;
+}
+
+// A DNS answer from a resolver on the internet to a device on the first segment, in the reply
+// direction of the device's query flow.
+Packet dnsAnswer(uint32_t ct_mark, uint8_t l4 = IPPROTO_UDP) {
+  Packet p;
+  p.iif = "wan";
+  p.oif = "br-0";
+  p.l4 = l4;
+  p.sport = 53;
+  p.dport = 40000;
+  p.reply = true;
+  p.ct_mark = ct_mark;
+  return p;
+}
+
+Packet dnsQuery(uint32_t ct_mark, uint8_t l4 = IPPROTO_UDP) {
+  Packet p = upload(ct_mark);
+  p.l4 = l4;
+  p.dport = 53;
+  return p;
+}
+
+// A DHCP request from a device on the first segment (to the box's own server: input).
+Packet dhcpRequest(uint32_t ct_mark) {
+  Packet p = upload(ct_mark);
+  p.oif = "";
+  p.l4 = IPPROTO_UDP;
+  p.sport = 68;
+  p.dport = 67;
+  return p;
+}
+
+TEST_CASE("the established path: one lookup, pinned in rules and kernel expressions") {
+  // Before the verdict map (one segment, IPv4, accounting off): 13 rules and 48 kernel
+  // expressions per established allowed packet, 23 and 68 with three segments.
+  struct Row {
+    const char* what;
+    size_t segments;
+    bool accounting;
+    Packet packet;
+    const char* hook;
+    const char* verdict;
+    size_t rules, kernel_exprs;
+  };
+  const uint32_t allowed = mark(VerdictCode::kAllow, kClass);
+  const uint32_t inspected = mark(VerdictCode::kAllowInspected, kClass);
+  const uint32_t rejected = mark(VerdictCode::kReject), dropped = mark(VerdictCode::kDrop);
+  Packet download = upload(allowed);
+  std::swap(download.iif, download.oif);
+  download.oif = "br-2";
+  download.reply = true;
+  // forward: each segment's rule pair costs a non-matching packet 2 expressions a rule, the
+  // matching rule 3 (interface load, compare, goto). The map: conntrack mark load, class mask,
+  // lookup (the verdict comes from the map: no immediate). With accounting, `account` adds what
+  // accounting_layout_test.cc pins.
+  const Row rows[] = {
+      {"allowed", 1, false, upload(allowed), "forward", "accept", 2, 6},
+      {"allowed", 3, false, upload(allowed), "forward", "accept", 2, 6},
+      {"allowed, IPv6", 3, false, upload(allowed, true), "forward", "accept", 2, 6},
+      {"allowed, to the last segment", 3, false, download, "forward", "accept", 7, 16},
+      {"allowed", 1, true, upload(allowed), "forward", "accept", 6, 17},
+      {"allowed", 3, true, upload(allowed), "forward", "accept", 10, 25},
+      {"allowed, IPv6", 3, true, upload(allowed, true), "forward", "accept", 10, 26},
+      // Refused: the map, then `dns-dhcp` (DNS answers and DHCP requests of a refused flow
+      // still reach muzzled: 3 rules a segment), then the refusal.
+      {"rejected", 1, false, upload(rejected), "forward", "reject", 7, 20},
+      {"rejected", 3, false, upload(rejected), "forward", "reject", 13, 32},
+      {"dropped", 1, false, upload(dropped), "forward", "drop", 7, 18},
+      {"dropped", 3, true, upload(dropped), "forward", "drop", 13, 30},
+      // Packets muzzled reads, on an allowed flow (verdict code 0, marks.h): the map sends them
+      // to `inspected`, and from there to the inspection queue.
+      {"DNS answer", 1, false, dnsAnswer(inspected), "forward", "queue 101", 8, 24},
+      {"DNS answer", 3, true, dnsAnswer(inspected), "forward", "queue 101", 8, 24},
+      {"DNS query", 1, false, dnsQuery(inspected), "forward", "queue 101", 8, 33},
+      {"DNS query", 3, true, dnsQuery(inspected), "forward", "queue 101", 14, 45},
+      // Never marked (muzzled answers NF_ACCEPT): past the map to `dns-dhcp`.
+      {"DHCP request", 1, false, dhcpRequest(0), "input", "queue 101", 9, 32},
+      {"DHCP request", 3, true, dhcpRequest(0), "input", "queue 101", 13, 40},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(std::string(row.what));
+    CAPTURE(row.segments);
+    CAPTURE(row.accounting);
+    const Walk w =
+        walker::walk(rulesetLayout(spec(row.segments, row.accounting)), row.packet, row.hook);
+    CHECK(w.verdict == row.verdict);
+    CHECK(w.rules == row.rules);
+    CHECK(w.kernel_exprs == row.kernel_exprs);
+  }
+}
+
+TEST_CASE("nothing stands ahead of the verdict map, and an allowed packet meets nothing else") {
+  for (const size_t segments : {1, 3}) {
+    for (const bool accounting : {false, true}) {
+      const RulesetSpec s = spec(segments, accounting);
+      const RulesetLayout layout = rulesetLayout(s);
+      const RuleLayout* first = nullptr;
+      for (const RuleLayout& r : layout.rules) {
+        if (r.chain == "judge") {
+          first = &r;
+          break;
+        }
+      }
+      REQUIRE(first != nullptr);
+      REQUIRE(first->exprs.size() == 1);
+      const auto* map = std::get_if<nftx::CtMarkVmap>(&first->exprs[0]);
+      REQUIRE(map != nullptr);
+      CHECK(map->mask == kAllowMask);
+      CHECK(nftText(*first) ==
+            std::string("ct mark & 0xffffff03 vmap { 0x00000900 : goto inspected, 0x00000901 : ") +
+                (accounting ? "goto account" : "accept") +
+                ", 0x00000902 : goto deny, 0x00000903 : goto discard }");
+      for (const bool v6 : {false, true}) {
+        const Walk w = walker::walk(layout, upload(mark(VerdictCode::kAllow, kClass), v6));
+        std::vector<std::string> chains = {"forward", "judge"};
+        if (accounting) chains.push_back("account");
+        if (accounting && v6) chains.push_back("account6");
+        CHECK(w.chains == chains);
+      }
+    }
+  }
+}
+
+TEST_CASE("a fresh verdict is saved; a connection with port 53 or 67 is saved as inspected") {
+  const RulesetLayout layout = rulesetLayout(spec(1, false));
+  const uint32_t allow = mark(VerdictCode::kAllow, kClass);
+  const uint32_t inspected = mark(VerdictCode::kAllowInspected, kClass);
+  auto fresh = [&](Packet p, uint32_t verdict_mark) {
+    p.meta_mark = verdict_mark;
+    p.ct_mark = mark(VerdictCode::kAllow) - (1 << 8);  // the previous generation's
+    return walker::walk(layout, p);
+  };
+  Walk w = fresh(upload(0), allow);
+  CHECK(w.verdict == "accept");
+  CHECK(w.ct_mark == allow);
+  // A DNS query flow, over UDP and TCP: its later answers and queries must reach muzzled.
+  for (const uint8_t l4 : {IPPROTO_UDP, IPPROTO_TCP}) {
+    w = fresh(dnsQuery(0, l4), allow);
+    CHECK(w.verdict == "accept");
+    CHECK(w.ct_mark == inspected);
+    w = walker::walk(layout, dnsQuery(w.ct_mark, l4));
+    CHECK(w.verdict == "queue 101");
+    CHECK(w.meta_mark == (kHintDnsQuery | kHintFlowAllowed));
+    w = walker::walk(layout, dnsAnswer(inspected, l4));
+    CHECK(w.verdict == "queue 101");
+    CHECK(w.meta_mark == (kHintDnsAnswer | kHintReplyDirection));
+  }
+  // The verdict may come on an ICMP error about the flow: the connection's ports count.
+  Packet icmp = upload(0);
+  icmp.l4 = IPPROTO_ICMP;
+  icmp.ct_original_ports = {{40000, 53}};
+  w = fresh(icmp, allow);
+  CHECK(w.verdict == "accept");
+  CHECK(w.ct_mark == inspected);
+  // The rest of an inspected flow is allowed as before: an ICMP error about it.
+  icmp.reply = true;
+  w = walker::walk(layout, [&] {
+    Packet p = icmp;
+    p.ct_mark = inspected;
+    return p;
+  }());
+  CHECK(w.verdict == "accept");
+  CHECK(w.chains == std::vector<std::string>{"forward", "judge", "inspected", "dns-dhcp"});
+  // A DHCP server elsewhere: its reply opens the flow (judged, allowed); the device's next
+  // request on that connection must still reach muzzled.
+  Packet offer;
+  offer.iif = "wan";
+  offer.oif = "br-0";
+  offer.l4 = IPPROTO_UDP;
+  offer.sport = 67;
+  offer.dport = 68;
+  w = fresh(offer, allow);
+  CHECK(w.ct_mark == inspected);
+  Packet request = dhcpRequest(inspected);
+  request.oif = "wan";
+  request.reply = true;
+  w = walker::walk(layout, request);
+  CHECK(w.verdict == "queue 101");
+  CHECK(w.meta_mark == kHintDhcpRequest);
+  // A flow opened from port 53: muzzled answers its packets NF_ACCEPT or NF_DROP, but an ICMP
+  // error about it is judged like any packet.
+  icmp.ct_original_ports = {{53, 40000}};
+  icmp.reply = false;
+  w = fresh(icmp, allow);
+  CHECK(w.ct_mark == inspected);
+  // Refusals are saved whole.
+  for (const VerdictCode code : {VerdictCode::kReject, VerdictCode::kDrop}) {
+    w = fresh(dnsQuery(0), mark(code));
+    CHECK(w.verdict == (code == VerdictCode::kReject ? "reject" : "drop"));
+    CHECK(w.ct_mark == mark(code));
+  }
+}
+
+TEST_CASE("what muzzled read before the map it still reads: undecided and refused flows") {
+  for (const bool accounting : {false, true}) {
+    const RulesetLayout layout = rulesetLayout(spec(2, accounting));
+    const uint32_t stale = mark(VerdictCode::kAllow) - (1 << 8);  // the previous generation's
+    for (const uint32_t ct_mark :
+         {uint32_t{0}, stale, mark(VerdictCode::kReject), mark(VerdictCode::kDrop)}) {
+      CAPTURE(ct_mark);
+      Walk w = walker::walk(layout, dnsAnswer(ct_mark));
+      CHECK(w.verdict == "queue 101");
+      CHECK(w.meta_mark == (kHintDnsAnswer | kHintReplyDirection));
+      w = walker::walk(layout, dhcpRequest(ct_mark), "input");
+      CHECK(w.verdict == "queue 101");
+      CHECK(w.meta_mark == kHintDhcpRequest);
+      // A query: refused in the kernel when its flow is refused, else judged.
+      w = walker::walk(layout, dnsQuery(ct_mark));
+      if (ct_mark == mark(VerdictCode::kReject)) {
+        CHECK(w.verdict == "reject");
+      } else if (ct_mark == mark(VerdictCode::kDrop)) {
+        CHECK(w.verdict == "drop");
+      } else {
+        CHECK(w.verdict == "queue 101");
+        CHECK(w.meta_mark == kHintDnsQuery);
+      }
+      // Anything else undecided goes to the flow queue.
+      if (ct_mark == 0 || ct_mark == stale) {
+        w = walker::walk(layout, upload(ct_mark));
+        CHECK(w.verdict == "queue 100");
+      }
+    }
+    // A fresh verdict for a packet of an undecided query is acted on, never queued again.
+    Packet p = dnsQuery(0);
+    p.meta_mark = mark(VerdictCode::kAllow, kClass);
+    CHECK(walker::walk(layout, p).verdict == "accept");
+  }
+}
+
+TEST_CASE("neighbour discovery and MLD pass, other invalid packets are dropped") {
+  const RulesetLayout layout = rulesetLayout(spec(1, false));
+  Packet p = upload(0, true);
+  p.l4 = IPPROTO_ICMPV6;
+  p.invalid = true;  // conntrack tracks none of these
+  for (const uint8_t type : {130, 133, 135, 137, 143}) {
+    p.icmpv6_type = type;
+    CHECK(walker::walk(layout, p).verdict == "accept");
+  }
+  p.icmpv6_type = 129;  // an echo reply conntrack knows nothing of
+  CHECK(walker::walk(layout, p).verdict == "drop");
+  Packet tcp = upload(mark(VerdictCode::kAllow));
+  tcp.invalid = true;  // out of window: conntrack detaches the entry, so no mark is seen
+  CHECK(walker::walk(layout, tcp).verdict == "drop");
+}
+
+}  // namespace
+}  // namespace muzzle

@@ -1,0 +1,203 @@
+// Walks a packet through table `inet muzzle` as the layout describes it (ruleset_layout.h), the
+// way the kernel walks chains: a rule stops at its first failing match, goto replaces the chain,
+// jump returns to the next rule, a verdict map goes where the conntrack mark says, the end of a
+// base chain is its policy (accept). Counts what the packet evaluated: rules, layout expressions
+// and the libnftnl expressions the writer linearises them to (nft_expressions.h), so tests can
+// pin the kernel's cost per packet. For the unit tests of fw/nft only.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <libnftnl/rule.h>
+#include <netinet/in.h>
+
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "fw/nft/marks.h"
+#include "fw/nft/nft_expressions.h"
+#include "fw/nft/ruleset.h"
+#include "fw/nft/ruleset_layout.h"
+
+namespace muzzle::walker {
+
+// What the kernel knows of a packet that the layout's matches look at. The connection's ports as
+// opened are the packet's own in the original direction, swapped in the reply direction.
+struct Packet {
+  std::string iif, oif;
+  bool v6 = false;
+  uint8_t l4 = IPPROTO_TCP;
+  uint16_t sport = 40000, dport = 443;
+  uint8_t icmpv6_type = 0;  // when l4 is ICMPv6
+  bool reply = false;
+  // The connection's ports as opened, when the packet's own do not say them (an ICMP error
+  // about a UDP flow, whose conntrack entry is the flow's).
+  std::optional<std::pair<uint16_t, uint16_t>> ct_original_ports;
+  bool invalid = false;  // conntrack calls it invalid (and keeps no mark for it)
+  uint32_t meta_mark = 0;
+  uint32_t ct_mark = 0;
+};
+
+// What a packet met on its way, and how it ended: "accept", "accept (policy)", "drop",
+// "reject", "queue N" (the first queue number).
+struct Walk {
+  size_t rules = 0;
+  size_t exprs = 0;  // layout expressions (nftx::*)
+  // The libnftnl expressions they linearise to, up to the failing one. A layout expression counts
+  // whole, so where the kernel stops inside it (a port's implied protocol match fails) this is an
+  // upper bound; on the paths that match all the way (an established flow's) it is exact.
+  size_t kernel_exprs = 0;
+  std::vector<std::string> updates;  // accounting sets the packet was added to
+  std::vector<std::string> chains;   // every chain entered, in order
+  std::string verdict;
+  uint32_t meta_mark = 0;  // the packet's marks when the walk ended
+  uint32_t ct_mark = 0;
+};
+
+// Evaluates one expression; false when a match fails. Sets `verdict` for a verdict statement
+// or a verdict map's hit.
+inline bool evaluate(const NftExpr& expr, Packet& p, Walk& w,
+                     std::optional<nftx::Verdict>& verdict) {
+  using namespace nftx;  // NOLINT
+  if (const auto* m = std::get_if<IfName>(&expr)) return (m->output ? p.oif : p.iif) == m->name;
+  if (const auto* m = std::get_if<L4Proto>(&expr)) return p.l4 == m->proto;
+  if (const auto* m = std::get_if<Port>(&expr)) {
+    return p.l4 == m->proto && (m->source ? p.sport : p.dport) == m->port;
+  }
+  if (const auto* m = std::get_if<Icmpv6Type>(&expr)) {
+    return p.l4 == IPPROTO_ICMPV6 && p.icmpv6_type >= m->first && p.icmpv6_type <= m->last;
+  }
+  if (std::get_if<CtStateInvalid>(&expr)) return p.invalid;
+  if (const auto* m = std::get_if<CtDirection>(&expr)) return !p.invalid && p.reply == m->reply;
+  if (const auto* m = std::get_if<CtOriginalPort>(&expr)) {
+    if (p.invalid) return false;
+    if (!p.ct_original_ports && p.l4 != IPPROTO_TCP && p.l4 != IPPROTO_UDP) return false;
+    const auto [original_source, original_destination] =
+        p.ct_original_ports ? *p.ct_original_ports
+                            : (p.reply ? std::pair(p.dport, p.sport) : std::pair(p.sport, p.dport));
+    return (m->source ? original_source : original_destination) == m->port;
+  }
+  if (const auto* m = std::get_if<MetaMarkIs>(&expr)) return (p.meta_mark & m->mask) == m->mark;
+  if (const auto* m = std::get_if<CtMarkIs>(&expr)) {
+    return !p.invalid && (p.ct_mark & m->mask) == m->mark;
+  }
+  if (const auto* m = std::get_if<CtMarkVmap>(&expr)) {
+    if (p.invalid) return false;
+    for (const auto& [mark, v] : m->elements) {
+      if ((p.ct_mark & m->mask) == mark) {
+        verdict = v;
+        return true;
+      }
+    }
+    return false;
+  }
+  if (const auto* m = std::get_if<NfProto>(&expr)) return p.v6 == m->v6;
+  if (std::get_if<DaddrInSet>(&expr)) return false;  // no DoH resolvers in these walks
+  if (const auto* s = std::get_if<UpdateSet>(&expr)) {
+    // The linearisation loads the address without checking the family: the layout must.
+    CHECK_MESSAGE(s->v6 == p.v6,
+                  "an " << (p.v6 ? "IPv6" : "IPv4") << " packet reached @" << s->set);
+    // Keyed by the address and the class bits of the conntrack mark.
+    w.updates.push_back(s->set + (trafficClassOf(p.ct_mark) == 0
+                                      ? ""
+                                      : " class " + std::to_string(trafficClassOf(p.ct_mark))));
+    return true;
+  }
+  if (const auto* s = std::get_if<SetMetaMark>(&expr)) p.meta_mark = s->mark;
+  if (const auto* s = std::get_if<CtMarkFromMetaMark>(&expr)) p.ct_mark = p.meta_mark & s->mask;
+  if (const auto* v = std::get_if<Verdict>(&expr)) verdict = *v;
+  if (const auto* q = std::get_if<Queue>(&expr)) w.verdict = "queue " + std::to_string(q->first);
+  if (std::get_if<Reject>(&expr)) w.verdict = "reject";
+  return true;
+}
+
+// How many libnftnl expressions the first `count` expressions of `rule` make.
+inline size_t kernelExprs(const RuleLayout& rule, size_t count) {
+  RuleLayout prefix{rule.chain, rule.what, {rule.exprs.begin(), rule.exprs.begin() + count}};
+  NftnlRulePtr r = buildNftnlRule(kRulesetTable, prefix);
+  size_t n = 0;
+  nftnl_expr_foreach(
+      r.get(), [](nftnl_expr*, void* data) { return ++*static_cast<size_t*>(data), 0; }, &n);
+  return n;
+}
+
+// Walks `p` from base chain `hook` ("forward", "input" or "output").
+inline Walk walk(const RulesetLayout& layout, Packet p, const std::string& hook = "forward");
+
+// The walk itself; walk() adds the marks the packet ended with.
+inline Walk walkRules(const RulesetLayout& layout, Packet& p, const std::string& hook) {
+  Walk w;
+  std::string chain = hook;
+  w.chains.push_back(chain);
+  size_t next = 0;
+  std::vector<std::pair<std::string, size_t>> stack;
+  auto enter = [&](const std::string& to) {
+    chain = to;
+    next = 0;
+    w.chains.push_back(chain);
+  };
+  for (size_t guard = 0; guard < 1000; ++guard) {
+    std::vector<const RuleLayout*> rules;
+    for (const RuleLayout& r : layout.rules) {
+      if (r.chain == chain) rules.push_back(&r);
+    }
+    if (next >= rules.size()) {
+      if (stack.empty()) {
+        w.verdict = "accept (policy)";
+        return w;
+      }
+      std::tie(chain, next) = stack.back();
+      stack.pop_back();
+      continue;
+    }
+    const RuleLayout& rule = *rules[next++];
+    ++w.rules;
+    size_t i = 0;
+    bool matched = true;
+    std::optional<nftx::Verdict> verdict;
+    for (; i < rule.exprs.size() && matched; ++i) {
+      ++w.exprs;
+      matched = evaluate(rule.exprs[i], p, w, verdict);
+    }
+    w.kernel_exprs += kernelExprs(rule, i);
+    if (!matched) continue;
+    if (!w.verdict.empty()) return w;
+    if (!verdict) continue;
+    switch (verdict->code) {
+      case nftx::Verdict::kAccept:
+        w.verdict = "accept";
+        return w;
+      case nftx::Verdict::kDrop:
+        w.verdict = "drop";
+        return w;
+      case nftx::Verdict::kJump:
+        stack.emplace_back(chain, next);
+        enter(verdict->chain);
+        break;
+      case nftx::Verdict::kGoto:
+        enter(verdict->chain);
+        break;
+      case nftx::Verdict::kReturn:
+        if (stack.empty()) {
+          w.verdict = "accept (policy)";
+          return w;
+        }
+        std::tie(chain, next) = stack.back();
+        stack.pop_back();
+        break;
+    }
+  }
+  FAIL("the walk did not end");
+  return w;
+}
+
+inline Walk walk(const RulesetLayout& layout, Packet p, const std::string& hook) {
+  Walk w = walkRules(layout, p, hook);
+  w.meta_mark = p.meta_mark;
+  w.ct_mark = p.ct_mark;
+  return w;
+}
+
+}  // namespace muzzle::walker
