@@ -150,9 +150,13 @@ every_packet_cells() {
 
 # Deletes the conntrack-mark rules of table inet muzzle (the kernel fast path), so every packet
 # of every flow goes to the queue. Only in the lab gateway; the table is reinstalled afterwards.
+# The allow rule compares the mark under a mask since traffic classes ("ct mark & 0xffffff03 ==
+# 0x..."), the others without one ("ct mark 0x..."): both go. nft(8) warns on stderr that it
+# cannot print the NFQUEUE target (no libxtables here); the rules it lists are enough.
 drop_fast_path() {
   local handle
-  for handle in $(lab_exec gw nft -a list chain inet muzzle judge | awk '$1 == "ct" && $2 == "mark" && $3 ~ /^0x/ { print $NF }'); do
+  for handle in $(lab_exec gw nft -a list chain inet muzzle judge 2>/dev/null |
+    awk '$1 == "ct" && $2 == "mark" && ($3 ~ /^0x/ || $3 == "&") { print $NF }'); do
     lab_exec gw nft delete rule inet muzzle judge handle "$handle"
   done
 }
