@@ -2,8 +2,10 @@
 # Writes the benchmark's site policy: DEVICES devices (device 0 is the lab's cam1, the others
 # 44:47:cc:10:00:01 upwards, which bench_traffic's mixed-site mode sends as), spread over
 # PROFILES profiles of 22 rules each (21 egress, 1 inbound), and a THREATS-entry address list
-# (three quarters IPv4 /32s in 198.19.128.0/17, a quarter IPv6 /64s in 2001:db8:bad::/48) that
-# every profile denies first, so every judged flow is looked up in it.
+# (three quarters IPv4 /32s in 198.19.128.0/17, a quarter IPv6 /64s in 2001:db8:bad::/48; past
+# 16,384 IPv4 entries the rest are IPv6, see threat_entries) that every profile denies first, so
+# every judged flow is looked up in it. Device i > 0 is 44:47:cc:10:<i/256>:<i%256>, so up to
+# 65,535 devices (the 10,000-device row: DEVICES=10000 THREATS=100000).
 #
 # Names: right after the threat list every profile allows the group `vendor-clouds`, 50 DNS
 # names (25 exact `api.vendor<k>.example`, 25 `*.cdn<k>.example`) listed once, as a site names a
@@ -56,15 +58,27 @@ fi
 
 # Prints the threat list's entries, one a line, each after the prefix $1 (v6 ones quoted with
 # $2: a bare IPv6 CIDR is plain YAML too, but this is how people write them).
+# 198.19.128.0/17 holds 32,768 addresses: every fourth one up to 8,192 entries (the default
+# list), every other one up to 16,384, so no two entries touch; a larger list (the 10,000-device
+# row's 100,000) puts the rest in IPv6, every other /64 from 2001:db8:bad::/64 on (past
+# 2001:db8:bad::/48 into the next /48s), so that they do not merge into a few intervals either.
+# Lists up to 10,000 entries are as they always were (the v6 /64s adjacent), so results stay
+# comparable with earlier runs.
 threat_entries() {
   awk -v threats="$threats" -v prefix="$1" -v q="${2:-}" '
 BEGIN {
   v4 = int(threats * 3 / 4)
+  if (v4 > 16384) v4 = 16384
+  stride4 = v4 > 8192 ? 2 : 4
+  stride6 = threats > 10000 ? 2 : 1
   for (i = 0; i < v4; i++) {
-    n = i * 4
+    n = i * stride4
     printf "%s198.19.%d.%d\n", prefix, 128 + int(n / 256), n % 256
   }
-  for (i = 0; i < threats - v4; i++) printf "%s%s2001:db8:bad:%x::/64%s\n", prefix, q, i, q
+  for (i = 0; i < threats - v4; i++) {
+    n = i * stride6
+    printf "%s%s2001:db8:%x:%x::/64%s\n", prefix, q, 2989 + int(n / 65536), n % 65536, q
+  }
 }'
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Turns the bench's JSON lines into the readable table, the ratios and the targets of issue 6.
+# Turns the bench's JSON lines into the readable table, the ratios and the targets of issues 6
+# and 18.
 #
 #   tests/bench/report.sh tests/bench/results/latest.jsonl
 #
@@ -20,6 +21,14 @@ function field(line, key,    re, m) {
 }
 function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0 || a == "null" || b == "null") ? "-" : sprintf("%.2f", a / b) }
 function verdict(ok) { return ok ? "MET   " : "MISSED" }
+# The largest sample of one measure ("-" while there is none).
+function maxof(name, key,    n, i, hi) {
+  n = count[name, key] + 0
+  if (n == 0) return "-"
+  hi = samples[name, key, 1]
+  for (i = 2; i <= n; i++) if (samples[name, key, i] > hi) hi = samples[name, key, i]
+  return hi
+}
 # Samples of one measure of one cell, in rounds; median() of them ("null" while there is none).
 function sample(name, key, value) {
   if (value == "" || value == "null") return
@@ -33,21 +42,38 @@ function median(name, key,    n, i, j, t, a) {
   t = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   return (t == int(t)) ? sprintf("%d", t) : sprintf("%.1f", t)
 }
+# The smallest and the largest sample, "min-max" (the spread of a cell over its rounds).
+function spread(name, key,    n, i, lo, hi) {
+  n = count[name, key] + 0
+  if (n == 0) return "-"
+  lo = hi = samples[name, key, 1]
+  for (i = 2; i <= n; i++) { if (samples[name, key, i] < lo) lo = samples[name, key, i]; if (samples[name, key, i] > hi) hi = samples[name, key, i] }
+  return sprintf("%g-%g", lo, hi)
+}
 /"meta":1/ { meta = $0; next }
 /"workload":"reload"/ { reloads = reloads $0; last_reload = $0; next }
 /"workload":"dns-counters"/ { dnsc = $0; next }
 /"workload":"learn-memory"/ { learnm = $0; next }
+/"workload":"reload-10k"/ { site10k = $0; next }
+/"workload":"established-walk"/ {
+  c = field($0, "config"); walk[c] = sprintf("%s rules, %s expressions (%s)", field($0, "rules"), field($0, "expressions"), field($0, "chains"))
+  next
+}
 {
   c = field($0, "config"); w = field($0, "workload")
   key = c SUBSEP w
+  ran[key] = 1
   sample("rate", key, field($0, "rate")); sample("p50", key, field($0, "p50_us")); sample("p99", key, field($0, "p99_us"))
   sample("cpu", key, field($0, "cpu_us_per_pkt")); sample("da_per_s", key, (field($0, "seconds") + 0 > 0) ? field($0, "dns_answers") / field($0, "seconds") : "")
+  sample("sirq", key, field($0, "softirq_ns_per_pkt")); sample("steal", key, field($0, "steal_pct"))
+  sample("steal", "all", field($0, "steal_pct"))
   dq[key] += field($0, "dns_queries"); da[key] += field($0, "dns_answers"); has_dns[key] = has_dns[key] || field($0, "dns_answers") != ""
   lost[key] += field($0, "lost"); sent[key] += field($0, "sent")
   r = field($0, "rss_kb") + 0; if (r > rss[key]) rss[key] = r
   qd[key] += field($0, "queue_dropped") + field($0, "user_dropped"); unit[w] = field($0, "unit")
   if (!(w in seen_w)) { seen_w[w] = 1; workloads[++nw] = w }
   if (!(c in seen_c)) { seen_c[c] = 1; configs[++nc] = c }
+  if (c == "muzzled-10k" && w == "swap") swap10k_line = $0
 }
 END {
   for (k in count) {
@@ -56,24 +82,30 @@ END {
     if (part[1] == "p50") p50[part[2], part[3]] = median("p50", part[2] SUBSEP part[3])
     if (part[1] == "p99") p99[part[2], part[3]] = median("p99", part[2] SUBSEP part[3])
     if (part[1] == "cpu") cpu[part[2], part[3]] = median("cpu", part[2] SUBSEP part[3])
+    if (part[1] == "sirq") sirq[part[2], part[3]] = median("sirq", part[2] SUBSEP part[3])
   }
   printf "Muzzle benchmark  %s %s cpus=%s load(1/5/15 at end)=%s seconds/cell=%s rounds=%s commit=%s\n",
     field(meta, "date"), field(meta, "kernel"), field(meta, "cpus"), field(meta, "load_at_end"),
     field(meta, "seconds_per_cell"), field(meta, "rounds") == "" ? 1 : field(meta, "rounds"), field(meta, "commit")
+  if (field(meta, "dma_latency") != "")
+    printf "machine: load(1/5/15) at start %s; CPU steal %s%% over the run (cells: median %s%%, max %s); 0 us cpu_dma_latency during cells: %s (cpuidle %s, %s%% of idle entries polled)\n",
+      field(meta, "load_at_start"), field(meta, "steal_pct"), median("steal", "all"), maxof("steal", "all"),
+      field(meta, "dma_latency"), field(meta, "cpuidle"), field(meta, "idle_poll_pct")
   print "(each cell: the median of its rounds; lost and qdrop summed over them, rss_MB the largest)\n"
-  printf "%-20s %-16s %9s %-7s %9s %9s %7s %6s %8s %7s %6s %6s %6s\n", "workload", "config", "rate", "unit",
-    "p50_us", "p99_us", "lost", "qdrop", "cpu_us/p", "rss_MB", "xkern", "xbareP", "xbareB"
+  printf "%-20s %-16s %9s %-7s %9s %9s %7s %6s %8s %7s %6s %6s %6s %6s\n", "workload", "config", "rate", "unit",
+    "p50_us", "p99_us", "lost", "qdrop", "cpu_us/p", "rss_MB", "xkern", "xbareP", "xbareB", "xbareM"
   for (i = 1; i <= nw; i++) {
     w = workloads[i]
     for (j = 1; j <= nc; j++) {
       c = configs[j]; key = c SUBSEP w
-      if (!(key in rate)) continue
-      printf "%-20s %-16s %9s %-7s %9s %9s %7s %6s %8s %7s %6s %6s %6s\n", w, c, rate[key], unit[w],
+      # Not "key in rate": the ratios below read rate[] of other configs, which makes elements.
+      if (!(key in ran)) continue
+      printf "%-20s %-16s %9s %-7s %9s %9s %7s %6s %8s %7s %6s %6s %6s %6s\n", w, c, rate[key], unit[w],
         (key in p50) ? p50[key] : "null", (key in p99) ? p99[key] : "null", lost[key], qd[key],
         (key in cpu) ? cpu[key] : "null",
         (c ~ /kernel/) ? "-" : sprintf("%.1f", rss[key] / 1024),
         ratio(rate[key], rate["kernel" SUBSEP w]), ratio(rate[key], rate["bare-per-packet" SUBSEP w]),
-        ratio(rate[key], rate["bare-batch" SUBSEP w])
+        ratio(rate[key], rate["bare-batch" SUBSEP w]), ratio(rate[key], rate["bare-minimal" SUBSEP w])
     }
   }
   print ""
@@ -139,7 +171,7 @@ END {
   printf "  %s compile+swap <= 100 ms          %-12s: median %s ms, worst %.1f; compile+install ms:%s\n",
     verdict(text != "" && m + 0 <= 100), "reload", m, worst, text
   printf "  %s zero lost during the swap       %-12s: %s lost of %s sent, %s dropped by the queue\n",
-    verdict((sw in rate) && lost[sw] == 0 && qd[sw] == 0), "swap", lost[sw], sent[sw], qd[sw]
+    verdict((sw in ran) && lost[sw] == 0 && qd[sw] == 0), "swap", lost[sw], sent[sw], qd[sw]
   if (learnm != "") {
     # The memory of the learning recorder against its documented bound (fw/learn/README.md: 48 MiB for a
     # full recorder, 65,536 flows), measured as the growth of the RSS of muzzled.
@@ -149,6 +181,74 @@ END {
       verdict(r0 > 0 && r2 - r0 <= 48 * 1024 && field(learnm, "one_device_flows_kept") + 0 == 1024), "learn-memory",
       field(learnm, "sessions"), (r1 - r0) / 1024, field(learnm, "one_device_sent"), field(learnm, "one_device_flows_kept"),
       (r2 - r0) / 1024, field(learnm, "all_devices_sent"), field(learnm, "other_device_flows_kept")
+  }
+  # Looked up by seen_c/seen_w: reading rate[] above made an (empty) element for every pair.
+  has_est = ("established-pps" in seen_w)
+  if (("bare-minimal" in seen_c) || has_est || site10k != "") {
+    print ""
+    if (has_est) {
+      printf "Kernel cost per established packet: one UDP flow of 64-byte datagrams offered at %s/s for %s s; the softirq time of\n", field(meta, "fixed_pps"), field(meta, "fixed_seconds")
+      print "all CPUs over the packets forwarded (tick-sampled); median of the rounds, their spread in brackets:"
+      k = sirq["kernel" SUBSEP "established-pps"]
+      n = split("kernel bare-minimal bare-per-packet muzzled muzzled-noacct", ec, " ")
+      for (i = 1; i <= n; i++) {
+        key = ec[i] SUBSEP "established-pps"
+        if (!(key in ran)) continue
+        # Below the offered rate the generator (or the gateway) was short of CPU: not the fixed
+        # rate the comparison assumes.
+        printf "  %-16s %6s ns/pkt [%s] %5s x kernel %5s x bare-minimal  %s pkt/s forwarded%s, lost %s, steal %s%%\n", ec[i],
+          (key in sirq) ? sirq[key] : "null", spread("sirq", key), ratio(sirq[key], k),
+          ratio(sirq[key], sirq["bare-minimal" SUBSEP "established-pps"]), rate[key],
+          (rate[key] + 0 < 0.95 * field(meta, "fixed_pps")) ? " (BELOW the offered rate)" : "", lost[key], median("steal", key)
+      }
+      print "What an established packet walks (nft trace of one packet; expressions: of the rules walked, an upper bound):"
+      for (i = 1; i <= n; i++) if (ec[i] in walk) printf "  %-16s %s\n", ec[i], walk[ec[i]]
+      print ""
+    }
+    print "Targets of issue 18 (muzzled; \"bareM\" = the bare loop behind the minimal ruleset, same run; spread = min-max of the rounds):"
+    n = split("udp-churn tcp-churn mixed", nf, " ")
+    for (i = 1; i <= n; i++) {
+      w = nf[i]; m = rate["muzzled" SUBSEP w]; bm = rate["bare-minimal" SUBSEP w]
+      printf "  %s new flows/s >= 1.0x bareM       %-12s: %s x bareM (%s vs %s %s; spread %s vs %s)\n", verdict(bm > 0 && m / bm >= 1.0), w,
+        ratio(m, bm), m, bm, unit[w], spread("rate", "muzzled" SUBSEP w), spread("rate", "bare-minimal" SUBSEP w)
+    }
+    n = split("udp-latency tcp-latency", lt, " ")
+    for (i = 1; i <= n; i++) {
+      w = lt[i]; m = p99["muzzled" SUBSEP w]; bm = p99["bare-minimal" SUBSEP w]
+      printf "  %s first-packet p99 <= 1.0x bareM  %-12s: %s us = %s x bareM (%s us; spread %s vs %s)\n", verdict(bm > 0 && m / bm <= 1.0), w,
+        m, ratio(m, bm), bm, spread("p99", "muzzled" SUBSEP w), spread("p99", "bare-minimal" SUBSEP w)
+    }
+    n = split("udp-churn tcp-churn mixed", nf, " ")
+    for (i = 1; i <= n; i++) {
+      w = nf[i]; m = cpu["muzzled" SUBSEP w]; bm = cpu["bare-minimal" SUBSEP w]
+      printf "  %s user CPU/flow <= 1.1x bareM     %-12s: %s x bareM (%s vs %s us a judged packet)\n", verdict(bm > 0 && m / bm <= 1.1), w,
+        ratio(m, bm), m, bm
+    }
+    m = sirq["muzzled" SUBSEP "established-pps"]; k = sirq["kernel" SUBSEP "established-pps"]
+    printf "  %s established <= 1.03x kernel     %-12s: %s x kernel (%s vs %s ns of softirq a packet)\n", verdict(k > 0 && m / k <= 1.03),
+      "softirq", ratio(m, k), m, k
+    if (site10k != "") {
+      # The first entry is the load at start, the others the SIGHUPs.
+      s = site10k; text = ""; j = 0; first = ""
+      while (match(s, /"compile_ms":[0-9.]+,"install_ms":[0-9.]+/)) {
+        piece = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
+        split(piece, kv, /[:,]/); t = kv[2] + kv[4]
+        if (++j == 1) { first = sprintf("%.1f+%.1f", kv[2], kv[4]); continue }
+        sample("swap10k_ms", "all", t)
+        text = text sprintf(" %.1f+%.1f", kv[2], kv[4])
+      }
+      m = median("swap10k_ms", "all")
+      printf "  %s compile+swap <= 100 ms          %-12s: median %s ms; SIGHUP compile+install ms:%s (at start: %s)\n",
+        verdict(text != "" && m + 0 <= 100), "10k devices", m, text, first
+      r0 = field(site10k, "rss_start_kb") + 0
+      printf "  %s RSS after start <= 32 MB        %-12s: %.1f MB (%.1f MB after the swaps), %s devices, a %s-entry address list\n",
+        verdict(r0 > 0 && r0 <= 32768), "10k devices", r0 / 1024, field(site10k, "rss_after_kb") / 1024, field(site10k, "devices"),
+        field(site10k, "addresses")
+      sw = "muzzled-10k" SUBSEP "swap"
+      if (sw in ran)
+        printf "         first packets during the swaps %-6s: p99 %s us, max %s us over %s one-at-a-time flows (udp-latency p99: muzzled %s us, bareM %s us), %s lost\n",
+          "", p99[sw], field(swap10k_line, "max_us"), sent[sw], p99["muzzled" SUBSEP "udp-latency"], p99["bare-minimal" SUBSEP "udp-latency"], lost[sw]
+    }
   }
   if (("muzzled-2q" SUBSEP "udp-churn") in rate) {
     print ""
