@@ -324,6 +324,25 @@ drop_fast_path() {
   done
 }
 
+# start_bare_loop CONFIG MARK [ARG...]: bench_nfq_loop on flow queue 100, answering with MARK,
+# logging to CONFIG.log; returns once it says it is ready. Not through lab_exec (a shell
+# function): ip netns exec execs the program, so $! is the loop itself, for its CPU and RSS.
+start_bare_loop() {
+  local config="$1" mark="$2"
+  shift 2
+  ip netns exec "$gw_ns" "$bench/bench_nfq_loop" --queue 100 --mark "$mark" --max-seconds 300 "$@" \
+    >"$LAB_STATE/$config.log" 2>&1 </dev/null &
+  consumer_pid=$!
+  _lab_remember_pid "$consumer_pid"
+  for _ in $(seq 50); do grep -q ready "$LAB_STATE/$config.log" && break; sleep 0.05; done
+}
+
+stop_bare_loop() {
+  kill -TERM "$consumer_pid" 2>/dev/null || true
+  wait "$consumer_pid" 2>/dev/null || true
+  consumer_pid=""
+}
+
 start_iperf_server() {
   lab_exec inet iperf3 -s -B 203.0.113.10 >/dev/null 2>&1 </dev/null &
   _lab_remember_pid $!
@@ -415,19 +434,11 @@ one_round() {
     mark="$(sed -n 's/.*allow_mark=\([0-9]*\).*/\1/p' <<<"$info")"
     extra=()
     [[ "$mode" == batch ]] && extra=(--batch)
-    # Not through lab_exec (a shell function): $! must be the loop itself for its CPU and RSS.
-    ip netns exec "$gw_ns" "$bench/bench_nfq_loop" --queue 100 --mark "$mark" --max-seconds 300 "${extra[@]}" \
-      >"$LAB_STATE/$config.log" 2>&1 </dev/null &
-    consumer_pid=$!
-    _lab_remember_pid "$consumer_pid"
-    for _ in $(seq 50); do grep -q ready "$LAB_STATE/$config.log" && break; sleep 0.05; done
-    # ip netns exec execs the program, so $! is the loop itself.
+    start_bare_loop "$config" "$mark" "${extra[@]}"
     common_cells "$config"
     drop_fast_path
     every_packet_cells "$config"
-    kill -TERM "$consumer_pid" 2>/dev/null || true
-    wait "$consumer_pid" 2>/dev/null || true
-    consumer_pid=""
+    stop_bare_loop
     lab_exec gw "$bench/bench_ruleset" remove
   done
 
@@ -445,18 +456,12 @@ one_round() {
   # nft(8) cannot write the queue rule on this kernel (see bench_ruleset.cc): appended as
   # muzzled's own table builds it.
   lab_exec gw "$bench/bench_ruleset" add-queue --table benchmin --chain forward --queue 100 >/dev/null
-  ip netns exec "$gw_ns" "$bench/bench_nfq_loop" --queue 100 --mark "$mark" --max-seconds 300 \
-    >"$LAB_STATE/$config.log" 2>&1 </dev/null &
-  consumer_pid=$!
-  _lab_remember_pid "$consumer_pid"
-  for _ in $(seq 50); do grep -q ready "$LAB_STATE/$config.log" && break; sleep 0.05; done
+  start_bare_loop "$config" "$mark"
   common_cells "$config"
   established_cells "$config"
   drop_minimal_fast_path
   every_packet_cells "$config"
-  kill -TERM "$consumer_pid" 2>/dev/null || true
-  wait "$consumer_pid" 2>/dev/null || true
-  consumer_pid=""
+  stop_bare_loop
   lab_exec gw nft delete table inet benchmin
 
   # ---- 3. muzzled with the 1,000-device site policy -----------------------------------------------
