@@ -225,8 +225,8 @@ void NftBatch::addInterfaceNameSet(const std::string& table, const SetLayout& se
   nftnl_set_free(s);
   std::vector<std::vector<uint8_t>> keys;
   for (const std::string& name : set.ifnames) keys.push_back(interfaceNameKey(name));
-  keyMessages(NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_ACK, "add elements to set ", table,
-              set.name, keys);
+  keyMessages(NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_ACK, "add elements to set ", table, set.name,
+              keys);
 }
 
 void NftBatch::deleteSetElements(const std::string& table, const std::string& name,

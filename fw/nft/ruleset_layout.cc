@@ -225,11 +225,11 @@ void addAccountChains(LayoutBuilder& b) {
     const std::string family = v6 ? "IPv6" : "IPv4";
     for (const AccountingSet& set : kAccountingSets) {
       if (set.v6 != v6) continue;
-      b.add(chain,
-            std::string(chain) + " rule (" + family +
-                (set.upload ? " upload from a segment)" : " download to a segment)"),
-            {set.upload ? fromSegment() : toSegment(),
-             UpdateSet{v6, set.upload, set.name, set.id}});
+      b.add(
+          chain,
+          std::string(chain) + " rule (" + family +
+              (set.upload ? " upload from a segment)" : " download to a segment)"),
+          {set.upload ? fromSegment() : toSegment(), UpdateSet{v6, set.upload, set.name, set.id}});
     }
     // Explicit, though falling off the end would reach the base chain's policy accept today
     // (`judge` and `account` are reached by goto): were either ever reached by jump, falling off

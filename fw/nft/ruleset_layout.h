@@ -172,11 +172,11 @@ struct CtMarkVmap {
 }  // namespace nftx
 
 using NftExpr =
-    std::variant<nftx::IfNameInSet, nftx::L4Proto, nftx::Port, nftx::Icmpv6Type, nftx::CtStateInvalid,
-                 nftx::CtDirection, nftx::CtOriginalPort, nftx::MetaMarkIs, nftx::CtMarkIs,
-                 nftx::NfProto, nftx::DaddrInSet, nftx::UpdateSet, nftx::SetMetaMark,
-                 nftx::CtMarkFromMetaMark, nftx::Counter, nftx::Queue, nftx::Verdict, nftx::Reject,
-                 nftx::CtMarkVmap>;
+    std::variant<nftx::IfNameInSet, nftx::L4Proto, nftx::Port, nftx::Icmpv6Type,
+                 nftx::CtStateInvalid, nftx::CtDirection, nftx::CtOriginalPort, nftx::MetaMarkIs,
+                 nftx::CtMarkIs, nftx::NfProto, nftx::DaddrInSet, nftx::UpdateSet,
+                 nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter, nftx::Queue,
+                 nftx::Verdict, nftx::Reject, nftx::CtMarkVmap>;
 
 struct RuleLayout {
   std::string chain;

@@ -80,8 +80,8 @@ TEST_CASE("only the rules that accept an allowed flow change; refusing rules sta
     on_old.push_back(&r);
   }
   CHECK(output_added == std::vector<std::string>{"icmpv6 type 130-137 accept",
-                                                  "icmpv6 type 143 accept",
-                                                  "oifname @segments goto account"});
+                                                 "icmpv6 type 143 accept",
+                                                 "oifname @segments goto account"});
   size_t last_output = 0;
   for (size_t i = 0; i < on.rules.size(); ++i) {
     if (on.rules[i].chain == "output") last_output = i;

@@ -1,6 +1,7 @@
 // NftBatch at the policy limits: kMaxDohEntries DoH ranges become a batch whose every message and
-// nested attribute says its true length (netlink lengths are 16 bits inside a message), and a
-// batch that does not fit its limit is refused whole, naming what did not fit, and never sent.
+// nested attribute says its true length (netlink lengths are 16 bits inside a message), so do more
+// segments than one message of @segments holds, and a batch that does not fit its limit is
+// refused whole, naming what did not fit, and never sent.
 #include "fw/nft/nft_batch.h"
 
 #include <doctest/doctest.h>
@@ -145,7 +146,8 @@ TEST_CASE("kMaxDohEntries IPv6 DoH ranges: every message and element list has it
 TEST_CASE("many segments: @segments' names in messages of kElementsPerMessage, padded to 16") {
   std::vector<std::string> batches;
   KeepingTransport transport(&batches);
-  SetLayout segments{.name = "segments", .id = 8, .intervals = {}, .kind = SetKind::kInterfaceNames};
+  SetLayout segments{
+      .name = "segments", .id = 8, .intervals = {}, .kind = SetKind::kInterfaceNames};
   for (size_t i = 0; i < kElementsPerMessage + 10; ++i) {
     segments.ifnames.push_back("vlan" + std::to_string(i));
   }
