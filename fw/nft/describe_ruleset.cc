@@ -42,8 +42,8 @@ std::string protoName(uint8_t proto) {
 }
 
 struct ExprText {
-  std::string operator()(const nftx::IfName& m) const {
-    return (m.output ? "oifname \"" : "iifname \"") + m.name + "\"";
+  std::string operator()(const nftx::IfNameInSet& m) const {
+    return (m.output ? "oifname @" : "iifname @") + m.set;
   }
   std::string operator()(const nftx::L4Proto& m) const {
     return "meta l4proto " + protoName(m.proto);
@@ -142,10 +142,18 @@ std::string setText(const SetLayout& set) {
     return "  set " + set.name + " { type " + type + " . mark; size " + std::to_string(set.size) +
            "; flags dynamic; counter; }\n";
   }
-  std::string text = "  set " + set.name + " {\n    type " + type + "; flags interval;\n";
+  std::string text = "  set " + set.name + " {\n    type ";
   std::string elements;
-  for (const AddressInterval& interval : set.intervals) {
-    elements += (elements.empty() ? "" : ", ") + intervalText(interval, set.v6);
+  if (set.kind == SetKind::kInterfaceNames) {
+    text += "ifname;\n";
+    for (const std::string& name : set.ifnames) {
+      elements += (elements.empty() ? "\"" : ", \"") + name + "\"";
+    }
+  } else {
+    text += type + "; flags interval;\n";
+    for (const AddressInterval& interval : set.intervals) {
+      elements += (elements.empty() ? "" : ", ") + intervalText(interval, set.v6);
+    }
   }
   if (!elements.empty()) text += "    elements = { " + elements + " }\n";
   return text + "  }\n";

@@ -35,6 +35,7 @@ constexpr int kChainPriority = 0;
 constexpr uint32_t kNftTypeIpv4 = 7;
 constexpr uint32_t kNftTypeIpv6 = 8;
 constexpr uint32_t kNftTypeMark = 19;
+constexpr uint32_t kNftTypeIfname = 41;
 // A concatenation's type is its parts' types, each shifted in by 6 bits (TYPE_BITS).
 constexpr uint32_t kNftTypeBits = 6;
 // nft's BYTEORDER_HOST_ENDIAN (nftables' datatype.h), and room for the one attribute we put.
@@ -51,6 +52,17 @@ uint32_t hookNumber(Hook hook) {
       return NF_INET_LOCAL_OUT;
   }
   return NF_INET_FORWARD;
+}
+
+// For nft(8) alone, which keeps a key's byte order in the set's user data: without it `nft list`
+// reads a key held as a register holds it backwards (a mark 0x00000701 as 0x01070000, the name
+// "br-cam" as "").
+void setKeyByteOrderHost(nftnl_set* s) {
+  nftnl_udata_buf* udata = nftnl_udata_buf_alloc(kUserDataBytes);
+  nftnl_udata_put_u32(udata, NFTNL_UDATA_SET_KEYBYTEORDER, kNftByteOrderHost);
+  nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata),
+                     nftnl_udata_buf_len(udata));
+  nftnl_udata_buf_free(udata);
 }
 
 nftnl_set* allocSet(const std::string& table, const std::string& name) {
@@ -130,13 +142,17 @@ void NftBatch::addAddressSet(const SetLayout& set, nftnl_set* s, uint32_t flags)
     nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, address_type);
     nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, set.v6 ? 16 : 4);
   }
-  if (char* at = next("add set " + set.name)) {
+  addSetMessage(s, "add set " + set.name);
+  nftnl_set_free(s);
+}
+
+void NftBatch::addSetMessage(nftnl_set* s, std::string what) {
+  if (char* at = next(std::move(what))) {
     nlmsghdr* nlh =
         nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSET, kNftFamily, NLM_F_CREATE | NLM_F_ACK, seq_++);
     nftnl_set_nlmsg_build_payload(nlh, s);
     done();
   }
-  nftnl_set_free(s);
 }
 
 void NftBatch::addIntervalSet(const std::string& table, const SetLayout& set) {
@@ -196,8 +212,31 @@ void NftBatch::addAccountingSet(const std::string& table, const SetLayout& set) 
   addAddressSet(set, s, NFT_SET_EVAL);
 }
 
+void NftBatch::addInterfaceNameSet(const std::string& table, const SetLayout& set) {
+  nftnl_set* s = allocSet(table, set.name);
+  nftnl_set_set_u32(s, NFTNL_SET_ID, set.id);
+  // No flags: a hash the kernel sizes itself. The type and byte order are for `nft list` alone,
+  // which then shows the keys as names.
+  nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
+  nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, kNftTypeIfname);
+  nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, kInterfaceNameKeyLength);
+  setKeyByteOrderHost(s);
+  addSetMessage(s, "add set " + set.name);
+  nftnl_set_free(s);
+  std::vector<std::vector<uint8_t>> keys;
+  for (const std::string& name : set.ifnames) keys.push_back(interfaceNameKey(name));
+  keyMessages(NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_ACK, "add elements to set ", table, set.name,
+              keys);
+}
+
 void NftBatch::deleteSetElements(const std::string& table, const std::string& name,
                                  const std::vector<std::vector<uint8_t>>& keys) {
+  keyMessages(NFT_MSG_DELSETELEM, NLM_F_ACK, "delete elements from set ", table, name, keys);
+}
+
+void NftBatch::keyMessages(uint16_t type, uint16_t flags, const char* what,
+                           const std::string& table, const std::string& name,
+                           const std::vector<std::vector<uint8_t>>& keys) {
   for (size_t first = 0; first < keys.size() && failed_.ok(); first += kElementsPerMessage) {
     const size_t end = std::min(keys.size(), first + kElementsPerMessage);
     nftnl_set* s = allocSet(table, name);
@@ -206,13 +245,13 @@ void NftBatch::deleteSetElements(const std::string& table, const std::string& na
       nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, keys[i].data(), keys[i].size());
       nftnl_set_elem_add(s, e);
     }
-    std::string what = "delete elements from set " + name;
+    std::string message = what + name;
     if (first > 0 || end < keys.size()) {
-      what += " (" + std::to_string(first + 1) + "-" + std::to_string(end) + " of " +
-              std::to_string(keys.size()) + ")";
+      message += " (" + std::to_string(first + 1) + "-" + std::to_string(end) + " of " +
+                 std::to_string(keys.size()) + ")";
     }
-    if (char* at = next(std::move(what))) {
-      nlmsghdr* nlh = nftnl_nlmsg_build_hdr(at, NFT_MSG_DELSETELEM, kNftFamily, NLM_F_ACK, seq_++);
+    if (char* at = next(std::move(message))) {
+      nlmsghdr* nlh = nftnl_nlmsg_build_hdr(at, type, kNftFamily, flags, seq_++);
       nftnl_set_elems_nlmsg_build_payload(nlh, s);
       done();
     }
@@ -255,19 +294,8 @@ void NftBatch::addVerdictMap(const std::string& table, const RuleLayout& rule,
   nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, sizeof(uint32_t));
   nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
   nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, static_cast<uint32_t>(map.elements.size()));
-  // For nft(8) alone, which keeps a key's byte order in the set's user data: without it `nft
-  // list` prints the marks byte-swapped (0x01070000 for 0x00000701).
-  nftnl_udata_buf* udata = nftnl_udata_buf_alloc(kUserDataBytes);
-  nftnl_udata_put_u32(udata, NFTNL_UDATA_SET_KEYBYTEORDER, kNftByteOrderHost);
-  nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata),
-                     nftnl_udata_buf_len(udata));
-  nftnl_udata_buf_free(udata);
-  if (char* at = next("add the verdict map of " + rule.what)) {
-    nlmsghdr* nlh =
-        nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSET, kNftFamily, NLM_F_CREATE | NLM_F_ACK, seq_++);
-    nftnl_set_nlmsg_build_payload(nlh, s);
-    done();
-  }
+  setKeyByteOrderHost(s);
+  addSetMessage(s, "add the verdict map of " + rule.what);
   static constexpr int kCodes[] = {NF_ACCEPT, NF_DROP, NFT_RETURN, NFT_GOTO, NFT_JUMP};
   for (const auto& [mark, verdict] : map.elements) {
     nftnl_set_elem* e = nftnl_set_elem_alloc();

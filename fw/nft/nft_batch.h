@@ -58,6 +58,9 @@ class NftBatch {
   void addSetElements(const std::string& table, const SetLayout& set);
   // A dynamic set with a counter per element (SetKind::kAccounting): no elements, no timeout.
   void addAccountingSet(const std::string& table, const SetLayout& set);
+  // A set of interface names (SetKind::kInterfaceNames, nft type ifname) and its elements, one
+  // message per kElementsPerMessage.
+  void addInterfaceNameSet(const std::string& table, const SetLayout& set);
   // Deletes the elements with these keys (each as long as the set's key) from set `name`, one
   // message per kElementsPerMessage. The kernel refuses the whole batch (ENOENT) if one is not
   // there.
@@ -85,6 +88,12 @@ class NftBatch {
   // Sends NEWSET for `s` (named as `set`, made by allocSet) with `set`'s id, `flags` and an
   // address key of `set`'s family, then frees it.
   void addAddressSet(const SetLayout& set, nftnl_set* s, uint32_t flags);
+  // NEWSET for `s`, described as `what`; `s` stays the caller's.
+  void addSetMessage(nftnl_set* s, std::string what);
+  // Elements with these keys (each as long as the set's key) in messages of `type` and `flags`,
+  // one per kElementsPerMessage, each described as `what` + the set's name (and which keys).
+  void keyMessages(uint16_t type, uint16_t flags, const char* what, const std::string& table,
+                   const std::string& name, const std::vector<std::vector<uint8_t>>& keys);
   void addVerdictMap(const std::string& table, const RuleLayout& rule, const nftx::CtMarkVmap& map);
   // Where the next message (`what`, at most kMessageRoom bytes) goes, or nullptr when it would
   // pass the limit or an earlier message did (failed_ then says which).

@@ -10,7 +10,6 @@
 #include <net/if.h>
 #include <netinet/in.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -33,11 +32,11 @@ class Linearizer {
  public:
   explicit Linearizer(nftnl_rule* rule) : rule_(rule) {}
 
-  void operator()(const nftx::IfName& m) {
+  // The name fills register 1 (16 bytes, NUL-padded), as the set's keys (interfaceNameKey).
+  void operator()(const nftx::IfNameInSet& m) {
+    static_assert(kInterfaceNameKeyLength == IFNAMSIZ);
     metaLoad(m.output ? NFT_META_OIFNAME : NFT_META_IIFNAME);
-    char padded[IFNAMSIZ] = {};
-    std::memcpy(padded, m.name.data(), std::min(m.name.size(), sizeof(padded) - 1));
-    cmp(NFT_CMP_EQ, padded, sizeof(padded));
+    lookup(m.set, m.set_id);
   }
   void operator()(const nftx::L4Proto& m) {
     metaLoad(NFT_META_L4PROTO);
@@ -100,10 +99,7 @@ class Linearizer {
     cmpU8(m.v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
     // The destination address: bytes 16-19 of the IPv4 header, 24-39 of the IPv6 header.
     payload(NFT_PAYLOAD_NETWORK_HEADER, m.v6 ? 24 : 16, m.v6 ? 16 : 4);
-    auto* e = add("lookup");
-    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-    nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, m.set.c_str());
-    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, m.set_id);
+    lookup(m.set, m.set_id);
   }
   // No `meta nfproto` match: the layout puts these only where one family arrives (see UpdateSet).
   // The key is a concatenation, as nft(8) builds `ip saddr . ct mark`: each part in the 32-bit
@@ -180,11 +176,8 @@ class Linearizer {
   void operator()(const nftx::CtMarkVmap& m) {
     ctLoad(NFT_CT_MARK);
     mask(m.mask);
-    auto* e = add("lookup");
-    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
-    nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, kAnonymousMapName);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, m.set_id);
+    nftnl_expr_set_u32(lookup(kAnonymousMapName, m.set_id), NFTNL_EXPR_LOOKUP_DREG,
+                       NFT_REG_VERDICT);
   }
   void operator()(const nftx::Reject& r) {
     auto* e = add("reject");
@@ -241,6 +234,15 @@ class Linearizer {
     nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
     nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
     nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+  }
+  // Register 1 looked up in the named set (found by `set_id` when the same transaction makes
+  // it): a match, or with a destination register a map's value.
+  nftnl_expr* lookup(const std::string& set, uint32_t set_id) {
+    auto* e = add("lookup");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+    nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set.c_str());
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+    return e;
   }
   void cmpU32(uint32_t value) { cmp(NFT_CMP_EQ, &value, sizeof(value)); }
   void cmpU8(uint8_t value) { cmp(NFT_CMP_EQ, &value, sizeof(value)); }

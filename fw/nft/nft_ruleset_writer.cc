@@ -55,8 +55,8 @@ class NftRulesetWriter : public RulesetWriter {
                            " is out of range");
     }
     const RulesetLayout layout = rulesetLayout(spec);
-    Status s = installed_ && sameBaseChains(*installed_, spec) ? updatePolicy(layout)
-                                                               : replaceTable(layout);
+    Status s =
+        installed_ && keepsTable(*installed_, spec) ? updatePolicy(layout) : replaceTable(layout);
     if (s.ok()) installed_ = spec;
     return s;
   }
@@ -113,8 +113,13 @@ class NftRulesetWriter : public RulesetWriter {
   }
 
  private:
-  // Whether `next` keeps every base chain of `current` as it is.
-  static bool sameBaseChains(const RulesetSpec& current, const RulesetSpec& next) {
+  // Whether `next` keeps every base chain of `current` as it is, and the sets that only a new
+  // table changes. The segments no longer change a rule, only the elements of @segments; a change
+  // of them still replaces the whole table, set and all, as install() promises (the accounting
+  // sets start empty with new segments). A running muzzled never changes its segments (a new
+  // setup is a new enforcing phase, whose writer installs from scratch), so refilling @segments
+  // in place would serve no one today.
+  static bool keepsTable(const RulesetSpec& current, const RulesetSpec& next) {
     return current.segment_ifnames == next.segment_ifnames &&
            current.queue_first == next.queue_first && current.queue_count == next.queue_count &&
            current.fail_open == next.fail_open && current.queue_mode == next.queue_mode &&
@@ -144,7 +149,8 @@ class NftRulesetWriter : public RulesetWriter {
   // A new generation (or DoH list) on a table this writer installed: rewrite the per-policy
   // chains and the DoH sets in one transaction, leaving the base chains registered. Re-creating a
   // base chain unregisters its hook, and the kernel then drops every packet waiting in our queues.
-  // The accounting sets are left alone: their counts outlive policies.
+  // The accounting sets are left alone: their counts outlive policies; so is @segments, the same
+  // on this path (keepsTable).
   Status updatePolicy(const RulesetLayout& layout) {
     NftBatch b(nextSeq());
     auto per_policy = [&](const std::string& chain) {
@@ -176,8 +182,17 @@ class NftRulesetWriter : public RulesetWriter {
     b.addTable(layout.table);
     // Sets before the rules that look them up, chains before the rules that jump to them.
     for (const SetLayout& s : layout.sets) {
-      if (s.kind == SetKind::kInterval) b.addIntervalSet(layout.table, s);
-      if (s.kind == SetKind::kAccounting) b.addAccountingSet(layout.table, s);
+      switch (s.kind) {
+        case SetKind::kInterval:
+          b.addIntervalSet(layout.table, s);
+          break;
+        case SetKind::kAccounting:
+          b.addAccountingSet(layout.table, s);
+          break;
+        case SetKind::kInterfaceNames:
+          b.addInterfaceNameSet(layout.table, s);
+          break;
+      }
     }
     for (const ChainLayout& c : layout.chains) b.addChain(layout.table, c);
     for (const RuleLayout& r : layout.rules) b.addRule(layout.table, r);

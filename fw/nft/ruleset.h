@@ -22,7 +22,7 @@ const char* queueModeName(QueueMode mode);
 
 struct RulesetSpec {
   uint32_t generation = 1;                   // see fw/nft/marks.h
-  std::vector<std::string> segment_ifnames;  // managed segments (interface names)
+  std::vector<std::string> segment_ifnames;  // managed segments (interface names): set @segments
   // Flow queues [queue_first, queue_first + queue_count): the first packet of each flow, fanned
   // out by CPU when there are several. The inspection queue, queue_first + queue_count, gets
   // the packets muzzled reads whole: DNS answers to devices and DHCP requests from them.

@@ -4,6 +4,8 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
+
 #include "fw/nft/marks.h"
 
 namespace muzzle {
@@ -23,10 +25,16 @@ constexpr uint32_t kDoh4SetId = 1;
 constexpr uint32_t kDoh6SetId = 2;
 // 3-6 are the accounting sets (kAccountingSets).
 constexpr uint32_t kVerdictMapSetId = 7;
+constexpr uint32_t kSegmentsSetId = 8;
+constexpr const char* kSegmentsSet = "segments";
 constexpr uint8_t kUdp = IPPROTO_UDP;
 constexpr uint8_t kTcp = IPPROTO_TCP;
 
 const char* protoName(uint8_t proto) { return proto == kUdp ? "udp" : "tcp"; }
+
+// The packet came from a managed segment (iifname @segments), or leaves to one (oifname).
+IfNameInSet fromSegment() { return {false, kSegmentsSet, kSegmentsSetId}; }
+IfNameInSet toSegment() { return {true, kSegmentsSet, kSegmentsSetId}; }
 
 class LayoutBuilder {
  public:
@@ -87,30 +95,23 @@ void addDnsQueryChain(LayoutBuilder& b) {
         {SetMetaMark{kHintDnsQuery}, Counter{}, b.inspectionQueue()});
 }
 
-// `oifname SEG udp/tcp sport 53 goto dns-answer`, for every segment, in `chain`.
+// `oifname @segments udp/tcp sport 53 goto dns-answer`, in `chain`.
 void addDnsAnswerRules(LayoutBuilder& b, const char* chain) {
-  for (const std::string& ifname : b.spec().segment_ifnames) {
-    for (const uint8_t proto : {kUdp, kTcp}) {
-      b.add(chain,
-            std::string(chain) + " rule (DNS answers over " + protoName(proto) + " to segment " +
-                ifname + ")",
-            {IfName{true, ifname}, Port{proto, true, kDnsPort},
-             Verdict{Verdict::kGoto, "dns-answer"}});
-    }
+  for (const uint8_t proto : {kUdp, kTcp}) {
+    b.add(chain,
+          std::string(chain) + " rule (DNS answers over " + protoName(proto) + " to a segment)",
+          {toSegment(), Port{proto, true, kDnsPort}, Verdict{Verdict::kGoto, "dns-answer"}});
   }
 }
 
-// `dns-query` from a segment, for every segment and both protocols, in `chain`: the query
-// direction only (a device's own DNS server answering is not a query).
+// `dns-query` from a segment, for both protocols, in `chain`: the query direction only (a
+// device's own DNS server answering is not a query).
 void addDnsQueryRules(LayoutBuilder& b, const char* chain) {
-  for (const std::string& ifname : b.spec().segment_ifnames) {
-    for (const uint8_t proto : {kUdp, kTcp}) {
-      b.add(chain,
-            std::string(chain) + " rule (DNS queries over " + protoName(proto) + " from segment " +
-                ifname + ")",
-            {IfName{false, ifname}, Port{proto, false, kDnsPort}, CtDirection{false},
-             Verdict{Verdict::kJump, "dns-query"}});
-    }
+  for (const uint8_t proto : {kUdp, kTcp}) {
+    b.add(chain,
+          std::string(chain) + " rule (DNS queries over " + protoName(proto) + " from a segment)",
+          {fromSegment(), Port{proto, false, kDnsPort}, CtDirection{false},
+           Verdict{Verdict::kJump, "dns-query"}});
   }
 }
 
@@ -128,11 +129,9 @@ Verdict allowVerdict(const LayoutBuilder& b) {
 // and muzzled reads them and accepts them at once.
 void addDnsDhcpChain(LayoutBuilder& b) {
   addDnsAnswerRules(b, "dns-dhcp");
-  for (const std::string& ifname : b.spec().segment_ifnames) {
-    b.add("dns-dhcp", "dns-dhcp rule (DHCP requests from segment " + ifname + ")",
-          {IfName{false, ifname}, Port{kUdp, false, kDhcpServerPort}, SetMetaMark{kHintDhcpRequest},
-           Counter{}, b.inspectionQueue()});
-  }
+  b.add("dns-dhcp", "dns-dhcp rule (DHCP requests from a segment)",
+        {fromSegment(), Port{kUdp, false, kDhcpServerPort}, SetMetaMark{kHintDhcpRequest},
+         Counter{}, b.inspectionQueue()});
 }
 
 // An allowed flow with port 53 or 67 on one side (marks.h: kAllowInspected): what muzzled reads
@@ -215,28 +214,27 @@ void addJudgeChain(LayoutBuilder& b) {
 }
 
 // `account` (IPv4, after sending IPv6 to `account6`) and `account6`: see ruleset_layout.h. Every
-// rule here runs for every packet of every allowed flow, so the family is matched once, and each
-// segment costs two rules: a packet between two segments must reach both its upload and its
-// download rule, so none of them may end the chain early.
+// rule here runs for every packet of every allowed flow, so the family is matched once, and the
+// segments are one lookup in @segments per direction. A packet between two segments must reach
+// both its upload and its download rule, so neither may end the chain early.
 void addAccountChains(LayoutBuilder& b) {
   b.add("account", "account rule 1 (IPv6 to account6)",
         {NfProto{true}, Verdict{Verdict::kGoto, "account6"}});
   for (const bool v6 : {false, true}) {
     const char* chain = v6 ? "account6" : "account";
     const std::string family = v6 ? "IPv6" : "IPv4";
-    for (const std::string& ifname : b.spec().segment_ifnames) {
-      for (const AccountingSet& set : kAccountingSets) {
-        if (set.v6 != v6) continue;
-        b.add(chain,
-              std::string(chain) + " rule (" + family +
-                  (set.upload ? " upload from segment " : " download to segment ") + ifname + ")",
-              {IfName{!set.upload, ifname}, UpdateSet{v6, set.upload, set.name, set.id}});
-      }
+    for (const AccountingSet& set : kAccountingSets) {
+      if (set.v6 != v6) continue;
+      b.add(
+          chain,
+          std::string(chain) + " rule (" + family +
+              (set.upload ? " upload from a segment)" : " download to a segment)"),
+          {set.upload ? fromSegment() : toSegment(), UpdateSet{v6, set.upload, set.name, set.id}});
     }
     // Explicit, though falling off the end would reach the base chain's policy accept today
     // (`judge` and `account` are reached by goto): were either ever reached by jump, falling off
-    // would return to the base chain, whose next rule (to the other segment) could count the
-    // packet again. One immediate expression per packet.
+    // would return to the base chain, whose next rule (to a segment) could count the packet
+    // again. One immediate expression per packet.
     b.add(chain, std::string(chain) + " rule (accept)", {Verdict{Verdict::kAccept, ""}});
   }
 }
@@ -246,12 +244,9 @@ void addOutputChain(LayoutBuilder& b) {
   addDnsAnswerRules(b, "output");
   // Leases from a DHCP server on the box. Only these: a DHCP reply forwarded from a device on
   // a segment would let any device forge leases (a server using raw sockets is not seen).
-  for (const std::string& ifname : b.spec().segment_ifnames) {
-    b.add("output", "output rule (DHCP replies from the box to segment " + ifname + ")",
-          {IfName{true, ifname}, Port{kUdp, true, kDhcpServerPort},
-           Port{kUdp, false, kDhcpClientPort}, SetMetaMark{kHintDhcpReply}, Counter{},
-           b.inspectionQueue()});
-  }
+  b.add("output", "output rule (DHCP replies from the box to a segment)",
+        {toSegment(), Port{kUdp, true, kDhcpServerPort}, Port{kUdp, false, kDhcpClientPort},
+         SetMetaMark{kHintDhcpReply}, Counter{}, b.inspectionQueue()});
   // The box's own packets to a device (an NTP answer, a web page) are that device's download,
   // as the device's packets to the box are its upload (`input` -> `judge` -> `account`). Last:
   // DNS answers and DHCP replies, read one by one above, are not counted, as their questions are
@@ -262,14 +257,18 @@ void addOutputChain(LayoutBuilder& b) {
           {Icmpv6Type{kIcmpv6InfraFirst, kIcmpv6InfraLast}, Verdict{}});
     b.add("output", "output rule (MLDv2 reports: not accounted)",
           {Icmpv6Type{kIcmpv6Mld2Report, kIcmpv6Mld2Report}, Verdict{}});
-    for (const std::string& ifname : b.spec().segment_ifnames) {
-      b.add("output", "output rule (the box's packets to segment " + ifname + ": accounted)",
-            {IfName{true, ifname}, Verdict{Verdict::kGoto, "account"}});
-    }
+    b.add("output", "output rule (the box's packets to a segment: accounted)",
+          {toSegment(), Verdict{Verdict::kGoto, "account"}});
   }
 }
 
 }  // namespace
+
+std::vector<uint8_t> interfaceNameKey(const std::string& name) {
+  std::vector<uint8_t> key(kInterfaceNameKeyLength, 0);
+  std::copy_n(name.begin(), std::min(name.size(), kInterfaceNameKeyLength - 1), key.begin());
+  return key;
+}
 
 size_t accountingKeyLength(bool v6) { return (v6 ? 16 : 4) + sizeof(uint32_t); }
 
@@ -286,6 +285,11 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
   RulesetLayout& layout = b.layout();
   layout.sets = {{"doh4", kDoh4SetId, false, mergeIntervals(spec.doh, false)},
                  {"doh6", kDoh6SetId, true, mergeIntervals(spec.doh, true)}};
+  layout.sets.push_back({.name = kSegmentsSet,
+                         .id = kSegmentsSetId,
+                         .intervals = {},
+                         .kind = SetKind::kInterfaceNames,
+                         .ifnames = spec.segment_ifnames});
   layout.chains = {{"judge", std::nullopt, true},     {"inspected", std::nullopt, false},
                    {"dns-dhcp", std::nullopt, false}, {"deny", std::nullopt, false},
                    {"discard", std::nullopt, false},  {"dns-answer", std::nullopt, false},
@@ -312,12 +316,9 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
     addAccountChains(b);
   }
   const Verdict to_judge{Verdict::kGoto, "judge"};
-  for (const std::string& ifname : spec.segment_ifnames) {
-    b.add("forward", "forward rule (from segment " + ifname + ")",
-          {IfName{false, ifname}, to_judge});
-    b.add("forward", "forward rule (to segment " + ifname + ")", {IfName{true, ifname}, to_judge});
-    b.add("input", "input rule (from segment " + ifname + ")", {IfName{false, ifname}, to_judge});
-  }
+  b.add("forward", "forward rule (from a segment)", {fromSegment(), to_judge});
+  b.add("forward", "forward rule (to a segment)", {toSegment(), to_judge});
+  b.add("input", "input rule (from a segment)", {fromSegment(), to_judge});
   return std::move(layout);
 }
 

@@ -1,12 +1,15 @@
 // Table `inet muzzle` as plain values: its sets, chains and rules, in the order the writer
 // creates them, each rule a list of matches and statements at the level nft(8) writes them
-// ("iifname", "udp dport 53", "meta mark set", "goto judge"). rulesetLayout() is the one place
-// that decides what the table holds; NftRulesetWriter linearises it into libnftnl expressions
-// (nft_expressions.h) and describeRuleset() renders it as nft text, so what operators read
-// cannot drift from what is installed.
+// ("iifname @segments", "udp dport 53", "meta mark set", "goto judge"). rulesetLayout() is the
+// one place that decides what the table holds; NftRulesetWriter linearises it into libnftnl
+// expressions (nft_expressions.h) and describeRuleset() renders it as nft text, so what
+// operators read cannot drift from what is installed.
 //
 // The table:
-//   forward/input base chains send traffic to or from a managed segment to `judge`;
+//   forward/input base chains send traffic to or from a managed segment to `judge`: a packet
+//   whose input (or output) interface is in set @segments, the managed segments' interface
+//   names. Every rule about "a segment" looks its interface up there, so the number of rules, and
+//   what a packet walks, do not grow with the number of segments;
 //   `judge` first looks the conntrack mark up in one verdict map: a flow judged under the
 //   current generation (marks.h) is accepted, refused (`deny`, `discard`) or, when muzzled reads
 //   some of its packets, sent to `inspected`, in that one lookup (the established path). Then,
@@ -25,17 +28,19 @@
 //   `output` sends DNS answers from a resolver on the box itself to `dns-answer`, and queues the
 //   box's own DHCP replies to a segment (the leases muzzled trusts);
 //   `deny` rejects with a TCP reset or an ICMP(v6) administratively-prohibited, `discard` drops;
-//   sets @doh4 and @doh6 hold the DoH resolver addresses (interval sets).
+//   sets @doh4 and @doh6 hold the DoH resolver addresses (interval sets), @segments the
+//   segments' interface names (nft type ifname).
 //
 // The verdict map and the rules that recognise an allowed flow by its mark (the fresh verdict
 // mark, `dns-query`'s first) compare it under kAllowMask: an allowed mark carries its traffic
 // class. With accounting on (RulesetSpec::accounting_addresses > 0), the map's allowed entry,
 // the verdict-mark rules that accept an allowed flow and `inspected`'s last rule `goto account`
 // instead, so only allowed packets are counted:
-//   `account` sends IPv6 to `account6` (one `meta nfproto` match, not one per rule), then, per
-//   segment, adds the packet to @acct-up4 keyed by its source address and its flow's traffic
-//   class (the class bits of the conntrack mark, marks.h) when it came from the segment, and to
-//   @acct-down4 keyed by its destination and class when it leaves to it, and accepts;
+//   `account` sends IPv6 to `account6` (one `meta nfproto` match, not one per rule), then adds
+//   the packet to @acct-up4 keyed by its source address and its flow's traffic class (the class
+//   bits of the conntrack mark, marks.h) when it came from a segment (`iifname @segments`), and
+//   to @acct-down4 keyed by its destination and class when it leaves to one (`oifname
+//   @segments`), and accepts;
 //   `account6` does the same with @acct-up6 and @acct-down6. A packet between two segments
 //   counts as upload for one device and download for the other; the box's own packets to a
 //   segment reach `account` from the last rules of `output` (download; DNS answers and DHCP
@@ -45,14 +50,17 @@
 //   box's), hold at most accounting_addresses elements each, carry
 //   a counter per element and no timeout: an element leaves only when muzzled forgets it. When
 //   a set is full a new address is not counted, and the packet is still accepted.
-// Cost: an established allowed packet evaluates the base chain's rule for its interface and the
-// verdict map in `judge` (one conntrack-mark load, the class mask and the lookup, no counter:
-// nothing reads one there), and with accounting 2 + 2 * segments more rules in `account`. A
-// refused one also walks `dns-dhcp` (3 rules a segment). Pinned in
-// tests/unit/fw/nft/established_path_test.cc and accounting_layout_test.cc. Traffic muzzled
-// accepts from its queues itself (DNS queries and answers, DHCP) is not counted.
+// Cost, whatever the number of segments: an established allowed packet evaluates the base
+// chain's rule for its direction (from a segment, then to a segment: each one interface-name load
+// and one lookup in @segments) and the verdict map in `judge` (one conntrack-mark load, the class
+// mask and the lookup, no counter: nothing reads one there), and with accounting 4 more rules in
+// `account` (the IPv6 dispatch, the upload and the download update, the accept). A refused one
+// also walks `dns-dhcp` (3 rules). Pinned in tests/unit/fw/nft/established_path_test.cc and
+// accounting_layout_test.cc. Traffic muzzled accepts from its queues itself (DNS queries and
+// answers, DHCP) is not counted.
 //
-// Pure value code: no I/O, no libnftnl. The size is linear in the number of segments.
+// Pure value code: no I/O, no libnftnl. The rules do not depend on the number of segments; only
+// the elements of @segments do.
 #pragma once
 
 #include <cstdint>
@@ -70,9 +78,13 @@ namespace muzzle {
 // The matches and statements Muzzle's rules are made of. A transport field (Port, Icmpv6Type)
 // implies its protocol: the linearisation adds the `meta l4proto` match once, as nft(8) does.
 namespace nftx {
-struct IfName {  // iifname "br-cam" / oifname "br-cam"
+// iifname @segments / oifname @segments: the packet's input or output interface name (16 bytes,
+// NUL-padded) looked up in a set of interface names (SetKind::kInterfaceNames). One rule for
+// every segment: a rule per segment would make every packet walk them all.
+struct IfNameInSet {
   bool output = false;
-  std::string name;
+  std::string set;
+  uint32_t set_id = 0;
 };
 struct L4Proto {  // meta l4proto tcp
   uint8_t proto = 0;
@@ -160,11 +172,11 @@ struct CtMarkVmap {
 }  // namespace nftx
 
 using NftExpr =
-    std::variant<nftx::IfName, nftx::L4Proto, nftx::Port, nftx::Icmpv6Type, nftx::CtStateInvalid,
-                 nftx::CtDirection, nftx::CtOriginalPort, nftx::MetaMarkIs, nftx::CtMarkIs,
-                 nftx::NfProto, nftx::DaddrInSet, nftx::UpdateSet, nftx::SetMetaMark,
-                 nftx::CtMarkFromMetaMark, nftx::Counter, nftx::Queue, nftx::Verdict, nftx::Reject,
-                 nftx::CtMarkVmap>;
+    std::variant<nftx::IfNameInSet, nftx::L4Proto, nftx::Port, nftx::Icmpv6Type,
+                 nftx::CtStateInvalid, nftx::CtDirection, nftx::CtOriginalPort, nftx::MetaMarkIs,
+                 nftx::CtMarkIs, nftx::NfProto, nftx::DaddrInSet, nftx::UpdateSet,
+                 nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter, nftx::Queue,
+                 nftx::Verdict, nftx::Reject, nftx::CtMarkVmap>;
 
 struct RuleLayout {
   std::string chain;
@@ -187,6 +199,9 @@ struct ChainLayout {
 enum class SetKind {
   kInterval,    // fixed addresses (the DoH resolvers): refilled on every policy change
   kAccounting,  // dynamic, a counter per element, filled by the packet path: never refilled
+  // The managed segments' interface names (@segments): made with the table, which a change of
+  // segments replaces, so never refilled.
+  kInterfaceNames,
 };
 
 struct SetLayout {
@@ -196,7 +211,13 @@ struct SetLayout {
   std::vector<AddressInterval> intervals;  // merged (interval_set.h); kInterval only
   SetKind kind = SetKind::kInterval;
   uint32_t size = 0;  // kAccounting: the most elements (address and class) the kernel lets it hold
+  std::vector<std::string> ifnames{};  // kInterfaceNames only
 };
+
+// The key of an interface name in a set, as `meta iifname` loads it: IFNAMSIZ (16) bytes, the
+// name cut to 15 and padded with NULs (the kernel's names are at most 15 bytes and end in one).
+inline constexpr size_t kInterfaceNameKeyLength = 16;
+std::vector<uint8_t> interfaceNameKey(const std::string& name);
 
 // The accounting sets: which direction each counts, in the order rulesetLayout() creates them.
 struct AccountingSet {
@@ -229,7 +250,7 @@ struct RulesetLayout {
 // The table for `spec`. Does not check the generation's range (the writer does).
 RulesetLayout rulesetLayout(const RulesetSpec& spec);
 
-// One rule as nft(8) writes it, without its chain: "iifname \"br-cam\" goto judge".
+// One rule as nft(8) writes it, without its chain: "iifname @segments goto judge".
 std::string nftText(const RuleLayout& rule);
 
 }  // namespace muzzle

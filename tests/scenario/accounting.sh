@@ -7,7 +7,9 @@
 # drop is not counted; forgetAccounting() removes an element and takes a missing one without
 # error; a policy change (new generation, the chains rewritten in place) keeps the counts, and
 # counting goes on under the new generation; a base change (the accounting size) starts empty;
-# a table deleted behind the writer's back reads as nothing, not as an error.
+# three segments in @segments (a change of segments: the table replaced, the sets empty), a
+# packet between two of them counted as upload for one device and download for the other; a
+# table deleted behind the writer's back reads as nothing, not as an error.
 #
 # No muzzled runs here: a table of this test's own (`inet acctlab`, forward hook, priority -10,
 # before muzzle's chains at 0) sets the conntrack mark muzzled would have set: the allow verdict
@@ -15,8 +17,9 @@
 # fail-open, so anything else passes unjudged.
 #
 #   dev (198.18.0.2, fd00:acc::2) ──seg0── fw ──wan0── far (203.0.113.2, 2001:db8:acc::2)
+#   dev2 (198.18.1.2, fd00:acc:0:1::2) ──seg1──┘
 #
-# Namespaces acctprobe-<pid>-{dev,fw,far}, deleted on exit whatever happens. Nothing is sent
+# Namespaces acctprobe-<pid>-{dev,dev2,fw,far}, deleted on exit whatever happens. Nothing is sent
 # outside them, and the root namespace's firewall is never touched.
 set -u
 if ((EUID != 0)); then
@@ -25,7 +28,7 @@ if ((EUID != 0)); then
 fi
 check=${BUILD:?set BUILD to the build folder}/tests/accounting_check
 id=acctprobe-$$
-dev=$id-dev fw=$id-fw far=$id-far
+dev=$id-dev dev2=$id-dev2 fw=$id-fw far=$id-far
 work=$(mktemp -d /tmp/muzzle-accounting.XXXXXX)
 driver=""
 cleanup() {
@@ -34,7 +37,7 @@ cleanup() {
     kill "$driver" 2>/dev/null
     wait "$driver" 2>/dev/null
   fi
-  for ns in "$dev" "$fw" "$far"; do ip netns del "$ns" 2>/dev/null; done
+  for ns in "$dev" "$dev2" "$fw" "$far"; do ip netns del "$ns" 2>/dev/null; done
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -45,33 +48,42 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 # 203.0.113.0/24, 2001:db8::/32 (the far side).
 setup() {
   local ns
-  for ns in "$dev" "$fw" "$far"; do ip netns add "$ns" && ip -n "$ns" link set lo up || return 1; done
+  for ns in "$dev" "$dev2" "$fw" "$far"; do ip netns add "$ns" && ip -n "$ns" link set lo up || return 1; done
   ip -n "$fw" link add seg0 type veth peer name eth0 netns "$dev" &&
+    ip -n "$fw" link add seg1 type veth peer name eth0 netns "$dev2" &&
     ip -n "$fw" link add wan0 type veth peer name eth0 netns "$far" || return 1
   ip netns exec "$fw" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || return 1
   ip -n "$fw" addr add 198.18.0.1/24 dev seg0 && ip -n "$fw" addr add fd00:acc::1/64 dev seg0 nodad &&
     ip -n "$fw" addr add 203.0.113.1/24 dev wan0 && ip -n "$fw" addr add 2001:db8:acc::1/64 dev wan0 nodad &&
     ip -n "$dev" addr add 198.18.0.2/24 dev eth0 && ip -n "$dev" addr add fd00:acc::2/64 dev eth0 nodad &&
-    ip -n "$far" addr add 203.0.113.2/24 dev eth0 && ip -n "$far" addr add 2001:db8:acc::2/64 dev eth0 nodad ||
+    ip -n "$far" addr add 203.0.113.2/24 dev eth0 && ip -n "$far" addr add 2001:db8:acc::2/64 dev eth0 nodad &&
+    ip -n "$fw" addr add 198.18.1.1/24 dev seg1 && ip -n "$fw" addr add fd00:acc:0:1::1/64 dev seg1 nodad &&
+    ip -n "$dev2" addr add 198.18.1.2/24 dev eth0 && ip -n "$dev2" addr add fd00:acc:0:1::2/64 dev eth0 nodad ||
     return 1
-  for ns in "$dev" "$fw" "$far"; do
+  for ns in "$dev" "$dev2" "$fw" "$far"; do
     ip -n "$ns" link set seg0 up 2>/dev/null
+    ip -n "$ns" link set seg1 up 2>/dev/null
     ip -n "$ns" link set wan0 up 2>/dev/null
     ip -n "$ns" link set eth0 up 2>/dev/null
   done
   ip -n "$dev" route add default via 198.18.0.1 && ip -n "$dev" -6 route add default via fd00:acc::1 &&
-    ip -n "$far" route add 198.18.0.0/24 via 203.0.113.1 &&
-    ip -n "$far" -6 route add fd00:acc::/64 via 2001:db8:acc::1 || return 1
+    ip -n "$dev2" route add default via 198.18.1.1 &&
+    ip -n "$dev2" -6 route add default via fd00:acc:0:1::1 &&
+    ip -n "$far" route add 198.18.0.0/23 via 203.0.113.1 &&
+    ip -n "$far" -6 route add fd00:acc::/63 via 2001:db8:acc::1 || return 1
   # Neighbours resolved before anything is counted: a datagram sent while they are not may wait
   # or be dropped before it reaches the firewall. ICMP carries no verdict mark, so it is not
   # counted (fail-open passes it unjudged).
   ip netns exec "$dev" ping -q -c1 -W5 203.0.113.2 >/dev/null &&
     ip netns exec "$dev" ping -q -c1 -W5 2001:db8:acc::2 >/dev/null &&
     ip netns exec "$far" ping -q -c1 -W5 198.18.0.2 >/dev/null &&
-    ip netns exec "$far" ping -q -c1 -W5 fd00:acc::2 >/dev/null || return 1
+    ip netns exec "$far" ping -q -c1 -W5 fd00:acc::2 >/dev/null &&
+    ip netns exec "$dev2" ping -q -c1 -W5 203.0.113.2 >/dev/null &&
+    ip netns exec "$dev2" ping -q -c1 -W5 2001:db8:acc::2 >/dev/null &&
+    ip netns exec "$dev" ping -q -c1 -W5 198.18.1.2 >/dev/null || return 1
   # The ends swallow the test datagrams: an ICMP port-unreachable back would be traffic of the
   # flow too (related, with its conntrack mark) and spoil the exact counts.
-  for ns in "$dev" "$far"; do
+  for ns in "$dev" "$dev2" "$far"; do
     ip netns exec "$ns" nft -f - <<'EOF' || return 1
 table inet sink {
   chain input { type filter hook input priority 0; udp dport { 9998, 9999 } drop; }
@@ -180,6 +192,26 @@ expect_ok install 8 128 seg0
 expect_read "a base change starts empty"
 send "$dev" 203.0.113.2 9999 1 100
 expect_read "and counts again" "up 198.18.0.2 128 1"
+
+# Three segments, one set: a change of segments replaces the table (the sets start empty), and
+# the device's segment is found whichever element of @segments it is. A packet between two
+# segments is one device's upload and the other's download.
+expect_ok install 9 64 seg9 seg0 seg1
+expect_read "a change of segments starts empty"
+set_verdicts 9 || fail "the test's own table (inet acctlab), generation 9"
+send "$dev" 198.18.1.2 9999 3 100      # up 198.18.0.2 and down 198.18.1.2: 3 x 128 each
+send "$dev2" 203.0.113.2 9999 2 100    # up 198.18.1.2: 2 x 128
+send "$far" fd00:acc:0:1::2 9999 1 60    # down fd00:acc:0:1::2: 1 x 108
+expect_read "three segments: each device counted on its own segment, both ends between two" \
+  "up 198.18.0.2 384 3" "down 198.18.1.2 384 3" "up 198.18.1.2 256 2" "down fd00:acc:0:1::2 108 1"
+# nft(8) shows the set as the names it holds (in the kernel's order, a hash's).
+listing=$(ip netns exec "$fw" nft list set inet muzzle segments 2>&1)
+if [[ $listing == *"type ifname"* && $listing == *'"seg9"'* && $listing == *'"seg0"'* &&
+  $listing == *'"seg1"'* ]]; then
+  echo "ok   nft lists @segments by name"
+else
+  fail "nft list set inet muzzle segments:"$'\n'"$listing"
+fi
 
 # The table deleted behind the writer's back: nothing to read, nothing to forget, no error.
 ip netns exec "$fw" nft delete table inet muzzle

@@ -26,8 +26,8 @@ TEST_CASE("DNS answers are queued whatever the flow's verdict, from forward and 
   CHECK(text.find("chain judge {\n    ct mark & 0xffffff03 vmap { 0x00000100 : goto inspected, "
                   "0x00000101 : accept, 0x00000102 : goto deny, 0x00000103 : goto discard }\n") ==
         judge);
-  CHECK(text.find("chain dns-dhcp {\n    oifname \"br-cam\" udp sport 53 goto dns-answer\n"
-                  "    oifname \"br-cam\" tcp sport 53 goto dns-answer\n") != std::string::npos);
+  CHECK(text.find("chain dns-dhcp {\n    oifname @segments udp sport 53 goto dns-answer\n"
+                  "    oifname @segments tcp sport 53 goto dns-answer\n") != std::string::npos);
   for (const char* chain : {"judge", "inspected", "deny", "discard"}) {
     CAPTURE(chain);
     const size_t at = text.find("chain " + std::string(chain) + " {\n");
@@ -39,7 +39,7 @@ TEST_CASE("DNS answers are queued whatever the flow's verdict, from forward and 
         text.find("meta mark & 0xffffff03 == 0x00000101", judge));
   const size_t output = text.find("chain output {");
   REQUIRE(output != std::string::npos);
-  CHECK(text.find("oifname \"br-cam\" tcp sport 53 goto dns-answer", output) != std::string::npos);
+  CHECK(text.find("oifname @segments tcp sport 53 goto dns-answer", output) != std::string::npos);
   CHECK(text.find("chain dns-answer {\n    meta mark set 0x00000040\n") != std::string::npos);
 }
 
@@ -47,11 +47,27 @@ TEST_CASE("the box's own DHCP replies to a segment go to the inspection queue fr
   const std::string text = describeRuleset(spec());
   const size_t output = text.find("chain output {");
   const size_t judge = text.find("chain judge {");
-  const size_t reply = text.find("oifname \"br-cam\" udp sport 67 udp dport 68 meta mark set 0x00000002 counter");
+  const size_t reply = text.find("oifname @segments udp sport 67 udp dport 68 meta mark set 0x00000002 counter");
   REQUIRE(reply != std::string::npos);
   CHECK(output < reply);
   CHECK(reply < judge);
   CHECK(text.find("udp sport 67", judge) == std::string::npos);  // a device's "reply" is a flow like any other
+}
+
+TEST_CASE("the segments are one set of interface names, which the base chains look up") {
+  RulesetSpec s = spec();
+  s.segment_ifnames = {"br-cam", "br-iot", "vlan.20"};
+  const std::string text = describeRuleset(s);
+  CHECK(text.find("  set segments {\n    type ifname;\n"
+                  "    elements = { \"br-cam\", \"br-iot\", \"vlan.20\" }\n  }\n") !=
+        std::string::npos);
+  CHECK(text.find("  chain forward {\n    type filter hook forward priority 0; policy accept;\n"
+                  "    iifname @segments goto judge\n    oifname @segments goto judge\n  }\n") !=
+        std::string::npos);
+  CHECK(text.find("  chain input {\n    type filter hook input priority 0; policy accept;\n"
+                  "    iifname @segments goto judge\n  }\n") != std::string::npos);
+  // The names appear in the set and nowhere else.
+  CHECK(text.find("br-iot") == text.rfind("br-iot"));
 }
 
 TEST_CASE("DoH resolvers live in interval sets the judge chain hints from") {
@@ -85,7 +101,7 @@ TEST_CASE("DNS queries from a segment go to dns-query after the fresh verdict ma
   const std::string text = describeRuleset(spec());
   const size_t judge = text.find("chain judge {");
   const size_t fresh = text.find("meta mark 0x00000103 ct mark set meta mark counter drop", judge);
-  const size_t queries = text.find("iifname \"br-cam\" udp dport 53 ct direction original jump dns-query", judge);
+  const size_t queries = text.find("iifname @segments udp dport 53 ct direction original jump dns-query", judge);
   REQUIRE(fresh != std::string::npos);
   REQUIRE(queries != std::string::npos);
   // NF_REPEAT on an undecided query must meet its verdict mark before dns-query queues it again.
@@ -93,8 +109,8 @@ TEST_CASE("DNS queries from a segment go to dns-query after the fresh verdict ma
   // An allowed DNS connection is saved as one muzzled reads: code 0, its class kept.
   CHECK(text.find("meta mark & 0xffffff03 == 0x00000101 ct original proto-dst 53 ct mark set meta mark & "
                   "0xfffffffc counter accept", judge) < fresh);
-  CHECK(text.find("chain inspected {\n    jump dns-dhcp\n    iifname \"br-cam\" udp dport 53 ct direction "
-                  "original jump dns-query\n    iifname \"br-cam\" tcp dport 53 ct direction original jump "
+  CHECK(text.find("chain inspected {\n    jump dns-dhcp\n    iifname @segments udp dport 53 ct direction "
+                  "original jump dns-query\n    iifname @segments tcp dport 53 ct direction original jump "
                   "dns-query\n    accept\n  }") != std::string::npos);
   CHECK(text.find("chain dns-query {\n    ct mark & 0xffffff03 == 0x00000100 meta mark set 0x0000000c counter xt "
                   "target NFQUEUE --queue-num 101\n"

@@ -3,10 +3,12 @@
 // one verdict-map lookup on its conntrack mark, ahead of every other rule of `judge`, and the
 // packets muzzled reads (DNS answers and queries, DHCP requests) still reach it, whatever their
 // flow's verdict. The pinned counts are the guard: a rule put back ahead of the map, or a
-// counter on it, changes them.
+// counter on it, changes them; and a rule per segment, put back in any chain, makes the counts
+// with 3 segments differ from those with 1.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -79,7 +81,12 @@ Packet dhcpRequest(uint32_t ct_mark) {
 
 TEST_CASE("the established path: one lookup, pinned in rules and kernel expressions") {
   // Before the verdict map (one segment, IPv4, accounting off): 13 rules and 48 kernel
-  // expressions per established allowed packet, 23 and 68 with three segments.
+  // expressions per established allowed packet, 23 and 68 with three segments. Before @segments
+  // (a rule per segment and direction in forward, input, dns-dhcp, inspected, account and
+  // account6), with three segments: to the last segment 7 rules / 16 kernel expressions, 15 / 35
+  // with accounting; from the first with accounting 10 / 25 (IPv6 10 / 26); rejected 13 / 32;
+  // dropped with accounting 13 / 30; a DNS query on an allowed flow 14 / 45; a DHCP request
+  // 13 / 40. Now every count is the one-segment count.
   struct Row {
     const char* what;
     size_t segments;
@@ -96,33 +103,38 @@ TEST_CASE("the established path: one lookup, pinned in rules and kernel expressi
   std::swap(download.iif, download.oif);
   download.oif = "br-2";
   download.reply = true;
-  // forward: each segment's rule pair costs a non-matching packet 2 expressions a rule, the
-  // matching rule 3 (interface load, compare, goto). The map: conntrack mark load, class mask,
-  // lookup (the verdict comes from the map: no immediate). With accounting, `account` adds what
-  // accounting_layout_test.cc pins.
+  Packet download_first = download;
+  download_first.oif = "br-0";
+  // forward: `iifname @segments goto judge`, then `oifname @segments goto judge`: a rule that
+  // does not match costs 2 expressions (interface load, lookup in @segments), the matching one 3
+  // (and the goto). The map: conntrack mark load, class mask, lookup (the verdict comes from the
+  // map: no immediate). With accounting, `account` adds what accounting_layout_test.cc pins.
   const Row rows[] = {
       {"allowed", 1, false, upload(allowed), "forward", "accept", 2, 6},
       {"allowed", 3, false, upload(allowed), "forward", "accept", 2, 6},
       {"allowed, IPv6", 3, false, upload(allowed, true), "forward", "accept", 2, 6},
-      {"allowed, to the last segment", 3, false, download, "forward", "accept", 7, 16},
+      {"allowed, to the segment", 1, false, download_first, "forward", "accept", 3, 8},
+      {"allowed, to the last segment", 3, false, download, "forward", "accept", 3, 8},
       {"allowed", 1, true, upload(allowed), "forward", "accept", 6, 17},
-      {"allowed", 3, true, upload(allowed), "forward", "accept", 10, 25},
-      {"allowed, IPv6", 3, true, upload(allowed, true), "forward", "accept", 10, 26},
+      {"allowed", 3, true, upload(allowed), "forward", "accept", 6, 17},
+      {"allowed, IPv6", 3, true, upload(allowed, true), "forward", "accept", 6, 18},
+      {"allowed, to the segment", 1, true, download_first, "forward", "accept", 7, 19},
+      {"allowed, to the last segment", 3, true, download, "forward", "accept", 7, 19},
       // Refused: the map, then `dns-dhcp` (DNS answers and DHCP requests of a refused flow
-      // still reach muzzled: 3 rules a segment), then the refusal.
+      // still reach muzzled: 3 rules), then the refusal.
       {"rejected", 1, false, upload(rejected), "forward", "reject", 7, 20},
-      {"rejected", 3, false, upload(rejected), "forward", "reject", 13, 32},
+      {"rejected", 3, false, upload(rejected), "forward", "reject", 7, 20},
       {"dropped", 1, false, upload(dropped), "forward", "drop", 7, 18},
-      {"dropped", 3, true, upload(dropped), "forward", "drop", 13, 30},
+      {"dropped", 3, true, upload(dropped), "forward", "drop", 7, 18},
       // Packets muzzled reads, on an allowed flow (verdict code 0, marks.h): the map sends them
       // to `inspected`, and from there to the inspection queue.
       {"DNS answer", 1, false, dnsAnswer(inspected), "forward", "queue 101", 8, 24},
       {"DNS answer", 3, true, dnsAnswer(inspected), "forward", "queue 101", 8, 24},
       {"DNS query", 1, false, dnsQuery(inspected), "forward", "queue 101", 8, 33},
-      {"DNS query", 3, true, dnsQuery(inspected), "forward", "queue 101", 14, 45},
+      {"DNS query", 3, true, dnsQuery(inspected), "forward", "queue 101", 8, 33},
       // Never marked (muzzled answers NF_ACCEPT): past the map to `dns-dhcp`.
       {"DHCP request", 1, false, dhcpRequest(0), "input", "queue 101", 9, 32},
-      {"DHCP request", 3, true, dhcpRequest(0), "input", "queue 101", 13, 40},
+      {"DHCP request", 3, true, dhcpRequest(0), "input", "queue 101", 9, 32},
   };
   for (const Row& row : rows) {
     CAPTURE(std::string(row.what));
@@ -133,6 +145,41 @@ TEST_CASE("the established path: one lookup, pinned in rules and kernel expressi
     CHECK(w.verdict == row.verdict);
     CHECK(w.rules == row.rules);
     CHECK(w.kernel_exprs == row.kernel_exprs);
+  }
+}
+
+TEST_CASE("no rule per segment: every chain is the same with 1, 3 or 8 segments") {
+  for (const bool accounting : {false, true}) {
+    CAPTURE(accounting);
+    // Each chain's rules as nft text, in order.
+    auto chains = [&](size_t segments) {
+      std::map<std::string, std::vector<std::string>> out;
+      for (const RuleLayout& r : rulesetLayout(spec(segments, accounting)).rules) {
+        out[r.chain].push_back(nftText(r));
+      }
+      return out;
+    };
+    const auto one = chains(1);
+    CHECK(chains(3) == one);
+    CHECK(chains(8) == one);
+    CHECK(one.at("forward") ==
+          std::vector<std::string>{"iifname @segments goto judge", "oifname @segments goto judge"});
+    CHECK(one.at("input") == std::vector<std::string>{"iifname @segments goto judge"});
+    if (accounting) {
+      CHECK(one.at("account").size() == 4);  // the IPv6 dispatch, upload, download, the accept
+      CHECK(one.at("account6").size() == 3);
+    }
+    // The segments' names live in @segments alone.
+    const RulesetLayout layout = rulesetLayout(spec(3, accounting));
+    for (const RuleLayout& r : layout.rules) CHECK(nftText(r).find("br-") == std::string::npos);
+    size_t named = 0;
+    for (const SetLayout& s : layout.sets) {
+      if (s.kind != SetKind::kInterfaceNames) continue;
+      ++named;
+      CHECK(s.name == "segments");
+      CHECK(s.ifnames == std::vector<std::string>{"br-0", "br-1", "br-2"});
+    }
+    CHECK(named == 1);
   }
 }
 

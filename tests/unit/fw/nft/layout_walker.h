@@ -10,6 +10,7 @@
 #include <libnftnl/rule.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -56,12 +57,26 @@ struct Walk {
   uint32_t ct_mark = 0;
 };
 
-// Evaluates one expression; false when a match fails. Sets `verdict` for a verdict statement
-// or a verdict map's hit.
-inline bool evaluate(const NftExpr& expr, Packet& p, Walk& w,
+// Whether `ifname` is an element of the interface-name set `name` of `layout`.
+inline bool inInterfaceSet(const RulesetLayout& layout, const std::string& name,
+                           const std::string& ifname) {
+  for (const SetLayout& s : layout.sets) {
+    if (s.name != name) continue;
+    CHECK_MESSAGE(s.kind == SetKind::kInterfaceNames, "@" << name << " holds no interface names");
+    return std::find(s.ifnames.begin(), s.ifnames.end(), ifname) != s.ifnames.end();
+  }
+  FAIL_CHECK("no set @" << name);
+  return false;
+}
+
+// Evaluates one expression of a rule of `layout`; false when a match fails. Sets `verdict` for a
+// verdict statement or a verdict map's hit.
+inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p, Walk& w,
                      std::optional<nftx::Verdict>& verdict) {
   using namespace nftx;  // NOLINT
-  if (const auto* m = std::get_if<IfName>(&expr)) return (m->output ? p.oif : p.iif) == m->name;
+  if (const auto* m = std::get_if<IfNameInSet>(&expr)) {
+    return inInterfaceSet(layout, m->set, m->output ? p.oif : p.iif);
+  }
   if (const auto* m = std::get_if<L4Proto>(&expr)) return p.l4 == m->proto;
   if (const auto* m = std::get_if<Port>(&expr)) {
     return p.l4 == m->proto && (m->source ? p.sport : p.dport) == m->port;
@@ -159,7 +174,7 @@ inline Walk walkRules(const RulesetLayout& layout, Packet& p, const std::string&
     std::optional<nftx::Verdict> verdict;
     for (; i < rule.exprs.size() && matched; ++i) {
       ++w.exprs;
-      matched = evaluate(rule.exprs[i], p, w, verdict);
+      matched = evaluate(layout, rule.exprs[i], p, w, verdict);
     }
     w.kernel_exprs += kernelExprs(rule, i);
     if (!matched) continue;

@@ -1,6 +1,7 @@
 // NftBatch at the policy limits: kMaxDohEntries DoH ranges become a batch whose every message and
-// nested attribute says its true length (netlink lengths are 16 bits inside a message), and a
-// batch that does not fit its limit is refused whole, naming what did not fit, and never sent.
+// nested attribute says its true length (netlink lengths are 16 bits inside a message), so do more
+// segments than one message of @segments holds, and a batch that does not fit its limit is
+// refused whole, naming what did not fit, and never sent.
 #include "fw/nft/nft_batch.h"
 
 #include <doctest/doctest.h>
@@ -123,21 +124,47 @@ TEST_CASE("kMaxDohEntries IPv6 DoH ranges: every message and element list has it
   spec.generation = 4;  // rewrites the sets without the base chains
   REQUIRE(writer->install(spec).ok());
   REQUIRE(batches.size() == 2);
-  for (const std::string& batch : batches) {
+  for (size_t i = 0; i < batches.size(); ++i) {
+    const std::string& batch = batches[i];
     INFO("batch of " << batch.size() << " bytes");
     const Walk w = walk(batch);
     CHECK(w.errors.empty());
     for (const std::string& e : w.errors) MESSAGE(e);
-    // Each range: its start and its end; and the 4 verdicts of `judge`'s map, in a message of
-    // their own.
-    CHECK(w.elements == 2 * kMaxDohEntries + 4);
+    // Each range: its start and its end; the 4 verdicts of `judge`'s map, in a message of their
+    // own; and in the first batch only (the policy change leaves it) the segment in @segments.
+    const size_t segments = i == 0 ? 1 : 0;
+    CHECK(w.elements == 2 * kMaxDohEntries + 4 + segments);
     CHECK(w.element_messages ==
-          (2 * kMaxDohEntries + kElementsPerMessage - 1) / kElementsPerMessage + 1);
+          (2 * kMaxDohEntries + kElementsPerMessage - 1) / kElementsPerMessage + 1 + segments);
     CHECK(w.largest_elements_nest <= kElementsPerMessage * kMaxElementBytes);
     CHECK(w.largest_elements_nest < 0xffff);
   }
   // The second batch's numbers start after the first's: no answer of one is taken for the other.
   CHECK(walk(batches[1]).first_seq > walk(batches[0]).last_seq);
+}
+
+TEST_CASE("many segments: @segments' names in messages of kElementsPerMessage, padded to 16") {
+  std::vector<std::string> batches;
+  KeepingTransport transport(&batches);
+  SetLayout segments{
+      .name = "segments", .id = 8, .intervals = {}, .kind = SetKind::kInterfaceNames};
+  for (size_t i = 0; i < kElementsPerMessage + 10; ++i) {
+    segments.ifnames.push_back("vlan" + std::to_string(i));
+  }
+  NftBatch b(1);
+  b.addInterfaceNameSet("muzzle", segments);
+  REQUIRE(b.commit(transport).ok());
+  REQUIRE(batches.size() == 1);
+  const Walk w = walk(batches[0]);
+  CHECK(w.errors.empty());
+  CHECK(w.elements == kElementsPerMessage + 10);
+  CHECK(w.element_messages == 2);
+  CHECK(interfaceNameKey("vlan7") ==
+        std::vector<uint8_t>{'v', 'l', 'a', 'n', '7', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+  // The kernel's names end in a NUL within 16 bytes: a longer one is cut, never unterminated.
+  CHECK(interfaceNameKey("a-name-of-20-bytes!!") ==
+        std::vector<uint8_t>{'a', '-', 'n', 'a', 'm', 'e', '-', 'o', 'f', '-', '2', '0', '-', 'b',
+                             'y', 0});
 }
 
 TEST_CASE("a batch past its limit is refused whole, names what did not fit, and is not sent") {

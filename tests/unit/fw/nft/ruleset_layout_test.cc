@@ -98,6 +98,9 @@ TEST_CASE("the layout is consistent: listed chains, jump targets and looked-up s
         if (const auto* update = std::get_if<nftx::UpdateSet>(&expr)) {
           CHECK(sets.count(update->set) == 1);
         }
+        if (const auto* lookup = std::get_if<nftx::IfNameInSet>(&expr)) {
+          CHECK(sets.count(lookup->set) == 1);
+        }
       }
     }
   }
