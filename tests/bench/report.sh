@@ -69,6 +69,7 @@ function spread(name, key,    n, i, lo, hi) {
   sample("steal", "all", field($0, "steal_pct"))
   dq[key] += field($0, "dns_queries"); da[key] += field($0, "dns_answers"); has_dns[key] = has_dns[key] || field($0, "dns_answers") != ""
   lost[key] += field($0, "lost"); sent[key] += field($0, "sent")
+  received[key] += field($0, "received"); judged[key] += field($0, "judged")
   r = field($0, "rss_kb") + 0; if (r > rss[key]) rss[key] = r
   qd[key] += field($0, "queue_dropped") + field($0, "user_dropped"); unit[w] = field($0, "unit")
   if (!(w in seen_w)) { seen_w[w] = 1; workloads[++nw] = w }
@@ -269,5 +270,40 @@ END {
       printf "  %s accounting costs <= 3%%    %-12s: %s x (%s vs %s %s)\n", verdict(r + 0 >= 0.97), w, r,
         rate["muzzled" SUBSEP w], rate["muzzled-noacct" SUBSEP w], unit[w]
     }
+  }
+  # The other features of the wave, each against muzzled in the same run.
+  feature["muzzled-learn"] = "Learning mode (every policy device in a session)"
+  feature["muzzled-web"] = "The web console (a viewer with its page open)"
+  nfe = split("muzzled-learn muzzled-web", fc, " ")
+  for (f = 1; f <= nfe; f++) {
+    c = fc[f]
+    if (!((c SUBSEP "udp-churn") in ran)) continue
+    print ""
+    printf "%s: %s against muzzled, same run:\n", feature[c], c
+    n = split("udp-churn tcp-churn mixed", aw, " ")
+    for (i = 1; i <= n; i++) {
+      w = aw[i]; r = ratio(rate[c SUBSEP w], rate["muzzled" SUBSEP w])
+      printf "  %s costs <= 3%%               %-12s: %s x (%s vs %s %s; user CPU %s vs %s us a judged packet)\n", verdict(r + 0 >= 0.97), w, r,
+        rate[c SUBSEP w], rate["muzzled" SUBSEP w], unit[w], cpu[c SUBSEP w], cpu["muzzled" SUBSEP w]
+    }
+  }
+  if (("muzzled-small" SUBSEP "udp-churn") in ran) {
+    print ""
+    print "A small box: the queue program alone on one core at half speed (a cgroup: 5 ms every 10 ms on CPU 0), same run;"
+    print "each rate also as a share of the same config at full speed (muzzled, bare-minimal):"
+    n = split("udp-churn tcp-churn mixed udp-latency", sw_, " ")
+    for (i = 1; i <= n; i++) {
+      w = sw_[i]; ms = "muzzled-small" SUBSEP w; bs = "bare-minimal-small" SUBSEP w
+      dm = ratio(rate[ms], rate["muzzled" SUBSEP w]); db = ratio(rate[bs], rate["bare-minimal" SUBSEP w])
+      line = sprintf("%-12s: muzzled-small %s %s (%s of full), bare-minimal-small %s (%s of full), %s x; qdrop %s vs %s, lost %s vs %s, p99 %s vs %s us",
+        w, rate[ms], unit[w], dm, rate[bs], db, ratio(rate[ms], rate[bs]), qd[ms], qd[bs], lost[ms], lost[bs], p99[ms], p99[bs])
+      if (w == "udp-latency") printf "         %s\n", line
+      else printf "  %s degrades no faster than bareM %s\n", verdict(rate[ms] + 0 > 0 && rate[bs] + 0 > 0 && dm + 0 >= 0.95 * db), line
+    }
+    # One datagram a flow: every flow that arrived had to be judged, so arrivals past the
+    # packets the queues took would be flows passed undecided.
+    u = received["muzzled-small" SUBSEP "udp-churn"] - judged["muzzled-small" SUBSEP "udp-churn"]
+    printf "  %s nothing passes undecided       %-12s: %s flows arrived, %s packets judged (%s arrived unjudged)\n", verdict(u <= 0),
+      "udp-churn", received["muzzled-small" SUBSEP "udp-churn"], judged["muzzled-small" SUBSEP "udp-churn"], (u > 0) ? u : 0
   }
 }' "$file"
