@@ -68,16 +68,22 @@ void PolicyCompiler::compileGroups(const v1::Policy& policy) {
   }
 }
 
-void PolicyCompiler::readListFile(const std::string& name, const std::string& field,
-                                  size_t max_entries, std::string* text,
-                                  const std::function<void(const Cidr&)>& add) {
+bool PolicyCompiler::readNamedFile(const std::string& name, const std::string& field,
+                                   std::string* text) {
   auto contents = readConfinedFile(folders_, name);
   if (!contents.ok()) {
     fail(field, contents.status().message());
-    return;
+    return false;
   }
-  if (!spend(file_bytes_, contents->size(), field)) return;
+  if (!spend(file_bytes_, contents->size(), field)) return false;
   *text = std::move(contents).value();
+  return true;
+}
+
+void PolicyCompiler::readListFile(const std::string& name, const std::string& field,
+                                  size_t max_entries, std::string* text,
+                                  const std::function<void(const Cidr&)>& add) {
+  if (!readNamedFile(name, field, text)) return;
   // The digest has always seen every line newline-terminated (the DoH list was read by lines).
   if (!text->empty() && text->back() != '\n') text->push_back('\n');
   const AddressList list = parseAddressList(*text, max_entries);
