@@ -13,7 +13,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -113,11 +112,12 @@ class PolicyCompiler {
   // False, with the error reported at `field`, when it cannot be read or is past the bound.
   bool readNamedFile(const std::string& name, const std::string& field, std::string* text);
   // Reads a list file the policy names in `field` (address_list.h: one IP or CIDR a line),
-  // confined to the policy's folders (confined_file.h). Calls `add` for each address and keeps
-  // the raw text in `*text` for the digest. Errors sit where `field` does in the policy and
-  // name the list file's lines by number only: the file is not the caller's text.
-  void readListFile(const std::string& name, const std::string& field, size_t max_entries,
-                    std::string* text, const std::function<void(const Cidr&)>& add);
+  // confined to the policy's folders (confined_file.h). Returns its addresses (none when it
+  // could not be read or passes a bound) and keeps the raw text in `*text` for the digest.
+  // Errors sit where `field` does in the policy and name the list file's lines by number only:
+  // the file is not the caller's text.
+  std::vector<Cidr> readListFile(const std::string& name, const std::string& field,
+                                 size_t max_entries, std::string* text);
 
   // compile_rules.cc
   CompiledProfile compileProfile(const std::string& name, const v1::Profile& profile);
