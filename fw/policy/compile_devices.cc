@@ -23,8 +23,9 @@ void PolicyCompiler::compileDevices(const v1::Policy& policy, CompiledPolicy* ou
     if (!device.file().empty()) {
       if (!device.name().empty() || !device.mac().empty() || !device.profile().empty() ||
           !device.quarantined_from().empty()) {
-        fail(path, "an entry names a file or one device, not both; put this device in its own "
-                   "entry or as a line of the file");
+        fail(path,
+             "an entry names a file or one device, not both; put this device in its own "
+             "entry or as a line of the file");
       }
       continue;
     }
@@ -111,23 +112,28 @@ void PolicyCompiler::compileDeviceFiles(const v1::Policy& policy,
     }
     out->devices.reserve(out->devices.size() + list.devices.size());
     device_places_.reserve(out->devices.size() + list.devices.size());
+    out->device_by_mac.reserve(out->devices.size() + list.devices.size());
+    names->reserve(out->devices.size() + list.devices.size());
+    // Built only for an error: a good line costs no string.
+    const auto lineError = [&](const DeviceLine& line, const std::string& what) {
+      fail(field, shown + ": line " + std::to_string(line.line) + ": " + what);
+    };
     for (const DeviceLine& line : list.devices) {
-      const std::string at = shown + ": line " + std::to_string(line.line) + ": ";
       if (auto it = out->device_by_mac.find(line.mac.value); it != out->device_by_mac.end()) {
         // The policy's own entry for the device wins, name and profile included.
         if (device_places_[it->second].line == 0) continue;
-        fail(field, at + "the mac is already that of " + devicePlace(policy, it->second));
+        lineError(line, "the mac is already that of " + devicePlace(policy, it->second));
         continue;
       }
       if (auto it = names->find(line.name); it != names->end()) {
-        fail(field, at + "the name is already that of " + devicePlace(policy, it->second));
+        lineError(line, "the name is already that of " + devicePlace(policy, it->second));
         continue;
       }
       uint32_t profile = out->default_profile;
       if (!line.profile.empty()) {
         auto it = profiles.find(line.profile);
         if (it == profiles.end()) {
-          fail(field, at + "the profile is not a defined profile");
+          lineError(line, "the profile is not a defined profile");
           continue;
         }
         profile = it->second;

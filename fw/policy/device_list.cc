@@ -43,6 +43,7 @@ const char* deviceLineProblemText(DeviceLineProblem problem) {
     case DeviceLineProblem::kNotUtf8:
       return "not UTF-8 text; save the file as UTF-8 (or plain ASCII)";
     case DeviceLineProblem::kTooLong:
+      static_assert(kMaxDeviceLineBytes == 1024, "say the bound in the message below");
       return "longer than 1024 bytes; is it a device list (name,mac,profile a line)?";
     case DeviceLineProblem::kFields:
       return "not name,mac,profile (two or three fields separated by commas; # starts a "
@@ -61,7 +62,8 @@ const char* deviceLineProblemText(DeviceLineProblem problem) {
 DeviceList parseDeviceList(std::string_view text, size_t max_entries) {
   DeviceList list;
   // One line, one device, for most files: one allocation instead of the vector's doublings.
-  list.devices.reserve(std::min<size_t>(max_entries, std::count(text.begin(), text.end(), '\n') + 1));
+  list.devices.reserve(
+      std::min<size_t>(max_entries, std::count(text.begin(), text.end(), '\n') + 1));
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   const auto bad = [&list](int line, DeviceLineProblem problem) {
     if (++list.bad_count <= kMaxListErrors) list.bad.push_back({line, problem});

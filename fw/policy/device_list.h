@@ -1,11 +1,11 @@
 // The text of a device list file a policy names (a `devices:` entry `{file: lists/devices.csv}`):
 // what a spreadsheet or an asset database exports, one device a line.
 //
-//   # name,mac,profile  (a comment)
+//   # exported from the asset database, 2026-12-04
 //   name,mac,profile
 //   door-cam,44:47:cc:12:34:56,cams
-//   hall-speaker,44:47:cc:12:34:57,        <- empty profile: the policy's default profile
-//   lobby-tv,44-47-CC-12-34-58             <- the profile left out: the same
+//   hall-speaker,44:47:cc:12:34:57,     # an empty profile: the policy's default profile
+//   lobby-tv,44-47-CC-12-34-58          # the profile left out: the same
 //
 // Accepted, exactly:
 //   - lines end in "\n" or "\r\n"; a UTF-8 byte order mark may open the file (spreadsheets
@@ -21,7 +21,10 @@
 //   - at most kMaxDeviceLineBytes bytes a line.
 // Everything else is a bad line. As with address lists (address_list.h), the file may be
 // anything in the policy's folder, named by whoever may validate a policy: a bad line is
-// reported by its number and which field is wrong, never by its contents.
+// reported by its number and which field is wrong, never by its contents. (The compiler then
+// says which good lines repeat a name or mac, or name a profile the policy lacks: a caller who
+// guesses a whole name learns it is there. That is only ever about lines that already read as
+// devices, and a key or a certificate has none.)
 //
 // Cost: one pass over the text, no allocation per line (the lines are views into `text`).
 // Pure function; any thread.
@@ -41,19 +44,19 @@ inline constexpr size_t kMaxDeviceLineBytes = 1024;
 
 // What is wrong with a bad line, one per line (the first found, left to right).
 enum class DeviceLineProblem {
-  kNotUtf8,   // a byte that is not UTF-8
-  kTooLong,   // more than kMaxDeviceLineBytes bytes
-  kFields,    // not two or three comma-separated fields
-  kName,      // the name is empty or holds other characters than letters, digits, _ . -
-  kMac,       // the mac is not an Ethernet address
-  kProfile,   // the profile holds other characters than letters, digits, _ . -
+  kNotUtf8,  // a byte that is not UTF-8
+  kTooLong,  // more than kMaxDeviceLineBytes bytes
+  kFields,   // not two or three comma-separated fields
+  kName,     // the name is empty or holds other characters than letters, digits, _ . -
+  kMac,      // the mac is not an Ethernet address
+  kProfile,  // the profile holds other characters than letters, digits, _ . -
 };
 
 // What to tell the user about `problem`: which field, what it must be. Never file content.
 const char* deviceLineProblemText(DeviceLineProblem problem);
 
 struct DeviceLine {
-  std::string_view name;     // into the parsed text
+  std::string_view name;  // into the parsed text
   MacAddress mac;
   std::string_view profile;  // empty: the default profile
   int line = 0;              // 1-based
@@ -65,10 +68,10 @@ struct DeviceLineError {
 };
 
 struct DeviceList {
-  std::vector<DeviceLine> devices;     // in file order, at most `max_entries`
-  std::vector<DeviceLineError> bad;    // the first kMaxListErrors (address_list.h)
-  size_t bad_count = 0;                // all of them
-  bool over_limit = false;             // more than `max_entries` devices; the rest are dropped
+  std::vector<DeviceLine> devices;   // in file order, at most `max_entries`
+  std::vector<DeviceLineError> bad;  // the first kMaxListErrors (address_list.h)
+  size_t bad_count = 0;              // all of them
+  bool over_limit = false;           // more than `max_entries` devices; the rest are dropped
 };
 
 // The devices `text` lists. The views in the result point into `text`, which must outlive them.

@@ -204,9 +204,9 @@ class PolicyCompiler {
   std::vector<std::string> rule_groups_;  // groups the current profile's rules name, first first
   std::unordered_map<std::string, uint32_t> profile_index_;
   std::vector<CompiledSchedule> schedules_;  // moved into the compiled policy at the end
-  std::vector<DevicePlace> device_places_;  // compiled device -> where it is listed
-  std::vector<IncludedFile> group_files_;   // in group name order
-  std::vector<IncludedFile> device_files_;  // in `devices` order
+  std::vector<DevicePlace> device_places_;   // compiled device -> where it is listed
+  std::vector<IncludedFile> group_files_;    // in group name order
+  std::vector<IncludedFile> device_files_;   // in `devices` order
   std::string doh_text_;
   std::string mud_trust_text_;
   // Presets by name: null for one that failed (reported once).

@@ -17,8 +17,8 @@ void digestField(Sha256* sha, std::string_view text) {
 
 std::string policyDigest(std::string_view text, const std::vector<IncludedFile>& group_files,
                          const std::vector<IncludedFile>& device_files, std::string_view doh_text,
-                         const std::vector<IncludedFile>& presets,
-                         std::string_view mud_trust, const SiteFacts& site) {
+                         const std::vector<IncludedFile>& presets, std::string_view mud_trust,
+                         const SiteFacts& site) {
   Sha256 sha;
   digestField(&sha, "muzzle-policy-v1");
   digestField(&sha, text);
@@ -96,8 +96,9 @@ PolicyCompileResult compilePolicyText(std::string_view yaml_text, std::string_vi
     sink.sortByLine();
     return sink.take();
   }
-  policy->digest = policyDigest(yaml_text, compiler.groupFiles(), compiler.deviceFiles(), compiler.dohText(),
-                                compiler.presetFiles(), compiler.mudTrustText(), site);
+  policy->digest =
+      policyDigest(yaml_text, compiler.groupFiles(), compiler.deviceFiles(), compiler.dohText(),
+                   compiler.presetFiles(), compiler.mudTrustText(), site);
   return std::shared_ptr<const CompiledPolicy>(std::move(policy));
 }
 

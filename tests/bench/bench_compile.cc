@@ -63,9 +63,9 @@ int main(int argc, char** argv) {
     wall.push_back(w1 - w0);
     cpu.push_back(c1 - c0);
   }
-  std::printf("{\"policy\":\"%s\",\"devices\":%zu,\"wall_ms\":%s,\"cpu_ms\":%s,"
-              "\"median_wall_ms\":%.1f,\"median_cpu_ms\":%.1f}\n",
-              path.c_str(), devices, list(wall).c_str(), list(cpu).c_str(), median(wall),
-              median(cpu));
+  std::printf(
+      "{\"policy\":\"%s\",\"devices\":%zu,\"wall_ms\":%s,\"cpu_ms\":%s,"
+      "\"median_wall_ms\":%.1f,\"median_cpu_ms\":%.1f}\n",
+      path.c_str(), devices, list(wall).c_str(), list(cpu).c_str(), median(wall), median(cpu));
   return 0;
 }

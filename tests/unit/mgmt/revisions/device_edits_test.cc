@@ -244,7 +244,8 @@ TEST_CASE("set, quarantine, release, a new device: the text is the message, the 
 TEST_CASE("quarantine and release of a device listed only in a device file") {
   testing::TempDir dir("muzzle-device-edits");
   std::filesystem::create_directory(dir / "lists");
-  std::ofstream(dir / "lists/devices.csv") << "door,44:47:cc:12:34:56,cams\nhall,44:47:cc:12:34:57,\n";
+  std::ofstream(dir / "lists/devices.csv")
+      << "door,44:47:cc:12:34:56,cams\nhall,44:47:cc:12:34:57,\n";
   const std::string policy_path = (dir / "policy.yaml").string();
   const std::string text = R"(version: 1
 profiles:
