@@ -586,7 +586,7 @@ learn_memory() {
 # no verdict delayed by the compile): gen_policy.sh's site at DEVICES=10000 THREATS=100000 (the
 # list in lists/threats.txt; it replaces the 1,000-device site's, so this runs last), with
 # DEVICES_FILE=1: the devices in lists/devices.csv, as a site of that size keeps them (the same
-# devices listed in the YAML cost the compile ~4x as much in yaml-cpp's scanner). muzzled
+# devices listed in the YAML take the compile ~3x the CPU, most of it yaml-cpp's scanner). muzzled
 # starts with it (rss_start, and the initial load's compile_ms/install_ms), then gets SIGHUP with
 # the other variant and back while the camera opens new flows one at a time (cell `swap` of
 # config `muzzled-10k`): its p99 and max_us show whether a first packet waited for a compile.

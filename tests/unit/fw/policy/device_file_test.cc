@@ -1,12 +1,14 @@
 // Devices read from a device list file: `devices: [{file: lists/devices.csv}, ...]`.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "fw/policy/device_list.h"
+#include "fw/policy/policy_limits.h"
 #include "fw/policy/policy_loader.h"
 #include "tests/unit/support/temp_dir.h"
 
@@ -237,7 +239,24 @@ TEST_CASE("device file: the digest follows the file's contents") {
   CHECK(digests[2] != digests[3]);
 }
 
-TEST_CASE("device file: the devices of files and the policy together are bounded") {
+TEST_CASE("device file: kMaxDevices counts the policy's entries and the files' lines together") {
+  DeviceDir dir;
+  std::string text;
+  char line[64];
+  for (size_t i = 0; i < kMaxDevices; ++i) {
+    std::snprintf(line, sizeof line, "d%zu,02:00:00:%02zx:%02zx:%02zx,\n", i, (i >> 16) & 0xff,
+                  (i >> 8) & 0xff, i & 0xff);
+    text += line;
+  }
+  dir.writeDevices(text);
+  CHECK(dir.errorOf(kPolicy) == "compiled");
+  CHECK(dir.errorOf(withEntry("{name: door, mac: \"44:47:cc:12:34:99\"}")) ==
+        dir.policyPath() +
+            ":6: devices[0].file: with lists/devices.csv, the policy would list more than 100000 "
+            "devices; split the site over more boxes");
+}
+
+TEST_CASE("device file: parseDeviceList stops at its bound") {
   const std::string text = "a,44:47:cc:12:34:56,\nb,44:47:cc:12:34:57,\nc,44:47:cc:12:34:58,\n";
   const DeviceList two = parseDeviceList(text, 2);
   CHECK(two.devices.size() == 2);
