@@ -70,7 +70,10 @@ int hexValue(char c) {
 // Sorts and merges overlapping or adjacent inclusive intervals in place.
 template <typename T>
 void mergeIntervals(std::vector<std::pair<T, T>>& intervals) {
-  std::sort(intervals.begin(), intervals.end());
+  // Lists are often written in order (feeds, generated ranges): checking costs one pass.
+  if (!std::is_sorted(intervals.begin(), intervals.end())) {
+    std::sort(intervals.begin(), intervals.end());
+  }
   size_t out = 0;
   for (size_t i = 0; i < intervals.size(); ++i) {
     if (out > 0) {
@@ -215,6 +218,14 @@ void AddressSet::add(const Cidr& cidr) {
     uint32_t lo = cidr.base.v4HostOrder() & v4Mask(cidr.prefix_len);
     v4_.emplace_back(lo, lo | ~v4Mask(cidr.prefix_len));
   }
+}
+
+void AddressSet::addAll(const std::vector<Cidr>& cidrs) {
+  const auto v6 = static_cast<size_t>(
+      std::count_if(cidrs.begin(), cidrs.end(), [](const Cidr& c) { return c.base.v6; }));
+  v4_.reserve(v4_.size() + cidrs.size() - v6);
+  v6_.reserve(v6_.size() + v6);
+  for (const Cidr& cidr : cidrs) add(cidr);
 }
 
 void AddressSet::finalize() {

@@ -1,11 +1,14 @@
 #include "fw/policy/address_list.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace muzzle {
 
 AddressList parseAddressList(std::string_view text, size_t max_entries) {
   AddressList list;
+  // One line, one address, for most files: one allocation instead of the vector's doublings.
+  list.cidrs.reserve(std::min<size_t>(max_entries, std::count(text.begin(), text.end(), '\n') + 1));
   int number = 0;
   for (size_t pos = 0; pos < text.size();) {
     size_t end = text.find('\n', pos);

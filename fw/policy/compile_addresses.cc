@@ -41,8 +41,7 @@ void PolicyCompiler::compileGroups(const v1::Policy& policy) {
       }
       IncludedFile& included = group_files_.emplace_back();
       included.name = group->file();
-      readListFile(group->file(), path + ".file", kMaxGroupEntries, &included.text,
-                   [&](const Cidr& cidr) { cidrs.push_back(cidr); });
+      cidrs = readListFile(group->file(), path + ".file", kMaxGroupEntries, &included.text);
       continue;
     }
     cidrs.reserve(group->entries_size());
@@ -68,19 +67,24 @@ void PolicyCompiler::compileGroups(const v1::Policy& policy) {
   }
 }
 
-void PolicyCompiler::readListFile(const std::string& name, const std::string& field,
-                                  size_t max_entries, std::string* text,
-                                  const std::function<void(const Cidr&)>& add) {
+bool PolicyCompiler::readNamedFile(const std::string& name, const std::string& field,
+                                   std::string* text) {
   auto contents = readConfinedFile(folders_, name);
   if (!contents.ok()) {
     fail(field, contents.status().message());
-    return;
+    return false;
   }
-  if (!spend(file_bytes_, contents->size(), field)) return;
+  if (!spend(file_bytes_, contents->size(), field)) return false;
   *text = std::move(contents).value();
+  return true;
+}
+
+std::vector<Cidr> PolicyCompiler::readListFile(const std::string& name, const std::string& field,
+                                               size_t max_entries, std::string* text) {
+  if (!readNamedFile(name, field, text)) return {};
   // The digest has always seen every line newline-terminated (the DoH list was read by lines).
   if (!text->empty() && text->back() != '\n') text->push_back('\n');
-  const AddressList list = parseAddressList(*text, max_entries);
+  AddressList list = parseAddressList(*text, max_entries);
   const std::string shown = excerpt(name);
   for (const int line : list.bad_lines) {
     fail(field, shown + ":" + std::to_string(line) +
@@ -96,8 +100,8 @@ void PolicyCompiler::readListFile(const std::string& name, const std::string& fi
     fail(field, shown + " lists more than " + std::to_string(max_entries) +
                     " addresses, the most one list may hold; split it");
   }
-  if (!spend(addresses_, list.cidrs.size(), field)) return;
-  for (const Cidr& cidr : list.cidrs) add(cidr);
+  if (!spend(addresses_, list.cidrs.size(), field)) return {};
+  return std::move(list.cidrs);
 }
 
 }  // namespace muzzle

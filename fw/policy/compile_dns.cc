@@ -53,10 +53,8 @@ void PolicyCompiler::compileDns(const v1::Policy& policy, CompiledPolicy* out) {
 }
 
 void PolicyCompiler::loadDohList(const std::string& name, CompiledDns* dns) {
-  readListFile(name, "dns.doh_list", kMaxDohEntries, &doh_text_, [&](const Cidr& cidr) {
-    dns->doh.add(cidr);
-    dns->doh_cidrs.push_back(cidr);
-  });
+  dns->doh_cidrs = readListFile(name, "dns.doh_list", kMaxDohEntries, &doh_text_);
+  dns->doh.addAll(dns->doh_cidrs);
 }
 
 }  // namespace muzzle

@@ -266,7 +266,7 @@ std::shared_ptr<const AddressSet> PolicyCompiler::groupSet(const std::string& na
   auto& set = group_sets_[name];
   if (!set) {
     auto built = std::make_shared<AddressSet>();
-    for (const Cidr& cidr : cidrs) built->add(cidr);
+    built->addAll(cidrs);
     built->finalize();
     set = std::move(built);
   }

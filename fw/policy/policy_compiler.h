@@ -13,10 +13,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -56,6 +56,8 @@ class PolicyCompiler {
 
   // Text of the files the policy pulled in, so the digest changes when they do.
   const std::vector<IncludedFile>& groupFiles() const { return group_files_; }
+  // Device list files (`devices: [{file: ...}]`), in the order the policy names them.
+  const std::vector<IncludedFile>& deviceFiles() const { return device_files_; }
   const std::string& dohText() const { return doh_text_; }
   const std::string& mudTrustText() const { return mud_trust_text_; }
   // The presets the policy's profiles named (name: as named; text: as read), first use first.
@@ -96,14 +98,26 @@ class PolicyCompiler {
   // at the first place that passed it.
   bool spend(Budget& budget, size_t n, const std::string& path);
 
+  // Where a compiled device is listed: the policy's entry `devices[entry]` (line 0), or line
+  // `line` of the file that entry names.
+  struct DevicePlace {
+    int entry = 0;
+    int line = 0;
+  };
+
   // compile_addresses.cc
   void compileGroups(const v1::Policy& policy);
+  // Reads the file `name` a policy names in `field`, confined to the policy's folders
+  // (confined_file.h) and counted against the bytes all named files may hold, into `*text`.
+  // False, with the error reported at `field`, when it cannot be read or is past the bound.
+  bool readNamedFile(const std::string& name, const std::string& field, std::string* text);
   // Reads a list file the policy names in `field` (address_list.h: one IP or CIDR a line),
-  // confined to the policy's folders (confined_file.h). Calls `add` for each address and keeps
-  // the raw text in `*text` for the digest. Errors sit where `field` does in the policy and
-  // name the list file's lines by number only: the file is not the caller's text.
-  void readListFile(const std::string& name, const std::string& field, size_t max_entries,
-                    std::string* text, const std::function<void(const Cidr&)>& add);
+  // confined to the policy's folders (confined_file.h). Returns its addresses (none when it
+  // could not be read or passes a bound) and keeps the raw text in `*text` for the digest.
+  // Errors sit where `field` does in the policy and name the list file's lines by number only:
+  // the file is not the caller's text.
+  std::vector<Cidr> readListFile(const std::string& name, const std::string& field,
+                                 size_t max_entries, std::string* text);
 
   // compile_rules.cc
   CompiledProfile compileProfile(const std::string& name, const v1::Profile& profile);
@@ -158,6 +172,13 @@ class PolicyCompiler {
 
   // compile_devices.cc
   void compileDevices(const v1::Policy& policy, CompiledPolicy* out);
+  // The devices of the files `devices` entries name, after the entries the policy lists itself
+  // (`names`: the names taken so far, views into the policy and the files' texts).
+  void compileDeviceFiles(const v1::Policy& policy,
+                          std::unordered_map<std::string_view, uint32_t>* names,
+                          CompiledPolicy* out);
+  // "devices[3]" or "lists/devices.csv line 17", for errors about compiled device `device`.
+  std::string devicePlace(const v1::Policy& policy, uint32_t device) const;
   void compileClassify(const v1::Policy& policy, CompiledPolicy* out);
 
   void compileSite(CompiledPolicy* out);
@@ -183,8 +204,9 @@ class PolicyCompiler {
   std::vector<std::string> rule_groups_;  // groups the current profile's rules name, first first
   std::unordered_map<std::string, uint32_t> profile_index_;
   std::vector<CompiledSchedule> schedules_;  // moved into the compiled policy at the end
-  std::vector<int> device_index_;          // compiled device -> index in the file's devices list
-  std::vector<IncludedFile> group_files_;  // in group name order
+  std::vector<DevicePlace> device_places_;   // compiled device -> where it is listed
+  std::vector<IncludedFile> group_files_;    // in group name order
+  std::vector<IncludedFile> device_files_;   // in `devices` order
   std::string doh_text_;
   std::string mud_trust_text_;
   // Presets by name: null for one that failed (reported once).

@@ -16,8 +16,9 @@ void digestField(Sha256* sha, std::string_view text) {
 }
 
 std::string policyDigest(std::string_view text, const std::vector<IncludedFile>& group_files,
-                         std::string_view doh_text, const std::vector<IncludedFile>& presets,
-                         std::string_view mud_trust, const SiteFacts& site) {
+                         const std::vector<IncludedFile>& device_files, std::string_view doh_text,
+                         const std::vector<IncludedFile>& presets, std::string_view mud_trust,
+                         const SiteFacts& site) {
   Sha256 sha;
   digestField(&sha, "muzzle-policy-v1");
   digestField(&sha, text);
@@ -28,6 +29,11 @@ std::string policyDigest(std::string_view text, const std::vector<IncludedFile>&
     digestField(&sha, file.text);
   }
   if (!doh_text.empty()) digestField(&sha, doh_text);
+  // Device list files (nothing added for a policy without them: its digest stays what it was).
+  for (const IncludedFile& file : device_files) {
+    digestField(&sha, "devices-file=" + file.name);
+    digestField(&sha, file.text);
+  }
   // Presets by name, so an upgraded or edited preset makes a new generation (nothing is added
   // for a policy without them: its digest stays what it was).
   for (const IncludedFile& file : presets) {
@@ -90,8 +96,9 @@ PolicyCompileResult compilePolicyText(std::string_view yaml_text, std::string_vi
     sink.sortByLine();
     return sink.take();
   }
-  policy->digest = policyDigest(yaml_text, compiler.groupFiles(), compiler.dohText(),
-                                compiler.presetFiles(), compiler.mudTrustText(), site);
+  policy->digest =
+      policyDigest(yaml_text, compiler.groupFiles(), compiler.deviceFiles(), compiler.dohText(),
+                   compiler.presetFiles(), compiler.mudTrustText(), site);
   return std::shared_ptr<const CompiledPolicy>(std::move(policy));
 }
 

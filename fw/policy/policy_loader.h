@@ -26,11 +26,11 @@
 
 namespace muzzle {
 
-// The folders a policy may name files in (address group `file`s, `dns.doh_list`). A relative
-// name is looked up in `policy_dir`, then in `shipped_dir`; an absolute name only when it lies
-// in one of them. Either way it is opened beneath that folder (openat2 RESOLVE_BENEATH): ".."
-// or a symbolic link out of it is refused, and so is anything but a regular file of at most
-// kMaxNamedFileBytes (fw/common/confined_file.h).
+// The folders a policy may name files in (address group `file`s, device list `file`s,
+// `dns.doh_list`). A relative name is looked up in `policy_dir`, then in `shipped_dir`; an
+// absolute name only when it lies in one of them. Either way it is opened beneath that folder
+// (openat2 RESOLVE_BENEATH): ".." or a symbolic link out of it is refused, and so is anything
+// but a regular file of at most kMaxNamedFileBytes (fw/common/confined_file.h).
 struct PolicyFolders {
   PolicyFolders() = default;
   // Not an aggregate, so `{policy_dir, shipped_dir}` leaves out the presets without a warning.

@@ -20,7 +20,21 @@ Result<MacAddress> parseDeviceMac(const std::string& text) {
   return *mac;
 }
 
-v1::Device* findOrAddDevice(v1::Policy* policy, MacAddress mac) {
+std::optional<v1::Device> listedDevice(const CompiledPolicy& policy, MacAddress mac) {
+  const int index = policy.deviceByMac(mac);
+  if (index < 0) return std::nullopt;
+  const CompiledDevice& compiled = policy.devices[static_cast<size_t>(index)];
+  v1::Device device;
+  device.set_name(compiled.name);
+  device.set_mac(mac.toString());
+  // By name even when the file left it to the default, so Quarantine remembers what to give
+  // back.
+  device.set_profile(policy.profiles[compiled.profile].name);
+  return device;
+}
+
+v1::Device* findOrAddDevice(v1::Policy* policy, MacAddress mac,
+                            const std::optional<v1::Device>& listed) {
   v1::Device* entry = nullptr;
   for (auto& d : *policy->mutable_devices()) {
     auto parsed = MacAddress::parse(d.mac());
@@ -28,6 +42,10 @@ v1::Device* findOrAddDevice(v1::Policy* policy, MacAddress mac) {
   }
   if (entry != nullptr) return entry;
   entry = policy->add_devices();
+  if (listed) {
+    *entry = *listed;
+    return entry;
+  }
   entry->set_mac(mac.toString());
   std::string name = "device-" + mac.toString();
   std::replace(name.begin(), name.end(), ':', '-');
@@ -63,10 +81,11 @@ Status releaseDevice(v1::Device* device, const std::string& mac) {
 }
 
 Result<std::string> editDeviceText(const std::string& text, std::string_view label, MacAddress mac,
-                                   const std::function<Status(v1::Device*)>& change) {
+                                   const std::function<Status(v1::Device*)>& change,
+                                   const std::optional<v1::Device>& listed) {
   v1::Policy policy;
   if (Status s = yamlToProto(text, label, &policy, nullptr); !s.ok()) return s;
-  v1::Device* device = findOrAddDevice(&policy, mac);
+  v1::Device* device = findOrAddDevice(&policy, mac, listed);
   if (Status s = change(device); !s.ok()) return s;
   auto placed = withDevice(text, *device);
   if (!placed.ok()) return placed.status();

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,10 +28,17 @@ inline constexpr char kQuarantineProfile[] = "quarantine";
 // "mac: ... is not an Ethernet address" (kInvalidArgument) unless `text` is one.
 Result<MacAddress> parseDeviceMac(const std::string& text);
 
-// The policy's entry for `mac`; when there is none, a new one is appended, named
-// "device-aa-bb-cc-dd-ee-ff", in the policy's default profile (quarantine without one). With
-// several entries for one address (the compiler refuses those), the last one.
-v1::Device* findOrAddDevice(v1::Policy* policy, MacAddress mac);
+// The device `mac` as the compiled `policy` lists it (name, mac, and its profile by name), or
+// nullopt when it does not. For a device listed only in a device list file (Device.file), so
+// that an edit of it starts from the file's line: the entry it appends wins over that line.
+std::optional<v1::Device> listedDevice(const CompiledPolicy& policy, MacAddress mac);
+
+// The policy's entry for `mac`; when there is none, a new one is appended: a copy of `listed`
+// when given (listedDevice's), else named "device-aa-bb-cc-dd-ee-ff", in the policy's default
+// profile (quarantine without one). With several entries for one address (the compiler refuses
+// those), the last one.
+v1::Device* findOrAddDevice(v1::Policy* policy, MacAddress mac,
+                            const std::optional<v1::Device>& listed = std::nullopt);
 
 // SetDevice: an empty field leaves that field as it is.
 Status setDevice(v1::Device* device, const std::string& name, const std::string& profile);
@@ -45,9 +53,10 @@ Status releaseDevice(v1::Device* device, const std::string& mac);
 // text (withDevice: only the entry's lines change, comments elsewhere stay). The new text reads
 // back as exactly the edited message, or the edit is refused (kUnknown, saying so) instead of
 // committing something else. Errors in `text` name `label` and the line; `change`'s are its own.
-// Pure; any thread.
+// `listed`: as findOrAddDevice's. Pure; any thread.
 Result<std::string> editDeviceText(const std::string& text, std::string_view label, MacAddress mac,
-                                   const std::function<Status(v1::Device*)>& change);
+                                   const std::function<Status(v1::Device*)>& change,
+                                   const std::optional<v1::Device>& listed = std::nullopt);
 
 // One device as the API shows it: what the engine saw of it (null: never seen) and its entry
 // in the policy (-1: not listed). Pointers into the vectors given to mergeDevices.

@@ -300,9 +300,10 @@ void MudManager::applyProposal(MacAddress mac, uint64_t expected_revision,
   // edit() refuses (ABORTED) if another revision lands before it commits.
   const std::string profile = p->import.profile_name;
   commits_.edit(
-      [text = p->text, mac, profile](const std::string&) {
+      [this, text = p->text, mac, profile](const std::string&) {
         return editDeviceText(*text, PolicyCommitter::kLabel, mac,
-                              [&profile](v1::Device* d) { return setDevice(d, "", profile); });
+                              [&profile](v1::Device* d) { return setDevice(d, "", profile); },
+                              listedDevice(*engine_.installedPolicy(), mac));
       },
       "apply", text_comment + " (the device assigned to " + profile + ")", confirm_seconds,
       caller, std::move(finished));

@@ -102,8 +102,11 @@ class DeviceService final : public v1::DeviceService::CallbackService {
     if (!mac.ok()) return finish(mac.status());
     const MacAddress m = *mac;
     deps_.commits.edit(
-        [m, edit](const std::string& text) {
-          return editDeviceText(text, PolicyCommitter::kLabel, m, edit);
+        [this, m, edit](const std::string& text) {
+          // A device listed only in a device file gets an entry of its own that starts from
+          // its line there (name, profile), not from a new device's.
+          return editDeviceText(text, PolicyCommitter::kLabel, m, edit,
+                                listedDevice(*deps_.engine.installedPolicy(), m));
         },
         action, comment, 0, callerOf(p),
                        [this, m, resp, finish](CommitReply reply) {

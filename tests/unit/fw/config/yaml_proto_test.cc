@@ -188,7 +188,7 @@ devices:
         "p.yaml:1: version: expected a whole number, found \"x\"\n"
         "p.yaml:2: defaults: unknown field \"profil\" (did you mean \"profile\"?)\n"
         "p.yaml:4: devices[0]: unknown field \"colour\" (expected one of: name, mac, profile, "
-        "quarantined_from)");
+        "quarantined_from, file)");
 }
 
 TEST_CASE("duplicate keys are errors naming both lines") {

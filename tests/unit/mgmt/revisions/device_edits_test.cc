@@ -6,11 +6,14 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "fw/config/yaml_proto.h"
 #include "fw/policy/policy_loader.h"
 #include "tests/unit/support/site_policy.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
 namespace {
@@ -236,6 +239,63 @@ TEST_CASE("set, quarantine, release, a new device: the text is the message, the 
         "+  - name: device-44-47-cc-00-00-13\n"
         "+    mac: \"44:47:cc:00:00:13\"\n"
         "+    profile: camera\n");
+}
+
+TEST_CASE("quarantine and release of a device listed only in a device file") {
+  testing::TempDir dir("muzzle-device-edits");
+  std::filesystem::create_directory(dir / "lists");
+  std::ofstream(dir / "lists/devices.csv")
+      << "door,44:47:cc:12:34:56,cams\nhall,44:47:cc:12:34:57,\n";
+  const std::string policy_path = (dir / "policy.yaml").string();
+  const std::string text = R"(version: 1
+profiles:
+  quarantine: {egress: [{deny: [internet]}]}
+  cams: {egress: [{allow: [local]}]}
+devices:
+  - {file: lists/devices.csv}
+)";
+  const auto compile = [&](const std::string& t) {
+    auto c = compilePolicyText(t, policy_path, SiteFacts{});
+    REQUIRE_MESSAGE(c.ok(), c.status().message());
+    return *c;
+  };
+  const auto profileOf = [](const CompiledPolicy& p, MacAddress m) {
+    const int i = p.deviceByMac(m);
+    REQUIRE(i >= 0);
+    return p.profiles[p.devices[static_cast<size_t>(i)].profile].name + " " +
+           p.devices[static_cast<size_t>(i)].name;
+  };
+  const auto installed = compile(text);
+  const MacAddress door = mac("44:47:cc:12:34:56");
+  const auto quarantine = [](v1::Device* d) { return quarantineDevice(d, "44:47:cc:12:34:56"); };
+
+  // The new entry starts from the file's line: its name stays, Release knows what to give back.
+  auto quarantined =
+      editDeviceText(text, "policy.yaml", door, quarantine, listedDevice(*installed, door));
+  REQUIRE_MESSAGE(quarantined.ok(), quarantined.status().message());
+  CHECK(changedLines(text, *quarantined) ==
+        "+  - name: door\n"
+        "+    mac: \"44:47:cc:12:34:56\"\n"
+        "+    profile: quarantine\n"
+        "+    quarantined_from: cams\n");
+  const auto now = compile(*quarantined);
+  CHECK(profileOf(*now, door) == "quarantine door");
+  CHECK(profileOf(*now, mac("44:47:cc:12:34:57")) == "quarantine hall");
+  CHECK(now->devices.size() == 2);
+
+  auto released = editDeviceText(
+      *quarantined, "policy.yaml", door,
+      [](v1::Device* d) { return releaseDevice(d, "44:47:cc:12:34:56"); },
+      listedDevice(*now, door));
+  REQUIRE_MESSAGE(released.ok(), released.status().message());
+  CHECK(profileOf(*compile(*released), door) == "cams door");
+
+  // A line that left its profile to the default names it, so Release can give it back.
+  const MacAddress hall = mac("44:47:cc:12:34:57");
+  auto listed = listedDevice(*installed, hall);
+  REQUIRE(listed.has_value());
+  CHECK(listed->profile() == "quarantine");
+  CHECK_FALSE(listedDevice(*installed, mac("44:47:cc:12:34:99")).has_value());
 }
 
 TEST_CASE("editDeviceText: the change's refusal, and text that does not read, are its errors") {
