@@ -66,6 +66,7 @@ function spread(name, key,    n, i, lo, hi) {
   sample("rate", key, field($0, "rate")); sample("p50", key, field($0, "p50_us")); sample("p99", key, field($0, "p99_us"))
   sample("cpu", key, field($0, "cpu_us_per_pkt")); sample("da_per_s", key, (field($0, "seconds") + 0 > 0) ? field($0, "dns_answers") / field($0, "seconds") : "")
   sample("sirq", key, field($0, "softirq_ns_per_pkt")); sample("steal", key, field($0, "steal_pct"))
+  sample("idle", key, field($0, "idle_pct"))
   sample("steal", "all", field($0, "steal_pct"))
   dq[key] += field($0, "dns_queries"); da[key] += field($0, "dns_answers"); has_dns[key] = has_dns[key] || field($0, "dns_answers") != ""
   lost[key] += field($0, "lost"); sent[key] += field($0, "sent")
@@ -253,12 +254,13 @@ END {
   }
   if (("muzzled-2q" SUBSEP "udp-churn") in rate) {
     print ""
-    print "Two flow queues, a thread each (muzzled-2q), against one (muzzled), same run:"
+    print "Two flow queues, a thread each (muzzled-2q), against one (muzzled), same run; idle: the share of both CPUs"
+    print "left unused during the cell (median of the rounds): a second queue thread can only add what is idle:"
     n = split("udp-churn tcp-churn mixed tcp-stream every-packet every-packet-stream", qw, " ")
     for (i = 1; i <= n; i++) {
       w = qw[i]
-      printf "  %-20s %s x (%s vs %s %s)\n", w, ratio(rate["muzzled-2q" SUBSEP w], rate["muzzled" SUBSEP w]),
-        rate["muzzled-2q" SUBSEP w], rate["muzzled" SUBSEP w], unit[w]
+      printf "  %-20s %s x (%s vs %s %s); idle %s%% vs %s%%\n", w, ratio(rate["muzzled-2q" SUBSEP w], rate["muzzled" SUBSEP w]),
+        rate["muzzled-2q" SUBSEP w], rate["muzzled" SUBSEP w], unit[w], median("idle", "muzzled-2q" SUBSEP w), median("idle", "muzzled" SUBSEP w)
     }
   }
   if (("muzzled-noacct" SUBSEP "udp-churn") in rate) {

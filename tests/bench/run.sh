@@ -110,7 +110,8 @@ dma_release() {
 # "total softirq steal" of all CPUs from /proc/stat, in USER_HZ ticks (guest time is already in
 # user). Without CONFIG_IRQ_TIME_ACCOUNTING (this kernel) softirq is sampled at the timer tick:
 # a cell's softirq time is statistical, good to a few percent over a few hundred samples.
-cpu_stat() { awk '$1 == "cpu" { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $8, $9 }' /proc/stat; }
+# And idle (+ iowait): whether the cell left any CPU unused (two flow queues can only help then).
+cpu_stat() { awk '$1 == "cpu" { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $8, $9, $5 + $6 }' /proc/stat; }
 # Entries into the shallowest idle state (POLL) and into any, over every CPU: with the request
 # held nearly every idle entry is POLL, which shows that the request took effect.
 idle_entries() {
@@ -165,8 +166,9 @@ cell() {
   [[ "$workload" == *churn* || "$workload" == *latency* || "$workload" == mixed ]] && tuple_base=$((tuple_base + ${sent:-0}))
   # The CPU steal of the cell (time the host gave this VM's vCPUs to others) and its softirq
   # time; per forwarded packet where the workload counts them (the established-path cells).
-  local dt=$((s1[0] - s0[0])) steal_pct softirq_ms forwarded softirq_ns="null"
+  local dt=$((s1[0] - s0[0])) steal_pct idle_pct softirq_ms forwarded softirq_ns="null"
   steal_pct="$(awk -v s=$((s1[2] - s0[2])) -v t="$dt" 'BEGIN { printf "%.1f", (t > 0) ? 100 * s / t : 0 }')"
+  idle_pct="$(awk -v s=$((s1[3] - s0[3])) -v t="$dt" 'BEGIN { printf "%.1f", (t > 0) ? 100 * s / t : 0 }')"
   softirq_ms="$(awk -v q=$((s1[1] - s0[1])) -v hz="$hz" 'BEGIN { printf "%.0f", q * 1000 / hz }')"
   forwarded="$(json_field "$result" forwarded)"
   if ((${forwarded:-0} > 0)); then
@@ -174,7 +176,7 @@ cell() {
   fi
   local line="{\"config\":\"$config\",\"workload\":\"$workload\",\"unit\":\"$unit\",\"round\":$round,${result#\{}"
   line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"cpu_us_per_pkt\":$cpu_us,\"rss_kb\":$(rss_kb)"
-  line+=",\"steal_pct\":$steal_pct,\"softirq_ms\":$softirq_ms,\"softirq_ns_per_pkt\":$softirq_ns,\"dma_latency\":\"$dma_state\"}"
+  line+=",\"steal_pct\":$steal_pct,\"idle_pct\":$idle_pct,\"softirq_ms\":$softirq_ms,\"softirq_ns_per_pkt\":$softirq_ns,\"dma_latency\":\"$dma_state\"}"
   echo "$line" >>"$jsonl"
   local dns
   dns="$(json_field "$line" dns_answers)"
