@@ -20,16 +20,17 @@ Result<MacAddress> parseDeviceMac(const std::string& text) {
   return *mac;
 }
 
-std::optional<v1::Device> listedDevice(const CompiledPolicy& policy, MacAddress mac) {
-  const int index = policy.deviceByMac(mac);
+std::optional<v1::Device> listedDevice(const CompiledPolicy* policy, MacAddress mac) {
+  if (policy == nullptr) return std::nullopt;
+  const int index = policy->deviceByMac(mac);
   if (index < 0) return std::nullopt;
-  const CompiledDevice& compiled = policy.devices[static_cast<size_t>(index)];
+  const CompiledDevice& compiled = policy->devices[static_cast<size_t>(index)];
   v1::Device device;
   device.set_name(compiled.name);
   device.set_mac(mac.toString());
   // By name even when the file left it to the default, so Quarantine remembers what to give
   // back.
-  device.set_profile(policy.profiles[compiled.profile].name);
+  device.set_profile(policy->profiles[compiled.profile].name);
   return device;
 }
 

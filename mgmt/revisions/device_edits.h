@@ -29,9 +29,9 @@ inline constexpr char kQuarantineProfile[] = "quarantine";
 Result<MacAddress> parseDeviceMac(const std::string& text);
 
 // The device `mac` as the compiled `policy` lists it (name, mac, and its profile by name), or
-// nullopt when it does not. For a device listed only in a device list file (Device.file), so
+// nullopt when it does not or there is no policy (null). For a device listed only in a device list file (Device.file), so
 // that an edit of it starts from the file's line: the entry it appends wins over that line.
-std::optional<v1::Device> listedDevice(const CompiledPolicy& policy, MacAddress mac);
+std::optional<v1::Device> listedDevice(const CompiledPolicy* policy, MacAddress mac);
 
 // The policy's entry for `mac`; when there is none, a new one is appended: a copy of `listed`
 // when given (listedDevice's), else named "device-aa-bb-cc-dd-ee-ff", in the policy's default

@@ -303,7 +303,7 @@ void MudManager::applyProposal(MacAddress mac, uint64_t expected_revision,
       [this, text = p->text, mac, profile](const std::string&) {
         return editDeviceText(*text, PolicyCommitter::kLabel, mac,
                               [&profile](v1::Device* d) { return setDevice(d, "", profile); },
-                              listedDevice(*engine_.installedPolicy(), mac));
+                              listedDevice(engine_.installedPolicy().get(), mac));
       },
       "apply", text_comment + " (the device assigned to " + profile + ")", confirm_seconds,
       caller, std::move(finished));

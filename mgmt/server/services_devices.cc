@@ -106,7 +106,7 @@ class DeviceService final : public v1::DeviceService::CallbackService {
           // A device listed only in a device file gets an entry of its own that starts from
           // its line there (name, profile), not from a new device's.
           return editDeviceText(text, PolicyCommitter::kLabel, m, edit,
-                                listedDevice(*deps_.engine.installedPolicy(), m));
+                                listedDevice(deps_.engine.installedPolicy().get(), m));
         },
         action, comment, 0, callerOf(p),
                        [this, m, resp, finish](CommitReply reply) {

@@ -271,7 +271,7 @@ devices:
 
   // The new entry starts from the file's line: its name stays, Release knows what to give back.
   auto quarantined =
-      editDeviceText(text, "policy.yaml", door, quarantine, listedDevice(*installed, door));
+      editDeviceText(text, "policy.yaml", door, quarantine, listedDevice(installed.get(), door));
   REQUIRE_MESSAGE(quarantined.ok(), quarantined.status().message());
   CHECK(changedLines(text, *quarantined) ==
         "+  - name: door\n"
@@ -286,16 +286,18 @@ devices:
   auto released = editDeviceText(
       *quarantined, "policy.yaml", door,
       [](v1::Device* d) { return releaseDevice(d, "44:47:cc:12:34:56"); },
-      listedDevice(*now, door));
+      listedDevice(now.get(), door));
   REQUIRE_MESSAGE(released.ok(), released.status().message());
   CHECK(profileOf(*compile(*released), door) == "cams door");
 
   // A line that left its profile to the default names it, so Release can give it back.
   const MacAddress hall = mac("44:47:cc:12:34:57");
-  auto listed = listedDevice(*installed, hall);
+  auto listed = listedDevice(installed.get(), hall);
   REQUIRE(listed.has_value());
   CHECK(listed->profile() == "quarantine");
-  CHECK_FALSE(listedDevice(*installed, mac("44:47:cc:12:34:99")).has_value());
+  CHECK_FALSE(listedDevice(installed.get(), mac("44:47:cc:12:34:99")).has_value());
+  // No policy installed (a box that has none yet, a test's engine): nothing is listed.
+  CHECK_FALSE(listedDevice(nullptr, door).has_value());
 }
 
 TEST_CASE("editDeviceText: the change's refusal, and text that does not read, are its errors") {
