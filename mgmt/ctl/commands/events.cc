@@ -64,8 +64,10 @@ void addEventsCommand(CLI::App& app, Invocation& invocation) {
           "[EPOCH:]SEQUENCE"));
   sub->callback([&invocation, args] {
     invocation.streams = true;
-    const auto [epoch, after] = *parseResumeToken(args->after);
-    invocation.command = [epoch, after, follow = args->follow](const Call& call) {
+    // Named, not a structured binding: clang before 16 cannot capture one.
+    const auto [epoch_value, after_value] = *parseResumeToken(args->after);
+    invocation.command = [epoch = epoch_value, after = after_value,
+                          follow = args->follow](const Call& call) {
       return events(call, epoch, after, follow);
     };
   });

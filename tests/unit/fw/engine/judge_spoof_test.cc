@@ -95,7 +95,9 @@ TEST_CASE(
   for (const auto& [cam_ip, nvr_ip, gateway] :
        {std::tuple{"198.18.10.11", "198.18.1.10", "198.18.10.1"},
         std::tuple{"fd00:10::11", "fd00:1::10", "198.18.10.1"}}) {
-    CAPTURE(cam_ip);
+    // A variable for CAPTURE (a lambda): clang before 16 cannot capture a binding.
+    const char* const camera_address = cam_ip;
+    CAPTURE(camera_address);
     Fixture f;
     CHECK((*f.fromDevice(kCam, cam_ip, nvr_ip, 554).mark & kAllowMask) == kAllow);
     const int64_t cam_seen = f.record(kCam).last_seen_unix;
@@ -133,7 +135,9 @@ TEST_CASE("the box's own address is no device's: using it is a spoof") {
 TEST_CASE(
     "an owner gone past the hold time lets a new device take the address, and the NVR follows it") {
   for (const char* cam_ip : {"198.18.10.11", "fd00:10::11"}) {
-    CAPTURE(cam_ip);
+    // A variable for CAPTURE (a lambda): clang before 16 cannot capture a binding.
+    const char* const camera_address = cam_ip;
+    CAPTURE(camera_address);
     Fixture f;
     const bool v6 = IpAddress::parse(cam_ip)->v6;
     const char* nvr_ip = v6 ? "fd00:1::10" : "198.18.1.10";

@@ -86,7 +86,8 @@ TEST_CASE("fleet apply: a bad command line is a usage error naming what is wrong
            {{"fleet", "apply", "d", "--window", "0s"}, "--window is 0"},
            {{"fleet", "apply", "d", "--parallel", "0"}, "--parallel"},
            {{"fleet", "apply", "d", "--bogus"}, "--bogus"}}) {
-    CAPTURE(said);
+    const auto& said_shown = said;  // a variable for CAPTURE: clang before 16 cannot capture a binding
+    CAPTURE(said_shown);
     CommandLine cli;
     Parsed p = parse(cli, args);
     REQUIRE(p.exit.has_value());
@@ -167,7 +168,8 @@ TEST_CASE("a bad rollout or health value in fleet.yaml is refused naming its key
            {[](v1::Fleet& f) { f.mutable_health()->set_window("10 s"); }, "health.window"},
            {[](v1::Fleet& f) { f.mutable_health()->set_window("0"); }, "health.window"},
            {[](v1::Fleet& f) { f.mutable_health()->set_deny_rate_floor(-1); }, "deny_rate_floor"}}) {
-    CAPTURE(key);
+    const auto& key_shown = key;  // a variable for CAPTURE: clang before 16 cannot capture a binding
+    CAPTURE(key_shown);
     v1::Fleet file;
     set(file);
     auto o = rolloutOptions(args, file);

@@ -350,7 +350,9 @@ TEST_CASE("wave sizes: counts, percentages of the whole fleet rounded up, rest")
            {"-1", "\"-1\""},
            {"5m", "\"5m\""},
            {"99999999999", "\"99999999999\""}}) {
-    CAPTURE(spec);
+    // A variable for CAPTURE (a lambda): clang before 16 cannot capture a binding.
+    const std::string& waves = spec;
+    CAPTURE(waves);
     auto r = waveSizes(spec, 10);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == StatusCode::kInvalidArgument);
