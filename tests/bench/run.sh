@@ -644,7 +644,10 @@ one_round() {
   # logged-in viewer's open page: its event stream read all along and the overview fetched every
   # 2 s, as a browser tab does. Each against muzzled in the same round.
   say "config muzzled-learn"
-  lab_start_muzzled
+  # A state folder of its own: the sessions (an hour) are saved there, and the other configs'
+  # muzzled, started from the bench's folder, must not resume them.
+  mkdir -p "$LAB_STATE/state-learn"
+  LAB_STATE_DIR="$LAB_STATE/state-learn" lab_start_muzzled
   consumer_pid="$LAB_MUZZLED_PID"
   learn_all_devices >/dev/null
   feature_cells muzzled-learn
