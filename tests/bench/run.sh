@@ -3,7 +3,7 @@
 # bare C queue loop (behind muzzled's table and behind a minimal one), same lab, same traffic,
 # one run. Not part of CI's pass/fail. See README.md here.
 #
-#   tests/bench/run.sh                 full matrix, 3 rounds (~10 minutes on 2 cores), as root
+#   tests/bench/run.sh                 full matrix, 3 rounds (~25 minutes on 2 cores), as root
 #   BENCH_SECONDS=1 BENCH_ROUNDS=1 tests/bench/run.sh   a quick pass to check the harness
 #
 # Writes $BENCH_OUT/latest.jsonl (one JSON object per cell, plus a meta line) and latest.txt
