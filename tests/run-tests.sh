@@ -12,9 +12,8 @@
 # clang build (build-sanitized: ASan and UBSan everywhere, libFuzzer's coverage in the code the
 # targets test, -O1, asserts on): the code under test is compiled once for both, where a gcc
 # ASan build and a clang fuzz build compiled it twice (the two phases took 21 minutes of a cold
-# run on 2 cores, 2026-12-04). The
-# sanitizer builds carry line tables only (-gline-tables-only, -g1): all their reports need, at
-# a fraction of full debug info's cost.
+# run on 2 cores, 2026-12-04). The sanitizer builds carry line tables only (-gline-tables-only,
+# -g1): all their reports need, at a fraction of full debug info's cost.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 export BUILD="${BUILD:-$repo/build}"
