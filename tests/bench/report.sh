@@ -50,6 +50,17 @@ function spread(name, key,    n, i, lo, hi) {
   for (i = 2; i <= n; i++) { if (samples[name, key, i] < lo) lo = samples[name, key, i]; if (samples[name, key, i] > hi) hi = samples[name, key, i] }
   return sprintf("%g-%g", lo, hi)
 }
+# What a feature costs: config `with` against `without` on each of `workloads` (space-separated),
+# MET at >= 0.97x; `with_cpu` adds the user CPU a judged packet of both.
+function cost_rows(with, without, workloads, label, with_cpu,    n, i, w, r, list) {
+  n = split(workloads, list, " ")
+  for (i = 1; i <= n; i++) {
+    w = list[i]; r = ratio(rate[with SUBSEP w], rate[without SUBSEP w])
+    printf "  %s %s%-12s: %s x (%s vs %s %s%s)\n", verdict(r + 0 >= 0.97), label, w, r, rate[with SUBSEP w],
+      rate[without SUBSEP w], unit[w],
+      with_cpu ? sprintf("; user CPU %s vs %s us a judged packet", cpu[with SUBSEP w], cpu[without SUBSEP w]) : ""
+  }
+}
 /"meta":1/ { meta = $0; next }
 /"workload":"reload"/ { reloads = reloads $0; last_reload = $0; next }
 /"workload":"dns-counters"/ { dnsc = $0; next }
@@ -266,12 +277,7 @@ END {
   if (("muzzled-noacct" SUBSEP "udp-churn") in rate) {
     print ""
     print "Per-device accounting: muzzled (counting) against muzzled-noacct (no accounting sets), same run:"
-    n = split("udp-churn tcp-churn tcp-stream", aw, " ")
-    for (i = 1; i <= n; i++) {
-      w = aw[i]; r = ratio(rate["muzzled" SUBSEP w], rate["muzzled-noacct" SUBSEP w])
-      printf "  %s accounting costs <= 3%%    %-12s: %s x (%s vs %s %s)\n", verdict(r + 0 >= 0.97), w, r,
-        rate["muzzled" SUBSEP w], rate["muzzled-noacct" SUBSEP w], unit[w]
-    }
+    cost_rows("muzzled", "muzzled-noacct", "udp-churn tcp-churn tcp-stream", "accounting costs <= 3%    ", 0)
   }
   # The other features of the wave, each against muzzled in the same run.
   feature["muzzled-learn"] = "Learning mode (every policy device in a session)"
@@ -282,12 +288,7 @@ END {
     if (!((c SUBSEP "udp-churn") in ran)) continue
     print ""
     printf "%s: %s against muzzled, same run:\n", feature[c], c
-    n = split("udp-churn tcp-churn mixed", aw, " ")
-    for (i = 1; i <= n; i++) {
-      w = aw[i]; r = ratio(rate[c SUBSEP w], rate["muzzled" SUBSEP w])
-      printf "  %s costs <= 3%%               %-12s: %s x (%s vs %s %s; user CPU %s vs %s us a judged packet)\n", verdict(r + 0 >= 0.97), w, r,
-        rate[c SUBSEP w], rate["muzzled" SUBSEP w], unit[w], cpu[c SUBSEP w], cpu["muzzled" SUBSEP w]
-    }
+    cost_rows(c, "muzzled", "udp-churn tcp-churn mixed", "costs <= 3%               ", 1)
   }
   if (("muzzled-small" SUBSEP "udp-churn") in ran) {
     print ""

@@ -399,6 +399,16 @@ table inet benchmin {
 }
 EOF
 }
+# The minimal ruleset, its queue rule and the bare loop behind it, logging as CONFIG. nft(8)
+# cannot write the queue rule on this kernel (see bench_ruleset.cc): it is appended as muzzled's
+# own table builds it.
+start_minimal_loop() {
+  local mark=$(((bare_generation << 8) | 1))
+  minimal_ruleset "$mark" >"$LAB_STATE/minimal.nft"
+  lab_exec gw nft -f "$LAB_STATE/minimal.nft"
+  lab_exec gw "$bench/bench_ruleset" add-queue --table benchmin --chain forward --queue 100 >/dev/null
+  start_bare_loop "$1" "$mark"
+}
 # Deletes the minimal ruleset's conntrack-state rule, so every packet goes to the queue.
 drop_minimal_fast_path() {
   local handle
@@ -549,13 +559,7 @@ one_round() {
   # muzzled's new flows are held to.
   config=bare-minimal
   say "config $config"
-  mark=$(((bare_generation << 8) | 1))
-  minimal_ruleset "$mark" >"$LAB_STATE/minimal.nft"
-  lab_exec gw nft -f "$LAB_STATE/minimal.nft"
-  # nft(8) cannot write the queue rule on this kernel (see bench_ruleset.cc): appended as
-  # muzzled's own table builds it.
-  lab_exec gw "$bench/bench_ruleset" add-queue --table benchmin --chain forward --queue 100 >/dev/null
-  start_bare_loop "$config" "$mark"
+  start_minimal_loop "$config"
   common_cells "$config"
   established_cells "$config"
   drop_minimal_fast_path
@@ -672,9 +676,7 @@ one_round() {
     say "config $config"
     # muzzled's table stays after it stops (fail_mode): it would refuse what the loop passes.
     lab_exec gw nft delete table inet muzzle 2>/dev/null || true
-    lab_exec gw nft -f "$LAB_STATE/minimal.nft"
-    lab_exec gw "$bench/bench_ruleset" add-queue --table benchmin --chain forward --queue 100 >/dev/null
-    start_bare_loop "$config" "$(((bare_generation << 8) | 1))"
+    start_minimal_loop "$config"
     small_box_enter "$consumer_pid"
     small_box_cells "$config"
     stop_bare_loop
