@@ -10,10 +10,13 @@
 # cost CI about four minutes of its budget. `ctest --test-dir build -L unit` after
 # `tests/setup.sh` still runs them unsanitized. The unit tests and the fuzz targets share one
 # clang build (build-sanitized: ASan and UBSan everywhere, libFuzzer's coverage in the code the
-# targets test, -O1, asserts on): the code under test is compiled once for both, where a gcc
-# ASan build and a clang fuzz build compiled it twice (the two phases took 21 minutes of a cold
-# run on 2 cores, 2026-12-04). The sanitizer builds carry line tables only (-gline-tables-only,
-# -g1): all their reports need, at a fraction of full debug info's cost.
+# targets test, asserts on): the code under test is compiled once for both, where a gcc ASan
+# build and a clang fuzz build compiled it twice (the two phases took 21 minutes of a cold run on
+# 2 cores, 2026-12-04). It is -O0 but for the fuzzed libraries and the targets (-O1, for the
+# fuzzers' speed: tests/fuzz/CMakeLists.txt): with the sanitizers, -O1 cost 1.8-2.5x the CPU of
+# -O0 for a test file, and that build was a third of CI's CPU. The sanitizer builds carry line
+# tables only (-gline-tables-only, -g1): all their reports need, at a fraction of full debug
+# info's cost.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 export BUILD="${BUILD:-$repo/build}"
@@ -24,11 +27,33 @@ jobs="$(nproc)"
 ((jobs > 4)) && jobs=4
 
 status=0
+# The arm64 chain (image/cross/: the cross build and package, then the arm64 image) is the longest
+# path of the suite and builds in a tree of its own, so for the whole suite (no arguments) it starts
+# now, beside the sanitizer builds, instead of beside the scenario tests at the end: there it held
+# one of CTest's two slots for half an hour, the scenario tests ran one at a time in the other,
+# and the suite ended waiting for it (2026-12-04). The image's boot (RUN_SERIAL: it takes both
+# cores) runs last, alone. What apt installs comes first, one run at a time: the background chain
+# and the image tests would otherwise install beside each other.
+arm64_early=0
+if (($# == 0 && EUID == 0)); then
+  "$repo/image/setup.sh"
+  "$repo/image/cross/setup-arm64.sh"
+  arm64_early=1
+  arm64_log="$(mktemp /tmp/muzzle-arm64.XXXXXX)"
+  echo "== arm64 package and image, in the background (log: $arm64_log)"
+  # A process group of its own (set -m), so that an interrupted suite stops all of it.
+  set -m
+  ctest --test-dir "$BUILD" -L arm64 -E '^arm64_image_smoke$' --output-on-failure >"$arm64_log" 2>&1 &
+  arm64_pid=$!
+  set +m
+  trap 'kill -- "-$arm64_pid" 2>/dev/null || true' EXIT
+  trap 'exit 130' INT TERM
+fi
 echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer ($sanitized)"
 if [[ ! -f "$sanitized/build.ninja" ]]; then
   CC=clang-14 CXX=clang++-14 cmake -S "$repo" -B "$sanitized" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-    -DMUZZLE_SANITIZE=ON -DMUZZLE_FUZZ=ON -DCMAKE_CXX_FLAGS_DEBUG="-O1 -gline-tables-only" \
-    -DCMAKE_C_FLAGS_DEBUG="-O1 -gline-tables-only" >/dev/null
+    -DMUZZLE_SANITIZE=ON -DMUZZLE_FUZZ=ON -DCMAKE_CXX_FLAGS_DEBUG="-O0 -gline-tables-only" \
+    -DCMAKE_C_FLAGS_DEBUG="-O0 -gline-tables-only" >/dev/null
 fi
 # Only what the unit tests need: a test program's name is its target (a unit test that is a
 # script, such as image_issue, has no target to build). build.ninja first brings the target
@@ -99,5 +124,23 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$repo/tests/t
   ctest --test-dir "$tsan" -L tsan --output-on-failure || status=$?
 
 # The rest of the suite last, so its summary closes the output (the unit tests ran above).
-ctest --test-dir "$BUILD" --output-on-failure -j"$jobs" -LE unit "$@" || status=$?
+if ((arm64_early)); then
+  ctest --test-dir "$BUILD" --output-on-failure -j"$jobs" -LE 'unit|arm64' || status=$?
+  echo "== arm64 package and image (started after the setup)"
+  arm64_status=0
+  wait "$arm64_pid" || arm64_status=$?
+  trap - EXIT
+  cat "$arm64_log"
+  rm -f "$arm64_log"
+  if ((arm64_status == 0)); then
+    # Its build ran above: -FS keeps CTest from running the fixtures' setup tests again.
+    ctest --test-dir "$BUILD" -R '^arm64_image_smoke$' -FS 'muzzle_arm64_.*' --output-on-failure ||
+      status=$?
+  else
+    echo "arm64_image_smoke: not run, the arm64 package or image failed (above)"
+    status=1
+  fi
+else
+  ctest --test-dir "$BUILD" --output-on-failure -j"$jobs" -LE unit "$@" || status=$?
+fi
 exit "$status"

@@ -3,7 +3,9 @@
 # not only with Ninja. Ninja creates the folder of every output it is about to write; make does
 # not, so code generation into a folder nobody created (protoc's output folder for the gRPC
 # services) fails only there. Builds only the generated protobuf/gRPC code and the library made
-# from it, to stay short (ccache, when installed, makes reruns cheap).
+# from it, to stay short: unoptimized and without debug info (what is checked is that the
+# generated files appear where the build expects them, not the code made of them); ccache, when
+# installed, makes reruns cheap.
 #
 # Usage: default_generator.sh SOURCE_DIR WORK_DIR [CXX_COMPILER]
 set -euo pipefail
@@ -13,7 +15,8 @@ work_dir="$2"
 compiler="${3:-}"
 
 rm -rf "$work_dir"
-args=(-S "$source_dir" -B "$work_dir" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+args=(-S "$source_dir" -B "$work_dir" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=Debug
+      -DCMAKE_CXX_FLAGS_DEBUG=-O0 -DCMAKE_C_FLAGS_DEBUG=-O0)
 [[ -n "$compiler" ]] && args+=(-DCMAKE_CXX_COMPILER="$compiler")
 if command -v ccache >/dev/null; then
   args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
