@@ -23,7 +23,10 @@ export BUILD="${BUILD:-$repo/build}"
 sanitized="${BUILD_SANITIZED:-$repo/build-sanitized}"
 
 SETUP_TARGETS="muzzle_scenario_binaries muzzle_package_binaries" "$repo/tests/setup.sh"
-jobs="$(nproc)"
+# Two tests a core, four at most: a scenario test mostly waits (timers, traffic, its daemons'
+# replies), and at one a core the scenario tests ran one at a time beside the image's build,
+# ~15 minutes on the suite's longest path (2026-12-04).
+jobs=$(($(nproc) * 2))
 ((jobs > 4)) && jobs=4
 
 status=0
