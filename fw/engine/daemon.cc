@@ -283,12 +283,6 @@ void Daemon::notify(const std::vector<std::pair<std::string, std::string>>& fiel
 
 std::string Daemon::statusText() const {
   if (idle()) return "idle: no segment configured; run muzzlectl setup";
-  // The start's passing work (the policy compile, parsing the saved files) leaves free memory
-  // between what stays: whole free pages go back to the kernel, once (0.4 MB of the bench's
-  // 1,000-device site). Only here: a trim walks every malloc arena under its lock, which a queue
-  // thread must not wait on later.
-  ::malloc_trim(0);
-
   std::string segments;
   for (const auto& seg : config_.segments) {
     segments += (segments.empty() ? "" : ",") + seg.name + ":" + seg.ifname;

@@ -1,16 +1,24 @@
 // Times the policy compile alone, in one process, as muzzled runs it on a reload (compile_ms of
 // `event=policy-reloaded`), without a lab: compilePolicyFile once cold (first_*: as the load at
-// start, on a fresh heap), then RUNS times (default 5) warm, as a running daemon's reloads are.
-// Prints one JSON line: the wall and CPU milliseconds of the first and of each warm run, and the
-// warm runs' medians.
-//   build/tests/bench/bench_compile POLICY.yaml [RUNS]
+// start, on a fresh heap), then RUNS times (default 5) again. Prints one JSON line: the wall and
+// CPU milliseconds of the first and of each later run, and the later runs' medians.
+//   build/tests/bench/bench_compile POLICY.yaml [RUNS] [--daemon [--no-trim]]
+// Plain, each compile frees the one before it first, so the next reuses its memory (warm: the
+// least a compile costs). --daemon does what muzzled's reload does: each compile runs on a thread
+// of its own while the previous policy is still installed (so it needs memory of its own), then
+// the previous one is freed and the heap trimmed (Daemon::install's malloc_trim); --no-trim
+// leaves the freed memory to the allocator, to show what giving it back costs the next compile.
 // No site facts (as `muzzled --check-policy`): builtins resolve to no addresses.
+#include <malloc.h>
 #include <time.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fw/policy/policy_loader.h"
@@ -41,26 +49,43 @@ std::string list(const std::vector<double>& values) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || argc > 3) {
-    std::fprintf(stderr, "usage: bench_compile POLICY.yaml [RUNS]\n");
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const bool daemon = std::erase(args, "--daemon") > 0;
+  const bool trim = std::erase(args, "--no-trim") == 0;
+  if (args.empty() || args.size() > 2 || (!trim && !daemon)) {
+    std::fprintf(stderr, "usage: bench_compile POLICY.yaml [RUNS] [--daemon [--no-trim]]\n");
     return 2;
   }
-  const std::string path = argv[1];
-  const int runs = argc == 3 ? std::max(1, std::atoi(argv[2])) : 5;
+  const std::string path = args[0];
+  const int runs = args.size() == 2 ? std::max(1, std::atoi(args[1].c_str())) : 5;
   std::vector<double> wall, cpu;
   size_t devices = 0;
   double first_wall = 0, first_cpu = 0;
+  std::shared_ptr<const muzzle::CompiledPolicy> installed;  // --daemon: the running policy
   for (int i = 0; i <= runs; ++i) {
-    const double w0 = millisecondsOf(CLOCK_MONOTONIC);
-    const double c0 = millisecondsOf(CLOCK_PROCESS_CPUTIME_ID);
-    auto compiled = muzzle::compilePolicyFile(path, muzzle::SiteFacts{}, "");
-    const double c1 = millisecondsOf(CLOCK_PROCESS_CPUTIME_ID);
-    const double w1 = millisecondsOf(CLOCK_MONOTONIC);
-    if (!compiled.ok()) {
-      std::fprintf(stderr, "%s\n", compiled.status().message().c_str());
+    double w0 = 0, w1 = 0, c0 = 0, c1 = 0;
+    std::optional<muzzle::PolicyCompileResult> compiled;
+    auto compile = [&] {  // the thread's own CPU time: in --daemon mode it is not main's
+      w0 = millisecondsOf(CLOCK_MONOTONIC);
+      c0 = millisecondsOf(CLOCK_THREAD_CPUTIME_ID);
+      compiled.emplace(muzzle::compilePolicyFile(path, muzzle::SiteFacts{}, ""));
+      c1 = millisecondsOf(CLOCK_THREAD_CPUTIME_ID);
+      w1 = millisecondsOf(CLOCK_MONOTONIC);
+    };
+    if (daemon) {
+      std::thread(compile).join();
+    } else {
+      compile();
+    }
+    if (!compiled->ok()) {
+      std::fprintf(stderr, "%s\n", compiled->status().message().c_str());
       return 1;
     }
-    devices = (*compiled)->devices.size();
+    devices = (**compiled)->devices.size();
+    if (daemon) {  // the swap: the old policy goes, the heap is given back
+      installed = std::move(*compiled).value();
+      if (trim) malloc_trim(0);
+    }
     if (i == 0) {  // as muzzled's load at start: fresh heap, cold caches
       first_wall = w1 - w0;
       first_cpu = c1 - c0;
@@ -70,9 +95,10 @@ int main(int argc, char** argv) {
     cpu.push_back(c1 - c0);
   }
   std::printf(
-      "{\"policy\":\"%s\",\"devices\":%zu,\"first_wall_ms\":%.1f,\"first_cpu_ms\":%.1f,"
-      "\"wall_ms\":%s,\"cpu_ms\":%s,\"median_wall_ms\":%.1f,\"median_cpu_ms\":%.1f}\n",
-      path.c_str(), devices, first_wall, first_cpu, list(wall).c_str(), list(cpu).c_str(),
-      median(wall), median(cpu));
+      "{\"policy\":\"%s\",\"mode\":\"%s\",\"devices\":%zu,\"first_wall_ms\":%.1f,"
+      "\"first_cpu_ms\":%.1f,\"wall_ms\":%s,\"cpu_ms\":%s,\"median_wall_ms\":%.1f,"
+      "\"median_cpu_ms\":%.1f}\n",
+      path.c_str(), !daemon ? "warm" : trim ? "daemon" : "daemon-no-trim", devices, first_wall, first_cpu,
+      list(wall).c_str(), list(cpu).c_str(), median(wall), median(cpu));
   return 0;
 }
