@@ -20,8 +20,9 @@
 // more insert. Room at either bound is found in constant time (the devices are kept grouped by
 // how many flows they hold), and the flow that gives way lends its list node, index node and
 // name buffer to the new one, so a recorder at its bounds (a busy device's steady state)
-// allocates nothing. Below the bounds a new flow allocates a list node, an index node and, for a
-// long name, its text. learning() and observing() never allocate. Time comes from the Clock seam
+// allocates nothing for the flow itself (a device whose count still grows at the total bound
+// may grow its index's bucket array, a few times in its life). Below the bounds a new flow
+// allocates a list node, an index node and, for a long name, its text. learning() and observing() never allocate. Time comes from the Clock seam
 // (calendar time: session ends and first/last seen survive a restart). Not thread-safe: the
 // Judge owns it, under its lock, like the NameCache.
 //
