@@ -234,7 +234,9 @@ void Judge::applyLearning(Verdict& v, const PacketInfo& flow, const FlowView& vi
     ++counters_.learn_observed;
   }
   const uint16_t port = flow.has_ports ? flow.dst_port : 0;
-  if (view.src.mac && learning_.learning(*view.src.mac)) {
+  // record() looks the device up itself and ignores one that is not learning: asking
+  // learning() first would be a second lookup on every new flow.
+  if (view.src.mac) {
     FlowAttempt a;
     a.direction = Direction::kEgress;
     // The name the deciding rule matched, else one the device resolved for the address.
@@ -251,7 +253,7 @@ void Judge::applyLearning(Verdict& v, const PacketInfo& flow, const FlowView& vi
     a.to_device = view.dst.segment >= 0 && !view.dst.is_box;
     learning_.record(*view.src.mac, a);
   }
-  if (view.dst.mac && learning_.learning(*view.dst.mac)) {
+  if (view.dst.mac) {
     FlowAttempt a;
     a.direction = Direction::kInbound;
     a.address = flow.src;

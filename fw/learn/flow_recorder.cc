@@ -16,8 +16,10 @@ bool isRecordableName(std::string_view name) {
 }
 
 size_t FlowRecorder::KeyHash::operator()(const KeyView& k) const {
-  size_t h = std::hash<std::string_view>()(k.name);
-  h ^= IpAddressHash()(k.address) + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+  // A key holds a name or an address, never both; most flows of a busy device are kept by
+  // address, and those skip the byte-wise string hash (an empty name's still costs a call).
+  const size_t h =
+      k.name.empty() ? IpAddressHash()(k.address) : std::hash<std::string_view>()(k.name);
   const uint64_t small = (uint64_t{k.port} << 16) | (uint64_t{k.protocol} << 8) |
                          static_cast<uint64_t>(k.direction);
   return h ^ (small * 0x9E3779B97F4A7C15ull);
@@ -37,6 +39,53 @@ FlowRecorder::FlowRecorder(const Clock& clock, LearnLimits limits)
   if (limits_.total == 0) limits_.total = 1;
   // The session table never rehashes on the packet path: it is only grown by start().
   devices_.reserve(std::min<size_t>(limits_.sessions, 4096));
+  // Nor do the count groups at the default limits (8 KiB): a device holds at most this many.
+  by_count_.reserve(std::min({limits_.per_device, limits_.total, kLearnMaxFlows}) + 1);
+}
+
+void FlowRecorder::joinCount(DeviceFlows& device, size_t count) {
+  if (by_count_.size() <= count) by_count_.resize(count + 1, nullptr);
+  DeviceFlows*& first = by_count_[count];
+  device.same_count_prev = nullptr;
+  device.same_count_next = first;
+  if (first != nullptr) first->same_count_prev = &device;
+  first = &device;
+  most_ = std::max(most_, count);
+}
+
+void FlowRecorder::leaveCount(DeviceFlows& device, size_t count) {
+  if (device.same_count_prev != nullptr) {
+    device.same_count_prev->same_count_next = device.same_count_next;
+  } else {
+    by_count_[count] = device.same_count_next;
+  }
+  if (device.same_count_next != nullptr) {
+    device.same_count_next->same_count_prev = device.same_count_prev;
+  }
+  device.same_count_prev = device.same_count_next = nullptr;
+  while (most_ > 0 && by_count_[most_] == nullptr) --most_;
+}
+
+void FlowRecorder::recount(DeviceFlows& device, size_t before) {
+  const size_t now = device.lru.size();
+  if (now == before) return;
+  if (before > 0) leaveCount(device, before);
+  if (now > 0) joinCount(device, now);
+}
+
+void FlowRecorder::regroup() {
+  std::fill(by_count_.begin(), by_count_.end(), nullptr);
+  most_ = 0;
+  for (auto& [mac, device] : devices_) {
+    if (!device.lru.empty()) joinCount(device, device.lru.size());
+  }
+}
+
+void FlowRecorder::erase(std::unordered_map<uint64_t, DeviceFlows>::iterator it) {
+  DeviceFlows& device = it->second;
+  if (!device.lru.empty()) leaveCount(device, device.lru.size());
+  flows_ -= device.lru.size();
+  devices_.erase(it);
 }
 
 bool FlowRecorder::learning(MacAddress mac) const {
@@ -77,8 +126,7 @@ Status FlowRecorder::start(MacAddress mac, std::chrono::seconds duration, bool o
                                  " devices are learning already (the most at once); stop one "
                                  "with `muzzlectl learn stop MAC` first");
       }
-      flows_ -= oldest->second.lru.size();
-      devices_.erase(oldest);
+      erase(oldest);
     }
     it = devices_.try_emplace(mac.value).first;
     it->second.session.mac = mac;
@@ -104,8 +152,7 @@ bool FlowRecorder::stop(MacAddress mac) {
 bool FlowRecorder::forget(MacAddress mac) {
   auto it = devices_.find(mac.value);
   if (it == devices_.end()) return false;
-  flows_ -= it->second.lru.size();
-  devices_.erase(it);
+  erase(it);
   return true;
 }
 
@@ -120,34 +167,11 @@ std::vector<LearnSession> FlowRecorder::expire() {
   return ended;
 }
 
-void FlowRecorder::evictOldest(DeviceFlows& device) {
-  const auto victim = std::prev(device.lru.end());
-  device.index.erase(viewOf(victim->key));
-  device.lru.erase(victim);
-  --flows_;
-  ++evictions_;
-  ++device.session.evictions;
-}
-
-void FlowRecorder::makeRoom(DeviceFlows& device) {
-  if (device.lru.size() >= limits_.per_device) {
-    evictOldest(device);
-    return;
-  }
-  if (flows_ < limits_.total) return;
-  // O(sessions), but only for a new flow when the whole recorder is full.
-  DeviceFlows* largest = &device;
-  for (auto& [mac, d] : devices_) {
-    if (d.lru.size() > largest->lru.size()) largest = &d;
-  }
-  if (!largest->lru.empty()) evictOldest(*largest);
-}
-
-void FlowRecorder::insert(DeviceFlows& device, LearnedFlow flow) {
-  device.lru.push_front(std::move(flow));
-  // The index's view points into the list node, which never moves.
-  device.index.emplace(viewOf(device.lru.front().key), device.lru.begin());
-  ++flows_;
+FlowRecorder::DeviceFlows* FlowRecorder::victimFor(DeviceFlows& device) {
+  if (device.lru.size() >= limits_.per_device) return &device;
+  if (flows_ < limits_.total || most_ == 0) return nullptr;
+  // A tie goes against the recording device: it pushes out its own flow before another's.
+  return device.lru.size() >= most_ ? &device : by_count_[most_];
 }
 
 void FlowRecorder::record(MacAddress mac, const FlowAttempt& a) {
@@ -155,8 +179,8 @@ void FlowRecorder::record(MacAddress mac, const FlowAttempt& a) {
   if (it == devices_.end() || !it->second.session.active) return;
   DeviceFlows& device = it->second;
   const bool by_name = isRecordableName(a.name);
-  KeyView key{a.direction, a.protocol, a.port, by_name ? a.name : std::string_view(),
-              by_name ? IpAddress{} : a.address};
+  const KeyView key{a.direction, a.protocol, a.port, by_name ? a.name : std::string_view(),
+                    by_name ? IpAddress{} : a.address};
   const int64_t now = unixSeconds(clock_.wallNow());
   if (auto found = device.index.find(key); found != device.index.end()) {
     LearnedFlow& f = *found->second;
@@ -169,10 +193,31 @@ void FlowRecorder::record(MacAddress mac, const FlowAttempt& a) {
     device.lru.splice(device.lru.begin(), device.lru, found->second);
     return;
   }
-  makeRoom(device);
-  LearnedFlow f;
+  // A new flow. At a bound, the flow that gives way hands its nodes over: its list node moves
+  // to the front of this device's list (splice: nothing is freed or allocated) and its index
+  // node is re-keyed into this device's index.
+  const size_t before = device.lru.size();
+  FlowIndex::node_type index_node;
+  if (DeviceFlows* victim = victimFor(device)) {
+    const size_t victim_before = victim->lru.size();
+    const auto oldest = std::prev(victim->lru.end());
+    index_node = victim->index.extract(viewOf(oldest->key));
+    device.lru.splice(device.lru.begin(), victim->lru, oldest);
+    ++evictions_;
+    ++victim->session.evictions;
+    if (victim != &device) recount(*victim, victim_before);
+  } else {
+    device.lru.emplace_front();
+    ++flows_;
+  }
+  recount(device, before);
+  LearnedFlow& f = device.lru.front();
   f.key.direction = a.direction;
-  if (by_name) f.key.name.assign(a.name);
+  if (by_name) {
+    f.key.name.assign(a.name);  // within the lent buffer's capacity when it is large enough
+  } else {
+    f.key.name.clear();
+  }
   f.key.address = key.address;
   f.key.protocol = a.protocol;
   f.key.port = a.port;
@@ -183,7 +228,13 @@ void FlowRecorder::record(MacAddress mac, const FlowAttempt& a) {
   f.verdict = a.verdict;
   f.allowed_by_rule = a.allowed_by_rule;
   f.to_device = a.to_device;
-  insert(device, std::move(f));
+  if (index_node) {
+    index_node.key() = viewOf(f.key);
+    index_node.mapped() = device.lru.begin();
+    device.index.insert(std::move(index_node));
+  } else {
+    device.index.emplace(viewOf(f.key), device.lru.begin());
+  }
 }
 
 std::optional<LearnSession> FlowRecorder::session(MacAddress mac) const {

@@ -10,16 +10,21 @@
 //     device's least recently seen one, so a device that scans 100,000 addresses keeps its last
 //     `per_device` and only pushes out its own;
 //   - at most `total` flows in all (kLearnMaxFlows): a new flow then pushes out the least
-//     recently seen flow of the device holding the most, so one noisy device cannot take a
-//     quiet one's record;
+//     recently seen flow of the device holding the most (the recording device itself when it
+//     is one of them), so one noisy device cannot take a quiet one's record;
 //   - a session lasts at most kLearnMaxDuration.
 // Evictions are counted (evictions()), and each device's own count is kept with its session.
 //
-// record() allocates only when it inserts a new flow (a list node, an index node and, for a long
-// name, its text), within the bounds above; a flow seen again costs a hash lookup. learning()
-// and observing() never allocate. Time comes from the Clock seam (calendar time: session ends
-// and first/last seen survive a restart). Not thread-safe: the Judge owns it, under its lock,
-// like the NameCache.
+// record() is on the Judge's path for every new flow of a learning device, so its cost is
+// bounded too: a flow seen again costs two hash lookups (the device, the flow); a new flow, one
+// more insert. Room at either bound is found in constant time (the devices are kept grouped by
+// how many flows they hold), and the flow that gives way lends its list node, index node and
+// name buffer to the new one, so a recorder at its bounds (a busy device's steady state)
+// allocates nothing for the flow itself (a device whose count still grows at the total bound
+// may grow its index's bucket array, a few times in its life). Below the bounds a new flow
+// allocates a list node, an index node and, for a long name, its text. learning() and observing() never allocate. Time comes from the Clock seam
+// (calendar time: session ends and first/last seen survive a restart). Not thread-safe: the
+// Judge owns it, under its lock, like the NameCache.
 //
 // Saved form (serialize()/load(), fw/learn/learn_file.cc): a line-based text file in state_dir,
 // learn.state. load() refuses a damaged or hostile file as a whole, naming the line and what is
@@ -127,7 +132,8 @@ class FlowRecorder {
   // Learning with --observe: the Judge allows what the profile does not explicitly deny.
   bool observing(MacAddress mac) const;
 
-  // Records one attempt of `mac`, if it is learning (otherwise nothing happens).
+  // Records one attempt of `mac`, if it is learning (otherwise nothing happens, at the cost of
+  // one lookup: callers need not ask learning() first).
   void record(MacAddress mac, const FlowAttempt& attempt);
 
   std::optional<LearnSession> session(MacAddress mac) const;
@@ -162,22 +168,42 @@ class FlowRecorder {
     size_t operator()(const KeyView& k) const;
   };
   using FlowList = std::list<LearnedFlow>;  // front: most recently seen
+  // The index's views point into the list nodes, which never move (not even when a node is
+  // lent to another device: splice relinks it).
+  using FlowIndex = std::unordered_map<KeyView, FlowList::iterator, KeyHash>;
   struct DeviceFlows {
     LearnSession session;
     FlowList lru;
-    std::unordered_map<KeyView, FlowList::iterator, KeyHash> index;
+    FlowIndex index;
+    // The other devices holding as many flows (by_count_); null at either end of the group.
+    DeviceFlows* same_count_prev = nullptr;
+    DeviceFlows* same_count_next = nullptr;
   };
   static KeyView viewOf(const LearnedFlowKey& k) {
     return KeyView{k.direction, k.protocol, k.port, k.name, k.address};
   }
-  void evictOldest(DeviceFlows& device);
-  // Makes room for one more flow for `device` under the total bound.
-  void makeRoom(DeviceFlows& device);
-  void insert(DeviceFlows& device, LearnedFlow flow);
+  // The device whose least recently seen flow gives way to a new flow of `device`: `device`
+  // itself at its own bound, the device holding the most at the total bound; null when there
+  // is room. Constant time.
+  DeviceFlows* victimFor(DeviceFlows& device);
+  // Moves `device` to the group of its flow count after it changed from `before`.
+  void recount(DeviceFlows& device, size_t before);
+  void joinCount(DeviceFlows& device, size_t count);
+  void leaveCount(DeviceFlows& device, size_t count);
+  // Every device into the group of its flow count (after load()).
+  void regroup();
+  // Drops a device (ended session pushed out, or forgotten) with its flows.
+  void erase(std::unordered_map<uint64_t, DeviceFlows>::iterator it);
 
   const Clock& clock_;
   LearnLimits limits_;
+  // Node-based: a DeviceFlows never moves, so by_count_ may point at it.
   std::unordered_map<uint64_t, DeviceFlows> devices_;  // MacAddress::value -> its session
+  // by_count_[n]: the first of the devices holding n flows (n >= 1; devices with none are in no
+  // group), linked through same_count_*. most_: the largest n with a device, 0 when none.
+  // Each count moves by one per eviction, so most_ moves by at most one on the packet path.
+  std::vector<DeviceFlows*> by_count_;
+  size_t most_ = 0;
   size_t flows_ = 0;
   uint64_t evictions_ = 0;
   uint64_t load_dropped_ = 0;

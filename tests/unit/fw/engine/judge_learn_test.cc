@@ -53,6 +53,21 @@ TEST_CASE("a learning device's new flows are recorded by name or address, with t
   CHECK(f.judge.counters().learn_observed == 0);
 }
 
+TEST_CASE("while another device learns, a device that is not learning is not recorded") {
+  Fixture f;
+  const MacAddress other = *MacAddress::parse("44:47:cc:00:00:11");
+  REQUIRE(f.judge.learning().start(other, std::chrono::hours(1), false).ok());
+  f.connect("203.0.113.30");
+  CHECK(f.judge.learning().flowCount() == 0);
+  REQUIRE(f.judge.learning().start(kSpeaker, std::chrono::hours(1), false).ok());
+  f.connect("203.0.113.30");
+  CHECK(f.judge.learning().flows(kSpeaker).size() == 1);
+  CHECK(f.judge.learning().flows(other).empty());
+  f.judge.learning().stop(kSpeaker);  // ended: its flows stay, no new one is added
+  f.connect("203.0.113.31");
+  CHECK(f.judge.learning().flowCount() == 1);
+}
+
 TEST_CASE("observe mode allows what the profile does not explicitly deny, and says so") {
   Fixture f;
   f.setPolicy(kObservePolicy, kGeneration);

@@ -106,6 +106,115 @@ TEST_CASE("at the total bound, the device holding the most gives way") {
   CHECK(r.session(kVacuum)->evictions == 0);
 }
 
+TEST_CASE("at the total bound, the largest gives way each time; a tie goes against the recorder") {
+  ManualClock clock;
+  FlowRecorder r(clock, LearnLimits{.per_device = 100, .total = 12});
+  const MacAddress speaker = *MacAddress::parse("68:54:fd:00:00:31");
+  for (MacAddress m : {kCamera, kVacuum, speaker}) REQUIRE(r.start(m, hours(1), false).ok());
+  for (uint32_t i = 0; i < 6; ++i) r.record(kCamera, tcp("", nth(i), 80));
+  for (uint32_t i = 0; i < 4; ++i) r.record(kVacuum, tcp("", nth(100 + i), 80));
+  for (uint32_t i = 0; i < 2; ++i) r.record(speaker, tcp("", nth(200 + i), 80));
+  REQUIRE(r.flowCount() == 12);
+  // The camera holds the most (6, then 5): its two oldest go.
+  r.record(speaker, tcp("", nth(202), 80));
+  r.record(speaker, tcp("", nth(203), 80));
+  CHECK(r.flows(kCamera).size() == 4);
+  CHECK(r.flows(kCamera).back().key.address == nth(2));
+  CHECK(r.session(kCamera)->evictions == 2);
+  // 4, 4, 4: the recording device pushes out its own oldest, then so does the vacuum.
+  r.record(speaker, tcp("", nth(204), 80));
+  CHECK(r.flows(speaker).size() == 4);
+  CHECK(r.flows(speaker).back().key.address == nth(201));
+  CHECK(r.session(speaker)->evictions == 1);
+  r.record(kVacuum, tcp("", nth(104), 80));
+  CHECK(r.flows(kVacuum).size() == 4);
+  CHECK(r.flows(kVacuum).back().key.address == nth(101));
+  CHECK(r.session(kVacuum)->evictions == 1);
+  CHECK(r.session(kCamera)->evictions == 2);
+  CHECK(r.flowCount() == 12);
+  CHECK(r.evictions() == 4);
+  // A flow seen again is still found after its neighbours' nodes moved between devices.
+  r.record(kCamera, tcp("", nth(2), 80));
+  CHECK(r.flows(kCamera).front().count == 2);
+  CHECK(r.flowCount() == 12);
+}
+
+TEST_CASE("at the total bound, the largest is found again after a device is dropped or loaded") {
+  ManualClock clock;
+  const LearnLimits limits{.sessions = 2, .per_device = 100, .total = 60};
+  FlowRecorder r(clock, limits);
+  REQUIRE(r.start(kCamera, hours(1), false).ok());
+  REQUIRE(r.start(kVacuum, hours(1), false).ok());
+  for (uint32_t i = 0; i < 50; ++i) r.record(kCamera, tcp("", nth(i), 80));
+  for (uint32_t i = 0; i < 10; ++i) r.record(kVacuum, tcp("", nth(100 + i), 80));
+  // The camera, which held the most, is forgotten: the vacuum (10) is now the largest.
+  REQUIRE(r.forget(kCamera));
+  const MacAddress speaker = *MacAddress::parse("68:54:fd:00:00:31");
+  REQUIRE(r.start(speaker, hours(1), false).ok());
+  for (uint32_t i = 0; i < 50; ++i) r.record(speaker, tcp("", nth(200 + i), 80));
+  CHECK(r.flowCount() == 60);
+  r.record(kVacuum, tcp("", nth(110), 80));  // full: the speaker (50) gives way
+  CHECK(r.flowCount() == 60);
+  CHECK(r.flows(speaker).size() == 49);
+  CHECK(r.session(speaker)->evictions == 1);
+  // Loaded from learn.state, the counts are known again: the speaker still gives way first.
+  FlowRecorder back(clock, limits);
+  REQUIRE(back.load(r.serialize(), "learn.state").ok());
+  REQUIRE(back.flowCount() == 60);
+  back.record(kVacuum, tcp("", nth(111), 80));
+  CHECK(back.flowCount() == 60);
+  CHECK(back.flows(speaker).size() == 48);
+  CHECK(back.flows(kVacuum).size() == 12);
+  // An ended session pushed out by a new one takes its flows along, and its count with them:
+  // then the vacuum, not the gone speaker, holds the most.
+  REQUIRE(back.stop(speaker));
+  REQUIRE(back.start(kCamera, hours(1), false).ok());
+  CHECK_FALSE(back.session(speaker).has_value());
+  CHECK(back.flowCount() == 12);
+  for (uint32_t i = 0; i < 24; ++i) {
+    back.record(kCamera, tcp("", nth(300 + i), 80));
+    back.record(kVacuum, tcp("", nth(400 + i), 80));
+  }
+  REQUIRE(back.flowCount() == 60);
+  back.record(kCamera, tcp("", nth(324), 80));
+  CHECK(back.flows(kCamera).size() == 25);
+  CHECK(back.flows(kVacuum).size() == 35);
+  CHECK(back.flowCount() == 60);
+}
+
+TEST_CASE("a flow that gives way lends its place: the new flow keeps nothing of the old one") {
+  ManualClock clock;
+  FlowRecorder r(clock, LearnLimits{.per_device = 1});
+  REQUIRE(r.start(kCamera, hours(1), false).ok());
+  FlowAttempt named = tcp("a-rather-long-name-past-the-small-buffer.example.com", kCloud, 443);
+  named.allowed_by_rule = true;
+  named.to_device = true;
+  r.record(kCamera, named);
+  r.record(kCamera, named);
+  clock.advance(seconds(10));
+  r.record(kCamera, tcp("", kCloud2, 80, Action::kReject));  // by address, in the named one's place
+  auto flows = r.flows(kCamera);
+  REQUIRE(flows.size() == 1);
+  CHECK(flows[0].key.name.empty());
+  CHECK(flows[0].key.address == kCloud2);
+  CHECK(flows[0].key.port == 80);
+  CHECK(flows[0].count == 1);
+  CHECK(flows[0].first_seen_unix == flows[0].last_seen_unix);
+  CHECK(flows[0].verdict == Action::kReject);
+  CHECK_FALSE(flows[0].allowed_by_rule);
+  CHECK_FALSE(flows[0].to_device);
+  // The index follows the lent node: the address flow is found again, the named one is new.
+  r.record(kCamera, tcp("", kCloud2, 80));
+  CHECK(r.flows(kCamera)[0].count == 2);
+  r.record(kCamera, tcp("cam.example.com", kCloud, 443));
+  flows = r.flows(kCamera);
+  REQUIRE(flows.size() == 1);
+  CHECK(flows[0].key.name == "cam.example.com");
+  CHECK(flows[0].key.address == IpAddress{});
+  CHECK(flows[0].last_address == kCloud);
+  CHECK(r.evictions() == 2);
+}
+
 TEST_CASE("sessions: bounded, duration checked, stop keeps the flows, forget drops them") {
   ManualClock clock;
   FlowRecorder r(clock, LearnLimits{.sessions = 1, .max_duration = hours(48)});
@@ -192,6 +301,48 @@ TEST_CASE("learn.state: a round trip keeps sessions, flows, their order and coun
   back.record(kCamera, tcp("cam.example.com", kCloud, 443));
   CHECK(back.flows(kCamera)[0].count == 3);
   CHECK(back.flowCount() == 4);
+}
+
+TEST_CASE("learn.state: the saved text, field by field") {
+  ManualClock clock;  // 1,790,000,000
+  FlowRecorder r(clock);
+  REQUIRE(r.start(kVacuum, hours(1), true).ok());
+  REQUIRE(r.start(kCamera, hours(24), false).ok());
+  FlowAttempt ruled = tcp("cam.example.com", kCloud, 443);
+  ruled.allowed_by_rule = true;
+  r.record(kCamera, ruled);
+  clock.advance(seconds(7));
+  r.record(kCamera, ruled);
+  FlowAttempt ntp;
+  ntp.address = *IpAddress::parse("2001:db8::123");
+  ntp.protocol = 17;
+  ntp.port = 123;
+  ntp.verdict = Action::kDrop;
+  r.record(kCamera, ntp);
+  FlowAttempt lateral;
+  lateral.address = *IpAddress::parse("198.18.1.10");
+  lateral.protocol = 47;  // GRE: no name for it, written as its number
+  lateral.to_device = true;
+  lateral.verdict = Action::kReject;
+  r.record(kCamera, lateral);
+  FlowAttempt inbound = tcp("", *IpAddress::parse("10.0.0.255"), 554);
+  inbound.direction = Direction::kInbound;
+  r.record(kVacuum, inbound);
+  r.stop(kVacuum);
+  CHECK(r.serialize() ==
+        "# muzzle learning state 1\n"
+        "session 44:47:cc:00:00:11 start=1790000000 end=1790086400 observe=no active=yes "
+        "evictions=0\n"
+        "flow egress 47 0 addr=198.18.1.10 count=1 first=1790000007 last=1790000007 "
+        "verdict=reject rule=no via=198.18.1.10 lateral=yes\n"
+        "flow egress udp 123 addr=2001:db8::123 count=1 first=1790000007 last=1790000007 "
+        "verdict=drop rule=no via=2001:db8::123 lateral=no\n"
+        "flow egress tcp 443 name=cam.example.com count=2 first=1790000000 last=1790000007 "
+        "verdict=allow rule=yes via=203.0.113.10 lateral=no\n"
+        "session 50:ec:50:00:00:21 start=1790000000 end=1790000007 observe=yes active=no "
+        "evictions=0\n"
+        "flow inbound tcp 554 addr=10.0.0.255 count=1 first=1790000007 last=1790000007 "
+        "verdict=allow rule=no via=10.0.0.255 lateral=no\n");
 }
 
 TEST_CASE("learn.state: a damaged or hostile file is refused with its line, nothing changes") {
