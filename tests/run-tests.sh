@@ -34,9 +34,11 @@ status=0
 # path of the suite and builds in a tree of its own, so for the whole suite (no arguments) it starts
 # now, beside the sanitizer builds, instead of beside the scenario tests at the end: there it held
 # one of CTest's two slots for half an hour, the scenario tests ran one at a time in the other,
-# and the suite ended waiting for it (2026-12-04). The image's boot (RUN_SERIAL: it takes both
-# cores) runs last, alone. What apt installs comes first, one run at a time: the background chain
-# and the image tests would otherwise install beside each other.
+# and the suite ended waiting for it (2026-12-04). Not niced here (ARM64_NICE=0): niced beside the
+# sanitizer builds it got a tenth of the CPU, and its mostly one-core image build ran at the end,
+# alone. The image's boot (RUN_SERIAL: it takes both cores) runs last, alone. What apt installs
+# comes first, one run at a time: the background chain and the image tests would otherwise
+# install beside each other.
 arm64_early=0
 if (($# == 0 && EUID == 0)); then
   "$repo/image/setup.sh"
@@ -46,7 +48,8 @@ if (($# == 0 && EUID == 0)); then
   echo "== arm64 package and image, in the background (log: $arm64_log)"
   # A process group of its own (set -m), so that an interrupted suite stops all of it.
   set -m
-  ctest --test-dir "$BUILD" -L arm64 -E '^arm64_image_smoke$' --output-on-failure >"$arm64_log" 2>&1 &
+  ARM64_NICE=0 ctest --test-dir "$BUILD" -L arm64 -E '^arm64_image_smoke$' --output-on-failure \
+    >"$arm64_log" 2>&1 &
   arm64_pid=$!
   set +m
   trap 'kill -- "-$arm64_pid" 2>/dev/null || true' EXIT

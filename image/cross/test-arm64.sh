@@ -6,7 +6,8 @@
 # then run those unit tests under qemu-aarch64 user emulation. Needs root for the setup (apt,
 # binfmt_misc); exits 77 (skipped) without.
 #
-#   image/cross/test-arm64.sh            BUILD_ARM64=DIR (default build-arm64/ in the tree)
+#   image/cross/test-arm64.sh            BUILD_ARM64=DIR (default build-arm64/ in the tree);
+#                                        ARM64_NICE: the cross build's nice level (default 10)
 #   image/cross/test-arm64.sh image-build   the arm64 image: build.sh with MUZZLE_ARCH=arm64
 #                                           (CTest `arm64_image_build`, beside other tests)
 #   image/cross/test-arm64.sh image-boot    smoke.sh with MUZZLE_ARCH=arm64: boots it under
@@ -67,7 +68,7 @@ if [[ ! -f "$build/build.ninja" ]]; then
     -DCMAKE_TOOLCHAIN_FILE="$repo/image/cross/aarch64-linux-gnu.cmake" "${launcher[@]}" >/dev/null
 fi
 say "building the package's programs and ${emulated[*]} in $build"
-nice -n 10 cmake --build "$build" --target muzzle_package_binaries "${emulated[@]}"
+nice -n "${ARM64_NICE:-10}" cmake --build "$build" --target muzzle_package_binaries "${emulated[@]}"
 build_s=$((SECONDS - step))
 
 # -- the package ----------------------------------------------------------------------------
