@@ -2,12 +2,13 @@
 // `event=policy-reloaded`), without a lab: compilePolicyFile once cold (first_*: as the load at
 // start, on a fresh heap), then RUNS times (default 5) again. Prints one JSON line: the wall and
 // CPU milliseconds of the first and of each later run, and the later runs' medians.
-//   build/tests/bench/bench_compile POLICY.yaml [RUNS] [--daemon [--no-trim]]
+//   build/tests/bench/bench_compile POLICY.yaml [RUNS] [--daemon [--trim]]
 // Plain, each compile frees the one before it first, so the next reuses its memory (warm: the
 // least a compile costs). --daemon does what muzzled's reload does: each compile runs on a thread
 // of its own while the previous policy is still installed (so it needs memory of its own), then
-// the previous one is freed and the heap trimmed (Daemon::install's malloc_trim); --no-trim
-// leaves the freed memory to the allocator, to show what giving it back costs the next compile.
+// the previous one is freed, its memory left to the allocator for the next compile. --trim
+// gives it back after each swap (malloc_trim(0), as muzzled did until 2026-12-04): the next
+// compile then faults every page in again.
 // No site facts (as `muzzled --check-policy`): builtins resolve to no addresses.
 #include <malloc.h>
 #include <time.h>
@@ -51,9 +52,9 @@ std::string list(const std::vector<double>& values) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const bool daemon = std::erase(args, "--daemon") > 0;
-  const bool trim = std::erase(args, "--no-trim") == 0;
-  if (args.empty() || args.size() > 2 || (!trim && !daemon)) {
-    std::fprintf(stderr, "usage: bench_compile POLICY.yaml [RUNS] [--daemon [--no-trim]]\n");
+  const bool trim = std::erase(args, "--trim") > 0;
+  if (args.empty() || args.size() > 2 || (trim && !daemon)) {
+    std::fprintf(stderr, "usage: bench_compile POLICY.yaml [RUNS] [--daemon [--trim]]\n");
     return 2;
   }
   const std::string path = args[0];
@@ -82,7 +83,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     devices = (**compiled)->devices.size();
-    if (daemon) {  // the swap: the old policy goes, the heap is given back
+    if (daemon) {  // the swap: the old policy goes
       installed = std::move(*compiled).value();
       if (trim) malloc_trim(0);
     }
@@ -98,7 +99,11 @@ int main(int argc, char** argv) {
       "{\"policy\":\"%s\",\"mode\":\"%s\",\"devices\":%zu,\"first_wall_ms\":%.1f,"
       "\"first_cpu_ms\":%.1f,\"wall_ms\":%s,\"cpu_ms\":%s,\"median_wall_ms\":%.1f,"
       "\"median_cpu_ms\":%.1f}\n",
-      path.c_str(), !daemon ? "warm" : trim ? "daemon" : "daemon-no-trim", devices, first_wall, first_cpu,
-      list(wall).c_str(), list(cpu).c_str(), median(wall), median(cpu));
+      path.c_str(),
+      !daemon ? "warm"
+      : trim  ? "daemon-trim"
+              : "daemon",
+      devices, first_wall, first_cpu, list(wall).c_str(), list(cpu).c_str(), median(wall),
+      median(cpu));
   return 0;
 }
