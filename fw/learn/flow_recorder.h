@@ -22,9 +22,10 @@
 // name buffer to the new one, so a recorder at its bounds (a busy device's steady state)
 // allocates nothing for the flow itself (a device whose count still grows at the total bound
 // may grow its index's bucket array, a few times in its life). Below the bounds a new flow
-// allocates a list node, an index node and, for a long name, its text. learning() and observing() never allocate. Time comes from the Clock seam
-// (calendar time: session ends and first/last seen survive a restart). Not thread-safe: the
-// Judge owns it, under its lock, like the NameCache.
+// allocates a list node, an index node and, for a long name, its text. learning() and
+// observing() never allocate. Time comes from the Clock seam (calendar time: session ends and
+// first/last seen survive a restart). Not thread-safe: the Judge owns it, under its lock, like
+// the NameCache.
 //
 // Saved form (serialize()/load(), fw/learn/learn_file.cc): a line-based text file in state_dir,
 // learn.state. load() refuses a damaged or hostile file as a whole, naming the line and what is

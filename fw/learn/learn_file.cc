@@ -10,6 +10,7 @@
 // does not read is an error naming the file and line, and nothing is taken from the file then.
 // Names are read back only if they are names the recorder itself would keep (isRecordableName).
 #include <charconv>
+#include <type_traits>
 
 #include "fw/common/excerpt.h"
 #include "fw/common/text_lines.h"
@@ -53,6 +54,19 @@ const char* protocolWord(uint8_t p) {
 }
 
 const char* yesNoText(bool b) { return b ? "yes" : "no"; }
+
+// " key=value": a number, an address or a word after its key.
+template <typename T>
+void appendField(std::string& out, std::string_view key, const T& value) {
+  out += key;
+  if constexpr (std::is_same_v<T, IpAddress>) {
+    appendAddress(out, value);
+  } else if constexpr (std::is_arithmetic_v<T>) {
+    appendNumber(out, value);
+  } else {
+    out += value;
+  }
+}
 
 std::vector<std::string_view> words(std::string_view line) {
   std::vector<std::string_view> out;
@@ -114,16 +128,11 @@ std::string FlowRecorder::serialize() const {
   for (const LearnSession& s : sessions()) {
     out += "session ";
     out += s.mac.toString();
-    out += " start=";
-    appendNumber(out, s.start_unix);
-    out += " end=";
-    appendNumber(out, s.end_unix);
-    out += " observe=";
-    out += yesNoText(s.observe);
-    out += " active=";
-    out += yesNoText(s.active);
-    out += " evictions=";
-    appendNumber(out, s.evictions);
+    appendField(out, " start=", s.start_unix);
+    appendField(out, " end=", s.end_unix);
+    appendField(out, " observe=", yesNoText(s.observe));
+    appendField(out, " active=", yesNoText(s.active));
+    appendField(out, " evictions=", s.evictions);
     out += '\n';
     for (const LearnedFlow& f : devices_.at(s.mac.value).lru) {
       out += "flow ";
@@ -137,26 +146,17 @@ std::string FlowRecorder::serialize() const {
       out += ' ';
       appendNumber(out, f.key.port);
       if (f.key.name.empty()) {
-        out += " addr=";
-        appendAddress(out, f.key.address);
+        appendField(out, " addr=", f.key.address);
       } else {
-        out += " name=";
-        out += f.key.name;
+        appendField(out, " name=", f.key.name);
       }
-      out += " count=";
-      appendNumber(out, f.count);
-      out += " first=";
-      appendNumber(out, f.first_seen_unix);
-      out += " last=";
-      appendNumber(out, f.last_seen_unix);
-      out += " verdict=";
-      out += actionName(f.verdict);
-      out += " rule=";
-      out += yesNoText(f.allowed_by_rule);
-      out += " via=";
-      appendAddress(out, f.last_address);
-      out += " lateral=";
-      out += yesNoText(f.to_device);
+      appendField(out, " count=", f.count);
+      appendField(out, " first=", f.first_seen_unix);
+      appendField(out, " last=", f.last_seen_unix);
+      appendField(out, " verdict=", actionName(f.verdict));
+      appendField(out, " rule=", yesNoText(f.allowed_by_rule));
+      appendField(out, " via=", f.last_address);
+      appendField(out, " lateral=", yesNoText(f.to_device));
       out += '\n';
     }
   }
