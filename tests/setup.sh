@@ -32,6 +32,7 @@ packages=(
   nftables iproute2 iputils-ping dnsmasq-base procps  # the network-namespace lab
   rsyslog rsyslog-gnutls                           # tests/scenario/syslog.sh: the collector (TCP, TLS)
   clang-14 libclang-rt-14-dev                      # libFuzzer targets (tests/fuzz), CI smoke
+  lld-14                                           # the sanitized tree's linker (tests/run-tests.sh)
   nettle-dev                                       # SHA-256 (fw/common/sha256.h)
   libssl-dev openssl                               # mgmt: certificate checks; test certificates; MUD signatures
   libcurl4-openssl-dev                             # fw/mud: MUD files over HTTPS

@@ -170,6 +170,18 @@ void number(std::string& out, uint64_t value) {
   out.append(buf, result.ptr);
 }
 
+void fact(std::string& out, std::string_view name, std::string_view value, bool warn) {
+  out += "<dt>";
+  text(out, name);
+  out += warn ? "</dt><dd class=\"warn\">" : "</dt><dd>";
+  if (value.empty()) {
+    out += "<span class=\"none\">—</span>";
+  } else {
+    text(out, value);
+  }
+  out += "</dd>";
+}
+
 namespace {
 
 void navLink(std::string& out, std::string_view href, std::string_view label, bool current) {

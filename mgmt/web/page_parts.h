@@ -23,6 +23,10 @@ void text(std::string& out, std::string_view value);
 // Appends ` name="value"` with the value escaped.
 void attr(std::string& out, std::string_view name, std::string_view value);
 void number(std::string& out, uint64_t value);
+// One <dt>/<dd> pair of a <dl>, the value escaped; an empty value shows as "—" (the box has
+// not learned it: a device page has the same lines for every device); `warn` marks a value that
+// needs a look.
+void fact(std::string& out, std::string_view name, std::string_view value, bool warn = false);
 
 // The whole document: head (viewport, the stylesheet, the script), header with the box's
 // name, nav, the user and the Log out form (when ctx is set), ctx->notice, then `body` inside

@@ -8,24 +8,11 @@
 namespace muzzle::web {
 
 using parts::attr;
+using parts::fact;
 using parts::number;
 using parts::text;
 
 namespace {
-
-// A <dt>/<dd> pair whose value is escaped; an empty value shows as "—" (the box has not
-// learned it), so every device page has the same lines.
-void fact(std::string& out, std::string_view name, std::string_view value) {
-  out += "<dt>";
-  text(out, name);
-  out += "</dt><dd>";
-  if (value.empty()) {
-    out += "<span class=\"none\">—</span>";
-  } else {
-    text(out, value);
-  }
-  out += "</dd>";
-}
 
 std::string whyProfile(const v1::DeviceInfo& d) {
   if (d.quarantined()) return "quarantined";

@@ -12,6 +12,7 @@
 namespace muzzle::web {
 
 using parts::attr;
+using parts::fact;
 using parts::number;
 using parts::text;
 
@@ -144,15 +145,6 @@ void policySection(std::string& out, const OverviewPage& page, const PageContext
     out += '.';
   }
   out += "</p></section>";
-}
-
-// One "name: value" line of a <dl>; `warn` marks a value that needs a look.
-void fact(std::string& out, std::string_view name, std::string_view value, bool warn = false) {
-  out += "<dt>";
-  text(out, name);
-  out += warn ? "</dt><dd class=\"warn\">" : "</dt><dd>";
-  text(out, value);
-  out += "</dd>";
 }
 
 std::string uptimeText(uint64_t seconds) {

@@ -17,7 +17,7 @@
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // A scratch policy folder /tmp/…/policy with a secret next to it (outside), removed afterwards.
 struct Folders {

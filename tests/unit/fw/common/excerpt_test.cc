@@ -6,7 +6,7 @@
 #include "fw/common/utf8.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE("excerpt: printable text comes back as it is") {
   CHECK(excerpt("camera-1") == "camera-1");
@@ -55,7 +55,7 @@ TEST_CASE("utf8: the first bad byte and where it is") {
 }  // namespace muzzle
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE("utf8SequenceLength: the well-formed sequence a text starts with, else 0") {
   CHECK(utf8SequenceLength("a") == 1);

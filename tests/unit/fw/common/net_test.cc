@@ -5,7 +5,7 @@
 #include <string>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 IpAddress ip(const char* text) {
   auto parsed = IpAddress::parse(text);

@@ -6,7 +6,7 @@
 #include <string>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 struct Record {
   static inline int alive = 0;

@@ -9,7 +9,7 @@
 #include <string>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 Result<DaemonConfig> parse(std::string_view yaml) {
   return parseDaemonConfig(yaml, "muzzled.yaml", "/etc/muzzle");

@@ -9,7 +9,7 @@
 #include "fw/config/daemon_config.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 Result<DaemonConfig> parse(const std::string& syslog_section) {
   return parseDaemonConfig(

@@ -10,7 +10,7 @@
 #include "muzzle/v1/policy.pb.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // "Billion laughs": line 2 is a list of `width` addresses, and every later line a list of
 // `width` aliases to the line before it, so line k+2 expands to about width^(k+1) nodes.

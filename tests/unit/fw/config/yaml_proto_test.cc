@@ -14,7 +14,7 @@
 #include "muzzle/v1/policy.pb.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // Lines in these snippets are numbered from 1 at the line that follows R"(.
 Status load(std::string_view yaml, google::protobuf::Message* out, SourceMap* map = nullptr) {

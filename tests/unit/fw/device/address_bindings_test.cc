@@ -6,7 +6,7 @@
 #include <string>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using std::chrono::seconds;
 

@@ -8,7 +8,7 @@
 #include "fw/device/inventory.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE("every field of a saved device record is written back as it was read") {
   ManualClock clock;

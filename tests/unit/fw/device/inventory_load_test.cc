@@ -7,7 +7,7 @@
 #include "fw/device/inventory.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE(
     "a MAC saved twice keeps its newest record, and the older one's addresses are not bound") {

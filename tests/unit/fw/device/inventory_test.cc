@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 MacAddress mac(const char* t) { return *MacAddress::parse(t); }
 IpAddress ip(const char* t) { return *IpAddress::parse(t); }

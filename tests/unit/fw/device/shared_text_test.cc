@@ -10,7 +10,7 @@
 #include "fw/device/shared_text.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 const std::string kVendor = "Hangzhou Hikvision Digital Technology Co.,Ltd.";
 

@@ -5,7 +5,7 @@
 #include "fw/dhcp/dhcp.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // A DHCPDISCOVER from 44:47:cc:00:00:11 with the given options appended after the cookie.
 std::vector<uint8_t> discover(std::vector<uint8_t> options) {

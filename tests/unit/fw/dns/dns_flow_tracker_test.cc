@@ -10,7 +10,7 @@
 #include "tests/unit/fw/dns/dns_test_messages.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using testing::cutAt;
 using testing::dnsAnswerA;

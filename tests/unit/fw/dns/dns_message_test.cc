@@ -10,7 +10,7 @@
 #include "fw/dns/dns_message.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // Builds DNS messages byte by byte, so each test shows exactly what is on the wire.
 struct Wire {

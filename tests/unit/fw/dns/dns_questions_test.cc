@@ -10,7 +10,7 @@
 #include "tests/unit/fw/dns/dns_test_messages.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 DnsFlowKey flow(uint64_t mac = 0x685400000031, uint16_t port = 40000) {
   return testing::dnsFlow(17, mac, port);

@@ -8,7 +8,7 @@
 #include "fw/dns/name_cache.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using std::chrono::seconds;
 

@@ -20,7 +20,7 @@
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 class CountingRuleset : public RulesetWriter {
  public:
@@ -353,7 +353,7 @@ TEST_CASE_FIXTURE(ManagedBox, "a damaged learn.state is set aside with its line;
 }  // namespace muzzle
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // A saved inventory holding `mac`, which owns `ip` on segment 0.
 std::string inventoryWith(MacAddress mac, const IpAddress& ip) {

@@ -12,7 +12,7 @@
 #include "tests/unit/fw/engine/test_support.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using testing::BlockingSink;
 using testing::ReleaseOnExit;

@@ -14,7 +14,7 @@
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using testing::TempDir;
 

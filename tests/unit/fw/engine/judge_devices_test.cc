@@ -12,7 +12,7 @@
 #include "tests/unit/fw/engine/test_support.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 constexpr const char* kPolicy = R"(
 version: 1
@@ -118,7 +118,7 @@ TEST_CASE("a malformed DHCP request is counted and still accepted") {
 }  // namespace muzzle
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // A DHCPREQUEST from `mac` announcing `mud_url` (option 161).
 std::vector<uint8_t> dhcpWithMudUrl(const char* mac, const std::string& mud_url) {

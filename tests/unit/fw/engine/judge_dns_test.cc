@@ -12,7 +12,7 @@
 #include "tests/unit/fw/engine/judge_dns_fixture.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using namespace judge_dns;  // NOLINT: the fixture's names are this file's vocabulary
 

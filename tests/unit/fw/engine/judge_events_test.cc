@@ -13,7 +13,7 @@
 #include "tests/unit/fw/engine/test_support.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 constexpr uint32_t kGeneration = 7;
 

@@ -21,7 +21,7 @@
 #include "tests/unit/fw/engine/test_support.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 constexpr const char* kPolicy = R"(
 version: 1

@@ -17,7 +17,7 @@
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 const UserEntry kMuzzle{"muzzle", 995, 995};
 const UserEntry kRoot{"root", 0, 0};

@@ -12,7 +12,7 @@
 #include "tests/unit/fw/engine/test_support.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // Packets "arrive" with inject(); drain() hands each, empty but for its id, to the sink.
 class FakeQueue : public testing::InjectedQueue {

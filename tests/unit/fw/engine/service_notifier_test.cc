@@ -15,7 +15,7 @@
 #include <string>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using std::chrono::microseconds;
 

@@ -5,7 +5,7 @@
 #include <doctest/doctest.h>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 std::vector<HostInterface> box() {
   HostInterface lo{"lo", "", true, {"127.0.0.1/8", "::1/128"}, HostInterface::Kind::kLoopback,

@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using std::chrono::minutes;
 using std::chrono::seconds;

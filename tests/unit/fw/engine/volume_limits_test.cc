@@ -8,7 +8,7 @@
 #include "fw/policy/policy_loader.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using std::chrono::minutes;
 

@@ -3,12 +3,14 @@
 // and damaged or hostile files refused with their line.
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "fw/learn/flow_recorder.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using std::chrono::hours;
 using std::chrono::seconds;
@@ -415,6 +417,48 @@ TEST_CASE("learn.state: what exceeds the limits is left out and counted") {
   CHECK(small.sessionCount() == 2);
   CHECK(small.flowCount() == 4);
   CHECK(small.loadDropped() == 1 + 5 + 2 + 4);  // a session, its flows, two over per_device...
+}
+
+TEST_CASE("learn.state in pieces, a session at a time, as the Daemon saves it") {
+  ManualClock clock;
+  const LearnLimits limits{.sessions = 4, .per_device = 8, .total = 4};
+  FlowRecorder r(clock, limits);
+  REQUIRE(r.start(kCamera, hours(1), false).ok());
+  REQUIRE(r.start(kVacuum, hours(1), false).ok());
+  for (uint32_t f = 0; f < 3; ++f) r.record(kCamera, tcp("", nth(f), 80));
+  r.record(kVacuum, tcp("", nth(10), 80));
+
+  auto pieces = [&](const std::function<void()>& between) {
+    std::string text(FlowRecorder::fileHeader());
+    text += '\n';
+    bool first = true;
+    for (MacAddress mac : r.sessionMacs()) {
+      if (!first) between();
+      first = false;
+      r.appendSession(mac, text);
+    }
+    return text;
+  };
+  // Nothing changing in between: the same bytes as serialize().
+  CHECK(r.sessionMacs() == std::vector<MacAddress>{kCamera, kVacuum});
+  CHECK(pieces([] {}) == r.serialize());
+
+  // The camera's piece is taken, then the vacuum's new flow pushes out the camera's oldest (the
+  // total bound): the file holds 5 flows for a bound of 4. It loads, the excess counted.
+  const std::string moved = pieces([&] { r.record(kVacuum, tcp("", nth(11), 80)); });
+  CHECK(r.flowCount() == 4);
+  FlowRecorder back(clock, limits);
+  REQUIRE(back.load(moved, "learn.state").ok());
+  CHECK(back.flowCount() == 4);
+  CHECK(back.loadDropped() == 1);  // the file's last flow: the vacuum's older one
+  REQUIRE(back.flows(kVacuum).size() == 1);
+  CHECK(back.flows(kVacuum)[0].key.address == nth(11));
+
+  // A session forgotten between pieces: nothing of it is written.
+  std::string text;
+  CHECK(r.forget(kVacuum));
+  CHECK_FALSE(r.appendSession(kVacuum, text));
+  CHECK(text.empty());
 }
 
 }  // namespace

@@ -12,7 +12,7 @@
 #include "fw/learn/flow_recorder.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // Resident set size in KiB, from /proc/self/status (VmRSS).
 size_t rssKib() {

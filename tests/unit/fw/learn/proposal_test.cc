@@ -9,7 +9,7 @@
 #include "fw/learn/proposal.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 const IpAddress kBox = *IpAddress::parse("198.18.1.1");
 const IpAddress kCloud = *IpAddress::parse("203.0.113.10");

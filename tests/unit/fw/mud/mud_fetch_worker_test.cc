@@ -11,7 +11,7 @@
 #include <vector>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // Every get() waits until the test has released that many fetches; tells when one starts.
 class GatedWeb : public MudFetcher {

@@ -8,7 +8,7 @@
 #include "tests/unit/fw/mud/mud_test_support.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using test::mudFile;
 using test::reportLines;

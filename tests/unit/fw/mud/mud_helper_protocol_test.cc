@@ -5,7 +5,7 @@
 #include <doctest/doctest.h>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 const std::string kUrl = "https://maker.example.com/cam.json";
 const std::string kWho = "the MUD fetch helper H";

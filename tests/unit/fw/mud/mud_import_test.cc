@@ -6,7 +6,7 @@
 #include "tests/unit/fw/mud/mud_test_support.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using test::reportLines;
 using test::ruleLines;

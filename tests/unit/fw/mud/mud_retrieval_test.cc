@@ -15,7 +15,7 @@
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using test::TestIdentity;
 

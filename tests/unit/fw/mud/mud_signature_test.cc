@@ -7,7 +7,7 @@
 #include "tests/unit/fw/mud/mud_pki.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using test::TestIdentity;
 

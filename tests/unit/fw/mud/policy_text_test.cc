@@ -10,7 +10,7 @@
 #include "tests/unit/support/site_policy.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using testing::policyCompileError;
 using testing::siteExampleText;
@@ -175,7 +175,7 @@ TEST_CASE("an empty `profiles:` and a JSON text without profiles or addresses ta
 }  // namespace muzzle
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE("a rule's schedule is written with it") {
   v1::Profile profile;

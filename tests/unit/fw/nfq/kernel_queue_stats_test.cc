@@ -7,7 +7,7 @@
 #include <string>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE("one bound queue: waiting, queue_dropped, user_dropped and id_sequence") {
   auto q = parseKernelQueueStats("  100   4321     7 2 65535    12     3     5000  1\n", 100, 1);

@@ -19,7 +19,7 @@
 #include <vector>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // A queued-packet message as the kernel sends it: packet header first, then a mark, then a
 // payload of `payload_len` bytes.

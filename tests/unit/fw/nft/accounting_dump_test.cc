@@ -24,7 +24,7 @@
 #include "fw/nft/ruleset.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 const AccountingSet& setNamed(const std::string& name) {
   for (const AccountingSet& s : kAccountingSets) {

@@ -14,7 +14,7 @@
 #include "tests/unit/fw/nft/layout_walker.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 RulesetSpec spec(size_t segments, uint32_t accounting) {
   RulesetSpec s;

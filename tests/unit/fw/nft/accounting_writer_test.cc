@@ -24,7 +24,7 @@
 #include "fw/nft/ruleset.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // Calls `f` with each attribute nested in `nest` (libmnl's loop macros do not compile as C++).
 template <typename F>

@@ -8,7 +8,7 @@
 #include "fw/nft/ruleset.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 RulesetSpec spec() {
   RulesetSpec s;

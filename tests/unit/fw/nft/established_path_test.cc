@@ -18,7 +18,7 @@
 #include "tests/unit/fw/nft/layout_walker.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using walker::Packet;
 using walker::Walk;

@@ -19,7 +19,7 @@
 #include "fw/policy/policy_limits.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // Keeps a copy of every batch and accepts it.
 class KeepingTransport : public NetlinkTransport {

@@ -12,7 +12,7 @@
 #include "fw/nft/ruleset.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // Counts the batches; refuses the `refuse_at`-th message that asked for an answer (0: none), or
 // fails outright when `broken`.

@@ -27,7 +27,7 @@
 #include "fw/nft/ruleset.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // Keeps a copy of every batch and accepts it; keeps a copy of every dump request too, in the
 // same list, and answers it as the kernel does for a set without elements (NLMSG_DONE alone).

@@ -15,7 +15,7 @@
 #include "fw/nft/ruleset.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 std::vector<RulesetSpec> specs() {
   std::vector<RulesetSpec> out;

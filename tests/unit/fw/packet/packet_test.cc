@@ -11,7 +11,7 @@
 #include <vector>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using Bytes = std::vector<uint8_t>;
 

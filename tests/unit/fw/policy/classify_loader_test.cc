@@ -4,7 +4,7 @@
 #include "fw/policy/policy_loader.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 constexpr const char* kBase = R"(version: 1
 profiles:

@@ -6,7 +6,7 @@
 #include "tests/unit/support/lab_site.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 constexpr const char* kPolicy = R"(
 version: 1

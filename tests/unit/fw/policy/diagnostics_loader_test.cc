@@ -7,7 +7,7 @@
 #include "fw/policy/policy_loader.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE("a policy with two errors gives two diagnostics, in file order, as its Status reads") {
   // Lines are numbered from 1 at the line that follows R"(.

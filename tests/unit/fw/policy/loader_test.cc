@@ -8,7 +8,7 @@
 #include "fw/policy/policy_loader.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // Lines are numbered from 1 at the line that follows R"(.
 constexpr char kExample[] = R"(version: 1

@@ -12,7 +12,7 @@
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 // A box's folders: /tmp/…/etc-muzzle holds the policy, /tmp/…/shipped the shipped lists, and
 // /tmp/…/tls a private key that no policy may read.

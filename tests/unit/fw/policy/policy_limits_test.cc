@@ -11,7 +11,7 @@
 #include "fw/policy/policy_loader.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 std::string errorOf(const std::string& yaml) {
   auto result = compilePolicyText(yaml, "p.yaml", SiteFacts{});

@@ -14,7 +14,7 @@
 #include "fw/policy/policy_loader.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 const std::string kShipped = std::string(MUZZLE_SOURCE_DIR) + "/policies";
 

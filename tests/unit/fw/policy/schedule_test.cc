@@ -14,7 +14,7 @@
 #include "tests/unit/support/local_zone.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using testing::LocalZone;
 using testing::utcTime;

@@ -10,7 +10,7 @@
 #include "tests/unit/support/site_policy.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using testing::packet;
 

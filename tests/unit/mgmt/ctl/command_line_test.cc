@@ -11,7 +11,7 @@
 #include "tests/unit/mgmt/ctl/parse_support.h"
 
 namespace muzzle::ctl {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 const std::string kPolicy = std::string(MUZZLE_SOURCE_DIR) + "/policies/site-example.yaml";
 

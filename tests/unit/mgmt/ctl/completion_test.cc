@@ -12,7 +12,7 @@
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle::ctl {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 std::string script() {
   CommandLine cli;

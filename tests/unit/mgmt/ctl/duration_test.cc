@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 namespace muzzle::ctl {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 uint64_t seconds(const std::string& text) {
   auto r = parseDuration("--confirm", text);

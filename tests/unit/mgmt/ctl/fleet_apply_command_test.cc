@@ -13,7 +13,7 @@
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle::ctl {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using testing::parse;
 using testing::Parsed;

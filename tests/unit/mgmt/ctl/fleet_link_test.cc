@@ -25,7 +25,7 @@
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle::ctl {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using grpc::ServerContext;
 

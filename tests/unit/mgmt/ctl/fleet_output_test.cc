@@ -7,7 +7,7 @@
 #include "muzzle/v1/management.pb.h"
 
 namespace muzzle::ctl {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 FleetRow parseBack(const std::string& line) {
   FleetRow row;

@@ -18,7 +18,7 @@
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle::ctl {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using muzzle::testing::TempDir;
 

@@ -12,7 +12,7 @@
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle::ctl {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 const std::string kMud = std::string(MUZZLE_SOURCE_DIR) + "/tests/data/mud/cisco-Luminaire_150.json";
 

@@ -8,7 +8,7 @@
 #include "mgmt/ctl/invocation.h"
 
 namespace muzzle::ctl {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE("a local connection the box closed at once says who may use the socket") {
   grpc::Status closed(grpc::StatusCode::UNAVAILABLE,
@@ -60,7 +60,7 @@ TEST_CASE("a violation prints as file:line: field: message, leaving out what is 
 }  // namespace muzzle::ctl
 
 namespace muzzle::ctl {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE("byte counts read as people write them, in powers of 1000") {
   CHECK(byteText(0) == "0 B");

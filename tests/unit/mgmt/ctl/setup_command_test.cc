@@ -9,7 +9,7 @@
 #include "tests/unit/mgmt/ctl/parse_support.h"
 
 namespace muzzle::ctl {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using testing::parse;
 using testing::Parsed;

@@ -6,7 +6,7 @@
 #include <chrono>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 void pushDeny(EventRing& ring, int n) {
   for (int i = 0; i < n; ++i) ring.onEvent(LogLine("deny").add("device", "cam").add("n", static_cast<uint64_t>(i)));

@@ -14,7 +14,7 @@
 #include "mgmt/events/event_ring.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE("a reader from the start of a ring that dropped events gets the oldest held ones") {
   EventRing ring(4);

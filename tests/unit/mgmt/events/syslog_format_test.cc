@@ -9,7 +9,7 @@
 #include <vector>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 const std::chrono::system_clock::time_point kWhen =
     std::chrono::system_clock::time_point(std::chrono::seconds(1'790'000'000)) +

@@ -8,7 +8,7 @@
 #include "mgmt/revisions/text_diff.h"
 
 namespace muzzle::fleet {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE("equal texts do not drift") {
   const Drift d = driftOf("gw1", 3, "version: 1\n", "version: 1\n");

@@ -12,7 +12,7 @@
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle::fleet {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using muzzle::testing::TempDir;
 

@@ -21,7 +21,7 @@
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle::fleet {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using Step = v1::RolloutBoxState;
 using std::chrono::milliseconds;

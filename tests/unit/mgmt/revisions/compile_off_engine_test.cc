@@ -4,7 +4,7 @@
 #include "tests/unit/mgmt/revisions/test_box.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using namespace testing;
 

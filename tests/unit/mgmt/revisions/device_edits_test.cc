@@ -16,7 +16,7 @@
 #include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 MacAddress mac(const char* text) { return *MacAddress::parse(text); }
 

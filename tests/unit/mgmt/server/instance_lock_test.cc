@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE("the instance lock is taken once; a second taker learns the holder's pid") {
   // A name of this test run's own, so it never meets a muzzled of this namespace.

@@ -12,7 +12,7 @@
 #include <mutex>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 MetricsOptions loopback(const std::string& allow = "127.0.0.1") {
   MetricsOptions o;

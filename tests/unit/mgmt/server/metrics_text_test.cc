@@ -6,7 +6,7 @@
 #include <set>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 DeviceRecord device(uint64_t mac, std::string name, std::string hostname, uint64_t allowed,
                     uint64_t denied) {

@@ -20,7 +20,7 @@
 #include "tests/unit/mgmt/server/local_api.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using namespace testing;
 using test::TestIdentity;

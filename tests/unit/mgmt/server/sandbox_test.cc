@@ -18,7 +18,7 @@
 #include "tests/unit/support/child_process.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 DaemonConfig config(const std::string& yaml) {
   auto c = parseDaemonConfig(yaml, "muzzled.yaml", "/etc/muzzle");

@@ -10,7 +10,7 @@
 #include "mgmt/server/convert.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE("every muzzle status code maps to its gRPC code, unclassified errors to INTERNAL") {
   CHECK(toGrpc(Status()).ok());

@@ -8,7 +8,7 @@
 #include "tests/unit/mgmt/server/local_api.h"
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using testing::Box;
 using testing::LocalApi;

@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 namespace muzzle {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE("a client gets its streams up to its limit, then RESOURCE_EXHAUSTED naming the key") {
   StreamQuota quota(StreamLimits{3, 100});

@@ -6,7 +6,7 @@
 #include "mgmt/web/pages.h"
 
 namespace muzzle::web {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE("findAsset serves the stylesheet, the script and the icon") {
   const Asset* css = findAsset("/static/console.css");

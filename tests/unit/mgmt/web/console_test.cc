@@ -24,7 +24,7 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 namespace muzzle::web {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using testing::Box;
 using testing::LocalApi;

@@ -14,7 +14,7 @@
 #include "mgmt/web/pages.h"
 
 namespace muzzle::web {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 OverviewPage bigOverview(size_t devices) {
   static constexpr const char* kProfiles[] = {"camera", "speaker", "vacuum",

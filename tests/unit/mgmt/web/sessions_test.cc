@@ -8,7 +8,7 @@
 #include <set>
 
 namespace muzzle::web {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using std::chrono::hours;
 using std::chrono::minutes;

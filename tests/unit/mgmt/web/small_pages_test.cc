@@ -8,7 +8,7 @@
 #include "tests/unit/mgmt/web/page_checks.h"
 
 namespace muzzle::web {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 using testing::markupProblems;
 using testing::occurrences;

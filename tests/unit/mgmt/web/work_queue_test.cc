@@ -10,7 +10,7 @@
 #include <vector>
 
 namespace muzzle::web {
-namespace {
+namespace MUZZLE_UNITY_ID {
 
 TEST_CASE("jobs run in order, on the queue's own thread") {
   WorkQueue queue(8);
