@@ -23,8 +23,8 @@ namespace {
 constexpr std::string_view kHeader = "# muzzle learning state 1";
 
 // The writers below append to one buffer: the Daemon saves every minute, a session at a time
-// under the Judge's lock, and building each field as a string of its own (inet_ntop goes through snprintf) cost ~7,000
-// instructions a flow, 0.1 s for a full recorder.
+// under the Judge's lock, and building each field as a string of its own (inet_ntop goes through
+// snprintf) cost ~7,000 instructions a flow, 0.1 s for a full recorder.
 template <typename T>
 void appendNumber(std::string& out, T n) {
   char buf[24];
