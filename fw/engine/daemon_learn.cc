@@ -68,8 +68,7 @@ void Daemon::saveLearning() {
   }
   std::string text;
   text.reserve(size_hint + size_hint / 8);
-  text += FlowRecorder::fileHeader();
-  text += '\n';
+  FlowRecorder::appendHeader(text);
   for (MacAddress mac : macs) {
     std::lock_guard<std::mutex> lock(judge_mu_);
     judge_.learning().appendSession(mac, text);

@@ -243,12 +243,18 @@ std::optional<LearnSession> FlowRecorder::session(MacAddress mac) const {
   return it->second.session;
 }
 
+std::vector<MacAddress> FlowRecorder::sessionMacs() const {
+  std::vector<MacAddress> out;
+  out.reserve(devices_.size());
+  for (const auto& [mac, device] : devices_) out.push_back(device.session.mac);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::vector<LearnSession> FlowRecorder::sessions() const {
   std::vector<LearnSession> out;
   out.reserve(devices_.size());
-  for (const auto& [mac, device] : devices_) out.push_back(device.session);
-  std::sort(out.begin(), out.end(),
-            [](const LearnSession& a, const LearnSession& b) { return a.mac < b.mac; });
+  for (MacAddress mac : sessionMacs()) out.push_back(devices_.at(mac.value).session);
   return out;
 }
 

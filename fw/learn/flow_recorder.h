@@ -156,11 +156,11 @@ class FlowRecorder {
   Status load(std::string_view text, std::string_view file_name);
   // The same text in pieces, for a caller that takes its lock once a session rather than once
   // for the whole file (the Daemon: a full recorder's text takes ~40 ms to write, one session's
-  // at most ~1 ms): fileHeader(), then appendSession() for each of sessionMacs(). What changes
+  // at most ~1 ms): appendHeader(), then appendSession() for each of sessionMacs(). What changes
   // between two pieces is saved as it is at its piece; a flow that moved to another session
   // meanwhile may be written twice and take the file over `total`, which load() leaves out and
   // counts. appendSession() is false (and appends nothing) for a session gone meanwhile.
-  static std::string_view fileHeader();
+  static void appendHeader(std::string& out);
   std::vector<MacAddress> sessionMacs() const;  // sorted, as serialize() writes them
   bool appendSession(MacAddress mac, std::string& out) const;
   // serialize()'s reserve for the current content (bytes).

@@ -9,7 +9,6 @@
 // Everything in it is checked as untrusted (the disk may be torn or tampered with): a line that
 // does not read is an error naming the file and line, and nothing is taken from the file then.
 // Names are read back only if they are names the recorder itself would keep (isRecordableName).
-#include <algorithm>
 #include <charconv>
 #include <type_traits>
 
@@ -121,26 +120,20 @@ std::optional<Action> verdictOf(std::string_view v) {
 
 }  // namespace
 
-std::string_view FlowRecorder::fileHeader() { return kHeader; }
+void FlowRecorder::appendHeader(std::string& out) {
+  out += kHeader;
+  out += '\n';
+}
 
 size_t FlowRecorder::serializedSizeHint() const {
   // ~130 bytes a flow line (more with a long name): one allocation for most files.
   return kHeader.size() + 1 + devices_.size() * 96 + flows_ * 140;
 }
 
-std::vector<MacAddress> FlowRecorder::sessionMacs() const {
-  std::vector<MacAddress> out;
-  out.reserve(devices_.size());
-  for (const auto& [mac, device] : devices_) out.push_back(device.session.mac);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 std::string FlowRecorder::serialize() const {
   std::string out;
   out.reserve(serializedSizeHint());
-  out += kHeader;
-  out += '\n';
+  appendHeader(out);
   for (MacAddress mac : sessionMacs()) appendSession(mac, out);
   return out;
 }

@@ -4,29 +4,27 @@
 // CPU milliseconds of the first and of each later run, and the later runs' medians.
 //   build/tests/bench/bench_compile POLICY.yaml [RUNS] [--daemon [--trim]]
 // Plain, each compile frees the one before it first, so the next reuses its memory (warm: the
-// least a compile costs). --daemon does what muzzled's reload does: each compile runs on the one
-// compile thread (as muzzled's compile queue) while the previous policy is still installed (so it
-// needs memory of its own), then the previous one is freed on the main thread (muzzled's engine
-// thread), its memory left to the allocator for the next compile. --trim
-// gives it back after each swap (malloc_trim(0), as muzzled did until 2026-12-04): the next
-// compile then faults every page in again.
+// least a compile costs). --daemon does what muzzled's reload does: each compile runs on the
+// thread of a CompileQueue (mgmt/revisions/compile_queue.h, muzzled's compile thread) while the
+// previous policy is still installed (so it needs memory of its own), then the previous one is
+// freed on the main thread (muzzled's engine thread), its memory left to the allocator for the
+// next compile. --trim gives it back after each swap (malloc_trim(0), as muzzled did until
+// 2026-12-04): the next compile then faults every page in again.
 // No site facts (as `muzzled --check-policy`): builtins resolve to no addresses.
 #include <malloc.h>
 #include <time.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstdio>
-#include <functional>
-#include <mutex>
 #include <cstdlib>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "fw/policy/policy_loader.h"
+#include "mgmt/revisions/compile_queue.h"
 
 namespace {
 
@@ -51,46 +49,6 @@ std::string list(const std::vector<double>& values) {
   return "[" + out + "]";
 }
 
-// One thread that runs each job handed to it, as muzzled's compile queue does every compile on
-// its one thread (mgmt/revisions/compile_queue.cc): its malloc arena is the same from one compile
-// to the next, which a new thread per compile would not model.
-class CompileThread {
- public:
-  CompileThread() : thread_([this] { loop(); }) {}
-  ~CompileThread() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      quit_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  // Runs `job` on the thread and returns once it is done.
-  void run(std::function<void()> job) {
-    std::unique_lock<std::mutex> lock(mu_);
-    job_ = std::move(job);
-    cv_.notify_all();
-    cv_.wait(lock, [this] { return !job_; });
-  }
-
- private:
-  void loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (true) {
-      cv_.wait(lock, [this] { return quit_ || job_; });
-      if (quit_) return;
-      job_();
-      job_ = nullptr;
-      cv_.notify_all();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::function<void()> job_;
-  bool quit_ = false;
-  std::thread thread_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,8 +65,8 @@ int main(int argc, char** argv) {
   size_t devices = 0;
   double first_wall = 0, first_cpu = 0;
   std::shared_ptr<const muzzle::CompiledPolicy> installed;  // --daemon: the running policy
-  std::optional<CompileThread> compile_thread;
-  if (daemon) compile_thread.emplace();
+  std::optional<muzzle::CompileQueue> compile_queue;  // --daemon: muzzled's compile thread
+  if (daemon) compile_queue.emplace();
   for (int i = 0; i <= runs; ++i) {
     double w0 = 0, w1 = 0, c0 = 0, c1 = 0;
     std::optional<muzzle::PolicyCompileResult> compiled;
@@ -120,7 +78,16 @@ int main(int argc, char** argv) {
       w1 = millisecondsOf(CLOCK_MONOTONIC);
     };
     if (daemon) {
-      compile_thread->run(compile);
+      std::promise<void> done;
+      const muzzle::Status queued = compile_queue->submit([&] {
+        compile();
+        done.set_value();
+      });
+      if (!queued.ok()) {  // one job at a time: never more than its bound
+        std::fprintf(stderr, "%s\n", queued.message().c_str());
+        return 1;
+      }
+      done.get_future().wait();
     } else {
       compile();
     }

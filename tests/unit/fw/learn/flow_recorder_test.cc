@@ -429,8 +429,8 @@ TEST_CASE("learn.state in pieces, a session at a time, as the Daemon saves it") 
   r.record(kVacuum, tcp("", nth(10), 80));
 
   auto pieces = [&](const std::function<void()>& between) {
-    std::string text(FlowRecorder::fileHeader());
-    text += '\n';
+    std::string text;
+    FlowRecorder::appendHeader(text);
     bool first = true;
     for (MacAddress mac : r.sessionMacs()) {
       if (!first) between();
