@@ -2,7 +2,6 @@
 // management plane (revisions, commit-confirmed, audit, events, gRPC) and nothing else.
 #include <CLI/CLI.hpp>
 
-#include <malloc.h>
 
 #include <atomic>
 #include <csignal>
@@ -23,6 +22,7 @@
 #include "mgmt/events/event_ring.h"
 #include "mgmt/events/journal_sink.h"
 #include "mgmt/events/syslog_sink.h"
+#include "mgmt/revisions/compile_queue.h"
 #include "mgmt/revisions/policy_committer.h"
 #include "mgmt/server/idle_box.h"
 #include "mgmt/server/mud_manager.h"
@@ -385,11 +385,8 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  // glibc raises its mmap threshold each time a large block is freed, so after the first policy
-  // compile the big transient buffers of every later one (the YAML document, the text) come
-  // from the heap and leave holes that the new policy's small allocations then pin. A fixed
-  // threshold keeps them in their own mappings, returned whole when freed.
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  // Before any thread exists: the compile's memory is reused by the next one (compile_queue.h).
+  muzzle::CompileQueue::tuneMalloc();
 
   // A peer that closes mid-answer (a browser, a syslog collector) must cost an EPIPE error on
   // that connection, never the process: OpenSSL writes with plain write(2).

@@ -228,6 +228,11 @@ void AddressSet::addAll(const std::vector<Cidr>& cidrs) {
   for (const Cidr& cidr : cidrs) add(cidr);
 }
 
+void AddressSet::add(const AddressSet& other) {
+  v4_.insert(v4_.end(), other.v4_.begin(), other.v4_.end());
+  v6_.insert(v6_.end(), other.v6_.begin(), other.v6_.end());
+}
+
 void AddressSet::finalize() {
   mergeIntervals(v4_);
   mergeIntervals(v6_);

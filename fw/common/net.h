@@ -80,6 +80,8 @@ class AddressSet {
   // add() of each, with room made for all of them first (a list file of 100,000 entries
   // otherwise grows its vector ~17 times, each a copy into memory touched for the first time).
   void addAll(const std::vector<Cidr>& cidrs);
+  // Every address of `other` (an address group's set, named among the resolvers).
+  void add(const AddressSet& other);
   void finalize();
   bool contains(const IpAddress& ip) const;
   bool empty() const { return v4_.empty() && v6_.empty(); }

@@ -211,6 +211,9 @@ class Daemon : public EngineControl {
   // Opened by start(), started by run(). Destroyed before loop_ (declared after it).
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::optional<std::pair<std::string, std::string>> initial_policy_;  // text, label
+  // The sets of the list files the policies it compiled named: a reload that leaves a large
+  // list unchanged reuses its set (list_cache.h). In every PolicyContext.
+  std::shared_ptr<ListCache> list_cache_ = std::make_shared<ListCache>();
   TrafficAccounting accounting_;                                       // engine thread
   std::chrono::steady_clock::time_point accounted_at_;  // engine thread: the last read
   AccountingCounters accounting_counters_;              // under judge_mu_

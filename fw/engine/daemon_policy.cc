@@ -31,12 +31,13 @@ Result<PolicyContext> Daemon::policyContext() {
                                   : slash == 0               ? "/"
                                                              : path.substr(0, slash),
                                   config_.shipped_policies_dir, config_.preset_dirs};
+  context.lists = list_cache_;
   return context;
 }
 
 PolicyCompileResult Daemon::compilePolicy(std::string_view text, std::string_view label,
                                           const PolicyContext& context) const {
-  return compilePolicyText(text, label, context.site, context.folders)
+  return compilePolicyText(text, label, context.site, context.folders, context.lists.get())
       .withCode(StatusCode::kInvalidArgument);
 }
 
@@ -67,7 +68,7 @@ Status Daemon::loadPolicy(bool initial) {
   auto site = host_.siteFacts(config_.segments);
   if (!site.ok()) return site.status();
   auto compiled = compilePolicyFile(config_.policy_path, *site, config_.shipped_policies_dir,
-                                    config_.preset_dirs);
+                                    config_.preset_dirs, list_cache_.get());
   if (!compiled.ok()) return compiled.status();
   return install(std::move(compiled).value(), initial, clock_.now() - compile_start);
 }

@@ -76,6 +76,9 @@ struct LearnReport {
 struct PolicyContext {
   SiteFacts site;
   PolicyFolders folders;  // where the files a policy names may be read (and nowhere else)
+  // The engine's sets of list files (list_cache.h, thread-safe), shared so a compile still
+  // running at shutdown keeps it alive; null: every list is parsed.
+  std::shared_ptr<ListCache> lists;
 };
 
 class EngineControl {

@@ -4,6 +4,7 @@
 
 #include "fw/common/confined_file.h"
 #include "fw/common/excerpt.h"
+#include "fw/common/sha256.h"
 #include "fw/policy/address_list.h"
 #include "fw/policy/policy_compiler.h"
 #include "fw/policy/policy_syntax.h"
@@ -31,7 +32,7 @@ void PolicyCompiler::compileGroups(const v1::Policy& policy) {
                      "name");
       continue;
     }
-    std::vector<Cidr>& cidrs = groups_[name];
+    GroupAddresses& addresses = groups_[name];
     if (!group->file().empty()) {
       if (group->entries_size() > 0) {
         fail(path,
@@ -41,9 +42,10 @@ void PolicyCompiler::compileGroups(const v1::Policy& policy) {
       }
       IncludedFile& included = group_files_.emplace_back();
       included.name = group->file();
-      cidrs = readListFile(group->file(), path + ".file", kMaxGroupEntries, &included.text);
+      readGroupFile(group->file(), path + ".file", &included.text, &addresses);
       continue;
     }
+    std::vector<Cidr>& cidrs = addresses.cidrs;
     cidrs.reserve(group->entries_size());
     for (int i = 0; i < group->entries_size(); ++i) {
       const std::string& text = group->entries(i);
@@ -64,6 +66,7 @@ void PolicyCompiler::compileGroups(const v1::Policy& policy) {
         fail(entry_path, cidrProblem(text));
       }
     }
+    addresses.count = cidrs.size();
   }
 }
 
@@ -84,7 +87,15 @@ std::vector<Cidr> PolicyCompiler::readListFile(const std::string& name, const st
   if (!readNamedFile(name, field, text)) return {};
   // The digest has always seen every line newline-terminated (the DoH list was read by lines).
   if (!text->empty() && text->back() != '\n') text->push_back('\n');
-  AddressList list = parseAddressList(*text, max_entries);
+  bool clean = false;
+  return parseListText(name, field, max_entries, *text, &clean);
+}
+
+std::vector<Cidr> PolicyCompiler::parseListText(const std::string& name, const std::string& field,
+                                                size_t max_entries, const std::string& text,
+                                                bool* clean) {
+  AddressList list = parseAddressList(text, max_entries);
+  *clean = false;
   const std::string shown = excerpt(name);
   for (const int line : list.bad_lines) {
     fail(field, shown + ":" + std::to_string(line) +
@@ -101,7 +112,35 @@ std::vector<Cidr> PolicyCompiler::readListFile(const std::string& name, const st
                     " addresses, the most one list may hold; split it");
   }
   if (!spend(addresses_, list.cidrs.size(), field)) return {};
+  *clean = list.bad_count == 0 && !list.over_limit;
   return std::move(list.cidrs);
+}
+
+void PolicyCompiler::readGroupFile(const std::string& name, const std::string& field,
+                                   std::string* text, GroupAddresses* group) {
+  if (!readNamedFile(name, field, text)) return;
+  if (!text->empty() && text->back() != '\n') text->push_back('\n');  // as readListFile
+  std::string digest;
+  if (lists_ != nullptr) {
+    digest = sha256Hex(*text);
+    if (auto cached = lists_->find(digest)) {
+      // This text parsed without a bad line and within kMaxGroupEntries before; what it counts
+      // against the whole policy's addresses is this policy's to bound.
+      if (!spend(addresses_, cached->entries, field)) return;
+      group->set = std::move(cached->set);
+      group->count = cached->entries;
+      return;
+    }
+  }
+  bool clean = false;
+  std::vector<Cidr> cidrs = parseListText(name, field, kMaxGroupEntries, *text, &clean);
+  if (cidrs.empty()) return;
+  auto set = std::make_shared<AddressSet>();
+  set->addAll(cidrs);
+  set->finalize();
+  group->count = cidrs.size();
+  group->set = set;
+  if (lists_ != nullptr && clean) lists_->remember(digest, ListCache::Set{std::move(set), group->count});
 }
 
 }  // namespace muzzle

@@ -24,8 +24,8 @@ void PolicyCompiler::compileDns(const v1::Policy& policy, CompiledPolicy* out) {
         fail(path, "address group " + inQuotes(target) +
                        " holds DNS names; a resolver is reached by address: name its IPs");
       }
-      if (spend(addresses_, group->second.size(), path)) {
-        for (const Cidr& cidr : group->second) compiled.resolvers.add(cidr);
+      if (spend(addresses_, group->second.count, path) && group->second.count != 0) {
+        compiled.resolvers.add(*groupSet(group->second));
       }
     } else if (auto cidr = Cidr::parse(target)) {
       if (spend(addresses_, 1, path)) compiled.resolvers.add(*cidr);

@@ -260,17 +260,14 @@ int16_t PolicyCompiler::compileSchedule(bool has_when, const v1::Schedule& when,
   return static_cast<int16_t>(schedules_.size() - 1);
 }
 
-// The finalized set for address group `name`, built on first use and shared afterwards.
-std::shared_ptr<const AddressSet> PolicyCompiler::groupSet(const std::string& name,
-                                                           const std::vector<Cidr>& cidrs) {
-  auto& set = group_sets_[name];
-  if (!set) {
+std::shared_ptr<const AddressSet> PolicyCompiler::groupSet(GroupAddresses& group) {
+  if (!group.set) {
     auto built = std::make_shared<AddressSet>();
-    built->addAll(cidrs);
+    built->addAll(group.cidrs);
     built->finalize();
-    set = std::move(built);
+    group.set = std::move(built);
   }
-  return set;
+  return group.set;
 }
 
 void PolicyCompiler::addTarget(const std::string& target, const std::string& path, bool egress,
@@ -282,8 +279,8 @@ void PolicyCompiler::addTarget(const std::string& target, const std::string& pat
   } else if (target == "internet") {
     rule->builtins |= kTargetInternet;
   } else if (auto group = groups_.find(target); group != groups_.end()) {
-    if (!group->second.empty()) {
-      auto set = groupSet(target, group->second);
+    if (group->second.count != 0) {
+      auto set = groupSet(group->second);
       if (groups->insert(set.get()).second) rule->groups.push_back(std::move(set));
     }
     if (auto names = group_names_.find(target); names != group_names_.end()) {

@@ -88,8 +88,9 @@ void PolicyCompiler::addClassGroup(const std::string& group, CompiledProfile* ou
   if (!index) return;  // past kMaxTrafficClasses: counted as the built-in it falls under
   ClassGroup entry;
   entry.traffic_class = *index;
-  if (auto cidrs = groups_.find(group); cidrs != groups_.end() && !cidrs->second.empty()) {
-    entry.addresses = groupSet(group, cidrs->second);
+  if (auto addresses = groups_.find(group);
+      addresses != groups_.end() && addresses->second.count != 0) {
+    entry.addresses = groupSet(addresses->second);
   }
   if (auto names = group_names_.find(group); names != group_names_.end()) {
     auto& set = group_name_sets_[group];

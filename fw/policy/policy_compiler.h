@@ -24,6 +24,7 @@
 #include "fw/config/diagnostics.h"
 #include "fw/config/source_map.h"
 #include "fw/policy/compiled_policy.h"
+#include "fw/policy/list_cache.h"
 #include "fw/policy/policy_limits.h"
 #include "muzzle/v1/policy.pb.h"
 
@@ -41,14 +42,17 @@ std::string scheduleText(const v1::Schedule& when);
 class PolicyCompiler {
  public:
   // `folders`: where named files may be (PolicyFolders, in lookup order); `preset_folders`:
-  // where presets are, in lookup order (PolicyFolders::preset_dirs, then the shipped ones).
+  // where presets are, in lookup order (PolicyFolders::preset_dirs, then the shipped ones);
+  // `lists`: sets earlier compiles made of list files (null: none), which must outlive it.
   PolicyCompiler(const SourceMap& map, const SiteFacts& site, std::vector<std::string> folders,
-                 std::vector<std::string> preset_folders, DiagnosticSink* sink)
+                 std::vector<std::string> preset_folders, DiagnosticSink* sink,
+                 ListCache* lists = nullptr)
       : folders_(std::move(folders)),
         preset_folders_(std::move(preset_folders)),
         map_(map),
         site_(site),
-        sink_(sink) {}
+        sink_(sink),
+        lists_(lists) {}
 
   // Fills `*out`; what is wrong goes to the sink (the sink bounds how many are kept). `*out` is
   // complete only when the sink stayed empty.
@@ -71,6 +75,15 @@ class PolicyCompiler {
     const char* fix;   // what to do about it
     size_t used = 0;
     bool reported = false;
+  };
+
+  // An address group's addresses: the entries written in the policy, or a list file's. `set` is
+  // made from `cidrs` on first use (groupSet); a list file's is made as the file is read (or is
+  // the one an earlier compile made of the same text: ListCache), with `cidrs` left empty.
+  struct GroupAddresses {
+    std::vector<Cidr> cidrs;
+    std::shared_ptr<const AddressSet> set;
+    size_t count = 0;  // the addresses it lists, either way; 0: the group lists only names
   };
 
   // A preset file a profile names (Profile.preset), read and parsed once per compile.
@@ -118,6 +131,14 @@ class PolicyCompiler {
   // the file is not the caller's text.
   std::vector<Cidr> readListFile(const std::string& name, const std::string& field,
                                  size_t max_entries, std::string* text);
+  // The addresses of list file `name`, read as `text`, for readListFile and readGroupFile.
+  // `*clean`: no line was bad and no bound was passed.
+  std::vector<Cidr> parseListText(const std::string& name, const std::string& field,
+                                  size_t max_entries, const std::string& text, bool* clean);
+  // readListFile for an address group's `file` (at `field`), made a set at once, or the set an
+  // earlier compile made of the same text (lists_); into `*group`.
+  void readGroupFile(const std::string& name, const std::string& field, std::string* text,
+                     GroupAddresses* group);
 
   // compile_rules.cc
   CompiledProfile compileProfile(const std::string& name, const v1::Profile& profile);
@@ -132,9 +153,8 @@ class PolicyCompiler {
   void appendRules(const google::protobuf::RepeatedPtrField<v1::Rule>& rules,
                    const std::string& from, const Preset* preset, bool egress,
                    CompiledProfile* out);
-  // The finalized set for address group `name`, built on first use and shared afterwards.
-  std::shared_ptr<const AddressSet> groupSet(const std::string& name,
-                                             const std::vector<Cidr>& cidrs);
+  // The group's finalized set, built on first use and shared afterwards.
+  std::shared_ptr<const AddressSet> groupSet(GroupAddresses& group);
   void addTarget(const std::string& target, const std::string& path, bool egress,
                  std::unordered_set<const AddressSet*>* groups, CompiledRule* rule);
 
@@ -188,6 +208,7 @@ class PolicyCompiler {
   const SourceMap& map_;
   const SiteFacts& site_;
   DiagnosticSink* sink_;
+  ListCache* lists_;
   Budget addresses_{kMaxAddresses, "the policy's addresses (groups, lists, rules, resolvers)",
                     "use fewer or wider CIDRs"};
   Budget rule_names_{kMaxRuleNames,
@@ -195,9 +216,8 @@ class PolicyCompiler {
                      "name fewer groups of names, or in fewer rules"};
   Budget file_bytes_{kMaxNamedFilesBytes, "the bytes of the files this policy names",
                      "merge or trim the lists"};
-  std::unordered_map<std::string, std::vector<Cidr>> groups_;
+  std::unordered_map<std::string, GroupAddresses> groups_;
   std::unordered_map<std::string, std::vector<NamePattern>> group_names_;  // groups' DNS names
-  std::unordered_map<std::string, std::shared_ptr<const AddressSet>> group_sets_;
   std::unordered_map<std::string, std::shared_ptr<const NameSet>> group_name_sets_;
   std::vector<std::string> traffic_classes_{"gateway", "local", "internet"};
   std::unordered_map<std::string, uint8_t> class_index_;  // group name -> traffic class

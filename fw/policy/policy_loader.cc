@@ -76,7 +76,8 @@ PolicyCompileResult PolicyCompileResult::withCode(StatusCode code) const {
 }
 
 PolicyCompileResult compilePolicyText(std::string_view yaml_text, std::string_view file_label,
-                                      const SiteFacts& site, const PolicyFolders& folders) {
+                                      const SiteFacts& site, const PolicyFolders& folders,
+                                      ListCache* lists) {
   DiagnosticSink sink(file_label);
   v1::Policy proto;
   SourceMap map;
@@ -89,7 +90,7 @@ PolicyCompileResult compilePolicyText(std::string_view yaml_text, std::string_vi
       map, site,
       {folders.policy_dir.empty() ? directoryOf(file_label) : folders.policy_dir,
        folders.shipped_dir},
-      std::move(preset_folders), &sink);
+      std::move(preset_folders), &sink, lists);
   compiler.compile(proto, policy.get());
   if (!sink.empty()) {
     // In file order, so a user can fix them top to bottom.
@@ -104,7 +105,8 @@ PolicyCompileResult compilePolicyText(std::string_view yaml_text, std::string_vi
 
 PolicyCompileResult compilePolicyFile(const std::string& path, const SiteFacts& site,
                                       const std::string& shipped_dir,
-                                      const std::vector<std::string>& preset_dirs) {
+                                      const std::vector<std::string>& preset_dirs,
+                                      ListCache* lists) {
   auto text = readRegularFile(path);
   if (!text.ok()) {
     if (text.status().code() == StatusCode::kNotFound) {
@@ -114,7 +116,7 @@ PolicyCompileResult compilePolicyFile(const std::string& path, const SiteFacts& 
     return PolicyCompileResult(text.status());
   }
   return compilePolicyText(*text, path, site,
-                           PolicyFolders{directoryOf(path), shipped_dir, preset_dirs});
+                           PolicyFolders{directoryOf(path), shipped_dir, preset_dirs}, lists);
 }
 
 }  // namespace muzzle

@@ -10,7 +10,9 @@
 // caller's own text, escaped and cut short (fw/common/excerpt.h); a file the policy names is
 // never quoted, only its line numbers.
 //
-// Pure: no globals, no state between calls; any thread may compile while another does.
+// Pure: no globals, no state between calls but a ListCache the caller passes (list_cache.h),
+// which makes a compile cheaper and never changes its result; any thread may compile while
+// another does.
 #pragma once
 
 #include <memory>
@@ -22,6 +24,7 @@
 #include "fw/common/status.h"
 #include "fw/config/diagnostics.h"
 #include "fw/policy/compiled_policy.h"
+#include "fw/policy/list_cache.h"
 #include "muzzle/v1/policy.pb.h"
 
 namespace muzzle {
@@ -77,14 +80,18 @@ class PolicyCompileResult : public Result<std::shared_ptr<const CompiledPolicy>>
 // without a box (as `muzzled --check-policy` does): builtins then resolve to no addresses.
 // A policy stored as a revision is compiled with `folders.policy_dir` set to the configured
 // policy file's folder, so it still finds the lists that sit next to that file.
+// `lists`: address sets earlier compiles made of list files, reused for the same text and given
+// the sets this compile makes (null: every list is parsed).
 PolicyCompileResult compilePolicyText(std::string_view yaml_text, std::string_view file_label,
-                                      const SiteFacts& site, const PolicyFolders& folders = {});
+                                      const SiteFacts& site, const PolicyFolders& folders = {},
+                                      ListCache* lists = nullptr);
 
 // Reads `path` (a regular file of at most kMaxNamedFileBytes, read without blocking) and calls
 // compilePolicyText with the file's folder, `shipped_dir` (DaemonConfig's, or
 // kShippedPoliciesDir) and `preset_dirs` (DaemonConfig's). A missing or unreadable file is an error naming it.
 PolicyCompileResult compilePolicyFile(const std::string& path, const SiteFacts& site,
                                       const std::string& shipped_dir,
-                                      const std::vector<std::string>& preset_dirs = {});
+                                      const std::vector<std::string>& preset_dirs = {},
+                                      ListCache* lists = nullptr);
 
 }  // namespace muzzle

@@ -1,10 +1,21 @@
 #include "mgmt/revisions/compile_queue.h"
 
+#include <malloc.h>
 #include <pthread.h>
 
 #include <string>
 
 namespace muzzle {
+
+void CompileQueue::tuneMalloc() {
+  // Measured on a 10,000-device site with a 100,000-entry list, SIGHUP after SIGHUP: with a
+  // 128 KiB threshold and glibc's trim, each compile faulted 600-2,500 pages in again and took
+  // 16-18 ms of CPU besides parsing, 9 ms with these; the compile + swap under traffic went from
+  // 96-128 ms to 56-111 (the first reload after start the slowest). RSS after start is the same
+  // (28 MB), after 14 reloads 3 MB more.
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  mallopt(M_TRIM_THRESHOLD, 8 << 20);
+}
 
 CompileQueue::CompileQueue(size_t max_pending)
     : max_pending_(max_pending), thread_([this] { run(); }) {}

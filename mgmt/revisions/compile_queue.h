@@ -38,6 +38,15 @@ class CompileQueue {
   // Any thread. Queues `job` ahead of waiting client jobs; never refused.
   void submitUrgent(std::function<void()> job);
 
+  // Sets the process's malloc thresholds for compiles that follow one another (issue 18): blocks
+  // under 4 MiB (a large site's YAML document, its device tables) come from the heap, and up to
+  // 8 MiB of freed heap is kept, so the next compile finds its memory ready instead of faulting
+  // it in again; 4 MiB and more (a large list file's text) get mappings of their own, returned
+  // whole. Fixed, not glibc's sliding mmap threshold: that one rises past the big transient
+  // buffers after the first compile, leaving holes in the heap that the new policy's small
+  // allocations pin. muzzled calls it first thing; the compile benchmark too.
+  static void tuneMalloc();
+
  private:
   struct Job {
     std::function<void()> fn;

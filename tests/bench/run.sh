@@ -739,8 +739,10 @@ learn_memory() {
 # DEVICES_FILE=1: the devices in lists/devices.csv, as a site of that size keeps them (the same
 # devices listed in the YAML take the compile ~3x the CPU, most of it yaml-cpp's scanner). muzzled
 # starts with it (rss_start, and the initial load's compile_ms/install_ms), then gets SIGHUP with
-# the other variant and back while the camera opens new flows one at a time (cell `swap` of
-# config `muzzled-10k`): its p99 and max_us show whether a first packet waited for a compile.
+# the other variant and back, twice, while the camera opens new flows one at a time (cell `swap`
+# of config `muzzled-10k`): its p99 and max_us show whether a first packet waited for a compile.
+# Four reloads, as a box sees one after another: the first after start is the slowest (its heap
+# is not warm yet), and the report lists each.
 # BENCH_SITE10K=0 skips it.
 site_10k() {
   local v r n t loaded loads_json="" rss0 rss1
@@ -767,8 +769,8 @@ site_10k() {
     traffic_udp --window 1 --seconds "$span" >"$f" &
     pid=$!
     echo "$pid" >>"$LAB_STATE/pids"  # lab_down kills it if the bench is interrupted
-    for v in b a; do
-      sleep "$(awk -v s="$span" 'BEGIN { print s / 4 }')"
+    for v in b a b a; do
+      sleep "$(awk -v s="$span" 'BEGIN { print s / 6 }')"
       n="$(reloaded_count)"
       cp "$LAB_STATE/policy-10k-$v.yaml" "$LAB_STATE/policy.yaml"
       lab_reload_muzzled
@@ -780,7 +782,7 @@ site_10k() {
   cell muzzled-10k swap flows/s swap10k_traffic
   rss1="$(rss_kb)"
   local swaps=()
-  mapfile -t swaps < <(grep 'event=policy-reloaded' "$LAB_STATE/muzzled.log" | tail -n 2)
+  mapfile -t swaps < <(grep 'event=policy-reloaded' "$LAB_STATE/muzzled.log" | tail -n 4)
   for r in "$loaded" "${swaps[@]}"; do
     n="$(sed -n 's/.*compile_ms=\([0-9.]*\).*/\1/p' <<<"$r")"
     t="$(sed -n 's/.*install_ms=\([0-9.]*\).*/\1/p' <<<"$r")"

@@ -238,6 +238,36 @@ TEST_CASE_FIXTURE(
   CHECK(state.writable());
 }
 
+TEST_CASE_FIXTURE(ManagedBox, "a recompile reuses the set of a list file whose text did not change") {
+  // A site's threat feed next to its policy: a reload that changed the policy around it must not
+  // parse the feed again (ListCache), whichever way the compile comes (start, management plane).
+  std::filesystem::create_directory(dir + "/lists");
+  std::ofstream(dir + "/lists/threats.txt") << "198.19.128.4\n2001:db8:bad::/48\n";
+  const std::string text =
+      "version: 1\naddresses:\n  threats: {file: lists/threats.txt}\nprofiles:\n  quarantine: "
+      "{egress: [{deny: [threats]}, {allow: [gateway], proto: udp, ports: [53]}]}\n";
+  std::ofstream(config.policy_path) << text;
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  const AddressSet* installed = daemon.installedPolicy()->profiles[0].egress[0].groups.at(0).get();
+  auto context = daemon.policyContext();
+  REQUIRE(context.ok());
+  REQUIRE(context->lists != nullptr);
+  auto again = daemon.compilePolicy(text + "# edited\n", "revision 2", *context);
+  REQUIRE_MESSAGE(again.ok(), again.status().message());
+  CHECK((*again)->profiles[0].egress[0].groups.at(0).get() == installed);
+  CHECK(context->lists->hits() == 1);
+  // The feed changed: parsed anew.
+  std::ofstream(dir + "/lists/threats.txt") << "198.19.128.8\n";
+  auto changed = daemon.compilePolicy(text, "revision 3", *context);
+  REQUIRE_MESSAGE(changed.ok(), changed.status().message());
+  const AddressSet* fresh = (*changed)->profiles[0].egress[0].groups.at(0).get();
+  CHECK(fresh != installed);
+  CHECK(fresh->contains(*IpAddress::parse("198.19.128.8")));
+  CHECK_FALSE(fresh->contains(*IpAddress::parse("198.19.128.4")));
+}
+
 TEST_CASE_FIXTURE(ManagedBox,
                   "a generation saved under another mark contract is not reused after a restart") {
   std::string digest;

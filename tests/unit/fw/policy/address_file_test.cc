@@ -35,8 +35,9 @@ class ListDir {
   std::string policyPath() const { return base_ + "/policy.yaml"; }
   const std::string& base() const { return base_; }
 
-  Result<std::shared_ptr<const CompiledPolicy>> compile(const std::string& policy) const {
-    return compilePolicyText(policy, policyPath(), SiteFacts{});
+  Result<std::shared_ptr<const CompiledPolicy>> compile(const std::string& policy,
+                                                        ListCache* lists = nullptr) const {
+    return compilePolicyText(policy, policyPath(), SiteFacts{}, {}, lists);
   }
 
  private:
@@ -235,6 +236,99 @@ TEST_CASE("address file: the digest follows the file's contents") {
   REQUIRE_MESSAGE(a.ok(), a.status().message());
   REQUIRE_MESSAGE(b.ok(), b.status().message());
   CHECK((*a)->digest != (*b)->digest);
+}
+
+// The set the policy's first rule denies with (the list's group).
+const AddressSet* listSet(const CompiledPolicy& policy) {
+  const auto& groups = policy.profiles[0].egress[0].groups;
+  return groups.empty() ? nullptr : groups[0].get();
+}
+
+TEST_CASE("address file: a compile reuses the set an earlier one made of the same text") {
+  ListDir dir;
+  ListCache lists;
+  dir.writeList("198.19.128.4\n2001:db8:bad::/48\n");
+  auto first = dir.compile(kPolicy, &lists);
+  auto again = dir.compile(kPolicy, &lists);
+  REQUIRE_MESSAGE(first.ok(), first.status().message());
+  REQUIRE_MESSAGE(again.ok(), again.status().message());
+  CHECK(lists.hits() == 1);
+  REQUIRE(listSet(**first) != nullptr);
+  CHECK(listSet(**again) == listSet(**first));  // the same object, not parsed again
+  CHECK((*again)->digest == (*first)->digest);
+  CHECK(inGroup((*again)->profiles[0].egress[0], "2001:db8:bad:7::1"));
+
+  // One byte more is another text: parsed anew, and what it says is what counts.
+  dir.writeList("198.19.128.8\n2001:db8:bad::/48\n");
+  auto changed = dir.compile(kPolicy, &lists);
+  REQUIRE_MESSAGE(changed.ok(), changed.status().message());
+  CHECK(lists.hits() == 1);
+  CHECK(listSet(**changed) != listSet(**first));
+  CHECK(inGroup((*changed)->profiles[0].egress[0], "198.19.128.8"));
+  CHECK_FALSE(inGroup((*changed)->profiles[0].egress[0], "198.19.128.4"));
+  CHECK((*changed)->digest != (*first)->digest);
+  // Either set is the one a compile without a cache makes.
+  auto plain = dir.compile(kPolicy);
+  REQUIRE(plain.ok());
+  CHECK(listSet(**changed)->describe() == listSet(**plain)->describe());
+
+  // Once no policy holds a set, the cache has none to give: the text is parsed again.
+  dir.writeList("198.19.128.4\n2001:db8:bad::/48\n");
+  first = Result<std::shared_ptr<const CompiledPolicy>>(Status::error("dropped"));
+  again = first;
+  auto reparsed = dir.compile(kPolicy, &lists);
+  REQUIRE(reparsed.ok());
+  CHECK(lists.hits() == 1);
+  CHECK(inGroup((*reparsed)->profiles[0].egress[0], "198.19.128.4"));
+}
+
+TEST_CASE("address file: a list with a bad line is never reused; its errors come every time") {
+  ListDir dir;
+  ListCache lists;
+  dir.writeList("198.19.128.4\nnot an address\n");
+  const std::string error = dir.policyPath() +
+                            ":3: addresses.threats.file: lists/threats.txt:2: not an IP address "
+                            "or CIDR (one a line, e.g. 198.18.1.4 or 198.18.1.0/24 with no host "
+                            "bits set; # starts a comment)";
+  for (int i = 0; i < 2; ++i) {
+    auto p = dir.compile(kPolicy, &lists);
+    REQUIRE_FALSE(p.ok());
+    CHECK(p.status().message() == error);
+  }
+  CHECK(lists.hits() == 0);
+}
+
+TEST_CASE("address file: a reused group named as resolvers gives the same resolvers") {
+  ListDir dir;
+  ListCache lists;
+  dir.writeList("203.0.113.53\n");
+  const std::string policy = std::string(kPolicy) + "dns: {resolvers: [threats]}\n";
+  auto first = dir.compile(policy, &lists);
+  auto again = dir.compile(policy, &lists);
+  REQUIRE_MESSAGE(first.ok(), first.status().message());
+  REQUIRE_MESSAGE(again.ok(), again.status().message());
+  CHECK(lists.hits() == 1);
+  for (const auto* p : {&first, &again}) {
+    CHECK((**p)->dns.resolvers.contains(ip("203.0.113.53")));
+    CHECK_FALSE((**p)->dns.resolvers.contains(ip("203.0.113.54")));
+  }
+}
+
+TEST_CASE("list cache: bounded, and forgets sets no policy holds") {
+  ListCache lists;
+  std::vector<std::shared_ptr<const AddressSet>> held;
+  for (size_t i = 0; i <= ListCache::kMaxEntries; ++i) {
+    held.push_back(std::make_shared<AddressSet>());
+    lists.remember("digest-" + std::to_string(i), {held.back(), 1});
+  }
+  CHECK_FALSE(lists.find("digest-0").has_value());  // the oldest went to make room
+  const auto kept = lists.find("digest-1");
+  REQUIRE(kept.has_value());
+  CHECK(kept->set == held[1]);
+  CHECK(kept->entries == 1);
+  held[2].reset();
+  CHECK_FALSE(lists.find("digest-2").has_value());  // its policy is gone
+  CHECK(lists.hits() == 1);
 }
 
 }  // namespace
