@@ -507,7 +507,10 @@ int runEnforcing(Process& p, const muzzle::DaemonConfig& config, Handover* hando
   muzzle::PolicyCommitter commits(daemon, store, audit, log, p.clock, state);
   auto initial = commits.boot(config.policy_path);
   if (!initial.ok()) return fail(initial.status());
-  daemon.setInitialPolicy(std::move(initial).value(), std::string(muzzle::PolicyCommitter::kLabel));
+  // As boot() compiled it: the box compiles its first policy once.
+  auto [compiled, compile_time] = commits.takeBootPolicy();
+  daemon.setInitialPolicy(std::move(initial).value(), std::string(muzzle::PolicyCommitter::kLabel),
+                          std::move(compiled), compile_time);
 
   // SIGHUP: the policy file is applied as a new revision, so edits made the old way are
   // versioned and audited too; an unchanged file re-applies the current revision (re-reading

@@ -135,8 +135,11 @@ Daemon::~Daemon() {
   tickers_.clear();
 }
 
-void Daemon::setInitialPolicy(std::string text, std::string label) {
-  initial_policy_.emplace(std::move(text), std::move(label));
+void Daemon::setInitialPolicy(std::string text, std::string label,
+                              std::shared_ptr<const CompiledPolicy> compiled,
+                              std::chrono::steady_clock::duration compile_time) {
+  initial_policy_.emplace(
+      InitialPolicy{std::move(text), std::move(label), std::move(compiled), compile_time});
 }
 
 void Daemon::setReloadHandler(std::function<void()> handler) {

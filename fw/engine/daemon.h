@@ -63,8 +63,12 @@ class Daemon : public EngineControl {
   ~Daemon() override;
 
   // Before start(): start from this policy text instead of the config's policy file (the
-  // management plane starts the box from its last good revision).
-  void setInitialPolicy(std::string text, std::string label);
+  // management plane starts the box from its last good revision). `compiled`: that text
+  // compiled already against this box (PolicyCommitter::boot did, taking `compile_time`),
+  // installed as it is; null: start() compiles the text.
+  void setInitialPolicy(std::string text, std::string label,
+                        std::shared_ptr<const CompiledPolicy> compiled = nullptr,
+                        std::chrono::steady_clock::duration compile_time = {});
   // Before run(): SIGHUP calls `handler` on the engine thread instead of reload().
   void setReloadHandler(std::function<void()> handler);
   // Before run(): calls `fn` on the engine thread every `period` while run() runs.
@@ -210,7 +214,13 @@ class Daemon : public EngineControl {
   std::unique_ptr<Loop> loop_;
   // Opened by start(), started by run(). Destroyed before loop_ (declared after it).
   std::vector<std::unique_ptr<QueueWorker>> workers_;
-  std::optional<std::pair<std::string, std::string>> initial_policy_;  // text, label
+  struct InitialPolicy {
+    std::string text;
+    std::string label;
+    std::shared_ptr<const CompiledPolicy> compiled;  // null: compiled by start()
+    std::chrono::steady_clock::duration compile_time{};
+  };
+  std::optional<InitialPolicy> initial_policy_;
   // The sets of the list files the policies it compiled named: a reload that leaves a large
   // list unchanged reuses its set (list_cache.h). In every PolicyContext.
   std::shared_ptr<ListCache> list_cache_ = std::make_shared<ListCache>();

@@ -59,9 +59,10 @@ Status Daemon::loadPolicy(bool initial) {
   const auto compile_start = clock_.now();
   if (initial && initial_policy_) {
     // Read once: kept, a large site's text would stay resident for as long as muzzled runs.
-    const std::pair<std::string, std::string> policy = std::move(*initial_policy_);
+    InitialPolicy policy = std::move(*initial_policy_);
     initial_policy_.reset();
-    auto compiled = checkPolicyText(policy.first, policy.second);
+    if (policy.compiled) return install(std::move(policy.compiled), initial, policy.compile_time);
+    auto compiled = checkPolicyText(policy.text, policy.label);
     if (!compiled.ok()) return compiled.status();
     return install(std::move(compiled).value(), initial, clock_.now() - compile_start);
   }

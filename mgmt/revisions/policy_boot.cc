@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <future>
 
 #include "fw/common/atomic_file.h"
 #include "fw/common/confined_file.h"
@@ -26,6 +27,29 @@ namespace {
 std::string firstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 }  // namespace
+
+PolicyCommitter::Compiled PolicyCommitter::compileForBoot(const std::string& text) {
+  boot_policy_.reset();
+  auto context = engine_.policyContext();
+  if (!context.ok()) return context.status();
+  std::promise<std::pair<Compiled, std::chrono::steady_clock::duration>> done;
+  compiles_.submitUrgent([&] {
+    const auto start = std::chrono::steady_clock::now();
+    Compiled compiled = engine_.compilePolicy(text, kLabel, *context);
+    done.set_value({std::move(compiled), std::chrono::steady_clock::now() - start});
+  });
+  auto [compiled, took] = done.get_future().get();
+  if (compiled.ok()) {
+    boot_policy_ = *compiled;
+    boot_compile_time_ = took;
+  }
+  return compiled;
+}
+
+std::pair<std::shared_ptr<const CompiledPolicy>, std::chrono::steady_clock::duration>
+PolicyCommitter::takeBootPolicy() {
+  return {std::move(boot_policy_), boot_compile_time_};
+}
 
 uint64_t PolicyCommitter::fallbackFrom(uint64_t number) const {
   // The parent is what was current before: the history of what actually ran, skipping
@@ -154,8 +178,7 @@ Result<std::string> PolicyCommitter::boot(const std::string& seed_path) {
       continue;
     }
     auto content = store_.content(n);
-    auto compiled = content.ok() ? engine_.checkPolicyText(*content, kLabel)
-                                 : Result<std::shared_ptr<const CompiledPolicy>>(content.status());
+    auto compiled = content.ok() ? compileForBoot(*content) : Compiled(content.status());
     if (!compiled.ok()) {
       // Not the state's fault (e.g. a segment's interface is missing): no revision would do.
       if (compiled.status().code() != StatusCode::kInvalidArgument) return compiled.status();
@@ -174,7 +197,7 @@ Result<std::string> PolicyCommitter::boot(const std::string& seed_path) {
     // Nothing stored can run: the configured policy, as on a fresh box.
     auto seed = readRegularFile(seed_path);
     if (!seed.ok()) return seed.status().withContext("seeding revision 1: ");
-    if (auto c = engine_.checkPolicyText(*seed, kLabel); !c.ok()) {
+    if (auto c = compileForBoot(*seed); !c.ok()) {
       return c.status().withContext(seed_path + ": ");
     }
     text = std::move(seed).value();

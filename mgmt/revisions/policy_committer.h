@@ -111,6 +111,12 @@ class PolicyCommitter {
   // the box runs the chosen text from memory. Fails only when nothing can run: the seed does
   // not compile, or the box cannot be read (e.g. a segment's interface is missing).
   Result<std::string> boot(const std::string& seed_path);
+  // The policy boot() compiled for the text it returned, and what the compile took, moved out
+  // for the engine's start (Daemon::setInitialPolicy), so the box does not compile it twice.
+  // boot() compiles on the compile thread, as every later compile, so the memory it leaves is
+  // where the first reload finds it. Null before a successful boot(), and after the first take.
+  std::pair<std::shared_ptr<const CompiledPolicy>, std::chrono::steady_clock::duration>
+  takeBootPolicy();
 
   void validate(std::string text, std::function<void(Result<ValidateOutcome>)> done);
   void apply(std::string text, uint64_t expected_revision, uint32_t confirm_seconds,
@@ -178,6 +184,9 @@ class PolicyCommitter {
   Status writeBootRevision(const std::string& text, const std::string& action,
                            const std::string& comment, uint64_t parent);
   void recordInterrupted();
+  // Compiles `text` as boot() needs it (the context read here, the compile on compiles_, waited
+  // for), remembering the policy and its compile time for takeBootPolicy().
+  Compiled compileForBoot(const std::string& text);
 
   EngineControl& engine_;
   RevisionStore& store_;
@@ -187,6 +196,8 @@ class PolicyCommitter {
   StateReport& state_;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
   bool rollback_in_flight_ = false;  // tick()'s rollback is compiling
+  std::shared_ptr<const CompiledPolicy> boot_policy_;  // the last compileForBoot()'s
+  std::chrono::steady_clock::duration boot_compile_time_{};
   CompileQueue compiles_;  // last: its thread stops first, before what its jobs use goes away
 };
 

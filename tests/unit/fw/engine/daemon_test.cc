@@ -238,6 +238,24 @@ TEST_CASE_FIXTURE(
   CHECK(state.writable());
 }
 
+TEST_CASE_FIXTURE(ManagedBox, "an initial policy compiled already is installed as it is") {
+  // The management plane's boot compiled it: the box does not compile its first policy twice.
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  const std::string text =
+      "version: 1\nprofiles:\n  quarantine: {egress: [{allow: [gateway], proto: udp, ports: "
+      "[123]}]}\n";
+  auto context = daemon.policyContext();
+  REQUIRE(context.ok());
+  auto compiled = daemon.compilePolicy(text, "revision 1", *context);
+  REQUIRE_MESSAGE(compiled.ok(), compiled.status().message());
+  daemon.setInitialPolicy(text, "revision 1", *compiled, std::chrono::milliseconds(42));
+  REQUIRE(daemon.start().ok());
+  CHECK(daemon.installedPolicy() == *compiled);
+  CHECK(logText().find("event=policy-loaded") != std::string::npos);
+  CHECK(logText().find("compile_ms=42") != std::string::npos);
+}
+
 TEST_CASE_FIXTURE(ManagedBox, "a recompile reuses the set of a list file whose text did not change") {
   // A site's threat feed next to its policy: a reload that changed the policy around it must not
   // parse the feed again (ListCache), whichever way the compile comes (start, management plane).

@@ -126,6 +126,28 @@ TEST_CASE_FIXTURE(
   CHECK(box.state.fallbackRevision() == 1);
 }
 
+TEST_CASE_FIXTURE(ThreeRevisions,
+                  "boot hands over the policy it compiled for the text it chose, compiled once") {
+  SUBCASE("the current revision") {
+    Box box(dir.path, clock);
+    CHECK(box.boot() == kPolicyC);
+    auto [policy, took] = box.commits.takeBootPolicy();
+    REQUIRE(policy != nullptr);
+    CHECK(box.engine.checked_text.at(policy->digest) == kPolicyC);
+    CHECK(box.engine.compiles == 1);
+    CHECK(took.count() > 0);
+    CHECK(box.commits.takeBootPolicy().first == nullptr);  // moved out
+  }
+  SUBCASE("a fallback: the parent's, not the damaged revision's") {
+    writeFile(revisions + "/r00000003.policy", "version: 1\nprof");
+    Box box(dir.path, clock);
+    CHECK(box.boot() == kPolicyB);
+    auto [policy, took] = box.commits.takeBootPolicy();
+    REQUIRE(policy != nullptr);
+    CHECK(box.engine.checked_text.at(policy->digest) == kPolicyB);
+  }
+}
+
 TEST_CASE_FIXTURE(ThreeRevisions, "nothing intact left: the configured policy runs") {
   for (const char* n : {"1", "2", "3"}) {
     writeFile(revisions + "/r0000000" + n + ".meta", "not json");
