@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Policy reload (SIGHUP): revoking an allow cuts the flows it allowed within one packet, and an
-# invalid policy is refused with an error naming file and line, leaving the old policy in force.
+# Policy reload (SIGHUP): revoking an allow cuts the flows it allowed within one packet, an
+# invalid policy is refused with an error naming file and line, leaving the old policy in force,
+# and a list file the policy names counts as it reads at each reload: changed, its new addresses
+# hold; unchanged, what muzzled made of it before is reused (fw/policy/list_cache.h) and holds.
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
 source "$(dirname "$0")/common.sh"
@@ -83,5 +85,64 @@ lab_table_header
 lab_expect allowed cam1 gw udp 53
 lab_expect rejected cam1 nvr tcp 554
 lab_expect rejected cam1 nvr tcp 554 6
+
+echo "== a list file: a changed list holds after SIGHUP, an unchanged one is reused"
+mkdir -p "$LAB_STATE/lists"
+write_list() {
+  printf '# hosts the cameras must not reach\n%s\n' "$1" >"$LAB_STATE/lists/blocked.txt.new"
+  mv "$LAB_STATE/lists/blocked.txt.new" "$LAB_STATE/lists/blocked.txt"
+}
+# The same policy each time but for its first line, so every reload is a new policy text.
+policy_with_list() {
+  install_policy <<POLICY
+# edit $1
+version: 1
+defaults:
+  profile: quarantine
+addresses:
+  blocked: {file: lists/blocked.txt}
+profiles:
+  camera:
+    egress:
+      - deny: [blocked]
+      - allow: [198.18.1.10]
+        proto: tcp
+        ports: [554]
+    otherwise: reject
+  quarantine:
+    egress:
+      - allow: [gateway]
+        proto: udp
+        ports: [53, 67]
+devices:
+  - name: lobby-cam
+    mac: "44:47:cc:00:00:11"
+    profile: camera
+POLICY
+}
+reloads() { grep -c 'event=policy-reloaded' "$LAB_STATE/muzzled.log" || true; }
+# SIGHUP, then waits for one more policy-reloaded line.
+reload_and_wait() {
+  local before i
+  before="$(reloads)"
+  lab_reload_muzzled
+  for ((i = 0; i < 100; i++)); do (($(reloads) > before)) && return 0; sleep 0.05; done
+  return 1
+}
+steps=(
+  "1|198.18.1.10|blocked|the list names the NVR: denied"
+  "2|198.18.1.10|blocked|the policy edited, the list unchanged (reused): still denied"
+  "3|198.18.1.99|allowed|the list changed: the NVR is no longer in it"
+  "4|198.18.1.99|allowed|the policy edited, the changed list unchanged (reused): still allowed"
+)
+for step in "${steps[@]}"; do
+  IFS='|' read -r n listed expected what <<<"$step"
+  write_list "$listed"
+  policy_with_list "$n"
+  lab_check "SIGHUP $n reloaded" reload_and_wait
+  echo "    $what"
+  lab_table_header
+  lab_expect "$expected" cam1 nvr tcp 554
+done
 
 lab_summary
