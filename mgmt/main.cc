@@ -2,7 +2,6 @@
 // management plane (revisions, commit-confirmed, audit, events, gRPC) and nothing else.
 #include <CLI/CLI.hpp>
 
-
 #include <atomic>
 #include <csignal>
 #include <cstdio>

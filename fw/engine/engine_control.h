@@ -100,7 +100,8 @@ class EngineControl {
   virtual PolicyCompileResult compilePolicy(
       std::string_view text, std::string_view label, const PolicyContext& context) const = 0;
   // Engine thread: policyContext() and compilePolicy() in one, holding the engine thread for the
-  // whole compile. Only for before the engine runs (the management plane's boot).
+  // whole compile. Only for before the engine runs, or where nothing else may run meanwhile
+  // (the management plane's boot compiles on its compile thread instead).
   Result<std::shared_ptr<const CompiledPolicy>> checkPolicyText(std::string_view text,
                                                                 std::string_view label) {
     auto context = policyContext();

@@ -82,20 +82,25 @@ bool PolicyCompiler::readNamedFile(const std::string& name, const std::string& f
   return true;
 }
 
-std::vector<Cidr> PolicyCompiler::readListFile(const std::string& name, const std::string& field,
-                                               size_t max_entries, std::string* text) {
-  if (!readNamedFile(name, field, text)) return {};
+bool PolicyCompiler::readListText(const std::string& name, const std::string& field,
+                                  std::string* text) {
+  if (!readNamedFile(name, field, text)) return false;
   // The digest has always seen every line newline-terminated (the DoH list was read by lines).
   if (!text->empty() && text->back() != '\n') text->push_back('\n');
-  bool clean = false;
-  return parseListText(name, field, max_entries, *text, &clean);
+  return true;
+}
+
+std::vector<Cidr> PolicyCompiler::readListFile(const std::string& name, const std::string& field,
+                                               size_t max_entries, std::string* text) {
+  if (!readListText(name, field, text)) return {};
+  return parseListText(name, field, max_entries, *text);
 }
 
 std::vector<Cidr> PolicyCompiler::parseListText(const std::string& name, const std::string& field,
                                                 size_t max_entries, const std::string& text,
                                                 bool* clean) {
   AddressList list = parseAddressList(text, max_entries);
-  *clean = false;
+  if (clean != nullptr) *clean = false;
   const std::string shown = excerpt(name);
   for (const int line : list.bad_lines) {
     fail(field, shown + ":" + std::to_string(line) +
@@ -112,14 +117,13 @@ std::vector<Cidr> PolicyCompiler::parseListText(const std::string& name, const s
                     " addresses, the most one list may hold; split it");
   }
   if (!spend(addresses_, list.cidrs.size(), field)) return {};
-  *clean = list.bad_count == 0 && !list.over_limit;
+  if (clean != nullptr) *clean = list.bad_count == 0 && !list.over_limit;
   return std::move(list.cidrs);
 }
 
 void PolicyCompiler::readGroupFile(const std::string& name, const std::string& field,
                                    std::string* text, GroupAddresses* group) {
-  if (!readNamedFile(name, field, text)) return;
-  if (!text->empty() && text->back() != '\n') text->push_back('\n');  // as readListFile
+  if (!readListText(name, field, text)) return;
   std::string digest;
   if (lists_ != nullptr) {
     digest = sha256Hex(*text);
@@ -140,7 +144,9 @@ void PolicyCompiler::readGroupFile(const std::string& name, const std::string& f
   set->finalize();
   group->count = cidrs.size();
   group->set = set;
-  if (lists_ != nullptr && clean) lists_->remember(digest, ListCache::Set{std::move(set), group->count});
+  if (lists_ != nullptr && clean) {
+    lists_->remember(digest, ListCache::Set{std::move(set), group->count});
+  }
 }
 
 }  // namespace muzzle

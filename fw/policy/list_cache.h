@@ -2,8 +2,8 @@
 // text, so a compile that reads the same text again reuses the set instead of parsing it anew.
 //
 // Why: a site's threat feed (`addresses: {threats: {file: lists/threats.txt}}`) can hold 100,000
-// entries and change far less often than the policy around it. Parsing it is a third of a
-// 10,000-device site's compile, and the fresh memory its vectors take is most of the compile's
+// entries and change far less often than the policy around it. Parsing it is a quarter of a
+// 10,000-device site's compile, and the fresh memory its vectors take is much of the compile's
 // page faults, which a busy small box pays again on every reload (issue 18). With the cache, a
 // reload that changed a profile reuses the set the installed policy already holds.
 //
@@ -13,7 +13,8 @@
 // a file can cause is still found and reported. It holds weak references: a set lives as long as
 // a compiled policy uses it, and the cache never keeps one alive or grows past kMaxEntries.
 //
-// Thread-safe: muzzled compiles on its compile thread and, at start, on the engine thread.
+// Thread-safe: muzzled compiles on its compile thread, and on the engine thread when it loads the
+// policy file itself.
 #pragma once
 
 #include <cstddef>

@@ -131,10 +131,13 @@ class PolicyCompiler {
   // the file is not the caller's text.
   std::vector<Cidr> readListFile(const std::string& name, const std::string& field,
                                  size_t max_entries, std::string* text);
-  // The addresses of list file `name`, read as `text`, for readListFile and readGroupFile.
-  // `*clean`: no line was bad and no bound was passed.
+  // readNamedFile for a list file, its last line newline-terminated.
+  bool readListText(const std::string& name, const std::string& field, std::string* text);
+  // The addresses of list file `name`, read as `text`, its errors reported (readListFile).
+  // `*clean` (when given): no line was bad and no bound was passed.
   std::vector<Cidr> parseListText(const std::string& name, const std::string& field,
-                                  size_t max_entries, const std::string& text, bool* clean);
+                                  size_t max_entries, const std::string& text,
+                                  bool* clean = nullptr);
   // readListFile for an address group's `file` (at `field`), made a set at once, or the set an
   // earlier compile made of the same text (lists_); into `*group`.
   void readGroupFile(const std::string& name, const std::string& field, std::string* text,
