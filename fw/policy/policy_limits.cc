@@ -38,8 +38,9 @@ std::vector<CountProblem> countProblems(const v1::Policy& policy) {
                 "name a group or a CIDR instead", &problems);
   }
   for (const auto& [name, group] : policy.addresses()) {
-    withinLimit(group.entries_size(), kMaxGroupEntries, [&] { return "addresses." + name; },
-                "entries in one group", "split it into several groups", &problems);
+    const auto path = [&name = name] { return "addresses." + name; };
+    withinLimit(group.entries_size(), kMaxGroupEntries, path, "entries in one group",
+                "split it into several groups", &problems);
   }
   size_t rules = 0;
   for (const auto& [name, profile] : policy.profiles()) {
