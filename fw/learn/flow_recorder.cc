@@ -1,7 +1,6 @@
 #include "fw/learn/flow_recorder.h"
 
 #include <algorithm>
-#include <functional>
 
 namespace muzzle {
 
@@ -15,21 +14,142 @@ bool isRecordableName(std::string_view name) {
   return true;
 }
 
-size_t FlowRecorder::KeyHash::operator()(const KeyView& k) const {
-  // A key holds a name or an address, never both; most flows of a busy device are kept by
-  // address, and those skip the byte-wise string hash (an empty name's still costs a call).
-  const size_t h =
-      k.name.empty() ? IpAddressHash()(k.address) : std::hash<std::string_view>()(k.name);
-  const uint64_t small = (uint64_t{k.port} << 16) | (uint64_t{k.protocol} << 8) |
-                         static_cast<uint64_t>(k.direction);
-  return h ^ (small * 0x9E3779B97F4A7C15ull);
+size_t FlowRecorder::approxBytesPerFlow() {
+  // A slot, two index entries (at the total bound the index is sized for it, at most half
+  // full), and a name's heap buffer when it does not fit the small-string buffer (typical: 32
+  // bytes).
+  return sizeof(Slot) + 2 * sizeof(IndexEntry) + 32;
 }
 
-size_t FlowRecorder::approxBytesPerFlow() {
-  // A list node (flow + two links), an index node (key, iterator, next, hash) and its bucket,
-  // and a name's heap buffer when it does not fit the small-string buffer (typical: 32 bytes).
-  return sizeof(LearnedFlow) + 2 * sizeof(void*) + sizeof(KeyView) + sizeof(FlowList::iterator) +
-         2 * sizeof(void*) + sizeof(size_t) + 32;
+uint32_t FlowRecorder::Storage::find(const DeviceFlows& device, uint32_t tag,
+                                     const KeyView& key) const {
+  if (table.empty()) return kNoSlot;
+  const size_t mask = table.size() - 1;
+  // The table is at most half full, so an empty entry ends every probe.
+  for (size_t i = tag & mask;; i = (i + 1) & mask) {
+    const IndexEntry e = table[i];
+    if (e.slot == kNoSlot) return kNoSlot;
+    if (e.tag != tag) continue;
+    const Slot& s = at(e.slot);
+    if (s.device == &device && viewOf(s.flow.key) == key) return e.slot;
+  }
+}
+
+uint32_t FlowRecorder::Storage::take() {
+  if (free != kNoSlot) {
+    const uint32_t i = free;
+    free = at(i).next;
+    return i;
+  }
+  if (used == chunks.size() * kChunkSlots) {
+    chunks.push_back(std::make_unique<Slot[]>(kChunkSlots));
+  }
+  return used++;
+}
+
+void FlowRecorder::Storage::place(std::vector<IndexEntry>& t, IndexEntry entry) {
+  const size_t mask = t.size() - 1;
+  size_t i = entry.tag & mask;
+  while (t[i].slot != kNoSlot) i = (i + 1) & mask;
+  t[i] = entry;
+}
+
+void FlowRecorder::Storage::grow() {
+  // Entries move by their tags alone: growing reads no slot.
+  std::vector<IndexEntry> bigger(table.empty() ? 8 : 2 * table.size());
+  for (const IndexEntry& e : table) {
+    if (e.slot != kNoSlot) place(bigger, e);
+  }
+  table.swap(bigger);
+}
+
+void FlowRecorder::Storage::index(uint32_t i) {
+  if (2 * (flows + 1) > table.size()) grow();
+  place(table, IndexEntry{i, at(i).tag});
+  ++flows;
+}
+
+void FlowRecorder::Storage::unindex(uint32_t i) {
+  const size_t mask = table.size() - 1;
+  size_t hole = at(i).tag & mask;
+  while (table[hole].slot != i) hole = (hole + 1) & mask;
+  // Backward shift: an entry further along the run moves into the hole when the hole lies
+  // between its home and where it is, so every entry stays reachable from its home without
+  // tombstones.
+  for (size_t j = (hole + 1) & mask; table[j].slot != kNoSlot; j = (j + 1) & mask) {
+    const size_t home = table[j].tag & mask;
+    if (((j - home) & mask) >= ((j - hole) & mask)) {
+      table[hole] = table[j];
+      hole = j;
+    }
+  }
+  table[hole] = IndexEntry{};
+  --flows;
+}
+
+void FlowRecorder::Storage::pushFront(DeviceFlows& device, uint32_t i) {
+  Slot& s = at(i);
+  s.device = &device;
+  if (device.count == 0) {
+    device.tail = i;
+  } else {
+    s.next = device.head;
+    at(device.head).prev = i;
+  }
+  device.head = i;
+  ++device.count;
+}
+
+void FlowRecorder::Storage::pushBack(DeviceFlows& device, uint32_t i) {
+  Slot& s = at(i);
+  s.device = &device;
+  if (device.count == 0) {
+    device.head = i;
+  } else {
+    s.prev = device.tail;
+    at(device.tail).next = i;
+  }
+  device.tail = i;
+  ++device.count;
+}
+
+uint32_t FlowRecorder::Storage::popBack(DeviceFlows& device) {
+  const uint32_t i = device.tail;
+  if (--device.count == 0) {
+    device.head = device.tail = kNoSlot;
+  } else {
+    device.tail = at(i).prev;  // its next still names `i`: the tail's next is unspecified
+  }
+  return i;
+}
+
+void FlowRecorder::Storage::moveToFront(DeviceFlows& device, uint32_t i) {
+  if (i == device.head) return;
+  Slot& s = at(i);
+  if (i == device.tail) {
+    device.tail = s.prev;
+  } else {
+    at(s.prev).next = s.next;
+    at(s.next).prev = s.prev;
+  }
+  s.next = device.head;
+  at(device.head).prev = i;
+  device.head = i;
+}
+
+void FlowRecorder::Storage::drop(DeviceFlows& device) {
+  uint32_t i = device.head;
+  for (uint32_t n = 0; n < device.count; ++n) {
+    Slot& s = at(i);
+    const uint32_t next = s.next;
+    unindex(i);
+    s.device = nullptr;
+    s.next = free;
+    free = i;
+    i = next;
+  }
+  device.head = device.tail = kNoSlot;
+  device.count = 0;
 }
 
 FlowRecorder::FlowRecorder(const Clock& clock, LearnLimits limits)
@@ -37,6 +157,7 @@ FlowRecorder::FlowRecorder(const Clock& clock, LearnLimits limits)
   if (limits_.sessions == 0) limits_.sessions = 1;
   if (limits_.per_device == 0) limits_.per_device = 1;
   if (limits_.total == 0) limits_.total = 1;
+  limits_.total = std::min<size_t>(limits_.total, size_t{1} << 30);
   // The session table never rehashes on the packet path: it is only grown by start().
   devices_.reserve(std::min<size_t>(limits_.sessions, 4096));
   // Nor do the count groups at the default limits (8 KiB): a device holds at most this many.
@@ -67,7 +188,7 @@ void FlowRecorder::leaveCount(DeviceFlows& device, size_t count) {
 }
 
 void FlowRecorder::recount(DeviceFlows& device, size_t before) {
-  const size_t now = device.lru.size();
+  const size_t now = device.count;
   if (now == before) return;
   if (before > 0) leaveCount(device, before);
   if (now > 0) joinCount(device, now);
@@ -77,15 +198,17 @@ void FlowRecorder::regroup() {
   std::fill(by_count_.begin(), by_count_.end(), nullptr);
   most_ = 0;
   for (auto& [mac, device] : devices_) {
-    if (!device.lru.empty()) joinCount(device, device.lru.size());
+    if (device.count > 0) joinCount(device, device.count);
   }
 }
 
 void FlowRecorder::erase(std::unordered_map<uint64_t, DeviceFlows>::iterator it) {
   DeviceFlows& device = it->second;
-  if (!device.lru.empty()) leaveCount(device, device.lru.size());
-  flows_ -= device.lru.size();
+  if (device.count > 0) leaveCount(device, device.count);
+  storage_.drop(device);
   devices_.erase(it);
+  // The last flow gone (every session forgotten, say): the slots and the index go too.
+  if (storage_.flows == 0) storage_ = Storage();
 }
 
 bool FlowRecorder::learning(MacAddress mac) const {
@@ -168,10 +291,10 @@ std::vector<LearnSession> FlowRecorder::expire() {
 }
 
 FlowRecorder::DeviceFlows* FlowRecorder::victimFor(DeviceFlows& device) {
-  if (device.lru.size() >= limits_.per_device) return &device;
-  if (flows_ < limits_.total || most_ == 0) return nullptr;
+  if (device.count >= limits_.per_device) return &device;
+  if (storage_.flows < limits_.total || most_ == 0) return nullptr;
   // A tie goes against the recording device: it pushes out its own flow before another's.
-  return device.lru.size() >= most_ ? &device : by_count_[most_];
+  return device.count >= most_ ? &device : by_count_[most_];
 }
 
 void FlowRecorder::record(MacAddress mac, const FlowAttempt& a) {
@@ -181,37 +304,35 @@ void FlowRecorder::record(MacAddress mac, const FlowAttempt& a) {
   const bool by_name = isRecordableName(a.name);
   const KeyView key{a.direction, a.protocol, a.port, by_name ? a.name : std::string_view(),
                     by_name ? IpAddress{} : a.address};
+  const uint32_t tag = tagOf(mac, key);
   const int64_t now = unixSeconds(clock_.wallNow());
-  if (auto found = device.index.find(key); found != device.index.end()) {
-    LearnedFlow& f = *found->second;
+  if (const uint32_t found = storage_.find(device, tag, key); found != kNoSlot) {
+    LearnedFlow& f = storage_.at(found).flow;
     ++f.count;
     f.last_seen_unix = now;
     f.verdict = a.verdict;
     f.allowed_by_rule = a.allowed_by_rule;
     f.last_address = a.address;
     f.to_device = f.to_device || a.to_device;
-    device.lru.splice(device.lru.begin(), device.lru, found->second);
+    storage_.moveToFront(device, found);
     return;
   }
-  // A new flow. At a bound, the flow that gives way hands its nodes over: its list node moves
-  // to the front of this device's list (splice: nothing is freed or allocated) and its index
-  // node is re-keyed into this device's index.
-  const size_t before = device.lru.size();
-  FlowIndex::node_type index_node;
+  // A new flow. At a bound, the flow that gives way lends its slot in place: it leaves its
+  // device's list and the index, and comes back as this flow (nothing freed or allocated).
+  const size_t before = device.count;
+  uint32_t i;
   if (DeviceFlows* victim = victimFor(device)) {
-    const size_t victim_before = victim->lru.size();
-    const auto oldest = std::prev(victim->lru.end());
-    index_node = victim->index.extract(viewOf(oldest->key));
-    device.lru.splice(device.lru.begin(), victim->lru, oldest);
+    const size_t victim_before = victim->count;
+    i = storage_.popBack(*victim);
+    storage_.unindex(i);
     ++evictions_;
     ++victim->session.evictions;
     if (victim != &device) recount(*victim, victim_before);
   } else {
-    device.lru.emplace_front();
-    ++flows_;
+    i = storage_.take();
   }
-  recount(device, before);
-  LearnedFlow& f = device.lru.front();
+  Slot& s = storage_.at(i);
+  LearnedFlow& f = s.flow;
   f.key.direction = a.direction;
   if (by_name) {
     f.key.name.assign(a.name);  // within the lent buffer's capacity when it is large enough
@@ -228,13 +349,10 @@ void FlowRecorder::record(MacAddress mac, const FlowAttempt& a) {
   f.verdict = a.verdict;
   f.allowed_by_rule = a.allowed_by_rule;
   f.to_device = a.to_device;
-  if (index_node) {
-    index_node.key() = viewOf(f.key);
-    index_node.mapped() = device.lru.begin();
-    device.index.insert(std::move(index_node));
-  } else {
-    device.index.emplace(viewOf(f.key), device.lru.begin());
-  }
+  s.tag = tag;
+  storage_.pushFront(device, i);
+  storage_.index(i);
+  recount(device, before);
 }
 
 std::optional<LearnSession> FlowRecorder::session(MacAddress mac) const {
@@ -261,7 +379,10 @@ std::vector<LearnSession> FlowRecorder::sessions() const {
 std::vector<LearnedFlow> FlowRecorder::flows(MacAddress mac) const {
   auto it = devices_.find(mac.value);
   if (it == devices_.end()) return {};
-  return std::vector<LearnedFlow>(it->second.lru.begin(), it->second.lru.end());
+  std::vector<LearnedFlow> out;
+  out.reserve(it->second.count);
+  storage_.forEach(it->second, [&](const LearnedFlow& f) { out.push_back(f); });
+  return out;
 }
 
 }  // namespace muzzle

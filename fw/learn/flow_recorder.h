@@ -16,16 +16,19 @@
 // Evictions are counted (evictions()), and each device's own count is kept with its session.
 //
 // record() is on the Judge's path for every new flow of a learning device, so its cost is
-// bounded too: a flow seen again costs two hash lookups (the device, the flow); a new flow, one
-// more insert. Room at either bound is found in constant time (the devices are kept grouped by
-// how many flows they hold), and the flow that gives way lends its list node, index node and
-// name buffer to the new one, so a recorder at its bounds (a busy device's steady state)
-// allocates nothing for the flow itself (a device whose count still grows at the total bound
-// may grow its index's bucket array, a few times in its life). Below the bounds a new flow
-// allocates a list node, an index node and, for a long name, its text. learning() and
-// observing() never allocate. Time comes from the Clock seam (calendar time: session ends and
-// first/last seen survive a restart). Not thread-safe: the Judge owns it, under its lock, like
-// the NameCache.
+// bounded too, and so are the cache lines it touches: with hundreds of devices learning nearly
+// every flow is new, and a full recorder's ~9 MB of flows are far from the cache. The flows
+// live in slots that never move, two cache lines each, with one open-addressing index for the
+// whole recorder; a flow seen again costs two lookups (the device; then one line of the index
+// and the one slot whose tag matches) and a move to the front of its device's list. Room at
+// either bound is found in constant time (the devices are kept grouped by how many flows they
+// hold), and the flow that gives way lends its slot, name buffer included, to the new one in
+// place, so a recorder at its bounds, a busy site's steady state, allocates nothing but a name
+// longer than any its slot held before. Below the total bound a new flow may also allocate a
+// chunk of 1024 slots (once in 1024 flows) and, a few times in the recorder's life, a larger
+// index. learning() and observing() never allocate. Time comes from the Clock seam (calendar
+// time: session ends and first/last seen survive a restart). Not thread-safe: the Judge owns
+// it, under its lock, like the NameCache.
 //
 // Saved form (serialize()/load(), fw/learn/learn_file.cc): a line-based text file in state_dir,
 // learn.state. load() refuses a damaged or hostile file as a whole, naming the line and what is
@@ -34,7 +37,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <list>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,10 +69,12 @@ struct LearnLimits {
 };
 
 // What identifies a recorded flow. `name` empty: the flow is kept by `address` (no name known).
+// (The fields of this and of LearnedFlow are in the order that packs them: 56 and 104 bytes, so
+// that the recorder keeps a flow in two cache lines, its key in the first.)
 struct LearnedFlowKey {
-  Direction direction = Direction::kEgress;
-  std::string name;  // lowercase DNS name, or empty
+  std::string name;   // lowercase DNS name, or empty
   IpAddress address;  // zero when `name` is set
+  Direction direction = Direction::kEgress;
   uint8_t protocol = 0;  // IP protocol number
   uint16_t port = 0;     // destination port (egress) or the device's own port (inbound); 0: none
 };
@@ -77,14 +83,14 @@ struct LearnedFlow {
   LearnedFlowKey key;
   // An address the flow went to (egress by name: the latest one), for the proposal's findings.
   IpAddress last_address;
-  uint64_t count = 0;
-  int64_t first_seen_unix = 0;
-  int64_t last_seen_unix = 0;
   Action verdict = Action::kAllow;  // the latest one the flow got
   // The latest verdict was an allow by one of the policy's rules (not observe mode's): the site
   // already decided on this flow, so the proposal neither adds it nor calls it a finding.
   bool allowed_by_rule = false;
   bool to_device = false;  // egress to another device on a managed segment (lateral)
+  uint64_t count = 0;
+  int64_t first_seen_unix = 0;
+  int64_t last_seen_unix = 0;
 };
 
 struct LearnSession {
@@ -110,7 +116,8 @@ struct FlowAttempt {
 
 class FlowRecorder {
  public:
-  // "*clock" must outlive the recorder. Limits of 0 are taken as 1.
+  // "*clock" must outlive the recorder. Limits of 0 are taken as 1, a total over 2^30 as 2^30
+  // (flows are numbered in 32 bits).
   explicit FlowRecorder(const Clock& clock, LearnLimits limits = {});
   FlowRecorder(const FlowRecorder&) = delete;
   FlowRecorder& operator=(const FlowRecorder&) = delete;
@@ -123,7 +130,8 @@ class FlowRecorder {
   // until a start() needs the room (ended sessions go first, oldest end first). False when `mac`
   // was not learning.
   bool stop(MacAddress mac);
-  // Drops the session of `mac` (ended or not) and its flows. False when there was none.
+  // Drops the session of `mac` (ended or not) and its flows. False when there was none. With
+  // the last flow gone, the memory that held the flows is given back.
   bool forget(MacAddress mac);
   // Ends every session whose end time has passed; returns them (for the events).
   std::vector<LearnSession> expire();
@@ -142,11 +150,12 @@ class FlowRecorder {
   // The flows of `mac`, most recently seen first (empty when not learning).
   std::vector<LearnedFlow> flows(MacAddress mac) const;
 
-  size_t flowCount() const { return flows_; }
+  size_t flowCount() const { return storage_.flows; }
   size_t sessionCount() const { return devices_.size(); }
   uint64_t evictions() const { return evictions_; }
   const LearnLimits& limits() const { return limits_; }
-  // Rough bytes per recorded flow (list node, index node, name), for the documented bound.
+  // Rough bytes per recorded flow (its slot, its share of the index at the total bound, a
+  // typical name's heap buffer), for the documented bound.
   static size_t approxBytesPerFlow();
 
   // The saved form (learn.state). load() replaces everything on success; on failure nothing
@@ -168,6 +177,7 @@ class FlowRecorder {
   uint64_t loadDropped() const { return load_dropped_; }
 
  private:
+  static constexpr uint32_t kNoSlot = 0xFFFFFFFF;
   struct KeyView {
     Direction direction;
     uint8_t protocol;
@@ -176,24 +186,82 @@ class FlowRecorder {
     IpAddress address;
     bool operator==(const KeyView&) const = default;
   };
-  struct KeyHash {
-    size_t operator()(const KeyView& k) const;
-  };
-  using FlowList = std::list<LearnedFlow>;  // front: most recently seen
-  // The index's views point into the list nodes, which never move (not even when a node is
-  // lent to another device: splice relinks it).
-  using FlowIndex = std::unordered_map<KeyView, FlowList::iterator, KeyHash>;
   struct DeviceFlows {
     LearnSession session;
-    FlowList lru;
-    FlowIndex index;
+    // Its flows, a list through their slots (Storage): head the most recently seen.
+    uint32_t head = kNoSlot;
+    uint32_t tail = kNoSlot;
+    uint32_t count = 0;
     // The other devices holding as many flows (by_count_); null at either end of the group.
     DeviceFlows* same_count_prev = nullptr;
     DeviceFlows* same_count_next = nullptr;
   };
+  // One flow in place, in two cache lines: the first holds what a lookup compares (the device
+  // and the key), the second what a flow seen again updates and the device's list.
+  struct alignas(64) Slot {
+    const DeviceFlows* device = nullptr;  // null: a free slot
+    LearnedFlow flow;
+    uint32_t tag = 0;  // the high half of the flow's hash, as in its index entry
+    // The device's list. From head, `count` slots by `next` reach the tail; what the head's
+    // prev and the tail's next hold is left unspecified, so that taking a device's oldest flow
+    // writes nothing into its neighbour. A free slot's next is the next free one.
+    uint32_t prev = kNoSlot;
+    uint32_t next = kNoSlot;
+  };
+  // An entry of the index: the slot and its tag, whose low bits are the entry's home.
+  struct IndexEntry {
+    uint32_t slot = kNoSlot;  // kNoSlot: empty
+    uint32_t tag = 0;
+  };
+  // The flows of every device: slots in chunks of kChunkSlots that never move (a flow's number
+  // is its place), given back to a free list when a device is dropped, and one index of them
+  // by (device, key): open addressing, linear probing, at most half full, deleted entries
+  // closed up behind (backward shift), so no tombstones build up at the bounds. load() fills
+  // one aside and swaps it in.
+  struct Storage {
+    static constexpr uint32_t kChunkShift = 10;
+    static constexpr uint32_t kChunkSlots = 1u << kChunkShift;
+
+    Slot& at(uint32_t i) { return chunks[i >> kChunkShift][i & (kChunkSlots - 1)]; }
+    const Slot& at(uint32_t i) const { return chunks[i >> kChunkShift][i & (kChunkSlots - 1)]; }
+    // The slot of `device`'s flow `key` (whose hash gave `tag`), kNoSlot when it has none.
+    uint32_t find(const DeviceFlows& device, uint32_t tag, const KeyView& key) const;
+    // A slot to fill: a free one, else a new one (a chunk allocated once in kChunkSlots).
+    uint32_t take();
+    // Slot `i`'s entry into the index, by its tag; the index doubles first if it would be more
+    // than half full.
+    void index(uint32_t i);
+    void unindex(uint32_t i);
+    void pushFront(DeviceFlows& device, uint32_t i);
+    void pushBack(DeviceFlows& device, uint32_t i);
+    uint32_t popBack(DeviceFlows& device);
+    void moveToFront(DeviceFlows& device, uint32_t i);
+    // Unindexes the flows of `device` and gives their slots back (names keep their buffers).
+    void drop(DeviceFlows& device);
+    // Doubles the index (to 8 entries, the first time).
+    void grow();
+    static void place(std::vector<IndexEntry>& table, IndexEntry entry);
+    template <typename F>
+    void forEach(const DeviceFlows& device, F&& f) const {
+      uint32_t i = device.head;
+      for (uint32_t n = 0; n < device.count; ++n) {
+        const Slot& s = at(i);
+        f(s.flow);
+        i = s.next;
+      }
+    }
+
+    std::vector<std::unique_ptr<Slot[]>> chunks;
+    uint32_t used = 0;              // slots handed out at least once; the rest are untouched
+    uint32_t free = kNoSlot;        // the first slot given back
+    std::vector<IndexEntry> table;  // a power of two entries, or none
+    size_t flows = 0;               // in the index: the recorded flows
+  };
   static KeyView viewOf(const LearnedFlowKey& k) {
     return KeyView{k.direction, k.protocol, k.port, k.name, k.address};
   }
+  // The index's tag for `mac`'s flow `k`: the high half of a mix of the device and the key.
+  static uint32_t tagOf(MacAddress mac, const KeyView& k);
   // The device whose least recently seen flow gives way to a new flow of `device`: `device`
   // itself at its own bound, the device holding the most at the total bound; null when there
   // is room. Constant time.
@@ -209,17 +277,38 @@ class FlowRecorder {
 
   const Clock& clock_;
   LearnLimits limits_;
-  // Node-based: a DeviceFlows never moves, so by_count_ may point at it.
+  // Node-based: a DeviceFlows never moves, so by_count_ and the slots may point at it.
   std::unordered_map<uint64_t, DeviceFlows> devices_;  // MacAddress::value -> its session
+  Storage storage_;
   // by_count_[n]: the first of the devices holding n flows (n >= 1; devices with none are in no
   // group), linked through same_count_*. most_: the largest n with a device, 0 when none.
   // Each count moves by one per eviction, so most_ moves by at most one on the packet path.
   std::vector<DeviceFlows*> by_count_;
   size_t most_ = 0;
-  size_t flows_ = 0;
   uint64_t evictions_ = 0;
   uint64_t load_dropped_ = 0;
 };
+
+// Inline, for record()'s sake: the key is built in registers and hashed there. Called out of
+// line, it went through memory on the way, and a flow seen again cost ~8 ns more.
+inline uint32_t FlowRecorder::tagOf(MacAddress mac, const KeyView& k) {
+  // A key holds a name or an address, never both; most flows of a busy device are kept by
+  // address, and those skip the byte-wise string hash.
+  const uint64_t h =
+      k.name.empty() ? IpAddressHash()(k.address) : std::hash<std::string_view>()(k.name);
+  const uint64_t small =
+      (uint64_t{k.port} << 16) | (uint64_t{k.protocol} << 8) | static_cast<uint64_t>(k.direction);
+  // The device is in the hash, so two devices' same flow land apart. Parts of it are weak (an
+  // IPv4 address hashes to itself) and the index takes its home from the tag's low bits:
+  // MurmurHash3's finaliser spreads every bit over the high half.
+  uint64_t x = h ^ (small * 0x9E3779B97F4A7C15ull) ^ (mac.value * 0xC2B2AE3D27D4EB4Full);
+  x ^= x >> 33;
+  x *= 0xFF51AFD7ED558CCDull;
+  x ^= x >> 33;
+  x *= 0xC4CEB9FE1A85EC53ull;
+  x ^= x >> 33;
+  return static_cast<uint32_t>(x >> 32);
+}
 
 // Whether `name` may be recorded as a name (and read back from learn.state): 1..253 bytes of
 // lowercase letters, digits, '-', '_' and '.'. Anything else is recorded by address.

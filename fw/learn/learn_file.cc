@@ -127,7 +127,7 @@ void FlowRecorder::appendHeader(std::string& out) {
 
 size_t FlowRecorder::serializedSizeHint() const {
   // ~130 bytes a flow line (more with a long name): one allocation for most files.
-  return kHeader.size() + 1 + devices_.size() * 96 + flows_ * 140;
+  return kHeader.size() + 1 + devices_.size() * 96 + storage_.flows * 140;
 }
 
 std::string FlowRecorder::serialize() const {
@@ -150,7 +150,7 @@ bool FlowRecorder::appendSession(MacAddress mac, std::string& out) const {
   appendField(out, " active=", yesNoText(s.active));
   appendField(out, " evictions=", s.evictions);
   out += '\n';
-  for (const LearnedFlow& f : it->second.lru) {
+  storage_.forEach(it->second, [&out](const LearnedFlow& f) {
     out += "flow ";
     out += directionName(f.key.direction);
     out += ' ';
@@ -174,7 +174,7 @@ bool FlowRecorder::appendSession(MacAddress mac, std::string& out) const {
     appendField(out, " via=", f.last_address);
     appendField(out, " lateral=", yesNoText(f.to_device));
     out += '\n';
-  }
+  });
   return true;
 }
 
@@ -196,8 +196,9 @@ Status FlowRecorder::load(std::string_view text, std::string_view file_name) {
     return bad("not a learning state file (its first line must be \"" + std::string(kHeader) +
                "\")");
   }
+  // Built aside, swapped in only when the whole file reads.
   std::unordered_map<uint64_t, DeviceFlows> loaded;
-  size_t flows = 0;
+  Storage storage;
   uint64_t dropped = 0;
   DeviceFlows* current = nullptr;  // the session the flow lines belong to; null: skipped
   bool in_session = false;
@@ -283,18 +284,27 @@ Status FlowRecorder::load(std::string_view text, std::string_view file_name) {
     std::optional<bool> l = lateral ? yesNo(*lateral) : std::nullopt;
     if (!l) return bad("lateral= must be yes or no");
     f.to_device = *l;
-    if (current == nullptr || current->lru.size() >= limits_.per_device || flows >= limits_.total) {
+    if (current == nullptr || current->count >= limits_.per_device ||
+        storage.flows >= limits_.total) {
       ++dropped;
       continue;
     }
-    if (current->index.count(viewOf(f.key)) != 0) return bad("the same flow twice in one session");
-    current->lru.push_back(std::move(f));
-    current->index.emplace(viewOf(current->lru.back().key), std::prev(current->lru.end()));
-    ++flows;
+    const uint32_t tag = tagOf(current->session.mac, viewOf(f.key));
+    if (storage.find(*current, tag, viewOf(f.key)) != kNoSlot) {
+      return bad("the same flow twice in one session");
+    }
+    const uint32_t i = storage.take();
+    Slot& slot = storage.at(i);
+    slot.flow = std::move(f);
+    slot.tag = tag;
+    storage.pushBack(*current, i);  // the file lists a session's flows most recent first
+    storage.index(i);
   }
-  devices_ = std::move(loaded);
+  // Swapped, not moved: the slots point at the DeviceFlows in `loaded`'s nodes, which swap
+  // hands over as they are.
+  devices_.swap(loaded);
+  storage_ = std::move(storage);
   regroup();
-  flows_ = flows;
   load_dropped_ = dropped;
   return Status();
 }

@@ -12,8 +12,11 @@
 //   valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measuredFlows*'
 //     build/tests/bench/bench_learn judge policy.yaml udp-churn on 20000 70000
 // (one command line)
-// and divide the instructions by the flows (printed). Without valgrind it prints the CPU
-// nanoseconds per flow, which on a busy machine say less than the instruction count.
+// and divide the instructions by the flows (printed). With --cache-sim=yes --D1=32768,8,64
+// --LL=1048576,16,64 it also counts the cache misses a Raspberry Pi 4 would take (32 KiB L1,
+// 1 MiB L2 and no L3; left to itself valgrind takes the build machine's reported L3, 512 MiB,
+// and sees no last-level miss at all). Without valgrind it prints the CPU nanoseconds per flow,
+// which on a busy machine say less than the instruction count.
 //
 //   bench_learn judge POLICY.yaml udp-churn|mixed off|on FLOWS [PREFILL]
 //     off: no session; on: every policy device learning. PREFILL mixed flows are judged first,
