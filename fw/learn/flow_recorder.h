@@ -19,8 +19,10 @@
 // bounded too, and so are the cache lines it touches: with hundreds of devices learning nearly
 // every flow is new, and a full recorder's ~9 MB of flows are far from the cache. The flows
 // live in slots that never move, two cache lines each, with one open-addressing index for the
-// whole recorder; a flow seen again costs two lookups (the device; then one line of the index
-// and the one slot whose tag matches) and a move to the front of its device's list. Room at
+// whole recorder, filed by a hash keyed with the recorder's own secret (flow_tag.h), so no
+// device can choose flows that crowd one place of it; a flow seen again costs two lookups (the
+// device; then one line of the index and the one slot whose tag matches) and a move to the
+// front of its device's list. Room at
 // either bound is found in constant time (the devices are kept grouped by how many flows they
 // hold), and the flow that gives way lends its slot, name buffer included, to the new one in
 // place, so a recorder at its bounds, a busy site's steady state, allocates nothing but a name
@@ -48,6 +50,7 @@
 #include "fw/common/clock.h"
 #include "fw/common/net.h"
 #include "fw/common/status.h"
+#include "fw/learn/flow_tag.h"
 #include "fw/policy/compiled_policy.h"
 
 namespace muzzle {
@@ -260,8 +263,11 @@ class FlowRecorder {
   static KeyView viewOf(const LearnedFlowKey& k) {
     return KeyView{k.direction, k.protocol, k.port, k.name, k.address};
   }
-  // The index's tag for `mac`'s flow `k`: the high half of a mix of the device and the key.
-  static uint32_t tagOf(MacAddress mac, const KeyView& k);
+  // The index's tag for `mac`'s flow `k` (flow_tag.h: keyed, so no device can choose flows
+  // that pile up in one run of the index).
+  uint32_t tagOf(MacAddress mac, const KeyView& k) const {
+    return tag_hash_(mac, k.direction, k.protocol, k.port, k.name, k.address);
+  }
   // The device whose least recently seen flow gives way to a new flow of `device`: `device`
   // itself at its own bound, the device holding the most at the total bound; null when there
   // is room. Constant time.
@@ -277,6 +283,7 @@ class FlowRecorder {
 
   const Clock& clock_;
   LearnLimits limits_;
+  const FlowTagHash tag_hash_;  // its own random key
   // Node-based: a DeviceFlows never moves, so by_count_ and the slots may point at it.
   std::unordered_map<uint64_t, DeviceFlows> devices_;  // MacAddress::value -> its session
   Storage storage_;
@@ -288,27 +295,6 @@ class FlowRecorder {
   uint64_t evictions_ = 0;
   uint64_t load_dropped_ = 0;
 };
-
-// Inline, for record()'s sake: the key is built in registers and hashed there. Called out of
-// line, it went through memory on the way, and a flow seen again cost ~8 ns more.
-inline uint32_t FlowRecorder::tagOf(MacAddress mac, const KeyView& k) {
-  // A key holds a name or an address, never both; most flows of a busy device are kept by
-  // address, and those skip the byte-wise string hash.
-  const uint64_t h =
-      k.name.empty() ? IpAddressHash()(k.address) : std::hash<std::string_view>()(k.name);
-  const uint64_t small =
-      (uint64_t{k.port} << 16) | (uint64_t{k.protocol} << 8) | static_cast<uint64_t>(k.direction);
-  // The device is in the hash, so two devices' same flow land apart. Parts of it are weak (an
-  // IPv4 address hashes to itself) and the index takes its home from the tag's low bits:
-  // MurmurHash3's finaliser spreads every bit over the high half.
-  uint64_t x = h ^ (small * 0x9E3779B97F4A7C15ull) ^ (mac.value * 0xC2B2AE3D27D4EB4Full);
-  x ^= x >> 33;
-  x *= 0xFF51AFD7ED558CCDull;
-  x ^= x >> 33;
-  x *= 0xC4CEB9FE1A85EC53ull;
-  x ^= x >> 33;
-  return static_cast<uint32_t>(x >> 32);
-}
 
 // Whether `name` may be recorded as a name (and read back from learn.state): 1..253 bytes of
 // lowercase letters, digits, '-', '_' and '.'. Anything else is recorded by address.
