@@ -6,13 +6,14 @@
 // Plain, each compile frees the one before it first, so the next reuses its memory (warm: the
 // least a compile costs), and parses every list file. --daemon does what muzzled's reload does:
 // malloc is tuned as muzzled's (CompileQueue::tuneMalloc), each compile runs on the thread of a
-// CompileQueue (mgmt/revisions/compile_queue.h, muzzled's compile thread) while the previous policy is still installed (so it needs memory of its own),
-// then the previous one is freed on the main thread (muzzled's engine thread), its memory left
-// to the allocator for the next compile; and list files whose text did not change are not
-// parsed again (muzzled's ListCache, fw/policy/list_cache.h: "list_hits" counts the reuses).
-// --no-list-cache parses them every time, as a reload after the list itself changed. --trim gives
-// the memory back after each swap (malloc_trim(0), as muzzled did until 2026-12-04): the next
-// compile then faults every page in again.
+// CompileQueue (mgmt/revisions/compile_queue.h, muzzled's compile thread) while the previous
+// policy is still installed (so it needs memory of its own), then the previous one is freed on
+// the main thread (muzzled's engine thread), its memory left to the allocator for the next
+// compile; and list files whose text did not change are not parsed again (muzzled's ListCache,
+// fw/policy/list_cache.h: "list_hits" counts the reuses). --no-list-cache parses them every
+// time, as a reload after the list itself changed. --trim gives the memory back after each swap
+// (malloc_trim(0), as muzzled did until 2026-12-04): the next compile then faults every page in
+// again.
 // No site facts (as `muzzled --check-policy`): builtins resolve to no addresses.
 #include <malloc.h>
 #include <time.h>
