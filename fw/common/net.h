@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "fw/common/keyed_hash.h"
+
 namespace muzzle {
 
 using Uint128 = unsigned __int128;
@@ -37,14 +39,19 @@ struct IpAddress {
   auto operator<=>(const IpAddress&) const = default;
 };
 
-// For unordered containers keyed by address.
+// For unordered containers keyed by address: keyed by the process's secret (keyed_hash.h says
+// why), so their iteration order differs from one run to the next.
+// An address and a small extra value (a link-local address's segment, a class...) as 6 words.
+inline uint64_t keyedHash(const IpAddress& ip, uint64_t extra = 0) {
+  uint32_t w[6];
+  __builtin_memcpy(w, ip.bytes.data(), 16);
+  w[4] = static_cast<uint32_t>(extra) ^ (ip.v6 ? 0x80000000u : 0u);
+  w[5] = static_cast<uint32_t>(extra >> 32);
+  return keyedHashWords(w, 6);
+}
+
 struct IpAddressHash {
-  size_t operator()(const IpAddress& ip) const {
-    uint64_t a, b;
-    __builtin_memcpy(&a, ip.bytes.data(), 8);
-    __builtin_memcpy(&b, ip.bytes.data() + 8, 8);
-    return std::hash<uint64_t>()(a ^ (b * 0x9E3779B97F4A7C15ull) ^ ip.v6);
-  }
+  size_t operator()(const IpAddress& ip) const { return static_cast<size_t>(keyedHash(ip)); }
 };
 
 struct Cidr {

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "fw/common/clock.h"
+#include "fw/common/keyed_hash.h"
 #include "fw/common/net.h"
 #include "muzzle/v1/inventory.pb.h"
 
@@ -142,7 +143,7 @@ class AddressBindings {
   };
   struct KeyHash {
     size_t operator()(const Key& k) const {
-      return IpAddressHash()(k.ip) ^ static_cast<size_t>(k.zone + 1) * 0x9E37u;
+      return static_cast<size_t>(keyedHash(k.ip, static_cast<uint32_t>(k.zone + 1)));
     }
   };
 
@@ -159,7 +160,7 @@ class AddressBindings {
   const Clock& clock_;
   std::chrono::seconds hold_ = kDefaultHold;
   std::unordered_map<Key, AddressBinding, KeyHash> bindings_;
-  std::unordered_map<uint64_t, std::vector<Key>> by_owner_;  // MAC value -> its bindings
+  std::unordered_map<uint64_t, std::vector<Key>, MacValueHash> by_owner_;  // MAC value -> its bindings
   std::chrono::steady_clock::time_point next_sweep_{};
   BindingCounters counters_;
 };
@@ -181,7 +182,7 @@ class ReportedPairs {
   };
   struct PairHash {
     size_t operator()(const Pair& p) const {
-      return IpAddressHash()(p.ip) ^ std::hash<uint64_t>()(p.mac);
+      return static_cast<size_t>(keyedHash(p.ip, p.mac));
     }
   };
   std::unordered_set<Pair, PairHash> seen_;

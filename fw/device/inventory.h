@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "fw/common/clock.h"
+#include "fw/common/keyed_hash.h"
 #include "fw/common/net.h"
 #include "fw/common/status.h"
 #include "fw/device/address_bindings.h"
@@ -116,7 +117,7 @@ class DeviceInventory {
   size_t capacity_;
   const OuiDatabase* oui_;
   const Clock& clock_;
-  std::unordered_map<uint64_t, Entry> devices_;
+  std::unordered_map<uint64_t, Entry, MacValueHash> devices_;  // keyed: keyed_hash.h
   AddressBindings bindings_;
   uint64_t evictions_ = 0;
   uint64_t aged_out_ = 0;

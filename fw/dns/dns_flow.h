@@ -4,8 +4,8 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 
+#include "fw/common/keyed_hash.h"
 #include "fw/common/net.h"
 
 namespace muzzle {
@@ -20,25 +20,18 @@ struct DnsFlowKey {
   bool operator==(const DnsFlowKey&) const = default;
 };
 
-// A hash for tables keyed by flow. `seed` is chosen at random by each table, so a device that
-// picks its ports and addresses cannot aim many keys at one bucket.
-inline uint64_t hashDnsFlow(const DnsFlowKey& k, uint64_t seed) {
-  auto mix = [](uint64_t h, uint64_t v) {
-    h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
-    h *= 0xFF51AFD7ED558CCDull;
-    return h ^ (h >> 33);
-  };
-  uint64_t a, b, c, d;
-  std::memcpy(&a, k.client.bytes.data(), 8);
-  std::memcpy(&b, k.client.bytes.data() + 8, 8);
-  std::memcpy(&c, k.server.bytes.data(), 8);
-  std::memcpy(&d, k.server.bytes.data() + 8, 8);
-  uint64_t h = mix(seed, k.device.value);
-  h = mix(h, a);
-  h = mix(h, b);
-  h = mix(h, c);
-  h = mix(h, d);
-  return mix(h, uint64_t{k.client_port} << 24 | uint64_t{k.server_port} << 8 | k.protocol);
+// A hash for tables keyed by flow, keyed by the process's secret (fw/common/keyed_hash.h), so a
+// device that picks its ports and addresses cannot aim many keys at one bucket.
+inline uint64_t hashDnsFlow(const DnsFlowKey& k) {
+  uint32_t w[12];
+  __builtin_memcpy(w, k.client.bytes.data(), 16);
+  __builtin_memcpy(w + 4, k.server.bytes.data(), 16);
+  w[8] = static_cast<uint32_t>(k.device.value);
+  w[9] = static_cast<uint32_t>(k.device.value >> 32) | (k.client.v6 ? 1u << 16 : 0u) | (k.server.v6 ? 1u << 17 : 0u) |
+         uint32_t{k.protocol} << 24;
+  w[10] = k.client_port;
+  w[11] = k.server_port;
+  return keyedHashWords(w, 12);
 }
 
 }  // namespace muzzle

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <random>
 
 namespace muzzle {
 namespace {
@@ -10,11 +9,6 @@ namespace {
 bool sameName(const DnsName& a, const DnsName& b) { return a.view() == b.view(); }
 
 }  // namespace
-
-size_t DnsQuestionTable::MacHash::operator()(uint64_t mac) const {
-  uint64_t h = (mac ^ seed) * 0x9E3779B97F4A7C15ull;
-  return static_cast<size_t>(h ^ (h >> 29));
-}
 
 DnsQuestionTable::DnsQuestionTable(const Clock& clock, DnsQuestionLimits limits)
     : clock_(clock),
@@ -27,7 +21,7 @@ DnsQuestionTable::DnsQuestionTable(const Clock& clock, DnsQuestionLimits limits)
   const size_t bucket_count = std::bit_ceil(limits_.total);
   buckets_ = std::make_unique<DeviceSet::bucket_type[]>(bucket_count);
   by_mac_ = std::make_unique<DeviceSet>(DeviceSet::bucket_traits(buckets_.get(), bucket_count),
-                                        MacHash{std::random_device{}()});
+                                        MacHash{});
 }
 
 DnsQuestionTable::~DnsQuestionTable() {

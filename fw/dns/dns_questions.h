@@ -26,6 +26,7 @@
 #include <memory>
 
 #include "fw/common/clock.h"
+#include "fw/common/keyed_hash.h"
 #include "fw/common/node_store.h"
 #include "fw/dns/dns_flow.h"
 #include "fw/dns/dns_message.h"
@@ -94,10 +95,7 @@ class DnsQuestionTable {
     using type = uint64_t;
     uint64_t operator()(const Device& d) const { return d.mac.value; }
   };
-  struct MacHash {
-    uint64_t seed = 0;
-    size_t operator()(uint64_t mac) const;
-  };
+  using MacHash = MacValueHash;
   using DeviceSet = boost::intrusive::unordered_set<
       Device,
       boost::intrusive::member_hook<Device, boost::intrusive::unordered_set_member_hook<>,

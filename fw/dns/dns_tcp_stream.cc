@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
-#include <random>
 
 namespace muzzle {
 namespace {
@@ -36,7 +35,7 @@ DnsTcpStreams::DnsTcpStreams(const Clock& clock, DnsTcpLimits limits)
   const size_t bucket_count = std::bit_ceil(limits_.total * 2);
   buckets_ = std::make_unique<StreamSet::bucket_type[]>(bucket_count);
   by_key_ = std::make_unique<StreamSet>(StreamSet::bucket_traits(buckets_.get(), bucket_count),
-                                        KeyHash{std::random_device{}()});
+                                        KeyHash{});
   for (size_t i = 0; i < limits_.total; ++i) {
     streams_[i].buffer = buffers_.get() + i * kDnsTcpMaxBuffered;
     free_.push_back(streams_[i]);

@@ -132,8 +132,7 @@ class DnsTcpStreams {
     const Key& operator()(const Stream& s) const { return s.key; }
   };
   struct KeyHash {
-    uint64_t seed = 0;
-    size_t operator()(const Key& k) const { return hashDnsFlow(k.flow, seed) ^ k.from_device; }
+    size_t operator()(const Key& k) const { return hashDnsFlow(k.flow) ^ k.from_device; }
   };
   using StreamSet = boost::intrusive::unordered_set<
       Stream,

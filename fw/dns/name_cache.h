@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 #include "fw/common/clock.h"
+#include "fw/common/keyed_hash.h"
 #include "fw/common/net.h"
 
 namespace muzzle {
@@ -83,7 +84,7 @@ class NameCache {
 
   const Clock& clock_;
   NameCacheLimits limits_;
-  std::unordered_map<uint64_t, DeviceNames> devices_;  // MacAddress::value -> names
+  std::unordered_map<uint64_t, DeviceNames, MacValueHash> devices_;  // MacAddress::value -> names
   size_t entries_ = 0;
   uint64_t evictions_ = 0;
 };

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "fw/common/keyed_hash.h"
 #include "fw/engine/daemon.h"
 
 namespace muzzle {
@@ -93,7 +94,7 @@ std::vector<VolumeLimits::Growth> Daemon::attributeGrowth(
     }
   }
   std::vector<VolumeLimits::Growth> out;
-  std::unordered_map<uint64_t, size_t> out_index;  // MAC (48 bits) and class -> index in `out`
+  MacMap<size_t> out_index;  // MAC (48 bits) and class -> index in `out`
   auto add = [&](TrafficTotals& t, const TrafficAccounting::Growth& g) {
     t.bytes += g.bytes;
     t.packets += g.packets;

@@ -132,7 +132,7 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
                                               v.action == Action::kAllow ? v.traffic_class : 0)};
 }
 
-void Judge::setVolumeBlocks(std::unordered_map<uint64_t, uint64_t> blocks) {
+void Judge::setVolumeBlocks(MacMap<uint64_t> blocks) {
   volume_blocks_ = std::move(blocks);
 }
 

@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "fw/common/clock.h"
+#include "fw/common/keyed_hash.h"
 #include "fw/device/inventory.h"
 #include "fw/device/oui_database.h"
 #include "fw/dns/dns_flow_tracker.h"
@@ -84,7 +85,7 @@ class Judge : public PacketSink, private DnsAnswerSink {
   // Volume limits that block (fw/engine/volume_limits.h): for each device (MacAddress::value),
   // the traffic classes (bit N: class N) whose new flows are refused, reason volume-limit. The
   // caller makes a new generation afterwards, so open flows are judged again.
-  void setVolumeBlocks(std::unordered_map<uint64_t, uint64_t> blocks);
+  void setVolumeBlocks(MacMap<uint64_t> blocks);
 
   const JudgeCounters& counters() const { return counters_; }
   const DeviceInventory& devices() const { return inventory_; }
@@ -169,7 +170,7 @@ class Judge : public PacketSink, private DnsAnswerSink {
   DnsFlowTracker dns_flows_;
   FlowRecorder learning_;
   std::array<std::string_view, 8> dst_names_{};  // names of the current flow's destination
-  std::unordered_map<uint64_t, uint64_t> volume_blocks_;  // device -> blocked class bits
+  MacMap<uint64_t> volume_blocks_;  // device -> blocked class bits
   JudgeCounters counters_;
   std::chrono::steady_clock::time_point last_neighbour_read_{};
   ReportedPairs spoof_reports_;  // (spoofer, address) pairs already logged

@@ -1,9 +1,11 @@
 #include "fw/engine/traffic_accounting.h"
 
+#include "fw/common/keyed_hash.h"
+
 namespace muzzle {
 
 size_t TrafficAccounting::KeyHash::operator()(const Key& k) const {
-  return IpAddressHash{}(k.address) ^ (static_cast<size_t>(k.traffic_class) << 1 | k.upload);
+  return static_cast<size_t>(keyedHash(k.address, uint64_t{k.traffic_class} << 1 | k.upload));
 }
 
 std::vector<TrafficAccounting::Growth> TrafficAccounting::update(

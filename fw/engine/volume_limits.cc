@@ -124,8 +124,8 @@ std::vector<VolumeLimits::Event> VolumeLimits::release(MacAddress device) {
   return events;
 }
 
-std::unordered_map<uint64_t, uint64_t> VolumeLimits::blocks() const {
-  std::unordered_map<uint64_t, uint64_t> out;
+MacMap<uint64_t> VolumeLimits::blocks() const {
+  MacMap<uint64_t> out;
   for (const auto& [device, windows] : windows_) {
     for (const Window& w : windows) {
       if (w.blocked) out[device] |= w.class_bits;

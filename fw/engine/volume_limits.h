@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fw/common/keyed_hash.h"
 #include "fw/common/net.h"
 #include "fw/policy/compiled_policy.h"
 
@@ -62,7 +63,7 @@ class VolumeLimits {
   std::vector<Event> release(MacAddress device);
 
   // For Judge::setVolumeBlocks: device -> blocked class bits (a limit without `to`: all).
-  std::unordered_map<uint64_t, uint64_t> blocks() const;
+  MacMap<uint64_t> blocks() const;
   bool blocksChanged() const { return blocks_changed_; }
   // Open windows, for the status.
   size_t windows() const;
@@ -85,7 +86,7 @@ class VolumeLimits {
   void endWindows(const CompiledPolicy& policy, Time now, ScheduleMask active,
                   std::vector<Event>* events);
 
-  std::unordered_map<uint64_t, std::vector<Window>> windows_;  // by MacAddress::value
+  MacMap<std::vector<Window>> windows_;  // by MacAddress::value
   bool blocks_changed_ = false;
 };
 

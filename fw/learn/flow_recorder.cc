@@ -202,7 +202,7 @@ void FlowRecorder::regroup() {
   }
 }
 
-void FlowRecorder::erase(std::unordered_map<uint64_t, DeviceFlows>::iterator it) {
+void FlowRecorder::erase(MacMap<DeviceFlows>::iterator it) {
   DeviceFlows& device = it->second;
   if (device.count > 0) leaveCount(device, device.count);
   storage_.drop(device);

@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "fw/common/clock.h"
+#include "fw/common/keyed_hash.h"
 #include "fw/common/net.h"
 #include "fw/common/status.h"
 #include "fw/learn/flow_tag.h"
@@ -279,13 +280,13 @@ class FlowRecorder {
   // Every device into the group of its flow count (after load()).
   void regroup();
   // Drops a device (ended session pushed out, or forgotten) with its flows.
-  void erase(std::unordered_map<uint64_t, DeviceFlows>::iterator it);
+  void erase(MacMap<DeviceFlows>::iterator it);
 
   const Clock& clock_;
   LearnLimits limits_;
   const FlowTagHash tag_hash_;  // its own random key
   // Node-based: a DeviceFlows never moves, so by_count_ and the slots may point at it.
-  std::unordered_map<uint64_t, DeviceFlows> devices_;  // MacAddress::value -> its session
+  MacMap<DeviceFlows> devices_;  // MacAddress::value -> its session
   Storage storage_;
   // by_count_[n]: the first of the devices holding n flows (n >= 1; devices with none are in no
   // group), linked through same_count_*. most_: the largest n with a device, 0 when none.

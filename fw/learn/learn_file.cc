@@ -197,7 +197,7 @@ Status FlowRecorder::load(std::string_view text, std::string_view file_name) {
                "\")");
   }
   // Built aside, swapped in only when the whole file reads.
-  std::unordered_map<uint64_t, DeviceFlows> loaded;
+  MacMap<DeviceFlows> loaded;
   Storage storage;
   uint64_t dropped = 0;
   DeviceFlows* current = nullptr;  // the session the flow lines belong to; null: skipped

@@ -50,7 +50,7 @@ TEST_CASE("a limit passed: one event per window, a block of its class, lifted wh
   CHECK(events[0].observed == 30'000'001);
   CHECK(events[0].block);
   CHECK(limits.blocksChanged());
-  CHECK(limits.blocks() == std::unordered_map<uint64_t, uint64_t>{
+  CHECK(limits.blocks() == MacMap<uint64_t>{
                                {kCam.value, uint64_t{1} << kClassInternet}});
   // Still over: no second event, no change.
   CHECK(limits.update(*policy, {up(kCam, kClassInternet, 50'000'000)}, t0 + minutes(4)).empty());
