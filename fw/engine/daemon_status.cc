@@ -95,6 +95,7 @@ void Daemon::logCounters(const char* event) {
         .add("addresses_moved", j.addresses_moved)
         .add("bindings_full", judge_.devices().bindings().counters().full)
         .add("dns_answers", j.dns_answers)
+        .add("dns_answers_read_only", j.dns_answers_read_only)
         .add("dns_learned", j.dns_learned)
         .add("dns_malformed", j.dns_malformed)
         .add("dns_queries", judge_.dnsFlows().counters().queries)

@@ -77,6 +77,16 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
     if (sender.segment >= 0 && sender.mac) readDnsQuery(q, info, *sender.mac);
     return PacketVerdict{NF_ACCEPT, std::nullopt};
   }
+  if ((q.mark & (kHintDnsAnswer | kHintFlowAllowed)) == (kHintDnsAnswer | kHintFlowAllowed)) {
+    // The answer to a query on a flow the kernel allows under this generation: only the answer
+    // is news (most answers a site sees; judging the flow again would repeat the query's).
+    ++counters_.dns_answers;
+    ++counters_.dns_answers_read_only;
+    if (reply && info.src_port == 53 && receiver.segment >= 0) {
+      if (const auto device = macOf(info.dst, receiver.segment)) readDnsAnswer(q, info, *device);
+    }
+    return PacketVerdict{NF_ACCEPT, std::nullopt};
+  }
   if (receiver.segment >= 0) receiver.mac = macOf(info.dst, receiver.segment);
   if (sender.mac) sender.classified_profile = classifiedProfile(*sender.mac);
   if (receiver.mac) receiver.classified_profile = classifiedProfile(*receiver.mac);

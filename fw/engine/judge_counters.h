@@ -21,6 +21,7 @@ struct JudgeCounters {
   uint64_t new_devices = 0;
   uint64_t neighbour_reads = 0;
   uint64_t dns_answers = 0;    // DNS answers to devices seen (every packet, not flows)
+  uint64_t dns_answers_read_only = 0;  // of them, on a flow the kernel allows: not judged again
   uint64_t dns_learned = 0;    // (address, name) bindings recorded
   uint64_t dns_malformed = 0;  // answers that failed to parse: passed unlearned
   std::array<uint64_t, static_cast<size_t>(DnsError::kCount)> dns_malformed_by_error{};

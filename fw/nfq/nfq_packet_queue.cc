@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,8 +29,13 @@ namespace {
 // addresses, lengths: well under 1 KB today).
 constexpr size_t kAttributeRoom = 4096;
 // A socket whose packets are all small (header copies) takes up to this many in one recvmmsg:
-// one system call per burst instead of one per packet. A whole-packet socket reads one at a time.
+// one system call per burst instead of one per packet. A whole-packet socket (the inspection
+// queue: DNS answers and queries) takes fewer, each slot the size of the largest packet; a slot
+// costs memory only where the kernel writes (the buffer is not cleared), so mostly one page. And
+// a read that fills fewer slots than it has ends the drain: an answer that came alone costs one
+// receive, not a second that finds the socket empty.
 constexpr size_t kReceiveSlots = 32;
+constexpr size_t kWholePacketSlots = 8;
 constexpr size_t kSmallSlotLimit = 16 * 1024;
 // Verdict messages are ~40 bytes; flush before the buffer could overflow.
 constexpr size_t kSendBufferSize = 64 * 1024;
@@ -64,12 +70,12 @@ class NfqPacketQueue : public PacketQueue {
     uint32_t largest_copy = 0;
     for (const QueueBinding& q : options.queues) largest_copy = std::max(largest_copy, q.copy_range);
     slot_size_ = largest_copy + kAttributeRoom;
-    const size_t slots = slot_size_ <= kSmallSlotLimit ? kReceiveSlots : 1;
-    recv_buf_.resize(slots * slot_size_);
+    const size_t slots = slot_size_ <= kSmallSlotLimit ? kReceiveSlots : kWholePacketSlots;
+    recv_buf_.reset(new char[slots * slot_size_]);  // not value-initialised: see kWholePacketSlots
     iov_.resize(slots);
     msgs_.resize(slots);
     for (size_t i = 0; i < slots; ++i) {
-      iov_[i] = iovec{recv_buf_.data() + i * slot_size_, slot_size_};
+      iov_[i] = iovec{recv_buf_.get() + i * slot_size_, slot_size_};
       msgs_[i] = mmsghdr{};
       msgs_[i].msg_hdr.msg_iov = &iov_[i];
       msgs_[i].msg_hdr.msg_iovlen = 1;
@@ -116,7 +122,7 @@ class NfqPacketQueue : public PacketQueue {
       }
       received_in_drain_ = 0;
       for (int i = 0; i < n; ++i) {
-        const char* buf = recv_buf_.data() + size_t(i) * slot_size_;
+        const char* buf = recv_buf_.get() + size_t(i) * slot_size_;
         const size_t len = msgs_[i].msg_len;
         if ((msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
           answerTruncated(buf, len);
@@ -250,7 +256,7 @@ class NfqPacketQueue : public PacketQueue {
   uint32_t portid_ = 0;
   uint32_t config_seq_ = 0;
   size_t slot_size_ = 0;
-  std::vector<char> recv_buf_;  // slots of slot_size_ bytes, one per message of a recvmmsg
+  std::unique_ptr<char[]> recv_buf_;  // slots of slot_size_ bytes, one per message of a recvmmsg
   std::vector<iovec> iov_;
   std::vector<mmsghdr> msgs_;
   std::vector<char> send_buf_;

@@ -37,7 +37,10 @@
 //     and read the question if it is allowed;
 //   kHintDnsQuery | kHintFlowAllowed: the conntrack mark already allows the flow under the
 //     current generation; read the question and answer NF_ACCEPT.
-// A query on a refused flow is refused in the kernel.
+// A query on a refused flow is refused in the kernel. A DNS answer on a flow the conntrack mark
+// allows under the current generation carries kHintFlowAllowed too (with kHintReplyDirection):
+// the engine reads it and answers NF_ACCEPT without judging the flow again; any other answer is
+// judged (one on a flow refused since is dropped).
 //
 // DHCP requests from devices (whatever their flow's verdict) and DHCP replies the box's own
 // server sends to a segment are queued on every packet too, and answered NF_ACCEPT.
@@ -62,7 +65,7 @@ constexpr uint32_t kHintDohDestination = 0x20;
 constexpr uint32_t kHintDnsAnswer = 0x40;
 constexpr uint32_t kHintDhcpRequest = 0x80;  // a DHCP request from a device: read it, accept it
 constexpr uint32_t kHintDnsQuery = 0x08;     // a DNS query from a device (see above)
-constexpr uint32_t kHintFlowAllowed = 0x04;  // with kHintDnsQuery: its flow is already allowed
+constexpr uint32_t kHintFlowAllowed = 0x04;  // with kHintDnsQuery or kHintDnsAnswer: its flow is allowed
 // A DHCP reply from the box's own server (output hook) to a segment: read the lease, accept it.
 // Every hint is a whole mark the ruleset sets before queueing (generation 0, so it never equals a
 // verdict mark): no verdict code bits are ever left in it.

@@ -76,11 +76,17 @@ void addRefusingChains(LayoutBuilder& b) {
   b.add("discard", "discard rule 2 (drop)", {Verdict{Verdict::kDrop, ""}});
 }
 
+// Rewritten with `judge`: rule 3 names the current generation.
 void addDnsAnswerChain(LayoutBuilder& b) {
   b.add("dns-answer", "dns-answer rule 1 (hint: a DNS answer)", {SetMetaMark{kHintDnsAnswer}});
   b.add("dns-answer", "dns-answer rule 2 (hint: reply direction)",
         {CtDirection{true}, SetMetaMark{kHintDnsAnswer | kHintReplyDirection}});
-  b.add("dns-answer", b.queueWhat("dns-answer rule 3 (queue to muzzled, "),
+  // An answer on a flow this generation allowed (the device's own query's flow, through
+  // `inspected`): muzzled need not judge the flow again, only read the answer.
+  b.add("dns-answer", "dns-answer rule 3 (hint: its flow is allowed)",
+        {CtDirection{true}, CtMarkIs{b.mark(VerdictCode::kAllowInspected), kAllowMask},
+         SetMetaMark{kHintDnsAnswer | kHintReplyDirection | kHintFlowAllowed}});
+  b.add("dns-answer", b.queueWhat("dns-answer rule 4 (queue to muzzled, "),
         {Counter{}, b.inspectionQueue()});
 }
 
@@ -292,7 +298,7 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
                          .ifnames = spec.segment_ifnames});
   layout.chains = {{"judge", std::nullopt, true},     {"inspected", std::nullopt, false},
                    {"dns-dhcp", std::nullopt, false}, {"deny", std::nullopt, false},
-                   {"discard", std::nullopt, false},  {"dns-answer", std::nullopt, false},
+                   {"discard", std::nullopt, false},  {"dns-answer", std::nullopt, true},
                    {"dns-query", std::nullopt, true}, {"forward", Hook::kForward, false},
                    {"input", Hook::kInput, false},    {"output", Hook::kOutput, false}};
   layout.listing = {"forward",  "input",      "output",    "judge", "inspected",

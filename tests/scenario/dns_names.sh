@@ -140,6 +140,10 @@ echo "== counters"
 kill -USR1 "$LAB_MUZZLED_PID"
 lab_check "counters show learned names and the cache size" \
   wait_log 'event=counters .*dns_learned=[1-9][0-9]* .*name_cache_entries=[1-9]' 3
+# The kernel's dns-answer rule 3 hints an answer on a flow it allows (the device's query was
+# allowed): muzzled reads it without judging the flow again.
+lab_check "answers on allowed flows are read without judging their flow again" \
+  wait_log 'event=counters .*dns_answers=[1-9][0-9]* dns_answers_read_only=[1-9]' 3
 lab_check "counters show queries read, unsolicited answers and reassembled TCP answers" \
   wait_log 'event=counters .*dns_queries=[1-9][0-9]* dns_unsolicited=[1-9][0-9]* .*dns_tcp_reassembled=[1-9]' 3
 grep 'event=counters' "$LAB_STATE/muzzled.log" | tail -n1 | sed 's/^/    /'

@@ -79,6 +79,36 @@ TEST_CASE("a query on an undecided flow is judged like a first packet, and its q
   CHECK((*f.connect("203.0.113.30").mark & kAllowMask) == kAllow);
 }
 
+TEST_CASE("an answer on a flow the kernel allows is read without judging the flow again") {
+  Fixture f;
+  // kHintFlowAllowed with kHintDnsAnswer: the conntrack mark allows the query's flow under this
+  // generation (dns-answer rule 3). The answer is read as any: learned when it answers the
+  // question asked, unlearned (and still passed) when it answers nothing.
+  const uint32_t hint = kHintDnsAnswer | kHintReplyDirection | kHintFlowAllowed;
+  f.send(udp("198.18.10.31", "198.18.10.1", 40300, 53, dnsQuery(9, "avs.voice.example")),
+         NF_INET_LOCAL_IN, kSegmentIf, 0, kSpeakerMac, kHintDnsQuery | kHintFlowAllowed);
+  const uint64_t judged = f.judge.counters().allowed;
+  auto v = f.send(udp("198.18.10.1", "198.18.10.31", 53, 40300, dnsAnswerA(9, "avs.voice.example", 34)),
+                  NF_INET_LOCAL_OUT, 0, kSegmentIf, nullptr, hint);
+  CHECK(v.verdict == NF_ACCEPT);
+  CHECK_FALSE(v.mark.has_value());
+  CHECK(f.judge.counters().allowed == judged);  // no verdict counted: the flow was not judged
+  CHECK(f.judge.counters().dns_answers == 1);
+  CHECK(f.judge.counters().dns_answers_read_only == 1);
+  CHECK(f.judge.counters().dns_learned == 1);
+  CHECK((*f.connect("203.0.113.34").mark & kAllowMask) == kAllow);
+  // The same answer again, and one to a question never asked: nothing learned, both pass.
+  f.send(udp("198.18.10.1", "198.18.10.31", 53, 40300, dnsAnswerA(9, "avs.voice.example", 35)),
+         NF_INET_LOCAL_OUT, 0, kSegmentIf, nullptr, hint);
+  v = f.send(udp("198.18.10.1", "198.18.10.31", 53, 40301, dnsAnswerA(10, "avs.voice.example", 36)),
+             NF_INET_LOCAL_OUT, 0, kSegmentIf, nullptr, hint);
+  CHECK(v.verdict == NF_ACCEPT);
+  CHECK(f.judge.counters().dns_unsolicited == 2);
+  CHECK(f.judge.counters().dns_learned == 1);
+  CHECK(*f.connect("203.0.113.35").mark == kReject);
+  CHECK(*f.connect("203.0.113.36").mark == kReject);
+}
+
 TEST_CASE("a denied query is refused as before and asks nothing") {
   Fixture f;
   auto v = f.send(udp("198.18.10.31", "198.51.100.2", 40200, 53, dnsQuery(8, "avs.voice.example")),

@@ -128,8 +128,8 @@ TEST_CASE("the established path: one lookup, pinned in rules and kernel expressi
       {"dropped", 3, true, upload(dropped), "forward", "drop", 7, 18},
       // Packets muzzled reads, on an allowed flow (verdict code 0, marks.h): the map sends them
       // to `inspected`, and from there to the inspection queue.
-      {"DNS answer", 1, false, dnsAnswer(inspected), "forward", "queue 101", 8, 24},
-      {"DNS answer", 3, true, dnsAnswer(inspected), "forward", "queue 101", 8, 24},
+      {"DNS answer", 1, false, dnsAnswer(inspected), "forward", "queue 101", 9, 31},
+      {"DNS answer", 3, true, dnsAnswer(inspected), "forward", "queue 101", 9, 31},
       {"DNS query", 1, false, dnsQuery(inspected), "forward", "queue 101", 8, 33},
       {"DNS query", 3, true, dnsQuery(inspected), "forward", "queue 101", 8, 33},
       // Never marked (muzzled answers NF_ACCEPT): past the map to `dns-dhcp`.
@@ -235,9 +235,19 @@ TEST_CASE("a fresh verdict is saved; a connection with port 53 or 67 is saved as
     w = walker::walk(layout, dnsQuery(w.ct_mark, l4));
     CHECK(w.verdict == "queue 101");
     CHECK(w.meta_mark == (kHintDnsQuery | kHintFlowAllowed));
+    // Its answers: the flow is allowed under this generation, so muzzled only reads them.
     w = walker::walk(layout, dnsAnswer(inspected, l4));
     CHECK(w.verdict == "queue 101");
-    CHECK(w.meta_mark == (kHintDnsAnswer | kHintReplyDirection));
+    CHECK(w.meta_mark == (kHintDnsAnswer | kHintReplyDirection | kHintFlowAllowed));
+    // An answer on a flow refused, undecided, or allowed under another generation: judged.
+    const uint32_t old_generation = verdictMark(kGeneration + 1, VerdictCode::kAllowInspected);
+    for (const uint32_t mark : {uint32_t{0}, verdictMark(kGeneration, VerdictCode::kReject),
+                                verdictMark(kGeneration, VerdictCode::kDrop), old_generation}) {
+      CAPTURE(mark);
+      w = walker::walk(layout, dnsAnswer(mark, l4));
+      CHECK(w.verdict == "queue 101");
+      CHECK(w.meta_mark == (kHintDnsAnswer | kHintReplyDirection));
+    }
   }
   // The verdict may come on an ICMP error about the flow: the connection's ports count.
   Packet icmp = upload(0);
