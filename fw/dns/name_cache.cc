@@ -5,9 +5,9 @@
 namespace muzzle {
 
 size_t NameCache::approxBytesPerEntry() {
-  // A list node (entry + two links), a multimap node (key, value, next, hash) and its bucket,
+  // A list node (entry + two links), an index node (key, value, next, hash) and its bucket,
   // and the name's heap buffer when it does not fit the small-string buffer (typical: 24 bytes).
-  return sizeof(Entry) + 2 * sizeof(void*) + sizeof(IpAddress) + sizeof(EntryList::iterator) +
+  return sizeof(Entry) + 2 * sizeof(void*) + sizeof(Key) + sizeof(EntryList::iterator) +
          2 * sizeof(void*) + sizeof(size_t) + 32;
 }
 
@@ -16,6 +16,7 @@ void NameCache::setLimits(const NameCacheLimits& limits) {
   if (limits_.per_device == 0) limits_.per_device = 1;
   if (limits_.devices == 0) limits_.devices = 1;
   if (limits_.total == 0) limits_.total = 1;
+  index_.reserve(limits_.total);  // rehash here, at a change of limits, not while learning
   while (devices_.size() > limits_.devices) evictIdlestDevice();
   for (auto& [mac, device] : devices_) trim(device);
   trimTotal();
@@ -34,15 +35,26 @@ void NameCache::trimTotal() {
   }
 }
 
-void NameCache::evictOldestEntry(DeviceNames& device) {
-  const auto victim = std::prev(device.lru.end());
-  auto [lo, hi] = device.by_ip.equal_range(victim->ip);
+void NameCache::unindex(EntryList::iterator entry) {
+  auto [lo, hi] = index_.equal_range(Key{entry->device->mac, entry->ip});
   for (auto it = lo; it != hi; ++it) {
-    if (it->second == victim) {
-      device.by_ip.erase(it);
-      break;
+    if (it->second == entry) {
+      index_.erase(it);
+      return;
     }
   }
+}
+
+void NameCache::eraseDevice(MacMap<DeviceNames>::iterator device) {
+  for (auto entry = device->second.lru.begin(); entry != device->second.lru.end(); ++entry) unindex(entry);
+  entries_ -= device->second.lru.size();
+  evictions_ += device->second.lru.size();
+  devices_.erase(device);
+}
+
+void NameCache::evictOldestEntry(DeviceNames& device) {
+  const auto victim = std::prev(device.lru.end());
+  unindex(victim);
   device.lru.erase(victim);
   --entries_;
   ++evictions_;
@@ -57,10 +69,7 @@ void NameCache::evictIdlestDevice() {
   auto idlest = std::min_element(devices_.begin(), devices_.end(), [](const auto& a, const auto& b) {
     return a.second.last_used < b.second.last_used;
   });
-  if (idlest == devices_.end()) return;
-  entries_ -= idlest->second.lru.size();
-  evictions_ += idlest->second.lru.size();
-  devices_.erase(idlest);
+  if (idlest != devices_.end()) eraseDevice(idlest);
 }
 
 void NameCache::learn(MacAddress mac, const IpAddress& ip, std::string_view name, uint32_t ttl_seconds) {
@@ -71,10 +80,12 @@ void NameCache::learn(MacAddress mac, const IpAddress& ip, std::string_view name
   if (found == devices_.end()) {
     if (devices_.size() >= limits_.devices) evictIdlestDevice();
     found = devices_.emplace(mac.value, DeviceNames{}).first;
+    found->second.mac = mac.value;
   }
   DeviceNames& device = found->second;
   device.last_used = now;
-  auto [lo, hi] = device.by_ip.equal_range(ip);
+  const Key key{mac.value, ip};
+  auto [lo, hi] = index_.equal_range(key);
   for (auto it = lo; it != hi; ++it) {
     Entry& entry = *it->second;
     if (entry.name != name) continue;
@@ -82,35 +93,35 @@ void NameCache::learn(MacAddress mac, const IpAddress& ip, std::string_view name
     device.lru.splice(device.lru.begin(), device.lru, it->second);
     return;
   }
-  device.lru.push_front(Entry{ip, std::string(name), expires});
-  device.by_ip.emplace(ip, device.lru.begin());
+  device.lru.push_front(Entry{ip, std::string(name), expires, &device});
+  index_.emplace(key, device.lru.begin());
   ++entries_;
   trim(device);
   trimTotal();
 }
 
 size_t NameCache::lookup(MacAddress mac, const IpAddress& ip, std::span<std::string_view> out) {
-  auto found = devices_.find(mac.value);
-  if (found == devices_.end()) return 0;
-  DeviceNames& device = found->second;
+  auto [it, hi] = index_.equal_range(Key{mac.value, ip});
+  if (it == hi) return 0;
   const Time now = clock_.now();
   size_t n = 0;
-  auto [it, hi] = device.by_ip.equal_range(ip);
+  DeviceNames* device = nullptr;
   while (it != hi) {
     const EntryList::iterator entry = it->second;
+    device = entry->device;
     if (entry->expires < now) {
-      device.lru.erase(entry);
-      it = device.by_ip.erase(it);
+      device->lru.erase(entry);
+      it = index_.erase(it);
       --entries_;
       continue;
     }
     if (n < out.size()) out[n++] = entry->name;
     // Used: keep it away from the eviction end. splice moves a node; it never allocates, and
     // list iterators (and the views into names) stay valid.
-    device.lru.splice(device.lru.begin(), device.lru, entry);
+    device->lru.splice(device->lru.begin(), device->lru, entry);
     ++it;
   }
-  if (n > 0) device.last_used = now;
+  if (n > 0) device->last_used = now;
   return n;
 }
 

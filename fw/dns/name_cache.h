@@ -9,6 +9,13 @@
 //
 // learn() allocates when it inserts a new name (bounded by the limits above); lookup() never
 // allocates. Time comes from the Clock seam. Not thread-safe: the Judge owns it (under its lock).
+//
+// One index for every device, keyed by (device, address) under the keyed hash (a device picks
+// the addresses its answers name): lookup() runs for every new flow of a device, and most find
+// nothing, so a miss is one probe of one table; a hit reaches the entry, and the entry its
+// device, without a second look-up. The index has its buckets for `total` entries from the start
+// (8 bytes each, 512 KiB by default): growing it later would rehash every entry at once, on the
+// packet path, under the Judge's lock.
 #pragma once
 
 #include <chrono>
@@ -41,7 +48,9 @@ class NameCache {
   using Time = std::chrono::steady_clock::time_point;
   // "*clock" must outlive the cache.
   explicit NameCache(const Clock& clock, NameCacheLimits limits = {})
-      : clock_(clock), limits_(limits) {}
+      : clock_(clock), limits_(limits) {
+    index_.reserve(limits_.total);
+  }
 
   // Shrinks or grows the bounds; entries beyond new bounds are evicted at once.
   void setLimits(const NameCacheLimits& limits);
@@ -63,18 +72,33 @@ class NameCache {
   static size_t approxBytesPerEntry();
 
  private:
+  struct DeviceNames;
   struct Entry {
     IpAddress ip;
     std::string name;
     Time expires;
+    DeviceNames* device;  // its owner (a node of devices_: never moves)
   };
   using EntryList = std::list<Entry>;  // front: most recently learned or used
   struct DeviceNames {
+    uint64_t mac = 0;  // MacAddress::value
     EntryList lru;
-    std::unordered_multimap<IpAddress, EntryList::iterator, IpAddressHash> by_ip;
     Time last_used;
   };
+  struct Key {
+    uint64_t mac;
+    IpAddress ip;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const { return static_cast<size_t>(keyedHash(k.ip, k.mac)); }
+  };
+  using Index = std::unordered_multimap<Key, EntryList::iterator, KeyHash>;
 
+  // Removes `entry` from the index (the caller erases it from its device's list).
+  void unindex(EntryList::iterator entry);
+  // Forgets a device and every entry it has.
+  void eraseDevice(MacMap<DeviceNames>::iterator device);
   void evictOldestEntry(DeviceNames& device);
   void evictIdlestDevice();
   void trim(DeviceNames& device);
@@ -84,7 +108,8 @@ class NameCache {
 
   const Clock& clock_;
   NameCacheLimits limits_;
-  std::unordered_map<uint64_t, DeviceNames, MacValueHash> devices_;  // MacAddress::value -> names
+  MacMap<DeviceNames> devices_;  // MacAddress::value -> names
+  Index index_;                  // (device, address) -> its entries, one per name
   size_t entries_ = 0;
   uint64_t evictions_ = 0;
 };

@@ -3,7 +3,10 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <map>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "fw/dns/name_cache.h"
 
@@ -112,6 +115,48 @@ TEST_CASE("the total bound holds when per_device * devices would allow far more"
   // Lowering the bound later applies at once.
   cache.setLimits(NameCacheLimits{.per_device = 1024, .devices = 4096, .total = 100});
   CHECK(cache.entryCount() <= 100);
+}
+
+TEST_CASE("every entry stays reachable, and only its own device's, through every way out") {
+  // Devices that share addresses and names, under bounds every way of leaving exercises (the
+  // device's own bound, the device bound, the total, expiry met by a lookup): after each step,
+  // looking every (device, address) up finds exactly entryCount() names, each one that device
+  // learned for that address. An entry left in the index after it left its device (or the other
+  // way round) breaks the count, and the sanitizers see the dangling node.
+  ManualClock clock;
+  NameCache cache(clock, NameCacheLimits{.per_device = 10, .devices = 6, .total = 40});
+  const std::array<const char*, 3> names = {"a.example", "b.example", "c.example"};
+  std::map<std::pair<uint64_t, IpAddress>, std::set<std::string>> learned;
+  uint64_t seed = 12345;
+  auto next = [&seed](uint64_t bound) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return (seed >> 33) % bound;
+  };
+  for (int step = 0; step < 3000; ++step) {
+    const MacAddress mac{0x020000000000ull + next(8)};
+    const IpAddress ip = IpAddress::v4FromHostOrder(0xCB007100 + static_cast<uint32_t>(next(16)));
+    const char* name = names[next(3)];
+    cache.learn(mac, ip, name, static_cast<uint32_t>(1 + next(30)));
+    learned[{mac.value, ip}].insert(name);
+    if (next(4) == 0) clock.advance(seconds(next(8)));
+    if (step % 50 != 49) continue;
+    size_t found = 0;
+    for (uint64_t d = 0; d < 8; ++d) {
+      for (uint32_t a = 0; a < 16; ++a) {
+        const MacAddress m{0x020000000000ull + d};
+        const IpAddress i = IpAddress::v4FromHostOrder(0xCB007100 + a);
+        std::array<std::string_view, 8> out;
+        const size_t n = cache.lookup(m, i, out);
+        found += n;
+        for (size_t k = 0; k < n; ++k) CHECK(learned[{m.value, i}].count(std::string(out[k])) == 1);
+      }
+    }
+    // Every expired entry was met (and removed) by the sweep, so what it found is everything.
+    CHECK(found == cache.entryCount());
+    CHECK(cache.entryCount() <= 40);
+    CHECK(cache.deviceCount() <= 6);
+  }
+  CHECK(cache.evictions() > 0);
 }
 
 TEST_CASE("shrinking the limits evicts at once") {
