@@ -206,6 +206,7 @@ Status FlowRecorder::load(std::string_view text, std::string_view file_name) {
     const std::string_view line = lines[line_no - 1];
     if (line.empty() || line.front() == '#') continue;
     const std::vector<std::string_view> w = words(line);
+    if (w.empty()) continue;  // spaces alone: a blank line
     if (w[0] == "session") {
       if (w.size() != 7) return bad("a session line has 7 words, this one " + std::to_string(w.size()));
       LearnSession s;

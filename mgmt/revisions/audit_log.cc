@@ -50,7 +50,8 @@ std::optional<AuditAnchor> AuditLog::readHead(std::string* error) const {
   }
   const size_t space = head->find(' ');
   AuditAnchor a{"audit.head", 0, ""};
-  if (space != std::string::npos && space > 0 && head->find_first_not_of("0123456789") == space) {
+  if (space != std::string::npos && space > 0 && space <= 18 &&
+      head->find_first_not_of("0123456789") == space) {
     a.sequence = std::strtoull(head->c_str(), nullptr, 10);
     a.hash = head->substr(space + 1);
     if (!a.hash.empty() && a.hash.back() == '\n') a.hash.pop_back();
@@ -68,15 +69,17 @@ Status AuditLog::open(const std::vector<AuditAnchor>& anchors) {
   last_sequence_ = 0;
   last_.reset();
   if (!chain.entries.empty()) {
-    last_hash_ = chain.entries.back().hash();
-    last_sequence_ = chain.entries.back().sequence();
     last_ = chain.entries.back();
+    if (last_->sequence() <= kMaxSequence) {
+      last_hash_ = last_->hash();
+      last_sequence_ = last_->sequence();
+    }
   }
   std::string ignored;
   std::vector<AuditAnchor> all = anchors;
   if (auto head = readHead(&ignored)) all.push_back(*head);
   for (const AuditAnchor& a : all) {
-    if (a.sequence > last_sequence_ && isChainHash(a.hash)) {
+    if (a.sequence > last_sequence_ && a.sequence <= kMaxSequence && isChainHash(a.hash)) {
       last_sequence_ = a.sequence;
       last_hash_ = a.hash;
     }

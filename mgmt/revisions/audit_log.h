@@ -35,13 +35,19 @@ struct AuditChain {
 
 class AuditLog {
  public:
+  // The largest sequence the log continues from (18 digits, as revision numbers): a line or an
+  // anchor claiming more came from a damaged or edited file, and an append after 2^64 - 1 would
+  // wrap to 0, which no reader takes.
+  static constexpr uint64_t kMaxSequence = 999'999'999'999'999'999ULL;
+
   explicit AuditLog(std::string state_dir);
 
   // Reads the tail of the chain so appends continue it. A broken, cut or missing chain does not
   // stop the box (read() reports it). Appends continue from the newest of the last line that
-  // parses, audit.head and `anchors`: after entries were cut from the end (or the log deleted),
-  // the next entry still follows the anchored one, so the gap stays visible in the chain itself
-  // instead of being papered over by a new head.
+  // parses, audit.head and `anchors` (any of them past kMaxSequence is passed over): after
+  // entries were cut from the end (or the log deleted), the next entry still follows the
+  // anchored one, so the gap stays visible in the chain itself instead of being papered over by
+  // a new head.
   Status open(const std::vector<AuditAnchor>& anchors = {});
   // Fills sequence, time, prev_hash and hash, appends and fsyncs, then writes audit.head. On
   // failure neither changed, and the error names the file and the system error.

@@ -5,12 +5,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "fw/common/atomic_file.h"
 #include "fw/common/confined_file.h"
+#include "fw/common/excerpt.h"
 #include "fw/common/text_lines.h"
 
 namespace muzzle::web {
@@ -26,6 +29,27 @@ constexpr size_t kMaxName = 32;
 // which names exist.
 constexpr char kDummyHash[] =
     "$y$j9T$Jbm6wxypu1/XQy6vdgWLu.$t2F0s/eStDOuXdLtHQkMOjWJXj7PMx5URreuem8d4gB";
+
+// A hash's parameters are its cost: checking a password against "$y$jFT$..." takes 1 GiB and
+// seconds, "$y$jHT$..." 4 GiB. The console's own hashes take 16 MiB ("$y$j9T$", libcrypt's
+// default); a hash that would take more than four times that (a damaged or edited file) is
+// refused at load, so no login can make muzzled run out of memory or time.
+constexpr uint64_t kMaxHashMemory = uint64_t{64} << 20;
+constexpr std::string_view kItoa64 =
+    "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+// The memory (bytes) checking a password against `hash` takes, when its parameters have the
+// plain form crypt_gensalt writes: "$y$", the flavour 'j', then log2(N) and r as one character
+// each (a value 1..48), then '$'. nullopt for any other form (extra parameters, such as a time
+// or parallelism factor, included).
+std::optional<uint64_t> hashMemory(std::string_view hash) {
+  if (hash.size() < 7 || !hash.starts_with("$y$j") || hash[6] != '$') return std::nullopt;
+  const size_t n_log2 = kItoa64.find(hash[4]);
+  const size_t r = kItoa64.find(hash[5]);
+  // One character stands for 0..47 (plus one: both are at least 1); the rest begin longer forms.
+  if (n_log2 >= 48 || r >= 48) return std::nullopt;
+  return (uint64_t{1} << (n_log2 + 1)) * (r + 1) * 128;
+}
 
 const Status kWrongNameOrPassword =
     Status::error(StatusCode::kUnauthenticated, "wrong name or password");
@@ -72,6 +96,12 @@ Result<std::string> newHash(const std::string& password) {
   }
   std::string hash = hashWith(password, salt);
   if (hash.empty()) return Status::error("libcrypt cannot hash with yescrypt");
+  // What load() would refuse is never written.
+  const std::optional<uint64_t> memory = hashMemory(hash);
+  if (!memory || *memory > kMaxHashMemory) {
+    return Status::error("libcrypt's yescrypt default (" + hash.substr(0, 7) +
+                         ") takes more than the console accepts of a hash");
+  }
   return hash;
 }
 
@@ -114,9 +144,12 @@ Status Accounts::load() {
     const std::string name(line.substr(0, a));
     const std::string role_name(line.substr(a + 1, b - a - 1));
     const std::string hash(line.substr(b + 1));
-    if (!validName(name)) return bad("\"" + name + "\" is not an account name");
+    // The file's bytes are quoted escaped (excerpt.h): the message goes to the log and the
+    // event stream, whose proto fields must be UTF-8.
+    if (!validName(name)) return bad(quotedExcerpt(name) + " is not an account name");
     auto role = parseRole(role_name);
-    if (!role.ok()) return bad(role.status().message());
+    if (!role.ok())
+      return bad(quotedExcerpt(role_name) + " is not a role (admin, operator or viewer)");
     if (hash.rfind("$y$", 0) != 0) return bad("the hash is not a yescrypt hash ($y$...)");
     if (std::any_of(entries.begin(), entries.end(),
                     [&](const Entry& e) { return e.account.name == name; })) {
@@ -124,6 +157,12 @@ Status Accounts::load() {
     }
     if (entries.size() == kMaxAccounts) {
       return bad("more than " + std::to_string(kMaxAccounts) + " accounts");
+    }
+    const std::optional<uint64_t> memory = hashMemory(hash);
+    if (!memory || *memory > kMaxHashMemory) {
+      return bad("the hash's parameters would take more than " +
+                 std::to_string(kMaxHashMemory >> 20) +
+                 " MiB a login (the console's own hashes take 16)");
     }
     entries.push_back(Entry{Account{name, *role}, hash});
   }

@@ -2,7 +2,9 @@
 // and a yescrypt password hash (Debian's libcrypt), one per line in `<state_dir>/web-users`:
 //   NAME ROLE $y$...
 // The file is written atomically with mode 0600 and read back whole; a file that does not parse
-// is an error naming its line, and no account is trusted from it.
+// is an error naming its line, and no account is trusted from it. A hash's parameters are the
+// cost of every login against it: a hash that would take more than 64 MiB (four times the
+// console's own, "$y$j9T$") is refused as damage.
 // Thread-safe: the console checks passwords on its server thread while the management API adds
 // and removes accounts on the engine thread.
 #pragma once

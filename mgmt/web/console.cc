@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 
+#include "fw/common/excerpt.h"
 #include "fw/config/yaml_proto.h"
 #include "mgmt/revisions/text_diff.h"
 #include "mgmt/server/auth.h"
@@ -248,10 +250,9 @@ class Console::Impl {
                   std::shared_ptr<EventStream> stream) {
     v1::WatchEventsRequest req;
     req.set_follow(true);
-    uint64_t epoch = 0, seq = 0;
-    if (std::sscanf(last_event_id.c_str(), "%lu:%lu", &epoch, &seq) == 2) {
-      req.set_epoch(epoch);
-      req.set_after_sequence(seq);
+    if (auto position = parseEventId(last_event_id)) {
+      req.set_epoch(position->epoch);
+      req.set_after_sequence(position->sequence);
     }
     std::unique_lock<std::mutex> lock(mu_);
     if (stopped_) {
@@ -298,15 +299,17 @@ class Console::Impl {
       return respond(std::move(r));
     }
     if (path == "/policy") {
-      uint64_t selected = 0;
-      std::sscanf(queryValue(req.query, "revision").c_str(), "%lu", &selected);
+      const uint64_t selected = parseDecimal(queryValue(req.query, "revision")).value_or(0);
       return policyPage(who, ctx, selected, std::move(respond));
     }
     if (path.starts_with("/devices/")) {
-      const auto [mac, action] = deviceTarget(path);
-      if (action.empty()) return devicePage(who, ctx, mac, std::move(respond));
-      if (action == "proposal") {
-        return proposalPage(who, ctx, mac, queryValue(req.query, "profile"), std::move(respond));
+      const auto target = parseDeviceTarget(path);
+      if (!target) return respond(noSuchDevice(ctx));
+      if (target->action.empty()) return devicePage(who, ctx, target->mac, std::move(respond));
+      if (target->action == "proposal") {
+        auto profile = formName(queryValue(req.query, "profile"));
+        if (!profile) return respond(badProfile(ctx));
+        return proposalPage(who, ctx, target->mac, *profile, std::move(respond));
       }
     }
     respond(html(404, renderError(404, "There is no such page.", &ctx)));
@@ -391,12 +394,20 @@ class Console::Impl {
         });
   }
 
-  // "/devices/<MAC>[/<action>]" -> the MAC (percent-decoded) and the action ("" for the page).
-  static std::pair<std::string, std::string> deviceTarget(const std::string& path) {
-    const std::string rest = path.substr(std::string_view("/devices/").size());
-    const size_t slash = rest.find('/');
-    if (slash == std::string::npos) return {percentDecode(rest), ""};
-    return {percentDecode(rest.substr(0, slash)), rest.substr(slash + 1)};
+  // A path under /devices/ that names no Ethernet address (form.h, parseDeviceTarget): no API
+  // call is made for it.
+  static Response noSuchDevice(const PageContext& ctx) {
+    return html(404, renderError(404,
+                                 "There is no such device: the page's address names no Ethernet "
+                                 "address such as 44:47:cc:00:00:21.",
+                                 &ctx));
+  }
+  // A profile name the API could not carry (form.h, formName).
+  static Response badProfile(const PageContext& ctx) {
+    return html(400, renderError(400,
+                                 "A profile name is at most " + std::to_string(kMaxFormName) +
+                                     " bytes of text (UTF-8, no control characters).",
+                                 &ctx));
   }
 
   // The device, then the proposal its recorded flows make (a preview: never applied here).
@@ -518,8 +529,8 @@ class Console::Impl {
     }
     if (path == "/policy/rollback") {
       v1::RollbackRequest req;
-      uint64_t revision = 0;
-      if (std::sscanf(form["revision"].c_str(), "%lu", &revision) != 1 || revision == 0) {
+      const uint64_t revision = parseDecimal(form["revision"]).value_or(0);
+      if (revision == 0) {
         return respond(html(400, renderError(400, "Name the revision to roll back to.", &ctx)));
       }
       req.set_revision(revision);
@@ -529,7 +540,10 @@ class Console::Impl {
           after("/policy?notice=rolled-back"));
     }
     if (path.starts_with("/devices/")) {
-      const auto [mac, action] = deviceTarget(path);
+      const auto target = parseDeviceTarget(path);
+      if (!target) return respond(noSuchDevice(ctx));
+      const std::string& mac = target->mac;
+      const std::string& action = target->action;
       const std::string page = "/devices/" + mac;
       if (action == "quarantine") {
         v1::QuarantineRequest req;
@@ -548,9 +562,11 @@ class Console::Impl {
             after(page + "?notice=released"));
       }
       if (action == "assign") {
+        auto profile = formName(form["profile"]);
+        if (!profile) return respond(badProfile(ctx));
         v1::SetDeviceRequest req;
         req.set_mac(mac);
-        req.set_profile(form["profile"]);
+        req.set_profile(*profile);
         req.set_comment(kComment);
         return call<v1::DeviceService::Stub, v1::SetDeviceRequest, v1::DeviceChangeResponse>(
             devices_.get(), [](auto* a, auto&&... x) { a->SetDevice(x...); }, who, req,
@@ -559,9 +575,10 @@ class Console::Impl {
       if (action == "learn") {
         v1::StartLearningRequest req;
         req.set_mac(mac);
-        uint32_t seconds = 0;
-        std::sscanf(form["seconds"].c_str(), "%u", &seconds);
-        req.set_duration_seconds(seconds);  // the API bounds it
+        // The API bounds it; past 32 bits it is refused there as too long, never wrapped to a
+        // short session. Not a number: 0, which the API refuses.
+        const uint64_t seconds = parseDecimal(form["seconds"]).value_or(0);
+        req.set_duration_seconds(static_cast<uint32_t>(std::min<uint64_t>(seconds, UINT32_MAX)));
         return call<v1::LearnService::Stub, v1::StartLearningRequest, v1::LearnSession>(
             learn_.get(), [](auto* a, auto&&... x) { a->StartLearning(x...); }, who, req,
             after(page + "?notice=learning"));
@@ -574,14 +591,14 @@ class Console::Impl {
             after(page + "?notice=learning-stopped"));
       }
       if (action == "proposal/apply") {
+        auto profile = formName(form["profile"]);
+        if (!profile) return respond(badProfile(ctx));
         v1::ProposeProfileRequest req;
         req.set_mac(mac);
-        req.set_profile(form["profile"]);
+        req.set_profile(*profile);
         req.set_apply(true);
-        uint64_t base = 0;
-        std::sscanf(form["base"].c_str(), "%lu", &base);
         // The revision the admin reviewed: applied only if the box is still there.
-        req.set_expected_revision(base);
+        req.set_expected_revision(parseDecimal(form["base"]).value_or(0));
         req.set_comment("web console: learning proposal for " + mac);
         return call<v1::LearnService::Stub, v1::ProposeProfileRequest, v1::ProposeProfileResponse>(
             learn_.get(), [](auto* a, auto&&... x) { a->ProposeProfile(x...); }, who, req,
@@ -679,7 +696,9 @@ void Console::login(const std::string& peer, const std::string& body, const Resp
     limiter_.failed(peer);
     logins_refused_++;
     log_.writeLimited(
-        LogLine("web-login-refused").add("user", form["name"].substr(0, 32)).add("peer", peer));
+        // The name as the client sent it may be any bytes: escaped to printable ASCII, as a
+        // log line and an event's proto fields can carry it.
+        LogLine("web-login-refused").add("user", excerpt(form["name"], 32)).add("peer", peer));
     return respond(html(401, renderLogin("Wrong name or password.")));
   }
   limiter_.succeeded(peer);

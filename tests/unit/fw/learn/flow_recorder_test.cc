@@ -405,6 +405,24 @@ TEST_CASE("learn.state: a damaged or hostile file is refused with its line, noth
   }
 }
 
+TEST_CASE("learn.state: a line of spaces alone is a blank line, not a crash") {
+  // An edit that leaves a line of spaces (or a file torn after them) once read past the end of
+  // that line's empty word list, at every start of muzzled.
+  ManualClock clock;
+  FlowRecorder r(clock);
+  const std::string text =
+      "# muzzle learning state 1\n"
+      "   \n"
+      "session 44:47:cc:00:00:11 start=1 end=2 observe=no active=no evictions=0\n"
+      " \n"
+      "flow egress tcp 443 name=a.example.com count=1 first=1 last=1 verdict=allow rule=no "
+      "via=203.0.113.1 lateral=no\n"
+      "  ";
+  REQUIRE(r.load(text, "learn.state").ok());
+  CHECK(r.sessionCount() == 1);
+  CHECK(r.flowCount() == 1);
+}
+
 TEST_CASE("learn.state: what exceeds the limits is left out and counted") {
   ManualClock clock;
   FlowRecorder big(clock);

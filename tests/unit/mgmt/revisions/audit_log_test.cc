@@ -130,6 +130,25 @@ TEST_CASE_FIXTURE(Audited, "a damaged audit.head is reported") {
 }
 
 TEST_CASE_FIXTURE(Audited,
+                  "a head claiming a sequence past 18 digits is damage, and the next entry does "
+                  "not wrap to 0") {
+  // The head is the newest anchor: a damaged one claiming 2^64 - 1 made the next entry 0, and
+  // the head written with it ("0 <hash>") was then refused by the log's own reader.
+  const std::string last_hash = box.commits.auditChain().entries.back().hash();
+  writeFile(box.audit.headPath(), "18446744073709551615 " + last_hash + "\n");
+  AuditChain broken = box.commits.auditChain();
+  CHECK_FALSE(broken.ok);
+  CHECK(broken.error == box.audit.headPath() + ": damaged: not '<sequence> <hash>'");
+  Box restarted(dir.path, clock);
+  restarted.boot();
+  REQUIRE(restarted.apply(kPolicyB).ok());
+  AuditChain after = restarted.commits.auditChain();
+  REQUIRE(after.entries.size() == 5);
+  CHECK(after.entries.back().sequence() == 5);
+  CHECK_MESSAGE(after.ok, after.error);
+}
+
+TEST_CASE_FIXTURE(Audited,
                   "a broken chain is reported at boot, and changes are still audited after it") {
   writeFile(box.audit.path(), firstLines(3));
   Box restarted(dir.path, clock);

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "tests/unit/support/temp_dir.h"
@@ -162,6 +163,53 @@ TEST_CASE("a file that does not parse names its file and line, and trusts no acc
   Accounts accounts(path);
   REQUIRE(accounts.load().ok());
   CHECK(accounts.list().size() == 1);
+}
+
+TEST_CASE("a damaged line is quoted escaped: the message is one printable line") {
+  // The message goes to muzzled's log and its event stream, whose proto fields must be UTF-8:
+  // a name or role quoted raw from the file (any bytes) made an event no watcher could read.
+  TempDir dir("accounts");
+  const std::string path = (dir / "web-users").string();
+  for (const std::string& line : {std::string("b\xffob viewer"), std::string("bob \xc3\r\x1b")}) {
+    CAPTURE(line);
+    writeText(
+        path,
+        line + " $y$j9T$Jbm6wxypu1/XQy6vdgWLu.$t2F0s/eStDOuXdLtHQkMOjWJXj7PMx5URreuem8d4gB\n");
+    Accounts accounts(path);
+    const Status s = accounts.load();
+    REQUIRE_FALSE(s.ok());
+    CHECK_MESSAGE(std::all_of(s.message().begin(), s.message().end(),
+                              [](char c) { return c >= 0x20 && c < 0x7f; }),
+                  s.message());
+  }
+  writeText(path, "b\xffob viewer $y$x\n");
+  Accounts accounts(path);
+  CHECK(accounts.load().message().find("\"b\\xffob\" is not an account name") != std::string::npos);
+}
+
+TEST_CASE("a hash whose parameters would cost a login more than 64 MiB is refused at load") {
+  // "$y$jFT$..." takes 1 GiB and seconds a check, "$y$jHT$..." 4 GiB: one damaged byte in the
+  // file would let any login attempt for that name exhaust the box. The console's own hashes
+  // ("$y$j9T$": N = 4096, r = 32) take 16 MiB; up to four times that is accepted.
+  TempDir dir("accounts");
+  const std::string path = (dir / "web-users").string();
+  const std::string salt_and_hash =
+      "$Jbm6wxypu1/XQy6vdgWLu.$t2F0s/eStDOuXdLtHQkMOjWJXj7PMx5URreuem8d4gB";
+  for (const char* params : {"jFT", "jHT", "j9z", "jz.", "j9T.", "k9T"}) {
+    CAPTURE(params);
+    writeText(path, std::string("alice admin $y$") + params + salt_and_hash + "\n");
+    Accounts accounts(path);
+    const Status s = accounts.load();
+    CHECK(s.code() == StatusCode::kInvalidArgument);
+    CHECK(s.message().find("would take more than 64 MiB a login") != std::string::npos);
+    CHECK(accounts.list().empty());
+  }
+  for (const char* params : {"j9T", "jAT", "jBT", "j8T"}) {  // 16, 32, 64, 8 MiB
+    CAPTURE(params);
+    writeText(path, std::string("alice admin $y$") + params + salt_and_hash + "\n");
+    Accounts accounts(path);
+    CHECK(accounts.load().ok());
+  }
 }
 
 TEST_CASE("a file too large, or not a regular file, is refused") {
