@@ -13,7 +13,8 @@
 // every bit a table's bucket index may use.
 //
 // Consequence: the order in which a std::unordered_map of these keys iterates changes from one
-// run of muzzled to the next. Anything a user or a file sees from such a table is sorted first.
+// run of muzzled to the next. Nothing may depend on it: what users see from such a table is
+// sorted first (the device list), and a file written from one is read back whole, in any order.
 //
 // keyedHash of an IpAddress (and IpAddressHash, which uses it) is in net.h. A few
 // multiplications a key. Any thread (the secret is drawn before first use and never

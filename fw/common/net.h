@@ -39,9 +39,8 @@ struct IpAddress {
   auto operator<=>(const IpAddress&) const = default;
 };
 
-// For unordered containers keyed by address: keyed by the process's secret (keyed_hash.h says
-// why), so their iteration order differs from one run to the next.
-// An address and a small extra value (a link-local address's segment, a class...) as 6 words.
+// An address and a small extra value (a link-local address's segment, a class...) as 6 words,
+// under the process's secret (keyed_hash.h says why).
 inline uint64_t keyedHash(const IpAddress& ip, uint64_t extra = 0) {
   uint32_t w[6];
   __builtin_memcpy(w, ip.bytes.data(), 16);
@@ -50,6 +49,8 @@ inline uint64_t keyedHash(const IpAddress& ip, uint64_t extra = 0) {
   return keyedHashWords(w, 6);
 }
 
+// For unordered containers keyed by address: keyed, so their iteration order differs from one
+// run to the next.
 struct IpAddressHash {
   size_t operator()(const IpAddress& ip) const { return static_cast<size_t>(keyedHash(ip)); }
 };
