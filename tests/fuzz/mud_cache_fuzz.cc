@@ -29,25 +29,13 @@ namespace {
 
 constexpr char kUrl[] = "https://mud.example.com/cameras/cam-2000.json";
 
-std::vector<std::string_view> sections(std::string_view text) {
-  std::vector<std::string_view> out;
-  for (;;) {
-    const size_t sep = text.find("\n----\n");
-    if (sep == std::string_view::npos) break;
-    out.push_back(text.substr(0, sep));
-    text.remove_prefix(sep + 6);
-  }
-  out.push_back(text);
-  return out;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string dir = muzzle::fuzz::scratchDir() + "/mud";
   muzzle::fuzz::resetDir(dir);
   const std::vector<std::string_view> parts =
-      sections(std::string_view(reinterpret_cast<const char*>(data), size));
+      muzzle::fuzz::splitSections(std::string_view(reinterpret_cast<const char*>(data), size));
   const std::string base = dir + "/" + muzzle::sha256Hex(kUrl);
   muzzle::fuzz::writeFile(base + ".meta", parts[0]);
   if (parts.size() > 1) muzzle::fuzz::writeFile(base + ".json", parts[1]);

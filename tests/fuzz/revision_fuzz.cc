@@ -24,18 +24,6 @@ namespace {
 constexpr size_t kMaxRevisions = 8;
 constexpr size_t kKeep = 4;  // small, so pruning runs
 
-std::vector<std::string_view> sections(std::string_view text) {
-  std::vector<std::string_view> out;
-  for (;;) {
-    const size_t sep = text.find("\n----\n");
-    if (sep == std::string_view::npos) break;
-    out.push_back(text.substr(0, sep));
-    text.remove_prefix(sep + 6);
-  }
-  out.push_back(text);
-  return out;
-}
-
 std::string revisionFile(const std::string& dir, size_t number, const char* ext) {
   char name[32];
   std::snprintf(name, sizeof(name), "/r%08zu.%s", number, ext);
@@ -49,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string dir = state + "/revisions";
   muzzle::fuzz::resetDir(dir);
   const std::vector<std::string_view> parts =
-      sections(std::string_view(reinterpret_cast<const char*>(data), size));
+      muzzle::fuzz::splitSections(std::string_view(reinterpret_cast<const char*>(data), size));
   muzzle::fuzz::writeFile(dir + "/current", parts[0]);
   if (parts.size() > 1 && !parts[1].empty()) muzzle::fuzz::writeFile(dir + "/pending", parts[1]);
   for (size_t i = 2; i < parts.size() && i - 2 < kMaxRevisions; ++i) {
