@@ -160,7 +160,7 @@ class AddressBindings {
   const Clock& clock_;
   std::chrono::seconds hold_ = kDefaultHold;
   std::unordered_map<Key, AddressBinding, KeyHash> bindings_;
-  std::unordered_map<uint64_t, std::vector<Key>, MacValueHash> by_owner_;  // MAC value -> its bindings
+  MacMap<std::vector<Key>> by_owner_;  // MAC value -> its bindings
   std::chrono::steady_clock::time_point next_sweep_{};
   BindingCounters counters_;
 };

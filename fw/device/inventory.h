@@ -117,7 +117,7 @@ class DeviceInventory {
   size_t capacity_;
   const OuiDatabase* oui_;
   const Clock& clock_;
-  std::unordered_map<uint64_t, Entry, MacValueHash> devices_;  // keyed: keyed_hash.h
+  MacMap<Entry> devices_;
   AddressBindings bindings_;
   uint64_t evictions_ = 0;
   uint64_t aged_out_ = 0;

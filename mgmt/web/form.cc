@@ -1,5 +1,7 @@
 #include "mgmt/web/form.h"
 
+#include <charconv>
+
 #include "fw/common/net.h"
 #include "fw/common/utf8.h"
 
@@ -51,13 +53,11 @@ std::map<std::string, std::string> parseForm(std::string_view body) {
 
 std::optional<uint64_t> parseDecimal(std::string_view text) {
   if (text.empty() || text.size() > kMaxDigits) return std::nullopt;
+  // from_chars takes digits only into an unsigned type (no sign, no space) and says when the
+  // value does not fit; it must take every byte.
   uint64_t n = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    const auto digit = static_cast<uint64_t>(c - '0');
-    if (n > (UINT64_MAX - digit) / 10) return std::nullopt;
-    n = n * 10 + digit;
-  }
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return n;
 }
 

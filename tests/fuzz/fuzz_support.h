@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "fw/policy/compiled_policy.h"
 
@@ -86,19 +85,6 @@ inline void writeFile(const std::string& path, std::string_view bytes) {
   if (fd < 0) std::abort();
   if (::write(fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) std::abort();
   ::close(fd);
-}
-
-// An input of several files: sections separated by a line "----" (the last may be empty).
-inline std::vector<std::string_view> splitSections(std::string_view text) {
-  std::vector<std::string_view> out;
-  for (;;) {
-    const size_t sep = text.find("\n----\n");
-    if (sep == std::string_view::npos) break;
-    out.push_back(text.substr(0, sep));
-    text.remove_prefix(sep + 6);
-  }
-  out.push_back(text);
-  return out;
 }
 
 }  // namespace muzzle::fuzz

@@ -24,6 +24,7 @@
 #include "fw/common/sha256.h"
 #include "fw/mud/mud_cache.h"
 #include "tests/fuzz/fuzz_support.h"
+#include "tests/fuzz/sections.h"
 
 namespace {
 

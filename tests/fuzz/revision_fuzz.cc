@@ -18,6 +18,7 @@
 
 #include "mgmt/revisions/revision_store.h"
 #include "tests/fuzz/fuzz_support.h"
+#include "tests/fuzz/sections.h"
 
 namespace {
 

@@ -37,21 +37,16 @@
 #include "fw/common/utf8.h"
 #include "mgmt/web/form.h"
 #include "mgmt/web/sessions.h"
+#include "tests/fuzz/sections.h"
 
 namespace {
 
 using muzzle::web::parseForm;
 using muzzle::web::percentDecode;
 
+// Five sections, the missing ones empty.
 std::vector<std::string_view> sections(std::string_view text) {
-  std::vector<std::string_view> out;
-  for (;;) {
-    const size_t sep = text.find("\n----\n");
-    if (sep == std::string_view::npos) break;
-    out.push_back(text.substr(0, sep));
-    text.remove_prefix(sep + 6);
-  }
-  out.push_back(text);
+  std::vector<std::string_view> out = muzzle::fuzz::splitSections(text);
   out.resize(std::max<size_t>(out.size(), 5));
   return out;
 }
