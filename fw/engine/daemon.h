@@ -1,6 +1,6 @@
 // Daemon: muzzled's engine. The engine thread runs the Boost.Asio loop (signals, timers, work
-// the management plane posts); one queue thread per netfilter queue (fw/engine/queue_worker.h)
-// drains packets into the Judge, which every thread reaches through one mutex. So a policy
+// the management plane posts); one queue thread per flow queue (fw/engine/queue_worker.h; the
+// last also drains the inspection queue) drains packets into the Judge, which every thread reaches through one mutex. So a policy
 // compile or a slow management call never holds a packet back. The management plane compiles on
 // its own thread (compilePolicy() is safe there), so a compile does not hold the engine thread
 // either. What the Judge logs under its mutex only goes into the EventLog's bounded buffer; the
@@ -181,7 +181,8 @@ class Daemon : public EngineControl {
   void saveLearning();
   void expireLearning();
   void logLearnEnd(const LearnSession& s, std::string_view why);
-  // A socket and a queue thread for each flow queue, and one for the inspection queue.
+  // A socket and a queue thread for each flow queue; the inspection queue's socket is drained
+  // by the last flow queue's thread.
   Status openQueues();
   QueueCounters queueCounters() const;
   void notify(const std::vector<std::pair<std::string, std::string>>& fields);

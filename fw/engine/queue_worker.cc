@@ -10,9 +10,27 @@
 
 namespace muzzle {
 
+namespace {
+std::vector<std::unique_ptr<PacketQueue>> one(std::unique_ptr<PacketQueue> queue) {
+  std::vector<std::unique_ptr<PacketQueue>> queues;
+  queues.push_back(std::move(queue));
+  return queues;
+}
+}  // namespace
+
 QueueWorker::QueueWorker(std::string name, std::unique_ptr<PacketQueue> queue, PacketSink& sink,
                          std::function<void(const Status&)> on_failure)
-    : name_(std::move(name)), queue_(std::move(queue)), sink_(sink), on_failure_(std::move(on_failure)) {}
+    : QueueWorker(std::move(name), one(std::move(queue)), sink, std::move(on_failure)) {}
+
+QueueWorker::QueueWorker(std::string name, std::vector<std::unique_ptr<PacketQueue>> queues,
+                         PacketSink& sink, std::function<void(const Status&)> on_failure)
+    : name_(std::move(name)), queues_(std::move(queues)), sink_(sink), on_failure_(std::move(on_failure)) {}
+
+QueueCounters QueueWorker::counters() const {
+  QueueCounters sum;
+  for (const auto& queue : queues_) sum += queue->counters();
+  return sum;
+}
 
 QueueWorker::~QueueWorker() {
   stop();
@@ -39,24 +57,32 @@ void QueueWorker::stop() {
 }
 
 void QueueWorker::loop() {
-  pollfd fds[2] = {{queue_->fd(), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+  std::vector<pollfd> fds;
+  for (const auto& queue : queues_) fds.push_back({queue->fd(), POLLIN, 0});
+  fds.push_back({stop_fd_, POLLIN, 0});
+  // The first pass drains every socket: packets queued before the thread started (between the
+  // ruleset install and now) get their verdicts without waiting for one more to arrive. Later
+  // passes drain the sockets poll() found readable (or broken: drain() reports that).
+  bool every = true;
   for (;;) {
-    // Drain first: packets queued before the thread started (between the ruleset install and
-    // now) get their verdicts without waiting for one more to arrive.
-    auto handled = queue_->drain(sink_);
-    if (!handled.ok()) {
-      on_failure_(handled.status());
-      return;
+    for (size_t i = 0; i < queues_.size(); ++i) {
+      if (!every && fds[i].revents == 0) continue;
+      auto handled = queues_[i]->drain(sink_);
+      if (!handled.ok()) {
+        on_failure_(handled.status());
+        return;
+      }
     }
+    every = false;
     int n;
     do {
-      n = poll(fds, 2, -1);
+      n = poll(fds.data(), fds.size(), -1);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
       on_failure_(Status::error("queue thread " + name_ + ": poll failed: " + std::strerror(errno)));
       return;
     }
-    if (fds[1].revents != 0) return;
+    if (fds.back().revents != 0) return;
   }
 }
 

@@ -1,12 +1,14 @@
-// QueueWorker: one thread per netfilter queue socket (a queue thread). On a box with several
-// cores the ruleset spreads new flows over `queue.count` queues (fanout) and each queue is
-// drained by its own thread, so receiving, parsing and sending verdicts — and the kernel's forwarding of each
-// released packet, which runs inside our sendmsg — happen on every core at once.
+// QueueWorker: one thread (a queue thread) draining one or more netfilter queue sockets. On a
+// box with several cores the ruleset spreads new flows over `queue.count` queues (fanout) and
+// each flow queue is drained by its own thread, so receiving, parsing and sending verdicts — and
+// the kernel's forwarding of each released packet, which runs inside our sendmsg — happen on
+// every core at once. The inspection queue's socket rides on the last flow queue's thread (see
+// Daemon::openQueues for why).
 //
-// The thread waits on the queue's descriptor and on a stop descriptor, drains the queue into
-// its sink, and ends on stop() or when the socket breaks (then it calls `on_failure` once, from
-// its own thread, and stops). Packets never wait for the engine thread (the Daemon's loop:
-// signals, timers, management calls, policy compiles).
+// The thread waits on its sockets' descriptors and on a stop descriptor, drains each readable
+// socket into its sink, and ends on stop() or when a socket breaks (then it calls `on_failure`
+// once, from its own thread, and stops). Packets never wait for the engine thread (the Daemon's
+// loop: signals, timers, management calls, policy compiles).
 #pragma once
 
 #include <functional>
@@ -14,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "fw/common/status.h"
 #include "fw/nfq/packet_queue.h"
@@ -43,6 +46,10 @@ class QueueWorker {
   // (at most 15 characters are kept), e.g. "muzzle-q100".
   QueueWorker(std::string name, std::unique_ptr<PacketQueue> queue, PacketSink& sink,
               std::function<void(const Status&)> on_failure);
+  // Several sockets on one thread: each wake-up drains every socket that is readable, in the
+  // order given (a drain is bounded, so none starves the others). `queues` must not be empty.
+  QueueWorker(std::string name, std::vector<std::unique_ptr<PacketQueue>> queues, PacketSink& sink,
+              std::function<void(const Status&)> on_failure);
   ~QueueWorker();  // stop()s
   QueueWorker(const QueueWorker&) = delete;
   QueueWorker& operator=(const QueueWorker&) = delete;
@@ -51,14 +58,14 @@ class QueueWorker {
   Status start();
   // Wakes the thread and waits for it to finish the drain it is in. Idempotent.
   void stop();
-  // Any thread.
-  QueueCounters counters() const { return queue_->counters(); }
+  // Any thread. Summed over the worker's sockets.
+  QueueCounters counters() const;
 
  private:
   void loop();
 
   std::string name_;
-  std::unique_ptr<PacketQueue> queue_;
+  std::vector<std::unique_ptr<PacketQueue>> queues_;
   PacketSink& sink_;
   std::function<void(const Status&)> on_failure_;
   int stop_fd_ = -1;

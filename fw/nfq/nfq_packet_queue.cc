@@ -1,5 +1,5 @@
 // NfqPacketQueue: the kernel's netfilter queues through libnetfilter_queue's libmnl API.
-// One netlink socket serves the queues it is given (one queue thread each, see
+// One netlink socket serves the queues it is given (drained by one queue thread, see
 // fw/engine/queue_worker.h); it is non-blocking and drained completely on each wake-up, and
 // verdicts are packed several to a sendmsg.
 // <arpa/inet.h> must come before the linux/ headers, or struct in_addr is defined twice.

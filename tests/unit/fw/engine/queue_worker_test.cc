@@ -123,5 +123,58 @@ TEST_CASE_FIXTURE(SharedJudge, "stop() wakes an idle thread, which then judges n
   CHECK(judge.count == 3);
 }
 
+TEST_CASE_FIXTURE(SharedJudge, "one thread drains several sockets: each is drained when it is readable, alone") {
+  auto first = std::make_unique<FakeQueue>();
+  auto second = std::make_unique<FakeQueue>();
+  FakeQueue* flows = first.get();
+  FakeQueue* inspection = second.get();
+  std::vector<std::unique_ptr<PacketQueue>> sockets;
+  sockets.push_back(std::move(first));
+  sockets.push_back(std::move(second));
+  QueueWorker worker("muzzle-q100", std::move(sockets), locked, [](const Status&) { FAIL("no queue fails here"); });
+  // Packets waiting on the second socket before the start are judged by the first pass.
+  inspection->inject(2);
+  REQUIRE(worker.start().ok());
+  REQUIRE(waitFor([&] { return worker.counters().received == 2; }));
+  CHECK(flows->drains == 1);  // the first pass drains every socket once
+  // A packet on the second socket alone wakes the thread, which drains only that socket.
+  inspection->inject(4);
+  REQUIRE(waitFor([&] { return worker.counters().received == 6; }));
+  CHECK(flows->drains == 1);
+  flows->inject(5);
+  REQUIRE(waitFor([&] { return worker.counters().received == 11; }));
+  CHECK(flows->drains == 2);
+  // Both readable at once: both drained on the same wake-up or the next, nothing left behind.
+  flows->inject(3);
+  inspection->inject(3);
+  REQUIRE(waitFor([&] { return worker.counters().received == 17; }));
+  worker.stop();
+  std::lock_guard<std::mutex> lock(mu);
+  CHECK(judge.count == 17);
+}
+
+TEST_CASE_FIXTURE(SharedJudge, "a thread's second socket breaking ends the thread and is reported once") {
+  auto first = std::make_unique<FakeQueue>();
+  auto second = std::make_unique<FakeQueue>();
+  FakeQueue* flows = first.get();
+  FakeQueue* inspection = second.get();
+  std::vector<std::unique_ptr<PacketQueue>> sockets;
+  sockets.push_back(std::move(first));
+  sockets.push_back(std::move(second));
+  std::atomic<int> failures{0};
+  QueueWorker worker("muzzle-q100", std::move(sockets), locked, [&](const Status&) { ++failures; });
+  REQUIRE(worker.start().ok());
+  REQUIRE(waitFor([&] { return inspection->drains >= 1; }));
+  inspection->failNextDrain();
+  inspection->inject(1);
+  REQUIRE(waitFor([&] { return failures.load() == 1; }));
+  flows->inject(4);  // the thread has ended: nothing more is judged
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  worker.stop();
+  CHECK(failures.load() == 1);
+  std::lock_guard<std::mutex> lock(mu);
+  CHECK(judge.count == 0);
+}
+
 }  // namespace
 }  // namespace muzzle
