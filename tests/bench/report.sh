@@ -84,6 +84,7 @@ function cost_rows(with, without, workloads, label, with_cpu,    n, i, w, r, lis
   received[key] += field($0, "received"); judged[key] += field($0, "judged")
   r = field($0, "rss_kb") + 0; if (r > rss[key]) rss[key] = r
   qd[key] += field($0, "queue_dropped") + field($0, "user_dropped"); unit[w] = field($0, "unit")
+  if (field($0, "ct_early_drop") != "") { has_ctd = 1; ctd[key] += field($0, "ct_early_drop") }
   if (!(w in seen_w)) { seen_w[w] = 1; workloads[++nw] = w }
   if (!(c in seen_c)) { seen_c[c] = 1; configs[++nc] = c }
   if (c == "muzzled-10k" && w == "swap") swap10k_line = $0
@@ -122,6 +123,16 @@ END {
     }
   }
   print ""
+  # A full conntrack table changes what a cell measures (the kernel evicts unreplied flows; a
+  # DNS answer whose query was evicted opens a flow of its own): shown, never silently.
+  if (has_ctd) {
+    list = ""
+    for (i = 1; i <= nw; i++) for (j = 1; j <= nc; j++) {
+      key = configs[j] SUBSEP workloads[i]
+      if (ctd[key] > 0) list = list sprintf("%s %s %d; ", workloads[i], configs[j], ctd[key])
+    }
+    printf "conntrack early drops during the cells (the table was full): %s\n\n", list == "" ? "none" : list
+  }
   printf "DNS in the mixed workload (every 4th flow asks one of 50 names first, then goes to the answer):\n"
   for (j = 1; j <= nc; j++) {
     key = configs[j] SUBSEP "mixed"
