@@ -35,14 +35,16 @@ if ((EUID != 0)); then
 fi
 
 # Build what the bench needs (only its programs: on a small shared box the whole tree takes long),
-# and the one package only it uses.
+# and the packages only it uses (iperf3; conntrack, to empty the lab gateway's table between cells).
 SETUP_TARGETS="${SETUP_TARGETS:-muzzled muzzlectl labnet bench_nfq_loop bench_ruleset bench_traffic}" \
   "$repo/tests/setup.sh"
-if [[ "$(dpkg-query -W -f='${Status}' iperf3 2>/dev/null)" != "install ok installed" ]]; then
-  echo "bench: installing iperf3" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iperf3 >/dev/null ||
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iperf3 >/dev/null; }
-fi
+for pkg in iperf3 conntrack; do
+  if [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]]; then
+    echo "bench: installing $pkg" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null; }
+  fi
+done
 
 # shellcheck source=tests/lab/lab.sh
 source "$repo/tests/lab/lab.sh"
@@ -140,6 +142,18 @@ ct_early_drops() {
   done
   echo "$sum"
 }
+# Empties the gateway's conntrack table (the lab's namespace only) and prints how many entries
+# it held then. A churn cell leaves up to the table's 262,144 one-datagram flows behind, expired
+# within a second, but the kernel's collector comes by only every few seconds (in this lab, often
+# not within 20 s). Until then the table is full: every new flow evicts a live unreplied one
+# early (ct_early_drop), and a cell would pay for its predecessor's flows, more after a faster
+# one. Between cells no flow is in flight, so each cell starts from an empty table.
+ct_flush() {
+  local n
+  n="$(lab_exec gw cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo 0)"
+  lab_exec gw conntrack -F >/dev/null 2>&1 || true
+  echo "$n"
+}
 cpu_ticks() { [[ -n "$consumer_pid" ]] && sed 's/.*) //' "/proc/$consumer_pid/stat" | awk '{ print $12 + $13 }' || echo 0; }
 rss_kb() { [[ -n "$consumer_pid" ]] && awk '/^VmRSS/ { print $2 }' "/proc/$consumer_pid/status" || echo 0; }
 json_field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | tr -d '"'; }
@@ -148,7 +162,8 @@ json_field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | tr -d '"'; }
 cell() {
   local config="$1" workload="$2" unit="$3"
   shift 3
-  local q0 q1 t0 t1 result judged cpu_us hz s0 s1 i0 i1 e0 e1
+  local q0 q1 t0 t1 result judged cpu_us hz s0 s1 i0 i1 e0 e1 ct0
+  ct0="$(ct_flush)"
   read -r -a q0 <<<"$(queue_cols)"
   e0="$(ct_early_drops)"
   dma_hold
@@ -187,7 +202,7 @@ cell() {
     softirq_ns="$(awk -v q=$((s1[1] - s0[1])) -v hz="$hz" -v n="$forwarded" 'BEGIN { printf "%.0f", q * 1e9 / hz / n }')"
   fi
   local line="{\"config\":\"$config\",\"workload\":\"$workload\",\"unit\":\"$unit\",\"round\":$round,${result#\{}"
-  line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"cpu_us_per_pkt\":$cpu_us,\"rss_kb\":$(rss_kb)"
+  line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"rss_kb\":$(rss_kb)"
   line+=",\"steal_pct\":$steal_pct,\"idle_pct\":$idle_pct,\"softirq_ms\":$softirq_ms,\"softirq_ns_per_pkt\":$softirq_ns,\"dma_latency\":\"$dma_state\"}"
   echo "$line" >>"$jsonl"
   local dns
@@ -535,13 +550,11 @@ one_round() {
   # muzzled leaves its table behind when it stops (fail_mode keeps applying); the kernel-only
   # cells of the next round must not run behind it.
   lab_exec gw nft delete table inet muzzle 2>/dev/null || true
-  # Short conntrack timeouts: millions of one-datagram flows must not fill the table. Its size
-  # (262,144 entries here) is a host-wide limit a namespace cannot raise. With 2 s for an
-  # unreplied UDP flow the mixed cell (~90,000 flows/s, and entries outlive their timeout until
-  # the kernel's collector comes by) filled it, and the kernel evicted unreplied entries early,
-  # among them DNS queries' entries before their answer came back: the answer then opened a flow
-  # of its own from port 53, which a firewall refuses, and its device's flow counted as lost.
-  # Each cell records the early drops (ct_early_drop), so a full table shows in the report.
+  # Short conntrack timeouts: millions of one-datagram flows must not fill the table (see
+  # ct_flush; its size is a host-wide limit a namespace cannot raise). With 2 s for an unreplied
+  # UDP flow the mixed cell (~90,000 flows/s) filled it, and the kernel evicted unreplied entries
+  # early, among them DNS queries' entries before their answer came back: the answer then opened
+  # a flow of its own from port 53, which a firewall refuses, and its device's flow was lost.
   kernel_ruleset >"$LAB_STATE/kernel.nft"
   lab_exec gw nft -f "$LAB_STATE/kernel.nft" 2>&1 | cut -c1-300 >&2
   lab_exec gw sysctl -qw net.netfilter.nf_conntrack_udp_timeout=1 net.netfilter.nf_conntrack_tcp_timeout_close=2 || true
