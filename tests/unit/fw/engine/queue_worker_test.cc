@@ -123,15 +123,26 @@ TEST_CASE_FIXTURE(SharedJudge, "stop() wakes an idle thread, which then judges n
   CHECK(judge.count == 3);
 }
 
-TEST_CASE_FIXTURE(SharedJudge, "one thread drains several sockets: each is drained when it is readable, alone") {
-  auto first = std::make_unique<FakeQueue>();
-  auto second = std::make_unique<FakeQueue>();
-  FakeQueue* flows = first.get();
-  FakeQueue* inspection = second.get();
+// A flow queue's socket and the inspection queue's, for one worker, as the Daemon pairs them.
+struct TwoSockets {
+  TwoSockets() {
+    auto first = std::make_unique<FakeQueue>();
+    auto second = std::make_unique<FakeQueue>();
+    flows = first.get();
+    inspection = second.get();
+    sockets.push_back(std::move(first));
+    sockets.push_back(std::move(second));
+  }
+  FakeQueue* flows;
+  FakeQueue* inspection;
   std::vector<std::unique_ptr<PacketQueue>> sockets;
-  sockets.push_back(std::move(first));
-  sockets.push_back(std::move(second));
-  QueueWorker worker("muzzle-q100", std::move(sockets), locked, [](const Status&) { FAIL("no queue fails here"); });
+};
+
+TEST_CASE_FIXTURE(SharedJudge, "one thread drains several sockets: each is drained when it is readable, alone") {
+  TwoSockets two;
+  FakeQueue* flows = two.flows;
+  FakeQueue* inspection = two.inspection;
+  QueueWorker worker("muzzle-q100", std::move(two.sockets), locked, [](const Status&) { FAIL("no queue fails here"); });
   // Packets waiting on the second socket before the start are judged by the first pass.
   inspection->inject(2);
   REQUIRE(worker.start().ok());
@@ -154,15 +165,11 @@ TEST_CASE_FIXTURE(SharedJudge, "one thread drains several sockets: each is drain
 }
 
 TEST_CASE_FIXTURE(SharedJudge, "a thread's second socket breaking ends the thread and is reported once") {
-  auto first = std::make_unique<FakeQueue>();
-  auto second = std::make_unique<FakeQueue>();
-  FakeQueue* flows = first.get();
-  FakeQueue* inspection = second.get();
-  std::vector<std::unique_ptr<PacketQueue>> sockets;
-  sockets.push_back(std::move(first));
-  sockets.push_back(std::move(second));
+  TwoSockets two;
+  FakeQueue* flows = two.flows;
+  FakeQueue* inspection = two.inspection;
   std::atomic<int> failures{0};
-  QueueWorker worker("muzzle-q100", std::move(sockets), locked, [&](const Status&) { ++failures; });
+  QueueWorker worker("muzzle-q100", std::move(two.sockets), locked, [&](const Status&) { ++failures; });
   REQUIRE(worker.start().ok());
   REQUIRE(waitFor([&] { return inspection->drains >= 1; }));
   inspection->failNextDrain();
