@@ -28,6 +28,11 @@ bench="$BUILD/tests/bench"
 # few percent needs about a thousand samples, ~10 s at this rate.
 fixed_pps="${BENCH_FIXED_PPS:-50000}"
 fixed_secs="${BENCH_FIXED_SECONDS:-10}"
+# The latency cells' flows, one at a time. Enough that a cell lasts most of a second: with 2,000
+# UDP flows and 1,000 connects a cell took 50-110 ms, so its p99 was its 20th (10th) slowest
+# flow, and one stall of the VM, or work a busy cell before had left behind, moved it by half.
+latency_udp_flows=20000
+latency_tcp_flows=5000
 
 if ((EUID != 0)); then
   echo "bench: needs root (network namespaces)" >&2
@@ -259,9 +264,9 @@ traffic_fixed() {
 common_cells() {
   local config="$1"
   cell "$config" udp-churn flows/s traffic_udp --window 256 --seconds "$secs"
-  cell "$config" udp-latency flows/s traffic_udp --window 1 --flows 2000 --seconds "$secs"
+  cell "$config" udp-latency flows/s traffic_udp --window 1 --flows "$latency_udp_flows" --seconds "$secs"
   cell "$config" tcp-churn conn/s traffic_tcp --concurrency 32 --seconds "$secs"
-  cell "$config" tcp-latency conn/s traffic_tcp --concurrency 1 --flows 1000 --seconds "$secs"
+  cell "$config" tcp-latency conn/s traffic_tcp --concurrency 1 --flows "$latency_tcp_flows" --seconds "$secs"
   cell "$config" mixed flows/s traffic_mixed --window 256 --seconds "$secs"
   cell "$config" tcp-stream Mbit/s traffic_stream
 }
@@ -452,7 +457,7 @@ feature_cells() {
 }
 small_box_cells() {
   feature_cells "$1"
-  cell "$1" udp-latency flows/s traffic_udp --window 1 --flows 2000 --seconds "$secs"
+  cell "$1" udp-latency flows/s traffic_udp --window 1 --flows "$latency_udp_flows" --seconds "$secs"
 }
 
 # The camera and the mixed site's 999 devices, each in a learning session of an hour (muzzlectl
