@@ -6,7 +6,7 @@
 // SystemdNotifier speaks the notify protocol itself: one datagram to $NOTIFY_SOCKET. systemd
 // documents the protocol as its stable interface and shows a standalone implementation in
 // sd_notify(3) ("Standalone Implementations") for programs that need nothing else from
-// libsystemd. Measured in the lab (tests/bench/README.md): linking libsystemd for this one call
+// libsystemd. Measured in the lab (tests/bench/HISTORY.md): linking libsystemd for this one call
 // kept ~0.85 MB resident in muzzled (libsystemd itself, and the libgcrypt, libgpg-error, zstd,
 // lz4 and lzma it loads), ~3.5 % of the daemon, and put those libraries' code in a process
 // holding CAP_NET_ADMIN. The service_notifier tests pin the bytes systemd receives.
