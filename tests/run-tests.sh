@@ -25,7 +25,12 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 export BUILD="${BUILD:-$repo/build}"
 sanitized="${BUILD_SANITIZED:-$repo/build-sanitized}"
 
-SETUP_TARGETS="muzzle_scenario_binaries muzzle_package_binaries" "$repo/tests/setup.sh"
+# "== what (at M:SS)": each phase says when it starts, so a CI log shows where the time went.
+phase() { printf '== %s (at %d:%02d)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
+
+# The packages, the browser driver and the configured tree first; the build below, after the
+# arm64 chain has started.
+"$repo/tests/setup.sh" --configure-only
 # Two tests a core, four at most: a scenario test mostly waits (timers, traffic, its daemons'
 # replies), and at one a core the scenario tests ran one at a time beside the image's build,
 # ~15 minutes on the suite's longest path (2026-12-04).
@@ -35,7 +40,10 @@ jobs=$(($(nproc) * 2))
 status=0
 # The arm64 chain (image/cross/: the cross build and package, then the arm64 image) is the longest
 # path of the suite and builds in a tree of its own, so for the whole suite (no arguments) it starts
-# now, beside the sanitizer builds, instead of beside the scenario tests at the end: there it held
+# now, before the main build and beside it and the sanitizer builds. It used to start after the
+# main build: a fresh machine's suite then took 44 minutes, the chain 32 of them, the last few
+# with its one-core image build running alone (2026-12-05). Not beside the scenario tests at the
+# end either: there it held
 # one of CTest's two slots for half an hour, the scenario tests ran one at a time in the other,
 # and the suite ended waiting for it (2026-12-04). Not niced here (ARM64_NICE=0): niced beside the
 # sanitizer builds it got a tenth of the CPU, and its mostly one-core image build ran at the end,
@@ -48,7 +56,7 @@ if (($# == 0 && EUID == 0)); then
   "$repo/image/cross/setup-arm64.sh"
   arm64_early=1
   arm64_log="$(mktemp /tmp/muzzle-arm64.XXXXXX)"
-  echo "== arm64 package and image, in the background (log: $arm64_log)"
+  phase "arm64 package and image, in the background (log: $arm64_log)"
   # A process group of its own (set -m), so that an interrupted suite stops all of it.
   set -m
   ARM64_NICE=0 ctest --test-dir "$BUILD" -L arm64 -E '^arm64_image_smoke$' --output-on-failure \
@@ -58,7 +66,9 @@ if (($# == 0 && EUID == 0)); then
   trap 'kill -- "-$arm64_pid" 2>/dev/null || true' EXIT
   trap 'exit 130' INT TERM
 fi
-echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer ($sanitized)"
+phase "the main build ($BUILD): what the scenario tests and the package run"
+SETUP_TARGETS="muzzle_scenario_binaries muzzle_package_binaries" "$repo/tests/setup.sh"
+phase "unit tests under AddressSanitizer and UndefinedBehaviorSanitizer ($sanitized)"
 if [[ ! -f "$sanitized/build.ninja" ]]; then
   CC=clang-14 CXX=clang++-14 cmake -S "$repo" -B "$sanitized" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
     -DMUZZLE_SANITIZE=ON -DMUZZLE_FUZZ=ON -DCMAKE_CXX_FLAGS_DEBUG="-O0 -gline-tables-only" \
@@ -74,7 +84,7 @@ mapfile -t unit_targets < <(comm -12 \
 cmake --build "$sanitized" --target "${unit_targets[@]}" muzzle_fuzz_targets
 ctest --test-dir "$sanitized" -L unit --output-on-failure -j"$jobs" || status=$?
 
-echo "== fuzz smoke: every reader of untrusted input under libFuzzer, a few seconds each"
+phase "fuzz smoke: every reader of untrusted input under libFuzzer, a few seconds each"
 # Eighteen targets (tests/fuzz/README.md), 100 s of fuzzing in all, two at a time (one core each:
 # libFuzzer runs one thread), built above beside the unit tests.
 fuzz="$sanitized"
@@ -123,7 +133,7 @@ else
   rm -rf "$fuzz_corpus"
 fi
 
-echo "== threaded tests under ThreadSanitizer: the queue threads, the judge's lock, the event ring"
+phase "threaded tests under ThreadSanitizer: the queue threads, the judge's lock, the event ring"
 tsan="${BUILD_TSAN:-$repo/build-tsan}"
 if [[ ! -f "$tsan/build.ninja" ]]; then
   cmake -S "$repo" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMUZZLE_TSAN=ON \
@@ -134,15 +144,17 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$repo/tests/t
   ctest --test-dir "$tsan" -L tsan --output-on-failure || status=$?
 
 # The rest of the suite last, so its summary closes the output (the unit tests ran above).
+phase "scenario, image and build tests ($BUILD)"
 if ((arm64_early)); then
   ctest --test-dir "$BUILD" --output-on-failure -j"$jobs" -LE 'unit|arm64' || status=$?
-  echo "== arm64 package and image (started after the setup)"
+  phase "arm64 package and image (started before the main build): waiting for it"
   arm64_status=0
   wait "$arm64_pid" || arm64_status=$?
   trap - EXIT
   cat "$arm64_log"
   rm -f "$arm64_log"
   if ((arm64_status == 0)); then
+    phase "the arm64 image's boot, alone"
     # Its build ran above: -FS keeps CTest from running the fixtures' setup tests again.
     ctest --test-dir "$BUILD" -R '^arm64_image_smoke$' -FS 'muzzle_arm64_.*' --output-on-failure ||
       status=$?
@@ -153,4 +165,5 @@ if ((arm64_early)); then
 else
   ctest --test-dir "$BUILD" --output-on-failure -j"$jobs" -LE unit "$@" || status=$?
 fi
+phase "done, status $status"
 exit "$status"

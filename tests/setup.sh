@@ -7,14 +7,19 @@
 #   SETUP_TARGETS="a b" tests/setup.sh   build only these targets (default: everything)
 #   tests/setup.sh --packages-only   only install the Debian packages (image/setup.sh uses this,
 #                                    so the package list lives here alone)
+#   tests/setup.sh --configure-only  everything but the build: packages, the browser driver, the
+#                                    user, the configured tree (tests/run-tests.sh starts the
+#                                    arm64 chain from it before the build)
 set -euo pipefail
 
 packages_only=""
+configure_only=""
 case "${1:-}" in
   "") ;;
   --packages-only) packages_only=1 ;;
+  --configure-only) configure_only=1 ;;
   *)
-    printf 'setup: unknown argument %s (the only one is --packages-only)\n' "$1" >&2
+    printf 'setup: unknown argument %s (say --packages-only, --configure-only or nothing)\n' "$1" >&2
     exit 2
     ;;
 esac
@@ -130,7 +135,7 @@ install_browser_driver() {
   npm install --no-audit --no-fund --loglevel=error --prefix "$dir" "playwright-core@$playwright_version" >/dev/null
 }
 
-build_tree() {
+configure_tree() {
   # Configure only once: re-running cmake on an existing tree is harmless but noisy, and
   # ninja re-runs it by itself when a CMakeLists.txt changes.
   if [[ ! -f "$build/build.ninja" ]]; then
@@ -141,6 +146,9 @@ build_tree() {
       -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
       -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" >/dev/null
   fi
+}
+
+build_tree() {
   local targets=()
   [[ -n "${SETUP_TARGETS:-}" ]] && read -ra targets <<<"$SETUP_TARGETS"
   say "building $build${targets[*]:+ (${targets[*]})}"
@@ -151,5 +159,7 @@ install_packages
 [[ -n "$packages_only" ]] && exit 0
 install_browser_driver
 create_user
+configure_tree
+[[ -n "$configure_only" ]] && { say "configured $build"; exit 0; }
 build_tree
 say "done"

@@ -159,7 +159,19 @@ ct_flush() {
   lab_exec gw conntrack -F >/dev/null 2>&1 || true
   echo "$n"
 }
-cpu_ticks() { [[ -n "$consumer_pid" ]] && sed 's/.*) //' "/proc/$consumer_pid/stat" | awk '{ print $12 + $13 }' || echo 0; }
+# The queue program's CPU time in ns, all its threads: the scheduler's own count of each thread's
+# time on a CPU (/proc/PID/task/TID/schedstat, first field), not utime+stime, which come in 10 ms
+# ticks (a latency cell of 20,000 first packets is ~0.4 s of CPU: 40 ticks). A kernel without
+# schedstat: utime+stime in ns. A thread that ends during a cell takes its time with it; the
+# queue programs' threads live as long as they do.
+cpu_ns() {
+  [[ -n "$consumer_pid" ]] || { echo 0; return; }
+  if [[ -r "/proc/$consumer_pid/schedstat" ]]; then
+    cat "/proc/$consumer_pid"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'
+  else
+    sed 's/.*) //' "/proc/$consumer_pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($12 + $13) * 1e9 / hz }'
+  fi
+}
 rss_kb() { [[ -n "$consumer_pid" ]] && awk '/^VmRSS/ { print $2 }' "/proc/$consumer_pid/status" || echo 0; }
 json_field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | tr -d '"'; }
 
@@ -174,9 +186,9 @@ cell() {
   dma_hold
   read -r -a i0 <<<"$(idle_entries)"
   read -r -a s0 <<<"$(cpu_stat)"
-  t0="$(cpu_ticks)"
+  t0="$(cpu_ns)"
   result="$("$@")" || result='{"error":1}'
-  t1="$(cpu_ticks)"
+  t1="$(cpu_ns)"
   read -r -a s1 <<<"$(cpu_stat)"
   read -r -a i1 <<<"$(idle_entries)"
   dma_release
@@ -187,11 +199,11 @@ cell() {
   judged=$((q1[0] - q0[0]))
   hz="$(getconf CLK_TCK)"
   cpu_us="null"
-  # Per judged packet only where there are enough of them: CPU time comes in 10 ms ticks, so a
-  # cell that judged a handful (a stream's or the established-path flow's first packets) would
-  # read milliseconds a packet, or 0, from the queue program's other work.
+  # Per judged packet only where there are enough of them: a cell that judged a handful (a
+  # stream's or the established-path flow's first packets) would read the queue program's other
+  # work (timers, the accounting dump) as milliseconds a packet.
   if ((judged >= 100)) && [[ -n "$consumer_pid" ]]; then
-    cpu_us="$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$judged" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+    cpu_us="$(awk -v t=$((t1 - t0)) -v n="$judged" 'BEGIN { printf "%.2f", t / 1e3 / n }')"
   fi
   local sent
   sent="$(json_field "$result" sent)"
