@@ -38,18 +38,17 @@ jobs=$(($(nproc) * 2))
 ((jobs > 4)) && jobs=4
 
 status=0
-# The arm64 chain (image/cross/: the cross build and package, then the arm64 image) is the longest
-# path of the suite and builds in a tree of its own, so for the whole suite (no arguments) it starts
-# now, before the main build and beside it and the sanitizer builds. It used to start after the
-# main build: a fresh machine's suite then took 44 minutes, the chain 32 of them, the last few
-# with its one-core image build running alone (2026-12-05). Not beside the scenario tests at the
-# end either: there it held
-# one of CTest's two slots for half an hour, the scenario tests ran one at a time in the other,
-# and the suite ended waiting for it (2026-12-04). Not niced here (ARM64_NICE=0): niced beside the
-# sanitizer builds it got a tenth of the CPU, and its mostly one-core image build ran at the end,
-# alone. The image's boot (RUN_SERIAL: it takes both cores) runs last, alone. What apt installs
-# comes first, one run at a time: the background chain and the image tests would otherwise
-# install beside each other.
+# The arm64 chain (image/cross/: the cross build and package, then the arm64 image) builds in a
+# tree of its own, so for the whole suite (no arguments) it starts now, before the main build, and
+# runs beside it and the sanitizer builds. Started after the main build it was the suite's longest
+# path: a fresh machine's suite took 44 minutes, the chain 32 of them, its mostly one-core image
+# build running alone at the end. Started here, the suite took 38 minutes (a warm machine), and the
+# chain ended 11 minutes before anything waited for it (2026-12-05). Not beside the scenario tests
+# at the end: there it held one of CTest's two slots for half an hour, and the scenario tests ran
+# one at a time in the other (2026-12-04). Not niced (ARM64_NICE=0): its image build must start
+# early, and niced beside the sanitizer builds the chain got a tenth of the CPU. The image's boot
+# (RUN_SERIAL: it takes both cores) runs last, alone. What apt installs comes first, one run at a
+# time: the background chain and the image tests would otherwise install beside each other.
 arm64_early=0
 if (($# == 0 && EUID == 0)); then
   "$repo/image/setup.sh"
