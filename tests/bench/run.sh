@@ -28,6 +28,12 @@ bench="$BUILD/tests/bench"
 # few percent needs about a thousand samples, ~10 s at this rate.
 fixed_pps="${BENCH_FIXED_PPS:-50000}"
 fixed_secs="${BENCH_FIXED_SECONDS:-10}"
+# During those cells perf samples every CPU (cpu-clock, this many times a second; 0: no perf) to
+# measure the table's own CPU a packet: the samples in the kernel's nf_tables code. The
+# tick-sampled softirq of one config moved by a factor of 4 between rounds; the table is the only
+# part of it that differs between configs, and perf measures that part alone. At 1 kHz perf
+# itself costs little; at 20 kHz it inflated the CPU it measured ~4x.
+perf_hz="${BENCH_PERF_HZ:-1000}"
 # The latency cells' flows, one at a time. Enough that a cell lasts most of a second: with 2,000
 # UDP flows and 1,000 connects a cell took 50-110 ms, so its p99 was its 20th (10th) slowest
 # flow, and one stall of the VM, or work a busy cell before had left behind, moved it by half.
@@ -40,10 +46,11 @@ if ((EUID != 0)); then
 fi
 
 # Build what the bench needs (only its programs: on a small shared box the whole tree takes long),
-# and the packages only it uses (iperf3; conntrack, to empty the lab gateway's table between cells).
+# and the packages only it uses (iperf3; conntrack, to empty the lab gateway's table between cells;
+# perf, for the tables' own CPU).
 SETUP_TARGETS="${SETUP_TARGETS:-muzzled muzzlectl labnet bench_nfq_loop bench_ruleset bench_traffic}" \
   "$repo/tests/setup.sh"
-for pkg in iperf3 conntrack; do
+for pkg in iperf3 conntrack linux-perf; do
   if [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]]; then
     echo "bench: installing $pkg" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null ||
@@ -137,12 +144,15 @@ queue_cols() {  # "id_sequence queue_dropped user_dropped" summed over every bou
   lab_exec gw cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null |
     awk '{ s += $8; d += $6; u += $7 } END { print s + 0, d + 0, u + 0 }'
 }
-# Unreplied conntrack entries the gateway's kernel evicted because its table was full, summed
-# over CPUs (/proc/net/stat/nf_conntrack, per namespace: column early_drop, in hex).
-ct_early_drops() {
+# ct_stat COLUMN...: the gateway kernel's conntrack statistics (/proc/net/stat/nf_conntrack, per
+# namespace, one line per CPU, in hex), those columns summed over CPUs. early_drop: unreplied
+# entries evicted because the table was full; drop and insert_failed: packets conntrack dropped
+# itself (no entry could be made: the table full with nothing to evict, or a clash inserting it).
+ct_stat() {
   local sum=0 v
   for v in $(lab_exec gw cat /proc/net/stat/nf_conntrack 2>/dev/null |
-    awk 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "early_drop") col = i; next } col { print $col }'); do
+    awk -v want=" $* " 'NR == 1 { for (i = 1; i <= NF; i++) if (index(want, " " $i " ")) cols[i] = 1; next }
+      { for (i in cols) print $i }'); do
     sum=$((sum + 16#$v))
   done
   echo "$sum"
@@ -179,10 +189,11 @@ json_field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | tr -d '"'; }
 cell() {
   local config="$1" workload="$2" unit="$3"
   shift 3
-  local q0 q1 t0 t1 result judged cpu_us hz s0 s1 i0 i1 e0 e1 ct0
+  local q0 q1 t0 t1 result judged cpu_us hz s0 s1 i0 i1 e0 e1 d0 d1 ct0
   ct0="$(ct_flush)"
   read -r -a q0 <<<"$(queue_cols)"
-  e0="$(ct_early_drops)"
+  e0="$(ct_stat early_drop)"
+  d0="$(ct_stat drop insert_failed)"
   dma_hold
   read -r -a i0 <<<"$(idle_entries)"
   read -r -a s0 <<<"$(cpu_stat)"
@@ -193,7 +204,8 @@ cell() {
   read -r -a i1 <<<"$(idle_entries)"
   dma_release
   read -r -a q1 <<<"$(queue_cols)"
-  e1="$(ct_early_drops)"
+  e1="$(ct_stat early_drop)"
+  d1="$(ct_stat drop insert_failed)"
   poll_entries=$((poll_entries + i1[0] - i0[0]))
   all_idle_entries=$((all_idle_entries + i1[1] - i0[1]))
   judged=$((q1[0] - q0[0]))
@@ -219,12 +231,13 @@ cell() {
     softirq_ns="$(awk -v q=$((s1[1] - s0[1])) -v hz="$hz" -v n="$forwarded" 'BEGIN { printf "%.0f", q * 1e9 / hz / n }')"
   fi
   local line="{\"config\":\"$config\",\"workload\":\"$workload\",\"unit\":\"$unit\",\"round\":$round,${result#\{}"
-  line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"rss_kb\":$(rss_kb)"
+  line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_drop\":$((d1 - d0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"rss_kb\":$(rss_kb)"
   line+=",\"steal_pct\":$steal_pct,\"idle_pct\":$idle_pct,\"softirq_ms\":$softirq_ms,\"softirq_ns_per_pkt\":$softirq_ns,\"dma_latency\":\"$dma_state\"}"
   echo "$line" >>"$jsonl"
-  local dns
+  local dns table
   dns="$(json_field "$line" dns_answers)"
-  say "$config $workload: $(json_field "$line" rate) $unit p99=$(json_field "$line" p99_us)us lost=$(json_field "$line" lost) cpu/pkt=${cpu_us}us steal=${steal_pct}%${dns:+ dns_answers=$dns}${forwarded:+ softirq=${softirq_ns}ns/pkt}"
+  table="$(json_field "$line" table_ns_per_pkt)"
+  say "$config $workload: $(json_field "$line" rate) $unit p99=$(json_field "$line" p99_us)us lost=$(json_field "$line" lost) cpu/pkt=${cpu_us}us steal=${steal_pct}%${dns:+ dns_answers=$dns}${forwarded:+ softirq=${softirq_ns}ns/pkt}${table:+ table=${table}ns/pkt}"
 }
 
 traffic_udp() {  # extra bench_traffic args follow
@@ -257,19 +270,35 @@ uplink_tx_packets() { lab_exec gw cat /proc/net/dev | awk '$1 == "uplink0:" { pr
 # to the internet (the datagrams and iperf3's few control packets). Below saturation every
 # config forwards the same packets, so the softirq time is what differs.
 traffic_fixed() {
-  local json tx0 tx1 got
+  local json tx0 tx1 got perf=() perf_file="$LAB_STATE/established.perf"
+  # perf record -a around iperf3 itself: the samples cover exactly the packets counted below.
+  if [[ "$perf_hz" != 0 ]] && command -v perf >/dev/null; then
+    perf=(perf record -q -a -e cpu-clock -F "$perf_hz" -o "$perf_file" --)
+  fi
   tx0="$(uplink_tx_packets)"
   # -w: a receive buffer that absorbs the receiver's scheduling gaps (its losses are not the
   # gateway's, but they would show as lost).
-  json="$(lab_exec cam1 timeout $((fixed_secs + 10)) iperf3 -c 203.0.113.10 -p 9001 -u -l 64 -w 4M \
-    -b "$((fixed_pps * 64 * 8))" -t "$fixed_secs" -J 2>/dev/null)" || true
+  json="$("${perf[@]}" ip netns exec "$cam_ns" timeout $((fixed_secs + 10)) iperf3 -c 203.0.113.10 -p 9001 \
+    -u -l 64 -w 4M -b "$((fixed_pps * 64 * 8))" -t "$fixed_secs" -J 2>/dev/null)" || true
   tx1="$(uplink_tx_packets)"
   # iperf3's own count of what was sent and lost, at the end of its JSON.
   got="$(tr -d ' \t\n' <<<"$json" | sed -n 's/.*"sum":{[^}]*"lost_packets":\([0-9]*\),"packets":\([0-9]*\).*/\1 \2/p' | tail -n 1)"
-  local lost="${got%% *}" sent="${got##* }"
-  printf '{"sent":%s,"received":%s,"lost":%s,"late":0,"seconds":%s,"rate":%.0f,"offered_pps":%s,"forwarded":%s,"p50_us":null,"p99_us":null,"max_us":null}\n' \
+  local lost="${got%% *}" sent="${got##* }" table="null"
+  ((${#perf[@]})) && table="$(table_ns_per_packet "$perf_file" $((tx1 - tx0)))"
+  printf '{"sent":%s,"received":%s,"lost":%s,"late":0,"seconds":%s,"rate":%.0f,"offered_pps":%s,"forwarded":%s,"table_ns_per_pkt":%s,"p50_us":null,"p99_us":null,"max_us":null}\n' \
     "${sent:-0}" "$(( ${sent:-0} - ${lost:-0} ))" "${lost:-0}" "$fixed_secs" \
-    "$(awk -v n=$((tx1 - tx0)) -v s="$fixed_secs" 'BEGIN { printf "%.0f", n / s }')" "$fixed_pps" "$((tx1 - tx0))"
+    "$(awk -v n=$((tx1 - tx0)) -v s="$fixed_secs" 'BEGIN { printf "%.0f", n / s }')" "$fixed_pps" "$((tx1 - tx0))" "$table"
+}
+# The CPU time of the kernel's nf_tables code (every function named nft_*: the chain walk, the
+# expressions, the set and map lookups, the counters) in the perf samples of FILE, in ns per
+# packet of PACKETS; "null" without samples. What a table costs a packet, whichever table:
+# conntrack, forwarding and the sockets run the same code in every config and are left out.
+table_ns_per_packet() {
+  local file="$1" packets="$2"
+  perf report -i "$file" --stdio -n --sort sym -q 2>/dev/null |
+    awk -v hz="$perf_hz" -v n="$packets" '$3 == "[k]" && $4 ~ /^_*nft_/ { t += $2 } { all += $2 }
+      END { if (all > 0 && n > 0) printf "%.0f", t * 1e9 / hz / n; else print "null" }'
+  rm -f "$file"
 }
 
 # The churn/stream/latency cells every config runs (fast path as the ruleset has it).
