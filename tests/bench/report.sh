@@ -50,6 +50,24 @@ function spread(name, key,    n, i, lo, hi) {
   for (i = 2; i <= n; i++) { if (samples[name, key, i] < lo) lo = samples[name, key, i]; if (samples[name, key, i] > hi) hi = samples[name, key, i] }
   return sprintf("%g-%g", lo, hi)
 }
+# The rounds paired: `a` against `b` on workload `w`, the ratio of measure `m` in each round both
+# ran (their cells minutes apart, where the medians of the whole run are up to half an hour
+# apart): "median [min-max], `a` ahead in N of K" (ahead: a higher ratio when `high` is 1, a lower
+# one when it is 0; "-" without a pair). A slow minute of the VM moves one round of both configs,
+# so it moves one ratio, not the comparison.
+function paired(m, a, b, w, high,    n, r, x, y, ahead, t, i, j, v) {
+  n = 0
+  for (r = 1; r <= 50; r++) {
+    x = byround[m, a SUBSEP w, r]; y = byround[m, b SUBSEP w, r]
+    if (x == "" || y == "" || x == "null" || y == "null" || y + 0 == 0) continue
+    v[++n] = x / y
+  }
+  if (n == 0) return "-"
+  for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
+  ahead = 0; for (i = 1; i <= n; i++) if (high ? v[i] > 1 : v[i] < 1) ahead++
+  t = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+  return sprintf("%.2f [%.2f-%.2f], %s ahead in %d of %d", t, v[1], v[n], a, ahead, n)
+}
 # The softirq a packet of a config whose table costs `t` ns a packet, against the kernel-only config:
 # the softirq of that config plus what the table costs over the kernel-only table, as a ratio
 # ("-" without either).
@@ -86,6 +104,7 @@ function cost_rows(with, without, workloads, label, with_cpu,    n, i, w, r, lis
   sample("cpu", key, field($0, "cpu_us_per_pkt")); sample("da_per_s", key, (field($0, "seconds") + 0 > 0) ? field($0, "dns_answers") / field($0, "seconds") : "")
   sample("sirq", key, field($0, "softirq_ns_per_pkt")); sample("steal", key, field($0, "steal_pct"))
   sample("table", key, field($0, "table_ns_per_pkt"))
+  rd = field($0, "round"); if (rd != "") { byround["rate", key, rd] = field($0, "rate"); byround["p99", key, rd] = field($0, "p99_us") }
   sample("idle", key, field($0, "idle_pct"))
   sample("steal", "all", field($0, "steal_pct"))
   dq[key] += field($0, "dns_queries"); da[key] += field($0, "dns_answers"); has_dns[key] = has_dns[key] || field($0, "dns_answers") != ""
@@ -263,14 +282,15 @@ END {
     n = split("udp-churn tcp-churn mixed", nf, " ")
     for (i = 1; i <= n; i++) {
       w = nf[i]; m = rate["muzzled" SUBSEP w]; bm = rate["bare-minimal" SUBSEP w]
-      printf "  %s new flows/s >= 1.0x bareM       %-12s: %s x bareM (%s vs %s %s; spread %s vs %s)\n", verdict(bm > 0 && m / bm >= 1.0), w,
-        ratio(m, bm), m, bm, unit[w], spread("rate", "muzzled" SUBSEP w), spread("rate", "bare-minimal" SUBSEP w)
+      printf "  %s new flows/s >= 1.0x bareM       %-12s: %s x bareM (%s vs %s %s; spread %s vs %s; by round %s)\n", verdict(bm > 0 && m / bm >= 1.0), w,
+        ratio(m, bm), m, bm, unit[w], spread("rate", "muzzled" SUBSEP w), spread("rate", "bare-minimal" SUBSEP w),
+        paired("rate", "muzzled", "bare-minimal", w, 1)
     }
     n = split("udp-latency tcp-latency", lt, " ")
     for (i = 1; i <= n; i++) {
       w = lt[i]; m = p99["muzzled" SUBSEP w]; bm = p99["bare-minimal" SUBSEP w]
-      printf "  %s first-packet p99 <= 1.0x bareM  %-12s: %s us = %s x bareM (%s us; spread %s vs %s)\n", verdict(bm > 0 && m / bm <= 1.0), w,
-        m, ratio(m, bm), bm, spread("p99", "muzzled" SUBSEP w), spread("p99", "bare-minimal" SUBSEP w)
+      printf "  %s first-packet p99 <= 1.0x bareM  %-12s: %s us = %s x bareM (%s us; spread %s vs %s; by round %s)\n", verdict(bm > 0 && m / bm <= 1.0), w,
+        m, ratio(m, bm), bm, spread("p99", "muzzled" SUBSEP w), spread("p99", "bare-minimal" SUBSEP w), paired("p99", "muzzled", "bare-minimal", w, 0)
     }
     n = split("udp-churn tcp-churn mixed", nf, " ")
     for (i = 1; i <= n; i++) {
