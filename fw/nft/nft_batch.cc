@@ -215,11 +215,12 @@ void NftBatch::addAccountingSet(const std::string& table, const SetLayout& set) 
 void NftBatch::addInterfaceNameSet(const std::string& table, const SetLayout& set) {
   nftnl_set* s = allocSet(table, set.name);
   nftnl_set_set_u32(s, NFTNL_SET_ID, set.id);
-  // No flags, and its size: the kernel then picks its fixed-size hash, whose lookup costs every
-  // packet through the table less than the resizable one it picks for a set of unknown size
-  // (perf, tests/bench: 0.1 us a packet, the base chain's lookup and accounting's two). The set
-  // never grows: new segments replace the table. The type and byte order are for `nft list`
-  // alone, which then shows the keys as names.
+  // No flags, and its size: the kernel then picks its fixed-size hash, whose lookup costs less
+  // than the resizable one it picks for a set of unknown size (tests/bench, perf: ~70 ns less a
+  // packet through the table without accounting, which looks @segments up once; accounting looks
+  // it up twice more). Every packet through the table pays it. The set never grows: new segments
+  // replace the table. The type and byte order are for `nft list` alone, which then shows the
+  // keys as names.
   nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
   nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE,
                     static_cast<uint32_t>(std::max<size_t>(1, set.ifnames.size())));
