@@ -77,14 +77,15 @@ function est_ratio(t,    k, kt) {
   return sprintf("%.3f", (k + t - kt) / k)
 }
 # What a feature costs: config `with` against `without` on each of `workloads` (space-separated),
-# MET at >= 0.97x; `with_cpu` adds the user CPU a judged packet of both.
+# MET at >= 0.97x; `with_cpu` adds the user CPU a judged packet of both; each row also by round.
 function cost_rows(with, without, workloads, label, with_cpu,    n, i, w, r, list) {
   n = split(workloads, list, " ")
   for (i = 1; i <= n; i++) {
     w = list[i]; r = ratio(rate[with SUBSEP w], rate[without SUBSEP w])
-    printf "  %s %s%-12s: %s x (%s vs %s %s%s)\n", verdict(r + 0 >= 0.97), label, w, r, rate[with SUBSEP w],
+    printf "  %s %s%-12s: %s x (%s vs %s %s%s; by round %s)\n", verdict(r + 0 >= 0.97), label, w, r, rate[with SUBSEP w],
       rate[without SUBSEP w], unit[w],
-      with_cpu ? sprintf("; user CPU %s vs %s us a judged packet", cpu[with SUBSEP w], cpu[without SUBSEP w]) : ""
+      with_cpu ? sprintf("; user CPU %s vs %s us a judged packet", cpu[with SUBSEP w], cpu[without SUBSEP w]) : "",
+      paired("rate", with, without, w, 1)
   }
 }
 /"meta":1/ { meta = $0; next }
@@ -103,7 +104,7 @@ function cost_rows(with, without, workloads, label, with_cpu,    n, i, w, r, lis
   sample("rate", key, field($0, "rate")); sample("p50", key, field($0, "p50_us")); sample("p99", key, field($0, "p99_us"))
   sample("cpu", key, field($0, "cpu_us_per_pkt")); sample("da_per_s", key, (field($0, "seconds") + 0 > 0) ? field($0, "dns_answers") / field($0, "seconds") : "")
   sample("sirq", key, field($0, "softirq_ns_per_pkt")); sample("steal", key, field($0, "steal_pct"))
-  sample("table", key, field($0, "table_ns_per_pkt"))
+  sample("table", key, field($0, "table_ns_per_pkt")); sample("tflow", key, field($0, "table_ns_per_flow"))
   rd = field($0, "round"); if (rd != "") { byround["rate", key, rd] = field($0, "rate"); byround["p99", key, rd] = field($0, "p99_us") }
   sample("idle", key, field($0, "idle_pct"))
   sample("steal", "all", field($0, "steal_pct"))
@@ -127,6 +128,7 @@ END {
     if (part[1] == "cpu") cpu[part[2], part[3]] = median("cpu", part[2] SUBSEP part[3])
     if (part[1] == "sirq") sirq[part[2], part[3]] = median("sirq", part[2] SUBSEP part[3])
     if (part[1] == "table") table[part[2], part[3]] = median("table", part[2] SUBSEP part[3])
+    if (part[1] == "tflow") tflow[part[2], part[3]] = median("tflow", part[2] SUBSEP part[3])
   }
   printf "Muzzle benchmark  %s %s cpus=%s load(1/5/15 at end)=%s seconds/cell=%s rounds=%s commit=%s\n",
     field(meta, "date"), field(meta, "kernel"), field(meta, "cpus"), field(meta, "load_at_end"),
@@ -292,7 +294,15 @@ END {
       printf "  %s first-packet p99 <= 1.0x bareM  %-12s: %s us = %s x bareM (%s us; spread %s vs %s; by round %s)\n", verdict(bm > 0 && m / bm <= 1.0), w,
         m, ratio(m, bm), bm, spread("p99", "muzzled" SUBSEP w), spread("p99", "bare-minimal" SUBSEP w), paired("p99", "muzzled", "bare-minimal", w, 0)
     }
+    # Not a target: how much of a new flow is the table, from perf (median [min-max] of the rounds).
     n = split("udp-churn tcp-churn mixed", nf, " ")
+    for (i = 1; i <= n; i++) {
+      w = nf[i]
+      if (!(("muzzled" SUBSEP w) in tflow)) continue
+      printf "         the table a new flow         %-12s: muzzled %s ns [%s], without accounting %s, bareM %s [%s], kernel %s (perf: nf_tables code over the flows sent)\n", w,
+        tflow["muzzled" SUBSEP w], spread("tflow", "muzzled" SUBSEP w), (("muzzled-noacct" SUBSEP w) in tflow) ? tflow["muzzled-noacct" SUBSEP w] : "-",
+        tflow["bare-minimal" SUBSEP w], spread("tflow", "bare-minimal" SUBSEP w), tflow["kernel" SUBSEP w]
+    }
     for (i = 1; i <= n; i++) {
       w = nf[i]; m = cpu["muzzled" SUBSEP w]; bm = cpu["bare-minimal" SUBSEP w]
       printf "  %s user CPU/flow <= 1.1x bareM     %-12s: %s x bareM (%s vs %s us a judged packet)\n", verdict(bm > 0 && m / bm <= 1.1), w,

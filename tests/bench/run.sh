@@ -28,11 +28,11 @@ bench="$BUILD/tests/bench"
 # few percent needs about a thousand samples, ~10 s at this rate.
 fixed_pps="${BENCH_FIXED_PPS:-50000}"
 fixed_secs="${BENCH_FIXED_SECONDS:-10}"
-# During those cells perf samples every CPU (cpu-clock, this many times a second; 0: no perf) to
-# measure the table's own CPU a packet: the samples in the kernel's nf_tables code. The
-# tick-sampled softirq of one config moved by a factor of 4 between rounds; the table is the only
-# part of it that differs between configs, and perf measures that part alone. At 1 kHz perf
-# itself costs little; at 20 kHz it inflated the CPU it measured ~4x.
+# During those cells (and the new-flow cells: cell()) perf samples every CPU (cpu-clock, this many
+# times a second; 0: no perf) to measure the table's own CPU a packet (a flow): the samples in the
+# kernel's nf_tables code. The tick-sampled softirq of one config moved by a factor of 4 between
+# rounds; the table is the only part of it that differs between configs, and perf measures that
+# part alone. At 1 kHz perf itself costs little; at 20 kHz it inflated the CPU it measured ~4x.
 perf_hz="${BENCH_PERF_HZ:-1000}"
 # The latency cells' flows, one at a time. Enough that a cell lasts most of a second: with 2,000
 # UDP flows and 1,000 connects a cell took 50-110 ms, so its p99 was its 20th (10th) slowest
@@ -197,9 +197,16 @@ cell() {
   dma_hold
   read -r -a i0 <<<"$(idle_entries)"
   read -r -a s0 <<<"$(cpu_stat)"
+  # The new-flow cells run bench_traffic under perf too: the table's CPU a new flow.
+  local perf_file=""
+  if [[ "$perf_hz" != 0 && " udp-churn tcp-churn mixed " == *" $workload "* ]] && command -v perf >/dev/null; then
+    perf_file="$LAB_STATE/cell.perf"
+    traffic_prefix=(perf record -q -a -e cpu-clock -F "$perf_hz" -o "$perf_file" --)
+  fi
   t0="$(cpu_ns)"
   result="$("$@")" || result='{"error":1}'
   t1="$(cpu_ns)"
+  traffic_prefix=()
   read -r -a s1 <<<"$(cpu_stat)"
   read -r -a i1 <<<"$(idle_entries)"
   dma_release
@@ -217,8 +224,9 @@ cell() {
   if ((judged >= 100)) && [[ -n "$consumer_pid" ]]; then
     cpu_us="$(awk -v t=$((t1 - t0)) -v n="$judged" 'BEGIN { printf "%.2f", t / 1e3 / n }')"
   fi
-  local sent
+  local sent table_flow="null"
   sent="$(json_field "$result" sent)"
+  [[ -n "$perf_file" ]] && table_flow="$(table_ns_each "$perf_file" "${sent:-0}")"
   [[ "$workload" == *churn* || "$workload" == *latency* || "$workload" == mixed ]] && tuple_base=$((tuple_base + ${sent:-0}))
   # The CPU steal of the cell (time the host gave this VM's vCPUs to others) and its softirq
   # time; per forwarded packet where the workload counts them (the established-path cells).
@@ -231,28 +239,30 @@ cell() {
     softirq_ns="$(awk -v q=$((s1[1] - s0[1])) -v hz="$hz" -v n="$forwarded" 'BEGIN { printf "%.0f", q * 1e9 / hz / n }')"
   fi
   local line="{\"config\":\"$config\",\"workload\":\"$workload\",\"unit\":\"$unit\",\"round\":$round,${result#\{}"
-  line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_drop\":$((d1 - d0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"rss_kb\":$(rss_kb)"
+  line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_drop\":$((d1 - d0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"table_ns_per_flow\":$table_flow,\"rss_kb\":$(rss_kb)"
   line+=",\"steal_pct\":$steal_pct,\"idle_pct\":$idle_pct,\"softirq_ms\":$softirq_ms,\"softirq_ns_per_pkt\":$softirq_ns,\"dma_latency\":\"$dma_state\"}"
   echo "$line" >>"$jsonl"
   local dns table
   dns="$(json_field "$line" dns_answers)"
   table="$(json_field "$line" table_ns_per_pkt)"
-  say "$config $workload: $(json_field "$line" rate) $unit p99=$(json_field "$line" p99_us)us lost=$(json_field "$line" lost) cpu/pkt=${cpu_us}us steal=${steal_pct}%${dns:+ dns_answers=$dns}${forwarded:+ softirq=${softirq_ns}ns/pkt}${table:+ table=${table}ns/pkt}"
+  say "$config $workload: $(json_field "$line" rate) $unit p99=$(json_field "$line" p99_us)us lost=$(json_field "$line" lost) cpu/pkt=${cpu_us}us steal=${steal_pct}%${dns:+ dns_answers=$dns}${forwarded:+ softirq=${softirq_ns}ns/pkt}${table:+ table=${table}ns/pkt}$([[ "$table_flow" == null ]] || echo " table=${table_flow}ns/flow")"
 }
 
+# What cell() puts before bench_traffic (perf record, on the new-flow cells), else nothing.
+traffic_prefix=()
 traffic_udp() {  # extra bench_traffic args follow
-  "$bench/bench_traffic" udp --from "$cam_ns" --to "$inet_ns" --ifname eth0 --dst-mac "$gw_mac" \
+  "${traffic_prefix[@]}" "$bench/bench_traffic" udp --from "$cam_ns" --to "$inet_ns" --ifname eth0 --dst-mac "$gw_mac" \
     --src-mac "$cam_mac" --src-ip "$cam_ip" --tuple-base "$tuple_base" "$@"
 }
 traffic_mixed() {
   # 999 devices of the policy (44:47:cc:10:00:01 ...), one flow each in turn; every fourth flow
   # first asks the resolver (203.0.113.53, answered by bench_traffic's sink) for one of the
   # policy's 50 names and then goes to the answer on udp/9100, which only the name rule opens.
-  "$bench/bench_traffic" udp --from "$cam_ns" --to "$inet_ns" --ifname eth0 --dst-mac "$gw_mac" \
+  "${traffic_prefix[@]}" "$bench/bench_traffic" udp --from "$cam_ns" --to "$inet_ns" --ifname eth0 --dst-mac "$gw_mac" \
     --src-mac 44:47:cc:10:00:01 --src-ip 198.19.0.2 --devices 999 --tuple-base "$tuple_base" \
     --dns-every 4 --resolver 203.0.113.53 --name-port 9100 "$@"
 }
-traffic_tcp() { "$bench/bench_traffic" tcp --from "$cam_ns" --to "$inet_ns" --tuple-base "$tuple_base" "$@"; }
+traffic_tcp() { "${traffic_prefix[@]}" "$bench/bench_traffic" tcp --from "$cam_ns" --to "$inet_ns" --tuple-base "$tuple_base" "$@"; }
 # One long TCP flow; bits/s of what the receiver got, as the same JSON shape.
 traffic_stream() {
   local json bps
@@ -284,16 +294,16 @@ traffic_fixed() {
   # iperf3's own count of what was sent and lost, at the end of its JSON.
   got="$(tr -d ' \t\n' <<<"$json" | sed -n 's/.*"sum":{[^}]*"lost_packets":\([0-9]*\),"packets":\([0-9]*\).*/\1 \2/p' | tail -n 1)"
   local lost="${got%% *}" sent="${got##* }" table="null"
-  ((${#perf[@]})) && table="$(table_ns_per_packet "$perf_file" $((tx1 - tx0)))"
+  ((${#perf[@]})) && table="$(table_ns_each "$perf_file" $((tx1 - tx0)))"
   printf '{"sent":%s,"received":%s,"lost":%s,"late":0,"seconds":%s,"rate":%.0f,"offered_pps":%s,"forwarded":%s,"table_ns_per_pkt":%s,"p50_us":null,"p99_us":null,"max_us":null}\n' \
     "${sent:-0}" "$(( ${sent:-0} - ${lost:-0} ))" "${lost:-0}" "$fixed_secs" \
     "$(awk -v n=$((tx1 - tx0)) -v s="$fixed_secs" 'BEGIN { printf "%.0f", n / s }')" "$fixed_pps" "$((tx1 - tx0))" "$table"
 }
 # The CPU time of the kernel's nf_tables code (every function named nft_*: the chain walk, the
-# expressions, the set and map lookups, the counters) in the perf samples of FILE, in ns per
-# packet of PACKETS; "null" without samples. What a table costs a packet, whichever table:
+# expressions, the set and map lookups, the counters) in the perf samples of FILE, in ns for each
+# of COUNT packets (or flows); "null" without samples. What a table costs, whichever table:
 # conntrack, forwarding and the sockets run the same code in every config and are left out.
-table_ns_per_packet() {
+table_ns_each() {
   local file="$1" packets="$2"
   perf report -i "$file" --stdio -n --sort sym -q 2>/dev/null |
     awk -v hz="$perf_hz" -v n="$packets" '$3 == "[k]" && $4 ~ /^_*nft_/ { t += $2 } { all += $2 }
