@@ -197,9 +197,11 @@ cell() {
   dma_hold
   read -r -a i0 <<<"$(idle_entries)"
   read -r -a s0 <<<"$(cpu_stat)"
-  # The new-flow cells run bench_traffic under perf too: the table's CPU a new flow.
+  # The established-path and new-flow cells run their traffic program under perf: the table's
+  # CPU a forwarded packet, or a new flow (table_ns_each).
   local perf_file=""
-  if [[ "$perf_hz" != 0 && " udp-churn tcp-churn mixed " == *" $workload "* ]] && command -v perf >/dev/null; then
+  if [[ "$perf_hz" != 0 && " established-pps udp-churn tcp-churn mixed " == *" $workload "* ]] &&
+    command -v perf >/dev/null; then
     perf_file="$LAB_STATE/cell.perf"
     traffic_prefix=(perf record -q -a -e cpu-clock -F "$perf_hz" -o "$perf_file" --)
   fi
@@ -224,9 +226,8 @@ cell() {
   if ((judged >= 100)) && [[ -n "$consumer_pid" ]]; then
     cpu_us="$(awk -v t=$((t1 - t0)) -v n="$judged" 'BEGIN { printf "%.2f", t / 1e3 / n }')"
   fi
-  local sent table_flow="null"
+  local sent
   sent="$(json_field "$result" sent)"
-  [[ -n "$perf_file" ]] && table_flow="$(table_ns_each "$perf_file" "${sent:-0}")"
   [[ "$workload" == *churn* || "$workload" == *latency* || "$workload" == mixed ]] && tuple_base=$((tuple_base + ${sent:-0}))
   # The CPU steal of the cell (time the host gave this VM's vCPUs to others) and its softirq
   # time; per forwarded packet where the workload counts them (the established-path cells).
@@ -238,17 +239,23 @@ cell() {
   if ((${forwarded:-0} > 0)); then
     softirq_ns="$(awk -v q=$((s1[1] - s0[1])) -v hz="$hz" -v n="$forwarded" 'BEGIN { printf "%.0f", q * 1e9 / hz / n }')"
   fi
+  local table_pkt="null" table_flow="null"
+  if [[ -n "$perf_file" ]] && ((${forwarded:-0} > 0)); then
+    table_pkt="$(table_ns_each "$perf_file" "$forwarded")"
+  elif [[ -n "$perf_file" ]]; then
+    table_flow="$(table_ns_each "$perf_file" "${sent:-0}")"
+  fi
   local line="{\"config\":\"$config\",\"workload\":\"$workload\",\"unit\":\"$unit\",\"round\":$round,${result#\{}"
-  line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_drop\":$((d1 - d0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"table_ns_per_flow\":$table_flow,\"rss_kb\":$(rss_kb)"
+  line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_drop\":$((d1 - d0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"table_ns_per_pkt\":$table_pkt,\"table_ns_per_flow\":$table_flow,\"rss_kb\":$(rss_kb)"
   line+=",\"steal_pct\":$steal_pct,\"idle_pct\":$idle_pct,\"softirq_ms\":$softirq_ms,\"softirq_ns_per_pkt\":$softirq_ns,\"dma_latency\":\"$dma_state\"}"
   echo "$line" >>"$jsonl"
-  local dns table
+  local dns
   dns="$(json_field "$line" dns_answers)"
-  table="$(json_field "$line" table_ns_per_pkt)"
-  say "$config $workload: $(json_field "$line" rate) $unit p99=$(json_field "$line" p99_us)us lost=$(json_field "$line" lost) cpu/pkt=${cpu_us}us steal=${steal_pct}%${dns:+ dns_answers=$dns}${forwarded:+ softirq=${softirq_ns}ns/pkt}${table:+ table=${table}ns/pkt}$([[ "$table_flow" == null ]] || echo " table=${table_flow}ns/flow")"
+  say "$config $workload: $(json_field "$line" rate) $unit p99=$(json_field "$line" p99_us)us lost=$(json_field "$line" lost) cpu/pkt=${cpu_us}us steal=${steal_pct}%${dns:+ dns_answers=$dns}${forwarded:+ softirq=${softirq_ns}ns/pkt}$([[ "$table_pkt" == null ]] || echo " table=${table_pkt}ns/pkt")$([[ "$table_flow" == null ]] || echo " table=${table_flow}ns/flow")"
 }
 
-# What cell() puts before bench_traffic (perf record, on the new-flow cells), else nothing.
+# What cell() puts before the traffic program (perf record, on the established-path and new-flow
+# cells), else nothing.
 traffic_prefix=()
 traffic_udp() {  # extra bench_traffic args follow
   "${traffic_prefix[@]}" "$bench/bench_traffic" udp --from "$cam_ns" --to "$inet_ns" --ifname eth0 --dst-mac "$gw_mac" \
@@ -280,24 +287,20 @@ uplink_tx_packets() { lab_exec gw cat /proc/net/dev | awk '$1 == "uplink0:" { pr
 # to the internet (the datagrams and iperf3's few control packets). Below saturation every
 # config forwards the same packets, so the softirq time is what differs.
 traffic_fixed() {
-  local json tx0 tx1 got perf=() perf_file="$LAB_STATE/established.perf"
-  # perf record -a around iperf3 itself: the samples cover exactly the packets counted below.
-  if [[ "$perf_hz" != 0 ]] && command -v perf >/dev/null; then
-    perf=(perf record -q -a -e cpu-clock -F "$perf_hz" -o "$perf_file" --)
-  fi
+  local json tx0 tx1 got
   tx0="$(uplink_tx_packets)"
   # -w: a receive buffer that absorbs the receiver's scheduling gaps (its losses are not the
-  # gateway's, but they would show as lost).
-  json="$("${perf[@]}" ip netns exec "$cam_ns" timeout $((fixed_secs + 10)) iperf3 -c 203.0.113.10 -p 9001 \
+  # gateway's, but they would show as lost). perf (cell()) wraps iperf3 itself, so its samples
+  # cover exactly the packets counted here.
+  json="$("${traffic_prefix[@]}" ip netns exec "$cam_ns" timeout $((fixed_secs + 10)) iperf3 -c 203.0.113.10 -p 9001 \
     -u -l 64 -w 4M -b "$((fixed_pps * 64 * 8))" -t "$fixed_secs" -J 2>/dev/null)" || true
   tx1="$(uplink_tx_packets)"
   # iperf3's own count of what was sent and lost, at the end of its JSON.
   got="$(tr -d ' \t\n' <<<"$json" | sed -n 's/.*"sum":{[^}]*"lost_packets":\([0-9]*\),"packets":\([0-9]*\).*/\1 \2/p' | tail -n 1)"
-  local lost="${got%% *}" sent="${got##* }" table="null"
-  ((${#perf[@]})) && table="$(table_ns_each "$perf_file" $((tx1 - tx0)))"
-  printf '{"sent":%s,"received":%s,"lost":%s,"late":0,"seconds":%s,"rate":%.0f,"offered_pps":%s,"forwarded":%s,"table_ns_per_pkt":%s,"p50_us":null,"p99_us":null,"max_us":null}\n' \
+  local lost="${got%% *}" sent="${got##* }"
+  printf '{"sent":%s,"received":%s,"lost":%s,"late":0,"seconds":%s,"rate":%.0f,"offered_pps":%s,"forwarded":%s,"p50_us":null,"p99_us":null,"max_us":null}\n' \
     "${sent:-0}" "$(( ${sent:-0} - ${lost:-0} ))" "${lost:-0}" "$fixed_secs" \
-    "$(awk -v n=$((tx1 - tx0)) -v s="$fixed_secs" 'BEGIN { printf "%.0f", n / s }')" "$fixed_pps" "$((tx1 - tx0))" "$table"
+    "$(awk -v n=$((tx1 - tx0)) -v s="$fixed_secs" 'BEGIN { printf "%.0f", n / s }')" "$fixed_pps" "$((tx1 - tx0))"
 }
 # The CPU time of the kernel's nf_tables code (every function named nft_*: the chain walk, the
 # expressions, the set and map lookups, the counters) in the perf samples of FILE, in ns for each
