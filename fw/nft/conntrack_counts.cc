@@ -1,0 +1,576 @@
+// Accounting by conntrack's counters: see conntrack_counts.h.
+#include "fw/nft/conntrack_counts.h"
+
+#include <arpa/inet.h>
+#include <endian.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_compat.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "fw/nft/marks.h"
+
+namespace muzzle {
+namespace {
+// The library's files are compiled in batches (muzzle_unity): this file's own names live in a
+// namespace of their own, so that they never meet accounting_dump.cc's.
+namespace ctnl {
+
+// A dump answer's datagram holds at most 32 KiB (the kernel's NLMSG_GOODSIZE grows to that);
+// twice that leaves room whatever the kernel does.
+constexpr size_t kDumpBufferBytes = size_t{64} << 10;
+// A DESTROY event is one message of a few hundred bytes, one per datagram.
+constexpr size_t kEventSlotBytes = size_t{8} << 10;
+constexpr unsigned kEventsPerRecv = 64;
+// Room for a burst of ended connections while the thread sleeps: ~30,000 events.
+constexpr int kEventBufferBytes = 8 << 20;
+// A dump the kernel does not answer within this is abandoned (read() returns an error).
+constexpr int kDumpAnswerSeconds = 5;
+
+struct MnlSocketClose {
+  void operator()(mnl_socket* s) const { mnl_socket_close(s); }
+};
+using MnlSocket = std::unique_ptr<mnl_socket, MnlSocketClose>;
+
+// An error number from the answer (negative, as netlink carries it, or not), as text; any value
+// a garbled answer may hold, INT_MIN included.
+std::string errnoText(int raw) {
+  const long long error = raw < 0 ? -static_cast<long long>(raw) : raw;
+  if (error > 4095) return "error number " + std::to_string(error);
+  return std::strerror(static_cast<int>(error));
+}
+
+// The attributes of one nest (or of a message past its header), by type up to `max`; an
+// attribute of a larger type is skipped, as the kernel adds attributes over time. libmnl checks
+// each attribute's length against what is left of its parent before the callback sees it.
+struct Collected {
+  const nlattr** tb;
+  uint16_t max;
+};
+
+int collectOne(const nlattr* attr, void* data) {
+  auto* c = static_cast<Collected*>(data);
+  if (mnl_attr_get_type(attr) <= c->max) c->tb[mnl_attr_get_type(attr)] = attr;
+  return MNL_CB_OK;
+}
+
+bool collectNested(const nlattr* nest, const nlattr** tb, uint16_t max) {
+  if (nest == nullptr || mnl_attr_validate(nest, MNL_TYPE_NESTED) != 0) return false;
+  Collected c{tb, max};
+  return mnl_attr_parse_nested(nest, collectOne, &c) >= MNL_CB_STOP;
+}
+
+bool readBe64(const nlattr* attr, uint64_t* out) {
+  if (attr == nullptr || mnl_attr_validate(attr, MNL_TYPE_U64) != 0) return false;
+  *out = be64toh(mnl_attr_get_u64(attr));
+  return true;
+}
+
+bool readBe32(const nlattr* attr, uint32_t* out) {
+  if (attr == nullptr || mnl_attr_validate(attr, MNL_TYPE_U32) != 0) return false;
+  *out = ntohl(mnl_attr_get_u32(attr));
+  return true;
+}
+
+// One direction's counters: the 64-bit pair the kernel sends, or the old 32-bit one. "" or what
+// was wrong.
+std::string readCounters(const nlattr* nest, uint64_t* bytes, uint64_t* packets) {
+  const nlattr* tb[CTA_COUNTERS_MAX + 1] = {};
+  if (!collectNested(nest, tb, CTA_COUNTERS_MAX)) return "garbled counters";
+  if (tb[CTA_COUNTERS_BYTES] != nullptr || tb[CTA_COUNTERS_PACKETS] != nullptr) {
+    if (!readBe64(tb[CTA_COUNTERS_BYTES], bytes) || !readBe64(tb[CTA_COUNTERS_PACKETS], packets)) {
+      return "counters without 64-bit bytes and packets";
+    }
+    return "";
+  }
+  uint32_t bytes32 = 0;
+  uint32_t packets32 = 0;
+  if (!readBe32(tb[CTA_COUNTERS32_BYTES], &bytes32) ||
+      !readBe32(tb[CTA_COUNTERS32_PACKETS], &packets32)) {
+    return "counters without bytes and packets";
+  }
+  *bytes = bytes32;
+  *packets = packets32;
+  return "";
+}
+
+// One address of the original tuple: exactly the family's length.
+std::string readAddress(const nlattr* attr, bool v6, const char* which, IpAddress* out) {
+  const size_t want = v6 ? 16 : 4;
+  if (attr == nullptr) {
+    return std::string("an original tuple without its ") + (v6 ? "IPv6 " : "IPv4 ") + which +
+           " address";
+  }
+  if (mnl_attr_validate2(attr, MNL_TYPE_BINARY, want) != 0) {
+    return std::string("an ") + (v6 ? "IPv6 " : "IPv4 ") + which + " address of " +
+           std::to_string(mnl_attr_get_payload_len(attr)) + " bytes, not " + std::to_string(want);
+  }
+  *out = IpAddress::fromBytes(static_cast<const uint8_t*>(mnl_attr_get_payload(attr)), v6);
+  return "";
+}
+
+// One connection entry (IPCTNL_MSG_CT_NEW or _DELETE); "" or what was wrong. Appends its count
+// when it has counters and counted something.
+std::string readEntry(const nlmsghdr* nlh, std::vector<FlowCount>* out,
+                      ConntrackParseStats* stats) {
+  ++stats->entries;
+  if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nfgenmsg)) return "no nfgenmsg header";
+  const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
+  if (nfg->nfgen_family != AF_INET && nfg->nfgen_family != AF_INET6) return "";
+  const bool v6 = nfg->nfgen_family == AF_INET6;
+
+  const nlattr* tb[CTA_MAX + 1] = {};
+  Collected c{tb, CTA_MAX};
+  if (mnl_attr_parse(nlh, sizeof(nfgenmsg), collectOne, &c) < MNL_CB_STOP) {
+    return "garbled attributes";
+  }
+  const nlattr* tuple[CTA_TUPLE_MAX + 1] = {};
+  const nlattr* ip[CTA_IP_MAX + 1] = {};
+  if (tb[CTA_TUPLE_ORIG] == nullptr) return "no original tuple";
+  if (!collectNested(tb[CTA_TUPLE_ORIG], tuple, CTA_TUPLE_MAX)) return "a garbled original tuple";
+  if (!collectNested(tuple[CTA_TUPLE_IP], ip, CTA_IP_MAX)) {
+    return "an original tuple without addresses";
+  }
+  FlowCount count;
+  if (std::string problem =
+          readAddress(ip[v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC], v6, "source", &count.source);
+      !problem.empty()) {
+    return problem;
+  }
+  if (std::string problem = readAddress(ip[v6 ? CTA_IP_V6_DST : CTA_IP_V4_DST], v6, "destination",
+                                        &count.destination);
+      !problem.empty()) {
+    return problem;
+  }
+  if (tb[CTA_MARK] != nullptr && !readBe32(tb[CTA_MARK], &count.mark)) {
+    return "a mark of " + std::to_string(mnl_attr_get_payload_len(tb[CTA_MARK])) + " bytes, not 4";
+  }
+  // Both directions' counters, or neither: the kernel adds them together (the acct extension).
+  if (tb[CTA_COUNTERS_ORIG] == nullptr && tb[CTA_COUNTERS_REPLY] == nullptr) {
+    ++stats->uncounted;
+    return "";
+  }
+  if (tb[CTA_COUNTERS_ORIG] == nullptr || tb[CTA_COUNTERS_REPLY] == nullptr) {
+    return "counters of one direction only";
+  }
+  if (std::string problem =
+          readCounters(tb[CTA_COUNTERS_ORIG], &count.orig_bytes, &count.orig_packets);
+      !problem.empty()) {
+    return "original direction: " + problem;
+  }
+  if (std::string problem =
+          readCounters(tb[CTA_COUNTERS_REPLY], &count.reply_bytes, &count.reply_packets);
+      !problem.empty()) {
+    return "reply direction: " + problem;
+  }
+  if (count.orig_bytes == 0 && count.orig_packets == 0 && count.reply_bytes == 0 &&
+      count.reply_packets == 0) {
+    return "";
+  }
+  out->push_back(count);
+  return "";
+}
+
+// Who must have sent the messages a parse reads: the dump's own answer carries its request's
+// number and the socket's port id.
+struct Sender {
+  uint32_t seq;
+  uint32_t portid;
+};
+
+Status parseMessages(std::span<const char> bytes, const Sender* sender, std::vector<FlowCount>* out,
+                     ConntrackParseStats* stats) {
+  const std::string where = "conntrack answer: ";
+  size_t offset = 0;
+  for (size_t index = 1; offset < bytes.size(); ++index) {
+    const std::string message = "message " + std::to_string(index);
+    const std::string at = message + ": ";
+    if (bytes.size() - offset < sizeof(nlmsghdr)) {
+      return Status::error(where + at + std::to_string(bytes.size() - offset) +
+                           " bytes, too short for a netlink header: truncated or garbled");
+    }
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(bytes.data() + offset);
+    // libmnl walks attributes up to the message's length rounded up to 4: all of that must be
+    // in the buffer.
+    if (nlh->nlmsg_len < sizeof(nlmsghdr) || NLMSG_ALIGN(nlh->nlmsg_len) > bytes.size() - offset) {
+      return Status::error(where + at + "a length of " + std::to_string(nlh->nlmsg_len) +
+                           " bytes where " + std::to_string(bytes.size() - offset) +
+                           " are left: truncated or garbled");
+    }
+    offset += NLMSG_ALIGN(nlh->nlmsg_len);
+    if (sender != nullptr && (nlh->nlmsg_seq != sender->seq || nlh->nlmsg_pid != sender->portid)) {
+      return Status::error(where + at + "an answer to another request (sequence " +
+                           std::to_string(nlh->nlmsg_seq) + ", not " + std::to_string(sender->seq) +
+                           ")");
+    }
+    if (nlh->nlmsg_type == NLMSG_NOOP) continue;
+    if (nlh->nlmsg_type == NLMSG_DONE) {
+      int error = 0;
+      if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(error)) {
+        std::memcpy(&error, mnl_nlmsg_get_payload(nlh), sizeof(error));
+      }
+      if (error != 0) {
+        return Status::error(where +
+                             "the kernel ended the dump with an error: " + errnoText(error));
+      }
+      stats->done = true;
+      return Status();
+    }
+    if (nlh->nlmsg_type == NLMSG_ERROR) {
+      if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) {
+        return Status::error(where + at + "an error message too short to hold its error");
+      }
+      int error = 0;
+      std::memcpy(&error,
+                  static_cast<const char*>(mnl_nlmsg_get_payload(nlh)) + offsetof(nlmsgerr, error),
+                  sizeof(error));
+      if (error == 0) return Status::error(where + at + "an acknowledgement, not a dump");
+      return Status::error(
+          where + "the kernel refused the dump: " + errnoText(error) +
+          (error == -EPERM || error == EPERM ? " (reading conntrack needs CAP_NET_ADMIN)" : ""));
+    }
+    if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) {
+      return Status::error(where + "the conntrack table changed while it was read: read again");
+    }
+    if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
+        (NFNL_MSG_TYPE(nlh->nlmsg_type) != IPCTNL_MSG_CT_NEW &&
+         NFNL_MSG_TYPE(nlh->nlmsg_type) != IPCTNL_MSG_CT_DELETE)) {
+      return Status::error(where + at + "unexpected message type " +
+                           std::to_string(nlh->nlmsg_type) + " (subsystem " +
+                           std::to_string(NFNL_SUBSYS_ID(nlh->nlmsg_type)) + ", message " +
+                           std::to_string(NFNL_MSG_TYPE(nlh->nlmsg_type)) + ")");
+    }
+    if (std::string problem = readEntry(nlh, out, stats); !problem.empty()) {
+      return Status::error(where + "entry " + std::to_string(stats->entries) + " (" + message +
+                           "): " + problem);
+    }
+  }
+  return Status();
+}
+
+// Best effort: a sandboxed muzzled cannot write /proc/sys (ExecStartPre does it instead).
+void writeProcSys(const char* path, const char* value) {
+  const int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)!write(fd, value, std::strlen(value));
+  close(fd);
+}
+
+void enableConntrackCounters() {
+  writeProcSys("/proc/sys/net/netfilter/nf_conntrack_acct", "1");
+  // 0 turns events off for every listener; 2 (newer kernels' default) sends them once one
+  // listens, as the event socket does.
+  const int fd = open("/proc/sys/net/netfilter/nf_conntrack_events", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char value[8] = {};
+  const ssize_t n = read(fd, value, sizeof(value) - 1);
+  close(fd);
+  if (n > 0 && value[0] == '0') writeProcSys("/proc/sys/net/netfilter/nf_conntrack_events", "1");
+}
+
+Result<MnlSocket> openNetfilterSocket(const char* what, unsigned groups, int flags) {
+  MnlSocket nl(mnl_socket_open2(NETLINK_NETFILTER, flags | SOCK_CLOEXEC));
+  if (nl == nullptr) {
+    return Status::error(std::string("conntrack: cannot open the ") + what +
+                         " socket (netlink, netfilter): " + errnoText(errno));
+  }
+  if (mnl_socket_bind(nl.get(), groups, MNL_SOCKET_AUTOPID) < 0) {
+    const int error = errno;
+    return Status::error(std::string("conntrack: cannot bind the ") + what +
+                         " socket: " + errnoText(error) +
+                         (error == EPERM ? " (conntrack's events need CAP_NET_ADMIN)" : ""));
+  }
+  return nl;
+}
+
+class LiveConntrackCounter final : public ConntrackCounter {
+ public:
+  explicit LiveConntrackCounter(size_t max_groups)
+      : dump_buf_(kDumpBufferBytes), totals_(max_groups) {}
+
+  ~LiveConntrackCounter() override {
+    if (thread_.joinable()) {
+      const uint64_t one = 1;
+      (void)!write(stop_fd_, &one, sizeof(one));
+      thread_.join();
+    }
+    if (stop_fd_ >= 0) close(stop_fd_);
+  }
+
+  Status start() {
+    if (Status s = openDumpSocket(); !s.ok()) return s;
+    Result<MnlSocket> events =
+        openNetfilterSocket("event", NF_NETLINK_CONNTRACK_DESTROY, SOCK_NONBLOCK);
+    if (!events.ok()) return events.status();
+    events_ = std::move(events.value());
+    const int fd = mnl_socket_get_fd(events_.get());
+    // A burst of ended connections must not overflow the socket while the thread sleeps; FORCE
+    // needs CAP_NET_ADMIN, which reading events needs anyway.
+    int size = kEventBufferBytes;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0) {
+      (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
+    stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (stop_fd_ < 0) {
+      return Status::error("conntrack: cannot create the event thread's eventfd: " +
+                           errnoText(errno));
+    }
+    thread_ = std::thread([this] { drainEvents(); });
+    return Status();
+  }
+
+  Result<std::vector<FlowGroupCount>> read() override {
+    if (dump_ == nullptr) {
+      if (Status s = openDumpSocket(); !s.ok()) return s;
+    }
+    Status s = dump();
+    if (!s.ok()) {
+      // What is still queued for this socket (the rest of the answer) must never be read as
+      // the next dump's: the next read opens a new socket.
+      dump_.reset();
+      return s;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<FlowGroupCount> groups = totals_.take();
+    stats_.last_groups = groups.size();
+    stats_.lost_bytes = totals_.lostBytes();
+    return groups;
+  }
+
+  Stats stats() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stats_;
+  }
+
+ private:
+  Status openDumpSocket() {
+    Result<MnlSocket> nl = openNetfilterSocket("dump", 0, 0);
+    if (!nl.ok()) return nl.status();
+    const timeval timeout{kDumpAnswerSeconds, 0};
+    if (setsockopt(mnl_socket_get_fd(nl.value().get()), SOL_SOCKET, SO_RCVTIMEO, &timeout,
+                   sizeof(timeout)) < 0) {
+      return Status::error("conntrack: cannot set the dump socket's timeout: " + errnoText(errno));
+    }
+    dump_ = std::move(nl.value());
+    return Status();
+  }
+
+  // One zeroing dump, its counts added to totals_ as each datagram is read: what the kernel
+  // zeroed before a failure is kept, and returned by the next read that succeeds.
+  Status dump() {
+    const Sender sender{++seq_, mnl_socket_get_portid(dump_.get())};
+    const std::vector<char> request = conntrackCountsRequest(sender.seq);
+    if (mnl_socket_sendto(dump_.get(), request.data(), request.size()) < 0) {
+      return Status::error(std::string("conntrack: ") +
+                           "cannot send the dump request: " + errnoText(errno));
+    }
+    ConntrackParseStats parse;
+    std::vector<FlowCount> counts;
+    while (!parse.done) {
+      const ssize_t n = mnl_socket_recvfrom(dump_.get(), dump_buf_.data(), dump_buf_.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          return Status::error(std::string("conntrack: ") +
+                               "the kernel did not answer the dump within " +
+                               std::to_string(kDumpAnswerSeconds) + " s; read again");
+        }
+        return Status::error(std::string("conntrack: ") +
+                             "cannot read the dump: " + errnoText(errno));
+      }
+      counts.clear();
+      const uint64_t uncounted_before = parse.uncounted;
+      Status s = parseMessages(std::span<const char>(dump_buf_.data(), static_cast<size_t>(n)),
+                               &sender, &counts, &parse);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (const FlowCount& c : counts) totals_.add(c);
+        stats_.uncounted += parse.uncounted - uncounted_before;
+        stats_.lost_bytes = totals_.lostBytes();
+      }
+      if (!s.ok()) return s;
+    }
+    return Status();
+  }
+
+  void drainEvents() {
+    std::vector<char> slots(kEventSlotBytes * kEventsPerRecv);
+    std::vector<iovec> iov(kEventsPerRecv);
+    std::vector<sockaddr_nl> senders(kEventsPerRecv);
+    std::vector<mmsghdr> msgs(kEventsPerRecv);
+    std::vector<FlowCount> counts;
+    const int fd = mnl_socket_get_fd(events_.get());
+    pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    while (true) {
+      if (poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        recordEventError();
+        if (!pauseOrStop()) return;
+        continue;
+      }
+      if (fds[1].revents != 0) return;
+      while (true) {
+        for (unsigned i = 0; i < kEventsPerRecv; ++i) {
+          iov[i] = {slots.data() + i * kEventSlotBytes, kEventSlotBytes};
+          msgs[i] = {};
+          msgs[i].msg_hdr.msg_iov = &iov[i];
+          msgs[i].msg_hdr.msg_iovlen = 1;
+          msgs[i].msg_hdr.msg_name = &senders[i];
+          msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_nl);
+        }
+        const int n = recvmmsg(fd, msgs.data(), kEventsPerRecv, MSG_DONTWAIT, nullptr);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+          if (errno == ENOBUFS) {  // the kernel dropped events for us: counted, never silent
+            std::lock_guard<std::mutex> lock(mutex_);
+            ++stats_.event_overruns;
+            continue;
+          }
+          recordEventError();
+          if (!pauseOrStop()) return;
+          break;
+        }
+        counts.clear();
+        ConntrackParseStats parse;
+        uint64_t refused = 0;
+        for (int i = 0; i < n; ++i) {
+          // Only the kernel (port id 0) sends conntrack's events; a cut datagram is refused.
+          if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || senders[i].nl_pid != 0) {
+            ++refused;
+            continue;
+          }
+          const std::span<const char> bytes(slots.data() + i * kEventSlotBytes, msgs[i].msg_len);
+          if (!parseMessages(bytes, nullptr, &counts, &parse).ok()) ++refused;
+        }
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (const FlowCount& c : counts) totals_.add(c);
+        stats_.events += parse.entries;
+        stats_.uncounted += parse.uncounted;
+        stats_.event_errors += refused;
+        stats_.lost_bytes = totals_.lostBytes();
+        if (static_cast<unsigned>(n) < kEventsPerRecv) break;
+      }
+    }
+  }
+
+  void recordEventError() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++stats_.event_errors;
+  }
+
+  // After an unexpected error, a second's pause, so that one that repeats does not spin; false
+  // when the destructor asked the thread to stop.
+  bool pauseOrStop() {
+    pollfd stop{stop_fd_, POLLIN, 0};
+    return poll(&stop, 1, 1000) == 0;
+  }
+
+  // The dump side: used by the reading thread only.
+  MnlSocket dump_;
+  uint32_t seq_ = 0;
+  std::vector<char> dump_buf_;
+
+  // The event side: the socket and stop_fd_ are read by the thread, closed after it joined.
+  MnlSocket events_;
+  int stop_fd_ = -1;
+  std::thread thread_;
+
+  mutable std::mutex mutex_;
+  FlowCountTotals totals_;  // guarded by mutex_: the dumps' and the events' counts
+  Stats stats_;             // guarded by mutex_
+};
+
+}  // namespace ctnl
+}  // namespace
+
+std::vector<char> conntrackCountsRequest(uint32_t seq) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_CTRZERO;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  nlh->nlmsg_seq = seq;
+  auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+  nfg->nfgen_family = AF_UNSPEC;  // IPv4 and IPv6
+  nfg->version = NFNETLINK_V0;
+  nfg->res_id = 0;
+  // The kernel's filter, (mark & 0x2) == 0: verdict code 0 or 1, never 2 or 3 (marks.h).
+  static_assert(static_cast<uint32_t>(VerdictCode::kReject) == 2 &&
+                static_cast<uint32_t>(VerdictCode::kDrop) == 3);
+  mnl_attr_put_u32(nlh, CTA_MARK, htonl(0));
+  mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(0x2));
+  buf.resize(nlh->nlmsg_len);
+  return buf;
+}
+
+Status parseConntrackMessages(std::span<const char> bytes, std::vector<FlowCount>* out,
+                              ConntrackParseStats* stats) {
+  return ctnl::parseMessages(bytes, nullptr, out, stats);
+}
+
+void FlowCountTotals::add(const FlowCount& count) {
+  if (count.orig_bytes == 0 && count.orig_packets == 0 && count.reply_bytes == 0 &&
+      count.reply_packets == 0) {
+    return;
+  }
+  const auto code = static_cast<VerdictCode>(count.mark & kVerdictCodeBits);
+  if (code == VerdictCode::kReject || code == VerdictCode::kDrop) return;
+  const Key key{count.source, count.destination, static_cast<uint8_t>(trafficClassOf(count.mark)),
+                (count.mark >> 8) != 0};
+  auto it = groups_.find(key);
+  if (it == groups_.end()) {
+    if (groups_.size() >= max_groups_) {
+      lost_bytes_ += count.orig_bytes + count.reply_bytes;
+      return;
+    }
+    FlowGroupCount group;
+    group.source = key.source;
+    group.destination = key.destination;
+    group.traffic_class = key.traffic_class;
+    group.judged = key.judged;
+    it = groups_.emplace(key, group).first;
+  }
+  FlowGroupCount& g = it->second;
+  g.orig_bytes += count.orig_bytes;
+  g.orig_packets += count.orig_packets;
+  g.reply_bytes += count.reply_bytes;
+  g.reply_packets += count.reply_packets;
+}
+
+std::vector<FlowGroupCount> FlowCountTotals::take() {
+  std::vector<FlowGroupCount> out;
+  out.reserve(groups_.size());
+  for (auto& [key, group] : groups_) out.push_back(group);
+  groups_.clear();
+  return out;
+}
+
+size_t FlowCountTotals::KeyHash::operator()(const Key& k) const {
+  const uint64_t extra = uint64_t{k.traffic_class} << 1 | (k.judged ? 1 : 0);
+  const uint64_t a = keyedHash(k.source, extra);
+  const uint64_t b = keyedHash(k.destination, extra);
+  // Not symmetric: (a, b) and (b, a) are different groups and should land apart.
+  return static_cast<size_t>(a ^ (b * 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2)));
+}
+
+Result<std::unique_ptr<ConntrackCounter>> openConntrackCounter(size_t max_groups) {
+  ctnl::enableConntrackCounters();
+  auto counter = std::make_unique<ctnl::LiveConntrackCounter>(max_groups);
+  if (Status s = counter->start(); !s.ok()) return s;
+  return std::unique_ptr<ConntrackCounter>(std::move(counter));
+}
+
+}  // namespace muzzle
