@@ -55,22 +55,36 @@ std::string errnoText(int raw) {
 
 // The attributes of one nest (or of a message past its header), by type up to `max`; an
 // attribute of a larger type is skipped, as the kernel adds attributes over time. libmnl checks
-// each attribute's length against what is left of its parent before the callback sees it.
+// each attribute's length against what is left of its parent before the callback sees it, but
+// ends its walk without a word at the first that does not fit: `end` tells how far the walk
+// came, and a parent whose last bytes were not read as attributes is refused.
 struct Collected {
   const nlattr** tb;
   uint16_t max;
+  const char* end;
 };
 
 int collectOne(const nlattr* attr, void* data) {
   auto* c = static_cast<Collected*>(data);
   if (mnl_attr_get_type(attr) <= c->max) c->tb[mnl_attr_get_type(attr)] = attr;
+  c->end = reinterpret_cast<const char*>(attr) + MNL_ALIGN(attr->nla_len);
   return MNL_CB_OK;
 }
 
 bool collectNested(const nlattr* nest, const nlattr** tb, uint16_t max) {
   if (nest == nullptr || mnl_attr_validate(nest, MNL_TYPE_NESTED) != 0) return false;
-  Collected c{tb, max};
-  return mnl_attr_parse_nested(nest, collectOne, &c) >= MNL_CB_STOP;
+  const auto* payload = static_cast<const char*>(mnl_attr_get_payload(nest));
+  Collected c{tb, max, payload};
+  return mnl_attr_parse_nested(nest, collectOne, &c) >= MNL_CB_STOP &&
+         c.end >= payload + mnl_attr_get_payload_len(nest);
+}
+
+// The attributes of a message past its nfgenmsg header, as collectNested.
+bool collectMessage(const nlmsghdr* nlh, const nlattr** tb, uint16_t max) {
+  Collected c{tb, max,
+              static_cast<const char*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)))};
+  return mnl_attr_parse(nlh, sizeof(nfgenmsg), collectOne, &c) >= MNL_CB_STOP &&
+         c.end >= static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
 }
 
 bool readBe64(const nlattr* attr, uint64_t* out) {
@@ -133,10 +147,7 @@ std::string readEntry(const nlmsghdr* nlh, std::vector<FlowCount>* out,
   const bool v6 = nfg->nfgen_family == AF_INET6;
 
   const nlattr* tb[CTA_MAX + 1] = {};
-  Collected c{tb, CTA_MAX};
-  if (mnl_attr_parse(nlh, sizeof(nfgenmsg), collectOne, &c) < MNL_CB_STOP) {
-    return "garbled attributes";
-  }
+  if (!collectMessage(nlh, tb, CTA_MAX)) return "garbled attributes";
   const nlattr* tuple[CTA_TUPLE_MAX + 1] = {};
   const nlattr* ip[CTA_IP_MAX + 1] = {};
   if (tb[CTA_TUPLE_ORIG] == nullptr) return "no original tuple";

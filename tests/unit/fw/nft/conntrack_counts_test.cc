@@ -1,0 +1,691 @@
+// Accounting by conntrack's counters (fw/nft/conntrack_counts.h), the pure parts: the zeroing
+// dump request byte by byte; dump answers and DESTROY events built here the way the kernel's
+// ctnetlink_fill_info() writes them (IPv4, IPv6, other families, with and without counters),
+// and every way a message can be short, garbled or not an entry, each refused with an error that
+// says so; then FlowCountTotals' grouping, its refusals and its bound.
+#include "fw/nft/conntrack_counts.h"
+
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <endian.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fw/nft/marks.h"
+
+namespace muzzle {
+namespace MUZZLE_UNITY_ID {
+
+IpAddress ip(const char* text) { return *IpAddress::parse(text); }
+
+struct Entry {
+  uint8_t family = AF_INET;
+  std::string source = "198.18.10.20";
+  std::string destination = "203.0.113.5";
+  std::optional<uint32_t> mark = verdictMark(7, VerdictCode::kAllow, 3);
+  bool tuple = true;
+  bool counters = true;
+  bool counters32 = false;  // the old 32-bit counters instead of the kernel's 64-bit ones
+  int address_len = -1;     // -1: the address's own length
+  uint64_t orig_bytes = 1000;
+  uint64_t orig_packets = 10;
+  uint64_t reply_bytes = 5000;
+  uint64_t reply_packets = 8;
+  uint8_t type = IPCTNL_MSG_CT_NEW;
+  uint16_t flags = NLM_F_MULTI;
+};
+
+// Messages, one after the other, as one recv returns them. The buffer comes from operator new,
+// so it is aligned as a receive buffer is.
+class Messages {
+ public:
+  Messages& entry(const Entry& e) {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = header(buf.data(), (NFNL_SUBSYS_CTNETLINK << 8) | e.type, e.flags);
+    auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+    nfg->nfgen_family = e.family;
+    nfg->version = NFNETLINK_V0;
+    if (e.tuple) {
+      const IpAddress src = ip(e.source.c_str());
+      const IpAddress dst = ip(e.destination.c_str());
+      const size_t len =
+          e.address_len >= 0 ? static_cast<size_t>(e.address_len) : (src.v6 ? 16 : 4);
+      nlattr* tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+      nlattr* ipnest = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+      mnl_attr_put(nlh, src.v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, len, src.bytes.data());
+      mnl_attr_put(nlh, dst.v6 ? CTA_IP_V6_DST : CTA_IP_V4_DST, len, dst.bytes.data());
+      mnl_attr_nest_end(nlh, ipnest);
+      nlattr* proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+      mnl_attr_put_u8(nlh, CTA_PROTO_NUM, 6);
+      mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(40000));
+      mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(443));
+      mnl_attr_nest_end(nlh, proto);
+      mnl_attr_nest_end(nlh, tuple);
+    }
+    if (e.counters) {
+      counters(nlh, CTA_COUNTERS_ORIG, e.orig_bytes, e.orig_packets, e.counters32);
+      counters(nlh, CTA_COUNTERS_REPLY, e.reply_bytes, e.reply_packets, e.counters32);
+    }
+    if (e.mark) mnl_attr_put_u32(nlh, CTA_MARK, htonl(*e.mark));
+    mnl_attr_put_u32(nlh, CTA_TIMEOUT, htonl(120));  // an attribute the parse does not need
+    return append(nlh);
+  }
+
+  Messages& done(int error = 0) {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = header(buf.data(), NLMSG_DONE, NLM_F_MULTI);
+    std::memcpy(mnl_nlmsg_put_extra_header(nlh, sizeof(error)), &error, sizeof(error));
+    return append(nlh);
+  }
+
+  Messages& error(int error) {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = header(buf.data(), NLMSG_ERROR, 0);
+    auto* err = static_cast<nlmsgerr*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nlmsgerr)));
+    err->error = error;
+    return append(nlh);
+  }
+
+  // A message of the given type with an nfgenmsg header and no attributes.
+  Messages& bare(uint16_t type, uint16_t flags = NLM_F_MULTI) {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = header(buf.data(), type, flags);
+    auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+    nfg->nfgen_family = AF_INET;
+    return append(nlh);
+  }
+
+  // Raw bytes after the messages (a cut, a garbled tail).
+  Messages& raw(const std::vector<char>& bytes) {
+    bytes_.insert(bytes_.end(), bytes.begin(), bytes.end());
+    return *this;
+  }
+
+  std::vector<char>& bytes() { return bytes_; }
+
+ private:
+  static nlmsghdr* header(char* buf, uint16_t type, uint16_t flags) {
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = flags;
+    nlh->nlmsg_seq = 42;
+    return nlh;
+  }
+
+  static void counters(nlmsghdr* nlh, uint16_t type, uint64_t bytes, uint64_t packets, bool old) {
+    nlattr* nest = mnl_attr_nest_start(nlh, type);
+    if (old) {
+      mnl_attr_put_u32(nlh, CTA_COUNTERS32_PACKETS, htonl(static_cast<uint32_t>(packets)));
+      mnl_attr_put_u32(nlh, CTA_COUNTERS32_BYTES, htonl(static_cast<uint32_t>(bytes)));
+    } else {
+      mnl_attr_put_u64(nlh, CTA_COUNTERS_PACKETS, htobe64(packets));
+      mnl_attr_put_u64(nlh, CTA_COUNTERS_BYTES, htobe64(bytes));
+    }
+    mnl_attr_nest_end(nlh, nest);
+  }
+
+  Messages& append(const nlmsghdr* nlh) {
+    const auto* p = reinterpret_cast<const char*>(nlh);
+    bytes_.insert(bytes_.end(), p, p + NLMSG_ALIGN(nlh->nlmsg_len));
+    return *this;
+  }
+
+  std::vector<char> bytes_;
+};
+
+struct Parsed {
+  Status status;
+  std::vector<FlowCount> counts;
+  ConntrackParseStats stats;
+};
+
+Parsed parse(const std::vector<char>& bytes) {
+  Parsed p;
+  p.status = parseConntrackMessages(bytes, &p.counts, &p.stats);
+  return p;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// The attributes in [begin, end), as the builder wrote them (trusted: tests only walk their own).
+std::vector<nlattr*> attributesIn(char* begin, char* end) {
+  std::vector<nlattr*> out;
+  while (end - begin >= static_cast<long>(sizeof(nlattr))) {
+    auto* a = reinterpret_cast<nlattr*>(begin);
+    out.push_back(a);
+    begin += NLA_ALIGN(a->nla_len);
+  }
+  return out;
+}
+
+std::vector<nlattr*> attributesOf(nlmsghdr* nlh) {
+  char* begin = static_cast<char*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)));
+  return attributesIn(begin, reinterpret_cast<char*>(nlh) + nlh->nlmsg_len);
+}
+
+// The attribute `outer` of the first message past its nfgenmsg header, or its child `inner`
+// (when not 0): where a test garbles the bytes.
+nlattr* findAttribute(std::vector<char>& bytes, uint16_t outer, uint16_t inner) {
+  for (nlattr* attr : attributesOf(reinterpret_cast<nlmsghdr*>(bytes.data()))) {
+    if (mnl_attr_get_type(attr) != outer) continue;
+    if (inner == 0) return attr;
+    char* payload = static_cast<char*>(mnl_attr_get_payload(attr));
+    for (nlattr* child : attributesIn(payload, payload + mnl_attr_get_payload_len(attr))) {
+      if (mnl_attr_get_type(child) == inner) return child;
+    }
+  }
+  return nullptr;
+}
+
+TEST_CASE("the dump request: a zeroing dump of IPv4 and IPv6 under the mark filter 0/0x2") {
+  const std::vector<char> request = conntrackCountsRequest(1234);
+  REQUIRE(request.size() >= sizeof(nlmsghdr) + sizeof(nfgenmsg));
+  std::vector<char> copy = request;
+  auto* nlh = reinterpret_cast<nlmsghdr*>(copy.data());
+  CHECK(nlh->nlmsg_len == request.size());
+  CHECK(nlh->nlmsg_type == ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_CTRZERO));
+  CHECK(nlh->nlmsg_flags == (NLM_F_REQUEST | NLM_F_DUMP));
+  CHECK(nlh->nlmsg_seq == 1234);
+  const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
+  CHECK(nfg->nfgen_family == AF_UNSPEC);
+  CHECK(nfg->version == NFNETLINK_V0);
+  CHECK(nfg->res_id == 0);
+
+  std::vector<std::pair<uint16_t, uint32_t>> attrs;
+  for (const nlattr* attr : attributesOf(nlh)) {
+    REQUIRE(mnl_attr_validate(attr, MNL_TYPE_U32) == 0);
+    attrs.emplace_back(mnl_attr_get_type(attr), ntohl(mnl_attr_get_u32(attr)));
+  }
+  const std::vector<std::pair<uint16_t, uint32_t>> want = {{CTA_MARK, 0}, {CTA_MARK_MASK, 0x2}};
+  CHECK(attrs == want);
+  // The filter keeps exactly the verdict codes of allowed connections.
+  for (VerdictCode code : {VerdictCode::kAllowInspected, VerdictCode::kAllow, VerdictCode::kReject,
+                           VerdictCode::kDrop}) {
+    const uint32_t mark = verdictMark(9, code, 5);
+    const bool allowed = code == VerdictCode::kAllowInspected || code == VerdictCode::kAllow;
+    CHECK(((mark & 0x2) == 0) == allowed);
+  }
+}
+
+TEST_CASE("an IPv4 dump entry: addresses, mark and both directions' counters") {
+  Messages m;
+  m.entry({}).done();
+  const Parsed p = parse(m.bytes());
+  REQUIRE_MESSAGE(p.status.ok(), p.status.message());
+  CHECK(p.stats.done);
+  CHECK(p.stats.entries == 1);
+  CHECK(p.stats.uncounted == 0);
+  REQUIRE(p.counts.size() == 1);
+  const FlowCount& c = p.counts[0];
+  CHECK(c.source == ip("198.18.10.20"));
+  CHECK(c.destination == ip("203.0.113.5"));
+  CHECK_FALSE(c.source.v6);
+  CHECK(c.mark == verdictMark(7, VerdictCode::kAllow, 3));
+  CHECK(c.orig_bytes == 1000);
+  CHECK(c.orig_packets == 10);
+  CHECK(c.reply_bytes == 5000);
+  CHECK(c.reply_packets == 8);
+}
+
+TEST_CASE("an IPv6 dump entry, 64-bit counts beyond 2^32, and the old 32-bit counters") {
+  Entry v6;
+  v6.family = AF_INET6;
+  v6.source = "fd00:10::20";
+  v6.destination = "2001:db8::5";
+  v6.orig_bytes = (uint64_t{1} << 40) + 3;
+  v6.reply_packets = (uint64_t{1} << 33) + 1;
+  Entry old;
+  old.counters32 = true;
+  old.orig_bytes = 77;
+  old.reply_bytes = 99;
+  Messages m;
+  m.entry(v6).entry(old).done();
+  const Parsed p = parse(m.bytes());
+  REQUIRE_MESSAGE(p.status.ok(), p.status.message());
+  REQUIRE(p.counts.size() == 2);
+  CHECK(p.counts[0].source == ip("fd00:10::20"));
+  CHECK(p.counts[0].destination == ip("2001:db8::5"));
+  CHECK(p.counts[0].source.v6);
+  CHECK(p.counts[0].orig_bytes == (uint64_t{1} << 40) + 3);
+  CHECK(p.counts[0].reply_packets == (uint64_t{1} << 33) + 1);
+  CHECK(p.counts[1].orig_bytes == 77);
+  CHECK(p.counts[1].orig_packets == 10);
+  CHECK(p.counts[1].reply_bytes == 99);
+  CHECK(p.counts[1].reply_packets == 8);
+}
+
+TEST_CASE("DESTROY events (IPCTNL_MSG_CT_DELETE) parse as entries, without NLMSG_DONE") {
+  Entry ended;
+  ended.type = IPCTNL_MSG_CT_DELETE;
+  ended.flags = 0;
+  ended.mark = verdictMark(7, VerdictCode::kReject);  // the parse keeps it: FlowCountTotals judges
+  ended.orig_bytes = 60;
+  Messages m;
+  m.entry(ended);
+  const Parsed p = parse(m.bytes());
+  REQUIRE_MESSAGE(p.status.ok(), p.status.message());
+  CHECK_FALSE(p.stats.done);
+  CHECK(p.stats.entries == 1);
+  REQUIRE(p.counts.size() == 1);
+  CHECK(p.counts[0].orig_bytes == 60);
+  CHECK(p.counts[0].mark == verdictMark(7, VerdictCode::kReject));
+}
+
+TEST_CASE("entries that counted nothing are read but not kept; a mark is optional") {
+  Entry zero;
+  zero.orig_bytes = zero.orig_packets = zero.reply_bytes = zero.reply_packets = 0;
+  Entry unmarked;
+  unmarked.mark.reset();
+  Messages m;
+  m.entry(zero).entry(unmarked).done();
+  const Parsed p = parse(m.bytes());
+  REQUIRE_MESSAGE(p.status.ok(), p.status.message());
+  CHECK(p.stats.entries == 2);
+  CHECK(p.stats.uncounted == 0);
+  REQUIRE(p.counts.size() == 1);
+  CHECK(p.counts[0].mark == 0);
+}
+
+TEST_CASE("an entry without counters (accounting was off when it began) is uncounted") {
+  Entry bare;
+  bare.counters = false;
+  Messages m;
+  m.entry(bare).entry({}).done();
+  const Parsed p = parse(m.bytes());
+  REQUIRE_MESSAGE(p.status.ok(), p.status.message());
+  CHECK(p.stats.entries == 2);
+  CHECK(p.stats.uncounted == 1);
+  CHECK(p.counts.size() == 1);
+}
+
+TEST_CASE("an entry of another family than IPv4 and IPv6 is counted and skipped") {
+  Entry bridge;
+  bridge.family = AF_BRIDGE;
+  bridge.tuple = false;  // whatever it carries is not read
+  Messages m;
+  m.entry(bridge).done();
+  const Parsed p = parse(m.bytes());
+  REQUIRE_MESSAGE(p.status.ok(), p.status.message());
+  CHECK(p.stats.entries == 1);
+  CHECK(p.stats.uncounted == 0);
+  CHECK(p.counts.empty());
+}
+
+TEST_CASE("NLMSG_DONE ends the dump, and its error refuses it") {
+  SUBCASE("done") {
+    Messages m;
+    m.done();
+    const Parsed p = parse(m.bytes());
+    CHECK(p.status.ok());
+    CHECK(p.stats.done);
+    CHECK(p.stats.entries == 0);
+  }
+  SUBCASE("an answer cut before its NLMSG_DONE is not done") {
+    Messages m;
+    m.entry({});
+    const Parsed p = parse(m.bytes());
+    CHECK(p.status.ok());
+    CHECK_FALSE(p.stats.done);
+  }
+  SUBCASE("done with an error") {
+    Messages m;
+    m.entry({}).done(-EINTR);
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), std::strerror(EINTR)));
+    CHECK_FALSE(p.stats.done);
+  }
+}
+
+TEST_CASE("NLMSG_ERROR names its errno, even a garbled one") {
+  SUBCASE("EPERM") {
+    Messages m;
+    m.error(-EPERM);
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "conntrack answer: "));
+    CHECK(contains(p.status.message(), std::strerror(EPERM)));
+    CHECK(contains(p.status.message(), "CAP_NET_ADMIN"));
+  }
+  SUBCASE("INT_MIN") {
+    Messages m;
+    m.error(INT_MIN);
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "error number 2147483648"));
+  }
+  SUBCASE("an acknowledgement is not a dump") {
+    Messages m;
+    m.error(0);
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "acknowledgement"));
+  }
+  SUBCASE("too short for its error") {
+    Messages m;
+    m.error(-EPERM);
+    auto* nlh = reinterpret_cast<nlmsghdr*>(m.bytes().data());
+    nlh->nlmsg_len = sizeof(nlmsghdr) + 2;
+    m.bytes().resize(NLMSG_ALIGN(nlh->nlmsg_len));
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "too short to hold its error"));
+  }
+}
+
+TEST_CASE("a dump the kernel interrupted (NLM_F_DUMP_INTR) is refused: read again") {
+  Entry interrupted;
+  interrupted.flags = NLM_F_MULTI | NLM_F_DUMP_INTR;
+  Messages m;
+  m.entry({}).entry(interrupted).done();
+  const Parsed p = parse(m.bytes());
+  REQUIRE_FALSE(p.status.ok());
+  CHECK(contains(p.status.message(), "the conntrack table changed while it was read: read again"));
+  CHECK(p.counts.size() == 1);  // what came before
+}
+
+TEST_CASE("a truncated answer is refused wherever it is cut") {
+  Messages m;
+  m.entry({}).entry({});
+  const std::vector<char> whole = m.bytes();
+  const size_t first = NLMSG_ALIGN(reinterpret_cast<const nlmsghdr*>(whole.data())->nlmsg_len);
+  for (size_t cut :
+       {first + 1, first + sizeof(nlmsghdr) - 1, first + sizeof(nlmsghdr) + 4, whole.size() - 4}) {
+    CAPTURE(cut);
+    std::vector<char> bytes(whole.begin(), whole.begin() + static_cast<long>(cut));
+    const Parsed p = parse(bytes);
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "message 2"));
+    CHECK(contains(p.status.message(), "truncated or garbled"));
+    CHECK(p.counts.size() == 1);
+  }
+  SUBCASE("a length shorter than a header") {
+    Messages bad;
+    bad.entry({});
+    reinterpret_cast<nlmsghdr*>(bad.bytes().data())->nlmsg_len = 8;
+    const Parsed p = parse(bad.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "message 1"));
+  }
+  SUBCASE("a message too short for its nfgenmsg header") {
+    Messages bad;
+    bad.bare((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW);
+    reinterpret_cast<nlmsghdr*>(bad.bytes().data())->nlmsg_len = sizeof(nlmsghdr) + 2;
+    bad.bytes().resize(NLMSG_ALIGN(sizeof(nlmsghdr) + 2));
+    const Parsed p = parse(bad.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "entry 1"));
+    CHECK(contains(p.status.message(), "no nfgenmsg header"));
+  }
+}
+
+TEST_CASE("an attribute longer than its parent is refused") {
+  SUBCASE("in the message") {
+    Messages m;
+    m.entry({});
+    nlattr* mark = findAttribute(m.bytes(), CTA_MARK, 0);
+    REQUIRE(mark != nullptr);
+    mark->nla_len = 400;
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "entry 1 (message 1): garbled attributes"));
+    CHECK(p.counts.empty());
+  }
+  SUBCASE("in the original tuple") {
+    Messages m;
+    m.entry({});
+    nlattr* ipnest = findAttribute(m.bytes(), CTA_TUPLE_ORIG, CTA_TUPLE_IP);
+    REQUIRE(ipnest != nullptr);
+    ipnest->nla_len = 200;  // longer than the tuple that holds it
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "garbled original tuple"));
+  }
+  SUBCASE("in the counters") {
+    Messages m;
+    m.entry({});
+    nlattr* bytes = findAttribute(m.bytes(), CTA_COUNTERS_REPLY, CTA_COUNTERS_BYTES);
+    REQUIRE(bytes != nullptr);
+    bytes->nla_len = 40;
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "reply direction: garbled counters"));
+  }
+  SUBCASE("a counter of the wrong size") {
+    Messages m;
+    m.entry({});
+    nlattr* bytes = findAttribute(m.bytes(), CTA_COUNTERS_ORIG, CTA_COUNTERS_BYTES);
+    REQUIRE(bytes != nullptr);
+    bytes->nla_len = sizeof(nlattr) + 4;  // a u32 where a u64 belongs; the rest reads as padding
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "original direction"));
+  }
+}
+
+TEST_CASE("an entry without its original tuple or addresses is refused") {
+  SUBCASE("no tuple") {
+    Entry e;
+    e.tuple = false;
+    Messages m;
+    m.entry({}).entry(e);
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "conntrack answer: entry 2 (message 2): no original tuple"));
+  }
+  SUBCASE("IPv6 addresses in an IPv4 entry") {
+    Entry e;
+    e.source = "fd00::1";
+    e.destination = "fd00::2";
+    Messages m;
+    m.entry(e);
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "without its IPv4 source address"));
+  }
+  SUBCASE("an IPv4 entry with a 16-byte address") {
+    Entry e;
+    e.address_len = 16;
+    Messages m;
+    m.entry(e);
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "IPv4 source address of 16 bytes, not 4"));
+  }
+  SUBCASE("an IPv6 entry with a 4-byte address") {
+    Entry e;
+    e.family = AF_INET6;
+    Messages m;
+    m.entry(e);  // the builder writes IPv4 attributes for IPv4 text
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "without its IPv6 source address"));
+  }
+}
+
+TEST_CASE("a mark of the wrong size, or counters of one direction only, are refused") {
+  SUBCASE("mark") {
+    Messages m;
+    m.entry({});
+    nlattr* mark = findAttribute(m.bytes(), CTA_MARK, 0);
+    REQUIRE(mark != nullptr);
+    mark->nla_len = sizeof(nlattr) + 2;
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "a mark of 2 bytes, not 4"));
+  }
+  SUBCASE("one direction") {
+    Messages m;
+    m.entry({});
+    nlattr* reply = findAttribute(m.bytes(), CTA_COUNTERS_REPLY, 0);
+    REQUIRE(reply != nullptr);
+    reply->nla_type = CTA_TIMEOUT;  // the reply counters gone, the message's length unchanged
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "counters of one direction only"));
+  }
+}
+
+TEST_CASE("a message that is not a connection entry is refused with its type") {
+  SUBCASE("another ctnetlink message") {
+    Messages m;
+    m.bare((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_CTRZERO);
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(),
+                   "unexpected message type " +
+                       std::to_string((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_CTRZERO)));
+  }
+  SUBCASE("another subsystem's") {
+    Messages m;
+    m.entry({}).bare((NFNL_SUBSYS_QUEUE << 8) | IPCTNL_MSG_CT_NEW);
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "message 2: unexpected message type"));
+    CHECK(contains(p.status.message(), "subsystem " + std::to_string(NFNL_SUBSYS_QUEUE)));
+  }
+}
+
+FlowCount count(const char* source, const char* destination, uint32_t mark, uint64_t orig_bytes,
+                uint64_t reply_bytes = 0) {
+  FlowCount c;
+  c.source = ip(source);
+  c.destination = ip(destination);
+  c.mark = mark;
+  c.orig_bytes = orig_bytes;
+  c.orig_packets = orig_bytes > 0 ? 1 : 0;
+  c.reply_bytes = reply_bytes;
+  c.reply_packets = reply_bytes > 0 ? 1 : 0;
+  return c;
+}
+
+const FlowGroupCount* groupOf(const std::vector<FlowGroupCount>& groups, const char* source,
+                              const char* destination, uint8_t traffic_class, bool judged) {
+  for (const FlowGroupCount& g : groups) {
+    if (g.source == ip(source) && g.destination == ip(destination) &&
+        g.traffic_class == traffic_class && g.judged == judged) {
+      return &g;
+    }
+  }
+  return nullptr;
+}
+
+TEST_CASE("FlowCountTotals sums connections by addresses, class and judged") {
+  FlowCountTotals totals(100);
+  const uint32_t web = verdictMark(7, VerdictCode::kAllow, 3);
+  const uint32_t inspected = verdictMark(8, VerdictCode::kAllowInspected, 3);  // same class
+  totals.add(count("198.18.10.20", "203.0.113.5", web, 100, 1000));
+  totals.add(count("198.18.10.20", "203.0.113.5", inspected, 50, 500));
+  totals.add(count("198.18.10.20", "203.0.113.5", verdictMark(7, VerdictCode::kAllow, 4), 7));
+  totals.add(count("203.0.113.5", "198.18.10.20", web, 9));  // the other way round
+  totals.add(count("fd00:10::20", "2001:db8::5", web, 11, 22));
+  CHECK(totals.groups() == 4);
+  const std::vector<FlowGroupCount> groups = totals.take();
+  REQUIRE(groups.size() == 4);
+  const FlowGroupCount* g = groupOf(groups, "198.18.10.20", "203.0.113.5", 3, true);
+  REQUIRE(g != nullptr);
+  CHECK(g->orig_bytes == 150);
+  CHECK(g->orig_packets == 2);
+  CHECK(g->reply_bytes == 1500);
+  CHECK(g->reply_packets == 2);
+  REQUIRE(groupOf(groups, "198.18.10.20", "203.0.113.5", 4, true) != nullptr);
+  CHECK(groupOf(groups, "198.18.10.20", "203.0.113.5", 4, true)->orig_bytes == 7);
+  REQUIRE(groupOf(groups, "203.0.113.5", "198.18.10.20", 3, true) != nullptr);
+  CHECK(groupOf(groups, "203.0.113.5", "198.18.10.20", 3, true)->orig_bytes == 9);
+  REQUIRE(groupOf(groups, "fd00:10::20", "2001:db8::5", 3, true) != nullptr);
+  CHECK(groupOf(groups, "fd00:10::20", "2001:db8::5", 3, true)->reply_bytes == 22);
+}
+
+TEST_CASE("FlowCountTotals keeps no zero counts and no refused connection's") {
+  FlowCountTotals totals(100);
+  totals.add(count("198.18.10.20", "203.0.113.5", verdictMark(7, VerdictCode::kReject), 100));
+  totals.add(count("198.18.10.20", "203.0.113.5", verdictMark(7, VerdictCode::kDrop), 100));
+  totals.add(count("198.18.10.20", "203.0.113.5", kVerdictCodeBits, 100));  // code 3, no generation
+  totals.add(count("198.18.10.20", "203.0.113.5", verdictMark(7, VerdictCode::kAllow), 0, 0));
+  CHECK(totals.groups() == 0);
+  CHECK(totals.lostBytes() == 0);
+  CHECK(totals.take().empty());
+  totals.add(count("198.18.10.20", "203.0.113.5", verdictMark(7, VerdictCode::kAllow), 1));
+  CHECK(totals.groups() == 1);  // and an allowed one is kept
+}
+
+TEST_CASE("FlowCountTotals: a mark without a generation is class 0, not judged") {
+  FlowCountTotals totals(100);
+  totals.add(count("198.18.1.1", "198.18.10.20", 0, 300, 30));
+  totals.add(count("198.18.1.1", "198.18.10.20", verdictMark(7, VerdictCode::kAllow, 0), 5));
+  // Class bits without a generation: the class as the bits say, still not judged.
+  totals.add(count("198.18.1.1", "198.18.10.20", verdictMark(0, VerdictCode::kAllow, 5), 8));
+  const std::vector<FlowGroupCount> groups = totals.take();
+  REQUIRE(groups.size() == 3);
+  const FlowGroupCount* classed = groupOf(groups, "198.18.1.1", "198.18.10.20", 5, false);
+  REQUIRE(classed != nullptr);
+  CHECK(classed->orig_bytes == 8);
+  const FlowGroupCount* box = groupOf(groups, "198.18.1.1", "198.18.10.20", 0, false);
+  REQUIRE(box != nullptr);
+  CHECK(box->orig_bytes == 300);
+  CHECK(box->reply_bytes == 30);
+  const FlowGroupCount* judged = groupOf(groups, "198.18.1.1", "198.18.10.20", 0, true);
+  REQUIRE(judged != nullptr);
+  CHECK(judged->orig_bytes == 5);
+}
+
+TEST_CASE("FlowCountTotals' bound: a new group beyond it is dropped and its bytes counted") {
+  FlowCountTotals totals(2);
+  const uint32_t mark = verdictMark(7, VerdictCode::kAllow, 1);
+  totals.add(count("198.18.10.1", "203.0.113.5", mark, 10));
+  totals.add(count("198.18.10.2", "203.0.113.5", mark, 20));
+  totals.add(count("198.18.10.3", "203.0.113.5", mark, 30, 4));  // a third group: lost
+  totals.add(count("198.18.10.1", "203.0.113.5", mark, 1));      // an existing group: kept
+  CHECK(totals.groups() == 2);
+  CHECK(totals.lostBytes() == 34);
+  std::vector<FlowGroupCount> groups = totals.take();
+  REQUIRE(groups.size() == 2);
+  CHECK(groupOf(groups, "198.18.10.3", "203.0.113.5", 1, true) == nullptr);
+  REQUIRE(groupOf(groups, "198.18.10.1", "203.0.113.5", 1, true) != nullptr);
+  CHECK(groupOf(groups, "198.18.10.1", "203.0.113.5", 1, true)->orig_bytes == 11);
+
+  // take() clears: the next interval starts empty, with room again; lost bytes stay counted.
+  CHECK(totals.groups() == 0);
+  CHECK(totals.take().empty());
+  totals.add(count("198.18.10.3", "203.0.113.5", mark, 30));
+  CHECK(totals.groups() == 1);
+  CHECK(totals.lostBytes() == 34);
+}
+
+TEST_CASE("parsed entries sum into groups: a dump and an event of the same pair") {
+  Entry dumped;
+  Entry ended;
+  ended.type = IPCTNL_MSG_CT_DELETE;
+  ended.flags = 0;
+  Messages dump;
+  dump.entry(dumped).done();
+  Messages event;
+  event.entry(ended);
+  FlowCountTotals totals(10);
+  for (Messages* m : {&dump, &event}) {
+    const Parsed p = parse(m->bytes());
+    REQUIRE(p.status.ok());
+    for (const FlowCount& c : p.counts) totals.add(c);
+  }
+  const std::vector<FlowGroupCount> groups = totals.take();
+  REQUIRE(groups.size() == 1);
+  CHECK(groups[0].traffic_class == 3);
+  CHECK(groups[0].judged);
+  CHECK(groups[0].orig_bytes == 2000);
+  CHECK(groups[0].reply_packets == 16);
+}
+
+}  // namespace MUZZLE_UNITY_ID
+}  // namespace muzzle
