@@ -215,13 +215,15 @@ Status parseMessages(std::span<const char> bytes, const Sender* sender, std::vec
     }
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(bytes.data() + offset);
     // libmnl walks attributes up to the message's length rounded up to 4: all of that must be
-    // in the buffer.
-    if (nlh->nlmsg_len < sizeof(nlmsghdr) || NLMSG_ALIGN(nlh->nlmsg_len) > bytes.size() - offset) {
+    // in the buffer. Rounded in 64 bits: NLMSG_ALIGN of a length of 2^32-3 or more is 0, and a
+    // walk that steps 0 bytes never ends.
+    const size_t aligned_len = (size_t{nlh->nlmsg_len} + 3) & ~size_t{3};
+    if (nlh->nlmsg_len < sizeof(nlmsghdr) || aligned_len > bytes.size() - offset) {
       return Status::error(where + at + "a length of " + std::to_string(nlh->nlmsg_len) +
                            " bytes where " + std::to_string(bytes.size() - offset) +
                            " are left: truncated or garbled");
     }
-    offset += NLMSG_ALIGN(nlh->nlmsg_len);
+    offset += aligned_len;
     if (sender != nullptr && (nlh->nlmsg_seq != sender->seq || nlh->nlmsg_pid != sender->portid)) {
       return Status::error(where + at + "an answer to another request (sequence " +
                            std::to_string(nlh->nlmsg_seq) + ", not " + std::to_string(sender->seq) +

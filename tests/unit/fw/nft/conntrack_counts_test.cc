@@ -411,6 +411,16 @@ TEST_CASE("a truncated answer is refused wherever it is cut") {
     CHECK(contains(p.status.message(), "truncated or garbled"));
     CHECK(p.counts.size() == 1);
   }
+  SUBCASE("a length that rounds up past 2^32 (found by conntrack_fuzz: the walk stepped 0 bytes)") {
+    for (uint32_t len : {0xFFFFFFFFu, 0xFFFFFFFDu}) {
+      Messages bad;
+      bad.bare(NLMSG_NOOP);
+      reinterpret_cast<nlmsghdr*>(bad.bytes().data())->nlmsg_len = len;
+      const Parsed p = parse(bad.bytes());
+      REQUIRE_FALSE(p.status.ok());
+      CHECK(contains(p.status.message(), "message 1: a length of " + std::to_string(len)));
+    }
+  }
   SUBCASE("a length shorter than a header") {
     Messages bad;
     bad.entry({});

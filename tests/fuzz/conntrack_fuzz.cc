@@ -1,0 +1,90 @@
+// libFuzzer target for conntrack's answers: a receive buffer of netlink messages (a datagram of a
+// zeroing dump, or DESTROY events) -> parseConntrackMessages -> FlowCountTotals, as
+// openConntrackCounter's read() and event thread run them. The same bytes are parsed again cut
+// short (the last byte says where), as a datagram cut by its receive slot leaves them.
+// Oracle: the sanitizers on our code (libmnl is not instrumented), and: a refusal names the
+// conntrack answer; every count kept is of an address pair of one family and counted something;
+// no more counts and uncounted entries than entries; FlowCountTotals (bound 4) gives exactly
+// the groups, sums and lost bytes of a plain model of its contract.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <span>
+#include <vector>
+
+#include "fw/nft/conntrack_counts.h"
+
+namespace {
+
+constexpr size_t kMaxGroups = 4;  // small, so the bound is met
+
+// FlowCountTotals as its contract says it, in the plainest way: the oracle for the real one.
+struct ModelKey {
+  muzzle::IpAddress source;
+  muzzle::IpAddress destination;
+  uint32_t traffic_class;
+  bool judged;
+  auto operator<=>(const ModelKey&) const = default;
+};
+struct ModelSums {
+  uint64_t orig_bytes = 0, orig_packets = 0, reply_bytes = 0, reply_packets = 0;
+};
+
+void check(const std::vector<char>& buf) {
+  std::vector<muzzle::FlowCount> counts;
+  muzzle::ConntrackParseStats stats;
+  const muzzle::Status status = muzzle::parseConntrackMessages(buf, &counts, &stats);
+  if (!status.ok() && status.message().rfind("conntrack answer: ", 0) != 0) std::abort();
+  if (counts.size() + stats.uncounted > stats.entries) std::abort();
+
+  muzzle::FlowCountTotals totals(kMaxGroups);
+  std::map<ModelKey, ModelSums> model;
+  uint64_t model_lost = 0;
+  for (const muzzle::FlowCount& c : counts) {
+    if (c.source.v6 != c.destination.v6) std::abort();
+    if (c.orig_bytes == 0 && c.orig_packets == 0 && c.reply_bytes == 0 && c.reply_packets == 0) {
+      std::abort();
+    }
+    totals.add(c);
+    if (totals.groups() > kMaxGroups) std::abort();
+    if ((c.mark & 0x3) >= 2) continue;  // a refused connection's
+    const ModelKey key{c.source, c.destination, (c.mark >> 2) & 63, (c.mark >> 8) != 0};
+    auto it = model.find(key);
+    if (it == model.end()) {
+      if (model.size() >= kMaxGroups) {
+        model_lost += c.orig_bytes + c.reply_bytes;
+        continue;
+      }
+      it = model.emplace(key, ModelSums{}).first;
+    }
+    it->second.orig_bytes += c.orig_bytes;
+    it->second.orig_packets += c.orig_packets;
+    it->second.reply_bytes += c.reply_bytes;
+    it->second.reply_packets += c.reply_packets;
+  }
+  if (totals.lostBytes() != model_lost) std::abort();
+  const std::vector<muzzle::FlowGroupCount> groups = totals.take();
+  if (groups.size() != model.size() || totals.groups() != 0) std::abort();
+  for (const muzzle::FlowGroupCount& g : groups) {
+    auto it = model.find({g.source, g.destination, g.traffic_class, g.judged});
+    if (it == model.end() || it->second.orig_bytes != g.orig_bytes ||
+        it->second.orig_packets != g.orig_packets || it->second.reply_bytes != g.reply_bytes ||
+        it->second.reply_packets != g.reply_packets) {
+      std::abort();
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // A buffer of exactly the input's size, aligned as a receive buffer is (operator new).
+  std::vector<char> buf(data, data + size);
+  check(buf);
+  if (size > 1) {
+    const size_t cut = size_t{static_cast<uint8_t>(buf[size - 1])} % size;
+    check(std::vector<char>(buf.begin(), buf.begin() + static_cast<long>(cut)));
+  }
+  return 0;
+}
