@@ -118,8 +118,9 @@ class ConntrackCounter {
  public:
   virtual ~ConntrackCounter() = default;
   // What every allowed connection counted since the last read: a zeroing dump plus the events
-  // of the connections that ended since. An error when the dump failed (nothing of it is
-  // returned then; the counts it did not zero are read next time, nothing is lost).
+  // of the connections that ended since. An error when the dump failed (nothing is returned
+  // then: what it zeroed before failing is kept and returned by the next read, the counts it did
+  // not zero are read by the next dump; nothing is lost).
   virtual Result<std::vector<FlowGroupCount>> read() = 0;
 
   struct Stats {
