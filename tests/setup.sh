@@ -34,7 +34,7 @@ packages=(
   doctest-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libpsl-dev                                       # learning mode: registrable domains (Public Suffix List)
   ieee-data                                        # OUI vendor table for device identification
-  nftables iproute2 iputils-ping dnsmasq-base procps  # the network-namespace lab
+  nftables iproute2 iputils-ping dnsmasq-base procps conntrack  # the network-namespace lab
   rsyslog rsyslog-gnutls                           # tests/scenario/syslog.sh: the collector (TCP, TLS)
   clang-14 libclang-rt-14-dev                      # libFuzzer targets (tests/fuzz), CI smoke
   lld-14                                           # the sanitized tree's linker (tests/run-tests.sh)

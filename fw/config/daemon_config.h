@@ -42,7 +42,7 @@ struct DaemonConfig {
   std::vector<std::string> preset_dirs;
   // How long a silent device keeps its addresses against others (fw/device/address_bindings.h).
   uint32_t address_hold_seconds = 600;
-  // How often the kernel's per-device traffic counts are read (fw/engine/traffic_accounting.h);
+  // How often the kernel's per-device traffic counts are read (fw/nft/conntrack_counts.h);
   // 0: no accounting (the table has no accounting sets).
   uint32_t accounting_interval_seconds = 10;
   // Not interpreted by fw/: the management plane validates and uses it (mgmt/server/).

@@ -12,7 +12,7 @@
 
 namespace muzzle {
 
-// Allowed traffic in one direction, counted in the kernel (fw/engine/traffic_accounting.h).
+// Allowed traffic in one direction, counted in the kernel (fw/nft/conntrack_counts.h).
 struct TrafficTotals {
   uint64_t bytes = 0;  // layer 3 (IP header included), since the device was first seen
   uint64_t packets = 0;

@@ -189,6 +189,8 @@ Status Daemon::start() {
                                    "NFQUEUE target"));
   Status s = openQueues();
   if (!s.ok()) return s;
+  // Before the table: conntrack counts only the connections that begin after it is turned on.
+  if (config_.accounting_interval_seconds > 0) startAccounting();
   s = loadPolicy(/*initial=*/true);
   if (!s.ok()) return s;
   warnIfBridgesBypass();
@@ -204,7 +206,7 @@ Status Daemon::start() {
       std::lock_guard<std::mutex> lock(judge_mu_);
       accounting_counters_.on = true;
       accounting_counters_.interval_seconds = config_.accounting_interval_seconds;
-      accounting_counters_.room = kAccountingAddresses;
+      accounting_counters_.room = kMaxFlowGroups;
     }
     addTicker(std::chrono::seconds(config_.accounting_interval_seconds),
               [this] { accountTraffic(); });

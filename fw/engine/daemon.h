@@ -43,7 +43,6 @@
 #include "fw/engine/service_notifier.h"
 #include "fw/engine/site_probe.h"
 #include "fw/engine/state_report.h"
-#include "fw/engine/traffic_accounting.h"
 #include "fw/engine/volume_limits.h"
 #include "fw/nfq/packet_queue.h"
 #include "fw/nft/ruleset.h"
@@ -136,11 +135,6 @@ class Daemon : public EngineControl {
   // turns fetching on, and when it is set while the installed policy fetches.
   void setMudUrlObserver(MudUrlObserver observer) override;
   static constexpr int kMaxMudUrlPosts = 64;
-  // Accounting: room per set for elements, each a device address and a traffic class (4,096
-  // devices with an address and four classes each), and how long an element counts nothing
-  // before it is forgotten to free the room.
-  static constexpr uint32_t kAccountingAddresses = 16384;
-  static constexpr std::chrono::minutes kAccountingIdle{30};
 
  private:
   struct Loop;
@@ -164,13 +158,16 @@ class Daemon : public EngineControl {
   void reportGeneration(const GenerationChoice& choice);
   void loadInventory();
   void saveInventory();
-  // Per-device accounting (daemon_accounting.cc), every accounting interval and on the way out:
-  // reads the kernel's counts, adds their growth to the devices owning the addresses, sets the
-  // devices' rates, and forgets elements idle for kAccountingIdle.
+  // Per-device accounting (daemon_accounting.cc). startAccounting(): at start, before the table,
+  // turns conntrack's counters on (a failure is logged and shown in the status, not fatal).
+  // accountTraffic(), every accounting interval and on the way out: reads what allowed
+  // connections counted since the last read, adds it to the devices at either end, and sets the
+  // devices' rates.
+  void startAccounting();
   void accountTraffic();
-  std::vector<VolumeLimits::Growth> attributeGrowth(
-      const std::vector<TrafficAccounting::Growth>& grown, const CompiledPolicy& policy,
-      double seconds);
+  std::vector<VolumeLimits::Growth> attributeGrowth(const std::vector<FlowGroupCount>& grown,
+                                                    const CompiledPolicy& policy, double seconds);
+  void noteAccountingError(const Status& s);
   bool reportVolumeLimits(const std::vector<VolumeLimits::Event>& events);
   void installVolumeBlocks();
   // Learning mode (daemon_learn.cc): learn.state in state_dir, read at start (a damaged file is
@@ -225,7 +222,6 @@ class Daemon : public EngineControl {
   // The sets of the list files the policies it compiled named: a reload that leaves a large
   // list unchanged reuses its set (list_cache.h). In every PolicyContext.
   std::shared_ptr<ListCache> list_cache_ = std::make_shared<ListCache>();
-  TrafficAccounting accounting_;                                       // engine thread
   std::chrono::steady_clock::time_point accounted_at_;  // engine thread: the last read
   AccountingCounters accounting_counters_;              // under judge_mu_
   VolumeLimits volume_limits_;                          // under judge_mu_

@@ -1,8 +1,8 @@
-// Per-device accounting, the engine's half: the kernel counts allowed traffic per device address
-// and traffic class (fw/nft: the accounting sets); here, every accounting interval, the counts
-// are read on the engine thread (a netlink dump, never under the judge's lock), and their growth
-// is added to the devices that own the addresses (under the lock, briefly: one pass over the
-// grown elements and one over the inventory for the rates), then to the volume limits' windows
+// Per-device accounting, the engine's half: conntrack counts each allowed connection (fw/nft:
+// conntrack_counts.h); here, every accounting interval, what the connections counted since the
+// last read is read on the engine thread (a netlink dump, never under the judge's lock) and added
+// to the devices at either end of each (under the lock, briefly: one pass over the groups read
+// and one over the inventory for the rates), then to the volume limits' windows
 // (fw/engine/volume_limits.h).
 #include <algorithm>
 #include <string_view>
@@ -13,69 +13,71 @@
 
 namespace muzzle {
 
+void Daemon::startAccounting() {
+  if (Status s = ruleset_.startAccounting(); !s.ok()) noteAccountingError(s);
+}
+
+// Once per outage, not every interval: the status shows the count and the last error.
+void Daemon::noteAccountingError(const Status& s) {
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    first = accounting_counters_.last_error.empty();
+    ++accounting_counters_.read_errors;
+    accounting_counters_.last_error = s.message();
+  }
+  if (first) {
+    log_.write(LogLine("accounting-error")
+                   .add("error", s.message())
+                   .add("what_to_do",
+                        "device traffic totals stop growing until the read "
+                        "works again; see `muzzlectl status`"));
+  }
+}
+
 void Daemon::accountTraffic() {
   if (idle() || config_.accounting_interval_seconds == 0) return;
   auto counts = ruleset_.readAccounting();
   const auto now = clock_.now();
   if (!counts.ok()) {
-    bool first = false;
-    {
-      std::lock_guard<std::mutex> lock(judge_mu_);
-      first = accounting_counters_.last_error.empty();
-      ++accounting_counters_.read_errors;
-      accounting_counters_.last_error = counts.status().message();
-    }
-    // Once per outage, not every interval: the status shows the count and the last error.
-    if (first) {
-      log_.write(LogLine("accounting-error")
-                     .add("error", counts.status().message())
-                     .add("what_to_do",
-                          "device traffic totals stop growing until the read "
-                          "works again; see `muzzlectl status`"));
-    }
+    noteAccountingError(counts.status());
     return;
   }
-  const std::vector<TrafficAccounting::Growth> grown = accounting_.update(*counts, now);
+  const ConntrackCounter::Stats stats = ruleset_.accountingStats();
   // Rates over the time since the last read (the first read: over one interval).
   const auto since = accounted_at_ == std::chrono::steady_clock::time_point{}
                          ? std::chrono::seconds(config_.accounting_interval_seconds)
                          : now - accounted_at_;
   accounted_at_ = now;
   const double seconds = std::max(1e-3, std::chrono::duration<double>(since).count());
-  const std::vector<AccountingCount> idle = accounting_.idle(now, kAccountingIdle);
   std::vector<VolumeLimits::Event> limit_events;
   {
     std::lock_guard<std::mutex> lock(judge_mu_);
     const std::shared_ptr<const CompiledPolicy> policy = judge_.policy();
-    const std::vector<VolumeLimits::Growth> by_device = attributeGrowth(grown, *policy, seconds);
+    const std::vector<VolumeLimits::Growth> by_device = attributeGrowth(*counts, *policy, seconds);
     limit_events = volume_limits_.update(*policy, by_device, now, judge_.activeSchedules());
     if (volume_limits_.blocksChanged()) installVolumeBlocks();
     ++accounting_counters_.reads;
     accounting_counters_.last_error.clear();
-    accounting_counters_.elements = accounting_.size();
+    accounting_counters_.groups = counts->size();
+    accounting_counters_.events = stats.events;
+    accounting_counters_.event_overruns = stats.event_overruns;
+    accounting_counters_.event_errors = stats.event_errors;
+    accounting_counters_.uncounted = stats.uncounted;
+    accounting_counters_.lost_bytes = stats.lost_bytes;
     accounting_counters_.limit_windows = volume_limits_.windows();
   }
   if (reportVolumeLimits(limit_events)) rejudgeAll("a volume limit blocked or released a device");
-  if (idle.empty()) return;
-  // Idle for kAccountingIdle: what a packet adds between the read above and this is not counted.
-  Status s = ruleset_.forgetAccounting(idle);
-  if (s.ok()) accounting_.forget(idle);  // else still in the kernel, and known here: nothing lost
-  std::lock_guard<std::mutex> lock(judge_mu_);
-  if (s.ok()) {
-    accounting_counters_.forgotten += idle.size();
-    accounting_counters_.elements = accounting_.size();
-  } else {
-    ++accounting_counters_.read_errors;
-    accounting_counters_.last_error = s.message();
-  }
 }
 
-// Under judge_mu_. Adds each element's growth to the device owning its address, in total and in
-// its traffic class, and returns the growth per device and class for the volume limits (only
-// when the policy has limits).
-std::vector<VolumeLimits::Growth> Daemon::attributeGrowth(
-    const std::vector<TrafficAccounting::Growth>& grown, const CompiledPolicy& policy,
-    double seconds) {
+// Under judge_mu_. Adds each group's counts to the devices at its ends: the one that opened the
+// connections uploads what went in their original direction and downloads the replies, the one
+// they went to the other way round (a connection between two devices counts for both), in total
+// and in the group's traffic class. Returns the growth per device and class for the volume
+// limits (only when the policy has limits).
+std::vector<VolumeLimits::Growth> Daemon::attributeGrowth(const std::vector<FlowGroupCount>& grown,
+                                                          const CompiledPolicy& policy,
+                                                          double seconds) {
   DeviceInventory& devices = judge_.devices();
   devices.forEachMutable([](DeviceRecord& d) {
     d.upload.bytes_per_second = 0;
@@ -95,35 +97,52 @@ std::vector<VolumeLimits::Growth> Daemon::attributeGrowth(
   }
   std::vector<VolumeLimits::Growth> out;
   MacMap<size_t> out_index;  // MAC (48 bits) and class -> index in `out`
-  auto add = [&](TrafficTotals& t, const TrafficAccounting::Growth& g) {
-    t.bytes += g.bytes;
-    t.packets += g.packets;
-    t.bytes_per_second += static_cast<uint64_t>(static_cast<double>(g.bytes) / seconds);
+  auto add = [&](TrafficTotals& t, uint64_t bytes, uint64_t packets) {
+    t.bytes += bytes;
+    t.packets += packets;
+    t.bytes_per_second += static_cast<uint64_t>(static_cast<double>(bytes) / seconds);
   };
-  for (const TrafficAccounting::Growth& g : grown) {
-    DeviceRecord* d = devices.ownerOf(g.address);
-    if (d == nullptr) {
-      accounting_counters_.unattributed_bytes += g.bytes;
+  auto credit = [&](DeviceRecord& d, uint8_t traffic_class, uint64_t up_bytes, uint64_t up_packets,
+                    uint64_t down_bytes, uint64_t down_packets) {
+    add(d.upload, up_bytes, up_packets);
+    add(d.download, down_bytes, down_packets);
+    // A class the policy no longer has (its mark came before a change): named by number.
+    const std::string to = traffic_class < policy.traffic_classes.size()
+                               ? policy.traffic_classes[traffic_class]
+                               : "class-" + std::to_string(traffic_class);
+    auto c = std::find_if(d.by_class.begin(), d.by_class.end(),
+                          [&](const ClassTraffic& t) { return t.to == to; });
+    if (c == d.by_class.end() && d.by_class.size() < DeviceInventory::kMaxTrafficClasses) {
+      c = d.by_class.insert(d.by_class.end(), ClassTraffic{to, {}, {}});
+    }
+    if (c != d.by_class.end()) {
+      add(c->upload, up_bytes, up_packets);
+      add(c->download, down_bytes, down_packets);
+    }
+    if (!limits) return;
+    const auto profile = profile_index.find(d.profile);
+    if (profile == profile_index.end()) return;
+    const auto [at, added] = out_index.try_emplace(d.mac.value << 8 | traffic_class, out.size());
+    if (added) out.push_back({d.mac, profile->second, traffic_class, 0, 0});
+    VolumeLimits::Growth& v = out[at->second];
+    v.upload_bytes += up_bytes;
+    v.download_bytes += down_bytes;
+  };
+  for (const FlowGroupCount& g : grown) {
+    DeviceRecord* from = devices.ownerOf(g.source);
+    DeviceRecord* to = devices.ownerOf(g.destination);
+    if (from == nullptr && to == nullptr) {
+      // Judged connections come from a device; one no device owns now left since. The box's
+      // own connections (not judged) to other hosts belong to no device.
+      if (g.judged) accounting_counters_.unattributed_bytes += g.orig_bytes + g.reply_bytes;
       continue;
     }
-    add(g.upload ? d->upload : d->download, g);
-    // A class the policy no longer has (its mark came before a change): named by number.
-    const std::string to = g.traffic_class < policy.traffic_classes.size()
-                               ? policy.traffic_classes[g.traffic_class]
-                               : "class-" + std::to_string(g.traffic_class);
-    auto c = std::find_if(d->by_class.begin(), d->by_class.end(),
-                          [&](const ClassTraffic& t) { return t.to == to; });
-    if (c == d->by_class.end() && d->by_class.size() < DeviceInventory::kMaxTrafficClasses) {
-      c = d->by_class.insert(d->by_class.end(), ClassTraffic{to, {}, {}});
+    if (from != nullptr) {
+      credit(*from, g.traffic_class, g.orig_bytes, g.orig_packets, g.reply_bytes, g.reply_packets);
     }
-    if (c != d->by_class.end()) add(g.upload ? c->upload : c->download, g);
-    if (!limits) continue;
-    const auto profile = profile_index.find(d->profile);
-    if (profile == profile_index.end()) continue;
-    const auto [at, added] = out_index.try_emplace(d->mac.value << 8 | g.traffic_class, out.size());
-    if (added) out.push_back({d->mac, profile->second, g.traffic_class, 0, 0});
-    VolumeLimits::Growth& v = out[at->second];
-    (g.upload ? v.upload_bytes : v.download_bytes) += g.bytes;
+    if (to != nullptr && to != from) {
+      credit(*to, g.traffic_class, g.reply_bytes, g.reply_packets, g.orig_bytes, g.orig_packets);
+    }
   }
   return out;
 }

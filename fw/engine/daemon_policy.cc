@@ -182,7 +182,6 @@ RulesetSpec Daemon::specFor(const CompiledPolicy& policy, uint32_t generation) c
   spec.fail_open = config_.fail_mode == FailMode::kOpen;
   spec.queue_mode = queue_mode_;
   spec.doh = policy.dns.doh_cidrs;
-  spec.accounting_addresses = config_.accounting_interval_seconds > 0 ? kAccountingAddresses : 0;
   return spec;
 }
 

@@ -27,19 +27,27 @@
 
 namespace muzzle {
 
-// Per-device accounting (fw/engine/traffic_accounting.h), as the engine ran it.
+// Per-device accounting (fw/nft/conntrack_counts.h, fw/engine/daemon_accounting.cc), as the
+// engine ran it.
 struct AccountingCounters {
   bool on = false;
   uint32_t interval_seconds = 0;
-  size_t elements = 0;  // addresses counted in the kernel now (each direction)
-  uint32_t room = 0;    // the most each direction's set holds, per family
+  size_t groups = 0;  // source, destination and class groups the last read returned
+  uint32_t room = 0;  // the most groups kept between two reads (kMaxFlowGroups)
   uint64_t reads = 0;
   uint64_t read_errors = 0;
   std::string last_error;           // of the last read that failed, "" after one that worked
-  uint64_t unattributed_bytes = 0;  // counted for an address no device owned at the read
-  uint64_t forgotten = 0;           // elements forgotten after kAccountingIdle without traffic
-  size_t limit_windows = 0;         // volume limit windows open (fw/engine/volume_limits.h)
-  size_t blocked_devices = 0;       // devices a volume limit blocks now
+  uint64_t unattributed_bytes = 0;  // counted for connections no device owned an end of
+  // From the conntrack counter (ConntrackCounter::Stats): ended connections' events read, times
+  // the kernel dropped some (its queue to muzzled was full: their counts are lost), event
+  // messages refused, connections without counters, and bytes of groups beyond `room`.
+  uint64_t events = 0;
+  uint64_t event_overruns = 0;
+  uint64_t event_errors = 0;
+  uint64_t uncounted = 0;
+  uint64_t lost_bytes = 0;
+  size_t limit_windows = 0;    // volume limit windows open (fw/engine/volume_limits.h)
+  size_t blocked_devices = 0;  // devices a volume limit blocks now
 };
 
 struct EngineStatus {

@@ -72,10 +72,6 @@ struct ExprText {
   std::string operator()(const nftx::NfProto& m) const {
     return m.v6 ? "meta nfproto ipv6" : "meta nfproto ipv4";
   }
-  std::string operator()(const nftx::UpdateSet& s) const {
-    return "update @" + s.set + " { " + (s.v6 ? "ip6 " : "ip ") + (s.source ? "saddr" : "daddr") +
-           " . ct mark & " + hex(kTrafficClassBits) + " }";
-  }
   std::string operator()(const nftx::DaddrInSet& m) const {
     return (m.v6 ? "ip6 daddr @" : "ip daddr @") + m.set;
   }
@@ -138,10 +134,6 @@ const char* hookName(Hook hook) {
 
 std::string setText(const SetLayout& set) {
   const std::string type = set.v6 ? "ipv6_addr" : "ipv4_addr";
-  if (set.kind == SetKind::kAccounting) {
-    return "  set " + set.name + " { type " + type + " . mark; size " + std::to_string(set.size) +
-           "; flags dynamic; counter; }\n";
-  }
   std::string text = "  set " + set.name + " {\n    type ";
   std::string elements;
   if (set.kind == SetKind::kInterfaceNames) {

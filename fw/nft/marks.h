@@ -6,9 +6,10 @@
 //   bits 1..0   verdict code
 //
 // The traffic class says where an allowed flow goes, seen from its device (the box, the local
-// network, the internet, an address group its profile names): the accounting sets key their
-// counts by device address and class (ruleset_layout.h), so the kernel splits each device's
-// traffic by destination without a rule per class. Refused flows carry class 0. Rules that match
+// network, the internet, an address group its profile names): accounting reads it back from the
+// conntrack entry with the connection's counts (conntrack_counts.h), so the kernel splits each
+// device's traffic by destination without a rule per class. Accounting's dump asks the kernel
+// for marks whose bit 1 is clear (verdict codes 0 and 1: allowed, or not judged). Refused flows carry class 0. Rules that match
 // an allowed flow therefore compare the mark under kAllowMask, which ignores the class.
 //
 // The engine answers a queued packet with NF_REPEAT and a packet mark carrying the generation

@@ -36,8 +36,6 @@ constexpr uint32_t kNftTypeIpv4 = 7;
 constexpr uint32_t kNftTypeIpv6 = 8;
 constexpr uint32_t kNftTypeMark = 19;
 constexpr uint32_t kNftTypeIfname = 41;
-// A concatenation's type is its parts' types, each shifted in by 6 bits (TYPE_BITS).
-constexpr uint32_t kNftTypeBits = 6;
 // nft's BYTEORDER_HOST_ENDIAN (nftables' datatype.h), and room for the one attribute we put.
 constexpr uint32_t kNftByteOrderHost = 1;
 constexpr uint32_t kUserDataBytes = 64;
@@ -135,13 +133,8 @@ void NftBatch::addAddressSet(const SetLayout& set, nftnl_set* s, uint32_t flags)
   nftnl_set_set_u32(s, NFTNL_SET_ID, set.id);
   nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
   const uint32_t address_type = set.v6 ? kNftTypeIpv6 : kNftTypeIpv4;
-  if (set.kind == SetKind::kAccounting) {  // address . class (ruleset_layout.h: accountingKey)
-    nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, address_type << kNftTypeBits | kNftTypeMark);
-    nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, static_cast<uint32_t>(accountingKeyLength(set.v6)));
-  } else {
-    nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, address_type);
-    nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, set.v6 ? 16 : 4);
-  }
+  nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, address_type);
+  nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, set.v6 ? 16 : 4);
   addSetMessage(s, "add set " + set.name);
   nftnl_set_free(s);
 }
@@ -204,21 +197,12 @@ void NftBatch::addSetElements(const std::string& table, const SetLayout& set) {
   flush(set.intervals.size());
 }
 
-void NftBatch::addAccountingSet(const std::string& table, const SetLayout& set) {
-  nftnl_set* s = allocSet(table, set.name);
-  nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, set.size);
-  nftnl_set_add_expr(s, nftnl_expr_alloc("counter"));  // the set owns it from here
-  // Rules add to it (`update`); without NFT_SET_TIMEOUT an element stays until deleted.
-  addAddressSet(set, s, NFT_SET_EVAL);
-}
-
 void NftBatch::addInterfaceNameSet(const std::string& table, const SetLayout& set) {
   nftnl_set* s = allocSet(table, set.name);
   nftnl_set_set_u32(s, NFTNL_SET_ID, set.id);
   // No flags, and its size: the kernel then picks its fixed-size hash, whose lookup costs less
   // than the resizable one it picks for a set of unknown size (tests/bench, perf: ~70 ns less a
-  // packet through the table without accounting, which looks @segments up once; accounting looks
-  // it up twice more). Every packet through the table pays it. The set never grows: new segments
+  // packet through the table). Every packet through the table pays it. The set never grows: new segments
   // replace the table. The type and byte order are for `nft list` alone, which then shows the
   // keys as names.
   nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
@@ -233,11 +217,6 @@ void NftBatch::addInterfaceNameSet(const std::string& table, const SetLayout& se
   for (const std::string& name : set.ifnames) keys.push_back(interfaceNameKey(name));
   keyMessages(NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_ACK, "add elements to set ", table, set.name,
               keys);
-}
-
-void NftBatch::deleteSetElements(const std::string& table, const std::string& name,
-                                 const std::vector<std::vector<uint8_t>>& keys) {
-  keyMessages(NFT_MSG_DELSETELEM, NLM_F_ACK, "delete elements from set ", table, name, keys);
 }
 
 void NftBatch::keyMessages(uint16_t type, uint16_t flags, const char* what,

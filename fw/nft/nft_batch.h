@@ -56,16 +56,9 @@ class NftBatch {
   // last (none when it runs to the family's last address), which is how nft(8) writes intervals;
   // one message per kElementsPerMessage elements.
   void addSetElements(const std::string& table, const SetLayout& set);
-  // A dynamic set with a counter per element (SetKind::kAccounting): no elements, no timeout.
-  void addAccountingSet(const std::string& table, const SetLayout& set);
   // A set of interface names (SetKind::kInterfaceNames, nft type ifname) and its elements, one
   // message per kElementsPerMessage.
   void addInterfaceNameSet(const std::string& table, const SetLayout& set);
-  // Deletes the elements with these keys (each as long as the set's key) from set `name`, one
-  // message per kElementsPerMessage. The kernel refuses the whole batch (ENOENT) if one is not
-  // there.
-  void deleteSetElements(const std::string& table, const std::string& name,
-                         const std::vector<std::vector<uint8_t>>& keys);
   // Deleting elements without naming any empties the set.
   void flushSet(const std::string& table, const std::string& name);
   // Deleting rules without a handle empties the chain; the chain and what jumps to it stay.

@@ -101,23 +101,6 @@ class Linearizer {
     payload(NFT_PAYLOAD_NETWORK_HEADER, m.v6 ? 24 : 16, m.v6 ? 16 : 4);
     lookup(m.set, m.set_id);
   }
-  // No `meta nfproto` match: the layout puts these only where one family arrives (see UpdateSet).
-  // The key is a concatenation, as nft(8) builds `ip saddr . ct mark`: each part in the 32-bit
-  // registers that follow the previous part's (the address in 1 or 4 of them, then the class).
-  void operator()(const nftx::UpdateSet& s) {
-    // Source: bytes 12-15 of the IPv4 header, 8-23 of the IPv6 header; destinations as above.
-    const uint32_t offset = s.v6 ? (s.source ? 8 : 24) : (s.source ? 12 : 16);
-    payload(NFT_PAYLOAD_NETWORK_HEADER, offset, s.v6 ? 16 : 4, NFT_REG32_00);
-    const uint32_t class_reg = NFT_REG32_00 + (s.v6 ? 4 : 1);
-    ctLoad(NFT_CT_MARK, class_reg);
-    mask(kTrafficClassBits, class_reg);
-    // No expression of its own: the kernel gives each new element a copy of the set's counter.
-    auto* e = add("dynset");
-    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG32_00);
-    nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, s.set.c_str());
-    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, s.set_id);
-  }
   void operator()(const nftx::SetMetaMark& s) {
     loaded();
     auto* e = add("immediate");

@@ -1,18 +1,14 @@
 // NftRulesetWriter: installs the layout of table `inet muzzle` (ruleset_layout.h) as one
 // nftables transaction (nft_batch.h) through a NetlinkTransport (netlink_transport.h). It keeps
 // what it installed last, so that a policy change rewrites only the chains and sets that depend
-// on the policy, and so that it knows whether there are accounting sets to read
-// (accounting_dump.h) and how large they may be.
+// on the policy. It also holds the conntrack counter that accounting reads (conntrack_counts.h).
 #include <algorithm>
-#include <cerrno>
 #include <memory>
 #include <optional>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
-#include "fw/nft/accounting_dump.h"
 #include "fw/nft/marks.h"
 #include "fw/nft/netlink_transport.h"
 #include "fw/nft/nft_batch.h"
@@ -61,47 +57,21 @@ class NftRulesetWriter : public RulesetWriter {
     return s;
   }
 
-  // One dump per set. Asks nothing of the kernel when this writer installed no accounting.
-  Result<std::vector<AccountingCount>> readAccounting() override {
-    std::vector<AccountingCount> counts;
-    const uint32_t max_elements = installed_ ? installed_->accounting_addresses : 0;
-    if (max_elements == 0) return counts;
-    for (const AccountingSet& set : kAccountingSets) {
-      const std::vector<char> request = accountingDumpRequest(kRulesetTable, set, nextSeq());
-      auto answer = transport_->dump(request, accountingDumpBytes(max_elements));
-      if (!answer.ok()) {
-        return answer.status().withContext(std::string("reading set ") + set.name + ": ");
-      }
-      if (Status s = parseAccountingDump(*answer, set, max_elements, &counts); !s.ok()) return s;
-    }
-    return counts;
+  Status startAccounting() override {
+    if (counter_) return Status();
+    auto counter = openConntrackCounter();
+    if (!counter.ok()) return counter.status().withContext("accounting: ");
+    counter_ = std::move(*counter);
+    return Status();
   }
 
-  // NFT_MSG_DELSETELEM of an element that is not there fails the whole batch (ENOENT; seen on
-  // Linux 6.18). NFT_MSG_DESTROYSETELEM would not, but needs Linux 6.3, and the uapi headers we
-  // build against predate it. Elements leave only through this writer, so a missing one was
-  // forgotten before or went with a replaced table: on ENOENT the sets are read again and only
-  // what is still there is deleted, in a second batch. No bookkeeping between calls.
-  Status forgetAccounting(const std::vector<AccountingCount>& elements) override {
-    if (elements.empty() || !installed_ || installed_->accounting_addresses == 0) return Status();
-    auto refused = [](const NftBatch& b) { return b.refusal() && b.refusal()->error == ENOENT; };
-    NftBatch first(nextSeq());
-    deleteAccountingElements(first, elements);
-    Status s = commit(first);
-    if (s.ok() || !refused(first)) return s.withContext("forgetting accounting elements: ");
-    auto present = readAccounting();
-    if (!present.ok()) return present.status().withContext("forgetting accounting elements: ");
-    std::sort(present->begin(), present->end(), accountingOrder);
-    std::vector<AccountingCount> still;
-    for (const AccountingCount& e : elements) {
-      if (std::binary_search(present->begin(), present->end(), e, accountingOrder)) {
-        still.push_back(e);
-      }
-    }
-    if (still.empty()) return Status();
-    NftBatch again(nextSeq());
-    deleteAccountingElements(again, still);
-    return commit(again).withContext("forgetting accounting elements: ");
+  Result<std::vector<FlowGroupCount>> readAccounting() override {
+    if (!counter_) return std::vector<FlowGroupCount>{};
+    return counter_->read();
+  }
+
+  ConntrackCounter::Stats accountingStats() const override {
+    return counter_ ? counter_->stats() : ConntrackCounter::Stats{};
   }
 
   Status remove() override {
@@ -115,42 +85,19 @@ class NftRulesetWriter : public RulesetWriter {
  private:
   // Whether `next` keeps every base chain of `current` as it is, and the sets that only a new
   // table changes. The segments no longer change a rule, only the elements of @segments; a change
-  // of them still replaces the whole table, set and all, as install() promises (the accounting
-  // sets start empty with new segments). A running muzzled never changes its segments (a new
+  // of them still replaces the whole table, set and all, as install() promises. A running muzzled never changes its segments (a new
   // setup is a new enforcing phase, whose writer installs from scratch), so refilling @segments
   // in place would serve no one today.
   static bool keepsTable(const RulesetSpec& current, const RulesetSpec& next) {
     return current.segment_ifnames == next.segment_ifnames &&
            current.queue_first == next.queue_first && current.queue_count == next.queue_count &&
-           current.fail_open == next.fail_open && current.queue_mode == next.queue_mode &&
-           // The accounting sets and chains come and go, and change size, with the table.
-           current.accounting_addresses == next.accounting_addresses;
-  }
-
-  // The key only: the counts of an element to forget are not the kernel's.
-  static bool accountingOrder(const AccountingCount& a, const AccountingCount& b) {
-    return std::tie(a.upload, a.address, a.traffic_class) <
-           std::tie(b.upload, b.address, b.traffic_class);
-  }
-
-  // One message per set (or per kElementsPerMessage of it); elements of no set are skipped.
-  static void deleteAccountingElements(NftBatch& b, const std::vector<AccountingCount>& elements) {
-    for (const AccountingSet& set : kAccountingSets) {
-      std::vector<std::vector<uint8_t>> keys;
-      for (const AccountingCount& e : elements) {
-        if (e.upload == set.upload && e.address.v6 == set.v6) {
-          keys.push_back(accountingKey(e.address, e.traffic_class));
-        }
-      }
-      b.deleteSetElements(kRulesetTable, set.name, keys);
-    }
+           current.fail_open == next.fail_open && current.queue_mode == next.queue_mode;
   }
 
   // A new generation (or DoH list) on a table this writer installed: rewrite the per-policy
   // chains and the DoH sets in one transaction, leaving the base chains registered. Re-creating a
   // base chain unregisters its hook, and the kernel then drops every packet waiting in our queues.
-  // The accounting sets are left alone: their counts outlive policies; so is @segments, the same
-  // on this path (keepsTable).
+  // @segments is left alone, the same on this path (keepsTable).
   Status updatePolicy(const RulesetLayout& layout) {
     NftBatch b(nextSeq());
     auto per_policy = [&](const std::string& chain) {
@@ -186,9 +133,6 @@ class NftRulesetWriter : public RulesetWriter {
         case SetKind::kInterval:
           b.addIntervalSet(layout.table, s);
           break;
-        case SetKind::kAccounting:
-          b.addAccountingSet(layout.table, s);
-          break;
         case SetKind::kInterfaceNames:
           b.addInterfaceNameSet(layout.table, s);
           break;
@@ -214,6 +158,7 @@ class NftRulesetWriter : public RulesetWriter {
   std::unique_ptr<NetlinkTransport> transport_;
   uint32_t seq_ = 1;
   std::optional<RulesetSpec> installed_;  // what this writer last put in the kernel
+  std::unique_ptr<ConntrackCounter> counter_;  // from startAccounting() on
 };
 
 }  // namespace

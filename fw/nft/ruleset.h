@@ -1,7 +1,8 @@
-// The kernel half of Muzzle: table `inet muzzle`, written as one atomic netlink batch.
-// RulesetWriter is the seam the engine uses; NftRulesetWriter (nft_ruleset_writer.cc) builds the
-// table's layout (ruleset_layout.h) into libnftnl messages and hands them to a NetlinkTransport
-// (netlink_transport.h): libmnl in muzzled, a recording fake in the unit tests.
+// The kernel half of Muzzle: table `inet muzzle`, written as one atomic netlink batch, and what
+// conntrack counts for accounting (conntrack_counts.h). RulesetWriter is the seam the engine
+// uses; NftRulesetWriter (nft_ruleset_writer.cc) builds the table's layout (ruleset_layout.h)
+// into libnftnl messages and hands them to a NetlinkTransport (netlink_transport.h): libmnl in
+// muzzled, a recording fake in the unit tests.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "fw/common/net.h"
 #include "fw/common/status.h"
+#include "fw/nft/conntrack_counts.h"
 
 namespace muzzle {
 
@@ -33,25 +35,6 @@ struct RulesetSpec {
   QueueMode queue_mode = QueueMode::kCompat;
   // DoH resolver addresses for the interval sets @doh4 and @doh6 (merged; overlaps allowed).
   std::vector<Cidr> doh;
-  // Per-device accounting: room for this many elements in each of the dynamic sets
-  // @acct-up4, @acct-down4, @acct-up6 and @acct-down6 (a counter per element, keyed by the
-  // device's address and the traffic class; see AccountingCount). 0 leaves accounting out of
-  // the table.
-  uint32_t accounting_addresses = 0;
-};
-
-// What the kernel counted for one address of a managed device: the layer-3 bytes and packets of
-// allowed traffic from it (upload) or to it, since its element was added to its set. The sets
-// are made with the table and kept across policy changes; an element leaves only when muzzled
-// forgets it (forgetAccounting), so a count only ever grows while its element exists.
-struct AccountingCount {
-  IpAddress address;
-  bool upload = false;
-  uint64_t bytes = 0;
-  uint64_t packets = 0;
-  // Where the flows went, seen from the device (marks.h; CompiledPolicy::traffic_classes).
-  // With the address and direction, the element's key.
-  uint8_t traffic_class = 0;
 };
 
 // Renders the spec as nft(8) text, from the same layout the writer installs (ruleset_layout.h):
@@ -72,20 +55,18 @@ class RulesetWriter {
   // the chains that name the generation (`judge` with its verdict map, `dns-query`) and the DoH
   // sets are rewritten:
   // re-creating a base chain would unregister its hook, and the kernel drops the packets waiting in
-  // the queues when that happens. The accounting sets keep their elements across such a change;
-  // a whole-table replace (segments, queues or accounting_addresses changed) starts them empty.
+  // the queues when that happens.
   virtual Status install(const RulesetSpec& spec) = 0;
   // Deletes table `inet muzzle` if present.
   virtual Status remove() = 0;
-  // Every element of the accounting sets (nothing when the installed spec has accounting off,
-  // nothing asked of the kernel then): at most 4 x accounting_addresses. A set that does not
-  // exist reads as empty; an answer that is garbled or larger than the set's size is an error.
-  virtual Result<std::vector<AccountingCount>> readAccounting() = 0;
-  // Deletes these elements (address and direction; the counts are ignored) from the accounting
-  // sets, so an address idle for long gives its room back. Elements already gone are no error:
-  // the kernel refuses a batch that deletes one, so the sets are then read again and what is
-  // still there is deleted in a second batch.
-  virtual Status forgetAccounting(const std::vector<AccountingCount>& elements) = 0;
+  // Per-device accounting: turns conntrack's counters on (before the first install, so that every
+  // connection the table judges is counted) and starts reading them (openConntrackCounter). An
+  // error says what failed; accounting then reads nothing, and the table works as before.
+  virtual Status startAccounting() = 0;
+  // What allowed connections counted since the last read (ConntrackCounter::read), by source,
+  // destination and class. Nothing before startAccounting() worked.
+  virtual Result<std::vector<FlowGroupCount>> readAccounting() = 0;
+  virtual ConntrackCounter::Stats accountingStats() const = 0;
 };
 
 // Writes to the kernel of the calling thread's network namespace. Needs CAP_NET_ADMIN.

@@ -23,7 +23,7 @@ constexpr uint16_t kDhcpServerPort = 67;
 constexpr uint16_t kDhcpClientPort = 68;
 constexpr uint32_t kDoh4SetId = 1;
 constexpr uint32_t kDoh6SetId = 2;
-// 3-6 are the accounting sets (kAccountingSets).
+// 3-6 were the accounting sets, gone since conntrack counts (conntrack_counts.h).
 constexpr uint32_t kVerdictMapSetId = 7;
 constexpr uint32_t kSegmentsSetId = 8;
 constexpr const char* kSegmentsSet = "segments";
@@ -121,13 +121,6 @@ void addDnsQueryRules(LayoutBuilder& b, const char* chain) {
   }
 }
 
-// What an allowed packet does: accepted, or with accounting counted on its way out (`account`
-// accepts it). Refused packets are never counted.
-Verdict allowVerdict(const LayoutBuilder& b) {
-  return b.spec().accounting_addresses > 0 ? Verdict{Verdict::kGoto, "account"}
-                                           : Verdict{Verdict::kAccept, ""};
-}
-
 // DNS answers to devices and DHCP requests from them, whatever their flow's verdict: reached by
 // jump from `judge` (undecided flows), `inspected`, `deny` and `discard`; returns when the packet
 // is neither. DNS answers reach muzzled on every packet, so the name is learned before the
@@ -147,20 +140,20 @@ void addInspectedChain(LayoutBuilder& b) {
   b.add("inspected", "inspected rule 1 (DNS answers and DHCP requests: to muzzled)",
         {Verdict{Verdict::kJump, "dns-dhcp"}});
   addDnsQueryRules(b, "inspected");
-  b.add("inspected", "inspected rule (the rest of an allowed flow)", {allowVerdict(b)});
+  b.add("inspected", "inspected rule (the rest of an allowed flow)", {Verdict{Verdict::kAccept, ""}});
 }
 
 void addJudgeChain(LayoutBuilder& b) {
   // The established path: a flow judged earlier under this generation is decided here, in one
   // lookup, ahead of everything else. An allowed mark carries the flow's traffic class
   // (marks.h): looked up under kAllowMask (refused marks carry class 0). No counter: this runs
-  // for every packet of every flow, and nothing reads one here (the accounting sets count what
-  // is read). Ahead of the invalid check too: a packet conntrack calls invalid has no conntrack
+  // for every packet of every flow, and nothing reads one here (conntrack counts each
+  // connection for accounting: conntrack_counts.h). Ahead of the invalid check too: a packet conntrack calls invalid has no conntrack
   // entry (the kernel detaches it), so loading its mark fails and the rule does not match. And
   // ahead of the verdict-mark rules: when two packets of a flow were queued at once, the second
   // one's fresh verdict meets the first one's, saved, here, and the first verdict of a generation
   // stands (it used to be overwritten by the last).
-  const Verdict allow = allowVerdict(b);
+  const Verdict allow{Verdict::kAccept, ""};
   b.add("judge", "judge rule 1 (the verdict in the conntrack mark)",
         {CtMarkVmap{kAllowMask,
                     {{b.mark(VerdictCode::kAllowInspected), Verdict{Verdict::kGoto, "inspected"}},
@@ -219,32 +212,6 @@ void addJudgeChain(LayoutBuilder& b) {
   b.add("judge", b.queueWhat("judge rule (queue to muzzled, "), {Counter{}, b.flowQueue()});
 }
 
-// `account` (IPv4, after sending IPv6 to `account6`) and `account6`: see ruleset_layout.h. Every
-// rule here runs for every packet of every allowed flow, so the family is matched once, and the
-// segments are one lookup in @segments per direction. A packet between two segments must reach
-// both its upload and its download rule, so neither may end the chain early.
-void addAccountChains(LayoutBuilder& b) {
-  b.add("account", "account rule 1 (IPv6 to account6)",
-        {NfProto{true}, Verdict{Verdict::kGoto, "account6"}});
-  for (const bool v6 : {false, true}) {
-    const char* chain = v6 ? "account6" : "account";
-    const std::string family = v6 ? "IPv6" : "IPv4";
-    for (const AccountingSet& set : kAccountingSets) {
-      if (set.v6 != v6) continue;
-      b.add(
-          chain,
-          std::string(chain) + " rule (" + family +
-              (set.upload ? " upload from a segment)" : " download to a segment)"),
-          {set.upload ? fromSegment() : toSegment(), UpdateSet{v6, set.upload, set.name, set.id}});
-    }
-    // Explicit, though falling off the end would reach the base chain's policy accept today
-    // (`judge` and `account` are reached by goto): were either ever reached by jump, falling off
-    // would return to the base chain, whose next rule (to a segment) could count the packet
-    // again. One immediate expression per packet.
-    b.add(chain, std::string(chain) + " rule (accept)", {Verdict{Verdict::kAccept, ""}});
-  }
-}
-
 void addOutputChain(LayoutBuilder& b) {
   // Answers from a resolver on the box (dnsmasq on the gateway) leave through output.
   addDnsAnswerRules(b, "output");
@@ -253,19 +220,6 @@ void addOutputChain(LayoutBuilder& b) {
   b.add("output", "output rule (DHCP replies from the box to a segment)",
         {toSegment(), Port{kUdp, true, kDhcpServerPort}, Port{kUdp, false, kDhcpClientPort},
          SetMetaMark{kHintDhcpReply}, Counter{}, b.inspectionQueue()});
-  // The box's own packets to a device (an NTP answer, a web page) are that device's download,
-  // as the device's packets to the box are its upload (`input` -> `judge` -> `account`). Last:
-  // DNS answers and DHCP replies, read one by one above, are not counted, as their questions are
-  // not; nor is neighbour discovery and MLD (multicast, of no device), as `judge` accepts a
-  // device's before counting. `account` matches no iifname here: only the download rule counts.
-  if (b.spec().accounting_addresses > 0) {
-    b.add("output", "output rule (IPv6 neighbour discovery and MLD: not accounted)",
-          {Icmpv6Type{kIcmpv6InfraFirst, kIcmpv6InfraLast}, Verdict{}});
-    b.add("output", "output rule (MLDv2 reports: not accounted)",
-          {Icmpv6Type{kIcmpv6Mld2Report, kIcmpv6Mld2Report}, Verdict{}});
-    b.add("output", "output rule (the box's packets to a segment: accounted)",
-          {toSegment(), Verdict{Verdict::kGoto, "account"}});
-  }
 }
 
 }  // namespace
@@ -273,16 +227,6 @@ void addOutputChain(LayoutBuilder& b) {
 std::vector<uint8_t> interfaceNameKey(const std::string& name) {
   std::vector<uint8_t> key(kInterfaceNameKeyLength, 0);
   std::copy_n(name.begin(), std::min(name.size(), kInterfaceNameKeyLength - 1), key.begin());
-  return key;
-}
-
-size_t accountingKeyLength(bool v6) { return (v6 ? 16 : 4) + sizeof(uint32_t); }
-
-std::vector<uint8_t> accountingKey(const IpAddress& address, uint32_t traffic_class) {
-  std::vector<uint8_t> key(address.bytes.begin(), address.bytes.begin() + (address.v6 ? 16 : 4));
-  const uint32_t bits = (traffic_class & kMaxTrafficClass) << kTrafficClassShift;
-  const auto* raw = reinterpret_cast<const uint8_t*>(&bits);
-  key.insert(key.end(), raw, raw + sizeof(bits));
   return key;
 }
 
@@ -310,17 +254,6 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
   addDnsQueryChain(b);
   addJudgeChain(b);
   addOutputChain(b);
-  if (spec.accounting_addresses > 0) {
-    for (const AccountingSet& set : kAccountingSets) {
-      layout.sets.push_back(
-          {set.name, set.id, set.v6, {}, SetKind::kAccounting, spec.accounting_addresses});
-    }
-    layout.chains.push_back({"account", std::nullopt, false});
-    layout.chains.push_back({"account6", std::nullopt, false});
-    // After `judge`, where they are reached from.
-    layout.listing.insert(layout.listing.begin() + 4, {"account", "account6"});
-    addAccountChains(b);
-  }
   const Verdict to_judge{Verdict::kGoto, "judge"};
   b.add("forward", "forward rule (from a segment)", {fromSegment(), to_judge});
   b.add("forward", "forward rule (to a segment)", {toSegment(), to_judge});

@@ -33,31 +33,14 @@
 //
 // The verdict map and the rules that recognise an allowed flow by its mark (the fresh verdict
 // mark, `dns-query`'s first) compare it under kAllowMask: an allowed mark carries its traffic
-// class. With accounting on (RulesetSpec::accounting_addresses > 0), the map's allowed entry,
-// the verdict-mark rules that accept an allowed flow and `inspected`'s last rule `goto account`
-// instead, so only allowed packets are counted:
-//   `account` sends IPv6 to `account6` (one `meta nfproto` match, not one per rule), then adds
-//   the packet to @acct-up4 keyed by its source address and its flow's traffic class (the class
-//   bits of the conntrack mark, marks.h) when it came from a segment (`iifname @segments`), and
-//   to @acct-down4 keyed by its destination and class when it leaves to one (`oifname
-//   @segments`), and accepts;
-//   `account6` does the same with @acct-up6 and @acct-down6. A packet between two segments
-//   counts as upload for one device and download for the other; the box's own packets to a
-//   segment reach `account` from the last rules of `output` (download; DNS answers and DHCP
-//   replies, read by muzzled, are diverted before);
-//   sets @acct-up4, @acct-down4, @acct-up6 and @acct-down6 are dynamic (`update` adds an
-//   address and class the first time they are seen; the box's own flows carry class 0, the
-//   box's), hold at most accounting_addresses elements each, carry
-//   a counter per element and no timeout: an element leaves only when muzzled forgets it. When
-//   a set is full a new address is not counted, and the packet is still accepted.
+// class, which accounting reads from the conntrack entry (conntrack_counts.h): the table itself
+// counts no traffic. (It used to, in dynamic sets updated by every allowed packet: 0.4-0.65 us a
+// packet on the bench's gateway, where conntrack's own counters cost ~25 ns.)
 // Cost, whatever the number of segments: an established allowed packet evaluates the base
 // chain's rule for its direction (from a segment, then to a segment: each one interface-name load
 // and one lookup in @segments) and the verdict map in `judge` (one conntrack-mark load, the class
-// mask and the lookup, no counter: nothing reads one there), and with accounting 4 more rules in
-// `account` (the IPv6 dispatch, the upload and the download update, the accept). A refused one
-// also walks `dns-dhcp` (3 rules). Pinned in tests/unit/fw/nft/established_path_test.cc and
-// accounting_layout_test.cc. Traffic muzzled accepts from its queues itself (DNS queries and
-// answers, DHCP) is not counted.
+// mask and the lookup, no counter: nothing reads one there), and is accepted there. A refused one
+// also walks `dns-dhcp` (3 rules). Pinned in tests/unit/fw/nft/established_path_test.cc.
 //
 // Pure value code: no I/O, no libnftnl. The rules do not depend on the number of segments; only
 // the elements of @segments do.
@@ -129,17 +112,6 @@ struct DaddrInSet {  // ip daddr @doh4 / ip6 daddr @doh6
   std::string set;
   uint32_t set_id = 0;
 };
-// update @acct-up4 { ip saddr . ct mark & 0xfc } / update @acct-down6 { ip6 daddr . ct mark &
-// 0xfc }: adds the device address and the flow's traffic class (marks.h) to the dynamic set (or
-// finds the element) and runs the set's per-element counter. Loads the address without a
-// `meta nfproto` match: only in a chain that packets of the other family never reach
-// (`account` after its IPv6 dispatch, `account6`).
-struct UpdateSet {
-  bool v6 = false;
-  bool source = false;  // keyed by the source address, else by the destination
-  std::string set;
-  uint32_t set_id = 0;
-};
 struct SetMetaMark {  // meta mark set 0x00000020
   uint32_t mark = 0;
 };
@@ -174,7 +146,7 @@ struct CtMarkVmap {
 using NftExpr =
     std::variant<nftx::IfNameInSet, nftx::L4Proto, nftx::Port, nftx::Icmpv6Type,
                  nftx::CtStateInvalid, nftx::CtDirection, nftx::CtOriginalPort, nftx::MetaMarkIs,
-                 nftx::CtMarkIs, nftx::NfProto, nftx::DaddrInSet, nftx::UpdateSet,
+                 nftx::CtMarkIs, nftx::NfProto, nftx::DaddrInSet,
                  nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter, nftx::Queue,
                  nftx::Verdict, nftx::Reject, nftx::CtMarkVmap>;
 
@@ -197,8 +169,7 @@ struct ChainLayout {
 };
 
 enum class SetKind {
-  kInterval,    // fixed addresses (the DoH resolvers): refilled on every policy change
-  kAccounting,  // dynamic, a counter per element, filled by the packet path: never refilled
+  kInterval,  // fixed addresses (the DoH resolvers): refilled on every policy change
   // The managed segments' interface names (@segments): made with the table, which a change of
   // segments replaces, so never refilled.
   kInterfaceNames,
@@ -210,7 +181,6 @@ struct SetLayout {
   bool v6 = false;
   std::vector<AddressInterval> intervals;  // merged (interval_set.h); kInterval only
   SetKind kind = SetKind::kInterval;
-  uint32_t size = 0;  // kAccounting: the most elements (address and class) the kernel lets it hold
   std::vector<std::string> ifnames{};  // kInterfaceNames only
 };
 
@@ -218,23 +188,6 @@ struct SetLayout {
 // name cut to 15 and padded with NULs (the kernel's names are at most 15 bytes and end in one).
 inline constexpr size_t kInterfaceNameKeyLength = 16;
 std::vector<uint8_t> interfaceNameKey(const std::string& name);
-
-// The accounting sets: which direction each counts, in the order rulesetLayout() creates them.
-struct AccountingSet {
-  const char* name;
-  uint32_t id;
-  bool v6;
-  bool upload;  // keyed by the device's address as the source; else as the destination
-};
-inline constexpr AccountingSet kAccountingSets[] = {{"acct-up4", 3, false, true},
-                                                    {"acct-down4", 4, false, false},
-                                                    {"acct-up6", 5, true, true},
-                                                    {"acct-down6", 6, true, false}};
-
-// An accounting set's key: the address (4 or 16 bytes, network order), then the class bits of
-// the conntrack mark (ct mark & kTrafficClassBits) as a 32-bit register holds them (host order).
-size_t accountingKeyLength(bool v6);
-std::vector<uint8_t> accountingKey(const IpAddress& address, uint32_t traffic_class);
 
 inline constexpr const char* kRulesetTable = "muzzle";  // in family inet
 

@@ -225,13 +225,21 @@ std::string renderMetrics(const MetricsSnapshot& s) {
            "Reads of the kernel's per-device counts (every accounting interval).",
            e.accounting.reads);
   w.single("muzzle_accounting_read_errors_total", "counter",
-           "Reads (or forgets) of the kernel's per-device counts that failed.",
-           e.accounting.read_errors);
-  w.single("muzzle_accounting_addresses", "gauge",
-           "Device addresses counted in the kernel now, each direction.", e.accounting.elements);
+           "Reads of the kernel's per-device counts that failed.", e.accounting.read_errors);
+  w.single("muzzle_accounting_groups", "gauge",
+           "Source, destination and class groups the last read returned.", e.accounting.groups);
   w.single("muzzle_accounting_unattributed_bytes_total", "counter",
-           "Bytes counted for an address no device owned when they were read.",
+           "Bytes of judged connections no device owned an end of when they were read.",
            e.accounting.unattributed_bytes);
+  w.single("muzzle_accounting_event_overruns_total", "counter",
+           "Times the kernel dropped ended connections' counts: muzzled's queue of them was full.",
+           e.accounting.event_overruns);
+  w.single("muzzle_accounting_uncounted_connections_total", "counter",
+           "Connections read without counters (net.netfilter.nf_conntrack_acct off).",
+           e.accounting.uncounted);
+  w.single("muzzle_accounting_lost_bytes_total", "counter",
+           "Bytes not counted: more groups between two reads than muzzled keeps.",
+           e.accounting.lost_bytes);
 
   w.family("muzzle_metrics_connections_total", "counter",
            "Connections to this endpoint, by outcome.");

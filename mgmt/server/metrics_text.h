@@ -34,7 +34,7 @@ struct MetricsDevice {
   std::string segment;
   uint64_t allowed_flows = 0;
   uint64_t denied_flows = 0;
-  TrafficTotals upload;  // counted in the kernel (fw/engine/traffic_accounting.h)
+  TrafficTotals upload;  // counted in the kernel (fw/nft/conntrack_counts.h)
   TrafficTotals download;
 };
 

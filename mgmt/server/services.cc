@@ -255,7 +255,7 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
           v1::AccountingStatus* a = resp->mutable_accounting();
           a->set_on(st.accounting.on);
           a->set_interval_seconds(st.accounting.interval_seconds);
-          a->set_addresses(st.accounting.elements);
+          a->set_groups(st.accounting.groups);
           a->set_room(st.accounting.room);
           a->set_reads(st.accounting.reads);
           a->set_read_errors(st.accounting.read_errors);
@@ -263,6 +263,11 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
           a->set_unattributed_bytes(st.accounting.unattributed_bytes);
           a->set_limit_windows(st.accounting.limit_windows);
           a->set_blocked_devices(st.accounting.blocked_devices);
+          a->set_events(st.accounting.events);
+          a->set_event_overruns(st.accounting.event_overruns);
+          a->set_event_errors(st.accounting.event_errors);
+          a->set_uncounted(st.accounting.uncounted);
+          a->set_lost_bytes(st.accounting.lost_bytes);
           for (const auto& seg : deps_.engine.config().segments)
             resp->add_segments(seg.name + ":" + seg.ifname);
           resp->set_role(roleName(p.role));

@@ -218,8 +218,8 @@ void accountingFacts(std::string& out, const v1::AccountingStatus& a) {
     return;
   }
   fact(out, "Traffic accounting",
-       "every " + std::to_string(a.interval_seconds()) + " s, " + std::to_string(a.addresses()) +
-           " addresses (room for " + std::to_string(a.room()) + ")");
+       "every " + std::to_string(a.interval_seconds()) + " s, " + std::to_string(a.groups()) +
+           " device-peer groups (room for " + std::to_string(a.room()) + ")");
   fact(out, "Accounting reads",
        std::to_string(a.reads()) + " (" + std::to_string(a.read_errors()) + " failed)",
        a.read_errors() > 0);

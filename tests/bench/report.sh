@@ -355,7 +355,7 @@ END {
   }
   if (("muzzled-noacct" SUBSEP "udp-churn") in rate) {
     print ""
-    print "Per-device accounting: muzzled (counting) against muzzled-noacct (no accounting sets), same run:"
+    print "Per-device accounting: muzzled (counting) against muzzled-noacct (no conntrack counters), same run:"
     cost_rows("muzzled", "muzzled-noacct", "udp-churn tcp-churn tcp-stream", "accounting costs <= 3%    ", 0)
   }
   # The other features of the wave, each against muzzled in the same run.

@@ -412,12 +412,19 @@ drop_fast_path() {
   done
 }
 
+# conntrack's per-connection counters (net.netfilter.nf_conntrack_acct) in the lab gateway:
+# muzzled with accounting turns them on itself (its accounting reads them), and it stays on for
+# whatever runs next in the namespace. Every config without accounting turns it off first, so
+# what counting costs conntrack shows only where accounting is on.
+conntrack_acct_off() { lab_exec gw sysctl -qw net.netfilter.nf_conntrack_acct=0 || true; }
+
 # start_bare_loop CONFIG MARK [ARG...]: bench_nfq_loop on flow queue 100, answering with MARK,
 # logging to CONFIG.log; returns once it says it is ready. Not through lab_exec (a shell
 # function): ip netns exec execs the program, so $! is the loop itself, for its CPU and RSS.
 start_bare_loop() {
   local config="$1" mark="$2"
   shift 2
+  conntrack_acct_off
   ip netns exec "$gw_ns" "$bench/bench_nfq_loop" --queue 100 --mark "$mark" --max-seconds 300 "$@" \
     >"$LAB_STATE/$config.log" 2>&1 </dev/null &
   consumer_pid=$!
@@ -619,6 +626,7 @@ one_round() {
   lab_exec gw sysctl -qw net.netfilter.nf_conntrack_udp_timeout=1 net.netfilter.nf_conntrack_tcp_timeout_close=2 || true
 
   say "config kernel"
+  conntrack_acct_off
   common_cells kernel
   established_cells kernel
   every_packet_cells kernel
@@ -720,9 +728,10 @@ one_round() {
   consumer_pid=""
 
   # ---- 5. muzzled without per-device accounting ---------------------------------------------------
-  # What counting every device's traffic in the kernel costs (README "Traffic per device"): the
-  # same site with the accounting sets left out, on the new-flow and the established-flow cells.
+  # What counting every device's traffic costs (README "Traffic per device"): the same site with
+  # conntrack's counters off and nothing read, on the new-flow and the established-flow cells.
   say "config muzzled-noacct"
+  conntrack_acct_off
   LAB_CONFIG_EXTRA='devices: {accounting_interval_seconds: 0}' lab_start_muzzled
   consumer_pid="$LAB_MUZZLED_PID"
   cell muzzled-noacct udp-churn flows/s traffic_udp --window 256 --seconds "$secs"

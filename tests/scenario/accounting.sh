@@ -1,26 +1,28 @@
 #!/bin/bash
-# Per-device accounting in a real kernel: NftRulesetWriter (through accounting_check, one
-# process driven line by line) installs table `inet muzzle` with accounting on in a firewall
-# namespace between a device and a far host, real UDP datagrams cross it, and readAccounting()
-# must report exactly their IP bytes and packets: upload keyed by the device's address as the
-# source, download as the destination, IPv4 and IPv6. Then: traffic whose conntrack mark says
-# drop is not counted; forgetAccounting() removes an element and takes a missing one without
-# error; a policy change (new generation, the chains rewritten in place) keeps the counts, and
-# counting goes on under the new generation; a base change (the accounting size) starts empty;
-# three segments in @segments (a change of segments: the table replaced, the sets empty), a
-# packet between two of them counted as upload for one device and download for the other; a
-# table deleted behind the writer's back reads as nothing, not as an error.
+# Per-device accounting in a real kernel: conntrack counts each allowed connection, and
+# NftRulesetWriter's counter (through accounting_check, one process driven line by line) reads
+# the counts with a zeroing dump and the events of connections that end. In a firewall namespace
+# between devices and a far host, with table `inet muzzle` installed, real UDP datagrams cross,
+# and readAccounting() must report exactly their IP bytes and packets, per source, destination
+# and traffic class, IPv4 and IPv6:
+# - startAccounting() turns net.netfilter.nf_conntrack_acct on in the namespace; connections from
+#   before it carry no counters (counted as uncounted, not read);
+# - connections the device opened and ones opened to it, exactly; refused ones (drop mark) not;
+# - a read zeroes what it returned: the next read holds only what came after;
+# - a connection that ends between two reads (deleted with conntrack -D) is read from its event;
+# - the box's own connection (no verdict mark) is read as the box's, class 0;
+# - a policy change (new generation) and a change of segments leave counting alone.
 #
 # No muzzled runs here: a table of this test's own (`inet acctlab`, forward hook, priority -10,
 # before muzzle's chains at 0) sets the conntrack mark muzzled would have set: the allow verdict
-# of the current generation for UDP port 9999, the drop verdict for port 9998. The ruleset is
-# fail-open, so anything else passes unjudged.
+# of the current generation with traffic class 3 for UDP port 9999, the drop verdict for port
+# 9998. The ruleset is fail-open, so anything else passes unjudged.
 #
 #   dev (198.18.0.2, fd00:acc::2) ──seg0── fw ──wan0── far (203.0.113.2, 2001:db8:acc::2)
 #   dev2 (198.18.1.2, fd00:acc:0:1::2) ──seg1──┘
 #
 # Namespaces acctprobe-<pid>-{dev,dev2,fw,far}, deleted on exit whatever happens. Nothing is sent
-# outside them, and the root namespace's firewall is never touched.
+# outside them, and the root namespace's firewall and conntrack table are never touched.
 set -u
 if ((EUID != 0)); then
   echo "skipped: needs root (network namespaces)"
@@ -92,10 +94,11 @@ EOF
   done
 }
 
-# The verdict marks muzzled would set (fw/nft/marks.h): generation << 8 | code (1 allow, 3 drop).
+# The verdict marks muzzled would set (fw/nft/marks.h): generation << 8 | class << 2 | code
+# (1 allow, 3 drop; refusals carry class 0).
 set_verdicts() {  # GENERATION
   local allow drop
-  allow=$(printf '0x%08x' $(($1 << 8 | 1))) drop=$(printf '0x%08x' $(($1 << 8 | 3)))
+  allow=$(printf '0x%08x' $(($1 << 8 | 3 << 2 | 1))) drop=$(printf '0x%08x' $(($1 << 8 | 3)))
   ip netns exec "$fw" nft -f - <<EOF
 table inet acctlab
 delete table inet acctlab
@@ -139,13 +142,13 @@ expect_ok() {
 expect_read() {  # WHAT LINE...
   local what=$1 want
   shift
-  want=$(printf '%s\n' "$@" | sort)
+  want=$(printf '%s\n' "$@" | LC_ALL=C sort)
   ask read || return
   if [[ $reply == "$want" ]]; then
     echo "ok   read: $what"
   else
     fail "read: $what"$'\n'"  want: ${want//$'\n'/$'\n'        }"$'\n'"  got:  ${reply//$'\n'/$'\n'        }"
-    ip netns exec "$fw" nft list table inet muzzle 2>&1 | grep -A6 'set acct'
+    ip netns exec "$fw" conntrack -L -o extended 2>&1 | head -20
   fi
 }
 
@@ -155,55 +158,72 @@ ip netns exec "$fw" "$check" <"$work/in" >"$work/out" 2>"$work/err" &
 driver=$!
 exec {drv_in}>"$work/in" {drv_out}<"$work/out"
 
-expect_ok install 7 64 seg0
+acct_sysctl=/proc/sys/net/netfilter/nf_conntrack_acct
+# muzzled starts accounting before its table; here the table comes first, so that a connection
+# exists from before the start (conntrack tracks nothing in a namespace before a table asks for
+# it): it has no counters.
+expect_ok install 7 seg0
 set_verdicts 7 || fail "the test's own table (inet acctlab)"
+send "$dev" 203.0.113.2 9997 1 10  # no verdict mark: passes unjudged (fail-open)
+echo "     nf_conntrack_acct before the start: $(ip netns exec "$fw" cat $acct_sysctl)"
+expect_ok start
+if [[ $(ip netns exec "$fw" cat $acct_sysctl) == 1 ]]; then
+  echo "ok   start turned nf_conntrack_acct on in the namespace"
+else
+  fail "nf_conntrack_acct is $(ip netns exec "$fw" cat $acct_sysctl) after start"
+fi
+# The datagram to port 9997 (no verdict mark, so the dump asks for it) began before the start.
 expect_read "nothing counted yet"
+if ask stats && [[ $reply =~ uncounted\ ([0-9]+) ]] && ((BASH_REMATCH[1] > 0)); then
+  echo "ok   connections from before the start are uncounted ($reply)"
+else
+  fail "stats after the first read: $reply"
+fi
 
-# IPv4 length = payload + 28, IPv6 = payload + 48.
-send "$dev" 203.0.113.2 9999 5 100     # up   198.18.0.2: 5 x 128
-send "$far" 198.18.0.2 9999 3 200      # down 198.18.0.2: 3 x 228
-send "$dev" 2001:db8:acc::2 9999 4 60  # up   fd00:acc::2: 4 x 108
-send "$far" fd00:acc::2 9999 2 1000    # down fd00:acc::2: 2 x 1048
+# IPv4 length = payload + 28, IPv6 = payload + 48. Each send is one connection (one socket).
+send "$dev" 203.0.113.2 9999 5 100     # opened by the device: 5 x 128
+send "$far" 198.18.0.2 9999 3 200      # opened to it: 3 x 228
+send "$dev" 2001:db8:acc::2 9999 4 60  # 4 x 108
+send "$far" fd00:acc::2 9999 2 1000    # 2 x 1048
 send "$dev" 203.0.113.2 9998 7 100     # conntrack mark: drop -> not counted
 send "$dev" 2001:db8:acc::2 9998 7 100
-expect_read "allowed traffic, exactly; dropped traffic not at all" \
-  "up 198.18.0.2 640 5" "down 198.18.0.2 684 3" "up fd00:acc::2 432 4" "down fd00:acc::2 2096 2"
+expect_read "allowed connections, exactly; refused ones not at all" \
+  "198.18.0.2 203.0.113.2 class 3 judged 640 5 0 0" \
+  "203.0.113.2 198.18.0.2 class 3 judged 684 3 0 0" \
+  "fd00:acc::2 2001:db8:acc::2 class 3 judged 432 4 0 0" \
+  "2001:db8:acc::2 fd00:acc::2 class 3 judged 2096 2 0 0"
+expect_read "a read zeroes what it returned"
 
-# The element goes; a missing one (never counted) in the same request is no error.
-expect_ok forget up 198.18.0.2 198.18.0.77
-expect_ok forget down fd00:acc::99
-expect_read "the forgotten element is gone, the others stay" \
-  "down 198.18.0.2 684 3" "up fd00:acc::2 432 4" "down fd00:acc::2 2096 2"
-expect_ok forget up 198.18.0.2  # already gone: still no error
+# A connection that ends between two reads: its event carries what it counted since the last.
+send "$dev" 203.0.113.2 9999 4 100
+ip netns exec "$fw" conntrack -D -f ipv4 -p udp --dport 9999 >/dev/null 2>&1 &&
+  ip netns exec "$fw" conntrack -D -f ipv6 -p udp --dport 9999 >/dev/null 2>&1 ||
+  fail "conntrack -D in the firewall namespace"
+sleep 1  # the event thread reads the events as they come
+expect_read "ended connections, from their events (the ended ones read before: nothing new)" \
+  "198.18.0.2 203.0.113.2 class 3 judged 512 4 0 0"
+if ask stats && [[ $reply =~ events\ ([0-9]+)\ overruns\ 0\ errors\ 0 ]] && ((BASH_REMATCH[1] >= 5)); then
+  echo "ok   every deleted connection came as an event, none lost ($reply)"
+else
+  fail "stats after the deletes: $reply"
+fi
 
-# A policy change: `judge` and `dns-query` rewritten in place, the sets kept with their counts.
-expect_ok install 8 64 seg0
-expect_read "a policy change keeps the counts" \
-  "down 198.18.0.2 684 3" "up fd00:acc::2 432 4" "down fd00:acc::2 2096 2"
-send "$dev" 203.0.113.2 9999 2 100     # generation 7's mark no longer allows: not counted
+# The box's own connection to a device: no verdict mark, read as the box's (IPv4 echo: 84 bytes).
+ip netns exec "$fw" ping -q -c1 -W5 198.18.0.2 >/dev/null || fail "ping from the firewall"
+expect_read "the box's own connection, not judged" "198.18.0.1 198.18.0.2 class 0 box 84 1 84 1"
+
+# A policy change and a change of segments rewrite the table; conntrack keeps counting.
+expect_ok install 8 seg0
 set_verdicts 8 || fail "the test's own table (inet acctlab), generation 8"
-send "$dev" 203.0.113.2 9999 2 100     # allowed under generation 8: counted from zero
-send "$far" fd00:acc::2 9999 1 1000
-expect_read "counting goes on under the new generation" \
-  "up 198.18.0.2 256 2" "down 198.18.0.2 684 3" "up fd00:acc::2 432 4" "down fd00:acc::2 3144 3"
-
-# A base change (the accounting size) replaces the table: the sets start empty.
-expect_ok install 8 128 seg0
-expect_read "a base change starts empty"
-send "$dev" 203.0.113.2 9999 1 100
-expect_read "and counts again" "up 198.18.0.2 128 1"
-
-# Three segments, one set: a change of segments replaces the table (the sets start empty), and
-# the device's segment is found whichever element of @segments it is. A packet between two
-# segments is one device's upload and the other's download.
-expect_ok install 9 64 seg9 seg0 seg1
-expect_read "a change of segments starts empty"
+send "$dev" 203.0.113.2 9999 2 100
+expect_ok install 9 seg9 seg0 seg1
 set_verdicts 9 || fail "the test's own table (inet acctlab), generation 9"
-send "$dev" 198.18.1.2 9999 3 100      # up 198.18.0.2 and down 198.18.1.2: 3 x 128 each
-send "$dev2" 203.0.113.2 9999 2 100    # up 198.18.1.2: 2 x 128
-send "$far" fd00:acc:0:1::2 9999 1 60    # down fd00:acc:0:1::2: 1 x 108
-expect_read "three segments: each device counted on its own segment, both ends between two" \
-  "up 198.18.0.2 384 3" "down 198.18.1.2 384 3" "up 198.18.1.2 256 2" "down fd00:acc:0:1::2 108 1"
+send "$dev" 198.18.1.2 9999 3 100      # between two segments: one connection
+send "$far" fd00:acc:0:1::2 9999 1 60
+expect_read "counting goes on across policy and segment changes" \
+  "198.18.0.2 203.0.113.2 class 3 judged 256 2 0 0" \
+  "198.18.0.2 198.18.1.2 class 3 judged 384 3 0 0" \
+  "2001:db8:acc::2 fd00:acc:0:1::2 class 3 judged 108 1 0 0"
 # nft(8) shows the set as the names it holds (in the kernel's order, a hash's).
 listing=$(ip netns exec "$fw" nft list set inet muzzle segments 2>&1)
 if [[ $listing == *"type ifname"* && $listing == *'"seg9"'* && $listing == *'"seg0"'* &&
@@ -212,11 +232,12 @@ if [[ $listing == *"type ifname"* && $listing == *'"seg9"'* && $listing == *'"se
 else
   fail "nft list set inet muzzle segments:"$'\n'"$listing"
 fi
-
-# The table deleted behind the writer's back: nothing to read, nothing to forget, no error.
-ip netns exec "$fw" nft delete table inet muzzle
-expect_read "no table, no elements"
-expect_ok forget up 198.18.0.2
+# The table counts nothing itself: no set with a counter, no `counter` on an allowed path.
+if ip netns exec "$fw" nft list table inet muzzle | grep -q 'acct\|update @'; then
+  fail "table inet muzzle still counts in sets"
+else
+  echo "ok   the table holds no accounting sets"
+fi
 expect_ok remove
 
 if [[ -s $work/err ]]; then echo "accounting_check said:"; cat "$work/err"; fi

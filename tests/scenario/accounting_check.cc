@@ -1,12 +1,14 @@
 // accounting_check: drives one NftRulesetWriter (makeNftRulesetWriter, the real libmnl
-// transport) in the calling network namespace, a command per line on stdin, for
-// tests/scenario/accounting.sh. One process for the whole run, because the writer remembers
-// what it installed (a policy change is an update in place only for the writer that installed
-// the table). Commands, each answered on stdout by lines ending with `end`:
-//   install GENERATION ACCOUNTING_ADDRESSES SEGMENT...   -> `ok` or `error MESSAGE`
-//   read                -> `up|down ADDRESS BYTES PACKETS` per element, sorted, or `error MESSAGE`
-//   forget up|down ADDRESS...                             -> `ok` or `error MESSAGE`
-//   remove                                                -> `ok` or `error MESSAGE`
+// transport, and its conntrack counter) in the calling network namespace, a command per line on
+// stdin, for tests/scenario/accounting.sh. One process for the whole run, because the counter's
+// event thread must live between reads. Commands, each answered on stdout by lines ending with
+// `end`:
+//   start                        -> `ok` or `error MESSAGE` (RulesetWriter::startAccounting)
+//   install GENERATION SEGMENT...  -> `ok` or `error MESSAGE`
+//   read   -> `SOURCE DESTINATION class C judged|box ORIG_BYTES ORIG_PACKETS REPLY_BYTES
+//             REPLY_PACKETS` per group, sorted, or `error MESSAGE`
+//   stats  -> `events N overruns N errors N uncounted N lost_bytes N`
+//   remove -> `ok` or `error MESSAGE`
 // Fail-open with the native queue when the kernel has it, so that packets without a verdict
 // mark pass (no muzzled listens).
 #include <algorithm>
@@ -36,11 +38,13 @@ int main() {
     std::istringstream in(line);
     std::string command;
     in >> command;
-    if (command == "install") {
+    if (command == "start") {
+      answer(writer->startAccounting());
+    } else if (command == "install") {
       muzzle::RulesetSpec spec;
       spec.fail_open = true;
       spec.queue_mode = *mode;
-      in >> spec.generation >> spec.accounting_addresses;
+      in >> spec.generation;
       for (std::string seg; in >> seg;) spec.segment_ifnames.push_back(seg);
       answer(writer->install(spec));
     } else if (command == "read") {
@@ -50,27 +54,21 @@ int main() {
         continue;
       }
       std::vector<std::string> lines;
-      for (const muzzle::AccountingCount& c : *counts) {
-        lines.push_back(std::string(c.upload ? "up " : "down ") + c.address.toString() + " " +
-                        std::to_string(c.bytes) + " " + std::to_string(c.packets));
+      for (const muzzle::FlowGroupCount& g : *counts) {
+        lines.push_back(g.source.toString() + " " + g.destination.toString() + " class " +
+                        std::to_string(g.traffic_class) + (g.judged ? " judged " : " box ") +
+                        std::to_string(g.orig_bytes) + " " + std::to_string(g.orig_packets) +
+                        " " + std::to_string(g.reply_bytes) + " " +
+                        std::to_string(g.reply_packets));
       }
       std::sort(lines.begin(), lines.end());
       for (const std::string& l : lines) std::cout << l << "\n";
       std::cout << "end" << std::endl;
-    } else if (command == "forget") {
-      std::string direction;
-      in >> direction;
-      std::vector<muzzle::AccountingCount> elements;
-      for (std::string text; in >> text;) {
-        auto address = muzzle::IpAddress::parse(text);
-        if (!address) {
-          answer(muzzle::Status::error("not an address: " + text));
-          elements.clear();
-          break;
-        }
-        elements.push_back({*address, direction == "up", 0, 0});
-      }
-      if (!elements.empty()) answer(writer->forgetAccounting(elements));
+    } else if (command == "stats") {
+      const muzzle::ConntrackCounter::Stats s = writer->accountingStats();
+      std::cout << "events " << s.events << " overruns " << s.event_overruns << " errors "
+                << s.event_errors << " uncounted " << s.uncounted << " lost_bytes "
+                << s.lost_bytes << "\nend" << std::endl;
     } else if (command == "remove") {
       answer(writer->remove());
     } else {

@@ -92,12 +92,20 @@ std::string syslogTable(const v1::GetStatusResponse& r) {
   return "\n" + table({"syslog collectors", "state", "sent", "dropped", "queued"}, rows) + errors;
 }
 
-// "every 10 s, 12 addresses (room 16384 per set)", with its failures when there are any.
+// "every 10 s, 12 groups (room 65536)", with its failures and losses when there are any.
 std::string accountingText(const v1::AccountingStatus& a) {
   if (!a.on()) return "off";
   std::string text = "every " + std::to_string(a.interval_seconds()) + " s, " +
-                     std::to_string(a.addresses()) + " addresses (room " +
-                     std::to_string(a.room()) + " per set)";
+                     std::to_string(a.groups()) + " groups (room " + std::to_string(a.room()) +
+                     ")";
+  if (a.event_overruns() > 0) {
+    text += ", ended connections' counts lost " + std::to_string(a.event_overruns()) + " times";
+  }
+  if (a.uncounted() > 0) {
+    text += ", " + std::to_string(a.uncounted()) +
+            " connections without counters (is net.netfilter.nf_conntrack_acct 1?)";
+  }
+  if (a.lost_bytes() > 0) text += ", " + byteText(a.lost_bytes()) + " beyond the room";
   if (a.unattributed_bytes() > 0)
     text += ", " + byteText(a.unattributed_bytes()) + " from addresses of no known device";
   if (a.limit_windows() > 0) {

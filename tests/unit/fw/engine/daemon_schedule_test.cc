@@ -35,10 +35,11 @@ class RecordingRuleset : public RulesetWriter {
     return Status();
   }
   Status remove() override { return Status(); }
-  Result<std::vector<AccountingCount>> readAccounting() override {
-    return std::vector<AccountingCount>{};
+  Status startAccounting() override { return Status(); }
+  Result<std::vector<FlowGroupCount>> readAccounting() override {
+    return std::vector<FlowGroupCount>{};
   }
-  Status forgetAccounting(const std::vector<AccountingCount>&) override { return Status(); }
+  ConntrackCounter::Stats accountingStats() const override { return {}; }
   RulesetSpec last;
   int installs = 0;
 };

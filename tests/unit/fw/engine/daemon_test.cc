@@ -12,6 +12,7 @@
 #include <optional>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fw/common/atomic_file.h"
@@ -38,18 +39,22 @@ class CountingRuleset : public RulesetWriter {
     ++removes;
     return Status();
   }
-  Result<std::vector<AccountingCount>> readAccounting() override {
-    if (!read_error.ok()) return read_error;
-    return counts;
-  }
-  Status forgetAccounting(const std::vector<AccountingCount>& elements) override {
-    forgotten.insert(forgotten.end(), elements.begin(), elements.end());
+  Status startAccounting() override {
+    ++accounting_starts;
+    started_before_install = installs == 0;
     return Status();
   }
-  std::vector<AccountingCount> counts;     // what the "kernel" counted so far
-  std::vector<AccountingCount> forgotten;  // what the daemon asked to forget
-  Status read_error;                       // readAccounting() fails with it when set
-  int probes = 0, installs = 0, removes = 0;
+  // What the "kernel" counted since the last read: handed out once.
+  Result<std::vector<FlowGroupCount>> readAccounting() override {
+    if (!read_error.ok()) return read_error;
+    return std::exchange(counts, {});
+  }
+  ConntrackCounter::Stats accountingStats() const override { return stats; }
+  std::vector<FlowGroupCount> counts;
+  ConntrackCounter::Stats stats;
+  Status read_error;  // readAccounting() fails with it when set
+  int probes = 0, installs = 0, removes = 0, accounting_starts = 0;
+  bool started_before_install = false;
 };
 
 using NoHost = testing::FakeHost;
@@ -430,8 +435,16 @@ std::optional<DeviceRecord> seenDevice(const Daemon& daemon, MacAddress mac) {
   return std::nullopt;
 }
 
+// A group of connections from `source` to `destination`, as the conntrack counter sums them.
+FlowGroupCount group(const char* source, const char* destination, uint64_t orig_bytes,
+                     uint64_t orig_packets, uint64_t reply_bytes = 0, uint64_t reply_packets = 0,
+                     bool judged = true) {
+  return {*IpAddress::parse(source), *IpAddress::parse(destination), 0, judged, orig_bytes,
+          orig_packets, reply_bytes, reply_packets};
+}
+
 TEST_CASE_FIXTURE(ManagedBox,
-                  "what the kernel counted goes to the device owning the address, and is kept "
+                  "what conntrack counted goes to the devices at either end, and is kept "
                   "across a restart") {
   const MacAddress cam = *MacAddress::parse("44:47:cc:00:00:11");
   const IpAddress cam_ip = *IpAddress::parse("198.18.10.5");
@@ -441,45 +454,55 @@ TEST_CASE_FIXTURE(ManagedBox,
     GenerationStore generations(config.state_dir);
     Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
     REQUIRE(daemon.start().ok());
-    CHECK(ruleset.last.accounting_addresses == Daemon::kAccountingAddresses);
-    ruleset.counts = {{cam_ip, true, 1000, 10},
-                      {cam_ip, false, 5000, 5},
-                      {*IpAddress::parse("198.18.10.99"), true, 77, 1}};  // no device owns it
+    CHECK(ruleset.accounting_starts == 1);
+    CHECK(ruleset.started_before_install);  // conntrack counts connections begun after
+    ruleset.counts = {
+        // The camera's own connections to the internet: it uploads the original direction.
+        group("198.18.10.5", "203.0.113.7", 1000, 10, 5000, 5),
+        // One opened to it from the internet: it uploads the replies.
+        group("203.0.113.9", "198.18.10.5", 40, 1, 60, 1),
+        // From an address no device owns (it left): counted as unattributed.
+        group("198.18.10.99", "203.0.113.7", 77, 1),
+        // The box's own connection (never judged) to the internet: no device's, not counted.
+        group("198.18.10.1", "203.0.113.1", 500, 5, 500, 5, /*judged=*/false)};
+    ruleset.stats.event_overruns = 2;
     // Stopped at READY: the read on the way out takes what was counted since the last one.
     CHECK(runUntilReady(daemon) == 0);
     const std::optional<DeviceRecord> d = seenDevice(daemon, cam);
     REQUIRE(d.has_value());
-    CHECK(d->upload.bytes == 1000);
-    CHECK(d->upload.packets == 10);
-    CHECK(d->download.bytes == 5000);
-    CHECK(d->download.packets == 5);
+    CHECK(d->upload.bytes == 1060);
+    CHECK(d->upload.packets == 11);
+    CHECK(d->download.bytes == 5040);
+    CHECK(d->download.packets == 6);
     const AccountingCounters a = daemon.engineStatus().accounting;
     CHECK(a.on);
     CHECK(a.reads == 1);
-    CHECK(a.elements == 3);
+    CHECK(a.groups == 4);
     CHECK(a.unattributed_bytes == 77);
+    CHECK(a.event_overruns == 2);
   }
   {
-    // A restart replaces the table: the kernel's counts start again from zero, and the
+    // A restart: conntrack's counts since the last read are read by the new muzzled, and the
     // device's totals go on from what was saved.
-    ruleset.counts = {{cam_ip, true, 300, 3}};
+    ruleset.counts = {group("198.18.10.5", "203.0.113.7", 300, 3)};
     GenerationStore generations(config.state_dir);
     Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
     REQUIRE(daemon.start().ok());
     const std::optional<DeviceRecord> before = seenDevice(daemon, cam);
     REQUIRE(before.has_value());
-    CHECK(before->upload.bytes == 1000);
+    CHECK(before->upload.bytes == 1060);
     CHECK(runUntilReady(daemon) == 0);
     const std::optional<DeviceRecord> d = seenDevice(daemon, cam);
     REQUIRE(d.has_value());
-    CHECK(d->upload.bytes == 1300);
-    CHECK(d->upload.packets == 13);
-    CHECK(d->download.bytes == 5000);
+    CHECK(d->upload.bytes == 1360);
+    CHECK(d->upload.packets == 14);
+    CHECK(d->download.bytes == 5040);
   }
 }
 
 TEST_CASE_FIXTURE(ManagedBox, "a failed read is counted and logged once; the totals stay") {
-  ruleset.read_error = Status::error("nftables: cannot dump set acct-up4: Operation not permitted");
+  ruleset.read_error =
+      Status::error("conntrack: reading the connections' counts failed: Operation not permitted");
   GenerationStore generations(config.state_dir);
   Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
   REQUIRE(daemon.start().ok());
@@ -487,17 +510,17 @@ TEST_CASE_FIXTURE(ManagedBox, "a failed read is counted and logged once; the tot
   const AccountingCounters a = daemon.engineStatus().accounting;
   CHECK(a.read_errors == 1);
   CHECK(a.reads == 0);
-  CHECK(a.last_error.find("acct-up4") != std::string::npos);
+  CHECK(a.last_error.find("Operation not permitted") != std::string::npos);
   CHECK(logText().find("event=accounting-error") != std::string::npos);
 }
 
-TEST_CASE_FIXTURE(ManagedBox, "with accounting off the table has no accounting sets and nothing is read") {
+TEST_CASE_FIXTURE(ManagedBox, "with accounting off conntrack's counters are not started nor read") {
   config.accounting_interval_seconds = 0;
-  ruleset.counts = {{*IpAddress::parse("198.18.10.5"), true, 1000, 10}};
+  ruleset.counts = {group("198.18.10.5", "203.0.113.7", 1000, 10)};
   GenerationStore generations(config.state_dir);
   Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
   REQUIRE(daemon.start().ok());
-  CHECK(ruleset.last.accounting_addresses == 0);
+  CHECK(ruleset.accounting_starts == 0);
   CHECK(runUntilReady(daemon) == 0);
   const AccountingCounters a = daemon.engineStatus().accounting;
   CHECK_FALSE(a.on);

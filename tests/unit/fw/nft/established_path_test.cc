@@ -26,11 +26,10 @@ using walker::Walk;
 constexpr uint32_t kGeneration = 9;
 constexpr uint8_t kClass = 5;
 
-RulesetSpec spec(size_t segments, bool accounting) {
+RulesetSpec spec(size_t segments) {
   RulesetSpec s;
   s.generation = kGeneration;
   for (size_t i = 0; i < segments; ++i) s.segment_ifnames.push_back("br-" + std::to_string(i));
-  s.accounting_addresses = accounting ? 64 : 0;
   return s;
 }
 
@@ -86,11 +85,13 @@ TEST_CASE("the established path: one lookup, pinned in rules and kernel expressi
   // account6), with three segments: to the last segment 7 rules / 16 kernel expressions, 15 / 35
   // with accounting; from the first with accounting 10 / 25 (IPv6 10 / 26); rejected 13 / 32;
   // dropped with accounting 13 / 30; a DNS query on an allowed flow 14 / 45; a DHCP request
-  // 13 / 40. Now every count is the one-segment count.
+  // 13 / 40. Since @segments every count is the one-segment count. Accounting added 4 rules and
+  // 11 expressions to an allowed packet (`account`: the IPv6 dispatch, the upload and download
+  // set updates, the accept) until conntrack's own counters replaced it (conntrack_counts.h):
+  // with or without accounting, the rows below are now the whole cost.
   struct Row {
     const char* what;
     size_t segments;
-    bool accounting;
     Packet packet;
     const char* hook;
     const char* verdict;
@@ -108,40 +109,33 @@ TEST_CASE("the established path: one lookup, pinned in rules and kernel expressi
   // forward: `iifname @segments goto judge`, then `oifname @segments goto judge`: a rule that
   // does not match costs 2 expressions (interface load, lookup in @segments), the matching one 3
   // (and the goto). The map: conntrack mark load, class mask, lookup (the verdict comes from the
-  // map: no immediate). With accounting, `account` adds what accounting_layout_test.cc pins.
+  // map: no immediate).
   const Row rows[] = {
-      {"allowed", 1, false, upload(allowed), "forward", "accept", 2, 6},
-      {"allowed", 3, false, upload(allowed), "forward", "accept", 2, 6},
-      {"allowed, IPv6", 3, false, upload(allowed, true), "forward", "accept", 2, 6},
-      {"allowed, to the segment", 1, false, download_first, "forward", "accept", 3, 8},
-      {"allowed, to the last segment", 3, false, download, "forward", "accept", 3, 8},
-      {"allowed", 1, true, upload(allowed), "forward", "accept", 6, 17},
-      {"allowed", 3, true, upload(allowed), "forward", "accept", 6, 17},
-      {"allowed, IPv6", 3, true, upload(allowed, true), "forward", "accept", 6, 18},
-      {"allowed, to the segment", 1, true, download_first, "forward", "accept", 7, 19},
-      {"allowed, to the last segment", 3, true, download, "forward", "accept", 7, 19},
+      {"allowed", 1, upload(allowed), "forward", "accept", 2, 6},
+      {"allowed", 3, upload(allowed), "forward", "accept", 2, 6},
+      {"allowed, IPv6", 3, upload(allowed, true), "forward", "accept", 2, 6},
+      {"allowed, to the segment", 1, download_first, "forward", "accept", 3, 8},
+      {"allowed, to the last segment", 3, download, "forward", "accept", 3, 8},
       // Refused: the map, then `dns-dhcp` (DNS answers and DHCP requests of a refused flow
       // still reach muzzled: 3 rules), then the refusal.
-      {"rejected", 1, false, upload(rejected), "forward", "reject", 7, 20},
-      {"rejected", 3, false, upload(rejected), "forward", "reject", 7, 20},
-      {"dropped", 1, false, upload(dropped), "forward", "drop", 7, 18},
-      {"dropped", 3, true, upload(dropped), "forward", "drop", 7, 18},
+      {"rejected", 1, upload(rejected), "forward", "reject", 7, 20},
+      {"rejected", 3, upload(rejected), "forward", "reject", 7, 20},
+      {"dropped", 1, upload(dropped), "forward", "drop", 7, 18},
+      {"dropped", 3, upload(dropped), "forward", "drop", 7, 18},
       // Packets muzzled reads, on an allowed flow (verdict code 0, marks.h): the map sends them
       // to `inspected`, and from there to the inspection queue.
-      {"DNS answer", 1, false, dnsAnswer(inspected), "forward", "queue 101", 9, 31},
-      {"DNS answer", 3, true, dnsAnswer(inspected), "forward", "queue 101", 9, 31},
-      {"DNS query", 1, false, dnsQuery(inspected), "forward", "queue 101", 8, 33},
-      {"DNS query", 3, true, dnsQuery(inspected), "forward", "queue 101", 8, 33},
+      {"DNS answer", 1, dnsAnswer(inspected), "forward", "queue 101", 9, 31},
+      {"DNS answer", 3, dnsAnswer(inspected), "forward", "queue 101", 9, 31},
+      {"DNS query", 1, dnsQuery(inspected), "forward", "queue 101", 8, 33},
+      {"DNS query", 3, dnsQuery(inspected), "forward", "queue 101", 8, 33},
       // Never marked (muzzled answers NF_ACCEPT): past the map to `dns-dhcp`.
-      {"DHCP request", 1, false, dhcpRequest(0), "input", "queue 101", 9, 32},
-      {"DHCP request", 3, true, dhcpRequest(0), "input", "queue 101", 9, 32},
+      {"DHCP request", 1, dhcpRequest(0), "input", "queue 101", 9, 32},
+      {"DHCP request", 3, dhcpRequest(0), "input", "queue 101", 9, 32},
   };
   for (const Row& row : rows) {
     CAPTURE(std::string(row.what));
     CAPTURE(row.segments);
-    CAPTURE(row.accounting);
-    const Walk w =
-        walker::walk(rulesetLayout(spec(row.segments, row.accounting)), row.packet, row.hook);
+    const Walk w = walker::walk(rulesetLayout(spec(row.segments)), row.packet, row.hook);
     CHECK(w.verdict == row.verdict);
     CHECK(w.rules == row.rules);
     CHECK(w.kernel_exprs == row.kernel_exprs);
@@ -149,45 +143,61 @@ TEST_CASE("the established path: one lookup, pinned in rules and kernel expressi
 }
 
 TEST_CASE("no rule per segment: every chain is the same with 1, 3 or 8 segments") {
-  for (const bool accounting : {false, true}) {
-    CAPTURE(accounting);
-    // Each chain's rules as nft text, in order.
-    auto chains = [&](size_t segments) {
-      std::map<std::string, std::vector<std::string>> out;
-      for (const RuleLayout& r : rulesetLayout(spec(segments, accounting)).rules) {
-        out[r.chain].push_back(nftText(r));
-      }
-      return out;
-    };
-    const auto one = chains(1);
-    CHECK(chains(3) == one);
-    CHECK(chains(8) == one);
-    CHECK(one.at("forward") ==
-          std::vector<std::string>{"iifname @segments goto judge", "oifname @segments goto judge"});
-    CHECK(one.at("input") == std::vector<std::string>{"iifname @segments goto judge"});
-    if (accounting) {
-      CHECK(one.at("account").size() == 4);  // the IPv6 dispatch, upload, download, the accept
-      CHECK(one.at("account6").size() == 3);
+  // Each chain's rules as nft text, in order.
+  auto chains = [&](size_t segments) {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const RuleLayout& r : rulesetLayout(spec(segments)).rules) {
+      out[r.chain].push_back(nftText(r));
     }
-    // The segments' names live in @segments alone.
-    const RulesetLayout layout = rulesetLayout(spec(3, accounting));
-    for (const RuleLayout& r : layout.rules) CHECK(nftText(r).find("br-") == std::string::npos);
-    size_t named = 0;
-    for (const SetLayout& s : layout.sets) {
-      if (s.kind != SetKind::kInterfaceNames) continue;
-      ++named;
-      CHECK(s.name == "segments");
-      CHECK(s.ifnames == std::vector<std::string>{"br-0", "br-1", "br-2"});
+    return out;
+  };
+  const auto one = chains(1);
+  CHECK(chains(3) == one);
+  CHECK(chains(8) == one);
+  CHECK(one.at("forward") ==
+        std::vector<std::string>{"iifname @segments goto judge", "oifname @segments goto judge"});
+  CHECK(one.at("input") == std::vector<std::string>{"iifname @segments goto judge"});
+  // The segments' names live in @segments alone.
+  const RulesetLayout layout = rulesetLayout(spec(3));
+  for (const RuleLayout& r : layout.rules) CHECK(nftText(r).find("br-") == std::string::npos);
+  size_t named = 0;
+  for (const SetLayout& s : layout.sets) {
+    if (s.kind != SetKind::kInterfaceNames) continue;
+    ++named;
+    CHECK(s.name == "segments");
+    CHECK(s.ifnames == std::vector<std::string>{"br-0", "br-1", "br-2"});
+  }
+  CHECK(named == 1);
+}
+
+TEST_CASE("the table counts no traffic: no counter on an allowed packet's way, no dynamic set") {
+  // Accounting is conntrack's (conntrack_counts.h). A counter or a set update on the established
+  // path would cost every packet again what moving accounting there saved.
+  const RulesetLayout layout = rulesetLayout(spec(2));
+  CHECK(layout.sets.size() == 3);  // @doh4, @doh6, @segments
+  for (const SetLayout& s : layout.sets) {
+    CHECK((s.kind == SetKind::kInterfaceNames || s.name.rfind("doh", 0) == 0));
+  }
+  for (const bool v6 : {false, true}) {
+    for (const Packet& p : {upload(mark(VerdictCode::kAllow, kClass), v6),
+                            [&] {
+                              Packet d = upload(mark(VerdictCode::kAllow, kClass), v6);
+                              std::swap(d.iif, d.oif);
+                              d.oif = "br-1";
+                              d.reply = true;
+                              return d;
+                            }()}) {
+      const Walk w = walker::walk(layout, p);
+      CHECK(w.verdict == "accept");
+      CHECK(w.counters == 0);
     }
-    CHECK(named == 1);
   }
 }
 
 TEST_CASE("nothing stands ahead of the verdict map, and an allowed packet meets nothing else") {
   for (const size_t segments : {1, 3}) {
-    for (const bool accounting : {false, true}) {
-      const RulesetSpec s = spec(segments, accounting);
-      const RulesetLayout layout = rulesetLayout(s);
+    {
+      const RulesetLayout layout = rulesetLayout(spec(segments));
       const RuleLayout* first = nullptr;
       for (const RuleLayout& r : layout.rules) {
         if (r.chain == "judge") {
@@ -201,22 +211,18 @@ TEST_CASE("nothing stands ahead of the verdict map, and an allowed packet meets 
       REQUIRE(map != nullptr);
       CHECK(map->mask == kAllowMask);
       CHECK(nftText(*first) ==
-            std::string("ct mark & 0xffffff03 vmap { 0x00000900 : goto inspected, 0x00000901 : ") +
-                (accounting ? "goto account" : "accept") +
-                ", 0x00000902 : goto deny, 0x00000903 : goto discard }");
+            "ct mark & 0xffffff03 vmap { 0x00000900 : goto inspected, 0x00000901 : accept, "
+            "0x00000902 : goto deny, 0x00000903 : goto discard }");
       for (const bool v6 : {false, true}) {
         const Walk w = walker::walk(layout, upload(mark(VerdictCode::kAllow, kClass), v6));
-        std::vector<std::string> chains = {"forward", "judge"};
-        if (accounting) chains.push_back("account");
-        if (accounting && v6) chains.push_back("account6");
-        CHECK(w.chains == chains);
+        CHECK(w.chains == std::vector<std::string>{"forward", "judge"});
       }
     }
   }
 }
 
 TEST_CASE("a fresh verdict is saved; a connection with port 53 or 67 is saved as inspected") {
-  const RulesetLayout layout = rulesetLayout(spec(1, false));
+  const RulesetLayout layout = rulesetLayout(spec(1));
   const uint32_t allow = mark(VerdictCode::kAllow, kClass);
   const uint32_t inspected = mark(VerdictCode::kAllowInspected, kClass);
   auto fresh = [&](Packet p, uint32_t verdict_mark) {
@@ -296,8 +302,8 @@ TEST_CASE("a fresh verdict is saved; a connection with port 53 or 67 is saved as
 }
 
 TEST_CASE("what muzzled read before the map it still reads: undecided and refused flows") {
-  for (const bool accounting : {false, true}) {
-    const RulesetLayout layout = rulesetLayout(spec(2, accounting));
+  {
+    const RulesetLayout layout = rulesetLayout(spec(2));
     const uint32_t stale = mark(VerdictCode::kAllow) - (1 << 8);  // the previous generation's
     for (const uint32_t ct_mark :
          {uint32_t{0}, stale, mark(VerdictCode::kReject), mark(VerdictCode::kDrop)}) {
@@ -332,7 +338,7 @@ TEST_CASE("what muzzled read before the map it still reads: undecided and refuse
 }
 
 TEST_CASE("neighbour discovery and MLD pass, other invalid packets are dropped") {
-  const RulesetLayout layout = rulesetLayout(spec(1, false));
+  const RulesetLayout layout = rulesetLayout(spec(1));
   Packet p = upload(0, true);
   p.l4 = IPPROTO_ICMPV6;
   p.invalid = true;  // conntrack tracks none of these

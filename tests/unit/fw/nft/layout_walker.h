@@ -50,7 +50,7 @@ struct Walk {
   // whole, so where the kernel stops inside it (a port's implied protocol match fails) this is an
   // upper bound; on the paths that match all the way (an established flow's) it is exact.
   size_t kernel_exprs = 0;
-  std::vector<std::string> updates;  // accounting sets the packet was added to
+  size_t counters = 0;               // `counter` statements the packet ran
   std::vector<std::string> chains;   // every chain entered, in order
   std::string verdict;
   uint32_t meta_mark = 0;  // the packet's marks when the walk ended
@@ -110,16 +110,7 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
   }
   if (const auto* m = std::get_if<NfProto>(&expr)) return p.v6 == m->v6;
   if (std::get_if<DaddrInSet>(&expr)) return false;  // no DoH resolvers in these walks
-  if (const auto* s = std::get_if<UpdateSet>(&expr)) {
-    // The linearisation loads the address without checking the family: the layout must.
-    CHECK_MESSAGE(s->v6 == p.v6,
-                  "an " << (p.v6 ? "IPv6" : "IPv4") << " packet reached @" << s->set);
-    // Keyed by the address and the class bits of the conntrack mark.
-    w.updates.push_back(s->set + (trafficClassOf(p.ct_mark) == 0
-                                      ? ""
-                                      : " class " + std::to_string(trafficClassOf(p.ct_mark))));
-    return true;
-  }
+  if (std::get_if<Counter>(&expr)) ++w.counters;
   if (const auto* s = std::get_if<SetMetaMark>(&expr)) p.meta_mark = s->mark;
   if (const auto* s = std::get_if<CtMarkFromMetaMark>(&expr)) p.ct_mark = p.meta_mark & s->mask;
   if (const auto* v = std::get_if<Verdict>(&expr)) verdict = *v;

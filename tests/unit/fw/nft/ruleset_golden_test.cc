@@ -38,16 +38,6 @@ class RecordingTransport : public NetlinkTransport {
     batches_->emplace_back(batch.begin(), batch.end());
     return std::optional<NetlinkRefusal>();
   }
-  Result<std::vector<char>> dump(std::span<const char> request, size_t) override {
-    batches_->emplace_back(request.begin(), request.end());
-    std::vector<char> done(MNL_ALIGN(sizeof(nlmsghdr) + sizeof(int)), 0);
-    nlmsghdr* nlh = mnl_nlmsg_put_header(done.data());
-    nlh->nlmsg_type = NLMSG_DONE;
-    nlh->nlmsg_flags = NLM_F_MULTI;
-    nlh->nlmsg_seq = reinterpret_cast<const nlmsghdr*>(request.data())->nlmsg_seq;
-    mnl_nlmsg_put_extra_header(nlh, sizeof(int));
-    return done;
-  }
 
  private:
   std::vector<std::string>* batches_;
@@ -83,8 +73,6 @@ const char* messageName(uint16_t type) {
       return "add elements";
     case NFT_MSG_DELSETELEM:
       return "delete elements";
-    case NFT_MSG_GETSETELEM:
-      return "dump elements";
     case NFT_MSG_NEWRULE:
       return "add rule";
     case NFT_MSG_DELRULE:
@@ -188,14 +176,13 @@ std::string render(const nlmsghdr* nlh) {
       nftnl_set_nlmsg_parse(nlh, s);
       nftnl_set_snprintf(buf, sizeof(buf), s, NFTNL_OUTPUT_DEFAULT, 0);
       text = buf;
-      // libnftnl does not print a set's own expressions (the accounting sets' counter).
+      // libnftnl does not print a set's own expressions (no set has one today).
       nftnl_set_expr_foreach(s, printSetExpr, &text);
       nftnl_set_free(s);
       return text;
     }
     case NFT_MSG_NEWSETELEM:
-    case NFT_MSG_DELSETELEM:
-    case NFT_MSG_GETSETELEM: {
+    case NFT_MSG_DELSETELEM: {
       nftnl_set* s = nftnl_set_alloc();
       nftnl_set_elems_nlmsg_parse(nlh, s);
       text = std::string("set ") + nftnl_set_get_str(s, NFTNL_SET_NAME);
@@ -314,30 +301,6 @@ TEST_CASE("golden: fail-open, four flow queues (native), no DoH resolvers; a seg
   spec.generation = 2;
   REQUIRE(writer->install(spec).ok());  // new base chains: the whole table again
   checkGolden("fail_open_native", renderBatches(batches));
-}
-
-TEST_CASE(
-    "golden: accounting on; a policy change keeps the accounting sets; a read; a forget; a "
-    "base change") {
-  std::vector<std::string> batches;
-  auto writer = makeNftRulesetWriter(std::make_unique<RecordingTransport>(&batches));
-  RulesetSpec spec = twoSegments();
-  spec.accounting_addresses = 4096;
-  spec.queue_mode = QueueMode::kNative;
-  REQUIRE(writer->install(spec).ok());
-  spec.generation = 8;
-  REQUIRE(writer->install(spec).ok());     // neither flushes nor re-creates the accounting sets
-  auto counts = writer->readAccounting();  // one dump request per set
-  REQUIRE(counts.ok());
-  CHECK(counts->empty());
-  REQUIRE(writer
-              ->forgetAccounting({{*IpAddress::parse("198.18.0.2"), true, 10, 1},
-                                  {*IpAddress::parse("198.18.0.3"), false, 0, 0},
-                                  {*IpAddress::parse("fd00::2"), false, 0, 0}})
-              .ok());
-  spec.accounting_addresses = 8192;
-  REQUIRE(writer->install(spec).ok());  // a base change: the whole table, the sets empty
-  checkGolden("accounting_native", renderBatches(batches));
 }
 
 TEST_CASE("golden: the queue-mode probe leaves nothing behind") {

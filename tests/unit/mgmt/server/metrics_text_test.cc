@@ -50,7 +50,21 @@ MetricsSnapshot sample() {
   e.log_suppressed = 11;
   e.devices_known = 2;
   e.name_cache_entries = 13;
-  e.accounting = {true, 10, 3, 16384, 14, 1, "", 15, 0};
+  e.accounting = {.on = true,
+                  .interval_seconds = 10,
+                  .groups = 3,
+                  .room = 65536,
+                  .reads = 14,
+                  .read_errors = 1,
+                  .last_error = "",
+                  .unattributed_bytes = 15,
+                  .events = 0,
+                  .event_overruns = 2,
+                  .event_errors = 0,
+                  .uncounted = 4,
+                  .lost_bytes = 5,
+                  .limit_windows = 0,
+                  .blocked_devices = 0};
   // Out of MAC order on purpose: the series come sorted.
   std::vector<DeviceRecord> devices{device(0x44d9e7000002, "", "cam-2", 1, 4),
                                     device(0x44d9e7000001, "front-door", "ignored", 5, 0)};
@@ -152,15 +166,24 @@ muzzle_device_series_omitted 0
 # HELP muzzle_accounting_reads_total Reads of the kernel's per-device counts (every accounting interval).
 # TYPE muzzle_accounting_reads_total counter
 muzzle_accounting_reads_total 14
-# HELP muzzle_accounting_read_errors_total Reads (or forgets) of the kernel's per-device counts that failed.
+# HELP muzzle_accounting_read_errors_total Reads of the kernel's per-device counts that failed.
 # TYPE muzzle_accounting_read_errors_total counter
 muzzle_accounting_read_errors_total 1
-# HELP muzzle_accounting_addresses Device addresses counted in the kernel now, each direction.
-# TYPE muzzle_accounting_addresses gauge
-muzzle_accounting_addresses 3
-# HELP muzzle_accounting_unattributed_bytes_total Bytes counted for an address no device owned when they were read.
+# HELP muzzle_accounting_groups Source, destination and class groups the last read returned.
+# TYPE muzzle_accounting_groups gauge
+muzzle_accounting_groups 3
+# HELP muzzle_accounting_unattributed_bytes_total Bytes of judged connections no device owned an end of when they were read.
 # TYPE muzzle_accounting_unattributed_bytes_total counter
 muzzle_accounting_unattributed_bytes_total 15
+# HELP muzzle_accounting_event_overruns_total Times the kernel dropped ended connections' counts: muzzled's queue of them was full.
+# TYPE muzzle_accounting_event_overruns_total counter
+muzzle_accounting_event_overruns_total 2
+# HELP muzzle_accounting_uncounted_connections_total Connections read without counters (net.netfilter.nf_conntrack_acct off).
+# TYPE muzzle_accounting_uncounted_connections_total counter
+muzzle_accounting_uncounted_connections_total 4
+# HELP muzzle_accounting_lost_bytes_total Bytes not counted: more groups between two reads than muzzled keeps.
+# TYPE muzzle_accounting_lost_bytes_total counter
+muzzle_accounting_lost_bytes_total 5
 # HELP muzzle_metrics_connections_total Connections to this endpoint, by outcome.
 # TYPE muzzle_metrics_connections_total counter
 muzzle_metrics_connections_total{outcome="served"} 3
