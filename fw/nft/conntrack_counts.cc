@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -168,6 +169,11 @@ std::string readEntry(const nlmsghdr* nlh, std::vector<FlowCount>* out,
   }
   if (tb[CTA_MARK] != nullptr && !readBe32(tb[CTA_MARK], &count.mark)) {
     return "a mark of " + std::to_string(mnl_attr_get_payload_len(tb[CTA_MARK])) + " bytes, not 4";
+  }
+  // The key of the connection's growth (ConnectionGrowth): the kernel puts it in every entry.
+  if (tb[CTA_ID] == nullptr) return "no id";
+  if (!readBe32(tb[CTA_ID], &count.id)) {
+    return "an id of " + std::to_string(mnl_attr_get_payload_len(tb[CTA_ID])) + " bytes, not 4";
   }
   // Both directions' counters, or neither: the kernel adds them together (the acct extension).
   if (tb[CTA_COUNTERS_ORIG] == nullptr && tb[CTA_COUNTERS_REPLY] == nullptr) {
@@ -349,14 +355,25 @@ class LiveConntrackCounter final : public ConntrackCounter {
     if (dump_ == nullptr) {
       if (Status s = openDumpSocket(); !s.ok()) return s;
     }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      growth_.beginDump();
+    }
     Status s = dump();
     if (!s.ok()) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        growth_.abortDump();
+        updateGrowthStats();
+      }
       // What is still queued for this socket (the rest of the answer) must never be read as
       // the next dump's: the next read opens a new socket.
       dump_.reset();
       return s;
     }
     std::lock_guard<std::mutex> lock(mutex_);
+    growth_.endDump();
+    updateGrowthStats();
     std::vector<FlowGroupCount> groups = totals_.take();
     stats_.last_groups = groups.size();
     stats_.lost_bytes = totals_.lostBytes();
@@ -381,8 +398,9 @@ class LiveConntrackCounter final : public ConntrackCounter {
     return Status();
   }
 
-  // One zeroing dump, its counts added to totals_ as each datagram is read: what the kernel
-  // zeroed before a failure is kept, and returned by the next read that succeeds.
+  // One dump of cumulative counts, the growth of each entry added to totals_ as each datagram is
+  // read: the growth read before a failure is kept, and returned by the next read that succeeds
+  // (ConnectionGrowth has already taken those counts as seen).
   Status dump() {
     const Sender sender{++seq_, mnl_socket_get_portid(dump_.get())};
     const std::vector<char> request = conntrackCountsRequest(sender.seq);
@@ -410,7 +428,9 @@ class LiveConntrackCounter final : public ConntrackCounter {
                                &sender, &counts, &parse);
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        for (const FlowCount& c : counts) totals_.add(c);
+        for (const FlowCount& c : counts) {
+          if (std::optional<FlowCount> g = growth_.dumped(c)) totals_.add(*g);
+        }
         stats_.uncounted += parse.uncounted - uncounted_before;
         stats_.lost_bytes = totals_.lostBytes();
       }
@@ -470,7 +490,11 @@ class LiveConntrackCounter final : public ConntrackCounter {
           if (!parseMessages(bytes, nullptr, &counts, &parse).ok()) ++refused;
         }
         std::lock_guard<std::mutex> lock(mutex_);
-        for (const FlowCount& c : counts) totals_.add(c);
+        // The socket is bound to the DESTROY group only: every entry is a connection's end.
+        for (const FlowCount& c : counts) {
+          if (std::optional<FlowCount> g = growth_.ended(c)) totals_.add(*g);
+        }
+        updateGrowthStats();
         stats_.events += parse.entries;
         stats_.uncounted += parse.uncounted;
         stats_.event_errors += refused;
@@ -478,6 +502,13 @@ class LiveConntrackCounter final : public ConntrackCounter {
         if (static_cast<unsigned>(n) < kEventsPerRecv) break;
       }
     }
+  }
+
+  // Under mutex_.
+  void updateGrowthStats() {
+    stats_.untracked = growth_.untracked();
+    stats_.swept = growth_.swept();
+    stats_.tracked = growth_.tracked();
   }
 
   void recordEventError() {
@@ -503,17 +534,21 @@ class LiveConntrackCounter final : public ConntrackCounter {
   std::thread thread_;
 
   mutable std::mutex mutex_;
-  FlowCountTotals totals_;  // guarded by mutex_: the dumps' and the events' counts
-  Stats stats_;             // guarded by mutex_
+  ConnectionGrowth growth_;  // guarded by mutex_: the last counts seen of each connection
+  FlowCountTotals totals_;   // guarded by mutex_: the dumps' and the events' growth
+  Stats stats_;              // guarded by mutex_
 };
 
 }  // namespace ctnl
 }  // namespace
 
+// A plain dump, never IPCTNL_MSG_CT_GET_CTRZERO: the kernel zeroes an entry's counters before it
+// knows the entry fits in the message, and one that does not is sent again, zeroed (see the top
+// of conntrack_counts.h).
 std::vector<char> conntrackCountsRequest(uint32_t seq) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-  nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_CTRZERO;
+  nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   nlh->nlmsg_seq = seq;
   auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
@@ -561,6 +596,97 @@ void FlowCountTotals::add(const FlowCount& count) {
   g.orig_packets += count.orig_packets;
   g.reply_bytes += count.reply_bytes;
   g.reply_packets += count.reply_packets;
+}
+
+namespace {
+namespace ctnl {
+
+bool countsNothing(const FlowCount& c) {
+  return c.orig_bytes == 0 && c.orig_packets == 0 && c.reply_bytes == 0 && c.reply_packets == 0;
+}
+
+// `now` minus the last counts seen; `now` whole when a counter went down (the id was reused by a
+// new connection). nullopt when nothing grew.
+template <typename Last>
+std::optional<FlowCount> grownSince(const Last& last, const FlowCount& now) {
+  FlowCount growth = now;
+  if (now.orig_bytes >= last.orig_bytes && now.orig_packets >= last.orig_packets &&
+      now.reply_bytes >= last.reply_bytes && now.reply_packets >= last.reply_packets) {
+    growth.orig_bytes -= last.orig_bytes;
+    growth.orig_packets -= last.orig_packets;
+    growth.reply_bytes -= last.reply_bytes;
+    growth.reply_packets -= last.reply_packets;
+  }
+  if (countsNothing(growth)) return std::nullopt;
+  return growth;
+}
+
+std::optional<FlowCount> whole(const FlowCount& c) {
+  if (countsNothing(c)) return std::nullopt;
+  return c;
+}
+
+}  // namespace ctnl
+}  // namespace
+
+void ConnectionGrowth::beginDump() {
+  ++dump_number_;
+  dumping_ = true;
+}
+
+std::optional<FlowCount> ConnectionGrowth::dumped(const FlowCount& cumulative) {
+  if (ended_.contains(cumulative.id)) return std::nullopt;  // its event counted it this dump
+  auto it = tracked_.find(cumulative.id);
+  if (it == tracked_.end()) {
+    if (tracked_.size() >= max_tracked_) {
+      ++untracked_;  // counted whole by its event
+      return std::nullopt;
+    }
+    tracked_.emplace(cumulative.id,
+                     Last{cumulative.orig_bytes, cumulative.orig_packets, cumulative.reply_bytes,
+                          cumulative.reply_packets, dump_number_});
+    return ctnl::whole(cumulative);  // never counted before
+  }
+  Last& last = it->second;
+  std::optional<FlowCount> growth = ctnl::grownSince(last, cumulative);
+  last = Last{cumulative.orig_bytes, cumulative.orig_packets, cumulative.reply_bytes,
+              cumulative.reply_packets, dump_number_};
+  return growth;
+}
+
+std::optional<FlowCount> ConnectionGrowth::ended(const FlowCount& final_counts) {
+  if (ended_.contains(final_counts.id)) return std::nullopt;  // a second event of the id
+  // During a dump, the entry of this connection may be in a datagram not parsed yet: its counts
+  // are in `final_counts`, and the dump must not count them again.
+  if (dumping_) ended_.insert(final_counts.id);
+  auto it = tracked_.find(final_counts.id);
+  if (it == tracked_.end()) return ctnl::whole(final_counts);
+  std::optional<FlowCount> growth = ctnl::grownSince(it->second, final_counts);
+  tracked_.erase(it);
+  return growth;
+}
+
+void ConnectionGrowth::endDump() {
+  dumping_ = false;
+  ended_.clear();
+  // Forgotten: the ids seen by neither of the last two complete dumps (this one and the one
+  // before). Not after one: a connection that ended just before this dump may have its event
+  // still queued, and must stay tracked until it is read, or it would be counted whole again.
+  const uint64_t keep_from = last_complete_;
+  last_complete_ = dump_number_;
+  std::erase_if(tracked_, [&](const auto& entry) {
+    if (entry.second.seen_dump >= keep_from) return false;
+    ++swept_;
+    return true;
+  });
+}
+
+void ConnectionGrowth::abortDump() {
+  // No sweep: a failed dump did not reach every entry, and a connection it missed is still
+  // alive; and it does not count as one of the two dumps a connection must be missing from
+  // (endDump looks at complete dumps only), so an event still queued keeps its tracking.
+  dumping_ = false;
+  ended_.clear();
 }
 
 std::vector<FlowGroupCount> FlowCountTotals::take() {

@@ -3,33 +3,49 @@
 // anyway), so the table `inet muzzle` counts nothing itself and an established allowed packet
 // meets one verdict map and nothing else (ruleset_layout.h).
 //
-// muzzled reads the counts two ways, and never keeps state per connection:
-// - every accounting interval, a dump of the conntrack table that reads and zeroes the counters
-//   of each allowed connection (IPCTNL_MSG_CT_GET_CTRZERO, each counter swapped atomically), with
-//   the kernel's own mark filter: CTA_MARK 0 under CTA_MARK_MASK 0x2, i.e. verdict code 0 or 1
-//   (marks.h; a refused connection's code is 2 or 3, and its packets are never counted). What a
-//   dump returns is what each connection counted since the dump before;
-// - connections that end between two dumps: their DESTROY events (NFNLGRP_CONNTRACK_DESTROY)
-//   carry what they counted since the last zeroing. A thread drains the event socket as events
-//   come (many at a time), so the packet path never waits on it; events the kernel could not
-//   queue because the socket's buffer was full are lost, and counted (ENOBUFS), never silent.
-// Between the two nothing is counted twice: the dump zeroes what it returns, and an event carries
-// only what came after.
+// muzzled reads the counts two ways:
+// - every accounting interval, a dump of the conntrack table (IPCTNL_MSG_CT_GET, NLM_F_DUMP) that
+//   reads each allowed connection's cumulative counters, with the kernel's own mark filter:
+//   CTA_MARK 0 under CTA_MARK_MASK 0x2, i.e. verdict code 0 or 1 (marks.h; a refused
+//   connection's code is 2 or 3, and its packets are never counted);
+// - connections that end: their DESTROY events (NFNLGRP_CONNTRACK_DESTROY) carry their final
+//   counts. A thread drains the event socket as events come (many at a time), so the packet path
+//   never waits on it; events the kernel could not queue because the socket's buffer was full
+//   are lost, and counted (ENOBUFS), never silent.
+// The dump does not zero the counters (IPCTNL_MSG_CT_GET_CTRZERO would): the kernel swaps each
+// counter to 0 before it writes the entry into the dump's message, and an entry that does not
+// fit (one every ~100 entries, at each message boundary) is written again into the next message
+// with its counters already zeroed: what it counted was lost. So the counts are cumulative, and
+// what a connection counted since the last read is worked out here (ConnectionGrowth), keyed by
+// conntrack's id of the connection (CTA_ID, in dump entries and events alike): the growth of its
+// counters since the dump before, or since it began when it was never seen; a DESTROY event
+// counts final minus the last counts seen, and ends the tracking. An event handled while a dump
+// is in progress leaves a tombstone, so that the same connection in a part of the dump not yet
+// parsed is not counted a second time. A connection no longer seen by two dumps in a row is
+// forgotten (its event was lost, or its mark became a refusal, which the kernel's filter
+// excludes): two, not one, because a connection that ended just before a dump may have its event
+// still queued, and must stay tracked until it is read. At most kMaxTrackedConnections are
+// tracked; a connection beyond that is not counted by the dumps but, whole, when it ends (by its
+// event), and the dump entries so skipped are counted (Stats::untracked).
+// Counters that went down under a known id mean the id was reused by a new connection: its
+// counts are taken whole.
 //
 // Every byte from the kernel is read as untrusted, with libmnl: each attribute's length checked
 // against its parent's before it is read. A connection whose entry carries no counters (it began
 // before accounting was turned on) is skipped and counted as uncounted.
 //
-// The pure parts (the request, the parse, FlowCountTotals) are tested without root on built
-// messages (tests/unit/fw/nft/conntrack_counts_test.cc) and fuzzed (tests/fuzz/conntrack_fuzz.cc);
-// the sockets in a real kernel by tests/scenario/accounting.sh.
+// The pure parts (the request, the parse, ConnectionGrowth, FlowCountTotals) are tested without
+// root on built messages (tests/unit/fw/nft/conntrack_counts_test.cc) and fuzzed
+// (tests/fuzz/conntrack_fuzz.cc); the sockets in a real kernel by tests/scenario/accounting.sh.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "fw/common/net.h"
@@ -37,12 +53,14 @@
 
 namespace muzzle {
 
-// What one connection counted since its counters were last read (or since it began). Addresses
-// as conntrack's original direction has them: `source` opened the connection.
+// One connection's counts: as the kernel gives them (cumulative, since it began), or what it
+// counted since the last read (ConnectionGrowth). Addresses as conntrack's original direction has
+// them: `source` opened the connection.
 struct FlowCount {
   IpAddress source;
   IpAddress destination;
   uint32_t mark = 0;  // the conntrack mark (marks.h)
+  uint32_t id = 0;    // conntrack's id of the connection (CTA_ID)
   uint64_t orig_bytes = 0;
   uint64_t orig_packets = 0;
   uint64_t reply_bytes = 0;
@@ -63,7 +81,7 @@ struct FlowGroupCount {
 };
 
 // The dump request (one netlink message): every IPv4 and IPv6 connection whose verdict code is 0
-// or 1, its counters read and zeroed. Numbered `seq`.
+// or 1, with its cumulative counters (read, never zeroed). Numbered `seq`.
 std::vector<char> conntrackCountsRequest(uint32_t seq);
 
 // What a parse found besides the counts.
@@ -77,8 +95,8 @@ struct ConntrackParseStats {
 // a 4-byte aligned address. Appends the FlowCount of each connection entry (IPCTNL_MSG_CT_NEW or
 // IPCTNL_MSG_CT_DELETE) that counted something to `out`; entries of other families than IPv4 and
 // IPv6 are skipped. Refused, with an error naming what was wrong: a message or attribute that is
-// malformed or short, an entry without its original tuple, an NLMSG_ERROR (its errno named), a
-// dump the kernel interrupted (NLM_F_DUMP_INTR). On failure `out` may hold some entries.
+// malformed or short, an entry without its original tuple or its id, an NLMSG_ERROR (its errno
+// named), a dump the kernel interrupted (NLM_F_DUMP_INTR). On failure `out` may hold some entries.
 Status parseConntrackMessages(std::span<const char> bytes, std::vector<FlowCount>* out,
                               ConntrackParseStats* stats);
 
@@ -112,24 +130,78 @@ class FlowCountTotals {
   uint64_t lost_bytes_ = 0;
 };
 
+// The most connections ConnectionGrowth tracks by default: 65,536 (~6 MiB at most).
+inline constexpr size_t kMaxTrackedConnections = 65536;
+
+// What each connection counted since the last read, from its cumulative counts: the dumps' and
+// the DESTROY events', keyed by conntrack's id (see the top of this file). Pure value code, not
+// thread-safe: the live counter uses it under its mutex. A growth of zero in every count is
+// nullopt.
+class ConnectionGrowth {
+ public:
+  explicit ConnectionGrowth(size_t max_tracked = kMaxTrackedConnections)
+      : max_tracked_(max_tracked) {}
+
+  // Before the dump request is sent.
+  void beginDump();
+  // A dump entry: the growth since the last counts seen of its id, or its counts whole when the
+  // id is new (or was reused: a counter went down). nullopt when a DESTROY event of this id was
+  // handled during this dump (counted there), or when the id is new and the tracked map is full
+  // (counted whole when it ends; untracked() counts these).
+  std::optional<FlowCount> dumped(const FlowCount& cumulative);
+  // A DESTROY event: final minus the last counts seen, or the final counts whole when the id is
+  // not tracked; the id is no longer tracked. nullopt for a second event of the id during a dump.
+  std::optional<FlowCount> ended(const FlowCount& final_counts);
+  // After the dump's NLMSG_DONE: the tombstones go, and the ids not seen by the last two
+  // complete dumps are forgotten (swept()).
+  void endDump();
+  // After a failed dump: the tombstones go, nothing is forgotten (see the .cc).
+  void abortDump();
+
+  size_t tracked() const { return tracked_.size(); }
+  uint64_t untracked() const { return untracked_; }  // dump entries skipped: the map was full
+  uint64_t swept() const { return swept_; }          // ids forgotten, not seen by two dumps
+
+ private:
+  struct Last {
+    uint64_t orig_bytes = 0;
+    uint64_t orig_packets = 0;
+    uint64_t reply_bytes = 0;
+    uint64_t reply_packets = 0;
+    uint64_t seen_dump = 0;
+  };
+  size_t max_tracked_;
+  std::unordered_map<uint32_t, Last> tracked_;
+  std::unordered_set<uint32_t> ended_;  // tombstones: ids whose event came during this dump
+  uint64_t dump_number_ = 0;            // of the dump in progress or the last one
+  uint64_t last_complete_ = 0;          // the number of the last dump that ended with its DONE
+  bool dumping_ = false;
+  uint64_t untracked_ = 0;
+  uint64_t swept_ = 0;
+};
+
 // The live counter in the calling thread's network namespace: the dump socket, the event socket
 // and the thread that drains it. Reads are made by one thread at a time.
 class ConntrackCounter {
  public:
   virtual ~ConntrackCounter() = default;
-  // What every allowed connection counted since the last read: a zeroing dump plus the events
-  // of the connections that ended since. An error when the dump failed (nothing is returned
-  // then: what it zeroed before failing is kept and returned by the next read, the counts it did
-  // not zero are read by the next dump; nothing is lost).
+  // What every allowed connection counted since the last read: the growth of the cumulative
+  // counts of a dump plus the events of the connections that ended since. An error when the dump
+  // failed (nothing is returned then: the growth it read before failing is kept and returned by
+  // the next read, the entries it did not reach are read by the next dump; nothing is lost).
   virtual Result<std::vector<FlowGroupCount>> read() = 0;
 
   struct Stats {
-    uint64_t events = 0;           // DESTROY events read
-    uint64_t event_overruns = 0;   // times the kernel dropped events (ENOBUFS)
-    uint64_t event_errors = 0;     // event messages refused by the parse
-    uint64_t uncounted = 0;        // entries without counters, dumps and events
-    uint64_t lost_bytes = 0;       // bytes of groups beyond the bound (FlowCountTotals)
-    size_t last_groups = 0;        // groups the last read returned
+    uint64_t events = 0;          // DESTROY events read
+    uint64_t event_overruns = 0;  // times the kernel dropped events (ENOBUFS)
+    uint64_t event_errors = 0;    // event messages refused by the parse
+    uint64_t uncounted = 0;       // entries without counters, dumps and events
+    uint64_t lost_bytes = 0;      // bytes of groups beyond the bound (FlowCountTotals)
+    size_t last_groups = 0;       // groups the last read returned
+    uint64_t untracked = 0;       // dump entries skipped: the tracked map was full (counted
+                                  // whole by their event)
+    uint64_t swept = 0;           // connections forgotten: not seen by two dumps, no event
+    size_t tracked = 0;           // connections tracked now
   };
   virtual Stats stats() const = 0;
 };

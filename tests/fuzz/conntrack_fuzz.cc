@@ -1,15 +1,19 @@
 // libFuzzer target for conntrack's answers: a receive buffer of netlink messages (a datagram of a
-// zeroing dump, or DESTROY events) -> parseConntrackMessages -> FlowCountTotals, as
+// dump, or DESTROY events) -> parseConntrackMessages -> FlowCountTotals, as
 // openConntrackCounter's read() and event thread run them. The same bytes are parsed again cut
 // short (the last byte says where), as a datagram cut by its receive slot leaves them.
 // Oracle: the sanitizers on our code (libmnl is not instrumented), and: a refusal names the
 // conntrack answer; every count kept is of an address pair of one family and counted something;
 // no more counts and uncounted entries than entries; FlowCountTotals (bound 4) gives exactly
-// the groups, sums and lost bytes of a plain model of its contract.
+// the groups, sums and lost bytes of a plain model of its contract. The counts then drive
+// ConnectionGrowth (bound 2) as dump entries and events, in dumps begun, ended and aborted as the
+// ids say: a growth is of the same connection, never more than the counts fed in any counter,
+// never all zero, and no more connections are tracked than the bound.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -17,7 +21,54 @@
 
 namespace {
 
-constexpr size_t kMaxGroups = 4;  // small, so the bound is met
+constexpr size_t kMaxGroups = 4;   // small, so the bound is met
+constexpr size_t kMaxTracked = 2;  // ConnectionGrowth's, small too
+
+void checkGrowth(const muzzle::FlowCount& fed, const std::optional<muzzle::FlowCount>& g) {
+  if (!g) return;
+  if (g->id != fed.id || g->mark != fed.mark || !(g->source == fed.source) ||
+      !(g->destination == fed.destination)) {
+    std::abort();
+  }
+  if (g->orig_bytes > fed.orig_bytes || g->orig_packets > fed.orig_packets ||
+      g->reply_bytes > fed.reply_bytes || g->reply_packets > fed.reply_packets) {
+    std::abort();
+  }
+  if (g->orig_bytes == 0 && g->orig_packets == 0 && g->reply_bytes == 0 && g->reply_packets == 0) {
+    std::abort();
+  }
+}
+
+// Each count as a dump entry or an event; dumps begun, ended or aborted between them.
+void driveGrowth(const std::vector<muzzle::FlowCount>& counts) {
+  muzzle::ConnectionGrowth growth(kMaxTracked);
+  bool dumping = false;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const muzzle::FlowCount& c = counts[i];
+    switch ((c.id ^ static_cast<uint32_t>(i)) % 5) {
+      case 0:
+      case 1:
+        if (!dumping) growth.beginDump();
+        dumping = true;
+        checkGrowth(c, growth.dumped(c));
+        break;
+      case 2:
+        checkGrowth(c, growth.ended(c));
+        break;
+      case 3:
+        if (dumping) growth.endDump();
+        dumping = false;
+        checkGrowth(c, growth.ended(c));
+        break;
+      default:
+        if (dumping) growth.abortDump();
+        dumping = false;
+        break;
+    }
+    if (growth.tracked() > kMaxTracked) std::abort();
+  }
+  if (dumping) growth.endDump();
+}
 
 // FlowCountTotals as its contract says it, in the plainest way: the oracle for the real one.
 struct ModelKey {
@@ -37,6 +88,7 @@ void check(const std::vector<char>& buf) {
   const muzzle::Status status = muzzle::parseConntrackMessages(buf, &counts, &stats);
   if (!status.ok() && status.message().rfind("conntrack answer: ", 0) != 0) std::abort();
   if (counts.size() + stats.uncounted > stats.entries) std::abort();
+  driveGrowth(counts);
 
   muzzle::FlowCountTotals totals(kMaxGroups);
   std::map<ModelKey, ModelSums> model;

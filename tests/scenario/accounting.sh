@@ -1,14 +1,17 @@
 #!/bin/bash
 # Per-device accounting in a real kernel: conntrack counts each allowed connection, and
 # NftRulesetWriter's counter (through accounting_check, one process driven line by line) reads
-# the counts with a zeroing dump and the events of connections that end. In a firewall namespace
+# the counts with a dump of their cumulative values (each connection's growth worked out by its
+# id) and the events of connections that end. In a firewall namespace
 # between devices and a far host, with table `inet muzzle` installed, real UDP datagrams cross,
 # and readAccounting() must report exactly their IP bytes and packets, per source, destination
 # and traffic class, IPv4 and IPv6:
 # - startAccounting() turns net.netfilter.nf_conntrack_acct on in the namespace; connections from
 #   before it carry no counters (counted as uncounted, not read);
 # - connections the device opened and ones opened to it, exactly; refused ones (drop mark) not;
-# - a read zeroes what it returned: the next read holds only what came after;
+# - exactly, too, with enough connections that the dump spans several messages (the kernel's
+#   zeroing dump lost an entry's counts at each message boundary; the dump no longer zeroes);
+# - a read returns only what came after the last;
 # - a connection that ends between two reads (deleted with conntrack -D) is read from its event;
 # - the box's own connection (no verdict mark) is read as the box's, class 0;
 # - a policy change (new generation) and a change of segments leave counting alone.
@@ -123,6 +126,19 @@ for _ in range(count):
 ' "$2" "$3" "$4" "$5"
 }
 
+# COUNT connections of one datagram of SIZE payload bytes each from namespace NS to
+# ADDRESS:PORT: a new socket (a new source port) for each datagram.
+send_many() {  # NS ADDRESS PORT COUNT SIZE
+  ip netns exec "$1" python3 -c '
+import socket, sys
+addr, port, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+for _ in range(count):
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.sendto(b"x" * size, (addr, port))
+' "$2" "$3" "$4" "$5"
+}
+
 # One command to the driver; its answer (without the closing `end`) in $reply.
 ask() {
   reply=""
@@ -187,14 +203,19 @@ send "$dev" 2001:db8:acc::2 9999 4 60  # 4 x 108
 send "$far" fd00:acc::2 9999 2 1000    # 2 x 1048
 send "$dev" 203.0.113.2 9998 7 100     # conntrack mark: drop -> not counted
 send "$dev" 2001:db8:acc::2 9998 7 100
-expect_read "allowed connections, exactly; refused ones not at all" \
-  "198.18.0.2 203.0.113.2 class 3 judged 640 5 0 0" \
+# 400 more connections of one datagram each (400 x 38): ~300 bytes an entry, the dump's answer
+# spans several messages (at most 32 KiB each), and every entry at a boundary must count.
+send_many "$dev" 203.0.113.2 9999 400 10
+echo "     connections in the firewall's table: $(ip netns exec "$fw" conntrack -C 2>/dev/null)"
+expect_read "allowed connections, exactly, over several dump messages; refused ones not at all" \
+  "198.18.0.2 203.0.113.2 class 3 judged 15840 405 0 0" \
   "203.0.113.2 198.18.0.2 class 3 judged 684 3 0 0" \
   "fd00:acc::2 2001:db8:acc::2 class 3 judged 432 4 0 0" \
   "2001:db8:acc::2 fd00:acc::2 class 3 judged 2096 2 0 0"
-expect_read "a read zeroes what it returned"
+expect_read "a read returns only what came after the last"
 
-# A connection that ends between two reads: its event carries what it counted since the last.
+# A connection that ends between two reads: its event carries its final counts, and what it
+# counted since the last read is counted (the 400 above and the rest, read before: nothing new).
 send "$dev" 203.0.113.2 9999 4 100
 ip netns exec "$fw" conntrack -D -f ipv4 -p udp --dport 9999 >/dev/null 2>&1 &&
   ip netns exec "$fw" conntrack -D -f ipv6 -p udp --dport 9999 >/dev/null 2>&1 ||

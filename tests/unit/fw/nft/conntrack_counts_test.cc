@@ -1,8 +1,10 @@
-// Accounting by conntrack's counters (fw/nft/conntrack_counts.h), the pure parts: the zeroing
-// dump request byte by byte; dump answers and DESTROY events built here the way the kernel's
-// ctnetlink_fill_info() writes them (IPv4, IPv6, other families, with and without counters),
-// and every way a message can be short, garbled or not an entry, each refused with an error that
-// says so; then FlowCountTotals' grouping, its refusals and its bound.
+// Accounting by conntrack's counters (fw/nft/conntrack_counts.h), the pure parts: the dump
+// request (cumulative counts, never zeroed) byte by byte; dump answers and DESTROY events built
+// here the way the kernel's ctnetlink_fill_info() writes them (IPv4, IPv6, other families, with
+// and without counters, the id), and every way a message can be short, garbled or not an entry,
+// each refused with an error that says so; ConnectionGrowth (each connection's growth by id:
+// dumps, events, tombstones, the sweep, the bound); then FlowCountTotals' grouping, its refusals
+// and its bound.
 #include "fw/nft/conntrack_counts.h"
 
 #include <arpa/inet.h>
@@ -33,6 +35,7 @@ struct Entry {
   std::string source = "198.18.10.20";
   std::string destination = "203.0.113.5";
   std::optional<uint32_t> mark = verdictMark(7, VerdictCode::kAllow, 3);
+  std::optional<uint32_t> id = 0x1234abcd;
   bool tuple = true;
   bool counters = true;
   bool counters32 = false;  // the old 32-bit counters instead of the kernel's 64-bit ones
@@ -77,6 +80,7 @@ class Messages {
       counters(nlh, CTA_COUNTERS_REPLY, e.reply_bytes, e.reply_packets, e.counters32);
     }
     if (e.mark) mnl_attr_put_u32(nlh, CTA_MARK, htonl(*e.mark));
+    if (e.id) mnl_attr_put_u32(nlh, CTA_ID, htonl(*e.id));
     mnl_attr_put_u32(nlh, CTA_TIMEOUT, htonl(120));  // an attribute the parse does not need
     return append(nlh);
   }
@@ -189,13 +193,15 @@ nlattr* findAttribute(std::vector<char>& bytes, uint16_t outer, uint16_t inner) 
   return nullptr;
 }
 
-TEST_CASE("the dump request: a zeroing dump of IPv4 and IPv6 under the mark filter 0/0x2") {
+TEST_CASE("the dump request: a plain dump (never zeroing) of IPv4 and IPv6, mark filter 0/0x2") {
   const std::vector<char> request = conntrackCountsRequest(1234);
   REQUIRE(request.size() >= sizeof(nlmsghdr) + sizeof(nfgenmsg));
   std::vector<char> copy = request;
   auto* nlh = reinterpret_cast<nlmsghdr*>(copy.data());
   CHECK(nlh->nlmsg_len == request.size());
-  CHECK(nlh->nlmsg_type == ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_CTRZERO));
+  // Not IPCTNL_MSG_CT_GET_CTRZERO: the kernel zeroes an entry before it knows it fits in the
+  // message, and the entry sent again in the next message has lost its counts.
+  CHECK(nlh->nlmsg_type == ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET));
   CHECK(nlh->nlmsg_flags == (NLM_F_REQUEST | NLM_F_DUMP));
   CHECK(nlh->nlmsg_seq == 1234);
   const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
@@ -233,6 +239,7 @@ TEST_CASE("an IPv4 dump entry: addresses, mark and both directions' counters") {
   CHECK(c.destination == ip("203.0.113.5"));
   CHECK_FALSE(c.source.v6);
   CHECK(c.mark == verdictMark(7, VerdictCode::kAllow, 3));
+  CHECK(c.id == 0x1234abcd);
   CHECK(c.orig_bytes == 1000);
   CHECK(c.orig_packets == 10);
   CHECK(c.reply_bytes == 5000);
@@ -525,6 +532,41 @@ TEST_CASE("an entry without its original tuple or addresses is refused") {
   }
 }
 
+TEST_CASE("an entry without its id, or with an id of the wrong size, is refused") {
+  SUBCASE("no id") {
+    Entry e;
+    e.id.reset();
+    Messages m;
+    m.entry({}).entry(e);
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "conntrack answer: entry 2 (message 2): no id"));
+    CHECK(p.counts.size() == 1);
+  }
+  SUBCASE("no id in an event either") {
+    Entry e;
+    e.id.reset();
+    e.type = IPCTNL_MSG_CT_DELETE;
+    e.flags = 0;
+    Messages m;
+    m.entry(e);
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "no id"));
+    CHECK(p.counts.empty());
+  }
+  SUBCASE("an id of 2 bytes") {
+    Messages m;
+    m.entry({});
+    nlattr* id = findAttribute(m.bytes(), CTA_ID, 0);
+    REQUIRE(id != nullptr);
+    id->nla_len = sizeof(nlattr) + 2;
+    const Parsed p = parse(m.bytes());
+    REQUIRE_FALSE(p.status.ok());
+    CHECK(contains(p.status.message(), "an id of 2 bytes, not 4"));
+  }
+}
+
 TEST_CASE("a mark of the wrong size, or counters of one direction only, are refused") {
   SUBCASE("mark") {
     Messages m;
@@ -566,6 +608,301 @@ TEST_CASE("a message that is not a connection entry is refused with its type") {
     CHECK(contains(p.status.message(), "message 2: unexpected message type"));
     CHECK(contains(p.status.message(), "subsystem " + std::to_string(NFNL_SUBSYS_QUEUE)));
   }
+}
+
+// A connection's cumulative counts as a dump entry or an event gives them.
+FlowCount cumulative(uint32_t id, uint64_t orig_bytes, uint64_t orig_packets,
+                     uint64_t reply_bytes = 0, uint64_t reply_packets = 0) {
+  FlowCount c;
+  c.source = ip("198.18.10.20");
+  c.destination = ip("203.0.113.5");
+  c.mark = verdictMark(7, VerdictCode::kAllow, 3);
+  c.id = id;
+  c.orig_bytes = orig_bytes;
+  c.orig_packets = orig_packets;
+  c.reply_bytes = reply_bytes;
+  c.reply_packets = reply_packets;
+  return c;
+}
+
+// The four counts of a growth, or all zero for nullopt.
+std::vector<uint64_t> counts(const std::optional<FlowCount>& g) {
+  if (!g) return {0, 0, 0, 0};
+  return {g->orig_bytes, g->orig_packets, g->reply_bytes, g->reply_packets};
+}
+const std::vector<uint64_t> kNothing = {0, 0, 0, 0};
+
+TEST_CASE("ConnectionGrowth: the first dump counts whole, the next the difference") {
+  ConnectionGrowth growth(10);
+  growth.beginDump();
+  const std::optional<FlowCount> first = growth.dumped(cumulative(1, 1000, 10, 5000, 8));
+  REQUIRE(first.has_value());
+  CHECK(counts(first) == std::vector<uint64_t>{1000, 10, 5000, 8});
+  // The growth keeps the entry's addresses, mark and id: FlowCountTotals groups by them.
+  CHECK(first->source == ip("198.18.10.20"));
+  CHECK(first->destination == ip("203.0.113.5"));
+  CHECK(first->mark == verdictMark(7, VerdictCode::kAllow, 3));
+  CHECK(first->id == 1);
+  growth.endDump();
+  CHECK(growth.tracked() == 1);
+
+  growth.beginDump();
+  CHECK(counts(growth.dumped(cumulative(1, 1300, 13, 5000, 9))) ==
+        std::vector<uint64_t>{300, 3, 0, 1});
+  growth.endDump();
+  growth.beginDump();
+  CHECK(counts(growth.dumped(cumulative(1, 1450, 14, 5100, 10))) ==
+        std::vector<uint64_t>{150, 1, 100, 1});
+  growth.endDump();
+  CHECK(growth.tracked() == 1);
+  CHECK(growth.untracked() == 0);
+  CHECK(growth.swept() == 0);
+}
+
+TEST_CASE("ConnectionGrowth: no growth is nullopt, and the counts stay as they were") {
+  ConnectionGrowth growth(10);
+  growth.beginDump();
+  CHECK(growth.dumped(cumulative(1, 100, 1)).has_value());
+  growth.endDump();
+  growth.beginDump();
+  CHECK_FALSE(growth.dumped(cumulative(1, 100, 1)).has_value());
+  growth.endDump();
+  CHECK(growth.tracked() == 1);
+  // An event with nothing new: nullopt, and the connection is no longer tracked.
+  CHECK_FALSE(growth.ended(cumulative(1, 100, 1)).has_value());
+  CHECK(growth.tracked() == 0);
+  // A connection that counted nothing at all (the parse keeps none, but the class does not rely
+  // on it).
+  growth.beginDump();
+  CHECK_FALSE(growth.dumped(cumulative(2, 0, 0)).has_value());
+  growth.endDump();
+  CHECK_FALSE(growth.ended(cumulative(3, 0, 0)).has_value());
+}
+
+TEST_CASE("ConnectionGrowth: a counter that went down is a reused id: counted whole") {
+  ConnectionGrowth growth(10);
+  growth.beginDump();
+  growth.dumped(cumulative(1, 1000, 10, 500, 5));
+  growth.endDump();
+  growth.beginDump();
+  // Fewer reply packets than before, though more bytes in every other count: a new connection.
+  CHECK(counts(growth.dumped(cumulative(1, 2000, 20, 600, 4))) ==
+        std::vector<uint64_t>{2000, 20, 600, 4});
+  growth.endDump();
+  // And from there on, the difference again.
+  growth.beginDump();
+  CHECK(counts(growth.dumped(cumulative(1, 2100, 21, 600, 4))) ==
+        std::vector<uint64_t>{100, 1, 0, 0});
+  growth.endDump();
+  // An event whose counts went down: whole too.
+  CHECK(counts(growth.ended(cumulative(1, 50, 1))) == std::vector<uint64_t>{50, 1, 0, 0});
+}
+
+TEST_CASE("ConnectionGrowth: an event after a dump counts final - last and untracks") {
+  ConnectionGrowth growth(10);
+  growth.beginDump();
+  growth.dumped(cumulative(1, 1000, 10, 5000, 8));
+  growth.dumped(cumulative(2, 10, 1));
+  growth.endDump();
+  CHECK(growth.tracked() == 2);
+  CHECK(counts(growth.ended(cumulative(1, 1200, 12, 5000, 9))) ==
+        std::vector<uint64_t>{200, 2, 0, 1});
+  CHECK(growth.tracked() == 1);
+  // Not tracked any more: a second event (no dump in progress, no tombstone) counts whole; the
+  // kernel sends one DESTROY a connection, so this only shows the id was forgotten.
+  CHECK(counts(growth.ended(cumulative(1, 1200, 12, 5000, 9))) ==
+        std::vector<uint64_t>{1200, 12, 5000, 9});
+  // The next dump does not hold it; the other connection goes on.
+  growth.beginDump();
+  CHECK(counts(growth.dumped(cumulative(2, 30, 3))) == std::vector<uint64_t>{20, 2, 0, 0});
+  growth.endDump();
+  CHECK(growth.tracked() == 1);
+}
+
+TEST_CASE("ConnectionGrowth: an event for an unknown id counts whole") {
+  ConnectionGrowth growth(10);
+  CHECK(counts(growth.ended(cumulative(9, 700, 7, 70, 1))) == std::vector<uint64_t>{700, 7, 70, 1});
+  CHECK(growth.tracked() == 0);
+  growth.beginDump();
+  growth.dumped(cumulative(1, 1, 1));
+  growth.endDump();
+  CHECK(counts(growth.ended(cumulative(8, 40, 1))) == std::vector<uint64_t>{40, 1, 0, 0});
+  CHECK(growth.tracked() == 1);
+}
+
+TEST_CASE("ConnectionGrowth: an event during a dump leaves a tombstone until the dump ends") {
+  ConnectionGrowth growth(10);
+  growth.beginDump();
+  growth.dumped(cumulative(1, 100, 1));
+  growth.endDump();
+
+  SUBCASE("a tracked connection, its entry in a later datagram of the dump") {
+    growth.beginDump();
+    // The event came before the datagram holding the entry was parsed.
+    CHECK(counts(growth.ended(cumulative(1, 180, 2))) == std::vector<uint64_t>{80, 1, 0, 0});
+    CHECK(growth.tracked() == 0);
+    CHECK_FALSE(growth.dumped(cumulative(1, 170, 2)).has_value());  // counted by the event
+    CHECK(growth.tracked() == 0);                                   // and not tracked again
+    growth.endDump();
+    // The tombstone is gone: the id is free for a new connection.
+    growth.beginDump();
+    CHECK(counts(growth.dumped(cumulative(1, 30, 1))) == std::vector<uint64_t>{30, 1, 0, 0});
+    growth.endDump();
+  }
+  SUBCASE("a connection never seen: whole, and not again from the dump") {
+    growth.beginDump();
+    CHECK(counts(growth.ended(cumulative(5, 500, 5))) == std::vector<uint64_t>{500, 5, 0, 0});
+    CHECK_FALSE(growth.dumped(cumulative(5, 490, 4)).has_value());
+    growth.endDump();
+    CHECK(growth.tracked() == 1);
+  }
+  SUBCASE("the entry parsed before the event: the event counts only what came after it") {
+    growth.beginDump();
+    CHECK(counts(growth.dumped(cumulative(1, 150, 2))) == std::vector<uint64_t>{50, 1, 0, 0});
+    CHECK(counts(growth.ended(cumulative(1, 160, 3))) == std::vector<uint64_t>{10, 1, 0, 0});
+    growth.endDump();
+    CHECK(growth.tracked() == 0);
+  }
+  SUBCASE("an aborted dump also drops its tombstones") {
+    growth.beginDump();
+    CHECK(growth.ended(cumulative(1, 180, 2)).has_value());
+    growth.abortDump();
+    growth.beginDump();
+    CHECK(counts(growth.dumped(cumulative(1, 30, 1))) == std::vector<uint64_t>{30, 1, 0, 0});
+    growth.endDump();
+  }
+}
+
+TEST_CASE("ConnectionGrowth: a second event of the same id during a dump is ignored") {
+  ConnectionGrowth growth(10);
+  growth.beginDump();
+  CHECK(growth.ended(cumulative(4, 40, 1)).has_value());
+  CHECK_FALSE(growth.ended(cumulative(4, 40, 1)).has_value());
+  growth.endDump();
+  CHECK(growth.tracked() == 0);
+}
+
+TEST_CASE("ConnectionGrowth: an id missing from two dumps is swept, not from one") {
+  ConnectionGrowth growth(10);
+  growth.beginDump();
+  growth.dumped(cumulative(1, 100, 1));
+  growth.dumped(cumulative(2, 200, 2));
+  growth.endDump();
+
+  growth.beginDump();  // 1 missing: it ended, its event still queued
+  growth.dumped(cumulative(2, 210, 3));
+  growth.endDump();
+  CHECK(growth.tracked() == 2);
+  CHECK(growth.swept() == 0);
+
+  SUBCASE("its event after one missing dump still counts final - last") {
+    CHECK(counts(growth.ended(cumulative(1, 130, 2))) == std::vector<uint64_t>{30, 1, 0, 0});
+    CHECK(growth.tracked() == 1);
+  }
+  SUBCASE("missing from a second dump: forgotten (its event was lost)") {
+    growth.beginDump();
+    growth.dumped(cumulative(2, 220, 4));
+    growth.endDump();
+    CHECK(growth.tracked() == 1);
+    CHECK(growth.swept() == 1);
+    CHECK(counts(growth.ended(cumulative(1, 130, 2))) == std::vector<uint64_t>{130, 2, 0, 0});
+  }
+}
+
+TEST_CASE("ConnectionGrowth: a failed dump is not one of the two an id must be missing from") {
+  ConnectionGrowth growth(10);
+  growth.beginDump();
+  growth.dumped(cumulative(1, 100, 1));
+  growth.dumped(cumulative(2, 200, 2));
+  growth.endDump();
+  growth.beginDump();  // fails after the entry of 2; 1 missing
+  growth.dumped(cumulative(2, 220, 4));
+  growth.abortDump();
+  CHECK(growth.tracked() == 2);
+  growth.beginDump();  // 1 missing again
+  growth.dumped(cumulative(2, 230, 5));
+  growth.endDump();
+  CHECK(growth.tracked() == 2);  // 1 missed one complete dump only
+  CHECK(growth.swept() == 0);
+  CHECK(counts(growth.ended(cumulative(1, 130, 2))) == std::vector<uint64_t>{30, 1, 0, 0});
+  growth.beginDump();
+  growth.dumped(cumulative(3, 10, 1));
+  growth.endDump();
+  growth.beginDump();  // 3 missing
+  growth.dumped(cumulative(2, 240, 6));
+  growth.endDump();
+  growth.beginDump();  // 3 missing again: forgotten
+  growth.dumped(cumulative(2, 250, 7));
+  growth.endDump();
+  CHECK(growth.tracked() == 1);
+  CHECK(growth.swept() == 1);
+}
+
+TEST_CASE("ConnectionGrowth's bound: beyond it a dump entry is skipped, its event counts whole") {
+  ConnectionGrowth growth(2);
+  growth.beginDump();
+  CHECK(growth.dumped(cumulative(1, 10, 1)).has_value());
+  CHECK(growth.dumped(cumulative(2, 20, 1)).has_value());
+  CHECK_FALSE(growth.dumped(cumulative(3, 30, 1)).has_value());
+  growth.endDump();
+  CHECK(growth.tracked() == 2);
+  CHECK(growth.untracked() == 1);
+  growth.beginDump();
+  CHECK_FALSE(growth.dumped(cumulative(3, 35, 2)).has_value());  // still no room
+  CHECK(counts(growth.dumped(cumulative(1, 12, 2))) == std::vector<uint64_t>{2, 1, 0, 0});
+  growth.endDump();
+  CHECK(growth.untracked() == 2);
+  // Its end: everything it counted, once.
+  CHECK(counts(growth.ended(cumulative(3, 40, 3))) == std::vector<uint64_t>{40, 3, 0, 0});
+  // Room again after an event: a new connection is tracked, counted whole.
+  CHECK(counts(growth.ended(cumulative(2, 20, 1))) == kNothing);
+  growth.beginDump();
+  CHECK(counts(growth.dumped(cumulative(4, 44, 4))) == std::vector<uint64_t>{44, 4, 0, 0});
+  growth.endDump();
+  CHECK(growth.tracked() == 2);
+}
+
+TEST_CASE("ConnectionGrowth over parsed dumps: what a connection counted, once, in any order") {
+  // The same connection read by two dumps, then ended: the sums of its growth are its final
+  // counts, whatever came between.
+  Entry first;
+  first.orig_bytes = 1000;
+  Entry second = first;
+  second.orig_bytes = 1500;
+  second.orig_packets = 15;
+  Entry ended = second;
+  ended.type = IPCTNL_MSG_CT_DELETE;
+  ended.flags = 0;
+  ended.orig_bytes = 1600;
+  ended.orig_packets = 16;
+  ended.reply_bytes = 6000;
+  ended.reply_packets = 9;
+  FlowCountTotals totals(10);
+  ConnectionGrowth growth(10);
+  for (const Entry* e : {&first, &second}) {
+    Messages m;
+    m.entry(*e).done();
+    const Parsed p = parse(m.bytes());
+    REQUIRE(p.status.ok());
+    growth.beginDump();
+    for (const FlowCount& c : p.counts) {
+      if (auto g = growth.dumped(c)) totals.add(*g);
+    }
+    growth.endDump();
+  }
+  Messages event;
+  event.entry(ended);
+  const Parsed p = parse(event.bytes());
+  REQUIRE(p.status.ok());
+  for (const FlowCount& c : p.counts) {
+    if (auto g = growth.ended(c)) totals.add(*g);
+  }
+  const std::vector<FlowGroupCount> groups = totals.take();
+  REQUIRE(groups.size() == 1);
+  CHECK(groups[0].orig_bytes == 1600);
+  CHECK(groups[0].orig_packets == 16);
+  CHECK(groups[0].reply_bytes == 6000);
+  CHECK(groups[0].reply_packets == 9);
 }
 
 FlowCount count(const char* source, const char* destination, uint32_t mark, uint64_t orig_bytes,
