@@ -347,6 +347,13 @@ class LiveConntrackCounter final : public ConntrackCounter {
       return Status::error("conntrack: cannot create the event thread's eventfd: " +
                            errnoText(errno));
     }
+    // The baseline: every allowed connection open now is tracked at its present counts, and none
+    // of them is counted. What they counted before was the previous muzzled's to read (or
+    // no one's, while none ran): a restart must not count a long connection's whole past again.
+    // Growth from here on is counted. Events wait in the socket meanwhile.
+    if (auto baseline = read(); !baseline.ok()) {
+      return baseline.status().withContext("the first read (the baseline): ");
+    }
     thread_ = std::thread([this] { drainEvents(); });
     return Status();
   }

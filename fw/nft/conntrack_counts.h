@@ -28,7 +28,10 @@
 // tracked; a connection beyond that is not counted by the dumps but, whole, when it ends (by its
 // event), and the dump entries so skipped are counted (Stats::untracked).
 // Counters that went down under a known id mean the id was reused by a new connection: its
-// counts are taken whole.
+// counts are taken whole. The first dump, when the counter opens, is a baseline: the connections
+// open then are tracked at their counts and none is counted, since what they counted before was
+// the previous muzzled's to read (a restart must not count a long connection's past twice); what
+// they count while no muzzled reads them is not counted.
 //
 // Every byte from the kernel is read as untrusted, with libmnl: each attribute's length checked
 // against its parent's before it is read. A connection whose entry carries no counters (it began

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Traffic per device, end to end (the kernel writer alone: accounting.sh; Prometheus: metrics.sh).
-# The kernel counts each device's allowed traffic (the accounting sets of table inet muzzle),
+# The kernel counts each device's allowed traffic (conntrack's counters on each connection),
 # muzzled reads the counts every accounting interval (2 s here), and `muzzlectl devices MAC
 # --json` shows them. cam1 sends datagrams of a known size to the internet host's time server (allowed by
 # this test's policy), each echoed back, so upload and download must grow by exactly what went
 # through: count x (payload + 28) bytes in IPv4, + 48 in IPv6 (layer-3 lengths); within 5 % is
 # required (the issue's bound), exact is expected. Denied traffic counts nothing. The totals
-# survive a policy reload (SIGHUP: the sets are kept) and a restart of muzzled (inventory.pb:
-# the sets start over).
+# survive a policy reload (SIGHUP) and a restart of muzzled (inventory.pb), and the connections
+# still open at the restart are not counted a second time by the new muzzled.
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
 source "$(dirname "$0")/common.sh"
@@ -87,7 +87,7 @@ up_bytes=$((up_bytes + 10 * 1028))
 lab_check "upload grew by exactly the 10 datagrams sent after the reload" \
   wait_until 10 equals_after_read upload.bytes "$up_bytes"
 
-echo "== a restart keeps the totals (inventory.pb); the kernel's sets start over"
+echo "== a restart keeps the totals (inventory.pb); open connections are not counted twice"
 lab_stop_muzzled
 lab_start_muzzled
 lab_check "after the restart, the totals are as saved" equals_after_read upload.bytes "$up_bytes"
