@@ -65,6 +65,8 @@ void Daemon::accountTraffic() {
     accounting_counters_.event_errors = stats.event_errors;
     accounting_counters_.uncounted = stats.uncounted;
     accounting_counters_.lost_bytes = stats.lost_bytes;
+    accounting_counters_.tracked = stats.tracked;
+    accounting_counters_.untracked = stats.untracked;
     accounting_counters_.limit_windows = volume_limits_.windows();
   }
   if (reportVolumeLimits(limit_events)) rejudgeAll("a volume limit blocked or released a device");

@@ -46,6 +46,10 @@ struct AccountingCounters {
   uint64_t event_errors = 0;
   uint64_t uncounted = 0;
   uint64_t lost_bytes = 0;
+  // Connections tracked now between reads (kMaxTrackedConnections at most), and dump entries
+  // skipped because the room was full: those connections are counted when they end.
+  size_t tracked = 0;
+  uint64_t untracked = 0;
   size_t limit_windows = 0;    // volume limit windows open (fw/engine/volume_limits.h)
   size_t blocked_devices = 0;  // devices a volume limit blocks now
 };

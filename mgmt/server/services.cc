@@ -268,6 +268,8 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
           a->set_event_errors(st.accounting.event_errors);
           a->set_uncounted(st.accounting.uncounted);
           a->set_lost_bytes(st.accounting.lost_bytes);
+          a->set_tracked_connections(st.accounting.tracked);
+          a->set_untracked(st.accounting.untracked);
           for (const auto& seg : deps_.engine.config().segments)
             resp->add_segments(seg.name + ":" + seg.ifname);
           resp->set_role(roleName(p.role));

@@ -97,7 +97,11 @@ std::string accountingText(const v1::AccountingStatus& a) {
   if (!a.on()) return "off";
   std::string text = "every " + std::to_string(a.interval_seconds()) + " s, " +
                      std::to_string(a.groups()) + " groups (room " + std::to_string(a.room()) +
-                     ")";
+                     "), " + std::to_string(a.tracked_connections()) + " connections followed";
+  if (a.untracked() > 0) {
+    text += ", " + std::to_string(a.untracked()) +
+            " times a connection beyond the room (counted when it ends)";
+  }
   if (a.event_overruns() > 0) {
     text += ", ended connections' counts lost " + std::to_string(a.event_overruns()) + " times";
   }

@@ -63,6 +63,8 @@ MetricsSnapshot sample() {
                   .event_errors = 0,
                   .uncounted = 4,
                   .lost_bytes = 5,
+                  .tracked = 0,
+                  .untracked = 0,
                   .limit_windows = 0,
                   .blocked_devices = 0};
   // Out of MAC order on purpose: the series come sorted.
