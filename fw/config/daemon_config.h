@@ -43,7 +43,7 @@ struct DaemonConfig {
   // How long a silent device keeps its addresses against others (fw/device/address_bindings.h).
   uint32_t address_hold_seconds = 600;
   // How often the kernel's per-device traffic counts are read (fw/nft/conntrack_counts.h);
-  // 0: no accounting (the table has no accounting sets).
+  // 0: no accounting (conntrack's counters are not turned on nor read).
   uint32_t accounting_interval_seconds = 10;
   // Not interpreted by fw/: the management plane validates and uses it (mgmt/server/).
   v1::Management management;

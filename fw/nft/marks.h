@@ -85,7 +85,7 @@ constexpr uint32_t verdictMark(uint32_t generation, VerdictCode code, uint32_t t
          (traffic_class & kMaxTrafficClass) << kTrafficClassShift | static_cast<uint8_t>(code);
 }
 
-// The traffic class bits of a (conntrack) mark, as the accounting sets hold them.
+// The traffic class bits of a (conntrack) mark, as accounting reads them.
 constexpr uint32_t trafficClassOf(uint32_t mark) {
   return (mark & kTrafficClassBits) >> kTrafficClassShift;
 }

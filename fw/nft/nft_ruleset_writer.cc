@@ -65,8 +65,13 @@ class NftRulesetWriter : public RulesetWriter {
     return Status();
   }
 
+  // Before startAccounting() worked: starts it now (what failed at start may have been passing),
+  // and while it fails, says why on every read, so the status keeps showing it.
   Result<std::vector<FlowGroupCount>> readAccounting() override {
-    if (!counter_) return std::vector<FlowGroupCount>{};
+    if (!counter_) {
+      if (Status s = startAccounting(); !s.ok()) return s;
+      return std::vector<FlowGroupCount>{};  // the start's baseline: nothing counted yet
+    }
     return counter_->read();
   }
 

@@ -64,7 +64,8 @@ class RulesetWriter {
   // error says what failed; accounting then reads nothing, and the table works as before.
   virtual Status startAccounting() = 0;
   // What allowed connections counted since the last read (ConntrackCounter::read), by source,
-  // destination and class. Nothing before startAccounting() worked.
+  // destination and class. Before startAccounting() worked, it is tried again: its error, or
+  // nothing counted yet.
   virtual Result<std::vector<FlowGroupCount>> readAccounting() = 0;
   virtual ConntrackCounter::Stats accountingStats() const = 0;
 };

@@ -9,10 +9,11 @@
 //             REPLY_PACKETS` per group, sorted, or `error MESSAGE`
 //   stats  -> `events N overruns N errors N uncounted N lost_bytes N`
 //   remove -> `ok` or `error MESSAGE`
-// Fail-open with the native queue when the kernel has it, so that packets without a verdict
-// mark pass (no muzzled listens).
+// Fail-open with the native queue when the kernel has it (probed at the first install), so that
+// packets without a verdict mark pass (no muzzled listens).
 #include <algorithm>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -29,11 +30,7 @@ void answer(const muzzle::Status& s) {
 
 int main() {
   auto writer = muzzle::makeNftRulesetWriter();
-  auto mode = writer->probeQueueMode();
-  if (!mode.ok()) {
-    std::cerr << "probing the queue mode: " << mode.status().message() << "\n";
-    return 1;
-  }
+  std::optional<muzzle::QueueMode> mode;  // probed at the first install
   for (std::string line; std::getline(std::cin, line);) {
     std::istringstream in(line);
     std::string command;
@@ -41,6 +38,14 @@ int main() {
     if (command == "start") {
       answer(writer->startAccounting());
     } else if (command == "install") {
+      if (!mode) {
+        auto probed = writer->probeQueueMode();
+        if (!probed.ok()) {
+          answer(probed.status().withContext("probing the queue mode: "));
+          continue;
+        }
+        mode = *probed;
+      }
       muzzle::RulesetSpec spec;
       spec.fail_open = true;
       spec.queue_mode = *mode;
