@@ -27,7 +27,7 @@
 namespace muzzle {
 namespace {
 // The library's files are compiled in batches (muzzle_unity): this file's own names live in a
-// namespace of their own, so that they never meet accounting_dump.cc's.
+// namespace of their own, so that they never meet another file's of the same batch.
 namespace ctnl {
 
 // A dump answer's datagram holds at most 32 KiB (the kernel's NLMSG_GOODSIZE grows to that);
@@ -40,6 +40,10 @@ constexpr unsigned kEventsPerRecv = 64;
 constexpr int kEventBufferBytes = 8 << 20;
 // A dump the kernel does not answer within this is abandoned (read() returns an error).
 constexpr int kDumpAnswerSeconds = 5;
+
+bool countsNothing(const FlowCount& c) {
+  return c.orig_bytes == 0 && c.orig_packets == 0 && c.reply_bytes == 0 && c.reply_packets == 0;
+}
 
 struct MnlSocketClose {
   void operator()(mnl_socket* s) const { mnl_socket_close(s); }
@@ -193,11 +197,7 @@ std::string readEntry(const nlmsghdr* nlh, std::vector<FlowCount>* out,
       !problem.empty()) {
     return "reply direction: " + problem;
   }
-  if (count.orig_bytes == 0 && count.orig_packets == 0 && count.reply_bytes == 0 &&
-      count.reply_packets == 0) {
-    return "";
-  }
-  out->push_back(count);
+  if (!countsNothing(count)) out->push_back(count);
   return "";
 }
 
@@ -210,14 +210,17 @@ struct Sender {
 
 Status parseMessages(std::span<const char> bytes, const Sender* sender, std::vector<FlowCount>* out,
                      ConntrackParseStats* stats) {
-  const std::string where = "conntrack answer: ";
+  // Every event and every part of a dump passes here: the words of an error are put together
+  // only when there is one.
+  auto refused = [](std::string what) { return Status::error("conntrack answer: " + what); };
   size_t offset = 0;
   for (size_t index = 1; offset < bytes.size(); ++index) {
-    const std::string message = "message " + std::to_string(index);
-    const std::string at = message + ": ";
+    auto at = [index](const std::string& what) {
+      return "message " + std::to_string(index) + ": " + what;
+    };
     if (bytes.size() - offset < sizeof(nlmsghdr)) {
-      return Status::error(where + at + std::to_string(bytes.size() - offset) +
-                           " bytes, too short for a netlink header: truncated or garbled");
+      return refused(at(std::to_string(bytes.size() - offset) +
+                        " bytes, too short for a netlink header: truncated or garbled"));
     }
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(bytes.data() + offset);
     // libmnl walks attributes up to the message's length rounded up to 4: all of that must be
@@ -225,15 +228,15 @@ Status parseMessages(std::span<const char> bytes, const Sender* sender, std::vec
     // walk that steps 0 bytes never ends.
     const size_t aligned_len = (size_t{nlh->nlmsg_len} + 3) & ~size_t{3};
     if (nlh->nlmsg_len < sizeof(nlmsghdr) || aligned_len > bytes.size() - offset) {
-      return Status::error(where + at + "a length of " + std::to_string(nlh->nlmsg_len) +
-                           " bytes where " + std::to_string(bytes.size() - offset) +
-                           " are left: truncated or garbled");
+      return refused(at("a length of " + std::to_string(nlh->nlmsg_len) + " bytes where " +
+                        std::to_string(bytes.size() - offset) +
+                        " are left: truncated or garbled"));
     }
     offset += aligned_len;
     if (sender != nullptr && (nlh->nlmsg_seq != sender->seq || nlh->nlmsg_pid != sender->portid)) {
-      return Status::error(where + at + "an answer to another request (sequence " +
-                           std::to_string(nlh->nlmsg_seq) + ", not " + std::to_string(sender->seq) +
-                           ")");
+      return refused(at("an answer to another request (sequence " +
+                        std::to_string(nlh->nlmsg_seq) + ", not " + std::to_string(sender->seq) +
+                        ")"));
     }
     if (nlh->nlmsg_type == NLMSG_NOOP) continue;
     if (nlh->nlmsg_type == NLMSG_DONE) {
@@ -241,40 +244,36 @@ Status parseMessages(std::span<const char> bytes, const Sender* sender, std::vec
       if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(error)) {
         std::memcpy(&error, mnl_nlmsg_get_payload(nlh), sizeof(error));
       }
-      if (error != 0) {
-        return Status::error(where +
-                             "the kernel ended the dump with an error: " + errnoText(error));
-      }
+      if (error != 0) return refused("the kernel ended the dump with an error: " + errnoText(error));
       stats->done = true;
       return Status();
     }
     if (nlh->nlmsg_type == NLMSG_ERROR) {
       if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) {
-        return Status::error(where + at + "an error message too short to hold its error");
+        return refused(at("an error message too short to hold its error"));
       }
       int error = 0;
       std::memcpy(&error,
                   static_cast<const char*>(mnl_nlmsg_get_payload(nlh)) + offsetof(nlmsgerr, error),
                   sizeof(error));
-      if (error == 0) return Status::error(where + at + "an acknowledgement, not a dump");
-      return Status::error(
-          where + "the kernel refused the dump: " + errnoText(error) +
+      if (error == 0) return refused(at("an acknowledgement, not a dump"));
+      return refused(
+          "the kernel refused the dump: " + errnoText(error) +
           (error == -EPERM || error == EPERM ? " (reading conntrack needs CAP_NET_ADMIN)" : ""));
     }
     if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) {
-      return Status::error(where + "the conntrack table changed while it was read: read again");
+      return refused("the conntrack table changed while it was read: read again");
     }
     if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
         (NFNL_MSG_TYPE(nlh->nlmsg_type) != IPCTNL_MSG_CT_NEW &&
          NFNL_MSG_TYPE(nlh->nlmsg_type) != IPCTNL_MSG_CT_DELETE)) {
-      return Status::error(where + at + "unexpected message type " +
-                           std::to_string(nlh->nlmsg_type) + " (subsystem " +
-                           std::to_string(NFNL_SUBSYS_ID(nlh->nlmsg_type)) + ", message " +
-                           std::to_string(NFNL_MSG_TYPE(nlh->nlmsg_type)) + ")");
+      return refused(at("unexpected message type " + std::to_string(nlh->nlmsg_type) +
+                        " (subsystem " + std::to_string(NFNL_SUBSYS_ID(nlh->nlmsg_type)) +
+                        ", message " + std::to_string(NFNL_MSG_TYPE(nlh->nlmsg_type)) + ")"));
     }
     if (std::string problem = readEntry(nlh, out, stats); !problem.empty()) {
-      return Status::error(where + "entry " + std::to_string(stats->entries) + " (" + message +
-                           "): " + problem);
+      return refused("entry " + std::to_string(stats->entries) + " (message " +
+                     std::to_string(index) + "): " + problem);
     }
   }
   return Status();
@@ -577,10 +576,7 @@ Status parseConntrackMessages(std::span<const char> bytes, std::vector<FlowCount
 }
 
 void FlowCountTotals::add(const FlowCount& count) {
-  if (count.orig_bytes == 0 && count.orig_packets == 0 && count.reply_bytes == 0 &&
-      count.reply_packets == 0) {
-    return;
-  }
+  if (ctnl::countsNothing(count)) return;
   const auto code = static_cast<VerdictCode>(count.mark & kVerdictCodeBits);
   if (code == VerdictCode::kReject || code == VerdictCode::kDrop) return;
   const Key key{count.source, count.destination, static_cast<uint8_t>(trafficClassOf(count.mark)),
@@ -607,10 +603,6 @@ void FlowCountTotals::add(const FlowCount& count) {
 
 namespace {
 namespace ctnl {
-
-bool countsNothing(const FlowCount& c) {
-  return c.orig_bytes == 0 && c.orig_packets == 0 && c.reply_bytes == 0 && c.reply_packets == 0;
-}
 
 // `now` minus the last counts seen; `now` whole when a counter went down (the id was reused by a
 // new connection). nullopt when nothing grew.
