@@ -10,6 +10,7 @@
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,6 +39,12 @@ constexpr size_t kEventSlotBytes = size_t{8} << 10;
 constexpr unsigned kEventsPerRecv = 64;
 // Room for a burst of ended connections while the thread sleeps: ~30,000 events.
 constexpr int kEventBufferBytes = 8 << 20;
+// After the thread drained the socket it sleeps this long before it looks again, so that it
+// wakes ~100 times a second and reads what came meanwhile in a few recvmmsg calls, instead of
+// waking for every event: on a 2-core box churning 150,000 UDP flows a second, waking at each
+// event took ~17 % of a core (the scheduler's work, not the reading), most of what accounting
+// cost new flows. The buffer holds ~200 ms of such events, 20 times the pause.
+constexpr int kEventPauseMillis = 10;
 // A dump the kernel does not answer within this is abandoned (read() returns an error).
 constexpr int kDumpAnswerSeconds = 5;
 
@@ -354,6 +361,7 @@ class LiveConntrackCounter final : public ConntrackCounter {
       return baseline.status().withContext("the first read (the baseline): ");
     }
     thread_ = std::thread([this] { drainEvents(); });
+    pthread_setname_np(thread_.native_handle(), "muzzle-ctevents");
     return Status();
   }
 
@@ -507,6 +515,7 @@ class LiveConntrackCounter final : public ConntrackCounter {
         stats_.lost_bytes = totals_.lostBytes();
         if (static_cast<unsigned>(n) < kEventsPerRecv) break;
       }
+      if (!pauseOrStop(kEventPauseMillis)) return;
     }
   }
 
@@ -522,11 +531,11 @@ class LiveConntrackCounter final : public ConntrackCounter {
     ++stats_.event_errors;
   }
 
-  // After an unexpected error, a second's pause, so that one that repeats does not spin; false
-  // when the destructor asked the thread to stop.
-  bool pauseOrStop() {
+  // A pause of `millis` (after an unexpected error, a second's, so that one that repeats does not
+  // spin); false when the destructor asked the thread to stop.
+  bool pauseOrStop(int millis = 1000) {
     pollfd stop{stop_fd_, POLLIN, 0};
-    return poll(&stop, 1, 1000) == 0;
+    return poll(&stop, 1, millis) <= 0;  // a signal (EINTR) is not a stop
   }
 
   // The dump side: used by the reading thread only.

@@ -9,9 +9,10 @@
 //   CTA_MARK 0 under CTA_MARK_MASK 0x2, i.e. verdict code 0 or 1 (marks.h; a refused
 //   connection's code is 2 or 3, and its packets are never counted);
 // - connections that end: their DESTROY events (NFNLGRP_CONNTRACK_DESTROY) carry their final
-//   counts. A thread drains the event socket as events come (many at a time), so the packet path
-//   never waits on it; events the kernel could not queue because the socket's buffer was full
-//   are lost, and counted (ENOBUFS), never silent.
+//   counts. A thread (muzzle-ctevents) drains the event socket many at a time and then sleeps
+//   10 ms, so that it wakes ~100 times a second however fast connections end, and the packet
+//   path never waits on it; events the kernel could not queue because the socket's buffer was
+//   full are lost, and counted (ENOBUFS), never silent.
 // The dump does not zero the counters (IPCTNL_MSG_CT_GET_CTRZERO would): the kernel swaps each
 // counter to 0 before it writes the entry into the dump's message, and an entry that does not
 // fit (one every ~100 entries, at each message boundary) is written again into the next message

@@ -1,5 +1,7 @@
 #include "mgmt/server/metrics_server.h"
 
+#include <pthread.h>
+
 #include <array>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -257,6 +259,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(MetricsOptions optio
   impl->accept();
   server->impl_ = impl;
   server->thread_ = std::thread([impl] { impl->ioc.run(); });
+  pthread_setname_np(server->thread_.native_handle(), "muzzle-metrics");
   return server;
 }
 

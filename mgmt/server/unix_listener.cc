@@ -2,6 +2,7 @@
 
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -175,6 +176,7 @@ Result<std::unique_ptr<UnixListener>> UnixListener::bind(const std::string& path
 void UnixListener::serve(std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor) {
   acceptor_ = std::move(acceptor);
   thread_ = std::thread([this] { run(); });
+  pthread_setname_np(thread_.native_handle(), "muzzle-unix");
 }
 
 void UnixListener::run() {

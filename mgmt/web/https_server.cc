@@ -1,6 +1,7 @@
 #include "mgmt/web/https_server.h"
 
 #include <openssl/ssl.h>
+#include <pthread.h>
 
 #include <array>
 #include <atomic>
@@ -631,6 +632,7 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::start(ServerOptions options, H
       }
     }
   });
+  pthread_setname_np(server->thread_.native_handle(), "muzzle-web");
   return server;
 }
 

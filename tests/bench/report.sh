@@ -91,6 +91,7 @@ function cost_rows(with, without, workloads, label, with_cpu,    n, i, w, r, lis
 /"meta":1/ { meta = $0; next }
 /"workload":"reload"/ { reloads = reloads $0; last_reload = $0; next }
 /"workload":"dns-counters"/ { dnsc = $0; next }
+/"workload":"accounting-status"/ { overruns += field($0, "event_overruns"); acct_text = field($0, "text"); next }
 /"workload":"learn-memory"/ { learnm = $0; next }
 /"workload":"reload-10k"/ { site10k = $0; next }
 /"workload":"established-walk"/ {
@@ -357,6 +358,9 @@ END {
     print ""
     print "Per-device accounting: muzzled (counting) against muzzled-noacct (no conntrack counters), same run:"
     cost_rows("muzzled", "muzzled-noacct", "udp-churn tcp-churn tcp-stream", "accounting costs <= 3%    ", 0)
+    if (acct_text != "")
+      printf "  %-6s no ended connection lost     : %d event overruns over the rounds (muzzlectl status at the last: %s)\n",
+        (overruns == 0) ? "MET" : "MISSED", overruns, acct_text
   }
   # The other features of the wave, each against muzzled in the same run.
   feature["muzzled-learn"] = "Learning mode (every policy device in a session)"

@@ -39,6 +39,14 @@ perf_hz="${BENCH_PERF_HZ:-1000}"
 # flow, and one stall of the VM, or work a busy cell before had left behind, moved it by half.
 latency_udp_flows=20000
 latency_tcp_flows=5000
+# BENCH_CONFIGS: only these configs (comma-separated names of the table in README.md; the small
+# box's two go together as "small"), for an experiment on a few rows. Default: all.
+only_configs="${BENCH_CONFIGS:-}"
+want() { [[ -z "$only_configs" || ",$only_configs," == *",$1,"* ]]; }
+# BENCH_KEEP_PERF: a folder where each cell's perf samples are kept (ROUND-CONFIG-WORKLOAD.perf,
+# for `perf report -i`), instead of being deleted once the table's share is read.
+keep_perf="${BENCH_KEEP_PERF:-}"
+[[ -z "$keep_perf" ]] || mkdir -p "$keep_perf"
 
 if ((EUID != 0)); then
   echo "bench: needs root (network namespaces)" >&2
@@ -245,6 +253,7 @@ cell() {
   elif [[ -n "$perf_file" ]]; then
     table_flow="$(table_ns_each "$perf_file" "${sent:-0}")"
   fi
+  [[ -z "$perf_file" || -z "$keep_perf" ]] || mv "$perf_file" "$keep_perf/$round-$config-$workload.perf"
   local line="{\"config\":\"$config\",\"workload\":\"$workload\",\"unit\":\"$unit\",\"round\":$round,${result#\{}"
   line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_drop\":$((d1 - d0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"table_ns_per_pkt\":$table_pkt,\"table_ns_per_flow\":$table_flow,\"rss_kb\":$(rss_kb)"
   line+=",\"steal_pct\":$steal_pct,\"idle_pct\":$idle_pct,\"softirq_ms\":$softirq_ms,\"softirq_ns_per_pkt\":$softirq_ns,\"dma_latency\":\"$dma_state\"}"
@@ -311,7 +320,7 @@ table_ns_each() {
   perf report -i "$file" --stdio -n --sort sym -q 2>/dev/null |
     awk -v hz="$perf_hz" -v n="$packets" '$3 == "[k]" && $4 ~ /^_*nft_/ { t += $2 } { all += $2 }
       END { if (all > 0 && n > 0) printf "%.0f", t * 1e9 / hz / n; else print "null" }'
-  rm -f "$file"
+  [[ -n "$keep_perf" ]] || rm -f "$file"
 }
 
 # The churn/stream/latency cells every config runs (fast path as the ruleset has it).
@@ -625,17 +634,20 @@ one_round() {
   lab_exec gw nft -f "$LAB_STATE/kernel.nft" 2>&1 | cut -c1-300 >&2
   lab_exec gw sysctl -qw net.netfilter.nf_conntrack_udp_timeout=1 net.netfilter.nf_conntrack_tcp_timeout_close=2 || true
 
-  say "config kernel"
-  conntrack_acct_off
-  common_cells kernel
-  established_cells kernel
-  every_packet_cells kernel
-  lab_exec gw nft delete table inet benchk
+  if want kernel; then
+    say "config kernel"
+    conntrack_acct_off
+    common_cells kernel
+    established_cells kernel
+    every_packet_cells kernel
+    lab_exec gw nft delete table inet benchk
+  fi
 
   # ---- 2. the bare queue loop behind muzzled's own ruleset ----------------------------------------
   bare_generation=4242
   for mode in per-packet batch; do
     config="bare-$mode"
+    want "$config" || continue
     say "config $config"
     info="$(lab_exec gw "$bench/bench_ruleset" install --generation "$bare_generation" --segment br-cam)"
     mark="$(sed -n 's/.*allow_mark=\([0-9]*\).*/\1/p' <<<"$info")"
@@ -655,122 +667,142 @@ one_round() {
   # mark) is accepted on the packet mark; everything else is queued. Its per-packet kernel cost
   # is the floor muzzled's table is measured against, and new flows behind it are the rate
   # muzzled's new flows are held to.
-  config=bare-minimal
-  say "config $config"
-  start_minimal_loop "$config"
-  common_cells "$config"
-  established_cells "$config"
-  drop_minimal_fast_path
-  every_packet_cells "$config"
-  stop_bare_loop
-  lab_exec gw nft delete table inet benchmin
+  if want bare-minimal; then
+    config=bare-minimal
+    say "config $config"
+    start_minimal_loop "$config"
+    common_cells "$config"
+    established_cells "$config"
+    drop_minimal_fast_path
+    every_packet_cells "$config"
+    stop_bare_loop
+    lab_exec gw nft delete table inet benchmin
+  fi
 
   # ---- 3. muzzled with the 1,000-device site policy -----------------------------------------------
-  say "config muzzled"
-  lab_start_muzzled
-  consumer_pid="$LAB_MUZZLED_PID"
-  rss_start="$(rss_kb)"
-  common_cells muzzled
-  established_cells muzzled
-  # muzzled's own DNS counters after the mixed cell (the only one with DNS): answers it judged
-  # and name-address pairs it learned from them (SIGUSR1 logs event=counters).
-  kill -USR1 "$LAB_MUZZLED_PID"
-  sleep 0.3
-  counters="$(grep 'event=counters' "$LAB_STATE/muzzled.log" | tail -n 1)"
-  dns_counter() { local v; v="$(sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$counters")"; echo "${v:-null}"; }
-  dns_line="\"dns_answers\":$(dns_counter dns_answers),\"dns_learned\":$(dns_counter dns_learned)"
-  dns_line+=",\"dns_answers_dropped\":$(dns_counter dns_answers_dropped),\"no_dns\":$(dns_counter no_dns)"
-  echo "{\"config\":\"muzzled\",\"workload\":\"dns-counters\",$dns_line}" >>"$jsonl"
-  say "muzzled dns counters: $dns_line"
+  if want muzzled; then
+    say "config muzzled"
+    lab_start_muzzled
+    consumer_pid="$LAB_MUZZLED_PID"
+    rss_start="$(rss_kb)"
+    common_cells muzzled
+    established_cells muzzled
+    # muzzled's own DNS counters after the mixed cell (the only one with DNS): answers it judged
+    # and name-address pairs it learned from them (SIGUSR1 logs event=counters).
+    kill -USR1 "$LAB_MUZZLED_PID"
+    sleep 0.3
+    counters="$(grep 'event=counters' "$LAB_STATE/muzzled.log" | tail -n 1)"
+    dns_counter() { local v; v="$(sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$counters")"; echo "${v:-null}"; }
+    dns_line="\"dns_answers\":$(dns_counter dns_answers),\"dns_learned\":$(dns_counter dns_learned)"
+    dns_line+=",\"dns_answers_dropped\":$(dns_counter dns_answers_dropped),\"no_dns\":$(dns_counter no_dns)"
+    echo "{\"config\":\"muzzled\",\"workload\":\"dns-counters\",$dns_line}" >>"$jsonl"
+    say "muzzled dns counters: $dns_line"
+    # What the conntrack counter read over the cells (muzzlectl status, as of the last accounting
+    # read): ended connections read from their events, and how often the kernel dropped events
+    # because the event socket's buffer was full (the thread drains it every 10 ms).
+    acct_text="$("$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" status 2>/dev/null |
+      sed -n 's/^ *accounting  *//p' | head -n 1)"
+    acct_overruns="$(sed -n 's/.*counts lost \([0-9]*\) times.*/\1/p' <<<"$acct_text")"
+    echo "{\"config\":\"muzzled\",\"workload\":\"accounting-status\",\"event_overruns\":${acct_overruns:-0},\"text\":\"${acct_text//\"/}\"}" >>"$jsonl"
+    say "muzzled accounting: $acct_text"
 
-  # The swap: SIGHUP twice with another variant while new flows stream through; nothing may be
-  # lost (bench_traffic counts every datagram) and the queue must drop nothing.
-  swap_traffic() {
-    local f="$LAB_STATE/swap.json"
-    traffic_udp --window 64 --seconds "$secs" >"$f" &
-    local pid=$!
-    local v
-    for v in b a; do
-      sleep "$(awk -v s="$secs" 'BEGIN { print s / 3 }')"
-      cp "$LAB_STATE/policy-$v.yaml" "$LAB_STATE/policy.yaml"
-      lab_reload_muzzled
+    # The swap: SIGHUP twice with another variant while new flows stream through; nothing may be
+    # lost (bench_traffic counts every datagram) and the queue must drop nothing.
+    swap_traffic() {
+      local f="$LAB_STATE/swap.json"
+      traffic_udp --window 64 --seconds "$secs" >"$f" &
+      local pid=$!
+      local v
+      for v in b a; do
+        sleep "$(awk -v s="$secs" 'BEGIN { print s / 3 }')"
+        cp "$LAB_STATE/policy-$v.yaml" "$LAB_STATE/policy.yaml"
+        lab_reload_muzzled
+      done
+      wait "$pid"
+      cat "$f"
+    }
+    cell muzzled swap flows/s swap_traffic
+    sleep 0.5
+    mapfile -t reloads < <(grep 'event=policy-reloaded' "$LAB_STATE/muzzled.log" | tail -n 2)
+    swap_ms=""
+    for r in "${reloads[@]}"; do
+      c="$(sed -n 's/.*compile_ms=\([0-9.]*\).*/\1/p' <<<"$r")"
+      i="$(sed -n 's/.*install_ms=\([0-9.]*\).*/\1/p' <<<"$r")"
+      swap_ms+="{\"compile_ms\":$c,\"install_ms\":$i},"
     done
-    wait "$pid"
-    cat "$f"
-  }
-  cell muzzled swap flows/s swap_traffic
-  sleep 0.5
-  mapfile -t reloads < <(grep 'event=policy-reloaded' "$LAB_STATE/muzzled.log" | tail -n 2)
-  swap_ms=""
-  for r in "${reloads[@]}"; do
-    c="$(sed -n 's/.*compile_ms=\([0-9.]*\).*/\1/p' <<<"$r")"
-    i="$(sed -n 's/.*install_ms=\([0-9.]*\).*/\1/p' <<<"$r")"
-    swap_ms+="{\"compile_ms\":$c,\"install_ms\":$i},"
-  done
-  echo "{\"config\":\"muzzled\",\"workload\":\"reload\",\"reloads\":[${swap_ms%,}],\"rss_start_kb\":$rss_start}" >>"$jsonl"
+    echo "{\"config\":\"muzzled\",\"workload\":\"reload\",\"reloads\":[${swap_ms%,}],\"rss_start_kb\":$rss_start}" >>"$jsonl"
 
-  drop_fast_path
-  every_packet_cells muzzled
-  lab_stop_muzzled
-  consumer_pid=""
+    drop_fast_path
+    every_packet_cells muzzled
+    lab_stop_muzzled
+    consumer_pid=""
+  fi
 
   # ---- 4. muzzled with two flow queues, a thread each ---------------------------------------------
   # The ruleset spreads new flows over the queues by CPU; on 2 cores the generator and the kernel's
   # forwarding share the cores with both queue threads, so this shows what a second thread buys
   # (or costs) on a box this small.
-  say "config muzzled-2q"
-  LAB_QUEUE_COUNT=2 lab_start_muzzled
-  consumer_pid="$LAB_MUZZLED_PID"
-  common_cells muzzled-2q
-  drop_fast_path
-  every_packet_cells muzzled-2q
-  lab_stop_muzzled
-  consumer_pid=""
+  if want muzzled-2q; then
+    say "config muzzled-2q"
+    LAB_QUEUE_COUNT=2 lab_start_muzzled
+    consumer_pid="$LAB_MUZZLED_PID"
+    common_cells muzzled-2q
+    drop_fast_path
+    every_packet_cells muzzled-2q
+    lab_stop_muzzled
+    consumer_pid=""
+  fi
 
   # ---- 5. muzzled without per-device accounting ---------------------------------------------------
   # What counting every device's traffic costs (README "Traffic per device"): the same site with
   # conntrack's counters off and nothing read, on the new-flow and the established-flow cells.
-  say "config muzzled-noacct"
-  conntrack_acct_off
-  LAB_CONFIG_EXTRA='devices: {accounting_interval_seconds: 0}' lab_start_muzzled
-  consumer_pid="$LAB_MUZZLED_PID"
-  cell muzzled-noacct udp-churn flows/s traffic_udp --window 256 --seconds "$secs"
-  cell muzzled-noacct tcp-churn conn/s traffic_tcp --concurrency 32 --seconds "$secs"
-  cell muzzled-noacct tcp-stream Mbit/s traffic_stream
-  established_cells muzzled-noacct
-  lab_stop_muzzled
-  consumer_pid=""
+  if want muzzled-noacct; then
+    say "config muzzled-noacct"
+    conntrack_acct_off
+    LAB_CONFIG_EXTRA='devices: {accounting_interval_seconds: 0}' lab_start_muzzled
+    consumer_pid="$LAB_MUZZLED_PID"
+    cell muzzled-noacct udp-churn flows/s traffic_udp --window 256 --seconds "$secs"
+    cell muzzled-noacct tcp-churn conn/s traffic_tcp --concurrency 32 --seconds "$secs"
+    cell muzzled-noacct tcp-stream Mbit/s traffic_stream
+    established_cells muzzled-noacct
+    lab_stop_muzzled
+    consumer_pid=""
+  fi
 
   # ---- 6. what each feature of this wave costs on new flows (issue 18: <= 3 % each) ---------------
   # muzzled-learn: every policy device (the camera and the mixed site's 999) in a learning session,
   # so the Judge records each flow it judges (fw/learn). muzzled-web: the web console on, with a
   # logged-in viewer's open page: its event stream read all along and the overview fetched every
   # 2 s, as a browser tab does. Each against muzzled in the same round.
-  say "config muzzled-learn"
-  # A state folder of its own: the sessions (an hour) are saved there, and the other configs'
-  # muzzled, started from the bench's folder, must not resume them.
-  mkdir -p "$LAB_STATE/state-learn"
-  LAB_STATE_DIR="$LAB_STATE/state-learn" lab_start_muzzled
-  consumer_pid="$LAB_MUZZLED_PID"
-  learn_all_devices >/dev/null
-  feature_cells muzzled-learn
-  lab_stop_muzzled
-  consumer_pid=""
-  say "config muzzled-web"
-  LAB_MANAGEMENT="$bench_web" lab_start_muzzled
-  consumer_pid="$LAB_MUZZLED_PID"
-  web_viewer_start
-  feature_cells muzzled-web
-  web_viewer_stop
-  lab_stop_muzzled
-  consumer_pid=""
+  if want muzzled-learn; then
+    say "config muzzled-learn"
+    # A state folder of its own: the sessions (an hour) are saved there, and the other configs'
+    # muzzled, started from the bench's folder, must not resume them.
+    mkdir -p "$LAB_STATE/state-learn"
+    LAB_STATE_DIR="$LAB_STATE/state-learn" lab_start_muzzled
+    consumer_pid="$LAB_MUZZLED_PID"
+    learn_all_devices >/dev/null
+    feature_cells muzzled-learn
+    lab_stop_muzzled
+    consumer_pid=""
+  fi
+  if want muzzled-web; then
+    say "config muzzled-web"
+    LAB_MANAGEMENT="$bench_web" lab_start_muzzled
+    consumer_pid="$LAB_MUZZLED_PID"
+    web_viewer_start
+    feature_cells muzzled-web
+    web_viewer_stop
+    lab_stop_muzzled
+    consumer_pid=""
+  fi
 
   # ---- 7. a small box: the queue program on one core at half its speed ----------------------------
   # Where a Raspberry-Pi-class box saturates, and that muzzled degrades no faster than the bare
   # loop behind the minimal ruleset: both confined alike (small_box_enter), same cells. A packet
   # the queue cannot take is dropped and counted (qdrop), never passed undecided: the report
   # checks that no udp-churn flow arrived that the queue did not see.
-  if ((${#small_box[@]})); then
+  if ((${#small_box[@]})) && want small; then
     config=bare-minimal-small
     say "config $config"
     # muzzled's table stays after it stops (fail_mode): it would refuse what the loop passes.
