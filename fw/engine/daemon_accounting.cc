@@ -1,9 +1,14 @@
 // Per-device accounting, the engine's half: conntrack counts each allowed connection (fw/nft:
 // conntrack_counts.h); here, every accounting interval, what the connections counted since the
 // last read is read on the engine thread (a netlink dump, never under the judge's lock) and added
-// to the devices at either end of each (under the lock, briefly: one pass over the groups read
-// and one over the inventory for the rates), then to the volume limits' windows
+// to the devices at either end of each, then to the volume limits' windows
 // (fw/engine/volume_limits.h).
+//
+// A read holds up to 65,536 groups (a source, a destination, a class), and the queue threads
+// judge under the same lock as the inventory this needs: so the lock is never held for a pass
+// over the groups. The distinct addresses at their ends are found outside it; who owns each is
+// asked under it, kOwnersPerLock addresses at a time; the groups are summed per device and class
+// outside it; and only those sums (one a device and class that grew) are credited under it.
 #include <algorithm>
 #include <string_view>
 #include <unordered_map>
@@ -35,6 +40,20 @@ void Daemon::noteAccountingError(const Status& s) {
   }
 }
 
+namespace {
+
+// Addresses whose owner is asked under one hold of the judge's lock: a hold of ~0.1 ms, however
+// many addresses a read has.
+constexpr size_t kOwnersPerLock = 1024;
+constexpr uint64_t kNoOwner = ~uint64_t{0};
+
+// The key of a device and class in the sums: the MAC's 48 bits, then the class.
+uint64_t deviceClassKey(uint64_t mac, uint8_t traffic_class) {
+  return mac << 8 | traffic_class;
+}
+
+}  // namespace
+
 void Daemon::accountTraffic() {
   if (idle() || config_.accounting_interval_seconds == 0) return;
   auto counts = ruleset_.readAccounting();
@@ -50,16 +69,74 @@ void Daemon::accountTraffic() {
                          : now - accounted_at_;
   accounted_at_ = now;
   const double seconds = std::max(1e-3, std::chrono::duration<double>(since).count());
+
+  // The distinct addresses at the groups' ends, sorted (three flat arrays: a read of 65,536
+  // groups to as many addresses passes through memory that goes back at once).
+  const std::vector<FlowGroupCount>& groups = *counts;
+  std::vector<IpAddress> addresses;
+  addresses.reserve(2 * groups.size());
+  for (const FlowGroupCount& g : groups) {
+    addresses.push_back(g.source);
+    addresses.push_back(g.destination);
+  }
+  std::sort(addresses.begin(), addresses.end());
+  addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
+  // Who owns each now (the MAC's value, or kNoOwner), a chunk under each hold of the lock.
+  std::vector<uint64_t> owners(addresses.size(), kNoOwner);
+  for (size_t first = 0; first < addresses.size(); first += kOwnersPerLock) {
+    const size_t last = std::min(addresses.size(), first + kOwnersPerLock);
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    DeviceInventory& devices = judge_.devices();
+    for (size_t i = first; i < last; ++i) {
+      if (const DeviceRecord* d = devices.ownerOf(addresses[i])) owners[i] = d->mac.value;
+    }
+  }
+  auto ownerOf = [&](const IpAddress& ip) {
+    return owners[std::lower_bound(addresses.begin(), addresses.end(), ip) - addresses.begin()];
+  };
+  // Each group to the devices at its ends, summed by device and class: the one that opened the
+  // connections uploads what went in their original direction and downloads the replies, the
+  // one they went to the other way round; a connection between two devices counts for both,
+  // one between two addresses of the same device once.
+  MacMap<DeviceGrowth> grown;
+  uint64_t unattributed = 0;
+  for (const FlowGroupCount& g : groups) {
+    const uint64_t from = ownerOf(g.source);
+    const uint64_t to = ownerOf(g.destination);
+    if (from == kNoOwner && to == kNoOwner) {
+      // Judged connections come from a device; one no device owns now left since. The box's
+      // own connections (not judged) to other hosts belong to no device.
+      if (g.judged) unattributed += g.orig_bytes + g.reply_bytes;
+      continue;
+    }
+    if (from != kNoOwner) {
+      DeviceGrowth& d = grown[deviceClassKey(from, g.traffic_class)];
+      d.up_bytes += g.orig_bytes;
+      d.up_packets += g.orig_packets;
+      d.down_bytes += g.reply_bytes;
+      d.down_packets += g.reply_packets;
+    }
+    if (to != kNoOwner && to != from) {
+      DeviceGrowth& d = grown[deviceClassKey(to, g.traffic_class)];
+      d.up_bytes += g.reply_bytes;
+      d.up_packets += g.reply_packets;
+      d.down_bytes += g.orig_bytes;
+      d.down_packets += g.orig_packets;
+    }
+  }
+
   std::vector<VolumeLimits::Event> limit_events;
   {
     std::lock_guard<std::mutex> lock(judge_mu_);
     const std::shared_ptr<const CompiledPolicy> policy = judge_.policy();
-    const std::vector<VolumeLimits::Growth> by_device = attributeGrowth(*counts, *policy, seconds);
+    const std::vector<VolumeLimits::Growth> by_device =
+        creditGrowth(grown, *policy, seconds, &unattributed);
     limit_events = volume_limits_.update(*policy, by_device, now, judge_.activeSchedules());
     if (volume_limits_.blocksChanged()) installVolumeBlocks();
     ++accounting_counters_.reads;
     accounting_counters_.last_error.clear();
-    accounting_counters_.groups = counts->size();
+    accounting_counters_.groups = groups.size();
+    accounting_counters_.unattributed_bytes += unattributed;
     accounting_counters_.events = stats.events;
     accounting_counters_.event_overruns = stats.event_overruns;
     accounting_counters_.event_errors = stats.event_errors;
@@ -72,14 +149,13 @@ void Daemon::accountTraffic() {
   if (reportVolumeLimits(limit_events)) rejudgeAll("a volume limit blocked or released a device");
 }
 
-// Under judge_mu_. Adds each group's counts to the devices at its ends: the one that opened the
-// connections uploads what went in their original direction and downloads the replies, the one
-// they went to the other way round (a connection between two devices counts for both), in total
-// and in the group's traffic class. Returns the growth per device and class for the volume
-// limits (only when the policy has limits).
-std::vector<VolumeLimits::Growth> Daemon::attributeGrowth(const std::vector<FlowGroupCount>& grown,
-                                                          const CompiledPolicy& policy,
-                                                          double seconds) {
+// Under judge_mu_. Adds each device's and class's growth to its record, in total and in the
+// class, and sets every device's rates (those that did not grow: 0). A device forgotten since
+// its addresses were looked up adds its bytes to `*unattributed`. Returns the growth per device
+// and class for the volume limits (only when the policy has limits).
+std::vector<VolumeLimits::Growth> Daemon::creditGrowth(const MacMap<DeviceGrowth>& grown,
+                                                       const CompiledPolicy& policy,
+                                                       double seconds, uint64_t* unattributed) {
   DeviceInventory& devices = judge_.devices();
   devices.forEachMutable([](DeviceRecord& d) {
     d.upload.bytes_per_second = 0;
@@ -98,53 +174,37 @@ std::vector<VolumeLimits::Growth> Daemon::attributeGrowth(const std::vector<Flow
     }
   }
   std::vector<VolumeLimits::Growth> out;
-  MacMap<size_t> out_index;  // MAC (48 bits) and class -> index in `out`
   auto add = [&](TrafficTotals& t, uint64_t bytes, uint64_t packets) {
     t.bytes += bytes;
     t.packets += packets;
     t.bytes_per_second += static_cast<uint64_t>(static_cast<double>(bytes) / seconds);
   };
-  auto credit = [&](DeviceRecord& d, uint8_t traffic_class, uint64_t up_bytes, uint64_t up_packets,
-                    uint64_t down_bytes, uint64_t down_packets) {
-    add(d.upload, up_bytes, up_packets);
-    add(d.download, down_bytes, down_packets);
+  for (const auto& [key, g] : grown) {
+    DeviceRecord* d = devices.find(MacAddress{key >> 8});
+    if (d == nullptr) {
+      *unattributed += g.up_bytes + g.down_bytes;
+      continue;
+    }
+    const auto traffic_class = static_cast<uint8_t>(key & 0xff);
+    add(d->upload, g.up_bytes, g.up_packets);
+    add(d->download, g.down_bytes, g.down_packets);
     // A class the policy no longer has (its mark came before a change): named by number.
     const std::string to = traffic_class < policy.traffic_classes.size()
                                ? policy.traffic_classes[traffic_class]
                                : "class-" + std::to_string(traffic_class);
-    auto c = std::find_if(d.by_class.begin(), d.by_class.end(),
+    auto c = std::find_if(d->by_class.begin(), d->by_class.end(),
                           [&](const ClassTraffic& t) { return t.to == to; });
-    if (c == d.by_class.end() && d.by_class.size() < DeviceInventory::kMaxTrafficClasses) {
-      c = d.by_class.insert(d.by_class.end(), ClassTraffic{to, {}, {}});
+    if (c == d->by_class.end() && d->by_class.size() < DeviceInventory::kMaxTrafficClasses) {
+      c = d->by_class.insert(d->by_class.end(), ClassTraffic{to, {}, {}});
     }
-    if (c != d.by_class.end()) {
-      add(c->upload, up_bytes, up_packets);
-      add(c->download, down_bytes, down_packets);
+    if (c != d->by_class.end()) {
+      add(c->upload, g.up_bytes, g.up_packets);
+      add(c->download, g.down_bytes, g.down_packets);
     }
-    if (!limits) return;
-    const auto profile = profile_index.find(d.profile);
-    if (profile == profile_index.end()) return;
-    const auto [at, added] = out_index.try_emplace(d.mac.value << 8 | traffic_class, out.size());
-    if (added) out.push_back({d.mac, profile->second, traffic_class, 0, 0});
-    VolumeLimits::Growth& v = out[at->second];
-    v.upload_bytes += up_bytes;
-    v.download_bytes += down_bytes;
-  };
-  for (const FlowGroupCount& g : grown) {
-    DeviceRecord* from = devices.ownerOf(g.source);
-    DeviceRecord* to = devices.ownerOf(g.destination);
-    if (from == nullptr && to == nullptr) {
-      // Judged connections come from a device; one no device owns now left since. The box's
-      // own connections (not judged) to other hosts belong to no device.
-      if (g.judged) accounting_counters_.unattributed_bytes += g.orig_bytes + g.reply_bytes;
-      continue;
-    }
-    if (from != nullptr) {
-      credit(*from, g.traffic_class, g.orig_bytes, g.orig_packets, g.reply_bytes, g.reply_packets);
-    }
-    if (to != nullptr && to != from) {
-      credit(*to, g.traffic_class, g.reply_bytes, g.reply_packets, g.orig_bytes, g.orig_packets);
-    }
+    if (!limits) continue;
+    const auto profile = profile_index.find(d->profile);
+    if (profile == profile_index.end()) continue;
+    out.push_back({d->mac, profile->second, traffic_class, g.up_bytes, g.down_bytes});
   }
   return out;
 }

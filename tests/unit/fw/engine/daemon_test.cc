@@ -408,12 +408,17 @@ TEST_CASE_FIXTURE(ManagedBox, "a damaged learn.state is set aside with its line;
 namespace muzzle {
 namespace MUZZLE_UNITY_ID {
 
-// A saved inventory holding `mac`, which owns `ip` on segment 0.
-std::string inventoryWith(MacAddress mac, const IpAddress& ip) {
+// A saved inventory holding `mac`, which owns `ip` (and `second`, when given) on segment 0.
+std::string inventoryWith(MacAddress mac, const IpAddress& ip,
+                          std::optional<IpAddress> second = std::nullopt) {
   SystemClock clock;
   DeviceInventory inventory(16, nullptr, clock);
   inventory.observe(mac, ip, "cameras");
   inventory.bindings().claim(mac, ip, 0);
+  if (second) {
+    inventory.observe(mac, *second, "cameras");
+    inventory.bindings().claim(mac, *second, 0);
+  }
   return inventory.serialize();
 }
 
@@ -498,6 +503,44 @@ TEST_CASE_FIXTURE(ManagedBox,
     CHECK(d->upload.packets == 14);
     CHECK(d->download.bytes == 5040);
   }
+}
+
+TEST_CASE_FIXTURE(ManagedBox,
+                  "a read of thousands of addresses credits every group once, whichever of the "
+                  "owner look-ups' rounds found its device") {
+  // The owners are looked up 1,024 addresses under each hold of the judge's lock: 5,002
+  // addresses here, so the camera's own addresses and its peers fall in different rounds.
+  const MacAddress cam = *MacAddress::parse("44:47:cc:00:00:11");
+  std::filesystem::create_directories(config.state_dir);
+  REQUIRE(writeFileAtomically(config.state_dir, "inventory.pb",
+                              inventoryWith(cam, *IpAddress::parse("198.18.10.5"),
+                                            *IpAddress::parse("fd00:10::5")))
+              .ok());
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  ruleset.counts.clear();
+  uint64_t expected_upload = 0;
+  for (int i = 0; i < 2500; ++i) {
+    // To 2,500 IPv4 and 2,500 IPv6 peers, each group 1..2,500 bytes up and twice that down.
+    const std::string v4 = "203.0." + std::to_string(113 + i / 250) + "." + std::to_string(i % 250);
+    const std::string v6 = "2001:db8::" + std::to_string(i);
+    ruleset.counts.push_back(group("198.18.10.5", v4.c_str(), i + 1, 1, 2 * (i + 1), 1));
+    ruleset.counts.push_back(group(v6.c_str(), "fd00:10::5", 2 * (i + 1), 1, i + 1, 1));
+    expected_upload += 2 * static_cast<uint64_t>(i + 1);
+  }
+  // Between the camera's two addresses: one device, counted once, as the opener.
+  ruleset.counts.push_back(group("198.18.10.5", "fd00:10::5", 7, 1, 3, 1));
+  CHECK(runUntilReady(daemon) == 0);
+  const std::optional<DeviceRecord> d = seenDevice(daemon, cam);
+  REQUIRE(d.has_value());
+  CHECK(d->upload.bytes == expected_upload + 7);
+  CHECK(d->upload.packets == 5001);
+  CHECK(d->download.bytes == 2 * expected_upload + 3);
+  CHECK(d->download.packets == 5001);
+  const AccountingCounters a = daemon.engineStatus().accounting;
+  CHECK(a.groups == 5001);
+  CHECK(a.unattributed_bytes == 0);
 }
 
 TEST_CASE_FIXTURE(ManagedBox, "a failed read is counted and logged once; the totals stay") {
