@@ -75,9 +75,10 @@ void Daemon::accountTraffic() {
   const std::vector<FlowGroupCount>& groups = *counts;
   std::vector<IpAddress> addresses;
   addresses.reserve(2 * groups.size());
+  using Ends = FlowGroupCount::Ends;
   for (const FlowGroupCount& g : groups) {
-    addresses.push_back(g.source);
-    addresses.push_back(g.destination);
+    if (g.ends != Ends::kDestination) addresses.push_back(g.source);
+    if (g.ends != Ends::kSource) addresses.push_back(g.destination);
   }
   std::sort(addresses.begin(), addresses.end());
   addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
@@ -97,16 +98,18 @@ void Daemon::accountTraffic() {
   // Each group to the devices at its ends, summed by device and class: the one that opened the
   // connections uploads what went in their original direction and downloads the replies, the
   // one they went to the other way round; a connection between two devices counts for both,
-  // one between two addresses of the same device once.
+  // one between two addresses of the same device once. A group of one end (the counter's room
+  // for pairs was full) goes to that end's device alone.
   MacMap<DeviceGrowth> grown;
   uint64_t unattributed = 0;
   for (const FlowGroupCount& g : groups) {
-    const uint64_t from = ownerOf(g.source);
-    const uint64_t to = ownerOf(g.destination);
+    const uint64_t from = g.ends != Ends::kDestination ? ownerOf(g.source) : kNoOwner;
+    const uint64_t to = g.ends != Ends::kSource ? ownerOf(g.destination) : kNoOwner;
     if (from == kNoOwner && to == kNoOwner) {
       // Judged connections come from a device; one no device owns now left since. The box's
-      // own connections (not judged) to other hosts belong to no device.
-      if (g.judged) unattributed += g.orig_bytes + g.reply_bytes;
+      // own connections (not judged) to other hosts belong to no device. (A group of one end
+      // does not know its other end: its bytes are not called unattributed.)
+      if (g.judged && g.ends == Ends::kBoth) unattributed += g.orig_bytes + g.reply_bytes;
       continue;
     }
     if (from != kNoOwner) {

@@ -588,26 +588,40 @@ void FlowCountTotals::add(const FlowCount& count) {
   if (ctnl::countsNothing(count)) return;
   const auto code = static_cast<VerdictCode>(count.mark & kVerdictCodeBits);
   if (code == VerdictCode::kReject || code == VerdictCode::kDrop) return;
-  const Key key{count.source, count.destination, static_cast<uint8_t>(trafficClassOf(count.mark)),
-                (count.mark >> 8) != 0};
-  auto it = groups_.find(key);
-  if (it == groups_.end()) {
-    if (groups_.size() >= max_groups_) {
-      lost_bytes_ += count.orig_bytes + count.reply_bytes;
-      return;
-    }
-    FlowGroupCount group;
-    group.source = key.source;
-    group.destination = key.destination;
-    group.traffic_class = key.traffic_class;
-    group.judged = key.judged;
-    it = groups_.emplace(key, group).first;
+  using Ends = FlowGroupCount::Ends;
+  const auto traffic_class = static_cast<uint8_t>(trafficClassOf(count.mark));
+  const bool judged = (count.mark >> 8) != 0;
+  auto sum = [&](FlowGroupCount& g) {
+    g.orig_bytes += count.orig_bytes;
+    g.orig_packets += count.orig_packets;
+    g.reply_bytes += count.reply_bytes;
+    g.reply_packets += count.reply_packets;
+  };
+  if (FlowGroupCount* pair =
+          groupFor(Key{count.source, count.destination, traffic_class, judged, Ends::kBoth})) {
+    sum(*pair);
+    return;
   }
-  FlowGroupCount& g = it->second;
-  g.orig_bytes += count.orig_bytes;
-  g.orig_packets += count.orig_packets;
-  g.reply_bytes += count.reply_bytes;
-  g.reply_packets += count.reply_packets;
+  FlowGroupCount* from = groupFor(Key{count.source, {}, traffic_class, judged, Ends::kSource});
+  FlowGroupCount* to = groupFor(Key{{}, count.destination, traffic_class, judged, Ends::kDestination});
+  if (from != nullptr) sum(*from);
+  if (to != nullptr) sum(*to);
+  if (from == nullptr || to == nullptr) lost_bytes_ += count.orig_bytes + count.reply_bytes;
+}
+
+FlowGroupCount* FlowCountTotals::groupFor(const Key& key) {
+  auto it = groups_.find(key);
+  if (it != groups_.end()) return &it->second;
+  const bool pair = key.ends == FlowGroupCount::Ends::kBoth;
+  if (pair ? pairs_ >= max_pairs_ : groups_.size() - pairs_ >= max_ends_) return nullptr;
+  if (pair) ++pairs_;
+  FlowGroupCount group;
+  group.source = key.source;
+  group.destination = key.destination;
+  group.traffic_class = key.traffic_class;
+  group.judged = key.judged;
+  group.ends = key.ends;
+  return &groups_.emplace(key, group).first->second;
 }
 
 namespace {
@@ -702,11 +716,13 @@ std::vector<FlowGroupCount> FlowCountTotals::take() {
   out.reserve(groups_.size());
   for (auto& [key, group] : groups_) out.push_back(group);
   groups_.clear();
+  pairs_ = 0;
   return out;
 }
 
 size_t FlowCountTotals::KeyHash::operator()(const Key& k) const {
-  const uint64_t extra = uint64_t{k.traffic_class} << 1 | (k.judged ? 1 : 0);
+  const uint64_t extra = uint64_t{k.traffic_class} << 3 | static_cast<uint64_t>(k.ends) << 1 |
+                         (k.judged ? 1 : 0);
   const uint64_t a = keyedHash(k.source, extra);
   const uint64_t b = keyedHash(k.destination, extra);
   // Not symmetric: (a, b) and (b, a) are different groups and should land apart.

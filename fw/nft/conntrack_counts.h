@@ -73,7 +73,14 @@ struct FlowCount {
 
 // The counts of every connection between the same two addresses with the same traffic class,
 // summed: what accounting needs, and bounded by the number of such pairs, not of connections.
+// Past the room for pairs, a connection's counts go to two groups of one end each (`ends`): its
+// source's and its destination's, with the other address left zero.
 struct FlowGroupCount {
+  enum class Ends : uint8_t {
+    kBoth,         // source and destination
+    kSource,       // the connections `source` opened, to any destination
+    kDestination,  // the connections opened to `destination`, from any source
+  };
   IpAddress source;
   IpAddress destination;
   uint8_t traffic_class = 0;  // the class bits of the mark (marks.h)
@@ -82,6 +89,7 @@ struct FlowGroupCount {
   uint64_t orig_packets = 0;
   uint64_t reply_bytes = 0;
   uint64_t reply_packets = 0;
+  Ends ends = Ends::kBoth;
 };
 
 // The dump request (one netlink message): every IPv4 and IPv6 connection whose verdict code is 0
@@ -104,18 +112,23 @@ struct ConntrackParseStats {
 Status parseConntrackMessages(std::span<const char> bytes, std::vector<FlowCount>* out,
                               ConntrackParseStats* stats);
 
-// Sums FlowCounts into FlowGroupCounts, at most `max_groups` different groups between two
-// take()s; the counts of a group beyond that are dropped and counted (lostBytes()). Counts of
-// zero are not kept, nor those of a refused connection (verdict code 2 or 3: events carry every
-// connection's, the kernel's mark filter applies to dumps only). A mark without a generation
-// (0: a connection muzzled never judged, such as the box's own) is grouped as class 0, not
-// judged. Pure value code, not thread-safe.
+// Sums FlowCounts into FlowGroupCounts between two take()s, `max_groups` at most: three quarters
+// of them pairs of addresses, a quarter groups of one end. A connection whose pair finds no room
+// is summed into its source's group and its destination's (Ends::kSource, kDestination): a
+// device that opens connections to a new address each time (a scan, a P2P swarm) fills the room
+// for pairs within an interval, and every other device must still get what its own connections
+// counted. Only what finds no room at one of its ends either is dropped and counted
+// (lostBytes()). Counts of zero are not kept, nor those of a refused connection (verdict code 2
+// or 3: events carry every connection's, the kernel's mark filter applies to dumps only). A mark
+// without a generation (0: a connection muzzled never judged, such as the box's own) is grouped
+// as class 0, not judged. Pure value code, not thread-safe.
 class FlowCountTotals {
  public:
-  explicit FlowCountTotals(size_t max_groups) : max_groups_(max_groups) {}
+  explicit FlowCountTotals(size_t max_groups)
+      : max_ends_(max_groups / 4), max_pairs_(max_groups - max_ends_) {}
   void add(const FlowCount& count);
   std::vector<FlowGroupCount> take();
-  size_t groups() const { return groups_.size(); }
+  size_t groups() const { return groups_.size(); }  // pairs and ends
   uint64_t lostBytes() const { return lost_bytes_; }  // since construction
 
  private:
@@ -124,13 +137,18 @@ class FlowCountTotals {
     IpAddress destination;
     uint8_t traffic_class = 0;
     bool judged = false;
+    FlowGroupCount::Ends ends = FlowGroupCount::Ends::kBoth;
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {
     size_t operator()(const Key& k) const;
   };
-  size_t max_groups_;
+  // The group of `key`, made when there is room for one more of its kind; null when not.
+  FlowGroupCount* groupFor(const Key& key);
+  size_t max_ends_;
+  size_t max_pairs_;
   std::unordered_map<Key, FlowGroupCount, KeyHash> groups_;
+  size_t pairs_ = 0;  // groups_ of Ends::kBoth; the rest are ends
   uint64_t lost_bytes_ = 0;
 };
 

@@ -4,8 +4,8 @@
 // short (the last byte says where), as a datagram cut by its receive slot leaves them.
 // Oracle: the sanitizers on our code (libmnl is not instrumented), and: a refusal names the
 // conntrack answer; every count kept is of an address pair of one family and counted something;
-// no more counts and uncounted entries than entries; FlowCountTotals (bound 4) gives exactly
-// the groups, sums and lost bytes of a plain model of its contract. The counts then drive
+// no more counts and uncounted entries than entries; FlowCountTotals (bound 8: 6 pairs, 2 ends)
+// gives exactly the groups, sums and lost bytes of a plain model of its contract. The counts then drive
 // ConnectionGrowth (bound 2) as dump entries and events, in dumps begun, ended and aborted as the
 // ids say: a growth is of the same connection, never more than the counts fed in any counter,
 // never all zero, and no more connections are tracked than the bound.
@@ -21,7 +21,7 @@
 
 namespace {
 
-constexpr size_t kMaxGroups = 4;   // small, so the bound is met
+constexpr size_t kMaxGroups = 8;   // small, so the bound is met
 constexpr size_t kMaxTracked = 2;  // ConnectionGrowth's, small too
 
 void checkGrowth(const muzzle::FlowCount& fed, const std::optional<muzzle::FlowCount>& g) {
@@ -71,11 +71,13 @@ void driveGrowth(const std::vector<muzzle::FlowCount>& counts) {
 }
 
 // FlowCountTotals as its contract says it, in the plainest way: the oracle for the real one.
+// Three quarters of the bound are pairs, a quarter ends (kMaxGroups 8: 6 and 2).
 struct ModelKey {
   muzzle::IpAddress source;
   muzzle::IpAddress destination;
   uint32_t traffic_class;
   bool judged;
+  muzzle::FlowGroupCount::Ends ends;
   auto operator<=>(const ModelKey&) const = default;
 };
 struct ModelSums {
@@ -90,9 +92,23 @@ void check(const std::vector<char>& buf) {
   if (counts.size() + stats.uncounted > stats.entries) std::abort();
   driveGrowth(counts);
 
+  using Ends = muzzle::FlowGroupCount::Ends;
   muzzle::FlowCountTotals totals(kMaxGroups);
   std::map<ModelKey, ModelSums> model;
+  size_t model_pairs = 0;
   uint64_t model_lost = 0;
+  // The sums of `key`, made when its kind has room; null when not.
+  auto sumsFor = [&](const ModelKey& key) -> ModelSums* {
+    auto it = model.find(key);
+    if (it != model.end()) return &it->second;
+    const bool pair = key.ends == Ends::kBoth;
+    if (pair ? model_pairs >= kMaxGroups - kMaxGroups / 4
+             : model.size() - model_pairs >= kMaxGroups / 4) {
+      return nullptr;
+    }
+    if (pair) ++model_pairs;
+    return &model.emplace(key, ModelSums{}).first->second;
+  };
   for (const muzzle::FlowCount& c : counts) {
     if (c.source.v6 != c.destination.v6) std::abort();
     if (c.orig_bytes == 0 && c.orig_packets == 0 && c.reply_bytes == 0 && c.reply_packets == 0) {
@@ -101,25 +117,30 @@ void check(const std::vector<char>& buf) {
     totals.add(c);
     if (totals.groups() > kMaxGroups) std::abort();
     if ((c.mark & 0x3) >= 2) continue;  // a refused connection's
-    const ModelKey key{c.source, c.destination, (c.mark >> 2) & 63, (c.mark >> 8) != 0};
-    auto it = model.find(key);
-    if (it == model.end()) {
-      if (model.size() >= kMaxGroups) {
-        model_lost += c.orig_bytes + c.reply_bytes;
-        continue;
-      }
-      it = model.emplace(key, ModelSums{}).first;
+    const uint32_t traffic_class = (c.mark >> 2) & 63;
+    const bool judged = (c.mark >> 8) != 0;
+    std::vector<ModelSums*> into;
+    if (ModelSums* pair = sumsFor({c.source, c.destination, traffic_class, judged, Ends::kBoth})) {
+      into.push_back(pair);
+    } else {
+      ModelSums* from = sumsFor({c.source, {}, traffic_class, judged, Ends::kSource});
+      ModelSums* to = sumsFor({{}, c.destination, traffic_class, judged, Ends::kDestination});
+      if (from != nullptr) into.push_back(from);
+      if (to != nullptr) into.push_back(to);
+      if (from == nullptr || to == nullptr) model_lost += c.orig_bytes + c.reply_bytes;
     }
-    it->second.orig_bytes += c.orig_bytes;
-    it->second.orig_packets += c.orig_packets;
-    it->second.reply_bytes += c.reply_bytes;
-    it->second.reply_packets += c.reply_packets;
+    for (ModelSums* m : into) {
+      m->orig_bytes += c.orig_bytes;
+      m->orig_packets += c.orig_packets;
+      m->reply_bytes += c.reply_bytes;
+      m->reply_packets += c.reply_packets;
+    }
   }
   if (totals.lostBytes() != model_lost) std::abort();
   const std::vector<muzzle::FlowGroupCount> groups = totals.take();
   if (groups.size() != model.size() || totals.groups() != 0) std::abort();
   for (const muzzle::FlowGroupCount& g : groups) {
-    auto it = model.find({g.source, g.destination, g.traffic_class, g.judged});
+    auto it = model.find({g.source, g.destination, g.traffic_class, g.judged, g.ends});
     if (it == model.end() || it->second.orig_bytes != g.orig_bytes ||
         it->second.orig_packets != g.orig_packets || it->second.reply_bytes != g.reply_bytes ||
         it->second.reply_packets != g.reply_packets) {

@@ -543,6 +543,41 @@ TEST_CASE_FIXTURE(ManagedBox,
   CHECK(a.unattributed_bytes == 0);
 }
 
+TEST_CASE_FIXTURE(ManagedBox,
+                  "groups of one end (the counter's room for pairs was full) go to that end's "
+                  "device alone") {
+  const MacAddress cam = *MacAddress::parse("44:47:cc:00:00:11");
+  std::filesystem::create_directories(config.state_dir);
+  REQUIRE(writeFileAtomically(config.state_dir, "inventory.pb",
+                              inventoryWith(cam, *IpAddress::parse("198.18.10.5")))
+              .ok());
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  auto end = [](FlowGroupCount g, FlowGroupCount::Ends ends) {
+    g.ends = ends;
+    (ends == FlowGroupCount::Ends::kSource ? g.destination : g.source) = IpAddress{};
+    return g;
+  };
+  ruleset.counts = {
+      // What the camera opened, to any destination: it uploads the original direction.
+      end(group("198.18.10.5", "0.0.0.0", 1000, 10, 300, 3), FlowGroupCount::Ends::kSource),
+      // What was opened to it, from any source: it uploads the replies.
+      end(group("0.0.0.0", "198.18.10.5", 40, 1, 60, 1), FlowGroupCount::Ends::kDestination),
+      // The same connections' other ends, owned by no device: not unattributed (a device may
+      // own the end the group does not name).
+      end(group("0.0.0.0", "203.0.113.7", 1000, 10, 300, 3), FlowGroupCount::Ends::kDestination),
+      end(group("203.0.113.9", "0.0.0.0", 40, 1, 60, 1), FlowGroupCount::Ends::kSource)};
+  CHECK(runUntilReady(daemon) == 0);
+  const std::optional<DeviceRecord> d = seenDevice(daemon, cam);
+  REQUIRE(d.has_value());
+  CHECK(d->upload.bytes == 1060);
+  CHECK(d->upload.packets == 11);
+  CHECK(d->download.bytes == 340);
+  CHECK(d->download.packets == 4);
+  CHECK(daemon.engineStatus().accounting.unattributed_bytes == 0);
+}
+
 TEST_CASE_FIXTURE(ManagedBox, "a failed read is counted and logged once; the totals stay") {
   ruleset.read_error =
       Status::error("conntrack: reading the connections' counts failed: Operation not permitted");

@@ -988,27 +988,63 @@ TEST_CASE("FlowCountTotals: a mark without a generation is class 0, not judged")
   CHECK(judged->orig_bytes == 5);
 }
 
-TEST_CASE("FlowCountTotals' bound: a new group beyond it is dropped and its bytes counted") {
-  FlowCountTotals totals(2);
+const FlowGroupCount* endOf(const std::vector<FlowGroupCount>& groups, FlowGroupCount::Ends ends,
+                            const char* address) {
+  for (const FlowGroupCount& g : groups) {
+    if (g.ends != ends) continue;
+    const IpAddress& at = ends == FlowGroupCount::Ends::kSource ? g.source : g.destination;
+    const IpAddress& other = ends == FlowGroupCount::Ends::kSource ? g.destination : g.source;
+    if (at == ip(address) && other == IpAddress{}) return &g;
+  }
+  return nullptr;
+}
+
+TEST_CASE(
+    "FlowCountTotals' bound: past the room for pairs a connection is summed at each of its ends; "
+    "past that, its bytes are counted as lost") {
+  using Ends = FlowGroupCount::Ends;
+  FlowCountTotals totals(8);  // 6 pairs, 2 ends
   const uint32_t mark = verdictMark(7, VerdictCode::kAllow, 1);
-  totals.add(count("198.18.10.1", "203.0.113.5", mark, 10));
-  totals.add(count("198.18.10.2", "203.0.113.5", mark, 20));
-  totals.add(count("198.18.10.3", "203.0.113.5", mark, 30, 4));  // a third group: lost
-  totals.add(count("198.18.10.1", "203.0.113.5", mark, 1));      // an existing group: kept
-  CHECK(totals.groups() == 2);
-  CHECK(totals.lostBytes() == 34);
+  for (int i = 1; i <= 6; ++i) {
+    totals.add(count(("198.18.10." + std::to_string(i)).c_str(), "203.0.113.5", mark, 10));
+  }
+  CHECK(totals.groups() == 6);
+  // A seventh pair: no room; its source's group and its destination's take it.
+  totals.add(count("198.18.10.7", "203.0.113.5", mark, 30, 4));
+  CHECK(totals.groups() == 8);
+  CHECK(totals.lostBytes() == 0);
+  // The same source to another destination: its source's group grows, its destination finds no
+  // room: lost, for that end.
+  totals.add(count("198.18.10.7", "203.0.113.9", mark, 5));
+  // Neither end has room: lost.
+  totals.add(count("198.18.10.8", "203.0.113.6", mark, 40));
+  // An existing pair still grows.
+  totals.add(count("198.18.10.1", "203.0.113.5", mark, 1));
+  CHECK(totals.groups() == 8);
+  CHECK(totals.lostBytes() == 45);
   std::vector<FlowGroupCount> groups = totals.take();
-  REQUIRE(groups.size() == 2);
-  CHECK(groupOf(groups, "198.18.10.3", "203.0.113.5", 1, true) == nullptr);
+  REQUIRE(groups.size() == 8);
   REQUIRE(groupOf(groups, "198.18.10.1", "203.0.113.5", 1, true) != nullptr);
   CHECK(groupOf(groups, "198.18.10.1", "203.0.113.5", 1, true)->orig_bytes == 11);
+  CHECK(groupOf(groups, "198.18.10.7", "203.0.113.5", 1, true) == nullptr);
+  const FlowGroupCount* source = endOf(groups, Ends::kSource, "198.18.10.7");
+  REQUIRE(source != nullptr);
+  CHECK(source->orig_bytes == 35);
+  CHECK(source->reply_bytes == 4);
+  CHECK(source->traffic_class == 1);
+  CHECK(source->judged);
+  const FlowGroupCount* destination = endOf(groups, Ends::kDestination, "203.0.113.5");
+  REQUIRE(destination != nullptr);
+  CHECK(destination->orig_bytes == 30);
+  CHECK(destination->reply_bytes == 4);
 
   // take() clears: the next interval starts empty, with room again; lost bytes stay counted.
   CHECK(totals.groups() == 0);
   CHECK(totals.take().empty());
-  totals.add(count("198.18.10.3", "203.0.113.5", mark, 30));
+  totals.add(count("198.18.10.8", "203.0.113.6", mark, 40));
   CHECK(totals.groups() == 1);
-  CHECK(totals.lostBytes() == 34);
+  CHECK(totals.take().front().ends == Ends::kBoth);
+  CHECK(totals.lostBytes() == 45);
 }
 
 TEST_CASE("parsed entries sum into groups: a dump and an event of the same pair") {
