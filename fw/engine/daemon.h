@@ -33,7 +33,6 @@
 #include <string>
 
 #include "fw/common/clock.h"
-#include "fw/common/keyed_hash.h"
 #include "fw/common/status.h"
 #include "fw/config/daemon_config.h"
 #include "fw/engine/engine_control.h"
@@ -166,13 +165,6 @@ class Daemon : public EngineControl {
   // devices' rates.
   void startAccounting();
   void accountTraffic();
-  // What the devices at one end of a read's groups grew by, per device and class.
-  struct DeviceGrowth {
-    uint64_t up_bytes = 0, up_packets = 0, down_bytes = 0, down_packets = 0;
-  };
-  std::vector<VolumeLimits::Growth> creditGrowth(const MacMap<DeviceGrowth>& grown,
-                                                 const CompiledPolicy& policy, double seconds,
-                                                 uint64_t* unattributed);
   void noteAccountingError(const Status& s);
   bool reportVolumeLimits(const std::vector<VolumeLimits::Event>& events);
   void installVolumeBlocks();

@@ -47,61 +47,42 @@ namespace {
 constexpr size_t kOwnersPerLock = 1024;
 constexpr uint64_t kNoOwner = ~uint64_t{0};
 
-// The key of a device and class in the sums: the MAC's 48 bits, then the class.
-uint64_t deviceClassKey(uint64_t mac, uint8_t traffic_class) {
-  return mac << 8 | traffic_class;
-}
+// What a device grew by in one class since the last read.
+struct DeviceGrowth {
+  uint64_t up_bytes = 0, up_packets = 0, down_bytes = 0, down_packets = 0;
+};
 
-}  // namespace
-
-void Daemon::accountTraffic() {
-  if (idle() || config_.accounting_interval_seconds == 0) return;
-  auto counts = ruleset_.readAccounting();
-  const auto now = clock_.now();
-  if (!counts.ok()) {
-    noteAccountingError(counts.status());
-    return;
-  }
-  const ConntrackCounter::Stats stats = ruleset_.accountingStats();
-  // Rates over the time since the last read (the first read: over one interval).
-  const auto since = accounted_at_ == std::chrono::steady_clock::time_point{}
-                         ? std::chrono::seconds(config_.accounting_interval_seconds)
-                         : now - accounted_at_;
-  accounted_at_ = now;
-  const double seconds = std::max(1e-3, std::chrono::duration<double>(since).count());
-
-  // The distinct addresses at the groups' ends, sorted (three flat arrays: a read of 65,536
-  // groups to as many addresses passes through memory that goes back at once).
-  const std::vector<FlowGroupCount>& groups = *counts;
+// The distinct addresses at the groups' ends, sorted: flat arrays, so that a read of 65,536
+// groups to as many addresses passes through memory that goes back at once.
+std::vector<IpAddress> endsOf(const std::vector<FlowGroupCount>& groups) {
+  using Ends = FlowGroupCount::Ends;
   std::vector<IpAddress> addresses;
   addresses.reserve(2 * groups.size());
-  using Ends = FlowGroupCount::Ends;
   for (const FlowGroupCount& g : groups) {
     if (g.ends != Ends::kDestination) addresses.push_back(g.source);
     if (g.ends != Ends::kSource) addresses.push_back(g.destination);
   }
   std::sort(addresses.begin(), addresses.end());
   addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
-  // Who owns each now (the MAC's value, or kNoOwner), a chunk under each hold of the lock.
-  std::vector<uint64_t> owners(addresses.size(), kNoOwner);
-  for (size_t first = 0; first < addresses.size(); first += kOwnersPerLock) {
-    const size_t last = std::min(addresses.size(), first + kOwnersPerLock);
-    std::lock_guard<std::mutex> lock(judge_mu_);
-    DeviceInventory& devices = judge_.devices();
-    for (size_t i = first; i < last; ++i) {
-      if (const DeviceRecord* d = devices.ownerOf(addresses[i])) owners[i] = d->mac.value;
-    }
-  }
+  return addresses;
+}
+
+// Each group to the devices at its ends (`owners[i]` owns `addresses[i]`: a MAC's value, or
+// kNoOwner), summed by device and class: the one that opened the connections uploads what went
+// in their original direction and downloads the replies, the one they went to the other way
+// round; a connection between two devices counts for both, one between two addresses of the
+// same device once. A group of one end (the counter's room for pairs was full) goes to that
+// end's device alone. Judged bytes no device owns an end of are added to `*unattributed`.
+MacMap<DeviceGrowth> sumByDevice(const std::vector<FlowGroupCount>& groups,
+                                 const std::vector<IpAddress>& addresses,
+                                 const std::vector<uint64_t>& owners, uint64_t* unattributed) {
+  using Ends = FlowGroupCount::Ends;
   auto ownerOf = [&](const IpAddress& ip) {
     return owners[std::lower_bound(addresses.begin(), addresses.end(), ip) - addresses.begin()];
   };
-  // Each group to the devices at its ends, summed by device and class: the one that opened the
-  // connections uploads what went in their original direction and downloads the replies, the
-  // one they went to the other way round; a connection between two devices counts for both,
-  // one between two addresses of the same device once. A group of one end (the counter's room
-  // for pairs was full) goes to that end's device alone.
+  // The key of a device and class: the MAC's 48 bits, then the class.
+  auto at = [](uint64_t mac, uint8_t traffic_class) { return mac << 8 | traffic_class; };
   MacMap<DeviceGrowth> grown;
-  uint64_t unattributed = 0;
   for (const FlowGroupCount& g : groups) {
     const uint64_t from = g.ends != Ends::kDestination ? ownerOf(g.source) : kNoOwner;
     const uint64_t to = g.ends != Ends::kSource ? ownerOf(g.destination) : kNoOwner;
@@ -109,57 +90,35 @@ void Daemon::accountTraffic() {
       // Judged connections come from a device; one no device owns now left since. The box's
       // own connections (not judged) to other hosts belong to no device. (A group of one end
       // does not know its other end: its bytes are not called unattributed.)
-      if (g.judged && g.ends == Ends::kBoth) unattributed += g.orig_bytes + g.reply_bytes;
+      if (g.judged && g.ends == Ends::kBoth) *unattributed += g.orig_bytes + g.reply_bytes;
       continue;
     }
     if (from != kNoOwner) {
-      DeviceGrowth& d = grown[deviceClassKey(from, g.traffic_class)];
+      DeviceGrowth& d = grown[at(from, g.traffic_class)];
       d.up_bytes += g.orig_bytes;
       d.up_packets += g.orig_packets;
       d.down_bytes += g.reply_bytes;
       d.down_packets += g.reply_packets;
     }
     if (to != kNoOwner && to != from) {
-      DeviceGrowth& d = grown[deviceClassKey(to, g.traffic_class)];
+      DeviceGrowth& d = grown[at(to, g.traffic_class)];
       d.up_bytes += g.reply_bytes;
       d.up_packets += g.reply_packets;
       d.down_bytes += g.orig_bytes;
       d.down_packets += g.orig_packets;
     }
   }
-
-  std::vector<VolumeLimits::Event> limit_events;
-  {
-    std::lock_guard<std::mutex> lock(judge_mu_);
-    const std::shared_ptr<const CompiledPolicy> policy = judge_.policy();
-    const std::vector<VolumeLimits::Growth> by_device =
-        creditGrowth(grown, *policy, seconds, &unattributed);
-    limit_events = volume_limits_.update(*policy, by_device, now, judge_.activeSchedules());
-    if (volume_limits_.blocksChanged()) installVolumeBlocks();
-    ++accounting_counters_.reads;
-    accounting_counters_.last_error.clear();
-    accounting_counters_.groups = groups.size();
-    accounting_counters_.unattributed_bytes += unattributed;
-    accounting_counters_.events = stats.events;
-    accounting_counters_.event_overruns = stats.event_overruns;
-    accounting_counters_.event_errors = stats.event_errors;
-    accounting_counters_.uncounted = stats.uncounted;
-    accounting_counters_.lost_bytes = stats.lost_bytes;
-    accounting_counters_.tracked = stats.tracked;
-    accounting_counters_.untracked = stats.untracked;
-    accounting_counters_.limit_windows = volume_limits_.windows();
-  }
-  if (reportVolumeLimits(limit_events)) rejudgeAll("a volume limit blocked or released a device");
+  return grown;
 }
 
-// Under judge_mu_. Adds each device's and class's growth to its record, in total and in the
-// class, and sets every device's rates (those that did not grow: 0). A device forgotten since
-// its addresses were looked up adds its bytes to `*unattributed`. Returns the growth per device
-// and class for the volume limits (only when the policy has limits).
-std::vector<VolumeLimits::Growth> Daemon::creditGrowth(const MacMap<DeviceGrowth>& grown,
-                                                       const CompiledPolicy& policy,
-                                                       double seconds, uint64_t* unattributed) {
-  DeviceInventory& devices = judge_.devices();
+// Under the judge's lock. Adds each device's and class's growth to its record, in total and in
+// the class, and sets every device's rates (those that did not grow: 0). A device forgotten
+// since its addresses were looked up adds its bytes to `*unattributed`. Returns the growth per
+// device and class for the volume limits (only when the policy has limits).
+std::vector<VolumeLimits::Growth> creditGrowth(const MacMap<DeviceGrowth>& grown,
+                                               DeviceInventory& devices,
+                                               const CompiledPolicy& policy, double seconds,
+                                               uint64_t* unattributed) {
   devices.forEachMutable([](DeviceRecord& d) {
     d.upload.bytes_per_second = 0;
     d.download.bytes_per_second = 0;
@@ -210,6 +169,62 @@ std::vector<VolumeLimits::Growth> Daemon::creditGrowth(const MacMap<DeviceGrowth
     out.push_back({d->mac, profile->second, traffic_class, g.up_bytes, g.down_bytes});
   }
   return out;
+}
+
+}  // namespace
+
+void Daemon::accountTraffic() {
+  if (idle() || config_.accounting_interval_seconds == 0) return;
+  auto counts = ruleset_.readAccounting();
+  const auto now = clock_.now();
+  if (!counts.ok()) {
+    noteAccountingError(counts.status());
+    return;
+  }
+  const ConntrackCounter::Stats stats = ruleset_.accountingStats();
+  // Rates over the time since the last read (the first read: over one interval).
+  const auto since = accounted_at_ == std::chrono::steady_clock::time_point{}
+                         ? std::chrono::seconds(config_.accounting_interval_seconds)
+                         : now - accounted_at_;
+  accounted_at_ = now;
+  const double seconds = std::max(1e-3, std::chrono::duration<double>(since).count());
+
+  const std::vector<IpAddress> addresses = endsOf(*counts);
+  // Who owns each now, a chunk under each hold of the lock.
+  std::vector<uint64_t> owners(addresses.size(), kNoOwner);
+  for (size_t first = 0; first < addresses.size(); first += kOwnersPerLock) {
+    const size_t last = std::min(addresses.size(), first + kOwnersPerLock);
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    DeviceInventory& devices = judge_.devices();
+    for (size_t i = first; i < last; ++i) {
+      if (const DeviceRecord* d = devices.ownerOf(addresses[i])) owners[i] = d->mac.value;
+    }
+  }
+  uint64_t unattributed = 0;
+  const MacMap<DeviceGrowth> grown = sumByDevice(*counts, addresses, owners, &unattributed);
+
+  std::vector<VolumeLimits::Event> limit_events;
+  {
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    const std::shared_ptr<const CompiledPolicy> policy = judge_.policy();
+    const std::vector<VolumeLimits::Growth> by_device =
+        creditGrowth(grown, judge_.devices(), *policy, seconds, &unattributed);
+    limit_events = volume_limits_.update(*policy, by_device, now, judge_.activeSchedules());
+    if (volume_limits_.blocksChanged()) installVolumeBlocks();
+    ++accounting_counters_.reads;
+    accounting_counters_.last_error.clear();
+    accounting_counters_.groups = counts->size();
+    accounting_counters_.unattributed_bytes += unattributed;
+    accounting_counters_.events = stats.events;
+    accounting_counters_.event_overruns = stats.event_overruns;
+    accounting_counters_.event_errors = stats.event_errors;
+    accounting_counters_.uncounted = stats.uncounted;
+    accounting_counters_.lost_bytes = stats.lost_bytes;
+    accounting_counters_.tracked = stats.tracked;
+    accounting_counters_.untracked = stats.untracked;
+    accounting_counters_.limit_windows = volume_limits_.windows();
+  }
+  if (reportVolumeLimits(limit_events)) rejudgeAll("a volume limit blocked or released a device");
 }
 
 // Under judge_mu_: the volume limits' blocks to the Judge, and their count to the status.

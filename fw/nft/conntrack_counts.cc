@@ -603,7 +603,8 @@ void FlowCountTotals::add(const FlowCount& count) {
     return;
   }
   FlowGroupCount* from = groupFor(Key{count.source, {}, traffic_class, judged, Ends::kSource});
-  FlowGroupCount* to = groupFor(Key{{}, count.destination, traffic_class, judged, Ends::kDestination});
+  FlowGroupCount* to =
+      groupFor(Key{{}, count.destination, traffic_class, judged, Ends::kDestination});
   if (from != nullptr) sum(*from);
   if (to != nullptr) sum(*to);
   if (from == nullptr || to == nullptr) lost_bytes_ += count.orig_bytes + count.reply_bytes;
@@ -721,8 +722,8 @@ std::vector<FlowGroupCount> FlowCountTotals::take() {
 }
 
 size_t FlowCountTotals::KeyHash::operator()(const Key& k) const {
-  const uint64_t extra = uint64_t{k.traffic_class} << 3 | static_cast<uint64_t>(k.ends) << 1 |
-                         (k.judged ? 1 : 0);
+  const uint64_t extra =
+      uint64_t{k.traffic_class} << 3 | static_cast<uint64_t>(k.ends) << 1 | (k.judged ? 1 : 0);
   const uint64_t a = keyedHash(k.source, extra);
   const uint64_t b = keyedHash(k.destination, extra);
   // Not symmetric: (a, b) and (b, a) are different groups and should land apart.

@@ -128,7 +128,7 @@ class FlowCountTotals {
       : max_ends_(max_groups / 4), max_pairs_(max_groups - max_ends_) {}
   void add(const FlowCount& count);
   std::vector<FlowGroupCount> take();
-  size_t groups() const { return groups_.size(); }  // pairs and ends
+  size_t groups() const { return groups_.size(); }    // pairs and ends
   uint64_t lostBytes() const { return lost_bytes_; }  // since construction
 
  private:

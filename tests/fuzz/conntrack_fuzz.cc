@@ -5,10 +5,10 @@
 // Oracle: the sanitizers on our code (libmnl is not instrumented), and: a refusal names the
 // conntrack answer; every count kept is of an address pair of one family and counted something;
 // no more counts and uncounted entries than entries; FlowCountTotals (bound 8: 6 pairs, 2 ends)
-// gives exactly the groups, sums and lost bytes of a plain model of its contract. The counts then drive
-// ConnectionGrowth (bound 2) as dump entries and events, in dumps begun, ended and aborted as the
-// ids say: a growth is of the same connection, never more than the counts fed in any counter,
-// never all zero, and no more connections are tracked than the bound.
+// gives exactly the groups, sums and lost bytes of a plain model of its contract. The counts
+// then drive ConnectionGrowth (bound 2) as dump entries and events, in dumps begun, ended and
+// aborted as the ids say: a growth is of the same connection, never more than the counts fed in
+// any counter, never all zero, and no more connections are tracked than the bound.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
