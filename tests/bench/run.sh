@@ -697,9 +697,10 @@ one_round() {
     dns_line+=",\"dns_answers_dropped\":$(dns_counter dns_answers_dropped),\"no_dns\":$(dns_counter no_dns)"
     echo "{\"config\":\"muzzled\",\"workload\":\"dns-counters\",$dns_line}" >>"$jsonl"
     say "muzzled dns counters: $dns_line"
-    # What the conntrack counter read over the cells (muzzlectl status, as of the last accounting
-    # read): ended connections read from their events, and how often the kernel dropped events
-    # because the event socket's buffer was full (the thread drains it every 10 ms).
+    # The accounting line of muzzlectl status after the cells (as of the last accounting read):
+    # the groups read, bytes beyond the counter's room, and how often the kernel dropped ended
+    # connections' events because the event socket's buffer was full (the thread drains it every
+    # 10 ms), all since muzzled started.
     acct_text="$("$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" status 2>/dev/null |
       sed -n 's/^ *accounting  *//p' | head -n 1)"
     acct_overruns="$(sed -n 's/.*counts lost \([0-9]*\) times.*/\1/p' <<<"$acct_text")"
