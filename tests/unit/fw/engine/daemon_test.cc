@@ -508,7 +508,7 @@ TEST_CASE_FIXTURE(ManagedBox,
 TEST_CASE_FIXTURE(ManagedBox,
                   "a read of thousands of addresses credits every group once, whichever of the "
                   "owner look-ups' rounds found its device") {
-  // The owners are looked up 1,024 addresses under each hold of the judge's lock: 5,002
+  // The owners are looked up 256 addresses under each hold of the judge's lock: 5,002
   // addresses here, so the camera's own addresses and its peers fall in different rounds.
   const MacAddress cam = *MacAddress::parse("44:47:cc:00:00:11");
   std::filesystem::create_directories(config.state_dir);
