@@ -51,6 +51,12 @@ constexpr uint64_t kNoOwner = ~uint64_t{0};
 // What a device grew by in one class since the last read.
 struct DeviceGrowth {
   uint64_t up_bytes = 0, up_packets = 0, down_bytes = 0, down_packets = 0;
+  void add(uint64_t up_b, uint64_t up_p, uint64_t down_b, uint64_t down_p) {
+    up_bytes += up_b;
+    up_packets += up_p;
+    down_bytes += down_b;
+    down_packets += down_p;
+  }
 };
 
 // The distinct addresses at the groups' ends, sorted: flat arrays, so that a read of 65,536
@@ -95,18 +101,12 @@ MacMap<DeviceGrowth> sumByDevice(const std::vector<FlowGroupCount>& groups,
       continue;
     }
     if (from != kNoOwner) {
-      DeviceGrowth& d = grown[at(from, g.traffic_class)];
-      d.up_bytes += g.orig_bytes;
-      d.up_packets += g.orig_packets;
-      d.down_bytes += g.reply_bytes;
-      d.down_packets += g.reply_packets;
+      grown[at(from, g.traffic_class)].add(g.orig_bytes, g.orig_packets, g.reply_bytes,
+                                           g.reply_packets);
     }
     if (to != kNoOwner && to != from) {
-      DeviceGrowth& d = grown[at(to, g.traffic_class)];
-      d.up_bytes += g.reply_bytes;
-      d.up_packets += g.reply_packets;
-      d.down_bytes += g.orig_bytes;
-      d.down_packets += g.orig_packets;
+      grown[at(to, g.traffic_class)].add(g.reply_bytes, g.reply_packets, g.orig_bytes,
+                                         g.orig_packets);
     }
   }
   return grown;

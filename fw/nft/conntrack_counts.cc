@@ -251,7 +251,8 @@ Status parseMessages(std::span<const char> bytes, const Sender* sender, std::vec
       if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(error)) {
         std::memcpy(&error, mnl_nlmsg_get_payload(nlh), sizeof(error));
       }
-      if (error != 0) return refused("the kernel ended the dump with an error: " + errnoText(error));
+      if (error != 0)
+        return refused("the kernel ended the dump with an error: " + errnoText(error));
       stats->done = true;
       return Status();
     }
