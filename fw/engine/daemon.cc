@@ -190,7 +190,13 @@ Status Daemon::start() {
   Status s = openQueues();
   if (!s.ok()) return s;
   // Before the table: conntrack counts only the connections that begin after it is turned on.
-  if (config_.accounting_interval_seconds > 0) startAccounting();
+  if (config_.accounting_interval_seconds > 0) {
+    startAccounting();
+    const ConntrackCounter::Stats stats = ruleset_.accountingStats();
+    udp_ends_by_dump_ =
+        udpEndsByDumpNext(false, ruleset_.udpTimeoutsOutlive(config_.accounting_interval_seconds),
+                          /*dump_skipped=*/stats.untracked > 0, stats.tracked);
+  }
   s = loadPolicy(/*initial=*/true);
   if (!s.ok()) return s;
   warnIfBridgesBypass();

@@ -222,6 +222,11 @@ class Daemon : public EngineControl {
   std::shared_ptr<ListCache> list_cache_ = std::make_shared<ListCache>();
   std::chrono::steady_clock::time_point accounted_at_;  // engine thread: the last read
   AccountingCounters accounting_counters_;              // under judge_mu_
+  // Engine thread: whether the next table turns UDP's destroy events off
+  // (RulesetSpec::UdpEnds::kDumps; udpEndsByDumpNext), worked out at start and at every read
+  // (the writer reads two sysctls for it: never under judge_mu_, which specFor() is called
+  // under).
+  bool udp_ends_by_dump_ = false;
   VolumeLimits volume_limits_;                          // under judge_mu_
   std::function<void()> reload_handler_;
   std::vector<std::unique_ptr<Ticker>> tickers_;

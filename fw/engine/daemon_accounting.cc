@@ -205,8 +205,10 @@ void Daemon::accountTraffic() {
   const MacMap<DeviceGrowth> grown = sumByDevice(*counts, addresses, owners, &unattributed);
 
   std::vector<VolumeLimits::Event> limit_events;
+  bool dump_skipped = false;  // the tracker was full: see udpEndsByDumpNext
   {
     std::lock_guard<std::mutex> lock(judge_mu_);
+    dump_skipped = stats.untracked > accounting_counters_.untracked;
     const std::shared_ptr<const CompiledPolicy> policy = judge_.policy();
     const std::vector<VolumeLimits::Growth> by_device =
         creditGrowth(grown, judge_.devices(), *policy, seconds, &unattributed);
@@ -225,7 +227,27 @@ void Daemon::accountTraffic() {
     accounting_counters_.untracked = stats.untracked;
     accounting_counters_.limit_windows = volume_limits_.windows();
   }
-  if (reportVolumeLimits(limit_events)) rejudgeAll("a volume limit blocked or released a device");
+  // UDP's timeouts changed, or the tracker filled or emptied: the table's UDP rule must follow.
+  // Until this read, what a UDP connection counted after its last dump may be lost when a timeout
+  // was shortened below twice the interval, and a connection the full tracker skipped is lost
+  // whole (each is counted by Stats::untracked).
+  const bool outlive = ruleset_.udpTimeoutsOutlive(config_.accounting_interval_seconds);
+  const bool by_dump = udpEndsByDumpNext(udp_ends_by_dump_, outlive, dump_skipped, stats.tracked);
+  bool rejudge = reportVolumeLimits(limit_events);
+  if (by_dump != udp_ends_by_dump_) {
+    udp_ends_by_dump_ = by_dump;
+    const char* why = by_dump    ? "UDP's conntrack timeouts outlive twice the interval, and the "
+                                   "tracker has room"
+                      : !outlive ? "a UDP conntrack timeout is under twice the interval"
+                                 : "the tracker was full: a connection it skips is counted only "
+                                   "by its destroy event";
+    log_.write(LogLine("accounting-udp-events")
+                   .add("destroy_events", by_dump ? "off" : "on")
+                   .add("why", why)
+                   .add("tracked", stats.tracked));
+    if (!rejudge) rejudgeAll("accounting's UDP events turned on or off");
+  }
+  if (rejudge) rejudgeAll("a volume limit blocked or released a device");
 }
 
 // Under judge_mu_: the volume limits' blocks to the Judge, and their count to the status.

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -729,6 +730,28 @@ size_t FlowCountTotals::KeyHash::operator()(const Key& k) const {
   const uint64_t b = keyedHash(k.destination, extra);
   // Not symmetric: (a, b) and (b, a) are different groups and should land apart.
   return static_cast<size_t>(a ^ (b * 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2)));
+}
+
+bool udpTimeoutsOutlive(uint32_t interval_seconds) {
+  for (const char* name : {"nf_conntrack_udp_timeout", "nf_conntrack_udp_timeout_stream"}) {
+    const std::string path = std::string("/proc/sys/net/netfilter/") + name;
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char value[16] = {};
+    const ssize_t n = read(fd, value, sizeof(value) - 1);
+    close(fd);
+    if (n <= 0) return false;
+    char* end = nullptr;
+    const unsigned long seconds = std::strtoul(value, &end, 10);
+    if (end == value || seconds < 2 * uint64_t{interval_seconds}) return false;
+  }
+  return true;
+}
+
+bool udpEndsByDumpNext(bool by_dump_now, bool timeouts_outlive, bool dump_skipped, size_t tracked,
+                       size_t max_tracked) {
+  if (!timeouts_outlive || dump_skipped) return false;
+  return by_dump_now || tracked < max_tracked / 2;
 }
 
 Result<std::unique_ptr<ConntrackCounter>> openConntrackCounter(size_t max_groups) {

@@ -20,10 +20,11 @@
 // what a connection counted since the last read is worked out here (ConnectionGrowth), keyed by
 // conntrack's id of the connection (CTA_ID, in dump entries and events alike): the growth of its
 // counters since the dump before, or since it began when it was never seen; a DESTROY event
-// counts final minus the last counts seen, and ends the tracking. An event handled while a dump
-// is in progress leaves a tombstone, so that the same connection in a part of the dump not yet
-// parsed is not counted a second time. A connection no longer seen by two dumps in a row is
-// forgotten (its event was lost, or its mark became a refusal, which the kernel's filter
+// counts final minus the last counts seen, and ends the tracking (a UDP connection may send none:
+// udpTimeoutsOutlive says when the dumps alone count it). An event handled while a dump is in
+// progress leaves a tombstone, so that the same connection in a part of the dump not yet parsed
+// is not counted a second time. A connection no longer seen by two dumps in a row is forgotten
+// (it sent no event, its event was lost, or its mark became a refusal, which the kernel's filter
 // excludes): two, not one, because a connection that ended just before a dump may have its event
 // still queued, and must stay tracked until it is read. At most kMaxTrackedConnections are
 // tracked; a connection beyond that is not counted by the dumps but, whole, when it ends (by its
@@ -154,6 +155,23 @@ class FlowCountTotals {
 
 // The most connections ConnectionGrowth tracks by default: 65,536 (~6 MiB at most).
 inline constexpr size_t kMaxTrackedConnections = 65536;
+
+// Whether both of this network namespace's UDP timeouts (nf_conntrack_udp_timeout, for a
+// connection that saw no reply, and nf_conntrack_udp_timeout_stream) are at least twice
+// `interval_seconds`: a UDP connection then always meets a dump after its last packet and
+// before the kernel destroys it, and the dumps alone count it exactly (RulesetSpec::udp_ends).
+// False when either cannot be read.
+bool udpTimeoutsOutlive(uint32_t interval_seconds);
+
+// Whether the next table leaves UDP's ends to the dumps (RulesetSpec::UdpEnds::kDumps), given
+// whether it does now (`by_dump_now`), udpTimeoutsOutlive's answer, whether the last read's dump
+// skipped connections because the tracker was full (Stats::untracked grew) and how many are
+// tracked now. A skipped connection is counted only by its destroy event, so a skip turns the
+// events back on; they stay on until fewer than half of `max_tracked` are tracked, so that a
+// segment near the bound does not flip the table (each flip re-judges every connection) at every
+// read.
+bool udpEndsByDumpNext(bool by_dump_now, bool timeouts_outlive, bool dump_skipped, size_t tracked,
+                       size_t max_tracked = kMaxTrackedConnections);
 
 // What each connection counted since the last read, from its cumulative counts: the dumps' and
 // the DESTROY events', keyed by conntrack's id (see the top of this file). Pure value code, not

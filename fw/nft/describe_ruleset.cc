@@ -2,6 +2,7 @@
 // (ruleset_layout.h): what operators read in the log and what `nft list table inet muzzle`
 // resembles.
 #include <cstdio>
+#include <iterator>
 #include <string>
 #include <variant>
 
@@ -65,6 +66,22 @@ struct ExprText {
   }
   std::string operator()(const nftx::MetaMarkIs& m) const {
     return "meta mark " + masked(m.mark, m.mask);
+  }
+  std::string operator()(const nftx::CtProtocol& m) const {
+    // The kernel wants a direction for it (the original); nft(8) lists it without one.
+    return "ct protocol " + protoName(m.proto);
+  }
+  std::string operator()(const nftx::CtEventSet& s) const {
+    // nft(8)'s names of the event bits, in bit order (enum ip_conntrack_events).
+    static constexpr const char* kNames[] = {"new",     "related",   "destroy", "reply",
+                                             "assured", "protoinfo", "helper",  "mark",
+                                             "seqadj",  "secmark",   "label",   "synproxy"};
+    std::string names;
+    for (size_t bit = 0; bit < std::size(kNames); ++bit) {
+      if ((s.events >> bit & 1) == 0) continue;
+      names += (names.empty() ? "" : ",") + std::string(kNames[bit]);
+    }
+    return "ct event set " + (names.empty() ? "0" : names);
   }
   std::string operator()(const nftx::CtMarkIs& m) const {
     return "ct mark " + masked(m.mark, m.mask);

@@ -85,6 +85,19 @@ class Linearizer {
     // A compare leaves the register as it was; a mask does not.
     reg1_holds_meta_mark_ = m.mask == 0xFFFFFFFF;
   }
+  void operator()(const nftx::CtProtocol& m) {
+    ctLoad(NFT_CT_PROTOCOL, NFT_REG_1, kCtDirectionOriginal);
+    cmpU8(m.proto);
+  }
+  void operator()(const nftx::CtEventSet& s) {
+    loaded();
+    auto* e = add("immediate");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+    nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &s.events, sizeof(s.events));
+    e = add("ct");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_EVENTMASK);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+  }
   void operator()(const nftx::CtMarkIs& m) {
     ctLoad(NFT_CT_MARK);
     mask(m.mask);

@@ -78,6 +78,9 @@ class NftRulesetWriter : public RulesetWriter {
   ConntrackCounter::Stats accountingStats() const override {
     return counter_ ? counter_->stats() : ConntrackCounter::Stats{};
   }
+  bool udpTimeoutsOutlive(uint32_t interval_seconds) const override {
+    return counter_ != nullptr && muzzle::udpTimeoutsOutlive(interval_seconds);
+  }
 
   Status remove() override {
     installed_.reset();

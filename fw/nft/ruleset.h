@@ -35,6 +35,17 @@ struct RulesetSpec {
   QueueMode queue_mode = QueueMode::kCompat;
   // DoH resolver addresses for the interval sets @doh4 and @doh6 (merged; overlaps allowed).
   std::vector<Cidr> doh;
+  // How per-device accounting learns what an allowed UDP connection counted last:
+  // - kUntouched: no rule about it (accounting is off);
+  // - kEvents: from its destroy event, as every other connection's (a rule sets every event,
+  //   so that a connection a table before had set otherwise gets its event back when judged
+  //   again);
+  // - kDumps: from the dumps alone (a rule sets every event but IPCT_DESTROY), which is exact
+  //   while every UDP timeout outlives the accounting interval (udpTimeoutsOutlive in
+  //   conntrack_counts.h), and spares the kernel the event and muzzled reading it, for most
+  //   connections of a segment.
+  enum class UdpEnds { kUntouched, kEvents, kDumps };
+  UdpEnds udp_ends = UdpEnds::kUntouched;
 };
 
 // Renders the spec as nft(8) text, from the same layout the writer installs (ruleset_layout.h):
@@ -68,6 +79,10 @@ class RulesetWriter {
   // nothing counted yet.
   virtual Result<std::vector<FlowGroupCount>> readAccounting() = 0;
   virtual ConntrackCounter::Stats accountingStats() const = 0;
+  // Whether the kernel lets the table turn UDP's destroy events off (RulesetSpec::UdpEnds::kDumps):
+  // the counter reads, and udpTimeoutsOutlive(interval_seconds). The default: never. The Daemon
+  // adds the counter's own condition (udpEndsByDumpNext).
+  virtual bool udpTimeoutsOutlive(uint32_t /*interval_seconds*/) const { return false; }
 };
 
 // Writes to the kernel of the calling thread's network namespace. Needs CAP_NET_ADMIN.

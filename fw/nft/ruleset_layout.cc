@@ -2,6 +2,7 @@
 // with the engine (fw/nft/marks.h): every comment below says why a rule stands where it does.
 #include "fw/nft/ruleset_layout.h"
 
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <netinet/in.h>
 
 #include <algorithm>
@@ -187,6 +188,17 @@ void addJudgeChain(LayoutBuilder& b) {
             {MetaMarkIs{allow_mark, kAllowMask}, CtOriginalPort{source, port},
              CtMarkFromMetaMark{~kVerdictCodeBits}, Counter{}, allow});
     }
+  }
+  if (b.spec().udp_ends != RulesetSpec::UdpEnds::kUntouched) {
+    // Which events the kernel builds for an allowed UDP connection (RulesetSpec::udp_ends says
+    // why and when the destroy event is left out).
+    constexpr uint32_t kAllEvents = (1u << (IPCT_SYNPROXY + 1)) - 1;
+    const bool dumps = b.spec().udp_ends == RulesetSpec::UdpEnds::kDumps;
+    b.add("judge",
+          std::string("judge rule (verdict mark from muzzled: allowed UDP, ") +
+              (dumps ? "no destroy event)" : "every event)"),
+          {MetaMarkIs{allow_mark, kAllowMask}, CtProtocol{IPPROTO_UDP}, CtMarkFromMetaMark{},
+           CtEventSet{dumps ? kAllEvents & ~(1u << IPCT_DESTROY) : kAllEvents}, Counter{}, allow});
   }
   b.add("judge", "judge rule (verdict mark from muzzled: allowed)",
         {MetaMarkIs{allow_mark, kAllowMask}, CtMarkFromMetaMark{}, Counter{}, allow});

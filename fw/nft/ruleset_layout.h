@@ -100,6 +100,16 @@ struct MetaMarkIs {
   uint32_t mark = 0;
   uint32_t mask = 0xFFFFFFFF;
 };
+// ct protocol udp: the connection's layer-4 protocol, whichever packet of it is at hand
+// (an ICMP error related to it included).
+struct CtProtocol {
+  uint8_t proto = 0;
+};
+// ct event set new,related,reply,...: which conntrack events the kernel builds for this
+// connection from now on (NFT_CT_EVENTMASK; bits of enum ip_conntrack_events).
+struct CtEventSet {
+  uint32_t events = 0;
+};
 struct CtMarkIs {  // ct mark 0x00000101 / ct mark & 0xffffff03 == 0x00000101
   uint32_t mark = 0;
   uint32_t mask = 0xFFFFFFFF;
@@ -146,9 +156,9 @@ struct CtMarkVmap {
 using NftExpr =
     std::variant<nftx::IfNameInSet, nftx::L4Proto, nftx::Port, nftx::Icmpv6Type,
                  nftx::CtStateInvalid, nftx::CtDirection, nftx::CtOriginalPort, nftx::MetaMarkIs,
-                 nftx::CtMarkIs, nftx::NfProto, nftx::DaddrInSet,
-                 nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter, nftx::Queue,
-                 nftx::Verdict, nftx::Reject, nftx::CtMarkVmap>;
+                 nftx::CtProtocol, nftx::CtEventSet, nftx::CtMarkIs, nftx::NfProto,
+                 nftx::DaddrInSet, nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter,
+                 nftx::Queue, nftx::Verdict, nftx::Reject, nftx::CtMarkVmap>;
 
 struct RuleLayout {
   std::string chain;

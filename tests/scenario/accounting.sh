@@ -15,12 +15,17 @@
 # - a connection that ends between two reads (deleted with conntrack -D) is read from its event;
 # - the box's own connection (no verdict mark) is read as the box's, class 0;
 # - a policy change (new generation) and a change of segments leave counting alone;
+# - accounting's UDP rule (RulesetSpec::udp_ends): with destroy events off, an allowed UDP
+#   connection is read from the dumps and its end sends no event; with them on, it does;
+#   udpTimeoutsOutlive follows the namespace's own UDP timeouts;
 # - without CAP_NET_ADMIN every read fails and says which capability is missing.
 #
 # No muzzled runs here: a table of this test's own (`inet acctlab`, forward hook, priority -10,
 # before muzzle's chains at 0) sets the conntrack mark muzzled would have set: the allow verdict
 # of the current generation with traffic class 3 for UDP port 9999, the drop verdict for port
-# 9998. The ruleset is fail-open, so anything else passes unjudged.
+# 9998; for port 9996 it sets the allow verdict in the packet's mark instead, as muzzled's answer
+# from the queue does, so that the table's own fresh-verdict rules save it in the connection.
+# The ruleset is fail-open, so anything else passes unjudged.
 #
 #   dev (198.18.0.2, fd00:acc::2) ──seg0── fw ──wan0── far (203.0.113.2, 2001:db8:acc::2)
 #   dev2 (198.18.1.2, fd00:acc:0:1::2) ──seg1──┘
@@ -92,7 +97,7 @@ setup() {
   for ns in "$dev" "$dev2" "$far"; do
     ip netns exec "$ns" nft -f - <<'EOF' || return 1
 table inet sink {
-  chain input { type filter hook input priority 0; udp dport { 9998, 9999 } drop; }
+  chain input { type filter hook input priority 0; udp dport { 9996, 9998, 9999 } drop; }
 }
 EOF
   done
@@ -111,6 +116,7 @@ table inet acctlab {
     type filter hook forward priority -10; policy accept;
     udp dport 9999 ct mark set $allow
     udp dport 9998 ct mark set $drop
+    udp dport 9996 ct mark 0 meta mark set $allow
   }
 }
 EOF
@@ -264,6 +270,58 @@ if ip netns exec "$fw" nft list table inet muzzle | grep -q 'acct\|update @'; th
 else
   echo "ok   the table holds no accounting sets"
 fi
+
+# Accounting's UDP rule. Destroy events off: a connection judged by the table's rule (port 9996)
+# is read from the dumps, and its end (conntrack -D) sends no event.
+events_now() { ask stats && [[ $reply =~ events\ ([0-9]+) ]] && echo "${BASH_REMATCH[1]}"; }
+expect_ok udp-ends dumps
+expect_ok install 10 seg0 seg1
+set_verdicts 10 || fail "the test's own table (inet acctlab), generation 10"
+judge=$(ip netns exec "$fw" nft list chain inet muzzle judge 2>&1)
+if [[ $judge == *"ct protocol udp ct mark set meta mark ct event set new,related,reply,"* ]]; then
+  echo "ok   the kernel holds the UDP rule, destroy left out"
+else
+  fail "no UDP rule without destroy in chain judge:"$'\n'"$judge"
+fi
+events_before=$(events_now)
+send "$dev" 203.0.113.2 9996 3 100
+expect_read "destroy events off: the connection is read from the dump" \
+  "198.18.0.2 203.0.113.2 class 3 judged 384 3 0 0"
+ip netns exec "$fw" conntrack -D -f ipv4 -p udp --dport 9996 >/dev/null 2>&1 ||
+  fail "conntrack -D of the port-9996 connection"
+sleep 1
+expect_read "destroy events off: its end is not read again"
+events_after=$(events_now)
+if [[ -n $events_before && $events_after == "$events_before" ]]; then
+  echo "ok   destroy events off: its end sent no event ($events_after events in all)"
+else
+  fail "destroy events off: events went from '$events_before' to '$events_after'"
+fi
+# Events on again (the next table): a new connection's end is read from its event.
+expect_ok udp-ends events
+expect_ok install 11 seg0 seg1
+set_verdicts 11 || fail "the test's own table (inet acctlab), generation 11"
+send "$dev" 203.0.113.2 9996 2 100
+ip netns exec "$fw" conntrack -D -f ipv4 -p udp --dport 9996 >/dev/null 2>&1 ||
+  fail "conntrack -D of the second port-9996 connection"
+sleep 1
+expect_read "destroy events on: the ended connection is read from its event" \
+  "198.18.0.2 203.0.113.2 class 3 judged 256 2 0 0"
+events_after=$(events_now)
+if [[ -n $events_before && $events_after == $((events_before + 1)) ]]; then
+  echo "ok   destroy events on: its end sent one event"
+else
+  fail "destroy events on: events went from '$events_before' to '$events_after', not one more"
+fi
+# udpTimeoutsOutlive reads the namespace's own timeouts (30 s and 120 s unless changed).
+timeout_sysctl=net.netfilter.nf_conntrack_udp_timeout
+ask outlive 10 && [[ $reply == yes ]] && echo "ok   UDP timeouts outlive 2 x 10 s" ||
+  fail "outlive 10 with timeouts $(ip netns exec "$fw" sysctl -n $timeout_sysctl ${timeout_sysctl}_stream): $reply"
+ip netns exec "$fw" sysctl -qw $timeout_sysctl=15 || fail "setting $timeout_sysctl"
+ask outlive 10 && [[ $reply == no ]] && echo "ok   a 15 s UDP timeout does not outlive 2 x 10 s" ||
+  fail "outlive 10 with a 15 s timeout: $reply"
+ask outlive 7 && [[ $reply == yes ]] && echo "ok   a 15 s UDP timeout outlives 2 x 7 s" ||
+  fail "outlive 7 with a 15 s timeout: $reply"
 expect_ok remove
 
 # Without CAP_NET_ADMIN (nobody), conntrack's events cannot be read: a read says so, naming the

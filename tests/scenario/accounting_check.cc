@@ -5,6 +5,8 @@
 // `end`:
 //   start                        -> `ok` or `error MESSAGE` (RulesetWriter::startAccounting)
 //   install GENERATION SEGMENT...  -> `ok` or `error MESSAGE`
+//   udp-ends untouched|events|dumps  -> `ok`: RulesetSpec::udp_ends of the next installs
+//   outlive SECONDS  -> `yes` or `no`: RulesetWriter::udpTimeoutsOutlive(SECONDS)
 //   read   -> `SOURCE DESTINATION class C judged|box ORIG_BYTES ORIG_PACKETS REPLY_BYTES
 //             REPLY_PACKETS` per group, sorted, or `error MESSAGE`
 //   stats  -> `events N overruns N errors N uncounted N lost_bytes N`
@@ -31,6 +33,7 @@ void answer(const muzzle::Status& s) {
 int main() {
   auto writer = muzzle::makeNftRulesetWriter();
   std::optional<muzzle::QueueMode> mode;  // probed at the first install
+  auto udp_ends = muzzle::RulesetSpec::UdpEnds::kUntouched;
   for (std::string line; std::getline(std::cin, line);) {
     std::istringstream in(line);
     std::string command;
@@ -49,9 +52,24 @@ int main() {
       muzzle::RulesetSpec spec;
       spec.fail_open = true;
       spec.queue_mode = *mode;
+      spec.udp_ends = udp_ends;
       in >> spec.generation;
       for (std::string seg; in >> seg;) spec.segment_ifnames.push_back(seg);
       answer(writer->install(spec));
+    } else if (command == "udp-ends") {
+      std::string how;
+      in >> how;
+      using Ends = muzzle::RulesetSpec::UdpEnds;
+      if (how != "untouched" && how != "events" && how != "dumps") {
+        answer(muzzle::Status::error("udp-ends: untouched, events or dumps, not '" + how + "'"));
+        continue;
+      }
+      udp_ends = how == "dumps" ? Ends::kDumps : how == "events" ? Ends::kEvents : Ends::kUntouched;
+      answer(muzzle::Status());
+    } else if (command == "outlive") {
+      uint32_t seconds = 0;
+      in >> seconds;
+      std::cout << (writer->udpTimeoutsOutlive(seconds) ? "yes" : "no") << "\nend" << std::endl;
     } else if (command == "read") {
       auto counts = writer->readAccounting();
       if (!counts.ok()) {

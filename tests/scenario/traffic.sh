@@ -7,7 +7,10 @@
 # through: count x (payload + 28) bytes in IPv4, + 48 in IPv6 (layer-3 lengths); within 5 % is
 # required (the issue's bound), exact is expected. Denied traffic counts nothing. The totals
 # survive a policy reload (SIGHUP) and a restart of muzzled (inventory.pb), and the connections
-# still open at the restart are not counted a second time by the new muzzled.
+# still open at the restart are not counted a second time by the new muzzled. UDP's destroy
+# events are off while the box's UDP conntrack timeouts outlive two intervals (the counts above
+# come from the dumps alone), and on again, logged, when a timeout is shortened below that: then
+# connections end within seconds, and their events keep the counts exact.
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
 source "$(dirname "$0")/common.sh"
@@ -96,6 +99,28 @@ lab_check "cam1 allowed after the restart" send 4 20 500
 up_bytes=$((up_bytes + 20 * 528))
 lab_check "upload grew by exactly the 20 datagrams sent since" \
   wait_until 10 equals_after_read upload.bytes "$up_bytes"
+echo "== UDP's destroy events follow the box's UDP timeouts"
+# The events the table's UDP rule leaves on for an allowed UDP connection, as nft lists them.
+udp_events() {
+  lab_exec gw nft list chain inet muzzle judge 2>/dev/null | sed -n 's/.*ct protocol udp .*ct event set \([^ ]*\).*/\1/p'
+}
+udp_destroy_off() { local e; e="$(udp_events)"; [[ -n "$e" && "$e" != *destroy* ]]; }
+udp_destroy_on() { [[ "$(udp_events)" == *destroy* ]]; }
+lab_check "timeouts of 30 s and 120 s against a 2 s interval: no destroy event" udp_destroy_off
+timeout_sysctl=net.netfilter.nf_conntrack_udp_timeout
+offs="$(log_count 'event=accounting-udp-events destroy_events=off')"
+lab_exec gw sysctl -qw "$timeout_sysctl=3"
+lab_check "a 3 s timeout: the next read turns them on, and says why" \
+  wait_log 'event=accounting-udp-events destroy_events=on why="a UDP conntrack timeout is under'
+lab_check "  the table's UDP rule has the destroy event" wait_until 10 udp_destroy_on
+lab_check "cam1 allowed while its connections end after 3 s" send 4 10 300
+up_bytes=$((up_bytes + 10 * 328))
+lab_check "upload grew by exactly the 10 datagrams" \
+  wait_until 20 equals_after_read upload.bytes "$up_bytes"
+lab_exec gw sysctl -qw "$timeout_sysctl=30"
+lab_check "timeouts long again: the next read turns destroy events off" \
+  wait_until 10 _log_count_above 'event=accounting-udp-events destroy_events=off' "$offs"
+lab_check "  and the table's UDP rule leaves it out again" wait_until 10 udp_destroy_off
 table_shows_upload() { grep -q "lobby-cam.* kB" <<<"$(ctl devices)"; }
 status_shows_accounting() { grep -q "accounting .*every 2 s" <<<"$(ctl status)"; }
 lab_check "muzzlectl devices shows cam1's upload in its table" table_shows_upload

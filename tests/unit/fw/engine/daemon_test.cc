@@ -50,6 +50,12 @@ class CountingRuleset : public RulesetWriter {
     return std::exchange(counts, {});
   }
   ConntrackCounter::Stats accountingStats() const override { return stats; }
+  bool udpTimeoutsOutlive(uint32_t interval_seconds) const override {
+    asked_interval = interval_seconds;
+    return udp_timeouts_outlive;
+  }
+  bool udp_timeouts_outlive = false;  // what udpTimeoutsOutlive answers
+  mutable uint32_t asked_interval = 0;
   std::vector<FlowGroupCount> counts;
   ConntrackCounter::Stats stats;
   Status read_error;  // readAccounting() fails with it when set
@@ -576,6 +582,61 @@ TEST_CASE_FIXTURE(ManagedBox,
   CHECK(d->download.bytes == 340);
   CHECK(d->download.packets == 4);
   CHECK(daemon.engineStatus().accounting.unattributed_bytes == 0);
+}
+
+TEST_CASE_FIXTURE(ManagedBox,
+                  "UDP's destroy events are off while its timeouts outlive twice the interval; "
+                  "a change of the timeouts writes the table again") {
+  ruleset.udp_timeouts_outlive = true;
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  CHECK(ruleset.asked_interval == config.accounting_interval_seconds);
+  CHECK(ruleset.last.udp_ends == RulesetSpec::UdpEnds::kDumps);
+  const int installs = ruleset.installs;
+  // A timeout shortened: the read on the way out notices, and the table sends UDP's events again.
+  ruleset.udp_timeouts_outlive = false;
+  CHECK(runUntilReady(daemon) == 0);
+  CHECK(ruleset.installs == installs + 1);
+  CHECK(ruleset.last.udp_ends == RulesetSpec::UdpEnds::kEvents);
+  CHECK(logText().find("event=accounting-udp-events destroy_events=on") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(ManagedBox,
+                  "a dump that skipped connections (the tracker full) turns UDP's destroy events "
+                  "back on") {
+  ruleset.udp_timeouts_outlive = true;
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  CHECK(ruleset.last.udp_ends == RulesetSpec::UdpEnds::kDumps);
+  const int installs = ruleset.installs;
+  ruleset.stats.tracked = kMaxTrackedConnections;
+  ruleset.stats.untracked = 3;
+  CHECK(runUntilReady(daemon) == 0);
+  CHECK(ruleset.installs == installs + 1);
+  CHECK(ruleset.last.udp_ends == RulesetSpec::UdpEnds::kEvents);
+  CHECK(
+      logText().find("event=accounting-udp-events destroy_events=on why=\"the tracker was full") !=
+      std::string::npos);
+}
+
+TEST_CASE_FIXTURE(ManagedBox, "a tracker half full at start keeps UDP's destroy events on") {
+  ruleset.udp_timeouts_outlive = true;
+  ruleset.stats.tracked = kMaxTrackedConnections / 2;
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  CHECK(ruleset.last.udp_ends == RulesetSpec::UdpEnds::kEvents);
+}
+
+TEST_CASE_FIXTURE(ManagedBox, "without accounting the table leaves UDP's events alone") {
+  config.accounting_interval_seconds = 0;
+  ruleset.udp_timeouts_outlive = true;
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  CHECK(ruleset.last.udp_ends == RulesetSpec::UdpEnds::kUntouched);
 }
 
 TEST_CASE_FIXTURE(ManagedBox, "a failed read is counted and logged once; the totals stay") {

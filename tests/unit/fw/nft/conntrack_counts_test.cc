@@ -1070,5 +1070,18 @@ TEST_CASE("parsed entries sum into groups: a dump and an event of the same pair"
   CHECK(groups[0].reply_packets == 16);
 }
 
+TEST_CASE("UDP's ends go to the dumps only while the timeouts outlive and the tracker has room") {
+  constexpr size_t kRoom = 100;
+  // Timeouts short: events, whatever the tracker.
+  CHECK_FALSE(udpEndsByDumpNext(true, false, false, 0, kRoom));
+  // A dump skipped connections: events, even with the tracker emptied since.
+  CHECK_FALSE(udpEndsByDumpNext(true, true, true, 0, kRoom));
+  // From events: dumps only once fewer than half the room is tracked.
+  CHECK(udpEndsByDumpNext(false, true, false, 49, kRoom));
+  CHECK_FALSE(udpEndsByDumpNext(false, true, false, 50, kRoom));
+  // From dumps: they stay while no dump skips, however full the tracker.
+  CHECK(udpEndsByDumpNext(true, true, false, kRoom, kRoom));
+}
+
 }  // namespace MUZZLE_UNITY_ID
 }  // namespace muzzle

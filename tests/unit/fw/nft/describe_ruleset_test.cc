@@ -117,5 +117,34 @@ TEST_CASE("DNS queries from a segment go to dns-query after the fresh verdict ma
                   "    meta mark set 0x00000008 counter xt target NFQUEUE --queue-num 101\n  }") != std::string::npos);
 }
 
+TEST_CASE(
+    "an allowed UDP connection's events: untouched without accounting, every one, or all but "
+    "destroy") {
+  RulesetSpec s = spec();
+  const std::string generic =
+      "meta mark & 0xffffff03 == 0x00000101 ct mark set meta mark counter accept";
+  const std::string untouched = describeRuleset(s);
+  CHECK(untouched.find("ct event set") == std::string::npos);
+
+  s.udp_ends = RulesetSpec::UdpEnds::kDumps;
+  const std::string dumps = describeRuleset(s);
+  const size_t udp = dumps.find(
+      "meta mark & 0xffffff03 == 0x00000101 ct protocol udp ct mark set meta mark ct "
+      "event set "
+      "new,related,reply,assured,protoinfo,helper,mark,seqadj,secmark,label,synproxy counter "
+      "accept");
+  REQUIRE(udp != std::string::npos);
+  // Before the rule every other allowed connection meets, after the DNS and DHCP ones (which keep
+  // their events: muzzled reads their packets anyway).
+  CHECK(udp < dumps.find(generic));
+  CHECK(dumps.find("ct original proto-dst 53") < udp);
+
+  s.udp_ends = RulesetSpec::UdpEnds::kEvents;
+  const std::string events = describeRuleset(s);
+  CHECK(events.find("ct protocol udp ct mark set meta mark ct event set "
+                    "new,related,destroy,reply,assured,protoinfo,helper,mark,seqadj,secmark,label,"
+                    "synproxy counter accept") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace muzzle

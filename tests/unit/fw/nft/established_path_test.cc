@@ -6,6 +6,7 @@
 // counter on it, changes them; and a rule per segment, put back in any chain, makes the counts
 // with 3 segments differ from those with 1.
 #include <doctest/doctest.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <netinet/in.h>
 
 #include <map>
@@ -298,6 +299,58 @@ TEST_CASE("a fresh verdict is saved; a connection with port 53 or 67 is saved as
     w = fresh(dnsQuery(0), mark(code));
     CHECK(w.verdict == (code == VerdictCode::kReject ? "reject" : "drop"));
     CHECK(w.ct_mark == mark(code));
+  }
+}
+
+TEST_CASE(
+    "accounting's UDP rule: a fresh UDP verdict sets the connection's events, nothing else meets "
+    "it") {
+  constexpr uint32_t kAllEvents = (1u << (IPCT_SYNPROXY + 1)) - 1;
+  const uint32_t allow = mark(VerdictCode::kAllow, kClass);
+  for (const RulesetSpec::UdpEnds ends :
+       {RulesetSpec::UdpEnds::kUntouched, RulesetSpec::UdpEnds::kEvents,
+        RulesetSpec::UdpEnds::kDumps}) {
+    CAPTURE(static_cast<int>(ends));
+    RulesetSpec s = spec(1);
+    s.udp_ends = ends;
+    const RulesetLayout layout = rulesetLayout(s);
+    const std::optional<uint32_t> want = ends == RulesetSpec::UdpEnds::kUntouched ? std::nullopt
+                                         : ends == RulesetSpec::UdpEnds::kEvents
+                                             ? std::optional(kAllEvents)
+                                             : std::optional(kAllEvents & ~(1u << IPCT_DESTROY));
+    // The established path is the map's, as without the rule.
+    Packet udp = upload(allow);
+    udp.l4 = IPPROTO_UDP;
+    Walk w = walker::walk(layout, udp);
+    CHECK(w.verdict == "accept");
+    CHECK(w.rules == 2);
+    CHECK(w.kernel_exprs == 6);
+    CHECK_FALSE(w.ct_events.has_value());
+    // The fresh verdict, on the repeated walk: UDP gets the mask, and the mark as before.
+    udp.ct_mark = 0;
+    udp.meta_mark = allow;
+    w = walker::walk(layout, udp);
+    CHECK(w.verdict == "accept");
+    CHECK(w.ct_mark == allow);
+    CHECK(w.ct_events == want);
+    // An ICMP error that carries a UDP flow's verdict is the flow's: its connection is UDP.
+    Packet icmp = udp;
+    icmp.l4 = IPPROTO_ICMP;
+    icmp.ct_l4 = IPPROTO_UDP;
+    icmp.ct_original_ports = {{40000, 443}};
+    CHECK(walker::walk(layout, icmp).ct_events == want);
+    // TCP keeps its events (a short connection's whole count is in its destroy event), and so
+    // do DNS flows (saved as inspected, before the rule).
+    Packet tcp = upload(0);
+    tcp.meta_mark = allow;
+    w = walker::walk(layout, tcp);
+    CHECK(w.ct_mark == allow);
+    CHECK_FALSE(w.ct_events.has_value());
+    Packet dns = dnsQuery(0);
+    dns.meta_mark = allow;
+    w = walker::walk(layout, dns);
+    CHECK(w.ct_mark == mark(VerdictCode::kAllowInspected, kClass));
+    CHECK_FALSE(w.ct_events.has_value());
   }
 }
 

@@ -36,9 +36,11 @@ struct Packet {
   // The connection's ports as opened, when the packet's own do not say them (an ICMP error
   // about a UDP flow, whose conntrack entry is the flow's).
   std::optional<std::pair<uint16_t, uint16_t>> ct_original_ports;
+  uint8_t ct_l4 = 0;  // the connection's protocol when it is not the packet's (such an ICMP error)
   bool invalid = false;  // conntrack calls it invalid (and keeps no mark for it)
   uint32_t meta_mark = 0;
   uint32_t ct_mark = 0;
+  std::optional<uint32_t> ct_events;  // set by `ct event set`; nullopt: the kernel's default
 };
 
 // What a packet met on its way, and how it ended: "accept", "accept (policy)", "drop",
@@ -55,6 +57,7 @@ struct Walk {
   std::string verdict;
   uint32_t meta_mark = 0;  // the packet's marks when the walk ended
   uint32_t ct_mark = 0;
+  std::optional<uint32_t> ct_events;  // the connection's event mask, when a rule set it
 };
 
 // Whether `ifname` is an element of the interface-name set `name` of `layout`.
@@ -94,6 +97,10 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
                             : (p.reply ? std::pair(p.dport, p.sport) : std::pair(p.sport, p.dport));
     return (m->source ? original_source : original_destination) == m->port;
   }
+  if (const auto* m = std::get_if<CtProtocol>(&expr)) {
+    return !p.invalid && (p.ct_l4 != 0 ? p.ct_l4 : p.l4) == m->proto;
+  }
+  if (const auto* s = std::get_if<CtEventSet>(&expr)) p.ct_events = s->events;
   if (const auto* m = std::get_if<MetaMarkIs>(&expr)) return (p.meta_mark & m->mask) == m->mark;
   if (const auto* m = std::get_if<CtMarkIs>(&expr)) {
     return !p.invalid && (p.ct_mark & m->mask) == m->mark;
@@ -203,6 +210,7 @@ inline Walk walk(const RulesetLayout& layout, Packet p, const std::string& hook)
   Walk w = walkRules(layout, p, hook);
   w.meta_mark = p.meta_mark;
   w.ct_mark = p.ct_mark;
+  w.ct_events = p.ct_events;
   return w;
 }
 

@@ -286,7 +286,9 @@ TEST_CASE("golden: fail-closed, two segments, one flow queue (compat); a policy 
   checkGolden("fail_closed_compat", renderBatches(batches));
 }
 
-TEST_CASE("golden: fail-open, four flow queues (native), no DoH resolvers; a segment added") {
+TEST_CASE(
+    "golden: fail-open, four flow queues (native), no DoH resolvers; a segment added; UDP's "
+    "destroy events off, then on") {
   std::vector<std::string> batches;
   auto writer = makeNftRulesetWriter(std::make_unique<RecordingTransport>(&batches));
   RulesetSpec spec;
@@ -296,9 +298,11 @@ TEST_CASE("golden: fail-open, four flow queues (native), no DoH resolvers; a seg
   spec.queue_count = 4;
   spec.fail_open = true;
   spec.queue_mode = QueueMode::kNative;
+  spec.udp_ends = RulesetSpec::UdpEnds::kDumps;
   REQUIRE(writer->install(spec).ok());
   spec.segment_ifnames.push_back("br-guest");
   spec.generation = 2;
+  spec.udp_ends = RulesetSpec::UdpEnds::kEvents;
   REQUIRE(writer->install(spec).ok());  // new base chains: the whole table again
   checkGolden("fail_open_native", renderBatches(batches));
 }
