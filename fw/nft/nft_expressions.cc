@@ -90,13 +90,8 @@ class Linearizer {
     cmpU8(m.proto);
   }
   void operator()(const nftx::CtEventSet& s) {
-    loaded();
-    auto* e = add("immediate");
-    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
-    nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &s.events, sizeof(s.events));
-    e = add("ct");
-    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_EVENTMASK);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+    immediate(s.events);
+    ctSet(NFT_CT_EVENTMASK);
   }
   void operator()(const nftx::CtMarkIs& m) {
     ctLoad(NFT_CT_MARK);
@@ -115,20 +110,15 @@ class Linearizer {
     lookup(m.set, m.set_id);
   }
   void operator()(const nftx::SetMetaMark& s) {
-    loaded();
-    auto* e = add("immediate");
-    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
-    nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &s.mark, sizeof(s.mark));
-    e = add("meta");
+    immediate(s.mark);
+    auto* e = add("meta");
     nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
     nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
   }
   void operator()(const nftx::CtMarkFromMetaMark& s) {
     if (!reg1_holds_meta_mark_) metaLoad(NFT_META_MARK);
     mask(s.mask);
-    auto* e = add("ct");
-    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+    ctSet(NFT_CT_MARK);
   }
   void operator()(const nftx::Counter&) { add("counter"); }
   void operator()(const nftx::Queue& q) {
@@ -191,6 +181,19 @@ class Linearizer {
   }
   // Register 1 is about to be overwritten.
   void loaded() { reg1_holds_meta_mark_ = false; }
+  // `value` into register 1.
+  void immediate(uint32_t value) {
+    loaded();
+    auto* e = add("immediate");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+    nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &value, sizeof(value));
+  }
+  // The connection's `key` (mark, event mask) set from register 1.
+  void ctSet(uint32_t key) {
+    auto* e = add("ct");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+  }
   void metaLoad(uint32_t key) {
     loaded();
     auto* e = add("meta");

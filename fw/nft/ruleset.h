@@ -41,7 +41,7 @@ struct RulesetSpec {
   //   so that a connection a table before had set otherwise gets its event back when judged
   //   again);
   // - kDumps: from the dumps alone (a rule sets every event but IPCT_DESTROY), which is exact
-  //   while every UDP timeout outlives the accounting interval (udpTimeoutsOutlive in
+  //   while every UDP timeout outlives twice the accounting interval (udpTimeoutsOutlive in
   //   conntrack_counts.h), and spares the kernel the event and muzzled reading it, for most
   //   connections of a segment.
   enum class UdpEnds { kUntouched, kEvents, kDumps };

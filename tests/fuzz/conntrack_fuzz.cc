@@ -17,7 +17,7 @@
 #include <span>
 #include <vector>
 
-#include "fw/nft/conntrack_counts.h"
+#include "fw/nft/conntrack_wire.h"
 
 namespace {
 

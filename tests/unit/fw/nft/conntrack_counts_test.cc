@@ -5,7 +5,7 @@
 // each refused with an error that says so; ConnectionGrowth (each connection's growth by id:
 // dumps, events, tombstones, the sweep, the bound); then FlowCountTotals' grouping, its refusals
 // and its bound.
-#include "fw/nft/conntrack_counts.h"
+#include "fw/nft/conntrack_wire.h"
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
@@ -401,6 +401,27 @@ TEST_CASE("a dump the kernel interrupted (NLM_F_DUMP_INTR) is refused: read agai
   REQUIRE_FALSE(p.status.ok());
   CHECK(contains(p.status.message(), "the conntrack table changed while it was read: read again"));
   CHECK(p.counts.size() == 1);  // what came before
+}
+
+TEST_CASE("a dump's answer must answer its own request: another sequence or port is refused") {
+  Messages m;
+  m.entry({}).done();
+  std::vector<FlowCount> counts;
+  ConntrackParseStats stats;
+  const ConntrackDumpSender ours{42, 0};
+  REQUIRE(parseConntrackMessages(m.bytes(), &counts, &stats, &ours).ok());
+  CHECK(counts.size() == 1);
+  for (const ConntrackDumpSender other : {ConntrackDumpSender{43, 0}, ConntrackDumpSender{42, 7}}) {
+    CAPTURE(other.seq);
+    counts.clear();
+    stats = {};
+    const Status s = parseConntrackMessages(m.bytes(), &counts, &stats, &other);
+    REQUIRE_FALSE(s.ok());
+    CHECK(contains(s.message(), "message 1: an answer to another request (sequence 42 to port 0, not " +
+                                    std::to_string(other.seq) + " to port " +
+                                    std::to_string(other.portid) + ")"));
+    CHECK(counts.empty());
+  }
 }
 
 TEST_CASE("a truncated answer is refused wherever it is cut") {

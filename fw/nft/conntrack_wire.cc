@@ -1,0 +1,274 @@
+// conntrack's wire format for accounting: see conntrack_wire.h.
+#include "fw/nft/conntrack_wire.h"
+
+#include <arpa/inet.h>
+#include <endian.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <string>
+
+#include "fw/nft/marks.h"
+
+namespace muzzle {
+namespace {
+// The library's files are compiled in batches (muzzle_unity): this file's own names live in a
+// namespace of their own, so that they never meet another file's of the same batch.
+namespace ctwire {
+
+// The attributes of one nest (or of a message past its header), by type up to `max`; an
+// attribute of a larger type is skipped, as the kernel adds attributes over time. libmnl checks
+// each attribute's length against what is left of its parent before the callback sees it, but
+// ends its walk without a word at the first that does not fit: `end` tells how far the walk
+// came, and a parent whose last bytes were not read as attributes is refused.
+struct Collected {
+  const nlattr** tb;
+  uint16_t max;
+  const char* end;
+};
+
+int collectOne(const nlattr* attr, void* data) {
+  auto* c = static_cast<Collected*>(data);
+  if (mnl_attr_get_type(attr) <= c->max) c->tb[mnl_attr_get_type(attr)] = attr;
+  c->end = reinterpret_cast<const char*>(attr) + MNL_ALIGN(attr->nla_len);
+  return MNL_CB_OK;
+}
+
+bool collectNested(const nlattr* nest, const nlattr** tb, uint16_t max) {
+  if (nest == nullptr || mnl_attr_validate(nest, MNL_TYPE_NESTED) != 0) return false;
+  const auto* payload = static_cast<const char*>(mnl_attr_get_payload(nest));
+  Collected c{tb, max, payload};
+  return mnl_attr_parse_nested(nest, collectOne, &c) >= MNL_CB_STOP &&
+         c.end >= payload + mnl_attr_get_payload_len(nest);
+}
+
+// The attributes of a message past its nfgenmsg header, as collectNested.
+bool collectMessage(const nlmsghdr* nlh, const nlattr** tb, uint16_t max) {
+  Collected c{tb, max,
+              static_cast<const char*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)))};
+  return mnl_attr_parse(nlh, sizeof(nfgenmsg), collectOne, &c) >= MNL_CB_STOP &&
+         c.end >= static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
+}
+
+bool readBe64(const nlattr* attr, uint64_t* out) {
+  if (attr == nullptr || mnl_attr_validate(attr, MNL_TYPE_U64) != 0) return false;
+  *out = be64toh(mnl_attr_get_u64(attr));
+  return true;
+}
+
+bool readBe32(const nlattr* attr, uint32_t* out) {
+  if (attr == nullptr || mnl_attr_validate(attr, MNL_TYPE_U32) != 0) return false;
+  *out = ntohl(mnl_attr_get_u32(attr));
+  return true;
+}
+
+// One direction's counters: the 64-bit pair the kernel sends, or the old 32-bit one. "" or what
+// was wrong.
+std::string readCounters(const nlattr* nest, uint64_t* bytes, uint64_t* packets) {
+  const nlattr* tb[CTA_COUNTERS_MAX + 1] = {};
+  if (!collectNested(nest, tb, CTA_COUNTERS_MAX)) return "garbled counters";
+  if (tb[CTA_COUNTERS_BYTES] != nullptr || tb[CTA_COUNTERS_PACKETS] != nullptr) {
+    if (!readBe64(tb[CTA_COUNTERS_BYTES], bytes) || !readBe64(tb[CTA_COUNTERS_PACKETS], packets)) {
+      return "counters without 64-bit bytes and packets";
+    }
+    return "";
+  }
+  uint32_t bytes32 = 0;
+  uint32_t packets32 = 0;
+  if (!readBe32(tb[CTA_COUNTERS32_BYTES], &bytes32) ||
+      !readBe32(tb[CTA_COUNTERS32_PACKETS], &packets32)) {
+    return "counters without bytes and packets";
+  }
+  *bytes = bytes32;
+  *packets = packets32;
+  return "";
+}
+
+// One address of the original tuple: exactly the family's length.
+std::string readAddress(const nlattr* attr, bool v6, const char* which, IpAddress* out) {
+  const size_t want = v6 ? 16 : 4;
+  if (attr == nullptr) {
+    return std::string("an original tuple without its ") + (v6 ? "IPv6 " : "IPv4 ") + which +
+           " address";
+  }
+  if (mnl_attr_validate2(attr, MNL_TYPE_BINARY, want) != 0) {
+    return std::string("an ") + (v6 ? "IPv6 " : "IPv4 ") + which + " address of " +
+           std::to_string(mnl_attr_get_payload_len(attr)) + " bytes, not " + std::to_string(want);
+  }
+  *out = IpAddress::fromBytes(static_cast<const uint8_t*>(mnl_attr_get_payload(attr)), v6);
+  return "";
+}
+
+// One connection entry (IPCTNL_MSG_CT_NEW or _DELETE); "" or what was wrong. Appends its count
+// when it has counters and counted something.
+std::string readEntry(const nlmsghdr* nlh, std::vector<FlowCount>* out,
+                      ConntrackParseStats* stats) {
+  ++stats->entries;
+  if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nfgenmsg)) return "no nfgenmsg header";
+  const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
+  if (nfg->nfgen_family != AF_INET && nfg->nfgen_family != AF_INET6) return "";
+  const bool v6 = nfg->nfgen_family == AF_INET6;
+
+  const nlattr* tb[CTA_MAX + 1] = {};
+  if (!collectMessage(nlh, tb, CTA_MAX)) return "garbled attributes";
+  const nlattr* tuple[CTA_TUPLE_MAX + 1] = {};
+  const nlattr* ip[CTA_IP_MAX + 1] = {};
+  if (tb[CTA_TUPLE_ORIG] == nullptr) return "no original tuple";
+  if (!collectNested(tb[CTA_TUPLE_ORIG], tuple, CTA_TUPLE_MAX)) return "a garbled original tuple";
+  if (!collectNested(tuple[CTA_TUPLE_IP], ip, CTA_IP_MAX)) {
+    return "an original tuple without addresses";
+  }
+  FlowCount count;
+  if (std::string problem =
+          readAddress(ip[v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC], v6, "source", &count.source);
+      !problem.empty()) {
+    return problem;
+  }
+  if (std::string problem = readAddress(ip[v6 ? CTA_IP_V6_DST : CTA_IP_V4_DST], v6, "destination",
+                                        &count.destination);
+      !problem.empty()) {
+    return problem;
+  }
+  if (tb[CTA_MARK] != nullptr && !readBe32(tb[CTA_MARK], &count.mark)) {
+    return "a mark of " + std::to_string(mnl_attr_get_payload_len(tb[CTA_MARK])) + " bytes, not 4";
+  }
+  // The key of the connection's growth (ConnectionGrowth): the kernel puts it in every entry.
+  if (tb[CTA_ID] == nullptr) return "no id";
+  if (!readBe32(tb[CTA_ID], &count.id)) {
+    return "an id of " + std::to_string(mnl_attr_get_payload_len(tb[CTA_ID])) + " bytes, not 4";
+  }
+  // Both directions' counters, or neither: the kernel adds them together (the acct extension).
+  if (tb[CTA_COUNTERS_ORIG] == nullptr && tb[CTA_COUNTERS_REPLY] == nullptr) {
+    ++stats->uncounted;
+    return "";
+  }
+  if (tb[CTA_COUNTERS_ORIG] == nullptr || tb[CTA_COUNTERS_REPLY] == nullptr) {
+    return "counters of one direction only";
+  }
+  if (std::string problem =
+          readCounters(tb[CTA_COUNTERS_ORIG], &count.orig_bytes, &count.orig_packets);
+      !problem.empty()) {
+    return "original direction: " + problem;
+  }
+  if (std::string problem =
+          readCounters(tb[CTA_COUNTERS_REPLY], &count.reply_bytes, &count.reply_packets);
+      !problem.empty()) {
+    return "reply direction: " + problem;
+  }
+  if (!count.countsNothing()) out->push_back(count);
+  return "";
+}
+
+Status parseMessages(std::span<const char> bytes, const ConntrackDumpSender* sender,
+                     std::vector<FlowCount>* out, ConntrackParseStats* stats) {
+  // Every event and every part of a dump passes here: the words of an error are put together
+  // only when there is one.
+  auto refused = [](std::string what) { return Status::error("conntrack answer: " + what); };
+  size_t offset = 0;
+  for (size_t index = 1; offset < bytes.size(); ++index) {
+    auto at = [index](const std::string& what) {
+      return "message " + std::to_string(index) + ": " + what;
+    };
+    if (bytes.size() - offset < sizeof(nlmsghdr)) {
+      return refused(at(std::to_string(bytes.size() - offset) +
+                        " bytes, too short for a netlink header: truncated or garbled"));
+    }
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(bytes.data() + offset);
+    // libmnl walks attributes up to the message's length rounded up to 4: all of that must be
+    // in the buffer. Rounded in 64 bits: NLMSG_ALIGN of a length of 2^32-3 or more is 0, and a
+    // walk that steps 0 bytes never ends.
+    const size_t aligned_len = (size_t{nlh->nlmsg_len} + 3) & ~size_t{3};
+    if (nlh->nlmsg_len < sizeof(nlmsghdr) || aligned_len > bytes.size() - offset) {
+      return refused(at("a length of " + std::to_string(nlh->nlmsg_len) + " bytes where " +
+                        std::to_string(bytes.size() - offset) + " are left: truncated or garbled"));
+    }
+    offset += aligned_len;
+    if (sender != nullptr && (nlh->nlmsg_seq != sender->seq || nlh->nlmsg_pid != sender->portid)) {
+      return refused(at("an answer to another request (sequence " + std::to_string(nlh->nlmsg_seq) +
+                        " to port " + std::to_string(nlh->nlmsg_pid) + ", not " +
+                        std::to_string(sender->seq) + " to port " + std::to_string(sender->portid) +
+                        ")"));
+    }
+    if (nlh->nlmsg_type == NLMSG_NOOP) continue;
+    if (nlh->nlmsg_type == NLMSG_DONE) {
+      int error = 0;
+      if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(error)) {
+        std::memcpy(&error, mnl_nlmsg_get_payload(nlh), sizeof(error));
+      }
+      if (error != 0)
+        return refused("the kernel ended the dump with an error: " + netlinkErrorText(error));
+      stats->done = true;
+      return Status();
+    }
+    if (nlh->nlmsg_type == NLMSG_ERROR) {
+      if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) {
+        return refused(at("an error message too short to hold its error"));
+      }
+      int error = 0;
+      std::memcpy(&error,
+                  static_cast<const char*>(mnl_nlmsg_get_payload(nlh)) + offsetof(nlmsgerr, error),
+                  sizeof(error));
+      if (error == 0) return refused(at("an acknowledgement, not a dump"));
+      return refused(
+          "the kernel refused the dump: " + netlinkErrorText(error) +
+          (error == -EPERM || error == EPERM ? " (reading conntrack needs CAP_NET_ADMIN)" : ""));
+    }
+    if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) {
+      return refused("the conntrack table changed while it was read: read again");
+    }
+    if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
+        (NFNL_MSG_TYPE(nlh->nlmsg_type) != IPCTNL_MSG_CT_NEW &&
+         NFNL_MSG_TYPE(nlh->nlmsg_type) != IPCTNL_MSG_CT_DELETE)) {
+      return refused(at("unexpected message type " + std::to_string(nlh->nlmsg_type) +
+                        " (subsystem " + std::to_string(NFNL_SUBSYS_ID(nlh->nlmsg_type)) +
+                        ", message " + std::to_string(NFNL_MSG_TYPE(nlh->nlmsg_type)) + ")"));
+    }
+    if (std::string problem = readEntry(nlh, out, stats); !problem.empty()) {
+      return refused("entry " + std::to_string(stats->entries) + " (message " +
+                     std::to_string(index) + "): " + problem);
+    }
+  }
+  return Status();
+}
+
+}  // namespace ctwire
+}  // namespace
+
+std::string netlinkErrorText(int raw) {
+  const long long error = raw < 0 ? -static_cast<long long>(raw) : raw;
+  if (error > 4095) return "error number " + std::to_string(error);
+  return std::strerror(static_cast<int>(error));
+}
+
+// A plain dump, never IPCTNL_MSG_CT_GET_CTRZERO (the top of conntrack_wire.h says why).
+std::vector<char> conntrackCountsRequest(uint32_t seq) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  nlh->nlmsg_seq = seq;
+  auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+  nfg->nfgen_family = AF_UNSPEC;  // IPv4 and IPv6
+  nfg->version = NFNETLINK_V0;
+  nfg->res_id = 0;
+  // The kernel's filter, (mark & 0x2) == 0: verdict code 0 or 1, never 2 or 3 (marks.h).
+  static_assert(static_cast<uint32_t>(VerdictCode::kReject) == 2 &&
+                static_cast<uint32_t>(VerdictCode::kDrop) == 3);
+  mnl_attr_put_u32(nlh, CTA_MARK, htonl(0));
+  mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(0x2));
+  buf.resize(nlh->nlmsg_len);
+  return buf;
+}
+
+Status parseConntrackMessages(std::span<const char> bytes, std::vector<FlowCount>* out,
+                              ConntrackParseStats* stats, const ConntrackDumpSender* sender) {
+  return ctwire::parseMessages(bytes, sender, out, stats);
+}
+
+}  // namespace muzzle
