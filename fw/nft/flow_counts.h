@@ -9,12 +9,12 @@
 // conntrack's id of the connection (CTA_ID, in dump entries and events alike): the growth of its
 // counters since the dump before, or since it began when it was never seen; a DESTROY event
 // counts final minus the last counts seen, and ends the tracking (a UDP connection may send none:
-// udpTimeoutsOutlive says when the dumps alone count it). An event handled while a dump is in
-// progress leaves a tombstone, so that the same connection in a part of the dump not yet parsed
-// is not counted a second time. A connection no longer seen by two dumps in a row is forgotten
-// (it sent no event, its event was lost, or its mark became a refusal, which the kernel's filter
-// excludes): two, not one, because a connection that ended just before a dump may have its event
-// still queued, and must stay tracked until it is read. At most kMaxTrackedConnections are
+// udpTimeoutsOutlive, conntrack_counts.h, says when the dumps alone count it). An event handled
+// while a dump is in progress leaves a tombstone, so that the same connection in a part of the dump
+// not yet parsed is not counted a second time. A connection no longer seen by two dumps in a row is
+// forgotten (it sent no event, its event was lost, or its mark became a refusal, which the kernel's
+// filter excludes): two, not one, because a connection that ended just before a dump may have its
+// event still queued, and must stay tracked until it is read. At most kMaxTrackedConnections are
 // tracked; a connection beyond that is not counted by the dumps but, whole, when it ends (by its
 // event), and the dump entries so skipped are counted (untracked(); ConntrackCounter::Stats).
 // Counters that went down under a known id mean the id was reused by a new connection: its
