@@ -1,13 +1,9 @@
 // Accounting by conntrack's counters: see conntrack_counts.h.
 #include "fw/nft/conntrack_counts.h"
 
-#include <arpa/inet.h>
-#include <endian.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
-#include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_compat.h>
-#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
 #include <poll.h>
 #include <pthread.h>
@@ -54,24 +50,39 @@ struct MnlSocketClose {
 };
 using MnlSocket = std::unique_ptr<mnl_socket, MnlSocketClose>;
 
+std::string netfilterSysctlPath(const char* name) {
+  return std::string("/proc/sys/net/netfilter/") + name;
+}
+
+// This namespace's net.netfilter.`name`, a number; nullopt when it cannot be read.
+std::optional<unsigned long> readNetfilterSysctl(const char* name) {
+  const int fd = open(netfilterSysctlPath(name).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char value[24] = {};
+  const ssize_t n = read(fd, value, sizeof(value) - 1);
+  close(fd);
+  if (n <= 0) return std::nullopt;
+  char* end = nullptr;
+  const unsigned long number = std::strtoul(value, &end, 10);
+  if (end == value) return std::nullopt;
+  return number;
+}
+
 // Best effort: a sandboxed muzzled cannot write /proc/sys (ExecStartPre does it instead).
-void writeProcSys(const char* path, const char* value) {
-  const int fd = open(path, O_WRONLY | O_CLOEXEC);
+void writeNetfilterSysctl(const char* name, const char* value) {
+  const int fd = open(netfilterSysctlPath(name).c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return;
   (void)!write(fd, value, std::strlen(value));
   close(fd);
 }
 
 void enableConntrackCounters() {
-  writeProcSys("/proc/sys/net/netfilter/nf_conntrack_acct", "1");
+  writeNetfilterSysctl("nf_conntrack_acct", "1");
   // 0 turns events off for every listener; 2 (newer kernels' default) sends them once one
   // listens, as the event socket does.
-  const int fd = open("/proc/sys/net/netfilter/nf_conntrack_events", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  char value[8] = {};
-  const ssize_t n = read(fd, value, sizeof(value) - 1);
-  close(fd);
-  if (n > 0 && value[0] == '0') writeProcSys("/proc/sys/net/netfilter/nf_conntrack_events", "1");
+  if (readNetfilterSysctl("nf_conntrack_events") == 0UL) {
+    writeNetfilterSysctl("nf_conntrack_events", "1");
+  }
 }
 
 Result<MnlSocket> openNetfilterSocket(const char* what, unsigned groups, int flags) {
@@ -329,16 +340,8 @@ class LiveConntrackCounter final : public ConntrackCounter {
 
 bool udpTimeoutsOutlive(uint32_t interval_seconds) {
   for (const char* name : {"nf_conntrack_udp_timeout", "nf_conntrack_udp_timeout_stream"}) {
-    const std::string path = std::string("/proc/sys/net/netfilter/") + name;
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    char value[16] = {};
-    const ssize_t n = read(fd, value, sizeof(value) - 1);
-    close(fd);
-    if (n <= 0) return false;
-    char* end = nullptr;
-    const unsigned long seconds = std::strtoul(value, &end, 10);
-    if (end == value || seconds < 2 * uint64_t{interval_seconds}) return false;
+    const std::optional<unsigned long> seconds = ctnl::readNetfilterSysctl(name);
+    if (!seconds || *seconds < 2 * uint64_t{interval_seconds}) return false;
   }
   return true;
 }
