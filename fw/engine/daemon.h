@@ -167,6 +167,7 @@ class Daemon : public EngineControl {
   void accountTraffic();
   void noteAccountingError(const Status& s);
   bool reportVolumeLimits(const std::vector<VolumeLimits::Event>& events);
+  void setUdpEndsByDump(bool by_dump, const char* why, size_t tracked);
   void installVolumeBlocks();
   // Learning mode (daemon_learn.cc): learn.state in state_dir, read at start (a damaged file is
   // set aside, loudly, and learning starts empty), written every minute, on every start and
@@ -225,7 +226,7 @@ class Daemon : public EngineControl {
   // Engine thread: whether the next table turns UDP's destroy events off
   // (RulesetSpec::UdpEnds::kDumps; udpEndsByDumpNext), worked out at start and at every read
   // (the writer reads two sysctls for it: never under judge_mu_, which specFor() is called
-  // under).
+  // under); a failed read turns the events on.
   bool udp_ends_by_dump_ = false;
   VolumeLimits volume_limits_;                          // under judge_mu_
   std::function<void()> reload_handler_;

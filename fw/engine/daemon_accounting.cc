@@ -180,6 +180,15 @@ void Daemon::accountTraffic() {
   const auto now = clock_.now();
   if (!counts.ok()) {
     noteAccountingError(counts.status());
+    // While reads fail no dump counts anything: a UDP connection that ends meanwhile is counted
+    // only if its destroy event is sent (its growth waits in the counter for the next read that
+    // works, which then decides again).
+    if (udp_ends_by_dump_) {
+      setUdpEndsByDump(false, "accounting reads fail: only a destroy event counts an ended UDP "
+                              "connection until one works",
+                       ruleset_.accountingStats().tracked);
+      rejudgeAll("accounting's UDP events turned on or off");
+    }
     return;
   }
   const ConntrackCounter::Stats stats = ruleset_.accountingStats();
@@ -235,19 +244,26 @@ void Daemon::accountTraffic() {
   const bool by_dump = udpEndsByDumpNext(udp_ends_by_dump_, outlive, dump_skipped, stats.tracked);
   bool rejudge = reportVolumeLimits(limit_events);
   if (by_dump != udp_ends_by_dump_) {
-    udp_ends_by_dump_ = by_dump;
-    const char* why = by_dump    ? "UDP's conntrack timeouts outlive twice the interval, and the "
-                                   "tracker has room"
-                      : !outlive ? "a UDP conntrack timeout is under twice the interval"
-                                 : "the tracker was full: a connection it skips is counted only "
-                                   "by its destroy event";
-    log_.write(LogLine("accounting-udp-events")
-                   .add("destroy_events", by_dump ? "off" : "on")
-                   .add("why", why)
-                   .add("tracked", stats.tracked));
+    setUdpEndsByDump(by_dump,
+                     by_dump    ? "UDP's conntrack timeouts outlive twice the interval, and the "
+                                  "tracker has room"
+                     : !outlive ? "a UDP conntrack timeout is under twice the interval"
+                                : "the tracker was full: a connection it skips is counted only "
+                                  "by its destroy event",
+                     stats.tracked);
     if (!rejudge) rejudgeAll("accounting's UDP events turned on or off");
   }
   if (rejudge) rejudgeAll("a volume limit blocked or released a device");
+}
+
+// The next table's UDP rule, and the log line that says why it changed. The caller re-judges
+// every connection, so that each gets the new rule's event mask on its next packet.
+void Daemon::setUdpEndsByDump(bool by_dump, const char* why, size_t tracked) {
+  udp_ends_by_dump_ = by_dump;
+  log_.write(LogLine("accounting-udp-events")
+                 .add("destroy_events", by_dump ? "off" : "on")
+                 .add("why", why)
+                 .add("tracked", tracked));
 }
 
 // Under judge_mu_: the volume limits' blocks to the Judge, and their count to the status.

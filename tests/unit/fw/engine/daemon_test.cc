@@ -621,6 +621,29 @@ TEST_CASE_FIXTURE(ManagedBox,
       std::string::npos);
 }
 
+TEST_CASE_FIXTURE(ManagedBox,
+                  "while accounting reads fail UDP's destroy events are on; the next read that "
+                  "works turns them off again") {
+  ruleset.udp_timeouts_outlive = true;
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  CHECK(ruleset.last.udp_ends == RulesetSpec::UdpEnds::kDumps);
+  int installs = ruleset.installs;
+  ruleset.read_error = Status::error("conntrack: the kernel did not answer the dump within 5 s");
+  CHECK(runUntilReady(daemon) == 0);
+  CHECK(ruleset.installs == installs + 1);
+  CHECK(ruleset.last.udp_ends == RulesetSpec::UdpEnds::kEvents);
+  CHECK(logText().find("event=accounting-udp-events destroy_events=on why=\"accounting reads "
+                       "fail") != std::string::npos);
+  installs = ruleset.installs;
+  ruleset.read_error = Status();
+  CHECK(runUntilReady(daemon) == 0);
+  CHECK(ruleset.installs == installs + 1);
+  CHECK(ruleset.last.udp_ends == RulesetSpec::UdpEnds::kDumps);
+  CHECK(daemon.engineStatus().accounting.reads == 1);
+}
+
 TEST_CASE_FIXTURE(ManagedBox, "a tracker half full at start keeps UDP's destroy events on") {
   ruleset.udp_timeouts_outlive = true;
   ruleset.stats.tracked = kMaxTrackedConnections / 2;
