@@ -34,13 +34,18 @@ constexpr size_t kDumpBufferBytes = size_t{64} << 10;
 // A DESTROY event is one message of a few hundred bytes, one per datagram.
 constexpr size_t kEventSlotBytes = size_t{8} << 10;
 constexpr unsigned kEventsPerRecv = 64;
-// Room for a burst of ended connections while the thread sleeps: ~30,000 events.
-constexpr int kEventBufferBytes = 8 << 20;
+// Room for a burst of ended connections while the thread sleeps or waits for a CPU. The kernel
+// doubles what is asked and charges each event its buffer's true size, not its ~200 bytes:
+// 1,280 bytes each (measured, kernel 6.18), so 16 MiB asked hold ~26,000 events, ~175 ms of a
+// 2-core box churning 150,000 UDP flows a second. 8 MiB held ~13,000, ~70 ms at the 191,700
+// flows/s of one bench round: five rounds saw one overrun.
+// Memory is taken only while events wait, at most this much.
+constexpr int kEventBufferBytes = 16 << 20;
 // After the thread drained the socket it sleeps this long before it looks again, so that it
 // wakes ~100 times a second and reads what came meanwhile in a few recvmmsg calls, instead of
 // waking for every event: on a 2-core box churning 150,000 UDP flows a second, waking at each
 // event took ~17 % of a core (the scheduler's work, not the reading), most of what accounting
-// cost new flows. The buffer holds ~200 ms of such events, 20 times the pause.
+// cost new flows. The buffer holds ~175 ms of such events, 17 times the pause.
 constexpr int kEventPauseMillis = 10;
 // A dump the kernel does not answer within this is abandoned (read() returns an error).
 constexpr int kDumpAnswerSeconds = 5;
