@@ -60,6 +60,14 @@ EngineStatus Daemon::engineStatus() const {
   } else {
     st.kernel_error = kernel.status().message();
   }
+  if (!workers_.empty()) {
+    Result<ConntrackTableStats> table = host_.conntrackTable();
+    if (table.ok()) {
+      st.conntrack = table.value();
+    } else {
+      st.conntrack_error = table.status().message();
+    }
+  }
   st.log_suppressed = log_.suppressed();
   st.events_dropped = log_.dropped();
   return st;
@@ -71,6 +79,9 @@ void Daemon::logCounters(const char* event) {
   auto kernel = kernelQueuesOf(host_, config_, !workers_.empty());
   const KernelQueueTotals k = kernel.ok() ? sumKernelQueueStats(*kernel) : KernelQueueTotals{};
   const QueueCounters q = queueCounters();
+  const Result<ConntrackTableStats> table = workers_.empty()
+                                                ? Result<ConntrackTableStats>(ConntrackTableStats{})
+                                                : host_.conntrackTable();
   LogLine line(event);
   {
     // Copied out under the lock, written after it: the queue threads wait for it per packet.
@@ -123,10 +134,15 @@ void Daemon::logCounters(const char* event) {
         .add("kernel_waiting", k.waiting)
         .add("kernel_queue_dropped", k.queue_dropped)
         .add("kernel_user_dropped", k.user_dropped)
+        .add("conntrack_entries", table.ok() ? table->entries : 0)
+        .add("conntrack_max", table.ok() ? table->max : 0)
+        .add("conntrack_early_drops", table.ok() ? table->early_drops : 0)
+        .add("conntrack_drops", table.ok() ? table->drops : 0)
         .add("log_suppressed", log_.suppressed())
         .add("events_dropped", log_.dropped());
   }
   if (!kernel.ok()) line.add("kernel_counters_error", kernel.status().message());
+  if (!table.ok()) line.add("conntrack_error", table.status().message());
   log_.write(std::move(line));
 }
 

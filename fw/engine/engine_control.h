@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "fw/learn/flow_recorder.h"
 #include "fw/nfq/kernel_queue_stats.h"
 #include "fw/nfq/packet_queue.h"
+#include "fw/nft/conntrack_table.h"
 #include "fw/nft/ruleset.h"
 #include "fw/policy/compiled_policy.h"
 #include "fw/policy/policy_loader.h"
@@ -69,6 +71,10 @@ struct EngineStatus {
   std::vector<KernelQueueStats> kernel_queues;
   KernelQueueTotals kernel;  // summed over kernel_queues
   std::string kernel_error;
+  // The kernel's connection table (fw/nft/conntrack_table.h), while the daemon enforces; when it
+  // could not be read, `conntrack_error` says why.
+  std::optional<ConntrackTableStats> conntrack;
+  std::string conntrack_error;
   uint64_t log_suppressed = 0;  // event lines the rate limit suppressed (fw/engine/event_log.h)
   uint64_t events_dropped = 0;  // event lines lost because the delivery buffer was full
   std::string policy_digest;

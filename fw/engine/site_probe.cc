@@ -58,6 +58,8 @@ class SystemHostInfo : public HostInfo {
     return counters_ ? counters_->read(first, count) : readKernelQueueStats(first, count);
   }
 
+  Result<ConntrackTableStats> conntrackTable() override { return readConntrackTable(); }
+
   Result<SiteFacts> siteFacts(const std::vector<DaemonSegment>& segments) override {
     SiteFacts facts;
     for (const auto& seg : segments) {

@@ -11,6 +11,7 @@
 #include "fw/common/status.h"
 #include "fw/config/daemon_config.h"
 #include "fw/nfq/kernel_queue_stats.h"
+#include "fw/nft/conntrack_table.h"
 #include "fw/policy/compiled_policy.h"
 
 namespace muzzle {
@@ -34,6 +35,9 @@ class HostInfo {
   // The kernel's counters for the bound queues in [first, first + count) (a few syscalls: read
   // when asked, never per packet). Fails, naming the file, when they cannot be read.
   virtual Result<std::vector<KernelQueueStats>> kernelQueues(uint16_t first, uint16_t count) = 0;
+  // The kernel's connection table: how full, and what being full cost (fw/nft/conntrack_table.h;
+  // a few /proc reads, when asked). Fails, naming the file, when it cannot be read.
+  virtual Result<ConntrackTableStats> conntrackTable() = 0;
 };
 
 // Reads the calling thread's network namespace (getifaddrs, rtnetlink). `queue_counters`, when

@@ -156,6 +156,22 @@ std::string renderMetrics(const MetricsSnapshot& s) {
            "Packets the kernel dropped before muzzled saw them, by cause.");
   w.sample("muzzle_kernel_queue_dropped_total", e.kernel.queue_dropped, {{"cause", "queue-full"}});
   w.sample("muzzle_kernel_queue_dropped_total", e.kernel.user_dropped, {{"cause", "socket-full"}});
+  // The connection table, while the box enforces (fw/nft/conntrack_table.h).
+  if (e.conntrack || !e.conntrack_error.empty()) {
+    const ConntrackTableStats ct = e.conntrack.value_or(ConntrackTableStats{});
+    w.single("muzzle_conntrack_ok", "gauge",
+             "1 when the kernel's connection table could be read (else the four below are 0).",
+             e.conntrack ? 1 : 0);
+    w.single("muzzle_conntrack_entries", "gauge",
+             "Connections in the kernel's connection table now.", ct.entries);
+    w.single("muzzle_conntrack_max", "gauge",
+             "The most connections the table holds (net.netfilter.nf_conntrack_max).", ct.max);
+    w.single("muzzle_conntrack_early_drops_total", "counter",
+             "Connections without a reply the kernel evicted to make room in its full table.",
+             ct.early_drops);
+    w.single("muzzle_conntrack_drops_total", "counter",
+             "Packets the kernel dropped: no room for their connection in its table.", ct.drops);
+  }
 
   w.single("muzzle_events_dropped_total", "counter",
            "Event lines lost because the delivery buffer was full.", e.events_dropped);

@@ -270,6 +270,16 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
           a->set_lost_bytes(st.accounting.lost_bytes);
           a->set_tracked_connections(st.accounting.tracked);
           a->set_untracked(st.accounting.untracked);
+          if (st.conntrack || !st.conntrack_error.empty()) {
+            v1::ConntrackTableStatus* ct = resp->mutable_conntrack();
+            if (st.conntrack) {
+              ct->set_entries(st.conntrack->entries);
+              ct->set_max(st.conntrack->max);
+              ct->set_early_drops(st.conntrack->early_drops);
+              ct->set_drops(st.conntrack->drops);
+            }
+            ct->set_error(st.conntrack_error);
+          }
           for (const auto& seg : deps_.engine.config().segments)
             resp->add_segments(seg.name + ":" + seg.ifname);
           resp->set_role(roleName(p.role));

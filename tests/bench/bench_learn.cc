@@ -60,6 +60,7 @@ class QuietHost : public HostInfo {
   Result<std::vector<KernelQueueStats>> kernelQueues(uint16_t, uint16_t) override {
     return std::vector<KernelQueueStats>{};
   }
+  Result<ConntrackTableStats> conntrackTable() override { return ConntrackTableStats{}; }
 };
 
 // The lab's camera segment: cam1's /24 and the mixed site's 198.19.0.0/20.

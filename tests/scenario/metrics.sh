@@ -120,6 +120,11 @@ grep -E '^muzzle_(build_info|verdicts_total|policy_|commit_pending|inventory|dev
   "$LAB_STATE/scrape.txt" | sed 's/^/    /'
 lab_check "the scrape is the 0.0.4 text format with HELP and TYPE" \
   grep -q '^# TYPE muzzle_device_flows_total counter$' "$LAB_STATE/scrape.txt"
+lab_check "  with the gateway's connection table, read and of its size" \
+  grep -q "^muzzle_conntrack_max $(lab_exec gw cat /proc/sys/net/netfilter/nf_conntrack_max)$" \
+  "$LAB_STATE/scrape.txt"
+lab_check "  and its entries (cam1's flows among them)" \
+  grep -q '^muzzle_conntrack_entries [1-9][0-9]*$' "$LAB_STATE/scrape.txt"
 
 echo "== a segment address in another spelling stops the start"
 lab_stop_muzzled

@@ -134,4 +134,12 @@ table_shows_upload() { grep -q "lobby-cam.* kB" <<<"$(ctl devices)"; }
 status_shows_accounting() { grep -q "accounting .*every 2 s" <<<"$(ctl status)"; }
 lab_check "muzzlectl devices shows cam1's upload in its table" table_shows_upload
 lab_check "muzzlectl status says accounting is on, every 2 s" status_shows_accounting
+# The connection table, as the gateway's kernel has it: its size, and at least cam1's flows in it.
+ct_max="$(lab_exec gw cat /proc/sys/net/netfilter/nf_conntrack_max)"
+status_shows_conntrack() {
+  local n
+  n="$(ctl status | sed -n "s/^ *connection table  *\([0-9]*\) of $ct_max connections.*/\1/p")"
+  [[ -n "$n" ]] && ((n > 0))
+}
+lab_check "muzzlectl status shows the connection table: its entries of $ct_max" status_shows_conntrack
 lab_summary

@@ -92,6 +92,24 @@ std::string syslogTable(const v1::GetStatusResponse& r) {
   return "\n" + table({"syslog collectors", "state", "sent", "dropped", "queued"}, rows) + errors;
 }
 
+// "1234 of 262144 connections", with what the table being full cost when it did.
+std::string conntrackText(const v1::GetStatusResponse& r) {
+  if (!r.has_conntrack()) return "unknown";
+  const v1::ConntrackTableStatus& c = r.conntrack();
+  if (!c.error().empty()) return "UNREADABLE: " + c.error();
+  std::string text =
+      std::to_string(c.entries()) + " of " + std::to_string(c.max()) + " connections";
+  if (c.early_drops() > 0) {
+    text += ", " + std::to_string(c.early_drops()) + " without a reply evicted to make room";
+  }
+  if (c.drops() > 0) {
+    text += ", FULL: " + std::to_string(c.drops()) +
+            " packets dropped for want of room (raise net.netfilter.nf_conntrack_max; "
+            "`conntrack -L` shows whose connections fill it)";
+  }
+  return text;
+}
+
 // "every 10 s, 12 groups (room 65536)", with its failures and losses when there are any.
 std::string accountingText(const v1::AccountingStatus& a) {
   if (!a.on()) return "off";
@@ -166,6 +184,7 @@ Outcome status(const Call& call) {
       {"segments", r.segments_from().empty() ? segs : segs + " (from " + r.segments_from() + ")"},
       {"devices known", std::to_string(r.devices_known())},
       {"accounting", accountingText(r.accounting())},
+      {"connection table", conntrackText(r)},
       // The resume token of the newest event (`muzzlectl events --after`).
       {"last event",
        std::to_string(r.event_epoch()) + ":" + std::to_string(r.last_event_sequence())},

@@ -37,6 +37,8 @@ class FakeHost : public HostInfo {
   Result<std::vector<KernelQueueStats>> kernelQueues(uint16_t, uint16_t) override {
     return std::vector<KernelQueueStats>{};
   }
+  Result<ConntrackTableStats> conntrackTable() override { return conntrack; }
+  Result<ConntrackTableStats> conntrack = ConntrackTableStats{};
   std::vector<NeighbourEntry> table;
   int reads = 0;
 };

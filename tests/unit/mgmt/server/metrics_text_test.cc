@@ -46,6 +46,7 @@ MetricsSnapshot sample() {
   e.kernel.waiting = 1;
   e.kernel.queue_dropped = 8;
   e.kernel.user_dropped = 9;
+  e.conntrack = ConntrackTableStats{.entries = 1234, .max = 262144, .early_drops = 16, .drops = 17};
   e.events_dropped = 10;
   e.log_suppressed = 11;
   e.devices_known = 2;
@@ -114,6 +115,21 @@ muzzle_kernel_queue_waiting 1
 # TYPE muzzle_kernel_queue_dropped_total counter
 muzzle_kernel_queue_dropped_total{cause="queue-full"} 8
 muzzle_kernel_queue_dropped_total{cause="socket-full"} 9
+# HELP muzzle_conntrack_ok 1 when the kernel's connection table could be read (else the four below are 0).
+# TYPE muzzle_conntrack_ok gauge
+muzzle_conntrack_ok 1
+# HELP muzzle_conntrack_entries Connections in the kernel's connection table now.
+# TYPE muzzle_conntrack_entries gauge
+muzzle_conntrack_entries 1234
+# HELP muzzle_conntrack_max The most connections the table holds (net.netfilter.nf_conntrack_max).
+# TYPE muzzle_conntrack_max gauge
+muzzle_conntrack_max 262144
+# HELP muzzle_conntrack_early_drops_total Connections without a reply the kernel evicted to make room in its full table.
+# TYPE muzzle_conntrack_early_drops_total counter
+muzzle_conntrack_early_drops_total 16
+# HELP muzzle_conntrack_drops_total Packets the kernel dropped: no room for their connection in its table.
+# TYPE muzzle_conntrack_drops_total counter
+muzzle_conntrack_drops_total 17
 # HELP muzzle_events_dropped_total Event lines lost because the delivery buffer was full.
 # TYPE muzzle_events_dropped_total counter
 muzzle_events_dropped_total 10
@@ -217,6 +233,18 @@ TEST_CASE("kernel counters that could not be read say so") {
   MetricsSnapshot s = sample();
   s.engine.kernel_error = "no such file";
   CHECK(renderMetrics(s).find("\nmuzzle_kernel_counters_ok 0\n") != std::string::npos);
+}
+
+TEST_CASE("a connection table that could not be read says so; an idle box shows none") {
+  MetricsSnapshot s = sample();
+  s.engine.conntrack.reset();
+  s.engine.conntrack_error = "cannot read /proc/net/stat/nf_conntrack";
+  std::string text = renderMetrics(s);
+  CHECK(text.find("\nmuzzle_conntrack_ok 0\n") != std::string::npos);
+  CHECK(text.find("\nmuzzle_conntrack_entries 0\n") != std::string::npos);
+  s.engine.conntrack_error.clear();
+  text = renderMetrics(s);
+  CHECK(text.find("muzzle_conntrack") == std::string::npos);
 }
 
 TEST_CASE("hostile label values are escaped and cannot break a line or a label") {
