@@ -73,6 +73,9 @@ class FakeHost : public muzzle::HostInfo {
   muzzle::Result<std::vector<muzzle::KernelQueueStats>> kernelQueues(uint16_t, uint16_t) override {
     return std::vector<muzzle::KernelQueueStats>{};
   }
+  muzzle::Result<muzzle::ConntrackTableStats> conntrackTable() override {
+    return muzzle::ConntrackTableStats{};
+  }
   std::vector<muzzle::NeighbourEntry> table;
 };
 
