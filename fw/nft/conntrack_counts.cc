@@ -13,13 +13,13 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "fw/nft/conntrack_table.h"
 #include "fw/nft/conntrack_wire.h"
 
 namespace muzzle {
@@ -55,27 +55,10 @@ struct MnlSocketClose {
 };
 using MnlSocket = std::unique_ptr<mnl_socket, MnlSocketClose>;
 
-std::string netfilterSysctlPath(const char* name) {
-  return std::string("/proc/sys/net/netfilter/") + name;
-}
-
-// This namespace's net.netfilter.`name`, a number; nullopt when it cannot be read.
-std::optional<unsigned long> readNetfilterSysctl(const char* name) {
-  const int fd = open(netfilterSysctlPath(name).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  char value[24] = {};
-  const ssize_t n = read(fd, value, sizeof(value) - 1);
-  close(fd);
-  if (n <= 0) return std::nullopt;
-  char* end = nullptr;
-  const unsigned long number = std::strtoul(value, &end, 10);
-  if (end == value) return std::nullopt;
-  return number;
-}
-
 // Best effort: a sandboxed muzzled cannot write /proc/sys (ExecStartPre does it instead).
 void writeNetfilterSysctl(const char* name, const char* value) {
-  const int fd = open(netfilterSysctlPath(name).c_str(), O_WRONLY | O_CLOEXEC);
+  const std::string path = std::string("/proc/sys/net/netfilter/") + name;
+  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return;
   (void)!write(fd, value, std::strlen(value));
   close(fd);
@@ -85,7 +68,8 @@ void enableConntrackCounters() {
   writeNetfilterSysctl("nf_conntrack_acct", "1");
   // 0 turns events off for every listener; 2 (newer kernels' default) sends them once one
   // listens, as the event socket does.
-  if (readNetfilterSysctl("nf_conntrack_events") == 0UL) {
+  const Result<uint64_t> events = readNetfilterSysctl("nf_conntrack_events");
+  if (events.ok() && events.value() == 0) {
     writeNetfilterSysctl("nf_conntrack_events", "1");
   }
 }
@@ -345,8 +329,8 @@ class LiveConntrackCounter final : public ConntrackCounter {
 
 bool udpTimeoutsOutlive(uint32_t interval_seconds) {
   for (const char* name : {"nf_conntrack_udp_timeout", "nf_conntrack_udp_timeout_stream"}) {
-    const std::optional<unsigned long> seconds = ctnl::readNetfilterSysctl(name);
-    if (!seconds || *seconds < 2 * uint64_t{interval_seconds}) return false;
+    const Result<uint64_t> seconds = readNetfilterSysctl(name);
+    if (!seconds.ok() || seconds.value() < 2 * uint64_t{interval_seconds}) return false;
   }
   return true;
 }

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <vector>
 
+#include "fw/common/text_lines.h"
+
 namespace muzzle {
 namespace {
 
@@ -57,7 +59,10 @@ Result<std::string> readProcFile(const std::string& path) {
   return text.str();
 }
 
-Result<uint64_t> readProcNumber(const std::string& path) {
+}  // namespace
+
+Result<uint64_t> readNetfilterSysctl(std::string_view name, const std::string& proc) {
+  const std::string path = proc + "/sys/net/netfilter/" + std::string(name);
   Result<std::string> text = readProcFile(path);
   if (!text.ok()) return text.status();
   const std::vector<std::string_view> f = fieldsOf(text.value());
@@ -70,16 +75,11 @@ Result<uint64_t> readProcNumber(const std::string& path) {
   return value;
 }
 
-}  // namespace
-
 Result<ConntrackTableStats> parseConntrackStat(std::string_view text, std::string_view label) {
   ConntrackTableStats out;
   std::optional<size_t> early_drop, drop;
   size_t width = 0, rows = 0, line_no = 0;
-  while (!text.empty()) {
-    const size_t end = text.find('\n');
-    const std::string_view line = text.substr(0, end);
-    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+  for (const std::string_view line : splitLines(text)) {
     ++line_no;
     const std::vector<std::string_view> fields = fieldsOf(line);
     if (fields.empty()) continue;  // a blank line is no row
@@ -115,9 +115,9 @@ Result<ConntrackTableStats> readConntrackTable(const std::string& proc) {
   if (!text.ok()) return text.status();
   Result<ConntrackTableStats> stats = parseConntrackStat(text.value(), stat_path);
   if (!stats.ok()) return stats.status();
-  Result<uint64_t> entries = readProcNumber(proc + "/sys/net/netfilter/nf_conntrack_count");
+  Result<uint64_t> entries = readNetfilterSysctl("nf_conntrack_count", proc);
   if (!entries.ok()) return entries.status();
-  Result<uint64_t> max = readProcNumber(proc + "/sys/net/netfilter/nf_conntrack_max");
+  Result<uint64_t> max = readNetfilterSysctl("nf_conntrack_max", proc);
   if (!max.ok()) return max.status();
   ConntrackTableStats out = stats.value();
   out.entries = entries.value();

@@ -35,6 +35,10 @@ struct ConntrackTableStats {
 Result<ConntrackTableStats> parseConntrackStat(
     std::string_view text, std::string_view label = "/proc/net/stat/nf_conntrack");
 
+// net.netfilter.`name` of the calling thread's network namespace (/proc/sys under `proc`), one
+// number. Fails, naming the file, when it cannot be read or is not one number.
+Result<uint64_t> readNetfilterSysctl(std::string_view name, const std::string& proc = "/proc");
+
 // The table of the calling thread's network namespace, read under `proc` (a test's folder).
 // Fails, naming the file, when one cannot be read (the conntrack module not loaded yet).
 Result<ConntrackTableStats> readConntrackTable(const std::string& proc = "/proc");
