@@ -242,22 +242,25 @@ Status Daemon::start() {
 
 // Flow queues first..first+count-1 carry the first packet of every flow and need only its
 // headers; the inspection queue (first+count) carries DNS answers and queries and DHCP requests,
-// which are read whole (fw/nft/marks.h, RulesetSpec). One socket per queue: a flow queue's socket
-// takes its small messages in bursts (fw/nfq), and a burst of flows never waits in a socket behind
-// a large DNS answer. One thread per flow queue, and none of its own for the inspection socket:
-// the last flow queue's thread drains it too. Every judgement takes the Judge's one lock, so a
-// thread of its own judged nothing in parallel; it only added a wake-up and a hand-over of that
-// lock for every DNS packet (two per name a device looks up), and a third busy thread on a
-// 2-core box next to the kernel's forwarding. The bench's mixed site (a DNS look-up every 4th
-// flow) ran 1.3x faster without it, the other workloads as fast (issue 18's note).
+// which are read whole (fw/nft/marks.h, RulesetSpec). One thread and one socket per flow queue,
+// and the inspection queue bound on the last flow queue's socket. Not a thread of its own: every
+// judgement takes the Judge's one lock, so it judged nothing in parallel; it only added a wake-up
+// and a hand-over of that lock for every DNS packet (two per name a device looks up), and a third
+// busy thread on a 2-core box next to the kernel's forwarding (the bench's mixed site, a DNS
+// look-up every 4th flow, ran 1.3x faster without it). Not a socket of its own on that thread
+// either: the thread would wait in poll(2) on both, a system call a wake-up more than waiting
+// in the one socket's receive (QueueWorker), and on a box judging flows one at a time, one a
+// first packet. A socket takes up to 32 messages a receive whatever their queue (fw/nfq).
 Status Daemon::openQueues() {
   std::vector<std::unique_ptr<PacketQueue>> sockets;
-  for (uint16_t i = 0; i <= config_.queue_count; ++i) {
-    const bool inspection = i == config_.queue_count;
-    const auto number = static_cast<uint16_t>(config_.queue_first + i);
+  for (uint16_t i = 0; i < config_.queue_count; ++i) {
     QueueOptions qo;
     qo.fail_open = config_.fail_mode == FailMode::kOpen;
-    qo.queues = {QueueBinding{number, inspection ? kWholePacketCopyRange : kHeaderCopyRange}};
+    qo.queues = {QueueBinding{static_cast<uint16_t>(config_.queue_first + i), kHeaderCopyRange}};
+    if (i + 1 == config_.queue_count) {
+      qo.queues.push_back(QueueBinding{
+          static_cast<uint16_t>(config_.queue_first + config_.queue_count), kWholePacketCopyRange});
+    }
     auto queue = open_queue_(qo);
     if (!queue.ok()) return queue.status();
     sockets.push_back(std::move(queue).value());
@@ -271,13 +274,10 @@ Status Daemon::openQueues() {
       loop_->io.stop();
     });
   };
-  // The inspection socket rides on the last flow queue's thread.
   for (uint16_t i = 0; i < config_.queue_count; ++i) {
-    std::vector<std::unique_ptr<PacketQueue>> mine;
-    mine.push_back(std::move(sockets[i]));
-    if (i + 1 == config_.queue_count) mine.push_back(std::move(sockets.back()));
-    workers_.push_back(std::make_unique<QueueWorker>("muzzle-q" + std::to_string(config_.queue_first + i),
-                                                     std::move(mine), locked_judge_, on_failure));
+    workers_.push_back(
+        std::make_unique<QueueWorker>("muzzle-q" + std::to_string(config_.queue_first + i),
+                                      std::move(sockets[i]), locked_judge_, on_failure));
   }
   return Status();
 }
@@ -376,6 +376,7 @@ int Daemon::run() {
   loop.signals.cancel();
   loop.usr1.cancel();
   loop.watchdog.cancel();
+  for (auto& worker : workers_) worker->requestStop();  // their waits end together
   for (auto& worker : workers_) worker->stop();
   if (handed_over_) {
     // The process goes on under another Daemon: systemd must not see a stop, and nothing of

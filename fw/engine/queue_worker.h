@@ -1,22 +1,25 @@
-// QueueWorker: one thread (a queue thread) draining one or more netfilter queue sockets. On a
-// box with several cores the ruleset spreads new flows over `queue.count` queues (fanout) and
-// each flow queue is drained by its own thread, so receiving, parsing and sending verdicts — and
-// the kernel's forwarding of each released packet, which runs inside our sendmsg — happen on
-// every core at once. The inspection queue's socket rides on the last flow queue's thread (see
+// QueueWorker: one thread (a queue thread) draining one netfilter queue socket. On a box with
+// several cores the ruleset spreads new flows over `queue.count` queues (fanout) and each flow
+// queue is drained by its own thread, so receiving, parsing and sending verdicts — and the
+// kernel's forwarding of each released packet, which runs inside our sendmsg — happen on every
+// core at once. The inspection queue is bound on the last flow queue's socket (see
 // Daemon::openQueues for why).
 //
-// The thread waits on its sockets' descriptors and on a stop descriptor, drains each readable
-// socket into its sink, and ends on stop() or when a socket breaks (then it calls `on_failure`
-// once, from its own thread, and stops). Packets never wait for the engine thread (the Daemon's
-// loop: signals, timers, management calls, policy compiles).
+// The thread waits in its socket (PacketQueue::waitAndDrain: the kernel queue's first receive
+// blocks), drains it into its sink, and ends on stop() or when the socket breaks (then it calls
+// `on_failure` once, from its own thread, and stops). It looks for a stop request between waits,
+// which end at least every kStopCheck: no stop descriptor to poll beside the socket, so a
+// wake-up is one system call. Packets never wait for the engine thread (the Daemon's loop:
+// signals, timers, management calls, policy compiles).
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "fw/common/status.h"
 #include "fw/nfq/packet_queue.h"
@@ -42,33 +45,36 @@ class LockedSink : public PacketSink {
 
 class QueueWorker {
  public:
+  // How long a stop request may wait for the thread's wait to end.
+  static constexpr std::chrono::milliseconds kStopCheck{100};
+
   // `sink` must outlive the worker and be safe to call from its thread. `name` names the thread
   // (at most 15 characters are kept), e.g. "muzzle-q100".
   QueueWorker(std::string name, std::unique_ptr<PacketQueue> queue, PacketSink& sink,
-              std::function<void(const Status&)> on_failure);
-  // Several sockets on one thread: each wake-up drains every socket that is readable, in the
-  // order given (a drain is bounded, so none starves the others). `queues` must not be empty.
-  QueueWorker(std::string name, std::vector<std::unique_ptr<PacketQueue>> queues, PacketSink& sink,
               std::function<void(const Status&)> on_failure);
   ~QueueWorker();  // stop()s
   QueueWorker(const QueueWorker&) = delete;
   QueueWorker& operator=(const QueueWorker&) = delete;
 
-  // Starts the thread. Fails only if the stop descriptor cannot be made.
+  // Starts the thread.
   Status start();
-  // Wakes the thread and waits for it to finish the drain it is in. Idempotent.
+  // Asks the thread to end after the wait or drain it is in, without waiting for it: a caller
+  // with several workers asks them all before it stop()s each, so their waits end together.
+  void requestStop();
+  // requestStop(), then waits for the thread to end (at most kStopCheck and one drain).
+  // Idempotent.
   void stop();
-  // Any thread. Summed over the worker's sockets.
+  // Any thread.
   QueueCounters counters() const;
 
  private:
   void loop();
 
   std::string name_;
-  std::vector<std::unique_ptr<PacketQueue>> queues_;
+  std::unique_ptr<PacketQueue> queue_;
   PacketSink& sink_;
   std::function<void(const Status&)> on_failure_;
-  int stop_fd_ = -1;
+  std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
 

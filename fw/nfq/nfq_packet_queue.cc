@@ -1,19 +1,22 @@
 // NfqPacketQueue: the kernel's netfilter queues through libnetfilter_queue's libmnl API.
 // One netlink socket serves the queues it is given (drained by one queue thread, see
-// fw/engine/queue_worker.h); it is non-blocking and drained completely on each wake-up, and
-// verdicts are packed several to a sendmsg.
+// fw/engine/queue_worker.h); it is drained completely on each wake-up, and verdicts are packed
+// several to a sendmsg. The thread waits in the socket's first receive (a blocking recvmmsg that
+// returns as soon as one message is there), not in poll(2): a wake-up costs one system call
+// fewer, and on a box that judges flows one at a time that is a system call a first packet.
 // <arpa/inet.h> must come before the linux/ headers, or struct in_addr is defined twice.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -28,15 +31,14 @@ namespace {
 // Room for the netlink attributes around a packet's copied bytes (ids, interfaces, marks,
 // addresses, lengths: well under 1 KB today).
 constexpr size_t kAttributeRoom = 4096;
-// A socket whose packets are all small (header copies) takes up to this many in one recvmmsg:
-// one system call per burst instead of one per packet. A whole-packet socket (the inspection
-// queue: DNS answers and queries) takes fewer, each slot the size of the largest packet; a slot
-// costs memory only where the kernel writes (the buffer is not cleared), so mostly one page. And
-// a read that fills fewer slots than it has ends the drain: an answer that came alone costs one
-// receive, not a second that finds the socket empty.
+// A socket takes up to this many messages in one recvmmsg: one system call per burst instead of
+// one per packet. Each slot is the size of the largest message its queues may bring (a flow
+// queue's header copy, or a whole DNS answer of the inspection queue on the same socket), but a
+// slot costs memory only where the kernel writes (the buffer is not cleared, and a buffer this
+// large is mapped, not taken from the heap), so mostly one page. And a read that fills fewer
+// slots than it has ends the drain: an answer that came alone costs one receive, not a second
+// that finds the socket empty.
 constexpr size_t kReceiveSlots = 32;
-constexpr size_t kWholePacketSlots = 8;
-constexpr size_t kSmallSlotLimit = 16 * 1024;
 // Verdict messages are ~40 bytes; flush before the buffer could overflow.
 constexpr size_t kSendBufferSize = 64 * 1024;
 constexpr size_t kVerdictRoom = 128;
@@ -70,8 +72,8 @@ class NfqPacketQueue : public PacketQueue {
     uint32_t largest_copy = 0;
     for (const QueueBinding& q : options.queues) largest_copy = std::max(largest_copy, q.copy_range);
     slot_size_ = largest_copy + kAttributeRoom;
-    const size_t slots = slot_size_ <= kSmallSlotLimit ? kReceiveSlots : kWholePacketSlots;
-    recv_buf_.reset(new char[slots * slot_size_]);  // not value-initialised: see kWholePacketSlots
+    const size_t slots = kReceiveSlots;
+    recv_buf_.reset(new char[slots * slot_size_]);  // not value-initialised: see kReceiveSlots
     iov_.resize(slots);
     msgs_.resize(slots);
     for (size_t i = 0; i < slots; ++i) {
@@ -96,20 +98,53 @@ class NfqPacketQueue : public PacketQueue {
       Status s = configure(q);
       if (!s.ok()) return s;
     }
-    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-      return Status::error("netfilter queue: cannot make the socket non-blocking: " + errnoText(errno));
-    }
+    // The socket stays blocking, for waitAndDrain's first receive; every other receive says
+    // MSG_DONTWAIT.
     return Status();
   }
 
   int fd() const override { return mnl_socket_get_fd(nl_); }
 
-  Result<size_t> drain(PacketSink& sink) override {
+  Result<size_t> drain(PacketSink& sink) override { return drainFrom(sink, false); }
+
+  Result<size_t> waitAndDrain(PacketSink& sink, std::chrono::milliseconds max_wait) override {
+    if (max_wait <= std::chrono::milliseconds(0)) return drain(sink);  // a 0 timeout is "for good"
+    if (max_wait != receive_timeout_) {
+      // How long the first receive may block: the socket's receive timeout, set once for the
+      // waits that follow (the queue thread always passes the same).
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(max_wait).count();
+      const timeval tv{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+      if (setsockopt(fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+        return Status::error("netfilter queue: cannot set the receive timeout: " +
+                             errnoText(errno));
+      }
+      receive_timeout_ = max_wait;
+    }
+    return drainFrom(sink, true);
+  }
+
+  QueueCounters counters() const override {
+    QueueCounters c;
+    c.received = received_.get();
+    c.verdicts_sent = verdicts_sent_.get();
+    c.send_batches = send_batches_.get();
+    c.malformed_messages = malformed_messages_.get();
+    c.enobufs = enobufs_.get();
+    return c;
+  }
+
+ private:
+  // Reads and judges until the socket is empty (or kMaxPacketsPerDrain), then sends the
+  // verdicts. With `wait`, the first receive blocks until a message is there (at most the
+  // receive timeout) and takes what else is there with it (MSG_WAITFORONE).
+  Result<size_t> drainFrom(PacketSink& sink, bool wait) {
     sink_ = &sink;
     size_t handled = 0;
     Status failure;
     while (handled < kMaxPacketsPerDrain) {
-      const int n = recvmmsg(fd(), msgs_.data(), static_cast<unsigned>(msgs_.size()), MSG_DONTWAIT, nullptr);
+      const int flags = wait ? MSG_WAITFORONE : MSG_DONTWAIT;
+      const int n =
+          recvmmsg(fd(), msgs_.data(), static_cast<unsigned>(msgs_.size()), flags, nullptr);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -120,6 +155,7 @@ class NfqPacketQueue : public PacketQueue {
         failure = Status::error("netfilter queue: receive failed: " + errnoText(errno));
         break;
       }
+      wait = false;
       received_in_drain_ = 0;
       for (int i = 0; i < n; ++i) {
         const char* buf = recv_buf_.get() + size_t(i) * slot_size_;
@@ -142,17 +178,6 @@ class NfqPacketQueue : public PacketQueue {
     return handled;
   }
 
-  QueueCounters counters() const override {
-    QueueCounters c;
-    c.received = received_.get();
-    c.verdicts_sent = verdicts_sent_.get();
-    c.send_batches = send_batches_.get();
-    c.malformed_messages = malformed_messages_.get();
-    c.enobufs = enobufs_.get();
-    return c;
-  }
-
- private:
   // Binds one queue and sets its parameters, waiting for the kernel's answer to each message so
   // that "queue in use" is reported at start-up rather than discovered later.
   Status configure(const QueueBinding& binding) {
@@ -263,6 +288,7 @@ class NfqPacketQueue : public PacketQueue {
   size_t send_used_ = 0;
   size_t pending_verdicts_ = 0;
   Status last_send_error_;
+  std::chrono::milliseconds receive_timeout_{0};  // 0: never set (the socket waits for good)
   PacketSink* sink_ = nullptr;
   uint64_t received_in_drain_ = 0;
   Counter received_, verdicts_sent_, send_batches_, malformed_messages_, enobufs_;

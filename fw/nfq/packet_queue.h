@@ -2,6 +2,7 @@
 // with libnetfilter_queue over libmnl; tests use a fake.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -82,17 +83,21 @@ struct QueueOptions {
 class PacketQueue {
  public:
   virtual ~PacketQueue() = default;
-  // The descriptor to wait on for readability (non-blocking).
+  // The descriptor to wait on for readability. drain() never blocks on it.
   virtual int fd() const = 0;
   // Reads every message available now without blocking, calls `sink` for each packet, and sends
   // the verdicts, several per sendmsg. Returns the number of packets handled. A failure here is
   // a broken socket, not a bad packet (bad packets are counted and dropped).
   virtual Result<size_t> drain(PacketSink& sink) = 0;
+  // Waits until a packet is there, at most `max_wait`, then drains as drain() does; 0 packets
+  // when the time ran out. This one waits in poll(2) and then drains; the kernel queue waits
+  // in its first receive instead, one system call a wake-up fewer (fw/nfq/nfq_packet_queue.cc).
+  virtual Result<size_t> waitAndDrain(PacketSink& sink, std::chrono::milliseconds max_wait);
   virtual QueueCounters counters() const = 0;
 };
 
 // Binds `options.queues` on one netlink socket in the calling thread's network namespace.
-// A socket whose queues copy only headers reads up to 32 packets per recvmmsg.
+// A socket reads up to 32 packets per recvmmsg.
 // Needs CAP_NET_ADMIN. Fails with a clear message if another process holds a queue.
 // The queue object is used by one thread at a time, except counters(), which any thread may
 // call while another drains.

@@ -92,18 +92,15 @@ class VacuumQueue : public testing::InjectedQueue {
   std::vector<uint32_t> marks_;
 };
 
-// The flow queue is the test's; the inspection queue never has a packet.
+// The one socket (flow queue 100, the inspection queue bound on it too) is the test's.
 VacuumQueue* g_vacuum_queue = nullptr;
 Result<std::unique_ptr<PacketQueue>> vacuumOpener(const QueueOptions& options) {
-  if (options.queues.at(0).number == 100) {
-    auto queue = std::make_unique<VacuumQueue>();
-    g_vacuum_queue = queue.get();
-    return std::unique_ptr<PacketQueue>(std::move(queue));
-  }
-  class Quiet : public testing::InjectedQueue {
-    void deliver(PacketSink&, uint64_t) override {}
-  };
-  return std::unique_ptr<PacketQueue>(std::make_unique<Quiet>());
+  REQUIRE(options.queues.size() == 2);
+  CHECK(options.queues.at(0).number == 100);
+  CHECK(options.queues.at(1).number == 101);
+  auto queue = std::make_unique<VacuumQueue>();
+  g_vacuum_queue = queue.get();
+  return std::unique_ptr<PacketQueue>(std::move(queue));
 }
 
 // A box on the camera site with the scheduled policy, in UTC, its calendar at `wall`. The zone is

@@ -87,6 +87,16 @@ Result<std::unique_ptr<PacketQueue>> idleOpener(const QueueOptions&) {
   ++g_queue_opens;
   return std::unique_ptr<PacketQueue>(std::make_unique<IdleQueue>());
 }
+// The bindings of every socket the daemon opened, as "number:copy_range" per socket.
+std::vector<std::string> g_sockets;
+Result<std::unique_ptr<PacketQueue>> recordingOpener(const QueueOptions& options) {
+  std::string bindings;
+  for (const QueueBinding& q : options.queues)
+    bindings += (bindings.empty() ? "" : " ") + std::to_string(q.number) + ":" +
+                std::to_string(q.copy_range);
+  g_sockets.push_back(bindings);
+  return idleOpener(options);
+}
 
 // Records every message; raises SIGTERM (caught by the daemon's own signal_set) once it has seen
 // `stop_after` messages, so run() returns.
@@ -226,6 +236,23 @@ TEST_CASE_FIXTURE(ManagedBox,
   CHECK_FALSE(state.writable());
   REQUIRE(state.problems().size() == 1);
   CHECK(state.problems()[0].file == "/proc/muzzle-state-cannot-exist/generation");
+}
+
+TEST_CASE_FIXTURE(
+    ManagedBox,
+    "a socket and a thread per flow queue; the inspection queue shares the last one's") {
+  // One socket per thread, so the thread waits in that socket's receive alone (QueueWorker).
+  config.queue_first = 200;
+  config.queue_count = 3;
+  g_sockets.clear();
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &recordingOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  const std::string header = std::to_string(kHeaderCopyRange),
+                    whole = std::to_string(kWholePacketCopyRange);
+  CHECK(g_sockets == std::vector<std::string>{"200:" + header, "201:" + header,
+                                              "202:" + header + " 203:" + whole});
+  CHECK(logText().find("queue_threads=3") != std::string::npos);
 }
 
 TEST_CASE_FIXTURE(

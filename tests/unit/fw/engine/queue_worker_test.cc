@@ -96,14 +96,15 @@ TEST_CASE_FIXTURE(SharedJudge, "a broken socket ends its thread and is reported 
     ++failures;
   });
   REQUIRE(worker.start().ok());
-  REQUIRE(waitFor([&] { return queue->drains >= 1; }));
+  queue->inject(2);
+  REQUIRE(waitFor([&] { return worker.counters().received == 2; }));
   queue->failNextDrain();
   queue->inject(5);
   REQUIRE(waitFor([&] { return failures.load() == 1; }));
   worker.stop();  // joins a thread that already ended
   CHECK(failures.load() == 1);
   CHECK(message == "fake queue: the socket broke");
-  CHECK(judge.count == 0);
+  CHECK(judge.count == 2);  // the 5 after the break are never judged
 }
 
 TEST_CASE_FIXTURE(SharedJudge, "stop() wakes an idle thread, which then judges nothing more; stop() is idempotent") {
@@ -113,7 +114,7 @@ TEST_CASE_FIXTURE(SharedJudge, "stop() wakes an idle thread, which then judges n
   REQUIRE(worker.start().ok());
   queue->inject(3);
   REQUIRE(waitFor([&] { return worker.counters().received == 3; }));
-  worker.stop();  // would hang (ctest times out) if the idle thread were not woken
+  worker.stop();  // would hang (ctest times out) if the idle thread's wait never ended
   worker.stop();
   const uint64_t drains = queue->drains;
   queue->inject(7);
@@ -123,63 +124,33 @@ TEST_CASE_FIXTURE(SharedJudge, "stop() wakes an idle thread, which then judges n
   CHECK(judge.count == 3);
 }
 
-// A flow queue's socket and the inspection queue's, for one worker, as the Daemon pairs them.
-struct TwoSockets {
-  TwoSockets() {
-    auto first = std::make_unique<FakeQueue>();
-    auto second = std::make_unique<FakeQueue>();
-    flows = first.get();
-    inspection = second.get();
-    sockets.push_back(std::move(first));
-    sockets.push_back(std::move(second));
-  }
-  FakeQueue* flows;
-  FakeQueue* inspection;
-  std::vector<std::unique_ptr<PacketQueue>> sockets;
-};
-
-TEST_CASE_FIXTURE(SharedJudge, "one thread drains several sockets: each is drained when it is readable, alone") {
-  TwoSockets two;
-  FakeQueue* flows = two.flows;
-  FakeQueue* inspection = two.inspection;
-  QueueWorker worker("muzzle-q100", std::move(two.sockets), locked, [](const Status&) { FAIL("no queue fails here"); });
-  // Packets waiting on the second socket before the start are judged by the first pass.
-  inspection->inject(2);
-  REQUIRE(worker.start().ok());
-  REQUIRE(waitFor([&] { return worker.counters().received == 2; }));
-  CHECK(flows->drains == 1);  // the first pass drains every socket once
-  // A packet on the second socket alone wakes the thread, which drains only that socket.
-  inspection->inject(4);
-  REQUIRE(waitFor([&] { return worker.counters().received == 6; }));
-  CHECK(flows->drains == 1);
-  flows->inject(5);
-  REQUIRE(waitFor([&] { return worker.counters().received == 11; }));
-  CHECK(flows->drains == 2);
-  // Both readable at once: both drained on the same wake-up or the next, nothing left behind.
-  flows->inject(3);
-  inspection->inject(3);
-  REQUIRE(waitFor([&] { return worker.counters().received == 17; }));
-  worker.stop();
-  std::lock_guard<std::mutex> lock(mu);
-  CHECK(judge.count == 17);
+TEST_CASE_FIXTURE(
+    SharedJudge,
+    "a queue's wait ends with nothing when no packet comes in time, and drains what came") {
+  FakeQueue queue;  // PacketQueue's own waitAndDrain: poll(2), then drain()
+  auto idle = queue.waitAndDrain(locked, std::chrono::milliseconds(20));
+  REQUIRE(idle.ok());
+  CHECK(*idle == 0);
+  CHECK(queue.drains == 0);  // the wait ended without a drain
+  queue.inject(4);
+  auto busy = queue.waitAndDrain(locked, std::chrono::hours(1));  // returns at once: packets wait
+  REQUIRE(busy.ok());
+  CHECK(*busy == 4);
+  CHECK(queue.drains == 1);
+  CHECK(judge.count == 4);
 }
 
-TEST_CASE_FIXTURE(SharedJudge, "a thread's second socket breaking ends the thread and is reported once") {
-  TwoSockets two;
-  FakeQueue* flows = two.flows;
-  FakeQueue* inspection = two.inspection;
-  std::atomic<int> failures{0};
-  QueueWorker worker("muzzle-q100", std::move(two.sockets), locked, [&](const Status&) { ++failures; });
-  REQUIRE(worker.start().ok());
-  REQUIRE(waitFor([&] { return inspection->drains >= 1; }));
-  inspection->failNextDrain();
-  inspection->inject(1);
-  REQUIRE(waitFor([&] { return failures.load() == 1; }));
-  flows->inject(4);  // the thread has ended: nothing more is judged
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  worker.stop();
-  CHECK(failures.load() == 1);
-  std::lock_guard<std::mutex> lock(mu);
+TEST_CASE_FIXTURE(SharedJudge,
+                  "requestStop() asks several threads at once; stop() then only waits for each") {
+  std::vector<std::unique_ptr<QueueWorker>> workers;
+  for (int i = 0; i < 3; ++i) {
+    workers.push_back(
+        std::make_unique<QueueWorker>("muzzle-q" + std::to_string(i), std::make_unique<FakeQueue>(),
+                                      locked, [](const Status&) { FAIL("no queue fails here"); }));
+    REQUIRE(workers.back()->start().ok());
+  }
+  for (auto& w : workers) w->requestStop();
+  for (auto& w : workers) w->stop();  // would hang if a requested stop were lost
   CHECK(judge.count == 0);
 }
 
