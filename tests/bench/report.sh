@@ -103,7 +103,7 @@ function cost_rows(with, without, workloads, label, with_cpu,    n, i, w, r, lis
   key = c SUBSEP w
   ran[key] = 1
   sample("rate", key, field($0, "rate")); sample("p50", key, field($0, "p50_us")); sample("p99", key, field($0, "p99_us"))
-  sample("cpu", key, field($0, "cpu_us_per_pkt")); sample("da_per_s", key, (field($0, "seconds") + 0 > 0) ? field($0, "dns_answers") / field($0, "seconds") : "")
+  sample("cpu", key, field($0, "cpu_us_per_pkt")); sample("wake", key, field($0, "pkts_per_wakeup")); sample("da_per_s", key, (field($0, "seconds") + 0 > 0) ? field($0, "dns_answers") / field($0, "seconds") : "")
   sample("sirq", key, field($0, "softirq_ns_per_pkt")); sample("steal", key, field($0, "steal_pct"))
   sample("table", key, field($0, "table_ns_per_pkt")); sample("tflow", key, field($0, "table_ns_per_flow"))
   rd = field($0, "round"); if (rd != "") { byround["rate", key, rd] = field($0, "rate"); byround["p99", key, rd] = field($0, "p99_us") }
@@ -127,6 +127,7 @@ END {
     if (part[1] == "p50") p50[part[2], part[3]] = median("p50", part[2] SUBSEP part[3])
     if (part[1] == "p99") p99[part[2], part[3]] = median("p99", part[2] SUBSEP part[3])
     if (part[1] == "cpu") cpu[part[2], part[3]] = median("cpu", part[2] SUBSEP part[3])
+    if (part[1] == "wake") wake[part[2], part[3]] = median("wake", part[2] SUBSEP part[3])
     if (part[1] == "sirq") sirq[part[2], part[3]] = median("sirq", part[2] SUBSEP part[3])
     if (part[1] == "table") table[part[2], part[3]] = median("table", part[2] SUBSEP part[3])
     if (part[1] == "tflow") tflow[part[2], part[3]] = median("tflow", part[2] SUBSEP part[3])
@@ -139,17 +140,17 @@ END {
       field(meta, "load_at_start"), field(meta, "steal_pct"), median("steal", "all"), maxof("steal", "all"),
       field(meta, "dma_latency"), field(meta, "cpuidle"), field(meta, "idle_poll_pct")
   print "(each cell: the median of its rounds; lost and qdrop summed over them, rss_MB the largest)\n"
-  printf "%-20s %-16s %9s %-7s %9s %9s %7s %6s %8s %7s %6s %6s %6s %6s\n", "workload", "config", "rate", "unit",
-    "p50_us", "p99_us", "lost", "qdrop", "cpu_us/p", "rss_MB", "xkern", "xbareP", "xbareB", "xbareM"
+  printf "%-20s %-16s %9s %-7s %9s %9s %7s %6s %8s %7s %7s %6s %6s %6s %6s\n", "workload", "config", "rate", "unit",
+    "p50_us", "p99_us", "lost", "qdrop", "cpu_us/p", "p/wake", "rss_MB", "xkern", "xbareP", "xbareB", "xbareM"
   for (i = 1; i <= nw; i++) {
     w = workloads[i]
     for (j = 1; j <= nc; j++) {
       c = configs[j]; key = c SUBSEP w
       # Not "key in rate": the ratios below read rate[] of other configs, which makes elements.
       if (!(key in ran)) continue
-      printf "%-20s %-16s %9s %-7s %9s %9s %7s %6s %8s %7s %6s %6s %6s %6s\n", w, c, rate[key], unit[w],
+      printf "%-20s %-16s %9s %-7s %9s %9s %7s %6s %8s %7s %7s %6s %6s %6s %6s\n", w, c, rate[key], unit[w],
         (key in p50) ? p50[key] : "null", (key in p99) ? p99[key] : "null", lost[key], qd[key],
-        (key in cpu) ? cpu[key] : "null",
+        (key in cpu) ? cpu[key] : "null", (key in wake) ? wake[key] : "null",
         (c ~ /kernel/) ? "-" : sprintf("%.1f", rss[key] / 1024),
         ratio(rate[key], rate["kernel" SUBSEP w]), ratio(rate[key], rate["bare-per-packet" SUBSEP w]),
         ratio(rate[key], rate["bare-batch" SUBSEP w]), ratio(rate[key], rate["bare-minimal" SUBSEP w])

@@ -190,6 +190,25 @@ cpu_ns() {
     sed 's/.*) //' "/proc/$consumer_pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($12 + $13) * 1e9 / hz }'
   fi
 }
+# The queue threads' scheduler counts: "wake-ups preemptions migrations", summed over the threads
+# that read the queues (muzzled's muzzle-q*; the bare loop's only thread). A wake-up is a
+# voluntary switch (the thread slept in poll until packets came), so packets a wake-up is the
+# drain's batch; a preemption is an involuntary one (another task took its CPU while it had
+# work); a migration, a move to the other CPU (from /proc/.../sched, where the kernel has it).
+# Why: one config and code ran at two steady rates in different cells (stop 41), and these
+# show whether the slow one reads fewer packets a wake-up, shares its CPU, or moves.
+queue_sched() {
+  [[ -n "$consumer_pid" && -d "/proc/$consumer_pid/task" ]] || { echo "0 0 0"; return; }
+  local tasks=() t
+  for t in /proc/"$consumer_pid"/task/*; do
+    [[ "$(cat "$t/comm" 2>/dev/null)" == muzzle-q* ]] && tasks+=("$t")
+  done
+  ((${#tasks[@]})) || tasks=(/proc/"$consumer_pid"/task/*)
+  for t in "${tasks[@]}"; do
+    cat "$t/status" "$t/sched" 2>/dev/null
+  done | awk '/^voluntary_ctxt_switches/ { v += $2 } /^nonvoluntary_ctxt_switches/ { n += $2 }
+    /^se.nr_migrations/ { m += $3 } END { print v + 0, n + 0, m + 0 }'
+}
 rss_kb() { [[ -n "$consumer_pid" ]] && awk '/^VmRSS/ { print $2 }' "/proc/$consumer_pid/status" || echo 0; }
 json_field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | tr -d '"'; }
 
@@ -197,7 +216,7 @@ json_field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | tr -d '"'; }
 cell() {
   local config="$1" workload="$2" unit="$3"
   shift 3
-  local q0 q1 t0 t1 result judged cpu_us hz s0 s1 i0 i1 e0 e1 d0 d1 ct0
+  local q0 q1 t0 t1 result judged cpu_us hz s0 s1 i0 i1 e0 e1 d0 d1 ct0 w0 w1 per_wake="null"
   ct0="$(ct_flush)"
   read -r -a q0 <<<"$(queue_cols)"
   e0="$(ct_stat early_drop)"
@@ -213,9 +232,11 @@ cell() {
     perf_file="$LAB_STATE/cell.perf"
     traffic_prefix=(perf record -q -a -e cpu-clock -F "$perf_hz" -o "$perf_file" --)
   fi
+  read -r -a w0 <<<"$(queue_sched)"
   t0="$(cpu_ns)"
   result="$("$@")" || result='{"error":1}'
   t1="$(cpu_ns)"
+  read -r -a w1 <<<"$(queue_sched)"
   traffic_prefix=()
   read -r -a s1 <<<"$(cpu_stat)"
   read -r -a i1 <<<"$(idle_entries)"
@@ -233,6 +254,10 @@ cell() {
   # work (timers, the accounting dump) as milliseconds a packet.
   if ((judged >= 100)) && [[ -n "$consumer_pid" ]]; then
     cpu_us="$(awk -v t=$((t1 - t0)) -v n="$judged" 'BEGIN { printf "%.2f", t / 1e3 / n }')"
+  fi
+  local wakes=$((w1[0] - w0[0]))
+  if ((judged >= 100 && wakes > 0)); then
+    per_wake="$(awk -v n="$judged" -v w="$wakes" 'BEGIN { printf "%.1f", n / w }')"
   fi
   local sent
   sent="$(json_field "$result" sent)"
@@ -255,12 +280,12 @@ cell() {
   fi
   [[ -z "$perf_file" || -z "$keep_perf" ]] || mv "$perf_file" "$keep_perf/$round-$config-$workload.perf"
   local line="{\"config\":\"$config\",\"workload\":\"$workload\",\"unit\":\"$unit\",\"round\":$round,${result#\{}"
-  line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_drop\":$((d1 - d0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"table_ns_per_pkt\":$table_pkt,\"table_ns_per_flow\":$table_flow,\"rss_kb\":$(rss_kb)"
+  line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_drop\":$((d1 - d0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"table_ns_per_pkt\":$table_pkt,\"table_ns_per_flow\":$table_flow,\"rss_kb\":$(rss_kb),\"queue_wakeups\":$wakes,\"pkts_per_wakeup\":$per_wake,\"queue_preempted\":$((w1[1] - w0[1])),\"queue_migrations\":$((w1[2] - w0[2]))"
   line+=",\"steal_pct\":$steal_pct,\"idle_pct\":$idle_pct,\"softirq_ms\":$softirq_ms,\"softirq_ns_per_pkt\":$softirq_ns,\"dma_latency\":\"$dma_state\"}"
   echo "$line" >>"$jsonl"
   local dns
   dns="$(json_field "$line" dns_answers)"
-  say "$config $workload: $(json_field "$line" rate) $unit p99=$(json_field "$line" p99_us)us lost=$(json_field "$line" lost) cpu/pkt=${cpu_us}us steal=${steal_pct}%${dns:+ dns_answers=$dns}${forwarded:+ softirq=${softirq_ns}ns/pkt}$([[ "$table_pkt" == null ]] || echo " table=${table_pkt}ns/pkt")$([[ "$table_flow" == null ]] || echo " table=${table_flow}ns/flow")"
+  say "$config $workload: $(json_field "$line" rate) $unit p99=$(json_field "$line" p99_us)us lost=$(json_field "$line" lost) cpu/pkt=${cpu_us}us pkts/wake=$per_wake preempted=$((w1[1] - w0[1])) moved=$((w1[2] - w0[2])) steal=${steal_pct}%${dns:+ dns_answers=$dns}${forwarded:+ softirq=${softirq_ns}ns/pkt}$([[ "$table_pkt" == null ]] || echo " table=${table_pkt}ns/pkt")$([[ "$table_flow" == null ]] || echo " table=${table_flow}ns/flow")"
 }
 
 # What cell() puts before the traffic program (perf record, on the established-path and new-flow
