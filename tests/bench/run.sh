@@ -192,8 +192,9 @@ cpu_ns() {
 }
 # The queue threads' scheduler counts: "wake-ups preemptions migrations", summed over the threads
 # that read the queues (muzzled's muzzle-q*; the bare loop's only thread). A wake-up is a
-# voluntary switch (the thread slept in poll until packets came), so packets a wake-up is the
-# drain's batch; a preemption is an involuntary one (another task took its CPU while it had
+# voluntary switch (the thread slept in its receive until packets came; muzzled's also wakes
+# when its 100 ms wait ends empty, a handful a cell), so packets a wake-up is the drain's batch;
+# a preemption is an involuntary one (another task took its CPU while it had
 # work); a migration, a move to the other CPU (from /proc/.../sched, where the kernel has it).
 # Why: one config and code ran at two steady rates in different cells (stop 41), and these
 # show whether the slow one reads fewer packets a wake-up, shares its CPU, or moves.
