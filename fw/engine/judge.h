@@ -113,8 +113,8 @@ class Judge : public PacketSink, private DnsAnswerSink {
   // An allowed flow whose device and traffic class a volume limit blocks becomes a rejection.
   void applyVolumeBlocks(Verdict& v, const FlowView& view);
   // A DNS answer on its way to a device (kHintDnsAnswer): learn its names if the flow is one
-  // the device may use, then let it pass. Never NF_REPEAT: the answer rules come before the
-  // verdict-mark rules, so a repeat would queue the packet again.
+  // the device may use, then let it pass. Never NF_REPEAT: the ruleset acts on a repeat's
+  // verdict mark ahead of the answer rules (fw/nft/marks.h), so a repeat would pass unread.
   PacketVerdict onDnsAnswer(const QueuedPacket& q, const PacketInfo& info, const PacketInfo& flow,
                             const FlowView& view, const Verdict& v);
   // A DNS query from `device` on a flow its policy allows (kHintDnsQuery): remember its

@@ -126,9 +126,9 @@ struct ExprText {
   std::string operator()(const nftx::Reject& r) const {
     return r.tcp_reset ? "reject with tcp reset" : "reject with icmpx admin-prohibited";
   }
-  std::string operator()(const nftx::CtMarkVmap& m) const {
-    std::string text =
-        "ct mark " + (m.mask == 0xFFFFFFFF ? "" : "& " + hex(m.mask) + " ") + "vmap {";
+  std::string operator()(const nftx::MarkVmap& m) const {
+    std::string text = std::string(m.packet_mark ? "meta mark " : "ct mark ") +
+                       (m.mask == 0xFFFFFFFF ? "" : "& " + hex(m.mask) + " ") + "vmap {";
     for (size_t i = 0; i < m.elements.size(); ++i) {
       text +=
           (i == 0 ? " " : ", ") + hex(m.elements[i].first) + " : " + (*this)(m.elements[i].second);

@@ -9,14 +9,17 @@
 // network, the internet, an address group its profile names): accounting reads it back from the
 // conntrack entry with the connection's counts (conntrack_counts.h), so the kernel splits each
 // device's traffic by destination without a rule per class. Accounting's dump asks the kernel
-// for marks whose bit 1 is clear (verdict codes 0 and 1: allowed, or not judged). Refused flows carry class 0. Rules that match
-// an allowed flow therefore compare the mark under kAllowMask, which ignores the class.
+// for marks whose bit 1 is clear (verdict codes 0 and 1: allowed, or not judged). Refused flows
+// carry class 0. Rules that match an allowed flow therefore compare the mark under kAllowMask,
+// which ignores the class.
 //
 // The engine answers a queued packet with NF_REPEAT and a packet mark carrying the generation
-// and the verdict; the ruleset's verdict-mark rules copy that mark to the conntrack mark and act
-// on it. Later packets of the flow meet one verdict map on the conntrack mark, right after the
-// invalid check, and never reach user space (unless muzzled reads them, below). Only marks of the
-// current generation are in the map, so a policy change re-judges every flow on its next packet.
+// and the verdict; the ruleset looks that mark up in a verdict map of its own (`judge`'s second
+// rule), whose chains (`save-allowed`, `save-rejected`, `save-dropped`) copy it to the conntrack
+// mark and act on it. Later packets of the flow meet the verdict map on the conntrack mark,
+// `judge`'s first rule, and never reach user space (unless muzzled reads them, below). Only marks
+// of the current generation are in the map, so a policy change re-judges every flow on its next
+// packet.
 //
 // Verdict code 0 under a non-zero generation (kAllowInspected) is set by the ruleset alone,
 // never by the engine: when it saves an allowed verdict for a connection with port 53 or 67 on
@@ -28,13 +31,14 @@
 // tells the engine whether the packet travels in the connection's reply direction, whether its
 // destination is in the DoH resolver set (@doh4/@doh6), and whether it is a DNS answer on its
 // way to a managed device (queued on every packet, whatever its flow's verdict: the engine
-// answers those with NF_ACCEPT or NF_DROP, never NF_REPEAT, after learning the names in them).
+// answers those with NF_ACCEPT or NF_DROP, never NF_REPEAT, after learning the names in them:
+// the packet mark's map stands ahead of the rules that queue them, so a repeat would pass unread).
 //
-// DNS queries from a device (chain `dns-query`, reached after the verdict-mark rules, or from
+// DNS queries from a device (chain `dns-query`, reached after the packet mark's map, or from
 // `inspected`) are queued on every packet too, so the engine knows which questions an answer may
 // answer:
 //   kHintDnsQuery alone: the flow is undecided; judge it like any first packet (NF_REPEAT with a
-//     verdict mark, which the verdict-mark rules act on before `dns-query` is reached again)
+//     verdict mark, which the packet mark's map acts on before `dns-query` is reached again)
 //     and read the question if it is allowed;
 //   kHintDnsQuery | kHintFlowAllowed: the conntrack mark already allows the flow under the
 //     current generation; read the question and answer NF_ACCEPT.

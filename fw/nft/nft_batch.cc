@@ -268,7 +268,7 @@ void NftBatch::flushChain(const std::string& table, const std::string& name) {
 }
 
 void NftBatch::addVerdictMap(const std::string& table, const RuleLayout& rule,
-                             const nftx::CtMarkVmap& map) {
+                             const nftx::MarkVmap& map) {
   // As nft(8) makes the map of `vmap { ... }`: anonymous (it lives and dies with the rule, so a
   // flushed chain takes it along), constant, its size known, so the kernel picks a hash that
   // needs no resizing.
@@ -304,7 +304,7 @@ void NftBatch::addVerdictMap(const std::string& table, const RuleLayout& rule,
 void NftBatch::addRule(const std::string& table, const RuleLayout& rule) {
   // The rule's anonymous maps first: the kernel resolves the rule's lookup when it adds the rule.
   for (const NftExpr& expr : rule.exprs) {
-    if (const auto* map = std::get_if<nftx::CtMarkVmap>(&expr)) addVerdictMap(table, rule, *map);
+    if (const auto* map = std::get_if<nftx::MarkVmap>(&expr)) addVerdictMap(table, rule, *map);
   }
   NftnlRulePtr r = buildNftnlRule(table.c_str(), rule);
   if (char* at = next(rule.what)) {

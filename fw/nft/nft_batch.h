@@ -63,7 +63,7 @@ class NftBatch {
   void flushSet(const std::string& table, const std::string& name);
   // Deleting rules without a handle empties the chain; the chain and what jumps to it stay.
   void flushChain(const std::string& table, const std::string& name);
-  // The rule, after the anonymous verdict map of each nftx::CtMarkVmap in it (the map and its
+  // The rule, after the anonymous verdict map of each nftx::MarkVmap in it (the map and its
   // elements, two messages).
   void addRule(const std::string& table, const RuleLayout& rule);
 
@@ -87,7 +87,7 @@ class NftBatch {
   // one per kElementsPerMessage, each described as `what` + the set's name (and which keys).
   void keyMessages(uint16_t type, uint16_t flags, const char* what, const std::string& table,
                    const std::string& name, const std::vector<std::vector<uint8_t>>& keys);
-  void addVerdictMap(const std::string& table, const RuleLayout& rule, const nftx::CtMarkVmap& map);
+  void addVerdictMap(const std::string& table, const RuleLayout& rule, const nftx::MarkVmap& map);
   // Where the next message (`what`, at most kMessageRoom bytes) goes, or nullptr when it would
   // pass the limit or an earlier message did (failed_ then says which).
   char* next(std::string what);

@@ -159,8 +159,12 @@ class Linearizer {
     }
   }
   // The map itself is made by NftBatch::addRule, in the same transaction, under this id.
-  void operator()(const nftx::CtMarkVmap& m) {
-    ctLoad(NFT_CT_MARK);
+  void operator()(const nftx::MarkVmap& m) {
+    if (m.packet_mark) {
+      metaLoad(NFT_META_MARK);
+    } else {
+      ctLoad(NFT_CT_MARK);
+    }
     mask(m.mask);
     nftnl_expr_set_u32(lookup(kAnonymousMapName, m.set_id), NFTNL_EXPR_LOOKUP_DREG,
                        NFT_REG_VERDICT);

@@ -16,7 +16,7 @@ namespace muzzle {
 inline constexpr int kNftFamily = 1;
 
 // An anonymous set's name as the rule and the set messages give it: the kernel replaces "%d"
-// with a free number and the rule finds the set by its id (nftx::CtMarkVmap::set_id).
+// with a free number and the rule finds the set by its id (nftx::MarkVmap::set_id).
 inline constexpr const char* kAnonymousMapName = "__map%d";
 
 struct NftnlRuleFree {

@@ -27,6 +27,7 @@ constexpr uint32_t kDoh6SetId = 2;
 // 3-6 were the accounting sets, gone since conntrack counts (conntrack_counts.h).
 constexpr uint32_t kVerdictMapSetId = 7;
 constexpr uint32_t kSegmentsSetId = 8;
+constexpr uint32_t kFreshVerdictMapSetId = 9;
 constexpr const char* kSegmentsSet = "segments";
 constexpr uint8_t kUdp = IPPROTO_UDP;
 constexpr uint8_t kTcp = IPPROTO_TCP;
@@ -64,9 +65,10 @@ class LayoutBuilder {
   RulesetLayout layout_;
 };
 
-// A refused flow, reached from the verdict map or a fresh verdict mark. Its DNS answers and DHCP
-// requests still reach muzzled first (`dns-dhcp`): muzzled reads every one, whatever the flow's
-// verdict (a late answer on a flow refused since is dropped by muzzled, not rejected here).
+// A refused flow, reached from the conntrack mark's verdict map or a fresh verdict saved. Its DNS
+// answers and DHCP requests still reach muzzled first (`dns-dhcp`): muzzled reads every one,
+// whatever the flow's verdict (a late answer on a flow refused since is dropped by muzzled, not
+// rejected here).
 void addRefusingChains(LayoutBuilder& b) {
   b.add("deny", "deny rule 1 (DNS answers and DHCP requests: to muzzled)",
         {Verdict{Verdict::kJump, "dns-dhcp"}});
@@ -144,49 +146,23 @@ void addInspectedChain(LayoutBuilder& b) {
   b.add("inspected", "inspected rule (the rest of an allowed flow)", {Verdict{Verdict::kAccept, ""}});
 }
 
-void addJudgeChain(LayoutBuilder& b) {
-  // The established path: a flow judged earlier under this generation is decided here, in one
-  // lookup, ahead of everything else. An allowed mark carries the flow's traffic class
-  // (marks.h): looked up under kAllowMask (refused marks carry class 0). No counter: this runs
-  // for every packet of every flow, and nothing reads one here (conntrack counts each
-  // connection for accounting: conntrack_counts.h). Ahead of the invalid check too: a packet conntrack calls invalid has no conntrack
-  // entry (the kernel detaches it), so loading its mark fails and the rule does not match. And
-  // ahead of the verdict-mark rules: when two packets of a flow were queued at once, the second
-  // one's fresh verdict meets the first one's, saved, here, and the first verdict of a generation
-  // stands (it used to be overwritten by the last).
+// A fresh verdict from muzzled, reached from `judge`'s packet-mark map: saved in the conntrack
+// mark, so that the flow's later packets meet it in `judge`'s first lookup, and acted on. An
+// allowed connection with port 53 or 67 on one side, as opened, is saved with verdict code 0
+// (marks.h), so that the conntrack mark's map sends its later packets to `inspected`: its DNS
+// answers and queries and DHCP requests must still reach muzzled. By the connection's ports, not
+// the packet's: the packet that carries the verdict may be an ICMP error about the flow.
+// `save-allowed` is rewritten with `judge`: its UDP rule follows RulesetSpec::udp_ends, which
+// accounting changes at run time.
+void addSavingChains(LayoutBuilder& b) {
   const Verdict allow{Verdict::kAccept, ""};
-  b.add("judge", "judge rule 1 (the verdict in the conntrack mark)",
-        {CtMarkVmap{kAllowMask,
-                    {{b.mark(VerdictCode::kAllowInspected), Verdict{Verdict::kGoto, "inspected"}},
-                     {b.mark(VerdictCode::kAllow), allow},
-                     {b.mark(VerdictCode::kReject), Verdict{Verdict::kGoto, "deny"}},
-                     {b.mark(VerdictCode::kDrop), Verdict{Verdict::kGoto, "discard"}}},
-                    kVerdictMapSetId}});
-  // Before the invalid check: conntrack tracks no neighbour discovery and MLD, and calls them
-  // invalid.
-  b.add("judge", "judge rule 2 (IPv6 neighbour discovery and MLD)",
-        {Icmpv6Type{kIcmpv6InfraFirst, kIcmpv6InfraLast}, Verdict{}});
-  b.add("judge", "judge rule 3 (MLDv2 reports)",
-        {Icmpv6Type{kIcmpv6Mld2Report, kIcmpv6Mld2Report}, Verdict{}});
-  b.add("judge", "judge rule 4 (drop conntrack-invalid packets)",
-        {CtStateInvalid{}, Counter{}, Verdict{Verdict::kDrop, ""}});
-  // Undecided from here on (no mark of this generation in the conntrack).
-  b.add("judge", "judge rule 5 (DNS answers and DHCP requests: to muzzled)",
-        {Verdict{Verdict::kJump, "dns-dhcp"}});
-  // A fresh verdict from muzzled (NF_REPEAT with a packet mark): remember it in the conntrack
-  // and act on it. An allowed connection with port 53 or 67 on one side, as opened, is saved
-  // with verdict code 0 (marks.h), so that the verdict map sends its later packets to
-  // `inspected`: its DNS answers and queries and DHCP requests must still reach muzzled. By the
-  // connection's ports, not the packet's: the packet that carries the verdict may be an ICMP
-  // error about the flow.
-  const uint32_t allow_mark = b.mark(VerdictCode::kAllow);
   for (const bool source : {false, true}) {
     for (const uint16_t port : {kDnsPort, kDhcpServerPort}) {
-      b.add("judge",
-            std::string("judge rule (verdict mark from muzzled: allowed, port ") +
-                std::to_string(port) + (source ? " as source)" : " as destination)"),
-            {MetaMarkIs{allow_mark, kAllowMask}, CtOriginalPort{source, port},
-             CtMarkFromMetaMark{~kVerdictCodeBits}, Counter{}, allow});
+      b.add(
+          "save-allowed",
+          std::string("save-allowed rule (port ") + std::to_string(port) +
+              (source ? " as source)" : " as destination)"),
+          {CtOriginalPort{source, port}, CtMarkFromMetaMark{~kVerdictCodeBits}, Counter{}, allow});
     }
   }
   if (b.spec().udp_ends != RulesetSpec::UdpEnds::kUntouched) {
@@ -194,22 +170,65 @@ void addJudgeChain(LayoutBuilder& b) {
     // why and when the destroy event is left out).
     constexpr uint32_t kAllEvents = (1u << (IPCT_SYNPROXY + 1)) - 1;
     const bool dumps = b.spec().udp_ends == RulesetSpec::UdpEnds::kDumps;
-    b.add("judge",
-          std::string("judge rule (verdict mark from muzzled: allowed UDP, ") +
-              (dumps ? "no destroy event)" : "every event)"),
-          {MetaMarkIs{allow_mark, kAllowMask}, CtProtocol{IPPROTO_UDP}, CtMarkFromMetaMark{},
+    b.add("save-allowed",
+          std::string("save-allowed rule (UDP, ") + (dumps ? "no destroy event)" : "every event)"),
+          {CtProtocol{IPPROTO_UDP}, CtMarkFromMetaMark{},
            CtEventSet{dumps ? kAllEvents & ~(1u << IPCT_DESTROY) : kAllEvents}, Counter{}, allow});
   }
-  b.add("judge", "judge rule (verdict mark from muzzled: allowed)",
-        {MetaMarkIs{allow_mark, kAllowMask}, CtMarkFromMetaMark{}, Counter{}, allow});
-  b.add("judge", "judge rule (verdict mark from muzzled: rejected)",
-        {MetaMarkIs{b.mark(VerdictCode::kReject)}, CtMarkFromMetaMark{}, Counter{},
-         Verdict{Verdict::kGoto, "deny"}});
-  b.add("judge", "judge rule (verdict mark from muzzled: dropped)",
-        {MetaMarkIs{b.mark(VerdictCode::kDrop)}, CtMarkFromMetaMark{}, Counter{},
-         Verdict{Verdict::kDrop, ""}});
+  b.add("save-allowed", "save-allowed rule (the rest)", {CtMarkFromMetaMark{}, Counter{}, allow});
+  b.add("save-rejected", "save-rejected rule 1 (to deny)",
+        {CtMarkFromMetaMark{}, Counter{}, Verdict{Verdict::kGoto, "deny"}});
+  b.add("save-dropped", "save-dropped rule 1 (drop)",
+        {CtMarkFromMetaMark{}, Counter{}, Verdict{Verdict::kDrop, ""}});
+}
+
+void addJudgeChain(LayoutBuilder& b) {
+  // The established path: a flow judged earlier under this generation is decided here, in one
+  // lookup, ahead of everything else. An allowed mark carries the flow's traffic class
+  // (marks.h): looked up under kAllowMask (refused marks carry class 0). No counter: this runs
+  // for every packet of every flow, and nothing reads one here (conntrack counts each
+  // connection for accounting: conntrack_counts.h). Ahead of the invalid check too: a packet
+  // conntrack calls invalid has no conntrack entry (the kernel detaches it), so loading its mark
+  // fails and the rule does not match. And ahead of the packet mark's map: when two packets of a
+  // flow were queued at once, the second one's fresh verdict meets the first one's, saved, here,
+  // and the first verdict of a generation stands (it used to be overwritten by the last).
+  const Verdict allow{Verdict::kAccept, ""};
+  b.add("judge", "judge rule 1 (the verdict in the conntrack mark)",
+        {MarkVmap{false,
+                  kAllowMask,
+                  {{b.mark(VerdictCode::kAllowInspected), Verdict{Verdict::kGoto, "inspected"}},
+                   {b.mark(VerdictCode::kAllow), allow},
+                   {b.mark(VerdictCode::kReject), Verdict{Verdict::kGoto, "deny"}},
+                   {b.mark(VerdictCode::kDrop), Verdict{Verdict::kGoto, "discard"}}},
+                  kVerdictMapSetId}});
+  // A fresh verdict from muzzled (NF_REPEAT with a packet mark): to the chain that saves it in
+  // the conntrack mark and acts on it, in one lookup. Right after the conntrack mark's map, ahead
+  // of the next four rules, because the packet passed each of them unmatched on the walk that
+  // queued it (NF_REPEAT runs the same hook again, on the same conntrack state): neighbour
+  // discovery and MLD are accepted there, invalid packets dropped, and DNS answers and DHCP
+  // requests queued to muzzled, which answers those NF_ACCEPT or NF_DROP, never NF_REPEAT. An
+  // undecided packet (mark 0, or another subsystem's: generation 0 is never a verdict's) misses
+  // here once, where it used to fail seven rules that each compared the packet mark.
+  b.add("judge", "judge rule 2 (a fresh verdict in the packet mark)",
+        {MarkVmap{true,
+                  kAllowMask,
+                  {{b.mark(VerdictCode::kAllow), Verdict{Verdict::kGoto, "save-allowed"}},
+                   {b.mark(VerdictCode::kReject), Verdict{Verdict::kGoto, "save-rejected"}},
+                   {b.mark(VerdictCode::kDrop), Verdict{Verdict::kGoto, "save-dropped"}}},
+                  kFreshVerdictMapSetId}});
+  // Before the invalid check: conntrack tracks no neighbour discovery and MLD, and calls them
+  // invalid.
+  b.add("judge", "judge rule 3 (IPv6 neighbour discovery and MLD)",
+        {Icmpv6Type{kIcmpv6InfraFirst, kIcmpv6InfraLast}, Verdict{}});
+  b.add("judge", "judge rule 4 (MLDv2 reports)",
+        {Icmpv6Type{kIcmpv6Mld2Report, kIcmpv6Mld2Report}, Verdict{}});
+  b.add("judge", "judge rule 5 (drop conntrack-invalid packets)",
+        {CtStateInvalid{}, Counter{}, Verdict{Verdict::kDrop, ""}});
+  // Undecided from here on (no mark of this generation in the conntrack, no verdict yet).
+  b.add("judge", "judge rule 6 (DNS answers and DHCP requests: to muzzled)",
+        {Verdict{Verdict::kJump, "dns-dhcp"}});
   // DNS queries from devices reach muzzled on every packet, so it knows which questions an
-  // answer may answer. After the verdict-mark rules, so the NF_REPEAT that judges an undecided
+  // answer may answer. After the packet mark's map, so the NF_REPEAT that judges an undecided
   // query is acted on there and never queued again.
   addDnsQueryRules(b, "judge");
   // Undecided: clear our hint bits, say which direction the packet travels, ask muzzled.
@@ -252,18 +271,22 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
                          .intervals = {},
                          .kind = SetKind::kInterfaceNames,
                          .ifnames = spec.segment_ifnames});
-  layout.chains = {{"judge", std::nullopt, true},     {"inspected", std::nullopt, false},
-                   {"dns-dhcp", std::nullopt, false}, {"deny", std::nullopt, false},
-                   {"discard", std::nullopt, false},  {"dns-answer", std::nullopt, true},
-                   {"dns-query", std::nullopt, true}, {"forward", Hook::kForward, false},
-                   {"input", Hook::kInput, false},    {"output", Hook::kOutput, false}};
-  layout.listing = {"forward",  "input",      "output",    "judge", "inspected",
-                    "dns-dhcp", "dns-answer", "dns-query", "deny",  "discard"};
+  layout.chains = {{"judge", std::nullopt, true},          {"inspected", std::nullopt, false},
+                   {"dns-dhcp", std::nullopt, false},      {"deny", std::nullopt, false},
+                   {"discard", std::nullopt, false},       {"save-allowed", std::nullopt, true},
+                   {"save-rejected", std::nullopt, false}, {"save-dropped", std::nullopt, false},
+                   {"dns-answer", std::nullopt, true},     {"dns-query", std::nullopt, true},
+                   {"forward", Hook::kForward, false},     {"input", Hook::kInput, false},
+                   {"output", Hook::kOutput, false}};
+  layout.listing = {"forward",       "input",        "output",    "judge",    "save-allowed",
+                    "save-rejected", "save-dropped", "inspected", "dns-dhcp", "dns-answer",
+                    "dns-query",     "deny",         "discard"};
   addRefusingChains(b);
   addDnsDhcpChain(b);
   addInspectedChain(b);
   addDnsAnswerChain(b);
   addDnsQueryChain(b);
+  addSavingChains(b);
   addJudgeChain(b);
   addOutputChain(b);
   const Verdict to_judge{Verdict::kGoto, "judge"};

@@ -12,14 +12,18 @@
 //   what a packet walks, do not grow with the number of segments;
 //   `judge` first looks the conntrack mark up in one verdict map: a flow judged under the
 //   current generation (marks.h) is accepted, refused (`deny`, `discard`) or, when muzzled reads
-//   some of its packets, sent to `inspected`, in that one lookup (the established path). Then,
-//   for flows not decided yet: IPv6 neighbour discovery and MLD are accepted, conntrack-invalid
-//   packets dropped, DNS answers to a segment and DHCP requests from one queued (`dns-dhcp`), a
-//   verdict mark fresh from user space saved to the conntrack mark and acted on, DNS queries
-//   from a segment sent to `dns-query`, and everything else queued to muzzled, hinting
-//   destinations in the DoH sets;
-//   `inspected`: an allowed flow with port 53 or 67 on one side (the verdict-mark rules save it
-//   with verdict code 0): its DNS answers and DHCP requests go to `dns-dhcp`, its DNS queries to
+//   some of its packets, sent to `inspected`, in that one lookup (the established path). Then a
+//   verdict fresh from user space (NF_REPEAT with a packet mark) goes, in a second lookup, to the
+//   chain that saves it in the conntrack mark and acts on it (`save-allowed`, `save-rejected`,
+//   `save-dropped`). Then, for flows not decided yet: IPv6 neighbour discovery and MLD are
+//   accepted, conntrack-invalid packets dropped, DNS answers to a segment and DHCP requests from
+//   one queued (`dns-dhcp`), DNS queries from a segment sent to `dns-query`, and everything else
+//   queued to muzzled, hinting destinations in the DoH sets;
+//   `save-allowed` saves an allowed connection with port 53 or 67 on one side with verdict code
+//   0, so the conntrack mark's map sends it to `inspected`, sets an allowed UDP connection's
+//   conntrack events when accounting wants them, and accepts;
+//   `inspected`: an allowed flow with port 53 or 67 on one side (`save-allowed` saves it with
+//   verdict code 0): its DNS answers and DHCP requests go to `dns-dhcp`, its DNS queries to
 //   `dns-query`, the rest is allowed;
 //   `dns-dhcp` (reached by jump from `judge`, `inspected`, `deny` and `discard`, so whatever the
 //   flow's verdict) queues DNS answers going to a segment (every packet: `dns-answer`) and DHCP
@@ -142,11 +146,12 @@ struct Verdict {
 struct Reject {  // reject with tcp reset / reject with icmpx admin-prohibited
   bool tcp_reset = false;
 };
-// ct mark & 0xffffff03 vmap { 0x00000900 : goto inspected, 0x00000901 : accept, ... }: one
-// lookup of the masked conntrack mark in an anonymous verdict map, which the kernel builds with
-// the rule and frees with it (NftBatch::addRule). A mark not in the map leaves the rule
-// unmatched, and the chain goes on.
-struct CtMarkVmap {
+// ct mark & 0xffffff03 vmap { 0x00000900 : goto inspected, 0x00000901 : accept, ... }, or the
+// same on the packet's mark (meta mark): one lookup of the masked mark in an anonymous verdict
+// map, which the kernel builds with the rule and frees with it (NftBatch::addRule). A mark not in
+// the map leaves the rule unmatched, and the chain goes on.
+struct MarkVmap {
+  bool packet_mark = false;  // meta mark; the conntrack mark when false
   uint32_t mask = 0xFFFFFFFF;
   std::vector<std::pair<uint32_t, Verdict>> elements;  // mark -> verdict, in this order
   uint32_t set_id = 0;  // how the rule refers to the map within its transaction
@@ -158,7 +163,7 @@ using NftExpr =
                  nftx::CtStateInvalid, nftx::CtDirection, nftx::CtOriginalPort, nftx::MetaMarkIs,
                  nftx::CtProtocol, nftx::CtEventSet, nftx::CtMarkIs, nftx::NfProto,
                  nftx::DaddrInSet, nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter,
-                 nftx::Queue, nftx::Verdict, nftx::Reject, nftx::CtMarkVmap>;
+                 nftx::Queue, nftx::Verdict, nftx::Reject, nftx::MarkVmap>;
 
 struct RuleLayout {
   std::string chain;

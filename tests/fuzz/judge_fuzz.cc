@@ -150,8 +150,8 @@ void check(const muzzle::PacketVerdict& v, uint32_t hint, uint32_t generation,
            size_t traffic_classes) {
   switch (v.verdict) {
     case NF_REPEAT: {
-      // The answers to DNS answers and DHCP requests come before the verdict-mark rules: a
-      // repeat would queue the packet again, for ever.
+      // DNS answers and DHCP requests must never carry a verdict mark: the packet mark's map
+      // stands ahead of the rules that queue them, so a repeat would pass them unread.
       if ((hint & (muzzle::kHintDnsAnswer | muzzle::kHintDhcpRequest)) != 0) std::abort();
       if (!v.mark || (*v.mark >> 8) != generation) std::abort();
       const uint32_t code = *v.mark & 0xff & ~muzzle::kTrafficClassBits;

@@ -277,11 +277,11 @@ events_now() { ask stats && [[ $reply =~ events\ ([0-9]+) ]] && echo "${BASH_REM
 expect_ok udp-ends dumps
 expect_ok install 10 seg0 seg1
 set_verdicts 10 || fail "the test's own table (inet acctlab), generation 10"
-judge=$(ip netns exec "$fw" nft list chain inet muzzle judge 2>&1)
-if [[ $judge == *"ct protocol udp ct mark set meta mark ct event set new,related,reply,"* ]]; then
+saving=$(ip netns exec "$fw" nft list chain inet muzzle save-allowed 2>&1)
+if [[ $saving == *"ct protocol udp ct mark set meta mark ct event set new,related,reply,"* ]]; then
   echo "ok   the kernel holds the UDP rule, destroy left out"
 else
-  fail "no UDP rule without destroy in chain judge:"$'\n'"$judge"
+  fail "no UDP rule without destroy in chain save-allowed:"$'\n'"$saving"
 fi
 events_before=$(events_now)
 send "$dev" 203.0.113.2 9996 3 100

@@ -58,7 +58,7 @@ result="$(lab_hold_wait 5)"
 echo "    hold: ${result:-still running}"
 lab_check "held connection is cut" grep -q 'result=cut' <<<"$result"
 lab_check "the reload logged its new generation" wait_log 'event=policy-reloaded generation=2 ' 2
-lab_check "base chains kept: only chain judge was rewritten" test "$(base_chains)" == "$chains_before"
+lab_check "base chains kept: only the per-policy chains were rewritten" test "$(base_chains)" == "$chains_before"
 lab_table_header
 lab_expect rejected cam1 nvr tcp 554
 lab_expect rejected cam1 nvr tcp 554 6

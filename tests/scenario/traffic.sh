@@ -102,7 +102,7 @@ lab_check "upload grew by exactly the 20 datagrams sent since" \
 echo "== UDP's destroy events follow the box's UDP timeouts"
 # The events the table's UDP rule leaves on for an allowed UDP connection, as nft lists them.
 udp_events() {
-  lab_exec gw nft list chain inet muzzle judge 2>/dev/null | sed -n 's/.*ct protocol udp .*ct event set \([^ ]*\).*/\1/p'
+  lab_exec gw nft list chain inet muzzle save-allowed 2>/dev/null | sed -n 's/.*ct protocol udp .*ct event set \([^ ]*\).*/\1/p'
 }
 udp_destroy_off() { local e; e="$(udp_events)"; [[ -n "$e" && "$e" != *destroy* ]]; }
 udp_destroy_on() { [[ "$(udp_events)" == *destroy* ]]; }

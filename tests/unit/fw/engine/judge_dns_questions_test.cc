@@ -68,7 +68,7 @@ TEST_CASE("one answer per question: a second answer teaches nothing") {
 TEST_CASE("a query on an undecided flow is judged like a first packet, and its question read") {
   Fixture f;
   // kHintDnsQuery alone: the ruleset found no verdict for the flow. NF_REPEAT with the verdict
-  // mark, which the verdict-mark rules act on before dns-query could queue it again.
+  // mark, which the packet mark's verdict map acts on before dns-query could queue it again.
   auto v = f.send(udp("198.18.10.31", "198.18.10.1", 40100, 53, dnsQuery(7, "avs.voice.example")),
                   NF_INET_LOCAL_IN, kSegmentIf, 0, kSpeakerMac, kHintDnsQuery);
   CHECK(v.verdict == NF_REPEAT);

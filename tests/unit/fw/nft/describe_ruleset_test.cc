@@ -34,9 +34,14 @@ TEST_CASE("DNS answers are queued whatever the flow's verdict, from forward and 
     REQUIRE(at != std::string::npos);
     CHECK(text.find("    jump dns-dhcp\n", at) < text.find("  }\n", at));
   }
-  // Undecided flows: before the fresh verdicts could pass an answer.
-  CHECK(text.find("    jump dns-dhcp\n", judge) <
-        text.find("meta mark & 0xffffff03 == 0x00000101", judge));
+  // A fresh verdict is looked up second, ahead of `dns-dhcp`: muzzled answers DNS answers and
+  // DHCP requests NF_ACCEPT or NF_DROP, never NF_REPEAT with a verdict mark (marks.h).
+  const size_t fresh = text.find(
+      "0x00000103 : goto discard }\n    meta mark & 0xffffff03 vmap { 0x00000101 : goto "
+      "save-allowed, 0x00000102 : goto save-rejected, 0x00000103 : goto save-dropped }\n",
+      judge);
+  REQUIRE(fresh != std::string::npos);
+  CHECK(fresh < text.find("    jump dns-dhcp\n", judge));
   const size_t output = text.find("chain output {");
   REQUIRE(output != std::string::npos);
   CHECK(text.find("oifname @segments tcp sport 53 goto dns-answer", output) != std::string::npos);
@@ -84,7 +89,8 @@ TEST_CASE("flows fan out over the flow queues; DNS answers and DHCP requests go 
   s.queue_count = 4;
   const std::string text = describeRuleset(s);
   // The flow queues copy only headers, so the packets read whole must never land there.
-  CHECK(text.find("counter xt target NFQUEUE --queue-num 100-103 fanout\n  }\n  chain inspected") !=
+  CHECK(text.find(
+            "counter xt target NFQUEUE --queue-num 100-103 fanout\n  }\n  chain save-allowed") !=
         std::string::npos);
   CHECK(text.find("udp dport 67 meta mark set 0x00000080 counter xt target NFQUEUE --queue-num 104\n") !=
         std::string::npos);
@@ -92,23 +98,33 @@ TEST_CASE("flows fan out over the flow queues; DNS answers and DHCP requests go 
   s.queue_count = 1;
   s.fail_open = true;
   const std::string one = describeRuleset(s);
-  CHECK(one.find("counter xt target NFQUEUE --queue-num 100 bypass\n  }\n  chain inspected") !=
+  CHECK(one.find("counter xt target NFQUEUE --queue-num 100 bypass\n  }\n  chain save-allowed") !=
         std::string::npos);
   CHECK(one.find("counter xt target NFQUEUE --queue-num 101 bypass\n  }\n  chain deny") != std::string::npos);
 }
 
-TEST_CASE("DNS queries from a segment go to dns-query after the fresh verdict marks, or from inspected") {
+TEST_CASE(
+    "DNS queries from a segment go to dns-query after the fresh verdicts' map, or from inspected") {
   const std::string text = describeRuleset(spec());
   const size_t judge = text.find("chain judge {");
-  const size_t fresh = text.find("meta mark 0x00000103 ct mark set meta mark counter drop", judge);
+  const size_t fresh = text.find("meta mark & 0xffffff03 vmap {", judge);
   const size_t queries = text.find("iifname @segments udp dport 53 ct direction original jump dns-query", judge);
   REQUIRE(fresh != std::string::npos);
   REQUIRE(queries != std::string::npos);
   // NF_REPEAT on an undecided query must meet its verdict mark before dns-query queues it again.
   CHECK(fresh < queries);
-  // An allowed DNS connection is saved as one muzzled reads: code 0, its class kept.
-  CHECK(text.find("meta mark & 0xffffff03 == 0x00000101 ct original proto-dst 53 ct mark set meta mark & "
-                  "0xfffffffc counter accept", judge) < fresh);
+  // An allowed DNS connection is saved as one muzzled reads: code 0, its class kept; ahead of
+  // the rule that saves any other allowed connection.
+  const size_t saving = text.find(
+      "chain save-allowed {\n    ct original proto-dst 53 ct mark set meta mark & "
+      "0xfffffffc counter accept\n");
+  REQUIRE(saving != std::string::npos);
+  CHECK(text.find("    ct mark set meta mark counter accept\n", saving) <
+        text.find("  }\n", saving));
+  CHECK(text.find("chain save-rejected {\n    ct mark set meta mark counter goto deny\n  }\n") !=
+        std::string::npos);
+  CHECK(text.find("chain save-dropped {\n    ct mark set meta mark counter drop\n  }\n") !=
+        std::string::npos);
   CHECK(text.find("chain inspected {\n    jump dns-dhcp\n    iifname @segments udp dport 53 ct direction "
                   "original jump dns-query\n    iifname @segments tcp dport 53 ct direction original jump "
                   "dns-query\n    accept\n  }") != std::string::npos);
@@ -121,15 +137,14 @@ TEST_CASE(
     "an allowed UDP connection's events: untouched without accounting, every one, or all but "
     "destroy") {
   RulesetSpec s = spec();
-  const std::string generic =
-      "meta mark & 0xffffff03 == 0x00000101 ct mark set meta mark counter accept";
+  const std::string generic = "    ct mark set meta mark counter accept";
   const std::string untouched = describeRuleset(s);
   CHECK(untouched.find("ct event set") == std::string::npos);
 
   s.udp_ends = RulesetSpec::UdpEnds::kDumps;
   const std::string dumps = describeRuleset(s);
   const size_t udp = dumps.find(
-      "meta mark & 0xffffff03 == 0x00000101 ct protocol udp ct mark set meta mark ct "
+      "    ct protocol udp ct mark set meta mark ct "
       "event set "
       "new,related,reply,assured,protoinfo,helper,mark,seqadj,secmark,label,synproxy counter "
       "accept");

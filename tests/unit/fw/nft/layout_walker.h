@@ -1,9 +1,9 @@
 // Walks a packet through table `inet muzzle` as the layout describes it (ruleset_layout.h), the
 // way the kernel walks chains: a rule stops at its first failing match, goto replaces the chain,
-// jump returns to the next rule, a verdict map goes where the conntrack mark says, the end of a
-// base chain is its policy (accept). Counts what the packet evaluated: rules, layout expressions
-// and the libnftnl expressions the writer linearises them to (nft_expressions.h), so tests can
-// pin the kernel's cost per packet. For the unit tests of fw/nft only.
+// jump returns to the next rule, a verdict map goes where the conntrack (or packet) mark says, the
+// end of a base chain is its policy (accept). Counts what the packet evaluated: rules, layout
+// expressions and the libnftnl expressions the writer linearises them to (nft_expressions.h), so
+// tests can pin the kernel's cost per packet. For the unit tests of fw/nft only.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -105,10 +105,10 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
   if (const auto* m = std::get_if<CtMarkIs>(&expr)) {
     return !p.invalid && (p.ct_mark & m->mask) == m->mark;
   }
-  if (const auto* m = std::get_if<CtMarkVmap>(&expr)) {
-    if (p.invalid) return false;
+  if (const auto* m = std::get_if<MarkVmap>(&expr)) {
+    if (p.invalid && !m->packet_mark) return false;
     for (const auto& [mark, v] : m->elements) {
-      if ((p.ct_mark & m->mask) == mark) {
+      if (((m->packet_mark ? p.meta_mark : p.ct_mark) & m->mask) == mark) {
         verdict = v;
         return true;
       }

@@ -281,7 +281,7 @@ TEST_CASE("golden: fail-closed, two segments, one flow queue (compat); a policy 
   REQUIRE(writer->install(spec).ok());
   spec.generation = 8;
   spec.doh = {*Cidr::parse("192.0.2.1"), *Cidr::parse("2001:db8::1")};
-  REQUIRE(writer->install(spec).ok());  // same base chains: `judge`, `dns-query` and the sets
+  REQUIRE(writer->install(spec).ok());  // same base chains: the per-policy chains and the sets
   REQUIRE(writer->remove().ok());
   checkGolden("fail_closed_compat", renderBatches(batches));
 }
