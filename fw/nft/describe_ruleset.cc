@@ -64,9 +64,6 @@ struct ExprText {
     return std::string(m.source ? "ct original proto-src " : "ct original proto-dst ") +
            std::to_string(m.port);
   }
-  std::string operator()(const nftx::MetaMarkIs& m) const {
-    return "meta mark " + masked(m.mark, m.mask);
-  }
   std::string operator()(const nftx::CtProtocol& m) const {
     // The kernel wants a direction for it (the original); nft(8) lists it without one.
     return "ct protocol " + protoName(m.proto);

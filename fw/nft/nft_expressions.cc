@@ -78,13 +78,6 @@ class Linearizer {
     const uint16_t port = htons(m.port);
     cmp(NFT_CMP_EQ, &port, sizeof(port));
   }
-  void operator()(const nftx::MetaMarkIs& m) {
-    metaLoad(NFT_META_MARK);
-    mask(m.mask);
-    cmpU32(m.mark);
-    // A compare leaves the register as it was; a mask does not.
-    reg1_holds_meta_mark_ = m.mask == 0xFFFFFFFF;
-  }
   void operator()(const nftx::CtProtocol& m) {
     ctLoad(NFT_CT_PROTOCOL, NFT_REG_1, kCtDirectionOriginal);
     cmpU8(m.proto);
@@ -116,7 +109,7 @@ class Linearizer {
     nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
   }
   void operator()(const nftx::CtMarkFromMetaMark& s) {
-    if (!reg1_holds_meta_mark_) metaLoad(NFT_META_MARK);
+    metaLoad(NFT_META_MARK);
     mask(s.mask);
     ctSet(NFT_CT_MARK);
   }
@@ -183,11 +176,8 @@ class Linearizer {
     nftnl_rule_add_expr(rule_, e);  // the rule owns it from here
     return e;
   }
-  // Register 1 is about to be overwritten.
-  void loaded() { reg1_holds_meta_mark_ = false; }
   // `value` into register 1.
   void immediate(uint32_t value) {
-    loaded();
     auto* e = add("immediate");
     nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
     nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &value, sizeof(value));
@@ -199,14 +189,12 @@ class Linearizer {
     nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
   }
   void metaLoad(uint32_t key) {
-    loaded();
     auto* e = add("meta");
     nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
     nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
   }
   // A tuple key (a port) needs the direction; the others have none.
   void ctLoad(uint32_t key, uint32_t reg = NFT_REG_1, std::optional<uint8_t> direction = {}) {
-    loaded();
     auto* e = add("ct");
     nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
     nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg);
@@ -214,7 +202,6 @@ class Linearizer {
   }
   // `len` bytes at `offset` of the header `base` into `reg`.
   void payload(uint32_t base, uint32_t offset, uint32_t len, uint32_t reg = NFT_REG_1) {
-    loaded();
     auto* e = add("payload");
     nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
     nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
@@ -256,7 +243,6 @@ class Linearizer {
 
   nftnl_rule* rule_;
   std::optional<uint8_t> l4proto_;
-  bool reg1_holds_meta_mark_ = false;
 };
 
 }  // namespace

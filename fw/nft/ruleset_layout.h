@@ -35,11 +35,12 @@
 //   sets @doh4 and @doh6 hold the DoH resolver addresses (interval sets), @segments the
 //   segments' interface names (nft type ifname).
 //
-// The verdict map and the rules that recognise an allowed flow by its mark (the fresh verdict
-// mark, `dns-query`'s first) compare it under kAllowMask: an allowed mark carries its traffic
-// class, which accounting reads from the conntrack entry (conntrack_counts.h): the table itself
-// counts no traffic. (It used to, in dynamic sets updated by every allowed packet: 0.4-0.65 us a
-// packet on the bench's gateway, where conntrack's own counters cost ~25 ns.)
+// Both verdict maps, and the rules that recognise an allowed flow by its conntrack mark
+// (`dns-answer`'s third, `dns-query`'s first), compare it under kAllowMask: an allowed mark
+// carries its traffic class, which accounting reads from the conntrack entry
+// (conntrack_counts.h): the table itself counts no traffic. (It used to, in dynamic sets updated
+// by every allowed packet: 0.4-0.65 us a packet on the bench's gateway, where conntrack's own
+// counters cost ~25 ns.)
 // Cost, whatever the number of segments: an established allowed packet evaluates the base
 // chain's rule for its direction (from a segment, then to a segment: each one interface-name load
 // and one lookup in @segments) and the verdict map in `judge` (one conntrack-mark load, the class
@@ -99,11 +100,6 @@ struct CtOriginalPort {
   bool source = false;
   uint16_t port = 0;
 };
-// meta mark 0x00000101, or with a mask: meta mark & 0xffffff03 == 0x00000101
-struct MetaMarkIs {
-  uint32_t mark = 0;
-  uint32_t mask = 0xFFFFFFFF;
-};
 // ct protocol udp: the connection's layer-4 protocol, whichever packet of it is at hand
 // (an ICMP error related to it included).
 struct CtProtocol {
@@ -160,10 +156,10 @@ struct MarkVmap {
 
 using NftExpr =
     std::variant<nftx::IfNameInSet, nftx::L4Proto, nftx::Port, nftx::Icmpv6Type,
-                 nftx::CtStateInvalid, nftx::CtDirection, nftx::CtOriginalPort, nftx::MetaMarkIs,
-                 nftx::CtProtocol, nftx::CtEventSet, nftx::CtMarkIs, nftx::NfProto,
-                 nftx::DaddrInSet, nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter,
-                 nftx::Queue, nftx::Verdict, nftx::Reject, nftx::MarkVmap>;
+                 nftx::CtStateInvalid, nftx::CtDirection, nftx::CtOriginalPort, nftx::CtProtocol,
+                 nftx::CtEventSet, nftx::CtMarkIs, nftx::NfProto, nftx::DaddrInSet,
+                 nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter, nftx::Queue,
+                 nftx::Verdict, nftx::Reject, nftx::MarkVmap>;
 
 struct RuleLayout {
   std::string chain;

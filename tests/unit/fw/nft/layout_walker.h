@@ -101,7 +101,6 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
     return !p.invalid && (p.ct_l4 != 0 ? p.ct_l4 : p.l4) == m->proto;
   }
   if (const auto* s = std::get_if<CtEventSet>(&expr)) p.ct_events = s->events;
-  if (const auto* m = std::get_if<MetaMarkIs>(&expr)) return (p.meta_mark & m->mask) == m->mark;
   if (const auto* m = std::get_if<CtMarkIs>(&expr)) {
     return !p.invalid && (p.ct_mark & m->mask) == m->mark;
   }
