@@ -108,6 +108,15 @@ function cost_rows(with, without, workloads, label, with_cpu,    n, i, w, r, lis
   sample("table", key, field($0, "table_ns_per_pkt")); sample("tflow", key, field($0, "table_ns_per_flow"))
   rd = field($0, "round"); if (rd != "") { byround["rate", key, rd] = field($0, "rate"); byround["p99", key, rd] = field($0, "p99_us") }
   sample("idle", key, field($0, "idle_pct"))
+  # The accounting event thread, where it ran: its CPU a flow sent (ns), and per second of the cell
+  # its wait for a CPU (ms), its wake-ups and the times another task took its CPU.
+  secs_cell = field($0, "seconds") + 0
+  if (field($0, "event_thread_wakeups") + 0 > 0 && secs_cell > 0) {
+    if (field($0, "sent") + 0 > 0) sample("evcpu", key, field($0, "event_thread_cpu_us") * 1000 / field($0, "sent"))
+    sample("evwait", key, field($0, "event_thread_wait_us") / 1000 / secs_cell)
+    sample("evwake", key, field($0, "event_thread_wakeups") / secs_cell)
+    sample("evpre", key, field($0, "event_thread_preempted") / secs_cell)
+  }
   sample("steal", "all", field($0, "steal_pct"))
   dq[key] += field($0, "dns_queries"); da[key] += field($0, "dns_answers"); has_dns[key] = has_dns[key] || field($0, "dns_answers") != ""
   lost[key] += field($0, "lost"); sent[key] += field($0, "sent")
@@ -362,6 +371,14 @@ END {
     if (acct_text != "")
       printf "  %-6s no ended connection lost     : %d event overruns over the rounds (muzzlectl status at the last: %s)\n",
         (overruns == 0) ? "MET" : "MISSED", overruns, acct_text
+    # Starved or slow: the CPU the thread used a flow against its wait for a CPU.
+    n = split("udp-churn tcp-churn", aw, " ")
+    for (i = 1; i <= n; i++) {
+      k = "muzzled" SUBSEP aw[i]
+      if (count["evwake", k] > 0)
+        printf "         the event thread         %-12s: %s ns of CPU a flow; a second of the cell: %s ms waiting for a CPU, %s wake-ups, %s preempted\n",
+          aw[i], median("evcpu", k), median("evwait", k), median("evwake", k), median("evpre", k)
+    }
   }
   # The other features of the wave, each against muzzled in the same run.
   feature["muzzled-learn"] = "Learning mode (every policy device in a session)"

@@ -210,6 +210,20 @@ queue_sched() {
   done | awk '/^voluntary_ctxt_switches/ { v += $2 } /^nonvoluntary_ctxt_switches/ { n += $2 }
     /^se.nr_migrations/ { m += $3 } END { print v + 0, n + 0, m + 0 }'
 }
+# Accounting's event thread (muzzle-ctevents): its CPU time and its time runnable but waiting for a
+# CPU (ns, /proc/PID/task/TID/schedstat), its voluntary and involuntary switches: "cpu wait
+# woke preempted", all 0 without the thread. Whether an overrun of its socket (the kernel's
+# events lost) comes from a thread kept off the CPUs or from one too slow to drain.
+event_thread_sched() {
+  [[ -n "$consumer_pid" && -d "/proc/$consumer_pid/task" ]] || { echo "0 0 0 0"; return; }
+  local t
+  for t in /proc/"$consumer_pid"/task/*; do
+    [[ "$(cat "$t/comm" 2>/dev/null)" == muzzle-ctevents ]] || continue
+    cat "$t/schedstat" "$t/status" 2>/dev/null
+  done | awk 'NF == 3 && $1 ~ /^[0-9]+$/ { c += $1; w += $2 }
+    /^voluntary_ctxt_switches/ { v += $2 } /^nonvoluntary_ctxt_switches/ { n += $2 }
+    END { print c + 0, w + 0, v + 0, n + 0 }'
+}
 rss_kb() { [[ -n "$consumer_pid" ]] && awk '/^VmRSS/ { print $2 }' "/proc/$consumer_pid/status" || echo 0; }
 json_field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | tr -d '"'; }
 
@@ -217,7 +231,7 @@ json_field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | tr -d '"'; }
 cell() {
   local config="$1" workload="$2" unit="$3"
   shift 3
-  local q0 q1 t0 t1 result judged cpu_us hz s0 s1 i0 i1 e0 e1 d0 d1 ct0 w0 w1 per_wake="null"
+  local q0 q1 t0 t1 result judged cpu_us hz s0 s1 i0 i1 e0 e1 d0 d1 ct0 w0 w1 ev0 ev1 per_wake="null"
   ct0="$(ct_flush)"
   read -r -a q0 <<<"$(queue_cols)"
   e0="$(ct_stat early_drop)"
@@ -234,10 +248,12 @@ cell() {
     traffic_prefix=(perf record -q -a -e cpu-clock -F "$perf_hz" -o "$perf_file" --)
   fi
   read -r -a w0 <<<"$(queue_sched)"
+  read -r -a ev0 <<<"$(event_thread_sched)"
   t0="$(cpu_ns)"
   result="$("$@")" || result='{"error":1}'
   t1="$(cpu_ns)"
   read -r -a w1 <<<"$(queue_sched)"
+  read -r -a ev1 <<<"$(event_thread_sched)"
   traffic_prefix=()
   read -r -a s1 <<<"$(cpu_stat)"
   read -r -a i1 <<<"$(idle_entries)"
@@ -282,6 +298,8 @@ cell() {
   [[ -z "$perf_file" || -z "$keep_perf" ]] || mv "$perf_file" "$keep_perf/$round-$config-$workload.perf"
   local line="{\"config\":\"$config\",\"workload\":\"$workload\",\"unit\":\"$unit\",\"round\":$round,${result#\{}"
   line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_drop\":$((d1 - d0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"table_ns_per_pkt\":$table_pkt,\"table_ns_per_flow\":$table_flow,\"rss_kb\":$(rss_kb),\"queue_wakeups\":$wakes,\"pkts_per_wakeup\":$per_wake,\"queue_preempted\":$((w1[1] - w0[1])),\"queue_migrations\":$((w1[2] - w0[2]))"
+  line+=",\"event_thread_cpu_us\":$(((ev1[0] - ev0[0]) / 1000)),\"event_thread_wait_us\":$(((ev1[1] - ev0[1]) / 1000))"
+  line+=",\"event_thread_wakeups\":$((ev1[2] - ev0[2])),\"event_thread_preempted\":$((ev1[3] - ev0[3]))"
   line+=",\"steal_pct\":$steal_pct,\"idle_pct\":$idle_pct,\"softirq_ms\":$softirq_ms,\"softirq_ns_per_pkt\":$softirq_ns,\"dma_latency\":\"$dma_state\"}"
   echo "$line" >>"$jsonl"
   local dns
