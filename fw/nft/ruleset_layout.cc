@@ -207,8 +207,10 @@ void addJudgeChain(LayoutBuilder& b) {
   // queued it (NF_REPEAT runs the same hook again, on the same conntrack state): neighbour
   // discovery and MLD are accepted there, invalid packets dropped, and DNS answers and DHCP
   // requests queued to muzzled, which answers those NF_ACCEPT or NF_DROP, never NF_REPEAT. An
-  // undecided packet (mark 0, or another subsystem's: generation 0 is never a verdict's) misses
-  // here once, where it used to fail seven rules that each compared the packet mark.
+  // undecided packet misses here once, where it used to fail seven rules that each compared the
+  // packet mark: its mark is 0 (generation 0 is never a verdict's), or one another table or
+  // subsystem set before `judge`, which only a mark equal to this generation's verdict would
+  // match, as it would have matched those seven rules.
   b.add("judge", "judge rule 2 (a fresh verdict in the packet mark)",
         {MarkVmap{true,
                   kAllowMask,

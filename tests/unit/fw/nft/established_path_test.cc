@@ -2,9 +2,10 @@
 // the layout as the kernel walks the chains (layout_walker.h): an established flow is decided by
 // one verdict-map lookup on its conntrack mark, ahead of every other rule of `judge`, and the
 // packets muzzled reads (DNS answers and queries, DHCP requests) still reach it, whatever their
-// flow's verdict. The pinned counts are the guard: a rule put back ahead of the map, or a
-// counter on it, changes them; and a rule per segment, put back in any chain, makes the counts
-// with 3 segments differ from those with 1.
+// flow's verdict; a new flow's fresh verdict is met by a second map, on the packet mark. The
+// pinned counts are the guard: a rule put back ahead of either map, or a counter on the first,
+// changes them; and a rule per segment, put back in any chain, makes the counts with 3 segments
+// differ from those with 1.
 #include <doctest/doctest.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <netinet/in.h>
