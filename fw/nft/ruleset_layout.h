@@ -45,8 +45,8 @@
 // chain's rule for its direction (from a segment, then to a segment: each one interface-name load
 // and one lookup in @segments) and the verdict map in `judge` (one conntrack-mark load, the class
 // mask and the lookup, no counter: nothing reads one there), and is accepted there. A refused one
-// also walks `dns-dhcp` (3 rules). A new flow's first packet walks 17 rules before it is queued
-// and, after NF_REPEAT, the two maps and its `save-*` chain (8 rules for an allowed TCP flow).
+// also walks `dns-dhcp` (3 rules). An allowed TCP flow's first packet walks 17 rules before it is
+// queued and 8 after NF_REPEAT (the base chain's rule, the two maps, `save-allowed`'s five).
 // Pinned in tests/unit/fw/nft/established_path_test.cc.
 //
 // Pure value code: no I/O, no libnftnl. The rules do not depend on the number of segments; only
