@@ -194,13 +194,14 @@ void addJudgeChain(LayoutBuilder& b) {
   // and the first verdict of a generation stands (it used to be overwritten by the last).
   const Verdict allow{Verdict::kAccept, ""};
   b.add("judge", "judge rule 1 (the verdict in the conntrack mark)",
-        {MarkVmap{false,
-                  kAllowMask,
-                  {{b.mark(VerdictCode::kAllowInspected), Verdict{Verdict::kGoto, "inspected"}},
-                   {b.mark(VerdictCode::kAllow), allow},
-                   {b.mark(VerdictCode::kReject), Verdict{Verdict::kGoto, "deny"}},
-                   {b.mark(VerdictCode::kDrop), Verdict{Verdict::kGoto, "discard"}}},
-                  kVerdictMapSetId}});
+        {MarkVmap{.packet_mark = false,
+                  .mask = kAllowMask,
+                  .elements = {{b.mark(VerdictCode::kAllowInspected),
+                                Verdict{Verdict::kGoto, "inspected"}},
+                               {b.mark(VerdictCode::kAllow), allow},
+                               {b.mark(VerdictCode::kReject), Verdict{Verdict::kGoto, "deny"}},
+                               {b.mark(VerdictCode::kDrop), Verdict{Verdict::kGoto, "discard"}}},
+                  .set_id = kVerdictMapSetId}});
   // A fresh verdict from muzzled (NF_REPEAT with a packet mark): to the chain that saves it in
   // the conntrack mark and acts on it, in one lookup. Right after the conntrack mark's map, ahead
   // of the next four rules, because the packet passed each of them unmatched on the walk that
@@ -212,12 +213,13 @@ void addJudgeChain(LayoutBuilder& b) {
   // subsystem set before `judge`, which only a mark equal to this generation's verdict would
   // match, as it would have matched those seven rules.
   b.add("judge", "judge rule 2 (a fresh verdict in the packet mark)",
-        {MarkVmap{true,
-                  kAllowMask,
-                  {{b.mark(VerdictCode::kAllow), Verdict{Verdict::kGoto, "save-allowed"}},
-                   {b.mark(VerdictCode::kReject), Verdict{Verdict::kGoto, "save-rejected"}},
-                   {b.mark(VerdictCode::kDrop), Verdict{Verdict::kGoto, "save-dropped"}}},
-                  kFreshVerdictMapSetId}});
+        {MarkVmap{
+            .packet_mark = true,
+            .mask = kAllowMask,
+            .elements = {{b.mark(VerdictCode::kAllow), Verdict{Verdict::kGoto, "save-allowed"}},
+                         {b.mark(VerdictCode::kReject), Verdict{Verdict::kGoto, "save-rejected"}},
+                         {b.mark(VerdictCode::kDrop), Verdict{Verdict::kGoto, "save-dropped"}}},
+            .set_id = kFreshVerdictMapSetId}});
   // Before the invalid check: conntrack tracks no neighbour discovery and MLD, and calls them
   // invalid.
   b.add("judge", "judge rule 3 (IPv6 neighbour discovery and MLD)",

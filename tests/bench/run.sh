@@ -190,39 +190,35 @@ cpu_ns() {
     sed 's/.*) //' "/proc/$consumer_pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($12 + $13) * 1e9 / hz }'
   fi
 }
-# The queue threads' scheduler counts: "wake-ups preemptions migrations", summed over the threads
-# that read the queues (muzzled's muzzle-q*; the bare loop's only thread). A wake-up is a
+# The queue threads' scheduler counts (thread_sched's last three: wake-ups, preemptions,
+# migrations), summed over the threads that read the queues (muzzled's muzzle-q*; the bare loop's only thread). A wake-up is a
 # voluntary switch (the thread slept in its receive until packets came; muzzled's also wakes
 # when its 100 ms wait ends empty, a handful a cell), so packets a wake-up is the drain's batch;
 # a preemption is an involuntary one (another task took its CPU while it had
 # work); a migration, a move to the other CPU (from /proc/.../sched, where the kernel has it).
 # Why: one config and code ran at two steady rates in different cells (stop 41), and these
 # show whether the slow one reads fewer packets a wake-up, shares its CPU, or moves.
-queue_sched() {
-  [[ -n "$consumer_pid" && -d "/proc/$consumer_pid/task" ]] || { echo "0 0 0"; return; }
+queue_sched() { thread_sched 'muzzle-q*' all; }
+# Accounting's event thread (muzzle-ctevents), all 0 without it: its CPU time and its time
+# runnable but waiting for a CPU tell whether an overrun of its socket (the kernel's events lost)
+# comes from a thread kept off the CPUs or from one too slow to drain.
+event_thread_sched() { thread_sched muzzle-ctevents; }
+# The program's (consumer_pid's) threads whose name matches GLOB (all of them when none does and FALLBACK is
+# "all"), summed: "cpu_ns wait_ns voluntary involuntary migrations" (CPU time and time runnable
+# but waiting for a CPU from /proc/PID/task/TID/schedstat, switches from status, moves between
+# CPUs from sched); all 0 without a program or a matching thread.
+thread_sched() {  # GLOB [FALLBACK]
+  [[ -n "$consumer_pid" && -d "/proc/$consumer_pid/task" ]] || { echo "0 0 0 0 0"; return; }
   local tasks=() t
   for t in /proc/"$consumer_pid"/task/*; do
-    [[ "$(cat "$t/comm" 2>/dev/null)" == muzzle-q* ]] && tasks+=("$t")
+    [[ "$(cat "$t/comm" 2>/dev/null)" == $1 ]] && tasks+=("$t")
   done
-  ((${#tasks[@]})) || tasks=(/proc/"$consumer_pid"/task/*)
+  [[ ${#tasks[@]} -gt 0 || "${2:-}" != all ]] || tasks=(/proc/"$consumer_pid"/task/*)
   for t in "${tasks[@]}"; do
-    cat "$t/status" "$t/sched" 2>/dev/null
-  done | awk '/^voluntary_ctxt_switches/ { v += $2 } /^nonvoluntary_ctxt_switches/ { n += $2 }
-    /^se.nr_migrations/ { m += $3 } END { print v + 0, n + 0, m + 0 }'
-}
-# Accounting's event thread (muzzle-ctevents): its CPU time and its time runnable but waiting for a
-# CPU (ns, /proc/PID/task/TID/schedstat), its voluntary and involuntary switches: "cpu wait
-# woke preempted", all 0 without the thread. Whether an overrun of its socket (the kernel's
-# events lost) comes from a thread kept off the CPUs or from one too slow to drain.
-event_thread_sched() {
-  [[ -n "$consumer_pid" && -d "/proc/$consumer_pid/task" ]] || { echo "0 0 0 0"; return; }
-  local t
-  for t in /proc/"$consumer_pid"/task/*; do
-    [[ "$(cat "$t/comm" 2>/dev/null)" == muzzle-ctevents ]] || continue
-    cat "$t/schedstat" "$t/status" 2>/dev/null
+    cat "$t/schedstat" "$t/status" "$t/sched" 2>/dev/null
   done | awk 'NF == 3 && $1 ~ /^[0-9]+$/ { c += $1; w += $2 }
     /^voluntary_ctxt_switches/ { v += $2 } /^nonvoluntary_ctxt_switches/ { n += $2 }
-    END { print c + 0, w + 0, v + 0, n + 0 }'
+    /^se.nr_migrations/ { m += $3 } END { print c + 0, w + 0, v + 0, n + 0, m + 0 }'
 }
 rss_kb() { [[ -n "$consumer_pid" ]] && awk '/^VmRSS/ { print $2 }' "/proc/$consumer_pid/status" || echo 0; }
 json_field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | tr -d '"'; }
@@ -272,7 +268,7 @@ cell() {
   if ((judged >= 100)) && [[ -n "$consumer_pid" ]]; then
     cpu_us="$(awk -v t=$((t1 - t0)) -v n="$judged" 'BEGIN { printf "%.2f", t / 1e3 / n }')"
   fi
-  local wakes=$((w1[0] - w0[0]))
+  local wakes=$((w1[2] - w0[2]))
   if ((judged >= 100 && wakes > 0)); then
     per_wake="$(awk -v n="$judged" -v w="$wakes" 'BEGIN { printf "%.1f", n / w }')"
   fi
@@ -297,14 +293,14 @@ cell() {
   fi
   [[ -z "$perf_file" || -z "$keep_perf" ]] || mv "$perf_file" "$keep_perf/$round-$config-$workload.perf"
   local line="{\"config\":\"$config\",\"workload\":\"$workload\",\"unit\":\"$unit\",\"round\":$round,${result#\{}"
-  line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_drop\":$((d1 - d0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"table_ns_per_pkt\":$table_pkt,\"table_ns_per_flow\":$table_flow,\"rss_kb\":$(rss_kb),\"queue_wakeups\":$wakes,\"pkts_per_wakeup\":$per_wake,\"queue_preempted\":$((w1[1] - w0[1])),\"queue_migrations\":$((w1[2] - w0[2]))"
+  line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_drop\":$((d1 - d0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"table_ns_per_pkt\":$table_pkt,\"table_ns_per_flow\":$table_flow,\"rss_kb\":$(rss_kb),\"queue_wakeups\":$wakes,\"pkts_per_wakeup\":$per_wake,\"queue_preempted\":$((w1[3] - w0[3])),\"queue_migrations\":$((w1[4] - w0[4]))"
   line+=",\"event_thread_cpu_us\":$(((ev1[0] - ev0[0]) / 1000)),\"event_thread_wait_us\":$(((ev1[1] - ev0[1]) / 1000))"
   line+=",\"event_thread_wakeups\":$((ev1[2] - ev0[2])),\"event_thread_preempted\":$((ev1[3] - ev0[3]))"
   line+=",\"steal_pct\":$steal_pct,\"idle_pct\":$idle_pct,\"softirq_ms\":$softirq_ms,\"softirq_ns_per_pkt\":$softirq_ns,\"dma_latency\":\"$dma_state\"}"
   echo "$line" >>"$jsonl"
   local dns
   dns="$(json_field "$line" dns_answers)"
-  say "$config $workload: $(json_field "$line" rate) $unit p99=$(json_field "$line" p99_us)us lost=$(json_field "$line" lost) cpu/pkt=${cpu_us}us pkts/wake=$per_wake preempted=$((w1[1] - w0[1])) moved=$((w1[2] - w0[2])) steal=${steal_pct}%${dns:+ dns_answers=$dns}${forwarded:+ softirq=${softirq_ns}ns/pkt}$([[ "$table_pkt" == null ]] || echo " table=${table_pkt}ns/pkt")$([[ "$table_flow" == null ]] || echo " table=${table_flow}ns/flow")"
+  say "$config $workload: $(json_field "$line" rate) $unit p99=$(json_field "$line" p99_us)us lost=$(json_field "$line" lost) cpu/pkt=${cpu_us}us pkts/wake=$per_wake preempted=$((w1[3] - w0[3])) moved=$((w1[4] - w0[4])) steal=${steal_pct}%${dns:+ dns_answers=$dns}${forwarded:+ softirq=${softirq_ns}ns/pkt}$([[ "$table_pkt" == null ]] || echo " table=${table_pkt}ns/pkt")$([[ "$table_flow" == null ]] || echo " table=${table_flow}ns/flow")"
 }
 
 # What cell() puts before the traffic program (perf record, on the established-path and new-flow
