@@ -26,8 +26,11 @@ TEST_CASE("DNS answers are queued whatever the flow's verdict, from forward and 
   CHECK(text.find("chain judge {\n    ct mark & 0xffffff03 vmap { 0x00000100 : goto inspected, "
                   "0x00000101 : accept, 0x00000102 : goto deny, 0x00000103 : goto discard }\n") ==
         judge);
-  CHECK(text.find("chain dns-dhcp {\n    oifname @segments udp sport 53 goto dns-answer\n"
-                  "    oifname @segments tcp sport 53 goto dns-answer\n") != std::string::npos);
+  // The port ahead of the interface lookup, in every rule that tests both (ruleset_layout.cc).
+  CHECK(text.find("chain dns-dhcp {\n    udp sport 53 oifname @segments goto dns-answer\n"
+                  "    tcp sport 53 oifname @segments goto dns-answer\n"
+                  "    udp dport 67 iifname @segments meta mark set 0x00000080 counter") !=
+        std::string::npos);
   for (const char* chain : {"judge", "inspected", "deny", "discard"}) {
     CAPTURE(chain);
     const size_t at = text.find("chain " + std::string(chain) + " {\n");
@@ -44,7 +47,7 @@ TEST_CASE("DNS answers are queued whatever the flow's verdict, from forward and 
   CHECK(fresh < text.find("    jump dns-dhcp\n", judge));
   const size_t output = text.find("chain output {");
   REQUIRE(output != std::string::npos);
-  CHECK(text.find("oifname @segments tcp sport 53 goto dns-answer", output) != std::string::npos);
+  CHECK(text.find("tcp sport 53 oifname @segments goto dns-answer", output) != std::string::npos);
   CHECK(text.find("chain dns-answer {\n    meta mark set 0x00000040\n") != std::string::npos);
 }
 
@@ -52,7 +55,8 @@ TEST_CASE("the box's own DHCP replies to a segment go to the inspection queue fr
   const std::string text = describeRuleset(spec());
   const size_t output = text.find("chain output {");
   const size_t judge = text.find("chain judge {");
-  const size_t reply = text.find("oifname @segments udp sport 67 udp dport 68 meta mark set 0x00000002 counter");
+  const size_t reply =
+      text.find("udp sport 67 udp dport 68 oifname @segments meta mark set 0x00000002 counter");
   REQUIRE(reply != std::string::npos);
   CHECK(output < reply);
   CHECK(reply < judge);
@@ -92,7 +96,8 @@ TEST_CASE("flows fan out over the flow queues; DNS answers and DHCP requests go 
   CHECK(text.find(
             "counter xt target NFQUEUE --queue-num 100-103 fanout\n  }\n  chain save-allowed") !=
         std::string::npos);
-  CHECK(text.find("udp dport 67 meta mark set 0x00000080 counter xt target NFQUEUE --queue-num 104\n") !=
+  CHECK(text.find("udp dport 67 iifname @segments meta mark set 0x00000080 counter xt target "
+                  "NFQUEUE --queue-num 104\n") !=
         std::string::npos);
   CHECK(text.find("chain dns-answer {") < text.find("counter xt target NFQUEUE --queue-num 104\n  }\n  chain deny"));
   s.queue_count = 1;
@@ -108,7 +113,8 @@ TEST_CASE(
   const std::string text = describeRuleset(spec());
   const size_t judge = text.find("chain judge {");
   const size_t fresh = text.find("meta mark & 0xffffff03 vmap {", judge);
-  const size_t queries = text.find("iifname @segments udp dport 53 ct direction original jump dns-query", judge);
+  const size_t queries =
+      text.find("udp dport 53 ct direction original iifname @segments jump dns-query", judge);
   REQUIRE(fresh != std::string::npos);
   REQUIRE(queries != std::string::npos);
   // NF_REPEAT on an undecided query must meet its verdict mark before dns-query queues it again.
@@ -125,9 +131,9 @@ TEST_CASE(
         std::string::npos);
   CHECK(text.find("chain save-dropped {\n    ct mark set meta mark counter drop\n  }\n") !=
         std::string::npos);
-  CHECK(text.find("chain inspected {\n    jump dns-dhcp\n    iifname @segments udp dport 53 ct direction "
-                  "original jump dns-query\n    iifname @segments tcp dport 53 ct direction original jump "
-                  "dns-query\n    accept\n  }") != std::string::npos);
+  CHECK(text.find("chain inspected {\n    jump dns-dhcp\n    udp dport 53 ct direction original "
+                  "iifname @segments jump dns-query\n    tcp dport 53 ct direction original iifname "
+                  "@segments jump dns-query\n    accept\n  }") != std::string::npos);
   CHECK(text.find("chain dns-query {\n    ct mark & 0xffffff03 == 0x00000100 meta mark set 0x0000000c counter xt "
                   "target NFQUEUE --queue-num 101\n"
                   "    meta mark set 0x00000008 counter xt target NFQUEUE --queue-num 101\n  }") != std::string::npos);

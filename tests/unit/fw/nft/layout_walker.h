@@ -7,6 +7,7 @@
 #pragma once
 
 #include <doctest/doctest.h>
+#include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <netinet/in.h>
 
@@ -48,12 +49,15 @@ struct Packet {
 struct Walk {
   size_t rules = 0;
   size_t exprs = 0;  // layout expressions (nftx::*)
-  // The libnftnl expressions they linearise to, up to the failing one. A layout expression counts
-  // whole, so where the kernel stops inside it (a port's implied protocol match fails) this is an
-  // upper bound; on the paths that match all the way (an established flow's) it is exact.
+  // The libnftnl expressions they linearise to, up to the failing one; where the kernel stops
+  // inside a layout expression (a port's implied protocol match fails, or a DoH set's family),
+  // up to that match only.
   size_t kernel_exprs = 0;
-  size_t counters = 0;               // `counter` statements the packet ran
-  std::vector<std::string> chains;   // every chain entered, in order
+  // Of those, the set and map lookups (`lookup`): a hash of the key and a probe, the dearest of
+  // the expressions a packet meets in this table.
+  size_t lookups = 0;
+  size_t counters = 0;              // `counter` statements the packet ran
+  std::vector<std::string> chains;  // every chain entered, in order
   std::string verdict;
   uint32_t meta_mark = 0;  // the packet's marks when the walk ended
   uint32_t ct_mark = 0;
@@ -125,13 +129,43 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
   return true;
 }
 
-// How many libnftnl expressions the first `count` expressions of `rule` make.
-inline size_t kernelExprs(const RuleLayout& rule, size_t count) {
+// The match implied by a layout expression that failed on it, when one did: a port's or an ICMPv6
+// type's protocol, a DoH set's family. The kernel stops there, before the rest of the expression.
+inline std::optional<NftExpr> failedImpliedMatch(const NftExpr& expr, const Packet& p) {
+  if (const auto* m = std::get_if<nftx::Port>(&expr); m != nullptr && p.l4 != m->proto) {
+    return nftx::L4Proto{m->proto};
+  }
+  if (std::holds_alternative<nftx::Icmpv6Type>(expr) && p.l4 != IPPROTO_ICMPV6) {
+    return nftx::L4Proto{IPPROTO_ICMPV6};
+  }
+  if (const auto* m = std::get_if<nftx::DaddrInSet>(&expr); m != nullptr && p.v6 != m->v6) {
+    return nftx::NfProto{m->v6};
+  }
+  return std::nullopt;
+}
+
+// The libnftnl expressions the first `count` expressions of `rule` make, and how many of them
+// are lookups. With `failed`, the last of those `count` is replaced by the implied match it failed
+// on (failedImpliedMatch).
+struct KernelCount {
+  size_t exprs = 0;
+  size_t lookups = 0;
+};
+inline KernelCount kernelExprs(const RuleLayout& rule, size_t count,
+                               const std::optional<NftExpr>& failed = std::nullopt) {
   RuleLayout prefix{rule.chain, rule.what, {rule.exprs.begin(), rule.exprs.begin() + count}};
+  if (failed) prefix.exprs.back() = *failed;
   NftnlRulePtr r = buildNftnlRule(kRulesetTable, prefix);
-  size_t n = 0;
+  KernelCount n;
   nftnl_expr_foreach(
-      r.get(), [](nftnl_expr*, void* data) { return ++*static_cast<size_t*>(data), 0; }, &n);
+      r.get(),
+      [](nftnl_expr* e, void* data) {
+        auto* n = static_cast<KernelCount*>(data);
+        ++n->exprs;
+        if (std::string(nftnl_expr_get_str(e, NFTNL_EXPR_NAME)) == "lookup") ++n->lookups;
+        return 0;
+      },
+      &n);
   return n;
 }
 
@@ -173,7 +207,10 @@ inline Walk walkRules(const RulesetLayout& layout, Packet& p, const std::string&
       ++w.exprs;
       matched = evaluate(layout, rule.exprs[i], p, w, verdict);
     }
-    w.kernel_exprs += kernelExprs(rule, i);
+    const KernelCount kernel =
+        kernelExprs(rule, i, matched ? std::nullopt : failedImpliedMatch(rule.exprs[i - 1], p));
+    w.kernel_exprs += kernel.exprs;
+    w.lookups += kernel.lookups;
     if (!matched) continue;
     if (!w.verdict.empty()) return w;
     if (!verdict) continue;
