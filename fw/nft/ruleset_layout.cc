@@ -109,7 +109,7 @@ void addDnsQueryChain(LayoutBuilder& b) {
 // failing match, and the lookup (a hash of the 16-byte name) costs several times the protocol's
 // and the port's comparisons. A new flow from a device walks five such rules before it is
 // queued, and their ports fail for all but DNS and DHCP, so it makes no lookup in them, where
-// it used to make four (established_path_test pins it).
+// it used to make five (established_path_test pins it).
 void addDnsAnswerRules(LayoutBuilder& b, const char* chain) {
   for (const uint8_t proto : {kUdp, kTcp}) {
     b.add(chain,
