@@ -191,22 +191,23 @@ cpu_ns() {
   fi
 }
 # The queue threads' scheduler counts (thread_sched's last three: wake-ups, preemptions,
-# migrations), summed over the threads that read the queues (muzzled's muzzle-q*; the bare loop's only thread). A wake-up is a
-# voluntary switch (the thread slept in its receive until packets came; muzzled's also wakes
-# when its 100 ms wait ends empty, a handful a cell), so packets a wake-up is the drain's batch;
-# a preemption is an involuntary one (another task took its CPU while it had
-# work); a migration, a move to the other CPU (from /proc/.../sched, where the kernel has it).
-# Why: one config and code ran at two steady rates in different cells (stop 41), and these
-# show whether the slow one reads fewer packets a wake-up, shares its CPU, or moves.
+# migrations), summed over the threads that read the queues (muzzled's muzzle-q*; the bare
+# loop's only thread). A wake-up is a voluntary switch (the thread slept in its receive until
+# packets came; muzzled's also wakes when its 100 ms wait ends empty, a handful a cell), so
+# packets a wake-up is the drain's batch; a preemption is an involuntary one (another task took
+# its CPU while it had work); a migration, a move to the other CPU (from /proc/.../sched, where
+# the kernel has it). Why: one config and code ran at two steady rates in different cells (stop
+# 41), and these show whether the slow one reads fewer packets a wake-up, shares its CPU, or
+# moves.
 queue_sched() { thread_sched 'muzzle-q*' all; }
 # Accounting's event thread (muzzle-ctevents), all 0 without it: its CPU time and its time
 # runnable but waiting for a CPU tell whether an overrun of its socket (the kernel's events lost)
 # comes from a thread kept off the CPUs or from one too slow to drain.
 event_thread_sched() { thread_sched muzzle-ctevents; }
-# The program's (consumer_pid's) threads whose name matches GLOB (all of them when none does and FALLBACK is
-# "all"), summed: "cpu_ns wait_ns voluntary involuntary migrations" (CPU time and time runnable
-# but waiting for a CPU from /proc/PID/task/TID/schedstat, switches from status, moves between
-# CPUs from sched); all 0 without a program or a matching thread.
+# The program's (consumer_pid's) threads whose name matches GLOB (all of them when none does and
+# FALLBACK is "all"), summed: "cpu_ns wait_ns voluntary involuntary migrations" (CPU time and
+# time runnable but waiting for a CPU from /proc/PID/task/TID/schedstat, switches from status,
+# moves between CPUs from sched); all 0 without a program or a matching thread.
 thread_sched() {  # GLOB [FALLBACK]
   [[ -n "$consumer_pid" && -d "/proc/$consumer_pid/task" ]] || { echo "0 0 0 0 0"; return; }
   local tasks=() t

@@ -92,7 +92,8 @@ TEST_CASE("the established path: one lookup, pinned in rules and kernel expressi
   // set updates, the accept) until conntrack's own counters replaced it (conntrack_counts.h):
   // with or without accounting, the rows below are now the whole cost. Until the ports came
   // ahead of @segments in the rules that test both (2026-12-06), a refused packet made 5 lookups
-  // (2 kernel expressions fewer), a DNS query on an allowed flow 6, a DHCP request 6 (2 fewer).
+  // (in as many kernel expressions as now), a DNS query on an allowed flow 6, a DHCP request 6
+  // (in 2 kernel expressions fewer).
   struct Row {
     const char* what;
     size_t segments;
