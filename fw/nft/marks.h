@@ -14,10 +14,11 @@
 // which ignores the class.
 //
 // The engine answers a queued packet with NF_REPEAT and a packet mark carrying the generation
-// and the verdict; the ruleset looks that mark up in a verdict map of its own (`judge`'s second
+// and the verdict; the ruleset looks that mark up in a verdict map of its own (`judge`'s first
 // rule), whose chains (`save-allowed`, `save-rejected`, `save-dropped`) copy it to the conntrack
-// mark and act on it. Later packets of the flow meet the verdict map on the conntrack mark,
-// `judge`'s first rule, and never reach user space (unless muzzled reads them, below). Only marks
+// mark and act on it. Later packets of the flow meet the verdict map on the conntrack mark, the
+// first rule of the forward and input base chains, and never reach user space (unless muzzled
+// reads them, below). Only marks
 // of the current generation are in the map, so a policy change re-judges every flow on its next
 // packet.
 //

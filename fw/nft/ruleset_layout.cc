@@ -28,6 +28,7 @@ constexpr uint32_t kDoh6SetId = 2;
 constexpr uint32_t kVerdictMapSetId = 7;
 constexpr uint32_t kSegmentsSetId = 8;
 constexpr uint32_t kFreshVerdictMapSetId = 9;
+constexpr uint32_t kInputVerdictMapSetId = 10;
 constexpr const char* kSegmentsSet = "segments";
 constexpr uint8_t kUdp = IPPROTO_UDP;
 constexpr uint8_t kTcp = IPPROTO_TCP;
@@ -187,18 +188,24 @@ void addSavingChains(LayoutBuilder& b) {
         {CtMarkFromMetaMark{}, Counter{}, Verdict{Verdict::kDrop, ""}});
 }
 
-void addJudgeChain(LayoutBuilder& b) {
-  // The established path: a flow judged earlier under this generation is decided here, in one
-  // lookup, ahead of everything else. An allowed mark carries the flow's traffic class
-  // (marks.h): looked up under kAllowMask (refused marks carry class 0). No counter: this runs
-  // for every packet of every flow, and nothing reads one here (conntrack counts each
-  // connection for accounting: conntrack_counts.h). Ahead of the invalid check too: a packet
-  // conntrack calls invalid has no conntrack entry (the kernel detaches it), so loading its mark
-  // fails and the rule does not match. And ahead of the packet mark's map: when two packets of a
-  // flow were queued at once, the second one's fresh verdict meets the first one's, saved, here,
-  // and the first verdict of a generation stands (it used to be overwritten by the last).
+// The established path, first in the forward and input base chains: a flow judged earlier under
+// this generation is decided here, in one lookup, ahead of everything else, the interface lookups
+// included: only a segment's flow ever carries this generation's verdict in its conntrack mark
+// (the save chains, reached from `judge` alone, put it there). Traffic of no segment meets the
+// map too and misses it, unless another table or subsystem set a conntrack mark equal to this
+// generation's verdict under kAllowMask: such a flow is decided as that verdict says, where
+// behind the interface lookups only a segment's flow could be. The base chains are therefore
+// rewritten with the policy (their rules flushed, never the chains re-created). An allowed
+// mark carries the flow's traffic class (marks.h): looked up under kAllowMask (refused marks
+// carry class 0). No counter: this runs for every packet of every flow, and nothing reads one
+// here (conntrack counts each connection for accounting: conntrack_counts.h). A packet conntrack
+// calls invalid has no conntrack entry (the kernel detaches it), so loading its mark fails and
+// the rule does not match. And ahead of `judge`'s packet mark map: when two packets of a flow
+// were queued at once, the second one's fresh verdict meets the first one's, saved, here, and
+// the first verdict of a generation stands.
+void addVerdictMapRule(LayoutBuilder& b, const char* chain, uint32_t set_id) {
   const Verdict allow{Verdict::kAccept, ""};
-  b.add("judge", "judge rule 1 (the verdict in the conntrack mark)",
+  b.add(chain, std::string(chain) + " rule 1 (the verdict in the conntrack mark)",
         {MarkVmap{.packet_mark = false,
                   .mask = kAllowMask,
                   .elements = {{b.mark(VerdictCode::kAllowInspected),
@@ -206,18 +213,21 @@ void addJudgeChain(LayoutBuilder& b) {
                                {b.mark(VerdictCode::kAllow), allow},
                                {b.mark(VerdictCode::kReject), Verdict{Verdict::kGoto, "deny"}},
                                {b.mark(VerdictCode::kDrop), Verdict{Verdict::kGoto, "discard"}}},
-                  .set_id = kVerdictMapSetId}});
+                  .set_id = set_id}});
+}
+
+void addJudgeChain(LayoutBuilder& b) {
   // A fresh verdict from muzzled (NF_REPEAT with a packet mark): to the chain that saves it in
-  // the conntrack mark and acts on it, in one lookup. Right after the conntrack mark's map, ahead
-  // of the next four rules, because the packet passed each of them unmatched on the walk that
-  // queued it (NF_REPEAT runs the same hook again, on the same conntrack state): neighbour
-  // discovery and MLD are accepted there, invalid packets dropped, and DNS answers and DHCP
-  // requests queued to muzzled, which answers those NF_ACCEPT or NF_DROP, never NF_REPEAT. An
-  // undecided packet misses here once, where it used to fail seven rules that each compared the
-  // packet mark: its mark is 0 (generation 0 is never a verdict's), or one another table or
-  // subsystem set before `judge`, which only a mark equal to this generation's verdict would
-  // match, as it would have matched those seven rules.
-  b.add("judge", "judge rule 2 (a fresh verdict in the packet mark)",
+  // the conntrack mark and acts on it, in one lookup. First in `judge` (the conntrack mark's map
+  // is the base chain's), ahead of the next four rules, because the packet passed each of them
+  // unmatched on the walk that queued it (NF_REPEAT runs the same hook again, on the same
+  // conntrack state): neighbour discovery and MLD are accepted there, invalid packets dropped,
+  // and DNS answers and DHCP requests queued to muzzled, which answers those NF_ACCEPT or
+  // NF_DROP, never NF_REPEAT. An undecided packet misses here once, where it used to fail seven
+  // rules that each compared the packet mark: its mark is 0 (generation 0 is never a verdict's),
+  // or one another table or subsystem set before `judge`, which only a mark equal to this
+  // generation's verdict would match, as it would have matched those seven rules.
+  b.add("judge", "judge rule 1 (a fresh verdict in the packet mark)",
         {MarkVmap{
             .packet_mark = true,
             .mask = kAllowMask,
@@ -227,14 +237,14 @@ void addJudgeChain(LayoutBuilder& b) {
             .set_id = kFreshVerdictMapSetId}});
   // Before the invalid check: conntrack tracks no neighbour discovery and MLD, and calls them
   // invalid.
-  b.add("judge", "judge rule 3 (IPv6 neighbour discovery and MLD)",
+  b.add("judge", "judge rule 2 (IPv6 neighbour discovery and MLD)",
         {Icmpv6Type{kIcmpv6InfraFirst, kIcmpv6InfraLast}, Verdict{}});
-  b.add("judge", "judge rule 4 (MLDv2 reports)",
+  b.add("judge", "judge rule 3 (MLDv2 reports)",
         {Icmpv6Type{kIcmpv6Mld2Report, kIcmpv6Mld2Report}, Verdict{}});
-  b.add("judge", "judge rule 5 (drop conntrack-invalid packets)",
+  b.add("judge", "judge rule 4 (drop conntrack-invalid packets)",
         {CtStateInvalid{}, Counter{}, Verdict{Verdict::kDrop, ""}});
   // Undecided from here on (no mark of this generation in the conntrack, no verdict yet).
-  b.add("judge", "judge rule 6 (DNS answers and DHCP requests: to muzzled)",
+  b.add("judge", "judge rule 5 (DNS answers and DHCP requests: to muzzled)",
         {Verdict{Verdict::kJump, "dns-dhcp"}});
   // DNS queries from devices reach muzzled on every packet, so it knows which questions an
   // answer may answer. After the packet mark's map, so the NF_REPEAT that judges an undecided
@@ -285,7 +295,7 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
                    {"discard", std::nullopt, false},       {"save-allowed", std::nullopt, true},
                    {"save-rejected", std::nullopt, false}, {"save-dropped", std::nullopt, false},
                    {"dns-answer", std::nullopt, true},     {"dns-query", std::nullopt, true},
-                   {"forward", Hook::kForward, false},     {"input", Hook::kInput, false},
+                   {"forward", Hook::kForward, true},      {"input", Hook::kInput, true},
                    {"output", Hook::kOutput, false}};
   layout.listing = {"forward",       "input",        "output",    "judge",    "save-allowed",
                     "save-rejected", "save-dropped", "inspected", "dns-dhcp", "dns-answer",
@@ -299,6 +309,8 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
   addJudgeChain(b);
   addOutputChain(b);
   const Verdict to_judge{Verdict::kGoto, "judge"};
+  addVerdictMapRule(b, "forward", kVerdictMapSetId);
+  addVerdictMapRule(b, "input", kInputVerdictMapSetId);
   b.add("forward", "forward rule (from a segment)", {fromSegment(), to_judge});
   b.add("forward", "forward rule (to a segment)", {toSegment(), to_judge});
   b.add("input", "input rule (from a segment)", {fromSegment(), to_judge});

@@ -6,19 +6,20 @@
 // operators read cannot drift from what is installed.
 //
 // The table:
-//   forward/input base chains send traffic to or from a managed segment to `judge`: a packet
-//   whose input (or output) interface is in set @segments, the managed segments' interface
-//   names. Every rule about "a segment" looks its interface up there, so the number of rules, and
-//   what a packet walks, do not grow with the number of segments;
-//   `judge` first looks the conntrack mark up in one verdict map: a flow judged under the
-//   current generation (marks.h) is accepted, refused (`deny`, `discard`) or, when muzzled reads
-//   some of its packets, sent to `inspected`, in that one lookup (the established path). Then a
-//   verdict fresh from user space (NF_REPEAT with a packet mark) goes, in a second lookup, to the
-//   chain that saves it in the conntrack mark and acts on it (`save-allowed`, `save-rejected`,
-//   `save-dropped`). Then, for flows not decided yet: IPv6 neighbour discovery and MLD are
-//   accepted, conntrack-invalid packets dropped, DNS answers to a segment and DHCP requests from
-//   one queued (`dns-dhcp`), DNS queries from a segment sent to `dns-query`, and everything else
-//   queued to muzzled, hinting destinations in the DoH sets;
+//   forward/input base chains first look the conntrack mark up in one verdict map: a flow judged
+//   under the current generation (marks.h) is accepted, refused (`deny`, `discard`) or, when
+//   muzzled reads some of its packets, sent to `inspected`, in that one lookup (the established
+//   path; only a segment's flow ever carries such a mark). The rest of the traffic to or from a
+//   managed segment goes to `judge`: a packet whose input (or output) interface is in set
+//   @segments, the managed segments' interface names. Every rule about "a segment" looks its
+//   interface up there, so the number of rules, and what a packet walks, do not grow with the
+//   number of segments;
+//   `judge` first sends a verdict fresh from user space (NF_REPEAT with a packet mark), in one
+//   lookup, to the chain that saves it in the conntrack mark and acts on it (`save-allowed`,
+//   `save-rejected`, `save-dropped`). Then, for flows not decided yet: IPv6 neighbour discovery
+//   and MLD are accepted, conntrack-invalid packets dropped, DNS answers to a segment and DHCP
+//   requests from one queued (`dns-dhcp`), DNS queries from a segment sent to `dns-query`, and
+//   everything else queued to muzzled, hinting destinations in the DoH sets;
 //   `save-allowed` saves an allowed connection with port 53 or 67 on one side with verdict code
 //   0, so the conntrack mark's map sends it to `inspected`, sets an allowed UDP connection's
 //   conntrack events when accounting wants them, and accepts;
@@ -41,12 +42,12 @@
 // (conntrack_counts.h): the table itself counts no traffic. (It used to, in dynamic sets updated
 // by every allowed packet: 0.4-0.65 us a packet on the bench's gateway, where conntrack's own
 // counters cost ~25 ns.)
-// Cost, whatever the number of segments: an established allowed packet evaluates the base
-// chain's rule for its direction (from a segment, then to a segment: each one interface-name load
-// and one lookup in @segments) and the verdict map in `judge` (one conntrack-mark load, the class
-// mask and the lookup, no counter: nothing reads one there), and is accepted there. A refused one
-// also walks `dns-dhcp` (3 rules). An allowed TCP flow's first packet walks 17 rules before it is
-// queued and 8 after NF_REPEAT (the base chain's rule, the two maps, `save-allowed`'s five); of
+// Cost, whatever the number of segments and either way: an established allowed packet evaluates
+// one rule, the base chain's verdict map (one conntrack-mark load, the class mask and the lookup,
+// no counter: nothing reads one there), and is accepted there. A refused one also walks
+// `dns-dhcp` (3 rules). An allowed TCP flow's first packet walks 17 rules before it is queued and
+// 8 after NF_REPEAT (the conntrack mark's map, the base chain's interface rule, the packet mark's
+// map, `save-allowed`'s five); of
 // the lookups, the dearest expressions here, it makes 4 before the queue: a rule that tests a
 // port and @segments tests the port first, which fails for all but DNS and DHCP.
 // Pinned in tests/unit/fw/nft/established_path_test.cc.
@@ -178,8 +179,9 @@ enum class Hook { kForward, kInput, kOutput };
 struct ChainLayout {
   std::string name;
   std::optional<Hook> hook;  // a base chain: type filter, priority 0, policy accept
-  // Rewritten when only the policy changes (its rules name the generation). The base chains
-  // never are: re-creating one unregisters its hook, and the kernel drops queued packets.
+  // Its rules are rewritten when only the policy changes (they name the generation): flushed and
+  // added again in the policy's transaction. The chain itself is never re-created then:
+  // re-creating a base chain unregisters its hook, and the kernel drops queued packets.
   bool per_policy = false;
 };
 

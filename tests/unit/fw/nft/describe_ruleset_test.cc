@@ -22,10 +22,17 @@ TEST_CASE("DNS answers are queued whatever the flow's verdict, from forward and 
   const std::string text = describeRuleset(spec());
   const size_t judge = text.find("chain judge {\n");
   REQUIRE(judge != std::string::npos);
-  // The saved verdict first; its allowed DNS flows (code 0) go where the answers are queued.
-  CHECK(text.find("chain judge {\n    ct mark & 0xffffff03 vmap { 0x00000100 : goto inspected, "
-                  "0x00000101 : accept, 0x00000102 : goto deny, 0x00000103 : goto discard }\n") ==
-        judge);
+  // The saved verdict first, in the base chains, ahead of their interface lookups; its allowed
+  // DNS flows (code 0) go where the answers are queued.
+  const std::string saved_map =
+      "ct mark & 0xffffff03 vmap { 0x00000100 : goto inspected, 0x00000101 : accept, "
+      "0x00000102 : goto deny, 0x00000103 : goto discard }\n";
+  for (const char* base : {"forward", "input"}) {
+    CAPTURE(base);
+    CHECK(text.find("chain " + std::string(base) + " {\n    type filter hook " + base +
+                    " priority 0; policy accept;\n    " + saved_map) != std::string::npos);
+  }
+  CHECK(text.find("ct mark & 0xffffff03 vmap", judge) == std::string::npos);
   // The port ahead of the interface lookup, in every rule that tests both (ruleset_layout.cc).
   CHECK(text.find("chain dns-dhcp {\n    udp sport 53 oifname @segments goto dns-answer\n"
                   "    tcp sport 53 oifname @segments goto dns-answer\n"
@@ -37,13 +44,12 @@ TEST_CASE("DNS answers are queued whatever the flow's verdict, from forward and 
     REQUIRE(at != std::string::npos);
     CHECK(text.find("    jump dns-dhcp\n", at) < text.find("  }\n", at));
   }
-  // A fresh verdict is looked up second, ahead of `dns-dhcp`: muzzled answers DNS answers and
-  // DHCP requests NF_ACCEPT or NF_DROP, never NF_REPEAT with a verdict mark (marks.h).
+  // A fresh verdict is looked up first in `judge`, ahead of `dns-dhcp`: muzzled answers DNS
+  // answers and DHCP requests NF_ACCEPT or NF_DROP, never NF_REPEAT with a verdict mark (marks.h).
   const size_t fresh = text.find(
-      "0x00000103 : goto discard }\n    meta mark & 0xffffff03 vmap { 0x00000101 : goto "
-      "save-allowed, 0x00000102 : goto save-rejected, 0x00000103 : goto save-dropped }\n",
-      judge);
-  REQUIRE(fresh != std::string::npos);
+      "chain judge {\n    meta mark & 0xffffff03 vmap { 0x00000101 : goto save-allowed, "
+      "0x00000102 : goto save-rejected, 0x00000103 : goto save-dropped }\n");
+  REQUIRE(fresh == judge);
   CHECK(fresh < text.find("    jump dns-dhcp\n", judge));
   const size_t output = text.find("chain output {");
   REQUIRE(output != std::string::npos);
@@ -70,11 +76,12 @@ TEST_CASE("the segments are one set of interface names, which the base chains lo
   CHECK(text.find("  set segments {\n    type ifname;\n"
                   "    elements = { \"br-cam\", \"br-iot\", \"vlan.20\" }\n  }\n") !=
         std::string::npos);
-  CHECK(text.find("  chain forward {\n    type filter hook forward priority 0; policy accept;\n"
-                  "    iifname @segments goto judge\n    oifname @segments goto judge\n  }\n") !=
-        std::string::npos);
-  CHECK(text.find("  chain input {\n    type filter hook input priority 0; policy accept;\n"
-                  "    iifname @segments goto judge\n  }\n") != std::string::npos);
+  CHECK(text.find("vmap { 0x00000100 : goto inspected, 0x00000101 : accept, 0x00000102 : goto "
+                  "deny, 0x00000103 : goto discard }\n    iifname @segments goto judge\n    "
+                  "oifname @segments goto judge\n  }\n  chain input {") != std::string::npos);
+  CHECK(text.find("vmap { 0x00000100 : goto inspected, 0x00000101 : accept, 0x00000102 : goto "
+                  "deny, 0x00000103 : goto discard }\n    iifname @segments goto judge\n  }\n  "
+                  "chain output {") != std::string::npos);
   // The names appear in the set and nowhere else.
   CHECK(text.find("br-iot") == text.rfind("br-iot"));
 }

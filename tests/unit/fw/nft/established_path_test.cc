@@ -1,11 +1,11 @@
 // The kernel's cost of table `inet muzzle` per packet (fw/nft/ruleset_layout.h), walked through
 // the layout as the kernel walks the chains (layout_walker.h): an established flow is decided by
-// one verdict-map lookup on its conntrack mark, ahead of every other rule of `judge`, and the
+// one verdict-map lookup on its conntrack mark, the first rule of its base chain, and the
 // packets muzzled reads (DNS answers and queries, DHCP requests) still reach it, whatever their
-// flow's verdict; a new flow's fresh verdict is met by a second map, on the packet mark. The
-// pinned counts are the guard: a rule put back ahead of either map, or a counter on the first,
-// changes them; and a rule per segment, put back in any chain, makes the counts with 3 segments
-// differ from those with 1.
+// flow's verdict; a new flow's fresh verdict is met by a second map, on the packet mark, first in
+// `judge`. The pinned counts are the guard: a rule put back ahead of either map, or a counter on
+// the first, changes them; and a rule per segment, put back in any chain, makes the counts with
+// 3 segments differ from those with 1.
 #include <doctest/doctest.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <netinet/in.h>
@@ -92,8 +92,12 @@ TEST_CASE("the established path: one lookup, pinned in rules and kernel expressi
   // set updates, the accept) until conntrack's own counters replaced it (conntrack_counts.h):
   // with or without accounting, the rows below are now the whole cost. Until the ports came
   // ahead of @segments in the rules that test both (2026-12-06), a refused packet made 5 lookups
-  // (in as many kernel expressions as now), a DNS query on an allowed flow 6, a DHCP request 6
-  // (in 2 kernel expressions fewer).
+  // (in the same kernel expressions), a DNS query on an allowed flow 6, a DHCP request 6
+  // (in 2 kernel expressions fewer). Until the conntrack mark's map moved from `judge` to the head
+  // of the base chains (the same day), an allowed packet walked 2 rules / 6 kernel expressions /
+  // 2 lookups from a segment and 3 / 8 / 3 to one (the base chain's interface rules first), a
+  // refused one 7 / 18 or 16 / 2, a DNS answer on an allowed flow 9 / 31 / 4, a DNS query
+  // 8 / 33 / 3.
   struct Row {
     const char* what;
     size_t segments;
@@ -111,28 +115,28 @@ TEST_CASE("the established path: one lookup, pinned in rules and kernel expressi
   download.reply = true;
   Packet download_first = download;
   download_first.oif = "br-0";
-  // forward: `iifname @segments goto judge`, then `oifname @segments goto judge`: a rule that
-  // does not match costs 2 expressions (interface load, lookup in @segments), the matching one 3
-  // (and the goto). The map: conntrack mark load, class mask, lookup (the verdict comes from the
-  // map: no immediate).
+  // The base chain's first rule, the map: conntrack mark load, class mask, lookup (the verdict
+  // comes from the map: no immediate), whichever way the packet goes. Behind it `iifname
+  // @segments goto judge`, then `oifname @segments goto judge`, which an established packet of a
+  // judged flow never reaches.
   const Row rows[] = {
-      {"allowed", 1, upload(allowed), "forward", "accept", 2, 6, 2},
-      {"allowed", 3, upload(allowed), "forward", "accept", 2, 6, 2},
-      {"allowed, IPv6", 3, upload(allowed, true), "forward", "accept", 2, 6, 2},
-      {"allowed, to the segment", 1, download_first, "forward", "accept", 3, 8, 3},
-      {"allowed, to the last segment", 3, download, "forward", "accept", 3, 8, 3},
+      {"allowed", 1, upload(allowed), "forward", "accept", 1, 3, 1},
+      {"allowed", 3, upload(allowed), "forward", "accept", 1, 3, 1},
+      {"allowed, IPv6", 3, upload(allowed, true), "forward", "accept", 1, 3, 1},
+      {"allowed, to the segment", 1, download_first, "forward", "accept", 1, 3, 1},
+      {"allowed, to the last segment", 3, download, "forward", "accept", 1, 3, 1},
       // Refused: the map, then `dns-dhcp` (DNS answers and DHCP requests of a refused flow
       // still reach muzzled: 3 rules, whose ports fail before their lookups), then the refusal.
-      {"rejected", 1, upload(rejected), "forward", "reject", 7, 18, 2},
-      {"rejected", 3, upload(rejected), "forward", "reject", 7, 18, 2},
-      {"dropped", 1, upload(dropped), "forward", "drop", 7, 16, 2},
-      {"dropped", 3, upload(dropped), "forward", "drop", 7, 16, 2},
+      {"rejected", 1, upload(rejected), "forward", "reject", 6, 15, 1},
+      {"rejected", 3, upload(rejected), "forward", "reject", 6, 15, 1},
+      {"dropped", 1, upload(dropped), "forward", "drop", 6, 13, 1},
+      {"dropped", 3, upload(dropped), "forward", "drop", 6, 13, 1},
       // Packets muzzled reads, on an allowed flow (verdict code 0, marks.h): the map sends them
       // to `inspected`, and from there to the inspection queue.
-      {"DNS answer", 1, dnsAnswer(inspected), "forward", "queue 101", 9, 31, 4},
-      {"DNS answer", 3, dnsAnswer(inspected), "forward", "queue 101", 9, 31, 4},
-      {"DNS query", 1, dnsQuery(inspected), "forward", "queue 101", 8, 33, 3},
-      {"DNS query", 3, dnsQuery(inspected), "forward", "queue 101", 8, 33, 3},
+      {"DNS answer", 1, dnsAnswer(inspected), "forward", "queue 101", 7, 26, 2},
+      {"DNS answer", 3, dnsAnswer(inspected), "forward", "queue 101", 7, 26, 2},
+      {"DNS query", 1, dnsQuery(inspected), "forward", "queue 101", 7, 30, 2},
+      {"DNS query", 3, dnsQuery(inspected), "forward", "queue 101", 7, 30, 2},
       // Never marked (muzzled answers NF_ACCEPT): past the map to `dns-dhcp`.
       {"DHCP request", 1, dhcpRequest(0), "input", "queue 101", 10, 33, 4},
       {"DHCP request", 3, dhcpRequest(0), "input", "queue 101", 10, 33, 4},
@@ -216,9 +220,12 @@ TEST_CASE("no rule per segment: every chain is the same with 1, 3 or 8 segments"
   const auto one = chains(1);
   CHECK(chains(3) == one);
   CHECK(chains(8) == one);
-  CHECK(one.at("forward") ==
-        std::vector<std::string>{"iifname @segments goto judge", "oifname @segments goto judge"});
-  CHECK(one.at("input") == std::vector<std::string>{"iifname @segments goto judge"});
+  const std::string saved_map =
+      "ct mark & 0xffffff03 vmap { 0x00000900 : goto inspected, 0x00000901 : accept, "
+      "0x00000902 : goto deny, 0x00000903 : goto discard }";
+  CHECK(one.at("forward") == std::vector<std::string>{saved_map, "iifname @segments goto judge",
+                                                      "oifname @segments goto judge"});
+  CHECK(one.at("input") == std::vector<std::string>{saved_map, "iifname @segments goto judge"});
   // The segments' names live in @segments alone.
   const RulesetLayout layout = rulesetLayout(spec(3));
   for (const RuleLayout& r : layout.rules) CHECK(nftText(r).find("br-") == std::string::npos);
@@ -258,11 +265,12 @@ TEST_CASE("the table counts no traffic: no counter on an allowed packet's way, n
 
 TEST_CASE("nothing stands ahead of the verdict map, and an allowed packet meets nothing else") {
   for (const size_t segments : {1, 3}) {
-    {
-      const RulesetLayout layout = rulesetLayout(spec(segments));
+    const RulesetLayout layout = rulesetLayout(spec(segments));
+    for (const char* base : {"forward", "input"}) {
+      CAPTURE(base);
       const RuleLayout* first = nullptr;
       for (const RuleLayout& r : layout.rules) {
-        if (r.chain == "judge") {
+        if (r.chain == base) {
           first = &r;
           break;
         }
@@ -271,14 +279,15 @@ TEST_CASE("nothing stands ahead of the verdict map, and an allowed packet meets 
       REQUIRE(first->exprs.size() == 1);
       const auto* map = std::get_if<nftx::MarkVmap>(&first->exprs[0]);
       REQUIRE(map != nullptr);
+      CHECK_FALSE(map->packet_mark);
       CHECK(map->mask == kAllowMask);
       CHECK(nftText(*first) ==
             "ct mark & 0xffffff03 vmap { 0x00000900 : goto inspected, 0x00000901 : accept, "
             "0x00000902 : goto deny, 0x00000903 : goto discard }");
-      for (const bool v6 : {false, true}) {
-        const Walk w = walker::walk(layout, upload(mark(VerdictCode::kAllow, kClass), v6));
-        CHECK(w.chains == std::vector<std::string>{"forward", "judge"});
-      }
+    }
+    for (const bool v6 : {false, true}) {
+      const Walk w = walker::walk(layout, upload(mark(VerdictCode::kAllow, kClass), v6));
+      CHECK(w.chains == std::vector<std::string>{"forward"});
     }
   }
 }
@@ -332,7 +341,7 @@ TEST_CASE("a fresh verdict is saved; a connection with port 53 or 67 is saved as
     return p;
   }());
   CHECK(w.verdict == "accept");
-  CHECK(w.chains == std::vector<std::string>{"forward", "judge", "inspected", "dns-dhcp"});
+  CHECK(w.chains == std::vector<std::string>{"forward", "inspected", "dns-dhcp"});
   // A DHCP server elsewhere: its reply opens the flow (judged, allowed); the device's next
   // request on that connection must still reach muzzled.
   Packet offer;
@@ -384,8 +393,8 @@ TEST_CASE(
     udp.l4 = IPPROTO_UDP;
     Walk w = walker::walk(layout, udp);
     CHECK(w.verdict == "accept");
-    CHECK(w.rules == 2);
-    CHECK(w.kernel_exprs == 6);
+    CHECK(w.rules == 1);
+    CHECK(w.kernel_exprs == 3);
     CHECK_FALSE(w.ct_events.has_value());
     // The fresh verdict, on the repeated walk: UDP gets the mask, and the mark as before.
     udp.ct_mark = 0;

@@ -118,7 +118,7 @@ TEST_CASE("kMaxDohEntries IPv6 DoH ranges: every message and element list has it
   spec.segment_ifnames = {"br-cam"};
   spec.doh = dohRanges(kMaxDohEntries);
   REQUIRE(writer->install(spec).ok());
-  spec.generation = 4;  // rewrites the sets without the base chains
+  spec.generation = 4;  // rewrites the sets and the per-policy chains' rules
   REQUIRE(writer->install(spec).ok());
   REQUIRE(batches.size() == 2);
   for (size_t i = 0; i < batches.size(); ++i) {
@@ -127,13 +127,14 @@ TEST_CASE("kMaxDohEntries IPv6 DoH ranges: every message and element list has it
     const Walk w = walk(batch);
     CHECK(w.errors.empty());
     for (const std::string& e : w.errors) MESSAGE(e);
-    // Each range: its start and its end; the 4 verdicts of `judge`'s conntrack-mark map and the 3
-    // of its packet-mark map, each map in a message of its own; and in the first batch only (the
-    // policy change leaves it) the segment in @segments.
+    // Each range: its start and its end; the 4 verdicts of the conntrack-mark map of each base
+    // chain that leads to `judge` (forward, input: rewritten with the policy too) and the 3 of
+    // `judge`'s packet-mark map, each map in a message of its own; and in the first batch only
+    // (the policy change leaves it) the segment in @segments.
     const size_t segments = i == 0 ? 1 : 0;
-    CHECK(w.elements == 2 * kMaxDohEntries + 4 + 3 + segments);
+    CHECK(w.elements == 2 * kMaxDohEntries + 4 + 4 + 3 + segments);
     CHECK(w.element_messages ==
-          (2 * kMaxDohEntries + kElementsPerMessage - 1) / kElementsPerMessage + 2 + segments);
+          (2 * kMaxDohEntries + kElementsPerMessage - 1) / kElementsPerMessage + 3 + segments);
     CHECK(w.largest_elements_nest <= kElementsPerMessage * kMaxElementBytes);
     CHECK(w.largest_elements_nest < 0xffff);
   }

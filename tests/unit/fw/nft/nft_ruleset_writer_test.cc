@@ -1,8 +1,11 @@
 // NftRulesetWriter against a scripted NetlinkTransport: what it sends when, and how a kernel
 // refusal is reported. The bytes themselves are checked in ruleset_golden_test.cc.
 #include <doctest/doctest.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -23,13 +26,21 @@ class ScriptedTransport : public NetlinkTransport {
     size_t refuse_at = 0;
     int error = EOPNOTSUPP;
     bool broken = false;
-    std::vector<size_t> acked;  // per batch
+    std::vector<size_t> acked;                 // per batch
+    std::vector<std::vector<uint16_t>> types;  // per batch, each message's nf_tables type
   };
   explicit ScriptedTransport(Script* script) : script_(script) {}
   Result<std::optional<NetlinkRefusal>> transact(std::span<const char> batch,
                                                  size_t acked) override {
     ++script_->batches;
     script_->acked.push_back(acked);
+    std::vector<uint16_t>& types = script_->types.emplace_back();
+    for (size_t at = 0; at + sizeof(nlmsghdr) <= batch.size();) {
+      const auto* m = reinterpret_cast<const nlmsghdr*>(batch.data() + at);
+      if (m->nlmsg_len < sizeof(nlmsghdr)) break;
+      types.push_back(NFNL_MSG_TYPE(m->nlmsg_type));
+      at += NLMSG_ALIGN(m->nlmsg_len);
+    }
     if (script_->broken) return Status::error("nftables: cannot open netlink socket: denied");
     if (script_->refuse_at == 0) return std::optional<NetlinkRefusal>();
     // The first message is the batch-begin: its sequence number + n is the n-th message.
@@ -74,7 +85,14 @@ TEST_CASE("a policy change rewrites in place only after a whole table went in") 
   REQUIRE(writer->install(next).ok());
   REQUIRE(script.acked.size() == 3);
   CHECK(script.acked[1] == script.acked[0]);  // both replaced the whole table
-  CHECK(script.acked[2] < script.acked[1]);   // the update leaves the base chains alone
+  CHECK(script.acked[2] < script.acked[1]);   // the update rewrites only what names the policy
+  // ... and creates or deletes no chain: a base chain deleted and created again unregisters its
+  // hook, and the kernel drops the packets waiting in the queues. Its rules (the conntrack mark's
+  // map names the generation) are flushed and added again in the same transaction instead.
+  const std::vector<uint16_t>& update = script.types[2];
+  CHECK(std::count(update.begin(), update.end(), NFT_MSG_NEWCHAIN) == 0);
+  CHECK(std::count(update.begin(), update.end(), NFT_MSG_DELCHAIN) == 0);
+  CHECK(std::count(update.begin(), update.end(), NFT_MSG_DELRULE) > 0);  // the flushes
   const RulesetSpec out_of_range = [&] {
     RulesetSpec s = next;
     s.generation = 0;
