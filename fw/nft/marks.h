@@ -48,8 +48,9 @@
 // the engine reads it and answers NF_ACCEPT without judging the flow again; any other answer is
 // judged (one on a flow refused since is dropped).
 //
-// DHCP requests from devices (whatever their flow's verdict) and DHCP replies the box's own
-// server sends to a segment are queued on every packet too, and answered NF_ACCEPT.
+// DHCP requests from devices to the box (whatever their flow's verdict: `input`'s first rule) and
+// DHCP replies the box's own server sends to a segment are queued on every packet too, and
+// answered NF_ACCEPT.
 #pragma once
 
 #include <cstdint>

@@ -130,14 +130,35 @@ void addDnsQueryRules(LayoutBuilder& b, const char* chain) {
   }
 }
 
-// DNS answers to devices and DHCP requests from them, whatever their flow's verdict: reached by
-// jump from `judge` (undecided flows), `inspected`, `deny` and `discard`; returns when the packet
-// is neither. DNS answers reach muzzled on every packet, so the name is learned before the
-// device sees the answer; DHCP requests say who the device is (hostname, vendor class, MUD URL),
-// and muzzled reads them and accepts them at once.
+// DNS answers to devices and DHCP requests between devices, whatever their flow's verdict:
+// reached by jump from `judge` (undecided flows), `inspected`, `deny` and `discard`; returns when
+// the packet is neither. DNS answers reach muzzled on every packet, so the name is learned before
+// the device sees the answer.
+//
+// A DHCP request from a segment to a segment (a DHCP server on the segment, or the copies of a
+// broadcast request the bridge floods to its other ports) is accepted here, unread: every request
+// muzzled reads is the copy the box itself receives, read in `input` (addDhcpRequestRule). Reading
+// each flooded copy too made one broadcast from a device as many reads, fingerprints and log
+// lines as the bridge has ports. A packet to port 67 anywhere else (the internet) is no DHCP
+// request the box's segments need: it is judged like any flow, where it used to be accepted
+// whatever the policy (a device could send anything to any host's port 67).
 void addDnsDhcpChain(LayoutBuilder& b) {
   addDnsAnswerRules(b, "dns-dhcp");
-  b.add("dns-dhcp", "dns-dhcp rule (DHCP requests from a segment)",
+  b.add("dns-dhcp", "dns-dhcp rule (DHCP requests from a segment to a segment)",
+        {Port{kUdp, false, kDhcpServerPort}, fromSegment(), toSegment(),
+         Verdict{Verdict::kAccept, ""}});
+}
+
+// DHCP requests from a segment to the box, first in `input`: muzzled reads each one (they say
+// who the device is: hostname, vendor class, MUD URL) and accepts it at once, whatever its
+// flow's verdict. Ahead of the conntrack mark's map, because the requests of every device
+// without an address share one connection (0.0.0.0:68 to 255.255.255.255:67) and no verdict
+// saved on it may keep one device's request from the box's server; and ahead of `judge`'s
+// invalid check, because a broadcast the bridge passes up while it is promiscuous (a capture on
+// the box) carries no conntrack entry (br_netfilter detaches it), and the box's DHCP server
+// must not go deaf while someone watches the segment.
+void addDhcpRequestRule(LayoutBuilder& b) {
+  b.add("input", "input rule (DHCP requests from a segment: to muzzled)",
         {Port{kUdp, false, kDhcpServerPort}, fromSegment(), SetMetaMark{kHintDhcpRequest},
          Counter{}, b.inspectionQueue()});
 }
@@ -146,9 +167,17 @@ void addDnsDhcpChain(LayoutBuilder& b) {
 // goes to it, the rest (an ICMP error about the flow, a packet of a device's own DNS server) is
 // allowed as any packet of an allowed flow.
 void addInspectedChain(LayoutBuilder& b) {
-  b.add("inspected", "inspected rule 1 (DNS answers and DHCP requests: to muzzled)",
+  b.add("inspected", "inspected rule 1 (DNS answers to muzzled, DHCP requests to a segment)",
         {Verdict{Verdict::kJump, "dns-dhcp"}});
   addDnsQueryRules(b, "inspected");
+  // A DHCP request to a server elsewhere (the box relays, or a device renews with the server that
+  // leased it), on a connection the policy allows: read, as the box reads the requests it
+  // receives. Only here: on an undecided or refused flow a packet to port 67 outside the segments
+  // is judged like any other. Behind the DNS query rules, which every query on an allowed flow
+  // meets.
+  b.add("inspected", "inspected rule (DHCP requests on an allowed flow: to muzzled)",
+        {Port{kUdp, false, kDhcpServerPort}, fromSegment(), SetMetaMark{kHintDhcpRequest},
+         Counter{}, b.inspectionQueue()});
   b.add("inspected", "inspected rule (the rest of an allowed flow)", {Verdict{Verdict::kAccept, ""}});
 }
 
@@ -188,24 +217,24 @@ void addSavingChains(LayoutBuilder& b) {
         {CtMarkFromMetaMark{}, Counter{}, Verdict{Verdict::kDrop, ""}});
 }
 
-// The established path, first in the forward and input base chains: a flow judged earlier under
-// this generation is decided here, in one lookup, ahead of everything else, the interface lookups
-// included: only a segment's flow ever carries this generation's verdict in its conntrack mark
-// (the save chains, reached from `judge` alone, put it there). Traffic of no segment meets the
-// map too and misses it, unless another table or subsystem set a conntrack mark equal to this
-// generation's verdict under kAllowMask: such a flow is decided as that verdict says, where
-// behind the interface lookups only a segment's flow could be. The base chains are therefore
-// rewritten with the policy (their rules flushed, never the chains re-created). An allowed
-// mark carries the flow's traffic class (marks.h): looked up under kAllowMask (refused marks
-// carry class 0). No counter: this runs for every packet of every flow, and nothing reads one
-// here (conntrack counts each connection for accounting: conntrack_counts.h). A packet conntrack
-// calls invalid has no conntrack entry (the kernel detaches it), so loading its mark fails and
-// the rule does not match. And ahead of `judge`'s packet mark map: when two packets of a flow
-// were queued at once, the second one's fresh verdict meets the first one's, saved, here, and
-// the first verdict of a generation stands.
+// The established path, first in the forward base chain and second in input (behind the DHCP
+// requests muzzled reads whatever their flow's verdict: addDhcpRequestRule): a flow judged earlier
+// under this generation is decided here, in one lookup, ahead of the interface lookups: only a
+// segment's flow ever carries this generation's verdict in its conntrack mark (the save chains,
+// reached from `judge` alone, put it there). Traffic of no segment meets the map too and misses it,
+// unless another table or subsystem set a conntrack mark equal to this generation's verdict under
+// kAllowMask: such a flow is decided as that verdict says, where behind the interface lookups only
+// a segment's flow could be. The base chains are therefore rewritten with the policy (their rules
+// flushed, never the chains re-created). An allowed mark carries the flow's traffic class
+// (marks.h): looked up under kAllowMask (refused marks carry class 0). No counter: this runs for
+// every packet of every flow, and nothing reads one here (conntrack counts each connection for
+// accounting: conntrack_counts.h). A packet conntrack calls invalid has no conntrack entry (the
+// kernel detaches it), so loading its mark fails and the rule does not match. And ahead of
+// `judge`'s packet mark map: when two packets of a flow were queued at once, the second one's fresh
+// verdict meets the first one's, saved, here, and the first verdict of a generation stands.
 void addVerdictMapRule(LayoutBuilder& b, const char* chain, uint32_t set_id) {
   const Verdict allow{Verdict::kAccept, ""};
-  b.add(chain, std::string(chain) + " rule 1 (the verdict in the conntrack mark)",
+  b.add(chain, std::string(chain) + " rule (the verdict in the conntrack mark)",
         {MarkVmap{.packet_mark = false,
                   .mask = kAllowMask,
                   .elements = {{b.mark(VerdictCode::kAllowInspected),
@@ -310,6 +339,7 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
   addOutputChain(b);
   const Verdict to_judge{Verdict::kGoto, "judge"};
   addVerdictMapRule(b, "forward", kVerdictMapSetId);
+  addDhcpRequestRule(b);
   addVerdictMapRule(b, "input", kInputVerdictMapSetId);
   b.add("forward", "forward rule (from a segment)", {fromSegment(), to_judge});
   b.add("forward", "forward rule (to a segment)", {toSegment(), to_judge});

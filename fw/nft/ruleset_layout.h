@@ -6,7 +6,9 @@
 // operators read cannot drift from what is installed.
 //
 // The table:
-//   forward/input base chains first look the conntrack mark up in one verdict map: a flow judged
+//   `input` first queues DHCP requests from a segment to the box (muzzled reads each once and
+//   accepts it, whatever the flow's verdict or conntrack state);
+//   forward/input base chains then look the conntrack mark up in one verdict map: a flow judged
 //   under the current generation (marks.h) is accepted, refused (`deny`, `discard`) or, when
 //   muzzled reads some of its packets, sent to `inspected`, in that one lookup (the established
 //   path; only a segment's flow ever carries such a mark). The rest of the traffic to or from a
@@ -17,9 +19,9 @@
 //   `judge` first sends a verdict fresh from user space (NF_REPEAT with a packet mark), in one
 //   lookup, to the chain that saves it in the conntrack mark and acts on it (`save-allowed`,
 //   `save-rejected`, `save-dropped`). Then, for flows not decided yet: IPv6 neighbour discovery
-//   and MLD are accepted, conntrack-invalid packets dropped, DNS answers to a segment and DHCP
-//   requests from one queued (`dns-dhcp`), DNS queries from a segment sent to `dns-query`, and
-//   everything else queued to muzzled, hinting destinations in the DoH sets;
+//   and MLD are accepted, conntrack-invalid packets dropped, DNS answers to a segment queued and
+//   DHCP requests between segments accepted (`dns-dhcp`), DNS queries from a segment sent to
+//   `dns-query`, and everything else queued to muzzled, hinting destinations in the DoH sets;
 //   `save-allowed` saves an allowed connection with port 53 or 67 on one side with verdict code
 //   0, so the conntrack mark's map sends it to `inspected`, sets an allowed UDP connection's
 //   conntrack events when accounting wants them, and accepts;
@@ -27,8 +29,10 @@
 //   verdict code 0): its DNS answers and DHCP requests go to `dns-dhcp`, its DNS queries to
 //   `dns-query`, the rest is allowed;
 //   `dns-dhcp` (reached by jump from `judge`, `inspected`, `deny` and `discard`, so whatever the
-//   flow's verdict) queues DNS answers going to a segment (every packet: `dns-answer`) and DHCP
-//   requests from a segment, and returns anything else;
+//   flow's verdict) queues DNS answers going to a segment (every packet: `dns-answer`), accepts
+//   DHCP requests from a segment to a segment unread (a server on the segment, or a broadcast's
+//   flooded copies: the box's own copy is the one read, in `input`), and returns anything else,
+//   a packet to port 67 of the internet included (judged like any flow);
 //   `dns-query` queues a query whose flow is allowed or undecided, with hints saying which;
 //   `output` sends DNS answers from a resolver on the box itself to `dns-answer`, and queues the
 //   box's own DHCP replies to a segment (the leases muzzled trusts);
@@ -43,14 +47,14 @@
 // by every allowed packet: 0.4-0.65 us a packet on the bench's gateway, where conntrack's own
 // counters cost ~25 ns.)
 // Cost, whatever the number of segments and either way: an established allowed packet evaluates
-// one rule, the base chain's verdict map (one conntrack-mark load, the class mask and the lookup,
-// no counter: nothing reads one there), and is accepted there. A refused one also walks
-// `dns-dhcp` (3 rules). An allowed TCP flow's first packet walks 17 rules before it is queued and
-// 8 after NF_REPEAT (the conntrack mark's map, the base chain's interface rule, the packet mark's
-// map, `save-allowed`'s five); of
-// the lookups, the dearest expressions here, it makes 4 before the queue: a rule that tests a
-// port and @segments tests the port first, which fails for all but DNS and DHCP.
-// Pinned in tests/unit/fw/nft/established_path_test.cc.
+// one rule in `forward`, the base chain's verdict map (two in `input`, behind the DHCP rule's port)
+// (one conntrack-mark load, the class mask and the lookup, no counter: nothing reads one there),
+// and is accepted there. A refused one also walks `dns-dhcp` (3 rules). An allowed TCP flow's first
+// packet walks 17 rules before it is queued and 8 after NF_REPEAT (the conntrack mark's map, the
+// base chain's interface rule, the packet mark's map, `save-allowed`'s five); of the lookups, the
+// dearest expressions here, it makes 4 before the queue: a rule that tests a port and @segments
+// tests the port first, which fails for all but DNS and DHCP. Pinned in
+// tests/unit/fw/nft/established_path_test.cc.
 //
 // Pure value code: no I/O, no libnftnl. The rules do not depend on the number of segments; only
 // the elements of @segments do.

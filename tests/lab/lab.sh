@@ -239,7 +239,7 @@ lab_up() {
   lab_serve nvr --tcp 554,8000 || return 1
   lab_serve cam1 --tcp 554,80,23 || return 1
   lab_serve cam2 --tcp 554,80,23 || return 1
-  lab_serve inet --tcp 443,80,554,853 --udp 123,853 || return 1
+  lab_serve inet --tcp 443,80,554,853 --udp 67,123,853 || return 1
   lab_serve gw --tcp 22 --udp 123 || return 1
   _lab_start_dns || return 1
 

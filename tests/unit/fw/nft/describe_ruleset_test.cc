@@ -27,16 +27,23 @@ TEST_CASE("DNS answers are queued whatever the flow's verdict, from forward and 
   const std::string saved_map =
       "ct mark & 0xffffff03 vmap { 0x00000100 : goto inspected, 0x00000101 : accept, "
       "0x00000102 : goto deny, 0x00000103 : goto discard }\n";
+  // In `input`, behind the DHCP requests muzzled reads whatever their flow's verdict.
+  const std::string dhcp_request =
+      "udp dport 67 iifname @segments meta mark set 0x00000080 counter xt target NFQUEUE "
+      "--queue-num 101\n    ";
   for (const char* base : {"forward", "input"}) {
     CAPTURE(base);
     CHECK(text.find("chain " + std::string(base) + " {\n    type filter hook " + base +
-                    " priority 0; policy accept;\n    " + saved_map) != std::string::npos);
+                    " priority 0; policy accept;\n    " +
+                    (std::string(base) == "input" ? dhcp_request : std::string()) + saved_map) !=
+          std::string::npos);
   }
   CHECK(text.find("ct mark & 0xffffff03 vmap", judge) == std::string::npos);
   // The port ahead of the interface lookup, in every rule that tests both (ruleset_layout.cc).
+  // A DHCP request between segments is accepted unread (the box reads its own copy in `input`).
   CHECK(text.find("chain dns-dhcp {\n    udp sport 53 oifname @segments goto dns-answer\n"
                   "    tcp sport 53 oifname @segments goto dns-answer\n"
-                  "    udp dport 67 iifname @segments meta mark set 0x00000080 counter") !=
+                  "    udp dport 67 iifname @segments oifname @segments accept\n  }") !=
         std::string::npos);
   for (const char* chain : {"judge", "inspected", "deny", "discard"}) {
     CAPTURE(chain);
@@ -138,9 +145,12 @@ TEST_CASE(
         std::string::npos);
   CHECK(text.find("chain save-dropped {\n    ct mark set meta mark counter drop\n  }\n") !=
         std::string::npos);
-  CHECK(text.find("chain inspected {\n    jump dns-dhcp\n    udp dport 53 ct direction original "
-                  "iifname @segments jump dns-query\n    tcp dport 53 ct direction original iifname "
-                  "@segments jump dns-query\n    accept\n  }") != std::string::npos);
+  CHECK(
+      text.find("chain inspected {\n    jump dns-dhcp\n    udp dport 53 ct direction original "
+                "iifname @segments jump dns-query\n    tcp dport 53 ct direction original iifname "
+                "@segments jump dns-query\n    udp dport 67 iifname @segments meta mark set "
+                "0x00000080 counter xt target NFQUEUE --queue-num 101\n    accept\n  }") !=
+      std::string::npos);
   CHECK(text.find("chain dns-query {\n    ct mark & 0xffffff03 == 0x00000100 meta mark set 0x0000000c counter xt "
                   "target NFQUEUE --queue-num 101\n"
                   "    meta mark set 0x00000008 counter xt target NFQUEUE --queue-num 101\n  }") != std::string::npos);

@@ -118,13 +118,19 @@ TEST_CASE("the established path: one lookup, pinned in rules and kernel expressi
   // The base chain's first rule, the map: conntrack mark load, class mask, lookup (the verdict
   // comes from the map: no immediate), whichever way the packet goes. Behind it `iifname
   // @segments goto judge`, then `oifname @segments goto judge`, which an established packet of a
-  // judged flow never reaches.
+  // judged flow never reaches. In `input` the map is second, behind the DHCP requests' rule,
+  // whose port fails first (2 expressions for TCP, 4 for UDP).
+  Packet to_box = upload(allowed);
+  to_box.oif = "";
+  to_box.l4 = IPPROTO_UDP;
+  to_box.dport = 123;
   const Row rows[] = {
       {"allowed", 1, upload(allowed), "forward", "accept", 1, 3, 1},
       {"allowed", 3, upload(allowed), "forward", "accept", 1, 3, 1},
       {"allowed, IPv6", 3, upload(allowed, true), "forward", "accept", 1, 3, 1},
       {"allowed, to the segment", 1, download_first, "forward", "accept", 1, 3, 1},
       {"allowed, to the last segment", 3, download, "forward", "accept", 1, 3, 1},
+      {"allowed, to the box (UDP)", 1, to_box, "input", "accept", 2, 7, 1},
       // Refused: the map, then `dns-dhcp` (DNS answers and DHCP requests of a refused flow
       // still reach muzzled: 3 rules, whose ports fail before their lookups), then the refusal.
       {"rejected", 1, upload(rejected), "forward", "reject", 6, 15, 1},
@@ -137,9 +143,10 @@ TEST_CASE("the established path: one lookup, pinned in rules and kernel expressi
       {"DNS answer", 3, dnsAnswer(inspected), "forward", "queue 101", 7, 26, 2},
       {"DNS query", 1, dnsQuery(inspected), "forward", "queue 101", 7, 30, 2},
       {"DNS query", 3, dnsQuery(inspected), "forward", "queue 101", 7, 30, 2},
-      // Never marked (muzzled answers NF_ACCEPT): past the map to `dns-dhcp`.
-      {"DHCP request", 1, dhcpRequest(0), "input", "queue 101", 10, 33, 4},
-      {"DHCP request", 3, dhcpRequest(0), "input", "queue 101", 10, 33, 4},
+      // To the box, whatever its flow's mark: the first rule of `input`. (Past the map, `judge`
+      // and `dns-dhcp` before: 10 rules / 33 kernel expressions / 4 lookups.)
+      {"DHCP request", 1, dhcpRequest(0), "input", "queue 101", 1, 10, 1},
+      {"DHCP request", 3, dhcpRequest(0), "input", "queue 101", 1, 10, 1},
   };
   for (const Row& row : rows) {
     CAPTURE(std::string(row.what));
@@ -225,7 +232,11 @@ TEST_CASE("no rule per segment: every chain is the same with 1, 3 or 8 segments"
       "0x00000902 : goto deny, 0x00000903 : goto discard }";
   CHECK(one.at("forward") == std::vector<std::string>{saved_map, "iifname @segments goto judge",
                                                       "oifname @segments goto judge"});
-  CHECK(one.at("input") == std::vector<std::string>{saved_map, "iifname @segments goto judge"});
+  CHECK(one.at("input") ==
+        std::vector<std::string>{
+            "udp dport 67 iifname @segments meta mark set 0x00000080 counter xt target NFQUEUE "
+            "--queue-num 101",
+            saved_map, "iifname @segments goto judge"});
   // The segments' names live in @segments alone.
   const RulesetLayout layout = rulesetLayout(spec(3));
   for (const RuleLayout& r : layout.rules) CHECK(nftText(r).find("br-") == std::string::npos);
@@ -268,14 +279,22 @@ TEST_CASE("nothing stands ahead of the verdict map, and an allowed packet meets 
     const RulesetLayout layout = rulesetLayout(spec(segments));
     for (const char* base : {"forward", "input"}) {
       CAPTURE(base);
-      const RuleLayout* first = nullptr;
+      std::vector<const RuleLayout*> rules;
       for (const RuleLayout& r : layout.rules) {
-        if (r.chain == base) {
-          first = &r;
-          break;
-        }
+        if (r.chain == base) rules.push_back(&r);
       }
-      REQUIRE(first != nullptr);
+      REQUIRE(rules.size() >= 2);
+      // In `input` only the DHCP requests' rule, which a packet to any other port leaves at
+      // its first match, the port.
+      const RuleLayout* first = rules[0];
+      if (std::string(base) == "input") {
+        const auto* port = std::get_if<nftx::Port>(&rules[0]->exprs[0]);
+        REQUIRE(port != nullptr);
+        CHECK(port->proto == IPPROTO_UDP);
+        CHECK(port->port == 67);
+        CHECK_FALSE(port->source);
+        first = rules[1];
+      }
       REQUIRE(first->exprs.size() == 1);
       const auto* map = std::get_if<nftx::MarkVmap>(&first->exprs[0]);
       REQUIRE(map != nullptr);
@@ -422,6 +441,74 @@ TEST_CASE(
     CHECK(w.ct_mark == mark(VerdictCode::kAllowInspected, kClass));
     CHECK_FALSE(w.ct_events.has_value());
   }
+}
+
+// Port 67 is no pass: a DHCP request is read where the box receives it, and a packet to port 67
+// anywhere else is a flow like any other. (Before: every packet from a segment to port 67, to any
+// address, was queued, read and accepted whatever the verdict, and each copy of a broadcast the
+// bridge floods to its ports was read again.)
+TEST_CASE("DHCP requests: read once at the box, flooded copies unread, port 67 elsewhere judged") {
+  const RulesetLayout layout = rulesetLayout(spec(2));
+  const uint32_t stale = mark(VerdictCode::kAllow) - (1 << 8);
+  for (const uint32_t ct_mark :
+       {uint32_t{0}, stale, mark(VerdictCode::kAllow), mark(VerdictCode::kAllowInspected),
+        mark(VerdictCode::kReject), mark(VerdictCode::kDrop)}) {
+    CAPTURE(ct_mark);
+    // To the box: read and accepted by muzzled, ahead of any verdict (the requests of devices
+    // without an address share one connection), in one rule.
+    Walk w = walker::walk(layout, dhcpRequest(ct_mark), "input");
+    CHECK(w.verdict == "queue 101");
+    CHECK(w.meta_mark == kHintDhcpRequest);
+    CHECK(w.rules == 1);
+    // A copy the bridge floods to another port (or a request to a server on a segment):
+    // accepted in the kernel, unread, whatever the flow's verdict.
+    Packet flooded = dhcpRequest(ct_mark);
+    flooded.oif = "br-0";
+    w = walker::walk(layout, flooded);
+    CHECK(w.verdict == "accept");
+    CHECK(w.counters == 0);
+    Packet other_segment = flooded;
+    other_segment.oif = "br-1";
+    CHECK(walker::walk(layout, other_segment).verdict == "accept");
+    // To port 67 on the internet: the flow's verdict, or the flow queue when undecided.
+    Packet out = dhcpRequest(ct_mark);
+    out.oif = "wan";
+    w = walker::walk(layout, out);
+    if (ct_mark == mark(VerdictCode::kReject)) {
+      CHECK(w.verdict == "reject");
+    } else if (ct_mark == mark(VerdictCode::kDrop)) {
+      CHECK(w.verdict == "drop");
+    } else if (ct_mark == mark(VerdictCode::kAllow)) {
+      CHECK(w.verdict == "accept");
+    } else if (ct_mark == mark(VerdictCode::kAllowInspected)) {
+      // An allowed connection with port 67 (a server elsewhere): its requests are read.
+      CHECK(w.verdict == "queue 101");
+      CHECK(w.meta_mark == kHintDhcpRequest);
+    } else {
+      CHECK(w.verdict == "queue 100");
+      CHECK(w.meta_mark == 0);
+    }
+    // From the internet to a device's port 67: no request the box reads or lets by; only a
+    // flow the policy allowed passes.
+    Packet in = dhcpRequest(ct_mark);
+    in.iif = "wan";
+    in.oif = "br-0";
+    w = walker::walk(layout, in);
+    CHECK(w.verdict != "queue 101");
+    if (ct_mark != mark(VerdictCode::kAllow) && ct_mark != mark(VerdictCode::kAllowInspected)) {
+      CHECK(w.verdict != "accept");
+    }
+  }
+  // A broadcast the bridge passes up while promiscuous has no conntrack entry: still read.
+  Packet detached = dhcpRequest(0);
+  detached.invalid = true;
+  Walk w = walker::walk(layout, detached, "input");
+  CHECK(w.verdict == "queue 101");
+  CHECK(w.meta_mark == kHintDhcpRequest);
+  // From no segment: not ours to read.
+  Packet foreign = dhcpRequest(0);
+  foreign.iif = "wan";
+  CHECK(walker::walk(layout, foreign, "input").verdict == "accept (policy)");
 }
 
 TEST_CASE("what muzzled read before the map it still reads: undecided and refused flows") {
