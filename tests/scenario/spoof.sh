@@ -162,8 +162,8 @@ lab_exec gw dnsmasq --conf-file="$LAB_STATE/dnsmasq-dhcp.conf" --keep-in-foregro
 _lab_remember_pid $!
 lab_check "the vacuum leaves the network" ip -n "$(lab_ns vacuum)" link set eth0 down
 # A capture on the box (tcpdump -i br-cam) makes the bridge promiscuous, and the broadcasts it then
-# passes up to the box carry no conntrack entry: conntrack-invalid, which the ruleset drops. The
-# box's DHCP server must hear them anyway.
+# passes up to the box carry no conntrack entry: conntrack-invalid, which `judge` drops. The box's
+# DHCP server must hear them anyway (the requests are read ahead of that check).
 lab_check "br-cam is promiscuous" ip -n "$(lab_ns gw)" link set br-cam promisc on
 lease_ok() {
   local deadline=$((SECONDS + 30))
