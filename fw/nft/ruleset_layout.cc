@@ -251,11 +251,11 @@ void addJudgeChain(LayoutBuilder& b) {
   // is the base chain's), ahead of the next four rules, because the packet passed each of them
   // unmatched on the walk that queued it (NF_REPEAT runs the same hook again, on the same
   // conntrack state): neighbour discovery and MLD are accepted there, invalid packets dropped,
-  // and DNS answers and DHCP requests queued to muzzled, which answers those NF_ACCEPT or
-  // NF_DROP, never NF_REPEAT. An undecided packet misses here once, where it used to fail seven
-  // rules that each compared the packet mark: its mark is 0 (generation 0 is never a verdict's),
-  // or one another table or subsystem set before `judge`, which only a mark equal to this
-  // generation's verdict would match, as it would have matched those seven rules.
+  // DNS answers queued to muzzled, which answers those NF_ACCEPT or NF_DROP, never NF_REPEAT,
+  // and DHCP requests between segments accepted. An undecided packet misses here once, where it
+  // used to fail seven rules that each compared the packet mark: its mark is 0 (generation 0 is
+  // never a verdict's), or one another table or subsystem set before `judge`, which only a mark
+  // equal to this generation's verdict would match, as it would have matched those seven rules.
   b.add("judge", "judge rule 1 (a fresh verdict in the packet mark)",
         {MarkVmap{
             .packet_mark = true,
@@ -273,7 +273,7 @@ void addJudgeChain(LayoutBuilder& b) {
   b.add("judge", "judge rule 4 (drop conntrack-invalid packets)",
         {CtStateInvalid{}, Counter{}, Verdict{Verdict::kDrop, ""}});
   // Undecided from here on (no mark of this generation in the conntrack, no verdict yet).
-  b.add("judge", "judge rule 5 (DNS answers and DHCP requests: to muzzled)",
+  b.add("judge", "judge rule 5 (DNS answers to muzzled, DHCP requests to a segment)",
         {Verdict{Verdict::kJump, "dns-dhcp"}});
   // DNS queries from devices reach muzzled on every packet, so it knows which questions an
   // answer may answer. After the packet mark's map, so the NF_REPEAT that judges an undecided

@@ -172,7 +172,7 @@ using NftExpr =
 
 struct RuleLayout {
   std::string chain;
-  // What the rule is for, as a kernel error names it: "judge rule 3 (drop conntrack-invalid
+  // What the rule is for, as a kernel error names it: "judge rule 4 (drop conntrack-invalid
   // packets): Operation not supported".
   std::string what;
   std::vector<NftExpr> exprs;
