@@ -130,6 +130,15 @@ void addDnsQueryRules(LayoutBuilder& b, const char* chain) {
   }
 }
 
+// `udp dport 67 iifname @segments meta mark set 0x80 counter queue`: a DHCP request from a
+// segment to muzzled, which reads it and accepts it (marks.h: kHintDhcpRequest). In `input` for
+// the box's own requests and in `inspected` for those to a server beyond the box.
+void addReadDhcpRequestRule(LayoutBuilder& b, const char* chain, const std::string& what) {
+  b.add(chain, what,
+        {Port{kUdp, false, kDhcpServerPort}, fromSegment(), SetMetaMark{kHintDhcpRequest},
+         Counter{}, b.inspectionQueue()});
+}
+
 // DNS answers to devices and DHCP requests between devices, whatever their flow's verdict:
 // reached by jump from `judge` (undecided flows), `inspected`, `deny` and `discard`; returns when
 // the packet is neither. DNS answers reach muzzled on every packet, so the name is learned before
@@ -158,9 +167,7 @@ void addDnsDhcpChain(LayoutBuilder& b) {
 // the box) carries no conntrack entry (br_netfilter detaches it), and the box's DHCP server
 // must not go deaf while someone watches the segment.
 void addDhcpRequestRule(LayoutBuilder& b) {
-  b.add("input", "input rule (DHCP requests from a segment: to muzzled)",
-        {Port{kUdp, false, kDhcpServerPort}, fromSegment(), SetMetaMark{kHintDhcpRequest},
-         Counter{}, b.inspectionQueue()});
+  addReadDhcpRequestRule(b, "input", "input rule (DHCP requests from a segment: to muzzled)");
 }
 
 // An allowed flow with port 53 or 67 on one side (marks.h: kAllowInspected): what muzzled reads
@@ -175,9 +182,8 @@ void addInspectedChain(LayoutBuilder& b) {
   // receives. Only here: on an undecided or refused flow a packet to port 67 outside the segments
   // is judged like any other. Behind the DNS query rules, which every query on an allowed flow
   // meets.
-  b.add("inspected", "inspected rule (DHCP requests on an allowed flow: to muzzled)",
-        {Port{kUdp, false, kDhcpServerPort}, fromSegment(), SetMetaMark{kHintDhcpRequest},
-         Counter{}, b.inspectionQueue()});
+  addReadDhcpRequestRule(b, "inspected",
+                         "inspected rule (DHCP requests on an allowed flow: to muzzled)");
   b.add("inspected", "inspected rule (the rest of an allowed flow)", {Verdict{Verdict::kAccept, ""}});
 }
 
