@@ -344,9 +344,9 @@ END {
       printf "  %s compile+swap <= 100 ms          %-12s: median %s ms; SIGHUP compile+install ms:%s (at start: %s)\n",
         verdict(text != "" && m + 0 <= 100), "10k devices", m, text, first
       r0 = field(site10k, "rss_start_kb") + 0
-      printf "  %s RSS after start <= 32 MB        %-12s: %.1f MB (%.1f MB after the swaps), %s devices, a %s-entry address list\n",
+      printf "  %s RSS after start <= 32 MB        %-12s: %.1f MB (%.1f MB after the swaps), %s devices, a %s-entry address list%s\n",
         verdict(r0 > 0 && r0 <= 32768), "10k devices", r0 / 1024, field(site10k, "rss_after_kb") / 1024, field(site10k, "devices"),
-        field(site10k, "addresses")
+        field(site10k, "addresses"), (field(site10k, "ct_flushed") != "") ? sprintf("; started on an empty conntrack table (%s entries of the section before flushed)", field(site10k, "ct_flushed")) : ""
       sw = "muzzled-10k" SUBSEP "swap"
       if (sw in ran)
         printf "         first packets during the swaps %-6s: p99 %s us, max %s us over %s one-at-a-time flows (udp-latency p99: muzzled %s us, bareM %s us), %s lost\n",

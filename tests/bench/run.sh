@@ -948,7 +948,7 @@ learn_memory() {
 # is not warm yet), and the report lists each.
 # BENCH_SITE10K=0 skips it.
 site_10k() {
-  local v r n t loaded loads_json="" rss0 rss1
+  local v r n t loaded loads_json="" rss0 rss1 ct10k
   say "site-10k: 10,000 devices, a 100,000-entry address list"
   lab_exec gw nft delete table inet muzzle 2>/dev/null || true
   for v in a b; do
@@ -960,6 +960,11 @@ site_10k() {
   # bench's folder is the 1,000-device site; in an empty one it boots from policy.yaml, as a
   # fresh box does.
   mkdir -p "$LAB_STATE/state-10k"
+  # An empty conntrack table, as every cell starts from: learn_memory's flows (~50,000 entries)
+  # are still in it, and accounting takes the connections open at its start as a baseline, one
+  # tracked entry each (~80 bytes; 65,536 at most, flow_counts.h): 4 MB of RSS that are the
+  # previous section's traffic, not the site's. The count flushed goes in the JSON.
+  ct10k="$(ct_flush)"
   LAB_STATE_DIR="$LAB_STATE/state-10k" lab_start_muzzled
   consumer_pid="$LAB_MUZZLED_PID"
   rss0="$(rss_kb)"
@@ -993,7 +998,7 @@ site_10k() {
     loads_json+="{\"compile_ms\":${n:-null},\"install_ms\":${t:-null},\"devices\":${v:-null}},"
   done
   # The first entry is the load at start; the others are the SIGHUPs.
-  echo "{\"config\":\"muzzled-10k\",\"workload\":\"reload-10k\",\"devices\":10000,\"addresses\":100000,\"reloads\":[${loads_json%,}],\"rss_start_kb\":$rss0,\"rss_after_kb\":$rss1}" >>"$jsonl"
+  echo "{\"config\":\"muzzled-10k\",\"workload\":\"reload-10k\",\"devices\":10000,\"addresses\":100000,\"reloads\":[${loads_json%,}],\"rss_start_kb\":$rss0,\"rss_after_kb\":$rss1,\"ct_flushed\":$ct10k}" >>"$jsonl"
   say "site-10k: RSS ${rss0} KiB after start, ${rss1} after the swaps; compile+install: ${loads_json%,}"
   lab_stop_muzzled
   consumer_pid=""
