@@ -960,9 +960,9 @@ site_10k() {
   # bench's folder is the 1,000-device site; in an empty one it boots from policy.yaml, as a
   # fresh box does.
   mkdir -p "$LAB_STATE/state-10k"
-  # An empty conntrack table, as every cell starts from: learn_memory's flows (~50,000 entries)
+  # An empty conntrack table, as every cell starts from: learn_memory's flows (50,000-70,000)
   # are still in it, and accounting takes the connections open at its start as a baseline, one
-  # tracked entry each (~80 bytes; 65,536 at most, flow_counts.h): 4 MB of RSS that are the
+  # tracked entry each (~80 bytes; 65,536 at most, flow_counts.h): 4-5 MB of RSS that are the
   # previous section's traffic, not the site's. The count flushed goes in the JSON.
   ct10k="$(ct_flush)"
   LAB_STATE_DIR="$LAB_STATE/state-10k" lab_start_muzzled
