@@ -7,7 +7,7 @@
 //   bench_traffic udp --from NS --to NS --ifname eth0 --dst-mac MAC --src-mac MAC --src-ip IP
 //                     [--devices 1] [--dst-net 203.0.113.0] [--port 9000] [--flows N]
 //                     [--window W] [--seconds S] [--tuple-base K] [--single-flow]
-//                     [--dns-every K --resolver IP --name-port P] [--dst-ports N]
+//                     [--dns-every K --resolver IP --name-port P] [--dst-ports N] [--rate R]
 //   bench_traffic tcp --from NS --to NS [--dst-net 203.0.113.0] [--port 9000]
 //                     [--concurrency C] [--seconds S] [--flows N]
 //
@@ -19,6 +19,9 @@
 // --dst-ports N (at most 64) walks the destination port too, over --port .. --port+N-1 (a sink
 // on each), so one device can open 254 x N flows to distinct (host, port) pairs: the learning
 // recorder keys its flows so.
+// --rate R paces the flows at R a second (still at most --window in flight): a fixed offered
+// rate below what every config forwards, so each forwards the same flows and only the CPU they
+// cost differs (the bench's udp-fixed cells).
 // With --dns-every K, every K-th flow is preceded by a DNS query from its device to --resolver
 // (port 53, answered here by the sink with an A record for one of the mixed site's 50 names,
 // see kNames): the flow's datagram goes out only once the answer has come back to the device's
@@ -29,7 +32,8 @@
 //
 // Sends only what it is told to, only from inside the namespaces it is given; the bench script
 // gives it lab namespaces and lab addresses. Bounded by --flows and --seconds.
-// Prints one JSON object: sent, received, lost, late, seconds, rate, p50_us, p99_us, max_us
+// Prints one JSON object: sent, received, lost, late, seconds, rate, p50_us, p99_us, max_us,
+// traffic_user_us, traffic_sys_us
 // (and dns_queries, dns_answers with --dns-every).
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -42,6 +46,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -152,13 +157,22 @@ struct Stats {
       size_t i = std::min(latency_ns.size() - 1, static_cast<size_t>(p * latency_ns.size()));
       return latency_ns[i] / 1000.0;
     };
+    // The program's own CPU (the generator's and the sink's): user time is the lab's alone; system
+    // time also holds the forwarding its sends run in their own context.
+    rusage self{};
+    getrusage(RUSAGE_SELF, &self);
+    auto us = [](const timeval& t) {
+      return static_cast<long long>(t.tv_sec) * 1'000'000 + t.tv_usec;
+    };
     std::printf(
         "{\"sent\":%llu,\"received\":%llu,\"lost\":%llu,\"late\":%llu,\"seconds\":%.3f,"
-        "\"rate\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f%s}\n",
+        "\"rate\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,\"traffic_user_us\":%lld,"
+        "\"traffic_sys_us\":%lld%s}\n",
         static_cast<unsigned long long>(sent), static_cast<unsigned long long>(received),
-        static_cast<unsigned long long>(lost - late), static_cast<unsigned long long>(late), seconds,
-        seconds > 0 ? received / seconds : 0.0, pct(0.50), pct(0.99),
-        latency_ns.empty() ? 0.0 : latency_ns.back() / 1000.0, extra.c_str());
+        static_cast<unsigned long long>(lost - late), static_cast<unsigned long long>(late),
+        seconds, seconds > 0 ? received / seconds : 0.0, pct(0.50), pct(0.99),
+        latency_ns.empty() ? 0.0 : latency_ns.back() / 1000.0, us(self.ru_utime), us(self.ru_stime),
+        extra.c_str());
   }
 };
 
@@ -297,6 +311,8 @@ int runUdp(const Args& a) {
   const uint32_t src_ip = parseIp(a.get("src-ip"));
   const uint64_t dns_every = static_cast<uint64_t>(std::max(0L, a.num("dns-every", 0)));
   const bool dns = dns_every > 0;
+  const int64_t rate =
+      std::max(0L, a.num("rate", 0));  // flows a second; 0: as fast as the window allows
   const uint32_t resolver = dns ? parseIp(a.get("resolver")) : 0;
   const uint16_t name_port = static_cast<uint16_t>(dns ? a.num("name-port", 0) : 0);
   if (dns && (name_port == 0 || single_flow)) {
@@ -479,8 +495,15 @@ int runUdp(const Args& a) {
       if (grace_end == 0) grace_end = now + kGraceNs;
       if (now > grace_end) break;
     }
-    if (sending && in_flight < window) {
-      int n = static_cast<int>(std::min<uint64_t>({window - in_flight, kBurst, max_flows - st.sent}));
+    // Paced: the flows due by now (a burst at most), none before their time.
+    uint64_t due = max_flows;
+    if (rate > 0)
+      due = static_cast<uint64_t>((now - st.first_send) * static_cast<__int128>(rate) /
+                                  1'000'000'000L) +
+            1;
+    if (sending && in_flight < window && due > st.sent) {
+      int n = static_cast<int>(
+          std::min<uint64_t>({window - in_flight, kBurst, max_flows - st.sent, due - st.sent}));
       for (int i = 0; i < n; ++i) {
         const uint64_t seq = st.sent + i;
         uint8_t* f = &frames[i * kSlot];
@@ -510,7 +533,15 @@ int runUdp(const Args& a) {
     }
     const bool window_full = st.sent - st.received - st.lost >= window || !sending;
     pollfd pfd[4] = {{rx, POLLIN, 0}, {name_rx, POLLIN, 0}, {dns_rx, POLLIN, 0}, {answers_rx, POLLIN, 0}};
-    if (poll(pfd, dns ? 4 : 1, window_full ? 10 : 0) < 0 && errno != EINTR) die("poll");
+    // Paced and ahead of time: sleep until the next flow is due (or an arrival), not spin, so
+    // the generator's own CPU stays the same small share in every config.
+    timespec wait{0, 0};
+    if (window_full) {
+      wait.tv_nsec = 10'000'000;
+    } else if (rate > 0 && due <= st.sent) {
+      wait.tv_nsec = std::max<int64_t>(20'000, 1'000'000'000L / rate);
+    }
+    if (ppoll(pfd, dns ? 4 : 1, &wait, nullptr) < 0 && errno != EINTR) die("poll");
     int got = 0;
     if (dns) {
       serveDns();

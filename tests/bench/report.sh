@@ -88,6 +88,15 @@ function cost_rows(with, without, workloads, label, with_cpu,    n, i, w, r, lis
       paired("rate", with, without, w, 1)
   }
 }
+# What a feature costs at the fixed rate: the CPU of the whole box a flow, config `with` against `without`,
+# MET at <= 1.03x; also the difference in ns a flow, and by round.
+function fixed_cost(with, without, label,    a, x, y) {
+  a = "udp-fixed"
+  if (!((with SUBSEP a) in ran) || !((without SUBSEP a) in ran)) return
+  x = median("busy", with SUBSEP a); y = median("busy", without SUBSEP a)
+  printf "  %s %s%-12s: %s x (%s vs %s us of the box a flow, %+.0f ns; by round %s)\n", verdict(y + 0 > 0 && x / y <= 1.03), label, a,
+    ratio(x, y), x, y, (x - y) * 1000, paired("busy", with, without, a, 0)
+}
 /"meta":1/ { meta = $0; next }
 /"workload":"reload"/ { reloads = reloads $0; last_reload = $0; next }
 /"workload":"dns-counters"/ { dnsc = $0; next }
@@ -108,6 +117,7 @@ function cost_rows(with, without, workloads, label, with_cpu,    n, i, w, r, lis
   sample("table", key, field($0, "table_ns_per_pkt")); sample("tflow", key, field($0, "table_ns_per_flow"))
   rd = field($0, "round"); if (rd != "") { byround["rate", key, rd] = field($0, "rate"); byround["p99", key, rd] = field($0, "p99_us") }
   sample("idle", key, field($0, "idle_pct"))
+  sample("busy", key, field($0, "busy_us_per_flow")); if (rd != "") { byround["busy", key, rd] = field($0, "busy_us_per_flow"); byround["cpu", key, rd] = field($0, "cpu_us_per_pkt") }
   # The accounting event thread, where it ran: its CPU a flow sent (ns), and per second of the cell
   # its wait for a CPU (ms), its wake-ups and the times another task took its CPU.
   secs_cell = field($0, "seconds") + 0
@@ -390,6 +400,27 @@ END {
     print ""
     printf "%s: %s against muzzled, same run:\n", feature[c], c
     cost_rows(c, "muzzled", "udp-churn tcp-churn mixed", "costs <= 3%               ", 1)
+  }
+  # The same costs at a fixed offered rate (udp-fixed): the CPU a flow, where the saturated
+  # rates above move 20-30 % between rounds of one config.
+  if (("muzzled" SUBSEP "udp-fixed") in ran) {
+    print ""
+    printf "New flows at a fixed rate (udp-fixed: %s flows/s offered to every config), the CPU a flow: the whole box\n", rate["muzzled" SUBSEP "udp-fixed"]
+    print "(every CPU busy, less the traffic program user time; its system calls, alike in every config, stay in) and the queue program:"
+    n = split("kernel bare-minimal muzzled muzzled-noacct muzzled-learn muzzled-web muzzled-2q", fw_, " ")
+    for (i = 1; i <= n; i++) {
+      k = fw_[i] SUBSEP "udp-fixed"
+      if (!(k in ran)) continue
+      printf "  %-16s box %s us a flow [%s], queue program %s us a judged packet [%s]; lost %s, qdrop %s, idle %s%%\n", fw_[i],
+        median("busy", k), spread("busy", k), cpu[k], spread("cpu", k), lost[k], qd[k], median("idle", k)
+    }
+    fixed_cost("muzzled", "muzzled-noacct", "accounting costs <= 3%    ")
+    fixed_cost("muzzled-learn", "muzzled", "learning costs <= 3%      ")
+    fixed_cost("muzzled-web", "muzzled", "the web console <= 3%     ")
+    k = "muzzled" SUBSEP "udp-fixed"; b = "bare-minimal" SUBSEP "udp-fixed"
+    if (b in ran)
+      printf "  %s user CPU/flow <= 1.1x bareM     %-12s: %s x bareM (%s vs %s us a judged packet; by round %s)\n",
+        verdict(cpu[b] + 0 > 0 && cpu[k] / cpu[b] <= 1.1), "udp-fixed", ratio(cpu[k], cpu[b]), cpu[k], cpu[b], paired("cpu", "muzzled", "bare-minimal", "udp-fixed", 0)
   }
   if (("muzzled-small" SUBSEP "udp-churn") in ran) {
     print ""

@@ -28,6 +28,14 @@ bench="$BUILD/tests/bench"
 # few percent needs about a thousand samples, ~10 s at this rate.
 fixed_pps="${BENCH_FIXED_PPS:-50000}"
 fixed_secs="${BENCH_FIXED_SECONDS:-10}"
+# What a feature costs a new flow, measured as the established path is: new UDP flows at a fixed
+# offered rate (the udp-fixed cells, BENCH_FLOW_RATE a second for BENCH_FLOW_RATE_SECONDS), below
+# what every config forwards, so each forwards the same flows and only the CPU they cost differs.
+# Saturated rates cannot resolve 3 %: one config and code ran udp-churn at two steady rates ~25 %
+# apart (tests/bench/HISTORY.md, "two modes"). 5 s at 40,000: ~200,000 flows, under the lab
+# gateway's 262,144 conntrack entries, so no flow is evicted early.
+flow_rate="${BENCH_FLOW_RATE:-40000}"
+flow_rate_secs="${BENCH_FLOW_RATE_SECONDS:-5}"
 # During those cells (and the new-flow cells: cell()) perf samples every CPU (cpu-clock, this many
 # times a second; 0: no perf) to measure the table's own CPU a packet (a flow): the samples in the
 # kernel's nf_tables code. The tick-sampled softirq of one config moved by a factor of 4 between
@@ -236,6 +244,8 @@ cell() {
   dma_hold
   read -r -a i0 <<<"$(idle_entries)"
   read -r -a s0 <<<"$(cpu_stat)"
+  local wall0 wall1
+  wall0="$(date +%s%N)"
   # The established-path and new-flow cells run their traffic program under perf: the table's
   # CPU a forwarded packet, or a new flow (table_ns_each).
   local perf_file=""
@@ -253,6 +263,7 @@ cell() {
   read -r -a ev1 <<<"$(event_thread_sched)"
   traffic_prefix=()
   read -r -a s1 <<<"$(cpu_stat)"
+  wall1="$(date +%s%N)"
   read -r -a i1 <<<"$(idle_entries)"
   dma_release
   read -r -a q1 <<<"$(queue_cols)"
@@ -275,7 +286,8 @@ cell() {
   fi
   local sent
   sent="$(json_field "$result" sent)"
-  [[ "$workload" == *churn* || "$workload" == *latency* || "$workload" == mixed ]] && tuple_base=$((tuple_base + ${sent:-0}))
+  [[ "$workload" == *churn* || "$workload" == *latency* || "$workload" == mixed || "$workload" == udp-fixed ]] &&
+    tuple_base=$((tuple_base + ${sent:-0}))
   # The CPU steal of the cell (time the host gave this VM's vCPUs to others) and its softirq
   # time; per forwarded packet where the workload counts them (the established-path cells).
   local dt=$((s1[0] - s0[0])) steal_pct idle_pct softirq_ms forwarded softirq_ns="null"
@@ -283,6 +295,18 @@ cell() {
   idle_pct="$(awk -v s=$((s1[3] - s0[3])) -v t="$dt" 'BEGIN { printf "%.1f", (t > 0) ? 100 * s / t : 0 }')"
   softirq_ms="$(awk -v q=$((s1[1] - s0[1])) -v hz="$hz" 'BEGIN { printf "%.0f", q * 1000 / hz }')"
   forwarded="$(json_field "$result" forwarded)"
+  # The whole box's CPU a flow sent, on the new-flow cells: every CPU's busy time (the wall time
+  # on all CPUs less their idle and stolen time, which a tickless kernel counts exactly, where
+  # user and system time are tick samples) less the traffic program's own code (its user time).
+  # In it: muzzled's threads, the kernel's forwarding, conntrack and tables, accounting's events,
+  # and the traffic program's system calls (its sends run the forwarding in their own context,
+  # so they stay in), the same in every config.
+  local busy_us="null"
+  if [[ "$unit" == flows/s || "$unit" == conn/s ]] && ((${sent:-0} > 0)); then
+    busy_us="$(awk -v w=$((wall1 - wall0)) -v c="$(nproc)" -v i=$((s1[3] - s0[3] + s1[2] - s0[2])) -v hz="$hz" \
+      -v u="$(json_field "$result" traffic_user_us)" -v n="$sent" \
+      'BEGIN { b = w * c - i * 1e9 / hz - u * 1e3; printf "%.2f", (b > 0 ? b : 0) / 1e3 / n }')"
+  fi
   if ((${forwarded:-0} > 0)); then
     softirq_ns="$(awk -v q=$((s1[1] - s0[1])) -v hz="$hz" -v n="$forwarded" 'BEGIN { printf "%.0f", q * 1e9 / hz / n }')"
   fi
@@ -297,7 +321,7 @@ cell() {
   line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_drop\":$((d1 - d0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"table_ns_per_pkt\":$table_pkt,\"table_ns_per_flow\":$table_flow,\"rss_kb\":$(rss_kb),\"queue_wakeups\":$wakes,\"pkts_per_wakeup\":$per_wake,\"queue_preempted\":$((w1[3] - w0[3])),\"queue_migrations\":$((w1[4] - w0[4]))"
   line+=",\"event_thread_cpu_us\":$(((ev1[0] - ev0[0]) / 1000)),\"event_thread_wait_us\":$(((ev1[1] - ev0[1]) / 1000))"
   line+=",\"event_thread_wakeups\":$((ev1[2] - ev0[2])),\"event_thread_preempted\":$((ev1[3] - ev0[3]))"
-  line+=",\"steal_pct\":$steal_pct,\"idle_pct\":$idle_pct,\"softirq_ms\":$softirq_ms,\"softirq_ns_per_pkt\":$softirq_ns,\"dma_latency\":\"$dma_state\"}"
+  line+=",\"steal_pct\":$steal_pct,\"idle_pct\":$idle_pct,\"softirq_ms\":$softirq_ms,\"softirq_ns_per_pkt\":$softirq_ns,\"busy_us_per_flow\":$busy_us,\"dma_latency\":\"$dma_state\"}"
   echo "$line" >>"$jsonl"
   local dns
   dns="$(json_field "$line" dns_answers)"
@@ -373,6 +397,11 @@ common_cells() {
   cell "$config" tcp-latency conn/s traffic_tcp --concurrency 1 --flows "$latency_tcp_flows" --seconds "$secs"
   cell "$config" mixed flows/s traffic_mixed --window 256 --seconds "$secs"
   cell "$config" tcp-stream Mbit/s traffic_stream
+  fixed_flow_cell "$config"
+}
+# New flows at a fixed offered rate (flow_rate): the CPU a flow costs, not how many a second.
+fixed_flow_cell() {
+  cell "$1" udp-fixed flows/s traffic_udp --window 256 --rate "$flow_rate" --seconds "$flow_rate_secs"
 }
 # Every packet through the queue: one UDP flow and one TCP stream.
 every_packet_cells() {
@@ -808,6 +837,7 @@ config_muzzled_noacct() {
   cell muzzled-noacct udp-churn flows/s traffic_udp --window 256 --seconds "$secs"
   cell muzzled-noacct tcp-churn conn/s traffic_tcp --concurrency 32 --seconds "$secs"
   cell muzzled-noacct tcp-stream Mbit/s traffic_stream
+  fixed_flow_cell muzzled-noacct
   established_cells muzzled-noacct
   lab_stop_muzzled
   consumer_pid=""
@@ -828,6 +858,7 @@ config_muzzled_learn() {
   consumer_pid="$LAB_MUZZLED_PID"
   learn_all_devices >/dev/null
   feature_cells muzzled-learn
+  fixed_flow_cell muzzled-learn
   lab_stop_muzzled
   consumer_pid=""
 }
@@ -838,6 +869,7 @@ config_muzzled_web() {
   consumer_pid="$LAB_MUZZLED_PID"
   web_viewer_start
   feature_cells muzzled-web
+  fixed_flow_cell muzzled-web
   web_viewer_stop
   lab_stop_muzzled
   consumer_pid=""
