@@ -32,7 +32,7 @@ fixed_secs="${BENCH_FIXED_SECONDS:-10}"
 # offered rate (the udp-fixed cells, BENCH_FLOW_RATE a second for BENCH_FLOW_RATE_SECONDS), below
 # what every config forwards, so each forwards the same flows and only the CPU they cost differs.
 # Saturated rates cannot resolve 3 %: one config and code ran udp-churn at two steady rates ~25 %
-# apart (tests/bench/HISTORY.md, "two modes"). 5 s at 40,000: ~200,000 flows, under the lab
+# apart (tests/bench/HISTORY.md, "The run committed"). 5 s at 40,000: ~200,000 flows, under the lab
 # gateway's 262,144 conntrack entries, so no flow is evicted early.
 flow_rate="${BENCH_FLOW_RATE:-40000}"
 flow_rate_secs="${BENCH_FLOW_RATE_SECONDS:-5}"
