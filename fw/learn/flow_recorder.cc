@@ -18,21 +18,16 @@ size_t FlowRecorder::approxBytesPerFlow() {
   // A slot, two index entries (at the total bound the index is sized for it, at most half
   // full), and a name's heap buffer when it does not fit the small-string buffer (typical: 32
   // bytes).
-  return sizeof(Slot) + 2 * sizeof(IndexEntry) + 32;
+  return sizeof(Slot) + FlatIndex::kBytesPerRecord + 32;
 }
 
 uint32_t FlowRecorder::Storage::find(const DeviceFlows& device, uint32_t tag,
                                      const KeyView& key) const {
-  if (table.empty()) return kNoSlot;
-  const size_t mask = table.size() - 1;
-  // The table is at most half full, so an empty entry ends every probe.
-  for (size_t i = tag & mask;; i = (i + 1) & mask) {
-    const IndexEntry e = table[i];
-    if (e.slot == kNoSlot) return kNoSlot;
-    if (e.tag != tag) continue;
-    const Slot& s = at(e.slot);
-    if (s.device == &device && viewOf(s.flow.key) == key) return e.slot;
-  }
+  const uint32_t i = table.find(tag, [&](uint32_t slot) {
+    const Slot& s = at(slot);
+    return s.device == &device && viewOf(s.flow.key) == key;
+  });
+  return i == FlatIndex::kNone ? kNoSlot : i;
 }
 
 uint32_t FlowRecorder::Storage::take() {
@@ -45,46 +40,6 @@ uint32_t FlowRecorder::Storage::take() {
     chunks.push_back(std::make_unique<Slot[]>(kChunkSlots));
   }
   return used++;
-}
-
-void FlowRecorder::Storage::place(std::vector<IndexEntry>& t, IndexEntry entry) {
-  const size_t mask = t.size() - 1;
-  size_t i = entry.tag & mask;
-  while (t[i].slot != kNoSlot) i = (i + 1) & mask;
-  t[i] = entry;
-}
-
-void FlowRecorder::Storage::grow() {
-  // Entries move by their tags alone: growing reads no slot.
-  std::vector<IndexEntry> bigger(table.empty() ? 8 : 2 * table.size());
-  for (const IndexEntry& e : table) {
-    if (e.slot != kNoSlot) place(bigger, e);
-  }
-  table.swap(bigger);
-}
-
-void FlowRecorder::Storage::index(uint32_t i) {
-  if (2 * (flows + 1) > table.size()) grow();
-  place(table, IndexEntry{i, at(i).tag});
-  ++flows;
-}
-
-void FlowRecorder::Storage::unindex(uint32_t i) {
-  const size_t mask = table.size() - 1;
-  size_t hole = at(i).tag & mask;
-  while (table[hole].slot != i) hole = (hole + 1) & mask;
-  // Backward shift: an entry further along the run moves into the hole when the hole lies
-  // between its home and where it is, so every entry stays reachable from its home without
-  // tombstones.
-  for (size_t j = (hole + 1) & mask; table[j].slot != kNoSlot; j = (j + 1) & mask) {
-    const size_t home = table[j].tag & mask;
-    if (((j - home) & mask) >= ((j - hole) & mask)) {
-      table[hole] = table[j];
-      hole = j;
-    }
-  }
-  table[hole] = IndexEntry{};
-  --flows;
 }
 
 void FlowRecorder::Storage::pushFront(DeviceFlows& device, uint32_t i) {
@@ -208,7 +163,7 @@ void FlowRecorder::erase(MacMap<DeviceFlows>::iterator it) {
   storage_.drop(device);
   devices_.erase(it);
   // The last flow gone (every session forgotten, say): the slots and the index go too.
-  if (storage_.flows == 0) storage_ = Storage();
+  if (storage_.table.size() == 0) storage_ = Storage();
 }
 
 bool FlowRecorder::learning(MacAddress mac) const {
@@ -292,7 +247,7 @@ std::vector<LearnSession> FlowRecorder::expire() {
 
 FlowRecorder::DeviceFlows* FlowRecorder::victimFor(DeviceFlows& device) {
   if (device.count >= limits_.per_device) return &device;
-  if (storage_.flows < limits_.total || most_ == 0) return nullptr;
+  if (storage_.table.size() < limits_.total || most_ == 0) return nullptr;
   // A tie goes against the recording device: it pushes out its own flow before another's.
   return device.count >= most_ ? &device : by_count_[most_];
 }

@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "fw/common/clock.h"
+#include "fw/common/flat_index.h"
 #include "fw/common/keyed_hash.h"
 #include "fw/common/net.h"
 #include "fw/common/status.h"
@@ -154,7 +155,7 @@ class FlowRecorder {
   // The flows of `mac`, most recently seen first (empty when not learning).
   std::vector<LearnedFlow> flows(MacAddress mac) const;
 
-  size_t flowCount() const { return storage_.flows; }
+  size_t flowCount() const { return storage_.table.size(); }
   size_t sessionCount() const { return devices_.size(); }
   uint64_t evictions() const { return evictions_; }
   const LearnLimits& limits() const { return limits_; }
@@ -212,16 +213,10 @@ class FlowRecorder {
     uint32_t prev = kNoSlot;
     uint32_t next = kNoSlot;
   };
-  // An entry of the index: the slot and its tag, whose low bits are the entry's home.
-  struct IndexEntry {
-    uint32_t slot = kNoSlot;  // kNoSlot: empty
-    uint32_t tag = 0;
-  };
   // The flows of every device: slots in chunks of kChunkSlots that never move (a flow's number
   // is its place), given back to a free list when a device is dropped, and one index of them
-  // by (device, key): open addressing, linear probing, at most half full, deleted entries
-  // closed up behind (backward shift), so no tombstones build up at the bounds. load() fills
-  // one aside and swaps it in.
+  // by (device, key) (flat_index.h: no tombstones build up at the bounds). load() fills one
+  // aside and swaps it in.
   struct Storage {
     static constexpr uint32_t kChunkShift = 10;
     static constexpr uint32_t kChunkSlots = 1u << kChunkShift;
@@ -232,19 +227,15 @@ class FlowRecorder {
     uint32_t find(const DeviceFlows& device, uint32_t tag, const KeyView& key) const;
     // A slot to fill: a free one, else a new one (a chunk allocated once in kChunkSlots).
     uint32_t take();
-    // Slot `i`'s entry into the index, by its tag; the index doubles first if it would be more
-    // than half full.
-    void index(uint32_t i);
-    void unindex(uint32_t i);
+    // Slot `i` into the index, by its tag, and out of it.
+    void index(uint32_t i) { table.insert(at(i).tag, i); }
+    void unindex(uint32_t i) { table.erase(at(i).tag, i); }
     void pushFront(DeviceFlows& device, uint32_t i);
     void pushBack(DeviceFlows& device, uint32_t i);
     uint32_t popBack(DeviceFlows& device);
     void moveToFront(DeviceFlows& device, uint32_t i);
     // Unindexes the flows of `device` and gives their slots back (names keep their buffers).
     void drop(DeviceFlows& device);
-    // Doubles the index (to 8 entries, the first time).
-    void grow();
-    static void place(std::vector<IndexEntry>& table, IndexEntry entry);
     template <typename F>
     void forEach(const DeviceFlows& device, F&& f) const {
       uint32_t i = device.head;
@@ -258,8 +249,7 @@ class FlowRecorder {
     std::vector<std::unique_ptr<Slot[]>> chunks;
     uint32_t used = 0;              // slots handed out at least once; the rest are untouched
     uint32_t free = kNoSlot;        // the first slot given back
-    std::vector<IndexEntry> table;  // a power of two entries, or none
-    size_t flows = 0;               // in the index: the recorded flows
+    FlatIndex table;                // the recorded flows' slots, by tag
   };
   static KeyView viewOf(const LearnedFlowKey& k) {
     return KeyView{k.direction, k.protocol, k.port, k.name, k.address};

@@ -127,7 +127,7 @@ void FlowRecorder::appendHeader(std::string& out) {
 
 size_t FlowRecorder::serializedSizeHint() const {
   // ~130 bytes a flow line (more with a long name): one allocation for most files.
-  return kHeader.size() + 1 + devices_.size() * 96 + storage_.flows * 140;
+  return kHeader.size() + 1 + devices_.size() * 96 + storage_.table.size() * 140;
 }
 
 std::string FlowRecorder::serialize() const {
@@ -286,7 +286,7 @@ Status FlowRecorder::load(std::string_view text, std::string_view file_name) {
     if (!l) return bad("lateral= must be yes or no");
     f.to_device = *l;
     if (current == nullptr || current->count >= limits_.per_device ||
-        storage.flows >= limits_.total) {
+        storage.table.size() >= limits_.total) {
       ++dropped;
       continue;
     }

@@ -1,6 +1,9 @@
 // What each connection counted, and the sums by device pair: see flow_counts.h.
 #include "fw/nft/flow_counts.h"
 
+#include <algorithm>
+
+#include "fw/common/keyed_hash.h"
 #include "fw/nft/marks.h"
 
 namespace muzzle {
@@ -32,18 +35,24 @@ void FlowCountTotals::add(const FlowCount& count) {
 }
 
 FlowGroupCount* FlowCountTotals::groupFor(const Key& key) {
-  auto it = groups_.find(key);
-  if (it != groups_.end()) return &it->second;
+  const uint32_t tag = tagOf(key);
+  const uint32_t found = index_.find(tag, [&](uint32_t i) {
+    const FlowGroupCount& g = groups_[i];
+    return g.source == key.source && g.destination == key.destination &&
+           g.traffic_class == key.traffic_class && g.judged == key.judged && g.ends == key.ends;
+  });
+  if (found != FlatIndex::kNone) return &groups_[found];
   const bool pair = key.ends == FlowGroupCount::Ends::kBoth;
   if (pair ? pairs_ >= max_pairs_ : groups_.size() - pairs_ >= max_ends_) return nullptr;
   if (pair) ++pairs_;
-  FlowGroupCount group;
+  FlowGroupCount& group = groups_.emplace_back();
   group.source = key.source;
   group.destination = key.destination;
   group.traffic_class = key.traffic_class;
   group.judged = key.judged;
   group.ends = key.ends;
-  return &groups_.emplace(key, group).first->second;
+  index_.insert(tag, static_cast<uint32_t>(groups_.size() - 1));
+  return &group;
 }
 
 namespace {
@@ -78,23 +87,41 @@ void ConnectionGrowth::beginDump() {
   dumping_ = true;
 }
 
+uint32_t ConnectionGrowth::tagOf(uint32_t id) {
+  return static_cast<uint32_t>(keyedHash(uint64_t{id}));
+}
+
+uint32_t ConnectionGrowth::find(uint32_t id) const {
+  return index_.find(tagOf(id), [&](uint32_t i) { return tracked_[i].id == id; });
+}
+
+void ConnectionGrowth::untrack(uint32_t i) {
+  index_.erase(tagOf(tracked_[i].id), i);
+  const auto last = static_cast<uint32_t>(tracked_.size() - 1);
+  if (i != last) {
+    tracked_[i] = tracked_[last];
+    index_.renumber(tagOf(tracked_[i].id), last, i);
+  }
+  tracked_.pop_back();
+}
+
 std::optional<FlowCount> ConnectionGrowth::dumped(const FlowCount& cumulative) {
   if (ended_.contains(cumulative.id)) return std::nullopt;  // its event counted it this dump
-  auto it = tracked_.find(cumulative.id);
-  if (it == tracked_.end()) {
+  const Last seen{cumulative.orig_bytes,  cumulative.orig_packets,
+                  cumulative.reply_bytes, cumulative.reply_packets,
+                  dump_number_,           cumulative.id};
+  const uint32_t i = find(cumulative.id);
+  if (i == FlatIndex::kNone) {
     if (tracked_.size() >= max_tracked_) {
       ++untracked_;  // counted whole by its event
       return std::nullopt;
     }
-    tracked_.emplace(cumulative.id,
-                     Last{cumulative.orig_bytes, cumulative.orig_packets, cumulative.reply_bytes,
-                          cumulative.reply_packets, dump_number_});
+    tracked_.push_back(seen);
+    index_.insert(tagOf(cumulative.id), static_cast<uint32_t>(tracked_.size() - 1));
     return flows::whole(cumulative);  // never counted before
   }
-  Last& last = it->second;
-  std::optional<FlowCount> growth = flows::grownSince(last, cumulative);
-  last = Last{cumulative.orig_bytes, cumulative.orig_packets, cumulative.reply_bytes,
-              cumulative.reply_packets, dump_number_};
+  std::optional<FlowCount> growth = flows::grownSince(tracked_[i], cumulative);
+  tracked_[i] = seen;
   return growth;
 }
 
@@ -103,10 +130,10 @@ std::optional<FlowCount> ConnectionGrowth::ended(const FlowCount& final_counts) 
   // During a dump, the entry of this connection may be in a datagram not parsed yet: its counts
   // are in `final_counts`, and the dump must not count them again.
   if (dumping_) ended_.insert(final_counts.id);
-  auto it = tracked_.find(final_counts.id);
-  if (it == tracked_.end()) return flows::whole(final_counts);
-  std::optional<FlowCount> growth = flows::grownSince(it->second, final_counts);
-  tracked_.erase(it);
+  const uint32_t i = find(final_counts.id);
+  if (i == FlatIndex::kNone) return flows::whole(final_counts);
+  std::optional<FlowCount> growth = flows::grownSince(tracked_[i], final_counts);
+  untrack(i);
   return growth;
 }
 
@@ -118,11 +145,13 @@ void ConnectionGrowth::endDump() {
   // still queued, and must stay tracked until it is read, or it would be counted whole again.
   const uint64_t keep_from = last_complete_;
   last_complete_ = dump_number_;
-  std::erase_if(tracked_, [&](const auto& entry) {
-    if (entry.second.seen_dump >= keep_from) return false;
-    ++swept_;
-    return true;
-  });
+  const size_t swept =
+      std::erase_if(tracked_, [&](const Last& last) { return last.seen_dump < keep_from; });
+  if (swept == 0) return;
+  swept_ += swept;
+  // The survivors moved: the index is made again, once a dump (every 10 s), in one pass.
+  index_.clear();
+  for (uint32_t i = 0; i < tracked_.size(); ++i) index_.insert(tagOf(tracked_[i].id), i);
 }
 
 void ConnectionGrowth::abortDump() {
@@ -135,20 +164,19 @@ void ConnectionGrowth::abortDump() {
 
 std::vector<FlowGroupCount> FlowCountTotals::take() {
   std::vector<FlowGroupCount> out;
-  out.reserve(groups_.size());
-  for (auto& [key, group] : groups_) out.push_back(group);
-  groups_.clear();
+  out.swap(groups_);
+  index_.clear();
   pairs_ = 0;
   return out;
 }
 
-size_t FlowCountTotals::KeyHash::operator()(const Key& k) const {
+uint32_t FlowCountTotals::tagOf(const Key& k) {
   const uint64_t extra =
       uint64_t{k.traffic_class} << 3 | static_cast<uint64_t>(k.ends) << 1 | (k.judged ? 1 : 0);
   const uint64_t a = keyedHash(k.source, extra);
   const uint64_t b = keyedHash(k.destination, extra);
   // Not symmetric: (a, b) and (b, a) are different groups and should land apart.
-  return static_cast<size_t>(a ^ (b * 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2)));
+  return static_cast<uint32_t>(a ^ (b * 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2)));
 }
 
 bool udpEndsByDumpNext(bool by_dump_now, bool timeouts_outlive, bool dump_skipped, size_t tracked,

@@ -27,10 +27,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "fw/common/flat_index.h"
 #include "fw/common/net.h"
 
 namespace muzzle {
@@ -99,21 +99,23 @@ class FlowCountTotals {
     uint8_t traffic_class = 0;
     bool judged = false;
     FlowGroupCount::Ends ends = FlowGroupCount::Ends::kBoth;
-    bool operator==(const Key&) const = default;
   };
-  struct KeyHash {
-    size_t operator()(const Key& k) const;
-  };
+  static uint32_t tagOf(const Key& key);
   // The group of `key`, made when there is room for one more of its kind; null when not.
   FlowGroupCount* groupFor(const Key& key);
   size_t max_ends_;
   size_t max_pairs_;
-  std::unordered_map<Key, FlowGroupCount, KeyHash> groups_;
+  // The groups in the order made, found by index_ (flat_index.h): on a churning segment every
+  // ended connection looks up one to three groups, and a flat index costs each lookup about
+  // one cache miss for the index and one for the group (tests/bench/HISTORY.md, "Accounting's
+  // tables").
+  std::vector<FlowGroupCount> groups_;
+  FlatIndex index_;
   size_t pairs_ = 0;  // groups_ of Ends::kBoth; the rest are ends
   uint64_t lost_bytes_ = 0;
 };
 
-// The most connections ConnectionGrowth tracks by default: 65,536 (~6 MiB at most).
+// The most connections ConnectionGrowth tracks by default: 65,536 (~4 MiB at most).
 inline constexpr size_t kMaxTrackedConnections = 65536;
 
 // Whether the next table leaves UDP's ends to the dumps (RulesetSpec::UdpEnds::kDumps), given
@@ -156,15 +158,25 @@ class ConnectionGrowth {
   uint64_t swept() const { return swept_; }          // ids forgotten, not seen by two dumps
 
  private:
+  // The last counts seen of connection `id`.
   struct Last {
     uint64_t orig_bytes = 0;
     uint64_t orig_packets = 0;
     uint64_t reply_bytes = 0;
     uint64_t reply_packets = 0;
     uint64_t seen_dump = 0;
+    uint32_t id = 0;
   };
+  static uint32_t tagOf(uint32_t id);
+  // The place of `id` in tracked_, FlatIndex::kNone when it is not tracked.
+  uint32_t find(uint32_t id) const;
+  // Forgets tracked_[i]: the last connection fills its place.
+  void untrack(uint32_t i);
   size_t max_tracked_;
-  std::unordered_map<uint32_t, Last> tracked_;
+  // Every tracked connection, in no order, found by index_ (flat_index.h): each DESTROY event
+  // looks its id up, and on a churning segment tens of thousands a second end.
+  std::vector<Last> tracked_;
+  FlatIndex index_;
   std::unordered_set<uint32_t> ended_;  // tombstones: ids whose event came during this dump
   uint64_t dump_number_ = 0;            // of the dump in progress or the last one
   uint64_t last_complete_ = 0;          // the number of the last dump that ended with its DONE

@@ -5,8 +5,6 @@
 // each refused with an error that says so; ConnectionGrowth (each connection's growth by id:
 // dumps, events, tombstones, the sweep, the bound); then FlowCountTotals' grouping, its refusals
 // and its bound.
-#include "fw/nft/conntrack_wire.h"
-
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <endian.h>
@@ -19,10 +17,15 @@
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <optional>
+#include <random>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "fw/nft/conntrack_wire.h"
 #include "fw/nft/marks.h"
 
 namespace muzzle {
@@ -884,6 +887,69 @@ TEST_CASE("ConnectionGrowth's bound: beyond it a dump entry is skipped, its even
   CHECK(growth.tracked() == 2);
 }
 
+TEST_CASE("ConnectionGrowth at scale: thousands of ids, ended in any order, survivors of a sweep") {
+  // Ids as the kernel gives them (any 32-bit value); events in an order of their own. Each
+  // removal moves the last tracked connection into the hole, and a sweep moves every survivor:
+  // each must still be found under its own id, with its own last counts.
+  std::mt19937 rng(18);
+  std::vector<uint32_t> ids;
+  std::set<uint32_t> seen;
+  while (ids.size() < 6000) {
+    const uint32_t id = static_cast<uint32_t>(rng());
+    if (seen.insert(id).second) ids.push_back(id);
+  }
+  auto first_bytes = [](size_t k) { return 100 + k; };
+  ConnectionGrowth growth(8000);
+  growth.beginDump();
+  for (size_t k = 0; k < ids.size(); ++k) growth.dumped(cumulative(ids[k], first_bytes(k), 1));
+  growth.endDump();
+  REQUIRE(growth.tracked() == ids.size());
+
+  // A third end (k % 3 == 0), in a shuffled order: each counts 7 bytes more than the dump saw.
+  // Their places are filled from the end of the array, by connections of every kind.
+  std::vector<size_t> order;
+  for (size_t k = 0; k < ids.size(); k += 3) order.push_back(k);
+  std::shuffle(order.begin(), order.end(), rng);
+  for (const size_t k : order) {
+    CHECK(counts(growth.ended(cumulative(ids[k], first_bytes(k) + 7, 2))) ==
+          std::vector<uint64_t>{7, 1, 0, 0});
+  }
+  CHECK(growth.tracked() == 4000);
+  // Two dumps see only the survivors (k % 3 == 1; each 10 bytes more the second time), and
+  // 2000 new ids, first (they take the places the moved ones left: a stale place now holds
+  // another id); the rest (k % 3 == 2) are swept.
+  std::vector<uint32_t> fresh;
+  while (fresh.size() < 2000) {
+    const uint32_t id = static_cast<uint32_t>(rng());
+    if (seen.insert(id).second) fresh.push_back(id);
+  }
+  for (uint64_t extra : {0, 10}) {
+    growth.beginDump();
+    for (const uint32_t id : fresh) {
+      CHECK(counts(growth.dumped(cumulative(id, 50 + extra, 1))) ==
+            std::vector<uint64_t>{extra == 0 ? 50u : 10u, extra == 0 ? 1u : 0u, 0, 0});
+    }
+    for (size_t k = 1; k < ids.size(); k += 3) {
+      CHECK(counts(growth.dumped(cumulative(ids[k], first_bytes(k) + extra, 1))) ==
+            std::vector<uint64_t>{extra, 0, 0, 0});
+    }
+    growth.endDump();
+  }
+  CHECK(growth.tracked() == 4000);
+  CHECK(growth.swept() == 2000);
+  // The survivors end: 5 bytes since the last dump. The swept ones count whole.
+  for (size_t k = 1; k < ids.size(); k += 3) {
+    CHECK(counts(growth.ended(cumulative(ids[k], first_bytes(k) + 15, 2))) ==
+          std::vector<uint64_t>{5, 1, 0, 0});
+  }
+  for (const uint32_t id : fresh) {
+    CHECK(counts(growth.ended(cumulative(id, 61, 1))) == std::vector<uint64_t>{1, 0, 0, 0});
+  }
+  CHECK(counts(growth.ended(cumulative(ids[5003], first_bytes(5003), 1))) ==
+        std::vector<uint64_t>{first_bytes(5003), 1, 0, 0});
+  CHECK(growth.tracked() == 0);
+}
+
 TEST_CASE("ConnectionGrowth over parsed dumps: what a connection counted, once, in any order") {
   // The same connection read by two dumps, then ended: the sums of its growth are its final
   // counts, whatever came between.
@@ -1067,6 +1133,65 @@ TEST_CASE(
   CHECK(totals.groups() == 1);
   CHECK(totals.take().front().ends == Ends::kBoth);
   CHECK(totals.lostBytes() == 45);
+}
+
+TEST_CASE("FlowCountTotals at scale: a churning segment past the room, two intervals alike") {
+  // The bench's churn: 999 devices, each flow to one of 254 hosts, far more pairs than room.
+  // What take() returns is checked against a plain model of the same rule: the first pairs
+  // seen get groups, the rest go to their ends while those have room.
+  using Ends = FlowGroupCount::Ends;
+  const size_t room = 4096;  // 3072 pairs, 1024 ends
+  FlowCountTotals totals(room);
+  const uint32_t mark = verdictMark(7, VerdictCode::kAllow, 2);
+  for (int interval = 0; interval < 2; ++interval) {
+    CAPTURE(interval);
+    const uint64_t lost_start = totals.lostBytes();
+    std::map<std::tuple<int, std::string, std::string>, uint64_t> model;  // (ends, src, dst)
+    size_t pairs = 0;
+    size_t ends = 0;
+    uint64_t lost = 0;
+    for (uint32_t seq = 0; seq < 20000; ++seq) {
+      const std::string src = "198.18." + std::to_string(1 + (seq % 999) / 250) + "." +
+                              std::to_string(1 + (seq % 999) % 250);
+      // Another order of hosts in the second interval: the groups land in other places.
+      const std::string dst =
+          "203.0.113." + std::to_string(1 + (seq * (interval == 0 ? 7919 : 104729)) % 254);
+      const uint64_t bytes = 1 + seq % 13;
+      totals.add(count(src.c_str(), dst.c_str(), mark, bytes));
+      auto pair = model.find({0, src, dst});
+      if (pair != model.end() || pairs < room - room / 4) {
+        if (pair == model.end()) ++pairs;
+        model[{0, src, dst}] += bytes;
+        continue;
+      }
+      bool found_both = true;
+      for (const auto& key :
+           {std::make_tuple(1, src, std::string()), std::make_tuple(2, std::string(), dst)}) {
+        auto end = model.find(key);
+        if (end == model.end() && ends >= room / 4) {
+          found_both = false;
+          continue;
+        }
+        if (end == model.end()) ++ends;
+        model[key] += bytes;
+      }
+      if (!found_both) lost += bytes;
+    }
+    CHECK(totals.groups() == model.size());
+    CHECK(lost > 0);  // the end groups filled too
+    CHECK(totals.lostBytes() == lost_start + lost);
+    const std::vector<FlowGroupCount> groups = totals.take();
+    REQUIRE(groups.size() == model.size());
+    for (const FlowGroupCount& g : groups) {
+      const int kind = g.ends == Ends::kBoth ? 0 : g.ends == Ends::kSource ? 1 : 2;
+      const auto it = model.find({kind, g.source == IpAddress{} ? "" : g.source.toString(),
+                                  g.destination == IpAddress{} ? "" : g.destination.toString()});
+      REQUIRE(it != model.end());
+      CHECK(g.orig_bytes == it->second);
+      CHECK(g.traffic_class == 2);
+    }
+    CHECK(totals.groups() == 0);
+  }
 }
 
 TEST_CASE("parsed entries sum into groups: a dump and an event of the same pair") {
