@@ -9,7 +9,7 @@
 //                     [--window W] [--seconds S] [--tuple-base K] [--single-flow]
 //                     [--dns-every K --resolver IP --name-port P] [--dst-ports N] [--rate R]
 //   bench_traffic tcp --from NS --to NS [--dst-net 203.0.113.0] [--port 9000]
-//                     [--concurrency C] [--seconds S] [--flows N]
+//                     [--concurrency C] [--seconds S] [--flows N] [--tuple-base K] [--rate R]
 //
 // udp: Ethernet frames from an AF_PACKET socket on --ifname (so each datagram may come from
 // another device: --devices N walks MAC and IPv4 source from the given bases). Every datagram is
@@ -28,7 +28,8 @@
 // MAC, to the answered address and --name-port, so a firewall that did not learn the name from
 // the answer drops it and it counts as lost. tcp: --concurrency non-blocking
 // connects at a time to the sink's listener; each closes with a reset once connected (no
-// TIME_WAIT), and its connect time is the latency.
+// TIME_WAIT), and its connect time is the latency. --rate R paces the connects at R a second
+// (still at most --concurrency open), as udp's --rate paces flows (the bench's tcp-fixed cells).
 //
 // Sends only what it is told to, only from inside the namespaces it is given; the bench script
 // gives it lab namespaces and lab addresses. Bounded by --flows and --seconds.
@@ -577,6 +578,8 @@ int runTcp(const Args& a) {
   const int64_t send_ns = a.num("seconds", 3) * 1'000'000'000L;
   const uint32_t dst_net = parseIp(a.get("dst-net", "203.0.113.0"));
   const uint64_t tuple_base = static_cast<uint64_t>(a.num("tuple-base", 0));
+  const int64_t rate =
+      std::max(0L, a.num("rate", 0));  // connects a second; 0: as fast as the slots allow
 
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) die("epoll");
@@ -637,15 +640,32 @@ int runTcp(const Args& a) {
   for (;;) {
     const int64_t now = nowNs();
     const bool sending = st.sent < max_flows && now - st.first_send < send_ns;
+    // Paced: the connects due by now, none before their time.
+    uint64_t due = max_flows;
+    if (rate > 0)
+      due = static_cast<uint64_t>((now - st.first_send) * static_cast<__int128>(rate) /
+                                  1'000'000'000L) +
+            1;
     int open_slots = 0;
     for (size_t i = 0; i < slots.size(); ++i) {
       Slot& s = slots[i];
       if (s.fd >= 0 && now - s.started > 1'000'000'000L) finish(s, false, now);  // 1 s: lost
-      if (s.fd < 0 && sending) start(s, i);
+      if (s.fd < 0 && sending && st.sent < due) start(s, i);
       if (s.fd >= 0) ++open_slots;
     }
     if ((!sending && open_slots == 0) || now > hard_end) break;
-    int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 10);
+    // Paced, ahead of time and with a slot free: sleep until the next connect is due (or an
+    // event), not spin, so the generator's own CPU stays the same small share in every config.
+    // epoll_wait counts in milliseconds, rounded up here: a wake-up starts every connect due
+    // since the last, so the offered rate holds, though above 1,000 a second some start up to a
+    // millisecond late, a few at once (fewer while completions wake the loop between).
+    int wait_ms = 10;
+    if (rate > 0 && sending && due <= st.sent && open_slots < concurrency) {
+      const int64_t next_ns =
+          st.first_send + static_cast<int64_t>(__int128{st.sent} * 1'000'000'000L / rate);
+      wait_ms = static_cast<int>(std::clamp<int64_t>((next_ns - now + 999'999) / 1'000'000, 1, 10));
+    }
+    int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), wait_ms);
     const int64_t done = nowNs();
     for (int i = 0; i < n; ++i) {
       if (events[i].data.u64 == UINT64_MAX) {

@@ -88,10 +88,10 @@ function cost_rows(with, without, workloads, label, with_cpu,    n, i, w, r, lis
       paired("rate", with, without, w, 1)
   }
 }
-# What a feature costs at the fixed rate: the CPU of the whole box a flow, config `with` against `without`,
-# MET at <= 1.03x; also the difference in ns a flow, and by round.
-function fixed_cost(with, without, label,    a, x, y) {
-  a = "udp-fixed"
+# What a feature costs at the fixed rate (workload `a`: udp-fixed or tcp-fixed): the CPU of the whole
+# box a flow, config `with` against `without`, MET at <= 1.03x; also the difference in ns a flow, and
+# by round.
+function fixed_cost(with, without, label, a,    x, y) {
   if (!((with SUBSEP a) in ran) || !((without SUBSEP a) in ran)) return
   x = median("busy", with SUBSEP a); y = median("busy", without SUBSEP a)
   printf "  %s %s%-12s: %s x (%s vs %s us of the box a flow, %+.0f ns; by round %s)\n", verdict(y + 0 > 0 && x / y <= 1.03), label, a,
@@ -403,22 +403,26 @@ END {
     printf "%s: %s against muzzled, same run:\n", feature[c], c
     cost_rows(c, "muzzled", "udp-churn tcp-churn mixed", "costs <= 3%               ", 1)
   }
-  # The same costs at a fixed offered rate (udp-fixed): the CPU a flow, where the saturated
-  # rates above move 20-30 % between rounds of one config.
-  if (("muzzled" SUBSEP "udp-fixed") in ran) {
+  # The same costs at a fixed offered rate (udp-fixed, tcp-fixed): the CPU a flow (a connection),
+  # where the saturated rates above move 20-30 % between rounds of one config.
+  nfx = split("udp-fixed tcp-fixed", fx, " "); offered = ""
+  for (j = 1; j <= nfx; j++)
+    if (("muzzled" SUBSEP fx[j]) in ran)
+      offered = offered sprintf("%s%s: %s %s", (offered == "") ? "" : ", ", fx[j], rate["muzzled" SUBSEP fx[j]], unit[fx[j]])
+  if (offered != "") {
     print ""
-    printf "New flows at a fixed rate (udp-fixed: %s flows/s offered to every config), the CPU a flow: the whole box\n", rate["muzzled" SUBSEP "udp-fixed"]
+    printf "New flows at a fixed rate (%s offered to every config), the CPU a flow: the whole box\n", offered
     print "(every CPU busy, less the traffic program user time; its system calls, alike in every config, stay in) and the queue program:"
     n = split("kernel bare-minimal muzzled muzzled-noacct muzzled-learn muzzled-web muzzled-2q", fw_, " ")
-    for (i = 1; i <= n; i++) {
-      k = fw_[i] SUBSEP "udp-fixed"
+    for (j = 1; j <= nfx; j++) for (i = 1; i <= n; i++) {
+      k = fw_[i] SUBSEP fx[j]
       if (!(k in ran)) continue
-      printf "  %-16s box %s us a flow [%s], queue program %s us a judged packet [%s]; lost %s, qdrop %s, idle %s%%\n", fw_[i],
+      printf "  %-9s %-16s box %s us a flow [%s], queue program %s us a judged packet [%s]; lost %s, qdrop %s, idle %s%%\n", fx[j], fw_[i],
         median("busy", k), spread("busy", k), cpu[k], spread("cpu", k), lost[k], qd[k], median("idle", k)
     }
-    fixed_cost("muzzled", "muzzled-noacct", "accounting costs <= 3%    ")
-    fixed_cost("muzzled-learn", "muzzled", "learning costs <= 3%      ")
-    fixed_cost("muzzled-web", "muzzled", "the web console <= 3%     ")
+    for (j = 1; j <= nfx; j++) fixed_cost("muzzled", "muzzled-noacct", "accounting costs <= 3%    ", fx[j])
+    for (j = 1; j <= nfx; j++) fixed_cost("muzzled-learn", "muzzled", "learning costs <= 3%      ", fx[j])
+    for (j = 1; j <= nfx; j++) fixed_cost("muzzled-web", "muzzled", "the web console <= 3%     ", fx[j])
   }
   if (("muzzled-small" SUBSEP "udp-churn") in ran) {
     print ""

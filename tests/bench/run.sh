@@ -36,6 +36,15 @@ fixed_secs="${BENCH_FIXED_SECONDS:-10}"
 # gateway's 262,144 conntrack entries, so no flow is evicted early.
 flow_rate="${BENCH_FLOW_RATE:-40000}"
 flow_rate_secs="${BENCH_FLOW_RATE_SECONDS:-5}"
+# The same for TCP: the tcp-fixed cells, BENCH_TCP_FLOW_RATE connects a second for
+# BENCH_FLOW_RATE_SECONDS, 32 open at most, where saturated tcp-churn moved by a quarter and more
+# between rounds (muzzled: 15,974-22,056 conn/s over the 5 rounds of results/latest.txt). 8,000:
+# about half the slowest round of any config that runs the cell (muzzled-2q 15,383, muzzled-noacct
+# 15,919; the small box runs no fixed cells), so a slow round still forwards every connect
+# offered; and even at saturated tcp-churn's p99 connect time (~2 ms) only ~16 would be open, so
+# the 32 slots do not bound the rate.
+# 5 s: 40,000 connections, one conntrack entry each, far under the table's 262,144.
+tcp_flow_rate="${BENCH_TCP_FLOW_RATE:-8000}"
 # During those cells (and the new-flow cells: cell()) perf samples every CPU (cpu-clock, this many
 # times a second; 0: no perf) to measure the table's own CPU a packet (a flow): the samples in the
 # kernel's nf_tables code. The tick-sampled softirq of one config moved by a factor of 4 between
@@ -286,7 +295,7 @@ cell() {
   fi
   local sent
   sent="$(json_field "$result" sent)"
-  [[ "$workload" == *churn* || "$workload" == *latency* || "$workload" == mixed || "$workload" == udp-fixed ]] &&
+  [[ "$workload" == *churn* || "$workload" == *latency* || "$workload" == mixed || "$workload" == udp-fixed || "$workload" == tcp-fixed ]] &&
     tuple_base=$((tuple_base + ${sent:-0}))
   # The CPU steal of the cell (time the host gave this VM's vCPUs to others) and its softirq
   # time; per forwarded packet where the workload counts them (the established-path cells).
@@ -399,9 +408,11 @@ common_cells() {
   cell "$config" tcp-stream Mbit/s traffic_stream
   fixed_flow_cell "$config"
 }
-# New flows at a fixed offered rate (flow_rate): the CPU a flow costs, not how many a second.
+# New flows at a fixed offered rate (flow_rate; TCP: tcp_flow_rate): the CPU a flow costs, not
+# how many a second.
 fixed_flow_cell() {
   cell "$1" udp-fixed flows/s traffic_udp --window 256 --rate "$flow_rate" --seconds "$flow_rate_secs"
+  cell "$1" tcp-fixed conn/s traffic_tcp --concurrency 32 --rate "$tcp_flow_rate" --seconds "$flow_rate_secs"
 }
 # Every packet through the queue: one UDP flow and one TCP stream.
 every_packet_cells() {
