@@ -655,17 +655,16 @@ int runTcp(const Args& a) {
     }
     if ((!sending && open_slots == 0) || now > hard_end) break;
     // Paced, ahead of time and with a slot free: sleep until the next connect is due (or an
-    // event), not spin, so the generator's own CPU stays the same small share in every config.
-    // epoll_wait counts in milliseconds, rounded up here: a wake-up starts every connect due
-    // since the last, so the offered rate holds, though above 1,000 a second some start up to a
-    // millisecond late, a few at once (fewer while completions wake the loop between).
-    int wait_ms = 10;
+    // event), not spin, so the generator's own CPU stays the same small share in every config;
+    // to the nanosecond (epoll_pwait2), as udp's ppoll, so connects start one at a time and not
+    // in bursts that would batch the queue's work.
+    timespec wait{0, 10'000'000};
     if (rate > 0 && sending && due <= st.sent && open_slots < concurrency) {
       const int64_t next_ns =
           st.first_send + static_cast<int64_t>(__int128{st.sent} * 1'000'000'000L / rate);
-      wait_ms = static_cast<int>(std::clamp<int64_t>((next_ns - now + 999'999) / 1'000'000, 1, 10));
+      wait.tv_nsec = std::clamp<int64_t>(next_ns - now, 1'000, 10'000'000);
     }
-    int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), wait_ms);
+    int n = epoll_pwait2(ep, events.data(), static_cast<int>(events.size()), &wait, nullptr);
     const int64_t done = nowNs();
     for (int i = 0; i < n; ++i) {
       if (events[i].data.u64 == UINT64_MAX) {
