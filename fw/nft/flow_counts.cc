@@ -1,8 +1,6 @@
 // What each connection counted, and the sums by device pair: see flow_counts.h.
 #include "fw/nft/flow_counts.h"
 
-#include <algorithm>
-
 #include "fw/common/keyed_hash.h"
 #include "fw/nft/marks.h"
 

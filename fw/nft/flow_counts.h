@@ -108,7 +108,7 @@ class FlowCountTotals {
   // The groups in the order made, found by index_ (flat_index.h): on a churning segment every
   // ended connection looks up one to three groups, and a flat index costs each lookup about
   // one cache miss for the index and one for the group (tests/bench/HISTORY.md, "Accounting's
-  // tables").
+  // tables made flat").
   std::vector<FlowGroupCount> groups_;
   FlatIndex index_;
   size_t pairs_ = 0;  // groups_ of Ends::kBoth; the rest are ends
