@@ -38,7 +38,9 @@ flow_rate="${BENCH_FLOW_RATE:-40000}"
 flow_rate_secs="${BENCH_FLOW_RATE_SECONDS:-5}"
 # The same for TCP: the tcp-fixed cells, BENCH_TCP_FLOW_RATE connects a second for
 # BENCH_FLOW_RATE_SECONDS, 32 open at most, where saturated tcp-churn moved by a quarter and more
-# between rounds (muzzled: 15,974-22,056 conn/s over the 5 rounds of results/latest.txt). 8,000:
+# between rounds (muzzled: 15,974-22,056 conn/s over the 5 rounds of the run of 2026-12-06 22:46,
+# HISTORY.md; the first run with these cells spread them as wide, for reasons HISTORY.md gives
+# under "The run committed, 2026-12-07"). 8,000:
 # about half the slowest round of any config that runs the cell (muzzled-2q 15,383, muzzled-noacct
 # 15,919; the small box runs no fixed cells), so a slow round still forwards every connect
 # offered; and even at saturated tcp-churn's p99 connect time (~2 ms) only ~16 would be open, so
