@@ -22,8 +22,8 @@ namespace muzzle {
 class FlatIndex {
  public:
   static constexpr uint32_t kNone = UINT32_MAX;
-  // What an entry costs, for the owners' memory estimates: the index holds at most half of its
-  // entries, so a record costs two.
+  // What a record costs in the index, for the owners' memory estimates: two 8-byte entries, since
+  // the index is at most half full (just after it doubles, four).
   static constexpr size_t kBytesPerRecord = 2 * 8;
 
   // The number of the record tagged `tag` for which `same(number)` is true; kNone when none is.
