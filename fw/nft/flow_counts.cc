@@ -89,16 +89,16 @@ uint32_t ConnectionGrowth::tagOf(uint32_t id) {
   return static_cast<uint32_t>(keyedHash(uint64_t{id}));
 }
 
-uint32_t ConnectionGrowth::find(uint32_t id) const {
-  return index_.find(tagOf(id), [&](uint32_t i) { return tracked_[i].id == id; });
+uint32_t ConnectionGrowth::find(uint32_t id, uint32_t tag) const {
+  return index_.find(tag, [&](uint32_t i) { return tracked_[i].id == id; });
 }
 
 void ConnectionGrowth::untrack(uint32_t i) {
-  index_.erase(tagOf(tracked_[i].id), i);
+  index_.erase(tracked_[i].tag, i);
   const auto last = static_cast<uint32_t>(tracked_.size() - 1);
   if (i != last) {
     tracked_[i] = tracked_[last];
-    index_.renumber(tagOf(tracked_[i].id), last, i);
+    index_.renumber(tracked_[i].tag, last, i);
   }
   tracked_.pop_back();
 }
@@ -107,15 +107,16 @@ std::optional<FlowCount> ConnectionGrowth::dumped(const FlowCount& cumulative) {
   if (ended_.contains(cumulative.id)) return std::nullopt;  // its event counted it this dump
   const Last seen{cumulative.orig_bytes,  cumulative.orig_packets,
                   cumulative.reply_bytes, cumulative.reply_packets,
-                  dump_number_,           cumulative.id};
-  const uint32_t i = find(cumulative.id);
+                  dump_number_,           cumulative.id,
+                  tagOf(cumulative.id)};
+  const uint32_t i = find(seen.id, seen.tag);
   if (i == FlatIndex::kNone) {
     if (tracked_.size() >= max_tracked_) {
       ++untracked_;  // counted whole by its event
       return std::nullopt;
     }
     tracked_.push_back(seen);
-    index_.insert(tagOf(cumulative.id), static_cast<uint32_t>(tracked_.size() - 1));
+    index_.insert(seen.tag, static_cast<uint32_t>(tracked_.size() - 1));
     return flows::whole(cumulative);  // never counted before
   }
   std::optional<FlowCount> growth = flows::grownSince(tracked_[i], cumulative);
@@ -128,7 +129,7 @@ std::optional<FlowCount> ConnectionGrowth::ended(const FlowCount& final_counts) 
   // During a dump, the entry of this connection may be in a datagram not parsed yet: its counts
   // are in `final_counts`, and the dump must not count them again.
   if (dumping_) ended_.insert(final_counts.id);
-  const uint32_t i = find(final_counts.id);
+  const uint32_t i = find(final_counts.id, tagOf(final_counts.id));
   if (i == FlatIndex::kNone) return flows::whole(final_counts);
   std::optional<FlowCount> growth = flows::grownSince(tracked_[i], final_counts);
   untrack(i);
@@ -149,7 +150,7 @@ void ConnectionGrowth::endDump() {
   swept_ += swept;
   // The survivors moved: the index is made again, once a dump (every 10 s), in one pass.
   index_.clear();
-  for (uint32_t i = 0; i < tracked_.size(); ++i) index_.insert(tagOf(tracked_[i].id), i);
+  for (uint32_t i = 0; i < tracked_.size(); ++i) index_.insert(tracked_[i].tag, i);
 }
 
 void ConnectionGrowth::abortDump() {

@@ -166,10 +166,11 @@ class ConnectionGrowth {
     uint64_t reply_packets = 0;
     uint64_t seen_dump = 0;
     uint32_t id = 0;
+    uint32_t tag = 0;  // tagOf(id), kept so that moving a record never hashes again
   };
   static uint32_t tagOf(uint32_t id);
-  // The place of `id` in tracked_, FlatIndex::kNone when it is not tracked.
-  uint32_t find(uint32_t id) const;
+  // The place of `id` (whose tag is `tag`) in tracked_, FlatIndex::kNone when it is not tracked.
+  uint32_t find(uint32_t id, uint32_t tag) const;
   // Forgets tracked_[i]: the last connection fills its place.
   void untrack(uint32_t i);
   size_t max_tracked_;
