@@ -5,6 +5,8 @@
 // each refused with an error that says so; ConnectionGrowth (each connection's growth by id:
 // dumps, events, tombstones, the sweep, the bound); then FlowCountTotals' grouping, its refusals
 // and its bound.
+#include "fw/nft/conntrack_wire.h"
+
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <endian.h>
@@ -25,7 +27,6 @@
 #include <tuple>
 #include <vector>
 
-#include "fw/nft/conntrack_wire.h"
 #include "fw/nft/marks.h"
 
 namespace muzzle {
