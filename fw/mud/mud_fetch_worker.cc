@@ -1,5 +1,9 @@
 #include "fw/mud/mud_fetch_worker.h"
 
+#include <pthread.h>
+
+#include "fw/common/thread_priority.h"
+
 namespace muzzle {
 
 const char* mudQueuedName(MudFetchWorker::Queued q) {
@@ -43,6 +47,8 @@ MudFetchWorker::Queued MudFetchWorker::request(const std::string& url,
 }
 
 void MudFetchWorker::run() {
+  pthread_setname_np(pthread_self(), "muzzle-mudfetch");
+  runAsBackgroundThread();
   while (true) {
     Job job;
     {

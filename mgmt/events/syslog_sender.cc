@@ -4,6 +4,8 @@
 #include <openssl/x509v3.h>
 #include <pthread.h>
 
+#include "fw/common/thread_priority.h"
+
 namespace muzzle {
 
 namespace asio = boost::asio;
@@ -27,7 +29,10 @@ SyslogSink::Sender::Sender(SyslogSink& sink, SyslogEndpoint endpoint,
       retry_(io_),
       work_(asio::make_work_guard(io_)) {
   asio::post(io_, [this] { begin(); });
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    runAsBackgroundThread();
+    io_.run();
+  });
   pthread_setname_np(thread_.native_handle(), "muzzle-syslog");
 }
 

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "fw/common/thread_priority.h"
+
 namespace muzzle {
 
 void CompileQueue::tuneMalloc() {
@@ -53,6 +55,7 @@ void CompileQueue::submitUrgent(std::function<void()> job) {
 
 void CompileQueue::run() {
   pthread_setname_np(pthread_self(), "muzzle-compile");
+  runAsBackgroundThread();  // a compile never takes a core from the queue threads
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });

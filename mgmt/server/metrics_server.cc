@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 
+#include "fw/common/thread_priority.h"
 #include "mgmt/server/listen_address.h"
 #include "mgmt/server/tcp_listen.h"
 
@@ -258,7 +259,10 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(MetricsOptions optio
   server->port_ = impl->acceptor.local_endpoint().port();
   impl->accept();
   server->impl_ = impl;
-  server->thread_ = std::thread([impl] { impl->ioc.run(); });
+  server->thread_ = std::thread([impl] {
+    runAsBackgroundThread();
+    impl->ioc.run();
+  });
   pthread_setname_np(server->thread_.native_handle(), "muzzle-metrics");
   return server;
 }

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "fw/common/thread_priority.h"
+
 namespace muzzle {
 namespace {
 
@@ -180,6 +182,7 @@ void UnixListener::serve(std::unique_ptr<grpc::experimental::ExternalConnectionA
 }
 
 void UnixListener::run() {
+  runAsBackgroundThread();
   while (true) {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;

@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 
+#include "fw/common/thread_priority.h"
 #include "mgmt/server/tcp_listen.h"
 
 namespace muzzle::web {
@@ -622,6 +623,7 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::start(ServerOptions options, H
   auto server = std::unique_ptr<HttpsServer>(new HttpsServer());
   server->impl_ = impl;
   server->thread_ = std::thread([impl] {
+    runAsBackgroundThread();
     // Nothing here should throw; if a library does, the console goes on serving the others.
     for (;;) {
       try {

@@ -5,6 +5,8 @@
 // queue is destroyed are dropped, never run.
 #pragma once
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -12,6 +14,8 @@
 #include <mutex>
 #include <thread>
 #include <utility>
+
+#include "fw/common/thread_priority.h"
 
 namespace muzzle::web {
 
@@ -53,6 +57,8 @@ class WorkQueue {
 
  private:
   void run() {
+    pthread_setname_np(pthread_self(), "muzzle-web-jobs");
+    runAsBackgroundThread();  // a burst of logins must not slow verdicts
     for (;;) {
       std::function<void()> job;
       {

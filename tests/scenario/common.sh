@@ -115,6 +115,38 @@ expect_exit() {
   [[ "$got" == "$want" ]] || { echo "    exit $got, expected $want"; return 1; }
 }
 
+# thread_priorities BACKGROUND...: each of lab muzzled's threads at the nice value of its role
+# (fw/common/thread_priority.h). The queue threads (muzzle-q*), the engine thread (the process's
+# first), the accounting event thread and the event log's delivery thread run at the process's
+# own (0 in the lab); each thread named BACKGROUND is there and runs at 10. The threads are
+# listed on failure.
+thread_priorities() {
+  local t comm nice tid want bad=0 queue_threads=0 listing=""
+  local -A background=()
+  for want in "$@"; do background[$want]=missing; done
+  for t in /proc/"$LAB_MUZZLED_PID"/task/*; do
+    tid="${t##*/}"
+    comm="$(cat "$t/comm" 2>/dev/null)" || continue
+    # The nice value is stat's 19th field; the name in field 2 is cut first (it may hold spaces).
+    nice="$(sed 's/^.*) //' "$t/stat" 2>/dev/null | awk '{ print $17 }')" || continue
+    listing+="    $tid $comm nice=$nice"$'\n'
+    if [[ -n "${background[$comm]:-}" ]]; then
+      [[ "$nice" == 10 ]] && background[$comm]=ok || { background[$comm]=bad; bad=1; }
+    elif [[ "$comm" == muzzle-q* || "$tid" == "$LAB_MUZZLED_PID" || "$comm" == muzzle-ctevents ||
+            "$comm" == muzzle-events ]]; then
+      [[ "$comm" == muzzle-q* ]] && queue_threads=$((queue_threads + 1))
+      [[ "$nice" == 0 ]] || bad=1
+    fi
+  done
+  for want in "$@"; do [[ "${background[$want]}" == ok ]] || bad=1; done
+  ((queue_threads > 0)) || bad=1
+  if ((bad)); then
+    printf '%s' "$listing"
+    for want in "$@"; do echo "    background $want: ${background[$want]}"; done
+    return 1
+  fi
+}
+
 # The policy revision the box runs, from `ctl --json status`.
 revision() { ctl --json status | sed -n 's/.*"policy_revision": "\{0,1\}\([0-9]*\).*/\1/p'; }
 

@@ -59,6 +59,8 @@ query() {
 query_is() { [[ "$(query "$1")" == "$2" ]]; }
 
 lab_check "prometheus scrapes the box (up == 1)" wait_until 60 query_is 'up{job="muzzle"}' 1
+lab_check "the metrics server's thread runs in the background, the packet path's do not" \
+  thread_priorities muzzle-metrics muzzle-compile
 cam1='mac="44:47:cc:00:00:11"'
 
 # Before cam1's other flows, so its byte counts are these datagrams' alone: the box's time

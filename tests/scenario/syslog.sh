@@ -118,6 +118,8 @@ lab_check "rsyslog (imtcp, gtls) stored the same deny over TLS" \
 echo "    as rsyslog stored it: $(grep -E "$deny_pattern" "$dir/tls.log" | head -n1)"
 lab_check "rsyslog (gtls, x509/certvalid) stored it from muzzled's client certificate" \
   wait_until 0 grep -Eq "$deny_pattern" "$dir/mtls.log"
+lab_check "the syslog senders run in the background, the packet path's threads do not" \
+  thread_priorities muzzle-syslog
 lab_check "the TCP collector got only the events it asks for (no new-device)" \
   test "$(stored 'new-device' "$dir/tcp.log")" = 0
 lab_check "the TLS collector gets every event (new-device too)" \

@@ -95,6 +95,10 @@ lab_expect blocked unknown nvr tcp 554
 lab_check "the audit log names the web user" bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' audit | grep -q 'web:webop'"
 quarantined() { ctl --json devices | jq -e --arg mac "$gadget" '[.. | objects | select(.mac? == $mac)][0].quarantined == true' >/dev/null; }
 lab_check "the API says the gadget is quarantined" quarantined
+# The logins above checked passwords on the console's job thread: it and the console's own
+# thread, the compile thread and the socket's listener yield the cores to the queue threads.
+lab_check "the console's threads run in the background, the packet path's do not" \
+  thread_priorities muzzle-web muzzle-web-jobs muzzle-compile muzzle-unix
 
 echo "== a viewer, and a forged change"
 lab_check "viewer phase" run_browser webview viewer-pass-1 "$gadget" viewer

@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "fw/common/thread_priority.h"
+
 namespace muzzle::web {
 namespace MUZZLE_UNITY_ID {
 
@@ -27,6 +29,16 @@ TEST_CASE("jobs run in order, on the queue's own thread") {
   CHECK(ran_on.get_future().get() != std::this_thread::get_id());
   std::lock_guard<std::mutex> lock(mu);
   CHECK(order == std::vector<int>{0, 1, 2, 3, 4});
+}
+
+TEST_CASE("the jobs run as a background thread: a burst of logins yields the cores to verdicts") {
+  const int mine = currentThreadNice();
+  REQUIRE_MESSAGE(mine < kBackgroundNice, "the tests run at nice ", mine, ": run them under 10");
+  WorkQueue queue(1);
+  std::promise<int> nice;
+  REQUIRE(queue.submit([&] { nice.set_value(currentThreadNice()); }));
+  CHECK(nice.get_future().get() == kBackgroundNice);
+  CHECK(currentThreadNice() == mine);
 }
 
 TEST_CASE("past max_waiting a job is refused at once; stopping drops the waiting ones") {
