@@ -12,7 +12,8 @@
 // (volume limits count what it reads: starved under a device's flood, the flood's own traffic
 // would go uncounted) and the event log's delivery thread (denials reach watchers, syslog and the
 // metrics through it). gRPC's own threads are not Muzzle's to start; its handlers only hand work
-// to the threads above.
+// to the threads above. A thread inherits its creator's nice value: one started from a background
+// thread is a background thread too, so a thread of the packet path is never started from one.
 #pragma once
 
 namespace muzzle {
@@ -30,7 +31,7 @@ inline constexpr int kBackgroundNice = 10;
 // runs at kBackgroundNice or nicer.
 bool runAsBackgroundThread();
 
-// The calling thread's nice value (for the tests and the status).
+// The calling thread's nice value (for the tests).
 int currentThreadNice();
 
 }  // namespace muzzle
