@@ -12,10 +12,11 @@
 //
 // One index for every device, keyed by (device, address) under the keyed hash (a device picks
 // the addresses its answers name): lookup() runs for every new flow of a device, and most find
-// nothing, so a miss is one probe of one table; a hit reaches the entry, and the entry its
-// device, without a second look-up. The index has its buckets for `total` entries from the start
-// (8 bytes each, 512 KiB by default): growing it later would rehash every entry at once, on the
-// packet path, under the Judge's lock.
+// nothing, so a miss is one probe of one table; a hit reaches the entry without a second
+// look-up. A device that holds no name at all is answered from the device table first, without
+// that probe: the index's buckets are cold at every new address, the device's entry is not. The
+// index has its buckets for `total` entries from the start (8 bytes each, 512 KiB by default):
+// growing it later would rehash every entry at once, on the packet path, under the Judge's lock.
 #pragma once
 
 #include <chrono>
@@ -68,6 +69,8 @@ class NameCache {
   size_t entryCount() const { return entries_; }
   size_t deviceCount() const { return devices_.size(); }
   uint64_t evictions() const { return evictions_; }
+  // How many lookups reached the index (the rest ended at the device table: no name held).
+  uint64_t indexProbes() const { return index_probes_; }
   // Rough bytes per entry (list node, index node, name), for the counters line.
   static size_t approxBytesPerEntry();
 
@@ -112,6 +115,7 @@ class NameCache {
   Index index_;                  // (device, address) -> its entries, one per name
   size_t entries_ = 0;
   uint64_t evictions_ = 0;
+  uint64_t index_probes_ = 0;
 };
 
 }  // namespace muzzle

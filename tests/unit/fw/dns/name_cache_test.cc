@@ -49,6 +49,26 @@ TEST_CASE("names are per device and per address family") {
   CHECK(count(cache, kSpeaker, kIp) == 2);
 }
 
+TEST_CASE("a device that holds no name is answered without probing the index") {
+  ManualClock clock;
+  NameCache cache(clock, NameCacheLimits{.grace = seconds(0)});
+  CHECK(count(cache, kCamera, kIp) == 0);  // never learned anything
+  CHECK(cache.indexProbes() == 0);
+  cache.learn(kSpeaker, kIp, "avs.voice.example", 5);
+  CHECK(count(cache, kCamera, kIp) == 0);  // another device's names do not count
+  CHECK(cache.indexProbes() == 0);
+  CHECK(count(cache, kSpeaker, kIp6) == 0);  // a device with names: the index answers
+  CHECK(count(cache, kSpeaker, kIp) == 1);
+  CHECK(cache.indexProbes() == 2);
+  clock.advance(seconds(6));
+  CHECK(count(cache, kSpeaker, kIp) == 0);  // expired, removed on the way
+  CHECK(cache.indexProbes() == 3);
+  CHECK(count(cache, kSpeaker, kIp) == 0);  // nothing left: the device table answers again
+  CHECK(cache.indexProbes() == 3);
+  cache.learn(kSpeaker, kIp, "avs.voice.example", 60);
+  CHECK(count(cache, kSpeaker, kIp) == 1);
+}
+
 TEST_CASE("learning a name again keeps the later expiry; a TTL of days is capped") {
   ManualClock clock;
   NameCache cache(clock, NameCacheLimits{.grace = seconds(0), .max_ttl = seconds(100)});
