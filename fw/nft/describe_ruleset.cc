@@ -50,7 +50,8 @@ struct ExprText {
     return "meta l4proto " + protoName(m.proto);
   }
   std::string operator()(const nftx::Port& m) const {
-    return protoName(m.proto) + (m.source ? " sport " : " dport ") + std::to_string(m.port);
+    return (m.proto == 0 ? "th" : protoName(m.proto)) + (m.source ? " sport " : " dport ") +
+           (m.negate ? "!= " : "") + std::to_string(m.port);
   }
   std::string operator()(const nftx::Icmpv6Type& m) const {
     std::string text = "icmpv6 type " + std::to_string(m.first);
@@ -79,6 +80,9 @@ struct ExprText {
       names += (names.empty() ? "" : ",") + std::string(kNames[bit]);
     }
     return "ct event set " + (names.empty() ? "0" : names);
+  }
+  std::string operator()(const nftx::CtStatusNoNat&) const {
+    return "ct status & (snat | dnat) == 0";
   }
   std::string operator()(const nftx::CtMarkIs& m) const {
     return "ct mark " + masked(m.mark, m.mask);

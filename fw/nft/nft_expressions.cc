@@ -44,10 +44,10 @@ class Linearizer {
     l4proto_ = m.proto;
   }
   void operator()(const nftx::Port& m) {
-    requireL4proto(m.proto);
+    if (m.proto != 0) requireL4proto(m.proto);
     payload(NFT_PAYLOAD_TRANSPORT_HEADER, m.source ? 0 : 2, 2);
     const uint16_t port = htons(m.port);
-    cmp(NFT_CMP_EQ, &port, sizeof(port));
+    cmp(m.negate ? NFT_CMP_NEQ : NFT_CMP_EQ, &port, sizeof(port));
   }
   void operator()(const nftx::Icmpv6Type& m) {
     requireL4proto(IPPROTO_ICMPV6);
@@ -85,6 +85,11 @@ class Linearizer {
   void operator()(const nftx::CtEventSet& s) {
     immediate(s.events);
     ctSet(NFT_CT_EVENTMASK);
+  }
+  void operator()(const nftx::CtStatusNoNat&) {
+    ctLoad(NFT_CT_STATUS);
+    mask(IPS_SRC_NAT | IPS_DST_NAT);
+    cmpU32(0);
   }
   void operator()(const nftx::CtMarkIs& m) {
     ctLoad(NFT_CT_MARK);

@@ -19,12 +19,16 @@
 //   `judge` first sends a verdict fresh from user space (NF_REPEAT with a packet mark), in one
 //   lookup, to the chain that saves it in the conntrack mark and acts on it (`save-allowed`,
 //   `save-rejected`, `save-dropped`). Then, for flows not decided yet: IPv6 neighbour discovery
-//   and MLD are accepted, conntrack-invalid packets dropped, DNS answers to a segment queued and
-//   DHCP requests between segments accepted (`dns-dhcp`), DNS queries from a segment sent to
-//   `dns-query`, and everything else queued to muzzled, hinting destinations in the DoH sets;
+//   and MLD are accepted, conntrack-invalid packets dropped; a packet of no DNS or DHCP port goes
+//   straight to `ask` (the fast lane: most first packets); the others meet `dns-dhcp` (DNS
+//   answers to a segment queued, DHCP requests between segments accepted) and the DNS query
+//   rules (queries from a segment sent to `dns-query`), and the rest goes to `ask`;
+//   `ask` queues the packet to muzzled, hinting its direction and destinations in the DoH sets;
 //   `save-allowed` saves an allowed connection with port 53 or 67 on one side with verdict code
 //   0, so the conntrack mark's map sends it to `inspected`, sets an allowed UDP connection's
-//   conntrack events when accounting wants them, and accepts;
+//   conntrack events when accounting wants them, and accepts; its first two rules (one per
+//   protocol, the fast lane) save a TCP or UDP connection of neither port and without NAT by
+//   the packet's own ports, the rest by the conntrack tuple's;
 //   `inspected`: an allowed flow with port 53 or 67 on one side (`save-allowed` saves it with
 //   verdict code 0): its DNS answers and DHCP requests go to `dns-dhcp`, its DNS queries to
 //   `dns-query`, the rest is allowed;
@@ -50,10 +54,12 @@
 // one rule in `forward`, the base chain's verdict map (two in `input`, behind the DHCP rule's port)
 // (one conntrack-mark load, the class mask and the lookup, no counter: nothing reads one there),
 // and is accepted there. A refused one also walks `dns-dhcp` (3 rules). An allowed TCP flow's first
-// packet walks 17 rules before it is queued and 8 after NF_REPEAT (the conntrack mark's map, the
-// base chain's interface rule, the packet mark's map, `save-allowed`'s five); of the lookups, the
+// packet walks 12 rules before it is queued (the base chain's two, `judge`'s five up to its fast
+// lane, `ask`'s five) and 4 after NF_REPEAT (the conntrack mark's map, the base chain's interface
+// rule, the packet mark's map, `save-allowed`'s fast lane; a UDP flow 5); of the lookups, the
 // dearest expressions here, it makes 4 before the queue: a rule that tests a port and @segments
-// tests the port first, which fails for all but DNS and DHCP. Pinned in
+// tests the port first, which fails for all but DNS and DHCP. (Before the fast lanes: 17 and 8,
+// four of those 8 each loading a port of the conntrack tuple.) Pinned in
 // tests/unit/fw/nft/established_path_test.cc.
 //
 // Pure value code: no I/O, no libnftnl. The rules do not depend on the number of segments; only
@@ -86,10 +92,16 @@ struct IfNameInSet {
 struct L4Proto {  // meta l4proto tcp
   uint8_t proto = 0;
 };
-struct Port {  // udp sport 53 / tcp dport 53
+// udp sport 53 / tcp dport != 53 / th dport != 67. Protocol 0 is nft's `th`: the first bytes of
+// whatever transport header the packet carries, with no protocol match. Only a rule whose every
+// outcome is safe uses it: one that merely skips rules which need TCP or UDP anyway (`judge`'s
+// fast lane), where another protocol's bytes that read as a port send the packet the long way,
+// and a packet with no such bytes (too short, or a later fragment) fails the rule in the kernel.
+struct Port {
   uint8_t proto = 0;
   bool source = false;
   uint16_t port = 0;
+  bool negate = false;
 };
 struct Icmpv6Type {  // icmpv6 type 130-137 (one type when first == last)
   uint8_t first = 0;
@@ -119,6 +131,10 @@ struct CtProtocol {
 struct CtEventSet {
   uint32_t events = 0;
 };
+// ct status & (snat | dnat) == 0: no address or port of the connection is translated, so a
+// TCP or UDP packet of it carries the connection's ports (as opened, or swapped in the reply
+// direction). With NAT the packet's ports may be ones the connection was not opened with.
+struct CtStatusNoNat {};
 struct CtMarkIs {  // ct mark 0x00000101 / ct mark & 0xffffff03 == 0x00000101
   uint32_t mark = 0;
   uint32_t mask = 0xFFFFFFFF;
@@ -166,9 +182,9 @@ struct MarkVmap {
 using NftExpr =
     std::variant<nftx::IfNameInSet, nftx::L4Proto, nftx::Port, nftx::Icmpv6Type,
                  nftx::CtStateInvalid, nftx::CtDirection, nftx::CtOriginalPort, nftx::CtProtocol,
-                 nftx::CtEventSet, nftx::CtMarkIs, nftx::NfProto, nftx::DaddrInSet,
-                 nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter, nftx::Queue,
-                 nftx::Verdict, nftx::Reject, nftx::MarkVmap>;
+                 nftx::CtEventSet, nftx::CtStatusNoNat, nftx::CtMarkIs, nftx::NfProto,
+                 nftx::DaddrInSet, nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter,
+                 nftx::Queue, nftx::Verdict, nftx::Reject, nftx::MarkVmap>;
 
 struct RuleLayout {
   std::string chain;

@@ -134,10 +134,15 @@ TEST_CASE(
   // NF_REPEAT on an undecided query must meet its verdict mark before dns-query queues it again.
   CHECK(fresh < queries);
   // An allowed DNS connection is saved as one muzzled reads: code 0, its class kept; ahead of
-  // the rule that saves any other allowed connection.
+  // the rule that saves any other allowed connection. Behind the fast lanes, which only a TCP or
+  // UDP packet of an untranslated connection with neither port takes.
   const size_t saving = text.find(
-      "chain save-allowed {\n    ct original proto-dst 53 ct mark set meta mark & "
-      "0xfffffffc counter accept\n");
+      "chain save-allowed {\n"
+      "    tcp sport != 53 tcp dport != 53 tcp sport != 67 tcp dport != 67 ct status & (snat | "
+      "dnat) == 0 ct mark set meta mark counter accept\n"
+      "    udp sport != 53 udp dport != 53 udp sport != 67 udp dport != 67 ct status & (snat | "
+      "dnat) == 0 ct mark set meta mark counter accept\n"
+      "    ct original proto-dst 53 ct mark set meta mark & 0xfffffffc counter accept\n");
   REQUIRE(saving != std::string::npos);
   CHECK(text.find("    ct mark set meta mark counter accept\n", saving) <
         text.find("  }\n", saving));

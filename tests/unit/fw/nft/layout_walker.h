@@ -38,6 +38,9 @@ struct Packet {
   // about a UDP flow, whose conntrack entry is the flow's).
   std::optional<std::pair<uint16_t, uint16_t>> ct_original_ports;
   uint8_t ct_l4 = 0;  // the connection's protocol when it is not the packet's (such an ICMP error)
+  // NAT on the connection (ct status snat or dnat): the packet's ports need not be the ones of
+  // ct_original_ports, which then says them.
+  bool nat = false;
   bool invalid = false;  // conntrack calls it invalid (and keeps no mark for it)
   uint32_t meta_mark = 0;
   uint32_t ct_mark = 0;
@@ -86,7 +89,9 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
   }
   if (const auto* m = std::get_if<L4Proto>(&expr)) return p.l4 == m->proto;
   if (const auto* m = std::get_if<Port>(&expr)) {
-    return p.l4 == m->proto && (m->source ? p.sport : p.dport) == m->port;
+    // Protocol 0 (th): the packet's first transport bytes, here its ports whatever it carries.
+    return (m->proto == 0 || p.l4 == m->proto) &&
+           (((m->source ? p.sport : p.dport) == m->port) != m->negate);
   }
   if (const auto* m = std::get_if<Icmpv6Type>(&expr)) {
     return p.l4 == IPPROTO_ICMPV6 && p.icmpv6_type >= m->first && p.icmpv6_type <= m->last;
@@ -105,6 +110,7 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
     return !p.invalid && (p.ct_l4 != 0 ? p.ct_l4 : p.l4) == m->proto;
   }
   if (const auto* s = std::get_if<CtEventSet>(&expr)) p.ct_events = s->events;
+  if (std::get_if<CtStatusNoNat>(&expr)) return !p.invalid && !p.nat;
   if (const auto* m = std::get_if<CtMarkIs>(&expr)) {
     return !p.invalid && (p.ct_mark & m->mask) == m->mark;
   }
@@ -132,7 +138,8 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
 // The match implied by a layout expression that failed on it, when one did: a port's or an ICMPv6
 // type's protocol, a DoH set's family. The kernel stops there, before the rest of the expression.
 inline std::optional<NftExpr> failedImpliedMatch(const NftExpr& expr, const Packet& p) {
-  if (const auto* m = std::get_if<nftx::Port>(&expr); m != nullptr && p.l4 != m->proto) {
+  if (const auto* m = std::get_if<nftx::Port>(&expr);
+      m != nullptr && m->proto != 0 && p.l4 != m->proto) {
     return nftx::L4Proto{m->proto};
   }
   if (std::holds_alternative<nftx::Icmpv6Type>(expr) && p.l4 != IPPROTO_ICMPV6) {

@@ -63,9 +63,9 @@ RulesetSpec spec() {
 TEST_CASE("a refused message is named in the error: which rule of which chain, and why") {
   ScriptedTransport::Script script;
   auto writer = makeNftRulesetWriter(std::make_unique<ScriptedTransport>(&script));
-  // Messages: 3 table messages, 2 DoH sets (no elements), @segments and its element, 13 chains,
-  // then the rules: deny 2 is the 22nd.
-  script.refuse_at = 22;
+  // Messages: 3 table messages, 2 DoH sets (no elements), @segments and its element, 14 chains,
+  // then the rules: deny 2 is the 23rd.
+  script.refuse_at = 23;
   const Status s = writer->install(spec());
   CHECK(s.message() ==
         "installing table inet muzzle: nftables rejected the ruleset at deny rule 2 (TCP reset): " +
