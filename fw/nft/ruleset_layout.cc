@@ -309,6 +309,10 @@ void addJudgeChain(LayoutBuilder& b) {
   // Most first packets are such. `th`, not one rule per protocol: every rule it skips wants TCP
   // or UDP, so another protocol's bytes compared here only decide which way it takes to the
   // same end, and one whose transport bytes the kernel cannot read fails this rule.
+  // Installed as three compares (libnftnl). nft 1.0.6 reading this rule as text (`th sport !=
+  // 53 th dport != 53 ...`, as `nft list` or --print-ruleset write it) sorts and merges adjacent
+  // compares into one 32-bit `!=`, "not both" where the rule says "neither": a table loaded back
+  // from such text would pass DNS answers by `dns-dhcp` until muzzled replaces it at start.
   b.add("judge", "judge rule 5 (no DNS or DHCP port: straight to ask)",
         {Port{0, true, kDnsPort, true}, Port{0, false, kDnsPort, true},
          Port{0, false, kDhcpServerPort, true}, Verdict{Verdict::kGoto, "ask"}});
