@@ -201,9 +201,8 @@ void addSavingChains(LayoutBuilder& b) {
   // (RulesetSpec::udp_ends says why and when the destroy event is left out).
   constexpr uint32_t kAllEvents = (1u << (IPCT_SYNPROXY + 1)) - 1;
   const bool udp_events = b.spec().udp_ends != RulesetSpec::UdpEnds::kUntouched;
-  const uint32_t udp_event_mask = b.spec().udp_ends == RulesetSpec::UdpEnds::kDumps
-                                      ? kAllEvents & ~(1u << IPCT_DESTROY)
-                                      : kAllEvents;
+  const bool dumps = b.spec().udp_ends == RulesetSpec::UdpEnds::kDumps;
+  const uint32_t udp_event_mask = dumps ? kAllEvents & ~(1u << IPCT_DESTROY) : kAllEvents;
   // The fast lane, first: a TCP or UDP packet of a connection without NAT carries the
   // connection's own ports, so when none of them is 53 or 67 it is saved whole, here, in a rule
   // of inline loads, where the four rules below each load a port of the conntrack tuple (the
@@ -235,8 +234,7 @@ void addSavingChains(LayoutBuilder& b) {
   }
   if (udp_events) {
     b.add("save-allowed",
-          std::string("save-allowed rule (UDP, ") +
-              (udp_event_mask & (1u << IPCT_DESTROY) ? "every event)" : "no destroy event)"),
+          std::string("save-allowed rule (UDP, ") + (dumps ? "no destroy event)" : "every event)"),
           {CtProtocol{IPPROTO_UDP}, CtMarkFromMetaMark{}, CtEventSet{udp_event_mask}, Counter{},
            allow});
   }
