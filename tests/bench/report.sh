@@ -117,6 +117,8 @@ function fixed_cost(with, without, label, a,    x, y) {
   sample("table", key, field($0, "table_ns_per_pkt")); sample("tflow", key, field($0, "table_ns_per_flow"))
   rd = field($0, "round"); if (rd != "") { byround["rate", key, rd] = field($0, "rate"); byround["p99", key, rd] = field($0, "p99_us") }
   sample("idle", key, field($0, "idle_pct"))
+  sample("share", key, (field($0, "busiest_queue_share") ~ /^[0-9.]+$/) ? field($0, "busiest_queue_share") * 100 : "")
+  sample("ptraffic", key, field($0, "perf_traffic_pct")); sample("pqueues", key, field($0, "perf_queues_pct")); sample("pidle", key, field($0, "perf_idle_pct"))
   sample("busy", key, field($0, "busy_us_per_flow")); if (rd != "") { byround["busy", key, rd] = field($0, "busy_us_per_flow"); byround["cpu", key, rd] = field($0, "cpu_us_per_pkt") }
   # The accounting event thread, where it ran: its CPU a flow sent (ns), and per second of the cell
   # its wait for a CPU (ms), its wake-ups and the times another task took its CPU.
@@ -337,7 +339,7 @@ END {
       # The measure of the table decides: the tick-sampled softirq moves tens of percent between rounds.
       e = est_ratio(table[tm])
       printf "  %s established <= 1.03x kernel     %-12s: %s x kernel (table %s vs %s ns a packet over the kernel-only softirq %s ns; tick-sampled %s x)\n",
-        verdict(e + 0 <= 1.03), "softirq", e, table[tm], table["kernel" SUBSEP "established-pps"], k, ratio(m, k)
+        verdict(e != "-" && e + 0 <= 1.03), "softirq", e, table[tm], table["kernel" SUBSEP "established-pps"], k, ratio(m, k)
     } else {
       printf "  %s established <= 1.03x kernel     %-12s: %s x kernel (%s vs %s ns of softirq a packet)\n", verdict(k > 0 && m / k <= 1.03),
         "softirq", ratio(m, k), m, k
@@ -368,12 +370,21 @@ END {
   if (("muzzled-2q" SUBSEP "udp-churn") in rate) {
     print ""
     print "Two flow queues, a thread each (muzzled-2q), against one (muzzled), same run; idle: the share of both CPUs"
-    print "left unused during the cell (median of the rounds): a second queue thread can only add what is idle:"
+    print "left unused over the whole cell, its program'"'"'s start and perf'"'"'s included (median of the rounds)."
+    print "busiest queue: muzzled-2q'"'"'s busier flow queue'"'"'s share of the first packets (1.00: all on one queue; the"
+    print "queues are fanned out by CPU). CPU (new-flow cells, from their perf samples of both CPUs, muzzled-2q / muzzled):"
+    print "the traffic program'"'"'s context (its sends run the kernel'"'"'s half of each first packet), the queue threads,"
+    print "idle; 50 % is one core:"
     n = split("udp-churn tcp-churn mixed tcp-stream every-packet every-packet-stream", qw, " ")
     for (i = 1; i <= n; i++) {
-      w = qw[i]
-      printf "  %-20s %s x (%s vs %s %s); idle %s%% vs %s%%\n", w, ratio(rate["muzzled-2q" SUBSEP w], rate["muzzled" SUBSEP w]),
-        rate["muzzled-2q" SUBSEP w], rate["muzzled" SUBSEP w], unit[w], median("idle", "muzzled-2q" SUBSEP w), median("idle", "muzzled" SUBSEP w)
+      w = qw[i]; k2 = "muzzled-2q" SUBSEP w; k1 = "muzzled" SUBSEP w
+      printf "  %-20s %s x (%s vs %s %s); idle %s%% vs %s%%; busiest queue %s", w, ratio(rate[k2], rate[k1]),
+        rate[k2], rate[k1], unit[w], median("idle", k2), median("idle", k1),
+        (median("share", k2) == "null") ? "-" : sprintf("%.2f", median("share", k2) / 100)
+      if (median("ptraffic", k2) != "null")
+        printf "; CPU traffic %s / %s %%, queues %s / %s %%, idle %s / %s %%", median("ptraffic", k2), median("ptraffic", k1),
+          median("pqueues", k2), median("pqueues", k1), median("pidle", k2), median("pidle", k1)
+      printf "\n"
     }
   }
   if (("muzzled-noacct" SUBSEP "udp-churn") in rate) {

@@ -98,6 +98,17 @@ say() { printf 'bench: %s\n' "$*" >&2; }
 
 lab_up "$LAB_ID"
 gw_ns="$(lab_ns gw)"
+# BENCH_RPS=1: the gateway's interfaces hand each received packet to a CPU by its flow's hash
+# (RPS over every CPU), as a NIC with several receive queues (RSS) would; without it a veth
+# processes a packet on the CPU that sent it. Fanned out by CPU, new flows reach muzzled-2q's two
+# queues only if that CPU varies (HISTORY: "Two queues, measured").
+if [[ "${BENCH_RPS:-0}" == 1 ]]; then
+  rps_mask="$(printf %x $(((1 << $(nproc)) - 1)))"
+  for f in $(lab_exec gw sh -c 'ls /sys/class/net/*/queues/rx-*/rps_cpus'); do
+    lab_exec gw sh -c "echo $rps_mask > $f" || exit 1
+  done
+  say "RPS on every gateway interface (CPU mask $rps_mask)"
+fi
 cam_ns="$(lab_ns cam1)"
 inet_ns="$(lab_ns inet)"
 # Every address of 203.0.113.0/24 is a host in the "internet", so churn has many destinations.
@@ -167,6 +178,37 @@ load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 tuple_base=0
 consumer_pid=""   # the queue program of the current config (muzzled or the bare loop)
 
+# The flow queues of the current config: 100 .. 100 + flow_queues - 1 (muzzled's inspection queue
+# comes after them).
+flow_queues=1
+# "ID_SEQUENCE ..." of the flow queues, in queue order: how many packets each has been given.
+flow_queue_seqs() {
+  lab_exec gw cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null |
+    awk -v n="$flow_queues" '$1 >= 100 && $1 < 100 + n { seq[$1] = $8 }
+      END { for (q = 100; q < 100 + n; q++) printf "%d ", seq[q]; print "" }'
+}
+# The busiest flow queue's share of the first packets the flow queues were given between two
+# flow_queue_seqs: 1.00 when one queue took them all, 0.50 for an even spread over two; "null"
+# with one flow queue or fewer than 100 packets (a stream's few). Fanned out by CPU, new flows
+# spread only as far as the CPUs their first packets are processed on.
+queue_share() {  # BEFORE AFTER
+  awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x, " "); split(b, y, " ")
+    for (i = 1; i <= n; i++) { d = y[i] - x[i]; s += d; if (d > top) top = d }
+    if (n > 1 && s >= 100) printf "%.2f", top / s; else print "null" }'
+}
+# Where both CPUs spent a cell's traffic, from its perf samples (every CPU, the traffic program's
+# run only): "TRAFFIC QUEUES IDLE", percent of all samples. TRAFFIC is bench_traffic's context,
+# which holds the kernel's forwarding, conntrack, table walk and queueing of each packet it sends
+# (a veth runs the receiving side in the sender's context) and its own receives; QUEUES the queue
+# threads (muzzle-q*, or the bare loop), with the forwarding of each released packet, which runs
+# inside their verdicts; IDLE the idle task. The cell's idle_pct spans more: the program's start
+# and perf's own start and end, when little else runs.
+perf_split() {  # FILE
+  perf report -i "$1" --stdio -n --sort comm -q 2>/dev/null |
+    awk '{ n = $2; all += n } $3 == "bench_traffic" { t += n } $3 ~ /^muzzle-q/ || $3 == "bench_nfq_loop" { q += n }
+      $3 == "swapper" { i += n }
+      END { if (all > 0) printf "%.1f %.1f %.1f\n", 100 * t / all, 100 * q / all, 100 * i / all; else print "null null null" }'
+}
 queue_cols() {  # "id_sequence queue_dropped user_dropped" summed over every bound queue
   lab_exec gw cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null |
     awk '{ s += $8; d += $6; u += $7 } END { print s + 0, d + 0, u + 0 }'
@@ -262,10 +304,11 @@ json_field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | tr -d '"'; }
 cell() {
   local config="$1" workload="$2" unit="$3"
   shift 3
-  local q0 q1 t0 t1 result judged cpu_us hz s0 s1 i0 i1 e0 e1 d0 d1 ct0 w0 w1 ev0 ev1 per_wake="null"
+  local q0 q1 qs0 qs1 t0 t1 result judged cpu_us hz s0 s1 i0 i1 e0 e1 d0 d1 ct0 w0 w1 ev0 ev1 per_wake="null"
   ct0="$(ct_flush)"
   events_settle
   read -r -a q0 <<<"$(queue_cols)"
+  qs0="$(flow_queue_seqs)"
   e0="$(ct_stat early_drop)"
   d0="$(ct_stat drop insert_failed)"
   dma_hold
@@ -294,6 +337,7 @@ cell() {
   read -r -a i1 <<<"$(idle_entries)"
   dma_release
   read -r -a q1 <<<"$(queue_cols)"
+  qs1="$(flow_queue_seqs)"
   e1="$(ct_stat early_drop)"
   d1="$(ct_stat drop insert_failed)"
   poll_entries=$((poll_entries + i1[0] - i0[0]))
@@ -337,22 +381,26 @@ cell() {
   if ((${forwarded:-0} > 0)); then
     softirq_ns="$(awk -v q=$((s1[1] - s0[1])) -v hz="$hz" -v n="$forwarded" 'BEGIN { printf "%.0f", q * 1e9 / hz / n }')"
   fi
-  local table_pkt="null" table_flow="null"
+  local table_pkt="null" table_flow="null" split=(null null null)
+  [[ -z "$perf_file" ]] || ((${forwarded:-0} > 0)) || read -r -a split <<<"$(perf_split "$perf_file")"
   if [[ -n "$perf_file" ]] && ((${forwarded:-0} > 0)); then
     table_pkt="$(table_ns_each "$perf_file" "$forwarded")"
   elif [[ -n "$perf_file" ]]; then
     table_flow="$(table_ns_each "$perf_file" "${sent:-0}")"
   fi
   [[ -z "$perf_file" || -z "$keep_perf" ]] || mv "$perf_file" "$keep_perf/$round-$config-$workload.perf"
+  local share
+  share="$(queue_share "$qs0" "$qs1")"
   local line="{\"config\":\"$config\",\"workload\":\"$workload\",\"unit\":\"$unit\",\"round\":$round,${result#\{}"
-  line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_drop\":$((d1 - d0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"table_ns_per_pkt\":$table_pkt,\"table_ns_per_flow\":$table_flow,\"rss_kb\":$(rss_kb),\"queue_wakeups\":$wakes,\"pkts_per_wakeup\":$per_wake,\"queue_preempted\":$((w1[3] - w0[3])),\"queue_migrations\":$((w1[4] - w0[4]))"
+  line="${line%\}},\"judged\":$judged,\"queue_dropped\":$((q1[1] - q0[1])),\"user_dropped\":$((q1[2] - q0[2])),\"ct_early_drop\":$((e1 - e0)),\"ct_drop\":$((d1 - d0)),\"ct_flushed\":$ct0,\"cpu_us_per_pkt\":$cpu_us,\"table_ns_per_pkt\":$table_pkt,\"table_ns_per_flow\":$table_flow,\"rss_kb\":$(rss_kb),\"queue_wakeups\":$wakes,\"pkts_per_wakeup\":$per_wake,\"queue_preempted\":$((w1[3] - w0[3])),\"queue_migrations\":$((w1[4] - w0[4])),\"busiest_queue_share\":$share"
+  line+=",\"perf_traffic_pct\":${split[0]},\"perf_queues_pct\":${split[1]},\"perf_idle_pct\":${split[2]}"
   line+=",\"event_thread_cpu_us\":$(((ev1[0] - ev0[0]) / 1000)),\"event_thread_wait_us\":$(((ev1[1] - ev0[1]) / 1000))"
   line+=",\"event_thread_wakeups\":$((ev1[2] - ev0[2])),\"event_thread_preempted\":$((ev1[3] - ev0[3]))"
   line+=",\"steal_pct\":$steal_pct,\"idle_pct\":$idle_pct,\"softirq_ms\":$softirq_ms,\"softirq_ns_per_pkt\":$softirq_ns,\"busy_us_per_flow\":$busy_us,\"dma_latency\":\"$dma_state\"}"
   echo "$line" >>"$jsonl"
   local dns
   dns="$(json_field "$line" dns_answers)"
-  say "$config $workload: $(json_field "$line" rate) $unit p99=$(json_field "$line" p99_us)us lost=$(json_field "$line" lost) cpu/pkt=${cpu_us}us pkts/wake=$per_wake preempted=$((w1[3] - w0[3])) moved=$((w1[4] - w0[4])) steal=${steal_pct}%${dns:+ dns_answers=$dns}${forwarded:+ softirq=${softirq_ns}ns/pkt}$([[ "$table_pkt" == null ]] || echo " table=${table_pkt}ns/pkt")$([[ "$table_flow" == null ]] || echo " table=${table_flow}ns/flow")"
+  say "$config $workload: $(json_field "$line" rate) $unit p99=$(json_field "$line" p99_us)us lost=$(json_field "$line" lost) cpu/pkt=${cpu_us}us pkts/wake=$per_wake preempted=$((w1[3] - w0[3])) moved=$((w1[4] - w0[4]))$([[ "$share" == null ]] || echo " busiest-queue=$share")$([[ "${split[0]}" == null ]] || echo " cpu(traffic/queues/idle)=${split[0]}/${split[1]}/${split[2]}%") steal=${steal_pct}%${dns:+ dns_answers=$dns}${forwarded:+ softirq=${softirq_ns}ns/pkt}$([[ "$table_pkt" == null ]] || echo " table=${table_pkt}ns/pkt")$([[ "$table_flow" == null ]] || echo " table=${table_flow}ns/flow")"
 }
 
 # What cell() puts before the traffic program (perf record, on the established-path and new-flow
@@ -848,10 +896,12 @@ config_muzzled_2q() {
   say "config muzzled-2q"
   LAB_QUEUE_COUNT=2 lab_start_muzzled
   consumer_pid="$LAB_MUZZLED_PID"
+  flow_queues=2
   common_cells muzzled-2q
   drop_fast_path
   every_packet_cells muzzled-2q
   lab_stop_muzzled
+  flow_queues=1
   consumer_pid=""
 }
 
