@@ -11,9 +11,10 @@
 // mutex to swap a policy, and the queue threads would wait for it), the accounting event thread
 // (volume limits count what it reads: starved under a device's flood, the flood's own traffic
 // would go uncounted) and the event log's delivery thread (denials reach watchers, syslog and the
-// metrics through it). gRPC's own threads are not Muzzle's to start; its handlers only hand work
-// to the threads above. A thread inherits its creator's nice value: one started from a background
-// thread is a background thread too, so a thread of the packet path is never started from one.
+// metrics through it). gRPC's own threads (TLS, parsing, the handlers, which hand work to the
+// threads above) are background threads: ManagementServer::start makes them from one. A thread
+// inherits its creator's nice value: one started from a background thread is a background thread
+// too, so a thread of the packet path is never started from one.
 #pragma once
 
 namespace muzzle {

@@ -8,6 +8,10 @@
 #include <grpcpp/security/tls_credentials_options.h>
 #include <unistd.h>
 
+#include <optional>
+#include <thread>
+
+#include "fw/common/thread_priority.h"
 #include "mgmt/server/callback_queue.h"
 
 namespace muzzle {
@@ -25,6 +29,24 @@ Result<std::unique_ptr<ManagementServer>> ManagementServer::start(const DaemonCo
                                                                   ManagementServices& services,
                                                                   EventLog& log,
                                                                   const Clock& clock) {
+  // gRPC's threads (its executors, timers and event engine, the callback queue's and the
+  // server's) inherit the nice value of the thread that makes them, and gRPC makes them as the
+  // first server starts, and later from its own threads: started from a background thread, they
+  // are all background threads. A client, a viewer's too, then never takes a core from the queue
+  // threads with what gRPC does for it (TLS handshakes, parsing a 4 MiB message).
+  std::optional<Result<std::unique_ptr<ManagementServer>>> started;
+  std::thread starter([&] {
+    runAsBackgroundThread();
+    started.emplace(startHere(config, services, log, clock));
+  });
+  starter.join();
+  return std::move(*started);
+}
+
+Result<std::unique_ptr<ManagementServer>> ManagementServer::startHere(const DaemonConfig& config,
+                                                                      ManagementServices& services,
+                                                                      EventLog& log,
+                                                                      const Clock& clock) {
   holdCallbackQueue();  // before the first server makes gRPC's callback queue (callback_queue.h)
   const v1::Management& m = config.management;
   auto server = std::unique_ptr<ManagementServer>(new ManagementServer());

@@ -35,7 +35,8 @@ inline constexpr int kMaxSyncThreads = 8;
 
 class ManagementServer {
  public:
-  // "*services", "*log" and "*clock" must outlive the server.
+  // "*services", "*log" and "*clock" must outlive the server. gRPC's threads run as background
+  // threads (fw/common/thread_priority.h), whichever thread calls this.
   static Result<std::unique_ptr<ManagementServer>> start(const DaemonConfig& config,
                                                          ManagementServices& services,
                                                          EventLog& log, const Clock& clock);
@@ -50,6 +51,11 @@ class ManagementServer {
   std::shared_ptr<grpc::Channel> inProcessChannel();
 
  private:
+  // start(), on the background thread it makes.
+  static Result<std::unique_ptr<ManagementServer>> startHere(const DaemonConfig& config,
+                                                             ManagementServices& services,
+                                                             EventLog& log, const Clock& clock);
+
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<UnixListener> unix_;
   ManagementServices* services_ = nullptr;

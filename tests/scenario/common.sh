@@ -118,8 +118,8 @@ expect_exit() {
 # thread_priorities BACKGROUND...: each of lab muzzled's threads at the nice value of its role
 # (fw/common/thread_priority.h). The queue threads (muzzle-q*), the engine thread (the process's
 # first), the accounting event thread and the event log's delivery thread run at the process's
-# own (0 in the lab); each thread named BACKGROUND is there and runs at 10. The threads are
-# listed on failure.
+# own (0 in the lab); each thread named BACKGROUND is there and runs at 10, and so does every
+# other thread (gRPC's among them). The threads are listed on failure.
 thread_priorities() {
   local t comm nice tid want bad=0 queue_threads=0 listing=""
   local -A background=()
@@ -136,6 +136,9 @@ thread_priorities() {
             "$comm" == muzzle-events ]]; then
       [[ "$comm" == muzzle-q* ]] && queue_threads=$((queue_threads + 1))
       [[ "$nice" == 0 ]] || bad=1
+    elif [[ "$nice" != 10 ]]; then
+      listing+="      (neither of the packet path nor background)"$'\n'
+      bad=1
     fi
   done
   for want in "$@"; do [[ "${background[$want]}" == ok ]] || bad=1; done

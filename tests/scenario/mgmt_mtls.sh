@@ -113,6 +113,10 @@ lab_check "a renewed server certificate is served within 15 s, muzzled still run
 lab_check "  and it is the same muzzled" kill -0 "$LAB_MUZZLED_PID"
 lab_check "the audit names the certificate identities" \
   bash -c "'$BUILD/mgmt/muzzlectl' --socket '$LAB_STATE/muzzled.sock' audit | grep -q 'spiffe://site/noc .*rollback'"
+# After TLS handshakes, refused and answered calls, reflection streams: whatever gRPC does for a
+# client runs below the queue threads.
+lab_check "gRPC's threads run as background threads, the queue threads at the process's priority" \
+  thread_priorities muzzle-unix
 
 echo "== a key muzzled may not read stops its start, naming it and the fix"
 lab_check "muzzled stops" lab_stop_muzzled
