@@ -295,7 +295,7 @@ thread_sched() {  # GLOB [FALLBACK]
     cat "$t/schedstat" "$t/status" "$t/sched" 2>/dev/null
   done | awk 'NF == 3 && $1 ~ /^[0-9]+$/ { c += $1; w += $2 }
     /^voluntary_ctxt_switches/ { v += $2 } /^nonvoluntary_ctxt_switches/ { n += $2 }
-    /^se.nr_migrations/ { m += $3 } END { print c + 0, w + 0, v + 0, n + 0, m + 0 }'
+    /^se.nr_migrations/ { m += $3 } END { printf "%.0f %.0f %.0f %.0f %.0f\n", c, w, v, n, m }'
 }
 rss_kb() { [[ -n "$consumer_pid" ]] && awk '/^VmRSS/ { print $2 }' "/proc/$consumer_pid/status" || echo 0; }
 json_field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | tr -d '"'; }
