@@ -128,8 +128,10 @@ struct ExprText {
     return r.tcp_reset ? "reject with tcp reset" : "reject with icmpx admin-prohibited";
   }
   std::string operator()(const nftx::MarkVmap& m) const {
-    std::string text = std::string(m.packet_mark ? "meta mark " : "ct mark ") +
-                       (m.mask == 0xFFFFFFFF ? "" : "& " + hex(m.mask) + " ") + "vmap {";
+    // As nft(8) lists it: the compare and the lookup each name the register's value.
+    const std::string value = std::string(m.packet_mark ? "meta mark " : "ct mark ") +
+                              (m.mask == 0xFFFFFFFF ? "" : "& " + hex(m.mask) + " ");
+    std::string text = (m.skip_zero ? value + "!= " + hex(0) + " " : "") + value + "vmap {";
     for (size_t i = 0; i < m.elements.size(); ++i) {
       text +=
           (i == 0 ? " " : ", ") + hex(m.elements[i].first) + " : " + (*this)(m.elements[i].second);

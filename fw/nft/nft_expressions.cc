@@ -164,6 +164,10 @@ class Linearizer {
       ctLoad(NFT_CT_MARK);
     }
     mask(m.mask);
+    if (m.skip_zero) {
+      const uint32_t zero = 0;
+      cmp(NFT_CMP_NEQ, &zero, sizeof(zero));
+    }
     nftnl_expr_set_u32(lookup(kAnonymousMapName, m.set_id), NFTNL_EXPR_LOOKUP_DREG,
                        NFT_REG_VERDICT);
   }

@@ -280,9 +280,11 @@ void addJudgeChain(LayoutBuilder& b) {
   // unmatched on the walk that queued it (NF_REPEAT runs the same hook again, on the same
   // conntrack state): neighbour discovery and MLD are accepted there, invalid packets dropped,
   // DNS answers queued to muzzled, which answers those NF_ACCEPT or NF_DROP, never NF_REPEAT,
-  // and DHCP requests between segments accepted. An undecided packet misses here once, where it
+  // and DHCP requests between segments accepted. An undecided packet fails here once, where it
   // used to fail seven rules that each compared the packet mark: its mark is 0 (generation 0 is
-  // never a verdict's), or one another table or subsystem set before `judge`, which only a mark
+  // never a verdict's), which fails the compare ahead of the lookup (skip_zero: every new flow's
+  // first walk passes here, and a lookup that misses costs its hash, its probe and the map's
+  // catch-all list), or one another table or subsystem set before `judge`, which only a mark
   // equal to this generation's verdict would match, as it would have matched those seven rules.
   b.add("judge", "judge rule 1 (a fresh verdict in the packet mark)",
         {MarkVmap{
@@ -291,7 +293,8 @@ void addJudgeChain(LayoutBuilder& b) {
             .elements = {{b.mark(VerdictCode::kAllow), Verdict{Verdict::kGoto, "save-allowed"}},
                          {b.mark(VerdictCode::kReject), Verdict{Verdict::kGoto, "save-rejected"}},
                          {b.mark(VerdictCode::kDrop), Verdict{Verdict::kGoto, "save-dropped"}}},
-            .set_id = kFreshVerdictMapSetId}});
+            .set_id = kFreshVerdictMapSetId,
+            .skip_zero = true}});
   // Before the invalid check: conntrack tracks no neighbour discovery and MLD, and calls them
   // invalid.
   b.add("judge", "judge rule 2 (IPv6 neighbour discovery and MLD)",

@@ -171,11 +171,15 @@ struct Reject {  // reject with tcp reset / reject with icmpx admin-prohibited
 // same on the packet's mark (meta mark): one lookup of the masked mark in an anonymous verdict
 // map, which the kernel builds with the rule and frees with it (NftBatch::addRule). A mark not in
 // the map leaves the rule unmatched, and the chain goes on.
+// With `skip_zero`, a masked mark of 0 fails the rule at an inline compare ahead of the lookup
+// (`meta mark & 0xffffff03 != 0`): no element's key is 0 (generation 0 is never a verdict's,
+// marks.h), and a lookup that misses also walks the map's catch-all list.
 struct MarkVmap {
   bool packet_mark = false;  // meta mark; the conntrack mark when false
   uint32_t mask = 0xFFFFFFFF;
   std::vector<std::pair<uint32_t, Verdict>> elements;  // mark -> verdict, in this order
   uint32_t set_id = 0;  // how the rule refers to the map within its transaction
+  bool skip_zero = false;
 };
 }  // namespace nftx
 

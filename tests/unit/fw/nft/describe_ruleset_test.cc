@@ -53,9 +53,11 @@ TEST_CASE("DNS answers are queued whatever the flow's verdict, from forward and 
   }
   // A fresh verdict is looked up first in `judge`, ahead of `dns-dhcp`: muzzled answers DNS
   // answers and DHCP requests NF_ACCEPT or NF_DROP, never NF_REPEAT with a verdict mark (marks.h).
+  // A mark of 0 (every first packet's) stops at the compare, before the lookup.
   const size_t fresh = text.find(
-      "chain judge {\n    meta mark & 0xffffff03 vmap { 0x00000101 : goto save-allowed, "
-      "0x00000102 : goto save-rejected, 0x00000103 : goto save-dropped }\n");
+      "chain judge {\n    meta mark & 0xffffff03 != 0x00000000 meta mark & 0xffffff03 vmap { "
+      "0x00000101 : goto save-allowed, 0x00000102 : goto save-rejected, 0x00000103 : goto "
+      "save-dropped }\n");
   REQUIRE(fresh == judge);
   CHECK(fresh < text.find("    jump dns-dhcp\n", judge));
   const size_t output = text.find("chain output {");

@@ -116,6 +116,7 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
   }
   if (const auto* m = std::get_if<MarkVmap>(&expr)) {
     if (p.invalid && !m->packet_mark) return false;
+    if (m->skip_zero && ((m->packet_mark ? p.meta_mark : p.ct_mark) & m->mask) == 0) return false;
     for (const auto& [mark, v] : m->elements) {
       if (((m->packet_mark ? p.meta_mark : p.ct_mark) & m->mask) == mark) {
         verdict = v;
@@ -147,6 +148,12 @@ inline std::optional<NftExpr> failedImpliedMatch(const NftExpr& expr, const Pack
   }
   if (const auto* m = std::get_if<nftx::DaddrInSet>(&expr); m != nullptr && p.v6 != m->v6) {
     return nftx::NfProto{m->v6};
+  }
+  // A map that skips a zero mark stops at its compare: a load, the mask and the compare, as the
+  // conntrack mark's compare makes them (the same three kernel expressions, no lookup).
+  if (const auto* m = std::get_if<nftx::MarkVmap>(&expr);
+      m != nullptr && m->skip_zero && ((m->packet_mark ? p.meta_mark : p.ct_mark) & m->mask) == 0) {
+    return nftx::CtMarkIs{0, m->mask};
   }
   return std::nullopt;
 }
