@@ -128,7 +128,8 @@ struct ExprText {
     return r.tcp_reset ? "reject with tcp reset" : "reject with icmpx admin-prohibited";
   }
   std::string operator()(const nftx::MarkVmap& m) const {
-    // As nft(8) lists it: the compare and the lookup each name the register's value.
+    // The compare and the lookup each name the value: nft(8) reads this text back to the same
+    // match (loading the mark twice, where the table loads it once).
     const std::string value = std::string(m.packet_mark ? "meta mark " : "ct mark ") +
                               (m.mask == 0xFFFFFFFF ? "" : "& " + hex(m.mask) + " ");
     std::string text = (m.skip_zero ? value + "!= " + hex(0) + " " : "") + value + "vmap {";
