@@ -79,6 +79,15 @@ inline bool inInterfaceSet(const RulesetLayout& layout, const std::string& name,
   return false;
 }
 
+// The mark a verdict map looks up: the packet's or its connection's, under the map's mask.
+inline uint32_t mapKey(const nftx::MarkVmap& m, const Packet& p) {
+  return (m.packet_mark ? p.meta_mark : p.ct_mark) & m.mask;
+}
+// A map that skips a zero mark and meets one: it stops at its compare, before the lookup.
+inline bool skipsAtZero(const nftx::MarkVmap& m, const Packet& p) {
+  return m.skip_zero && mapKey(m, p) == 0;
+}
+
 // Evaluates one expression of a rule of `layout`; false when a match fails. Sets `verdict` for a
 // verdict statement or a verdict map's hit.
 inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p, Walk& w,
@@ -116,9 +125,9 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
   }
   if (const auto* m = std::get_if<MarkVmap>(&expr)) {
     if (p.invalid && !m->packet_mark) return false;
-    if (m->skip_zero && ((m->packet_mark ? p.meta_mark : p.ct_mark) & m->mask) == 0) return false;
+    if (skipsAtZero(*m, p)) return false;
     for (const auto& [mark, v] : m->elements) {
-      if (((m->packet_mark ? p.meta_mark : p.ct_mark) & m->mask) == mark) {
+      if (mapKey(*m, p) == mark) {
         verdict = v;
         return true;
       }
@@ -151,8 +160,7 @@ inline std::optional<NftExpr> failedImpliedMatch(const NftExpr& expr, const Pack
   }
   // A map that skips a zero mark stops at its compare: a load, the mask and the compare, as the
   // conntrack mark's compare makes them (the same three kernel expressions, no lookup).
-  if (const auto* m = std::get_if<nftx::MarkVmap>(&expr);
-      m != nullptr && m->skip_zero && ((m->packet_mark ? p.meta_mark : p.ct_mark) & m->mask) == 0) {
+  if (const auto* m = std::get_if<nftx::MarkVmap>(&expr); m != nullptr && skipsAtZero(*m, p)) {
     return nftx::CtMarkIs{0, m->mask};
   }
   return std::nullopt;
