@@ -99,7 +99,8 @@ class NftRulesetWriter : public RulesetWriter {
   static bool keepsTable(const RulesetSpec& current, const RulesetSpec& next) {
     return current.segment_ifnames == next.segment_ifnames &&
            current.queue_first == next.queue_first && current.queue_count == next.queue_count &&
-           current.fail_open == next.fail_open && current.queue_mode == next.queue_mode;
+           current.fail_open == next.fail_open && current.queue_mode == next.queue_mode &&
+           current.flood_rate == next.flood_rate && current.flood_burst == next.flood_burst;
   }
 
   // A new generation (or DoH list) on a table this writer installed: rewrite the per-policy
@@ -143,6 +144,9 @@ class NftRulesetWriter : public RulesetWriter {
           break;
         case SetKind::kInterfaceNames:
           b.addInterfaceNameSet(layout.table, s);
+          break;
+        case SetKind::kDeviceMeter:
+          b.addDeviceMeterSet(layout.table, s);
           break;
       }
     }

@@ -108,6 +108,9 @@ struct Icmpv6Type {  // icmpv6 type 130-137 (one type when first == last)
   uint8_t last = 0;
 };
 struct CtStateInvalid {};  // ct state invalid
+// ct state new: the connection's first packet (conntrack has not confirmed it yet; a retried
+// first packet of a flow waiting for its verdict is one too).
+struct CtStateNew {};
 struct CtDirection {       // ct direction original / reply
   bool reply = false;
 };
@@ -181,14 +184,29 @@ struct MarkVmap {
   uint32_t set_id = 0;  // how the rule refers to the map within its transaction
   bool skip_zero = false;
 };
+// update @flood-guard { ether saddr limit rate over 500/second burst 1000 packets } /
+// update @flood-dropped { ether saddr counter }: the packet's source MAC address looked up in a
+// dynamic set (SetKind::kDeviceMeter), the element added when missing and its timeout restarted;
+// then the element's own statement runs: with a `rate`, a token bucket that fails the rule while
+// the device stays within it (the rule goes on once it is past); without one, a counter. The
+// address is read from the link-layer header, so the rule first requires an Ethernet input
+// interface (`meta iiftype ether`, which nft(8) adds for `ether saddr` too): a packet that came
+// in without one fails there. When the set is full, a new device's element cannot be added and
+// the rule fails for it too.
+struct SourceMacMeter {
+  std::string set;
+  uint32_t set_id = 0;
+  uint32_t rate = 0;  // per second; 0: a counter instead of the bucket
+  uint32_t burst = 0;
+};
 }  // namespace nftx
 
 using NftExpr =
     std::variant<nftx::IfNameInSet, nftx::L4Proto, nftx::Port, nftx::Icmpv6Type,
-                 nftx::CtStateInvalid, nftx::CtDirection, nftx::CtOriginalPort, nftx::CtProtocol,
+                 nftx::CtStateInvalid, nftx::CtStateNew, nftx::CtDirection, nftx::CtOriginalPort, nftx::CtProtocol,
                  nftx::CtEventSet, nftx::CtStatusNoNat, nftx::CtMarkIs, nftx::NfProto,
                  nftx::DaddrInSet, nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter,
-                 nftx::Queue, nftx::Verdict, nftx::Reject, nftx::MarkVmap>;
+                 nftx::Queue, nftx::Verdict, nftx::Reject, nftx::MarkVmap, nftx::SourceMacMeter>;
 
 struct RuleLayout {
   std::string chain;
@@ -214,6 +232,10 @@ enum class SetKind {
   // The managed segments' interface names (@segments): made with the table, which a change of
   // segments replaces, so never refilled.
   kInterfaceNames,
+  // Source MAC addresses the rules add themselves (nftx::SourceMacMeter), each with a statement
+  // of its own and a timeout: made empty with the table and never refilled, so a policy change
+  // keeps what they hold.
+  kDeviceMeter,
 };
 
 struct SetLayout {
@@ -223,12 +245,26 @@ struct SetLayout {
   std::vector<AddressInterval> intervals;  // merged (interval_set.h); kInterval only
   SetKind kind = SetKind::kInterval;
   std::vector<std::string> ifnames{};  // kInterfaceNames only
+  // kDeviceMeter only: how long an element stays after the rule last touched it, and how many
+  // the set may hold (the kernel then refuses new ones: the memory a flood of forged source
+  // addresses can take is bounded).
+  uint32_t timeout_ms = 0;
+  uint32_t size = 0;
 };
+
+// The flood guard's sets (RulesetSpec::flood_rate): room for this many devices in each.
+inline constexpr uint32_t kFloodSetSize = 65536;
+// How long @flood-dropped keeps a device's count after its last dropped packet: far longer than
+// muzzled takes between two reads, so no drop goes unread.
+inline constexpr uint32_t kFloodDroppedTimeoutMs = 120'000;
 
 // The key of an interface name in a set, as `meta iifname` loads it: IFNAMSIZ (16) bytes, the
 // name cut to 15 and padded with NULs (the kernel's names are at most 15 bytes and end in one).
 inline constexpr size_t kInterfaceNameKeyLength = 16;
 std::vector<uint8_t> interfaceNameKey(const std::string& name);
+
+// The key of a source MAC address in a set (SetKind::kDeviceMeter), as `ether saddr` loads it.
+inline constexpr uint32_t kEtherAddressLength = 6;
 
 inline constexpr const char* kRulesetTable = "muzzle";  // in family inet
 
