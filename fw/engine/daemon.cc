@@ -217,6 +217,14 @@ Status Daemon::start() {
     addTicker(std::chrono::seconds(config_.accounting_interval_seconds),
               [this] { accountTraffic(); });
   }
+  if (config_.flood_rate > 0) {
+    {
+      std::lock_guard<std::mutex> lock(judge_mu_);
+      flood_counters_.rate = config_.flood_rate;
+      flood_counters_.burst = config_.flood_burst;
+    }
+    addTicker(kFloodReadPeriod, [this] { readFloodGuard(); });
+  }
 
   // The start's passing work (the policy compile, parsing the saved files) leaves free memory
   // between what stays: whole free pages go back to the kernel, once (0.4 MB of the bench's
