@@ -263,7 +263,6 @@ Status Daemon::openQueues() {
   std::vector<std::unique_ptr<PacketQueue>> sockets;
   for (uint16_t i = 0; i < config_.queue_count; ++i) {
     QueueOptions qo;
-    qo.fail_open = config_.fail_mode == FailMode::kOpen;
     qo.queues = {QueueBinding{static_cast<uint16_t>(config_.queue_first + i), kHeaderCopyRange}};
     if (i + 1 == config_.queue_count) {
       qo.queues.push_back(QueueBinding{

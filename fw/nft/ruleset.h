@@ -31,7 +31,9 @@ struct RulesetSpec {
   uint16_t queue_first = 100;
   uint16_t queue_count = 1;
   uint16_t inspectionQueue() const { return static_cast<uint16_t>(queue_first + queue_count); }
-  bool fail_open = false;  // queue bypass: with no daemon listening, packets are accepted
+  // Queue bypass: with no daemon listening, packets are accepted. Only then: a full queue drops,
+  // whatever this says (fw/nfq/packet_queue.h, QueueOptions).
+  bool fail_open = false;
   QueueMode queue_mode = QueueMode::kCompat;
   // DoH resolver addresses for the interval sets @doh4 and @doh6 (merged; overlaps allowed).
   std::vector<Cidr> doh;
