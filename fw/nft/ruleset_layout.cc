@@ -295,8 +295,8 @@ void addFloodGuardRule(LayoutBuilder& b) {
   if (spec.flood_rate == 0) return;
   b.add("judge", "judge rule (flood guard: a device's new flows past its rate, dropped)",
         {CtStateNew{},
-         SourceMacMeter{"flood-guard", kFloodGuardSetId, spec.flood_rate, spec.flood_burst},
-         SourceMacMeter{"flood-dropped", kFloodDroppedSetId}, Counter{},
+         SourceMacMeter{kFloodGuardSet, kFloodGuardSetId, spec.flood_rate, spec.flood_burst},
+         SourceMacMeter{kFloodDroppedSet, kFloodDroppedSetId}, Counter{},
          Verdict{Verdict::kDrop, ""}});
 }
 
@@ -406,8 +406,8 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
                          .ifnames = spec.segment_ifnames});
   if (spec.flood_rate > 0) {
     for (const auto& [name, id, timeout_ms] :
-         {std::tuple{"flood-guard", kFloodGuardSetId, floodGuardTimeoutMs(spec)},
-          std::tuple{"flood-dropped", kFloodDroppedSetId, kFloodDroppedTimeoutMs}}) {
+         {std::tuple{kFloodGuardSet, kFloodGuardSetId, floodGuardTimeoutMs(spec)},
+          std::tuple{kFloodDroppedSet, kFloodDroppedSetId, kFloodDroppedTimeoutMs}}) {
       layout.sets.push_back({.name = name,
                              .id = id,
                              .intervals = {},
