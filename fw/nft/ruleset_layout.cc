@@ -282,7 +282,7 @@ void addVerdictMapRule(LayoutBuilder& b, const char* chain, uint32_t set_id) {
 // first packets and fill the queue, whose overflow is dropped. Here each device has a token
 // bucket in @flood-guard, keyed by its source MAC address: a new flow past its rate and burst is
 // dropped in the kernel, at a fraction of what judging it costs, and counted under the device in
-// @flood-dropped, which muzzled reads to say which device floods (Daemon::reportFloodDrops).
+// @flood-dropped, which muzzled reads to say which device floods (Daemon::readFloodGuard).
 // Ahead of the fast lane, so that DNS queries and DHCP requests are held to it too, and behind
 // the invalid check, which it needs the conntrack entry of. Only a connection's first packets
 // (ct state new): a flow judged before, met again after a policy change, is never dropped here.
@@ -295,8 +295,8 @@ void addFloodGuardRule(LayoutBuilder& b) {
   if (spec.flood_rate == 0) return;
   b.add("judge", "judge rule (flood guard: a device's new flows past its rate, dropped)",
         {CtStateNew{},
-         SourceMacMeter{"flood-guard", kFloodGuardSetId, spec.flood_rate, spec.flood_burst},
-         SourceMacMeter{"flood-dropped", kFloodDroppedSetId}, Counter{},
+         SourceMacMeter{kFloodGuardSet, kFloodGuardSetId, spec.flood_rate, spec.flood_burst},
+         SourceMacMeter{kFloodDroppedSet, kFloodDroppedSetId}, Counter{},
          Verdict{Verdict::kDrop, ""}});
 }
 
@@ -406,8 +406,8 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
                          .ifnames = spec.segment_ifnames});
   if (spec.flood_rate > 0) {
     for (const auto& [name, id, timeout_ms] :
-         {std::tuple{"flood-guard", kFloodGuardSetId, floodGuardTimeoutMs(spec)},
-          std::tuple{"flood-dropped", kFloodDroppedSetId, kFloodDroppedTimeoutMs}}) {
+         {std::tuple{kFloodGuardSet, kFloodGuardSetId, floodGuardTimeoutMs(spec)},
+          std::tuple{kFloodDroppedSet, kFloodDroppedSetId, kFloodDroppedTimeoutMs}}) {
       layout.sets.push_back({.name = name,
                              .id = id,
                              .intervals = {},

@@ -252,7 +252,12 @@ struct SetLayout {
   uint32_t size = 0;
 };
 
-// The flood guard's sets (RulesetSpec::flood_rate): room for this many devices in each.
+// The flood guard's sets (RulesetSpec::flood_rate), named once: the rule and the sets made here,
+// and the reader of the counts (flood_dump.h), must agree on them. @flood-guard holds each
+// device's token bucket, @flood-dropped the count of what the bucket dropped.
+inline constexpr const char* kFloodGuardSet = "flood-guard";
+inline constexpr const char* kFloodDroppedSet = "flood-dropped";
+// Room for this many devices in each.
 inline constexpr uint32_t kFloodSetSize = 65536;
 // How long @flood-dropped keeps a device's count after its last dropped packet: far longer than
 // muzzled takes between two reads, so no drop goes unread.
