@@ -60,10 +60,10 @@ struct ExprText {
   std::string operator()(const nftx::CtStateInvalid&) const { return "ct state invalid"; }
   std::string operator()(const nftx::CtStateNew&) const { return "ct state new"; }
   std::string operator()(const nftx::SourceMacMeter& m) const {
-    const std::string statement =
-        m.rate > 0 ? "limit rate over " + std::to_string(m.rate) + "/second burst " +
-                         std::to_string(m.burst) + " packets"
-                   : "counter";
+    const std::string statement = m.rate > 0
+                                      ? "limit rate over " + std::to_string(m.rate) +
+                                            "/second burst " + std::to_string(m.burst) + " packets"
+                                      : "counter";
     return "update @" + m.set + " { ether saddr " + statement + " }";
   }
   std::string operator()(const nftx::CtDirection& m) const {

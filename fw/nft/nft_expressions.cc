@@ -3,12 +3,12 @@
 
 #include <arpa/inet.h>
 #include <libnftnl/expr.h>
-#include <net/if_arp.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/xt_NFQUEUE.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 
 #include <cstdlib>

@@ -304,7 +304,8 @@ void addFloodGuardRule(LayoutBuilder& b) {
 // have filled up again (burst / rate), and a second more. A bucket forgotten then and made again
 // is full, as the old one would have been.
 uint32_t floodGuardTimeoutMs(const RulesetSpec& spec) {
-  const uint64_t refill_ms = (uint64_t{spec.flood_burst} * 1000 + spec.flood_rate - 1) / spec.flood_rate;
+  const uint64_t refill_ms =
+      (uint64_t{spec.flood_burst} * 1000 + spec.flood_rate - 1) / spec.flood_rate;
   return static_cast<uint32_t>(std::min<uint64_t>(refill_ms + 1000, kFloodDroppedTimeoutMs));
 }
 

@@ -19,7 +19,9 @@
 //   `judge` first sends a verdict fresh from user space (NF_REPEAT with a packet mark), in one
 //   lookup, to the chain that saves it in the conntrack mark and acts on it (`save-allowed`,
 //   `save-rejected`, `save-dropped`). Then, for flows not decided yet: IPv6 neighbour discovery
-//   and MLD are accepted, conntrack-invalid packets dropped; a packet of no DNS or DHCP port goes
+//   and MLD are accepted, conntrack-invalid packets dropped, a connection's first packet past
+//   its device's bucket in @flood-guard dropped and counted in @flood-dropped (the flood guard,
+//   when RulesetSpec::flood_rate asks for it); a packet of no DNS or DHCP port goes
 //   straight to `ask` (the fast lane: most first packets); the others meet `dns-dhcp` (DNS
 //   answers to a segment queued, DHCP requests between segments accepted) and the DNS query
 //   rules (queries from a segment sent to `dns-query`), and the rest goes to `ask`;
@@ -54,12 +56,14 @@
 // one rule in `forward`, the base chain's verdict map (two in `input`, behind the DHCP rule's port)
 // (one conntrack-mark load, the class mask and the lookup, no counter: nothing reads one there),
 // and is accepted there. A refused one also walks `dns-dhcp` (3 rules). An allowed TCP flow's first
-// packet walks 12 rules before it is queued (the base chain's two, `judge`'s five up to its fast
-// lane, `ask`'s five) and 4 after NF_REPEAT (the conntrack mark's map, the base chain's interface
-// rule, the packet mark's map, `save-allowed`'s fast lane; a UDP flow 5); of the lookups, the
-// dearest expressions here, it makes 4 before the queue: a rule that tests a port and @segments
-// tests the port first, which fails for all but DNS and DHCP. (Before the fast lanes: 17 and 8,
-// four of those 8 each loading a port of the conntrack tuple.) Pinned in
+// packet walks 13 rules before it is queued (the base chain's two, `judge`'s six up to its fast
+// lane, the flood guard's included, `ask`'s five) and 4 after NF_REPEAT (the conntrack mark's map,
+// the base chain's interface rule, the packet mark's map, `save-allowed`'s fast lane; a UDP flow
+// 5); of the lookups, the dearest expressions here, it makes 4 before the queue (the conntrack
+// mark's map, @segments, its device's bucket, @doh4; the packet mark's map is skipped at a mark
+// of 0): a rule that tests a port and @segments tests the port first, which fails for all but DNS
+// and DHCP. (Before the fast lanes: 17 and 8, four of those 8 each loading a port of the conntrack
+// tuple.) Without the flood guard, one rule and one lookup fewer. Pinned in
 // tests/unit/fw/nft/established_path_test.cc.
 //
 // Pure value code: no I/O, no libnftnl. The rules do not depend on the number of segments; only
@@ -203,10 +207,11 @@ struct SourceMacMeter {
 
 using NftExpr =
     std::variant<nftx::IfNameInSet, nftx::L4Proto, nftx::Port, nftx::Icmpv6Type,
-                 nftx::CtStateInvalid, nftx::CtStateNew, nftx::CtDirection, nftx::CtOriginalPort, nftx::CtProtocol,
-                 nftx::CtEventSet, nftx::CtStatusNoNat, nftx::CtMarkIs, nftx::NfProto,
-                 nftx::DaddrInSet, nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter,
-                 nftx::Queue, nftx::Verdict, nftx::Reject, nftx::MarkVmap, nftx::SourceMacMeter>;
+                 nftx::CtStateInvalid, nftx::CtStateNew, nftx::CtDirection, nftx::CtOriginalPort,
+                 nftx::CtProtocol, nftx::CtEventSet, nftx::CtStatusNoNat, nftx::CtMarkIs,
+                 nftx::NfProto, nftx::DaddrInSet, nftx::SetMetaMark, nftx::CtMarkFromMetaMark,
+                 nftx::Counter, nftx::Queue, nftx::Verdict, nftx::Reject, nftx::MarkVmap,
+                 nftx::SourceMacMeter>;
 
 struct RuleLayout {
   std::string chain;

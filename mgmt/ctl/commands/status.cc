@@ -208,10 +208,10 @@ Outcome status(const Call& call) {
       // Lost event lines: over the log's rate limit, or while delivery was behind.
       {"events lost", std::to_string(r.log_suppressed()) + " rate-limited, " +
                           std::to_string(r.events_dropped()) + " dropped (buffer full)"},
-      {"web console", r.has_web() ? r.web().url() + " (" + std::to_string(r.web().accounts()) +
-                                        " accounts, " + std::to_string(r.web().sessions()) +
-                                        " sessions)"
-                                  : "off"},
+      {"web console", r.has_web()
+                          ? r.web().url() + " (" + std::to_string(r.web().accounts()) +
+                                " accounts, " + std::to_string(r.web().sessions()) + " sessions)"
+                          : "off"},
       {"your role", r.role()}};
   o.human = table({"what", "value"}, rows) + queueTables(r) + syslogTable(r);
   // Whole, on a line of its own: what the browser's certificate warning is checked against.

@@ -47,8 +47,13 @@ MetricsSnapshot sample() {
   e.kernel.queue_dropped = 8;
   e.kernel.user_dropped = 9;
   e.conntrack = ConntrackTableStats{.entries = 1234, .max = 262144, .early_drops = 16, .drops = 17};
-  e.flood_guard = FloodGuardCounters{.rate = 500, .burst = 1000, .dropped = 4321, .devices = 2,
-                                     .reads = 90, .read_errors = 1, .last_error = ""};
+  e.flood_guard = FloodGuardCounters{.rate = 500,
+                                     .burst = 1000,
+                                     .dropped = 4321,
+                                     .devices = 2,
+                                     .reads = 90,
+                                     .read_errors = 1,
+                                     .last_error = ""};
   e.events_dropped = 10;
   e.log_suppressed = 11;
   e.devices_known = 2;
