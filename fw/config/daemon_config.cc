@@ -227,6 +227,25 @@ Result<DaemonConfig> daemonConfigOf(const v1::DaemonConfig& proto, const SourceM
       config.accounting_interval_seconds = every;
     }
   }
+  if (proto.flood_guard().has_new_flows_per_second()) {
+    const uint32_t rate = proto.flood_guard().new_flows_per_second();
+    if (rate > kMaxFloodRate) {
+      fail("flood_guard.new_flows_per_second",
+           std::to_string(rate) + " is out of range (1.." + std::to_string(kMaxFloodRate) +
+               " new flows a second per device, or 0 to turn the guard off)");
+    } else {
+      config.flood_rate = rate;
+    }
+  }
+  if (proto.flood_guard().has_burst()) {
+    const uint32_t burst = proto.flood_guard().burst();
+    if (burst == 0 || burst > kMaxFloodBurst) {
+      fail("flood_guard.burst", std::to_string(burst) + " is out of range (1.." +
+                                    std::to_string(kMaxFloodBurst) + " new flows)");
+    } else {
+      config.flood_burst = burst;
+    }
+  }
   config.syslog = parseSyslogCollectors(proto.syslog(), config_dir, fail);
   config.journal = parseJournal(proto.journal(), proto.has_journal(), fail);
   config.management = proto.management();

@@ -23,6 +23,13 @@ struct DaemonSegment {
 };
 
 inline constexpr uint32_t kMaxAccountingInterval = 3600;
+// The flood guard's defaults: far above what a camera, a speaker or a TV opens (tens of flows a
+// second when busiest), far below what one judge thread takes on a small box.
+inline constexpr uint32_t kDefaultFloodRate = 500;
+inline constexpr uint32_t kDefaultFloodBurst = 1000;
+// Beyond them the kernel's bucket arithmetic (nanoseconds per token) loses its precision.
+inline constexpr uint32_t kMaxFloodRate = 1'000'000;
+inline constexpr uint32_t kMaxFloodBurst = 10'000'000;
 
 // The validated config with defaults filled in.
 struct DaemonConfig {
@@ -45,6 +52,10 @@ struct DaemonConfig {
   // How often the kernel's per-device traffic counts are read (fw/nft/conntrack_counts.h);
   // 0: no accounting (conntrack's counters are not turned on nor read).
   uint32_t accounting_interval_seconds = 10;
+  // The flood guard (proto FloodGuard; RulesetSpec::flood_rate): new flows a second each device
+  // may open, and how many at once; a rate of 0 turns it off.
+  uint32_t flood_rate = kDefaultFloodRate;
+  uint32_t flood_burst = kDefaultFloodBurst;
   // Not interpreted by fw/: the management plane validates and uses it (mgmt/server/).
   v1::Management management;
   std::string config_dir;  // folder of the config file, for relative paths in `management`

@@ -217,6 +217,14 @@ Status Daemon::start() {
     addTicker(std::chrono::seconds(config_.accounting_interval_seconds),
               [this] { accountTraffic(); });
   }
+  if (config_.flood_rate > 0) {
+    {
+      std::lock_guard<std::mutex> lock(judge_mu_);
+      flood_counters_.rate = config_.flood_rate;
+      flood_counters_.burst = config_.flood_burst;
+    }
+    addTicker(kFloodReadPeriod, [this] { readFloodGuard(); });
+  }
 
   // The start's passing work (the policy compile, parsing the saved files) leaves free memory
   // between what stays: whole free pages go back to the kernel, once (0.4 MB of the bench's
@@ -255,7 +263,6 @@ Status Daemon::openQueues() {
   std::vector<std::unique_ptr<PacketQueue>> sockets;
   for (uint16_t i = 0; i < config_.queue_count; ++i) {
     QueueOptions qo;
-    qo.fail_open = config_.fail_mode == FailMode::kOpen;
     qo.queues = {QueueBinding{static_cast<uint16_t>(config_.queue_first + i), kHeaderCopyRange}};
     if (i + 1 == config_.queue_count) {
       qo.queues.push_back(QueueBinding{

@@ -37,6 +37,7 @@
 #include "fw/config/daemon_config.h"
 #include "fw/engine/engine_control.h"
 #include "fw/engine/event_log.h"
+#include "fw/engine/flood_drops.h"
 #include "fw/engine/generation_store.h"
 #include "fw/engine/judge.h"
 #include "fw/engine/queue_worker.h"
@@ -168,6 +169,12 @@ class Daemon : public EngineControl {
   void noteAccountingError(const Status& s);
   bool reportVolumeLimits(const std::vector<VolumeLimits::Event>& events);
   void setUdpEndsByDump(bool by_dump, const char* why, size_t tracked);
+  // The flood guard's drops (daemon_status.cc), every kFloodReadPeriod: read from the kernel,
+  // an event line for each device whose new flows it dropped since the last read (the
+  // kMaxFloodLines that dropped most; one more line sums the rest), and the sums to the status.
+  void readFloodGuard();
+  static constexpr std::chrono::seconds kFloodReadPeriod{2};
+  static constexpr size_t kMaxFloodLines = 8;
   void installVolumeBlocks();
   // Learning mode (daemon_learn.cc): learn.state in state_dir, read at start (a damaged file is
   // set aside, loudly, and learning starts empty), written every minute, on every start and
@@ -229,6 +236,8 @@ class Daemon : public EngineControl {
   // under); a failed read turns the events on.
   bool udp_ends_by_dump_ = false;
   VolumeLimits volume_limits_;                          // under judge_mu_
+  FloodDrops flood_drops_;                              // engine thread
+  FloodGuardCounters flood_counters_;                   // under judge_mu_
   std::function<void()> reload_handler_;
   std::vector<std::unique_ptr<Ticker>> tickers_;
   bool running_ = false;  // engine thread: run() turns the loop

@@ -182,6 +182,8 @@ RulesetSpec Daemon::specFor(const CompiledPolicy& policy, uint32_t generation) c
   spec.fail_open = config_.fail_mode == FailMode::kOpen;
   spec.queue_mode = queue_mode_;
   spec.doh = policy.dns.doh_cidrs;
+  spec.flood_rate = config_.flood_rate;
+  spec.flood_burst = config_.flood_burst;
   if (config_.accounting_interval_seconds > 0) {
     spec.udp_ends =
         udp_ends_by_dump_ ? RulesetSpec::UdpEnds::kDumps : RulesetSpec::UdpEnds::kEvents;

@@ -51,6 +51,7 @@ EngineStatus Daemon::engineStatus() const {
     st.devices_known = judge_.devices().size();
     st.name_cache_entries = judge_.names().entryCount();
     st.accounting = accounting_counters_;
+    st.flood_guard = flood_counters_;
   }
   st.queue = queueCounters();
   auto kernel = kernelQueuesOf(host_, config_, !workers_.empty());
@@ -139,11 +140,62 @@ void Daemon::logCounters(const char* event) {
         .add("conntrack_early_drops", table.ok() ? table->early_drops : 0)
         .add("conntrack_drops", table.ok() ? table->drops : 0)
         .add("log_suppressed", log_.suppressed())
-        .add("events_dropped", log_.dropped());
+        .add("events_dropped", log_.dropped())
+        .add("flood_guard_dropped", flood_counters_.dropped);
   }
   if (!kernel.ok()) line.add("kernel_counters_error", kernel.status().message());
   if (!table.ok()) line.add("conntrack_error", table.status().message());
   log_.write(std::move(line));
+}
+
+void Daemon::readFloodGuard() {
+  Result<std::vector<FloodDropCount>> counts = ruleset_.readFloodDrops();
+  if (!counts.ok()) {
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    ++flood_counters_.reads;
+    ++flood_counters_.read_errors;
+    // Logged once per cause, not every read: the guard drops all the same.
+    if (flood_counters_.last_error != counts.status().message()) {
+      flood_counters_.last_error = counts.status().message();
+      log_.write(LogLine("flood-guard-error").add("error", flood_counters_.last_error));
+    }
+    return;
+  }
+  const std::vector<FloodDrops::Growth> grown = flood_drops_.update(std::move(*counts));
+  std::vector<LogLine> lines;
+  {
+    // The devices' names, and the sums, under the lock; the lines are written after it.
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    ++flood_counters_.reads;
+    flood_counters_.last_error.clear();
+    flood_counters_.dropped = flood_drops_.dropped();
+    flood_counters_.devices = flood_drops_.devices();
+    uint64_t others = 0;
+    for (size_t i = 0; i < grown.size(); ++i) {
+      if (i >= kMaxFloodLines) {
+        others += grown[i].dropped;
+        continue;
+      }
+      LogLine line("flood-guard");
+      line.add("device", grown[i].device.toString());
+      if (const DeviceRecord* d = judge_.devices().find(grown[i].device); d != nullptr) {
+        if (!d->name.empty()) line.add("name", d->name.view());
+        if (!d->profile.empty()) line.add("profile", d->profile.view());
+      }
+      line.add("dropped", grown[i].dropped)
+          .add("rate", flood_counters_.rate)
+          .add("burst", flood_counters_.burst);
+      lines.push_back(std::move(line));
+    }
+    if (grown.size() > kMaxFloodLines) {
+      lines.push_back(LogLine("flood-guard")
+                          .add("other_devices", grown.size() - kMaxFloodLines)
+                          .add("dropped", others)
+                          .add("rate", flood_counters_.rate)
+                          .add("burst", flood_counters_.burst));
+    }
+  }
+  for (LogLine& line : lines) log_.write(std::move(line));
 }
 
 }  // namespace muzzle

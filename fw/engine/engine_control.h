@@ -56,6 +56,18 @@ struct AccountingCounters {
   size_t blocked_devices = 0;  // devices a volume limit blocks now
 };
 
+// The flood guard (muzzled.yaml `flood_guard`; fw/engine/flood_drops.h), as the engine read it
+// from the kernel last.
+struct FloodGuardCounters {
+  uint32_t rate = 0;  // new flows a second per device; 0: no guard
+  uint32_t burst = 0;
+  uint64_t dropped = 0;  // new flows dropped since muzzled started
+  size_t devices = 0;    // devices the kernel holds a count for (drops in the last two minutes)
+  uint64_t reads = 0;
+  uint64_t read_errors = 0;
+  std::string last_error;  // of the last read that failed, "" after one that worked
+};
+
 struct EngineStatus {
   uint32_t generation = 0;
   QueueMode queue_mode = QueueMode::kCompat;
@@ -81,6 +93,7 @@ struct EngineStatus {
   size_t devices_known = 0;       // the inventory's size (bounded: fw/device/inventory.h)
   size_t name_cache_entries = 0;  // (address, name) bindings learned from DNS and held now
   AccountingCounters accounting;
+  FloodGuardCounters flood_guard;
 };
 
 // A learning session and what it recorded (fw/learn/flow_recorder.h), copied out.

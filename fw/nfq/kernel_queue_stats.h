@@ -26,7 +26,7 @@ struct KernelQueueStats {
   uint16_t queue = 0;
   uint32_t peer_portid = 0;    // netlink port id of the process bound to the queue
   uint64_t waiting = 0;        // queue_total: packets waiting for a verdict now
-  uint64_t queue_dropped = 0;  // dropped because the queue held max_len packets (fail closed)
+  uint64_t queue_dropped = 0;  // dropped because the queue held max_len packets (any fail_mode)
   uint64_t user_dropped = 0;   // dropped because the listener's socket buffer was full
   uint64_t id_sequence = 0;    // packets ever handed to user space (the last packet id)
 };

@@ -224,8 +224,9 @@ class NfqPacketQueue : public PacketQueue {
     nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, static_cast<int>(binding.copy_range));
     nfq_nlmsg_cfg_put_qmaxlen(nlh, options_.max_len);
     // GSO: take large segments whole instead of making the kernel split them for us.
-    uint32_t flags = NFQA_CFG_F_GSO | (options_.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0);
-    mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+    // FAIL_OPEN is in the mask, left clear: what overflows the queue is dropped, never accepted
+    // (QueueOptions says why).
+    mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(NFQA_CFG_F_GSO));
     mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
     s = request(nlh, buf);
     if (!s.ok()) return Status::error("netfilter queue " + std::to_string(queue) + ": cannot configure: " + s.message());
@@ -247,12 +248,12 @@ class NfqPacketQueue : public PacketQueue {
 
   // A message longer than its receive slot (the attribute room was not enough) cannot be parsed
   // whole, but the packet must still get a verdict or it would sit in the kernel's queue for
-  // good: read the id from the first attributes and drop it (accept it with fail_mode open).
+  // good: read the id from the first attributes and drop it. Dropped with fail_mode open too:
+  // muzzled is running, and a packet it could not judge is not one to pass (QueueOptions).
   void answerTruncated(const char* buf, size_t len) {
     malformed_messages_.add();
     if (auto id = idOfTruncatedMessage(buf, len)) {
-      appendVerdict(id->queue, id->packet_id,
-                    PacketVerdict{options_.fail_open ? uint32_t{NF_ACCEPT} : uint32_t{NF_DROP}, std::nullopt});
+      appendVerdict(id->queue, id->packet_id, PacketVerdict{uint32_t{NF_DROP}, std::nullopt});
     }
   }
 

@@ -74,9 +74,16 @@ struct QueueBinding {
   uint32_t copy_range = kWholePacketCopyRange;
 };
 
+// A queue that holds max_len packets drops the next ones (the kernel counts them in queue_dropped,
+// fw/nfq/kernel_queue_stats.h), and so does a socket too full to take one (user_dropped), whatever
+// fail_mode says. There is no option to accept them instead (the kernel's NFQA_CFG_F_FAIL_OPEN):
+// any device on a segment that opens new flows faster than muzzled judges them would fill the
+// queue and pass its denied flows, and every other device's, unjudged. fail_mode open means "new
+// flows pass while muzzled is down", which the ruleset's queue bypass gives (fw/nft/ruleset.h);
+// a muzzled that is alive but slow is not down (and one whose engine is stuck is restarted by
+// systemd's watchdog, image/systemd/muzzled.service: the bypass applies while it restarts).
 struct QueueOptions {
   std::vector<QueueBinding> queues{QueueBinding{}};  // bound on one socket
-  bool fail_open = false;        // NFQA_CFG_F_FAIL_OPEN: accept, not drop, when a queue is full
   uint32_t max_len = 4096;       // packets the kernel may hold waiting for a verdict, per queue
 };
 

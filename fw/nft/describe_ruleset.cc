@@ -58,6 +58,14 @@ struct ExprText {
     return m.first == m.last ? text : text + "-" + std::to_string(m.last);
   }
   std::string operator()(const nftx::CtStateInvalid&) const { return "ct state invalid"; }
+  std::string operator()(const nftx::CtStateNew&) const { return "ct state new"; }
+  std::string operator()(const nftx::SourceMacMeter& m) const {
+    const std::string statement = m.rate > 0
+                                      ? "limit rate over " + std::to_string(m.rate) +
+                                            "/second burst " + std::to_string(m.burst) + " packets"
+                                      : "counter";
+    return "update @" + m.set + " { ether saddr " + statement + " }";
+  }
   std::string operator()(const nftx::CtDirection& m) const {
     return m.reply ? "ct direction reply" : "ct direction original";
   }
@@ -157,6 +165,10 @@ std::string setText(const SetLayout& set) {
   const std::string type = set.v6 ? "ipv6_addr" : "ipv4_addr";
   std::string text = "  set " + set.name + " {\n    type ";
   std::string elements;
+  if (set.kind == SetKind::kDeviceMeter) {
+    return text + "ether_addr; size " + std::to_string(set.size) +
+           "; flags dynamic,timeout; timeout " + std::to_string(set.timeout_ms) + "ms;\n  }\n";
+  }
   if (set.kind == SetKind::kInterfaceNames) {
     text += "ifname;\n";
     for (const std::string& name : set.ifnames) {

@@ -48,6 +48,14 @@ class MnlTransport : public NetlinkTransport {
     return answer;
   }
 
+  Result<std::vector<char>> dump(std::span<const char> request, size_t max_bytes) override {
+    if (Status s = open(); !s.ok()) return s;
+    Result<std::vector<char>> answer = sendAndCollectDump(request, max_bytes);
+    // The rest of a dump left unread would be read as the answer to the next request.
+    if (!answer.ok()) close();
+    return answer;
+  }
+
  private:
   Status open() {
     if (nl_ != nullptr) return Status();
@@ -104,6 +112,44 @@ class MnlTransport : public NetlinkTransport {
       if (refusal) break;
     }
     return refusal;
+  }
+
+  // Collects the messages of one dump answer, in order; stops at its NLMSG_DONE or NLMSG_ERROR.
+  Result<std::vector<char>> sendAndCollectDump(std::span<const char> request, size_t max_bytes) {
+    if (request.size() < sizeof(nlmsghdr)) {
+      return Status::error("nftables: a dump request of " + std::to_string(request.size()) +
+                           " bytes is no netlink message");
+    }
+    const uint32_t seq = reinterpret_cast<const nlmsghdr*>(request.data())->nlmsg_seq;
+    if (mnl_socket_sendto(nl_, request.data(), request.size()) < 0) {
+      return Status::error(std::string("nftables: sending a dump request failed: ") +
+                           std::strerror(errno));
+    }
+    // The kernel fills each datagram of a dump up to 32 KiB (MNL_SOCKET_DUMP_SIZE).
+    std::vector<char> buf(0xffff + MNL_SOCKET_BUFFER_SIZE);
+    std::vector<char> answer;
+    while (true) {
+      const ssize_t n = mnl_socket_recvfrom(nl_, buf.data(), buf.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::error(std::string("nftables: reading a dump failed: ") +
+                             std::strerror(errno));
+      }
+      int len = static_cast<int>(n);
+      for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, len);
+           nlh = mnl_nlmsg_next(nlh, &len)) {
+        if (nlh->nlmsg_seq != seq) continue;  // not ours: nothing else is outstanding
+        const size_t aligned = NLMSG_ALIGN(nlh->nlmsg_len);
+        if (answer.size() + aligned > max_bytes) {
+          return Status::error("nftables: the dump answer is longer than the " +
+                               std::to_string(max_bytes) + " bytes it may be");
+        }
+        const char* bytes = reinterpret_cast<const char*>(nlh);
+        answer.insert(answer.end(), bytes, bytes + nlh->nlmsg_len);
+        answer.resize(answer.size() + aligned - nlh->nlmsg_len, 0);
+        if (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR) return answer;
+      }
+    }
   }
 
   mnl_socket* nl_ = nullptr;

@@ -36,6 +36,7 @@ constexpr uint32_t kNftTypeIpv4 = 7;
 constexpr uint32_t kNftTypeIpv6 = 8;
 constexpr uint32_t kNftTypeMark = 19;
 constexpr uint32_t kNftTypeIfname = 41;
+constexpr uint32_t kNftTypeEtherAddr = 9;
 // nft's BYTEORDER_HOST_ENDIAN (nftables' datatype.h), and room for the one attribute we put.
 constexpr uint32_t kNftByteOrderHost = 1;
 constexpr uint32_t kUserDataBytes = 64;
@@ -217,6 +218,20 @@ void NftBatch::addInterfaceNameSet(const std::string& table, const SetLayout& se
   for (const std::string& name : set.ifnames) keys.push_back(interfaceNameKey(name));
   keyMessages(NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_ACK, "add elements to set ", table, set.name,
               keys);
+}
+
+void NftBatch::addDeviceMeterSet(const std::string& table, const SetLayout& set) {
+  nftnl_set* s = allocSet(table, set.name);
+  nftnl_set_set_u32(s, NFTNL_SET_ID, set.id);
+  // Dynamic (rules add to it) with timeouts, as nft(8) makes `flags dynamic,timeout`. Its size
+  // bounds it: the kernel adds no element past it.
+  nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_EVAL | NFT_SET_TIMEOUT);
+  nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, set.timeout_ms);
+  nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, set.size);
+  nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, kNftTypeEtherAddr);
+  nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, kEtherAddressLength);
+  addSetMessage(s, "add set " + set.name);
+  nftnl_set_free(s);
 }
 
 void NftBatch::keyMessages(uint16_t type, uint16_t flags, const char* what,

@@ -59,6 +59,8 @@ class NftBatch {
   // A set of interface names (SetKind::kInterfaceNames, nft type ifname) and its elements, one
   // message per kElementsPerMessage.
   void addInterfaceNameSet(const std::string& table, const SetLayout& set);
+  // An empty set of source MAC addresses that rules fill (SetKind::kDeviceMeter).
+  void addDeviceMeterSet(const std::string& table, const SetLayout& set);
   // Deleting elements without naming any empties the set.
   void flushSet(const std::string& table, const std::string& name);
   // Deleting rules without a handle empties the chain; the chain and what jumps to it stay.

@@ -8,6 +8,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/xt_NFQUEUE.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 
 #include <cstdlib>
@@ -25,6 +26,8 @@ static_assert(kNftFamily == NFPROTO_INET);
 // IP_CT_DIR_* in the kernel's enum ip_conntrack_dir; not in every uapi header set.
 constexpr uint8_t kCtDirectionOriginal = 0;
 constexpr uint8_t kCtDirectionReply = 1;
+// The source address in an Ethernet header: after the 6-byte destination.
+constexpr uint32_t kEtherSourceOffset = 6;
 
 // Appends expressions to one nftnl_rule, keeping track of what register 1 holds so that
 // implied matches (a transport field's protocol) and reloads are added only where needed.
@@ -67,6 +70,12 @@ class Linearizer {
     ctLoad(NFT_CT_STATE);
     const uint32_t zero = 0;
     mask(NF_CT_STATE_INVALID_BIT);
+    cmp(NFT_CMP_NEQ, &zero, sizeof(zero));
+  }
+  void operator()(const nftx::CtStateNew&) {
+    ctLoad(NFT_CT_STATE);
+    const uint32_t zero = 0;
+    mask(NF_CT_STATE_BIT(IP_CT_NEW));
     cmp(NFT_CMP_NEQ, &zero, sizeof(zero));
   }
   void operator()(const nftx::CtDirection& m) {
@@ -171,6 +180,33 @@ class Linearizer {
     nftnl_expr_set_u32(lookup(kAnonymousMapName, m.set_id), NFTNL_EXPR_LOOKUP_DREG,
                        NFT_REG_VERDICT);
   }
+  // The element's statement is a template the kernel copies into each element it adds.
+  void operator()(const nftx::SourceMacMeter& m) {
+    if (!ethernet_) {
+      metaLoad(NFT_META_IIFTYPE);
+      const uint16_t ether = ARPHRD_ETHER;
+      cmp(NFT_CMP_EQ, &ether, sizeof(ether));
+      ethernet_ = true;
+    }
+    payload(NFT_PAYLOAD_LL_HEADER, kEtherSourceOffset, kEtherAddressLength);
+    auto* e = add("dynset");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+    nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, m.set.c_str());
+    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, m.set_id);
+    nftnl_expr* statement = nullptr;
+    if (m.rate > 0) {
+      statement = nftnl_expr_alloc("limit");
+      nftnl_expr_set_u64(statement, NFTNL_EXPR_LIMIT_RATE, m.rate);
+      nftnl_expr_set_u64(statement, NFTNL_EXPR_LIMIT_UNIT, 1);  // a second
+      nftnl_expr_set_u32(statement, NFTNL_EXPR_LIMIT_BURST, m.burst);
+      nftnl_expr_set_u32(statement, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+      nftnl_expr_set_u32(statement, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);  // over
+    } else {
+      statement = nftnl_expr_alloc("counter");
+    }
+    nftnl_expr_set(e, NFTNL_EXPR_DYNSET_EXPR, statement, 0);  // the dynset owns it from here
+  }
   void operator()(const nftx::Reject& r) {
     auto* e = add("reject");
     nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE,
@@ -252,6 +288,7 @@ class Linearizer {
 
   nftnl_rule* rule_;
   std::optional<uint8_t> l4proto_;
+  bool ethernet_ = false;  // the rule required an Ethernet input interface
 };
 
 }  // namespace

@@ -1,7 +1,8 @@
 // NftRulesetWriter: installs the layout of table `inet muzzle` (ruleset_layout.h) as one
 // nftables transaction (nft_batch.h) through a NetlinkTransport (netlink_transport.h). It keeps
 // what it installed last, so that a policy change rewrites only the chains and sets that depend
-// on the policy. It also holds the conntrack counter that accounting reads (conntrack_counts.h).
+// on the policy, and so that it knows whether there is a flood guard whose counts to read
+// (flood_dump.h). It also holds the conntrack counter that accounting reads (conntrack_counts.h).
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -9,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "fw/nft/flood_dump.h"
 #include "fw/nft/marks.h"
 #include "fw/nft/netlink_transport.h"
 #include "fw/nft/nft_batch.h"
@@ -82,6 +84,20 @@ class NftRulesetWriter : public RulesetWriter {
     return counter_ != nullptr && muzzle::udpTimeoutsOutlive(interval_seconds);
   }
 
+  // One dump of @flood-dropped. Asks nothing of the kernel when this writer installed no guard:
+  // the set is not there, and the answer would only say so.
+  Result<std::vector<FloodDropCount>> readFloodDrops() override {
+    std::vector<FloodDropCount> drops;
+    if (!installed_ || installed_->flood_rate == 0) return drops;
+    const std::vector<char> request = floodDumpRequest(kRulesetTable, nextSeq());
+    auto answer = transport_->dump(request, floodDumpBytes(kFloodSetSize));
+    if (!answer.ok()) {
+      return answer.status().withContext(std::string("reading set ") + kFloodDroppedSet + ": ");
+    }
+    if (Status s = parseFloodDump(*answer, kFloodSetSize, &drops); !s.ok()) return s;
+    return drops;
+  }
+
   Status remove() override {
     installed_.reset();
     NftBatch b(nextSeq());
@@ -99,7 +115,8 @@ class NftRulesetWriter : public RulesetWriter {
   static bool keepsTable(const RulesetSpec& current, const RulesetSpec& next) {
     return current.segment_ifnames == next.segment_ifnames &&
            current.queue_first == next.queue_first && current.queue_count == next.queue_count &&
-           current.fail_open == next.fail_open && current.queue_mode == next.queue_mode;
+           current.fail_open == next.fail_open && current.queue_mode == next.queue_mode &&
+           current.flood_rate == next.flood_rate && current.flood_burst == next.flood_burst;
   }
 
   // A new generation (or DoH list) on a table this writer installed: rewrite the per-policy
@@ -143,6 +160,9 @@ class NftRulesetWriter : public RulesetWriter {
           break;
         case SetKind::kInterfaceNames:
           b.addInterfaceNameSet(layout.table, s);
+          break;
+        case SetKind::kDeviceMeter:
+          b.addDeviceMeterSet(layout.table, s);
           break;
       }
     }

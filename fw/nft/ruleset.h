@@ -31,7 +31,9 @@ struct RulesetSpec {
   uint16_t queue_first = 100;
   uint16_t queue_count = 1;
   uint16_t inspectionQueue() const { return static_cast<uint16_t>(queue_first + queue_count); }
-  bool fail_open = false;  // queue bypass: with no daemon listening, packets are accepted
+  // Queue bypass: with no daemon listening, packets are accepted. Only then: a full queue drops,
+  // whatever this says (fw/nfq/packet_queue.h, QueueOptions).
+  bool fail_open = false;
   QueueMode queue_mode = QueueMode::kCompat;
   // DoH resolver addresses for the interval sets @doh4 and @doh6 (merged; overlaps allowed).
   std::vector<Cidr> doh;
@@ -46,6 +48,20 @@ struct RulesetSpec {
   //   connections of a segment.
   enum class UdpEnds { kUntouched, kEvents, kDumps };
   UdpEnds udp_ends = UdpEnds::kUntouched;
+  // The flood guard (ruleset_layout.cc, `judge`): a device (a source MAC address) that opens
+  // more than `flood_rate` new flows a second, past a burst of `flood_burst`, has the excess
+  // dropped in the kernel before muzzled is asked, counted per device in @flood-dropped
+  // (readFloodDrops). 0: no guard (the rule and its sets are left out).
+  uint32_t flood_rate = 0;
+  uint32_t flood_burst = 0;
+};
+
+// What the flood guard dropped for one device (a source MAC address) since the guard first
+// dropped one of its packets, or since its count was last left idle for kFloodDroppedTimeout and
+// the kernel forgot it.
+struct FloodDropCount {
+  MacAddress mac;
+  uint64_t packets = 0;
 };
 
 // Renders the spec as nft(8) text, from the same layout the writer installs (ruleset_layout.h):
@@ -83,6 +99,12 @@ class RulesetWriter {
   // the counter reads, and udpTimeoutsOutlive(interval_seconds). The default: never. The Daemon
   // adds the counter's own condition (udpEndsByDumpNext).
   virtual bool udpTimeoutsOutlive(uint32_t /*interval_seconds*/) const { return false; }
+  // The flood guard's counts (RulesetSpec::flood_rate), one per device the kernel holds one for,
+  // at most kFloodSetSize. Empty without a guard. An error says what failed (no table yet, no
+  // permission); the guard drops all the same.
+  virtual Result<std::vector<FloodDropCount>> readFloodDrops() {
+    return std::vector<FloodDropCount>{};
+  }
 };
 
 // Writes to the kernel of the calling thread's network namespace. Needs CAP_NET_ADMIN.

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "fw/nft/marks.h"
 
@@ -29,6 +30,8 @@ constexpr uint32_t kVerdictMapSetId = 7;
 constexpr uint32_t kSegmentsSetId = 8;
 constexpr uint32_t kFreshVerdictMapSetId = 9;
 constexpr uint32_t kInputVerdictMapSetId = 10;
+constexpr uint32_t kFloodGuardSetId = 11;
+constexpr uint32_t kFloodDroppedSetId = 12;
 constexpr const char* kSegmentsSet = "segments";
 constexpr uint8_t kUdp = IPPROTO_UDP;
 constexpr uint8_t kTcp = IPPROTO_TCP;
@@ -273,6 +276,39 @@ void addVerdictMapRule(LayoutBuilder& b, const char* chain, uint32_t set_id) {
                   .set_id = set_id}});
 }
 
+// The flood guard (RulesetSpec::flood_rate), in `judge` behind the invalid check: every new flow
+// reaches muzzled's queue, and muzzled judges one after another, so a device that opens new flows
+// faster than that (a scan, a flood of random ports, a worm) would delay every other device's
+// first packets and fill the queue, whose overflow is dropped. Here each device has a token
+// bucket in @flood-guard, keyed by its source MAC address: a new flow past its rate and burst is
+// dropped in the kernel, at a fraction of what judging it costs, and counted under the device in
+// @flood-dropped, which muzzled reads to say which device floods (Daemon::readFloodGuard).
+// Ahead of the fast lane, so that DNS queries and DHCP requests are held to it too, and behind
+// the invalid check, which it needs the conntrack entry of. Only a connection's first packets
+// (ct state new): a flow judged before, met again after a policy change, is never dropped here.
+// Flows from beyond the box share the MAC address of the router they came through.
+// A device that forges a new source address for each flow gets a new bucket each time; the
+// sets' size bounds what it can make the kernel hold, and past it a new address's flows go to
+// muzzled, as every flow did without the guard.
+void addFloodGuardRule(LayoutBuilder& b) {
+  const RulesetSpec& spec = b.spec();
+  if (spec.flood_rate == 0) return;
+  b.add("judge", "judge rule (flood guard: a device's new flows past its rate, dropped)",
+        {CtStateNew{},
+         SourceMacMeter{kFloodGuardSet, kFloodGuardSetId, spec.flood_rate, spec.flood_burst},
+         SourceMacMeter{kFloodDroppedSet, kFloodDroppedSetId}, Counter{},
+         Verdict{Verdict::kDrop, ""}});
+}
+
+// How long @flood-guard keeps a device's bucket after its last new flow: until the bucket would
+// have filled up again (burst / rate), and a second more. A bucket forgotten then and made again
+// is full, as the old one would have been.
+uint32_t floodGuardTimeoutMs(const RulesetSpec& spec) {
+  const uint64_t refill_ms =
+      (uint64_t{spec.flood_burst} * 1000 + spec.flood_rate - 1) / spec.flood_rate;
+  return static_cast<uint32_t>(std::min<uint64_t>(refill_ms + 1000, kFloodDroppedTimeoutMs));
+}
+
 void addJudgeChain(LayoutBuilder& b) {
   // A fresh verdict from muzzled (NF_REPEAT with a packet mark): to the chain that saves it in
   // the conntrack mark and acts on it, in one lookup. First in `judge` (the conntrack mark's map
@@ -303,6 +339,7 @@ void addJudgeChain(LayoutBuilder& b) {
         {Icmpv6Type{kIcmpv6Mld2Report, kIcmpv6Mld2Report}, Verdict{}});
   b.add("judge", "judge rule 4 (drop conntrack-invalid packets)",
         {CtStateInvalid{}, Counter{}, Verdict{Verdict::kDrop, ""}});
+  addFloodGuardRule(b);
   // Undecided from here on (no mark of this generation in the conntrack, no verdict yet).
   // The fast lane: what `dns-dhcp` and the DNS query rules below look for is a TCP or UDP packet
   // from port 53 (an answer), to port 53 (a query) or to port 67 (a DHCP request); a packet with
@@ -368,6 +405,18 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
                          .intervals = {},
                          .kind = SetKind::kInterfaceNames,
                          .ifnames = spec.segment_ifnames});
+  if (spec.flood_rate > 0) {
+    for (const auto& [name, id, timeout_ms] :
+         {std::tuple{kFloodGuardSet, kFloodGuardSetId, floodGuardTimeoutMs(spec)},
+          std::tuple{kFloodDroppedSet, kFloodDroppedSetId, kFloodDroppedTimeoutMs}}) {
+      layout.sets.push_back({.name = name,
+                             .id = id,
+                             .intervals = {},
+                             .kind = SetKind::kDeviceMeter,
+                             .timeout_ms = timeout_ms,
+                             .size = kFloodSetSize});
+    }
+  }
   layout.chains = {{"judge", std::nullopt, true},          {"inspected", std::nullopt, false},
                    {"dns-dhcp", std::nullopt, false},      {"deny", std::nullopt, false},
                    {"discard", std::nullopt, false},       {"save-allowed", std::nullopt, true},

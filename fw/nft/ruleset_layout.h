@@ -19,7 +19,9 @@
 //   `judge` first sends a verdict fresh from user space (NF_REPEAT with a packet mark), in one
 //   lookup, to the chain that saves it in the conntrack mark and acts on it (`save-allowed`,
 //   `save-rejected`, `save-dropped`). Then, for flows not decided yet: IPv6 neighbour discovery
-//   and MLD are accepted, conntrack-invalid packets dropped; a packet of no DNS or DHCP port goes
+//   and MLD are accepted, conntrack-invalid packets dropped, a connection's first packet past
+//   its device's bucket in @flood-guard dropped and counted in @flood-dropped (the flood guard,
+//   when RulesetSpec::flood_rate asks for it); a packet of no DNS or DHCP port goes
 //   straight to `ask` (the fast lane: most first packets); the others meet `dns-dhcp` (DNS
 //   answers to a segment queued, DHCP requests between segments accepted) and the DNS query
 //   rules (queries from a segment sent to `dns-query`), and the rest goes to `ask`;
@@ -54,12 +56,14 @@
 // one rule in `forward`, the base chain's verdict map (two in `input`, behind the DHCP rule's port)
 // (one conntrack-mark load, the class mask and the lookup, no counter: nothing reads one there),
 // and is accepted there. A refused one also walks `dns-dhcp` (3 rules). An allowed TCP flow's first
-// packet walks 12 rules before it is queued (the base chain's two, `judge`'s five up to its fast
-// lane, `ask`'s five) and 4 after NF_REPEAT (the conntrack mark's map, the base chain's interface
-// rule, the packet mark's map, `save-allowed`'s fast lane; a UDP flow 5); of the lookups, the
-// dearest expressions here, it makes 4 before the queue: a rule that tests a port and @segments
-// tests the port first, which fails for all but DNS and DHCP. (Before the fast lanes: 17 and 8,
-// four of those 8 each loading a port of the conntrack tuple.) Pinned in
+// packet walks 13 rules before it is queued (the base chain's two, `judge`'s six up to its fast
+// lane, the flood guard's included, `ask`'s five) and 4 after NF_REPEAT (the conntrack mark's map,
+// the base chain's interface rule, the packet mark's map, `save-allowed`'s fast lane; a UDP flow
+// 5); of the lookups, the dearest expressions here, it makes 4 before the queue (the conntrack
+// mark's map, @segments, its device's bucket, @doh4; the packet mark's map is skipped at a mark
+// of 0): a rule that tests a port and @segments tests the port first, which fails for all but DNS
+// and DHCP. (Before the fast lanes: 17 and 8, four of those 8 each loading a port of the conntrack
+// tuple.) Without the flood guard, one rule and one lookup fewer. Pinned in
 // tests/unit/fw/nft/established_path_test.cc.
 //
 // Pure value code: no I/O, no libnftnl. The rules do not depend on the number of segments; only
@@ -108,6 +112,9 @@ struct Icmpv6Type {  // icmpv6 type 130-137 (one type when first == last)
   uint8_t last = 0;
 };
 struct CtStateInvalid {};  // ct state invalid
+// ct state new: the connection's first packet (conntrack has not confirmed it yet; a retried
+// first packet of a flow waiting for its verdict is one too).
+struct CtStateNew {};
 struct CtDirection {       // ct direction original / reply
   bool reply = false;
 };
@@ -181,14 +188,30 @@ struct MarkVmap {
   uint32_t set_id = 0;  // how the rule refers to the map within its transaction
   bool skip_zero = false;
 };
+// update @flood-guard { ether saddr limit rate over 500/second burst 1000 packets } /
+// update @flood-dropped { ether saddr counter }: the packet's source MAC address looked up in a
+// dynamic set (SetKind::kDeviceMeter), the element added when missing and its timeout restarted;
+// then the element's own statement runs: with a `rate`, a token bucket that fails the rule while
+// the device stays within it (the rule goes on once it is past); without one, a counter. The
+// address is read from the link-layer header, so the rule first requires an Ethernet input
+// interface (`meta iiftype ether`, which nft(8) adds for `ether saddr` too): a packet that came
+// in without one fails there. When the set is full, a new device's element cannot be added and
+// the rule fails for it too.
+struct SourceMacMeter {
+  std::string set;
+  uint32_t set_id = 0;
+  uint32_t rate = 0;  // per second; 0: a counter instead of the bucket
+  uint32_t burst = 0;
+};
 }  // namespace nftx
 
 using NftExpr =
     std::variant<nftx::IfNameInSet, nftx::L4Proto, nftx::Port, nftx::Icmpv6Type,
-                 nftx::CtStateInvalid, nftx::CtDirection, nftx::CtOriginalPort, nftx::CtProtocol,
-                 nftx::CtEventSet, nftx::CtStatusNoNat, nftx::CtMarkIs, nftx::NfProto,
-                 nftx::DaddrInSet, nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter,
-                 nftx::Queue, nftx::Verdict, nftx::Reject, nftx::MarkVmap>;
+                 nftx::CtStateInvalid, nftx::CtStateNew, nftx::CtDirection, nftx::CtOriginalPort,
+                 nftx::CtProtocol, nftx::CtEventSet, nftx::CtStatusNoNat, nftx::CtMarkIs,
+                 nftx::NfProto, nftx::DaddrInSet, nftx::SetMetaMark, nftx::CtMarkFromMetaMark,
+                 nftx::Counter, nftx::Queue, nftx::Verdict, nftx::Reject, nftx::MarkVmap,
+                 nftx::SourceMacMeter>;
 
 struct RuleLayout {
   std::string chain;
@@ -214,6 +237,10 @@ enum class SetKind {
   // The managed segments' interface names (@segments): made with the table, which a change of
   // segments replaces, so never refilled.
   kInterfaceNames,
+  // Source MAC addresses the rules add themselves (nftx::SourceMacMeter), each with a statement
+  // of its own and a timeout: made empty with the table and never refilled, so a policy change
+  // keeps what they hold.
+  kDeviceMeter,
 };
 
 struct SetLayout {
@@ -223,12 +250,31 @@ struct SetLayout {
   std::vector<AddressInterval> intervals;  // merged (interval_set.h); kInterval only
   SetKind kind = SetKind::kInterval;
   std::vector<std::string> ifnames{};  // kInterfaceNames only
+  // kDeviceMeter only: how long an element stays after the rule last touched it, and how many
+  // the set may hold (the kernel then refuses new ones: the memory a flood of forged source
+  // addresses can take is bounded).
+  uint32_t timeout_ms = 0;
+  uint32_t size = 0;
 };
+
+// The flood guard's sets (RulesetSpec::flood_rate), named once: the rule and the sets made here,
+// and the reader of the counts (flood_dump.h), must agree on them. @flood-guard holds each
+// device's token bucket, @flood-dropped the count of what the bucket dropped.
+inline constexpr const char* kFloodGuardSet = "flood-guard";
+inline constexpr const char* kFloodDroppedSet = "flood-dropped";
+// Room for this many devices in each.
+inline constexpr uint32_t kFloodSetSize = 65536;
+// How long @flood-dropped keeps a device's count after its last dropped packet: far longer than
+// muzzled takes between two reads, so no drop goes unread.
+inline constexpr uint32_t kFloodDroppedTimeoutMs = 120'000;
 
 // The key of an interface name in a set, as `meta iifname` loads it: IFNAMSIZ (16) bytes, the
 // name cut to 15 and padded with NULs (the kernel's names are at most 15 bytes and end in one).
 inline constexpr size_t kInterfaceNameKeyLength = 16;
 std::vector<uint8_t> interfaceNameKey(const std::string& name);
+
+// The key of a source MAC address in a set (SetKind::kDeviceMeter), as `ether saddr` loads it.
+inline constexpr uint32_t kEtherAddressLength = 6;
 
 inline constexpr const char* kRulesetTable = "muzzle";  // in family inet
 

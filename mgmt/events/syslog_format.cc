@@ -73,7 +73,8 @@ SyslogSeverity syslogSeverity(std::string_view event) {
   if (event == "deny" || event == "spoof" || event == "warning" || endsWith(event, "-refused") ||
       endsWith(event, "-dropped") || event == "log-suppressed" || event == "syslog-down" ||
       contains(event, "malformed") || event == "address-moved" || event == "dns-unsolicited" ||
-      event == "dhcp-mac-mismatch" || event == "device-reassign-limited") {
+      event == "dhcp-mac-mismatch" || event == "device-reassign-limited" ||
+      event == "flood-guard") {
     return SyslogSeverity::kWarning;
   }
   if (event == "new-device" || event.substr(0, 7) == "policy-" || event.substr(0, 4) == "mud-" ||

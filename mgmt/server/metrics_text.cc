@@ -172,6 +172,18 @@ std::string renderMetrics(const MetricsSnapshot& s) {
     w.single("muzzle_conntrack_drops_total", "counter",
              "Packets the kernel dropped: no room for their connection in its table.", ct.drops);
   }
+  // The flood guard, when it is on (muzzled.yaml flood_guard; fw/engine/flood_drops.h).
+  if (e.flood_guard.rate > 0) {
+    w.single("muzzle_flood_guard_dropped_total", "counter",
+             "New flows the flood guard dropped in the kernel: their device was past its rate.",
+             e.flood_guard.dropped);
+    w.single("muzzle_flood_guard_devices", "gauge",
+             "Devices the flood guard dropped new flows of in the last two minutes.",
+             e.flood_guard.devices);
+    w.single("muzzle_flood_guard_read_errors_total", "counter",
+             "Reads of the flood guard's per-device counts that failed.",
+             e.flood_guard.read_errors);
+  }
 
   w.single("muzzle_events_dropped_total", "counter",
            "Event lines lost because the delivery buffer was full.", e.events_dropped);

@@ -270,6 +270,15 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
           a->set_lost_bytes(st.accounting.lost_bytes);
           a->set_tracked_connections(st.accounting.tracked);
           a->set_untracked(st.accounting.untracked);
+          if (!deps_.engine.config().segments.empty()) {
+            v1::FloodGuardStatus* fg = resp->mutable_flood_guard();
+            fg->set_new_flows_per_second(st.flood_guard.rate);
+            fg->set_burst(st.flood_guard.burst);
+            fg->set_dropped(st.flood_guard.dropped);
+            fg->set_devices(st.flood_guard.devices);
+            fg->set_read_errors(st.flood_guard.read_errors);
+            fg->set_last_error(st.flood_guard.last_error);
+          }
           if (st.conntrack || !st.conntrack_error.empty()) {
             v1::ConntrackTableStatus* ct = resp->mutable_conntrack();
             if (st.conntrack) {

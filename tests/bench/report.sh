@@ -414,6 +414,12 @@ END {
     printf "%s: %s against muzzled, same run:\n", feature[c], c
     cost_rows(c, "muzzled", "udp-churn tcp-churn mixed", "costs <= 3%               ", 1)
   }
+  # The flood guard is on in muzzled: muzzled-noguard is the one without it.
+  if (("muzzled-noguard" SUBSEP "udp-churn") in ran) {
+    print ""
+    print "The flood guard (a bucket update on every first packet): muzzled against muzzled-noguard (the guard off), same run:"
+    cost_rows("muzzled", "muzzled-noguard", "udp-churn tcp-churn mixed", "the flood guard <= 3%     ", 1)
+  }
   # The same costs at a fixed offered rate (udp-fixed, tcp-fixed): the CPU a flow (a connection),
   # where the saturated rates above move 20-30 % between rounds of one config.
   nfx = split("udp-fixed tcp-fixed", fx, " "); offered = ""
@@ -424,7 +430,7 @@ END {
     print ""
     printf "New flows at a fixed rate (%s offered to every config), the CPU a flow: the whole box\n", offered
     print "(every CPU busy, less the traffic program user time; its system calls, alike in every config, stay in) and the queue program:"
-    n = split("kernel bare-minimal muzzled muzzled-noacct muzzled-learn muzzled-web muzzled-2q", fw_, " ")
+    n = split("kernel bare-minimal muzzled muzzled-noacct muzzled-learn muzzled-web muzzled-noguard muzzled-2q", fw_, " ")
     for (j = 1; j <= nfx; j++) for (i = 1; i <= n; i++) {
       k = fw_[i] SUBSEP fx[j]
       if (!(k in ran)) continue
@@ -434,6 +440,7 @@ END {
     for (j = 1; j <= nfx; j++) fixed_cost("muzzled", "muzzled-noacct", "accounting costs <= 3%    ", fx[j])
     for (j = 1; j <= nfx; j++) fixed_cost("muzzled-learn", "muzzled", "learning costs <= 3%      ", fx[j])
     for (j = 1; j <= nfx; j++) fixed_cost("muzzled-web", "muzzled", "the web console <= 3%     ", fx[j])
+    for (j = 1; j <= nfx; j++) fixed_cost("muzzled", "muzzled-noguard", "the flood guard <= 3%     ", fx[j])
   }
   if (("muzzled-small" SUBSEP "udp-churn") in ran) {
     print ""

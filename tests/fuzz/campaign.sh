@@ -21,7 +21,8 @@ max_seconds=$(( ${MAX_MINUTES:-720} * 60 ))
 timeout="${TIMEOUT:-10}"
 all=(judge_fuzz policy_fuzz daemon_config_fuzz nfq_wire_fuzz inventory_fuzz audit_fuzz revision_fuzz
      packet_fuzz dns_fuzz dhcp_fuzz mud_fuzz mud_helper_fuzz list_file_fuzz learn_fuzz
-     web_request_fuzz accounts_fuzz generation_fuzz mud_cache_fuzz conntrack_fuzz)
+     web_request_fuzz accounts_fuzz generation_fuzz mud_cache_fuzz conntrack_fuzz
+     flood_dump_fuzz)
 targets=("$@")
 ((${#targets[@]} > 0)) || targets=("${all[@]}")
 

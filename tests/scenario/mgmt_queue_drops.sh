@@ -9,6 +9,9 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 export FAIL_MODE=closed
+# The flood guard off: it would drop all but its burst of cam1's 5000 new flows before the queue
+# (flood_guard.sh tests it).
+export LAB_FLOOD_GUARD='{new_flows_per_second: 0}'
 scenario_lab_up
 lab_start_muzzled
 # A uint64 field of `status --json` (the JSON mapping writes uint64 as a quoted string).

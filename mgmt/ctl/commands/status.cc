@@ -110,6 +110,22 @@ std::string conntrackText(const v1::GetStatusResponse& r) {
   return text;
 }
 
+// "500 new flows a second per device (burst 1000), 1234 dropped, 1 device in the last 2 min".
+std::string floodGuardText(const v1::GetStatusResponse& r) {
+  const v1::FloodGuardStatus& f = r.flood_guard();
+  if (f.new_flows_per_second() == 0) return "off";
+  std::string text = std::to_string(f.new_flows_per_second()) +
+                     " new flows a second per device (burst " + std::to_string(f.burst()) + "), " +
+                     std::to_string(f.dropped()) + " dropped";
+  if (f.devices() > 0) {
+    text += ", " + std::to_string(f.devices()) +
+            " devices dropped for in the last 2 min (`muzzlectl events` names them)";
+  }
+  if (f.read_errors() > 0) text += ", " + std::to_string(f.read_errors()) + " failed reads";
+  if (!f.last_error().empty()) text += ", FAILING: " + f.last_error();
+  return text;
+}
+
 // "every 10 s, 12 groups (room 65536)", with its failures and losses when there are any.
 std::string accountingText(const v1::AccountingStatus& a) {
   if (!a.on()) return "off";
@@ -185,16 +201,17 @@ Outcome status(const Call& call) {
       {"devices known", std::to_string(r.devices_known())},
       {"accounting", accountingText(r.accounting())},
       {"connection table", conntrackText(r)},
+      {"flood guard", floodGuardText(r)},
       // The resume token of the newest event (`muzzlectl events --after`).
       {"last event",
        std::to_string(r.event_epoch()) + ":" + std::to_string(r.last_event_sequence())},
       // Lost event lines: over the log's rate limit, or while delivery was behind.
       {"events lost", std::to_string(r.log_suppressed()) + " rate-limited, " +
                           std::to_string(r.events_dropped()) + " dropped (buffer full)"},
-      {"web console", r.has_web() ? r.web().url() + " (" + std::to_string(r.web().accounts()) +
-                                        " accounts, " + std::to_string(r.web().sessions()) +
-                                        " sessions)"
-                                  : "off"},
+      {"web console", r.has_web()
+                          ? r.web().url() + " (" + std::to_string(r.web().accounts()) +
+                                " accounts, " + std::to_string(r.web().sessions()) + " sessions)"
+                          : "off"},
       {"your role", r.role()}};
   o.human = table({"what", "value"}, rows) + queueTables(r) + syslogTable(r);
   // Whole, on a line of its own: what the browser's certificate warning is checked against.

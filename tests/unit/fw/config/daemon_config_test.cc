@@ -111,6 +111,25 @@ TEST_CASE("the accounting interval: default 10 s, set, off with 0, and bounded")
         "or 0 to turn accounting off)");
 }
 
+TEST_CASE("the flood guard: on by default, set, off with 0, and bounded") {
+  const std::string base = "segments: [{name: a, interface: e}]\npolicy: p\n";
+  CHECK(parse(base)->flood_rate == 500);
+  CHECK(parse(base)->flood_burst == 1000);
+  const auto set = parse(base + "flood_guard: {new_flows_per_second: 2000, burst: 50}\n");
+  REQUIRE(set.ok());
+  CHECK(set->flood_rate == 2000);
+  CHECK(set->flood_burst == 50);
+  CHECK(parse(base + "flood_guard: {new_flows_per_second: 0}\n")->flood_rate == 0);
+  CHECK(errorOf(base + "flood_guard:\n  new_flows_per_second: 1000001\n") ==
+        "muzzled.yaml:4: flood_guard.new_flows_per_second: 1000001 is out of range (1..1000000 new "
+        "flows a second per device, or 0 to turn the guard off)");
+  CHECK(errorOf(base + "flood_guard:\n  burst: 0\n") ==
+        "muzzled.yaml:4: flood_guard.burst: 0 is out of range (1..10000000 new flows)");
+  CHECK(errorOf(base + "flood_guard: {rate: 5}\n") ==
+        "muzzled.yaml:3: flood_guard: unknown field \"rate\" (expected one of: "
+        "new_flows_per_second, burst)");
+}
+
 TEST_CASE("each config error names file, line and field") {
   SUBCASE("segment names") {
     CHECK(errorOf(R"(policy: p

@@ -28,9 +28,12 @@ using walker::Walk;
 constexpr uint32_t kGeneration = 9;
 constexpr uint8_t kClass = 5;
 
+// The table as muzzled installs it by default: the flood guard on (muzzled.yaml flood_guard).
 RulesetSpec spec(size_t segments) {
   RulesetSpec s;
   s.generation = kGeneration;
+  s.flood_rate = 500;
+  s.flood_burst = 1000;
   for (size_t i = 0; i < segments; ++i) s.segment_ifnames.push_back("br-" + std::to_string(i));
   return s;
 }
@@ -179,7 +182,9 @@ TEST_CASE("a new flow's two walks: queued, then its fresh verdict in one more lo
   // 4 / 16, which the fast lanes' two failed rules now precede. Until the packet mark's map
   // skipped a zero mark (2026-12-07: a compare ahead of its lookup), the first walk made 4
   // lookups, the map missing on every first packet's mark of 0; each repeat walk has one kernel
-  // expression more for it.
+  // expression more for it. The flood guard (2026-12-07, on by default) adds one rule, 7 kernel
+  // expressions and one lookup (its bucket's, in @flood-guard) to the first walk: 12 / 35 / 3
+  // without it.
   struct Row {
     const char* what;
     RulesetSpec::UdpEnds udp_ends;
@@ -197,11 +202,11 @@ TEST_CASE("a new flow's two walks: queued, then its fresh verdict in one more lo
   const Chains saved{"forward", "judge", "save-allowed"};
   const auto kNone = RulesetSpec::UdpEnds::kUntouched, kEvents = RulesetSpec::UdpEnds::kEvents;
   const Row rows[] = {
-      {"TCP, first walk", kNone, upload(0), 0, "queue 100", first, 12, 35, 3},
-      {"UDP, first walk", kEvents, udp, 0, "queue 100", first, 12, 35, 3},
+      {"TCP, first walk", kNone, upload(0), 0, "queue 100", first, 13, 42, 4},
+      {"UDP, first walk", kEvents, udp, 0, "queue 100", first, 13, 42, 4},
       // A mark another table set, not this generation's verdict: asked of the map, which misses.
-      {"TCP, first walk, a foreign mark", kNone, upload(0), 0x00010000, "queue 100", first, 12, 36,
-       4},
+      {"TCP, first walk, a foreign mark", kNone, upload(0), 0x00010000, "queue 100", first, 13, 43,
+       5},
       {"TCP, allowed", kNone, upload(0), allowed, "accept", saved, 4, 27, 3},
       {"UDP, allowed", kNone, udp, allowed, "accept", saved, 5, 29, 3},
       {"UDP, allowed, accounting's events", kEvents, udp, allowed, "accept", saved, 5, 31, 3},
@@ -364,11 +369,13 @@ TEST_CASE("no rule per segment: every chain is the same with 1, 3 or 8 segments"
 
 TEST_CASE("the table counts no traffic: no counter on an allowed packet's way, no dynamic set") {
   // Accounting is conntrack's (conntrack_counts.h). A counter or a set update on the established
-  // path would cost every packet again what moving accounting there saved.
+  // path would cost every packet again what moving accounting there saved. The only dynamic sets
+  // are the flood guard's, which a connection's first packets alone meet (the next test).
   const RulesetLayout layout = rulesetLayout(spec(2));
-  CHECK(layout.sets.size() == 3);  // @doh4, @doh6, @segments
+  CHECK(layout.sets.size() == 5);  // @doh4, @doh6, @segments, @flood-guard, @flood-dropped
   for (const SetLayout& s : layout.sets) {
-    CHECK((s.kind == SetKind::kInterfaceNames || s.name.rfind("doh", 0) == 0));
+    CHECK((s.kind == SetKind::kInterfaceNames || s.name.rfind("doh", 0) == 0 ||
+           (s.kind == SetKind::kDeviceMeter && s.name.rfind("flood-", 0) == 0)));
   }
   for (const bool v6 : {false, true}) {
     for (const Packet& p : {upload(mark(VerdictCode::kAllow, kClass), v6),
@@ -383,6 +390,69 @@ TEST_CASE("the table counts no traffic: no counter on an allowed packet's way, n
       CHECK(w.verdict == "accept");
       CHECK(w.counters == 0);
     }
+  }
+}
+
+TEST_CASE("the flood guard: a device past its rate has its new flows dropped, nothing else") {
+  // In `judge` behind the invalid check, ahead of the fast lane: first packets of every kind (DNS
+  // queries included) meet it; a flow judged before, met again after a policy change, a fresh
+  // verdict's repeat walk, neighbour discovery and the DHCP requests the box reads never do.
+  const RulesetLayout layout = rulesetLayout(spec(1));
+  const std::vector<std::string> guarded{"forward", "judge"};
+  auto over = [](Packet p) {
+    p.over_rate = true;
+    return p;
+  };
+  SUBCASE("past its rate: dropped at the guard, counted") {
+    for (const Packet& p : {over(upload(0)), over(dnsQuery(0)), over(dnsQuery(0, IPPROTO_TCP))}) {
+      CAPTURE(p.dport);
+      const Walk w = walker::walk(layout, p);
+      CHECK(w.verdict == "drop");
+      CHECK(w.chains == guarded);
+      CHECK(w.counters == 1);
+      // The conntrack mark's map, @segments, the device's bucket and its count.
+      CHECK(w.lookups == 4);
+    }
+    // To the box itself, from a segment: the same rule, from `input`.
+    Packet to_box = over(upload(0));
+    to_box.oif = "";
+    to_box.dport = 22;
+    CHECK(walker::walk(layout, to_box, "input").verdict == "drop");
+  }
+  SUBCASE("within its rate: on to muzzled, as without the guard") {
+    CHECK(walker::walk(layout, upload(0)).verdict == "queue 100");
+    CHECK(walker::walk(layout, dnsQuery(0)).verdict == "queue 101");
+  }
+  SUBCASE("not a connection's first packet: never dropped by the guard") {
+    // A flow allowed under an earlier generation, met again after a policy change.
+    Packet rejudged = over(upload(verdictMark(kGeneration - 1, VerdictCode::kAllow)));
+    rejudged.ct_new = false;
+    CHECK(walker::walk(layout, rejudged).verdict == "queue 100");
+    // The repeat walk of a fresh verdict: the packet mark's map comes first in `judge`.
+    Packet repeat = over(upload(0));
+    repeat.meta_mark = mark(VerdictCode::kAllow, kClass);
+    CHECK(walker::walk(layout, repeat).verdict == "accept");
+  }
+  SUBCASE("what comes ahead of it: neighbour discovery, the DHCP requests the box reads") {
+    Packet nd = over(upload(0));
+    nd.v6 = true;
+    nd.l4 = IPPROTO_ICMPV6;
+    nd.icmpv6_type = 135;
+    nd.invalid = true;  // conntrack tracks none
+    CHECK(walker::walk(layout, nd).verdict == "accept");
+    CHECK(walker::walk(layout, over(dhcpRequest(0)), "input").verdict == "queue 101");
+  }
+  SUBCASE("off (flood_rate 0): no rule, no set, the first walk as before it") {
+    RulesetSpec off = spec(1);
+    off.flood_rate = 0;
+    const RulesetLayout without = rulesetLayout(off);
+    CHECK(without.sets.size() == 3);
+    for (const RuleLayout& r : without.rules) CHECK(r.what.find("flood") == std::string::npos);
+    const Walk w = walker::walk(without, over(upload(0)));
+    CHECK(w.verdict == "queue 100");
+    CHECK(w.rules == 12);
+    CHECK(w.kernel_exprs == 35);
+    CHECK(w.lookups == 3);
   }
 }
 

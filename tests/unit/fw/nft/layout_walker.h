@@ -42,6 +42,11 @@ struct Packet {
   // ct_original_ports, which then says them.
   bool nat = false;
   bool invalid = false;  // conntrack calls it invalid (and keeps no mark for it)
+  // The connection's first packet (ct state new): what the walks here mostly follow. False for
+  // a packet of a connection conntrack has confirmed, such as one judged again after a policy
+  // change.
+  bool ct_new = true;
+  bool over_rate = false;  // its device is past the flood guard's rate (nftx::SourceMacMeter)
   uint32_t meta_mark = 0;
   uint32_t ct_mark = 0;
   std::optional<uint32_t> ct_events;  // set by `ct event set`; nullopt: the kernel's default
@@ -56,8 +61,9 @@ struct Walk {
   // inside a layout expression (a port's implied protocol match fails, or a DoH set's family),
   // up to that match only.
   size_t kernel_exprs = 0;
-  // Of those, the set and map lookups (`lookup`): a hash of the key and a probe, the dearest of
-  // the expressions a packet meets in this table.
+  // Of those, the set and map lookups (`lookup`, and `dynset`, which looks its key up and adds
+  // it when missing): a hash of the key and a probe, the dearest of the expressions a packet
+  // meets in this table.
   size_t lookups = 0;
   size_t counters = 0;              // `counter` statements the packet ran
   std::vector<std::string> chains;  // every chain entered, in order
@@ -106,6 +112,8 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
     return p.l4 == IPPROTO_ICMPV6 && p.icmpv6_type >= m->first && p.icmpv6_type <= m->last;
   }
   if (std::get_if<CtStateInvalid>(&expr)) return p.invalid;
+  if (std::get_if<CtStateNew>(&expr)) return !p.invalid && p.ct_new;
+  if (const auto* m = std::get_if<SourceMacMeter>(&expr)) return m->rate == 0 || p.over_rate;
   if (const auto* m = std::get_if<CtDirection>(&expr)) return !p.invalid && p.reply == m->reply;
   if (const auto* m = std::get_if<CtOriginalPort>(&expr)) {
     if (p.invalid) return false;
@@ -184,7 +192,8 @@ inline KernelCount kernelExprs(const RuleLayout& rule, size_t count,
       [](nftnl_expr* e, void* data) {
         auto* n = static_cast<KernelCount*>(data);
         ++n->exprs;
-        if (std::string(nftnl_expr_get_str(e, NFTNL_EXPR_NAME)) == "lookup") ++n->lookups;
+        const std::string name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+        if (name == "lookup" || name == "dynset") ++n->lookups;
         return 0;
       },
       &n);

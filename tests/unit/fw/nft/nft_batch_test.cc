@@ -29,6 +29,9 @@ class KeepingTransport : public NetlinkTransport {
     batches_->emplace_back(batch.begin(), batch.end());
     return std::optional<NetlinkRefusal>();
   }
+  Result<std::vector<char>> dump(std::span<const char>, size_t) override {
+    return Status::error("KeepingTransport: no dumps in this test");
+  }
 
  private:
   std::vector<std::string>* batches_;

@@ -48,6 +48,9 @@ class ScriptedTransport : public NetlinkTransport {
     return std::optional<NetlinkRefusal>(NetlinkRefusal{
         static_cast<uint32_t>(begin->nlmsg_seq + script_->refuse_at), script_->error});
   }
+  Result<std::vector<char>> dump(std::span<const char>, size_t) override {
+    return Status::error("ScriptedTransport: no dumps in this test");
+  }
 
  private:
   Script* script_;

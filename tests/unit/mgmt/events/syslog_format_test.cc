@@ -53,6 +53,8 @@ TEST_CASE("PRI: facility * 8 + the event's severity") {
   CHECK(syslogSeverity("state-damaged") == SyslogSeverity::kError);
   CHECK(syslogSeverity("deny") == SyslogSeverity::kWarning);
   CHECK(syslogSeverity("spoof") == SyslogSeverity::kWarning);
+  CHECK(syslogSeverity("flood-guard") == SyslogSeverity::kWarning);  // a device past its rate
+  CHECK(syslogSeverity("flood-guard-error") == SyslogSeverity::kError);
   CHECK(syslogSeverity("events-dropped") == SyslogSeverity::kWarning);
   CHECK(syslogSeverity("syslog-down") == SyslogSeverity::kWarning);
   CHECK(syslogSeverity("management-refused") == SyslogSeverity::kWarning);

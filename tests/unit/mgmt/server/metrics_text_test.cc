@@ -47,6 +47,13 @@ MetricsSnapshot sample() {
   e.kernel.queue_dropped = 8;
   e.kernel.user_dropped = 9;
   e.conntrack = ConntrackTableStats{.entries = 1234, .max = 262144, .early_drops = 16, .drops = 17};
+  e.flood_guard = FloodGuardCounters{.rate = 500,
+                                     .burst = 1000,
+                                     .dropped = 4321,
+                                     .devices = 2,
+                                     .reads = 90,
+                                     .read_errors = 1,
+                                     .last_error = ""};
   e.events_dropped = 10;
   e.log_suppressed = 11;
   e.devices_known = 2;
@@ -130,6 +137,15 @@ muzzle_conntrack_early_drops_total 16
 # HELP muzzle_conntrack_drops_total Packets the kernel dropped: no room for their connection in its table.
 # TYPE muzzle_conntrack_drops_total counter
 muzzle_conntrack_drops_total 17
+# HELP muzzle_flood_guard_dropped_total New flows the flood guard dropped in the kernel: their device was past its rate.
+# TYPE muzzle_flood_guard_dropped_total counter
+muzzle_flood_guard_dropped_total 4321
+# HELP muzzle_flood_guard_devices Devices the flood guard dropped new flows of in the last two minutes.
+# TYPE muzzle_flood_guard_devices gauge
+muzzle_flood_guard_devices 2
+# HELP muzzle_flood_guard_read_errors_total Reads of the flood guard's per-device counts that failed.
+# TYPE muzzle_flood_guard_read_errors_total counter
+muzzle_flood_guard_read_errors_total 1
 # HELP muzzle_events_dropped_total Event lines lost because the delivery buffer was full.
 # TYPE muzzle_events_dropped_total counter
 muzzle_events_dropped_total 10

@@ -1,0 +1,275 @@
+// The flood guard's counts read back: see flood_dump.h.
+#include "fw/nft/flood_dump.h"
+
+#include <endian.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/set.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "fw/nft/conntrack_wire.h"
+#include "fw/nft/nft_expressions.h"
+#include "fw/nft/ruleset_layout.h"
+
+namespace muzzle {
+namespace {
+// The library's files are compiled in batches (muzzle_unity): this file's own names live in a
+// namespace of their own, so that they never meet another file's of the same batch.
+namespace flooddump {
+
+// An element of @flood-dropped as the kernel dumps it: element nest (4), key nest (4) and value
+// (4 + 6, padded to 12), timeout and expiration (each 4 + 8, and 4 of padding before each 64-bit
+// value at worst), expression nest (4), name "counter" (4 + 8), data nest (4), bytes and packets
+// (each 4 + 8, and 4 of padding at worst): 104 bytes at most, room for a flag or two. (Linux 6.18
+// on x86 sends 76: no padding, and no timeout where it is the set's own.)
+constexpr size_t kDumpBytesPerElement = 128;
+// Each datagram of a dump (up to 32 KiB) starts a message with its own headers and names.
+constexpr size_t kDumpBytesSlack = size_t{64} << 10;
+
+struct NftnlSetFree {
+  void operator()(nftnl_set* s) const { nftnl_set_free(s); }
+};
+
+// Walks the attributes of a nest (or of a message past its nfgenmsg header), calling `each` on
+// every one in order. libmnl checks each attribute's length against what is left of its parent
+// before the callback sees it, but ends its walk without a word at the first that does not fit:
+// the walk notes how far it came, and a parent whose last bytes were not read as attributes is
+// refused, as is a walk `each` stopped with MNL_CB_ERROR.
+struct AttrWalk {
+  mnl_attr_cb_t each;
+  void* data;
+  const char* end;
+};
+
+int walkOne(const nlattr* attr, void* data) {
+  auto* w = static_cast<AttrWalk*>(data);
+  w->end = reinterpret_cast<const char*>(attr) + MNL_ALIGN(attr->nla_len);
+  return w->each(attr, w->data);
+}
+
+bool isNested(const nlattr* attr) {
+  return attr != nullptr && mnl_attr_validate(attr, MNL_TYPE_NESTED) == 0;
+}
+
+bool forEachNested(const nlattr* nest, mnl_attr_cb_t each, void* data) {
+  if (!isNested(nest)) return false;
+  const auto* payload = static_cast<const char*>(mnl_attr_get_payload(nest));
+  AttrWalk w{each, data, payload};
+  return mnl_attr_parse_nested(nest, walkOne, &w) >= MNL_CB_STOP &&
+         w.end >= payload + mnl_attr_get_payload_len(nest);
+}
+
+bool forEachInMessage(const nlmsghdr* nlh, mnl_attr_cb_t each, void* data) {
+  AttrWalk w{each, data,
+             static_cast<const char*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)))};
+  return mnl_attr_parse(nlh, sizeof(nfgenmsg), walkOne, &w) >= MNL_CB_STOP &&
+         w.end >= static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
+}
+
+// The attributes of one nest or message, by type up to `max`; an attribute of a larger type is
+// skipped, as the kernel adds attributes over time.
+struct Collected {
+  const nlattr** tb;
+  uint16_t max;
+};
+
+int collectOne(const nlattr* attr, void* data) {
+  auto* c = static_cast<Collected*>(data);
+  if (mnl_attr_get_type(attr) <= c->max) c->tb[mnl_attr_get_type(attr)] = attr;
+  return MNL_CB_OK;
+}
+
+bool collectNested(const nlattr* nest, const nlattr** tb, uint16_t max) {
+  Collected c{tb, max};
+  return forEachNested(nest, collectOne, &c);
+}
+
+// A string attribute whose last byte ends it, equal to `want`.
+bool isString(const nlattr* attr, const char* want) {
+  return attr != nullptr && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0 &&
+         std::strcmp(mnl_attr_get_str(attr), want) == 0;
+}
+
+bool readBe64(const nlattr* attr, uint64_t* out) {
+  if (attr == nullptr || mnl_attr_validate(attr, MNL_TYPE_U64) != 0) return false;
+  *out = be64toh(mnl_attr_get_u64(attr));
+  return true;
+}
+
+// What the element walk needs: the bound, the running count, and the first problem.
+struct ElementWalk {
+  size_t max_elements;
+  size_t count = 0;
+  std::vector<FloodDropCount>* out;
+  std::string problem;
+};
+
+// What an element's expressions said of its counter.
+struct CounterRead {
+  bool found = false;
+  uint64_t bytes = 0;
+  uint64_t packets = 0;
+  std::string problem;
+};
+
+// One expression (NFTA_EXPR_*): when it is a counter, its bytes and packets.
+int readExpression(const nlattr* expr, void* data) {
+  auto* read = static_cast<CounterRead*>(data);
+  const nlattr* tb[NFTA_EXPR_MAX + 1] = {};
+  if (!isNested(expr) || !collectNested(expr, tb, NFTA_EXPR_MAX)) {
+    read->problem = "a garbled expression";
+    return MNL_CB_ERROR;
+  }
+  if (!isString(tb[NFTA_EXPR_NAME], "counter")) return MNL_CB_OK;
+  const nlattr* ctr[NFTA_COUNTER_MAX + 1] = {};
+  // Both, though only the packets are kept: a counter without either is not the kernel's.
+  if (!isNested(tb[NFTA_EXPR_DATA]) || !collectNested(tb[NFTA_EXPR_DATA], ctr, NFTA_COUNTER_MAX) ||
+      !readBe64(ctr[NFTA_COUNTER_BYTES], &read->bytes) ||
+      !readBe64(ctr[NFTA_COUNTER_PACKETS], &read->packets)) {
+    read->problem = "a counter without its bytes and packets";
+    return MNL_CB_ERROR;
+  }
+  read->found = true;
+  return MNL_CB_OK;
+}
+
+int readElement(const nlattr* item, void* data) {
+  auto* walk = static_cast<ElementWalk*>(data);
+  const nlattr* tb[NFTA_SET_ELEM_MAX + 1] = {};
+  const nlattr* key[NFTA_DATA_MAX + 1] = {};
+  if (mnl_attr_get_type(item) != NFTA_LIST_ELEM || !isNested(item) ||
+      !collectNested(item, tb, NFTA_SET_ELEM_MAX) || !isNested(tb[NFTA_SET_ELEM_KEY]) ||
+      !collectNested(tb[NFTA_SET_ELEM_KEY], key, NFTA_DATA_MAX) ||
+      key[NFTA_DATA_VALUE] == nullptr) {
+    walk->problem = "an element without a key";
+    return MNL_CB_ERROR;
+  }
+  const size_t len = mnl_attr_get_payload_len(key[NFTA_DATA_VALUE]);
+  if (len != kEtherAddressLength) {
+    walk->problem = "an element has a key of " + std::to_string(len) +
+                    " bytes, not a MAC address's " + std::to_string(kEtherAddressLength);
+    return MNL_CB_ERROR;
+  }
+  const MacAddress mac = MacAddress::fromBytes(
+      static_cast<const uint8_t*>(mnl_attr_get_payload(key[NFTA_DATA_VALUE])));
+  // One expression comes as NFTA_SET_ELEM_EXPR, several as a list in NFTA_SET_ELEM_EXPRESSIONS.
+  CounterRead counter;
+  if (tb[NFTA_SET_ELEM_EXPR] != nullptr) {
+    readExpression(tb[NFTA_SET_ELEM_EXPR], &counter);
+  } else if (tb[NFTA_SET_ELEM_EXPRESSIONS] != nullptr &&
+             !forEachNested(tb[NFTA_SET_ELEM_EXPRESSIONS], readExpression, &counter) &&
+             counter.problem.empty()) {
+    counter.problem = "element " + mac.toString() + " has a garbled list of expressions";
+  }
+  if (counter.problem.empty() && !counter.found) {
+    counter.problem = "element " + mac.toString() + " has no counter";
+  }
+  if (!counter.problem.empty()) {
+    walk->problem = counter.problem;
+    return MNL_CB_ERROR;
+  }
+  if (++walk->count > walk->max_elements) {
+    walk->problem = "the set holds more than its " + std::to_string(walk->max_elements) +
+                    " elements, so it is not the set muzzled made (`nft list set inet " +
+                    kRulesetTable + " " + kFloodDroppedSet +
+                    "` shows it; muzzled's next start replaces the table)";
+    return MNL_CB_ERROR;
+  }
+  walk->out->push_back({mac, counter.packets});
+  return MNL_CB_OK;
+}
+
+// The elements of one NFT_MSG_NEWSETELEM message of the answer; "" or what was wrong.
+std::string readElements(const nlmsghdr* nlh, ElementWalk& walk) {
+  if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nfgenmsg)) return "a message has no nfgenmsg header";
+  const nlattr* tb[NFTA_SET_ELEM_LIST_MAX + 1] = {};
+  Collected c{tb, NFTA_SET_ELEM_LIST_MAX};
+  if (!forEachInMessage(nlh, collectOne, &c)) {
+    return "a message with garbled attributes";
+  }
+  if (!isString(tb[NFTA_SET_ELEM_LIST_SET], kFloodDroppedSet)) {
+    return "a message that is not about this set";
+  }
+  // No list is no elements, as an empty list is (what Linux 6.18 sends for an empty set).
+  if (tb[NFTA_SET_ELEM_LIST_ELEMENTS] == nullptr) return "";
+  if (!forEachNested(tb[NFTA_SET_ELEM_LIST_ELEMENTS], readElement, &walk)) {
+    return walk.problem.empty() ? "a garbled list of elements" : walk.problem;
+  }
+  return "";
+}
+
+}  // namespace flooddump
+}  // namespace
+
+std::vector<char> floodDumpRequest(const std::string& table, uint32_t seq) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  std::unique_ptr<nftnl_set, flooddump::NftnlSetFree> s(nftnl_set_alloc());
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
+  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, kFloodDroppedSet);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, kNftFamily);
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETSETELEM, kNftFamily, NLM_F_DUMP, seq);
+  nftnl_set_elems_nlmsg_build_payload(nlh, s.get());
+  buf.resize(nlh->nlmsg_len);
+  return buf;
+}
+
+size_t floodDumpBytes(uint32_t max_elements) {
+  return size_t{max_elements} * flooddump::kDumpBytesPerElement + flooddump::kDumpBytesSlack;
+}
+
+Status parseFloodDump(std::span<const char> answer, size_t max_elements,
+                      std::vector<FloodDropCount>* out) {
+  const std::string where =
+      std::string("nftables: reading set ") + kFloodDroppedSet + " of inet " + kRulesetTable + ": ";
+  flooddump::ElementWalk walk{max_elements, 0, out, ""};
+  size_t offset = 0;
+  for (size_t index = 1; answer.size() - offset >= sizeof(nlmsghdr); ++index) {
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(answer.data() + offset);
+    // libmnl walks attributes up to the message's length rounded up to 4: all of that must be
+    // in the answer. Rounded in 64 bits: NLMSG_ALIGN of a length of 2^32-3 or more is 0, and a
+    // walk that steps 0 bytes never ends.
+    const size_t aligned_len = (size_t{nlh->nlmsg_len} + 3) & ~size_t{3};
+    if (nlh->nlmsg_len < sizeof(nlmsghdr) || aligned_len > answer.size() - offset) break;
+    offset += aligned_len;
+    const std::string at = "message " + std::to_string(index) + " of the answer: ";
+    if (nlh->nlmsg_type == NLMSG_DONE) {
+      int error = 0;
+      if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(error)) {
+        std::memcpy(&error, mnl_nlmsg_get_payload(nlh), sizeof(error));
+      }
+      if (error == 0) return Status();
+      return Status::error(where +
+                           "the kernel ended the dump with an error: " + netlinkErrorText(error));
+    }
+    if (nlh->nlmsg_type == NLMSG_ERROR) {
+      if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr)) {
+        return Status::error(where + at + "an error message too short to hold its error");
+      }
+      const int error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh))->error;
+      // No such table or set: the guard is off, or the table is gone.
+      if (error == -ENOENT) return Status();
+      if (error == 0) return Status::error(where + at + "an acknowledgement, not a dump");
+      return Status::error(where + "the kernel refused the dump: " + netlinkErrorText(error));
+    }
+    if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) {
+      return Status::error(where + "the table changed while it was read; read it again");
+    }
+    if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
+        NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWSETELEM) {
+      return Status::error(where + at + "unexpected message type " +
+                           std::to_string(nlh->nlmsg_type));
+    }
+    if (std::string problem = flooddump::readElements(nlh, walk); !problem.empty()) {
+      return Status::error(where + at + problem);
+    }
+  }
+  return Status::error(where + "the answer (" + std::to_string(answer.size()) +
+                       " bytes) ends before its last message (NLMSG_DONE): truncated or garbled");
+}
+
+}  // namespace muzzle

@@ -1,0 +1,44 @@
+// Reading the flood guard's counts back (ruleset_layout.h: @flood-dropped, one element per device
+// whose new flows the guard dropped, keyed by its source MAC address, each with a counter): the
+// dump request (NFT_MSG_GETSETELEM with NLM_F_DUMP) and the parse of the kernel's answer into
+// FloodDropCounts. Pure value code: the bytes travel through a NetlinkTransport
+// (netlink_transport.h), so the parse is tested on built answers without root.
+//
+// The answer is read as untrusted bytes, with libmnl, each attribute's length checked against
+// its parent's before it is read and each string's end checked before it is compared: not with
+// libnftnl's nftnl_set_elems_nlmsg_parse, which (1.2.4) crashes on an expression without a name
+// and copies names whose end it never checked. Each element must carry a key of exactly
+// kEtherAddressLength bytes and a counter (bytes and packets; the packets are kept), and the
+// answer must end with NLMSG_DONE. Refused, with an error that names the set and what was wrong:
+// a malformed or short answer, a dump the kernel interrupted (the table changed while it was
+// read: read again), and more than `max_elements` elements (the set's size, which the kernel
+// cannot exceed: a larger set is not the one muzzled made). An NLMSG_ERROR answer of ENOENT means
+// the set (or the whole table) does not exist, as when the guard is off: no elements, no error.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "fw/common/status.h"
+#include "fw/nft/ruleset.h"
+
+namespace muzzle {
+
+// The request for every element of @flood-dropped in `table` (family inet), numbered `seq`.
+std::vector<char> floodDumpRequest(const std::string& table, uint32_t seq);
+
+// How many bytes the answer for a set of at most `max_elements` elements may take: what a
+// kernel element costs (a MAC key, its timeout and expiration, a counter: ~104 bytes, rounded up)
+// plus message headers. The bound NetlinkTransport::dump is given.
+size_t floodDumpBytes(uint32_t max_elements);
+
+// Appends the elements of `answer` (the messages NetlinkTransport::dump returned, at a 4-byte
+// aligned address) to `out`, in the kernel's order. On failure, `out` may hold some of the
+// elements, and the caller should drop them.
+Status parseFloodDump(std::span<const char> answer, size_t max_elements,
+                      std::vector<FloodDropCount>* out);
+
+}  // namespace muzzle

@@ -1,0 +1,40 @@
+// libFuzzer target for the flood guard's counts: the answer to a dump of @flood-dropped (the
+// messages NetlinkTransport::dump collects) -> parseFloodDump, as NftRulesetWriter's
+// readFloodDrops runs it, with a small bound (2 elements) so that it is met. The same bytes are
+// parsed again cut short (the last byte says where).
+// Oracle: the sanitizers on our code (libmnl is not instrumented), and: a refusal names the set
+// and the table; no more counts than the bound, whether the parse succeeded or not.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "fw/nft/flood_dump.h"
+
+namespace {
+
+constexpr size_t kMaxElements = 2;
+
+void check(const std::vector<char>& buf) {
+  std::vector<muzzle::FloodDropCount> drops;
+  const muzzle::Status status = muzzle::parseFloodDump(buf, kMaxElements, &drops);
+  if (!status.ok() &&
+      status.message().rfind("nftables: reading set flood-dropped of inet muzzle: ", 0) != 0) {
+    std::abort();
+  }
+  if (drops.size() > kMaxElements) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // A buffer of exactly the input's size, aligned as the transport's answer is (operator new).
+  std::vector<char> buf(data, data + size);
+  check(buf);
+  if (size > 1) {
+    const size_t cut = size_t{static_cast<uint8_t>(buf[size - 1])} % size;
+    check(std::vector<char>(buf.begin(), buf.begin() + static_cast<long>(cut)));
+  }
+  return 0;
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The flood guard, end to end (muzzled.yaml flood_guard: 50 new flows a second per device, burst
+# 100): cam1 sends 5000 new UDP flows at once. The kernel drops what is past cam1's bucket before
+# muzzled's queue, and counts it under cam1's MAC in @flood-dropped; what the queue received and
+# what the guard dropped add up to the 5000, exactly. muzzled reads the count within its read
+# period and says so: event=flood-guard naming cam1 and the number, `muzzlectl status` (table and
+# --json) and the counters line. Meanwhile cam2, with a bucket of its own, opens its flows as
+# usual; a flow of a connection already judged is never held to the guard; and cam1 itself
+# opens a flow again once its bucket refilled.
+set -euo pipefail
+# shellcheck source=tests/scenario/common.sh
+source "$(dirname "$0")/common.sh"
+
+export LAB_FLOOD_GUARD='{new_flows_per_second: 50, burst: 100}'
+scenario_lab_up
+lab_start_muzzled
+# A uint64 field of `status --json` (the JSON mapping writes uint64 as a quoted string).
+json_field() { sed -n "s/.*\"$1\": \"\{0,1\}\([0-9]*\).*/\1/p;T;q" <<<"$2"; }
+cam1_mac="${LAB_MAC[cam1]}"
+# cam1's count in the kernel's @flood-dropped (0 when it holds none).
+kernel_dropped() {
+  lab_exec gw nft list set inet muzzle flood-dropped |
+    sed -n "s/.*$cam1_mac counter packets \([0-9]*\).*/\1/p" | head -n1 | grep . || echo 0
+}
+
+echo "== the table holds the guard, muzzled's status says it is on"
+rule="$(lab_exec gw nft list chain inet muzzle judge | grep 'flood-guard' || true)"
+echo "    $rule"
+lab_check "judge holds the guard's rule at 50/second, burst 100" \
+  grep -q 'ct state new update @flood-guard { ether saddr limit rate over 50/second burst 100 packets } update @flood-dropped { ether saddr counter } counter.* drop' <<<"$rule"
+status="$(ctl --json status || true)"
+lab_check "status --json: the guard on at 50 a second, burst 100, nothing dropped yet" \
+  test "$(json_field new_flows_per_second "$status")$(json_field burst "$status")" = 50100
+lab_table_header
+lab_expect allowed cam1 nvr tcp 554
+
+echo "== cam1 sends 5000 new UDP flows at once"
+# A TCP connection of cam1 that is open and judged before the flood: its packets during the
+# flood belong to no new connection, and the guard never holds them.
+lab_hold_start cam1 "$(lab_addr nvr)" 554
+queued_before="$(lab_queue_seq 100)"
+burst="$(lab_exec cam1 "$LABNET" burst "$(lab_addr cloud1)" 40000 --flows 5000 </dev/null || true)"
+echo "    labnet: $burst"
+lab_check "the burst was sent" grep -q 'result=sent flows=5000' <<<"$burst"
+# cam2 right after, with its own bucket: as usual.
+lab_table_header
+lab_expect allowed cam2 nvr tcp 554
+lab_check "cam1's judged connection went on through the flood (echoes kept coming)" \
+  lab_hold_wait_echoes $(($(lab_hold_echoes) + 3)) 5
+sleep 0.5
+queued=$(($(lab_queue_seq 100) - queued_before))
+dropped="$(kernel_dropped)"
+echo "    queued to muzzled: $queued, dropped by the guard: $dropped (cam2's flow: 1 more queued)"
+lab_check "the guard dropped most of the burst (>= 4000 of 5000)" test "$dropped" -ge 4000
+lab_check "the bucket's burst reached muzzled (>= 100 queued)" test "$queued" -ge 100
+lab_check "queued and dropped add up to the burst and cam2's one flow, exactly" \
+  test $((queued + dropped)) = 5001
+
+echo "== muzzled reads the count and names the device"
+lab_check "event=flood-guard names cam1 and the number dropped" \
+  wait_log "event=flood-guard .*device=$cam1_mac .*dropped=$dropped .*rate=50 burst=100" 10
+status=""
+for _ in $(seq 100); do
+  status="$(ctl --json status || true)"
+  [[ "$(json_field dropped "$(sed -n '/"flood_guard"/,/}/p' <<<"$status")")" == "$dropped" ]] && break
+  sleep 0.1
+done
+guard_json="$(sed -n '/"flood_guard"/,/}/p' <<<"$status")"
+echo "$guard_json" | sed 's/^/    /'
+lab_check "status --json: flood_guard.dropped is the kernel's count, one device" \
+  test "$(json_field dropped "$guard_json"):$(json_field devices "$guard_json")" = "$dropped:1"
+table="$(ctl status | grep '^flood guard' || true)"
+echo "    $table"
+lab_check "the status table's flood guard row says it" \
+  grep -q "50 new flows a second per device (burst 100), $dropped dropped, 1 devices" <<<"$table"
+kill -USR1 "$LAB_MUZZLED_PID"
+lab_check "the counters line carries the sum" wait_log "event=counters .*flood_guard_dropped=$dropped" 3
+
+echo "== cam1's bucket refills: it opens a flow again"
+sleep 1
+lab_table_header
+lab_expect allowed cam1 nvr tcp 554
+
+lab_stop_muzzled
+lab_summary

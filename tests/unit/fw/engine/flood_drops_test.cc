@@ -1,0 +1,71 @@
+// FloodDrops (fw/engine/flood_drops.h): the growth of each device's count between two reads of
+// the kernel's @flood-dropped, a device new to a read or forgotten and made again by the kernel
+// counted whole, the most dropping device first, and the sum over every read.
+#include "fw/engine/flood_drops.h"
+
+#include <doctest/doctest.h>
+
+namespace muzzle {
+namespace MUZZLE_UNITY_ID {
+
+const MacAddress kCam = *MacAddress::parse("44:47:cc:00:00:11");
+const MacAddress kSpeaker = *MacAddress::parse("44:47:cc:00:00:12");
+const MacAddress kVacuum = *MacAddress::parse("02:00:00:00:00:07");
+
+TEST_CASE("flood drops: growth since the last read, the most first, summed") {
+  FloodDrops drops;
+  CHECK(drops.update({}).empty());
+  CHECK(drops.dropped() == 0);
+
+  // First read: every count is new, whole.
+  auto grown = drops.update({{kSpeaker, 40}, {kCam, 900}});
+  REQUIRE(grown.size() == 2);
+  CHECK(grown[0].device == kCam);
+  CHECK(grown[0].dropped == 900);
+  CHECK(grown[0].count == 900);
+  CHECK(grown[1].device == kSpeaker);
+  CHECK(grown[1].dropped == 40);
+  CHECK(drops.dropped() == 940);
+  CHECK(drops.devices() == 2);
+
+  // The camera goes on, the speaker stopped (its count unchanged: no line), a vacuum starts.
+  grown = drops.update({{kCam, 1500}, {kVacuum, 3}, {kSpeaker, 40}});
+  REQUIRE(grown.size() == 2);
+  CHECK(grown[0].device == kCam);
+  CHECK(grown[0].dropped == 600);
+  CHECK(grown[0].count == 1500);
+  CHECK(grown[1].device == kVacuum);
+  CHECK(grown[1].dropped == 3);
+  CHECK(drops.dropped() == 1543);
+  CHECK(drops.devices() == 3);
+
+  // The kernel forgot the speaker (two quiet minutes) and the camera's element was made again
+  // (its count went down): the camera's new count is all new.
+  grown = drops.update({{kCam, 7}, {kVacuum, 3}});
+  REQUIRE(grown.size() == 1);
+  CHECK(grown[0].device == kCam);
+  CHECK(grown[0].dropped == 7);
+  CHECK(drops.dropped() == 1550);
+  CHECK(drops.devices() == 2);
+
+  // Forgotten, then back: whole again.
+  grown = drops.update({{kSpeaker, 5}});
+  REQUIRE(grown.size() == 1);
+  CHECK(grown[0].dropped == 5);
+  CHECK(drops.dropped() == 1555);
+}
+
+TEST_CASE("flood drops: a device listed twice in one read counts once, with its larger count") {
+  FloodDrops drops;
+  auto grown = drops.update({{kCam, 10}, {kCam, 30}, {kCam, 20}});
+  REQUIRE(grown.size() == 1);
+  CHECK(grown[0].dropped == 30);
+  CHECK(drops.devices() == 1);
+  grown = drops.update({{kCam, 35}});
+  REQUIRE(grown.size() == 1);
+  CHECK(grown[0].dropped == 5);
+  CHECK(drops.dropped() == 35);
+}
+
+}  // namespace MUZZLE_UNITY_ID
+}  // namespace muzzle
