@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fw/nft/flood_dump.h"
+#include "tests/fuzz/netlink_input.h"
 
 namespace {
 
@@ -29,12 +30,6 @@ void check(const std::vector<char>& buf) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  // A buffer of exactly the input's size, aligned as the transport's answer is (operator new).
-  std::vector<char> buf(data, data + size);
-  check(buf);
-  if (size > 1) {
-    const size_t cut = size_t{static_cast<uint8_t>(buf[size - 1])} % size;
-    check(std::vector<char>(buf.begin(), buf.begin() + static_cast<long>(cut)));
-  }
+  muzzle::fuzz::checkWholeAndCut(data, size, check);
   return 0;
 }
