@@ -110,7 +110,8 @@ std::string conntrackText(const v1::GetStatusResponse& r) {
   return text;
 }
 
-// "500 new flows a second per device (burst 1000), 1234 dropped, 1 device in the last 2 min".
+// "500 new flows a second per device (burst 1000), 1234 dropped, 1 device past it in the last
+// 2 min (...)".
 std::string floodGuardText(const v1::GetStatusResponse& r) {
   const v1::FloodGuardStatus& f = r.flood_guard();
   if (f.new_flows_per_second() == 0) return "off";
@@ -118,8 +119,8 @@ std::string floodGuardText(const v1::GetStatusResponse& r) {
                      " new flows a second per device (burst " + std::to_string(f.burst()) + "), " +
                      std::to_string(f.dropped()) + " dropped";
   if (f.devices() > 0) {
-    text += ", " + std::to_string(f.devices()) +
-            " devices dropped for in the last 2 min (`muzzlectl events` names them)";
+    text += ", " + std::to_string(f.devices()) + (f.devices() == 1 ? " device" : " devices") +
+            " past it in the last 2 min (`muzzlectl events` names them)";
   }
   if (f.read_errors() > 0) text += ", " + std::to_string(f.read_errors()) + " failed reads";
   if (!f.last_error().empty()) text += ", FAILING: " + f.last_error();
