@@ -15,6 +15,7 @@
 #include <string>
 
 #include "fw/nft/marks.h"
+#include "fw/nft/netlink_attrs.h"
 
 namespace muzzle {
 namespace {
@@ -22,51 +23,7 @@ namespace {
 // namespace of their own, so that they never meet another file's of the same batch.
 namespace ctwire {
 
-// The attributes of one nest (or of a message past its header), by type up to `max`; an
-// attribute of a larger type is skipped, as the kernel adds attributes over time. libmnl checks
-// each attribute's length against what is left of its parent before the callback sees it, but
-// ends its walk without a word at the first that does not fit: `end` tells how far the walk
-// came, and a parent whose last bytes were not read as attributes is refused.
-struct Collected {
-  const nlattr** tb;
-  uint16_t max;
-  const char* end;
-};
-
-int collectOne(const nlattr* attr, void* data) {
-  auto* c = static_cast<Collected*>(data);
-  if (mnl_attr_get_type(attr) <= c->max) c->tb[mnl_attr_get_type(attr)] = attr;
-  c->end = reinterpret_cast<const char*>(attr) + MNL_ALIGN(attr->nla_len);
-  return MNL_CB_OK;
-}
-
-bool collectNested(const nlattr* nest, const nlattr** tb, uint16_t max) {
-  if (nest == nullptr || mnl_attr_validate(nest, MNL_TYPE_NESTED) != 0) return false;
-  const auto* payload = static_cast<const char*>(mnl_attr_get_payload(nest));
-  Collected c{tb, max, payload};
-  return mnl_attr_parse_nested(nest, collectOne, &c) >= MNL_CB_STOP &&
-         c.end >= payload + mnl_attr_get_payload_len(nest);
-}
-
-// The attributes of a message past its nfgenmsg header, as collectNested.
-bool collectMessage(const nlmsghdr* nlh, const nlattr** tb, uint16_t max) {
-  Collected c{tb, max,
-              static_cast<const char*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)))};
-  return mnl_attr_parse(nlh, sizeof(nfgenmsg), collectOne, &c) >= MNL_CB_STOP &&
-         c.end >= static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
-}
-
-bool readBe64(const nlattr* attr, uint64_t* out) {
-  if (attr == nullptr || mnl_attr_validate(attr, MNL_TYPE_U64) != 0) return false;
-  *out = be64toh(mnl_attr_get_u64(attr));
-  return true;
-}
-
-bool readBe32(const nlattr* attr, uint32_t* out) {
-  if (attr == nullptr || mnl_attr_validate(attr, MNL_TYPE_U32) != 0) return false;
-  *out = ntohl(mnl_attr_get_u32(attr));
-  return true;
-}
+// The strict attribute walks (collectNested, collectMessage, readBe64/32) are netlink_attrs.h's.
 
 // One direction's counters: the 64-bit pair the kernel sends, or the old 32-bit one. "" or what
 // was wrong.

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "fw/nft/conntrack_wire.h"
+#include "fw/nft/netlink_attrs.h"
 #include "fw/nft/nft_expressions.h"
 #include "fw/nft/ruleset_layout.h"
 
@@ -34,71 +35,7 @@ struct NftnlSetFree {
   void operator()(nftnl_set* s) const { nftnl_set_free(s); }
 };
 
-// Walks the attributes of a nest (or of a message past its nfgenmsg header), calling `each` on
-// every one in order. libmnl checks each attribute's length against what is left of its parent
-// before the callback sees it, but ends its walk without a word at the first that does not fit:
-// the walk notes how far it came, and a parent whose last bytes were not read as attributes is
-// refused, as is a walk `each` stopped with MNL_CB_ERROR.
-struct AttrWalk {
-  mnl_attr_cb_t each;
-  void* data;
-  const char* end;
-};
-
-int walkOne(const nlattr* attr, void* data) {
-  auto* w = static_cast<AttrWalk*>(data);
-  w->end = reinterpret_cast<const char*>(attr) + MNL_ALIGN(attr->nla_len);
-  return w->each(attr, w->data);
-}
-
-bool isNested(const nlattr* attr) {
-  return attr != nullptr && mnl_attr_validate(attr, MNL_TYPE_NESTED) == 0;
-}
-
-bool forEachNested(const nlattr* nest, mnl_attr_cb_t each, void* data) {
-  if (!isNested(nest)) return false;
-  const auto* payload = static_cast<const char*>(mnl_attr_get_payload(nest));
-  AttrWalk w{each, data, payload};
-  return mnl_attr_parse_nested(nest, walkOne, &w) >= MNL_CB_STOP &&
-         w.end >= payload + mnl_attr_get_payload_len(nest);
-}
-
-bool forEachInMessage(const nlmsghdr* nlh, mnl_attr_cb_t each, void* data) {
-  AttrWalk w{each, data,
-             static_cast<const char*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)))};
-  return mnl_attr_parse(nlh, sizeof(nfgenmsg), walkOne, &w) >= MNL_CB_STOP &&
-         w.end >= static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
-}
-
-// The attributes of one nest or message, by type up to `max`; an attribute of a larger type is
-// skipped, as the kernel adds attributes over time.
-struct Collected {
-  const nlattr** tb;
-  uint16_t max;
-};
-
-int collectOne(const nlattr* attr, void* data) {
-  auto* c = static_cast<Collected*>(data);
-  if (mnl_attr_get_type(attr) <= c->max) c->tb[mnl_attr_get_type(attr)] = attr;
-  return MNL_CB_OK;
-}
-
-bool collectNested(const nlattr* nest, const nlattr** tb, uint16_t max) {
-  Collected c{tb, max};
-  return forEachNested(nest, collectOne, &c);
-}
-
-// A string attribute whose last byte ends it, equal to `want`.
-bool isString(const nlattr* attr, const char* want) {
-  return attr != nullptr && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0 &&
-         std::strcmp(mnl_attr_get_str(attr), want) == 0;
-}
-
-bool readBe64(const nlattr* attr, uint64_t* out) {
-  if (attr == nullptr || mnl_attr_validate(attr, MNL_TYPE_U64) != 0) return false;
-  *out = be64toh(mnl_attr_get_u64(attr));
-  return true;
-}
+// The strict attribute walks are netlink_attrs.h's.
 
 // What the element walk needs: the bound, the running count, and the first problem.
 struct ElementWalk {
@@ -120,14 +57,15 @@ struct CounterRead {
 int readExpression(const nlattr* expr, void* data) {
   auto* read = static_cast<CounterRead*>(data);
   const nlattr* tb[NFTA_EXPR_MAX + 1] = {};
-  if (!isNested(expr) || !collectNested(expr, tb, NFTA_EXPR_MAX)) {
+  if (!isNestedAttr(expr) || !collectNested(expr, tb, NFTA_EXPR_MAX)) {
     read->problem = "a garbled expression";
     return MNL_CB_ERROR;
   }
-  if (!isString(tb[NFTA_EXPR_NAME], "counter")) return MNL_CB_OK;
+  if (!isStringAttr(tb[NFTA_EXPR_NAME], "counter")) return MNL_CB_OK;
   const nlattr* ctr[NFTA_COUNTER_MAX + 1] = {};
   // Both, though only the packets are kept: a counter without either is not the kernel's.
-  if (!isNested(tb[NFTA_EXPR_DATA]) || !collectNested(tb[NFTA_EXPR_DATA], ctr, NFTA_COUNTER_MAX) ||
+  if (!isNestedAttr(tb[NFTA_EXPR_DATA]) ||
+      !collectNested(tb[NFTA_EXPR_DATA], ctr, NFTA_COUNTER_MAX) ||
       !readBe64(ctr[NFTA_COUNTER_BYTES], &read->bytes) ||
       !readBe64(ctr[NFTA_COUNTER_PACKETS], &read->packets)) {
     read->problem = "a counter without its bytes and packets";
@@ -141,8 +79,8 @@ int readElement(const nlattr* item, void* data) {
   auto* walk = static_cast<ElementWalk*>(data);
   const nlattr* tb[NFTA_SET_ELEM_MAX + 1] = {};
   const nlattr* key[NFTA_DATA_MAX + 1] = {};
-  if (mnl_attr_get_type(item) != NFTA_LIST_ELEM || !isNested(item) ||
-      !collectNested(item, tb, NFTA_SET_ELEM_MAX) || !isNested(tb[NFTA_SET_ELEM_KEY]) ||
+  if (mnl_attr_get_type(item) != NFTA_LIST_ELEM || !isNestedAttr(item) ||
+      !collectNested(item, tb, NFTA_SET_ELEM_MAX) || !isNestedAttr(tb[NFTA_SET_ELEM_KEY]) ||
       !collectNested(tb[NFTA_SET_ELEM_KEY], key, NFTA_DATA_MAX) ||
       key[NFTA_DATA_VALUE] == nullptr) {
     walk->problem = "an element without a key";
@@ -187,11 +125,10 @@ int readElement(const nlattr* item, void* data) {
 std::string readElements(const nlmsghdr* nlh, ElementWalk& walk) {
   if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nfgenmsg)) return "a message has no nfgenmsg header";
   const nlattr* tb[NFTA_SET_ELEM_LIST_MAX + 1] = {};
-  Collected c{tb, NFTA_SET_ELEM_LIST_MAX};
-  if (!forEachInMessage(nlh, collectOne, &c)) {
+  if (!collectMessage(nlh, tb, NFTA_SET_ELEM_LIST_MAX)) {
     return "a message with garbled attributes";
   }
-  if (!isString(tb[NFTA_SET_ELEM_LIST_SET], kFloodDroppedSet)) {
+  if (!isStringAttr(tb[NFTA_SET_ELEM_LIST_SET], kFloodDroppedSet)) {
     return "a message that is not about this set";
   }
   // No list is no elements, as an empty list is (what Linux 6.18 sends for an empty set).
