@@ -376,6 +376,7 @@ int main(int argc, char** argv) {
     spec.fail_open = config->fail_mode == muzzle::FailMode::kOpen;
     spec.flood_rate = config->flood_rate;
     spec.flood_burst = config->flood_burst;
+    spec.conn_limit = config->conn_limit;
     // The DoH sets come from the policy; the site facts do not change them, so none are probed.
     if (auto policy = muzzle::compilePolicyFile(config->policy_path, muzzle::SiteFacts{},
                                                 config->shipped_policies_dir, config->preset_dirs);

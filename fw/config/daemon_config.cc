@@ -246,6 +246,16 @@ Result<DaemonConfig> daemonConfigOf(const v1::DaemonConfig& proto, const SourceM
       config.flood_burst = burst;
     }
   }
+  if (proto.flood_guard().has_connections()) {
+    const uint32_t connections = proto.flood_guard().connections();
+    if (connections > kMaxConnLimit) {
+      fail("flood_guard.connections", std::to_string(connections) + " is out of range (1.." +
+                                          std::to_string(kMaxConnLimit) +
+                                          " connections per device, or 0 to turn the limit off)");
+    } else {
+      config.conn_limit = connections;
+    }
+  }
   config.syslog = parseSyslogCollectors(proto.syslog(), config_dir, fail);
   config.journal = parseJournal(proto.journal(), proto.has_journal(), fail);
   config.management = proto.management();

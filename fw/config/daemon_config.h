@@ -30,6 +30,13 @@ inline constexpr uint32_t kDefaultFloodBurst = 1000;
 // Beyond them the kernel's bucket arithmetic (nanoseconds per token) loses its precision.
 inline constexpr uint32_t kMaxFloodRate = 1'000'000;
 inline constexpr uint32_t kMaxFloodBurst = 10'000'000;
+// The connection limit's default: several times what a camera, a speaker or a TV holds (tens to
+// a few hundred connections), and a small share of conntrack's table, which the kernel sizes by
+// the box's memory (nf_conntrack_max: 8,192 on a 1 GB box, 65,536 from 1 to 4 GB), so a few
+// devices gone wrong leave room for the rest. Also what the kernel walks, once a tick at most,
+// when a device at its limit opens one more connection: kept small.
+inline constexpr uint32_t kDefaultConnLimit = 1024;
+inline constexpr uint32_t kMaxConnLimit = 1'000'000;
 
 // The validated config with defaults filled in.
 struct DaemonConfig {
@@ -56,6 +63,8 @@ struct DaemonConfig {
   // may open, and how many at once; a rate of 0 turns it off.
   uint32_t flood_rate = kDefaultFloodRate;
   uint32_t flood_burst = kDefaultFloodBurst;
+  // The connection limit (proto FloodGuard.connections; RulesetSpec::conn_limit); 0: off.
+  uint32_t conn_limit = kDefaultConnLimit;
   // Not interpreted by fw/: the management plane validates and uses it (mgmt/server/).
   v1::Management management;
   std::string config_dir;  // folder of the config file, for relative paths in `management`

@@ -217,11 +217,12 @@ Status Daemon::start() {
     addTicker(std::chrono::seconds(config_.accounting_interval_seconds),
               [this] { accountTraffic(); });
   }
-  if (config_.flood_rate > 0) {
+  if (config_.flood_rate > 0 || config_.conn_limit > 0) {
     {
       std::lock_guard<std::mutex> lock(judge_mu_);
       flood_counters_.rate = config_.flood_rate;
       flood_counters_.burst = config_.flood_burst;
+      flood_counters_.connections = config_.conn_limit;
     }
     addTicker(kFloodReadPeriod, [this] { readFloodGuard(); });
   }

@@ -169,10 +169,13 @@ class Daemon : public EngineControl {
   void noteAccountingError(const Status& s);
   bool reportVolumeLimits(const std::vector<VolumeLimits::Event>& events);
   void setUdpEndsByDump(bool by_dump, const char* why, size_t tracked);
-  // The flood guard's drops (daemon_status.cc), every kFloodReadPeriod: read from the kernel,
-  // an event line for each device whose new flows it dropped since the last read (the
-  // kMaxFloodLines that dropped most; one more line sums the rest), and the sums to the status.
+  // The flood guard's and the connection limit's drops (daemon_status.cc), every
+  // kFloodReadPeriod: read from the kernel, an event line for each device whose flows one of them
+  // dropped since the last read (`flood-guard` or `connection-limit`; the kMaxFloodLines that
+  // dropped most, one more line sums the rest), and the sums to the status.
   void readFloodGuard();
+  // One of the two: "" or what failed.
+  std::string readDeviceDrops(DeviceDropCause cause, std::vector<LogLine>* lines);
   static constexpr std::chrono::seconds kFloodReadPeriod{2};
   static constexpr size_t kMaxFloodLines = 8;
   void installVolumeBlocks();
@@ -237,6 +240,7 @@ class Daemon : public EngineControl {
   bool udp_ends_by_dump_ = false;
   VolumeLimits volume_limits_;                          // under judge_mu_
   FloodDrops flood_drops_;                              // engine thread
+  FloodDrops conn_limit_drops_;                         // engine thread
   FloodGuardCounters flood_counters_;                   // under judge_mu_
   std::function<void()> reload_handler_;
   std::vector<std::unique_ptr<Ticker>> tickers_;

@@ -184,6 +184,7 @@ RulesetSpec Daemon::specFor(const CompiledPolicy& policy, uint32_t generation) c
   spec.doh = policy.dns.doh_cidrs;
   spec.flood_rate = config_.flood_rate;
   spec.flood_burst = config_.flood_burst;
+  spec.conn_limit = config_.conn_limit;
   if (config_.accounting_interval_seconds > 0) {
     spec.udp_ends =
         udp_ends_by_dump_ ? RulesetSpec::UdpEnds::kDumps : RulesetSpec::UdpEnds::kEvents;

@@ -141,7 +141,8 @@ void Daemon::logCounters(const char* event) {
         .add("conntrack_drops", table.ok() ? table->drops : 0)
         .add("log_suppressed", log_.suppressed())
         .add("events_dropped", log_.dropped())
-        .add("flood_guard_dropped", flood_counters_.dropped);
+        .add("flood_guard_dropped", flood_counters_.dropped)
+        .add("connection_limit_dropped", flood_counters_.conn_dropped);
   }
   if (!kernel.ok()) line.add("kernel_counters_error", kernel.status().message());
   if (!table.ok()) line.add("conntrack_error", table.status().message());
@@ -149,53 +150,71 @@ void Daemon::logCounters(const char* event) {
 }
 
 void Daemon::readFloodGuard() {
-  Result<std::vector<FloodDropCount>> counts = ruleset_.readFloodDrops();
-  if (!counts.ok()) {
-    std::lock_guard<std::mutex> lock(judge_mu_);
-    ++flood_counters_.reads;
-    ++flood_counters_.read_errors;
-    // Logged once per cause, not every read: the guard drops all the same.
-    if (flood_counters_.last_error != counts.status().message()) {
-      flood_counters_.last_error = counts.status().message();
-      log_.write(LogLine("flood-guard-error").add("error", flood_counters_.last_error));
-    }
-    return;
-  }
-  const std::vector<FloodDrops::Growth> grown = flood_drops_.update(std::move(*counts));
   std::vector<LogLine> lines;
+  std::string failed;
+  for (const DeviceDropCause cause :
+       {DeviceDropCause::kFloodGuard, DeviceDropCause::kConnectionLimit}) {
+    std::string problem = readDeviceDrops(cause, &lines);
+    if (!problem.empty()) failed += (failed.empty() ? "" : "; ") + problem;
+  }
   {
-    // The devices' names, and the sums, under the lock; the lines are written after it.
     std::lock_guard<std::mutex> lock(judge_mu_);
     ++flood_counters_.reads;
-    flood_counters_.last_error.clear();
-    flood_counters_.dropped = flood_drops_.dropped();
-    flood_counters_.devices = flood_drops_.devices();
-    uint64_t others = 0;
-    for (size_t i = 0; i < grown.size(); ++i) {
-      if (i >= kMaxFloodLines) {
-        others += grown[i].dropped;
-        continue;
+    if (!failed.empty()) {
+      ++flood_counters_.read_errors;
+      // Logged once per cause, not every read: the kernel drops all the same.
+      if (flood_counters_.last_error != failed) {
+        lines.push_back(LogLine("flood-guard-error").add("error", failed));
       }
-      LogLine line("flood-guard");
-      line.add("device", grown[i].device.toString());
-      if (const DeviceRecord* d = judge_.devices().find(grown[i].device); d != nullptr) {
-        if (!d->name.empty()) line.add("name", d->name.view());
-        if (!d->profile.empty()) line.add("profile", d->profile.view());
-      }
-      line.add("dropped", grown[i].dropped)
-          .add("rate", flood_counters_.rate)
-          .add("burst", flood_counters_.burst);
-      lines.push_back(std::move(line));
     }
-    if (grown.size() > kMaxFloodLines) {
-      lines.push_back(LogLine("flood-guard")
-                          .add("other_devices", grown.size() - kMaxFloodLines)
-                          .add("dropped", others)
-                          .add("rate", flood_counters_.rate)
-                          .add("burst", flood_counters_.burst));
-    }
+    flood_counters_.last_error = failed;
   }
   for (LogLine& line : lines) log_.write(std::move(line));
+}
+
+std::string Daemon::readDeviceDrops(DeviceDropCause cause, std::vector<LogLine>* lines) {
+  const bool guard = cause == DeviceDropCause::kFloodGuard;
+  if ((guard ? config_.flood_rate : config_.conn_limit) == 0) return "";
+  Result<std::vector<FloodDropCount>> counts = ruleset_.readFloodDrops(cause);
+  if (!counts.ok()) return counts.status().message();
+  FloodDrops& drops = guard ? flood_drops_ : conn_limit_drops_;
+  const std::vector<FloodDrops::Growth> grown = drops.update(std::move(*counts));
+  const char* event = guard ? "flood-guard" : "connection-limit";
+  // What the device was held to, on each line.
+  const auto add_limits = [&](LogLine& line) {
+    if (guard) {
+      line.add("rate", config_.flood_rate).add("burst", config_.flood_burst);
+    } else {
+      line.add("limit", config_.conn_limit);
+    }
+  };
+  // The devices' names, and the sums, under the lock; the lines are written after it.
+  std::lock_guard<std::mutex> lock(judge_mu_);
+  (guard ? flood_counters_.dropped : flood_counters_.conn_dropped) = drops.dropped();
+  (guard ? flood_counters_.devices : flood_counters_.conn_devices) = drops.devices();
+  uint64_t others = 0;
+  for (size_t i = 0; i < grown.size(); ++i) {
+    if (i >= kMaxFloodLines) {
+      others += grown[i].dropped;
+      continue;
+    }
+    LogLine line(event);
+    line.add("device", grown[i].device.toString());
+    if (const DeviceRecord* d = judge_.devices().find(grown[i].device); d != nullptr) {
+      if (!d->name.empty()) line.add("name", d->name.view());
+      if (!d->profile.empty()) line.add("profile", d->profile.view());
+    }
+    line.add("dropped", grown[i].dropped);
+    add_limits(line);
+    lines->push_back(std::move(line));
+  }
+  if (grown.size() > kMaxFloodLines) {
+    LogLine line(event);
+    line.add("other_devices", grown.size() - kMaxFloodLines).add("dropped", others);
+    add_limits(line);
+    lines->push_back(std::move(line));
+  }
+  return "";
 }
 
 }  // namespace muzzle

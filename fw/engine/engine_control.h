@@ -56,13 +56,16 @@ struct AccountingCounters {
   size_t blocked_devices = 0;  // devices a volume limit blocks now
 };
 
-// The flood guard (muzzled.yaml `flood_guard`; fw/engine/flood_drops.h), as the engine read it
-// from the kernel last.
+// The flood guard and the connection limit (muzzled.yaml `flood_guard`; fw/engine/flood_drops.h),
+// as the engine read them from the kernel last.
 struct FloodGuardCounters {
   uint32_t rate = 0;  // new flows a second per device; 0: no guard
   uint32_t burst = 0;
   uint64_t dropped = 0;  // new flows dropped since muzzled started
   size_t devices = 0;    // devices the kernel holds a count for (drops in the last two minutes)
+  uint32_t connections = 0;   // connections per device; 0: no limit
+  uint64_t conn_dropped = 0;  // allowed new flows the limit dropped since muzzled started
+  size_t conn_devices = 0;    // devices with such drops in the last two minutes
   uint64_t reads = 0;
   uint64_t read_errors = 0;
   std::string last_error;  // of the last read that failed, "" after one that worked

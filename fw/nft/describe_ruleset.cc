@@ -60,11 +60,15 @@ struct ExprText {
   std::string operator()(const nftx::CtStateInvalid&) const { return "ct state invalid"; }
   std::string operator()(const nftx::CtStateNew&) const { return "ct state new"; }
   std::string operator()(const nftx::SourceMacMeter& m) const {
-    const std::string statement = m.rate > 0
-                                      ? "limit rate over " + std::to_string(m.rate) +
-                                            "/second burst " + std::to_string(m.burst) + " packets"
-                                      : "counter";
-    return "update @" + m.set + " { ether saddr " + statement + " }";
+    if (m.rate > 0) {
+      return "update @" + m.set + " { ether saddr limit rate over " + std::to_string(m.rate) +
+             "/second burst " + std::to_string(m.burst) + " packets }";
+    }
+    if (m.connections > 0) {
+      return "add @" + m.set + " { ether saddr ct count over " + std::to_string(m.connections) +
+             " }";
+    }
+    return "update @" + m.set + " { ether saddr counter }";
   }
   std::string operator()(const nftx::CtDirection& m) const {
     return m.reply ? "ct direction reply" : "ct direction original";
@@ -166,8 +170,10 @@ std::string setText(const SetLayout& set) {
   std::string text = "  set " + set.name + " {\n    type ";
   std::string elements;
   if (set.kind == SetKind::kDeviceMeter) {
-    return text + "ether_addr; size " + std::to_string(set.size) +
-           "; flags dynamic,timeout; timeout " + std::to_string(set.timeout_ms) + "ms;\n  }\n";
+    text += "ether_addr; size " + std::to_string(set.size);
+    if (set.timeout_ms == 0) return text + "; flags dynamic;\n  }\n";
+    return text + "; flags dynamic,timeout; timeout " + std::to_string(set.timeout_ms) +
+           "ms;\n  }\n";
   }
   if (set.kind == SetKind::kInterfaceNames) {
     text += "ifname;\n";

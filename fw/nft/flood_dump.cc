@@ -37,8 +37,9 @@ struct NftnlSetFree {
 
 // The strict attribute walks are netlink_attrs.h's.
 
-// What the element walk needs: the bound, the running count, and the first problem.
+// What the element walk needs: the set, the bound, the running count, and the first problem.
 struct ElementWalk {
+  const std::string& set;
   size_t max_elements;
   size_t count = 0;
   std::vector<FloodDropCount>* out;
@@ -113,7 +114,7 @@ int readElement(const nlattr* item, void* data) {
   if (++walk->count > walk->max_elements) {
     walk->problem = "the set holds more than its " + std::to_string(walk->max_elements) +
                     " elements, so it is not the set muzzled made (`nft list set inet " +
-                    kRulesetTable + " " + kFloodDroppedSet +
+                    kRulesetTable + " " + walk->set +
                     "` shows it; muzzled's next start replaces the table)";
     return MNL_CB_ERROR;
   }
@@ -128,7 +129,7 @@ std::string readElements(const nlmsghdr* nlh, ElementWalk& walk) {
   if (!collectMessage(nlh, tb, NFTA_SET_ELEM_LIST_MAX)) {
     return "a message with garbled attributes";
   }
-  if (!isStringAttr(tb[NFTA_SET_ELEM_LIST_SET], kFloodDroppedSet)) {
+  if (!isStringAttr(tb[NFTA_SET_ELEM_LIST_SET], walk.set.c_str())) {
     return "a message that is not about this set";
   }
   // No list is no elements, as an empty list is (what Linux 6.18 sends for an empty set).
@@ -142,11 +143,11 @@ std::string readElements(const nlmsghdr* nlh, ElementWalk& walk) {
 }  // namespace flooddump
 }  // namespace
 
-std::vector<char> floodDumpRequest(const std::string& table, uint32_t seq) {
+std::vector<char> floodDumpRequest(const std::string& table, const std::string& set, uint32_t seq) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   std::unique_ptr<nftnl_set, flooddump::NftnlSetFree> s(nftnl_set_alloc());
   nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
-  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, kFloodDroppedSet);
+  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set.c_str());
   nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, kNftFamily);
   nlmsghdr* nlh =
       nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETSETELEM, kNftFamily, NLM_F_DUMP, seq);
@@ -159,11 +160,11 @@ size_t floodDumpBytes(uint32_t max_elements) {
   return size_t{max_elements} * flooddump::kDumpBytesPerElement + flooddump::kDumpBytesSlack;
 }
 
-Status parseFloodDump(std::span<const char> answer, size_t max_elements,
+Status parseFloodDump(std::span<const char> answer, const std::string& set, size_t max_elements,
                       std::vector<FloodDropCount>* out) {
   const std::string where =
-      std::string("nftables: reading set ") + kFloodDroppedSet + " of inet " + kRulesetTable + ": ";
-  flooddump::ElementWalk walk{max_elements, 0, out, ""};
+      "nftables: reading set " + set + " of inet " + std::string(kRulesetTable) + ": ";
+  flooddump::ElementWalk walk{set, max_elements, 0, out, ""};
   size_t offset = 0;
   for (size_t index = 1; answer.size() - offset >= sizeof(nlmsghdr); ++index) {
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(answer.data() + offset);

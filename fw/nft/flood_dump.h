@@ -1,5 +1,6 @@
-// Reading the flood guard's counts back (ruleset_layout.h: @flood-dropped, one element per device
-// whose new flows the guard dropped, keyed by its source MAC address, each with a counter): the
+// Reading the flood guard's and the connection limit's counts back (ruleset_layout.h:
+// @flood-dropped and @conn-limit-dropped, one element per device whose flows it dropped, keyed
+// by its source MAC address, each with a counter): the
 // dump request (NFT_MSG_GETSETELEM with NLM_F_DUMP) and the parse of the kernel's answer into
 // FloodDropCounts. Pure value code: the bytes travel through a NetlinkTransport
 // (netlink_transport.h), so the parse is tested on built answers without root.
@@ -13,7 +14,8 @@
 // a malformed or short answer, a dump the kernel interrupted (the table changed while it was
 // read: read again), and more than `max_elements` elements (the set's size, which the kernel
 // cannot exceed: a larger set is not the one muzzled made). An NLMSG_ERROR answer of ENOENT means
-// the set (or the whole table) does not exist, as when the guard is off: no elements, no error.
+// the set (or the whole table) does not exist, as when the guard or the limit is off: no elements,
+// no error.
 #pragma once
 
 #include <cstddef>
@@ -27,8 +29,9 @@
 
 namespace muzzle {
 
-// The request for every element of @flood-dropped in `table` (family inet), numbered `seq`.
-std::vector<char> floodDumpRequest(const std::string& table, uint32_t seq);
+// The request for every element of `set` (kFloodDroppedSet, kConnLimitDroppedSet) in `table`
+// (family inet), numbered `seq`.
+std::vector<char> floodDumpRequest(const std::string& table, const std::string& set, uint32_t seq);
 
 // How many bytes the answer for a set of at most `max_elements` elements may take: what a
 // kernel element costs (a MAC key, its timeout and expiration, a counter: ~104 bytes, rounded up)
@@ -36,9 +39,9 @@ std::vector<char> floodDumpRequest(const std::string& table, uint32_t seq);
 size_t floodDumpBytes(uint32_t max_elements);
 
 // Appends the elements of `answer` (the messages NetlinkTransport::dump returned, at a 4-byte
-// aligned address) to `out`, in the kernel's order. On failure, `out` may hold some of the
-// elements, and the caller should drop them.
-Status parseFloodDump(std::span<const char> answer, size_t max_elements,
+// aligned address) about `set` to `out`, in the kernel's order. On failure, `out` may hold some
+// of the elements, and the caller should drop them.
+Status parseFloodDump(std::span<const char> answer, const std::string& set, size_t max_elements,
                       std::vector<FloodDropCount>* out);
 
 }  // namespace muzzle

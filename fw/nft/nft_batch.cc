@@ -223,10 +223,14 @@ void NftBatch::addInterfaceNameSet(const std::string& table, const SetLayout& se
 void NftBatch::addDeviceMeterSet(const std::string& table, const SetLayout& set) {
   nftnl_set* s = allocSet(table, set.name);
   nftnl_set_set_u32(s, NFTNL_SET_ID, set.id);
-  // Dynamic (rules add to it) with timeouts, as nft(8) makes `flags dynamic,timeout`. Its size
-  // bounds it: the kernel adds no element past it.
-  nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_EVAL | NFT_SET_TIMEOUT);
-  nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, set.timeout_ms);
+  // Dynamic (rules add to it) with timeouts, as nft(8) makes `flags dynamic,timeout`, or without
+  // (`flags dynamic`). Its size bounds it: the kernel adds no element past it.
+  if (set.timeout_ms > 0) {
+    nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_EVAL | NFT_SET_TIMEOUT);
+    nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, set.timeout_ms);
+  } else {
+    nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_EVAL);
+  }
   nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, set.size);
   nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, kNftTypeEtherAddr);
   nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, kEtherAddressLength);

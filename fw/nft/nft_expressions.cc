@@ -191,7 +191,9 @@ class Linearizer {
     payload(NFT_PAYLOAD_LL_HEADER, kEtherSourceOffset, kEtherAddressLength);
     auto* e = add("dynset");
     nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+    // A set without timeouts (the connection count's) takes `add`: `update` restarts a timeout.
+    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP,
+                       m.connections > 0 ? NFT_DYNSET_OP_ADD : NFT_DYNSET_OP_UPDATE);
     nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, m.set.c_str());
     nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, m.set_id);
     nftnl_expr* statement = nullptr;
@@ -202,6 +204,10 @@ class Linearizer {
       nftnl_expr_set_u32(statement, NFTNL_EXPR_LIMIT_BURST, m.burst);
       nftnl_expr_set_u32(statement, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
       nftnl_expr_set_u32(statement, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);  // over
+    } else if (m.connections > 0) {
+      statement = nftnl_expr_alloc("connlimit");
+      nftnl_expr_set_u32(statement, NFTNL_EXPR_CONNLIMIT_COUNT, m.connections);
+      nftnl_expr_set_u32(statement, NFTNL_EXPR_CONNLIMIT_FLAGS, NFT_CONNLIMIT_F_INV);  // over
     } else {
       statement = nftnl_expr_alloc("counter");
     }

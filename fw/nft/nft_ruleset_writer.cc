@@ -1,8 +1,9 @@
 // NftRulesetWriter: installs the layout of table `inet muzzle` (ruleset_layout.h) as one
 // nftables transaction (nft_batch.h) through a NetlinkTransport (netlink_transport.h). It keeps
 // what it installed last, so that a policy change rewrites only the chains and sets that depend
-// on the policy, and so that it knows whether there is a flood guard whose counts to read
-// (flood_dump.h). It also holds the conntrack counter that accounting reads (conntrack_counts.h).
+// on the policy, and so that it knows whether there is a flood guard (or connection limit) whose
+// counts to read (flood_dump.h). It also holds the conntrack counter that accounting reads
+// (conntrack_counts.h).
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -84,17 +85,17 @@ class NftRulesetWriter : public RulesetWriter {
     return counter_ != nullptr && muzzle::udpTimeoutsOutlive(interval_seconds);
   }
 
-  // One dump of @flood-dropped. Asks nothing of the kernel when this writer installed no guard:
-  // the set is not there, and the answer would only say so.
-  Result<std::vector<FloodDropCount>> readFloodDrops() override {
+  // One dump of @flood-dropped or @conn-limit-dropped. Asks nothing of the kernel when this
+  // writer installed no guard (or limit): the set is not there, and the answer would only say so.
+  Result<std::vector<FloodDropCount>> readFloodDrops(DeviceDropCause cause) override {
     std::vector<FloodDropCount> drops;
-    if (!installed_ || installed_->flood_rate == 0) return drops;
-    const std::vector<char> request = floodDumpRequest(kRulesetTable, nextSeq());
+    const bool guard = cause == DeviceDropCause::kFloodGuard;
+    if (!installed_ || (guard ? installed_->flood_rate : installed_->conn_limit) == 0) return drops;
+    const std::string set = guard ? kFloodDroppedSet : kConnLimitDroppedSet;
+    const std::vector<char> request = floodDumpRequest(kRulesetTable, set, nextSeq());
     auto answer = transport_->dump(request, floodDumpBytes(kFloodSetSize));
-    if (!answer.ok()) {
-      return answer.status().withContext(std::string("reading set ") + kFloodDroppedSet + ": ");
-    }
-    if (Status s = parseFloodDump(*answer, kFloodSetSize, &drops); !s.ok()) return s;
+    if (!answer.ok()) return answer.status().withContext("reading set " + set + ": ");
+    if (Status s = parseFloodDump(*answer, set, kFloodSetSize, &drops); !s.ok()) return s;
     return drops;
   }
 
@@ -116,7 +117,8 @@ class NftRulesetWriter : public RulesetWriter {
     return current.segment_ifnames == next.segment_ifnames &&
            current.queue_first == next.queue_first && current.queue_count == next.queue_count &&
            current.fail_open == next.fail_open && current.queue_mode == next.queue_mode &&
-           current.flood_rate == next.flood_rate && current.flood_burst == next.flood_burst;
+           current.flood_rate == next.flood_rate && current.flood_burst == next.flood_burst &&
+           current.conn_limit == next.conn_limit;
   }
 
   // A new generation (or DoH list) on a table this writer installed: rewrite the per-policy

@@ -54,11 +54,23 @@ struct RulesetSpec {
   // (readFloodDrops). 0: no guard (the rule and its sets are left out).
   uint32_t flood_rate = 0;
   uint32_t flood_burst = 0;
+  // The connection limit (ruleset_layout.cc, `save-allowed`): a device (a source MAC address on a
+  // segment) that already holds more than `conn_limit` connections in conntrack has its next
+  // allowed flow dropped as muzzled's verdict is saved, counted per device in
+  // @conn-limit-dropped (readFloodDrops). One device cannot fill the box's conntrack table, which
+  // every device's new flows need room in. 0: no limit.
+  uint32_t conn_limit = 0;
 };
 
-// What the flood guard dropped for one device (a source MAC address) since the guard first
-// dropped one of its packets, or since its count was last left idle for kFloodDroppedTimeout and
-// the kernel forgot it.
+// Which of the kernel's per-device drop counts to read (RulesetWriter::readFloodDrops).
+enum class DeviceDropCause {
+  kFloodGuard,       // @flood-dropped: new flows past the device's rate (flood_rate)
+  kConnectionLimit,  // @conn-limit-dropped: allowed flows past its connections (conn_limit)
+};
+
+// What the flood guard or the connection limit dropped for one device (a source MAC address)
+// since it first dropped one of its packets, or since its count was last left idle for
+// kFloodDroppedTimeoutMs and the kernel forgot it.
 struct FloodDropCount {
   MacAddress mac;
   uint64_t packets = 0;
@@ -99,10 +111,10 @@ class RulesetWriter {
   // the counter reads, and udpTimeoutsOutlive(interval_seconds). The default: never. The Daemon
   // adds the counter's own condition (udpEndsByDumpNext).
   virtual bool udpTimeoutsOutlive(uint32_t /*interval_seconds*/) const { return false; }
-  // The flood guard's counts (RulesetSpec::flood_rate), one per device the kernel holds one for,
-  // at most kFloodSetSize. Empty without a guard. An error says what failed (no table yet, no
-  // permission); the guard drops all the same.
-  virtual Result<std::vector<FloodDropCount>> readFloodDrops() {
+  // The flood guard's counts (RulesetSpec::flood_rate) or the connection limit's (conn_limit),
+  // one per device the kernel holds one for, at most kFloodSetSize. Empty when that one is off.
+  // An error says what failed (no table yet, no permission); the kernel drops all the same.
+  virtual Result<std::vector<FloodDropCount>> readFloodDrops(DeviceDropCause /*cause*/) {
     return std::vector<FloodDropCount>{};
   }
 };

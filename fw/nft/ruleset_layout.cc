@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 
 #include <algorithm>
-#include <tuple>
 
 #include "fw/nft/marks.h"
 
@@ -32,6 +31,8 @@ constexpr uint32_t kFreshVerdictMapSetId = 9;
 constexpr uint32_t kInputVerdictMapSetId = 10;
 constexpr uint32_t kFloodGuardSetId = 11;
 constexpr uint32_t kFloodDroppedSetId = 12;
+constexpr uint32_t kConnLimitSetId = 13;
+constexpr uint32_t kConnLimitDroppedSetId = 14;
 constexpr const char* kSegmentsSet = "segments";
 constexpr uint8_t kUdp = IPPROTO_UDP;
 constexpr uint8_t kTcp = IPPROTO_TCP;
@@ -190,6 +191,33 @@ void addInspectedChain(LayoutBuilder& b) {
   b.add("inspected", "inspected rule (the rest of an allowed flow)", {Verdict{Verdict::kAccept, ""}});
 }
 
+// The connection limit (RulesetSpec::conn_limit), first in `save-allowed`: conntrack has room
+// for so many connections, and a device that holds them by the thousand (a hacked camera opening
+// connections to a destination its policy allows, and keeping them) would leave none for the
+// other devices' new flows, whatever their policies say. Here each device on a segment has a
+// list of its connections in @conn-limit, keyed by its source MAC address, and an allowed new
+// flow past the limit is dropped with its verdict, before the verdict is saved, and counted in
+// @conn-limit-dropped (Daemon::readFloodGuard). Refused flows are never counted: their entries
+// are not kept. On the walk after the verdict, not the one that queues the flow: conntrack
+// confirms the connection later on this same walk, in the same call, while a connection left
+// waiting in the queue would be taken for a gone one by the count (nf_conncount forgets an
+// unconfirmed entry the next time the same CPU adds one) and never counted. Only new
+// connections: a flow judged before, met again after a policy change, holds its entry already.
+// Only from a segment: the flows that come in from the uplink share the MAC address of the
+// router they came through. The count forgets closed connections a few at a time, each time
+// the device opens one and once a second besides, so a device that closed thousands at once
+// gets back under the limit within seconds, not at once.
+void addConnLimitRule(LayoutBuilder& b) {
+  const RulesetSpec& spec = b.spec();
+  if (spec.conn_limit == 0) return;
+  b.add("save-allowed", "save-allowed rule (connection limit: a device's connections past it)",
+        {CtStateNew{}, fromSegment(),
+         SourceMacMeter{
+             .set = kConnLimitSet, .set_id = kConnLimitSetId, .connections = spec.conn_limit},
+         SourceMacMeter{kConnLimitDroppedSet, kConnLimitDroppedSetId}, Counter{},
+         Verdict{Verdict::kDrop, ""}});
+}
+
 // A fresh verdict from muzzled, reached from `judge`'s packet-mark map: saved in the conntrack
 // mark, so that the flow's later packets meet it in `judge`'s first lookup, and acted on. An
 // allowed connection with port 53 or 67 on one side, as opened, is saved with verdict code 0
@@ -200,6 +228,7 @@ void addInspectedChain(LayoutBuilder& b) {
 // accounting changes at run time.
 void addSavingChains(LayoutBuilder& b) {
   const Verdict allow{Verdict::kAccept, ""};
+  addConnLimitRule(b);
   // Which events the kernel builds for an allowed UDP connection, when accounting wants a say
   // (RulesetSpec::udp_ends says why and when the destroy event is left out).
   constexpr uint32_t kAllEvents = (1u << (IPCT_SYNPROXY + 1)) - 1;
@@ -405,17 +434,22 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
                          .intervals = {},
                          .kind = SetKind::kInterfaceNames,
                          .ifnames = spec.segment_ifnames});
+  // The device meters: made empty, with room for kFloodSetSize devices each.
+  const auto add_meter = [&layout](const char* name, uint32_t id, uint32_t timeout_ms) {
+    layout.sets.push_back({.name = name,
+                           .id = id,
+                           .intervals = {},
+                           .kind = SetKind::kDeviceMeter,
+                           .timeout_ms = timeout_ms,
+                           .size = kFloodSetSize});
+  };
   if (spec.flood_rate > 0) {
-    for (const auto& [name, id, timeout_ms] :
-         {std::tuple{kFloodGuardSet, kFloodGuardSetId, floodGuardTimeoutMs(spec)},
-          std::tuple{kFloodDroppedSet, kFloodDroppedSetId, kFloodDroppedTimeoutMs}}) {
-      layout.sets.push_back({.name = name,
-                             .id = id,
-                             .intervals = {},
-                             .kind = SetKind::kDeviceMeter,
-                             .timeout_ms = timeout_ms,
-                             .size = kFloodSetSize});
-    }
+    add_meter(kFloodGuardSet, kFloodGuardSetId, floodGuardTimeoutMs(spec));
+    add_meter(kFloodDroppedSet, kFloodDroppedSetId, kFloodDroppedTimeoutMs);
+  }
+  if (spec.conn_limit > 0) {
+    add_meter(kConnLimitSet, kConnLimitSetId, 0);  // an element goes with its last connection
+    add_meter(kConnLimitDroppedSet, kConnLimitDroppedSetId, kFloodDroppedTimeoutMs);
   }
   layout.chains = {{"judge", std::nullopt, true},          {"inspected", std::nullopt, false},
                    {"dns-dhcp", std::nullopt, false},      {"deny", std::nullopt, false},

@@ -26,11 +26,13 @@
 //   answers to a segment queued, DHCP requests between segments accepted) and the DNS query
 //   rules (queries from a segment sent to `dns-query`), and the rest goes to `ask`;
 //   `ask` queues the packet to muzzled, hinting its direction and destinations in the DoH sets;
-//   `save-allowed` saves an allowed connection with port 53 or 67 on one side with verdict code
-//   0, so the conntrack mark's map sends it to `inspected`, sets an allowed UDP connection's
-//   conntrack events when accounting wants them, and accepts; its first two rules (one per
-//   protocol, the fast lane) save a TCP or UDP connection of neither port and without NAT by
-//   the packet's own ports, the rest by the conntrack tuple's;
+//   `save-allowed` first drops an allowed new connection from a segment whose device holds its most
+//   connections in @conn-limit, counted in @conn-limit-dropped (the connection limit, when
+//   RulesetSpec::conn_limit asks for it); then it saves an allowed connection with port 53 or 67 on
+//   one side with verdict code 0, so the conntrack mark's map sends it to `inspected`, sets an
+//   allowed UDP connection's conntrack events when accounting wants them, and accepts; its first
+//   two rules (one per protocol, the fast lane) save a TCP or UDP connection of neither port and
+//   without NAT by the packet's own ports, the rest by the conntrack tuple's;
 //   `inspected`: an allowed flow with port 53 or 67 on one side (`save-allowed` saves it with
 //   verdict code 0): its DNS answers and DHCP requests go to `dns-dhcp`, its DNS queries to
 //   `dns-query`, the rest is allowed;
@@ -52,19 +54,20 @@
 // (conntrack_counts.h): the table itself counts no traffic. (It used to, in dynamic sets updated
 // by every allowed packet: 0.4-0.65 us a packet on the bench's gateway, where conntrack's own
 // counters cost ~25 ns.)
-// Cost, whatever the number of segments and either way: an established allowed packet evaluates
-// one rule in `forward`, the base chain's verdict map (two in `input`, behind the DHCP rule's port)
+// Cost, whatever the number of segments and either way: an established allowed packet evaluates one
+// rule in `forward`, the base chain's verdict map (two in `input`, behind the DHCP rule's port)
 // (one conntrack-mark load, the class mask and the lookup, no counter: nothing reads one there),
 // and is accepted there. A refused one also walks `dns-dhcp` (3 rules). An allowed TCP flow's first
 // packet walks 13 rules before it is queued (the base chain's two, `judge`'s six up to its fast
-// lane, the flood guard's included, `ask`'s five) and 4 after NF_REPEAT (the conntrack mark's map,
-// the base chain's interface rule, the packet mark's map, `save-allowed`'s fast lane; a UDP flow
-// 5); of the lookups, the dearest expressions here, it makes 4 before the queue (the conntrack
-// mark's map, @segments, its device's bucket, @doh4; the packet mark's map is skipped at a mark
-// of 0): a rule that tests a port and @segments tests the port first, which fails for all but DNS
-// and DHCP. (Before the fast lanes: 17 and 8, four of those 8 each loading a port of the conntrack
-// tuple.) Without the flood guard, one rule and one lookup fewer. Pinned in
-// tests/unit/fw/nft/established_path_test.cc.
+// lane, the flood guard's included, `ask`'s five) and 5 after NF_REPEAT (the conntrack mark's map,
+// the base chain's interface rule, the packet mark's map, the connection limit, `save-allowed`'s
+// fast lane; a UDP flow 6); of the lookups, the dearest expressions here, it makes 4 before the
+// queue (the conntrack mark's map, @segments, its device's bucket, @doh4; the packet mark's map is
+// skipped at a mark of 0): a rule that tests a port and @segments tests the port first, which fails
+// for all but DNS and DHCP. (Before the fast lanes: 17 and 8, four of those 8 each loading a port
+// of the conntrack tuple.) Without the flood guard, one rule and one lookup fewer before the queue;
+// without the connection limit, one rule and two lookups (@segments, the device's list) fewer after
+// it. Pinned in tests/unit/fw/nft/established_path_test.cc.
 //
 // Pure value code: no I/O, no libnftnl. The rules do not depend on the number of segments; only
 // the elements of @segments do.
@@ -189,10 +192,14 @@ struct MarkVmap {
   bool skip_zero = false;
 };
 // update @flood-guard { ether saddr limit rate over 500/second burst 1000 packets } /
+// add @conn-limit { ether saddr ct count over 1024 } /
 // update @flood-dropped { ether saddr counter }: the packet's source MAC address looked up in a
-// dynamic set (SetKind::kDeviceMeter), the element added when missing and its timeout restarted;
-// then the element's own statement runs: with a `rate`, a token bucket that fails the rule while
-// the device stays within it (the rule goes on once it is past); without one, a counter. The
+// dynamic set (SetKind::kDeviceMeter), the element added when missing and its timeout restarted
+// (a set without timeouts: `add`); then the element's own statement runs: with a `rate`, a token
+// bucket that fails the rule while the device stays within it (the rule goes on once it is
+// past); with `connections`, conntrack's count of the device's connections (nf_conncount: the
+// element keeps the packet's connection in a list, and fails the rule while the list holds at
+// most that many live ones); with neither, a counter. The
 // address is read from the link-layer header, so the rule first requires an Ethernet input
 // interface (`meta iiftype ether`, which nft(8) adds for `ether saddr` too): a packet that came
 // in without one fails there. When the set is full, a new device's element cannot be added and
@@ -202,6 +209,7 @@ struct SourceMacMeter {
   uint32_t set_id = 0;
   uint32_t rate = 0;  // per second; 0: a counter instead of the bucket
   uint32_t burst = 0;
+  uint32_t connections = 0;  // with rate 0: the count past which the rule goes on
 };
 }  // namespace nftx
 
@@ -238,8 +246,9 @@ enum class SetKind {
   // segments replaces, so never refilled.
   kInterfaceNames,
   // Source MAC addresses the rules add themselves (nftx::SourceMacMeter), each with a statement
-  // of its own and a timeout: made empty with the table and never refilled, so a policy change
-  // keeps what they hold.
+  // of its own and a timeout (or none: the kernel drops an element whose connection count fell
+  // to 0): made empty with the table and never refilled, so a policy change keeps what they
+  // hold.
   kDeviceMeter,
 };
 
@@ -250,7 +259,8 @@ struct SetLayout {
   std::vector<AddressInterval> intervals;  // merged (interval_set.h); kInterval only
   SetKind kind = SetKind::kInterval;
   std::vector<std::string> ifnames{};  // kInterfaceNames only
-  // kDeviceMeter only: how long an element stays after the rule last touched it, and how many
+  // kDeviceMeter only: how long an element stays after the rule last touched it (0: no timeout),
+  // and how many
   // the set may hold (the kernel then refuses new ones: the memory a flood of forged source
   // addresses can take is bounded).
   uint32_t timeout_ms = 0;
@@ -265,8 +275,13 @@ inline constexpr const char* kFloodDroppedSet = "flood-dropped";
 // Room for this many devices in each.
 inline constexpr uint32_t kFloodSetSize = 65536;
 // How long @flood-dropped keeps a device's count after its last dropped packet: far longer than
-// muzzled takes between two reads, so no drop goes unread.
+// muzzled takes between two reads, so no drop goes unread. @conn-limit-dropped too.
 inline constexpr uint32_t kFloodDroppedTimeoutMs = 120'000;
+// The connection limit's sets (RulesetSpec::conn_limit): @conn-limit holds each device's list of
+// connections (no timeout: an element goes when its last connection has), @conn-limit-dropped
+// the count of what the limit dropped. Their size is kFloodSetSize.
+inline constexpr const char* kConnLimitSet = "conn-limit";
+inline constexpr const char* kConnLimitDroppedSet = "conn-limit-dropped";
 
 // The key of an interface name in a set, as `meta iifname` loads it: IFNAMSIZ (16) bytes, the
 // name cut to 15 and padded with NULs (the kernel's names are at most 15 bytes and end in one).

@@ -180,8 +180,20 @@ std::string renderMetrics(const MetricsSnapshot& s) {
     w.single("muzzle_flood_guard_devices", "gauge",
              "Devices the flood guard dropped new flows of in the last two minutes.",
              e.flood_guard.devices);
+  }
+  if (e.flood_guard.connections > 0) {
+    w.single("muzzle_connection_limit_dropped_total", "counter",
+             "Allowed new flows the connection limit dropped in the kernel: their device held "
+             "its most connections.",
+             e.flood_guard.conn_dropped);
+    w.single("muzzle_connection_limit_devices", "gauge",
+             "Devices the connection limit dropped new flows of in the last two minutes.",
+             e.flood_guard.conn_devices);
+  }
+  if (e.flood_guard.rate > 0 || e.flood_guard.connections > 0) {
     w.single("muzzle_flood_guard_read_errors_total", "counter",
-             "Reads of the flood guard's per-device counts that failed.",
+             "Reads of the flood guard's and the connection limit's per-device counts that "
+             "failed.",
              e.flood_guard.read_errors);
   }
 

@@ -278,6 +278,9 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
             fg->set_devices(st.flood_guard.devices);
             fg->set_read_errors(st.flood_guard.read_errors);
             fg->set_last_error(st.flood_guard.last_error);
+            fg->set_connections(st.flood_guard.connections);
+            fg->set_connection_dropped(st.flood_guard.conn_dropped);
+            fg->set_connection_devices(st.flood_guard.conn_devices);
           }
           if (st.conntrack || !st.conntrack_error.empty()) {
             v1::ConntrackTableStatus* ct = resp->mutable_conntrack();

@@ -19,7 +19,8 @@ constexpr size_t kMaxElements = 2;
 
 void check(const std::vector<char>& buf) {
   std::vector<muzzle::FloodDropCount> drops;
-  const muzzle::Status status = muzzle::parseFloodDump(buf, kMaxElements, &drops);
+  const muzzle::Status status =
+      muzzle::parseFloodDump(buf, muzzle::kFloodDroppedSet, kMaxElements, &drops);
   if (!status.ok() &&
       status.message().rfind("nftables: reading set flood-dropped of inet muzzle: ", 0) != 0) {
     std::abort();

@@ -105,6 +105,17 @@ scenario_tls_management() {
 # muzzlectl on the lab box's management socket (a script may redefine it, e.g. with --timeout).
 ctl() { "$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" "$@"; }
 
+# json_field NAME JSON: the first number field NAME of `muzzlectl --json` output (the JSON
+# mapping writes uint64 as a quoted string, uint32 bare).
+json_field() { sed -n "s/.*\"$1\": \"\{0,1\}\([0-9]*\).*/\1/p;T;q" <<<"$2"; }
+
+# device_drops SET MAC: the packets the counter of MAC's element in the device meter SET of
+# table inet muzzle counted (@flood-dropped, @conn-limit-dropped); 0 when it holds none.
+device_drops() {
+  lab_exec gw nft list set inet muzzle "$1" |
+    sed -n "s/.*$2 counter packets \([0-9]*\).*/\1/p" | head -n1 | grep . || echo 0
+}
+
 # expect_exit CODE COMMAND...: passes when COMMAND exits with CODE. Its output stays in
 # $LAB_STATE/last.out for the checks after it, and is shown indented (its first 20 lines).
 expect_exit() {

@@ -14,14 +14,7 @@ source "$(dirname "$0")/common.sh"
 export LAB_FLOOD_GUARD='{new_flows_per_second: 50, burst: 100}'
 scenario_lab_up
 lab_start_muzzled
-# A uint64 field of `status --json` (the JSON mapping writes uint64 as a quoted string).
-json_field() { sed -n "s/.*\"$1\": \"\{0,1\}\([0-9]*\).*/\1/p;T;q" <<<"$2"; }
 cam1_mac="${LAB_MAC[cam1]}"
-# cam1's count in the kernel's @flood-dropped (0 when it holds none).
-kernel_dropped() {
-  lab_exec gw nft list set inet muzzle flood-dropped |
-    sed -n "s/.*$cam1_mac counter packets \([0-9]*\).*/\1/p" | head -n1 | grep . || echo 0
-}
 
 echo "== the table holds the guard, muzzled's status says it is on"
 rule="$(lab_exec gw nft list chain inet muzzle judge | grep 'flood-guard' || true)"
@@ -49,7 +42,7 @@ lab_check "cam1's judged connection went on through the flood (echoes kept comin
   lab_hold_wait_echoes $(($(lab_hold_echoes) + 3)) 5
 sleep 0.5
 queued=$(($(lab_queue_seq 100) - queued_before))
-dropped="$(kernel_dropped)"
+dropped="$(device_drops flood-dropped "$cam1_mac")"
 echo "    queued to muzzled: $queued, dropped by the guard: $dropped (cam2's flow: 1 more queued)"
 lab_check "the guard dropped most of the burst (>= 4000 of 5000)" test "$dropped" -ge 4000
 lab_check "the bucket's burst reached muzzled (>= 100 queued)" test "$queued" -ge 100

@@ -14,8 +14,6 @@ export FAIL_MODE=closed
 export LAB_FLOOD_GUARD='{new_flows_per_second: 0}'
 scenario_lab_up
 lab_start_muzzled
-# A uint64 field of `status --json` (the JSON mapping writes uint64 as a quoted string).
-json_field() { sed -n "s/.*\"$1\": \"\{0,1\}\([0-9]*\).*/\1/p;T;q" <<<"$2"; }
 # A column of queue 100's line in the gateway's /proc/net/netfilter/nfnetlink_queue.
 proc_column() { lab_queue_stats | awk -v c="$1" '$1 == 100 { print $c }'; }
 

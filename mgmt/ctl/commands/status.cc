@@ -122,8 +122,29 @@ std::string floodGuardText(const v1::GetStatusResponse& r) {
     text += ", " + std::to_string(f.devices()) + (f.devices() == 1 ? " device" : " devices") +
             " past it in the last 2 min (`muzzlectl events` names them)";
   }
-  if (f.read_errors() > 0) text += ", " + std::to_string(f.read_errors()) + " failed reads";
-  if (!f.last_error().empty()) text += ", FAILING: " + f.last_error();
+  return text;
+}
+
+// "1024 per device, 12 dropped, 1 device at it in the last 2 min (...)".
+std::string connectionLimitText(const v1::GetStatusResponse& r) {
+  const v1::FloodGuardStatus& f = r.flood_guard();
+  if (f.connections() == 0) return "off";
+  std::string text = std::to_string(f.connections()) + " per device, " +
+                     std::to_string(f.connection_dropped()) + " new flows dropped";
+  if (f.connection_devices() > 0) {
+    text += ", " + std::to_string(f.connection_devices()) +
+            (f.connection_devices() == 1 ? " device" : " devices") +
+            " at it in the last 2 min (`muzzlectl events` names them)";
+  }
+  return text;
+}
+
+// The reads of both: "", or their failures.
+std::string deviceDropReadsText(const v1::GetStatusResponse& r) {
+  const v1::FloodGuardStatus& f = r.flood_guard();
+  std::string text;
+  if (f.read_errors() > 0) text += std::to_string(f.read_errors()) + " failed reads";
+  if (!f.last_error().empty()) text += (text.empty() ? "" : ", ") + ("FAILING: " + f.last_error());
   return text;
 }
 
@@ -203,6 +224,7 @@ Outcome status(const Call& call) {
       {"accounting", accountingText(r.accounting())},
       {"connection table", conntrackText(r)},
       {"flood guard", floodGuardText(r)},
+      {"connection limit", connectionLimitText(r)},
       // The resume token of the newest event (`muzzlectl events --after`).
       {"last event",
        std::to_string(r.event_epoch()) + ":" + std::to_string(r.last_event_sequence())},
@@ -214,6 +236,13 @@ Outcome status(const Call& call) {
                                 " accounts, " + std::to_string(r.web().sessions()) + " sessions)"
                           : "off"},
       {"your role", r.role()}};
+  if (std::string reads = deviceDropReadsText(r); !reads.empty()) {
+    // After the two rows their reads serve.
+    const auto limit_row = std::find_if(rows.begin(), rows.end(), [](const auto& row) {
+      return row.front() == "connection limit";
+    });
+    rows.insert(limit_row + 1, {"device drop reads", reads});
+  }
   o.human = table({"what", "value"}, rows) + queueTables(r) + syslogTable(r);
   // Whole, on a line of its own: what the browser's certificate warning is checked against.
   if (r.has_web()) {

@@ -127,7 +127,23 @@ TEST_CASE("the flood guard: on by default, set, off with 0, and bounded") {
         "muzzled.yaml:4: flood_guard.burst: 0 is out of range (1..10000000 new flows)");
   CHECK(errorOf(base + "flood_guard: {rate: 5}\n") ==
         "muzzled.yaml:3: flood_guard: unknown field \"rate\" (expected one of: "
-        "new_flows_per_second, burst)");
+        "new_flows_per_second, burst, connections)");
+}
+
+TEST_CASE("the connection limit: on by default, set, off with 0 apart from the rate, bounded") {
+  const std::string base = "segments: [{name: a, interface: e}]\npolicy: p\n";
+  CHECK(parse(base)->conn_limit == 1024);
+  CHECK(parse(base + "flood_guard: {connections: 64}\n")->conn_limit == 64);
+  const auto off = parse(base + "flood_guard: {connections: 0}\n");
+  REQUIRE(off.ok());
+  CHECK(off->conn_limit == 0);
+  CHECK(off->flood_rate == 500);  // the guard stays on
+  const auto no_guard = parse(base + "flood_guard: {new_flows_per_second: 0}\n");
+  REQUIRE(no_guard.ok());
+  CHECK(no_guard->conn_limit == 1024);  // and the limit stays on without the guard
+  CHECK(errorOf(base + "flood_guard:\n  connections: 1000001\n") ==
+        "muzzled.yaml:4: flood_guard.connections: 1000001 is out of range (1..1000000 connections "
+        "per device, or 0 to turn the limit off)");
 }
 
 TEST_CASE("each config error names file, line and field") {

@@ -28,12 +28,14 @@ using walker::Walk;
 constexpr uint32_t kGeneration = 9;
 constexpr uint8_t kClass = 5;
 
-// The table as muzzled installs it by default: the flood guard on (muzzled.yaml flood_guard).
+// The table as muzzled installs it by default: the flood guard and the connection limit on
+// (muzzled.yaml flood_guard).
 RulesetSpec spec(size_t segments) {
   RulesetSpec s;
   s.generation = kGeneration;
   s.flood_rate = 500;
   s.flood_burst = 1000;
+  s.conn_limit = 1024;
   for (size_t i = 0; i < segments; ++i) s.segment_ifnames.push_back("br-" + std::to_string(i));
   return s;
 }
@@ -184,7 +186,9 @@ TEST_CASE("a new flow's two walks: queued, then its fresh verdict in one more lo
   // lookups, the map missing on every first packet's mark of 0; each repeat walk has one kernel
   // expression more for it. The flood guard (2026-12-07, on by default) adds one rule, 7 kernel
   // expressions and one lookup (its bucket's, in @flood-guard) to the first walk: 12 / 35 / 3
-  // without it.
+  // without it. The connection limit (2026-12-07, on by default) adds one rule, 9 kernel
+  // expressions and two lookups (@segments, the device's list in @conn-limit) to an allowed new
+  // flow's repeat walk: 4 / 27 / 3 for TCP without it.
   struct Row {
     const char* what;
     RulesetSpec::UdpEnds udp_ends;
@@ -207,10 +211,10 @@ TEST_CASE("a new flow's two walks: queued, then its fresh verdict in one more lo
       // A mark another table set, not this generation's verdict: asked of the map, which misses.
       {"TCP, first walk, a foreign mark", kNone, upload(0), 0x00010000, "queue 100", first, 13, 43,
        5},
-      {"TCP, allowed", kNone, upload(0), allowed, "accept", saved, 4, 27, 3},
-      {"UDP, allowed", kNone, udp, allowed, "accept", saved, 5, 29, 3},
-      {"UDP, allowed, accounting's events", kEvents, udp, allowed, "accept", saved, 5, 31, 3},
-      {"DNS query, allowed", kNone, dnsQuery(0), allowed, "accept", saved, 6, 25, 3},
+      {"TCP, allowed", kNone, upload(0), allowed, "accept", saved, 5, 36, 5},
+      {"UDP, allowed", kNone, udp, allowed, "accept", saved, 6, 38, 5},
+      {"UDP, allowed, accounting's events", kEvents, udp, allowed, "accept", saved, 6, 40, 5},
+      {"DNS query, allowed", kNone, dnsQuery(0), allowed, "accept", saved, 7, 34, 5},
       {"rejected", kNone, upload(0), mark(VerdictCode::kReject), "reject",
        Chains{"forward", "judge", "save-rejected", "deny", "dns-dhcp"}, 9, 26, 3},
       {"dropped", kNone, upload(0), mark(VerdictCode::kDrop), "drop",
@@ -291,10 +295,10 @@ TEST_CASE("save-allowed's fast lane: only a TCP or UDP packet of an untranslated
     p.meta_mark = allow;
     return walker::walk(layout, p);
   };
-  // Saved whole in its first rule of `save-allowed`.
+  // Saved whole in its first rule of `save-allowed` after the connection limit.
   Walk w = fresh(upload(0));
   CHECK(w.ct_mark == allow);
-  CHECK(w.rules == 4);
+  CHECK(w.rules == 5);
   // A connection translated ahead of the table (DNAT of a DNS query to a resolver's other
   // port): the packet's ports say nothing of the connection's, whose port 53 keeps it read.
   Packet redirected = dnsQuery(0);
@@ -370,12 +374,15 @@ TEST_CASE("no rule per segment: every chain is the same with 1, 3 or 8 segments"
 TEST_CASE("the table counts no traffic: no counter on an allowed packet's way, no dynamic set") {
   // Accounting is conntrack's (conntrack_counts.h). A counter or a set update on the established
   // path would cost every packet again what moving accounting there saved. The only dynamic sets
-  // are the flood guard's, which a connection's first packets alone meet (the next test).
+  // are the flood guard's and the connection limit's, which a connection's first packets alone
+  // meet (the next tests).
   const RulesetLayout layout = rulesetLayout(spec(2));
-  CHECK(layout.sets.size() == 5);  // @doh4, @doh6, @segments, @flood-guard, @flood-dropped
+  // @doh4, @doh6, @segments, @flood-guard, @flood-dropped, @conn-limit, @conn-limit-dropped
+  CHECK(layout.sets.size() == 7);
   for (const SetLayout& s : layout.sets) {
     CHECK((s.kind == SetKind::kInterfaceNames || s.name.rfind("doh", 0) == 0 ||
-           (s.kind == SetKind::kDeviceMeter && s.name.rfind("flood-", 0) == 0)));
+           (s.kind == SetKind::kDeviceMeter &&
+            (s.name.rfind("flood-", 0) == 0 || s.name.rfind("conn-limit", 0) == 0))));
   }
   for (const bool v6 : {false, true}) {
     for (const Packet& p : {upload(mark(VerdictCode::kAllow, kClass), v6),
@@ -446,12 +453,81 @@ TEST_CASE("the flood guard: a device past its rate has its new flows dropped, no
     RulesetSpec off = spec(1);
     off.flood_rate = 0;
     const RulesetLayout without = rulesetLayout(off);
-    CHECK(without.sets.size() == 3);
+    CHECK(without.sets.size() == 5);  // the connection limit's stay
     for (const RuleLayout& r : without.rules) CHECK(r.what.find("flood") == std::string::npos);
     const Walk w = walker::walk(without, over(upload(0)));
     CHECK(w.verdict == "queue 100");
     CHECK(w.rules == 12);
     CHECK(w.kernel_exprs == 35);
+    CHECK(w.lookups == 3);
+  }
+}
+
+TEST_CASE("the connection limit: a device at it has its allowed new flows dropped, nothing else") {
+  // First in `save-allowed`, on the walk after muzzled's verdict: only allowed new flows from a
+  // segment meet it. A refused flow, a flow judged before and met again after a policy change,
+  // a flow that comes in from the uplink, and the established path never do.
+  const RulesetLayout layout = rulesetLayout(spec(1));
+  const uint32_t allow = mark(VerdictCode::kAllow, kClass);
+  auto at_limit = [](Packet p, uint32_t verdict) {
+    p.over_connections = true;
+    p.meta_mark = verdict;
+    return p;
+  };
+  SUBCASE("at its limit: dropped before the verdict is saved, counted") {
+    Packet udp = upload(0);
+    udp.l4 = IPPROTO_UDP;
+    for (const Packet& p :
+         {at_limit(upload(0), allow), at_limit(udp, allow), at_limit(dnsQuery(0), allow)}) {
+      CAPTURE(p.dport);
+      const Walk w = walker::walk(layout, p);
+      CHECK(w.verdict == "drop");
+      CHECK(w.chains == std::vector<std::string>{"forward", "judge", "save-allowed"});
+      CHECK(w.ct_mark == 0);  // nothing saved: the next packet is judged again
+      CHECK(w.counters == 1);
+      // The conntrack mark's map, @segments (the base chain's), the packet mark's map,
+      // @segments again and the device's list, then its count.
+      CHECK(w.lookups == 6);
+    }
+    // To the box itself, from a segment: the same rule, from `input`.
+    Packet to_box = at_limit(upload(0), allow);
+    to_box.oif = "";
+    to_box.dport = 22;
+    CHECK(walker::walk(layout, to_box, "input").verdict == "drop");
+  }
+  SUBCASE("under its limit: saved and accepted, as without the limit") {
+    const Walk w = walker::walk(layout, at_limit(upload(0), allow));
+    Packet under = upload(0);
+    under.meta_mark = allow;
+    const Walk ok = walker::walk(layout, under);
+    CHECK(ok.verdict == "accept");
+    CHECK(ok.ct_mark == allow);
+    CHECK(w.verdict == "drop");
+  }
+  SUBCASE("never met: refused flows, flows judged before, flows from the uplink, the first walk") {
+    CHECK(walker::walk(layout, at_limit(upload(0), mark(VerdictCode::kReject))).verdict ==
+          "reject");
+    CHECK(walker::walk(layout, at_limit(upload(0), mark(VerdictCode::kDrop))).verdict == "drop");
+    Packet rejudged = at_limit(upload(verdictMark(kGeneration - 1, VerdictCode::kAllow)), allow);
+    rejudged.ct_new = false;
+    CHECK(walker::walk(layout, rejudged).verdict == "accept");
+    Packet inbound = at_limit(upload(0), allow);
+    std::swap(inbound.iif, inbound.oif);
+    CHECK(walker::walk(layout, inbound).verdict == "accept");
+    CHECK(walker::walk(layout, at_limit(upload(0), 0)).verdict == "queue 100");
+    CHECK(walker::walk(layout, at_limit(upload(allow), 0)).verdict == "accept");
+  }
+  SUBCASE("off (conn_limit 0): no rule, no set, the repeat walk as before it") {
+    RulesetSpec off = spec(1);
+    off.conn_limit = 0;
+    const RulesetLayout without = rulesetLayout(off);
+    CHECK(without.sets.size() == 5);  // the flood guard's stay
+    for (const RuleLayout& r : without.rules)
+      CHECK(r.what.find("connection limit") == std::string::npos);
+    const Walk w = walker::walk(without, at_limit(upload(0), allow));
+    CHECK(w.verdict == "accept");
+    CHECK(w.rules == 4);
+    CHECK(w.kernel_exprs == 27);
     CHECK(w.lookups == 3);
   }
 }

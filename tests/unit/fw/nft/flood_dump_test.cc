@@ -130,7 +130,7 @@ constexpr const char* kWhere = "nftables: reading set flood-dropped of inet muzz
 Result<std::vector<FloodDropCount>> parse(const std::vector<char>& answer,
                                           size_t max_elements = 100) {
   std::vector<FloodDropCount> out;
-  Status s = parseFloodDump(answer, max_elements, &out);
+  Status s = parseFloodDump(answer, kFloodDroppedSet, max_elements, &out);
   if (!s.ok()) return s;
   return out;
 }
@@ -330,7 +330,7 @@ TEST_CASE("what the parse refuses, and what each error says") {
 }
 
 TEST_CASE("the dump request: GETSETELEM with NLM_F_DUMP for @flood-dropped of inet muzzle") {
-  const std::vector<char> request = floodDumpRequest("muzzle", 42);
+  const std::vector<char> request = floodDumpRequest("muzzle", kFloodDroppedSet, 42);
   REQUIRE(request.size() >= sizeof(nlmsghdr) + sizeof(nfgenmsg));
   const auto* nlh = reinterpret_cast<const nlmsghdr*>(request.data());
   CHECK(nlh->nlmsg_len == request.size());
@@ -395,17 +395,17 @@ TEST_CASE("readFloodDrops asks nothing without a guard, and one dump of @flood-d
           .bytes();
   auto writer = makeNftRulesetWriter(std::make_unique<DumpingTransport>(&script));
 
-  auto before = writer->readFloodDrops();  // nothing installed yet
+  auto before = writer->readFloodDrops(DeviceDropCause::kFloodGuard);  // nothing installed yet
   REQUIRE(before.ok());
   CHECK(before->empty());
   REQUIRE(writer->install(guarded(0)).ok());
-  auto unguarded = writer->readFloodDrops();
+  auto unguarded = writer->readFloodDrops(DeviceDropCause::kFloodGuard);
   REQUIRE(unguarded.ok());
   CHECK(unguarded->empty());
   CHECK(script.requests.empty());
 
   REQUIRE(writer->install(guarded(50)).ok());
-  auto drops = writer->readFloodDrops();
+  auto drops = writer->readFloodDrops(DeviceDropCause::kFloodGuard);
   REQUIRE(drops.ok());
   REQUIRE(script.requests.size() == 1);
   const std::vector<char>& request = script.requests[0];
@@ -421,13 +421,13 @@ TEST_CASE("readFloodDrops asks nothing without a guard, and one dump of @flood-d
   CHECK((*drops)[1].packets == 3);
 
   // A second read is a new request, numbered apart from the first.
-  REQUIRE(writer->readFloodDrops().ok());
+  REQUIRE(writer->readFloodDrops(DeviceDropCause::kFloodGuard).ok());
   REQUIRE(script.requests.size() == 2);
   CHECK(reinterpret_cast<const nlmsghdr*>(script.requests[1].data())->nlmsg_seq != nlh->nlmsg_seq);
 
   // The table removed: nothing to read.
   REQUIRE(writer->remove().ok());
-  CHECK(writer->readFloodDrops().ok());
+  CHECK(writer->readFloodDrops(DeviceDropCause::kFloodGuard).ok());
   CHECK(script.requests.size() == 2);
 }
 
@@ -436,20 +436,56 @@ TEST_CASE("readFloodDrops says what failed: the transport, or the answer") {
   auto writer = makeNftRulesetWriter(std::make_unique<DumpingTransport>(&script));
   REQUIRE(writer->install(guarded(50)).ok());
   script.error = "nftables: cannot open netlink socket: Operation not permitted";
-  auto failed = writer->readFloodDrops();
+  auto failed = writer->readFloodDrops(DeviceDropCause::kFloodGuard);
   REQUIRE(!failed.ok());
   CHECK(failed.status().message() ==
         "reading set flood-dropped: nftables: cannot open netlink socket: Operation not permitted");
   script.error.clear();
   script.answer = Answer().elements("flood-dropped", {{"02:00:00:00:00:01", 1, 1, {}, 4}}).bytes();
-  auto garbled = writer->readFloodDrops();
+  auto garbled = writer->readFloodDrops(DeviceDropCause::kFloodGuard);
   REQUIRE(!garbled.ok());
   CHECK(garbled.status().message().find(kWhere) == 0);
   // The set missing (the table replaced by hand since): no counts, no error.
   script.answer = Answer().error(ENOENT).bytes();
-  auto missing = writer->readFloodDrops();
+  auto missing = writer->readFloodDrops(DeviceDropCause::kFloodGuard);
   REQUIRE(missing.ok());
   CHECK(missing->empty());
+}
+
+TEST_CASE("the connection limit's counts: @conn-limit-dropped, read only while the limit is on") {
+  DumpingTransport::Script script;
+  script.answer =
+      Answer().elements("conn-limit-dropped", {{"02:00:00:00:00:03", 9, 540}}).done().bytes();
+  auto writer = makeNftRulesetWriter(std::make_unique<DumpingTransport>(&script));
+  RulesetSpec spec = guarded(0);
+  REQUIRE(writer->install(spec).ok());
+  auto off = writer->readFloodDrops(DeviceDropCause::kConnectionLimit);
+  REQUIRE(off.ok());
+  CHECK(off->empty());
+  CHECK(script.requests.empty());
+
+  spec.conn_limit = 64;  // the guard stays off: the two are independent
+  REQUIRE(writer->install(spec).ok());
+  CHECK(writer->readFloodDrops(DeviceDropCause::kFloodGuard)->empty());
+  CHECK(script.requests.empty());
+  auto drops = writer->readFloodDrops(DeviceDropCause::kConnectionLimit);
+  REQUIRE(drops.ok());
+  REQUIRE(script.requests.size() == 1);
+  const std::vector<char>& request = script.requests[0];
+  CHECK(std::string(request.begin(), request.end()).find(std::string("conn-limit-dropped\0", 19)) !=
+        std::string::npos);
+  REQUIRE(drops->size() == 1);
+  CHECK((*drops)[0].mac.toString() == "02:00:00:00:00:03");
+  CHECK((*drops)[0].packets == 9);
+
+  // An answer about the other set is refused, and the error names the set asked for.
+  script.answer =
+      Answer().elements("flood-dropped", {{"02:00:00:00:00:03", 9, 540}}).done().bytes();
+  auto wrong = writer->readFloodDrops(DeviceDropCause::kConnectionLimit);
+  REQUIRE(!wrong.ok());
+  CHECK(wrong.status().message().find(
+            "nftables: reading set conn-limit-dropped of inet muzzle: ") == 0);
+  CHECK(wrong.status().message().find("not about this set") != std::string::npos);
 }
 
 }  // namespace MUZZLE_UNITY_ID

@@ -47,6 +47,8 @@ struct Packet {
   // change.
   bool ct_new = true;
   bool over_rate = false;  // its device is past the flood guard's rate (nftx::SourceMacMeter)
+  // Its device holds more connections than the connection limit (nftx::SourceMacMeter).
+  bool over_connections = false;
   uint32_t meta_mark = 0;
   uint32_t ct_mark = 0;
   std::optional<uint32_t> ct_events;  // set by `ct event set`; nullopt: the kernel's default
@@ -113,7 +115,11 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
   }
   if (std::get_if<CtStateInvalid>(&expr)) return p.invalid;
   if (std::get_if<CtStateNew>(&expr)) return !p.invalid && p.ct_new;
-  if (const auto* m = std::get_if<SourceMacMeter>(&expr)) return m->rate == 0 || p.over_rate;
+  if (const auto* m = std::get_if<SourceMacMeter>(&expr)) {
+    if (m->rate > 0) return p.over_rate;
+    if (m->connections > 0) return p.over_connections;
+    return true;  // a counter
+  }
   if (const auto* m = std::get_if<CtDirection>(&expr)) return !p.invalid && p.reply == m->reply;
   if (const auto* m = std::get_if<CtOriginalPort>(&expr)) {
     if (p.invalid) return false;

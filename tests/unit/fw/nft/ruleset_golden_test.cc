@@ -284,10 +284,12 @@ RulesetSpec twoSegments() {
   s.doh = {*Cidr::parse("203.0.113.0/25"),    *Cidr::parse("203.0.113.53"),
            *Cidr::parse("203.0.113.128/25"),  *Cidr::parse("198.51.100.7"),
            *Cidr::parse("2001:db8:cafe::53"), *Cidr::parse("2001:db8:cafe::/120")};
-  // The flood guard as muzzled.yaml's default has it: its sets made with the table, its rule
-  // in `judge` rewritten with the policy, naming the sets it no longer makes.
+  // The flood guard and the connection limit as muzzled.yaml's default has them: their sets
+  // made with the table, their rules in `judge` and `save-allowed` rewritten with the policy,
+  // naming the sets it no longer makes.
   s.flood_rate = 500;
   s.flood_burst = 1000;
+  s.conn_limit = 1024;
   return s;
 }
 

@@ -51,6 +51,9 @@ MetricsSnapshot sample() {
                                      .burst = 1000,
                                      .dropped = 4321,
                                      .devices = 2,
+                                     .connections = 1024,
+                                     .conn_dropped = 37,
+                                     .conn_devices = 1,
                                      .reads = 90,
                                      .read_errors = 1,
                                      .last_error = ""};
@@ -143,7 +146,13 @@ muzzle_flood_guard_dropped_total 4321
 # HELP muzzle_flood_guard_devices Devices the flood guard dropped new flows of in the last two minutes.
 # TYPE muzzle_flood_guard_devices gauge
 muzzle_flood_guard_devices 2
-# HELP muzzle_flood_guard_read_errors_total Reads of the flood guard's per-device counts that failed.
+# HELP muzzle_connection_limit_dropped_total Allowed new flows the connection limit dropped in the kernel: their device held its most connections.
+# TYPE muzzle_connection_limit_dropped_total counter
+muzzle_connection_limit_dropped_total 37
+# HELP muzzle_connection_limit_devices Devices the connection limit dropped new flows of in the last two minutes.
+# TYPE muzzle_connection_limit_devices gauge
+muzzle_connection_limit_devices 1
+# HELP muzzle_flood_guard_read_errors_total Reads of the flood guard's and the connection limit's per-device counts that failed.
 # TYPE muzzle_flood_guard_read_errors_total counter
 muzzle_flood_guard_read_errors_total 1
 # HELP muzzle_events_dropped_total Event lines lost because the delivery buffer was full.
