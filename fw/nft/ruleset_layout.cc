@@ -134,6 +134,37 @@ void addDnsQueryRules(LayoutBuilder& b, const char* chain) {
   }
 }
 
+// The flood guard (RulesetSpec::flood_rate), in `judge` behind the invalid check: every new flow
+// reaches muzzled's queue, and muzzled judges one after another, so a device that opens new flows
+// faster than that (a scan, a flood of random ports, a worm) would delay every other device's
+// first packets and fill the queue, whose overflow is dropped. Here each device has a token
+// bucket in @flood-guard, keyed by its source MAC address: a new flow past its rate and burst is
+// dropped in the kernel, at a fraction of what judging it costs, and counted under the device in
+// @flood-dropped, which muzzled reads to say which device floods (Daemon::readFloodGuard).
+// Ahead of the fast lane, so that DNS queries and DHCP requests are held to it too, and behind
+// the invalid check, which it needs the conntrack entry of. Only a connection's first packets
+// (ct state new): a flow judged before, met again after a policy change, is never dropped here.
+// Flows from beyond the box share the MAC address of the router they came through.
+// A device that forges a new source address for each flow gets a new bucket each time; the
+// sets' size bounds what it can make the kernel hold, and past it a new address's flows go to
+// muzzled, as every flow did without the guard.
+// The other packets a device sends to muzzled's inspection queue, one by one, spend the same
+// bucket (the rules in `input` and `inspected`): its DHCP requests, and the packets it sends on
+// its allowed DNS and DHCP flows after their first (more queries on a TCP connection, a query
+// retried); otherwise one device could fill the inspection queue, which every device's DNS
+// answers pass, with thousands of packets on one connection.
+void addFloodGuardRule(LayoutBuilder& b, const char* chain, const std::string& what,
+                       std::vector<NftExpr> matches) {
+  const RulesetSpec& spec = b.spec();
+  if (spec.flood_rate == 0) return;
+  matches.push_back(
+      SourceMacMeter{kFloodGuardSet, kFloodGuardSetId, spec.flood_rate, spec.flood_burst});
+  matches.push_back(SourceMacMeter{kFloodDroppedSet, kFloodDroppedSetId});
+  matches.push_back(Counter{});
+  matches.push_back(Verdict{Verdict::kDrop, ""});
+  b.add(chain, what, std::move(matches));
+}
+
 // `udp dport 67 iifname @segments meta mark set 0x80 counter queue`: a DHCP request from a
 // segment to muzzled, which reads it and accepts it (marks.h: kHintDhcpRequest). In `input` for
 // the box's own requests and in `inspected` for those to a server beyond the box.
@@ -170,8 +201,20 @@ void addDnsDhcpChain(LayoutBuilder& b) {
 // invalid check, because a broadcast the bridge passes up while it is promiscuous (a capture on
 // the box) carries no conntrack entry (br_netfilter detaches it), and the box's DHCP server
 // must not go deaf while someone watches the segment.
+// Each one reaches muzzled, whatever its conntrack state: in a chain of their own, held to the
+// device's flood-guard bucket first, so that every other packet to the box fails one rule here,
+// at its port, as before the guard.
 void addDhcpRequestRule(LayoutBuilder& b) {
-  addReadDhcpRequestRule(b, "input", "input rule (DHCP requests from a segment: to muzzled)");
+  if (b.spec().flood_rate == 0) {
+    addReadDhcpRequestRule(b, "input", "input rule (DHCP requests from a segment: to muzzled)");
+    return;
+  }
+  b.add(
+      "input", "input rule (DHCP requests from a segment: to dhcp-request)",
+      {Port{kUdp, false, kDhcpServerPort}, fromSegment(), Verdict{Verdict::kGoto, "dhcp-request"}});
+  addFloodGuardRule(b, "dhcp-request",
+                    "dhcp-request rule 1 (flood guard: a device's requests past its rate)", {});
+  addReadDhcpRequestRule(b, "dhcp-request", "dhcp-request rule 2 (to muzzled)");
 }
 
 // An allowed flow with port 53 or 67 on one side (marks.h: kAllowInspected): what muzzled reads
@@ -180,6 +223,11 @@ void addDhcpRequestRule(LayoutBuilder& b) {
 void addInspectedChain(LayoutBuilder& b) {
   b.add("inspected", "inspected rule 1 (DNS answers to muzzled, DHCP requests to a segment)",
         {Verdict{Verdict::kJump, "dns-dhcp"}});
+  // What a device sends on such a flow after its first packet (which `judge` held to the guard)
+  // reaches muzzled packet by packet: held to the device's bucket too.
+  addFloodGuardRule(b, "inspected",
+                    "inspected rule (flood guard: a device's queries past its rate, dropped)",
+                    {CtDirection{false}, fromSegment()});
   addDnsQueryRules(b, "inspected");
   // A DHCP request to a server elsewhere (the box relays, or a device renews with the server that
   // leased it), on a connection the policy allows: read, as the box reads the requests it
@@ -305,30 +353,6 @@ void addVerdictMapRule(LayoutBuilder& b, const char* chain, uint32_t set_id) {
                   .set_id = set_id}});
 }
 
-// The flood guard (RulesetSpec::flood_rate), in `judge` behind the invalid check: every new flow
-// reaches muzzled's queue, and muzzled judges one after another, so a device that opens new flows
-// faster than that (a scan, a flood of random ports, a worm) would delay every other device's
-// first packets and fill the queue, whose overflow is dropped. Here each device has a token
-// bucket in @flood-guard, keyed by its source MAC address: a new flow past its rate and burst is
-// dropped in the kernel, at a fraction of what judging it costs, and counted under the device in
-// @flood-dropped, which muzzled reads to say which device floods (Daemon::readFloodGuard).
-// Ahead of the fast lane, so that DNS queries and DHCP requests are held to it too, and behind
-// the invalid check, which it needs the conntrack entry of. Only a connection's first packets
-// (ct state new): a flow judged before, met again after a policy change, is never dropped here.
-// Flows from beyond the box share the MAC address of the router they came through.
-// A device that forges a new source address for each flow gets a new bucket each time; the
-// sets' size bounds what it can make the kernel hold, and past it a new address's flows go to
-// muzzled, as every flow did without the guard.
-void addFloodGuardRule(LayoutBuilder& b) {
-  const RulesetSpec& spec = b.spec();
-  if (spec.flood_rate == 0) return;
-  b.add("judge", "judge rule (flood guard: a device's new flows past its rate, dropped)",
-        {CtStateNew{},
-         SourceMacMeter{kFloodGuardSet, kFloodGuardSetId, spec.flood_rate, spec.flood_burst},
-         SourceMacMeter{kFloodDroppedSet, kFloodDroppedSetId}, Counter{},
-         Verdict{Verdict::kDrop, ""}});
-}
-
 // How long @flood-guard keeps a device's bucket after its last new flow: until the bucket would
 // have filled up again (burst / rate), and a second more. A bucket forgotten then and made again
 // is full, as the old one would have been.
@@ -368,7 +392,9 @@ void addJudgeChain(LayoutBuilder& b) {
         {Icmpv6Type{kIcmpv6Mld2Report, kIcmpv6Mld2Report}, Verdict{}});
   b.add("judge", "judge rule 4 (drop conntrack-invalid packets)",
         {CtStateInvalid{}, Counter{}, Verdict{Verdict::kDrop, ""}});
-  addFloodGuardRule(b);
+  addFloodGuardRule(b, "judge",
+                    "judge rule (flood guard: a device's new flows past its rate, dropped)",
+                    {CtStateNew{}});
   // Undecided from here on (no mark of this generation in the conntrack, no verdict yet).
   // The fast lane: what `dns-dhcp` and the DNS query rules below look for is a TCP or UDP packet
   // from port 53 (an answer), to port 53 (a query) or to port 67 (a DHCP request); a packet with
@@ -458,9 +484,14 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
                    {"dns-answer", std::nullopt, true},     {"dns-query", std::nullopt, true},
                    {"ask", std::nullopt, false},           {"forward", Hook::kForward, true},
                    {"input", Hook::kInput, true},          {"output", Hook::kOutput, false}};
+  // Before `input`, whose rule jumps to it.
+  if (spec.flood_rate > 0) {
+    layout.chains.insert(layout.chains.begin(), {"dhcp-request", std::nullopt, false});
+  }
   layout.listing = {"forward",      "input",         "output",       "judge",     "ask",
                     "save-allowed", "save-rejected", "save-dropped", "inspected", "dns-dhcp",
                     "dns-answer",   "dns-query",     "deny",         "discard"};
+  if (spec.flood_rate > 0) layout.listing.insert(layout.listing.begin() + 5, "dhcp-request");
   addRefusingChains(b);
   addDnsDhcpChain(b);
   addInspectedChain(b);

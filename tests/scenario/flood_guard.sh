@@ -6,7 +6,9 @@
 # period and says so: event=flood-guard naming cam1 and the number, `muzzlectl status` (table and
 # --json) and the counters line. Meanwhile cam2, with a bucket of its own, opens its flows as
 # usual; a flow of a connection already judged is never held to the guard; and cam1 itself
-# opens a flow again once its bucket refilled.
+# opens a flow again once its bucket refilled. Then what a device sends muzzled packet by
+# packet spends the same bucket: cam3's DHCP requests, the speaker's DNS queries on one TCP
+# connection.
 set -euo pipefail
 # shellcheck source=tests/scenario/common.sh
 source "$(dirname "$0")/common.sh"
@@ -73,6 +75,46 @@ echo "== cam1's bucket refills: it opens a flow again"
 sleep 1
 lab_table_header
 lab_expect allowed cam1 nvr tcp 554
+
+echo "== what a device sends muzzled packet by packet spends its bucket too"
+# cam3 broadcasts 500 DHCP requests at once: each reaches muzzled's inspection queue, which every
+# device's DNS answers pass, whatever its conntrack state. Past cam3's bucket they are dropped.
+cam3_mac="${LAB_MAC[cam3]}"
+queued_before="$(lab_queue_seq 101)"
+lab_exec cam3 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+s.bind(("0.0.0.0", 68))
+for i in range(500):
+    s.sendto(b"\x01" * 240, ("255.255.255.255", 67))
+' </dev/null || true
+sleep 0.5
+dhcp_dropped="$(device_drops flood-dropped "$cam3_mac")"
+queued=$(($(lab_queue_seq 101) - queued_before))
+# The bridge's copies to the other ports meet the guard in `judge` too: more drops than requests.
+echo "    cam3's DHCP requests: $queued queued to muzzled, $dhcp_dropped packets dropped by the guard"
+lab_check "the guard dropped cam3's requests past its bucket (>= 300)" test "$dhcp_dropped" -ge 300
+lab_check "the inspection queue got cam3's burst, not its 500 requests (< 200)" test "$queued" -lt 200
+# The speaker asks 300 names from one UDP socket, as fast as it can: one flow, whose first
+# packet met the guard in `judge`; every later query on it meets the guard in `inspected` (a TCP
+# connection's queries do too: tests/unit/fw/nft/established_path_test.cc).
+speaker_mac="${LAB_MAC[speaker]}"
+queued_before="$(lab_queue_seq 101)"
+lab_exec speaker python3 -c '
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect((sys.argv[1], 53))
+for i in range(300):
+    s.send(struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 0) + b"\x05probe\x03lab\x07example\x00" + struct.pack("!HH", 1, 1))
+' "$(lab_addr gw)" </dev/null || true
+sleep 0.5
+dns_dropped="$(device_drops flood-dropped "$speaker_mac")"
+queued=$(($(lab_queue_seq 101) - queued_before))
+echo "    the speaker's queries on one flow: $dns_dropped dropped by the guard, $queued packets queued to 101 (answers included)"
+lab_check "the guard held the speaker's queries on one flow (>= 100 of 300 dropped)" \
+  test "$dns_dropped" -ge 100
 
 lab_stop_muzzled
 lab_summary

@@ -146,12 +146,15 @@ TEST_CASE("the established path: one lookup, pinned in rules and kernel expressi
       // to `inspected`, and from there to the inspection queue.
       {"DNS answer", 1, dnsAnswer(inspected), "forward", "queue 101", 7, 26, 2},
       {"DNS answer", 3, dnsAnswer(inspected), "forward", "queue 101", 7, 26, 2},
-      {"DNS query", 1, dnsQuery(inspected), "forward", "queue 101", 7, 30, 2},
-      {"DNS query", 3, dnsQuery(inspected), "forward", "queue 101", 7, 30, 2},
-      // To the box, whatever its flow's mark: the first rule of `input`. (Past the map, `judge`
-      // and `dns-dhcp` before: 10 rules / 33 kernel expressions / 4 lookups.)
-      {"DHCP request", 1, dhcpRequest(0), "input", "queue 101", 1, 10, 1},
-      {"DHCP request", 3, dhcpRequest(0), "input", "queue 101", 1, 10, 1},
+      // A query is held to its device's flood-guard bucket in `inspected` (2026-12-07: one rule,
+      // 8 kernel expressions and 2 lookups, @segments and the bucket, more than 7 / 30 / 2).
+      {"DNS query", 1, dnsQuery(inspected), "forward", "queue 101", 8, 38, 4},
+      {"DNS query", 3, dnsQuery(inspected), "forward", "queue 101", 8, 38, 4},
+      // To the box, whatever its flow's mark: the first rule of `input`, then `dhcp-request`,
+      // which holds it to its device's bucket (2026-12-07; 1 / 10 / 1 before). (Past the map,
+      // `judge` and `dns-dhcp` before: 10 rules / 33 kernel expressions / 4 lookups.)
+      {"DHCP request", 1, dhcpRequest(0), "input", "queue 101", 3, 21, 3},
+      {"DHCP request", 3, dhcpRequest(0), "input", "queue 101", 3, 21, 3},
   };
   for (const Row& row : rows) {
     CAPTURE(std::string(row.what));
@@ -354,10 +357,8 @@ TEST_CASE("no rule per segment: every chain is the same with 1, 3 or 8 segments"
   CHECK(one.at("forward") == std::vector<std::string>{saved_map, "iifname @segments goto judge",
                                                       "oifname @segments goto judge"});
   CHECK(one.at("input") ==
-        std::vector<std::string>{
-            "udp dport 67 iifname @segments meta mark set 0x00000080 counter xt target NFQUEUE "
-            "--queue-num 101",
-            saved_map, "iifname @segments goto judge"});
+        std::vector<std::string>{"udp dport 67 iifname @segments goto dhcp-request", saved_map,
+                                 "iifname @segments goto judge"});
   // The segments' names live in @segments alone.
   const RulesetLayout layout = rulesetLayout(spec(3));
   for (const RuleLayout& r : layout.rules) CHECK(nftText(r).find("br-") == std::string::npos);
@@ -440,14 +441,40 @@ TEST_CASE("the flood guard: a device past its rate has its new flows dropped, no
     repeat.meta_mark = mark(VerdictCode::kAllow, kClass);
     CHECK(walker::walk(layout, repeat).verdict == "accept");
   }
-  SUBCASE("what comes ahead of it: neighbour discovery, the DHCP requests the box reads") {
+  SUBCASE("what comes ahead of it: neighbour discovery") {
     Packet nd = over(upload(0));
     nd.v6 = true;
     nd.l4 = IPPROTO_ICMPV6;
     nd.icmpv6_type = 135;
     nd.invalid = true;  // conntrack tracks none
     CHECK(walker::walk(layout, nd).verdict == "accept");
-    CHECK(walker::walk(layout, over(dhcpRequest(0)), "input").verdict == "queue 101");
+  }
+  SUBCASE("the other packets a device sends muzzled one by one spend the same bucket") {
+    // DHCP requests to the box, whatever their conntrack state (none, for a captured broadcast).
+    for (const uint32_t ct_mark : {uint32_t{0}, mark(VerdictCode::kAllowInspected)}) {
+      Packet dhcp = over(dhcpRequest(ct_mark));
+      const Walk w = walker::walk(layout, dhcp, "input");
+      CHECK(w.verdict == "drop");
+      CHECK(w.chains == std::vector<std::string>{"input", "dhcp-request"});
+      CHECK(w.counters == 1);
+      dhcp.over_rate = false;
+      CHECK(walker::walk(layout, dhcp, "input").verdict == "queue 101");
+    }
+    // DNS queries on a flow muzzled allowed (more on a TCP connection, a query retried), and
+    // DHCP requests on an allowed flow elsewhere: held in `inspected`.
+    const uint32_t inspected = mark(VerdictCode::kAllowInspected, kClass);
+    for (Packet p : {over(dnsQuery(inspected)), over(dnsQuery(inspected, IPPROTO_TCP))}) {
+      p.ct_new = false;
+      const Walk w = walker::walk(layout, p);
+      CHECK(w.verdict == "drop");
+      CHECK(w.chains == std::vector<std::string>{"forward", "inspected", "dns-dhcp"});
+      p.over_rate = false;
+      CHECK(walker::walk(layout, p).verdict == "queue 101");
+    }
+    // Not the answers: the resolver's packets, in the reply direction, are no device's to spend.
+    Packet answer = over(dnsAnswer(inspected));
+    answer.ct_new = false;
+    CHECK(walker::walk(layout, answer).verdict == "queue 101");
   }
   SUBCASE("off (flood_rate 0): no rule, no set, the first walk as before it") {
     RulesetSpec off = spec(1);
@@ -713,11 +740,12 @@ TEST_CASE("DHCP requests: read once at the box, flooded copies unread, port 67 e
         mark(VerdictCode::kReject), mark(VerdictCode::kDrop)}) {
     CAPTURE(ct_mark);
     // To the box: read and accepted by muzzled, ahead of any verdict (the requests of devices
-    // without an address share one connection), in one rule.
+    // without an address share one connection), in `input`'s first rule and `dhcp-request`
+    // (the flood guard's bucket, then the queue).
     Walk w = walker::walk(layout, dhcpRequest(ct_mark), "input");
     CHECK(w.verdict == "queue 101");
     CHECK(w.meta_mark == kHintDhcpRequest);
-    CHECK(w.rules == 1);
+    CHECK(w.rules == 3);
     // A copy the bridge floods to another port (or a request to a server on a segment):
     // accepted in the kernel, unread, whatever the flow's verdict.
     Packet flooded = dhcpRequest(ct_mark);
