@@ -7,7 +7,8 @@
 //
 // The table:
 //   `input` first queues DHCP requests from a segment to the box (muzzled reads each once and
-//   accepts it, whatever the flow's verdict or conntrack state);
+//   accepts it, whatever the flow's verdict or conntrack state), by way of `dhcp-request` when
+//   the flood guard is on, which first drops a request past its device's bucket;
 //   forward/input base chains then look the conntrack mark up in one verdict map: a flow judged
 //   under the current generation (marks.h) is accepted, refused (`deny`, `discard`) or, when
 //   muzzled reads some of its packets, sent to `inspected`, in that one lookup (the established
@@ -34,8 +35,9 @@
 //   two rules (one per protocol, the fast lane) save a TCP or UDP connection of neither port and
 //   without NAT by the packet's own ports, the rest by the conntrack tuple's;
 //   `inspected`: an allowed flow with port 53 or 67 on one side (`save-allowed` saves it with
-//   verdict code 0): its DNS answers and DHCP requests go to `dns-dhcp`, its DNS queries to
-//   `dns-query`, the rest is allowed;
+//   verdict code 0): its DNS answers and DHCP requests go to `dns-dhcp`, what a device sends on
+//   it is held to its flood-guard bucket (muzzled reads it packet by packet), its DNS queries go
+//   to `dns-query`, the rest is allowed;
 //   `dns-dhcp` (reached by jump from `judge`, `inspected`, `deny` and `discard`, so whatever the
 //   flow's verdict) queues DNS answers going to a segment (every packet: `dns-answer`), accepts
 //   DHCP requests from a segment to a segment unread (a server on the segment, or a broadcast's
