@@ -235,6 +235,32 @@ void accountingFacts(std::string& out, const v1::AccountingStatus& a) {
   }
 }
 
+// The flood guard and the connection limit (muzzled.yaml flood_guard), marked when a device met
+// either in the last two minutes: the events name it.
+void deviceLimitFacts(std::string& out, const v1::GetStatusResponse& s) {
+  if (!s.has_flood_guard()) return;
+  const v1::FloodGuardStatus& f = s.flood_guard();
+  if (f.new_flows_per_second() == 0) {
+    fact(out, "Flood guard", "off");
+  } else {
+    fact(out, "Flood guard",
+         std::to_string(f.new_flows_per_second()) + " new flows a second per device, " +
+             std::to_string(f.dropped()) + " dropped (" + plural(f.devices(), "device", "devices") +
+             " past it in the last 2 minutes)",
+         f.devices() > 0);
+  }
+  if (f.connections() == 0) {
+    fact(out, "Connection limit", "off");
+  } else {
+    fact(out, "Connection limit",
+         std::to_string(f.connections()) + " per device, " +
+             std::to_string(f.connection_dropped()) + " new flows dropped (" +
+             plural(f.connection_devices(), "device", "devices") + " at it in the last 2 minutes)",
+         f.connection_devices() > 0);
+  }
+  if (!f.last_error().empty()) fact(out, "Flood guard read error", f.last_error(), true);
+}
+
 void healthSection(std::string& out, const v1::GetStatusResponse& s) {
   out += "<section aria-labelledby=\"health-title\"><h2 id=\"health-title\">Health</h2><dl>";
   if (!s.version().empty()) fact(out, "Version", s.version());
@@ -251,6 +277,7 @@ void healthSection(std::string& out, const v1::GetStatusResponse& s) {
   }
   stateFacts(out, s.state());
   accountingFacts(out, s.accounting());
+  deviceLimitFacts(out, s);
   for (const v1::SyslogCollectorStatus& c : s.syslog()) {
     std::string line = c.state() + ", " + std::to_string(c.sent()) + " sent, " +
                        std::to_string(c.dropped()) + " dropped";

@@ -304,6 +304,38 @@ TEST_CASE("new devices are listed on top, awaiting a decision, and not twice") {
   CHECK(html.find("Profile default") == std::string::npos);
 }
 
+TEST_CASE("the overview's health shows the flood guard and the connection limit") {
+  OverviewPage page = overview();
+  auto* f = page.status.mutable_flood_guard();
+  f->set_new_flows_per_second(500);
+  f->set_burst(1000);
+  f->set_dropped(4321);
+  f->set_devices(0);
+  f->set_connections(1024);
+  f->set_connection_dropped(37);
+  f->set_connection_devices(1);
+  std::string html = renderOverview(page, viewer());
+  checkClean(html);
+  // Quiet in the last two minutes: not marked.
+  CHECK(html.find("Flood guard</dt><dd>500 new flows a second per device, 4321 dropped (0 "
+                  "devices past it in the last 2 minutes)</dd>") != std::string::npos);
+  // A device at its limit now: marked.
+  CHECK(html.find("Connection limit</dt><dd class=\"warn\">1024 per device, 37 new flows "
+                  "dropped (1 device at it in the last 2 minutes)</dd>") != std::string::npos);
+  f->set_new_flows_per_second(0);
+  f->set_connections(0);
+  f->set_last_error("nftables: reading set flood-dropped of inet muzzle: <garbled>");
+  html = renderOverview(page, viewer());
+  CHECK(html.find("Flood guard</dt><dd>off</dd>") != std::string::npos);
+  CHECK(html.find("Connection limit</dt><dd>off</dd>") != std::string::npos);
+  CHECK(html.find("read error</dt><dd class=\"warn\">nftables: reading set flood-dropped of "
+                  "inet muzzle: &lt;garbled&gt;</dd>") != std::string::npos);
+  // Idle (no segments): neither row.
+  page.status.clear_flood_guard();
+  html = renderOverview(page, viewer());
+  CHECK(html.find("Flood guard") == std::string::npos);
+}
+
 TEST_CASE("the overview marks quarantined devices and shows the box's health") {
   const std::string html = renderOverview(overview(), viewer());
   CHECK(occurrences(html, "<strong class=\"badge quarantined\">quarantined</strong>") == 1);
