@@ -329,8 +329,10 @@ int main(int argc, char** argv) {
       "SERVICE\n"
       "  systemctl status muzzled; journalctl -u muzzled. Under systemd (Type=notify) muzzled\n"
       "  reports ready once its ruleset is installed and its queues are bound, and pings the\n"
-      "  watchdog from its engine loop. After turning management.tcp on or changing its allow\n"
-      "  list: systemctl daemon-reload (muzzle-generator adapts the unit), then restart.\n"
+      "  watchdog from its engine loop while every queue thread turns (a queue thread stuck\n"
+      "  for 5 s is logged as event=queue-stalled, and systemd restarts muzzled). After\n"
+      "  turning management.tcp on or changing its allow list: systemctl daemon-reload\n"
+      "  (muzzle-generator adapts the unit), then restart.\n"
       "\n"
       "PRIVILEGES\n"
       "  Started as root, muzzled becomes the user muzzle (--user) with CAP_NET_ADMIN alone\n"
@@ -343,7 +345,8 @@ int main(int argc, char** argv) {
       "    another muzzled already runs in this network namespace;\n"
       "  2 the config is invalid (the message names file:line: field).\n"
       "\n"
-      "Logs are one logfmt line per event on stderr: event=deny, event=new-device, event=ready, ...");
+      "Logs are one logfmt line per event on stderr: event=deny, event=new-device, event=ready, "
+      "...");
   CLI11_PARSE(app, argc, argv);
 
   if (!check_path.empty()) return checkPolicy(check_path, config_path);

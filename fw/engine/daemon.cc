@@ -226,6 +226,9 @@ Status Daemon::start() {
     }
     addTicker(kFloodReadPeriod, [this] { readFloodGuard(); });
   }
+  // The events of a stalled queue thread come within a second or so whether or not systemd
+  // watches; the watchdog timer checks again before each ping.
+  addTicker(kQueueCheckPeriod, [this] { checkQueues(); });
 
   // The start's passing work (the policy compile, parsing the saved files) leaves free memory
   // between what stays: whole free pages go back to the kernel, once (0.4 MB of the bench's
@@ -283,11 +286,25 @@ Status Daemon::openQueues() {
     });
   };
   for (uint16_t i = 0; i < config_.queue_count; ++i) {
+    const std::string name = "muzzle-q" + std::to_string(config_.queue_first + i);
+    std::string queues = std::to_string(config_.queue_first + i);
+    if (i + 1 == config_.queue_count) queues += "," + std::to_string(config_.queue_first + i + 1);
     workers_.push_back(
-        std::make_unique<QueueWorker>("muzzle-q" + std::to_string(config_.queue_first + i),
-                                      std::move(sockets[i]), locked_judge_, on_failure));
+        std::make_unique<QueueWorker>(name, std::move(sockets[i]), locked_judge_, on_failure));
+    liveness_.watch(name, std::move(queues));
   }
   return Status();
+}
+
+bool Daemon::checkQueues() {
+  // After run(): the threads are stopped on purpose, and runFor() turns the loop (and the
+  // tickers) only for the management plane's last calls.
+  if (!running_) return true;
+  std::vector<uint64_t> turns;
+  turns.reserve(workers_.size());
+  for (const auto& worker : workers_) turns.push_back(worker->turns());
+  for (LogLine& line : liveness_.check(turns, clock_.now())) log_.write(std::move(line));
+  return !liveness_.anyStalled();
 }
 
 // Devices on separate ports of a bridge talk without a router; their traffic reaches table
@@ -350,14 +367,17 @@ int Daemon::run() {
     });
   };
   // Half the interval systemd asks for, as sd_watchdog_enabled(3) advises: one late wake-up must
-  // not cost a restart. The timer runs on the engine thread, so it fires only while the loop turns.
+  // not cost a restart. The timer runs on the engine thread, so it fires only while the loop
+  // turns; and it pings only while every queue thread turns too (checkQueues(), on the counts of
+  // now): a queue thread that hangs fills its queue and drops every new flow of its segments,
+  // which only a restart ends.
   const auto watchdog_interval =
       notifier_ != nullptr ? notifier_->watchdogInterval() : std::chrono::microseconds(0);
   std::function<void()> wait_watchdog = [&]() {
     loop.watchdog.expires_after(watchdog_interval / 2);
     loop.watchdog.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
-      notify({{"WATCHDOG", "1"}});
+      if (checkQueues()) notify({{"WATCHDOG", "1"}});
       wait_watchdog();
     });
   };

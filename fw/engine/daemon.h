@@ -1,11 +1,11 @@
 // Daemon: muzzled's engine. The engine thread runs the Boost.Asio loop (signals, timers, work
 // the management plane posts); one queue thread per flow queue (fw/engine/queue_worker.h; the
-// last also drains the inspection queue) drains packets into the Judge, which every thread reaches through one mutex. So a policy
-// compile or a slow management call never holds a packet back. The management plane compiles on
-// its own thread (compilePolicy() is safe there), so a compile does not hold the engine thread
-// either. What the Judge logs under its mutex only goes into the EventLog's bounded buffer; the
-// EventLog's own thread writes it out and feeds the watchers (fw/engine/event_log.h).
-// The policy lifecycle:
+// last also drains the inspection queue) drains packets into the Judge, which every thread reaches
+// through one mutex. So a policy compile or a slow management call never holds a packet back. The
+// management plane compiles on its own thread (compilePolicy() is safe there), so a compile does
+// not hold the engine thread either. What the Judge logs under its mutex only goes into the
+// EventLog's bounded buffer; the EventLog's own thread writes it out and feeds the watchers
+// (fw/engine/event_log.h). The policy lifecycle:
 //   start:   probe the queue action, bind the queues, compile the policy, pick the generation,
 //            install the ruleset (in that order, so no packet is queued before someone listens);
 //            run() starts the queue threads. A state folder that is damaged, read-only or full
@@ -20,8 +20,10 @@
 // run() waits for signals only. It still reports ready, so the packaged default (which manages
 // nothing) is a healthy service that cannot cut the box's traffic.
 // With a ServiceNotifier, run() sends READY=1 before it waits (start() has then installed the
-// ruleset and bound the queues), WATCHDOG=1 from a timer on the engine loop (a stuck engine stops
-// pinging and systemd restarts it), and STOPPING=1 on the way out.
+// ruleset and bound the queues), WATCHDOG=1 from a timer on the engine loop, and STOPPING=1 on
+// the way out. The ping vouches for both kinds of thread: a stuck engine stops pinging, and so
+// does an engine that sees a queue thread stalled (checkQueues(): fw/engine/queue_liveness.h),
+// so systemd restarts muzzled either way.
 #pragma once
 
 #include <atomic>
@@ -40,6 +42,7 @@
 #include "fw/engine/flood_drops.h"
 #include "fw/engine/generation_store.h"
 #include "fw/engine/judge.h"
+#include "fw/engine/queue_liveness.h"
 #include "fw/engine/queue_worker.h"
 #include "fw/engine/service_notifier.h"
 #include "fw/engine/site_probe.h"
@@ -191,6 +194,12 @@ class Daemon : public EngineControl {
   // by the last flow queue's thread.
   Status openQueues();
   QueueCounters queueCounters() const;
+  // Engine thread, every kQueueCheckPeriod and before each WATCHDOG=1: reads every queue
+  // thread's turn count, logs event=queue-stalled / queue-resumed (QueueLiveness) and returns
+  // false while any thread is stalled (the watchdog is then not pinged). Never takes the
+  // Judge's lock: a thread that hangs holding it must not hang the check too.
+  bool checkQueues();
+  static constexpr std::chrono::seconds kQueueCheckPeriod{1};
   void notify(const std::vector<std::pair<std::string, std::string>>& fields);
   std::string statusText() const;
 
@@ -221,6 +230,7 @@ class Daemon : public EngineControl {
   std::unique_ptr<Loop> loop_;
   // Opened by start(), started by run(). Destroyed before loop_ (declared after it).
   std::vector<std::unique_ptr<QueueWorker>> workers_;
+  QueueLiveness liveness_;  // engine thread: one thread watched per worker, in order
   struct InitialPolicy {
     std::string text;
     std::string label;

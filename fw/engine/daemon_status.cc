@@ -54,6 +54,8 @@ EngineStatus Daemon::engineStatus() const {
     st.flood_guard = flood_counters_;
   }
   st.queue = queueCounters();
+  st.queue_stalls = liveness_.stalls();
+  st.queue_threads_stalled = liveness_.stalledNow();
   auto kernel = kernelQueuesOf(host_, config_, !workers_.empty());
   if (kernel.ok()) {
     st.kernel_queues = std::move(kernel).value();
@@ -132,6 +134,7 @@ void Daemon::logCounters(const char* event) {
         .add("verdicts_sent", q.verdicts_sent)
         .add("verdict_batches", q.send_batches)
         .add("socket_overruns", q.enobufs)
+        .add("queue_stalls", liveness_.stalls())
         .add("kernel_waiting", k.waiting)
         .add("kernel_queue_dropped", k.queue_dropped)
         .add("kernel_user_dropped", k.user_dropped)

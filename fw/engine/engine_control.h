@@ -86,6 +86,10 @@ struct EngineStatus {
   std::vector<KernelQueueStats> kernel_queues;
   KernelQueueTotals kernel;  // summed over kernel_queues
   std::string kernel_error;
+  // Queue threads seen stalled (fw/engine/queue_liveness.h): times since start, and now. While
+  // one is, the watchdog is not pinged and systemd restarts muzzled.
+  uint64_t queue_stalls = 0;
+  size_t queue_threads_stalled = 0;
   // The kernel's connection table (fw/nft/conntrack_table.h), while the daemon enforces; when it
   // could not be read, `conntrack_error` says why.
   std::optional<ConntrackTableStats> conntrack;

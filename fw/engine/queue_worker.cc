@@ -34,6 +34,7 @@ void QueueWorker::loop() {
   // and now): they get their verdicts without waiting for one more to arrive.
   while (!stopping_.load(std::memory_order_relaxed)) {
     auto handled = queue_->waitAndDrain(sink_, kStopCheck);
+    turns_.store(turns_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (!handled.ok()) {
       on_failure_(handled.status());
       return;

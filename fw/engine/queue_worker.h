@@ -11,6 +11,12 @@
 // which end at least every kStopCheck: no stop descriptor to poll beside the socket, so a
 // wake-up is one system call. Packets never wait for the engine thread (the Daemon's loop:
 // signals, timers, management calls, policy compiles).
+//
+// Each turn of the loop (each wait that ended, with a drain or with nothing) counts in turns(),
+// which the engine thread reads to tell a live queue thread from one that hangs (a judgement
+// that never ends, a lock never released, a system call that never returns): such a thread's
+// queue fills and every new flow of its segments is dropped, while the engine loop still turns
+// (Daemon::checkQueues, fw/engine/queue_liveness.h).
 #pragma once
 
 #include <atomic>
@@ -66,6 +72,13 @@ class QueueWorker {
   void stop();
   // Any thread.
   QueueCounters counters() const;
+  // Any thread: how many times the thread's loop has turned since start(). A healthy thread
+  // turns at least every kStopCheck plus one drain, busy or idle; a count that stands still for
+  // seconds means the thread hangs. One relaxed store per wake-up, never one per packet: a drain
+  // is bounded (kMaxPacketsPerDrain in fw/nfq/nfq_packet_queue.cc, each judgement bounded by the
+  // Judge's bounded parsers and tables), so a turn takes milliseconds, and a drain that takes
+  // seconds is itself the hang this count is there to show.
+  uint64_t turns() const { return turns_.load(std::memory_order_relaxed); }
 
  private:
   void loop();
@@ -75,6 +88,8 @@ class QueueWorker {
   PacketSink& sink_;
   std::function<void(const Status&)> on_failure_;
   std::atomic<bool> stopping_{false};
+  // Written by the queue thread alone (a load and a store, no locked read-modify-write).
+  std::atomic<uint64_t> turns_{0};
   std::thread thread_;
 };
 

@@ -1,7 +1,8 @@
 // ServiceNotifier: how muzzled tells its service manager how it is doing. Under systemd
 // (Type=notify) that is READY=1 once the ruleset is installed and the queues are bound — so
-// `systemctl start` returns only when muzzled enforces — WATCHDOG=1 from the engine loop, so a
-// stuck engine gets restarted, and STOPPING=1.
+// `systemctl start` returns only when muzzled enforces — WATCHDOG=1 from the engine loop while
+// every queue thread turns too, so a stuck engine or a hung queue thread gets muzzled restarted
+// (fw/engine/daemon.h), and STOPPING=1.
 //
 // SystemdNotifier speaks the notify protocol itself: one datagram to $NOTIFY_SOCKET. systemd
 // documents the protocol as its stable interface and shows a standalone implementation in

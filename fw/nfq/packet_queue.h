@@ -80,8 +80,9 @@ struct QueueBinding {
 // any device on a segment that opens new flows faster than muzzled judges them would fill the
 // queue and pass its denied flows, and every other device's, unjudged. fail_mode open means "new
 // flows pass while muzzled is down", which the ruleset's queue bypass gives (fw/nft/ruleset.h);
-// a muzzled that is alive but slow is not down (and one whose engine is stuck is restarted by
-// systemd's watchdog, image/systemd/muzzled.service: the bypass applies while it restarts).
+// a muzzled that is alive but slow is not down (and one whose engine or queue thread is stuck is
+// restarted by systemd's watchdog, image/systemd/muzzled.service and fw/engine/queue_liveness.h:
+// the bypass applies while it restarts).
 struct QueueOptions {
   std::vector<QueueBinding> queues{QueueBinding{}};  // bound on one socket
   uint32_t max_len = 4096;       // packets the kernel may hold waiting for a verdict, per queue

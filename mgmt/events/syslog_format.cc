@@ -65,7 +65,10 @@ std::string sdName(std::string_view key) {
 }  // namespace
 
 SyslogSeverity syslogSeverity(std::string_view event) {
-  if (event == "fatal" || event == "start-failed") return SyslogSeverity::kCritical;
+  // A stalled queue thread drops every new flow of its queues until systemd restarts muzzled.
+  if (event == "fatal" || event == "start-failed" || event == "queue-stalled") {
+    return SyslogSeverity::kCritical;
+  }
   if (endsWith(event, "-failed") || contains(event, "error") || event == "audit-broken" ||
       event == "state-damaged" || event == "state-unwritable") {
     return SyslogSeverity::kError;
@@ -74,7 +77,7 @@ SyslogSeverity syslogSeverity(std::string_view event) {
       endsWith(event, "-dropped") || event == "log-suppressed" || event == "syslog-down" ||
       contains(event, "malformed") || event == "address-moved" || event == "dns-unsolicited" ||
       event == "dhcp-mac-mismatch" || event == "device-reassign-limited" ||
-      event == "flood-guard" || event == "connection-limit") {
+      event == "flood-guard" || event == "connection-limit" || event == "queue-resumed") {
     return SyslogSeverity::kWarning;
   }
   if (event == "new-device" || event.substr(0, 7) == "policy-" || event.substr(0, 4) == "mud-" ||

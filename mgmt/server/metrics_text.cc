@@ -147,6 +147,11 @@ std::string renderMetrics(const MetricsSnapshot& s) {
            "Netlink messages that carried verdicts.", e.queue.send_batches);
   w.single("muzzle_queue_socket_overruns_total", "counter",
            "Times the kernel found muzzled's queue socket full (ENOBUFS).", e.queue.enobufs);
+  w.single("muzzle_queue_stalls_total", "counter",
+           "Times a queue thread went 5 s without a turn (event=queue-stalled).", e.queue_stalls);
+  w.single("muzzle_queue_threads_stalled", "gauge",
+           "Queue threads stalled now: systemd's watchdog is not pinged, so muzzled restarts.",
+           e.queue_threads_stalled);
   w.single("muzzle_kernel_counters_ok", "gauge",
            "1 when the kernel's queue counters could be read (else the two below are 0).",
            e.kernel_error.empty() ? 1 : 0);

@@ -245,6 +245,8 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
             kq->set_id_sequence(k.id_sequence);
           }
           q->set_kernel_counters_error(st.kernel_error);
+          q->set_stalls(st.queue_stalls);
+          q->set_threads_stalled(static_cast<uint32_t>(st.queue_threads_stalled));
           if (deps_.commits.pending()) *resp->mutable_pending() = *deps_.commits.pending();
           resp->set_devices_known(deps_.engine.devicesSeen().size());
           resp->set_new_devices(st.judge.new_devices);

@@ -180,6 +180,11 @@ void queueTable(std::string& out, const v1::GetStatusResponse& status) {
       out += "</td>";
     }
     out += "</tr>";
+    if (q.threads_stalled() > 0) {
+      out +=
+          "<tr><td colspan=\"8\" class=\"warn\">A queue thread is stalled: these queues' new "
+          "flows are dropped until systemd's watchdog restarts muzzled.</td></tr>";
+    }
     if (!q.kernel_counters_error().empty()) {
       out += "<tr><td colspan=\"8\" class=\"warn\">Kernel counters: ";
       text(out, q.kernel_counters_error());

@@ -8,6 +8,8 @@
 #   scenario_tls_management <<LINES                  # management.tcp over those certificates
 #   ctl ARGS; expect_exit CODE CMD...; revision      # muzzlectl on the lab box's socket
 #   log_count PATTERN; usr1_counters; counter NAME   # muzzled's log and its counters line
+#   scenario_notify_socket; notify_arrived MSG S; notify_count MSG   # a stand-in for systemd's
+#                                                    # notify socket and what it received
 #   lab_excerpt FILE N                               # FILE's first N lines, indented
 #
 # The tests run under `set -euo pipefail`: a pipe into `head` or `grep -q` fails the whole line
@@ -178,6 +180,44 @@ usr1_counters() {
   wait_until 0 _log_count_above 'event=counters' "$before"
 }
 _log_count_above() { (($(log_count "$1") > $2)); }
+
+# Stands in for systemd's notify socket: a datagram socket in the gateway's namespace that anyone
+# may write to, as /run/systemd/notify is; every message is appended to $NOTIFY_RECEIVED,
+# NUL-separated. Sets NOTIFY_SOCKET_PATH (muzzled's NOTIFY_SOCKET) and NOTIFY_RECEIVED.
+scenario_notify_socket() {
+  NOTIFY_SOCKET_PATH="$LAB_STATE/notify.sock"
+  NOTIFY_RECEIVED="$LAB_STATE/notify.received"
+  : >"$NOTIFY_RECEIVED"
+  lab_exec gw python3 -c '
+import os, socket, sys
+path, out = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+os.chmod(path, 0o666)
+with open(out, "ab", buffering=0) as f:
+    while True:
+        f.write(s.recv(4096) + b"\0")
+' "$NOTIFY_SOCKET_PATH" "$NOTIFY_RECEIVED" </dev/null >>"$LAB_STATE/notify.log" 2>&1 &
+  _lab_remember_pid $!
+  lab_wait_file "$NOTIFY_SOCKET_PATH" 10 || {
+    lab_log "the notify socket did not appear:"
+    cat "$LAB_STATE/notify.log" >&2
+    return 1
+  }
+}
+
+# How many messages equal to MESSAGE the notify socket received so far.
+notify_count() { tr '\0' '\n' <"$NOTIFY_RECEIVED" | grep -cx -- "$1" || true; }
+
+# One message equal to MESSAGE has arrived, within SECONDS.
+notify_arrived() {
+  local message="$1" seconds="$2" i
+  for ((i = 0; i < seconds * 10; i++)); do
+    (($(notify_count "$message") > 0)) && return 0
+    sleep 0.1
+  done
+  return 1
+}
 
 # Scenario checks wait for what they need, never for a fixed short window: on a loaded machine
 # (a CI runner, a build next door) a log line or a reply can take seconds. A check that passes

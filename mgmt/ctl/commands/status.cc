@@ -41,20 +41,29 @@ std::string stateProblems(const v1::StateStatus& st) {
 
 // The queues' counters, and what the kernel did before muzzled saw the packets: waiting now,
 // dropped because a queue was full, dropped because muzzled's socket was full (the last two are
-// lost packets).
+// lost packets); below the tables, a stalled queue thread and the kernel counters that could not
+// be read.
 std::string queueTables(const v1::GetStatusResponse& r) {
   std::vector<std::vector<std::string>> q;
   std::vector<std::vector<std::string>> k;
-  std::string kernel_errors;
+  std::string notes;
   for (const auto& x : r.queues()) {
     const std::string range =
         std::to_string(x.first()) + "-" + std::to_string(x.first() + x.count() - 1);
     q.push_back({range, std::to_string(x.packets()), std::to_string(x.allowed()),
                  std::to_string(x.rejected()), std::to_string(x.dropped()),
                  std::to_string(x.malformed()), std::to_string(x.socket_overruns())});
+    if (x.threads_stalled() > 0) {
+      notes += "queues " + range + ": " + std::to_string(x.threads_stalled()) +
+               " queue thread(s) STALLED: their new flows are dropped; muzzled no longer "
+               "pings the watchdog, so systemd restarts it (event=queue-stalled)\n";
+    } else if (x.stalls() > 0) {
+      notes += "queues " + range + ": a queue thread stalled " + std::to_string(x.stalls()) +
+               " time(s) since muzzled started (event=queue-stalled, queue-resumed)\n";
+    }
     if (!x.kernel_counters_error().empty()) {
-      kernel_errors += "kernel counters for queues " + range +
-                       " unavailable: " + x.kernel_counters_error() + "\n";
+      notes += "kernel counters for queues " + range +
+               " unavailable: " + x.kernel_counters_error() + "\n";
       continue;
     }
     // The sum, then (with the inspection queue there are several) each queue.
@@ -75,7 +84,7 @@ std::string queueTables(const v1::GetStatusResponse& r) {
     out += "\n" +
            table({"kernel queues", "waiting", "dropped (queue full)", "dropped (socket full)"}, k);
   }
-  return out + kernel_errors;
+  return out + notes;
 }
 
 // The syslog collectors: where each stands and what it lost; the last errors follow the table.
@@ -208,6 +217,9 @@ Outcome status(const Call& call) {
               std::to_string(r.uptime_seconds()) + "s" +
               (r.has_pending() ? ", commit pending" : "") +
               (r.has_state() && !r.state().ok() ? ", STATE FOLDER PROBLEMS" : "");
+  for (const auto& q : r.queues()) {
+    if (q.threads_stalled() > 0) o.summary += ", QUEUE THREAD STALLED";
+  }
   std::string segs;
   for (const auto& sg : r.segments()) segs += (segs.empty() ? "" : " ") + sg;
   std::vector<std::vector<std::string>> rows = {

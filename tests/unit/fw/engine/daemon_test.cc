@@ -7,16 +7,22 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
-#include <optional>
 #include <fstream>
+#include <future>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "fw/common/atomic_file.h"
 #include "fw/common/confined_file.h"
+#include "tests/unit/fw/engine/blocking_sink.h"
 #include "tests/unit/fw/engine/test_support.h"
 #include "tests/unit/support/temp_dir.h"
 
@@ -418,6 +424,138 @@ TEST_CASE_FIXTURE(ManagedBox, "learning sessions are saved, survive a restart an
     CHECK_FALSE(report->session.active);
     CHECK(daemon.stopLearning(cam).code() == StatusCode::kNotFound);
   }
+}
+
+testing::WedgeableQueue* g_wedgeable = nullptr;
+Result<std::unique_ptr<PacketQueue>> wedgeableOpener(const QueueOptions&) {
+  auto queue = std::make_unique<testing::WedgeableQueue>();
+  g_wedgeable = queue.get();
+  return std::unique_ptr<PacketQueue>(std::move(queue));
+}
+
+// What systemd would be told, read from the test's thread while the engine thread notifies.
+class WatchedNotifier : public ServiceNotifier {
+ public:
+  explicit WatchedNotifier(std::chrono::microseconds watchdog) : watchdog_(watchdog) {}
+  Status notify(std::string_view state) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    messages_.emplace_back(state);
+    if (state == "WATCHDOG=1") ++pings_;
+    changed_.notify_all();
+    return Status();
+  }
+  std::chrono::microseconds watchdogInterval() const override { return watchdog_; }
+  size_t pings() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pings_;
+  }
+  // True once `n` pings arrived in all (within the test's watchdog).
+  bool waitPings(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, testing::kWatchdog, [&] { return pings_ >= n; });
+  }
+  std::vector<std::string> messages() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return messages_;
+  }
+
+ private:
+  std::chrono::microseconds watchdog_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<std::string> messages_;
+  size_t pings_ = 0;
+};
+
+// run() on a thread of its own, ended as systemd ends it (SIGTERM) and joined when the test
+// leaves, also on a failed REQUIRE.
+struct RunningDaemon {
+  explicit RunningDaemon(Daemon& d) : daemon(d), thread([this] { rc = daemon.run(); }) {}
+  ~RunningDaemon() { stop(); }
+  int stop() {
+    if (thread.joinable()) {
+      daemon.post([] { raise(SIGTERM); });
+      thread.join();
+    }
+    return rc;
+  }
+  Daemon& daemon;
+  int rc = -1;
+  std::thread thread;
+};
+
+TEST_CASE_FIXTURE(ManagedBox,
+                  "a queue thread that stops turning is reported, and the watchdog is not pinged "
+                  "until it turns again") {
+  // A judge stuck on a crafted packet, a lock never released: the engine loop still turns, but
+  // the queue fills and every new flow is dropped. Only a restart ends that.
+  ManualClock manual;  // moved on the engine thread only, as the daemon reads it there
+  WatchedNotifier notifier(std::chrono::milliseconds(20));  // a ping every 10 ms
+  std::atomic<int> ticks{0};
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &wedgeableOpener, log, manual, /*oui=*/nullptr, generations);
+  daemon.setServiceNotifier(&notifier);
+  // Turns as often as the watchdog's timer, on the same loop: how the test tells that the
+  // timer has had its chances to ping, without a sleep.
+  daemon.addTicker(std::chrono::milliseconds(10), [&] { ++ticks; });
+  REQUIRE(daemon.start().ok());
+  REQUIRE(g_wedgeable != nullptr);
+  testing::WedgeableQueue& queue = *g_wedgeable;
+  struct ReleaseOnExit {  // before the daemon stops its queue thread
+    testing::WedgeableQueue& queue;
+    ~ReleaseOnExit() { queue.release(); }
+  };
+  const auto engineStatus = [&] {
+    std::promise<EngineStatus> st;
+    daemon.post([&] { st.set_value(daemon.engineStatus()); });
+    return st.get_future().get();
+  };
+  const auto waitLog = [&](const std::string& text) {
+    const auto deadline = std::chrono::steady_clock::now() + testing::kWatchdog;
+    while (logText().find(text) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+  };
+
+  RunningDaemon running(daemon);
+  ReleaseOnExit release_on_exit{queue};
+  REQUIRE(notifier.waitPings(2));  // the thread turns: pinged
+  queue.wedge();
+  REQUIRE(queue.waitStuck());
+  // Two more pings: the check before the second ran after the thread's last turn.
+  REQUIRE(notifier.waitPings(notifier.pings() + 2));
+  daemon.post([&] { manual.advance(QueueLiveness::kStallAfter + std::chrono::seconds(1)); });
+  REQUIRE(waitLog("event=queue-stalled queue=100,101 thread=muzzle-q100 seconds=6"));
+  const size_t pings_when_stalled = notifier.pings();
+  const int ticks_when_stalled = ticks.load();
+  // Twenty turns of a timer as frequent as the watchdog's: no ping while the thread hangs.
+  const auto deadline = std::chrono::steady_clock::now() + testing::kWatchdog;
+  while (ticks.load() < ticks_when_stalled + 20 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(ticks.load() >= ticks_when_stalled + 20);
+  CHECK(notifier.pings() == pings_when_stalled);
+  const EngineStatus stalled = engineStatus();
+  CHECK(stalled.queue_threads_stalled == 1);
+  CHECK(stalled.queue_stalls == 1);
+
+  queue.release();  // the thread turns again: said, and pinged again
+  REQUIRE(notifier.waitPings(pings_when_stalled + 1));
+  CHECK(waitLog("event=queue-resumed queue=100,101 thread=muzzle-q100 seconds=6"));
+  const EngineStatus resumed = engineStatus();
+  CHECK(resumed.queue_threads_stalled == 0);
+  CHECK(resumed.queue_stalls == 1);
+
+  CHECK(running.stop() == 0);
+  const std::string text = logText();
+  CHECK(text.find("event=stopped ") != std::string::npos);
+  CHECK(text.find(" queue_stalls=1 ") != std::string::npos);
+  // Said once each, whatever the number of checks.
+  CHECK(text.find("event=queue-stalled") == text.rfind("event=queue-stalled"));
+  CHECK(text.find("event=queue-resumed") == text.rfind("event=queue-resumed"));
+  CHECK(notifier.messages().back() == "STOPPING=1");
 }
 
 TEST_CASE_FIXTURE(ManagedBox, "a damaged learn.state is set aside with its line; learning starts empty") {

@@ -154,5 +154,27 @@ TEST_CASE_FIXTURE(SharedJudge,
   CHECK(judge.count == 0);
 }
 
+TEST_CASE_FIXTURE(
+    SharedJudge, "the thread's turns count every wait that ended, and stand still while it hangs") {
+  auto q = std::make_unique<testing::WedgeableQueue>();
+  testing::WedgeableQueue& queue = *q;
+  QueueWorker worker("muzzle-q100", std::move(q), locked,
+                     [](const Status&) { FAIL("no queue fails here"); });
+  // Released before the worker stops (declared after it), also when a REQUIRE fails.
+  struct ReleaseOnExit {
+    testing::WedgeableQueue& queue;
+    ~ReleaseOnExit() { queue.release(); }
+  } release_on_exit{queue};
+  CHECK(worker.turns() == 0);
+  REQUIRE(worker.start().ok());
+  REQUIRE(waitFor([&] { return worker.turns() >= 3; }));  // idle waits turn too
+  queue.wedge();
+  REQUIRE(queue.waitStuck());
+  const uint64_t stuck_at = worker.turns();
+  queue.release();
+  REQUIRE(waitFor([&] { return worker.turns() > stuck_at; }));  // the wait that hung ended
+  worker.stop();
+}
+
 }  // namespace
 }  // namespace muzzle

@@ -1,15 +1,19 @@
 // Shared by the engine's unit tests: a fake HostInfo, packets and DHCP messages built byte by
-// byte, a FILE* that collects an EventLog's lines, the one-segment site the tests judge in, and a
-// Judge on it.
+// byte, a FILE* that collects an EventLog's lines, the one-segment site the tests judge in, a
+// Judge on it, and fake packet queues (one the test feeds, one whose thread the test hangs).
 #pragma once
 
 #include <doctest/doctest.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -153,6 +157,53 @@ class InjectedQueue : public PacketQueue {
   std::atomic<uint64_t> pending_{0};
   std::atomic<uint64_t> received_{0};
   std::atomic<bool> fail_{false};
+};
+
+// A queue whose waits the test can wedge, as a queue thread hangs: until wedge(), waitAndDrain()
+// returns with nothing within a millisecond (an idle turn); after it, the next wait blocks
+// until release(). waitStuck() gives up after kStuckWait (a loaded machine's worst), so a
+// regression fails instead of hanging the run.
+class WedgeableQueue : public PacketQueue {
+ public:
+  static constexpr auto kStuckWait = std::chrono::seconds(20);
+
+  void wedge() {
+    std::lock_guard<std::mutex> lock(mu_);
+    wedged_ = true;
+  }
+  // Idempotent.
+  void release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    wedged_ = false;
+    cv_.notify_all();
+  }
+  // True once the queue thread is inside a wedged wait.
+  bool waitStuck() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, kStuckWait, [this] { return stuck_; });
+  }
+
+  int fd() const override { return -1; }
+  Result<size_t> drain(PacketSink&) override { return size_t{0}; }
+  Result<size_t> waitAndDrain(PacketSink&, std::chrono::milliseconds max_wait) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!wedged_) {
+      cv_.wait_for(lock, std::min(max_wait, std::chrono::milliseconds(1)));
+      return size_t{0};
+    }
+    stuck_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return !wedged_; });
+    stuck_ = false;
+    return size_t{0};
+  }
+  QueueCounters counters() const override { return {}; }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool wedged_ = false;
+  bool stuck_ = false;
 };
 
 // The camera segment every engine test judges in: br-cam, 198.18.10.1 on 198.18.10.0/24.

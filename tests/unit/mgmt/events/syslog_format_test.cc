@@ -48,6 +48,9 @@ TEST_CASE("a line without fields, another facility, no hostname") {
 TEST_CASE("PRI: facility * 8 + the event's severity") {
   CHECK(syslogSeverity("fatal") == SyslogSeverity::kCritical);
   CHECK(syslogSeverity("start-failed") == SyslogSeverity::kCritical);
+  // A queue thread that hangs: its queues' new flows are dropped until muzzled restarts.
+  CHECK(syslogSeverity("queue-stalled") == SyslogSeverity::kCritical);
+  CHECK(syslogSeverity("queue-resumed") == SyslogSeverity::kWarning);
   CHECK(syslogSeverity("rollback-failed") == SyslogSeverity::kError);
   CHECK(syslogSeverity("policy-error") == SyslogSeverity::kError);
   CHECK(syslogSeverity("state-damaged") == SyslogSeverity::kError);

@@ -43,6 +43,8 @@ MetricsSnapshot sample() {
   e.queue.verdicts_sent = 99;
   e.queue.send_batches = 40;
   e.queue.enobufs = 0;
+  e.queue_stalls = 3;
+  e.queue_threads_stalled = 1;
   e.kernel.waiting = 1;
   e.kernel.queue_dropped = 8;
   e.kernel.user_dropped = 9;
@@ -115,6 +117,12 @@ muzzle_queue_verdict_batches_total 40
 # HELP muzzle_queue_socket_overruns_total Times the kernel found muzzled's queue socket full (ENOBUFS).
 # TYPE muzzle_queue_socket_overruns_total counter
 muzzle_queue_socket_overruns_total 0
+# HELP muzzle_queue_stalls_total Times a queue thread went 5 s without a turn (event=queue-stalled).
+# TYPE muzzle_queue_stalls_total counter
+muzzle_queue_stalls_total 3
+# HELP muzzle_queue_threads_stalled Queue threads stalled now: systemd's watchdog is not pinged, so muzzled restarts.
+# TYPE muzzle_queue_threads_stalled gauge
+muzzle_queue_threads_stalled 1
 # HELP muzzle_kernel_counters_ok 1 when the kernel's queue counters could be read (else the two below are 0).
 # TYPE muzzle_kernel_counters_ok gauge
 muzzle_kernel_counters_ok 1

@@ -350,6 +350,16 @@ TEST_CASE("the overview marks quarantined devices and shows the box's health") {
         std::string::npos);
 }
 
+TEST_CASE("a stalled queue thread is said under its queues, and only then") {
+  CHECK(renderOverview(overview(), viewer()).find("queue thread is stalled") == std::string::npos);
+  OverviewPage page = overview();
+  page.status.mutable_queues(0)->set_threads_stalled(1);
+  const std::string html = renderOverview(page, viewer());
+  checkClean(html);
+  CHECK(html.find("<td colspan=\"8\" class=\"warn\">A queue thread is stalled") !=
+        std::string::npos);
+}
+
 TEST_CASE("a pending commit shows its deadline, the countdown and, for an operator, Confirm") {
   OverviewPage page = overview();
   auto* pending = page.status.mutable_pending();
