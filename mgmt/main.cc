@@ -380,12 +380,8 @@ int main(int argc, char** argv) {
     spec.flood_rate = config->flood_rate;
     spec.flood_burst = config->flood_burst;
     spec.conn_limit = config->conn_limit;
-    // The DoH sets come from the policy; the site facts do not change them, so none are probed.
-    if (auto policy = muzzle::compilePolicyFile(config->policy_path, muzzle::SiteFacts{},
-                                                config->shipped_policies_dir, config->preset_dirs);
-        policy.ok()) {
-      spec.doh = (*policy)->dns.doh_cidrs;
-    }
+    // Nothing in the table comes from the policy (the DoH list is decide()'s, in user space), so
+    // the policy is not read; the generation shown is the default, 1.
     std::cout << muzzle::describeRuleset(spec);
     return 0;
   }

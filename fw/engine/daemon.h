@@ -149,7 +149,9 @@ class Daemon : public EngineControl {
   Status install(std::shared_ptr<const CompiledPolicy> compiled, bool initial,
                  std::chrono::steady_clock::duration compile_time);
   void logCounters(const char* event);
-  RulesetSpec specFor(const CompiledPolicy& policy, uint32_t generation) const;
+  // The table for `generation`: nothing in it comes from the policy itself (the DoH list, its
+  // one part that did, is decide()'s since 2026-12-07), only from the config and the generation.
+  RulesetSpec specFor(uint32_t generation) const;
   // A new generation for the running policy: every flow is judged again on its next packet.
   // With `schedules`, the Judge takes that schedule state with the generation. False when the
   // ruleset could not be installed (logged; the old generation and state stay).

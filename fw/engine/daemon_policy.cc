@@ -125,7 +125,7 @@ Status Daemon::install(std::shared_ptr<const CompiledPolicy> compiled, bool init
     // wait on the lock meanwhile (the packets wait in the kernel's queues, none is lost), so no
     // packet gets a mark of the generation the kernel just stopped honouring.
     std::lock_guard<std::mutex> lock(judge_mu_);
-    Status s = ruleset_.install(specFor(*compiled, generation));
+    Status s = ruleset_.install(specFor(generation));
     if (!s.ok()) return s;
     previous = judge_.policy();
     judge_.setPolicy(compiled, generation);
@@ -173,7 +173,7 @@ Status Daemon::reload() {
   return s;
 }
 
-RulesetSpec Daemon::specFor(const CompiledPolicy& policy, uint32_t generation) const {
+RulesetSpec Daemon::specFor(uint32_t generation) const {
   RulesetSpec spec;
   spec.generation = generation;
   for (const auto& seg : config_.segments) spec.segment_ifnames.push_back(seg.ifname);
@@ -181,7 +181,6 @@ RulesetSpec Daemon::specFor(const CompiledPolicy& policy, uint32_t generation) c
   spec.queue_count = config_.queue_count;
   spec.fail_open = config_.fail_mode == FailMode::kOpen;
   spec.queue_mode = queue_mode_;
-  spec.doh = policy.dns.doh_cidrs;
   spec.flood_rate = config_.flood_rate;
   spec.flood_burst = config_.flood_burst;
   spec.conn_limit = config_.conn_limit;
@@ -203,7 +202,7 @@ bool Daemon::rejudgeAll(std::string_view why, std::optional<ScheduleMask> schedu
     // Under the judge's lock: no packet is judged between the kernel's switch to the new
     // generation and the Judge's, so none is answered with a mark the kernel no longer honours.
     std::lock_guard<std::mutex> lock(judge_mu_);
-    s = ruleset_.install(specFor(*policy, generation.generation));
+    s = ruleset_.install(specFor(generation.generation));
     if (s.ok()) {
       judge_.setPolicy(policy, generation.generation);
       if (schedules) judge_.setActiveSchedules(*schedules);

@@ -106,8 +106,6 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
     const size_t n = names_.lookup(*view.src.mac, flow.dst, dst_names_);
     view.dst_names = std::span<const std::string_view>(dst_names_.data(), n);
   }
-  // The kernel hints DoH destinations in the packet's own direction only (original).
-  view.dst_is_doh = !reply && (q.mark & kHintDohDestination) != 0;
   view.active_schedules = active_schedules_;
   Verdict v = decide(policy, view);
   if ((q.mark & kHintDnsAnswer) != 0) return onDnsAnswer(q, info, flow, view, v);

@@ -99,12 +99,6 @@ struct ExprText {
   std::string operator()(const nftx::CtMarkIs& m) const {
     return "ct mark " + masked(m.mark, m.mask);
   }
-  std::string operator()(const nftx::NfProto& m) const {
-    return m.v6 ? "meta nfproto ipv6" : "meta nfproto ipv4";
-  }
-  std::string operator()(const nftx::DaddrInSet& m) const {
-    return (m.v6 ? "ip6 daddr @" : "ip daddr @") + m.set;
-  }
   std::string operator()(const nftx::SetMetaMark& s) const {
     return "meta mark set " + hex(s.mark);
   }
@@ -166,7 +160,6 @@ const char* hookName(Hook hook) {
 }
 
 std::string setText(const SetLayout& set) {
-  const std::string type = set.v6 ? "ipv6_addr" : "ipv4_addr";
   std::string text = "  set " + set.name + " {\n    type ";
   std::string elements;
   if (set.kind == SetKind::kDeviceMeter) {
@@ -175,16 +168,9 @@ std::string setText(const SetLayout& set) {
     return text + "; flags dynamic,timeout; timeout " + std::to_string(set.timeout_ms) +
            "ms;\n  }\n";
   }
-  if (set.kind == SetKind::kInterfaceNames) {
-    text += "ifname;\n";
-    for (const std::string& name : set.ifnames) {
-      elements += (elements.empty() ? "\"" : ", \"") + name + "\"";
-    }
-  } else {
-    text += type + "; flags interval;\n";
-    for (const AddressInterval& interval : set.intervals) {
-      elements += (elements.empty() ? "" : ", ") + intervalText(interval, set.v6);
-    }
+  text += "ifname;\n";  // SetKind::kInterfaceNames
+  for (const std::string& name : set.ifnames) {
+    elements += (elements.empty() ? "\"" : ", \"") + name + "\"";
   }
   if (!elements.empty()) text += "    elements = { " + elements + " }\n";
   return text + "  }\n";

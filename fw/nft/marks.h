@@ -29,11 +29,11 @@
 // still queued and the rest accepted. The class bits stay, for accounting.
 //
 // Before queueing, the ruleset sets the packet mark to a hint (generation 0, bits below) that
-// tells the engine whether the packet travels in the connection's reply direction, whether its
-// destination is in the DoH resolver set (@doh4/@doh6), and whether it is a DNS answer on its
-// way to a managed device (queued on every packet, whatever its flow's verdict: the engine
-// answers those with NF_ACCEPT or NF_DROP, never NF_REPEAT, after learning the names in them:
-// the packet mark's map stands ahead of the rules that queue them, so a repeat would pass unread).
+// tells the engine whether the packet travels in the connection's reply direction, and whether
+// it is a DNS answer on its way to a managed device (queued on every packet, whatever its flow's
+// verdict: the engine answers those with NF_ACCEPT or NF_DROP, never NF_REPEAT, after learning
+// the names in them: the packet mark's map stands ahead of the rules that queue them, so a repeat
+// would pass unread).
 //
 // DNS queries from a device (chain `dns-query`, reached after the packet mark's map, or from
 // `inspected`) are queued on every packet too, so the engine knows which questions an answer may
@@ -68,7 +68,8 @@ constexpr uint32_t kMaxGeneration = 0xFFFFFF;
 // would let its DNS answers pass unread.
 constexpr uint32_t kMarkContractVersion = 2;
 constexpr uint32_t kHintReplyDirection = 0x10;  // packet mark set by the ruleset before queueing
-constexpr uint32_t kHintDohDestination = 0x20;
+// 0x20 is free: it was kHintDohDestination (the destination in @doh4/@doh6) until decide() looked
+// the DoH list up itself (2026-12-07). The ruleset never sets it; the engine ignores it.
 constexpr uint32_t kHintDnsAnswer = 0x40;
 constexpr uint32_t kHintDhcpRequest = 0x80;  // a DHCP request from a device: read it, accept it
 constexpr uint32_t kHintDnsQuery = 0x08;     // a DNS query from a device (see above)

@@ -15,8 +15,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "fw/nft/interval_set.h"
-
 namespace muzzle {
 namespace {
 
@@ -26,14 +24,13 @@ namespace {
 // construction (kElementsPerMessage); rules hold a handful of expressions.
 constexpr size_t kMessageRoom = (size_t{64} << 10) + (size_t{4} << 10);
 static_assert(kElementsPerMessage * kMaxElementBytes + 1024 < kMessageRoom);
-// The first allocation: a table without DoH resolvers fits, so small batches never grow.
+// The first allocation: far above the tables muzzled makes (a few dozen rules, and a segment's
+// name per element of @segments), so a batch grows only in the tests of the limit.
 constexpr size_t kInitialBytes = size_t{256} << 10;
 // After conntrack (-200) and mangle (-150), at the filter priority: we need the ct entry.
 constexpr int kChainPriority = 0;
-// nft's datatype numbers for set keys (TYPE_IPADDR, TYPE_IP6ADDR in nftables' datatype.h):
-// they only affect how `nft list` prints the elements.
-constexpr uint32_t kNftTypeIpv4 = 7;
-constexpr uint32_t kNftTypeIpv6 = 8;
+// nft's datatype numbers for set keys (nftables' datatype.h): they only affect how `nft list`
+// prints the elements.
 constexpr uint32_t kNftTypeMark = 19;
 constexpr uint32_t kNftTypeIfname = 41;
 constexpr uint32_t kNftTypeEtherAddr = 9;
@@ -130,16 +127,6 @@ void NftBatch::addChain(const std::string& table, const ChainLayout& chain) {
   nftnl_chain_free(c);
 }
 
-void NftBatch::addAddressSet(const SetLayout& set, nftnl_set* s, uint32_t flags) {
-  nftnl_set_set_u32(s, NFTNL_SET_ID, set.id);
-  nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
-  const uint32_t address_type = set.v6 ? kNftTypeIpv6 : kNftTypeIpv4;
-  nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, address_type);
-  nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, set.v6 ? 16 : 4);
-  addSetMessage(s, "add set " + set.name);
-  nftnl_set_free(s);
-}
-
 void NftBatch::addSetMessage(nftnl_set* s, std::string what) {
   if (char* at = next(std::move(what))) {
     nlmsghdr* nlh =
@@ -147,55 +134,6 @@ void NftBatch::addSetMessage(nftnl_set* s, std::string what) {
     nftnl_set_nlmsg_build_payload(nlh, s);
     done();
   }
-}
-
-void NftBatch::addIntervalSet(const std::string& table, const SetLayout& set) {
-  addAddressSet(set, allocSet(table, set.name), NFT_SET_INTERVAL);
-  addSetElements(table, set);
-}
-
-void NftBatch::addSetElements(const std::string& table, const SetLayout& set) {
-  nftnl_set* s = nullptr;
-  size_t count = 0;           // elements in `s`
-  size_t first_interval = 0;  // of `s`, for the message's description
-  auto flush = [&](size_t end_interval) {
-    if (s == nullptr) return;
-    // Small sets keep the one message (and its description) they always had.
-    std::string what = "add elements to set " + set.name;
-    if (first_interval > 0 || end_interval < set.intervals.size()) {
-      what += " (ranges " + std::to_string(first_interval + 1) + "-" +
-              std::to_string(end_interval) + " of " + std::to_string(set.intervals.size()) + ")";
-    }
-    if (char* at = next(std::move(what))) {
-      nlmsghdr* nlh = nftnl_nlmsg_build_hdr(at, NFT_MSG_NEWSETELEM, kNftFamily,
-                                            NLM_F_CREATE | NLM_F_ACK, seq_++);
-      nftnl_set_elems_nlmsg_build_payload(nlh, s);
-      done();
-    }
-    nftnl_set_free(s);
-    s = nullptr;
-    count = 0;
-    first_interval = end_interval;
-  };
-  for (size_t i = 0; i < set.intervals.size() && failed_.ok(); ++i) {
-    // An interval's two elements go in the same message.
-    if (count + 2 > kElementsPerMessage) flush(i);
-    if (s == nullptr) s = allocSet(table, set.name);
-    const AddressInterval& interval = set.intervals[i];
-    const std::vector<uint8_t> first = addressBytes(interval.first, set.v6);
-    nftnl_set_elem* e = nftnl_set_elem_alloc();
-    nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, first.data(), first.size());
-    nftnl_set_elem_add(s, e);
-    ++count;
-    if (interval.last == lastAddress(set.v6)) continue;
-    const std::vector<uint8_t> end = addressBytes(interval.last + 1, set.v6);
-    nftnl_set_elem* e_end = nftnl_set_elem_alloc();
-    nftnl_set_elem_set(e_end, NFTNL_SET_ELEM_KEY, end.data(), end.size());
-    nftnl_set_elem_set_u32(e_end, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
-    nftnl_set_elem_add(s, e_end);
-    ++count;
-  }
-  flush(set.intervals.size());
 }
 
 void NftBatch::addInterfaceNameSet(const std::string& table, const SetLayout& set) {
@@ -261,16 +199,6 @@ void NftBatch::keyMessages(uint16_t type, uint16_t flags, const char* what,
     }
     nftnl_set_free(s);
   }
-}
-
-void NftBatch::flushSet(const std::string& table, const std::string& name) {
-  nftnl_set* s = allocSet(table, name);
-  if (char* at = next("flush set " + name)) {
-    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(at, NFT_MSG_DELSETELEM, kNftFamily, NLM_F_ACK, seq_++);
-    nftnl_set_elems_nlmsg_build_payload(nlh, s);
-    done();
-  }
-  nftnl_set_free(s);
 }
 
 void NftBatch::flushChain(const std::string& table, const std::string& name) {

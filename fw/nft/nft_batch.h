@@ -4,7 +4,7 @@
 // reads "judge rule 3 (drop conntrack-invalid packets): Operation not supported".
 //
 // Bounded: the buffer grows as messages are added, up to a limit (kMaxBatchBytes by default) far
-// above the largest table the policy limits allow (kMaxDohEntries IPv6 ranges make ~6.4 MiB). A
+// above any table muzzled makes (a few dozen rules, a segment's name per element of @segments). A
 // message that would pass the limit is not written: the batch remembers the first such failure,
 // drops every later message and commit() returns the failure, naming what did not fit, without
 // sending anything, so the kernel keeps its previous ruleset. Set elements go in messages of at
@@ -29,12 +29,12 @@ struct nftnl_set;  // libnftnl's, built only in nft_batch.cc
 
 namespace muzzle {
 
-// Far above any layout within the policy limits; bounds what a policy can make muzzled allocate.
+// Far above any layout muzzled makes; bounds what a batch can make muzzled allocate.
 inline constexpr size_t kMaxBatchBytes = size_t{32} << 20;
-// The largest element written is an IPv6 interval end: element nest (4) + key nest (4) + key
-// (4 + 16) + flags (8) = 36 bytes, so 1024 of them nest 36 KiB under NFTA_SET_ELEM_LIST_ELEMENTS,
-// well below the 65,535 bytes its 16-bit length can say (a longer one wraps, and the kernel reads
-// a different list), with room for a longer key or flag later.
+// The largest element written is an interface name: element nest (4) + key nest (4) + key
+// (4 + 16) = 28 bytes; 36 leaves room for a flag (8) or a longer key, and 1024 of them nest
+// 36 KiB under NFTA_SET_ELEM_LIST_ELEMENTS, well below the 65,535 bytes its 16-bit length can
+// say (a longer one wraps, and the kernel reads a different list).
 inline constexpr size_t kMaxElementBytes = 36;
 inline constexpr size_t kElementsPerMessage = 1024;
 static_assert(kElementsPerMessage * kMaxElementBytes < 0xffff * 3 / 4);
@@ -50,19 +50,11 @@ class NftBatch {
   void addTable(const std::string& name);
   void deleteTable(const std::string& name);
   void addChain(const std::string& table, const ChainLayout& chain);
-  // The set and, when it has any, its elements (addSetElements).
-  void addIntervalSet(const std::string& table, const SetLayout& set);
-  // Each interval is an element at its first address and an interval-end element after its
-  // last (none when it runs to the family's last address), which is how nft(8) writes intervals;
-  // one message per kElementsPerMessage elements.
-  void addSetElements(const std::string& table, const SetLayout& set);
   // A set of interface names (SetKind::kInterfaceNames, nft type ifname) and its elements, one
   // message per kElementsPerMessage.
   void addInterfaceNameSet(const std::string& table, const SetLayout& set);
   // An empty set of source MAC addresses that rules fill (SetKind::kDeviceMeter).
   void addDeviceMeterSet(const std::string& table, const SetLayout& set);
-  // Deleting elements without naming any empties the set.
-  void flushSet(const std::string& table, const std::string& name);
   // Deleting rules without a handle empties the chain; the chain and what jumps to it stay.
   void flushChain(const std::string& table, const std::string& name);
   // The rule, after the anonymous verdict map of each nftx::MarkVmap in it (the map and its
@@ -80,9 +72,6 @@ class NftBatch {
   uint32_t endSeq() const { return seq_; }
 
  private:
-  // Sends NEWSET for `s` (named as `set`, made by allocSet) with `set`'s id, `flags` and an
-  // address key of `set`'s family, then frees it.
-  void addAddressSet(const SetLayout& set, nftnl_set* s, uint32_t flags);
   // NEWSET for `s`, described as `what`; `s` stays the caller's.
   void addSetMessage(nftnl_set* s, std::string what);
   // Elements with these keys (each as long as the set's key) in messages of `type` and `flags`,

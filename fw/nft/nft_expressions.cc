@@ -105,17 +105,6 @@ class Linearizer {
     mask(m.mask);
     cmpU32(m.mark);
   }
-  void operator()(const nftx::NfProto& m) {
-    metaLoad(NFT_META_NFPROTO);
-    cmpU8(m.v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
-  }
-  void operator()(const nftx::DaddrInSet& m) {
-    metaLoad(NFT_META_NFPROTO);
-    cmpU8(m.v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
-    // The destination address: bytes 16-19 of the IPv4 header, 24-39 of the IPv6 header.
-    payload(NFT_PAYLOAD_NETWORK_HEADER, m.v6 ? 24 : 16, m.v6 ? 16 : 4);
-    lookup(m.set, m.set_id);
-  }
   void operator()(const nftx::SetMetaMark& s) {
     immediate(s.mark);
     auto* e = add("meta");

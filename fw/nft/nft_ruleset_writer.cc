@@ -1,7 +1,7 @@
 // NftRulesetWriter: installs the layout of table `inet muzzle` (ruleset_layout.h) as one
 // nftables transaction (nft_batch.h) through a NetlinkTransport (netlink_transport.h). It keeps
-// what it installed last, so that a policy change rewrites only the chains and sets that depend
-// on the policy, and so that it knows whether there is a flood guard (or connection limit) whose
+// what it installed last, so that a policy change rewrites only the chains that depend on the
+// policy, and so that it knows whether there is a flood guard (or connection limit) whose
 // counts to read (flood_dump.h). It also holds the conntrack counter that accounting reads
 // (conntrack_counts.h).
 #include <algorithm>
@@ -121,10 +121,12 @@ class NftRulesetWriter : public RulesetWriter {
            current.conn_limit == next.conn_limit;
   }
 
-  // A new generation (or DoH list) on a table this writer installed: rewrite the per-policy
-  // chains and the DoH sets in one transaction, leaving the base chains registered. Re-creating a
-  // base chain unregisters its hook, and the kernel then drops every packet waiting in our queues.
-  // @segments is left alone, the same on this path (keepsTable).
+  // A new generation on a table this writer installed: rewrite the per-policy chains' rules in one
+  // transaction, leaving the base chains registered. Re-creating a base chain unregisters its
+  // hook, and the kernel then drops every packet waiting in our queues. No set is touched:
+  // @segments is the same on this path (keepsTable), and the device meters keep what they hold.
+  // A policy change that changes nothing but the DoH list (decide()'s, in user space) is this same
+  // transaction, for the generation.
   Status updatePolicy(const RulesetLayout& layout) {
     NftBatch b(nextSeq());
     auto per_policy = [&](const std::string& chain) {
@@ -135,12 +137,6 @@ class NftRulesetWriter : public RulesetWriter {
     };
     for (const ChainLayout& c : layout.chains) {
       if (c.per_policy) b.flushChain(layout.table, c.name);
-    }
-    for (const SetLayout& s : layout.sets) {
-      if (s.kind == SetKind::kInterval) b.flushSet(layout.table, s.name);
-    }
-    for (const SetLayout& s : layout.sets) {
-      if (s.kind == SetKind::kInterval) b.addSetElements(layout.table, s);
     }
     for (const RuleLayout& r : layout.rules) {
       if (per_policy(r.chain)) b.addRule(layout.table, r);
@@ -157,9 +153,6 @@ class NftRulesetWriter : public RulesetWriter {
     // Sets before the rules that look them up, chains before the rules that jump to them.
     for (const SetLayout& s : layout.sets) {
       switch (s.kind) {
-        case SetKind::kInterval:
-          b.addIntervalSet(layout.table, s);
-          break;
         case SetKind::kInterfaceNames:
           b.addInterfaceNameSet(layout.table, s);
           break;

@@ -35,8 +35,6 @@ struct RulesetSpec {
   // whatever this says (fw/nfq/packet_queue.h, QueueOptions).
   bool fail_open = false;
   QueueMode queue_mode = QueueMode::kCompat;
-  // DoH resolver addresses for the interval sets @doh4 and @doh6 (merged; overlaps allowed).
-  std::vector<Cidr> doh;
   // How per-device accounting learns what an allowed UDP connection counted last:
   // - kUntouched: no rule about it (accounting is off);
   // - kEvents: from its destroy event, as every other connection's (a rule sets every event,
@@ -76,8 +74,8 @@ struct FloodDropCount {
   uint64_t packets = 0;
 };
 
-// Renders the spec as nft(8) text, from the same layout the writer installs (ruleset_layout.h):
-// the DoH sets as installed, merged and sorted. Used by `muzzled --print-ruleset` and in tests.
+// Renders the spec as nft(8) text, from the same layout the writer installs (ruleset_layout.h).
+// Used by `muzzled --print-ruleset` and in tests.
 std::string describeRuleset(const RulesetSpec& spec);
 
 class NetlinkTransport;
@@ -91,10 +89,11 @@ class RulesetWriter {
   // Replaces table `inet muzzle` with the ruleset for `spec` in one transaction: either the whole
   // new table is in place afterwards or the old one still is. Touches no other table. When this
   // writer installed the table before and the base chains stay the same (a policy change), only
-  // the chains that name the generation (`judge` with its verdict map, `dns-query`) and the DoH
-  // sets are rewritten:
-  // re-creating a base chain would unregister its hook, and the kernel drops the packets waiting in
-  // the queues when that happens.
+  // the rules of the chains that name the generation (ChainLayout::per_policy: `judge` with its
+  // verdict map, `dns-query`, the base chains' verdict maps) are rewritten, in one transaction,
+  // and no set is touched: re-creating a base
+  // chain would unregister its hook, and the kernel drops the packets waiting in the queues when
+  // that happens.
   virtual Status install(const RulesetSpec& spec) = 0;
   // Deletes table `inet muzzle` if present.
   virtual Status remove() = 0;

@@ -22,9 +22,9 @@ constexpr uint8_t kIcmpv6Mld2Report = 143;
 constexpr uint16_t kDnsPort = 53;
 constexpr uint16_t kDhcpServerPort = 67;
 constexpr uint16_t kDhcpClientPort = 68;
-constexpr uint32_t kDoh4SetId = 1;
-constexpr uint32_t kDoh6SetId = 2;
-// 3-6 were the accounting sets, gone since conntrack counts (conntrack_counts.h).
+// 1-2 were the DoH resolver sets, gone since decide() looks the list up (2026-12-07); 3-6 the
+// accounting sets, gone since conntrack counts (conntrack_counts.h). Not reused: the golden
+// batches keep their ids.
 constexpr uint32_t kVerdictMapSetId = 7;
 constexpr uint32_t kSegmentsSetId = 8;
 constexpr uint32_t kFreshVerdictMapSetId = 9;
@@ -420,16 +420,14 @@ void addJudgeChain(LayoutBuilder& b) {
 
 // Undecided, reached from `judge` alone: clear our hint bits, say which direction the packet
 // travels, ask muzzled. Not rewritten with the policy: nothing here names the generation.
+// No address lookup: whether the destination is a DoH resolver is decide()'s question, asked of
+// the compiled policy's list for a flow to port 443 alone, where two rules here looked every
+// first packet's destination up in @doh4 or @doh6 (until 2026-12-07).
 void addAskChain(LayoutBuilder& b) {
   b.add("ask", "ask rule 1 (clear the packet mark)", {SetMetaMark{0}});
-  b.add("ask", "ask rule 2 (hint IPv4 DoH destinations)",
-        {DaddrInSet{false, "doh4", kDoh4SetId}, SetMetaMark{kHintDohDestination}});
-  b.add("ask", "ask rule 3 (hint IPv6 DoH destinations)",
-        {DaddrInSet{true, "doh6", kDoh6SetId}, SetMetaMark{kHintDohDestination}});
-  // In the reply direction the destination is the device, so the DoH hint cannot apply.
-  b.add("ask", "ask rule 4 (mark reply-direction packets)",
+  b.add("ask", "ask rule 2 (mark reply-direction packets)",
         {CtDirection{true}, SetMetaMark{kHintReplyDirection}});
-  b.add("ask", b.queueWhat("ask rule 5 (queue to muzzled, "), {Counter{}, b.flowQueue()});
+  b.add("ask", b.queueWhat("ask rule 3 (queue to muzzled, "), {Counter{}, b.flowQueue()});
 }
 
 void addOutputChain(LayoutBuilder& b) {
@@ -453,18 +451,14 @@ std::vector<uint8_t> interfaceNameKey(const std::string& name) {
 RulesetLayout rulesetLayout(const RulesetSpec& spec) {
   LayoutBuilder b(spec);
   RulesetLayout& layout = b.layout();
-  layout.sets = {{"doh4", kDoh4SetId, false, mergeIntervals(spec.doh, false)},
-                 {"doh6", kDoh6SetId, true, mergeIntervals(spec.doh, true)}};
   layout.sets.push_back({.name = kSegmentsSet,
                          .id = kSegmentsSetId,
-                         .intervals = {},
                          .kind = SetKind::kInterfaceNames,
                          .ifnames = spec.segment_ifnames});
   // The device meters: made empty, with room for kFloodSetSize devices each.
   const auto add_meter = [&layout](const char* name, uint32_t id, uint32_t timeout_ms) {
     layout.sets.push_back({.name = name,
                            .id = id,
-                           .intervals = {},
                            .kind = SetKind::kDeviceMeter,
                            .timeout_ms = timeout_ms,
                            .size = kFloodSetSize});

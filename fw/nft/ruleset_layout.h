@@ -26,7 +26,8 @@
 //   straight to `ask` (the fast lane: most first packets); the others meet `dns-dhcp` (DNS
 //   answers to a segment queued, DHCP requests between segments accepted) and the DNS query
 //   rules (queries from a segment sent to `dns-query`), and the rest goes to `ask`;
-//   `ask` queues the packet to muzzled, hinting its direction and destinations in the DoH sets;
+//   `ask` queues the packet to muzzled, hinting its direction (no address lookup: whether the
+//   destination is a DoH resolver is decide()'s question, asked of the compiled policy's list);
 //   `save-allowed` first drops an allowed new connection from a segment whose device holds its most
 //   connections in @conn-limit, counted in @conn-limit-dropped (the connection limit, when
 //   RulesetSpec::conn_limit asks for it); then it saves an allowed connection with port 53 or 67 on
@@ -47,8 +48,8 @@
 //   `output` sends DNS answers from a resolver on the box itself to `dns-answer`, and queues the
 //   box's own DHCP replies to a segment (the leases muzzled trusts);
 //   `deny` rejects with a TCP reset or an ICMP(v6) administratively-prohibited, `discard` drops;
-//   sets @doh4 and @doh6 hold the DoH resolver addresses (interval sets), @segments the
-//   segments' interface names (nft type ifname).
+//   set @segments holds the segments' interface names (nft type ifname); the flood guard's and
+//   the connection limit's sets, the devices' buckets, lists and counts.
 //
 // Both verdict maps, and the rules that recognise an allowed flow by its conntrack mark
 // (`dns-answer`'s third, `dns-query`'s first), compare it under kAllowMask: an allowed mark
@@ -60,14 +61,16 @@
 // rule in `forward`, the base chain's verdict map (two in `input`, behind the DHCP rule's port)
 // (one conntrack-mark load, the class mask and the lookup, no counter: nothing reads one there),
 // and is accepted there. A refused one also walks `dns-dhcp` (3 rules). An allowed TCP flow's first
-// packet walks 13 rules before it is queued (the base chain's two, `judge`'s six up to its fast
-// lane, the flood guard's included, `ask`'s five) and 5 after NF_REPEAT (the conntrack mark's map,
+// packet walks 11 rules before it is queued (the base chain's two, `judge`'s six up to its fast
+// lane, the flood guard's included, `ask`'s three) and 5 after NF_REPEAT (the conntrack mark's map,
 // the base chain's interface rule, the packet mark's map, the connection limit, `save-allowed`'s
-// fast lane; a UDP flow 6); of the lookups, the dearest expressions here, it makes 4 before the
-// queue (the conntrack mark's map, @segments, its device's bucket, @doh4; the packet mark's map is
+// fast lane; a UDP flow 6); of the lookups, the dearest expressions here, it makes 3 before the
+// queue (the conntrack mark's map, @segments, its device's bucket; the packet mark's map is
 // skipped at a mark of 0): a rule that tests a port and @segments tests the port first, which fails
 // for all but DNS and DHCP. (Before the fast lanes: 17 and 8, four of those 8 each loading a port
-// of the conntrack tuple.) Without the flood guard, one rule and one lookup fewer before the queue;
+// of the conntrack tuple. Before the DoH check moved to user space, 2026-12-07: 13 rules and 4
+// lookups before the queue, `ask`'s two rules looking every destination up in @doh4 or @doh6.)
+// Without the flood guard, one rule and one lookup fewer before the queue;
 // without the connection limit, one rule and two lookups (@segments, the device's list) fewer after
 // it. Pinned in tests/unit/fw/nft/established_path_test.cc.
 //
@@ -82,7 +85,6 @@
 #include <variant>
 #include <vector>
 
-#include "fw/nft/interval_set.h"
 #include "fw/nft/ruleset.h"
 
 namespace muzzle {
@@ -151,14 +153,6 @@ struct CtMarkIs {  // ct mark 0x00000101 / ct mark & 0xffffff03 == 0x00000101
   uint32_t mark = 0;
   uint32_t mask = 0xFFFFFFFF;
 };
-struct NfProto {  // meta nfproto ipv6
-  bool v6 = false;
-};
-struct DaddrInSet {  // ip daddr @doh4 / ip6 daddr @doh6
-  bool v6 = false;
-  std::string set;
-  uint32_t set_id = 0;
-};
 struct SetMetaMark {  // meta mark set 0x00000020
   uint32_t mark = 0;
 };
@@ -219,9 +213,8 @@ using NftExpr =
     std::variant<nftx::IfNameInSet, nftx::L4Proto, nftx::Port, nftx::Icmpv6Type,
                  nftx::CtStateInvalid, nftx::CtStateNew, nftx::CtDirection, nftx::CtOriginalPort,
                  nftx::CtProtocol, nftx::CtEventSet, nftx::CtStatusNoNat, nftx::CtMarkIs,
-                 nftx::NfProto, nftx::DaddrInSet, nftx::SetMetaMark, nftx::CtMarkFromMetaMark,
-                 nftx::Counter, nftx::Queue, nftx::Verdict, nftx::Reject, nftx::MarkVmap,
-                 nftx::SourceMacMeter>;
+                 nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter, nftx::Queue,
+                 nftx::Verdict, nftx::Reject, nftx::MarkVmap, nftx::SourceMacMeter>;
 
 struct RuleLayout {
   std::string chain;
@@ -242,8 +235,8 @@ struct ChainLayout {
   bool per_policy = false;
 };
 
+// No set is refilled when only the policy changes (NftRulesetWriter's update path touches none).
 enum class SetKind {
-  kInterval,  // fixed addresses (the DoH resolvers): refilled on every policy change
   // The managed segments' interface names (@segments): made with the table, which a change of
   // segments replaces, so never refilled.
   kInterfaceNames,
@@ -257,9 +250,7 @@ enum class SetKind {
 struct SetLayout {
   std::string name;
   uint32_t id = 0;  // how rules of the same transaction refer to the set
-  bool v6 = false;
-  std::vector<AddressInterval> intervals;  // merged (interval_set.h); kInterval only
-  SetKind kind = SetKind::kInterval;
+  SetKind kind = SetKind::kInterfaceNames;
   std::vector<std::string> ifnames{};  // kInterfaceNames only
   // kDeviceMeter only: how long an element stays after the rule last touched it (0: no timeout),
   // and how many

@@ -53,8 +53,7 @@ void PolicyCompiler::compileDns(const v1::Policy& policy, CompiledPolicy* out) {
 }
 
 void PolicyCompiler::loadDohList(const std::string& name, CompiledDns* dns) {
-  dns->doh_cidrs = readListFile(name, "dns.doh_list", kMaxDohEntries, &doh_text_);
-  dns->doh.addAll(dns->doh_cidrs);
+  dns->doh.addAll(readListFile(name, "dns.doh_list", kMaxDohEntries, &doh_text_));
 }
 
 }  // namespace muzzle

@@ -224,8 +224,9 @@ struct CompiledDns {
   bool enabled = false;
   uint8_t resolver_builtins = 0;  // BuiltinTarget bits
   AddressSet resolvers;
-  AddressSet doh;                 // DoH resolver addresses; the kernel holds the same in @doh4/6
-  std::vector<Cidr> doh_cidrs;    // as listed, for the ruleset
+  // DoH resolver addresses (dns.doh_list): HTTPS to one is DNS bypass (decide.cc). Held here
+  // alone; the kernel table has no copy, so a change of the list is a new policy, not a new set.
+  AddressSet doh;
   uint32_t cache_per_device = 1024;
   uint32_t ttl_grace_seconds = 10;
 };
@@ -281,7 +282,6 @@ struct FlowView {
   // Names the source device learned from its own DNS answers for the destination address
   // (unexpired). Empty: the device never resolved it ("no-dns").
   std::span<const std::string_view> dst_names;
-  bool dst_is_doh = false;  // the destination is a known DoH resolver (kernel set hint)
   // Which of the policy's schedules hold now (schedule.h); a scheduled rule whose bit is clear
   // does not match. The engine recomputes it when a window opens or closes, not per packet.
   ScheduleMask active_schedules = 0;

@@ -73,13 +73,16 @@ constexpr uint16_t kDnsPort = 53;
 constexpr uint16_t kDnsOverTlsPort = 853;  // DoT (tcp) and DoQ (udp)
 constexpr uint16_t kHttpsPort = 443;       // DoH over HTTP/2 (tcp) and HTTP/3 (udp)
 
-// Does this egress flow dodge the resolvers the policy names?
+// Does this egress flow dodge the resolvers the policy names? `flow.packet` is the flow as
+// opened, so a reply-direction packet (the first one judged after a policy change) is asked
+// about the same destination as the packet that opened it. The DoH list is a sorted AddressSet:
+// a binary search, and only for a flow to port 443.
 bool isDnsBypass(const CompiledPolicy& policy, const FlowView& flow, int segment) {
   const PacketInfo& p = *flow.packet;
   if (!policy.dns.enabled || !p.has_ports) return false;
   if (p.protocol != static_cast<uint8_t>(L4::kTcp) && p.protocol != static_cast<uint8_t>(L4::kUdp)) return false;
   if (p.dst_port == kDnsOverTlsPort) return true;
-  if (p.dst_port == kHttpsPort) return flow.dst_is_doh;
+  if (p.dst_port == kHttpsPort) return policy.dns.doh.contains(p.dst);
   if (p.dst_port != kDnsPort) return false;
   return !policy.dns.resolvers.contains(p.dst) &&
          !builtinsMatch(policy, policy.dns.resolver_builtins, segment, p.dst);

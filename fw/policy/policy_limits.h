@@ -34,7 +34,8 @@ inline constexpr size_t kMaxSchedules = 64;
 // Counts after expansion: what the compiled policy holds once every group is resolved.
 // One group's entries, inline or from its file (and the DoH list's).
 inline constexpr size_t kMaxGroupEntries = 1'000'000;
-// The DoH list's entries: the kernel holds them in a set, written in the policy's one batch.
+// The DoH list's entries: held in the compiled policy's AddressSet (CompiledDns::doh), which
+// decide() searches for a flow to port 443.
 inline constexpr size_t kMaxDohEntries = 100'000;
 // Addresses over the whole policy: groups, DoH list, the rules' own literals and the resolvers
 // (a resolver naming a group copies it).

@@ -11,7 +11,8 @@
 //       an interface the policy does not know)
 //   [3] source Ethernet address: 0 none, 1..kLabMacs a lab device, else 02:00:00:00:00:xx
 //   [4] the ruleset's hint mark (DHCP reply 0x02, flow allowed 0x04, DNS query 0x08, reply 0x10,
-//       DoH 0x20, DNS answer 0x40, DHCP request 0x80; any combination)
+//       DNS answer 0x40, DHCP request 0x80; any combination, and 0x20, which the ruleset no
+//       longer sets: it was the DoH hint)
 //   [5] bits 0-3: advance the clock by 0 or 2^(n-1) x 100 ms first; bit 4: switch policy
 //       (a new generation, learned names survive); bit 5: a header-only copy of a packet
 //       1000 bytes longer on the wire; bit 6: a volume limit blocks every class of the sender

@@ -6,10 +6,12 @@
 #include <linux/netfilter.h>
 
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "tests/unit/fw/engine/judge_dns_fixture.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace muzzle {
 namespace MUZZLE_UNITY_ID {
@@ -82,17 +84,57 @@ TEST_CASE("answers on flows the device may not have are dropped and teach nothin
   CHECK(f.judge.names().entryCount() == 0);
 }
 
-TEST_CASE("DNS to another resolver and DoH destinations are refused as dns-bypass") {
+TEST_CASE("DNS to another resolver is refused as dns-bypass") {
   Fixture f;
   auto v = f.send(udp("198.18.10.31", "198.51.100.2", 40002, 53, {}), NF_INET_FORWARD, kSegmentIf, kUplinkIf, kSpeakerMac);
   CHECK(*v.mark == verdictMark(kGeneration, VerdictCode::kReject));
   CHECK(f.logText().find("reason=dns-bypass") != std::string::npos);
+  CHECK(f.judge.counters().dns_bypass == 1);
+}
+
+TEST_CASE("HTTPS to a DoH resolver: the policy's list decides, in either direction of the packet") {
+  // No hint from the kernel (the table has no DoH set since 2026-12-07): the Judge's policy holds
+  // the list, and a new policy brings its new list with it.
+  testing::TempDir dir("muzzle-judge-doh");
+  const auto withList = [&dir](const char* list) {
+    std::ofstream(dir.path + "/doh.txt") << list;
+    std::string text = kPolicy;
+    const std::string dns = "ttl_grace_seconds: 2}";
+    text.replace(text.find(dns), dns.size(), "ttl_grace_seconds: 2, doh_list: doh.txt}");
+    auto p = compilePolicyText(text, dir.path + "/policy.yaml", testing::cameraSite());
+    REQUIRE_MESSAGE(p.ok(), p.status().message());
+    return *p;
+  };
+  Fixture f;
+  f.judge.setPolicy(withList("203.0.113.53\n"), kGeneration);
   f.ask("doh.voice.example");
   f.gatewayAnswers(answer("doh.voice.example", 53, 60));
-  v = f.send(tcp("198.18.10.31", "203.0.113.53", 41001, 443), NF_INET_FORWARD, kSegmentIf, kUplinkIf,
-             kSpeakerMac, kHintDohDestination);
-  CHECK(*v.mark == verdictMark(kGeneration, VerdictCode::kReject));
+  f.ask("avs.voice.example");
+  f.gatewayAnswers(answer("avs.voice.example", 30, 60));
+  const uint32_t refused = verdictMark(kGeneration, VerdictCode::kReject);
+  const uint32_t allowed = verdictMark(kGeneration, VerdictCode::kAllow);
+  // The first packet of the flow, from the speaker; and a packet the resolver sends on it, the
+  // first one judged after a policy change (the ruleset hints its direction).
+  const auto opened = [&f](const char* dst) {
+    return f.send(tcp("198.18.10.31", dst, 41001, 443), NF_INET_FORWARD, kSegmentIf, kUplinkIf,
+                  kSpeakerMac);
+  };
+  const auto reply = [&f](const char* src) {
+    return f.send(tcp(src, "198.18.10.31", 443, 41001), NF_INET_FORWARD, kUplinkIf, kSegmentIf,
+                  "aa:bb:cc:00:00:01", kHintReplyDirection);
+  };
+  CHECK(*opened("203.0.113.53").mark == refused);  // listed, whatever name it has
+  CHECK(*reply("203.0.113.53").mark == refused);
   CHECK(f.judge.counters().dns_bypass == 2);
+  CHECK((*opened("203.0.113.30").mark & kAllowMask) == allowed);  // not listed: the rules allow
+  CHECK((*reply("203.0.113.30").mark & kAllowMask) == allowed);
+  CHECK(f.logText().find("dst=203.0.113.53:443") != std::string::npos);
+  // A new list with the new policy: the verdicts follow it.
+  f.judge.setPolicy(withList("203.0.113.30\n"), kGeneration);
+  CHECK((*opened("203.0.113.53").mark & kAllowMask) == allowed);
+  CHECK(*opened("203.0.113.30").mark == refused);
+  CHECK(*reply("203.0.113.30").mark == refused);
+  CHECK(f.judge.counters().dns_bypass == 4);
 }
 
 }  // namespace

@@ -14,7 +14,6 @@ RulesetSpec spec() {
   RulesetSpec s;
   s.generation = 1;
   s.segment_ifnames = {"br-cam"};
-  s.doh = {*Cidr::parse("203.0.113.53"), *Cidr::parse("2001:db8:cafe::53")};
   return s;
 }
 
@@ -95,12 +94,16 @@ TEST_CASE("the segments are one set of interface names, which the base chains lo
   CHECK(text.find("br-iot") == text.rfind("br-iot"));
 }
 
-TEST_CASE("DoH resolvers live in interval sets the judge chain hints from") {
+TEST_CASE("ask hints the direction and queues: no address is looked up on the way to muzzled") {
+  // The DoH resolvers are decide()'s list (fw/policy/decide.cc), not a set every first packet's
+  // destination is looked up in.
   const std::string text = describeRuleset(spec());
-  CHECK(text.find("set doh4 {\n    type ipv4_addr; flags interval;\n    elements = { 203.0.113.53/32 }") !=
-        std::string::npos);
-  CHECK(text.find("elements = { 2001:db8:cafe::53/128 }") != std::string::npos);
-  CHECK(text.find("ip daddr @doh4 meta mark set 0x00000020") < text.find("ct direction reply meta mark set 0x00000010"));
+  CHECK(text.find("  chain ask {\n    meta mark set 0x00000000\n"
+                  "    ct direction reply meta mark set 0x00000010\n"
+                  "    counter xt target NFQUEUE --queue-num 100\n  }") != std::string::npos);
+  CHECK(text.find("daddr") == std::string::npos);
+  CHECK(text.find("flags interval") == std::string::npos);
+  CHECK(text.find("doh") == std::string::npos);
 }
 
 TEST_CASE("flows fan out over the flow queues; DNS answers and DHCP requests go to the inspection queue") {

@@ -60,8 +60,7 @@ struct Walk {
   size_t rules = 0;
   size_t exprs = 0;  // layout expressions (nftx::*)
   // The libnftnl expressions they linearise to, up to the failing one; where the kernel stops
-  // inside a layout expression (a port's implied protocol match fails, or a DoH set's family),
-  // up to that match only.
+  // inside a layout expression (a port's implied protocol match fails), up to that match only.
   size_t kernel_exprs = 0;
   // Of those, the set and map lookups (`lookup`, and `dynset`, which looks its key up and adds
   // it when missing): a hash of the key and a probe, the dearest of the expressions a packet
@@ -148,8 +147,6 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
     }
     return false;
   }
-  if (const auto* m = std::get_if<NfProto>(&expr)) return p.v6 == m->v6;
-  if (std::get_if<DaddrInSet>(&expr)) return false;  // no DoH resolvers in these walks
   if (std::get_if<Counter>(&expr)) ++w.counters;
   if (const auto* s = std::get_if<SetMetaMark>(&expr)) p.meta_mark = s->mark;
   if (const auto* s = std::get_if<CtMarkFromMetaMark>(&expr)) p.ct_mark = p.meta_mark & s->mask;
@@ -160,7 +157,7 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
 }
 
 // The match implied by a layout expression that failed on it, when one did: a port's or an ICMPv6
-// type's protocol, a DoH set's family. The kernel stops there, before the rest of the expression.
+// type's protocol. The kernel stops there, before the rest of the expression.
 inline std::optional<NftExpr> failedImpliedMatch(const NftExpr& expr, const Packet& p) {
   if (const auto* m = std::get_if<nftx::Port>(&expr);
       m != nullptr && m->proto != 0 && p.l4 != m->proto) {
@@ -168,9 +165,6 @@ inline std::optional<NftExpr> failedImpliedMatch(const NftExpr& expr, const Pack
   }
   if (std::holds_alternative<nftx::Icmpv6Type>(expr) && p.l4 != IPPROTO_ICMPV6) {
     return nftx::L4Proto{IPPROTO_ICMPV6};
-  }
-  if (const auto* m = std::get_if<nftx::DaddrInSet>(&expr); m != nullptr && p.v6 != m->v6) {
-    return nftx::NfProto{m->v6};
   }
   // A map that skips a zero mark stops at its compare: a load, the mask and the compare, as the
   // conntrack mark's compare makes them (the same three kernel expressions, no lookup).

@@ -1,7 +1,7 @@
-// NftBatch at the policy limits: kMaxDohEntries DoH ranges become a batch whose every message and
-// nested attribute says its true length (netlink lengths are 16 bits inside a message), so do more
-// segments than one message of @segments holds, and a batch that does not fit its limit is
-// refused whole, naming what did not fit, and never sent.
+// NftBatch: a table and a policy change become batches whose every message and nested attribute
+// says its true length (netlink lengths are 16 bits inside a message), so do more segments than
+// one message of @segments holds, and a batch that does not fit its limit is refused whole,
+// naming what did not fit, and never sent.
 #include "fw/nft/nft_batch.h"
 
 #include <doctest/doctest.h>
@@ -13,10 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "fw/nft/interval_set.h"
 #include "fw/nft/netlink_transport.h"
 #include "fw/nft/ruleset.h"
-#include "fw/policy/policy_limits.h"
 
 namespace muzzle {
 namespace MUZZLE_UNITY_ID {
@@ -36,23 +34,6 @@ class KeepingTransport : public NetlinkTransport {
  private:
   std::vector<std::string>* batches_;
 };
-
-// 2001:db8::2i, 2001:db8::2i+1 left out: no two ranges touch, so none merge.
-std::vector<Cidr> dohRanges(size_t count) {
-  std::vector<Cidr> out;
-  for (size_t i = 0; i < count; ++i) {
-    IpAddress ip;
-    ip.v6 = true;
-    ip.bytes = {0x20, 0x01, 0x0d, 0xb8};
-    const uint32_t n = static_cast<uint32_t>(2 * i);
-    ip.bytes[12] = static_cast<uint8_t>(n >> 24);
-    ip.bytes[13] = static_cast<uint8_t>(n >> 16);
-    ip.bytes[14] = static_cast<uint8_t>(n >> 8);
-    ip.bytes[15] = static_cast<uint8_t>(n);
-    out.push_back(Cidr::host(ip));
-  }
-  return out;
-}
 
 struct Walk {
   size_t messages = 0;
@@ -113,15 +94,14 @@ Walk walk(const std::string& batch) {
   return w;
 }
 
-TEST_CASE("kMaxDohEntries IPv6 DoH ranges: every message and element list has its true length") {
+TEST_CASE("a table and a policy change: every message and element list has its true length") {
   std::vector<std::string> batches;
   auto writer = makeNftRulesetWriter(std::make_unique<KeepingTransport>(&batches));
   RulesetSpec spec;
   spec.generation = 3;
   spec.segment_ifnames = {"br-cam"};
-  spec.doh = dohRanges(kMaxDohEntries);
   REQUIRE(writer->install(spec).ok());
-  spec.generation = 4;  // rewrites the sets and the per-policy chains' rules
+  spec.generation = 4;  // rewrites the per-policy chains' rules
   REQUIRE(writer->install(spec).ok());
   REQUIRE(batches.size() == 2);
   for (size_t i = 0; i < batches.size(); ++i) {
@@ -130,14 +110,13 @@ TEST_CASE("kMaxDohEntries IPv6 DoH ranges: every message and element list has it
     const Walk w = walk(batch);
     CHECK(w.errors.empty());
     for (const std::string& e : w.errors) MESSAGE(e);
-    // Each range: its start and its end; the 4 verdicts of the conntrack-mark map of each base
-    // chain that leads to `judge` (forward, input: rewritten with the policy too) and the 3 of
-    // `judge`'s packet-mark map, each map in a message of its own; and in the first batch only
-    // (the policy change leaves it) the segment in @segments.
+    // The 4 verdicts of the conntrack-mark map of each base chain that leads to `judge` (forward,
+    // input: rewritten with the policy too) and the 3 of `judge`'s packet-mark map, each map in a
+    // message of its own; and in the first batch only (the policy change leaves it) the segment
+    // in @segments.
     const size_t segments = i == 0 ? 1 : 0;
-    CHECK(w.elements == 2 * kMaxDohEntries + 4 + 4 + 3 + segments);
-    CHECK(w.element_messages ==
-          (2 * kMaxDohEntries + kElementsPerMessage - 1) / kElementsPerMessage + 3 + segments);
+    CHECK(w.elements == 4 + 4 + 3 + segments);
+    CHECK(w.element_messages == 3 + segments);
     CHECK(w.largest_elements_nest <= kElementsPerMessage * kMaxElementBytes);
     CHECK(w.largest_elements_nest < 0xffff);
   }
@@ -148,8 +127,7 @@ TEST_CASE("kMaxDohEntries IPv6 DoH ranges: every message and element list has it
 TEST_CASE("many segments: @segments' names in messages of kElementsPerMessage, padded to 16") {
   std::vector<std::string> batches;
   KeepingTransport transport(&batches);
-  SetLayout segments{
-      .name = "segments", .id = 8, .intervals = {}, .kind = SetKind::kInterfaceNames};
+  SetLayout segments{.name = "segments", .id = 8, .kind = SetKind::kInterfaceNames};
   for (size_t i = 0; i < kElementsPerMessage + 10; ++i) {
     segments.ifnames.push_back("vlan" + std::to_string(i));
   }
@@ -172,16 +150,18 @@ TEST_CASE("many segments: @segments' names in messages of kElementsPerMessage, p
 TEST_CASE("a batch past its limit is refused whole, names what did not fit, and is not sent") {
   std::vector<std::string> batches;
   KeepingTransport transport(&batches);
-  const SetLayout doh6{"doh6", 2, true, mergeIntervals(dohRanges(20'000), true)};
+  // 40,000 names in messages of kElementsPerMessage (~28 KiB each) pass 1 MiB.
+  SetLayout segments{.name = "segments", .id = 8, .kind = SetKind::kInterfaceNames};
+  for (size_t i = 0; i < 40'000; ++i) segments.ifnames.push_back("vlan" + std::to_string(i));
   NftBatch b(1, size_t{1} << 20);
   b.addTable("muzzle");
-  b.addIntervalSet("muzzle", doh6);
+  b.addInterfaceNameSet("muzzle", segments);
   b.addTable("after");
   const Status s = b.commit(transport);
   CHECK(batches.empty());
-  CHECK(s.message().find("does not fit in one transaction of 1 MiB: add elements to set doh6 "
-                         "(ranges ") != std::string::npos);
-  CHECK(s.message().find("of 20000) is past it") != std::string::npos);
+  CHECK(s.message().find("does not fit in one transaction of 1 MiB: add elements to set segments "
+                         "(") != std::string::npos);
+  CHECK(s.message().find("of 40000) is past it") != std::string::npos);
 }
 
 }  // namespace

@@ -66,9 +66,9 @@ RulesetSpec spec() {
 TEST_CASE("a refused message is named in the error: which rule of which chain, and why") {
   ScriptedTransport::Script script;
   auto writer = makeNftRulesetWriter(std::make_unique<ScriptedTransport>(&script));
-  // Messages: 3 table messages, 2 DoH sets (no elements), @segments and its element, 14 chains,
-  // then the rules: deny 2 is the 23rd.
-  script.refuse_at = 23;
+  // Messages: 3 table messages, @segments and its element, 14 chains, then the rules: deny 2 is
+  // the 21st.
+  script.refuse_at = 21;
   const Status s = writer->install(spec());
   CHECK(s.message() ==
         "installing table inet muzzle: nftables rejected the ruleset at deny rule 2 (TCP reset): " +
@@ -96,6 +96,10 @@ TEST_CASE("a policy change rewrites in place only after a whole table went in") 
   CHECK(std::count(update.begin(), update.end(), NFT_MSG_NEWCHAIN) == 0);
   CHECK(std::count(update.begin(), update.end(), NFT_MSG_DELCHAIN) == 0);
   CHECK(std::count(update.begin(), update.end(), NFT_MSG_DELRULE) > 0);  // the flushes
+  // No set is flushed or refilled (the DoH list is decide()'s): the only sets made are the
+  // anonymous verdict maps of the rules rewritten, `forward`'s, `input`'s and `judge`'s.
+  CHECK(std::count(update.begin(), update.end(), NFT_MSG_DELSETELEM) == 0);
+  CHECK(std::count(update.begin(), update.end(), NFT_MSG_NEWSET) == 3);
   const RulesetSpec out_of_range = [&] {
     RulesetSpec s = next;
     s.generation = 0;

@@ -280,10 +280,6 @@ RulesetSpec twoSegments() {
   RulesetSpec s;
   s.generation = 7;
   s.segment_ifnames = {"br-cam", "br-iot"};
-  // Overlapping and adjacent ranges, to be merged; both families.
-  s.doh = {*Cidr::parse("203.0.113.0/25"),    *Cidr::parse("203.0.113.53"),
-           *Cidr::parse("203.0.113.128/25"),  *Cidr::parse("198.51.100.7"),
-           *Cidr::parse("2001:db8:cafe::53"), *Cidr::parse("2001:db8:cafe::/120")};
   // The flood guard and the connection limit as muzzled.yaml's default has them: their sets
   // made with the table, their rules in `judge` and `save-allowed` rewritten with the policy,
   // naming the sets it no longer makes.
@@ -299,14 +295,13 @@ TEST_CASE("golden: fail-closed, two segments, one flow queue (compat); a policy 
   RulesetSpec spec = twoSegments();
   REQUIRE(writer->install(spec).ok());
   spec.generation = 8;
-  spec.doh = {*Cidr::parse("192.0.2.1"), *Cidr::parse("2001:db8::1")};
-  REQUIRE(writer->install(spec).ok());  // same base chains: the per-policy chains and the sets
+  REQUIRE(writer->install(spec).ok());  // same base chains: the per-policy chains' rules alone
   REQUIRE(writer->remove().ok());
   checkGolden("fail_closed_compat", renderBatches(batches));
 }
 
 TEST_CASE(
-    "golden: fail-open, four flow queues (native), no DoH resolvers; a segment added; UDP's "
+    "golden: fail-open, four flow queues (native); a segment added; UDP's "
     "destroy events off, then on") {
   std::vector<std::string> batches;
   auto writer = makeNftRulesetWriter(std::make_unique<RecordingTransport>(&batches));

@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "fw/nft/interval_set.h"
 #include "fw/nft/ruleset.h"
 
 namespace muzzle {
@@ -28,7 +27,6 @@ std::vector<RulesetSpec> specs() {
       s.fail_open = fail_open;
       s.queue_count = fail_open ? 4 : 1;
       s.queue_mode = fail_open ? QueueMode::kNative : QueueMode::kCompat;
-      s.doh = {*Cidr::parse("203.0.113.53"), *Cidr::parse("2001:db8:cafe::/48")};
       out.push_back(s);
     }
   }
@@ -87,9 +85,6 @@ TEST_CASE("the layout is consistent: listed chains, jump targets and looked-up s
             CHECK(chains.count(v->chain) == 1);
           }
         }
-        if (const auto* lookup = std::get_if<nftx::DaddrInSet>(&expr)) {
-          CHECK(sets.count(lookup->set) == 1);
-        }
         if (const auto* lookup = std::get_if<nftx::IfNameInSet>(&expr)) {
           CHECK(sets.count(lookup->set) == 1);
         }
@@ -134,31 +129,6 @@ TEST_CASE(
     CHECK(per_policy.count("forward") == 1);
     CHECK(per_policy.count("input") == 1);
   }
-}
-
-TEST_CASE("DoH ranges are merged: overlaps, adjacent ranges, the family's last address") {
-  const std::vector<Cidr> cidrs = {
-      *Cidr::parse("198.51.100.128/25"), *Cidr::parse("203.0.113.53"),
-      *Cidr::parse("198.51.100.0/25"),   *Cidr::parse("198.51.100.7"),
-      *Cidr::parse("2001:db8::/32"),     *Cidr::parse("2001:db8:1::1")};
-  const std::vector<AddressInterval> v4 = mergeIntervals(cidrs, false);
-  REQUIRE(v4.size() == 2);
-  CHECK(intervalText(v4[0], false) == "198.51.100.0/24");
-  CHECK(intervalText(v4[1], false) == "203.0.113.53/32");
-  const std::vector<AddressInterval> v6 = mergeIntervals(cidrs, true);
-  REQUIRE(v6.size() == 1);
-  CHECK(intervalText(v6[0], true) == "2001:db8::/32");
-  // Adjacent but not one prefix: written as a range.
-  const std::vector<AddressInterval> odd =
-      mergeIntervals({*Cidr::parse("203.0.113.1"), *Cidr::parse("203.0.113.2/31")}, false);
-  REQUIRE(odd.size() == 1);
-  CHECK(intervalText(odd[0], false) == "203.0.113.1-203.0.113.3");
-  const std::vector<AddressInterval> all =
-      mergeIntervals({*Cidr::parse("0.0.0.0/0"), *Cidr::parse("203.0.113.1")}, false);
-  REQUIRE(all.size() == 1);
-  CHECK(all[0].last == lastAddress(false));
-  CHECK(intervalText(all[0], false) == "0.0.0.0/0");
-  CHECK(addressBytes(all[0].last, false) == std::vector<uint8_t>{255, 255, 255, 255});
 }
 
 }  // namespace

@@ -44,14 +44,17 @@ std::shared_ptr<const CompiledPolicy> compiled(std::string_view text = kPolicy) 
   return *p;
 }
 
-struct Flow {
-  PacketInfo packet;
-  std::vector<std::string_view> names;
-  bool doh = false;
-};
+// kPolicy with a DoH list (203.0.113.53 and 2001:db8:d0::/48) in `dir`, next to the policy.
+std::shared_ptr<const CompiledPolicy> compiledWithDohList(const testing::TempDir& dir) {
+  std::ofstream(dir.path + "/doh.txt") << "# lab DoH resolvers\n203.0.113.53\n2001:db8:d0::/48\n";
+  auto p = compilePolicyText(std::string(kPolicy) + "  doh_list: doh.txt\n",
+                             dir.path + "/policy.yaml", lab());
+  REQUIRE_MESSAGE(p.ok(), p.status().message());
+  return *p;
+}
 
 Verdict egress(const CompiledPolicy& policy, const char* mac, const char* dst, L4 proto,
-               uint16_t port, std::vector<std::string_view> names = {}, bool doh = false) {
+               uint16_t port, std::vector<std::string_view> names = {}) {
   PacketInfo p;
   p.src = *IpAddress::parse("198.18.10.31");
   p.dst = *IpAddress::parse(dst);
@@ -63,7 +66,6 @@ Verdict egress(const CompiledPolicy& policy, const char* mac, const char* dst, L
   flow.packet = &p;
   flow.src = Endpoint{0, MacAddress::parse(mac), false};
   flow.dst_names = names;
-  flow.dst_is_doh = doh;
   Verdict v = decide(policy, flow);
   // The name points into `names`, which dies here: hand back a copy the test can read.
   static std::string last_name;
@@ -162,7 +164,7 @@ TEST_CASE("a name deny matches the learned name and logs it") {
   CHECK(v.name == "relay.p2p.example");
 }
 
-TEST_CASE("dns-bypass: other resolvers, DoT/DoQ, HTTPS to DoH resolvers") {
+TEST_CASE("dns-bypass: other resolvers, DoT/DoQ") {
   auto policy = compiled();
   // The gateway is the resolver: the rules decide (the camera may use udp/53 only).
   CHECK(egress(*policy, kCam, "198.18.10.1", L4::kUdp, 53).action == Action::kAllow);
@@ -172,11 +174,39 @@ TEST_CASE("dns-bypass: other resolvers, DoT/DoQ, HTTPS to DoH resolvers") {
   CHECK(egress(*policy, kCam, "198.51.100.2", L4::kTcp, 53).reason == Reason::kDnsBypass);
   CHECK(egress(*policy, kCam, "198.51.100.53", L4::kTcp, 853).reason == Reason::kDnsBypass);
   CHECK(egress(*policy, kCam, "198.18.10.1", L4::kUdp, 853).reason == Reason::kDnsBypass);
-  CHECK(egress(*policy, kSpeaker, "203.0.113.53", L4::kTcp, 443, {}, true).reason == Reason::kDnsBypass);
+  // No DoH list: HTTPS is the rules' to decide, whatever the address.
+  v = egress(*policy, kSpeaker, "203.0.113.53", L4::kTcp, 443, {"doh.voice.example"});
+  CHECK(v.action == Action::kAllow);
+  CHECK(v.reason == Reason::kNone);
+}
+
+TEST_CASE("dns-bypass: HTTPS to an address in the policy's DoH list, and only that") {
+  // decide() asks the compiled policy's list (the kernel table has no DoH set since 2026-12-07).
+  testing::TempDir dir("muzzle-doh-decide");
+  auto policy = compiledWithDohList(dir);
+  for (const L4 proto : {L4::kTcp, L4::kUdp}) {  // HTTP/2 and HTTP/3
+    CAPTURE(static_cast<int>(proto));
+    for (const char* resolver : {"203.0.113.53", "2001:db8:d0::1"}) {
+      CAPTURE(resolver);
+      const Verdict v = egress(*policy, kSpeaker, resolver, proto, 443);
+      CHECK(v.action == Action::kReject);
+      CHECK(v.reason == Reason::kDnsBypass);
+    }
+  }
   // Even a name the speaker may reach does not excuse a DoH resolver.
-  v = egress(*policy, kSpeaker, "203.0.113.53", L4::kTcp, 443, {"doh.voice.example"}, true);
+  Verdict v = egress(*policy, kSpeaker, "203.0.113.53", L4::kTcp, 443, {"doh.voice.example"});
   CHECK(v.action == Action::kReject);
   CHECK(v.reason == Reason::kDnsBypass);
+  // An address the list does not hold (beside a listed one, and just past the listed /48): the
+  // rules decide, and they allow the name.
+  for (const char* other : {"203.0.113.54", "2001:db8:d1::1"}) {
+    CAPTURE(other);
+    v = egress(*policy, kSpeaker, other, L4::kTcp, 443, {"avs.voice.example"});
+    CHECK(v.action == Action::kAllow);
+    CHECK(v.reason == Reason::kNone);
+  }
+  // A listed address on another port than 443 is no DoH.
+  CHECK(egress(*policy, kSpeaker, "203.0.113.53", L4::kTcp, 80).reason == Reason::kNone);
 }
 
 TEST_CASE("without a dns section there is no bypass control") {
@@ -187,6 +217,15 @@ profiles:
 )");
   CHECK_FALSE(policy->dns.enabled);
   auto v = egress(*policy, kCam, "198.51.100.2", L4::kUdp, 53);
+  CHECK(v.action == Action::kAllow);
+  CHECK(v.reason == Reason::kNone);
+  // Nor for HTTPS to an address a DoH list holds: the list is only heard with a dns section
+  // (a compiled policy whose list holds 203.0.113.53, its dns section taken away).
+  testing::TempDir dir("muzzle-doh-nodns");
+  auto without = std::make_shared<CompiledPolicy>(*compiledWithDohList(dir));
+  REQUIRE(without->dns.doh.contains(*IpAddress::parse("203.0.113.53")));
+  without->dns.enabled = false;
+  v = egress(*without, kSpeaker, "203.0.113.53", L4::kTcp, 443, {"doh.voice.example"});
   CHECK(v.action == Action::kAllow);
   CHECK(v.reason == Reason::kNone);
 }
@@ -285,7 +324,7 @@ TEST_CASE("loader: the DoH list is read relative to the policy, errors name its 
     REQUIRE_MESSAGE(p.ok(), p.status().message());
     CHECK((*p)->dns.doh.contains(*IpAddress::parse("203.0.113.53")));
     CHECK((*p)->dns.doh.contains(*IpAddress::parse("2001:db8:d0::1")));
-    CHECK((*p)->dns.doh_cidrs.size() == 2);
+    CHECK((*p)->dns.doh.intervalCount() == 2);
     // The list is part of the digest: a changed list is a changed policy.
     std::ofstream(base + "/doh.txt") << "203.0.113.54\n";
     auto q = compilePolicyText(policy, base + "/policy.yaml", lab());
