@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fw/nft/flood_dump.h"
+#include "fw/nft/ruleset_layout.h"
 #include "tests/fuzz/netlink_input.h"
 
 namespace {
