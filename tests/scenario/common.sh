@@ -111,6 +111,18 @@ ctl() { "$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" "$@"; }
 # mapping writes uint64 as a quoted string, uint32 bare).
 json_field() { sed -n "s/.*\"$1\": \"\{0,1\}\([0-9]*\).*/\1/p;T;q" <<<"$2"; }
 
+# flood_guard_status FIELD VALUE: the flood_guard object of `muzzlectl status --json`, once its
+# FIELD reads VALUE (muzzled reads the kernel's counts every 2 s), or as it stands after 10 s.
+flood_guard_status() {
+  local json="" i
+  for ((i = 0; i < 100; i++)); do
+    json="$(ctl --json status | sed -n '/"flood_guard"/,/}/p' || true)"
+    [[ "$(json_field "$1" "$json")" == "$2" ]] && break
+    sleep 0.1
+  done
+  printf '%s\n' "$json"
+}
+
 # device_drops SET MAC: the packets the counter of MAC's element in the device meter SET of
 # table inet muzzle counted (@flood-dropped, @conn-limit-dropped); 0 when it holds none.
 device_drops() {

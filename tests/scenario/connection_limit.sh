@@ -90,13 +90,7 @@ echo "== muzzled reads the count and names the device"
 dropped="$(device_drops conn-limit-dropped "$cam1_mac")"
 lab_check "event=connection-limit names cam1 and the number dropped" \
   wait_log "event=connection-limit .*device=$cam1_mac .*limit=20" 10
-status=""
-for _ in $(seq 100); do
-  status="$(ctl --json status || true)"
-  [[ "$(json_field connection_dropped "$status")" == "$dropped" ]] && break
-  sleep 0.1
-done
-guard_json="$(sed -n '/"flood_guard"/,/}/p' <<<"$status")"
+guard_json="$(flood_guard_status connection_dropped "$dropped")"
 echo "$guard_json" | sed 's/^/    /'
 lab_check "status --json: connection_dropped is the kernel's count ($dropped), one device" \
   test "$(json_field connection_dropped "$guard_json"):$(json_field connection_devices "$guard_json")" = "$dropped:1"

@@ -54,13 +54,7 @@ lab_check "queued and dropped add up to the burst and cam2's one flow, exactly" 
 echo "== muzzled reads the count and names the device"
 lab_check "event=flood-guard names cam1 and the number dropped" \
   wait_log "event=flood-guard .*device=$cam1_mac .*dropped=$dropped .*rate=50 burst=100" 10
-status=""
-for _ in $(seq 100); do
-  status="$(ctl --json status || true)"
-  [[ "$(json_field dropped "$(sed -n '/"flood_guard"/,/}/p' <<<"$status")")" == "$dropped" ]] && break
-  sleep 0.1
-done
-guard_json="$(sed -n '/"flood_guard"/,/}/p' <<<"$status")"
+guard_json="$(flood_guard_status dropped "$dropped")"
 echo "$guard_json" | sed 's/^/    /'
 lab_check "status --json: flood_guard.dropped is the kernel's count, one device" \
   test "$(json_field dropped "$guard_json"):$(json_field devices "$guard_json")" = "$dropped:1"
