@@ -478,14 +478,15 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
                    {"dns-answer", std::nullopt, true},     {"dns-query", std::nullopt, true},
                    {"ask", std::nullopt, false},           {"forward", Hook::kForward, true},
                    {"input", Hook::kInput, true},          {"output", Hook::kOutput, false}};
-  // Before `input`, whose rule jumps to it.
-  if (spec.flood_rate > 0) {
-    layout.chains.insert(layout.chains.begin(), {"dhcp-request", std::nullopt, false});
-  }
   layout.listing = {"forward",      "input",         "output",       "judge",     "ask",
                     "save-allowed", "save-rejected", "save-dropped", "inspected", "dns-dhcp",
                     "dns-answer",   "dns-query",     "deny",         "discard"};
-  if (spec.flood_rate > 0) layout.listing.insert(layout.listing.begin() + 5, "dhcp-request");
+  if (spec.flood_rate > 0) {
+    // Made before `input`, whose rule goes to it; listed after `ask`.
+    layout.chains.insert(layout.chains.begin(), {"dhcp-request", std::nullopt, false});
+    layout.listing.insert(std::find(layout.listing.begin(), layout.listing.end(), "ask") + 1,
+                          "dhcp-request");
+  }
   addRefusingChains(b);
   addDnsDhcpChain(b);
   addInspectedChain(b);
