@@ -227,6 +227,27 @@ Result<DaemonConfig> daemonConfigOf(const v1::DaemonConfig& proto, const SourceM
       config.accounting_interval_seconds = every;
     }
   }
+  if (proto.devices().has_new_per_minute()) {
+    const uint32_t rate = proto.devices().new_per_minute();
+    if (rate > kMaxNewDevicesPerMinute) {
+      fail("devices.new_per_minute",
+           std::to_string(rate) + " is out of range (1.." +
+               std::to_string(kMaxNewDevicesPerMinute) +
+               " new devices a minute per segment, or 0 to turn admission off)");
+    } else {
+      config.new_devices_per_minute = rate;
+    }
+  }
+  if (proto.devices().has_new_burst()) {
+    const uint32_t burst = proto.devices().new_burst();
+    if (burst == 0 || burst > kMaxNewDeviceBurst) {
+      fail("devices.new_burst", std::to_string(burst) + " is out of range (1.." +
+                                    std::to_string(kMaxNewDeviceBurst) +
+                                    " new devices at once per segment)");
+    } else {
+      config.new_device_burst = burst;
+    }
+  }
   if (proto.flood_guard().has_new_flows_per_second()) {
     const uint32_t rate = proto.flood_guard().new_flows_per_second();
     if (rate > kMaxFloodRate) {

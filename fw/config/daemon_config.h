@@ -37,6 +37,19 @@ inline constexpr uint32_t kMaxFloodBurst = 10'000'000;
 // when a device at its limit opens one more connection: kept small.
 inline constexpr uint32_t kDefaultConnLimit = 1024;
 inline constexpr uint32_t kMaxConnLimit = 1'000'000;
+// New-device admission per segment (fw/device/device_admission.h). The defaults are chosen for
+// the first install, when every device of the segment is new at once: a box put in front of a
+// VLAN of 200 existing cameras takes 64 at once and the rest at one a second, so all of them
+// are in within about 2.5 minutes as their flows retry (TCP retries a SYN after 1, 3, 7, 15 and
+// 31 s; a camera's UDP probes repeat). A home network (tens of devices) never meets it. A
+// device forging source MACs gets 64 records, then one a second: 3,600 an hour against an
+// inventory of 4,096, where without it every forged flow was one. A segment with more devices
+// that join at once (a site put behind the box all together, a conference Wi-Fi) raises it,
+// or names its devices in the policy, which are never held to it.
+inline constexpr uint32_t kDefaultNewDevicesPerMinute = 60;
+inline constexpr uint32_t kDefaultNewDeviceBurst = 64;
+inline constexpr uint32_t kMaxNewDevicesPerMinute = 60'000;
+inline constexpr uint32_t kMaxNewDeviceBurst = 65'536;
 
 // The validated config with defaults filled in.
 struct DaemonConfig {
@@ -59,6 +72,10 @@ struct DaemonConfig {
   // How often the kernel's per-device traffic counts are read (fw/nft/conntrack_counts.h);
   // 0: no accounting (conntrack's counters are not turned on nor read).
   uint32_t accounting_interval_seconds = 10;
+  // New-device admission (proto DeviceConfig.new_per_minute, new_burst): devices never seen
+  // before that may enter each segment a minute, and at once; 0 a minute: off.
+  uint32_t new_devices_per_minute = kDefaultNewDevicesPerMinute;
+  uint32_t new_device_burst = kDefaultNewDeviceBurst;
   // The flood guard (proto FloodGuard; RulesetSpec::flood_rate): new flows a second each device
   // may open, and how many at once; a rate of 0 turns it off.
   uint32_t flood_rate = kDefaultFloodRate;

@@ -17,6 +17,17 @@ namespace {
 // How long run() waits, on its way out, for the event log to deliver its last lines.
 constexpr auto kStopFlushTimeout = std::chrono::seconds(5);
 
+// The box's table sizes, and the new-device admission muzzled.yaml asks for.
+JudgeLimits judgeLimitsOf(const DaemonConfig& config) {
+  static_assert(DeviceAdmission::Limits{}.per_minute == kDefaultNewDevicesPerMinute &&
+                    DeviceAdmission::Limits{}.burst == kDefaultNewDeviceBurst,
+                "a Judge built without a config admits what muzzled.yaml's defaults do");
+  JudgeLimits limits;
+  limits.admission.per_minute = config.new_devices_per_minute;
+  limits.admission.burst = config.new_device_burst;
+  return limits;
+}
+
 }  // namespace
 
 struct Daemon::Loop {
@@ -55,7 +66,7 @@ Daemon::Daemon(DaemonConfig config, RulesetWriter& ruleset, HostInfo& host, Queu
       log_(log),
       clock_(clock),
       oui_(oui),
-      judge_(log, clock, host, oui),
+      judge_(log, clock, host, oui, judgeLimitsOf(config_)),
       generations_(generations),
       loop_(std::make_unique<Loop>()) {
   judge_.devices().bindings().setHold(std::chrono::seconds(config_.address_hold_seconds));
@@ -225,6 +236,9 @@ Status Daemon::start() {
       flood_counters_.connections = config_.conn_limit;
     }
     addTicker(kFloodReadPeriod, [this] { readFloodGuard(); });
+  }
+  if (judge_.admission().on()) {
+    addTicker(kDeviceFloodReportPeriod, [this] { reportDeviceFlood(); });
   }
   // The events of a stalled queue thread come within a second or so whether or not systemd
   // watches; the watchdog timer checks again before each ping.
@@ -415,6 +429,7 @@ int Daemon::run() {
   notify({{"STOPPING", "1"}});
   if (!idle()) {
     accountTraffic();  // what was counted since the last interval, into the saved totals
+    if (judge_.admission().on()) reportDeviceFlood(/*all=*/true);  // the last refusals' line
     saveInventory();
     saveLearning();
   }

@@ -183,6 +183,14 @@ class Daemon : public EngineControl {
   std::string readDeviceDrops(DeviceDropCause cause, std::vector<LogLine>* lines);
   static constexpr std::chrono::seconds kFloodReadPeriod{2};
   static constexpr size_t kMaxFloodLines = 8;
+  // New-device admission (daemon_status.cc), every kDeviceFloodReportPeriod while it is on: an
+  // `event=device-flood` line for each segment whose refusals grew since its last one, at most
+  // one per segment every DeviceAdmission::kReportInterval (so a flood writes one line per
+  // segment every few seconds, whatever its rate, the first within a second; the refusals
+  // themselves write nothing on the packet path). With `all`, on the way out, every segment's,
+  // so the lines add up to the count.
+  void reportDeviceFlood(bool all = false);
+  static constexpr std::chrono::seconds kDeviceFloodReportPeriod{1};
   void installVolumeBlocks();
   // Learning mode (daemon_learn.cc): learn.state in state_dir, read at start (a damaged file is
   // set aside, loudly, and learning starts empty), written every minute, on every start and

@@ -49,6 +49,12 @@ EngineStatus Daemon::engineStatus() const {
     st.judge = judge_.counters();
     if (judge_.policy()) st.policy_digest = judge_.policy()->digest;
     st.devices_known = judge_.devices().size();
+    if (const DeviceAdmission& a = judge_.admission(); a.on()) {
+      st.admission.per_minute = a.limits().per_minute;
+      st.admission.burst = a.limits().burst;
+      st.admission.refused = a.refused();
+      st.admission.segments = a.status();
+    }
     st.name_cache_entries = judge_.names().entryCount();
     st.accounting = accounting_counters_;
     st.flood_guard = flood_counters_;
@@ -98,6 +104,7 @@ void Daemon::logCounters(const char* event) {
         .add("new_devices", j.new_devices)
         .add("devices_known", judge_.devices().size())
         .add("device_evictions", judge_.devices().evictions())
+        .add("devices_refused", j.devices_refused)
         .add("dhcp_requests", j.dhcp_requests)
         .add("dhcp_malformed", j.dhcp_malformed)
         .add("reassigned", j.reassigned)
@@ -150,6 +157,18 @@ void Daemon::logCounters(const char* event) {
   if (!kernel.ok()) line.add("kernel_counters_error", kernel.status().message());
   if (!table.ok()) line.add("conntrack_error", table.status().message());
   log_.write(std::move(line));
+}
+
+void Daemon::reportDeviceFlood(bool all) {
+  std::vector<LogLine> lines;
+  {
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    lines = judge_.deviceFloodLines(all);
+  }
+  // write(), not writeLimited(): the admission already limits them to one line per segment every
+  // few seconds, and the line that says a flood is on must not be crowded out by the flood's
+  // own deny lines.
+  for (LogLine& line : lines) log_.write(std::move(line));
 }
 
 void Daemon::readFloodGuard() {

@@ -17,6 +17,7 @@
 
 #include "fw/common/status.h"
 #include "fw/config/daemon_config.h"
+#include "fw/device/device_admission.h"
 #include "fw/device/device_record.h"
 #include "fw/engine/judge_counters.h"
 #include "fw/learn/flow_recorder.h"
@@ -28,6 +29,15 @@
 #include "fw/policy/policy_loader.h"
 
 namespace muzzle {
+
+// New-device admission per segment (muzzled.yaml `devices: {new_per_minute, new_burst}`;
+// fw/device/device_admission.h), copied out under the Judge's lock.
+struct AdmissionCounters {
+  uint32_t per_minute = 0;  // 0: off (then `segments` is empty)
+  uint32_t burst = 0;
+  uint64_t refused = 0;  // first packets of new devices refused since start, all segments
+  std::vector<DeviceAdmission::SegmentStatus> segments;  // in the config's order
+};
 
 // Per-device accounting (fw/nft/conntrack_counts.h, fw/engine/daemon_accounting.cc), as the
 // engine ran it.
@@ -98,6 +108,7 @@ struct EngineStatus {
   uint64_t events_dropped = 0;  // event lines lost because the delivery buffer was full
   std::string policy_digest;
   size_t devices_known = 0;       // the inventory's size (bounded: fw/device/inventory.h)
+  AdmissionCounters admission;    // how fast new devices may enter it
   size_t name_cache_entries = 0;  // (address, name) bindings learned from DNS and held now
   AccountingCounters accounting;
   FloodGuardCounters flood_guard;

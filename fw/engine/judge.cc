@@ -32,6 +32,11 @@ void Judge::setPolicy(std::shared_ptr<const CompiledPolicy> policy, uint32_t gen
   limits.per_device = policy->dns.cache_per_device;
   limits.grace = std::chrono::seconds(policy->dns.ttl_grace_seconds);
   names_.setLimits(limits);
+  // Off the packet path: the names are compared (and copied only when they changed).
+  std::vector<std::string> segment_names;
+  segment_names.reserve(policy->segments.size());
+  for (const CompiledSegment& seg : policy->segments) segment_names.push_back(seg.name);
+  admission_.setSegments(segment_names);
   policy_ = std::move(policy);
   generation_ = generation;
 }
@@ -64,10 +69,24 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
     // Source-address validation: a packet from an address bound to another device is dropped
     // (NF_DROP, not a drop mark: a conntrack entry marked "drop" for the spoofed tuple would
     // later hit the address's real owner).
-    if (!observe(*q.hwaddr, info.src, sender.segment)) {
-      ++counters_.spoofed;
-      ++counters_.dropped;
-      return PacketVerdict{NF_DROP, std::nullopt};
+    switch (observe(*q.hwaddr, info.src, sender.segment)) {
+      case Sender::kSeen:
+        break;
+      case Sender::kSpoof:
+        ++counters_.spoofed;
+        ++counters_.dropped;
+        return PacketVerdict{NF_DROP, std::nullopt};
+      case Sender::kRefused:
+        // A new device its segment does not admit now. A DHCP request still reaches the lease
+        // server (a device must be able to get an address; it is just not recorded); any other
+        // packet is dropped with NF_DROP, so no conntrack entry stays and its retry is judged
+        // again.
+        if ((q.mark & kHintDhcpRequest) != 0) {
+          ++counters_.dhcp_requests;
+          return PacketVerdict{NF_ACCEPT, std::nullopt};
+        }
+        ++counters_.dropped;
+        return PacketVerdict{NF_DROP, std::nullopt};
     }
   }
   if ((q.mark & kHintDhcpRequest) != 0) return onDhcpRequest(q, info, sender.segment);

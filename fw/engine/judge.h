@@ -6,6 +6,11 @@
 // Identification (fw/engine/judge_devices.cc): the sender is the frame's Ethernet address, and a
 // packet whose source address is bound to another device (fw/device/address_bindings.h) is
 // dropped before anything else happens (NF_DROP, counted `spoofed`, event=spoof once per pair).
+// A sender the inventory does not know and the policy does not name becomes a record only while
+// its segment admits new devices (fw/device/device_admission.h); past that its packet is
+// dropped (NF_DROP, counted `devices_refused`), nothing is recorded and no event is written
+// per packet (the engine writes them per segment, every few seconds: deviceFloodLines()). A DHCP
+// request from such a sender is still accepted, unread.
 //
 // No I/O but, on an unknown device address or a claim on a lapsed binding, a rate-limited
 // neighbour-table read through HostInfo: its log lines only go into the EventLog's bounded
@@ -22,6 +27,7 @@
 
 #include "fw/common/clock.h"
 #include "fw/common/keyed_hash.h"
+#include "fw/device/device_admission.h"
 #include "fw/device/inventory.h"
 #include "fw/device/oui_database.h"
 #include "fw/dns/dns_flow_tracker.h"
@@ -44,6 +50,8 @@ struct JudgeLimits {
   size_t devices = kDefaultInventoryCapacity;
   DnsQuestionLimits dns_questions;
   DnsTcpLimits dns_streams;
+  // New devices per segment (muzzled.yaml `devices: {new_per_minute, new_burst}`).
+  DeviceAdmission::Limits admission;
 };
 
 class Judge : public PacketSink, private DnsAnswerSink {
@@ -55,6 +63,7 @@ class Judge : public PacketSink, private DnsAnswerSink {
         clock_(clock),
         host_(host),
         inventory_(limits.devices, oui, clock),
+        admission_(clock, limits.admission),
         names_(clock),
         dns_flows_(clock, limits.dns_questions, limits.dns_streams),
         learning_(clock) {}
@@ -90,6 +99,14 @@ class Judge : public PacketSink, private DnsAnswerSink {
   const JudgeCounters& counters() const { return counters_; }
   const DeviceInventory& devices() const { return inventory_; }
   DeviceInventory& devices() { return inventory_; }
+  // New-device admission per segment: its counts for the status, its reports for the engine's
+  // event=device-flood lines (under the owner's lock).
+  const DeviceAdmission& admission() const { return admission_; }
+  DeviceAdmission& admission() { return admission_; }
+  // The event=device-flood lines of the segments whose refusals grew since their last line, at
+  // most one per segment every DeviceAdmission::kReportInterval (every segment's with `all`).
+  // For the engine thread, which writes them after it lets go of the lock.
+  std::vector<LogLine> deviceFloodLines(bool all = false);
   const NameCache& names() const { return names_; }
   // Outstanding DNS questions and DNS-over-TCP streams (which answers may teach names).
   const DnsFlowTracker& dnsFlows() const { return dns_flows_; }
@@ -127,10 +144,21 @@ class Judge : public PacketSink, private DnsAnswerSink {
                        const DnsMessage& m) override;
   void noteDnsTcp(DnsTcpResult result, MacAddress device);
   void logNewDevice(const DeviceRecord& device);
-  // Learns that `mac` on `segment` sent from `ip`; logs the device if it is new. False when
-  // `ip` is bound to another device (a spoof): then nothing about any device changed but the
-  // sender's last-seen time, and the caller drops the packet.
-  bool observe(MacAddress mac, const IpAddress& ip, int segment);
+  // What observe() made of a packet's sender.
+  enum class Sender {
+    kSeen,     // recorded (or its address is none to bind); judge on
+    kSpoof,    // `ip` is bound to another device: drop
+    kRefused,  // a new device its segment does not admit now: drop, nothing recorded
+  };
+  // Learns that `mac` on `segment` sent from `ip`; logs the device if it is new. On kSpoof
+  // nothing about any device changed but the sender's last-seen time; on kRefused nothing at
+  // all but the refusal's count.
+  Sender observe(MacAddress mac, const IpAddress& ip, int segment);
+  // Whether `mac`, about to become a record on `segment`, may: a device the inventory knows or
+  // the policy names always may; another spends its segment's admission. A refusal is counted
+  // when `count_refusal` (a packet's), not when it is a neighbour-table entry's, which comes
+  // back with every read.
+  bool mayRecord(MacAddress mac, int segment, bool count_refusal);
   void logMoved(const IpAddress& ip, MacAddress from, MacAddress to, std::string_view why);
   // event=spoof, once per (sender, address) pair while remembered, and rate-limited.
   void reportSpoof(MacAddress mac, const IpAddress& ip, std::string_view owner,
@@ -164,6 +192,7 @@ class Judge : public PacketSink, private DnsAnswerSink {
   uint32_t generation_ = 0;
   ScheduleMask active_schedules_ = 0;
   DeviceInventory inventory_;
+  DeviceAdmission admission_;
   std::function<void()> on_reassigned_;
   MudUrlHook on_mud_url_;
   NameCache names_;

@@ -19,6 +19,9 @@ struct JudgeCounters {
   uint64_t malformed = 0;  // packets that failed to parse: dropped and counted
   std::array<uint64_t, 8> malformed_by_error{};  // indexed by ParseError
   uint64_t new_devices = 0;
+  // First packets (and DHCP requests) of devices their segment's new-device admission refused
+  // (fw/device/device_admission.h): dropped (DHCP: accepted), not recorded.
+  uint64_t devices_refused = 0;
   uint64_t neighbour_reads = 0;
   uint64_t dns_answers = 0;    // DNS answers to devices seen (every packet, not flows)
   uint64_t dns_answers_read_only = 0;  // of them, on a flow the kernel allows: not judged again

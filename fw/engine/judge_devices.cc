@@ -20,9 +20,39 @@ PacketVerdict accept() { return PacketVerdict{NF_ACCEPT, std::nullopt}; }
 
 }  // namespace
 
-bool Judge::observe(MacAddress mac, const IpAddress& ip, int segment) {
+bool Judge::mayRecord(MacAddress mac, int segment, bool count_refusal) {
+  // The common case first: a known device costs one lookup more than before, nothing else.
+  if (!admission_.on() || inventory_.find(mac) != nullptr) return true;
+  // Named in the policy (an operator's assignment is an entry there too): never held, so a
+  // real camera keeps working while another device forges MACs.
+  if (policy_->deviceByMac(mac) >= 0) return true;
+  if (admission_.admit(segment)) return true;
+  if (count_refusal) {
+    admission_.refuse(segment);
+    ++counters_.devices_refused;
+  }
+  return false;
+}
+
+std::vector<LogLine> Judge::deviceFloodLines(bool all) {
+  std::vector<LogLine> lines;
+  for (const DeviceAdmission::Report& r : admission_.takeReports(all)) {
+    lines.push_back(LogLine("device-flood")
+                        .add("segment", r.segment)
+                        .add("refused", r.refused)
+                        .add("new_devices_per_minute", admission_.limits().per_minute)
+                        .add("burst", admission_.limits().burst)
+                        .add("refused_total", r.total));
+  }
+  return lines;
+}
+
+Judge::Sender Judge::observe(MacAddress mac, const IpAddress& ip, int segment) {
   // A DHCP client has no address yet (0.0.0.0); its request teaches the MAC, not an IP.
-  if (!AddressBindings::bindable(ip)) return true;
+  if (!AddressBindings::bindable(ip)) return Sender::kSeen;
+  // Before the bindings are asked: a claim binds an unbound address to its claimant, which a
+  // device not admitted must not get either.
+  if (!mayRecord(mac, segment, /*count_refusal=*/true)) return Sender::kRefused;
   const std::string& segment_name = policy_->segments[segment].name;
   if (policy_->box_addresses.contains(ip)) {
     // The box's own address is no device's to use: refused like any other spoof.
@@ -32,7 +62,7 @@ bool Judge::observe(MacAddress mac, const IpAddress& ip, int segment) {
       logNewDevice(*seen.first);
     }
     reportSpoof(mac, ip, "box", segment_name);
-    return false;
+    return Sender::kSpoof;
   }
   AddressBindings& bindings = inventory_.bindings();
   Claim c = bindings.claim(mac, ip, segment);
@@ -69,7 +99,7 @@ bool Judge::observe(MacAddress mac, const IpAddress& ip, int segment) {
     classifiedProfile(mac);  // fills in the profile and why, for the event
     logNewDevice(*seen.first);
   }
-  return c.outcome != ClaimOutcome::kSpoof;
+  return c.outcome == ClaimOutcome::kSpoof ? Sender::kSpoof : Sender::kSeen;
 }
 
 void Judge::reportSpoof(MacAddress mac, const IpAddress& ip, std::string_view owner,
@@ -99,6 +129,14 @@ bool Judge::readNeighbours() {
   for (const NeighbourEntry& n : host_.neighbours()) {
     const int segment = policy_->segmentByIfindex(n.ifindex);
     if (segment < 0) continue;
+    // An entry of a device not seen before binds an address and makes a record only if its
+    // segment admits it: any device can put entries there (ARP requests to the box from forged
+    // MACs). Refused silently: the entry comes back with the next read, and the device's own
+    // packets are counted when they come.
+    if (AddressBindings::bindable(n.ip) && !inventory_.bindings().ownerOf(n.ip, segment) &&
+        !mayRecord(n.mac, segment, /*count_refusal=*/false)) {
+      continue;
+    }
     // Binds only addresses nobody has, and otherwise only confirms an owner: the box's ARP
     // cache takes gratuitous ARP from any device, so it never outranks a binding.
     const Claim c = inventory_.bindings().neighbour(n.mac, n.ip, segment, n.confirmed);
@@ -175,6 +213,9 @@ PacketVerdict Judge::onDhcpRequest(const QueuedPacket& q, const PacketInfo& info
   }
   const DeviceRecord* before = inventory_.find(mac);
   if (before == nullptr) {
+    // Accepted either way (the lease server answers it), but a device its segment does not
+    // admit now is not recorded: a flood of DHCP requests from forged MACs churns nothing.
+    if (!mayRecord(mac, segment, /*count_refusal=*/true)) return accept();
     inventory_.observeDhcp(dhcp, segment_name);
     classifiedProfile(mac);
     logNewDevice(*inventory_.find(mac));

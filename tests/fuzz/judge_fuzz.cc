@@ -55,6 +55,9 @@ muzzle::JudgeLimits judgeLimits() {
   // the first out. Two would take the sanitizer's mmap path for every input.
   limits.dns_streams.total = 1;
   limits.dns_streams.per_device = 1;
+  // A burst of 3 new devices: an input's fourth new MAC meets a refusal (dropped, DHCP
+  // accepted unread, a neighbour entry skipped), as a forged-MAC flood does.
+  limits.admission = {/*per_minute=*/6, /*burst=*/3};
   return limits;
 }
 constexpr uint32_t kInterfaces[] = {
@@ -234,6 +237,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (judge.devices().size() > kInventoryCapacity) std::abort();
   }
+  // Every refusal a packet met is counted once, in the Judge and in its segment.
+  if (judge.counters().devices_refused != judge.admission().refused()) std::abort();
+  (void)judge.deviceFloodLines(/*all=*/true);
   const muzzle::NameCacheLimits& limits = judge.names().limits();
   if (judge.names().entryCount() > limits.total) std::abort();
   if (judge.names().deviceCount() > limits.devices) std::abort();

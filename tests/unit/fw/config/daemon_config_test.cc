@@ -111,6 +111,28 @@ TEST_CASE("the accounting interval: default 10 s, set, off with 0, and bounded")
         "or 0 to turn accounting off)");
 }
 
+TEST_CASE(
+    "new-device admission: 60 a minute after 64 at once by default, set, off with 0, bounded") {
+  const std::string base = "segments: [{name: a, interface: e}]\npolicy: p\n";
+  CHECK(parse(base)->new_devices_per_minute == 60);
+  CHECK(parse(base)->new_device_burst == 64);
+  const auto set = parse(base + "devices: {new_per_minute: 6, new_burst: 5}\n");
+  REQUIRE(set.ok());
+  CHECK(set->new_devices_per_minute == 6);
+  CHECK(set->new_device_burst == 5);
+  CHECK(parse(base + "devices: {new_per_minute: 0}\n")->new_devices_per_minute == 0);
+  CHECK(parse(base + "devices: {new_per_minute: 60000, new_burst: 65536}\n").ok());
+  CHECK(errorOf(base + "devices:\n  new_per_minute: 60001\n") ==
+        "muzzled.yaml:4: devices.new_per_minute: 60001 is out of range (1..60000 new devices a "
+        "minute per segment, or 0 to turn admission off)");
+  CHECK(errorOf(base + "devices:\n  address_hold_seconds: 600\n  new_burst: 0\n") ==
+        "muzzled.yaml:5: devices.new_burst: 0 is out of range (1..65536 new devices at once per "
+        "segment)");
+  CHECK(errorOf(base + "devices: {new_burst: 65537}\n") ==
+        "muzzled.yaml:3: devices.new_burst: 65537 is out of range (1..65536 new devices at once "
+        "per segment)");
+}
+
 TEST_CASE("the flood guard: on by default, set, off with 0, and bounded") {
   const std::string base = "segments: [{name: a, interface: e}]\npolicy: p\n";
   CHECK(parse(base)->flood_rate == 500);

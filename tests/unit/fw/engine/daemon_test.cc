@@ -854,5 +854,32 @@ TEST_CASE_FIXTURE(ManagedBox, "with accounting off conntrack's counters are not 
   CHECK(a.reads == 0);
 }
 
+TEST_CASE_FIXTURE(ManagedBox,
+                  "new-device admission: the config's rate in the status, its count "
+                  "in the counters line; off shows none") {
+  config.new_devices_per_minute = 6;
+  config.new_device_burst = 5;
+  {
+    GenerationStore generations(config.state_dir);
+    Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+    REQUIRE(daemon.start().ok());
+    const AdmissionCounters a = daemon.engineStatus().admission;
+    CHECK(a.per_minute == 6);
+    CHECK(a.burst == 5);
+    CHECK(a.refused == 0);
+    CHECK(runUntilReady(daemon) == 0);
+    CHECK(logText().find("event=stopped ") != std::string::npos);
+    CHECK(logText().find(" devices_refused=0 ") != std::string::npos);
+    CHECK(logText().find("event=device-flood") == std::string::npos);  // nothing refused
+  }
+  config.new_devices_per_minute = 0;
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  const AdmissionCounters off = daemon.engineStatus().admission;
+  CHECK(off.per_minute == 0);
+  CHECK(off.segments.empty());
+}
+
 }  // namespace
 }  // namespace muzzle

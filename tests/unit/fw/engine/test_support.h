@@ -275,8 +275,8 @@ constexpr const char* kHikvisionOui =
 // the test reads back. With `vendors`, the judge names vendors from `oui`, empty until the test
 // adds to it (kHikvisionOui); without, it names none.
 struct CameraJudge {
-  explicit CameraJudge(bool vendors = false)
-      : log(out.get(), clock), judge(log, clock, host, vendors ? &oui : nullptr) {}
+  explicit CameraJudge(bool vendors = false, const JudgeLimits& limits = {})
+      : log(out.get(), clock), judge(log, clock, host, vendors ? &oui : nullptr, limits) {}
   // Compiles `text` for `site` and makes it generation `generation`; the test stops here if it
   // does not compile.
   void setPolicy(const char* text, uint32_t generation, const SiteFacts& site = cameraSite()) {
