@@ -80,6 +80,9 @@ SyslogSeverity syslogSeverity(std::string_view event) {
       event == "flood-guard" || event == "connection-limit" || event == "queue-resumed") {
     return SyslogSeverity::kWarning;
   }
+  // New devices refused on a segment: something forges source MACs, or more devices joined
+  // at once than the segment's admission lets in (fw/device/device_admission.h).
+  if (event == "device-flood") return SyslogSeverity::kWarning;
   if (event == "new-device" || event.substr(0, 7) == "policy-" || event.substr(0, 4) == "mud-" ||
       event == "device-reassigned" || event.substr(0, 6) == "learn-") {
     return SyslogSeverity::kNotice;

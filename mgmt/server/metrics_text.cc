@@ -224,6 +224,21 @@ std::string renderMetrics(const MetricsSnapshot& s) {
            "Devices in the inventory (at most 4096; the oldest is evicted).", e.devices_known);
   w.single("muzzle_new_devices_total", "counter", "Devices seen for the first time since start.",
            j.new_devices);
+  // New-device admission, when it is on (muzzled.yaml devices.new_per_minute;
+  // fw/device/device_admission.h): one sample per segment.
+  if (e.admission.per_minute > 0) {
+    w.family("muzzle_devices_refused_total", "counter",
+             "First packets of devices never seen before that their segment's new-device "
+             "admission refused (dropped, not recorded).");
+    for (const DeviceAdmission::SegmentStatus& seg : e.admission.segments) {
+      w.sample("muzzle_devices_refused_total", seg.refused, {{"segment", seg.name}});
+    }
+    w.family("muzzle_device_admission_tokens", "gauge",
+             "New devices a segment would let in now (its burst when none came lately).");
+    for (const DeviceAdmission::SegmentStatus& seg : e.admission.segments) {
+      w.sample("muzzle_device_admission_tokens", seg.tokens, {{"segment", seg.name}});
+    }
+  }
 
   w.family("muzzle_device_flows_total", "counter",
            "Flows of a device judged since it entered the inventory, by verdict.");

@@ -250,6 +250,19 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
           if (deps_.commits.pending()) *resp->mutable_pending() = *deps_.commits.pending();
           resp->set_devices_known(deps_.engine.devicesSeen().size());
           resp->set_new_devices(st.judge.new_devices);
+          if (st.admission.per_minute > 0) {
+            v1::DeviceAdmissionStatus* da = resp->mutable_device_admission();
+            da->set_new_per_minute(st.admission.per_minute);
+            da->set_new_burst(st.admission.burst);
+            da->set_refused(st.admission.refused);
+            for (const DeviceAdmission::SegmentStatus& seg : st.admission.segments) {
+              v1::SegmentAdmission* out = da->add_segments();
+              out->set_segment(seg.name);
+              out->set_admitted(seg.admitted);
+              out->set_refused(seg.refused);
+              out->set_tokens(seg.tokens);
+            }
+          }
           resp->set_log_suppressed(st.log_suppressed);
           resp->set_events_dropped(st.events_dropped);
           resp->set_last_event_sequence(deps_.events.lastSequence());

@@ -266,6 +266,25 @@ void deviceLimitFacts(std::string& out, const v1::GetStatusResponse& s) {
   if (!f.last_error().empty()) fact(out, "Flood guard read error", f.last_error(), true);
 }
 
+// New-device admission (muzzled.yaml devices.new_per_minute), marked while a segment has refused
+// new devices: something there forges source MACs, or more devices joined at once than it lets
+// in (they get in as their retries find a token).
+void deviceAdmissionFacts(std::string& out, const v1::GetStatusResponse& s) {
+  if (!s.has_device_admission()) return;
+  const v1::DeviceAdmissionStatus& a = s.device_admission();
+  fact(out, "New devices",
+       std::to_string(a.new_per_minute()) + " a minute per segment after " +
+           std::to_string(a.new_burst()) + " at once, " + std::to_string(a.refused()) + " refused",
+       a.refused() > 0);
+  for (const v1::SegmentAdmission& seg : a.segments()) {
+    if (seg.refused() == 0) continue;
+    fact(out, "New devices on " + seg.segment(),
+         std::to_string(seg.refused()) + " refused, " + std::to_string(seg.tokens()) +
+             " more let in now (event=device-flood)",
+         seg.tokens() == 0);
+  }
+}
+
 void healthSection(std::string& out, const v1::GetStatusResponse& s) {
   out += "<section aria-labelledby=\"health-title\"><h2 id=\"health-title\">Health</h2><dl>";
   if (!s.version().empty()) fact(out, "Version", s.version());
@@ -283,6 +302,7 @@ void healthSection(std::string& out, const v1::GetStatusResponse& s) {
   stateFacts(out, s.state());
   accountingFacts(out, s.accounting());
   deviceLimitFacts(out, s);
+  deviceAdmissionFacts(out, s);
   for (const v1::SyslogCollectorStatus& c : s.syslog()) {
     std::string line = c.state() + ", " + std::to_string(c.sent()) + " sent, " +
                        std::to_string(c.dropped()) + " dropped";

@@ -101,6 +101,26 @@ std::string syslogTable(const v1::GetStatusResponse& r) {
   return "\n" + table({"syslog collectors", "state", "sent", "dropped", "queued"}, rows) + errors;
 }
 
+// New-device admission: "60 a minute per segment after 64 at once, 35 refused (cameras: 35
+// refused, 0 left now)"; "off" when muzzled.yaml turned it off.
+std::string admissionText(const v1::GetStatusResponse& r) {
+  if (!r.has_device_admission()) return "off (every new device is recorded)";
+  const v1::DeviceAdmissionStatus& a = r.device_admission();
+  std::string text = std::to_string(a.new_per_minute()) + " a minute per segment after " +
+                     std::to_string(a.new_burst()) + " at once, " + std::to_string(a.refused()) +
+                     " refused";
+  std::string segments;
+  for (const v1::SegmentAdmission& s : a.segments()) {
+    // A segment that never refused and has its whole burst says nothing worth a column.
+    if (s.refused() == 0 && s.tokens() == a.new_burst()) continue;
+    segments += (segments.empty() ? "" : "; ") + s.segment() + ": " + std::to_string(s.refused()) +
+                " refused, " + std::to_string(s.tokens()) + " left now";
+  }
+  if (!segments.empty()) text += " (" + segments + ")";
+  if (a.refused() > 0) text += " (`muzzlectl events` shows event=device-flood)";
+  return text;
+}
+
 // "1234 of 262144 connections", with what the table being full cost when it did.
 std::string conntrackText(const v1::GetStatusResponse& r) {
   if (!r.has_conntrack()) return "unknown";
@@ -233,6 +253,7 @@ Outcome status(const Call& call) {
       {"fail mode", r.fail_mode()},
       {"segments", r.segments_from().empty() ? segs : segs + " (from " + r.segments_from() + ")"},
       {"devices known", std::to_string(r.devices_known())},
+      {"new devices", admissionText(r)},
       {"accounting", accountingText(r.accounting())},
       {"connection table", conntrackText(r)},
       {"flood guard", floodGuardText(r)},

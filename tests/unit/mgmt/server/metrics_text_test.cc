@@ -62,6 +62,11 @@ MetricsSnapshot sample() {
   e.events_dropped = 10;
   e.log_suppressed = 11;
   e.devices_known = 2;
+  e.admission = {.per_minute = 60,
+                 .burst = 64,
+                 .refused = 35,
+                 .segments = {{.name = "cams", .admitted = 64, .refused = 35, .tokens = 0},
+                              {.name = "iot", .admitted = 3, .refused = 0, .tokens = 64}}};
   e.name_cache_entries = 13;
   e.accounting = {.on = true,
                   .interval_seconds = 10,
@@ -193,6 +198,14 @@ muzzle_inventory_devices 2
 # HELP muzzle_new_devices_total Devices seen for the first time since start.
 # TYPE muzzle_new_devices_total counter
 muzzle_new_devices_total 2
+# HELP muzzle_devices_refused_total First packets of devices never seen before that their segment's new-device admission refused (dropped, not recorded).
+# TYPE muzzle_devices_refused_total counter
+muzzle_devices_refused_total{segment="cams"} 35
+muzzle_devices_refused_total{segment="iot"} 0
+# HELP muzzle_device_admission_tokens New devices a segment would let in now (its burst when none came lately).
+# TYPE muzzle_device_admission_tokens gauge
+muzzle_device_admission_tokens{segment="cams"} 0
+muzzle_device_admission_tokens{segment="iot"} 64
 # HELP muzzle_device_flows_total Flows of a device judged since it entered the inventory, by verdict.
 # TYPE muzzle_device_flows_total counter
 muzzle_device_flows_total{mac="44:d9:e7:00:00:01",name="front-door",profile="camera",segment="cams",verdict="allowed"} 5

@@ -336,6 +336,32 @@ TEST_CASE("the overview's health shows the flood guard and the connection limit"
   CHECK(html.find("Flood guard") == std::string::npos);
 }
 
+TEST_CASE("the overview's health shows new-device admission, marked while a segment refuses") {
+  OverviewPage page = overview();
+  std::string html = renderOverview(page, viewer());
+  CHECK(html.find("New devices</dt>") == std::string::npos);  // off, idle or an older box
+  auto* a = page.status.mutable_device_admission();
+  a->set_new_per_minute(60);
+  a->set_new_burst(64);
+  auto* cams = a->add_segments();
+  cams->set_segment("cams<1>");
+  cams->set_admitted(3);
+  cams->set_tokens(61);
+  html = renderOverview(page, viewer());
+  checkClean(html);
+  CHECK(html.find("New devices</dt><dd>60 a minute per segment after 64 at once, 0 refused</dd>") !=
+        std::string::npos);
+  CHECK(html.find("New devices on") == std::string::npos);  // no segment refused
+  a->set_refused(35);
+  cams->set_refused(35);
+  cams->set_tokens(0);
+  html = renderOverview(page, viewer());
+  CHECK(html.find("New devices</dt><dd class=\"warn\">60 a minute per segment after 64 at once, "
+                  "35 refused</dd>") != std::string::npos);
+  CHECK(html.find("New devices on cams&lt;1&gt;</dt><dd class=\"warn\">35 refused, 0 more let "
+                  "in now (event=device-flood)</dd>") != std::string::npos);
+}
+
 TEST_CASE("the overview marks quarantined devices and shows the box's health") {
   const std::string html = renderOverview(overview(), viewer());
   CHECK(occurrences(html, "<strong class=\"badge quarantined\">quarantined</strong>") == 1);
