@@ -293,6 +293,15 @@ TEST_CASE("a connection table that could not be read says so; an idle box shows 
   CHECK(text.find("muzzle_conntrack") == std::string::npos);
 }
 
+TEST_CASE("new-device admission off (or an idle box): no admission families") {
+  MetricsSnapshot s = sample();
+  s.engine.admission = {};
+  const std::string text = renderMetrics(s);
+  CHECK(text.find("muzzle_devices_refused_total") == std::string::npos);
+  CHECK(text.find("muzzle_device_admission_tokens") == std::string::npos);
+  CHECK(text.find("\nmuzzle_new_devices_total 2\n") != std::string::npos);
+}
+
 TEST_CASE("hostile label values are escaped and cannot break a line or a label") {
   CHECK(escapeLabelValue(R"(a"b)") == R"(a\"b)");
   CHECK(escapeLabelValue(R"(a\b)") == R"(a\\b)");
