@@ -88,14 +88,15 @@ done
 # shellcheck source=tests/lab/lab.sh
 source "$repo/tests/lab/lab.sh"
 lab_trap
-# Every muzzled config keeps the flood guard's rule (each first packet pays its bucket's update,
-# as on a box) at a rate no cell reaches: the bench's traffic comes from one MAC address per
-# segment, whose churn the default (500 a second) would cut to the bucket. Set it to measure
-# another ({new_flows_per_second: 0}: the guard off). The connection limit is off: one MAC
+# Every muzzled config keeps the flood guard's rule and the segment guard's (each first packet
+# pays both buckets' updates, as on a box) at rates no cell reaches: the bench's traffic comes
+# from one MAC address per segment, whose churn the defaults (500 a second per device, 2000 per
+# segment) would cut to the buckets. Set it to measure another ({new_flows_per_second: 0,
+# segment_new_flows_per_second: 0}: both guards off). The connection limit is off: one MAC
 # address holds every connection of a cell, which any limit a box would use cuts, and the count
 # the kernel walks for it would be the whole table, not a device's (README, Security).
 if [[ -z "${LAB_FLOOD_GUARD:-}" ]]; then
-  export LAB_FLOOD_GUARD='{new_flows_per_second: 1000000, burst: 10000000, connections: 0}'
+  export LAB_FLOOD_GUARD='{new_flows_per_second: 1000000, burst: 10000000, connections: 0, segment_new_flows_per_second: 10000000, segment_burst: 100000000}'
 fi
 LAB_ID="b$$"
 LAB_ID="${LAB_ID:0:12}"
@@ -963,12 +964,13 @@ config_muzzled_web() {
   consumer_pid=""
 }
 
-# muzzled-noguard: the flood guard off (flood_guard: {new_flows_per_second: 0}), against muzzled,
-# whose guard runs at a rate no cell reaches: what its bucket costs each first packet.
+# muzzled-noguard: the flood guard and the segment guard off (flood_guard:
+# {new_flows_per_second: 0, segment_new_flows_per_second: 0}), against muzzled, whose guards run
+# at rates no cell reaches: what their two buckets cost each first packet.
 config_muzzled_noguard() {
   want muzzled-noguard || return 0
   say "config muzzled-noguard"
-  LAB_FLOOD_GUARD='{new_flows_per_second: 0, connections: 0}' lab_start_muzzled
+  LAB_FLOOD_GUARD='{new_flows_per_second: 0, connections: 0, segment_new_flows_per_second: 0}' lab_start_muzzled
   consumer_pid="$LAB_MUZZLED_PID"
   feature_cells muzzled-noguard
   fixed_flow_cell muzzled-noguard
