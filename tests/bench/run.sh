@@ -427,6 +427,13 @@ traffic_mixed() {
     --src-mac 44:47:cc:10:00:01 --src-ip 198.19.0.2 --devices 999 --tuple-base "$tuple_base" \
     --dns-every 4 --resolver 203.0.113.53 --name-port 9100 "$@"
 }
+# The mixed site's 999 devices without DNS: one flow each in turn to udp/9000, the devices-fixed
+# cells. Each device then holds a thousandth of the cell's connections, as on a box of many
+# devices, where udp-churn's one MAC address holds them all.
+traffic_devices() {
+  "${traffic_prefix[@]}" "$bench/bench_traffic" udp --from "$cam_ns" --to "$inet_ns" --ifname eth0 --dst-mac "$gw_mac" \
+    --src-mac 44:47:cc:10:00:01 --src-ip 198.19.0.2 --devices 999 --tuple-base "$tuple_base" "$@"
+}
 traffic_tcp() { "${traffic_prefix[@]}" "$bench/bench_traffic" tcp --from "$cam_ns" --to "$inet_ns" --tuple-base "$tuple_base" "$@"; }
 # One long TCP flow; bits/s of what the receiver got, as the same JSON shape.
 traffic_stream() {
@@ -488,6 +495,11 @@ common_cells() {
 fixed_flow_cell() {
   cell "$1" udp-fixed flows/s traffic_udp --window 256 --rate "$flow_rate" --seconds "$flow_rate_secs"
   cell "$1" tcp-fixed conn/s traffic_tcp --concurrency 32 --rate "$tcp_flow_rate" --seconds "$flow_rate_secs"
+}
+# New flows of 999 devices at the fixed rate: what a per-device feature costs a flow when each
+# device holds a few of the connections (the connection limit's walk of its device's list).
+devices_fixed_cell() {
+  cell "$1" devices-fixed flows/s traffic_devices --window 256 --rate "$flow_rate" --seconds "$flow_rate_secs"
 }
 # Every packet through the queue: one UDP flow and one TCP stream.
 every_packet_cells() {
@@ -843,6 +855,7 @@ config_muzzled() {
   consumer_pid="$LAB_MUZZLED_PID"
   rss_start="$(rss_kb)"
   common_cells muzzled
+  devices_fixed_cell muzzled
   established_cells muzzled
   # muzzled's own DNS counters after the mixed cell (the only one with DNS): answers it judged
   # and name-address pairs it learned from them (SIGUSR1 logs event=counters).
@@ -976,6 +989,23 @@ config_muzzled_noguard() {
   consumer_pid=""
 }
 
+# muzzled-limit: the connection limit on (flood_guard.connections: 1024, muzzled.yaml's default),
+# against muzzled, where it is off (LAB_FLOOD_GUARD): what conntrack's count costs each allowed new
+# flow (an add to its device's list, whose walk, at most once a kernel tick, finds each connection
+# the device holds). Only the cells of many devices: udp-churn's one MAC address would hold every
+# connection of its cell and be cut at 1,024 (tcp-churn's too: closed connections leave a device's
+# list a few at a time).
+config_muzzled_limit() {
+  want muzzled-limit || return 0
+  say "config muzzled-limit"
+  LAB_FLOOD_GUARD="${LAB_FLOOD_GUARD/connections: 0/connections: 1024}" lab_start_muzzled
+  consumer_pid="$LAB_MUZZLED_PID"
+  cell muzzled-limit mixed flows/s traffic_mixed --window 256 --seconds "$secs"
+  devices_fixed_cell muzzled-limit
+  lab_stop_muzzled
+  consumer_pid=""
+}
+
 # ---- 7. a small box: the queue program on one core at half its speed ----------------------------
 # Where a Raspberry-Pi-class box saturates, and that muzzled degrades no faster than the bare
 # loop behind the minimal ruleset: both confined alike (small_box_enter), same cells. A packet
@@ -1009,7 +1039,7 @@ config_small() {
 # in every round of one run, 1.02x with only the two), and what a place in the order costs must
 # fall on every config alike, not on the features that happened to come last.
 configs=(kernel bare bare_minimal muzzled muzzled_2q muzzled_noacct muzzled_learn muzzled_web muzzled_noguard
-  small)
+  muzzled_limit small)
 one_round() {
   # Short conntrack timeouts: millions of one-datagram flows must not fill the table (see
   # ct_flush; its size is a host-wide limit a namespace cannot raise). With 2 s for an unreplied
