@@ -380,6 +380,8 @@ int main(int argc, char** argv) {
     spec.flood_rate = config->flood_rate;
     spec.flood_burst = config->flood_burst;
     spec.conn_limit = config->conn_limit;
+    spec.segment_rate = config->segment_rate;
+    spec.segment_burst = config->segment_burst;
     // Nothing in the table comes from the policy (the DoH list is decide()'s, in user space), so
     // the policy is not read; the generation shown is the default, 1.
     std::cout << muzzle::describeRuleset(spec);

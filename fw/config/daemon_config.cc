@@ -277,6 +277,25 @@ Result<DaemonConfig> daemonConfigOf(const v1::DaemonConfig& proto, const SourceM
       config.conn_limit = connections;
     }
   }
+  if (proto.flood_guard().has_segment_new_flows_per_second()) {
+    const uint32_t rate = proto.flood_guard().segment_new_flows_per_second();
+    if (rate > kMaxSegmentRate) {
+      fail("flood_guard.segment_new_flows_per_second",
+           std::to_string(rate) + " is out of range (1.." + std::to_string(kMaxSegmentRate) +
+               " new flows a second per segment, or 0 to turn the segment guard off)");
+    } else {
+      config.segment_rate = rate;
+    }
+  }
+  if (proto.flood_guard().has_segment_burst()) {
+    const uint32_t burst = proto.flood_guard().segment_burst();
+    if (burst == 0 || burst > kMaxSegmentBurst) {
+      fail("flood_guard.segment_burst", std::to_string(burst) + " is out of range (1.." +
+                                            std::to_string(kMaxSegmentBurst) + " new flows)");
+    } else {
+      config.segment_burst = burst;
+    }
+  }
   config.syslog = parseSyslogCollectors(proto.syslog(), config_dir, fail);
   config.journal = parseJournal(proto.journal(), proto.has_journal(), fail);
   config.management = proto.management();

@@ -37,6 +37,16 @@ inline constexpr uint32_t kMaxFloodBurst = 10'000'000;
 // when a device at its limit opens one more connection: kept small.
 inline constexpr uint32_t kDefaultConnLimit = 1024;
 inline constexpr uint32_t kMaxConnLimit = 1'000'000;
+// The segment guard's defaults: four devices' worth of the flood guard, so a segment's honest
+// devices are held by their own buckets long before their segment's; and what one queue thread
+// judges on a small box, so one segment (a device forging source MAC addresses) cannot take the
+// queue every segment shares. Its bounds go further than the flood guard's: a segment is many
+// devices, and the bench holds it out of reach. At 10,000,000 a second a token is 100 ns, which the
+// kernel's bucket (whole nanoseconds per token) still keeps within 1 % of the rate asked for.
+inline constexpr uint32_t kDefaultSegmentRate = 2000;
+inline constexpr uint32_t kDefaultSegmentBurst = 4000;
+inline constexpr uint32_t kMaxSegmentRate = 10'000'000;
+inline constexpr uint32_t kMaxSegmentBurst = 100'000'000;
 // New-device admission per segment (fw/device/device_admission.h). The defaults are chosen for
 // the first install, when every device of the segment is new at once: a box put in front of a
 // VLAN of 200 existing cameras takes 64 at once and the rest at one a second, so all of them
@@ -82,6 +92,11 @@ struct DaemonConfig {
   uint32_t flood_burst = kDefaultFloodBurst;
   // The connection limit (proto FloodGuard.connections; RulesetSpec::conn_limit); 0: off.
   uint32_t conn_limit = kDefaultConnLimit;
+  // The segment guard (proto FloodGuard.segment_new_flows_per_second; RulesetSpec::segment_rate):
+  // new flows a second each input interface may bring, and how many at once; a rate of 0 turns it
+  // off. Independent of flood_rate.
+  uint32_t segment_rate = kDefaultSegmentRate;
+  uint32_t segment_burst = kDefaultSegmentBurst;
   // Not interpreted by fw/: the management plane validates and uses it (mgmt/server/).
   v1::Management management;
   std::string config_dir;  // folder of the config file, for relative paths in `management`

@@ -228,12 +228,14 @@ Status Daemon::start() {
     addTicker(std::chrono::seconds(config_.accounting_interval_seconds),
               [this] { accountTraffic(); });
   }
-  if (config_.flood_rate > 0 || config_.conn_limit > 0) {
+  if (config_.flood_rate > 0 || config_.conn_limit > 0 || config_.segment_rate > 0) {
     {
       std::lock_guard<std::mutex> lock(judge_mu_);
       flood_counters_.rate = config_.flood_rate;
       flood_counters_.burst = config_.flood_burst;
       flood_counters_.connections = config_.conn_limit;
+      flood_counters_.segment_rate = config_.segment_rate;
+      flood_counters_.segment_burst = config_.segment_burst;
     }
     addTicker(kFloodReadPeriod, [this] { readFloodGuard(); });
   }

@@ -174,13 +174,19 @@ class Daemon : public EngineControl {
   void noteAccountingError(const Status& s);
   bool reportVolumeLimits(const std::vector<VolumeLimits::Event>& events);
   void setUdpEndsByDump(bool by_dump, const char* why, size_t tracked);
-  // The flood guard's and the connection limit's drops (daemon_status.cc), every
-  // kFloodReadPeriod: read from the kernel, an event line for each device whose flows one of them
-  // dropped since the last read (`flood-guard` or `connection-limit`; the kMaxFloodLines that
-  // dropped most, one more line sums the rest), and the sums to the status.
+  // The flood guard's, the connection limit's and the segment guard's drops (daemon_status.cc),
+  // every kFloodReadPeriod: read from the kernel, an event line for each device whose flows one of
+  // the first two dropped since the last read (`flood-guard` or `connection-limit`; the
+  // kMaxFloodLines that dropped most, one more line sums the rest), one for each segment whose
+  // flows the segment guard dropped (`segment-guard`, the same way), and the sums to the status.
   void readFloodGuard();
-  // One of the two: "" or what failed.
+  // One of the first two: "" or what failed.
   std::string readDeviceDrops(DeviceDropCause cause, std::vector<LogLine>* lines);
+  // The segment guard's: "" or what failed.
+  std::string readSegmentDrops(std::vector<LogLine>* lines);
+  // The name `interface` goes by in the segment guard's lines: its segment's name in the config,
+  // "uplink" for an uplink, "other" for any other interface.
+  std::string segmentOf(const std::string& interface) const;
   static constexpr std::chrono::seconds kFloodReadPeriod{2};
   static constexpr size_t kMaxFloodLines = 8;
   // New-device admission (daemon_status.cc), every kDeviceFloodReportPeriod while it is on: an
@@ -261,6 +267,7 @@ class Daemon : public EngineControl {
   VolumeLimits volume_limits_;                          // under judge_mu_
   FloodDrops flood_drops_;                              // engine thread
   FloodDrops conn_limit_drops_;                         // engine thread
+  SegmentDrops segment_drops_;                          // engine thread
   FloodGuardCounters flood_counters_;                   // under judge_mu_
   std::function<void()> reload_handler_;
   std::vector<std::unique_ptr<Ticker>> tickers_;

@@ -184,6 +184,8 @@ RulesetSpec Daemon::specFor(uint32_t generation) const {
   spec.flood_rate = config_.flood_rate;
   spec.flood_burst = config_.flood_burst;
   spec.conn_limit = config_.conn_limit;
+  spec.segment_rate = config_.segment_rate;
+  spec.segment_burst = config_.segment_burst;
   if (config_.accounting_interval_seconds > 0) {
     spec.udp_ends =
         udp_ends_by_dump_ ? RulesetSpec::UdpEnds::kDumps : RulesetSpec::UdpEnds::kEvents;

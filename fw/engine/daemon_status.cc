@@ -1,6 +1,7 @@
 // What the Daemon reports (fw/engine/daemon.h): the status the management plane reads, the
 // counters line (SIGUSR1, on stopping) and the devices seen. Everything is copied out under the
 // Judge's lock and formatted after it: the queue threads wait for that lock per packet.
+#include "fw/common/excerpt.h"
 #include "fw/engine/daemon.h"
 
 namespace muzzle {
@@ -152,7 +153,8 @@ void Daemon::logCounters(const char* event) {
         .add("log_suppressed", log_.suppressed())
         .add("events_dropped", log_.dropped())
         .add("flood_guard_dropped", flood_counters_.dropped)
-        .add("connection_limit_dropped", flood_counters_.conn_dropped);
+        .add("connection_limit_dropped", flood_counters_.conn_dropped)
+        .add("segment_guard_dropped", flood_counters_.segment_dropped);
   }
   if (!kernel.ok()) line.add("kernel_counters_error", kernel.status().message());
   if (!table.ok()) line.add("conntrack_error", table.status().message());
@@ -178,6 +180,9 @@ void Daemon::readFloodGuard() {
        {DeviceDropCause::kFloodGuard, DeviceDropCause::kConnectionLimit}) {
     std::string problem = readDeviceDrops(cause, &lines);
     if (!problem.empty()) failed += (failed.empty() ? "" : "; ") + problem;
+  }
+  if (std::string problem = readSegmentDrops(&lines); !problem.empty()) {
+    failed += (failed.empty() ? "" : "; ") + problem;
   }
   {
     std::lock_guard<std::mutex> lock(judge_mu_);
@@ -236,6 +241,56 @@ std::string Daemon::readDeviceDrops(DeviceDropCause cause, std::vector<LogLine>*
     add_limits(line);
     lines->push_back(std::move(line));
   }
+  return "";
+}
+
+std::string Daemon::segmentOf(const std::string& interface) const {
+  for (const DaemonSegment& seg : config_.segments) {
+    if (seg.ifname == interface) return seg.name;
+  }
+  for (const std::string& uplink : config_.uplinks) {
+    if (uplink == interface) return "uplink";
+  }
+  return "other";
+}
+
+std::string Daemon::readSegmentDrops(std::vector<LogLine>* lines) {
+  if (config_.segment_rate == 0) return "";
+  Result<std::vector<SegmentDropCount>> counts = ruleset_.readSegmentDrops();
+  if (!counts.ok()) return counts.status().message();
+  const std::vector<SegmentDrops::Growth> grown = segment_drops_.update(std::move(*counts));
+  // Interface names are the kernel's, of any byte but '/', ':' and white space: escaped wherever
+  // they are shown (a line, a proto string, a label).
+  std::vector<SegmentGuardTotal> totals;
+  for (const SegmentDrops::Total& t : segment_drops_.totals()) {
+    totals.push_back({segmentOf(t.interface), excerpt(t.interface), t.dropped});
+  }
+  const auto add_limits = [&](LogLine& line) {
+    line.add("rate", config_.segment_rate).add("burst", config_.segment_burst);
+  };
+  uint64_t others = 0;
+  for (size_t i = 0; i < grown.size(); ++i) {
+    if (i >= kMaxFloodLines) {
+      others += grown[i].dropped;
+      continue;
+    }
+    LogLine line("segment-guard");
+    line.add("segment", segmentOf(grown[i].interface))
+        .add("interface", excerpt(grown[i].interface))
+        .add("dropped", grown[i].dropped);
+    add_limits(line);
+    lines->push_back(std::move(line));
+  }
+  if (grown.size() > kMaxFloodLines) {
+    LogLine line("segment-guard");
+    line.add("other_interfaces", grown.size() - kMaxFloodLines).add("dropped", others);
+    add_limits(line);
+    lines->push_back(std::move(line));
+  }
+  std::lock_guard<std::mutex> lock(judge_mu_);
+  flood_counters_.segment_dropped = segment_drops_.dropped();
+  flood_counters_.segments = segment_drops_.interfaces();
+  flood_counters_.segment_totals = std::move(totals);
   return "";
 }
 

@@ -66,8 +66,17 @@ struct AccountingCounters {
   size_t blocked_devices = 0;  // devices a volume limit blocks now
 };
 
-// The flood guard and the connection limit (muzzled.yaml `flood_guard`; fw/engine/flood_drops.h),
-// as the engine read them from the kernel last.
+// What the segment guard dropped for one input interface since muzzled started.
+struct SegmentGuardTotal {
+  // The segment's name in muzzled.yaml, "uplink" for an uplink's interface, "other" for any other
+  // (a LAN that is no segment, whose flows to a segment were held).
+  std::string segment;
+  std::string interface;  // as the kernel names it, escaped (fw/common/excerpt.h)
+  uint64_t dropped = 0;
+};
+
+// The flood guard, the connection limit and the segment guard (muzzled.yaml `flood_guard`;
+// fw/engine/flood_drops.h), as the engine read them from the kernel last.
 struct FloodGuardCounters {
   uint32_t rate = 0;  // new flows a second per device; 0: no guard
   uint32_t burst = 0;
@@ -76,6 +85,11 @@ struct FloodGuardCounters {
   uint32_t connections = 0;   // connections per device; 0: no limit
   uint64_t conn_dropped = 0;  // allowed new flows the limit dropped since muzzled started
   size_t conn_devices = 0;    // devices with such drops in the last two minutes
+  uint32_t segment_rate = 0;  // new flows a second per segment (input interface); 0: no guard
+  uint32_t segment_burst = 0;
+  uint64_t segment_dropped = 0;  // new flows the segment guard dropped since muzzled started
+  size_t segments = 0;           // interfaces with such drops in the last two minutes
+  std::vector<SegmentGuardTotal> segment_totals;  // by interface name; at most kSegmentSetSize
   uint64_t reads = 0;
   uint64_t read_errors = 0;
   std::string last_error;  // of the last read that failed, "" after one that worked

@@ -70,6 +70,13 @@ struct ExprText {
     }
     return "update @" + m.set + " { ether saddr counter }";
   }
+  std::string operator()(const nftx::InterfaceMeter& m) const {
+    if (m.rate > 0) {
+      return "update @" + m.set + " { iifname limit rate over " + std::to_string(m.rate) +
+             "/second burst " + std::to_string(m.burst) + " packets }";
+    }
+    return "update @" + m.set + " { iifname counter }";
+  }
   std::string operator()(const nftx::CtDirection& m) const {
     return m.reply ? "ct direction reply" : "ct direction original";
   }
@@ -162,8 +169,9 @@ const char* hookName(Hook hook) {
 std::string setText(const SetLayout& set) {
   std::string text = "  set " + set.name + " {\n    type ";
   std::string elements;
-  if (set.kind == SetKind::kDeviceMeter) {
-    text += "ether_addr; size " + std::to_string(set.size);
+  if (set.kind == SetKind::kDeviceMeter || set.kind == SetKind::kInterfaceMeter) {
+    text += (set.kind == SetKind::kDeviceMeter ? "ether_addr; size " : "ifname; size ") +
+            std::to_string(set.size);
     if (set.timeout_ms == 0) return text + "; flags dynamic;\n  }\n";
     return text + "; flags dynamic,timeout; timeout " + std::to_string(set.timeout_ms) +
            "ms;\n  }\n";

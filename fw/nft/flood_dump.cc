@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 
+#include "fw/common/excerpt.h"
 #include "fw/nft/conntrack_wire.h"
 #include "fw/nft/netlink_attrs.h"
 #include "fw/nft/nft_expressions.h"
@@ -26,7 +27,8 @@ namespace flooddump {
 // (4 + 6, padded to 12), timeout and expiration (each 4 + 8, and 4 of padding before each 64-bit
 // value at worst), expression nest (4), name "counter" (4 + 8), data nest (4), bytes and packets
 // (each 4 + 8, and 4 of padding at worst): 104 bytes at most, room for a flag or two. (Linux 6.18
-// on x86 sends 76: no padding, and no timeout where it is the set's own.)
+// on x86 sends 76: no padding, and no timeout where it is the set's own.) An element of
+// @segment-dropped has a key of 16 bytes (4 + 16): 112 bytes at most.
 constexpr size_t kDumpBytesPerElement = 128;
 // Each datagram of a dump (up to 32 KiB) starts a message with its own headers and names.
 constexpr size_t kDumpBytesSlack = size_t{64} << 10;
@@ -37,14 +39,29 @@ struct NftnlSetFree {
 
 // The strict attribute walks are netlink_attrs.h's.
 
-// What the element walk needs: the set, the bound, the running count, and the first problem.
+// What the element walk needs: the set, the bound, the running count, where the counts go (the
+// devices' or the interfaces': one of the two is null), and the first problem.
 struct ElementWalk {
   const std::string& set;
   size_t max_elements;
   size_t count = 0;
-  std::vector<FloodDropCount>* out;
+  std::vector<FloodDropCount>* devices;
+  std::vector<SegmentDropCount>* interfaces;
   std::string problem;
 };
+
+// An interface name as `meta iifname` loads it (interfaceNameKey): 1-15 bytes, then NULs to the
+// 16th. Anything else is no key the segment guard's rule made. The name may hold any other byte
+// the kernel allows; its readers escape it where they show it.
+bool interfaceNameOf(const uint8_t* key, size_t len, std::string* name) {
+  const auto* end = static_cast<const uint8_t*>(std::memchr(key, 0, len));
+  if (end == nullptr || end == key) return false;
+  for (const uint8_t* p = end; p < key + len; ++p) {
+    if (*p != 0) return false;
+  }
+  name->assign(reinterpret_cast<const char*>(key), static_cast<size_t>(end - key));
+  return true;
+}
 
 // What an element's expressions said of its counter.
 struct CounterRead {
@@ -88,13 +105,25 @@ int readElement(const nlattr* item, void* data) {
     return MNL_CB_ERROR;
   }
   const size_t len = mnl_attr_get_payload_len(key[NFTA_DATA_VALUE]);
-  if (len != kEtherAddressLength) {
-    walk->problem = "an element has a key of " + std::to_string(len) +
-                    " bytes, not a MAC address's " + std::to_string(kEtherAddressLength);
+  const auto* bytes = static_cast<const uint8_t*>(mnl_attr_get_payload(key[NFTA_DATA_VALUE]));
+  const bool by_device = walk->devices != nullptr;
+  const size_t want = by_device ? kEtherAddressLength : kInterfaceNameKeyLength;
+  if (len != want) {
+    walk->problem = "an element has a key of " + std::to_string(len) + " bytes, not " +
+                    (by_device ? "a MAC address's " : "an interface name's ") +
+                    std::to_string(want);
     return MNL_CB_ERROR;
   }
-  const MacAddress mac = MacAddress::fromBytes(
-      static_cast<const uint8_t*>(mnl_attr_get_payload(key[NFTA_DATA_VALUE])));
+  MacAddress mac;
+  std::string interface;
+  if (by_device) {
+    mac = MacAddress::fromBytes(bytes);
+  } else if (!interfaceNameOf(bytes, len, &interface)) {
+    walk->problem = "an element has a key that is no interface name (1-15 bytes, then NULs)";
+    return MNL_CB_ERROR;
+  }
+  // How an error names the element: never more than a MAC address or 15 bytes, escaped.
+  const std::string element = by_device ? mac.toString() : "\"" + excerpt(interface) + "\"";
   // One expression comes as NFTA_SET_ELEM_EXPR, several as a list in NFTA_SET_ELEM_EXPRESSIONS.
   CounterRead counter;
   if (tb[NFTA_SET_ELEM_EXPR] != nullptr) {
@@ -102,10 +131,10 @@ int readElement(const nlattr* item, void* data) {
   } else if (tb[NFTA_SET_ELEM_EXPRESSIONS] != nullptr &&
              !forEachNested(tb[NFTA_SET_ELEM_EXPRESSIONS], readExpression, &counter) &&
              counter.problem.empty()) {
-    counter.problem = "element " + mac.toString() + " has a garbled list of expressions";
+    counter.problem = "element " + element + " has a garbled list of expressions";
   }
   if (counter.problem.empty() && !counter.found) {
-    counter.problem = "element " + mac.toString() + " has no counter";
+    counter.problem = "element " + element + " has no counter";
   }
   if (!counter.problem.empty()) {
     walk->problem = counter.problem;
@@ -118,7 +147,11 @@ int readElement(const nlattr* item, void* data) {
                     "` shows it; muzzled's next start replaces the table)";
     return MNL_CB_ERROR;
   }
-  walk->out->push_back({mac, counter.packets});
+  if (by_device) {
+    walk->devices->push_back({mac, counter.packets});
+  } else {
+    walk->interfaces->push_back({std::move(interface), counter.packets});
+  }
   return MNL_CB_OK;
 }
 
@@ -160,11 +193,13 @@ size_t floodDumpBytes(uint32_t max_elements) {
   return size_t{max_elements} * flooddump::kDumpBytesPerElement + flooddump::kDumpBytesSlack;
 }
 
-Status parseFloodDump(std::span<const char> answer, const std::string& set, size_t max_elements,
-                      std::vector<FloodDropCount>* out) {
+namespace {
+namespace flooddump {
+
+Status parseDump(std::span<const char> answer, ElementWalk& walk) {
+  const std::string& set = walk.set;
   const std::string where =
       "nftables: reading set " + set + " of inet " + std::string(kRulesetTable) + ": ";
-  flooddump::ElementWalk walk{set, max_elements, 0, out, ""};
   size_t offset = 0;
   for (size_t index = 1; answer.size() - offset >= sizeof(nlmsghdr); ++index) {
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(answer.data() + offset);
@@ -202,12 +237,27 @@ Status parseFloodDump(std::span<const char> answer, const std::string& set, size
       return Status::error(where + at + "unexpected message type " +
                            std::to_string(nlh->nlmsg_type));
     }
-    if (std::string problem = flooddump::readElements(nlh, walk); !problem.empty()) {
+    if (std::string problem = readElements(nlh, walk); !problem.empty()) {
       return Status::error(where + at + problem);
     }
   }
   return Status::error(where + "the answer (" + std::to_string(answer.size()) +
                        " bytes) ends before its last message (NLMSG_DONE): truncated or garbled");
+}
+
+}  // namespace flooddump
+}  // namespace
+
+Status parseFloodDump(std::span<const char> answer, const std::string& set, size_t max_elements,
+                      std::vector<FloodDropCount>* out) {
+  flooddump::ElementWalk walk{set, max_elements, 0, out, nullptr, ""};
+  return flooddump::parseDump(answer, walk);
+}
+
+Status parseSegmentDump(std::span<const char> answer, const std::string& set, size_t max_elements,
+                        std::vector<SegmentDropCount>* out) {
+  flooddump::ElementWalk walk{set, max_elements, 0, nullptr, out, ""};
+  return flooddump::parseDump(answer, walk);
 }
 
 }  // namespace muzzle

@@ -158,7 +158,7 @@ void NftBatch::addInterfaceNameSet(const std::string& table, const SetLayout& se
               keys);
 }
 
-void NftBatch::addDeviceMeterSet(const std::string& table, const SetLayout& set) {
+void NftBatch::addMeterSet(const std::string& table, const SetLayout& set) {
   nftnl_set* s = allocSet(table, set.name);
   nftnl_set_set_u32(s, NFTNL_SET_ID, set.id);
   // Dynamic (rules add to it) with timeouts, as nft(8) makes `flags dynamic,timeout`, or without
@@ -170,8 +170,15 @@ void NftBatch::addDeviceMeterSet(const std::string& table, const SetLayout& set)
     nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_EVAL);
   }
   nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, set.size);
-  nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, kNftTypeEtherAddr);
-  nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, kEtherAddressLength);
+  if (set.kind == SetKind::kInterfaceMeter) {
+    // As @segments: `nft list` then shows the keys as names.
+    nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, kNftTypeIfname);
+    nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, kInterfaceNameKeyLength);
+    setKeyByteOrderHost(s);
+  } else {
+    nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, kNftTypeEtherAddr);
+    nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, kEtherAddressLength);
+  }
   addSetMessage(s, "add set " + set.name);
   nftnl_set_free(s);
 }

@@ -53,8 +53,9 @@ class NftBatch {
   // A set of interface names (SetKind::kInterfaceNames, nft type ifname) and its elements, one
   // message per kElementsPerMessage.
   void addInterfaceNameSet(const std::string& table, const SetLayout& set);
-  // An empty set of source MAC addresses that rules fill (SetKind::kDeviceMeter).
-  void addDeviceMeterSet(const std::string& table, const SetLayout& set);
+  // An empty set that rules fill: of source MAC addresses (SetKind::kDeviceMeter) or of input
+  // interface names (SetKind::kInterfaceMeter).
+  void addMeterSet(const std::string& table, const SetLayout& set);
   // Deleting rules without a handle empties the chain; the chain and what jumps to it stay.
   void flushChain(const std::string& table, const std::string& name);
   // The rule, after the anonymous verdict map of each nftx::MarkVmap in it (the map and its

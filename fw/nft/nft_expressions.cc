@@ -178,21 +178,9 @@ class Linearizer {
       ethernet_ = true;
     }
     payload(NFT_PAYLOAD_LL_HEADER, kEtherSourceOffset, kEtherAddressLength);
-    auto* e = add("dynset");
-    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
-    // A set without timeouts (the connection count's) takes `add`: `update` restarts a timeout.
-    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP,
-                       m.connections > 0 ? NFT_DYNSET_OP_ADD : NFT_DYNSET_OP_UPDATE);
-    nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, m.set.c_str());
-    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, m.set_id);
     nftnl_expr* statement = nullptr;
     if (m.rate > 0) {
-      statement = nftnl_expr_alloc("limit");
-      nftnl_expr_set_u64(statement, NFTNL_EXPR_LIMIT_RATE, m.rate);
-      nftnl_expr_set_u64(statement, NFTNL_EXPR_LIMIT_UNIT, 1);  // a second
-      nftnl_expr_set_u32(statement, NFTNL_EXPR_LIMIT_BURST, m.burst);
-      nftnl_expr_set_u32(statement, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
-      nftnl_expr_set_u32(statement, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);  // over
+      statement = overRate(m.rate, m.burst);
     } else if (m.connections > 0) {
       statement = nftnl_expr_alloc("connlimit");
       nftnl_expr_set_u32(statement, NFTNL_EXPR_CONNLIMIT_COUNT, m.connections);
@@ -200,7 +188,15 @@ class Linearizer {
     } else {
       statement = nftnl_expr_alloc("counter");
     }
-    nftnl_expr_set(e, NFTNL_EXPR_DYNSET_EXPR, statement, 0);  // the dynset owns it from here
+    // A set without timeouts (the connection count's) takes `add`: `update` restarts a timeout.
+    dynset(m.set, m.set_id, m.connections > 0 ? NFT_DYNSET_OP_ADD : NFT_DYNSET_OP_UPDATE,
+           statement);
+  }
+  // The name fills register 1 (16 bytes, NUL-padded), as the set's keys are made.
+  void operator()(const nftx::InterfaceMeter& m) {
+    metaLoad(NFT_META_IIFNAME);
+    dynset(m.set, m.set_id, NFT_DYNSET_OP_UPDATE,
+           m.rate > 0 ? overRate(m.rate, m.burst) : nftnl_expr_alloc("counter"));
   }
   void operator()(const nftx::Reject& r) {
     auto* e = add("reject");
@@ -215,6 +211,28 @@ class Linearizer {
     nftnl_expr* e = nftnl_expr_alloc(name);
     nftnl_rule_add_expr(rule_, e);  // the rule owns it from here
     return e;
+  }
+  // The token bucket of a meter: `limit rate over RATE/second burst BURST packets`, which matches
+  // (and the rule goes on) once the element is past it. Its caller hands it to a dynset.
+  static nftnl_expr* overRate(uint32_t rate, uint32_t burst) {
+    nftnl_expr* statement = nftnl_expr_alloc("limit");
+    nftnl_expr_set_u64(statement, NFTNL_EXPR_LIMIT_RATE, rate);
+    nftnl_expr_set_u64(statement, NFTNL_EXPR_LIMIT_UNIT, 1);  // a second
+    nftnl_expr_set_u32(statement, NFTNL_EXPR_LIMIT_BURST, burst);
+    nftnl_expr_set_u32(statement, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+    nftnl_expr_set_u32(statement, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);  // over
+    return statement;
+  }
+  // Register 1 looked up in the dynamic set, added when missing (`op`), and `statement` (which
+  // the dynset owns from here) run on its element. The kernel copies the statement into each
+  // element it adds.
+  void dynset(const std::string& set, uint32_t set_id, uint32_t op, nftnl_expr* statement) {
+    auto* e = add("dynset");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, op);
+    nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set.c_str());
+    nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, set_id);
+    nftnl_expr_set(e, NFTNL_EXPR_DYNSET_EXPR, statement, 0);
   }
   // `value` into register 1.
   void immediate(uint32_t value) {

@@ -99,6 +99,23 @@ class NftRulesetWriter : public RulesetWriter {
     return drops;
   }
 
+  // One dump of @segment-dropped, likewise only while this writer installed the segment guard.
+  Result<std::vector<SegmentDropCount>> readSegmentDrops() override {
+    std::vector<SegmentDropCount> drops;
+    if (!installed_ || installed_->segment_rate == 0) return drops;
+    const std::vector<char> request =
+        floodDumpRequest(kRulesetTable, kSegmentDroppedSet, nextSeq());
+    auto answer = transport_->dump(request, floodDumpBytes(kSegmentSetSize));
+    if (!answer.ok()) {
+      return answer.status().withContext(std::string("reading set ") + kSegmentDroppedSet + ": ");
+    }
+    if (Status s = parseSegmentDump(*answer, kSegmentDroppedSet, kSegmentSetSize, &drops);
+        !s.ok()) {
+      return s;
+    }
+    return drops;
+  }
+
   Status remove() override {
     installed_.reset();
     NftBatch b(nextSeq());
@@ -118,7 +135,8 @@ class NftRulesetWriter : public RulesetWriter {
            current.queue_first == next.queue_first && current.queue_count == next.queue_count &&
            current.fail_open == next.fail_open && current.queue_mode == next.queue_mode &&
            current.flood_rate == next.flood_rate && current.flood_burst == next.flood_burst &&
-           current.conn_limit == next.conn_limit;
+           current.conn_limit == next.conn_limit && current.segment_rate == next.segment_rate &&
+           current.segment_burst == next.segment_burst;
   }
 
   // A new generation on a table this writer installed: rewrite the per-policy chains' rules in one
@@ -157,7 +175,8 @@ class NftRulesetWriter : public RulesetWriter {
           b.addInterfaceNameSet(layout.table, s);
           break;
         case SetKind::kDeviceMeter:
-          b.addDeviceMeterSet(layout.table, s);
+        case SetKind::kInterfaceMeter:
+          b.addMeterSet(layout.table, s);
           break;
       }
     }

@@ -52,6 +52,15 @@ struct RulesetSpec {
   // (readFloodDrops). 0: no guard (the rule and its sets are left out).
   uint32_t flood_rate = 0;
   uint32_t flood_burst = 0;
+  // The segment guard (ruleset_layout.cc, behind the flood guard's rule at each of its places): an
+  // input interface (a segment's, the uplink's) whose new flows pass `segment_rate` a second, past
+  // a burst of `segment_burst`, has the excess dropped in the kernel, counted per interface in
+  // @segment-dropped (readSegmentDrops). A device that forges a new source MAC address for each
+  // flow gets a fresh bucket from the flood guard every time, but not a fresh interface: this
+  // bounds the queue's load from any one segment, so such a device costs its own segment's new
+  // flows alone. Independent of flood_rate. 0: no segment guard.
+  uint32_t segment_rate = 0;
+  uint32_t segment_burst = 0;
   // The connection limit (ruleset_layout.cc, `save-allowed`): a device (a source MAC address on a
   // segment) that already holds more than `conn_limit` connections in conntrack has its next
   // allowed flow dropped as muzzled's verdict is saved, counted per device in
@@ -71,6 +80,14 @@ enum class DeviceDropCause {
 // kFloodDroppedTimeoutMs and the kernel forgot it.
 struct FloodDropCount {
   MacAddress mac;
+  uint64_t packets = 0;
+};
+
+// What the segment guard dropped for one input interface (RulesetSpec::segment_rate) since it
+// first dropped one of its packets, or since the kernel last forgot its count
+// (kFloodDroppedTimeoutMs after its last drop). `interface` is the kernel's name: 1-15 bytes.
+struct SegmentDropCount {
+  std::string interface;
   uint64_t packets = 0;
 };
 
@@ -115,6 +132,11 @@ class RulesetWriter {
   // An error says what failed (no table yet, no permission); the kernel drops all the same.
   virtual Result<std::vector<FloodDropCount>> readFloodDrops(DeviceDropCause /*cause*/) {
     return std::vector<FloodDropCount>{};
+  }
+  // The segment guard's counts (RulesetSpec::segment_rate), one per input interface the kernel
+  // holds one for, at most kSegmentSetSize. Empty when the guard is off; errors as above.
+  virtual Result<std::vector<SegmentDropCount>> readSegmentDrops() {
+    return std::vector<SegmentDropCount>{};
   }
 };
 

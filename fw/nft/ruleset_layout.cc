@@ -33,6 +33,8 @@ constexpr uint32_t kFloodGuardSetId = 11;
 constexpr uint32_t kFloodDroppedSetId = 12;
 constexpr uint32_t kConnLimitSetId = 13;
 constexpr uint32_t kConnLimitDroppedSetId = 14;
+constexpr uint32_t kSegmentGuardSetId = 15;
+constexpr uint32_t kSegmentDroppedSetId = 16;
 constexpr const char* kSegmentsSet = "segments";
 constexpr uint8_t kUdp = IPPROTO_UDP;
 constexpr uint8_t kTcp = IPPROTO_TCP;
@@ -146,24 +148,51 @@ void addDnsQueryRules(LayoutBuilder& b, const char* chain) {
 // (ct state new): a flow judged before, met again after a policy change, is never dropped here.
 // Flows from beyond the box share the MAC address of the router they came through.
 // A device that forges a new source address for each flow gets a new bucket each time; the
-// sets' size bounds what it can make the kernel hold, and past it a new address's flows go to
-// muzzled, as every flow did without the guard.
+// sets' size bounds what it can make the kernel hold, and past it a new address's flows go on
+// unheld by this rule. The segment guard's rule, right behind this one, holds those: see
+// addGuardRules.
 // The other packets a device sends to muzzled's inspection queue, one by one, spend the same
 // bucket (the rules in `input` and `inspected`): its DHCP requests, and the packets it sends on
 // its allowed DNS and DHCP flows after their first (more queries on a TCP connection, a query
 // retried); otherwise one device could fill the inspection queue, which every device's DNS
 // answers pass, with thousands of packets on one connection.
-void addFloodGuardRule(LayoutBuilder& b, const char* chain, const std::string& what,
-                       std::vector<NftExpr> matches) {
+//
+// The segment guard (RulesetSpec::segment_rate): the same packets, then held to a token bucket of
+// their input interface in @segment-guard, and counted in @segment-dropped when dropped. A device
+// that forges a new source MAC address per packet (a hacked camera) gets a fresh bucket from the
+// flood guard each time, but it cannot forge the interface it comes in through: here its flood
+// spends its own segment's bucket, and muzzled's queue, which every segment shares, takes at most
+// the segment's rate from it. Every other segment, and the uplink, keep their own buckets. Right
+// behind the flood guard's rule: an honest device past its own rate is dropped there first, and
+// its excess never spends its segment's tokens. Keyed by every input interface, not the segments'
+// alone: a new flow that comes in from the uplink (or from a LAN that is no segment) toward a
+// segment is held to that interface's bucket, so a flood from there costs its own side's flows.
+// `what` names the rule of each guard: "judge rule (flood guard: ...)" and "(segment guard: ...)".
+void addGuardRules(LayoutBuilder& b, const char* chain, const std::string& device_what,
+                   const std::string& segment_what, const std::vector<NftExpr>& matches) {
   const RulesetSpec& spec = b.spec();
-  if (spec.flood_rate == 0) return;
-  matches.push_back(
-      SourceMacMeter{kFloodGuardSet, kFloodGuardSetId, spec.flood_rate, spec.flood_burst});
-  matches.push_back(SourceMacMeter{kFloodDroppedSet, kFloodDroppedSetId});
-  matches.push_back(Counter{});
-  matches.push_back(Verdict{Verdict::kDrop, ""});
-  b.add(chain, what, std::move(matches));
+  if (spec.flood_rate > 0) {
+    std::vector<NftExpr> exprs = matches;
+    exprs.push_back(
+        SourceMacMeter{kFloodGuardSet, kFloodGuardSetId, spec.flood_rate, spec.flood_burst});
+    exprs.push_back(SourceMacMeter{kFloodDroppedSet, kFloodDroppedSetId});
+    exprs.push_back(Counter{});
+    exprs.push_back(Verdict{Verdict::kDrop, ""});
+    b.add(chain, device_what, std::move(exprs));
+  }
+  if (spec.segment_rate > 0) {
+    std::vector<NftExpr> exprs = matches;
+    exprs.push_back(InterfaceMeter{kSegmentGuardSet, kSegmentGuardSetId, spec.segment_rate,
+                                   spec.segment_burst});
+    exprs.push_back(InterfaceMeter{kSegmentDroppedSet, kSegmentDroppedSetId});
+    exprs.push_back(Counter{});
+    exprs.push_back(Verdict{Verdict::kDrop, ""});
+    b.add(chain, segment_what, std::move(exprs));
+  }
 }
+
+// Whether either guard holds what devices send muzzled: `dhcp-request` exists then.
+bool guarded(const RulesetSpec& spec) { return spec.flood_rate > 0 || spec.segment_rate > 0; }
 
 // `udp dport 67 iifname @segments meta mark set 0x80 counter queue`: a DHCP request from a
 // segment to muzzled, which reads it and accepts it (marks.h: kHintDhcpRequest). In `input` for
@@ -202,19 +231,21 @@ void addDnsDhcpChain(LayoutBuilder& b) {
 // the box) carries no conntrack entry (br_netfilter detaches it), and the box's DHCP server
 // must not go deaf while someone watches the segment.
 // Each one reaches muzzled, whatever its conntrack state: in a chain of their own, held to the
-// device's flood-guard bucket first, so that every other packet to the box fails one rule here,
-// at its port, as before the guard.
+// device's flood-guard bucket first, then to its segment's (with either guard on; the chain is
+// there whenever one is), so that every other packet to the box fails one rule here, at its port,
+// as before the guards.
 void addDhcpRequestRule(LayoutBuilder& b) {
-  if (b.spec().flood_rate == 0) {
+  if (!guarded(b.spec())) {
     addReadDhcpRequestRule(b, "input", "input rule (DHCP requests from a segment: to muzzled)");
     return;
   }
   b.add(
       "input", "input rule (DHCP requests from a segment: to dhcp-request)",
       {Port{kUdp, false, kDhcpServerPort}, fromSegment(), Verdict{Verdict::kGoto, "dhcp-request"}});
-  addFloodGuardRule(b, "dhcp-request",
-                    "dhcp-request rule 1 (flood guard: a device's requests past its rate)", {});
-  addReadDhcpRequestRule(b, "dhcp-request", "dhcp-request rule 2 (to muzzled)");
+  addGuardRules(b, "dhcp-request",
+                "dhcp-request rule (flood guard: a device's requests past its rate)",
+                "dhcp-request rule (segment guard: a segment's requests past its rate)", {});
+  addReadDhcpRequestRule(b, "dhcp-request", "dhcp-request rule (to muzzled)");
 }
 
 // An allowed flow with port 53 or 67 on one side (marks.h: kAllowInspected): what muzzled reads
@@ -223,11 +254,12 @@ void addDhcpRequestRule(LayoutBuilder& b) {
 void addInspectedChain(LayoutBuilder& b) {
   b.add("inspected", "inspected rule 1 (DNS answers to muzzled, DHCP requests to a segment)",
         {Verdict{Verdict::kJump, "dns-dhcp"}});
-  // What a device sends on such a flow after its first packet (which `judge` held to the guard)
-  // reaches muzzled packet by packet: held to the device's bucket too.
-  addFloodGuardRule(b, "inspected",
-                    "inspected rule (flood guard: a device's queries past its rate, dropped)",
-                    {CtDirection{false}, fromSegment()});
+  // What a device sends on such a flow after its first packet (which `judge` held to the guards)
+  // reaches muzzled packet by packet: held to the device's bucket and its segment's too.
+  addGuardRules(b, "inspected",
+                "inspected rule (flood guard: a device's queries past its rate, dropped)",
+                "inspected rule (segment guard: a segment's queries past its rate, dropped)",
+                {CtDirection{false}, fromSegment()});
   addDnsQueryRules(b, "inspected");
   // A DHCP request to a server elsewhere (the box relays, or a device renews with the server that
   // leased it), on a connection the policy allows: read, as the box reads the requests it
@@ -353,12 +385,11 @@ void addVerdictMapRule(LayoutBuilder& b, const char* chain, uint32_t set_id) {
                   .set_id = set_id}});
 }
 
-// How long @flood-guard keeps a device's bucket after its last new flow: until the bucket would
-// have filled up again (burst / rate), and a second more. A bucket forgotten then and made again
-// is full, as the old one would have been.
-uint32_t floodGuardTimeoutMs(const RulesetSpec& spec) {
-  const uint64_t refill_ms =
-      (uint64_t{spec.flood_burst} * 1000 + spec.flood_rate - 1) / spec.flood_rate;
+// How long @flood-guard keeps a device's bucket after its last new flow (and @segment-guard an
+// interface's): until the bucket would have filled up again (burst / rate), and a second more. A
+// bucket forgotten then and made again is full, as the old one would have been.
+uint32_t bucketTimeoutMs(uint32_t rate, uint32_t burst) {
+  const uint64_t refill_ms = (uint64_t{burst} * 1000 + rate - 1) / rate;
   return static_cast<uint32_t>(std::min<uint64_t>(refill_ms + 1000, kFloodDroppedTimeoutMs));
 }
 
@@ -392,9 +423,9 @@ void addJudgeChain(LayoutBuilder& b) {
         {Icmpv6Type{kIcmpv6Mld2Report, kIcmpv6Mld2Report}, Verdict{}});
   b.add("judge", "judge rule 4 (drop conntrack-invalid packets)",
         {CtStateInvalid{}, Counter{}, Verdict{Verdict::kDrop, ""}});
-  addFloodGuardRule(b, "judge",
-                    "judge rule (flood guard: a device's new flows past its rate, dropped)",
-                    {CtStateNew{}});
+  addGuardRules(b, "judge", "judge rule (flood guard: a device's new flows past its rate, dropped)",
+                "judge rule (segment guard: a segment's new flows past its rate, dropped)",
+                {CtStateNew{}});
   // Undecided from here on (no mark of this generation in the conntrack, no verdict yet).
   // The fast lane: what `dns-dhcp` and the DNS query rules below look for is a TCP or UDP packet
   // from port 53 (an answer), to port 53 (a query) or to port 67 (a DHCP request); a packet with
@@ -455,21 +486,30 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
                          .id = kSegmentsSetId,
                          .kind = SetKind::kInterfaceNames,
                          .ifnames = spec.segment_ifnames});
-  // The device meters: made empty, with room for kFloodSetSize devices each.
-  const auto add_meter = [&layout](const char* name, uint32_t id, uint32_t timeout_ms) {
-    layout.sets.push_back({.name = name,
-                           .id = id,
-                           .kind = SetKind::kDeviceMeter,
-                           .timeout_ms = timeout_ms,
-                           .size = kFloodSetSize});
+  // The device meters: made empty, with room for kFloodSetSize devices each; the interface
+  // meters with room for kSegmentSetSize interfaces.
+  const auto add_meter = [&layout](const char* name, uint32_t id, uint32_t timeout_ms,
+                                   SetKind kind = SetKind::kDeviceMeter) {
+    layout.sets.push_back(
+        {.name = name,
+         .id = id,
+         .kind = kind,
+         .timeout_ms = timeout_ms,
+         .size = kind == SetKind::kDeviceMeter ? kFloodSetSize : kSegmentSetSize});
   };
   if (spec.flood_rate > 0) {
-    add_meter(kFloodGuardSet, kFloodGuardSetId, floodGuardTimeoutMs(spec));
+    add_meter(kFloodGuardSet, kFloodGuardSetId, bucketTimeoutMs(spec.flood_rate, spec.flood_burst));
     add_meter(kFloodDroppedSet, kFloodDroppedSetId, kFloodDroppedTimeoutMs);
   }
   if (spec.conn_limit > 0) {
     add_meter(kConnLimitSet, kConnLimitSetId, 0);  // an element goes with its last connection
     add_meter(kConnLimitDroppedSet, kConnLimitDroppedSetId, kFloodDroppedTimeoutMs);
+  }
+  if (spec.segment_rate > 0) {
+    add_meter(kSegmentGuardSet, kSegmentGuardSetId,
+              bucketTimeoutMs(spec.segment_rate, spec.segment_burst), SetKind::kInterfaceMeter);
+    add_meter(kSegmentDroppedSet, kSegmentDroppedSetId, kFloodDroppedTimeoutMs,
+              SetKind::kInterfaceMeter);
   }
   layout.chains = {{"judge", std::nullopt, true},          {"inspected", std::nullopt, false},
                    {"dns-dhcp", std::nullopt, false},      {"deny", std::nullopt, false},
@@ -481,7 +521,7 @@ RulesetLayout rulesetLayout(const RulesetSpec& spec) {
   layout.listing = {"forward",      "input",         "output",       "judge",     "ask",
                     "save-allowed", "save-rejected", "save-dropped", "inspected", "dns-dhcp",
                     "dns-answer",   "dns-query",     "deny",         "discard"};
-  if (spec.flood_rate > 0) {
+  if (guarded(spec)) {
     // Made before `input`, whose rule goes to it; listed after `ask`.
     layout.chains.insert(layout.chains.begin(), {"dhcp-request", std::nullopt, false});
     layout.listing.insert(std::find(layout.listing.begin(), layout.listing.end(), "ask") + 1,

@@ -8,7 +8,8 @@
 // The table:
 //   `input` first queues DHCP requests from a segment to the box (muzzled reads each once and
 //   accepts it, whatever the flow's verdict or conntrack state), by way of `dhcp-request` when
-//   the flood guard is on, which first drops a request past its device's bucket;
+//   the flood guard or the segment guard is on, which first drops a request past its device's
+//   bucket, then one past its segment's;
 //   forward/input base chains then look the conntrack mark up in one verdict map: a flow judged
 //   under the current generation (marks.h) is accepted, refused (`deny`, `discard`) or, when
 //   muzzled reads some of its packets, sent to `inspected`, in that one lookup (the established
@@ -22,7 +23,9 @@
 //   `save-rejected`, `save-dropped`). Then, for flows not decided yet: IPv6 neighbour discovery
 //   and MLD are accepted, conntrack-invalid packets dropped, a connection's first packet past
 //   its device's bucket in @flood-guard dropped and counted in @flood-dropped (the flood guard,
-//   when RulesetSpec::flood_rate asks for it); a packet of no DNS or DHCP port goes
+//   when RulesetSpec::flood_rate asks for it), then one past its input interface's bucket in
+//   @segment-guard dropped and counted in @segment-dropped (the segment guard, when
+//   RulesetSpec::segment_rate asks for it); a packet of no DNS or DHCP port goes
 //   straight to `ask` (the fast lane: most first packets); the others meet `dns-dhcp` (DNS
 //   answers to a segment queued, DHCP requests between segments accepted) and the DNS query
 //   rules (queries from a segment sent to `dns-query`), and the rest goes to `ask`;
@@ -37,7 +40,8 @@
 //   without NAT by the packet's own ports, the rest by the conntrack tuple's;
 //   `inspected`: an allowed flow with port 53 or 67 on one side (`save-allowed` saves it with
 //   verdict code 0): its DNS answers and DHCP requests go to `dns-dhcp`, what a device sends on
-//   it is held to its flood-guard bucket (muzzled reads it packet by packet), its DNS queries go
+//   it is held to its flood-guard bucket and its segment's (muzzled reads it packet by packet),
+//   its DNS queries go
 //   to `dns-query`, the rest is allowed;
 //   `dns-dhcp` (reached by jump from `judge`, `inspected`, `deny` and `discard`, so whatever the
 //   flow's verdict) queues DNS answers going to a segment (every packet: `dns-answer`), accepts
@@ -49,7 +53,8 @@
 //   box's own DHCP replies to a segment (the leases muzzled trusts);
 //   `deny` rejects with a TCP reset or an ICMP(v6) administratively-prohibited, `discard` drops;
 //   set @segments holds the segments' interface names (nft type ifname); the flood guard's and
-//   the connection limit's sets, the devices' buckets, lists and counts.
+//   the connection limit's sets, the devices' buckets, lists and counts; the segment guard's,
+//   the input interfaces' buckets and counts.
 //
 // Both verdict maps, and the rules that recognise an allowed flow by its conntrack mark
 // (`dns-answer`'s third, `dns-query`'s first), compare it under kAllowMask: an allowed mark
@@ -61,16 +66,18 @@
 // rule in `forward`, the base chain's verdict map (two in `input`, behind the DHCP rule's port)
 // (one conntrack-mark load, the class mask and the lookup, no counter: nothing reads one there),
 // and is accepted there. A refused one also walks `dns-dhcp` (3 rules). An allowed TCP flow's first
-// packet walks 11 rules before it is queued (the base chain's two, `judge`'s six up to its fast
-// lane, the flood guard's included, `ask`'s three) and 5 after NF_REPEAT (the conntrack mark's map,
-// the base chain's interface rule, the packet mark's map, the connection limit, `save-allowed`'s
-// fast lane; a UDP flow 6); of the lookups, the dearest expressions here, it makes 3 before the
-// queue (the conntrack mark's map, @segments, its device's bucket; the packet mark's map is
-// skipped at a mark of 0): a rule that tests a port and @segments tests the port first, which fails
+// packet walks 12 rules before it is queued (the base chain's two, `judge`'s seven up to its fast
+// lane, the flood guard's and the segment guard's included, `ask`'s three) and 5 after NF_REPEAT
+// (the conntrack mark's map, the base chain's interface rule, the packet mark's map, the
+// connection limit, `save-allowed`'s fast lane; a UDP flow 6); of the lookups, the dearest
+// expressions here, it makes 4 before the queue (the conntrack mark's map, @segments, its device's
+// bucket, its segment's bucket; the packet mark's map is skipped at a mark of 0): a rule that tests
+// a port and @segments tests the port first, which fails
 // for all but DNS and DHCP. (Before the fast lanes: 17 and 8, four of those 8 each loading a port
 // of the conntrack tuple. Before the DoH check moved to user space, 2026-12-07: 13 rules and 4
 // lookups before the queue, `ask`'s two rules looking every destination up in @doh4 or @doh6.)
-// Without the flood guard, one rule and one lookup fewer before the queue;
+// Without the flood guard, one rule and one lookup fewer before the queue; without the segment
+// guard, one rule and one lookup fewer too (11 / 3 until it came, 2026-12-07);
 // without the connection limit, one rule and two lookups (@segments, the device's list) fewer after
 // it. Pinned in tests/unit/fw/nft/established_path_test.cc.
 //
@@ -207,6 +214,19 @@ struct SourceMacMeter {
   uint32_t burst = 0;
   uint32_t connections = 0;  // with rate 0: the count past which the rule goes on
 };
+// update @segment-guard { iifname limit rate over 2000/second burst 4000 packets } /
+// update @segment-dropped { iifname counter }: the packet's input interface name (16 bytes,
+// NUL-padded, as IfNameInSet loads it) looked up in a dynamic set (SetKind::kInterfaceMeter), the
+// element added when missing and its timeout restarted; then, with a `rate`, a token bucket that
+// fails the rule while the interface stays within it, or without one, a counter. No device
+// chooses the key: a device that forges source addresses still comes in through its segment's
+// interface. When the set is full, a new interface's element cannot be added and the rule fails.
+struct InterfaceMeter {
+  std::string set;
+  uint32_t set_id = 0;
+  uint32_t rate = 0;  // per second; 0: a counter instead of the bucket
+  uint32_t burst = 0;
+};
 }  // namespace nftx
 
 using NftExpr =
@@ -214,7 +234,8 @@ using NftExpr =
                  nftx::CtStateInvalid, nftx::CtStateNew, nftx::CtDirection, nftx::CtOriginalPort,
                  nftx::CtProtocol, nftx::CtEventSet, nftx::CtStatusNoNat, nftx::CtMarkIs,
                  nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter, nftx::Queue,
-                 nftx::Verdict, nftx::Reject, nftx::MarkVmap, nftx::SourceMacMeter>;
+                 nftx::Verdict, nftx::Reject, nftx::MarkVmap, nftx::SourceMacMeter,
+                 nftx::InterfaceMeter>;
 
 struct RuleLayout {
   std::string chain;
@@ -245,6 +266,10 @@ enum class SetKind {
   // to 0): made empty with the table and never refilled, so a policy change keeps what they
   // hold.
   kDeviceMeter,
+  // Input interface names the rules add themselves (nftx::InterfaceMeter), each with a statement
+  // and a timeout, nft type ifname: made empty with the table and never refilled, like the
+  // device meters.
+  kInterfaceMeter,
 };
 
 struct SetLayout {
@@ -252,8 +277,8 @@ struct SetLayout {
   uint32_t id = 0;  // how rules of the same transaction refer to the set
   SetKind kind = SetKind::kInterfaceNames;
   std::vector<std::string> ifnames{};  // kInterfaceNames only
-  // kDeviceMeter only: how long an element stays after the rule last touched it (0: no timeout),
-  // and how many
+  // kDeviceMeter and kInterfaceMeter only: how long an element stays after the rule last touched
+  // it (0: no timeout), and how many
   // the set may hold (the kernel then refuses new ones: the memory a flood of forged source
   // addresses can take is bounded).
   uint32_t timeout_ms = 0;
@@ -275,6 +300,16 @@ inline constexpr uint32_t kFloodDroppedTimeoutMs = 120'000;
 // the count of what the limit dropped. Their size is kFloodSetSize.
 inline constexpr const char* kConnLimitSet = "conn-limit";
 inline constexpr const char* kConnLimitDroppedSet = "conn-limit-dropped";
+// The segment guard's sets (RulesetSpec::segment_rate), keyed by input interface name:
+// @segment-guard holds each interface's token bucket (its timeout the flood guard's rule: until
+// the bucket would be full again), @segment-dropped the count of what the bucket dropped (kept
+// kFloodDroppedTimeoutMs, like @flood-dropped).
+inline constexpr const char* kSegmentGuardSet = "segment-guard";
+inline constexpr const char* kSegmentDroppedSet = "segment-dropped";
+// Room for this many input interfaces in each: the box's own interfaces, which no device can
+// make more of (one per VLAN ID at most, 4094, and a few more). An interface past it goes
+// unguarded (its element cannot be added, so the rule fails), as before the guard.
+inline constexpr uint32_t kSegmentSetSize = 4096;
 
 // The key of an interface name in a set, as `meta iifname` loads it: IFNAMSIZ (16) bytes, the
 // name cut to 15 and padded with NULs (the kernel's names are at most 15 bytes and end in one).

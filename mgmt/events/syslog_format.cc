@@ -77,7 +77,8 @@ SyslogSeverity syslogSeverity(std::string_view event) {
       endsWith(event, "-dropped") || event == "log-suppressed" || event == "syslog-down" ||
       contains(event, "malformed") || event == "address-moved" || event == "dns-unsolicited" ||
       event == "dhcp-mac-mismatch" || event == "device-reassign-limited" ||
-      event == "flood-guard" || event == "connection-limit" || event == "queue-resumed") {
+      event == "flood-guard" || event == "connection-limit" || event == "segment-guard" ||
+      event == "queue-resumed") {
     return SyslogSeverity::kWarning;
   }
   // New devices refused on a segment: something forges source MACs, or more devices joined

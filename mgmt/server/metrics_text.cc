@@ -195,10 +195,25 @@ std::string renderMetrics(const MetricsSnapshot& s) {
              "Devices the connection limit dropped new flows of in the last two minutes.",
              e.flood_guard.conn_devices);
   }
-  if (e.flood_guard.rate > 0 || e.flood_guard.connections > 0) {
+  // The segment guard, when it is on: one sample per input interface it ever dropped for (the
+  // box's interfaces, at most kSegmentSetSize), a counter that never goes down.
+  if (e.flood_guard.segment_rate > 0) {
+    w.family("muzzle_segment_guard_dropped_total", "counter",
+             "New flows the segment guard dropped in the kernel: their segment was past its rate "
+             "(a device there forging source addresses, or many flooding at once).");
+    for (const SegmentGuardTotal& t : e.flood_guard.segment_totals) {
+      w.sample("muzzle_segment_guard_dropped_total", t.dropped,
+               {{"segment", t.segment}, {"interface", t.interface}});
+    }
+    w.single("muzzle_segment_guard_segments", "gauge",
+             "Segments (input interfaces) the segment guard dropped new flows of in the last two "
+             "minutes.",
+             e.flood_guard.segments);
+  }
+  if (e.flood_guard.rate > 0 || e.flood_guard.connections > 0 || e.flood_guard.segment_rate > 0) {
     w.single("muzzle_flood_guard_read_errors_total", "counter",
-             "Reads of the flood guard's and the connection limit's per-device counts that "
-             "failed.",
+             "Reads of the flood guard's, the connection limit's and the segment guard's counts "
+             "that failed.",
              e.flood_guard.read_errors);
   }
 

@@ -296,6 +296,16 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
             fg->set_connections(st.flood_guard.connections);
             fg->set_connection_dropped(st.flood_guard.conn_dropped);
             fg->set_connection_devices(st.flood_guard.conn_devices);
+            fg->set_segment_new_flows_per_second(st.flood_guard.segment_rate);
+            fg->set_segment_burst(st.flood_guard.segment_burst);
+            fg->set_segment_dropped(st.flood_guard.segment_dropped);
+            fg->set_segments(st.flood_guard.segments);
+            for (const SegmentGuardTotal& t : st.flood_guard.segment_totals) {
+              v1::SegmentGuardDrops* d = fg->add_segment_drops();
+              d->set_segment(t.segment);
+              d->set_interface(t.interface);
+              d->set_dropped(t.dropped);
+            }
           }
           if (st.conntrack || !st.conntrack_error.empty()) {
             v1::ConntrackTableStatus* ct = resp->mutable_conntrack();

@@ -254,6 +254,20 @@ void deviceLimitFacts(std::string& out, const v1::GetStatusResponse& s) {
              " past it in the last 2 minutes)",
          f.devices() > 0);
   }
+  // Each device's own bucket comes first: a segment past its bucket holds a device that forges
+  // source addresses (a fresh device bucket for each), or many flooding at once.
+  if (f.segment_new_flows_per_second() == 0) {
+    fact(out, "Segment guard", "off");
+  } else {
+    std::string text = std::to_string(f.segment_new_flows_per_second()) +
+                       " new flows a second per segment, " + std::to_string(f.segment_dropped()) +
+                       " dropped (" + plural(f.segments(), "segment", "segments") +
+                       " past it in the last 2 minutes";
+    if (f.segments() > 0) {
+      text += ": a device there forging source addresses, or many flooding at once";
+    }
+    fact(out, "Segment guard", text + ")", f.segments() > 0);
+  }
   if (f.connections() == 0) {
     fact(out, "Connection limit", "off");
   } else {

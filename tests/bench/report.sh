@@ -420,9 +420,17 @@ END {
     print "The flood guard (a bucket update on every first packet): muzzled against muzzled-noguard (the guard off), same run:"
     cost_rows("muzzled", "muzzled-noguard", "udp-churn tcp-churn mixed", "the flood guard <= 3%     ", 1)
   }
+  # The connection limit is off in muzzled: muzzled-limit is the one with it, on the cells of 999 devices.
+  if (("muzzled-limit" SUBSEP "mixed") in ran) {
+    print ""
+    print "The connection limit (1,024 a device, conntrack'"'"'s count on every allowed new flow): muzzled-limit against muzzled"
+    print "(the limit off), same run, the traffic of 999 devices:"
+    cost_rows("muzzled-limit", "muzzled", "mixed", "the connection limit <= 3%", 1)
+    fixed_cost("muzzled-limit", "muzzled", "the connection limit <= 3%", "devices-fixed")
+  }
   # The same costs at a fixed offered rate (udp-fixed, tcp-fixed): the CPU a flow (a connection),
   # where the saturated rates above move 20-30 % between rounds of one config.
-  nfx = split("udp-fixed tcp-fixed", fx, " "); offered = ""
+  nfx = split("udp-fixed tcp-fixed devices-fixed", fx, " "); offered = ""
   for (j = 1; j <= nfx; j++)
     if (("muzzled" SUBSEP fx[j]) in ran)
       offered = offered sprintf("%s%s: %s %s", (offered == "") ? "" : ", ", fx[j], rate["muzzled" SUBSEP fx[j]], unit[fx[j]])
@@ -430,7 +438,7 @@ END {
     print ""
     printf "New flows at a fixed rate (%s offered to every config), the CPU a flow: the whole box\n", offered
     print "(every CPU busy, less the traffic program user time; its system calls, alike in every config, stay in) and the queue program:"
-    n = split("kernel bare-minimal muzzled muzzled-noacct muzzled-learn muzzled-web muzzled-noguard muzzled-2q", fw_, " ")
+    n = split("kernel bare-minimal muzzled muzzled-noacct muzzled-learn muzzled-web muzzled-noguard muzzled-limit muzzled-2q", fw_, " ")
     for (j = 1; j <= nfx; j++) for (i = 1; i <= n; i++) {
       k = fw_[i] SUBSEP fx[j]
       if (!(k in ran)) continue

@@ -88,14 +88,15 @@ done
 # shellcheck source=tests/lab/lab.sh
 source "$repo/tests/lab/lab.sh"
 lab_trap
-# Every muzzled config keeps the flood guard's rule (each first packet pays its bucket's update,
-# as on a box) at a rate no cell reaches: the bench's traffic comes from one MAC address per
-# segment, whose churn the default (500 a second) would cut to the bucket. Set it to measure
-# another ({new_flows_per_second: 0}: the guard off). The connection limit is off: one MAC
+# Every muzzled config keeps the flood guard's rule and the segment guard's (each first packet
+# pays both buckets' updates, as on a box) at rates no cell reaches: the bench's traffic comes
+# from one MAC address per segment, whose churn the defaults (500 a second per device, 2000 per
+# segment) would cut to the buckets. Set it to measure another ({new_flows_per_second: 0,
+# segment_new_flows_per_second: 0}: both guards off). The connection limit is off: one MAC
 # address holds every connection of a cell, which any limit a box would use cuts, and the count
 # the kernel walks for it would be the whole table, not a device's (README, Security).
 if [[ -z "${LAB_FLOOD_GUARD:-}" ]]; then
-  export LAB_FLOOD_GUARD='{new_flows_per_second: 1000000, burst: 10000000, connections: 0}'
+  export LAB_FLOOD_GUARD='{new_flows_per_second: 1000000, burst: 10000000, connections: 0, segment_new_flows_per_second: 10000000, segment_burst: 100000000}'
 fi
 LAB_ID="b$$"
 LAB_ID="${LAB_ID:0:12}"
@@ -427,6 +428,13 @@ traffic_mixed() {
     --src-mac 44:47:cc:10:00:01 --src-ip 198.19.0.2 --devices 999 --tuple-base "$tuple_base" \
     --dns-every 4 --resolver 203.0.113.53 --name-port 9100 "$@"
 }
+# The mixed site's 999 devices without DNS: one flow each in turn to udp/9000, the devices-fixed
+# cells. Each device then holds a thousandth of the cell's connections, as on a box of many
+# devices, where udp-churn's one MAC address holds them all.
+traffic_devices() {
+  "${traffic_prefix[@]}" "$bench/bench_traffic" udp --from "$cam_ns" --to "$inet_ns" --ifname eth0 --dst-mac "$gw_mac" \
+    --src-mac 44:47:cc:10:00:01 --src-ip 198.19.0.2 --devices 999 --tuple-base "$tuple_base" "$@"
+}
 traffic_tcp() { "${traffic_prefix[@]}" "$bench/bench_traffic" tcp --from "$cam_ns" --to "$inet_ns" --tuple-base "$tuple_base" "$@"; }
 # One long TCP flow; bits/s of what the receiver got, as the same JSON shape.
 traffic_stream() {
@@ -472,8 +480,13 @@ table_ns_each() {
   [[ -n "$keep_perf" ]] || rm -f "$file"
 }
 
-# The churn/stream/latency cells every config runs (fast path as the ruleset has it).
+# The cells every config runs (fast path as the ruleset has it): the fixed-rate ones first
+# (fixed_flow_cell says why), then churn_cells.
 common_cells() {
+  fixed_flow_cell "$1"
+  churn_cells "$1"
+}
+churn_cells() {
   local config="$1"
   cell "$config" udp-churn flows/s traffic_udp --window 256 --seconds "$secs"
   cell "$config" udp-latency flows/s traffic_udp --window 1 --flows "$latency_udp_flows" --seconds "$secs"
@@ -481,13 +494,22 @@ common_cells() {
   cell "$config" tcp-latency conn/s traffic_tcp --concurrency 1 --flows "$latency_tcp_flows" --seconds "$secs"
   cell "$config" mixed flows/s traffic_mixed --window 256 --seconds "$secs"
   cell "$config" tcp-stream Mbit/s traffic_stream
-  fixed_flow_cell "$config"
 }
 # New flows at a fixed offered rate (flow_rate; TCP: tcp_flow_rate): the CPU a flow costs, not
-# how many a second.
+# how many a second. Every config runs them first, on a muzzled just started: after `mixed` (999
+# devices to 254 hosts each) accounting's room for address pairs stays full until its next read,
+# up to 10 s later, and each connection that ends meanwhile is summed by its two ends, three
+# lookups instead of one. Run after mixed, as the feature configs once did, these cells read 2x
+# muzzled's accounting thread CPU and p99s of milliseconds (HISTORY.md, "The run committed,
+# 2026-12-07 evening"), which was the order of the cells, not the feature.
 fixed_flow_cell() {
   cell "$1" udp-fixed flows/s traffic_udp --window 256 --rate "$flow_rate" --seconds "$flow_rate_secs"
   cell "$1" tcp-fixed conn/s traffic_tcp --concurrency 32 --rate "$tcp_flow_rate" --seconds "$flow_rate_secs"
+}
+# New flows of 999 devices at the fixed rate: what a per-device feature costs a flow when each
+# device holds a few of the connections (the connection limit's walk of its device's list).
+devices_fixed_cell() {
+  cell "$1" devices-fixed flows/s traffic_devices --window 256 --rate "$flow_rate" --seconds "$flow_rate_secs"
 }
 # Every packet through the queue: one UDP flow and one TCP stream.
 every_packet_cells() {
@@ -842,7 +864,11 @@ config_muzzled() {
   lab_start_muzzled
   consumer_pid="$LAB_MUZZLED_PID"
   rss_start="$(rss_kb)"
-  common_cells muzzled
+  fixed_flow_cell muzzled
+  # Before mixed, as in muzzled-limit (fixed_flow_cell says why); after udp-fixed, which it would
+  # otherwise find with accounting's room for pairs full.
+  devices_fixed_cell muzzled
+  churn_cells muzzled
   established_cells muzzled
   # muzzled's own DNS counters after the mixed cell (the only one with DNS): answers it judged
   # and name-address pairs it learned from them (SIGUSR1 logs event=counters).
@@ -922,10 +948,10 @@ config_muzzled_noacct() {
   say "config muzzled-noacct"
   LAB_CONFIG_EXTRA='devices: {accounting_interval_seconds: 0}' lab_start_muzzled
   consumer_pid="$LAB_MUZZLED_PID"
+  fixed_flow_cell muzzled-noacct
   cell muzzled-noacct udp-churn flows/s traffic_udp --window 256 --seconds "$secs"
   cell muzzled-noacct tcp-churn conn/s traffic_tcp --concurrency 32 --seconds "$secs"
   cell muzzled-noacct tcp-stream Mbit/s traffic_stream
-  fixed_flow_cell muzzled-noacct
   established_cells muzzled-noacct
   lab_stop_muzzled
   consumer_pid=""
@@ -945,8 +971,8 @@ config_muzzled_learn() {
   LAB_STATE_DIR="$LAB_STATE/state-learn" lab_start_muzzled
   consumer_pid="$LAB_MUZZLED_PID"
   learn_all_devices >/dev/null
-  feature_cells muzzled-learn
   fixed_flow_cell muzzled-learn
+  feature_cells muzzled-learn
   lab_stop_muzzled
   consumer_pid=""
 }
@@ -956,22 +982,40 @@ config_muzzled_web() {
   LAB_MANAGEMENT="$bench_web" lab_start_muzzled
   consumer_pid="$LAB_MUZZLED_PID"
   web_viewer_start
-  feature_cells muzzled-web
   fixed_flow_cell muzzled-web
+  feature_cells muzzled-web
   web_viewer_stop
   lab_stop_muzzled
   consumer_pid=""
 }
 
-# muzzled-noguard: the flood guard off (flood_guard: {new_flows_per_second: 0}), against muzzled,
-# whose guard runs at a rate no cell reaches: what its bucket costs each first packet.
+# muzzled-noguard: the flood guard and the segment guard off (flood_guard:
+# {new_flows_per_second: 0, segment_new_flows_per_second: 0}), against muzzled, whose guards run
+# at rates no cell reaches: what their two buckets cost each first packet.
 config_muzzled_noguard() {
   want muzzled-noguard || return 0
   say "config muzzled-noguard"
-  LAB_FLOOD_GUARD='{new_flows_per_second: 0, connections: 0}' lab_start_muzzled
+  LAB_FLOOD_GUARD='{new_flows_per_second: 0, connections: 0, segment_new_flows_per_second: 0}' lab_start_muzzled
   consumer_pid="$LAB_MUZZLED_PID"
-  feature_cells muzzled-noguard
   fixed_flow_cell muzzled-noguard
+  feature_cells muzzled-noguard
+  lab_stop_muzzled
+  consumer_pid=""
+}
+
+# muzzled-limit: the connection limit on (flood_guard.connections: 1024, muzzled.yaml's default),
+# against muzzled, where it is off (LAB_FLOOD_GUARD): what conntrack's count costs each allowed new
+# flow (an add to its device's list, whose walk, at most once a kernel tick, finds each connection
+# the device holds). Only the cells of many devices: udp-churn's one MAC address would hold every
+# connection of its cell and be cut at 1,024 (tcp-churn's too: closed connections leave a device's
+# list a few at a time).
+config_muzzled_limit() {
+  want muzzled-limit || return 0
+  say "config muzzled-limit"
+  LAB_FLOOD_GUARD="${LAB_FLOOD_GUARD/connections: 0/connections: 1024}" lab_start_muzzled
+  consumer_pid="$LAB_MUZZLED_PID"
+  devices_fixed_cell muzzled-limit
+  cell muzzled-limit mixed flows/s traffic_mixed --window 256 --seconds "$secs"
   lab_stop_muzzled
   consumer_pid=""
 }
@@ -1009,7 +1053,7 @@ config_small() {
 # in every round of one run, 1.02x with only the two), and what a place in the order costs must
 # fall on every config alike, not on the features that happened to come last.
 configs=(kernel bare bare_minimal muzzled muzzled_2q muzzled_noacct muzzled_learn muzzled_web muzzled_noguard
-  small)
+  muzzled_limit small)
 one_round() {
   # Short conntrack timeouts: millions of one-datagram flows must not fill the table (see
   # ct_flush; its size is a host-wide limit a namespace cannot raise). With 2 s for an unreplied

@@ -30,9 +30,9 @@
 # FAIL_MODE (closed|open) and LAB_QUEUE_COUNT (flow queues, default 1) go into muzzled.yaml;
 # LAB_STATE_DIR (default $LAB_STATE) is muzzled's state_dir (revisions, audit log, generation);
 # LAB_CONFIG_EXTRA (optional): more top-level lines for muzzled.yaml (`devices: {...}`);
-# LAB_FLOOD_GUARD (optional): muzzled.yaml's `flood_guard:` ({new_flows_per_second: 0} turns the
-# guard off for a test that floods on purpose, {connections: 0} the connection limit); unset:
-# muzzled's default;
+# LAB_FLOOD_GUARD (optional): muzzled.yaml's `flood_guard:` ({new_flows_per_second: 0,
+# segment_new_flows_per_second: 0} turns the guards off for a test that floods on purpose,
+# {connections: 0} the connection limit); unset: muzzled's default;
 # LAB_MUZZLED_ENV (optional): NAME=VALUE words (no spaces) for muzzled's environment alone, e.g.
 # TZ and libfaketime's variables (tests/scenario/schedule.sh);
 # LAB_STATE is set by lab_up (a mktemp dir with logs, pids, muzzled.yaml and policy.yaml).

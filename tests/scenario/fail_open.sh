@@ -13,9 +13,10 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 export FAIL_MODE=open
-# The flood guard off: its bucket would drop all but 1000 of the 5000-flow burst below before the
-# queue, which must fill (flood_guard.sh tests the guard).
-export LAB_FLOOD_GUARD='{new_flows_per_second: 0}'
+# The flood guard and the segment guard off: their buckets would drop all but 1000 (4000) of the
+# 5000-flow burst below before the queue, which must fill (flood_guard.sh and segment_guard.sh
+# test the guards).
+export LAB_FLOOD_GUARD='{new_flows_per_second: 0, segment_new_flows_per_second: 0}'
 scenario_lab_up
 lab_start_muzzled
 

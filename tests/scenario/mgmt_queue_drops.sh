@@ -9,9 +9,9 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 export FAIL_MODE=closed
-# The flood guard off: it would drop all but its burst of cam1's 5000 new flows before the queue
-# (flood_guard.sh tests it).
-export LAB_FLOOD_GUARD='{new_flows_per_second: 0}'
+# The flood guard and the segment guard off: they would drop all but their bursts of cam1's 5000
+# new flows before the queue (flood_guard.sh and segment_guard.sh test them).
+export LAB_FLOOD_GUARD='{new_flows_per_second: 0, segment_new_flows_per_second: 0}'
 scenario_lab_up
 lab_start_muzzled
 # A column of queue 100's line in the gateway's /proc/net/netfilter/nfnetlink_queue.

@@ -154,6 +154,30 @@ std::string floodGuardText(const v1::GetStatusResponse& r) {
   return text;
 }
 
+// "2000 new flows a second per segment (burst 4000), 1234 dropped (cameras 1234), 1 segment past
+// it in the last 2 min: ...". Each device has its own bucket first, so a segment past its own is
+// a device forging source addresses (a fresh bucket for each), or many devices flooding at once.
+std::string segmentGuardText(const v1::GetStatusResponse& r) {
+  const v1::FloodGuardStatus& f = r.flood_guard();
+  if (f.segment_new_flows_per_second() == 0) return "off";
+  std::string text = std::to_string(f.segment_new_flows_per_second()) +
+                     " new flows a second per segment (burst " + std::to_string(f.segment_burst()) +
+                     "), " + std::to_string(f.segment_dropped()) + " dropped";
+  std::string by_segment;
+  for (const v1::SegmentGuardDrops& d : f.segment_drops()) {
+    by_segment += (by_segment.empty() ? "" : ", ") + d.segment() +
+                  (d.segment() == d.interface() ? "" : " (" + d.interface() + ")") + " " +
+                  std::to_string(d.dropped());
+  }
+  if (!by_segment.empty()) text += " (" + by_segment + ")";
+  if (f.segments() > 0) {
+    text += ", " + std::to_string(f.segments()) + (f.segments() == 1 ? " segment" : " segments") +
+            " past it in the last 2 min: a device there forging source addresses, or many "
+            "flooding at once";
+  }
+  return text;
+}
+
 // "1024 per device, 12 dropped, 1 device at it in the last 2 min (...)".
 std::string connectionLimitText(const v1::GetStatusResponse& r) {
   const v1::FloodGuardStatus& f = r.flood_guard();
@@ -257,6 +281,7 @@ Outcome status(const Call& call) {
       {"accounting", accountingText(r.accounting())},
       {"connection table", conntrackText(r)},
       {"flood guard", floodGuardText(r)},
+      {"segment guard", segmentGuardText(r)},
       {"connection limit", connectionLimitText(r)},
       // The resume token of the newest event (`muzzlectl events --after`).
       {"last event",

@@ -149,7 +149,43 @@ TEST_CASE("the flood guard: on by default, set, off with 0, and bounded") {
         "muzzled.yaml:4: flood_guard.burst: 0 is out of range (1..10000000 new flows)");
   CHECK(errorOf(base + "flood_guard: {rate: 5}\n") ==
         "muzzled.yaml:3: flood_guard: unknown field \"rate\" (expected one of: "
-        "new_flows_per_second, burst, connections)");
+        "new_flows_per_second, burst, connections, segment_new_flows_per_second, "
+        "segment_burst)");
+}
+
+TEST_CASE("the segment guard: on by default, set, off with 0 apart from the device's, bounded") {
+  const std::string base = "segments: [{name: a, interface: e}]\npolicy: p\n";
+  CHECK(parse(base)->segment_rate == 2000);
+  CHECK(parse(base)->segment_burst == 4000);
+  const auto set =
+      parse(base + "flood_guard: {segment_new_flows_per_second: 50, segment_burst: 100}\n");
+  REQUIRE(set.ok());
+  CHECK(set->segment_rate == 50);
+  CHECK(set->segment_burst == 100);
+  CHECK(set->flood_rate == 500);  // the device's guard untouched
+  // The bench's: out of any cell's reach, at the bounds.
+  const auto most = parse(base +
+                          "flood_guard: {segment_new_flows_per_second: 10000000, segment_burst: "
+                          "100000000}\n");
+  REQUIRE(most.ok());
+  CHECK(most->segment_rate == 10'000'000);
+  CHECK(most->segment_burst == 100'000'000);
+  const auto off = parse(base + "flood_guard: {segment_new_flows_per_second: 0}\n");
+  REQUIRE(off.ok());
+  CHECK(off->segment_rate == 0);
+  CHECK(off->flood_rate == 500);  // the device's guard stays on
+  const auto alone = parse(base + "flood_guard: {new_flows_per_second: 0}\n");
+  REQUIRE(alone.ok());
+  CHECK(alone->flood_rate == 0);
+  CHECK(alone->segment_rate == 2000);  // and the segment's stays on without it
+  CHECK(errorOf(base + "flood_guard:\n  segment_new_flows_per_second: 10000001\n") ==
+        "muzzled.yaml:4: flood_guard.segment_new_flows_per_second: 10000001 is out of range "
+        "(1..10000000 new flows a second per segment, or 0 to turn the segment guard off)");
+  CHECK(errorOf(base + "flood_guard:\n  new_flows_per_second: 10\n  segment_burst: 0\n") ==
+        "muzzled.yaml:5: flood_guard.segment_burst: 0 is out of range (1..100000000 new flows)");
+  CHECK(errorOf(base + "flood_guard: {segment_burst: 100000001}\n") ==
+        "muzzled.yaml:3: flood_guard.segment_burst: 100000001 is out of range (1..100000000 new "
+        "flows)");
 }
 
 TEST_CASE("the connection limit: on by default, set, off with 0 apart from the rate, bounded") {

@@ -56,6 +56,16 @@ class CountingRuleset : public RulesetWriter {
     return std::exchange(counts, {});
   }
   ConntrackCounter::Stats accountingStats() const override { return stats; }
+  // The segment guard's counts, the same every read; raises SIGTERM after the first read when
+  // `stop_after_segment_read` (the daemon's own signal_set then ends run()).
+  Result<std::vector<SegmentDropCount>> readSegmentDrops() override {
+    ++segment_reads;
+    if (stop_after_segment_read) raise(SIGTERM);
+    return segment_drops;
+  }
+  std::vector<SegmentDropCount> segment_drops;
+  bool stop_after_segment_read = false;
+  int segment_reads = 0;
   bool udpTimeoutsOutlive(uint32_t interval_seconds) const override {
     asked_interval = interval_seconds;
     return udp_timeouts_outlive;
@@ -839,6 +849,57 @@ TEST_CASE_FIXTURE(ManagedBox, "a failed read is counted and logged once; the tot
   CHECK(a.reads == 0);
   CHECK(a.last_error.find("Operation not permitted") != std::string::npos);
   CHECK(logText().find("event=accounting-error") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(ManagedBox,
+                  "the segment guard alone: read every 2 s, a line per segment named, the status") {
+  // The per-device guard and the connection limit off: the reads run for the segment guard.
+  config.flood_rate = 0;
+  config.conn_limit = 0;
+  config.segment_rate = 50;
+  config.segment_burst = 100;
+  config.uplinks = {"uplink0"};
+  ruleset.segment_drops = {{"uplink0", 3}, {"br-cam", 900}, {"lan-nvr", 1}, {"br\x01", 2}};
+  ruleset.stop_after_segment_read = true;
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  CHECK(ruleset.last.segment_rate == 50);
+  CHECK(ruleset.last.segment_burst == 100);
+  CHECK(ruleset.last.flood_rate == 0);
+  // Runs until the first read, kFloodReadPeriod (2 s) after the start.
+  RecordingNotifier notifier(std::chrono::microseconds(0), /*stop_after=*/1000);
+  daemon.setServiceNotifier(&notifier);
+  CHECK(daemon.run() == 0);
+  daemon.setServiceNotifier(nullptr);
+  CHECK(ruleset.segment_reads == 1);
+  const std::string text = logText();
+  // The most first; the segment by its name, the uplink as such, any other interface as `other`,
+  // and a name's odd bytes escaped.
+  const size_t cameras = text.find(
+      "event=segment-guard segment=cameras interface=br-cam dropped=900 rate=50 burst=100");
+  const size_t uplink =
+      text.find("event=segment-guard segment=uplink interface=uplink0 dropped=3 rate=50 burst=100");
+  REQUIRE(cameras != std::string::npos);
+  REQUIRE(uplink != std::string::npos);
+  CHECK(cameras < uplink);
+  CHECK(text.find("event=segment-guard segment=other interface=lan-nvr dropped=1") !=
+        std::string::npos);
+  CHECK(text.find("event=segment-guard segment=other interface=br\\x01 dropped=2") !=
+        std::string::npos);
+  const FloodGuardCounters f = daemon.engineStatus().flood_guard;
+  CHECK(f.segment_rate == 50);
+  CHECK(f.segment_burst == 100);
+  CHECK(f.segment_dropped == 906);
+  CHECK(f.segments == 4);
+  CHECK(f.read_errors == 0);
+  REQUIRE(f.segment_totals.size() == 4);  // by the kernel's name: "br\x01" < "br-cam"
+  CHECK(f.segment_totals[0].interface == "br\\x01");
+  CHECK(f.segment_totals[1].interface == "br-cam");
+  CHECK(f.segment_totals[1].segment == "cameras");
+  CHECK(f.segment_totals[1].dropped == 900);
+  CHECK(f.segment_totals[2].segment == "other");
+  CHECK(f.segment_totals[3].segment == "uplink");
 }
 
 TEST_CASE_FIXTURE(ManagedBox, "with accounting off conntrack's counters are not started nor read") {

@@ -67,5 +67,33 @@ TEST_CASE("flood drops: a device listed twice in one read counts once, with its 
   CHECK(drops.dropped() == 35);
 }
 
+TEST_CASE("segment drops: growth per interface, and each one's total that never goes down") {
+  SegmentDrops drops;
+  CHECK(drops.update({}).empty());
+  auto grown = drops.update({{"uplink0", 5}, {"br-cam", 900}, {"br-cam", 400}});
+  REQUIRE(grown.size() == 2);
+  CHECK(grown[0].interface == "br-cam");  // the most first, listed twice: its larger count
+  CHECK(grown[0].dropped == 900);
+  CHECK(grown[1].interface == "uplink0");
+  CHECK(drops.dropped() == 905);
+  CHECK(drops.interfaces() == 2);
+  // The kernel forgot the camera segment's element and made it again (its count went down): the
+  // new count is all new, and its total goes on growing where the kernel's began again.
+  grown = drops.update({{"br-cam", 30}, {"uplink0", 5}});
+  REQUIRE(grown.size() == 1);
+  CHECK(grown[0].interface == "br-cam");
+  CHECK(grown[0].dropped == 30);
+  CHECK(grown[0].count == 30);
+  // Forgotten altogether: no longer past it, its total kept.
+  CHECK(drops.update({}).empty());
+  CHECK(drops.interfaces() == 0);
+  CHECK(drops.dropped() == 935);
+  REQUIRE(drops.totals().size() == 2);
+  CHECK(drops.totals()[0].interface == "br-cam");
+  CHECK(drops.totals()[0].dropped == 930);
+  CHECK(drops.totals()[1].interface == "uplink0");
+  CHECK(drops.totals()[1].dropped == 5);
+}
+
 }  // namespace MUZZLE_UNITY_ID
 }  // namespace muzzle

@@ -194,5 +194,51 @@ TEST_CASE(
                     "synproxy counter accept") != std::string::npos);
 }
 
+TEST_CASE("the segment guard: right behind the flood guard at its three places, or alone") {
+  RulesetSpec s = spec();
+  s.flood_rate = 500;
+  s.flood_burst = 1000;
+  s.segment_rate = 2000;
+  s.segment_burst = 4000;
+  const std::string text = describeRuleset(s);
+  // Its sets: keyed by interface name, dynamic, the bucket kept until it would be full again
+  // (4000 / 2000 s, and a second more), the counts two minutes.
+  CHECK(text.find("  set segment-guard {\n    type ifname; size 4096; flags dynamic,timeout; "
+                  "timeout 3000ms;\n  }\n") != std::string::npos);
+  CHECK(text.find("  set segment-dropped {\n    type ifname; size 4096; flags dynamic,timeout; "
+                  "timeout 120000ms;\n  }\n") != std::string::npos);
+  const std::string device =
+      "update @flood-guard { ether saddr limit rate over 500/second burst 1000 packets } "
+      "update @flood-dropped { ether saddr counter } counter drop\n";
+  const std::string segment =
+      "update @segment-guard { iifname limit rate over 2000/second burst 4000 packets } "
+      "update @segment-dropped { iifname counter } counter drop\n";
+  // In `judge` (a connection's first packet), `dhcp-request` (every request to the box) and
+  // `inspected` (what a device sends on its allowed DNS and DHCP flows): the device's bucket, then
+  // its segment's, in consecutive rules.
+  for (const auto& [chain, matches] :
+       {std::pair<std::string, std::string>{"judge", "ct state new "},
+        {"dhcp-request", ""},
+        {"inspected", "ct direction original iifname @segments "}}) {
+    CAPTURE(chain);
+    const size_t at = text.find("chain " + chain + " {\n");
+    REQUIRE(at != std::string::npos);
+    const size_t guard = text.find("    " + matches + device + "    " + matches + segment, at);
+    CHECK(guard < text.find("  }\n", at));
+  }
+  // Alone, the per-device guard off: `dhcp-request` is still made, and holds its rule alone.
+  s.flood_rate = 0;
+  const std::string alone = describeRuleset(s);
+  CHECK(alone.find("@flood-") == std::string::npos);
+  CHECK(alone.find("udp dport 67 iifname @segments goto dhcp-request\n") != std::string::npos);
+  CHECK(alone.find("chain dhcp-request {\n    " + segment) != std::string::npos);
+  CHECK(alone.find("chain judge {") < alone.find("ct state new " + segment));
+  // Both off: no chain, no set, no rule.
+  s.segment_rate = 0;
+  const std::string neither = describeRuleset(s);
+  CHECK(neither.find("segment-") == std::string::npos);
+  CHECK(neither.find("dhcp-request") == std::string::npos);
+}
+
 }  // namespace
 }  // namespace muzzle

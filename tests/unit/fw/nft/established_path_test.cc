@@ -28,14 +28,16 @@ using walker::Walk;
 constexpr uint32_t kGeneration = 9;
 constexpr uint8_t kClass = 5;
 
-// The table as muzzled installs it by default: the flood guard and the connection limit on
-// (muzzled.yaml flood_guard).
+// The table as muzzled installs it by default: the flood guard, the connection limit and the
+// segment guard on (muzzled.yaml flood_guard).
 RulesetSpec spec(size_t segments) {
   RulesetSpec s;
   s.generation = kGeneration;
   s.flood_rate = 500;
   s.flood_burst = 1000;
   s.conn_limit = 1024;
+  s.segment_rate = 2000;
+  s.segment_burst = 4000;
   for (size_t i = 0; i < segments; ++i) s.segment_ifnames.push_back("br-" + std::to_string(i));
   return s;
 }
@@ -147,14 +149,18 @@ TEST_CASE("the established path: one lookup, pinned in rules and kernel expressi
       {"DNS answer", 1, dnsAnswer(inspected), "forward", "queue 101", 7, 26, 2},
       {"DNS answer", 3, dnsAnswer(inspected), "forward", "queue 101", 7, 26, 2},
       // A query is held to its device's flood-guard bucket in `inspected` (2026-12-07: one rule,
-      // 8 kernel expressions and 2 lookups, @segments and the bucket, more than 7 / 30 / 2).
-      {"DNS query", 1, dnsQuery(inspected), "forward", "queue 101", 8, 38, 4},
-      {"DNS query", 3, dnsQuery(inspected), "forward", "queue 101", 8, 38, 4},
+      // 8 kernel expressions and 2 lookups, @segments and the bucket, more than 7 / 30 / 2), then
+      // to its segment's (the segment guard, the same day: one rule, 6 kernel expressions and 2
+      // lookups, @segments and the segment's bucket, more than 8 / 38 / 4).
+      {"DNS query", 1, dnsQuery(inspected), "forward", "queue 101", 9, 44, 6},
+      {"DNS query", 3, dnsQuery(inspected), "forward", "queue 101", 9, 44, 6},
       // To the box, whatever its flow's mark: the first rule of `input`, then `dhcp-request`,
-      // which holds it to its device's bucket (2026-12-07; 1 / 10 / 1 before). (Past the map,
-      // `judge` and `dns-dhcp` before: 10 rules / 33 kernel expressions / 4 lookups.)
-      {"DHCP request", 1, dhcpRequest(0), "input", "queue 101", 3, 21, 3},
-      {"DHCP request", 3, dhcpRequest(0), "input", "queue 101", 3, 21, 3},
+      // which holds it to its device's bucket (2026-12-07; 1 / 10 / 1 before), then to its
+      // segment's (the segment guard: 2 kernel expressions, 1 lookup; 3 / 21 / 3 before it).
+      // (Past the map, `judge` and `dns-dhcp` before: 10 rules / 33 kernel expressions / 4
+      // lookups.)
+      {"DHCP request", 1, dhcpRequest(0), "input", "queue 101", 4, 23, 4},
+      {"DHCP request", 3, dhcpRequest(0), "input", "queue 101", 4, 23, 4},
   };
   for (const Row& row : rows) {
     CAPTURE(std::string(row.what));
@@ -194,7 +200,11 @@ TEST_CASE("a new flow's two walks: queued, then its fresh verdict in one more lo
   // flow's repeat walk: 4 / 27 / 3 for TCP without it. The DoH lookups left the first walk on
   // 2026-12-07 (`ask`'s two rules that looked the destination up in @doh4 or @doh6, now decide()'s
   // question of the compiled policy's list, for a flow to port 443 alone): it was 13 / 42 / 4
-  // (a foreign mark 13 / 43 / 5), 12 / 35 / 3 without the flood guard.
+  // (a foreign mark 13 / 43 / 5), 12 / 35 / 3 without the flood guard. The segment guard
+  // (2026-12-07, on by default, right behind the flood guard's rule) adds one rule, 5 kernel
+  // expressions and one lookup (its input interface's bucket, in @segment-guard) to the first
+  // walk: 11 / 36 / 3 without it (a foreign mark 11 / 37 / 4), and nothing to the repeat walks,
+  // which the packet mark's map sends on first in `judge`.
   struct Row {
     const char* what;
     RulesetSpec::UdpEnds udp_ends;
@@ -212,11 +222,11 @@ TEST_CASE("a new flow's two walks: queued, then its fresh verdict in one more lo
   const Chains saved{"forward", "judge", "save-allowed"};
   const auto kNone = RulesetSpec::UdpEnds::kUntouched, kEvents = RulesetSpec::UdpEnds::kEvents;
   const Row rows[] = {
-      {"TCP, first walk", kNone, upload(0), 0, "queue 100", first, 11, 36, 3},
-      {"UDP, first walk", kEvents, udp, 0, "queue 100", first, 11, 36, 3},
+      {"TCP, first walk", kNone, upload(0), 0, "queue 100", first, 12, 41, 4},
+      {"UDP, first walk", kEvents, udp, 0, "queue 100", first, 12, 41, 4},
       // A mark another table set, not this generation's verdict: asked of the map, which misses.
-      {"TCP, first walk, a foreign mark", kNone, upload(0), 0x00010000, "queue 100", first, 11, 37,
-       4},
+      {"TCP, first walk, a foreign mark", kNone, upload(0), 0x00010000, "queue 100", first, 12, 42,
+       5},
       {"TCP, allowed", kNone, upload(0), allowed, "accept", saved, 5, 36, 5},
       {"UDP, allowed", kNone, udp, allowed, "accept", saved, 6, 38, 5},
       {"UDP, allowed, accounting's events", kEvents, udp, allowed, "accept", saved, 6, 40, 5},
@@ -378,15 +388,17 @@ TEST_CASE("no rule per segment: every chain is the same with 1, 3 or 8 segments"
 TEST_CASE("the table counts no traffic: no counter on an allowed packet's way, no dynamic set") {
   // Accounting is conntrack's (conntrack_counts.h). A counter or a set update on the established
   // path would cost every packet again what moving accounting there saved. The only dynamic sets
-  // are the flood guard's and the connection limit's, which a connection's first packets alone
-  // meet (the next tests).
+  // are the flood guard's, the connection limit's and the segment guard's, which a connection's
+  // first packets alone meet (the next tests).
   const RulesetLayout layout = rulesetLayout(spec(2));
-  // @segments, @flood-guard, @flood-dropped, @conn-limit, @conn-limit-dropped
-  CHECK(layout.sets.size() == 5);
+  // @segments, @flood-guard, @flood-dropped, @conn-limit, @conn-limit-dropped, @segment-guard,
+  // @segment-dropped
+  CHECK(layout.sets.size() == 7);
   for (const SetLayout& s : layout.sets) {
     CHECK((s.kind == SetKind::kInterfaceNames ||
            (s.kind == SetKind::kDeviceMeter &&
-            (s.name.rfind("flood-", 0) == 0 || s.name.rfind("conn-limit", 0) == 0))));
+            (s.name.rfind("flood-", 0) == 0 || s.name.rfind("conn-limit", 0) == 0)) ||
+           (s.kind == SetKind::kInterfaceMeter && s.name.rfind("segment-", 0) == 0)));
   }
   for (const bool v6 : {false, true}) {
     for (const Packet& p : {upload(mark(VerdictCode::kAllow, kClass), v6),
@@ -482,6 +494,7 @@ TEST_CASE("the flood guard: a device past its rate has its new flows dropped, no
   SUBCASE("off (flood_rate 0): no rule, no set, the first walk as before it") {
     RulesetSpec off = spec(1);
     off.flood_rate = 0;
+    off.segment_rate = 0;  // the segment guard's own rule is the next test's
     const RulesetLayout without = rulesetLayout(off);
     CHECK(without.sets.size() == 3);  // the connection limit's stay
     for (const RuleLayout& r : without.rules) CHECK(r.what.find("flood") == std::string::npos);
@@ -490,6 +503,113 @@ TEST_CASE("the flood guard: a device past its rate has its new flows dropped, no
     CHECK(w.rules == 10);
     CHECK(w.kernel_exprs == 29);
     CHECK(w.lookups == 2);
+  }
+}
+
+TEST_CASE(
+    "the segment guard: a segment past its rate has its new flows dropped, behind the device's") {
+  // Right behind the flood guard's rule at each of its three places (`judge`, `dhcp-request`,
+  // `inspected`): what passes a device's own bucket spends its input interface's. A device that
+  // forges a new source MAC address per packet gets a fresh device bucket each time, never a fresh
+  // interface.
+  const RulesetLayout layout = rulesetLayout(spec(2));
+  auto over = [](Packet p) {
+    p.segment_over_rate = true;
+    return p;
+  };
+  SUBCASE("past its segment's rate: dropped at the segment guard, counted") {
+    for (const Packet& p : {over(upload(0)), over(dnsQuery(0)), over(dnsQuery(0, IPPROTO_TCP))}) {
+      CAPTURE(p.dport);
+      const Walk w = walker::walk(layout, p);
+      CHECK(w.verdict == "drop");
+      CHECK(w.chains == std::vector<std::string>{"forward", "judge"});
+      CHECK(w.counters == 1);
+      // The conntrack mark's map, @segments, the device's bucket, the segment's and its count.
+      CHECK(w.lookups == 5);
+    }
+    // Another segment's flows, and the uplink's, spend buckets of their own (the walker's
+    // segment_over_rate is the packet's input interface's): within theirs, on to muzzled.
+    Packet other = upload(0);
+    other.iif = "br-1";
+    CHECK(walker::walk(layout, other).verdict == "queue 100");
+    // From the uplink to a segment: held to the uplink's bucket, keyed by its interface too.
+    Packet inbound = over(upload(0));
+    std::swap(inbound.iif, inbound.oif);
+    CHECK(walker::walk(layout, inbound).verdict == "drop");
+    inbound.segment_over_rate = false;
+    CHECK(walker::walk(layout, inbound).verdict == "queue 100");
+    // To the box itself, from a segment: the same rule, from `input`.
+    Packet to_box = over(upload(0));
+    to_box.oif = "";
+    to_box.dport = 22;
+    CHECK(walker::walk(layout, to_box, "input").verdict == "drop");
+  }
+  SUBCASE("a device past its own rate is dropped by its own bucket: its segment's is never met") {
+    Packet both = over(upload(0));
+    both.over_rate = true;
+    const Walk w = walker::walk(layout, both);
+    CHECK(w.verdict == "drop");
+    CHECK(w.counters == 1);
+    CHECK(w.lookups == 4);  // the map, @segments, the device's bucket and its count: no more
+  }
+  SUBCASE("not a connection's first packet, a fresh verdict's repeat: never dropped by it") {
+    Packet rejudged = over(upload(verdictMark(kGeneration - 1, VerdictCode::kAllow)));
+    rejudged.ct_new = false;
+    CHECK(walker::walk(layout, rejudged).verdict == "queue 100");
+    Packet repeat = over(upload(0));
+    repeat.meta_mark = mark(VerdictCode::kAllow, kClass);
+    CHECK(walker::walk(layout, repeat).verdict == "accept");
+  }
+  SUBCASE("the packets a device sends muzzled one by one spend their segment's bucket too") {
+    for (const uint32_t ct_mark : {uint32_t{0}, mark(VerdictCode::kAllowInspected)}) {
+      Packet dhcp = over(dhcpRequest(ct_mark));
+      const Walk w = walker::walk(layout, dhcp, "input");
+      CHECK(w.verdict == "drop");
+      CHECK(w.chains == std::vector<std::string>{"input", "dhcp-request"});
+      CHECK(w.counters == 1);
+    }
+    const uint32_t inspected = mark(VerdictCode::kAllowInspected, kClass);
+    for (Packet p : {over(dnsQuery(inspected)), over(dnsQuery(inspected, IPPROTO_TCP))}) {
+      p.ct_new = false;
+      const Walk w = walker::walk(layout, p);
+      CHECK(w.verdict == "drop");
+      CHECK(w.chains == std::vector<std::string>{"forward", "inspected", "dns-dhcp"});
+      p.segment_over_rate = false;
+      CHECK(walker::walk(layout, p).verdict == "queue 101");
+    }
+    // Not the answers: the resolver's packets, in the reply direction.
+    Packet answer = over(dnsAnswer(inspected));
+    answer.ct_new = false;
+    CHECK(walker::walk(layout, answer).verdict == "queue 101");
+  }
+  SUBCASE("alone (flood_rate 0): its rule at the same three places, dhcp-request still made") {
+    RulesetSpec alone = spec(1);
+    alone.flood_rate = 0;
+    const RulesetLayout only = rulesetLayout(alone);
+    CHECK(walker::walk(only, over(upload(0))).verdict == "drop");
+    const Walk dhcp = walker::walk(only, over(dhcpRequest(0)), "input");
+    CHECK(dhcp.verdict == "drop");
+    CHECK(dhcp.chains == std::vector<std::string>{"input", "dhcp-request"});
+    // The first walk: one rule and one lookup more than with neither guard (10 / 29 / 2).
+    const Walk w = walker::walk(only, upload(0));
+    CHECK(w.verdict == "queue 100");
+    CHECK(w.rules == 11);
+    CHECK(w.kernel_exprs == 34);
+    CHECK(w.lookups == 3);
+  }
+  SUBCASE("off (segment_rate 0): no rule, no set, the first walk as before it") {
+    RulesetSpec off = spec(1);
+    off.segment_rate = 0;
+    const RulesetLayout without = rulesetLayout(off);
+    CHECK(without.sets.size() == 5);  // the flood guard's and the connection limit's stay
+    for (const RuleLayout& r : without.rules) {
+      CHECK(r.what.find("segment guard") == std::string::npos);
+    }
+    const Walk w = walker::walk(without, over(upload(0)));
+    CHECK(w.verdict == "queue 100");
+    CHECK(w.rules == 11);
+    CHECK(w.kernel_exprs == 36);
+    CHECK(w.lookups == 3);
   }
 }
 
@@ -551,7 +671,7 @@ TEST_CASE("the connection limit: a device at it has its allowed new flows droppe
     RulesetSpec off = spec(1);
     off.conn_limit = 0;
     const RulesetLayout without = rulesetLayout(off);
-    CHECK(without.sets.size() == 3);  // the flood guard's stay
+    CHECK(without.sets.size() == 5);  // the flood guard's and the segment guard's stay
     for (const RuleLayout& r : without.rules)
       CHECK(r.what.find("connection limit") == std::string::npos);
     const Walk w = walker::walk(without, at_limit(upload(0), allow));
@@ -744,11 +864,11 @@ TEST_CASE("DHCP requests: read once at the box, flooded copies unread, port 67 e
     CAPTURE(ct_mark);
     // To the box: read and accepted by muzzled, ahead of any verdict (the requests of devices
     // without an address share one connection), in `input`'s first rule and `dhcp-request`
-    // (the flood guard's bucket, then the queue).
+    // (the flood guard's bucket, the segment guard's, then the queue).
     Walk w = walker::walk(layout, dhcpRequest(ct_mark), "input");
     CHECK(w.verdict == "queue 101");
     CHECK(w.meta_mark == kHintDhcpRequest);
-    CHECK(w.rules == 3);
+    CHECK(w.rules == 4);  // and the segment's bucket
     // A copy the bridge floods to another port (or a request to a server on a segment):
     // accepted in the kernel, unread, whatever the flow's verdict.
     Packet flooded = dhcpRequest(ct_mark);

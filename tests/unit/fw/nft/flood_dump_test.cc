@@ -26,12 +26,21 @@ namespace muzzle {
 namespace MUZZLE_UNITY_ID {
 
 struct Element {
-  std::string mac;
+  std::string mac;  // or an interface name, with `interface`
   uint64_t packets = 0;
   uint64_t bytes = 0;
   enum class Counter { kAlone, kInList, kNone } counter = Counter::kAlone;
   int key_len = 6;  // the MAC address's bytes, cut or padded with zeros to this many
+  bool interface = false;  // `mac` is an interface name: its bytes, padded with zeros to key_len
 };
+
+// An element of @segment-dropped: the name's bytes, then NULs to 16 (as `meta iifname` loads it).
+Element segment(const std::string& name, uint64_t packets, int key_len = 16) {
+  Element e{name, packets, packets * 60};
+  e.key_len = key_len;
+  e.interface = true;
+  return e;
+}
 
 // Dump answers, message by message, as the kernel writes them.
 class Answer {
@@ -49,9 +58,13 @@ class Answer {
     mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set.c_str());
     nlattr* list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
     for (const Element& e : elems) {
-      const uint64_t mac = MacAddress::parse(e.mac)->value;
       std::vector<uint8_t> key;
-      for (int i = 5; i >= 0; --i) key.push_back(static_cast<uint8_t>(mac >> (8 * i)));
+      if (e.interface) {
+        key.assign(e.mac.begin(), e.mac.end());
+      } else {
+        const uint64_t mac = MacAddress::parse(e.mac)->value;
+        for (int i = 5; i >= 0; --i) key.push_back(static_cast<uint8_t>(mac >> (8 * i)));
+      }
       key.resize(static_cast<size_t>(e.key_len), 0);
       nlattr* elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
       nlattr* key_nest = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
@@ -486,6 +499,106 @@ TEST_CASE("the connection limit's counts: @conn-limit-dropped, read only while t
   CHECK(wrong.status().message().find(
             "nftables: reading set conn-limit-dropped of inet muzzle: ") == 0);
   CHECK(wrong.status().message().find("not about this set") != std::string::npos);
+}
+
+Result<std::vector<SegmentDropCount>> parseSegments(const std::vector<char>& answer,
+                                                    size_t max_elements = 100) {
+  std::vector<SegmentDropCount> out;
+  Status s = parseSegmentDump(answer, kSegmentDroppedSet, max_elements, &out);
+  if (!s.ok()) return s;
+  return out;
+}
+
+TEST_CASE("the segment guard's counts: an interface name for each, and what is refused") {
+  auto drops = parseSegments(
+      Answer()
+          .elements("segment-dropped",
+                    {segment("br-cam", 5000), segment("uplink0", 3), segment("fifteen-bytes-1", 1)})
+          .done()
+          .bytes());
+  REQUIRE(drops.ok());
+  REQUIRE(drops->size() == 3);
+  CHECK((*drops)[0].interface == "br-cam");
+  CHECK((*drops)[0].packets == 5000);
+  CHECK((*drops)[1].interface == "uplink0");
+  CHECK((*drops)[2].interface == "fifteen-bytes-1");  // the longest name the kernel gives
+  const std::string where = "nftables: reading set segment-dropped of inet muzzle: ";
+  struct Case {
+    const char* what;
+    Element element;
+    std::string error;
+  };
+  Element bytes_after_nul = segment("br", 1);
+  bytes_after_nul.mac = std::string("br\0x", 4);
+  const Case cases[] = {
+      {"a MAC address's key", Element{"02:00:00:00:00:01", 1, 1},
+       "an element has a key of 6 bytes, not an interface name's 16"},
+      {"no NUL: a name of 16 bytes", segment("sixteen-bytes-12", 1),
+       "an element has a key that is no interface name (1-15 bytes, then NULs)"},
+      {"an empty name", segment("", 1), "no interface name"},
+      {"bytes after the NUL", bytes_after_nul, "no interface name"},
+      {"no counter",
+       [] {
+         Element e = segment("br-cam", 1);
+         e.counter = Element::Counter::kNone;
+         return e;
+       }(),
+       "element \"br-cam\" has no counter"},
+      {"a name of bytes to escape, without a counter",
+       [] {
+         Element e = segment("br\x01\"x", 1);
+         e.counter = Element::Counter::kNone;
+         return e;
+       }(),
+       "element \"br\\x01\\\"x\" has no counter"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    auto refused = parseSegments(Answer().elements("segment-dropped", {c.element}).done().bytes());
+    REQUIRE(!refused.ok());
+    CHECK(refused.status().message().find(where) == 0);
+    CHECK(refused.status().message().find(c.error) != std::string::npos);
+  }
+  // The device sets' parse refuses an interface's key.
+  auto as_devices =
+      parse(Answer().elements("flood-dropped", {segment("br-cam", 1)}).done().bytes());
+  CHECK(as_devices.status().message().find("not a MAC address's 6") != std::string::npos);
+  // Past its bound, as any set.
+  auto many = parseSegments(
+      Answer().elements("segment-dropped", {segment("a", 1), segment("b", 1)}).done().bytes(), 1);
+  CHECK(many.status().message().find("holds more than its 1 elements") != std::string::npos);
+}
+
+TEST_CASE("readSegmentDrops: nothing asked without the segment guard, @segment-dropped with it") {
+  DumpingTransport::Script script;
+  script.answer = Answer().elements("segment-dropped", {segment("br-cam", 77)}).done().bytes();
+  auto writer = makeNftRulesetWriter(std::make_unique<DumpingTransport>(&script));
+  CHECK(writer->readSegmentDrops()->empty());  // nothing installed yet
+  RulesetSpec spec = guarded(50);              // the device guard alone
+  REQUIRE(writer->install(spec).ok());
+  CHECK(writer->readSegmentDrops()->empty());
+  CHECK(script.requests.empty());
+  spec.flood_rate = 0;  // the segment guard alone: independent of the device's
+  spec.segment_rate = 100;
+  spec.segment_burst = 200;
+  REQUIRE(writer->install(spec).ok());
+  CHECK(writer->readFloodDrops(DeviceDropCause::kFloodGuard)->empty());
+  CHECK(script.requests.empty());
+  auto drops = writer->readSegmentDrops();
+  REQUIRE(drops.ok());
+  REQUIRE(script.requests.size() == 1);
+  CHECK(std::string(script.requests[0].begin(), script.requests[0].end())
+            .find(std::string("segment-dropped\0", 16)) != std::string::npos);
+  CHECK(script.max_bytes[0] == floodDumpBytes(kSegmentSetSize));
+  REQUIRE(drops->size() == 1);
+  CHECK((*drops)[0].interface == "br-cam");
+  CHECK((*drops)[0].packets == 77);
+  script.error = "nftables: cannot open netlink socket: Operation not permitted";
+  auto failed = writer->readSegmentDrops();
+  REQUIRE(!failed.ok());
+  CHECK(failed.status().message() ==
+        "reading set segment-dropped: nftables: cannot open netlink socket: Operation not "
+        "permitted");
 }
 
 }  // namespace MUZZLE_UNITY_ID

@@ -47,6 +47,8 @@ struct Packet {
   // change.
   bool ct_new = true;
   bool over_rate = false;  // its device is past the flood guard's rate (nftx::SourceMacMeter)
+  // Its input interface is past the segment guard's rate (nftx::InterfaceMeter).
+  bool segment_over_rate = false;
   // Its device holds more connections than the connection limit (nftx::SourceMacMeter).
   bool over_connections = false;
   uint32_t meta_mark = 0;
@@ -118,6 +120,9 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
     if (m->rate > 0) return p.over_rate;
     if (m->connections > 0) return p.over_connections;
     return true;  // a counter
+  }
+  if (const auto* m = std::get_if<InterfaceMeter>(&expr)) {
+    return m->rate > 0 ? p.segment_over_rate : true;  // the bucket, or a counter
   }
   if (const auto* m = std::get_if<CtDirection>(&expr)) return !p.invalid && p.reply == m->reply;
   if (const auto* m = std::get_if<CtOriginalPort>(&expr)) {

@@ -280,12 +280,14 @@ RulesetSpec twoSegments() {
   RulesetSpec s;
   s.generation = 7;
   s.segment_ifnames = {"br-cam", "br-iot"};
-  // The flood guard and the connection limit as muzzled.yaml's default has them: their sets
-  // made with the table, their rules in `judge` and `save-allowed` rewritten with the policy,
-  // naming the sets it no longer makes.
+  // The flood guard, the connection limit and the segment guard as muzzled.yaml's default has
+  // them: their sets made with the table, their rules in `judge` and `save-allowed` rewritten
+  // with the policy, naming the sets it no longer makes.
   s.flood_rate = 500;
   s.flood_burst = 1000;
   s.conn_limit = 1024;
+  s.segment_rate = 2000;
+  s.segment_burst = 4000;
   return s;
 }
 
@@ -313,6 +315,9 @@ TEST_CASE(
   spec.fail_open = true;
   spec.queue_mode = QueueMode::kNative;
   spec.udp_ends = RulesetSpec::UdpEnds::kDumps;
+  // The segment guard alone, the per-device guard off: `dhcp-request` holds its rule alone.
+  spec.segment_rate = 100;
+  spec.segment_burst = 150;
   REQUIRE(writer->install(spec).ok());
   spec.segment_ifnames.push_back("br-guest");
   spec.generation = 2;

@@ -30,6 +30,20 @@ std::vector<RulesetSpec> specs() {
       out.push_back(s);
     }
   }
+  // With the guards (after the others: tests below pick specs by index): all three, as
+  // muzzled.yaml's default has them, and the segment guard alone.
+  RulesetSpec guarded;
+  guarded.generation = 42;
+  guarded.segment_ifnames = {"br-0", "br-1"};
+  guarded.flood_rate = 500;
+  guarded.flood_burst = 1000;
+  guarded.conn_limit = 1024;
+  guarded.segment_rate = 2000;
+  guarded.segment_burst = 4000;
+  out.push_back(guarded);
+  guarded.flood_rate = 0;
+  guarded.conn_limit = 0;
+  out.push_back(guarded);
   return out;
 }
 
@@ -87,6 +101,12 @@ TEST_CASE("the layout is consistent: listed chains, jump targets and looked-up s
         }
         if (const auto* lookup = std::get_if<nftx::IfNameInSet>(&expr)) {
           CHECK(sets.count(lookup->set) == 1);
+        }
+        if (const auto* meter = std::get_if<nftx::SourceMacMeter>(&expr)) {
+          CHECK(sets.count(meter->set) == 1);
+        }
+        if (const auto* meter = std::get_if<nftx::InterfaceMeter>(&expr)) {
+          CHECK(sets.count(meter->set) == 1);
         }
       }
     }

@@ -57,6 +57,8 @@ TEST_CASE("PRI: facility * 8 + the event's severity") {
   CHECK(syslogSeverity("deny") == SyslogSeverity::kWarning);
   CHECK(syslogSeverity("spoof") == SyslogSeverity::kWarning);
   CHECK(syslogSeverity("flood-guard") == SyslogSeverity::kWarning);  // a device past its rate
+  // A segment past its rate: a device there forging source addresses.
+  CHECK(syslogSeverity("segment-guard") == SyslogSeverity::kWarning);
   CHECK(syslogSeverity("device-flood") == SyslogSeverity::kWarning);      // new devices refused
   CHECK(syslogSeverity("connection-limit") == SyslogSeverity::kWarning);  // at its connections
   CHECK(syslogSeverity("flood-guard-error") == SyslogSeverity::kError);

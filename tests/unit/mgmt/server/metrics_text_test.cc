@@ -49,16 +49,22 @@ MetricsSnapshot sample() {
   e.kernel.queue_dropped = 8;
   e.kernel.user_dropped = 9;
   e.conntrack = ConntrackTableStats{.entries = 1234, .max = 262144, .early_drops = 16, .drops = 17};
-  e.flood_guard = FloodGuardCounters{.rate = 500,
-                                     .burst = 1000,
-                                     .dropped = 4321,
-                                     .devices = 2,
-                                     .connections = 1024,
-                                     .conn_dropped = 37,
-                                     .conn_devices = 1,
-                                     .reads = 90,
-                                     .read_errors = 1,
-                                     .last_error = ""};
+  e.flood_guard =
+      FloodGuardCounters{.rate = 500,
+                         .burst = 1000,
+                         .dropped = 4321,
+                         .devices = 2,
+                         .connections = 1024,
+                         .conn_dropped = 37,
+                         .conn_devices = 1,
+                         .segment_rate = 2000,
+                         .segment_burst = 4000,
+                         .segment_dropped = 5005,
+                         .segments = 1,
+                         .segment_totals = {{"cameras", "br-cam", 5000}, {"uplink", "uplink0", 5}},
+                         .reads = 90,
+                         .read_errors = 1,
+                         .last_error = ""};
   e.events_dropped = 10;
   e.log_suppressed = 11;
   e.devices_known = 2;
@@ -165,7 +171,14 @@ muzzle_connection_limit_dropped_total 37
 # HELP muzzle_connection_limit_devices Devices the connection limit dropped new flows of in the last two minutes.
 # TYPE muzzle_connection_limit_devices gauge
 muzzle_connection_limit_devices 1
-# HELP muzzle_flood_guard_read_errors_total Reads of the flood guard's and the connection limit's per-device counts that failed.
+# HELP muzzle_segment_guard_dropped_total New flows the segment guard dropped in the kernel: their segment was past its rate (a device there forging source addresses, or many flooding at once).
+# TYPE muzzle_segment_guard_dropped_total counter
+muzzle_segment_guard_dropped_total{segment="cameras",interface="br-cam"} 5000
+muzzle_segment_guard_dropped_total{segment="uplink",interface="uplink0"} 5
+# HELP muzzle_segment_guard_segments Segments (input interfaces) the segment guard dropped new flows of in the last two minutes.
+# TYPE muzzle_segment_guard_segments gauge
+muzzle_segment_guard_segments 1
+# HELP muzzle_flood_guard_read_errors_total Reads of the flood guard's, the connection limit's and the segment guard's counts that failed.
 # TYPE muzzle_flood_guard_read_errors_total counter
 muzzle_flood_guard_read_errors_total 1
 # HELP muzzle_events_dropped_total Event lines lost because the delivery buffer was full.

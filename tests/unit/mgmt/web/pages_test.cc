@@ -304,7 +304,8 @@ TEST_CASE("new devices are listed on top, awaiting a decision, and not twice") {
   CHECK(html.find("Profile default") == std::string::npos);
 }
 
-TEST_CASE("the overview's health shows the flood guard and the connection limit") {
+TEST_CASE(
+    "the overview's health shows the flood guard, the segment guard and the connection limit") {
   OverviewPage page = overview();
   auto* f = page.status.mutable_flood_guard();
   f->set_new_flows_per_second(500);
@@ -314,8 +315,15 @@ TEST_CASE("the overview's health shows the flood guard and the connection limit"
   f->set_connections(1024);
   f->set_connection_dropped(37);
   f->set_connection_devices(1);
+  f->set_segment_new_flows_per_second(2000);
+  f->set_segment_dropped(5000);
+  f->set_segments(1);
   std::string html = renderOverview(page, viewer());
   checkClean(html);
+  // A segment past its rate now: marked, and why it may be.
+  CHECK(html.find("Segment guard</dt><dd class=\"warn\">2000 new flows a second per segment, "
+                  "5000 dropped (1 segment past it in the last 2 minutes: a device there forging "
+                  "source addresses, or many flooding at once)</dd>") != std::string::npos);
   // Quiet in the last two minutes: not marked.
   CHECK(html.find("Flood guard</dt><dd>500 new flows a second per device, 4321 dropped (0 "
                   "devices past it in the last 2 minutes)</dd>") != std::string::npos);
@@ -324,10 +332,12 @@ TEST_CASE("the overview's health shows the flood guard and the connection limit"
                   "dropped (1 device at it in the last 2 minutes)</dd>") != std::string::npos);
   f->set_new_flows_per_second(0);
   f->set_connections(0);
+  f->set_segment_new_flows_per_second(0);
   f->set_last_error("nftables: reading set flood-dropped of inet muzzle: <garbled>");
   html = renderOverview(page, viewer());
   CHECK(html.find("Flood guard</dt><dd>off</dd>") != std::string::npos);
   CHECK(html.find("Connection limit</dt><dd>off</dd>") != std::string::npos);
+  CHECK(html.find("Segment guard</dt><dd>off</dd>") != std::string::npos);
   CHECK(html.find("read error</dt><dd class=\"warn\">nftables: reading set flood-dropped of "
                   "inet muzzle: &lt;garbled&gt;</dd>") != std::string::npos);
   // Idle (no segments): neither row.
