@@ -216,10 +216,13 @@ TEST_CASE("the segment guard: right behind the flood guard at its three places, 
   // In `judge` (a connection's first packet), `dhcp-request` (every request to the box) and
   // `inspected` (what a device sends on its allowed DNS and DHCP flows): the device's bucket, then
   // its segment's, in consecutive rules.
-  for (const auto& [chain, matches] :
+  for (const auto& place :
        {std::pair<std::string, std::string>{"judge", "ct state new "},
         {"dhcp-request", ""},
         {"inspected", "ct direction original iifname @segments "}}) {
+    // Not a structured binding: clang 14 cannot capture one in CAPTURE's lambda.
+    const std::string& chain = place.first;
+    const std::string& matches = place.second;
     CAPTURE(chain);
     const size_t at = text.find("chain " + chain + " {\n");
     REQUIRE(at != std::string::npos);
