@@ -15,6 +15,38 @@ Result<std::vector<KernelQueueStats>> kernelQueuesOf(HostInfo& host, const Daemo
   return host.kernelQueues(config.queue_first, static_cast<uint16_t>(config.queue_count + 1));
 }
 
+// The lines of one read of a guard's drops (`grown`, sorted most first): one `event` line for each
+// of the `most` that dropped most (`describe` names the element), then one that sums the rest
+// under `others` (their number); every line says what they were held to (`add_limits`).
+template <typename Growth, typename Describe, typename Limits>
+void appendDropLines(const char* event, const std::vector<Growth>& grown, size_t most,
+                     const char* others, Describe describe, Limits add_limits,
+                     std::vector<LogLine>* lines) {
+  uint64_t rest = 0;
+  for (size_t i = 0; i < grown.size(); ++i) {
+    if (i >= most) {
+      rest += grown[i].dropped;
+      continue;
+    }
+    LogLine line(event);
+    describe(grown[i], line);
+    line.add("dropped", grown[i].dropped);
+    add_limits(line);
+    lines->push_back(std::move(line));
+  }
+  if (grown.size() > most) {
+    LogLine line(event);
+    line.add(others, grown.size() - most).add("dropped", rest);
+    add_limits(line);
+    lines->push_back(std::move(line));
+  }
+}
+
+// Adds a guard's read problem to the others of the same read.
+void addProblem(std::string* failed, const std::string& problem) {
+  if (!problem.empty()) *failed += (failed->empty() ? "" : "; ") + problem;
+}
+
 }  // namespace
 
 std::vector<DeviceRecord> Daemon::devicesSeen() const {
@@ -178,12 +210,9 @@ void Daemon::readFloodGuard() {
   std::string failed;
   for (const DeviceDropCause cause :
        {DeviceDropCause::kFloodGuard, DeviceDropCause::kConnectionLimit}) {
-    std::string problem = readDeviceDrops(cause, &lines);
-    if (!problem.empty()) failed += (failed.empty() ? "" : "; ") + problem;
+    addProblem(&failed, readDeviceDrops(cause, &lines));
   }
-  if (std::string problem = readSegmentDrops(&lines); !problem.empty()) {
-    failed += (failed.empty() ? "" : "; ") + problem;
-  }
+  addProblem(&failed, readSegmentDrops(&lines));
   {
     std::lock_guard<std::mutex> lock(judge_mu_);
     ++flood_counters_.reads;
@@ -219,28 +248,14 @@ std::string Daemon::readDeviceDrops(DeviceDropCause cause, std::vector<LogLine>*
   std::lock_guard<std::mutex> lock(judge_mu_);
   (guard ? flood_counters_.dropped : flood_counters_.conn_dropped) = drops.dropped();
   (guard ? flood_counters_.devices : flood_counters_.conn_devices) = drops.devices();
-  uint64_t others = 0;
-  for (size_t i = 0; i < grown.size(); ++i) {
-    if (i >= kMaxFloodLines) {
-      others += grown[i].dropped;
-      continue;
-    }
-    LogLine line(event);
-    line.add("device", grown[i].device.toString());
-    if (const DeviceRecord* d = judge_.devices().find(grown[i].device); d != nullptr) {
+  const auto describe = [&](const FloodDrops::Growth& g, LogLine& line) {
+    line.add("device", g.device.toString());
+    if (const DeviceRecord* d = judge_.devices().find(g.device); d != nullptr) {
       if (!d->name.empty()) line.add("name", d->name.view());
       if (!d->profile.empty()) line.add("profile", d->profile.view());
     }
-    line.add("dropped", grown[i].dropped);
-    add_limits(line);
-    lines->push_back(std::move(line));
-  }
-  if (grown.size() > kMaxFloodLines) {
-    LogLine line(event);
-    line.add("other_devices", grown.size() - kMaxFloodLines).add("dropped", others);
-    add_limits(line);
-    lines->push_back(std::move(line));
-  }
+  };
+  appendDropLines(event, grown, kMaxFloodLines, "other_devices", describe, add_limits, lines);
   return "";
 }
 
@@ -268,25 +283,11 @@ std::string Daemon::readSegmentDrops(std::vector<LogLine>* lines) {
   const auto add_limits = [&](LogLine& line) {
     line.add("rate", config_.segment_rate).add("burst", config_.segment_burst);
   };
-  uint64_t others = 0;
-  for (size_t i = 0; i < grown.size(); ++i) {
-    if (i >= kMaxFloodLines) {
-      others += grown[i].dropped;
-      continue;
-    }
-    LogLine line("segment-guard");
-    line.add("segment", segmentOf(grown[i].interface))
-        .add("interface", excerpt(grown[i].interface))
-        .add("dropped", grown[i].dropped);
-    add_limits(line);
-    lines->push_back(std::move(line));
-  }
-  if (grown.size() > kMaxFloodLines) {
-    LogLine line("segment-guard");
-    line.add("other_interfaces", grown.size() - kMaxFloodLines).add("dropped", others);
-    add_limits(line);
-    lines->push_back(std::move(line));
-  }
+  const auto describe = [&](const SegmentDrops::Growth& g, LogLine& line) {
+    line.add("segment", segmentOf(g.interface)).add("interface", excerpt(g.interface));
+  };
+  appendDropLines("segment-guard", grown, kMaxFloodLines, "other_interfaces", describe, add_limits,
+                  lines);
   std::lock_guard<std::mutex> lock(judge_mu_);
   flood_counters_.segment_dropped = segment_drops_.dropped();
   flood_counters_.segments = segment_drops_.interfaces();

@@ -92,10 +92,7 @@ class NftRulesetWriter : public RulesetWriter {
     const bool guard = cause == DeviceDropCause::kFloodGuard;
     if (!installed_ || (guard ? installed_->flood_rate : installed_->conn_limit) == 0) return drops;
     const std::string set = guard ? kFloodDroppedSet : kConnLimitDroppedSet;
-    const std::vector<char> request = floodDumpRequest(kRulesetTable, set, nextSeq());
-    auto answer = transport_->dump(request, floodDumpBytes(kFloodSetSize));
-    if (!answer.ok()) return answer.status().withContext("reading set " + set + ": ");
-    if (Status s = parseFloodDump(*answer, set, kFloodSetSize, &drops); !s.ok()) return s;
+    if (Status s = dumpDrops(set, kFloodSetSize, parseFloodDump, &drops); !s.ok()) return s;
     return drops;
   }
 
@@ -103,17 +100,24 @@ class NftRulesetWriter : public RulesetWriter {
   Result<std::vector<SegmentDropCount>> readSegmentDrops() override {
     std::vector<SegmentDropCount> drops;
     if (!installed_ || installed_->segment_rate == 0) return drops;
-    const std::vector<char> request =
-        floodDumpRequest(kRulesetTable, kSegmentDroppedSet, nextSeq());
-    auto answer = transport_->dump(request, floodDumpBytes(kSegmentSetSize));
-    if (!answer.ok()) {
-      return answer.status().withContext(std::string("reading set ") + kSegmentDroppedSet + ": ");
-    }
-    if (Status s = parseSegmentDump(*answer, kSegmentDroppedSet, kSegmentSetSize, &drops);
+    if (Status s = dumpDrops(kSegmentDroppedSet, kSegmentSetSize, parseSegmentDump, &drops);
         !s.ok()) {
       return s;
     }
     return drops;
+  }
+
+  // One dump of a guard's counting set (`max_elements` at most), its elements parsed by `parse`
+  // (flood_dump.h) into `*drops`.
+  template <typename Count>
+  Status dumpDrops(const std::string& set, uint32_t max_elements,
+                   Status (*parse)(std::span<const char>, const std::string&, size_t,
+                                   std::vector<Count>*),
+                   std::vector<Count>* drops) {
+    const std::vector<char> request = floodDumpRequest(kRulesetTable, set, nextSeq());
+    auto answer = transport_->dump(request, floodDumpBytes(max_elements));
+    if (!answer.ok()) return answer.status().withContext("reading set " + set + ": ");
+    return parse(*answer, set, max_elements, drops);
   }
 
   Status remove() override {
