@@ -379,7 +379,8 @@ int main(int argc, char** argv) {
     spec.fail_open = config->fail_mode == muzzle::FailMode::kOpen;
     spec.flood_rate = config->flood_rate;
     spec.flood_burst = config->flood_burst;
-    spec.conn_limit = config->conn_limit;
+    spec.conn_limit = config->countsConnections() ? 0 : config->conn_limit;
+    spec.new_connection_hint = config->countsConnections();
     spec.segment_rate = config->segment_rate;
     spec.segment_burst = config->segment_burst;
     // Nothing in the table comes from the policy (the DoH list is decide()'s, in user space), so

@@ -37,6 +37,8 @@ inline constexpr uint32_t kMaxFloodBurst = 10'000'000;
 // when a device at its limit opens one more connection: kept small.
 inline constexpr uint32_t kDefaultConnLimit = 1024;
 inline constexpr uint32_t kMaxConnLimit = 1'000'000;
+// The longest accounting interval at which muzzled counts the connection limit itself.
+inline constexpr uint32_t kMaxRecountInterval = 30;
 // The segment guard's defaults: four devices' worth of the flood guard, so a segment's honest
 // devices are held by their own buckets long before their segment's; and what one queue thread
 // judges on a small box, so one segment (a device forging source MAC addresses) cannot take the
@@ -90,8 +92,15 @@ struct DaemonConfig {
   // may open, and how many at once; a rate of 0 turns it off.
   uint32_t flood_rate = kDefaultFloodRate;
   uint32_t flood_burst = kDefaultFloodBurst;
-  // The connection limit (proto FloodGuard.connections; RulesetSpec::conn_limit); 0: off.
+  // The connection limit (proto FloodGuard.connections); 0: off. Counted by muzzled while
+  // accounting reads conntrack at least every kMaxRecountInterval (countsConnections():
+  // fw/device/connection_counts.h; a device gets its room back within one read of closing a
+  // connection), else by the kernel's rule (RulesetSpec::conn_limit).
   uint32_t conn_limit = kDefaultConnLimit;
+  bool countsConnections() const {
+    return conn_limit > 0 && accounting_interval_seconds > 0 &&
+           accounting_interval_seconds <= kMaxRecountInterval;
+  }
   // The segment guard (proto FloodGuard.segment_new_flows_per_second; RulesetSpec::segment_rate):
   // new flows a second each input interface may bring, and how many at once; a rate of 0 turns it
   // off. Independent of flood_rate.

@@ -52,6 +52,10 @@ struct DeviceRecord {
   SharedText assigned_by;
   uint64_t allowed_flows = 0;
   uint64_t denied_flows = 0;
+  // The connections it holds as the connection limit counts them (fw/device/connection_counts.h):
+  // filled in when records are copied out for the management plane; 0 while muzzled does not
+  // count them (the limit off, or the kernel's rule counting on a box without accounting).
+  uint32_t connections = 0;
   SharedText name;         // the policy's name for a listed device (kept as saved)
   TrafficTotals upload;    // from the device
   TrafficTotals download;  // to the device

@@ -17,7 +17,7 @@ namespace {
 // How long run() waits, on its way out, for the event log to deliver its last lines.
 constexpr auto kStopFlushTimeout = std::chrono::seconds(5);
 
-// The box's table sizes, and the new-device admission muzzled.yaml asks for.
+// The box's table sizes, and the new-device admission and connection limit muzzled.yaml asks for.
 JudgeLimits judgeLimitsOf(const DaemonConfig& config) {
   static_assert(DeviceAdmission::Limits{}.per_minute == kDefaultNewDevicesPerMinute &&
                     DeviceAdmission::Limits{}.burst == kDefaultNewDeviceBurst,
@@ -25,6 +25,7 @@ JudgeLimits judgeLimitsOf(const DaemonConfig& config) {
   JudgeLimits limits;
   limits.admission.per_minute = config.new_devices_per_minute;
   limits.admission.burst = config.new_device_burst;
+  limits.connections = config.countsConnections() ? config.conn_limit : 0;
   return limits;
 }
 
@@ -234,6 +235,7 @@ Status Daemon::start() {
       flood_counters_.rate = config_.flood_rate;
       flood_counters_.burst = config_.flood_burst;
       flood_counters_.connections = config_.conn_limit;
+      flood_counters_.conn_counted_by_muzzled = config_.countsConnections();
       flood_counters_.segment_rate = config_.segment_rate;
       flood_counters_.segment_burst = config_.segment_burst;
     }

@@ -59,16 +59,19 @@ struct DeviceGrowth {
   }
 };
 
-// The distinct addresses at the groups' ends, sorted: flat arrays, so that a read of 65,536
-// groups to as many addresses passes through memory that goes back at once.
-std::vector<IpAddress> endsOf(const std::vector<FlowGroupCount>& groups) {
+// The distinct addresses at the groups' ends and the live connections' sources, sorted: flat
+// arrays, so that a read of 65,536 groups to as many addresses passes through memory that goes
+// back at once.
+std::vector<IpAddress> endsOf(const std::vector<FlowGroupCount>& groups,
+                              const LiveConnections& live) {
   using Ends = FlowGroupCount::Ends;
   std::vector<IpAddress> addresses;
-  addresses.reserve(2 * groups.size());
+  addresses.reserve(2 * groups.size() + live.by_source.size());
   for (const FlowGroupCount& g : groups) {
     if (g.ends != Ends::kDestination) addresses.push_back(g.source);
     if (g.ends != Ends::kSource) addresses.push_back(g.destination);
   }
+  for (const SourceConnections& s : live.by_source) addresses.push_back(s.source);
   std::sort(addresses.begin(), addresses.end());
   addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
   return addresses;
@@ -110,6 +113,21 @@ MacMap<DeviceGrowth> sumByDevice(const std::vector<FlowGroupCount>& groups,
     }
   }
   return grown;
+}
+
+// The connection limit's recount: each live connection to the device that owns its source now
+// (a source no device owns, such as an address beyond the uplink that opened a connection to a
+// device, counts for none).
+MacMap<uint32_t> connectionsByDevice(const LiveConnections& live,
+                                     const std::vector<IpAddress>& addresses,
+                                     const std::vector<uint64_t>& owners) {
+  MacMap<uint32_t> held;
+  for (const SourceConnections& s : live.by_source) {
+    const uint64_t owner =
+        owners[std::lower_bound(addresses.begin(), addresses.end(), s.source) - addresses.begin()];
+    if (owner != kNoOwner) held[owner] += s.connections;
+  }
+  return held;
 }
 
 // Under the judge's lock. Adds each device's and class's growth to its record, in total and in
@@ -176,9 +194,20 @@ std::vector<VolumeLimits::Growth> creditGrowth(const MacMap<DeviceGrowth>& grown
 
 void Daemon::accountTraffic() {
   if (idle() || config_.accounting_interval_seconds == 0) return;
+  const bool recount = config_.countsConnections();
+  if (recount) {
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    judge_.connections().beginRecount();
+  }
   auto counts = ruleset_.readAccounting();
   const auto now = clock_.now();
+  LiveConnections live;
+  if (counts.ok() && recount) live = ruleset_.takeLiveConnections();
   if (!counts.ok()) {
+    if (recount) {
+      std::lock_guard<std::mutex> lock(judge_mu_);
+      judge_.connections().abandonRecount();
+    }
     noteAccountingError(counts.status());
     // While reads fail no dump counts anything: a UDP connection that ends meanwhile is counted
     // only if its destroy event is sent (its growth waits in the counter for the next read that
@@ -199,7 +228,7 @@ void Daemon::accountTraffic() {
   accounted_at_ = now;
   const double seconds = std::max(1e-3, std::chrono::duration<double>(since).count());
 
-  const std::vector<IpAddress> addresses = endsOf(*counts);
+  const std::vector<IpAddress> addresses = endsOf(*counts, live);
   // Who owns each now, a chunk under each hold of the lock.
   std::vector<uint64_t> owners(addresses.size(), kNoOwner);
   for (size_t first = 0; first < addresses.size(); first += kOwnersPerLock) {
@@ -212,12 +241,21 @@ void Daemon::accountTraffic() {
   }
   uint64_t unattributed = 0;
   const MacMap<DeviceGrowth> grown = sumByDevice(*counts, addresses, owners, &unattributed);
+  MacMap<uint32_t> held = connectionsByDevice(live, addresses, owners);
 
   std::vector<VolumeLimits::Event> limit_events;
   bool dump_skipped = false;  // the tracker was full: see udpEndsByDumpNext
   {
     std::lock_guard<std::mutex> lock(judge_mu_);
     dump_skipped = stats.untracked > accounting_counters_.untracked;
+    if (recount) {
+      // The replaced counts are freed after the lock is let go (held's destructor).
+      if (live.complete) {
+        held = judge_.connections().finishRecount(std::move(held));
+      } else {
+        judge_.connections().abandonRecount();
+      }
+    }
     const std::shared_ptr<const CompiledPolicy> policy = judge_.policy();
     const std::vector<VolumeLimits::Growth> by_device =
         creditGrowth(grown, judge_.devices(), *policy, seconds, &unattributed);

@@ -53,8 +53,10 @@ std::vector<DeviceRecord> Daemon::devicesSeen() const {
   std::vector<DeviceRecord> out;
   std::lock_guard<std::mutex> lock(judge_mu_);
   const FlowRecorder& learning = judge_.learning();
+  const ConnectionCounts& connections = judge_.connections();
   judge_.devices().forEach([&](const DeviceRecord& r) {
     out.push_back(r);
+    out.back().connections = connections.count(r.mac);
     if (learning.observing(r.mac)) {
       out.back().learning = "observe";
     } else if (learning.learning(r.mac)) {
@@ -231,7 +233,16 @@ void Daemon::readFloodGuard() {
 std::string Daemon::readDeviceDrops(DeviceDropCause cause, std::vector<LogLine>* lines) {
   const bool guard = cause == DeviceDropCause::kFloodGuard;
   if ((guard ? config_.flood_rate : config_.conn_limit) == 0) return "";
-  Result<std::vector<FloodDropCount>> counts = ruleset_.readFloodDrops(cause);
+  Result<std::vector<FloodDropCount>> counts = std::vector<FloodDropCount>{};
+  if (!guard && config_.countsConnections()) {
+    // muzzled's own count refused them (fw/device/connection_counts.h), not the kernel.
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    for (const ConnectionCounts::Refusals& r : judge_.connections().refusals()) {
+      counts->push_back({r.device, r.refused});
+    }
+  } else {
+    counts = ruleset_.readFloodDrops(cause);
+  }
   if (!counts.ok()) return counts.status().message();
   FloodDrops& drops = guard ? flood_drops_ : conn_limit_drops_;
   const std::vector<FloodDrops::Growth> grown = drops.update(std::move(*counts));

@@ -85,6 +85,8 @@ struct FloodGuardCounters {
   uint32_t connections = 0;   // connections per device; 0: no limit
   uint64_t conn_dropped = 0;  // allowed new flows the limit dropped since muzzled started
   size_t conn_devices = 0;    // devices with such drops in the last two minutes
+  // Who counts them: muzzled (DaemonConfig::countsConnections), else the kernel's rule.
+  bool conn_counted_by_muzzled = false;
   uint32_t segment_rate = 0;  // new flows a second per segment (input interface); 0: no guard
   uint32_t segment_burst = 0;
   uint64_t segment_dropped = 0;  // new flows the segment guard dropped since muzzled started

@@ -130,6 +130,15 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
   if ((q.mark & kHintDnsAnswer) != 0) return onDnsAnswer(q, info, flow, view, v);
   if (learning_.sessionCount() != 0) applyLearning(v, flow, view);
   if (v.action == Action::kAllow && !volume_blocks_.empty()) applyVolumeBlocks(v, view);
+  // The connection limit: only a connection's first packet (not a flow judged again after a
+  // policy change, which holds its connection already), only a device on a segment. NF_DROP,
+  // not a drop mark: no conntrack entry stays, and once the device holds fewer its retry passes.
+  if (v.action == Action::kAllow && (q.mark & kHintNewConnection) != 0 && !reply &&
+      view.src.segment >= 0 && view.src.mac && !connections_.admit(*view.src.mac)) {
+    ++counters_.connection_limited;
+    ++counters_.dropped;
+    return PacketVerdict{NF_DROP, std::nullopt};
+  }
   switch (v.action) {
     case Action::kAllow: ++counters_.allowed; break;
     case Action::kReject: ++counters_.rejected; break;

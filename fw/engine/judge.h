@@ -12,6 +12,10 @@
 // per packet (the engine writes them per segment, every few seconds: deviceFloodLines()). A DHCP
 // request from such a sender is still accepted, unread.
 //
+// The connection limit, when muzzled counts it (fw/device/connection_counts.h): an allowed
+// verdict for a connection's first packet from a device on a segment that holds its most
+// connections already becomes NF_DROP (counted for the device; its retry is judged again).
+//
 // No I/O but, on an unknown device address or a claim on a lapsed binding, a rate-limited
 // neighbour-table read through HostInfo: its log lines only go into the EventLog's bounded
 // buffer (fw/engine/event_log.h), which another thread writes out, so judging never waits for a
@@ -27,6 +31,7 @@
 
 #include "fw/common/clock.h"
 #include "fw/common/keyed_hash.h"
+#include "fw/device/connection_counts.h"
 #include "fw/device/device_admission.h"
 #include "fw/device/inventory.h"
 #include "fw/device/oui_database.h"
@@ -52,6 +57,9 @@ struct JudgeLimits {
   DnsTcpLimits dns_streams;
   // New devices per segment (muzzled.yaml `devices: {new_per_minute, new_burst}`).
   DeviceAdmission::Limits admission;
+  // The connection limit, when muzzled counts (fw/device/connection_counts.h); 0: not counted
+  // here (off, or the kernel's rule counts).
+  uint32_t connections = 0;
 };
 
 class Judge : public PacketSink, private DnsAnswerSink {
@@ -64,6 +72,7 @@ class Judge : public PacketSink, private DnsAnswerSink {
         host_(host),
         inventory_(limits.devices, oui, clock),
         admission_(clock, limits.admission),
+        connections_(clock, limits.connections),
         names_(clock),
         dns_flows_(clock, limits.dns_questions, limits.dns_streams),
         learning_(clock) {}
@@ -103,6 +112,10 @@ class Judge : public PacketSink, private DnsAnswerSink {
   // event=device-flood lines (under the owner's lock).
   const DeviceAdmission& admission() const { return admission_; }
   DeviceAdmission& admission() { return admission_; }
+  // The connection limit's counts (under the owner's lock): the engine recounts them from each
+  // accounting read and reports the devices refused.
+  const ConnectionCounts& connections() const { return connections_; }
+  ConnectionCounts& connections() { return connections_; }
   // The event=device-flood lines of the segments whose refusals grew since their last line, at
   // most one per segment every DeviceAdmission::kReportInterval (every segment's with `all`).
   // For the engine thread, which writes them after it lets go of the lock.
@@ -193,6 +206,7 @@ class Judge : public PacketSink, private DnsAnswerSink {
   ScheduleMask active_schedules_ = 0;
   DeviceInventory inventory_;
   DeviceAdmission admission_;
+  ConnectionCounts connections_;
   std::function<void()> on_reassigned_;
   MudUrlHook on_mud_url_;
   NameCache names_;

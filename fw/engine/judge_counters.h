@@ -16,6 +16,8 @@ struct JudgeCounters {
   uint64_t allowed = 0;
   uint64_t rejected = 0;
   uint64_t dropped = 0;
+  // Allowed new connections dropped by the connection limit (in `dropped` too).
+  uint64_t connection_limited = 0;
   uint64_t malformed = 0;  // packets that failed to parse: dropped and counted
   std::array<uint64_t, 8> malformed_by_error{};  // indexed by ParseError
   uint64_t new_devices = 0;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -18,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "fw/nft/conntrack_table.h"
 #include "fw/nft/conntrack_wire.h"
@@ -141,8 +143,12 @@ class LiveConntrackCounter final : public ConntrackCounter {
       std::lock_guard<std::mutex> lock(mutex_);
       growth_.beginDump();
     }
+    live_sources_.clear();
+    live_overflow_ = false;
+    live_ = {};
     Status s = dump();
     if (!s.ok()) {
+      live_sources_ = {};
       {
         std::lock_guard<std::mutex> lock(mutex_);
         growth_.abortDump();
@@ -153,6 +159,8 @@ class LiveConntrackCounter final : public ConntrackCounter {
       dump_.reset();
       return s;
     }
+    // Freed after each read: the box holds the addresses only while a dump runs.
+    live_ = countBySource(std::exchange(live_sources_, {}), !live_overflow_);
     std::lock_guard<std::mutex> lock(mutex_);
     growth_.endDump();
     updateGrowthStats();
@@ -161,6 +169,8 @@ class LiveConntrackCounter final : public ConntrackCounter {
     stats_.lost_bytes = totals_.lostBytes();
     return groups;
   }
+
+  LiveConnections takeLive() override { return std::exchange(live_, {}); }
 
   Stats stats() const override {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -193,6 +203,7 @@ class LiveConntrackCounter final : public ConntrackCounter {
     }
     ConntrackParseStats parse;
     std::vector<FlowCount> counts;
+    std::vector<IpAddress> live;
     while (!parse.done) {
       const ssize_t n = mnl_socket_recvfrom(dump_.get(), dump_buf_.data(), dump_buf_.size());
       if (n < 0) {
@@ -206,10 +217,15 @@ class LiveConntrackCounter final : public ConntrackCounter {
                              "cannot read the dump: " + netlinkErrorText(errno));
       }
       counts.clear();
+      live.clear();
       const uint64_t uncounted_before = parse.uncounted;
       Status s =
           parseConntrackMessages(std::span<const char>(dump_buf_.data(), static_cast<size_t>(n)),
-                                 &counts, &parse, &sender);
+                                 &counts, &parse, &sender, &live);
+      const size_t room = kMaxLiveConnections - live_sources_.size();
+      if (live.size() > room) live_overflow_ = true;
+      live_sources_.insert(live_sources_.end(), live.begin(),
+                           live.begin() + static_cast<std::ptrdiff_t>(std::min(room, live.size())));
       {
         std::lock_guard<std::mutex> lock(mutex_);
         for (const FlowCount& c : counts) {
@@ -312,6 +328,10 @@ class LiveConntrackCounter final : public ConntrackCounter {
   MnlSocket dump_;
   uint32_t seq_ = 0;
   std::vector<char> dump_buf_;
+  // The connection limit's recount (LiveConnections): the read thread's alone, like dump_buf_.
+  std::vector<IpAddress> live_sources_;  // while a dump runs, at most kMaxLiveConnections
+  bool live_overflow_ = false;           // the dump held more
+  LiveConnections live_;                 // the last read's, until taken
 
   // The event side: the socket and stop_fd_ are read by the thread, closed after it joined.
   MnlSocket events_;

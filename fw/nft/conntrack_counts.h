@@ -48,6 +48,10 @@ class ConntrackCounter {
   // failed (nothing is returned then: the growth it read before failing is kept and returned by
   // the next read, the entries it did not reach are read by the next dump; nothing is lost).
   virtual Result<std::vector<FlowGroupCount>> read() = 0;
+  // The live connections of the last read that succeeded (its dump's), by source, for the
+  // connection limit's recount; taken once (a second take, or one after a failed read, is not
+  // complete). The first read, at the counter's opening, counts too.
+  virtual LiveConnections takeLive() = 0;
 
   struct Stats {
     uint64_t events = 0;          // DESTROY events read

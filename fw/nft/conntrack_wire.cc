@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <endian.h>
 #include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
@@ -62,10 +63,34 @@ std::string readAddress(const nlattr* attr, bool v6, const char* which, IpAddres
   return "";
 }
 
+// Whether a TCP connection is closing past the point nf_conncount stops counting it (TIME_WAIT
+// or CLOSE, as the kernel's own connection limit; a connection of another protocol has no TCP
+// state and is not). "" or what was wrong with the state.
+std::string readClosed(const nlattr* protoinfo, bool* closed) {
+  *closed = false;
+  if (protoinfo == nullptr) return "";
+  const nlattr* info[CTA_PROTOINFO_MAX + 1] = {};
+  if (!collectNested(protoinfo, info, CTA_PROTOINFO_MAX)) return "garbled protocol state";
+  if (info[CTA_PROTOINFO_TCP] == nullptr) return "";
+  const nlattr* tcp[CTA_PROTOINFO_TCP_MAX + 1] = {};
+  if (!collectNested(info[CTA_PROTOINFO_TCP], tcp, CTA_PROTOINFO_TCP_MAX)) {
+    return "garbled TCP state";
+  }
+  const nlattr* state = tcp[CTA_PROTOINFO_TCP_STATE];
+  if (state == nullptr) return "";
+  if (mnl_attr_validate(state, MNL_TYPE_U8) != 0) {
+    return "a TCP state of " + std::to_string(mnl_attr_get_payload_len(state)) + " bytes, not 1";
+  }
+  const uint8_t value = mnl_attr_get_u8(state);
+  *closed = value == TCP_CONNTRACK_TIME_WAIT || value == TCP_CONNTRACK_CLOSE;
+  return "";
+}
+
 // One connection entry (IPCTNL_MSG_CT_NEW or _DELETE); "" or what was wrong. Appends its count
-// when it has counters and counted something.
+// when it has counters and counted something; with `live`, the source of a connection muzzled
+// judged and allowed that is not closing (whatever its counters).
 std::string readEntry(const nlmsghdr* nlh, std::vector<FlowCount>* out,
-                      ConntrackParseStats* stats) {
+                      std::vector<IpAddress>* live, ConntrackParseStats* stats) {
   ++stats->entries;
   if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nfgenmsg)) return "no nfgenmsg header";
   const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
@@ -100,6 +125,14 @@ std::string readEntry(const nlmsghdr* nlh, std::vector<FlowCount>* out,
   if (!readBe32(tb[CTA_ID], &count.id)) {
     return "an id of " + std::to_string(mnl_attr_get_payload_len(tb[CTA_ID])) + " bytes, not 4";
   }
+  // A generation in the mark: muzzled judged it; verdict code 0 or 1: allowed (marks.h).
+  if (live != nullptr && (count.mark >> 8) != 0 && (count.mark & 0x2) == 0) {
+    bool closed = false;
+    if (std::string problem = readClosed(tb[CTA_PROTOINFO], &closed); !problem.empty()) {
+      return problem;
+    }
+    if (!closed) live->push_back(count.source);
+  }
   // Both directions' counters, or neither: the kernel adds them together (the acct extension).
   if (tb[CTA_COUNTERS_ORIG] == nullptr && tb[CTA_COUNTERS_REPLY] == nullptr) {
     ++stats->uncounted;
@@ -123,7 +156,8 @@ std::string readEntry(const nlmsghdr* nlh, std::vector<FlowCount>* out,
 }
 
 Status parseMessages(std::span<const char> bytes, const ConntrackDumpSender* sender,
-                     std::vector<FlowCount>* out, ConntrackParseStats* stats) {
+                     std::vector<FlowCount>* out, std::vector<IpAddress>* live,
+                     ConntrackParseStats* stats) {
   // Every event and every part of a dump passes here: the words of an error are put together
   // only when there is one.
   auto refused = [](std::string what) { return Status::error("conntrack answer: " + what); };
@@ -186,7 +220,7 @@ Status parseMessages(std::span<const char> bytes, const ConntrackDumpSender* sen
                         " (subsystem " + std::to_string(NFNL_SUBSYS_ID(nlh->nlmsg_type)) +
                         ", message " + std::to_string(NFNL_MSG_TYPE(nlh->nlmsg_type)) + ")"));
     }
-    if (std::string problem = readEntry(nlh, out, stats); !problem.empty()) {
+    if (std::string problem = readEntry(nlh, out, live, stats); !problem.empty()) {
       return refused("entry " + std::to_string(stats->entries) + " (message " +
                      std::to_string(index) + "): " + problem);
     }
@@ -224,8 +258,9 @@ std::vector<char> conntrackCountsRequest(uint32_t seq) {
 }
 
 Status parseConntrackMessages(std::span<const char> bytes, std::vector<FlowCount>* out,
-                              ConntrackParseStats* stats, const ConntrackDumpSender* sender) {
-  return ctwire::parseMessages(bytes, sender, out, stats);
+                              ConntrackParseStats* stats, const ConntrackDumpSender* sender,
+                              std::vector<IpAddress>* live) {
+  return ctwire::parseMessages(bytes, sender, out, live, stats);
 }
 
 }  // namespace muzzle

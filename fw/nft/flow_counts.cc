@@ -1,6 +1,8 @@
 // What each connection counted, and the sums by device pair: see flow_counts.h.
 #include "fw/nft/flow_counts.h"
 
+#include <algorithm>
+
 #include "fw/common/keyed_hash.h"
 #include "fw/nft/marks.h"
 
@@ -176,6 +178,19 @@ uint32_t FlowCountTotals::tagOf(const Key& k) {
   const uint64_t b = keyedHash(k.destination, extra);
   // Not symmetric: (a, b) and (b, a) are different groups and should land apart.
   return static_cast<uint32_t>(a ^ (b * 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2)));
+}
+
+LiveConnections countBySource(std::vector<IpAddress> sources, bool complete) {
+  std::sort(sources.begin(), sources.end());
+  LiveConnections live;
+  live.complete = complete;
+  for (const IpAddress& ip : sources) {
+    if (live.by_source.empty() || !(live.by_source.back().source == ip)) {
+      live.by_source.push_back({ip, 0});
+    }
+    ++live.by_source.back().connections;
+  }
+  return live;
 }
 
 bool udpEndsByDumpNext(bool by_dump_now, bool timeouts_outlive, bool dump_skipped, size_t tracked,

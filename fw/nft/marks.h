@@ -68,8 +68,12 @@ constexpr uint32_t kMaxGeneration = 0xFFFFFF;
 // would let its DNS answers pass unread.
 constexpr uint32_t kMarkContractVersion = 2;
 constexpr uint32_t kHintReplyDirection = 0x10;  // packet mark set by the ruleset before queueing
-// 0x20 is free: it was kHintDohDestination (the destination in @doh4/@doh6) until decide() looked
-// the DoH list up itself (2026-12-07). The ruleset never sets it; the engine ignores it.
+// A connection's first packet (ct state new), on a packet queued to be judged, when muzzled counts
+// each device's connections (RulesetSpec::new_connection_hint): an allowed verdict for it adds one
+// to the device's count (fw/device/connection_counts.h). A flow judged again (after a policy
+// change) holds its connection already and carries no such hint. (0x20 was kHintDohDestination
+// until decide() looked the DoH list up itself, 2026-12-07.)
+constexpr uint32_t kHintNewConnection = 0x20;
 constexpr uint32_t kHintDnsAnswer = 0x40;
 constexpr uint32_t kHintDhcpRequest = 0x80;  // a DHCP request from a device: read it, accept it
 constexpr uint32_t kHintDnsQuery = 0x08;     // a DNS query from a device (see above)

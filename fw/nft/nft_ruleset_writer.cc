@@ -78,6 +78,10 @@ class NftRulesetWriter : public RulesetWriter {
     return counter_->read();
   }
 
+  LiveConnections takeLiveConnections() override {
+    return counter_ ? counter_->takeLive() : LiveConnections{};
+  }
+
   ConntrackCounter::Stats accountingStats() const override {
     return counter_ ? counter_->stats() : ConntrackCounter::Stats{};
   }

@@ -61,12 +61,19 @@ struct RulesetSpec {
   // flows alone. Independent of flood_rate. 0: no segment guard.
   uint32_t segment_rate = 0;
   uint32_t segment_burst = 0;
-  // The connection limit (ruleset_layout.cc, `save-allowed`): a device (a source MAC address on a
-  // segment) that already holds more than `conn_limit` connections in conntrack has its next
-  // allowed flow dropped as muzzled's verdict is saved, counted per device in
-  // @conn-limit-dropped (readFloodDrops). One device cannot fill the box's conntrack table, which
-  // every device's new flows need room in. 0: no limit.
+  // The connection limit counted by the kernel (ruleset_layout.cc, `save-allowed`): a device (a
+  // source MAC address on a segment) that already holds more than `conn_limit` connections in
+  // conntrack has its next allowed flow dropped as muzzled's verdict is saved, counted per device
+  // in @conn-limit-dropped (readFloodDrops). One device cannot fill the box's conntrack table,
+  // which every device's new flows need room in. 0: no such rule. muzzled counts the connections
+  // itself when accounting reads conntrack (fw/device/connection_counts.h says why: the kernel's
+  // count walks the device's whole list on every new flow); this rule is for a box without
+  // accounting.
   uint32_t conn_limit = 0;
+  // With muzzled's own count: the rules that queue a flow to be judged mark a connection's first
+  // packet (kHintNewConnection, marks.h), so that a verdict counts a connection once, not again
+  // when its flow is judged after a policy change.
+  bool new_connection_hint = false;
 };
 
 // Which of the kernel's per-device drop counts to read (RulesetWriter::readFloodDrops).
@@ -123,6 +130,9 @@ class RulesetWriter {
   // nothing counted yet.
   virtual Result<std::vector<FlowGroupCount>> readAccounting() = 0;
   virtual ConntrackCounter::Stats accountingStats() const = 0;
+  // The live connections of the last readAccounting() that worked (ConntrackCounter::takeLive):
+  // the connection limit's recount. Not complete before accounting reads, and by default.
+  virtual LiveConnections takeLiveConnections() { return {}; }
   // Whether the kernel lets the table turn UDP's destroy events off (RulesetSpec::UdpEnds::kDumps):
   // the counter reads, and udpTimeoutsOutlive(interval_seconds). The default: never. The Daemon
   // adds the counter's own condition (udpEndsByDumpNext).

@@ -104,10 +104,16 @@ void addDnsAnswerChain(LayoutBuilder& b) {
 // allowed flow muzzled reads) or from `judge` (an undecided flow); never by a refused flow, which
 // the verdict map refuses first.
 void addDnsQueryChain(LayoutBuilder& b) {
-  b.add("dns-query", "dns-query rule 1 (an allowed flow: queue to muzzled)",
+  b.add("dns-query", "dns-query rule (an allowed flow: queue to muzzled)",
         {CtMarkIs{b.mark(VerdictCode::kAllowInspected), kAllowMask},
          SetMetaMark{kHintDnsQuery | kHintFlowAllowed}, Counter{}, b.inspectionQueue()});
-  b.add("dns-query", b.queueWhat("dns-query rule 2 (undecided: queue to muzzled, "),
+  if (b.spec().new_connection_hint) {
+    b.add("dns-query",
+          b.queueWhat("dns-query rule (undecided, a new connection: queue to muzzled, "),
+          {CtStateNew{}, SetMetaMark{kHintDnsQuery | kHintNewConnection}, Counter{},
+           b.inspectionQueue()});
+  }
+  b.add("dns-query", b.queueWhat("dns-query rule (undecided: queue to muzzled, "),
         {SetMetaMark{kHintDnsQuery}, Counter{}, b.inspectionQueue()});
 }
 
@@ -455,10 +461,15 @@ void addJudgeChain(LayoutBuilder& b) {
 // the compiled policy's list for a flow to port 443 alone, where two rules here looked every
 // first packet's destination up in @doh4 or @doh6 (until 2026-12-07).
 void addAskChain(LayoutBuilder& b) {
-  b.add("ask", "ask rule 1 (clear the packet mark)", {SetMetaMark{0}});
-  b.add("ask", "ask rule 2 (mark reply-direction packets)",
+  b.add("ask", "ask rule (clear the packet mark)", {SetMetaMark{0}});
+  // A reply-direction packet is never a connection's first: the two marks never meet.
+  if (b.spec().new_connection_hint) {
+    b.add("ask", "ask rule (mark a connection's first packet)",
+          {CtStateNew{}, SetMetaMark{kHintNewConnection}});
+  }
+  b.add("ask", "ask rule (mark reply-direction packets)",
         {CtDirection{true}, SetMetaMark{kHintReplyDirection}});
-  b.add("ask", b.queueWhat("ask rule 3 (queue to muzzled, "), {Counter{}, b.flowQueue()});
+  b.add("ask", b.queueWhat("ask rule (queue to muzzled, "), {Counter{}, b.flowQueue()});
 }
 
 void addOutputChain(LayoutBuilder& b) {

@@ -79,6 +79,7 @@ v1::DeviceInfo toDevice(const CompiledPolicy& policy, const DeviceRecord* seen, 
     *d.mutable_last_seen() = TimeUtil::SecondsToTimestamp(seen->last_seen_unix);
     d.set_allowed(seen->allowed_flows);
     d.set_denied(seen->denied_flows);
+    d.set_connections(seen->connections);
     d.set_vendor(seen->vendor.str());
     d.set_randomised_mac(seen->randomised_mac);
     d.set_dhcp_hostname(seen->dhcp_hostname.str());

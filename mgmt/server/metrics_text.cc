@@ -113,8 +113,8 @@ MetricsSnapshot metricsSnapshotOf(std::string version, EngineStatus status,
         listed >= 0 ? policy->devices[static_cast<size_t>(listed)].name : d.name.str();
     if (name.empty()) name = d.dhcp_hostname.str();
     s.devices.push_back(MetricsDevice{d.mac.toString(), std::move(name), d.profile.str(),
-                                      d.segment.str(), d.allowed_flows, d.denied_flows, d.upload,
-                                      d.download});
+                                      d.segment.str(), d.allowed_flows, d.denied_flows,
+                                      d.connections, d.upload, d.download});
   }
   return s;
 }
@@ -188,8 +188,8 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   }
   if (e.flood_guard.connections > 0) {
     w.single("muzzle_connection_limit_dropped_total", "counter",
-             "Allowed new flows the connection limit dropped in the kernel: their device held "
-             "its most connections.",
+             "Allowed new flows the connection limit dropped: their device held its most "
+             "connections.",
              e.flood_guard.conn_dropped);
     w.single("muzzle_connection_limit_devices", "gauge",
              "Devices the connection limit dropped new flows of in the last two minutes.",
@@ -267,6 +267,17 @@ std::string renderMetrics(const MetricsSnapshot& s) {
                 {"profile", d.profile},
                 {"segment", d.segment},
                 {"verdict", verdict}});
+    }
+  }
+  // The connections each device holds, while muzzled counts them for the connection limit: how
+  // close each device is to it, before it is refused anything.
+  if (e.flood_guard.conn_counted_by_muzzled) {
+    w.family("muzzle_device_connections", "gauge",
+             "Connections a device holds now, as muzzled counts them for the connection limit "
+             "(recounted from conntrack every accounting read).");
+    for (const MetricsDevice& d : s.devices) {
+      w.sample("muzzle_device_connections", d.connections,
+               {{"mac", d.mac}, {"name", d.name}, {"profile", d.profile}, {"segment", d.segment}});
     }
   }
   // Bytes and packets of allowed traffic, counted in the kernel and read every accounting

@@ -34,6 +34,7 @@ struct MetricsDevice {
   std::string segment;
   uint64_t allowed_flows = 0;
   uint64_t denied_flows = 0;
+  uint32_t connections = 0;  // as the connection limit counts them (DeviceRecord::connections)
   TrafficTotals upload;  // counted in the kernel (fw/nft/conntrack_counts.h)
   TrafficTotals download;
 };

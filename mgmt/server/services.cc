@@ -296,6 +296,10 @@ class StatusServiceImpl final : public v1::StatusService::CallbackService {
             fg->set_connections(st.flood_guard.connections);
             fg->set_connection_dropped(st.flood_guard.conn_dropped);
             fg->set_connection_devices(st.flood_guard.conn_devices);
+            if (st.flood_guard.connections > 0) {
+              fg->set_connections_counted_by(st.flood_guard.conn_counted_by_muzzled ? "muzzled"
+                                                                                    : "kernel");
+            }
             fg->set_segment_new_flows_per_second(st.flood_guard.segment_rate);
             fg->set_segment_burst(st.flood_guard.segment_burst);
             fg->set_segment_dropped(st.flood_guard.segment_dropped);

@@ -11,8 +11,7 @@
 //       an interface the policy does not know)
 //   [3] source Ethernet address: 0 none, 1..kLabMacs a lab device, else 02:00:00:00:00:xx
 //   [4] the ruleset's hint mark (DHCP reply 0x02, flow allowed 0x04, DNS query 0x08, reply 0x10,
-//       DNS answer 0x40, DHCP request 0x80; any combination, and 0x20, which the ruleset no
-//       longer sets: it was the DoH hint)
+//       a connection's first packet 0x20, DNS answer 0x40, DHCP request 0x80; any combination)
 //   [5] bits 0-3: advance the clock by 0 or 2^(n-1) x 100 ms first; bit 4: switch policy
 //       (a new generation, learned names survive); bit 5: a header-only copy of a packet
 //       1000 bytes longer on the wire; bit 6: a volume limit blocks every class of the sender
@@ -58,6 +57,9 @@ muzzle::JudgeLimits judgeLimits() {
   // A burst of 3 new devices: an input's fourth new MAC meets a refusal (dropped, DHCP
   // accepted unread, a neighbour entry skipped), as a forged-MAC flood does.
   limits.admission = {/*per_minute=*/6, /*burst=*/3};
+  // A limit of 3 connections a device, as muzzled counts it: an input's fourth first packet of a
+  // device allowed something meets a refusal.
+  limits.connections = 3;
   return limits;
 }
 constexpr uint32_t kInterfaces[] = {
@@ -237,8 +239,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (judge.devices().size() > kInventoryCapacity) std::abort();
   }
-  // Every refusal a packet met is counted once, in the Judge and in its segment.
+  // Every refusal a packet met is counted once, in the Judge and in its segment (or device).
   if (judge.counters().devices_refused != judge.admission().refused()) std::abort();
+  if (judge.counters().connection_limited != judge.connections().refused()) std::abort();
   (void)judge.deviceFloodLines(/*all=*/true);
   const muzzle::NameCacheLimits& limits = judge.names().limits();
   if (judge.names().entryCount() > limits.total) std::abort();

@@ -28,21 +28,15 @@ std::vector<std::string> deviceRow(const v1::DeviceInfo& d) {
                        : d.vendor().empty() ? "-"
                                             : d.vendor();
   if (vendor.size() > 28) vendor = vendor.substr(0, 25) + "...";
-  return {d.mac(),
-          d.name().empty() ? "(unlisted)" : d.name(),
+  return {d.mac(), d.name().empty() ? "(unlisted)" : d.name(),
           // Learning is marked beside the profile; observe loudly: the profile is not enforced.
           d.profile() + (d.quarantined() ? " (q)" : "") +
               (d.learning() == "observe"    ? " (OBSERVE: learning, only explicit denies hold)"
                : d.learning() == "learning" ? " (learning)"
                                             : ""),
-          why,
-          vendor,
-          ips.empty() ? "-" : ips,
-          timeText(d.last_seen()),
-          std::to_string(d.allowed()),
-          std::to_string(d.denied()),
-          trafficText(d.upload()),
-          trafficText(d.download())};
+          why, vendor, ips.empty() ? "-" : ips, timeText(d.last_seen()),
+          std::to_string(d.allowed()), std::to_string(d.denied()), std::to_string(d.connections()),
+          trafficText(d.upload()), trafficText(d.download())};
 }
 
 // Where its traffic went: one row per traffic class.
@@ -54,9 +48,10 @@ std::string classTable(const v1::DeviceInfo& d) {
   return table({"to", "upload", "download"}, rows);
 }
 
-const std::vector<std::string> kDeviceHeader = {
-    "mac",       "name",    "profile", "why",    "vendor", "ips",
-    "last seen", "allowed", "denied",  "upload", "download"};
+// `connections`: held now, as the connection limit counts them (0 when the kernel counts).
+const std::vector<std::string> kDeviceHeader = {"mac",    "name",        "profile",   "why",
+                                                "vendor", "ips",         "last seen", "allowed",
+                                                "denied", "connections", "upload",    "download"};
 
 Outcome devices(const Call& call, const std::string& mac) {
   if (!mac.empty()) {

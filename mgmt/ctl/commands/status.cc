@@ -178,18 +178,22 @@ std::string segmentGuardText(const v1::GetStatusResponse& r) {
   return text;
 }
 
-// "1024 per device, 12 dropped, 1 device at it in the last 2 min (...)".
+// "1024 per device, 12 new flows dropped, 1 device at it in the last 2 min (...); counted by
+// muzzled".
 std::string connectionLimitText(const v1::GetStatusResponse& r) {
   const v1::FloodGuardStatus& f = r.flood_guard();
   if (f.connections() == 0) return "off";
   std::string text = std::to_string(f.connections()) + " per device, " +
                      std::to_string(f.connection_dropped()) + " new flows dropped";
+  // Said after the rest, so the row still begins as it did.
+  const std::string by =
+      f.connections_counted_by().empty() ? "" : "; counted by " + f.connections_counted_by();
   if (f.connection_devices() > 0) {
     text += ", " + std::to_string(f.connection_devices()) +
             (f.connection_devices() == 1 ? " device" : " devices") +
             " at it in the last 2 min (`muzzlectl events` names them)";
   }
-  return text;
+  return text + by;
 }
 
 // The reads of both: "", or their failures.

@@ -56,6 +56,9 @@ class CountingRuleset : public RulesetWriter {
     return std::exchange(counts, {});
   }
   ConntrackCounter::Stats accountingStats() const override { return stats; }
+  // The live connections of the last read, for the connection limit's recount: handed out once.
+  LiveConnections takeLiveConnections() override { return std::exchange(live, {}); }
+  LiveConnections live;
   // The segment guard's counts, the same every read; raises SIGTERM after the first read when
   // `stop_after_segment_read` (the daemon's own signal_set then ends run()).
   Result<std::vector<SegmentDropCount>> readSegmentDrops() override {
@@ -757,6 +760,84 @@ TEST_CASE_FIXTURE(ManagedBox,
   CHECK(d->download.bytes == 340);
   CHECK(d->download.packets == 4);
   CHECK(daemon.engineStatus().accounting.unattributed_bytes == 0);
+}
+
+TEST_CASE_FIXTURE(ManagedBox,
+                  "the connection limit: muzzled counts it with accounting, the kernel without") {
+  config.conn_limit = 20;
+  SUBCASE("accounting every 10 s: no rule in the table, first packets hinted") {
+    GenerationStore generations(config.state_dir);
+    Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+    REQUIRE(daemon.start().ok());
+    CHECK(ruleset.last.conn_limit == 0);
+    CHECK(ruleset.last.new_connection_hint);
+    CHECK(daemon.engineStatus().flood_guard.connections == 20);
+    CHECK(daemon.engineStatus().flood_guard.conn_counted_by_muzzled);
+  }
+  SUBCASE("no accounting, or reads too far apart to give room back in time: the kernel's rule") {
+    for (const uint32_t every : {0u, 31u, 600u}) {
+      CAPTURE(every);
+      config.accounting_interval_seconds = every;
+      GenerationStore generations(config.state_dir);
+      Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+      REQUIRE(daemon.start().ok());
+      CHECK(ruleset.last.conn_limit == 20);
+      CHECK_FALSE(ruleset.last.new_connection_hint);
+      CHECK_FALSE(daemon.engineStatus().flood_guard.conn_counted_by_muzzled);
+    }
+  }
+}
+
+TEST_CASE_FIXTURE(ManagedBox,
+                  "each accounting read counts every device's connections anew, by the owner of "
+                  "their source") {
+  config.conn_limit = 20;
+  const MacAddress cam = *MacAddress::parse("44:47:cc:00:00:11");
+  std::filesystem::create_directories(config.state_dir);
+  REQUIRE(writeFileAtomically(
+              config.state_dir, "inventory.pb",
+              inventoryWith(cam, *IpAddress::parse("198.18.10.5"), *IpAddress::parse("fd00:10::5")))
+              .ok());
+  auto live = [](bool complete) {
+    LiveConnections l;
+    l.complete = complete;
+    // Sorted by address, as the counter hands them: the camera's two addresses, and an address
+    // beyond the uplink (a connection opened to the camera) that no device owns.
+    l.by_source = {{*IpAddress::parse("198.18.10.5"), 9},
+                   {*IpAddress::parse("203.0.113.9"), 5},
+                   {*IpAddress::parse("fd00:10::5"), 3}};
+    return l;
+  };
+  SUBCASE("a complete dump: the camera holds the 12 its addresses opened") {
+    ruleset.live = live(true);
+    GenerationStore generations(config.state_dir);
+    Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+    REQUIRE(daemon.start().ok());
+    CHECK(runUntilReady(daemon) == 0);  // the read on the way out
+    const std::optional<DeviceRecord> d = seenDevice(daemon, cam);
+    REQUIRE(d.has_value());
+    CHECK(d->connections == 12);
+  }
+  SUBCASE("a dump that read too many: nothing is recounted") {
+    ruleset.live = live(false);
+    GenerationStore generations(config.state_dir);
+    Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+    REQUIRE(daemon.start().ok());
+    CHECK(runUntilReady(daemon) == 0);
+    const std::optional<DeviceRecord> d = seenDevice(daemon, cam);
+    REQUIRE(d.has_value());
+    CHECK(d->connections == 0);
+  }
+  SUBCASE("the kernel counts (no accounting): muzzled neither asks nor counts") {
+    config.accounting_interval_seconds = 0;
+    ruleset.live = live(true);
+    GenerationStore generations(config.state_dir);
+    Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+    REQUIRE(daemon.start().ok());
+    CHECK(runUntilReady(daemon) == 0);
+    CHECK(seenDevice(daemon, cam)->connections == 0);
+    CHECK(ruleset.live.complete);  // never taken
+  }
 }
 
 TEST_CASE_FIXTURE(ManagedBox,

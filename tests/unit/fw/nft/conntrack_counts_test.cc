@@ -5,12 +5,11 @@
 // each refused with an error that says so; ConnectionGrowth (each connection's growth by id:
 // dumps, events, tombstones, the sweep, the bound); then FlowCountTotals' grouping, its refusals
 // and its bound.
-#include "fw/nft/conntrack_wire.h"
-
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <endian.h>
 #include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <sys/socket.h>
@@ -27,6 +26,7 @@
 #include <tuple>
 #include <vector>
 
+#include "fw/nft/conntrack_wire.h"
 #include "fw/nft/marks.h"
 
 namespace muzzle {
@@ -50,6 +50,8 @@ struct Entry {
   uint64_t reply_packets = 8;
   uint8_t type = IPCTNL_MSG_CT_NEW;
   uint16_t flags = NLM_F_MULTI;
+  std::optional<uint8_t> tcp_state;  // CTA_PROTOINFO's TCP state, as the kernel sends it
+  int tcp_state_len = 1;             // its length: other than 1, garbled
 };
 
 // Messages, one after the other, as one recv returns them. The buffer comes from operator new,
@@ -82,6 +84,15 @@ class Messages {
     if (e.counters) {
       counters(nlh, CTA_COUNTERS_ORIG, e.orig_bytes, e.orig_packets, e.counters32);
       counters(nlh, CTA_COUNTERS_REPLY, e.reply_bytes, e.reply_packets, e.counters32);
+    }
+    if (e.tcp_state) {
+      nlattr* info = mnl_attr_nest_start(nlh, CTA_PROTOINFO);
+      nlattr* tcp = mnl_attr_nest_start(nlh, CTA_PROTOINFO_TCP);
+      const uint8_t state[4] = {*e.tcp_state, 0, 0, 0};
+      mnl_attr_put(nlh, CTA_PROTOINFO_TCP_STATE, static_cast<size_t>(e.tcp_state_len), state);
+      mnl_attr_put_u8(nlh, CTA_PROTOINFO_TCP_WSCALE_ORIGINAL, 7);
+      mnl_attr_nest_end(nlh, tcp);
+      mnl_attr_nest_end(nlh, info);
     }
     if (e.mark) mnl_attr_put_u32(nlh, CTA_MARK, htonl(*e.mark));
     if (e.id) mnl_attr_put_u32(nlh, CTA_ID, htonl(*e.id));
@@ -307,6 +318,92 @@ TEST_CASE("entries that counted nothing are read but not kept; a mark is optiona
   CHECK(p.stats.uncounted == 0);
   REQUIRE(p.counts.size() == 1);
   CHECK(p.counts[0].mark == 0);
+}
+
+TEST_CASE(
+    "a dump's live connections: judged and allowed, idle or not, TCP's closing ones left out") {
+  // The connection limit's recount (fw/device/connection_counts.h) reads every connection muzzled
+  // allowed that still holds its place, as nf_conncount counts them.
+  auto judged = [](const char* source, uint32_t mark, std::optional<uint8_t> state) {
+    Entry e;
+    e.source = source;
+    e.mark = mark;
+    e.tcp_state = state;
+    return e;
+  };
+  const uint32_t allowed = verdictMark(7, VerdictCode::kAllow, 3);
+  Entry idle = judged("198.18.10.21", allowed, TCP_CONNTRACK_ESTABLISHED);
+  idle.orig_bytes = idle.orig_packets = idle.reply_bytes = idle.reply_packets = 0;
+  Entry uncounted = judged("198.18.10.21", allowed, std::nullopt);  // UDP: no TCP state
+  uncounted.counters = false;
+  // A DNS flow, saved with verdict code 0 (inspected): allowed.
+  Entry dns = judged("fd00:10::21", verdictMark(7, VerdictCode::kAllowInspected, 2), std::nullopt);
+  dns.family = AF_INET6;
+  dns.destination = "2001:db8::53";
+  Messages m;
+  m.entry(judged("198.18.10.20", allowed, TCP_CONNTRACK_ESTABLISHED))
+      .entry(idle)
+      .entry(uncounted)
+      .entry(judged("198.18.10.20", allowed, TCP_CONNTRACK_SYN_SENT))
+      .entry(judged("198.18.10.20", allowed, TCP_CONNTRACK_FIN_WAIT))
+      .entry(judged("198.18.10.20", allowed, TCP_CONNTRACK_TIME_WAIT))  // left out
+      .entry(judged("198.18.10.20", allowed, TCP_CONNTRACK_CLOSE))      // left out
+      .entry(dns)
+      // Allowed under an older generation, not judged again yet: still a connection.
+      .entry(judged("198.18.10.22", verdictMark(6, VerdictCode::kAllow, 0), std::nullopt))
+      // Never judged (the box's own), and refused (the kernel's filter leaves those out anyway).
+      .entry(judged("198.18.10.23", 0, std::nullopt))
+      .entry(judged("198.18.10.24", verdictMark(7, VerdictCode::kReject, 0), std::nullopt))
+      .entry(judged("198.18.10.24", verdictMark(7, VerdictCode::kDrop, 0), std::nullopt))
+      .done();
+  std::vector<FlowCount> counts;
+  std::vector<IpAddress> live;
+  ConntrackParseStats stats;
+  const Status s = parseConntrackMessages(m.bytes(), &counts, &stats, nullptr, &live);
+  REQUIRE_MESSAGE(s.ok(), s.message());
+  CHECK(stats.entries == 12);
+  const LiveConnections by = countBySource(live, /*complete=*/true);
+  CHECK(by.complete);
+  std::map<std::string, uint32_t> got;
+  for (const SourceConnections& c : by.by_source) got[c.source.toString()] = c.connections;
+  const std::map<std::string, uint32_t> want = {
+      {"198.18.10.20", 3}, {"198.18.10.21", 2}, {"198.18.10.22", 1}, {"fd00:10::21", 1}};
+  CHECK(got == want);
+  CHECK(std::is_sorted(by.by_source.begin(), by.by_source.end(),
+                       [](const auto& a, const auto& b) { return a.source < b.source; }));
+  // Without `live` (events, accounting's own parse): the same counts, nothing else.
+  std::vector<FlowCount> plain;
+  ConntrackParseStats plain_stats;
+  REQUIRE(parseConntrackMessages(m.bytes(), &plain, &plain_stats).ok());
+  CHECK(plain.size() == counts.size());
+}
+
+TEST_CASE("a garbled TCP state refuses the entry, with what was wrong") {
+  Entry e;
+  e.tcp_state = TCP_CONNTRACK_ESTABLISHED;
+  e.tcp_state_len = 2;
+  Messages m;
+  m.entry(e).done();
+  std::vector<FlowCount> counts;
+  std::vector<IpAddress> live;
+  ConntrackParseStats stats;
+  const Status s = parseConntrackMessages(m.bytes(), &counts, &stats, nullptr, &live);
+  CHECK_FALSE(s.ok());
+  CHECK(contains(s.message(), "entry 1 (message 1): a TCP state of 2 bytes, not 1"));
+  CHECK(live.empty());
+}
+
+TEST_CASE("countBySource: one row per address, however many and in whatever order") {
+  std::vector<IpAddress> sources;
+  for (int i = 0; i < 3000; ++i) {
+    sources.push_back(ip(i % 3 == 0 ? "fd00:10::1" : (i % 3 == 1 ? "198.18.10.2" : "198.18.10.1")));
+  }
+  const LiveConnections live = countBySource(sources, /*complete=*/false);
+  CHECK_FALSE(live.complete);
+  REQUIRE(live.by_source.size() == 3);
+  CHECK(live.by_source[0].source == ip("198.18.10.1"));
+  for (const SourceConnections& c : live.by_source) CHECK(c.connections == 1000);
+  CHECK(countBySource({}, true).by_source.empty());
 }
 
 TEST_CASE("an entry without counters (accounting was off when it began) is uncounted") {

@@ -28,17 +28,26 @@ using walker::Walk;
 constexpr uint32_t kGeneration = 9;
 constexpr uint8_t kClass = 5;
 
-// The table as muzzled installs it by default: the flood guard, the connection limit and the
-// segment guard on (muzzled.yaml flood_guard).
+// The table as muzzled installs it by default: the flood guard and the segment guard on
+// (muzzled.yaml flood_guard), and the connection limit counted by muzzled (accounting on), whose
+// rules mark a connection's first packet as they queue it.
 RulesetSpec spec(size_t segments) {
   RulesetSpec s;
   s.generation = kGeneration;
   s.flood_rate = 500;
   s.flood_burst = 1000;
-  s.conn_limit = 1024;
+  s.new_connection_hint = true;
   s.segment_rate = 2000;
   s.segment_burst = 4000;
   for (size_t i = 0; i < segments; ++i) s.segment_ifnames.push_back("br-" + std::to_string(i));
+  return s;
+}
+
+// The table of a box without accounting: the kernel counts the connection limit.
+RulesetSpec kernelCountSpec(size_t segments) {
+  RulesetSpec s = spec(segments);
+  s.new_connection_hint = false;
+  s.conn_limit = 1024;
   return s;
 }
 
@@ -204,7 +213,11 @@ TEST_CASE("a new flow's two walks: queued, then its fresh verdict in one more lo
   // (2026-12-07, on by default, right behind the flood guard's rule) adds one rule, 5 kernel
   // expressions and one lookup (its input interface's bucket, in @segment-guard) to the first
   // walk: 11 / 36 / 3 without it (a foreign mark 11 / 37 / 4), and nothing to the repeat walks,
-  // which the packet mark's map sends on first in `judge`.
+  // which the packet mark's map sends on first in `judge`. Since muzzled counts the connection
+  // limit (2026-12-08; the kernel's rule is a box without accounting's, below), the repeat walks
+  // are one rule, 9 kernel expressions and two lookups shorter (5 / 36 / 5 for TCP with the
+  // kernel's rule), and `ask` has one rule more, 5 kernel expressions, that marks a connection's
+  // first packet (12 / 41 / 4 without it).
   struct Row {
     const char* what;
     RulesetSpec::UdpEnds udp_ends;
@@ -222,15 +235,15 @@ TEST_CASE("a new flow's two walks: queued, then its fresh verdict in one more lo
   const Chains saved{"forward", "judge", "save-allowed"};
   const auto kNone = RulesetSpec::UdpEnds::kUntouched, kEvents = RulesetSpec::UdpEnds::kEvents;
   const Row rows[] = {
-      {"TCP, first walk", kNone, upload(0), 0, "queue 100", first, 12, 41, 4},
-      {"UDP, first walk", kEvents, udp, 0, "queue 100", first, 12, 41, 4},
+      {"TCP, first walk", kNone, upload(0), 0, "queue 100", first, 13, 46, 4},
+      {"UDP, first walk", kEvents, udp, 0, "queue 100", first, 13, 46, 4},
       // A mark another table set, not this generation's verdict: asked of the map, which misses.
-      {"TCP, first walk, a foreign mark", kNone, upload(0), 0x00010000, "queue 100", first, 12, 42,
+      {"TCP, first walk, a foreign mark", kNone, upload(0), 0x00010000, "queue 100", first, 13, 47,
        5},
-      {"TCP, allowed", kNone, upload(0), allowed, "accept", saved, 5, 36, 5},
-      {"UDP, allowed", kNone, udp, allowed, "accept", saved, 6, 38, 5},
-      {"UDP, allowed, accounting's events", kEvents, udp, allowed, "accept", saved, 6, 40, 5},
-      {"DNS query, allowed", kNone, dnsQuery(0), allowed, "accept", saved, 7, 34, 5},
+      {"TCP, allowed", kNone, upload(0), allowed, "accept", saved, 4, 27, 3},
+      {"UDP, allowed", kNone, udp, allowed, "accept", saved, 5, 29, 3},
+      {"UDP, allowed, accounting's events", kEvents, udp, allowed, "accept", saved, 5, 31, 3},
+      {"DNS query, allowed", kNone, dnsQuery(0), allowed, "accept", saved, 6, 25, 3},
       {"rejected", kNone, upload(0), mark(VerdictCode::kReject), "reject",
        Chains{"forward", "judge", "save-rejected", "deny", "dns-dhcp"}, 9, 26, 3},
       {"dropped", kNone, upload(0), mark(VerdictCode::kDrop), "drop",
@@ -274,7 +287,7 @@ TEST_CASE("judge's fast lane: no DNS or DHCP port goes straight to ask, the same
   // The ports the long way looks for: each goes there, and meets what it met before.
   const Walk query = walker::walk(layout, dnsQuery(0));
   CHECK(query.verdict == "queue 101");
-  CHECK(query.meta_mark == kHintDnsQuery);
+  CHECK(query.meta_mark == (kHintDnsQuery | kHintNewConnection));
   CHECK(query.chains == Chains{"forward", "judge", "dns-dhcp", "dns-query"});
   const Walk answer = walker::walk(layout, dnsAnswer(0, IPPROTO_TCP));
   CHECK(answer.verdict == "queue 101");
@@ -311,10 +324,10 @@ TEST_CASE("save-allowed's fast lane: only a TCP or UDP packet of an untranslated
     p.meta_mark = allow;
     return walker::walk(layout, p);
   };
-  // Saved whole in its first rule of `save-allowed` after the connection limit.
+  // Saved whole in the first rule of `save-allowed`.
   Walk w = fresh(upload(0));
   CHECK(w.ct_mark == allow);
-  CHECK(w.rules == 5);
+  CHECK(w.rules == 4);
   // A connection translated ahead of the table (DNAT of a DNS query to a resolver's other
   // port): the packet's ports say nothing of the connection's, whose port 53 keeps it read.
   Packet redirected = dnsQuery(0);
@@ -390,7 +403,7 @@ TEST_CASE("the table counts no traffic: no counter on an allowed packet's way, n
   // path would cost every packet again what moving accounting there saved. The only dynamic sets
   // are the flood guard's, the connection limit's and the segment guard's, which a connection's
   // first packets alone meet (the next tests).
-  const RulesetLayout layout = rulesetLayout(spec(2));
+  const RulesetLayout layout = rulesetLayout(kernelCountSpec(2));
   // @segments, @flood-guard, @flood-dropped, @conn-limit, @conn-limit-dropped, @segment-guard,
   // @segment-dropped
   CHECK(layout.sets.size() == 7);
@@ -496,12 +509,12 @@ TEST_CASE("the flood guard: a device past its rate has its new flows dropped, no
     off.flood_rate = 0;
     off.segment_rate = 0;  // the segment guard's own rule is the next test's
     const RulesetLayout without = rulesetLayout(off);
-    CHECK(without.sets.size() == 3);  // the connection limit's stay
+    CHECK(without.sets.size() == 1);  // @segments
     for (const RuleLayout& r : without.rules) CHECK(r.what.find("flood") == std::string::npos);
     const Walk w = walker::walk(without, over(upload(0)));
     CHECK(w.verdict == "queue 100");
-    CHECK(w.rules == 10);
-    CHECK(w.kernel_exprs == 29);
+    CHECK(w.rules == 11);
+    CHECK(w.kernel_exprs == 34);
     CHECK(w.lookups == 2);
   }
 }
@@ -590,34 +603,78 @@ TEST_CASE(
     const Walk dhcp = walker::walk(only, over(dhcpRequest(0)), "input");
     CHECK(dhcp.verdict == "drop");
     CHECK(dhcp.chains == std::vector<std::string>{"input", "dhcp-request"});
-    // The first walk: one rule and one lookup more than with neither guard (10 / 29 / 2).
+    // The first walk: one rule and one lookup more than with neither guard (11 / 34 / 2).
     const Walk w = walker::walk(only, upload(0));
     CHECK(w.verdict == "queue 100");
-    CHECK(w.rules == 11);
-    CHECK(w.kernel_exprs == 34);
+    CHECK(w.rules == 12);
+    CHECK(w.kernel_exprs == 39);
     CHECK(w.lookups == 3);
   }
   SUBCASE("off (segment_rate 0): no rule, no set, the first walk as before it") {
     RulesetSpec off = spec(1);
     off.segment_rate = 0;
     const RulesetLayout without = rulesetLayout(off);
-    CHECK(without.sets.size() == 5);  // the flood guard's and the connection limit's stay
+    CHECK(without.sets.size() == 3);  // @segments and the flood guard's stay
     for (const RuleLayout& r : without.rules) {
       CHECK(r.what.find("segment guard") == std::string::npos);
     }
     const Walk w = walker::walk(without, over(upload(0)));
     CHECK(w.verdict == "queue 100");
-    CHECK(w.rules == 11);
-    CHECK(w.kernel_exprs == 36);
+    CHECK(w.rules == 12);
+    CHECK(w.kernel_exprs == 41);
     CHECK(w.lookups == 3);
   }
 }
 
-TEST_CASE("the connection limit: a device at it has its allowed new flows dropped, nothing else") {
-  // First in `save-allowed`, on the walk after muzzled's verdict: only allowed new flows from a
-  // segment meet it. A refused flow, a flow judged before and met again after a policy change,
-  // a flow that comes in from the uplink, and the established path never do.
+TEST_CASE("muzzled's count of connections: a connection's first packet queued with its hint") {
+  // The connection limit counted by muzzled (the default, with accounting): nothing in the table
+  // drops for it, but what muzzled judges must tell a connection's first packet from a flow
+  // judged again after a policy change, which holds its connection already.
   const RulesetLayout layout = rulesetLayout(spec(1));
+  CHECK(layout.sets.size() == 5);  // no @conn-limit, no @conn-limit-dropped
+  for (const RuleLayout& r : layout.rules) {
+    CHECK(r.what.find("connection limit") == std::string::npos);
+  }
+  const uint32_t stale = verdictMark(kGeneration - 1, VerdictCode::kAllow, kClass);
+  Packet first = upload(0);
+  Packet again = upload(stale);
+  again.ct_new = false;
+  Packet back = upload(stale);
+  back.ct_new = false;
+  back.reply = true;
+  std::swap(back.iif, back.oif);
+  CHECK(walker::walk(layout, first).meta_mark == kHintNewConnection);
+  CHECK(walker::walk(layout, again).meta_mark == 0);
+  CHECK(walker::walk(layout, back).meta_mark == kHintReplyDirection);
+  Packet query = dnsQuery(0);
+  Packet query_again = dnsQuery(stale);
+  query_again.ct_new = false;
+  CHECK(walker::walk(layout, query).meta_mark == (kHintDnsQuery | kHintNewConnection));
+  CHECK(walker::walk(layout, query_again).meta_mark == kHintDnsQuery);
+  // An allowed flow's query is read, never judged: no hint, whatever its state.
+  CHECK(walker::walk(layout, dnsQuery(mark(VerdictCode::kAllowInspected, kClass))).meta_mark ==
+        (kHintDnsQuery | kHintFlowAllowed));
+  // A fresh allowed verdict's repeat meets no limit in the table.
+  Packet fresh = upload(0);
+  fresh.over_connections = true;
+  fresh.meta_mark = mark(VerdictCode::kAllow, kClass);
+  CHECK(walker::walk(layout, fresh).verdict == "accept");
+  // Without the hint (the kernel counts, or no limit): no such rule, the first walk one shorter.
+  RulesetSpec none = spec(1);
+  none.new_connection_hint = false;
+  const Walk w = walker::walk(rulesetLayout(none), first);
+  CHECK(w.meta_mark == 0);
+  CHECK(w.rules == 12);
+  CHECK(w.kernel_exprs == 41);
+}
+
+TEST_CASE(
+    "the connection limit counted by the kernel: a device at it has its allowed new flows "
+    "dropped, nothing else") {
+  // A box without accounting. First in `save-allowed`, on the walk after muzzled's verdict: only
+  // allowed new flows from a segment meet it. A refused flow, a flow judged before and met again
+  // after a policy change, a flow that comes in from the uplink, and the established path never do.
+  const RulesetLayout layout = rulesetLayout(kernelCountSpec(1));
   const uint32_t allow = mark(VerdictCode::kAllow, kClass);
   auto at_limit = [](Packet p, uint32_t verdict) {
     p.over_connections = true;
@@ -668,7 +725,7 @@ TEST_CASE("the connection limit: a device at it has its allowed new flows droppe
     CHECK(walker::walk(layout, at_limit(upload(allow), 0)).verdict == "accept");
   }
   SUBCASE("off (conn_limit 0): no rule, no set, the repeat walk as before it") {
-    RulesetSpec off = spec(1);
+    RulesetSpec off = kernelCountSpec(1);
     off.conn_limit = 0;
     const RulesetLayout without = rulesetLayout(off);
     CHECK(without.sets.size() == 5);  // the flood guard's and the segment guard's stay
@@ -895,7 +952,7 @@ TEST_CASE("DHCP requests: read once at the box, flooded copies unread, port 67 e
       CHECK(w.meta_mark == kHintDhcpRequest);
     } else {
       CHECK(w.verdict == "queue 100");
-      CHECK(w.meta_mark == 0);
+      CHECK(w.meta_mark == kHintNewConnection);  // the walker's packets are first ones
     }
     // From the internet to a device's port 67: no request the box reads or lets by; only a
     // flow the policy allowed passes.
@@ -941,7 +998,7 @@ TEST_CASE("what muzzled read before the map it still reads: undecided and refuse
         CHECK(w.verdict == "drop");
       } else {
         CHECK(w.verdict == "queue 101");
-        CHECK(w.meta_mark == kHintDnsQuery);
+        CHECK(w.meta_mark == (kHintDnsQuery | kHintNewConnection));
       }
       // Anything else undecided goes to the flow queue.
       if (ct_mark == 0 || ct_mark == stale) {

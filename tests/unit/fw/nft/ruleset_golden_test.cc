@@ -280,9 +280,10 @@ RulesetSpec twoSegments() {
   RulesetSpec s;
   s.generation = 7;
   s.segment_ifnames = {"br-cam", "br-iot"};
-  // The flood guard, the connection limit and the segment guard as muzzled.yaml's default has
-  // them: their sets made with the table, their rules in `judge` and `save-allowed` rewritten
-  // with the policy, naming the sets it no longer makes.
+  // The flood guard and the segment guard as muzzled.yaml's default has them, and the connection
+  // limit as the kernel counts it on a box without accounting: their sets made with the table,
+  // their rules in `judge` and `save-allowed` rewritten with the policy, naming the sets it no
+  // longer makes.
   s.flood_rate = 500;
   s.flood_burst = 1000;
   s.conn_limit = 1024;
@@ -315,9 +316,12 @@ TEST_CASE(
   spec.fail_open = true;
   spec.queue_mode = QueueMode::kNative;
   spec.udp_ends = RulesetSpec::UdpEnds::kDumps;
-  // The segment guard alone, the per-device guard off: `dhcp-request` holds its rule alone.
+  // The segment guard alone, the per-device guard off: `dhcp-request` holds its rule alone. The
+  // connection limit counted by muzzled, as with accounting: `ask` and `dns-query` mark a
+  // connection's first packet.
   spec.segment_rate = 100;
   spec.segment_burst = 150;
+  spec.new_connection_hint = true;
   REQUIRE(writer->install(spec).ok());
   spec.segment_ifnames.push_back("br-guest");
   spec.generation = 2;

@@ -18,6 +18,7 @@ DeviceRecord device(uint64_t mac, std::string name, std::string hostname, uint64
   r.segment = "cams";
   r.allowed_flows = allowed;
   r.denied_flows = denied;
+  r.connections = static_cast<uint32_t>(allowed + 2);
   // Traffic that follows from the flows, so each device's series differ.
   r.upload = {allowed * 1000 + denied, allowed * 10, 0};
   r.download = {allowed * 5000, allowed * 20, 0};
@@ -57,6 +58,7 @@ MetricsSnapshot sample() {
                          .connections = 1024,
                          .conn_dropped = 37,
                          .conn_devices = 1,
+                         .conn_counted_by_muzzled = true,
                          .segment_rate = 2000,
                          .segment_burst = 4000,
                          .segment_dropped = 5005,
@@ -165,7 +167,7 @@ muzzle_flood_guard_dropped_total 4321
 # HELP muzzle_flood_guard_devices Devices the flood guard dropped new flows of in the last two minutes.
 # TYPE muzzle_flood_guard_devices gauge
 muzzle_flood_guard_devices 2
-# HELP muzzle_connection_limit_dropped_total Allowed new flows the connection limit dropped in the kernel: their device held its most connections.
+# HELP muzzle_connection_limit_dropped_total Allowed new flows the connection limit dropped: their device held its most connections.
 # TYPE muzzle_connection_limit_dropped_total counter
 muzzle_connection_limit_dropped_total 37
 # HELP muzzle_connection_limit_devices Devices the connection limit dropped new flows of in the last two minutes.
@@ -225,6 +227,10 @@ muzzle_device_flows_total{mac="44:d9:e7:00:00:01",name="front-door",profile="cam
 muzzle_device_flows_total{mac="44:d9:e7:00:00:01",name="front-door",profile="camera",segment="cams",verdict="denied"} 0
 muzzle_device_flows_total{mac="44:d9:e7:00:00:02",name="cam-2",profile="camera",segment="cams",verdict="allowed"} 1
 muzzle_device_flows_total{mac="44:d9:e7:00:00:02",name="cam-2",profile="camera",segment="cams",verdict="denied"} 4
+# HELP muzzle_device_connections Connections a device holds now, as muzzled counts them for the connection limit (recounted from conntrack every accounting read).
+# TYPE muzzle_device_connections gauge
+muzzle_device_connections{mac="44:d9:e7:00:00:01",name="front-door",profile="camera",segment="cams"} 7
+muzzle_device_connections{mac="44:d9:e7:00:00:02",name="cam-2",profile="camera",segment="cams"} 3
 # HELP muzzle_device_bytes_total Layer-3 bytes of a device's allowed traffic, by direction (counted in the kernel).
 # TYPE muzzle_device_bytes_total counter
 muzzle_device_bytes_total{mac="44:d9:e7:00:00:01",name="front-door",profile="camera",segment="cams",direction="upload"} 5000

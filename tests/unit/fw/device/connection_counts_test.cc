@@ -1,0 +1,129 @@
+// ConnectionCounts (fw/device/connection_counts.h): the connection limit as muzzled counts it.
+// A device's allowed new connections count up to the limit and are refused past it; each recount
+// makes the counts anew from the dump, keeping what was admitted while the dump ran; refusals are
+// reported per device and forgotten two minutes after the last.
+#include "fw/device/connection_counts.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+namespace muzzle {
+namespace MUZZLE_UNITY_ID {
+
+const MacAddress kCam = *MacAddress::parse("44:47:cc:00:00:11");
+const MacAddress kVacuum = *MacAddress::parse("d4:ad:fc:00:00:22");
+
+// How many of `n` new connections `device` is let open.
+int admitted(ConnectionCounts& c, MacAddress device, int n) {
+  int yes = 0;
+  for (int i = 0; i < n; ++i) yes += c.admit(device) ? 1 : 0;
+  return yes;
+}
+
+TEST_CASE("a device's connections count up to the limit; past it each is refused and counted") {
+  ManualClock clock;
+  ConnectionCounts c(clock, 20);
+  CHECK(c.on());
+  CHECK(admitted(c, kCam, 25) == 20);
+  CHECK(c.count(kCam) == 20);
+  CHECK(c.refused() == 5);
+  // Another device has a count of its own.
+  CHECK(admitted(c, kVacuum, 3) == 3);
+  CHECK(c.count(kVacuum) == 3);
+  const std::vector<ConnectionCounts::Refusals> r = c.refusals();
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].device == kCam);
+  CHECK(r[0].refused == 5);
+}
+
+TEST_CASE("off (limit 0): every connection admitted, nothing counted") {
+  ManualClock clock;
+  ConnectionCounts c(clock, 0);
+  CHECK_FALSE(c.on());
+  CHECK(admitted(c, kCam, 5000) == 5000);
+  CHECK(c.count(kCam) == 0);
+  CHECK(c.refused() == 0);
+}
+
+TEST_CASE("a recount makes the counts anew: closed connections give their room back") {
+  ManualClock clock;
+  ConnectionCounts c(clock, 20);
+  CHECK(admitted(c, kCam, 20) == 20);
+  CHECK(admitted(c, kVacuum, 4) == 4);
+  CHECK_FALSE(c.admit(kCam));
+  // The dump finds 12 of the camera's alive (8 closed) and none of the vacuum's.
+  c.beginRecount();
+  MacMap<uint32_t> live;
+  live[kCam.value] = 12;
+  const MacMap<uint32_t> replaced = c.finishRecount(std::move(live));
+  CHECK(replaced.at(kCam.value) == 20);  // handed back, to be freed outside the lock
+  CHECK(c.count(kCam) == 12);
+  CHECK(c.count(kVacuum) == 0);
+  CHECK(admitted(c, kCam, 10) == 8);
+}
+
+TEST_CASE("connections admitted while the dump runs are kept by its recount, never lost") {
+  ManualClock clock;
+  ConnectionCounts c(clock, 20);
+  CHECK(admitted(c, kCam, 10) == 10);
+  c.beginRecount();
+  CHECK(admitted(c, kCam, 5) == 5);  // after the request: the dump may or may not hold them
+  MacMap<uint32_t> live;
+  live[kCam.value] = 10;  // it did not
+  c.finishRecount(std::move(live));
+  CHECK(c.count(kCam) == 15);
+  // Admitted after the recount ended: counted once, not set aside for the next.
+  CHECK(c.admit(kCam));
+  c.beginRecount();
+  live = {};
+  live[kCam.value] = 16;
+  c.finishRecount(std::move(live));
+  CHECK(c.count(kCam) == 16);
+}
+
+TEST_CASE("an abandoned recount (the read failed, or was not complete) keeps the counts") {
+  ManualClock clock;
+  ConnectionCounts c(clock, 20);
+  CHECK(admitted(c, kCam, 20) == 20);
+  c.beginRecount();
+  c.abandonRecount();
+  CHECK(c.count(kCam) == 20);
+  CHECK_FALSE(c.admit(kCam));
+  // What the abandoned one set aside is not added to the next.
+  c.beginRecount();
+  c.finishRecount({});
+  CHECK(c.count(kCam) == 0);
+}
+
+TEST_CASE("refusals: reported while the device was refused in the last two minutes") {
+  ManualClock clock;
+  ConnectionCounts c(clock, 1);
+  CHECK(c.admit(kCam));
+  CHECK_FALSE(c.admit(kCam));
+  CHECK_FALSE(c.admit(kCam));
+  clock.advance(std::chrono::seconds(90));
+  CHECK(admitted(c, kVacuum, 4) == 1);
+  std::vector<ConnectionCounts::Refusals> r = c.refusals();
+  std::sort(r.begin(), r.end(),
+            [](const auto& a, const auto& b) { return a.device.value < b.device.value; });
+  REQUIRE(r.size() == 2);
+  CHECK(r[0].device == kCam);
+  CHECK(r[0].refused == 2);
+  CHECK(r[1].device == kVacuum);
+  CHECK(r[1].refused == 3);
+  clock.advance(std::chrono::seconds(60));  // the camera's last refusal 150 s ago, the vacuum's 60
+  r = c.refusals();
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].device == kVacuum);
+  // Forgotten: a new refusal starts its count again (as the kernel's count did).
+  CHECK_FALSE(c.admit(kCam));
+  r = c.refusals();
+  REQUIRE(r.size() == 2);
+  CHECK(std::any_of(r.begin(), r.end(),
+                    [](const auto& x) { return x.device == kCam && x.refused == 1; }));
+  CHECK(c.refused() == 6);
+}
+
+}  // namespace MUZZLE_UNITY_ID
+}  // namespace muzzle
