@@ -20,7 +20,18 @@ bool ConnectionCounts::admit(MacAddress device) {
   return true;
 }
 
+bool ConnectionCounts::wantsRecount() {
+  const auto now = clock_.now();
+  if (last_recount_ != std::chrono::steady_clock::time_point{} &&
+      now - last_recount_ < kRecountSpacing) {
+    return false;
+  }
+  last_recount_ = now;
+  return true;
+}
+
 void ConnectionCounts::beginRecount() {
+  last_recount_ = clock_.now();
   recounting_ = true;
   since_begin_.clear();
 }

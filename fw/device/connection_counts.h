@@ -23,6 +23,13 @@
 // while the dump runs may or may not be in it: they are added to the recount as well
 // (beginRecount), so a count may be a few over until the next, never under.
 //
+// Between two recounts a count only grows: connections that ended meanwhile still count. A device
+// that opens many short connections (an NVR on a segment fetching snapshots, 100 a second) would
+// reach the limit on connections it no longer holds. So a refusal asks for a recount at once
+// (wantsRecount(): at most one request every kRecountSpacing), and the Judge's owner reads the
+// table then instead of at its next interval: the device's retry (a TCP SYN's comes after a
+// second) meets the count of what it holds.
+//
 // Bounded: one entry per device that opened a connection since the last recount or held one at
 // it (devices the inventory admitted), one per device refused in the last kRefusalMemory. admit()
 // allocates only for a device's first connection since the last recount. Not thread-safe: the
@@ -44,6 +51,8 @@ class ConnectionCounts {
   // A device refused no connection for this long is no longer reported as at its limit, and its
   // refusals are forgotten (the kernel's count of them was forgotten after as long).
   static constexpr std::chrono::minutes kRefusalMemory{2};
+  // Refusals ask for a recount at most this often, and not this soon after one began.
+  static constexpr std::chrono::seconds kRecountSpacing{1};
   struct Refusals {
     MacAddress device;
     uint64_t refused = 0;  // since its first refusal after it was last forgotten
@@ -59,6 +68,10 @@ class ConnectionCounts {
   // Packet path: an allowed new connection of `device`. True, and counted, while the device holds
   // fewer than the limit; false, and the refusal counted, when not.
   bool admit(MacAddress device);
+
+  // After admit() said no: whether to ask for a recount now (true at most once every
+  // kRecountSpacing, never that soon after beginRecount()).
+  bool wantsRecount();
 
   // Before accounting's dump is asked for: from now until finishRecount(), admitted connections
   // are also set aside.
@@ -88,6 +101,7 @@ class ConnectionCounts {
   MacMap<uint32_t> since_begin_;  // admitted since beginRecount()
   MacMap<Refused> refused_;
   uint64_t refused_total_ = 0;
+  std::chrono::steady_clock::time_point last_recount_{};  // begun or asked for
 };
 
 }  // namespace muzzle

@@ -77,6 +77,10 @@ Daemon::Daemon(DaemonConfig config, RulesetWriter& ruleset, HostInfo& host, Queu
     if (rejudge_pending_.exchange(true)) return;
     post([this] { rejudgeAll(); });
   });
+  // Called on a queue thread under the judge's lock, at most once a second: the connection limit
+  // refused a flow, and the table is read now rather than at the next interval
+  // (fw/device/connection_counts.h says why).
+  judge_.onRecountWanted([this] { post([this] { accountTraffic(); }); });
   // Called on a queue thread under the judge's lock: only a post, bounded, leaves it.
   judge_.onMudUrl([this](MacAddress mac, const std::string& url) {
     if (mud_url_posts_.fetch_add(1) >= kMaxMudUrlPosts) {

@@ -166,9 +166,10 @@ class Daemon : public EngineControl {
   void saveInventory();
   // Per-device accounting (daemon_accounting.cc). startAccounting(): at start, before the table,
   // turns conntrack's counters on (a failure is logged and shown in the status, not fatal).
-  // accountTraffic(), every accounting interval and on the way out: reads what allowed
-  // connections counted since the last read, adds it to the devices at either end, and sets the
-  // devices' rates.
+  // accountTraffic(), every accounting interval, on the way out, and when the connection limit
+  // refused a flow (at most once a second): reads what allowed connections counted since the
+  // last read, adds it to the devices at either end, sets the devices' rates, and recounts each
+  // device's connections (fw/device/connection_counts.h).
   void startAccounting();
   void accountTraffic();
   void noteAccountingError(const Status& s);

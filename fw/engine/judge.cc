@@ -137,6 +137,7 @@ PacketVerdict Judge::onPacket(const QueuedPacket& q) {
       view.src.segment >= 0 && view.src.mac && !connections_.admit(*view.src.mac)) {
     ++counters_.connection_limited;
     ++counters_.dropped;
+    if (on_recount_wanted_ && connections_.wantsRecount()) on_recount_wanted_();
     return PacketVerdict{NF_DROP, std::nullopt};
   }
   switch (v.action) {

@@ -86,6 +86,10 @@ class Judge : public PacketSink, private DnsAnswerSink {
   // URL is the device's choice and is checked where it is used.
   using MudUrlHook = std::function<void(MacAddress mac, const std::string& url)>;
   void onMudUrl(MudUrlHook fn) { on_mud_url_ = std::move(fn); }
+  // Called (inside onPacket, under the owner's lock) when the connection limit refused a flow and
+  // its counts want a recount now (ConnectionCounts::wantsRecount: at most once a second). Must
+  // only hand the fact on: the recount reads the conntrack table.
+  void onRecountWanted(std::function<void()> fn) { on_recount_wanted_ = std::move(fn); }
 
   // Swaps in a new policy. `generation` must already be installed in the kernel ruleset.
   // Learned names survive a policy change; the cache takes the policy's dns limits.
@@ -209,6 +213,7 @@ class Judge : public PacketSink, private DnsAnswerSink {
   ConnectionCounts connections_;
   std::function<void()> on_reassigned_;
   MudUrlHook on_mud_url_;
+  std::function<void()> on_recount_wanted_;
   NameCache names_;
   DnsFlowTracker dns_flows_;
   FlowRecorder learning_;

@@ -96,6 +96,25 @@ TEST_CASE("an abandoned recount (the read failed, or was not complete) keeps the
   CHECK(c.count(kCam) == 0);
 }
 
+TEST_CASE("a refusal asks for a recount at once, at most once a second") {
+  ManualClock clock;
+  ConnectionCounts c(clock, 1);
+  CHECK(c.admit(kCam));
+  CHECK_FALSE(c.admit(kCam));
+  CHECK(c.wantsRecount());
+  CHECK_FALSE(c.admit(kCam));
+  CHECK_FALSE(c.wantsRecount());  // asked already
+  clock.advance(std::chrono::milliseconds(1000));
+  CHECK(c.wantsRecount());
+  // A recount begun (the periodic one) counts as asked for.
+  clock.advance(std::chrono::milliseconds(1500));
+  c.beginRecount();
+  clock.advance(std::chrono::milliseconds(500));
+  CHECK_FALSE(c.wantsRecount());
+  clock.advance(std::chrono::milliseconds(500));
+  CHECK(c.wantsRecount());
+}
+
 TEST_CASE("refusals: reported while the device was refused in the last two minutes") {
   ManualClock clock;
   ConnectionCounts c(clock, 1);

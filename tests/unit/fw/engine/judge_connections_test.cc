@@ -74,6 +74,19 @@ TEST_CASE("a device's allowed new connections: the limit's worth, then NF_DROP, 
   CHECK(droppedUnmarked(f.toNvr(40006)));
 }
 
+TEST_CASE("a refusal asks the owner for a recount, at most once a second") {
+  Fixture f;
+  int asked = 0;
+  f.judge.onRecountWanted([&] { ++asked; });
+  for (uint16_t port = 40000; port < 40003; ++port) CHECK(allowed(f.toNvr(port)));
+  CHECK(asked == 0);
+  for (uint16_t port = 40003; port < 40010; ++port) CHECK(droppedUnmarked(f.toNvr(port)));
+  CHECK(asked == 1);
+  f.clock.advance(std::chrono::seconds(1));
+  CHECK(droppedUnmarked(f.toNvr(40010)));
+  CHECK(asked == 2);
+}
+
 TEST_CASE("never counted: a flow judged again, a refused flow, a flow from beyond the box") {
   Fixture f;
   const MacAddress cam = *MacAddress::parse(kCam);
