@@ -217,6 +217,7 @@ Status Daemon::start() {
   if (!s.ok()) return s;
   warnIfBridgesBypass();
   loadInventory();
+  countConnectionsAtStart();
   loadLearning();
   addTicker(std::chrono::seconds(60), [this] {
     saveInventory();

@@ -172,6 +172,10 @@ class Daemon : public EngineControl {
   // device's connections (fw/device/connection_counts.h).
   void startAccounting();
   void accountTraffic();
+  // countConnectionsAtStart(): the connection limit's counts from the counter's first dump, once
+  // the inventory is loaded. ownersOf(): who owns each address now, under the lock in chunks.
+  void countConnectionsAtStart();
+  std::vector<uint64_t> ownersOf(const std::vector<IpAddress>& addresses);
   void noteAccountingError(const Status& s);
   bool reportVolumeLimits(const std::vector<VolumeLimits::Event>& events);
   void setUdpEndsByDump(bool by_dump, const char* why, size_t tracked);
@@ -260,6 +264,9 @@ class Daemon : public EngineControl {
   std::shared_ptr<ListCache> list_cache_ = std::make_shared<ListCache>();
   std::chrono::steady_clock::time_point accounted_at_;  // engine thread: the last read
   AccountingCounters accounting_counters_;              // under judge_mu_
+  // Under judge_mu_: the devices whose traffic rates the last read set (creditGrowth clears them
+  // at the next; a device may be listed once per class it grew in).
+  std::vector<MacAddress> rated_devices_;
   // Engine thread: whether the next table turns UDP's destroy events off
   // (RulesetSpec::UdpEnds::kDumps; udpEndsByDumpNext), worked out at start and at every read
   // (the writer reads two sysctls for it: never under judge_mu_, which specFor() is called

@@ -29,32 +29,33 @@
 //   straight to `ask` (the fast lane: most first packets); the others meet `dns-dhcp` (DNS
 //   answers to a segment queued, DHCP requests between segments accepted) and the DNS query
 //   rules (queries from a segment sent to `dns-query`), and the rest goes to `ask`;
-//   `ask` queues the packet to muzzled, hinting its direction (no address lookup: whether the
-//   destination is a DoH resolver is decide()'s question, asked of the compiled policy's list);
+//   `ask` queues the packet to muzzled, hinting its direction and, when muzzled counts the
+//   connection limit (RulesetSpec::new_connection_hint), whether it is a connection's first (no
+//   address lookup: whether the destination is a DoH resolver is decide()'s question, asked of the
+//   compiled policy's list);
 //   `save-allowed` first drops an allowed new connection from a segment whose device holds its most
-//   connections in @conn-limit, counted in @conn-limit-dropped (the connection limit, when
-//   RulesetSpec::conn_limit asks for it); then it saves an allowed connection with port 53 or 67 on
-//   one side with verdict code 0, so the conntrack mark's map sends it to `inspected`, sets an
-//   allowed UDP connection's conntrack events when accounting wants them, and accepts; its first
-//   two rules (one per protocol, the fast lane) save a TCP or UDP connection of neither port and
-//   without NAT by the packet's own ports, the rest by the conntrack tuple's;
-//   `inspected`: an allowed flow with port 53 or 67 on one side (`save-allowed` saves it with
-//   verdict code 0): its DNS answers and DHCP requests go to `dns-dhcp`, what a device sends on
-//   it is held to its flood-guard bucket and its segment's (muzzled reads it packet by packet),
-//   its DNS queries go
-//   to `dns-query`, the rest is allowed;
-//   `dns-dhcp` (reached by jump from `judge`, `inspected`, `deny` and `discard`, so whatever the
-//   flow's verdict) queues DNS answers going to a segment (every packet: `dns-answer`), accepts
-//   DHCP requests from a segment to a segment unread (a server on the segment, or a broadcast's
-//   flooded copies: the box's own copy is the one read, in `input`), and returns anything else,
-//   a packet to port 67 of the internet included (judged like any flow);
-//   `dns-query` queues a query whose flow is allowed or undecided, with hints saying which;
-//   `output` sends DNS answers from a resolver on the box itself to `dns-answer`, and queues the
-//   box's own DHCP replies to a segment (the leases muzzled trusts);
-//   `deny` rejects with a TCP reset or an ICMP(v6) administratively-prohibited, `discard` drops;
-//   set @segments holds the segments' interface names (nft type ifname); the flood guard's and
-//   the connection limit's sets, the devices' buckets, lists and counts; the segment guard's,
-//   the input interfaces' buckets and counts.
+//   connections in @conn-limit, counted in @conn-limit-dropped (the connection limit counted by the
+//   kernel, when RulesetSpec::conn_limit asks for it: a box without accounting); then it saves an
+//   allowed connection with port 53 or 67 on one side with verdict code 0, so the conntrack mark's
+//   map sends it to `inspected`, sets an allowed UDP connection's conntrack events when accounting
+//   wants them, and accepts; its first two rules (one per protocol, the fast lane) save a TCP or
+//   UDP connection of neither port and without NAT by the packet's own ports, the rest by the
+//   conntrack tuple's; `inspected`: an allowed flow with port 53 or 67 on one side (`save-allowed`
+//   saves it with verdict code 0): its DNS answers and DHCP requests go to `dns-dhcp`, what a
+//   device sends on it is held to its flood-guard bucket and its segment's (muzzled reads it packet
+//   by packet), its DNS queries go to `dns-query`, the rest is allowed; `dns-dhcp` (reached by jump
+//   from `judge`, `inspected`, `deny` and `discard`, so whatever the flow's verdict) queues DNS
+//   answers going to a segment (every packet: `dns-answer`), accepts DHCP requests from a segment
+//   to a segment unread (a server on the segment, or a broadcast's flooded copies: the box's own
+//   copy is the one read, in `input`), and returns anything else, a packet to port 67 of the
+//   internet included (judged like any flow); `dns-query` queues a query whose flow is allowed or
+//   undecided, with hints saying which (and, as `ask`, whether an undecided one is a connection's
+//   first); `output` sends DNS answers from a resolver on the box itself to `dns-answer`, and
+//   queues the box's own DHCP replies to a segment (the leases muzzled trusts); `deny` rejects with
+//   a TCP reset or an ICMP(v6) administratively-prohibited, `discard` drops; set @segments holds
+//   the segments' interface names (nft type ifname); the flood guard's and the connection limit's
+//   sets, the devices' buckets, lists and counts; the segment guard's, the input interfaces'
+//   buckets and counts.
 //
 // Both verdict maps, and the rules that recognise an allowed flow by its conntrack mark
 // (`dns-answer`'s third, `dns-query`'s first), compare it under kAllowMask: an allowed mark
@@ -66,10 +67,10 @@
 // rule in `forward`, the base chain's verdict map (two in `input`, behind the DHCP rule's port)
 // (one conntrack-mark load, the class mask and the lookup, no counter: nothing reads one there),
 // and is accepted there. A refused one also walks `dns-dhcp` (3 rules). An allowed TCP flow's first
-// packet walks 12 rules before it is queued (the base chain's two, `judge`'s seven up to its fast
-// lane, the flood guard's and the segment guard's included, `ask`'s three) and 5 after NF_REPEAT
-// (the conntrack mark's map, the base chain's interface rule, the packet mark's map, the
-// connection limit, `save-allowed`'s fast lane; a UDP flow 6); of the lookups, the dearest
+// packet walks 13 rules before it is queued (the base chain's two, `judge`'s seven up to its fast
+// lane, the flood guard's and the segment guard's included, `ask`'s four, its first-packet mark
+// among them) and 4 after NF_REPEAT (the conntrack mark's map, the base chain's interface rule,
+// the packet mark's map, `save-allowed`'s fast lane; a UDP flow 5); of the lookups, the dearest
 // expressions here, it makes 4 before the queue (the conntrack mark's map, @segments, its device's
 // bucket, its segment's bucket; the packet mark's map is skipped at a mark of 0): a rule that tests
 // a port and @segments tests the port first, which fails
@@ -77,9 +78,10 @@
 // of the conntrack tuple. Before the DoH check moved to user space, 2026-12-07: 13 rules and 4
 // lookups before the queue, `ask`'s two rules looking every destination up in @doh4 or @doh6.)
 // Without the flood guard, one rule and one lookup fewer before the queue; without the segment
-// guard, one rule and one lookup fewer too (11 / 3 until it came, 2026-12-07);
-// without the connection limit, one rule and two lookups (@segments, the device's list) fewer after
-// it. Pinned in tests/unit/fw/nft/established_path_test.cc.
+// guard, one rule and one lookup fewer too (11 / 3 until it came, 2026-12-07); without muzzled's
+// count of connections, one rule fewer before it (`ask`'s first-packet mark); with the kernel's
+// count instead (no accounting), one rule and two lookups (@segments, the device's list) more
+// after it. Pinned in tests/unit/fw/nft/established_path_test.cc.
 //
 // Pure value code: no I/O, no libnftnl. The rules do not depend on the number of segments; only
 // the elements of @segments do.

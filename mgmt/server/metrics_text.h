@@ -4,7 +4,8 @@
 // inventory on the engine thread (metricsSnapshotOf), like the gRPC status call does.
 //
 // Cardinality is bounded: one fixed set of series for the box, and per device six series
-// (allowed and denied flows; bytes and packets each way) for at most kMaxDeviceSeries devices,
+// (allowed and denied flows; bytes and packets each way), seven while muzzled counts the
+// connection limit (the connections it holds), for at most kMaxDeviceSeries devices,
 // the inventory's own bound;
 // devices past it are left out and counted (muzzle_device_series_omitted). Label values are
 // hostile (a device's name comes from DHCP or the policy): each is cut to kMaxLabelBytes, bytes

@@ -690,6 +690,41 @@ TEST_CASE_FIXTURE(ManagedBox,
 }
 
 TEST_CASE_FIXTURE(ManagedBox,
+                  "a device's rate is over the last read: 0 at a read where it moved nothing") {
+  const MacAddress cam = *MacAddress::parse("44:47:cc:00:00:11");
+  std::filesystem::create_directories(config.state_dir);
+  REQUIRE(writeFileAtomically(config.state_dir, "inventory.pb",
+                              inventoryWith(cam, *IpAddress::parse("198.18.10.5")))
+              .ok());
+  GenerationStore generations(config.state_dir);
+  Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+  REQUIRE(daemon.start().ok());
+  // A policy whose classes differ (an address group a profile names) has what was counted read
+  // before it is installed: the first read.
+  ruleset.counts = {group("198.18.10.5", "203.0.113.7", 1000, 10, 5000, 5)};
+  std::ofstream(config.policy_path)
+      << "version: 1\naddresses: {nvr: [198.18.1.10]}\nprofiles:\n  quarantine: {egress: "
+         "[{allow: [nvr], proto: tcp, ports: [554]}, {allow: [gateway], proto: udp, ports: "
+         "[53]}]}\n";
+  REQUIRE(daemon.reload().ok());
+  const std::optional<DeviceRecord> moved = seenDevice(daemon, cam);
+  REQUIRE(moved.has_value());
+  CHECK(moved->upload.bytes == 1000);
+  CHECK(moved->upload.bytes_per_second > 0);
+  CHECK(moved->download.bytes_per_second > 0);
+  REQUIRE_FALSE(moved->by_class.empty());
+  CHECK(moved->by_class[0].upload.bytes_per_second > 0);
+  // The read on the way out: nothing more counted, so no rate, in total or in its class.
+  CHECK(runUntilReady(daemon) == 0);
+  const std::optional<DeviceRecord> still = seenDevice(daemon, cam);
+  REQUIRE(still.has_value());
+  CHECK(still->upload.bytes == 1000);
+  CHECK(still->upload.bytes_per_second == 0);
+  CHECK(still->download.bytes_per_second == 0);
+  CHECK(still->by_class[0].upload.bytes_per_second == 0);
+}
+
+TEST_CASE_FIXTURE(ManagedBox,
                   "a read of thousands of addresses credits every group once, whichever of the "
                   "owner look-ups' rounds found its device") {
   // The owners are looked up 256 addresses under each hold of the judge's lock: 5,002
@@ -789,8 +824,8 @@ TEST_CASE_FIXTURE(ManagedBox,
 }
 
 TEST_CASE_FIXTURE(ManagedBox,
-                  "each accounting read counts every device's connections anew, by the owner of "
-                  "their source") {
+                  "the connection limit's counts, anew at start and at each accounting read, by "
+                  "the owner of each connection's source") {
   config.conn_limit = 20;
   const MacAddress cam = *MacAddress::parse("44:47:cc:00:00:11");
   std::filesystem::create_directories(config.state_dir);
@@ -808,25 +843,27 @@ TEST_CASE_FIXTURE(ManagedBox,
                    {*IpAddress::parse("fd00:10::5"), 3}};
     return l;
   };
-  SUBCASE("a complete dump: the camera holds the 12 its addresses opened") {
+  SUBCASE("at start, from the counter's first dump; then at each read") {
     ruleset.live = live(true);
     GenerationStore generations(config.state_dir);
     Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
     REQUIRE(daemon.start().ok());
-    CHECK(runUntilReady(daemon) == 0);  // the read on the way out
-    const std::optional<DeviceRecord> d = seenDevice(daemon, cam);
-    REQUIRE(d.has_value());
-    CHECK(d->connections == 12);
+    // A restart: what the camera's two addresses hold already counts, the router's address none.
+    CHECK(seenDevice(daemon, cam)->connections == 12);
+    ruleset.live = live(true);
+    ruleset.live.by_source[0].connections = 1;  // 8 of the IPv4 ones closed since
+    CHECK(runUntilReady(daemon) == 0);          // the read on the way out
+    CHECK(seenDevice(daemon, cam)->connections == 4);
   }
   SUBCASE("a dump that read too many: nothing is recounted") {
     ruleset.live = live(false);
     GenerationStore generations(config.state_dir);
     Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
     REQUIRE(daemon.start().ok());
+    CHECK(seenDevice(daemon, cam)->connections == 0);
+    ruleset.live = live(false);
     CHECK(runUntilReady(daemon) == 0);
-    const std::optional<DeviceRecord> d = seenDevice(daemon, cam);
-    REQUIRE(d.has_value());
-    CHECK(d->connections == 0);
+    CHECK(seenDevice(daemon, cam)->connections == 0);
   }
   SUBCASE("the kernel counts (no accounting): muzzled neither asks nor counts") {
     config.accounting_interval_seconds = 0;
