@@ -146,7 +146,10 @@ class LiveConntrackCounter final : public ConntrackCounter {
     live_sources_.clear();
     live_overflow_ = false;
     live_ = {};
-    Status s = dump();
+    // Read only while someone takes them (the connection limit counted by muzzled): the first
+    // read, and each after a take.
+    const bool live = std::exchange(live_wanted_, false);
+    Status s = dump(live);
     if (!s.ok()) {
       live_sources_ = {};
       {
@@ -160,7 +163,7 @@ class LiveConntrackCounter final : public ConntrackCounter {
       return s;
     }
     // Freed after each read: the box holds the addresses only while a dump runs.
-    live_ = countBySource(std::exchange(live_sources_, {}), !live_overflow_);
+    if (live) live_ = countBySource(std::exchange(live_sources_, {}), !live_overflow_);
     std::lock_guard<std::mutex> lock(mutex_);
     growth_.endDump();
     updateGrowthStats();
@@ -170,7 +173,10 @@ class LiveConntrackCounter final : public ConntrackCounter {
     return groups;
   }
 
-  LiveConnections takeLive() override { return std::exchange(live_, {}); }
+  LiveConnections takeLive() override {
+    live_wanted_ = true;
+    return std::exchange(live_, {});
+  }
 
   Stats stats() const override {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -193,8 +199,9 @@ class LiveConntrackCounter final : public ConntrackCounter {
 
   // One dump of cumulative counts, the growth of each entry added to totals_ as each datagram is
   // read: the growth read before a failure is kept, and returned by the next read that succeeds
-  // (ConnectionGrowth has already taken those counts as seen).
-  Status dump() {
+  // (ConnectionGrowth has already taken those counts as seen). With `live_wanted`, the live
+  // connections' sources too (live_sources_).
+  Status dump(bool live_wanted) {
     const ConntrackDumpSender sender{++seq_, mnl_socket_get_portid(dump_.get())};
     const std::vector<char> request = conntrackCountsRequest(sender.seq);
     if (mnl_socket_sendto(dump_.get(), request.data(), request.size()) < 0) {
@@ -221,7 +228,7 @@ class LiveConntrackCounter final : public ConntrackCounter {
       const uint64_t uncounted_before = parse.uncounted;
       Status s =
           parseConntrackMessages(std::span<const char>(dump_buf_.data(), static_cast<size_t>(n)),
-                                 &counts, &parse, &sender, &live);
+                                 &counts, &parse, &sender, live_wanted ? &live : nullptr);
       const size_t room = kMaxLiveConnections - live_sources_.size();
       if (live.size() > room) live_overflow_ = true;
       live_sources_.insert(live_sources_.end(), live.begin(),
@@ -331,6 +338,7 @@ class LiveConntrackCounter final : public ConntrackCounter {
   // The connection limit's recount (LiveConnections): the read thread's alone, like dump_buf_.
   std::vector<IpAddress> live_sources_;  // while a dump runs, at most kMaxLiveConnections
   bool live_overflow_ = false;           // the dump held more
+  bool live_wanted_ = true;              // taken since the last read (or none read yet)
   LiveConnections live_;                 // the last read's, until taken
 
   // The event side: the socket and stop_fd_ are read by the thread, closed after it joined.

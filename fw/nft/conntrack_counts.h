@@ -50,7 +50,9 @@ class ConntrackCounter {
   virtual Result<std::vector<FlowGroupCount>> read() = 0;
   // The live connections of the last read that succeeded (its dump's), by source, for the
   // connection limit's recount; taken once (a second take, or one after a failed read, is not
-  // complete). The first read, at the counter's opening, counts too.
+  // complete). A read counts them only when they were taken since the read before (and the
+  // first read, at the counter's opening): a box that does not count connections in muzzled
+  // reads none after its first.
   virtual LiveConnections takeLive() = 0;
 
   struct Stats {

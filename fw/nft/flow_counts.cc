@@ -2,6 +2,7 @@
 #include "fw/nft/flow_counts.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "fw/common/keyed_hash.h"
 #include "fw/nft/marks.h"
@@ -181,7 +182,12 @@ uint32_t FlowCountTotals::tagOf(const Key& k) {
 }
 
 LiveConnections countBySource(std::vector<IpAddress> sources, bool complete) {
-  std::sort(sources.begin(), sources.end());
+  // IpAddress's own order (bytes, then the family), with one memcmp for the bytes: a dump holds
+  // up to kMaxLiveConnections of them, and the defaulted comparison walks the 16 bytes one by one.
+  std::sort(sources.begin(), sources.end(), [](const IpAddress& a, const IpAddress& b) {
+    const int bytes = std::memcmp(a.bytes.data(), b.bytes.data(), a.bytes.size());
+    return bytes != 0 ? bytes < 0 : a.v6 < b.v6;
+  });
   LiveConnections live;
   live.complete = complete;
   for (const IpAddress& ip : sources) {

@@ -9,6 +9,8 @@
 //   outlive SECONDS  -> `yes` or `no`: RulesetWriter::udpTimeoutsOutlive(SECONDS)
 //   read   -> `SOURCE DESTINATION class C judged|box ORIG_BYTES ORIG_PACKETS REPLY_BYTES
 //             REPLY_PACKETS` per group, sorted, or `error MESSAGE`
+//   live   -> `complete yes|no`, then `SOURCE CONNECTIONS` per source, sorted
+//             (RulesetWriter::takeLiveConnections: the connection limit's recount)
 //   stats  -> `events N overruns N errors N uncounted N lost_bytes N`
 //   remove -> `ok` or `error MESSAGE`
 // Fail-open with the native queue when the kernel has it (probed at the first install), so that
@@ -85,6 +87,16 @@ int main() {
                         std::to_string(g.reply_packets));
       }
       std::sort(lines.begin(), lines.end());
+      for (const std::string& l : lines) std::cout << l << "\n";
+      std::cout << "end" << std::endl;
+    } else if (command == "live") {
+      const muzzle::LiveConnections live = writer->takeLiveConnections();
+      std::vector<std::string> lines;
+      for (const muzzle::SourceConnections& s : live.by_source) {
+        lines.push_back(s.source.toString() + " " + std::to_string(s.connections));
+      }
+      std::sort(lines.begin(), lines.end());
+      std::cout << "complete " << (live.complete ? "yes" : "no") << "\n";
       for (const std::string& l : lines) std::cout << l << "\n";
       std::cout << "end" << std::endl;
     } else if (command == "stats") {
