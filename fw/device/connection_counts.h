@@ -15,11 +15,13 @@
 // adds one to its device's count, or, when the device holds `limit` already, is refused: the
 // Judge drops the packet (NF_DROP: no conntrack entry stays, the device's retry is judged again)
 // and the refusal is counted for the device. Every accounting interval the counts are made anew
-// from the dump of the conntrack table, by the owner of each live connection's source address
-// (the Judge drops a packet whose source is bound to another device, so a device's allowed
-// connections carry its own addresses): a device that closed connections gets its room back
-// within one interval, and a count can never drift from the table for longer. A TCP connection
-// in TIME_WAIT or CLOSE is not counted, as the kernel's count does not. Connections admitted
+// from the dump of the conntrack table, by the device each live connection's label names: the
+// table sets a connection's label to its sender's MAC address on its first packet (`ask`, `ct
+// label set ether saddr`), so the recount needs no address to device lookup, which a device could
+// defeat by using more source addresses than its address bindings keep (16): a device that closed
+// connections gets its room back within one interval, and a count can never drift from the table
+// for longer. A TCP connection in TIME_WAIT or CLOSE is not counted, as the kernel's count does
+// not; a connection without such a label (opened before the table) counts for no device. Connections admitted
 // while the dump runs may or may not be in it: they are added to the recount as well
 // (beginRecount), so a count may be a few over until the next, never under.
 //

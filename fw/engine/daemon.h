@@ -172,10 +172,8 @@ class Daemon : public EngineControl {
   // device's connections (fw/device/connection_counts.h).
   void startAccounting();
   void accountTraffic();
-  // countConnectionsAtStart(): the connection limit's counts from the counter's first dump, once
-  // the inventory is loaded. ownersOf(): who owns each address now, under the lock in chunks.
+  // countConnectionsAtStart(): the connection limit's counts from the counter's first dump.
   void countConnectionsAtStart();
-  std::vector<uint64_t> ownersOf(const std::vector<IpAddress>& addresses);
   void noteAccountingError(const Status& s);
   bool reportVolumeLimits(const std::vector<VolumeLimits::Event>& events);
   void setUdpEndsByDump(bool by_dump, const char* why, size_t tracked);

@@ -3,7 +3,7 @@
 // last read is read on the engine thread (a netlink dump, never under the judge's lock) and added
 // to the devices at either end of each, then to the volume limits' windows
 // (fw/engine/volume_limits.h). The same read recounts the connection limit: the dump's live
-// connections, by the device that owns each one's source, become the Judge's counts
+// connections, by the device each one's label names, become the Judge's counts
 // (fw/device/connection_counts.h), swapped in under the lock, the old ones freed after it.
 //
 // A read holds up to 65,536 groups (a source, a destination, a class), and the queue threads
@@ -61,19 +61,16 @@ struct DeviceGrowth {
   }
 };
 
-// The distinct addresses at the groups' ends and the live connections' sources, sorted: flat
-// arrays, so that a read of 65,536 groups to as many addresses passes through memory that goes
-// back at once.
-std::vector<IpAddress> endsOf(const std::vector<FlowGroupCount>& groups,
-                              const LiveConnections& live) {
+// The distinct addresses at the groups' ends, sorted: flat arrays, so that a read of 65,536
+// groups to as many addresses passes through memory that goes back at once.
+std::vector<IpAddress> endsOf(const std::vector<FlowGroupCount>& groups) {
   using Ends = FlowGroupCount::Ends;
   std::vector<IpAddress> addresses;
-  addresses.reserve(2 * groups.size() + live.by_source.size());
+  addresses.reserve(2 * groups.size());
   for (const FlowGroupCount& g : groups) {
     if (g.ends != Ends::kDestination) addresses.push_back(g.source);
     if (g.ends != Ends::kSource) addresses.push_back(g.destination);
   }
-  for (const SourceConnections& s : live.by_source) addresses.push_back(s.source);
   std::sort(addresses.begin(), addresses.end());
   addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
   return addresses;
@@ -117,18 +114,13 @@ MacMap<DeviceGrowth> sumByDevice(const std::vector<FlowGroupCount>& groups,
   return grown;
 }
 
-// The connection limit's recount: each live connection to the device that owns its source now
-// (a source no device owns, such as an address beyond the uplink that opened a connection to a
-// device, counts for none).
-MacMap<uint32_t> connectionsByDevice(const LiveConnections& live,
-                                     const std::vector<IpAddress>& addresses,
-                                     const std::vector<uint64_t>& owners) {
+// The connection limit's recount: each device's live connections, by the MAC address the table
+// put in each connection's label as it opened (never by its source address, which a device may
+// change faster than its address bindings keep up: kMaxPerDevice). Built outside the lock.
+MacMap<uint32_t> connectionsByDevice(const LiveConnections& live) {
   MacMap<uint32_t> held;
-  for (const SourceConnections& s : live.by_source) {
-    const uint64_t owner =
-        owners[std::lower_bound(addresses.begin(), addresses.end(), s.source) - addresses.begin()];
-    if (owner != kNoOwner) held[owner] += s.connections;
-  }
+  held.reserve(live.by_device.size());
+  for (const DeviceConnections& d : live.by_device) held[d.device.value] = d.connections;
   return held;
 }
 
@@ -202,21 +194,6 @@ std::vector<VolumeLimits::Growth> creditGrowth(const MacMap<DeviceGrowth>& grown
 
 }  // namespace
 
-// Who owns each of `addresses` now (a MAC's value, or kNoOwner), a chunk under each hold of the
-// judge's lock.
-std::vector<uint64_t> Daemon::ownersOf(const std::vector<IpAddress>& addresses) {
-  std::vector<uint64_t> owners(addresses.size(), kNoOwner);
-  for (size_t first = 0; first < addresses.size(); first += kOwnersPerLock) {
-    const size_t last = std::min(addresses.size(), first + kOwnersPerLock);
-    std::lock_guard<std::mutex> lock(judge_mu_);
-    DeviceInventory& devices = judge_.devices();
-    for (size_t i = first; i < last; ++i) {
-      if (const DeviceRecord* d = devices.ownerOf(addresses[i])) owners[i] = d->mac.value;
-    }
-  }
-  return owners;
-}
-
 // At start, once the inventory is loaded: the connections each device holds already, from the
 // counter's first dump (its baseline), so that a restart does not let a device open its limit's
 // worth again on top of what it holds.
@@ -224,8 +201,7 @@ void Daemon::countConnectionsAtStart() {
   if (!config_.countsConnections()) return;
   const LiveConnections live = ruleset_.takeLiveConnections();
   if (!live.complete) return;  // accounting did not start: the first read that works counts
-  const std::vector<IpAddress> addresses = endsOf({}, live);
-  MacMap<uint32_t> held = connectionsByDevice(live, addresses, ownersOf(addresses));
+  MacMap<uint32_t> held = connectionsByDevice(live);
   std::lock_guard<std::mutex> lock(judge_mu_);
   judge_.connections().beginRecount();
   held = judge_.connections().finishRecount(std::move(held));
@@ -267,11 +243,20 @@ void Daemon::accountTraffic() {
   accounted_at_ = now;
   const double seconds = std::max(1e-3, std::chrono::duration<double>(since).count());
 
-  const std::vector<IpAddress> addresses = endsOf(*counts, live);
-  const std::vector<uint64_t> owners = ownersOf(addresses);
+  const std::vector<IpAddress> addresses = endsOf(*counts);
+  // Who owns each now, a chunk under each hold of the lock.
+  std::vector<uint64_t> owners(addresses.size(), kNoOwner);
+  for (size_t first = 0; first < addresses.size(); first += kOwnersPerLock) {
+    const size_t last = std::min(addresses.size(), first + kOwnersPerLock);
+    std::lock_guard<std::mutex> lock(judge_mu_);
+    DeviceInventory& devices = judge_.devices();
+    for (size_t i = first; i < last; ++i) {
+      if (const DeviceRecord* d = devices.ownerOf(addresses[i])) owners[i] = d->mac.value;
+    }
+  }
   uint64_t unattributed = 0;
   const MacMap<DeviceGrowth> grown = sumByDevice(*counts, addresses, owners, &unattributed);
-  MacMap<uint32_t> held = connectionsByDevice(live, addresses, owners);
+  MacMap<uint32_t> held = connectionsByDevice(live);
 
   std::vector<VolumeLimits::Event> limit_events;
   bool dump_skipped = false;  // the tracker was full: see udpEndsByDumpNext

@@ -143,7 +143,7 @@ class LiveConntrackCounter final : public ConntrackCounter {
       std::lock_guard<std::mutex> lock(mutex_);
       growth_.beginDump();
     }
-    live_sources_.clear();
+    live_devices_.clear();
     live_overflow_ = false;
     live_ = {};
     // Read only while someone takes them (the connection limit counted by muzzled): the first
@@ -151,7 +151,7 @@ class LiveConntrackCounter final : public ConntrackCounter {
     const bool live = std::exchange(live_wanted_, false);
     Status s = dump(live);
     if (!s.ok()) {
-      live_sources_ = {};
+      live_devices_ = {};
       {
         std::lock_guard<std::mutex> lock(mutex_);
         growth_.abortDump();
@@ -163,7 +163,7 @@ class LiveConntrackCounter final : public ConntrackCounter {
       return s;
     }
     // Freed after each read: the box holds the addresses only while a dump runs.
-    if (live) live_ = countBySource(std::exchange(live_sources_, {}), !live_overflow_);
+    if (live) live_ = countByDevice(std::exchange(live_devices_, {}), !live_overflow_);
     std::lock_guard<std::mutex> lock(mutex_);
     growth_.endDump();
     updateGrowthStats();
@@ -200,7 +200,7 @@ class LiveConntrackCounter final : public ConntrackCounter {
   // One dump of cumulative counts, the growth of each entry added to totals_ as each datagram is
   // read: the growth read before a failure is kept, and returned by the next read that succeeds
   // (ConnectionGrowth has already taken those counts as seen). With `live_wanted`, the live
-  // connections' sources too (live_sources_).
+  // connections' devices too (live_devices_).
   Status dump(bool live_wanted) {
     const ConntrackDumpSender sender{++seq_, mnl_socket_get_portid(dump_.get())};
     const std::vector<char> request = conntrackCountsRequest(sender.seq);
@@ -210,7 +210,7 @@ class LiveConntrackCounter final : public ConntrackCounter {
     }
     ConntrackParseStats parse;
     std::vector<FlowCount> counts;
-    std::vector<IpAddress> live;
+    std::vector<MacAddress> live;
     while (!parse.done) {
       const ssize_t n = mnl_socket_recvfrom(dump_.get(), dump_buf_.data(), dump_buf_.size());
       if (n < 0) {
@@ -229,9 +229,9 @@ class LiveConntrackCounter final : public ConntrackCounter {
       Status s =
           parseConntrackMessages(std::span<const char>(dump_buf_.data(), static_cast<size_t>(n)),
                                  &counts, &parse, &sender, live_wanted ? &live : nullptr);
-      const size_t room = kMaxLiveConnections - live_sources_.size();
+      const size_t room = kMaxLiveConnections - live_devices_.size();
       if (live.size() > room) live_overflow_ = true;
-      live_sources_.insert(live_sources_.end(), live.begin(),
+      live_devices_.insert(live_devices_.end(), live.begin(),
                            live.begin() + static_cast<std::ptrdiff_t>(std::min(room, live.size())));
       {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -336,7 +336,7 @@ class LiveConntrackCounter final : public ConntrackCounter {
   uint32_t seq_ = 0;
   std::vector<char> dump_buf_;
   // The connection limit's recount (LiveConnections): the read thread's alone, like dump_buf_.
-  std::vector<IpAddress> live_sources_;  // while a dump runs, at most kMaxLiveConnections
+  std::vector<MacAddress> live_devices_;  // while a dump runs, at most kMaxLiveConnections
   bool live_overflow_ = false;           // the dump held more
   bool live_wanted_ = true;              // taken since the last read (or none read yet)
   LiveConnections live_;                 // the last read's, until taken

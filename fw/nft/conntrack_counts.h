@@ -48,7 +48,7 @@ class ConntrackCounter {
   // failed (nothing is returned then: the growth it read before failing is kept and returned by
   // the next read, the entries it did not reach are read by the next dump; nothing is lost).
   virtual Result<std::vector<FlowGroupCount>> read() = 0;
-  // The live connections of the last read that succeeded (its dump's), by source, for the
+  // The live connections of the last read that succeeded (its dump's), by device, for the
   // connection limit's recount; taken once (a second take, or one after a failed read, is not
   // complete). A read counts them only when they were taken since the read before (and the
   // first read, at the counter's opening): a box that does not count connections in muzzled

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "fw/nft/marks.h"
@@ -86,11 +87,28 @@ std::string readClosed(const nlattr* protoinfo, bool* closed) {
   return "";
 }
 
+// The device a connection's label names (the `ct label set ether saddr` of muzzled's table: the
+// address in its first 6 bytes, the other 10 zero), or nothing: no label, or one muzzled did not
+// set (all zero, or bits past the address). "" or what was wrong.
+std::string readLabel(const nlattr* labels, std::optional<MacAddress>* device) {
+  device->reset();
+  if (labels == nullptr) return "";
+  constexpr size_t kLabelBytes = 16;
+  if (mnl_attr_get_payload_len(labels) != kLabelBytes) {
+    return "labels of " + std::to_string(mnl_attr_get_payload_len(labels)) + " bytes, not 16";
+  }
+  const auto* bytes = static_cast<const uint8_t*>(mnl_attr_get_payload(labels));
+  bool address = false, rest = false;
+  for (size_t i = 0; i < kLabelBytes; ++i) (i < 6 ? address : rest) |= bytes[i] != 0;
+  if (address && !rest) *device = MacAddress::fromBytes(bytes);
+  return "";
+}
+
 // One connection entry (IPCTNL_MSG_CT_NEW or _DELETE); "" or what was wrong. Appends its count
-// when it has counters and counted something; with `live`, the source of a connection muzzled
-// judged and allowed that is not closing (whatever its counters).
+// when it has counters and counted something; with `live`, the device of a connection muzzled
+// judged and allowed that is not closing and whose label names one (whatever its counters).
 std::string readEntry(const nlmsghdr* nlh, std::vector<FlowCount>* out,
-                      std::vector<IpAddress>* live, ConntrackParseStats* stats) {
+                      std::vector<MacAddress>* live, ConntrackParseStats* stats) {
   ++stats->entries;
   if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nfgenmsg)) return "no nfgenmsg header";
   const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
@@ -131,7 +149,11 @@ std::string readEntry(const nlmsghdr* nlh, std::vector<FlowCount>* out,
     if (std::string problem = readClosed(tb[CTA_PROTOINFO], &closed); !problem.empty()) {
       return problem;
     }
-    if (!closed) live->push_back(count.source);
+    std::optional<MacAddress> device;
+    if (std::string problem = readLabel(tb[CTA_LABELS], &device); !problem.empty()) {
+      return problem;
+    }
+    if (!closed && device) live->push_back(*device);
   }
   // Both directions' counters, or neither: the kernel adds them together (the acct extension).
   if (tb[CTA_COUNTERS_ORIG] == nullptr && tb[CTA_COUNTERS_REPLY] == nullptr) {
@@ -156,7 +178,7 @@ std::string readEntry(const nlmsghdr* nlh, std::vector<FlowCount>* out,
 }
 
 Status parseMessages(std::span<const char> bytes, const ConntrackDumpSender* sender,
-                     std::vector<FlowCount>* out, std::vector<IpAddress>* live,
+                     std::vector<FlowCount>* out, std::vector<MacAddress>* live,
                      ConntrackParseStats* stats) {
   // Every event and every part of a dump passes here: the words of an error are put together
   // only when there is one.
@@ -259,7 +281,7 @@ std::vector<char> conntrackCountsRequest(uint32_t seq) {
 
 Status parseConntrackMessages(std::span<const char> bytes, std::vector<FlowCount>* out,
                               ConntrackParseStats* stats, const ConntrackDumpSender* sender,
-                              std::vector<IpAddress>* live) {
+                              std::vector<MacAddress>* live) {
   return ctwire::parseMessages(bytes, sender, out, live, stats);
 }
 

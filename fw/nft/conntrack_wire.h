@@ -50,15 +50,17 @@ struct ConntrackDumpSender {
 // malformed or short, an entry without its original tuple or its id, an NLMSG_ERROR (its errno
 // named), a dump the kernel interrupted (NLM_F_DUMP_INTR), and with `sender`, a message that
 // answers another request. On failure `out` may hold some entries.
-// With `live` (a dump's answer), also appends the source address of every connection that is
-// alive for the connection limit (fw/device/connection_counts.h): its mark carries a generation
-// and verdict code 0 or 1 (muzzled judged and allowed it), and it is not a TCP connection in
-// TIME_WAIT or CLOSE (as nf_conncount, which forgets those). Counters or none, idle or not. A
-// garbled protocol state refuses the entry.
+// With `live` (a dump's answer), also appends the device of every connection that is alive for
+// the connection limit (fw/device/connection_counts.h): its mark carries a generation and verdict
+// code 0 or 1 (muzzled judged and allowed it), it is not a TCP connection in TIME_WAIT or CLOSE
+// (as nf_conncount, which forgets those), and its label names the device that opened it (the
+// source MAC address muzzled's table set on its first packet; a connection without such a label
+// counts for none). Counters or none, idle or not. A garbled protocol state, or labels of another
+// size than the kernel's 16 bytes, refuse the entry.
 Status parseConntrackMessages(std::span<const char> bytes, std::vector<FlowCount>* out,
                               ConntrackParseStats* stats,
                               const ConntrackDumpSender* sender = nullptr,
-                              std::vector<IpAddress>* live = nullptr);
+                              std::vector<MacAddress>* live = nullptr);
 
 // An error number from an answer (negative, as netlink carries it, or not) or from errno, as
 // text; any value a garbled answer may hold, INT_MIN included.

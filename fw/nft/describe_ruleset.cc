@@ -70,6 +70,7 @@ struct ExprText {
     }
     return "update @" + m.set + " { ether saddr counter }";
   }
+  std::string operator()(const nftx::CtLabelSourceMac&) const { return "ct label set ether saddr"; }
   std::string operator()(const nftx::InterfaceMeter& m) const {
     if (m.rate > 0) {
       return "update @" + m.set + " { iifname limit rate over " + std::to_string(m.rate) +

@@ -2,7 +2,6 @@
 #include "fw/nft/flow_counts.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "fw/common/keyed_hash.h"
 #include "fw/nft/marks.h"
@@ -181,20 +180,15 @@ uint32_t FlowCountTotals::tagOf(const Key& k) {
   return static_cast<uint32_t>(a ^ (b * 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2)));
 }
 
-LiveConnections countBySource(std::vector<IpAddress> sources, bool complete) {
-  // IpAddress's own order (bytes, then the family), with one memcmp for the bytes: a dump holds
-  // up to kMaxLiveConnections of them, and the defaulted comparison walks the 16 bytes one by one.
-  std::sort(sources.begin(), sources.end(), [](const IpAddress& a, const IpAddress& b) {
-    const int bytes = std::memcmp(a.bytes.data(), b.bytes.data(), a.bytes.size());
-    return bytes != 0 ? bytes < 0 : a.v6 < b.v6;
-  });
+LiveConnections countByDevice(std::vector<MacAddress> devices, bool complete) {
+  std::sort(devices.begin(), devices.end());
   LiveConnections live;
   live.complete = complete;
-  for (const IpAddress& ip : sources) {
-    if (live.by_source.empty() || !(live.by_source.back().source == ip)) {
-      live.by_source.push_back({ip, 0});
+  for (const MacAddress device : devices) {
+    if (live.by_device.empty() || !(live.by_device.back().device == device)) {
+      live.by_device.push_back({device, 0});
     }
-    ++live.by_source.back().connections;
+    ++live.by_device.back().connections;
   }
   return live;
 }

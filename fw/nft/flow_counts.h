@@ -116,23 +116,24 @@ class FlowCountTotals {
 };
 
 // The connection limit's recount (fw/device/connection_counts.h), from one complete dump: how
-// many live connections muzzled allowed from each source address (parseConntrackMessages's
-// `live`). The dump's time, not a moment: connections opened while it ran may or may not be in it.
-struct SourceConnections {
-  IpAddress source;
+// many live connections muzzled allowed each device to open, by the label its table set
+// (parseConntrackMessages's `live`). The dump's time, not a moment: connections opened while it
+// ran may or may not be in it.
+struct DeviceConnections {
+  MacAddress device;
   uint32_t connections = 0;
 };
 struct LiveConnections {
-  std::vector<SourceConnections> by_source;  // sorted by source, each address once
+  std::vector<DeviceConnections> by_device;  // sorted by device, each once
   // False when there is nothing to recount from: no dump completed since the last take, or the
   // dump held more than kMaxLiveConnections live connections (the rest were not read).
   bool complete = false;
 };
-// The most live connections one dump's recount reads: 131,072 (17 bytes each while the dump
-// runs, ~2.2 MiB at most, freed after it), twice the connections of a 4 GB box's conntrack table.
+// The most live connections one dump's recount reads: 131,072 (8 bytes each while the dump runs,
+// 1 MiB at most, freed after it), twice the connections of a 4 GB box's conntrack table.
 inline constexpr size_t kMaxLiveConnections = 131072;
-// `sources` (one address per live connection, any order) counted by address.
-LiveConnections countBySource(std::vector<IpAddress> sources, bool complete);
+// `devices` (one per live connection, any order) counted by device.
+LiveConnections countByDevice(std::vector<MacAddress> devices, bool complete);
 
 // The most connections ConnectionGrowth tracks by default: 65,536 (~4 MiB at most).
 inline constexpr size_t kMaxTrackedConnections = 65536;

@@ -70,8 +70,9 @@ constexpr uint32_t kMarkContractVersion = 2;
 constexpr uint32_t kHintReplyDirection = 0x10;  // packet mark set by the ruleset before queueing
 // A connection's first packet (ct state new), on a packet queued to be judged, when muzzled counts
 // each device's connections (RulesetSpec::new_connection_hint): an allowed verdict for it adds one
-// to the device's count (fw/device/connection_counts.h). A flow judged again (after a policy
-// change) holds its connection already and carries no such hint. (0x20 was kHintDohDestination
+// to the device's count (fw/device/connection_counts.h); the same rule sets the connection's
+// label to the sender's MAC address, by which each accounting read counts them anew. A flow judged
+// again (after a policy change) holds its connection already and carries no such hint. (0x20 was kHintDohDestination
 // until decide() looked the DoH list up itself, 2026-12-07.)
 constexpr uint32_t kHintNewConnection = 0x20;
 constexpr uint32_t kHintDnsAnswer = 0x40;

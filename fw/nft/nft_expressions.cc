@@ -11,6 +11,7 @@
 #include <net/if_arp.h>
 #include <netinet/in.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -171,12 +172,7 @@ class Linearizer {
   }
   // The element's statement is a template the kernel copies into each element it adds.
   void operator()(const nftx::SourceMacMeter& m) {
-    if (!ethernet_) {
-      metaLoad(NFT_META_IIFTYPE);
-      const uint16_t ether = ARPHRD_ETHER;
-      cmp(NFT_CMP_EQ, &ether, sizeof(ether));
-      ethernet_ = true;
-    }
+    requireEthernet();
     payload(NFT_PAYLOAD_LL_HEADER, kEtherSourceOffset, kEtherAddressLength);
     nftnl_expr* statement = nullptr;
     if (m.rate > 0) {
@@ -191,6 +187,18 @@ class Linearizer {
     // A set without timeouts (the connection count's) takes `add`: `update` restarts a timeout.
     dynset(m.set, m.set_id, m.connections > 0 ? NFT_DYNSET_OP_ADD : NFT_DYNSET_OP_UPDATE,
            statement);
+  }
+  // Register 1 (16 bytes) zeroed, the 6 bytes of the address loaded at its start, and the whole
+  // register set as the label: the kernel's labels are 16 bytes, and the load zeroes only the
+  // partial word it ends in.
+  void operator()(const nftx::CtLabelSourceMac&) {
+    requireEthernet();
+    const std::array<uint8_t, 16> zero{};
+    auto* e = add("immediate");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+    nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, zero.data(), zero.size());
+    payload(NFT_PAYLOAD_LL_HEADER, kEtherSourceOffset, kEtherAddressLength);
+    ctSet(NFT_CT_LABELS);
   }
   // The name fills register 1 (16 bytes, NUL-padded), as the set's keys are made.
   void operator()(const nftx::InterfaceMeter& m) {
@@ -207,6 +215,14 @@ class Linearizer {
   }
 
  private:
+  // `meta iiftype ether`, once a rule: the link-layer header is then an Ethernet one.
+  void requireEthernet() {
+    if (ethernet_) return;
+    metaLoad(NFT_META_IIFTYPE);
+    const uint16_t ether = ARPHRD_ETHER;
+    cmp(NFT_CMP_EQ, &ether, sizeof(ether));
+    ethernet_ = true;
+  }
   nftnl_expr* add(const char* name) {
     nftnl_expr* e = nftnl_expr_alloc(name);
     nftnl_rule_add_expr(rule_, e);  // the rule owns it from here

@@ -72,7 +72,8 @@ struct RulesetSpec {
   uint32_t conn_limit = 0;
   // With muzzled's own count: the rules that queue a flow to be judged mark a connection's first
   // packet (kHintNewConnection, marks.h), so that a verdict counts a connection once, not again
-  // when its flow is judged after a policy change.
+  // when its flow is judged after a policy change; and they set the connection's label to the
+  // sender's MAC address, by which the recount finds each connection's device in the dump.
   bool new_connection_hint = false;
 };
 

@@ -110,8 +110,8 @@ void addDnsQueryChain(LayoutBuilder& b) {
   if (b.spec().new_connection_hint) {
     b.add("dns-query",
           b.queueWhat("dns-query rule (undecided, a new connection: queue to muzzled, "),
-          {CtStateNew{}, SetMetaMark{kHintDnsQuery | kHintNewConnection}, Counter{},
-           b.inspectionQueue()});
+          {CtStateNew{}, CtLabelSourceMac{}, SetMetaMark{kHintDnsQuery | kHintNewConnection},
+           Counter{}, b.inspectionQueue()});
   }
   b.add("dns-query", b.queueWhat("dns-query rule (undecided: queue to muzzled, "),
         {SetMetaMark{kHintDnsQuery}, Counter{}, b.inspectionQueue()});
@@ -465,10 +465,13 @@ void addJudgeChain(LayoutBuilder& b) {
 // first packet's destination up in @doh4 or @doh6 (until 2026-12-07).
 void addAskChain(LayoutBuilder& b) {
   b.add("ask", "ask rule (clear the packet mark)", {SetMetaMark{0}});
-  // A reply-direction packet is never a connection's first: the two marks never meet.
+  // A connection's first packet: its sender's MAC address in the connection's label (the device
+  // muzzled's recount finds it by), and the hint muzzled counts it by. A reply-direction packet
+  // is never a connection's first: the two marks never meet. A packet that came in without an
+  // Ethernet header (a tunnel uplink) fails the rule: from no segment, it counts for no device.
   if (b.spec().new_connection_hint) {
-    b.add("ask", "ask rule (mark a connection's first packet)",
-          {CtStateNew{}, SetMetaMark{kHintNewConnection}});
+    b.add("ask", "ask rule (a connection's first packet: label and mark it)",
+          {CtStateNew{}, CtLabelSourceMac{}, SetMetaMark{kHintNewConnection}});
   }
   b.add("ask", "ask rule (mark reply-direction packets)",
         {CtDirection{true}, SetMetaMark{kHintReplyDirection}});

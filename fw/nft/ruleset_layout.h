@@ -30,7 +30,8 @@
 //   answers to a segment queued, DHCP requests between segments accepted) and the DNS query
 //   rules (queries from a segment sent to `dns-query`), and the rest goes to `ask`;
 //   `ask` queues the packet to muzzled, hinting its direction and, when muzzled counts the
-//   connection limit (RulesetSpec::new_connection_hint), whether it is a connection's first (no
+//   connection limit (RulesetSpec::new_connection_hint), whether it is a connection's first (whose
+//   label it then sets to the sender's MAC address, for the recount) (no
 //   address lookup: whether the destination is a DoH resolver is decide()'s question, asked of the
 //   compiled policy's list);
 //   `save-allowed` first drops an allowed new connection from a segment whose device holds its most
@@ -229,6 +230,14 @@ struct InterfaceMeter {
   uint32_t rate = 0;  // per second; 0: a counter instead of the bucket
   uint32_t burst = 0;
 };
+// ct label set ether saddr: the connection's label (128 bits: conntrack's labels extension, which
+// the kernel gives every connection made once a rule sets labels) set to the packet's source MAC
+// address, its first 6 bytes, the rest zero. Accounting's dump reads it back (CTA_LABELS): the
+// device that opened each connection, for muzzled's count of the connection limit
+// (fw/device/connection_counts.h), whatever source address the device used. As SourceMacMeter,
+// the rule first requires an Ethernet input interface (`meta iiftype ether`); the kernel ORs the
+// bits in, so it is set once, on a connection's first packet.
+struct CtLabelSourceMac {};
 }  // namespace nftx
 
 using NftExpr =
@@ -237,7 +246,7 @@ using NftExpr =
                  nftx::CtProtocol, nftx::CtEventSet, nftx::CtStatusNoNat, nftx::CtMarkIs,
                  nftx::SetMetaMark, nftx::CtMarkFromMetaMark, nftx::Counter, nftx::Queue,
                  nftx::Verdict, nftx::Reject, nftx::MarkVmap, nftx::SourceMacMeter,
-                 nftx::InterfaceMeter>;
+                 nftx::InterfaceMeter, nftx::CtLabelSourceMac>;
 
 struct RuleLayout {
   std::string chain;

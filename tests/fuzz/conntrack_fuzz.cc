@@ -3,8 +3,8 @@
 // openConntrackCounter's read() and event thread run them. The same bytes are parsed again cut
 // short (the last byte says where), as a datagram cut by its receive slot leaves them.
 // Oracle: the sanitizers on our code (libmnl is not instrumented), and: a refusal names the
-// conntrack answer; parsed as a dump's with live sources (the connection limit's recount), no more
-// sources than entries, no more counts than without them, and every source counted once; every
+// conntrack answer; parsed as a dump's with live devices (the connection limit's recount), no more
+// devices than entries, no more counts than without them, and every device counted once; every
 // count kept is of an address pair of one family and counted something;
 // no more counts and uncounted entries than entries; FlowCountTotals (bound 8: 6 pairs, 2 ends)
 // gives exactly the groups, sums and lost bytes of a plain model of its contract. The counts
@@ -93,21 +93,21 @@ void check(const std::vector<char>& buf) {
   const muzzle::Status status = muzzle::parseConntrackMessages(buf, &counts, &stats);
   if (!status.ok() && status.message().rfind("conntrack answer: ", 0) != 0) std::abort();
   if (counts.size() + stats.uncounted > stats.entries) std::abort();
-  // The same bytes as a dump's, with the connection limit's live sources: at most one a
-  // connection entry, counted by source into as many connections; the counts read alike unless
-  // an entry's TCP state is garbled, which refuses it (and the rest) only there.
+  // The same bytes as a dump's, with the connection limit's live devices: at most one a
+  // connection entry, counted by device into as many connections; the counts read alike unless
+  // an entry's TCP state or labels are garbled, which refuses it (and the rest) only there.
   {
     std::vector<muzzle::FlowCount> dumped;
-    std::vector<muzzle::IpAddress> live;
+    std::vector<muzzle::MacAddress> live;
     muzzle::ConntrackParseStats dump_stats;
     const muzzle::Status s =
         muzzle::parseConntrackMessages(buf, &dumped, &dump_stats, nullptr, &live);
     if (!s.ok() && s.message().rfind("conntrack answer: ", 0) != 0) std::abort();
     if (live.size() > dump_stats.entries || dumped.size() > counts.size()) std::abort();
     if (s.ok() && status.ok() && dumped.size() != counts.size()) std::abort();
-    const muzzle::LiveConnections by = muzzle::countBySource(live, true);
+    const muzzle::LiveConnections by = muzzle::countByDevice(live, true);
     size_t sum = 0;
-    for (const muzzle::SourceConnections& c : by.by_source) sum += c.connections;
+    for (const muzzle::DeviceConnections& c : by.by_device) sum += c.connections;
     if (sum != live.size()) std::abort();
   }
   driveGrowth(counts);

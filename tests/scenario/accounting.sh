@@ -12,8 +12,8 @@
 # - exactly, too, with enough connections that the dump spans several messages (the kernel's
 #   zeroing dump lost an entry's counts at each message boundary; the dump no longer zeroes);
 # - a read returns only what came after the last;
-# - the connection limit's recount: the live connections judged and allowed, by source, read only
-#   while someone takes them;
+# - the connection limit's recount: read only while someone takes it; unlabelled connections
+#   count for no device;
 # - a connection that ends between two reads (deleted with conntrack -D) is read from its event;
 # - the box's own connection (no verdict mark) is read as the box's, class 0;
 # - a policy change (new generation) and a change of segments leave counting alone;
@@ -228,23 +228,21 @@ expect_read "allowed connections, exactly, over several dump messages; refused o
 expect_read "a read returns only what came after the last"
 
 # The connection limit's recount (fw/device/connection_counts.h): every live connection judged and
-# allowed, by its source, idle or not; the dropped (9998) and the unjudged (9997) not. A read
-# counts them only while someone takes them: none was taken since the start's read.
+# allowed, by the device its label names. A read counts them only while someone takes them: none
+# was taken since the start's read. The connections here carry no label (the test's own table
+# judged them, not muzzled's `ask`, which labels a connection's first packet): complete, and no
+# device's. connection_limit.sh reads labels muzzled's table set.
 ask live
 if [[ $reply == "complete no" ]]; then
   echo "ok   live connections: none read while none is taken"
 else
   fail "live before a take: $reply"
 fi
-n4=$(ip netns exec "$fw" conntrack -L -f ipv4 -p udp -s 198.18.0.2 --dport 9999 2>/dev/null | grep -c 9999)
-n6=$(ip netns exec "$fw" conntrack -L -f ipv6 -p udp -s fd00:acc::2 --dport 9999 2>/dev/null | grep -c 9999)
 ask read >/dev/null && ask live
-want=$(printf '%s\n' "complete yes" "198.18.0.2 $n4" "2001:db8:acc::2 1" "203.0.113.2 1" \
-  "fd00:acc::2 $n6")
-if [[ $reply == "$want" ]] && ((n4 > 300 && n6 > 300)); then
-  echo "ok   live connections by source, as conntrack holds them ($n4 and $n6 from the device)"
+if [[ $reply == "complete yes" ]]; then
+  echo "ok   live connections: read after a take; unlabelled ones count for no device"
 else
-  fail "live connections"$'\n'"  want: ${want//$'\n'/$'\n'        }"$'\n'"  got:  ${reply//$'\n'/$'\n'        }"
+  fail "live after a take: $reply"
 fi
 
 # A connection that ends between two reads: its event carries its final counts, and what it

@@ -9,7 +9,7 @@
 //   outlive SECONDS  -> `yes` or `no`: RulesetWriter::udpTimeoutsOutlive(SECONDS)
 //   read   -> `SOURCE DESTINATION class C judged|box ORIG_BYTES ORIG_PACKETS REPLY_BYTES
 //             REPLY_PACKETS` per group, sorted, or `error MESSAGE`
-//   live   -> `complete yes|no`, then `SOURCE CONNECTIONS` per source, sorted
+//   live   -> `complete yes|no`, then `DEVICE CONNECTIONS` per device its labels name, sorted
 //             (RulesetWriter::takeLiveConnections: the connection limit's recount)
 //   stats  -> `events N overruns N errors N uncounted N lost_bytes N`
 //   remove -> `ok` or `error MESSAGE`
@@ -92,8 +92,8 @@ int main() {
     } else if (command == "live") {
       const muzzle::LiveConnections live = writer->takeLiveConnections();
       std::vector<std::string> lines;
-      for (const muzzle::SourceConnections& s : live.by_source) {
-        lines.push_back(s.source.toString() + " " + std::to_string(s.connections));
+      for (const muzzle::DeviceConnections& d : live.by_device) {
+        lines.push_back(d.device.toString() + " " + std::to_string(d.connections));
       }
       std::sort(lines.begin(), lines.end());
       std::cout << "complete " << (live.complete ? "yes" : "no") << "\n";

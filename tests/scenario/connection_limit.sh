@@ -51,8 +51,8 @@ if [[ "$COUNTED_BY" == kernel ]]; then
   lab_check "ask marks no first packet" test -z "$(grep 'ct state new' <<<"$ask" || true)"
 else
   lab_check "save-allowed holds no limit rule: muzzled counts" test -z "$rule"
-  lab_check "ask marks a connection's first packet for muzzled's count" \
-    grep -q 'ct state new meta mark set 0x00000020' <<<"$ask"
+  lab_check "ask labels and marks a connection's first packet for muzzled's count" \
+    grep -q 'ct state new ct label set ether saddr meta mark set 0x00000020' <<<"$ask"
 fi
 status="$(ctl --json status || true)"
 by="$(sed -n 's/.*"connections_counted_by": *"\([a-z]*\)".*/\1/p' <<<"$status")"
@@ -169,6 +169,45 @@ for _ in $(seq 10); do
   sleep 0.2
 done
 lab_check "cam1 connects again once it holds fewer than 20" test "$connected" = 1
+
+if [[ "$COUNTED_BY" == muzzled ]]; then
+  echo "== cam1 opens connections from 40 more addresses of its own: still held to 20"
+  # A device may change its source address at will, past the 16 its address bindings keep: the
+  # recount finds each connection's device by the MAC address the table put in its label, never
+  # by the owner of its source address, which the first 24 of these no longer have.
+  for i in $(seq 150 189); do lab_exec cam1 ip addr add "198.18.10.$i/24" dev eth0; done
+  lab_exec cam1 python3 -c '
+import os, socket, sys, time
+host, state = sys.argv[1], sys.argv[2]
+held, results = [], []
+for i in range(150, 190):
+    s = socket.socket()
+    s.settimeout(0.5)
+    s.bind(("198.18.10.%d" % i, 0))
+    try:
+        s.connect((host, 554))
+        held.append(s)
+        results.append("c")
+    except OSError:
+        s.close()
+        results.append("x")
+with open(state + "-rotated", "w") as f:
+    f.write("".join(results) + "\n")
+while not os.path.exists(state + "-stop"):
+    time.sleep(0.05)
+' "$(lab_addr nvr)" "$LAB_STATE/limit" </dev/null >>"$LAB_STATE/limit.log" 2>&1 &
+  _lab_remember_pid $!
+  lab_wait_file "$LAB_STATE/limit-rotated" 60 || true
+  rotated="$(cat "$LAB_STATE/limit-rotated" 2>/dev/null || true)"
+  echo "    connected (c) or not (x), from each new address in turn: $rotated"
+  sleep 2.5  # a refusal's recount, and then another
+  # cam1's addresses: 198.18.10.11 and .150-.189 (.12 and .13 are cam2's and cam3's).
+  established="$(lab_exec gw conntrack -L -p tcp --state ESTABLISHED --dport 554 2>/dev/null |
+    grep -c '^tcp .* src=198\.18\.10\.1[15-8]' || true)"
+  echo "    cam1's established connections to the NVR in conntrack: $established"
+  lab_check "cam1 holds 20 connections, from however many addresses" test "$established" = 20
+  lab_check "most of the 40 were refused" test "$(tr -cd x <<<"$rotated" | wc -c)" -ge 29
+fi
 touch "$LAB_STATE/limit-stop"
 
 lab_stop_muzzled

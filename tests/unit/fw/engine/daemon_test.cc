@@ -825,7 +825,7 @@ TEST_CASE_FIXTURE(ManagedBox,
 
 TEST_CASE_FIXTURE(ManagedBox,
                   "the connection limit's counts, anew at start and at each accounting read, by "
-                  "the owner of each connection's source") {
+                  "the device each connection's label names") {
   config.conn_limit = 20;
   const MacAddress cam = *MacAddress::parse("44:47:cc:00:00:11");
   std::filesystem::create_directories(config.state_dir);
@@ -833,14 +833,12 @@ TEST_CASE_FIXTURE(ManagedBox,
               config.state_dir, "inventory.pb",
               inventoryWith(cam, *IpAddress::parse("198.18.10.5"), *IpAddress::parse("fd00:10::5")))
               .ok());
-  auto live = [](bool complete) {
+  auto live = [&](bool complete) {
     LiveConnections l;
     l.complete = complete;
-    // Sorted by address, as the counter hands them: the camera's two addresses, and an address
-    // beyond the uplink (a connection opened to the camera) that no device owns.
-    l.by_source = {{*IpAddress::parse("198.18.10.5"), 9},
-                   {*IpAddress::parse("203.0.113.9"), 5},
-                   {*IpAddress::parse("fd00:10::5"), 3}};
+    // Sorted by device, as the counter hands them: the camera's, and the vacuum's, which the
+    // inventory does not hold (yet): its count is kept for when it comes.
+    l.by_device = {{cam, 12}, {*MacAddress::parse("50:ec:50:00:00:21"), 5}};
     return l;
   };
   SUBCASE("at start, from the counter's first dump; then at each read") {
@@ -848,10 +846,10 @@ TEST_CASE_FIXTURE(ManagedBox,
     GenerationStore generations(config.state_dir);
     Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
     REQUIRE(daemon.start().ok());
-    // A restart: what the camera's two addresses hold already counts, the router's address none.
+    // A restart: what the camera holds already counts.
     CHECK(seenDevice(daemon, cam)->connections == 12);
     ruleset.live = live(true);
-    ruleset.live.by_source[0].connections = 1;  // 8 of the IPv4 ones closed since
+    ruleset.live.by_device[0].connections = 4;  // 8 closed since
     CHECK(runUntilReady(daemon) == 0);          // the read on the way out
     CHECK(seenDevice(daemon, cam)->connections == 4);
   }

@@ -52,6 +52,9 @@ struct Entry {
   uint16_t flags = NLM_F_MULTI;
   std::optional<uint8_t> tcp_state;  // CTA_PROTOINFO's TCP state, as the kernel sends it
   int tcp_state_len = 1;             // its length: other than 1, garbled
+  // CTA_LABELS: the device muzzled's table put in the label (its first 6 bytes), or raw bytes.
+  std::optional<std::string> label_mac;
+  std::optional<std::vector<uint8_t>> label_bytes;
 };
 
 // Messages, one after the other, as one recv returns them. The buffer comes from operator new,
@@ -93,6 +96,15 @@ class Messages {
       mnl_attr_put_u8(nlh, CTA_PROTOINFO_TCP_WSCALE_ORIGINAL, 7);
       mnl_attr_nest_end(nlh, tcp);
       mnl_attr_nest_end(nlh, info);
+    }
+    if (e.label_mac || e.label_bytes) {
+      std::vector<uint8_t> label(16, 0);
+      if (e.label_bytes) label = *e.label_bytes;
+      if (e.label_mac) {
+        const uint64_t v = MacAddress::parse(*e.label_mac)->value;
+        for (int i = 0; i < 6; ++i) label[i] = static_cast<uint8_t>(v >> (8 * (5 - i)));
+      }
+      mnl_attr_put(nlh, CTA_LABELS, label.size(), label.data());
     }
     if (e.mark) mnl_attr_put_u32(nlh, CTA_MARK, htonl(*e.mark));
     if (e.id) mnl_attr_put_u32(nlh, CTA_ID, htonl(*e.id));
@@ -320,57 +332,67 @@ TEST_CASE("entries that counted nothing are read but not kept; a mark is optiona
   CHECK(p.counts[0].mark == 0);
 }
 
-TEST_CASE(
-    "a dump's live connections: judged and allowed, idle or not, TCP's closing ones left out") {
+TEST_CASE("a dump's live connections: judged and allowed, by the device their label names") {
   // The connection limit's recount (fw/device/connection_counts.h) reads every connection muzzled
-  // allowed that still holds its place, as nf_conncount counts them.
-  auto judged = [](const char* source, uint32_t mark, std::optional<uint8_t> state) {
+  // allowed that still holds its place, as nf_conncount counts them, by the MAC address muzzled's
+  // table put in its label on its first packet: whatever source address the device used.
+  const char* cam = "44:47:cc:00:00:11";
+  const char* vacuum = "50:ec:50:00:00:21";
+  auto judged = [](const char* device, uint32_t mark, std::optional<uint8_t> state) {
     Entry e;
-    e.source = source;
+    if (device != nullptr) e.label_mac = device;
     e.mark = mark;
     e.tcp_state = state;
     return e;
   };
   const uint32_t allowed = verdictMark(7, VerdictCode::kAllow, 3);
-  Entry idle = judged("198.18.10.21", allowed, TCP_CONNTRACK_ESTABLISHED);
+  Entry idle = judged(cam, allowed, TCP_CONNTRACK_ESTABLISHED);
   idle.orig_bytes = idle.orig_packets = idle.reply_bytes = idle.reply_packets = 0;
-  Entry uncounted = judged("198.18.10.21", allowed, std::nullopt);  // UDP: no TCP state
+  Entry uncounted = judged(cam, allowed, std::nullopt);  // UDP: no TCP state
   uncounted.counters = false;
+  Entry elsewhere = judged(cam, allowed, std::nullopt);  // another source address, the same device
+  elsewhere.source = "198.18.10.200";
   // A DNS flow, saved with verdict code 0 (inspected): allowed.
-  Entry dns = judged("fd00:10::21", verdictMark(7, VerdictCode::kAllowInspected, 2), std::nullopt);
+  Entry dns = judged(vacuum, verdictMark(7, VerdictCode::kAllowInspected, 2), std::nullopt);
   dns.family = AF_INET6;
+  dns.source = "fd00:10::21";
   dns.destination = "2001:db8::53";
+  Entry foreign = judged(nullptr, allowed, std::nullopt);  // a label muzzled did not set
+  foreign.label_bytes = std::vector<uint8_t>(16, 0);
+  (*foreign.label_bytes)[0] = 0x44;
+  (*foreign.label_bytes)[9] = 1;
   Messages m;
-  m.entry(judged("198.18.10.20", allowed, TCP_CONNTRACK_ESTABLISHED))
+  m.entry(judged(cam, allowed, TCP_CONNTRACK_ESTABLISHED))
       .entry(idle)
       .entry(uncounted)
-      .entry(judged("198.18.10.20", allowed, TCP_CONNTRACK_SYN_SENT))
-      .entry(judged("198.18.10.20", allowed, TCP_CONNTRACK_FIN_WAIT))
-      .entry(judged("198.18.10.20", allowed, TCP_CONNTRACK_TIME_WAIT))  // left out
-      .entry(judged("198.18.10.20", allowed, TCP_CONNTRACK_CLOSE))      // left out
+      .entry(elsewhere)
+      .entry(judged(cam, allowed, TCP_CONNTRACK_SYN_SENT))
+      .entry(judged(cam, allowed, TCP_CONNTRACK_FIN_WAIT))
+      .entry(judged(cam, allowed, TCP_CONNTRACK_TIME_WAIT))  // left out
+      .entry(judged(cam, allowed, TCP_CONNTRACK_CLOSE))      // left out
       .entry(dns)
       // Allowed under an older generation, not judged again yet: still a connection.
-      .entry(judged("198.18.10.22", verdictMark(6, VerdictCode::kAllow, 0), std::nullopt))
+      .entry(judged(vacuum, verdictMark(6, VerdictCode::kAllow, 0), std::nullopt))
+      // No label (opened before muzzled's table), or another's: no device's.
+      .entry(judged(nullptr, allowed, std::nullopt))
+      .entry(foreign)
       // Never judged (the box's own), and refused (the kernel's filter leaves those out anyway).
-      .entry(judged("198.18.10.23", 0, std::nullopt))
-      .entry(judged("198.18.10.24", verdictMark(7, VerdictCode::kReject, 0), std::nullopt))
-      .entry(judged("198.18.10.24", verdictMark(7, VerdictCode::kDrop, 0), std::nullopt))
+      .entry(judged(cam, 0, std::nullopt))
+      .entry(judged(cam, verdictMark(7, VerdictCode::kReject, 0), std::nullopt))
+      .entry(judged(cam, verdictMark(7, VerdictCode::kDrop, 0), std::nullopt))
       .done();
   std::vector<FlowCount> counts;
-  std::vector<IpAddress> live;
+  std::vector<MacAddress> live;
   ConntrackParseStats stats;
   const Status s = parseConntrackMessages(m.bytes(), &counts, &stats, nullptr, &live);
   REQUIRE_MESSAGE(s.ok(), s.message());
-  CHECK(stats.entries == 12);
-  const LiveConnections by = countBySource(live, /*complete=*/true);
+  CHECK(stats.entries == 15);
+  const LiveConnections by = countByDevice(live, /*complete=*/true);
   CHECK(by.complete);
   std::map<std::string, uint32_t> got;
-  for (const SourceConnections& c : by.by_source) got[c.source.toString()] = c.connections;
-  const std::map<std::string, uint32_t> want = {
-      {"198.18.10.20", 3}, {"198.18.10.21", 2}, {"198.18.10.22", 1}, {"fd00:10::21", 1}};
+  for (const DeviceConnections& c : by.by_device) got[c.device.toString()] = c.connections;
+  const std::map<std::string, uint32_t> want = {{cam, 6}, {vacuum, 2}};
   CHECK(got == want);
-  CHECK(std::is_sorted(by.by_source.begin(), by.by_source.end(),
-                       [](const auto& a, const auto& b) { return a.source < b.source; }));
   // Without `live` (events, accounting's own parse): the same counts, nothing else.
   std::vector<FlowCount> plain;
   ConntrackParseStats plain_stats;
@@ -378,32 +400,36 @@ TEST_CASE(
   CHECK(plain.size() == counts.size());
 }
 
-TEST_CASE("a garbled TCP state refuses the entry, with what was wrong") {
-  Entry e;
-  e.tcp_state = TCP_CONNTRACK_ESTABLISHED;
-  e.tcp_state_len = 2;
-  Messages m;
-  m.entry(e).done();
-  std::vector<FlowCount> counts;
-  std::vector<IpAddress> live;
-  ConntrackParseStats stats;
-  const Status s = parseConntrackMessages(m.bytes(), &counts, &stats, nullptr, &live);
-  CHECK_FALSE(s.ok());
-  CHECK(contains(s.message(), "entry 1 (message 1): a TCP state of 2 bytes, not 1"));
-  CHECK(live.empty());
+TEST_CASE("a garbled TCP state or labels of another size refuse the entry, with what was wrong") {
+  Entry state;
+  state.tcp_state = TCP_CONNTRACK_ESTABLISHED;
+  state.tcp_state_len = 2;
+  Entry label;
+  label.label_bytes = std::vector<uint8_t>(8, 0x44);
+  for (const auto& [e, what] : {std::pair{state, "a TCP state of 2 bytes, not 1"},
+                                std::pair{label, "labels of 8 bytes, not 16"}}) {
+    CAPTURE(std::string(what));
+    Messages m;
+    m.entry(e).done();
+    std::vector<FlowCount> counts;
+    std::vector<MacAddress> live;
+    ConntrackParseStats stats;
+    const Status s = parseConntrackMessages(m.bytes(), &counts, &stats, nullptr, &live);
+    CHECK_FALSE(s.ok());
+    CHECK(contains(s.message(), std::string("entry 1 (message 1): ") + what));
+    CHECK(live.empty());
+  }
 }
 
-TEST_CASE("countBySource: one row per address, however many and in whatever order") {
-  std::vector<IpAddress> sources;
-  for (int i = 0; i < 3000; ++i) {
-    sources.push_back(ip(i % 3 == 0 ? "fd00:10::1" : (i % 3 == 1 ? "198.18.10.2" : "198.18.10.1")));
-  }
-  const LiveConnections live = countBySource(sources, /*complete=*/false);
+TEST_CASE("countByDevice: one row per device, however many and in whatever order") {
+  std::vector<MacAddress> devices;
+  for (uint64_t i = 0; i < 3000; ++i) devices.push_back(MacAddress{0x020000000003 - i % 3});
+  const LiveConnections live = countByDevice(devices, /*complete=*/false);
   CHECK_FALSE(live.complete);
-  REQUIRE(live.by_source.size() == 3);
-  CHECK(live.by_source[0].source == ip("198.18.10.1"));
-  for (const SourceConnections& c : live.by_source) CHECK(c.connections == 1000);
-  CHECK(countBySource({}, true).by_source.empty());
+  REQUIRE(live.by_device.size() == 3);
+  CHECK(live.by_device[0].device.value == 0x020000000001);
+  for (const DeviceConnections& c : live.by_device) CHECK(c.connections == 1000);
+  CHECK(countByDevice({}, true).by_device.empty());
 }
 
 TEST_CASE("an entry without counters (accounting was off when it began) is uncounted") {

@@ -216,8 +216,8 @@ TEST_CASE("a new flow's two walks: queued, then its fresh verdict in one more lo
   // which the packet mark's map sends on first in `judge`. Since muzzled counts the connection
   // limit (2026-12-08; the kernel's rule is a box without accounting's, below), the repeat walks
   // are one rule, 9 kernel expressions and two lookups shorter (5 / 36 / 5 for TCP with the
-  // kernel's rule), and `ask` has one rule more, 5 kernel expressions, that marks a connection's
-  // first packet (12 / 41 / 4 without it).
+  // kernel's rule), and `ask` has one rule more, 10 kernel expressions, that labels a connection's
+  // first packet with its sender's MAC address and marks it (12 / 41 / 4 without it).
   struct Row {
     const char* what;
     RulesetSpec::UdpEnds udp_ends;
@@ -235,10 +235,10 @@ TEST_CASE("a new flow's two walks: queued, then its fresh verdict in one more lo
   const Chains saved{"forward", "judge", "save-allowed"};
   const auto kNone = RulesetSpec::UdpEnds::kUntouched, kEvents = RulesetSpec::UdpEnds::kEvents;
   const Row rows[] = {
-      {"TCP, first walk", kNone, upload(0), 0, "queue 100", first, 13, 46, 4},
-      {"UDP, first walk", kEvents, udp, 0, "queue 100", first, 13, 46, 4},
+      {"TCP, first walk", kNone, upload(0), 0, "queue 100", first, 13, 51, 4},
+      {"UDP, first walk", kEvents, udp, 0, "queue 100", first, 13, 51, 4},
       // A mark another table set, not this generation's verdict: asked of the map, which misses.
-      {"TCP, first walk, a foreign mark", kNone, upload(0), 0x00010000, "queue 100", first, 13, 47,
+      {"TCP, first walk, a foreign mark", kNone, upload(0), 0x00010000, "queue 100", first, 13, 52,
        5},
       {"TCP, allowed", kNone, upload(0), allowed, "accept", saved, 4, 27, 3},
       {"UDP, allowed", kNone, udp, allowed, "accept", saved, 5, 29, 3},
@@ -514,7 +514,7 @@ TEST_CASE("the flood guard: a device past its rate has its new flows dropped, no
     const Walk w = walker::walk(without, over(upload(0)));
     CHECK(w.verdict == "queue 100");
     CHECK(w.rules == 11);
-    CHECK(w.kernel_exprs == 34);
+    CHECK(w.kernel_exprs == 39);
     CHECK(w.lookups == 2);
   }
 }
@@ -603,11 +603,11 @@ TEST_CASE(
     const Walk dhcp = walker::walk(only, over(dhcpRequest(0)), "input");
     CHECK(dhcp.verdict == "drop");
     CHECK(dhcp.chains == std::vector<std::string>{"input", "dhcp-request"});
-    // The first walk: one rule and one lookup more than with neither guard (11 / 34 / 2).
+    // The first walk: one rule and one lookup more than with neither guard (11 / 39 / 2).
     const Walk w = walker::walk(only, upload(0));
     CHECK(w.verdict == "queue 100");
     CHECK(w.rules == 12);
-    CHECK(w.kernel_exprs == 39);
+    CHECK(w.kernel_exprs == 44);
     CHECK(w.lookups == 3);
   }
   SUBCASE("off (segment_rate 0): no rule, no set, the first walk as before it") {
@@ -621,7 +621,7 @@ TEST_CASE(
     const Walk w = walker::walk(without, over(upload(0)));
     CHECK(w.verdict == "queue 100");
     CHECK(w.rules == 12);
-    CHECK(w.kernel_exprs == 41);
+    CHECK(w.kernel_exprs == 46);
     CHECK(w.lookups == 3);
   }
 }
@@ -643,9 +643,22 @@ TEST_CASE("muzzled's count of connections: a connection's first packet queued wi
   back.ct_new = false;
   back.reply = true;
   std::swap(back.iif, back.oif);
-  CHECK(walker::walk(layout, first).meta_mark == kHintNewConnection);
-  CHECK(walker::walk(layout, again).meta_mark == 0);
+  const Walk queued = walker::walk(layout, first);
+  CHECK(queued.meta_mark == kHintNewConnection);
+  CHECK(queued.ct_labelled);  // its sender's MAC address, the device the recount finds it by
+  const Walk rejudged = walker::walk(layout, again);
+  CHECK(rejudged.meta_mark == 0);
+  CHECK_FALSE(rejudged.ct_labelled);
   CHECK(walker::walk(layout, back).meta_mark == kHintReplyDirection);
+  // In through an interface without Ethernet headers (a tunnel uplink): from no segment, no
+  // device's; neither labelled nor counted.
+  Packet tunnelled = upload(0);
+  std::swap(tunnelled.iif, tunnelled.oif);
+  tunnelled.ether = false;
+  const Walk in = walker::walk(layout, tunnelled);
+  CHECK(in.verdict == "queue 100");
+  CHECK(in.meta_mark == 0);
+  CHECK_FALSE(in.ct_labelled);
   Packet query = dnsQuery(0);
   Packet query_again = dnsQuery(stale);
   query_again.ct_new = false;

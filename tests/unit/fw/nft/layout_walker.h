@@ -51,6 +51,7 @@ struct Packet {
   bool segment_over_rate = false;
   // Its device holds more connections than the connection limit (nftx::SourceMacMeter).
   bool over_connections = false;
+  bool ether = true;  // its input interface is an Ethernet one (meta iiftype ether)
   uint32_t meta_mark = 0;
   uint32_t ct_mark = 0;
   std::optional<uint32_t> ct_events;  // set by `ct event set`; nullopt: the kernel's default
@@ -73,6 +74,7 @@ struct Walk {
   std::string verdict;
   uint32_t meta_mark = 0;  // the packet's marks when the walk ended
   uint32_t ct_mark = 0;
+  bool ct_labelled = false;           // `ct label set ether saddr` ran (nftx::CtLabelSourceMac)
   std::optional<uint32_t> ct_events;  // the connection's event mask, when a rule set it
 };
 
@@ -116,7 +118,13 @@ inline bool evaluate(const RulesetLayout& layout, const NftExpr& expr, Packet& p
   }
   if (std::get_if<CtStateInvalid>(&expr)) return p.invalid;
   if (std::get_if<CtStateNew>(&expr)) return !p.invalid && p.ct_new;
+  if (std::get_if<CtLabelSourceMac>(&expr)) {
+    if (!p.ether) return false;
+    w.ct_labelled = true;
+    return true;
+  }
   if (const auto* m = std::get_if<SourceMacMeter>(&expr)) {
+    if (!p.ether) return false;
     if (m->rate > 0) return p.over_rate;
     if (m->connections > 0) return p.over_connections;
     return true;  // a counter
