@@ -162,7 +162,7 @@ class LiveConntrackCounter final : public ConntrackCounter {
       dump_.reset();
       return s;
     }
-    // Freed after each read: the box holds the addresses only while a dump runs.
+    // Freed after each read: the box holds them only while a dump runs.
     if (live) live_ = countByDevice(std::exchange(live_devices_, {}), !live_overflow_);
     std::lock_guard<std::mutex> lock(mutex_);
     growth_.endDump();

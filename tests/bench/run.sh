@@ -510,6 +510,26 @@ fixed_flow_cell() {
 # device holds a few of the connections (the connection limit's walk of its device's list).
 devices_fixed_cell() {
   cell "$1" devices-fixed flows/s traffic_devices --window 256 --rate "$flow_rate" --seconds "$flow_rate_secs"
+  await_accounting_read
+}
+# Waits (12 s at most) for muzzled's next accounting read. The cell of 999 devices fills
+# accounting's room for address pairs until that read empties it, and a cell run before the read
+# pays three lookups an ended connection instead of one: in the run of 6f5f10b, muzzled's
+# udp-churn and mixed cells read 10.2 / 9.9 us a judged packet against its siblings' 7.0-8.7
+# (HISTORY.md, "The full run committed", 2026-12-08).
+accounting_reads() {
+  "$BUILD/mgmt/muzzlectl" --socket "$LAB_STATE/muzzled.sock" --json status 2>/dev/null |
+    sed -n '/"accounting"/,/}/s/.*"reads": "*\([0-9]*\).*/\1/p' | head -n1
+}
+await_accounting_read() {
+  local before now i
+  before="$(accounting_reads)"
+  for ((i = 0; i < 120; i++)); do
+    now="$(accounting_reads)"
+    [[ -n "$now" && "$now" != "$before" ]] && return 0
+    sleep 0.1
+  done
+  say "no accounting read within 12 s of the cell's end (reads: ${before:-none})"
 }
 # Every packet through the queue: one UDP flow and one TCP stream.
 every_packet_cells() {
