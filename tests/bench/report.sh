@@ -423,7 +423,7 @@ END {
   # The connection limit is off in muzzled: muzzled-limit is the one with it, on the cells of 999 devices.
   if (("muzzled-limit" SUBSEP "mixed") in ran) {
     print ""
-    print "The connection limit (1,024 a device, conntrack'"'"'s count on every allowed new flow): muzzled-limit against muzzled"
+    print "The connection limit (1,024 a device, counted by muzzled: an increment an allowed new flow, the first packet labelled): muzzled-limit against muzzled"
     print "(the limit off), same run, the traffic of 999 devices:"
     cost_rows("muzzled-limit", "muzzled", "mixed", "the connection limit <= 3%", 1)
     fixed_cost("muzzled-limit", "muzzled", "the connection limit <= 3%", "devices-fixed")
