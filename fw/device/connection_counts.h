@@ -65,7 +65,6 @@ class ConnectionCounts {
   ConnectionCounts(const Clock& clock, uint32_t limit) : clock_(clock), limit_(limit) {}
 
   bool on() const { return limit_ > 0; }
-  uint32_t limit() const { return limit_; }
 
   // Packet path: an allowed new connection of `device`. True, and counted, while the device holds
   // fewer than the limit; false, and the refusal counted, when not.
