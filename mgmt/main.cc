@@ -379,6 +379,8 @@ int main(int argc, char** argv) {
     spec.fail_open = config->fail_mode == muzzle::FailMode::kOpen;
     spec.flood_rate = config->flood_rate;
     spec.flood_burst = config->flood_burst;
+    // As on a kernel with conntrack labels: muzzled probes for them at start (its log's
+    // event=connection-count says who counts).
     spec.conn_limit = config->countsConnections() ? 0 : config->conn_limit;
     spec.new_connection_hint = config->countsConnections();
     spec.segment_rate = config->segment_rate;

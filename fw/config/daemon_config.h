@@ -95,7 +95,8 @@ struct DaemonConfig {
   // The connection limit (proto FloodGuard.connections); 0: off. Counted by muzzled while
   // accounting reads conntrack at least every kMaxRecountInterval (countsConnections():
   // fw/device/connection_counts.h; a device gets its room back within one read of closing a
-  // connection), else by the kernel's rule (RulesetSpec::conn_limit).
+  // connection) and the kernel has conntrack labels (Daemon probes it at start), else by the
+  // kernel's rule (RulesetSpec::conn_limit).
   uint32_t conn_limit = kDefaultConnLimit;
   bool countsConnections() const {
     return conn_limit > 0 && accounting_interval_seconds > 0 &&

@@ -182,6 +182,40 @@ void Daemon::armScheduleTimer() {
   });
 }
 
+// The connection limit is counted by muzzled (fw/device/connection_counts.h) when accounting reads
+// often enough and the kernel can label a connection with its device; else by the kernel's rule,
+// which costs more CPU a new flow. Logged either way, with why, when there is a limit.
+Status Daemon::decideWhoCountsConnections() {
+  counts_connections_ = config_.countsConnections();
+  std::string why = "accounting reads conntrack at least every " +
+                    std::to_string(kMaxRecountInterval) + " s and the kernel has conntrack labels";
+  std::string what_to_do;
+  if (!counts_connections_) {
+    why = "accounting is off or reads conntrack less often than every " +
+          std::to_string(kMaxRecountInterval) + " s";
+    what_to_do = "set devices.accounting_interval_seconds to 1-" +
+                 std::to_string(kMaxRecountInterval) +
+                 " in muzzled.yaml for muzzled's cheaper count";
+  } else {
+    auto labels = ruleset_.probeConnectionLabels();
+    if (!labels.ok()) return labels.status().withContext("probing nftables: ");
+    if (!*labels) {
+      counts_connections_ = false;
+      judge_.connections().turnOff();  // no queue thread runs yet
+      why =
+          "the kernel has no conntrack labels (CONFIG_NF_CONNTRACK_LABELS), which muzzled's count "
+          "needs to name each connection's device";
+      what_to_do = "run a kernel built with CONFIG_NF_CONNTRACK_LABELS=y";
+    }
+  }
+  if (config_.conn_limit == 0) return Status();
+  LogLine line("connection-count");
+  line.add("by", counts_connections_ ? "muzzled" : "kernel").add("why", why);
+  if (!what_to_do.empty()) line.add("what_to_do", what_to_do);
+  log_.write(std::move(line));
+  return Status();
+}
+
 Status Daemon::start() {
   if (idle()) {
     log_.write(
@@ -203,6 +237,7 @@ Status Daemon::start() {
                                  ? "the kernel has the nft queue expression"
                                  : "no nft queue expression (CONFIG_NFT_QUEUE); using the xtables "
                                    "NFQUEUE target"));
+  if (Status s = decideWhoCountsConnections(); !s.ok()) return s;
   Status s = openQueues();
   if (!s.ok()) return s;
   // Before the table: conntrack counts only the connections that begin after it is turned on.
@@ -240,7 +275,8 @@ Status Daemon::start() {
       flood_counters_.rate = config_.flood_rate;
       flood_counters_.burst = config_.flood_burst;
       flood_counters_.connections = config_.conn_limit;
-      flood_counters_.conn_counted_by_muzzled = config_.countsConnections();
+      // The Judge's own state, so that the status shows who really counts.
+      flood_counters_.conn_counted_by_muzzled = judge_.connections().on();
       flood_counters_.segment_rate = config_.segment_rate;
       flood_counters_.segment_burst = config_.segment_burst;
     }

@@ -242,6 +242,11 @@ class Daemon : public EngineControl {
   MudUrlObserver mud_url_observer_;    // engine thread
   std::atomic<int> mud_url_posts_{0};  // posted, not yet run
   QueueMode queue_mode_ = QueueMode::kCompat;
+  // Whether muzzled counts each device's connections (DaemonConfig::countsConnections, and the
+  // kernel has conntrack labels) or the kernel's rule does. Set by start() before any thread
+  // runs, constant after.
+  bool counts_connections_ = false;
+  Status decideWhoCountsConnections();  // start(): sets counts_connections_, logs who counts
   uint32_t generation_ = 0;             // engine thread
   GenerationStore& generations_;        // engine thread
   bool generation_unwritable_ = false;  // logged once until it can be stored again

@@ -198,7 +198,7 @@ std::vector<VolumeLimits::Growth> creditGrowth(const MacMap<DeviceGrowth>& grown
 // counter's first dump (its baseline), so that a restart does not let a device open its limit's
 // worth again on top of what it holds.
 void Daemon::countConnectionsAtStart() {
-  if (!config_.countsConnections()) return;
+  if (!counts_connections_) return;
   const LiveConnections live = ruleset_.takeLiveConnections();
   if (!live.complete) return;  // accounting did not start: the first read that works counts
   MacMap<uint32_t> held = connectionsByDevice(live);
@@ -209,7 +209,7 @@ void Daemon::countConnectionsAtStart() {
 
 void Daemon::accountTraffic() {
   if (idle() || config_.accounting_interval_seconds == 0) return;
-  const bool recount = config_.countsConnections();
+  const bool recount = counts_connections_;
   if (recount) {
     std::lock_guard<std::mutex> lock(judge_mu_);
     judge_.connections().beginRecount();

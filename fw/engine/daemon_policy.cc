@@ -183,8 +183,8 @@ RulesetSpec Daemon::specFor(uint32_t generation) const {
   spec.queue_mode = queue_mode_;
   spec.flood_rate = config_.flood_rate;
   spec.flood_burst = config_.flood_burst;
-  spec.conn_limit = config_.countsConnections() ? 0 : config_.conn_limit;
-  spec.new_connection_hint = config_.countsConnections();
+  spec.conn_limit = counts_connections_ ? 0 : config_.conn_limit;
+  spec.new_connection_hint = counts_connections_;
   spec.segment_rate = config_.segment_rate;
   spec.segment_burst = config_.segment_burst;
   if (config_.accounting_interval_seconds > 0) {

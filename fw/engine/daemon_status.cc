@@ -234,7 +234,7 @@ std::string Daemon::readDeviceDrops(DeviceDropCause cause, std::vector<LogLine>*
   const bool guard = cause == DeviceDropCause::kFloodGuard;
   if ((guard ? config_.flood_rate : config_.conn_limit) == 0) return "";
   Result<std::vector<FloodDropCount>> counts = std::vector<FloodDropCount>{};
-  if (!guard && config_.countsConnections()) {
+  if (!guard && counts_connections_) {
     // muzzled's own count refused them (fw/device/connection_counts.h), not the kernel.
     std::lock_guard<std::mutex> lock(judge_mu_);
     for (const ConnectionCounts::Refusals& r : judge_.connections().refusals()) {

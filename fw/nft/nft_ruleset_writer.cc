@@ -48,6 +48,20 @@ class NftRulesetWriter : public RulesetWriter {
     return s;  // not about the queue at all: no netfilter, no permission
   }
 
+  Result<bool> probeConnectionLabels() override {
+    // As probeQueueMode(): a throw-away table with the label's rule, deleted in the same
+    // transaction. A kernel built without conntrack labels refuses the expression (EOPNOTSUPP).
+    NftBatch b(nextSeq());
+    b.addTable(kProbeTable);
+    b.addChain(kProbeTable, {"probe", std::nullopt, false});
+    b.addRule(kProbeTable, {"probe", "probe rule (conntrack label)", {nftx::CtLabelSourceMac{}}});
+    b.deleteTable(kProbeTable);
+    Status s = commit(b);
+    if (s.ok()) return true;
+    if (s.message().find("conntrack label") != std::string::npos) return false;
+    return s;  // not about the label at all: no netfilter, no permission
+  }
+
   Status install(const RulesetSpec& spec) override {
     if (spec.generation == 0 || spec.generation > kMaxGeneration) {
       return Status::error("nftables: policy generation " + std::to_string(spec.generation) +

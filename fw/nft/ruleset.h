@@ -111,6 +111,11 @@ class RulesetWriter {
   virtual ~RulesetWriter() = default;
   // Which queue action the running kernel supports. Probes without leaving anything behind.
   virtual Result<QueueMode> probeQueueMode() = 0;
+  // Whether the running kernel lets a rule set a connection's conntrack label
+  // (CONFIG_NF_CONNTRACK_LABELS), which muzzled's count of connections needs
+  // (RulesetSpec::new_connection_hint): false when it refuses the expression. Probes without
+  // leaving anything behind. The default, for writers that install into no kernel: true.
+  virtual Result<bool> probeConnectionLabels() { return true; }
   // Replaces table `inet muzzle` with the ruleset for `spec` in one transaction: either the whole
   // new table is in place afterwards or the old one still is. Touches no other table. When this
   // writer installed the table before and the base chains stay the same (a policy change), only

@@ -58,6 +58,8 @@ status="$(ctl --json status || true)"
 by="$(sed -n 's/.*"connections_counted_by": *"\([a-z]*\)".*/\1/p' <<<"$status")"
 lab_check "status --json: the limit on at 20, counted by $COUNTED_BY, the guard at its default" \
   test "$(json_field connections "$status"):$by:$(json_field new_flows_per_second "$status")" = "20:$COUNTED_BY:500"
+lab_check "the log says who counts, and why" \
+  grep -q "event=connection-count by=$COUNTED_BY why=" "$LAB_STATE/muzzled.log"
 
 echo "== cam1 opens 25 connections to the NVR and keeps them"
 # One SYN a connection (a timeout under the first retransmission's second), so that what the

@@ -46,6 +46,15 @@ TEST_CASE("off (limit 0): every connection admitted, nothing counted") {
   CHECK(c.refused() == 0);
 }
 
+TEST_CASE("turned off (the kernel counts instead): every connection admitted from then on") {
+  ManualClock clock;
+  ConnectionCounts c(clock, 20);
+  c.turnOff();
+  CHECK_FALSE(c.on());
+  CHECK(admitted(c, kCam, 25) == 25);
+  CHECK(c.refused() == 0);
+}
+
 TEST_CASE("a recount makes the counts anew: closed connections give their room back") {
   ManualClock clock;
   ConnectionCounts c(clock, 20);

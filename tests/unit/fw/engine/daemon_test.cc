@@ -35,6 +35,12 @@ class CountingRuleset : public RulesetWriter {
     ++probes;
     return QueueMode::kNative;
   }
+  Result<bool> probeConnectionLabels() override {
+    ++label_probes;
+    return labels;
+  }
+  bool labels = true;  // whether the "kernel" has conntrack labels
+  int label_probes = 0;
   Status install(const RulesetSpec& spec) override {
     ++installs;
     last = spec;
@@ -808,6 +814,39 @@ TEST_CASE_FIXTURE(ManagedBox,
     CHECK(ruleset.last.new_connection_hint);
     CHECK(daemon.engineStatus().flood_guard.connections == 20);
     CHECK(daemon.engineStatus().flood_guard.conn_counted_by_muzzled);
+    CHECK(ruleset.label_probes == 1);
+    CHECK(logText().find("event=connection-count by=muzzled") != std::string::npos);
+  }
+  SUBCASE("a kernel without conntrack labels: the kernel's rule, said why") {
+    ruleset.labels = false;
+    GenerationStore generations(config.state_dir);
+    Daemon daemon(config, ruleset, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+    REQUIRE(daemon.start().ok());
+    CHECK(ruleset.last.conn_limit == 20);
+    CHECK_FALSE(ruleset.last.new_connection_hint);
+    CHECK(daemon.engineStatus().flood_guard.connections == 20);
+    // The status reads the Judge's own count: off.
+    CHECK_FALSE(daemon.engineStatus().flood_guard.conn_counted_by_muzzled);
+    CHECK(logText().find("event=connection-count by=kernel why=\"the kernel has no conntrack "
+                         "labels (CONFIG_NF_CONNTRACK_LABELS)") != std::string::npos);
+    // Nor does an accounting read count connections for the limit.
+    const MacAddress cam = *MacAddress::parse("44:47:cc:00:00:11");
+    ruleset.live.complete = true;
+    ruleset.live.by_device = {{cam, 12}};
+    CHECK(runUntilReady(daemon) == 0);
+    CHECK(ruleset.live.complete);  // never taken
+  }
+  SUBCASE("a probe that fails outright: muzzled does not start") {
+    struct FailingProbe : CountingRuleset {
+      Result<bool> probeConnectionLabels() override {
+        return Status::error("nftables: cannot open netlink socket: denied");
+      }
+    } failing;
+    GenerationStore generations(config.state_dir);
+    Daemon daemon(config, failing, host, &idleOpener, log, clock, /*oui=*/nullptr, generations);
+    const Status s = daemon.start();
+    CHECK(s.message() == "probing nftables: nftables: cannot open netlink socket: denied");
+    CHECK(failing.installs == 0);
   }
   SUBCASE("no accounting, or reads too far apart to give room back in time: the kernel's rule") {
     for (const uint32_t every : {0u, 31u, 600u}) {
@@ -819,6 +858,9 @@ TEST_CASE_FIXTURE(ManagedBox,
       CHECK(ruleset.last.conn_limit == 20);
       CHECK_FALSE(ruleset.last.new_connection_hint);
       CHECK_FALSE(daemon.engineStatus().flood_guard.conn_counted_by_muzzled);
+      CHECK(ruleset.label_probes == 0);  // not asked: the kernel counts anyway
+      CHECK(logText().find("event=connection-count by=kernel why=\"accounting is off") !=
+            std::string::npos);
     }
   }
 }

@@ -126,5 +126,25 @@ TEST_CASE(
   CHECK(mode.status().message().find("cannot open netlink socket") != std::string::npos);
 }
 
+TEST_CASE("the label probe: yes when the kernel takes `ct label set`, no when it refuses it") {
+  ScriptedTransport::Script script;
+  auto writer = makeNftRulesetWriter(std::make_unique<ScriptedTransport>(&script));
+  auto labels = writer->probeConnectionLabels();
+  REQUIRE(labels.ok());
+  CHECK(*labels);
+  script.refuse_at = 3;  // table, chain, rule: a kernel without CONFIG_NF_CONNTRACK_LABELS
+  labels = writer->probeConnectionLabels();
+  REQUIRE(labels.ok());
+  CHECK_FALSE(*labels);
+  script.refuse_at = 1;  // the table itself refused: not about labels, an error
+  labels = writer->probeConnectionLabels();
+  CHECK(!labels.ok());
+  script.refuse_at = 0;
+  script.broken = true;
+  labels = writer->probeConnectionLabels();
+  CHECK(!labels.ok());
+  CHECK(labels.status().message().find("cannot open netlink socket") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace muzzle

@@ -339,5 +339,14 @@ TEST_CASE("golden: the queue-mode probe leaves nothing behind") {
   checkGolden("probe", renderBatches(batches));
 }
 
+TEST_CASE("golden: the conntrack-label probe leaves nothing behind") {
+  std::vector<std::string> batches;
+  auto writer = makeNftRulesetWriter(std::make_unique<RecordingTransport>(&batches));
+  auto labels = writer->probeConnectionLabels();
+  REQUIRE(labels.ok());
+  CHECK(*labels);
+  checkGolden("probe_labels", renderBatches(batches));
+}
+
 }  // namespace
 }  // namespace muzzle
