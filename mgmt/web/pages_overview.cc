@@ -274,7 +274,9 @@ void deviceLimitFacts(std::string& out, const v1::GetStatusResponse& s) {
     fact(out, "Connection limit",
          std::to_string(f.connections()) + " per device, " +
              std::to_string(f.connection_dropped()) + " new flows dropped (" +
-             plural(f.connection_devices(), "device", "devices") + " at it in the last 2 minutes)",
+             plural(f.connection_devices(), "device", "devices") + " at it in the last 2 minutes)" +
+             (f.connections_counted_by().empty() ? ""
+                                                 : "; counted by " + f.connections_counted_by()),
          f.connection_devices() > 0);
   }
   if (!f.last_error().empty()) fact(out, "Flood guard read error", f.last_error(), true);

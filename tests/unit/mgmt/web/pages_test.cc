@@ -330,6 +330,12 @@ TEST_CASE(
   // A device at its limit now: marked.
   CHECK(html.find("Connection limit</dt><dd class=\"warn\">1024 per device, 37 new flows "
                   "dropped (1 device at it in the last 2 minutes)</dd>") != std::string::npos);
+  // Who counts, as muzzlectl status says it.
+  f->set_connections_counted_by("kernel");
+  html = renderOverview(page, viewer());
+  CHECK(html.find("Connection limit</dt><dd class=\"warn\">1024 per device, 37 new flows "
+                  "dropped (1 device at it in the last 2 minutes); counted by kernel</dd>") !=
+        std::string::npos);
   f->set_new_flows_per_second(0);
   f->set_connections(0);
   f->set_segment_new_flows_per_second(0);
