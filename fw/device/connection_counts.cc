@@ -1,6 +1,7 @@
 // Each device's connections, counted by muzzled for the connection limit: see connection_counts.h.
 #include "fw/device/connection_counts.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace muzzle {
@@ -22,8 +23,9 @@ bool ConnectionCounts::admit(MacAddress device) {
 
 bool ConnectionCounts::wantsRecount() {
   const auto now = clock_.now();
-  if (last_recount_ != std::chrono::steady_clock::time_point{} &&
-      now - last_recount_ < kRecountSpacing) {
+  const auto spacing = std::max<std::chrono::steady_clock::duration>(
+      kRecountSpacing, last_recount_took_ * kRecountDutyFactor);
+  if (last_recount_ != std::chrono::steady_clock::time_point{} && now - last_recount_ < spacing) {
     return false;
   }
   last_recount_ = now;
@@ -38,6 +40,7 @@ void ConnectionCounts::beginRecount() {
 
 MacMap<uint32_t> ConnectionCounts::finishRecount(MacMap<uint32_t> live) {
   for (const auto& [device, admitted] : since_begin_) live[device] += admitted;
+  last_recount_took_ = clock_.now() - last_recount_;
   abandonRecount();
   counts_.swap(live);
   return live;

@@ -21,16 +21,20 @@
 // defeat by using more source addresses than its address bindings keep (16): a device that closed
 // connections gets its room back within one interval, and a count can never drift from the table
 // for longer. A TCP connection in TIME_WAIT or CLOSE is not counted, as the kernel's count does
-// not; a connection without such a label (opened before the table) counts for no device. Connections admitted
-// while the dump runs may or may not be in it: they are added to the recount as well
-// (beginRecount), so a count may be a few over until the next, never under.
+// not; a connection without such a label (opened before the table) counts for no device.
+// Connections admitted while the dump runs may or may not be in it: they are added to the recount
+// as well (beginRecount), so a count may be a few over until the next, never under.
 //
 // Between two recounts a count only grows: connections that ended meanwhile still count. A device
 // that opens many short connections (an NVR on a segment fetching snapshots, 100 a second) would
 // reach the limit on connections it no longer holds. So a refusal asks for a recount at once
 // (wantsRecount(): at most one request every kRecountSpacing), and the Judge's owner reads the
 // table then instead of at its next interval: the device's retry (a TCP SYN's comes after a
-// second) meets the count of what it holds.
+// second) meets the count of what it holds. A device held at its limit and retrying would so
+// have the whole conntrack table read once a second, which on a large table takes the engine
+// thread a good part of that second: the requests are also spaced by kRecountDutyFactor times
+// what the last recount took, so they cost it at most a twentieth of its time, whatever the
+// table's size.
 //
 // Bounded: one entry per device that opened a connection since the last recount or held one at
 // it (devices the inventory admitted), one per device refused in the last kRefusalMemory. admit()
@@ -53,8 +57,11 @@ class ConnectionCounts {
   // A device refused no connection for this long is no longer reported as at its limit, and its
   // refusals are forgotten (the kernel's count of them was forgotten after as long).
   static constexpr std::chrono::minutes kRefusalMemory{2};
-  // Refusals ask for a recount at most this often, and not this soon after one began.
+  // Refusals ask for a recount at most this often, and not this soon after one began...
   static constexpr std::chrono::seconds kRecountSpacing{1};
+  // ... nor sooner than this many times what the last recount took (beginRecount() to
+  // finishRecount()) after it began.
+  static constexpr int kRecountDutyFactor = 20;
   struct Refusals {
     MacAddress device;
     uint64_t refused = 0;  // since its first refusal after it was last forgotten
@@ -74,7 +81,8 @@ class ConnectionCounts {
   bool admit(MacAddress device);
 
   // After admit() said no: whether to ask for a recount now (true at most once every
-  // kRecountSpacing, never that soon after beginRecount()).
+  // kRecountSpacing, never that soon after beginRecount(), nor kRecountDutyFactor times the last
+  // recount's time).
   bool wantsRecount();
 
   // Before accounting's dump is asked for: from now until finishRecount(), admitted connections
@@ -106,6 +114,7 @@ class ConnectionCounts {
   MacMap<Refused> refused_;
   uint64_t refused_total_ = 0;
   std::chrono::steady_clock::time_point last_recount_{};  // begun or asked for
+  std::chrono::steady_clock::duration last_recount_took_{};  // the last that finished
 };
 
 }  // namespace muzzle

@@ -124,6 +124,34 @@ TEST_CASE("a refusal asks for a recount at once, at most once a second") {
   CHECK(c.wantsRecount());
 }
 
+TEST_CASE("a slow recount spaces the next requests: at most a twentieth of the time recounting") {
+  ManualClock clock;
+  ConnectionCounts c(clock, 1);
+  CHECK(c.admit(kCam));
+  CHECK_FALSE(c.admit(kCam));
+  // A large table: the recount took 150 ms, so the next request waits for 3 s after it began.
+  c.beginRecount();
+  clock.advance(std::chrono::milliseconds(150));
+  c.finishRecount({{kCam.value, 1}});
+  CHECK_FALSE(c.admit(kCam));
+  clock.advance(std::chrono::milliseconds(2800));
+  CHECK_FALSE(c.wantsRecount());
+  clock.advance(std::chrono::milliseconds(60));
+  CHECK(c.wantsRecount());
+  // A quick one again: back to once a second.
+  c.beginRecount();
+  clock.advance(std::chrono::milliseconds(5));
+  c.finishRecount({{kCam.value, 1}});
+  clock.advance(std::chrono::milliseconds(1000));
+  CHECK(c.wantsRecount());
+  // An abandoned recount (the dump failed) leaves the last time as it was.
+  c.beginRecount();
+  clock.advance(std::chrono::milliseconds(400));
+  c.abandonRecount();
+  clock.advance(std::chrono::milliseconds(700));
+  CHECK(c.wantsRecount());
+}
+
 TEST_CASE("refusals: reported while the device was refused in the last two minutes") {
   ManualClock clock;
   ConnectionCounts c(clock, 1);
