@@ -22,6 +22,7 @@ bool ConnectionCounts::admit(MacAddress device) {
 }
 
 bool ConnectionCounts::wantsRecount() {
+  if (recounting_) return false;  // one is under way: its counts come soon
   const auto now = clock_.now();
   const auto spacing = std::max<std::chrono::steady_clock::duration>(
       kRecountSpacing, last_recount_took_ * kRecountDutyFactor);
@@ -33,14 +34,14 @@ bool ConnectionCounts::wantsRecount() {
 }
 
 void ConnectionCounts::beginRecount() {
-  last_recount_ = clock_.now();
+  last_recount_ = recount_began_ = clock_.now();
   recounting_ = true;
   since_begin_.clear();
 }
 
 MacMap<uint32_t> ConnectionCounts::finishRecount(MacMap<uint32_t> live) {
   for (const auto& [device, admitted] : since_begin_) live[device] += admitted;
-  last_recount_took_ = clock_.now() - last_recount_;
+  last_recount_took_ = clock_.now() - recount_began_;
   abandonRecount();
   counts_.swap(live);
   return live;

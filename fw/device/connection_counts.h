@@ -82,7 +82,7 @@ class ConnectionCounts {
 
   // After admit() said no: whether to ask for a recount now (true at most once every
   // kRecountSpacing, never that soon after beginRecount(), nor kRecountDutyFactor times the last
-  // recount's time).
+  // recount's time; never while one is under way).
   bool wantsRecount();
 
   // Before accounting's dump is asked for: from now until finishRecount(), admitted connections
@@ -114,6 +114,7 @@ class ConnectionCounts {
   MacMap<Refused> refused_;
   uint64_t refused_total_ = 0;
   std::chrono::steady_clock::time_point last_recount_{};  // begun or asked for
+  std::chrono::steady_clock::time_point recount_began_{};
   std::chrono::steady_clock::duration last_recount_took_{};  // the last that finished
 };
 

@@ -118,7 +118,9 @@ TEST_CASE("a refusal asks for a recount at once, at most once a second") {
   // A recount begun (the periodic one) counts as asked for.
   clock.advance(std::chrono::milliseconds(1500));
   c.beginRecount();
-  clock.advance(std::chrono::milliseconds(500));
+  clock.advance(std::chrono::milliseconds(5));
+  c.finishRecount({{kCam.value, 1}});
+  clock.advance(std::chrono::milliseconds(495));
   CHECK_FALSE(c.wantsRecount());
   clock.advance(std::chrono::milliseconds(500));
   CHECK(c.wantsRecount());
@@ -131,7 +133,9 @@ TEST_CASE("a slow recount spaces the next requests: at most a twentieth of the t
   CHECK_FALSE(c.admit(kCam));
   // A large table: the recount took 150 ms, so the next request waits for 3 s after it began.
   c.beginRecount();
-  clock.advance(std::chrono::milliseconds(150));
+  clock.advance(std::chrono::milliseconds(100));
+  CHECK_FALSE(c.wantsRecount());  // one is under way
+  clock.advance(std::chrono::milliseconds(50));
   c.finishRecount({{kCam.value, 1}});
   CHECK_FALSE(c.admit(kCam));
   clock.advance(std::chrono::milliseconds(2800));
@@ -139,6 +143,22 @@ TEST_CASE("a slow recount spaces the next requests: at most a twentieth of the t
   clock.advance(std::chrono::milliseconds(60));
   CHECK(c.wantsRecount());
   // A quick one again: back to once a second.
+  c.beginRecount();
+  clock.advance(std::chrono::milliseconds(5));
+  c.finishRecount({{kCam.value, 1}});
+  clock.advance(std::chrono::milliseconds(1000));
+  CHECK(c.wantsRecount());
+  // A recount slower than the spacing: no request while it runs, and all of it is its time.
+  c.beginRecount();
+  clock.advance(std::chrono::milliseconds(1200));
+  CHECK_FALSE(c.wantsRecount());
+  clock.advance(std::chrono::milliseconds(300));
+  c.finishRecount({{kCam.value, 1}});
+  clock.advance(std::chrono::milliseconds(28000));  // 29.5 s after it began: 30 s needed
+  CHECK_FALSE(c.wantsRecount());
+  clock.advance(std::chrono::milliseconds(600));
+  CHECK(c.wantsRecount());
+  // A quick one again.
   c.beginRecount();
   clock.advance(std::chrono::milliseconds(5));
   c.finishRecount({{kCam.value, 1}});
