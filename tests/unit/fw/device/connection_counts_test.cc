@@ -105,6 +105,13 @@ TEST_CASE("an abandoned recount (the read failed, or was not complete) keeps the
   CHECK(c.count(kCam) == 0);
 }
 
+// A recount that takes `took` and finds the camera holding one connection.
+void recountTaking(ConnectionCounts& c, ManualClock& clock, std::chrono::milliseconds took) {
+  c.beginRecount();
+  clock.advance(took);
+  c.finishRecount({{kCam.value, 1}});
+}
+
 TEST_CASE("a refusal asks for a recount at once, at most once a second") {
   ManualClock clock;
   ConnectionCounts c(clock, 1);
@@ -117,9 +124,7 @@ TEST_CASE("a refusal asks for a recount at once, at most once a second") {
   CHECK(c.wantsRecount());
   // A recount begun (the periodic one) counts as asked for.
   clock.advance(std::chrono::milliseconds(1500));
-  c.beginRecount();
-  clock.advance(std::chrono::milliseconds(5));
-  c.finishRecount({{kCam.value, 1}});
+  recountTaking(c, clock, std::chrono::milliseconds(5));
   clock.advance(std::chrono::milliseconds(495));
   CHECK_FALSE(c.wantsRecount());
   clock.advance(std::chrono::milliseconds(500));
@@ -143,9 +148,7 @@ TEST_CASE("a slow recount spaces the next requests: at most a twentieth of the t
   clock.advance(std::chrono::milliseconds(60));
   CHECK(c.wantsRecount());
   // A quick one again: back to once a second.
-  c.beginRecount();
-  clock.advance(std::chrono::milliseconds(5));
-  c.finishRecount({{kCam.value, 1}});
+  recountTaking(c, clock, std::chrono::milliseconds(5));
   clock.advance(std::chrono::milliseconds(1000));
   CHECK(c.wantsRecount());
   // A recount slower than the spacing: no request while it runs, and all of it is its time.
@@ -159,9 +162,7 @@ TEST_CASE("a slow recount spaces the next requests: at most a twentieth of the t
   clock.advance(std::chrono::milliseconds(600));
   CHECK(c.wantsRecount());
   // A quick one again.
-  c.beginRecount();
-  clock.advance(std::chrono::milliseconds(5));
-  c.finishRecount({{kCam.value, 1}});
+  recountTaking(c, clock, std::chrono::milliseconds(5));
   clock.advance(std::chrono::milliseconds(1000));
   CHECK(c.wantsRecount());
   // An abandoned recount (the dump failed) leaves the last time as it was.
